@@ -1,0 +1,179 @@
+//! The login page and the start of an upstream login (`/broker/{alias}/login`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::app::Keyedge;
+use crate::core::config::{IdentityProvider, ProviderKind};
+use crate::core::error::{Failure, Outcome, PageError};
+use crate::core::keys;
+use crate::core::op::authorize::{AuthorizationRequest, AuthorizeError};
+use crate::core::pages::{self, ProviderChoice};
+use crate::core::ports::Ports;
+use crate::core::upstream::{oidc, FlowSecrets};
+use crate::core::web::{self, Params, Request};
+
+/// Name of the cookie that binds an upstream login to the browser that started it.
+pub const FLOW_COOKIE: &str = "keyedge_flow";
+/// How long a user may spend at the upstream IdP.
+pub const FLOW_TTL: u64 = 600;
+
+/// Where to go once the upstream login succeeded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Continuation {
+    /// Finish an OpenID Connect authorization request: issue a code to the client.
+    Authorize { request: AuthorizationRequest },
+    /// A keyedge page (e.g. `/account`).
+    ReturnTo { path: String },
+}
+
+impl Continuation {
+    /// Where "Try again" leads when this login fails.
+    pub fn restart_url(&self) -> String {
+        match self {
+            Continuation::Authorize { request } => {
+                let q = request.to_query();
+                let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                web::path_with_query("/authorize", &pairs)
+            }
+            Continuation::ReturnTo { path } => {
+                web::path_with_query("/login", &[("return_to", path)])
+            }
+        }
+    }
+
+    fn query(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Continuation::Authorize { request } => request.to_query(),
+            Continuation::ReturnTo { path } => vec![("return_to", path.clone())],
+        }
+    }
+}
+
+/// An upstream login in progress, stored single-use under its `state`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpstreamFlow {
+    pub alias: String,
+    pub secrets: FlowSecrets,
+    /// SHA-256 of the browser-binding cookie.
+    pub browser: String,
+    pub continuation: Continuation,
+}
+
+/// A local path to return to: absolute path on this origin, never `//host` or `/\host`
+/// (which browsers treat as another origin), so it cannot become an open redirect.
+pub fn safe_return_to(path: Option<&str>) -> String {
+    match path {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.starts_with("/\\")
+                && !p.chars().any(|c| c.is_control()) =>
+        {
+            p.to_owned()
+        }
+        _ => "/account".to_owned(),
+    }
+}
+
+/// The identity providers shown on the login page, in `gui_order`.
+pub fn visible_providers(app: &Keyedge) -> impl Iterator<Item = &IdentityProvider> {
+    app.config
+        .identity_providers
+        .iter()
+        .filter(|p| p.enabled && !p.hide_on_login_page)
+}
+
+pub fn login_page(
+    app: &Keyedge,
+    client_name: Option<&str>,
+    continuation: &Continuation,
+) -> Outcome {
+    let q = continuation.query();
+    let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let providers: Vec<ProviderChoice> = visible_providers(app)
+        .map(|p| ProviderChoice {
+            display_name: p.display_name.clone(),
+            href: web::path_with_query(&format!("/broker/{}/login", p.alias), &pairs),
+        })
+        .collect();
+    Ok(web::html(
+        http::StatusCode::OK,
+        pages::login(app.css(), client_name, &providers),
+    ))
+}
+
+/// `GET /broker/{alias}/login`: validates the request again, remembers the flow in the
+/// Durable Object and sends the browser to the IdP.
+pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
+    let idp = app.config.provider(alias).ok_or_else(|| {
+        PageError::new(
+            http::StatusCode::NOT_FOUND,
+            "Unknown identity provider",
+            format!("No identity provider `{alias}` is enabled."),
+        )
+    })?;
+    let params = Params::from_query(req);
+    let continuation = if params.get("client_id").is_some() {
+        match AuthorizationRequest::validate(&app.config, &params) {
+            Ok((request, _)) => Continuation::Authorize { request },
+            Err(AuthorizeError::Page(p)) => return Err(p.into()),
+            Err(AuthorizeError::Redirect {
+                redirect_uri,
+                state,
+                error,
+            }) => {
+                return Ok(web::redirect(&AuthorizationRequest::error_redirect(
+                    &app.config.issuer,
+                    &redirect_uri,
+                    state.as_deref(),
+                    &error,
+                )))
+            }
+        }
+    } else {
+        Continuation::ReturnTo {
+            path: safe_return_to(params.get("return_to")),
+        }
+    };
+    let retry = continuation.restart_url();
+    let upstream_error = |e: crate::core::upstream::UpstreamError| {
+        Failure::Page(
+            PageError::new(
+                http::StatusCode::BAD_GATEWAY,
+                "Sign-in failed",
+                e.to_string(),
+            )
+            .with_retry(retry.clone()),
+        )
+    };
+
+    let existing = app.cookies().get(req, FLOW_COOKIE).map(str::to_owned);
+    let binding = existing.clone().unwrap_or_else(|| ports.random_token(32));
+    let state = ports.random_token(32);
+    let redirect_uri = app.broker_endpoint(alias);
+    let (url, secrets) = match &idp.kind {
+        ProviderKind::Oidc(cfg) => {
+            let endpoints = app
+                .metadata
+                .endpoints(idp, cfg, ports)
+                .await
+                .map_err(upstream_error)?;
+            oidc::begin(cfg, &endpoints, &redirect_uri, &state, ports).map_err(upstream_error)?
+        }
+    };
+    let flow = UpstreamFlow {
+        alias: alias.to_owned(),
+        secrets,
+        browser: keys::browser_binding(&binding),
+        continuation,
+    };
+    let json = serde_json::to_string(&flow)
+        .map_err(|e| Failure::Port(crate::core::ports::PortError(e.to_string())))?;
+    ports.once.put(&keys::flow(&state), &json, FLOW_TTL).await?;
+    let res = web::redirect(url.as_str());
+    Ok(match existing {
+        Some(_) => res,
+        None => web::with_cookie(res, app.cookies().set(FLOW_COOKIE, &binding, FLOW_TTL)),
+    })
+}

@@ -1,0 +1,7 @@
+//! The broker: login page, upstream redirects and callbacks, users, sessions, the account page.
+
+pub mod account;
+pub mod callback;
+pub mod login;
+pub mod session;
+pub mod users;

@@ -1,0 +1,120 @@
+//! keyedge users and their linked upstream identities, found by `(alias, upstream sub)` —
+//! never by email.
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::keys;
+use crate::core::ports::{PortError, Ports};
+use crate::core::upstream::BrokeredIdentity;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedIdentity {
+    pub alias: String,
+    pub sub: String,
+    pub username: String,
+    pub linked_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub email_verified: bool,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub family_name: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub created_at: i64,
+    pub links: Vec<LinkedIdentity>,
+}
+
+impl User {
+    pub fn display_name(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.clone();
+        }
+        match (&self.given_name, &self.family_name) {
+            (Some(g), Some(f)) => format!("{g} {f}"),
+            (Some(g), None) => g.clone(),
+            (None, Some(f)) => f.clone(),
+            (None, None) => self.username.clone(),
+        }
+    }
+}
+
+pub async fn load(ports: &Ports<'_>, user_id: &str) -> Result<Option<User>, PortError> {
+    match ports.store.get(&keys::user(user_id)).await? {
+        Some(json) => serde_json::from_str(&json)
+            .map(Some)
+            .map_err(|e| PortError(format!("corrupt user record {user_id}: {e}"))),
+        None => Ok(None),
+    }
+}
+
+async fn save(ports: &Ports<'_>, user: &User) -> Result<(), PortError> {
+    let json = serde_json::to_string(user).map_err(|e| PortError(e.to_string()))?;
+    ports.store.put(&keys::user(&user.id), &json, None).await
+}
+
+/// Finds the user linked to `identity`, creating one on the first login through it.
+///
+/// Order of writes, so that a failure never leaves a half-made account: the user record is
+/// written first, then the identity is claimed atomically in the Durable Object (the loser
+/// of a race deletes its user record and uses the winner's), then the KV link is written.
+/// A missing KV link heals itself: the claim returns the existing owner.
+pub async fn find_or_create(
+    ports: &Ports<'_>,
+    identity: &BrokeredIdentity,
+) -> Result<User, PortError> {
+    let link_key = keys::link(&identity.alias, &identity.sub);
+    if let Some(user_id) = ports.store.get(&link_key).await? {
+        if let Some(user) = load(ports, &user_id).await? {
+            return Ok(user);
+        }
+    }
+    let now = ports.clock.now();
+    let user = User {
+        id: ports.random_token(16),
+        username: identity.username.clone(),
+        email: identity.email.clone(),
+        email_verified: identity.email_verified,
+        given_name: identity.given_name.clone(),
+        family_name: identity.family_name.clone(),
+        name: identity.name.clone(),
+        created_at: now,
+        links: vec![LinkedIdentity {
+            alias: identity.alias.clone(),
+            sub: identity.sub.clone(),
+            username: identity.username.clone(),
+            linked_at: now,
+        }],
+    };
+    save(ports, &user).await?;
+    match ports
+        .once
+        .claim(&keys::link_claim(&identity.alias, &identity.sub), &user.id)
+        .await
+    {
+        Ok(None) => {
+            ports.store.put(&link_key, &user.id, None).await?;
+            Ok(user)
+        }
+        Ok(Some(owner)) => {
+            ports.store.delete(&keys::user(&user.id)).await?;
+            ports.store.put(&link_key, &owner, None).await?;
+            load(ports, &owner)
+                .await?
+                .ok_or_else(|| PortError(format!("identity is claimed by missing user {owner}")))
+        }
+        Err(e) => {
+            // Best effort: the record is unreachable without a link anyway.
+            let _ = ports.store.delete(&keys::user(&user.id)).await;
+            Err(e)
+        }
+    }
+}

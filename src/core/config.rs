@@ -1,0 +1,404 @@
+//! Typed configuration (clients and upstream identity providers) and its validation.
+//!
+//! The file is TOML (see `docs/configuration.md`). Secrets never live in it: fields ending in
+//! `_env` name a Worker secret (or a `.dev.vars` entry) that holds the value.
+
+use serde::Deserialize;
+use std::collections::HashSet;
+use std::fmt;
+use url::Url;
+
+use super::secret::Secret;
+
+/// A configuration problem, naming the field it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    issuer: String,
+    #[serde(default = "default_session_lifetime")]
+    session_lifetime: u64,
+    #[serde(default = "default_code_lifetime")]
+    code_lifetime: u64,
+    #[serde(default = "default_token_lifetime")]
+    access_token_lifetime: u64,
+    #[serde(default = "default_token_lifetime")]
+    id_token_lifetime: u64,
+    #[serde(default = "default_signing_key_env")]
+    signing_key_env: String,
+    #[serde(default)]
+    clients: Vec<RawClient>,
+    #[serde(default)]
+    identity_providers: Vec<RawIdentityProvider>,
+}
+
+fn default_session_lifetime() -> u64 {
+    8 * 3600
+}
+fn default_code_lifetime() -> u64 {
+    60
+}
+fn default_token_lifetime() -> u64 {
+    300
+}
+fn default_signing_key_env() -> String {
+    "SIGNING_KEY".into()
+}
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    client_id: String,
+    #[serde(default)]
+    name: Option<String>,
+    /// Absent: a public client (PKCE S256 required, no secret).
+    #[serde(default)]
+    client_secret_env: Option<String>,
+    redirect_uris: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
+enum RawProviderKind {
+    Oidc {
+        issuer: String,
+        client_id: String,
+        client_secret_env: String,
+        #[serde(default = "default_scopes")]
+        default_scopes: String,
+        #[serde(default)]
+        authorization_url: Option<String>,
+        #[serde(default)]
+        token_url: Option<String>,
+        #[serde(default)]
+        jwks_url: Option<String>,
+        #[serde(default)]
+        userinfo_url: Option<String>,
+        #[serde(default = "default_skew")]
+        allowed_clock_skew: u64,
+    },
+}
+
+fn default_scopes() -> String {
+    "openid email profile".into()
+}
+fn default_skew() -> u64 {
+    30
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentityProvider {
+    alias: String,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default = "default_true")]
+    enabled: bool,
+    #[serde(default)]
+    hide_on_login_page: bool,
+    #[serde(default)]
+    gui_order: i32,
+    #[serde(flatten)]
+    kind: RawProviderKind,
+}
+
+/// How a client authenticates at the token endpoint.
+#[derive(Debug, Clone)]
+pub enum ClientAuth {
+    /// `client_secret_basic` or `client_secret_post`.
+    Secret(Secret),
+    /// A public client: no secret, PKCE S256 required.
+    Public,
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    pub auth: ClientAuth,
+    pub redirect_uris: Vec<String>,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        matches!(self.auth, ClientAuth::Public)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OidcProvider {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub default_scopes: String,
+    pub authorization_url: Option<Url>,
+    pub token_url: Option<Url>,
+    pub jwks_url: Option<Url>,
+    pub userinfo_url: Option<Url>,
+    pub allowed_clock_skew: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum ProviderKind {
+    Oidc(OidcProvider),
+}
+
+#[derive(Debug, Clone)]
+pub struct IdentityProvider {
+    pub alias: String,
+    pub display_name: String,
+    pub enabled: bool,
+    pub hide_on_login_page: bool,
+    pub gui_order: i32,
+    pub kind: ProviderKind,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The issuer identifier, byte for byte as published in discovery (no trailing slash).
+    pub issuer: String,
+    /// `true` when the issuer is https: cookies get `Secure` and the `__Host-` prefix.
+    pub secure_cookies: bool,
+    pub session_lifetime: u64,
+    pub code_lifetime: u64,
+    pub access_token_lifetime: u64,
+    pub id_token_lifetime: u64,
+    pub signing_key: Secret,
+    pub signing_key_env: String,
+    pub clients: Vec<Client>,
+    pub identity_providers: Vec<IdentityProvider>,
+}
+
+impl Config {
+    /// Parses and validates `text`; `secret` looks up a secret by name (Worker env).
+    pub fn load(
+        text: &str,
+        secret: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let span = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
+            err(format!("line {span}"), e.message().to_owned())
+        })?;
+        let issuer = validate_issuer(&raw.issuer)?;
+        let secure_cookies = issuer.starts_with("https://");
+        let need = |field: String, name: &str| -> Result<Secret, ConfigError> {
+            secret(name)
+                .filter(|v| !v.is_empty())
+                .map(Secret::new)
+                .ok_or_else(|| err(field, format!("secret `{name}` is not set (wrangler secret put {name}, or .dev.vars for wrangler dev)")))
+        };
+        let signing_key = need("signing_key_env".into(), &raw.signing_key_env)?;
+
+        let mut clients = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, c) in raw.clients.into_iter().enumerate() {
+            let path = format!("clients[{i}]");
+            if c.client_id.is_empty() || !seen.insert(c.client_id.clone()) {
+                return Err(err(
+                    format!("{path}.client_id"),
+                    "must be present and unique",
+                ));
+            }
+            if c.redirect_uris.is_empty() {
+                return Err(err(
+                    format!("{path}.redirect_uris"),
+                    "at least one redirect URI is required",
+                ));
+            }
+            for (j, uri) in c.redirect_uris.iter().enumerate() {
+                validate_redirect_uri(uri)
+                    .map_err(|m| err(format!("{path}.redirect_uris[{j}]"), m))?;
+            }
+            let auth = match &c.client_secret_env {
+                Some(name) => ClientAuth::Secret(need(format!("{path}.client_secret_env"), name)?),
+                None => ClientAuth::Public,
+            };
+            clients.push(Client {
+                name: c.name.unwrap_or_else(|| c.client_id.clone()),
+                client_id: c.client_id,
+                auth,
+                redirect_uris: c.redirect_uris,
+            });
+        }
+
+        let mut identity_providers = Vec::new();
+        let mut aliases = HashSet::new();
+        for (i, p) in raw.identity_providers.into_iter().enumerate() {
+            let path = format!("identity_providers[{i}]");
+            if !is_url_safe_alias(&p.alias) {
+                return Err(err(
+                    format!("{path}.alias"),
+                    "must be 1-64 characters of a-z, A-Z, 0-9, '.', '_' or '-'",
+                ));
+            }
+            if !aliases.insert(p.alias.clone()) {
+                return Err(err(
+                    format!("{path}.alias"),
+                    format!("`{}` is used by another identity provider", p.alias),
+                ));
+            }
+            let kind = match p.kind {
+                RawProviderKind::Oidc {
+                    issuer,
+                    client_id,
+                    client_secret_env,
+                    default_scopes,
+                    authorization_url,
+                    token_url,
+                    jwks_url,
+                    userinfo_url,
+                    allowed_clock_skew,
+                } => {
+                    parse_url(&issuer).map_err(|m| err(format!("{path}.issuer"), m))?;
+                    let opt = |v: Option<String>, f: &str| -> Result<Option<Url>, ConfigError> {
+                        v.map(|s| parse_url(&s).map_err(|m| err(format!("{path}.{f}"), m)))
+                            .transpose()
+                    };
+                    if !default_scopes.split(' ').any(|s| s == "openid") {
+                        return Err(err(
+                            format!("{path}.default_scopes"),
+                            "an OpenID Connect provider needs the `openid` scope",
+                        ));
+                    }
+                    ProviderKind::Oidc(OidcProvider {
+                        issuer,
+                        client_secret: need(
+                            format!("{path}.client_secret_env"),
+                            &client_secret_env,
+                        )?,
+                        client_id,
+                        default_scopes,
+                        authorization_url: opt(authorization_url, "authorization_url")?,
+                        token_url: opt(token_url, "token_url")?,
+                        jwks_url: opt(jwks_url, "jwks_url")?,
+                        userinfo_url: opt(userinfo_url, "userinfo_url")?,
+                        allowed_clock_skew,
+                    })
+                }
+            };
+            identity_providers.push(IdentityProvider {
+                display_name: p.display_name.unwrap_or_else(|| p.alias.clone()),
+                alias: p.alias,
+                enabled: p.enabled,
+                hide_on_login_page: p.hide_on_login_page,
+                gui_order: p.gui_order,
+                kind,
+            });
+        }
+        identity_providers.sort_by(|a, b| {
+            a.gui_order
+                .cmp(&b.gui_order)
+                .then_with(|| a.alias.cmp(&b.alias))
+        });
+
+        Ok(Config {
+            issuer,
+            secure_cookies,
+            session_lifetime: raw.session_lifetime,
+            code_lifetime: raw.code_lifetime,
+            access_token_lifetime: raw.access_token_lifetime,
+            id_token_lifetime: raw.id_token_lifetime,
+            signing_key,
+            signing_key_env: raw.signing_key_env,
+            clients,
+            identity_providers,
+        })
+    }
+
+    pub fn client(&self, client_id: &str) -> Option<&Client> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+
+    pub fn provider(&self, alias: &str) -> Option<&IdentityProvider> {
+        self.identity_providers
+            .iter()
+            .find(|p| p.alias == alias && p.enabled)
+    }
+
+    /// An absolute URL under the issuer, e.g. `endpoint("/token")`.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn parse_url(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s).map_err(|e| format!("`{s}` is not a valid URL: {e}"))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(format!(
+            "`{s}` must use https (http is allowed only for localhost)"
+        )),
+        other => Err(format!("`{s}` has unsupported scheme `{other}`")),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+}
+
+fn validate_issuer(s: &str) -> Result<String, ConfigError> {
+    let url = parse_url(s).map_err(|m| err("issuer", m))?;
+    // OpenID Connect Discovery §3: no query or fragment; we also forbid a trailing slash so
+    // that endpoint URLs are formed unambiguously.
+    if url.query().is_some() || url.fragment().is_some() || s.ends_with('/') {
+        return Err(err(
+            "issuer",
+            "must have no query, fragment or trailing slash",
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// Redirect URIs are compared byte for byte, so they must be absolute, without fragment
+/// (RFC 6749 §3.1.2), and https unless they point at the local machine.
+fn validate_redirect_uri(s: &str) -> Result<(), String> {
+    let url = Url::parse(s).map_err(|e| format!("`{s}` is not a valid URL: {e}"))?;
+    if url.fragment().is_some() {
+        return Err(format!("`{s}` must not contain a fragment"));
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&url) => Ok(()),
+        "http" => Err(format!(
+            "`{s}` must use https (http is allowed only for localhost)"
+        )),
+        // private-use schemes of native apps (RFC 8252 §7.1)
+        scheme if scheme.contains('.') => Ok(()),
+        other => Err(format!("`{s}` has unsupported scheme `{other}`")),
+    }
+}
+
+fn is_url_safe_alias(alias: &str) -> bool {
+    (1..=64).contains(&alias.len())
+        && alias
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}

@@ -1,0 +1,337 @@
+//! Keys, signing, JWKS and token verification, all through `jwt-compact`.
+
+use chrono::{DateTime, Utc};
+use jwt_compact::alg::{Es256, Rsa, RsaPrivateKey, RsaPublicKey};
+use jwt_compact::jwk::JsonWebKey;
+use jwt_compact::{AlgorithmExt, Claims, Header, Token, UntrustedToken};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+use super::b64url;
+
+/// RSA keys shorter than this are refused, for signing and for verification (RFC 7518 §3.3).
+const MIN_RSA_BITS: usize = 2048;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyError {
+    Unreadable(String),
+    TooShort(usize),
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyError::Unreadable(m) => {
+                write!(f, "the signing key is not a PEM RSA private key: {m}")
+            }
+            KeyError::TooShort(bits) => write!(
+                f,
+                "the signing key has {bits} bits; at least {MIN_RSA_BITS} are required"
+            ),
+        }
+    }
+}
+
+/// keyedge's own signing key (RS256) with its `kid` and the public JWKS document.
+pub struct SigningKey {
+    private: RsaPrivateKey,
+    public: RsaPublicKey,
+    kid: String,
+    jwks: String,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKey(kid={})", self.kid)
+    }
+}
+
+impl SigningKey {
+    /// Reads a PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`) PEM.
+    pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        use rsa::pkcs8::DecodePrivateKey;
+        use rsa::traits::PublicKeyParts;
+        // `.dev.vars` and some secret stores carry newlines as the two characters `\n`.
+        let pem = pem.replace("\\n", "\n");
+        let private = RsaPrivateKey::from_pkcs8_pem(&pem)
+            .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&pem))
+            .map_err(|e| KeyError::Unreadable(e.to_string()))?;
+        let bits = private.size() * 8;
+        if bits < MIN_RSA_BITS {
+            return Err(KeyError::TooShort(bits));
+        }
+        let public = private.to_public_key();
+        let (kid, mut entry) = {
+            let jwk = JsonWebKey::from(&public);
+            // RFC 7638 thumbprint as the key id: stable across restarts, changes with the key.
+            let kid = b64url(&jwk.thumbprint::<Sha256>());
+            (
+                kid,
+                serde_json::to_value(&jwk).map_err(|e| KeyError::Unreadable(e.to_string()))?,
+            )
+        };
+        if let Value::Object(map) = &mut entry {
+            map.insert("kid".into(), json!(kid));
+            map.insert("use".into(), json!("sig"));
+            map.insert("alg".into(), json!("RS256"));
+        }
+        let jwks = json!({ "keys": [entry] }).to_string();
+        Ok(Self {
+            private,
+            public,
+            kid,
+            jwks,
+        })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The JWK Set document (public key only).
+    pub fn jwks_json(&self) -> &str {
+        &self.jwks
+    }
+
+    /// Signs `custom` claims with `iat = now` and `exp = now + lifetime`.
+    pub fn sign<T: Serialize>(
+        &self,
+        typ: Option<&str>,
+        custom: T,
+        now: i64,
+        lifetime: u64,
+    ) -> String {
+        let mut header = Header::empty().with_key_id(self.kid.clone());
+        if let Some(typ) = typ {
+            header = header.with_token_type(typ);
+        }
+        let mut claims = Claims::new(custom);
+        claims.issued_at = timestamp(now);
+        claims.expiration = timestamp(now + lifetime as i64);
+        // Serialising plain structs and signing with a valid key cannot fail; an error here
+        // would be a bug, reported as an empty token that no verifier accepts.
+        Rsa::rs256()
+            .token(&header, &claims, &self.private)
+            .unwrap_or_default()
+    }
+
+    /// Verifies a token keyedge signed itself (access tokens at /userinfo).
+    pub fn verify_own<T: DeserializeOwned + Clone>(
+        &self,
+        token: &str,
+        typ: &str,
+        now: i64,
+    ) -> Result<T, TokenError> {
+        let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
+        if untrusted.algorithm() != "RS256" {
+            return Err(TokenError::UnsupportedAlgorithm(
+                untrusted.algorithm().to_owned(),
+            ));
+        }
+        if untrusted.header().token_type.as_deref() != Some(typ) {
+            return Err(TokenError::WrongType);
+        }
+        let token: Token<T> = Rsa::rs256()
+            .validator(&self.public)
+            .validate(&untrusted)
+            .map_err(|_| TokenError::BadSignature)?;
+        check_times(token.claims(), now, 0)?;
+        Ok(token.claims().custom.clone())
+    }
+}
+
+fn timestamp(secs: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(secs, 0)
+}
+
+/// Why a token was refused. Each case has its own message, shown on the error page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenError {
+    Malformed,
+    UnsupportedAlgorithm(String),
+    UnknownKey,
+    BadSignature,
+    WrongType,
+    Expired,
+    NotYetValid,
+    MissingExpiry,
+    WrongIssuer,
+    WrongAudience,
+    WrongAuthorizedParty,
+    WrongNonce,
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenError::Malformed => f.write_str("the token is not a well-formed JWT"),
+            TokenError::UnsupportedAlgorithm(a) => {
+                write!(f, "the token's algorithm `{a}` is not accepted")
+            }
+            TokenError::UnknownKey => {
+                f.write_str("the token was signed with a key the provider does not publish")
+            }
+            TokenError::BadSignature => f.write_str("the token's signature is invalid"),
+            TokenError::WrongType => f.write_str("the token has the wrong type"),
+            TokenError::Expired => f.write_str("the token has expired"),
+            TokenError::NotYetValid => f.write_str("the token is not valid yet"),
+            TokenError::MissingExpiry => f.write_str("the token has no expiry"),
+            TokenError::WrongIssuer => f.write_str("the token was issued by someone else"),
+            TokenError::WrongAudience => f.write_str("the token was issued for another client"),
+            TokenError::WrongAuthorizedParty => {
+                f.write_str("the token's authorized party is another client")
+            }
+            TokenError::WrongNonce => f.write_str("the token's nonce does not match this login"),
+        }
+    }
+}
+
+fn check_times<T>(claims: &Claims<T>, now: i64, skew: i64) -> Result<(), TokenError> {
+    let exp = claims
+        .expiration
+        .ok_or(TokenError::MissingExpiry)?
+        .timestamp();
+    if now > exp + skew {
+        return Err(TokenError::Expired);
+    }
+    if let Some(nbf) = claims.not_before {
+        if now + skew < nbf.timestamp() {
+            return Err(TokenError::NotYetValid);
+        }
+    }
+    if let Some(iat) = claims.issued_at {
+        if now + skew < iat.timestamp() {
+            return Err(TokenError::NotYetValid);
+        }
+    }
+    Ok(())
+}
+
+/// A verification key from an upstream JWKS.
+#[derive(Debug, Clone)]
+pub enum VerifyingKey {
+    Rs256(RsaPublicKey),
+    Es256(p256_key::VerifyingKey),
+}
+
+mod p256_key {
+    pub use p256::ecdsa::VerifyingKey;
+}
+
+/// A parsed JWK Set: the keys usable for signature verification, by `kid`.
+#[derive(Debug, Clone, Default)]
+pub struct Jwks {
+    keys: Vec<(Option<String>, VerifyingKey)>,
+}
+
+impl Jwks {
+    /// Parses a JWK Set document, keeping the RSA (≥ 2048 bits) and P-256 signing keys and
+    /// skipping the rest (encryption keys, unknown curves), as RFC 7517 §5 allows.
+    pub fn parse(body: &str) -> Result<Self, String> {
+        use rsa::traits::PublicKeyParts;
+        let doc: Value =
+            serde_json::from_str(body).map_err(|e| format!("JWKS is not JSON: {e}"))?;
+        let entries = doc
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or("JWKS has no `keys` array")?;
+        let mut keys = Vec::new();
+        for entry in entries {
+            if entry
+                .get("use")
+                .and_then(Value::as_str)
+                .is_some_and(|u| u != "sig")
+            {
+                continue;
+            }
+            let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
+            let Ok(jwk) = serde_json::from_value::<JsonWebKey<'static>>(entry.clone()) else {
+                continue;
+            };
+            let key = match &jwk {
+                JsonWebKey::Rsa { .. } => match RsaPublicKey::try_from(&jwk) {
+                    Ok(k) if k.size() * 8 >= MIN_RSA_BITS => VerifyingKey::Rs256(k),
+                    _ => continue,
+                },
+                JsonWebKey::EllipticCurve { curve, .. } if curve == "P-256" => {
+                    match p256::ecdsa::VerifyingKey::try_from(&jwk) {
+                        Ok(k) => VerifyingKey::Es256(k),
+                        Err(_) => continue,
+                    }
+                }
+                _ => continue,
+            };
+            keys.push((kid, key));
+        }
+        Ok(Self { keys })
+    }
+
+    fn find(&self, kid: Option<&str>, alg: &str) -> Option<&VerifyingKey> {
+        let fits = |k: &VerifyingKey| {
+            matches!(
+                (alg, k),
+                ("RS256", VerifyingKey::Rs256(_)) | ("ES256", VerifyingKey::Es256(_))
+            )
+        };
+        match kid {
+            Some(kid) => self
+                .keys
+                .iter()
+                .find(|(k, key)| k.as_deref() == Some(kid) && fits(key))
+                .map(|(_, k)| k),
+            // Without `kid` the key must be unambiguous (OIDC Core §10.1).
+            None => {
+                let mut candidates = self.keys.iter().filter(|(_, k)| fits(k));
+                match (candidates.next(), candidates.next()) {
+                    (Some((_, k)), None) => Some(k),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|(k, _)| k.as_deref() == Some(kid))
+    }
+}
+
+/// The `kid` in a token's header, if it parses at all.
+pub fn token_kid(token: &str) -> Option<String> {
+    UntrustedToken::new(token).ok()?.header().key_id.clone()
+}
+
+/// Verifies a JWT's signature against `jwks` and its `exp`/`nbf`/`iat` against `now` with
+/// `skew` seconds of tolerance. Only RS256 and ES256 are accepted: never `none`, never HMAC
+/// (which would let a public key be used as a shared secret).
+pub fn verify_signed<T: DeserializeOwned + Clone>(
+    token: &str,
+    jwks: &Jwks,
+    now: i64,
+    skew: i64,
+) -> Result<T, TokenError> {
+    let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
+    let alg = untrusted.algorithm().to_owned();
+    if alg != "RS256" && alg != "ES256" {
+        return Err(TokenError::UnsupportedAlgorithm(alg));
+    }
+    let key = jwks
+        .find(untrusted.header().key_id.as_deref(), &alg)
+        .ok_or(TokenError::UnknownKey)?;
+    let token: Token<T> = match key {
+        VerifyingKey::Rs256(k) => Rsa::rs256().validator(k).validate(&untrusted),
+        VerifyingKey::Es256(k) => Es256.validator(k).validate(&untrusted),
+    }
+    .map_err(|_| TokenError::BadSignature)?;
+    check_times(token.claims(), now, skew)?;
+    Ok(token.claims().custom.clone())
+}
+
+/// `at_hash` / `c_hash` for RS256/ES256: the left half of SHA-256, base64url (OIDC Core §3.1.3.6).
+pub fn half_hash(value: &str) -> String {
+    let digest = Sha256::digest(value.as_bytes());
+    b64url(&digest[..16])
+}

@@ -1,0 +1,53 @@
+//! Every storage key keyedge writes, in one place. KV keys (Workers KV) and Once keys
+//! (the Durable Object) are listed with their lifetime; `docs/storage.md` mirrors this.
+
+use super::b64url;
+use sha2::{Digest, Sha256};
+
+fn hashed(secret: &str) -> String {
+    b64url(&Sha256::digest(secret.as_bytes()))
+}
+
+/// KV `user:{id}` → [`User`](super::broker::users::User) JSON. No TTL.
+pub fn user(id: &str) -> String {
+    format!("user:{id}")
+}
+
+/// KV `link:{alias}:{base64url(sub)}` → user id. No TTL. The upstream `sub` is encoded so
+/// any byte an IdP puts there is a valid key.
+pub fn link(alias: &str, sub: &str) -> String {
+    format!("link:{alias}:{}", b64url(sub.as_bytes()))
+}
+
+/// KV `session:{sha256(session id)}` → session JSON; TTL = session lifetime. Only the hash
+/// is stored, so a leaked KV listing cannot be replayed as cookies.
+pub fn session(session_id: &str) -> String {
+    format!("session:{}", hashed(session_id))
+}
+
+/// KV `revoked_grant:{grant id}` → "1"; TTL = access-token lifetime. Written when an
+/// authorization code is replayed: the tokens issued from it stop working.
+pub fn revoked_grant(grant_id: &str) -> String {
+    format!("revoked_grant:{grant_id}")
+}
+
+/// Once `code:{sha256(code)}`: an authorization code; TTL = code lifetime.
+pub fn code(code: &str) -> String {
+    format!("code:{}", hashed(code))
+}
+
+/// Once `flow:{sha256(state)}`: an upstream login in progress; TTL 10 minutes.
+pub fn flow(state: &str) -> String {
+    format!("flow:{}", hashed(state))
+}
+
+/// Once claim `link:{alias}:{base64url(sub)}`: makes creating the user for a new identity
+/// atomic, so two simultaneous first logins cannot create two accounts.
+pub fn link_claim(alias: &str, sub: &str) -> String {
+    link(alias, sub)
+}
+
+/// Hash of a browser-binding cookie value, as stored in a flow.
+pub fn browser_binding(cookie_value: &str) -> String {
+    hashed(cookie_value)
+}

@@ -1,0 +1,23 @@
+//! The pure core of keyedge: no Worker or JavaScript types. Time, randomness, HTTP and
+//! storage arrive through [`ports`], so everything here runs under plain `cargo test`.
+
+pub mod app;
+pub mod broker;
+pub mod config;
+pub mod error;
+pub mod jose;
+pub mod keys;
+pub mod op;
+pub mod pages;
+pub mod ports;
+pub mod secret;
+pub mod upstream;
+pub mod web;
+
+pub use app::Keyedge;
+
+/// Unpadded base64url (RFC 4648 §5), the encoding of every token and key id.
+pub fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

@@ -1,0 +1,34 @@
+//! `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §3): only what keyedge
+//! really supports.
+
+use serde_json::json;
+
+use crate::core::config::Config;
+
+pub fn document(config: &Config) -> String {
+    json!({
+        "issuer": config.issuer,
+        "authorization_endpoint": config.endpoint("/authorize"),
+        "token_endpoint": config.endpoint("/token"),
+        "userinfo_endpoint": config.endpoint("/userinfo"),
+        "jwks_uri": config.endpoint("/jwks"),
+        "scopes_supported": ["openid", "profile", "email"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "sid", "at_hash",
+            "name", "given_name", "family_name", "preferred_username", "email", "email_verified"
+        ],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "prompt_values_supported": ["none", "login", "consent", "select_account"]
+    })
+    .to_string()
+}

@@ -1,0 +1,7 @@
+//! keyedge as an OpenID Provider.
+
+pub mod authorize;
+pub mod code;
+pub mod discovery;
+pub mod token;
+pub mod userinfo;

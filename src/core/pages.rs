@@ -1,0 +1,110 @@
+//! Server-rendered pages from the templates in `www/templates` (checked at compile time).
+
+use askama::Template;
+
+use super::broker::users::User;
+use super::error::PageError;
+
+/// The stylesheet, served under a content-addressed path so it can be cached for a year.
+pub const CSS: &str = include_str!("../../www/static/keyedge.css");
+
+pub fn css_path() -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(CSS.as_bytes());
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("/static/keyedge.{hex}.css")
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home<'a> {
+    css: &'a str,
+    signed_in: bool,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct Login<'a> {
+    css: &'a str,
+    client_name: Option<&'a str>,
+    providers: &'a [ProviderChoice],
+}
+
+/// One button on the login page.
+pub struct ProviderChoice {
+    pub display_name: String,
+    pub href: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct Account<'a> {
+    css: &'a str,
+    user: &'a User,
+    session_idp: &'a str,
+    links: &'a [LinkRow],
+}
+
+pub struct LinkRow {
+    pub provider: String,
+    pub username: String,
+    pub linked_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    css: &'a str,
+    title: &'a str,
+    message: &'a str,
+    retry: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct Logout<'a> {
+    css: &'a str,
+    done: bool,
+}
+
+// Rendering a checked template into a String only fails if a Display impl fails, which ours
+// never do; the fallback keeps input paths free of unwrap().
+fn render(t: &impl Template) -> String {
+    t.render().unwrap_or_else(|_| {
+        "<!doctype html><title>keyedge</title><p>Page could not be rendered.</p>".into()
+    })
+}
+
+pub fn home(css: &str, signed_in: bool) -> String {
+    render(&Home { css, signed_in })
+}
+
+pub fn login(css: &str, client_name: Option<&str>, providers: &[ProviderChoice]) -> String {
+    render(&Login {
+        css,
+        client_name,
+        providers,
+    })
+}
+
+pub fn account(css: &str, user: &User, session_idp: &str, links: &[LinkRow]) -> String {
+    render(&Account {
+        css,
+        user,
+        session_idp,
+        links,
+    })
+}
+
+pub fn error_page(css: &str, e: &PageError) -> String {
+    render(&ErrorPage {
+        css,
+        title: &e.title,
+        message: &e.message,
+        retry: e.retry.as_deref(),
+    })
+}
+
+pub fn logout(css: &str, done: bool) -> String {
+    render(&Logout { css, done })
+}

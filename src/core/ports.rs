@@ -1,0 +1,99 @@
+//! The ports through which the pure core reaches the outside world: storage, single-use
+//! items, outbound HTTP, time and randomness. `src/edge` implements them over Workers KV,
+//! a Durable Object and `fetch`; [`memory`] holds the in-memory twins used by tests.
+
+use async_trait::async_trait;
+use std::fmt;
+
+pub mod memory;
+
+/// A failure of the infrastructure behind a port (not of the request being served).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortError(pub String);
+
+impl fmt::Display for PortError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PortError {}
+
+/// Read-mostly key/value storage (Workers KV). Eventually consistent: never use it for
+/// anything that must be single-use or unique — that is what [`Once`] is for.
+#[async_trait(?Send)]
+pub trait Store {
+    async fn get(&self, key: &str) -> Result<Option<String>, PortError>;
+    /// Writes `value`; with `ttl_seconds` the entry expires (KV's minimum is 60 s; shorter
+    /// values are raised to it by the adapter).
+    async fn put(&self, key: &str, value: &str, ttl_seconds: Option<u64>) -> Result<(), PortError>;
+    async fn delete(&self, key: &str) -> Result<(), PortError>;
+}
+
+/// What [`Once::take`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// First redemption: the value, now consumed.
+    Fresh(String),
+    /// The item exists but was already redeemed: the value is returned so the caller can
+    /// revoke what the first redemption produced (RFC 6749 §4.1.2, RFC 9700 §4.14).
+    Replayed(String),
+    /// Never stored, or expired.
+    Missing,
+}
+
+/// How long a redeemed item is remembered, so a replay is recognised as one (and can be
+/// answered by revoking) rather than looking like an unknown item.
+pub const REPLAY_WINDOW: u64 = 3600;
+
+/// Strongly consistent single-use items and unique claims (a SQLite-backed Durable Object).
+#[async_trait(?Send)]
+pub trait Once {
+    /// Stores a single-use item that expires after `ttl_seconds`.
+    async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), PortError>;
+    /// Atomically redeems an item: only one caller ever sees [`Taken::Fresh`]; later callers
+    /// see [`Taken::Replayed`] for [`REPLAY_WINDOW`] seconds after the redemption.
+    async fn take(&self, key: &str) -> Result<Taken, PortError>;
+    /// Atomically claims `key` for `owner`. Returns `None` when this call made the claim,
+    /// or `Some(existing_owner)` when the key was already claimed.
+    async fn claim(&self, key: &str, owner: &str) -> Result<Option<String>, PortError>;
+}
+
+/// Outbound HTTP (Workers `fetch`).
+#[async_trait(?Send)]
+pub trait Http {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, PortError>;
+}
+
+/// Wall-clock time in whole seconds since the Unix epoch.
+pub trait Clock {
+    fn now(&self) -> i64;
+}
+
+/// A cryptographically secure random source.
+pub trait Rng {
+    fn fill(&self, buf: &mut [u8]);
+}
+
+/// Everything a request handler may touch outside pure computation.
+pub struct Ports<'a> {
+    pub store: &'a dyn Store,
+    pub once: &'a dyn Once,
+    pub http: &'a dyn Http,
+    pub clock: &'a dyn Clock,
+    pub rng: &'a dyn Rng,
+    /// Where infrastructure failures are reported (the Worker's log). Never given secrets.
+    pub log: &'a dyn Fn(&str),
+}
+
+impl Ports<'_> {
+    /// `n` random bytes as unpadded base64url: used for codes, states, nonces, session ids.
+    pub fn random_token(&self, n: usize) -> String {
+        let mut buf = vec![0u8; n];
+        self.rng.fill(&mut buf);
+        crate::core::b64url(&buf)
+    }
+}

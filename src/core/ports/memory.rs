@@ -1,0 +1,206 @@
+//! In-memory twins of the ports, with a virtual clock, for native tests and the harness.
+
+use super::{Clock, Http, Once, PortError, Rng, Store, Taken, REPLAY_WINDOW};
+use async_trait::async_trait;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// A clock that only moves when told to.
+#[derive(Clone, Default)]
+pub struct VirtualClock(Rc<Cell<i64>>);
+
+impl VirtualClock {
+    pub fn at(now: i64) -> Self {
+        Self(Rc::new(Cell::new(now)))
+    }
+    pub fn advance(&self, seconds: i64) {
+        self.0.set(self.0.get() + seconds);
+    }
+}
+
+impl Clock for VirtualClock {
+    fn now(&self) -> i64 {
+        self.0.get()
+    }
+}
+
+/// KV twin that honours TTLs against a [`VirtualClock`] and counts operations.
+pub struct MemoryStore {
+    clock: VirtualClock,
+    items: RefCell<HashMap<String, (String, Option<i64>)>>,
+    pub writes: Cell<usize>,
+    pub reads: Cell<usize>,
+}
+
+impl MemoryStore {
+    pub fn new(clock: VirtualClock) -> Self {
+        Self {
+            clock,
+            items: RefCell::default(),
+            writes: Cell::new(0),
+            reads: Cell::new(0),
+        }
+    }
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.items.borrow().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+}
+
+#[async_trait(?Send)]
+impl Store for MemoryStore {
+    async fn get(&self, key: &str) -> Result<Option<String>, PortError> {
+        self.reads.set(self.reads.get() + 1);
+        let now = self.clock.now();
+        Ok(self
+            .items
+            .borrow()
+            .get(key)
+            .filter(|(_, exp)| exp.is_none_or(|e| e > now))
+            .map(|(v, _)| v.clone()))
+    }
+    async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), PortError> {
+        self.writes.set(self.writes.get() + 1);
+        let exp = ttl.map(|t| self.clock.now() + t.max(60) as i64);
+        self.items
+            .borrow_mut()
+            .insert(key.to_owned(), (value.to_owned(), exp));
+        Ok(())
+    }
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        self.writes.set(self.writes.get() + 1);
+        self.items.borrow_mut().remove(key);
+        Ok(())
+    }
+}
+
+struct OnceItem {
+    value: String,
+    expires_at: i64,
+    consumed: bool,
+}
+
+/// Durable Object twin: single-use items and claims, atomic because the harness is
+/// single-threaded, exactly as a Durable Object is.
+pub struct MemoryOnce {
+    clock: VirtualClock,
+    items: RefCell<HashMap<String, OnceItem>>,
+    claims: RefCell<HashMap<String, String>>,
+    pub calls: Cell<usize>,
+}
+
+impl MemoryOnce {
+    pub fn new(clock: VirtualClock) -> Self {
+        Self {
+            clock,
+            items: RefCell::default(),
+            claims: RefCell::default(),
+            calls: Cell::new(0),
+        }
+    }
+}
+
+#[async_trait(?Send)]
+impl Once for MemoryOnce {
+    async fn put(&self, key: &str, value: &str, ttl: u64) -> Result<(), PortError> {
+        self.calls.set(self.calls.get() + 1);
+        let item = OnceItem {
+            value: value.to_owned(),
+            expires_at: self.clock.now() + ttl as i64,
+            consumed: false,
+        };
+        self.items.borrow_mut().insert(key.to_owned(), item);
+        Ok(())
+    }
+    async fn take(&self, key: &str) -> Result<Taken, PortError> {
+        self.calls.set(self.calls.get() + 1);
+        let now = self.clock.now();
+        let mut items = self.items.borrow_mut();
+        Ok(match items.get_mut(key) {
+            Some(item) if item.expires_at <= now => Taken::Missing,
+            Some(item) if item.consumed => Taken::Replayed(item.value.clone()),
+            Some(item) => {
+                item.consumed = true;
+                item.expires_at = now + REPLAY_WINDOW as i64;
+                Taken::Fresh(item.value.clone())
+            }
+            None => Taken::Missing,
+        })
+    }
+    async fn claim(&self, key: &str, owner: &str) -> Result<Option<String>, PortError> {
+        self.calls.set(self.calls.get() + 1);
+        let mut claims = self.claims.borrow_mut();
+        if let Some(existing) = claims.get(key) {
+            return Ok(Some(existing.clone()));
+        }
+        claims.insert(key.to_owned(), owner.to_owned());
+        Ok(None)
+    }
+}
+
+/// A deterministic random source for tests (a counter run through SHA-256).
+pub struct SeededRng(Cell<u64>);
+
+impl SeededRng {
+    pub fn new(seed: u64) -> Self {
+        Self(Cell::new(seed))
+    }
+}
+
+impl Rng for SeededRng {
+    fn fill(&self, buf: &mut [u8]) {
+        use sha2::{Digest, Sha256};
+        for chunk in buf.chunks_mut(32) {
+            let n = self.0.get();
+            self.0.set(n + 1);
+            let block = Sha256::digest(n.to_le_bytes());
+            chunk.copy_from_slice(&block[..chunk.len()]);
+        }
+    }
+}
+
+type Handler = Box<dyn Fn(http::Request<Vec<u8>>) -> http::Response<Vec<u8>>>;
+
+/// Routes outbound requests by `scheme://host[:port]` to in-process handlers.
+#[derive(Default)]
+pub struct MemoryHttp {
+    hosts: RefCell<HashMap<String, Rc<Handler>>>,
+    pub log: RefCell<Vec<String>>,
+}
+
+impl MemoryHttp {
+    pub fn mount(
+        &self,
+        origin: &str,
+        handler: impl Fn(http::Request<Vec<u8>>) -> http::Response<Vec<u8>> + 'static,
+    ) {
+        self.hosts.borrow_mut().insert(
+            origin.trim_end_matches('/').to_owned(),
+            Rc::new(Box::new(handler)),
+        );
+    }
+}
+
+#[async_trait(?Send)]
+impl Http for MemoryHttp {
+    async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, PortError> {
+        let uri = request.uri();
+        let origin = match (uri.scheme_str(), uri.authority()) {
+            (Some(s), Some(a)) => format!("{s}://{a}"),
+            _ => return Err(PortError(format!("not an absolute URL: {uri}"))),
+        };
+        self.log
+            .borrow_mut()
+            .push(format!("{} {}", request.method(), uri));
+        let handler = self.hosts.borrow().get(&origin).cloned();
+        match handler {
+            Some(h) => Ok(h(request)),
+            None => Err(PortError(format!("connection refused: {origin}"))),
+        }
+    }
+}

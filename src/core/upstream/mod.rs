@@ -1,0 +1,74 @@
+//! Upstream identity providers. Each kind turns "send the user there" into a redirect plus
+//! the flow secrets to keep, and a callback plus those secrets into a [`BrokeredIdentity`].
+
+pub mod oidc;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Who the upstream IdP says the user is, after every check passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokeredIdentity {
+    pub alias: String,
+    pub sub: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub name: Option<String>,
+}
+
+/// Secrets of one upstream login, kept server-side until the callback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowSecrets {
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+/// Why an upstream login failed. Each has its own explanation on the error page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamError {
+    /// The IdP returned `error=…` to the callback.
+    Denied {
+        error: String,
+        description: Option<String>,
+    },
+    MissingCode,
+    /// RFC 9207 `iss` parameter names another issuer (a mix-up attack).
+    IssuerMismatch,
+    /// Discovery, JWKS, token or userinfo endpoint unreachable or answered garbage.
+    Unavailable(String),
+    /// The token endpoint refused the code.
+    TokenRejected {
+        error: String,
+        description: Option<String>,
+    },
+    MissingIdToken,
+    IdToken(crate::core::jose::TokenError),
+    AccessTokenHashMismatch,
+    UserinfoSubjectMismatch,
+}
+
+impl fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpstreamError::Denied { error, description } => match (error.as_str(), description) {
+                ("access_denied", _) => f.write_str("The sign-in was cancelled or refused at the identity provider."),
+                (_, Some(d)) => write!(f, "The identity provider reported an error: {error} ({d})."),
+                (_, None) => write!(f, "The identity provider reported an error: {error}."),
+            },
+            UpstreamError::MissingCode => f.write_str("The identity provider returned without an authorization code."),
+            UpstreamError::IssuerMismatch => f.write_str("The response came from a different identity provider than the one this login was sent to."),
+            UpstreamError::Unavailable(what) => write!(f, "The identity provider could not be reached or answered unexpectedly ({what})."),
+            UpstreamError::TokenRejected { error, description } => match description {
+                Some(d) => write!(f, "The identity provider refused to complete the sign-in: {error} ({d})."),
+                None => write!(f, "The identity provider refused to complete the sign-in: {error}."),
+            },
+            UpstreamError::MissingIdToken => f.write_str("The identity provider did not return an ID token."),
+            UpstreamError::IdToken(e) => write!(f, "The identity provider's ID token was refused: {e}."),
+            UpstreamError::AccessTokenHashMismatch => f.write_str("The identity provider's access token does not match its ID token (at_hash)."),
+            UpstreamError::UserinfoSubjectMismatch => f.write_str("The identity provider's userinfo is about a different user than its ID token."),
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! The HTTP seam: owned request/response types, query/form parsing, cookies and the
+//! response builders every handler uses.
+
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use http::{HeaderValue, StatusCode};
+use std::collections::HashMap;
+
+pub type Request = http::Request<Vec<u8>>;
+pub type Response = http::Response<Vec<u8>>;
+
+/// Parameters from a query string or an `application/x-www-form-urlencoded` body.
+/// Repeated names are remembered so that RFC 6749 §3.1 ("parameters MUST NOT be included
+/// more than once") can be enforced.
+#[derive(Debug, Default, Clone)]
+pub struct Params {
+    values: HashMap<String, String>,
+    repeated: Vec<String>,
+}
+
+impl Params {
+    pub fn parse(encoded: &str) -> Self {
+        let mut params = Params::default();
+        for (k, v) in url::form_urlencoded::parse(encoded.as_bytes()) {
+            if params.values.contains_key(k.as_ref()) {
+                params.repeated.push(k.to_string());
+            }
+            params.values.insert(k.into_owned(), v.into_owned());
+        }
+        params
+    }
+
+    pub fn from_query(req: &Request) -> Self {
+        Self::parse(req.uri().query().unwrap_or(""))
+    }
+
+    /// The body of a form POST; other content types yield no parameters.
+    pub fn from_form(req: &Request) -> Self {
+        let is_form = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';').next().is_some_and(|t| {
+                    t.trim()
+                        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+                })
+            });
+        if !is_form {
+            return Params::default();
+        }
+        Self::parse(&String::from_utf8_lossy(req.body()))
+    }
+
+    /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The first of `names` that occurs more than once.
+    pub fn first_repeated<'a>(&self, names: &[&'a str]) -> Option<&'a str> {
+        names
+            .iter()
+            .copied()
+            .find(|n| self.repeated.iter().any(|r| r == n))
+    }
+}
+
+/// Reads a cookie from the request.
+pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Cookie names and attributes. Over https every cookie is `__Host-` prefixed and `Secure`
+/// (RFC 6265bis §4.1.3.2); for an http://localhost issuer (local development only) the
+/// prefix and `Secure` are dropped because user agents may refuse them on plain http.
+#[derive(Debug, Clone, Copy)]
+pub struct CookieJar {
+    pub secure: bool,
+}
+
+impl CookieJar {
+    pub fn name(&self, base: &str) -> String {
+        if self.secure {
+            format!("__Host-{base}")
+        } else {
+            base.to_owned()
+        }
+    }
+
+    pub fn set(&self, base: &str, value: &str, max_age: u64) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+            self.name(base)
+        )
+    }
+
+    pub fn clear(&self, base: &str) -> String {
+        self.set(base, "", 0)
+    }
+
+    pub fn get<'a>(&self, req: &'a Request, base: &str) -> Option<&'a str> {
+        cookie(req, &self.name(base)).filter(|v| !v.is_empty())
+    }
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Response {
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res
+}
+
+/// An HTML page. Pages may carry personal data, so they are never cached, and they may not
+/// be framed (clickjacking).
+pub fn html(status: StatusCode, body: String) -> Response {
+    let mut res = respond(status, "text/html; charset=utf-8", body.into_bytes());
+    let h = res.headers_mut();
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    res
+}
+
+pub fn json(status: StatusCode, body: String) -> Response {
+    respond(status, "application/json", body.into_bytes())
+}
+
+/// A JSON response that must not be cached: tokens, userinfo, token errors (RFC 6749 §5.1).
+pub fn json_no_store(status: StatusCode, body: String) -> Response {
+    let mut res = json(status, body);
+    res.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert("pragma", HeaderValue::from_static("no-cache"));
+    res
+}
+
+/// A public JSON document (discovery, JWKS) that browsers' apps may read cross-origin.
+pub fn json_public(body: String, max_age: u32) -> Response {
+    let mut res = json(StatusCode::OK, body);
+    let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        h.insert(CACHE_CONTROL, v);
+    }
+    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    res
+}
+
+pub fn redirect(location: &str) -> Response {
+    let mut res = respond(StatusCode::FOUND, "text/plain; charset=utf-8", Vec::new());
+    if let Ok(v) = HeaderValue::from_str(location) {
+        res.headers_mut().insert(LOCATION, v);
+    }
+    res.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+pub fn static_asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut res = respond(StatusCode::OK, content_type, body.as_bytes().to_vec());
+    res.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    res
+}
+
+pub fn with_cookie(mut res: Response, set_cookie: String) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&set_cookie) {
+        res.headers_mut().append(SET_COOKIE, v);
+    }
+    res
+}
+
+/// Appends query parameters to a URL that may already have a query (RFC 6749 §3.1.2:
+/// the redirect URI's own query must be kept).
+pub fn with_query(base: &str, params: &[(&str, &str)]) -> String {
+    match url::Url::parse(base) {
+        Ok(mut url) => {
+            {
+                let mut q = url.query_pairs_mut();
+                for (k, v) in params {
+                    q.append_pair(k, v);
+                }
+            }
+            url.to_string()
+        }
+        Err(_) => base.to_owned(),
+    }
+}
+
+/// Builds a relative URL `path?k=v&…` with proper encoding.
+pub fn path_with_query(path: &str, params: &[(&str, &str)]) -> String {
+    if params.is_empty() {
+        return path.to_owned();
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    format!("{path}?{query}")
+}

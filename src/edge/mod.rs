@@ -1,0 +1,56 @@
+//! The Worker shell: the fetch entry point, and adapters from the core's ports to Workers
+//! KV, the `Once` Durable Object and `fetch`. No decisions are made here.
+
+mod once;
+mod ports;
+
+use std::cell::OnceCell;
+use std::rc::Rc;
+use worker::{event, Context, Env, Request, Response, Result};
+
+use crate::core::Keyedge;
+
+pub use once::OnceStore;
+
+thread_local! {
+    // Built on the first request of an isolate; config and keys are immutable afterwards.
+    static APP: OnceCell<Result<Rc<Keyedge>, String>> = const { OnceCell::new() };
+}
+
+fn app(env: &Env) -> std::result::Result<Rc<Keyedge>, String> {
+    APP.with(|cell| {
+        cell.get_or_init(|| {
+            let secret = |name: &str| {
+                env.secret(name)
+                    .ok()
+                    .map(|s| s.to_string())
+                    .or_else(|| env.var(name).ok().map(|v| v.to_string()))
+            };
+            Keyedge::from_config_text(crate::EMBEDDED_CONFIG, &secret)
+                .map(Rc::new)
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+    })
+}
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let app = match app(&env) {
+        Ok(app) => app,
+        Err(message) => {
+            worker::console_error!("keyedge cannot start: {message}");
+            return Response::error(format!("keyedge cannot start: {message}"), 500);
+        }
+    };
+    let request = ports::to_http_request(req).await?;
+    let adapters = ports::EdgePorts::new(&env)?;
+    let log = |line: &str| worker::console_error!("{line}");
+    let response = app.handle(request, &adapters.ports(&log)).await;
+    ports::from_http_response(response)
+}

@@ -1,0 +1,11 @@
+//! keyedge: an identity broker and OpenID Provider for Cloudflare Workers.
+//!
+//! [`core`] is pure Rust and tested natively; [`edge`] (wasm only) adapts it to the Worker.
+
+pub mod core;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;
+
+/// The configuration file chosen at build time (`KEYEDGE_CONFIG`, default `keyedge.toml`).
+pub const EMBEDDED_CONFIG: &str = include_str!(env!("KEYEDGE_CONFIG_PATH"));
