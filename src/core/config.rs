@@ -80,26 +80,10 @@ struct RawClient {
     redirect_uris: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, tag = "kind", rename_all = "snake_case")]
-enum RawProviderKind {
-    Oidc {
-        issuer: String,
-        client_id: String,
-        client_secret_env: String,
-        #[serde(default = "default_scopes")]
-        default_scopes: String,
-        #[serde(default)]
-        authorization_url: Option<String>,
-        #[serde(default)]
-        token_url: Option<String>,
-        #[serde(default)]
-        jwks_url: Option<String>,
-        #[serde(default)]
-        userinfo_url: Option<String>,
-        #[serde(default = "default_skew")]
-        allowed_clock_skew: u64,
-    },
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawKind {
+    Oidc,
 }
 
 fn default_scopes() -> String {
@@ -109,10 +93,13 @@ fn default_skew() -> u64 {
     30
 }
 
+/// One `[[identity_providers]]` table. Options shared by every kind come first; the rest are
+/// checked against `kind` when the provider is built.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawIdentityProvider {
     alias: String,
+    kind: RawKind,
     #[serde(default)]
     display_name: Option<String>,
     #[serde(default = "default_true")]
@@ -121,8 +108,24 @@ struct RawIdentityProvider {
     hide_on_login_page: bool,
     #[serde(default)]
     gui_order: i32,
-    #[serde(flatten)]
-    kind: RawProviderKind,
+    #[serde(default)]
+    issuer: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret_env: Option<String>,
+    #[serde(default = "default_scopes")]
+    default_scopes: String,
+    #[serde(default)]
+    authorization_url: Option<String>,
+    #[serde(default)]
+    token_url: Option<String>,
+    #[serde(default)]
+    jwks_url: Option<String>,
+    #[serde(default)]
+    userinfo_url: Option<String>,
+    #[serde(default = "default_skew")]
+    allowed_clock_skew: u64,
 }
 
 /// How a client authenticates at the token endpoint.
@@ -260,42 +263,28 @@ impl Config {
                     format!("`{}` is used by another identity provider", p.alias),
                 ));
             }
+            let required = |v: Option<String>, f: &str| v.filter(|v| !v.is_empty()).ok_or_else(|| err(format!("{path}.{f}"), "is required"));
+            let opt = |v: Option<String>, f: &str| -> Result<Option<Url>, ConfigError> {
+                v.map(|s| parse_url(&s).map_err(|m| err(format!("{path}.{f}"), m))).transpose()
+            };
             let kind = match p.kind {
-                RawProviderKind::Oidc {
-                    issuer,
-                    client_id,
-                    client_secret_env,
-                    default_scopes,
-                    authorization_url,
-                    token_url,
-                    jwks_url,
-                    userinfo_url,
-                    allowed_clock_skew,
-                } => {
+                RawKind::Oidc => {
+                    let issuer = required(p.issuer, "issuer")?;
                     parse_url(&issuer).map_err(|m| err(format!("{path}.issuer"), m))?;
-                    let opt = |v: Option<String>, f: &str| -> Result<Option<Url>, ConfigError> {
-                        v.map(|s| parse_url(&s).map_err(|m| err(format!("{path}.{f}"), m)))
-                            .transpose()
-                    };
-                    if !default_scopes.split(' ').any(|s| s == "openid") {
-                        return Err(err(
-                            format!("{path}.default_scopes"),
-                            "an OpenID Connect provider needs the `openid` scope",
-                        ));
+                    let secret_name = required(p.client_secret_env, "client_secret_env")?;
+                    if !p.default_scopes.split(' ').any(|s| s == "openid") {
+                        return Err(err(format!("{path}.default_scopes"), "an OpenID Connect provider needs the `openid` scope"));
                     }
                     ProviderKind::Oidc(OidcProvider {
                         issuer,
-                        client_secret: need(
-                            format!("{path}.client_secret_env"),
-                            &client_secret_env,
-                        )?,
-                        client_id,
-                        default_scopes,
-                        authorization_url: opt(authorization_url, "authorization_url")?,
-                        token_url: opt(token_url, "token_url")?,
-                        jwks_url: opt(jwks_url, "jwks_url")?,
-                        userinfo_url: opt(userinfo_url, "userinfo_url")?,
-                        allowed_clock_skew,
+                        client_secret: need(format!("{path}.client_secret_env"), &secret_name)?,
+                        client_id: required(p.client_id, "client_id")?,
+                        default_scopes: p.default_scopes,
+                        authorization_url: opt(p.authorization_url, "authorization_url")?,
+                        token_url: opt(p.token_url, "token_url")?,
+                        jwks_url: opt(p.jwks_url, "jwks_url")?,
+                        userinfo_url: opt(p.userinfo_url, "userinfo_url")?,
+                        allowed_clock_skew: p.allowed_clock_skew,
                     })
                 }
             };

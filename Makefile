@@ -1,0 +1,66 @@
+# keyedge: `make dev` runs it locally, `make test` runs every test. Both install what is
+# missing first (pinned versions, into .tools/ and node_modules/) and are safe to repeat.
+
+SHELL := /bin/bash
+WORKER_BUILD_VERSION := 0.8.7
+# Must equal the wasm-bindgen version in Cargo.lock.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3}' Cargo.lock)
+TOOLS := $(CURDIR)/.tools
+BIN := $(CURDIR)/node_modules/.bin
+export PATH := $(TOOLS)/bin:$(BIN):$(PATH)
+export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
+export ESBUILD_BIN := $(BIN)/esbuild
+export WASM_OPT_BIN := $(BIN)/wasm-opt
+export WRANGLER_SEND_METRICS := false
+# `make dev` and the end-to-end tests embed the demo configuration.
+DEV_CONFIG ?= dev/keyedge.dev.toml
+
+.PHONY: dev test tools node-tools rust-tools browser worker build unit lint e2e clean
+
+dev: tools .dev.vars
+	@KEYEDGE_CONFIG=$(DEV_CONFIG) bash dev/run.sh
+
+test: tools browser .dev.vars
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo test
+	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker
+	node --test --test-concurrency=1 tests/e2e/
+
+# The Worker bundle (build/). Called by wrangler's [build] command and by the targets above;
+# rebuilt only when a source or the embedded config changed (wasm-opt alone takes ~30 s).
+CONFIG_FILE := $(or $(KEYEDGE_CONFIG),keyedge.toml)
+SOURCES := $(shell find src www -type f) Cargo.toml Cargo.lock build.rs askama.toml $(CONFIG_FILE)
+STAMP := build/.built-$(subst /,_,$(CONFIG_FILE))
+
+worker: $(STAMP)
+
+$(STAMP): $(SOURCES)
+	@rm -f build/.built-*
+	KEYEDGE_CONFIG=$(CONFIG_FILE) worker-build --release
+	@touch $@
+
+tools: rust-tools node-tools
+
+rust-tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@[ -x $(TOOLS)/bin/worker-build ] && worker-build --version 2>/dev/null | grep -q "$(WORKER_BUILD_VERSION)" || \
+	  cargo install --locked --root $(TOOLS) worker-build --version $(WORKER_BUILD_VERSION)
+	@[ -x $(WASM_BINDGEN_BIN) ] && $(WASM_BINDGEN_BIN) --version | grep -q "$(WASM_BINDGEN_VERSION)" || \
+	  cargo install --root $(TOOLS) wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+node-tools: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# Debian's Chromium for the browser test (playwright-core drives it; nothing is downloaded).
+browser:
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+
+.dev.vars:
+	node dev/dev-vars.mjs .dev.vars
+
+clean:
+	rm -rf build target/wasm32-unknown-unknown .wrangler test-artifacts

@@ -1,0 +1,110 @@
+// A demo upstream OpenID Provider for `make dev` and the end-to-end tests: panva's
+// oidc-provider with two demo users and a real username/password form. Not product code.
+//
+//   node dev/demo-idp.mjs   (env: IDP_PORT=9090, KEYEDGE_URL=http://localhost:8787)
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import Provider from 'oidc-provider';
+import { readDevVars } from './vars.mjs';
+
+const PORT = Number(process.env.IDP_PORT || 9090);
+const ISSUER = process.env.IDP_ISSUER || `http://localhost:${PORT}`;
+const KEYEDGE = process.env.KEYEDGE_URL || 'http://localhost:8787';
+const vars = readDevVars(process.env.DEV_VARS || '.dev.vars');
+
+export const USERS = {
+  alice: { password: 'wonderland', sub: 'u-alice', email: 'alice@example.com', email_verified: true,
+           given_name: 'Alice', family_name: 'Liddell', name: 'Alice Liddell' },
+  bob: { password: 'builder', sub: 'u-bob', email: 'bob@example.com', email_verified: false,
+         given_name: 'Bob', family_name: 'Builder', name: 'Bob Builder' },
+};
+const bySub = Object.fromEntries(Object.entries(USERS).map(([username, u]) => [u.sub, { ...u, username }]));
+
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+
+const provider = new Provider(ISSUER, {
+  clients: [{
+    client_id: 'keyedge',
+    client_secret: vars.DEMO_IDP_SECRET,
+    redirect_uris: [`${KEYEDGE}/broker/demo/endpoint`],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }],
+  jwks: { keys: [{ ...rsa, kid: 'demo-rs256', alg: 'RS256', use: 'sig' }] },
+  cookies: { keys: [randomBytes(32).toString('hex')] },
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name', 'given_name', 'family_name', 'preferred_username'],
+  },
+  features: { devInteractions: { enabled: false } },
+  pkce: { required: () => true },
+  findAccount: async (ctx, sub) => {
+    const u = bySub[sub];
+    if (!u) return undefined;
+    return {
+      accountId: sub,
+      claims: async () => ({ sub, email: u.email, email_verified: u.email_verified, name: u.name,
+        given_name: u.given_name, family_name: u.family_name, preferred_username: u.username }),
+    };
+  },
+  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+});
+provider.proxy = false;
+
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const page = (uid, error) => `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Demo IdP · Sign in</title><style>body{font-family:system-ui;max-width:22rem;margin:3rem auto}
+label{display:block;margin:.6rem 0 .2rem}input{width:100%;padding:.4rem}button{margin-top:1rem;padding:.5rem 1rem}</style></head>
+<body><h1>Demo IdP</h1><p>Sign in with <code>alice</code> / <code>wonderland</code>.</p>
+${error ? `<p role="alert" style="color:#a40e26">${esc(error)}</p>` : ''}
+<form method="post" action="/interaction/${esc(uid)}/login">
+<label for="username">Username</label><input id="username" name="username" autocomplete="username" required>
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button></form></body></html>`;
+
+async function readForm(req) {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  return new URLSearchParams(body);
+}
+
+provider.use(async (ctx, next) => {
+  const m = ctx.path.match(/^\/interaction\/([^/]+)(\/login)?$/);
+  if (!m) return next();
+  const details = await provider.interactionDetails(ctx.req, ctx.res);
+  if (ctx.method === 'GET' && !m[2]) {
+    ctx.type = 'html';
+    ctx.body = page(details.uid);
+    return undefined;
+  }
+  if (ctx.method === 'POST' && m[2]) {
+    const form = await readForm(ctx.req);
+    const user = USERS[form.get('username')];
+    if (!user || user.password !== form.get('password')) {
+      ctx.status = 401;
+      ctx.type = 'html';
+      ctx.body = page(details.uid, 'Wrong username or password.');
+      return undefined;
+    }
+    const grant = new provider.Grant({ accountId: user.sub, clientId: details.params.client_id });
+    grant.addOIDCScope(String(details.params.scope));
+    const grantId = await grant.save();
+    ctx.respond = false;
+    await provider.interactionFinished(ctx.req, ctx.res,
+      { login: { accountId: user.sub }, consent: { grantId } }, { mergeWithLastSubmission: false });
+    return undefined;
+  }
+  return next();
+});
+
+// Loopback only, on both address families, since "localhost" may resolve to either.
+const handler = provider.callback();
+for (const host of ['127.0.0.1', '::1']) {
+  createServer(handler).listen(PORT, host).on('error', (e) => {
+    if (host === '::1' && e.code === 'EADDRNOTAVAIL') return; // no IPv6 loopback here
+    throw e;
+  });
+}
+console.log(`demo IdP listening on ${ISSUER} (users: alice/wonderland, bob/builder)`);

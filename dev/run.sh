@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the demo upstream IdP and keyedge (wrangler dev, local KV and Durable Objects) until
+# Ctrl-C. State persists in .wrangler/state between runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+IDP_PORT=${IDP_PORT:-9090}
+PORT=${PORT:-8787}
+for p in "$IDP_PORT" "$PORT"; do
+  if (echo > "/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "port $p is in use: stop what runs there (another make dev?) and try again" >&2
+    exit 1
+  fi
+done
+node dev/demo-idp.mjs &
+IDP=$!
+trap 'kill $IDP 2>/dev/null || true' EXIT
+cat <<MSG
+
+  keyedge is starting at http://localhost:$PORT/
+  Open it, click "Sign in", choose "Demo IdP" and sign in as
+      alice / wonderland     (or bob / builder)
+  The demo app client is "demo-app"; its secret is DEMO_APP_SECRET in .dev.vars.
+  Stop with Ctrl-C.
+
+MSG
+wrangler dev --port "$PORT" --persist-to .wrangler/state --show-interactive-dev-session=false

@@ -1,0 +1,64 @@
+// A real browser (Debian's Chromium driven by playwright-core) walks the login from the
+// start page to the account page, and saves screenshots to test-artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { startServers, KEYEDGE } from './servers.mjs';
+
+const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
+let servers;
+let browser;
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  servers = await startServers();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  servers?.stop();
+});
+
+test('start page → login page → demo IdP → account page with the linked identity', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${KEYEDGE}/`);
+  await page.getByRole('link', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/login\?/);
+  assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Sign in');
+  await page.screenshot({ path: `${ARTIFACTS}login-page.png`, fullPage: true });
+
+  await page.getByRole('link', { name: 'Sign in with Demo IdP' }).click();
+  await page.waitForURL(/localhost:9090\/interaction\//);
+  await page.getByLabel('Username').fill('alice');
+  await page.getByLabel('Password').fill('wonderland');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+
+  await page.waitForURL(`${KEYEDGE}/account`);
+  assert.equal(await page.locator('#username').textContent(), 'alice');
+  assert.equal(await page.locator('#name').textContent(), 'Alice Liddell');
+  assert.match(await page.locator('#email').textContent(), /alice@example\.com/);
+  assert.equal(await page.locator('#session-idp').textContent(), 'Demo IdP');
+  const rows = page.locator('tr.link');
+  assert.equal(await rows.count(), 1);
+  assert.match(await rows.first().textContent(), /Demo IdP\s*alice/);
+  await page.screenshot({ path: `${ARTIFACTS}account-page.png`, fullPage: true });
+
+  // The session cookie is HttpOnly and SameSite=Lax.
+  const cookies = await page.context().cookies(KEYEDGE);
+  const session = cookies.find((c) => c.name === 'keyedge_session');
+  assert.ok(session, 'session cookie set');
+  assert.equal(session.httpOnly, true);
+  assert.equal(session.sameSite, 'Lax');
+
+  // Signing out ends the session: /account then asks for a login again.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
+  await page.goto(`${KEYEDGE}/account`);
+  await page.waitForURL(/\/login\?return_to=/);
+});

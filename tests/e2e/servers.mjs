@@ -1,0 +1,64 @@
+// Starts the demo upstream IdP and keyedge (`wrangler dev` on the real wasm build, fresh
+// local KV/Durable Object state) for the end-to-end tests, and stops them afterwards.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readDevVars } from '../../dev/vars.mjs';
+
+export const KEYEDGE = 'http://localhost:8787';
+export const IDP = 'http://localhost:9090';
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+const portBusy = (port) => new Promise((resolve) => {
+  const s = connect(port, '127.0.0.1');
+  s.on('connect', () => { s.destroy(); resolve(true); });
+  s.on('error', () => resolve(false));
+});
+
+async function waitFor(url, child, log, seconds = 120) {
+  for (let i = 0; i < seconds * 4; i++) {
+    if (child.exitCode !== null) throw new Error(`${url}: server exited\n${log.join('')}`);
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${url}\n${log.join('')}`);
+}
+
+function start(cmd, args, env) {
+  const log = [];
+  const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  child.stdout.on('data', (d) => log.push(d.toString()));
+  child.stderr.on('data', (d) => log.push(d.toString()));
+  return { child, log };
+}
+
+/** Starts both servers; returns { vars, stop }. */
+export async function startServers() {
+  for (const port of [8787, 9090]) {
+    if (await portBusy(port)) throw new Error(`port ${port} is in use (is \`make dev\` running?); stop it and run the tests again`);
+  }
+  const state = mkdtempSync(join(tmpdir(), 'keyedge-e2e-'));
+  const idp = start('node', ['dev/demo-idp.mjs'], {});
+  const wrangler = start(join(ROOT, 'node_modules/.bin/wrangler'),
+    ['dev', '--port', '8787', '--persist-to', state, '--show-interactive-dev-session=false'],
+    { KEYEDGE_CONFIG: 'dev/keyedge.dev.toml', WRANGLER_SEND_METRICS: 'false' });
+  const stop = () => {
+    for (const { child } of [idp, wrangler]) {
+      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+    }
+    rmSync(state, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(`${IDP}/.well-known/openid-configuration`, idp.child, idp.log);
+    await waitFor(`${KEYEDGE}/.well-known/openid-configuration`, wrangler.child, wrangler.log);
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  return { vars: readDevVars(join(ROOT, '.dev.vars')), stop, logs: () => wrangler.log.join('') };
+}
