@@ -1,0 +1,107 @@
+// openid-client (a real relying party) against keyedge under `wrangler dev`, with the demo
+// oidc-provider upstream: discovery → authorize → upstream login → callback → token →
+// userinfo, plus code reuse and a wrong redirect_uri.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as client from 'openid-client';
+import * as jose from 'jose';
+import { startServers, KEYEDGE } from './servers.mjs';
+import { Browser, loginThroughDemoIdp } from './login.mjs';
+
+const REDIRECT_URI = 'http://127.0.0.1:8788/cb';
+let servers;
+let config;
+
+before(async () => {
+  servers = await startServers();
+  config = await client.discovery(new URL(KEYEDGE), 'demo-app', servers.vars.DEMO_APP_SECRET, undefined, {
+    execute: [client.allowInsecureRequests],
+  });
+});
+
+after(() => servers?.stop());
+
+async function authorize(extra = {}) {
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid email profile',
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    ...extra,
+  });
+  const callback = await loginThroughDemoIdp(new Browser(), url.href, REDIRECT_URI);
+  return { callback: new URL(callback), codeVerifier, state, nonce };
+}
+
+test('discovery: issuer is byte-for-byte the configured URL', () => {
+  const meta = config.serverMetadata();
+  assert.equal(meta.issuer, KEYEDGE);
+  assert.equal(meta.jwks_uri, `${KEYEDGE}/jwks`);
+  assert.deepEqual(meta.code_challenge_methods_supported, ['S256']);
+});
+
+test('authorization code flow with PKCE: tokens, ID token signed with keyedge JWKS, userinfo', async () => {
+  const { callback, codeVerifier, state, nonce } = await authorize();
+  assert.equal(callback.searchParams.get('iss'), KEYEDGE, 'RFC 9207 iss in the response');
+  const tokens = await client.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true,
+  });
+  const claims = tokens.claims();
+  assert.equal(claims.iss, KEYEDGE);
+  assert.equal(claims.aud, 'demo-app');
+  assert.equal(claims.nonce, nonce);
+  assert.equal(claims.email, 'alice@example.com');
+
+  const jwks = jose.createRemoteJWKSet(new URL(`${KEYEDGE}/jwks`));
+  const { payload, protectedHeader } = await jose.jwtVerify(tokens.id_token, jwks, { issuer: KEYEDGE, audience: 'demo-app' });
+  assert.equal(protectedHeader.alg, 'RS256');
+  assert.ok(protectedHeader.kid);
+  assert.equal(payload.sub, claims.sub);
+
+  const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+  assert.equal(info.sub, claims.sub);
+  assert.equal(info.preferred_username, 'alice');
+  assert.equal(info.email_verified, true);
+});
+
+test('the same upstream identity logs in to the same keyedge user', async () => {
+  const first = await authorize();
+  const t1 = await client.authorizationCodeGrant(config, first.callback, {
+    pkceCodeVerifier: first.codeVerifier, expectedState: first.state, expectedNonce: first.nonce,
+  });
+  const second = await authorize({ prompt: 'login' });
+  const t2 = await client.authorizationCodeGrant(config, second.callback, {
+    pkceCodeVerifier: second.codeVerifier, expectedState: second.state, expectedNonce: second.nonce,
+  });
+  assert.equal(t1.claims().sub, t2.claims().sub);
+});
+
+test('redeeming a code twice fails with invalid_grant and revokes the first tokens', async () => {
+  const { callback, codeVerifier, state, nonce } = await authorize();
+  const tokens = await client.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce,
+  });
+  await assert.rejects(
+    client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce }),
+    (e) => e.error === 'invalid_grant',
+  );
+  const res = await fetch(`${KEYEDGE}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+  assert.equal(res.status, 401);
+});
+
+test('a wrong redirect_uri shows an error page and never redirects', async () => {
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: 'http://127.0.0.1:8788/evil', scope: 'openid', state: 's', nonce: 'n',
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+  });
+  const res = await fetch(url, { redirect: 'manual' });
+  assert.equal(res.status, 400);
+  assert.equal(res.headers.get('location'), null);
+  assert.match(res.headers.get('content-type'), /text\/html/);
+  assert.match(await res.text(), /Invalid redirect URI/);
+});
