@@ -263,9 +263,13 @@ impl Config {
                     format!("`{}` is used by another identity provider", p.alias),
                 ));
             }
-            let required = |v: Option<String>, f: &str| v.filter(|v| !v.is_empty()).ok_or_else(|| err(format!("{path}.{f}"), "is required"));
+            let required = |v: Option<String>, f: &str| {
+                v.filter(|v| !v.is_empty())
+                    .ok_or_else(|| err(format!("{path}.{f}"), "is required"))
+            };
             let opt = |v: Option<String>, f: &str| -> Result<Option<Url>, ConfigError> {
-                v.map(|s| parse_url(&s).map_err(|m| err(format!("{path}.{f}"), m))).transpose()
+                v.map(|s| parse_url(&s).map_err(|m| err(format!("{path}.{f}"), m)))
+                    .transpose()
             };
             let kind = match p.kind {
                 RawKind::Oidc => {
@@ -273,7 +277,10 @@ impl Config {
                     parse_url(&issuer).map_err(|m| err(format!("{path}.issuer"), m))?;
                     let secret_name = required(p.client_secret_env, "client_secret_env")?;
                     if !p.default_scopes.split(' ').any(|s| s == "openid") {
-                        return Err(err(format!("{path}.default_scopes"), "an OpenID Connect provider needs the `openid` scope"));
+                        return Err(err(
+                            format!("{path}.default_scopes"),
+                            "an OpenID Connect provider needs the `openid` scope",
+                        ));
                     }
                     ProviderKind::Oidc(OidcProvider {
                         issuer,

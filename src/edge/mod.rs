@@ -10,7 +10,6 @@ use worker::{event, Context, Env, Request, Response, Result};
 
 use crate::core::Keyedge;
 
-
 thread_local! {
     // Built on the first request of an isolate; config and keys are immutable afterwards.
     static APP: OnceCell<Result<Rc<Keyedge>, String>> = const { OnceCell::new() };

@@ -1,0 +1,280 @@
+//! The in-memory harness: a relying party's view of keyedge, keyedge itself on in-memory
+//! ports with a virtual clock, and a scriptable upstream OpenID Provider ("idp.test").
+#![allow(dead_code)]
+
+pub mod fake_idp;
+
+use http::Response;
+use keyedge::core::ports::memory::{MemoryHttp, MemoryOnce, MemoryStore, SeededRng, VirtualClock};
+use keyedge::core::ports::Ports;
+use keyedge::core::Keyedge;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+pub use fake_idp::FakeIdp;
+
+pub const ISSUER: &str = "https://keyedge.test";
+pub const APP_REDIRECT: &str = "https://app.test/cb";
+pub const APP_SECRET: &str = "app-secret-0123456789";
+pub const IDP_SECRET: &str = "idp-secret-0123456789";
+pub const START: i64 = 1_800_000_000;
+
+pub fn config_text() -> String {
+    format!(
+        r#"
+issuer = "{ISSUER}"
+
+[[clients]]
+client_id = "app"
+client_secret_env = "APP_SECRET"
+redirect_uris = ["{APP_REDIRECT}", "https://app.test/other?keep=1"]
+
+[[clients]]
+client_id = "spa"
+redirect_uris = ["https://spa.test/cb"]
+
+[[identity_providers]]
+alias = "up"
+display_name = "Upstream"
+kind = "oidc"
+issuer = "https://idp.test"
+client_id = "keyedge-at-idp"
+client_secret_env = "IDP_SECRET"
+"#
+    )
+}
+
+pub fn secrets(name: &str) -> Option<String> {
+    match name {
+        "SIGNING_KEY" => Some(include_str!("../fixtures/keyedge-test-key.pem").to_owned()),
+        "APP_SECRET" => Some(APP_SECRET.to_owned()),
+        "IDP_SECRET" => Some(IDP_SECRET.to_owned()),
+        _ => None,
+    }
+}
+
+pub struct World {
+    pub clock: VirtualClock,
+    pub store: MemoryStore,
+    pub once: MemoryOnce,
+    pub http: MemoryHttp,
+    pub rng: SeededRng,
+    pub app: Keyedge,
+    pub idp: Rc<FakeIdp>,
+    pub log: RefCell<Vec<String>>,
+}
+
+impl World {
+    pub fn new() -> Self {
+        let clock = VirtualClock::at(START);
+        let http = MemoryHttp::default();
+        let idp = FakeIdp::mount(&http, clock.clone());
+        let app =
+            Keyedge::from_config_text(&config_text(), &secrets).expect("test config is valid");
+        World {
+            store: MemoryStore::new(clock.clone()),
+            once: MemoryOnce::new(clock.clone()),
+            rng: SeededRng::new(7),
+            clock,
+            http,
+            app,
+            idp,
+            log: RefCell::default(),
+        }
+    }
+
+    pub fn send(&self, req: http::Request<Vec<u8>>) -> Response<Vec<u8>> {
+        let log = |line: &str| self.log.borrow_mut().push(line.to_owned());
+        let ports = Ports {
+            store: &self.store,
+            once: &self.once,
+            http: &self.http,
+            clock: &self.clock,
+            rng: &self.rng,
+            log: &log,
+        };
+        futures::executor::block_on(self.app.handle(req, &ports))
+    }
+
+    pub fn post_form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Response<Vec<u8>> {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let mut req = http::Request::post(format!("{ISSUER}{path}"))
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some((id, secret)) = basic {
+            use base64::Engine;
+            let creds = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+            req = req.header("authorization", format!("Basic {creds}"));
+        }
+        self.send(req.body(body.into_bytes()).unwrap())
+    }
+}
+
+/// A browser: a cookie jar for keyedge's origin.
+#[derive(Default, Clone)]
+pub struct Browser {
+    pub cookies: HashMap<String, String>,
+}
+
+impl Browser {
+    pub fn get(&mut self, world: &World, url: &str) -> Response<Vec<u8>> {
+        let url = if url.starts_with('/') {
+            format!("{ISSUER}{url}")
+        } else {
+            url.to_owned()
+        };
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let req = http::Request::get(url)
+            .header("cookie", cookie)
+            .body(Vec::new())
+            .unwrap();
+        let res = world.send(req);
+        self.remember(&res);
+        res
+    }
+
+    pub fn post(&mut self, world: &World, path: &str) -> Response<Vec<u8>> {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let req = http::Request::post(format!("{ISSUER}{path}"))
+            .header("cookie", cookie)
+            .body(Vec::new())
+            .unwrap();
+        let res = world.send(req);
+        self.remember(&res);
+        res
+    }
+
+    fn remember(&mut self, res: &Response<Vec<u8>>) {
+        for v in res.headers().get_all("set-cookie") {
+            let line = v.to_str().unwrap();
+            let pair = line.split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() || line.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+    }
+}
+
+pub fn location(res: &Response<Vec<u8>>) -> String {
+    res.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+pub fn body(res: &Response<Vec<u8>>) -> String {
+    String::from_utf8_lossy(res.body()).into_owned()
+}
+
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+pub fn json(res: &Response<Vec<u8>>) -> serde_json::Value {
+    serde_json::from_slice(res.body()).unwrap_or(serde_json::Value::Null)
+}
+
+/// A standard authorization request of the confidential client, with PKCE.
+pub struct RpRequest {
+    pub state: String,
+    pub nonce: String,
+    pub verifier: String,
+    pub query: String,
+}
+
+pub fn rp_request(client_id: &str, redirect_uri: &str) -> RpRequest {
+    use sha2::{Digest, Sha256};
+    let verifier = format!(
+        "verifier-{}-0123456789012345678901234567890123456789",
+        rand::random::<u32>()
+    );
+    let challenge = keyedge::core::b64url(&Sha256::digest(verifier.as_bytes()));
+    let state = format!("st-{}", rand::random::<u32>());
+    let nonce = format!("nn-{}", rand::random::<u32>());
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("client_id", client_id),
+            ("redirect_uri", redirect_uri),
+            ("response_type", "code"),
+            ("scope", "openid email profile"),
+            ("state", &state),
+            ("nonce", &nonce),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ])
+        .finish();
+    RpRequest {
+        state,
+        nonce,
+        verifier,
+        query,
+    }
+}
+
+/// From `/authorize` through the login page to the upstream IdP's authorization endpoint.
+/// Returns the URL keyedge sent the browser to at the IdP.
+pub fn start_login(world: &World, browser: &mut Browser, authorize_query: &str) -> String {
+    let page = browser.get(world, &format!("/authorize?{authorize_query}"));
+    assert_eq!(page.status(), 200, "login page: {}", body(&page));
+    let html = body(&page);
+    let start = html
+        .find("href=\"/broker/up/login")
+        .expect("login page links the upstream IdP")
+        + 6;
+    let end = html[start..].find('"').unwrap() + start;
+    let href = html[start..end].replace("&#38;", "&").replace("&amp;", "&");
+    let to_idp = browser.get(world, &href);
+    assert_eq!(to_idp.status(), 302, "{}", body(&to_idp));
+    location(&to_idp)
+}
+
+/// A complete login of `user` at the upstream; returns keyedge's final response (normally
+/// the redirect to the client with a code).
+pub fn login(
+    world: &World,
+    browser: &mut Browser,
+    authorize_query: &str,
+    user: &str,
+) -> Response<Vec<u8>> {
+    let at_idp = start_login(world, browser, authorize_query);
+    let callback = world.idp.authorize(&at_idp, user);
+    browser.get(world, &callback)
+}
+
+/// Redeems a code at /token as the confidential client.
+pub fn redeem(world: &World, code: &str, verifier: &str) -> Response<Vec<u8>> {
+    world.post_form(
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", APP_REDIRECT),
+            ("code_verifier", verifier),
+        ],
+        Some(("app", APP_SECRET)),
+    )
+}

@@ -1,0 +1,105 @@
+//! Configuration validation: every error names the field.
+
+mod common;
+
+use keyedge::core::config::Config;
+
+fn load(text: &str) -> Result<Config, String> {
+    Config::load(text, &common::secrets).map_err(|e| e.to_string())
+}
+
+fn replace(from: &str, to: &str) -> String {
+    common::config_text().replace(from, to)
+}
+
+#[test]
+fn the_test_config_and_the_shipped_configs_are_valid() {
+    assert!(load(&common::config_text()).is_ok());
+    let dev = |name: &str| match name {
+        "SIGNING_KEY" => Some(include_str!("fixtures/keyedge-test-key.pem").to_owned()),
+        _ => Some("x".to_owned()),
+    };
+    for file in [
+        include_str!("../dev/keyedge.dev.toml"),
+        include_str!("../keyedge.toml"),
+    ] {
+        Config::load(file, &dev).unwrap();
+    }
+}
+
+#[test]
+fn unknown_key_is_rejected_with_its_line() {
+    let e = load(&replace(
+        "display_name = \"Upstream\"",
+        "display_nam = \"Upstream\"",
+    ))
+    .unwrap_err();
+    assert!(
+        e.contains("unknown field `display_nam`") && e.contains("line"),
+        "{e}"
+    );
+}
+
+#[test]
+fn duplicate_alias_is_rejected() {
+    let text = format!(
+        "{}\n{}",
+        common::config_text(),
+        &common::config_text()[common::config_text()
+            .find("[[identity_providers]]")
+            .unwrap()..]
+    );
+    let e = load(&text).unwrap_err();
+    assert!(e.contains("identity_providers[1].alias"), "{e}");
+}
+
+#[test]
+fn missing_secret_names_field_and_secret() {
+    let e = load(&replace(
+        "client_secret_env = \"IDP_SECRET\"",
+        "client_secret_env = \"NOT_SET\"",
+    ))
+    .unwrap_err();
+    assert!(
+        e.contains("identity_providers[0].client_secret_env") && e.contains("NOT_SET"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_urls_are_rejected() {
+    let e = load(&replace("https://idp.test", "http://idp.test")).unwrap_err();
+    assert!(
+        e.contains("identity_providers[0].issuer") && e.contains("https"),
+        "{e}"
+    );
+    let e = load(&replace(
+        "\"https://app.test/cb\"",
+        "\"https://app.test/cb#frag\"",
+    ))
+    .unwrap_err();
+    assert!(e.contains("clients[0].redirect_uris[0]"), "{e}");
+    let e = load(&replace(
+        "issuer = \"https://keyedge.test\"",
+        "issuer = \"https://keyedge.test/\"",
+    ))
+    .unwrap_err();
+    assert!(e.contains("issuer"), "{e}");
+}
+
+#[test]
+fn alias_must_be_url_safe() {
+    let e = load(&replace("alias = \"up\"", "alias = \"up/../x\"")).unwrap_err();
+    assert!(e.contains("identity_providers[0].alias"), "{e}");
+}
+
+#[test]
+fn secrets_do_not_appear_in_debug_output() {
+    let config = load(&common::config_text()).unwrap();
+    let dump = format!("{config:?}");
+    assert!(
+        !dump.contains(common::APP_SECRET)
+            && !dump.contains(common::IDP_SECRET)
+            && !dump.contains("PRIVATE KEY")
+    );
+}
