@@ -1,11 +1,12 @@
 # keyedge: `make dev` runs it locally, `make test` runs every test. Both install what is
-# missing first (pinned versions, into .tools/ and node_modules/) and are safe to repeat.
+# missing first (pinned versions, into ~/.cache/keyedge and node_modules/) and are safe to repeat.
 
 SHELL := /bin/bash
 WORKER_BUILD_VERSION := 0.8.7
 # Must equal the wasm-bindgen version in Cargo.lock.
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3}' Cargo.lock)
-TOOLS := $(CURDIR)/.tools
+# Rust tools are per-user and per-version, so fresh clones (and CI) reuse an earlier install.
+TOOLS ?= $(HOME)/.cache/keyedge/tools-wb$(WORKER_BUILD_VERSION)-bg$(WASM_BINDGEN_VERSION)
 BIN := $(CURDIR)/node_modules/.bin
 export PATH := $(TOOLS)/bin:$(BIN):$(PATH)
 export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
