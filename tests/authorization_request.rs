@@ -13,9 +13,7 @@ fn authorize(world: &World, query: &str) -> http::Response<Vec<u8>> {
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 fn q(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
 fn base() -> Vec<(&'static str, &'static str)> {
@@ -44,11 +42,7 @@ fn with(overrides: &[(&'static str, Option<&'static str>)]) -> String {
 fn assert_page(res: &http::Response<Vec<u8>>, text: &str) {
     assert_eq!(res.status(), 400, "{}", body(res));
     assert!(res.headers().get("location").is_none(), "never a redirect");
-    assert!(
-        body(res).contains(text),
-        "expected `{text}` in {}",
-        body(res)
-    );
+    assert!(body(res).contains(text), "expected `{text}` in {}", body(res));
 }
 
 fn assert_error_redirect(res: &http::Response<Vec<u8>>, error: &str) {
@@ -57,30 +51,18 @@ fn assert_error_redirect(res: &http::Response<Vec<u8>>, error: &str) {
     assert!(loc.starts_with(APP_REDIRECT), "{loc}");
     assert_eq!(query_param(&loc, "error").as_deref(), Some(error), "{loc}");
     assert_eq!(query_param(&loc, "state").as_deref(), Some("xyz"));
-    assert_eq!(
-        query_param(&loc, "iss").as_deref(),
-        Some(ISSUER),
-        "RFC 9207"
-    );
+    assert_eq!(query_param(&loc, "iss").as_deref(), Some(ISSUER), "RFC 9207");
 }
 
 #[test]
 fn oidcc_ensure_redirect_uri_in_authorization_request() {
-    assert_page(
-        &authorize(&World::new(), &with(&[("redirect_uri", None)])),
-        "Missing redirect URI",
-    );
+    assert_page(&authorize(&World::new(), &with(&[("redirect_uri", None)])), "Missing redirect URI");
 }
 
 #[test]
 fn oidcc_ensure_registered_redirect_uri_exact_match() {
     let world = World::new();
-    for bad in [
-        "https://app.test/cb/",
-        "https://app.test/cb?x=1",
-        "https://APP.test/cb",
-        "https://app.test/other",
-    ] {
+    for bad in ["https://app.test/cb/", "https://app.test/cb?x=1", "https://APP.test/cb", "https://app.test/other"] {
         let res = authorize(&world, &with(&[("redirect_uri", Some(bad))]));
         assert_page(&res, "Invalid redirect URI");
     }
@@ -91,37 +73,22 @@ fn redirect_uri_with_registered_query_keeps_it() {
     let world = World::new();
     let res = authorize(
         &world,
-        &with(&[
-            ("redirect_uri", Some("https://app.test/other?keep=1")),
-            ("response_type", Some("token")),
-        ]),
+        &with(&[("redirect_uri", Some("https://app.test/other?keep=1")), ("response_type", Some("token"))]),
     );
     let loc = location(&res);
-    assert!(
-        loc.starts_with("https://app.test/other?keep=1&error=unsupported_response_type"),
-        "{loc}"
-    );
+    assert!(loc.starts_with("https://app.test/other?keep=1&error=unsupported_response_type"), "{loc}");
 }
 
 #[test]
 fn unknown_or_missing_client_is_an_error_page() {
     let world = World::new();
-    assert_page(
-        &authorize(&world, &with(&[("client_id", Some("nobody"))])),
-        "Unknown application",
-    );
-    assert_page(
-        &authorize(&world, &with(&[("client_id", None)])),
-        "Missing client",
-    );
+    assert_page(&authorize(&world, &with(&[("client_id", Some("nobody"))])), "Unknown application");
+    assert_page(&authorize(&world, &with(&[("client_id", None)])), "Missing client");
 }
 
 #[test]
 fn rfc6749_4_1_2_1_missing_response_type_is_invalid_request() {
-    assert_error_redirect(
-        &authorize(&World::new(), &with(&[("response_type", None)])),
-        "invalid_request",
-    );
+    assert_error_redirect(&authorize(&World::new(), &with(&[("response_type", None)])), "invalid_request");
 }
 
 #[test]
@@ -131,37 +98,25 @@ fn oidcc_response_type_missing_or_unsupported() {
         "unsupported_response_type",
     );
     assert_error_redirect(
-        &authorize(
-            &World::new(),
-            &with(&[("response_type", Some("code id_token"))]),
-        ),
+        &authorize(&World::new(), &with(&[("response_type", Some("code id_token"))])),
         "unsupported_response_type",
     );
 }
 
 #[test]
 fn oidcc_scope_without_openid_is_invalid_scope() {
-    assert_error_redirect(
-        &authorize(&World::new(), &with(&[("scope", Some("profile"))])),
-        "invalid_scope",
-    );
+    assert_error_redirect(&authorize(&World::new(), &with(&[("scope", Some("profile"))])), "invalid_scope");
 }
 
 #[test]
 fn rfc7636_plain_method_is_refused() {
-    let res = authorize(
-        &World::new(),
-        &with(&[("code_challenge_method", Some("plain"))]),
-    );
+    let res = authorize(&World::new(), &with(&[("code_challenge_method", Some("plain"))]));
     assert_error_redirect(&res, "invalid_request");
 }
 
 #[test]
 fn rfc7636_malformed_challenge_is_refused() {
-    assert_error_redirect(
-        &authorize(&World::new(), &with(&[("code_challenge", Some("short"))])),
-        "invalid_request",
-    );
+    assert_error_redirect(&authorize(&World::new(), &with(&[("code_challenge", Some("short"))])), "invalid_request");
 }
 
 #[test]
@@ -175,11 +130,7 @@ fn public_client_must_use_pkce() {
     ];
     let res = authorize(&World::new(), &q(&pairs));
     let loc = location(&res);
-    assert_eq!(
-        query_param(&loc, "error").as_deref(),
-        Some("invalid_request"),
-        "{loc}"
-    );
+    assert_eq!(query_param(&loc, "error").as_deref(), Some("invalid_request"), "{loc}");
 }
 
 #[test]
@@ -190,10 +141,7 @@ fn rfc6749_3_1_repeated_parameter_is_invalid_request() {
 
 #[test]
 fn request_objects_are_refused_explicitly() {
-    assert_error_redirect(
-        &authorize(&World::new(), &with(&[("request", Some("eyJ..."))])),
-        "request_not_supported",
-    );
+    assert_error_redirect(&authorize(&World::new(), &with(&[("request", Some("eyJ..."))])), "request_not_supported");
     assert_error_redirect(
         &authorize(&World::new(), &with(&[("request_uri", Some("https://x"))])),
         "request_uri_not_supported",
@@ -215,11 +163,7 @@ fn valid_request_shows_the_login_page_with_the_client_name() {
 fn kc_idp_hint_skips_the_login_page() {
     let res = authorize(&World::new(), &with(&[("kc_idp_hint", Some("up"))]));
     assert_eq!(res.status(), 302);
-    assert!(
-        location(&res).starts_with("/broker/up/login?"),
-        "{}",
-        location(&res)
-    );
+    assert!(location(&res).starts_with("/broker/up/login?"), "{}", location(&res));
 }
 
 #[test]
@@ -235,17 +179,8 @@ fn post_authorization_request_is_accepted() {
 #[test]
 fn open_redirect_via_return_to_is_impossible() {
     let world = World::new();
-    for evil in [
-        "//evil.test/x",
-        "https://evil.test/",
-        "/\\evil.test",
-        "javascript:alert(1)",
-    ] {
-        let page =
-            body(&Browser::default().get(&world, &format!("/login?{}", q(&[("return_to", evil)]))));
-        assert!(
-            page.contains("return_to=%2Faccount"),
-            "{evil} must fall back to /account: {page}"
-        );
+    for evil in ["//evil.test/x", "https://evil.test/", "/\\evil.test", "javascript:alert(1)"] {
+        let page = body(&Browser::default().get(&world, &format!("/login?{}", q(&[("return_to", evil)]))));
+        assert!(page.contains("return_to=%2Faccount"), "{evil} must fall back to /account: {page}");
     }
 }

@@ -14,10 +14,7 @@ fn code_flow_issues_tokens_and_userinfo_for_the_linked_user() {
     assert_eq!(done.status(), 302, "{}", body(&done));
     let to_app = location(&done);
     assert!(to_app.starts_with(APP_REDIRECT), "{to_app}");
-    assert_eq!(
-        query_param(&to_app, "state").as_deref(),
-        Some(rp.state.as_str())
-    );
+    assert_eq!(query_param(&to_app, "state").as_deref(), Some(rp.state.as_str()));
     assert_eq!(query_param(&to_app, "iss").as_deref(), Some(ISSUER));
     let code = query_param(&to_app, "code").unwrap();
 
@@ -45,11 +42,7 @@ fn oidcc_codereuse_second_redemption_fails_and_revokes_tokens() {
     let world = World::new();
     let mut browser = Browser::default();
     let rp = rp_request("app", APP_REDIRECT);
-    let code = query_param(
-        &location(&login(&world, &mut browser, &rp.query, "alice")),
-        "code",
-    )
-    .unwrap();
+    let code = query_param(&location(&login(&world, &mut browser, &rp.query, "alice")), "code").unwrap();
     let first = json(&redeem(&world, &code, &rp.verifier));
     let access = first["access_token"].as_str().unwrap().to_owned();
     let second = redeem(&world, &code, &rp.verifier);
@@ -61,11 +54,7 @@ fn oidcc_codereuse_second_redemption_fails_and_revokes_tokens() {
             .body(vec![])
             .unwrap(),
     );
-    assert_eq!(
-        info.status(),
-        401,
-        "tokens from a replayed code are revoked"
-    );
+    assert_eq!(info.status(), 401, "tokens from a replayed code are revoked");
 }
 
 #[test]
@@ -73,11 +62,7 @@ fn code_expires_after_its_lifetime() {
     let world = World::new();
     let mut browser = Browser::default();
     let rp = rp_request("app", APP_REDIRECT);
-    let code = query_param(
-        &location(&login(&world, &mut browser, &rp.query, "alice")),
-        "code",
-    )
-    .unwrap();
+    let code = query_param(&location(&login(&world, &mut browser, &rp.query, "alice")), "code").unwrap();
     world.clock.advance(61);
     let res = redeem(&world, &code, &rp.verifier);
     assert_eq!(json(&res)["error"], "invalid_grant");
@@ -88,16 +73,8 @@ fn rfc7636_wrong_code_verifier_is_invalid_grant() {
     let world = World::new();
     let mut browser = Browser::default();
     let rp = rp_request("app", APP_REDIRECT);
-    let code = query_param(
-        &location(&login(&world, &mut browser, &rp.query, "alice")),
-        "code",
-    )
-    .unwrap();
-    let res = redeem(
-        &world,
-        &code,
-        "wrong-verifier-wrong-verifier-wrong-verifier-0000",
-    );
+    let code = query_param(&location(&login(&world, &mut browser, &rp.query, "alice")), "code").unwrap();
+    let res = redeem(&world, &code, "wrong-verifier-wrong-verifier-wrong-verifier-0000");
     assert_eq!(res.status(), 400);
     assert_eq!(json(&res)["error"], "invalid_grant");
 }
@@ -105,11 +82,7 @@ fn rfc7636_wrong_code_verifier_is_invalid_grant() {
 #[test]
 fn rfc6749_5_2_wrong_client_secret_is_invalid_client_with_www_authenticate() {
     let world = World::new();
-    let res = world.post_form(
-        "/token",
-        &[("grant_type", "authorization_code"), ("code", "x")],
-        Some(("app", "nope")),
-    );
+    let res = world.post_form("/token", &[("grant_type", "authorization_code"), ("code", "x")], Some(("app", "nope")));
     assert_eq!(res.status(), 401);
     assert_eq!(json(&res)["error"], "invalid_client");
     assert!(res.headers().contains_key("www-authenticate"));
@@ -119,34 +92,19 @@ fn rfc6749_5_2_wrong_client_secret_is_invalid_client_with_www_authenticate() {
 fn second_login_with_same_identity_finds_the_same_user_and_no_duplicate() {
     let world = World::new();
     let rp = rp_request("app", APP_REDIRECT);
-    let code1 = query_param(
-        &location(&login(&world, &mut Browser::default(), &rp.query, "alice")),
-        "code",
-    )
-    .unwrap();
+    let code1 = query_param(&location(&login(&world, &mut Browser::default(), &rp.query, "alice")), "code").unwrap();
     let sub1 = id_token_sub(&json(&redeem(&world, &code1, &rp.verifier)));
     let rp2 = rp_request("app", APP_REDIRECT);
-    let code2 = query_param(
-        &location(&login(&world, &mut Browser::default(), &rp2.query, "alice")),
-        "code",
-    )
-    .unwrap();
+    let code2 = query_param(&location(&login(&world, &mut Browser::default(), &rp2.query, "alice")), "code").unwrap();
     let sub2 = id_token_sub(&json(&redeem(&world, &code2, &rp2.verifier)));
     assert_eq!(sub1, sub2);
-    let users = world
-        .store
-        .keys()
-        .into_iter()
-        .filter(|k| k.starts_with("user:"))
-        .count();
+    let users = world.store.keys().into_iter().filter(|k| k.starts_with("user:")).count();
     assert_eq!(users, 1);
 }
 
 fn id_token_sub(tokens: &serde_json::Value) -> String {
     let token = jwt_compact::UntrustedToken::new(tokens["id_token"].as_str().unwrap()).unwrap();
-    let claims = token
-        .deserialize_claims_unchecked::<serde_json::Value>()
-        .unwrap();
+    let claims = token.deserialize_claims_unchecked::<serde_json::Value>().unwrap();
     claims.custom["sub"].as_str().unwrap().to_owned()
 }
 
@@ -155,25 +113,11 @@ fn identity_is_found_by_alias_and_sub_never_by_email() {
     let world = World::new();
     let rp = rp_request("app", APP_REDIRECT);
     // Two upstream users with the same email: "mallory" claims alice's address.
-    let code1 = query_param(
-        &location(&login(&world, &mut Browser::default(), &rp.query, "alice")),
-        "code",
-    )
-    .unwrap();
+    let code1 = query_param(&location(&login(&world, &mut Browser::default(), &rp.query, "alice")), "code").unwrap();
     let sub_alice = id_token_sub(&json(&redeem(&world, &code1, &rp.verifier)));
-    *world.idp.tamper.borrow_mut() =
-        Box::new(|c| c["email"] = serde_json::json!("alice@example.com"));
+    *world.idp.tamper.borrow_mut() = Box::new(|c| c["email"] = serde_json::json!("alice@example.com"));
     let rp2 = rp_request("app", APP_REDIRECT);
-    let code2 = query_param(
-        &location(&login(
-            &world,
-            &mut Browser::default(),
-            &rp2.query,
-            "mallory",
-        )),
-        "code",
-    )
-    .unwrap();
+    let code2 = query_param(&location(&login(&world, &mut Browser::default(), &rp2.query, "mallory")), "code").unwrap();
     let sub_mallory = id_token_sub(&json(&redeem(&world, &code2, &rp2.verifier)));
     assert_ne!(sub_alice, sub_mallory);
 }
@@ -200,36 +144,18 @@ fn callback_in_another_browser_is_refused() {
     let res = Browser::default().get(&world, &callback);
     assert_eq!(res.status(), 400);
     assert!(body(&res).contains("started in another browser"));
-    assert!(
-        world.store.keys().iter().all(|k| !k.starts_with("user:")),
-        "nothing written"
-    );
+    assert!(world.store.keys().iter().all(|k| !k.starts_with("user:")), "nothing written");
 }
 
 #[test]
 fn upstream_failures_show_distinct_pages_with_retry_and_write_nothing() {
     use common::fake_idp::Tamper;
     let cases: Vec<(&str, Tamper)> = vec![
-        (
-            "issued by someone else",
-            Box::new(|c| c["iss"] = serde_json::json!("https://evil.test")),
-        ),
-        (
-            "issued for another client",
-            Box::new(|c| c["aud"] = serde_json::json!("someone-else")),
-        ),
-        (
-            "nonce does not match",
-            Box::new(|c| c["nonce"] = serde_json::json!("other")),
-        ),
-        (
-            "has expired",
-            Box::new(|c| c["exp"] = serde_json::json!(common::START - 3600)),
-        ),
-        (
-            "at_hash",
-            Box::new(|c| c["at_hash"] = serde_json::json!("AAAAAAAAAAAAAAAAAAAAAA")),
-        ),
+        ("issued by someone else", Box::new(|c| c["iss"] = serde_json::json!("https://evil.test"))),
+        ("issued for another client", Box::new(|c| c["aud"] = serde_json::json!("someone-else"))),
+        ("nonce does not match", Box::new(|c| c["nonce"] = serde_json::json!("other"))),
+        ("has expired", Box::new(|c| c["exp"] = serde_json::json!(common::START - 3600))),
+        ("at_hash", Box::new(|c| c["at_hash"] = serde_json::json!("AAAAAAAAAAAAAAAAAAAAAA"))),
     ];
     for (needle, tamper) in cases {
         let world = World::new();
@@ -241,11 +167,7 @@ fn upstream_failures_show_distinct_pages_with_retry_and_write_nothing() {
         assert_eq!(res.status(), 502, "{needle}: {html}");
         assert!(html.contains(needle), "expected `{needle}` in {html}");
         assert!(html.contains("Try again"));
-        assert!(
-            world.store.keys().is_empty(),
-            "{needle}: nothing may be written: {:?}",
-            world.store.keys()
-        );
+        assert!(world.store.keys().is_empty(), "{needle}: nothing may be written: {:?}", world.store.keys());
     }
 }
 
@@ -278,10 +200,7 @@ fn account_page_requires_a_session_and_shows_linked_identity() {
     assert!(html.contains("Upstream"));
     // Logout ends it.
     assert_eq!(browser.post(&world, "/logout").status(), 200);
-    assert_eq!(
-        location(&browser.get(&world, "/account")),
-        "/login?return_to=%2Faccount"
-    );
+    assert_eq!(location(&browser.get(&world, "/account")), "/login?return_to=%2Faccount");
 }
 
 #[test]
@@ -289,20 +208,13 @@ fn session_continues_without_login_and_prompt_none_without_session_is_login_requ
     let world = World::new();
     let rp = rp_request("app", APP_REDIRECT);
     let res = Browser::default().get(&world, &format!("/authorize?{}&prompt=none", rp.query));
-    assert_eq!(
-        query_param(&location(&res), "error").as_deref(),
-        Some("login_required")
-    );
+    assert_eq!(query_param(&location(&res), "error").as_deref(), Some("login_required"));
 
     let mut browser = Browser::default();
     login(&world, &mut browser, &rp.query, "alice");
     let rp2 = rp_request("app", APP_REDIRECT);
     let again = browser.get(&world, &format!("/authorize?{}&prompt=none", rp2.query));
-    assert!(
-        query_param(&location(&again), "code").is_some(),
-        "SSO: {}",
-        location(&again)
-    );
+    assert!(query_param(&location(&again), "code").is_some(), "SSO: {}", location(&again));
 }
 
 #[test]
@@ -310,17 +222,8 @@ fn once_store_redeems_exactly_once() {
     let world = World::new();
     futures::executor::block_on(async {
         world.once.put("k", "v", 60).await.unwrap();
-        assert_eq!(
-            world.once.take("k").await.unwrap(),
-            keyedge::core::ports::Taken::Fresh("v".into())
-        );
-        assert_eq!(
-            world.once.take("k").await.unwrap(),
-            keyedge::core::ports::Taken::Replayed("v".into())
-        );
-        assert_eq!(
-            world.once.take("nope").await.unwrap(),
-            keyedge::core::ports::Taken::Missing
-        );
+        assert_eq!(world.once.take("k").await.unwrap(), keyedge::core::ports::Taken::Fresh("v".into()));
+        assert_eq!(world.once.take("k").await.unwrap(), keyedge::core::ports::Taken::Replayed("v".into()));
+        assert_eq!(world.once.take("nope").await.unwrap(), keyedge::core::ports::Taken::Missing);
     });
 }

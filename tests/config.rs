@@ -19,25 +19,15 @@ fn the_test_config_and_the_shipped_configs_are_valid() {
         "SIGNING_KEY" => Some(include_str!("fixtures/keyedge-test-key.pem").to_owned()),
         _ => Some("x".to_owned()),
     };
-    for file in [
-        include_str!("../dev/keyedge.dev.toml"),
-        include_str!("../keyedge.toml"),
-    ] {
+    for file in [include_str!("../dev/keyedge.dev.toml"), include_str!("../keyedge.toml")] {
         Config::load(file, &dev).unwrap();
     }
 }
 
 #[test]
 fn unknown_key_is_rejected_with_its_line() {
-    let e = load(&replace(
-        "display_name = \"Upstream\"",
-        "display_nam = \"Upstream\"",
-    ))
-    .unwrap_err();
-    assert!(
-        e.contains("unknown field `display_nam`") && e.contains("line"),
-        "{e}"
-    );
+    let e = load(&replace("display_name = \"Upstream\"", "display_nam = \"Upstream\"")).unwrap_err();
+    assert!(e.contains("unknown field `display_nam`") && e.contains("line"), "{e}");
 }
 
 #[test]
@@ -45,9 +35,7 @@ fn duplicate_alias_is_rejected() {
     let text = format!(
         "{}\n{}",
         common::config_text(),
-        &common::config_text()[common::config_text()
-            .find("[[identity_providers]]")
-            .unwrap()..]
+        &common::config_text()[common::config_text().find("[[identity_providers]]").unwrap()..]
     );
     let e = load(&text).unwrap_err();
     assert!(e.contains("identity_providers[1].alias"), "{e}");
@@ -55,35 +43,17 @@ fn duplicate_alias_is_rejected() {
 
 #[test]
 fn missing_secret_names_field_and_secret() {
-    let e = load(&replace(
-        "client_secret_env = \"IDP_SECRET\"",
-        "client_secret_env = \"NOT_SET\"",
-    ))
-    .unwrap_err();
-    assert!(
-        e.contains("identity_providers[0].client_secret_env") && e.contains("NOT_SET"),
-        "{e}"
-    );
+    let e = load(&replace("client_secret_env = \"IDP_SECRET\"", "client_secret_env = \"NOT_SET\"")).unwrap_err();
+    assert!(e.contains("identity_providers[0].client_secret_env") && e.contains("NOT_SET"), "{e}");
 }
 
 #[test]
 fn bad_urls_are_rejected() {
     let e = load(&replace("https://idp.test", "http://idp.test")).unwrap_err();
-    assert!(
-        e.contains("identity_providers[0].issuer") && e.contains("https"),
-        "{e}"
-    );
-    let e = load(&replace(
-        "\"https://app.test/cb\"",
-        "\"https://app.test/cb#frag\"",
-    ))
-    .unwrap_err();
+    assert!(e.contains("identity_providers[0].issuer") && e.contains("https"), "{e}");
+    let e = load(&replace("\"https://app.test/cb\"", "\"https://app.test/cb#frag\"")).unwrap_err();
     assert!(e.contains("clients[0].redirect_uris[0]"), "{e}");
-    let e = load(&replace(
-        "issuer = \"https://keyedge.test\"",
-        "issuer = \"https://keyedge.test/\"",
-    ))
-    .unwrap_err();
+    let e = load(&replace("issuer = \"https://keyedge.test\"", "issuer = \"https://keyedge.test/\"")).unwrap_err();
     assert!(e.contains("issuer"), "{e}");
 }
 
@@ -97,9 +67,5 @@ fn alias_must_be_url_safe() {
 fn secrets_do_not_appear_in_debug_output() {
     let config = load(&common::config_text()).unwrap();
     let dump = format!("{config:?}");
-    assert!(
-        !dump.contains(common::APP_SECRET)
-            && !dump.contains(common::IDP_SECRET)
-            && !dump.contains("PRIVATE KEY")
-    );
+    assert!(!dump.contains(common::APP_SECRET) && !dump.contains(common::IDP_SECRET) && !dump.contains("PRIVATE KEY"));
 }

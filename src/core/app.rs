@@ -9,7 +9,7 @@ use super::config::{Config, ConfigError};
 use super::error::{Failure, Outcome, PageError};
 use super::jose::{KeyError, SigningKey};
 use super::op::authorize::{AuthorizationRequest, AuthorizeError};
-use super::op::{code, discovery, token, userinfo};
+use super::op::{code, discovery, introspect, token, userinfo};
 use super::pages;
 use super::ports::Ports;
 use super::upstream::oidc::MetadataCache;
@@ -54,10 +54,7 @@ impl Keyedge {
     }
 
     /// Parses the config text, resolves its secrets and loads the signing key.
-    pub fn from_config_text(
-        text: &str,
-        secret: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Self, StartError> {
+    pub fn from_config_text(text: &str, secret: &dyn Fn(&str) -> Option<String>) -> Result<Self, StartError> {
         Self::new(Config::load(text, secret).map_err(StartError::Config)?)
     }
 
@@ -66,9 +63,7 @@ impl Keyedge {
     }
 
     pub fn cookies(&self) -> CookieJar {
-        CookieJar {
-            secure: self.config.secure_cookies,
-        }
+        CookieJar { secure: self.config.secure_cookies }
     }
 
     /// The redirect URI registered at upstream IdPs: Keycloak's `/broker/{alias}/endpoint`.
@@ -81,11 +76,7 @@ impl Keyedge {
             Ok(res) => res,
             Err(failure) => {
                 if let Failure::Port(e) = &failure {
-                    (ports.log)(&format!(
-                        "storage or network failure on {} {}: {e}",
-                        req.method(),
-                        req.uri().path()
-                    ));
+                    (ports.log)(&format!("storage or network failure on {} {}: {e}", req.method(), req.uri().path()));
                 }
                 failure.into_response(&self.css_path)
             }
@@ -100,28 +91,25 @@ impl Keyedge {
         if let Some(rest) = path.strip_prefix("/broker/") {
             return match rest.split_once('/') {
                 Some((alias, "login")) if get => login::begin(self, ports, req, alias).await,
-                Some((alias, "endpoint")) if get => {
-                    callback::endpoint(self, ports, req, alias).await
-                }
+                Some((alias, "endpoint")) if get => callback::endpoint(self, ports, req, alias).await,
                 _ => not_found(),
             };
         }
         match path {
             "/" if get => account::home(self, ports, req).await,
-            "/.well-known/openid-configuration" if get => {
-                Ok(web::json_public(self.discovery.clone(), 3600))
-            }
+            "/.well-known/openid-configuration" if get => Ok(web::json_public(self.discovery.clone(), 3600)),
             "/jwks" if get => Ok(web::json_public(self.key.jwks_json().to_owned(), 3600)),
             "/authorize" if get || post => self.authorize(req, ports).await,
             "/login" if get => self.login(req, ports).await,
             "/token" if post => token::token(self, ports, req).await,
-            "/token" => Err(method_not_allowed()),
+            "/introspect" if post => introspect::introspect(self, ports, req).await,
+            "/revoke" if post => introspect::revoke(self, ports, req).await,
+            "/token" | "/introspect" | "/revoke" => Err(method_not_allowed()),
+
             "/userinfo" if get || post => userinfo::userinfo(self, ports, req).await,
             "/account" if get => account::account(self, ports, req).await,
             "/logout" if get || post => account::logout(self, ports, req).await,
-            p if get && p == self.css_path => {
-                Ok(web::static_asset("text/css; charset=utf-8", pages::CSS))
-            }
+            p if get && p == self.css_path => Ok(web::static_asset("text/css; charset=utf-8", pages::CSS)),
             _ => not_found(),
         }
     }
@@ -129,20 +117,12 @@ impl Keyedge {
     /// `/authorize` (OIDC Core §3.1.2): validate, then either finish at once from the
     /// session, or show the login page.
     async fn authorize(&self, req: &Request, ports: &Ports<'_>) -> Outcome {
-        let params = if req.method() == Method::POST {
-            Params::from_form(req)
-        } else {
-            Params::from_query(req)
-        };
+        let params = if req.method() == Method::POST { Params::from_form(req) } else { Params::from_query(req) };
         let issuer = &self.config.issuer;
         let (request, client) = match AuthorizationRequest::validate(&self.config, &params) {
             Ok(ok) => ok,
             Err(AuthorizeError::Page(p)) => return Err(p.into()),
-            Err(AuthorizeError::Redirect {
-                redirect_uri,
-                state,
-                error,
-            }) => {
+            Err(AuthorizeError::Redirect { redirect_uri, state, error }) => {
                 return Ok(web::redirect(&AuthorizationRequest::error_redirect(
                     issuer,
                     &redirect_uri,
@@ -154,22 +134,12 @@ impl Keyedge {
         let now = ports.clock.now();
         let session = session::current(ports, self.cookies(), req)
             .await?
-            .filter(|s| {
-                request
-                    .max_age
-                    .is_none_or(|max| now - s.auth_time <= max as i64)
-            });
-        let fresh_login_required =
-            request.has_prompt("login") || request.has_prompt("select_account");
+            .filter(|s| request.max_age.is_none_or(|max| now - s.auth_time <= max as i64));
+        let fresh_login_required = request.has_prompt("login") || request.has_prompt("select_account");
         match session {
-            Some(s) if !fresh_login_required => {
-                return code::issue(self, ports, &request, &s).await
-            }
+            Some(s) if !fresh_login_required => return code::issue(self, ports, &request, &s).await,
             _ if request.has_prompt("none") => {
-                let e = crate::core::error::OAuthError::new(
-                    "login_required",
-                    "the user is not signed in",
-                );
+                let e = crate::core::error::OAuthError::new("login_required", "the user is not signed in");
                 return Ok(web::redirect(&AuthorizationRequest::error_redirect(
                     issuer,
                     &request.redirect_uri,
@@ -182,17 +152,10 @@ impl Keyedge {
         let continuation = login::Continuation::Authorize { request };
         if let login::Continuation::Authorize { request } = &continuation {
             // kc_idp_hint: skip the login page and go straight to that IdP.
-            if let Some(hint) = request
-                .kc_idp_hint
-                .as_deref()
-                .filter(|h| self.config.provider(h).is_some())
-            {
+            if let Some(hint) = request.kc_idp_hint.as_deref().filter(|h| self.config.provider(h).is_some()) {
                 let q = request.to_query();
                 let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                return Ok(web::redirect(&web::path_with_query(
-                    &format!("/broker/{hint}/login"),
-                    &pairs,
-                )));
+                return Ok(web::redirect(&web::path_with_query(&format!("/broker/{hint}/login"), &pairs)));
             }
         }
         login::login_page(self, Some(&client.name), &continuation)
@@ -202,10 +165,7 @@ impl Keyedge {
     async fn login(&self, req: &Request, ports: &Ports<'_>) -> Outcome {
         let params = Params::from_query(req);
         let path = login::safe_return_to(params.get("return_to"));
-        if session::current(ports, self.cookies(), req)
-            .await?
-            .is_some()
-        {
+        if session::current(ports, self.cookies(), req).await?.is_some() {
             return Ok(web::redirect(&path));
         }
         login::login_page(self, None, &login::Continuation::ReturnTo { path })
@@ -213,17 +173,9 @@ impl Keyedge {
 }
 
 fn not_found() -> Outcome {
-    Err(PageError::new(
-        StatusCode::NOT_FOUND,
-        "Not found",
-        "There is no page at this address.",
-    )
-    .into())
+    Err(PageError::new(StatusCode::NOT_FOUND, "Not found", "There is no page at this address.").into())
 }
 
 fn method_not_allowed() -> Failure {
-    Failure::Json(
-        StatusCode::METHOD_NOT_ALLOWED,
-        crate::core::error::OAuthError::invalid_request("use POST"),
-    )
+    Failure::Json(StatusCode::METHOD_NOT_ALLOWED, crate::core::error::OAuthError::invalid_request("use POST"))
 }

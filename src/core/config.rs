@@ -26,10 +26,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        field: field.into(),
-        message: message.into(),
-    }
+    ConfigError { field: field.into(), message: message.into() }
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,7 +74,29 @@ struct RawClient {
     /// Absent: a public client (PKCE S256 required, no secret).
     #[serde(default)]
     client_secret_env: Option<String>,
+    #[serde(default)]
     redirect_uris: Vec<String>,
+    #[serde(default)]
+    post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
+    grant_types: Option<Vec<GrantType>>,
+    #[serde(default)]
+    allowed_identity_providers: Option<Vec<String>>,
+    #[serde(default)]
+    access_token_lifetime: Option<u64>,
+    #[serde(default)]
+    refresh_token_lifetime: Option<u64>,
+    #[serde(default)]
+    offline_token_lifetime: Option<u64>,
+}
+
+/// OAuth 2.0 grant types a client may use at `/token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -143,11 +162,28 @@ pub struct Client {
     pub name: String,
     pub auth: ClientAuth,
     pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    /// Upstream IdP aliases this client's users may log in with (`None`: all).
+    pub allowed_identity_providers: Option<Vec<String>>,
+    pub access_token_lifetime: u64,
+    /// Lifetime of an online refresh token (bounded by the session it belongs to).
+    pub refresh_token_lifetime: u64,
+    /// Lifetime of an offline refresh token (`offline_access` scope), independent of sessions.
+    pub offline_token_lifetime: u64,
 }
 
 impl Client {
     pub fn is_public(&self) -> bool {
         matches!(self.auth, ClientAuth::Public)
+    }
+
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    pub fn allows_idp(&self, alias: &str) -> bool {
+        self.allowed_identity_providers.as_ref().is_none_or(|list| list.iter().any(|a| a == alias))
     }
 }
 
@@ -197,10 +233,7 @@ pub struct Config {
 
 impl Config {
     /// Parses and validates `text`; `secret` looks up a secret by name (Worker env).
-    pub fn load(
-        text: &str,
-        secret: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
+    pub fn load(text: &str, secret: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let span = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
             err(format!("line {span}"), e.message().to_owned())
@@ -208,10 +241,12 @@ impl Config {
         let issuer = validate_issuer(&raw.issuer)?;
         let secure_cookies = issuer.starts_with("https://");
         let need = |field: String, name: &str| -> Result<Secret, ConfigError> {
-            secret(name)
-                .filter(|v| !v.is_empty())
-                .map(Secret::new)
-                .ok_or_else(|| err(field, format!("secret `{name}` is not set (wrangler secret put {name}, or .dev.vars for wrangler dev)")))
+            secret(name).filter(|v| !v.is_empty()).map(Secret::new).ok_or_else(|| {
+                err(
+                    field,
+                    format!("secret `{name}` is not set (wrangler secret put {name}, or .dev.vars for wrangler dev)"),
+                )
+            })
         };
         let signing_key = need("signing_key_env".into(), &raw.signing_key_env)?;
 
@@ -220,20 +255,28 @@ impl Config {
         for (i, c) in raw.clients.into_iter().enumerate() {
             let path = format!("clients[{i}]");
             if c.client_id.is_empty() || !seen.insert(c.client_id.clone()) {
-                return Err(err(
-                    format!("{path}.client_id"),
-                    "must be present and unique",
-                ));
+                return Err(err(format!("{path}.client_id"), "must be present and unique"));
             }
-            if c.redirect_uris.is_empty() {
+            let grant_types =
+                c.grant_types.clone().unwrap_or_else(|| vec![GrantType::AuthorizationCode, GrantType::RefreshToken]);
+            if grant_types.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
                 return Err(err(
                     format!("{path}.redirect_uris"),
-                    "at least one redirect URI is required",
+                    "at least one redirect URI is required for authorization_code",
                 ));
             }
-            for (j, uri) in c.redirect_uris.iter().enumerate() {
-                validate_redirect_uri(uri)
-                    .map_err(|m| err(format!("{path}.redirect_uris[{j}]"), m))?;
+            if grant_types.contains(&GrantType::ClientCredentials) && c.client_secret_env.is_none() {
+                return Err(err(
+                    format!("{path}.grant_types"),
+                    "client_credentials needs a confidential client (client_secret_env)",
+                ));
+            }
+            for (field, uris) in
+                [("redirect_uris", &c.redirect_uris), ("post_logout_redirect_uris", &c.post_logout_redirect_uris)]
+            {
+                for (j, uri) in uris.iter().enumerate() {
+                    validate_redirect_uri(uri).map_err(|m| err(format!("{path}.{field}[{j}]"), m))?;
+                }
             }
             let auth = match &c.client_secret_env {
                 Some(name) => ClientAuth::Secret(need(format!("{path}.client_secret_env"), name)?),
@@ -244,18 +287,27 @@ impl Config {
                 client_id: c.client_id,
                 auth,
                 redirect_uris: c.redirect_uris,
+                post_logout_redirect_uris: c.post_logout_redirect_uris,
+                grant_types,
+                allowed_identity_providers: c.allowed_identity_providers,
+                access_token_lifetime: c.access_token_lifetime.unwrap_or(raw.access_token_lifetime),
+                refresh_token_lifetime: c.refresh_token_lifetime.unwrap_or(raw.session_lifetime),
+                offline_token_lifetime: c.offline_token_lifetime.unwrap_or(30 * 24 * 3600),
             });
         }
+        // Checked once every provider is known.
+        let client_idp_lists: Vec<(usize, Vec<String>)> = clients
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.allowed_identity_providers.clone().map(|l| (i, l)))
+            .collect();
 
         let mut identity_providers = Vec::new();
         let mut aliases = HashSet::new();
         for (i, p) in raw.identity_providers.into_iter().enumerate() {
             let path = format!("identity_providers[{i}]");
             if !is_url_safe_alias(&p.alias) {
-                return Err(err(
-                    format!("{path}.alias"),
-                    "must be 1-64 characters of a-z, A-Z, 0-9, '.', '_' or '-'",
-                ));
+                return Err(err(format!("{path}.alias"), "must be 1-64 characters of a-z, A-Z, 0-9, '.', '_' or '-'"));
             }
             if !aliases.insert(p.alias.clone()) {
                 return Err(err(
@@ -264,12 +316,10 @@ impl Config {
                 ));
             }
             let required = |v: Option<String>, f: &str| {
-                v.filter(|v| !v.is_empty())
-                    .ok_or_else(|| err(format!("{path}.{f}"), "is required"))
+                v.filter(|v| !v.is_empty()).ok_or_else(|| err(format!("{path}.{f}"), "is required"))
             };
             let opt = |v: Option<String>, f: &str| -> Result<Option<Url>, ConfigError> {
-                v.map(|s| parse_url(&s).map_err(|m| err(format!("{path}.{f}"), m)))
-                    .transpose()
+                v.map(|s| parse_url(&s).map_err(|m| err(format!("{path}.{f}"), m))).transpose()
             };
             let kind = match p.kind {
                 RawKind::Oidc => {
@@ -304,11 +354,17 @@ impl Config {
                 kind,
             });
         }
-        identity_providers.sort_by(|a, b| {
-            a.gui_order
-                .cmp(&b.gui_order)
-                .then_with(|| a.alias.cmp(&b.alias))
-        });
+        for (i, list) in client_idp_lists {
+            for (j, alias) in list.iter().enumerate() {
+                if !identity_providers.iter().any(|p: &IdentityProvider| &p.alias == alias) {
+                    return Err(err(
+                        format!("clients[{i}].allowed_identity_providers[{j}]"),
+                        format!("no identity provider has alias `{alias}`"),
+                    ));
+                }
+            }
+        }
+        identity_providers.sort_by(|a, b| a.gui_order.cmp(&b.gui_order).then_with(|| a.alias.cmp(&b.alias)));
 
         Ok(Config {
             issuer,
@@ -329,9 +385,7 @@ impl Config {
     }
 
     pub fn provider(&self, alias: &str) -> Option<&IdentityProvider> {
-        self.identity_providers
-            .iter()
-            .find(|p| p.alias == alias && p.enabled)
+        self.identity_providers.iter().find(|p| p.alias == alias && p.enabled)
     }
 
     /// An absolute URL under the issuer, e.g. `endpoint("/token")`.
@@ -349,9 +403,7 @@ fn parse_url(s: &str) -> Result<Url, String> {
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(format!(
-            "`{s}` must use https (http is allowed only for localhost)"
-        )),
+        "http" => Err(format!("`{s}` must use https (http is allowed only for localhost)")),
         other => Err(format!("`{s}` has unsupported scheme `{other}`")),
     }
 }
@@ -365,10 +417,7 @@ fn validate_issuer(s: &str) -> Result<String, ConfigError> {
     // OpenID Connect Discovery §3: no query or fragment; we also forbid a trailing slash so
     // that endpoint URLs are formed unambiguously.
     if url.query().is_some() || url.fragment().is_some() || s.ends_with('/') {
-        return Err(err(
-            "issuer",
-            "must have no query, fragment or trailing slash",
-        ));
+        return Err(err("issuer", "must have no query, fragment or trailing slash"));
     }
     Ok(s.to_owned())
 }
@@ -383,9 +432,7 @@ fn validate_redirect_uri(s: &str) -> Result<(), String> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(&url) => Ok(()),
-        "http" => Err(format!(
-            "`{s}` must use https (http is allowed only for localhost)"
-        )),
+        "http" => Err(format!("`{s}` must use https (http is allowed only for localhost)")),
         // private-use schemes of native apps (RFC 8252 §7.1)
         scheme if scheme.contains('.') => Ok(()),
         other => Err(format!("`{s}` has unsupported scheme `{other}`")),
@@ -393,8 +440,5 @@ fn validate_redirect_uri(s: &str) -> Result<(), String> {
 }
 
 fn is_url_safe_alias(alias: &str) -> bool {
-    (1..=64).contains(&alias.len())
-        && alias
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    (1..=64).contains(&alias.len()) && alias.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }

@@ -27,10 +27,9 @@ impl fmt::Display for KeyError {
             KeyError::Unreadable(m) => {
                 write!(f, "the signing key is not a PEM RSA private key: {m}")
             }
-            KeyError::TooShort(bits) => write!(
-                f,
-                "the signing key has {bits} bits; at least {MIN_RSA_BITS} are required"
-            ),
+            KeyError::TooShort(bits) => {
+                write!(f, "the signing key has {bits} bits; at least {MIN_RSA_BITS} are required")
+            }
         }
     }
 }
@@ -69,10 +68,7 @@ impl SigningKey {
             let jwk = JsonWebKey::from(&public);
             // RFC 7638 thumbprint as the key id: stable across restarts, changes with the key.
             let kid = b64url(&jwk.thumbprint::<Sha256>());
-            (
-                kid,
-                serde_json::to_value(&jwk).map_err(|e| KeyError::Unreadable(e.to_string()))?,
-            )
+            (kid, serde_json::to_value(&jwk).map_err(|e| KeyError::Unreadable(e.to_string()))?)
         };
         if let Value::Object(map) = &mut entry {
             map.insert("kid".into(), json!(kid));
@@ -80,12 +76,7 @@ impl SigningKey {
             map.insert("alg".into(), json!("RS256"));
         }
         let jwks = json!({ "keys": [entry] }).to_string();
-        Ok(Self {
-            private,
-            public,
-            kid,
-            jwks,
-        })
+        Ok(Self { private, public, kid, jwks })
     }
 
     pub fn kid(&self) -> &str {
@@ -98,13 +89,7 @@ impl SigningKey {
     }
 
     /// Signs `custom` claims with `iat = now` and `exp = now + lifetime`.
-    pub fn sign<T: Serialize>(
-        &self,
-        typ: Option<&str>,
-        custom: T,
-        now: i64,
-        lifetime: u64,
-    ) -> String {
+    pub fn sign<T: Serialize>(&self, typ: Option<&str>, custom: T, now: i64, lifetime: u64) -> String {
         let mut header = Header::empty().with_key_id(self.kid.clone());
         if let Some(typ) = typ {
             header = header.with_token_type(typ);
@@ -114,33 +99,31 @@ impl SigningKey {
         claims.expiration = timestamp(now + lifetime as i64);
         // Serialising plain structs and signing with a valid key cannot fail; an error here
         // would be a bug, reported as an empty token that no verifier accepts.
-        Rsa::rs256()
-            .token(&header, &claims, &self.private)
-            .unwrap_or_default()
+        Rsa::rs256().token(&header, &claims, &self.private).unwrap_or_default()
     }
 
     /// Verifies a token keyedge signed itself (access tokens at /userinfo).
-    pub fn verify_own<T: DeserializeOwned + Clone>(
-        &self,
-        token: &str,
-        typ: &str,
-        now: i64,
-    ) -> Result<T, TokenError> {
+    pub fn verify_own<T: DeserializeOwned + Clone>(&self, token: &str, typ: &str, now: i64) -> Result<T, TokenError> {
         let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
         if untrusted.algorithm() != "RS256" {
-            return Err(TokenError::UnsupportedAlgorithm(
-                untrusted.algorithm().to_owned(),
-            ));
+            return Err(TokenError::UnsupportedAlgorithm(untrusted.algorithm().to_owned()));
         }
         if untrusted.header().token_type.as_deref() != Some(typ) {
             return Err(TokenError::WrongType);
         }
-        let token: Token<T> = Rsa::rs256()
-            .validator(&self.public)
-            .validate(&untrusted)
-            .map_err(|_| TokenError::BadSignature)?;
+        let token: Token<T> =
+            Rsa::rs256().validator(&self.public).validate(&untrusted).map_err(|_| TokenError::BadSignature)?;
         check_times(token.claims(), now, 0)?;
         Ok(token.claims().custom.clone())
+    }
+}
+
+impl SigningKey {
+    /// `exp` of a token keyedge signed (already verified by the caller).
+    pub fn expiry_of(&self, token: &str) -> Option<i64> {
+        let untrusted = UntrustedToken::new(token).ok()?;
+        let claims = untrusted.deserialize_claims_unchecked::<jwt_compact::Empty>().ok()?;
+        claims.expiration.map(|e| e.timestamp())
     }
 }
 
@@ -172,9 +155,7 @@ impl fmt::Display for TokenError {
             TokenError::UnsupportedAlgorithm(a) => {
                 write!(f, "the token's algorithm `{a}` is not accepted")
             }
-            TokenError::UnknownKey => {
-                f.write_str("the token was signed with a key the provider does not publish")
-            }
+            TokenError::UnknownKey => f.write_str("the token was signed with a key the provider does not publish"),
             TokenError::BadSignature => f.write_str("the token's signature is invalid"),
             TokenError::WrongType => f.write_str("the token has the wrong type"),
             TokenError::Expired => f.write_str("the token has expired"),
@@ -182,19 +163,14 @@ impl fmt::Display for TokenError {
             TokenError::MissingExpiry => f.write_str("the token has no expiry"),
             TokenError::WrongIssuer => f.write_str("the token was issued by someone else"),
             TokenError::WrongAudience => f.write_str("the token was issued for another client"),
-            TokenError::WrongAuthorizedParty => {
-                f.write_str("the token's authorized party is another client")
-            }
+            TokenError::WrongAuthorizedParty => f.write_str("the token's authorized party is another client"),
             TokenError::WrongNonce => f.write_str("the token's nonce does not match this login"),
         }
     }
 }
 
 fn check_times<T>(claims: &Claims<T>, now: i64, skew: i64) -> Result<(), TokenError> {
-    let exp = claims
-        .expiration
-        .ok_or(TokenError::MissingExpiry)?
-        .timestamp();
+    let exp = claims.expiration.ok_or(TokenError::MissingExpiry)?.timestamp();
     if now > exp + skew {
         return Err(TokenError::Expired);
     }
@@ -233,19 +209,11 @@ impl Jwks {
     /// skipping the rest (encryption keys, unknown curves), as RFC 7517 §5 allows.
     pub fn parse(body: &str) -> Result<Self, String> {
         use rsa::traits::PublicKeyParts;
-        let doc: Value =
-            serde_json::from_str(body).map_err(|e| format!("JWKS is not JSON: {e}"))?;
-        let entries = doc
-            .get("keys")
-            .and_then(Value::as_array)
-            .ok_or("JWKS has no `keys` array")?;
+        let doc: Value = serde_json::from_str(body).map_err(|e| format!("JWKS is not JSON: {e}"))?;
+        let entries = doc.get("keys").and_then(Value::as_array).ok_or("JWKS has no `keys` array")?;
         let mut keys = Vec::new();
         for entry in entries {
-            if entry
-                .get("use")
-                .and_then(Value::as_str)
-                .is_some_and(|u| u != "sig")
-            {
+            if entry.get("use").and_then(Value::as_str).is_some_and(|u| u != "sig") {
                 continue;
             }
             let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
@@ -272,17 +240,10 @@ impl Jwks {
 
     fn find(&self, kid: Option<&str>, alg: &str) -> Option<&VerifyingKey> {
         let fits = |k: &VerifyingKey| {
-            matches!(
-                (alg, k),
-                ("RS256", VerifyingKey::Rs256(_)) | ("ES256", VerifyingKey::Es256(_))
-            )
+            matches!((alg, k), ("RS256", VerifyingKey::Rs256(_)) | ("ES256", VerifyingKey::Es256(_)))
         };
         match kid {
-            Some(kid) => self
-                .keys
-                .iter()
-                .find(|(k, key)| k.as_deref() == Some(kid) && fits(key))
-                .map(|(_, k)| k),
+            Some(kid) => self.keys.iter().find(|(k, key)| k.as_deref() == Some(kid) && fits(key)).map(|(_, k)| k),
             // Without `kid` the key must be unambiguous (OIDC Core §10.1).
             None => {
                 let mut candidates = self.keys.iter().filter(|(_, k)| fits(k));
@@ -318,9 +279,7 @@ pub fn verify_signed<T: DeserializeOwned + Clone>(
     if alg != "RS256" && alg != "ES256" {
         return Err(TokenError::UnsupportedAlgorithm(alg));
     }
-    let key = jwks
-        .find(untrusted.header().key_id.as_deref(), &alg)
-        .ok_or(TokenError::UnknownKey)?;
+    let key = jwks.find(untrusted.header().key_id.as_deref(), &alg).ok_or(TokenError::UnknownKey)?;
     let token: Token<T> = match key {
         VerifyingKey::Rs256(k) => Rsa::rs256().validator(k).validate(&untrusted),
         VerifyingKey::Es256(k) => Es256.validator(k).validate(&untrusted),

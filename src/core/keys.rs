@@ -51,3 +51,20 @@ pub fn link_claim(alias: &str, sub: &str) -> String {
 pub fn browser_binding(cookie_value: &str) -> String {
     hashed(cookie_value)
 }
+
+/// Once family `rt:{grant id}`: a refresh-token family (rotation with reuse detection);
+/// lifetime = the refresh token's.
+pub fn refresh_family(grant_id: &str) -> String {
+    format!("rt:{grant_id}")
+}
+
+/// Hash of a refresh-token secret, as stored in its family.
+pub fn refresh_secret(secret: &str) -> String {
+    hashed(secret)
+}
+
+/// KV `ended_session:{sid}` → "1"; TTL = session lifetime. Written at logout so that online
+/// refresh tokens of that session stop working.
+pub fn ended_session(sid: &str) -> String {
+    format!("ended_session:{sid}")
+}

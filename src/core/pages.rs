@@ -70,9 +70,7 @@ struct Logout<'a> {
 // Rendering a checked template into a String only fails if a Display impl fails, which ours
 // never do; the fallback keeps input paths free of unwrap().
 fn render(t: &impl Template) -> String {
-    t.render().unwrap_or_else(|_| {
-        "<!doctype html><title>keyedge</title><p>Page could not be rendered.</p>".into()
-    })
+    t.render().unwrap_or_else(|_| "<!doctype html><title>keyedge</title><p>Page could not be rendered.</p>".into())
 }
 
 pub fn home(css: &str, signed_in: bool) -> String {
@@ -80,29 +78,15 @@ pub fn home(css: &str, signed_in: bool) -> String {
 }
 
 pub fn login(css: &str, client_name: Option<&str>, providers: &[ProviderChoice]) -> String {
-    render(&Login {
-        css,
-        client_name,
-        providers,
-    })
+    render(&Login { css, client_name, providers })
 }
 
 pub fn account(css: &str, user: &User, session_idp: &str, links: &[LinkRow]) -> String {
-    render(&Account {
-        css,
-        user,
-        session_idp,
-        links,
-    })
+    render(&Account { css, user, session_idp, links })
 }
 
 pub fn error_page(css: &str, e: &PageError) -> String {
-    render(&ErrorPage {
-        css,
-        title: &e.title,
-        message: &e.message,
-        retry: e.retry.as_deref(),
-    })
+    render(&ErrorPage { css, title: &e.title, message: &e.message, retry: e.retry.as_deref() })
 }
 
 pub fn logout(css: &str, done: bool) -> String {

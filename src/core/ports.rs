@@ -42,6 +42,28 @@ pub enum Taken {
     Missing,
 }
 
+/// The outcome of presenting a refresh token to its family (RFC 9700 §4.14.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The presented secret was the current one; the family now expects `next`. Carries the
+    /// family's value.
+    Rotated(String),
+    /// The presented secret was an earlier, already rotated one: the family is now revoked.
+    Reused(String),
+    /// The family was revoked before, or the secret never belonged to it.
+    Refused,
+    /// No such family (never issued, or expired).
+    Missing,
+}
+
+/// A refresh-token family as stored, for introspection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Family {
+    pub value: String,
+    pub current: String,
+    pub revoked: bool,
+}
+
 /// How long a redeemed item is remembered, so a replay is recognised as one (and can be
 /// answered by revoking) rather than looking like an unknown item.
 pub const REPLAY_WINDOW: u64 = 3600;
@@ -57,15 +79,20 @@ pub trait Once {
     /// Atomically claims `key` for `owner`. Returns `None` when this call made the claim,
     /// or `Some(existing_owner)` when the key was already claimed.
     async fn claim(&self, key: &str, owner: &str) -> Result<Option<String>, PortError>;
+
+    /// Starts a refresh-token family whose current secret hash is `current`.
+    async fn family_create(&self, key: &str, value: &str, current: &str, ttl_seconds: u64) -> Result<(), PortError>;
+    /// Atomically checks `presented` against the family and, if current, replaces it by `next`.
+    async fn family_rotate(&self, key: &str, presented: &str, next: &str) -> Result<Rotation, PortError>;
+    /// Revokes a family; later rotations are refused.
+    async fn family_revoke(&self, key: &str) -> Result<(), PortError>;
+    async fn family_get(&self, key: &str) -> Result<Option<Family>, PortError>;
 }
 
 /// Outbound HTTP (Workers `fetch`).
 #[async_trait(?Send)]
 pub trait Http {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, PortError>;
+    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, PortError>;
 }
 
 /// Wall-clock time in whole seconds since the Unix epoch.

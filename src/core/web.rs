@@ -35,16 +35,9 @@ impl Params {
 
     /// The body of a form POST; other content types yield no parameters.
     pub fn from_form(req: &Request) -> Self {
-        let is_form = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';').next().is_some_and(|t| {
-                    t.trim()
-                        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-                })
-            });
+        let is_form = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+            v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        });
         if !is_form {
             return Params::default();
         }
@@ -53,18 +46,12 @@ impl Params {
 
     /// A parameter's value; an empty value counts as absent (RFC 6749 §3.1).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.values.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     /// The first of `names` that occurs more than once.
     pub fn first_repeated<'a>(&self, names: &[&'a str]) -> Option<&'a str> {
-        names
-            .iter()
-            .copied()
-            .find(|n| self.repeated.iter().any(|r| r == n))
+        names.iter().copied().find(|n| self.repeated.iter().any(|r| r == n))
     }
 }
 
@@ -99,10 +86,7 @@ impl CookieJar {
 
     pub fn set(&self, base: &str, value: &str, max_age: u64) -> String {
         let secure = if self.secure { "; Secure" } else { "" };
-        format!(
-            "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
-            self.name(base)
-        )
+        format!("{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}", self.name(base))
     }
 
     pub fn clear(&self, base: &str) -> String {
@@ -117,8 +101,7 @@ impl CookieJar {
 fn respond(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Response {
     let mut res = Response::new(body);
     *res.status_mut() = status;
-    res.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     res
 }
 
@@ -144,10 +127,8 @@ pub fn json(status: StatusCode, body: String) -> Response {
 /// A JSON response that must not be cached: tokens, userinfo, token errors (RFC 6749 §5.1).
 pub fn json_no_store(status: StatusCode, body: String) -> Response {
     let mut res = json(status, body);
-    res.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res.headers_mut()
-        .insert("pragma", HeaderValue::from_static("no-cache"));
+    res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut().insert("pragma", HeaderValue::from_static("no-cache"));
     res
 }
 
@@ -167,17 +148,13 @@ pub fn redirect(location: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(location) {
         res.headers_mut().insert(LOCATION, v);
     }
-    res.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
 pub fn static_asset(content_type: &'static str, body: &'static str) -> Response {
     let mut res = respond(StatusCode::OK, content_type, body.as_bytes().to_vec());
-    res.headers_mut().insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
+    res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
     res
 }
 
@@ -210,8 +187,6 @@ pub fn path_with_query(path: &str, params: &[(&str, &str)]) -> String {
     if params.is_empty() {
         return path.to_owned();
     }
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish();
+    let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
     format!("{path}?{query}")
 }

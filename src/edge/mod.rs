@@ -19,14 +19,9 @@ fn app(env: &Env) -> std::result::Result<Rc<Keyedge>, String> {
     APP.with(|cell| {
         cell.get_or_init(|| {
             let secret = |name: &str| {
-                env.secret(name)
-                    .ok()
-                    .map(|s| s.to_string())
-                    .or_else(|| env.var(name).ok().map(|v| v.to_string()))
+                env.secret(name).ok().map(|s| s.to_string()).or_else(|| env.var(name).ok().map(|v| v.to_string()))
             };
-            Keyedge::from_config_text(crate::EMBEDDED_CONFIG, &secret)
-                .map(Rc::new)
-                .map_err(|e| e.to_string())
+            Keyedge::from_config_text(crate::EMBEDDED_CONFIG, &secret).map(Rc::new).map_err(|e| e.to_string())
         })
         .clone()
     })

@@ -3,10 +3,7 @@
 //! below is atomic.
 
 use serde::Deserialize;
-use worker::{
-    durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue,
-    State,
-};
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State};
 
 use crate::core::ports::REPLAY_WINDOW;
 
@@ -18,19 +15,25 @@ pub struct OnceStore {
 #[derive(Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 enum Op {
-    Put {
-        key: String,
-        value: String,
-        ttl: u64,
-    },
-    Take {
-        key: String,
-    },
-    Claim {
-        key: String,
-        owner: String,
-    },
+    Put { key: String, value: String, ttl: u64 },
+    Take { key: String },
+    Claim { key: String, owner: String },
+    FamilyCreate { key: String, value: String, current: String, ttl: u64 },
+    FamilyRotate { key: String, presented: String, next: String },
+    FamilyRevoke { key: String },
+    FamilyGet { key: String },
 }
+
+#[derive(Deserialize)]
+struct FamilyRow {
+    value: String,
+    current: String,
+    previous: String,
+    revoked: i64,
+}
+
+/// Rotated-out secrets kept per family for reuse detection.
+const MAX_PREVIOUS: usize = 100;
 
 #[derive(Deserialize)]
 struct Row {
@@ -47,6 +50,19 @@ fn now() -> i64 {
     (worker::Date::now().as_millis() / 1000) as i64
 }
 
+impl OnceStore {
+    fn family(&self, key: &str, now: i64) -> Result<Option<FamilyRow>> {
+        let rows: Vec<FamilyRow> = self
+            .sql
+            .exec(
+                "SELECT value, current, previous, revoked FROM families WHERE key = ? AND expires_at > ?",
+                vec![key.into(), SqlStorageValue::Integer(now)],
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().next())
+    }
+}
+
 impl DurableObject for OnceStore {
     fn new(state: State, _env: Env) -> Self {
         let sql = state.storage().sql();
@@ -54,6 +70,8 @@ impl DurableObject for OnceStore {
             "CREATE TABLE IF NOT EXISTS items (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL, consumed INTEGER NOT NULL DEFAULT 0)",
             "CREATE INDEX IF NOT EXISTS items_expiry ON items (expires_at)",
             "CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL)",
+            // Refresh-token families: `previous` is a JSON array of rotated-out secret hashes.
+            "CREATE TABLE IF NOT EXISTS families (key TEXT PRIMARY KEY, value TEXT NOT NULL, current TEXT NOT NULL, previous TEXT NOT NULL DEFAULT '[]', revoked INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL)",
         ] {
             if let Err(e) = sql.exec(ddl, None) {
                 worker::console_error!("once store schema: {e}");
@@ -67,10 +85,7 @@ impl DurableObject for OnceStore {
         let now = now();
         match op {
             Op::Put { key, value, ttl } => {
-                self.sql.exec(
-                    "DELETE FROM items WHERE expires_at <= ?",
-                    vec![SqlStorageValue::Integer(now)],
-                )?;
+                self.sql.exec("DELETE FROM items WHERE expires_at <= ?", vec![SqlStorageValue::Integer(now)])?;
                 self.sql.exec(
                     "INSERT OR REPLACE INTO items (key, value, expires_at, consumed) VALUES (?, ?, ?, 0)",
                     vec![key.into(), value.into(), SqlStorageValue::Integer(now + ttl as i64)],
@@ -89,36 +104,67 @@ impl DurableObject for OnceStore {
                     return Response::from_json(&serde_json::json!({ "state": "missing" }));
                 };
                 if row.consumed != 0 {
-                    return Response::from_json(
-                        &serde_json::json!({ "state": "replayed", "value": row.value }),
-                    );
+                    return Response::from_json(&serde_json::json!({ "state": "replayed", "value": row.value }));
                 }
                 self.sql.exec(
                     "UPDATE items SET consumed = 1, expires_at = ? WHERE key = ?",
-                    vec![
-                        SqlStorageValue::Integer(now + REPLAY_WINDOW as i64),
-                        key.into(),
-                    ],
+                    vec![SqlStorageValue::Integer(now + REPLAY_WINDOW as i64), key.into()],
                 )?;
                 Response::from_json(&serde_json::json!({ "state": "fresh", "value": row.value }))
             }
             Op::Claim { key, owner } => {
-                let existing: Vec<Owner> = self
-                    .sql
-                    .exec(
-                        "SELECT owner FROM claims WHERE key = ?",
-                        vec![key.clone().into()],
-                    )?
-                    .to_array()?;
+                let existing: Vec<Owner> =
+                    self.sql.exec("SELECT owner FROM claims WHERE key = ?", vec![key.clone().into()])?.to_array()?;
                 if let Some(o) = existing.into_iter().next() {
                     return Response::from_json(&serde_json::json!({ "existing": o.owner }));
                 }
+                self.sql.exec("INSERT INTO claims (key, owner) VALUES (?, ?)", vec![key.into(), owner.into()])?;
+                Response::from_json(&serde_json::json!({}))
+            }
+            Op::FamilyCreate { key, value, current, ttl } => {
+                self.sql.exec("DELETE FROM families WHERE expires_at <= ?", vec![SqlStorageValue::Integer(now)])?;
                 self.sql.exec(
-                    "INSERT INTO claims (key, owner) VALUES (?, ?)",
-                    vec![key.into(), owner.into()],
+                    "INSERT OR REPLACE INTO families (key, value, current, previous, revoked, expires_at) VALUES (?, ?, ?, '[]', 0, ?)",
+                    vec![key.into(), value.into(), current.into(), SqlStorageValue::Integer(now + ttl as i64)],
                 )?;
                 Response::from_json(&serde_json::json!({}))
             }
+            Op::FamilyRotate { key, presented, next } => {
+                let Some(row) = self.family(&key, now)? else {
+                    return Response::from_json(&serde_json::json!({ "state": "missing" }));
+                };
+                let mut previous: Vec<String> = serde_json::from_str(&row.previous).unwrap_or_default();
+                if row.revoked != 0 {
+                    return Response::from_json(&serde_json::json!({ "state": "refused" }));
+                }
+                if row.current == presented {
+                    previous.push(row.current);
+                    if previous.len() > MAX_PREVIOUS {
+                        previous.remove(0);
+                    }
+                    let previous = serde_json::to_string(&previous)?;
+                    self.sql.exec(
+                        "UPDATE families SET current = ?, previous = ? WHERE key = ?",
+                        vec![next.into(), previous.into(), key.into()],
+                    )?;
+                    return Response::from_json(&serde_json::json!({ "state": "rotated", "value": row.value }));
+                }
+                if previous.contains(&presented) {
+                    self.sql.exec("UPDATE families SET revoked = 1 WHERE key = ?", vec![key.into()])?;
+                    return Response::from_json(&serde_json::json!({ "state": "reused", "value": row.value }));
+                }
+                Response::from_json(&serde_json::json!({ "state": "refused" }))
+            }
+            Op::FamilyRevoke { key } => {
+                self.sql.exec("UPDATE families SET revoked = 1 WHERE key = ?", vec![key.into()])?;
+                Response::from_json(&serde_json::json!({}))
+            }
+            Op::FamilyGet { key } => match self.family(&key, now)? {
+                Some(row) => Response::from_json(
+                    &serde_json::json!({ "value": row.value, "current": row.current, "revoked": row.revoked != 0 }),
+                ),
+                None => Response::from_json(&serde_json::json!({})),
+            },
         }
     }
 }

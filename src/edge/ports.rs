@@ -1,11 +1,9 @@
 //! Port adapters over Workers bindings, and conversion between worker and `http` types.
 
 use async_trait::async_trait;
-use worker::{
-    kv::KvStore, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response, Result,
-};
+use worker::{kv::KvStore, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response, Result};
 
-use crate::core::ports::{Clock, Http, Once, PortError, Ports, Rng, Store, Taken};
+use crate::core::ports::{Clock, Family, Http, Once, PortError, Ports, Rng, Rotation, Store, Taken};
 
 const KV_BINDING: &str = "KEYEDGE_KV";
 const ONCE_BINDING: &str = "KEYEDGE_ONCE";
@@ -19,15 +17,11 @@ pub async fn to_http_request(mut req: Request) -> Result<http::Request<Vec<u8>>>
         Method::Get | Method::Head => Vec::new(),
         _ => req.bytes().await?,
     };
-    let mut builder = http::Request::builder()
-        .method(req.method().as_ref())
-        .uri(req.url()?.as_str());
+    let mut builder = http::Request::builder().method(req.method().as_ref()).uri(req.url()?.as_str());
     for (name, value) in req.headers().entries() {
         builder = builder.header(name, value);
     }
-    builder
-        .body(body)
-        .map_err(|e| worker::Error::RustError(e.to_string()))
+    builder.body(body).map_err(|e| worker::Error::RustError(e.to_string()))
 }
 
 pub fn from_http_response(res: http::Response<Vec<u8>>) -> Result<Response> {
@@ -38,9 +32,7 @@ pub fn from_http_response(res: http::Response<Vec<u8>>) -> Result<Response> {
         }
     }
     let status = res.status().as_u16();
-    Ok(Response::from_bytes(res.into_body())?
-        .with_status(status)
-        .with_headers(headers))
+    Ok(Response::from_bytes(res.into_body())?.with_status(status).with_headers(headers))
 }
 
 pub struct KvPort(KvStore);
@@ -50,12 +42,7 @@ impl Store for KvPort {
     async fn get(&self, key: &str) -> std::result::Result<Option<String>, PortError> {
         self.0.get(key).text().await.map_err(port_err)
     }
-    async fn put(
-        &self,
-        key: &str,
-        value: &str,
-        ttl: Option<u64>,
-    ) -> std::result::Result<(), PortError> {
+    async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> std::result::Result<(), PortError> {
         let mut put = self.0.put(key, value).map_err(port_err)?;
         if let Some(ttl) = ttl {
             // KV refuses expirations under 60 seconds.
@@ -74,28 +61,18 @@ impl OncePort {
     /// Items are spread over 64 objects by a hash of their key, so no single object is a
     /// global bottleneck while each key always lands in the same object.
     fn shard(key: &str) -> String {
-        let h = key
-            .bytes()
-            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+        let h = key.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
         format!("once-{}", h % 64)
     }
 
-    async fn call(
-        &self,
-        key: &str,
-        body: serde_json::Value,
-    ) -> std::result::Result<serde_json::Value, PortError> {
+    async fn call(&self, key: &str, body: serde_json::Value) -> std::result::Result<serde_json::Value, PortError> {
         let stub = self.0.get_by_name(&Self::shard(key)).map_err(port_err)?;
         let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_body(Some(body.to_string().into()));
+        init.with_method(Method::Post).with_body(Some(body.to_string().into()));
         let req = Request::new_with_init("https://once/", &init).map_err(port_err)?;
         let mut res = stub.fetch_with_request(req).await.map_err(port_err)?;
         if res.status_code() != 200 {
-            return Err(PortError(format!(
-                "once store answered {}",
-                res.status_code()
-            )));
+            return Err(PortError(format!("once store answered {}", res.status_code())));
         }
         res.json().await.map_err(port_err)
     }
@@ -104,17 +81,10 @@ impl OncePort {
 #[async_trait(?Send)]
 impl Once for OncePort {
     async fn put(&self, key: &str, value: &str, ttl: u64) -> std::result::Result<(), PortError> {
-        self.call(
-            key,
-            serde_json::json!({"op": "put", "key": key, "value": value, "ttl": ttl}),
-        )
-        .await
-        .map(|_| ())
+        self.call(key, serde_json::json!({"op": "put", "key": key, "value": value, "ttl": ttl})).await.map(|_| ())
     }
     async fn take(&self, key: &str) -> std::result::Result<Taken, PortError> {
-        let v = self
-            .call(key, serde_json::json!({"op": "take", "key": key}))
-            .await?;
+        let v = self.call(key, serde_json::json!({"op": "take", "key": key})).await?;
         let value = v.get("value").and_then(|v| v.as_str()).map(str::to_owned);
         Ok(match (v.get("state").and_then(|s| s.as_str()), value) {
             (Some("fresh"), Some(value)) => Taken::Fresh(value),
@@ -122,20 +92,43 @@ impl Once for OncePort {
             _ => Taken::Missing,
         })
     }
-    async fn claim(
+    async fn claim(&self, key: &str, owner: &str) -> std::result::Result<Option<String>, PortError> {
+        let v = self.call(key, serde_json::json!({"op": "claim", "key": key, "owner": owner})).await?;
+        Ok(v.get("existing").and_then(|e| e.as_str()).map(str::to_owned))
+    }
+    async fn family_create(
         &self,
         key: &str,
-        owner: &str,
-    ) -> std::result::Result<Option<String>, PortError> {
-        let v = self
-            .call(
-                key,
-                serde_json::json!({"op": "claim", "key": key, "owner": owner}),
-            )
-            .await?;
-        Ok(v.get("existing")
-            .and_then(|e| e.as_str())
-            .map(str::to_owned))
+        value: &str,
+        current: &str,
+        ttl: u64,
+    ) -> std::result::Result<(), PortError> {
+        let op = serde_json::json!({"op": "family_create", "key": key, "value": value, "current": current, "ttl": ttl});
+        self.call(key, op).await.map(|_| ())
+    }
+    async fn family_rotate(&self, key: &str, presented: &str, next: &str) -> std::result::Result<Rotation, PortError> {
+        let op = serde_json::json!({"op": "family_rotate", "key": key, "presented": presented, "next": next});
+        let v = self.call(key, op).await?;
+        let value = v.get("value").and_then(|v| v.as_str()).map(str::to_owned);
+        Ok(match (v.get("state").and_then(|s| s.as_str()), value) {
+            (Some("rotated"), Some(value)) => Rotation::Rotated(value),
+            (Some("reused"), Some(value)) => Rotation::Reused(value),
+            (Some("refused"), _) => Rotation::Refused,
+            _ => Rotation::Missing,
+        })
+    }
+    async fn family_revoke(&self, key: &str) -> std::result::Result<(), PortError> {
+        self.call(key, serde_json::json!({"op": "family_revoke", "key": key})).await.map(|_| ())
+    }
+    async fn family_get(&self, key: &str) -> std::result::Result<Option<Family>, PortError> {
+        let v = self.call(key, serde_json::json!({"op": "family_get", "key": key})).await?;
+        let text = |name: &str| v.get(name).and_then(|x| x.as_str()).map(str::to_owned);
+        Ok(match (text("value"), text("current")) {
+            (Some(value), Some(current)) => {
+                Some(Family { value, current, revoked: v.get("revoked").and_then(|r| r.as_bool()).unwrap_or(true) })
+            }
+            _ => None,
+        })
     }
 }
 
@@ -143,10 +136,7 @@ pub struct FetchPort;
 
 #[async_trait(?Send)]
 impl Http for FetchPort {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-    ) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
+    async fn send(&self, request: http::Request<Vec<u8>>) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
         let headers = Headers::new();
         for (name, value) in request.headers() {
             if let Ok(v) = value.to_str() {
@@ -157,9 +147,7 @@ impl Http for FetchPort {
         let mut init = RequestInit::new();
         init.with_method(method).with_headers(headers);
         if !request.body().is_empty() {
-            init.with_body(Some(
-                js_sys::Uint8Array::from(request.body().as_slice()).into(),
-            ));
+            init.with_body(Some(js_sys::Uint8Array::from(request.body().as_slice()).into()));
         }
         let req = Request::new_with_init(&request.uri().to_string(), &init).map_err(port_err)?;
         let mut res = worker::Fetch::Request(req).send().await.map_err(port_err)?;
@@ -199,20 +187,10 @@ pub struct EdgePorts {
 
 impl EdgePorts {
     pub fn new(env: &Env) -> Result<Self> {
-        Ok(Self {
-            kv: KvPort(env.kv(KV_BINDING)?),
-            once: OncePort(env.durable_object(ONCE_BINDING)?),
-        })
+        Ok(Self { kv: KvPort(env.kv(KV_BINDING)?), once: OncePort(env.durable_object(ONCE_BINDING)?) })
     }
 
     pub fn ports<'a>(&'a self, log: &'a dyn Fn(&str)) -> Ports<'a> {
-        Ports {
-            store: &self.kv,
-            once: &self.once,
-            http: &FetchPort,
-            clock: &SystemClock,
-            rng: &CryptoRng,
-            log,
-        }
+        Ports { store: &self.kv, once: &self.once, http: &FetchPort, clock: &SystemClock, rng: &CryptoRng, log }
     }
 }

@@ -53,9 +53,7 @@ pub fn jwks_for(key: &RsaPrivateKey, kid: &str) -> String {
 /// Signs `claims` with RS256 (header `kid`).
 pub fn sign(key: &RsaPrivateKey, kid: &str, claims: Value) -> String {
     let header = Header::empty().with_key_id(kid);
-    Rsa::rs256()
-        .token(&header, &Claims::new(claims), key)
-        .unwrap()
+    Rsa::rs256().token(&header, &Claims::new(claims), key).unwrap()
 }
 
 fn form(body: &[u8]) -> HashMap<String, String> {
@@ -108,19 +106,11 @@ impl FakeIdp {
             }
             "/token" => self.token(req),
             "/userinfo" => {
-                let auth = req
-                    .headers()
-                    .get("authorization")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
+                let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
                 let Some(user) = auth.strip_prefix("Bearer at-") else {
                     return respond(401, json!({"error": "invalid_token"}));
                 };
-                let sub = self
-                    .userinfo_sub
-                    .borrow()
-                    .clone()
-                    .unwrap_or_else(|| format!("sub-{user}"));
+                let sub = self.userinfo_sub.borrow().clone().unwrap_or_else(|| format!("sub-{user}"));
                 respond(
                     200,
                     json!({ "sub": sub, "email": format!("{user}@example.com"), "email_verified": true,
@@ -134,38 +124,21 @@ impl FakeIdp {
     fn token(&self, req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
         use base64::Engine;
         *self.token_requests.borrow_mut() += 1;
-        let expected = base64::engine::general_purpose::STANDARD
-            .encode(format!("keyedge-at-idp:{}", super::IDP_SECRET));
-        if req
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            != Some(&format!("Basic {expected}"))
-        {
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(format!("keyedge-at-idp:{}", super::IDP_SECRET));
+        if req.headers().get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Basic {expected}")) {
             return respond(401, json!({"error": "invalid_client"}));
         }
         let f = form(req.body());
-        let Some(issued) = f
-            .get("code")
-            .and_then(|c| self.codes.borrow_mut().remove(c))
-        else {
-            return respond(
-                400,
-                json!({"error": "invalid_grant", "error_description": "unknown code"}),
-            );
+        let Some(issued) = f.get("code").and_then(|c| self.codes.borrow_mut().remove(c)) else {
+            return respond(400, json!({"error": "invalid_grant", "error_description": "unknown code"}));
         };
         let verifier = f.get("code_verifier").cloned().unwrap_or_default();
         if keyedge::core::b64url(&Sha256::digest(verifier.as_bytes())) != issued.challenge {
-            return respond(
-                400,
-                json!({"error": "invalid_grant", "error_description": "PKCE"}),
-            );
+            return respond(400, json!({"error": "invalid_grant", "error_description": "PKCE"}));
         }
         if f.get("redirect_uri") != Some(&issued.redirect_uri) {
-            return respond(
-                400,
-                json!({"error": "invalid_grant", "error_description": "redirect_uri"}),
-            );
+            return respond(400, json!({"error": "invalid_grant", "error_description": "redirect_uri"}));
         }
         let access_token = format!("at-{}", issued.user);
         let now = self.clock.now();
@@ -185,10 +158,7 @@ impl FakeIdp {
     /// The user signs in at the IdP's authorization endpoint; returns the callback URL.
     pub fn authorize(&self, auth_url: &str, user: &str) -> String {
         let url = url::Url::parse(auth_url).unwrap();
-        assert!(
-            auth_url.starts_with(&format!("{IDP}/auth?")),
-            "sent to {auth_url}"
-        );
+        assert!(auth_url.starts_with(&format!("{IDP}/auth?")), "sent to {auth_url}");
         let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
         assert_eq!(q["client_id"], "keyedge-at-idp");
         assert_eq!(q["response_type"], "code");
@@ -204,10 +174,7 @@ impl FakeIdp {
             },
         );
         let mut cb = url::Url::parse(&q["redirect_uri"]).unwrap();
-        cb.query_pairs_mut()
-            .append_pair("code", &code)
-            .append_pair("state", &q["state"])
-            .append_pair("iss", IDP);
+        cb.query_pairs_mut().append_pair("code", &code).append_pair("state", &q["state"]).append_pair("iss", IDP);
         cb.to_string()
     }
 }

@@ -70,8 +70,7 @@ impl World {
         let clock = VirtualClock::at(START);
         let http = MemoryHttp::default();
         let idp = FakeIdp::mount(&http, clock.clone());
-        let app =
-            Keyedge::from_config_text(&config_text(), &secrets).expect("test config is valid");
+        let app = Keyedge::from_config_text(&config_text(), &secrets).expect("test config is valid");
         World {
             store: MemoryStore::new(clock.clone()),
             once: MemoryOnce::new(clock.clone()),
@@ -97,17 +96,10 @@ impl World {
         futures::executor::block_on(self.app.handle(req, &ports))
     }
 
-    pub fn post_form(
-        &self,
-        path: &str,
-        form: &[(&str, &str)],
-        basic: Option<(&str, &str)>,
-    ) -> Response<Vec<u8>> {
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
-        let mut req = http::Request::post(format!("{ISSUER}{path}"))
-            .header("content-type", "application/x-www-form-urlencoded");
+    pub fn post_form(&self, path: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Response<Vec<u8>> {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let mut req =
+            http::Request::post(format!("{ISSUER}{path}")).header("content-type", "application/x-www-form-urlencoded");
         if let Some((id, secret)) = basic {
             use base64::Engine;
             let creds = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
@@ -125,37 +117,17 @@ pub struct Browser {
 
 impl Browser {
     pub fn get(&mut self, world: &World, url: &str) -> Response<Vec<u8>> {
-        let url = if url.starts_with('/') {
-            format!("{ISSUER}{url}")
-        } else {
-            url.to_owned()
-        };
-        let cookie = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let req = http::Request::get(url)
-            .header("cookie", cookie)
-            .body(Vec::new())
-            .unwrap();
+        let url = if url.starts_with('/') { format!("{ISSUER}{url}") } else { url.to_owned() };
+        let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        let req = http::Request::get(url).header("cookie", cookie).body(Vec::new()).unwrap();
         let res = world.send(req);
         self.remember(&res);
         res
     }
 
     pub fn post(&mut self, world: &World, path: &str) -> Response<Vec<u8>> {
-        let cookie = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let req = http::Request::post(format!("{ISSUER}{path}"))
-            .header("cookie", cookie)
-            .body(Vec::new())
-            .unwrap();
+        let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        let req = http::Request::post(format!("{ISSUER}{path}")).header("cookie", cookie).body(Vec::new()).unwrap();
         let res = world.send(req);
         self.remember(&res);
         res
@@ -176,10 +148,7 @@ impl Browser {
 }
 
 pub fn location(res: &Response<Vec<u8>>) -> String {
-    res.headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
+    res.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
 }
 
 pub fn body(res: &Response<Vec<u8>>) -> String {
@@ -187,11 +156,7 @@ pub fn body(res: &Response<Vec<u8>>) -> String {
 }
 
 pub fn query_param(url: &str, name: &str) -> Option<String> {
-    url::Url::parse(url)
-        .ok()?
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    url::Url::parse(url).ok()?.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 pub fn json(res: &Response<Vec<u8>>) -> serde_json::Value {
@@ -208,10 +173,7 @@ pub struct RpRequest {
 
 pub fn rp_request(client_id: &str, redirect_uri: &str) -> RpRequest {
     use sha2::{Digest, Sha256};
-    let verifier = format!(
-        "verifier-{}-0123456789012345678901234567890123456789",
-        rand::random::<u32>()
-    );
+    let verifier = format!("verifier-{}-0123456789012345678901234567890123456789", rand::random::<u32>());
     let challenge = keyedge::core::b64url(&Sha256::digest(verifier.as_bytes()));
     let state = format!("st-{}", rand::random::<u32>());
     let nonce = format!("nn-{}", rand::random::<u32>());
@@ -227,12 +189,7 @@ pub fn rp_request(client_id: &str, redirect_uri: &str) -> RpRequest {
             ("code_challenge_method", "S256"),
         ])
         .finish();
-    RpRequest {
-        state,
-        nonce,
-        verifier,
-        query,
-    }
+    RpRequest { state, nonce, verifier, query }
 }
 
 /// From `/authorize` through the login page to the upstream IdP's authorization endpoint.
@@ -241,10 +198,7 @@ pub fn start_login(world: &World, browser: &mut Browser, authorize_query: &str) 
     let page = browser.get(world, &format!("/authorize?{authorize_query}"));
     assert_eq!(page.status(), 200, "login page: {}", body(&page));
     let html = body(&page);
-    let start = html
-        .find("href=\"/broker/up/login")
-        .expect("login page links the upstream IdP")
-        + 6;
+    let start = html.find("href=\"/broker/up/login").expect("login page links the upstream IdP") + 6;
     let end = html[start..].find('"').unwrap() + start;
     let href = html[start..end].replace("&#38;", "&").replace("&amp;", "&");
     let to_idp = browser.get(world, &href);
@@ -254,12 +208,7 @@ pub fn start_login(world: &World, browser: &mut Browser, authorize_query: &str) 
 
 /// A complete login of `user` at the upstream; returns keyedge's final response (normally
 /// the redirect to the client with a code).
-pub fn login(
-    world: &World,
-    browser: &mut Browser,
-    authorize_query: &str,
-    user: &str,
-) -> Response<Vec<u8>> {
+pub fn login(world: &World, browser: &mut Browser, authorize_query: &str, user: &str) -> Response<Vec<u8>> {
     let at_idp = start_login(world, browser, authorize_query);
     let callback = world.idp.authorize(&at_idp, user);
     browser.get(world, &callback)

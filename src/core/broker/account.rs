@@ -35,15 +35,10 @@ pub async fn account(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome
         .map(|l| LinkRow {
             provider: provider_name(&l.alias),
             username: l.username.clone(),
-            linked_at: chrono::DateTime::from_timestamp(l.linked_at, 0)
-                .map(|d| d.to_rfc3339())
-                .unwrap_or_default(),
+            linked_at: chrono::DateTime::from_timestamp(l.linked_at, 0).map(|d| d.to_rfc3339()).unwrap_or_default(),
         })
         .collect();
-    Ok(web::html(
-        StatusCode::OK,
-        pages::account(app.css(), &user, &provider_name(&session.idp), &links),
-    ))
+    Ok(web::html(StatusCode::OK, pages::account(app.css(), &user, &provider_name(&session.idp), &links)))
 }
 
 /// `GET /logout` asks; `POST /logout` ends the session (a cross-site GET must not be able
@@ -52,7 +47,7 @@ pub async fn logout(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome 
     if req.method() != http::Method::POST {
         return Ok(web::html(StatusCode::OK, pages::logout(app.css(), false)));
     }
-    session::end(ports, app.cookies(), req).await?;
+    session::end(ports, app.cookies(), req, app.config.session_lifetime).await?;
     let res = web::html(StatusCode::OK, pages::logout(app.css(), true));
     Ok(web::with_cookie(res, app.cookies().clear(session::COOKIE)))
 }

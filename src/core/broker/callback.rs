@@ -14,12 +14,9 @@ use crate::core::upstream::oidc;
 use crate::core::web::{self, Params, Request};
 
 fn expired() -> Failure {
-    PageError::bad_request(
-        "Sign-in expired",
-        "This sign-in has expired or was already completed. Please start again.",
-    )
-    .with_retry("/login?return_to=%2Faccount")
-    .into()
+    PageError::bad_request("Sign-in expired", "This sign-in has expired or was already completed. Please start again.")
+        .with_retry("/login?return_to=%2Faccount")
+        .into()
 }
 
 pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
@@ -32,10 +29,7 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
     })?;
     let params = Params::from_query(req);
     let state = params.get("state").ok_or_else(|| {
-        PageError::bad_request(
-            "Invalid sign-in response",
-            "The identity provider's response has no state parameter.",
-        )
+        PageError::bad_request("Invalid sign-in response", "The identity provider's response has no state parameter.")
     })?;
     // Redeem the state first and exactly once: a replayed callback finds nothing.
     let flow: UpstreamFlow = match ports.once.take(&keys::flow(state)).await? {
@@ -51,10 +45,7 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
         .with_retry(retry)
         .into());
     }
-    let bound = app
-        .cookies()
-        .get(req, FLOW_COOKIE)
-        .map(keys::browser_binding);
+    let bound = app.cookies().get(req, FLOW_COOKIE).map(keys::browser_binding);
     if bound.as_deref() != Some(flow.browser.as_str()) {
         return Err(PageError::bad_request(
             "Sign-in started elsewhere",
@@ -65,32 +56,16 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
     }
     let identity = match &idp.kind {
         ProviderKind::Oidc(cfg) => {
-            oidc::complete(
-                idp,
-                cfg,
-                &app.metadata,
-                &params,
-                &flow.secrets,
-                &app.broker_endpoint(alias),
-                ports,
-            )
-            .await
+            oidc::complete(idp, cfg, &app.metadata, &params, &flow.secrets, &app.broker_endpoint(alias), ports).await
         }
     }
-    .map_err(|e| {
-        PageError::new(StatusCode::BAD_GATEWAY, "Sign-in failed", e.to_string()).with_retry(retry)
-    })?;
+    .map_err(|e| PageError::new(StatusCode::BAD_GATEWAY, "Sign-in failed", e.to_string()).with_retry(retry))?;
 
     let user = users::find_or_create(ports, &identity).await?;
-    let (session, cookie_value) =
-        session::create(ports, &user.id, alias, app.config.session_lifetime).await?;
+    let (session, cookie_value) = session::create(ports, &user.id, alias, app.config.session_lifetime).await?;
     let res = match flow.continuation {
         Continuation::Authorize { request } => code::issue(app, ports, &request, &session).await?,
         Continuation::ReturnTo { path } => web::redirect(&path),
     };
-    Ok(web::with_cookie(
-        res,
-        app.cookies()
-            .set(session::COOKIE, &cookie_value, app.config.session_lifetime),
-    ))
+    Ok(web::with_cookie(res, app.cookies().set(session::COOKIE, &cookie_value, app.config.session_lifetime)))
 }

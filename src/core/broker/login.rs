@@ -36,9 +36,7 @@ impl Continuation {
                 let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
                 web::path_with_query("/authorize", &pairs)
             }
-            Continuation::ReturnTo { path } => {
-                web::path_with_query("/login", &[("return_to", path)])
-            }
+            Continuation::ReturnTo { path } => web::path_with_query("/login", &[("return_to", path)]),
         }
     }
 
@@ -78,17 +76,10 @@ pub fn safe_return_to(path: Option<&str>) -> String {
 
 /// The identity providers shown on the login page, in `gui_order`.
 pub fn visible_providers(app: &Keyedge) -> impl Iterator<Item = &IdentityProvider> {
-    app.config
-        .identity_providers
-        .iter()
-        .filter(|p| p.enabled && !p.hide_on_login_page)
+    app.config.identity_providers.iter().filter(|p| p.enabled && !p.hide_on_login_page)
 }
 
-pub fn login_page(
-    app: &Keyedge,
-    client_name: Option<&str>,
-    continuation: &Continuation,
-) -> Outcome {
+pub fn login_page(app: &Keyedge, client_name: Option<&str>, continuation: &Continuation) -> Outcome {
     let q = continuation.query();
     let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let providers: Vec<ProviderChoice> = visible_providers(app)
@@ -97,10 +88,7 @@ pub fn login_page(
             href: web::path_with_query(&format!("/broker/{}/login", p.alias), &pairs),
         })
         .collect();
-    Ok(web::html(
-        http::StatusCode::OK,
-        pages::login(app.css(), client_name, &providers),
-    ))
+    Ok(web::html(http::StatusCode::OK, pages::login(app.css(), client_name, &providers)))
 }
 
 /// `GET /broker/{alias}/login`: validates the request again, remembers the flow in the
@@ -118,11 +106,7 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
         match AuthorizationRequest::validate(&app.config, &params) {
             Ok((request, _)) => Continuation::Authorize { request },
             Err(AuthorizeError::Page(p)) => return Err(p.into()),
-            Err(AuthorizeError::Redirect {
-                redirect_uri,
-                state,
-                error,
-            }) => {
+            Err(AuthorizeError::Redirect { redirect_uri, state, error }) => {
                 return Ok(web::redirect(&AuthorizationRequest::error_redirect(
                     &app.config.issuer,
                     &redirect_uri,
@@ -132,19 +116,12 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
             }
         }
     } else {
-        Continuation::ReturnTo {
-            path: safe_return_to(params.get("return_to")),
-        }
+        Continuation::ReturnTo { path: safe_return_to(params.get("return_to")) }
     };
     let retry = continuation.restart_url();
     let upstream_error = |e: crate::core::upstream::UpstreamError| {
         Failure::Page(
-            PageError::new(
-                http::StatusCode::BAD_GATEWAY,
-                "Sign-in failed",
-                e.to_string(),
-            )
-            .with_retry(retry.clone()),
+            PageError::new(http::StatusCode::BAD_GATEWAY, "Sign-in failed", e.to_string()).with_retry(retry.clone()),
         )
     };
 
@@ -154,22 +131,13 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
     let redirect_uri = app.broker_endpoint(alias);
     let (url, secrets) = match &idp.kind {
         ProviderKind::Oidc(cfg) => {
-            let endpoints = app
-                .metadata
-                .endpoints(idp, cfg, ports)
-                .await
-                .map_err(upstream_error)?;
+            let endpoints = app.metadata.endpoints(idp, cfg, ports).await.map_err(upstream_error)?;
             oidc::begin(cfg, &endpoints, &redirect_uri, &state, ports).map_err(upstream_error)?
         }
     };
-    let flow = UpstreamFlow {
-        alias: alias.to_owned(),
-        secrets,
-        browser: keys::browser_binding(&binding),
-        continuation,
-    };
-    let json = serde_json::to_string(&flow)
-        .map_err(|e| Failure::Port(crate::core::ports::PortError(e.to_string())))?;
+    let flow =
+        UpstreamFlow { alias: alias.to_owned(), secrets, browser: keys::browser_binding(&binding), continuation };
+    let json = serde_json::to_string(&flow).map_err(|e| Failure::Port(crate::core::ports::PortError(e.to_string())))?;
     ports.once.put(&keys::flow(&state), &json, FLOW_TTL).await?;
     let res = web::redirect(url.as_str());
     Ok(match existing {

@@ -37,19 +37,12 @@ pub async fn create(
         expires_at: now + lifetime as i64,
     };
     let json = serde_json::to_string(&session).map_err(|e| PortError(e.to_string()))?;
-    ports
-        .store
-        .put(&keys::session(&cookie_value), &json, Some(lifetime))
-        .await?;
+    ports.store.put(&keys::session(&cookie_value), &json, Some(lifetime)).await?;
     Ok((session, cookie_value))
 }
 
 /// The live session named by the request's cookie, if any.
-pub async fn current(
-    ports: &Ports<'_>,
-    jar: CookieJar,
-    req: &Request,
-) -> Result<Option<Session>, PortError> {
+pub async fn current(ports: &Ports<'_>, jar: CookieJar, req: &Request) -> Result<Option<Session>, PortError> {
     let Some(cookie_value) = jar.get(req, COOKIE) else {
         return Ok(None);
     };
@@ -64,10 +57,21 @@ pub async fn current(
     Ok((session.expires_at > ports.clock.now()).then_some(session))
 }
 
-/// Ends the session named by the request's cookie.
-pub async fn end(ports: &Ports<'_>, jar: CookieJar, req: &Request) -> Result<(), PortError> {
-    if let Some(cookie_value) = jar.get(req, COOKIE) {
-        ports.store.delete(&keys::session(cookie_value)).await?;
+/// Ends the session named by the request's cookie, and marks its `sid` as ended so the
+/// online refresh tokens issued in it stop working.
+pub async fn end(
+    ports: &Ports<'_>,
+    jar: CookieJar,
+    req: &Request,
+    lifetime: u64,
+) -> Result<Option<Session>, PortError> {
+    let Some(cookie_value) = jar.get(req, COOKIE) else {
+        return Ok(None);
+    };
+    let session = current(ports, jar, req).await?;
+    if let Some(s) = &session {
+        ports.store.put(&keys::ended_session(&s.sid), "1", Some(lifetime)).await?;
     }
-    Ok(())
+    ports.store.delete(&keys::session(cookie_value)).await?;
+    Ok(session)
 }

@@ -49,9 +49,9 @@ impl User {
 
 pub async fn load(ports: &Ports<'_>, user_id: &str) -> Result<Option<User>, PortError> {
     match ports.store.get(&keys::user(user_id)).await? {
-        Some(json) => serde_json::from_str(&json)
-            .map(Some)
-            .map_err(|e| PortError(format!("corrupt user record {user_id}: {e}"))),
+        Some(json) => {
+            serde_json::from_str(&json).map(Some).map_err(|e| PortError(format!("corrupt user record {user_id}: {e}")))
+        }
         None => Ok(None),
     }
 }
@@ -67,10 +67,7 @@ async fn save(ports: &Ports<'_>, user: &User) -> Result<(), PortError> {
 /// written first, then the identity is claimed atomically in the Durable Object (the loser
 /// of a race deletes its user record and uses the winner's), then the KV link is written.
 /// A missing KV link heals itself: the claim returns the existing owner.
-pub async fn find_or_create(
-    ports: &Ports<'_>,
-    identity: &BrokeredIdentity,
-) -> Result<User, PortError> {
+pub async fn find_or_create(ports: &Ports<'_>, identity: &BrokeredIdentity) -> Result<User, PortError> {
     let link_key = keys::link(&identity.alias, &identity.sub);
     if let Some(user_id) = ports.store.get(&link_key).await? {
         if let Some(user) = load(ports, &user_id).await? {
@@ -95,11 +92,7 @@ pub async fn find_or_create(
         }],
     };
     save(ports, &user).await?;
-    match ports
-        .once
-        .claim(&keys::link_claim(&identity.alias, &identity.sub), &user.id)
-        .await
-    {
+    match ports.once.claim(&keys::link_claim(&identity.alias, &identity.sub), &user.id).await {
         Ok(None) => {
             ports.store.put(&link_key, &user.id, None).await?;
             Ok(user)
@@ -107,9 +100,7 @@ pub async fn find_or_create(
         Ok(Some(owner)) => {
             ports.store.delete(&keys::user(&user.id)).await?;
             ports.store.put(&link_key, &owner, None).await?;
-            load(ports, &owner)
-                .await?
-                .ok_or_else(|| PortError(format!("identity is claimed by missing user {owner}")))
+            load(ports, &owner).await?.ok_or_else(|| PortError(format!("identity is claimed by missing user {owner}")))
         }
         Err(e) => {
             // Best effort: the record is unreachable without a link anyway.

@@ -31,11 +31,7 @@ pub struct AuthorizationRequest {
 #[derive(Debug)]
 pub enum AuthorizeError {
     Page(PageError),
-    Redirect {
-        redirect_uri: String,
-        state: Option<String>,
-        error: OAuthError,
-    },
+    Redirect { redirect_uri: String, state: Option<String>, error: OAuthError },
 }
 
 const SINGLE_VALUED: &[&str] = &[
@@ -55,44 +51,23 @@ const SINGLE_VALUED: &[&str] = &[
 /// A PKCE code challenge for S256 is the base64url SHA-256 of the verifier: 43 characters
 /// (RFC 7636 §4.2).
 fn is_s256_challenge(c: &str) -> bool {
-    c.len() == 43
-        && c.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    c.len() == 43 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl AuthorizationRequest {
-    pub fn validate<'c>(
-        config: &'c Config,
-        params: &Params,
-    ) -> Result<(Self, &'c Client), AuthorizeError> {
-        let page =
-            |title: &str, msg: String| AuthorizeError::Page(PageError::bad_request(title, msg));
-        let client_id = params.get("client_id").ok_or_else(|| {
-            page(
-                "Missing client",
-                "The application did not say who it is (no client_id).".into(),
-            )
-        })?;
-        if params
-            .first_repeated(&["client_id", "redirect_uri"])
-            .is_some()
-        {
-            return Err(page(
-                "Invalid request",
-                "The request repeats client_id or redirect_uri.".into(),
-            ));
+    pub fn validate<'c>(config: &'c Config, params: &Params) -> Result<(Self, &'c Client), AuthorizeError> {
+        let page = |title: &str, msg: String| AuthorizeError::Page(PageError::bad_request(title, msg));
+        let client_id = params
+            .get("client_id")
+            .ok_or_else(|| page("Missing client", "The application did not say who it is (no client_id).".into()))?;
+        if params.first_repeated(&["client_id", "redirect_uri"]).is_some() {
+            return Err(page("Invalid request", "The request repeats client_id or redirect_uri.".into()));
         }
         let client = config.client(client_id).ok_or_else(|| {
-            page(
-                "Unknown application",
-                format!("No application with client_id `{client_id}` is registered."),
-            )
+            page("Unknown application", format!("No application with client_id `{client_id}` is registered."))
         })?;
         let redirect_uri = params.get("redirect_uri").ok_or_else(|| {
-            page(
-                "Missing redirect URI",
-                "The application did not say where to return to (no redirect_uri).".into(),
-            )
+            page("Missing redirect URI", "The application did not say where to return to (no redirect_uri).".into())
         })?;
         // Exact string comparison (RFC 9700 §2.1, OIDC Core §3.1.2.1): no prefix, no
         // normalisation, so an attacker cannot register a look-alike.
@@ -109,100 +84,59 @@ impl AuthorizationRequest {
             error,
         };
         if let Some(name) = params.first_repeated(SINGLE_VALUED) {
-            return Err(fail(OAuthError::invalid_request(format!(
-                "parameter `{name}` is repeated"
-            ))));
+            return Err(fail(OAuthError::invalid_request(format!("parameter `{name}` is repeated"))));
         }
         if params.get("request").is_some() {
-            return Err(fail(OAuthError::new(
-                "request_not_supported",
-                "request objects are not supported",
-            )));
+            return Err(fail(OAuthError::new("request_not_supported", "request objects are not supported")));
         }
         if params.get("request_uri").is_some() {
-            return Err(fail(OAuthError::new(
-                "request_uri_not_supported",
-                "request_uri is not supported",
-            )));
+            return Err(fail(OAuthError::new("request_uri_not_supported", "request_uri is not supported")));
         }
         match params.get("response_type") {
-            None => {
-                return Err(fail(OAuthError::invalid_request(
-                    "response_type is required",
-                )))
-            }
+            None => return Err(fail(OAuthError::invalid_request("response_type is required"))),
             Some("code") => {}
             Some(_) => {
-                return Err(fail(OAuthError::new(
-                    "unsupported_response_type",
-                    "only response_type=code is supported",
-                )))
+                return Err(fail(OAuthError::new("unsupported_response_type", "only response_type=code is supported")))
             }
         }
         match params.get("response_mode") {
             None | Some("query") => {}
-            Some(_) => {
-                return Err(fail(OAuthError::invalid_request(
-                    "only response_mode=query is supported",
-                )))
-            }
+            Some(_) => return Err(fail(OAuthError::invalid_request("only response_mode=query is supported"))),
         }
         let scope = params.get("scope").unwrap_or("");
         if !scope.split(' ').any(|s| s == "openid") {
-            return Err(fail(OAuthError::new(
-                "invalid_scope",
-                "the openid scope is required",
-            )));
+            return Err(fail(OAuthError::new("invalid_scope", "the openid scope is required")));
         }
-        let code_challenge = match (
-            params.get("code_challenge"),
-            params.get("code_challenge_method"),
-        ) {
+        let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
             (None, None) => None,
             (Some(c), Some("S256")) if is_s256_challenge(c) => Some(c.to_owned()),
             (Some(_), Some("S256")) => {
-                return Err(fail(OAuthError::invalid_request(
-                    "code_challenge is not a valid S256 challenge",
-                )))
+                return Err(fail(OAuthError::invalid_request("code_challenge is not a valid S256 challenge")))
             }
             (Some(_), None | Some("plain")) | (None, Some("plain")) => {
-                return Err(fail(OAuthError::invalid_request(
-                    "only code_challenge_method=S256 is supported",
-                )))
+                return Err(fail(OAuthError::invalid_request("only code_challenge_method=S256 is supported")))
             }
-            (_, Some(_)) => {
-                return Err(fail(OAuthError::invalid_request(
-                    "code_challenge_method must be S256",
-                )))
-            }
+            (_, Some(_)) => return Err(fail(OAuthError::invalid_request("code_challenge_method must be S256"))),
         };
         if code_challenge.is_none() && client.is_public() {
-            return Err(fail(OAuthError::invalid_request(
-                "public clients must use PKCE (code_challenge with S256)",
-            )));
+            return Err(fail(OAuthError::invalid_request("public clients must use PKCE (code_challenge with S256)")));
         }
         let prompt = params.get("prompt").map(str::to_owned);
         if let Some(p) = &prompt {
             let values: Vec<&str> = p.split(' ').collect();
-            if values
-                .iter()
-                .any(|v| !["none", "login", "consent", "select_account"].contains(v))
-            {
+            if values.iter().any(|v| !["none", "login", "consent", "select_account"].contains(v)) {
                 return Err(fail(OAuthError::invalid_request("unknown prompt value")));
             }
             if values.contains(&"none") && values.len() > 1 {
-                return Err(fail(OAuthError::invalid_request(
-                    "prompt=none cannot be combined with other values",
-                )));
+                return Err(fail(OAuthError::invalid_request("prompt=none cannot be combined with other values")));
             }
         }
         let max_age = match params.get("max_age") {
             None => None,
-            Some(v) => Some(v.parse::<u64>().map_err(|_| {
-                fail(OAuthError::invalid_request(
-                    "max_age must be a number of seconds",
-                ))
-            })?),
+            Some(v) => Some(
+                v.parse::<u64>()
+                    .map_err(|_| fail(OAuthError::invalid_request("max_age must be a number of seconds")))?,
+            ),
         };
         Ok((
             AuthorizationRequest {
@@ -229,11 +163,7 @@ impl AuthorizationRequest {
             ("response_type", "code".to_owned()),
             ("scope", self.scope.clone()),
         ];
-        let optional = [
-            ("state", &self.state),
-            ("nonce", &self.nonce),
-            ("code_challenge", &self.code_challenge),
-        ];
+        let optional = [("state", &self.state), ("nonce", &self.nonce), ("code_challenge", &self.code_challenge)];
         for (k, v) in optional {
             if let Some(v) = v {
                 q.push((k, v.clone()));
@@ -249,9 +179,7 @@ impl AuthorizationRequest {
     }
 
     pub fn has_prompt(&self, value: &str) -> bool {
-        self.prompt
-            .as_deref()
-            .is_some_and(|p| p.split(' ').any(|v| v == value))
+        self.prompt.as_deref().is_some_and(|p| p.split(' ').any(|v| v == value))
     }
 
     pub fn has_scope(&self, value: &str) -> bool {
@@ -259,16 +187,8 @@ impl AuthorizationRequest {
     }
 
     /// The error redirect back to the client, with `state` and RFC 9207's `iss`.
-    pub fn error_redirect(
-        issuer: &str,
-        redirect_uri: &str,
-        state: Option<&str>,
-        error: &OAuthError,
-    ) -> String {
-        let mut params = vec![
-            ("error", error.code),
-            ("error_description", error.description.as_str()),
-        ];
+    pub fn error_redirect(issuer: &str, redirect_uri: &str, state: Option<&str>, error: &OAuthError) -> String {
+        let mut params = vec![("error", error.code), ("error_description", error.description.as_str())];
         if let Some(s) = state {
             params.push(("state", s));
         }

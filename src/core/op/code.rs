@@ -24,12 +24,7 @@ pub struct CodeGrant {
 
 /// Stores a new code in the Durable Object and redirects to the client with it, its
 /// `state` and `iss` (RFC 9207).
-pub async fn issue(
-    app: &Keyedge,
-    ports: &Ports<'_>,
-    request: &AuthorizationRequest,
-    session: &Session,
-) -> Outcome {
+pub async fn issue(app: &Keyedge, ports: &Ports<'_>, request: &AuthorizationRequest, session: &Session) -> Outcome {
     let code = ports.random_token(32);
     let grant = CodeGrant {
         request: request.clone(),
@@ -39,19 +34,12 @@ pub async fn issue(
         auth_time: session.auth_time,
         grant_id: ports.random_token(16),
     };
-    let json =
-        serde_json::to_string(&grant).map_err(|e| Failure::Port(PortError(e.to_string())))?;
-    ports
-        .once
-        .put(&keys::code(&code), &json, app.config.code_lifetime)
-        .await?;
+    let json = serde_json::to_string(&grant).map_err(|e| Failure::Port(PortError(e.to_string())))?;
+    ports.once.put(&keys::code(&code), &json, app.config.code_lifetime).await?;
     let mut params = vec![("code", code.as_str())];
     if let Some(state) = &request.state {
         params.push(("state", state));
     }
     params.push(("iss", &app.config.issuer));
-    Ok(web::redirect(&web::with_query(
-        &request.redirect_uri,
-        &params,
-    )))
+    Ok(web::redirect(&web::with_query(&request.redirect_uri, &params)))
 }

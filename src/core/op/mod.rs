@@ -3,5 +3,7 @@
 pub mod authorize;
 pub mod code;
 pub mod discovery;
+pub mod introspect;
+pub mod refresh;
 pub mod token;
 pub mod userinfo;

@@ -7,16 +7,17 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::code::CodeGrant;
+use super::refresh;
 use crate::core::app::Keyedge;
 use crate::core::broker::users::{self, User};
-use crate::core::config::{Client, ClientAuth};
+use crate::core::config::{Client, ClientAuth, GrantType};
 use crate::core::error::{Failure, OAuthError, Outcome};
 use crate::core::jose;
 use crate::core::keys;
 use crate::core::ports::{Ports, Taken};
 use crate::core::web::{self, Params, Request};
 
-fn bad(e: OAuthError) -> Failure {
+pub fn bad(e: OAuthError) -> Failure {
     Failure::Json(StatusCode::BAD_REQUEST, e)
 }
 
@@ -29,30 +30,18 @@ fn basic_credentials(req: &Request) -> Result<Option<(String, String)>, Failure>
     let Some(value) = req.headers().get(http::header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value
-        .to_str()
-        .map_err(|_| unauthorized("malformed Authorization header"))?;
-    let Some(encoded) = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))
-    else {
-        return Err(unauthorized(
-            "only Basic client authentication is accepted in the Authorization header",
-        ));
+    let value = value.to_str().map_err(|_| unauthorized("malformed Authorization header"))?;
+    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
+        return Err(unauthorized("only Basic client authentication is accepted in the Authorization header"));
     };
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| unauthorized("malformed Basic credentials"))?;
-    let (id, secret) = decoded
-        .split_once(':')
-        .ok_or_else(|| unauthorized("malformed Basic credentials"))?;
-    let unescape = |s: &str| {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-    };
+    let (id, secret) = decoded.split_once(':').ok_or_else(|| unauthorized("malformed Basic credentials"))?;
+    let unescape =
+        |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
     match (unescape(id), unescape(secret)) {
         (Some(id), Some(secret)) => Ok(Some((id, secret))),
         _ => Err(unauthorized("malformed Basic credentials")),
@@ -60,40 +49,24 @@ fn basic_credentials(req: &Request) -> Result<Option<(String, String)>, Failure>
 }
 
 /// Authenticates the client by exactly one method (RFC 6749 §2.3).
-pub fn authenticate_client<'a>(
-    app: &'a Keyedge,
-    req: &Request,
-    params: &Params,
-) -> Result<&'a Client, Failure> {
+pub fn authenticate_client<'a>(app: &'a Keyedge, req: &Request, params: &Params) -> Result<&'a Client, Failure> {
     let basic = basic_credentials(req)?;
     let (client_id, secret) = match basic {
         Some((id, secret)) => {
             if params.get("client_secret").is_some() {
-                return Err(bad(OAuthError::invalid_request(
-                    "use one client authentication method, not two",
-                )));
+                return Err(bad(OAuthError::invalid_request("use one client authentication method, not two")));
             }
             if params.get("client_id").is_some_and(|body_id| body_id != id) {
-                return Err(bad(OAuthError::invalid_request(
-                    "client_id differs from the authenticated client",
-                )));
+                return Err(bad(OAuthError::invalid_request("client_id differs from the authenticated client")));
             }
             (id, Some(secret))
         }
         None => {
-            let id = params
-                .get("client_id")
-                .ok_or_else(|| unauthorized("client authentication is required"))?;
-            (
-                id.to_owned(),
-                params.get("client_secret").map(str::to_owned),
-            )
+            let id = params.get("client_id").ok_or_else(|| unauthorized("client authentication is required"))?;
+            (id.to_owned(), params.get("client_secret").map(str::to_owned))
         }
     };
-    let client = app
-        .config
-        .client(&client_id)
-        .ok_or_else(|| unauthorized("unknown client or wrong credentials"))?;
+    let client = app.config.client(&client_id).ok_or_else(|| unauthorized("unknown client or wrong credentials"))?;
     match (&client.auth, secret) {
         (ClientAuth::Secret(expected), Some(given)) if expected.matches(&given) => Ok(client),
         (ClientAuth::Public, None) => Ok(client),
@@ -103,27 +76,21 @@ pub fn authenticate_client<'a>(
 
 /// RFC 7636 §4.1: 43–128 characters of `[A-Za-z0-9-._~]`.
 fn valid_verifier(v: &str) -> bool {
-    (43..=128).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
 /// RFC 7636 §4.6 for S256, plus RFC 9700 §2.1.1: a verifier without a challenge is refused.
 pub fn check_pkce(challenge: Option<&str>, verifier: Option<&str>) -> Result<(), OAuthError> {
     match (challenge, verifier) {
         (None, None) => Ok(()),
-        (None, Some(_)) => Err(OAuthError::invalid_grant(
-            "code_verifier sent but no code_challenge was used",
-        )),
+        (None, Some(_)) => Err(OAuthError::invalid_grant("code_verifier sent but no code_challenge was used")),
         (Some(_), None) => Err(OAuthError::invalid_grant("code_verifier is required")),
         (Some(c), Some(v)) => {
             let computed = crate::core::b64url(&Sha256::digest(v.as_bytes()));
             if valid_verifier(v) && computed == c {
                 Ok(())
             } else {
-                Err(OAuthError::invalid_grant(
-                    "code_verifier does not match the code_challenge",
-                ))
+                Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"))
             }
         }
     }
@@ -196,119 +163,173 @@ pub struct AccessTokenClaims {
 
 pub async fn token(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     let params = Params::from_form(req);
-    if let Some(name) = params.first_repeated(&[
-        "grant_type",
-        "code",
-        "redirect_uri",
-        "code_verifier",
-        "client_id",
-        "client_secret",
-    ]) {
-        return Err(bad(OAuthError::invalid_request(format!(
-            "parameter `{name}` is repeated"
-        ))));
+    let single =
+        ["grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret", "refresh_token", "scope"];
+    if let Some(name) = params.first_repeated(&single) {
+        return Err(bad(OAuthError::invalid_request(format!("parameter `{name}` is repeated"))));
     }
     let client = authenticate_client(app, req, &params)?;
-    match params.get("grant_type") {
-        None => Err(bad(OAuthError::invalid_request("grant_type is required"))),
-        Some("authorization_code") => authorization_code(app, ports, client, &params).await,
-        Some(_) => Err(bad(OAuthError::new(
-            "unsupported_grant_type",
-            "only authorization_code is supported",
-        ))),
-    }
-}
-
-async fn authorization_code(
-    app: &Keyedge,
-    ports: &Ports<'_>,
-    client: &Client,
-    params: &Params,
-) -> Outcome {
-    let code = params
-        .get("code")
-        .ok_or_else(|| bad(OAuthError::invalid_request("code is required")))?;
-    let grant: CodeGrant = match ports.once.take(&keys::code(code)).await? {
-        Taken::Fresh(json) => serde_json::from_str(&json)
-            .map_err(|_| bad(OAuthError::invalid_grant("invalid code")))?,
-        Taken::Replayed(json) => {
-            // RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it.
-            if let Ok(grant) = serde_json::from_str::<CodeGrant>(&json) {
-                ports
-                    .store
-                    .put(
-                        &keys::revoked_grant(&grant.grant_id),
-                        "1",
-                        Some(app.config.access_token_lifetime),
-                    )
-                    .await?;
-            }
-            return Err(bad(OAuthError::invalid_grant(
-                "the code was already used; tokens issued from it are revoked",
-            )));
-        }
-        Taken::Missing => {
-            return Err(bad(OAuthError::invalid_grant(
-                "the code is invalid or expired",
+    let grant = match params.get("grant_type") {
+        None => return Err(bad(OAuthError::invalid_request("grant_type is required"))),
+        Some("authorization_code") => GrantType::AuthorizationCode,
+        Some("refresh_token") => GrantType::RefreshToken,
+        Some("client_credentials") => GrantType::ClientCredentials,
+        Some(other) => {
+            return Err(bad(OAuthError::new(
+                "unsupported_grant_type",
+                format!("grant_type `{other}` is not supported"),
             )))
         }
     };
+    if !client.allows(grant) {
+        return Err(bad(OAuthError::new("unauthorized_client", "this client may not use this grant type")));
+    }
+    match grant {
+        GrantType::AuthorizationCode => authorization_code(app, ports, client, &params).await,
+        GrantType::RefreshToken => refresh::refresh_token(app, ports, client, &params).await,
+        GrantType::ClientCredentials => client_credentials(app, ports, client, &params),
+    }
+}
+
+/// Everything tokens are issued from, whichever grant produced it.
+pub struct Issue<'a> {
+    pub client: &'a Client,
+    pub user: &'a User,
+    pub scope: &'a str,
+    pub sid: &'a str,
+    pub auth_time: i64,
+    /// Grant id: shared by every token of one code / refresh family, revoked together.
+    pub gid: &'a str,
+    pub nonce: Option<&'a str>,
+    pub refresh_token: Option<String>,
+}
+
+pub fn access_token(app: &Keyedge, ports: &Ports<'_>, claims: &AccessTokenClaims, lifetime: u64) -> String {
+    app.key.sign(Some("at+jwt"), claims, ports.clock.now(), lifetime)
+}
+
+/// Signs the access and ID tokens and builds the token response (OIDC Core §3.1.3.3).
+pub fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<'_>) -> Outcome {
+    let config = &app.config;
+    let now = ports.clock.now();
+    let client = issue.client;
+    let access = AccessTokenClaims {
+        iss: config.issuer.clone(),
+        sub: issue.user.id.clone(),
+        aud: config.issuer.clone(),
+        client_id: client.client_id.clone(),
+        scope: issue.scope.to_owned(),
+        jti: ports.random_token(16),
+        auth_time: issue.auth_time,
+        sid: issue.sid.to_owned(),
+        gid: issue.gid.to_owned(),
+    };
+    let access_token = access_token(app, ports, &access, client.access_token_lifetime);
+    let id_claims = IdTokenClaims {
+        iss: &config.issuer,
+        sub: &issue.user.id,
+        aud: &client.client_id,
+        azp: &client.client_id,
+        auth_time: issue.auth_time,
+        sid: issue.sid,
+        at_hash: jose::half_hash(&access_token),
+        nonce: issue.nonce,
+        profile: ProfileClaims::for_scope(issue.user, issue.scope),
+    };
+    let id_token = app.key.sign(None, &id_claims, now, config.id_token_lifetime);
+    let mut body = serde_json::json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": client.access_token_lifetime,
+        "id_token": id_token,
+        "scope": issue.scope,
+    });
+    if let Some(rt) = issue.refresh_token {
+        body["refresh_token"] = serde_json::Value::String(rt);
+    }
+    Ok(web::json_no_store(StatusCode::OK, body.to_string()))
+}
+
+async fn authorization_code(app: &Keyedge, ports: &Ports<'_>, client: &Client, params: &Params) -> Outcome {
+    let code = params.get("code").ok_or_else(|| bad(OAuthError::invalid_request("code is required")))?;
+    let grant: CodeGrant = match ports.once.take(&keys::code(code)).await? {
+        Taken::Fresh(json) => {
+            serde_json::from_str(&json).map_err(|_| bad(OAuthError::invalid_grant("invalid code")))?
+        }
+        Taken::Replayed(json) => {
+            // RFC 6749 §4.1.2: a code used twice revokes the tokens issued from it, the
+            // refresh-token family included.
+            if let Ok(grant) = serde_json::from_str::<CodeGrant>(&json) {
+                revoke_grant(app, ports, &grant.grant_id).await?;
+            }
+            return Err(bad(OAuthError::invalid_grant("the code was already used; tokens issued from it are revoked")));
+        }
+        Taken::Missing => return Err(bad(OAuthError::invalid_grant("the code is invalid or expired"))),
+    };
     let request = &grant.request;
     if request.client_id != client.client_id {
-        return Err(bad(OAuthError::invalid_grant(
-            "the code was issued to another client",
-        )));
+        return Err(bad(OAuthError::invalid_grant("the code was issued to another client")));
     }
     if params.get("redirect_uri") != Some(request.redirect_uri.as_str()) {
-        return Err(bad(OAuthError::invalid_grant(
-            "redirect_uri does not match the authorization request",
-        )));
+        return Err(bad(OAuthError::invalid_grant("redirect_uri does not match the authorization request")));
     }
-    check_pkce(
-        request.code_challenge.as_deref(),
-        params.get("code_verifier"),
-    )
-    .map_err(bad)?;
+    check_pkce(request.code_challenge.as_deref(), params.get("code_verifier")).map_err(bad)?;
     let user = users::load(ports, &grant.user_id)
         .await?
         .ok_or_else(|| bad(OAuthError::invalid_grant("the user no longer exists")))?;
+    let refresh_token = if client.allows(GrantType::RefreshToken) {
+        let family = refresh::RefreshGrant::from_code(&grant, client, ports.clock.now());
+        Some(refresh::start_family(ports, &family, &grant.grant_id).await?)
+    } else {
+        None
+    };
+    respond_with_tokens(
+        app,
+        ports,
+        Issue {
+            client,
+            user: &user,
+            scope: &request.scope,
+            sid: &grant.sid,
+            auth_time: grant.auth_time,
+            gid: &grant.grant_id,
+            nonce: request.nonce.as_deref(),
+            refresh_token,
+        },
+    )
+}
 
-    let now = ports.clock.now();
-    let config = &app.config;
-    let access = AccessTokenClaims {
-        iss: config.issuer.clone(),
-        sub: user.id.clone(),
-        aud: config.issuer.clone(),
+/// Revokes every token of a grant: the refresh family in the Durable Object, and the access
+/// tokens through the KV revocation list that `/userinfo` and `/introspect` consult.
+pub async fn revoke_grant(app: &Keyedge, ports: &Ports<'_>, gid: &str) -> Result<(), Failure> {
+    ports.once.family_revoke(&keys::refresh_family(gid)).await?;
+    ports.store.put(&keys::revoked_grant(gid), "1", Some(app.config.access_token_lifetime.max(3600))).await?;
+    Ok(())
+}
+
+/// RFC 6749 §4.4: a machine client acting on its own behalf. No refresh or ID token.
+fn client_credentials(app: &Keyedge, ports: &Ports<'_>, client: &Client, params: &Params) -> Outcome {
+    let scope = params.get("scope").unwrap_or("");
+    if scope.split(' ').any(|s| s == "openid" || s == "offline_access") {
+        return Err(bad(OAuthError::new("invalid_scope", "openid and offline_access need a user")));
+    }
+    let claims = AccessTokenClaims {
+        iss: app.config.issuer.clone(),
+        sub: client.client_id.clone(),
+        aud: app.config.issuer.clone(),
         client_id: client.client_id.clone(),
-        scope: request.scope.clone(),
+        scope: scope.to_owned(),
         jti: ports.random_token(16),
-        auth_time: grant.auth_time,
-        sid: grant.sid.clone(),
-        gid: grant.grant_id.clone(),
+        auth_time: ports.clock.now(),
+        sid: String::new(),
+        gid: ports.random_token(16),
     };
-    let access_token = app
-        .key
-        .sign(Some("at+jwt"), &access, now, config.access_token_lifetime);
-    let id_claims = IdTokenClaims {
-        iss: &config.issuer,
-        sub: &user.id,
-        aud: &client.client_id,
-        azp: &client.client_id,
-        auth_time: grant.auth_time,
-        sid: &grant.sid,
-        at_hash: jose::half_hash(&access_token),
-        nonce: request.nonce.as_deref(),
-        profile: ProfileClaims::for_scope(&user, &request.scope),
-    };
-    let id_token = app
-        .key
-        .sign(None, &id_claims, now, config.id_token_lifetime);
+    let token = access_token(app, ports, &claims, client.access_token_lifetime);
     let body = serde_json::json!({
-        "access_token": access_token,
+        "access_token": token,
         "token_type": "Bearer",
-        "expires_in": config.access_token_lifetime,
-        "id_token": id_token,
-        "scope": request.scope,
+        "expires_in": client.access_token_lifetime,
+        "scope": scope,
     });
     Ok(web::json_no_store(StatusCode::OK, body.to_string()))
 }

@@ -11,36 +11,23 @@ use crate::core::ports::Ports;
 use crate::core::web::{self, Params, Request};
 
 fn invalid_token(d: &str) -> Failure {
-    Failure::Bearer(
-        StatusCode::UNAUTHORIZED,
-        OAuthError::new("invalid_token", d),
-    )
+    Failure::Bearer(StatusCode::UNAUTHORIZED, OAuthError::new("invalid_token", d))
 }
 
 fn bearer(req: &Request) -> Result<Option<String>, Failure> {
-    let header = req
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let header = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let form = if req.method() == http::Method::POST {
-        Params::from_form(req)
-            .get("access_token")
-            .map(str::to_owned)
+        Params::from_form(req).get("access_token").map(str::to_owned)
     } else {
         None
     };
     match (header, form) {
-        (Some(_), Some(_)) => Err(Failure::Bearer(
-            StatusCode::BAD_REQUEST,
-            OAuthError::invalid_request("send the token once"),
-        )),
+        (Some(_), Some(_)) => {
+            Err(Failure::Bearer(StatusCode::BAD_REQUEST, OAuthError::invalid_request("send the token once")))
+        }
         (Some(h), None) => match h.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                Ok(Some(token.trim().to_owned()))
-            }
-            _ => Err(invalid_token(
-                "the Authorization header is not a Bearer token",
-            )),
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(token.trim().to_owned())),
+            _ => Err(invalid_token("the Authorization header is not a Bearer token")),
         },
         (None, form) => Ok(form),
     }
@@ -48,33 +35,20 @@ fn bearer(req: &Request) -> Result<Option<String>, Failure> {
 
 pub async fn userinfo(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     let token = bearer(req)?.ok_or_else(|| invalid_token("an access token is required"))?;
-    let claims: AccessTokenClaims = app
-        .key
-        .verify_own(&token, "at+jwt", ports.clock.now())
-        .map_err(|e| invalid_token(&e.to_string()))?;
+    let claims: AccessTokenClaims =
+        app.key.verify_own(&token, "at+jwt", ports.clock.now()).map_err(|e| invalid_token(&e.to_string()))?;
     if claims.iss != app.config.issuer || claims.aud != app.config.issuer {
         return Err(invalid_token("the token was not issued for this server"));
     }
-    if ports
-        .store
-        .get(&keys::revoked_grant(&claims.gid))
-        .await?
-        .is_some()
-    {
+    if ports.store.get(&keys::revoked_grant(&claims.gid)).await?.is_some() {
         return Err(invalid_token("the token was revoked"));
     }
-    let user = users::load(ports, &claims.sub)
-        .await?
-        .ok_or_else(|| invalid_token("the user no longer exists"))?;
-    let mut body =
-        serde_json::to_value(ProfileClaims::for_scope(&user, &claims.scope)).unwrap_or_default();
+    let user = users::load(ports, &claims.sub).await?.ok_or_else(|| invalid_token("the user no longer exists"))?;
+    let mut body = serde_json::to_value(ProfileClaims::for_scope(&user, &claims.scope)).unwrap_or_default();
     if let Some(map) = body.as_object_mut() {
         map.insert("sub".into(), serde_json::Value::String(user.id.clone()));
     }
     let mut res = web::json_no_store(StatusCode::OK, body.to_string());
-    res.headers_mut().insert(
-        "access-control-allow-origin",
-        http::HeaderValue::from_static("*"),
-    );
+    res.headers_mut().insert("access-control-allow-origin", http::HeaderValue::from_static("*"));
     Ok(res)
 }

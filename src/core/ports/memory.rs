@@ -1,6 +1,6 @@
 //! In-memory twins of the ports, with a virtual clock, for native tests and the harness.
 
-use super::{Clock, Http, Once, PortError, Rng, Store, Taken, REPLAY_WINDOW};
+use super::{Clock, Family, Http, Once, PortError, Rng, Rotation, Store, Taken, REPLAY_WINDOW};
 use async_trait::async_trait;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -35,12 +35,7 @@ pub struct MemoryStore {
 
 impl MemoryStore {
     pub fn new(clock: VirtualClock) -> Self {
-        Self {
-            clock,
-            items: RefCell::default(),
-            writes: Cell::new(0),
-            reads: Cell::new(0),
-        }
+        Self { clock, items: RefCell::default(), writes: Cell::new(0), reads: Cell::new(0) }
     }
     pub fn keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self.items.borrow().keys().cloned().collect();
@@ -54,19 +49,12 @@ impl Store for MemoryStore {
     async fn get(&self, key: &str) -> Result<Option<String>, PortError> {
         self.reads.set(self.reads.get() + 1);
         let now = self.clock.now();
-        Ok(self
-            .items
-            .borrow()
-            .get(key)
-            .filter(|(_, exp)| exp.is_none_or(|e| e > now))
-            .map(|(v, _)| v.clone()))
+        Ok(self.items.borrow().get(key).filter(|(_, exp)| exp.is_none_or(|e| e > now)).map(|(v, _)| v.clone()))
     }
     async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), PortError> {
         self.writes.set(self.writes.get() + 1);
         let exp = ttl.map(|t| self.clock.now() + t.max(60) as i64);
-        self.items
-            .borrow_mut()
-            .insert(key.to_owned(), (value.to_owned(), exp));
+        self.items.borrow_mut().insert(key.to_owned(), (value.to_owned(), exp));
         Ok(())
     }
     async fn delete(&self, key: &str) -> Result<(), PortError> {
@@ -88,7 +76,16 @@ pub struct MemoryOnce {
     clock: VirtualClock,
     items: RefCell<HashMap<String, OnceItem>>,
     claims: RefCell<HashMap<String, String>>,
+    families: RefCell<HashMap<String, FamilyRow>>,
     pub calls: Cell<usize>,
+}
+
+struct FamilyRow {
+    value: String,
+    current: String,
+    previous: Vec<String>,
+    revoked: bool,
+    expires_at: i64,
 }
 
 impl MemoryOnce {
@@ -97,6 +94,7 @@ impl MemoryOnce {
             clock,
             items: RefCell::default(),
             claims: RefCell::default(),
+            families: RefCell::default(),
             calls: Cell::new(0),
         }
     }
@@ -106,11 +104,7 @@ impl MemoryOnce {
 impl Once for MemoryOnce {
     async fn put(&self, key: &str, value: &str, ttl: u64) -> Result<(), PortError> {
         self.calls.set(self.calls.get() + 1);
-        let item = OnceItem {
-            value: value.to_owned(),
-            expires_at: self.clock.now() + ttl as i64,
-            consumed: false,
-        };
+        let item = OnceItem { value: value.to_owned(), expires_at: self.clock.now() + ttl as i64, consumed: false };
         self.items.borrow_mut().insert(key.to_owned(), item);
         Ok(())
     }
@@ -137,6 +131,54 @@ impl Once for MemoryOnce {
         }
         claims.insert(key.to_owned(), owner.to_owned());
         Ok(None)
+    }
+    async fn family_create(&self, key: &str, value: &str, current: &str, ttl: u64) -> Result<(), PortError> {
+        self.calls.set(self.calls.get() + 1);
+        let row = FamilyRow {
+            value: value.to_owned(),
+            current: current.to_owned(),
+            previous: Vec::new(),
+            revoked: false,
+            expires_at: self.clock.now() + ttl as i64,
+        };
+        self.families.borrow_mut().insert(key.to_owned(), row);
+        Ok(())
+    }
+    async fn family_rotate(&self, key: &str, presented: &str, next: &str) -> Result<Rotation, PortError> {
+        self.calls.set(self.calls.get() + 1);
+        let now = self.clock.now();
+        let mut families = self.families.borrow_mut();
+        let Some(row) = families.get_mut(key).filter(|r| r.expires_at > now) else {
+            return Ok(Rotation::Missing);
+        };
+        Ok(if row.revoked {
+            Rotation::Refused
+        } else if row.current == presented {
+            let old = std::mem::replace(&mut row.current, next.to_owned());
+            row.previous.push(old);
+            Rotation::Rotated(row.value.clone())
+        } else if row.previous.iter().any(|p| p == presented) {
+            row.revoked = true;
+            Rotation::Reused(row.value.clone())
+        } else {
+            Rotation::Refused
+        })
+    }
+    async fn family_revoke(&self, key: &str) -> Result<(), PortError> {
+        self.calls.set(self.calls.get() + 1);
+        if let Some(row) = self.families.borrow_mut().get_mut(key) {
+            row.revoked = true;
+        }
+        Ok(())
+    }
+    async fn family_get(&self, key: &str) -> Result<Option<Family>, PortError> {
+        self.calls.set(self.calls.get() + 1);
+        let now = self.clock.now();
+        Ok(self.families.borrow().get(key).filter(|r| r.expires_at > now).map(|r| Family {
+            value: r.value.clone(),
+            current: r.current.clone(),
+            revoked: r.revoked,
+        }))
     }
 }
 
@@ -171,32 +213,20 @@ pub struct MemoryHttp {
 }
 
 impl MemoryHttp {
-    pub fn mount(
-        &self,
-        origin: &str,
-        handler: impl Fn(http::Request<Vec<u8>>) -> http::Response<Vec<u8>> + 'static,
-    ) {
-        self.hosts.borrow_mut().insert(
-            origin.trim_end_matches('/').to_owned(),
-            Rc::new(Box::new(handler)),
-        );
+    pub fn mount(&self, origin: &str, handler: impl Fn(http::Request<Vec<u8>>) -> http::Response<Vec<u8>> + 'static) {
+        self.hosts.borrow_mut().insert(origin.trim_end_matches('/').to_owned(), Rc::new(Box::new(handler)));
     }
 }
 
 #[async_trait(?Send)]
 impl Http for MemoryHttp {
-    async fn send(
-        &self,
-        request: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, PortError> {
+    async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, PortError> {
         let uri = request.uri();
         let origin = match (uri.scheme_str(), uri.authority()) {
             (Some(s), Some(a)) => format!("{s}://{a}"),
             _ => return Err(PortError(format!("not an absolute URL: {uri}"))),
         };
-        self.log
-            .borrow_mut()
-            .push(format!("{} {}", request.method(), uri));
+        self.log.borrow_mut().push(format!("{} {}", request.method(), uri));
         let handler = self.hosts.borrow().get(&origin).cloned();
         match handler {
             Some(h) => Ok(h(request)),

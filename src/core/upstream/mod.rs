@@ -59,16 +59,24 @@ impl fmt::Display for UpstreamError {
                 (_, None) => write!(f, "The identity provider reported an error: {error}."),
             },
             UpstreamError::MissingCode => f.write_str("The identity provider returned without an authorization code."),
-            UpstreamError::IssuerMismatch => f.write_str("The response came from a different identity provider than the one this login was sent to."),
-            UpstreamError::Unavailable(what) => write!(f, "The identity provider could not be reached or answered unexpectedly ({what})."),
+            UpstreamError::IssuerMismatch => {
+                f.write_str("The response came from a different identity provider than the one this login was sent to.")
+            }
+            UpstreamError::Unavailable(what) => {
+                write!(f, "The identity provider could not be reached or answered unexpectedly ({what}).")
+            }
             UpstreamError::TokenRejected { error, description } => match description {
                 Some(d) => write!(f, "The identity provider refused to complete the sign-in: {error} ({d})."),
                 None => write!(f, "The identity provider refused to complete the sign-in: {error}."),
             },
             UpstreamError::MissingIdToken => f.write_str("The identity provider did not return an ID token."),
             UpstreamError::IdToken(e) => write!(f, "The identity provider's ID token was refused: {e}."),
-            UpstreamError::AccessTokenHashMismatch => f.write_str("The identity provider's access token does not match its ID token (at_hash)."),
-            UpstreamError::UserinfoSubjectMismatch => f.write_str("The identity provider's userinfo is about a different user than its ID token."),
+            UpstreamError::AccessTokenHashMismatch => {
+                f.write_str("The identity provider's access token does not match its ID token (at_hash).")
+            }
+            UpstreamError::UserinfoSubjectMismatch => {
+                f.write_str("The identity provider's userinfo is about a different user than its ID token.")
+            }
         }
     }
 }

@@ -3,13 +3,12 @@
 //! §3.1.3.7 on the ID token.
 
 use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
-    BasicTokenType,
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, ExtraTokenFields,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
-    StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, ExtraTokenFields, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse,
+    TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -81,19 +80,11 @@ async fn get_json(ports: &Ports<'_>, url: &Url, what: &str) -> Result<String, Up
         .header("accept", "application/json")
         .body(Vec::new())
         .map_err(|e| UpstreamError::Unavailable(format!("{what}: {e}")))?;
-    let res = ports
-        .http
-        .send(req)
-        .await
-        .map_err(|e| UpstreamError::Unavailable(format!("{what}: {e}")))?;
+    let res = ports.http.send(req).await.map_err(|e| UpstreamError::Unavailable(format!("{what}: {e}")))?;
     if !res.status().is_success() {
-        return Err(UpstreamError::Unavailable(format!(
-            "{what} answered HTTP {}",
-            res.status().as_u16()
-        )));
+        return Err(UpstreamError::Unavailable(format!("{what} answered HTTP {}", res.status().as_u16())));
     }
-    String::from_utf8(res.into_body())
-        .map_err(|_| UpstreamError::Unavailable(format!("{what} is not UTF-8")))
+    String::from_utf8(res.into_body()).map_err(|_| UpstreamError::Unavailable(format!("{what} is not UTF-8")))
 }
 
 impl MetadataCache {
@@ -117,11 +108,8 @@ impl MetadataCache {
                 userinfo: cfg.userinfo_url.clone(),
             },
             _ => {
-                let url = Url::parse(&format!(
-                    "{}/.well-known/openid-configuration",
-                    cfg.issuer.trim_end_matches('/')
-                ))
-                .map_err(|e| UpstreamError::Unavailable(format!("discovery URL: {e}")))?;
+                let url = Url::parse(&format!("{}/.well-known/openid-configuration", cfg.issuer.trim_end_matches('/')))
+                    .map_err(|e| UpstreamError::Unavailable(format!("discovery URL: {e}")))?;
                 let body = get_json(ports, &url, "discovery").await?;
                 let doc: DiscoveryDoc = serde_json::from_str(&body)
                     .map_err(|e| UpstreamError::Unavailable(format!("discovery document: {e}")))?;
@@ -133,45 +121,27 @@ impl MetadataCache {
                     )));
                 }
                 Endpoints {
-                    authorization: cfg
-                        .authorization_url
-                        .clone()
-                        .unwrap_or(doc.authorization_endpoint),
+                    authorization: cfg.authorization_url.clone().unwrap_or(doc.authorization_endpoint),
                     token: cfg.token_url.clone().unwrap_or(doc.token_endpoint),
                     jwks: cfg.jwks_url.clone().unwrap_or(doc.jwks_uri),
                     userinfo: cfg.userinfo_url.clone().or(doc.userinfo_endpoint),
                 }
             }
         };
-        self.endpoints
-            .borrow_mut()
-            .insert(idp.alias.clone(), (endpoints.clone(), now));
+        self.endpoints.borrow_mut().insert(idp.alias.clone(), (endpoints.clone(), now));
         Ok(endpoints)
     }
 
-    async fn fetch_jwks(
-        &self,
-        alias: &str,
-        url: &Url,
-        ports: &Ports<'_>,
-    ) -> Result<Jwks, UpstreamError> {
+    async fn fetch_jwks(&self, alias: &str, url: &Url, ports: &Ports<'_>) -> Result<Jwks, UpstreamError> {
         let body = get_json(ports, url, "JWKS").await?;
         let jwks = Jwks::parse(&body).map_err(UpstreamError::Unavailable)?;
-        self.jwks
-            .borrow_mut()
-            .insert(alias.to_owned(), (jwks.clone(), ports.clock.now()));
+        self.jwks.borrow_mut().insert(alias.to_owned(), (jwks.clone(), ports.clock.now()));
         Ok(jwks)
     }
 
     /// The key set to verify `token` with: cached, or refetched when stale or when the
     /// token names a `kid` the cached set lacks (key rotation at the IdP).
-    async fn jwks_for(
-        &self,
-        alias: &str,
-        url: &Url,
-        token: &str,
-        ports: &Ports<'_>,
-    ) -> Result<Jwks, UpstreamError> {
+    async fn jwks_for(&self, alias: &str, url: &Url, token: &str, ports: &Ports<'_>) -> Result<Jwks, UpstreamError> {
         let now = ports.clock.now();
         let cached = self.jwks.borrow().get(alias).cloned();
         match cached {
@@ -212,23 +182,13 @@ pub fn begin(
     state: &str,
     ports: &Ports<'_>,
 ) -> Result<(Url, FlowSecrets), UpstreamError> {
-    let secrets = FlowSecrets {
-        nonce: ports.random_token(32),
-        pkce_verifier: ports.random_token(32),
-    };
-    let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
-        secrets.pkce_verifier.clone(),
-    ));
+    let secrets = FlowSecrets { nonce: ports.random_token(32), pkce_verifier: ports.random_token(32) };
+    let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(secrets.pkce_verifier.clone()));
     let client = oauth_client(cfg, endpoints, redirect_uri)?;
     let state = state.to_owned();
     let (url, _) = client
         .authorize_url(move || CsrfToken::new(state))
-        .add_scopes(
-            cfg.default_scopes
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(|s| Scope::new(s.to_owned())),
-        )
+        .add_scopes(cfg.default_scopes.split(' ').filter(|s| !s.is_empty()).map(|s| Scope::new(s.to_owned())))
         .add_extra_param("nonce", secrets.nonce.clone())
         .set_pkce_challenge(challenge)
         .url();
@@ -318,8 +278,7 @@ pub fn verify_id_token(
     nonce: &str,
     now: i64,
 ) -> Result<UpstreamIdTokenClaims, TokenError> {
-    let claims: UpstreamIdTokenClaims =
-        jose::verify_signed(token, jwks, now, cfg.allowed_clock_skew as i64)?;
+    let claims: UpstreamIdTokenClaims = jose::verify_signed(token, jwks, now, cfg.allowed_clock_skew as i64)?;
     if claims.iss != cfg.issuer {
         return Err(TokenError::WrongIssuer);
     }
@@ -338,18 +297,13 @@ pub fn verify_id_token(
     Ok(claims)
 }
 
-fn token_error(
-    e: RequestTokenError<crate::core::ports::PortError, BasicErrorResponse>,
-) -> UpstreamError {
+fn token_error(e: RequestTokenError<crate::core::ports::PortError, BasicErrorResponse>) -> UpstreamError {
     match e {
-        RequestTokenError::ServerResponse(r) => UpstreamError::TokenRejected {
-            error: r.error().to_string(),
-            description: r.error_description().cloned(),
-        },
-        RequestTokenError::Request(e) => UpstreamError::Unavailable(format!("token endpoint: {e}")),
-        RequestTokenError::Parse(e, _) => {
-            UpstreamError::Unavailable(format!("token response: {e}"))
+        RequestTokenError::ServerResponse(r) => {
+            UpstreamError::TokenRejected { error: r.error().to_string(), description: r.error_description().cloned() }
         }
+        RequestTokenError::Request(e) => UpstreamError::Unavailable(format!("token endpoint: {e}")),
+        RequestTokenError::Parse(e, _) => UpstreamError::Unavailable(format!("token response: {e}")),
         RequestTokenError::Other(m) => UpstreamError::Unavailable(format!("token endpoint: {m}")),
     }
 }
@@ -385,16 +339,10 @@ pub async fn complete(
         .request_async(&send)
         .await
         .map_err(token_error)?;
-    let id_token = response
-        .extra_fields()
-        .id_token
-        .as_deref()
-        .ok_or(UpstreamError::MissingIdToken)?;
-    let jwks = cache
-        .jwks_for(&idp.alias, &endpoints.jwks, id_token, ports)
-        .await?;
-    let mut claims = verify_id_token(cfg, &jwks, id_token, &secrets.nonce, ports.clock.now())
-        .map_err(UpstreamError::IdToken)?;
+    let id_token = response.extra_fields().id_token.as_deref().ok_or(UpstreamError::MissingIdToken)?;
+    let jwks = cache.jwks_for(&idp.alias, &endpoints.jwks, id_token, ports).await?;
+    let mut claims =
+        verify_id_token(cfg, &jwks, id_token, &secrets.nonce, ports.clock.now()).map_err(UpstreamError::IdToken)?;
     let access_token = response.access_token().secret();
     if let Some(at_hash) = &claims.at_hash {
         if *at_hash != jose::half_hash(access_token) {
@@ -414,11 +362,7 @@ pub async fn complete(
     let p = claims.profile;
     Ok(BrokeredIdentity {
         alias: idp.alias.clone(),
-        username: p
-            .preferred_username
-            .clone()
-            .or_else(|| p.email.clone())
-            .unwrap_or_else(|| claims.sub.clone()),
+        username: p.preferred_username.clone().or_else(|| p.email.clone()).unwrap_or_else(|| claims.sub.clone()),
         sub: claims.sub,
         email_verified: p.email.is_some() && p.email_verified == Some(true),
         email: p.email,
@@ -428,26 +372,15 @@ pub async fn complete(
     })
 }
 
-async fn fetch_userinfo(
-    url: &Url,
-    access_token: &str,
-    ports: &Ports<'_>,
-) -> Result<Value, UpstreamError> {
+async fn fetch_userinfo(url: &Url, access_token: &str, ports: &Ports<'_>) -> Result<Value, UpstreamError> {
     let req = http::Request::get(url.as_str())
         .header("authorization", format!("Bearer {access_token}"))
         .header("accept", "application/json")
         .body(Vec::new())
         .map_err(|e| UpstreamError::Unavailable(format!("userinfo: {e}")))?;
-    let res = ports
-        .http
-        .send(req)
-        .await
-        .map_err(|e| UpstreamError::Unavailable(format!("userinfo: {e}")))?;
+    let res = ports.http.send(req).await.map_err(|e| UpstreamError::Unavailable(format!("userinfo: {e}")))?;
     if !res.status().is_success() {
-        return Err(UpstreamError::Unavailable(format!(
-            "userinfo answered HTTP {}",
-            res.status().as_u16()
-        )));
+        return Err(UpstreamError::Unavailable(format!("userinfo answered HTTP {}", res.status().as_u16())));
     }
     let is_json = res
         .headers()
@@ -458,6 +391,5 @@ async fn fetch_userinfo(
         // A signed (JWT) userinfo response is not requested by keyedge, so none is accepted.
         return Err(UpstreamError::Unavailable("userinfo is not JSON".into()));
     }
-    serde_json::from_slice(res.body())
-        .map_err(|e| UpstreamError::Unavailable(format!("userinfo: {e}")))
+    serde_json::from_slice(res.body()).map_err(|e| UpstreamError::Unavailable(format!("userinfo: {e}")))
 }

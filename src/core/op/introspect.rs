@@ -1,0 +1,102 @@
+//! Token introspection (RFC 7662) and revocation (RFC 7009), both for authenticated clients.
+
+use http::StatusCode;
+use serde_json::json;
+
+use super::refresh::{self, RefreshGrant};
+use super::token::{authenticate_client, bad, revoke_grant, AccessTokenClaims};
+use crate::core::app::Keyedge;
+use crate::core::error::{Failure, OAuthError, Outcome};
+use crate::core::keys;
+use crate::core::ports::Ports;
+use crate::core::web::{self, Params, Request};
+
+fn token_param(params: &Params) -> Result<&str, Failure> {
+    if params.first_repeated(&["token", "token_type_hint"]).is_some() {
+        return Err(bad(OAuthError::invalid_request("parameter repeated")));
+    }
+    params.get("token").ok_or_else(|| bad(OAuthError::invalid_request("token is required")))
+}
+
+/// Only confidential clients may introspect (RFC 7662 §2.1 requires authorization).
+fn confidential<'a>(
+    app: &'a Keyedge,
+    req: &Request,
+    params: &Params,
+) -> Result<&'a crate::core::config::Client, Failure> {
+    let client = authenticate_client(app, req, params)?;
+    if client.is_public() {
+        return Err(Failure::Json(
+            StatusCode::UNAUTHORIZED,
+            OAuthError::invalid_client("public clients cannot introspect"),
+        ));
+    }
+    Ok(client)
+}
+
+/// A keyedge access token that is valid and not revoked.
+async fn live_access_token(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    token: &str,
+) -> Result<Option<AccessTokenClaims>, Failure> {
+    let Ok(claims) = app.key.verify_own::<AccessTokenClaims>(token, "at+jwt", ports.clock.now()) else {
+        return Ok(None);
+    };
+    if claims.iss != app.config.issuer || ports.store.get(&keys::revoked_grant(&claims.gid)).await?.is_some() {
+        return Ok(None);
+    }
+    Ok(Some(claims))
+}
+
+/// The refresh grant a token names, if the token is the family's current one.
+async fn live_refresh_token(ports: &Ports<'_>, token: &str) -> Result<Option<(String, RefreshGrant)>, Failure> {
+    let Some((gid, secret)) = refresh::split(token) else {
+        return Ok(None);
+    };
+    let Some(family) = ports.once.family_get(&keys::refresh_family(gid)).await? else {
+        return Ok(None);
+    };
+    if family.revoked || family.current != keys::refresh_secret(secret) {
+        return Ok(None);
+    }
+    let grant: Option<RefreshGrant> = serde_json::from_str(&family.value).ok();
+    Ok(grant.filter(|g| g.expires_at > ports.clock.now()).map(|g| (gid.to_owned(), g)))
+}
+
+pub async fn introspect(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
+    let params = Params::from_form(req);
+    confidential(app, req, &params)?;
+    let token = token_param(&params)?;
+    let body = if let Some(c) = live_access_token(app, ports, token).await? {
+        let exp = app.key.expiry_of(token);
+        json!({ "active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id, "sub": c.sub,
+                "iss": c.iss, "aud": c.aud, "jti": c.jti, "exp": exp, "auth_time": c.auth_time })
+    } else if let Some((_, g)) = live_refresh_token(ports, token).await? {
+        json!({ "active": true, "token_type": "refresh_token", "scope": g.scope, "client_id": g.client_id, "sub": g.user_id,
+                "iss": app.config.issuer, "exp": g.expires_at, "auth_time": g.auth_time })
+    } else {
+        json!({ "active": false })
+    };
+    Ok(web::json_no_store(StatusCode::OK, body.to_string()))
+}
+
+/// RFC 7009: revokes a refresh token's whole grant; revoking an access token revokes its
+/// grant as well (§2.1 allows it), so nothing issued alongside it stays usable. Unknown or
+/// foreign tokens get the same 200, so the endpoint reveals nothing.
+pub async fn revoke(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
+    let params = Params::from_form(req);
+    let client = authenticate_client(app, req, &params)?;
+    let token = token_param(&params)?;
+    let gid = if let Some(c) = live_access_token(app, ports, token).await? {
+        (c.client_id == client.client_id).then_some(c.gid)
+    } else if let Some((gid, g)) = live_refresh_token(ports, token).await? {
+        (g.client_id == client.client_id).then_some(gid)
+    } else {
+        None
+    };
+    if let Some(gid) = gid {
+        revoke_grant(app, ports, &gid).await?;
+    }
+    Ok(web::json_no_store(StatusCode::OK, "{}".into()))
+}

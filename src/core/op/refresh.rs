@@ -1,0 +1,126 @@
+//! Refresh tokens (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2).
+//!
+//! A refresh token is `{grant id}.{secret}`. The grant id names a family in the Durable
+//! Object that knows the hash of the one current secret. Presenting the current secret
+//! rotates it; presenting an earlier one means the token was stolen or replayed, and the whole
+//! family and its access tokens are revoked.
+
+use serde::{Deserialize, Serialize};
+
+use super::code::CodeGrant;
+use super::token::{bad, respond_with_tokens, revoke_grant, Issue};
+use crate::core::app::Keyedge;
+use crate::core::broker::users;
+use crate::core::config::Client;
+use crate::core::error::{Failure, OAuthError, Outcome};
+use crate::core::keys;
+use crate::core::ports::{PortError, Ports, Rotation};
+use crate::core::web::Params;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshGrant {
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub sid: String,
+    pub auth_time: i64,
+    /// `offline_access` was granted: the token outlives the browser session.
+    pub offline: bool,
+    pub expires_at: i64,
+}
+
+impl RefreshGrant {
+    pub fn from_code(grant: &CodeGrant, client: &Client, now: i64) -> Self {
+        let offline = grant.request.has_scope("offline_access");
+        let lifetime = if offline { client.offline_token_lifetime } else { client.refresh_token_lifetime };
+        RefreshGrant {
+            client_id: client.client_id.clone(),
+            user_id: grant.user_id.clone(),
+            scope: grant.request.scope.clone(),
+            sid: grant.sid.clone(),
+            auth_time: grant.auth_time,
+            offline,
+            expires_at: now + lifetime as i64,
+        }
+    }
+}
+
+/// Splits `{grant id}.{secret}`; JWTs (two dots) and garbage give `None`.
+pub fn split(token: &str) -> Option<(&str, &str)> {
+    let (family, secret) = token.split_once('.')?;
+    (!family.is_empty() && !secret.is_empty() && !secret.contains('.')).then_some((family, secret))
+}
+
+fn serialize(grant: &RefreshGrant) -> Result<String, Failure> {
+    serde_json::to_string(grant).map_err(|e| Failure::Port(PortError(e.to_string())))
+}
+
+/// Starts the family for a new grant and returns its first refresh token.
+pub async fn start_family(ports: &Ports<'_>, grant: &RefreshGrant, gid: &str) -> Result<String, Failure> {
+    let secret = ports.random_token(32);
+    let ttl = (grant.expires_at - ports.clock.now()).max(1) as u64;
+    ports
+        .once
+        .family_create(&keys::refresh_family(gid), &serialize(grant)?, &keys::refresh_secret(&secret), ttl)
+        .await?;
+    Ok(format!("{gid}.{secret}"))
+}
+
+pub async fn refresh_token(app: &Keyedge, ports: &Ports<'_>, client: &Client, params: &Params) -> Outcome {
+    let presented =
+        params.get("refresh_token").ok_or_else(|| bad(OAuthError::invalid_request("refresh_token is required")))?;
+    let invalid = || bad(OAuthError::invalid_grant("the refresh token is invalid, expired or revoked"));
+    let (gid, secret) = split(presented).ok_or_else(invalid)?;
+    let next = ports.random_token(32);
+    let rotation = ports
+        .once
+        .family_rotate(&keys::refresh_family(gid), &keys::refresh_secret(secret), &keys::refresh_secret(&next))
+        .await?;
+    let grant: RefreshGrant = match rotation {
+        Rotation::Rotated(json) => serde_json::from_str(&json).map_err(|_| invalid())?,
+        Rotation::Reused(_) => {
+            revoke_grant(app, ports, gid).await?;
+            return Err(bad(OAuthError::invalid_grant(
+                "the refresh token was already used; the whole grant is revoked",
+            )));
+        }
+        Rotation::Refused | Rotation::Missing => return Err(invalid()),
+    };
+    if grant.client_id != client.client_id {
+        // Someone else's token: it is burnt now, so revoke rather than leave it half-rotated.
+        revoke_grant(app, ports, gid).await?;
+        return Err(invalid());
+    }
+    if grant.expires_at <= ports.clock.now() {
+        return Err(invalid());
+    }
+    if !grant.offline && ports.store.get(&keys::ended_session(&grant.sid)).await?.is_some() {
+        return Err(bad(OAuthError::invalid_grant("the session this token belongs to has ended")));
+    }
+    // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
+    let scope = match params.get("scope") {
+        None => grant.scope.clone(),
+        Some(asked) => {
+            let granted: Vec<&str> = grant.scope.split(' ').collect();
+            if asked.split(' ').any(|s| !granted.contains(&s)) {
+                return Err(bad(OAuthError::new("invalid_scope", "the requested scope exceeds the granted scope")));
+            }
+            asked.to_owned()
+        }
+    };
+    let user = users::load(ports, &grant.user_id).await?.ok_or_else(invalid)?;
+    respond_with_tokens(
+        app,
+        ports,
+        Issue {
+            client,
+            user: &user,
+            scope: &scope,
+            sid: &grant.sid,
+            auth_time: grant.auth_time,
+            gid,
+            nonce: None,
+            refresh_token: Some(format!("{gid}.{next}")),
+        },
+    )
+}
