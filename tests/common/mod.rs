@@ -18,6 +18,7 @@ pub const ISSUER: &str = "https://keyedge.test";
 pub const APP_REDIRECT: &str = "https://app.test/cb";
 pub const APP_SECRET: &str = "app-secret-0123456789";
 pub const IDP_SECRET: &str = "idp-secret-0123456789";
+pub const MACHINE_SECRET: &str = "machine-secret-0123456789";
 pub const START: i64 = 1_800_000_000;
 
 pub fn config_text() -> String {
@@ -33,6 +34,11 @@ redirect_uris = ["{APP_REDIRECT}", "https://app.test/other?keep=1"]
 [[clients]]
 client_id = "spa"
 redirect_uris = ["https://spa.test/cb"]
+
+[[clients]]
+client_id = "machine"
+client_secret_env = "MACHINE_SECRET"
+grant_types = ["client_credentials"]
 
 [[identity_providers]]
 alias = "up"
@@ -50,6 +56,7 @@ pub fn secrets(name: &str) -> Option<String> {
         "SIGNING_KEY" => Some(include_str!("../fixtures/keyedge-test-key.pem").to_owned()),
         "APP_SECRET" => Some(APP_SECRET.to_owned()),
         "IDP_SECRET" => Some(IDP_SECRET.to_owned()),
+        "MACHINE_SECRET" => Some(MACHINE_SECRET.to_owned()),
         _ => None,
     }
 }
@@ -226,4 +233,28 @@ pub fn redeem(world: &World, code: &str, verifier: &str) -> Response<Vec<u8>> {
         ],
         Some(("app", APP_SECRET)),
     )
+}
+
+/// Logs alice in through the confidential client and returns the token response.
+pub fn tokens_for_alice(world: &World, scope: &str) -> serde_json::Value {
+    let rp = rp_request("app", APP_REDIRECT);
+    let query = rp.query.replace("scope=openid+email+profile", &format!("scope={}", scope.replace(' ', "+")));
+    let code = query_param(&location(&login(world, &mut Browser::default(), &query, "alice")), "code").unwrap();
+    json(&redeem(world, &code, &rp.verifier))
+}
+
+pub fn refresh(world: &World, refresh_token: &str) -> Response<Vec<u8>> {
+    world.post_form(
+        "/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
+        Some(("app", APP_SECRET)),
+    )
+}
+
+pub fn userinfo_status(world: &World, access_token: &str) -> u16 {
+    let req = http::Request::get(format!("{ISSUER}/userinfo"))
+        .header("authorization", format!("Bearer {access_token}"))
+        .body(vec![])
+        .unwrap();
+    world.send(req).status().as_u16()
 }

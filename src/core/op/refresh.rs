@@ -66,11 +66,28 @@ pub async fn start_family(ports: &Ports<'_>, grant: &RefreshGrant, gid: &str) ->
     Ok(format!("{gid}.{secret}"))
 }
 
+/// RFC 6749 §6: a narrower scope may be asked for, never a wider one.
+fn narrowed_scope(granted: &str, asked: &str) -> Result<String, Failure> {
+    let granted: Vec<&str> = granted.split(' ').collect();
+    if asked.split(' ').any(|s| !granted.contains(&s)) {
+        return Err(bad(OAuthError::new("invalid_scope", "the requested scope exceeds the granted scope")));
+    }
+    Ok(asked.to_owned())
+}
+
 pub async fn refresh_token(app: &Keyedge, ports: &Ports<'_>, client: &Client, params: &Params) -> Outcome {
     let presented =
         params.get("refresh_token").ok_or_else(|| bad(OAuthError::invalid_request("refresh_token is required")))?;
     let invalid = || bad(OAuthError::invalid_grant("the refresh token is invalid, expired or revoked"));
     let (gid, secret) = split(presented).ok_or_else(invalid)?;
+    // A scope error must not burn the token, so a narrowed scope is checked before rotating.
+    if let Some(asked) = params.get("scope") {
+        let family = ports.once.family_get(&keys::refresh_family(gid)).await?;
+        let granted = family.and_then(|f| serde_json::from_str::<RefreshGrant>(&f.value).ok()).map(|g| g.scope);
+        if let Some(granted) = granted {
+            narrowed_scope(&granted, asked)?;
+        }
+    }
     let next = ports.random_token(32);
     let rotation = ports
         .once
@@ -97,16 +114,9 @@ pub async fn refresh_token(app: &Keyedge, ports: &Ports<'_>, client: &Client, pa
     if !grant.offline && ports.store.get(&keys::ended_session(&grant.sid)).await?.is_some() {
         return Err(bad(OAuthError::invalid_grant("the session this token belongs to has ended")));
     }
-    // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
     let scope = match params.get("scope") {
         None => grant.scope.clone(),
-        Some(asked) => {
-            let granted: Vec<&str> = grant.scope.split(' ').collect();
-            if asked.split(' ').any(|s| !granted.contains(&s)) {
-                return Err(bad(OAuthError::new("invalid_scope", "the requested scope exceeds the granted scope")));
-            }
-            asked.to_owned()
-        }
+        Some(asked) => narrowed_scope(&grant.scope, asked)?,
     };
     let user = users::load(ports, &grant.user_id).await?.ok_or_else(invalid)?;
     respond_with_tokens(

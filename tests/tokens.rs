@@ -1,0 +1,199 @@
+//! Refresh tokens (RFC 6749 §6, RFC 9700 §4.14.2), client credentials (§4.4), introspection
+//! (RFC 7662) and revocation (RFC 7009).
+
+mod common;
+
+use common::*;
+
+fn s(v: &serde_json::Value, k: &str) -> String {
+    v[k].as_str().unwrap_or_else(|| panic!("no {k} in {v}")).to_owned()
+}
+
+#[test]
+fn oidcc_refresh_token_rotates_and_keeps_the_subject() {
+    let world = World::new();
+    let first = tokens_for_alice(&world, "openid email profile");
+    let rt1 = s(&first, "refresh_token");
+    let res = refresh(&world, &rt1);
+    assert_eq!(res.status(), 200, "{}", body(&res));
+    let second = json(&res);
+    let rt2 = s(&second, "refresh_token");
+    assert_ne!(rt1, rt2, "rotated");
+    assert_eq!(userinfo_status(&world, &s(&second, "access_token")), 200);
+    assert!(second["id_token"].is_string());
+    let third = refresh(&world, &rt2);
+    assert_eq!(third.status(), 200);
+}
+
+#[test]
+fn rfc9700_refresh_token_reuse_revokes_the_family() {
+    let world = World::new();
+    let first = tokens_for_alice(&world, "openid");
+    let rt1 = s(&first, "refresh_token");
+    let second = json(&refresh(&world, &rt1));
+    let rt2 = s(&second, "refresh_token");
+    // The old token comes back: theft. Everything of the grant dies.
+    let reuse = refresh(&world, &rt1);
+    assert_eq!(json(&reuse)["error"], "invalid_grant");
+    assert_eq!(json(&refresh(&world, &rt2))["error"], "invalid_grant", "the current token is revoked too");
+    assert_eq!(userinfo_status(&world, &s(&second, "access_token")), 401);
+    assert_eq!(userinfo_status(&world, &s(&first, "access_token")), 401);
+}
+
+#[test]
+fn a_guessed_refresh_secret_does_not_revoke_the_real_one() {
+    let world = World::new();
+    let rt = s(&tokens_for_alice(&world, "openid"), "refresh_token");
+    let gid = rt.split('.').next().unwrap();
+    assert_eq!(json(&refresh(&world, &format!("{gid}.guess")))["error"], "invalid_grant");
+    assert_eq!(refresh(&world, &rt).status(), 200);
+}
+
+#[test]
+fn refresh_token_of_another_client_is_refused() {
+    let world = World::new();
+    let rt = s(&tokens_for_alice(&world, "openid"), "refresh_token");
+    let res = world.post_form(
+        "/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("client_id", "spa")],
+        None,
+    );
+    assert_eq!(json(&res)["error"], "invalid_grant");
+}
+
+#[test]
+fn refresh_may_narrow_but_not_widen_scope() {
+    let world = World::new();
+    let rt = s(&tokens_for_alice(&world, "openid email"), "refresh_token");
+    let wide = world.post_form(
+        "/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", "openid email profile")],
+        Some(("app", APP_SECRET)),
+    );
+    assert_eq!(json(&wide)["error"], "invalid_scope");
+    // The refused request burnt nothing: the token is still current.
+    let narrow = world.post_form(
+        "/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", "openid")],
+        Some(("app", APP_SECRET)),
+    );
+    assert_eq!(narrow.status(), 200, "{}", body(&narrow));
+    assert_eq!(json(&narrow)["scope"], "openid");
+}
+
+#[test]
+fn online_refresh_token_ends_with_the_session_and_offline_survives_it() {
+    let world = World::new();
+    let mut browser = Browser::default();
+    let rp = rp_request("app", APP_REDIRECT);
+    let code = query_param(&location(&login(&world, &mut browser, &rp.query, "alice")), "code").unwrap();
+    let online = s(&json(&redeem(&world, &code, &rp.verifier)), "refresh_token");
+    let rp2 = rp_request("app", APP_REDIRECT);
+    let q2 = rp2.query.replace("scope=openid+email+profile", "scope=openid+offline_access");
+    let again = browser.get(&world, &format!("/authorize?{q2}"));
+    let code2 = query_param(&location(&again), "code").expect("SSO issues a code");
+    let offline = s(&json(&redeem(&world, &code2, &rp2.verifier)), "refresh_token");
+    assert_eq!(browser.post(&world, "/logout").status(), 200);
+    assert_eq!(json(&refresh(&world, &online))["error"], "invalid_grant");
+    assert_eq!(refresh(&world, &offline).status(), 200);
+}
+
+#[test]
+fn refresh_token_expires() {
+    let world = World::new();
+    let rt = s(&tokens_for_alice(&world, "openid"), "refresh_token");
+    world.clock.advance(8 * 3600 + 1);
+    assert_eq!(json(&refresh(&world, &rt))["error"], "invalid_grant");
+}
+
+#[test]
+fn client_credentials_issues_an_access_token_without_id_or_refresh_token() {
+    let world = World::new();
+    let res = world.post_form(
+        "/token",
+        &[("grant_type", "client_credentials"), ("scope", "reports")],
+        Some(("machine", MACHINE_SECRET)),
+    );
+    assert_eq!(res.status(), 200, "{}", body(&res));
+    let t = json(&res);
+    assert!(t["id_token"].is_null() && t["refresh_token"].is_null());
+    let intro = world.post_form("/introspect", &[("token", &s(&t, "access_token"))], Some(("machine", MACHINE_SECRET)));
+    let intro = json(&intro);
+    assert_eq!(intro["active"], true);
+    assert_eq!(intro["sub"], "machine");
+    assert_eq!(intro["scope"], "reports");
+}
+
+#[test]
+fn grant_types_are_enforced_per_client() {
+    let world = World::new();
+    let res = world.post_form("/token", &[("grant_type", "client_credentials")], Some(("app", APP_SECRET)));
+    assert_eq!(json(&res)["error"], "unauthorized_client");
+    let res = world.post_form("/token", &[("grant_type", "password")], Some(("app", APP_SECRET)));
+    assert_eq!(json(&res)["error"], "unsupported_grant_type");
+    let res = world.post_form("/token", &[], Some(("app", APP_SECRET)));
+    assert_eq!(json(&res)["error"], "invalid_request");
+}
+
+#[test]
+fn oidcc_server_client_secret_post() {
+    let world = World::new();
+    let res = world.post_form(
+        "/token",
+        &[("grant_type", "client_credentials"), ("client_id", "machine"), ("client_secret", MACHINE_SECRET)],
+        None,
+    );
+    assert_eq!(res.status(), 200);
+    // Two methods at once is refused (RFC 6749 §2.3).
+    let res = world.post_form(
+        "/token",
+        &[("grant_type", "client_credentials"), ("client_secret", MACHINE_SECRET)],
+        Some(("machine", MACHINE_SECRET)),
+    );
+    assert_eq!(json(&res)["error"], "invalid_request");
+}
+
+#[test]
+fn rfc7662_introspection_reports_active_and_inactive_tokens() {
+    let world = World::new();
+    let t = tokens_for_alice(&world, "openid email");
+    let ask = |token: &str| json(&world.post_form("/introspect", &[("token", token)], Some(("app", APP_SECRET))));
+    let at = ask(&s(&t, "access_token"));
+    assert_eq!(at["active"], true);
+    assert_eq!(at["client_id"], "app");
+    assert_eq!(at["scope"], "openid email");
+    assert!(at["exp"].as_i64().unwrap() > START);
+    assert_eq!(ask(&s(&t, "refresh_token"))["active"], true);
+    assert_eq!(ask("garbage")["active"], false);
+    world.clock.advance(301);
+    assert_eq!(ask(&s(&t, "access_token"))["active"], false, "expired");
+    // Public clients cannot introspect; wrong credentials are invalid_client.
+    let res = world.post_form("/introspect", &[("token", "x"), ("client_id", "spa")], None);
+    assert_eq!(res.status(), 401);
+}
+
+#[test]
+fn rfc7009_revoking_a_refresh_token_revokes_its_grant() {
+    let world = World::new();
+    let t = tokens_for_alice(&world, "openid");
+    let res = world.post_form(
+        "/revoke",
+        &[("token", &s(&t, "refresh_token")), ("token_type_hint", "refresh_token")],
+        Some(("app", APP_SECRET)),
+    );
+    assert_eq!(res.status(), 200);
+    assert_eq!(json(&refresh(&world, &s(&t, "refresh_token")))["error"], "invalid_grant");
+    assert_eq!(userinfo_status(&world, &s(&t, "access_token")), 401);
+    // Unknown tokens get the same answer.
+    assert_eq!(world.post_form("/revoke", &[("token", "nope")], Some(("app", APP_SECRET))).status(), 200);
+}
+
+#[test]
+fn rfc7009_revoking_an_access_token_of_another_client_does_nothing() {
+    let world = World::new();
+    let t = tokens_for_alice(&world, "openid");
+    world.post_form("/revoke", &[("token", &s(&t, "access_token"))], Some(("machine", MACHINE_SECRET)));
+    assert_eq!(userinfo_status(&world, &s(&t, "access_token")), 200);
+    world.post_form("/revoke", &[("token", &s(&t, "access_token"))], Some(("app", APP_SECRET)));
+    assert_eq!(userinfo_status(&world, &s(&t, "access_token")), 401);
+}
