@@ -6,7 +6,7 @@ use std::fmt;
 
 use super::broker::{account, callback, login, session};
 use super::config::{Config, ConfigError};
-use super::error::{Failure, Outcome, PageError};
+use super::error::{Failure, OAuthError, Outcome, PageError};
 use super::jose::{KeyError, SigningKey};
 use super::op::authorize::{AuthorizationRequest, AuthorizeError};
 use super::op::{code, discovery, introspect, token, userinfo};
@@ -32,6 +32,11 @@ impl fmt::Display for StartError {
 }
 
 impl std::error::Error for StartError {}
+
+/// The endpoints a browser application calls directly (OIDC Discovery, JWKS, token,
+/// userinfo): they answer CORS requests from any origin, without credentials. No other
+/// endpoint does.
+const CORS_PATHS: &[&str] = &["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo"];
 
 pub struct Keyedge {
     pub config: Config,
@@ -72,7 +77,11 @@ impl Keyedge {
     }
 
     pub async fn handle(&self, req: Request, ports: &Ports<'_>) -> Response {
-        match self.route(&req, ports).await {
+        let cors = CORS_PATHS.contains(&req.uri().path());
+        if cors && req.method() == Method::OPTIONS {
+            return web::cors_preflight();
+        }
+        let mut res = match self.route(&req, ports).await {
             Ok(res) => res,
             Err(failure) => {
                 if let Failure::Port(e) = &failure {
@@ -80,7 +89,11 @@ impl Keyedge {
                 }
                 failure.into_response(&self.css_path)
             }
+        };
+        if cors {
+            web::allow_any_origin(&mut res);
         }
+        res
     }
 
     async fn route(&self, req: &Request, ports: &Ports<'_>) -> Outcome {
@@ -122,43 +135,49 @@ impl Keyedge {
         let (request, client) = match AuthorizationRequest::validate(&self.config, &params) {
             Ok(ok) => ok,
             Err(AuthorizeError::Page(p)) => return Err(p.into()),
-            Err(AuthorizeError::Redirect { redirect_uri, state, error }) => {
-                return Ok(web::redirect(&AuthorizationRequest::error_redirect(
-                    issuer,
-                    &redirect_uri,
-                    state.as_deref(),
-                    &error,
-                )))
-            }
+            Err(AuthorizeError::Redirect { target, error }) => return Ok(target.error(issuer, &self.css_path, &error)),
         };
+        let target = request.target();
         let now = ports.clock.now();
+        // A hint that does not verify is an invalid request; one about another user means the
+        // current session cannot answer it (OIDC Core §3.1.2.1, id_token_hint).
+        let hinted_sub = match &request.id_token_hint {
+            Some(hint) => match self.key.verify_own_ignoring_expiry::<IdTokenSubject>(hint) {
+                Ok(h) if h.iss == *issuer => Some(h.sub),
+                _ => {
+                    let e = OAuthError::invalid_request("id_token_hint is not an ID token issued by keyedge");
+                    return Ok(target.error(issuer, &self.css_path, &e));
+                }
+            },
+            None => None,
+        };
         let session = session::current(ports, self.cookies(), req)
             .await?
-            .filter(|s| request.max_age.is_none_or(|max| now - s.auth_time <= max as i64));
+            .filter(|s| request.max_age.is_none_or(|max| now - s.auth_time <= max as i64))
+            .filter(|s| hinted_sub.as_ref().is_none_or(|sub| *sub == s.user_id))
+            .filter(|s| client.allows_idp(&s.idp));
         let fresh_login_required = request.has_prompt("login") || request.has_prompt("select_account");
         match session {
             Some(s) if !fresh_login_required => return code::issue(self, ports, &request, &s).await,
             _ if request.has_prompt("none") => {
-                let e = crate::core::error::OAuthError::new("login_required", "the user is not signed in");
-                return Ok(web::redirect(&AuthorizationRequest::error_redirect(
-                    issuer,
-                    &request.redirect_uri,
-                    request.state.as_deref(),
-                    &e,
-                )));
+                let e = OAuthError::new("login_required", "the user must sign in");
+                return Ok(target.error(issuer, &self.css_path, &e));
             }
             _ => {}
         }
-        let continuation = login::Continuation::Authorize { request };
-        if let login::Continuation::Authorize { request } = &continuation {
-            // kc_idp_hint: skip the login page and go straight to that IdP.
-            if let Some(hint) = request.kc_idp_hint.as_deref().filter(|h| self.config.provider(h).is_some()) {
-                let q = request.to_query();
-                let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                return Ok(web::redirect(&web::path_with_query(&format!("/broker/{hint}/login"), &pairs)));
-            }
+        // kc_idp_hint (or a client with a single allowed, default IdP): skip the login page.
+        let hint = request.kc_idp_hint.as_deref().filter(|h| self.config.provider(h).is_some() && client.allows_idp(h));
+        let direct = hint.map(str::to_owned).or_else(|| {
+            let mut defaults = self.config.identity_providers.iter();
+            defaults
+                .find(|p| p.enabled && p.authenticate_by_default && client.allows_idp(&p.alias))
+                .map(|p| p.alias.clone())
+        });
+        let continuation = login::Continuation::Authorize { request: Box::new(request) };
+        if let Some(alias) = direct {
+            return Ok(web::redirect(&continuation.start_url(&alias)));
         }
-        login::login_page(self, Some(&client.name), &continuation)
+        login::login_page(self, Some(client), &continuation)
     }
 
     /// `/login?return_to=…`: sign in to keyedge itself (the account page).
@@ -177,5 +196,12 @@ fn not_found() -> Outcome {
 }
 
 fn method_not_allowed() -> Failure {
-    Failure::Json(StatusCode::METHOD_NOT_ALLOWED, crate::core::error::OAuthError::invalid_request("use POST"))
+    Failure::Json(StatusCode::METHOD_NOT_ALLOWED, OAuthError::invalid_request("use POST"))
+}
+
+/// The claims of an `id_token_hint` keyedge looks at.
+#[derive(Clone, serde::Deserialize)]
+struct IdTokenSubject {
+    iss: String,
+    sub: String,
 }

@@ -126,6 +126,8 @@ struct RawIdentityProvider {
     #[serde(default)]
     hide_on_login_page: bool,
     #[serde(default)]
+    authenticate_by_default: bool,
+    #[serde(default)]
     gui_order: i32,
     #[serde(default)]
     issuer: Option<String>,
@@ -211,6 +213,8 @@ pub struct IdentityProvider {
     pub display_name: String,
     pub enabled: bool,
     pub hide_on_login_page: bool,
+    /// Skip the login page and go straight to this IdP (Keycloak's "Authenticate By Default").
+    pub authenticate_by_default: bool,
     pub gui_order: i32,
     pub kind: ProviderKind,
 }
@@ -350,6 +354,7 @@ impl Config {
                 alias: p.alias,
                 enabled: p.enabled,
                 hide_on_login_page: p.hide_on_login_page,
+                authenticate_by_default: p.authenticate_by_default,
                 gui_order: p.gui_order,
                 kind,
             });

@@ -61,6 +61,35 @@ struct ErrorPage<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "form_post.html")]
+struct FormPost<'a> {
+    css: &'a str,
+    action: &'a str,
+    fields: &'a [(&'a str, &'a str)],
+}
+
+/// The one script keyedge serves: it submits the form_post form on load. Allowed by its hash
+/// in the page's CSP; without JavaScript the user presses the button.
+const FORM_POST_SCRIPT: &str = "document.forms[0].submit()";
+
+/// OAuth 2.0 Form Post Response Mode §2: an HTML form that POSTs the response to the client.
+pub fn form_post(css: &str, action: &str, fields: &[(&str, &str)]) -> super::web::Response {
+    use sha2::{Digest, Sha256};
+    let html = render(&FormPost { css, action, fields });
+    let mut res = super::web::html(http::StatusCode::OK, html);
+    let script_hash =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, Sha256::digest(FORM_POST_SCRIPT));
+    let origin = url::Url::parse(action).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+    let csp = format!(
+        "default-src 'none'; style-src 'self'; script-src 'sha256-{script_hash}'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'"
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&csp) {
+        res.headers_mut().insert("content-security-policy", v);
+    }
+    res
+}
+
+#[derive(Template)]
 #[template(path = "logout.html")]
 struct Logout<'a> {
     css: &'a str,

@@ -139,7 +139,24 @@ pub fn json_public(body: String, max_age: u32) -> Response {
     if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
         h.insert(CACHE_CONTROL, v);
     }
+    res
+}
+
+/// CORS for public, credential-less endpoints: tokens travel in headers or bodies, never
+/// in cookies, so any origin may call them.
+pub fn allow_any_origin(res: &mut Response) {
+    let h = res.headers_mut();
     h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    h.insert("access-control-expose-headers", HeaderValue::from_static("WWW-Authenticate"));
+}
+
+pub fn cors_preflight() -> Response {
+    let mut res = respond(StatusCode::NO_CONTENT, "text/plain; charset=utf-8", Vec::new());
+    allow_any_origin(&mut res);
+    let h = res.headers_mut();
+    h.insert("access-control-allow-methods", HeaderValue::from_static("GET, POST"));
+    h.insert("access-control-allow-headers", HeaderValue::from_static("Authorization, Content-Type, DPoP"));
+    h.insert("access-control-max-age", HeaderValue::from_static("86400"));
     res
 }
 

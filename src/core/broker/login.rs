@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::core::app::Keyedge;
-use crate::core::config::{IdentityProvider, ProviderKind};
-use crate::core::error::{Failure, Outcome, PageError};
+use crate::core::config::{Client, IdentityProvider, ProviderKind};
+use crate::core::error::{Failure, OAuthError, Outcome, PageError};
 use crate::core::keys;
 use crate::core::op::authorize::{AuthorizationRequest, AuthorizeError};
 use crate::core::pages::{self, ProviderChoice};
@@ -22,7 +22,7 @@ pub const FLOW_TTL: u64 = 600;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Continuation {
     /// Finish an OpenID Connect authorization request: issue a code to the client.
-    Authorize { request: AuthorizationRequest },
+    Authorize { request: Box<AuthorizationRequest> },
     /// A keyedge page (e.g. `/account`).
     ReturnTo { path: String },
 }
@@ -45,6 +45,26 @@ impl Continuation {
             Continuation::Authorize { request } => request.to_query(),
             Continuation::ReturnTo { path } => vec![("return_to", path.clone())],
         }
+    }
+
+    /// `login_hint` and `ui_locales` of the client's request, passed on to the upstream IdP.
+    fn forwarded_hints(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Continuation::Authorize { request } => {
+                [("login_hint", &request.login_hint), ("ui_locales", &request.ui_locales)]
+                    .into_iter()
+                    .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+                    .collect()
+            }
+            Continuation::ReturnTo { .. } => Vec::new(),
+        }
+    }
+
+    /// `/broker/{alias}/login?…`: the link that starts a login at that IdP.
+    pub fn start_url(&self, alias: &str) -> String {
+        let q = self.query();
+        let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        web::path_with_query(&format!("/broker/{alias}/login"), &pairs)
     }
 }
 
@@ -74,20 +94,23 @@ pub fn safe_return_to(path: Option<&str>) -> String {
     }
 }
 
-/// The identity providers shown on the login page, in `gui_order`.
-pub fn visible_providers(app: &Keyedge) -> impl Iterator<Item = &IdentityProvider> {
-    app.config.identity_providers.iter().filter(|p| p.enabled && !p.hide_on_login_page)
+/// The identity providers shown on the login page for `client` (all clients when `None`),
+/// in `gui_order`.
+pub fn visible_providers<'a>(
+    app: &'a Keyedge,
+    client: Option<&'a Client>,
+) -> impl Iterator<Item = &'a IdentityProvider> {
+    app.config
+        .identity_providers
+        .iter()
+        .filter(move |p| p.enabled && !p.hide_on_login_page && client.is_none_or(|c| c.allows_idp(&p.alias)))
 }
 
-pub fn login_page(app: &Keyedge, client_name: Option<&str>, continuation: &Continuation) -> Outcome {
-    let q = continuation.query();
-    let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let providers: Vec<ProviderChoice> = visible_providers(app)
-        .map(|p| ProviderChoice {
-            display_name: p.display_name.clone(),
-            href: web::path_with_query(&format!("/broker/{}/login", p.alias), &pairs),
-        })
+pub fn login_page(app: &Keyedge, client: Option<&Client>, continuation: &Continuation) -> Outcome {
+    let providers: Vec<ProviderChoice> = visible_providers(app, client)
+        .map(|p| ProviderChoice { display_name: p.display_name.clone(), href: continuation.start_url(&p.alias) })
         .collect();
+    let client_name = client.map(|c| c.name.as_str());
     Ok(web::html(http::StatusCode::OK, pages::login(app.css(), client_name, &providers)))
 }
 
@@ -104,15 +127,17 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
     let params = Params::from_query(req);
     let continuation = if params.get("client_id").is_some() {
         match AuthorizationRequest::validate(&app.config, &params) {
-            Ok((request, _)) => Continuation::Authorize { request },
+            Ok((request, client)) if client.allows_idp(alias) => Continuation::Authorize { request: Box::new(request) },
+            Ok((request, _)) => {
+                let e = OAuthError::new(
+                    "access_denied",
+                    format!("this application does not accept sign-in with `{alias}`"),
+                );
+                return Ok(request.target().error(&app.config.issuer, app.css(), &e));
+            }
             Err(AuthorizeError::Page(p)) => return Err(p.into()),
-            Err(AuthorizeError::Redirect { redirect_uri, state, error }) => {
-                return Ok(web::redirect(&AuthorizationRequest::error_redirect(
-                    &app.config.issuer,
-                    &redirect_uri,
-                    state.as_deref(),
-                    &error,
-                )))
+            Err(AuthorizeError::Redirect { target, error }) => {
+                return Ok(target.error(&app.config.issuer, app.css(), &error))
             }
         }
     } else {
@@ -132,7 +157,8 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
     let (url, secrets) = match &idp.kind {
         ProviderKind::Oidc(cfg) => {
             let endpoints = app.metadata.endpoints(idp, cfg, ports).await.map_err(upstream_error)?;
-            oidc::begin(cfg, &endpoints, &redirect_uri, &state, ports).map_err(upstream_error)?
+            oidc::begin(cfg, &endpoints, &redirect_uri, &state, &continuation.forwarded_hints(), ports)
+                .map_err(upstream_error)?
         }
     };
     let flow =

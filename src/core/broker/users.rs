@@ -29,11 +29,63 @@ pub struct User {
     pub family_name: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    #[serde(default)]
+    pub phone_number_verified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<serde_json::Value>,
     pub created_at: i64,
     pub links: Vec<LinkedIdentity>,
 }
 
+/// Standard claims by scope (OIDC Core §5.4).
+const SCOPE_CLAIMS: &[(&str, &[&str])] = &[
+    ("profile", &["name", "given_name", "family_name", "preferred_username", "picture", "locale"]),
+    ("email", &["email", "email_verified"]),
+    ("address", &["address"]),
+    ("phone", &["phone_number", "phone_number_verified"]),
+];
+
 impl User {
+    /// Every standard claim keyedge knows about the user, by claim name.
+    fn standard_claims(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::Value;
+        let mut m = serde_json::Map::new();
+        let mut put = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                m.insert(k.to_owned(), v);
+            }
+        };
+        let text = |v: &Option<String>| v.clone().map(Value::String);
+        put("name", Some(Value::String(self.display_name())));
+        put("given_name", text(&self.given_name));
+        put("family_name", text(&self.family_name));
+        put("preferred_username", Some(Value::String(self.username.clone())));
+        put("picture", text(&self.picture));
+        put("locale", text(&self.locale));
+        put("email", text(&self.email));
+        put("email_verified", self.email.as_ref().map(|_| Value::Bool(self.email_verified)));
+        put("address", self.address.clone());
+        put("phone_number", text(&self.phone_number));
+        put("phone_number_verified", self.phone_number.as_ref().map(|_| Value::Bool(self.phone_number_verified)));
+        m
+    }
+
+    /// The claims released for `scope` plus those individually `requested` through the
+    /// `claims` parameter (OIDC Core §5.5); only claims the user has are returned.
+    pub fn claims_for(&self, scope: &str, requested: &[String]) -> serde_json::Map<String, serde_json::Value> {
+        let scopes: Vec<&str> = scope.split(' ').collect();
+        let by_scope =
+            SCOPE_CLAIMS.iter().filter(|(s, _)| scopes.contains(s)).flat_map(|(_, names)| names.iter().copied());
+        let allowed: Vec<&str> = by_scope.chain(requested.iter().map(String::as_str)).collect();
+        self.standard_claims().into_iter().filter(|(k, _)| allowed.contains(&k.as_str())).collect()
+    }
+
     pub fn display_name(&self) -> String {
         if let Some(n) = &self.name {
             return n.clone();
@@ -83,6 +135,11 @@ pub async fn find_or_create(ports: &Ports<'_>, identity: &BrokeredIdentity) -> R
         given_name: identity.given_name.clone(),
         family_name: identity.family_name.clone(),
         name: identity.name.clone(),
+        picture: identity.picture.clone(),
+        locale: identity.locale.clone(),
+        phone_number: identity.phone_number.clone(),
+        phone_number_verified: identity.phone_number_verified,
+        address: identity.address.clone(),
         created_at: now,
         links: vec![LinkedIdentity {
             alias: identity.alias.clone(),

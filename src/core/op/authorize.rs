@@ -6,6 +6,61 @@ use crate::core::config::{Client, Config};
 use crate::core::error::{OAuthError, PageError};
 use crate::core::web::{self, Params};
 
+/// How the authorization response reaches the client (OAuth 2.0 Multiple Response Types,
+/// OAuth 2.0 Form Post Response Mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    #[default]
+    Query,
+    FormPost,
+}
+
+/// Where and how to send an authorization response: known once client and redirect URI are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseTarget {
+    pub redirect_uri: String,
+    pub mode: ResponseMode,
+    pub state: Option<String>,
+}
+
+/// Claims asked for one by one with the `claims` request parameter (OIDC Core §5.5). Only
+/// the names matter to keyedge: it returns each requested claim it has, essential or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestedClaims {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub userinfo: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_token: Vec<String>,
+}
+
+impl RequestedClaims {
+    fn parse(text: &str) -> Result<Self, OAuthError> {
+        let invalid = || OAuthError::invalid_request("claims must be a JSON object (OIDC Core §5.5)");
+        let doc: serde_json::Value = serde_json::from_str(text).map_err(|_| invalid())?;
+        let obj = doc.as_object().ok_or_else(invalid)?;
+        let names = |member: &str| -> Result<Vec<String>, OAuthError> {
+            match obj.get(member) {
+                None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+                Some(serde_json::Value::Object(m)) => Ok(m.keys().cloned().collect()),
+                Some(_) => Err(invalid()),
+            }
+        };
+        Ok(Self { userinfo: names("userinfo")?, id_token: names("id_token")? })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.userinfo.is_empty() && self.id_token.is_empty()
+    }
+
+    fn to_json(&self) -> String {
+        let obj = |names: &[String]| -> serde_json::Map<String, serde_json::Value> {
+            names.iter().map(|n| (n.clone(), serde_json::Value::Null)).collect()
+        };
+        serde_json::json!({ "userinfo": obj(&self.userinfo), "id_token": obj(&self.id_token) }).to_string()
+    }
+}
+
 /// A validated authorization request: everything needed to finish it after the login.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
@@ -24,6 +79,16 @@ pub struct AuthorizationRequest {
     pub max_age: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kc_idp_hint: Option<String>,
+    #[serde(default)]
+    pub response_mode: ResponseMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_hint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ui_locales: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_hint: Option<String>,
+    #[serde(default, skip_serializing_if = "RequestedClaims::is_empty")]
+    pub claims: RequestedClaims,
 }
 
 /// Why a request was refused. Until client and redirect URI are known to be good the user
@@ -31,7 +96,7 @@ pub struct AuthorizationRequest {
 #[derive(Debug)]
 pub enum AuthorizeError {
     Page(PageError),
-    Redirect { redirect_uri: String, state: Option<String>, error: OAuthError },
+    Redirect { target: ResponseTarget, error: OAuthError },
 }
 
 const SINGLE_VALUED: &[&str] = &[
@@ -46,6 +111,11 @@ const SINGLE_VALUED: &[&str] = &[
     "prompt",
     "max_age",
     "response_mode",
+    "claims",
+    "id_token_hint",
+    "login_hint",
+    "ui_locales",
+    "display",
 ];
 
 /// A PKCE code challenge for S256 is the base64url SHA-256 of the verifier: 43 characters
@@ -78,11 +148,14 @@ impl AuthorizationRequest {
             ));
         }
         let state = params.get("state").map(str::to_owned);
-        let fail = |error: OAuthError| AuthorizeError::Redirect {
-            redirect_uri: redirect_uri.to_owned(),
-            state: state.clone(),
-            error,
+        // The response mode is needed to deliver even the errors below.
+        let response_mode = match params.get("response_mode") {
+            Some("form_post") => ResponseMode::FormPost,
+            _ => ResponseMode::Query,
         };
+        let target =
+            ResponseTarget { redirect_uri: redirect_uri.to_owned(), mode: response_mode, state: state.clone() };
+        let fail = |error: OAuthError| AuthorizeError::Redirect { target: target.clone(), error };
         if let Some(name) = params.first_repeated(SINGLE_VALUED) {
             return Err(fail(OAuthError::invalid_request(format!("parameter `{name}` is repeated"))));
         }
@@ -100,8 +173,13 @@ impl AuthorizationRequest {
             }
         }
         match params.get("response_mode") {
-            None | Some("query") => {}
-            Some(_) => return Err(fail(OAuthError::invalid_request("only response_mode=query is supported"))),
+            None | Some("query") | Some("form_post") => {}
+            Some(_) => return Err(fail(OAuthError::invalid_request("response_mode must be query or form_post"))),
+        }
+        if let Some(display) = params.get("display") {
+            if !["page", "popup", "touch", "wap"].contains(&display) {
+                return Err(fail(OAuthError::invalid_request("unknown display value")));
+            }
         }
         let scope = params.get("scope").unwrap_or("");
         if !scope.split(' ').any(|s| s == "openid") {
@@ -131,6 +209,10 @@ impl AuthorizationRequest {
                 return Err(fail(OAuthError::invalid_request("prompt=none cannot be combined with other values")));
             }
         }
+        let claims = match params.get("claims") {
+            Some(text) => RequestedClaims::parse(text).map_err(&fail)?,
+            None => RequestedClaims::default(),
+        };
         let max_age = match params.get("max_age") {
             None => None,
             Some(v) => Some(
@@ -149,6 +231,11 @@ impl AuthorizationRequest {
                 prompt,
                 max_age,
                 kc_idp_hint: params.get("kc_idp_hint").map(str::to_owned),
+                response_mode,
+                login_hint: params.get("login_hint").map(str::to_owned),
+                ui_locales: params.get("ui_locales").map(str::to_owned),
+                id_token_hint: params.get("id_token_hint").map(str::to_owned),
+                claims,
             },
             client,
         ))
@@ -175,7 +262,22 @@ impl AuthorizationRequest {
         if let Some(max_age) = self.max_age {
             q.push(("max_age", max_age.to_string()));
         }
+        if self.response_mode == ResponseMode::FormPost {
+            q.push(("response_mode", "form_post".to_owned()));
+        }
+        for (k, v) in [("login_hint", &self.login_hint), ("ui_locales", &self.ui_locales)] {
+            if let Some(v) = v {
+                q.push((k, v.clone()));
+            }
+        }
+        if !self.claims.is_empty() {
+            q.push(("claims", self.claims.to_json()));
+        }
         q
+    }
+
+    pub fn target(&self) -> ResponseTarget {
+        ResponseTarget { redirect_uri: self.redirect_uri.clone(), mode: self.response_mode, state: self.state.clone() }
     }
 
     pub fn has_prompt(&self, value: &str) -> bool {
@@ -186,13 +288,27 @@ impl AuthorizationRequest {
         self.scope.split(' ').any(|s| s == value)
     }
 
-    /// The error redirect back to the client, with `state` and RFC 9207's `iss`.
-    pub fn error_redirect(issuer: &str, redirect_uri: &str, state: Option<&str>, error: &OAuthError) -> String {
-        let mut params = vec![("error", error.code), ("error_description", error.description.as_str())];
-        if let Some(s) = state {
-            params.push(("state", s));
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.split(' ').filter(|s| !s.is_empty())
+    }
+}
+
+impl ResponseTarget {
+    /// Sends `params` plus `state` and RFC 9207's `iss` to the client: a redirect with the
+    /// query, or for `form_post` a page that posts them (works without JavaScript too).
+    pub fn respond(&self, issuer: &str, css: &str, params: &[(&str, &str)]) -> web::Response {
+        let mut all: Vec<(&str, &str)> = params.to_vec();
+        if let Some(s) = &self.state {
+            all.push(("state", s));
         }
-        params.push(("iss", issuer));
-        web::with_query(redirect_uri, &params)
+        all.push(("iss", issuer));
+        match self.mode {
+            ResponseMode::Query => web::redirect(&web::with_query(&self.redirect_uri, &all)),
+            ResponseMode::FormPost => crate::core::pages::form_post(css, &self.redirect_uri, &all),
+        }
+    }
+
+    pub fn error(&self, issuer: &str, css: &str, error: &OAuthError) -> web::Response {
+        self.respond(issuer, css, &[("error", error.code), ("error_description", &error.description)])
     }
 }

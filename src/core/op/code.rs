@@ -8,7 +8,6 @@ use crate::core::broker::session::Session;
 use crate::core::error::{Failure, Outcome};
 use crate::core::keys;
 use crate::core::ports::{PortError, Ports};
-use crate::core::web;
 
 /// What a code stands for: the request it answers and the login that approved it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,10 +35,5 @@ pub async fn issue(app: &Keyedge, ports: &Ports<'_>, request: &AuthorizationRequ
     };
     let json = serde_json::to_string(&grant).map_err(|e| Failure::Port(PortError(e.to_string())))?;
     ports.once.put(&keys::code(&code), &json, app.config.code_lifetime).await?;
-    let mut params = vec![("code", code.as_str())];
-    if let Some(state) = &request.state {
-        params.push(("state", state));
-    }
-    params.push(("iss", &app.config.issuer));
-    Ok(web::redirect(&web::with_query(&request.redirect_uri, &params)))
+    Ok(request.target().respond(&app.config.issuer, app.css(), &[("code", &code)]))
 }

@@ -16,9 +16,9 @@ pub fn document(config: &Config) -> String {
         "revocation_endpoint": config.endpoint("/revoke"),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "scopes_supported": ["openid", "profile", "email", "address", "phone", "offline_access"],
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
@@ -26,9 +26,11 @@ pub fn document(config: &Config) -> String {
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "sid", "at_hash",
-            "name", "given_name", "family_name", "preferred_username", "email", "email_verified"
+            "name", "given_name", "family_name", "preferred_username", "picture", "locale",
+            "email", "email_verified", "address", "phone_number", "phone_number_verified"
         ],
-        "claims_parameter_supported": false,
+        "claims_parameter_supported": true,
+        "display_values_supported": ["page", "popup", "touch", "wap"],
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,

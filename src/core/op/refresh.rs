@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::authorize::RequestedClaims;
 use super::code::CodeGrant;
 use super::token::{bad, respond_with_tokens, revoke_grant, Issue};
 use crate::core::app::Keyedge;
@@ -27,6 +28,8 @@ pub struct RefreshGrant {
     /// `offline_access` was granted: the token outlives the browser session.
     pub offline: bool,
     pub expires_at: i64,
+    #[serde(default)]
+    pub claims: RequestedClaims,
 }
 
 impl RefreshGrant {
@@ -41,6 +44,7 @@ impl RefreshGrant {
             auth_time: grant.auth_time,
             offline,
             expires_at: now + lifetime as i64,
+            claims: grant.request.claims.clone(),
         }
     }
 }
@@ -131,6 +135,7 @@ pub async fn refresh_token(app: &Keyedge, ports: &Ports<'_>, client: &Client, pa
             gid,
             nonce: None,
             refresh_token: Some(format!("{gid}.{next}")),
+            requested: &grant.claims,
         },
     )
 }

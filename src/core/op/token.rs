@@ -6,6 +6,7 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::authorize::RequestedClaims;
 use super::code::CodeGrant;
 use super::refresh;
 use crate::core::app::Keyedge;
@@ -108,42 +109,7 @@ struct IdTokenClaims<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
     #[serde(flatten)]
-    profile: ProfileClaims,
-}
-
-/// Profile claims by scope (OIDC Core §5.4).
-#[derive(Debug, Default, Serialize, Deserialize, Clone, PartialEq, Eq)]
-pub struct ProfileClaims {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub preferred_username: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub given_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub family_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email_verified: Option<bool>,
-}
-
-impl ProfileClaims {
-    pub fn for_scope(user: &User, scope: &str) -> Self {
-        let has = |s: &str| scope.split(' ').any(|x| x == s);
-        let mut claims = ProfileClaims::default();
-        if has("profile") {
-            claims.preferred_username = Some(user.username.clone());
-            claims.name = Some(user.display_name());
-            claims.given_name = user.given_name.clone();
-            claims.family_name = user.family_name.clone();
-        }
-        if has("email") && user.email.is_some() {
-            claims.email = user.email.clone();
-            claims.email_verified = Some(user.email_verified);
-        }
-        claims
-    }
+    profile: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Access token claims (RFC 9068 §2.2).
@@ -159,6 +125,9 @@ pub struct AccessTokenClaims {
     pub sid: String,
     /// The grant this token came from (revoked together when its code is replayed).
     pub gid: String,
+    /// Claims asked for individually for `/userinfo` (the `claims` parameter).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub userinfo_claims: Vec<String>,
 }
 
 pub async fn token(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
@@ -202,6 +171,7 @@ pub struct Issue<'a> {
     pub gid: &'a str,
     pub nonce: Option<&'a str>,
     pub refresh_token: Option<String>,
+    pub requested: &'a RequestedClaims,
 }
 
 pub fn access_token(app: &Keyedge, ports: &Ports<'_>, claims: &AccessTokenClaims, lifetime: u64) -> String {
@@ -223,6 +193,7 @@ pub fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<'_>) -
         auth_time: issue.auth_time,
         sid: issue.sid.to_owned(),
         gid: issue.gid.to_owned(),
+        userinfo_claims: issue.requested.userinfo.clone(),
     };
     let access_token = access_token(app, ports, &access, client.access_token_lifetime);
     let id_claims = IdTokenClaims {
@@ -234,7 +205,7 @@ pub fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<'_>) -
         sid: issue.sid,
         at_hash: jose::half_hash(&access_token),
         nonce: issue.nonce,
-        profile: ProfileClaims::for_scope(issue.user, issue.scope),
+        profile: issue.user.claims_for(issue.scope, &issue.requested.id_token),
     };
     let id_token = app.key.sign(None, &id_claims, now, config.id_token_lifetime);
     let mut body = serde_json::json!({
@@ -295,6 +266,7 @@ async fn authorization_code(app: &Keyedge, ports: &Ports<'_>, client: &Client, p
             gid: &grant.grant_id,
             nonce: request.nonce.as_deref(),
             refresh_token,
+            requested: &request.claims,
         },
     )
 }
@@ -323,6 +295,7 @@ fn client_credentials(app: &Keyedge, ports: &Ports<'_>, client: &Client, params:
         auth_time: ports.clock.now(),
         sid: String::new(),
         gid: ports.random_token(16),
+        userinfo_claims: Vec::new(),
     };
     let token = access_token(app, ports, &claims, client.access_token_lifetime);
     let body = serde_json::json!({

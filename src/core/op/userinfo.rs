@@ -2,7 +2,7 @@
 
 use http::StatusCode;
 
-use super::token::{AccessTokenClaims, ProfileClaims};
+use super::token::AccessTokenClaims;
 use crate::core::app::Keyedge;
 use crate::core::broker::users;
 use crate::core::error::{Failure, OAuthError, Outcome};
@@ -44,11 +44,8 @@ pub async fn userinfo(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcom
         return Err(invalid_token("the token was revoked"));
     }
     let user = users::load(ports, &claims.sub).await?.ok_or_else(|| invalid_token("the user no longer exists"))?;
-    let mut body = serde_json::to_value(ProfileClaims::for_scope(&user, &claims.scope)).unwrap_or_default();
-    if let Some(map) = body.as_object_mut() {
-        map.insert("sub".into(), serde_json::Value::String(user.id.clone()));
-    }
-    let mut res = web::json_no_store(StatusCode::OK, body.to_string());
-    res.headers_mut().insert("access-control-allow-origin", http::HeaderValue::from_static("*"));
-    Ok(res)
+    let mut body = user.claims_for(&claims.scope, &claims.userinfo_claims);
+    body.insert("sub".into(), serde_json::Value::String(user.id.clone()));
+    let body = serde_json::Value::Object(body);
+    Ok(web::json_no_store(StatusCode::OK, body.to_string()))
 }

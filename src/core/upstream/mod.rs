@@ -17,6 +17,12 @@ pub struct BrokeredIdentity {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub name: Option<String>,
+    pub picture: Option<String>,
+    pub locale: Option<String>,
+    pub phone_number: Option<String>,
+    pub phone_number_verified: bool,
+    /// OIDC Core §5.1.1 address, kept as the IdP sent it.
+    pub address: Option<serde_json::Value>,
 }
 
 /// Secrets of one upstream login, kept server-side until the callback.

@@ -180,18 +180,22 @@ pub fn begin(
     endpoints: &Endpoints,
     redirect_uri: &str,
     state: &str,
+    forward: &[(&'static str, String)],
     ports: &Ports<'_>,
 ) -> Result<(Url, FlowSecrets), UpstreamError> {
     let secrets = FlowSecrets { nonce: ports.random_token(32), pkce_verifier: ports.random_token(32) };
     let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(secrets.pkce_verifier.clone()));
     let client = oauth_client(cfg, endpoints, redirect_uri)?;
     let state = state.to_owned();
-    let (url, _) = client
+    let mut request = client
         .authorize_url(move || CsrfToken::new(state))
         .add_scopes(cfg.default_scopes.split(' ').filter(|s| !s.is_empty()).map(|s| Scope::new(s.to_owned())))
         .add_extra_param("nonce", secrets.nonce.clone())
-        .set_pkce_challenge(challenge)
-        .url();
+        .set_pkce_challenge(challenge);
+    for (name, value) in forward {
+        request = request.add_extra_param(*name, value.clone());
+    }
+    let (url, _) = request.url();
     Ok((url, secrets))
 }
 
@@ -248,6 +252,16 @@ pub struct ProfileClaims {
     pub given_name: Option<String>,
     #[serde(default)]
     pub family_name: Option<String>,
+    #[serde(default)]
+    pub picture: Option<String>,
+    #[serde(default)]
+    pub locale: Option<String>,
+    #[serde(default)]
+    pub phone_number: Option<String>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub phone_number_verified: Option<bool>,
+    #[serde(default)]
+    pub address: Option<Value>,
 }
 
 impl ProfileClaims {
@@ -263,8 +277,17 @@ impl ProfileClaims {
         take(&mut self.name, other.name);
         take(&mut self.given_name, other.given_name);
         take(&mut self.family_name, other.family_name);
+        take(&mut self.picture, other.picture);
+        take(&mut self.locale, other.locale);
+        take(&mut self.phone_number, other.phone_number);
         if self.email_verified.is_none() {
             self.email_verified = other.email_verified;
+        }
+        if self.phone_number_verified.is_none() {
+            self.phone_number_verified = other.phone_number_verified;
+        }
+        if self.address.is_none() {
+            self.address = other.address;
         }
     }
 }
@@ -369,6 +392,11 @@ pub async fn complete(
         given_name: p.given_name,
         family_name: p.family_name,
         name: p.name,
+        picture: p.picture,
+        locale: p.locale,
+        phone_number_verified: p.phone_number.is_some() && p.phone_number_verified == Some(true),
+        phone_number: p.phone_number,
+        address: p.address.filter(Value::is_object),
     })
 }
 
