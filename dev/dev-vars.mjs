@@ -1,17 +1,24 @@
-// Writes .dev.vars (wrangler dev's secrets) on first run: a fresh RS256 signing key and
-// random client secrets. Never overwrites an existing file; never committed (.gitignore).
+// Writes .dev.vars (wrangler dev's secrets): fresh signing keys (RS256, ES256, EdDSA) and
+// random client secrets. Idempotent: existing entries are kept, missing ones are added.
+// Never committed (.gitignore).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 
 const path = process.argv[2] || '.dev.vars';
-if (existsSync(path)) process.exit(0);
-const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).trim().replace(/\n/g, '\\n');
+const present = existsSync(path) ? readFileSync(path, 'utf8') : '';
+const pem = (type, options) => generateKeyPairSync(type, options).privateKey
+  .export({ type: 'pkcs8', format: 'pem' }).trim().replace(/\n/g, '\\n');
 const secret = () => randomBytes(24).toString('base64url');
-writeFileSync(path, [
-  `SIGNING_KEY="${pem}"`,
-  `DEMO_APP_SECRET="${secret()}"`,
-  `DEMO_IDP_SECRET="${secret()}"`,
-  '',
-].join('\n'), { mode: 0o600 });
-console.log(`wrote ${path} (dev signing key and demo client secrets)`);
+const wanted = {
+  SIGNING_KEY: () => pem('rsa', { modulusLength: 2048 }),
+  SIGNING_KEY_ES256: () => pem('ec', { namedCurve: 'P-256' }),
+  SIGNING_KEY_EDDSA: () => pem('ed25519'),
+  DEMO_APP_SECRET: secret,
+  DEMO_IDP_SECRET: secret,
+};
+const missing = Object.keys(wanted).filter((k) => !new RegExp(`^${k}=`, 'm').test(present));
+if (missing.length) {
+  const lines = missing.map((k) => `${k}="${wanted[k]()}"`);
+  appendFileSync(path, `${present && !present.endsWith('\n') ? '\n' : ''}${lines.join('\n')}\n`, { mode: 0o600 });
+  console.log(`${path}: added ${missing.join(', ')}`);
+}

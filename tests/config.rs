@@ -17,10 +17,12 @@ fn the_test_config_and_the_shipped_configs_are_valid() {
     assert!(load(&common::config_text()).is_ok());
     let dev = |name: &str| match name {
         "SIGNING_KEY" => Some(include_str!("fixtures/keyedge-test-key.pem").to_owned()),
+        "SIGNING_KEY_ES256" => Some(include_str!("fixtures/es256-test-key.pem").to_owned()),
+        "SIGNING_KEY_EDDSA" => Some(include_str!("fixtures/eddsa-test-key.pem").to_owned()),
         _ => Some("x".to_owned()),
     };
     for file in [include_str!("../dev/keyedge.dev.toml"), include_str!("../keyedge.toml")] {
-        Config::load(file, &dev).unwrap();
+        keyedge::core::Keyedge::from_config_text(file, &dev).unwrap();
     }
 }
 
@@ -68,4 +70,28 @@ fn secrets_do_not_appear_in_debug_output() {
     let config = load(&common::config_text()).unwrap();
     let dump = format!("{config:?}");
     assert!(!dump.contains(common::APP_SECRET) && !dump.contains(common::IDP_SECRET) && !dump.contains("PRIVATE KEY"));
+}
+
+#[test]
+fn a_client_alg_without_its_key_is_rejected() {
+    let e = load(&replace(
+        "redirect_uris = [\"https://spa.test/cb\"]",
+        "redirect_uris = [\"https://spa.test/cb\"]\nid_token_signed_response_alg = \"EdDSA\"",
+    ))
+    .unwrap_err();
+    assert!(e.contains("clients[1].id_token_signed_response_alg") && e.contains("eddsa_signing_key_env"), "{e}");
+}
+
+#[test]
+fn a_key_of_the_wrong_type_names_its_field() {
+    let secrets = |name: &str| match name {
+        "ES" => Some(include_str!("fixtures/keyedge-test-key.pem").to_owned()),
+        other => common::secrets(other),
+    };
+    let text = common::config_text().replace(
+        "issuer = \"https://keyedge.test\"",
+        "issuer = \"https://keyedge.test\"\nes256_signing_key_env = \"ES\"",
+    );
+    let e = keyedge::core::Keyedge::from_config_text(&text, &secrets).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("es256_signing_key_env") && e.contains("expected a ES256 key"), "{e}");
 }

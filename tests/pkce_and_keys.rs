@@ -1,6 +1,6 @@
 //! PKCE (RFC 7636) and keyedge's own signing key.
 
-use keyedge::core::jose::{KeyError, SigningKey};
+use keyedge::core::jose::{Alg, KeyError, Keyring, SigningKey};
 use keyedge::core::op::token::check_pkce;
 
 /// RFC 7636 Appendix B.
@@ -29,27 +29,68 @@ fn rfc9700_2_1_1_verifier_without_challenge_is_refused() {
     assert!(check_pkce(None, None).is_ok());
 }
 
+fn key(pem: &str) -> SigningKey {
+    SigningKey::from_pem(pem).unwrap()
+}
+
+const RSA: &str = include_str!("fixtures/keyedge-test-key.pem");
+const RSA_NEXT: &str = include_str!("fixtures/keyedge-next-test-key.pem");
+const ES256: &str = include_str!("fixtures/es256-test-key.pem");
+const EDDSA: &str = include_str!("fixtures/eddsa-test-key.pem");
+
 #[test]
-fn signing_key_publishes_only_public_parts_with_thumbprint_kid() {
-    let key = SigningKey::from_pem(include_str!("fixtures/keyedge-test-key.pem")).unwrap();
-    let jwks: serde_json::Value = serde_json::from_str(key.jwks_json()).unwrap();
-    let k = &jwks["keys"][0];
-    assert_eq!(k["kty"], "RSA");
-    assert_eq!(k["alg"], "RS256");
-    assert_eq!(k["kid"], key.kid());
-    for private in ["d", "p", "q", "dp", "dq", "qi"] {
-        assert!(k.get(private).is_none(), "private member {private} published");
+fn jwks_publishes_only_public_parts_with_thumbprint_kids() {
+    let ring = Keyring::new(vec![key(RSA), key(ES256), key(EDDSA)], vec![key(RSA_NEXT)]);
+    let jwks: serde_json::Value = serde_json::from_str(ring.jwks_json()).unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 4);
+    let algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    assert_eq!(algs, ["RS256", "ES256", "EdDSA", "RS256"]);
+    for k in keys {
+        assert!(k["kid"].as_str().is_some_and(|kid| kid.len() == 43), "RFC 7638 SHA-256 thumbprint");
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(k.get(private).is_none(), "private member {private} published");
+        }
+    }
+    assert_eq!(keys[0]["kid"], key(RSA).kid(), "kid is stable across restarts");
+}
+
+#[test]
+fn oidcc_idtoken_signature_each_algorithm_signs_and_verifies() {
+    let ring = Keyring::new(vec![key(RSA), key(ES256), key(EDDSA)], vec![]);
+    for alg in [Alg::RS256, Alg::ES256, Alg::EdDSA] {
+        let token = ring.sign(alg, Some("at+jwt"), serde_json::json!({"sub": "u"}), 1000, 300);
+        let header = jwt_compact::UntrustedToken::new(&token).unwrap();
+        assert_eq!(header.algorithm(), alg.name());
+        let claims: serde_json::Value = ring.verify_own(&token, "at+jwt", 1100).unwrap();
+        assert_eq!(claims["sub"], "u");
     }
 }
 
 #[test]
-fn signed_access_token_verifies_and_expires() {
-    let key = SigningKey::from_pem(include_str!("fixtures/keyedge-test-key.pem")).unwrap();
-    let token = key.sign(Some("at+jwt"), serde_json::json!({"sub": "u"}), 1000, 300);
-    let claims: serde_json::Value = key.verify_own(&token, "at+jwt", 1100).unwrap();
-    assert_eq!(claims["sub"], "u");
-    assert!(key.verify_own::<serde_json::Value>(&token, "at+jwt", 1301).is_err());
-    assert!(key.verify_own::<serde_json::Value>(&token, "JWT", 1100).is_err(), "typ is checked");
+fn own_tokens_expire_and_typ_is_checked() {
+    let ring = Keyring::new(vec![key(RSA)], vec![]);
+    let token = ring.sign(Alg::RS256, Some("at+jwt"), serde_json::json!({"sub": "u"}), 1000, 300);
+    assert!(ring.verify_own::<serde_json::Value>(&token, "at+jwt", 1301).is_err());
+    assert!(ring.verify_own::<serde_json::Value>(&token, "JWT", 1100).is_err(), "typ is checked");
+}
+
+#[test]
+fn rotation_keeps_tokens_of_the_previous_key_valid() {
+    // Before: RSA active, RSA_NEXT published as next.
+    let before = Keyring::new(vec![key(RSA)], vec![key(RSA_NEXT)]);
+    let old_token = before.sign(Alg::RS256, Some("at+jwt"), serde_json::json!({"sub": "u"}), 1000, 300);
+    // After: RSA_NEXT active, RSA retired but published.
+    let after = Keyring::new(vec![key(RSA_NEXT)], vec![key(RSA)]);
+    assert!(after.verify_own::<serde_json::Value>(&old_token, "at+jwt", 1100).is_ok());
+    let new_token = after.sign(Alg::RS256, Some("at+jwt"), serde_json::json!({"sub": "u"}), 1000, 300);
+    assert_ne!(
+        jwt_compact::UntrustedToken::new(&new_token).unwrap().header().key_id,
+        jwt_compact::UntrustedToken::new(&old_token).unwrap().header().key_id
+    );
+    // Once the old key is dropped entirely, its tokens no longer verify.
+    let later = Keyring::new(vec![key(RSA_NEXT)], vec![]);
+    assert!(later.verify_own::<serde_json::Value>(&old_token, "at+jwt", 1100).is_err());
 }
 
 #[test]

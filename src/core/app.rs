@@ -7,7 +7,7 @@ use std::fmt;
 use super::broker::{account, callback, login, session};
 use super::config::{Config, ConfigError};
 use super::error::{Failure, OAuthError, Outcome, PageError};
-use super::jose::{KeyError, SigningKey};
+use super::jose::{KeyError, Keyring, SigningKey};
 use super::op::authorize::{AuthorizationRequest, AuthorizeError};
 use super::op::{code, discovery, introspect, token, userinfo};
 use super::pages;
@@ -19,14 +19,15 @@ use super::web::{self, CookieJar, Params, Request, Response};
 #[derive(Debug)]
 pub enum StartError {
     Config(ConfigError),
-    Key(KeyError),
+    /// A signing key could not be used; names the config field of its secret.
+    Key(String, KeyError),
 }
 
 impl fmt::Display for StartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StartError::Config(e) => e.fmt(f),
-            StartError::Key(e) => e.fmt(f),
+            StartError::Key(field, e) => write!(f, "invalid configuration: {field}: {e}"),
         }
     }
 }
@@ -40,7 +41,7 @@ const CORS_PATHS: &[&str] = &["/.well-known/openid-configuration", "/jwks", "/to
 
 pub struct Keyedge {
     pub config: Config,
-    pub key: SigningKey,
+    pub keys: Keyring,
     pub metadata: MetadataCache,
     discovery: String,
     css_path: String,
@@ -48,12 +49,25 @@ pub struct Keyedge {
 
 impl Keyedge {
     pub fn new(config: Config) -> Result<Self, StartError> {
-        let key = SigningKey::from_pem(config.signing_key.expose()).map_err(StartError::Key)?;
+        let parse = |field: &str, secret: &crate::core::secret::Secret| {
+            SigningKey::from_pem(secret.expose()).map_err(|e| StartError::Key(field.to_owned(), e))
+        };
+        let mut active = Vec::new();
+        for (field, alg, secret) in &config.signing_keys {
+            let key = parse(field, secret)?;
+            if key.alg() != *alg {
+                let e = KeyError::Unreadable(format!("expected a {} key, found {}", alg.name(), key.alg().name()));
+                return Err(StartError::Key(field.clone(), e));
+            }
+            active.push(key);
+        }
+        let others = config.other_signing_keys.iter().map(|(f, s)| parse(f, s)).collect::<Result<Vec<_>, _>>()?;
+        let keys = Keyring::new(active, others);
         Ok(Self {
-            discovery: discovery::document(&config),
+            discovery: discovery::document(&config, &keys),
             css_path: pages::css_path(),
             metadata: MetadataCache::default(),
-            key,
+            keys,
             config,
         })
     }
@@ -111,7 +125,7 @@ impl Keyedge {
         match path {
             "/" if get => account::home(self, ports, req).await,
             "/.well-known/openid-configuration" if get => Ok(web::json_public(self.discovery.clone(), 3600)),
-            "/jwks" if get => Ok(web::json_public(self.key.jwks_json().to_owned(), 3600)),
+            "/jwks" if get => Ok(web::json_public(self.keys.jwks_json().to_owned(), 3600)),
             "/authorize" if get || post => self.authorize(req, ports).await,
             "/login" if get => self.login(req, ports).await,
             "/token" if post => token::token(self, ports, req).await,
@@ -142,7 +156,7 @@ impl Keyedge {
         // A hint that does not verify is an invalid request; one about another user means the
         // current session cannot answer it (OIDC Core §3.1.2.1, id_token_hint).
         let hinted_sub = match &request.id_token_hint {
-            Some(hint) => match self.key.verify_own_ignoring_expiry::<IdTokenSubject>(hint) {
+            Some(hint) => match self.keys.verify_own_ignoring_expiry::<IdTokenSubject>(hint) {
                 Ok(h) if h.iss == *issuer => Some(h.sub),
                 _ => {
                     let e = OAuthError::invalid_request("id_token_hint is not an ID token issued by keyedge");

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::fmt;
 use url::Url;
 
+use super::jose::Alg;
 use super::secret::Secret;
 
 /// A configuration problem, naming the field it is about.
@@ -43,6 +44,14 @@ struct RawConfig {
     id_token_lifetime: u64,
     #[serde(default = "default_signing_key_env")]
     signing_key_env: String,
+    #[serde(default)]
+    es256_signing_key_env: Option<String>,
+    #[serde(default)]
+    eddsa_signing_key_env: Option<String>,
+    #[serde(default)]
+    previous_signing_key_envs: Vec<String>,
+    #[serde(default)]
+    next_signing_key_envs: Vec<String>,
     #[serde(default)]
     clients: Vec<RawClient>,
     #[serde(default)]
@@ -88,6 +97,8 @@ struct RawClient {
     refresh_token_lifetime: Option<u64>,
     #[serde(default)]
     offline_token_lifetime: Option<u64>,
+    #[serde(default)]
+    id_token_signed_response_alg: Option<Alg>,
 }
 
 /// OAuth 2.0 grant types a client may use at `/token`.
@@ -173,6 +184,8 @@ pub struct Client {
     pub refresh_token_lifetime: u64,
     /// Lifetime of an offline refresh token (`offline_access` scope), independent of sessions.
     pub offline_token_lifetime: u64,
+    /// Algorithm of this client's ID and access tokens (RS256 unless it registered another).
+    pub id_token_signed_response_alg: Alg,
 }
 
 impl Client {
@@ -229,8 +242,11 @@ pub struct Config {
     pub code_lifetime: u64,
     pub access_token_lifetime: u64,
     pub id_token_lifetime: u64,
-    pub signing_key: Secret,
-    pub signing_key_env: String,
+    /// Keys that sign, each with the field that named it: RS256 first, then ES256 and EdDSA
+    /// when configured.
+    pub signing_keys: Vec<(String, Alg, Secret)>,
+    /// Keys published in the JWKS without signing: retired ones and upcoming ones.
+    pub other_signing_keys: Vec<(String, Secret)>,
     pub clients: Vec<Client>,
     pub identity_providers: Vec<IdentityProvider>,
 }
@@ -252,7 +268,26 @@ impl Config {
                 )
             })
         };
-        let signing_key = need("signing_key_env".into(), &raw.signing_key_env)?;
+        let mut signing_keys =
+            vec![("signing_key_env".to_owned(), Alg::RS256, need("signing_key_env".into(), &raw.signing_key_env)?)];
+        for (field, alg, name) in [
+            ("es256_signing_key_env", Alg::ES256, &raw.es256_signing_key_env),
+            ("eddsa_signing_key_env", Alg::EdDSA, &raw.eddsa_signing_key_env),
+        ] {
+            if let Some(name) = name {
+                signing_keys.push((field.to_owned(), alg, need(field.into(), name)?));
+            }
+        }
+        let mut other_signing_keys = Vec::new();
+        for (field, names) in [
+            ("previous_signing_key_envs", &raw.previous_signing_key_envs),
+            ("next_signing_key_envs", &raw.next_signing_key_envs),
+        ] {
+            for (i, name) in names.iter().enumerate() {
+                let path = format!("{field}[{i}]");
+                other_signing_keys.push((path.clone(), need(path, name)?));
+            }
+        }
 
         let mut clients = Vec::new();
         let mut seen = HashSet::new();
@@ -297,7 +332,17 @@ impl Config {
                 access_token_lifetime: c.access_token_lifetime.unwrap_or(raw.access_token_lifetime),
                 refresh_token_lifetime: c.refresh_token_lifetime.unwrap_or(raw.session_lifetime),
                 offline_token_lifetime: c.offline_token_lifetime.unwrap_or(30 * 24 * 3600),
+                id_token_signed_response_alg: c.id_token_signed_response_alg.unwrap_or(Alg::RS256),
             });
+            if let Some(alg) = c.id_token_signed_response_alg {
+                if !signing_keys.iter().any(|(_, a, _)| *a == alg) {
+                    let needed = if alg == Alg::ES256 { "es256_signing_key_env" } else { "eddsa_signing_key_env" };
+                    return Err(err(
+                        format!("{path}.id_token_signed_response_alg"),
+                        format!("{} needs `{needed}`", alg.name()),
+                    ));
+                }
+            }
         }
         // Checked once every provider is known.
         let client_idp_lists: Vec<(usize, Vec<String>)> = clients
@@ -378,8 +423,8 @@ impl Config {
             code_lifetime: raw.code_lifetime,
             access_token_lifetime: raw.access_token_lifetime,
             id_token_lifetime: raw.id_token_lifetime,
-            signing_key,
-            signing_key_env: raw.signing_key_env,
+            signing_keys,
+            other_signing_keys,
             clients,
             identity_providers,
         })

@@ -1,7 +1,7 @@
 //! Keys, signing, JWKS and token verification, all through `jwt-compact`.
 
 use chrono::{DateTime, Utc};
-use jwt_compact::alg::{Es256, Rsa, RsaPrivateKey, RsaPublicKey};
+use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPrivateKey, RsaPublicKey};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Claims, Header, Token, UntrustedToken};
 use serde::de::DeserializeOwned;
@@ -24,110 +24,216 @@ pub enum KeyError {
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeyError::Unreadable(m) => {
-                write!(f, "the signing key is not a PEM RSA private key: {m}")
-            }
-            KeyError::TooShort(bits) => {
-                write!(f, "the signing key has {bits} bits; at least {MIN_RSA_BITS} are required")
-            }
+            KeyError::Unreadable(m) => write!(f, "not a PEM private key (RSA, P-256 or Ed25519): {m}"),
+            KeyError::TooShort(bits) => write!(f, "the RSA key has {bits} bits; at least {MIN_RSA_BITS} are required"),
         }
     }
 }
 
-/// keyedge's own signing key (RS256) with its `kid` and the public JWKS document.
+/// JWS algorithms keyedge signs with (RFC 7518 §3.1, RFC 8037 §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, Serialize)]
+pub enum Alg {
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+impl Alg {
+    pub fn name(self) -> &'static str {
+        match self {
+            Alg::RS256 => "RS256",
+            Alg::ES256 => "ES256",
+            Alg::EdDSA => "EdDSA",
+        }
+    }
+}
+
+enum PrivateKey {
+    Rsa(Box<RsaPrivateKey>, RsaPublicKey),
+    Es256(p256::ecdsa::SigningKey, p256::ecdsa::VerifyingKey),
+    Ed25519(Box<ed25519_dalek::SigningKey>, ed25519_dalek::VerifyingKey),
+}
+
+/// One signing key with its `kid` (its RFC 7638 thumbprint).
 pub struct SigningKey {
-    private: RsaPrivateKey,
-    public: RsaPublicKey,
+    key: PrivateKey,
     kid: String,
-    jwks: String,
 }
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SigningKey(kid={})", self.kid)
+        write!(f, "SigningKey({} kid={})", self.alg().name(), self.kid)
     }
 }
 
 impl SigningKey {
-    /// Reads a PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`) PEM.
+    /// Reads a PEM private key: RSA (PKCS#8 or PKCS#1, ≥ 2048 bits), P-256 or Ed25519 (PKCS#8).
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
         use rsa::pkcs1::DecodeRsaPrivateKey;
         use rsa::pkcs8::DecodePrivateKey;
         use rsa::traits::PublicKeyParts;
         // `.dev.vars` and some secret stores carry newlines as the two characters `\n`.
         let pem = pem.replace("\\n", "\n");
-        let private = RsaPrivateKey::from_pkcs8_pem(&pem)
-            .or_else(|_| RsaPrivateKey::from_pkcs1_pem(&pem))
-            .map_err(|e| KeyError::Unreadable(e.to_string()))?;
-        let bits = private.size() * 8;
-        if bits < MIN_RSA_BITS {
-            return Err(KeyError::TooShort(bits));
-        }
-        let public = private.to_public_key();
-        let (kid, mut entry) = {
-            let jwk = JsonWebKey::from(&public);
-            // RFC 7638 thumbprint as the key id: stable across restarts, changes with the key.
-            let kid = b64url(&jwk.thumbprint::<Sha256>());
-            (kid, serde_json::to_value(&jwk).map_err(|e| KeyError::Unreadable(e.to_string()))?)
+        let key = if let Ok(k) = RsaPrivateKey::from_pkcs8_pem(&pem).or_else(|_| RsaPrivateKey::from_pkcs1_pem(&pem)) {
+            let bits = k.size() * 8;
+            if bits < MIN_RSA_BITS {
+                return Err(KeyError::TooShort(bits));
+            }
+            let public = k.to_public_key();
+            PrivateKey::Rsa(Box::new(k), public)
+        } else if let Ok(k) = p256::SecretKey::from_pkcs8_pem(&pem) {
+            let signing = p256::ecdsa::SigningKey::from(k);
+            let verifying = *signing.verifying_key();
+            PrivateKey::Es256(signing, verifying)
+        } else {
+            let k = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Unreadable(e.to_string()))?;
+            let verifying = k.verifying_key();
+            PrivateKey::Ed25519(Box::new(k), verifying)
         };
-        if let Value::Object(map) = &mut entry {
-            map.insert("kid".into(), json!(kid));
-            map.insert("use".into(), json!("sig"));
-            map.insert("alg".into(), json!("RS256"));
+        let mut this = SigningKey { key, kid: String::new() };
+        let kid = b64url(&this.public_jwk().thumbprint::<Sha256>());
+        this.kid = kid;
+        Ok(this)
+    }
+
+    pub fn alg(&self) -> Alg {
+        match self.key {
+            PrivateKey::Rsa(..) => Alg::RS256,
+            PrivateKey::Es256(..) => Alg::ES256,
+            PrivateKey::Ed25519(..) => Alg::EdDSA,
         }
-        let jwks = json!({ "keys": [entry] }).to_string();
-        Ok(Self { private, public, kid, jwks })
     }
 
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
-    /// The JWK Set document (public key only).
+    fn public_jwk(&self) -> JsonWebKey<'_> {
+        match &self.key {
+            PrivateKey::Rsa(_, public) => JsonWebKey::from(public),
+            PrivateKey::Es256(_, public) => JsonWebKey::from(public),
+            PrivateKey::Ed25519(_, public) => JsonWebKey::from(public),
+        }
+    }
+
+    /// The public JWK with `kid`, `use` and `alg`.
+    fn jwk_entry(&self) -> Value {
+        let mut entry = serde_json::to_value(self.public_jwk()).unwrap_or_default();
+        if let Value::Object(map) = &mut entry {
+            map.insert("kid".into(), json!(self.kid));
+            map.insert("use".into(), json!("sig"));
+            map.insert("alg".into(), json!(self.alg().name()));
+        }
+        entry
+    }
+
+    fn sign<T: Serialize>(&self, header: &Header, claims: &Claims<T>) -> String {
+        // Serialising plain structs and signing with a valid key cannot fail; an error here
+        // would be a bug, reported as an empty token that no verifier accepts.
+        match &self.key {
+            PrivateKey::Rsa(k, _) => Rsa::rs256().token(header, claims, k),
+            PrivateKey::Es256(k, _) => Es256.token(header, claims, k),
+            PrivateKey::Ed25519(k, _) => Ed25519.token(header, claims, k),
+        }
+        .unwrap_or_default()
+    }
+
+    fn validate<T: DeserializeOwned + Clone>(&self, untrusted: &UntrustedToken<'_>) -> Result<Token<T>, TokenError> {
+        match &self.key {
+            PrivateKey::Rsa(_, k) => Rsa::rs256().validator(k).validate(untrusted),
+            PrivateKey::Es256(_, k) => Es256.validator(k).validate(untrusted),
+            PrivateKey::Ed25519(_, k) => Ed25519.validator(k).validate(untrusted),
+        }
+        .map_err(|_| TokenError::BadSignature)
+    }
+}
+
+/// keyedge's keys: one active key per algorithm, plus retired (`previous`) and upcoming
+/// (`next`) keys that are published in the JWKS so that rotation needs no downtime: tokens
+/// signed before a rotation verify until they expire, and relying parties already cache the
+/// next key when it becomes active.
+pub struct Keyring {
+    active: Vec<SigningKey>,
+    published: Vec<SigningKey>,
+    jwks: String,
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring").field("active", &self.active).field("published", &self.published).finish()
+    }
+}
+
+impl Keyring {
+    /// `active` keys sign (at most one per algorithm); `others` are only published.
+    pub fn new(active: Vec<SigningKey>, others: Vec<SigningKey>) -> Self {
+        let keys: Vec<Value> = active.iter().chain(others.iter()).map(SigningKey::jwk_entry).collect();
+        let jwks = json!({ "keys": keys }).to_string();
+        Keyring { active, published: others, jwks }
+    }
+
+    /// The JWK Set document (public keys only).
     pub fn jwks_json(&self) -> &str {
         &self.jwks
     }
 
-    /// Signs `custom` claims with `iat = now` and `exp = now + lifetime`.
-    pub fn sign<T: Serialize>(&self, typ: Option<&str>, custom: T, now: i64, lifetime: u64) -> String {
-        let mut header = Header::empty().with_key_id(self.kid.clone());
+    pub fn algorithms(&self) -> Vec<Alg> {
+        self.active.iter().map(SigningKey::alg).collect()
+    }
+
+    pub fn active(&self, alg: Alg) -> Option<&SigningKey> {
+        self.active.iter().find(|k| k.alg() == alg)
+    }
+
+    fn by_kid(&self, kid: &str) -> Option<&SigningKey> {
+        self.active.iter().chain(self.published.iter()).find(|k| k.kid == kid)
+    }
+
+    /// Signs `custom` claims with the active key for `alg`, `iat = now`, `exp = now + lifetime`.
+    /// Falls back to the RS256 key, which every keyring has.
+    pub fn sign<T: Serialize>(&self, alg: Alg, typ: Option<&str>, custom: T, now: i64, lifetime: u64) -> String {
+        let Some(key) = self.active(alg).or_else(|| self.active.first()) else {
+            return String::new();
+        };
+        let mut header = Header::empty().with_key_id(key.kid.clone());
         if let Some(typ) = typ {
             header = header.with_token_type(typ);
         }
         let mut claims = Claims::new(custom);
         claims.issued_at = timestamp(now);
         claims.expiration = timestamp(now + lifetime as i64);
-        // Serialising plain structs and signing with a valid key cannot fail; an error here
-        // would be a bug, reported as an empty token that no verifier accepts.
-        Rsa::rs256().token(&header, &claims, &self.private).unwrap_or_default()
+        key.sign(&header, &claims)
     }
 
-    /// Verifies a token keyedge signed itself (access tokens at /userinfo).
-    pub fn verify_own<T: DeserializeOwned + Clone>(&self, token: &str, typ: &str, now: i64) -> Result<T, TokenError> {
+    fn verify_signature<T: DeserializeOwned + Clone>(
+        &self,
+        token: &str,
+        typ: Option<&str>,
+    ) -> Result<Token<T>, TokenError> {
         let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
-        if untrusted.algorithm() != "RS256" {
+        let key =
+            untrusted.header().key_id.as_deref().and_then(|kid| self.by_kid(kid)).ok_or(TokenError::UnknownKey)?;
+        if untrusted.algorithm() != key.alg().name() {
             return Err(TokenError::UnsupportedAlgorithm(untrusted.algorithm().to_owned()));
         }
-        if untrusted.header().token_type.as_deref() != Some(typ) {
+        if typ.is_some() && untrusted.header().token_type.as_deref() != typ {
             return Err(TokenError::WrongType);
         }
-        let token: Token<T> =
-            Rsa::rs256().validator(&self.public).validate(&untrusted).map_err(|_| TokenError::BadSignature)?;
+        key.validate(&untrusted)
+    }
+
+    /// Verifies a token keyedge signed itself (access tokens at /userinfo), with any of its
+    /// published keys.
+    pub fn verify_own<T: DeserializeOwned + Clone>(&self, token: &str, typ: &str, now: i64) -> Result<T, TokenError> {
+        let token: Token<T> = self.verify_signature(token, Some(typ))?;
         check_times(token.claims(), now, 0)?;
         Ok(token.claims().custom.clone())
     }
-}
 
-impl SigningKey {
-    /// Verifies the signature of a token keyedge signed, but not its lifetime: for
-    /// `id_token_hint`, which may name an expired ID token (OIDC Core §3.1.2.1).
+    /// Verifies the signature but not the lifetime: for `id_token_hint`, which may name an
+    /// expired ID token (OIDC Core §3.1.2.1).
     pub fn verify_own_ignoring_expiry<T: DeserializeOwned + Clone>(&self, token: &str) -> Result<T, TokenError> {
-        let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
-        if untrusted.algorithm() != "RS256" {
-            return Err(TokenError::UnsupportedAlgorithm(untrusted.algorithm().to_owned()));
-        }
-        let token: Token<T> =
-            Rsa::rs256().validator(&self.public).validate(&untrusted).map_err(|_| TokenError::BadSignature)?;
+        let token: Token<T> = self.verify_signature(token, None)?;
         Ok(token.claims().custom.clone())
     }
 
@@ -305,4 +411,13 @@ pub fn verify_signed<T: DeserializeOwned + Clone>(
 pub fn half_hash(value: &str) -> String {
     let digest = Sha256::digest(value.as_bytes());
     b64url(&digest[..16])
+}
+
+/// `at_hash` for a token signed with `alg`: Ed25519 uses SHA-512 (OpenID Connect Core
+/// errata, as implemented by certified OPs), the others SHA-256.
+pub fn half_hash_for(alg: Alg, value: &str) -> String {
+    match alg {
+        Alg::EdDSA => b64url(&sha2::Sha512::digest(value.as_bytes())[..32]),
+        Alg::RS256 | Alg::ES256 => half_hash(value),
+    }
 }

@@ -4,8 +4,10 @@
 use serde_json::json;
 
 use crate::core::config::Config;
+use crate::core::jose::{Alg, Keyring};
 
-pub fn document(config: &Config) -> String {
+pub fn document(config: &Config, keys: &Keyring) -> String {
+    let algs: Vec<&str> = keys.algorithms().into_iter().map(Alg::name).collect();
     json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.endpoint("/authorize"),
@@ -21,7 +23,7 @@ pub fn document(config: &Config) -> String {
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [

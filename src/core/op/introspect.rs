@@ -40,7 +40,7 @@ async fn live_access_token(
     ports: &Ports<'_>,
     token: &str,
 ) -> Result<Option<AccessTokenClaims>, Failure> {
-    let Ok(claims) = app.key.verify_own::<AccessTokenClaims>(token, "at+jwt", ports.clock.now()) else {
+    let Ok(claims) = app.keys.verify_own::<AccessTokenClaims>(token, "at+jwt", ports.clock.now()) else {
         return Ok(None);
     };
     if claims.iss != app.config.issuer || ports.store.get(&keys::revoked_grant(&claims.gid)).await?.is_some() {
@@ -69,7 +69,7 @@ pub async fn introspect(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outc
     confidential(app, req, &params)?;
     let token = token_param(&params)?;
     let body = if let Some(c) = live_access_token(app, ports, token).await? {
-        let exp = app.key.expiry_of(token);
+        let exp = app.keys.expiry_of(token);
         json!({ "active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id, "sub": c.sub,
                 "iss": c.iss, "aud": c.aud, "jti": c.jti, "exp": exp, "auth_time": c.auth_time })
     } else if let Some((_, g)) = live_refresh_token(ports, token).await? {

@@ -13,7 +13,7 @@ use crate::core::app::Keyedge;
 use crate::core::broker::users::{self, User};
 use crate::core::config::{Client, ClientAuth, GrantType};
 use crate::core::error::{Failure, OAuthError, Outcome};
-use crate::core::jose;
+use crate::core::jose::{self, Alg};
 use crate::core::keys;
 use crate::core::ports::{Ports, Taken};
 use crate::core::web::{self, Params, Request};
@@ -175,7 +175,8 @@ pub struct Issue<'a> {
 }
 
 pub fn access_token(app: &Keyedge, ports: &Ports<'_>, claims: &AccessTokenClaims, lifetime: u64) -> String {
-    app.key.sign(Some("at+jwt"), claims, ports.clock.now(), lifetime)
+    let alg = app.config.client(&claims.client_id).map_or(Alg::RS256, |c| c.id_token_signed_response_alg);
+    app.keys.sign(alg, Some("at+jwt"), claims, ports.clock.now(), lifetime)
 }
 
 /// Signs the access and ID tokens and builds the token response (OIDC Core §3.1.3.3).
@@ -203,11 +204,11 @@ pub fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<'_>) -
         azp: &client.client_id,
         auth_time: issue.auth_time,
         sid: issue.sid,
-        at_hash: jose::half_hash(&access_token),
+        at_hash: jose::half_hash_for(client.id_token_signed_response_alg, &access_token),
         nonce: issue.nonce,
         profile: issue.user.claims_for(issue.scope, &issue.requested.id_token),
     };
-    let id_token = app.key.sign(None, &id_claims, now, config.id_token_lifetime);
+    let id_token = app.keys.sign(client.id_token_signed_response_alg, None, &id_claims, now, config.id_token_lifetime);
     let mut body = serde_json::json!({
         "access_token": access_token,
         "token_type": "Bearer",
