@@ -4,7 +4,7 @@
 use http::{Method, StatusCode};
 use std::fmt;
 
-use super::broker::{account, callback, login, session};
+use super::broker::{account, callback, login, logout, session};
 use super::config::{Config, ConfigError};
 use super::error::{Failure, OAuthError, Outcome, PageError};
 use super::jose::{KeyError, Keyring, SigningKey};
@@ -135,7 +135,7 @@ impl Keyedge {
 
             "/userinfo" if get || post => userinfo::userinfo(self, ports, req).await,
             "/account" if get => account::account(self, ports, req).await,
-            "/logout" if get || post => account::logout(self, ports, req).await,
+            "/logout" if get || post => logout::logout(self, ports, req).await,
             p if get && p == self.css_path => Ok(web::static_asset("text/css; charset=utf-8", pages::CSS)),
             _ => not_found(),
         }

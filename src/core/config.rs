@@ -99,6 +99,8 @@ struct RawClient {
     offline_token_lifetime: Option<u64>,
     #[serde(default)]
     id_token_signed_response_alg: Option<Alg>,
+    #[serde(default)]
+    backchannel_logout_uri: Option<String>,
 }
 
 /// OAuth 2.0 grant types a client may use at `/token`.
@@ -186,6 +188,8 @@ pub struct Client {
     pub offline_token_lifetime: u64,
     /// Algorithm of this client's ID and access tokens (RS256 unless it registered another).
     pub id_token_signed_response_alg: Alg,
+    /// OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 impl Client {
@@ -333,6 +337,13 @@ impl Config {
                 refresh_token_lifetime: c.refresh_token_lifetime.unwrap_or(raw.session_lifetime),
                 offline_token_lifetime: c.offline_token_lifetime.unwrap_or(30 * 24 * 3600),
                 id_token_signed_response_alg: c.id_token_signed_response_alg.unwrap_or(Alg::RS256),
+                backchannel_logout_uri: match c.backchannel_logout_uri {
+                    // §2.2: an absolute http(s) URL without fragment.
+                    Some(uri) => {
+                        Some(parse_url(&uri).map_err(|m| err(format!("{path}.backchannel_logout_uri"), m))?.to_string())
+                    }
+                    None => None,
+                },
             });
             if let Some(alg) = c.id_token_signed_response_alg {
                 if !signing_keys.iter().any(|(_, a, _)| *a == alg) {

@@ -93,7 +93,14 @@ pub fn form_post(css: &str, action: &str, fields: &[(&str, &str)]) -> super::web
 #[template(path = "logout.html")]
 struct Logout<'a> {
     css: &'a str,
-    done: bool,
+    form: Option<&'a LogoutForm>,
+}
+
+/// What the logout confirmation posts back.
+pub struct LogoutForm {
+    pub client_id: Option<String>,
+    pub post_logout_redirect_uri: Option<String>,
+    pub state: Option<String>,
 }
 
 // Rendering a checked template into a String only fails if a Display impl fails, which ours
@@ -118,6 +125,10 @@ pub fn error_page(css: &str, e: &PageError) -> String {
     render(&ErrorPage { css, title: &e.title, message: &e.message, retry: e.retry.as_deref() })
 }
 
-pub fn logout(css: &str, done: bool) -> String {
-    render(&Logout { css, done })
+pub fn logout_confirm(css: &str, form: &LogoutForm) -> String {
+    render(&Logout { css, form: Some(form) })
+}
+
+pub fn logout_done(css: &str) -> String {
+    render(&Logout { css, form: None })
 }

@@ -105,6 +105,33 @@ pub trait Rng {
     fn fill(&self, buf: &mut [u8]);
 }
 
+/// Work that must not delay the response: the Worker runs it after responding
+/// (`ctx.waitUntil`), the test harness right after the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// OpenID Connect Back-Channel Logout 1.0 §2.5: POST `logout_token` to the client.
+    BackchannelLogout { client_id: String, uri: String, logout_token: String },
+}
+
+/// The jobs a request queued.
+#[derive(Debug, Default)]
+pub struct Jobs(std::cell::RefCell<Vec<Job>>);
+
+impl Jobs {
+    pub fn push(&self, job: Job) {
+        self.0.borrow_mut().push(job);
+    }
+    pub fn take(&self) -> Vec<Job> {
+        std::mem::take(&mut *self.0.borrow_mut())
+    }
+}
+
+/// Waiting, for retries in background jobs.
+#[async_trait(?Send)]
+pub trait Sleep {
+    async fn sleep(&self, millis: u64);
+}
+
 /// Everything a request handler may touch outside pure computation.
 pub struct Ports<'a> {
     pub store: &'a dyn Store,
@@ -114,6 +141,7 @@ pub struct Ports<'a> {
     pub rng: &'a dyn Rng,
     /// Where infrastructure failures are reported (the Worker's log). Never given secrets.
     pub log: &'a dyn Fn(&str),
+    pub jobs: &'a Jobs,
 }
 
 impl Ports<'_> {

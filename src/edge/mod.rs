@@ -8,6 +8,7 @@ use std::cell::OnceCell;
 use std::rc::Rc;
 use worker::{event, Context, Env, Request, Response, Result};
 
+use crate::core::ports::Jobs;
 use crate::core::Keyedge;
 
 thread_local! {
@@ -33,7 +34,7 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let app = match app(&env) {
         Ok(app) => app,
         Err(message) => {
@@ -44,6 +45,17 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let request = ports::to_http_request(req).await?;
     let adapters = ports::EdgePorts::new(&env)?;
     let log = |line: &str| worker::console_error!("{line}");
-    let response = app.handle(request, &adapters.ports(&log)).await;
+    let jobs = Jobs::default();
+    let response = app.handle(request, &adapters.ports(&log, &jobs)).await;
+    let queued = jobs.take();
+    if !queued.is_empty() {
+        // After the response: a slow or failing client never holds up the user.
+        ctx.wait_until(async move {
+            let log = |line: &str| worker::console_error!("{line}");
+            for job in &queued {
+                crate::core::jobs::run(job, &ports::FetchPort, &ports::DelaySleep, &log).await;
+            }
+        });
+    }
     ports::from_http_response(response)
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use worker::{kv::KvStore, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response, Result};
 
-use crate::core::ports::{Clock, Family, Http, Once, PortError, Ports, Rng, Rotation, Store, Taken};
+use crate::core::ports::{Clock, Family, Http, Jobs, Once, PortError, Ports, Rng, Rotation, Sleep, Store, Taken};
 
 const KV_BINDING: &str = "KEYEDGE_KV";
 const ONCE_BINDING: &str = "KEYEDGE_ONCE";
@@ -190,7 +190,16 @@ impl EdgePorts {
         Ok(Self { kv: KvPort(env.kv(KV_BINDING)?), once: OncePort(env.durable_object(ONCE_BINDING)?) })
     }
 
-    pub fn ports<'a>(&'a self, log: &'a dyn Fn(&str)) -> Ports<'a> {
-        Ports { store: &self.kv, once: &self.once, http: &FetchPort, clock: &SystemClock, rng: &CryptoRng, log }
+    pub fn ports<'a>(&'a self, log: &'a dyn Fn(&str), jobs: &'a Jobs) -> Ports<'a> {
+        Ports { store: &self.kv, once: &self.once, http: &FetchPort, clock: &SystemClock, rng: &CryptoRng, log, jobs }
+    }
+}
+
+pub struct DelaySleep;
+
+#[async_trait(?Send)]
+impl Sleep for DelaySleep {
+    async fn sleep(&self, millis: u64) {
+        worker::Delay::from(std::time::Duration::from_millis(millis)).await;
     }
 }

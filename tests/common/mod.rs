@@ -6,7 +6,7 @@ pub mod fake_idp;
 
 use http::Response;
 use keyedge::core::ports::memory::{MemoryHttp, MemoryOnce, MemoryStore, SeededRng, VirtualClock};
-use keyedge::core::ports::Ports;
+use keyedge::core::ports::{Job, Jobs, Ports, Sleep};
 use keyedge::core::Keyedge;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -30,6 +30,8 @@ issuer = "{ISSUER}"
 client_id = "app"
 client_secret_env = "APP_SECRET"
 redirect_uris = ["{APP_REDIRECT}", "https://app.test/other?keep=1"]
+post_logout_redirect_uris = ["https://app.test/bye"]
+backchannel_logout_uri = "https://app.test/backchannel"
 
 [[clients]]
 client_id = "spa"
@@ -70,6 +72,19 @@ pub struct World {
     pub app: Keyedge,
     pub idp: Rc<FakeIdp>,
     pub log: RefCell<Vec<String>>,
+    pub sleep: VirtualSleep,
+    /// Background jobs run, and whether each succeeded.
+    pub jobs_done: RefCell<Vec<(Job, bool)>>,
+}
+
+/// Sleeping advances the virtual clock instead of waiting.
+pub struct VirtualSleep(VirtualClock);
+
+#[async_trait::async_trait(?Send)]
+impl Sleep for VirtualSleep {
+    async fn sleep(&self, millis: u64) {
+        self.0.advance((millis / 1000) as i64);
+    }
 }
 
 impl World {
@@ -82,16 +97,20 @@ impl World {
             store: MemoryStore::new(clock.clone()),
             once: MemoryOnce::new(clock.clone()),
             rng: SeededRng::new(7),
-            clock,
+            clock: clock.clone(),
             http,
             app,
             idp,
             log: RefCell::default(),
+            sleep: VirtualSleep(clock.clone()),
+            jobs_done: RefCell::default(),
         }
     }
 
+    /// One request; the jobs it queued run right after it, as `waitUntil` would run them.
     pub fn send(&self, req: http::Request<Vec<u8>>) -> Response<Vec<u8>> {
         let log = |line: &str| self.log.borrow_mut().push(line.to_owned());
+        let jobs = Jobs::default();
         let ports = Ports {
             store: &self.store,
             once: &self.once,
@@ -99,8 +118,14 @@ impl World {
             clock: &self.clock,
             rng: &self.rng,
             log: &log,
+            jobs: &jobs,
         };
-        futures::executor::block_on(self.app.handle(req, &ports))
+        let res = futures::executor::block_on(self.app.handle(req, &ports));
+        for job in jobs.take() {
+            let done = futures::executor::block_on(keyedge::core::jobs::run(&job, &self.http, &self.sleep, &log));
+            self.jobs_done.borrow_mut().push((job, done));
+        }
+        res
     }
 
     pub fn post_form(&self, path: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Response<Vec<u8>> {

@@ -1,4 +1,4 @@
-//! `/account`, `/logout` and the start page.
+//! `/account` and the start page.
 
 use http::StatusCode;
 
@@ -39,15 +39,4 @@ pub async fn account(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome
         })
         .collect();
     Ok(web::html(StatusCode::OK, pages::account(app.css(), &user, &provider_name(&session.idp), &links)))
-}
-
-/// `GET /logout` asks; `POST /logout` ends the session (a cross-site GET must not be able
-/// to sign the user out).
-pub async fn logout(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
-    if req.method() != http::Method::POST {
-        return Ok(web::html(StatusCode::OK, pages::logout(app.css(), false)));
-    }
-    session::end(ports, app.cookies(), req, app.config.session_lifetime).await?;
-    let res = web::html(StatusCode::OK, pages::logout(app.css(), true));
-    Ok(web::with_cookie(res, app.cookies().clear(session::COOKIE)))
 }

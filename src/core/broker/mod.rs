@@ -3,5 +3,6 @@
 pub mod account;
 pub mod callback;
 pub mod login;
+pub mod logout;
 pub mod session;
 pub mod users;

@@ -18,6 +18,18 @@ pub struct Session {
     pub idp: String,
     pub auth_time: i64,
     pub expires_at: i64,
+    /// Clients that received a code in this session: told about its end (back-channel logout).
+    #[serde(default)]
+    pub clients: Vec<String>,
+    /// The KV key of this record (derived from the cookie; never stored).
+    #[serde(skip)]
+    pub key: String,
+}
+
+async fn save(ports: &Ports<'_>, session: &Session) -> Result<(), PortError> {
+    let json = serde_json::to_string(session).map_err(|e| PortError(e.to_string()))?;
+    let ttl = (session.expires_at - ports.clock.now()).max(1) as u64;
+    ports.store.put(&session.key, &json, Some(ttl)).await
 }
 
 /// Creates a session and returns it with the cookie value to set.
@@ -35,10 +47,21 @@ pub async fn create(
         idp: idp.to_owned(),
         auth_time: now,
         expires_at: now + lifetime as i64,
+        clients: Vec::new(),
+        key: keys::session(&cookie_value),
     };
-    let json = serde_json::to_string(&session).map_err(|e| PortError(e.to_string()))?;
-    ports.store.put(&keys::session(&cookie_value), &json, Some(lifetime)).await?;
+    save(ports, &session).await?;
     Ok((session, cookie_value))
+}
+
+/// Remembers that `client_id` took part in the session (one KV write, the first time only).
+pub async fn add_client(ports: &Ports<'_>, session: &Session, client_id: &str) -> Result<(), PortError> {
+    if session.clients.iter().any(|c| c == client_id) {
+        return Ok(());
+    }
+    let mut updated = session.clone();
+    updated.clients.push(client_id.to_owned());
+    save(ports, &updated).await
 }
 
 /// The live session named by the request's cookie, if any.
@@ -46,32 +69,21 @@ pub async fn current(ports: &Ports<'_>, jar: CookieJar, req: &Request) -> Result
     let Some(cookie_value) = jar.get(req, COOKIE) else {
         return Ok(None);
     };
-    let Some(json) = ports.store.get(&keys::session(cookie_value)).await? else {
+    let key = keys::session(cookie_value);
+    let Some(json) = ports.store.get(&key).await? else {
         return Ok(None);
     };
-    let session: Session = match serde_json::from_str(&json) {
-        Ok(s) => s,
-        Err(_) => return Ok(None),
+    let Ok(mut session) = serde_json::from_str::<Session>(&json) else {
+        return Ok(None);
     };
+    session.key = key;
     // KV expiry is lazy and coarse; the record's own expiry is authoritative.
     Ok((session.expires_at > ports.clock.now()).then_some(session))
 }
 
-/// Ends the session named by the request's cookie, and marks its `sid` as ended so the
-/// online refresh tokens issued in it stop working.
-pub async fn end(
-    ports: &Ports<'_>,
-    jar: CookieJar,
-    req: &Request,
-    lifetime: u64,
-) -> Result<Option<Session>, PortError> {
-    let Some(cookie_value) = jar.get(req, COOKIE) else {
-        return Ok(None);
-    };
-    let session = current(ports, jar, req).await?;
-    if let Some(s) = &session {
-        ports.store.put(&keys::ended_session(&s.sid), "1", Some(lifetime)).await?;
-    }
-    ports.store.delete(&keys::session(cookie_value)).await?;
-    Ok(session)
+/// Ends `session`, and marks its `sid` as ended so the online refresh tokens issued in it
+/// stop working.
+pub async fn end(ports: &Ports<'_>, session: &Session, lifetime: u64) -> Result<(), PortError> {
+    ports.store.put(&keys::ended_session(&session.sid), "1", Some(lifetime)).await?;
+    ports.store.delete(&session.key).await
 }

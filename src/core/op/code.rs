@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::authorize::AuthorizationRequest;
 use crate::core::app::Keyedge;
-use crate::core::broker::session::Session;
+use crate::core::broker::session::{self, Session};
 use crate::core::error::{Failure, Outcome};
 use crate::core::keys;
 use crate::core::ports::{PortError, Ports};
@@ -35,5 +35,6 @@ pub async fn issue(app: &Keyedge, ports: &Ports<'_>, request: &AuthorizationRequ
     };
     let json = serde_json::to_string(&grant).map_err(|e| Failure::Port(PortError(e.to_string())))?;
     ports.once.put(&keys::code(&code), &json, app.config.code_lifetime).await?;
+    session::add_client(ports, session, &request.client_id).await?;
     Ok(request.target().respond(&app.config.issuer, app.css(), &[("code", &code)]))
 }

@@ -1,0 +1,119 @@
+//! Logout: OpenID Connect RP-Initiated Logout 1.0 at `/logout`, and Back-Channel Logout 1.0
+//! notifications to the clients that took part in the session.
+
+use http::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::session::{self, Session};
+use crate::core::app::Keyedge;
+use crate::core::config::Client;
+use crate::core::error::{Outcome, PageError};
+use crate::core::pages::{self, LogoutForm};
+use crate::core::ports::{Job, Ports};
+use crate::core::web::{self, Params, Request};
+
+/// The claims of an ID token keyedge looks at in an `id_token_hint`.
+#[derive(Clone, Deserialize)]
+struct Hint {
+    iss: String,
+    sub: String,
+    aud: String,
+}
+
+#[derive(Serialize)]
+struct LogoutTokenClaims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    sub: &'a str,
+    sid: &'a str,
+    jti: String,
+    events: serde_json::Value,
+}
+
+/// Lifetime of a logout token: it is delivered at once or, after retries, not at all.
+const LOGOUT_TOKEN_LIFETIME: u64 = 120;
+
+fn bad(message: &str) -> PageError {
+    PageError::bad_request("Sign-out request refused", message)
+}
+
+/// `GET|POST /logout`.
+///
+/// - With a valid `id_token_hint` for the signed-in user, the session ends at once.
+/// - Otherwise keyedge asks first (a GET must not sign anyone out); the confirmation POST
+///   ends it. A cross-site POST carries no `SameSite=Lax` session cookie, so it ends nothing.
+/// - `post_logout_redirect_uri` is followed only when it exactly matches one registered for
+///   the client named by the hint or by `client_id`; else an error page, never a redirect.
+pub async fn logout(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
+    let post = req.method() == Method::POST;
+    let params = if post { Params::from_form(req) } else { Params::from_query(req) };
+    let hint = match params.get("id_token_hint") {
+        Some(token) => match app.keys.verify_own_ignoring_expiry::<Hint>(token) {
+            Ok(h) if h.iss == app.config.issuer => Some(h),
+            _ => return Err(bad("The id_token_hint was not issued by keyedge.").into()),
+        },
+        None => None,
+    };
+    let client: Option<&Client> = match (params.get("client_id"), &hint) {
+        (Some(id), Some(h)) if id != h.aud => return Err(bad("client_id does not match the id_token_hint.").into()),
+        (Some(id), _) => Some(app.config.client(id).ok_or_else(|| bad("Unknown client_id."))?),
+        (None, Some(h)) => app.config.client(&h.aud),
+        (None, None) => None,
+    };
+    let redirect = match params.get("post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => match client {
+            Some(c) if c.post_logout_redirect_uris.iter().any(|r| r == uri) => Some(uri.to_owned()),
+            Some(_) => return Err(bad("The post_logout_redirect_uri is not registered for this application.").into()),
+            None => return Err(bad("A post_logout_redirect_uri needs an id_token_hint or a client_id.").into()),
+        },
+    };
+    let session = session::current(ports, app.cookies(), req).await?;
+    let confirmed = post || hint.as_ref().zip(session.as_ref()).is_some_and(|(h, s)| h.sub == s.user_id);
+    if session.is_some() && !confirmed {
+        let form = LogoutForm {
+            client_id: client.map(|c| c.client_id.clone()),
+            post_logout_redirect_uri: redirect,
+            state: params.get("state").map(str::to_owned),
+        };
+        return Ok(web::html(StatusCode::OK, pages::logout_confirm(app.css(), &form)));
+    }
+    if let Some(s) = &session {
+        end_session(app, ports, s).await?;
+    }
+    let res = match redirect {
+        Some(uri) => {
+            let state: Vec<(&str, &str)> = params.get("state").map(|s| ("state", s)).into_iter().collect();
+            web::redirect(&web::with_query(&uri, &state))
+        }
+        None => web::html(StatusCode::OK, pages::logout_done(app.css())),
+    };
+    Ok(web::with_cookie(res, app.cookies().clear(session::COOKIE)))
+}
+
+/// Ends the session and queues a logout token for every client of it that registered a
+/// `backchannel_logout_uri`. Delivery happens after the response, with retries.
+pub async fn end_session(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    session: &Session,
+) -> Result<(), crate::core::error::Failure> {
+    session::end(ports, session, app.config.session_lifetime).await?;
+    let now = ports.clock.now();
+    for client in session.clients.iter().filter_map(|id| app.config.client(id)) {
+        let Some(uri) = &client.backchannel_logout_uri else { continue };
+        let claims = LogoutTokenClaims {
+            iss: &app.config.issuer,
+            aud: &client.client_id,
+            sub: &session.user_id,
+            sid: &session.sid,
+            jti: ports.random_token(16),
+            events: json!({ "http://schemas.openid.net/event/backchannel-logout": {} }),
+        };
+        let logout_token =
+            app.keys.sign(client.id_token_signed_response_alg, Some("logout+jwt"), &claims, now, LOGOUT_TOKEN_LIFETIME);
+        ports.jobs.push(Job::BackchannelLogout { client_id: client.client_id.clone(), uri: uri.clone(), logout_token });
+    }
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! OpenID Connect RP-Initiated Logout 1.0 and Back-Channel Logout 1.0.
+
+mod common;
+
+use common::*;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Signs alice in through the browser and returns her tokens.
+fn signed_in(world: &World, browser: &mut Browser) -> serde_json::Value {
+    let rp = rp_request("app", APP_REDIRECT);
+    let code = query_param(&location(&login(world, browser, &rp.query, "alice")), "code").unwrap();
+    json(&redeem(world, &code, &rp.verifier))
+}
+
+fn logout_url(id_token: &str, extra: &str) -> String {
+    let q = url::form_urlencoded::Serializer::new(String::new()).append_pair("id_token_hint", id_token).finish();
+    format!("/logout?{q}{extra}")
+}
+
+/// Mounts the client's back-channel endpoint; it fails `failures` times, then records tokens.
+fn backchannel(world: &World, failures: usize) -> Rc<RefCell<Vec<String>>> {
+    let received = Rc::new(RefCell::new(Vec::new()));
+    let attempts = Rc::new(RefCell::new(0));
+    let (r, a) = (received.clone(), attempts.clone());
+    world.http.mount("https://app.test", move |req| {
+        *a.borrow_mut() += 1;
+        if *a.borrow() <= failures {
+            return http::Response::builder().status(503).body(Vec::new()).unwrap();
+        }
+        let form: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(req.body()).into_owned().collect();
+        r.borrow_mut().push(form["logout_token"].clone());
+        http::Response::builder().status(200).body(Vec::new()).unwrap()
+    });
+    received
+}
+
+fn claims(token: &str) -> serde_json::Value {
+    let t = jwt_compact::UntrustedToken::new(token).unwrap();
+    t.deserialize_claims_unchecked::<serde_json::Value>().unwrap().custom
+}
+
+#[test]
+fn rp_initiated_logout_with_hint_ends_session_and_redirects_with_state() {
+    let world = World::new();
+    backchannel(&world, 0);
+    let mut browser = Browser::default();
+    let t = signed_in(&world, &mut browser);
+    let res = browser.get(
+        &world,
+        &logout_url(t["id_token"].as_str().unwrap(), "&post_logout_redirect_uri=https%3A%2F%2Fapp.test%2Fbye&state=s1"),
+    );
+    assert_eq!(res.status(), 302, "{}", body(&res));
+    assert_eq!(location(&res), "https://app.test/bye?state=s1");
+    assert_eq!(location(&browser.get(&world, "/account")), "/login?return_to=%2Faccount", "session ended");
+}
+
+#[test]
+fn unregistered_post_logout_redirect_uri_is_an_error_page() {
+    let world = World::new();
+    let mut browser = Browser::default();
+    let t = signed_in(&world, &mut browser);
+    let res = browser.get(
+        &world,
+        &logout_url(t["id_token"].as_str().unwrap(), "&post_logout_redirect_uri=https%3A%2F%2Fevil.test%2F"),
+    );
+    assert_eq!(res.status(), 400);
+    assert!(res.headers().get("location").is_none());
+    assert_eq!(browser.get(&world, "/account").status(), 200, "session kept");
+}
+
+#[test]
+fn redirect_without_hint_or_client_id_is_refused() {
+    let world = World::new();
+    let res = Browser::default().get(&world, "/logout?post_logout_redirect_uri=https%3A%2F%2Fapp.test%2Fbye");
+    assert_eq!(res.status(), 400);
+}
+
+#[test]
+fn logout_without_hint_asks_first_and_a_get_ends_nothing() {
+    let world = World::new();
+    let mut browser = Browser::default();
+    signed_in(&world, &mut browser);
+    let page =
+        browser.get(&world, "/logout?client_id=app&post_logout_redirect_uri=https%3A%2F%2Fapp.test%2Fbye&state=s2");
+    assert_eq!(page.status(), 200);
+    let html = body(&page);
+    assert!(html.contains("Sign out?") && html.contains("value=\"s2\""), "{html}");
+    assert_eq!(browser.get(&world, "/account").status(), 200, "a GET signs no one out");
+    let form = "client_id=app&post_logout_redirect_uri=https%3A%2F%2Fapp.test%2Fbye&state=s2";
+    let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let req = http::Request::post(format!("{ISSUER}/logout"))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.as_bytes().to_vec())
+        .unwrap();
+    let res = world.send(req);
+    assert_eq!(location(&res), "https://app.test/bye?state=s2");
+}
+
+#[test]
+fn forged_id_token_hint_is_refused() {
+    let world = World::new();
+    let forged = common::fake_idp::sign(
+        &common::fake_idp::rsa_key(include_str!("fixtures/attacker-test-key.pem")),
+        "x",
+        serde_json::json!({"iss": ISSUER, "sub": "u", "aud": "app"}),
+    );
+    assert_eq!(Browser::default().get(&world, &logout_url(&forged, "")).status(), 400);
+}
+
+#[test]
+fn backchannel_logout_token_is_signed_and_names_the_session() {
+    let world = World::new();
+    let received = backchannel(&world, 0);
+    let mut browser = Browser::default();
+    let t = signed_in(&world, &mut browser);
+    browser.get(&world, &logout_url(t["id_token"].as_str().unwrap(), ""));
+    let tokens = received.borrow();
+    assert_eq!(tokens.len(), 1);
+    let token = &tokens[0];
+    let header = jwt_compact::UntrustedToken::new(token).unwrap();
+    assert_eq!(header.header().token_type.as_deref(), Some("logout+jwt"));
+    let jwks = keyedge::core::jose::Jwks::parse(world.app.keys.jwks_json()).unwrap();
+    let c: serde_json::Value =
+        keyedge::core::jose::verify_signed(token, &jwks, START, 0).expect("signed with keyedge's key");
+    let id = claims(t["id_token"].as_str().unwrap());
+    assert_eq!(c["iss"], ISSUER);
+    assert_eq!(c["aud"], "app");
+    assert_eq!(c["sub"], id["sub"]);
+    assert_eq!(c["sid"], id["sid"]);
+    assert!(c["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    assert!(c.get("nonce").is_none(), "§2.4: no nonce");
+}
+
+#[test]
+fn backchannel_delivery_is_retried_and_never_blocks_the_logout() {
+    let world = World::new();
+    let received = backchannel(&world, 2);
+    let mut browser = Browser::default();
+    let t = signed_in(&world, &mut browser);
+    let res = browser.get(&world, &logout_url(t["id_token"].as_str().unwrap(), ""));
+    assert_eq!(res.status(), 200);
+    assert_eq!(received.borrow().len(), 1, "third attempt delivered");
+    assert!(world.jobs_done.borrow()[0].1);
+
+    let world = World::new();
+    backchannel(&world, usize::MAX);
+    let mut browser = Browser::default();
+    let t = signed_in(&world, &mut browser);
+    let res = browser.get(&world, &logout_url(t["id_token"].as_str().unwrap(), ""));
+    assert_eq!(res.status(), 200, "the user is signed out even when the client is down");
+    assert!(!world.jobs_done.borrow()[0].1);
+    assert_eq!(world.log.borrow().iter().filter(|l| l.contains("back-channel logout to app")).count(), 3);
+}
+
+#[test]
+fn logout_ends_online_refresh_tokens() {
+    let world = World::new();
+    let mut browser = Browser::default();
+    let t = signed_in(&world, &mut browser);
+    browser.get(&world, &logout_url(t["id_token"].as_str().unwrap(), ""));
+    assert_eq!(json(&refresh(&world, t["refresh_token"].as_str().unwrap()))["error"], "invalid_grant");
+}
