@@ -114,7 +114,9 @@ impl FakeIdp {
                 respond(
                     200,
                     json!({ "sub": sub, "email": format!("{user}@example.com"), "email_verified": true,
-                    "preferred_username": user, "given_name": "Given", "family_name": "Family" }),
+                    "preferred_username": user, "given_name": "Given", "family_name": "Family",
+                    "phone_number": "+1 555 0100", "phone_number_verified": true,
+                    "address": { "country": "NL", "locality": "Delft" } }),
                 )
             }
             _ => respond(404, json!({"error": "not_found"})),

@@ -283,3 +283,29 @@ pub fn userinfo_status(world: &World, access_token: &str) -> u16 {
         .unwrap();
     world.send(req).status().as_u16()
 }
+
+/// An authorization request of the confidential client with PKCE and `extra` parameters
+/// (a parameter given in `extra` replaces the default one).
+pub fn request_with(extra: &[(&str, &str)]) -> RpRequest {
+    let mut rp = rp_request("app", APP_REDIRECT);
+    let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(rp.query.as_bytes()).into_owned().collect();
+    for (k, v) in extra {
+        pairs.retain(|(n, _)| n != k);
+        if !v.is_empty() {
+            pairs.push((k.to_string(), v.to_string()));
+        }
+    }
+    rp.query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+    rp
+}
+
+/// The ID token's payload as JSON, every claim included (signature not checked here).
+pub fn id_claims(tokens: &serde_json::Value) -> serde_json::Value {
+    payload(tokens["id_token"].as_str().unwrap())
+}
+
+pub fn payload(jwt: &str) -> serde_json::Value {
+    use base64::Engine;
+    let part = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
