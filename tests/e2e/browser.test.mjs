@@ -5,14 +5,17 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { startServers, KEYEDGE } from './servers.mjs';
+import { startSpa } from './spa-server.mjs';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
 let servers;
 let browser;
+let spa;
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   servers = await startServers();
+  spa = await startSpa();
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -22,6 +25,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  spa?.close();
   servers?.stop();
 });
 
@@ -61,4 +65,34 @@ test('start page → login page → demo IdP → account page with the linked id
   await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
   await page.goto(`${KEYEDGE}/account`);
   await page.waitForURL(/\/login\?return_to=/);
+});
+
+async function signInAtDemoIdp(page) {
+  await page.waitForURL(/localhost:9090\/interaction\//);
+  await page.getByLabel('Username').fill('alice');
+  await page.getByLabel('Password').fill('wonderland');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+test('oidc-client-ts as a public SPA client: code flow with PKCE, ES256 ID token, userinfo, refresh', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.goto('http://localhost:3000/');
+  await page.getByRole('button', { name: 'Log in with keyedge' }).click();
+  await page.waitForURL(/localhost:8787\/authorize/);
+  await page.getByRole('link', { name: 'Sign in with Demo IdP' }).click();
+  await signInAtDemoIdp(page);
+  await page.waitForURL(/localhost:3000\/spa-callback/);
+  await page.waitForFunction(() => ['renewed', 'error'].includes(document.title), null, { timeout: 20000 });
+  const out = await page.locator('#out').textContent();
+  assert.ok(!out.startsWith('ERROR'), `${out}\n${errors.join('\n')}`);
+  const result = JSON.parse(out);
+  assert.equal(result.profile.iss, KEYEDGE);
+  assert.equal(result.profile.aud, 'demo-spa');
+  assert.equal(result.profile.email, 'alice@example.com', 'userinfo loaded cross-origin');
+  assert.equal(result.has_refresh, true);
+  assert.equal(await page.locator('#out').getAttribute('data-renewed'), 'yes');
+  await context.close();
 });

@@ -105,3 +105,49 @@ test('a wrong redirect_uri shows an error page and never redirects', async () =>
   assert.match(res.headers.get('content-type'), /text\/html/);
   assert.match(await res.text(), /Invalid redirect URI/);
 });
+
+test('refresh token grant rotates the refresh token, and the old one is then refused', async () => {
+  const { callback, codeVerifier, state, nonce } = await authorize();
+  const tokens = await client.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce,
+  });
+  assert.ok(tokens.refresh_token);
+  const renewed = await client.refreshTokenGrant(config, tokens.refresh_token);
+  assert.ok(renewed.refresh_token && renewed.refresh_token !== tokens.refresh_token);
+  assert.equal(renewed.claims().sub, tokens.claims().sub);
+  await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token), (e) => e.error === 'invalid_grant');
+  // Reuse revoked the whole family: the renewed token is dead too.
+  await assert.rejects(client.refreshTokenGrant(config, renewed.refresh_token), (e) => e.error === 'invalid_grant');
+});
+
+test('introspection and revocation (RFC 7662, RFC 7009)', async () => {
+  const { callback, codeVerifier, state, nonce } = await authorize();
+  const tokens = await client.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce,
+  });
+  const active = await client.tokenIntrospection(config, tokens.access_token);
+  assert.equal(active.active, true);
+  assert.equal(active.client_id, 'demo-app');
+  await client.tokenRevocation(config, tokens.refresh_token);
+  const after = await client.tokenIntrospection(config, tokens.access_token);
+  assert.equal(after.active, false);
+});
+
+test('RP-initiated logout: end-session URL with id_token_hint returns to the registered URI with state', async () => {
+  const browser = new Browser();
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI, scope: 'openid', state: 'st', nonce: 'nn',
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
+  });
+  const callback = new URL(await loginThroughDemoIdp(browser, url.href, REDIRECT_URI));
+  const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: codeVerifier, expectedState: 'st', expectedNonce: 'nn' });
+  const end = client.buildEndSessionUrl(config, {
+    id_token_hint: tokens.id_token, post_logout_redirect_uri: 'http://127.0.0.1:8788/signed-out', state: 'bye',
+  });
+  const res = await browser.request(end.href);
+  assert.equal(res.status, 302);
+  assert.equal(res.headers.get('location'), 'http://127.0.0.1:8788/signed-out?state=bye');
+  const account = await browser.request(`${KEYEDGE}/account`);
+  assert.match(account.headers.get('location'), /^\/login/, 'the keyedge session is gone');
+});
