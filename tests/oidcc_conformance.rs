@@ -420,3 +420,16 @@ fn es256_client_gets_es256_tokens() {
     assert_eq!(header.algorithm(), "ES256");
     assert_eq!(userinfo_status(&world, &at(&t)), 200);
 }
+
+#[test]
+fn scopes_outside_the_clients_allowed_scopes_are_not_granted() {
+    let text = common::config_text().replace(
+        "post_logout_redirect_uris = [\"https://app.test/bye\"]",
+        "post_logout_redirect_uris = [\"https://app.test/bye\"]\nallowed_scopes = [\"email\"]",
+    );
+    let mut world = World::new();
+    world.app = keyedge::core::Keyedge::from_config_text(&text, &common::secrets).unwrap();
+    let t = flow(&world, &mut Browser::default(), &[("scope", "openid phone email email")]);
+    assert_eq!(t["scope"], "openid email");
+    assert!(id_claims(&t).get("phone_number").is_none());
+}

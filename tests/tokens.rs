@@ -197,3 +197,14 @@ fn rfc7009_revoking_an_access_token_of_another_client_does_nothing() {
     world.post_form("/revoke", &[("token", &s(&t, "access_token"))], Some(("app", APP_SECRET)));
     assert_eq!(userinfo_status(&world, &s(&t, "access_token")), 401);
 }
+
+#[test]
+fn client_credentials_scope_must_be_allowed() {
+    let world = World::new();
+    let res = world.post_form(
+        "/token",
+        &[("grant_type", "client_credentials"), ("scope", "admin")],
+        Some(("machine", MACHINE_SECRET)),
+    );
+    assert_eq!(json(&res)["error"], "invalid_scope");
+}

@@ -101,6 +101,8 @@ struct RawClient {
     id_token_signed_response_alg: Option<Alg>,
     #[serde(default)]
     backchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    allowed_scopes: Option<Vec<String>>,
 }
 
 /// OAuth 2.0 grant types a client may use at `/token`.
@@ -162,6 +164,9 @@ struct RawIdentityProvider {
     allowed_clock_skew: u64,
 }
 
+/// Scopes a client may have unless its `allowed_scopes` says otherwise.
+pub const DEFAULT_SCOPES: &[&str] = &["openid", "profile", "email", "address", "phone", "offline_access"];
+
 /// How a client authenticates at the token endpoint.
 #[derive(Debug, Clone)]
 pub enum ClientAuth {
@@ -190,6 +195,8 @@ pub struct Client {
     pub id_token_signed_response_alg: Alg,
     /// OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed.
     pub backchannel_logout_uri: Option<String>,
+    /// Scopes this client may be granted (`openid` is always allowed to user clients).
+    pub allowed_scopes: Vec<String>,
 }
 
 impl Client {
@@ -199,6 +206,17 @@ impl Client {
 
     pub fn allows(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
+    }
+
+    /// The part of a requested scope this client may have, in request order, without duplicates.
+    pub fn grantable_scope(&self, requested: &str) -> String {
+        let mut granted: Vec<&str> = Vec::new();
+        for s in requested.split(' ').filter(|s| !s.is_empty()) {
+            if (s == "openid" || self.allowed_scopes.iter().any(|a| a == s)) && !granted.contains(&s) {
+                granted.push(s);
+            }
+        }
+        granted.join(" ")
     }
 
     pub fn allows_idp(&self, alias: &str) -> bool {
@@ -337,6 +355,9 @@ impl Config {
                 refresh_token_lifetime: c.refresh_token_lifetime.unwrap_or(raw.session_lifetime),
                 offline_token_lifetime: c.offline_token_lifetime.unwrap_or(30 * 24 * 3600),
                 id_token_signed_response_alg: c.id_token_signed_response_alg.unwrap_or(Alg::RS256),
+                allowed_scopes: c
+                    .allowed_scopes
+                    .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()),
                 backchannel_logout_uri: match c.backchannel_logout_uri {
                     // §2.2: an absolute http(s) URL without fragment.
                     Some(uri) => {

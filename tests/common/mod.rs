@@ -41,6 +41,7 @@ redirect_uris = ["https://spa.test/cb"]
 client_id = "machine"
 client_secret_env = "MACHINE_SECRET"
 grant_types = ["client_credentials"]
+allowed_scopes = ["reports"]
 
 [[identity_providers]]
 alias = "up"

@@ -185,6 +185,9 @@ impl AuthorizationRequest {
         if !scope.split(' ').any(|s| s == "openid") {
             return Err(fail(OAuthError::new("invalid_scope", "the openid scope is required")));
         }
+        // RFC 6749 §3.3: scopes the client may not have are left out of the grant; the token
+        // response then states the scope actually granted.
+        let scope = client.grantable_scope(scope);
         let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
             (None, None) => None,
             (Some(c), Some("S256")) if is_s256_challenge(c) => Some(c.to_owned()),

@@ -286,6 +286,9 @@ fn client_credentials(app: &Keyedge, ports: &Ports<'_>, client: &Client, params:
     if scope.split(' ').any(|s| s == "openid" || s == "offline_access") {
         return Err(bad(OAuthError::new("invalid_scope", "openid and offline_access need a user")));
     }
+    if scope.split(' ').filter(|s| !s.is_empty()).any(|s| !client.allowed_scopes.iter().any(|a| a == s)) {
+        return Err(bad(OAuthError::new("invalid_scope", "the client may not have this scope")));
+    }
     let claims = AccessTokenClaims {
         iss: app.config.issuer.clone(),
         sub: client.client_id.clone(),
