@@ -433,3 +433,39 @@ fn scopes_outside_the_clients_allowed_scopes_are_not_granted() {
     assert_eq!(t["scope"], "openid email");
     assert!(id_claims(&t).get("phone_number").is_none());
 }
+
+#[test]
+fn oidcc_server_client_secret_post_code_flow() {
+    let world = World::new();
+    let rp = request_with(&[]);
+    let code = query_param(&location(&login(&world, &mut Browser::default(), &rp.query, "alice")), "code").unwrap();
+    let res = world.post_form(
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", APP_REDIRECT),
+            ("code_verifier", &rp.verifier),
+            ("client_id", "app"),
+            ("client_secret", APP_SECRET),
+        ],
+        None,
+    );
+    assert_eq!(res.status(), 200, "{}", body(&res));
+}
+
+#[test]
+fn oidcc_idtoken_signature_verifies_against_published_jwks() {
+    let world = World::new();
+    let t = flow(&world, &mut Browser::default(), &[]);
+    let jwks = keyedge::core::jose::Jwks::parse(&body(&Browser::default().get(&world, "/jwks"))).unwrap();
+    let claims: Value = keyedge::core::jose::verify_signed(t["id_token"].as_str().unwrap(), &jwks, START, 0).unwrap();
+    assert_eq!(claims["aud"], "app");
+    // One flipped bit in the signature and it no longer verifies.
+    let token = t["id_token"].as_str().unwrap();
+    let mut bytes = token.as_bytes().to_vec();
+    let i = bytes.len() - 5;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(bytes).unwrap();
+    assert!(keyedge::core::jose::verify_signed::<Value>(&tampered, &jwks, START, 0).is_err());
+}
