@@ -185,6 +185,9 @@ fn oidcc_prompt_login() {
     let (code, _, res) = authorize_in(&world, &mut browser, &[("prompt", "login")]);
     assert!(code.is_none(), "prompt=login must show the login page");
     assert!(body(&res).contains("Sign in with Upstream"));
+    let rp = request_with(&[("prompt", "login")]);
+    let at_idp = start_login(&world, &mut browser, &rp.query);
+    assert_eq!(query_param(&at_idp, "prompt").as_deref(), Some("login"), "forced upstream too: {at_idp}");
     let second = flow(&world, &mut browser, &[("prompt", "login")]);
     assert!(id_claims(&second)["auth_time"].as_i64() > id_claims(&first)["auth_time"].as_i64(), "a new authentication");
 }

@@ -47,17 +47,21 @@ impl Continuation {
         }
     }
 
-    /// `login_hint` and `ui_locales` of the client's request, passed on to the upstream IdP.
+    /// What of the client's request is passed on to the upstream IdP: `login_hint`,
+    /// `ui_locales`, and a `prompt` of `login` or `select_account` (a re-authentication the
+    /// client asked for must not be answered by the IdP's own session).
     fn forwarded_hints(&self) -> Vec<(&'static str, String)> {
-        match self {
-            Continuation::Authorize { request } => {
-                [("login_hint", &request.login_hint), ("ui_locales", &request.ui_locales)]
-                    .into_iter()
-                    .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
-                    .collect()
-            }
-            Continuation::ReturnTo { .. } => Vec::new(),
-        }
+        let Continuation::Authorize { request } = self else {
+            return Vec::new();
+        };
+        let prompt = request
+            .prompt
+            .as_deref()
+            .map(|p| p.split(' ').filter(|v| *v == "login" || *v == "select_account").collect::<Vec<_>>().join(" "));
+        [("login_hint", request.login_hint.clone()), ("ui_locales", request.ui_locales.clone()), ("prompt", prompt)]
+            .into_iter()
+            .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
+            .collect()
     }
 
     /// `/broker/{alias}/login?…`: the link that starts a login at that IdP.

@@ -253,7 +253,14 @@ impl AuthorizationRequest {
             ("response_type", "code".to_owned()),
             ("scope", self.scope.clone()),
         ];
-        let optional = [("state", &self.state), ("nonce", &self.nonce), ("code_challenge", &self.code_challenge)];
+        // `prompt` travels on so that a forced login is forced upstream too; `none` never
+        // reaches the login page.
+        let optional = [
+            ("state", &self.state),
+            ("nonce", &self.nonce),
+            ("code_challenge", &self.code_challenge),
+            ("prompt", &self.prompt),
+        ];
         for (k, v) in optional {
             if let Some(v) = v {
                 q.push((k, v.clone()));
