@@ -1,5 +1,6 @@
 //! PKCE (RFC 7636) and keyedge's own signing key.
 
+use futures::executor::block_on;
 use keyedge::core::jose::{Alg, KeyError, Keyring, SigningKey};
 use keyedge::core::op::token::check_pkce;
 
@@ -59,7 +60,7 @@ fn jwks_publishes_only_public_parts_with_thumbprint_kids() {
 fn oidcc_idtoken_signature_each_algorithm_signs_and_verifies() {
     let ring = Keyring::new(vec![key(RSA), key(ES256), key(EDDSA)], vec![]);
     for alg in [Alg::RS256, Alg::ES256, Alg::EdDSA] {
-        let token = ring.sign(alg, Some("at+jwt"), serde_json::json!({"sub": "u"}), 1000, 300);
+        let token = block_on(ring.sign(None, alg, Some("at+jwt"), serde_json::json!({"sub": "u"}), 1000, 300)).unwrap();
         let header = jwt_compact::UntrustedToken::new(&token).unwrap();
         assert_eq!(header.algorithm(), alg.name());
         let claims: serde_json::Value = ring.verify_own(&token, "at+jwt", 1100).unwrap();
@@ -70,7 +71,8 @@ fn oidcc_idtoken_signature_each_algorithm_signs_and_verifies() {
 #[test]
 fn own_tokens_expire_and_typ_is_checked() {
     let ring = Keyring::new(vec![key(RSA)], vec![]);
-    let token = ring.sign(Alg::RS256, Some("at+jwt"), serde_json::json!({"sub": "u"}), 1000, 300);
+    let token =
+        block_on(ring.sign(None, Alg::RS256, Some("at+jwt"), serde_json::json!({"sub": "u"}), 1000, 300)).unwrap();
     assert!(ring.verify_own::<serde_json::Value>(&token, "at+jwt", 1301).is_err());
     assert!(ring.verify_own::<serde_json::Value>(&token, "JWT", 1100).is_err(), "typ is checked");
 }
@@ -79,11 +81,13 @@ fn own_tokens_expire_and_typ_is_checked() {
 fn rotation_keeps_tokens_of_the_previous_key_valid() {
     // Before: RSA active, RSA_NEXT published as next.
     let before = Keyring::new(vec![key(RSA)], vec![key(RSA_NEXT)]);
-    let old_token = before.sign(Alg::RS256, Some("at+jwt"), serde_json::json!({"sub": "u"}), 1000, 300);
+    let old_token =
+        block_on(before.sign(None, Alg::RS256, Some("at+jwt"), serde_json::json!({"sub": "u"}), 1000, 300)).unwrap();
     // After: RSA_NEXT active, RSA retired but published.
     let after = Keyring::new(vec![key(RSA_NEXT)], vec![key(RSA)]);
     assert!(after.verify_own::<serde_json::Value>(&old_token, "at+jwt", 1100).is_ok());
-    let new_token = after.sign(Alg::RS256, Some("at+jwt"), serde_json::json!({"sub": "u"}), 1000, 300);
+    let new_token =
+        block_on(after.sign(None, Alg::RS256, Some("at+jwt"), serde_json::json!({"sub": "u"}), 1000, 300)).unwrap();
     assert_ne!(
         jwt_compact::UntrustedToken::new(&new_token).unwrap().header().key_id,
         jwt_compact::UntrustedToken::new(&old_token).unwrap().header().key_id
@@ -97,4 +101,22 @@ fn rotation_keeps_tokens_of_the_previous_key_valid() {
 fn short_or_garbage_signing_keys_are_refused() {
     assert!(matches!(SigningKey::from_pem(include_str!("fixtures/short-test-key.pem")), Err(KeyError::TooShort(1024))));
     assert!(matches!(SigningKey::from_pem("nope"), Err(KeyError::Unreadable(_))));
+}
+
+/// The WebCrypto path: jwt-compact assembles the token, an outside signer makes the RS256
+/// signature over the captured signing input. The result must be an ordinary, verifiable JWT,
+/// byte-identical to in-process signing (PKCS#1 v1.5 is deterministic).
+#[test]
+fn external_rs256_signer_produces_the_same_verifiable_token() {
+    #[path = "common/mod.rs"]
+    #[allow(dead_code)]
+    mod common;
+    let ring = Keyring::new(vec![key(RSA)], vec![]);
+    let signer = common::ExternalRsa::default();
+    let claims = serde_json::json!({"sub": "u", "scope": "openid"});
+    let external = block_on(ring.sign(Some(&signer), Alg::RS256, Some("at+jwt"), claims.clone(), 1000, 300)).unwrap();
+    let local = block_on(ring.sign(None, Alg::RS256, Some("at+jwt"), claims, 1000, 300)).unwrap();
+    assert_eq!(signer.calls.get(), 1);
+    assert_eq!(external, local);
+    assert!(ring.verify_own::<serde_json::Value>(&external, "at+jwt", 1100).is_ok());
 }

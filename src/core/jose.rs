@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 
 use super::b64url;
+use super::ports::PortError;
 
 /// RSA keys shorter than this are refused, for signing and for verification (RFC 7518 §3.3).
 const MIN_RSA_BITS: usize = 2048;
@@ -49,7 +50,8 @@ impl Alg {
 }
 
 enum PrivateKey {
-    Rsa(Box<RsaPrivateKey>, RsaPublicKey),
+    /// The key, its public half, and its PKCS#8 DER for an external signer (WebCrypto).
+    Rsa(Box<RsaPrivateKey>, RsaPublicKey, Vec<u8>),
     Es256(p256::ecdsa::SigningKey, p256::ecdsa::VerifyingKey),
     Ed25519(Box<ed25519_dalek::SigningKey>, ed25519_dalek::VerifyingKey),
 }
@@ -80,7 +82,11 @@ impl SigningKey {
                 return Err(KeyError::TooShort(bits));
             }
             let public = k.to_public_key();
-            PrivateKey::Rsa(Box::new(k), public)
+            let der = {
+                use rsa::pkcs8::EncodePrivateKey;
+                k.to_pkcs8_der().map_err(|e| KeyError::Unreadable(e.to_string()))?.as_bytes().to_vec()
+            };
+            PrivateKey::Rsa(Box::new(k), public, der)
         } else if let Ok(k) = p256::SecretKey::from_pkcs8_pem(&pem) {
             let signing = p256::ecdsa::SigningKey::from(k);
             let verifying = *signing.verifying_key();
@@ -110,7 +116,7 @@ impl SigningKey {
 
     fn public_jwk(&self) -> JsonWebKey<'_> {
         match &self.key {
-            PrivateKey::Rsa(_, public) => JsonWebKey::from(public),
+            PrivateKey::Rsa(_, public, _) => JsonWebKey::from(public),
             PrivateKey::Es256(_, public) => JsonWebKey::from(public),
             PrivateKey::Ed25519(_, public) => JsonWebKey::from(public),
         }
@@ -131,7 +137,7 @@ impl SigningKey {
         // Serialising plain structs and signing with a valid key cannot fail; an error here
         // would be a bug, reported as an empty token that no verifier accepts.
         match &self.key {
-            PrivateKey::Rsa(k, _) => Rsa::rs256().token(header, claims, k),
+            PrivateKey::Rsa(k, _, _) => Rsa::rs256().token(header, claims, k),
             PrivateKey::Es256(k, _) => Es256.token(header, claims, k),
             PrivateKey::Ed25519(k, _) => Ed25519.token(header, claims, k),
         }
@@ -140,11 +146,54 @@ impl SigningKey {
 
     fn validate<T: DeserializeOwned + Clone>(&self, untrusted: &UntrustedToken<'_>) -> Result<Token<T>, TokenError> {
         match &self.key {
-            PrivateKey::Rsa(_, k) => Rsa::rs256().validator(k).validate(untrusted),
+            PrivateKey::Rsa(_, k, _) => Rsa::rs256().validator(k).validate(untrusted),
             PrivateKey::Es256(_, k) => Es256.validator(k).validate(untrusted),
             PrivateKey::Ed25519(_, k) => Ed25519.validator(k).validate(untrusted),
         }
         .map_err(|_| TokenError::BadSignature)
+    }
+}
+
+/// Produces RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signatures outside the core.
+#[async_trait::async_trait(?Send)]
+pub trait RsaSigner {
+    /// Signs `message` with the RSA key `kid`, given as PKCS#8 DER (import it once and cache).
+    async fn sign_rs256(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError>;
+}
+
+/// RS256 whose RSA operation happens elsewhere: jwt-compact serialises header and claims and
+/// hands over the JWS signing input, which is captured here; the token gets an empty
+/// signature that the caller replaces.
+#[derive(Default)]
+struct CapturedRs256 {
+    input: std::cell::RefCell<Vec<u8>>,
+}
+
+struct NoSignature;
+
+impl jwt_compact::AlgorithmSignature for NoSignature {
+    fn try_from_slice(_: &[u8]) -> anyhow::Result<Self> {
+        Ok(NoSignature)
+    }
+    fn as_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(&[])
+    }
+}
+
+impl jwt_compact::Algorithm for CapturedRs256 {
+    type SigningKey = RsaPrivateKey;
+    type VerifyingKey = RsaPublicKey;
+    type Signature = NoSignature;
+
+    fn name(&self) -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RS256")
+    }
+    fn sign(&self, _: &RsaPrivateKey, message: &[u8]) -> NoSignature {
+        *self.input.borrow_mut() = message.to_vec();
+        NoSignature
+    }
+    fn verify_signature(&self, _: &NoSignature, _: &RsaPublicKey, _: &[u8]) -> bool {
+        false
     }
 }
 
@@ -191,9 +240,20 @@ impl Keyring {
 
     /// Signs `custom` claims with the active key for `alg`, `iat = now`, `exp = now + lifetime`.
     /// Falls back to the RS256 key, which every keyring has.
-    pub fn sign<T: Serialize>(&self, alg: Alg, typ: Option<&str>, custom: T, now: i64, lifetime: u64) -> String {
+    ///
+    /// With an `rsa` signer, RS256 signatures come from it (WebCrypto in the Worker, where the
+    /// pure-Rust RSA is far too slow); jwt-compact still assembles the token.
+    pub async fn sign<T: Serialize>(
+        &self,
+        rsa: Option<&dyn RsaSigner>,
+        alg: Alg,
+        typ: Option<&str>,
+        custom: T,
+        now: i64,
+        lifetime: u64,
+    ) -> Result<String, PortError> {
         let Some(key) = self.active(alg).or_else(|| self.active.first()) else {
-            return String::new();
+            return Ok(String::new());
         };
         let mut header = Header::empty().with_key_id(key.kid.clone());
         if let Some(typ) = typ {
@@ -202,7 +262,16 @@ impl Keyring {
         let mut claims = Claims::new(custom);
         claims.issued_at = timestamp(now);
         claims.expiration = timestamp(now + lifetime as i64);
-        key.sign(&header, &claims)
+        match (&key.key, rsa) {
+            (PrivateKey::Rsa(k, _, der), Some(signer)) => {
+                let capture = CapturedRs256::default();
+                let unsigned = capture.token(&header, &claims, k).unwrap_or_default();
+                let input = capture.input.take();
+                let signature = signer.sign_rs256(&key.kid, der, &input).await?;
+                Ok(format!("{unsigned}{}", b64url(&signature)))
+            }
+            _ => Ok(key.sign(&header, &claims)),
+        }
     }
 
     fn verify_signature<T: DeserializeOwned + Clone>(

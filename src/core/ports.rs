@@ -142,6 +142,8 @@ pub struct Ports<'a> {
     /// Where infrastructure failures are reported (the Worker's log). Never given secrets.
     pub log: &'a dyn Fn(&str),
     pub jobs: &'a Jobs,
+    /// RS256 signatures from outside (WebCrypto); `None` signs in-process.
+    pub rsa: Option<&'a dyn crate::core::jose::RsaSigner>,
 }
 
 impl Ports<'_> {

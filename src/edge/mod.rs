@@ -3,6 +3,7 @@
 
 mod once;
 mod ports;
+mod webcrypto;
 
 use std::cell::OnceCell;
 use std::rc::Rc;

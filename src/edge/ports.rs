@@ -191,7 +191,16 @@ impl EdgePorts {
     }
 
     pub fn ports<'a>(&'a self, log: &'a dyn Fn(&str), jobs: &'a Jobs) -> Ports<'a> {
-        Ports { store: &self.kv, once: &self.once, http: &FetchPort, clock: &SystemClock, rng: &CryptoRng, log, jobs }
+        Ports {
+            store: &self.kv,
+            once: &self.once,
+            http: &FetchPort,
+            clock: &SystemClock,
+            rng: &CryptoRng,
+            log,
+            jobs,
+            rsa: Some(&super::webcrypto::WebCryptoRsa),
+        }
     }
 }
 

@@ -73,9 +73,36 @@ pub struct World {
     pub app: Keyedge,
     pub idp: Rc<FakeIdp>,
     pub log: RefCell<Vec<String>>,
+    /// Stands in for WebCrypto: RS256 signatures made outside the core.
+    pub rsa: ExternalRsa,
     pub sleep: VirtualSleep,
     /// Background jobs run, and whether each succeeded.
     pub jobs_done: RefCell<Vec<(Job, bool)>>,
+}
+
+/// An RS256 signer outside the core, as WebCrypto is in the Worker: it gets the key as
+/// PKCS#8 DER and the JWS signing input, and counts its calls.
+#[derive(Default)]
+pub struct ExternalRsa {
+    pub calls: std::cell::Cell<usize>,
+}
+
+#[async_trait::async_trait(?Send)]
+impl keyedge::core::jose::RsaSigner for ExternalRsa {
+    async fn sign_rs256(
+        &self,
+        _kid: &str,
+        der: &[u8],
+        message: &[u8],
+    ) -> Result<Vec<u8>, keyedge::core::ports::PortError> {
+        use rsa::pkcs8::DecodePrivateKey;
+        use sha2::{Digest, Sha256};
+        self.calls.set(self.calls.get() + 1);
+        let key =
+            rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|e| keyedge::core::ports::PortError(e.to_string()))?;
+        key.sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message))
+            .map_err(|e| keyedge::core::ports::PortError(e.to_string()))
+    }
 }
 
 /// Sleeping advances the virtual clock instead of waiting.
@@ -103,6 +130,7 @@ impl World {
             app,
             idp,
             log: RefCell::default(),
+            rsa: ExternalRsa::default(),
             sleep: VirtualSleep(clock.clone()),
             jobs_done: RefCell::default(),
         }
@@ -120,6 +148,7 @@ impl World {
             rng: &self.rng,
             log: &log,
             jobs: &jobs,
+            rsa: Some(&self.rsa),
         };
         let res = futures::executor::block_on(self.app.handle(req, &ports));
         for job in jobs.take() {

@@ -111,8 +111,17 @@ pub async fn end_session(
             jti: ports.random_token(16),
             events: json!({ "http://schemas.openid.net/event/backchannel-logout": {} }),
         };
-        let logout_token =
-            app.keys.sign(client.id_token_signed_response_alg, Some("logout+jwt"), &claims, now, LOGOUT_TOKEN_LIFETIME);
+        let logout_token = app
+            .keys
+            .sign(
+                ports.rsa,
+                client.id_token_signed_response_alg,
+                Some("logout+jwt"),
+                &claims,
+                now,
+                LOGOUT_TOKEN_LIFETIME,
+            )
+            .await?;
         ports.jobs.push(Job::BackchannelLogout { client_id: client.client_id.clone(), uri: uri.clone(), logout_token });
     }
     Ok(())

@@ -138,4 +138,5 @@ pub async fn refresh_token(app: &Keyedge, ports: &Ports<'_>, client: &Client, pa
             requested: &grant.claims,
         },
     )
+    .await
 }

@@ -156,7 +156,7 @@ pub async fn token(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     match grant {
         GrantType::AuthorizationCode => authorization_code(app, ports, client, &params).await,
         GrantType::RefreshToken => refresh::refresh_token(app, ports, client, &params).await,
-        GrantType::ClientCredentials => client_credentials(app, ports, client, &params),
+        GrantType::ClientCredentials => client_credentials(app, ports, client, &params).await,
     }
 }
 
@@ -174,13 +174,18 @@ pub struct Issue<'a> {
     pub requested: &'a RequestedClaims,
 }
 
-pub fn access_token(app: &Keyedge, ports: &Ports<'_>, claims: &AccessTokenClaims, lifetime: u64) -> String {
+pub async fn access_token(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    claims: &AccessTokenClaims,
+    lifetime: u64,
+) -> Result<String, Failure> {
     let alg = app.config.client(&claims.client_id).map_or(Alg::RS256, |c| c.id_token_signed_response_alg);
-    app.keys.sign(alg, Some("at+jwt"), claims, ports.clock.now(), lifetime)
+    Ok(app.keys.sign(ports.rsa, alg, Some("at+jwt"), claims, ports.clock.now(), lifetime).await?)
 }
 
 /// Signs the access and ID tokens and builds the token response (OIDC Core §3.1.3.3).
-pub fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<'_>) -> Outcome {
+pub async fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<'_>) -> Outcome {
     let config = &app.config;
     let now = ports.clock.now();
     let client = issue.client;
@@ -196,7 +201,7 @@ pub fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<'_>) -
         gid: issue.gid.to_owned(),
         userinfo_claims: issue.requested.userinfo.clone(),
     };
-    let access_token = access_token(app, ports, &access, client.access_token_lifetime);
+    let access_token = access_token(app, ports, &access, client.access_token_lifetime).await?;
     let id_claims = IdTokenClaims {
         iss: &config.issuer,
         sub: &issue.user.id,
@@ -208,7 +213,10 @@ pub fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<'_>) -
         nonce: issue.nonce,
         profile: issue.user.claims_for(issue.scope, &issue.requested.id_token),
     };
-    let id_token = app.keys.sign(client.id_token_signed_response_alg, None, &id_claims, now, config.id_token_lifetime);
+    let id_token = app
+        .keys
+        .sign(ports.rsa, client.id_token_signed_response_alg, None, &id_claims, now, config.id_token_lifetime)
+        .await?;
     let mut body = serde_json::json!({
         "access_token": access_token,
         "token_type": "Bearer",
@@ -270,6 +278,7 @@ async fn authorization_code(app: &Keyedge, ports: &Ports<'_>, client: &Client, p
             requested: &request.claims,
         },
     )
+    .await
 }
 
 /// Revokes every token of a grant: the refresh family in the Durable Object, and the access
@@ -281,7 +290,7 @@ pub async fn revoke_grant(app: &Keyedge, ports: &Ports<'_>, gid: &str) -> Result
 }
 
 /// RFC 6749 §4.4: a machine client acting on its own behalf. No refresh or ID token.
-fn client_credentials(app: &Keyedge, ports: &Ports<'_>, client: &Client, params: &Params) -> Outcome {
+async fn client_credentials(app: &Keyedge, ports: &Ports<'_>, client: &Client, params: &Params) -> Outcome {
     let scope = params.get("scope").unwrap_or("");
     if scope.split(' ').any(|s| s == "openid" || s == "offline_access") {
         return Err(bad(OAuthError::new("invalid_scope", "openid and offline_access need a user")));
@@ -301,7 +310,7 @@ fn client_credentials(app: &Keyedge, ports: &Ports<'_>, client: &Client, params:
         gid: ports.random_token(16),
         userinfo_claims: Vec::new(),
     };
-    let token = access_token(app, ports, &claims, client.access_token_lifetime);
+    let token = access_token(app, ports, &claims, client.access_token_lifetime).await?;
     let body = serde_json::json!({
         "access_token": token,
         "token_type": "Bearer",

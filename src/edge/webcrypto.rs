@@ -1,0 +1,70 @@
+//! RS256 signatures through WebCrypto (`crypto.subtle`), native code in workerd: the
+//! pure-Rust RSA compiled to wasm costs tens of milliseconds of CPU per signature.
+
+use async_trait::async_trait;
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+
+use crate::core::jose::RsaSigner;
+use crate::core::ports::PortError;
+
+thread_local! {
+    // Imported CryptoKeys by kid: importing costs more than signing, so once per isolate.
+    static KEYS: RefCell<HashMap<String, JsValue>> = RefCell::new(HashMap::new());
+}
+
+fn js_err(what: &str, e: JsValue) -> PortError {
+    PortError(format!("WebCrypto {what}: {}", e.as_string().unwrap_or_else(|| format!("{e:?}"))))
+}
+
+fn subtle() -> Result<JsValue, PortError> {
+    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).map_err(|e| js_err("crypto", e))?;
+    Reflect::get(&crypto, &"subtle".into()).map_err(|e| js_err("subtle", e))
+}
+
+/// Calls `subtle[method](...args)` and awaits the promise.
+async fn call(subtle: &JsValue, method: &str, args: &Array) -> Result<JsValue, PortError> {
+    let f: Function = Reflect::get(subtle, &method.into()).and_then(|f| f.dyn_into()).map_err(|e| js_err(method, e))?;
+    let promise: Promise = f.apply(subtle, args).and_then(|p| p.dyn_into()).map_err(|e| js_err(method, e))?;
+    JsFuture::from(promise).await.map_err(|e| js_err(method, e))
+}
+
+fn algorithm() -> Result<Object, PortError> {
+    let alg = Object::new();
+    Reflect::set(&alg, &"name".into(), &"RSASSA-PKCS1-v1_5".into()).map_err(|e| js_err("algorithm", e))?;
+    Reflect::set(&alg, &"hash".into(), &"SHA-256".into()).map_err(|e| js_err("algorithm", e))?;
+    Ok(alg)
+}
+
+pub struct WebCryptoRsa;
+
+#[async_trait(?Send)]
+impl RsaSigner for WebCryptoRsa {
+    async fn sign_rs256(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError> {
+        let subtle = subtle()?;
+        let cached = KEYS.with(|k| k.borrow().get(kid).cloned());
+        let key = match cached {
+            Some(key) => key,
+            None => {
+                let args = Array::new();
+                args.push(&"pkcs8".into());
+                args.push(&Uint8Array::from(pkcs8_der));
+                args.push(algorithm()?.as_ref());
+                args.push(&JsValue::FALSE);
+                args.push(&Array::of1(&"sign".into()));
+                let key = call(&subtle, "importKey", &args).await?;
+                KEYS.with(|k| k.borrow_mut().insert(kid.to_owned(), key.clone()));
+                key
+            }
+        };
+        let args = Array::new();
+        args.push(algorithm()?.as_ref());
+        args.push(&key);
+        args.push(&Uint8Array::from(message));
+        let signature = call(&subtle, "sign", &args).await?;
+        Ok(Uint8Array::new(&signature).to_vec())
+    }
+}
