@@ -109,7 +109,6 @@ fn short_or_garbage_signing_keys_are_refused() {
 #[test]
 fn external_rs256_signer_produces_the_same_verifiable_token() {
     #[path = "common/mod.rs"]
-    #[allow(dead_code)]
     mod common;
     let ring = Keyring::new(vec![key(RSA)], vec![]);
     let signer = common::ExternalRsa::default();
