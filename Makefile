@@ -16,7 +16,7 @@ export WRANGLER_SEND_METRICS := false
 # `make dev` and the end-to-end tests embed the demo configuration.
 DEV_CONFIG ?= dev/keyedge.dev.toml
 
-.PHONY: dev test tools node-tools rust-tools browser worker build unit lint e2e clean
+.PHONY: dev test bench tools node-tools rust-tools browser worker build unit lint e2e clean
 
 dev: tools .dev.vars
 	@KEYEDGE_CONFIG=$(DEV_CONFIG) bash dev/run.sh
@@ -27,6 +27,12 @@ test: tools browser .dev.vars
 	cargo test
 	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker
 	node --test --test-concurrency=1 tests/e2e/
+	node bench/bench.mjs --smoke > /dev/null
+
+# Benchmarks against OpenAuth and oidc-provider on this machine (~5 minutes); writes
+# bench/results/latest.{json,md} and the table in docs/performance.md.
+bench: tools .dev.vars
+	node bench/bench.mjs
 
 # The Worker bundle (build/). Called by wrangler's [build] command and by the targets above;
 # rebuilt only when a source or the embedded config changed (wasm-opt alone takes ~30 s).

@@ -1,0 +1,277 @@
+// `make bench`: keyedge against OpenAuth and oidc-provider on this machine, side by side.
+//
+//   node bench/bench.mjs [--seconds 8] [--smoke] [--peers "openauth oidc-provider"]
+//
+// Every load run is closed-loop, bounded by --seconds and a maximum operation count, and talks
+// to loopback only. CPU per operation is the serving process's utime+stime from /proc
+// (for wrangler dev: the workerd process that runs the Worker) divided by the operations.
+import { spawn, execSync, execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync, readdirSync, readlinkSync, existsSync, mkdirSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { KEYEDGE, OIDC_PROVIDER, OPENAUTH } from './flows.mjs';
+import { readDevVars } from '../dev/vars.mjs';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(`--${name}`);
+const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };
+const SMOKE = flag('smoke');
+const SECONDS = Number(opt('seconds', SMOKE ? 1 : 8));
+const MAX_OPS = SMOKE ? 5 : 100000;
+const PEERS = opt('peers', 'openauth oidc-provider').split(/\s+/).filter(Boolean);
+const TCK = Number(execSync('getconf CLK_TCK').toString().trim());
+const PIN = !SMOKE && cpus().length >= 2;
+const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
+const started = [];
+
+// ---------------------------------------------------------------- processes
+function start(name, cmd, argv, env = {}) {
+  const full = PIN ? ['taskset', ['-c', '1', cmd, ...argv]] : [cmd, argv];
+  const child = spawn(full[0], full[1], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const log = [];
+  child.stdout.on('data', (d) => log.push(String(d)));
+  child.stderr.on('data', (d) => log.push(String(d)));
+  const proc = { name, child, log };
+  started.push(proc);
+  return proc;
+}
+function stopAll() {
+  for (const p of started.splice(0)) { try { process.kill(-p.child.pid, 'SIGTERM'); } catch { /* gone */ } }
+}
+process.on('exit', stopAll);
+process.on('SIGINT', () => { stopAll(); process.exit(130); });
+
+async function waitFor(url, proc) {
+  for (let i = 0; i < 480; i++) {
+    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited:\n${proc.log.join('')}`);
+    try { const r = await fetch(url); if (r.ok) return; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${proc.name}: timed out waiting for ${url}\n${proc.log.join('')}`);
+}
+const descendants = (pid) => {
+  const out = [];
+  for (const c of execSync(`ps -o pid= --ppid ${pid} || true`).toString().split(/\s+/).filter(Boolean).map(Number)) out.push(c, ...descendants(c));
+  return out;
+};
+const comm = (pid) => { try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; } };
+/** The workerd that runs the Worker: the one holding the persisted state's files open. */
+function workerPid(proc, stateDir) {
+  const workerds = descendants(proc.child.pid).filter((p) => comm(p) === 'workerd');
+  const holds = (pid) => { try { return readdirSync(`/proc/${pid}/fd`).some((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(stateDir); } catch { return false; } }); } catch { return false; } };
+  return workerds.find(holds) ?? workerds[workerds.length - 1];
+}
+function cpuMs(pid) {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 1000 / TCK;
+}
+
+// ---------------------------------------------------------------- load
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))];
+
+/** Runs `op(worker)` in `conc` closed loops; returns counts, latencies and server CPU. */
+async function load({ conc, op, pid }) {
+  if (!SMOKE) { // warm-up, not measured
+    const end = performance.now() + 1000;
+    await Promise.all(Array.from({ length: conc }, async (_, w) => { while (performance.now() < end) await op(w); }));
+  }
+  const cpu0 = cpuMs(pid);
+  const lat = []; let started = 0; let errors = 0; let firstError;
+  const t0 = performance.now(); const deadline = t0 + SECONDS * 1000;
+  await Promise.all(Array.from({ length: conc }, async (_, w) => {
+    while (performance.now() < deadline && started < MAX_OPS) {
+      started++;
+      const s = performance.now();
+      try { await op(w); lat.push(performance.now() - s); } catch (e) { errors++; firstError ??= String(e.message ?? e); }
+    }
+  }));
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpu = cpuMs(pid) - cpu0;
+  lat.sort((a, b) => a - b);
+  const ok = lat.length;
+  return { ok, errors, first_error: firstError, elapsed_s: +elapsed.toFixed(2), ops_per_s: +(ok / elapsed).toFixed(1),
+    p50_ms: ok ? +pct(lat, 50).toFixed(2) : null, p99_ms: ok ? +pct(lat, 99).toFixed(2) : null,
+    cpu_ms: +cpu.toFixed(1), cpu_ms_per_op: ok ? +(cpu / ok).toFixed(3) : null,
+    ops_per_cpu_s: cpu > 0 ? +(ok / (cpu / 1000)).toFixed(0) : null };
+}
+
+/** Runs every scenario `flows` supports against `base`. */
+async function scenarios(name, flows, base, pid) {
+  const pool = new Pool(base, { connections: 8 });
+  const dispatchers = { [new URL(base).origin]: pool };
+  const results = {};
+  const get = (path) => async () => {
+    const r = await pool.request({ path, method: 'GET' });
+    const t = await r.body.text();
+    if (r.statusCode !== 200) throw new Error(`GET ${path}: ${r.statusCode} ${t.slice(0, 100)}`);
+  };
+  for (const s of ['discovery', 'jwks']) {
+    results[s] = await load({ conc: 8, pid, op: get(flows.paths[s]) });
+    console.error(`  ${name} ${s}: ${results[s].ok} ops`);
+  }
+  const chains = [];
+  for (let i = 0; i < 8; i++) chains.push((await flows.login(base, dispatchers)).tokens);
+  results.refresh = await load({ conc: 8, pid, op: async (w) => {
+    const t = await flows.refresh(base, dispatchers, chains[w].refresh_token);
+    if (!t.refresh_token || t.refresh_token === chains[w].refresh_token) throw new Error('refresh token not rotated');
+    chains[w] = t;
+  } });
+  console.error(`  ${name} refresh: ${results.refresh.ok} ops`);
+  if (flows.userinfo) {
+    results.userinfo = await load({ conc: 8, pid, op: (w) => flows.userinfo(base, dispatchers, chains[w].access_token) });
+    console.error(`  ${name} userinfo: ${results.userinfo.ok} ops`);
+  }
+  results.login = await load({ conc: 4, pid, op: () => flows.login(base, dispatchers) });
+  console.error(`  ${name} login: ${results.login.ok} ops`);
+  await pool.close();
+  return results;
+}
+
+// ---------------------------------------------------------------- wasm
+function wasmFacts() {
+  execFileSync('make', ['--no-print-directory', 'worker'], { cwd: ROOT, env: { ...process.env, KEYEDGE_CONFIG: 'dev/keyedge.dev.toml' }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const bytes = readFileSync(join(ROOT, 'build/index_bg.wasm'));
+  return { raw: bytes.length, gzip9: gzipSync(bytes, { level: 9 }).length, bytes };
+}
+/** Median compile + instantiate time in this Node's V8, or the reason it cannot compile. */
+async function instantiateMs(bytes, n) {
+  try {
+    await WebAssembly.compile(bytes);
+  } catch (e) {
+    // worker-build's panic recovery uses wasm exception handling (exnref), which workerd
+    // supports and Node 20's V8 does not.
+    return `n/a on Node ${process.version}: ${String(e.message).split(':').slice(-1)[0].trim()}`;
+  }
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const module = await WebAssembly.compile(bytes);
+    // wasm-bindgen's imports, stubbed: instantiation cost does not depend on what they do.
+    const imports = {};
+    for (const imp of WebAssembly.Module.imports(module)) {
+      imports[imp.module] ??= {};
+      if (imp.kind === 'function') imports[imp.module][imp.name] = () => {};
+      else if (imp.kind === 'memory') imports[imp.module][imp.name] = new WebAssembly.Memory({ initial: 17 });
+      else if (imp.kind === 'table') imports[imp.module][imp.name] = new WebAssembly.Table({ initial: 1, element: 'anyfunc' });
+      else if (imp.kind === 'global') imports[imp.module][imp.name] = new WebAssembly.Global({ value: 'i32', mutable: true }, 0);
+    }
+    await WebAssembly.instantiate(module, imports);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return +times[Math.floor(n / 2)].toFixed(1);
+}
+
+/** KV and Durable Object operations per login, counted by the native harness. */
+function storageCost() {
+  const out = execFileSync('cargo', ['test', '-q', '--test', 'storage_cost', '--', '--nocapture'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+  const rows = [...out.matchAll(/^STORAGE (\S+) kv_reads=(\d+) kv_writes=(\d+) do_calls=(\d+)$/gm)];
+  return Object.fromEntries(rows.map((m) => [m[1], { kv_reads: +m[2], kv_writes: +m[3], do_calls: +m[4] }]));
+}
+
+// ---------------------------------------------------------------- main
+const machine = {
+  date: new Date().toISOString(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version,
+  wrangler: execFileSync(WRANGLER, ['--version']).toString().trim().split('\n').pop(), smoke: SMOKE, seconds: SECONDS, pinned: PIN,
+};
+console.error('building the release Worker…');
+const wasm = wasmFacts();
+const report = { machine, wasm: { raw_bytes: wasm.raw, gzip9_bytes: wasm.gzip9, compile_instantiate_ms_median: await instantiateMs(wasm.bytes, SMOKE ? 3 : 20) },
+  storage_per_login: storageCost(), results: {} };
+
+try {
+  if (!existsSync(join(ROOT, '.dev.vars'))) execFileSync('node', ['dev/dev-vars.mjs', '.dev.vars'], { cwd: ROOT });
+  const vars = readDevVars(join(ROOT, '.dev.vars'));
+
+  // keyedge + its demo upstream IdP
+  const idp = start('demo-idp', 'node', ['dev/demo-idp.mjs']);
+  const state = mkdtempSync(join(tmpdir(), 'keyedge-bench-'));
+  const ke = start('keyedge', WRANGLER, ['dev', '--port', '8787', '--persist-to', state, '--show-interactive-dev-session=false'], { KEYEDGE_CONFIG: 'dev/keyedge.dev.toml' });
+  await waitFor('http://localhost:9090/.well-known/openid-configuration', idp);
+  await waitFor('http://localhost:8787/jwks', ke);
+  console.error('keyedge:');
+  report.results.keyedge = await scenarios('keyedge', KEYEDGE.init(vars), 'http://localhost:8787', workerPid(ke, state));
+  stopAll(); rmSync(state, { recursive: true, force: true });
+
+  if (PEERS.includes('oidc-provider')) {
+    const op = start('oidc-provider', 'node', ['bench/peers/oidc-provider.mjs'], { PORT: '9300' });
+    await waitFor('http://127.0.0.1:9300/.well-known/openid-configuration', op);
+    console.error('oidc-provider:');
+    report.results['oidc-provider'] = await scenarios('oidc-provider', OIDC_PROVIDER, 'http://127.0.0.1:9300', op.child.pid);
+    stopAll();
+  }
+  if (PEERS.includes('openauth')) {
+    const oaState = mkdtempSync(join(tmpdir(), 'openauth-bench-'));
+    const oa = start('openauth', WRANGLER, ['dev', '--config', 'bench/peers/openauth/wrangler.toml', '--port', '8790', '--ip', '127.0.0.1', '--persist-to', oaState, '--show-interactive-dev-session=false']);
+    await waitFor('http://127.0.0.1:8790/.well-known/jwks.json', oa);
+    console.error('OpenAuth:');
+    report.results.openauth = await scenarios('openauth', OPENAUTH, 'http://127.0.0.1:8790', workerPid(oa, oaState));
+    stopAll(); rmSync(oaState, { recursive: true, force: true });
+  }
+} finally { stopAll(); }
+
+// ---------------------------------------------------------------- verdicts and tables
+const k = report.results.keyedge;
+const budgets = [
+  ['wasm ≤ 1 MiB gzip', report.wasm.gzip9_bytes <= 1024 * 1024, `${(report.wasm.gzip9_bytes / 1024).toFixed(0)} KiB`],
+  ['discovery CPU ≤ 0.3 ms/op', k.discovery.cpu_ms_per_op <= 0.3, `${k.discovery.cpu_ms_per_op} ms`],
+  ['JWKS CPU ≤ 0.3 ms/op', k.jwks.cpu_ms_per_op <= 0.3, `${k.jwks.cpu_ms_per_op} ms`],
+  ['refresh (RS256) CPU ≤ 1 ms/op', k.refresh.cpu_ms_per_op <= 1, `${k.refresh.cpu_ms_per_op} ms`],
+  ['login keyedge share ≤ 3 ms CPU', k.login.cpu_ms_per_op <= 3, `${k.login.cpu_ms_per_op} ms`],
+  ...Object.entries(k).map(([s, r]) => [`${s} p99 < 5 ms`, r.p99_ms !== null && r.p99_ms < 5, `${r.p99_ms} ms`]),
+  ['returning login ≤ 3 KV writes, ≤ 2 DO calls', (() => { const c = report.storage_per_login.returning_login; return c && c.kv_writes <= 3 && c.do_calls <= 2; })(),
+    JSON.stringify(report.storage_per_login.returning_login)],
+];
+for (const [peer, factor] of [['openauth', 5], ['oidc-provider', 1.5]]) {
+  const p = report.results[peer];
+  if (!p) continue;
+  for (const s of Object.keys(k)) {
+    if (!p[s]) continue;
+    const ratio = k[s].ops_per_cpu_s && p[s].ops_per_cpu_s ? k[s].ops_per_cpu_s / p[s].ops_per_cpu_s : null;
+    budgets.push([`${s}: ≥ ${factor}× ${peer} ops per CPU-second`, ratio !== null && ratio >= factor, ratio === null ? 'n/a' : `${ratio.toFixed(2)}×`]);
+  }
+}
+report.budgets = budgets.map(([budget, pass, value]) => ({ budget, pass, value }));
+
+const lines = [];
+lines.push(`Run ${machine.date} · ${machine.cpu} · ${machine.cores} cores · Node ${machine.node} · wrangler ${machine.wrangler} · ${SECONDS} s per scenario${PIN ? ' · servers pinned to core 1' : ''}${SMOKE ? ' · SMOKE (numbers meaningless)' : ''}`);
+lines.push('');
+lines.push(`wasm: ${report.wasm.raw_bytes} bytes raw, ${report.wasm.gzip9_bytes} gzip -9; compile + instantiate in V8: ${report.wasm.compile_instantiate_ms_median} ms (median)`);
+lines.push(`storage per login (native harness): ${Object.entries(report.storage_per_login).map(([n, c]) => `${n}: ${c.kv_reads} KV reads, ${c.kv_writes} KV writes, ${c.do_calls} DO calls`).join('; ')}; no KV list operations (the port has none)`);
+lines.push('');
+lines.push('| server | scenario | ok | errors | ops/s | p50 ms | p99 ms | CPU ms/op | ops per CPU-s |');
+lines.push('|---|---|---:|---:|---:|---:|---:|---:|---:|');
+for (const [server, res] of Object.entries(report.results)) {
+  for (const [s, r] of Object.entries(res)) lines.push(`| ${server} | ${s} | ${r.ok} | ${r.errors} | ${r.ops_per_s} | ${r.p50_ms} | ${r.p99_ms} | ${r.cpu_ms_per_op} | ${r.ops_per_cpu_s} |`);
+}
+lines.push('');
+lines.push('| keyedge ÷ peer (ops per CPU-second) | ' + Object.keys(k).join(' | ') + ' |');
+lines.push('|---|' + Object.keys(k).map(() => '---:').join('|') + '|');
+for (const peer of ['openauth', 'oidc-provider']) {
+  const p = report.results[peer];
+  if (!p) continue;
+  lines.push(`| ${peer} | ` + Object.keys(k).map((s) => (p[s]?.ops_per_cpu_s && k[s].ops_per_cpu_s ? `${(k[s].ops_per_cpu_s / p[s].ops_per_cpu_s).toFixed(2)}×` : 'no such scenario')).join(' | ') + ' |');
+}
+lines.push('');
+lines.push('| budget | verdict | measured |');
+lines.push('|---|---|---|');
+for (const b of report.budgets) lines.push(`| ${b.budget} | ${b.pass ? 'PASS' : 'FAIL'} | ${b.value} |`);
+const table = lines.join('\n');
+console.log(table);
+
+mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+const name = SMOKE ? 'smoke' : 'latest';
+writeFileSync(join(ROOT, `bench/results/${name}.json`), JSON.stringify(report, null, 1) + '\n');
+writeFileSync(join(ROOT, `bench/results/${name}.md`), table + '\n');
+if (!SMOKE) {
+  const doc = join(ROOT, 'docs/performance.md');
+  const text = readFileSync(doc, 'utf8');
+  writeFileSync(doc, text.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, `<!-- bench:start -->\n${table}\n<!-- bench:end -->`));
+}
+const failures = Object.values(report.results).flatMap((r) => Object.entries(r)).filter(([, r]) => r.ok === 0);
+if (failures.length) { console.error(`scenarios with no successful operation: ${failures.map(([s, r]) => `${s} (${r.first_error})`).join(', ')}`); process.exit(1); }
