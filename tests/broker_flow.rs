@@ -35,6 +35,8 @@ fn code_flow_issues_tokens_and_userinfo_for_the_linked_user() {
     let info = json(&info);
     assert_eq!(info["preferred_username"], "alice");
     assert_eq!(info["email"], "alice@example.com");
+    // RS256 went through the external signer/verifier (WebCrypto in the Worker).
+    assert!(world.rsa.calls.get() >= 2 && world.rsa.verifications.get() >= 2, "upstream ID token and access token");
 }
 
 #[test]

@@ -150,3 +150,31 @@ fn short_rsa_keys_are_not_trusted() {
     let token = sign(&short, "k1", claims());
     assert_eq!(verify_id_token(&provider(), &jwks, &token, "n-1", NOW).map(|_| ()), Err(TokenError::UnknownKey));
 }
+
+/// The same checks through an external RS256 verifier (WebCrypto's stand-in): a good token
+/// passes, a forged signature and a tampered payload fail, and the verifier was really used.
+#[test]
+fn external_rs256_verifier_gives_the_same_verdicts() {
+    use futures::executor::block_on;
+    use keyedge::core::upstream::oidc::verify_id_token_with;
+    let ext = common::ExternalRsa::default();
+    let check_ext =
+        |token: &str| block_on(verify_id_token_with(Some(&ext), &provider(), &jwks(), token, "n-1", NOW)).map(|_| ());
+    assert_eq!(check_ext(&signed(|_| {})), Ok(()));
+    let forged = sign(&rsa_key(include_str!("fixtures/attacker-test-key.pem")), "k1", claims());
+    assert_eq!(check_ext(&forged), Err(TokenError::BadSignature));
+    assert_eq!(check_ext(&signed(|c| c["nonce"] = json!("n-2"))), Err(TokenError::WrongNonce));
+    assert_eq!(check_ext(&signed(|c| c["exp"] = json!(NOW - 31))), Err(TokenError::Expired));
+    let good = signed(|_| {});
+    let parts: Vec<&str> = good.split('.').collect();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(
+            &json!({"iss": "https://idp.test", "sub": "admin", "aud": "keyedge-at-idp", "exp": NOW + 300, "nonce": "n-1"})
+        ),
+        parts[2]
+    );
+    assert_eq!(check_ext(&tampered), Err(TokenError::BadSignature));
+    assert_eq!(ext.verifications.get(), 5);
+}

@@ -154,11 +154,13 @@ impl SigningKey {
     }
 }
 
-/// Produces RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signatures outside the core.
+/// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signing and verification outside the core.
 #[async_trait::async_trait(?Send)]
-pub trait RsaSigner {
+pub trait RsaCrypto {
     /// Signs `message` with the RSA key `kid`, given as PKCS#8 DER (import it once and cache).
     async fn sign_rs256(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError>;
+    /// Checks an RS256 `signature` of `message` with the public key given as SPKI DER.
+    async fn verify_rs256(&self, spki_der: &[u8], message: &[u8], signature: &[u8]) -> Result<bool, PortError>;
 }
 
 /// RS256 whose RSA operation happens elsewhere: jwt-compact serialises header and claims and
@@ -245,7 +247,7 @@ impl Keyring {
     /// pure-Rust RSA is far too slow); jwt-compact still assembles the token.
     pub async fn sign<T: Serialize>(
         &self,
-        rsa: Option<&dyn RsaSigner>,
+        rsa: Option<&dyn RsaCrypto>,
         alg: Alg,
         typ: Option<&str>,
         custom: T,
@@ -291,6 +293,28 @@ impl Keyring {
         key.validate(&untrusted)
     }
 
+    /// Like [`Keyring::verify_own`], with RS256 checked by `rsa` (WebCrypto) when given.
+    pub async fn verify_own_with<T: DeserializeOwned + Clone>(
+        &self,
+        rsa: Option<&dyn RsaCrypto>,
+        token: &str,
+        typ: &str,
+        now: i64,
+    ) -> Result<T, TokenError> {
+        let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
+        let key =
+            untrusted.header().key_id.as_deref().and_then(|kid| self.by_kid(kid)).ok_or(TokenError::UnknownKey)?;
+        match (rsa, &key.key) {
+            (Some(rsa), PrivateKey::Rsa(_, public, _)) if untrusted.algorithm() == "RS256" => {
+                if untrusted.header().token_type.as_deref() != Some(typ) {
+                    return Err(TokenError::WrongType);
+                }
+                verify_externally(rsa, &spki_der(public), token, &untrusted, now, 0).await
+            }
+            _ => self.verify_own(token, typ, now),
+        }
+    }
+
     /// Verifies a token keyedge signed itself (access tokens at /userinfo), with any of its
     /// published keys.
     pub fn verify_own<T: DeserializeOwned + Clone>(&self, token: &str, typ: &str, now: i64) -> Result<T, TokenError> {
@@ -333,6 +357,8 @@ pub enum TokenError {
     WrongAudience,
     WrongAuthorizedParty,
     WrongNonce,
+    /// The signature could not be checked (the verifier failed), which is not a verdict.
+    Unverifiable(String),
 }
 
 impl fmt::Display for TokenError {
@@ -352,6 +378,7 @@ impl fmt::Display for TokenError {
             TokenError::WrongAudience => f.write_str("the token was issued for another client"),
             TokenError::WrongAuthorizedParty => f.write_str("the token's authorized party is another client"),
             TokenError::WrongNonce => f.write_str("the token's nonce does not match this login"),
+            TokenError::Unverifiable(e) => write!(f, "the token's signature could not be checked ({e})"),
         }
     }
 }
@@ -377,8 +404,14 @@ fn check_times<T>(claims: &Claims<T>, now: i64, skew: i64) -> Result<(), TokenEr
 /// A verification key from an upstream JWKS.
 #[derive(Debug, Clone)]
 pub enum VerifyingKey {
-    Rs256(RsaPublicKey),
+    /// The key and its SPKI DER (for an external verifier, which caches it by that DER's hash).
+    Rs256(RsaPublicKey, Vec<u8>),
     Es256(p256_key::VerifyingKey),
+}
+
+fn spki_der(key: &RsaPublicKey) -> Vec<u8> {
+    use rsa::pkcs8::EncodePublicKey;
+    key.to_public_key_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default()
 }
 
 mod p256_key {
@@ -409,7 +442,10 @@ impl Jwks {
             };
             let key = match &jwk {
                 JsonWebKey::Rsa { .. } => match RsaPublicKey::try_from(&jwk) {
-                    Ok(k) if k.size() * 8 >= MIN_RSA_BITS => VerifyingKey::Rs256(k),
+                    Ok(k) if k.size() * 8 >= MIN_RSA_BITS => {
+                        let der = spki_der(&k);
+                        VerifyingKey::Rs256(k, der)
+                    }
                     _ => continue,
                 },
                 JsonWebKey::EllipticCurve { curve, .. } if curve == "P-256" => {
@@ -427,7 +463,7 @@ impl Jwks {
 
     fn find(&self, kid: Option<&str>, alg: &str) -> Option<&VerifyingKey> {
         let fits = |k: &VerifyingKey| {
-            matches!((alg, k), ("RS256", VerifyingKey::Rs256(_)) | ("ES256", VerifyingKey::Es256(_)))
+            matches!((alg, k), ("RS256", VerifyingKey::Rs256(..)) | ("ES256", VerifyingKey::Es256(_)))
         };
         match kid {
             Some(kid) => self.keys.iter().find(|(k, key)| k.as_deref() == Some(kid) && fits(key)).map(|(_, k)| k),
@@ -468,12 +504,57 @@ pub fn verify_signed<T: DeserializeOwned + Clone>(
     }
     let key = jwks.find(untrusted.header().key_id.as_deref(), &alg).ok_or(TokenError::UnknownKey)?;
     let token: Token<T> = match key {
-        VerifyingKey::Rs256(k) => Rsa::rs256().validator(k).validate(&untrusted),
+        VerifyingKey::Rs256(k, _) => Rsa::rs256().validator(k).validate(&untrusted),
         VerifyingKey::Es256(k) => Es256.validator(k).validate(&untrusted),
     }
     .map_err(|_| TokenError::BadSignature)?;
     check_times(token.claims(), now, skew)?;
     Ok(token.claims().custom.clone())
+}
+
+/// Like [`verify_signed`], but RS256 signatures are checked by `rsa` (WebCrypto in the
+/// Worker) when given: the pure-Rust RSA in wasm costs milliseconds per verification.
+pub async fn verify_signed_with<T: DeserializeOwned + Clone>(
+    rsa: Option<&dyn RsaCrypto>,
+    token: &str,
+    jwks: &Jwks,
+    now: i64,
+    skew: i64,
+) -> Result<T, TokenError> {
+    let Some(rsa) = rsa else {
+        return verify_signed(token, jwks, now, skew);
+    };
+    let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
+    if untrusted.algorithm() != "RS256" {
+        return verify_signed(token, jwks, now, skew);
+    }
+    match jwks.find(untrusted.header().key_id.as_deref(), "RS256").ok_or(TokenError::UnknownKey)? {
+        VerifyingKey::Rs256(_, der) => verify_externally(rsa, der, token, &untrusted, now, skew).await,
+        VerifyingKey::Es256(_) => Err(TokenError::UnknownKey),
+    }
+}
+
+/// Checks an RS256 signature with the external verifier, then the claims' times. The JWS
+/// signing input is the token up to its last `.` (RFC 7515 §5.2, step 8).
+async fn verify_externally<T: DeserializeOwned + Clone>(
+    rsa: &dyn RsaCrypto,
+    spki: &[u8],
+    token: &str,
+    untrusted: &UntrustedToken<'_>,
+    now: i64,
+    skew: i64,
+) -> Result<T, TokenError> {
+    let signing_input = token.rsplit_once('.').map(|(input, _)| input).ok_or(TokenError::Malformed)?;
+    let valid = rsa
+        .verify_rs256(spki, signing_input.as_bytes(), untrusted.signature_bytes())
+        .await
+        .map_err(|e| TokenError::Unverifiable(e.to_string()))?;
+    if !valid {
+        return Err(TokenError::BadSignature);
+    }
+    let claims: Claims<T> = untrusted.deserialize_claims_unchecked().map_err(|_| TokenError::Malformed)?;
+    check_times(&claims, now, skew)?;
+    Ok(claims.custom)
 }
 
 /// `at_hash` / `c_hash` for RS256/ES256: the left half of SHA-256, base64url (OIDC Core §3.1.3.6).

@@ -143,7 +143,7 @@ pub struct Ports<'a> {
     pub log: &'a dyn Fn(&str),
     pub jobs: &'a Jobs,
     /// RS256 signatures from outside (WebCrypto); `None` signs in-process.
-    pub rsa: Option<&'a dyn crate::core::jose::RsaSigner>,
+    pub rsa: Option<&'a dyn crate::core::jose::RsaCrypto>,
 }
 
 impl Ports<'_> {

@@ -8,12 +8,29 @@ use std::collections::HashMap;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 
-use crate::core::jose::RsaSigner;
+use crate::core::jose::RsaCrypto;
 use crate::core::ports::PortError;
 
 thread_local! {
-    // Imported CryptoKeys by kid: importing costs more than signing, so once per isolate.
+    // Imported CryptoKeys (private by kid, public by a hash of their DER): importing costs
+    // more than signing, so once per isolate.
     static KEYS: RefCell<HashMap<String, JsValue>> = RefCell::new(HashMap::new());
+}
+
+/// The CryptoKey for `cache_id`, importing `der` in `format` with `usage` the first time.
+async fn key(subtle: &JsValue, cache_id: String, format: &str, der: &[u8], usage: &str) -> Result<JsValue, PortError> {
+    if let Some(key) = KEYS.with(|k| k.borrow().get(&cache_id).cloned()) {
+        return Ok(key);
+    }
+    let args = Array::new();
+    args.push(&format.into());
+    args.push(&Uint8Array::from(der));
+    args.push(algorithm()?.as_ref());
+    args.push(&JsValue::FALSE);
+    args.push(&Array::of1(&usage.into()));
+    let key = call(subtle, "importKey", &args).await?;
+    KEYS.with(|k| k.borrow_mut().insert(cache_id, key.clone()));
+    Ok(key)
 }
 
 fn js_err(what: &str, e: JsValue) -> PortError {
@@ -42,29 +59,28 @@ fn algorithm() -> Result<Object, PortError> {
 pub struct WebCryptoRsa;
 
 #[async_trait(?Send)]
-impl RsaSigner for WebCryptoRsa {
+impl RsaCrypto for WebCryptoRsa {
     async fn sign_rs256(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError> {
         let subtle = subtle()?;
-        let cached = KEYS.with(|k| k.borrow().get(kid).cloned());
-        let key = match cached {
-            Some(key) => key,
-            None => {
-                let args = Array::new();
-                args.push(&"pkcs8".into());
-                args.push(&Uint8Array::from(pkcs8_der));
-                args.push(algorithm()?.as_ref());
-                args.push(&JsValue::FALSE);
-                args.push(&Array::of1(&"sign".into()));
-                let key = call(&subtle, "importKey", &args).await?;
-                KEYS.with(|k| k.borrow_mut().insert(kid.to_owned(), key.clone()));
-                key
-            }
-        };
+        let key = key(&subtle, format!("private:{kid}"), "pkcs8", pkcs8_der, "sign").await?;
         let args = Array::new();
         args.push(algorithm()?.as_ref());
         args.push(&key);
         args.push(&Uint8Array::from(message));
         let signature = call(&subtle, "sign", &args).await?;
         Ok(Uint8Array::new(&signature).to_vec())
+    }
+
+    async fn verify_rs256(&self, spki_der: &[u8], message: &[u8], signature: &[u8]) -> Result<bool, PortError> {
+        use sha2::{Digest, Sha256};
+        let subtle = subtle()?;
+        let id = format!("public:{}", crate::core::b64url(&Sha256::digest(spki_der)));
+        let key = key(&subtle, id, "spki", spki_der, "verify").await?;
+        let args = Array::new();
+        args.push(algorithm()?.as_ref());
+        args.push(&key);
+        args.push(&Uint8Array::from(signature));
+        args.push(&Uint8Array::from(message));
+        Ok(call(&subtle, "verify", &args).await?.as_bool().unwrap_or(false))
     }
 }

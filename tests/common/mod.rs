@@ -85,10 +85,11 @@ pub struct World {
 #[derive(Default)]
 pub struct ExternalRsa {
     pub calls: std::cell::Cell<usize>,
+    pub verifications: std::cell::Cell<usize>,
 }
 
 #[async_trait::async_trait(?Send)]
-impl keyedge::core::jose::RsaSigner for ExternalRsa {
+impl keyedge::core::jose::RsaCrypto for ExternalRsa {
     async fn sign_rs256(
         &self,
         _kid: &str,
@@ -102,6 +103,19 @@ impl keyedge::core::jose::RsaSigner for ExternalRsa {
             rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|e| keyedge::core::ports::PortError(e.to_string()))?;
         key.sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message))
             .map_err(|e| keyedge::core::ports::PortError(e.to_string()))
+    }
+    async fn verify_rs256(
+        &self,
+        spki: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, keyedge::core::ports::PortError> {
+        use rsa::pkcs8::DecodePublicKey;
+        use sha2::{Digest, Sha256};
+        self.verifications.set(self.verifications.get() + 1);
+        let key =
+            rsa::RsaPublicKey::from_public_key_der(spki).map_err(|e| keyedge::core::ports::PortError(e.to_string()))?;
+        Ok(key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message), signature).is_ok())
     }
 }
 

@@ -40,7 +40,8 @@ async fn live_access_token(
     ports: &Ports<'_>,
     token: &str,
 ) -> Result<Option<AccessTokenClaims>, Failure> {
-    let Ok(claims) = app.keys.verify_own::<AccessTokenClaims>(token, "at+jwt", ports.clock.now()) else {
+    let Ok(claims) = app.keys.verify_own_with::<AccessTokenClaims>(ports.rsa, token, "at+jwt", ports.clock.now()).await
+    else {
         return Ok(None);
     };
     if claims.iss != app.config.issuer || ports.store.get(&keys::revoked_grant(&claims.gid)).await?.is_some() {

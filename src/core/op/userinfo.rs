@@ -35,8 +35,11 @@ fn bearer(req: &Request) -> Result<Option<String>, Failure> {
 
 pub async fn userinfo(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     let token = bearer(req)?.ok_or_else(|| invalid_token("an access token is required"))?;
-    let claims: AccessTokenClaims =
-        app.keys.verify_own(&token, "at+jwt", ports.clock.now()).map_err(|e| invalid_token(&e.to_string()))?;
+    let claims: AccessTokenClaims = app
+        .keys
+        .verify_own_with(ports.rsa, &token, "at+jwt", ports.clock.now())
+        .await
+        .map_err(|e| invalid_token(&e.to_string()))?;
     if claims.iss != app.config.issuer || claims.aud != app.config.issuer {
         return Err(invalid_token("the token was not issued for this server"));
     }

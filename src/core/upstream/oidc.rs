@@ -301,7 +301,27 @@ pub fn verify_id_token(
     nonce: &str,
     now: i64,
 ) -> Result<UpstreamIdTokenClaims, TokenError> {
-    let claims: UpstreamIdTokenClaims = jose::verify_signed(token, jwks, now, cfg.allowed_clock_skew as i64)?;
+    check_id_token_claims(cfg, jose::verify_signed(token, jwks, now, cfg.allowed_clock_skew as i64)?, nonce)
+}
+
+/// [`verify_id_token`] with RS256 checked by `rsa` (WebCrypto in the Worker) when given.
+pub async fn verify_id_token_with(
+    rsa: Option<&dyn jose::RsaCrypto>,
+    cfg: &OidcProvider,
+    jwks: &Jwks,
+    token: &str,
+    nonce: &str,
+    now: i64,
+) -> Result<UpstreamIdTokenClaims, TokenError> {
+    let claims = jose::verify_signed_with(rsa, token, jwks, now, cfg.allowed_clock_skew as i64).await?;
+    check_id_token_claims(cfg, claims, nonce)
+}
+
+fn check_id_token_claims(
+    cfg: &OidcProvider,
+    claims: UpstreamIdTokenClaims,
+    nonce: &str,
+) -> Result<UpstreamIdTokenClaims, TokenError> {
     if claims.iss != cfg.issuer {
         return Err(TokenError::WrongIssuer);
     }
@@ -364,8 +384,9 @@ pub async fn complete(
         .map_err(token_error)?;
     let id_token = response.extra_fields().id_token.as_deref().ok_or(UpstreamError::MissingIdToken)?;
     let jwks = cache.jwks_for(&idp.alias, &endpoints.jwks, id_token, ports).await?;
-    let mut claims =
-        verify_id_token(cfg, &jwks, id_token, &secrets.nonce, ports.clock.now()).map_err(UpstreamError::IdToken)?;
+    let mut claims = verify_id_token_with(ports.rsa, cfg, &jwks, id_token, &secrets.nonce, ports.clock.now())
+        .await
+        .map_err(UpstreamError::IdToken)?;
     let access_token = response.access_token().secret();
     if let Some(at_hash) = &claims.at_hash {
         if *at_hash != jose::half_hash(access_token) {
