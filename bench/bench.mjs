@@ -198,6 +198,19 @@ try {
   report.results.keyedge = await scenarios('keyedge', KEYEDGE.init(vars), 'http://localhost:8787', workerPid(ke, state));
   stopAll(); rmSync(state, { recursive: true, force: true });
 
+  { // the floor: a constant-response Worker under the same wrangler dev
+    const flState = mkdtempSync(join(tmpdir(), 'floor-bench-'));
+    const fl = start('floor', WRANGLER, ['dev', '--config', 'bench/peers/floor/wrangler.toml', '--port', '8791', '--ip', '127.0.0.1', '--persist-to', flState, '--show-interactive-dev-session=false']);
+    await waitFor('http://127.0.0.1:8791/', fl);
+    const pool = new Pool('http://127.0.0.1:8791', { connections: 8 });
+    report.results['floor (constant Worker)'] = { discovery: await load({ conc: 8, pid: workerPid(fl, flState), op: async () => {
+      const r = await pool.request({ path: '/', method: 'GET' }); await r.body.text();
+      if (r.statusCode !== 200) throw new Error(`floor ${r.statusCode}`);
+    } }) };
+    console.error(`  floor: ${report.results['floor (constant Worker)'].discovery.ok} ops`);
+    await pool.close();
+    stopAll(); rmSync(flState, { recursive: true, force: true });
+  }
   if (PEERS.includes('oidc-provider')) {
     const op = start('oidc-provider', 'node', ['bench/peers/oidc-provider.mjs'], { PORT: '9300' });
     await waitFor('http://127.0.0.1:9300/.well-known/openid-configuration', op);
