@@ -31,9 +31,14 @@ pub fn revoked_grant(grant_id: &str) -> String {
     format!("revoked_grant:{grant_id}")
 }
 
-/// Once `code:{sha256(code)}`: an authorization code; TTL = code lifetime.
+/// Once `{grant id}|code:{sha256(code)}`: an authorization code; TTL = code lifetime.
+///
+/// A code is `{grant id}.{secret}`. Everything before `|` in a Once key routes it to its
+/// Durable Object, so a code and its grant's refresh family live in the same object and are
+/// written, redeemed and revoked together in one call.
 pub fn code(code: &str) -> String {
-    format!("code:{}", hashed(code))
+    let grant = code.split_once('.').map_or("", |(gid, _)| gid);
+    format!("{grant}|code:{}", hashed(code))
 }
 
 /// Once `flow:{sha256(state)}`: an upstream login in progress; TTL 10 minutes.
@@ -52,10 +57,10 @@ pub fn browser_binding(cookie_value: &str) -> String {
     hashed(cookie_value)
 }
 
-/// Once family `rt:{grant id}`: a refresh-token family (rotation with reuse detection);
-/// lifetime = the refresh token's.
+/// Once family `{grant id}|rt`: a refresh-token family (rotation with reuse detection);
+/// lifetime = the refresh token's. Routed with the grant's code (see [`code`]).
 pub fn refresh_family(grant_id: &str) -> String {
-    format!("rt:{grant_id}")
+    format!("{grant_id}|rt")
 }
 
 /// Hash of a refresh-token secret, as stored in its family.

@@ -56,6 +56,14 @@ pub enum Rotation {
     Missing,
 }
 
+/// A refresh-token family to create.
+pub struct NewFamily<'a> {
+    pub key: &'a str,
+    pub value: &'a str,
+    pub current: &'a str,
+    pub ttl_seconds: u64,
+}
+
 /// A refresh-token family as stored, for introspection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Family {
@@ -80,8 +88,16 @@ pub trait Once {
     /// or `Some(existing_owner)` when the key was already claimed.
     async fn claim(&self, key: &str, owner: &str) -> Result<Option<String>, PortError>;
 
-    /// Starts a refresh-token family whose current secret hash is `current`.
-    async fn family_create(&self, key: &str, value: &str, current: &str, ttl_seconds: u64) -> Result<(), PortError>;
+    /// Stores a single-use item and starts a refresh-token family in one atomic call; both
+    /// keys must route to the same object (the same part before `|`).
+    async fn put_with_family(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_seconds: u64,
+        family: &NewFamily<'_>,
+    ) -> Result<(), PortError>;
+
     /// Atomically checks `presented` against the family and, if current, replaces it by `next`.
     async fn family_rotate(&self, key: &str, presented: &str, next: &str) -> Result<Rotation, PortError>;
     /// Revokes a family; later rotations are refused.

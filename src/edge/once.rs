@@ -18,10 +18,18 @@ enum Op {
     Put { key: String, value: String, ttl: u64 },
     Take { key: String },
     Claim { key: String, owner: String },
-    FamilyCreate { key: String, value: String, current: String, ttl: u64 },
+    PutWithFamily { key: String, value: String, ttl: u64, family: FamilySpec },
     FamilyRotate { key: String, presented: String, next: String },
     FamilyRevoke { key: String },
     FamilyGet { key: String },
+}
+
+#[derive(Deserialize)]
+struct FamilySpec {
+    key: String,
+    value: String,
+    current: String,
+    ttl: u64,
 }
 
 #[derive(Deserialize)]
@@ -51,6 +59,24 @@ fn now() -> i64 {
 }
 
 impl OnceStore {
+    fn put(&self, key: String, value: String, ttl: u64, now: i64) -> Result<()> {
+        self.sql.exec("DELETE FROM items WHERE expires_at <= ?", vec![SqlStorageValue::Integer(now)])?;
+        self.sql.exec(
+            "INSERT OR REPLACE INTO items (key, value, expires_at, consumed) VALUES (?, ?, ?, 0)",
+            vec![key.into(), value.into(), SqlStorageValue::Integer(now + ttl as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn create_family(&self, f: FamilySpec, now: i64) -> Result<()> {
+        self.sql.exec("DELETE FROM families WHERE expires_at <= ?", vec![SqlStorageValue::Integer(now)])?;
+        self.sql.exec(
+            "INSERT OR REPLACE INTO families (key, value, current, previous, revoked, expires_at) VALUES (?, ?, ?, '[]', 0, ?)",
+            vec![f.key.into(), f.value.into(), f.current.into(), SqlStorageValue::Integer(now + f.ttl as i64)],
+        )?;
+        Ok(())
+    }
+
     fn family(&self, key: &str, now: i64) -> Result<Option<FamilyRow>> {
         let rows: Vec<FamilyRow> = self
             .sql
@@ -85,11 +111,13 @@ impl DurableObject for OnceStore {
         let now = now();
         match op {
             Op::Put { key, value, ttl } => {
-                self.sql.exec("DELETE FROM items WHERE expires_at <= ?", vec![SqlStorageValue::Integer(now)])?;
-                self.sql.exec(
-                    "INSERT OR REPLACE INTO items (key, value, expires_at, consumed) VALUES (?, ?, ?, 0)",
-                    vec![key.into(), value.into(), SqlStorageValue::Integer(now + ttl as i64)],
-                )?;
+                self.put(key, value, ttl, now)?;
+                Response::from_json(&serde_json::json!({}))
+            }
+            Op::PutWithFamily { key, value, ttl, family } => {
+                // Both in one request: a Durable Object runs it without interleaving.
+                self.put(key, value, ttl, now)?;
+                self.create_family(family, now)?;
                 Response::from_json(&serde_json::json!({}))
             }
             Op::Take { key } => {
@@ -119,14 +147,6 @@ impl DurableObject for OnceStore {
                     return Response::from_json(&serde_json::json!({ "existing": o.owner }));
                 }
                 self.sql.exec("INSERT INTO claims (key, owner) VALUES (?, ?)", vec![key.into(), owner.into()])?;
-                Response::from_json(&serde_json::json!({}))
-            }
-            Op::FamilyCreate { key, value, current, ttl } => {
-                self.sql.exec("DELETE FROM families WHERE expires_at <= ?", vec![SqlStorageValue::Integer(now)])?;
-                self.sql.exec(
-                    "INSERT OR REPLACE INTO families (key, value, current, previous, revoked, expires_at) VALUES (?, ?, ?, '[]', 0, ?)",
-                    vec![key.into(), value.into(), current.into(), SqlStorageValue::Integer(now + ttl as i64)],
-                )?;
                 Response::from_json(&serde_json::json!({}))
             }
             Op::FamilyRotate { key, presented, next } => {

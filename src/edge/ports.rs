@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use worker::{kv::KvStore, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response, Result};
 
-use crate::core::ports::{Clock, Family, Http, Jobs, Once, PortError, Ports, Rng, Rotation, Sleep, Store, Taken};
+use crate::core::ports::{
+    Clock, Family, Http, Jobs, NewFamily, Once, PortError, Ports, Rng, Rotation, Sleep, Store, Taken,
+};
 
 const KV_BINDING: &str = "KEYEDGE_KV";
 const ONCE_BINDING: &str = "KEYEDGE_ONCE";
@@ -58,10 +60,12 @@ impl Store for KvPort {
 pub struct OncePort(ObjectNamespace);
 
 impl OncePort {
-    /// Items are spread over 64 objects by a hash of their key, so no single object is a
-    /// global bottleneck while each key always lands in the same object.
+    /// Items are spread over 64 objects by a hash of their routing part (before `|`, or the
+    /// whole key), so no single object is a global bottleneck while keys that must change
+    /// together (a code and its refresh family) land in the same object.
     fn shard(key: &str) -> String {
-        let h = key.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+        let route = key.split_once('|').map_or(key, |(r, _)| r);
+        let h = route.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
         format!("once-{}", h % 64)
     }
 
@@ -96,14 +100,18 @@ impl Once for OncePort {
         let v = self.call(key, serde_json::json!({"op": "claim", "key": key, "owner": owner})).await?;
         Ok(v.get("existing").and_then(|e| e.as_str()).map(str::to_owned))
     }
-    async fn family_create(
+    async fn put_with_family(
         &self,
         key: &str,
         value: &str,
-        current: &str,
         ttl: u64,
+        family: &NewFamily<'_>,
     ) -> std::result::Result<(), PortError> {
-        let op = serde_json::json!({"op": "family_create", "key": key, "value": value, "current": current, "ttl": ttl});
+        if Self::shard(key) != Self::shard(family.key) {
+            return Err(PortError(format!("`{key}` and `{}` route to different objects", family.key)));
+        }
+        let op = serde_json::json!({"op": "put_with_family", "key": key, "value": value, "ttl": ttl,
+            "family": {"key": family.key, "value": family.value, "current": family.current, "ttl": family.ttl_seconds}});
         self.call(key, op).await.map(|_| ())
     }
     async fn family_rotate(&self, key: &str, presented: &str, next: &str) -> std::result::Result<Rotation, PortError> {

@@ -15,7 +15,7 @@ use crate::core::broker::users;
 use crate::core::config::Client;
 use crate::core::error::{Failure, OAuthError, Outcome};
 use crate::core::keys;
-use crate::core::ports::{PortError, Ports, Rotation};
+use crate::core::ports::{Ports, Rotation};
 use crate::core::web::Params;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -53,21 +53,6 @@ impl RefreshGrant {
 pub fn split(token: &str) -> Option<(&str, &str)> {
     let (family, secret) = token.split_once('.')?;
     (!family.is_empty() && !secret.is_empty() && !secret.contains('.')).then_some((family, secret))
-}
-
-fn serialize(grant: &RefreshGrant) -> Result<String, Failure> {
-    serde_json::to_string(grant).map_err(|e| Failure::Port(PortError(e.to_string())))
-}
-
-/// Starts the family for a new grant and returns its first refresh token.
-pub async fn start_family(ports: &Ports<'_>, grant: &RefreshGrant, gid: &str) -> Result<String, Failure> {
-    let secret = ports.random_token(32);
-    let ttl = (grant.expires_at - ports.clock.now()).max(1) as u64;
-    ports
-        .once
-        .family_create(&keys::refresh_family(gid), &serialize(grant)?, &keys::refresh_secret(&secret), ttl)
-        .await?;
-    Ok(format!("{gid}.{secret}"))
 }
 
 /// RFC 6749 §6: a narrower scope may be asked for, never a wider one.

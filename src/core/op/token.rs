@@ -257,12 +257,7 @@ async fn authorization_code(app: &Keyedge, ports: &Ports<'_>, client: &Client, p
     let user = users::load(ports, &grant.user_id)
         .await?
         .ok_or_else(|| bad(OAuthError::invalid_grant("the user no longer exists")))?;
-    let refresh_token = if client.allows(GrantType::RefreshToken) {
-        let family = refresh::RefreshGrant::from_code(&grant, client, ports.clock.now());
-        Some(refresh::start_family(ports, &family, &grant.grant_id).await?)
-    } else {
-        None
-    };
+    let refresh_token = grant.refresh_secret.as_ref().map(|secret| format!("{}.{secret}", grant.grant_id));
     respond_with_tokens(
         app,
         ports,

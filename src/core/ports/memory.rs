@@ -1,6 +1,6 @@
 //! In-memory twins of the ports, with a virtual clock, for native tests and the harness.
 
-use super::{Clock, Family, Http, Once, PortError, Rng, Rotation, Store, Taken, REPLAY_WINDOW};
+use super::{Clock, Family, Http, NewFamily, Once, PortError, Rng, Rotation, Store, Taken, REPLAY_WINDOW};
 use async_trait::async_trait;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -132,16 +132,20 @@ impl Once for MemoryOnce {
         claims.insert(key.to_owned(), owner.to_owned());
         Ok(None)
     }
-    async fn family_create(&self, key: &str, value: &str, current: &str, ttl: u64) -> Result<(), PortError> {
-        self.calls.set(self.calls.get() + 1);
+    async fn put_with_family(&self, key: &str, value: &str, ttl: u64, family: &NewFamily<'_>) -> Result<(), PortError> {
+        let route = |k: &str| k.split_once('|').map(|(r, _)| r.to_owned());
+        if route(key).is_none() || route(key) != route(family.key) {
+            return Err(PortError(format!("`{key}` and `{}` route to different objects", family.key)));
+        }
+        self.put(key, value, ttl).await?; // counts the one call
         let row = FamilyRow {
-            value: value.to_owned(),
-            current: current.to_owned(),
+            value: family.value.to_owned(),
+            current: family.current.to_owned(),
             previous: Vec::new(),
             revoked: false,
-            expires_at: self.clock.now() + ttl as i64,
+            expires_at: self.clock.now() + family.ttl_seconds as i64,
         };
-        self.families.borrow_mut().insert(key.to_owned(), row);
+        self.families.borrow_mut().insert(family.key.to_owned(), row);
         Ok(())
     }
     async fn family_rotate(&self, key: &str, presented: &str, next: &str) -> Result<Rotation, PortError> {
