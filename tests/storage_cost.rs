@@ -33,6 +33,6 @@ fn storage_operations_per_login() {
         println!("STORAGE {name} kv_reads={} kv_writes={} do_calls={}", c.kv_reads, c.kv_writes, c.do_calls);
     }
     // Current costs (docs/performance.md explains each); lower is welcome, higher is a regression.
-    assert!(returning.kv_writes <= 2 && returning.do_calls <= 4 && returning.kv_reads <= 3);
-    assert!(first.kv_writes <= 4 && first.do_calls <= 5);
+    assert!(returning.kv_writes <= 1 && returning.do_calls <= 4 && returning.kv_reads <= 3);
+    assert!(first.kv_writes <= 3 && first.do_calls <= 5);
 }

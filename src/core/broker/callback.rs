@@ -62,7 +62,11 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
     .map_err(|e| PageError::new(StatusCode::BAD_GATEWAY, "Sign-in failed", e.to_string()).with_retry(retry))?;
 
     let user = users::find_or_create(ports, &identity).await?;
-    let (session, cookie_value) = session::create(ports, &user.id, alias, app.config.session_lifetime).await?;
+    let client = match &flow.continuation {
+        Continuation::Authorize { request } => Some(request.client_id.as_str()),
+        Continuation::ReturnTo { .. } => None,
+    };
+    let (session, cookie_value) = session::create(ports, &user.id, alias, app.config.session_lifetime, client).await?;
     let res = match flow.continuation {
         Continuation::Authorize { request } => code::issue(app, ports, &request, &session).await?,
         Continuation::ReturnTo { path } => web::redirect(&path),

@@ -32,12 +32,14 @@ async fn save(ports: &Ports<'_>, session: &Session) -> Result<(), PortError> {
     ports.store.put(&session.key, &json, Some(ttl)).await
 }
 
-/// Creates a session and returns it with the cookie value to set.
+/// Creates a session (for `client`, when the login answers a client's request) and returns
+/// it with the cookie value to set.
 pub async fn create(
     ports: &Ports<'_>,
     user_id: &str,
     idp: &str,
     lifetime: u64,
+    client: Option<&str>,
 ) -> Result<(Session, String), PortError> {
     let now = ports.clock.now();
     let cookie_value = ports.random_token(32);
@@ -47,7 +49,8 @@ pub async fn create(
         idp: idp.to_owned(),
         auth_time: now,
         expires_at: now + lifetime as i64,
-        clients: Vec::new(),
+        // The client the login is for, known now: saves a second write when its code is issued.
+        clients: client.map(str::to_owned).into_iter().collect(),
         key: keys::session(&cookie_value),
     };
     save(ports, &session).await?;
