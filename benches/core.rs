@@ -30,6 +30,7 @@ client_secret_env = "IDP_SECRET"
 fn secrets(name: &str) -> Option<String> {
     match name {
         "SIGNING_KEY" => Some(include_str!("../tests/fixtures/keyedge-test-key.pem").to_owned()),
+        "ENCRYPTION_KEY" => Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned()),
         _ => Some("secret".to_owned()),
     }
 }

@@ -13,6 +13,7 @@ const wanted = {
   SIGNING_KEY: () => pem('rsa', { modulusLength: 2048 }),
   SIGNING_KEY_ES256: () => pem('ec', { namedCurve: 'P-256' }),
   SIGNING_KEY_EDDSA: () => pem('ed25519'),
+  ENCRYPTION_KEY: () => randomBytes(32).toString('base64'),
   DEMO_APP_SECRET: secret,
   DEMO_IDP_SECRET: secret,
 };

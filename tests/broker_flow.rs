@@ -131,10 +131,37 @@ fn upstream_state_is_single_use() {
     let rp = rp_request("app", APP_REDIRECT);
     let at_idp = start_login(&world, &mut browser, &rp.query);
     let callback = world.idp.authorize(&at_idp, "alice");
+    let stolen = browser.clone(); // the flow cookie, as it was before the callback
+                                  // A careless IdP that accepts its codes more than once.
+    *world.idp.reusable_codes.borrow_mut() = true;
     assert_eq!(browser.get(&world, &callback).status(), 302);
+    // The same browser: its flow cookie was cleared with the first completion.
     let replay = browser.get(&world, &callback);
     assert_eq!(replay.status(), 400);
+    assert!(body(&replay).contains("started in another browser"));
+    // Even with the cookie and an IdP that accepts its code twice, the state's marker in the
+    // Durable Object refuses a second completion, and no code is issued.
+    let replay = stolen.clone().get(&world, &callback);
+    assert_eq!(replay.status(), 400, "{}", body(&replay));
     assert!(body(&replay).contains("Sign-in expired"));
+    assert!(location(&replay).is_empty());
+}
+
+#[test]
+fn tampered_or_foreign_flow_cookie_is_refused() {
+    let world = World::new();
+    let mut browser = Browser::default();
+    let rp = rp_request("app", APP_REDIRECT);
+    let at_idp = start_login(&world, &mut browser, &rp.query);
+    let callback = world.idp.authorize(&at_idp, "alice");
+    for v in browser.cookies.values_mut() {
+        if v.len() > 50 {
+            v.replace_range(10..12, "AA");
+        }
+    }
+    let res = browser.get(&world, &callback);
+    assert_eq!(res.status(), 400);
+    assert!(body(&res).contains("started in another browser"));
 }
 
 #[test]

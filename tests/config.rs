@@ -19,6 +19,7 @@ fn the_test_config_and_the_shipped_configs_are_valid() {
         "SIGNING_KEY" => Some(include_str!("fixtures/keyedge-test-key.pem").to_owned()),
         "SIGNING_KEY_ES256" => Some(include_str!("fixtures/es256-test-key.pem").to_owned()),
         "SIGNING_KEY_EDDSA" => Some(include_str!("fixtures/eddsa-test-key.pem").to_owned()),
+        "ENCRYPTION_KEY" => common::secrets("ENCRYPTION_KEY"),
         _ => Some("x".to_owned()),
     };
     for file in [include_str!("../dev/keyedge.dev.toml"), include_str!("../keyedge.toml")] {

@@ -11,7 +11,8 @@ use super::jose::{KeyError, Keyring, SigningKey};
 use super::op::authorize::{AuthorizationRequest, AuthorizeError};
 use super::op::{code, discovery, introspect, token, userinfo};
 use super::pages;
-use super::ports::Ports;
+use super::ports::{PortError, Ports};
+use super::seal::Sealer;
 use super::upstream::oidc::MetadataCache;
 use super::web::{self, CookieJar, Params, Request, Response};
 
@@ -21,6 +22,8 @@ pub enum StartError {
     Config(ConfigError),
     /// A signing key could not be used; names the config field of its secret.
     Key(String, KeyError),
+    /// Another secret is unusable: the config field that names it, and why.
+    Secret(String, String),
 }
 
 impl fmt::Display for StartError {
@@ -28,6 +31,7 @@ impl fmt::Display for StartError {
         match self {
             StartError::Config(e) => e.fmt(f),
             StartError::Key(field, e) => write!(f, "invalid configuration: {field}: {e}"),
+            StartError::Secret(field, e) => write!(f, "invalid configuration: {field}: {e}"),
         }
     }
 }
@@ -42,6 +46,7 @@ const CORS_PATHS: &[&str] = &["/.well-known/openid-configuration", "/jwks", "/to
 pub struct Keyedge {
     pub config: Config,
     pub keys: Keyring,
+    pub sealer: Sealer,
     pub metadata: MetadataCache,
     discovery: String,
     css_path: String,
@@ -63,11 +68,14 @@ impl Keyedge {
         }
         let others = config.other_signing_keys.iter().map(|(f, s)| parse(f, s)).collect::<Result<Vec<_>, _>>()?;
         let keys = Keyring::new(active, others);
+        let sealer = Sealer::from_base64(config.encryption_key.expose())
+            .map_err(|e| StartError::Secret("encryption_key_env".into(), e))?;
         Ok(Self {
             discovery: discovery::document(&config, &keys),
             css_path: pages::css_path(),
             metadata: MetadataCache::default(),
             keys,
+            sealer,
             config,
         })
     }
@@ -172,7 +180,12 @@ impl Keyedge {
             .filter(|s| client.allows_idp(&s.idp));
         let fresh_login_required = request.has_prompt("login") || request.has_prompt("select_account");
         match session {
-            Some(s) if !fresh_login_required => return code::issue(self, ports, &request, &s).await,
+            Some(s) if !fresh_login_required => {
+                // Without a marker the code is always stored.
+                return code::issue(self, ports, &request, &s, None)
+                    .await?
+                    .ok_or_else(|| Failure::Port(PortError("code not stored".into())));
+            }
             _ if request.has_prompt("none") => {
                 let e = OAuthError::new("login_required", "the user must sign in");
                 return Ok(target.error(issuer, &self.css_path, &e));

@@ -44,6 +44,8 @@ struct RawConfig {
     id_token_lifetime: u64,
     #[serde(default = "default_signing_key_env")]
     signing_key_env: String,
+    #[serde(default = "default_encryption_key_env")]
+    encryption_key_env: String,
     #[serde(default)]
     es256_signing_key_env: Option<String>,
     #[serde(default)]
@@ -69,6 +71,9 @@ fn default_token_lifetime() -> u64 {
 }
 fn default_signing_key_env() -> String {
     "SIGNING_KEY".into()
+}
+fn default_encryption_key_env() -> String {
+    "ENCRYPTION_KEY".into()
 }
 fn default_true() -> bool {
     true
@@ -269,6 +274,8 @@ pub struct Config {
     pub signing_keys: Vec<(String, Alg, Secret)>,
     /// Keys published in the JWKS without signing: retired ones and upcoming ones.
     pub other_signing_keys: Vec<(String, Secret)>,
+    /// 32 bytes, base64: seals what keyedge keeps in the browser (upstream logins in progress).
+    pub encryption_key: Secret,
     pub clients: Vec<Client>,
     pub identity_providers: Vec<IdentityProvider>,
 }
@@ -300,6 +307,7 @@ impl Config {
                 signing_keys.push((field.to_owned(), alg, need(field.into(), name)?));
             }
         }
+        let encryption_key = need("encryption_key_env".into(), &raw.encryption_key_env)?;
         let mut other_signing_keys = Vec::new();
         for (field, names) in [
             ("previous_signing_key_envs", &raw.previous_signing_key_envs),
@@ -457,6 +465,7 @@ impl Config {
             id_token_lifetime: raw.id_token_lifetime,
             signing_keys,
             other_signing_keys,
+            encryption_key,
             clients,
             identity_providers,
         })

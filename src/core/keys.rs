@@ -41,20 +41,16 @@ pub fn code(code: &str) -> String {
     format!("{grant}|code:{}", hashed(code))
 }
 
-/// Once `flow:{sha256(state)}`: an upstream login in progress; TTL 10 minutes.
-pub fn flow(state: &str) -> String {
-    format!("flow:{}", hashed(state))
+/// Once `{grant id}|state:{sha256(state)}`: the marker of a completed upstream login (its
+/// `state` is single use); TTL twice the flow lifetime. Routed with the grant's code.
+pub fn flow_marker(grant_id: &str, state: &str) -> String {
+    format!("{grant_id}|state:{}", hashed(state))
 }
 
 /// Once claim `link:{alias}:{base64url(sub)}`: makes creating the user for a new identity
 /// atomic, so two simultaneous first logins cannot create two accounts.
 pub fn link_claim(alias: &str, sub: &str) -> String {
     link(alias, sub)
-}
-
-/// Hash of a browser-binding cookie value, as stored in a flow.
-pub fn browser_binding(cookie_value: &str) -> String {
-    hashed(cookie_value)
 }
 
 /// Once family `{grant id}|rt`: a refresh-token family (rotation with reuse detection);

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod op;
 pub mod pages;
 pub mod ports;
+pub mod seal;
 pub mod secret;
 pub mod upstream;
 pub mod web;

@@ -88,15 +88,15 @@ pub trait Once {
     /// or `Some(existing_owner)` when the key was already claimed.
     async fn claim(&self, key: &str, owner: &str) -> Result<Option<String>, PortError>;
 
-    /// Stores a single-use item and starts a refresh-token family in one atomic call; both
-    /// keys must route to the same object (the same part before `|`).
-    async fn put_with_family(
+    /// In one atomic call: unless `marker` was used before (then nothing is written and the
+    /// answer is `false`), records it for `marker.1` seconds, stores `item` (key, value, ttl)
+    /// and starts `family`. All keys must route to the same object (the part before `|`).
+    async fn once_then_store(
         &self,
-        key: &str,
-        value: &str,
-        ttl_seconds: u64,
-        family: &NewFamily<'_>,
-    ) -> Result<(), PortError>;
+        marker: Option<(&str, u64)>,
+        item: Option<(&str, &str, u64)>,
+        family: Option<&NewFamily<'_>>,
+    ) -> Result<bool, PortError>;
 
     /// Atomically checks `presented` against the family and, if current, replaces it by `next`.
     async fn family_rotate(&self, key: &str, presented: &str, next: &str) -> Result<Rotation, PortError>;

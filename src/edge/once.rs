@@ -18,10 +18,23 @@ enum Op {
     Put { key: String, value: String, ttl: u64 },
     Take { key: String },
     Claim { key: String, owner: String },
-    PutWithFamily { key: String, value: String, ttl: u64, family: FamilySpec },
+    OnceThenStore { marker: Option<MarkerSpec>, item: Option<ItemSpec>, family: Option<FamilySpec> },
     FamilyRotate { key: String, presented: String, next: String },
     FamilyRevoke { key: String },
     FamilyGet { key: String },
+}
+
+#[derive(Deserialize)]
+struct MarkerSpec {
+    key: String,
+    ttl: u64,
+}
+
+#[derive(Deserialize)]
+struct ItemSpec {
+    key: String,
+    value: String,
+    ttl: u64,
 }
 
 #[derive(Deserialize)]
@@ -114,11 +127,28 @@ impl DurableObject for OnceStore {
                 self.put(key, value, ttl, now)?;
                 Response::from_json(&serde_json::json!({}))
             }
-            Op::PutWithFamily { key, value, ttl, family } => {
-                // Both in one request: a Durable Object runs it without interleaving.
-                self.put(key, value, ttl, now)?;
-                self.create_family(family, now)?;
-                Response::from_json(&serde_json::json!({}))
+            Op::OnceThenStore { marker, item, family } => {
+                // One request: a Durable Object runs it without interleaving.
+                if let Some(m) = marker {
+                    let used: Vec<Owner> = self
+                        .sql
+                        .exec(
+                            "SELECT key AS owner FROM items WHERE key = ? AND expires_at > ?",
+                            vec![m.key.clone().into(), SqlStorageValue::Integer(now)],
+                        )?
+                        .to_array()?;
+                    if !used.is_empty() {
+                        return Response::from_json(&serde_json::json!({ "stored": false }));
+                    }
+                    self.put(m.key, String::new(), m.ttl, now)?;
+                }
+                if let Some(i) = item {
+                    self.put(i.key, i.value, i.ttl, now)?;
+                }
+                if let Some(f) = family {
+                    self.create_family(f, now)?;
+                }
+                Response::from_json(&serde_json::json!({ "stored": true }))
             }
             Op::Take { key } => {
                 let rows: Vec<Row> = self

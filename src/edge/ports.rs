@@ -100,19 +100,26 @@ impl Once for OncePort {
         let v = self.call(key, serde_json::json!({"op": "claim", "key": key, "owner": owner})).await?;
         Ok(v.get("existing").and_then(|e| e.as_str()).map(str::to_owned))
     }
-    async fn put_with_family(
+    async fn once_then_store(
         &self,
-        key: &str,
-        value: &str,
-        ttl: u64,
-        family: &NewFamily<'_>,
-    ) -> std::result::Result<(), PortError> {
-        if Self::shard(key) != Self::shard(family.key) {
-            return Err(PortError(format!("`{key}` and `{}` route to different objects", family.key)));
+        marker: Option<(&str, u64)>,
+        item: Option<(&str, &str, u64)>,
+        family: Option<&NewFamily<'_>>,
+    ) -> std::result::Result<bool, PortError> {
+        let keys: Vec<&str> =
+            marker.map(|m| m.0).into_iter().chain(item.map(|i| i.0)).chain(family.map(|f| f.key)).collect();
+        let Some(first) = keys.first() else { return Ok(true) };
+        if keys.iter().any(|k| Self::shard(k) != Self::shard(first)) {
+            return Err(PortError(format!("{keys:?} do not route to one object")));
         }
-        let op = serde_json::json!({"op": "put_with_family", "key": key, "value": value, "ttl": ttl,
-            "family": {"key": family.key, "value": family.value, "current": family.current, "ttl": family.ttl_seconds}});
-        self.call(key, op).await.map(|_| ())
+        let op = serde_json::json!({
+            "op": "once_then_store",
+            "marker": marker.map(|(key, ttl)| serde_json::json!({"key": key, "ttl": ttl})),
+            "item": item.map(|(key, value, ttl)| serde_json::json!({"key": key, "value": value, "ttl": ttl})),
+            "family": family.map(|f| serde_json::json!({"key": f.key, "value": f.value, "current": f.current, "ttl": f.ttl_seconds})),
+        });
+        let v = self.call(first, op).await?;
+        Ok(v.get("stored").and_then(|s| s.as_bool()).unwrap_or(false))
     }
     async fn family_rotate(&self, key: &str, presented: &str, next: &str) -> std::result::Result<Rotation, PortError> {
         let op = serde_json::json!({"op": "family_rotate", "key": key, "presented": presented, "next": next});

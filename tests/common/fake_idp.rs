@@ -19,6 +19,7 @@ pub const IDP: &str = "https://idp.test";
 /// A change to the ID token's claims before it is signed.
 pub type Tamper = Box<dyn Fn(&mut Value)>;
 
+#[derive(Clone)]
 pub struct IssuedCode {
     nonce: String,
     challenge: String,
@@ -36,6 +37,8 @@ pub struct FakeIdp {
     /// `sub` the userinfo endpoint reports (None: the real one).
     pub userinfo_sub: RefCell<Option<String>>,
     pub token_requests: RefCell<usize>,
+    /// A careless IdP that accepts its codes more than once.
+    pub reusable_codes: RefCell<bool>,
 }
 
 pub fn rsa_key(pem: &str) -> RsaPrivateKey {
@@ -78,6 +81,7 @@ impl FakeIdp {
             tamper: RefCell::new(Box::new(|_| {})),
             userinfo_sub: RefCell::new(None),
             token_requests: RefCell::new(0),
+            reusable_codes: RefCell::new(false),
         });
         let handler = idp.clone();
         http.mount(IDP, move |req| handler.serve(req));
@@ -132,7 +136,16 @@ impl FakeIdp {
             return respond(401, json!({"error": "invalid_client"}));
         }
         let f = form(req.body());
-        let Some(issued) = f.get("code").and_then(|c| self.codes.borrow_mut().remove(c)) else {
+        let reusable = *self.reusable_codes.borrow();
+        let issued = f.get("code").and_then(|c| {
+            let mut codes = self.codes.borrow_mut();
+            if reusable {
+                codes.get(c).cloned()
+            } else {
+                codes.remove(c)
+            }
+        });
+        let Some(issued) = issued else {
             return respond(400, json!({"error": "invalid_grant", "error_description": "unknown code"}));
         };
         let verifier = f.get("code_verifier").cloned().unwrap_or_default();

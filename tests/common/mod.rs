@@ -60,6 +60,8 @@ pub fn secrets(name: &str) -> Option<String> {
         "APP_SECRET" => Some(APP_SECRET.to_owned()),
         "IDP_SECRET" => Some(IDP_SECRET.to_owned()),
         "MACHINE_SECRET" => Some(MACHINE_SECRET.to_owned()),
+        // 32 test bytes, base64.
+        "ENCRYPTION_KEY" => Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned()),
         _ => None,
     }
 }

@@ -2,14 +2,14 @@
 
 use http::StatusCode;
 
-use super::login::{Continuation, UpstreamFlow, FLOW_COOKIE};
+use super::login::{flow_cookie, Continuation, UpstreamFlow};
 use super::{session, users};
 use crate::core::app::Keyedge;
 use crate::core::config::ProviderKind;
 use crate::core::error::{Failure, Outcome, PageError};
 use crate::core::keys;
-use crate::core::op::code;
-use crate::core::ports::{Ports, Taken};
+use crate::core::op::code::{self, Marker, MARKER_TTL};
+use crate::core::ports::Ports;
 use crate::core::upstream::oidc;
 use crate::core::web::{self, Params, Request};
 
@@ -31,25 +31,29 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
     let state = params.get("state").ok_or_else(|| {
         PageError::bad_request("Invalid sign-in response", "The identity provider's response has no state parameter.")
     })?;
-    // Redeem the state first and exactly once: a replayed callback finds nothing.
-    let flow: UpstreamFlow = match ports.once.take(&keys::flow(state)).await? {
-        Taken::Fresh(json) => serde_json::from_str(&json).map_err(|_| expired())?,
-        Taken::Replayed(_) | Taken::Missing => return Err(expired()),
-    };
+    // The flow is sealed in a cookie of the browser that started it and bound to `state`:
+    // another browser, a forged state or a tampered cookie all end here.
+    let cookie_name = flow_cookie(state);
+    let flow: UpstreamFlow = app
+        .cookies()
+        .get(req, &cookie_name)
+        .and_then(|sealed| app.sealer.open(state.as_bytes(), sealed))
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or_else(|| {
+            PageError::bad_request(
+                "Sign-in started elsewhere",
+                "This sign-in was started in another browser, or its cookie was lost or has expired. Please start again here.",
+            )
+            .with_retry("/login?return_to=%2Faccount")
+        })?;
     let retry = flow.continuation.restart_url();
+    if flow.expires_at <= ports.clock.now() {
+        return Err(expired());
+    }
     if flow.alias != alias {
         return Err(PageError::bad_request(
             "Invalid sign-in response",
             "The response arrived for a different identity provider.",
-        )
-        .with_retry(retry)
-        .into());
-    }
-    let bound = app.cookies().get(req, FLOW_COOKIE).map(keys::browser_binding);
-    if bound.as_deref() != Some(flow.browser.as_str()) {
-        return Err(PageError::bad_request(
-            "Sign-in started elsewhere",
-            "This sign-in was started in another browser or its cookie was lost. Please start again here.",
         )
         .with_retry(retry)
         .into());
@@ -66,10 +70,22 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
         Continuation::Authorize { request } => Some(request.client_id.as_str()),
         Continuation::ReturnTo { .. } => None,
     };
+    // The state is single use: its marker is recorded in the same Durable Object call that
+    // stores the code, and a second completion stores nothing.
+    let marker_key = keys::flow_marker(&flow.grant_id, state);
+    let marker = Marker { grant_id: &flow.grant_id, key: &marker_key };
     let (session, cookie_value) = session::create(ports, &user.id, alias, app.config.session_lifetime, client).await?;
-    let res = match flow.continuation {
-        Continuation::Authorize { request } => code::issue(app, ports, &request, &session).await?,
-        Continuation::ReturnTo { path } => web::redirect(&path),
+    let res = match &flow.continuation {
+        Continuation::Authorize { request } => code::issue(app, ports, request, &session, Some(marker)).await?,
+        Continuation::ReturnTo { path } => {
+            let first = ports.once.once_then_store(Some((&marker_key, MARKER_TTL)), None, None).await?;
+            first.then(|| web::redirect(path))
+        }
     };
+    let Some(res) = res else {
+        session::end(ports, &session, app.config.session_lifetime).await?;
+        return Err(expired());
+    };
+    let res = web::with_cookie(res, app.cookies().clear(&cookie_name));
     Ok(web::with_cookie(res, app.cookies().set(session::COOKIE, &cookie_value, app.config.session_lifetime)))
 }

@@ -5,15 +5,21 @@ use serde::{Deserialize, Serialize};
 use crate::core::app::Keyedge;
 use crate::core::config::{Client, IdentityProvider, ProviderKind};
 use crate::core::error::{Failure, OAuthError, Outcome, PageError};
-use crate::core::keys;
 use crate::core::op::authorize::{AuthorizationRequest, AuthorizeError};
 use crate::core::pages::{self, ProviderChoice};
 use crate::core::ports::Ports;
 use crate::core::upstream::{oidc, FlowSecrets};
 use crate::core::web::{self, Params, Request};
 
-/// Name of the cookie that binds an upstream login to the browser that started it.
+/// Prefix of the cookie that carries an upstream login in progress, sealed, in the browser
+/// that started it; the rest of its name comes from the login's `state`, so logins in several
+/// tabs do not overwrite each other.
 pub const FLOW_COOKIE: &str = "keyedge_flow";
+
+/// The flow cookie's name for `state`.
+pub fn flow_cookie(state: &str) -> String {
+    format!("{FLOW_COOKIE}_{}", state.get(..12).unwrap_or(state))
+}
 /// How long a user may spend at the upstream IdP.
 pub const FLOW_TTL: u64 = 600;
 
@@ -72,14 +78,18 @@ impl Continuation {
     }
 }
 
-/// An upstream login in progress, stored single-use under its `state`.
+/// An upstream login in progress. It travels sealed (XChaCha20-Poly1305, bound to its
+/// `state`) in a cookie of the browser that started it: no storage is written until the
+/// login completes, and only that browser can complete it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UpstreamFlow {
     pub alias: String,
     pub secrets: FlowSecrets,
-    /// SHA-256 of the browser-binding cookie.
-    pub browser: String,
     pub continuation: Continuation,
+    pub expires_at: i64,
+    /// The grant the login will produce: routes its single-use marker and its code to one
+    /// Durable Object.
+    pub grant_id: String,
 }
 
 /// A local path to return to: absolute path on this origin, never `//host` or `/\host`
@@ -154,8 +164,6 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
         )
     };
 
-    let existing = app.cookies().get(req, FLOW_COOKIE).map(str::to_owned);
-    let binding = existing.clone().unwrap_or_else(|| ports.random_token(32));
     let state = ports.random_token(32);
     let redirect_uri = app.broker_endpoint(alias);
     let (url, secrets) = match &idp.kind {
@@ -165,13 +173,15 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
                 .map_err(upstream_error)?
         }
     };
-    let flow =
-        UpstreamFlow { alias: alias.to_owned(), secrets, browser: keys::browser_binding(&binding), continuation };
+    let flow = UpstreamFlow {
+        alias: alias.to_owned(),
+        secrets,
+        continuation,
+        expires_at: ports.clock.now() + FLOW_TTL as i64,
+        grant_id: ports.random_token(16),
+    };
     let json = serde_json::to_string(&flow).map_err(|e| Failure::Port(crate::core::ports::PortError(e.to_string())))?;
-    ports.once.put(&keys::flow(&state), &json, FLOW_TTL).await?;
+    let sealed = app.sealer.seal(ports.rng, state.as_bytes(), json.as_bytes());
     let res = web::redirect(url.as_str());
-    Ok(match existing {
-        Some(_) => res,
-        None => web::with_cookie(res, app.cookies().set(FLOW_COOKIE, &binding, FLOW_TTL)),
-    })
+    Ok(web::with_cookie(res, app.cookies().set(&flow_cookie(&state), &sealed, FLOW_TTL)))
 }

@@ -132,21 +132,47 @@ impl Once for MemoryOnce {
         claims.insert(key.to_owned(), owner.to_owned());
         Ok(None)
     }
-    async fn put_with_family(&self, key: &str, value: &str, ttl: u64, family: &NewFamily<'_>) -> Result<(), PortError> {
+    async fn once_then_store(
+        &self,
+        marker: Option<(&str, u64)>,
+        item: Option<(&str, &str, u64)>,
+        family: Option<&NewFamily<'_>>,
+    ) -> Result<bool, PortError> {
         let route = |k: &str| k.split_once('|').map(|(r, _)| r.to_owned());
-        if route(key).is_none() || route(key) != route(family.key) {
-            return Err(PortError(format!("`{key}` and `{}` route to different objects", family.key)));
+        let keys: Vec<&str> =
+            marker.map(|m| m.0).into_iter().chain(item.map(|i| i.0)).chain(family.map(|f| f.key)).collect();
+        if keys.iter().any(|k| route(k).is_none() || route(k) != route(keys[0])) {
+            return Err(PortError(format!("{keys:?} do not route to one object")));
         }
-        self.put(key, value, ttl).await?; // counts the one call
-        let row = FamilyRow {
-            value: family.value.to_owned(),
-            current: family.current.to_owned(),
-            previous: Vec::new(),
-            revoked: false,
-            expires_at: self.clock.now() + family.ttl_seconds as i64,
-        };
-        self.families.borrow_mut().insert(family.key.to_owned(), row);
-        Ok(())
+        self.calls.set(self.calls.get() + 1);
+        let now = self.clock.now();
+        let mut items = self.items.borrow_mut();
+        if let Some((key, ttl)) = marker {
+            if items.get(key).is_some_and(|m| m.expires_at > now) {
+                return Ok(false);
+            }
+            items.insert(
+                key.to_owned(),
+                OnceItem { value: String::new(), expires_at: now + ttl as i64, consumed: true },
+            );
+        }
+        if let Some((key, value, ttl)) = item {
+            items.insert(
+                key.to_owned(),
+                OnceItem { value: value.to_owned(), expires_at: now + ttl as i64, consumed: false },
+            );
+        }
+        if let Some(f) = family {
+            let row = FamilyRow {
+                value: f.value.to_owned(),
+                current: f.current.to_owned(),
+                previous: Vec::new(),
+                revoked: false,
+                expires_at: now + f.ttl_seconds as i64,
+            };
+            self.families.borrow_mut().insert(f.key.to_owned(), row);
+        }
+        Ok(true)
     }
     async fn family_rotate(&self, key: &str, presented: &str, next: &str) -> Result<Rotation, PortError> {
         self.calls.set(self.calls.get() + 1);
