@@ -26,12 +26,13 @@ test: tools browser .dev.vars
 	cargo clippy --all-targets -- -D warnings
 	cargo test
 	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker
-	node --test --test-concurrency=1 tests/e2e/
 	node bench/bench.mjs --smoke > /dev/null
+	node --test --test-concurrency=1 tests/e2e/
 
 # Benchmarks against OpenAuth and oidc-provider on this machine (~5 minutes); writes
 # bench/results/latest.{json,md} and the table in docs/performance.md.
 bench: tools .dev.vars
+	cargo bench --bench core -- --warm-up-time 1 --measurement-time 3 2>&1 | grep -E '^[a-zA-Z].*|time:' | tee bench/results/native.txt
 	node bench/bench.mjs
 
 # The Worker bundle (build/). Called by wrangler's [build] command and by the targets above;
