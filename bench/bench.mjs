@@ -254,7 +254,8 @@ report.budgets = budgets.map(([budget, pass, value]) => ({ budget, pass, value }
 const lines = [];
 lines.push(`Run ${machine.date} · ${machine.cpu} · ${machine.cores} cores · Node ${machine.node} · wrangler ${machine.wrangler} · ${SECONDS} s per scenario${PIN ? ' · servers pinned to core 1' : ''}${SMOKE ? ' · SMOKE (numbers meaningless)' : ''}`);
 lines.push('');
-lines.push(`wasm: ${report.wasm.raw_bytes} bytes raw, ${report.wasm.gzip9_bytes} gzip -9; compile + instantiate in V8: ${report.wasm.compile_instantiate_ms_median} ms (median)`);
+const instantiate = report.wasm.compile_instantiate_ms_median;
+lines.push(`wasm: ${report.wasm.raw_bytes} bytes raw, ${report.wasm.gzip9_bytes} gzip -9; compile + instantiate in V8: ${typeof instantiate === 'number' ? `${instantiate} ms (median of 20)` : instantiate}`);
 lines.push(`storage per login (native harness): ${Object.entries(report.storage_per_login).map(([n, c]) => `${n}: ${c.kv_reads} KV reads, ${c.kv_writes} KV writes, ${c.do_calls} DO calls`).join('; ')}; no KV list operations (the port has none)`);
 lines.push('');
 lines.push('| server | scenario | ok | errors | ops/s | p50 ms | p99 ms | CPU ms/op | ops per CPU-s |');
