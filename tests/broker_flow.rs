@@ -256,3 +256,25 @@ fn once_store_redeems_exactly_once() {
         assert_eq!(world.once.take("nope").await.unwrap(), keyedge::core::ports::Taken::Missing);
     });
 }
+
+/// OIDC Core §10.1.1: when the IdP rotates its key, a token with an unknown `kid` makes keyedge
+/// fetch the JWKS again — at most once a minute, so forged `kid`s cannot flood the IdP.
+#[test]
+fn upstream_key_rotation_is_followed_by_refetching_the_jwks() {
+    let world = World::new();
+    let rp = rp_request("app", APP_REDIRECT);
+    assert_eq!(login(&world, &mut Browser::default(), &rp.query, "alice").status(), 302);
+    assert_eq!(*world.idp.jwks_requests.borrow(), 1);
+
+    world.idp.rotate_key(include_str!("fixtures/keyedge-next-test-key.pem"), "up-2");
+    // Within the minute: the cached set is kept, the token's key is unknown.
+    let res = login(&world, &mut Browser::default(), &rp.query, "alice");
+    assert_eq!(res.status(), 502);
+    assert!(body(&res).contains("a key the provider does not publish"), "{}", body(&res));
+    assert_eq!(*world.idp.jwks_requests.borrow(), 1, "no refetch within the rate limit");
+
+    world.clock.advance(61);
+    let res = login(&world, &mut Browser::default(), &rp.query, "alice");
+    assert_eq!(res.status(), 302, "{}", body(&res));
+    assert_eq!(*world.idp.jwks_requests.borrow(), 2);
+}

@@ -29,7 +29,7 @@ pub struct IssuedCode {
 
 pub struct FakeIdp {
     clock: VirtualClock,
-    key: RsaPrivateKey,
+    key: RefCell<RsaPrivateKey>,
     pub kid: RefCell<String>,
     codes: RefCell<HashMap<String, IssuedCode>>,
     /// Applied to the ID token's claims before signing.
@@ -39,6 +39,7 @@ pub struct FakeIdp {
     pub token_requests: RefCell<usize>,
     /// A careless IdP that accepts its codes more than once.
     pub reusable_codes: RefCell<bool>,
+    pub jwks_requests: RefCell<usize>,
 }
 
 pub fn rsa_key(pem: &str) -> RsaPrivateKey {
@@ -75,13 +76,14 @@ impl FakeIdp {
     pub fn mount(http: &MemoryHttp, clock: VirtualClock) -> Rc<Self> {
         let idp = Rc::new(FakeIdp {
             clock,
-            key: rsa_key(include_str!("../fixtures/upstream-test-key.pem")),
+            key: RefCell::new(rsa_key(include_str!("../fixtures/upstream-test-key.pem"))),
             kid: RefCell::new("up-1".into()),
             codes: RefCell::default(),
             tamper: RefCell::new(Box::new(|_| {})),
             userinfo_sub: RefCell::new(None),
             token_requests: RefCell::new(0),
             reusable_codes: RefCell::new(false),
+            jwks_requests: RefCell::new(0),
         });
         let handler = idp.clone();
         http.mount(IDP, move |req| handler.serve(req));
@@ -101,7 +103,8 @@ impl FakeIdp {
                 }),
             ),
             "/jwks" => {
-                let body = jwks_for(&self.key, &self.kid.borrow());
+                *self.jwks_requests.borrow_mut() += 1;
+                let body = jwks_for(&self.key.borrow(), &self.kid.borrow());
                 http::Response::builder()
                     .status(200)
                     .header("content-type", "application/json")
@@ -163,11 +166,17 @@ impl FakeIdp {
             "at_hash": keyedge::core::jose::half_hash(&access_token),
         });
         (self.tamper.borrow())(&mut claims);
-        let id_token = sign(&self.key, &self.kid.borrow(), claims);
+        let id_token = sign(&self.key.borrow(), &self.kid.borrow(), claims);
         respond(
             200,
             json!({ "access_token": access_token, "token_type": "Bearer", "expires_in": 300, "id_token": id_token }),
         )
+    }
+
+    /// The IdP rotates its signing key: new key, new `kid`, old one no longer published.
+    pub fn rotate_key(&self, pem: &str, kid: &str) {
+        *self.key.borrow_mut() = rsa_key(pem);
+        *self.kid.borrow_mut() = kid.to_owned();
     }
 
     /// The user signs in at the IdP's authorization endpoint; returns the callback URL.
