@@ -58,7 +58,9 @@ fn signing(c: &mut Criterion) {
 
 fn upstream_verification(c: &mut Criterion) {
     let config = Config::load(CONFIG, &secrets).expect("config");
-    let ProviderKind::Oidc(provider) = &config.identity_providers[0].kind;
+    let ProviderKind::Oidc(provider) = &config.identity_providers[0].kind else {
+        panic!("the bench config's provider is OIDC");
+    };
     let upstream = jwt_compact::alg::RsaPrivateKey::from_pkcs8_pem_for_bench();
     let jwk = serde_json::to_value(jwt_compact::jwk::JsonWebKey::from(&upstream.to_public_key())).expect("jwk");
     let mut entry = jwk;

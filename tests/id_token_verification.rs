@@ -14,6 +14,7 @@ fn provider() -> keyedge::core::config::OidcProvider {
     let config = Config::load(&common::config_text(), &common::secrets).unwrap();
     match &config.identity_providers[0].kind {
         ProviderKind::Oidc(p) => p.clone(),
+        ProviderKind::OAuth2(_) => unreachable!("the test config's first provider is OIDC"),
     }
 }
 

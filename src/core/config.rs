@@ -123,6 +123,7 @@ pub enum GrantType {
 #[serde(rename_all = "snake_case")]
 enum RawKind {
     Oidc,
+    Oauth2,
 }
 
 fn default_scopes() -> String {
@@ -155,8 +156,8 @@ struct RawIdentityProvider {
     client_id: Option<String>,
     #[serde(default)]
     client_secret_env: Option<String>,
-    #[serde(default = "default_scopes")]
-    default_scopes: String,
+    #[serde(default)]
+    default_scopes: Option<String>,
     #[serde(default)]
     authorization_url: Option<String>,
     #[serde(default)]
@@ -167,6 +168,21 @@ struct RawIdentityProvider {
     userinfo_url: Option<String>,
     #[serde(default = "default_skew")]
     allowed_clock_skew: u64,
+    // OAuth2 (non-OIDC): where the user's attributes are in the userinfo JSON.
+    #[serde(default)]
+    client_auth_method: Option<String>,
+    #[serde(default)]
+    user_id_claim: Option<String>,
+    #[serde(default)]
+    username_claim: Option<String>,
+    #[serde(default)]
+    email_claim: Option<String>,
+    #[serde(default)]
+    email_verified_claim: Option<String>,
+    #[serde(default)]
+    name_claim: Option<String>,
+    #[serde(default)]
+    picture_claim: Option<String>,
 }
 
 /// Scopes a client may have unless its `allowed_scopes` says otherwise.
@@ -242,9 +258,31 @@ pub struct OidcProvider {
     pub allowed_clock_skew: u64,
 }
 
+/// A plain OAuth 2.0 provider (GitHub-like): no ID token; who the user is comes from its
+/// userinfo endpoint, read with the configured JSON paths (`a.b[0].c`).
+#[derive(Debug, Clone)]
+pub struct OAuth2Provider {
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// `true`: `client_secret_post`; `false`: `client_secret_basic`.
+    pub secret_in_body: bool,
+    pub default_scopes: String,
+    pub authorization_url: Url,
+    pub token_url: Url,
+    pub userinfo_url: Url,
+    pub user_id_claim: String,
+    pub username_claim: String,
+    pub email_claim: String,
+    /// Without it, emails from this provider never count as verified.
+    pub email_verified_claim: Option<String>,
+    pub name_claim: String,
+    pub picture_claim: String,
+}
+
 #[derive(Debug, Clone)]
 pub enum ProviderKind {
     Oidc(OidcProvider),
+    OAuth2(OAuth2Provider),
 }
 
 #[derive(Debug, Clone)]
@@ -415,7 +453,20 @@ impl Config {
                     let issuer = required(p.issuer, "issuer")?;
                     parse_url(&issuer).map_err(|m| err(format!("{path}.issuer"), m))?;
                     let secret_name = required(p.client_secret_env, "client_secret_env")?;
-                    if !p.default_scopes.split(' ').any(|s| s == "openid") {
+                    let oauth2_only = [
+                        ("client_auth_method", p.client_auth_method.is_some()),
+                        ("user_id_claim", p.user_id_claim.is_some()),
+                        ("username_claim", p.username_claim.is_some()),
+                        ("email_claim", p.email_claim.is_some()),
+                        ("email_verified_claim", p.email_verified_claim.is_some()),
+                        ("name_claim", p.name_claim.is_some()),
+                        ("picture_claim", p.picture_claim.is_some()),
+                    ];
+                    if let Some((field, _)) = oauth2_only.iter().find(|(_, set)| *set) {
+                        return Err(err(format!("{path}.{field}"), "applies to kind = \"oauth2\" only"));
+                    }
+                    let default_scopes = p.default_scopes.unwrap_or_else(default_scopes);
+                    if !default_scopes.split(' ').any(|s| s == "openid") {
                         return Err(err(
                             format!("{path}.default_scopes"),
                             "an OpenID Connect provider needs the `openid` scope",
@@ -425,12 +476,48 @@ impl Config {
                         issuer,
                         client_secret: need(format!("{path}.client_secret_env"), &secret_name)?,
                         client_id: required(p.client_id, "client_id")?,
-                        default_scopes: p.default_scopes,
+                        default_scopes,
                         authorization_url: opt(p.authorization_url, "authorization_url")?,
                         token_url: opt(p.token_url, "token_url")?,
                         jwks_url: opt(p.jwks_url, "jwks_url")?,
                         userinfo_url: opt(p.userinfo_url, "userinfo_url")?,
                         allowed_clock_skew: p.allowed_clock_skew,
+                    })
+                }
+                RawKind::Oauth2 => {
+                    for (field, set) in [("issuer", p.issuer.is_some()), ("jwks_url", p.jwks_url.is_some())] {
+                        if set {
+                            return Err(err(format!("{path}.{field}"), "applies to kind = \"oidc\" only"));
+                        }
+                    }
+                    let url = |v: Option<String>, f: &str| -> Result<Url, ConfigError> {
+                        parse_url(&required(v, f)?).map_err(|m| err(format!("{path}.{f}"), m))
+                    };
+                    let secret_in_body = match p.client_auth_method.as_deref() {
+                        None | Some("client_secret_basic") => false,
+                        Some("client_secret_post") => true,
+                        Some(other) => {
+                            return Err(err(
+                                format!("{path}.client_auth_method"),
+                                format!("`{other}`: use client_secret_basic or client_secret_post"),
+                            ))
+                        }
+                    };
+                    let secret_name = required(p.client_secret_env, "client_secret_env")?;
+                    ProviderKind::OAuth2(OAuth2Provider {
+                        client_secret: need(format!("{path}.client_secret_env"), &secret_name)?,
+                        client_id: required(p.client_id, "client_id")?,
+                        secret_in_body,
+                        default_scopes: p.default_scopes.unwrap_or_default(),
+                        authorization_url: url(p.authorization_url, "authorization_url")?,
+                        token_url: url(p.token_url, "token_url")?,
+                        userinfo_url: url(p.userinfo_url, "userinfo_url")?,
+                        user_id_claim: p.user_id_claim.unwrap_or_else(|| "sub".into()),
+                        username_claim: p.username_claim.unwrap_or_else(|| "preferred_username".into()),
+                        email_claim: p.email_claim.unwrap_or_else(|| "email".into()),
+                        email_verified_claim: p.email_verified_claim,
+                        name_claim: p.name_claim.unwrap_or_else(|| "name".into()),
+                        picture_claim: p.picture_claim.unwrap_or_else(|| "picture".into()),
                     })
                 }
             };

@@ -10,7 +10,7 @@ use crate::core::error::{Failure, Outcome, PageError};
 use crate::core::keys;
 use crate::core::op::code::{self, Marker, MARKER_TTL};
 use crate::core::ports::Ports;
-use crate::core::upstream::oidc;
+use crate::core::upstream::{oidc, plain_oauth2};
 use crate::core::web::{self, Params, Request};
 
 fn expired() -> Failure {
@@ -61,6 +61,9 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
     let identity = match &idp.kind {
         ProviderKind::Oidc(cfg) => {
             oidc::complete(idp, cfg, &app.metadata, &params, &flow.secrets, &app.broker_endpoint(alias), ports).await
+        }
+        ProviderKind::OAuth2(cfg) => {
+            plain_oauth2::complete(idp, cfg, &params, &flow.secrets, &app.broker_endpoint(alias), ports).await
         }
     }
     .map_err(|e| PageError::new(StatusCode::BAD_GATEWAY, "Sign-in failed", e.to_string()).with_retry(retry))?;

@@ -8,7 +8,7 @@ use crate::core::error::{Failure, OAuthError, Outcome, PageError};
 use crate::core::op::authorize::{AuthorizationRequest, AuthorizeError};
 use crate::core::pages::{self, ProviderChoice};
 use crate::core::ports::Ports;
-use crate::core::upstream::{oidc, FlowSecrets};
+use crate::core::upstream::{oidc, plain_oauth2, FlowSecrets};
 use crate::core::web::{self, Params, Request};
 
 /// Prefix of the cookie that carries an upstream login in progress, sealed, in the browser
@@ -172,6 +172,7 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
             oidc::begin(cfg, &endpoints, &redirect_uri, &state, &continuation.forwarded_hints(), ports)
                 .map_err(upstream_error)?
         }
+        ProviderKind::OAuth2(cfg) => plain_oauth2::begin(cfg, &redirect_uri, &state, ports).map_err(upstream_error)?,
     };
     let flow = UpstreamFlow {
         alias: alias.to_owned(),

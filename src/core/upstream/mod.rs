@@ -2,6 +2,7 @@
 //! the flow secrets to keep, and a callback plus those secrets into a [`BrokeredIdentity`].
 
 pub mod oidc;
+pub mod plain_oauth2;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

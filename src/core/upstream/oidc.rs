@@ -340,7 +340,7 @@ fn check_id_token_claims(
     Ok(claims)
 }
 
-fn token_error(e: RequestTokenError<crate::core::ports::PortError, BasicErrorResponse>) -> UpstreamError {
+pub(super) fn token_error(e: RequestTokenError<crate::core::ports::PortError, BasicErrorResponse>) -> UpstreamError {
     match e {
         RequestTokenError::ServerResponse(r) => {
             UpstreamError::TokenRejected { error: r.error().to_string(), description: r.error_description().cloned() }
@@ -421,10 +421,12 @@ pub async fn complete(
     })
 }
 
-async fn fetch_userinfo(url: &Url, access_token: &str, ports: &Ports<'_>) -> Result<Value, UpstreamError> {
+pub(super) async fn fetch_userinfo(url: &Url, access_token: &str, ports: &Ports<'_>) -> Result<Value, UpstreamError> {
     let req = http::Request::get(url.as_str())
         .header("authorization", format!("Bearer {access_token}"))
         .header("accept", "application/json")
+        // Some APIs (GitHub's) refuse requests without a User-Agent.
+        .header("user-agent", "keyedge")
         .body(Vec::new())
         .map_err(|e| UpstreamError::Unavailable(format!("userinfo: {e}")))?;
     let res = ports.http.send(req).await.map_err(|e| UpstreamError::Unavailable(format!("userinfo: {e}")))?;
