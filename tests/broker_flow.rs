@@ -278,3 +278,49 @@ fn upstream_key_rotation_is_followed_by_refetching_the_jwks() {
     assert_eq!(res.status(), 302, "{}", body(&res));
     assert_eq!(*world.idp.jwks_requests.borrow(), 2);
 }
+
+mod home_realm_discovery {
+    use super::common::*;
+
+    fn world() -> World {
+        let text = config_text()
+            .replace("display_name = \"Upstream\"", "display_name = \"Upstream\"\nemail_domains = [\"Example.com\"]");
+        let mut world = World::new();
+        world.app = keyedge::core::Keyedge::from_config_text(&text, &secrets).unwrap();
+        world
+    }
+
+    #[test]
+    fn an_email_at_a_configured_domain_goes_to_its_idp_with_login_hint() {
+        let world = world();
+        let rp = rp_request("app", APP_REDIRECT);
+        let page = body(&Browser::default().get(&world, &format!("/authorize?{}", rp.query)));
+        assert!(page.contains("action=\"/login/discover\"") && page.contains("name=\"email\""), "{page}");
+        let res = Browser::default().get(&world, &format!("/login/discover?{}&email=Alice%40EXAMPLE.com", rp.query));
+        let to = location(&res);
+        assert!(to.starts_with("/broker/up/login?"), "{to}");
+        assert_eq!(query_param(&format!("https://x{to}"), "login_hint").as_deref(), Some("Alice@EXAMPLE.com"));
+        // The request survives the detour: the login completes with a code for the client.
+        let mut browser = Browser::default();
+        let at_idp = location(&browser.get(&world, &to));
+        assert_eq!(query_param(&at_idp, "login_hint").as_deref(), Some("Alice@EXAMPLE.com"));
+        let done = browser.get(&world, &world.idp.authorize(&at_idp, "alice"));
+        assert!(query_param(&location(&done), "code").is_some());
+    }
+
+    #[test]
+    fn an_unknown_domain_shows_the_login_page_again_with_a_notice() {
+        let world = world();
+        let res = Browser::default().get(&world, "/login/discover?return_to=%2Faccount&email=bob%40other.org");
+        assert_eq!(res.status(), 400);
+        let html = body(&res);
+        assert!(html.contains("no single sign-on for other.org") && html.contains("/broker/up/login"), "{html}");
+    }
+
+    #[test]
+    fn no_email_field_without_configured_domains() {
+        let world = World::new();
+        let page = body(&Browser::default().get(&world, "/login?return_to=%2Faccount"));
+        assert!(!page.contains("/login/discover"));
+    }
+}

@@ -136,6 +136,7 @@ impl Keyedge {
             "/jwks" if get => Ok(web::json_public(self.keys.jwks_json().to_owned(), 3600)),
             "/authorize" if get || post => self.authorize(req, ports).await,
             "/login" if get => self.login(req, ports).await,
+            "/login/discover" if get => login::discover(self, req),
             "/token" if post => token::token(self, ports, req).await,
             "/introspect" if post => introspect::introspect(self, ports, req).await,
             "/revoke" if post => introspect::revoke(self, ports, req).await,

@@ -149,6 +149,8 @@ struct RawIdentityProvider {
     #[serde(default)]
     authenticate_by_default: bool,
     #[serde(default)]
+    email_domains: Vec<String>,
+    #[serde(default)]
     gui_order: i32,
     #[serde(default)]
     issuer: Option<String>,
@@ -293,6 +295,8 @@ pub struct IdentityProvider {
     pub hide_on_login_page: bool,
     /// Skip the login page and go straight to this IdP (Keycloak's "Authenticate By Default").
     pub authenticate_by_default: bool,
+    /// Home-realm discovery: users who type an email at these domains are sent here.
+    pub email_domains: Vec<String>,
     pub gui_order: i32,
     pub kind: ProviderKind,
 }
@@ -521,12 +525,21 @@ impl Config {
                     })
                 }
             };
+            let mut email_domains = Vec::new();
+            for (j, d) in p.email_domains.iter().enumerate() {
+                let d = d.trim().to_ascii_lowercase();
+                if d.is_empty() || d.contains('@') || d.contains(' ') || !d.contains('.') {
+                    return Err(err(format!("{path}.email_domains[{j}]"), "must be a domain such as `example.com`"));
+                }
+                email_domains.push(d);
+            }
             identity_providers.push(IdentityProvider {
                 display_name: p.display_name.unwrap_or_else(|| p.alias.clone()),
                 alias: p.alias,
                 enabled: p.enabled,
                 hide_on_login_page: p.hide_on_login_page,
                 authenticate_by_default: p.authenticate_by_default,
+                email_domains,
                 gui_order: p.gui_order,
                 kind,
             });

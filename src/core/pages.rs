@@ -24,10 +24,15 @@ struct Home<'a> {
 
 #[derive(Template)]
 #[template(path = "login.html")]
-struct Login<'a> {
-    css: &'a str,
-    client_name: Option<&'a str>,
-    providers: &'a [ProviderChoice],
+pub struct Login<'a> {
+    pub css: &'a str,
+    pub client_name: Option<&'a str>,
+    pub providers: &'a [ProviderChoice],
+    /// Show the email field of home-realm discovery.
+    pub discovery: bool,
+    /// The request to carry through the email form.
+    pub hidden: &'a [(&'static str, String)],
+    pub notice: Option<&'a str>,
 }
 
 /// One button on the login page.
@@ -113,8 +118,8 @@ pub fn home(css: &str, signed_in: bool) -> String {
     render(&Home { css, signed_in })
 }
 
-pub fn login(css: &str, client_name: Option<&str>, providers: &[ProviderChoice]) -> String {
-    render(&Login { css, client_name, providers })
+pub fn login(page: &Login<'_>) -> String {
+    render(page)
 }
 
 pub fn account(css: &str, user: &User, session_idp: &str, links: &[LinkRow]) -> String {

@@ -46,7 +46,7 @@ impl Continuation {
         }
     }
 
-    fn query(&self) -> Vec<(&'static str, String)> {
+    pub fn query(&self) -> Vec<(&'static str, String)> {
         match self {
             Continuation::Authorize { request } => request.to_query(),
             Continuation::ReturnTo { path } => vec![("return_to", path.clone())],
@@ -121,11 +121,74 @@ pub fn visible_providers<'a>(
 }
 
 pub fn login_page(app: &Keyedge, client: Option<&Client>, continuation: &Continuation) -> Outcome {
+    render_login(app, client, continuation, None)
+}
+
+fn render_login(app: &Keyedge, client: Option<&Client>, continuation: &Continuation, notice: Option<&str>) -> Outcome {
     let providers: Vec<ProviderChoice> = visible_providers(app, client)
         .map(|p| ProviderChoice { display_name: p.display_name.clone(), href: continuation.start_url(&p.alias) })
         .collect();
-    let client_name = client.map(|c| c.name.as_str());
-    Ok(web::html(http::StatusCode::OK, pages::login(app.css(), client_name, &providers)))
+    // The email field appears only when some IdP this client may use has email domains.
+    let discovery = app
+        .config
+        .identity_providers
+        .iter()
+        .any(|p| p.enabled && !p.email_domains.is_empty() && client.is_none_or(|c| c.allows_idp(&p.alias)));
+    let hidden = if discovery { continuation.query() } else { Vec::new() };
+    let page = pages::Login {
+        css: app.css(),
+        client_name: client.map(|c| c.name.as_str()),
+        providers: &providers,
+        discovery,
+        hidden: &hidden,
+        notice,
+    };
+    let status = if notice.is_some() { http::StatusCode::BAD_REQUEST } else { http::StatusCode::OK };
+    Ok(web::html(status, pages::login(&page)))
+}
+
+/// The continuation a `/broker/…` or `/login/discover` request carries: a client's
+/// authorization request (validated again) or a local path. `Err` is the response to send.
+fn continuation_of<'a>(app: &'a Keyedge, params: &Params) -> Result<(Continuation, Option<&'a Client>), Outcome> {
+    if params.get("client_id").is_none() {
+        return Ok((Continuation::ReturnTo { path: safe_return_to(params.get("return_to")) }, None));
+    }
+    match AuthorizationRequest::validate(&app.config, params) {
+        Ok((request, client)) => Ok((Continuation::Authorize { request: Box::new(request) }, Some(client))),
+        Err(AuthorizeError::Page(p)) => Err(Err(p.into())),
+        Err(AuthorizeError::Redirect { target, error }) => Err(Ok(target.error(&app.config.issuer, app.css(), &error))),
+    }
+}
+
+/// `GET /login/discover?email=…`: home-realm discovery. The email's domain picks the IdP
+/// configured for it (among those the client may use); the email goes on as `login_hint`.
+pub fn discover(app: &Keyedge, req: &Request) -> Outcome {
+    let params = Params::from_query(req);
+    let (mut continuation, client) = match continuation_of(app, &params) {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let email = params.get("email").unwrap_or("").trim();
+    let domain = email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+    let idp = app.config.identity_providers.iter().find(|p| {
+        p.enabled && p.email_domains.iter().any(|d| *d == domain) && client.is_none_or(|c| c.allows_idp(&p.alias))
+    });
+    match idp {
+        Some(idp) => {
+            if let Continuation::Authorize { request } = &mut continuation {
+                request.login_hint = Some(email.to_owned());
+            }
+            Ok(web::redirect(&continuation.start_url(&idp.alias)))
+        }
+        None => {
+            let notice = if domain.is_empty() {
+                "Enter your email address, or choose how to sign in below.".to_owned()
+            } else {
+                format!("There is no single sign-on for {domain}. Choose how to sign in below.")
+            };
+            render_login(app, client, &continuation, Some(&notice))
+        }
+    }
 }
 
 /// `GET /broker/{alias}/login`: validates the request again, remembers the flow in the
@@ -139,24 +202,17 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
         )
     })?;
     let params = Params::from_query(req);
-    let continuation = if params.get("client_id").is_some() {
-        match AuthorizationRequest::validate(&app.config, &params) {
-            Ok((request, client)) if client.allows_idp(alias) => Continuation::Authorize { request: Box::new(request) },
-            Ok((request, _)) => {
-                let e = OAuthError::new(
-                    "access_denied",
-                    format!("this application does not accept sign-in with `{alias}`"),
-                );
-                return Ok(request.target().error(&app.config.issuer, app.css(), &e));
-            }
-            Err(AuthorizeError::Page(p)) => return Err(p.into()),
-            Err(AuthorizeError::Redirect { target, error }) => {
-                return Ok(target.error(&app.config.issuer, app.css(), &error))
-            }
-        }
-    } else {
-        Continuation::ReturnTo { path: safe_return_to(params.get("return_to")) }
+    let (continuation, client) = match continuation_of(app, &params) {
+        Ok(c) => c,
+        Err(response) => return response,
     };
+    if let (Some(client), Continuation::Authorize { request }) = (client, &continuation) {
+        if !client.allows_idp(alias) {
+            let e =
+                OAuthError::new("access_denied", format!("this application does not accept sign-in with `{alias}`"));
+            return Ok(request.target().error(&app.config.issuer, app.css(), &e));
+        }
+    }
     let retry = continuation.restart_url();
     let upstream_error = |e: crate::core::upstream::UpstreamError| {
         Failure::Page(
