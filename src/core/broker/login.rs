@@ -149,14 +149,16 @@ fn render_login(app: &Keyedge, client: Option<&Client>, continuation: &Continuat
 
 /// The continuation a `/broker/…` or `/login/discover` request carries: a client's
 /// authorization request (validated again) or a local path. `Err` is the response to send.
-fn continuation_of<'a>(app: &'a Keyedge, params: &Params) -> Result<(Continuation, Option<&'a Client>), Outcome> {
+fn continuation_of<'a>(app: &'a Keyedge, params: &Params) -> Result<(Continuation, Option<&'a Client>), Box<Outcome>> {
     if params.get("client_id").is_none() {
         return Ok((Continuation::ReturnTo { path: safe_return_to(params.get("return_to")) }, None));
     }
     match AuthorizationRequest::validate(&app.config, params) {
         Ok((request, client)) => Ok((Continuation::Authorize { request: Box::new(request) }, Some(client))),
-        Err(AuthorizeError::Page(p)) => Err(Err(p.into())),
-        Err(AuthorizeError::Redirect { target, error }) => Err(Ok(target.error(&app.config.issuer, app.css(), &error))),
+        Err(AuthorizeError::Page(p)) => Err(Box::new(Err(p.into()))),
+        Err(AuthorizeError::Redirect { target, error }) => {
+            Err(Box::new(Ok(target.error(&app.config.issuer, app.css(), &error))))
+        }
     }
 }
 
@@ -166,13 +168,15 @@ pub fn discover(app: &Keyedge, req: &Request) -> Outcome {
     let params = Params::from_query(req);
     let (mut continuation, client) = match continuation_of(app, &params) {
         Ok(c) => c,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let email = params.get("email").unwrap_or("").trim();
     let domain = email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
-    let idp = app.config.identity_providers.iter().find(|p| {
-        p.enabled && p.email_domains.iter().any(|d| *d == domain) && client.is_none_or(|c| c.allows_idp(&p.alias))
-    });
+    let idp = app
+        .config
+        .identity_providers
+        .iter()
+        .find(|p| p.enabled && p.email_domains.contains(&domain) && client.is_none_or(|c| c.allows_idp(&p.alias)));
     match idp {
         Some(idp) => {
             if let Continuation::Authorize { request } = &mut continuation {
@@ -204,7 +208,7 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
     let params = Params::from_query(req);
     let (continuation, client) = match continuation_of(app, &params) {
         Ok(c) => c,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if let (Some(client), Continuation::Authorize { request }) = (client, &continuation) {
         if !client.allows_idp(alias) {
