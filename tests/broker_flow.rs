@@ -324,3 +324,21 @@ mod home_realm_discovery {
         assert!(!page.contains("/login/discover"));
     }
 }
+
+#[test]
+fn disable_userinfo_takes_the_user_from_the_id_token_only() {
+    let text = config_text()
+        .replace("client_secret_env = \"IDP_SECRET\"", "client_secret_env = \"IDP_SECRET\"\ndisable_userinfo = true");
+    let mut world = World::new();
+    world.app = keyedge::core::Keyedge::from_config_text(&text, &secrets).unwrap();
+    *world.idp.userinfo_sub.borrow_mut() = Some("someone-else".into()); // would fail if called
+    *world.idp.tamper.borrow_mut() = Box::new(|c| c["email"] = serde_json::json!("alice@id-token.example"));
+    let mut browser = Browser::default();
+    let rp = rp_request("app", APP_REDIRECT);
+    let res = login(&world, &mut browser, &rp.query, "alice");
+    assert_eq!(res.status(), 302, "{}", body(&res));
+    assert!(world.http.log.borrow().iter().all(|l| !l.contains("/userinfo")), "{:?}", world.http.log.borrow());
+    let code = query_param(&location(&res), "code").unwrap();
+    let t = json(&redeem(&world, &code, &rp.verifier));
+    assert_eq!(id_claims(&t)["email"], "alice@id-token.example");
+}

@@ -472,3 +472,23 @@ fn oidcc_idtoken_signature_verifies_against_published_jwks() {
     let tampered = String::from_utf8(bytes).unwrap();
     assert!(keyedge::core::jose::verify_signed::<Value>(&tampered, &jwks, START, 0).is_err());
 }
+
+#[test]
+fn identity_provider_claim_names_the_upstream_idp_when_the_client_asks() {
+    let world = World::new();
+    let t = flow(&world, &mut Browser::default(), &[]);
+    assert!(id_claims(&t).get("identity_provider").is_none(), "off by default");
+
+    let text = common::config_text().replace(
+        "post_logout_redirect_uris = [\"https://app.test/bye\"]",
+        "post_logout_redirect_uris = [\"https://app.test/bye\"]\nidentity_provider_claim = true",
+    );
+    let mut world = World::new();
+    world.app = keyedge::core::Keyedge::from_config_text(&text, &common::secrets).unwrap();
+    let t = flow(&world, &mut Browser::default(), &[]);
+    assert_eq!(id_claims(&t)["identity_provider"], "up");
+    assert_eq!(payload(t["access_token"].as_str().unwrap())["identity_provider"], "up");
+    // It survives a refresh.
+    let renewed = json(&refresh(&world, t["refresh_token"].as_str().unwrap()));
+    assert_eq!(id_claims(&renewed)["identity_provider"], "up");
+}

@@ -108,6 +108,8 @@ struct RawClient {
     backchannel_logout_uri: Option<String>,
     #[serde(default)]
     allowed_scopes: Option<Vec<String>>,
+    #[serde(default)]
+    identity_provider_claim: bool,
 }
 
 /// OAuth 2.0 grant types a client may use at `/token`.
@@ -170,6 +172,8 @@ struct RawIdentityProvider {
     userinfo_url: Option<String>,
     #[serde(default = "default_skew")]
     allowed_clock_skew: u64,
+    #[serde(default)]
+    disable_userinfo: bool,
     // OAuth2 (non-OIDC): where the user's attributes are in the userinfo JSON.
     #[serde(default)]
     client_auth_method: Option<String>,
@@ -220,6 +224,9 @@ pub struct Client {
     pub backchannel_logout_uri: Option<String>,
     /// Scopes this client may be granted (`openid` is always allowed to user clients).
     pub allowed_scopes: Vec<String>,
+    /// Put `identity_provider` (the alias used for the login) into this client's tokens,
+    /// like Keycloak's session note mapper.
+    pub identity_provider_claim: bool,
 }
 
 impl Client {
@@ -258,6 +265,8 @@ pub struct OidcProvider {
     pub jwks_url: Option<Url>,
     pub userinfo_url: Option<Url>,
     pub allowed_clock_skew: u64,
+    /// Take the user's attributes from the ID token only (Keycloak's "Disable user info").
+    pub disable_userinfo: bool,
 }
 
 /// A plain OAuth 2.0 provider (GitHub-like): no ID token; who the user is comes from its
@@ -405,6 +414,7 @@ impl Config {
                 refresh_token_lifetime: c.refresh_token_lifetime.unwrap_or(raw.session_lifetime),
                 offline_token_lifetime: c.offline_token_lifetime.unwrap_or(30 * 24 * 3600),
                 id_token_signed_response_alg: c.id_token_signed_response_alg.unwrap_or(Alg::RS256),
+                identity_provider_claim: c.identity_provider_claim,
                 allowed_scopes: c
                     .allowed_scopes
                     .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()),
@@ -486,10 +496,16 @@ impl Config {
                         jwks_url: opt(p.jwks_url, "jwks_url")?,
                         userinfo_url: opt(p.userinfo_url, "userinfo_url")?,
                         allowed_clock_skew: p.allowed_clock_skew,
+                        disable_userinfo: p.disable_userinfo,
                     })
                 }
                 RawKind::Oauth2 => {
-                    for (field, set) in [("issuer", p.issuer.is_some()), ("jwks_url", p.jwks_url.is_some())] {
+                    let oidc_only = [
+                        ("issuer", p.issuer.is_some()),
+                        ("jwks_url", p.jwks_url.is_some()),
+                        ("disable_userinfo", p.disable_userinfo),
+                    ];
+                    for (field, set) in oidc_only {
                         if set {
                             return Err(err(format!("{path}.{field}"), "applies to kind = \"oidc\" only"));
                         }

@@ -30,6 +30,8 @@ pub struct RefreshGrant {
     pub expires_at: i64,
     #[serde(default)]
     pub claims: RequestedClaims,
+    #[serde(default)]
+    pub idp: String,
 }
 
 impl RefreshGrant {
@@ -45,6 +47,7 @@ impl RefreshGrant {
             offline,
             expires_at: now + lifetime as i64,
             claims: grant.request.claims.clone(),
+            idp: grant.idp.clone(),
         }
     }
 }
@@ -121,6 +124,7 @@ pub async fn refresh_token(app: &Keyedge, ports: &Ports<'_>, client: &Client, pa
             nonce: None,
             refresh_token: Some(format!("{gid}.{next}")),
             requested: &grant.claims,
+            idp: &grant.idp,
         },
     )
     .await

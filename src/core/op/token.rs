@@ -108,6 +108,8 @@ struct IdTokenClaims<'a> {
     at_hash: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity_provider: Option<&'a str>,
     #[serde(flatten)]
     profile: serde_json::Map<String, serde_json::Value>,
 }
@@ -128,6 +130,9 @@ pub struct AccessTokenClaims {
     /// Claims asked for individually for `/userinfo` (the `claims` parameter).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub userinfo_claims: Vec<String>,
+    /// The upstream IdP alias of the login, for clients with `identity_provider_claim`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_provider: Option<String>,
 }
 
 pub async fn token(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
@@ -172,6 +177,8 @@ pub struct Issue<'a> {
     pub nonce: Option<&'a str>,
     pub refresh_token: Option<String>,
     pub requested: &'a RequestedClaims,
+    /// Alias of the upstream IdP of the login.
+    pub idp: &'a str,
 }
 
 pub async fn access_token(
@@ -200,6 +207,7 @@ pub async fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<
         sid: issue.sid.to_owned(),
         gid: issue.gid.to_owned(),
         userinfo_claims: issue.requested.userinfo.clone(),
+        identity_provider: client.identity_provider_claim.then(|| issue.idp.to_owned()),
     };
     let access_token = access_token(app, ports, &access, client.access_token_lifetime).await?;
     let id_claims = IdTokenClaims {
@@ -211,6 +219,7 @@ pub async fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<
         sid: issue.sid,
         at_hash: jose::half_hash_for(client.id_token_signed_response_alg, &access_token),
         nonce: issue.nonce,
+        identity_provider: client.identity_provider_claim.then_some(issue.idp),
         profile: issue.user.claims_for(issue.scope, &issue.requested.id_token),
     };
     let id_token = app
@@ -271,6 +280,7 @@ async fn authorization_code(app: &Keyedge, ports: &Ports<'_>, client: &Client, p
             nonce: request.nonce.as_deref(),
             refresh_token,
             requested: &request.claims,
+            idp: &grant.idp,
         },
     )
     .await
@@ -304,6 +314,7 @@ async fn client_credentials(app: &Keyedge, ports: &Ports<'_>, client: &Client, p
         sid: String::new(),
         gid: ports.random_token(16),
         userinfo_claims: Vec::new(),
+        identity_provider: None,
     };
     let token = access_token(app, ports, &claims, client.access_token_lifetime).await?;
     let body = serde_json::json!({

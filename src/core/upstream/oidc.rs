@@ -393,7 +393,7 @@ pub async fn complete(
             return Err(UpstreamError::AccessTokenHashMismatch);
         }
     }
-    if let Some(userinfo_url) = &endpoints.userinfo {
+    if let Some(userinfo_url) = endpoints.userinfo.as_ref().filter(|_| !cfg.disable_userinfo) {
         let info = fetch_userinfo(userinfo_url, access_token, ports).await?;
         // OIDC Core §5.3.2: userinfo `sub` must equal the ID token's.
         if info.get("sub").and_then(Value::as_str) != Some(claims.sub.as_str()) {
