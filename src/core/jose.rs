@@ -50,8 +50,9 @@ impl Alg {
 }
 
 enum PrivateKey {
-    /// The key, its public half, and its PKCS#8 DER for an external signer (WebCrypto).
-    Rsa(Box<RsaPrivateKey>, RsaPublicKey, Vec<u8>),
+    /// The key, its public half, and for an external signer/verifier (WebCrypto) its PKCS#8
+    /// DER and its public SPKI DER, encoded once here rather than per token.
+    Rsa(Box<RsaPrivateKey>, RsaPublicKey, Vec<u8>, Vec<u8>),
     Es256(p256::ecdsa::SigningKey, p256::ecdsa::VerifyingKey),
     Ed25519(Box<ed25519_dalek::SigningKey>, ed25519_dalek::VerifyingKey),
 }
@@ -86,7 +87,8 @@ impl SigningKey {
                 use rsa::pkcs8::EncodePrivateKey;
                 k.to_pkcs8_der().map_err(|e| KeyError::Unreadable(e.to_string()))?.as_bytes().to_vec()
             };
-            PrivateKey::Rsa(Box::new(k), public, der)
+            let spki = spki_der(&public);
+            PrivateKey::Rsa(Box::new(k), public, der, spki)
         } else if let Ok(k) = p256::SecretKey::from_pkcs8_pem(&pem) {
             let signing = p256::ecdsa::SigningKey::from(k);
             let verifying = *signing.verifying_key();
@@ -116,7 +118,7 @@ impl SigningKey {
 
     fn public_jwk(&self) -> JsonWebKey<'_> {
         match &self.key {
-            PrivateKey::Rsa(_, public, _) => JsonWebKey::from(public),
+            PrivateKey::Rsa(_, public, _, _) => JsonWebKey::from(public),
             PrivateKey::Es256(_, public) => JsonWebKey::from(public),
             PrivateKey::Ed25519(_, public) => JsonWebKey::from(public),
         }
@@ -137,7 +139,7 @@ impl SigningKey {
         // Serialising plain structs and signing with a valid key cannot fail; an error here
         // would be a bug, reported as an empty token that no verifier accepts.
         match &self.key {
-            PrivateKey::Rsa(k, _, _) => Rsa::rs256().token(header, claims, k),
+            PrivateKey::Rsa(k, _, _, _) => Rsa::rs256().token(header, claims, k),
             PrivateKey::Es256(k, _) => Es256.token(header, claims, k),
             PrivateKey::Ed25519(k, _) => Ed25519.token(header, claims, k),
         }
@@ -146,7 +148,7 @@ impl SigningKey {
 
     fn validate<T: DeserializeOwned + Clone>(&self, untrusted: &UntrustedToken<'_>) -> Result<Token<T>, TokenError> {
         match &self.key {
-            PrivateKey::Rsa(_, k, _) => Rsa::rs256().validator(k).validate(untrusted),
+            PrivateKey::Rsa(_, k, _, _) => Rsa::rs256().validator(k).validate(untrusted),
             PrivateKey::Es256(_, k) => Es256.validator(k).validate(untrusted),
             PrivateKey::Ed25519(_, k) => Ed25519.validator(k).validate(untrusted),
         }
@@ -265,7 +267,7 @@ impl Keyring {
         claims.issued_at = timestamp(now);
         claims.expiration = timestamp(now + lifetime as i64);
         match (&key.key, rsa) {
-            (PrivateKey::Rsa(k, _, der), Some(signer)) => {
+            (PrivateKey::Rsa(k, _, der, _), Some(signer)) => {
                 let capture = CapturedRs256::default();
                 let unsigned = capture.token(&header, &claims, k).unwrap_or_default();
                 let input = capture.input.take();
@@ -305,11 +307,11 @@ impl Keyring {
         let key =
             untrusted.header().key_id.as_deref().and_then(|kid| self.by_kid(kid)).ok_or(TokenError::UnknownKey)?;
         match (rsa, &key.key) {
-            (Some(rsa), PrivateKey::Rsa(_, public, _)) if untrusted.algorithm() == "RS256" => {
+            (Some(rsa), PrivateKey::Rsa(_, _, _, spki)) if untrusted.algorithm() == "RS256" => {
                 if untrusted.header().token_type.as_deref() != Some(typ) {
                     return Err(TokenError::WrongType);
                 }
-                verify_externally(rsa, &spki_der(public), token, &untrusted, now, 0).await
+                verify_externally(rsa, spki, token, &untrusted, now, 0).await
             }
             _ => self.verify_own(token, typ, now),
         }

@@ -4,6 +4,57 @@
 pub mod oidc;
 pub mod plain_oauth2;
 
+use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse};
+use oauth2::{
+    AuthType, AuthUrl, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RedirectUrl, StandardRevocableToken,
+    TokenUrl,
+};
+
+/// An `oauth2` client with authorization and token endpoints, for token responses `TR`.
+pub(crate) type CodeClient<TR> = oauth2::Client<
+    BasicErrorResponse,
+    TR,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// keyedge as a client of an upstream provider, whatever its kind.
+pub(crate) struct ClientSettings<'a> {
+    pub client_id: &'a str,
+    pub client_secret: &'a str,
+    pub secret_in_body: bool,
+    pub authorization: &'a url::Url,
+    pub token: &'a url::Url,
+    pub redirect_uri: &'a str,
+}
+
+impl ClientSettings<'_> {
+    pub(crate) fn client<TR: oauth2::TokenResponse>(&self) -> Result<CodeClient<TR>, UpstreamError> {
+        let redirect = RedirectUrl::new(self.redirect_uri.to_owned())
+            .map_err(|e| UpstreamError::Unavailable(format!("redirect URI: {e}")))?;
+        let auth_type = if self.secret_in_body { AuthType::RequestBody } else { AuthType::BasicAuth };
+        let unconfigured = oauth2::Client::<
+            BasicErrorResponse,
+            TR,
+            BasicTokenIntrospectionResponse,
+            StandardRevocableToken,
+            BasicRevocationErrorResponse,
+        >::new(ClientId::new(self.client_id.to_owned()));
+        Ok(unconfigured
+            .set_client_secret(ClientSecret::new(self.client_secret.to_owned()))
+            .set_auth_type(auth_type)
+            .set_auth_uri(AuthUrl::from_url(self.authorization.clone()))
+            .set_token_uri(TokenUrl::from_url(self.token.clone()))
+            .set_redirect_uri(redirect))
+    }
+}
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -2,13 +2,10 @@
 //! S256), the code exchange through the `oauth2` crate, and the checks of OIDC Core
 //! §3.1.3.7 on the ID token.
 
-use oauth2::basic::{
-    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
-};
+use oauth2::basic::{BasicErrorResponse, BasicTokenType};
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, ExtraTokenFields, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse,
-    TokenResponse, TokenUrl,
+    AuthorizationCode, CsrfToken, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RequestTokenError, Scope,
+    StandardTokenResponse, TokenResponse,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -16,7 +13,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use url::Url;
 
-use super::{BrokeredIdentity, FlowSecrets, UpstreamError};
+use super::{BrokeredIdentity, ClientSettings, CodeClient, FlowSecrets, UpstreamError};
 use crate::core::config::{IdentityProvider, OidcProvider};
 use crate::core::jose::{self, Jwks, TokenError};
 use crate::core::ports::Ports;
@@ -36,18 +33,6 @@ pub struct IdTokenFields {
 impl ExtraTokenFields for IdTokenFields {}
 
 type OidcTokenResponse = StandardTokenResponse<IdTokenFields, BasicTokenType>;
-type OidcClient<HasAuth, HasToken> = oauth2::Client<
-    BasicErrorResponse,
-    OidcTokenResponse,
-    BasicTokenIntrospectionResponse,
-    StandardRevocableToken,
-    BasicRevocationErrorResponse,
-    HasAuth,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    oauth2::EndpointNotSet,
-    HasToken,
->;
 
 /// The upstream endpoints, from config or discovery.
 #[derive(Debug, Clone)]
@@ -162,15 +147,16 @@ fn oauth_client(
     cfg: &OidcProvider,
     endpoints: &Endpoints,
     redirect_uri: &str,
-) -> Result<OidcClient<oauth2::EndpointSet, oauth2::EndpointSet>, UpstreamError> {
-    let redirect = RedirectUrl::new(redirect_uri.to_owned())
-        .map_err(|e| UpstreamError::Unavailable(format!("redirect URI: {e}")))?;
-    Ok(OidcClient::new(ClientId::new(cfg.client_id.clone()))
-        .set_client_secret(ClientSecret::new(cfg.client_secret.expose().to_owned()))
-        .set_auth_type(AuthType::BasicAuth)
-        .set_auth_uri(AuthUrl::from_url(endpoints.authorization.clone()))
-        .set_token_uri(TokenUrl::from_url(endpoints.token.clone()))
-        .set_redirect_uri(redirect))
+) -> Result<CodeClient<OidcTokenResponse>, UpstreamError> {
+    ClientSettings {
+        client_id: &cfg.client_id,
+        client_secret: cfg.client_secret.expose(),
+        secret_in_body: false,
+        authorization: &endpoints.authorization,
+        token: &endpoints.token,
+        redirect_uri,
+    }
+    .client()
 }
 
 /// Builds the redirect to the upstream authorization endpoint for a flow whose `state` is

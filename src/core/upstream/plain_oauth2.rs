@@ -1,42 +1,27 @@
 //! Plain OAuth 2.0 upstreams (GitHub-like): the authorization code flow with PKCE, then the
 //! user's attributes from the userinfo endpoint, found with configured JSON paths.
 
-use oauth2::basic::BasicClient;
-use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, Scope, TokenResponse, TokenUrl,
-};
+use oauth2::basic::BasicTokenResponse;
+use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, Scope, TokenResponse};
 use serde_json::Value;
 use url::Url;
 
 use super::oidc::{fetch_userinfo, token_error};
-use super::{BrokeredIdentity, FlowSecrets, UpstreamError};
+use super::{BrokeredIdentity, ClientSettings, CodeClient, FlowSecrets, UpstreamError};
 use crate::core::config::{IdentityProvider, OAuth2Provider};
 use crate::core::ports::Ports;
 use crate::core::web::Params;
 
-fn client(
-    cfg: &OAuth2Provider,
-    redirect_uri: &str,
-) -> Result<
-    BasicClient<
-        oauth2::EndpointSet,
-        oauth2::EndpointNotSet,
-        oauth2::EndpointNotSet,
-        oauth2::EndpointNotSet,
-        oauth2::EndpointSet,
-    >,
-    UpstreamError,
-> {
-    let redirect = RedirectUrl::new(redirect_uri.to_owned())
-        .map_err(|e| UpstreamError::Unavailable(format!("redirect URI: {e}")))?;
-    let auth_type = if cfg.secret_in_body { AuthType::RequestBody } else { AuthType::BasicAuth };
-    Ok(BasicClient::new(ClientId::new(cfg.client_id.clone()))
-        .set_client_secret(ClientSecret::new(cfg.client_secret.expose().to_owned()))
-        .set_auth_type(auth_type)
-        .set_auth_uri(AuthUrl::from_url(cfg.authorization_url.clone()))
-        .set_token_uri(TokenUrl::from_url(cfg.token_url.clone()))
-        .set_redirect_uri(redirect))
+fn client(cfg: &OAuth2Provider, redirect_uri: &str) -> Result<CodeClient<BasicTokenResponse>, UpstreamError> {
+    ClientSettings {
+        client_id: &cfg.client_id,
+        client_secret: cfg.client_secret.expose(),
+        secret_in_body: cfg.secret_in_body,
+        authorization: &cfg.authorization_url,
+        token: &cfg.token_url,
+        redirect_uri,
+    }
+    .client()
 }
 
 /// The redirect to the provider, with `state` and a PKCE S256 challenge (RFC 7636; providers
