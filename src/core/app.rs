@@ -4,8 +4,8 @@
 use http::{Method, StatusCode};
 use std::fmt;
 
-use super::broker::{account, callback, login, logout, session};
-use super::config::{Config, ConfigError};
+use super::broker::{account, callback, login, logout, session, stored_tokens, upstream_session};
+use super::config::{Config, ConfigError, IdentityProvider, ProviderKind};
 use super::error::{Failure, OAuthError, Outcome, PageError};
 use super::jose::{KeyError, Keyring, SigningKey};
 use super::op::authorize::{AuthorizationRequest, AuthorizeError};
@@ -127,6 +127,13 @@ impl Keyedge {
             return match rest.split_once('/') {
                 Some((alias, "login")) if get => login::begin(self, ports, req, alias).await,
                 Some((alias, "endpoint")) if get => callback::endpoint(self, ports, req, alias).await,
+                Some((alias, "link")) if post => login::begin_link(self, ports, req, alias).await,
+                Some((alias, "token")) if get => stored_tokens::token_endpoint(self, ports, req, alias).await,
+                Some((_, "token")) if method == Method::OPTIONS => Ok(web::cors_preflight()),
+                Some((alias, "backchannel_logout")) if post => {
+                    upstream_session::backchannel_logout(self, ports, req, alias).await
+                }
+                Some((_, "logout_response")) if get => upstream_session::logout_response(self, req),
                 _ => not_found(),
             };
         }
@@ -145,6 +152,7 @@ impl Keyedge {
             "/userinfo" if get || post => userinfo::userinfo(self, ports, req).await,
             "/account" if get => account::account(self, ports, req).await,
             "/logout" if get || post => logout::logout(self, ports, req).await,
+            logout::DONE_PATH if get => Ok(logout::done(self)),
             p if get && p == self.css_path => Ok(web::static_asset("text/css; charset=utf-8", pages::CSS)),
             _ => not_found(),
         }
@@ -187,20 +195,23 @@ impl Keyedge {
                     .await?
                     .ok_or_else(|| Failure::Port(PortError("code not stored".into())));
             }
-            _ if request.has_prompt("none") => {
-                let e = OAuthError::new("login_required", "the user must sign in");
-                return Ok(target.error(issuer, &self.css_path, &e));
-            }
             _ => {}
         }
         // kc_idp_hint (or a client with a single allowed, default IdP): skip the login page.
-        let hint = request.kc_idp_hint.as_deref().filter(|h| self.config.provider(h).is_some() && client.allows_idp(h));
-        let direct = hint.map(str::to_owned).or_else(|| {
-            let mut defaults = self.config.identity_providers.iter();
-            defaults
-                .find(|p| p.enabled && p.authenticate_by_default && client.allows_idp(&p.alias))
-                .map(|p| p.alias.clone())
-        });
+        let usable = |p: &IdentityProvider| p.enabled && !p.link_only && client.allows_idp(&p.alias);
+        let hint = request.kc_idp_hint.as_deref().and_then(|h| self.config.provider(h)).filter(|p| usable(p));
+        let direct =
+            hint.or_else(|| self.config.identity_providers.iter().find(|p| usable(p) && p.authenticate_by_default));
+        if request.has_prompt("none") {
+            // Only an IdP that accepts a forwarded `prompt=none` can answer without the user.
+            let forwards =
+                |p: &&IdentityProvider| matches!(&p.kind, ProviderKind::Oidc(c) if c.accepts_prompt_none_forward);
+            if direct.filter(forwards).is_none() {
+                let e = OAuthError::new("login_required", "the user must sign in");
+                return Ok(target.error(issuer, &self.css_path, &e));
+            }
+        }
+        let direct = direct.map(|p| p.alias.clone());
         let continuation = login::Continuation::Authorize { request: Box::new(request) };
         if let Some(alias) = direct {
             return Ok(web::redirect(&continuation.start_url(&alias)));

@@ -110,6 +110,8 @@ struct RawClient {
     allowed_scopes: Option<Vec<String>>,
     #[serde(default)]
     identity_provider_claim: bool,
+    #[serde(default)]
+    read_broker_tokens: bool,
 }
 
 /// OAuth 2.0 grant types a client may use at `/token`.
@@ -155,6 +157,20 @@ struct RawIdentityProvider {
     #[serde(default)]
     gui_order: i32,
     #[serde(default)]
+    icon: Option<String>,
+    #[serde(default)]
+    trust_email: bool,
+    #[serde(default)]
+    store_tokens: bool,
+    #[serde(default)]
+    stored_tokens_readable: bool,
+    #[serde(default)]
+    sync_mode: SyncMode,
+    #[serde(default)]
+    link_only: bool,
+    #[serde(default = "default_true")]
+    pkce_enabled: bool,
+    #[serde(default)]
     issuer: Option<String>,
     #[serde(default)]
     client_id: Option<String>,
@@ -174,9 +190,29 @@ struct RawIdentityProvider {
     allowed_clock_skew: u64,
     #[serde(default)]
     disable_userinfo: bool,
-    // OAuth2 (non-OIDC): where the user's attributes are in the userinfo JSON.
     #[serde(default)]
     client_auth_method: Option<String>,
+    #[serde(default)]
+    client_assertion_signing_alg: Option<Alg>,
+    #[serde(default)]
+    prompt: Option<String>,
+    #[serde(default)]
+    accepts_prompt_none_forward: bool,
+    #[serde(default = "default_true")]
+    validate_signature: bool,
+    #[serde(default = "default_true")]
+    use_jwks_url: bool,
+    #[serde(default)]
+    public_key_signature_verifier: Option<String>,
+    #[serde(default)]
+    public_key_signature_verifier_key_id: Option<String>,
+    #[serde(default)]
+    backchannel_logout: bool,
+    #[serde(default)]
+    upstream_logout: bool,
+    #[serde(default)]
+    logout_url: Option<String>,
+    // OAuth2 (non-OIDC): where the user's attributes are in the userinfo JSON.
     #[serde(default)]
     user_id_claim: Option<String>,
     #[serde(default)]
@@ -189,6 +225,46 @@ struct RawIdentityProvider {
     name_claim: Option<String>,
     #[serde(default)]
     picture_claim: Option<String>,
+}
+
+/// What later logins through an IdP do to the user's profile (Keycloak's "Sync mode").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    /// Profile attributes are taken on the first login only.
+    #[default]
+    Import,
+    /// Profile attributes are overwritten from the IdP on every login.
+    Force,
+    /// Keycloak's behaviour before sync modes existed: like `import` for the profile (and,
+    /// for mappers, each mapper's own rule).
+    Legacy,
+}
+
+/// How keyedge authenticates to an upstream token endpoint.
+#[derive(Debug, Clone)]
+pub enum UpstreamClientAuth {
+    /// `client_secret_basic`: HTTP Basic with the secret.
+    SecretBasic(Secret),
+    /// `client_secret_post`: the secret in the form body.
+    SecretPost(Secret),
+    /// `client_secret_jwt` (RFC 7523): an HS256 assertion keyed with the secret.
+    SecretJwt(Secret),
+    /// `private_key_jwt` (RFC 7523): an assertion signed with keyedge's own signing key for
+    /// `alg`, whose public half the IdP reads from keyedge's `/jwks`.
+    PrivateKeyJwt(Alg),
+}
+
+/// How an upstream ID token's signature is checked.
+#[derive(Debug, Clone)]
+pub enum SignatureCheck {
+    /// With the IdP's JWKS (`jwks_url` or discovery).
+    Jwks,
+    /// With one pinned public key (`public_key_signature_verifier`).
+    Pinned(crate::core::jose::Jwks),
+    /// Not at all (`validate_signature = false`): the ID token is trusted because it came
+    /// straight from the token endpoint over TLS (OIDC Core §3.1.3.7, 6).
+    Off,
 }
 
 /// Scopes a client may have unless its `allowed_scopes` says otherwise.
@@ -227,6 +303,9 @@ pub struct Client {
     /// Put `identity_provider` (the alias used for the login) into this client's tokens,
     /// like Keycloak's session note mapper.
     pub identity_provider_claim: bool,
+    /// May read stored upstream tokens at `/broker/{alias}/token` for users with the
+    /// `broker.read-token` role (Keycloak: the role is in the client's scope).
+    pub read_broker_tokens: bool,
 }
 
 impl Client {
@@ -258,7 +337,7 @@ impl Client {
 pub struct OidcProvider {
     pub issuer: String,
     pub client_id: String,
-    pub client_secret: Secret,
+    pub client_auth: UpstreamClientAuth,
     pub default_scopes: String,
     pub authorization_url: Option<Url>,
     pub token_url: Option<Url>,
@@ -267,6 +346,18 @@ pub struct OidcProvider {
     pub allowed_clock_skew: u64,
     /// Take the user's attributes from the ID token only (Keycloak's "Disable user info").
     pub disable_userinfo: bool,
+    /// A `prompt` sent on every upstream request (unless the client asked for a fresh login).
+    pub prompt: Option<String>,
+    /// A client's `prompt=none` with this IdP chosen is passed on instead of answered
+    /// `login_required` at keyedge.
+    pub accepts_prompt_none_forward: bool,
+    pub signature: SignatureCheck,
+    /// Accept OpenID Connect Back-Channel Logout tokens from the IdP.
+    pub backchannel_logout: bool,
+    /// On keyedge logout, send the browser to the IdP's end-session endpoint too.
+    pub upstream_logout: bool,
+    /// The end-session endpoint (else discovery's `end_session_endpoint`).
+    pub logout_url: Option<Url>,
 }
 
 /// A plain OAuth 2.0 provider (GitHub-like): no ID token; who the user is comes from its
@@ -274,9 +365,7 @@ pub struct OidcProvider {
 #[derive(Debug, Clone)]
 pub struct OAuth2Provider {
     pub client_id: String,
-    pub client_secret: Secret,
-    /// `true`: `client_secret_post`; `false`: `client_secret_basic`.
-    pub secret_in_body: bool,
+    pub client_auth: UpstreamClientAuth,
     pub default_scopes: String,
     pub authorization_url: Url,
     pub token_url: Url,
@@ -307,6 +396,19 @@ pub struct IdentityProvider {
     /// Home-realm discovery: users who type an email at these domains are sent here.
     pub email_domains: Vec<String>,
     pub gui_order: i32,
+    /// An image shown next to the name on the login page (URL or path).
+    pub icon: Option<String>,
+    /// Emails from this IdP count as verified even without `email_verified`.
+    pub trust_email: bool,
+    /// Keep the IdP's tokens (sealed) per linked identity.
+    pub store_tokens: bool,
+    /// Users created through this IdP get the `broker.read-token` role.
+    pub stored_tokens_readable: bool,
+    pub sync_mode: SyncMode,
+    /// Only for linking to a signed-in account, never for signing in.
+    pub link_only: bool,
+    /// Send a PKCE S256 challenge (and the verifier at the token endpoint).
+    pub pkce_enabled: bool,
     pub kind: ProviderKind,
 }
 
@@ -415,6 +517,7 @@ impl Config {
                 offline_token_lifetime: c.offline_token_lifetime.unwrap_or(30 * 24 * 3600),
                 id_token_signed_response_alg: c.id_token_signed_response_alg.unwrap_or(Alg::RS256),
                 identity_provider_claim: c.identity_provider_claim,
+                read_broker_tokens: c.read_broker_tokens,
                 allowed_scopes: c
                     .allowed_scopes
                     .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()),
@@ -462,13 +565,12 @@ impl Config {
             let opt = |v: Option<String>, f: &str| -> Result<Option<Url>, ConfigError> {
                 v.map(|s| parse_url(&s).map_err(|m| err(format!("{path}.{f}"), m))).transpose()
             };
+            let client_auth = client_auth(&p, &path, &signing_keys, &need)?;
             let kind = match p.kind {
                 RawKind::Oidc => {
-                    let issuer = required(p.issuer, "issuer")?;
+                    let issuer = required(p.issuer.clone(), "issuer")?;
                     parse_url(&issuer).map_err(|m| err(format!("{path}.issuer"), m))?;
-                    let secret_name = required(p.client_secret_env, "client_secret_env")?;
                     let oauth2_only = [
-                        ("client_auth_method", p.client_auth_method.is_some()),
                         ("user_id_claim", p.user_id_claim.is_some()),
                         ("username_claim", p.username_claim.is_some()),
                         ("email_claim", p.email_claim.is_some()),
@@ -479,24 +581,42 @@ impl Config {
                     if let Some((field, _)) = oauth2_only.iter().find(|(_, set)| *set) {
                         return Err(err(format!("{path}.{field}"), "applies to kind = \"oauth2\" only"));
                     }
-                    let default_scopes = p.default_scopes.unwrap_or_else(default_scopes);
+                    let default_scopes = p.default_scopes.clone().unwrap_or_else(default_scopes);
                     if !default_scopes.split(' ').any(|s| s == "openid") {
                         return Err(err(
                             format!("{path}.default_scopes"),
                             "an OpenID Connect provider needs the `openid` scope",
                         ));
                     }
+                    if let Some(prompt) = &p.prompt {
+                        if !["none", "login", "consent", "select_account"].contains(&prompt.as_str()) {
+                            return Err(err(
+                                format!("{path}.prompt"),
+                                format!("`{prompt}`: use none, login, consent or select_account"),
+                            ));
+                        }
+                    }
+                    let signature = signature_check(&p, &path)?;
+                    if p.logout_url.is_some() && !p.upstream_logout {
+                        return Err(err(format!("{path}.logout_url"), "is used only with upstream_logout = true"));
+                    }
                     ProviderKind::Oidc(OidcProvider {
                         issuer,
-                        client_secret: need(format!("{path}.client_secret_env"), &secret_name)?,
-                        client_id: required(p.client_id, "client_id")?,
+                        client_auth,
+                        client_id: required(p.client_id.clone(), "client_id")?,
                         default_scopes,
-                        authorization_url: opt(p.authorization_url, "authorization_url")?,
-                        token_url: opt(p.token_url, "token_url")?,
-                        jwks_url: opt(p.jwks_url, "jwks_url")?,
-                        userinfo_url: opt(p.userinfo_url, "userinfo_url")?,
+                        authorization_url: opt(p.authorization_url.clone(), "authorization_url")?,
+                        token_url: opt(p.token_url.clone(), "token_url")?,
+                        jwks_url: opt(p.jwks_url.clone(), "jwks_url")?,
+                        userinfo_url: opt(p.userinfo_url.clone(), "userinfo_url")?,
                         allowed_clock_skew: p.allowed_clock_skew,
                         disable_userinfo: p.disable_userinfo,
+                        prompt: p.prompt.clone(),
+                        accepts_prompt_none_forward: p.accepts_prompt_none_forward,
+                        signature,
+                        backchannel_logout: p.backchannel_logout,
+                        upstream_logout: p.upstream_logout,
+                        logout_url: opt(p.logout_url.clone(), "logout_url")?,
                     })
                 }
                 RawKind::Oauth2 => {
@@ -504,6 +624,15 @@ impl Config {
                         ("issuer", p.issuer.is_some()),
                         ("jwks_url", p.jwks_url.is_some()),
                         ("disable_userinfo", p.disable_userinfo),
+                        ("prompt", p.prompt.is_some()),
+                        ("accepts_prompt_none_forward", p.accepts_prompt_none_forward),
+                        ("validate_signature", !p.validate_signature),
+                        ("use_jwks_url", !p.use_jwks_url),
+                        ("public_key_signature_verifier", p.public_key_signature_verifier.is_some()),
+                        ("public_key_signature_verifier_key_id", p.public_key_signature_verifier_key_id.is_some()),
+                        ("backchannel_logout", p.backchannel_logout),
+                        ("upstream_logout", p.upstream_logout),
+                        ("logout_url", p.logout_url.is_some()),
                     ];
                     for (field, set) in oidc_only {
                         if set {
@@ -513,31 +642,19 @@ impl Config {
                     let url = |v: Option<String>, f: &str| -> Result<Url, ConfigError> {
                         parse_url(&required(v, f)?).map_err(|m| err(format!("{path}.{f}"), m))
                     };
-                    let secret_in_body = match p.client_auth_method.as_deref() {
-                        None | Some("client_secret_basic") => false,
-                        Some("client_secret_post") => true,
-                        Some(other) => {
-                            return Err(err(
-                                format!("{path}.client_auth_method"),
-                                format!("`{other}`: use client_secret_basic or client_secret_post"),
-                            ))
-                        }
-                    };
-                    let secret_name = required(p.client_secret_env, "client_secret_env")?;
                     ProviderKind::OAuth2(OAuth2Provider {
-                        client_secret: need(format!("{path}.client_secret_env"), &secret_name)?,
-                        client_id: required(p.client_id, "client_id")?,
-                        secret_in_body,
-                        default_scopes: p.default_scopes.unwrap_or_default(),
-                        authorization_url: url(p.authorization_url, "authorization_url")?,
-                        token_url: url(p.token_url, "token_url")?,
-                        userinfo_url: url(p.userinfo_url, "userinfo_url")?,
-                        user_id_claim: p.user_id_claim.unwrap_or_else(|| "sub".into()),
-                        username_claim: p.username_claim.unwrap_or_else(|| "preferred_username".into()),
-                        email_claim: p.email_claim.unwrap_or_else(|| "email".into()),
-                        email_verified_claim: p.email_verified_claim,
-                        name_claim: p.name_claim.unwrap_or_else(|| "name".into()),
-                        picture_claim: p.picture_claim.unwrap_or_else(|| "picture".into()),
+                        client_auth,
+                        client_id: required(p.client_id.clone(), "client_id")?,
+                        default_scopes: p.default_scopes.clone().unwrap_or_default(),
+                        authorization_url: url(p.authorization_url.clone(), "authorization_url")?,
+                        token_url: url(p.token_url.clone(), "token_url")?,
+                        userinfo_url: url(p.userinfo_url.clone(), "userinfo_url")?,
+                        user_id_claim: p.user_id_claim.clone().unwrap_or_else(|| "sub".into()),
+                        username_claim: p.username_claim.clone().unwrap_or_else(|| "preferred_username".into()),
+                        email_claim: p.email_claim.clone().unwrap_or_else(|| "email".into()),
+                        email_verified_claim: p.email_verified_claim.clone(),
+                        name_claim: p.name_claim.clone().unwrap_or_else(|| "name".into()),
+                        picture_claim: p.picture_claim.clone().unwrap_or_else(|| "picture".into()),
                     })
                 }
             };
@@ -549,6 +666,20 @@ impl Config {
                 }
                 email_domains.push(d);
             }
+            if let Some(icon) = &p.icon {
+                if !icon.starts_with('/') || icon.starts_with("//") {
+                    parse_url(icon).map_err(|m| err(format!("{path}.icon"), m))?;
+                }
+            }
+            if p.stored_tokens_readable && !p.store_tokens {
+                return Err(err(format!("{path}.stored_tokens_readable"), "needs store_tokens = true"));
+            }
+            if p.link_only && p.authenticate_by_default {
+                return Err(err(
+                    format!("{path}.authenticate_by_default"),
+                    "a link_only provider cannot sign anyone in",
+                ));
+            }
             identity_providers.push(IdentityProvider {
                 display_name: p.display_name.unwrap_or_else(|| p.alias.clone()),
                 alias: p.alias,
@@ -557,6 +688,13 @@ impl Config {
                 authenticate_by_default: p.authenticate_by_default,
                 email_domains,
                 gui_order: p.gui_order,
+                icon: p.icon,
+                trust_email: p.trust_email,
+                store_tokens: p.store_tokens,
+                stored_tokens_readable: p.stored_tokens_readable,
+                sync_mode: p.sync_mode,
+                link_only: p.link_only,
+                pkce_enabled: p.pkce_enabled,
                 kind,
             });
         }
@@ -648,4 +786,82 @@ fn validate_redirect_uri(s: &str) -> Result<(), String> {
 
 fn is_url_safe_alias(alias: &str) -> bool {
     (1..=64).contains(&alias.len()) && alias.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// `client_auth_method` of an upstream provider and the secret or key it needs.
+fn client_auth(
+    p: &RawIdentityProvider,
+    path: &str,
+    signing_keys: &[(String, Alg, Secret)],
+    need: &dyn Fn(String, &str) -> Result<Secret, ConfigError>,
+) -> Result<UpstreamClientAuth, ConfigError> {
+    let method = p.client_auth_method.as_deref().unwrap_or("client_secret_basic");
+    let secret = || match &p.client_secret_env {
+        Some(name) if !name.is_empty() => need(format!("{path}.client_secret_env"), name),
+        _ => Err(err(format!("{path}.client_secret_env"), format!("is required for {method}"))),
+    };
+    if p.client_assertion_signing_alg.is_some() && method != "private_key_jwt" {
+        return Err(err(format!("{path}.client_assertion_signing_alg"), "applies to private_key_jwt only"));
+    }
+    Ok(match method {
+        "client_secret_basic" => UpstreamClientAuth::SecretBasic(secret()?),
+        "client_secret_post" => UpstreamClientAuth::SecretPost(secret()?),
+        "client_secret_jwt" => UpstreamClientAuth::SecretJwt(secret()?),
+        "private_key_jwt" => {
+            if p.client_secret_env.is_some() {
+                return Err(err(
+                    format!("{path}.client_secret_env"),
+                    "private_key_jwt signs with keyedge's own key; remove the secret",
+                ));
+            }
+            let alg = p.client_assertion_signing_alg.unwrap_or(Alg::RS256);
+            if !signing_keys.iter().any(|(_, a, _)| *a == alg) {
+                return Err(err(
+                    format!("{path}.client_assertion_signing_alg"),
+                    format!("keyedge has no {} signing key configured", alg.name()),
+                ));
+            }
+            UpstreamClientAuth::PrivateKeyJwt(alg)
+        }
+        other => {
+            return Err(err(
+                format!("{path}.client_auth_method"),
+                format!("`{other}`: use client_secret_basic, client_secret_post, client_secret_jwt or private_key_jwt"),
+            ))
+        }
+    })
+}
+
+/// `validate_signature`, `use_jwks_url` and the pinned key of an OIDC provider.
+fn signature_check(p: &RawIdentityProvider, path: &str) -> Result<SignatureCheck, ConfigError> {
+    let pinned = p.public_key_signature_verifier.as_deref();
+    if !p.validate_signature {
+        if pinned.is_some() || !p.use_jwks_url {
+            return Err(err(format!("{path}.validate_signature"), "is false, so no key settings apply"));
+        }
+        return Ok(SignatureCheck::Off);
+    }
+    match (p.use_jwks_url, pinned) {
+        (true, None) => {
+            if p.public_key_signature_verifier_key_id.is_some() {
+                return Err(err(
+                    format!("{path}.public_key_signature_verifier_key_id"),
+                    "applies with public_key_signature_verifier only",
+                ));
+            }
+            Ok(SignatureCheck::Jwks)
+        }
+        (true, Some(_)) => {
+            Err(err(format!("{path}.public_key_signature_verifier"), "set use_jwks_url = false to pin a key"))
+        }
+        (false, None) => Err(err(
+            format!("{path}.public_key_signature_verifier"),
+            "is required when use_jwks_url = false (a PEM public key)",
+        )),
+        (false, Some(pem)) => {
+            let jwks = crate::core::jose::Jwks::from_public_pem(pem, p.public_key_signature_verifier_key_id.as_deref())
+                .map_err(|m| err(format!("{path}.public_key_signature_verifier"), m))?;
+            Ok(SignatureCheck::Pinned(jwks))
+        }
+    }
 }

@@ -424,6 +424,8 @@ mod p256_key {
 #[derive(Debug, Clone, Default)]
 pub struct Jwks {
     keys: Vec<(Option<String>, VerifyingKey)>,
+    /// A single configured key without `kid` verifies tokens whatever `kid` they name.
+    pinned: bool,
 }
 
 impl Jwks {
@@ -460,7 +462,7 @@ impl Jwks {
             };
             keys.push((kid, key));
         }
-        Ok(Self { keys })
+        Ok(Self { keys, pinned: false })
     }
 
     fn find(&self, kid: Option<&str>, alg: &str) -> Option<&VerifyingKey> {
@@ -468,7 +470,11 @@ impl Jwks {
             matches!((alg, k), ("RS256", VerifyingKey::Rs256(..)) | ("ES256", VerifyingKey::Es256(_)))
         };
         match kid {
-            Some(kid) => self.keys.iter().find(|(k, key)| k.as_deref() == Some(kid) && fits(key)).map(|(_, k)| k),
+            Some(kid) => self
+                .keys
+                .iter()
+                .find(|(k, key)| (k.as_deref() == Some(kid) || self.pinned) && fits(key))
+                .map(|(_, k)| k),
             // Without `kid` the key must be unambiguous (OIDC Core §10.1).
             None => {
                 let mut candidates = self.keys.iter().filter(|(_, k)| fits(k));
@@ -478,6 +484,26 @@ impl Jwks {
                 }
             }
         }
+    }
+
+    /// A key set of one pinned public key (PEM SPKI: RSA ≥ 2048 bits or P-256), with an
+    /// optional `kid` that tokens must then name.
+    pub fn from_public_pem(pem: &str, kid: Option<&str>) -> Result<Self, String> {
+        use rsa::pkcs8::DecodePublicKey;
+        use rsa::traits::PublicKeyParts;
+        let pem = pem.replace("\\n", "\n");
+        let key = if let Ok(k) = RsaPublicKey::from_public_key_pem(&pem) {
+            if k.size() * 8 < MIN_RSA_BITS {
+                return Err(format!("RSA keys must have at least {MIN_RSA_BITS} bits"));
+            }
+            let der = spki_der(&k);
+            VerifyingKey::Rs256(k, der)
+        } else {
+            let k = p256::PublicKey::from_public_key_pem(&pem)
+                .map_err(|_| "not a PEM public key (RSA or P-256 SubjectPublicKeyInfo)".to_owned())?;
+            VerifyingKey::Es256(p256::ecdsa::VerifyingKey::from(k))
+        };
+        Ok(Self { pinned: kid.is_none(), keys: vec![(kid.map(str::to_owned), key)] })
     }
 
     pub fn has_kid(&self, kid: &str) -> bool {
@@ -512,6 +538,18 @@ pub fn verify_signed<T: DeserializeOwned + Clone>(
     .map_err(|_| TokenError::BadSignature)?;
     check_times(token.claims(), now, skew)?;
     Ok(token.claims().custom.clone())
+}
+
+/// The claims of a JWT whose signature is deliberately not checked (an upstream with
+/// `validate_signature = false`), after its times. `alg: none` is refused all the same.
+pub fn unverified_claims<T: DeserializeOwned + Clone>(token: &str, now: i64, skew: i64) -> Result<T, TokenError> {
+    let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
+    if untrusted.algorithm().eq_ignore_ascii_case("none") {
+        return Err(TokenError::UnsupportedAlgorithm(untrusted.algorithm().to_owned()));
+    }
+    let claims: Claims<T> = untrusted.deserialize_claims_unchecked().map_err(|_| TokenError::Malformed)?;
+    check_times(&claims, now, skew)?;
+    Ok(claims.custom)
 }
 
 /// Like [`verify_signed`], but RS256 signatures are checked by `rsa` (WebCrypto in the

@@ -69,3 +69,23 @@ pub fn refresh_secret(secret: &str) -> String {
 pub fn ended_session(sid: &str) -> String {
     format!("ended_session:{sid}")
 }
+
+/// KV `tokens:{alias}:{base64url(sub)}` → the upstream tokens of a linked identity, sealed
+/// (XChaCha20-Poly1305 with `ENCRYPTION_KEY`, bound to this key name). No TTL; written at
+/// each login through an IdP with `store_tokens`, and when they are refreshed.
+pub fn stored_tokens(alias: &str, sub: &str) -> String {
+    format!("tokens:{alias}:{}", b64url(sub.as_bytes()))
+}
+
+/// KV `upstream_sessions:{alias}:{base64url(sub)}` → the keyedge sessions opened through
+/// that upstream account (with their upstream `sid`), for the IdP's back-channel logout;
+/// TTL = session lifetime. Written only for IdPs with `backchannel_logout`.
+pub fn upstream_sessions(alias: &str, sub: &str) -> String {
+    format!("upstream_sessions:{alias}:{}", b64url(sub.as_bytes()))
+}
+
+/// Once marker `logout_jti:{alias}:{sha256(jti)}`: a logout token from an IdP is accepted
+/// once (Back-Channel Logout 1.0 §2.6, 10); TTL = the token's lifetime plus skew.
+pub fn logout_jti(alias: &str, jti: &str) -> String {
+    format!("logout_jti:{alias}:{}", hashed(jti))
+}

@@ -3,14 +3,15 @@
 use http::StatusCode;
 
 use super::login::{flow_cookie, Continuation, UpstreamFlow};
-use super::{session, users};
+use super::session::NewSession;
+use super::{session, stored_tokens, upstream_session, users};
 use crate::core::app::Keyedge;
-use crate::core::config::ProviderKind;
-use crate::core::error::{Failure, Outcome, PageError};
+use crate::core::config::{IdentityProvider, ProviderKind};
+use crate::core::error::{Failure, OAuthError, Outcome, PageError};
 use crate::core::keys;
 use crate::core::op::code::{self, Marker, MARKER_TTL};
 use crate::core::ports::Ports;
-use crate::core::upstream::{oidc, plain_oauth2};
+use crate::core::upstream::{oidc, plain_oauth2, BrokeredIdentity, UpstreamError};
 use crate::core::web::{self, Params, Request};
 
 fn expired() -> Failure {
@@ -58,17 +59,39 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
         .with_retry(retry)
         .into());
     }
+    let upstream_failed = |e: UpstreamError| PageError::new(StatusCode::BAD_GATEWAY, "Sign-in failed", e.to_string());
     let identity = match &idp.kind {
         ProviderKind::Oidc(cfg) => {
-            oidc::complete(idp, cfg, &app.metadata, &params, &flow.secrets, &app.broker_endpoint(alias), ports).await
+            let redirect_uri = app.broker_endpoint(alias);
+            oidc::complete(idp, cfg, &app.metadata, &app.keys, &params, &flow.secrets, &redirect_uri, ports).await
         }
         ProviderKind::OAuth2(cfg) => {
-            plain_oauth2::complete(idp, cfg, &params, &flow.secrets, &app.broker_endpoint(alias), ports).await
+            let redirect_uri = app.broker_endpoint(alias);
+            plain_oauth2::complete(idp, cfg, &app.keys, &params, &flow.secrets, &redirect_uri, ports).await
         }
+    };
+    let identity = match identity {
+        Ok(identity) => identity,
+        // A client's `prompt=none` passed on to the IdP gets the IdP's answer (e.g.
+        // `login_required`) as an OAuth error, not a page.
+        Err(UpstreamError::Denied { error, description }) if flow.continuation.silent_request().is_some() => {
+            let request = flow.continuation.silent_request().ok_or_else(expired)?;
+            let description =
+                description.unwrap_or_else(|| "the identity provider could not sign the user in silently".into());
+            let e = OAuthError::new(silent_error_code(&error), description);
+            let res = request.target().error(&app.config.issuer, app.css(), &e);
+            return Ok(web::with_cookie(res, app.cookies().clear(&cookie_name)));
+        }
+        Err(e) => return Err(upstream_failed(e).with_retry(retry).into()),
+    };
+    if let Some(user_id) = &flow.link_user {
+        return link(app, ports, req, idp, &flow, user_id, &identity, &cookie_name, state).await;
     }
-    .map_err(|e| PageError::new(StatusCode::BAD_GATEWAY, "Sign-in failed", e.to_string()).with_retry(retry))?;
+    if idp.link_only {
+        return Err(upstream_failed(UpstreamError::LinkOnly).into());
+    }
 
-    let user = users::find_or_create(ports, &identity).await?;
+    let user = users::find_or_create(ports, idp, &identity).await?;
     let client = match &flow.continuation {
         Continuation::Authorize { request } => Some(request.client_id.as_str()),
         Continuation::ReturnTo { .. } => None,
@@ -77,7 +100,13 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
     // stores the code, and a second completion stores nothing.
     let marker_key = keys::flow_marker(&flow.grant_id, state);
     let marker = Marker { grant_id: &flow.grant_id, key: &marker_key };
-    let (session, cookie_value) = session::create(ports, &user.id, alias, app.config.session_lifetime, client).await?;
+    let upstream_id_token = match &idp.kind {
+        ProviderKind::Oidc(cfg) if cfg.upstream_logout => identity.tokens.id_token.clone(),
+        _ => None,
+    };
+    let new =
+        NewSession { user_id: &user.id, idp: alias, lifetime: app.config.session_lifetime, client, upstream_id_token };
+    let (session, cookie_value) = session::create(ports, new).await?;
     let res = match &flow.continuation {
         Continuation::Authorize { request } => code::issue(app, ports, request, &session, Some(marker)).await?,
         Continuation::ReturnTo { path } => {
@@ -89,6 +118,91 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
         session::end(ports, &session, app.config.session_lifetime).await?;
         return Err(expired());
     };
+    after_login(app, ports, idp, &identity, Some(&session)).await?;
     let res = web::with_cookie(res, app.cookies().clear(&cookie_name));
     Ok(web::with_cookie(res, app.cookies().set(session::COOKIE, &cookie_value, app.config.session_lifetime)))
+}
+
+/// What a completed upstream login leaves behind besides the session: the IdP's tokens
+/// (`store_tokens`) and the session's place in the back-channel logout index.
+async fn after_login(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    idp: &IdentityProvider,
+    identity: &BrokeredIdentity,
+    session: Option<&session::Session>,
+) -> Result<(), Failure> {
+    if idp.store_tokens {
+        stored_tokens::store(app, ports, &idp.alias, &identity.sub, &identity.tokens).await?;
+    }
+    if let (ProviderKind::Oidc(cfg), Some(session)) = (&idp.kind, session) {
+        if cfg.backchannel_logout {
+            let sid = identity.upstream_sid.as_deref();
+            upstream_session::remember(ports, &idp.alias, &identity.sub, sid, session, app.config.session_lifetime)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The end of "Link" on the account page: the identity joins the signed-in user's account,
+/// unless it already belongs to someone else.
+#[allow(clippy::too_many_arguments)]
+async fn link(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    req: &Request,
+    idp: &IdentityProvider,
+    flow: &UpstreamFlow,
+    user_id: &str,
+    identity: &BrokeredIdentity,
+    cookie_name: &str,
+    state: &str,
+) -> Outcome {
+    let current = session::current(ports, app.cookies(), req).await?.filter(|s| s.user_id == user_id);
+    let user = match current {
+        Some(_) => users::load(ports, user_id).await?,
+        None => None,
+    };
+    let Some(user) = user else {
+        return Err(PageError::bad_request(
+            "Not linked",
+            "You are no longer signed in to the account this link was started from. Please sign in and try again.",
+        )
+        .with_retry("/account")
+        .into());
+    };
+    let marker_key = keys::flow_marker(&flow.grant_id, state);
+    if !ports.once.once_then_store(Some((&marker_key, MARKER_TTL)), None, None).await? {
+        return Err(expired());
+    }
+    match users::link(ports, idp, user, identity).await {
+        Ok(_) => {}
+        Err(users::LinkError::LinkedElsewhere) => {
+            return Err(PageError::new(
+                StatusCode::CONFLICT,
+                "Already linked to another account",
+                format!(
+                    "This {} account is already linked to another keyedge account, so it was not linked to yours. Sign in with it to use that account, or unlink it there first.",
+                    idp.display_name
+                ),
+            )
+            .with_retry("/account")
+            .into())
+        }
+        Err(users::LinkError::Port(e)) => return Err(e.into()),
+    }
+    after_login(app, ports, idp, identity, None).await?;
+    Ok(web::with_cookie(web::redirect("/account"), app.cookies().clear(cookie_name)))
+}
+
+/// The OAuth error codes of OIDC Core §3.1.2.6 pass through unchanged; any other failure of
+/// a silent login is `login_required`.
+fn silent_error_code(error: &str) -> &'static str {
+    match error {
+        "consent_required" => "consent_required",
+        "interaction_required" => "interaction_required",
+        "account_selection_required" => "account_selection_required",
+        _ => "login_required",
+    }
 }

@@ -46,6 +46,14 @@ impl Continuation {
         }
     }
 
+    /// The client's request when it asked for `prompt=none` (a silent login).
+    pub fn silent_request(&self) -> Option<&AuthorizationRequest> {
+        match self {
+            Continuation::Authorize { request } if request.has_prompt("none") => Some(request),
+            _ => None,
+        }
+    }
+
     pub fn query(&self) -> Vec<(&'static str, String)> {
         match self {
             Continuation::Authorize { request } => request.to_query(),
@@ -55,15 +63,15 @@ impl Continuation {
 
     /// What of the client's request is passed on to the upstream IdP: `login_hint`,
     /// `ui_locales`, and a `prompt` of `login` or `select_account` (a re-authentication the
-    /// client asked for must not be answered by the IdP's own session).
-    fn forwarded_hints(&self) -> Vec<(&'static str, String)> {
+    /// client asked for must not be answered by the IdP's own session) — or `none` when the
+    /// IdP `accepts_prompt_none_forward`.
+    fn forwarded_hints(&self, accepts_none: bool) -> Vec<(&'static str, String)> {
         let Continuation::Authorize { request } = self else {
             return Vec::new();
         };
-        let prompt = request
-            .prompt
-            .as_deref()
-            .map(|p| p.split(' ').filter(|v| *v == "login" || *v == "select_account").collect::<Vec<_>>().join(" "));
+        let passes = |v: &str| v == "login" || v == "select_account" || (accepts_none && v == "none");
+        let prompt =
+            request.prompt.as_deref().map(|p| p.split(' ').filter(|v| passes(v)).collect::<Vec<_>>().join(" "));
         [("login_hint", request.login_hint.clone()), ("ui_locales", request.ui_locales.clone()), ("prompt", prompt)]
             .into_iter()
             .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
@@ -90,6 +98,9 @@ pub struct UpstreamFlow {
     /// The grant the login will produce: routes its single-use marker and its code to one
     /// Durable Object.
     pub grant_id: String,
+    /// Set when a signed-in user links this IdP from the account page: that user's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_user: Option<String>,
 }
 
 /// A local path to return to: absolute path on this origin, never `//host` or `/\host`
@@ -114,10 +125,9 @@ pub fn visible_providers<'a>(
     app: &'a Keyedge,
     client: Option<&'a Client>,
 ) -> impl Iterator<Item = &'a IdentityProvider> {
-    app.config
-        .identity_providers
-        .iter()
-        .filter(move |p| p.enabled && !p.hide_on_login_page && client.is_none_or(|c| c.allows_idp(&p.alias)))
+    app.config.identity_providers.iter().filter(move |p| {
+        p.enabled && !p.hide_on_login_page && !p.link_only && client.is_none_or(|c| c.allows_idp(&p.alias))
+    })
 }
 
 pub fn login_page(app: &Keyedge, client: Option<&Client>, continuation: &Continuation) -> Outcome {
@@ -172,11 +182,9 @@ pub fn discover(app: &Keyedge, req: &Request) -> Outcome {
     };
     let email = params.get("email").unwrap_or("").trim();
     let domain = email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
-    let idp = app
-        .config
-        .identity_providers
-        .iter()
-        .find(|p| p.enabled && p.email_domains.contains(&domain) && client.is_none_or(|c| c.allows_idp(&p.alias)));
+    let idp = app.config.identity_providers.iter().find(|p| {
+        p.enabled && !p.link_only && p.email_domains.contains(&domain) && client.is_none_or(|c| c.allows_idp(&p.alias))
+    });
     match idp {
         Some(idp) => {
             if let Continuation::Authorize { request } = &mut continuation {
@@ -195,51 +203,82 @@ pub fn discover(app: &Keyedge, req: &Request) -> Outcome {
     }
 }
 
-/// `GET /broker/{alias}/login`: validates the request again, remembers the flow in the
-/// Durable Object and sends the browser to the IdP.
+fn unknown_idp(alias: &str) -> Failure {
+    PageError::new(
+        http::StatusCode::NOT_FOUND,
+        "Unknown identity provider",
+        format!("No identity provider `{alias}` is enabled."),
+    )
+    .into()
+}
+
+/// `GET /broker/{alias}/login`: validates the request again, seals the flow into a cookie
+/// and sends the browser to the IdP.
 pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
-    let idp = app.config.provider(alias).ok_or_else(|| {
-        PageError::new(
-            http::StatusCode::NOT_FOUND,
-            "Unknown identity provider",
-            format!("No identity provider `{alias}` is enabled."),
-        )
-    })?;
+    let idp = app.config.provider(alias).ok_or_else(|| unknown_idp(alias))?;
     let params = Params::from_query(req);
     let (continuation, client) = match continuation_of(app, &params) {
         Ok(c) => c,
         Err(response) => return *response,
     };
     if let (Some(client), Continuation::Authorize { request }) = (client, &continuation) {
-        if !client.allows_idp(alias) {
+        if !client.allows_idp(alias) || idp.link_only {
             let e =
                 OAuthError::new("access_denied", format!("this application does not accept sign-in with `{alias}`"));
             return Ok(request.target().error(&app.config.issuer, app.css(), &e));
         }
     }
+    if idp.link_only {
+        let e = crate::core::upstream::UpstreamError::LinkOnly;
+        return Err(PageError::bad_request("Sign-in not possible", e.to_string()).into());
+    }
+    redirect_upstream(app, ports, idp, continuation, None).await
+}
+
+/// `POST /broker/{alias}/link` from the account page: links another IdP account to the
+/// signed-in user. A POST from another site carries no `SameSite=Lax` session cookie, so
+/// nobody can be made to link an account unknowingly.
+pub async fn begin_link(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
+    let idp = app.config.provider(alias).ok_or_else(|| unknown_idp(alias))?;
+    let Some(session) = super::session::current(ports, app.cookies(), req).await? else {
+        return Ok(web::redirect("/login?return_to=%2Faccount"));
+    };
+    let continuation = Continuation::ReturnTo { path: "/account".into() };
+    redirect_upstream(app, ports, idp, continuation, Some(session.user_id)).await
+}
+
+async fn redirect_upstream(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    idp: &IdentityProvider,
+    continuation: Continuation,
+    link_user: Option<String>,
+) -> Outcome {
     let retry = continuation.restart_url();
     let upstream_error = |e: crate::core::upstream::UpstreamError| {
         Failure::Page(
             PageError::new(http::StatusCode::BAD_GATEWAY, "Sign-in failed", e.to_string()).with_retry(retry.clone()),
         )
     };
-
     let state = ports.random_token(32);
-    let redirect_uri = app.broker_endpoint(alias);
+    let redirect_uri = app.broker_endpoint(&idp.alias);
     let (url, secrets) = match &idp.kind {
         ProviderKind::Oidc(cfg) => {
             let endpoints = app.metadata.endpoints(idp, cfg, ports).await.map_err(upstream_error)?;
-            oidc::begin(cfg, &endpoints, &redirect_uri, &state, &continuation.forwarded_hints(), ports)
-                .map_err(upstream_error)?
+            let hints = continuation.forwarded_hints(cfg.accepts_prompt_none_forward);
+            oidc::begin(idp, cfg, &endpoints, &redirect_uri, &state, &hints, ports).map_err(upstream_error)?
         }
-        ProviderKind::OAuth2(cfg) => plain_oauth2::begin(cfg, &redirect_uri, &state, ports).map_err(upstream_error)?,
+        ProviderKind::OAuth2(cfg) => {
+            plain_oauth2::begin(idp, cfg, &redirect_uri, &state, ports).map_err(upstream_error)?
+        }
     };
     let flow = UpstreamFlow {
-        alias: alias.to_owned(),
+        alias: idp.alias.clone(),
         secrets,
         continuation,
         expires_at: ports.clock.now() + FLOW_TTL as i64,
         grant_id: ports.random_token(16),
+        link_user,
     };
     let json = serde_json::to_string(&flow).map_err(|e| Failure::Port(crate::core::ports::PortError(e.to_string())))?;
     let sealed = app.sealer.seal(ports.rng, state.as_bytes(), json.as_bytes());

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::session::{self, Session};
+use super::upstream_session;
 use crate::core::app::Keyedge;
 use crate::core::config::Client;
 use crate::core::error::{Outcome, PageError};
@@ -36,6 +37,13 @@ const LOGOUT_TOKEN_LIFETIME: u64 = 120;
 
 fn bad(message: &str) -> PageError {
     PageError::bad_request("Sign-out request refused", message)
+}
+
+/// The "you are signed out" page, where a logout without a client's redirect ends.
+pub const DONE_PATH: &str = "/logout/done";
+
+pub fn done(app: &Keyedge) -> web::Response {
+    web::html(StatusCode::OK, pages::logout_done(app.css()))
 }
 
 /// `GET|POST /logout`.
@@ -79,15 +87,19 @@ pub async fn logout(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome 
         };
         return Ok(web::html(StatusCode::OK, pages::logout_confirm(app.css(), &form)));
     }
+    let target = redirect.map(|uri| {
+        let state: Vec<(&str, &str)> = params.get("state").map(|s| ("state", s)).into_iter().collect();
+        web::with_query(&uri, &state)
+    });
+    let mut upstream = None;
     if let Some(s) = &session {
         end_session(app, ports, s).await?;
+        upstream = upstream_session::upstream_logout_url(app, ports, s, target.as_deref().unwrap_or(DONE_PATH)).await;
     }
-    let res = match redirect {
-        Some(uri) => {
-            let state: Vec<(&str, &str)> = params.get("state").map(|s| ("state", s)).into_iter().collect();
-            web::redirect(&web::with_query(&uri, &state))
-        }
-        None => web::html(StatusCode::OK, pages::logout_done(app.css())),
+    let res = match (upstream, target) {
+        (Some(url), _) => web::redirect(&url),
+        (None, Some(target)) => web::redirect(&target),
+        (None, None) => done(app),
     };
     Ok(web::with_cookie(res, app.cookies().clear(session::COOKIE)))
 }

@@ -5,4 +5,6 @@ pub mod callback;
 pub mod login;
 pub mod logout;
 pub mod session;
+pub mod stored_tokens;
+pub mod upstream_session;
 pub mod users;

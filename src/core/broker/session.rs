@@ -21,6 +21,9 @@ pub struct Session {
     /// Clients that received a code in this session: told about its end (back-channel logout).
     #[serde(default)]
     pub clients: Vec<String>,
+    /// The upstream ID token, kept for the `id_token_hint` of upstream logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_id_token: Option<String>,
     /// The KV key of this record (derived from the cookie; never stored).
     #[serde(skip)]
     pub key: String,
@@ -32,15 +35,19 @@ async fn save(ports: &Ports<'_>, session: &Session) -> Result<(), PortError> {
     ports.store.put(&session.key, &json, Some(ttl)).await
 }
 
-/// Creates a session (for `client`, when the login answers a client's request) and returns
-/// it with the cookie value to set.
-pub async fn create(
-    ports: &Ports<'_>,
-    user_id: &str,
-    idp: &str,
-    lifetime: u64,
-    client: Option<&str>,
-) -> Result<(Session, String), PortError> {
+/// What a new session is made of.
+pub struct NewSession<'a> {
+    pub user_id: &'a str,
+    pub idp: &'a str,
+    pub lifetime: u64,
+    /// The client the login answers, if any.
+    pub client: Option<&'a str>,
+    pub upstream_id_token: Option<String>,
+}
+
+/// Creates a session and returns it with the cookie value to set.
+pub async fn create(ports: &Ports<'_>, new: NewSession<'_>) -> Result<(Session, String), PortError> {
+    let NewSession { user_id, idp, lifetime, client, upstream_id_token } = new;
     let now = ports.clock.now();
     let cookie_value = ports.random_token(32);
     let session = Session {
@@ -51,6 +58,7 @@ pub async fn create(
         expires_at: now + lifetime as i64,
         // The client the login is for, known now: saves a second write when its code is issued.
         clients: client.map(str::to_owned).into_iter().collect(),
+        upstream_id_token,
         key: keys::session(&cookie_value),
     };
     save(ports, &session).await?;
@@ -72,7 +80,11 @@ pub async fn current(ports: &Ports<'_>, jar: CookieJar, req: &Request) -> Result
     let Some(cookie_value) = jar.get(req, COOKIE) else {
         return Ok(None);
     };
-    let key = keys::session(cookie_value);
+    by_key(ports, keys::session(cookie_value)).await
+}
+
+/// The live session stored under `key`, if any.
+pub async fn by_key(ports: &Ports<'_>, key: String) -> Result<Option<Session>, PortError> {
     let Some(json) = ports.store.get(&key).await? else {
         return Ok(None);
     };

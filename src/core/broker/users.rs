@@ -3,9 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::config::{IdentityProvider, SyncMode};
 use crate::core::keys;
 use crate::core::ports::{PortError, Ports};
 use crate::core::upstream::BrokeredIdentity;
+
+/// The role that lets a user's applications read stored upstream tokens (Keycloak's
+/// `broker.read-token`).
+pub const READ_TOKEN_ROLE: &str = "broker.read-token";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkedIdentity {
@@ -41,6 +46,8 @@ pub struct User {
     pub address: Option<serde_json::Value>,
     pub created_at: i64,
     pub links: Vec<LinkedIdentity>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 /// Standard claims by scope (OIDC Core §5.4).
@@ -86,6 +93,29 @@ impl User {
         self.standard_claims().into_iter().filter(|(k, _)| allowed.contains(&k.as_str())).collect()
     }
 
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    /// Takes the profile attributes from `identity` (sync mode `force`); `true` if any changed.
+    fn sync_profile(&mut self, identity: &BrokeredIdentity) -> bool {
+        let before = self.clone();
+        self.email = identity.email.clone();
+        self.email_verified = identity.email_verified;
+        self.given_name = identity.given_name.clone();
+        self.family_name = identity.family_name.clone();
+        self.name = identity.name.clone();
+        self.picture = identity.picture.clone();
+        self.locale = identity.locale.clone();
+        self.phone_number = identity.phone_number.clone();
+        self.phone_number_verified = identity.phone_number_verified;
+        self.address = identity.address.clone();
+        if let Some(link) = self.links.iter_mut().find(|l| l.alias == identity.alias && l.sub == identity.sub) {
+            link.username = identity.username.clone();
+        }
+        *self != before
+    }
+
     pub fn display_name(&self) -> String {
         if let Some(n) = &self.name {
             return n.clone();
@@ -108,7 +138,7 @@ pub async fn load(ports: &Ports<'_>, user_id: &str) -> Result<Option<User>, Port
     }
 }
 
-async fn save(ports: &Ports<'_>, user: &User) -> Result<(), PortError> {
+pub async fn save(ports: &Ports<'_>, user: &User) -> Result<(), PortError> {
     let json = serde_json::to_string(user).map_err(|e| PortError(e.to_string()))?;
     ports.store.put(&keys::user(&user.id), &json, None).await
 }
@@ -119,10 +149,20 @@ async fn save(ports: &Ports<'_>, user: &User) -> Result<(), PortError> {
 /// written first, then the identity is claimed atomically in the Durable Object (the loser
 /// of a race deletes its user record and uses the winner's), then the KV link is written.
 /// A missing KV link heals itself: the claim returns the existing owner.
-pub async fn find_or_create(ports: &Ports<'_>, identity: &BrokeredIdentity) -> Result<User, PortError> {
+///
+/// On later logins the profile is updated from the IdP when its `sync_mode` is `force`
+/// (one KV write, only when something changed).
+pub async fn find_or_create(
+    ports: &Ports<'_>,
+    idp: &IdentityProvider,
+    identity: &BrokeredIdentity,
+) -> Result<User, PortError> {
     let link_key = keys::link(&identity.alias, &identity.sub);
     if let Some(user_id) = ports.store.get(&link_key).await? {
-        if let Some(user) = load(ports, &user_id).await? {
+        if let Some(mut user) = load(ports, &user_id).await? {
+            if idp.sync_mode == SyncMode::Force && user.sync_profile(identity) {
+                save(ports, &user).await?;
+            }
             return Ok(user);
         }
     }
@@ -147,6 +187,7 @@ pub async fn find_or_create(ports: &Ports<'_>, identity: &BrokeredIdentity) -> R
             username: identity.username.clone(),
             linked_at: now,
         }],
+        roles: if idp.stored_tokens_readable { vec![READ_TOKEN_ROLE.to_owned()] } else { Vec::new() },
     };
     save(ports, &user).await?;
     match ports.once.claim(&keys::link_claim(&identity.alias, &identity.sub), &user.id).await {
@@ -165,4 +206,49 @@ pub async fn find_or_create(ports: &Ports<'_>, identity: &BrokeredIdentity) -> R
             Err(e)
         }
     }
+}
+
+/// Why an identity could not be linked to a signed-in account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkError {
+    /// The identity already belongs to another keyedge user; it is never moved.
+    LinkedElsewhere,
+    Port(PortError),
+}
+
+impl From<PortError> for LinkError {
+    fn from(e: PortError) -> Self {
+        LinkError::Port(e)
+    }
+}
+
+/// Links `identity` to `user` (account-page linking). The identity is claimed atomically in
+/// the Durable Object first, so it cannot end up on two accounts; then the KV link and the
+/// user record are written. Linking an identity the user already has changes nothing.
+pub async fn link(
+    ports: &Ports<'_>,
+    idp: &IdentityProvider,
+    mut user: User,
+    identity: &BrokeredIdentity,
+) -> Result<User, LinkError> {
+    if user.links.iter().any(|l| l.alias == identity.alias && l.sub == identity.sub) {
+        return Ok(user);
+    }
+    if let Some(owner) = ports.once.claim(&keys::link_claim(&identity.alias, &identity.sub), &user.id).await? {
+        if owner != user.id {
+            return Err(LinkError::LinkedElsewhere);
+        }
+    }
+    ports.store.put(&keys::link(&identity.alias, &identity.sub), &user.id, None).await?;
+    user.links.push(LinkedIdentity {
+        alias: identity.alias.clone(),
+        sub: identity.sub.clone(),
+        username: identity.username.clone(),
+        linked_at: ports.clock.now(),
+    });
+    if idp.stored_tokens_readable && !user.has_role(READ_TOKEN_ROLE) {
+        user.roles.push(READ_TOKEN_ROLE.to_owned());
+    }
+    save(ports, &user).await?;
+    Ok(user)
 }

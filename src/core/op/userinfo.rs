@@ -33,7 +33,12 @@ fn bearer(req: &Request) -> Result<Option<String>, Failure> {
     }
 }
 
-pub async fn userinfo(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
+/// The claims of the request's valid, unrevoked keyedge access token (RFC 6750).
+pub async fn authenticate_bearer(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    req: &Request,
+) -> Result<AccessTokenClaims, Failure> {
     let token = bearer(req)?.ok_or_else(|| invalid_token("an access token is required"))?;
     let claims: AccessTokenClaims = app
         .keys
@@ -46,6 +51,11 @@ pub async fn userinfo(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcom
     if ports.store.get(&keys::revoked_grant(&claims.gid)).await?.is_some() {
         return Err(invalid_token("the token was revoked"));
     }
+    Ok(claims)
+}
+
+pub async fn userinfo(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
+    let claims = authenticate_bearer(app, ports, req).await?;
     let user = users::load(ports, &claims.sub).await?.ok_or_else(|| invalid_token("the user no longer exists"))?;
     let mut body = user.claims_for(&claims.scope, &claims.userinfo_claims);
     body.insert("sub".into(), serde_json::Value::String(user.id.clone()));

@@ -6,9 +6,13 @@ pub mod plain_oauth2;
 
 use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse};
 use oauth2::{
-    AuthType, AuthUrl, ClientId, ClientSecret, EndpointNotSet, EndpointSet, RedirectUrl, StandardRevocableToken,
-    TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, EndpointNotSet, EndpointSet, PkceCodeVerifier,
+    RedirectUrl, RefreshToken, RequestTokenError, StandardRevocableToken, TokenResponse, TokenUrl,
 };
+
+use crate::core::config::UpstreamClientAuth;
+use crate::core::jose::Keyring;
+use crate::core::ports::{PortError, Ports};
 
 /// An `oauth2` client with authorization and token endpoints, for token responses `TR`.
 pub(crate) type CodeClient<TR> = oauth2::Client<
@@ -27,18 +31,28 @@ pub(crate) type CodeClient<TR> = oauth2::Client<
 /// keyedge as a client of an upstream provider, whatever its kind.
 pub(crate) struct ClientSettings<'a> {
     pub client_id: &'a str,
-    pub client_secret: &'a str,
-    pub secret_in_body: bool,
+    pub auth: &'a UpstreamClientAuth,
     pub authorization: &'a url::Url,
     pub token: &'a url::Url,
     pub redirect_uri: &'a str,
 }
 
+/// RFC 7523 §3: a client assertion's claims (`iat`/`exp` are added when signing).
+#[derive(Serialize)]
+struct AssertionClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    jti: String,
+}
+
+/// Lifetime of a client assertion: it is used at once.
+const ASSERTION_LIFETIME: u64 = 60;
+
 impl ClientSettings<'_> {
-    pub(crate) fn client<TR: oauth2::TokenResponse>(&self) -> Result<CodeClient<TR>, UpstreamError> {
+    pub(crate) fn client<TR: TokenResponse>(&self) -> Result<CodeClient<TR>, UpstreamError> {
         let redirect = RedirectUrl::new(self.redirect_uri.to_owned())
             .map_err(|e| UpstreamError::Unavailable(format!("redirect URI: {e}")))?;
-        let auth_type = if self.secret_in_body { AuthType::RequestBody } else { AuthType::BasicAuth };
         let unconfigured = oauth2::Client::<
             BasicErrorResponse,
             TR,
@@ -46,12 +60,137 @@ impl ClientSettings<'_> {
             StandardRevocableToken,
             BasicRevocationErrorResponse,
         >::new(ClientId::new(self.client_id.to_owned()));
-        Ok(unconfigured
-            .set_client_secret(ClientSecret::new(self.client_secret.to_owned()))
-            .set_auth_type(auth_type)
+        let client = match self.auth {
+            UpstreamClientAuth::SecretBasic(s) => unconfigured
+                .set_client_secret(ClientSecret::new(s.expose().to_owned()))
+                .set_auth_type(AuthType::BasicAuth),
+            UpstreamClientAuth::SecretPost(s) => unconfigured
+                .set_client_secret(ClientSecret::new(s.expose().to_owned()))
+                .set_auth_type(AuthType::RequestBody),
+            // The assertion goes in the body; `client_id` is sent there too (RFC 7523 §3).
+            UpstreamClientAuth::SecretJwt(_) | UpstreamClientAuth::PrivateKeyJwt(_) => {
+                unconfigured.set_auth_type(AuthType::RequestBody)
+            }
+        };
+        Ok(client
             .set_auth_uri(AuthUrl::from_url(self.authorization.clone()))
             .set_token_uri(TokenUrl::from_url(self.token.clone()))
             .set_redirect_uri(redirect))
+    }
+
+    /// The `client_assertion` for JWT client authentication (RFC 7523 §2.2), if configured:
+    /// HS256 with the client secret, or signed with keyedge's own key.
+    async fn assertion(&self, keys: &Keyring, ports: &Ports<'_>) -> Result<Option<String>, UpstreamError> {
+        let now = ports.clock.now();
+        let claims = AssertionClaims {
+            iss: self.client_id,
+            sub: self.client_id,
+            aud: self.token.as_str(),
+            jti: ports.random_token(16),
+        };
+        let failed = |e: String| UpstreamError::Unavailable(format!("client assertion: {e}"));
+        match self.auth {
+            UpstreamClientAuth::SecretBasic(_) | UpstreamClientAuth::SecretPost(_) => Ok(None),
+            UpstreamClientAuth::SecretJwt(secret) => {
+                use jwt_compact::{alg::Hs256, alg::Hs256Key, AlgorithmExt, Claims, Header};
+                let mut c = Claims::new(claims);
+                c.issued_at = chrono::DateTime::from_timestamp(now, 0);
+                c.expiration = chrono::DateTime::from_timestamp(now + ASSERTION_LIFETIME as i64, 0);
+                let key = Hs256Key::new(secret.expose().as_bytes());
+                Hs256.token(&Header::empty(), &c, &key).map(Some).map_err(|e| failed(e.to_string()))
+            }
+            UpstreamClientAuth::PrivateKeyJwt(alg) => keys
+                .sign(ports.rsa, *alg, None, claims, now, ASSERTION_LIFETIME)
+                .await
+                .map(Some)
+                .map_err(|e| failed(e.to_string())),
+        }
+    }
+
+    /// Redeems an authorization code at the token endpoint.
+    pub(crate) async fn exchange_code<TR: TokenResponse>(
+        &self,
+        keys: &Keyring,
+        ports: &Ports<'_>,
+        code: &str,
+        pkce_verifier: Option<&str>,
+    ) -> Result<TR, UpstreamError> {
+        let client = self.client::<TR>()?;
+        let assertion = self.assertion(keys, ports).await?;
+        let mut request = client.exchange_code(AuthorizationCode::new(code.to_owned()));
+        if let Some(v) = pkce_verifier {
+            request = request.set_pkce_verifier(PkceCodeVerifier::new(v.to_owned()));
+        }
+        if let Some(a) = assertion {
+            request =
+                request.add_extra_param("client_assertion_type", JWT_BEARER).add_extra_param("client_assertion", a);
+        }
+        let send = |req: oauth2::HttpRequest| ports.http.send(req);
+        request.request_async(&send).await.map_err(token_error)
+    }
+
+    /// A refresh grant at the token endpoint (RFC 6749 §6).
+    pub(crate) async fn refresh<TR: TokenResponse>(
+        &self,
+        keys: &Keyring,
+        ports: &Ports<'_>,
+        refresh_token: &str,
+    ) -> Result<TR, UpstreamError> {
+        let client = self.client::<TR>()?;
+        let assertion = self.assertion(keys, ports).await?;
+        let token = RefreshToken::new(refresh_token.to_owned());
+        let mut request = client.exchange_refresh_token(&token);
+        if let Some(a) = assertion {
+            request =
+                request.add_extra_param("client_assertion_type", JWT_BEARER).add_extra_param("client_assertion", a);
+        }
+        let send = |req: oauth2::HttpRequest| ports.http.send(req);
+        request.request_async(&send).await.map_err(token_error)
+    }
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+pub(crate) fn token_error(e: RequestTokenError<PortError, BasicErrorResponse>) -> UpstreamError {
+    match e {
+        RequestTokenError::ServerResponse(r) => {
+            UpstreamError::TokenRejected { error: r.error().to_string(), description: r.error_description().cloned() }
+        }
+        RequestTokenError::Request(e) => UpstreamError::Unavailable(format!("token endpoint: {e}")),
+        RequestTokenError::Parse(e, _) => UpstreamError::Unavailable(format!("token response: {e}")),
+        RequestTokenError::Other(m) => UpstreamError::Unavailable(format!("token endpoint: {m}")),
+    }
+}
+
+/// The tokens an upstream IdP issued, as stored with `store_tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamTokens {
+    pub access_token: String,
+    pub token_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// When the access token expires (from `expires_in`), if the IdP said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+impl UpstreamTokens {
+    pub(crate) fn from_response<TR: TokenResponse>(tr: &TR, id_token: Option<String>, now: i64) -> Self
+    where
+        TR::TokenType: AsRef<str>,
+    {
+        UpstreamTokens {
+            access_token: tr.access_token().secret().clone(),
+            token_type: tr.token_type().as_ref().to_owned(),
+            refresh_token: tr.refresh_token().map(|r| r.secret().clone()),
+            id_token,
+            scope: tr.scopes().map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+            expires_at: tr.expires_in().map(|d| now + d.as_secs() as i64),
+        }
     }
 }
 
@@ -75,13 +214,36 @@ pub struct BrokeredIdentity {
     pub phone_number_verified: bool,
     /// OIDC Core §5.1.1 address, kept as the IdP sent it.
     pub address: Option<serde_json::Value>,
+    /// The upstream session (`sid` of the ID token), for the IdP's back-channel logout.
+    pub upstream_sid: Option<String>,
+    /// What the token endpoint returned.
+    pub tokens: UpstreamTokens,
 }
 
 /// Secrets of one upstream login, kept server-side until the callback.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlowSecrets {
     pub nonce: String,
-    pub pkce_verifier: String,
+    /// Absent when PKCE is disabled for the IdP.
+    #[serde(default)]
+    pub pkce_verifier: Option<String>,
+}
+
+impl FlowSecrets {
+    /// New secrets; the PKCE verifier only when `pkce` is on.
+    pub fn generate(ports: &Ports<'_>, with_nonce: bool, pkce: bool) -> Self {
+        FlowSecrets {
+            nonce: if with_nonce { ports.random_token(32) } else { String::new() },
+            pkce_verifier: pkce.then(|| ports.random_token(32)),
+        }
+    }
+
+    /// The S256 challenge for the verifier, if any.
+    pub fn pkce_challenge(&self) -> Option<oauth2::PkceCodeChallenge> {
+        self.pkce_verifier
+            .as_ref()
+            .map(|v| oauth2::PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(v.clone())))
+    }
 }
 
 /// Why an upstream login failed. Each has its own explanation on the error page.
@@ -106,6 +268,10 @@ pub enum UpstreamError {
     IdToken(crate::core::jose::TokenError),
     AccessTokenHashMismatch,
     UserinfoSubjectMismatch,
+    /// Stored tokens cannot be refreshed: the IdP issued no refresh token.
+    NoRefreshToken,
+    /// The IdP may be used only to link an identity to a signed-in account.
+    LinkOnly,
 }
 
 impl fmt::Display for UpstreamError {
@@ -135,6 +301,12 @@ impl fmt::Display for UpstreamError {
             UpstreamError::UserinfoSubjectMismatch => {
                 f.write_str("The identity provider's userinfo is about a different user than its ID token.")
             }
+            UpstreamError::NoRefreshToken => {
+                f.write_str("The stored access token has expired and the identity provider issued no refresh token.")
+            }
+            UpstreamError::LinkOnly => f.write_str(
+                "This identity provider can only be linked to an account you are signed in to; it cannot be used to sign in.",
+            ),
         }
     }
 }

@@ -2,45 +2,64 @@
 //! user's attributes from the userinfo endpoint, found with configured JSON paths.
 
 use oauth2::basic::BasicTokenResponse;
-use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, Scope, TokenResponse};
+use oauth2::{CsrfToken, Scope, TokenResponse};
 use serde_json::Value;
 use url::Url;
 
-use super::oidc::{fetch_userinfo, token_error};
-use super::{BrokeredIdentity, ClientSettings, CodeClient, FlowSecrets, UpstreamError};
+use super::oidc::fetch_userinfo;
+use super::{BrokeredIdentity, ClientSettings, FlowSecrets, UpstreamError, UpstreamTokens};
 use crate::core::config::{IdentityProvider, OAuth2Provider};
+use crate::core::jose::Keyring;
 use crate::core::ports::Ports;
 use crate::core::web::Params;
 
-fn client(cfg: &OAuth2Provider, redirect_uri: &str) -> Result<CodeClient<BasicTokenResponse>, UpstreamError> {
+pub(crate) fn settings<'a>(cfg: &'a OAuth2Provider, redirect_uri: &'a str) -> ClientSettings<'a> {
     ClientSettings {
         client_id: &cfg.client_id,
-        client_secret: cfg.client_secret.expose(),
-        secret_in_body: cfg.secret_in_body,
+        auth: &cfg.client_auth,
         authorization: &cfg.authorization_url,
         token: &cfg.token_url,
         redirect_uri,
     }
-    .client()
 }
 
 /// The redirect to the provider, with `state` and a PKCE S256 challenge (RFC 7636; providers
 /// that do not know PKCE ignore it).
 pub fn begin(
+    idp: &IdentityProvider,
     cfg: &OAuth2Provider,
     redirect_uri: &str,
     state: &str,
     ports: &Ports<'_>,
 ) -> Result<(Url, FlowSecrets), UpstreamError> {
-    let secrets = FlowSecrets { nonce: String::new(), pkce_verifier: ports.random_token(32) };
-    let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(secrets.pkce_verifier.clone()));
+    let secrets = FlowSecrets::generate(ports, false, idp.pkce_enabled);
     let state = state.to_owned();
-    let (url, _) = client(cfg, redirect_uri)?
+    let client = settings(cfg, redirect_uri).client::<BasicTokenResponse>()?;
+    let mut request = client
         .authorize_url(move || CsrfToken::new(state))
-        .add_scopes(cfg.default_scopes.split(' ').filter(|s| !s.is_empty()).map(|s| Scope::new(s.to_owned())))
-        .set_pkce_challenge(challenge)
-        .url();
+        .add_scopes(cfg.default_scopes.split(' ').filter(|s| !s.is_empty()).map(|s| Scope::new(s.to_owned())));
+    if let Some(challenge) = secrets.pkce_challenge() {
+        request = request.set_pkce_challenge(challenge);
+    }
+    let (url, _) = request.url();
     Ok((url, secrets))
+}
+
+/// Refreshes stored tokens (RFC 6749 §6); a missing new refresh token keeps the old one.
+pub async fn refresh(
+    cfg: &OAuth2Provider,
+    keys: &Keyring,
+    redirect_uri: &str,
+    old: &UpstreamTokens,
+    ports: &Ports<'_>,
+) -> Result<UpstreamTokens, UpstreamError> {
+    let refresh_token = old.refresh_token.as_deref().ok_or(UpstreamError::NoRefreshToken)?;
+    let response: BasicTokenResponse = settings(cfg, redirect_uri).refresh(keys, ports, refresh_token).await?;
+    let mut tokens = UpstreamTokens::from_response(&response, None, ports.clock.now());
+    if tokens.refresh_token.is_none() {
+        tokens.refresh_token = old.refresh_token.clone();
+    }
+    Ok(tokens)
 }
 
 /// A value at a path like `emails[0].address` in `doc`.
@@ -73,6 +92,7 @@ fn text(doc: &Value, path: &str) -> Option<String> {
 pub async fn complete(
     idp: &IdentityProvider,
     cfg: &OAuth2Provider,
+    keys: &Keyring,
     params: &Params,
     secrets: &FlowSecrets,
     redirect_uri: &str,
@@ -85,20 +105,16 @@ pub async fn complete(
         });
     }
     let code = params.get("code").ok_or(UpstreamError::MissingCode)?;
-    let send = |req: oauth2::HttpRequest| ports.http.send(req);
-    let response = client(cfg, redirect_uri)?
-        .exchange_code(AuthorizationCode::new(code.to_owned()))
-        .set_pkce_verifier(PkceCodeVerifier::new(secrets.pkce_verifier.clone()))
-        .request_async(&send)
-        .await
-        .map_err(token_error)?;
+    let response: BasicTokenResponse =
+        settings(cfg, redirect_uri).exchange_code(keys, ports, code, secrets.pkce_verifier.as_deref()).await?;
     let info = fetch_userinfo(&cfg.userinfo_url, response.access_token().secret(), ports).await?;
     let sub = text(&info, &cfg.user_id_claim).ok_or_else(|| {
         UpstreamError::Unavailable(format!("userinfo has no `{}` (user_id_claim)", cfg.user_id_claim))
     })?;
     let email = text(&info, &cfg.email_claim);
-    let email_verified = email.is_some()
-        && cfg.email_verified_claim.as_deref().and_then(|p| at_path(&info, p)).is_some_and(|v| v == &Value::Bool(true));
+    let asserted =
+        cfg.email_verified_claim.as_deref().and_then(|p| at_path(&info, p)).is_some_and(|v| v == &Value::Bool(true));
+    let email_verified = email.is_some() && (idp.trust_email || asserted);
     Ok(BrokeredIdentity {
         alias: idp.alias.clone(),
         username: text(&info, &cfg.username_claim).or_else(|| email.clone()).unwrap_or_else(|| sub.clone()),
@@ -113,5 +129,7 @@ pub async fn complete(
         phone_number: None,
         phone_number_verified: false,
         address: None,
+        upstream_sid: None,
+        tokens: UpstreamTokens::from_response(&response, None, ports.clock.now()),
     })
 }

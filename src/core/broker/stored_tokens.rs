@@ -1,0 +1,134 @@
+//! Stored upstream tokens (`store_tokens`) and `GET /broker/{alias}/token`, Keycloak's
+//! "Retrieving external IdP tokens" — which here also refreshes an expired access token
+//! upstream instead of returning a dead one.
+
+use http::StatusCode;
+use serde_json::json;
+
+use super::users;
+use crate::core::app::Keyedge;
+use crate::core::config::{IdentityProvider, ProviderKind};
+use crate::core::error::{Failure, OAuthError, Outcome};
+use crate::core::keys;
+use crate::core::op::userinfo::authenticate_bearer;
+use crate::core::ports::{PortError, Ports};
+use crate::core::upstream::{oidc, plain_oauth2, UpstreamTokens};
+use crate::core::web::{self, Request};
+
+/// An access token this close to expiry is refreshed before it is handed out.
+const REFRESH_MARGIN: i64 = 30;
+
+/// Seals and stores the tokens of the identity `(alias, sub)`.
+pub async fn store(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    alias: &str,
+    sub: &str,
+    tokens: &UpstreamTokens,
+) -> Result<(), PortError> {
+    let key = keys::stored_tokens(alias, sub);
+    let json = serde_json::to_string(tokens).map_err(|e| PortError(e.to_string()))?;
+    let sealed = app.sealer.seal(ports.rng, key.as_bytes(), json.as_bytes());
+    ports.store.put(&key, &sealed, None).await
+}
+
+/// The stored tokens of `(alias, sub)`, if any. A record that does not open (another
+/// `ENCRYPTION_KEY`, tampering) counts as absent.
+pub async fn load(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    alias: &str,
+    sub: &str,
+) -> Result<Option<UpstreamTokens>, PortError> {
+    let key = keys::stored_tokens(alias, sub);
+    let Some(sealed) = ports.store.get(&key).await? else {
+        return Ok(None);
+    };
+    Ok(app.sealer.open(key.as_bytes(), &sealed).and_then(|json| serde_json::from_slice(&json).ok()))
+}
+
+fn error(status: StatusCode, code: &'static str, description: impl Into<String>) -> Failure {
+    Failure::Json(status, OAuthError::new(code, description))
+}
+
+/// `GET /broker/{alias}/token` with `Authorization: Bearer {keyedge access token}`.
+///
+/// Answers with the stored tokens when the token's client has `read_broker_tokens` and its
+/// user the `broker.read-token` role. An access token that has expired (or is about to) is
+/// refreshed upstream first and the new tokens are stored; when that is impossible the answer
+/// is `409 Conflict` with a JSON error, never a dead token.
+pub async fn token_endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
+    let claims = authenticate_bearer(app, ports, req).await?;
+    let idp = app
+        .config
+        .provider(alias)
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "invalid_request", format!("no identity provider `{alias}`")))?;
+    if !idp.store_tokens {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            format!("identity provider `{alias}` does not store tokens"),
+        ));
+    }
+    let client_may = app.config.client(&claims.client_id).is_some_and(|c| c.read_broker_tokens);
+    let user = users::load(ports, &claims.sub).await?;
+    let Some(user) = user.filter(|u| client_may && u.has_role(users::READ_TOKEN_ROLE)) else {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "reading stored tokens needs the broker.read-token role and a client allowed to read them",
+        ));
+    };
+    let Some(link) = user.links.iter().find(|l| l.alias == alias) else {
+        return Err(error(StatusCode::BAD_REQUEST, "invalid_request", format!("the user has no `{alias}` identity")));
+    };
+    let Some(mut tokens) = load(app, ports, alias, &link.sub).await? else {
+        return Err(error(StatusCode::BAD_REQUEST, "invalid_request", "no tokens are stored for this identity"));
+    };
+    let now = ports.clock.now();
+    if tokens.expires_at.is_some_and(|exp| exp - REFRESH_MARGIN <= now) {
+        tokens = refresh(app, ports, idp, &link.sub, &tokens).await.map_err(|e| {
+            error(
+                StatusCode::CONFLICT,
+                "token_refresh_failed",
+                format!("the stored tokens could not be refreshed: {e}"),
+            )
+        })?;
+        store(app, ports, alias, &link.sub, &tokens).await?;
+    }
+    let mut body = json!({
+        "access_token": tokens.access_token,
+        "token_type": tokens.token_type,
+    });
+    let extra = [
+        ("refresh_token", tokens.refresh_token.map(serde_json::Value::from)),
+        ("id_token", tokens.id_token.map(serde_json::Value::from)),
+        ("scope", tokens.scope.map(serde_json::Value::from)),
+        ("expires_in", tokens.expires_at.map(|exp| serde_json::Value::from((exp - now).max(0)))),
+        ("expires_at", tokens.expires_at.map(serde_json::Value::from)),
+    ];
+    for (k, v) in extra {
+        if let Some(v) = v {
+            body[k] = v;
+        }
+    }
+    let mut res = web::json_no_store(StatusCode::OK, body.to_string());
+    web::allow_any_origin(&mut res);
+    Ok(res)
+}
+
+async fn refresh(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    idp: &IdentityProvider,
+    sub: &str,
+    tokens: &UpstreamTokens,
+) -> Result<UpstreamTokens, crate::core::upstream::UpstreamError> {
+    let redirect_uri = app.broker_endpoint(&idp.alias);
+    match &idp.kind {
+        ProviderKind::Oidc(cfg) => {
+            oidc::refresh(idp, cfg, &app.metadata, &app.keys, &redirect_uri, sub, tokens, ports).await
+        }
+        ProviderKind::OAuth2(cfg) => plain_oauth2::refresh(cfg, &app.keys, &redirect_uri, tokens, ports).await,
+    }
+}

@@ -1,0 +1,145 @@
+//! Sessions as the upstream IdP sees them: its Back-Channel Logout tokens end the keyedge
+//! sessions opened through it (`backchannel_logout`), and keyedge logout can end the IdP's
+//! session too (`upstream_logout`, RP-Initiated Logout towards the IdP).
+
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::logout;
+use super::session::{self, Session};
+use crate::core::app::Keyedge;
+use crate::core::config::{IdentityProvider, OidcProvider, ProviderKind};
+use crate::core::error::{Failure, OAuthError, Outcome, PageError};
+use crate::core::keys;
+use crate::core::ports::{PortError, Ports};
+use crate::core::upstream::oidc;
+use crate::core::web::{self, Params, Request};
+
+/// One keyedge session opened through an upstream account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct UpstreamSessionRef {
+    /// The upstream `sid` of the login, when its ID token had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    upstream_sid: Option<String>,
+    /// The KV key of the keyedge session.
+    session_key: String,
+    expires_at: i64,
+}
+
+/// Remembers that `session` was opened through `(alias, sub)` with upstream session
+/// `upstream_sid`, for the IdP's back-channel logout. One KV read and write; expired entries
+/// are dropped on the way. Two logins of one upstream user in the same second may lose an
+/// entry (KV has no compare-and-set); that session then ends by its own expiry only.
+pub async fn remember(
+    ports: &Ports<'_>,
+    alias: &str,
+    sub: &str,
+    upstream_sid: Option<&str>,
+    session: &Session,
+    lifetime: u64,
+) -> Result<(), PortError> {
+    let key = keys::upstream_sessions(alias, sub);
+    let now = ports.clock.now();
+    let mut refs: Vec<UpstreamSessionRef> =
+        ports.store.get(&key).await?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default();
+    refs.retain(|r| r.expires_at > now);
+    refs.push(UpstreamSessionRef {
+        upstream_sid: upstream_sid.map(str::to_owned),
+        session_key: session.key.clone(),
+        expires_at: session.expires_at,
+    });
+    let json = serde_json::to_string(&refs).map_err(|e| PortError(e.to_string()))?;
+    ports.store.put(&key, &json, Some(lifetime)).await
+}
+
+fn oidc_of<'a>(app: &'a Keyedge, alias: &str) -> Option<(&'a IdentityProvider, &'a OidcProvider)> {
+    let idp = app.config.provider(alias)?;
+    match &idp.kind {
+        ProviderKind::Oidc(cfg) => Some((idp, cfg)),
+        ProviderKind::OAuth2(_) => None,
+    }
+}
+
+fn refused(description: impl Into<String>) -> Failure {
+    Failure::Json(StatusCode::BAD_REQUEST, OAuthError::invalid_request(description))
+}
+
+/// `POST /broker/{alias}/backchannel_logout` (OpenID Connect Back-Channel Logout 1.0 §2.5):
+/// the IdP's logout token ends the keyedge sessions of that upstream session (`sid`) or of
+/// that upstream user (`sub` alone); their clients are told in turn. 200 on success, 400 with
+/// a JSON error when the token is refused; a token is accepted once.
+pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
+    let Some((idp, cfg)) = oidc_of(app, alias).filter(|(_, cfg)| cfg.backchannel_logout) else {
+        return Err(Failure::Json(
+            StatusCode::NOT_FOUND,
+            OAuthError::invalid_request(format!("`{alias}` does not accept back-channel logout")),
+        ));
+    };
+    let params = Params::from_form(req);
+    let token = params.get("logout_token").ok_or_else(|| refused("logout_token is required"))?;
+    let claims = oidc::verify_logout_token(idp, cfg, &app.metadata, token, ports).await.map_err(refused)?;
+    let replay_ttl = 2 * (cfg.allowed_clock_skew + 300);
+    let first =
+        ports.once.once_then_store(Some((&keys::logout_jti(alias, &claims.jti), replay_ttl)), None, None).await?;
+    if !first {
+        return Err(refused("this logout token was already used"));
+    }
+    let sub = match &claims.sub {
+        Some(sub) => sub.clone(),
+        // A `sid` alone: the session is found under the user the sid belongs to, so keyedge
+        // needs `sub` too; oidc-provider, Keycloak and Azure AD always send both.
+        None => return Err(refused("keyedge needs the `sub` claim to find the sessions")),
+    };
+    let key = keys::upstream_sessions(alias, &sub);
+    let refs: Vec<UpstreamSessionRef> =
+        ports.store.get(&key).await?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default();
+    let (ending, kept): (Vec<_>, Vec<_>) =
+        refs.into_iter().partition(|r| claims.sid.is_none() || r.upstream_sid == claims.sid);
+    for r in &ending {
+        if let Some(s) = session::by_key(ports, r.session_key.clone()).await? {
+            logout::end_session(app, ports, &s).await?;
+        }
+    }
+    if kept.is_empty() {
+        ports.store.delete(&key).await?;
+    } else if !ending.is_empty() {
+        let json = serde_json::to_string(&kept).map_err(|e| PortError(e.to_string()))?;
+        ports.store.put(&key, &json, Some(app.config.session_lifetime)).await?;
+    }
+    let mut res = web::json_no_store(StatusCode::OK, "{}".into());
+    res.headers_mut().insert("cache-control", http::HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// Context of the sealed `state` keyedge sends to an IdP's end-session endpoint.
+const LOGOUT_STATE_CONTEXT: &[u8] = b"keyedge upstream logout";
+
+/// Where the browser goes to end the upstream session after `session` (through an IdP with
+/// `upstream_logout`) ended at keyedge; it comes back to `/broker/{alias}/logout_response`
+/// and then to `then`.
+pub async fn upstream_logout_url(app: &Keyedge, ports: &Ports<'_>, session: &Session, then: &str) -> Option<String> {
+    let (idp, cfg) = oidc_of(app, &session.idp).filter(|(_, cfg)| cfg.upstream_logout)?;
+    let endpoints = app.metadata.endpoints(idp, cfg, ports).await.ok()?;
+    let end_session = endpoints.end_session?;
+    let state = app.sealer.seal(ports.rng, LOGOUT_STATE_CONTEXT, then.as_bytes());
+    let back = app.config.endpoint(&format!("/broker/{}/logout_response", idp.alias));
+    let mut params =
+        vec![("client_id", cfg.client_id.as_str()), ("post_logout_redirect_uri", &back), ("state", &state)];
+    if let Some(hint) = &session.upstream_id_token {
+        params.push(("id_token_hint", hint));
+    }
+    Some(web::with_query(end_session.as_str(), &params))
+}
+
+/// `GET /broker/{alias}/logout_response`: back from the IdP's logout, on to where keyedge's
+/// logout was going. The target travels sealed in `state`, so it cannot be swapped for
+/// another site (no open redirect).
+pub fn logout_response(app: &Keyedge, req: &Request) -> Outcome {
+    let params = Params::from_query(req);
+    let target = params
+        .get("state")
+        .and_then(|s| app.sealer.open(LOGOUT_STATE_CONTEXT, s))
+        .and_then(|t| String::from_utf8(t).ok())
+        .ok_or_else(|| PageError::bad_request("Signed out", "You are signed out. The return address was lost."))?;
+    Ok(web::redirect(&target))
+}
