@@ -96,3 +96,74 @@ fn a_key_of_the_wrong_type_names_its_field() {
     let e = keyedge::core::Keyedge::from_config_text(&text, &secrets).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("es256_signing_key_env") && e.contains("expected a ES256 key"), "{e}");
 }
+
+/// The `up` IdP with `options` added.
+fn up_with(options: &str) -> Result<Config, String> {
+    load(&replace("client_secret_env = \"IDP_SECRET\"\n", &format!("client_secret_env = \"IDP_SECRET\"\n{options}\n")))
+}
+
+#[test]
+fn brokering_options_are_checked_with_the_field_named() {
+    let cases = [
+        ("sync_mode = \"sometimes\"", "unknown variant `sometimes`"),
+        ("client_auth_method = \"tls_client_auth\"", "identity_providers[0].client_auth_method"),
+        ("client_assertion_signing_alg = \"ES256\"", "identity_providers[0].client_assertion_signing_alg"),
+        ("prompt = \"always\"", "identity_providers[0].prompt"),
+        ("stored_tokens_readable = true", "identity_providers[0].stored_tokens_readable: needs store_tokens"),
+        ("link_only = true\nauthenticate_by_default = true", "identity_providers[0].authenticate_by_default"),
+        ("icon = \"ftp://x.test/i.png\"", "identity_providers[0].icon"),
+        (
+            "logout_url = \"https://idp.test/logout\"",
+            "identity_providers[0].logout_url: is used only with upstream_logout",
+        ),
+        ("use_jwks_url = false", "identity_providers[0].public_key_signature_verifier: is required"),
+        ("public_key_signature_verifier = \"x\"", "set use_jwks_url = false"),
+        ("use_jwks_url = false\npublic_key_signature_verifier = \"not a key\"", "not a PEM public key"),
+        ("validate_signature = false\nuse_jwks_url = false", "identity_providers[0].validate_signature"),
+        ("public_key_signature_verifier_key_id = \"k\"", "applies with public_key_signature_verifier only"),
+    ];
+    for (options, expected) in cases {
+        let e = up_with(options).unwrap_err();
+        assert!(e.contains(expected), "{options}: {e}");
+    }
+}
+
+#[test]
+fn jwt_client_authentication_needs_its_secret_or_key() {
+    // private_key_jwt uses keyedge's own key: a secret is a mistake.
+    let e = up_with("client_auth_method = \"private_key_jwt\"").unwrap_err();
+    assert!(e.contains("identity_providers[0].client_secret_env: private_key_jwt signs with keyedge's own key"), "{e}");
+    let e = load(&replace(
+        "client_secret_env = \"IDP_SECRET\"\n",
+        "client_auth_method = \"private_key_jwt\"\nclient_assertion_signing_alg = \"ES256\"\n",
+    ))
+    .unwrap_err();
+    assert!(e.contains("keyedge has no ES256 signing key"), "{e}");
+    let e = load(&replace("client_secret_env = \"IDP_SECRET\"\n", "client_auth_method = \"client_secret_jwt\"\n"))
+        .unwrap_err();
+    assert!(e.contains("identity_providers[0].client_secret_env: is required for client_secret_jwt"), "{e}");
+}
+
+#[test]
+fn every_brokering_option_is_accepted() {
+    let options = r#"
+icon = "/static/idp.svg"
+trust_email = true
+store_tokens = true
+stored_tokens_readable = true
+sync_mode = "force"
+link_only = true
+pkce_enabled = false
+client_auth_method = "client_secret_jwt"
+prompt = "select_account"
+accepts_prompt_none_forward = true
+backchannel_logout = true
+upstream_logout = true
+logout_url = "https://idp.test/logout"
+"#;
+    let config = up_with(options).unwrap();
+    let idp = &config.identity_providers[0];
+    assert!(idp.trust_email && idp.store_tokens && idp.stored_tokens_readable && idp.link_only && !idp.pkce_enabled);
+    assert_eq!(idp.sync_mode, keyedge::core::config::SyncMode::Force);
+    assert_eq!(idp.icon.as_deref(), Some("/static/idp.svg"));
+}

@@ -89,6 +89,17 @@ impl Keyedge {
         &self.css_path
     }
 
+    /// Page chrome in the language the browser prefers (`Accept-Language`).
+    pub fn ui(&self, req: &Request) -> pages::Ui<'_> {
+        self.ui_for(req, None)
+    }
+
+    /// Page chrome in the language of `ui_locales` (a client's request), else the browser's.
+    pub fn ui_for(&self, req: &Request, ui_locales: Option<&str>) -> pages::Ui<'_> {
+        let accept = req.headers().get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+        pages::Ui { css: &self.css_path, t: super::i18n::negotiate(ui_locales, accept) }
+    }
+
     pub fn cookies(&self) -> CookieJar {
         CookieJar { secure: self.config.secure_cookies }
     }
@@ -109,7 +120,7 @@ impl Keyedge {
                 if let Failure::Port(e) = &failure {
                     (ports.log)(&format!("storage or network failure on {} {}: {e}", req.method(), req.uri().path()));
                 }
-                failure.into_response(&self.css_path)
+                failure.into_response(self.ui(&req))
             }
         };
         if cors {
@@ -152,7 +163,7 @@ impl Keyedge {
             "/userinfo" if get || post => userinfo::userinfo(self, ports, req).await,
             "/account" if get => account::account(self, ports, req).await,
             "/logout" if get || post => logout::logout(self, ports, req).await,
-            logout::DONE_PATH if get => Ok(logout::done(self)),
+            logout::DONE_PATH if get => Ok(logout::done(self, req)),
             p if get && p == self.css_path => Ok(web::static_asset("text/css; charset=utf-8", pages::CSS)),
             _ => not_found(),
         }
@@ -216,7 +227,7 @@ impl Keyedge {
         if let Some(alias) = direct {
             return Ok(web::redirect(&continuation.start_url(&alias)));
         }
-        login::login_page(self, Some(client), &continuation)
+        login::login_page(self, req, Some(client), &continuation)
     }
 
     /// `/login?return_to=…`: sign in to keyedge itself (the account page).
@@ -226,7 +237,7 @@ impl Keyedge {
         if session::current(ports, self.cookies(), req).await?.is_some() {
             return Ok(web::redirect(&path));
         }
-        login::login_page(self, None, &login::Continuation::ReturnTo { path })
+        login::login_page(self, req, None, &login::Continuation::ReturnTo { path })
     }
 }
 

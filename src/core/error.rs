@@ -87,9 +87,9 @@ fn oauth_json(e: &OAuthError) -> String {
 }
 
 impl Failure {
-    pub fn into_response(self, css: &str) -> Response {
+    pub fn into_response(self, ui: pages::Ui<'_>) -> Response {
         match self {
-            Failure::Page(page) => web::html(page.status, pages::error_page(css, &page)),
+            Failure::Page(page) => web::html(page.status, pages::error_page(ui, &page)),
             Failure::Json(status, e) => {
                 let mut res = web::json_no_store(status, oauth_json(&e));
                 if status == StatusCode::UNAUTHORIZED {
@@ -114,7 +114,7 @@ impl Failure {
                     "Temporarily unavailable",
                     "keyedge could not reach its storage or an identity provider. Nothing was changed; please try again.",
                 );
-                web::html(page.status, pages::error_page(css, &page))
+                web::html(page.status, pages::error_page(ui, &page))
             }
         }
     }

@@ -84,8 +84,9 @@ pub fn upstream_sessions(alias: &str, sub: &str) -> String {
     format!("upstream_sessions:{alias}:{}", b64url(sub.as_bytes()))
 }
 
-/// Once marker `logout_jti:{alias}:{sha256(jti)}`: a logout token from an IdP is accepted
-/// once (Back-Channel Logout 1.0 §2.6, 10); TTL = the token's lifetime plus skew.
+/// Once marker `logout_jti:{alias}|{sha256(jti)}`: a logout token from an IdP is accepted
+/// once (Back-Channel Logout 1.0 §2.6, 10); TTL = the token's lifetime plus skew. One
+/// Durable Object per IdP holds them.
 pub fn logout_jti(alias: &str, jti: &str) -> String {
-    format!("logout_jti:{alias}:{}", hashed(jti))
+    format!("logout_jti:{alias}|{}", hashed(jti))
 }

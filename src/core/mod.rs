@@ -5,6 +5,7 @@ pub mod app;
 pub mod broker;
 pub mod config;
 pub mod error;
+pub mod i18n;
 pub mod jobs;
 pub mod jose;
 pub mod keys;

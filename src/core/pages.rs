@@ -4,6 +4,14 @@ use askama::Template;
 
 use super::broker::users::User;
 use super::error::PageError;
+use super::i18n::Messages;
+
+/// What every page needs: the stylesheet's path and the words in the reader's language.
+#[derive(Clone, Copy)]
+pub struct Ui<'a> {
+    pub css: &'a str,
+    pub t: &'static Messages,
+}
 
 /// The stylesheet, served under a content-addressed path so it can be cached for a year.
 pub const CSS: &str = include_str!("../../www/static/keyedge.css");
@@ -18,14 +26,14 @@ pub fn css_path() -> String {
 #[derive(Template)]
 #[template(path = "home.html")]
 struct Home<'a> {
-    css: &'a str,
+    ui: Ui<'a>,
     signed_in: bool,
 }
 
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct Login<'a> {
-    pub css: &'a str,
+    pub ui: Ui<'a>,
     pub client_name: Option<&'a str>,
     pub providers: &'a [ProviderChoice],
     /// Show the email field of home-realm discovery.
@@ -39,15 +47,17 @@ pub struct Login<'a> {
 pub struct ProviderChoice {
     pub display_name: String,
     pub href: String,
+    pub icon: Option<String>,
 }
 
 #[derive(Template)]
 #[template(path = "account.html")]
 struct Account<'a> {
-    css: &'a str,
+    ui: Ui<'a>,
     user: &'a User,
     session_idp: &'a str,
     links: &'a [LinkRow],
+    linkable: &'a [ProviderChoice],
 }
 
 pub struct LinkRow {
@@ -59,7 +69,7 @@ pub struct LinkRow {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
-    css: &'a str,
+    ui: Ui<'a>,
     title: &'a str,
     message: &'a str,
     retry: Option<&'a str>,
@@ -68,7 +78,7 @@ struct ErrorPage<'a> {
 #[derive(Template)]
 #[template(path = "form_post.html")]
 struct FormPost<'a> {
-    css: &'a str,
+    ui: Ui<'a>,
     action: &'a str,
     fields: &'a [(&'a str, &'a str)],
 }
@@ -80,7 +90,9 @@ const FORM_POST_SCRIPT: &str = "document.forms[0].submit()";
 /// OAuth 2.0 Form Post Response Mode §2: an HTML form that POSTs the response to the client.
 pub fn form_post(css: &str, action: &str, fields: &[(&str, &str)]) -> super::web::Response {
     use sha2::{Digest, Sha256};
-    let html = render(&FormPost { css, action, fields });
+    // The page is shown for an instant before the script submits it.
+    let ui = Ui { css, t: &super::i18n::EN };
+    let html = render(&FormPost { ui, action, fields });
     let mut res = super::web::html(http::StatusCode::OK, html);
     let script_hash =
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, Sha256::digest(FORM_POST_SCRIPT));
@@ -97,7 +109,7 @@ pub fn form_post(css: &str, action: &str, fields: &[(&str, &str)]) -> super::web
 #[derive(Template)]
 #[template(path = "logout.html")]
 struct Logout<'a> {
-    css: &'a str,
+    ui: Ui<'a>,
     form: Option<&'a LogoutForm>,
 }
 
@@ -114,26 +126,26 @@ fn render(t: &impl Template) -> String {
     t.render().unwrap_or_else(|_| "<!doctype html><title>keyedge</title><p>Page could not be rendered.</p>".into())
 }
 
-pub fn home(css: &str, signed_in: bool) -> String {
-    render(&Home { css, signed_in })
+pub fn home(ui: Ui<'_>, signed_in: bool) -> String {
+    render(&Home { ui, signed_in })
 }
 
 pub fn login(page: &Login<'_>) -> String {
     render(page)
 }
 
-pub fn account(css: &str, user: &User, session_idp: &str, links: &[LinkRow]) -> String {
-    render(&Account { css, user, session_idp, links })
+pub fn account(ui: Ui<'_>, user: &User, session_idp: &str, links: &[LinkRow], linkable: &[ProviderChoice]) -> String {
+    render(&Account { ui, user, session_idp, links, linkable })
 }
 
-pub fn error_page(css: &str, e: &PageError) -> String {
-    render(&ErrorPage { css, title: &e.title, message: &e.message, retry: e.retry.as_deref() })
+pub fn error_page(ui: Ui<'_>, e: &PageError) -> String {
+    render(&ErrorPage { ui, title: &e.title, message: &e.message, retry: e.retry.as_deref() })
 }
 
-pub fn logout_confirm(css: &str, form: &LogoutForm) -> String {
-    render(&Logout { css, form: Some(form) })
+pub fn logout_confirm(ui: Ui<'_>, form: &LogoutForm) -> String {
+    render(&Logout { ui, form: Some(form) })
 }
 
-pub fn logout_done(css: &str) -> String {
-    render(&Logout { css, form: None })
+pub fn logout_done(ui: Ui<'_>) -> String {
+    render(&Logout { ui, form: None })
 }

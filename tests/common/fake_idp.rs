@@ -22,13 +22,37 @@ pub type Tamper = Box<dyn Fn(&mut Value)>;
 #[derive(Clone)]
 pub struct IssuedCode {
     nonce: String,
-    challenge: String,
+    challenge: Option<String>,
     user: String,
     redirect_uri: String,
 }
 
 pub struct FakeIdp {
     clock: VirtualClock,
+    /// Issuer and base URL, e.g. `https://idp.test`.
+    pub base: String,
+    /// keyedge's client id and secret at this IdP.
+    pub client_id: String,
+    pub secret: String,
+    /// How keyedge must authenticate: client_secret_basic (default), client_secret_post,
+    /// client_secret_jwt or private_key_jwt (checked against keyedge's test key).
+    pub auth_method: RefCell<&'static str>,
+    /// `expires_in` of access tokens.
+    pub access_lifetime: RefCell<i64>,
+    /// Refresh tokens issued, by value: the user. Rotated on use.
+    pub refresh_tokens: RefCell<HashMap<String, String>>,
+    /// Refuse refresh grants (`invalid_grant`), as after a revocation at the IdP.
+    pub refuse_refresh: RefCell<bool>,
+    /// Issue no refresh tokens.
+    pub no_refresh_tokens: RefCell<bool>,
+    /// `email_verified` in userinfo.
+    pub email_verified: RefCell<bool>,
+    /// `given_name` in userinfo.
+    pub given_name: RefCell<String>,
+    /// Accept authorization requests without PKCE.
+    pub pkce_optional: RefCell<bool>,
+    /// The last authorization request's query.
+    pub last_authorize: RefCell<HashMap<String, String>>,
     key: RefCell<RsaPrivateKey>,
     pub kid: RefCell<String>,
     codes: RefCell<HashMap<String, IssuedCode>>,
@@ -74,8 +98,25 @@ fn respond(status: u16, body: Value) -> http::Response<Vec<u8>> {
 
 impl FakeIdp {
     pub fn mount(http: &MemoryHttp, clock: VirtualClock) -> Rc<Self> {
+        Self::mount_at(http, clock, IDP, "keyedge-at-idp", super::IDP_SECRET)
+    }
+
+    /// Another IdP at `base`, where keyedge is client `client_id` with `secret`.
+    pub fn mount_at(http: &MemoryHttp, clock: VirtualClock, base: &str, client_id: &str, secret: &str) -> Rc<Self> {
         let idp = Rc::new(FakeIdp {
             clock,
+            base: base.to_owned(),
+            client_id: client_id.to_owned(),
+            secret: secret.to_owned(),
+            auth_method: RefCell::new("client_secret_basic"),
+            access_lifetime: RefCell::new(300),
+            refresh_tokens: RefCell::default(),
+            refuse_refresh: RefCell::new(false),
+            no_refresh_tokens: RefCell::new(false),
+            email_verified: RefCell::new(true),
+            given_name: RefCell::new("Given".into()),
+            pkce_optional: RefCell::new(false),
+            last_authorize: RefCell::default(),
             key: RefCell::new(rsa_key(include_str!("../fixtures/upstream-test-key.pem"))),
             kid: RefCell::new("up-1".into()),
             codes: RefCell::default(),
@@ -86,20 +127,22 @@ impl FakeIdp {
             jwks_requests: RefCell::new(0),
         });
         let handler = idp.clone();
-        http.mount(IDP, move |req| handler.serve(req));
+        http.mount(base, move |req| handler.serve(req));
         idp
     }
 
     fn serve(&self, req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+        let base = &self.base;
         match req.uri().path() {
             "/.well-known/openid-configuration" => respond(
                 200,
                 json!({
-                    "issuer": IDP,
-                    "authorization_endpoint": format!("{IDP}/auth"),
-                    "token_endpoint": format!("{IDP}/token"),
-                    "jwks_uri": format!("{IDP}/jwks"),
-                    "userinfo_endpoint": format!("{IDP}/userinfo"),
+                    "issuer": base,
+                    "authorization_endpoint": format!("{base}/auth"),
+                    "token_endpoint": format!("{base}/token"),
+                    "jwks_uri": format!("{base}/jwks"),
+                    "userinfo_endpoint": format!("{base}/userinfo"),
+                    "end_session_endpoint": format!("{base}/session/end"),
                 }),
             ),
             "/jwks" => {
@@ -114,14 +157,15 @@ impl FakeIdp {
             "/token" => self.token(req),
             "/userinfo" => {
                 let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
-                let Some(user) = auth.strip_prefix("Bearer at-") else {
+                let Some(user) = auth.strip_prefix("Bearer at-").map(|u| u.split('~').next().unwrap_or(u)) else {
                     return respond(401, json!({"error": "invalid_token"}));
                 };
                 let sub = self.userinfo_sub.borrow().clone().unwrap_or_else(|| format!("sub-{user}"));
                 respond(
                     200,
-                    json!({ "sub": sub, "email": format!("{user}@example.com"), "email_verified": true,
-                    "preferred_username": user, "given_name": "Given", "family_name": "Family",
+                    json!({ "sub": sub, "email": format!("{user}@example.com"),
+                    "email_verified": *self.email_verified.borrow(),
+                    "preferred_username": user, "given_name": *self.given_name.borrow(), "family_name": "Family",
                     "phone_number": "+1 555 0100", "phone_number_verified": true,
                     "address": { "country": "NL", "locality": "Delft" } }),
                 )
@@ -130,15 +174,64 @@ impl FakeIdp {
         }
     }
 
-    fn token(&self, req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+    /// Checks keyedge's client authentication the configured way.
+    fn client_authenticated(&self, req: &http::Request<Vec<u8>>, f: &HashMap<String, String>) -> bool {
         use base64::Engine;
+        let header = req.headers().get("authorization").and_then(|v| v.to_str().ok());
+        let field = |k: &str| f.get(k).map(String::as_str);
+        match *self.auth_method.borrow() {
+            "client_secret_basic" => {
+                let expected =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.client_id, self.secret));
+                header == Some(&format!("Basic {expected}")) && field("client_secret").is_none()
+            }
+            "client_secret_post" => {
+                header.is_none()
+                    && field("client_id") == Some(&self.client_id)
+                    && field("client_secret") == Some(&self.secret)
+            }
+            method => {
+                if header.is_some()
+                    || field("client_secret").is_some()
+                    || field("client_assertion_type") != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+                {
+                    return false;
+                }
+                let Some(assertion) = field("client_assertion") else { return false };
+                let Ok(token) = jwt_compact::UntrustedToken::new(assertion) else { return false };
+                let claims: Result<jwt_compact::Token<Value>, _> = if method == "client_secret_jwt" {
+                    use jwt_compact::alg::{Hs256, Hs256Key};
+                    Hs256.validator(&Hs256Key::new(self.secret.as_bytes())).validate(&token)
+                } else {
+                    let key = rsa_key(include_str!("../fixtures/keyedge-test-key.pem")).to_public_key();
+                    Rsa::rs256().validator(&key).validate(&token)
+                };
+                let Ok(claims) = claims else { return false };
+                let c = &claims.claims().custom;
+                let exp_ok = claims.claims().expiration.is_some_and(|e| e.timestamp() >= self.clock.now());
+                exp_ok
+                    && c["iss"] == json!(self.client_id)
+                    && c["sub"] == json!(self.client_id)
+                    && c["aud"] == json!(format!("{}/token", self.base))
+                    && c["jti"].is_string()
+            }
+        }
+    }
+
+    fn token(&self, req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
         *self.token_requests.borrow_mut() += 1;
-        let expected =
-            base64::engine::general_purpose::STANDARD.encode(format!("keyedge-at-idp:{}", super::IDP_SECRET));
-        if req.headers().get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Basic {expected}")) {
+        let f = form(req.body());
+        if !self.client_authenticated(&req, &f) {
             return respond(401, json!({"error": "invalid_client"}));
         }
-        let f = form(req.body());
+        if f.get("grant_type").map(String::as_str) == Some("refresh_token") {
+            let presented = f.get("refresh_token").cloned().unwrap_or_default();
+            let user = self.refresh_tokens.borrow_mut().remove(&presented);
+            return match user {
+                Some(user) if !*self.refuse_refresh.borrow() => self.issue(&user, None),
+                _ => respond(400, json!({"error": "invalid_grant", "error_description": "refresh token revoked"})),
+            };
+        }
         let reusable = *self.reusable_codes.borrow();
         let issued = f.get("code").and_then(|c| {
             let mut codes = self.codes.borrow_mut();
@@ -151,26 +244,71 @@ impl FakeIdp {
         let Some(issued) = issued else {
             return respond(400, json!({"error": "invalid_grant", "error_description": "unknown code"}));
         };
-        let verifier = f.get("code_verifier").cloned().unwrap_or_default();
-        if keyedge::core::b64url(&Sha256::digest(verifier.as_bytes())) != issued.challenge {
+        let verifier = f.get("code_verifier").cloned();
+        let pkce_ok = match (&issued.challenge, verifier) {
+            (Some(challenge), Some(v)) => keyedge::core::b64url(&Sha256::digest(v.as_bytes())) == *challenge,
+            (None, None) => true,
+            _ => false,
+        };
+        if !pkce_ok {
             return respond(400, json!({"error": "invalid_grant", "error_description": "PKCE"}));
         }
         if f.get("redirect_uri") != Some(&issued.redirect_uri) {
             return respond(400, json!({"error": "invalid_grant", "error_description": "redirect_uri"}));
         }
-        let access_token = format!("at-{}", issued.user);
+        self.issue(&issued.user, Some(&issued.nonce))
+    }
+
+    /// A token response for `user`: with an ID token carrying `nonce` for a code, without
+    /// `nonce` for a refresh (OIDC Core §12.2).
+    fn issue(&self, user: &str, nonce: Option<&str>) -> http::Response<Vec<u8>> {
+        let n = *self.token_requests.borrow();
+        let access_token = if nonce.is_some() { format!("at-{user}") } else { format!("at-{user}~{n}") };
         let now = self.clock.now();
         let mut claims = json!({
-            "iss": IDP, "sub": format!("sub-{}", issued.user), "aud": "keyedge-at-idp",
-            "iat": now, "exp": now + 300, "nonce": issued.nonce,
+            "iss": self.base, "sub": format!("sub-{user}"), "aud": self.client_id,
+            "iat": now, "exp": now + 300, "sid": format!("sid-{user}"),
             "at_hash": keyedge::core::jose::half_hash(&access_token),
         });
+        if let Some(nonce) = nonce {
+            claims["nonce"] = json!(nonce);
+        }
         (self.tamper.borrow())(&mut claims);
         let id_token = sign(&self.key.borrow(), &self.kid.borrow(), claims);
-        respond(
-            200,
-            json!({ "access_token": access_token, "token_type": "Bearer", "expires_in": 300, "id_token": id_token }),
-        )
+        let mut body = json!({
+            "access_token": access_token, "token_type": "Bearer",
+            "expires_in": *self.access_lifetime.borrow(), "id_token": id_token,
+        });
+        if !*self.no_refresh_tokens.borrow() {
+            let rt = format!("rt-{user}-{n}");
+            self.refresh_tokens.borrow_mut().insert(rt.clone(), user.to_owned());
+            body["refresh_token"] = json!(rt);
+        }
+        respond(200, body)
+    }
+
+    /// A Back-Channel Logout token for `user`'s session, signed with the IdP's key;
+    /// `tamper` changes its claims first.
+    pub fn logout_token(&self, user: &str, tamper: impl Fn(&mut Value)) -> String {
+        let now = self.clock.now();
+        let mut claims = json!({
+            "iss": self.base, "aud": self.client_id, "sub": format!("sub-{user}"), "sid": format!("sid-{user}"),
+            "iat": now, "exp": now + 120, "jti": format!("jti-{user}-{now}"),
+            "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+        });
+        tamper(&mut claims);
+        sign(&self.key.borrow(), &self.kid.borrow(), claims)
+    }
+
+    /// The IdP answers an authorization request with `error` (e.g. `login_required` for
+    /// `prompt=none` without a session there); returns the callback URL.
+    pub fn deny(&self, auth_url: &str, error: &str) -> String {
+        let url = url::Url::parse(auth_url).unwrap();
+        let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        *self.last_authorize.borrow_mut() = q.clone();
+        let mut cb = url::Url::parse(&q["redirect_uri"]).unwrap();
+        cb.query_pairs_mut().append_pair("error", error).append_pair("state", &q["state"]);
+        cb.to_string()
     }
 
     /// The IdP rotates its signing key: new key, new `kid`, old one no longer published.
@@ -182,23 +320,29 @@ impl FakeIdp {
     /// The user signs in at the IdP's authorization endpoint; returns the callback URL.
     pub fn authorize(&self, auth_url: &str, user: &str) -> String {
         let url = url::Url::parse(auth_url).unwrap();
-        assert!(auth_url.starts_with(&format!("{IDP}/auth?")), "sent to {auth_url}");
+        assert!(auth_url.starts_with(&format!("{}/auth?", self.base)), "sent to {auth_url}");
         let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
-        assert_eq!(q["client_id"], "keyedge-at-idp");
+        *self.last_authorize.borrow_mut() = q.clone();
+        assert_eq!(q["client_id"], self.client_id);
         assert_eq!(q["response_type"], "code");
-        assert_eq!(q["code_challenge_method"], "S256");
+        if !*self.pkce_optional.borrow() {
+            assert_eq!(q["code_challenge_method"], "S256");
+        }
         let code = format!("code-{}-{}", user, self.codes.borrow().len());
         self.codes.borrow_mut().insert(
             code.clone(),
             IssuedCode {
-                nonce: q["nonce"].clone(),
-                challenge: q["code_challenge"].clone(),
+                nonce: q.get("nonce").cloned().unwrap_or_default(),
+                challenge: q.get("code_challenge").cloned(),
                 user: user.to_owned(),
                 redirect_uri: q["redirect_uri"].clone(),
             },
         );
         let mut cb = url::Url::parse(&q["redirect_uri"]).unwrap();
-        cb.query_pairs_mut().append_pair("code", &code).append_pair("state", &q["state"]).append_pair("iss", IDP);
+        cb.query_pairs_mut()
+            .append_pair("code", &code)
+            .append_pair("state", &q["state"])
+            .append_pair("iss", &self.base);
         cb.to_string()
     }
 }

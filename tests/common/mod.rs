@@ -19,6 +19,7 @@ pub const APP_REDIRECT: &str = "https://app.test/cb";
 pub const APP_SECRET: &str = "app-secret-0123456789";
 pub const IDP_SECRET: &str = "idp-secret-0123456789";
 pub const MACHINE_SECRET: &str = "machine-secret-0123456789";
+pub const IDP2_SECRET: &str = "idp2-secret-0123456789";
 pub const START: i64 = 1_800_000_000;
 
 pub fn config_text() -> String {
@@ -60,6 +61,7 @@ pub fn secrets(name: &str) -> Option<String> {
         "APP_SECRET" => Some(APP_SECRET.to_owned()),
         "IDP_SECRET" => Some(IDP_SECRET.to_owned()),
         "MACHINE_SECRET" => Some(MACHINE_SECRET.to_owned()),
+        "IDP2_SECRET" => Some(IDP2_SECRET.to_owned()),
         // 32 test bytes, base64.
         "ENCRYPTION_KEY" => Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned()),
         _ => None,
@@ -150,6 +152,23 @@ impl World {
             sleep: VirtualSleep(clock.clone()),
             jobs_done: RefCell::default(),
         }
+    }
+
+    /// The test world with `up_options` added to the `up` IdP, `app_options` to the `app`
+    /// client, and `extra` appended to the configuration.
+    pub fn with(up_options: &str, app_options: &str, extra: &str) -> Self {
+        let text = config_text()
+            .replace(
+                "client_secret_env = \"IDP_SECRET\"\n",
+                &format!("client_secret_env = \"IDP_SECRET\"\n{up_options}\n"),
+            )
+            .replace(
+                "backchannel_logout_uri = \"https://app.test/backchannel\"\n",
+                &format!("backchannel_logout_uri = \"https://app.test/backchannel\"\n{app_options}\n"),
+            );
+        let mut world = World::new();
+        world.app = Keyedge::from_config_text(&format!("{text}\n{extra}"), &secrets).expect("test config is valid");
+        world
     }
 
     /// One request; the jobs it queued run right after it, as `waitUntil` would run them.
@@ -273,10 +292,15 @@ pub fn rp_request(client_id: &str, redirect_uri: &str) -> RpRequest {
 /// From `/authorize` through the login page to the upstream IdP's authorization endpoint.
 /// Returns the URL keyedge sent the browser to at the IdP.
 pub fn start_login(world: &World, browser: &mut Browser, authorize_query: &str) -> String {
+    start_login_via(world, browser, authorize_query, "up")
+}
+
+/// [`start_login`] choosing the IdP `alias` on the login page.
+pub fn start_login_via(world: &World, browser: &mut Browser, authorize_query: &str, alias: &str) -> String {
     let page = browser.get(world, &format!("/authorize?{authorize_query}"));
     assert_eq!(page.status(), 200, "login page: {}", body(&page));
     let html = body(&page);
-    let start = html.find("href=\"/broker/up/login").expect("login page links the upstream IdP") + 6;
+    let start = html.find(&format!("href=\"/broker/{alias}/login")).expect("login page links the IdP") + 6;
     let end = html[start..].find('"').unwrap() + start;
     let href = html[start..end].replace("&#38;", "&").replace("&amp;", "&");
     let to_idp = browser.get(world, &href);

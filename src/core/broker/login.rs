@@ -130,14 +130,28 @@ pub fn visible_providers<'a>(
     })
 }
 
-pub fn login_page(app: &Keyedge, client: Option<&Client>, continuation: &Continuation) -> Outcome {
-    render_login(app, client, continuation, None)
+pub fn login_page(app: &Keyedge, req: &Request, client: Option<&Client>, continuation: &Continuation) -> Outcome {
+    render_login(app, req, client, continuation, None)
 }
 
-fn render_login(app: &Keyedge, client: Option<&Client>, continuation: &Continuation, notice: Option<&str>) -> Outcome {
+fn render_login(
+    app: &Keyedge,
+    req: &Request,
+    client: Option<&Client>,
+    continuation: &Continuation,
+    notice: Option<&str>,
+) -> Outcome {
     let providers: Vec<ProviderChoice> = visible_providers(app, client)
-        .map(|p| ProviderChoice { display_name: p.display_name.clone(), href: continuation.start_url(&p.alias) })
+        .map(|p| ProviderChoice {
+            display_name: p.display_name.clone(),
+            href: continuation.start_url(&p.alias),
+            icon: p.icon.clone(),
+        })
         .collect();
+    let ui_locales = match continuation {
+        Continuation::Authorize { request } => request.ui_locales.as_deref(),
+        Continuation::ReturnTo { .. } => None,
+    };
     // The email field appears only when some IdP this client may use has email domains.
     let discovery = app
         .config
@@ -146,7 +160,7 @@ fn render_login(app: &Keyedge, client: Option<&Client>, continuation: &Continuat
         .any(|p| p.enabled && !p.email_domains.is_empty() && client.is_none_or(|c| c.allows_idp(&p.alias)));
     let hidden = if discovery { continuation.query() } else { Vec::new() };
     let page = pages::Login {
-        css: app.css(),
+        ui: app.ui_for(req, ui_locales),
         client_name: client.map(|c| c.name.as_str()),
         providers: &providers,
         discovery,
@@ -198,7 +212,7 @@ pub fn discover(app: &Keyedge, req: &Request) -> Outcome {
             } else {
                 format!("There is no single sign-on for {domain}. Choose how to sign in below.")
             };
-            render_login(app, client, &continuation, Some(&notice))
+            render_login(app, req, client, &continuation, Some(&notice))
         }
     }
 }

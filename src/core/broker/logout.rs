@@ -42,8 +42,8 @@ fn bad(message: &str) -> PageError {
 /// The "you are signed out" page, where a logout without a client's redirect ends.
 pub const DONE_PATH: &str = "/logout/done";
 
-pub fn done(app: &Keyedge) -> web::Response {
-    web::html(StatusCode::OK, pages::logout_done(app.css()))
+pub fn done(app: &Keyedge, req: &Request) -> web::Response {
+    web::html(StatusCode::OK, pages::logout_done(app.ui(req)))
 }
 
 /// `GET|POST /logout`.
@@ -85,7 +85,7 @@ pub async fn logout(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome 
             post_logout_redirect_uri: redirect,
             state: params.get("state").map(str::to_owned),
         };
-        return Ok(web::html(StatusCode::OK, pages::logout_confirm(app.css(), &form)));
+        return Ok(web::html(StatusCode::OK, pages::logout_confirm(app.ui(req), &form)));
     }
     let target = redirect.map(|uri| {
         let state: Vec<(&str, &str)> = params.get("state").map(|s| ("state", s)).into_iter().collect();
@@ -99,7 +99,7 @@ pub async fn logout(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome 
     let res = match (upstream, target) {
         (Some(url), _) => web::redirect(&url),
         (None, Some(target)) => web::redirect(&target),
-        (None, None) => done(app),
+        (None, None) => done(app, req),
     };
     Ok(web::with_cookie(res, app.cookies().clear(session::COOKIE)))
 }

@@ -185,7 +185,11 @@ impl UpstreamTokens {
     {
         UpstreamTokens {
             access_token: tr.access_token().secret().clone(),
-            token_type: tr.token_type().as_ref().to_owned(),
+            // RFC 6749 §5.1: case-insensitive; the `oauth2` crate reads it as lowercase.
+            token_type: match tr.token_type().as_ref() {
+                t if t.eq_ignore_ascii_case("bearer") => "Bearer".to_owned(),
+                t => t.to_owned(),
+            },
             refresh_token: tr.refresh_token().map(|r| r.secret().clone()),
             id_token,
             scope: tr.scopes().map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
