@@ -16,7 +16,8 @@ export WRANGLER_SEND_METRICS := false
 # `make dev` and the end-to-end tests embed the demo configuration.
 DEV_CONFIG ?= dev/keyedge.dev.toml
 
-.PHONY: dev test bench tools node-tools rust-tools browser worker build unit lint e2e clean
+# .dev.vars is phony: dev/dev-vars.mjs adds entries that newer versions need and keeps the rest.
+.PHONY: dev test bench tools node-tools rust-tools browser worker build unit lint e2e clean .dev.vars
 
 dev: tools .dev.vars
 	@KEYEDGE_CONFIG=$(DEV_CONFIG) bash dev/run.sh

@@ -2,6 +2,11 @@
 // oidc-provider with two demo users and a real username/password form. Not product code.
 //
 //   node dev/demo-idp.mjs   (env: IDP_PORT=9090, KEYEDGE_URL=http://localhost:8787)
+//
+// Two run side by side: `demo` (client_secret_basic) and, with IDP_ALIAS=partner,
+// IDP_PORT=9091, IDP_CLIENT_AUTH=private_key_jwt, a second one where keyedge authenticates
+// with its own signing key (read from its /jwks). Both issue refresh tokens and send
+// back-channel logout tokens to keyedge; IDP_ACCESS_TTL sets the access-token lifetime.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
@@ -10,7 +15,12 @@ import { readDevVars } from './vars.mjs';
 const PORT = Number(process.env.IDP_PORT || 9090);
 const ISSUER = process.env.IDP_ISSUER || `http://localhost:${PORT}`;
 const KEYEDGE = process.env.KEYEDGE_URL || 'http://localhost:8787';
+const ALIAS = process.env.IDP_ALIAS || 'demo';
+const NAME = process.env.IDP_NAME || 'Demo IdP';
+const AUTH = process.env.IDP_CLIENT_AUTH || 'client_secret_basic';
+const ACCESS_TTL = Number(process.env.IDP_ACCESS_TTL || 3600);
 const vars = readDevVars(process.env.DEV_VARS || '.dev.vars');
+const broker = `${KEYEDGE}/broker/${ALIAS}`;
 
 export const USERS = {
   alice: { password: 'wonderland', sub: 'u-alice', email: 'alice@example.com', email_verified: true,
@@ -25,12 +35,26 @@ const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.expor
 const provider = new Provider(ISSUER, {
   clients: [{
     client_id: 'keyedge',
-    client_secret: vars.DEMO_IDP_SECRET,
-    redirect_uris: [`${KEYEDGE}/broker/demo/endpoint`],
-    grant_types: ['authorization_code'],
+    ...(AUTH === 'private_key_jwt'
+      ? { jwks_uri: `${KEYEDGE}/jwks`, token_endpoint_auth_signing_alg: 'RS256' }
+      : { client_secret: vars.DEMO_IDP_SECRET }),
+    redirect_uris: [`${broker}/endpoint`],
+    post_logout_redirect_uris: [`${broker}/logout_response`],
+    grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
-    token_endpoint_auth_method: 'client_secret_basic',
+    token_endpoint_auth_method: AUTH,
+    backchannel_logout_uri: `${broker}/backchannel_logout`,
+    backchannel_logout_session_required: true,
   }],
+  ttl: { AccessToken: ACCESS_TTL },
+  // keyedge runs on loopback next to this demo, which oidc-provider's SSRF guard refuses to
+  // call (keyedge's /jwks for private_key_jwt, its back-channel logout endpoint).
+  fetch: (url, options) => {
+    delete options.dispatcher;
+    return fetch(url, options);
+  },
+  // Refresh tokens for keyedge's stored tokens, without the offline_access dance.
+  issueRefreshToken: async () => true,
   jwks: { keys: [{ ...rsa, kid: 'demo-rs256', alg: 'RS256', use: 'sig' }] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   claims: {
@@ -38,7 +62,7 @@ const provider = new Provider(ISSUER, {
     email: ['email', 'email_verified'],
     profile: ['name', 'given_name', 'family_name', 'preferred_username'],
   },
-  features: { devInteractions: { enabled: false } },
+  features: { devInteractions: { enabled: false }, backchannelLogout: { enabled: true } },
   pkce: { required: () => true },
   findAccount: async (ctx, sub) => {
     const u = bySub[sub];
@@ -52,12 +76,18 @@ const provider = new Provider(ISSUER, {
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
 });
 provider.proxy = false;
+// Why a request was refused, for whoever runs the demo (and the end-to-end tests' logs).
+for (const event of ['grant.error', 'server_error', 'backchannel.error']) {
+  provider.on(event, (ctx, err, client) => {
+    console.error(`${NAME}: ${event}: ${err?.message ?? ''} ${err?.error_description ?? ''} ${err?.error_detail ?? ''} ${err?.cause?.message ?? ''}`);
+  });
+}
 
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const page = (uid, error) => `<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Demo IdP · Sign in</title><style>body{font-family:system-ui;max-width:22rem;margin:3rem auto}
+<title>${esc(NAME)} · Sign in</title><style>body{font-family:system-ui;max-width:22rem;margin:3rem auto}
 label{display:block;margin:.6rem 0 .2rem}input{width:100%;padding:.4rem}button{margin-top:1rem;padding:.5rem 1rem}</style></head>
-<body><h1>Demo IdP</h1><p>Sign in with <code>alice</code> / <code>wonderland</code>.</p>
+<body><h1>${esc(NAME)}</h1><p>Sign in with <code>alice</code> / <code>wonderland</code>.</p>
 ${error ? `<p role="alert" style="color:#a40e26">${esc(error)}</p>` : ''}
 <form method="post" action="/interaction/${esc(uid)}/login">
 <label for="username">Username</label><input id="username" name="username" autocomplete="username" required>
@@ -107,4 +137,4 @@ for (const host of ['127.0.0.1', '::1']) {
     throw e;
   });
 }
-console.log(`demo IdP listening on ${ISSUER} (users: alice/wonderland, bob/builder)`);
+console.log(`${NAME} listening on ${ISSUER} (users: alice/wonderland, bob/builder)`);

@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IDP_PORT=${IDP_PORT:-9090}
+PARTNER_PORT=${PARTNER_PORT:-9091}
 PORT=${PORT:-8787}
-for p in "$IDP_PORT" "$PORT"; do
+for p in "$IDP_PORT" "$PARTNER_PORT" "$PORT"; do
   if (echo > "/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
     echo "port $p is in use: stop what runs there (another make dev?) and try again" >&2
     exit 1
@@ -13,12 +14,15 @@ for p in "$IDP_PORT" "$PORT"; do
 done
 node dev/demo-idp.mjs &
 IDP=$!
-trap 'kill $IDP 2>/dev/null || true' EXIT
+IDP_ALIAS=partner IDP_NAME="Partner IdP" IDP_PORT=$PARTNER_PORT IDP_CLIENT_AUTH=private_key_jwt node dev/demo-idp.mjs &
+PARTNER=$!
+trap 'kill $IDP $PARTNER 2>/dev/null || true' EXIT
 cat <<MSG
 
   keyedge is starting at http://localhost:$PORT/
-  Open it, click "Sign in", choose "Demo IdP" and sign in as
+  Open it, click "Sign in", choose "Demo IdP" (or "Partner IdP") and sign in as
       alice / wonderland     (or bob / builder)
+  On the account page, "Link Partner IdP" links the second upstream account.
   The demo app client is "demo-app"; its secret is DEMO_APP_SECRET in .dev.vars.
   Stop with Ctrl-C.
 

@@ -54,16 +54,26 @@ export class Browser {
  * keyedge finally redirects to (the client's redirect_uri with code, state and iss).
  */
 export async function loginThroughDemoIdp(browser, authorizeUrl, redirectUri, user = ['alice', 'wonderland']) {
+  return loginThroughIdp(browser, authorizeUrl, redirectUri, { user });
+}
+
+/**
+ * Like loginThroughDemoIdp for the IdP `alias`: picks it on keyedge's login page, or goes
+ * on directly when keyedge skipped the page (kc_idp_hint, authenticate_by_default).
+ */
+export async function loginThroughIdp(browser, authorizeUrl, redirectUri, { alias = 'demo', user = ['alice', 'wonderland'] } = {}) {
   const atRp = (u) => u.startsWith(redirectUri);
   let { url, res } = await browser.follow(authorizeUrl, { stop: atRp });
   if (!res) return url;
-  const html = await res.text();
-  const href = html.match(/href="(\/broker\/demo\/login[^"]*)"/);
-  if (!href) throw new Error(`no Demo IdP link on the login page (${res.status}):\n${html}`);
-  const unescaped = href[1].replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))).replaceAll('&amp;', '&');
-  const start = new URL(unescaped, url).href;
-  ({ url, res } = await browser.follow(start, { stop: atRp }));
-  if (!res) return url;
+  if (!/\/interaction\//.test(url)) {
+    const html = await res.text();
+    const href = html.match(new RegExp(`href="(/broker/${alias}/login[^"]*)"`));
+    if (!href) throw new Error(`no ${alias} link on the login page (${res.status}):\n${html}`);
+    const unescaped = href[1].replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n))).replaceAll('&amp;', '&');
+    const start = new URL(unescaped, url).href;
+    ({ url, res } = await browser.follow(start, { stop: atRp }));
+    if (!res) return url;
+  }
   if (!/\/interaction\//.test(url)) throw new Error(`expected the IdP's login form, got ${url} (${res.status})`);
   const action = new URL(`${new URL(url).pathname}/login`, url).href;
   ({ url, res } = await browser.follow(action, {

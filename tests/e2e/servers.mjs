@@ -9,6 +9,9 @@ import { readDevVars } from '../../dev/vars.mjs';
 
 export const KEYEDGE = 'http://localhost:8787';
 export const IDP = 'http://localhost:9090';
+export const PARTNER = 'http://localhost:9091';
+/** The partner IdP's access tokens live this long, so tests can watch them expire. */
+export const PARTNER_ACCESS_TTL = 15;
 const ROOT = new URL('../..', import.meta.url).pathname;
 
 const portBusy = (port) => new Promise((resolve) => {
@@ -39,26 +42,34 @@ function start(cmd, args, env) {
 
 /** Starts both servers; returns { vars, stop }. */
 export async function startServers() {
-  for (const port of [8787, 9090]) {
+  for (const port of [8787, 9090, 9091]) {
     if (await portBusy(port)) throw new Error(`port ${port} is in use (is \`make dev\` running?); stop it and run the tests again`);
   }
   const state = mkdtempSync(join(tmpdir(), 'keyedge-e2e-'));
   const idp = start('node', ['dev/demo-idp.mjs'], {});
+  const partner = start('node', ['dev/demo-idp.mjs'], {
+    IDP_ALIAS: 'partner', IDP_NAME: 'Partner IdP', IDP_PORT: '9091', IDP_CLIENT_AUTH: 'private_key_jwt',
+    IDP_ACCESS_TTL: String(PARTNER_ACCESS_TTL),
+  });
   const wrangler = start(join(ROOT, 'node_modules/.bin/wrangler'),
     ['dev', '--port', '8787', '--persist-to', state, '--show-interactive-dev-session=false'],
     { KEYEDGE_CONFIG: 'dev/keyedge.dev.toml', WRANGLER_SEND_METRICS: 'false' });
   const stop = () => {
-    for (const { child } of [idp, wrangler]) {
+    for (const { child } of [idp, partner, wrangler]) {
       try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
     }
     rmSync(state, { recursive: true, force: true });
   };
   try {
     await waitFor(`${IDP}/.well-known/openid-configuration`, idp.child, idp.log);
+    await waitFor(`${PARTNER}/.well-known/openid-configuration`, partner.child, partner.log);
     await waitFor(`${KEYEDGE}/.well-known/openid-configuration`, wrangler.child, wrangler.log);
   } catch (e) {
     stop();
     throw e;
   }
-  return { vars: readDevVars(join(ROOT, '.dev.vars')), stop, logs: () => wrangler.log.join('') };
+  return {
+    vars: readDevVars(join(ROOT, '.dev.vars')), stop, logs: () => wrangler.log.join(''),
+    idpLogs: () => idp.log.join('') + partner.log.join(''),
+  };
 }

@@ -15,8 +15,9 @@ use crate::core::ports::{PortError, Ports};
 use crate::core::upstream::{oidc, plain_oauth2, UpstreamTokens};
 use crate::core::web::{self, Request};
 
-/// An access token this close to expiry is refreshed before it is handed out.
-const REFRESH_MARGIN: i64 = 30;
+/// An access token this close to expiry is refreshed before it is handed out, so the app
+/// gets at least this many seconds of use.
+const REFRESH_MARGIN: i64 = 10;
 
 /// Seals and stores the tokens of the identity `(alias, sub)`.
 pub async fn store(
