@@ -207,6 +207,52 @@ mod stored_tokens {
     }
 
     #[test]
+    fn encryption_key_rotation_keeps_stored_tokens_readable_and_reseals_them() {
+        let mut world = world("stored_tokens_readable = true");
+        let t = tokens_via(&world, &mut Browser::default(), "up", &world.idp, "alice");
+        let key = keyedge::core::keys::stored_tokens("up", "sub-alice");
+        let sealed_with_old = kv(&world, &key).unwrap();
+        // The operator puts a new ENCRYPTION_KEY and keeps the old one as previous.
+        const NEW_KEY: &str = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
+        let rotated = |n: &str| match n {
+            "ENCRYPTION_KEY" => Some(NEW_KEY.to_owned()),
+            "OLD_ENCRYPTION_KEY" => secrets("ENCRYPTION_KEY"),
+            other => secrets(other),
+        };
+        let text = config_text()
+            .replace(
+                "issuer = \"https://keyedge.test\"",
+                "issuer = \"https://keyedge.test\"\nprevious_encryption_key_envs = [\"OLD_ENCRYPTION_KEY\"]",
+            )
+            .replace(
+                "client_secret_env = \"IDP_SECRET\"\n",
+                "client_secret_env = \"IDP_SECRET\"\nstore_tokens = true\nstored_tokens_readable = true\n",
+            )
+            .replace("identity_provider_claim = false", "")
+            .replace(
+                "backchannel_logout_uri = \"https://app.test/backchannel\"\n",
+                "backchannel_logout_uri = \"https://app.test/backchannel\"\nread_broker_tokens = true\n",
+            );
+        world.app = keyedge::core::Keyedge::from_config_text(&text, &rotated).unwrap();
+        let res = get_with_bearer(&world, "/broker/up/token", t["access_token"].as_str().unwrap());
+        assert_eq!(res.status(), 200, "{}", body(&res));
+        assert_eq!(json(&res)["access_token"], "at-alice");
+        let resealed = kv(&world, &key).unwrap();
+        assert_ne!(resealed, sealed_with_old);
+        let new_only = keyedge::core::seal::Sealer::from_base64(NEW_KEY).unwrap();
+        assert!(new_only.open(key.as_bytes(), &resealed).is_some());
+        // Without the old key, what it sealed cannot be read: treated as not stored.
+        world.app = keyedge::core::Keyedge::from_config_text(
+            &text.replace("previous_encryption_key_envs = [\"OLD_ENCRYPTION_KEY\"]", ""),
+            &rotated,
+        )
+        .unwrap();
+        futures::executor::block_on(world.store.put(&key, &sealed_with_old, None)).unwrap();
+        let res = get_with_bearer(&world, "/broker/up/token", t["access_token"].as_str().unwrap());
+        assert_eq!(res.status(), 400);
+    }
+
+    #[test]
     fn nothing_is_stored_without_store_tokens() {
         let world = World::new();
         tokens_via(&world, &mut Browser::default(), "up", &world.idp, "alice");

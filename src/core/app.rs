@@ -68,8 +68,11 @@ impl Keyedge {
         }
         let others = config.other_signing_keys.iter().map(|(f, s)| parse(f, s)).collect::<Result<Vec<_>, _>>()?;
         let keys = Keyring::new(active, others);
-        let sealer = Sealer::from_base64(config.encryption_key.expose())
+        let mut sealer = Sealer::from_base64(config.encryption_key.expose())
             .map_err(|e| StartError::Secret("encryption_key_env".into(), e))?;
+        for (field, key) in &config.previous_encryption_keys {
+            sealer = sealer.with_previous(key.expose()).map_err(|e| StartError::Secret(field.clone(), e))?;
+        }
         Ok(Self {
             discovery: discovery::document(&config, &keys),
             css_path: pages::css_path(),

@@ -47,6 +47,8 @@ struct RawConfig {
     #[serde(default = "default_encryption_key_env")]
     encryption_key_env: String,
     #[serde(default)]
+    previous_encryption_key_envs: Vec<String>,
+    #[serde(default)]
     es256_signing_key_env: Option<String>,
     #[serde(default)]
     eddsa_signing_key_env: Option<String>,
@@ -429,6 +431,9 @@ pub struct Config {
     pub other_signing_keys: Vec<(String, Secret)>,
     /// 32 bytes, base64: seals what keyedge keeps in the browser (upstream logins in progress).
     pub encryption_key: Secret,
+    /// Retired encryption keys, each with the field that named it: they still open stored
+    /// upstream tokens (which are sealed again with the current key when next read).
+    pub previous_encryption_keys: Vec<(String, Secret)>,
     pub clients: Vec<Client>,
     pub identity_providers: Vec<IdentityProvider>,
 }
@@ -461,6 +466,11 @@ impl Config {
             }
         }
         let encryption_key = need("encryption_key_env".into(), &raw.encryption_key_env)?;
+        let mut previous_encryption_keys = Vec::new();
+        for (i, name) in raw.previous_encryption_key_envs.iter().enumerate() {
+            let path = format!("previous_encryption_key_envs[{i}]");
+            previous_encryption_keys.push((path.clone(), need(path, name)?));
+        }
         let mut other_signing_keys = Vec::new();
         for (field, names) in [
             ("previous_signing_key_envs", &raw.previous_signing_key_envs),
@@ -720,6 +730,7 @@ impl Config {
             signing_keys,
             other_signing_keys,
             encryption_key,
+            previous_encryption_keys,
             clients,
             identity_providers,
         })

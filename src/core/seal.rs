@@ -10,6 +10,8 @@ use super::ports::Rng;
 
 pub struct Sealer {
     cipher: XChaCha20Poly1305,
+    /// Retired keys: they still open what they sealed, and seal nothing.
+    previous: Vec<XChaCha20Poly1305>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -31,7 +33,14 @@ impl Sealer {
             return Err(format!("{} bytes; 32 are needed (openssl rand -base64 32)", bytes.len()));
         }
         let cipher = XChaCha20Poly1305::new_from_slice(&bytes).map_err(|_| "not a 32-byte key".to_owned())?;
-        Ok(Self { cipher })
+        Ok(Self { cipher, previous: Vec::new() })
+    }
+
+    /// Adds a retired key (base64, 32 bytes) that still opens what it sealed.
+    pub fn with_previous(mut self, text: &str) -> Result<Self, String> {
+        let retired = Self::from_base64(text)?;
+        self.previous.push(retired.cipher);
+        Ok(self)
     }
 
     /// Encrypts `plaintext`, bound to `context` (it must be given again to open it).
@@ -47,12 +56,22 @@ impl Sealer {
 
     /// Decrypts what [`Sealer::seal`] made with the same `context`; anything else is `None`.
     pub fn open(&self, context: &[u8], sealed: &str) -> Option<Vec<u8>> {
+        self.open_noting_key(context, sealed).map(|(plain, _)| plain)
+    }
+
+    /// [`Sealer::open`], also saying whether a retired key was needed (then the caller
+    /// should seal it again with the current key).
+    pub fn open_noting_key(&self, context: &[u8], sealed: &str) -> Option<(Vec<u8>, bool)> {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sealed).ok()?;
         if bytes.len() < 24 + 16 {
             return None;
         }
         let (nonce, ciphertext) = bytes.split_at(24);
         let nonce: [u8; 24] = nonce.try_into().ok()?;
-        self.cipher.decrypt(&XNonce::from(nonce), Payload { msg: ciphertext, aad: context }).ok()
+        let payload = || Payload { msg: ciphertext, aad: context };
+        if let Ok(plain) = self.cipher.decrypt(&XNonce::from(nonce), payload()) {
+            return Some((plain, false));
+        }
+        self.previous.iter().find_map(|c| c.decrypt(&XNonce::from(nonce), payload()).ok()).map(|plain| (plain, true))
     }
 }

@@ -33,8 +33,9 @@ pub async fn store(
     ports.store.put(&key, &sealed, None).await
 }
 
-/// The stored tokens of `(alias, sub)`, if any. A record that does not open (another
-/// `ENCRYPTION_KEY`, tampering) counts as absent.
+/// The stored tokens of `(alias, sub)`, if any. A record sealed with a retired key is sealed
+/// again with the current one; one that does not open at all (a key no longer configured,
+/// tampering) counts as absent.
 pub async fn load(
     app: &Keyedge,
     ports: &Ports<'_>,
@@ -45,7 +46,16 @@ pub async fn load(
     let Some(sealed) = ports.store.get(&key).await? else {
         return Ok(None);
     };
-    Ok(app.sealer.open(key.as_bytes(), &sealed).and_then(|json| serde_json::from_slice(&json).ok()))
+    let Some((json, old_key)) = app.sealer.open_noting_key(key.as_bytes(), &sealed) else {
+        return Ok(None);
+    };
+    let Ok(tokens) = serde_json::from_slice::<UpstreamTokens>(&json) else {
+        return Ok(None);
+    };
+    if old_key {
+        store(app, ports, alias, sub, &tokens).await?;
+    }
+    Ok(Some(tokens))
 }
 
 fn error(status: StatusCode, code: &'static str, description: impl Into<String>) -> Failure {
