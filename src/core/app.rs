@@ -4,8 +4,8 @@
 use http::{Method, StatusCode};
 use std::fmt;
 
-use super::broker::{account, callback, login, logout, session, stored_tokens, upstream_session};
-use super::config::{Config, ConfigError, IdentityProvider, ProviderKind};
+use super::broker::{account, callback, first_login, login, logout, session, stored_tokens, upstream_session};
+use super::config::{Config, ConfigError, IdentityProvider, MailSender, ProviderKind};
 use super::error::{Failure, OAuthError, Outcome, PageError};
 use super::jose::{KeyError, Keyring, SigningKey};
 use super::op::authorize::{AuthorizationRequest, AuthorizeError};
@@ -165,6 +165,23 @@ impl Keyedge {
 
             "/userinfo" if get || post => userinfo::userinfo(self, ports, req).await,
             "/account" if get => account::account(self, ports, req).await,
+            "/first-login/review" if post => first_login::review(self, ports, req).await,
+            "/first-login/confirm" if post => first_login::confirm(self, ports, req).await,
+            "/first-login/verify-email" if get => first_login::verify_email(self, ports, req).await,
+            "/dev/inbox" if get && matches!(self.config.mail, Some(MailSender::DevInbox)) => {
+                let to = Params::from_query(req).get("to").unwrap_or("").to_owned();
+                Ok(web::json_no_store(StatusCode::OK, crate::core::mail::dev_inbox(ports, &to).await?))
+            }
+            p if post && p.starts_with("/account/unlink/") => {
+                account::unlink(self, ports, req, &p["/account/unlink/".len()..]).await
+            }
+            p if post && p.starts_with("/account/sessions/") && p.ends_with("/end") => {
+                let sid = &p["/account/sessions/".len()..p.len() - "/end".len()];
+                account::end_session(self, ports, req, sid).await
+            }
+            p if get && p.starts_with("/first-login/reauthenticate/") => {
+                first_login::reauthenticate(self, ports, req, &p["/first-login/reauthenticate/".len()..]).await
+            }
             "/logout" if get || post => logout::logout(self, ports, req).await,
             logout::DONE_PATH if get => Ok(logout::done(self, req)),
             p if get && p == self.css_path => Ok(web::static_asset("text/css; charset=utf-8", pages::CSS)),

@@ -60,6 +60,189 @@ struct RawConfig {
     clients: Vec<RawClient>,
     #[serde(default)]
     identity_providers: Vec<RawIdentityProvider>,
+    #[serde(default)]
+    first_login_flows: Vec<FirstLoginFlow>,
+    #[serde(default)]
+    post_login_flows: Vec<RawPostLoginFlow>,
+    #[serde(default)]
+    mail: Option<RawMail>,
+    #[serde(default)]
+    admin_token_env: Option<String>,
+}
+
+/// Keycloak's "first broker login" flow: what happens when an upstream identity signs in for
+/// the first time (no keyedge user is linked to it yet).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirstLoginFlow {
+    pub alias: String,
+    /// Show the profile form: always, only when email/first/last name is missing, or never.
+    #[serde(default)]
+    pub review_profile: ReviewProfile,
+    /// Create the account when no user has the same username or email.
+    #[serde(default = "default_true")]
+    pub create_user_if_unique: bool,
+    /// When one does: offer to link to it (after verification) instead of an error page.
+    #[serde(default = "default_true")]
+    pub handle_existing_account: bool,
+    /// Show "Confirm link existing account" before verifying.
+    #[serde(default = "default_true")]
+    pub confirm_link_existing_account: bool,
+    /// Verify by a link mailed to the existing account's email (needs `[mail]`).
+    #[serde(default = "default_true")]
+    pub verify_existing_account_by_email: bool,
+    /// Verify by signing in with an IdP already linked to the existing account.
+    #[serde(default = "default_true")]
+    pub verify_existing_account_by_reauthentication: bool,
+}
+
+/// The built-in first login flow, as Keycloak's default "first broker login".
+pub const DEFAULT_FIRST_LOGIN_FLOW: &str = "first broker login";
+
+impl FirstLoginFlow {
+    fn builtin() -> Self {
+        FirstLoginFlow {
+            alias: DEFAULT_FIRST_LOGIN_FLOW.into(),
+            review_profile: ReviewProfile::Missing,
+            create_user_if_unique: true,
+            handle_existing_account: true,
+            confirm_link_existing_account: true,
+            verify_existing_account_by_email: true,
+            verify_existing_account_by_reauthentication: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewProfile {
+    On,
+    #[default]
+    Missing,
+    Off,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPostLoginFlow {
+    alias: String,
+    #[serde(default)]
+    require_email_domains: Vec<String>,
+    #[serde(default)]
+    require_claims: Vec<ClaimRequirement>,
+    #[serde(default)]
+    deny_message: Option<String>,
+}
+
+/// A claim (JSON path into the IdP's claims) that must equal `value` or, for an array,
+/// contain it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRequirement {
+    pub claim: String,
+    pub value: String,
+}
+
+/// A step after every login through an IdP: who may pass.
+#[derive(Debug, Clone)]
+pub struct PostLoginFlow {
+    pub alias: String,
+    /// The user's email must be verified and at one of these domains (when not empty).
+    pub require_email_domains: Vec<String>,
+    pub require_claims: Vec<ClaimRequirement>,
+    pub deny_message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMail {
+    sender: String,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    api_key_env: Option<String>,
+}
+
+/// Where keyedge's mails (account verification links) go.
+#[derive(Debug, Clone)]
+pub enum MailSender {
+    /// Development and tests: written to the log and to a dev inbox readable at
+    /// `/dev/inbox?to=…`. Refused with an https issuer.
+    DevInbox,
+    /// An HTTP mail API taking `{"from","to","subject","text"}` with a bearer key (Resend's
+    /// shape, which Postmark-, Mailgun-style relays and a small Worker can accept).
+    Http { url: Url, api_key: Secret, from: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMapper {
+    name: String,
+    kind: RawMapperKind,
+    #[serde(default)]
+    sync_mode: Option<SyncMode>,
+    #[serde(default)]
+    attribute: Option<String>,
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    claim: Option<String>,
+    #[serde(default)]
+    regex: bool,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    template: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawMapperKind {
+    HardcodedAttribute,
+    HardcodedRole,
+    AttributeImporter,
+    ClaimToRole,
+    UsernameTemplate,
+}
+
+/// An identity provider mapper (Keycloak's names): it sets user attributes, roles or the
+/// username from the IdP's claims.
+#[derive(Debug, Clone)]
+pub struct Mapper {
+    pub name: String,
+    /// `None`: the IdP's `sync_mode`.
+    pub sync_mode: Option<SyncMode>,
+    pub kind: MapperKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum MapperKind {
+    HardcodedAttribute {
+        attribute: String,
+        value: String,
+    },
+    HardcodedRole {
+        role: String,
+    },
+    /// A claim at a JSON path (`contact.address[0].country`) into an attribute.
+    AttributeImporter {
+        claim: String,
+        attribute: String,
+    },
+    /// `role` when the claim equals (or, as an array, contains) `value`, or matches `regex`.
+    ClaimToRole {
+        claim: String,
+        value: String,
+        regex: Option<regex_lite::Regex>,
+        role: String,
+    },
+    /// The username on first login: `${CLAIM.path}`, `${ALIAS}`, with `| lowercase` or
+    /// `| uppercase`.
+    UsernameTemplate {
+        template: String,
+    },
 }
 
 fn default_session_lifetime() -> u64 {
@@ -114,6 +297,8 @@ struct RawClient {
     identity_provider_claim: bool,
     #[serde(default)]
     read_broker_tokens: bool,
+    #[serde(default)]
+    user_attributes: Vec<String>,
 }
 
 /// OAuth 2.0 grant types a client may use at `/token`.
@@ -172,6 +357,12 @@ struct RawIdentityProvider {
     link_only: bool,
     #[serde(default = "default_true")]
     pkce_enabled: bool,
+    #[serde(default)]
+    first_login_flow: Option<String>,
+    #[serde(default)]
+    post_login_flow: Option<String>,
+    #[serde(default)]
+    mappers: Vec<RawMapper>,
     #[serde(default)]
     issuer: Option<String>,
     #[serde(default)]
@@ -308,6 +499,8 @@ pub struct Client {
     /// May read stored upstream tokens at `/broker/{alias}/token` for users with the
     /// `broker.read-token` role (Keycloak: the role is in the client's scope).
     pub read_broker_tokens: bool,
+    /// User attributes (set by mappers) released as claims of the same name.
+    pub user_attributes: Vec<String>,
 }
 
 impl Client {
@@ -411,6 +604,9 @@ pub struct IdentityProvider {
     pub link_only: bool,
     /// Send a PKCE S256 challenge (and the verifier at the token endpoint).
     pub pkce_enabled: bool,
+    pub first_login_flow: FirstLoginFlow,
+    pub post_login_flow: Option<PostLoginFlow>,
+    pub mappers: Vec<Mapper>,
     pub kind: ProviderKind,
 }
 
@@ -436,6 +632,9 @@ pub struct Config {
     pub previous_encryption_keys: Vec<(String, Secret)>,
     pub clients: Vec<Client>,
     pub identity_providers: Vec<IdentityProvider>,
+    pub mail: Option<MailSender>,
+    /// Bearer token of the admin API (`/admin/…`); the API is off without it.
+    pub admin_token: Option<Secret>,
 }
 
 impl Config {
@@ -528,6 +727,7 @@ impl Config {
                 id_token_signed_response_alg: c.id_token_signed_response_alg.unwrap_or(Alg::RS256),
                 identity_provider_claim: c.identity_provider_claim,
                 read_broker_tokens: c.read_broker_tokens,
+                user_attributes: c.user_attributes,
                 allowed_scopes: c
                     .allowed_scopes
                     .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()),
@@ -555,6 +755,62 @@ impl Config {
             .enumerate()
             .filter_map(|(i, c)| c.allowed_identity_providers.clone().map(|l| (i, l)))
             .collect();
+
+        let mut first_login_flows = vec![FirstLoginFlow::builtin()];
+        for (i, flow) in raw.first_login_flows.into_iter().enumerate() {
+            if flow.alias.is_empty() {
+                return Err(err(format!("first_login_flows[{i}].alias"), "is required"));
+            }
+            match first_login_flows.iter().position(|f| f.alias == flow.alias) {
+                // Redefining the built-in flow changes it for every IdP that uses the default.
+                Some(0) => first_login_flows[0] = flow,
+                Some(_) => return Err(err(format!("first_login_flows[{i}].alias"), "is used by another flow")),
+                None => first_login_flows.push(flow),
+            }
+        }
+        let mut post_login_flows: Vec<PostLoginFlow> = Vec::new();
+        for (i, flow) in raw.post_login_flows.into_iter().enumerate() {
+            let path = format!("post_login_flows[{i}]");
+            if flow.alias.is_empty() || post_login_flows.iter().any(|f| f.alias == flow.alias) {
+                return Err(err(format!("{path}.alias"), "must be present and unique"));
+            }
+            let require_email_domains = domains(&flow.require_email_domains, &format!("{path}.require_email_domains"))?;
+            post_login_flows.push(PostLoginFlow {
+                alias: flow.alias,
+                require_email_domains,
+                require_claims: flow.require_claims,
+                deny_message: flow.deny_message,
+            });
+        }
+        let mail = match raw.mail {
+            None => None,
+            Some(m) => Some(match m.sender.as_str() {
+                "dev_inbox" if secure_cookies => {
+                    return Err(err("mail.sender", "dev_inbox is for local development; use http with an https issuer"))
+                }
+                "dev_inbox" => MailSender::DevInbox,
+                "http" => {
+                    let url = parse_url(m.url.as_deref().unwrap_or_default()).map_err(|e| err("mail.url", e))?;
+                    let key_name = m.api_key_env.ok_or_else(|| err("mail.api_key_env", "is required"))?;
+                    let from = m
+                        .from
+                        .filter(|f| f.contains('@'))
+                        .ok_or_else(|| err("mail.from", "an email address is required"))?;
+                    MailSender::Http { url, api_key: need("mail.api_key_env".into(), &key_name)?, from }
+                }
+                other => return Err(err("mail.sender", format!("`{other}`: use http or dev_inbox"))),
+            }),
+        };
+        let admin_token = match &raw.admin_token_env {
+            Some(name) => {
+                let token = need("admin_token_env".into(), name)?;
+                if token.expose().len() < 32 {
+                    return Err(err("admin_token_env", "the admin token must be at least 32 characters"));
+                }
+                Some(token)
+            }
+            None => None,
+        };
 
         let mut identity_providers = Vec::new();
         let mut aliases = HashSet::new();
@@ -668,13 +924,24 @@ impl Config {
                     })
                 }
             };
-            let mut email_domains = Vec::new();
-            for (j, d) in p.email_domains.iter().enumerate() {
-                let d = d.trim().to_ascii_lowercase();
-                if d.is_empty() || d.contains('@') || d.contains(' ') || !d.contains('.') {
-                    return Err(err(format!("{path}.email_domains[{j}]"), "must be a domain such as `example.com`"));
-                }
-                email_domains.push(d);
+            let email_domains = domains(&p.email_domains, &format!("{path}.email_domains"))?;
+            let first_alias = p.first_login_flow.as_deref().unwrap_or(DEFAULT_FIRST_LOGIN_FLOW);
+            let first_login_flow =
+                first_login_flows.iter().find(|f| f.alias == first_alias).cloned().ok_or_else(|| {
+                    err(
+                        format!("{path}.first_login_flow"),
+                        format!("no first_login_flows entry has alias `{first_alias}`"),
+                    )
+                })?;
+            let post_login_flow = match &p.post_login_flow {
+                Some(a) => Some(post_login_flows.iter().find(|f| &f.alias == a).cloned().ok_or_else(|| {
+                    err(format!("{path}.post_login_flow"), format!("no post_login_flows entry has alias `{a}`"))
+                })?),
+                None => None,
+            };
+            let mut mappers = Vec::new();
+            for (j, m) in p.mappers.iter().enumerate() {
+                mappers.push(mapper(m, &format!("{path}.mappers[{j}]"))?);
             }
             if let Some(icon) = &p.icon {
                 if !icon.starts_with('/') || icon.starts_with("//") {
@@ -705,6 +972,9 @@ impl Config {
                 sync_mode: p.sync_mode,
                 link_only: p.link_only,
                 pkce_enabled: p.pkce_enabled,
+                first_login_flow,
+                post_login_flow,
+                mappers,
                 kind,
             });
         }
@@ -731,6 +1001,8 @@ impl Config {
             other_signing_keys,
             encryption_key,
             previous_encryption_keys,
+            mail,
+            admin_token,
             clients,
             identity_providers,
         })
@@ -875,4 +1147,72 @@ fn signature_check(p: &RawIdentityProvider, path: &str) -> Result<SignatureCheck
             Ok(SignatureCheck::Pinned(jwks))
         }
     }
+}
+
+/// Lower-cased email domains; each must look like `example.com`.
+fn domains(list: &[String], path: &str) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for (j, d) in list.iter().enumerate() {
+        let d = d.trim().to_ascii_lowercase();
+        if d.is_empty() || d.contains('@') || d.contains(' ') || !d.contains('.') {
+            return Err(err(format!("{path}[{j}]"), "must be a domain such as `example.com`"));
+        }
+        out.push(d);
+    }
+    Ok(out)
+}
+
+/// One `[[identity_providers.mappers]]` entry, with the fields its kind needs and no others.
+fn mapper(m: &RawMapper, path: &str) -> Result<Mapper, ConfigError> {
+    let need = |v: &Option<String>, f: &str| -> Result<String, ConfigError> {
+        v.clone().filter(|v| !v.is_empty()).ok_or_else(|| err(format!("{path}.{f}"), "is required for this kind"))
+    };
+    let used: &[&str] = match m.kind {
+        RawMapperKind::HardcodedAttribute => &["attribute", "value"],
+        RawMapperKind::HardcodedRole => &["role"],
+        RawMapperKind::AttributeImporter => &["claim", "attribute"],
+        RawMapperKind::ClaimToRole => &["claim", "value", "regex", "role"],
+        RawMapperKind::UsernameTemplate => &["template"],
+    };
+    let set = [
+        ("attribute", m.attribute.is_some()),
+        ("value", m.value.is_some()),
+        ("claim", m.claim.is_some()),
+        ("regex", m.regex),
+        ("role", m.role.is_some()),
+        ("template", m.template.is_some()),
+    ];
+    if let Some((field, _)) = set.iter().find(|(f, on)| *on && !used.contains(f)) {
+        return Err(err(format!("{path}.{field}"), "does not apply to this kind of mapper"));
+    }
+    let kind = match m.kind {
+        RawMapperKind::HardcodedAttribute => MapperKind::HardcodedAttribute {
+            attribute: need(&m.attribute, "attribute")?,
+            value: need(&m.value, "value")?,
+        },
+        RawMapperKind::HardcodedRole => MapperKind::HardcodedRole { role: need(&m.role, "role")? },
+        RawMapperKind::AttributeImporter => MapperKind::AttributeImporter {
+            claim: need(&m.claim, "claim")?,
+            attribute: need(&m.attribute, "attribute")?,
+        },
+        RawMapperKind::ClaimToRole => {
+            let value = need(&m.value, "value")?;
+            let regex = if m.regex {
+                // Anchored: the whole value must match, as in Keycloak.
+                Some(
+                    regex_lite::Regex::new(&format!("^(?:{value})$"))
+                        .map_err(|e| err(format!("{path}.value"), format!("not a valid regex: {e}")))?,
+                )
+            } else {
+                None
+            };
+            MapperKind::ClaimToRole { claim: need(&m.claim, "claim")?, value, regex, role: need(&m.role, "role")? }
+        }
+        RawMapperKind::UsernameTemplate => {
+            let template = need(&m.template, "template")?;
+            crate::core::broker::mappers::check_template(&template).map_err(|e| err(format!("{path}.template"), e))?;
+            MapperKind::UsernameTemplate { template }
+        }
+    };
+    Ok(Mapper { name: m.name.clone(), sync_mode: m.sync_mode, kind })
 }

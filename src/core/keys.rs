@@ -90,3 +90,40 @@ pub fn upstream_sessions(alias: &str, sub: &str) -> String {
 pub fn logout_jti(alias: &str, jti: &str) -> String {
     format!("logout_jti:{alias}|{}", hashed(jti))
 }
+
+/// Once claim and KV index `username:{base64url(lowercase username)}` → user id: usernames
+/// are unique, case-insensitively (claimed when an account is created).
+pub fn username(username: &str) -> String {
+    format!("username:{}", b64url(username.to_lowercase().as_bytes()))
+}
+
+/// Once claim and KV index `email:{base64url(lowercase email)}` → user id: one account per
+/// email address.
+pub fn email(email: &str) -> String {
+    format!("email:{}", b64url(email.to_lowercase().as_bytes()))
+}
+
+/// Once `{grant}|pending:{sha256(id)}`: a first login waiting for the user (review profile,
+/// confirm linking, email verification, re-authentication), sealed; TTL 10 minutes. The
+/// browser holds `{grant}.{id}` in the `keyedge_pending` cookie; each step replaces it.
+pub fn pending(cookie: &str) -> String {
+    let grant = cookie.split_once('.').map_or("", |(g, _)| g);
+    format!("{grant}|pending:{}", hashed(cookie))
+}
+
+/// KV `dev_inbox:{lowercase address}` → the mails sent there (`mail.sender = "dev_inbox"`,
+/// local development only); TTL 1 hour.
+pub fn dev_inbox(to: &str) -> String {
+    format!("dev_inbox:{}", to.to_lowercase())
+}
+
+/// KV `user_session:{user id}:{sid}` → a session as the account page lists it (found by
+/// prefix there, never on a login path); TTL = session lifetime.
+pub fn user_session(user_id: &str, sid: &str) -> String {
+    format!("{}{sid}", user_sessions_prefix(user_id))
+}
+
+/// The prefix of a user's [`user_session`] keys.
+pub fn user_sessions_prefix(user_id: &str) -> String {
+    format!("user_session:{user_id}:")
+}

@@ -9,6 +9,7 @@ pub mod i18n;
 pub mod jobs;
 pub mod jose;
 pub mod keys;
+pub mod mail;
 pub mod op;
 pub mod pages;
 pub mod ports;

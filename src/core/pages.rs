@@ -58,12 +58,123 @@ struct Account<'a> {
     session_idp: &'a str,
     links: &'a [LinkRow],
     linkable: &'a [ProviderChoice],
+    sessions: &'a [SessionRow],
 }
 
 pub struct LinkRow {
     pub provider: String,
     pub username: String,
     pub linked_at: String,
+    /// `/account/unlink/{alias}`, unless this is the last identity that can sign in.
+    pub unlink: Option<String>,
+}
+
+/// One of the user's sessions on the account page.
+pub struct SessionRow {
+    pub provider: String,
+    pub device: String,
+    pub signed_in_at: String,
+    pub current: bool,
+    /// `/account/sessions/{sid}/end`.
+    pub end: String,
+}
+
+/// The profile form of the first login.
+pub struct ProfileForm {
+    pub username: String,
+    pub email: String,
+    pub given_name: String,
+    pub family_name: String,
+}
+
+/// A form field's error, shown next to it.
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        FieldError { field, message: message.into() }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "first_login_review.html")]
+struct Review<'a> {
+    ui: Ui<'a>,
+    idp: &'a str,
+    form: &'a ProfileForm,
+    errors: &'a [FieldError],
+}
+
+/// One input of the profile form.
+struct Field<'a> {
+    name: &'static str,
+    label: &'a str,
+    value: &'a str,
+    kind: &'static str,
+    autocomplete: &'static str,
+    error: Option<&'a str>,
+}
+
+impl<'a> Review<'a> {
+    fn fields(&self) -> Vec<Field<'a>> {
+        let t = self.ui.t;
+        let error = |field: &str| self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str());
+        [
+            ("username", t.username, self.form.username.as_str(), "text", "username"),
+            ("email", t.email, self.form.email.as_str(), "email", "email"),
+            ("given_name", t.first_name, self.form.given_name.as_str(), "text", "given-name"),
+            ("family_name", t.last_name, self.form.family_name.as_str(), "text", "family-name"),
+        ]
+        .into_iter()
+        .map(|(name, label, value, kind, autocomplete)| Field {
+            name,
+            label,
+            value,
+            kind,
+            autocomplete,
+            error: error(name),
+        })
+        .collect()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "first_login_confirm.html")]
+struct Confirm<'a> {
+    ui: Ui<'a>,
+    idp: &'a str,
+    what: &'a str,
+    value: &'a str,
+    can_review: bool,
+}
+
+#[derive(Template)]
+#[template(path = "first_login_verify.html")]
+struct Verify<'a> {
+    ui: Ui<'a>,
+    idp: &'a str,
+    /// Masked address the link went to (absent: re-authentication only).
+    sent_to: Option<&'a str>,
+    others: &'a [ProviderChoice],
+}
+
+pub fn review_profile(ui: Ui<'_>, idp: &str, form: &ProfileForm, errors: &[FieldError]) -> String {
+    render(&Review { ui, idp, form, errors })
+}
+
+pub fn confirm_link(ui: Ui<'_>, idp: &str, what: &str, value: &str, can_review: bool) -> String {
+    render(&Confirm { ui, idp, what, value, can_review })
+}
+
+pub fn email_sent(ui: Ui<'_>, idp: &str, to: &str, others: &[ProviderChoice]) -> String {
+    render(&Verify { ui, idp, sent_to: Some(to), others })
+}
+
+pub fn reauthenticate(ui: Ui<'_>, idp: &str, others: &[ProviderChoice]) -> String {
+    render(&Verify { ui, idp, sent_to: None, others })
 }
 
 #[derive(Template)]
@@ -134,8 +245,15 @@ pub fn login(page: &Login<'_>) -> String {
     render(page)
 }
 
-pub fn account(ui: Ui<'_>, user: &User, session_idp: &str, links: &[LinkRow], linkable: &[ProviderChoice]) -> String {
-    render(&Account { ui, user, session_idp, links, linkable })
+pub fn account(
+    ui: Ui<'_>,
+    user: &User,
+    session_idp: &str,
+    links: &[LinkRow],
+    linkable: &[ProviderChoice],
+    sessions: &[SessionRow],
+) -> String {
+    render(&Account { ui, user, session_idp, links, linkable, sessions })
 }
 
 pub fn error_page(ui: Ui<'_>, e: &PageError) -> String {

@@ -28,6 +28,9 @@ pub trait Store {
     /// values are raised to it by the adapter).
     async fn put(&self, key: &str, value: &str, ttl_seconds: Option<u64>) -> Result<(), PortError>;
     async fn delete(&self, key: &str) -> Result<(), PortError>;
+    /// Keys starting with `prefix` (at most 1000). For pages and the admin API only — never
+    /// on a login path.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, PortError>;
 }
 
 /// What [`Once::take`] found.
@@ -87,6 +90,8 @@ pub trait Once {
     /// Atomically claims `key` for `owner`. Returns `None` when this call made the claim,
     /// or `Some(existing_owner)` when the key was already claimed.
     async fn claim(&self, key: &str, owner: &str) -> Result<Option<String>, PortError>;
+    /// Releases `key` if `owner` holds it (an unlinked identity, an abandoned account).
+    async fn unclaim(&self, key: &str, owner: &str) -> Result<(), PortError>;
 
     /// In one atomic call: unless `marker` was used before (then nothing is written and the
     /// answer is `false`), records it for `marker.1` seconds, stores `item` (key, value, ttl)

@@ -18,6 +18,7 @@ enum Op {
     Put { key: String, value: String, ttl: u64 },
     Take { key: String },
     Claim { key: String, owner: String },
+    Unclaim { key: String, owner: String },
     OnceThenStore { marker: Option<MarkerSpec>, item: Option<ItemSpec>, family: Option<FamilySpec> },
     FamilyRotate { key: String, presented: String, next: String },
     FamilyRevoke { key: String },
@@ -177,6 +178,10 @@ impl DurableObject for OnceStore {
                     return Response::from_json(&serde_json::json!({ "existing": o.owner }));
                 }
                 self.sql.exec("INSERT INTO claims (key, owner) VALUES (?, ?)", vec![key.into(), owner.into()])?;
+                Response::from_json(&serde_json::json!({}))
+            }
+            Op::Unclaim { key, owner } => {
+                self.sql.exec("DELETE FROM claims WHERE key = ? AND owner = ?", vec![key.into(), owner.into()])?;
                 Response::from_json(&serde_json::json!({}))
             }
             Op::FamilyRotate { key, presented, next } => {

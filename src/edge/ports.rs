@@ -55,6 +55,10 @@ impl Store for KvPort {
     async fn delete(&self, key: &str) -> std::result::Result<(), PortError> {
         self.0.delete(key).await.map_err(port_err)
     }
+    async fn list(&self, prefix: &str) -> std::result::Result<Vec<String>, PortError> {
+        let listed = self.0.list().prefix(prefix.to_owned()).limit(1000).execute().await.map_err(port_err)?;
+        Ok(listed.keys.into_iter().map(|k| k.name).collect())
+    }
 }
 
 pub struct OncePort(ObjectNamespace);
@@ -99,6 +103,10 @@ impl Once for OncePort {
     async fn claim(&self, key: &str, owner: &str) -> std::result::Result<Option<String>, PortError> {
         let v = self.call(key, serde_json::json!({"op": "claim", "key": key, "owner": owner})).await?;
         Ok(v.get("existing").and_then(|e| e.as_str()).map(str::to_owned))
+    }
+    async fn unclaim(&self, key: &str, owner: &str) -> std::result::Result<(), PortError> {
+        self.call(key, serde_json::json!({"op": "unclaim", "key": key, "owner": owner})).await?;
+        Ok(())
     }
     async fn once_then_store(
         &self,

@@ -1,11 +1,15 @@
-//! `/account` and the start page.
+//! `/account` and the start page: the user's profile, linked identities (link, unlink) and
+//! sessions (end any of them).
 
 use http::StatusCode;
 
-use super::{session, users};
+use super::logout;
+use super::session::{self, Session};
+use super::users::{self, User};
 use crate::core::app::Keyedge;
-use crate::core::error::Outcome;
-use crate::core::pages::{self, LinkRow, ProviderChoice};
+use crate::core::error::{Failure, Outcome, PageError};
+use crate::core::keys;
+use crate::core::pages::{self, LinkRow, ProviderChoice, SessionRow};
 use crate::core::ports::Ports;
 use crate::core::web::{self, Request};
 
@@ -14,12 +18,29 @@ pub async fn home(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     Ok(web::html(StatusCode::OK, pages::home(app.ui(req), signed_in)))
 }
 
-pub async fn account(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
-    let sign_in = || web::redirect("/login?return_to=%2Faccount");
+fn sign_in() -> web::Response {
+    web::redirect("/login?return_to=%2Faccount")
+}
+
+/// The signed-in user and their session, or `None` (then: sign in first).
+async fn signed_in(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Result<Option<(Session, User)>, Failure> {
     let Some(session) = session::current(ports, app.cookies(), req).await? else {
-        return Ok(sign_in());
+        return Ok(None);
     };
-    let Some(user) = users::load(ports, &session.user_id).await? else {
+    Ok(users::load(ports, &session.user_id).await?.map(|user| (session, user)))
+}
+
+fn date(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0).map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+}
+
+/// Identities that can sign in (their IdP is enabled and not `link_only`).
+fn sign_in_capable(app: &Keyedge, user: &User) -> usize {
+    user.links.iter().filter(|l| app.config.provider(&l.alias).is_some_and(|p| !p.link_only)).count()
+}
+
+pub async fn account(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
+    let Some((session, user)) = signed_in(app, ports, req).await? else {
         return Ok(sign_in());
     };
     let provider_name = |alias: &str| {
@@ -29,13 +50,18 @@ pub async fn account(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome
             .find(|p| p.alias == alias)
             .map_or(alias.to_owned(), |p| p.display_name.clone())
     };
+    let capable = sign_in_capable(app, &user);
     let links: Vec<LinkRow> = user
         .links
         .iter()
-        .map(|l| LinkRow {
-            provider: provider_name(&l.alias),
-            username: l.username.clone(),
-            linked_at: chrono::DateTime::from_timestamp(l.linked_at, 0).map(|d| d.to_rfc3339()).unwrap_or_default(),
+        .map(|l| {
+            let can_sign_in = app.config.provider(&l.alias).is_some_and(|p| !p.link_only);
+            LinkRow {
+                provider: provider_name(&l.alias),
+                username: l.username.clone(),
+                linked_at: date(l.linked_at),
+                unlink: (!can_sign_in || capable > 1).then(|| format!("/account/unlink/{}", l.alias)),
+            }
         })
         .collect();
     // Enabled IdPs the user has no identity at yet, including `link_only` ones.
@@ -50,6 +76,66 @@ pub async fn account(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome
             icon: p.icon.clone(),
         })
         .collect();
-    let page = pages::account(app.ui(req), &user, &provider_name(&session.idp), &links, &linkable);
+    let sessions: Vec<SessionRow> = session::list(ports, &user.id)
+        .await?
+        .into_iter()
+        .rev()
+        .map(|e| SessionRow {
+            provider: provider_name(&e.idp),
+            device: e.device,
+            signed_in_at: date(e.created_at),
+            current: e.sid == session.sid,
+            end: format!("/account/sessions/{}/end", e.sid),
+        })
+        .collect();
+    let page = pages::account(app.ui(req), &user, &provider_name(&session.idp), &links, &linkable, &sessions);
     Ok(web::html(StatusCode::OK, page))
+}
+
+/// `POST /account/unlink/{alias}`: removes a linked identity, unless it is the last one the
+/// user can sign in with. Its stored tokens go too; signing in with it later makes a new
+/// account (or links it again, from this page).
+pub async fn unlink(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
+    let Some((_, mut user)) = signed_in(app, ports, req).await? else {
+        return Ok(sign_in());
+    };
+    let Some(position) = user.links.iter().position(|l| l.alias == alias) else {
+        return Ok(web::redirect("/account"));
+    };
+    let can_sign_in = app.config.provider(alias).is_some_and(|p| !p.link_only);
+    if can_sign_in && sign_in_capable(app, &user) <= 1 {
+        return Err(PageError::bad_request(
+            "Cannot unlink",
+            "This is the only identity you can sign in with. Link another identity provider first.",
+        )
+        .with_retry("/account")
+        .into());
+    }
+    let link = user.links.remove(position);
+    users::save(ports, &user).await?;
+    ports.store.delete(&keys::link(&link.alias, &link.sub)).await?;
+    ports.store.delete(&keys::stored_tokens(&link.alias, &link.sub)).await?;
+    ports.once.unclaim(&keys::link_claim(&link.alias, &link.sub), &user.id).await?;
+    Ok(web::redirect("/account"))
+}
+
+/// `POST /account/sessions/{sid}/end`: ends one of the user's sessions (their applications
+/// are told through back-channel logout).
+pub async fn end_session(app: &Keyedge, ports: &Ports<'_>, req: &Request, sid: &str) -> Outcome {
+    let Some((current, user)) = signed_in(app, ports, req).await? else {
+        return Ok(sign_in());
+    };
+    let entries = session::list(ports, &user.id).await?;
+    let Some(entry) = entries.iter().find(|e| e.sid == sid) else {
+        return Ok(web::redirect("/account"));
+    };
+    match session::by_key(ports, entry.key.clone()).await? {
+        Some(s) => logout::end_session(app, ports, &s).await?,
+        // Already over: only its listing is left.
+        None => ports.store.delete(&keys::user_session(&user.id, sid)).await?,
+    }
+    if sid == current.sid {
+        return Ok(web::with_cookie(web::redirect(logout::DONE_PATH), app.cookies().clear(session::COOKIE)));
+    }
+    Ok(web::redirect("/account"))
 }

@@ -4,7 +4,8 @@ use http::StatusCode;
 
 use super::login::{flow_cookie, Continuation, UpstreamFlow};
 use super::session::NewSession;
-use super::{session, stored_tokens, upstream_session, users};
+use super::users::User;
+use super::{first_login, mappers, session, stored_tokens, upstream_session, users};
 use crate::core::app::Keyedge;
 use crate::core::config::{IdentityProvider, ProviderKind};
 use crate::core::error::{Failure, OAuthError, Outcome, PageError};
@@ -84,43 +85,106 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
         }
         Err(e) => return Err(upstream_failed(e).with_retry(retry).into()),
     };
+    // The state is single use: its marker is recorded in the same Durable Object call that
+    // stores the code (or the pending first login), and a second completion stores nothing.
+    let marker_key = keys::flow_marker(&flow.grant_id, state);
     if let Some(user_id) = &flow.link_user {
         return link(app, ports, req, idp, &flow, user_id, &identity, &cookie_name, state).await;
+    }
+    if let Some(pending) = &flow.reauth {
+        return first_login::reauthenticated(
+            app,
+            ports,
+            req,
+            idp,
+            &identity,
+            pending,
+            &flow,
+            &marker_key,
+            &cookie_name,
+        )
+        .await;
     }
     if idp.link_only {
         return Err(upstream_failed(UpstreamError::LinkOnly).into());
     }
+    if let Some(post) = &idp.post_login_flow {
+        let email = identity.email.as_deref();
+        if let Err(reason) = mappers::post_login_allows(post, email, identity.email_verified, &identity.claims) {
+            let res = Failure::Page(PageError::new(StatusCode::FORBIDDEN, "Access denied", reason));
+            return Err(res);
+        }
+    }
+    match users::find_linked(ports, idp, &identity).await? {
+        Some(user) => {
+            let done = Completion {
+                idp,
+                identity: &identity,
+                user: &user,
+                continuation: &flow.continuation,
+                grant_id: &flow.grant_id,
+                marker: Some(&marker_key),
+                clear_cookie: Some(&cookie_name),
+            };
+            finish(app, ports, req, done).await
+        }
+        None => first_login::start(app, ports, req, idp, identity, &flow, &marker_key, &cookie_name).await,
+    }
+}
 
-    let user = users::find_or_create(ports, idp, &identity).await?;
-    let client = match &flow.continuation {
+/// A login that found its user: what [`finish`] needs.
+pub struct Completion<'a> {
+    /// The IdP of the login and the identity it vouched for.
+    pub idp: &'a IdentityProvider,
+    pub identity: &'a BrokeredIdentity,
+    pub user: &'a User,
+    pub continuation: &'a Continuation,
+    /// The grant the code will belong to (routes its Durable Object).
+    pub grant_id: &'a str,
+    /// The upstream login's `state` marker, when not consumed yet.
+    pub marker: Option<&'a str>,
+    /// The flow cookie to clear.
+    pub clear_cookie: Option<&'a str>,
+}
+
+/// Opens the session and answers the continuation: a code for the client, or the local page.
+pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Completion<'_>) -> Outcome {
+    let Completion { idp, identity, user, continuation, grant_id, marker, clear_cookie } = done;
+    let client = match continuation {
         Continuation::Authorize { request } => Some(request.client_id.as_str()),
         Continuation::ReturnTo { .. } => None,
     };
-    // The state is single use: its marker is recorded in the same Durable Object call that
-    // stores the code, and a second completion stores nothing.
-    let marker_key = keys::flow_marker(&flow.grant_id, state);
-    let marker = Marker { grant_id: &flow.grant_id, key: &marker_key };
     let upstream_id_token = match &idp.kind {
         ProviderKind::Oidc(cfg) if cfg.upstream_logout => identity.tokens.id_token.clone(),
         _ => None,
     };
-    let new =
-        NewSession { user_id: &user.id, idp: alias, lifetime: app.config.session_lifetime, client, upstream_id_token };
+    let lifetime = app.config.session_lifetime;
+    let user_agent = req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let device = session::device_of(user_agent);
+    let new = NewSession { user_id: &user.id, idp: &idp.alias, lifetime, client, upstream_id_token, device };
     let (session, cookie_value) = session::create(ports, new).await?;
-    let res = match &flow.continuation {
-        Continuation::Authorize { request } => code::issue(app, ports, request, &session, Some(marker)).await?,
+    let res = match continuation {
+        Continuation::Authorize { request } => {
+            let marker = marker.map(|key| Marker { grant_id, key });
+            code::issue(app, ports, request, &session, marker).await?
+        }
         Continuation::ReturnTo { path } => {
-            let first = ports.once.once_then_store(Some((&marker_key, MARKER_TTL)), None, None).await?;
+            let first = match marker {
+                Some(key) => ports.once.once_then_store(Some((key, MARKER_TTL)), None, None).await?,
+                None => true,
+            };
             first.then(|| web::redirect(path))
         }
     };
-    let Some(res) = res else {
-        session::end(ports, &session, app.config.session_lifetime).await?;
+    let Some(mut res) = res else {
+        session::end(ports, &session, lifetime).await?;
         return Err(expired());
     };
-    after_login(app, ports, idp, &identity, Some(&session)).await?;
-    let res = web::with_cookie(res, app.cookies().clear(&cookie_name));
-    Ok(web::with_cookie(res, app.cookies().set(session::COOKIE, &cookie_value, app.config.session_lifetime)))
+    after_login(app, ports, idp, identity, Some(&session)).await?;
+    if let Some(name) = clear_cookie {
+        res = web::with_cookie(res, app.cookies().clear(name));
+    }
+    Ok(web::with_cookie(res, app.cookies().set(session::COOKIE, &cookie_value, lifetime)))
 }
 
 /// What a completed upstream login leaves behind besides the session: the IdP's tokens

@@ -101,6 +101,9 @@ pub struct UpstreamFlow {
     /// Set when a signed-in user links this IdP from the account page: that user's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_user: Option<String>,
+    /// Set when this login re-authenticates for a pending first login: its cookie value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reauth: Option<String>,
 }
 
 /// A local path to return to: absolute path on this origin, never `//host` or `/\host`
@@ -246,7 +249,7 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
         let e = crate::core::upstream::UpstreamError::LinkOnly;
         return Err(PageError::bad_request("Sign-in not possible", e.to_string()).into());
     }
-    redirect_upstream(app, ports, idp, continuation, None).await
+    redirect_upstream(app, ports, idp, continuation, None, None).await
 }
 
 /// `POST /broker/{alias}/link` from the account page: links another IdP account to the
@@ -258,15 +261,18 @@ pub async fn begin_link(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: 
         return Ok(web::redirect("/login?return_to=%2Faccount"));
     };
     let continuation = Continuation::ReturnTo { path: "/account".into() };
-    redirect_upstream(app, ports, idp, continuation, Some(session.user_id)).await
+    redirect_upstream(app, ports, idp, continuation, Some(session.user_id), None).await
 }
 
-async fn redirect_upstream(
+/// Sends the browser to `idp` with a new flow sealed in a cookie: a login, a link to
+/// `link_user`'s account, or a re-authentication for the pending first login `reauth`.
+pub(crate) async fn redirect_upstream(
     app: &Keyedge,
     ports: &Ports<'_>,
     idp: &IdentityProvider,
     continuation: Continuation,
     link_user: Option<String>,
+    reauth: Option<String>,
 ) -> Outcome {
     let retry = continuation.restart_url();
     let upstream_error = |e: crate::core::upstream::UpstreamError| {
@@ -293,6 +299,7 @@ async fn redirect_upstream(
         expires_at: ports.clock.now() + FLOW_TTL as i64,
         grant_id: ports.random_token(16),
         link_user,
+        reauth,
     };
     let json = serde_json::to_string(&flow).map_err(|e| Failure::Port(crate::core::ports::PortError(e.to_string())))?;
     let sealed = app.sealer.seal(ports.rng, state.as_bytes(), json.as_bytes());

@@ -2,8 +2,10 @@
 
 pub mod account;
 pub mod callback;
+pub mod first_login;
 pub mod login;
 pub mod logout;
+pub mod mappers;
 pub mod session;
 pub mod stored_tokens;
 pub mod upstream_session;

@@ -43,11 +43,65 @@ pub struct NewSession<'a> {
     /// The client the login answers, if any.
     pub client: Option<&'a str>,
     pub upstream_id_token: Option<String>,
+    /// The browser and system, for the account page ("Firefox on Linux").
+    pub device: String,
 }
 
-/// Creates a session and returns it with the cookie value to set.
+/// A session as the account page lists it (`user_sessions:{user}` in KV).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionEntry {
+    pub sid: String,
+    /// KV key of the session record (a hash; not the cookie).
+    pub key: String,
+    pub idp: String,
+    pub device: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// The user's sessions that have not expired, oldest first (one KV list and a read each).
+pub async fn list(ports: &Ports<'_>, user_id: &str) -> Result<Vec<SessionEntry>, PortError> {
+    let now = ports.clock.now();
+    let mut entries = Vec::new();
+    for key in ports.store.list(&keys::user_sessions_prefix(user_id)).await? {
+        if let Some(entry) = ports.store.get(&key).await?.and_then(|j| serde_json::from_str::<SessionEntry>(&j).ok()) {
+            if entry.expires_at > now {
+                entries.push(entry);
+            }
+        }
+    }
+    entries.sort_by_key(|e| e.created_at);
+    Ok(entries)
+}
+
+/// "Firefox on Linux" from a User-Agent header: enough to recognise one's devices.
+pub fn device_of(user_agent: Option<&str>) -> String {
+    let ua = user_agent.unwrap_or("");
+    let browser = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari")]
+        .iter()
+        .find(|(needle, _)| ua.contains(needle))
+        .map_or("A browser", |(_, name)| name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    match system {
+        Some(s) => format!("{browser} on {s}"),
+        None => browser.to_owned(),
+    }
+}
+
+/// Creates a session and returns it with the cookie value to set, and lists it for the
+/// account page (a second KV write, no read).
 pub async fn create(ports: &Ports<'_>, new: NewSession<'_>) -> Result<(Session, String), PortError> {
-    let NewSession { user_id, idp, lifetime, client, upstream_id_token } = new;
+    let NewSession { user_id, idp, lifetime, client, upstream_id_token, device } = new;
     let now = ports.clock.now();
     let cookie_value = ports.random_token(32);
     let session = Session {
@@ -62,6 +116,16 @@ pub async fn create(ports: &Ports<'_>, new: NewSession<'_>) -> Result<(Session, 
         key: keys::session(&cookie_value),
     };
     save(ports, &session).await?;
+    let entry = SessionEntry {
+        sid: session.sid.clone(),
+        key: session.key.clone(),
+        idp: idp.to_owned(),
+        device,
+        created_at: now,
+        expires_at: session.expires_at,
+    };
+    let json = serde_json::to_string(&entry).map_err(|e| PortError(e.to_string()))?;
+    ports.store.put(&keys::user_session(user_id, &session.sid), &json, Some(lifetime)).await?;
     Ok((session, cookie_value))
 }
 
@@ -100,5 +164,6 @@ pub async fn by_key(ports: &Ports<'_>, key: String) -> Result<Option<Session>, P
 /// stop working.
 pub async fn end(ports: &Ports<'_>, session: &Session, lifetime: u64) -> Result<(), PortError> {
     ports.store.put(&keys::ended_session(&session.sid), "1", Some(lifetime)).await?;
+    ports.store.delete(&keys::user_session(&session.user_id, &session.sid)).await?;
     ports.store.delete(&session.key).await
 }

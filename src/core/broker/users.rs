@@ -48,6 +48,9 @@ pub struct User {
     pub links: Vec<LinkedIdentity>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
+    /// Attributes set by mappers (Keycloak's user attributes).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub attributes: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// Standard claims by scope (OIDC Core §5.4).
@@ -91,6 +94,20 @@ impl User {
             SCOPE_CLAIMS.iter().filter(|(s, _)| scopes.contains(s)).flat_map(|(_, names)| names.iter().copied());
         let allowed: Vec<&str> = by_scope.chain(requested.iter().map(String::as_str)).collect();
         self.standard_claims().into_iter().filter(|(k, _)| allowed.contains(&k.as_str())).collect()
+    }
+
+    /// `roles` and the attributes `client` asks for (`user_attributes`), as token claims.
+    pub fn broker_claims(&self, client: &crate::core::config::Client) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        if !self.roles.is_empty() {
+            m.insert("roles".into(), serde_json::json!(self.roles));
+        }
+        for name in &client.user_attributes {
+            if let Some(v) = self.attributes.get(name) {
+                m.insert(name.clone(), v.clone());
+            }
+        }
+        m
     }
 
     pub fn has_role(&self, role: &str) -> bool {
@@ -143,38 +160,93 @@ pub async fn save(ports: &Ports<'_>, user: &User) -> Result<(), PortError> {
     ports.store.put(&keys::user(&user.id), &json, None).await
 }
 
-/// Finds the user linked to `identity`, creating one on the first login through it.
-///
-/// Order of writes, so that a failure never leaves a half-made account: the user record is
-/// written first, then the identity is claimed atomically in the Durable Object (the loser
-/// of a race deletes its user record and uses the winner's), then the KV link is written.
-/// A missing KV link heals itself: the claim returns the existing owner.
-///
-/// On later logins the profile is updated from the IdP when its `sync_mode` is `force`
-/// (one KV write, only when something changed).
-pub async fn find_or_create(
+/// The user linked to `identity`, if any, with the profile and mappers synchronised per the
+/// IdP's sync mode (one KV write, only when something changed).
+pub async fn find_linked(
     ports: &Ports<'_>,
     idp: &IdentityProvider,
     identity: &BrokeredIdentity,
-) -> Result<User, PortError> {
-    let link_key = keys::link(&identity.alias, &identity.sub);
-    if let Some(user_id) = ports.store.get(&link_key).await? {
-        if let Some(mut user) = load(ports, &user_id).await? {
-            if idp.sync_mode == SyncMode::Force && user.sync_profile(identity) {
-                save(ports, &user).await?;
-            }
-            return Ok(user);
+) -> Result<Option<User>, PortError> {
+    let Some(user_id) = ports.store.get(&keys::link(&identity.alias, &identity.sub)).await? else {
+        return Ok(None);
+    };
+    let Some(mut user) = load(ports, &user_id).await? else {
+        return Ok(None);
+    };
+    let mut changed = idp.sync_mode == SyncMode::Force && user.sync_profile(identity);
+    changed |= super::mappers::apply(&mut user, idp, &identity.claims, false);
+    if changed {
+        save(ports, &user).await?;
+    }
+    Ok(Some(user))
+}
+
+/// The profile a new account is created with (from the IdP, perhaps reviewed by the user).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Draft {
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+}
+
+/// What is unique to one account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unique {
+    Username,
+    Email,
+}
+
+#[derive(Debug)]
+pub enum Creation {
+    Created(User),
+    /// Another account has this username or email.
+    Taken {
+        field: Unique,
+        owner: String,
+    },
+    /// The identity was linked meanwhile (a simultaneous first login): its user.
+    AlreadyLinked(User),
+}
+
+/// The account that already has `draft`'s username or (verified or not) email, if any.
+pub async fn find_existing(ports: &Ports<'_>, draft: &Draft) -> Result<Option<(Unique, String)>, PortError> {
+    if let Some(email) = &draft.email {
+        if let Some(owner) = ports.store.get(&keys::email(email)).await? {
+            return Ok(Some((Unique::Email, owner)));
         }
     }
+    Ok(ports.store.get(&keys::username(&draft.username)).await?.map(|owner| (Unique::Username, owner)))
+}
+
+/// Creates the account for `identity` with `draft`, unless its username or email is taken.
+///
+/// Uniqueness is enforced by atomic Durable Object claims (username, email, then the identity),
+/// so two simultaneous first logins with one email cannot both create an account. The user
+/// record is written first, so every claim names a user that exists; an attempt that loses a
+/// claim releases the ones it made and deletes its record. The KV link and indexes follow the
+/// claims; a missing link heals itself (the identity's claim names its owner).
+pub async fn create(
+    ports: &Ports<'_>,
+    idp: &IdentityProvider,
+    identity: &BrokeredIdentity,
+    draft: &Draft,
+) -> Result<Creation, PortError> {
     let now = ports.clock.now();
-    let user = User {
+    let mut user = User {
         id: ports.random_token(16),
-        username: identity.username.clone(),
-        email: identity.email.clone(),
-        email_verified: identity.email_verified,
-        given_name: identity.given_name.clone(),
-        family_name: identity.family_name.clone(),
-        name: identity.name.clone(),
+        username: draft.username.clone(),
+        email: draft.email.clone(),
+        email_verified: draft.email.is_some() && draft.email_verified,
+        given_name: draft.given_name.clone(),
+        family_name: draft.family_name.clone(),
+        // The IdP's full name only while the user kept its given and family names.
+        name: identity
+            .name
+            .clone()
+            .filter(|_| draft.given_name == identity.given_name && draft.family_name == identity.family_name),
         picture: identity.picture.clone(),
         locale: identity.locale.clone(),
         phone_number: identity.phone_number.clone(),
@@ -188,24 +260,46 @@ pub async fn find_or_create(
             linked_at: now,
         }],
         roles: if idp.stored_tokens_readable { vec![READ_TOKEN_ROLE.to_owned()] } else { Vec::new() },
+        attributes: Default::default(),
     };
+    super::mappers::apply(&mut user, idp, &identity.claims, true);
     save(ports, &user).await?;
-    match ports.once.claim(&keys::link_claim(&identity.alias, &identity.sub), &user.id).await {
-        Ok(None) => {
-            ports.store.put(&link_key, &user.id, None).await?;
-            Ok(user)
+    let id = user.id.clone();
+    let username_key = keys::username(&draft.username);
+    let email_key = draft.email.as_deref().map(keys::email);
+    let link_key = keys::link_claim(&identity.alias, &identity.sub);
+    let mut held: Vec<&str> = Vec::new();
+    let wanted = [
+        Some((username_key.as_str(), Some(Unique::Username))),
+        email_key.as_deref().map(|k| (k, Some(Unique::Email))),
+        Some((link_key.as_str(), None)),
+    ];
+    for (key, field) in wanted.into_iter().flatten() {
+        let Some(owner) = ports.once.claim(key, &id).await? else {
+            held.push(key);
+            continue;
+        };
+        for k in held {
+            ports.once.unclaim(k, &id).await?;
         }
-        Ok(Some(owner)) => {
-            ports.store.delete(&keys::user(&user.id)).await?;
-            ports.store.put(&link_key, &owner, None).await?;
-            load(ports, &owner).await?.ok_or_else(|| PortError(format!("identity is claimed by missing user {owner}")))
-        }
-        Err(e) => {
-            // Best effort: the record is unreachable without a link anyway.
-            let _ = ports.store.delete(&keys::user(&user.id)).await;
-            Err(e)
-        }
+        ports.store.delete(&keys::user(&id)).await?;
+        return match field {
+            Some(field) => Ok(Creation::Taken { field, owner }),
+            None => {
+                ports.store.put(&keys::link(&identity.alias, &identity.sub), &owner, None).await?;
+                let user = load(ports, &owner)
+                    .await?
+                    .ok_or_else(|| PortError(format!("identity is claimed by missing user {owner}")))?;
+                Ok(Creation::AlreadyLinked(user))
+            }
+        };
     }
+    ports.store.put(&keys::link(&identity.alias, &identity.sub), &id, None).await?;
+    ports.store.put(&username_key, &id, None).await?;
+    if let Some(key) = &email_key {
+        ports.store.put(key, &id, None).await?;
+    }
+    Ok(Creation::Created(user))
 }
 
 /// Why an identity could not be linked to a signed-in account.
@@ -249,6 +343,7 @@ pub async fn link(
     if idp.stored_tokens_readable && !user.has_role(READ_TOKEN_ROLE) {
         user.roles.push(READ_TOKEN_ROLE.to_owned());
     }
+    super::mappers::apply(&mut user, idp, &identity.claims, true);
     save(ports, &user).await?;
     Ok(user)
 }

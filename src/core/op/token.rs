@@ -133,6 +133,9 @@ pub struct AccessTokenClaims {
     /// The upstream IdP alias of the login, for clients with `identity_provider_claim`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_provider: Option<String>,
+    /// The user's roles (from mappers and `stored_tokens_readable`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 pub async fn token(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
@@ -208,6 +211,7 @@ pub async fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<
         gid: issue.gid.to_owned(),
         userinfo_claims: issue.requested.userinfo.clone(),
         identity_provider: client.identity_provider_claim.then(|| issue.idp.to_owned()),
+        roles: issue.user.roles.clone(),
     };
     let access_token = access_token(app, ports, &access, client.access_token_lifetime).await?;
     let id_claims = IdTokenClaims {
@@ -220,7 +224,11 @@ pub async fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<
         at_hash: jose::half_hash_for(client.id_token_signed_response_alg, &access_token),
         nonce: issue.nonce,
         identity_provider: client.identity_provider_claim.then_some(issue.idp),
-        profile: issue.user.claims_for(issue.scope, &issue.requested.id_token),
+        profile: {
+            let mut profile = issue.user.claims_for(issue.scope, &issue.requested.id_token);
+            profile.extend(issue.user.broker_claims(client));
+            profile
+        },
     };
     let id_token = app
         .keys
@@ -315,6 +323,7 @@ async fn client_credentials(app: &Keyedge, ports: &Ports<'_>, client: &Client, p
         gid: ports.random_token(16),
         userinfo_claims: Vec::new(),
         identity_provider: None,
+        roles: Vec::new(),
     };
     let token = access_token(app, ports, &claims, client.access_token_lifetime).await?;
     let body = serde_json::json!({

@@ -58,6 +58,9 @@ pub async fn userinfo(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcom
     let claims = authenticate_bearer(app, ports, req).await?;
     let user = users::load(ports, &claims.sub).await?.ok_or_else(|| invalid_token("the user no longer exists"))?;
     let mut body = user.claims_for(&claims.scope, &claims.userinfo_claims);
+    if let Some(client) = app.config.client(&claims.client_id) {
+        body.extend(user.broker_claims(client));
+    }
     body.insert("sub".into(), serde_json::Value::String(user.id.clone()));
     let body = serde_json::Value::Object(body);
     Ok(web::json_no_store(StatusCode::OK, body.to_string()))

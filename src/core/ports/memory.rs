@@ -31,11 +31,12 @@ pub struct MemoryStore {
     items: RefCell<HashMap<String, (String, Option<i64>)>>,
     pub writes: Cell<usize>,
     pub reads: Cell<usize>,
+    pub lists: Cell<usize>,
 }
 
 impl MemoryStore {
     pub fn new(clock: VirtualClock) -> Self {
-        Self { clock, items: RefCell::default(), writes: Cell::new(0), reads: Cell::new(0) }
+        Self { clock, items: RefCell::default(), writes: Cell::new(0), reads: Cell::new(0), lists: Cell::new(0) }
     }
     pub fn keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self.items.borrow().keys().cloned().collect();
@@ -61,6 +62,20 @@ impl Store for MemoryStore {
         self.writes.set(self.writes.get() + 1);
         self.items.borrow_mut().remove(key);
         Ok(())
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, PortError> {
+        self.lists.set(self.lists.get() + 1);
+        let now = self.clock.now();
+        let mut keys: Vec<String> = self
+            .items
+            .borrow()
+            .iter()
+            .filter(|(k, (_, exp))| k.starts_with(prefix) && exp.is_none_or(|e| e > now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.sort();
+        keys.truncate(1000);
+        Ok(keys)
     }
 }
 
@@ -131,6 +146,14 @@ impl Once for MemoryOnce {
         }
         claims.insert(key.to_owned(), owner.to_owned());
         Ok(None)
+    }
+    async fn unclaim(&self, key: &str, owner: &str) -> Result<(), PortError> {
+        self.calls.set(self.calls.get() + 1);
+        let mut claims = self.claims.borrow_mut();
+        if claims.get(key).is_some_and(|o| o == owner) {
+            claims.remove(key);
+        }
+        Ok(())
     }
     async fn once_then_store(
         &self,

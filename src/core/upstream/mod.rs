@@ -202,7 +202,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Who the upstream IdP says the user is, after every check passed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokeredIdentity {
     pub alias: String,
     pub sub: String,
@@ -222,6 +222,9 @@ pub struct BrokeredIdentity {
     pub upstream_sid: Option<String>,
     /// What the token endpoint returned.
     pub tokens: UpstreamTokens,
+    /// Every claim the IdP sent (ID token and userinfo merged, or the userinfo JSON), for
+    /// mappers and post-login flows.
+    pub claims: serde_json::Value,
 }
 
 /// Secrets of one upstream login, kept server-side until the callback.

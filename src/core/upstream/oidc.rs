@@ -407,7 +407,8 @@ pub async fn complete(
         .exchange_code(keys, ports, code, secrets.pkce_verifier.as_deref())
         .await?;
     let id_token = response.extra_fields().id_token.as_deref().ok_or(UpstreamError::MissingIdToken)?;
-    let claims = cache.verify_upstream_jwt(idp, cfg, &endpoints, id_token, ports).await?;
+    let mut raw: Value = cache.verify_upstream_jwt(idp, cfg, &endpoints, id_token, ports).await?;
+    let claims = serde_json::from_value(raw.clone()).map_err(|_| UpstreamError::IdToken(TokenError::Malformed))?;
     let mut claims = check_id_token_claims(cfg, claims, Some(&secrets.nonce)).map_err(UpstreamError::IdToken)?;
     let access_token = response.access_token().secret();
     if let Some(at_hash) = &claims.at_hash {
@@ -420,6 +421,11 @@ pub async fn complete(
         // OIDC Core §5.3.2: userinfo `sub` must equal the ID token's.
         if info.get("sub").and_then(Value::as_str) != Some(claims.sub.as_str()) {
             return Err(UpstreamError::UserinfoSubjectMismatch);
+        }
+        if let (Value::Object(all), Value::Object(more)) = (&mut raw, &info) {
+            for (k, v) in more {
+                all.entry(k.clone()).or_insert_with(|| v.clone());
+            }
         }
         if let Ok(profile) = serde_json::from_value::<ProfileClaims>(info) {
             claims.profile.merge(profile);
@@ -443,6 +449,7 @@ pub async fn complete(
         address: p.address.filter(Value::is_object),
         upstream_sid: claims.sid,
         tokens,
+        claims: raw,
     })
 }
 

@@ -131,5 +131,6 @@ pub async fn complete(
         address: None,
         upstream_sid: None,
         tokens: UpstreamTokens::from_response(&response, None, ports.clock.now()),
+        claims: info,
     })
 }

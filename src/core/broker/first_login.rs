@@ -1,0 +1,509 @@
+//! Keycloak's "first broker login" flow: what happens when an upstream identity signs in and
+//! no keyedge user is linked to it yet. Steps, each switchable per flow (`first_login_flows`):
+//! review profile → create user if unique → handle existing account (confirm link, then
+//! verify by a mailed link or by re-authenticating with an IdP already linked to it).
+//!
+//! Between pages the login waits in the Durable Object (sealed, 10 minutes, single use per
+//! step) under a random id the browser holds in the `keyedge_pending` cookie.
+
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::callback::{finish, Completion};
+use super::login::{self, Continuation};
+use super::users::{self, Creation, Draft, Unique, User};
+use super::{mappers, users::LinkError};
+use crate::core::app::Keyedge;
+use crate::core::config::{IdentityProvider, ReviewProfile};
+use crate::core::error::{Failure, Outcome, PageError};
+use crate::core::keys;
+use crate::core::mail::{self, Mail};
+use crate::core::op::code::MARKER_TTL;
+use crate::core::pages::{self, FieldError, ProfileForm, ProviderChoice};
+use crate::core::ports::{PortError, Ports, Taken};
+use crate::core::upstream::BrokeredIdentity;
+use crate::core::web::{self, Params, Request};
+
+pub const PENDING_COOKIE: &str = "keyedge_pending";
+/// How long a first login may wait for the user (including reading a mail).
+pub const PENDING_TTL: u64 = 600;
+
+/// The existing account a first login may be linked to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Existing {
+    pub user_id: String,
+    /// What it has in common with the new identity.
+    pub field: Unique,
+}
+
+/// A first login waiting for the user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pending {
+    pub alias: String,
+    pub identity: BrokeredIdentity,
+    pub continuation: Continuation,
+    pub grant_id: String,
+    pub draft: Draft,
+    #[serde(default)]
+    pub existing: Option<Existing>,
+    /// Hash of the token in the verification mail, once sent.
+    #[serde(default)]
+    pub email_code: Option<String>,
+    pub expires_at: i64,
+}
+
+fn expired() -> Failure {
+    PageError::bad_request(
+        "Sign-in expired",
+        "This sign-in has expired, was already completed, or was started in another browser. Please start again.",
+    )
+    .with_retry("/login?return_to=%2Faccount")
+    .into()
+}
+
+fn json_failure(e: serde_json::Error) -> Failure {
+    Failure::Port(PortError(e.to_string()))
+}
+
+/// Stores `pending` under a fresh id (consuming the upstream login's `state` marker when
+/// given, in the same call) and returns the cookie that names it.
+async fn save(app: &Keyedge, ports: &Ports<'_>, pending: &Pending, marker: Option<&str>) -> Result<String, Failure> {
+    let cookie = format!("{}.{}", pending.grant_id, ports.random_token(32));
+    let key = keys::pending(&cookie);
+    let json = serde_json::to_string(pending).map_err(json_failure)?;
+    let sealed = app.sealer.seal(ports.rng, key.as_bytes(), json.as_bytes());
+    let stored =
+        ports.once.once_then_store(marker.map(|m| (m, MARKER_TTL)), Some((&key, &sealed, PENDING_TTL)), None).await?;
+    if !stored {
+        return Err(expired());
+    }
+    Ok(cookie)
+}
+
+/// Takes the pending login named by `cookie` (it cannot be taken twice).
+async fn take_by_cookie(app: &Keyedge, ports: &Ports<'_>, cookie: &str) -> Result<Pending, Failure> {
+    let key = keys::pending(cookie);
+    let Taken::Fresh(sealed) = ports.once.take(&key).await? else {
+        return Err(expired());
+    };
+    let pending: Pending = app
+        .sealer
+        .open(key.as_bytes(), &sealed)
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .ok_or_else(expired)?;
+    if pending.expires_at <= ports.clock.now() {
+        return Err(expired());
+    }
+    Ok(pending)
+}
+
+async fn take(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Result<Pending, Failure> {
+    let cookie = app.cookies().get(req, PENDING_COOKIE).ok_or_else(expired)?.to_owned();
+    take_by_cookie(app, ports, &cookie).await
+}
+
+fn provider<'a>(app: &'a Keyedge, pending: &Pending) -> Result<&'a IdentityProvider, Failure> {
+    app.config.provider(&pending.alias).ok_or_else(expired)
+}
+
+/// The pages of the flow.
+enum Page {
+    Review(Vec<FieldError>),
+    Confirm,
+    EmailSent { to: String },
+    Reauthenticate,
+}
+
+/// Saves `pending` and shows `page`, setting the pending cookie (and clearing `clear`).
+async fn show(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    req: &Request,
+    pending: &Pending,
+    page: Page,
+    marker: Option<&str>,
+    clear: Option<&str>,
+) -> Outcome {
+    let ui = app.ui_for(req, ui_locales(&pending.continuation));
+    let idp_name = provider(app, pending)?.display_name.clone();
+    let html = match page {
+        Page::Review(errors) => {
+            let form = ProfileForm {
+                username: pending.draft.username.clone(),
+                email: pending.draft.email.clone().unwrap_or_default(),
+                given_name: pending.draft.given_name.clone().unwrap_or_default(),
+                family_name: pending.draft.family_name.clone().unwrap_or_default(),
+            };
+            pages::review_profile(ui, &idp_name, &form, &errors)
+        }
+        Page::Confirm => {
+            let existing = pending.existing.as_ref().ok_or_else(expired)?;
+            let (what, value) = match existing.field {
+                Unique::Email => (ui.t.email, pending.draft.email.clone().unwrap_or_default()),
+                Unique::Username => (ui.t.username, pending.draft.username.clone()),
+            };
+            let review = app.config.provider(&pending.alias).map(|p| p.first_login_flow.review_profile);
+            pages::confirm_link(ui, &idp_name, what, &value, review != Some(ReviewProfile::Off))
+        }
+        Page::EmailSent { to } => {
+            let others = reauth_choices(app, ports, pending).await?;
+            pages::email_sent(ui, &idp_name, &mask(&to), &others)
+        }
+        Page::Reauthenticate => {
+            let others = reauth_choices(app, ports, pending).await?;
+            pages::reauthenticate(ui, &idp_name, &others)
+        }
+    };
+    let cookie = save(app, ports, pending, marker).await?;
+    let mut res = web::html(StatusCode::OK, html);
+    if let Some(name) = clear {
+        res = web::with_cookie(res, app.cookies().clear(name));
+    }
+    Ok(web::with_cookie(res, app.cookies().set(PENDING_COOKIE, &cookie, PENDING_TTL)))
+}
+
+fn ui_locales(c: &Continuation) -> Option<&str> {
+    match c {
+        Continuation::Authorize { request } => request.ui_locales.as_deref(),
+        Continuation::ReturnTo { .. } => None,
+    }
+}
+
+/// `a…e@example.com`: enough to recognise one's own address, not to learn someone else's.
+fn mask(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first = local.chars().next().map(String::from).unwrap_or_default();
+            let last = if local.chars().count() > 1 { local.chars().last().map(String::from) } else { None };
+            format!("{first}…{}@{domain}", last.unwrap_or_default())
+        }
+        None => "…".into(),
+    }
+}
+
+/// The IdPs the existing account can re-authenticate with, when the flow allows it.
+async fn reauth_choices(app: &Keyedge, ports: &Ports<'_>, pending: &Pending) -> Result<Vec<ProviderChoice>, Failure> {
+    let flow = &provider(app, pending)?.first_login_flow;
+    let Some(existing) = pending.existing.as_ref().filter(|_| flow.verify_existing_account_by_reauthentication) else {
+        return Ok(Vec::new());
+    };
+    let user = users::load(ports, &existing.user_id).await?.ok_or_else(expired)?;
+    Ok(user
+        .links
+        .iter()
+        .filter_map(|l| app.config.provider(&l.alias))
+        .filter(|p| p.alias != pending.alias)
+        .map(|p| ProviderChoice {
+            display_name: p.display_name.clone(),
+            href: format!("/first-login/reauthenticate/{}", p.alias),
+            icon: p.icon.clone(),
+        })
+        .collect())
+}
+
+#[allow(clippy::too_many_arguments)]
+/// The start of the flow, from the upstream callback: `identity` is verified and linked to
+/// nobody. `marker` is the upstream login's `state` marker, not consumed yet.
+pub async fn start(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    req: &Request,
+    idp: &IdentityProvider,
+    identity: BrokeredIdentity,
+    flow: &login::UpstreamFlow,
+    marker: &str,
+    flow_cookie: &str,
+) -> Outcome {
+    let draft = Draft {
+        username: mappers::username_for(idp, &identity.claims, &identity.username),
+        email: identity.email.clone(),
+        email_verified: identity.email_verified,
+        given_name: identity.given_name.clone(),
+        family_name: identity.family_name.clone(),
+    };
+    let review = match idp.first_login_flow.review_profile {
+        ReviewProfile::On => true,
+        ReviewProfile::Missing => draft.email.is_none() || draft.given_name.is_none() || draft.family_name.is_none(),
+        ReviewProfile::Off => false,
+    };
+    let pending = Pending {
+        alias: idp.alias.clone(),
+        identity,
+        continuation: flow.continuation.clone(),
+        grant_id: flow.grant_id.clone(),
+        draft,
+        existing: None,
+        email_code: None,
+        expires_at: ports.clock.now() + PENDING_TTL as i64,
+    };
+    if review {
+        return show(app, ports, req, &pending, Page::Review(Vec::new()), Some(marker), Some(flow_cookie)).await;
+    }
+    attempt(app, ports, req, pending, Some(marker), Some(flow_cookie)).await
+}
+
+/// Create user if unique, else handle the existing account.
+async fn attempt(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    req: &Request,
+    mut pending: Pending,
+    marker: Option<&str>,
+    clear: Option<&str>,
+) -> Outcome {
+    let idp = provider(app, &pending)?;
+    let flow = &idp.first_login_flow;
+    let (field, owner) = if flow.create_user_if_unique {
+        match users::create(ports, idp, &pending.identity, &pending.draft).await? {
+            Creation::Created(user) | Creation::AlreadyLinked(user) => {
+                return complete(app, ports, req, &pending, &user, marker, &pending.grant_id, clear).await
+            }
+            Creation::Taken { field, owner } => (field, owner),
+        }
+    } else {
+        match users::find_existing(ports, &pending.draft).await? {
+            Some(found) => found,
+            None => {
+                return Err(PageError::new(
+                    StatusCode::FORBIDDEN,
+                    "No account",
+                    format!("Signing in with {} needs an existing account, and none was found.", idp.display_name),
+                )
+                .into())
+            }
+        }
+    };
+    // An email the IdP did not verify never leads to someone else's account.
+    if field == Unique::Email && !pending.draft.email_verified {
+        let e = FieldError::new("email", "This email address belongs to another account. Use another one, or sign in with that account and link this identity provider on its account page.");
+        return show(app, ports, req, &pending, Page::Review(vec![e]), marker, clear).await;
+    }
+    if !flow.handle_existing_account {
+        let what = if field == Unique::Email { "email address" } else { "username" };
+        return Err(PageError::new(
+            StatusCode::CONFLICT,
+            "Account already exists",
+            format!(
+                "An account with this {what} already exists. Sign in with it and link {} on its account page.",
+                idp.display_name
+            ),
+        )
+        .into());
+    }
+    pending.existing = Some(Existing { user_id: owner, field });
+    if flow.confirm_link_existing_account {
+        return show(app, ports, req, &pending, Page::Confirm, marker, clear).await;
+    }
+    verify(app, ports, req, pending, marker, clear).await
+}
+
+/// Verifies that the user owns the existing account: a mailed link, else re-authentication.
+async fn verify(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    req: &Request,
+    mut pending: Pending,
+    marker: Option<&str>,
+    clear: Option<&str>,
+) -> Outcome {
+    let idp = provider(app, &pending)?;
+    let flow = &idp.first_login_flow;
+    let existing = pending.existing.clone().ok_or_else(expired)?;
+    let user = users::load(ports, &existing.user_id).await?.ok_or_else(expired)?;
+    if let (true, Some(sender), Some(to)) = (flow.verify_existing_account_by_email, &app.config.mail, &user.email) {
+        let token = ports.random_token(32);
+        pending.email_code = Some(keys::refresh_secret(&token));
+        let link = web::with_query(&app.config.endpoint("/first-login/verify-email"), &[("token", &token)]);
+        let ui = app.ui_for(req, ui_locales(&pending.continuation));
+        let mail = Mail {
+            to: to.clone(),
+            subject: ui.t.fill(ui.t.mail_subject, &idp.display_name),
+            text: format!("{}\n\n{link}\n\n{}", ui.t.fill(ui.t.mail_body, &idp.display_name), ui.t.mail_ignore),
+        };
+        let to = to.clone();
+        let res = show(app, ports, req, &pending, Page::EmailSent { to }, marker, clear).await?;
+        mail::send(sender, ports, &mail).await?;
+        return Ok(res);
+    }
+    if flow.verify_existing_account_by_reauthentication {
+        return show(app, ports, req, &pending, Page::Reauthenticate, marker, clear).await;
+    }
+    Err(PageError::new(
+        StatusCode::CONFLICT,
+        "Account already exists",
+        format!(
+            "An account with this {} already exists, and it cannot be verified here. Sign in with it and link {} on its account page.",
+            if existing.field == Unique::Email { "email address" } else { "username" },
+            idp.display_name
+        ),
+    )
+    .into())
+}
+
+/// Links the pending identity to `user` (or uses the user just created) and finishes the
+/// login the client asked for.
+#[allow(clippy::too_many_arguments)]
+async fn complete(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    req: &Request,
+    pending: &Pending,
+    user: &User,
+    marker: Option<&str>,
+    grant_id: &str,
+    clear: Option<&str>,
+) -> Outcome {
+    let idp = provider(app, pending)?;
+    let res = finish(
+        app,
+        ports,
+        req,
+        Completion {
+            idp,
+            identity: &pending.identity,
+            user,
+            continuation: &pending.continuation,
+            grant_id,
+            marker,
+            clear_cookie: clear,
+        },
+    )
+    .await?;
+    Ok(web::with_cookie(res, app.cookies().clear(PENDING_COOKIE)))
+}
+
+/// Links the identity of `pending` to its existing account.
+async fn link_existing(app: &Keyedge, ports: &Ports<'_>, pending: &Pending) -> Result<User, Failure> {
+    let idp = provider(app, pending)?;
+    let existing = pending.existing.as_ref().ok_or_else(expired)?;
+    let user = users::load(ports, &existing.user_id).await?.ok_or_else(expired)?;
+    match users::link(ports, idp, user, &pending.identity).await {
+        Ok(user) => Ok(user),
+        Err(LinkError::LinkedElsewhere) => Err(PageError::new(
+            StatusCode::CONFLICT,
+            "Already linked to another account",
+            "This identity was linked to another account meanwhile; it was not moved.",
+        )
+        .into()),
+        Err(LinkError::Port(e)) => Err(e.into()),
+    }
+}
+
+/// Length limits and shapes of the profile form's fields.
+fn validate(form: &Params) -> (Draft, Vec<FieldError>) {
+    let field = |name: &str| form.get(name).unwrap_or("").trim().to_owned();
+    let (username, email, given, family) =
+        (field("username"), field("email"), field("given_name"), field("family_name"));
+    let mut errors = Vec::new();
+    if username.is_empty()
+        || username.chars().count() > 64
+        || username.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        errors.push(FieldError::new("username", "Enter a username of 1 to 64 characters without spaces."));
+    }
+    let email_ok = email.chars().count() <= 254
+        && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !email_ok {
+        errors.push(FieldError::new("email", "Enter an email address such as name@example.com."));
+    }
+    for (name, value) in [("given_name", &given), ("family_name", &family)] {
+        if value.is_empty() || value.chars().count() > 100 || value.chars().any(char::is_control) {
+            errors.push(FieldError::new(name, "Enter 1 to 100 characters."));
+        }
+    }
+    let opt = |s: String| (!s.is_empty()).then_some(s);
+    (
+        Draft { username, email: opt(email), email_verified: false, given_name: opt(given), family_name: opt(family) },
+        errors,
+    )
+}
+
+/// `POST /first-login/review`: the profile form.
+pub async fn review(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
+    let mut pending = take(app, ports, req).await?;
+    let (mut draft, errors) = validate(&Params::from_form(req));
+    // The IdP's verification holds only for the address it sent.
+    draft.email_verified = pending.identity.email_verified
+        && draft.email.as_deref().map(str::to_lowercase) == pending.identity.email.as_deref().map(str::to_lowercase);
+    pending.draft = draft;
+    pending.existing = None;
+    if !errors.is_empty() {
+        return show(app, ports, req, &pending, Page::Review(errors), None, None).await;
+    }
+    attempt(app, ports, req, pending, None, None).await
+}
+
+/// `POST /first-login/confirm`: "Add to existing account" or "Review profile".
+pub async fn confirm(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
+    let pending = take(app, ports, req).await?;
+    match Params::from_form(req).get("action") {
+        Some("link") => verify(app, ports, req, pending, None, None).await,
+        Some("review") => show(app, ports, req, &pending, Page::Review(Vec::new()), None, None).await,
+        _ => show(app, ports, req, &pending, Page::Confirm, None, None).await,
+    }
+}
+
+/// `GET /first-login/verify-email?token=…`: the link from the mail, opened in the browser that
+/// started the login. A wrong token ends the attempt.
+pub async fn verify_email(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
+    let pending = take(app, ports, req).await?;
+    let token = Params::from_query(req).get("token").unwrap_or("").to_owned();
+    let expected = pending.email_code.as_deref().ok_or_else(expired)?;
+    let presented = keys::refresh_secret(&token);
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(presented.as_bytes(), expected.as_bytes())) {
+        return Err(PageError::bad_request(
+            "Link not valid",
+            "This verification link is not the one sent for this sign-in. Please start again.",
+        )
+        .with_retry(pending.continuation.restart_url())
+        .into());
+    }
+    let user = link_existing(app, ports, &pending).await?;
+    complete(app, ports, req, &pending, &user, None, &pending.grant_id, None).await
+}
+
+/// `GET /first-login/reauthenticate/{alias}`: sign in with an IdP already linked to the
+/// existing account, to prove it is yours.
+pub async fn reauthenticate(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
+    let pending = take(app, ports, req).await?;
+    let allowed = reauth_choices(app, ports, &pending).await?.iter().any(|c| c.href.ends_with(&format!("/{alias}")));
+    let idp = app.config.provider(alias).filter(|_| allowed).ok_or_else(expired)?;
+    let cookie = save(app, ports, &pending, None).await?;
+    let res =
+        login::redirect_upstream(app, ports, idp, pending.continuation.clone(), None, Some(cookie.clone())).await?;
+    Ok(web::with_cookie(res, app.cookies().set(PENDING_COOKIE, &cookie, PENDING_TTL)))
+}
+
+/// The callback of a re-authentication: `identity` (verified by `idp`) must belong to the
+/// existing account; then the pending identity is linked to it.
+#[allow(clippy::too_many_arguments)]
+pub async fn reauthenticated(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    req: &Request,
+    idp: &IdentityProvider,
+    identity: &BrokeredIdentity,
+    pending_cookie: &str,
+    flow: &login::UpstreamFlow,
+    marker: &str,
+    flow_cookie: &str,
+) -> Outcome {
+    let pending = take_by_cookie(app, ports, pending_cookie).await?;
+    let existing = pending.existing.as_ref().ok_or_else(expired)?;
+    let who = users::find_linked(ports, idp, identity).await?;
+    if who.as_ref().map(|u| u.id.as_str()) != Some(existing.user_id.as_str()) {
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "Not the same account",
+            format!(
+                "You signed in with {} as someone other than the existing account, so nothing was linked. Please start again.",
+                idp.display_name
+            ),
+        )
+        .with_retry(pending.continuation.restart_url())
+        .into());
+    }
+    let user = link_existing(app, ports, &pending).await?;
+    complete(app, ports, req, &pending, &user, Some(marker), &flow.grant_id, Some(flow_cookie)).await
+}

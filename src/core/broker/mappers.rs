@@ -1,0 +1,170 @@
+//! Identity provider mappers (Keycloak's "Mappers"): user attributes, roles and the username
+//! taken from the IdP's claims, on the first login and, per sync mode, on later ones.
+
+use serde_json::Value;
+
+use super::users::User;
+use crate::core::config::{IdentityProvider, Mapper, MapperKind, SyncMode};
+use crate::core::upstream::plain_oauth2::at_path;
+
+/// Checks a username template: `${CLAIM.path}` and `${ALIAS}` placeholders, each with an
+/// optional `| lowercase` or `| uppercase`.
+pub fn check_template(template: &str) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        let end = rest[start..].find('}').ok_or("a `${` is not closed")? + start;
+        let (name, filter) = split_filter(&rest[start + 2..end]);
+        if name != "ALIAS" && name.strip_prefix("CLAIM.").is_none_or(|p| p.is_empty()) {
+            return Err(format!("`{name}`: use ${{CLAIM.<path>}} or ${{ALIAS}}"));
+        }
+        if !matches!(filter, None | Some("lowercase") | Some("uppercase")) {
+            return Err(format!("`{}`: the filters are lowercase and uppercase", filter.unwrap_or_default()));
+        }
+        rest = &rest[end + 1..];
+    }
+    Ok(())
+}
+
+fn split_filter(inner: &str) -> (&str, Option<&str>) {
+    match inner.split_once('|') {
+        Some((name, filter)) => (name.trim(), Some(filter.trim())),
+        None => (inner.trim(), None),
+    }
+}
+
+/// A claim as text: strings as they are, numbers and booleans printed.
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// The username from `template`; `None` when a claim it names is missing or the result is
+/// empty.
+pub fn render_template(template: &str, claims: &Value, alias: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}')? + start;
+        let (name, filter) = split_filter(&rest[start + 2..end]);
+        let value = match name.strip_prefix("CLAIM.") {
+            Some(path) => text(at_path(claims, path)?)?,
+            None => alias.to_owned(),
+        };
+        out.push_str(&match filter {
+            Some("lowercase") => value.to_lowercase(),
+            Some("uppercase") => value.to_uppercase(),
+            _ => value,
+        });
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    let out = out.trim().to_owned();
+    (!out.is_empty()).then_some(out)
+}
+
+/// Whether the claim at `path` equals `value` (or, for an array, contains it), or matches
+/// the mapper's regex.
+fn claim_matches(claims: &Value, path: &str, value: &str, regex: Option<&regex_lite::Regex>) -> bool {
+    let fits = |v: &Value| text(v).is_some_and(|t| regex.map_or(t == value, |r| r.is_match(&t)));
+    match at_path(claims, path) {
+        Some(Value::Array(items)) => items.iter().any(fits),
+        Some(v) => fits(v),
+        None => false,
+    }
+}
+
+/// Whether `mapper` runs at this login: always on the first; later per its sync mode
+/// (`force` always; `legacy` for the claim-driven importers, as in Keycloak; `import` never).
+fn runs(mapper: &Mapper, idp: &IdentityProvider, first: bool) -> bool {
+    if first {
+        return true;
+    }
+    match mapper.sync_mode.unwrap_or(idp.sync_mode) {
+        SyncMode::Import => false,
+        SyncMode::Force => !matches!(mapper.kind, MapperKind::UsernameTemplate { .. }),
+        SyncMode::Legacy => {
+            matches!(mapper.kind, MapperKind::AttributeImporter { .. } | MapperKind::ClaimToRole { .. })
+        }
+    }
+}
+
+/// Applies the IdP's mappers to `user` for a login with `claims`; `first` on the login that
+/// creates or links the account. Returns whether the user changed.
+pub fn apply(user: &mut User, idp: &IdentityProvider, claims: &Value, first: bool) -> bool {
+    let before = (user.attributes.clone(), user.roles.clone(), user.username.clone());
+    for mapper in idp.mappers.iter().filter(|m| runs(m, idp, first)) {
+        match &mapper.kind {
+            MapperKind::HardcodedAttribute { attribute, value } => {
+                user.attributes.insert(attribute.clone(), Value::String(value.clone()));
+            }
+            MapperKind::HardcodedRole { role } => add_role(user, role),
+            MapperKind::AttributeImporter { claim, attribute } => match at_path(claims, claim) {
+                Some(v) if !v.is_null() => {
+                    user.attributes.insert(attribute.clone(), v.clone());
+                }
+                _ if !first => {
+                    user.attributes.remove(attribute);
+                }
+                _ => {}
+            },
+            MapperKind::ClaimToRole { claim, value, regex, role } => {
+                if claim_matches(claims, claim, value, regex.as_ref()) {
+                    add_role(user, role);
+                } else if !first {
+                    user.roles.retain(|r| r != role);
+                }
+            }
+            // The username is chosen before the account exists: see `username_for`.
+            MapperKind::UsernameTemplate { .. } => {}
+        }
+    }
+    (user.attributes.clone(), user.roles.clone(), user.username.clone()) != before
+}
+
+fn add_role(user: &mut User, role: &str) {
+    if !user.has_role(role) {
+        user.roles.push(role.to_owned());
+    }
+}
+
+/// The username a new account gets: the IdP's username template when it has one (and the
+/// claims it names are present), else the username the IdP reported.
+pub fn username_for(idp: &IdentityProvider, claims: &Value, reported: &str) -> String {
+    idp.mappers
+        .iter()
+        .find_map(|m| match &m.kind {
+            MapperKind::UsernameTemplate { template } => render_template(template, claims, &idp.alias),
+            _ => None,
+        })
+        .unwrap_or_else(|| reported.to_owned())
+}
+
+/// Whether a post-login flow lets this login through: `Err` carries the reason shown.
+pub fn post_login_allows(
+    flow: &crate::core::config::PostLoginFlow,
+    email: Option<&str>,
+    email_verified: bool,
+    claims: &Value,
+) -> Result<(), String> {
+    let default = || "Your account does not have access through this identity provider.".to_owned();
+    if !flow.require_email_domains.is_empty() {
+        let domain = email.and_then(|e| e.rsplit_once('@')).map(|(_, d)| d.to_ascii_lowercase());
+        let allowed = email_verified && domain.is_some_and(|d| flow.require_email_domains.contains(&d));
+        if !allowed {
+            return Err(flow.deny_message.clone().unwrap_or_else(|| {
+                format!("Sign-in here needs a verified email address at {}.", flow.require_email_domains.join(", "))
+            }));
+        }
+    }
+    for req in &flow.require_claims {
+        if !claim_matches(claims, &req.claim, &req.value, None) {
+            return Err(flow.deny_message.clone().unwrap_or_else(default));
+        }
+    }
+    Ok(())
+}
