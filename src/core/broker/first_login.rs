@@ -214,12 +214,14 @@ pub async fn start(
     marker: &str,
     flow_cookie: &str,
 ) -> Outcome {
+    // An empty claim is a missing one.
+    let present = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
     let draft = Draft {
         username: mappers::username_for(idp, &identity.claims, &identity.username),
-        email: identity.email.clone(),
+        email: present(&identity.email),
         email_verified: identity.email_verified,
-        given_name: identity.given_name.clone(),
-        family_name: identity.family_name.clone(),
+        given_name: present(&identity.given_name),
+        family_name: present(&identity.family_name),
     };
     let review = match idp.first_login_flow.review_profile {
         ReviewProfile::On => true,

@@ -269,9 +269,10 @@ pub async fn create(
     let email_key = draft.email.as_deref().map(keys::email);
     let link_key = keys::link_claim(&identity.alias, &identity.sub);
     let mut held: Vec<&str> = Vec::new();
+    // The email first: when both collide, the shared email is what the user recognises.
     let wanted = [
-        Some((username_key.as_str(), Some(Unique::Username))),
         email_key.as_deref().map(|k| (k, Some(Unique::Email))),
+        Some((username_key.as_str(), Some(Unique::Username))),
         Some((link_key.as_str(), None)),
     ];
     for (key, field) in wanted.into_iter().flatten() {
