@@ -380,7 +380,48 @@ mod linking {
         let res = Browser::default().post(&world, "/broker/second/link");
         assert_eq!(location(&res), "/login?return_to=%2Faccount");
         let mut browser = signed_in(&world, "alice");
-        assert_eq!(browser.get(&world, "/broker/second/link").status(), 404);
+        // A GET is application-initiated linking, which needs its parameters.
+        assert_eq!(browser.get(&world, "/broker/second/link").status(), 400);
+    }
+
+    /// Keycloak's client-initiated linking: `hash = b64url(sha256(nonce + sid + client_id + alias))`.
+    fn client_link_url(sid: &str, nonce: &str, redirect_uri: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let hash = keyedge::core::b64url(&Sha256::digest(format!("{nonce}{sid}appsecond")));
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("client_id", "app"), ("redirect_uri", redirect_uri), ("nonce", nonce), ("hash", &hash)])
+            .finish();
+        format!("/broker/second/link?{q}")
+    }
+
+    #[test]
+    fn an_application_can_start_linking_for_its_signed_in_user() {
+        let world = World::with("", "", &second_idp(""));
+        let idp2 = mount(&world, IDP2, "keyedge-at-idp2", IDP2_SECRET);
+        let mut browser = Browser::default();
+        let t = tokens_via(&world, &mut browser, "up", &world.idp, "alice");
+        let sid = id_claims(&t)["sid"].as_str().unwrap().to_owned();
+        let to_idp = browser.get(&world, &client_link_url(&sid, "n-1", APP_REDIRECT));
+        assert!(location(&to_idp).starts_with(&format!("{IDP2}/auth?")), "{}", body(&to_idp));
+        let back = browser.get(&world, &idp2.authorize(&location(&to_idp), "alice2"));
+        assert_eq!(location(&back), APP_REDIRECT);
+        let alice = kv(&world, &keyedge::core::keys::link("up", "sub-alice")).unwrap();
+        assert_eq!(kv(&world, &keyedge::core::keys::link("second", "sub-alice2")), Some(alice));
+    }
+
+    #[test]
+    fn application_initiated_linking_checks_hash_session_and_redirect_uri() {
+        let world = World::with("", "", &second_idp(""));
+        let mut browser = Browser::default();
+        let t = tokens_via(&world, &mut browser, "up", &world.idp, "alice");
+        let sid = id_claims(&t)["sid"].as_str().unwrap().to_owned();
+        let wrong = browser.get(&world, &client_link_url("another-sid", "n-1", APP_REDIRECT));
+        assert_eq!(location(&wrong), format!("{APP_REDIRECT}?link_error=invalid_hash"));
+        let nobody = Browser::default().get(&world, &client_link_url(&sid, "n-1", APP_REDIRECT));
+        assert_eq!(location(&nobody), format!("{APP_REDIRECT}?link_error=not_logged_in"));
+        let elsewhere = browser.get(&world, &client_link_url(&sid, "n-1", "https://evil.test/cb"));
+        assert_eq!(elsewhere.status(), 400, "an error page, never a redirect");
+        assert!(location(&elsewhere).is_empty());
     }
 }
 

@@ -142,6 +142,7 @@ impl Keyedge {
                 Some((alias, "login")) if get => login::begin(self, ports, req, alias).await,
                 Some((alias, "endpoint")) if get => callback::endpoint(self, ports, req, alias).await,
                 Some((alias, "link")) if post => login::begin_link(self, ports, req, alias).await,
+                Some((alias, "link")) if get => login::begin_client_link(self, ports, req, alias).await,
                 Some((alias, "token")) if get => stored_tokens::token_endpoint(self, ports, req, alias).await,
                 Some((_, "token")) if method == Method::OPTIONS => Ok(web::cors_preflight()),
                 Some((alias, "backchannel_logout")) if post => {

@@ -240,8 +240,13 @@ async fn link(
     if !ports.once.once_then_store(Some((&marker_key, MARKER_TTL)), None, None).await? {
         return Err(expired());
     }
+    let back = flow.link_return.as_deref();
     match users::link(ports, idp, user, identity).await {
         Ok(_) => {}
+        Err(users::LinkError::LinkedElsewhere) if back.is_some() => {
+            let to = web::with_query(back.unwrap_or_default(), &[("link_error", "already_linked")]);
+            return Ok(web::with_cookie(web::redirect(&to), app.cookies().clear(cookie_name)));
+        }
         Err(users::LinkError::LinkedElsewhere) => {
             return Err(PageError::new(
                 StatusCode::CONFLICT,
@@ -257,7 +262,7 @@ async fn link(
         Err(users::LinkError::Port(e)) => return Err(e.into()),
     }
     after_login(app, ports, idp, identity, None).await?;
-    Ok(web::with_cookie(web::redirect("/account"), app.cookies().clear(cookie_name)))
+    Ok(web::with_cookie(web::redirect(back.unwrap_or("/account")), app.cookies().clear(cookie_name)))
 }
 
 /// The OAuth error codes of OIDC Core §3.1.2.6 pass through unchanged; any other failure of

@@ -104,6 +104,9 @@ pub struct UpstreamFlow {
     /// Set when this login re-authenticates for a pending first login: its cookie value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reauth: Option<String>,
+    /// For application-initiated linking: the client's redirect URI to return to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_return: Option<String>,
 }
 
 /// A local path to return to: absolute path on this origin, never `//host` or `/\host`
@@ -274,6 +277,56 @@ pub(crate) async fn redirect_upstream(
     link_user: Option<String>,
     reauth: Option<String>,
 ) -> Outcome {
+    redirect_upstream_linking(app, ports, idp, continuation, link_user, reauth, None).await
+}
+
+/// `GET /broker/{alias}/link?client_id&redirect_uri&nonce&hash`: Keycloak's client-initiated
+/// account linking. The application proves it acts for the signed-in session with
+/// `hash = base64url(sha256(nonce + sid + client_id + alias))` (`sid` from its ID token); the
+/// user then signs in at `alias` and the identity joins their account. Back at `redirect_uri`
+/// (registered for the client, else an error page and no redirect) with `link_error` when it
+/// failed.
+pub async fn begin_client_link(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
+    use sha2::{Digest, Sha256};
+    let params = Params::from_query(req);
+    let bad = |m: &str| -> Outcome { Err(PageError::bad_request("Account linking refused", m).into()) };
+    let (Some(client_id), Some(redirect_uri), Some(nonce), Some(hash)) =
+        (params.get("client_id"), params.get("redirect_uri"), params.get("nonce"), params.get("hash"))
+    else {
+        return bad("client_id, redirect_uri, nonce and hash are required.");
+    };
+    let Some(client) = app.config.client(client_id) else {
+        return bad("Unknown client_id.");
+    };
+    if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+        return bad("The redirect_uri is not registered for this application.");
+    }
+    let back = |error: &str| Ok(web::redirect(&web::with_query(redirect_uri, &[("link_error", error)])));
+    let Some(session) = super::session::current(ports, app.cookies(), req).await? else {
+        return back("not_logged_in");
+    };
+    let expected = crate::core::b64url(&Sha256::digest(format!("{nonce}{}{client_id}{alias}", session.sid)));
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), hash.as_bytes())) {
+        return back("invalid_hash");
+    }
+    let Some(idp) = app.config.provider(alias).filter(|_| client.allows_idp(alias)) else {
+        return back("not_allowed");
+    };
+    let continuation = Continuation::ReturnTo { path: "/account".into() };
+    let user = Some(session.user_id);
+    redirect_upstream_linking(app, ports, idp, continuation, user, None, Some(redirect_uri.to_owned())).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn redirect_upstream_linking(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    idp: &IdentityProvider,
+    continuation: Continuation,
+    link_user: Option<String>,
+    reauth: Option<String>,
+    link_return: Option<String>,
+) -> Outcome {
     let retry = continuation.restart_url();
     let upstream_error = |e: crate::core::upstream::UpstreamError| {
         Failure::Page(
@@ -300,6 +353,7 @@ pub(crate) async fn redirect_upstream(
         grant_id: ports.random_token(16),
         link_user,
         reauth,
+        link_return,
     };
     let json = serde_json::to_string(&flow).map_err(|e| Failure::Port(crate::core::ports::PortError(e.to_string())))?;
     let sealed = app.sealer.seal(ports.rng, state.as_bytes(), json.as_bytes());
