@@ -137,6 +137,9 @@ impl Keyedge {
         let method = req.method();
         let get = method == Method::GET || method == Method::HEAD;
         let post = method == Method::POST;
+        if let Some(rest) = path.strip_prefix("/admin/") {
+            return super::admin::handle(self, ports, req, rest).await;
+        }
         if let Some(rest) = path.strip_prefix("/broker/") {
             return match rest.split_once('/') {
                 Some((alias, "login")) if get => login::begin(self, ports, req, alias).await,

@@ -1,6 +1,7 @@
 //! The pure core of keyedge: no Worker or JavaScript types. Time, randomness, HTTP and
 //! storage arrive through [`ports`], so everything here runs under plain `cargo test`.
 
+pub mod admin;
 pub mod app;
 pub mod broker;
 pub mod config;

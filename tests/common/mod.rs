@@ -20,6 +20,7 @@ pub const APP_SECRET: &str = "app-secret-0123456789";
 pub const IDP_SECRET: &str = "idp-secret-0123456789";
 pub const MACHINE_SECRET: &str = "machine-secret-0123456789";
 pub const IDP2_SECRET: &str = "idp2-secret-0123456789";
+pub const ADMIN_TOKEN: &str = "admin-token-0123456789-0123456789-0123456789";
 pub const START: i64 = 1_800_000_000;
 
 pub fn config_text() -> String {
@@ -62,6 +63,7 @@ pub fn secrets(name: &str) -> Option<String> {
         "IDP_SECRET" => Some(IDP_SECRET.to_owned()),
         "MACHINE_SECRET" => Some(MACHINE_SECRET.to_owned()),
         "IDP2_SECRET" => Some(IDP2_SECRET.to_owned()),
+        "ADMIN_TOKEN" => Some(ADMIN_TOKEN.to_owned()),
         // 32 test bytes, base64.
         "ENCRYPTION_KEY" => Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned()),
         _ => None,
