@@ -27,6 +27,8 @@ export const USERS = {
            given_name: 'Alice', family_name: 'Liddell', name: 'Alice Liddell' },
   bob: { password: 'builder', sub: 'u-bob', email: 'bob@example.com', email_verified: false,
          given_name: 'Bob', family_name: 'Builder', name: 'Bob Builder' },
+  // No names: keyedge's first login asks for them (review profile).
+  carol: { password: 'carol', sub: 'u-carol', email: 'carol@example.com', email_verified: true },
 };
 const bySub = Object.fromEntries(Object.entries(USERS).map(([username, u]) => [u.sub, { ...u, username }]));
 
