@@ -739,6 +739,23 @@ mod account_page {
     }
 
     #[test]
+    fn single_sign_on_updates_last_seen() {
+        let world = World::new();
+        let mut browser = Browser::default();
+        let rp = rp_request("app", APP_REDIRECT);
+        code_of(&login(&world, &mut browser, &rp.query, "alice"));
+        world.clock.advance(3 * 3600);
+        // The same browser signs in to the app again without the IdP.
+        let again = browser.get(&world, &format!("/authorize?{}", rp_request("app", APP_REDIRECT).query));
+        code_of(&again);
+        let page = body(&browser.get(&world, "/account"));
+        let row = page.split("<tr class=\"session\">").nth(1).unwrap();
+        let cells: Vec<&str> = row.split("<td>").skip(1).map(|c| c.split("</td>").next().unwrap()).collect();
+        assert_ne!(cells[2], cells[3], "signed in {} / last seen {}", cells[2], cells[3]);
+        assert!(cells[3].ends_with("UTC"));
+    }
+
+    #[test]
     fn the_device_is_named_from_the_user_agent() {
         use keyedge::core::broker::session::device_of;
         let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0";

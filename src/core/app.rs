@@ -226,9 +226,11 @@ impl Keyedge {
         match session {
             Some(s) if !fresh_login_required => {
                 // Without a marker the code is always stored.
-                return code::issue(self, ports, &request, &s, None)
+                let res = code::issue(self, ports, &request, &s, None)
                     .await?
-                    .ok_or_else(|| Failure::Port(PortError("code not stored".into())));
+                    .ok_or_else(|| Failure::Port(PortError("code not stored".into())))?;
+                session::seen(ports, &s).await?;
+                return Ok(res);
             }
             _ => {}
         }

@@ -65,6 +65,7 @@ pub struct Messages {
     pub this_session: &'static str,
     pub end_session: &'static str,
     pub roles: &'static str,
+    pub last_seen: &'static str,
 }
 
 pub static EN: Messages = Messages {
@@ -123,6 +124,7 @@ pub static EN: Messages = Messages {
     this_session: "this session",
     end_session: "End",
     roles: "Roles",
+    last_seen: "Last seen",
 };
 
 pub static DE: Messages = Messages {
@@ -182,6 +184,7 @@ pub static DE: Messages = Messages {
     this_session: "diese Sitzung",
     end_session: "Beenden",
     roles: "Rollen",
+    last_seen: "Zuletzt aktiv",
 };
 
 /// The languages keyedge speaks.

@@ -74,6 +74,8 @@ pub struct SessionRow {
     pub provider: String,
     pub device: String,
     pub signed_in_at: String,
+    /// The last single sign-on to an application with it.
+    pub last_seen: String,
     pub current: bool,
     /// `/account/sessions/{sid}/end`.
     pub end: String,

@@ -84,6 +84,7 @@ pub async fn account(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome
             provider: provider_name(&e.idp),
             device: e.device,
             signed_in_at: date(e.created_at),
+            last_seen: date(e.last_seen.max(e.created_at)),
             current: e.sid == session.sid,
             end: format!("/account/sessions/{}/end", e.sid),
         })

@@ -24,6 +24,9 @@ pub struct Session {
     /// The upstream ID token, kept for the `id_token_hint` of upstream logout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream_id_token: Option<String>,
+    /// Browser and system, as the account page shows them.
+    #[serde(default)]
+    pub device: String,
     /// The KV key of this record (derived from the cookie; never stored).
     #[serde(skip)]
     pub key: String,
@@ -57,6 +60,37 @@ pub struct SessionEntry {
     pub device: String,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The last sign-in to an application with this session (single sign-on).
+    #[serde(default)]
+    pub last_seen: i64,
+}
+
+impl SessionEntry {
+    fn of(session: &Session, last_seen: i64) -> Self {
+        SessionEntry {
+            sid: session.sid.clone(),
+            key: session.key.clone(),
+            idp: session.idp.clone(),
+            device: session.device.clone(),
+            created_at: session.auth_time,
+            expires_at: session.expires_at,
+            last_seen,
+        }
+    }
+}
+
+/// Lists `session` for the account page, as last used `now` (one KV write).
+async fn list_entry(ports: &Ports<'_>, session: &Session, now: i64) -> Result<(), PortError> {
+    let entry = SessionEntry::of(session, now);
+    let json = serde_json::to_string(&entry).map_err(|e| PortError(e.to_string()))?;
+    let ttl = (session.expires_at - now).max(1) as u64;
+    ports.store.put(&keys::user_session(&session.user_id, &session.sid), &json, Some(ttl)).await
+}
+
+/// Notes that `session` just signed the user in to an application (single sign-on), for the
+/// account page's "last seen" (one KV write).
+pub async fn seen(ports: &Ports<'_>, session: &Session) -> Result<(), PortError> {
+    list_entry(ports, session, ports.clock.now()).await
 }
 
 /// The user's sessions that have not expired, oldest first (one KV list and a read each).
@@ -113,19 +147,11 @@ pub async fn create(ports: &Ports<'_>, new: NewSession<'_>) -> Result<(Session, 
         // The client the login is for, known now: saves a second write when its code is issued.
         clients: client.map(str::to_owned).into_iter().collect(),
         upstream_id_token,
+        device,
         key: keys::session(&cookie_value),
     };
     save(ports, &session).await?;
-    let entry = SessionEntry {
-        sid: session.sid.clone(),
-        key: session.key.clone(),
-        idp: idp.to_owned(),
-        device,
-        created_at: now,
-        expires_at: session.expires_at,
-    };
-    let json = serde_json::to_string(&entry).map_err(|e| PortError(e.to_string()))?;
-    ports.store.put(&keys::user_session(user_id, &session.sid), &json, Some(lifetime)).await?;
+    list_entry(ports, &session, now).await?;
     Ok((session, cookie_value))
 }
 
