@@ -17,7 +17,7 @@ export WRANGLER_SEND_METRICS := false
 DEV_CONFIG ?= dev/keyedge.dev.toml
 
 # .dev.vars is phony: dev/dev-vars.mjs adds entries that newer versions need and keeps the rest.
-.PHONY: dev test bench tools node-tools rust-tools browser worker build unit lint e2e clean .dev.vars
+.PHONY: dev test bench tools node-tools rust-tools browser worker build unit lint e2e clean .dev.vars check deploy
 
 dev: tools .dev.vars
 	@KEYEDGE_CONFIG=$(DEV_CONFIG) bash dev/run.sh
@@ -70,6 +70,16 @@ browser:
 
 .dev.vars:
 	node dev/dev-vars.mjs .dev.vars
+
+# Validates the configuration offline (the file, the field, the fix); secrets not in the
+# environment or .dev.vars are listed as reminders.
+check:
+	cargo run --quiet --bin keyedge -- check $(CONFIG_FILE)
+
+# Checks, builds with keyedge.toml (or KEYEDGE_CONFIG) and deploys; see docs/deploy.md.
+deploy: tools check
+	$(MAKE) --no-print-directory worker
+	wrangler deploy
 
 clean:
 	rm -rf build target/wasm32-unknown-unknown .wrangler test-artifacts

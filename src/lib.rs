@@ -4,6 +4,9 @@
 
 pub mod core;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod tools;
+
 #[cfg(target_arch = "wasm32")]
 mod edge;
 

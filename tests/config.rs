@@ -167,3 +167,32 @@ logout_url = "https://idp.test/logout"
     assert_eq!(idp.sync_mode, keyedge::core::config::SyncMode::Force);
     assert_eq!(idp.icon.as_deref(), Some("/static/idp.svg"));
 }
+
+#[test]
+fn offline_check_names_the_file_and_field_and_lists_missing_secrets() {
+    let dir = std::env::temp_dir().join(format!("keyedge-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, common::config_text().replace("kind = \"oidc\"", "kind = \"saml\"")).unwrap();
+    let e = keyedge::tools::check::check(&bad, None).unwrap_err();
+    assert!(e.starts_with(&format!("{}: invalid configuration: line", bad.display())) && e.contains("saml"), "{e}");
+    let good = dir.join("good.toml");
+    std::fs::write(&good, common::config_text().replace("APP_SECRET", "KEYEDGE_TEST_UNSET_SECRET")).unwrap();
+    let notes = keyedge::tools::check::check(&good, None).unwrap();
+    assert!(notes.iter().any(|n| n.contains("npx wrangler secret put KEYEDGE_TEST_UNSET_SECRET")), "{notes:?}");
+    // With every secret at hand, keys are checked as the Worker does: a bad key is named.
+    let vars = dir.join(".dev.vars");
+    let lines: String = ["SIGNING_KEY", "IDP_SECRET", "MACHINE_SECRET", "APP_SECRET"]
+        .iter()
+        .map(|k| format!("{k}=\"{}\"\n", common::secrets(k).unwrap().replace('\n', "\\n")))
+        .collect();
+    std::fs::write(&vars, format!("{lines}ENCRYPTION_KEY=\"too-short\"\n")).unwrap();
+    let e = keyedge::tools::check::check(&dir.join("good.toml"), Some(&vars));
+    // good.toml names KEYEDGE_TEST_UNSET_SECRET, which is still missing: structure only.
+    assert!(e.is_ok());
+    let all = dir.join("all.toml");
+    std::fs::write(&all, common::config_text()).unwrap();
+    let e = keyedge::tools::check::check(&all, Some(&vars)).unwrap_err();
+    assert!(e.contains("encryption_key_env"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

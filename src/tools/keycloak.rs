@@ -1,0 +1,431 @@
+//! `keyedge import-keycloak realm-export.json`: converts a Keycloak realm export's identity
+//! providers, their mappers and its OpenID Connect clients into keyedge configuration, and
+//! reports every field it cannot carry over. Secrets are never written: each becomes a
+//! `*_env` name to fill with `wrangler secret put`.
+
+use serde_json::Value;
+use toml::map::Map;
+use toml::Value as T;
+
+/// The converted configuration (TOML text to append to `keyedge.toml`) and the report.
+#[derive(Debug, Default)]
+pub struct Conversion {
+    pub toml: String,
+    /// One line per thing not carried over, or needing the operator's attention.
+    pub report: Vec<String>,
+    /// Secret names the operator must set.
+    pub secrets: Vec<String>,
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Keycloak keeps booleans in `config` as strings.
+fn flag(v: &Value, key: &str) -> Option<bool> {
+    match v.get(key)? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s == "true" => Some(true),
+        Value::String(s) if s == "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// `MY-idp.1` → `MY_IDP_1`: a secret name from an alias.
+fn env_name(prefix: &str, alias: &str, suffix: &str) -> String {
+    let upper: String =
+        alias.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    format!("{prefix}{upper}{suffix}")
+}
+
+/// Keys of a Keycloak IdP `config` that keyedge reads (the rest is reported).
+const OIDC_CONFIG: &[(&str, &str)] = &[
+    ("clientId", "client_id"),
+    ("issuer", "issuer"),
+    ("authorizationUrl", "authorization_url"),
+    ("tokenUrl", "token_url"),
+    ("userInfoUrl", "userinfo_url"),
+    ("jwksUrl", "jwks_url"),
+    ("logoutUrl", "logout_url"),
+    ("defaultScope", "default_scopes"),
+    ("prompt", "prompt"),
+    ("publicKeySignatureVerifier", "public_key_signature_verifier"),
+    ("publicKeySignatureVerifierKeyId", "public_key_signature_verifier_key_id"),
+];
+
+const OIDC_FLAGS: &[(&str, &str)] = &[
+    ("validateSignature", "validate_signature"),
+    ("useJwksUrl", "use_jwks_url"),
+    ("disableUserInfo", "disable_userinfo"),
+    ("acceptsPromptNoneForwardFromClient", "accepts_prompt_none_forward"),
+    ("backchannelSupported", "backchannel_logout"),
+    ("pkceEnabled", "pkce_enabled"),
+];
+
+/// Config keys that need no counterpart (keyedge does it always, or they are Keycloak's own
+/// bookkeeping).
+const IGNORED_CONFIG: &[&str] = &[
+    "clientSecret",
+    "clientAuthMethod",
+    "clientAssertionSigningAlg",
+    "syncMode",
+    "guiOrder",
+    "hideOnLoginPage",
+    "allowedClockSkew",
+    "loginHint",
+    "uiLocales",
+    "pkceMethod",
+    "metadataDescriptorUrl",
+];
+
+/// A social provider of Keycloak that keyedge can express.
+fn social(provider: &str) -> Option<Map<String, T>> {
+    let mut m = Map::new();
+    let s = |v: &str| T::String(v.into());
+    match provider {
+        "google" => {
+            m.insert("kind".into(), s("oidc"));
+            m.insert("issuer".into(), s("https://accounts.google.com"));
+        }
+        "github" => {
+            m.insert("kind".into(), s("oauth2"));
+            m.insert("authorization_url".into(), s("https://github.com/login/oauth/authorize"));
+            m.insert("token_url".into(), s("https://github.com/login/oauth/access_token"));
+            m.insert("userinfo_url".into(), s("https://api.github.com/user"));
+            m.insert("default_scopes".into(), s("read:user user:email"));
+            m.insert("user_id_claim".into(), s("id"));
+            m.insert("username_claim".into(), s("login"));
+        }
+        "gitlab" => {
+            m.insert("kind".into(), s("oidc"));
+            m.insert("issuer".into(), s("https://gitlab.com"));
+        }
+        _ => return None,
+    }
+    Some(m)
+}
+
+fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
+    let alias = text(idp, "alias")?;
+    let provider = text(idp, "providerId").unwrap_or_default();
+    let config = idp.get("config").cloned().unwrap_or(Value::Null);
+    let t = match provider.as_str() {
+        "oidc" | "keycloak-oidc" => {
+            let mut m = Map::new();
+            m.insert("kind".into(), T::String("oidc".into()));
+            m
+        }
+        other => match social(other) {
+            Some(m) => m,
+            None => {
+                c.report.push(format!("identity provider `{alias}`: provider `{other}` is not supported (skipped)"));
+                return None;
+            }
+        },
+    };
+    let mut out = Map::new();
+    out.insert("alias".into(), T::String(alias.clone()));
+    if let Some(name) = text(idp, "displayName") {
+        out.insert("display_name".into(), T::String(name));
+    }
+    out.extend(t);
+    let kind_oidc = out.get("kind").and_then(T::as_str) == Some("oidc");
+    for (from, to) in [
+        ("enabled", "enabled"),
+        ("trustEmail", "trust_email"),
+        ("storeToken", "store_tokens"),
+        ("addReadTokenRoleOnCreate", "stored_tokens_readable"),
+        ("linkOnly", "link_only"),
+        ("authenticateByDefault", "authenticate_by_default"),
+        ("hideOnLogin", "hide_on_login_page"),
+    ] {
+        if let Some(b) = flag(idp, from) {
+            out.insert(to.into(), T::Boolean(b));
+        }
+    }
+    if let Some(b) = flag(&config, "hideOnLoginPage") {
+        out.insert("hide_on_login_page".into(), T::Boolean(b));
+    }
+    if let Some(order) = text(&config, "guiOrder").and_then(|o| o.parse::<i64>().ok()) {
+        out.insert("gui_order".into(), T::Integer(order));
+    }
+    if let Some(skew) = text(&config, "allowedClockSkew").and_then(|o| o.parse::<i64>().ok()) {
+        if kind_oidc {
+            out.insert("allowed_clock_skew".into(), T::Integer(skew));
+        }
+    }
+    if let Some(mode) = text(&config, "syncMode") {
+        out.insert("sync_mode".into(), T::String(mode.to_lowercase()));
+    }
+    match text(idp, "firstBrokerLoginFlowAlias").as_deref() {
+        None | Some("first broker login") => {}
+        Some(other) => c.report.push(format!(
+            "identity provider `{alias}`: first login flow `{other}` is a Keycloak authentication flow; define it in [[first_login_flows]] and set first_login_flow (the built-in one is used meanwhile)"
+        )),
+    }
+    if let Some(flow) = text(idp, "postBrokerLoginFlowAlias") {
+        c.report.push(format!(
+            "identity provider `{alias}`: post login flow `{flow}` has no automatic equivalent; define [[post_login_flows]] if needed"
+        ));
+    }
+    let method = text(&config, "clientAuthMethod").unwrap_or_else(|| "client_secret_basic".into());
+    let method = match method.as_str() {
+        "client_secret_post" | "client_secret_basic" | "client_secret_jwt" | "private_key_jwt" => method,
+        other => {
+            c.report.push(format!("identity provider `{alias}`: client authentication `{other}` is not supported; using client_secret_basic"));
+            "client_secret_basic".into()
+        }
+    };
+    if method != "client_secret_basic" {
+        out.insert("client_auth_method".into(), T::String(method.clone()));
+    }
+    if method == "private_key_jwt" {
+        if let Some(alg) = text(&config, "clientAssertionSigningAlg") {
+            out.insert("client_assertion_signing_alg".into(), T::String(alg));
+        }
+        c.report.push(format!(
+            "identity provider `{alias}`: private_key_jwt now signs with keyedge's key: register {{issuer}}/jwks as the client's JWKS URL at the IdP"
+        ));
+    } else {
+        let name = env_name("IDP_", &alias, "_SECRET");
+        out.insert("client_secret_env".into(), T::String(name.clone()));
+        c.secrets.push(name);
+    }
+    if let Some(obj) = config.as_object() {
+        for (key, value) in obj {
+            if let Some((_, to)) = OIDC_CONFIG.iter().find(|(from, _)| from == key) {
+                let allowed_oauth2 = ["client_id", "authorization_url", "token_url", "userinfo_url", "default_scopes"];
+                if !kind_oidc && !allowed_oauth2.contains(to) {
+                    c.report
+                        .push(format!("identity provider `{alias}`: `{key}` does not apply to an OAuth 2.0 provider"));
+                    continue;
+                }
+                if let Some(v) = value.as_str().filter(|v| !v.is_empty()) {
+                    let v = if *to == "default_scopes" && kind_oidc && !v.split(' ').any(|s| s == "openid") {
+                        // Keycloak always adds `openid`.
+                        format!("openid {v}")
+                    } else {
+                        v.to_owned()
+                    };
+                    out.insert((*to).into(), T::String(v));
+                }
+            } else if let Some((_, to)) = OIDC_FLAGS.iter().find(|(from, _)| from == key) {
+                if let (true, Some(b)) = (kind_oidc, flag(&config, key)) {
+                    out.insert((*to).into(), T::Boolean(b));
+                }
+            } else if !IGNORED_CONFIG.contains(&key.as_str()) {
+                c.report.push(format!("identity provider `{alias}`: config `{key}` is not carried over"));
+            }
+        }
+    }
+    // Keycloak's `prompt` "unspecified" and the Keycloak "login" logout URL defaults.
+    if out.get("prompt").and_then(T::as_str).is_some_and(|p| p == "unspecified") {
+        out.remove("prompt");
+    }
+    if out.contains_key("logout_url") {
+        out.insert("upstream_logout".into(), T::Boolean(true));
+    }
+    if out.contains_key("public_key_signature_verifier") && !out.contains_key("use_jwks_url") {
+        out.insert("use_jwks_url".into(), T::Boolean(false));
+    }
+    if kind_oidc && !out.contains_key("issuer") {
+        c.report.push(format!("identity provider `{alias}`: no issuer in the export; set `issuer` before deploying"));
+    }
+    Some(out)
+}
+
+fn convert_mapper(m: &Value, c: &mut Conversion) -> Option<(String, Map<String, T>)> {
+    let name = text(m, "name").unwrap_or_default();
+    let alias = text(m, "identityProviderAlias")?;
+    let kind = text(m, "identityProviderMapper").unwrap_or_default();
+    let cfg = m.get("config").cloned().unwrap_or(Value::Null);
+    let mut t = Map::new();
+    t.insert("name".into(), T::String(name.clone()));
+    let put = |t: &mut Map<String, T>, k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            t.insert(k.into(), T::String(v));
+        }
+    };
+    match kind.as_str() {
+        "hardcoded-role-idp-mapper" => {
+            t.insert("kind".into(), T::String("hardcoded_role".into()));
+            put(&mut t, "role", text(&cfg, "role"));
+        }
+        "hardcoded-attribute-idp-mapper" => {
+            t.insert("kind".into(), T::String("hardcoded_attribute".into()));
+            put(&mut t, "attribute", text(&cfg, "attribute"));
+            put(&mut t, "value", text(&cfg, "attribute.value"));
+        }
+        "oidc-user-attribute-idp-mapper" | "github-user-attribute-mapper" | "google-user-attribute-mapper" => {
+            t.insert("kind".into(), T::String("attribute_importer".into()));
+            put(&mut t, "claim", text(&cfg, "claim").or_else(|| text(&cfg, "jsonField")));
+            put(&mut t, "attribute", text(&cfg, "user.attribute").or_else(|| text(&cfg, "userAttribute")));
+        }
+        "oidc-role-idp-mapper" => {
+            t.insert("kind".into(), T::String("claim_to_role".into()));
+            put(&mut t, "claim", text(&cfg, "claim"));
+            put(&mut t, "value", text(&cfg, "claim.value"));
+            put(&mut t, "role", text(&cfg, "role"));
+            if flag(&cfg, "are.claim.values.regex") == Some(true) {
+                t.insert("regex".into(), T::Boolean(true));
+            }
+            if cfg.get("claims").is_some() {
+                c.report.push(format!("mapper `{name}`: several claims (\"Advanced claim to role\") — only `claim`/`claim.value` carried over"));
+            }
+        }
+        "oidc-username-idp-mapper" => {
+            t.insert("kind".into(), T::String("username_template".into()));
+            put(&mut t, "template", text(&cfg, "template"));
+            if text(&cfg, "target").is_some_and(|t| t != "LOCAL") {
+                c.report.push(format!("mapper `{name}`: target other than LOCAL is not supported (the template sets the keyedge username)"));
+            }
+        }
+        other => {
+            c.report.push(format!("mapper `{name}` of `{alias}`: kind `{other}` is not supported (skipped)"));
+            return None;
+        }
+    }
+    if let Some(mode) = text(&cfg, "syncMode").filter(|m| m != "INHERIT") {
+        t.insert("sync_mode".into(), T::String(mode.to_lowercase()));
+    }
+    Some((alias, t))
+}
+
+fn convert_client(cl: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
+    let id = text(cl, "clientId")?;
+    if text(cl, "protocol").is_some_and(|p| p != "openid-connect") {
+        c.report.push(format!(
+            "client `{id}`: protocol {} is not supported (skipped)",
+            text(cl, "protocol").unwrap_or_default()
+        ));
+        return None;
+    }
+    if flag(cl, "bearerOnly") == Some(true) {
+        c.report.push(format!("client `{id}`: bearer-only clients need no keyedge entry (skipped)"));
+        return None;
+    }
+    let mut t = Map::new();
+    t.insert("client_id".into(), T::String(id.clone()));
+    if let Some(name) = text(cl, "name").filter(|n| !n.starts_with("${")) {
+        t.insert("name".into(), T::String(name));
+    }
+    if flag(cl, "publicClient") != Some(true) {
+        let name = env_name("CLIENT_", &id, "_SECRET");
+        t.insert("client_secret_env".into(), T::String(name.clone()));
+        c.secrets.push(name);
+    }
+    let uris: Vec<T> = cl
+        .get("redirectUris")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|u| {
+            let wildcard = u.contains('*');
+            if wildcard {
+                c.report.push(format!(
+                    "client `{id}`: redirect URI `{u}` has a wildcard; keyedge matches exactly — list each URI"
+                ));
+            }
+            !wildcard
+        })
+        .map(|u| T::String(u.into()))
+        .collect();
+    if !uris.is_empty() {
+        t.insert("redirect_uris".into(), T::Array(uris));
+    }
+    let attrs = cl.get("attributes").cloned().unwrap_or(Value::Null);
+    if let Some(list) = text(&attrs, "post.logout.redirect.uris") {
+        let uris: Vec<T> =
+            list.split("##").filter(|u| !u.is_empty() && *u != "+").map(|u| T::String(u.into())).collect();
+        if !uris.is_empty() {
+            t.insert("post_logout_redirect_uris".into(), T::Array(uris));
+        }
+    }
+    if let Some(url) = text(&attrs, "backchannel.logout.url") {
+        t.insert("backchannel_logout_uri".into(), T::String(url));
+    }
+    let mut grants = Vec::new();
+    if flag(cl, "standardFlowEnabled") != Some(false) {
+        grants.push(T::String("authorization_code".into()));
+        grants.push(T::String("refresh_token".into()));
+    }
+    if flag(cl, "serviceAccountsEnabled") == Some(true) {
+        grants.push(T::String("client_credentials".into()));
+    }
+    if flag(cl, "implicitFlowEnabled") == Some(true) {
+        c.report.push(format!(
+            "client `{id}`: the implicit flow is not offered (OAuth 2.0 Security BCP); use the code flow"
+        ));
+    }
+    if flag(cl, "directAccessGrantsEnabled") == Some(true) {
+        c.report.push(format!("client `{id}`: direct access grants (password) are not offered"));
+    }
+    t.insert("grant_types".into(), T::Array(grants));
+    if let Some(alg) = text(&attrs, "id.token.signed.response.alg") {
+        if ["RS256", "ES256", "EdDSA"].contains(&alg.as_str()) {
+            if alg != "RS256" {
+                let field = if alg == "ES256" { "es256_signing_key_env" } else { "eddsa_signing_key_env" };
+                c.report.push(format!("client `{id}`: signs with {alg}: set `{field}` at the top of keyedge.toml"));
+            }
+            t.insert("id_token_signed_response_alg".into(), T::String(alg));
+        } else {
+            c.report.push(format!("client `{id}`: ID token algorithm {alg} is not supported; RS256 is used"));
+        }
+    }
+    Some(t)
+}
+
+/// Keycloak's own clients, present in every realm export.
+const BUILTIN_CLIENTS: &[&str] =
+    &["account", "account-console", "admin-cli", "broker", "realm-management", "security-admin-console"];
+
+/// Converts a realm export (JSON text).
+pub fn convert(export: &str) -> Result<Conversion, String> {
+    let realm: Value = serde_json::from_str(export).map_err(|e| format!("not a JSON realm export: {e}"))?;
+    let mut c = Conversion::default();
+    let mut idps: Vec<Map<String, T>> = Vec::new();
+    for idp in realm.get("identityProviders").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(t) = convert_idp(idp, &mut c) {
+            idps.push(t);
+        }
+    }
+    for m in realm.get("identityProviderMappers").and_then(Value::as_array).into_iter().flatten() {
+        if let Some((alias, mapper)) = convert_mapper(m, &mut c) {
+            match idps.iter_mut().find(|i| i.get("alias").and_then(T::as_str) == Some(alias.as_str())) {
+                Some(idp) => {
+                    let list = idp.entry("mappers").or_insert_with(|| T::Array(Vec::new()));
+                    if let T::Array(a) = list {
+                        a.push(T::Table(mapper));
+                    }
+                }
+                None => {
+                    c.report.push(format!("mapper of `{alias}`: that identity provider was not converted (skipped)"))
+                }
+            }
+        }
+    }
+    let mut clients = Vec::new();
+    for cl in realm.get("clients").and_then(Value::as_array).into_iter().flatten() {
+        if text(cl, "clientId").is_some_and(|id| BUILTIN_CLIENTS.contains(&id.as_str())) {
+            continue;
+        }
+        if let Some(t) = convert_client(cl, &mut c) {
+            clients.push(T::Table(t));
+        }
+    }
+    let mut doc = Map::new();
+    if !clients.is_empty() {
+        doc.insert("clients".into(), T::Array(clients));
+    }
+    if !idps.is_empty() {
+        doc.insert("identity_providers".into(), T::Array(idps.into_iter().map(T::Table).collect()));
+    }
+    c.toml = toml::to_string(&T::Table(doc)).map_err(|e| format!("could not write TOML: {e}"))?;
+    Ok(c)
+}

@@ -1,0 +1,94 @@
+//! `keyedge import-keycloak`: a realm export written by hand from Keycloak's documented
+//! export format becomes a valid keyedge configuration, with every field it cannot carry over
+//! reported.
+
+mod common;
+
+use keyedge::core::config::{Config, ProviderKind, SyncMode, UpstreamClientAuth};
+use keyedge::tools::keycloak::convert;
+
+const EXPORT: &str = include_str!("fixtures/keycloak/realm-export.json");
+
+fn converted() -> (Config, keyedge::tools::keycloak::Conversion) {
+    let c = convert(EXPORT).unwrap();
+    let text =
+        format!("issuer = \"https://login.acme.example\"\nes256_signing_key_env = \"SIGNING_KEY_ES256\"\n{}", c.toml);
+    let secrets = |name: &str| common::secrets(name).or_else(|| Some(format!("secret-of-{name}")));
+    let config = Config::load(&text, &secrets).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    (config, c)
+}
+
+#[test]
+fn identity_providers_and_their_options_carry_over() {
+    let (config, _) = converted();
+    let corp = config.provider("corp-oidc").unwrap();
+    assert_eq!(corp.display_name, "Corporate SSO");
+    assert!(corp.trust_email && corp.store_tokens && corp.stored_tokens_readable);
+    assert_eq!(corp.sync_mode, SyncMode::Force);
+    assert_eq!(corp.gui_order, 1);
+    let ProviderKind::Oidc(oidc) = &corp.kind else { panic!("corp-oidc is OIDC") };
+    assert_eq!(oidc.issuer, "https://sso.acme.example/realms/corp");
+    assert_eq!(oidc.default_scopes, "openid email profile");
+    assert_eq!(oidc.allowed_clock_skew, 10);
+    assert!(oidc.backchannel_logout && oidc.upstream_logout && oidc.prompt.is_none());
+    assert!(matches!(oidc.client_auth, UpstreamClientAuth::SecretPost(_)));
+    let github = config.provider("github").unwrap();
+    let ProviderKind::OAuth2(gh) = &github.kind else { panic!("github is OAuth 2.0") };
+    assert_eq!(gh.user_id_claim, "id");
+    assert_eq!(github.sync_mode, SyncMode::Import);
+}
+
+#[test]
+fn mappers_carry_over_with_their_sync_modes() {
+    let (config, c) = converted();
+    let corp = config.provider("corp-oidc").unwrap();
+    let names: Vec<&str> = corp.mappers.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["admins", "engineers", "country", "username"]);
+    assert_eq!(corp.mappers[1].sync_mode, Some(SyncMode::Force));
+    assert_eq!(corp.mappers[0].sync_mode, None, "INHERIT is the IdP's mode");
+    assert_eq!(config.provider("github").unwrap().mappers.len(), 1);
+    assert!(c.toml.contains("regex = true"));
+}
+
+#[test]
+fn clients_carry_over_and_secrets_become_names() {
+    let (config, c) = converted();
+    let om = config.client("openmetadata").unwrap();
+    assert_eq!(om.redirect_uris, ["https://metadata.acme.example/callback"]);
+    assert_eq!(om.post_logout_redirect_uris, ["https://metadata.acme.example/logout"]);
+    assert_eq!(om.backchannel_logout_uri.as_deref(), Some("https://metadata.acme.example/backchannel"));
+    assert!(!om.is_public());
+    assert!(config.client("spa").unwrap().is_public());
+    assert!(config.client("reports").unwrap().allows(keyedge::core::config::GrantType::ClientCredentials));
+    assert!(config.client("account").is_none(), "Keycloak's own clients are left out");
+    assert!(!c.toml.contains("**********"), "no secret is ever written");
+    assert_eq!(
+        c.secrets,
+        ["IDP_CORP_OIDC_SECRET", "IDP_GITHUB_SECRET", "CLIENT_OPENMETADATA_SECRET", "CLIENT_REPORTS_SECRET"]
+    );
+}
+
+#[test]
+fn everything_not_carried_over_is_reported() {
+    let (_, c) = converted();
+    let report = c.report.join("\n");
+    for expected in [
+        "identity provider `partner-saml`: provider `saml` is not supported",
+        "identity provider `corp-oidc`: post login flow `otp check`",
+        "identity provider `corp-oidc`: config `forwardParameters` is not carried over",
+        "mapper `script` of `corp-oidc`: kind `oidc-advanced-group-idp-mapper` is not supported",
+        "mapper `saml attr` of `partner-saml`: kind `saml-user-attribute-idp-mapper` is not supported",
+        "client `openmetadata`: redirect URI `https://metadata.acme.example/*` has a wildcard",
+        "client `openmetadata`: direct access grants (password) are not offered",
+        "client `spa`: the implicit flow is not offered",
+        "client `legacy-saml`: protocol saml is not supported",
+        "client `openmetadata`: signs with ES256: set `es256_signing_key_env`",
+    ] {
+        assert!(report.contains(expected), "missing `{expected}` in:\n{report}");
+    }
+}
+
+#[test]
+fn garbage_is_a_clear_error() {
+    assert!(convert("not json").unwrap_err().contains("not a JSON realm export"));
+}
