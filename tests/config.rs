@@ -196,3 +196,18 @@ fn offline_check_names_the_file_and_field_and_lists_missing_secrets() {
     assert!(e.contains("encryption_key_env"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn log_lines_are_json_with_the_request_id_and_never_the_query() {
+    use keyedge::core::logging;
+    let line: serde_json::Value =
+        serde_json::from_str(&logging::access("r-1", "GET", "/broker/up/endpoint?code=secret&state=s", 302, 12.345))
+            .unwrap();
+    assert_eq!(line["request_id"], "r-1");
+    assert_eq!(line["path"], "/broker/up/endpoint");
+    assert_eq!(line["status"], 302);
+    assert_eq!(line["duration_ms"], 12.3);
+    assert!(!line.to_string().contains("secret"));
+    let e: serde_json::Value = serde_json::from_str(&logging::event("r-1", "error", "KV \"down\"")).unwrap();
+    assert_eq!((e["level"].as_str(), e["message"].as_str()), (Some("error"), Some("KV \"down\"")));
+}

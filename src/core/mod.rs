@@ -10,6 +10,7 @@ pub mod i18n;
 pub mod jobs;
 pub mod jose;
 pub mod keys;
+pub mod logging;
 pub mod mail;
 pub mod op;
 pub mod pages;

@@ -9,6 +9,7 @@ use std::cell::OnceCell;
 use std::rc::Rc;
 use worker::{event, Context, Env, Request, Response, Result};
 
+use crate::core::logging;
 use crate::core::ports::Jobs;
 use crate::core::Keyedge;
 
@@ -43,16 +44,31 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             return Response::error(format!("keyedge cannot start: {message}"), 500);
         }
     };
+    let started = js_sys::Date::now();
+    // Cloudflare's ray id when there is one, so keyedge's lines match the platform's.
+    let request_id = req.headers().get("cf-ray").ok().flatten().unwrap_or_else(|| {
+        let mut bytes = [0u8; 8];
+        let _ = getrandom::getrandom(&mut bytes);
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    });
+    let (method, path) = (req.method().to_string(), req.path());
     let request = ports::to_http_request(req).await?;
     let adapters = ports::EdgePorts::new(&env)?;
-    let log = |line: &str| worker::console_error!("{line}");
+    let id = request_id.clone();
+    let log = move |line: &str| worker::console_error!("{}", logging::event(&id, "error", line));
     let jobs = Jobs::default();
-    let response = app.handle(request, &adapters.ports(&log, &jobs)).await;
+    let mut response = app.handle(request, &adapters.ports(&log, &jobs)).await;
+    if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    let status = response.status().as_u16();
+    worker::console_log!("{}", logging::access(&request_id, &method, &path, status, js_sys::Date::now() - started));
     let queued = jobs.take();
     if !queued.is_empty() {
         // After the response: a slow or failing client never holds up the user.
+        let id = request_id.clone();
         ctx.wait_until(async move {
-            let log = |line: &str| worker::console_error!("{line}");
+            let log = |line: &str| worker::console_error!("{}", logging::event(&id, "warn", line));
             for job in &queued {
                 crate::core::jobs::run(job, &ports::FetchPort, &ports::DelaySleep, &log).await;
             }
