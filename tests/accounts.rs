@@ -426,6 +426,7 @@ mod existing_account {
             log: &log,
             jobs: &jobs,
             rsa: None,
+            site: None,
         };
         let identity = |alias: &str, sub: &str, username: &str| keyedge::core::upstream::BrokeredIdentity {
             alias: alias.into(),

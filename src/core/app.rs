@@ -137,6 +137,11 @@ impl Keyedge {
         let method = req.method();
         let get = method == Method::GET || method == Method::HEAD;
         let post = method == Method::POST;
+        if let Some(gate) = &self.config.gate {
+            if !super::gate::is_keyedge_path(path) {
+                return super::gate::handle(self, ports, gate, req).await;
+            }
+        }
         if let Some(rest) = path.strip_prefix("/admin/") {
             return super::admin::handle(self, ports, req, rest).await;
         }

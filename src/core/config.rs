@@ -68,6 +68,72 @@ struct RawConfig {
     mail: Option<RawMail>,
     #[serde(default)]
     admin_token_env: Option<String>,
+    #[serde(default)]
+    gate: Option<RawGate>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGate {
+    /// `assets` (the Worker's static assets) or an origin URL.
+    upstream: String,
+    #[serde(default)]
+    identity_headers: bool,
+    #[serde(default)]
+    rules: Vec<RawGateRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGateRule {
+    path: String,
+    #[serde(default)]
+    allow: Option<String>,
+    #[serde(default)]
+    require_roles: Vec<String>,
+    #[serde(default)]
+    require_email_domains: Vec<String>,
+}
+
+/// Where the protected site comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiteUpstream {
+    /// Workers Static Assets of this Worker (`[assets]` with `binding = "ASSETS"`).
+    Assets,
+    /// Another origin, e.g. `https://origin.example.com`: the path and query are appended.
+    Origin(Url),
+}
+
+/// One gate rule: a path pattern and who may enter.
+#[derive(Debug, Clone)]
+pub struct GateRule {
+    /// `/exact` or `/prefix/*`.
+    pub path: String,
+    /// Anyone, signed in or not.
+    pub public: bool,
+    /// Signed-in users with at least one of these roles (when not empty).
+    pub require_roles: Vec<String>,
+    /// Signed-in users with a verified email at one of these domains (when not empty).
+    pub require_email_domains: Vec<String>,
+}
+
+impl GateRule {
+    pub fn matches(&self, path: &str) -> bool {
+        match self.path.strip_suffix('*') {
+            Some(prefix) => path.starts_with(prefix),
+            None => path == self.path,
+        }
+    }
+}
+
+/// The static-site gate: keyedge in front of a site.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    pub upstream: SiteUpstream,
+    /// Add signed identity headers to requests passed to an origin.
+    pub identity_headers: bool,
+    /// First match wins; a path no rule matches needs a signed-in user.
+    pub rules: Vec<GateRule>,
 }
 
 /// Keycloak's "first broker login" flow: what happens when an upstream identity signs in for
@@ -635,6 +701,7 @@ pub struct Config {
     pub mail: Option<MailSender>,
     /// Bearer token of the admin API (`/admin/…`); the API is off without it.
     pub admin_token: Option<Secret>,
+    pub gate: Option<Gate>,
 }
 
 impl Config {
@@ -810,6 +877,11 @@ impl Config {
                 Some(token)
             }
             None => None,
+        };
+
+        let gate = match raw.gate {
+            None => None,
+            Some(g) => Some(gate(g)?),
         };
 
         let mut identity_providers = Vec::new();
@@ -1003,6 +1075,7 @@ impl Config {
             previous_encryption_keys,
             mail,
             admin_token,
+            gate,
             clients,
             identity_providers,
         })
@@ -1215,4 +1288,42 @@ fn mapper(m: &RawMapper, path: &str) -> Result<Mapper, ConfigError> {
         }
     };
     Ok(Mapper { name: m.name.clone(), sync_mode: m.sync_mode, kind })
+}
+
+fn gate(g: RawGate) -> Result<Gate, ConfigError> {
+    let upstream = match g.upstream.as_str() {
+        "assets" => SiteUpstream::Assets,
+        url => {
+            let url = parse_url(url).map_err(|m| err("gate.upstream", format!("{m} (or \"assets\")")))?;
+            if url.path() != "/" || url.query().is_some() {
+                return Err(err(
+                    "gate.upstream",
+                    "an origin is a scheme and host only, such as https://origin.example.com",
+                ));
+            }
+            SiteUpstream::Origin(url)
+        }
+    };
+    if g.identity_headers && upstream == SiteUpstream::Assets {
+        return Err(err("gate.identity_headers", "applies to an origin upstream only"));
+    }
+    let mut rules = Vec::new();
+    for (i, r) in g.rules.into_iter().enumerate() {
+        let path = format!("gate.rules[{i}]");
+        let star = r.path.find('*');
+        if !r.path.starts_with('/') || star.is_some_and(|s| s != r.path.len() - 1) {
+            return Err(err(format!("{path}.path"), "a path such as `/docs/*` (a `*` only at the end) or `/exact`"));
+        }
+        let public = match r.allow.as_deref() {
+            None | Some("signed_in") => false,
+            Some("anyone") => true,
+            Some(other) => return Err(err(format!("{path}.allow"), format!("`{other}`: use anyone or signed_in"))),
+        };
+        if public && (!r.require_roles.is_empty() || !r.require_email_domains.is_empty()) {
+            return Err(err(format!("{path}.allow"), "a rule for anyone cannot require roles or email domains"));
+        }
+        let require_email_domains = domains(&r.require_email_domains, &format!("{path}.require_email_domains"))?;
+        rules.push(GateRule { path: r.path, public, require_roles: r.require_roles, require_email_domains });
+    }
+    Ok(Gate { upstream, identity_headers: g.identity_headers, rules })
 }

@@ -6,6 +6,7 @@ pub mod app;
 pub mod broker;
 pub mod config;
 pub mod error;
+pub mod gate;
 pub mod i18n;
 pub mod jobs;
 pub mod jose;

@@ -165,6 +165,8 @@ pub struct Ports<'a> {
     pub jobs: &'a Jobs,
     /// RS256 signatures from outside (WebCrypto); `None` signs in-process.
     pub rsa: Option<&'a dyn crate::core::jose::RsaCrypto>,
+    /// The Worker's static assets (the gate's `upstream = "assets"`), when bound.
+    pub site: Option<&'a dyn Http>,
 }
 
 impl Ports<'_> {

@@ -9,6 +9,7 @@ use crate::core::ports::{
 
 const KV_BINDING: &str = "KEYEDGE_KV";
 const ONCE_BINDING: &str = "KEYEDGE_ONCE";
+const ASSETS_BINDING: &str = "ASSETS";
 
 fn port_err(e: impl std::fmt::Display) -> PortError {
     PortError(e.to_string())
@@ -160,27 +161,45 @@ pub struct FetchPort;
 #[async_trait(?Send)]
 impl Http for FetchPort {
     async fn send(&self, request: http::Request<Vec<u8>>) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
-        let headers = Headers::new();
-        for (name, value) in request.headers() {
-            if let Ok(v) = value.to_str() {
-                headers.append(name.as_str(), v).map_err(port_err)?;
-            }
-        }
-        let method = Method::from(request.method().as_str().to_owned());
-        let mut init = RequestInit::new();
-        init.with_method(method).with_headers(headers);
-        if !request.body().is_empty() {
-            init.with_body(Some(js_sys::Uint8Array::from(request.body().as_slice()).into()));
-        }
-        let req = Request::new_with_init(&request.uri().to_string(), &init).map_err(port_err)?;
-        let mut res = worker::Fetch::Request(req).send().await.map_err(port_err)?;
-        let mut builder = http::Response::builder().status(res.status_code());
-        for (name, value) in res.headers().entries() {
-            builder = builder.header(name, value);
-        }
-        let body = res.bytes().await.map_err(port_err)?;
-        builder.body(body).map_err(port_err)
+        let res = worker::Fetch::Request(to_worker_request(&request)?).send().await.map_err(port_err)?;
+        from_worker_response(res).await
     }
+}
+
+/// The Worker's static assets (`[assets]` in wrangler.toml, `binding = "ASSETS"`).
+pub struct AssetsPort(worker::Fetcher);
+
+#[async_trait(?Send)]
+impl Http for AssetsPort {
+    async fn send(&self, request: http::Request<Vec<u8>>) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
+        let res = self.0.fetch_request(to_worker_request(&request)?).await.map_err(port_err)?;
+        from_worker_response(res).await
+    }
+}
+
+fn to_worker_request(request: &http::Request<Vec<u8>>) -> std::result::Result<Request, PortError> {
+    let headers = Headers::new();
+    for (name, value) in request.headers() {
+        if let Ok(v) = value.to_str() {
+            headers.append(name.as_str(), v).map_err(port_err)?;
+        }
+    }
+    let method = Method::from(request.method().as_str().to_owned());
+    let mut init = RequestInit::new();
+    init.with_method(method).with_headers(headers);
+    if !request.body().is_empty() {
+        init.with_body(Some(js_sys::Uint8Array::from(request.body().as_slice()).into()));
+    }
+    Request::new_with_init(&request.uri().to_string(), &init).map_err(port_err)
+}
+
+async fn from_worker_response(mut res: Response) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
+    let mut builder = http::Response::builder().status(res.status_code());
+    for (name, value) in res.headers().entries() {
+        builder = builder.header(name, value);
+    }
+    let body = res.bytes().await.map_err(port_err)?;
+    builder.body(body).map_err(port_err)
 }
 
 pub struct SystemClock;
@@ -206,11 +225,16 @@ impl Rng for CryptoRng {
 pub struct EdgePorts {
     kv: KvPort,
     once: OncePort,
+    assets: Option<AssetsPort>,
 }
 
 impl EdgePorts {
     pub fn new(env: &Env) -> Result<Self> {
-        Ok(Self { kv: KvPort(env.kv(KV_BINDING)?), once: OncePort(env.durable_object(ONCE_BINDING)?) })
+        Ok(Self {
+            kv: KvPort(env.kv(KV_BINDING)?),
+            once: OncePort(env.durable_object(ONCE_BINDING)?),
+            assets: env.assets(ASSETS_BINDING).ok().map(AssetsPort),
+        })
     }
 
     pub fn ports<'a>(&'a self, log: &'a dyn Fn(&str), jobs: &'a Jobs) -> Ports<'a> {
@@ -223,6 +247,7 @@ impl EdgePorts {
             log,
             jobs,
             rsa: Some(&super::webcrypto::WebCryptoRsa),
+            site: self.assets.as_ref().map(|a| a as &dyn Http),
         }
     }
 }

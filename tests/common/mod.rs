@@ -84,6 +84,8 @@ pub struct World {
     pub sleep: VirtualSleep,
     /// Background jobs run, and whether each succeeded.
     pub jobs_done: RefCell<Vec<(Job, bool)>>,
+    /// The Worker's static assets, as the gate sees them (mount handlers on it).
+    pub site: MemoryHttp,
 }
 
 /// An RS256 signer outside the core, as WebCrypto is in the Worker: it gets the key as
@@ -153,6 +155,7 @@ impl World {
             rsa: ExternalRsa::default(),
             sleep: VirtualSleep(clock.clone()),
             jobs_done: RefCell::default(),
+            site: MemoryHttp::default(),
         }
     }
 
@@ -186,6 +189,7 @@ impl World {
             log: &log,
             jobs: &jobs,
             rsa: Some(&self.rsa),
+            site: Some(&self.site),
         };
         let res = futures::executor::block_on(self.app.handle(req, &ports));
         for job in jobs.take() {

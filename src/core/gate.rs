@@ -1,0 +1,210 @@
+//! The static-site gate: keyedge in front of a site. Every path that is not keyedge's own goes
+//! through the `[gate]` rules: public paths are served to anyone; the rest needs a keyedge
+//! session (else the login page, then back to the very page asked for) and, per rule, a role
+//! or an email domain (else a readable "no access" page). The site comes from the Worker's
+//! static assets or from an origin, which can be given signed identity headers.
+
+use http::{HeaderValue, StatusCode};
+use serde::Serialize;
+
+use super::app::Keyedge;
+use super::broker::session;
+use super::broker::users::{self, User};
+use super::config::{Gate, GateRule, SiteUpstream};
+use super::error::{Failure, Outcome, PageError};
+use super::jose::Alg;
+use super::ports::{PortError, Ports};
+use super::web::{self, Request, Response};
+
+/// Paths that are keyedge's own and never the site's.
+pub fn is_keyedge_path(path: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "/authorize",
+        "/token",
+        "/userinfo",
+        "/jwks",
+        "/introspect",
+        "/revoke",
+        "/login",
+        "/login/discover",
+        "/logout",
+        "/logout/done",
+        "/account",
+        "/dev/inbox",
+    ];
+    const PREFIXES: &[&str] =
+        &["/.well-known/", "/broker/", "/admin/", "/first-login/", "/account/", "/static/keyedge."];
+    EXACT.contains(&path) || PREFIXES.iter().any(|p| path.starts_with(p))
+}
+
+/// Headers an origin behind the gate can rely on; anything the browser sent under these names
+/// is removed first.
+const IDENTITY_HEADERS: &[&str] =
+    &["x-keyedge-user", "x-keyedge-username", "x-keyedge-email", "x-keyedge-roles", "x-keyedge-assertion"];
+
+/// Lifetime of the identity assertion handed to the origin.
+const ASSERTION_LIFETIME: u64 = 60;
+
+#[derive(Serialize)]
+struct Assertion<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    email: Option<&'a str>,
+    email_verified: bool,
+    preferred_username: &'a str,
+    roles: &'a [String],
+    /// The request it was made for: an assertion cannot be replayed on another page.
+    htu: String,
+}
+
+fn rule_for<'a>(gate: &'a Gate, path: &str) -> Option<&'a GateRule> {
+    gate.rules.iter().find(|r| r.matches(path))
+}
+
+/// Why a signed-in user may not enter, if they may not.
+fn refusal(rule: Option<&GateRule>, user: &User) -> Option<String> {
+    let rule = rule?;
+    if !rule.require_roles.is_empty() && !rule.require_roles.iter().any(|r| user.has_role(r)) {
+        return Some(format!("This page needs the role {}.", rule.require_roles.join(" or ")));
+    }
+    if !rule.require_email_domains.is_empty() {
+        let domain = user.email.as_deref().and_then(|e| e.rsplit_once('@')).map(|(_, d)| d.to_ascii_lowercase());
+        let ok = user.email_verified && domain.is_some_and(|d| rule.require_email_domains.contains(&d));
+        if !ok {
+            return Some(format!(
+                "This page is for people with a verified email address at {}.",
+                rule.require_email_domains.join(", ")
+            ));
+        }
+    }
+    None
+}
+
+/// Serves `req` to whoever may see it.
+pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request) -> Outcome {
+    let path = req.uri().path();
+    let rule = rule_for(gate, path);
+    if rule.is_some_and(|r| r.public) {
+        return serve(app, ports, gate, req, None, false).await;
+    }
+    let here = req.uri().path_and_query().map_or(path, |pq| pq.as_str());
+    let to_login = || web::redirect(&web::path_with_query("/login", &[("return_to", here)]));
+    let Some(session) = session::current(ports, app.cookies(), req).await? else {
+        return Ok(to_login());
+    };
+    let Some(user) = users::load(ports, &session.user_id).await? else {
+        return Ok(to_login());
+    };
+    if let Some(reason) = refusal(rule, &user) {
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "No access",
+            format!("{reason} You are signed in as {}; sign out to use another account.", user.username),
+        )
+        .with_retry("/logout")
+        .into());
+    }
+    serve(app, ports, gate, req, Some(&user), true).await
+}
+
+/// Fetches the page from the site's upstream. For a protected page the answer is marked
+/// private, so no shared cache keeps it for others.
+async fn serve(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    gate: &Gate,
+    req: &Request,
+    user: Option<&User>,
+    protected: bool,
+) -> Outcome {
+    let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let mut forward = http::Request::builder().method(req.method().clone());
+    let (target, via_origin) = match &gate.upstream {
+        SiteUpstream::Assets => (app.config.endpoint(path_and_query), false),
+        SiteUpstream::Origin(origin) => (format!("{}{}", origin.as_str().trim_end_matches('/'), path_and_query), true),
+    };
+    forward = forward.uri(&target);
+    for (name, value) in req.headers() {
+        let n = name.as_str();
+        if IDENTITY_HEADERS.contains(&n) || n == "host" {
+            continue;
+        }
+        if n == "cookie" {
+            // keyedge's own cookies stay with keyedge.
+            let kept = strip_keyedge_cookies(value.to_str().unwrap_or(""));
+            if let Some(v) = kept.and_then(|k| HeaderValue::from_str(&k).ok()) {
+                forward = forward.header("cookie", v);
+            }
+            continue;
+        }
+        forward = forward.header(name, value);
+    }
+    if let (true, Some(user)) = (via_origin && gate.identity_headers, user) {
+        let roles = user.roles.join(",");
+        let assertion = Assertion {
+            iss: &app.config.issuer,
+            sub: &user.id,
+            aud: &target_origin(&target),
+            email: user.email.as_deref(),
+            email_verified: user.email_verified,
+            preferred_username: &user.username,
+            roles: &user.roles,
+            htu: target.split('?').next().unwrap_or("").to_owned(),
+        };
+        let signed = app
+            .keys
+            .sign(
+                ports.rsa,
+                Alg::RS256,
+                Some("keyedge-identity+jwt"),
+                &assertion,
+                ports.clock.now(),
+                ASSERTION_LIFETIME,
+            )
+            .await?;
+        for (name, value) in [
+            ("x-keyedge-user", user.id.as_str()),
+            ("x-keyedge-username", user.username.as_str()),
+            ("x-keyedge-email", user.email.as_deref().unwrap_or("")),
+            ("x-keyedge-roles", roles.as_str()),
+            ("x-keyedge-assertion", signed.as_str()),
+        ] {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                forward = forward.header(name, v);
+            }
+        }
+    }
+    let forward = forward.body(req.body().clone()).map_err(|e| Failure::Port(PortError(e.to_string())))?;
+    let upstream = match (&gate.upstream, ports.site) {
+        (SiteUpstream::Assets, Some(site)) => site,
+        (SiteUpstream::Assets, None) => {
+            return Err(Failure::Port(PortError("gate.upstream = \"assets\" but no ASSETS binding".into())))
+        }
+        (SiteUpstream::Origin(_), _) => ports.http,
+    };
+    let mut res: Response = upstream.send(forward).await?;
+    if protected {
+        res.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+        res.headers_mut().append(http::header::VARY, HeaderValue::from_static("cookie"));
+    }
+    Ok(res)
+}
+
+fn target_origin(url: &str) -> String {
+    url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_default()
+}
+
+/// The Cookie header without keyedge's cookies (`None` when nothing is left).
+fn strip_keyedge_cookies(header: &str) -> Option<String> {
+    let kept: Vec<&str> = header
+        .split(';')
+        .map(str::trim)
+        .filter(|c| {
+            let name = c.split('=').next().unwrap_or("");
+            !name.trim_start_matches("__Host-").starts_with("keyedge_")
+        })
+        .filter(|c| !c.is_empty())
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; "))
+}

@@ -1,0 +1,205 @@
+//! The static-site gate: public and protected paths, login and back to the exact page, roles
+//! and email domains, assets and origin upstreams with signed identity headers.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+const GATE: &str = r#"
+[gate]
+upstream = "assets"
+
+[[gate.rules]]
+path = "/public/*"
+allow = "anyone"
+
+[[gate.rules]]
+path = "/staff/*"
+require_roles = ["staff"]
+
+[[gate.rules]]
+path = "/partners/*"
+require_email_domains = ["partner.example"]
+"#;
+
+const STAFF_MAPPER: &str = r#"
+[[identity_providers.mappers]]
+name = "staff"
+kind = "claim_to_role"
+claim = "groups"
+value = "staff"
+role = "staff"
+"#;
+
+/// A world whose site (the Worker's assets) answers every path with its name and echoes the
+/// cookies it got.
+fn world(extra: &str) -> World {
+    let world = World::with(STAFF_MAPPER, "", &format!("{GATE}{extra}"));
+    world.site.mount(ISSUER, |req| {
+        let cookies = req.headers().get("cookie").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let spoofed = req.headers().get("x-keyedge-user").is_some();
+        http::Response::builder()
+            .status(200)
+            .header("content-type", "text/html")
+            .header("cache-control", "public, max-age=3600")
+            .body(format!("<p>page {} cookies[{cookies}] spoofed[{spoofed}]</p>", req.uri().path()).into_bytes())
+            .unwrap()
+    });
+    world
+}
+
+/// Signs in from the login page the gate sent the browser to; returns where keyedge went next.
+fn sign_in(world: &World, browser: &mut Browser, login_url: &str, user: &str) -> String {
+    let page = browser.get(world, login_url);
+    assert_eq!(page.status(), 200, "{}", body(&page));
+    let html = body(&page);
+    let start = html.find("href=\"/broker/up/login").unwrap() + 6;
+    let end = html[start..].find('"').unwrap() + start;
+    let href = html[start..end].replace("&#38;", "&").replace("&amp;", "&");
+    let at_idp = location(&browser.get(world, &href));
+    location(&browser.get(world, &world.idp.authorize(&at_idp, user)))
+}
+
+#[test]
+fn public_pages_are_served_to_anyone() {
+    let world = world("");
+    let res = Browser::default().get(&world, "/public/index.html");
+    assert_eq!(res.status(), 200);
+    assert!(body(&res).contains("page /public/index.html"));
+    assert_eq!(res.headers()["cache-control"], "public, max-age=3600");
+}
+
+#[test]
+fn a_protected_page_sends_to_login_and_back_to_the_exact_page() {
+    let world = world("");
+    let mut browser = Browser::default();
+    let res = browser.get(&world, "/docs/guide.html?section=2");
+    assert_eq!(res.status(), 302);
+    let to_login = location(&res);
+    assert_eq!(to_login, "/login?return_to=%2Fdocs%2Fguide.html%3Fsection%3D2");
+    let back = sign_in(&world, &mut browser, &to_login, "alice");
+    assert_eq!(back, "/docs/guide.html?section=2");
+    let page = browser.get(&world, &back);
+    assert_eq!(page.status(), 200);
+    assert!(body(&page).contains("page /docs/guide.html"));
+    assert_eq!(page.headers()["cache-control"], "private, no-cache");
+    // The site never sees keyedge's session cookie.
+    assert!(body(&page).contains("cookies[]"), "{}", body(&page));
+    // "/" is the site's too.
+    assert!(body(&browser.get(&world, "/")).contains("page /"));
+}
+
+#[test]
+fn identity_headers_from_the_browser_are_dropped_and_other_cookies_kept() {
+    let world = world("");
+    let mut browser = Browser::default();
+    let to_login = location(&browser.get(&world, "/docs/"));
+    sign_in(&world, &mut browser, &to_login, "alice");
+    browser.cookies.insert("site_pref".into(), "dark".into());
+    let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let req = http::Request::get(format!("{ISSUER}/docs/"))
+        .header("cookie", cookie)
+        .header("x-keyedge-user", "admin")
+        .body(vec![])
+        .unwrap();
+    let html = body(&world.send(req));
+    assert!(html.contains("cookies[site_pref=dark]") && html.contains("spoofed[false]"), "{html}");
+}
+
+#[test]
+fn roles_and_email_domains_are_enforced_with_a_readable_page() {
+    let world = world("");
+    let mut browser = Browser::default();
+    let to_login = location(&browser.get(&world, "/staff/handbook.html"));
+    sign_in(&world, &mut browser, &to_login, "alice");
+    let denied = browser.get(&world, "/staff/handbook.html");
+    assert_eq!(denied.status(), 403);
+    assert!(body(&denied).contains("needs the role staff") && body(&denied).contains("href=\"/logout\""));
+    let partners = browser.get(&world, "/partners/");
+    assert_eq!(partners.status(), 403);
+    assert!(body(&partners).contains("partner.example"));
+
+    // A staff member (the IdP says so; the mapper makes it a role) gets in.
+    *world.idp.tamper.borrow_mut() = Box::new(|c| c["groups"] = json!(["staff"]));
+    let mut staff = Browser::default();
+    let to_login = location(&staff.get(&world, "/staff/handbook.html"));
+    sign_in(&world, &mut staff, &to_login, "bob");
+    assert_eq!(staff.get(&world, "/staff/handbook.html").status(), 200);
+}
+
+#[test]
+fn an_expired_session_leads_to_the_login_page_without_a_loop() {
+    let world = world("");
+    let mut browser = Browser::default();
+    let to_login = location(&browser.get(&world, "/docs/"));
+    sign_in(&world, &mut browser, &to_login, "alice");
+    world.clock.advance(9 * 3600);
+    let res = browser.get(&world, "/docs/");
+    assert_eq!(location(&res), "/login?return_to=%2Fdocs%2F");
+    assert_eq!(browser.get(&world, &location(&res)).status(), 200, "the login page itself is shown");
+}
+
+#[test]
+fn keyedge_paths_stay_keyedge() {
+    let world = world("");
+    assert_eq!(Browser::default().get(&world, "/.well-known/openid-configuration").status(), 200);
+    assert_eq!(location(&Browser::default().get(&world, "/account")), "/login?return_to=%2Faccount");
+    // The return address is always local (no open redirect through the gate's login).
+    let mut browser = Browser::default();
+    let back = sign_in(&world, &mut browser, "/login?return_to=%2F%2Fevil.test%2Fx", "alice");
+    assert_eq!(back, "/account");
+}
+
+#[test]
+fn an_origin_gets_signed_identity_headers() {
+    let world = World::with(STAFF_MAPPER, "", "[gate]\nupstream = \"https://origin.test\"\nidentity_headers = true\n");
+    let seen: Rc<RefCell<Vec<http::HeaderMap>>> = Rc::default();
+    let log = seen.clone();
+    world.http.mount("https://origin.test", move |req| {
+        log.borrow_mut().push(req.headers().clone());
+        http::Response::builder().status(200).body(format!("origin {}", req.uri()).into_bytes()).unwrap()
+    });
+    let mut browser = Browser::default();
+    let to_login = location(&browser.get(&world, "/app/?q=1"));
+    sign_in(&world, &mut browser, &to_login, "alice");
+    let res = browser.get(&world, "/app/?q=1");
+    assert_eq!(body(&res), "origin https://origin.test/app/?q=1");
+    let headers = seen.borrow().last().unwrap().clone();
+    assert_eq!(headers["x-keyedge-username"], "alice");
+    assert_eq!(headers["x-keyedge-email"], "alice@example.com");
+    // The assertion is signed by keyedge (its JWKS verifies it) for this origin and page.
+    let assertion = headers["x-keyedge-assertion"].to_str().unwrap();
+    #[derive(Clone, serde::Deserialize)]
+    struct A {
+        sub: String,
+        aud: String,
+        htu: String,
+    }
+    let a: A = world
+        .app
+        .keys
+        .verify_own(assertion, "keyedge-identity+jwt", keyedge::core::ports::Clock::now(&world.clock))
+        .unwrap();
+    assert_eq!(headers["x-keyedge-user"].to_str().unwrap(), a.sub);
+    assert_eq!((a.aud.as_str(), a.htu.as_str()), ("https://origin.test", "https://origin.test/app/"));
+}
+
+#[test]
+fn gate_configuration_is_checked() {
+    for (gate, expected) in [
+        ("[gate]\nupstream = \"ftp://x\"\n", "gate.upstream"),
+        ("[gate]\nupstream = \"https://o.test/sub\"\n", "gate.upstream"),
+        ("[gate]\nupstream = \"assets\"\nidentity_headers = true\n", "gate.identity_headers"),
+        ("[gate]\nupstream = \"assets\"\n[[gate.rules]]\npath = \"docs/*\"\n", "gate.rules[0].path"),
+        ("[gate]\nupstream = \"assets\"\n[[gate.rules]]\npath = \"/a*/b\"\n", "gate.rules[0].path"),
+        ("[gate]\nupstream = \"assets\"\n[[gate.rules]]\npath = \"/a\"\nallow = \"anyone\"\nrequire_roles = [\"x\"]\n", "gate.rules[0].allow"),
+    ] {
+        match keyedge::core::Keyedge::from_config_text(&format!("{}\n{gate}", config_text()), &secrets) {
+            Ok(_) => panic!("accepted: {gate}"),
+            Err(e) => assert!(e.to_string().contains(expected), "{gate}: {e}"),
+        }
+    }
+}
