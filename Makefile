@@ -70,6 +70,8 @@ browser:
 
 .dev.vars:
 	node dev/dev-vars.mjs .dev.vars
+	@# wrangler reads .dev.vars next to its config: dev/wrangler.toml shares the root one.
+	@ln -sfn ../.dev.vars dev/.dev.vars
 
 # Validates the configuration offline (the file, the field, the fix); secrets not in the
 # environment or .dev.vars are listed as reminders.

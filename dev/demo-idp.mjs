@@ -24,7 +24,7 @@ const broker = `${KEYEDGE}/broker/${ALIAS}`;
 
 export const USERS = {
   alice: { password: 'wonderland', sub: 'u-alice', email: 'alice@example.com', email_verified: true,
-           given_name: 'Alice', family_name: 'Liddell', name: 'Alice Liddell' },
+           given_name: 'Alice', family_name: 'Liddell', name: 'Alice Liddell', groups: ['staff'] },
   bob: { password: 'builder', sub: 'u-bob', email: 'bob@example.com', email_verified: false,
          given_name: 'Bob', family_name: 'Builder', name: 'Bob Builder' },
   // No names: keyedge's first login asks for them (review profile).
@@ -62,7 +62,7 @@ const provider = new Provider(ISSUER, {
   claims: {
     openid: ['sub'],
     email: ['email', 'email_verified'],
-    profile: ['name', 'given_name', 'family_name', 'preferred_username'],
+    profile: ['name', 'given_name', 'family_name', 'preferred_username', 'groups'],
   },
   features: { devInteractions: { enabled: false }, backchannelLogout: { enabled: true } },
   pkce: { required: () => true },
@@ -72,7 +72,7 @@ const provider = new Provider(ISSUER, {
     return {
       accountId: sub,
       claims: async () => ({ sub, email: u.email, email_verified: u.email_verified, name: u.name,
-        given_name: u.given_name, family_name: u.family_name, preferred_username: u.username }),
+        given_name: u.given_name, family_name: u.family_name, preferred_username: u.username, groups: u.groups ?? [] }),
     };
   },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },

@@ -23,8 +23,10 @@ cat <<MSG
   Open it, click "Sign in", choose "Demo IdP" (or "Partner IdP") and sign in as
       alice / wonderland     (or bob / builder)
   On the account page, "Link Partner IdP" links the second upstream account.
+  The example site (examples/static-site) is behind keyedge's gate: / is public,
+  /docs/ needs a sign-in, /staff/ the staff role (alice has it, bob does not).
   The demo app client is "demo-app"; its secret is DEMO_APP_SECRET in .dev.vars.
   Stop with Ctrl-C.
 
 MSG
-wrangler dev --port "$PORT" --persist-to .wrangler/state --show-interactive-dev-session=false
+wrangler dev --config dev/wrangler.toml --port "$PORT" --persist-to .wrangler/state --show-interactive-dev-session=false

@@ -211,3 +211,22 @@ fn log_lines_are_json_with_the_request_id_and_never_the_query() {
     let e: serde_json::Value = serde_json::from_str(&logging::event("r-1", "error", "KV \"down\"")).unwrap();
     assert_eq!((e["level"].as_str(), e["message"].as_str()), (Some("error"), Some("KV \"down\"")));
 }
+
+#[test]
+fn the_example_sites_config_is_valid_and_make_dev_uses_the_same_gate() {
+    let any = |name: &str| match name {
+        "ENCRYPTION_KEY" => common::secrets(name),
+        "SIGNING_KEY" => common::secrets(name),
+        _ => Some("x".to_owned()),
+    };
+    let example = Config::load(include_str!("../examples/static-site/keyedge.toml"), &any).unwrap();
+    let dev = Config::load(include_str!("../dev/keyedge.dev.toml"), &any).unwrap();
+    let rules = |c: &Config| {
+        let g = c.gate.as_ref().unwrap();
+        g.rules
+            .iter()
+            .map(|r| format!("{} {} {:?} {:?}", r.path, r.public, r.require_roles, r.require_email_domains))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rules(&example), rules(&dev), "dev/keyedge.dev.toml's [gate] follows examples/static-site");
+}

@@ -52,7 +52,7 @@ export async function startServers() {
     IDP_ACCESS_TTL: String(PARTNER_ACCESS_TTL),
   });
   const wrangler = start(join(ROOT, 'node_modules/.bin/wrangler'),
-    ['dev', '--port', '8787', '--persist-to', state, '--show-interactive-dev-session=false'],
+    ['dev', '--config', 'dev/wrangler.toml', '--port', '8787', '--persist-to', state, '--show-interactive-dev-session=false'],
     { KEYEDGE_CONFIG: 'dev/keyedge.dev.toml', WRANGLER_SEND_METRICS: 'false' });
   const stop = () => {
     for (const { child } of [idp, partner, wrangler]) {

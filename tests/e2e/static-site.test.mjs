@@ -1,0 +1,79 @@
+// The static-site gate in Chromium under `wrangler dev` (dev/wrangler.toml: the example site
+// of examples/static-site as Workers Static Assets, run_worker_first): a protected page sends
+// to the login, comes back to the exact page, a user without the role is denied, sign-out.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { startServers, KEYEDGE } from './servers.mjs';
+
+const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
+let servers;
+let browser;
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  servers = await startServers();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  servers?.stop();
+});
+
+async function signInWithDemo(page, user, password) {
+  await page.getByRole('link', { name: 'Sign in with Demo IdP' }).click();
+  await page.waitForURL(/localhost:9090\/interaction\//);
+  await page.getByLabel('Username').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+test('the home page is public; a protected page needs a sign-in and comes back to itself', async () => {
+  const page = await browser.newPage();
+  const home = await page.goto(`${KEYEDGE}/`);
+  assert.equal(home.status(), 200);
+  assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Example site');
+
+  await page.goto(`${KEYEDGE}/docs/guide.html?section=2`);
+  await page.waitForURL(/\/login\?return_to=/);
+  await page.screenshot({ path: `${ARTIFACTS}gate-login.png`, fullPage: true });
+  await signInWithDemo(page, 'alice', 'wonderland');
+  await page.waitForURL(`${KEYEDGE}/docs/guide.html?section=2`);
+  assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'The guide');
+
+  // alice has the staff role.
+  const staff = await page.goto(`${KEYEDGE}/staff/`);
+  assert.equal(staff.status(), 200);
+  assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Staff area');
+  assert.match(staff.headers()['cache-control'], /private/);
+  await page.screenshot({ path: `${ARTIFACTS}gate-staff.png`, fullPage: true });
+
+  // Sign out through the site's link: the protected pages are closed again.
+  await page.getByRole('link', { name: 'Sign out' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
+  await page.goto(`${KEYEDGE}/docs/`);
+  await page.waitForURL(/\/login\?return_to=%2Fdocs%2F/);
+  await page.context().close();
+});
+
+test('a user without the role is denied the staff area with a readable page', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${KEYEDGE}/staff/`);
+  await page.waitForURL(/\/login\?return_to=/);
+  await signInWithDemo(page, 'bob', 'builder');
+  await page.waitForURL(`${KEYEDGE}/staff/`);
+  assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'No access');
+  assert.match(await page.locator('main').textContent(), /needs the role staff/);
+  await page.screenshot({ path: `${ARTIFACTS}gate-denied.png`, fullPage: true });
+  // The rest of the site is open to bob.
+  await page.goto(`${KEYEDGE}/docs/`);
+  assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), "Members' docs");
+  await page.context().close();
+});
