@@ -6,28 +6,11 @@ mod common;
 
 use common::fake_idp::FakeIdp;
 use common::*;
-use keyedge::core::ports::Store;
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
 
-const IDP2: &str = "https://idp2.test";
 const MAIL_API: &str = "https://mail.test";
-
-fn second_idp(options: &str) -> String {
-    format!(
-        r#"
-[[identity_providers]]
-alias = "second"
-display_name = "Second IdP"
-kind = "oidc"
-issuer = "{IDP2}"
-client_id = "keyedge-at-idp2"
-client_secret_env = "IDP2_SECRET"
-{options}
-"#
-    )
-}
 
 const MAIL: &str = r#"
 [mail]
@@ -47,7 +30,7 @@ struct Accounts {
 fn accounts(up: &str, second: &str, extra: &str) -> Accounts {
     let world =
         World::with(up, "user_attributes = [\"country\", \"department\"]", &format!("{}{extra}", second_idp(second)));
-    let idp2 = FakeIdp::mount_at(&world.http, world.clock.clone(), IDP2, "keyedge-at-idp2", IDP2_SECRET);
+    let idp2 = world.mount_second_idp();
     let outbox = Rc::new(RefCell::new(Vec::new()));
     let sink = outbox.clone();
     world.http.mount(MAIL_API, move |req| {
@@ -65,16 +48,12 @@ fn config_error(text: &str) -> String {
     }
 }
 
-fn kv(world: &World, key: &str) -> Option<String> {
-    futures::executor::block_on(world.store.get(key)).unwrap()
-}
-
 fn user(world: &World, id: &str) -> Value {
-    serde_json::from_str(&kv(world, &format!("user:{id}")).expect("user exists")).unwrap()
+    serde_json::from_str(&world.kv(&format!("user:{id}")).expect("user exists")).unwrap()
 }
 
 fn user_of_link(world: &World, alias: &str, sub: &str) -> Option<String> {
-    kv(world, &keyedge::core::keys::link(alias, sub))
+    world.kv(&keyedge::core::keys::link(alias, sub))
 }
 
 /// Starts a login of `user` through `alias` at `idp` for the `app` client; returns keyedge's

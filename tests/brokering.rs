@@ -11,23 +11,7 @@ use keyedge::core::ports::Store;
 use serde_json::json;
 use std::rc::Rc;
 
-const IDP2: &str = "https://idp2.test";
 const GH: &str = "https://gh.test";
-
-fn second_idp(options: &str) -> String {
-    format!(
-        r#"
-[[identity_providers]]
-alias = "second"
-display_name = "Second IdP"
-kind = "oidc"
-issuer = "{IDP2}"
-client_id = "keyedge-at-idp2"
-client_secret_env = "IDP2_SECRET"
-{options}
-"#
-    )
-}
 
 fn mount(world: &World, base: &str, client_id: &str, secret: &str) -> Rc<FakeIdp> {
     FakeIdp::mount_at(&world.http, world.clock.clone(), base, client_id, secret)
@@ -41,10 +25,6 @@ fn tokens_via(world: &World, browser: &mut Browser, alias: &str, idp: &FakeIdp, 
     let done = browser.get(world, &idp.authorize(&at_idp, user));
     let code = query_param(&location(&done), "code").unwrap_or_else(|| panic!("no code: {}", body(&done)));
     json(&redeem(world, &code, &rp.verifier))
-}
-
-fn kv(world: &World, key: &str) -> Option<String> {
-    futures::executor::block_on(world.store.get(key)).unwrap()
 }
 
 fn get_with_bearer(world: &World, path: &str, token: &str) -> http::Response<Vec<u8>> {
@@ -74,7 +54,7 @@ alias = "no review"
 review_profile = "off"
 "#;
     let world = World::with("", "identity_provider_claim = true", &format!("{}{gh}", second_idp("")));
-    let idp2 = mount(&world, IDP2, "keyedge-at-idp2", IDP2_SECRET);
+    let idp2 = world.mount_second_idp();
     let oauth2 = mount(&world, GH, "keyedge-at-gh", IDP2_SECRET);
     *oauth2.auth_method.borrow_mut() = "client_secret_post";
 
@@ -97,7 +77,7 @@ review_profile = "off"
 #[test]
 fn kc_idp_hint_goes_straight_to_the_named_idp() {
     let world = World::with("", "", &second_idp(""));
-    mount(&world, IDP2, "keyedge-at-idp2", IDP2_SECRET);
+    world.mount_second_idp();
     let rp = request_with(&[("kc_idp_hint", "second")]);
     let mut browser = Browser::default();
     let res = browser.get(&world, &format!("/authorize?{}", rp.query));
@@ -118,7 +98,7 @@ mod stored_tokens {
     fn tokens_are_sealed_at_rest() {
         let world = world("");
         tokens_via(&world, &mut Browser::default(), "up", &world.idp, "alice");
-        let sealed = kv(&world, &keyedge::core::keys::stored_tokens("up", "sub-alice")).expect("tokens stored");
+        let sealed = world.kv(&keyedge::core::keys::stored_tokens("up", "sub-alice")).expect("tokens stored");
         assert!(!sealed.contains("at-alice") && !sealed.contains("rt-alice"), "{sealed}");
     }
 
@@ -188,7 +168,7 @@ mod stored_tokens {
         *world.idp.access_lifetime.borrow_mut() = 60;
         let t = tokens_via(&world, &mut Browser::default(), "up", &world.idp, "alice");
         let key = keyedge::core::keys::stored_tokens("up", "sub-alice");
-        let before = kv(&world, &key);
+        let before = world.kv(&key);
         world.clock.advance(61);
         *world.idp.refuse_refresh.borrow_mut() = true;
         let res = get_with_bearer(&world, "/broker/up/token", t["access_token"].as_str().unwrap());
@@ -196,7 +176,7 @@ mod stored_tokens {
         let e = json(&res);
         assert_eq!(e["error"], "token_refresh_failed");
         assert!(e["error_description"].as_str().unwrap().contains("invalid_grant"), "{e}");
-        assert_eq!(kv(&world, &key), before);
+        assert_eq!(world.kv(&key), before);
     }
 
     #[test]
@@ -216,7 +196,7 @@ mod stored_tokens {
         let mut world = world("stored_tokens_readable = true");
         let t = tokens_via(&world, &mut Browser::default(), "up", &world.idp, "alice");
         let key = keyedge::core::keys::stored_tokens("up", "sub-alice");
-        let sealed_with_old = kv(&world, &key).unwrap();
+        let sealed_with_old = world.kv(&key).unwrap();
         // The operator puts a new ENCRYPTION_KEY and keeps the old one as previous.
         const NEW_KEY: &str = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
         let rotated = |n: &str| match n {
@@ -242,7 +222,7 @@ mod stored_tokens {
         let res = get_with_bearer(&world, "/broker/up/token", t["access_token"].as_str().unwrap());
         assert_eq!(res.status(), 200, "{}", body(&res));
         assert_eq!(json(&res)["access_token"], "at-alice");
-        let resealed = kv(&world, &key).unwrap();
+        let resealed = world.kv(&key).unwrap();
         assert_ne!(resealed, sealed_with_old);
         let new_only = keyedge::core::seal::Sealer::from_base64(NEW_KEY).unwrap();
         assert!(new_only.open(key.as_bytes(), &resealed).is_some());
@@ -270,7 +250,7 @@ mod profile {
 
     fn user_of(world: &World, tokens: &serde_json::Value) -> serde_json::Value {
         let sub = id_claims(tokens)["sub"].as_str().unwrap().to_owned();
-        serde_json::from_str(&kv(world, &format!("user:{sub}")).unwrap()).unwrap()
+        serde_json::from_str(&world.kv(&format!("user:{sub}")).unwrap()).unwrap()
     }
 
     #[test]
@@ -341,7 +321,7 @@ mod linking {
     #[test]
     fn linking_from_the_account_page_adds_the_identity_to_the_signed_in_user() {
         let world = world();
-        let idp2 = mount(&world, IDP2, "keyedge-at-idp2", IDP2_SECRET);
+        let idp2 = world.mount_second_idp();
         let mut browser = signed_in(&world, "alice");
         let account = body(&browser.get(&world, "/account"));
         assert!(account.contains("action=\"/broker/second/link\""), "{account}");
@@ -349,19 +329,19 @@ mod linking {
         let done = browser.get(&world, &idp2.authorize(&at_idp, "alice2"));
         assert_eq!(done.status(), 302, "{}", body(&done));
         assert_eq!(location(&done), "/account");
-        let alice = kv(&world, &keyedge::core::keys::link("up", "sub-alice")).unwrap();
-        assert_eq!(kv(&world, &keyedge::core::keys::link("second", "sub-alice2")).as_deref(), Some(alice.as_str()));
-        let user: serde_json::Value = serde_json::from_str(&kv(&world, &format!("user:{alice}")).unwrap()).unwrap();
+        let alice = world.kv(&keyedge::core::keys::link("up", "sub-alice")).unwrap();
+        assert_eq!(world.kv(&keyedge::core::keys::link("second", "sub-alice2")).as_deref(), Some(alice.as_str()));
+        let user: serde_json::Value = serde_json::from_str(&world.kv(&format!("user:{alice}")).unwrap()).unwrap();
         assert_eq!(user["links"].as_array().unwrap().len(), 2);
         assert_eq!(user["roles"], json!(["broker.read-token"]));
-        assert!(kv(&world, &keyedge::core::keys::stored_tokens("second", "sub-alice2")).is_some());
+        assert!(world.kv(&keyedge::core::keys::stored_tokens("second", "sub-alice2")).is_some());
         assert!(body(&browser.get(&world, "/account")).contains("Second IdP"));
     }
 
     #[test]
     fn an_identity_linked_to_someone_else_is_never_moved() {
         let world = world();
-        let idp2 = mount(&world, IDP2, "keyedge-at-idp2", IDP2_SECRET);
+        let idp2 = world.mount_second_idp();
         let mut alice = signed_in(&world, "alice");
         let at_idp = location(&alice.post(&world, "/broker/second/link"));
         alice.get(&world, &idp2.authorize(&at_idp, "shared"));
@@ -370,8 +350,8 @@ mod linking {
         let res = bob.get(&world, &idp2.authorize(&at_idp, "shared"));
         assert_eq!(res.status(), 409, "{}", body(&res));
         assert!(body(&res).contains("already linked to another"));
-        let alice_id = kv(&world, &keyedge::core::keys::link("up", "sub-alice")).unwrap();
-        assert_eq!(kv(&world, &keyedge::core::keys::link("second", "sub-shared")), Some(alice_id));
+        let alice_id = world.kv(&keyedge::core::keys::link("up", "sub-alice")).unwrap();
+        assert_eq!(world.kv(&keyedge::core::keys::link("second", "sub-shared")), Some(alice_id));
     }
 
     #[test]
@@ -397,7 +377,7 @@ mod linking {
     #[test]
     fn an_application_can_start_linking_for_its_signed_in_user() {
         let world = World::with("", "", &second_idp(""));
-        let idp2 = mount(&world, IDP2, "keyedge-at-idp2", IDP2_SECRET);
+        let idp2 = world.mount_second_idp();
         let mut browser = Browser::default();
         let t = tokens_via(&world, &mut browser, "up", &world.idp, "alice");
         let sid = id_claims(&t)["sid"].as_str().unwrap().to_owned();
@@ -405,8 +385,8 @@ mod linking {
         assert!(location(&to_idp).starts_with(&format!("{IDP2}/auth?")), "{}", body(&to_idp));
         let back = browser.get(&world, &idp2.authorize(&location(&to_idp), "alice2"));
         assert_eq!(location(&back), APP_REDIRECT);
-        let alice = kv(&world, &keyedge::core::keys::link("up", "sub-alice")).unwrap();
-        assert_eq!(kv(&world, &keyedge::core::keys::link("second", "sub-alice2")), Some(alice));
+        let alice = world.kv(&keyedge::core::keys::link("up", "sub-alice")).unwrap();
+        assert_eq!(world.kv(&keyedge::core::keys::link("second", "sub-alice2")), Some(alice));
     }
 
     #[test]

@@ -160,7 +160,8 @@ struct Verify<'a> {
     idp: &'a str,
     /// Masked address the link went to (absent: re-authentication only).
     sent_to: Option<&'a str>,
-    others: &'a [ProviderChoice],
+    /// IdPs of the existing account to re-authenticate with.
+    providers: &'a [ProviderChoice],
 }
 
 pub fn review_profile(ui: Ui<'_>, idp: &str, form: &ProfileForm, errors: &[FieldError]) -> String {
@@ -172,11 +173,11 @@ pub fn confirm_link(ui: Ui<'_>, idp: &str, what: &str, value: &str, can_review: 
 }
 
 pub fn email_sent(ui: Ui<'_>, idp: &str, to: &str, others: &[ProviderChoice]) -> String {
-    render(&Verify { ui, idp, sent_to: Some(to), others })
+    render(&Verify { ui, idp, sent_to: Some(to), providers: others })
 }
 
 pub fn reauthenticate(ui: Ui<'_>, idp: &str, others: &[ProviderChoice]) -> String {
-    render(&Verify { ui, idp, sent_to: None, others })
+    render(&Verify { ui, idp, sent_to: None, providers: others })
 }
 
 #[derive(Template)]

@@ -212,6 +212,36 @@ impl World {
     }
 }
 
+/// A second OpenID Connect IdP at [`IDP2`] (alias `second`), with extra `options`; mount its
+/// [`FakeIdp`] with [`World::mount_second_idp`].
+pub const IDP2: &str = "https://idp2.test";
+
+pub fn second_idp(options: &str) -> String {
+    format!(
+        r#"
+[[identity_providers]]
+alias = "second"
+display_name = "Second IdP"
+kind = "oidc"
+issuer = "{IDP2}"
+client_id = "keyedge-at-idp2"
+client_secret_env = "IDP2_SECRET"
+{options}
+"#
+    )
+}
+
+impl World {
+    pub fn mount_second_idp(&self) -> Rc<FakeIdp> {
+        FakeIdp::mount_at(&self.http, self.clock.clone(), IDP2, "keyedge-at-idp2", IDP2_SECRET)
+    }
+
+    /// A KV value, read directly.
+    pub fn kv(&self, key: &str) -> Option<String> {
+        futures::executor::block_on(keyedge::core::ports::Store::get(&self.store, key)).unwrap()
+    }
+}
+
 /// A browser: a cookie jar for keyedge's origin.
 #[derive(Default, Clone)]
 pub struct Browser {

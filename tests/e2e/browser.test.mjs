@@ -2,25 +2,18 @@
 // start page to the account page, and saves screenshots to test-artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { chromium } from 'playwright-core';
+import { ARTIFACTS, launchChromium } from './chromium.mjs';
 import { startServers, KEYEDGE } from './servers.mjs';
 import { startSpa } from './spa-server.mjs';
 
-const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
 let servers;
 let browser;
 let spa;
 
 before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
   servers = await startServers();
   spa = await startSpa();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -10,7 +10,7 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::callback::{finish, Completion};
-use super::login::{self, Continuation};
+use super::login::{self, Continuation, Purpose};
 use super::users::{self, Creation, Draft, Unique, User};
 use super::{mappers, users::LinkError};
 use crate::core::app::Keyedge;
@@ -114,16 +114,27 @@ enum Page {
     Reauthenticate,
 }
 
-/// Saves `pending` and shows `page`, setting the pending cookie (and clearing `clear`).
-async fn show(
-    app: &Keyedge,
-    ports: &Ports<'_>,
-    req: &Request,
-    pending: &Pending,
-    page: Page,
-    marker: Option<&str>,
-    clear: Option<&str>,
-) -> Outcome {
+/// One request of the flow: where it runs and what the upstream callback left to do.
+#[derive(Clone, Copy)]
+struct Step<'a, 'p> {
+    app: &'a Keyedge,
+    ports: &'a Ports<'p>,
+    req: &'a Request,
+    /// The upstream login's `state` marker, not consumed yet (on the callback only).
+    marker: Option<&'a str>,
+    /// The flow cookie to clear (on the callback only).
+    clear: Option<&'a str>,
+}
+
+impl<'a, 'p> Step<'a, 'p> {
+    fn page(app: &'a Keyedge, ports: &'a Ports<'p>, req: &'a Request) -> Self {
+        Step { app, ports, req, marker: None, clear: None }
+    }
+}
+
+/// Saves `pending` and shows `page`, setting the pending cookie (and clearing the flow's).
+async fn show(step: Step<'_, '_>, pending: &Pending, page: Page) -> Outcome {
+    let Step { app, ports, req, marker, clear } = step;
     let ui = app.ui_for(req, ui_locales(&pending.continuation));
     let idp_name = provider(app, pending)?.display_name.clone();
     let html = match page {
@@ -238,27 +249,22 @@ pub async fn start(
         email_code: None,
         expires_at: ports.clock.now() + PENDING_TTL as i64,
     };
+    let step = Step { app, ports, req, marker: Some(marker), clear: Some(flow_cookie) };
     if review {
-        return show(app, ports, req, &pending, Page::Review(Vec::new()), Some(marker), Some(flow_cookie)).await;
+        return show(step, &pending, Page::Review(Vec::new())).await;
     }
-    attempt(app, ports, req, pending, Some(marker), Some(flow_cookie)).await
+    attempt(step, pending).await
 }
 
 /// Create user if unique, else handle the existing account.
-async fn attempt(
-    app: &Keyedge,
-    ports: &Ports<'_>,
-    req: &Request,
-    mut pending: Pending,
-    marker: Option<&str>,
-    clear: Option<&str>,
-) -> Outcome {
+async fn attempt(step: Step<'_, '_>, mut pending: Pending) -> Outcome {
+    let Step { app, ports, .. } = step;
     let idp = provider(app, &pending)?;
     let flow = &idp.first_login_flow;
     let (field, owner) = if flow.create_user_if_unique {
         match users::create(ports, idp, &pending.identity, &pending.draft).await? {
             Creation::Created(user) | Creation::AlreadyLinked(user) => {
-                return complete(app, ports, req, &pending, &user, marker, &pending.grant_id, clear).await
+                return complete(step, &pending, &user, &pending.grant_id).await
             }
             Creation::Taken { field, owner } => (field, owner),
         }
@@ -278,7 +284,7 @@ async fn attempt(
     // An email the IdP did not verify never leads to someone else's account.
     if field == Unique::Email && !pending.draft.email_verified {
         let e = FieldError::new("email", "This email address belongs to another account. Use another one, or sign in with that account and link this identity provider on its account page.");
-        return show(app, ports, req, &pending, Page::Review(vec![e]), marker, clear).await;
+        return show(step, &pending, Page::Review(vec![e])).await;
     }
     if !flow.handle_existing_account {
         let what = if field == Unique::Email { "email address" } else { "username" };
@@ -294,20 +300,14 @@ async fn attempt(
     }
     pending.existing = Some(Existing { user_id: owner, field });
     if flow.confirm_link_existing_account {
-        return show(app, ports, req, &pending, Page::Confirm, marker, clear).await;
+        return show(step, &pending, Page::Confirm).await;
     }
-    verify(app, ports, req, pending, marker, clear).await
+    verify(step, pending).await
 }
 
 /// Verifies that the user owns the existing account: a mailed link, else re-authentication.
-async fn verify(
-    app: &Keyedge,
-    ports: &Ports<'_>,
-    req: &Request,
-    mut pending: Pending,
-    marker: Option<&str>,
-    clear: Option<&str>,
-) -> Outcome {
+async fn verify(step: Step<'_, '_>, mut pending: Pending) -> Outcome {
+    let Step { app, ports, req, .. } = step;
     let idp = provider(app, &pending)?;
     let flow = &idp.first_login_flow;
     let existing = pending.existing.clone().ok_or_else(expired)?;
@@ -323,12 +323,12 @@ async fn verify(
             text: format!("{}\n\n{link}\n\n{}", ui.t.fill(ui.t.mail_body, &idp.display_name), ui.t.mail_ignore),
         };
         let to = to.clone();
-        let res = show(app, ports, req, &pending, Page::EmailSent { to }, marker, clear).await?;
+        let res = show(step, &pending, Page::EmailSent { to }).await?;
         mail::send(sender, ports, &mail).await?;
         return Ok(res);
     }
     if flow.verify_existing_account_by_reauthentication {
-        return show(app, ports, req, &pending, Page::Reauthenticate, marker, clear).await;
+        return show(step, &pending, Page::Reauthenticate).await;
     }
     Err(PageError::new(
         StatusCode::CONFLICT,
@@ -342,19 +342,10 @@ async fn verify(
     .into())
 }
 
-/// Links the pending identity to `user` (or uses the user just created) and finishes the
-/// login the client asked for.
-#[allow(clippy::too_many_arguments)]
-async fn complete(
-    app: &Keyedge,
-    ports: &Ports<'_>,
-    req: &Request,
-    pending: &Pending,
-    user: &User,
-    marker: Option<&str>,
-    grant_id: &str,
-    clear: Option<&str>,
-) -> Outcome {
+/// Finishes the login the client asked for as `user` (just created, or the existing account
+/// the identity was linked to); the code belongs to `grant_id`.
+async fn complete(step: Step<'_, '_>, pending: &Pending, user: &User, grant_id: &str) -> Outcome {
+    let Step { app, ports, req, marker, clear } = step;
     let idp = provider(app, pending)?;
     let res = finish(
         app,
@@ -430,19 +421,21 @@ pub async fn review(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome 
         && draft.email.as_deref().map(str::to_lowercase) == pending.identity.email.as_deref().map(str::to_lowercase);
     pending.draft = draft;
     pending.existing = None;
+    let step = Step::page(app, ports, req);
     if !errors.is_empty() {
-        return show(app, ports, req, &pending, Page::Review(errors), None, None).await;
+        return show(step, &pending, Page::Review(errors)).await;
     }
-    attempt(app, ports, req, pending, None, None).await
+    attempt(step, pending).await
 }
 
 /// `POST /first-login/confirm`: "Add to existing account" or "Review profile".
 pub async fn confirm(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     let pending = take(app, ports, req).await?;
+    let step = Step::page(app, ports, req);
     match Params::from_form(req).get("action") {
-        Some("link") => verify(app, ports, req, pending, None, None).await,
-        Some("review") => show(app, ports, req, &pending, Page::Review(Vec::new()), None, None).await,
-        _ => show(app, ports, req, &pending, Page::Confirm, None, None).await,
+        Some("link") => verify(step, pending).await,
+        Some("review") => show(step, &pending, Page::Review(Vec::new())).await,
+        _ => show(step, &pending, Page::Confirm).await,
     }
 }
 
@@ -462,7 +455,7 @@ pub async fn verify_email(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Ou
         .into());
     }
     let user = link_existing(app, ports, &pending).await?;
-    complete(app, ports, req, &pending, &user, None, &pending.grant_id, None).await
+    complete(Step::page(app, ports, req), &pending, &user, &pending.grant_id).await
 }
 
 /// `GET /first-login/reauthenticate/{alias}`: sign in with an IdP already linked to the
@@ -472,8 +465,14 @@ pub async fn reauthenticate(app: &Keyedge, ports: &Ports<'_>, req: &Request, ali
     let allowed = reauth_choices(app, ports, &pending).await?.iter().any(|c| c.href.ends_with(&format!("/{alias}")));
     let idp = app.config.provider(alias).filter(|_| allowed).ok_or_else(expired)?;
     let cookie = save(app, ports, &pending, None).await?;
-    let res =
-        login::redirect_upstream(app, ports, idp, pending.continuation.clone(), None, Some(cookie.clone())).await?;
+    let res = login::redirect_upstream(
+        app,
+        ports,
+        idp,
+        pending.continuation.clone(),
+        Purpose::Reauthenticate { pending: cookie.clone() },
+    )
+    .await?;
     Ok(web::with_cookie(res, app.cookies().set(PENDING_COOKIE, &cookie, PENDING_TTL)))
 }
 
@@ -507,5 +506,6 @@ pub async fn reauthenticated(
         .into());
     }
     let user = link_existing(app, ports, &pending).await?;
-    complete(app, ports, req, &pending, &user, Some(marker), &flow.grant_id, Some(flow_cookie)).await
+    let step = Step { app, ports, req, marker: Some(marker), clear: Some(flow_cookie) };
+    complete(step, &pending, &user, &flow.grant_id).await
 }

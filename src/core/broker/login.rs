@@ -252,7 +252,7 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
         let e = crate::core::upstream::UpstreamError::LinkOnly;
         return Err(PageError::bad_request("Sign-in not possible", e.to_string()).into());
     }
-    redirect_upstream(app, ports, idp, continuation, None, None).await
+    redirect_upstream(app, ports, idp, continuation, Purpose::SignIn).await
 }
 
 /// `POST /broker/{alias}/link` from the account page: links another IdP account to the
@@ -264,20 +264,7 @@ pub async fn begin_link(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: 
         return Ok(web::redirect("/login?return_to=%2Faccount"));
     };
     let continuation = Continuation::ReturnTo { path: "/account".into() };
-    redirect_upstream(app, ports, idp, continuation, Some(session.user_id), None).await
-}
-
-/// Sends the browser to `idp` with a new flow sealed in a cookie: a login, a link to
-/// `link_user`'s account, or a re-authentication for the pending first login `reauth`.
-pub(crate) async fn redirect_upstream(
-    app: &Keyedge,
-    ports: &Ports<'_>,
-    idp: &IdentityProvider,
-    continuation: Continuation,
-    link_user: Option<String>,
-    reauth: Option<String>,
-) -> Outcome {
-    redirect_upstream_linking(app, ports, idp, continuation, link_user, reauth, None).await
+    redirect_upstream(app, ports, idp, continuation, Purpose::Link { user_id: session.user_id, back_to: None }).await
 }
 
 /// `GET /broker/{alias}/link?client_id&redirect_uri&nonce&hash`: Keycloak's client-initiated
@@ -313,20 +300,35 @@ pub async fn begin_client_link(app: &Keyedge, ports: &Ports<'_>, req: &Request, 
         return back("not_allowed");
     };
     let continuation = Continuation::ReturnTo { path: "/account".into() };
-    let user = Some(session.user_id);
-    redirect_upstream_linking(app, ports, idp, continuation, user, None, Some(redirect_uri.to_owned())).await
+    let purpose = Purpose::Link { user_id: session.user_id, back_to: Some(redirect_uri.to_owned()) };
+    redirect_upstream(app, ports, idp, continuation, purpose).await
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn redirect_upstream_linking(
+/// What an upstream login is for.
+pub(crate) enum Purpose {
+    /// Signing in (or a first login).
+    SignIn,
+    /// Linking the identity to the signed-in user `user_id`; then back to the application's
+    /// `back_to` (application-initiated linking) or the account page.
+    Link { user_id: String, back_to: Option<String> },
+    /// Proving ownership of an existing account for the pending first login named by the
+    /// cookie value `pending`.
+    Reauthenticate { pending: String },
+}
+
+/// Sends the browser to `idp` with a new flow, sealed in a cookie, for `purpose`.
+pub(crate) async fn redirect_upstream(
     app: &Keyedge,
     ports: &Ports<'_>,
     idp: &IdentityProvider,
     continuation: Continuation,
-    link_user: Option<String>,
-    reauth: Option<String>,
-    link_return: Option<String>,
+    purpose: Purpose,
 ) -> Outcome {
+    let (link_user, link_return, reauth) = match purpose {
+        Purpose::SignIn => (None, None, None),
+        Purpose::Link { user_id, back_to } => (Some(user_id), back_to, None),
+        Purpose::Reauthenticate { pending } => (None, None, Some(pending)),
+    };
     let retry = continuation.restart_url();
     let upstream_error = |e: crate::core::upstream::UpstreamError| {
         Failure::Page(
