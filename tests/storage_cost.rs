@@ -24,6 +24,38 @@ fn measure(world: &World) -> Cost {
     }
 }
 
+/// The operations of one refresh grant and one userinfo call of a returning user.
+fn measure_refresh_and_userinfo(world: &World) -> (Cost, Cost) {
+    let tokens = tokens_for_alice(world, "openid email profile offline_access");
+    let (r0, w0, d0) = (world.store.reads.get(), world.store.writes.get(), world.once.calls.get());
+    assert_eq!(refresh(world, tokens["refresh_token"].as_str().unwrap()).status(), 200);
+    let refresh_cost = Cost {
+        kv_reads: world.store.reads.get() - r0,
+        kv_writes: world.store.writes.get() - w0,
+        do_calls: world.once.calls.get() - d0,
+    };
+    let (r0, w0, d0) = (world.store.reads.get(), world.store.writes.get(), world.once.calls.get());
+    assert_eq!(userinfo_status(world, tokens["access_token"].as_str().unwrap()), 200);
+    let userinfo_cost = Cost {
+        kv_reads: world.store.reads.get() - r0,
+        kv_writes: world.store.writes.get() - w0,
+        do_calls: world.once.calls.get() - d0,
+    };
+    (refresh_cost, userinfo_cost)
+}
+
+#[test]
+fn storage_operations_per_refresh_and_userinfo() {
+    let world = World::new();
+    let (refresh, userinfo) = measure_refresh_and_userinfo(&world);
+    for (name, c) in [("refresh", &refresh), ("userinfo", &userinfo)] {
+        println!("STORAGE {name} kv_reads={} kv_writes={} do_calls={}", c.kv_reads, c.kv_writes, c.do_calls);
+    }
+    // A rotation is one Durable Object call; userinfo reads the revocation marker and the user.
+    assert!(refresh.do_calls <= 1 && refresh.kv_writes == 0 && refresh.kv_reads <= 2);
+    assert!(userinfo.do_calls == 0 && userinfo.kv_writes == 0 && userinfo.kv_reads <= 2);
+}
+
 #[test]
 fn storage_operations_per_login() {
     let world = World::new();
