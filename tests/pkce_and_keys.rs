@@ -1,5 +1,7 @@
 //! PKCE (RFC 7636) and keyedge's own signing key.
 
+mod common;
+
 use futures::executor::block_on;
 use keyedge::core::jose::{Alg, KeyError, Keyring, SigningKey};
 use keyedge::core::op::token::check_pkce;
@@ -108,8 +110,6 @@ fn short_or_garbage_signing_keys_are_refused() {
 /// byte-identical to in-process signing (PKCS#1 v1.5 is deterministic).
 #[test]
 fn external_rs256_signer_produces_the_same_verifiable_token() {
-    #[path = "common/mod.rs"]
-    mod common;
     let ring = Keyring::new(vec![key(RSA)], vec![]);
     let signer = common::ExternalRsa::default();
     let claims = serde_json::json!({"sub": "u", "scope": "openid"});
@@ -118,4 +118,27 @@ fn external_rs256_signer_produces_the_same_verifiable_token() {
     assert_eq!(signer.calls.get(), 1);
     assert_eq!(external, local);
     assert!(ring.verify_own::<serde_json::Value>(&external, "at+jwt", 1100).is_ok());
+}
+
+/// ES256 through the outside signer (WebCrypto's ECDSA in the Worker): the signing input is
+/// captured the same way; the 64-byte `r ‖ s` signature makes a token the JWKS verifies.
+#[test]
+fn external_es256_signer_produces_a_verifiable_token() {
+    let ring = Keyring::new(vec![key(RSA), key(ES256)], vec![]);
+    let signer = common::ExternalRsa::default();
+    let claims = serde_json::json!({"sub": "u"});
+    let token = block_on(ring.sign(Some(&signer), Alg::ES256, None, claims, 1000, 300)).unwrap();
+    assert_eq!((signer.es256_calls.get(), signer.calls.get()), (1, 0));
+    let header = jwt_compact::UntrustedToken::new(&token).unwrap();
+    assert_eq!(header.algorithm(), "ES256");
+    assert_eq!(header.signature_bytes().len(), 64);
+    // Verified as a relying party would: against the published JWKS.
+    let jwks = keyedge::core::jose::Jwks::parse(ring.jwks_json()).unwrap();
+    assert!(keyedge::core::jose::verify_signed::<serde_json::Value>(&token, &jwks, 1100, 0).is_ok());
+    // A flipped signature byte is refused (the signature really covers the token).
+    let mut bad = token.clone().into_bytes();
+    let last = bad.len() - 2;
+    bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
+    let bad = String::from_utf8(bad).unwrap();
+    assert!(keyedge::core::jose::verify_signed::<serde_json::Value>(&bad, &jwks, 1100, 0).is_err());
 }

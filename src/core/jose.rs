@@ -53,7 +53,8 @@ enum PrivateKey {
     /// The key, its public half, and for an external signer/verifier (WebCrypto) its PKCS#8
     /// DER and its public SPKI DER, encoded once here rather than per token.
     Rsa(Box<RsaPrivateKey>, RsaPublicKey, Vec<u8>, Vec<u8>),
-    Es256(p256::ecdsa::SigningKey, p256::ecdsa::VerifyingKey),
+    /// The key, its public half, and its PKCS#8 DER for an external signer.
+    Es256(p256::ecdsa::SigningKey, p256::ecdsa::VerifyingKey, Vec<u8>),
     Ed25519(Box<ed25519_dalek::SigningKey>, ed25519_dalek::VerifyingKey),
 }
 
@@ -90,9 +91,13 @@ impl SigningKey {
             let spki = spki_der(&public);
             PrivateKey::Rsa(Box::new(k), public, der, spki)
         } else if let Ok(k) = p256::SecretKey::from_pkcs8_pem(&pem) {
+            let der = {
+                use p256::pkcs8::EncodePrivateKey;
+                k.to_pkcs8_der().map_err(|e| KeyError::Unreadable(e.to_string()))?.as_bytes().to_vec()
+            };
             let signing = p256::ecdsa::SigningKey::from(k);
             let verifying = *signing.verifying_key();
-            PrivateKey::Es256(signing, verifying)
+            PrivateKey::Es256(signing, verifying, der)
         } else {
             let k = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Unreadable(e.to_string()))?;
             let verifying = k.verifying_key();
@@ -119,7 +124,7 @@ impl SigningKey {
     fn public_jwk(&self) -> JsonWebKey<'_> {
         match &self.key {
             PrivateKey::Rsa(_, public, _, _) => JsonWebKey::from(public),
-            PrivateKey::Es256(_, public) => JsonWebKey::from(public),
+            PrivateKey::Es256(_, public, _) => JsonWebKey::from(public),
             PrivateKey::Ed25519(_, public) => JsonWebKey::from(public),
         }
     }
@@ -140,7 +145,7 @@ impl SigningKey {
         // would be a bug, reported as an empty token that no verifier accepts.
         match &self.key {
             PrivateKey::Rsa(k, _, _, _) => Rsa::rs256().token(header, claims, k),
-            PrivateKey::Es256(k, _) => Es256.token(header, claims, k),
+            PrivateKey::Es256(k, _, _) => Es256.token(header, claims, k),
             PrivateKey::Ed25519(k, _) => Ed25519.token(header, claims, k),
         }
         .unwrap_or_default()
@@ -149,28 +154,38 @@ impl SigningKey {
     fn validate<T: DeserializeOwned + Clone>(&self, untrusted: &UntrustedToken<'_>) -> Result<Token<T>, TokenError> {
         match &self.key {
             PrivateKey::Rsa(_, k, _, _) => Rsa::rs256().validator(k).validate(untrusted),
-            PrivateKey::Es256(_, k) => Es256.validator(k).validate(untrusted),
+            PrivateKey::Es256(_, k, _) => Es256.validator(k).validate(untrusted),
             PrivateKey::Ed25519(_, k) => Ed25519.validator(k).validate(untrusted),
         }
         .map_err(|_| TokenError::BadSignature)
     }
 }
 
-/// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signing and verification outside the core.
+/// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signing and verification, and ES256 (ECDSA P-256
+/// with SHA-256) signing, outside the core (WebCrypto in the Worker).
 #[async_trait::async_trait(?Send)]
 pub trait RsaCrypto {
     /// Signs `message` with the RSA key `kid`, given as PKCS#8 DER (import it once and cache).
     async fn sign_rs256(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError>;
+    /// Signs `message` with the P-256 key `kid` (PKCS#8 DER); the signature is `r ‖ s`, 64
+    /// bytes, as JWS wants it (RFC 7518 §3.4).
+    async fn sign_es256(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError>;
     /// Checks an RS256 `signature` of `message` with the public key given as SPKI DER.
     async fn verify_rs256(&self, spki_der: &[u8], message: &[u8], signature: &[u8]) -> Result<bool, PortError>;
 }
 
-/// RS256 whose RSA operation happens elsewhere: jwt-compact serialises header and claims and
-/// hands over the JWS signing input, which is captured here; the token gets an empty
-/// signature that the caller replaces.
-#[derive(Default)]
-struct CapturedRs256 {
+/// An algorithm (`RS256`, `ES256`) whose signature is made elsewhere: jwt-compact serialises
+/// header and claims and hands over the JWS signing input, which is captured here; the token
+/// gets an empty signature that the caller replaces.
+struct Captured {
+    name: &'static str,
     input: std::cell::RefCell<Vec<u8>>,
+}
+
+impl Captured {
+    fn new(alg: Alg) -> Self {
+        Captured { name: alg.name(), input: Default::default() }
+    }
 }
 
 struct NoSignature;
@@ -184,19 +199,19 @@ impl jwt_compact::AlgorithmSignature for NoSignature {
     }
 }
 
-impl jwt_compact::Algorithm for CapturedRs256 {
-    type SigningKey = RsaPrivateKey;
-    type VerifyingKey = RsaPublicKey;
+impl jwt_compact::Algorithm for Captured {
+    type SigningKey = ();
+    type VerifyingKey = ();
     type Signature = NoSignature;
 
     fn name(&self) -> std::borrow::Cow<'static, str> {
-        std::borrow::Cow::Borrowed("RS256")
+        std::borrow::Cow::Borrowed(self.name)
     }
-    fn sign(&self, _: &RsaPrivateKey, message: &[u8]) -> NoSignature {
+    fn sign(&self, _: &(), message: &[u8]) -> NoSignature {
         *self.input.borrow_mut() = message.to_vec();
         NoSignature
     }
-    fn verify_signature(&self, _: &NoSignature, _: &RsaPublicKey, _: &[u8]) -> bool {
+    fn verify_signature(&self, _: &NoSignature, _: &(), _: &[u8]) -> bool {
         false
     }
 }
@@ -267,11 +282,16 @@ impl Keyring {
         claims.issued_at = timestamp(now);
         claims.expiration = timestamp(now + lifetime as i64);
         match (&key.key, rsa) {
-            (PrivateKey::Rsa(k, _, der, _), Some(signer)) => {
-                let capture = CapturedRs256::default();
-                let unsigned = capture.token(&header, &claims, k).unwrap_or_default();
-                let input = capture.input.take();
-                let signature = signer.sign_rs256(&key.kid, der, &input).await?;
+            (PrivateKey::Rsa(_, _, der, _), Some(signer)) => {
+                let capture = Captured::new(Alg::RS256);
+                let unsigned = capture.token(&header, &claims, &()).unwrap_or_default();
+                let signature = signer.sign_rs256(&key.kid, der, &capture.input.take()).await?;
+                Ok(format!("{unsigned}{}", b64url(&signature)))
+            }
+            (PrivateKey::Es256(_, _, der), Some(signer)) => {
+                let capture = Captured::new(Alg::ES256);
+                let unsigned = capture.token(&header, &claims, &()).unwrap_or_default();
+                let signature = signer.sign_es256(&key.kid, der, &capture.input.take()).await?;
                 Ok(format!("{unsigned}{}", b64url(&signature)))
             }
             _ => Ok(key.sign(&header, &claims)),

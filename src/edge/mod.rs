@@ -65,7 +65,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     // Cloudflare records every request itself (Workers Logs); keyedge adds a line only for
     // the ones that failed, where its request id ties the user's error page to the events.
     if status >= 500 {
-        worker::console_error!("{}", logging::access(&request_id, &method, &path, status, js_sys::Date::now() - started));
+        worker::console_error!(
+            "{}",
+            logging::access(&request_id, &method, &path, status, js_sys::Date::now() - started)
+        );
     }
     let queued = jobs.take();
     if !queued.is_empty() {

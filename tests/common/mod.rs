@@ -94,6 +94,7 @@ pub struct World {
 pub struct ExternalRsa {
     pub calls: std::cell::Cell<usize>,
     pub verifications: std::cell::Cell<usize>,
+    pub es256_calls: std::cell::Cell<usize>,
 }
 
 #[async_trait::async_trait(?Send)]
@@ -111,6 +112,20 @@ impl keyedge::core::jose::RsaCrypto for ExternalRsa {
             rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|e| keyedge::core::ports::PortError(e.to_string()))?;
         key.sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message))
             .map_err(|e| keyedge::core::ports::PortError(e.to_string()))
+    }
+    async fn sign_es256(
+        &self,
+        _kid: &str,
+        der: &[u8],
+        message: &[u8],
+    ) -> Result<Vec<u8>, keyedge::core::ports::PortError> {
+        use p256::ecdsa::signature::Signer;
+        use p256::pkcs8::DecodePrivateKey;
+        self.es256_calls.set(self.es256_calls.get() + 1);
+        let key =
+            p256::ecdsa::SigningKey::from_pkcs8_der(der).map_err(|e| keyedge::core::ports::PortError(e.to_string()))?;
+        let signature: p256::ecdsa::Signature = key.sign(message);
+        Ok(signature.to_bytes().to_vec())
     }
     async fn verify_rs256(
         &self,
