@@ -509,6 +509,14 @@ template = "${ALIAS}.${CLAIM.email | lowercase}"
         *world.idp.tamper.borrow_mut() = Box::new(move |c| c["groups"] = groups.clone());
     }
 
+    /// Logs alice in with `first` groups, then again with `second`; the second login's claims.
+    fn second_login(world: &World, first: Value, second: Value) -> Value {
+        with_groups(world, first);
+        login_claims(world);
+        with_groups(world, second);
+        login_claims(world)
+    }
+
     fn login_claims(world: &World) -> Value {
         let (res, rp) = callback(world, &mut Browser::default(), "up", &world.idp, "alice");
         id_claims(&json(&redeem(world, &code_of(&res), &rp.verifier)))
@@ -537,19 +545,13 @@ template = "${ALIAS}.${CLAIM.email | lowercase}"
     #[test]
     fn sync_mode_import_keeps_what_the_first_login_set() {
         let world = World::with(&format!("sync_mode = \"import\"\n{MAPPERS}"), "", "");
-        with_groups(&world, json!(["admins"]));
-        login_claims(&world);
-        with_groups(&world, json!([]));
-        assert_eq!(login_claims(&world)["roles"], json!(["staff", "admin"]));
+        assert_eq!(second_login(&world, json!(["admins"]), json!([]))["roles"], json!(["staff", "admin"]));
     }
 
     #[test]
     fn sync_mode_force_follows_the_idp_at_every_login() {
         let world = World::with(&format!("sync_mode = \"force\"\n{MAPPERS}"), "", "");
-        with_groups(&world, json!(["admins"]));
-        login_claims(&world);
-        with_groups(&world, json!(["eng-web"]));
-        let claims = login_claims(&world);
+        let claims = second_login(&world, json!(["admins"]), json!(["eng-web"]));
         assert_eq!(claims["roles"], json!(["staff", "engineer"]));
         // The username stays what the first login made.
         assert_eq!(claims["preferred_username"], "up.alice@example.com");
@@ -559,10 +561,7 @@ template = "${ALIAS}.${CLAIM.email | lowercase}"
     fn a_mapper_can_override_the_idps_sync_mode() {
         let mappers = MAPPERS.replace("name = \"admins\"", "name = \"admins\"\nsync_mode = \"force\"");
         let world = World::with(&format!("sync_mode = \"import\"\n{mappers}"), "", "");
-        with_groups(&world, json!(["admins", "eng-x"]));
-        login_claims(&world);
-        with_groups(&world, json!([]));
-        assert_eq!(login_claims(&world)["roles"], json!(["staff", "engineer"]));
+        assert_eq!(second_login(&world, json!(["admins", "eng-x"]), json!([]))["roles"], json!(["staff", "engineer"]));
     }
 
     #[test]
