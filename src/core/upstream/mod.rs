@@ -149,6 +149,17 @@ impl ClientSettings<'_> {
     }
 }
 
+/// The IdP's `error` answer on the callback (RFC 6749 §4.1.2.1), if it sent one.
+pub(crate) fn refused(params: &crate::core::web::Params) -> Result<(), UpstreamError> {
+    match params.get("error") {
+        Some(error) => Err(UpstreamError::Denied {
+            error: error.to_owned(),
+            description: params.get("error_description").map(str::to_owned),
+        }),
+        None => Ok(()),
+    }
+}
+
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 pub(crate) fn token_error(e: RequestTokenError<PortError, BasicErrorResponse>) -> UpstreamError {

@@ -391,12 +391,7 @@ pub async fn complete(
     redirect_uri: &str,
     ports: &Ports<'_>,
 ) -> Result<BrokeredIdentity, UpstreamError> {
-    if let Some(error) = params.get("error") {
-        return Err(UpstreamError::Denied {
-            error: error.to_owned(),
-            description: params.get("error_description").map(str::to_owned),
-        });
-    }
+    super::refused(params)?;
     // RFC 9207 §2.4: when the IdP sends `iss`, it must be the one this flow went to.
     if params.get("iss").is_some_and(|iss| iss != cfg.issuer) {
         return Err(UpstreamError::IssuerMismatch);

@@ -98,12 +98,7 @@ pub async fn complete(
     redirect_uri: &str,
     ports: &Ports<'_>,
 ) -> Result<BrokeredIdentity, UpstreamError> {
-    if let Some(error) = params.get("error") {
-        return Err(UpstreamError::Denied {
-            error: error.to_owned(),
-            description: params.get("error_description").map(str::to_owned),
-        });
-    }
+    super::refused(params)?;
     let code = params.get("code").ok_or(UpstreamError::MissingCode)?;
     let response: BasicTokenResponse =
         settings(cfg, redirect_uri).exchange_code(keys, ports, code, secrets.pkce_verifier.as_deref()).await?;
