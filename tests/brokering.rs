@@ -75,6 +75,16 @@ review_profile = "off"
 }
 
 #[test]
+fn the_login_page_shows_each_idp_with_its_icon_in_gui_order() {
+    let world = World::with("gui_order = 2\nicon = \"/icons/up.svg\"", "", &second_idp("gui_order = 1"));
+    let html = body(&Browser::default().get(&world, "/login?return_to=%2Faccount"));
+    let (second, up) = (html.find("Sign in with Second IdP").unwrap(), html.find("Sign in with Upstream").unwrap());
+    assert!(second < up, "gui_order: {html}");
+    assert!(html.contains("<img src=\"/icons/up.svg\" alt=\"\""), "{html}");
+    assert_eq!(html.matches("<img").count(), 1, "no icon configured for the second IdP");
+}
+
+#[test]
 fn kc_idp_hint_goes_straight_to_the_named_idp() {
     let world = World::with("", "", &second_idp(""));
     world.mount_second_idp();

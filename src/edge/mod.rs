@@ -53,7 +53,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     });
     let (method, path) = (req.method().to_string(), req.path());
     let request = ports::to_http_request(req).await?;
-    let adapters = ports::EdgePorts::new(&env)?;
+    // The ASSETS binding is looked up only when the gate serves the site from it.
+    let assets = matches!(&app.config.gate, Some(g) if g.upstream == crate::core::config::SiteUpstream::Assets);
+    let adapters = ports::EdgePorts::new(&env, assets)?;
     let id = request_id.clone();
     let log = move |line: &str| worker::console_error!("{}", logging::event(&id, "error", line));
     let jobs = Jobs::default();

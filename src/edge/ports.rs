@@ -229,11 +229,11 @@ pub struct EdgePorts {
 }
 
 impl EdgePorts {
-    pub fn new(env: &Env) -> Result<Self> {
+    pub fn new(env: &Env, with_assets: bool) -> Result<Self> {
         Ok(Self {
             kv: KvPort(env.kv(KV_BINDING)?),
             once: OncePort(env.durable_object(ONCE_BINDING)?),
-            assets: env.assets(ASSETS_BINDING).ok().map(AssetsPort),
+            assets: if with_assets { env.assets(ASSETS_BINDING).ok().map(AssetsPort) } else { None },
         })
     }
 

@@ -6,21 +6,10 @@
 // is saved as a screenshot in test-artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ARTIFACTS, launchChromium } from './chromium.mjs';
+import { ARTIFACTS, withServersAndChromium } from './chromium.mjs';
 import { startServers, KEYEDGE } from './servers.mjs';
 
-let servers;
-let browser;
-
-before(async () => {
-  servers = await startServers();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  servers?.stop();
-});
+const env = withServersAndChromium({ before, after }, startServers);
 
 const shot = (page, name) => page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
 
@@ -34,7 +23,7 @@ async function signInAtIdp(page, user, password) {
 
 /** A fresh browser signs in to /account through `idp` ("Demo IdP" or "Partner IdP"). */
 async function startLogin(idp, user = 'alice', password = 'wonderland') {
-  const context = await browser.newContext();
+  const context = await env.browser.newContext();
   const page = await context.newPage();
   await page.goto(`${KEYEDGE}/login?return_to=%2Faccount`);
   await page.getByRole('link', { name: `Sign in with ${idp}` }).click();

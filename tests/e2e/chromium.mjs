@@ -13,3 +13,21 @@ export async function launchChromium() {
       '--disable-component-update', '--disable-sync'],
   });
 }
+
+/**
+ * Registers node:test hooks that start keyedge with its upstreams and Chromium before the
+ * file's tests and stop them after; returns an object whose `browser` and `servers` are set
+ * once started.
+ */
+export function withServersAndChromium({ before, after }, startServers) {
+  const env = { servers: undefined, browser: undefined };
+  before(async () => {
+    env.servers = await startServers();
+    env.browser = await launchChromium();
+  });
+  after(async () => {
+    await env.browser?.close();
+    env.servers?.stop();
+  });
+  return env;
+}

@@ -3,21 +3,10 @@
 // to the login, comes back to the exact page, a user without the role is denied, sign-out.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ARTIFACTS, launchChromium } from './chromium.mjs';
+import { ARTIFACTS, withServersAndChromium } from './chromium.mjs';
 import { startServers, KEYEDGE } from './servers.mjs';
 
-let servers;
-let browser;
-
-before(async () => {
-  servers = await startServers();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  servers?.stop();
-});
+const env = withServersAndChromium({ before, after }, startServers);
 
 async function signInWithDemo(page, user, password) {
   await page.getByRole('link', { name: 'Sign in with Demo IdP' }).click();
@@ -28,7 +17,7 @@ async function signInWithDemo(page, user, password) {
 }
 
 test('the home page is public; a protected page needs a sign-in and comes back to itself', async () => {
-  const page = await browser.newPage();
+  const page = await env.browser.newPage();
   const home = await page.goto(`${KEYEDGE}/`);
   assert.equal(home.status(), 200);
   assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Example site');
@@ -57,7 +46,7 @@ test('the home page is public; a protected page needs a sign-in and comes back t
 });
 
 test('a user without the role is denied the staff area with a readable page', async () => {
-  const page = await browser.newPage();
+  const page = await env.browser.newPage();
   await page.goto(`${KEYEDGE}/staff/`);
   await page.waitForURL(/\/login\?return_to=/);
   await signInWithDemo(page, 'bob', 'builder');

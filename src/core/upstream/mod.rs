@@ -190,6 +190,24 @@ pub struct UpstreamTokens {
 }
 
 impl UpstreamTokens {
+    /// The tokens of a refresh grant's `response`; an IdP that issues no new refresh token
+    /// keeps the old one valid, so it is kept (RFC 6749 §6).
+    pub(crate) fn refreshed<TR: TokenResponse>(
+        tr: &TR,
+        id_token: Option<String>,
+        old: &UpstreamTokens,
+        now: i64,
+    ) -> Self
+    where
+        TR::TokenType: AsRef<str>,
+    {
+        let mut tokens = Self::from_response(tr, id_token, now);
+        if tokens.refresh_token.is_none() {
+            tokens.refresh_token = old.refresh_token.clone();
+        }
+        tokens
+    }
+
     pub(crate) fn from_response<TR: TokenResponse>(tr: &TR, id_token: Option<String>, now: i64) -> Self
     where
         TR::TokenType: AsRef<str>,

@@ -477,11 +477,7 @@ pub async fn refresh(
         }
         None => old.id_token.clone(),
     };
-    let mut tokens = UpstreamTokens::from_response(&response, id_token, ports.clock.now());
-    if tokens.refresh_token.is_none() {
-        tokens.refresh_token = old.refresh_token.clone();
-    }
-    Ok(tokens)
+    Ok(UpstreamTokens::refreshed(&response, id_token, old, ports.clock.now()))
 }
 
 /// The claims of an OpenID Connect Back-Channel Logout 1.0 logout token.

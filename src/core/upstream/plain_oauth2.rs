@@ -55,11 +55,7 @@ pub async fn refresh(
 ) -> Result<UpstreamTokens, UpstreamError> {
     let refresh_token = old.refresh_token.as_deref().ok_or(UpstreamError::NoRefreshToken)?;
     let response: BasicTokenResponse = settings(cfg, redirect_uri).refresh(keys, ports, refresh_token).await?;
-    let mut tokens = UpstreamTokens::from_response(&response, None, ports.clock.now());
-    if tokens.refresh_token.is_none() {
-        tokens.refresh_token = old.refresh_token.clone();
-    }
-    Ok(tokens)
+    Ok(UpstreamTokens::refreshed(&response, None, old, ports.clock.now()))
 }
 
 /// A value at a path like `emails[0].address` in `doc`.
