@@ -1,6 +1,7 @@
 // `make bench`: keyedge against OpenAuth and oidc-provider on this machine, side by side.
 //
 //   node bench/bench.mjs [--seconds 8] [--smoke] [--peers "openauth oidc-provider"]
+//   node bench/bench.mjs --quick [--scenarios "refresh login"]   keyedge alone, nothing written
 //
 // Every load run is closed-loop, bounded by --seconds and a maximum operation count, and talks
 // to loopback only. CPU per operation is the serving process's utime+stime from /proc
@@ -22,7 +23,11 @@ const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0
 const SMOKE = flag('smoke');
 const SECONDS = Number(opt('seconds', SMOKE ? 1 : 8));
 const MAX_OPS = SMOKE ? 5 : 100000;
-const PEERS = opt('peers', 'openauth oidc-provider').split(/\s+/).filter(Boolean);
+// --quick: keyedge's rows only (no floor, no peers, results not written), for trying a change.
+const QUICK = flag('quick');
+const PEERS = QUICK ? [] : opt('peers', 'openauth oidc-provider').split(/\s+/).filter(Boolean);
+const ONLY = opt('scenarios', '').split(/\s+/).filter(Boolean);
+const wanted = (s) => !ONLY.length || ONLY.includes(s);
 const TCK = Number(execSync('getconf CLK_TCK').toString().trim());
 const PIN = !SMOKE && cpus().length >= 2;
 const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
@@ -111,24 +116,33 @@ async function scenarios(name, flows, base, pid) {
     const t = await r.body.text();
     if (r.statusCode !== 200) throw new Error(`GET ${path}: ${r.statusCode} ${t.slice(0, 100)}`);
   };
-  for (const s of ['discovery', 'jwks']) {
+  for (const s of ['discovery', 'jwks'].filter(wanted)) {
     results[s] = await load({ conc: 8, pid, op: get(flows.paths[s]) });
     console.error(`  ${name} ${s}: ${results[s].ok} ops`);
   }
-  const chains = [];
-  for (let i = 0; i < 8; i++) chains.push((await flows.login(base, dispatchers)).tokens);
-  results.refresh = await load({ conc: 8, pid, op: async (w) => {
-    const t = await flows.refresh(base, dispatchers, chains[w].refresh_token);
-    if (!t.refresh_token || t.refresh_token === chains[w].refresh_token) throw new Error('refresh token not rotated');
-    chains[w] = t;
-  } });
-  console.error(`  ${name} refresh: ${results.refresh.ok} ops`);
-  if (flows.userinfo) {
+  /** Eight rotating refresh-token chains of `f`'s client, each advanced by one load loop. */
+  const refreshes = async (label, f) => {
+    const chains = [];
+    for (let i = 0; i < 8; i++) chains.push((await f.login(base, dispatchers)).tokens);
+    if (!wanted(label)) return chains;
+    results[label] = await load({ conc: 8, pid, op: async (w) => {
+      const t = await f.refresh(base, dispatchers, chains[w].refresh_token);
+      if (!t.refresh_token || t.refresh_token === chains[w].refresh_token) throw new Error('refresh token not rotated');
+      chains[w] = t;
+    } });
+    console.error(`  ${name} ${label}: ${results[label].ok} ops`);
+    return chains;
+  };
+  const chains = await refreshes('refresh', flows);
+  if (flows.es256 && wanted('refresh_es256')) await refreshes('refresh_es256', flows.es256());
+  if (flows.userinfo && wanted('userinfo')) {
     results.userinfo = await load({ conc: 8, pid, op: (w) => flows.userinfo(base, dispatchers, chains[w].access_token) });
     console.error(`  ${name} userinfo: ${results.userinfo.ok} ops`);
   }
-  results.login = await load({ conc: 4, pid, op: () => flows.login(base, dispatchers) });
-  console.error(`  ${name} login: ${results.login.ok} ops`);
+  if (wanted('login')) {
+    results.login = await load({ conc: 4, pid, op: () => flows.login(base, dispatchers) });
+    console.error(`  ${name} login: ${results.login.ok} ops`);
+  }
   await pool.close();
   return results;
 }
@@ -182,8 +196,8 @@ const machine = {
 };
 console.error('building the release Worker…');
 const wasm = wasmFacts();
-const report = { machine, wasm: { raw_bytes: wasm.raw, gzip9_bytes: wasm.gzip9, compile_instantiate_ms_median: await instantiateMs(wasm.bytes, SMOKE ? 3 : 20) },
-  storage_per_login: storageCost(), results: {} };
+const report = { machine, wasm: { raw_bytes: wasm.raw, gzip9_bytes: wasm.gzip9, compile_instantiate_ms_median: QUICK ? null : await instantiateMs(wasm.bytes, SMOKE ? 3 : 20) },
+  storage_per_login: QUICK ? {} : storageCost(), results: {} };
 
 try {
   if (!existsSync(join(ROOT, '.dev.vars'))) execFileSync('node', ['dev/dev-vars.mjs', '.dev.vars'], { cwd: ROOT });
@@ -198,6 +212,10 @@ try {
   console.error('keyedge:');
   report.results.keyedge = await scenarios('keyedge', KEYEDGE.init(vars), 'http://localhost:8787', workerPid(ke, state));
   stopAll(); rmSync(state, { recursive: true, force: true });
+  if (QUICK) {
+    for (const [s, r] of Object.entries(report.results.keyedge)) console.log(`${s}: ${r.ok} ok, ${r.errors} errors, ${r.ops_per_s}/s, p50 ${r.p50_ms} ms, CPU ${r.cpu_ms_per_op} ms/op`);
+    process.exit(0);
+  }
 
   { // the floor: a constant-response Worker under the same wrangler dev, and the cost there
     // of each platform operation (KV read/write, Durable Object call, outbound fetch)
@@ -215,7 +233,7 @@ try {
     console.error(`  floor: ${report.results['floor (constant Worker)'].discovery.ok} ops`);
     const floorCpu = report.results['floor (constant Worker)'].discovery.cpu_ms_per_op;
     report.platform_ms = { request: floorCpu };
-    for (const [name, path] of [['kv_read', '/kv-read'], ['kv_write', '/kv-write'], ['do_call', '/do'], ['fetch', '/fetch']]) {
+    for (const [name, path] of [['kv_read', '/kv-read'], ['kv_write', '/kv-write'], ['do_call', '/do'], ['fetch', '/fetch'], ['rs256_sign', '/rs256'], ['es256_sign', '/es256']]) {
       const r = await probe(path);
       report.platform_ms[name] = r.cpu_ms_per_op === null ? null : Math.max(0, +(r.cpu_ms_per_op - floorCpu).toFixed(3));
       console.error(`  floor ${path}: ${r.ok} ops, +${report.platform_ms[name]} ms`);
@@ -251,6 +269,7 @@ const ops = {
   discovery: { requests: 1 },
   jwks: { requests: 1 },
   refresh: { requests: 1, ...storage.refresh },
+  refresh_es256: { requests: 1, ...storage.refresh },
   userinfo: { requests: 1, ...storage.userinfo },
   // authorize, /broker/demo/login, the callback and /token; the callback fetches the IdP's
   // token and userinfo endpoints (discovery and JWKS are cached per isolate).
@@ -272,9 +291,11 @@ const budgets = [
   ['discovery CPU ≤ 0.3 ms/op', k.discovery.cpu_ms_per_op <= 0.3, `${k.discovery.cpu_ms_per_op} ms`],
   ['JWKS CPU ≤ 0.3 ms/op', k.jwks.cpu_ms_per_op <= 0.3, `${k.jwks.cpu_ms_per_op} ms`],
   ['refresh (RS256) CPU ≤ 1 ms/op', k.refresh.cpu_ms_per_op <= 1, `${k.refresh.cpu_ms_per_op} ms`],
+  ['refresh (ES256) CPU ≤ 0.5 ms/op', k.refresh_es256?.cpu_ms_per_op <= 0.5, `${k.refresh_es256?.cpu_ms_per_op} ms`],
   ['login keyedge share ≤ 3 ms CPU', share('login') !== null && share('login') <= 3, `${share('login')} ms (all of workerd: ${k.login.cpu_ms_per_op} ms)`],
   ['discovery keyedge share ≤ 0.3 ms CPU', share('discovery') !== null && share('discovery') <= 0.3, `${share('discovery')} ms`],
   ['refresh (RS256) keyedge share ≤ 1 ms CPU', share('refresh') !== null && share('refresh') <= 1, `${share('refresh')} ms`],
+  ['refresh (ES256) keyedge share ≤ 0.5 ms CPU', share('refresh_es256') !== null && share('refresh_es256') <= 0.5, `${share('refresh_es256')} ms`],
   ...Object.entries(k).map(([s, r]) => [`${s} p99 < 5 ms`, r.p99_ms !== null && r.p99_ms < 5, `${r.p99_ms} ms`]),
   ['returning login ≤ 3 KV writes, ≤ 2 DO calls', (() => { const c = report.storage_per_login.returning_login; return c && c.kv_writes <= 3 && c.do_calls <= 2; })(),
     JSON.stringify(report.storage_per_login.returning_login)],
@@ -298,7 +319,7 @@ lines.push(`wasm: ${report.wasm.raw_bytes} bytes raw, ${report.wasm.gzip9_bytes}
 lines.push(`storage per operation (native harness): ${Object.entries(report.storage_per_login).map(([n, c]) => `${n}: ${c.kv_reads} KV reads, ${c.kv_writes} KV writes, ${c.do_calls} DO calls`).join('; ')}; no KV list operations on these paths`);
 if (report.platform_ms) {
   const p = report.platform_ms;
-  lines.push(`platform cost under wrangler dev (floor Worker, CPU ms): request ${p.request}, + KV read ${p.kv_read}, + KV write ${p.kv_write}, + Durable Object call ${p.do_call}, + outbound fetch ${p.fetch}`);
+  lines.push(`platform cost under wrangler dev (floor Worker, CPU ms): request ${p.request}, + KV read ${p.kv_read}, + KV write ${p.kv_write}, + Durable Object call ${p.do_call}, + outbound fetch ${p.fetch}; for comparison, one WebCrypto signature: RS256 (2048-bit) ${p.rs256_sign}, ES256 ${p.es256_sign} (counted in keyedge's share)`);
 }
 lines.push('');
 lines.push('| server | scenario | ok | errors | ops/s | p50 ms | p99 ms | CPU ms/op | ops per CPU-s |');

@@ -46,16 +46,24 @@ export class Session {
 }
 
 // ---------------- keyedge (demo IdP upstream) ----------------
+// `demo-app` (confidential, RS256 ID tokens) by default; `withClient('demo-spa')` gives the
+// public client with ES256 ID and access tokens (PKCE, no secret).
 export const KEYEDGE = {
+  client: 'demo-app',
   redirect: 'http://127.0.0.1:8788/cb',
   init(vars) { this.basic = 'Basic ' + Buffer.from(`demo-app:${vars.DEMO_APP_SECRET}`).toString('base64'); return this; },
+  withClient(client, redirect) { return { ...this, client, redirect, basic: null }; },
+  /** The refresh scenario once more with an ES256 client: the refresh_es256 row. */
+  es256() { return this.withClient('demo-spa', 'http://localhost:3000/spa-callback'); },
+  /** The client's authentication: HTTP Basic for demo-app, client_id in the form for demo-spa. */
+  auth() { return this.basic ? { headers: { ...FORM, authorization: this.basic }, form: {} } : { headers: FORM, form: { client_id: this.client } }; },
   paths: { discovery: '/.well-known/openid-configuration', jwks: '/jwks' },
 
   /** authorize → login page → /broker/demo/login → demo IdP form → callback → token. */
   async login(base, dispatchers, scope = 'openid email profile offline_access') {
     const s = new Session(dispatchers, new URL(base).host);
     const p = pkce();
-    const q = form({ client_id: 'demo-app', response_type: 'code', scope, redirect_uri: this.redirect, state: 's',
+    const q = form({ client_id: this.client, response_type: 'code', scope, redirect_uri: this.redirect, state: 's',
       nonce: 'n', code_challenge: p.challenge, code_challenge_method: 'S256' });
     let r = await s.go(`${base}/authorize?${q}`);
     const href = r.text.match(/href="(\/broker\/demo\/login[^"]*)"/);
@@ -67,14 +75,16 @@ export const KEYEDGE = {
       { method: 'POST', headers: FORM, body: form({ username: 'alice', password: 'wonderland' }) });
     if (!r.stopped) throw new Error(`no code redirect: ${r.status} ${r.text.slice(0, 200)}`);
     const code = new URL(r.stopped).searchParams.get('code');
-    const t = await s.go(`${base}/token`, { method: 'POST', headers: { ...FORM, authorization: this.basic },
-      body: form({ grant_type: 'authorization_code', code, redirect_uri: this.redirect, code_verifier: p.verifier }) });
+    const a = this.auth();
+    const t = await s.go(`${base}/token`, { method: 'POST', headers: a.headers,
+      body: form({ ...a.form, grant_type: 'authorization_code', code, redirect_uri: this.redirect, code_verifier: p.verifier }) });
     if (t.status !== 200) throw new Error(`keyedge token ${t.status} ${t.text}`);
     return { tokens: JSON.parse(t.text), requests: s.n };
   },
   async refresh(base, dispatchers, rt) {
-    const r = await new Session(dispatchers).go(`${base}/token`, { method: 'POST', headers: { ...FORM, authorization: this.basic },
-      body: form({ grant_type: 'refresh_token', refresh_token: rt }) });
+    const a = this.auth();
+    const r = await new Session(dispatchers).go(`${base}/token`, { method: 'POST', headers: a.headers,
+      body: form({ ...a.form, grant_type: 'refresh_token', refresh_token: rt }) });
     if (r.status !== 200) throw new Error(`keyedge refresh ${r.status} ${r.text}`);
     return JSON.parse(r.text);
   },

@@ -81,6 +81,12 @@ fn a_client_alg_without_its_key_is_rejected() {
     ))
     .unwrap_err();
     assert!(e.contains("clients[1].id_token_signed_response_alg") && e.contains("eddsa_signing_key_env"), "{e}");
+    let e = load(&replace(
+        "redirect_uris = [\"https://spa.test/cb\"]",
+        "redirect_uris = [\"https://spa.test/cb\"]\naccess_token_signed_response_alg = \"ES256\"",
+    ))
+    .unwrap_err();
+    assert!(e.contains("clients[1].access_token_signed_response_alg") && e.contains("es256_signing_key_env"), "{e}");
 }
 
 #[test]

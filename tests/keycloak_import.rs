@@ -59,6 +59,11 @@ fn clients_carry_over_and_secrets_become_names() {
     assert_eq!(om.backchannel_logout_uri.as_deref(), Some("https://metadata.acme.example/backchannel"));
     assert!(!om.is_public());
     assert!(config.client("spa").unwrap().is_public());
+    // Keycloak's per-client algorithms: ES256 ID tokens; an HMAC access token algorithm is
+    // refused (keyedge's access tokens are verifiable with /jwks) and falls back to RS256.
+    assert_eq!(om.id_token_signed_response_alg, keyedge::core::jose::Alg::ES256);
+    assert_eq!(om.access_token_signed_response_alg, keyedge::core::jose::Alg::RS256);
+    assert!(c.toml.contains("access_token_signed_response_alg = \"RS256\""), "spa's explicit RS256 is kept");
     assert!(config.client("reports").unwrap().allows(keyedge::core::config::GrantType::ClientCredentials));
     assert!(config.client("account").is_none(), "Keycloak's own clients are left out");
     assert!(!c.toml.contains("**********"), "no secret is ever written");
@@ -82,7 +87,8 @@ fn everything_not_carried_over_is_reported() {
         "client `openmetadata`: direct access grants (password) are not offered",
         "client `spa`: the implicit flow is not offered",
         "client `legacy-saml`: protocol saml is not supported",
-        "client `openmetadata`: signs with ES256: set `es256_signing_key_env`",
+        "client `openmetadata`: signs ID tokens with ES256: set `es256_signing_key_env`",
+        "client `openmetadata`: access token algorithm HS512 is not supported; RS256 is used",
     ] {
         assert!(report.contains(expected), "missing `{expected}` in:\n{report}");
     }

@@ -424,6 +424,47 @@ fn es256_client_gets_es256_tokens() {
     assert_eq!(userinfo_status(&world, &at(&t)), 200);
 }
 
+/// Keycloak's per-client "Access token signature algorithm": RS256 ID tokens for the client,
+/// ES256 access tokens for resource servers (one RSA signature per token response).
+#[test]
+fn access_token_signed_response_alg_signs_only_the_access_token() {
+    let text = common::config_text()
+        .replace(
+            "issuer = \"https://keyedge.test\"",
+            "issuer = \"https://keyedge.test\"\nes256_signing_key_env = \"ES\"",
+        )
+        .replace(
+            "post_logout_redirect_uris = [\"https://app.test/bye\"]",
+            "post_logout_redirect_uris = [\"https://app.test/bye\"]\naccess_token_signed_response_alg = \"ES256\"",
+        );
+    let secrets = |n: &str| {
+        if n == "ES" {
+            Some(include_str!("fixtures/es256-test-key.pem").to_owned())
+        } else {
+            common::secrets(n)
+        }
+    };
+    let mut world = World::new();
+    world.app = keyedge::core::Keyedge::from_config_text(&text, &secrets).unwrap();
+    let t = flow(&world, &mut Browser::default(), &[("scope", "openid email offline_access")]);
+    let algs = |t: &Value| {
+        let alg = |jwt: &str| jwt_compact::UntrustedToken::new(jwt).unwrap().algorithm().to_owned();
+        (alg(t["id_token"].as_str().unwrap()), alg(t["access_token"].as_str().unwrap()))
+    };
+    assert_eq!(algs(&t), ("RS256".to_owned(), "ES256".to_owned()));
+    // OIDC Core §3.1.3.6: at_hash uses the hash of the ID token's algorithm.
+    assert_eq!(id_claims(&t)["at_hash"], keyedge::core::jose::half_hash(&at(&t)));
+    assert_eq!(userinfo_status(&world, &at(&t)), 200);
+    let refreshed = json(&common::refresh(&world, t["refresh_token"].as_str().unwrap()));
+    assert_eq!(algs(&refreshed), ("RS256".to_owned(), "ES256".to_owned()));
+    assert_eq!(userinfo_status(&world, &at(&refreshed)), 200);
+    // Both verify against the published keys.
+    let jwks = keyedge::core::jose::Jwks::parse(&body(&Browser::default().get(&world, "/jwks"))).unwrap();
+    for jwt in [&refreshed["id_token"], &refreshed["access_token"]] {
+        keyedge::core::jose::verify_signed::<Value>(jwt.as_str().unwrap(), &jwks, START, 0).unwrap();
+    }
+}
+
 #[test]
 fn scopes_outside_the_clients_allowed_scopes_are_not_granted() {
     let text = common::config_text().replace(

@@ -142,3 +142,31 @@ fn external_es256_signer_produces_a_verifiable_token() {
     let bad = String::from_utf8(bad).unwrap();
     assert!(keyedge::core::jose::verify_signed::<serde_json::Value>(&bad, &jwks, 1100, 0).is_err());
 }
+
+/// ES256 verification through the outside verifier (WebCrypto's ECDSA in the Worker), for
+/// keyedge's own ES256 access tokens at /userinfo and upstream ES256 ID tokens: the same
+/// verdicts as in-process verification, and the verifier was really used.
+#[test]
+fn external_es256_verifier_gives_the_same_verdicts() {
+    let ring = Keyring::new(vec![key(RSA), key(ES256)], vec![]);
+    let ext = common::ExternalRsa::default();
+    let token = block_on(ring.sign(Some(&ext), Alg::ES256, Some("at+jwt"), serde_json::json!({"sub": "u"}), 1000, 300))
+        .unwrap();
+    let own = |t: &str, now| block_on(ring.verify_own_with::<serde_json::Value>(Some(&ext), t, "at+jwt", now));
+    assert_eq!(own(&token, 1100).unwrap()["sub"], "u");
+    assert_eq!(ext.es256_verifications.get(), 1);
+    let mut bad = token.clone().into_bytes();
+    let last = bad.len() - 2;
+    bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
+    let bad = String::from_utf8(bad).unwrap();
+    assert!(own(&bad, 1100).is_err());
+    assert!(own(&token, 1400).is_err(), "expired");
+    // Against a JWKS, as an upstream ES256 ID token is checked.
+    let jwks = keyedge::core::jose::Jwks::parse(ring.jwks_json()).unwrap();
+    let upstream =
+        |t: &str| block_on(keyedge::core::jose::verify_signed_with::<serde_json::Value>(Some(&ext), t, &jwks, 1100, 0));
+    assert!(upstream(&token).is_ok());
+    assert!(upstream(&bad).is_err());
+    // good, flipped, expired (the signature is checked first), and the two against the JWKS
+    assert_eq!(ext.es256_verifications.get(), 5, "every check went to the outside verifier");
+}

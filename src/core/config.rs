@@ -356,6 +356,8 @@ struct RawClient {
     #[serde(default)]
     id_token_signed_response_alg: Option<Alg>,
     #[serde(default)]
+    access_token_signed_response_alg: Option<Alg>,
+    #[serde(default)]
     backchannel_logout_uri: Option<String>,
     #[serde(default)]
     allowed_scopes: Option<Vec<String>>,
@@ -553,8 +555,11 @@ pub struct Client {
     pub refresh_token_lifetime: u64,
     /// Lifetime of an offline refresh token (`offline_access` scope), independent of sessions.
     pub offline_token_lifetime: u64,
-    /// Algorithm of this client's ID and access tokens (RS256 unless it registered another).
+    /// Algorithm of this client's ID and logout tokens (RS256 unless it registered another).
     pub id_token_signed_response_alg: Alg,
+    /// Algorithm of this client's access tokens (Keycloak's "Access token signature
+    /// algorithm"); the ID token's unless set.
+    pub access_token_signed_response_alg: Alg,
     /// OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed.
     pub backchannel_logout_uri: Option<String>,
     /// Scopes this client may be granted (`openid` is always allowed to user clients).
@@ -792,6 +797,10 @@ impl Config {
                 refresh_token_lifetime: c.refresh_token_lifetime.unwrap_or(raw.session_lifetime),
                 offline_token_lifetime: c.offline_token_lifetime.unwrap_or(30 * 24 * 3600),
                 id_token_signed_response_alg: c.id_token_signed_response_alg.unwrap_or(Alg::RS256),
+                access_token_signed_response_alg: c
+                    .access_token_signed_response_alg
+                    .or(c.id_token_signed_response_alg)
+                    .unwrap_or(Alg::RS256),
                 identity_provider_claim: c.identity_provider_claim,
                 read_broker_tokens: c.read_broker_tokens,
                 user_attributes: c.user_attributes,
@@ -806,13 +815,13 @@ impl Config {
                     None => None,
                 },
             });
-            if let Some(alg) = c.id_token_signed_response_alg {
-                if !signing_keys.iter().any(|(_, a, _)| *a == alg) {
+            for (field, alg) in [
+                ("id_token_signed_response_alg", c.id_token_signed_response_alg),
+                ("access_token_signed_response_alg", c.access_token_signed_response_alg),
+            ] {
+                if let Some(alg) = alg.filter(|alg| !signing_keys.iter().any(|(_, a, _)| a == alg)) {
                     let needed = if alg == Alg::ES256 { "es256_signing_key_env" } else { "eddsa_signing_key_env" };
-                    return Err(err(
-                        format!("{path}.id_token_signed_response_alg"),
-                        format!("{} needs `{needed}`", alg.name()),
-                    ));
+                    return Err(err(format!("{path}.{field}"), format!("{} needs `{needed}`", alg.name())));
                 }
             }
         }

@@ -53,8 +53,8 @@ enum PrivateKey {
     /// The key, its public half, and for an external signer/verifier (WebCrypto) its PKCS#8
     /// DER and its public SPKI DER, encoded once here rather than per token.
     Rsa(Box<RsaPrivateKey>, RsaPublicKey, Vec<u8>, Vec<u8>),
-    /// The key, its public half, and its PKCS#8 DER for an external signer.
-    Es256(p256::ecdsa::SigningKey, p256::ecdsa::VerifyingKey, Vec<u8>),
+    /// The key, its public half, and its PKCS#8 DER and SPKI DER for an external signer.
+    Es256(p256::ecdsa::SigningKey, p256::ecdsa::VerifyingKey, Vec<u8>, Vec<u8>),
     Ed25519(Box<ed25519_dalek::SigningKey>, ed25519_dalek::VerifyingKey),
 }
 
@@ -97,7 +97,8 @@ impl SigningKey {
             };
             let signing = p256::ecdsa::SigningKey::from(k);
             let verifying = *signing.verifying_key();
-            PrivateKey::Es256(signing, verifying, der)
+            let spki = ec_spki_der(&verifying);
+            PrivateKey::Es256(signing, verifying, der, spki)
         } else {
             let k = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Unreadable(e.to_string()))?;
             let verifying = k.verifying_key();
@@ -124,7 +125,7 @@ impl SigningKey {
     fn public_jwk(&self) -> JsonWebKey<'_> {
         match &self.key {
             PrivateKey::Rsa(_, public, _, _) => JsonWebKey::from(public),
-            PrivateKey::Es256(_, public, _) => JsonWebKey::from(public),
+            PrivateKey::Es256(_, public, _, _) => JsonWebKey::from(public),
             PrivateKey::Ed25519(_, public) => JsonWebKey::from(public),
         }
     }
@@ -145,7 +146,7 @@ impl SigningKey {
         // would be a bug, reported as an empty token that no verifier accepts.
         match &self.key {
             PrivateKey::Rsa(k, _, _, _) => Rsa::rs256().token(header, claims, k),
-            PrivateKey::Es256(k, _, _) => Es256.token(header, claims, k),
+            PrivateKey::Es256(k, _, _, _) => Es256.token(header, claims, k),
             PrivateKey::Ed25519(k, _) => Ed25519.token(header, claims, k),
         }
         .unwrap_or_default()
@@ -154,15 +155,15 @@ impl SigningKey {
     fn validate<T: DeserializeOwned + Clone>(&self, untrusted: &UntrustedToken<'_>) -> Result<Token<T>, TokenError> {
         match &self.key {
             PrivateKey::Rsa(_, k, _, _) => Rsa::rs256().validator(k).validate(untrusted),
-            PrivateKey::Es256(_, k, _) => Es256.validator(k).validate(untrusted),
+            PrivateKey::Es256(_, k, _, _) => Es256.validator(k).validate(untrusted),
             PrivateKey::Ed25519(_, k) => Ed25519.validator(k).validate(untrusted),
         }
         .map_err(|_| TokenError::BadSignature)
     }
 }
 
-/// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signing and verification, and ES256 (ECDSA P-256
-/// with SHA-256) signing, outside the core (WebCrypto in the Worker).
+/// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) and ES256 (ECDSA P-256 with SHA-256) signing and
+/// verification outside the core (WebCrypto in the Worker).
 #[async_trait::async_trait(?Send)]
 pub trait RsaCrypto {
     /// Signs `message` with the RSA key `kid`, given as PKCS#8 DER (import it once and cache).
@@ -170,8 +171,9 @@ pub trait RsaCrypto {
     /// Signs `message` with the P-256 key `kid` (PKCS#8 DER); the signature is `r ‖ s`, 64
     /// bytes, as JWS wants it (RFC 7518 §3.4).
     async fn sign_es256(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError>;
-    /// Checks an RS256 `signature` of `message` with the public key given as SPKI DER.
-    async fn verify_rs256(&self, spki_der: &[u8], message: &[u8], signature: &[u8]) -> Result<bool, PortError>;
+    /// Checks an RS256 or ES256 (`r ‖ s`) `signature` of `message` with the public key given
+    /// as SPKI DER.
+    async fn verify(&self, alg: Alg, spki_der: &[u8], message: &[u8], signature: &[u8]) -> Result<bool, PortError>;
 }
 
 /// An algorithm (`RS256`, `ES256`) whose signature is made elsewhere: jwt-compact serialises
@@ -288,7 +290,7 @@ impl Keyring {
                 let signature = signer.sign_rs256(&key.kid, der, &capture.input.take()).await?;
                 Ok(format!("{unsigned}{}", b64url(&signature)))
             }
-            (PrivateKey::Es256(_, _, der), Some(signer)) => {
+            (PrivateKey::Es256(_, _, der, _), Some(signer)) => {
                 let capture = Captured::new(Alg::ES256);
                 let unsigned = capture.token(&header, &claims, &()).unwrap_or_default();
                 let signature = signer.sign_es256(&key.kid, der, &capture.input.take()).await?;
@@ -326,12 +328,16 @@ impl Keyring {
         let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
         let key =
             untrusted.header().key_id.as_deref().and_then(|kid| self.by_kid(kid)).ok_or(TokenError::UnknownKey)?;
-        match (rsa, &key.key) {
-            (Some(rsa), PrivateKey::Rsa(_, _, _, spki)) if untrusted.algorithm() == "RS256" => {
+        let spki = match &key.key {
+            PrivateKey::Rsa(_, _, _, spki) | PrivateKey::Es256(_, _, _, spki) => spki,
+            PrivateKey::Ed25519(..) => return self.verify_own(token, typ, now),
+        };
+        match rsa {
+            Some(rsa) if untrusted.algorithm() == key.alg().name() => {
                 if untrusted.header().token_type.as_deref() != Some(typ) {
                     return Err(TokenError::WrongType);
                 }
-                verify_externally(rsa, spki, token, &untrusted, now, 0).await
+                verify_externally(rsa, key.alg(), spki, token, &untrusted, now, 0).await
             }
             _ => self.verify_own(token, typ, now),
         }
@@ -428,11 +434,16 @@ fn check_times<T>(claims: &Claims<T>, now: i64, skew: i64) -> Result<(), TokenEr
 pub enum VerifyingKey {
     /// The key and its SPKI DER (for an external verifier, which caches it by that DER's hash).
     Rs256(RsaPublicKey, Vec<u8>),
-    Es256(p256_key::VerifyingKey),
+    Es256(p256_key::VerifyingKey, Vec<u8>),
 }
 
 fn spki_der(key: &RsaPublicKey) -> Vec<u8> {
     use rsa::pkcs8::EncodePublicKey;
+    key.to_public_key_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default()
+}
+
+fn ec_spki_der(key: &p256::ecdsa::VerifyingKey) -> Vec<u8> {
+    use p256::pkcs8::EncodePublicKey;
     key.to_public_key_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default()
 }
 
@@ -474,7 +485,7 @@ impl Jwks {
                 },
                 JsonWebKey::EllipticCurve { curve, .. } if curve == "P-256" => {
                     match p256::ecdsa::VerifyingKey::try_from(&jwk) {
-                        Ok(k) => VerifyingKey::Es256(k),
+                        Ok(k) => VerifyingKey::Es256(k, ec_spki_der(&k)),
                         Err(_) => continue,
                     }
                 }
@@ -487,7 +498,7 @@ impl Jwks {
 
     fn find(&self, kid: Option<&str>, alg: &str) -> Option<&VerifyingKey> {
         let fits = |k: &VerifyingKey| {
-            matches!((alg, k), ("RS256", VerifyingKey::Rs256(..)) | ("ES256", VerifyingKey::Es256(_)))
+            matches!((alg, k), ("RS256", VerifyingKey::Rs256(..)) | ("ES256", VerifyingKey::Es256(..)))
         };
         match kid {
             Some(kid) => self
@@ -521,7 +532,8 @@ impl Jwks {
         } else {
             let k = p256::PublicKey::from_public_key_pem(&pem)
                 .map_err(|_| "not a PEM public key (RSA or P-256 SubjectPublicKeyInfo)".to_owned())?;
-            VerifyingKey::Es256(p256::ecdsa::VerifyingKey::from(k))
+            let k = p256::ecdsa::VerifyingKey::from(k);
+            VerifyingKey::Es256(k, ec_spki_der(&k))
         };
         Ok(Self { pinned: kid.is_none(), keys: vec![(kid.map(str::to_owned), key)] })
     }
@@ -553,7 +565,7 @@ pub fn verify_signed<T: DeserializeOwned + Clone>(
     let key = jwks.find(untrusted.header().key_id.as_deref(), &alg).ok_or(TokenError::UnknownKey)?;
     let token: Token<T> = match key {
         VerifyingKey::Rs256(k, _) => Rsa::rs256().validator(k).validate(&untrusted),
-        VerifyingKey::Es256(k) => Es256.validator(k).validate(&untrusted),
+        VerifyingKey::Es256(k, _) => Es256.validator(k).validate(&untrusted),
     }
     .map_err(|_| TokenError::BadSignature)?;
     check_times(token.claims(), now, skew)?;
@@ -572,8 +584,8 @@ pub fn unverified_claims<T: DeserializeOwned + Clone>(token: &str, now: i64, ske
     Ok(claims.custom)
 }
 
-/// Like [`verify_signed`], but RS256 signatures are checked by `rsa` (WebCrypto in the
-/// Worker) when given: the pure-Rust RSA in wasm costs milliseconds per verification.
+/// Like [`verify_signed`], but signatures are checked by `rsa` (WebCrypto in the Worker) when
+/// given: the pure-Rust RSA and P-256 in wasm cost milliseconds per verification.
 pub async fn verify_signed_with<T: DeserializeOwned + Clone>(
     rsa: Option<&dyn RsaCrypto>,
     token: &str,
@@ -585,19 +597,21 @@ pub async fn verify_signed_with<T: DeserializeOwned + Clone>(
         return verify_signed(token, jwks, now, skew);
     };
     let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
-    if untrusted.algorithm() != "RS256" {
-        return verify_signed(token, jwks, now, skew);
+    let alg = untrusted.algorithm();
+    if alg != "RS256" && alg != "ES256" {
+        return Err(TokenError::UnsupportedAlgorithm(alg.to_owned()));
     }
-    match jwks.find(untrusted.header().key_id.as_deref(), "RS256").ok_or(TokenError::UnknownKey)? {
-        VerifyingKey::Rs256(_, der) => verify_externally(rsa, der, token, &untrusted, now, skew).await,
-        VerifyingKey::Es256(_) => Err(TokenError::UnknownKey),
+    match jwks.find(untrusted.header().key_id.as_deref(), alg).ok_or(TokenError::UnknownKey)? {
+        VerifyingKey::Rs256(_, der) => verify_externally(rsa, Alg::RS256, der, token, &untrusted, now, skew).await,
+        VerifyingKey::Es256(_, der) => verify_externally(rsa, Alg::ES256, der, token, &untrusted, now, skew).await,
     }
 }
 
-/// Checks an RS256 signature with the external verifier, then the claims' times. The JWS
-/// signing input is the token up to its last `.` (RFC 7515 §5.2, step 8).
+/// Checks an RS256 or ES256 signature with the external verifier, then the claims' times. The
+/// JWS signing input is the token up to its last `.` (RFC 7515 §5.2, step 8).
 async fn verify_externally<T: DeserializeOwned + Clone>(
     rsa: &dyn RsaCrypto,
+    alg: Alg,
     spki: &[u8],
     token: &str,
     untrusted: &UntrustedToken<'_>,
@@ -606,7 +620,7 @@ async fn verify_externally<T: DeserializeOwned + Clone>(
 ) -> Result<T, TokenError> {
     let signing_input = token.rsplit_once('.').map(|(input, _)| input).ok_or(TokenError::Malformed)?;
     let valid = rsa
-        .verify_rs256(spki, signing_input.as_bytes(), untrusted.signature_bytes())
+        .verify(alg, spki, signing_input.as_bytes(), untrusted.signature_bytes())
         .await
         .map_err(|e| TokenError::Unverifiable(e.to_string()))?;
     if !valid {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 
-use crate::core::jose::RsaCrypto;
+use crate::core::jose::{Alg, RsaCrypto};
 use crate::core::ports::PortError;
 
 thread_local! {
@@ -98,12 +98,16 @@ impl RsaCrypto for WebCryptoRsa {
         sign(&subtle, &object("ECDSA", "hash", "SHA-256")?, &key, message).await
     }
 
-    async fn verify_rs256(&self, spki_der: &[u8], message: &[u8], signature: &[u8]) -> Result<bool, PortError> {
+    async fn verify(&self, alg: Alg, spki_der: &[u8], message: &[u8], signature: &[u8]) -> Result<bool, PortError> {
         use sha2::{Digest, Sha256};
         let subtle = subtle()?;
-        let id = format!("public:{}", crate::core::b64url(&Sha256::digest(spki_der)));
-        let alg = algorithm()?;
-        let key = key(&subtle, id, "spki", spki_der, &alg, "verify").await?;
+        let id = format!("public:{}:{}", alg.name(), crate::core::b64url(&Sha256::digest(spki_der)));
+        let (import, alg) = match alg {
+            Alg::RS256 => (algorithm()?, algorithm()?),
+            Alg::ES256 => (object("ECDSA", "namedCurve", "P-256")?, object("ECDSA", "hash", "SHA-256")?),
+            Alg::EdDSA => return Err(PortError("EdDSA is verified in the core".into())),
+        };
+        let key = key(&subtle, id, "spki", spki_der, &import, "verify").await?;
         let args = Array::new();
         args.push(alg.as_ref());
         args.push(&key);

@@ -367,15 +367,21 @@ fn convert_client(cl: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
         c.report.push(format!("client `{id}`: direct access grants (password) are not offered"));
     }
     t.insert("grant_types".into(), T::Array(grants));
-    if let Some(alg) = text(&attrs, "id.token.signed.response.alg") {
+    for (attribute, field, what) in [
+        ("id.token.signed.response.alg", "id_token_signed_response_alg", "ID token"),
+        ("access.token.signed.response.alg", "access_token_signed_response_alg", "access token"),
+    ] {
+        let Some(alg) = text(&attrs, attribute).filter(|a| !a.is_empty()) else { continue };
         if ["RS256", "ES256", "EdDSA"].contains(&alg.as_str()) {
             if alg != "RS256" {
-                let field = if alg == "ES256" { "es256_signing_key_env" } else { "eddsa_signing_key_env" };
-                c.report.push(format!("client `{id}`: signs with {alg}: set `{field}` at the top of keyedge.toml"));
+                let key = if alg == "ES256" { "es256_signing_key_env" } else { "eddsa_signing_key_env" };
+                c.report
+                    .push(format!("client `{id}`: signs {what}s with {alg}: set `{key}` at the top of keyedge.toml"));
             }
-            t.insert("id_token_signed_response_alg".into(), T::String(alg));
+            t.insert(field.into(), T::String(alg));
         } else {
-            c.report.push(format!("client `{id}`: ID token algorithm {alg} is not supported; RS256 is used"));
+            c.report.push(format!("client `{id}`: {what} algorithm {alg} is not supported; RS256 is used"));
+            t.insert(field.into(), T::String("RS256".into()));
         }
     }
     Some(t)

@@ -95,6 +95,7 @@ pub struct ExternalRsa {
     pub calls: std::cell::Cell<usize>,
     pub verifications: std::cell::Cell<usize>,
     pub es256_calls: std::cell::Cell<usize>,
+    pub es256_verifications: std::cell::Cell<usize>,
 }
 
 #[async_trait::async_trait(?Send)]
@@ -127,18 +128,31 @@ impl keyedge::core::jose::RsaCrypto for ExternalRsa {
         let signature: p256::ecdsa::Signature = key.sign(message);
         Ok(signature.to_bytes().to_vec())
     }
-    async fn verify_rs256(
+    async fn verify(
         &self,
+        alg: keyedge::core::jose::Alg,
         spki: &[u8],
         message: &[u8],
         signature: &[u8],
     ) -> Result<bool, keyedge::core::ports::PortError> {
         use rsa::pkcs8::DecodePublicKey;
         use sha2::{Digest, Sha256};
+        let err = |e: &dyn std::fmt::Display| keyedge::core::ports::PortError(e.to_string());
         self.verifications.set(self.verifications.get() + 1);
-        let key =
-            rsa::RsaPublicKey::from_public_key_der(spki).map_err(|e| keyedge::core::ports::PortError(e.to_string()))?;
-        Ok(key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message), signature).is_ok())
+        match alg {
+            keyedge::core::jose::Alg::RS256 => {
+                let key = rsa::RsaPublicKey::from_public_key_der(spki).map_err(|e| err(&e))?;
+                Ok(key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message), signature).is_ok())
+            }
+            keyedge::core::jose::Alg::ES256 => {
+                use p256::ecdsa::signature::Verifier;
+                self.es256_verifications.set(self.es256_verifications.get() + 1);
+                let key = p256::ecdsa::VerifyingKey::from_public_key_der(spki).map_err(|e| err(&e))?;
+                let Ok(signature) = p256::ecdsa::Signature::from_slice(signature) else { return Ok(false) };
+                Ok(key.verify(message, &signature).is_ok())
+            }
+            keyedge::core::jose::Alg::EdDSA => Err(err(&"EdDSA is verified in the core")),
+        }
     }
 }
 

@@ -1,10 +1,22 @@
 // The floor: what any Worker pays under the same wrangler dev/workerd before doing anything,
 // and what each platform operation costs there. `/` answers a constant JSON document; the
 // other paths do one operation first — a KV read, a KV write, a Durable Object call (one
-// SQLite write inside it), an outbound fetch — so `make bench` can tell keyedge's own CPU from
-// the local simulation of KV and Durable Objects, which production runs outside the Worker.
+// SQLite write inside it), an outbound fetch, one WebCrypto signature (RS256 with a 2048-bit
+// key, ES256) — so `make bench` can tell keyedge's own CPU from the local simulation of KV and
+// Durable Objects, which production runs outside the Worker, and from the signatures, which
+// are the runtime's own BoringSSL work.
 const body = JSON.stringify({ issuer: 'http://127.0.0.1:8791', keys: [] });
+const payload = new TextEncoder().encode('eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJmbG9vciJ9');
 let n = 0;
+const keys = {};
+const ALGS = {
+  rs256: [{ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, { name: 'RSASSA-PKCS1-v1_5' }],
+  es256: [{ name: 'ECDSA', namedCurve: 'P-256' }, { name: 'ECDSA', hash: 'SHA-256' }],
+};
+async function sign(alg) {
+  keys[alg] ??= await crypto.subtle.generateKey(ALGS[alg][0], false, ['sign', 'verify']);
+  return crypto.subtle.sign(ALGS[alg][1], keys[alg].privateKey, payload);
+}
 
 export class Probe {
   constructor(state) {
@@ -26,6 +38,8 @@ export default {
     else if (path === '/kv-write') await env.KV.put(`key-${n % 64}`, 'value');
     else if (path === '/do') await (await env.PROBE.get(env.PROBE.idFromName(`o${n % 64}`)).fetch('http://probe/')).text();
     else if (path === '/fetch') await (await fetch(env.ECHO_URL)).text();
+    else if (path === '/rs256') await sign('rs256');
+    else if (path === '/es256') await sign('es256');
     return new Response(body, { headers: { 'content-type': 'application/json' } });
   },
 };

@@ -190,7 +190,7 @@ pub async fn access_token(
     claims: &AccessTokenClaims,
     lifetime: u64,
 ) -> Result<String, Failure> {
-    let alg = app.config.client(&claims.client_id).map_or(Alg::RS256, |c| c.id_token_signed_response_alg);
+    let alg = app.config.client(&claims.client_id).map_or(Alg::RS256, |c| c.access_token_signed_response_alg);
     Ok(app.keys.sign(ports.rsa, alg, Some("at+jwt"), claims, ports.clock.now(), lifetime).await?)
 }
 

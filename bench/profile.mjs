@@ -1,0 +1,117 @@
+// `make profile SCENARIO=refresh`: where keyedge's CPU goes in one bench scenario.
+//
+//   node bench/profile.mjs [refresh|userinfo|login|discovery|jwks] [--seconds 5] [--top 40]
+//
+// Runs keyedge under wrangler dev with the demo IdP (as `make bench` does), drives the scenario
+// closed-loop, and samples the Worker's isolate with V8's CPU profiler over the inspector
+// protocol. Prints the functions with the most self time (wasm functions by their Rust names,
+// from the module's name section) and the same grouped by crate.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import WebSocket from 'ws';
+import { KEYEDGE } from './flows.mjs';
+import { readDevVars } from '../dev/vars.mjs';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const args = process.argv.slice(2);
+const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };
+const SCENARIO = args.find((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--')) ?? 'refresh';
+const SECONDS = Number(opt('seconds', 5));
+const TOP = Number(opt('top', 40));
+const INSPECTOR = 9329;
+
+const children = [];
+const run = (cmd, argv, env = {}) => {
+  const c = spawn(cmd, argv, { cwd: ROOT, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', ...env } });
+  c.stderr.on('data', () => {});
+  children.push(c);
+  return c;
+};
+const stop = () => { for (const c of children) { try { process.kill(-c.pid, 'SIGTERM'); } catch { /* gone */ } } };
+process.on('exit', stop);
+const waitFor = async (url) => {
+  for (let i = 0; i < 480; i++) {
+    try { const r = await fetch(url); if (r.ok) return r; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${url}`);
+};
+
+const state = mkdtempSync(join(tmpdir(), 'keyedge-profile-'));
+run('node', ['dev/demo-idp.mjs']);
+run(join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '--port', '8787', '--inspector-port', String(INSPECTOR), '--persist-to', state,
+  '--show-interactive-dev-session=false'], { KEYEDGE_CONFIG: 'dev/keyedge.dev.toml' });
+await waitFor('http://localhost:9090/.well-known/openid-configuration');
+await waitFor('http://localhost:8787/jwks');
+
+const base = 'http://localhost:8787';
+const pool = new Pool(base, { connections: 8 });
+const dispatchers = { [base]: pool };
+const flows = KEYEDGE.init(readDevVars(join(ROOT, '.dev.vars')));
+const chains = [];
+for (let i = 0; i < 8; i++) chains.push((await flows.login(base, dispatchers)).tokens);
+const get = (path) => async () => { const r = await pool.request({ path, method: 'GET' }); await r.body.text(); };
+const ops = {
+  discovery: get(flows.paths.discovery),
+  jwks: get(flows.paths.jwks),
+  refresh: async (w) => { chains[w] = await flows.refresh(base, dispatchers, chains[w].refresh_token); },
+  userinfo: (w) => flows.userinfo(base, dispatchers, chains[w].access_token),
+  login: () => flows.login(base, dispatchers),
+};
+const op = ops[SCENARIO];
+if (!op) throw new Error(`unknown scenario ${SCENARIO}; one of ${Object.keys(ops).join(', ')}`);
+const drive = async (ms) => {
+  const end = performance.now() + ms; let n = 0;
+  await Promise.all(Array.from({ length: SCENARIO === 'login' ? 4 : 8 }, async (_, w) => { while (performance.now() < end) { await op(w); n++; } }));
+  return n;
+};
+await drive(1000);
+
+// The inspector lists the Worker's isolate; wrangler proxies it.
+const targets = await (await waitFor(`http://127.0.0.1:${INSPECTOR}/json`)).json();
+const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
+await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+let id = 0; const pending = new Map();
+ws.on('message', (m) => { const msg = JSON.parse(m); pending.get(msg.id)?.(msg); pending.delete(msg.id); });
+const call = (method, params = {}) => new Promise((resolve) => { const i = ++id; pending.set(i, resolve); ws.send(JSON.stringify({ id: i, method, params })); });
+await call('Profiler.enable');
+await call('Profiler.setSamplingInterval', { interval: 100 });
+await call('Profiler.start');
+const n = await drive(SECONDS * 1000);
+const { result } = await call('Profiler.stop');
+ws.close();
+await pool.close();
+stop();
+rmSync(state, { recursive: true, force: true });
+
+// Self time per function, and grouped by crate (the first path segment of a Rust name).
+const profile = result.profile;
+writeFileSync(join(tmpdir(), `keyedge-${SCENARIO}.cpuprofile`), JSON.stringify(profile));
+const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+const selfUs = new Map();
+for (let i = 0; i < profile.samples.length; i++) {
+  const node = byId.get(profile.samples[i]);
+  selfUs.set(node.id, (selfUs.get(node.id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0));
+}
+const fns = new Map(); const crates = new Map();
+let total = 0;
+for (const [nodeId, us] of selfUs) {
+  const f = byId.get(nodeId).callFrame;
+  const name = f.functionName || `(anonymous ${f.url.split('/').pop()})`;
+  if (name === '(idle)' || name === '(program)') continue;
+  total += us;
+  fns.set(name, (fns.get(name) ?? 0) + us);
+  const crate = f.url.startsWith('wasm://') ? (name.match(/^(?:<)?([a-z_][a-z0-9_]*)(?:::|$)/)?.[1] ?? 'wasm (other)') : `js ${f.url.split('/').pop() || name}`;
+  crates.set(crate, (crates.get(crate) ?? 0) + us);
+}
+const perOp = (us) => (us / 1000 / n).toFixed(3);
+console.log(`${SCENARIO}: ${n} operations in ${SECONDS} s; sampled isolate CPU ${perOp(total)} ms/op (not counting idle)`);
+console.log(`\nself time, ms/op — by crate`);
+for (const [c, us] of [...crates].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`${perOp(us).padStart(8)}  ${c}`);
+console.log(`\nself time, ms/op — top ${TOP} functions`);
+for (const [f, us] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, TOP)) console.log(`${perOp(us).padStart(8)}  ${f.slice(0, 150)}`);
+console.log(`\nfull profile (open in Chrome DevTools): ${join(tmpdir(), `keyedge-${SCENARIO}.cpuprofile`)}`);
+process.exit(0);
