@@ -11,9 +11,9 @@ export function pkce() {
   return { verifier, challenge: b64u(createHash('sha256').update(verifier).digest()) };
 }
 
-/** A cookie jar per host, and a counter of HTTP requests made to `countHost`. */
+/** A cookie jar per host, and the number and total time (ms) of the requests made to `countHost`. */
 export class Session {
-  constructor(dispatchers, countHost) { this.jars = new Map(); this.dispatchers = dispatchers; this.countHost = countHost; this.n = 0; }
+  constructor(dispatchers, countHost) { this.jars = new Map(); this.dispatchers = dispatchers; this.countHost = countHost; this.n = 0; this.ms = 0; }
 
   async go(url, { method = 'GET', headers = {}, body } = {}) {
     const u = new URL(url);
@@ -21,9 +21,10 @@ export class Session {
     this.jars.set(u.host, jar);
     const h = { ...headers };
     if (jar.size) h.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    const started = performance.now();
     const res = await request(url, { method, headers: h, body, dispatcher: this.dispatchers?.[u.origin] });
     const text = await res.body.text();
-    if (u.host === this.countHost) this.n++;
+    if (u.host === this.countHost) { this.n++; this.ms += performance.now() - started; }
     const sc = res.headers['set-cookie'];
     for (const c of sc ? (Array.isArray(sc) ? sc : [sc]) : []) {
       const [kv] = c.split(';');
@@ -79,7 +80,7 @@ export const KEYEDGE = {
     const t = await s.go(`${base}/token`, { method: 'POST', headers: a.headers,
       body: form({ ...a.form, grant_type: 'authorization_code', code, redirect_uri: this.redirect, code_verifier: p.verifier }) });
     if (t.status !== 200) throw new Error(`keyedge token ${t.status} ${t.text}`);
-    return { tokens: JSON.parse(t.text), requests: s.n };
+    return { tokens: JSON.parse(t.text), requests: s.n, ms: s.ms };
   },
   async refresh(base, dispatchers, rt) {
     const a = this.auth();
@@ -111,7 +112,7 @@ export const OIDC_PROVIDER = {
     const t = await s.go(`${base}/token`, { method: 'POST', headers: { ...FORM, authorization: this.basic },
       body: form({ grant_type: 'authorization_code', code, redirect_uri: this.redirect, code_verifier: p.verifier }) });
     if (t.status !== 200) throw new Error(`oidc-provider token ${t.status} ${t.text}`);
-    return { tokens: JSON.parse(t.text), requests: s.n };
+    return { tokens: JSON.parse(t.text), requests: s.n, ms: s.ms };
   },
   async refresh(base, dispatchers, rt) {
     const r = await new Session(dispatchers).go(`${base}/token`, { method: 'POST', headers: { ...FORM, authorization: this.basic },
@@ -146,7 +147,7 @@ export const OPENAUTH = {
     const t = await s.go(`${base}/token`, { method: 'POST', headers: FORM,
       body: form({ grant_type: 'authorization_code', code, redirect_uri: this.redirect, client_id: 'bench-client', code_verifier: p.verifier }) });
     if (t.status !== 200) throw new Error(`openauth token ${t.status} ${t.text}`);
-    return { tokens: JSON.parse(t.text), requests: s.n };
+    return { tokens: JSON.parse(t.text), requests: s.n, ms: s.ms };
   },
   async refresh(base, dispatchers, rt) {
     const r = await new Session(dispatchers).go(`${base}/token`, { method: 'POST', headers: FORM,

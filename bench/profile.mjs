@@ -1,6 +1,6 @@
 // `make profile SCENARIO=refresh`: where keyedge's CPU goes in one bench scenario.
 //
-//   node bench/profile.mjs [refresh|userinfo|login|discovery|jwks] [--seconds 5] [--top 40]
+//   node bench/profile.mjs [refresh|refresh_es256|userinfo|login|discovery|jwks] [--seconds 5] [--top 40]
 //
 // Runs keyedge under wrangler dev with the demo IdP (as `make bench` does), drives the scenario
 // closed-loop, and samples the Worker's isolate with V8's CPU profiler over the inspector
@@ -50,7 +50,8 @@ await waitFor('http://localhost:8787/jwks');
 const base = 'http://localhost:8787';
 const pool = new Pool(base, { connections: 8 });
 const dispatchers = { [base]: pool };
-const flows = KEYEDGE.init(readDevVars(join(ROOT, '.dev.vars')));
+const rs256 = KEYEDGE.init(readDevVars(join(ROOT, '.dev.vars')));
+const flows = SCENARIO === 'refresh_es256' ? rs256.es256() : rs256;
 const chains = [];
 for (let i = 0; i < 8; i++) chains.push((await flows.login(base, dispatchers)).tokens);
 const get = (path) => async () => { const r = await pool.request({ path, method: 'GET' }); await r.body.text(); };
@@ -58,6 +59,7 @@ const ops = {
   discovery: get(flows.paths.discovery),
   jwks: get(flows.paths.jwks),
   refresh: async (w) => { chains[w] = await flows.refresh(base, dispatchers, chains[w].refresh_token); },
+  refresh_es256: async (w) => { chains[w] = await flows.refresh(base, dispatchers, chains[w].refresh_token); },
   userinfo: (w) => flows.userinfo(base, dispatchers, chains[w].access_token),
   login: () => flows.login(base, dispatchers),
 };
@@ -78,7 +80,7 @@ let id = 0; const pending = new Map();
 ws.on('message', (m) => { const msg = JSON.parse(m); pending.get(msg.id)?.(msg); pending.delete(msg.id); });
 const call = (method, params = {}) => new Promise((resolve) => { const i = ++id; pending.set(i, resolve); ws.send(JSON.stringify({ id: i, method, params })); });
 await call('Profiler.enable');
-await call('Profiler.setSamplingInterval', { interval: 100 });
+await call('Profiler.setSamplingInterval', { interval: Number(opt('interval', 200)) });
 await call('Profiler.start');
 const n = await drive(SECONDS * 1000);
 const { result } = await call('Profiler.stop');

@@ -7,7 +7,7 @@ mod webcrypto;
 
 use std::cell::OnceCell;
 use std::rc::Rc;
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, web_sys, Context, Env, Result};
 
 use crate::core::logging;
 use crate::core::ports::Jobs;
@@ -36,23 +36,31 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let app = match app(&env) {
         Ok(app) => app,
         Err(message) => {
             worker::console_error!("keyedge cannot start: {message}");
-            return Response::error(format!("keyedge cannot start: {message}"), 500);
+            let page = http::Response::builder()
+                .status(500)
+                .header("content-type", "text/plain; charset=utf-8")
+                .body(format!("keyedge cannot start: {message}").into_bytes())
+                .map_err(|e| worker::Error::RustError(e.to_string()))?;
+            return ports::from_http_response(page);
         }
     };
     let started = js_sys::Date::now();
+    let request = ports::to_http_request(&req).await?;
     // Cloudflare's ray id when there is one, so keyedge's lines match the platform's.
-    let request_id = req.headers().get("cf-ray").ok().flatten().unwrap_or_else(|| {
-        let mut bytes = [0u8; 8];
-        let _ = getrandom::getrandom(&mut bytes);
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    });
-    let (method, path) = (req.method().to_string(), req.path());
-    let request = ports::to_http_request(req).await?;
+    let request_id = match request.headers().get("cf-ray").and_then(|v| v.to_str().ok()) {
+        Some(ray) => ray.to_owned(),
+        None => {
+            let mut bytes = [0u8; 8];
+            let _ = getrandom::getrandom(&mut bytes);
+            crate::core::b64url(&bytes)
+        }
+    };
+    let (method, path) = (request.method().to_string(), request.uri().path().to_owned());
     // The ASSETS binding is looked up only when the gate serves the site from it.
     let assets = matches!(&app.config.gate, Some(g) if g.upstream == crate::core::config::SiteUpstream::Assets);
     let adapters = ports::EdgePorts::new(&env, assets)?;

@@ -69,7 +69,7 @@ struct Owner {
 }
 
 fn now() -> i64 {
-    (worker::Date::now().as_millis() / 1000) as i64
+    (js_sys::Date::now() / 1000.0) as i64
 }
 
 impl OnceStore {
@@ -121,7 +121,9 @@ impl DurableObject for OnceStore {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let op: Op = req.json().await?;
+        // Text, then serde_json: `Request::json` would build a JS object and walk it across the
+        // wasm boundary field by field.
+        let op: Op = serde_json::from_str(&req.text().await?)?;
         let now = now();
         match op {
             Op::Put { key, value, ttl } => {

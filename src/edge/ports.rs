@@ -1,7 +1,8 @@
 //! Port adapters over Workers bindings, and conversion between worker and `http` types.
 
 use async_trait::async_trait;
-use worker::{kv::KvStore, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response, Result};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{kv::KvStore, web_sys, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response, Result};
 
 use crate::core::ports::{
     Clock, Family, Http, Jobs, NewFamily, Once, PortError, Ports, Rng, Rotation, Sleep, Store, Taken,
@@ -15,27 +16,58 @@ fn port_err(e: impl std::fmt::Display) -> PortError {
     PortError(e.to_string())
 }
 
-pub async fn to_http_request(mut req: Request) -> Result<http::Request<Vec<u8>>> {
-    let body = match req.method() {
-        Method::Get | Method::Head => Vec::new(),
-        _ => req.bytes().await?,
+fn js_error(what: &str, e: wasm_bindgen::JsValue) -> worker::Error {
+    worker::Error::RustError(format!("{what}: {e:?}"))
+}
+
+/// The incoming request as an `http::Request`, read straight from the runtime's object: its
+/// headers cross the wasm boundary as one JSON string rather than a call per header, and
+/// nothing else (`cf`, a parsed URL) is read that keyedge does not use.
+pub async fn to_http_request(req: &web_sys::Request) -> Result<http::Request<Vec<u8>>> {
+    let method = req.method();
+    let body = match method.as_str() {
+        "GET" | "HEAD" => Vec::new(),
+        _ => {
+            let promise = req.array_buffer().map_err(|e| js_error("request body", e))?;
+            let buffer = JsFuture::from(promise).await.map_err(|e| js_error("request body", e))?;
+            js_sys::Uint8Array::new(&buffer).to_vec()
+        }
     };
-    let mut builder = http::Request::builder().method(req.method().as_ref()).uri(req.url()?.as_str());
-    for (name, value) in req.headers().entries() {
+    let mut builder = http::Request::builder().method(method.as_str()).uri(req.url());
+    for (name, value) in header_pairs(&req.headers())? {
         builder = builder.header(name, value);
     }
     builder.body(body).map_err(|e| worker::Error::RustError(e.to_string()))
 }
 
-pub fn from_http_response(res: http::Response<Vec<u8>>) -> Result<Response> {
-    let headers = Headers::new();
-    for (name, value) in res.headers() {
-        if let Ok(v) = value.to_str() {
-            headers.append(name.as_str(), v)?;
-        }
-    }
-    let status = res.status().as_u16();
-    Ok(Response::from_bytes(res.into_body())?.with_status(status).with_headers(headers))
+/// `[[name, value], …]` of a runtime `Headers`, in one call and one string.
+fn header_pairs(headers: &web_sys::Headers) -> Result<Vec<(String, String)>> {
+    let json = js_sys::JSON::stringify(&js_sys::Array::from(headers)).map_err(|e| js_error("headers", e))?;
+    serde_json::from_str(&String::from(json)).map_err(|e| worker::Error::RustError(format!("headers: {e}")))
+}
+
+/// The runtime's `Response` for keyedge's answer; the headers go over as one JSON array.
+pub fn from_http_response(res: http::Response<Vec<u8>>) -> Result<web_sys::Response> {
+    let pairs: Vec<(&str, &str)> =
+        res.headers().iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))).collect();
+    let headers = serde_json::to_string(&pairs).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let init = web_sys::ResponseInit::new();
+    init.set_status(res.status().as_u16());
+    init.set_headers(&js_sys::JSON::parse(&headers).map_err(|e| js_error("headers", e))?);
+    let body = res.into_body();
+    let body = (!body.is_empty()).then(|| js_sys::Uint8Array::from(body.as_slice()));
+    web_sys::Response::new_with_opt_buffer_source_and_init(body.as_ref().map(|b| b.as_ref()), &init)
+        .map_err(|e| js_error("response", e))
+}
+
+/// A response body read whole by the runtime (`Response.arrayBuffer()`): worker's own
+/// `Response::bytes` reads the stream chunk by chunk through a JS reader, which costs several
+/// times more CPU for the small bodies keyedge exchanges with its Durable Object and IdPs.
+async fn body_bytes(res: Response) -> std::result::Result<Vec<u8>, PortError> {
+    let res = worker::web_sys::Response::from(res);
+    let promise = res.array_buffer().map_err(|e| PortError(format!("response body: {e:?}")))?;
+    let buffer = JsFuture::from(promise).await.map_err(|e| PortError(format!("response body: {e:?}")))?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
 pub struct KvPort(KvStore);
@@ -79,11 +111,11 @@ impl OncePort {
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(body.to_string().into()));
         let req = Request::new_with_init("https://once/", &init).map_err(port_err)?;
-        let mut res = stub.fetch_with_request(req).await.map_err(port_err)?;
+        let res = stub.fetch_with_request(req).await.map_err(port_err)?;
         if res.status_code() != 200 {
             return Err(PortError(format!("once store answered {}", res.status_code())));
         }
-        res.json().await.map_err(port_err)
+        serde_json::from_slice(&body_bytes(res).await?).map_err(port_err)
     }
 }
 
@@ -193,12 +225,12 @@ fn to_worker_request(request: &http::Request<Vec<u8>>) -> std::result::Result<Re
     Request::new_with_init(&request.uri().to_string(), &init).map_err(port_err)
 }
 
-async fn from_worker_response(mut res: Response) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
+async fn from_worker_response(res: Response) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
     let mut builder = http::Response::builder().status(res.status_code());
     for (name, value) in res.headers().entries() {
         builder = builder.header(name, value);
     }
-    let body = res.bytes().await.map_err(port_err)?;
+    let body = body_bytes(res).await?;
     builder.body(body).map_err(port_err)
 }
 
@@ -206,7 +238,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
-        (worker::Date::now().as_millis() / 1000) as i64
+        (js_sys::Date::now() / 1000.0) as i64
     }
 }
 
