@@ -72,3 +72,23 @@ fn storage_operations_per_login() {
     // calls) and writes the user, the link and the username and email indexes.
     assert!(first.kv_writes <= 6 && first.do_calls <= 5);
 }
+
+/// Storage round trips a request waits for one after another: calls that do not depend on
+/// each other are sent together (at the edge each round trip is milliseconds of latency).
+#[test]
+fn independent_storage_calls_are_sent_together() {
+    let world = World::new();
+    measure(&world); // first login: the account is created
+    measure(&world);
+    let last = |path: &str| {
+        world.round_trips.borrow().iter().rev().find(|(p, _)| p == path).map(|(_, n)| *n).expect("request made")
+    };
+    let callback = last("/broker/up/endpoint");
+    // The identity's link, then its user; then the session, its listing and the code at once.
+    println!("ROUND_TRIPS callback={callback}");
+    assert_eq!(callback, 3);
+    // An online refresh token: the rotation, then the session-ended marker and the user at once.
+    let tokens = tokens_for_alice(&world, "openid email");
+    assert_eq!(refresh(&world, tokens["refresh_token"].as_str().unwrap()).status(), 200);
+    assert_eq!(last("/token"), 2);
+}

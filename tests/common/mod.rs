@@ -86,6 +86,23 @@ pub struct World {
     pub jobs_done: RefCell<Vec<(Job, bool)>>,
     /// The Worker's static assets, as the gate sees them (mount handlers on it).
     pub site: MemoryHttp,
+    /// Per request (path, storage round trips waited for one after another).
+    pub round_trips: RefCell<Vec<(String, usize)>>,
+}
+
+/// Counts how often a future is pending: with the in-memory storage pending once per call,
+/// that is the number of storage round trips a request waits for in sequence.
+struct CountPending<'a, F>(std::pin::Pin<Box<F>>, &'a std::cell::Cell<usize>);
+
+impl<F: std::future::Future> std::future::Future for CountPending<'_, F> {
+    type Output = F::Output;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        let poll = self.0.as_mut().poll(cx);
+        if poll.is_pending() {
+            self.1.set(self.1.get() + 1);
+        }
+        poll
+    }
 }
 
 /// An RS256 signer outside the core, as WebCrypto is in the Worker: it gets the key as
@@ -185,6 +202,7 @@ impl World {
             sleep: VirtualSleep(clock.clone()),
             jobs_done: RefCell::default(),
             site: MemoryHttp::default(),
+            round_trips: RefCell::default(),
         }
     }
 
@@ -220,7 +238,10 @@ impl World {
             rsa: Some(&self.rsa),
             site: Some(&self.site),
         };
-        let res = futures::executor::block_on(self.app.handle(req, &ports));
+        let path = req.uri().path().to_owned();
+        let pending = std::cell::Cell::new(0);
+        let res = futures::executor::block_on(CountPending(Box::pin(self.app.handle(req, &ports)), &pending));
+        self.round_trips.borrow_mut().push((path, pending.get()));
         for job in jobs.take() {
             let done = futures::executor::block_on(keyedge::core::jobs::run(&job, &self.http, &self.sleep, &log));
             self.jobs_done.borrow_mut().push((job, done));

@@ -162,20 +162,27 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
     let user_agent = req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
     let device = session::device_of(user_agent);
     let new = NewSession { user_id: &user.id, idp: &idp.alias, lifetime, client, upstream_id_token, device };
-    let (session, cookie_value) = session::create(ports, new).await?;
-    let res = match continuation {
-        Continuation::Authorize { request } => {
-            let marker = marker.map(|key| Marker { grant_id, key });
-            code::issue(app, ports, request, &session, marker).await?
-        }
-        Continuation::ReturnTo { path } => {
-            let first = match marker {
-                Some(key) => ports.once.once_then_store(Some((key, MARKER_TTL)), None, None).await?,
-                None => true,
-            };
-            first.then(|| web::redirect(path))
-        }
+    let (session, cookie_value) = session::open(ports, new);
+    let answer = async {
+        Ok::<_, Failure>(match continuation {
+            Continuation::Authorize { request } => {
+                let marker = marker.map(|key| Marker { grant_id, key });
+                code::issue(app, ports, request, &session, marker).await?
+            }
+            Continuation::ReturnTo { path } => {
+                let first = match marker {
+                    Some(key) => ports.once.once_then_store(Some((key, MARKER_TTL)), None, None).await?,
+                    None => true,
+                };
+                first.then(|| web::redirect(path))
+            }
+        })
     };
+    // The session's KV writes and the code's Durable Object call do not depend on each other:
+    // one round trip instead of three. A completion that lost the race for the upstream
+    // `state` ends the session it stored, below.
+    let stored = async { session::store(ports, &session).await.map_err(Failure::from) };
+    let ((), res) = futures_util::future::try_join(stored, answer).await?;
     let Some(mut res) = res else {
         session::end(ports, &session, lifetime).await?;
         return Err(expired());

@@ -134,7 +134,8 @@ pub fn device_of(user_agent: Option<&str>) -> String {
 
 /// Creates a session and returns it with the cookie value to set, and lists it for the
 /// account page (a second KV write, no read).
-pub async fn create(ports: &Ports<'_>, new: NewSession<'_>) -> Result<(Session, String), PortError> {
+/// A new session and its cookie value; nothing is stored yet (see [`store`]).
+pub fn open(ports: &Ports<'_>, new: NewSession<'_>) -> (Session, String) {
     let NewSession { user_id, idp, lifetime, client, upstream_id_token, device } = new;
     let now = ports.clock.now();
     let cookie_value = ports.random_token(32);
@@ -150,9 +151,13 @@ pub async fn create(ports: &Ports<'_>, new: NewSession<'_>) -> Result<(Session, 
         device,
         key: keys::session(&cookie_value),
     };
-    save(ports, &session).await?;
-    list_entry(ports, &session, now).await?;
-    Ok((session, cookie_value))
+    (session, cookie_value)
+}
+
+/// Stores a new session and its account-page listing: two KV writes, sent together.
+pub async fn store(ports: &Ports<'_>, session: &Session) -> Result<(), PortError> {
+    futures_util::future::try_join(save(ports, session), list_entry(ports, session, ports.clock.now())).await?;
+    Ok(())
 }
 
 /// Remembers that `client_id` took part in the session (one KV write, the first time only).

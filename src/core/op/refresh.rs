@@ -103,14 +103,22 @@ pub async fn refresh_token(app: &Keyedge, ports: &Ports<'_>, client: &Client, pa
     if grant.expires_at <= ports.clock.now() {
         return Err(invalid());
     }
-    if !grant.offline && ports.store.get(&keys::ended_session(&grant.sid)).await?.is_some() {
-        return Err(bad(OAuthError::invalid_grant("the session this token belongs to has ended")));
-    }
     let scope = match params.get("scope") {
         None => grant.scope.clone(),
         Some(asked) => narrowed_scope(&grant.scope, asked)?,
     };
-    let user = users::load(ports, &grant.user_id).await?.ok_or_else(invalid)?;
+    // An online token dies with its session; that check and the user's record are read together.
+    let ended = async {
+        match grant.offline {
+            true => Ok(false),
+            false => ports.store.get(&keys::ended_session(&grant.sid)).await.map(|e| e.is_some()),
+        }
+    };
+    let (ended, user) = futures_util::future::try_join(ended, users::load(ports, &grant.user_id)).await?;
+    if ended {
+        return Err(bad(OAuthError::invalid_grant("the session this token belongs to has ended")));
+    }
+    let user = user.ok_or_else(invalid)?;
     respond_with_tokens(
         app,
         ports,

@@ -6,6 +6,24 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
+/// One storage round trip: pending once (and woken at once), as a real binding's call is, so
+/// the harness can count how many round trips a request waits for one after another (the
+/// pending polls of the request's future) and tests can see which calls are sent together.
+#[derive(Default)]
+struct RoundTrip(bool);
+
+impl std::future::Future for RoundTrip {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
 /// A clock that only moves when told to.
 #[derive(Clone, Default)]
 pub struct VirtualClock(Rc<Cell<i64>>);
@@ -48,22 +66,26 @@ impl MemoryStore {
 #[async_trait(?Send)]
 impl Store for MemoryStore {
     async fn get(&self, key: &str) -> Result<Option<String>, PortError> {
+        RoundTrip::default().await;
         self.reads.set(self.reads.get() + 1);
         let now = self.clock.now();
         Ok(self.items.borrow().get(key).filter(|(_, exp)| exp.is_none_or(|e| e > now)).map(|(v, _)| v.clone()))
     }
     async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), PortError> {
+        RoundTrip::default().await;
         self.writes.set(self.writes.get() + 1);
         let exp = ttl.map(|t| self.clock.now() + t.max(60) as i64);
         self.items.borrow_mut().insert(key.to_owned(), (value.to_owned(), exp));
         Ok(())
     }
     async fn delete(&self, key: &str) -> Result<(), PortError> {
+        RoundTrip::default().await;
         self.writes.set(self.writes.get() + 1);
         self.items.borrow_mut().remove(key);
         Ok(())
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, PortError> {
+        RoundTrip::default().await;
         self.lists.set(self.lists.get() + 1);
         let now = self.clock.now();
         let mut keys: Vec<String> = self
@@ -118,12 +140,14 @@ impl MemoryOnce {
 #[async_trait(?Send)]
 impl Once for MemoryOnce {
     async fn put(&self, key: &str, value: &str, ttl: u64) -> Result<(), PortError> {
+        RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         let item = OnceItem { value: value.to_owned(), expires_at: self.clock.now() + ttl as i64, consumed: false };
         self.items.borrow_mut().insert(key.to_owned(), item);
         Ok(())
     }
     async fn take(&self, key: &str) -> Result<Taken, PortError> {
+        RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         let now = self.clock.now();
         let mut items = self.items.borrow_mut();
@@ -139,6 +163,7 @@ impl Once for MemoryOnce {
         })
     }
     async fn claim(&self, key: &str, owner: &str) -> Result<Option<String>, PortError> {
+        RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         let mut claims = self.claims.borrow_mut();
         if let Some(existing) = claims.get(key) {
@@ -148,6 +173,7 @@ impl Once for MemoryOnce {
         Ok(None)
     }
     async fn unclaim(&self, key: &str, owner: &str) -> Result<(), PortError> {
+        RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         let mut claims = self.claims.borrow_mut();
         if claims.get(key).is_some_and(|o| o == owner) {
@@ -161,6 +187,7 @@ impl Once for MemoryOnce {
         item: Option<(&str, &str, u64)>,
         family: Option<&NewFamily<'_>>,
     ) -> Result<bool, PortError> {
+        RoundTrip::default().await;
         let route = |k: &str| k.split_once('|').map(|(r, _)| r.to_owned());
         let keys: Vec<&str> =
             marker.map(|m| m.0).into_iter().chain(item.map(|i| i.0)).chain(family.map(|f| f.key)).collect();
@@ -198,6 +225,7 @@ impl Once for MemoryOnce {
         Ok(true)
     }
     async fn family_rotate(&self, key: &str, presented: &str, next: &str) -> Result<Rotation, PortError> {
+        RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         let now = self.clock.now();
         let mut families = self.families.borrow_mut();
@@ -218,6 +246,7 @@ impl Once for MemoryOnce {
         })
     }
     async fn family_revoke(&self, key: &str) -> Result<(), PortError> {
+        RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         if let Some(row) = self.families.borrow_mut().get_mut(key) {
             row.revoked = true;
@@ -225,6 +254,7 @@ impl Once for MemoryOnce {
         Ok(())
     }
     async fn family_get(&self, key: &str) -> Result<Option<Family>, PortError> {
+        RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         let now = self.clock.now();
         Ok(self.families.borrow().get(key).filter(|r| r.expires_at > now).map(|r| Family {
