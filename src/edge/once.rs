@@ -54,8 +54,15 @@ struct FamilyRow {
     revoked: i64,
 }
 
-/// Rotated-out secrets kept per family for reuse detection.
-const MAX_PREVIOUS: usize = 100;
+/// Rotated-out secrets kept per family for reuse detection (100, in [`ROTATE`]).
+const ROTATE: &str = "UPDATE families SET current = ?, \
+     previous = json_insert(CASE WHEN json_array_length(previous) >= 100 THEN json_remove(previous, '$[0]') ELSE previous END, '$[#]', current) \
+     WHERE key = ? AND current = ? AND revoked = 0 AND expires_at > ? RETURNING value";
+
+#[derive(Deserialize)]
+struct ValueRow {
+    value: String,
+}
 
 #[derive(Deserialize)]
 struct Row {
@@ -187,25 +194,26 @@ impl DurableObject for OnceStore {
                 Response::from_json(&serde_json::json!({}))
             }
             Op::FamilyRotate { key, presented, next } => {
+                // The usual case in one statement: the presented secret is the current one,
+                // it joins the rotated-out list (the oldest dropped beyond 100) and
+                // `next` takes its place.
+                let rotated: Vec<ValueRow> = self
+                    .sql
+                    .exec(
+                        ROTATE,
+                        vec![next.into(), key.clone().into(), presented.clone().into(), SqlStorageValue::Integer(now)],
+                    )?
+                    .to_array()?;
+                if let Some(row) = rotated.into_iter().next() {
+                    return Response::from_json(&serde_json::json!({ "state": "rotated", "value": row.value }));
+                }
                 let Some(row) = self.family(&key, now)? else {
                     return Response::from_json(&serde_json::json!({ "state": "missing" }));
                 };
-                let mut previous: Vec<String> = serde_json::from_str(&row.previous).unwrap_or_default();
                 if row.revoked != 0 {
                     return Response::from_json(&serde_json::json!({ "state": "refused" }));
                 }
-                if row.current == presented {
-                    previous.push(row.current);
-                    if previous.len() > MAX_PREVIOUS {
-                        previous.remove(0);
-                    }
-                    let previous = serde_json::to_string(&previous)?;
-                    self.sql.exec(
-                        "UPDATE families SET current = ?, previous = ? WHERE key = ?",
-                        vec![next.into(), previous.into(), key.into()],
-                    )?;
-                    return Response::from_json(&serde_json::json!({ "state": "rotated", "value": row.value }));
-                }
+                let previous: Vec<String> = serde_json::from_str(&row.previous).unwrap_or_default();
                 if previous.contains(&presented) {
                     self.sql.exec("UPDATE families SET revoked = 1 WHERE key = ?", vec![key.into()])?;
                     return Response::from_json(&serde_json::json!({ "state": "reused", "value": row.value }));
