@@ -17,7 +17,7 @@ export WRANGLER_SEND_METRICS := false
 DEV_CONFIG ?= dev/keyedge.dev.toml
 
 # .dev.vars is phony: dev/dev-vars.mjs adds entries that newer versions need and keeps the rest.
-.PHONY: dev test bench tools node-tools rust-tools browser worker build unit lint e2e clean .dev.vars check deploy
+.PHONY: dev test bench profile tools node-tools rust-tools browser worker build unit lint e2e clean .dev.vars check deploy
 
 dev: tools .dev.vars
 	@KEYEDGE_CONFIG=$(DEV_CONFIG) bash dev/run.sh
@@ -28,6 +28,7 @@ test: tools browser .dev.vars
 	cargo test
 	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker
 	node bench/bench.mjs --smoke > /dev/null
+	node bench/profile.mjs discovery --seconds 1 > /dev/null
 	node --test --test-concurrency=1 tests/e2e/
 
 # Benchmarks against OpenAuth and oidc-provider on this machine (~5 minutes); writes
@@ -35,6 +36,13 @@ test: tools browser .dev.vars
 bench: tools .dev.vars
 	cargo bench --bench core -- --warm-up-time 1 --measurement-time 3 2>&1 | grep -E '^[a-zA-Z].*|time:' | tee bench/results/native.txt
 	node bench/bench.mjs
+
+# Where keyedge's CPU goes in one bench scenario (V8's sampling profiler on the Worker's
+# isolate): `make profile SCENARIO=login` (refresh, refresh_es256, userinfo, discovery, jwks).
+SCENARIO ?= refresh
+profile: tools .dev.vars
+	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker
+	node bench/profile.mjs $(SCENARIO)
 
 # The Worker bundle (build/). Called by wrangler's [build] command and by the targets above;
 # rebuilt only when a source or the embedded config changed (wasm-opt alone takes ~30 s).

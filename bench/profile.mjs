@@ -110,6 +110,12 @@ for (const [nodeId, us] of selfUs) {
   crates.set(crate, (crates.get(crate) ?? 0) + us);
 }
 const perOp = (us) => (us / 1000 / n).toFixed(3);
+if (!profile.nodes.some((node) => node.callFrame.url.startsWith('wasm://') && node.callFrame.functionName.includes('keyedge::'))) {
+  // The bench smoke in `make test` runs this too: a profile without keyedge's own functions
+  // (no samples, or a wasm without its name section) would be useless.
+  console.error('the profile holds no keyedge:: wasm functions (is the name section stripped?)');
+  process.exit(1);
+}
 console.log(`${SCENARIO}: ${n} operations in ${SECONDS} s; sampled isolate CPU ${perOp(total)} ms/op (not counting idle)`);
 console.log(`\nself time, ms/op — by crate`);
 for (const [c, us] of [...crates].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`${perOp(us).padStart(8)}  ${c}`);
