@@ -98,7 +98,20 @@ for (let i = 0; i < profile.samples.length; i++) {
   const node = byId.get(profile.samples[i]);
   selfUs.set(node.id, (selfUs.get(node.id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0));
 }
-const fns = new Map(); const crates = new Map();
+/** What a sample was spent on, in the terms docs/performance.md uses. */
+function kind(f, name) {
+  if (f.url.startsWith('wasm://')) {
+    if (name.includes('keyedge::')) return 'wasm: keyedge\'s own code';
+    if (/wasm_bindgen|js_sys|web_sys|worker::|externref|closure/.test(name)) return 'wasm: bindings (wasm-bindgen, worker crate)';
+    if (/^<?(core|alloc|std|dlmalloc|hashbrown|__rustc)/.test(name)) return 'wasm: Rust std, allocator';
+    return 'wasm: libraries (serde, http, url, JOSE, …)';
+  }
+  if (f.url.includes('shim.js') || name === 'wasm-to-js' || name.startsWith('js-to-wasm')) return 'JS glue of wasm-bindgen';
+  if (['sign', 'verify', 'importKey', 'digest'].includes(name)) return 'WebCrypto';
+  if (name === '(garbage collector)') return 'garbage collector';
+  return 'runtime APIs (fetch, Request/Response, KV, SQL, microtasks)';
+}
+const fns = new Map(); const crates = new Map(); const kinds = new Map();
 let total = 0;
 for (const [nodeId, us] of selfUs) {
   const f = byId.get(nodeId).callFrame;
@@ -108,6 +121,7 @@ for (const [nodeId, us] of selfUs) {
   fns.set(name, (fns.get(name) ?? 0) + us);
   const crate = f.url.startsWith('wasm://') ? (name.match(/^(?:<)?([a-z_][a-z0-9_]*)(?:::|$)/)?.[1] ?? 'wasm (other)') : `js ${f.url.split('/').pop() || name}`;
   crates.set(crate, (crates.get(crate) ?? 0) + us);
+  kinds.set(kind(f, name), (kinds.get(kind(f, name)) ?? 0) + us);
 }
 const perOp = (us) => (us / 1000 / n).toFixed(3);
 if (!profile.nodes.some((node) => node.callFrame.url.startsWith('wasm://') && node.callFrame.functionName.includes('keyedge::'))) {
@@ -117,6 +131,8 @@ if (!profile.nodes.some((node) => node.callFrame.url.startsWith('wasm://') && no
   process.exit(1);
 }
 console.log(`${SCENARIO}: ${n} operations in ${SECONDS} s; sampled isolate CPU ${perOp(total)} ms/op (not counting idle)`);
+console.log(`\nshare of the sampled time, by kind`);
+for (const [k, us] of [...kinds].sort((a, b) => b[1] - a[1])) console.log(`${(100 * us / total).toFixed(0).padStart(7)}%  ${k}`);
 console.log(`\nself time, ms/op — by crate`);
 for (const [c, us] of [...crates].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`${perOp(us).padStart(8)}  ${c}`);
 console.log(`\nself time, ms/op — top ${TOP} functions`);
