@@ -398,8 +398,8 @@ fn allowed_identity_providers_per_client_are_enforced() {
     assert_eq!(query_param(&location(&res), "error").as_deref(), Some("access_denied"));
 }
 
-#[test]
-fn es256_client_gets_es256_tokens() {
+/// The test world with an ES256 key configured and `client_option` added to the `app` client.
+fn world_with_es256_key(client_option: &str) -> World {
     let text = common::config_text()
         .replace(
             "issuer = \"https://keyedge.test\"",
@@ -407,7 +407,7 @@ fn es256_client_gets_es256_tokens() {
         )
         .replace(
             "post_logout_redirect_uris = [\"https://app.test/bye\"]",
-            "post_logout_redirect_uris = [\"https://app.test/bye\"]\nid_token_signed_response_alg = \"ES256\"",
+            &format!("post_logout_redirect_uris = [\"https://app.test/bye\"]\n{client_option}"),
         );
     let secrets = |n: &str| {
         if n == "ES" {
@@ -418,6 +418,12 @@ fn es256_client_gets_es256_tokens() {
     };
     let mut world = World::new();
     world.app = keyedge::core::Keyedge::from_config_text(&text, &secrets).unwrap();
+    world
+}
+
+#[test]
+fn es256_client_gets_es256_tokens() {
+    let world = world_with_es256_key("id_token_signed_response_alg = \"ES256\"");
     let t = flow(&world, &mut Browser::default(), &[]);
     let header = jwt_compact::UntrustedToken::new(t["id_token"].as_str().unwrap()).unwrap();
     assert_eq!(header.algorithm(), "ES256");
@@ -428,24 +434,7 @@ fn es256_client_gets_es256_tokens() {
 /// ES256 access tokens for resource servers (one RSA signature per token response).
 #[test]
 fn access_token_signed_response_alg_signs_only_the_access_token() {
-    let text = common::config_text()
-        .replace(
-            "issuer = \"https://keyedge.test\"",
-            "issuer = \"https://keyedge.test\"\nes256_signing_key_env = \"ES\"",
-        )
-        .replace(
-            "post_logout_redirect_uris = [\"https://app.test/bye\"]",
-            "post_logout_redirect_uris = [\"https://app.test/bye\"]\naccess_token_signed_response_alg = \"ES256\"",
-        );
-    let secrets = |n: &str| {
-        if n == "ES" {
-            Some(include_str!("fixtures/es256-test-key.pem").to_owned())
-        } else {
-            common::secrets(n)
-        }
-    };
-    let mut world = World::new();
-    world.app = keyedge::core::Keyedge::from_config_text(&text, &secrets).unwrap();
+    let world = world_with_es256_key("access_token_signed_response_alg = \"ES256\"");
     let t = flow(&world, &mut Browser::default(), &[("scope", "openid email offline_access")]);
     let algs = |t: &Value| {
         let alg = |jwt: &str| jwt_compact::UntrustedToken::new(jwt).unwrap().algorithm().to_owned();
