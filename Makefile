@@ -38,7 +38,7 @@ bench: tools .dev.vars
 	node bench/bench.mjs
 
 # Where keyedge's CPU goes in one bench scenario (V8's sampling profiler on the Worker's
-# isolate): `make profile SCENARIO=login` (refresh, refresh_es256, userinfo, discovery, jwks).
+# isolate): `make profile SCENARIO=login` (refresh, refresh_es256, userinfo, gate, discovery, jwks).
 SCENARIO ?= refresh
 profile: tools .dev.vars
 	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker

@@ -170,6 +170,27 @@ async function scenarios(name, flows, base, pid) {
   return results;
 }
 
+/**
+ * keyedge in front of the example site (dev/wrangler.toml: Workers Static Assets with
+ * `run_worker_first`): signed-in visitors view a protected page; discovery once more, to tell
+ * what routing every request through the assets layer first costs.
+ */
+async function gateScenario(flows, base, pid) {
+  const pool = new Pool(base, { connections: 8 });
+  const dispatchers = { [new URL(base).origin]: pool };
+  const visitors = [];
+  for (let i = 0; i < 8; i++) visitors.push((await flows.login(base, dispatchers)).session);
+  const op = (w) => flows.page(base, visitors[w]);
+  const gate = await load({ conc: 8, pid, op });
+  gate.unloaded = await unloaded(op);
+  console.error(`  keyedge gate: ${gate.ok} ops`);
+  const discovery = await load({ conc: 8, pid, op: async () => {
+    const r = await pool.request({ path: flows.paths.discovery, method: 'GET' }); await r.body.text();
+  } });
+  await pool.close();
+  return { gate, discovery };
+}
+
 // ---------------------------------------------------------------- wasm
 function wasmFacts() {
   execFileSync('make', ['--no-print-directory', 'worker'], { cwd: ROOT, env: { ...process.env, KEYEDGE_CONFIG: 'dev/keyedge.dev.toml' }, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -211,7 +232,7 @@ function storageCost() {
   const out = execFileSync('cargo', ['test', '-q', '--test', 'storage_cost', '--', '--nocapture', '--test-threads=1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
   const rows = [...out.matchAll(/STORAGE (\S+) kv_reads=(\d+) kv_writes=(\d+) do_calls=(\d+)$/gm)];
   const cost = Object.fromEntries(rows.map((m) => [m[1], { kv_reads: +m[2], kv_writes: +m[3], do_calls: +m[4] }]));
-  const missing = ['refresh', 'userinfo', 'returning_login'].filter((s) => !cost[s]);
+  const missing = ['refresh', 'userinfo', 'returning_login', 'gate_page'].filter((s) => !cost[s]);
   if (missing.length) throw new Error(`tests/storage_cost.rs printed no STORAGE line for ${missing.join(', ')}:\n${out}`);
   return cost;
 }
@@ -230,15 +251,24 @@ try {
   if (!existsSync(join(ROOT, '.dev.vars'))) execFileSync('node', ['dev/dev-vars.mjs', '.dev.vars'], { cwd: ROOT });
   const vars = readDevVars(join(ROOT, '.dev.vars'));
 
-  // keyedge + its demo upstream IdP
-  const idp = start('demo-idp', 'node', ['dev/demo-idp.mjs']);
-  const state = mkdtempSync(join(tmpdir(), 'keyedge-bench-'));
-  const ke = start('keyedge', WRANGLER, ['dev', '--port', '8787', '--persist-to', state, '--show-interactive-dev-session=false'], { KEYEDGE_CONFIG: 'dev/keyedge.dev.toml' });
-  await waitFor('http://localhost:9090/.well-known/openid-configuration', idp);
-  await waitFor('http://localhost:8787/jwks', ke);
+  /** keyedge (wrangler.toml, or `config`) and its demo upstream IdP, for the length of `fn`. */
+  const keyedge = async (config, fn) => {
+    const idp = start('demo-idp', 'node', ['dev/demo-idp.mjs']);
+    const state = mkdtempSync(join(tmpdir(), 'keyedge-bench-'));
+    const ke = start('keyedge', WRANGLER, ['dev', ...(config ? ['--config', config] : []), '--port', '8787', '--persist-to', state, '--show-interactive-dev-session=false'], { KEYEDGE_CONFIG: 'dev/keyedge.dev.toml' });
+    await waitFor('http://localhost:9090/.well-known/openid-configuration', idp);
+    await waitFor('http://localhost:8787/jwks', ke);
+    try { return await fn(workerPid(ke, state)); } finally { stopAll(); rmSync(state, { recursive: true, force: true }); }
+  };
+  const flows = KEYEDGE.init(vars);
   console.error('keyedge:');
-  report.results.keyedge = await scenarios('keyedge', KEYEDGE.init(vars), 'http://localhost:8787', workerPid(ke, state));
-  stopAll(); rmSync(state, { recursive: true, force: true });
+  report.results.keyedge = await keyedge(null, (pid) => scenarios('keyedge', flows, 'http://localhost:8787', pid));
+  if (wanted('gate')) {
+    const g = await keyedge('dev/wrangler.toml', (pid) => gateScenario(flows, 'http://localhost:8787', pid));
+    report.results.keyedge.gate = g.gate;
+    const plain = report.results.keyedge.discovery?.cpu_ms_per_op;
+    if (plain && g.discovery.cpu_ms_per_op) report.assets_first_ms = +Math.max(0, g.discovery.cpu_ms_per_op - plain).toFixed(3);
+  }
   if (QUICK) {
     for (const [s, r] of Object.entries(report.results.keyedge)) console.log(`${s}: ${r.ok} ok, ${r.errors} errors, ${r.ops_per_s}/s, p50 ${r.p50_ms} ms, unloaded p50/p99 ${r.unloaded?.p50_ms}/${r.unloaded?.p99_ms} ms, CPU ${r.cpu_ms_per_op} ms/op`);
     process.exit(0);
@@ -262,7 +292,7 @@ try {
     const floorCpu = report.results['floor (constant Worker)'].discovery.cpu_ms_per_op;
     report.platform_ms = { request: floorCpu };
     report.platform_latency = { request: report.results['floor (constant Worker)'].discovery.unloaded };
-    for (const [name, path] of [['kv_read', '/kv-read'], ['kv_write', '/kv-write'], ['do_call', '/do'], ['fetch', '/fetch'], ['rs256_sign', '/rs256'], ['es256_sign', '/es256']]) {
+    for (const [name, path] of [['kv_read', '/kv-read'], ['kv_write', '/kv-write'], ['do_call', '/do'], ['fetch', '/fetch'], ['asset', '/asset'], ['rs256_sign', '/rs256'], ['es256_sign', '/es256']]) {
       const r = await probe(path);
       report.platform_ms[name] = r.cpu_ms_per_op === null ? null : Math.max(0, +(r.cpu_ms_per_op - floorCpu).toFixed(3));
       report.platform_latency[name] = await unloaded(get(path));
@@ -300,6 +330,8 @@ const ops = {
   jwks: { requests: 1 },
   refresh: { requests: 1, ...storage.refresh },
   refresh_es256: { requests: 1, ...storage.refresh },
+  // a signed-in visitor's page behind the gate: the session, then the page from ASSETS
+  gate: { requests: 1, assets_first: 1, assets: 1, ...storage.gate_page },
   userinfo: { requests: 1, ...storage.userinfo },
   // authorize, /broker/demo/login, the callback and /token; the callback fetches the IdP's
   // token and userinfo endpoints (discovery and JWKS are cached per isolate).
@@ -309,7 +341,8 @@ const pm = report.platform_ms ?? {};
 report.keyedge_share = {};
 for (const [s, o] of Object.entries(ops)) {
   if (!k[s] || k[s].cpu_ms_per_op === null || pm.request === undefined) continue;
-  const platform = (o.requests ?? 0) * pm.request + (o.fetches ?? 0) * (pm.fetch ?? 0)
+  const platform = (o.requests ?? 0) * pm.request + (o.fetches ?? 0) * (pm.fetch ?? 0) + (o.assets ?? 0) * (pm.asset ?? 0)
+    + (o.assets_first ?? 0) * (report.assets_first_ms ?? 0)
     + (o.kv_reads ?? 0) * (pm.kv_read ?? 0) + (o.kv_writes ?? 0) * (pm.kv_write ?? 0) + (o.do_calls ?? 0) * (pm.do_call ?? 0);
   report.keyedge_share[s] = { ops: o, platform_ms: +platform.toFixed(3), share_ms: +Math.max(0, k[s].cpu_ms_per_op - platform).toFixed(3) };
 }
@@ -354,11 +387,14 @@ lines.push(`wasm: ${report.wasm.raw_bytes} bytes raw, ${report.wasm.gzip9_bytes}
 lines.push(`storage per operation (native harness): ${Object.entries(report.storage_per_login).map(([n, c]) => `${n}: ${c.kv_reads} KV reads, ${c.kv_writes} KV writes, ${c.do_calls} DO calls`).join('; ')}; no KV list operations on these paths`);
 if (report.platform_ms) {
   const p = report.platform_ms;
-  lines.push(`platform cost under wrangler dev (floor Worker, CPU ms): request ${p.request}, + KV read ${p.kv_read}, + KV write ${p.kv_write}, + Durable Object call ${p.do_call}, + outbound fetch ${p.fetch}; for comparison, one WebCrypto signature: RS256 (2048-bit) ${p.rs256_sign}, ES256 ${p.es256_sign} (counted in keyedge's share)`);
+  lines.push(`platform cost under wrangler dev (floor Worker, CPU ms): request ${p.request}, + KV read ${p.kv_read}, + KV write ${p.kv_write}, + Durable Object call ${p.do_call}, + outbound fetch ${p.fetch}, + page from ASSETS ${p.asset}; for comparison, one WebCrypto signature: RS256 (2048-bit) ${p.rs256_sign}, ES256 ${p.es256_sign} (counted in keyedge's share)`);
+}
+if (report.assets_first_ms !== undefined) {
+  lines.push(`routing every request through Workers Static Assets first (run_worker_first, the gate's setup): + ${report.assets_first_ms} ms per request (keyedge's discovery behind assets minus without)`);
 }
 if (report.platform_latency) {
   const l = report.platform_latency;
-  const names = { request: 'constant response', kv_read: 'KV read', kv_write: 'KV write', do_call: 'Durable Object call', fetch: 'outbound fetch', rs256_sign: 'RS256 signature', es256_sign: 'ES256 signature' };
+  const names = { request: 'constant response', kv_read: 'KV read', kv_write: 'KV write', do_call: 'Durable Object call', fetch: 'outbound fetch', asset: 'page from ASSETS', rs256_sign: 'RS256 signature', es256_sign: 'ES256 signature' };
   lines.push(`unloaded latency under wrangler dev (floor Worker, one request at a time, p50 / p99 ms): ${Object.entries(l).map(([k, v]) => `${names[k] ?? k} ${v.p50_ms} / ${v.p99_ms}`).join(', ')}`);
 }
 lines.push('');

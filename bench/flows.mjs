@@ -80,7 +80,7 @@ export const KEYEDGE = {
     const t = await s.go(`${base}/token`, { method: 'POST', headers: a.headers,
       body: form({ ...a.form, grant_type: 'authorization_code', code, redirect_uri: this.redirect, code_verifier: p.verifier }) });
     if (t.status !== 200) throw new Error(`keyedge token ${t.status} ${t.text}`);
-    return { tokens: JSON.parse(t.text), requests: s.n, ms: s.ms };
+    return { tokens: JSON.parse(t.text), requests: s.n, ms: s.ms, session: s };
   },
   async refresh(base, dispatchers, rt) {
     const a = this.auth();
@@ -92,6 +92,12 @@ export const KEYEDGE = {
   async userinfo(base, dispatchers, at) {
     const r = await new Session(dispatchers).go(`${base}/userinfo`, { headers: { authorization: `Bearer ${at}` } });
     if (r.status !== 200) throw new Error(`keyedge userinfo ${r.status} ${r.text}`);
+    return 1;
+  },
+  /** A protected page of the example site (examples/static-site) behind the gate. */
+  async page(base, session) {
+    const r = await session.go(`${base}/docs/`);
+    if (r.status !== 200 || !r.text.includes('</html>')) throw new Error(`keyedge gate /docs/ ${r.status} ${r.text.slice(0, 200)}`);
     return 1;
   },
 };

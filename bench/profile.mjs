@@ -1,6 +1,6 @@
 // `make profile SCENARIO=refresh`: where keyedge's CPU goes in one bench scenario.
 //
-//   node bench/profile.mjs [refresh|refresh_es256|userinfo|login|discovery|jwks] [--seconds 5] [--top 40]
+//   node bench/profile.mjs [refresh|refresh_es256|userinfo|gate|login|discovery|jwks] [--seconds 5] [--top 40]
 //
 // Runs keyedge under wrangler dev with the demo IdP (as `make bench` does), drives the scenario
 // closed-loop, and samples the Worker's isolate with V8's CPU profiler over the inspector
@@ -42,7 +42,7 @@ const waitFor = async (url) => {
 
 const state = mkdtempSync(join(tmpdir(), 'keyedge-profile-'));
 run('node', ['dev/demo-idp.mjs']);
-run(join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '--port', '8787', '--inspector-port', String(INSPECTOR), '--persist-to', state,
+run(join(ROOT, 'node_modules/.bin/wrangler'), ['dev', '--config', 'dev/wrangler.toml', '--port', '8787', '--inspector-port', String(INSPECTOR), '--persist-to', state,
   '--show-interactive-dev-session=false'], { KEYEDGE_CONFIG: 'dev/keyedge.dev.toml' });
 await waitFor('http://localhost:9090/.well-known/openid-configuration');
 await waitFor('http://localhost:8787/jwks');
@@ -52,8 +52,12 @@ const pool = new Pool(base, { connections: 8 });
 const dispatchers = { [base]: pool };
 const rs256 = KEYEDGE.init(readDevVars(join(ROOT, '.dev.vars')));
 const flows = SCENARIO === 'refresh_es256' ? rs256.es256() : rs256;
-const chains = [];
-for (let i = 0; i < 8; i++) chains.push((await flows.login(base, dispatchers)).tokens);
+const chains = []; const visitors = [];
+for (let i = 0; i < 8; i++) {
+  const { tokens, session } = await flows.login(base, dispatchers);
+  chains.push(tokens);
+  visitors.push(session);
+}
 const get = (path) => async () => { const r = await pool.request({ path, method: 'GET' }); await r.body.text(); };
 const ops = {
   discovery: get(flows.paths.discovery),
@@ -61,6 +65,7 @@ const ops = {
   refresh: async (w) => { chains[w] = await flows.refresh(base, dispatchers, chains[w].refresh_token); },
   refresh_es256: async (w) => { chains[w] = await flows.refresh(base, dispatchers, chains[w].refresh_token); },
   userinfo: (w) => flows.userinfo(base, dispatchers, chains[w].access_token),
+  gate: (w) => flows.page(base, visitors[w]),
   login: () => flows.login(base, dispatchers),
 };
 const op = ops[SCENARIO];

@@ -51,18 +51,6 @@ fn world(extra: &str) -> World {
     world
 }
 
-/// Signs in from the login page the gate sent the browser to; returns where keyedge went next.
-fn sign_in(world: &World, browser: &mut Browser, login_url: &str, user: &str) -> String {
-    let page = browser.get(world, login_url);
-    assert_eq!(page.status(), 200, "{}", body(&page));
-    let html = body(&page);
-    let start = html.find("href=\"/broker/up/login").unwrap() + 6;
-    let end = html[start..].find('"').unwrap() + start;
-    let href = html[start..end].replace("&#38;", "&").replace("&amp;", "&");
-    let at_idp = location(&browser.get(world, &href));
-    location(&browser.get(world, &world.idp.authorize(&at_idp, user)))
-}
-
 #[test]
 fn public_pages_are_served_to_anyone() {
     let world = world("");
@@ -80,7 +68,7 @@ fn a_protected_page_sends_to_login_and_back_to_the_exact_page() {
     assert_eq!(res.status(), 302);
     let to_login = location(&res);
     assert_eq!(to_login, "/login?return_to=%2Fdocs%2Fguide.html%3Fsection%3D2");
-    let back = sign_in(&world, &mut browser, &to_login, "alice");
+    let back = sign_in_from_login_page(&world, &mut browser, &to_login, "alice");
     assert_eq!(back, "/docs/guide.html?section=2");
     let page = browser.get(&world, &back);
     assert_eq!(page.status(), 200);
@@ -97,7 +85,7 @@ fn identity_headers_from_the_browser_are_dropped_and_other_cookies_kept() {
     let world = world("");
     let mut browser = Browser::default();
     let to_login = location(&browser.get(&world, "/docs/"));
-    sign_in(&world, &mut browser, &to_login, "alice");
+    sign_in_from_login_page(&world, &mut browser, &to_login, "alice");
     browser.cookies.insert("site_pref".into(), "dark".into());
     let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
     let req = http::Request::get(format!("{ISSUER}/docs/"))
@@ -114,7 +102,7 @@ fn roles_and_email_domains_are_enforced_with_a_readable_page() {
     let world = world("");
     let mut browser = Browser::default();
     let to_login = location(&browser.get(&world, "/staff/handbook.html"));
-    sign_in(&world, &mut browser, &to_login, "alice");
+    sign_in_from_login_page(&world, &mut browser, &to_login, "alice");
     let denied = browser.get(&world, "/staff/handbook.html");
     assert_eq!(denied.status(), 403);
     assert!(body(&denied).contains("needs the role staff") && body(&denied).contains("href=\"/logout\""));
@@ -126,7 +114,7 @@ fn roles_and_email_domains_are_enforced_with_a_readable_page() {
     *world.idp.tamper.borrow_mut() = Box::new(|c| c["groups"] = json!(["staff"]));
     let mut staff = Browser::default();
     let to_login = location(&staff.get(&world, "/staff/handbook.html"));
-    sign_in(&world, &mut staff, &to_login, "bob");
+    sign_in_from_login_page(&world, &mut staff, &to_login, "bob");
     assert_eq!(staff.get(&world, "/staff/handbook.html").status(), 200);
 }
 
@@ -135,7 +123,7 @@ fn an_expired_session_leads_to_the_login_page_without_a_loop() {
     let world = world("");
     let mut browser = Browser::default();
     let to_login = location(&browser.get(&world, "/docs/"));
-    sign_in(&world, &mut browser, &to_login, "alice");
+    sign_in_from_login_page(&world, &mut browser, &to_login, "alice");
     world.clock.advance(9 * 3600);
     let res = browser.get(&world, "/docs/");
     assert_eq!(location(&res), "/login?return_to=%2Fdocs%2F");
@@ -149,7 +137,7 @@ fn keyedge_paths_stay_keyedge() {
     assert_eq!(location(&Browser::default().get(&world, "/account")), "/login?return_to=%2Faccount");
     // The return address is always local (no open redirect through the gate's login).
     let mut browser = Browser::default();
-    let back = sign_in(&world, &mut browser, "/login?return_to=%2F%2Fevil.test%2Fx", "alice");
+    let back = sign_in_from_login_page(&world, &mut browser, "/login?return_to=%2F%2Fevil.test%2Fx", "alice");
     assert_eq!(back, "/account");
 }
 
@@ -164,7 +152,7 @@ fn an_origin_gets_signed_identity_headers() {
     });
     let mut browser = Browser::default();
     let to_login = location(&browser.get(&world, "/app/?q=1"));
-    sign_in(&world, &mut browser, &to_login, "alice");
+    sign_in_from_login_page(&world, &mut browser, &to_login, "alice");
     let res = browser.get(&world, "/app/?q=1");
     assert_eq!(body(&res), "origin https://origin.test/app/?q=1");
     let headers = seen.borrow().last().unwrap().clone();

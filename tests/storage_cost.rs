@@ -92,3 +92,26 @@ fn independent_storage_calls_are_sent_together() {
     assert_eq!(refresh(&world, tokens["refresh_token"].as_str().unwrap()).status(), 200);
     assert_eq!(last("/token"), 2);
 }
+
+/// A signed-in visitor's page view behind the static-site gate: one KV read (the session),
+/// nothing written, no Durable Object.
+#[test]
+fn storage_operations_per_gated_page_view() {
+    let world = World::with("", "", "[gate]\nupstream = \"assets\"\n");
+    world.site.mount(ISSUER, |req| {
+        http::Response::builder().status(200).body(format!("page {}", req.uri().path()).into_bytes()).unwrap()
+    });
+    let mut browser = Browser::default();
+    let to_login = location(&browser.get(&world, "/docs/"));
+    assert_eq!(sign_in_from_login_page(&world, &mut browser, &to_login, "alice"), "/docs/");
+    let (r0, w0, d0) = (world.store.reads.get(), world.store.writes.get(), world.once.calls.get());
+    let page = browser.get(&world, "/docs/");
+    assert_eq!(body(&page), "page /docs/");
+    let c = Cost {
+        kv_reads: world.store.reads.get() - r0,
+        kv_writes: world.store.writes.get() - w0,
+        do_calls: world.once.calls.get() - d0,
+    };
+    println!("STORAGE gate_page kv_reads={} kv_writes={} do_calls={}", c.kv_reads, c.kv_writes, c.do_calls);
+    assert!(c.kv_reads <= 1 && c.kv_writes == 0 && c.do_calls == 0);
+}

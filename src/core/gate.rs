@@ -93,6 +93,13 @@ pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request
     let Some(session) = session::current(ports, app.cookies(), req).await? else {
         return Ok(to_login());
     };
+    // A live session is enough for a page that only asks for a sign-in (one KV read per page
+    // view); the user's record is read for roles, email domains and identity headers.
+    let needs_user = rule.is_some_and(|r| !r.require_roles.is_empty() || !r.require_email_domains.is_empty())
+        || (gate.identity_headers && matches!(gate.upstream, SiteUpstream::Origin(_)));
+    if !needs_user {
+        return serve(app, ports, gate, req, None, true).await;
+    }
     let Some(user) = users::load(ports, &session.user_id).await? else {
         return Ok(to_login());
     };

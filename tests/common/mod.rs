@@ -403,6 +403,19 @@ pub fn login(world: &World, browser: &mut Browser, authorize_query: &str, user: 
 }
 
 /// Redeems a code at /token as the confidential client.
+/// Signs in from a login page (`/login?return_to=…`, where the gate sends a browser) with
+/// the `up` IdP; returns where keyedge went next.
+pub fn sign_in_from_login_page(world: &World, browser: &mut Browser, login_url: &str, user: &str) -> String {
+    let page = browser.get(world, login_url);
+    assert_eq!(page.status(), 200, "{}", body(&page));
+    let html = body(&page);
+    let start = html.find("href=\"/broker/up/login").unwrap() + 6;
+    let end = html[start..].find('"').unwrap() + start;
+    let href = html[start..end].replace("&#38;", "&").replace("&amp;", "&");
+    let at_idp = location(&browser.get(world, &href));
+    location(&browser.get(world, &world.idp.authorize(&at_idp, user)))
+}
+
 pub fn redeem(world: &World, code: &str, verifier: &str) -> Response<Vec<u8>> {
     world.post_form(
         "/token",

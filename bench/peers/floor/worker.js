@@ -1,7 +1,7 @@
 // The floor: what any Worker pays under the same wrangler dev/workerd before doing anything,
 // and what each platform operation costs there. `/` answers a constant JSON document; the
 // other paths do one operation first — a KV read, a KV write, a Durable Object call (one
-// SQLite write inside it), an outbound fetch, one WebCrypto signature (RS256 with a 2048-bit
+// SQLite write inside it), an outbound fetch, a page from the ASSETS binding, one WebCrypto signature (RS256 with a 2048-bit
 // key, ES256) — so `make bench` can tell keyedge's own CPU from the local simulation of KV and
 // Durable Objects, which production runs outside the Worker, and from the signatures, which
 // are the runtime's own BoringSSL work.
@@ -40,6 +40,7 @@ export default {
     else if (path === '/fetch') await (await fetch(env.ECHO_URL)).text();
     else if (path === '/rs256') await sign('rs256');
     else if (path === '/es256') await sign('es256');
+    else if (path === '/asset') await (await env.ASSETS.fetch('http://floor/page.html')).text();
     return new Response(body, { headers: { 'content-type': 'application/json' } });
   },
 };
