@@ -80,21 +80,53 @@ fn a_protected_page_sends_to_login_and_back_to_the_exact_page() {
     assert!(body(&browser.get(&world, "/")).contains("page /"));
 }
 
+/// Signs alice in; requests for a path then carry her cookies, a cookie of the site's own
+/// (`site_pref=dark`) and a spoofed identity header.
+fn alice_with_a_site_cookie(world: &World) -> impl Fn(&str) -> http::Request<Vec<u8>> {
+    let mut browser = Browser::default();
+    let to_login = location(&browser.get(world, "/docs/"));
+    sign_in_from_login_page(world, &mut browser, &to_login, "alice");
+    browser.cookies.insert("site_pref".into(), "dark".into());
+    let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    move |path: &str| {
+        http::Request::get(format!("{ISSUER}{path}"))
+            .header("cookie", &cookie)
+            .header("x-keyedge-user", "admin")
+            .body(vec![])
+            .unwrap()
+    }
+}
+
 #[test]
 fn identity_headers_from_the_browser_are_dropped_and_other_cookies_kept() {
     let world = world("");
-    let mut browser = Browser::default();
-    let to_login = location(&browser.get(&world, "/docs/"));
-    sign_in_from_login_page(&world, &mut browser, &to_login, "alice");
-    browser.cookies.insert("site_pref".into(), "dark".into());
-    let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-    let req = http::Request::get(format!("{ISSUER}/docs/"))
-        .header("cookie", cookie)
-        .header("x-keyedge-user", "admin")
-        .body(vec![])
-        .unwrap();
-    let html = body(&world.send(req));
+    let req = alice_with_a_site_cookie(&world);
+    let html = body(&world.send(req("/docs/")));
     assert!(html.contains("cookies[site_pref=dark]") && html.contains("spoofed[false]"), "{html}");
+}
+
+/// The Worker streams a page the gate lets through: the core hands over the request to make
+/// (keyedge's cookies and spoofed identity headers removed) and the header marks, and never
+/// reads the page itself; sent through the ports, the same forward gives the marked page.
+#[test]
+fn a_page_let_through_is_a_forward_the_host_sends() {
+    let world = world("");
+    let req = alice_with_a_site_cookie(&world);
+    let mut res = world.respond(req("/docs/guide.html"));
+    let forward = res.extensions_mut().remove::<keyedge::core::gate::Forward>().expect("a forward");
+    assert!(res.body().is_empty());
+    assert!(forward.to_assets && forward.url == format!("{ISSUER}/docs/guide.html"));
+    assert_eq!(forward.headers["cookie"], "site_pref=dark");
+    assert!(forward.headers.get("x-keyedge-user").is_none());
+    assert_eq!(forward.header_edits(), &[("cache-control", "private, no-cache", true), ("vary", "cookie", false)]);
+    let (log, jobs) = (|_: &str| {}, keyedge::core::ports::Jobs::default());
+    let page = futures::executor::block_on(forward.send(&world.ports(&log, &jobs))).unwrap();
+    assert!(body(&page).contains("page /docs/guide.html"));
+    assert_eq!(page.headers()["cache-control"], "private, no-cache");
+    // A public page is forwarded unmarked: the site's own caching stays.
+    let mut public = world.respond(req("/public/a.css"));
+    let forward = public.extensions_mut().remove::<keyedge::core::gate::Forward>().expect("a forward");
+    assert!(forward.header_edits().is_empty());
 }
 
 #[test]

@@ -112,24 +112,41 @@ impl Keyedge {
         self.config.endpoint(&format!("/broker/{alias}/endpoint"))
     }
 
+    /// keyedge's answer to `req`, pages the gate lets through included (sent through the ports).
     pub async fn handle(&self, req: Request, ports: &Ports<'_>) -> Response {
+        let mut res = self.respond(&req, ports).await;
+        if let Some(forward) = res.extensions_mut().remove::<super::gate::Forward>() {
+            res = match forward.send(ports).await {
+                Ok(res) => res,
+                Err(failure) => self.failure_response(&req, ports, failure),
+            };
+        }
+        res
+    }
+
+    /// keyedge's answer to `req`, except that a page the gate lets through comes back as a
+    /// [`Forward`](super::gate::Forward) in the response's extensions, for the host to send.
+    pub async fn respond(&self, req: &Request, ports: &Ports<'_>) -> Response {
         let cors = CORS_PATHS.contains(&req.uri().path());
         if cors && req.method() == Method::OPTIONS {
             return web::cors_preflight();
         }
-        let mut res = match self.route(&req, ports).await {
+        let mut res = match self.route(req, ports).await {
             Ok(res) => res,
-            Err(failure) => {
-                if let Failure::Port(e) = &failure {
-                    (ports.log)(&format!("storage or network failure on {} {}: {e}", req.method(), req.uri().path()));
-                }
-                failure.into_response(self.ui(&req))
-            }
+            Err(failure) => self.failure_response(req, ports, failure),
         };
         if cors {
             web::allow_any_origin(&mut res);
         }
         res
+    }
+
+    /// The page (or OAuth error) for a failure; storage and network failures are logged.
+    pub fn failure_response(&self, req: &Request, ports: &Ports<'_>, failure: Failure) -> Response {
+        if let Failure::Port(e) = &failure {
+            (ports.log)(&format!("storage or network failure on {} {}: {e}", req.method(), req.uri().path()));
+        }
+        failure.into_response(self.ui(req))
     }
 
     async fn route(&self, req: &Request, ports: &Ports<'_>) -> Outcome {

@@ -183,19 +183,71 @@ async fn serve(
         }
     }
     let forward = forward.body(req.body().clone()).map_err(|e| Failure::Port(PortError(e.to_string())))?;
-    let upstream = match (&gate.upstream, ports.site) {
-        (SiteUpstream::Assets, Some(site)) => site,
-        (SiteUpstream::Assets, None) => {
-            return Err(Failure::Port(PortError("gate.upstream = \"assets\" but no ASSETS binding".into())))
-        }
-        (SiteUpstream::Origin(_), _) => ports.http,
-    };
-    let mut res: Response = upstream.send(forward).await?;
-    if protected {
-        res.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-        res.headers_mut().append(http::header::VARY, HeaderValue::from_static("cookie"));
-    }
+    let (parts, body) = forward.into_parts();
+    let forward =
+        Forward { method: parts.method, url: target, headers: parts.headers, body, to_assets: !via_origin, protected };
+    let mut res = Response::new(Vec::new());
+    res.extensions_mut().insert(forward);
     Ok(res)
+}
+
+/// A page the gate lets through: the request to make upstream, and how to mark the answer.
+/// It rides out of [`Keyedge::respond`] on an otherwise empty response; the Worker sends it
+/// and passes the upstream's body to the browser as a stream, never copied into wasm (a site's
+/// images and downloads can be large), while [`Keyedge::handle`] sends it through the ports.
+#[derive(Debug, Clone)]
+pub struct Forward {
+    pub method: http::Method,
+    pub url: String,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+    /// The Worker's static assets (`ASSETS`), else the origin at `url`.
+    pub to_assets: bool,
+    protected: bool,
+}
+
+/// A header change on the upstream's answer: `(name, value, replace)`; `replace = false` adds.
+pub type HeaderEdit = (&'static str, &'static str, bool);
+
+impl Forward {
+    /// A protected page must not be kept by a shared cache for others.
+    pub fn header_edits(&self) -> &'static [HeaderEdit] {
+        if self.protected {
+            &[("cache-control", "private, no-cache", true), ("vary", "cookie", false)]
+        } else {
+            &[]
+        }
+    }
+
+    pub fn request(&self) -> Result<http::Request<Vec<u8>>, PortError> {
+        let mut req = http::Request::builder().method(self.method.clone()).uri(&self.url);
+        if let Some(headers) = req.headers_mut() {
+            headers.clone_from(&self.headers);
+        }
+        req.body(self.body.clone()).map_err(|e| PortError(e.to_string()))
+    }
+
+    /// Sends the request through the ports (the native harness; and any host that does not
+    /// stream) and marks the answer.
+    pub async fn send(&self, ports: &Ports<'_>) -> Outcome {
+        let upstream = match (self.to_assets, ports.site) {
+            (true, Some(site)) => site,
+            (true, None) => {
+                return Err(Failure::Port(PortError("gate.upstream = \"assets\" but no ASSETS binding".into())))
+            }
+            (false, _) => ports.http,
+        };
+        let mut res: Response = upstream.send(self.request()?).await?;
+        for (name, value, replace) in self.header_edits() {
+            let value = HeaderValue::from_static(value);
+            if *replace {
+                res.headers_mut().insert(*name, value);
+            } else {
+                res.headers_mut().append(*name, value);
+            }
+        }
+        Ok(res)
+    }
 }
 
 fn target_origin(url: &str) -> String {

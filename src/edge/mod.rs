@@ -67,11 +67,22 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     let id = request_id.clone();
     let log = move |line: &str| worker::console_error!("{}", logging::event(&id, "error", line));
     let jobs = Jobs::default();
-    let mut response = app.handle(request, &adapters.ports(&log, &jobs)).await;
-    if let Ok(v) = http::HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", v);
+    let ports = adapters.ports(&log, &jobs);
+    let mut response = app.respond(&request, &ports).await;
+    // A page the gate let through: its body streams from the site to the browser.
+    let mut page = None;
+    if let Some(forward) = response.extensions_mut().remove::<crate::core::gate::Forward>() {
+        match adapters.forward(&forward).await {
+            Ok(forwarded) => page = Some(forwarded),
+            Err(e) => response = app.failure_response(&request, &ports, crate::core::error::Failure::Port(e)),
+        }
     }
-    let status = response.status().as_u16();
+    let page = match page {
+        Some(page) => page,
+        None => ports::from_http_response(response)?,
+    };
+    let _ = page.headers().set("x-request-id", &request_id);
+    let status = page.status();
     // Cloudflare records every request itself (Workers Logs); keyedge adds a line only for
     // the ones that failed, where its request id ties the user's error page to the events.
     if status >= 500 {
@@ -91,5 +102,5 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
             }
         });
     }
-    ports::from_http_response(response)
+    Ok(page)
 }

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{kv::KvStore, web_sys, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response, Result};
 
+use crate::core::gate::Forward;
 use crate::core::ports::{
     Clock, Family, Http, Jobs, NewFamily, Once, PortError, Ports, Rng, Rotation, Sleep, Store, Taken,
 };
@@ -261,6 +262,32 @@ pub struct EdgePorts {
 }
 
 impl EdgePorts {
+    /// Sends a page the gate let through and hands the upstream's body on as the stream it is
+    /// (never copied into wasm), with the gate's header changes.
+    pub async fn forward(&self, forward: &Forward) -> std::result::Result<web_sys::Response, PortError> {
+        let js = |what: &str, e: wasm_bindgen::JsValue| PortError(format!("{what}: {e:?}"));
+        let req = to_worker_request(&forward.request()?)?;
+        let res = match (forward.to_assets, &self.assets) {
+            (true, Some(assets)) => assets.0.fetch_request(req).await,
+            (true, None) => return Err(PortError("gate.upstream = \"assets\" but no ASSETS binding".into())),
+            (false, _) => worker::Fetch::Request(req).send().await,
+        }
+        .map_err(port_err)?;
+        let res = web_sys::Response::from(res);
+        // A fetched response's headers are immutable: the page gets a copy.
+        let headers = web_sys::Headers::new_with_headers(&res.headers()).map_err(|e| js("headers", e))?;
+        for (name, value, replace) in forward.header_edits() {
+            if *replace { headers.set(name, value) } else { headers.append(name, value) }
+                .map_err(|e| js("headers", e))?;
+        }
+        let init = web_sys::ResponseInit::new();
+        init.set_status(res.status());
+        init.set_status_text(&res.status_text());
+        init.set_headers(&headers);
+        web_sys::Response::new_with_opt_readable_stream_and_init(res.body().as_ref(), &init)
+            .map_err(|e| js("response", e))
+    }
+
     pub fn new(env: &Env, with_assets: bool) -> Result<Self> {
         Ok(Self {
             kv: KvPort(env.kv(KV_BINDING)?),

@@ -224,20 +224,32 @@ impl World {
     }
 
     /// One request; the jobs it queued run right after it, as `waitUntil` would run them.
-    pub fn send(&self, req: http::Request<Vec<u8>>) -> Response<Vec<u8>> {
-        let log = |line: &str| self.log.borrow_mut().push(line.to_owned());
-        let jobs = Jobs::default();
-        let ports = Ports {
+    pub fn ports<'a>(&'a self, log: &'a dyn Fn(&str), jobs: &'a Jobs) -> Ports<'a> {
+        Ports {
             store: &self.store,
             once: &self.once,
             http: &self.http,
             clock: &self.clock,
             rng: &self.rng,
-            log: &log,
-            jobs: &jobs,
+            log,
+            jobs,
             rsa: Some(&self.rsa),
             site: Some(&self.site),
-        };
+        }
+    }
+
+    /// keyedge's answer as the Worker gets it (`Keyedge::respond`): a page the gate lets
+    /// through is not sent yet, it rides in the extensions as a `gate::Forward`.
+    pub fn respond(&self, req: http::Request<Vec<u8>>) -> Response<Vec<u8>> {
+        let log = |line: &str| self.log.borrow_mut().push(line.to_owned());
+        let jobs = Jobs::default();
+        futures::executor::block_on(self.app.respond(&req, &self.ports(&log, &jobs)))
+    }
+
+    pub fn send(&self, req: http::Request<Vec<u8>>) -> Response<Vec<u8>> {
+        let log = |line: &str| self.log.borrow_mut().push(line.to_owned());
+        let jobs = Jobs::default();
+        let ports = self.ports(&log, &jobs);
         let path = req.uri().path().to_owned();
         let pending = std::cell::Cell::new(0);
         let res = futures::executor::block_on(CountPending(Box::pin(self.app.handle(req, &ports)), &pending));

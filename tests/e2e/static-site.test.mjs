@@ -20,6 +20,7 @@ test('the home page is public; a protected page needs a sign-in and comes back t
   const page = await env.browser.newPage();
   const home = await page.goto(`${KEYEDGE}/`);
   assert.equal(home.status(), 200);
+  assert.doesNotMatch(home.headers()['cache-control'] ?? '', /private/, 'public pages keep the site\'s caching');
   assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Example site');
 
   await page.goto(`${KEYEDGE}/docs/guide.html?section=2`);
@@ -33,7 +34,11 @@ test('the home page is public; a protected page needs a sign-in and comes back t
   const staff = await page.goto(`${KEYEDGE}/staff/`);
   assert.equal(staff.status(), 200);
   assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Staff area');
+  // The page streamed from the assets with the gate's marks: private, per cookie, its id.
   assert.match(staff.headers()['cache-control'], /private/);
+  assert.match(staff.headers().vary, /cookie/i);
+  assert.ok(staff.headers()['x-request-id']);
+  assert.match(staff.headers()['content-type'], /^text\/html/);
   await page.screenshot({ path: `${ARTIFACTS}gate-staff.png`, fullPage: true });
 
   // Sign out through the site's link: the protected pages are closed again.
