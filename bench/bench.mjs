@@ -292,7 +292,7 @@ try {
     const floorCpu = report.results['floor (constant Worker)'].discovery.cpu_ms_per_op;
     report.platform_ms = { request: floorCpu };
     report.platform_latency = { request: report.results['floor (constant Worker)'].discovery.unloaded };
-    for (const [name, path] of [['kv_read', '/kv-read'], ['kv_write', '/kv-write'], ['do_call', '/do'], ['fetch', '/fetch'], ['asset', '/asset'], ['rs256_sign', '/rs256'], ['es256_sign', '/es256']]) {
+    for (const [name, path] of [['kv_read', '/kv-read'], ['kv_write', '/kv-write'], ['do_call', '/do'], ['fetch', '/fetch'], ['rs256_sign', '/rs256'], ['es256_sign', '/es256']]) {
       const r = await probe(path);
       report.platform_ms[name] = r.cpu_ms_per_op === null ? null : Math.max(0, +(r.cpu_ms_per_op - floorCpu).toFixed(3));
       report.platform_latency[name] = await unloaded(get(path));
@@ -301,6 +301,24 @@ try {
     await pool.close();
     echo.close();
     stopAll(); rmSync(flState, { recursive: true, force: true });
+    // A page from the ASSETS binding, on the floor with assets (which route every request):
+    // its `/asset` against its own `/`.
+    const asState = mkdtempSync(join(tmpdir(), 'floor-assets-bench-'));
+    const as = start('floor-assets', WRANGLER, ['dev', '--config', 'bench/peers/floor/wrangler.assets.toml', '--port', '8791', '--ip', '127.0.0.1', '--persist-to', asState, '--show-interactive-dev-session=false']);
+    await waitFor('http://127.0.0.1:8791/kv-read', as);
+    const asPool = new Pool('http://127.0.0.1:8791', { connections: 8 });
+    const asGet = (path) => async () => {
+      const r = await asPool.request({ path, method: 'GET' }); await r.body.text();
+      if (r.statusCode !== 200) throw new Error(`floor with assets ${path} ${r.statusCode}`);
+    };
+    const asPid = workerPid(as, asState);
+    const bare = await load({ conc: 8, pid: asPid, op: asGet('/') });
+    const page = await load({ conc: 8, pid: asPid, op: asGet('/asset') });
+    report.platform_ms.asset = bare.cpu_ms_per_op === null || page.cpu_ms_per_op === null ? null : Math.max(0, +(page.cpu_ms_per_op - bare.cpu_ms_per_op).toFixed(3));
+    report.platform_latency.asset = await unloaded(asGet('/asset'));
+    console.error(`  floor with assets /asset: ${page.ok} ops, +${report.platform_ms.asset} ms`);
+    await asPool.close();
+    stopAll(); rmSync(asState, { recursive: true, force: true });
   }
   if (PEERS.includes('oidc-provider')) {
     const op = start('oidc-provider', 'node', ['bench/peers/oidc-provider.mjs'], { PORT: '9300' });

@@ -89,8 +89,11 @@ fn independent_storage_calls_are_sent_together() {
     assert_eq!(callback, 3);
     // An online refresh token: the rotation, then the session-ended marker and the user at once.
     let tokens = tokens_for_alice(&world, "openid email");
-    assert_eq!(refresh(&world, tokens["refresh_token"].as_str().unwrap()).status(), 200);
+    let refreshed = json(&refresh(&world, tokens["refresh_token"].as_str().unwrap()));
     assert_eq!(last("/token"), 2);
+    // Userinfo: the revocation marker and the user at once.
+    assert_eq!(userinfo_status(&world, refreshed["access_token"].as_str().unwrap()), 200);
+    assert_eq!(last("/userinfo"), 1);
 }
 
 /// A signed-in visitor's page view behind the static-site gate: one KV read (the session),

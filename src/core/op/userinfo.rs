@@ -33,12 +33,9 @@ fn bearer(req: &Request) -> Result<Option<String>, Failure> {
     }
 }
 
-/// The claims of the request's valid, unrevoked keyedge access token (RFC 6750).
-pub async fn authenticate_bearer(
-    app: &Keyedge,
-    ports: &Ports<'_>,
-    req: &Request,
-) -> Result<AccessTokenClaims, Failure> {
+/// The claims of the request's keyedge access token, signature, times and audience checked;
+/// whether its grant was revoked is [`not_revoked`]'s question.
+async fn verified_bearer(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Result<AccessTokenClaims, Failure> {
     let token = bearer(req)?.ok_or_else(|| invalid_token("an access token is required"))?;
     let claims: AccessTokenClaims = app
         .keys
@@ -48,15 +45,33 @@ pub async fn authenticate_bearer(
     if claims.iss != app.config.issuer || claims.aud != app.config.issuer {
         return Err(invalid_token("the token was not issued for this server"));
     }
-    if ports.store.get(&keys::revoked_grant(&claims.gid)).await?.is_some() {
-        return Err(invalid_token("the token was revoked"));
+    Ok(claims)
+}
+
+async fn not_revoked(ports: &Ports<'_>, claims: &AccessTokenClaims) -> Result<(), Failure> {
+    match ports.store.get(&keys::revoked_grant(&claims.gid)).await? {
+        Some(_) => Err(invalid_token("the token was revoked")),
+        None => Ok(()),
     }
+}
+
+/// The claims of the request's valid, unrevoked keyedge access token (RFC 6750).
+pub async fn authenticate_bearer(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    req: &Request,
+) -> Result<AccessTokenClaims, Failure> {
+    let claims = verified_bearer(app, ports, req).await?;
+    not_revoked(ports, &claims).await?;
     Ok(claims)
 }
 
 pub async fn userinfo(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
-    let claims = authenticate_bearer(app, ports, req).await?;
-    let user = users::load(ports, &claims.sub).await?.ok_or_else(|| invalid_token("the user no longer exists"))?;
+    let claims = verified_bearer(app, ports, req).await?;
+    // The revocation marker and the user are read in one round trip.
+    let user = async { users::load(ports, &claims.sub).await.map_err(Failure::from) };
+    let ((), user) = futures_util::future::try_join(not_revoked(ports, &claims), user).await?;
+    let user = user.ok_or_else(|| invalid_token("the user no longer exists"))?;
     let mut body = user.claims_for(&claims.scope, &claims.userinfo_claims);
     if let Some(client) = app.config.client(&claims.client_id) {
         body.extend(user.broker_claims(client));
