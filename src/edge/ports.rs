@@ -97,6 +97,16 @@ impl Store for KvPort {
 
 pub struct OncePort(ObjectNamespace);
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// A stub of the `OnceStore` Durable Object, seen through its RPC method.
+    #[wasm_bindgen(extends = js_sys::Object)]
+    type OnceRpc;
+
+    #[wasm_bindgen(method, catch)]
+    fn call(this: &OnceRpc, op: &str) -> std::result::Result<js_sys::Promise, wasm_bindgen::JsValue>;
+}
+
 impl OncePort {
     /// Items are spread over 64 objects by a hash of their routing part (before `|`, or the
     /// whole key), so no single object is a global bottleneck while keys that must change
@@ -107,16 +117,14 @@ impl OncePort {
         format!("once-{}", h % 64)
     }
 
+    /// One operation on the object that owns `key`, over Durable Object RPC
+    /// (`OnceStore::call`): a JSON string each way, no Request or Response objects.
     async fn call(&self, key: &str, body: serde_json::Value) -> std::result::Result<serde_json::Value, PortError> {
-        let stub = self.0.get_by_name(&Self::shard(key)).map_err(port_err)?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.to_string().into()));
-        let req = Request::new_with_init("https://once/", &init).map_err(port_err)?;
-        let res = stub.fetch_with_request(req).await.map_err(port_err)?;
-        if res.status_code() != 200 {
-            return Err(PortError(format!("once store answered {}", res.status_code())));
-        }
-        serde_json::from_slice(&body_bytes(res).await?).map_err(port_err)
+        let stub: OnceRpc = self.0.get_by_name(&Self::shard(key)).map_err(port_err)?.into_rpc();
+        let promise = stub.call(&body.to_string()).map_err(|e| PortError(format!("once store: {e:?}")))?;
+        let answer = JsFuture::from(promise).await.map_err(|e| PortError(format!("once store: {e:?}")))?;
+        let answer = answer.as_string().ok_or_else(|| PortError("once store: the answer is not text".into()))?;
+        serde_json::from_str(&answer).map_err(port_err)
     }
 }
 
