@@ -111,7 +111,9 @@ function kind(f, name) {
     if (/^<?(core|alloc|std|dlmalloc|hashbrown|__rustc)/.test(name)) return 'wasm: Rust std, allocator';
     return 'wasm: libraries (serde, http, url, JOSE, …)';
   }
-  if (f.url.includes('shim.js') || name === 'wasm-to-js' || name.startsWith('js-to-wasm')) return 'JS glue of wasm-bindgen';
+  // The bundled Worker script (worker-build's glue and src/edge/worker.mjs; wrangler names it
+  // after the entry module) and the calls between it and wasm.
+  if (/(^|\/)(worker|shim)\.js$/.test(f.url) || name === 'wasm-to-js' || name.startsWith('js-to-wasm')) return 'JS glue of wasm-bindgen';
   if (['sign', 'verify', 'importKey', 'digest'].includes(name)) return 'WebCrypto';
   if (name === '(garbage collector)') return 'garbage collector';
   return 'runtime APIs (fetch, Request/Response, KV, SQL, microtasks)';
