@@ -112,13 +112,18 @@ fn alice_account(world: &World) -> String {
 mod review_profile {
     use super::*;
 
-    #[test]
-    fn on_shows_the_form_validates_inline_and_creates_the_edited_account() {
-        let a = accounts(
+    /// The `up` IdP with a first login flow that always shows the review form.
+    fn reviewing() -> Accounts {
+        accounts(
             "first_login_flow = \"review\"",
             "",
             "[[first_login_flows]]\nalias = \"review\"\nreview_profile = \"on\"\n",
-        );
+        )
+    }
+
+    #[test]
+    fn on_shows_the_form_validates_inline_and_creates_the_edited_account() {
+        let a = reviewing();
         let world = &a.world;
         let mut browser = Browser::default();
         let (res, rp) = callback(world, &mut browser, "up", &world.idp, "alice");
@@ -154,11 +159,7 @@ mod review_profile {
 
     #[test]
     fn a_changed_email_is_not_verified() {
-        let a = accounts(
-            "first_login_flow = \"review\"",
-            "",
-            "[[first_login_flows]]\nalias = \"review\"\nreview_profile = \"on\"\n",
-        );
+        let a = reviewing();
         let world = &a.world;
         let mut browser = Browser::default();
         let (_, rp) = callback(world, &mut browser, "up", &world.idp, "alice");
