@@ -49,6 +49,26 @@ fn a_guessed_refresh_secret_does_not_revoke_the_real_one() {
     assert_eq!(refresh(&world, &rt).status(), 200);
 }
 
+/// RFC 9700 §4.14.2 reuse detection remembers the last `ROTATED_OUT_KEPT` secrets: a token
+/// within them revokes the family, an older one is only refused (the live chain goes on).
+#[test]
+fn reuse_detection_remembers_the_last_rotated_out_secrets() {
+    let world = World::new();
+    let first = s(&tokens_for_alice(&world, "openid"), "refresh_token");
+    let mut chain = vec![first];
+    for _ in 0..=keyedge::core::ports::ROTATED_OUT_KEPT {
+        let next = s(&json(&refresh(&world, chain.last().unwrap())), "refresh_token");
+        chain.push(next);
+    }
+    let live = chain.last().unwrap().clone();
+    // The first secret has dropped out of the window: refused, nothing revoked.
+    assert_eq!(json(&refresh(&world, &chain[0]))["error"], "invalid_grant");
+    let live = s(&json(&refresh(&world, &live)), "refresh_token");
+    // The second is still remembered: reuse, and the whole family is revoked.
+    assert_eq!(json(&refresh(&world, &chain[2]))["error"], "invalid_grant");
+    assert_eq!(json(&refresh(&world, &live))["error"], "invalid_grant");
+}
+
 #[test]
 fn refresh_token_of_another_client_is_refused() {
     let world = World::new();

@@ -219,6 +219,11 @@ impl Forward {
         }
     }
 
+    /// The error for a gate configured with `upstream = "assets"` on a Worker without them.
+    pub fn no_assets() -> PortError {
+        PortError("gate.upstream = \"assets\" but no ASSETS binding".into())
+    }
+
     pub fn request(&self) -> Result<http::Request<Vec<u8>>, PortError> {
         let mut req = http::Request::builder().method(self.method.clone()).uri(&self.url);
         if let Some(headers) = req.headers_mut() {
@@ -232,9 +237,7 @@ impl Forward {
     pub async fn send(&self, ports: &Ports<'_>) -> Outcome {
         let upstream = match (self.to_assets, ports.site) {
             (true, Some(site)) => site,
-            (true, None) => {
-                return Err(Failure::Port(PortError("gate.upstream = \"assets\" but no ASSETS binding".into())))
-            }
+            (true, None) => return Err(Failure::Port(Self::no_assets())),
             (false, _) => ports.http,
         };
         let mut res: Response = upstream.send(self.request()?).await?;

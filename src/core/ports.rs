@@ -79,6 +79,10 @@ pub struct Family {
 /// answered by revoking) rather than looking like an unknown item.
 pub const REPLAY_WINDOW: u64 = 3600;
 
+/// How many rotated-out secrets a refresh-token family remembers: presenting one of them is
+/// reuse (the family is revoked); an older one is merely refused.
+pub const ROTATED_OUT_KEPT: usize = 100;
+
 /// Strongly consistent single-use items and unique claims (a SQLite-backed Durable Object).
 #[async_trait(?Send)]
 pub trait Once {

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::{wasm_bindgen, JsError};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State};
 
-use crate::core::ports::REPLAY_WINDOW;
+use crate::core::ports::{REPLAY_WINDOW, ROTATED_OUT_KEPT};
 
 #[durable_object]
 pub struct OnceStore {
@@ -55,9 +55,10 @@ struct FamilyRow {
     revoked: i64,
 }
 
-/// Rotated-out secrets kept per family for reuse detection (100, in [`ROTATE`]).
+/// A rotation in one statement: the current secret joins the rotated-out list (the oldest
+/// dropped once it holds [`ROTATED_OUT_KEPT`]) and the next one takes its place.
 const ROTATE: &str = "UPDATE families SET current = ?, \
-     previous = json_insert(CASE WHEN json_array_length(previous) >= 100 THEN json_remove(previous, '$[0]') ELSE previous END, '$[#]', current) \
+     previous = json_insert(CASE WHEN json_array_length(previous) >= ? THEN json_remove(previous, '$[0]') ELSE previous END, '$[#]', current) \
      WHERE key = ? AND current = ? AND revoked = 0 AND expires_at > ? RETURNING value";
 
 #[derive(Deserialize)]
@@ -214,16 +215,16 @@ impl OnceStore {
                 Ok(serde_json::json!({}))
             }
             Op::FamilyRotate { key, presented, next } => {
-                // The usual case in one statement: the presented secret is the current one,
-                // it joins the rotated-out list (the oldest dropped beyond 100) and
-                // `next` takes its place.
-                let rotated: Vec<ValueRow> = self
-                    .sql
-                    .exec(
-                        ROTATE,
-                        vec![next.into(), key.clone().into(), presented.clone().into(), SqlStorageValue::Integer(now)],
-                    )?
-                    .to_array()?;
+                // The usual case: the presented secret is the current one.
+                let kept = SqlStorageValue::Integer(ROTATED_OUT_KEPT as i64);
+                let bindings = vec![
+                    next.into(),
+                    kept,
+                    key.clone().into(),
+                    presented.clone().into(),
+                    SqlStorageValue::Integer(now),
+                ];
+                let rotated: Vec<ValueRow> = self.sql.exec(ROTATE, bindings)?.to_array()?;
                 if let Some(row) = rotated.into_iter().next() {
                     return Ok(serde_json::json!({ "state": "rotated", "value": row.value }));
                 }

@@ -21,6 +21,10 @@ fn js_error(what: &str, e: wasm_bindgen::JsValue) -> worker::Error {
     worker::Error::RustError(format!("{what}: {e:?}"))
 }
 
+fn js_port_error(what: &str, e: wasm_bindgen::JsValue) -> PortError {
+    PortError(format!("{what}: {e:?}"))
+}
+
 /// The incoming request as an `http::Request`, read straight from the runtime's object: its
 /// headers cross the wasm boundary as one JSON string rather than a call per header, and
 /// nothing else (`cf`, a parsed URL) is read that keyedge does not use.
@@ -47,28 +51,24 @@ fn header_pairs(headers: &web_sys::Headers) -> Result<Vec<(String, String)>> {
     serde_json::from_str(&String::from(json)).map_err(|e| worker::Error::RustError(format!("headers: {e}")))
 }
 
-/// The runtime's `Response` for keyedge's answer; the headers go over as one JSON array.
-pub fn from_http_response(res: http::Response<Vec<u8>>) -> Result<web_sys::Response> {
+/// A runtime `Headers` for `headers`, built from one JSON array rather than a call per header.
+fn js_headers(headers: &http::HeaderMap) -> std::result::Result<web_sys::Headers, PortError> {
     let pairs: Vec<(&str, &str)> =
-        res.headers().iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))).collect();
-    let headers = serde_json::to_string(&pairs).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        headers.iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))).collect();
+    let json = serde_json::to_string(&pairs).map_err(port_err)?;
+    let pairs = js_sys::JSON::parse(&json).map_err(|e| js_port_error("headers", e))?;
+    web_sys::Headers::new_with_str_sequence_sequence(&pairs).map_err(|e| js_port_error("headers", e))
+}
+
+/// The runtime's `Response` for keyedge's answer.
+pub fn from_http_response(res: http::Response<Vec<u8>>) -> Result<web_sys::Response> {
     let init = web_sys::ResponseInit::new();
     init.set_status(res.status().as_u16());
-    init.set_headers(&js_sys::JSON::parse(&headers).map_err(|e| js_error("headers", e))?);
+    init.set_headers_headers(&js_headers(res.headers()).map_err(|e| worker::Error::RustError(e.0))?);
     let body = res.into_body();
     let body = (!body.is_empty()).then(|| js_sys::Uint8Array::from(body.as_slice()));
     web_sys::Response::new_with_opt_buffer_source_and_init(body.as_ref().map(|b| b.as_ref()), &init)
         .map_err(|e| js_error("response", e))
-}
-
-/// A response body read whole by the runtime (`Response.arrayBuffer()`): worker's own
-/// `Response::bytes` reads the stream chunk by chunk through a JS reader, which costs several
-/// times more CPU for the small bodies keyedge exchanges with its Durable Object and IdPs.
-async fn body_bytes(res: Response) -> std::result::Result<Vec<u8>, PortError> {
-    let res = worker::web_sys::Response::from(res);
-    let promise = res.array_buffer().map_err(|e| PortError(format!("response body: {e:?}")))?;
-    let buffer = JsFuture::from(promise).await.map_err(|e| PortError(format!("response body: {e:?}")))?;
-    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
 pub struct KvPort(KvStore);
@@ -121,8 +121,8 @@ impl OncePort {
     /// (`OnceStore::call`): a JSON string each way, no Request or Response objects.
     async fn call(&self, key: &str, body: serde_json::Value) -> std::result::Result<serde_json::Value, PortError> {
         let stub: OnceRpc = self.0.get_by_name(&Self::shard(key)).map_err(port_err)?.into_rpc();
-        let promise = stub.call(&body.to_string()).map_err(|e| PortError(format!("once store: {e:?}")))?;
-        let answer = JsFuture::from(promise).await.map_err(|e| PortError(format!("once store: {e:?}")))?;
+        let promise = stub.call(&body.to_string()).map_err(|e| js_port_error("once store", e))?;
+        let answer = JsFuture::from(promise).await.map_err(|e| js_port_error("once store", e))?;
         let answer = answer.as_string().ok_or_else(|| PortError("once store: the answer is not text".into()))?;
         serde_json::from_str(&answer).map_err(port_err)
     }
@@ -219,28 +219,27 @@ impl Http for AssetsPort {
 }
 
 fn to_worker_request(request: &http::Request<Vec<u8>>) -> std::result::Result<Request, PortError> {
-    let headers = Headers::new();
-    for (name, value) in request.headers() {
-        if let Ok(v) = value.to_str() {
-            headers.append(name.as_str(), v).map_err(port_err)?;
-        }
-    }
     let method = Method::from(request.method().as_str().to_owned());
     let mut init = RequestInit::new();
-    init.with_method(method).with_headers(headers);
+    init.with_method(method).with_headers(Headers(js_headers(request.headers())?));
     if !request.body().is_empty() {
         init.with_body(Some(js_sys::Uint8Array::from(request.body().as_slice()).into()));
     }
     Request::new_with_init(&request.uri().to_string(), &init).map_err(port_err)
 }
 
+/// An upstream's answer as an `http::Response`; the body is read whole by the runtime
+/// (`arrayBuffer()`): worker's own `Response::bytes` reads the stream chunk by chunk through a
+/// JS reader, which costs several times more CPU for the small bodies of IdPs.
 async fn from_worker_response(res: Response) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
-    let mut builder = http::Response::builder().status(res.status_code());
-    for (name, value) in res.headers().entries() {
+    let res = web_sys::Response::from(res);
+    let mut builder = http::Response::builder().status(res.status());
+    for (name, value) in header_pairs(&res.headers()).map_err(port_err)? {
         builder = builder.header(name, value);
     }
-    let body = body_bytes(res).await?;
-    builder.body(body).map_err(port_err)
+    let promise = res.array_buffer().map_err(|e| js_port_error("response body", e))?;
+    let buffer = JsFuture::from(promise).await.map_err(|e| js_port_error("response body", e))?;
+    builder.body(js_sys::Uint8Array::new(&buffer).to_vec()).map_err(port_err)
 }
 
 pub struct SystemClock;
@@ -273,27 +272,26 @@ impl EdgePorts {
     /// Sends a page the gate let through and hands the upstream's body on as the stream it is
     /// (never copied into wasm), with the gate's header changes.
     pub async fn forward(&self, forward: &Forward) -> std::result::Result<web_sys::Response, PortError> {
-        let js = |what: &str, e: wasm_bindgen::JsValue| PortError(format!("{what}: {e:?}"));
         let req = to_worker_request(&forward.request()?)?;
         let res = match (forward.to_assets, &self.assets) {
             (true, Some(assets)) => assets.0.fetch_request(req).await,
-            (true, None) => return Err(PortError("gate.upstream = \"assets\" but no ASSETS binding".into())),
+            (true, None) => return Err(Forward::no_assets()),
             (false, _) => worker::Fetch::Request(req).send().await,
         }
         .map_err(port_err)?;
         let res = web_sys::Response::from(res);
         // A fetched response's headers are immutable: the page gets a copy.
-        let headers = web_sys::Headers::new_with_headers(&res.headers()).map_err(|e| js("headers", e))?;
+        let headers = web_sys::Headers::new_with_headers(&res.headers()).map_err(|e| js_port_error("headers", e))?;
         for (name, value, replace) in forward.header_edits() {
             if *replace { headers.set(name, value) } else { headers.append(name, value) }
-                .map_err(|e| js("headers", e))?;
+                .map_err(|e| js_port_error("headers", e))?;
         }
         let init = web_sys::ResponseInit::new();
         init.set_status(res.status());
         init.set_status_text(&res.status_text());
         init.set_headers(&headers);
         web_sys::Response::new_with_opt_readable_stream_and_init(res.body().as_ref(), &init)
-            .map_err(|e| js("response", e))
+            .map_err(|e| js_port_error("response", e))
     }
 
     pub fn new(env: &Env, with_assets: bool) -> Result<Self> {

@@ -103,7 +103,10 @@ impl RsaCrypto for WebCryptoRsa {
         let subtle = subtle()?;
         let id = format!("public:{}:{}", alg.name(), crate::core::b64url(&Sha256::digest(spki_der)));
         let (import, alg) = match alg {
-            Alg::RS256 => (algorithm()?, algorithm()?),
+            Alg::RS256 => {
+                let rsa = algorithm()?;
+                (rsa.clone(), rsa)
+            }
             Alg::ES256 => (object("ECDSA", "namedCurve", "P-256")?, object("ECDSA", "hash", "SHA-256")?),
             Alg::EdDSA => return Err(PortError("EdDSA is verified in the core".into())),
         };

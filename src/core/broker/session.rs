@@ -132,8 +132,6 @@ pub fn device_of(user_agent: Option<&str>) -> String {
     }
 }
 
-/// Creates a session and returns it with the cookie value to set, and lists it for the
-/// account page (a second KV write, no read).
 /// A new session and its cookie value; nothing is stored yet (see [`store`]).
 pub fn open(ports: &Ports<'_>, new: NewSession<'_>) -> (Session, String) {
     let NewSession { user_id, idp, lifetime, client, upstream_id_token, device } = new;

@@ -109,10 +109,10 @@ pub async fn refresh_token(app: &Keyedge, ports: &Ports<'_>, client: &Client, pa
     };
     // An online token dies with its session; that check and the user's record are read together.
     let ended = async {
-        match grant.offline {
-            true => Ok(false),
-            false => ports.store.get(&keys::ended_session(&grant.sid)).await.map(|e| e.is_some()),
+        if grant.offline {
+            return Ok(false);
         }
+        ports.store.get(&keys::ended_session(&grant.sid)).await.map(|e| e.is_some())
     };
     let (ended, user) = futures_util::future::try_join(ended, users::load(ports, &grant.user_id)).await?;
     if ended {

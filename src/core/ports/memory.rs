@@ -237,6 +237,9 @@ impl Once for MemoryOnce {
         } else if row.current == presented {
             let old = std::mem::replace(&mut row.current, next.to_owned());
             row.previous.push(old);
+            if row.previous.len() > super::ROTATED_OUT_KEPT {
+                row.previous.remove(0);
+            }
             Rotation::Rotated(row.value.clone())
         } else if row.previous.iter().any(|p| p == presented) {
             row.revoked = true;
