@@ -29,6 +29,14 @@ export const USERS = {
          given_name: 'Bob', family_name: 'Builder', name: 'Bob Builder' },
   // No names: keyedge's first login asks for them (review profile).
   carol: { password: 'carol', sub: 'u-carol', email: 'carol@example.com', email_verified: true },
+  // For the end-to-end attack tests (tests/e2e/attacks.test.mjs): mallory reads her own
+  // mailbox; eve's IdP lets her claim dave's address without verifying it.
+  mallory: { password: 'mallory', sub: 'u-mallory', email: 'mallory@example.com', email_verified: true,
+             given_name: 'Mallory', family_name: 'Mayhem', name: 'Mallory Mayhem' },
+  dave: { password: 'dave', sub: 'u-dave', email: 'dave@example.com', email_verified: true,
+          given_name: 'Dave', family_name: 'Doe', name: 'Dave Doe' },
+  eve: { password: 'eve', sub: 'u-eve', email: 'dave@example.com', email_verified: false,
+         given_name: 'Eve', family_name: 'Eavesdropper', name: 'Eve Eavesdropper' },
 };
 const bySub = Object.fromEntries(Object.entries(USERS).map(([username, u]) => [u.sub, { ...u, username }]));
 

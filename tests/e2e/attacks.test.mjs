@@ -1,0 +1,133 @@
+// Attacks on accounts, performed end to end as an attacker would against `make dev`
+// (`wrangler dev`, both demo IdPs, Chromium): each test plays the attack and checks that it
+// fails. docs/security.md lists them with their native twins.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { withServersAndChromium } from './chromium.mjs';
+import { startServers, KEYEDGE } from './servers.mjs';
+
+const env = withServersAndChromium({ before, after }, startServers);
+
+async function signInAtIdp(page, user, password) {
+  await page.waitForURL(/localhost:909[01]\/interaction\//);
+  await page.getByLabel('Username').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** The demo IdPs' passwords (dev/demo-idp.mjs). */
+const PASSWORDS = { alice: 'wonderland', bob: 'builder', mallory: 'mallory', dave: 'dave', eve: 'eve' };
+
+/** A fresh browser starts signing in to /account through `idp` as `user`. */
+async function startLogin(idp, user) {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${KEYEDGE}/login?return_to=%2Faccount`);
+  await page.getByRole('link', { name: `Sign in with ${idp}` }).click();
+  await signInAtIdp(page, user, PASSWORDS[user]);
+  return page;
+}
+
+/** The keyedge user id of a browser that is on its account page. */
+async function accountId(page) {
+  await page.waitForURL(`${KEYEDGE}/account`);
+  return page.locator('#user-id').textContent();
+}
+
+async function inbox(to) {
+  return (await fetch(`${KEYEDGE}/dev/inbox?to=${encodeURIComponent(to)}`)).json();
+}
+
+/** The hidden fields of the page's first form (a CSRF token, if the page has one). */
+async function hiddenFields(page) {
+  const fields = {};
+  for (const input of await page.locator('form input[type=hidden]').all()) {
+    fields[await input.getAttribute('name')] = (await input.getAttribute('value')) ?? '';
+  }
+  return fields;
+}
+
+test('a verification link mailed for one account never links to another (issue 14, item 1)', async () => {
+  // The victim, and the account whose mailbox the attacker reads.
+  const victim = await startLogin('Demo IdP', 'alice');
+  const aliceId = await accountId(victim);
+  await victim.context().close();
+  const own = await startLogin('Demo IdP', 'mallory');
+  const malloryId = await accountId(own);
+  await own.context().close();
+
+  // A new identity of the attacker's collides with her own account: she asks to link it.
+  const page = await startLogin('Partner IdP', 'mallory');
+  await page.getByRole('heading', { name: 'Account already exists' }).waitFor();
+  const hidden = await hiddenFields(page);
+  await page.getByRole('button', { name: 'Add to existing account' }).click();
+  await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+  const [mail] = await inbox('mallory@example.com');
+  const link = mail.text.match(/http:\/\/localhost:8787\/first-login\/verify-email\?token=\S+/)[0];
+
+  // She turns the pending login towards the victim: the victim's username collides.
+  const review = await page.request.post(`${KEYEDGE}/first-login/review`, {
+    form: { ...hidden, username: 'alice', email: 'someone-else@example.com', given_name: 'M', family_name: 'M' },
+    headers: { origin: KEYEDGE },
+  });
+  assert.ok(review.status() < 500, `review answered ${review.status()}`);
+
+  // The mailed link must not sign her in as the victim, nor link anything to the victim.
+  await page.goto(link);
+  if (page.url() === `${KEYEDGE}/account`) {
+    const id = await page.locator('#user-id').textContent();
+    assert.notEqual(id, aliceId, 'the attacker was signed in to the victim\'s account');
+  }
+  await page.context().close();
+  const check = await startLogin('Demo IdP', 'alice');
+  assert.equal(await accountId(check), aliceId);
+  assert.deepEqual(await check.locator('tr.link td:first-child').allTextContents(), ['Demo IdP']);
+  await check.context().close();
+  assert.notEqual(malloryId, aliceId);
+});
+
+test('an unverified email claimed first never captures the verified owner (issue 14, item 2)', async () => {
+  // eve's IdP hands her dave's address, unverified; she signs up first.
+  const attacker = await startLogin('Demo IdP', 'eve');
+  const eveId = await accountId(attacker);
+  await attacker.context().close();
+
+  // dave signs in later with his verified address and does what any page asks him to.
+  const page = await startLogin('Partner IdP', 'dave');
+  const confirm = page.getByRole('heading', { name: 'Account already exists' });
+  const arrived = await Promise.race([
+    confirm.waitFor().then(() => 'confirm'),
+    page.waitForURL(`${KEYEDGE}/account`).then(() => 'account'),
+  ]);
+  if (arrived === 'confirm') {
+    await page.getByRole('button', { name: 'Add to existing account' }).click();
+    await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+    const [mail] = await inbox('dave@example.com');
+    await page.goto(mail.text.match(/http:\/\/localhost:8787\/first-login\/verify-email\?token=\S+/)[0]);
+  }
+  const daveId = await accountId(page);
+  assert.notEqual(daveId, eveId, 'the victim landed in the attacker\'s account');
+  assert.deepEqual(await page.locator('tr.link td:first-child').allTextContents(), ['Partner IdP']);
+  await page.context().close();
+
+  // eve's account holds nothing of dave's.
+  const back = await startLogin('Demo IdP', 'eve');
+  assert.equal(await accountId(back), eveId);
+  assert.deepEqual(await back.locator('tr.link td:first-child').allTextContents(), ['Demo IdP']);
+  await back.context().close();
+});
+
+test('the gate checks the path the site serves: no other spelling reaches /staff/ (issue 14, item 4)', async () => {
+  // bob is signed in but has no staff role.
+  const page = await startLogin('Demo IdP', 'bob');
+  await accountId(page);
+  const honest = await page.request.get(`${KEYEDGE}/staff/`, { maxRedirects: 0 });
+  assert.equal(honest.status(), 403);
+  for (const path of ['/staff', '//staff/', '/%73taff/', '/staff%2F', '/%2Fstaff/', '/staff%2Findex.html',
+    '/public/..%2Fstaff/', '/public/../staff/', '/./staff/', '/staff/./', '/STAFF/', '/staff/index.html']) {
+    const res = await page.request.get(`${KEYEDGE}${path}`, { maxRedirects: 0 });
+    const body = await res.text();
+    assert.doesNotMatch(body, /Staff area/, `${path} served the staff page (${res.status()})`);
+  }
+  await page.context().close();
+});
