@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::app::Keyedge;
 use super::broker::logout;
 use super::broker::session;
-use super::broker::users::{self, User};
+use super::broker::users::{self, UpdateError, User};
 use super::error::{Failure, OAuthError, Outcome};
 use super::keys;
 use super::ports::{PortError, Ports};
@@ -110,12 +110,19 @@ async fn one(ports: &Ports<'_>, id: &str) -> Outcome {
 /// `DELETE /admin/users/{id}/links/{alias}`: removes the identity, its stored tokens and its
 /// claim (the admin may remove the last one; the user then cannot sign in with it).
 async fn unlink(ports: &Ports<'_>, id: &str, alias: &str) -> Outcome {
-    let mut user = user_or_404(ports, id).await?;
-    let Some(position) = user.links.iter().position(|l| l.alias == alias) else {
-        return Err(error(StatusCode::NOT_FOUND, "not_found", format!("the user has no `{alias}` identity")));
+    let removed = users::update(ports, id, |user| {
+        let position = user.links.iter().position(|l| l.alias == alias).ok_or(())?;
+        Ok(user.links.remove(position))
+    })
+    .await;
+    let (user, link) = match removed {
+        Ok(Some(done)) => done,
+        Ok(None) => return Err(error(StatusCode::NOT_FOUND, "not_found", format!("no user `{id}`"))),
+        Err(UpdateError::Refused(())) => {
+            return Err(error(StatusCode::NOT_FOUND, "not_found", format!("the user has no `{alias}` identity")))
+        }
+        Err(UpdateError::Port(e)) => return Err(e.into()),
     };
-    let link = user.links.remove(position);
-    users::save(ports, &user).await?;
     ports.store.delete(&keys::link(&link.alias, &link.sub)).await?;
     ports.store.delete(&keys::stored_tokens(&link.alias, &link.sub)).await?;
     ports.once.unclaim(&keys::link_claim(&link.alias, &link.sub), &user.id).await?;
@@ -204,7 +211,7 @@ async fn import_one(ports: &Ports<'_>, user: &User) -> Result<Option<String>, Po
             None => held.push(key),
         }
     }
-    users::save(ports, user).await?;
+    users::put(ports, user).await?;
     for l in &user.links {
         ports.store.put(&keys::link(&l.alias, &l.sub), &user.id, None).await?;
     }

@@ -13,6 +13,13 @@ pub fn user(id: &str) -> String {
     format!("user:{id}")
 }
 
+/// Once record `user:{id}|record` → the user record's strongly consistent copy, against
+/// which every change is compare-and-swapped ([`users::update`](super::broker::users::update))
+/// before KV's copy is written. No TTL; it lives in the object that `user:{id}` routes to.
+pub fn user_record(id: &str) -> String {
+    format!("user:{id}|record")
+}
+
 /// KV `link:{alias}:{base64url(sub)}` → user id. No TTL. The upstream `sub` is encoded so
 /// any byte an IdP puts there is a valid key.
 pub fn link(alias: &str, sub: &str) -> String {

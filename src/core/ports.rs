@@ -112,6 +112,13 @@ pub trait Once {
     /// Revokes a family; later rotations are refused.
     async fn family_revoke(&self, key: &str) -> Result<(), PortError>;
     async fn family_get(&self, key: &str) -> Result<Option<Family>, PortError>;
+
+    /// The strongly consistent copy of a record that concurrent requests change (a user
+    /// record; KV keeps the copy that is read on hot paths).
+    async fn record_get(&self, key: &str) -> Result<Option<String>, PortError>;
+    /// Writes `value` only if the record still is `expected` (`None`: no record yet), so a
+    /// read-modify-write cannot overwrite a change made meanwhile. `false`: nothing written.
+    async fn record_swap(&self, key: &str, expected: Option<&str>, value: &str) -> Result<bool, PortError>;
 }
 
 /// Outbound HTTP (Workers `fetch`).

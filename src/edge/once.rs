@@ -24,6 +24,8 @@ enum Op {
     FamilyRotate { key: String, presented: String, next: String },
     FamilyRevoke { key: String },
     FamilyGet { key: String },
+    RecordGet { key: String },
+    RecordSwap { key: String, expected: Option<String>, value: String },
 }
 
 #[derive(Deserialize)]
@@ -119,6 +121,8 @@ impl DurableObject for OnceStore {
             "CREATE TABLE IF NOT EXISTS items (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL, consumed INTEGER NOT NULL DEFAULT 0)",
             "CREATE INDEX IF NOT EXISTS items_expiry ON items (expires_at)",
             "CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL)",
+            // Records changed by concurrent requests (user records): compare-and-swap.
+            "CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
             // Refresh-token families: `previous` is a JSON array of rotated-out secret hashes.
             "CREATE TABLE IF NOT EXISTS families (key TEXT PRIMARY KEY, value TEXT NOT NULL, current TEXT NOT NULL, previous TEXT NOT NULL DEFAULT '[]', revoked INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL)",
         ] {
@@ -251,6 +255,23 @@ impl OnceStore {
                 }
                 None => Ok(serde_json::json!({})),
             },
+            Op::RecordGet { key } => {
+                let rows: Vec<ValueRow> =
+                    self.sql.exec("SELECT value FROM records WHERE key = ?", vec![key.into()])?.to_array()?;
+                Ok(rows.into_iter().next().map_or(serde_json::json!({}), |r| serde_json::json!({ "value": r.value })))
+            }
+            Op::RecordSwap { key, expected, value } => {
+                let rows: Vec<ValueRow> =
+                    self.sql.exec("SELECT value FROM records WHERE key = ?", vec![key.clone().into()])?.to_array()?;
+                if rows.into_iter().next().map(|r| r.value) != expected {
+                    return Ok(serde_json::json!({ "swapped": false }));
+                }
+                self.sql.exec(
+                    "INSERT OR REPLACE INTO records (key, value) VALUES (?, ?)",
+                    vec![key.into(), value.into()],
+                )?;
+                Ok(serde_json::json!({ "swapped": true }))
+            }
         }
     }
 }

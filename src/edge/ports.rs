@@ -195,6 +195,20 @@ impl Once for OncePort {
             _ => None,
         })
     }
+    async fn record_get(&self, key: &str) -> std::result::Result<Option<String>, PortError> {
+        let v = self.call(key, serde_json::json!({"op": "record_get", "key": key})).await?;
+        Ok(v.get("value").and_then(|x| x.as_str()).map(str::to_owned))
+    }
+    async fn record_swap(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> std::result::Result<bool, PortError> {
+        let op = serde_json::json!({"op": "record_swap", "key": key, "expected": expected, "value": value});
+        let v = self.call(key, op).await?;
+        Ok(v.get("swapped").and_then(|s| s.as_bool()).unwrap_or(false))
+    }
 }
 
 pub struct FetchPort;

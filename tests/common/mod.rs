@@ -261,6 +261,16 @@ impl World {
         res
     }
 
+    /// Several requests at once, as several isolates would serve them: each storage call
+    /// yields, so their steps interleave (jobs are not run).
+    pub fn send_all(&self, reqs: Vec<http::Request<Vec<u8>>>) -> Vec<Response<Vec<u8>>> {
+        let log = |line: &str| self.log.borrow_mut().push(line.to_owned());
+        let jobs = Jobs::default();
+        let ports = self.ports(&log, &jobs);
+        let answers = reqs.iter().map(|req| self.app.handle(req.clone(), &ports));
+        futures::executor::block_on(futures::future::join_all(answers))
+    }
+
     pub fn post_form(&self, path: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Response<Vec<u8>> {
         let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
         let mut req =

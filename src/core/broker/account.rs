@@ -5,7 +5,7 @@ use http::StatusCode;
 
 use super::logout;
 use super::session::{self, Session};
-use super::users::{self, User};
+use super::users::{self, UpdateError, User};
 use crate::core::app::Keyedge;
 use crate::core::error::{Failure, Outcome, PageError};
 use crate::core::keys;
@@ -97,28 +97,42 @@ pub async fn account(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome
 /// user can sign in with. Its stored tokens go too; signing in with it later makes a new
 /// account (or links it again, from this page).
 pub async fn unlink(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
-    let Some((_, mut user)) = signed_in(app, ports, req).await? else {
+    let Some((_, user)) = signed_in(app, ports, req).await? else {
         return Ok(sign_in());
     };
-    let Some(position) = user.links.iter().position(|l| l.alias == alias) else {
-        return Ok(web::redirect("/account"));
-    };
     let can_sign_in = app.config.provider(alias).is_some_and(|p| !p.link_only);
-    if can_sign_in && sign_in_capable(app, &user) <= 1 {
-        return Err(PageError::bad_request(
-            "Cannot unlink",
-            "This is the only identity you can sign in with. Link another identity provider first.",
-        )
-        .with_retry("/account")
-        .into());
-    }
-    let link = user.links.remove(position);
-    users::save(ports, &user).await?;
+    // Decided on the freshest record, so two unlinks at once cannot both pass the check.
+    let removed = users::update(ports, &user.id, |user| {
+        let Some(position) = user.links.iter().position(|l| l.alias == alias) else {
+            return Ok(None);
+        };
+        if can_sign_in && sign_in_capable(app, user) <= 1 {
+            return Err(LastIdentity);
+        }
+        Ok(Some(user.links.remove(position)))
+    })
+    .await;
+    let link = match removed {
+        Ok(Some((_, Some(link)))) => link,
+        Ok(_) => return Ok(web::redirect("/account")),
+        Err(UpdateError::Port(e)) => return Err(e.into()),
+        Err(UpdateError::Refused(LastIdentity)) => {
+            return Err(PageError::bad_request(
+                "Cannot unlink",
+                "This is the only identity you can sign in with. Link another identity provider first.",
+            )
+            .with_retry("/account")
+            .into())
+        }
+    };
     ports.store.delete(&keys::link(&link.alias, &link.sub)).await?;
     ports.store.delete(&keys::stored_tokens(&link.alias, &link.sub)).await?;
     ports.once.unclaim(&keys::link_claim(&link.alias, &link.sub), &user.id).await?;
     Ok(web::redirect("/account"))
 }
+
+/// The unlink would leave no identity to sign in with.
+struct LastIdentity;
 
 /// `POST /account/sessions/{sid}/end`: ends one of the user's sessions (their applications
 /// are told through back-channel logout).

@@ -1,6 +1,8 @@
 //! keyedge users and their linked upstream identities, found by `(alias, upstream sub)` —
 //! never by email.
 
+use std::convert::Infallible;
+
 use serde::{Deserialize, Serialize};
 
 use crate::core::config::{IdentityProvider, SyncMode};
@@ -155,9 +157,18 @@ pub async fn load(ports: &Ports<'_>, user_id: &str) -> Result<Option<User>, Port
     }
 }
 
-pub async fn save(ports: &Ports<'_>, user: &User) -> Result<(), PortError> {
+/// Writes `user` whole, whatever its record held (a new account, an imported one): the
+/// Durable Object's copy first, then KV's. Changes to an existing user go through [`update`].
+pub async fn put(ports: &Ports<'_>, user: &User) -> Result<(), PortError> {
     let json = serde_json::to_string(user).map_err(|e| PortError(e.to_string()))?;
-    ports.store.put(&keys::user(&user.id), &json, None).await
+    let record = keys::user_record(&user.id);
+    for _ in 0..UPDATE_ATTEMPTS {
+        let held = ports.once.record_get(&record).await?;
+        if ports.once.record_swap(&record, held.as_deref(), &json).await? {
+            return ports.store.put(&keys::user(&user.id), &json, None).await;
+        }
+    }
+    Err(PortError(format!("user {} changed by too many requests at once", user.id)))
 }
 
 /// The user linked to `identity`, if any, with the profile and mappers synchronised per the
@@ -173,10 +184,15 @@ pub async fn find_linked(
     let Some(mut user) = load(ports, &user_id).await? else {
         return Ok(None);
     };
-    let mut changed = idp.sync_mode == SyncMode::Force && user.sync_profile(identity);
-    changed |= super::mappers::apply(&mut user, idp, &identity.claims, false);
-    if changed {
-        save(ports, &user).await?;
+    let sync = |user: &mut User| {
+        let changed = idp.sync_mode == SyncMode::Force && user.sync_profile(identity);
+        changed | super::mappers::apply(user, idp, &identity.claims, false)
+    };
+    // Decided on KV's copy, so a login that changes nothing costs no Durable Object call.
+    if sync(&mut user) {
+        if let Some((fresh, _)) = update(ports, &user_id, |u| Ok::<_, Infallible>(sync(u))).await? {
+            user = fresh;
+        }
     }
     Ok(Some(user))
 }
@@ -263,7 +279,8 @@ pub async fn create(
         attributes: Default::default(),
     };
     super::mappers::apply(&mut user, idp, &identity.claims, true);
-    save(ports, &user).await?;
+    let json = serde_json::to_string(&user).map_err(|e| PortError(e.to_string()))?;
+    ports.store.put(&keys::user(&user.id), &json, None).await?;
     let id = user.id.clone();
     let username_key = keys::username(&draft.username);
     let email_key = draft.email.as_deref().map(keys::email);
@@ -300,6 +317,8 @@ pub async fn create(
     if let Some(key) = &email_key {
         ports.store.put(key, &id, None).await?;
     }
+    // The account is whole: its record joins the Durable Object, where changes start from.
+    ports.once.record_swap(&keys::user_record(&id), None, &json).await?;
     Ok(Creation::Created(user))
 }
 
@@ -323,7 +342,7 @@ impl From<PortError> for LinkError {
 pub async fn link(
     ports: &Ports<'_>,
     idp: &IdentityProvider,
-    mut user: User,
+    user: User,
     identity: &BrokeredIdentity,
 ) -> Result<User, LinkError> {
     if user.links.iter().any(|l| l.alias == identity.alias && l.sub == identity.sub) {
@@ -335,16 +354,97 @@ pub async fn link(
         }
     }
     ports.store.put(&keys::link(&identity.alias, &identity.sub), &user.id, None).await?;
-    user.links.push(LinkedIdentity {
-        alias: identity.alias.clone(),
-        sub: identity.sub.clone(),
-        username: identity.username.clone(),
-        linked_at: ports.clock.now(),
-    });
-    if idp.stored_tokens_readable && !user.has_role(READ_TOKEN_ROLE) {
-        user.roles.push(READ_TOKEN_ROLE.to_owned());
-    }
-    super::mappers::apply(&mut user, idp, &identity.claims, true);
-    save(ports, &user).await?;
+    let now = ports.clock.now();
+    let added = update(ports, &user.id, |user| {
+        if !user.links.iter().any(|l| l.alias == identity.alias && l.sub == identity.sub) {
+            user.links.push(LinkedIdentity {
+                alias: identity.alias.clone(),
+                sub: identity.sub.clone(),
+                username: identity.username.clone(),
+                linked_at: now,
+            });
+        }
+        if idp.stored_tokens_readable && !user.has_role(READ_TOKEN_ROLE) {
+            user.roles.push(READ_TOKEN_ROLE.to_owned());
+        }
+        super::mappers::apply(user, idp, &identity.claims, true);
+        Ok::<_, Infallible>(())
+    })
+    .await
+    .map_err(PortError::from)?;
+    // The account was deleted meanwhile: the identity is not left claimed for nobody.
+    let Some((user, ())) = added else {
+        ports.store.delete(&keys::link(&identity.alias, &identity.sub)).await?;
+        ports.once.unclaim(&keys::link_claim(&identity.alias, &identity.sub), &user.id).await?;
+        return Err(LinkError::Port(PortError(format!("user {} no longer exists", user.id))));
+    };
     Ok(user)
+}
+
+/// Why [`update`] changed nothing.
+#[derive(Debug)]
+pub enum UpdateError<E> {
+    /// The change refused the record as it found it.
+    Refused(E),
+    Port(PortError),
+}
+
+impl<E> From<PortError> for UpdateError<E> {
+    fn from(e: PortError) -> Self {
+        UpdateError::Port(e)
+    }
+}
+
+impl From<UpdateError<Infallible>> for PortError {
+    fn from(e: UpdateError<Infallible>) -> Self {
+        match e {
+            UpdateError::Port(e) => e,
+            UpdateError::Refused(never) => match never {},
+        }
+    }
+}
+
+/// How often [`update`] tries again when other requests changed the record meanwhile.
+const UPDATE_ATTEMPTS: usize = 16;
+
+/// Changes user `id` with `change` without losing what other requests change at the same
+/// time (two unlinks, a link and a profile sync): `change` runs on the freshest record, which
+/// is compare-and-swapped in the Durable Object (tried again on a conflict), and only then
+/// written to KV, where logins read it. `change` may refuse (nothing is written) and sees
+/// the record it decides on, so a check such as "not the last identity" cannot be raced.
+/// `Ok(None)`: there is no such user.
+pub async fn update<T, E>(
+    ports: &Ports<'_>,
+    id: &str,
+    mut change: impl FnMut(&mut User) -> Result<T, E>,
+) -> Result<Option<(User, T)>, UpdateError<E>> {
+    let record = keys::user_record(id);
+    for _ in 0..UPDATE_ATTEMPTS {
+        let held = ports.once.record_get(&record).await?;
+        // Accounts written before the Durable Object held records start from KV's copy.
+        let base = match &held {
+            Some(json) => json.clone(),
+            None => match ports.store.get(&keys::user(id)).await? {
+                Some(json) => json,
+                None => return Ok(None),
+            },
+        };
+        let mut user: User =
+            serde_json::from_str(&base).map_err(|e| PortError(format!("corrupt user record {id}: {e}")))?;
+        let out = change(&mut user).map_err(UpdateError::Refused)?;
+        let json = serde_json::to_string(&user).map_err(|e| PortError(e.to_string()))?;
+        if json == base && held.is_some() {
+            return Ok(Some((user, out)));
+        }
+        if !ports.once.record_swap(&record, held.as_deref(), &json).await? {
+            continue;
+        }
+        ports.store.put(&keys::user(id), &json, None).await?;
+        // A slower request may have put an older copy after ours: the newest one wins.
+        if let Some(latest) = ports.once.record_get(&record).await?.filter(|l| *l != json) {
+            ports.store.put(&keys::user(id), &latest, None).await?;
+        }
+        return Ok(Some((user, out)));
+    }
+    Err(UpdateError::Port(PortError(format!("user {id} changed by too many requests at once"))))
 }

@@ -114,6 +114,7 @@ pub struct MemoryOnce {
     items: RefCell<HashMap<String, OnceItem>>,
     claims: RefCell<HashMap<String, String>>,
     families: RefCell<HashMap<String, FamilyRow>>,
+    records: RefCell<HashMap<String, String>>,
     pub calls: Cell<usize>,
 }
 
@@ -132,6 +133,7 @@ impl MemoryOnce {
             items: RefCell::default(),
             claims: RefCell::default(),
             families: RefCell::default(),
+            records: RefCell::default(),
             calls: Cell::new(0),
         }
     }
@@ -265,6 +267,21 @@ impl Once for MemoryOnce {
             current: r.current.clone(),
             revoked: r.revoked,
         }))
+    }
+    async fn record_get(&self, key: &str) -> Result<Option<String>, PortError> {
+        RoundTrip::default().await;
+        self.calls.set(self.calls.get() + 1);
+        Ok(self.records.borrow().get(key).cloned())
+    }
+    async fn record_swap(&self, key: &str, expected: Option<&str>, value: &str) -> Result<bool, PortError> {
+        RoundTrip::default().await;
+        self.calls.set(self.calls.get() + 1);
+        let mut records = self.records.borrow_mut();
+        if records.get(key).map(String::as_str) != expected {
+            return Ok(false);
+        }
+        records.insert(key.to_owned(), value.to_owned());
+        Ok(true)
     }
 }
 

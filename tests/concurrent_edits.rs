@@ -1,0 +1,123 @@
+//! Requests that change one user record at the same time (issue 14, item 15): several
+//! isolates serve them, each reading, changing and writing the record. None of their changes
+//! may be lost, and a rule checked on the record ("not the last identity") may not be raced.
+
+mod common;
+
+use common::fake_idp::FakeIdp;
+use common::*;
+use serde_json::Value;
+use std::rc::Rc;
+
+const IDP3: &str = "https://idp3.test";
+
+/// A world with the `up`, `second` and `third` IdPs.
+fn three_idps() -> (World, Rc<FakeIdp>, Rc<FakeIdp>) {
+    let third = format!(
+        "\n[[identity_providers]]\nalias = \"third\"\ndisplay_name = \"Third IdP\"\nkind = \"oidc\"\nissuer = \"{IDP3}\"\nclient_id = \"keyedge-at-idp3\"\nclient_secret_env = \"IDP2_SECRET\"\n"
+    );
+    let world = World::with("", "", &format!("{}{third}", second_idp("")));
+    let idp2 = world.mount_second_idp();
+    let idp3 = FakeIdp::mount_at(&world.http, world.clock.clone(), IDP3, "keyedge-at-idp3", IDP2_SECRET);
+    (world, idp2, idp3)
+}
+
+/// alice signed in to the account page through `up`.
+fn signed_in(world: &World) -> Browser {
+    let mut browser = Browser::default();
+    let at_idp = location(&browser.get(world, "/broker/up/login?return_to=%2Faccount"));
+    let done = browser.get(world, &world.idp.authorize(&at_idp, "alice"));
+    assert_eq!(location(&done), "/account", "{}", body(&done));
+    browser
+}
+
+/// Links alice's identity at `alias` (whose IdP is `idp`) from the account page.
+fn link(world: &World, browser: &mut Browser, alias: &str, idp: &FakeIdp) {
+    let at_idp = location(&browser.post(world, &format!("/broker/{alias}/link")));
+    let done = browser.get(world, &idp.authorize(&at_idp, &format!("alice-{alias}")));
+    assert_eq!(location(&done), "/account", "{}", body(&done));
+}
+
+fn cookie_header(browser: &Browser) -> String {
+    browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+}
+
+/// The account page's unlink form for `alias`, as a request ready to send.
+fn unlink_request(browser: &Browser, alias: &str) -> http::Request<Vec<u8>> {
+    http::Request::post(format!("{ISSUER}/account/unlink/{alias}"))
+        .header("cookie", cookie_header(browser))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Vec::new())
+        .unwrap()
+}
+
+fn alice(world: &World) -> Value {
+    let id = world
+        .kv(&keyedge::core::keys::link("up", "sub-alice"))
+        .or_else(|| world.kv(&keyedge::core::keys::link("second", "sub-alice-second")))
+        .expect("alice is linked");
+    serde_json::from_str(&world.kv(&keyedge::core::keys::user(&id)).unwrap()).unwrap()
+}
+
+fn aliases(user: &Value) -> Vec<String> {
+    let mut a: Vec<String> =
+        user["links"].as_array().unwrap().iter().map(|l| l["alias"].as_str().unwrap().to_owned()).collect();
+    a.sort();
+    a
+}
+
+#[test]
+fn two_unlinks_at_once_both_take_effect() {
+    let (world, idp2, idp3) = three_idps();
+    let mut browser = signed_in(&world);
+    link(&world, &mut browser, "second", &idp2);
+    link(&world, &mut browser, "third", &idp3);
+    assert_eq!(aliases(&alice(&world)), ["second", "third", "up"]);
+
+    let answers = world.send_all(vec![unlink_request(&browser, "second"), unlink_request(&browser, "third")]);
+    for res in &answers {
+        assert_eq!(location(res), "/account", "{}", body(res));
+    }
+    // Without a compare-and-swap, the later write brought back the identity the other removed.
+    assert_eq!(aliases(&alice(&world)), ["up"]);
+    assert!(world.kv(&keyedge::core::keys::link("second", "sub-alice-second")).is_none());
+    assert!(world.kv(&keyedge::core::keys::link("third", "sub-alice-third")).is_none());
+}
+
+#[test]
+fn unlinking_both_identities_at_once_keeps_one_to_sign_in_with() {
+    let (world, idp2, _) = three_idps();
+    let mut browser = signed_in(&world);
+    link(&world, &mut browser, "second", &idp2);
+
+    let answers = world.send_all(vec![unlink_request(&browser, "up"), unlink_request(&browser, "second")]);
+    let refused = answers.iter().filter(|r| r.status() == 400).count();
+    assert_eq!(
+        refused,
+        1,
+        "exactly one unlink is refused: {:?}",
+        answers.iter().map(|r| r.status()).collect::<Vec<_>>()
+    );
+    // The record and the link index agree on the one identity left, which still signs in.
+    let left = aliases(&alice(&world));
+    assert_eq!(left.len(), 1, "{left:?}");
+    let sub = if left[0] == "up" { "sub-alice".to_owned() } else { "sub-alice-second".to_owned() };
+    assert!(world.kv(&keyedge::core::keys::link(&left[0], &sub)).is_some(), "{left:?} lost its link");
+}
+
+#[test]
+fn a_link_and_an_unlink_at_once_both_take_effect() {
+    let (world, idp2, idp3) = three_idps();
+    let mut browser = signed_in(&world);
+    link(&world, &mut browser, "second", &idp2);
+    // The third IdP's callback arrives while the second identity is being unlinked.
+    let at_idp = location(&browser.post(&world, "/broker/third/link"));
+    let callback_url = idp3.authorize(&at_idp, "alice-third");
+    let callback = http::Request::get(callback_url).header("cookie", cookie_header(&browser)).body(Vec::new()).unwrap();
+
+    let answers = world.send_all(vec![callback, unlink_request(&browser, "second")]);
+    for res in &answers {
+        assert_eq!(location(res), "/account", "{}", body(res));
+    }
+    assert_eq!(aliases(&alice(&world)), ["third", "up"]);
+}
