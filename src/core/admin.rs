@@ -195,12 +195,19 @@ async fn import_one(ports: &Ports<'_>, user: &User) -> Result<Option<String>, Po
         .map(|l| (keys::link_claim(&l.alias, &l.sub), format!("identity {}:{}", l.alias, l.sub)))
         .collect();
     claims.push((keys::username(&user.username), format!("username {}", user.username)));
-    if let Some(email) = &user.email {
+    // Only a verified address is claimed (and indexed): an unverified one must not keep its
+    // owner from an account of their own (docs/accounts.md).
+    let verified_email = user.email.as_deref().filter(|_| user.email_verified);
+    if let Some(email) = verified_email {
         claims.push((keys::email(email), format!("email {email}")));
     }
     let mut held = Vec::new();
     for (key, what) in &claims {
-        match ports.once.claim(key, &user.id).await? {
+        let claimed = match verified_email {
+            Some(email) if *key == keys::email(email) => users::claim_email(ports, email, &user.id).await?,
+            _ => ports.once.claim(key, &user.id).await?,
+        };
+        match claimed {
             Some(owner) if owner != user.id => {
                 for k in held {
                     ports.once.unclaim(k, &user.id).await?;
@@ -216,7 +223,7 @@ async fn import_one(ports: &Ports<'_>, user: &User) -> Result<Option<String>, Po
         ports.store.put(&keys::link(&l.alias, &l.sub), &user.id, None).await?;
     }
     ports.store.put(&keys::username(&user.username), &user.id, None).await?;
-    if let Some(email) = &user.email {
+    if let Some(email) = verified_email {
         ports.store.put(&keys::email(email), &user.id, None).await?;
     }
     Ok(None)

@@ -66,6 +66,14 @@ pub struct Messages {
     pub end_session: &'static str,
     pub roles: &'static str,
     pub last_seen: &'static str,
+    /// In the verification mail: `{}` is the account's username (and address).
+    pub mail_account: &'static str,
+    /// In the verification mail: `{}` is the upstream username and the identity provider.
+    pub mail_identity: &'static str,
+    pub email_sent_account: &'static str,
+    pub email_already_sent: &'static str,
+    pub mail_limited_title: &'static str,
+    pub mail_limited_text: &'static str,
 }
 
 pub static EN: Messages = Messages {
@@ -125,6 +133,12 @@ pub static EN: Messages = Messages {
     end_session: "End",
     roles: "Roles",
     last_seen: "Last seen",
+    mail_account: "Account: {}",
+    mail_identity: "Identity to add: {}",
+    email_sent_account: "We sent a link to the email address of that account. Open it in this browser within 10 minutes to add your identity to the account.",
+    email_already_sent: "A link for this sign-in was already sent, so no other mail was sent. Open that link in this browser within 10 minutes of its sending.",
+    mail_limited_title: "No link sent",
+    mail_limited_text: "Too many links were asked for this account recently, so no mail was sent. Please try again later.",
 };
 
 pub static DE: Messages = Messages {
@@ -185,6 +199,12 @@ pub static DE: Messages = Messages {
     end_session: "Beenden",
     roles: "Rollen",
     last_seen: "Zuletzt aktiv",
+    mail_account: "Konto: {}",
+    mail_identity: "Hinzuzufügende Identität: {}",
+    email_sent_account: "Wir haben einen Link an die E-Mail-Adresse dieses Kontos gesendet. Öffnen Sie ihn innerhalb von 10 Minuten in diesem Browser, um Ihre Identität dem Konto hinzuzufügen.",
+    email_already_sent: "Für diese Anmeldung wurde bereits ein Link gesendet, daher wurde keine weitere E-Mail verschickt. Öffnen Sie diesen Link innerhalb von 10 Minuten nach dem Versand in diesem Browser.",
+    mail_limited_title: "Kein Link gesendet",
+    mail_limited_text: "Für dieses Konto wurden in letzter Zeit zu viele Links angefordert, daher wurde keine E-Mail gesendet. Bitte versuchen Sie es später erneut.",
 };
 
 /// The languages keyedge speaks.

@@ -134,3 +134,9 @@ pub fn user_session(user_id: &str, sid: &str) -> String {
 pub fn user_sessions_prefix(user_id: &str) -> String {
     format!("user_session:{user_id}:")
 }
+
+/// Once counter `mail_to:{sha256(lowercase address)}`: verification mails sent to one address
+/// in the current window (`first_login::MAILS_PER_RECIPIENT` per `MAIL_WINDOW`).
+pub fn mail_recipient(to: &str) -> String {
+    format!("mail_to:{}", hashed(&to.to_lowercase()))
+}

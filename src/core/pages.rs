@@ -158,10 +158,23 @@ struct Confirm<'a> {
 struct Verify<'a> {
     ui: Ui<'a>,
     idp: &'a str,
-    /// Masked address the link went to (absent: re-authentication only).
-    sent_to: Option<&'a str>,
-    /// IdPs of the existing account to re-authenticate with.
+    /// The heading and what became of the mail (absent: re-authentication only).
+    mail: Option<(&'static str, String)>,
+    /// IdPs to re-authenticate with.
     providers: &'a [ProviderChoice],
+}
+
+/// What the verification page says about the mail. Neutral: it never shows an address the
+/// user did not give, nor which accounts or IdPs exist beyond the one the flow found.
+pub enum MailNotice<'a> {
+    /// Sent to this (masked) address, the one the user gave.
+    SentTo(&'a str),
+    /// Sent to the address of the account found by its username (not shown).
+    SentToAccount,
+    /// Sent before for this sign-in; nothing new was sent.
+    AlreadySent,
+    /// Not sent: too many links were asked for this account recently.
+    Limited,
 }
 
 pub fn review_profile(ui: Ui<'_>, idp: &str, form: &ProfileForm, errors: &[FieldError]) -> String {
@@ -172,12 +185,19 @@ pub fn confirm_link(ui: Ui<'_>, idp: &str, what: &str, value: &str, can_review: 
     render(&Confirm { ui, idp, what, value, can_review })
 }
 
-pub fn email_sent(ui: Ui<'_>, idp: &str, to: &str, others: &[ProviderChoice]) -> String {
-    render(&Verify { ui, idp, sent_to: Some(to), providers: others })
+pub fn email_sent(ui: Ui<'_>, idp: &str, notice: MailNotice<'_>, others: &[ProviderChoice]) -> String {
+    let t = ui.t;
+    let mail = match notice {
+        MailNotice::SentTo(to) => (t.email_sent_title, t.fill(t.email_sent_text, to)),
+        MailNotice::SentToAccount => (t.email_sent_title, t.email_sent_account.to_owned()),
+        MailNotice::AlreadySent => (t.email_sent_title, t.email_already_sent.to_owned()),
+        MailNotice::Limited => (t.mail_limited_title, t.mail_limited_text.to_owned()),
+    };
+    render(&Verify { ui, idp, mail: Some(mail), providers: others })
 }
 
 pub fn reauthenticate(ui: Ui<'_>, idp: &str, others: &[ProviderChoice]) -> String {
-    render(&Verify { ui, idp, sent_to: None, providers: others })
+    render(&Verify { ui, idp, mail: None, providers: others })
 }
 
 #[derive(Template)]

@@ -119,6 +119,10 @@ pub trait Once {
     /// Writes `value` only if the record still is `expected` (`None`: no record yet), so a
     /// read-modify-write cannot overwrite a change made meanwhile. `false`: nothing written.
     async fn record_swap(&self, key: &str, expected: Option<&str>, value: &str) -> Result<bool, PortError>;
+    /// Counts one use of `key` in a window of `window_seconds` that opens with its first use;
+    /// `false` (and nothing counted) once `max` uses were counted in the current window. For
+    /// limits such as verification mails per recipient.
+    async fn count_use(&self, key: &str, max: u32, window_seconds: u64) -> Result<bool, PortError>;
 }
 
 /// Outbound HTTP (Workers `fetch`).

@@ -26,6 +26,7 @@ enum Op {
     FamilyGet { key: String },
     RecordGet { key: String },
     RecordSwap { key: String, expected: Option<String>, value: String },
+    CountUse { key: String, max: u32, window: u64 },
 }
 
 #[derive(Deserialize)]
@@ -125,6 +126,9 @@ impl DurableObject for OnceStore {
             "CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
             // Refresh-token families: `previous` is a JSON array of rotated-out secret hashes.
             "CREATE TABLE IF NOT EXISTS families (key TEXT PRIMARY KEY, value TEXT NOT NULL, current TEXT NOT NULL, previous TEXT NOT NULL DEFAULT '[]', revoked INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL)",
+            // Use counters (`count_use`): uses in the window that ends at `expires_at`.
+            "CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, uses INTEGER NOT NULL, expires_at INTEGER NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS counters_expiry ON counters (expires_at)",
         ] {
             if let Err(e) = sql.exec(ddl, None) {
                 worker::console_error!("once store schema: {e}");
@@ -272,6 +276,24 @@ impl OnceStore {
                 )?;
                 Ok(serde_json::json!({ "swapped": true }))
             }
+            Op::CountUse { key, max, window } => {
+                self.sql.exec("DELETE FROM counters WHERE expires_at <= ?", vec![SqlStorageValue::Integer(now)])?;
+                let rows: Vec<Uses> =
+                    self.sql.exec("SELECT uses FROM counters WHERE key = ?", vec![key.clone().into()])?.to_array()?;
+                if rows.first().is_some_and(|r| r.uses >= max as i64) {
+                    return Ok(serde_json::json!({ "counted": false }));
+                }
+                self.sql.exec(
+                    "INSERT INTO counters (key, uses, expires_at) VALUES (?, 1, ?) ON CONFLICT(key) DO UPDATE SET uses = uses + 1",
+                    vec![key.into(), SqlStorageValue::Integer(now + window as i64)],
+                )?;
+                Ok(serde_json::json!({ "counted": true }))
+            }
         }
     }
+}
+
+#[derive(Deserialize)]
+struct Uses {
+    uses: i64,
 }

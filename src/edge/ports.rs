@@ -209,6 +209,11 @@ impl Once for OncePort {
         let v = self.call(key, op).await?;
         Ok(v.get("swapped").and_then(|s| s.as_bool()).unwrap_or(false))
     }
+    async fn count_use(&self, key: &str, max: u32, window: u64) -> std::result::Result<bool, PortError> {
+        let v =
+            self.call(key, serde_json::json!({"op": "count_use", "key": key, "max": max, "window": window})).await?;
+        Ok(v.get("counted").and_then(|c| c.as_bool()).unwrap_or(false))
+    }
 }
 
 pub struct FetchPort;

@@ -19,7 +19,7 @@ use crate::core::error::{Failure, Outcome, PageError};
 use crate::core::keys;
 use crate::core::mail::{self, Mail};
 use crate::core::op::code::MARKER_TTL;
-use crate::core::pages::{self, FieldError, ProfileForm, ProviderChoice};
+use crate::core::pages::{self, FieldError, MailNotice, ProfileForm, ProviderChoice};
 use crate::core::ports::{PortError, Ports, Taken};
 use crate::core::upstream::BrokeredIdentity;
 use crate::core::web::{self, Params, Request};
@@ -27,6 +27,12 @@ use crate::core::web::{self, Params, Request};
 pub const PENDING_COOKIE: &str = "keyedge_pending";
 /// How long a first login may wait for the user (including reading a mail).
 pub const PENDING_TTL: u64 = 600;
+/// How long a mailed verification link works (and never longer than its pending login).
+pub const EMAIL_CODE_TTL: u64 = 600;
+/// Verification mails one address may receive per [`MAIL_WINDOW`], whatever the logins.
+pub const MAILS_PER_RECIPIENT: u32 = 5;
+/// The window of [`MAILS_PER_RECIPIENT`], in seconds.
+pub const MAIL_WINDOW: u64 = 3600;
 
 /// The existing account a first login may be linked to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +40,33 @@ pub struct Existing {
     pub user_id: String,
     /// What it has in common with the new identity.
     pub field: Unique,
+    /// The verification link mailed for this target, once sent. It lives inside the target:
+    /// a new target (or a new draft, which clears the target) starts without one.
+    #[serde(default)]
+    pub mailed: Option<MailedCode>,
+}
+
+/// A verification link sent by mail. Opened in the browser of the pending login, it proves
+/// that whoever reads the mailbox of account `user_id` agrees to link this login's identity
+/// to that account — nothing else.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MailedCode {
+    /// The account the mail was sent for; the link works only while it is the target.
+    pub user_id: String,
+    /// The address it went to; the link works only while the account has it, verified.
+    pub to: String,
+    /// SHA-256 of the mailed token together with the account, the upstream identity and the
+    /// pending login it was issued for (see [`code_hash`]).
+    pub hash: String,
+    pub expires_at: i64,
+}
+
+/// Binds a mailed token to the account it was sent for, the upstream identity (alias and
+/// `sub`) and the pending login (its grant): the same token presented for anything else
+/// hashes differently.
+fn code_hash(token: &str, user_id: &str, pending: &Pending) -> String {
+    let bound = serde_json::json!([token, user_id, pending.identity.alias, pending.identity.sub, pending.grant_id]);
+    keys::refresh_secret(&bound.to_string())
 }
 
 /// A first login waiting for the user.
@@ -46,9 +79,6 @@ pub struct Pending {
     pub draft: Draft,
     #[serde(default)]
     pub existing: Option<Existing>,
-    /// Hash of the token in the verification mail, once sent.
-    #[serde(default)]
-    pub email_code: Option<String>,
     pub expires_at: i64,
 }
 
@@ -110,8 +140,17 @@ fn provider<'a>(app: &'a Keyedge, pending: &Pending) -> Result<&'a IdentityProvi
 enum Page {
     Review(Vec<FieldError>),
     Confirm,
-    EmailSent { to: String },
+    Mail(MailPage),
     Reauthenticate,
+}
+
+/// What became of the verification mail.
+enum MailPage {
+    Sent,
+    /// Sent before for this target: nothing new was sent.
+    AlreadySent,
+    /// Not sent: the address has had its share of mails ([`MAILS_PER_RECIPIENT`]).
+    Limited,
 }
 
 /// One request of the flow: where it runs and what the upstream callback left to do.
@@ -137,6 +176,7 @@ async fn show(step: Step<'_, '_>, pending: &Pending, page: Page) -> Outcome {
     let Step { app, ports, req, marker, clear } = step;
     let ui = app.ui_for(req, ui_locales(&pending.continuation));
     let idp_name = provider(app, pending)?.display_name.clone();
+    let mut status = StatusCode::OK;
     let html = match page {
         Page::Review(errors) => {
             let form = ProfileForm {
@@ -153,20 +193,38 @@ async fn show(step: Step<'_, '_>, pending: &Pending, page: Page) -> Outcome {
                 Unique::Email => (ui.t.email, pending.draft.email.clone().unwrap_or_default()),
                 Unique::Username => (ui.t.username, pending.draft.username.clone()),
             };
-            let review = app.config.provider(&pending.alias).map(|p| p.first_login_flow.review_profile);
-            pages::confirm_link(ui, &idp_name, what, &value, review != Some(ReviewProfile::Off))
+            pages::confirm_link(ui, &idp_name, what, &value, review_allowed(app, pending)?)
         }
-        Page::EmailSent { to } => {
-            let others = reauth_choices(app, ports, pending).await?;
-            pages::email_sent(ui, &idp_name, &mask(&to), &others)
+        Page::Mail(what) => {
+            let others = reauth_choices(app, pending)?;
+            // The address is shown (masked) only when the user gave it: an account found by
+            // its username keeps its address to itself.
+            let given = pending
+                .existing
+                .as_ref()
+                .filter(|e| e.field == Unique::Email)
+                .and(pending.draft.email.as_deref())
+                .map(mask);
+            let notice = match what {
+                MailPage::Sent => match &given {
+                    Some(to) => MailNotice::SentTo(to),
+                    None => MailNotice::SentToAccount,
+                },
+                MailPage::AlreadySent => MailNotice::AlreadySent,
+                MailPage::Limited => {
+                    status = StatusCode::TOO_MANY_REQUESTS;
+                    MailNotice::Limited
+                }
+            };
+            pages::email_sent(ui, &idp_name, notice, &others)
         }
         Page::Reauthenticate => {
-            let others = reauth_choices(app, ports, pending).await?;
+            let others = reauth_choices(app, pending)?;
             pages::reauthenticate(ui, &idp_name, &others)
         }
     };
     let cookie = save(app, ports, pending, marker).await?;
-    let mut res = web::html(StatusCode::OK, html);
+    let mut res = web::html(status, html);
     if let Some(name) = clear {
         res = web::with_cookie(res, app.cookies().clear(name));
     }
@@ -192,17 +250,16 @@ fn mask(email: &str) -> String {
     }
 }
 
-/// The IdPs the existing account can re-authenticate with, when the flow allows it.
-async fn reauth_choices(app: &Keyedge, ports: &Ports<'_>, pending: &Pending) -> Result<Vec<ProviderChoice>, Failure> {
+/// The IdPs to re-authenticate with, when the flow allows it: every IdP the login page shows
+/// (but the one of this login), not those of the existing account — the page must not tell
+/// whoever reads it which IdPs that account uses. That the re-authenticated identity belongs
+/// to the account is checked when it comes back ([`reauthenticated`]).
+fn reauth_choices(app: &Keyedge, pending: &Pending) -> Result<Vec<ProviderChoice>, Failure> {
     let flow = &provider(app, pending)?.first_login_flow;
-    let Some(existing) = pending.existing.as_ref().filter(|_| flow.verify_existing_account_by_reauthentication) else {
+    if pending.existing.is_none() || !flow.verify_existing_account_by_reauthentication {
         return Ok(Vec::new());
-    };
-    let user = users::load(ports, &existing.user_id).await?.ok_or_else(expired)?;
-    Ok(user
-        .links
-        .iter()
-        .filter_map(|l| app.config.provider(&l.alias))
+    }
+    Ok(login::visible_providers(app, None)
         .filter(|p| p.alias != pending.alias)
         .map(|p| ProviderChoice {
             display_name: p.display_name.clone(),
@@ -246,7 +303,6 @@ pub async fn start(
         grant_id: flow.grant_id.clone(),
         draft,
         existing: None,
-        email_code: None,
         expires_at: ports.clock.now() + PENDING_TTL as i64,
     };
     let step = Step { app, ports, req, marker: Some(marker), clear: Some(flow_cookie) };
@@ -284,7 +340,16 @@ async fn attempt(step: Step<'_, '_>, mut pending: Pending) -> Outcome {
     // An email the IdP did not verify never leads to someone else's account.
     if field == Unique::Email && !pending.draft.email_verified {
         let e = FieldError::new("email", "This email address belongs to another account. Use another one, or sign in with that account and link this identity provider on its account page.");
-        return show(step, &pending, Page::Review(vec![e])).await;
+        return ask_again(step, &pending, e).await;
+    }
+    // Never offer linking into an account whose address is unverified: its mailbox proves
+    // nothing about who made it (it may be someone else's address, claimed first).
+    if field == Unique::Username {
+        let account = users::load(ports, &owner).await?.ok_or_else(expired)?;
+        if account.email.is_some() && !account.email_verified {
+            let e = FieldError::new("username", "This username is taken. Choose another one.");
+            return ask_again(step, &pending, e).await;
+        }
     }
     if !flow.handle_existing_account {
         let what = if field == Unique::Email { "email address" } else { "username" };
@@ -298,11 +363,46 @@ async fn attempt(step: Step<'_, '_>, mut pending: Pending) -> Outcome {
         )
         .into());
     }
-    pending.existing = Some(Existing { user_id: owner, field });
+    pending.existing = Some(Existing { user_id: owner, field, mailed: None });
     if flow.confirm_link_existing_account {
         return show(step, &pending, Page::Confirm).await;
     }
     verify(step, pending).await
+}
+
+/// Whether the flow of `pending`'s IdP lets the user edit the profile (`review_profile` is
+/// not `off`). The server enforces it: the form is neither shown nor accepted otherwise.
+fn review_allowed(app: &Keyedge, pending: &Pending) -> Result<bool, Failure> {
+    Ok(provider(app, pending)?.first_login_flow.review_profile != ReviewProfile::Off)
+}
+
+/// The answer to a form post or action that needs the review step when the flow has none.
+fn review_is_off(pending: &Pending) -> Failure {
+    PageError::new(
+        StatusCode::FORBIDDEN,
+        "Profile review is off",
+        "This sign-in does not let you change your profile. Please start again.",
+    )
+    .with_retry(pending.continuation.restart_url())
+    .into()
+}
+
+/// The profile form again with `error` next to its field; where the flow has no review step,
+/// an error page that says what to do instead.
+async fn ask_again(step: Step<'_, '_>, pending: &Pending, error: FieldError) -> Outcome {
+    if review_allowed(step.app, pending)? {
+        return show(step, pending, Page::Review(vec![error])).await;
+    }
+    let idp = &provider(step.app, pending)?.display_name;
+    let what = if error.field == "email" { "email address" } else { "username" };
+    Err(PageError::new(
+        StatusCode::CONFLICT,
+        "Account already exists",
+        format!(
+            "Another account has this {what}, and signing in with {idp} cannot change it here. Sign in with the account that is yours and link {idp} on its account page."
+        ),
+    )
+    .into())
 }
 
 /// Verifies that the user owns the existing account: a mailed link, else re-authentication.
@@ -312,18 +412,47 @@ async fn verify(step: Step<'_, '_>, mut pending: Pending) -> Outcome {
     let flow = &idp.first_login_flow;
     let existing = pending.existing.clone().ok_or_else(expired)?;
     let user = users::load(ports, &existing.user_id).await?.ok_or_else(expired)?;
-    if let (true, Some(sender), Some(to)) = (flow.verify_existing_account_by_email, &app.config.mail, &user.email) {
+    let verified_email = user.email.as_ref().filter(|_| user.email_verified);
+    if let (true, Some(sender), Some(to)) = (flow.verify_existing_account_by_email, &app.config.mail, verified_email) {
+        let now = ports.clock.now();
+        // One mail per pending target: asking again shows the page again, sends nothing.
+        if existing.mailed.as_ref().is_some_and(|m| m.user_id == user.id && m.expires_at > now) {
+            return show(step, &pending, Page::Mail(MailPage::AlreadySent)).await;
+        }
+        // And a limited number per address, whatever the logins asking.
+        if !ports.once.count_use(&keys::mail_recipient(to), MAILS_PER_RECIPIENT, MAIL_WINDOW).await? {
+            (ports.log)("first login: verification mail not sent, the recipient's limit is reached");
+            return show(step, &pending, Page::Mail(MailPage::Limited)).await;
+        }
         let token = ports.random_token(32);
-        pending.email_code = Some(keys::refresh_secret(&token));
+        let mailed = MailedCode {
+            user_id: user.id.clone(),
+            to: to.clone(),
+            hash: code_hash(&token, &user.id, &pending),
+            expires_at: (now + EMAIL_CODE_TTL as i64).min(pending.expires_at),
+        };
+        if let Some(target) = pending.existing.as_mut() {
+            target.mailed = Some(mailed);
+        }
         let link = web::with_query(&app.config.endpoint("/first-login/verify-email"), &[("token", &token)]);
         let ui = app.ui_for(req, ui_locales(&pending.continuation));
+        let account = match &user.email {
+            Some(email) => format!("{} ({email})", user.username),
+            None => user.username.clone(),
+        };
+        let identity = format!("{} ({})", pending.identity.username, idp.display_name);
         let mail = Mail {
             to: to.clone(),
             subject: ui.t.fill(ui.t.mail_subject, &idp.display_name),
-            text: format!("{}\n\n{link}\n\n{}", ui.t.fill(ui.t.mail_body, &idp.display_name), ui.t.mail_ignore),
+            text: format!(
+                "{}\n\n{}\n{}\n\n{link}\n\n{}",
+                ui.t.fill(ui.t.mail_body, &idp.display_name),
+                ui.t.fill(ui.t.mail_account, &account),
+                ui.t.fill(ui.t.mail_identity, &identity),
+                ui.t.mail_ignore
+            ),
         };
-        let to = to.clone();
-        let res = show(step, &pending, Page::EmailSent { to }).await?;
+        let res = show(step, &pending, Page::Mail(MailPage::Sent)).await?;
         mail::send(sender, ports, &mail).await?;
         return Ok(res);
     }
@@ -415,6 +544,9 @@ fn validate(form: &Params) -> (Draft, Vec<FieldError>) {
 /// `POST /first-login/review`: the profile form.
 pub async fn review(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     let mut pending = take(app, ports, req).await?;
+    if !review_allowed(app, &pending)? {
+        return Err(review_is_off(&pending));
+    }
     let (mut draft, errors) = validate(&Params::from_form(req));
     // The IdP's verification holds only for the address it sent.
     draft.email_verified = pending.identity.email_verified
@@ -434,6 +566,7 @@ pub async fn confirm(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome
     let step = Step::page(app, ports, req);
     match Params::from_form(req).get("action") {
         Some("link") => verify(step, pending).await,
+        Some("review") if !review_allowed(app, &pending)? => Err(review_is_off(&pending)),
         Some("review") => show(step, &pending, Page::Review(Vec::new())).await,
         _ => show(step, &pending, Page::Confirm).await,
     }
@@ -444,15 +577,28 @@ pub async fn confirm(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome
 pub async fn verify_email(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     let pending = take(app, ports, req).await?;
     let token = Params::from_query(req).get("token").unwrap_or("").to_owned();
-    let expected = pending.email_code.as_deref().ok_or_else(expired)?;
-    let presented = keys::refresh_secret(&token);
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(presented.as_bytes(), expected.as_bytes())) {
-        return Err(PageError::bad_request(
+    let not_valid = || -> Failure {
+        PageError::bad_request(
             "Link not valid",
-            "This verification link is not the one sent for this sign-in. Please start again.",
+            "This verification link is not the one sent for this sign-in, or it has expired. Please start again.",
         )
         .with_retry(pending.continuation.restart_url())
-        .into());
+        .into()
+    };
+    // The link proves the mailbox of the account it was sent for, and only while that account
+    // is still the target of this very login: a changed target or draft dropped it.
+    let target = pending.existing.as_ref().ok_or_else(not_valid)?;
+    let mailed = target.mailed.as_ref().ok_or_else(not_valid)?;
+    let presented = code_hash(&token, &target.user_id, &pending);
+    let matches = bool::from(subtle::ConstantTimeEq::ct_eq(presented.as_bytes(), mailed.hash.as_bytes()));
+    if !matches || mailed.user_id != target.user_id || mailed.expires_at <= ports.clock.now() {
+        return Err(not_valid());
+    }
+    // The mail proved that mailbox: it says nothing once the account has another address.
+    let account = users::load(ports, &target.user_id).await?.ok_or_else(expired)?;
+    let wanted = mailed.to.to_lowercase();
+    if !(account.email_verified && account.email.is_some_and(|e| e.to_lowercase() == wanted)) {
+        return Err(not_valid());
     }
     let user = link_existing(app, ports, &pending).await?;
     complete(Step::page(app, ports, req), &pending, &user, &pending.grant_id).await
@@ -462,7 +608,7 @@ pub async fn verify_email(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Ou
 /// existing account, to prove it is yours.
 pub async fn reauthenticate(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
     let pending = take(app, ports, req).await?;
-    let allowed = reauth_choices(app, ports, &pending).await?.iter().any(|c| c.href.ends_with(&format!("/{alias}")));
+    let allowed = reauth_choices(app, &pending)?.iter().any(|c| c.href.ends_with(&format!("/{alias}")));
     let idp = app.config.provider(alias).filter(|_| allowed).ok_or_else(expired)?;
     let cookie = save(app, ports, &pending, None).await?;
     let res = login::redirect_upstream(

@@ -227,14 +227,52 @@ pub enum Creation {
     AlreadyLinked(User),
 }
 
-/// The account that already has `draft`'s username or (verified or not) email, if any.
+/// The account that already has `draft`'s username, or `draft`'s email verified, if any.
 pub async fn find_existing(ports: &Ports<'_>, draft: &Draft) -> Result<Option<(Unique, String)>, PortError> {
     if let Some(email) = &draft.email {
-        if let Some(owner) = ports.store.get(&keys::email(email)).await? {
+        if let Some(owner) = verified_owner(ports, email).await? {
             return Ok(Some((Unique::Email, owner)));
         }
     }
     Ok(ports.store.get(&keys::username(&draft.username)).await?.map(|owner| (Unique::Username, owner)))
+}
+
+/// Whether account `owner` has `email` as its verified address: only such an account may
+/// hold the `email:` claim. An account whose address is unverified, changed since, or that
+/// no longer exists holds it in vain.
+async fn holds_verified(ports: &Ports<'_>, owner: &str, email: &str) -> Result<bool, PortError> {
+    let wanted = email.to_lowercase();
+    Ok(load(ports, owner)
+        .await?
+        .is_some_and(|u| u.email_verified && u.email.is_some_and(|e| e.to_lowercase() == wanted)))
+}
+
+/// The account the `email:` index names for `email`, if it holds that address verified.
+pub async fn verified_owner(ports: &Ports<'_>, email: &str) -> Result<Option<String>, PortError> {
+    match ports.store.get(&keys::email(email)).await? {
+        Some(owner) if holds_verified(ports, &owner, email).await? => Ok(Some(owner)),
+        _ => Ok(None),
+    }
+}
+
+/// Claims `email` for `user_id`, whose address it is, verified (callers never claim an
+/// unverified one). Like [`Once::claim`](crate::core::ports::Once::claim): `None` when this
+/// call made the claim, else the holder. A holder that does not have the address verified
+/// (claimed by an earlier version, or since changed) loses the claim to the verified owner.
+pub async fn claim_email(ports: &Ports<'_>, email: &str, user_id: &str) -> Result<Option<String>, PortError> {
+    let key = keys::email(email);
+    let mut attempts = 0;
+    loop {
+        let holder = match ports.once.claim(&key, user_id).await? {
+            None => return Ok(None),
+            Some(holder) => holder,
+        };
+        attempts += 1;
+        if holder == user_id || attempts > 2 || holds_verified(ports, &holder, email).await? {
+            return Ok(Some(holder));
+        }
+        ports.once.unclaim(&key, &holder).await?;
+    }
 }
 
 /// Creates the account for `identity` with `draft`, unless its username or email is taken.
@@ -250,6 +288,13 @@ pub async fn create(
     identity: &BrokeredIdentity,
     draft: &Draft,
 ) -> Result<Creation, PortError> {
+    // An address the IdP did not verify is never claimed nor indexed; it still may not pose
+    // as the address of an account that has it verified.
+    if let (Some(email), false) = (&draft.email, draft.email_verified) {
+        if let Some(owner) = verified_owner(ports, email).await? {
+            return Ok(Creation::Taken { field: Unique::Email, owner });
+        }
+    }
     let now = ports.clock.now();
     let mut user = User {
         id: ports.random_token(16),
@@ -283,7 +328,8 @@ pub async fn create(
     ports.store.put(&keys::user(&user.id), &json, None).await?;
     let id = user.id.clone();
     let username_key = keys::username(&draft.username);
-    let email_key = draft.email.as_deref().map(keys::email);
+    let verified_email = draft.email.as_deref().filter(|_| draft.email_verified);
+    let email_key = verified_email.map(keys::email);
     let link_key = keys::link_claim(&identity.alias, &identity.sub);
     let mut held: Vec<&str> = Vec::new();
     // The email first: when both collide, the shared email is what the user recognises.
@@ -293,7 +339,11 @@ pub async fn create(
         Some((link_key.as_str(), None)),
     ];
     for (key, field) in wanted.into_iter().flatten() {
-        let Some(owner) = ports.once.claim(key, &id).await? else {
+        let taken = match (field, verified_email) {
+            (Some(Unique::Email), Some(email)) => claim_email(ports, email, &id).await?,
+            _ => ports.once.claim(key, &id).await?,
+        };
+        let Some(owner) = taken else {
             held.push(key);
             continue;
         };

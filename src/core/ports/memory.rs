@@ -116,6 +116,8 @@ pub struct MemoryOnce {
     families: RefCell<HashMap<String, FamilyRow>>,
     records: RefCell<HashMap<String, String>>,
     pub calls: Cell<usize>,
+    /// [`Once::count_use`] counters: key → (uses, end of the window).
+    counters: RefCell<HashMap<String, (u32, i64)>>,
 }
 
 struct FamilyRow {
@@ -135,6 +137,7 @@ impl MemoryOnce {
             families: RefCell::default(),
             records: RefCell::default(),
             calls: Cell::new(0),
+            counters: RefCell::default(),
         }
     }
 }
@@ -281,6 +284,21 @@ impl Once for MemoryOnce {
             return Ok(false);
         }
         records.insert(key.to_owned(), value.to_owned());
+        Ok(true)
+    }
+    async fn count_use(&self, key: &str, max: u32, window_seconds: u64) -> Result<bool, PortError> {
+        RoundTrip::default().await;
+        self.calls.set(self.calls.get() + 1);
+        let now = self.clock.now();
+        let mut counters = self.counters.borrow_mut();
+        let counter = counters.entry(key.to_owned()).or_insert((0, now + window_seconds as i64));
+        if counter.1 <= now {
+            *counter = (0, now + window_seconds as i64);
+        }
+        if counter.0 >= max {
+            return Ok(false);
+        }
+        counter.0 += 1;
         Ok(true)
     }
 }
