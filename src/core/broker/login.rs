@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::app::Keyedge;
 use crate::core::config::{Client, IdentityProvider, ProviderKind};
+use crate::core::csrf::{Checked, SessionCookie};
 use crate::core::error::{Failure, OAuthError, Outcome, PageError};
 use crate::core::op::authorize::{AuthorizationRequest, AuthorizeError};
 use crate::core::pages::{self, ProviderChoice};
@@ -256,11 +257,11 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
 }
 
 /// `POST /broker/{alias}/link` from the account page: links another IdP account to the
-/// signed-in user. A POST from another site carries no `SameSite=Lax` session cookie, so
+/// signed-in user, the one of the session whose form token the post carried (CSRF), so
 /// nobody can be made to link an account unknowingly.
-pub async fn begin_link(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
+pub async fn begin_link(app: &Keyedge, ports: &Ports<'_>, form: Checked<'_, SessionCookie>, alias: &str) -> Outcome {
     let idp = app.config.provider(alias).ok_or_else(|| unknown_idp(alias))?;
-    let Some(session) = super::session::current(ports, app.cookies(), req).await? else {
+    let Some(session) = super::session::by_cookie(ports, form.cookie()).await? else {
         return Ok(web::redirect("/login?return_to=%2Faccount"));
     };
     let continuation = Continuation::ReturnTo { path: "/account".into() };
