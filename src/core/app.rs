@@ -184,6 +184,10 @@ impl Keyedge {
                     navigation(req)?;
                     login::begin_client_link(self, ports, req, alias).await
                 }
+                Some((alias, "link/confirm")) if post => match self.session_form(req) {
+                    Ok(form) => login::confirm_client_link(self, ports, req, form, alias).await,
+                    Err(answer) => *answer,
+                },
                 Some((alias, "token")) if get => stored_tokens::token_endpoint(self, ports, req, alias).await,
                 Some((_, "token")) if method == Method::OPTIONS => Ok(web::cors_preflight()),
                 Some((alias, "backchannel_logout")) if post => {

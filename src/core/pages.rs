@@ -295,3 +295,25 @@ pub fn logout_confirm(ui: Ui<'_>, form: &LogoutForm, csrf: &CsrfToken) -> String
 pub fn logout_done(ui: Ui<'_>) -> String {
     render(&Logout { ui, form: None })
 }
+
+/// The confirmation of a client-initiated account linking: which IdP joins which account, for
+/// which application.
+#[derive(Template)]
+#[template(path = "link_confirm.html")]
+pub struct LinkConfirm<'a> {
+    pub ui: Ui<'a>,
+    pub client_name: &'a str,
+    pub idp: &'a str,
+    /// The signed-in account: username (and email).
+    pub account: &'a str,
+    pub action: &'a str,
+    /// The application's request, posted back with the confirmation.
+    pub hidden: &'a [(&'a str, &'a str)],
+    /// Back to the application, nothing linked.
+    pub cancel: &'a str,
+    pub csrf: &'a CsrfToken,
+}
+
+pub fn link_confirm(page: &LinkConfirm<'_>) -> String {
+    render(page)
+}
