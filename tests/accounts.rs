@@ -70,29 +70,9 @@ fn callback(
     (browser.get(world, &idp.authorize(&at_idp, user)), rp)
 }
 
-/// Posts a form with the browser's cookies.
+/// Submits the form `path` of the browser's last page (its hidden fields, `form` filled in).
 fn post(world: &World, browser: &mut Browser, path: &str, form: &[(&str, &str)]) -> http::Response<Vec<u8>> {
-    let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-    let req = http::Request::post(format!("{ISSUER}{path}"))
-        .header("cookie", cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.into_bytes())
-        .unwrap();
-    let res = world.send(req);
-    let mut jar = browser.clone();
-    // Remember the answer's cookies the way the browser does.
-    for v in res.headers().get_all("set-cookie") {
-        let line = v.to_str().unwrap();
-        let (k, val) = line.split(';').next().unwrap().split_once('=').unwrap();
-        if val.is_empty() || line.contains("Max-Age=0") {
-            jar.cookies.remove(k);
-        } else {
-            jar.cookies.insert(k.to_owned(), val.to_owned());
-        }
-    }
-    *browser = jar;
-    res
+    browser.submit(world, path, form)
 }
 
 fn code_of(res: &http::Response<Vec<u8>>) -> String {

@@ -386,12 +386,15 @@ mod linking {
 
     #[test]
     fn an_application_can_start_linking_for_its_signed_in_user() {
-        let world = World::with("", "", &second_idp(""));
+        let world = World::with("", "client_initiated_account_linking = true", &second_idp(""));
         let idp2 = world.mount_second_idp();
         let mut browser = Browser::default();
         let t = tokens_via(&world, &mut browser, "up", &world.idp, "alice");
         let sid = id_claims(&t)["sid"].as_str().unwrap().to_owned();
-        let to_idp = browser.get(&world, &client_link_url(&sid, "n-1", APP_REDIRECT));
+        // The user confirms on keyedge's page first.
+        let page = browser.get(&world, &client_link_url(&sid, "n-1", APP_REDIRECT));
+        assert_eq!(page.status(), 200, "{}", body(&page));
+        let to_idp = browser.post(&world, "/broker/second/link/confirm");
         assert!(location(&to_idp).starts_with(&format!("{IDP2}/auth?")), "{}", body(&to_idp));
         let back = browser.get(&world, &idp2.authorize(&location(&to_idp), "alice2"));
         assert_eq!(location(&back), APP_REDIRECT);
@@ -401,7 +404,7 @@ mod linking {
 
     #[test]
     fn application_initiated_linking_checks_hash_session_and_redirect_uri() {
-        let world = World::with("", "", &second_idp(""));
+        let world = World::with("", "client_initiated_account_linking = true", &second_idp(""));
         let mut browser = Browser::default();
         let t = tokens_via(&world, &mut browser, "up", &world.idp, "alice");
         let sid = id_claims(&t)["sid"].as_str().unwrap().to_owned();

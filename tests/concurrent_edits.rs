@@ -44,11 +44,7 @@ fn cookie_header(browser: &Browser) -> String {
 
 /// The account page's unlink form for `alias`, as a request ready to send.
 fn unlink_request(browser: &Browser, alias: &str) -> http::Request<Vec<u8>> {
-    http::Request::post(format!("{ISSUER}/account/unlink/{alias}"))
-        .header("cookie", cookie_header(browser))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Vec::new())
-        .unwrap()
+    browser.form_request(&format!("/account/unlink/{alias}"), &[])
 }
 
 fn alice(world: &World) -> Value {

@@ -18,7 +18,7 @@ fn ui_locales_wins_then_accept_language_by_q_value() {
 #[test]
 fn every_language_fills_its_placeholders() {
     for m in LANGUAGES {
-        for pattern in [m.sign_in_with, m.to_continue_to, m.link_with] {
+        for pattern in [m.sign_in_with, m.to_continue_to, m.link_with, m.link_confirm_text] {
             assert_eq!(pattern.matches("{}").count(), 1, "{}: {pattern}", m.lang);
         }
     }

@@ -113,6 +113,7 @@ fn online_refresh_token_ends_with_the_session_and_offline_survives_it() {
     let again = browser.get(&world, &format!("/authorize?{q2}"));
     let code2 = query_param(&location(&again), "code").expect("SSO issues a code");
     let offline = s(&json(&redeem(&world, &code2, &rp2.verifier)), "refresh_token");
+    browser.get(&world, "/logout");
     assert_eq!(browser.post(&world, "/logout").status(), 200);
     assert_eq!(json(&refresh(&world, &online))["error"], "invalid_grant");
     assert_eq!(refresh(&world, &offline).status(), 200);

@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::broker::{account, callback, first_login, login, logout, session, stored_tokens, upstream_session};
 use super::config::{Config, ConfigError, IdentityProvider, MailSender, ProviderKind};
+use super::csrf::{self, Checked, CsrfKey, PendingLoginCookie, Refusal, SessionCookie};
 use super::error::{Failure, OAuthError, Outcome, PageError};
 use super::jose::{KeyError, Keyring, SigningKey};
 use super::op::authorize::{AuthorizationRequest, AuthorizeError};
@@ -48,6 +49,10 @@ pub struct Keyedge {
     pub keys: Keyring,
     pub sealer: Sealer,
     pub metadata: MetadataCache,
+    /// The key of the CSRF tokens of keyedge's forms (derived from `ENCRYPTION_KEY`).
+    pub csrf: CsrfKey,
+    /// The issuer's origin (`https://login.example.com`): where keyedge's forms come from.
+    origin: String,
     discovery: String,
     css_path: String,
 }
@@ -68,15 +73,20 @@ impl Keyedge {
         }
         let others = config.other_signing_keys.iter().map(|(f, s)| parse(f, s)).collect::<Result<Vec<_>, _>>()?;
         let keys = Keyring::new(active, others);
+        let encryption_key = crate::core::seal::key_from_base64(config.encryption_key.expose())
+            .map_err(|e| StartError::Secret("encryption_key_env".into(), e))?;
         let mut sealer = Sealer::from_base64(config.encryption_key.expose())
             .map_err(|e| StartError::Secret("encryption_key_env".into(), e))?;
         for (field, key) in &config.previous_encryption_keys {
             sealer = sealer.with_previous(key.expose()).map_err(|e| StartError::Secret(field.clone(), e))?;
         }
+        let origin = url::Url::parse(&config.issuer).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
         Ok(Self {
             discovery: discovery::document(&config, &keys),
             css_path: pages::css_path(),
             metadata: MetadataCache::default(),
+            csrf: CsrfKey::derive(&encryption_key),
+            origin,
             keys,
             sealer,
             config,
@@ -166,8 +176,18 @@ impl Keyedge {
             return match rest.split_once('/') {
                 Some((alias, "login")) if get => login::begin(self, ports, req, alias).await,
                 Some((alias, "endpoint")) if get => callback::endpoint(self, ports, req, alias).await,
-                Some((alias, "link")) if post => login::begin_link(self, ports, req, alias).await,
-                Some((alias, "link")) if get => login::begin_client_link(self, ports, req, alias).await,
+                Some((alias, "link")) if post => match self.session_form(req) {
+                    Ok(form) => login::begin_link(self, ports, form, alias).await,
+                    Err(answer) => *answer,
+                },
+                Some((alias, "link")) if get => {
+                    navigation(req)?;
+                    login::begin_client_link(self, ports, req, alias).await
+                }
+                Some((alias, "link/confirm")) if post => match self.session_form(req) {
+                    Ok(form) => login::confirm_client_link(self, ports, req, form, alias).await,
+                    Err(answer) => *answer,
+                },
                 Some((alias, "token")) if get => stored_tokens::token_endpoint(self, ports, req, alias).await,
                 Some((_, "token")) if method == Method::OPTIONS => Ok(web::cors_preflight()),
                 Some((alias, "backchannel_logout")) if post => {
@@ -190,29 +210,73 @@ impl Keyedge {
             "/token" | "/introspect" | "/revoke" => Err(method_not_allowed()),
 
             "/userinfo" if get || post => userinfo::userinfo(self, ports, req).await,
-            "/account" if get => account::account(self, ports, req).await,
-            "/first-login/review" if post => first_login::review(self, ports, req).await,
-            "/first-login/confirm" if post => first_login::confirm(self, ports, req).await,
-            "/first-login/verify-email" if get => first_login::verify_email(self, ports, req).await,
+            "/account" if get => {
+                navigation(req)?;
+                account::account(self, ports, req).await
+            }
+            "/first-login/review" if post => match self.pending_form(req) {
+                Ok(form) => first_login::review(self, ports, req, form).await,
+                Err(answer) => *answer,
+            },
+            "/first-login/confirm" if post => match self.pending_form(req) {
+                Ok(form) => first_login::confirm(self, ports, req, form).await,
+                Err(answer) => *answer,
+            },
+            "/first-login/verify-email" if get => {
+                navigation(req)?;
+                first_login::verify_email(self, ports, req).await
+            }
             "/dev/inbox" if get && matches!(self.config.mail, Some(MailSender::DevInbox)) => {
                 let to = Params::from_query(req).get("to").unwrap_or("").to_owned();
                 Ok(web::json_no_store(StatusCode::OK, crate::core::mail::dev_inbox(ports, &to).await?))
             }
-            p if post && p.starts_with("/account/unlink/") => {
-                account::unlink(self, ports, req, &p["/account/unlink/".len()..]).await
-            }
+            p if post && p.starts_with("/account/unlink/") => match self.session_form(req) {
+                Ok(form) => account::unlink(self, ports, form, &p["/account/unlink/".len()..]).await,
+                Err(answer) => *answer,
+            },
             p if post && p.starts_with("/account/sessions/") && p.ends_with("/end") => {
                 let sid = &p["/account/sessions/".len()..p.len() - "/end".len()];
-                account::end_session(self, ports, req, sid).await
+                match self.session_form(req) {
+                    Ok(form) => account::end_session(self, ports, form, sid).await,
+                    Err(answer) => *answer,
+                }
             }
             p if get && p.starts_with("/first-login/reauthenticate/") => {
+                navigation(req)?;
                 first_login::reauthenticate(self, ports, req, &p["/first-login/reauthenticate/".len()..]).await
             }
-            "/logout" if get || post => logout::logout(self, ports, req).await,
+            // Also the RP-initiated logout endpoint, which other sites may post to: a post
+            // without the form's token asks the user, as a GET does. Never to a script: the
+            // question carries the session's token.
+            "/logout" if get || post => {
+                navigation(req)?;
+                let form = if post { self.session_form(req).ok() } else { None };
+                logout::logout(self, ports, req, form).await
+            }
             logout::DONE_PATH if get => Ok(logout::done(self, req)),
             p if get && p == self.css_path => Ok(web::static_asset("text/css; charset=utf-8", pages::CSS)),
             _ => not_found(),
         }
+    }
+
+    /// The guard of the forms of a signed-in user (CSRF, see [`csrf`]). `Err` is the answer
+    /// instead: a refusal, or, when the browser has no session, the way to sign in.
+    fn session_form<'r>(&self, req: &'r Request) -> Result<Checked<'r, SessionCookie>, Box<Outcome>> {
+        let cookie = self.cookies().get(req, session::COOKIE);
+        csrf::check(&self.csrf, &self.origin, req, cookie).map_err(|refusal| match refusal {
+            Refusal::NoCookie => Box::new(Ok(web::redirect("/login?return_to=%2Faccount"))),
+            refusal => Box::new(Err(refused(refusal, Some("/account")))),
+        })
+    }
+
+    /// The guard of the first-login forms (CSRF, see [`csrf`]). `Err` is the answer instead:
+    /// a refusal, or, when the browser has no pending login, "sign-in expired".
+    fn pending_form<'r>(&self, req: &'r Request) -> Result<Checked<'r, PendingLoginCookie>, Box<Outcome>> {
+        let cookie = self.cookies().get(req, first_login::PENDING_COOKIE);
+        csrf::check(&self.csrf, &self.origin, req, cookie).map_err(|refusal| match refusal {
+            Refusal::NoCookie => Box::new(Err(first_login::expired())),
+            refusal => Box::new(Err(refused(refusal, None))),
+        })
     }
 
     /// `/authorize` (OIDC Core §3.1.2): validate, then either finish at once from the
@@ -286,6 +350,29 @@ impl Keyedge {
             return Ok(web::redirect(&path));
         }
         login::login_page(self, req, None, &login::Continuation::ReturnTo { path })
+    }
+}
+
+/// Pages of the account and of the linking flows answer top-level navigations only.
+fn navigation(req: &Request) -> Result<(), Failure> {
+    csrf::navigation_only(req).map_err(|refusal| refused(refusal, None))
+}
+
+/// The page for a request the CSRF guard refused; nothing was changed.
+fn refused(refusal: Refusal, retry: Option<&str>) -> Failure {
+    let message = match refusal {
+        Refusal::CrossOrigin => "This request came from another site, not from a keyedge page. Nothing was changed.",
+        Refusal::NotNavigation => {
+            "keyedge answers this page only when you open it yourself, not to a script. Nothing was changed."
+        }
+        Refusal::NoCookie | Refusal::BadToken => {
+            "This form has expired or was not made for this browser. Nothing was changed: reload the page and try again."
+        }
+    };
+    let page = PageError::new(StatusCode::FORBIDDEN, "Request refused", message);
+    match retry {
+        Some(url) => page.with_retry(url).into(),
+        None => page.into(),
     }
 }
 

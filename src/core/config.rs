@@ -367,6 +367,8 @@ struct RawClient {
     read_broker_tokens: bool,
     #[serde(default)]
     user_attributes: Vec<String>,
+    #[serde(default)]
+    client_initiated_account_linking: bool,
 }
 
 /// OAuth 2.0 grant types a client may use at `/token`.
@@ -572,6 +574,9 @@ pub struct Client {
     pub read_broker_tokens: bool,
     /// User attributes (set by mappers) released as claims of the same name.
     pub user_attributes: Vec<String>,
+    /// May send its signed-in users to `/broker/{alias}/link` (Keycloak's client-initiated
+    /// account linking); they confirm on keyedge's page before anything is linked.
+    pub client_initiated_account_linking: bool,
 }
 
 impl Client {
@@ -804,6 +809,7 @@ impl Config {
                 identity_provider_claim: c.identity_provider_claim,
                 read_broker_tokens: c.read_broker_tokens,
                 user_attributes: c.user_attributes,
+                client_initiated_account_linking: c.client_initiated_account_linking,
                 allowed_scopes: c
                     .allowed_scopes
                     .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()),

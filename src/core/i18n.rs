@@ -74,6 +74,11 @@ pub struct Messages {
     pub email_already_sent: &'static str,
     pub mail_limited_title: &'static str,
     pub mail_limited_text: &'static str,
+    pub link_confirm_title: &'static str,
+    /// `{}` is the application's name.
+    pub link_confirm_text: &'static str,
+    pub link_confirm_note: &'static str,
+    pub cancel: &'static str,
 }
 
 pub static EN: Messages = Messages {
@@ -139,6 +144,10 @@ pub static EN: Messages = Messages {
     email_already_sent: "A link for this sign-in was already sent, so no other mail was sent. Open that link in this browser within 10 minutes of its sending.",
     mail_limited_title: "No link sent",
     mail_limited_text: "Too many links were asked for this account recently, so no mail was sent. Please try again later.",
+    link_confirm_title: "Link another sign-in?",
+    link_confirm_text: "{} asks to add a sign-in to your account:",
+    link_confirm_note: "Next you sign in at that identity provider; nothing is linked unless you do.",
+    cancel: "Cancel",
 };
 
 pub static DE: Messages = Messages {
@@ -205,6 +214,10 @@ pub static DE: Messages = Messages {
     email_already_sent: "Für diese Anmeldung wurde bereits ein Link gesendet, daher wurde keine weitere E-Mail verschickt. Öffnen Sie diesen Link innerhalb von 10 Minuten nach dem Versand in diesem Browser.",
     mail_limited_title: "Kein Link gesendet",
     mail_limited_text: "Für dieses Konto wurden in letzter Zeit zu viele Links angefordert, daher wurde keine E-Mail gesendet. Bitte versuchen Sie es später erneut.",
+    link_confirm_title: "Weitere Anmeldung verknüpfen?",
+    link_confirm_text: "{} möchte Ihrem Konto eine Anmeldung hinzufügen:",
+    link_confirm_note: "Als Nächstes melden Sie sich bei diesem Identitätsanbieter an; verknüpft wird nur, wenn Sie das tun.",
+    cancel: "Abbrechen",
 };
 
 /// The languages keyedge speaks.

@@ -112,7 +112,8 @@ pub fn email(email: &str) -> String {
 
 /// Once `{grant}|pending:{sha256(id)}`: a first login waiting for the user (review profile,
 /// confirm linking, email verification, re-authentication), sealed; TTL 10 minutes. The
-/// browser holds `{grant}.{id}` in the `keyedge_pending` cookie; each step replaces it.
+/// browser holds `{grant}.{form secret}.{step id}` in the `keyedge_pending` cookie; each step
+/// replaces the step id (the form secret stays: the forms' CSRF token is bound to it).
 pub fn pending(cookie: &str) -> String {
     let grant = cookie.split_once('.').map_or("", |(g, _)| g);
     format!("{grant}|pending:{}", hashed(cookie))

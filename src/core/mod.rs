@@ -5,6 +5,7 @@ pub mod admin;
 pub mod app;
 pub mod broker;
 pub mod config;
+pub mod csrf;
 pub mod error;
 pub mod gate;
 pub mod i18n;

@@ -3,6 +3,7 @@
 use askama::Template;
 
 use super::broker::users::User;
+use super::csrf::CsrfToken;
 use super::error::PageError;
 use super::i18n::Messages;
 
@@ -59,6 +60,7 @@ struct Account<'a> {
     links: &'a [LinkRow],
     linkable: &'a [ProviderChoice],
     sessions: &'a [SessionRow],
+    csrf: &'a CsrfToken,
 }
 
 pub struct LinkRow {
@@ -108,6 +110,7 @@ struct Review<'a> {
     idp: &'a str,
     form: &'a ProfileForm,
     errors: &'a [FieldError],
+    csrf: &'a CsrfToken,
 }
 
 /// One input of the profile form.
@@ -151,6 +154,7 @@ struct Confirm<'a> {
     what: &'a str,
     value: &'a str,
     can_review: bool,
+    csrf: &'a CsrfToken,
 }
 
 #[derive(Template)]
@@ -177,12 +181,12 @@ pub enum MailNotice<'a> {
     Limited,
 }
 
-pub fn review_profile(ui: Ui<'_>, idp: &str, form: &ProfileForm, errors: &[FieldError]) -> String {
-    render(&Review { ui, idp, form, errors })
+pub fn review_profile(ui: Ui<'_>, idp: &str, form: &ProfileForm, errors: &[FieldError], csrf: &CsrfToken) -> String {
+    render(&Review { ui, idp, form, errors, csrf })
 }
 
-pub fn confirm_link(ui: Ui<'_>, idp: &str, what: &str, value: &str, can_review: bool) -> String {
-    render(&Confirm { ui, idp, what, value, can_review })
+pub fn confirm_link(ui: Ui<'_>, idp: &str, what: &str, value: &str, can_review: bool, csrf: &CsrfToken) -> String {
+    render(&Confirm { ui, idp, what, value, can_review, csrf })
 }
 
 pub fn email_sent(ui: Ui<'_>, idp: &str, notice: MailNotice<'_>, others: &[ProviderChoice]) -> String {
@@ -244,7 +248,7 @@ pub fn form_post(css: &str, action: &str, fields: &[(&str, &str)]) -> super::web
 #[template(path = "logout.html")]
 struct Logout<'a> {
     ui: Ui<'a>,
-    form: Option<&'a LogoutForm>,
+    form: Option<(&'a LogoutForm, &'a CsrfToken)>,
 }
 
 /// What the logout confirmation posts back.
@@ -275,18 +279,41 @@ pub fn account(
     links: &[LinkRow],
     linkable: &[ProviderChoice],
     sessions: &[SessionRow],
+    csrf: &CsrfToken,
 ) -> String {
-    render(&Account { ui, user, session_idp, links, linkable, sessions })
+    render(&Account { ui, user, session_idp, links, linkable, sessions, csrf })
 }
 
 pub fn error_page(ui: Ui<'_>, e: &PageError) -> String {
     render(&ErrorPage { ui, title: &e.title, message: &e.message, retry: e.retry.as_deref() })
 }
 
-pub fn logout_confirm(ui: Ui<'_>, form: &LogoutForm) -> String {
-    render(&Logout { ui, form: Some(form) })
+pub fn logout_confirm(ui: Ui<'_>, form: &LogoutForm, csrf: &CsrfToken) -> String {
+    render(&Logout { ui, form: Some((form, csrf)) })
 }
 
 pub fn logout_done(ui: Ui<'_>) -> String {
     render(&Logout { ui, form: None })
+}
+
+/// The confirmation of a client-initiated account linking: which IdP joins which account, for
+/// which application.
+#[derive(Template)]
+#[template(path = "link_confirm.html")]
+pub struct LinkConfirm<'a> {
+    pub ui: Ui<'a>,
+    pub client_name: &'a str,
+    pub idp: &'a str,
+    /// The signed-in account: username (and email).
+    pub account: &'a str,
+    pub action: &'a str,
+    /// The application's request, posted back with the confirmation.
+    pub hidden: &'a [(&'a str, &'a str)],
+    /// Back to the application, nothing linked.
+    pub cancel: &'a str,
+    pub csrf: &'a CsrfToken,
+}
+
+pub fn link_confirm(page: &LinkConfirm<'_>) -> String {
+    render(page)
 }

@@ -20,18 +20,22 @@ impl std::fmt::Debug for Sealer {
     }
 }
 
+/// The 32 bytes of a key given as base64 (standard or URL-safe, padded or not).
+pub fn key_from_base64(text: &str) -> Result<[u8; 32], String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let text = text.trim();
+    let bytes = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|e| e.decode(text).ok())
+        .ok_or("not base64 (make one with: openssl rand -base64 32)")?;
+    let len = bytes.len();
+    bytes.try_into().map_err(|_| format!("{len} bytes; 32 are needed (openssl rand -base64 32)"))
+}
+
 impl Sealer {
     /// A 32-byte key, given as base64 (standard or URL-safe, padded or not).
     pub fn from_base64(text: &str) -> Result<Self, String> {
-        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-        let text = text.trim();
-        let bytes = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-            .iter()
-            .find_map(|e| e.decode(text).ok())
-            .ok_or("not base64 (make one with: openssl rand -base64 32)")?;
-        if bytes.len() != 32 {
-            return Err(format!("{} bytes; 32 are needed (openssl rand -base64 32)", bytes.len()));
-        }
+        let bytes = key_from_base64(text)?;
         let cipher = XChaCha20Poly1305::new_from_slice(&bytes).map_err(|_| "not a 32-byte key".to_owned())?;
         Ok(Self { cipher, previous: Vec::new() })
     }

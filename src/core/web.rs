@@ -120,6 +120,14 @@ pub fn html(status: StatusCode, body: String) -> Response {
     res
 }
 
+/// A page a gated site's pages (which share keyedge's origin) must not reach through a window
+/// they open: `Cross-Origin-Opener-Policy: same-origin` severs the opener. Only for pages
+/// outside the sign-in flow, which applications may open in a popup.
+pub fn isolated(mut res: Response) -> Response {
+    res.headers_mut().insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    res
+}
+
 pub fn json(status: StatusCode, body: String) -> Response {
     respond(status, "application/json", body.into_bytes())
 }

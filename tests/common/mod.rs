@@ -314,31 +314,87 @@ impl World {
     }
 }
 
-/// A browser: a cookie jar for keyedge's origin.
+/// A browser: a cookie jar for keyedge's origin, and the last page keyedge showed it (forms
+/// are submitted from that page, with their hidden fields, as a browser would).
 #[derive(Default, Clone)]
 pub struct Browser {
     pub cookies: HashMap<String, String>,
+    /// The last HTML page keyedge answered with.
+    pub page: String,
+    /// The last CSRF token (hidden `csrf` field) seen on a page: a user may post from an
+    /// earlier tab of the same session or pending login.
+    pub csrf: Option<String>,
+    /// Where keyedge's last answer redirected on its own origin, not followed yet: a browser
+    /// would show that page, so a form is looked for there when the last page lacks it.
+    pub follow: Option<String>,
 }
 
 impl Browser {
+    pub fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
     pub fn get(&mut self, world: &World, url: &str) -> Response<Vec<u8>> {
         let url = if url.starts_with('/') { format!("{ISSUER}{url}") } else { url.to_owned() };
-        let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-        let req = http::Request::get(url).header("cookie", cookie).body(Vec::new()).unwrap();
+        let req = http::Request::get(url).header("cookie", self.cookie_header()).body(Vec::new()).unwrap();
         let res = world.send(req);
         self.remember(&res);
         res
     }
 
+    /// Presses the button of the form whose action is `path` on the last page (no fields of
+    /// its own): [`Browser::submit`] with none.
     pub fn post(&mut self, world: &World, path: &str) -> Response<Vec<u8>> {
-        let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-        let req = http::Request::post(format!("{ISSUER}{path}")).header("cookie", cookie).body(Vec::new()).unwrap();
-        let res = world.send(req);
+        self.submit(world, path, &[])
+    }
+
+    /// Submits the form whose action is `action` on the last page, as a browser does: its
+    /// hidden fields (the CSRF token among them) with `fields` filled in, from keyedge's own
+    /// origin (`Origin`, `Sec-Fetch-*` of a top-level form post). When keyedge's last answer
+    /// was a redirect on its origin (to `/account`, say) and the last page lacks the form, the
+    /// page redirected to is loaded first, as a browser would have; when no page has the
+    /// form, the last CSRF token seen goes with `fields`.
+    pub fn submit(&mut self, world: &World, action: &str, fields: &[(&str, &str)]) -> Response<Vec<u8>> {
+        if !forms(&self.page).iter().any(|(a, _)| a == action) {
+            if let Some(next) = self.follow.take() {
+                self.get(world, &next);
+            }
+        }
+        let res = world.send(self.form_request(action, fields));
         self.remember(&res);
         res
     }
 
-    fn remember(&mut self, res: &Response<Vec<u8>>) {
+    /// The request [`Browser::submit`] sends (without following a redirect first).
+    pub fn form_request(&self, action: &str, fields: &[(&str, &str)]) -> http::Request<Vec<u8>> {
+        let mut form = self.hidden_fields(action);
+        for (k, v) in fields {
+            form.retain(|(name, _)| name != k);
+            form.push((k.to_string(), v.to_string()));
+        }
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish();
+        http::Request::post(format!("{ISSUER}{action}"))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", ISSUER)
+            .header("sec-fetch-site", "same-origin")
+            .header("sec-fetch-mode", "navigate")
+            .header("sec-fetch-dest", "document")
+            .body(body.into_bytes())
+            .unwrap()
+    }
+
+    /// The hidden fields of the form on the last page whose action is `action`; without
+    /// one, the last CSRF token seen.
+    pub fn hidden_fields(&self, action: &str) -> Vec<(String, String)> {
+        match forms(&self.page).into_iter().find(|(a, _)| a == action) {
+            Some((_, hidden)) => hidden,
+            None => self.csrf.iter().map(|t| ("csrf".to_owned(), t.clone())).collect(),
+        }
+    }
+
+    /// Keeps the answer's cookies, and its page when it is one.
+    pub fn remember(&mut self, res: &Response<Vec<u8>>) {
         for v in res.headers().get_all("set-cookie") {
             let line = v.to_str().unwrap();
             let pair = line.split(';').next().unwrap();
@@ -349,7 +405,56 @@ impl Browser {
                 self.cookies.insert(k.to_owned(), v.to_owned());
             }
         }
+        let target = location(res);
+        self.follow =
+            (res.status().is_redirection() && target.starts_with('/') && !target.starts_with("//")).then_some(target);
+        let is_html =
+            res.headers().get("content-type").is_some_and(|v| v.to_str().unwrap_or("").starts_with("text/html"));
+        if is_html {
+            self.page = body(res);
+            if let Some(token) = forms(&self.page).into_iter().flat_map(|(_, h)| h).find(|(k, _)| k == "csrf") {
+                self.csrf = Some(token.1);
+            }
+        }
     }
+}
+
+/// The forms of an HTML page: each one's action and hidden fields (names and values
+/// unescaped).
+pub fn forms(html: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let mut found = Vec::new();
+    for part in html.split("<form").skip(1) {
+        let Some((tag, rest)) = part.split_once('>') else { continue };
+        let inner = rest.split("</form>").next().unwrap_or("");
+        let hidden = inner
+            .split("<input")
+            .skip(1)
+            .filter_map(|input| input.split_once('>').map(|(attrs, _)| attrs))
+            .filter(|attrs| attribute(attrs, "type").as_deref() == Some("hidden"))
+            .filter_map(|attrs| Some((attribute(attrs, "name")?, attribute(attrs, "value").unwrap_or_default())))
+            .collect();
+        found.push((attribute(tag, "action").unwrap_or_default(), hidden));
+    }
+    found
+}
+
+/// An attribute's value in a tag's text (`name="value"`), unescaped.
+fn attribute(attrs: &str, name: &str) -> Option<String> {
+    let needle = format!(" {name}=\"");
+    let start = format!(" {attrs}").find(&needle)? + needle.len() - 1;
+    let value = attrs[start..].split('"').next()?;
+    Some(
+        value
+            .replace("&#34;", "\"")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&#60;", "<")
+            .replace("&gt;", ">")
+            .replace("&#62;", ">")
+            .replace("&#38;", "&")
+            .replace("&amp;", "&"),
+    )
 }
 
 pub fn location(res: &Response<Vec<u8>>) -> String {

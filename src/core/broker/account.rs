@@ -7,6 +7,7 @@ use super::logout;
 use super::session::{self, Session};
 use super::users::{self, UpdateError, User};
 use crate::core::app::Keyedge;
+use crate::core::csrf::{Checked, SessionCookie};
 use crate::core::error::{Failure, Outcome, PageError};
 use crate::core::keys;
 use crate::core::pages::{self, LinkRow, ProviderChoice, SessionRow};
@@ -22,9 +23,13 @@ fn sign_in() -> web::Response {
     web::redirect("/login?return_to=%2Faccount")
 }
 
-/// The signed-in user and their session, or `None` (then: sign in first).
-async fn signed_in(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Result<Option<(Session, User)>, Failure> {
-    let Some(session) = session::current(ports, app.cookies(), req).await? else {
+/// The signed-in user and their session, by the session cookie's value, or `None` (then:
+/// sign in first).
+async fn signed_in(ports: &Ports<'_>, cookie: Option<&str>) -> Result<Option<(Session, User)>, Failure> {
+    let Some(session) = (match cookie {
+        Some(cookie) => session::by_cookie(ports, cookie).await?,
+        None => None,
+    }) else {
         return Ok(None);
     };
     Ok(users::load(ports, &session.user_id).await?.map(|user| (session, user)))
@@ -40,7 +45,8 @@ fn sign_in_capable(app: &Keyedge, user: &User) -> usize {
 }
 
 pub async fn account(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
-    let Some((session, user)) = signed_in(app, ports, req).await? else {
+    let cookie = app.cookies().get(req, session::COOKIE);
+    let (Some(cookie), Some((session, user))) = (cookie, signed_in(ports, cookie).await?) else {
         return Ok(sign_in());
     };
     let provider_name = |alias: &str| {
@@ -89,15 +95,16 @@ pub async fn account(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome
             end: format!("/account/sessions/{}/end", e.sid),
         })
         .collect();
-    let page = pages::account(app.ui(req), &user, &provider_name(&session.idp), &links, &linkable, &sessions);
-    Ok(web::html(StatusCode::OK, page))
+    let csrf = app.csrf.token::<SessionCookie>(cookie);
+    let page = pages::account(app.ui(req), &user, &provider_name(&session.idp), &links, &linkable, &sessions, &csrf);
+    Ok(web::isolated(web::html(StatusCode::OK, page)))
 }
 
 /// `POST /account/unlink/{alias}`: removes a linked identity, unless it is the last one the
 /// user can sign in with. Its stored tokens go too; signing in with it later makes a new
 /// account (or links it again, from this page).
-pub async fn unlink(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
-    let Some((_, user)) = signed_in(app, ports, req).await? else {
+pub async fn unlink(app: &Keyedge, ports: &Ports<'_>, form: Checked<'_, SessionCookie>, alias: &str) -> Outcome {
+    let Some((_, user)) = signed_in(ports, Some(form.cookie())).await? else {
         return Ok(sign_in());
     };
     let can_sign_in = app.config.provider(alias).is_some_and(|p| !p.link_only);
@@ -136,8 +143,8 @@ struct LastIdentity;
 
 /// `POST /account/sessions/{sid}/end`: ends one of the user's sessions (their applications
 /// are told through back-channel logout).
-pub async fn end_session(app: &Keyedge, ports: &Ports<'_>, req: &Request, sid: &str) -> Outcome {
-    let Some((current, user)) = signed_in(app, ports, req).await? else {
+pub async fn end_session(app: &Keyedge, ports: &Ports<'_>, form: Checked<'_, SessionCookie>, sid: &str) -> Outcome {
+    let Some((current, user)) = signed_in(ports, Some(form.cookie())).await? else {
         return Ok(sign_in());
     };
     let entries = session::list(ports, &user.id).await?;

@@ -15,6 +15,7 @@ use super::users::{self, Creation, Draft, Unique, User};
 use super::{mappers, users::LinkError};
 use crate::core::app::Keyedge;
 use crate::core::config::{IdentityProvider, ReviewProfile};
+use crate::core::csrf::{Checked, PendingLoginCookie};
 use crate::core::error::{Failure, Outcome, PageError};
 use crate::core::keys;
 use crate::core::mail::{self, Mail};
@@ -80,9 +81,22 @@ pub struct Pending {
     #[serde(default)]
     pub existing: Option<Existing>,
     pub expires_at: i64,
+    /// A secret of this pending login, the same through all its steps: the cookie that names
+    /// each step starts with it, and the CSRF token of its forms is bound to it.
+    #[serde(default)]
+    pub form_secret: String,
 }
 
-fn expired() -> Failure {
+impl Pending {
+    /// The part of the pending cookie that stays through the steps (`{grant}.{form secret}`;
+    /// the cookie is that and `.{step}`), the secret the forms' CSRF token is bound to.
+    fn login_binding(&self) -> String {
+        format!("{}.{}", self.grant_id, self.form_secret)
+    }
+}
+
+/// The page for a step whose pending login is gone (expired, finished, or another browser's).
+pub fn expired() -> Failure {
     PageError::bad_request(
         "Sign-in expired",
         "This sign-in has expired, was already completed, or was started in another browser. Please start again.",
@@ -98,7 +112,7 @@ fn json_failure(e: serde_json::Error) -> Failure {
 /// Stores `pending` under a fresh id (consuming the upstream login's `state` marker when
 /// given, in the same call) and returns the cookie that names it.
 async fn save(app: &Keyedge, ports: &Ports<'_>, pending: &Pending, marker: Option<&str>) -> Result<String, Failure> {
-    let cookie = format!("{}.{}", pending.grant_id, ports.random_token(32));
+    let cookie = format!("{}.{}", pending.login_binding(), ports.random_token(32));
     let key = keys::pending(&cookie);
     let json = serde_json::to_string(pending).map_err(json_failure)?;
     let sealed = app.sealer.seal(ports.rng, key.as_bytes(), json.as_bytes());
@@ -116,13 +130,17 @@ async fn take_by_cookie(app: &Keyedge, ports: &Ports<'_>, cookie: &str) -> Resul
     let Taken::Fresh(sealed) = ports.once.take(&key).await? else {
         return Err(expired());
     };
-    let pending: Pending = app
+    let mut pending: Pending = app
         .sealer
         .open(key.as_bytes(), &sealed)
         .and_then(|json| serde_json::from_slice(&json).ok())
         .ok_or_else(expired)?;
     if pending.expires_at <= ports.clock.now() {
         return Err(expired());
+    }
+    // Saved by an earlier version: from now on it has its own.
+    if pending.form_secret.is_empty() {
+        pending.form_secret = ports.random_token(16);
     }
     Ok(pending)
 }
@@ -176,6 +194,7 @@ async fn show(step: Step<'_, '_>, pending: &Pending, page: Page) -> Outcome {
     let Step { app, ports, req, marker, clear } = step;
     let ui = app.ui_for(req, ui_locales(&pending.continuation));
     let idp_name = provider(app, pending)?.display_name.clone();
+    let csrf = app.csrf.token::<PendingLoginCookie>(&pending.login_binding());
     let mut status = StatusCode::OK;
     let html = match page {
         Page::Review(errors) => {
@@ -185,7 +204,7 @@ async fn show(step: Step<'_, '_>, pending: &Pending, page: Page) -> Outcome {
                 given_name: pending.draft.given_name.clone().unwrap_or_default(),
                 family_name: pending.draft.family_name.clone().unwrap_or_default(),
             };
-            pages::review_profile(ui, &idp_name, &form, &errors)
+            pages::review_profile(ui, &idp_name, &form, &errors, &csrf)
         }
         Page::Confirm => {
             let existing = pending.existing.as_ref().ok_or_else(expired)?;
@@ -193,7 +212,7 @@ async fn show(step: Step<'_, '_>, pending: &Pending, page: Page) -> Outcome {
                 Unique::Email => (ui.t.email, pending.draft.email.clone().unwrap_or_default()),
                 Unique::Username => (ui.t.username, pending.draft.username.clone()),
             };
-            pages::confirm_link(ui, &idp_name, what, &value, review_allowed(app, pending)?)
+            pages::confirm_link(ui, &idp_name, what, &value, review_allowed(app, pending)?, &csrf)
         }
         Page::Mail(what) => {
             let others = reauth_choices(app, pending)?;
@@ -304,6 +323,7 @@ pub async fn start(
         draft,
         existing: None,
         expires_at: ports.clock.now() + PENDING_TTL as i64,
+        form_secret: ports.random_token(16),
     };
     let step = Step { app, ports, req, marker: Some(marker), clear: Some(flow_cookie) };
     if review {
@@ -541,9 +561,9 @@ fn validate(form: &Params) -> (Draft, Vec<FieldError>) {
     )
 }
 
-/// `POST /first-login/review`: the profile form.
-pub async fn review(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
-    let mut pending = take(app, ports, req).await?;
+/// `POST /first-login/review`: the profile form, of the pending login whose token it carried.
+pub async fn review(app: &Keyedge, ports: &Ports<'_>, req: &Request, form: Checked<'_, PendingLoginCookie>) -> Outcome {
+    let mut pending = take_by_cookie(app, ports, form.cookie()).await?;
     if !review_allowed(app, &pending)? {
         return Err(review_is_off(&pending));
     }
@@ -560,9 +580,15 @@ pub async fn review(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome 
     attempt(step, pending).await
 }
 
-/// `POST /first-login/confirm`: "Add to existing account" or "Review profile".
-pub async fn confirm(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
-    let pending = take(app, ports, req).await?;
+/// `POST /first-login/confirm`: "Add to existing account" or "Review profile", for the
+/// pending login whose token it carried.
+pub async fn confirm(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    req: &Request,
+    form: Checked<'_, PendingLoginCookie>,
+) -> Outcome {
+    let pending = take_by_cookie(app, ports, form.cookie()).await?;
     let step = Step::page(app, ports, req);
     match Params::from_form(req).get("action") {
         Some("link") => verify(step, pending).await,

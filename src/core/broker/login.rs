@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::app::Keyedge;
 use crate::core::config::{Client, IdentityProvider, ProviderKind};
+use crate::core::csrf::{Checked, SessionCookie};
 use crate::core::error::{Failure, OAuthError, Outcome, PageError};
 use crate::core::op::authorize::{AuthorizationRequest, AuthorizeError};
 use crate::core::pages::{self, ProviderChoice};
@@ -256,52 +257,125 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
 }
 
 /// `POST /broker/{alias}/link` from the account page: links another IdP account to the
-/// signed-in user. A POST from another site carries no `SameSite=Lax` session cookie, so
+/// signed-in user, the one of the session whose form token the post carried (CSRF), so
 /// nobody can be made to link an account unknowingly.
-pub async fn begin_link(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
+pub async fn begin_link(app: &Keyedge, ports: &Ports<'_>, form: Checked<'_, SessionCookie>, alias: &str) -> Outcome {
     let idp = app.config.provider(alias).ok_or_else(|| unknown_idp(alias))?;
-    let Some(session) = super::session::current(ports, app.cookies(), req).await? else {
+    let Some(session) = super::session::by_cookie(ports, form.cookie()).await? else {
         return Ok(web::redirect("/login?return_to=%2Faccount"));
     };
     let continuation = Continuation::ReturnTo { path: "/account".into() };
     redirect_upstream(app, ports, idp, continuation, Purpose::Link { user_id: session.user_id, back_to: None }).await
 }
 
-/// `GET /broker/{alias}/link?client_id&redirect_uri&nonce&hash`: Keycloak's client-initiated
-/// account linking. The application proves it acts for the signed-in session with
-/// `hash = base64url(sha256(nonce + sid + client_id + alias))` (`sid` from its ID token); the
-/// user then signs in at `alias` and the identity joins their account. Back at `redirect_uri`
-/// (registered for the client, else an error page and no redirect) with `link_error` when it
-/// failed.
-pub async fn begin_client_link(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
+/// Keycloak's client-initiated account linking, `/broker/{alias}/link?client_id&redirect_uri&nonce&hash`:
+/// the application proves it acts for the signed-in session with
+/// `hash = base64url(sha256(nonce + sid + client_id + alias))` (`sid` from its ID token). Every
+/// application of the session knows that `sid`, so only a client with
+/// `client_initiated_account_linking = true` may ask, and the user confirms on keyedge's page
+/// ([`begin_client_link`]) before the IdP is even contacted ([`confirm_client_link`]).
+/// Back at `redirect_uri` (registered for the client, else an error page and no redirect) with
+/// `link_error` when it failed.
+struct ClientLink<'a> {
+    client: &'a Client,
+    idp: &'a IdentityProvider,
+    redirect_uri: String,
+    user_id: String,
+}
+
+/// Checks a client-initiated linking request for the session whose cookie value is `cookie`.
+/// `Err` is the answer instead: an error page, or back to the application with `link_error`.
+async fn client_link<'a>(
+    app: &'a Keyedge,
+    ports: &Ports<'_>,
+    params: &Params,
+    alias: &str,
+    cookie: Option<&str>,
+) -> Result<ClientLink<'a>, Box<Outcome>> {
     use sha2::{Digest, Sha256};
-    let params = Params::from_query(req);
-    let bad = |m: &str| -> Outcome { Err(PageError::bad_request("Account linking refused", m).into()) };
+    let bad = |m: &str| -> Box<Outcome> { Box::new(Err(PageError::bad_request("Account linking refused", m).into())) };
     let (Some(client_id), Some(redirect_uri), Some(nonce), Some(hash)) =
         (params.get("client_id"), params.get("redirect_uri"), params.get("nonce"), params.get("hash"))
     else {
-        return bad("client_id, redirect_uri, nonce and hash are required.");
+        return Err(bad("client_id, redirect_uri, nonce and hash are required."));
     };
     let Some(client) = app.config.client(client_id) else {
-        return bad("Unknown client_id.");
+        return Err(bad("Unknown client_id."));
     };
     if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
-        return bad("The redirect_uri is not registered for this application.");
+        return Err(bad("The redirect_uri is not registered for this application."));
     }
-    let back = |error: &str| Ok(web::redirect(&web::with_query(redirect_uri, &[("link_error", error)])));
-    let Some(session) = super::session::current(ports, app.cookies(), req).await? else {
-        return back("not_logged_in");
+    let back = |error: &str| -> Box<Outcome> {
+        Box::new(Ok(web::redirect(&web::with_query(redirect_uri, &[("link_error", error)]))))
+    };
+    if !client.client_initiated_account_linking {
+        return Err(back("not_allowed"));
+    }
+    let session = match cookie {
+        Some(cookie) => super::session::by_cookie(ports, cookie).await.map_err(|e| Box::new(Err(e.into())))?,
+        None => None,
+    };
+    let Some(session) = session else {
+        return Err(back("not_logged_in"));
     };
     let expected = crate::core::b64url(&Sha256::digest(format!("{nonce}{}{client_id}{alias}", session.sid)));
     if !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), hash.as_bytes())) {
-        return back("invalid_hash");
+        return Err(back("invalid_hash"));
     }
     let Some(idp) = app.config.provider(alias).filter(|_| client.allows_idp(alias)) else {
-        return back("not_allowed");
+        return Err(back("not_allowed"));
+    };
+    Ok(ClientLink { client, idp, redirect_uri: redirect_uri.to_owned(), user_id: session.user_id })
+}
+
+/// `GET /broker/{alias}/link?client_id&redirect_uri&nonce&hash`: checks the application's
+/// request and asks the user, naming the IdP and the account; nothing else happens.
+pub async fn begin_client_link(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
+    let params = Params::from_query(req);
+    let cookie = app.cookies().get(req, super::session::COOKIE);
+    let link = match client_link(app, ports, &params, alias, cookie).await {
+        Ok(link) => link,
+        Err(answer) => return *answer,
+    };
+    let (Some(cookie), Some(user)) = (cookie, super::users::load(ports, &link.user_id).await?) else {
+        return Ok(web::redirect(&web::with_query(&link.redirect_uri, &[("link_error", "not_logged_in")])));
+    };
+    let account = match &user.email {
+        Some(email) => format!("{} ({email})", user.username),
+        None => user.username.clone(),
+    };
+    let hidden: Vec<(&str, &str)> =
+        ["client_id", "redirect_uri", "nonce", "hash"].iter().filter_map(|k| params.get(k).map(|v| (*k, v))).collect();
+    let page = pages::LinkConfirm {
+        ui: app.ui(req),
+        client_name: &link.client.name,
+        idp: &link.idp.display_name,
+        account: &account,
+        action: &format!("/broker/{alias}/link/confirm"),
+        hidden: &hidden,
+        cancel: &web::with_query(&link.redirect_uri, &[("link_error", "cancelled")]),
+        csrf: &app.csrf.token::<SessionCookie>(cookie),
+    };
+    Ok(web::isolated(web::html(http::StatusCode::OK, pages::link_confirm(&page))))
+}
+
+/// `POST /broker/{alias}/link/confirm`: the user confirmed (the form's CSRF token proved the
+/// session); the request is checked again for that session, then the upstream login starts.
+pub async fn confirm_client_link(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    req: &Request,
+    form: Checked<'_, SessionCookie>,
+    alias: &str,
+) -> Outcome {
+    let params = Params::from_form(req);
+    let link = match client_link(app, ports, &params, alias, Some(form.cookie())).await {
+        Ok(link) => link,
+        Err(answer) => return *answer,
     };
     let continuation = Continuation::ReturnTo { path: "/account".into() };
-    let purpose = Purpose::Link { user_id: session.user_id, back_to: Some(redirect_uri.to_owned()) };
-    redirect_upstream(app, ports, idp, continuation, purpose).await
+    let purpose = Purpose::Link { user_id: link.user_id, back_to: Some(link.redirect_uri) };
+    redirect_upstream(app, ports, link.idp, continuation, purpose).await
 }
 
 /// What an upstream login is for.

@@ -9,6 +9,7 @@ use super::session::{self, Session};
 use super::upstream_session;
 use crate::core::app::Keyedge;
 use crate::core::config::Client;
+use crate::core::csrf::{Checked, SessionCookie};
 use crate::core::error::{Outcome, PageError};
 use crate::core::pages::{self, LogoutForm};
 use crate::core::ports::{Job, Ports};
@@ -20,6 +21,9 @@ struct Hint {
     iss: String,
     sub: String,
     aud: String,
+    /// The session the token was issued in.
+    #[serde(default)]
+    sid: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -48,12 +52,19 @@ pub fn done(app: &Keyedge, req: &Request) -> web::Response {
 
 /// `GET|POST /logout`.
 ///
-/// - With a valid `id_token_hint` for the signed-in user, the session ends at once.
-/// - Otherwise keyedge asks first (a GET must not sign anyone out); the confirmation POST
-///   ends it. A cross-site POST carries no `SameSite=Lax` session cookie, so it ends nothing.
+/// - With a valid `id_token_hint` issued in the current session, the session ends at once
+///   (OpenID Connect RP-Initiated Logout 1.0 §2: keyedge must ask otherwise).
+/// - Otherwise keyedge asks first; only the confirmation form, posted with its CSRF token
+///   (`form`, checked by the router), ends the session. A GET, or a post from elsewhere,
+///   signs no one out.
 /// - `post_logout_redirect_uri` is followed only when it exactly matches one registered for
 ///   the client named by the hint or by `client_id`; else an error page, never a redirect.
-pub async fn logout(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
+pub async fn logout(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    req: &Request,
+    form: Option<Checked<'_, SessionCookie>>,
+) -> Outcome {
     let post = req.method() == Method::POST;
     let params = if post { Params::from_form(req) } else { Params::from_query(req) };
     let hint = match params.get("id_token_hint") {
@@ -77,15 +88,21 @@ pub async fn logout(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome 
             None => return Err(bad("A post_logout_redirect_uri needs an id_token_hint or a client_id.").into()),
         },
     };
-    let session = session::current(ports, app.cookies(), req).await?;
-    let confirmed = post || hint.as_ref().zip(session.as_ref()).is_some_and(|(h, s)| h.sub == s.user_id);
-    if session.is_some() && !confirmed {
+    let cookie = app.cookies().get(req, session::COOKIE);
+    let session = match cookie {
+        Some(cookie) => session::by_cookie(ports, cookie).await?,
+        None => None,
+    };
+    let hinted = |h: &Hint, s: &Session| h.sub == s.user_id && h.sid.as_deref() == Some(s.sid.as_str());
+    let confirmed = form.is_some() || hint.as_ref().zip(session.as_ref()).is_some_and(|(h, s)| hinted(h, s));
+    if let (Some(cookie), Some(_), false) = (cookie, &session, confirmed) {
         let form = LogoutForm {
             client_id: client.map(|c| c.client_id.clone()),
             post_logout_redirect_uri: redirect,
             state: params.get("state").map(str::to_owned),
         };
-        return Ok(web::html(StatusCode::OK, pages::logout_confirm(app.ui(req), &form)));
+        let csrf = app.csrf.token::<SessionCookie>(cookie);
+        return Ok(web::html(StatusCode::OK, pages::logout_confirm(app.ui(req), &form, &csrf)));
     }
     let target = redirect.map(|uri| {
         let state: Vec<(&str, &str)> = params.get("state").map(|s| ("state", s)).into_iter().collect();

@@ -176,6 +176,11 @@ pub async fn current(ports: &Ports<'_>, jar: CookieJar, req: &Request) -> Result
     by_key(ports, keys::session(cookie_value)).await
 }
 
+/// The live session whose cookie value is `cookie_value`, if any.
+pub async fn by_cookie(ports: &Ports<'_>, cookie_value: &str) -> Result<Option<Session>, PortError> {
+    by_key(ports, keys::session(cookie_value)).await
+}
+
 /// The live session stored under `key`, if any.
 pub async fn by_key(ports: &Ports<'_>, key: String) -> Result<Option<Session>, PortError> {
     let Some(json) = ports.store.get(&key).await? else {
