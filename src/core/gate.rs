@@ -4,6 +4,7 @@
 //! or an email domain (else a readable "no access" page). The site comes from the Worker's
 //! static assets or from an origin, which can be given signed identity headers.
 
+use http::header::SET_COOKIE;
 use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 
@@ -249,6 +250,15 @@ impl Forward {
         }
     }
 
+    /// Whether a `Set-Cookie` of the site's answer may reach the browser: not when it names one
+    /// of keyedge's cookies, which the site (on keyedge's origin) could otherwise plant or
+    /// clear. A nameless cookie (`=keyedge_session=x`, `keyedge_session`) counts by the name
+    /// a server would read in it when the browser sends it back.
+    pub fn passes_set_cookie(set_cookie: &str) -> bool {
+        let pair = set_cookie.split(';').next().unwrap_or("").trim_start().trim_start_matches('=');
+        !is_keyedge_cookie(pair.split('=').next().unwrap_or(""))
+    }
+
     /// The error for a gate configured with `upstream = "assets"` on a Worker without them.
     pub fn no_assets() -> PortError {
         PortError("gate.upstream = \"assets\" but no ASSETS binding".into())
@@ -271,6 +281,13 @@ impl Forward {
             (false, _) => ports.http,
         };
         let mut res: Response = upstream.send(self.request()?).await?;
+        let set_cookies: Vec<HeaderValue> = res.headers().get_all(SET_COOKIE).iter().cloned().collect();
+        res.headers_mut().remove(SET_COOKIE);
+        for value in set_cookies {
+            if Self::passes_set_cookie(&String::from_utf8_lossy(value.as_bytes())) {
+                res.headers_mut().append(SET_COOKIE, value);
+            }
+        }
         for (name, value, replace) in self.header_edits() {
             let value = HeaderValue::from_static(value);
             if *replace {
@@ -287,15 +304,20 @@ fn target_origin(url: &str) -> String {
     url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_default()
 }
 
+/// Whether a cookie name is keyedge's: `keyedge_…`, `__Host-keyedge_…`, in any case (browsers
+/// treat the `__Host-`/`__Secure-` prefixes case-insensitively) and with any `__Secure-`.
+fn is_keyedge_cookie(name: &str) -> bool {
+    let name = name.trim().to_ascii_lowercase();
+    let name = name.strip_prefix("__host-").or_else(|| name.strip_prefix("__secure-")).unwrap_or(&name);
+    name.starts_with("keyedge_")
+}
+
 /// The Cookie header without keyedge's cookies (`None` when nothing is left).
 fn strip_keyedge_cookies(header: &str) -> Option<String> {
     let kept: Vec<&str> = header
         .split(';')
         .map(str::trim)
-        .filter(|c| {
-            let name = c.split('=').next().unwrap_or("");
-            !name.trim_start_matches("__Host-").starts_with("keyedge_")
-        })
+        .filter(|c| !is_keyedge_cookie(c.split('=').next().unwrap_or("")))
         .filter(|c| !c.is_empty())
         .collect();
     (!kept.is_empty()).then(|| kept.join("; "))
