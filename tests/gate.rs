@@ -223,3 +223,63 @@ fn gate_configuration_is_checked() {
         }
     }
 }
+
+/// Issue 14, item 8: the site shares keyedge's origin, so a `Set-Cookie` from it could plant
+/// a session of the attacker's choosing (or end the visitor's). Every one that names one of
+/// keyedge's cookies, however it is spelled, is dropped; the site's own cookies pass.
+#[test]
+fn the_site_cannot_set_keyedges_cookies() {
+    const PLANTED: &[&str] = &[
+        "__Host-keyedge_session=attacker; Path=/; Secure; HttpOnly",
+        "keyedge_session=attacker; Path=/account",
+        "__Secure-keyedge_flow=attacker; Path=/; Secure",
+        "__host-KEYEDGE_pending=attacker; Path=/; Secure",
+        " keyedge_session =attacker",
+        "=__Host-keyedge_session=attacker; Path=/",
+        "keyedge_session",
+        "keyedge_csrf=attacker; Path=/",
+    ];
+    const OWN: &[&str] = &["site_pref=dark; Path=/", "keyedgeish=1", "my_keyedge_session=1"];
+    let site = |req: http::Request<Vec<u8>>| {
+        let mut res = http::Response::builder().status(200);
+        for cookie in PLANTED.iter().chain(OWN) {
+            res = res.header("set-cookie", *cookie);
+        }
+        res.body(format!("page {}", req.uri().path()).into_bytes()).unwrap()
+    };
+    for origin in [false, true] {
+        let world = if origin {
+            let world = World::with(STAFF_MAPPER, "", "[gate]\nupstream = \"https://origin.test\"\n");
+            world.http.mount("https://origin.test", site);
+            world
+        } else {
+            let world = World::with(STAFF_MAPPER, "", GATE);
+            world.site.mount(ISSUER, site);
+            world
+        };
+        let mut browser = Browser::default();
+        let to_login = location(&browser.get(&world, "/docs/"));
+        sign_in_from_login_page(&world, &mut browser, &to_login, "alice");
+        let session = browser.cookies.clone();
+        let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        for path in ["/docs/", "/public/a.css"] {
+            let req = http::Request::get(format!("{ISSUER}{path}")).header("cookie", &cookie).body(vec![]).unwrap();
+            let res = world.send(req);
+            assert_eq!(res.status(), 200, "{path}");
+            let set: Vec<&str> = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+            assert_eq!(set, OWN, "origin={origin} {path}");
+        }
+        // A browser that takes what it is sent keeps keyedge's cookies as keyedge set them.
+        assert_eq!(browser.get(&world, "/docs/").status(), 200);
+        browser.cookies.retain(|name, _| !OWN.iter().any(|c| c.starts_with(&format!("{name}="))));
+        assert_eq!(browser.cookies, session, "keyedge's cookies are the ones keyedge set");
+        assert_eq!(browser.get(&world, "/account").status(), 200, "still alice's session");
+    }
+    // The Worker streams the page and filters its headers itself, with the same rule.
+    for cookie in PLANTED {
+        assert!(!keyedge::core::gate::Forward::passes_set_cookie(cookie), "{cookie}");
+    }
+    for cookie in OWN {
+        assert!(keyedge::core::gate::Forward::passes_set_cookie(cookie), "{cookie}");
+    }
+}

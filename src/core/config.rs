@@ -10,6 +10,7 @@ use url::Url;
 
 use super::jose::Alg;
 use super::secret::Secret;
+use super::site_path::SitePath;
 
 /// A configuration problem, naming the field it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +81,8 @@ struct RawGate {
     #[serde(default)]
     identity_headers: bool,
     #[serde(default)]
+    case_insensitive_paths: bool,
+    #[serde(default)]
     rules: Vec<RawGateRule>,
 }
 
@@ -115,13 +118,18 @@ pub struct GateRule {
     pub require_roles: Vec<String>,
     /// Signed-in users with a verified email at one of these domains (when not empty).
     pub require_email_domains: Vec<String>,
+    /// The path (without the `*`) as matched: [`SitePath::match_key`] of the canonical path.
+    key: String,
 }
 
 impl GateRule {
-    pub fn matches(&self, path: &str) -> bool {
-        match self.path.strip_suffix('*') {
-            Some(prefix) => path.starts_with(prefix),
-            None => path == self.path,
+    /// Whether the rule covers a request path, given as its [`SitePath::match_key`]. A prefix
+    /// rule `/dir/*` covers `/dir` too.
+    pub fn matches(&self, key: &str) -> bool {
+        if self.path.ends_with('*') {
+            key.starts_with(&self.key) || self.key.strip_suffix('/').is_some_and(|dir| !dir.is_empty() && key == dir)
+        } else {
+            key == self.key
         }
     }
 }
@@ -132,6 +140,8 @@ pub struct Gate {
     pub upstream: SiteUpstream,
     /// Add signed identity headers to requests passed to an origin.
     pub identity_headers: bool,
+    /// The site ignores the case of paths: rules match whatever the case.
+    pub case_insensitive_paths: bool,
     /// First match wins; a path no rule matches needs a signed-in user.
     pub rules: Vec<GateRule>,
 }
@@ -1329,6 +1339,7 @@ fn gate(g: RawGate) -> Result<Gate, ConfigError> {
         if !r.path.starts_with('/') || star.is_some_and(|s| s != r.path.len() - 1) {
             return Err(err(format!("{path}.path"), "a path such as `/docs/*` (a `*` only at the end) or `/exact`"));
         }
+        let key = gate_rule_key(&r.path, g.case_insensitive_paths).map_err(|m| err(format!("{path}.path"), m))?;
         let public = match r.allow.as_deref() {
             None | Some("signed_in") => false,
             Some("anyone") => true,
@@ -1338,7 +1349,24 @@ fn gate(g: RawGate) -> Result<Gate, ConfigError> {
             return Err(err(format!("{path}.allow"), "a rule for anyone cannot require roles or email domains"));
         }
         let require_email_domains = domains(&r.require_email_domains, &format!("{path}.require_email_domains"))?;
-        rules.push(GateRule { path: r.path, public, require_roles: r.require_roles, require_email_domains });
+        rules.push(GateRule { path: r.path, public, require_roles: r.require_roles, require_email_domains, key });
     }
-    Ok(Gate { upstream, identity_headers: g.identity_headers, rules })
+    Ok(Gate { upstream, identity_headers: g.identity_headers, case_insensitive_paths: g.case_insensitive_paths, rules })
+}
+
+/// The match key of a rule path, which must be written in canonical form: requests are
+/// matched in that form, so another spelling would never match what it seems to.
+fn gate_rule_key(rule: &str, case_insensitive: bool) -> Result<String, String> {
+    let written = rule.strip_suffix('*').unwrap_or(rule);
+    let star = if written.len() < rule.len() { "*" } else { "" };
+    if written.contains(';') {
+        return Err(format!("`{rule}`: path parameters (`;`) are not matched; leave them out"));
+    }
+    match SitePath::parse(written) {
+        Err(e) => Err(format!("`{rule}` is not a canonical path: {e}")),
+        Ok(canonical) if canonical.as_str() != written => {
+            Err(format!("`{rule}` is not in canonical form (requests are matched as `{canonical}{star}`): write that"))
+        }
+        Ok(canonical) => Ok(canonical.match_key(case_insensitive)),
+    }
 }

@@ -4,6 +4,7 @@
 //! or an email domain (else a readable "no access" page). The site comes from the Worker's
 //! static assets or from an origin, which can be given signed identity headers.
 
+use http::header::SET_COOKIE;
 use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 
@@ -14,6 +15,7 @@ use super::config::{Gate, GateRule, SiteUpstream};
 use super::error::{Failure, Outcome, PageError};
 use super::jose::Alg;
 use super::ports::{PortError, Ports};
+use super::site_path::SitePath;
 use super::web::{self, Request, Response};
 
 /// Paths that are keyedge's own and never the site's.
@@ -45,21 +47,31 @@ const IDENTITY_HEADERS: &[&str] =
 /// Lifetime of the identity assertion handed to the origin.
 const ASSERTION_LIFETIME: u64 = 60;
 
+/// The identity assertion: on a protected page it names the user; on a public page it has no
+/// user claims and only proves that keyedge sent the request (so an origin can refuse
+/// everything that did not come through the gate).
 #[derive(Serialize)]
 struct Assertion<'a> {
     iss: &'a str,
-    sub: &'a str,
     aud: &'a str,
+    /// The request it was made for: an assertion cannot be replayed on another page.
+    htu: &'a str,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    user: Option<AssertedUser<'a>>,
+}
+
+#[derive(Serialize)]
+struct AssertedUser<'a> {
+    sub: &'a str,
     email: Option<&'a str>,
     email_verified: bool,
     preferred_username: &'a str,
     roles: &'a [String],
-    /// The request it was made for: an assertion cannot be replayed on another page.
-    htu: String,
 }
 
-fn rule_for<'a>(gate: &'a Gate, path: &str) -> Option<&'a GateRule> {
-    gate.rules.iter().find(|r| r.matches(path))
+fn rule_for<'a>(gate: &'a Gate, path: &SitePath) -> Option<&'a GateRule> {
+    let key = path.match_key(gate.case_insensitive_paths);
+    gate.rules.iter().find(|r| r.matches(&key))
 }
 
 /// Why a signed-in user may not enter, if they may not.
@@ -81,15 +93,27 @@ fn refusal(rule: Option<&GateRule>, user: &User) -> Option<String> {
     None
 }
 
-/// Serves `req` to whoever may see it.
+/// Serves `req` to whoever may see it. Rules are matched against the canonical form of the
+/// path, and that form is what the site is sent ([`SitePath`]); a path without one is refused.
 pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request) -> Outcome {
-    let path = req.uri().path();
-    let rule = rule_for(gate, path);
-    if rule.is_some_and(|r| r.public) {
-        return serve(app, ports, gate, req, None, false).await;
+    let path = SitePath::parse(req.uri().path()).map_err(|e| {
+        PageError::bad_request("Bad address", format!("This is not a valid address: {e}.")).with_retry("/")
+    })?;
+    let here = match req.uri().query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_string(),
+    };
+    if is_keyedge_path(path.as_str()) {
+        // keyedge's own pages have one spelling; another one is theirs too, never the site's.
+        let mut res = web::redirect(&here);
+        *res.status_mut() = StatusCode::PERMANENT_REDIRECT;
+        return Ok(res);
     }
-    let here = req.uri().path_and_query().map_or(path, |pq| pq.as_str());
-    let to_login = || web::redirect(&web::path_with_query("/login", &[("return_to", here)]));
+    let rule = rule_for(gate, &path);
+    if rule.is_some_and(|r| r.public) {
+        return serve(app, ports, gate, req, &here, None, false).await;
+    }
+    let to_login = || web::redirect(&web::path_with_query("/login", &[("return_to", &here)]));
     let Some(session) = session::current(ports, app.cookies(), req).await? else {
         return Ok(to_login());
     };
@@ -98,7 +122,7 @@ pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request
     let needs_user = rule.is_some_and(|r| !r.require_roles.is_empty() || !r.require_email_domains.is_empty())
         || (gate.identity_headers && matches!(gate.upstream, SiteUpstream::Origin(_)));
     if !needs_user {
-        return serve(app, ports, gate, req, None, true).await;
+        return serve(app, ports, gate, req, &here, None, true).await;
     }
     let Some(user) = users::load(ports, &session.user_id).await? else {
         return Ok(to_login());
@@ -112,20 +136,21 @@ pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request
         .with_retry("/logout")
         .into());
     }
-    serve(app, ports, gate, req, Some(&user), true).await
+    serve(app, ports, gate, req, &here, Some(&user), true).await
 }
 
-/// Fetches the page from the site's upstream. For a protected page the answer is marked
-/// private, so no shared cache keeps it for others.
+/// Fetches the page at `path_and_query` (the canonical path, the query as it came) from the
+/// site's upstream. For a protected page the answer is marked private, so no shared cache
+/// keeps it for others.
 async fn serve(
     app: &Keyedge,
     ports: &Ports<'_>,
     gate: &Gate,
     req: &Request,
+    path_and_query: &str,
     user: Option<&User>,
     protected: bool,
 ) -> Outcome {
-    let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     let mut forward = http::Request::builder().method(req.method().clone());
     let (target, via_origin) = match &gate.upstream {
         SiteUpstream::Assets => (app.config.endpoint(path_and_query), false),
@@ -147,17 +172,18 @@ async fn serve(
         }
         forward = forward.header(name, value);
     }
-    if let (true, Some(user)) = (via_origin && gate.identity_headers, user) {
-        let roles = user.roles.join(",");
+    if via_origin && gate.identity_headers {
         let assertion = Assertion {
             iss: &app.config.issuer,
-            sub: &user.id,
             aud: &target_origin(&target),
-            email: user.email.as_deref(),
-            email_verified: user.email_verified,
-            preferred_username: &user.username,
-            roles: &user.roles,
-            htu: target.split('?').next().unwrap_or("").to_owned(),
+            htu: target.split('?').next().unwrap_or(""),
+            user: user.map(|user| AssertedUser {
+                sub: &user.id,
+                email: user.email.as_deref(),
+                email_verified: user.email_verified,
+                preferred_username: &user.username,
+                roles: &user.roles,
+            }),
         };
         let signed = app
             .keys
@@ -170,15 +196,20 @@ async fn serve(
                 ASSERTION_LIFETIME,
             )
             .await?;
-        for (name, value) in [
-            ("x-keyedge-user", user.id.as_str()),
-            ("x-keyedge-username", user.username.as_str()),
-            ("x-keyedge-email", user.email.as_deref().unwrap_or("")),
-            ("x-keyedge-roles", roles.as_str()),
-            ("x-keyedge-assertion", signed.as_str()),
-        ] {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                forward = forward.header(name, v);
+        if let Ok(v) = HeaderValue::from_str(&signed) {
+            forward = forward.header("x-keyedge-assertion", v);
+        }
+        if let Some(user) = user {
+            let roles = user.roles.join(",");
+            for (name, value) in [
+                ("x-keyedge-user", user.id.as_str()),
+                ("x-keyedge-username", user.username.as_str()),
+                ("x-keyedge-email", user.email.as_deref().unwrap_or("")),
+                ("x-keyedge-roles", roles.as_str()),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(value) {
+                    forward = forward.header(name, v);
+                }
             }
         }
     }
@@ -219,6 +250,15 @@ impl Forward {
         }
     }
 
+    /// Whether a `Set-Cookie` of the site's answer may reach the browser: not when it names one
+    /// of keyedge's cookies, which the site (on keyedge's origin) could otherwise plant or
+    /// clear. A nameless cookie (`=keyedge_session=x`, `keyedge_session`) counts by the name
+    /// a server would read in it when the browser sends it back.
+    pub fn passes_set_cookie(set_cookie: &str) -> bool {
+        let pair = set_cookie.split(';').next().unwrap_or("").trim_start().trim_start_matches('=');
+        !is_keyedge_cookie(pair.split('=').next().unwrap_or(""))
+    }
+
     /// The error for a gate configured with `upstream = "assets"` on a Worker without them.
     pub fn no_assets() -> PortError {
         PortError("gate.upstream = \"assets\" but no ASSETS binding".into())
@@ -241,6 +281,13 @@ impl Forward {
             (false, _) => ports.http,
         };
         let mut res: Response = upstream.send(self.request()?).await?;
+        let set_cookies: Vec<HeaderValue> = res.headers().get_all(SET_COOKIE).iter().cloned().collect();
+        res.headers_mut().remove(SET_COOKIE);
+        for value in set_cookies {
+            if Self::passes_set_cookie(&String::from_utf8_lossy(value.as_bytes())) {
+                res.headers_mut().append(SET_COOKIE, value);
+            }
+        }
         for (name, value, replace) in self.header_edits() {
             let value = HeaderValue::from_static(value);
             if *replace {
@@ -257,15 +304,20 @@ fn target_origin(url: &str) -> String {
     url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_default()
 }
 
+/// Whether a cookie name is keyedge's: `keyedge_…`, `__Host-keyedge_…`, in any case (browsers
+/// treat the `__Host-`/`__Secure-` prefixes case-insensitively) and with any `__Secure-`.
+fn is_keyedge_cookie(name: &str) -> bool {
+    let name = name.trim().to_ascii_lowercase();
+    let name = name.strip_prefix("__host-").or_else(|| name.strip_prefix("__secure-")).unwrap_or(&name);
+    name.starts_with("keyedge_")
+}
+
 /// The Cookie header without keyedge's cookies (`None` when nothing is left).
 fn strip_keyedge_cookies(header: &str) -> Option<String> {
     let kept: Vec<&str> = header
         .split(';')
         .map(str::trim)
-        .filter(|c| {
-            let name = c.split('=').next().unwrap_or("");
-            !name.trim_start_matches("__Host-").starts_with("keyedge_")
-        })
+        .filter(|c| !is_keyedge_cookie(c.split('=').next().unwrap_or("")))
         .filter(|c| !c.is_empty())
         .collect();
     (!kept.is_empty()).then(|| kept.join("; "))

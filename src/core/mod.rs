@@ -19,6 +19,7 @@ pub mod pages;
 pub mod ports;
 pub mod seal;
 pub mod secret;
+pub mod site_path;
 pub mod upstream;
 pub mod web;
 

@@ -261,6 +261,19 @@ async fn from_worker_response(res: Response) -> std::result::Result<http::Respon
     builder.body(js_sys::Uint8Array::new(&buffer).to_vec()).map_err(port_err)
 }
 
+/// Each `Set-Cookie` of `headers` on its own (`Headers.getSetCookie()`: `get` would join them
+/// with commas, which cookie dates contain too). A runtime without it gets none through:
+/// keyedge's cookies must never pass.
+fn set_cookies(headers: &web_sys::Headers) -> Vec<String> {
+    use wasm_bindgen::JsCast;
+    let get =
+        js_sys::Reflect::get(headers, &"getSetCookie".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    match get.and_then(|f| f.call0(headers).ok()) {
+        Some(list) => js_sys::Array::from(&list).iter().filter_map(|v| v.as_string()).collect(),
+        None => Vec::new(),
+    }
+}
+
 pub struct SystemClock;
 
 impl Clock for SystemClock {
@@ -301,6 +314,13 @@ impl EdgePorts {
         let res = web_sys::Response::from(res);
         // A fetched response's headers are immutable: the page gets a copy.
         let headers = web_sys::Headers::new_with_headers(&res.headers()).map_err(|e| js_port_error("headers", e))?;
+        if headers.has("set-cookie").map_err(|e| js_port_error("headers", e))? {
+            let set_cookies = set_cookies(&headers);
+            headers.delete("set-cookie").map_err(|e| js_port_error("headers", e))?;
+            for value in set_cookies.iter().filter(|v| Forward::passes_set_cookie(v)) {
+                headers.append("set-cookie", value).map_err(|e| js_port_error("headers", e))?;
+            }
+        }
         for (name, value, replace) in forward.header_edits() {
             if *replace { headers.set(name, value) } else { headers.append(name, value) }
                 .map_err(|e| js_port_error("headers", e))?;

@@ -1,0 +1,350 @@
+//! Issue 14, item 4: the gate checks the path the site serves. Every other spelling of a
+//! protected path (`//staff/`, `/%73taff/`, `/public/..%2Fstaff/`, …) either reaches the same
+//! rule as the honest one or is refused, for the Worker's assets and for an origin; the site
+//! gets exactly the path that was checked. The site here reads paths as leniently as real
+//! servers do (nginx decodes escapes, `%2F` included, merges slashes and resolves `..`).
+
+mod common;
+
+use common::*;
+use percent_encoding::percent_decode_str;
+use serde_json::json;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+const RULES: &str = r#"
+[[gate.rules]]
+path = "/"
+allow = "anyone"
+
+[[gate.rules]]
+path = "/public/*"
+allow = "anyone"
+
+[[gate.rules]]
+path = "/staff/*"
+require_roles = ["staff"]
+"#;
+
+const STAFF_MAPPER: &str = r#"
+[[identity_providers.mappers]]
+name = "staff"
+kind = "claim_to_role"
+claim = "groups"
+value = "staff"
+role = "staff"
+"#;
+
+/// Every spelling of the staff area an attacker tried (issue 14, tests/e2e/attacks.test.mjs).
+const SPELLINGS: &[&str] = &[
+    "/staff",
+    "//staff/",
+    "/%73taff/",
+    "/staff%2F",
+    "/%2Fstaff/",
+    "/staff%2Findex.html",
+    "/public/..%2Fstaff/",
+    "/public/%2E%2E/staff/",
+    "/public/../staff/",
+    "/public/..;/staff/",
+    "/./staff/",
+    "/staff/./",
+    "/STAFF/",
+    "/staff/index.html",
+    "/staff/%2E%2E/staff/index.html",
+    "/public%2F..%2Fstaff/",
+    "/public/..%5Cstaff/",
+    "/public/..%5cstaff/",
+];
+
+/// The path as a lenient server reads it: every escape decoded, `\` as `/`, empty and `.`
+/// segments dropped, `..` resolved, `;parameters` cut (Tomcat, Spring); lowercased when the
+/// server ignores case.
+fn as_served(path: &str, ignores_case: bool) -> String {
+    let decoded = percent_decode_str(path).decode_utf8_lossy().replace('\\', "/");
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split('/') {
+        match segment.split(';').next().unwrap_or("") {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let served = format!("/{}", segments.join("/"));
+    if ignores_case {
+        served.to_lowercase()
+    } else {
+        served
+    }
+}
+
+/// The site: the staff area for anything it reads as `/staff…`, else the path it was sent.
+/// Records every path and query it gets.
+fn site(
+    seen: Rc<RefCell<Vec<String>>>,
+    ignores_case: bool,
+) -> impl Fn(http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+    move |req| {
+        let pq = req.uri().path_and_query().map(|pq| pq.to_string()).unwrap_or_default();
+        seen.borrow_mut().push(pq);
+        let served = as_served(req.uri().path(), ignores_case);
+        let page = if served == "/staff" || served.starts_with("/staff/") {
+            "<h1>Staff area</h1>".to_owned()
+        } else {
+            format!("<p>page {served}</p>")
+        };
+        http::Response::builder().status(200).header("content-type", "text/html").body(page.into_bytes()).unwrap()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Upstream {
+    Assets,
+    Origin,
+}
+
+const ORIGIN: &str = "https://origin.test";
+
+/// A world with the rules above in front of `upstream`, whose site reads paths leniently;
+/// returns it with the log of paths the site was sent.
+fn world(upstream: Upstream, gate_options: &str, ignores_case: bool) -> (World, Rc<RefCell<Vec<String>>>) {
+    let upstream_line = match upstream {
+        Upstream::Assets => "upstream = \"assets\"".to_owned(),
+        Upstream::Origin => format!("upstream = \"{ORIGIN}\"\nidentity_headers = true"),
+    };
+    let world = World::with(STAFF_MAPPER, "", &format!("[gate]\n{upstream_line}\n{gate_options}\n{RULES}"));
+    let seen: Rc<RefCell<Vec<String>>> = Rc::default();
+    match upstream {
+        Upstream::Assets => world.site.mount(ISSUER, site(seen.clone(), ignores_case)),
+        Upstream::Origin => world.http.mount(ORIGIN, site(seen.clone(), ignores_case)),
+    }
+    (world, seen)
+}
+
+fn signed_in(world: &World, user: &str) -> Browser {
+    let mut browser = Browser::default();
+    let to_login = location(&browser.get(world, "/account"));
+    sign_in_from_login_page(world, &mut browser, &to_login, user);
+    browser
+}
+
+/// A browser request for a raw path, sent as is (no client-side normalisation).
+fn get_raw(world: &World, browser: &Browser, path: &str) -> http::Response<Vec<u8>> {
+    let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let req = http::Request::get(format!("{ISSUER}{path}")).header("cookie", cookie).body(Vec::new()).unwrap();
+    world.send(req)
+}
+
+fn no_spelling_reaches_the_staff_area(upstream: Upstream, gate_options: &str, ignores_case: bool) {
+    let (world, _) = world(upstream, gate_options, ignores_case);
+    let alice = signed_in(&world, "alice");
+    assert_eq!(get_raw(&world, &alice, "/staff/").status(), 403, "{upstream:?}: the honest spelling");
+    for path in SPELLINGS {
+        for (who, browser) in [("alice (no staff role)", &alice), ("a visitor", &Browser::default())] {
+            let res = get_raw(&world, browser, path);
+            assert!(
+                !body(&res).contains("Staff area"),
+                "{upstream:?}: {path} served the staff area to {who} ({})",
+                res.status()
+            );
+        }
+    }
+}
+
+#[test]
+fn no_spelling_of_a_protected_path_reaches_it_through_assets() {
+    no_spelling_reaches_the_staff_area(Upstream::Assets, "", false);
+}
+
+#[test]
+fn no_spelling_of_a_protected_path_reaches_it_through_an_origin() {
+    no_spelling_reaches_the_staff_area(Upstream::Origin, "", false);
+}
+
+/// An origin that ignores case (IIS, a case-insensitive file system) is declared as such;
+/// then `/STAFF/` is the staff area for the gate too.
+#[test]
+fn no_spelling_reaches_a_case_insensitive_origin() {
+    no_spelling_reaches_the_staff_area(Upstream::Origin, "case_insensitive_paths = true", true);
+    no_spelling_reaches_the_staff_area(Upstream::Assets, "case_insensitive_paths = true", true);
+    let (world, _) = world(Upstream::Origin, "case_insensitive_paths = true", true);
+    let alice = signed_in(&world, "alice");
+    assert_eq!(get_raw(&world, &alice, "/STAFF/").status(), 403);
+    assert_eq!(get_raw(&world, &alice, "/Staff/Index.html").status(), 403);
+}
+
+/// A staff member reaches the area by the equivalent spellings, and the site is sent the
+/// canonical path (the query as it came), whatever spelling the browser used.
+#[test]
+fn the_site_is_sent_the_path_that_was_checked() {
+    for upstream in [Upstream::Assets, Upstream::Origin] {
+        let (world, seen) = world(upstream, "", false);
+        *world.idp.tamper.borrow_mut() = Box::new(|c| c["groups"] = json!(["staff"]));
+        let staff = signed_in(&world, "bob");
+        for (path, sent) in [
+            ("/staff", "/staff"),
+            ("//staff/", "/staff/"),
+            ("/%73taff/", "/staff/"),
+            ("/./staff/", "/staff/"),
+            ("/staff/./", "/staff/"),
+            ("/public/../staff/", "/staff/"),
+            ("/public/%2e%2E/staff/a.html", "/staff/a.html"),
+            ("/staff/%7Ebob/%61.html?x=%2F&y=..%2F", "/staff/~bob/a.html?x=%2F&y=..%2F"),
+            ("/staff/caf%c3%a9%20menu.html", "/staff/caf%C3%A9%20menu.html"),
+        ] {
+            seen.borrow_mut().clear();
+            let res = get_raw(&world, &staff, path);
+            assert_eq!(res.status(), 200, "{upstream:?} {path}: {}", body(&res));
+            assert_eq!(*seen.borrow(), vec![sent.to_owned()], "{upstream:?} {path}");
+        }
+        // The forward itself carries the canonical URL.
+        let cookie = staff.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        let req = http::Request::get(format!("{ISSUER}//staff/./%61.html?q=1")).header("cookie", cookie).body(vec![]);
+        let mut res = world.respond(req.unwrap());
+        let forward = res.extensions_mut().remove::<keyedge::core::gate::Forward>().expect("a forward");
+        let base = match upstream {
+            Upstream::Assets => ISSUER,
+            Upstream::Origin => ORIGIN,
+        };
+        assert_eq!(forward.url, format!("{base}/staff/a.html?q=1"));
+    }
+}
+
+/// The assertion an origin gets names the canonical page, the one it is sent.
+#[test]
+fn the_identity_assertion_names_the_canonical_page() {
+    let (world, seen) = world(Upstream::Origin, "", false);
+    let headers: Rc<RefCell<Vec<http::HeaderMap>>> = Rc::default();
+    let log = headers.clone();
+    let site = site(seen, false);
+    world.http.mount(ORIGIN, move |req| {
+        log.borrow_mut().push(req.headers().clone());
+        site(req)
+    });
+    let alice = signed_in(&world, "alice");
+    assert_eq!(get_raw(&world, &alice, "//docs/./%67uide.html?x=1").status(), 200);
+    let assertion = headers.borrow().last().unwrap()["x-keyedge-assertion"].to_str().unwrap().to_owned();
+    assert_eq!(payload(&assertion)["htu"], format!("{ORIGIN}/docs/guide.html"));
+}
+
+/// With identity headers, a public page carries an assertion too (without user claims), so
+/// an origin locked to keyedge can refuse every request that lacks a valid one.
+#[test]
+fn a_public_page_carries_an_assertion_without_a_user() {
+    let (world, seen) = world(Upstream::Origin, "", false);
+    let headers: Rc<RefCell<Vec<http::HeaderMap>>> = Rc::default();
+    let log = headers.clone();
+    let site = site(seen, false);
+    world.http.mount(ORIGIN, move |req| {
+        log.borrow_mut().push(req.headers().clone());
+        site(req)
+    });
+    let spoofed = http::Request::get(format!("{ISSUER}/public/%61.css"))
+        .header("x-keyedge-user", "admin")
+        .header("x-keyedge-assertion", "forged")
+        .body(vec![])
+        .unwrap();
+    assert_eq!(world.send(spoofed).status(), 200);
+    let sent = headers.borrow().last().unwrap().clone();
+    assert!(sent.get("x-keyedge-user").is_none());
+    assert_eq!(sent.get_all("x-keyedge-assertion").iter().count(), 1);
+    let assertion = sent["x-keyedge-assertion"].to_str().unwrap();
+    let claims: serde_json::Value = world
+        .app
+        .keys
+        .verify_own(assertion, "keyedge-identity+jwt", keyedge::core::ports::Clock::now(&world.clock))
+        .unwrap();
+    assert_eq!(claims["htu"], format!("{ORIGIN}/public/a.css"));
+    assert_eq!(claims["aud"], ORIGIN);
+    assert_eq!(claims["iss"], ISSUER);
+    assert!(claims.get("sub").is_none() && claims.get("roles").is_none(), "{claims}");
+}
+
+/// A rule `/dir/*` covers `/dir` itself.
+#[test]
+fn a_prefix_rule_covers_the_directory_itself() {
+    let (world, _) = world(Upstream::Assets, "", false);
+    let alice = signed_in(&world, "alice");
+    assert_eq!(get_raw(&world, &alice, "/staff").status(), 403);
+    assert_eq!(get_raw(&world, &Browser::default(), "/public").status(), 200, "public without a session");
+    // Only the directory: a sibling that shares the prefix is not in it.
+    assert_eq!(location(&get_raw(&world, &Browser::default(), "/publicity/")), "/login?return_to=%2Fpublicity%2F");
+}
+
+/// Spellings no honest link uses, and that servers read in different ways, are refused with
+/// a readable page before any rule or session is looked at.
+#[test]
+fn ambiguous_paths_are_refused() {
+    for upstream in [Upstream::Assets, Upstream::Origin] {
+        let (world, seen) = world(upstream, "", false);
+        let alice = signed_in(&world, "alice");
+        for path in [
+            "/staff%2F",
+            "/%2Fstaff/",
+            "/staff%2Findex.html",
+            "/public/..%2Fstaff/",
+            "/public%2f..%2fstaff/",
+            "/public/..%5Cstaff/",
+            "/public/..\\staff/",
+            "/public/..;/staff/",
+            "/public/.%3B/staff/",
+            "/public/a%00.html",
+            "/public/a%0A.html",
+            "/public/a%7F.html",
+            "/public/a%zz.html",
+            "/public/a%4.html",
+            "/public/a%.html",
+            "/public/%FF.html",
+            "/public/%C3%28.html",
+        ] {
+            let uri: http::Uri = format!("{ISSUER}{path}").parse().unwrap();
+            for browser in [&alice, &Browser::default()] {
+                let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+                let res = world.send(http::Request::get(uri.clone()).header("cookie", cookie).body(vec![]).unwrap());
+                assert_eq!(res.status(), 400, "{upstream:?} {path}: {}", body(&res));
+                assert!(body(&res).contains("not a valid address"), "{path}: {}", body(&res));
+            }
+        }
+        assert!(seen.borrow().is_empty(), "the site got {:?}", seen.borrow());
+    }
+}
+
+/// keyedge's own pages keep their one spelling: another one is sent to it, never to the site.
+#[test]
+fn keyedge_paths_spelled_otherwise_are_not_the_sites() {
+    let (world, seen) = world(Upstream::Origin, "", false);
+    for (path, canonical) in [("//account", "/account"), ("/%61ccount?x=1", "/account?x=1"), ("/./token", "/token")] {
+        let res = get_raw(&world, &Browser::default(), path);
+        assert_eq!(res.status(), 308, "{path}");
+        assert_eq!(location(&res), canonical);
+    }
+    assert!(seen.borrow().is_empty(), "the site got {:?}", seen.borrow());
+}
+
+#[test]
+fn rule_paths_must_be_canonical() {
+    for (rule, expected) in [
+        ("/staff//*", "gate.rules[1].path"),
+        ("/public/../staff/*", "gate.rules[1].path"),
+        ("/%73taff/*", "gate.rules[1].path"),
+        ("/a%2Fb", "gate.rules[1].path"),
+        ("/a\\\\b", "gate.rules[1].path"),
+        ("/a;b/*", "gate.rules[1].path"),
+        ("/a?b", "gate.rules[1].path"),
+        ("/café/*", "gate.rules[1].path"),
+        ("/caf%c3%a9/*", "gate.rules[1].path"),
+    ] {
+        let gate = format!(
+            "[gate]\nupstream = \"assets\"\n[[gate.rules]]\npath = \"/ok/*\"\n[[gate.rules]]\npath = \"{rule}\"\n"
+        );
+        match keyedge::core::Keyedge::from_config_text(&format!("{}\n{gate}", config_text()), &secrets) {
+            Ok(_) => panic!("accepted: {rule}"),
+            Err(e) => assert!(e.to_string().contains(expected), "{rule}: {e}"),
+        }
+    }
+    // Canonical non-ASCII is written percent-encoded, upper-case hex.
+    let gate = "[gate]\nupstream = \"assets\"\n[[gate.rules]]\npath = \"/caf%C3%A9/*\"\n";
+    assert!(keyedge::core::Keyedge::from_config_text(&format!("{}\n{gate}", config_text()), &secrets).is_ok());
+}
