@@ -111,3 +111,51 @@ fn a_spent_code_replayed_by_someone_else_does_not_revoke_the_victims_grant() {
     assert_eq!(json(&spa_redeem(&world, &code, SPA_REDIRECT, &rp.verifier))["error"], "invalid_grant");
     assert_eq!(userinfo_status(&world, &access), 401);
 }
+
+// Item 13: introspection tells a client about its own tokens only, unless the client is a
+// resource server (`resource_server = true`), whose job is to check tokens of every client.
+
+const RESOURCE_SERVER: &str = r#"
+[[clients]]
+client_id = "api"
+client_secret_env = "IDP2_SECRET"
+grant_types = []
+resource_server = true
+"#;
+
+fn introspect(world: &World, token: &str, client: (&str, &str)) -> Value {
+    json(&world.post_form("/introspect", &[("token", token)], Some(client)))
+}
+
+#[test]
+fn introspection_of_another_clients_tokens_says_only_inactive() {
+    let world = World::new();
+    let alice = tokens_for_alice(&world, "openid email");
+    // `machine` is a confidential client with nothing to do with alice's login at `app`.
+    for token in [s(&alice, "access_token"), s(&alice, "refresh_token")] {
+        let answer = introspect(&world, &token, ("machine", MACHINE_SECRET));
+        assert_eq!(answer, serde_json::json!({ "active": false }), "nothing about alice leaks");
+        assert_eq!(introspect(&world, &token, ("app", APP_SECRET))["active"], true, "its own client still sees it");
+    }
+    let machine = json(&world.post_form(
+        "/token",
+        &[("grant_type", "client_credentials"), ("scope", "reports")],
+        Some(("machine", MACHINE_SECRET)),
+    ));
+    let answer = introspect(&world, &s(&machine, "access_token"), ("app", APP_SECRET));
+    assert_eq!(answer, serde_json::json!({ "active": false }));
+}
+
+#[test]
+fn a_resource_server_client_introspects_every_clients_tokens() {
+    let world = World::with("", "", RESOURCE_SERVER);
+    let alice = tokens_for_alice(&world, "openid email");
+    let api = ("api", IDP2_SECRET);
+    let at = introspect(&world, &s(&alice, "access_token"), api);
+    assert_eq!(at["active"], true, "{at}");
+    assert_eq!(at["client_id"], "app");
+    assert_eq!(introspect(&world, &s(&alice, "refresh_token"), api)["active"], true);
+    // Being a resource server gives no say over other clients' grants.
+    world.post_form("/revoke", &[("token", &s(&alice, "access_token"))], Some(api));
+    assert_eq!(userinfo_status(&world, &s(&alice, "access_token")), 200);
+}

@@ -367,6 +367,8 @@ struct RawClient {
     read_broker_tokens: bool,
     #[serde(default)]
     user_attributes: Vec<String>,
+    #[serde(default)]
+    resource_server: bool,
 }
 
 /// OAuth 2.0 grant types a client may use at `/token`.
@@ -572,6 +574,9 @@ pub struct Client {
     pub read_broker_tokens: bool,
     /// User attributes (set by mappers) released as claims of the same name.
     pub user_attributes: Vec<String>,
+    /// A resource server (an API): `/introspect` answers it about every client's tokens, not
+    /// only its own (RFC 7662 §4).
+    pub resource_server: bool,
 }
 
 impl Client {
@@ -774,6 +779,12 @@ impl Config {
                     "client_credentials needs a confidential client (client_secret_env)",
                 ));
             }
+            if c.resource_server && c.client_secret_env.is_none() {
+                return Err(err(
+                    format!("{path}.resource_server"),
+                    "a resource server introspects tokens and must be a confidential client (client_secret_env)",
+                ));
+            }
             for (field, uris) in
                 [("redirect_uris", &c.redirect_uris), ("post_logout_redirect_uris", &c.post_logout_redirect_uris)]
             {
@@ -804,6 +815,7 @@ impl Config {
                 identity_provider_claim: c.identity_provider_claim,
                 read_broker_tokens: c.read_broker_tokens,
                 user_attributes: c.user_attributes,
+                resource_server: c.resource_server,
                 allowed_scopes: c
                     .allowed_scopes
                     .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()),
