@@ -159,3 +159,32 @@ fn a_resource_server_client_introspects_every_clients_tokens() {
     world.post_form("/revoke", &[("token", &s(&alice, "access_token"))], Some(api));
     assert_eq!(userinfo_status(&world, &s(&alice, "access_token")), 200);
 }
+
+// Item 7: the `claims` parameter cannot fetch what a client's `allowed_scopes` keep from it.
+
+#[test]
+fn claims_parameter_does_not_bypass_a_clients_allowed_scopes() {
+    let world = World::with("", "allowed_scopes = [\"openid\", \"profile\"]", "");
+    let wanted = ["email", "email_verified", "phone_number", "phone_number_verified", "address"];
+    let members: serde_json::Map<String, Value> = wanted.iter().map(|n| (n.to_string(), Value::Null)).collect();
+    let claims = serde_json::json!({ "id_token": members, "userinfo": members }).to_string();
+    let rp = request_with(&[("scope", "openid profile email phone address"), ("claims", &claims)]);
+    let code = query_param(&location(&login(&world, &mut Browser::default(), &rp.query, "alice")), "code").unwrap();
+    let tokens = json(&redeem(&world, &code, &rp.verifier));
+    assert_eq!(tokens["scope"], "openid profile", "{tokens}");
+    let id = id_claims(&tokens);
+    let req = http::Request::get(format!("{ISSUER}/userinfo"))
+        .header("authorization", format!("Bearer {}", s(&tokens, "access_token")))
+        .body(vec![])
+        .unwrap();
+    let info = json(&world.send(req));
+    assert_eq!(info["preferred_username"], "alice", "profile claims are allowed: {info}");
+    for name in wanted {
+        assert!(id.get(name).is_none(), "{name} in the ID token: {id}");
+        assert!(info.get(name).is_none(), "{name} from userinfo: {info}");
+    }
+    // Asked for by name, a claim of an allowed scope still comes (OIDC Core §5.5).
+    let rp = request_with(&[("scope", "openid"), ("claims", r#"{"id_token":{"given_name":null}}"#)]);
+    let code = query_param(&location(&login(&world, &mut Browser::default(), &rp.query, "alice")), "code").unwrap();
+    assert_eq!(id_claims(&json(&redeem(&world, &code, &rp.verifier)))["given_name"], "Given");
+}

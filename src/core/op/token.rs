@@ -229,7 +229,7 @@ pub async fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<
         nonce: issue.nonce,
         identity_provider: client.identity_provider_claim.then_some(issue.idp),
         profile: {
-            let mut profile = issue.user.claims_for(issue.scope, &issue.requested.id_token);
+            let mut profile = issue.user.claims_for(client, issue.scope, &issue.requested.id_token);
             profile.extend(issue.user.broker_claims(client));
             profile
         },
