@@ -188,3 +188,69 @@ fn claims_parameter_does_not_bypass_a_clients_allowed_scopes() {
     let code = query_param(&location(&login(&world, &mut Browser::default(), &rp.query, "alice")), "code").unwrap();
     assert_eq!(id_claims(&json(&redeem(&world, &code, &rp.verifier)))["given_name"], "Given");
 }
+
+// Item 11: an online refresh token ends with its session — logout, or the session's expiry —
+// and only `offline_access` outlives it, for clients that allow that scope.
+
+const SESSION: i64 = 28800;
+
+/// A refresh token of alice at `app` for `scope`, from the browser's session (signing in
+/// first if it has none); the token response.
+fn tokens_in(world: &World, browser: &mut Browser, scope: &str) -> Value {
+    let rp = request_with(&[("scope", scope)]);
+    let res = browser.get(world, &format!("/authorize?{}", rp.query));
+    let code = match query_param(&location(&res), "code") {
+        Some(code) => code,
+        None => query_param(&location(&login(world, browser, &rp.query, "alice")), "code").unwrap(),
+    };
+    json(&redeem(world, &code, &rp.verifier))
+}
+
+#[test]
+fn online_refresh_token_issued_late_in_a_session_ends_when_the_session_expires() {
+    let world = World::new();
+    let mut browser = Browser::default();
+    tokens_in(&world, &mut browser, "openid");
+    // Single sign-on near the end of the session: a new code, a new online refresh token.
+    world.clock.advance(SESSION - 600);
+    let rt = s(&tokens_in(&world, &mut browser, "openid"), "refresh_token");
+    world.clock.advance(601);
+    assert_eq!(browser.get(&world, "/account").status(), 302, "the session is over");
+    assert_eq!(json(&refresh(&world, &rt))["error"], "invalid_grant", "and so is its online refresh token");
+}
+
+#[test]
+fn online_refresh_token_with_a_long_lifetime_does_not_come_back_after_logout() {
+    let world = World::with("", "refresh_token_lifetime = 2592000", "");
+    let mut browser = Browser::default();
+    let rt = s(&tokens_in(&world, &mut browser, "openid"), "refresh_token");
+    assert_eq!(browser.post(&world, "/logout").status(), 200);
+    // Long after the session would have ended by itself (and its logout marker with it), the
+    // token is still dead. (Presented once only: a second try would be refused as reuse.)
+    world.clock.advance(SESSION + 3600);
+    assert_eq!(json(&refresh(&world, &rt))["error"], "invalid_grant");
+}
+
+#[test]
+fn offline_access_is_not_granted_to_a_client_that_does_not_allow_it() {
+    let world = World::new();
+    let mut browser = Browser::default();
+    let tokens = tokens_in(&world, &mut browser, "openid offline_access");
+    assert_eq!(tokens["scope"], "openid", "{tokens}");
+    let rt = s(&tokens, "refresh_token");
+    assert_eq!(browser.post(&world, "/logout").status(), 200);
+    assert_eq!(json(&refresh(&world, &rt))["error"], "invalid_grant", "an online token: it ended with the session");
+}
+
+#[test]
+fn offline_access_outlives_the_session_where_the_client_allows_it() {
+    let world = World::with("", "allowed_scopes = [\"openid\", \"profile\", \"offline_access\"]", "");
+    let mut browser = Browser::default();
+    let tokens = tokens_in(&world, &mut browser, "openid offline_access");
+    assert_eq!(tokens["scope"], "openid offline_access");
+    let rt = s(&tokens, "refresh_token");
+    assert_eq!(browser.post(&world, "/logout").status(), 200);
+    world.clock.advance(SESSION + 3600);
+    let res = refresh(&world, &rt);
+    assert_eq!(res.status(), 200, "{}", body(&res));
+}

@@ -530,8 +530,10 @@ pub enum SignatureCheck {
     Off,
 }
 
-/// Scopes a client may have unless its `allowed_scopes` says otherwise.
-pub const DEFAULT_SCOPES: &[&str] = &["openid", "profile", "email", "address", "phone", "offline_access"];
+/// Scopes a client may have unless its `allowed_scopes` says otherwise. `offline_access` is
+/// not among them: a refresh token that outlives the user's session is for clients that list
+/// it explicitly.
+pub const DEFAULT_SCOPES: &[&str] = &["openid", "profile", "email", "address", "phone"];
 
 /// How a client authenticates at the token endpoint.
 #[derive(Debug, Clone)]

@@ -106,7 +106,7 @@ pub async fn issue(
     let mut family = None;
     if client.allows(GrantType::RefreshToken) {
         let secret = ports.random_token(32);
-        let refresh = RefreshGrant::from_code(&grant, client, ports.clock.now());
+        let refresh = RefreshGrant::from_code(&grant, client, session.expires_at, ports.clock.now());
         family = Some((
             to_json(&refresh)?,
             keys::refresh_secret(&secret),
