@@ -428,6 +428,8 @@ struct RawIdentityProvider {
     #[serde(default = "default_true")]
     pkce_enabled: bool,
     #[serde(default)]
+    unproven_step_up: UnprovenStepUp,
+    #[serde(default)]
     first_login_flow: Option<String>,
     #[serde(default)]
     post_login_flow: Option<String>,
@@ -502,6 +504,21 @@ pub enum SyncMode {
     /// Keycloak's behaviour before sync modes existed: like `import` for the profile (and,
     /// for mappers, each mapper's own rule).
     Legacy,
+}
+
+/// What a login through an IdP that cannot prove a fresh sign-in answers a client that asked
+/// for one (`prompt=login` or `max_age`): the IdP's answer has no `auth_time` — always so for
+/// plain OAuth 2.0, and for OpenID Connect IdPs that omit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnprovenStepUp {
+    /// The login goes on, but `auth_time` stays that of the browser's earlier session of the
+    /// same user (the client sees that no new authentication is proven); without one, it is
+    /// the time keyedge received the login.
+    #[default]
+    KeepAuthTime,
+    /// The client gets `login_required`.
+    LoginRequired,
 }
 
 /// How keyedge authenticates to an upstream token endpoint.
@@ -682,6 +699,8 @@ pub struct IdentityProvider {
     pub link_only: bool,
     /// Send a PKCE S256 challenge (and the verifier at the token endpoint).
     pub pkce_enabled: bool,
+    /// A step-up the IdP's answer cannot prove (no `auth_time`).
+    pub unproven_step_up: UnprovenStepUp,
     pub first_login_flow: FirstLoginFlow,
     pub post_login_flow: Option<PostLoginFlow>,
     pub mappers: Vec<Mapper>,
@@ -1067,6 +1086,7 @@ impl Config {
                 sync_mode: p.sync_mode,
                 link_only: p.link_only,
                 pkce_enabled: p.pkce_enabled,
+                unproven_step_up: p.unproven_step_up,
                 first_login_flow,
                 post_login_flow,
                 mappers,
