@@ -403,6 +403,7 @@ mod existing_account {
             phone_number_verified: false,
             address: None,
             upstream_sid: None,
+            auth_time: None,
             tokens: keyedge::core::upstream::UpstreamTokens {
                 access_token: "a".into(),
                 token_type: "Bearer".into(),

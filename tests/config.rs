@@ -236,3 +236,10 @@ fn the_example_sites_config_is_valid_and_make_dev_uses_the_same_gate() {
     };
     assert_eq!(rules(&example), rules(&dev), "dev/keyedge.dev.toml's [gate] follows examples/static-site");
 }
+
+#[test]
+fn a_resource_server_must_be_a_confidential_client() {
+    let e = load(&replace("client_id = \"spa\"\n", "client_id = \"spa\"\nresource_server = true\n")).unwrap_err();
+    assert!(e.contains("clients[1].resource_server") && e.contains("confidential"), "{e}");
+    assert!(load(&replace("client_id = \"machine\"\n", "client_id = \"machine\"\nresource_server = true\n")).is_ok());
+}

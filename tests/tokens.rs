@@ -103,7 +103,8 @@ fn refresh_may_narrow_but_not_widen_scope() {
 
 #[test]
 fn online_refresh_token_ends_with_the_session_and_offline_survives_it() {
-    let world = World::new();
+    // offline_access is granted only to clients that list it.
+    let world = World::with("", "allowed_scopes = [\"openid\", \"email\", \"profile\", \"offline_access\"]", "");
     let mut browser = Browser::default();
     let rp = rp_request("app", APP_REDIRECT);
     let code = query_param(&location(&login(&world, &mut browser, &rp.query, "alice")), "code").unwrap();

@@ -379,6 +379,7 @@ struct RawClient {
     user_attributes: Vec<String>,
     #[serde(default)]
     client_initiated_account_linking: bool,
+    resource_server: bool,
 }
 
 /// OAuth 2.0 grant types a client may use at `/token`.
@@ -437,6 +438,8 @@ struct RawIdentityProvider {
     link_only: bool,
     #[serde(default = "default_true")]
     pkce_enabled: bool,
+    #[serde(default)]
+    unproven_step_up: UnprovenStepUp,
     #[serde(default)]
     first_login_flow: Option<String>,
     #[serde(default)]
@@ -514,6 +517,21 @@ pub enum SyncMode {
     Legacy,
 }
 
+/// What a login through an IdP that cannot prove a fresh sign-in answers a client that asked
+/// for one (`prompt=login` or `max_age`): the IdP's answer has no `auth_time` — always so for
+/// plain OAuth 2.0, and for OpenID Connect IdPs that omit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnprovenStepUp {
+    /// The login goes on, but `auth_time` stays that of the browser's earlier session of the
+    /// same user (the client sees that no new authentication is proven); without one, it is
+    /// the time keyedge received the login.
+    #[default]
+    KeepAuthTime,
+    /// The client gets `login_required`.
+    LoginRequired,
+}
+
 /// How keyedge authenticates to an upstream token endpoint.
 #[derive(Debug, Clone)]
 pub enum UpstreamClientAuth {
@@ -540,8 +558,10 @@ pub enum SignatureCheck {
     Off,
 }
 
-/// Scopes a client may have unless its `allowed_scopes` says otherwise.
-pub const DEFAULT_SCOPES: &[&str] = &["openid", "profile", "email", "address", "phone", "offline_access"];
+/// Scopes a client may have unless its `allowed_scopes` says otherwise. `offline_access` is
+/// not among them: a refresh token that outlives the user's session is for clients that list
+/// it explicitly.
+pub const DEFAULT_SCOPES: &[&str] = &["openid", "profile", "email", "address", "phone"];
 
 /// How a client authenticates at the token endpoint.
 #[derive(Debug, Clone)]
@@ -587,6 +607,9 @@ pub struct Client {
     /// May send its signed-in users to `/broker/{alias}/link` (Keycloak's client-initiated
     /// account linking); they confirm on keyedge's page before anything is linked.
     pub client_initiated_account_linking: bool,
+    /// A resource server (an API): `/introspect` answers it about every client's tokens, not
+    /// only its own (RFC 7662 §4).
+    pub resource_server: bool,
 }
 
 impl Client {
@@ -690,6 +713,8 @@ pub struct IdentityProvider {
     pub link_only: bool,
     /// Send a PKCE S256 challenge (and the verifier at the token endpoint).
     pub pkce_enabled: bool,
+    /// A step-up the IdP's answer cannot prove (no `auth_time`).
+    pub unproven_step_up: UnprovenStepUp,
     pub first_login_flow: FirstLoginFlow,
     pub post_login_flow: Option<PostLoginFlow>,
     pub mappers: Vec<Mapper>,
@@ -789,6 +814,12 @@ impl Config {
                     "client_credentials needs a confidential client (client_secret_env)",
                 ));
             }
+            if c.resource_server && c.client_secret_env.is_none() {
+                return Err(err(
+                    format!("{path}.resource_server"),
+                    "a resource server introspects tokens and must be a confidential client (client_secret_env)",
+                ));
+            }
             for (field, uris) in
                 [("redirect_uris", &c.redirect_uris), ("post_logout_redirect_uris", &c.post_logout_redirect_uris)]
             {
@@ -820,6 +851,7 @@ impl Config {
                 read_broker_tokens: c.read_broker_tokens,
                 user_attributes: c.user_attributes,
                 client_initiated_account_linking: c.client_initiated_account_linking,
+                resource_server: c.resource_server,
                 allowed_scopes: c
                     .allowed_scopes
                     .unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()),
@@ -1069,6 +1101,7 @@ impl Config {
                 sync_mode: p.sync_mode,
                 link_only: p.link_only,
                 pkce_enabled: p.pkce_enabled,
+                unproven_step_up: p.unproven_step_up,
                 first_login_flow,
                 post_login_flow,
                 mappers,

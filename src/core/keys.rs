@@ -38,14 +38,18 @@ pub fn revoked_grant(grant_id: &str) -> String {
     format!("revoked_grant:{grant_id}")
 }
 
-/// Once `{grant id}|code:{sha256(code)}`: an authorization code; TTL = code lifetime.
+/// Once `{grant id}|code:{sha256(code, binding)}`: an authorization code; TTL = code lifetime.
+/// `binding` names the client, `redirect_uri` and PKCE challenge the code was issued for
+/// ([`CodeBinding`](super::op::code::CodeBinding)): a `/token` request that differs in any of
+/// them looks up another key and finds nothing, so it cannot burn the code.
 ///
 /// A code is `{grant id}.{secret}`. Everything before `|` in a Once key routes it to its
 /// Durable Object, so a code and its grant's refresh family live in the same object and are
 /// written, redeemed and revoked together in one call.
-pub fn code(code: &str) -> String {
+pub fn code(code: &str, binding: &str) -> String {
     let grant = code.split_once('.').map_or("", |(gid, _)| gid);
-    format!("{grant}|code:{}", hashed(code))
+    // A code is base64url and `.`: the newline cannot occur in it, so the pair is unambiguous.
+    format!("{grant}|code:{}", hashed(&format!("{code}\n{binding}")))
 }
 
 /// Once `{grant id}|state:{sha256(state)}`: the marker of a completed upstream login (its

@@ -25,6 +25,8 @@ pub struct IssuedCode {
     challenge: Option<String>,
     user: String,
     redirect_uri: String,
+    /// When the user authenticated at the IdP (the ID token's `auth_time`).
+    auth_time: i64,
 }
 
 pub struct FakeIdp {
@@ -64,6 +66,9 @@ pub struct FakeIdp {
     /// A careless IdP that accepts its codes more than once.
     pub reusable_codes: RefCell<bool>,
     pub jwks_requests: RefCell<usize>,
+    /// The IdP answers from a session authenticated at this time instead of signing the user
+    /// in again, whatever `prompt` or `max_age` say (`None`: every login is a fresh one).
+    pub session_since: RefCell<Option<i64>>,
 }
 
 pub fn rsa_key(pem: &str) -> RsaPrivateKey {
@@ -125,6 +130,7 @@ impl FakeIdp {
             token_requests: RefCell::new(0),
             reusable_codes: RefCell::new(false),
             jwks_requests: RefCell::new(0),
+            session_since: RefCell::new(None),
         });
         let handler = idp.clone();
         http.mount(base, move |req| handler.serve(req));
@@ -256,12 +262,13 @@ impl FakeIdp {
         if f.get("redirect_uri") != Some(&issued.redirect_uri) {
             return respond(400, json!({"error": "invalid_grant", "error_description": "redirect_uri"}));
         }
-        self.issue(&issued.user, Some(&issued.nonce))
+        self.issue(&issued.user, Some((&issued.nonce, issued.auth_time)))
     }
 
-    /// A token response for `user`: with an ID token carrying `nonce` for a code, without
-    /// `nonce` for a refresh (OIDC Core §12.2).
-    fn issue(&self, user: &str, nonce: Option<&str>) -> http::Response<Vec<u8>> {
+    /// A token response for `user`: with an ID token carrying `nonce` and `auth_time` for a
+    /// code, without them for a refresh (OIDC Core §12.2).
+    fn issue(&self, user: &str, code: Option<(&str, i64)>) -> http::Response<Vec<u8>> {
+        let nonce = code.map(|(nonce, _)| nonce);
         let n = *self.token_requests.borrow();
         let access_token = if nonce.is_some() { format!("at-{user}") } else { format!("at-{user}~{n}") };
         let now = self.clock.now();
@@ -270,8 +277,9 @@ impl FakeIdp {
             "iat": now, "exp": now + 300, "sid": format!("sid-{user}"),
             "at_hash": keyedge::core::jose::half_hash(&access_token),
         });
-        if let Some(nonce) = nonce {
+        if let Some((nonce, auth_time)) = code {
             claims["nonce"] = json!(nonce);
+            claims["auth_time"] = json!(auth_time);
         }
         (self.tamper.borrow())(&mut claims);
         let id_token = sign(&self.key.borrow(), &self.kid.borrow(), claims);
@@ -336,6 +344,7 @@ impl FakeIdp {
                 challenge: q.get("code_challenge").cloned(),
                 user: user.to_owned(),
                 redirect_uri: q["redirect_uri"].clone(),
+                auth_time: self.session_since.borrow().unwrap_or_else(|| self.clock.now()),
             },
         );
         let mut cb = url::Url::parse(&q["redirect_uri"]).unwrap();

@@ -5,7 +5,7 @@ use http::StatusCode;
 use super::login::{flow_cookie, Continuation, UpstreamFlow};
 use super::session::NewSession;
 use super::users::User;
-use super::{first_login, mappers, session, stored_tokens, upstream_session, users};
+use super::{first_login, mappers, session, step_up, stored_tokens, upstream_session, users};
 use crate::core::app::Keyedge;
 use crate::core::config::{IdentityProvider, ProviderKind};
 use crate::core::error::{Failure, OAuthError, Outcome, PageError};
@@ -105,6 +105,12 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
         )
         .await;
     }
+    // A client that asked for a fresh login gets one only with the IdP's evidence.
+    if let Err(request) = step_up::check(idp, &flow, &identity, ports.clock.now()) {
+        let e = OAuthError::new("login_required", "the identity provider did not prove a new sign-in");
+        let res = request.target().error(&app.config.issuer, app.css(), &e);
+        return Ok(web::with_cookie(res, app.cookies().clear(&cookie_name)));
+    }
     if idp.link_only {
         return Err(upstream_failed(UpstreamError::LinkOnly).into());
     }
@@ -162,7 +168,13 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
     let user_agent = req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
     let device = session::device_of(user_agent);
     let new = NewSession { user_id: &user.id, idp: &idp.alias, lifetime, client, upstream_id_token, device };
-    let (session, cookie_value) = session::open(ports, new);
+    let (mut session, cookie_value) = session::open(ports, new);
+    let previous = if step_up::needs_previous_session(identity, continuation) {
+        session::current(ports, app.cookies(), req).await?.filter(|s| s.user_id == user.id)
+    } else {
+        None
+    };
+    session.auth_time = step_up::session_auth_time(identity, continuation, previous.as_ref(), ports.clock.now());
     let answer = async {
         Ok::<_, Failure>(match continuation {
             Continuation::Authorize { request } => {

@@ -65,7 +65,9 @@ impl Continuation {
     /// What of the client's request is passed on to the upstream IdP: `login_hint`,
     /// `ui_locales`, and a `prompt` of `login` or `select_account` (a re-authentication the
     /// client asked for must not be answered by the IdP's own session) — or `none` when the
-    /// IdP `accepts_prompt_none_forward`.
+    /// IdP `accepts_prompt_none_forward`. `max_age` goes too, `0` for `prompt=login` (OIDC
+    /// Core §3.1.2.1: they mean the same), so that the IdP must state `auth_time`, the
+    /// evidence [`step_up`](super::step_up) checks.
     fn forwarded_hints(&self, accepts_none: bool) -> Vec<(&'static str, String)> {
         let Continuation::Authorize { request } = self else {
             return Vec::new();
@@ -73,10 +75,16 @@ impl Continuation {
         let passes = |v: &str| v == "login" || v == "select_account" || (accepts_none && v == "none");
         let prompt =
             request.prompt.as_deref().map(|p| p.split(' ').filter(|v| passes(v)).collect::<Vec<_>>().join(" "));
-        [("login_hint", request.login_hint.clone()), ("ui_locales", request.ui_locales.clone()), ("prompt", prompt)]
-            .into_iter()
-            .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
-            .collect()
+        let max_age = request.max_age.or(request.has_prompt("login").then_some(0)).map(|m| m.to_string());
+        [
+            ("login_hint", request.login_hint.clone()),
+            ("ui_locales", request.ui_locales.clone()),
+            ("prompt", prompt),
+            ("max_age", max_age),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
+        .collect()
     }
 
     /// `/broker/{alias}/login?…`: the link that starts a login at that IdP.
@@ -435,4 +443,11 @@ pub(crate) async fn redirect_upstream(
     let sealed = app.sealer.seal(ports.rng, state.as_bytes(), json.as_bytes());
     let res = web::redirect(url.as_str());
     Ok(web::with_cookie(res, app.cookies().set(&flow_cookie(&state), &sealed, FLOW_TTL)))
+}
+
+impl UpstreamFlow {
+    /// When keyedge sent the browser to the IdP.
+    pub fn started_at(&self) -> i64 {
+        self.expires_at - FLOW_TTL as i64
+    }
 }

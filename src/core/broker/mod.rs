@@ -7,6 +7,7 @@ pub mod login;
 pub mod logout;
 pub mod mappers;
 pub mod session;
+pub mod step_up;
 pub mod stored_tokens;
 pub mod upstream_session;
 pub mod users;

@@ -195,9 +195,11 @@ pub async fn by_key(ports: &Ports<'_>, key: String) -> Result<Option<Session>, P
 }
 
 /// Ends `session`, and marks its `sid` as ended so the online refresh tokens issued in it
-/// stop working.
+/// stop working. The mark lasts at least as long as the session would have: an online
+/// refresh token expires with its session, so none outlives the mark.
 pub async fn end(ports: &Ports<'_>, session: &Session, lifetime: u64) -> Result<(), PortError> {
-    ports.store.put(&keys::ended_session(&session.sid), "1", Some(lifetime)).await?;
+    let rest_of_session = (session.expires_at - ports.clock.now()).max(1) as u64;
+    ports.store.put(&keys::ended_session(&session.sid), "1", Some(lifetime.max(rest_of_session))).await?;
     ports.store.delete(&keys::user_session(&session.user_id, &session.sid)).await?;
     ports.store.delete(&session.key).await
 }

@@ -88,13 +88,26 @@ impl User {
         m
     }
 
-    /// The claims released for `scope` plus those individually `requested` through the
-    /// `claims` parameter (OIDC Core §5.5); only claims the user has are returned.
-    pub fn claims_for(&self, scope: &str, requested: &[String]) -> serde_json::Map<String, serde_json::Value> {
-        let scopes: Vec<&str> = scope.split(' ').collect();
+    /// The claims released to `client` for `scope` plus those individually `requested` through
+    /// the `claims` parameter (OIDC Core §5.5); only claims the user has are returned. Either
+    /// way a claim comes only if its scope (OIDC Core §5.4) is one of the client's
+    /// `allowed_scopes`: asking for `email` by name does not get round a client limited to
+    /// `openid profile`.
+    pub fn claims_for(
+        &self,
+        client: &crate::core::config::Client,
+        scope: &str,
+        requested: &[String],
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let client_may = |s: &str| client.allowed_scopes.iter().any(|a| a == s);
+        let scopes: Vec<&str> = scope.split(' ').filter(|s| client_may(s)).collect();
         let by_scope =
             SCOPE_CLAIMS.iter().filter(|(s, _)| scopes.contains(s)).flat_map(|(_, names)| names.iter().copied());
-        let allowed: Vec<&str> = by_scope.chain(requested.iter().map(String::as_str)).collect();
+        let by_name = requested
+            .iter()
+            .map(String::as_str)
+            .filter(|name| SCOPE_CLAIMS.iter().any(|(s, names)| names.contains(name) && client_may(s)));
+        let allowed: Vec<&str> = by_scope.chain(by_name).collect();
         self.standard_claims().into_iter().filter(|(k, _)| allowed.contains(&k.as_str())).collect()
     }
 

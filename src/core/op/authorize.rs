@@ -25,7 +25,8 @@ pub struct ResponseTarget {
 }
 
 /// Claims asked for one by one with the `claims` request parameter (OIDC Core §5.5). Only
-/// the names matter to keyedge: it returns each requested claim it has, essential or not.
+/// the names matter to keyedge: it returns each requested claim it has, essential or not,
+/// if the claim's scope is one the client may have (`User::claims_for`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestedClaims {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

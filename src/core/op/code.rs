@@ -6,8 +6,8 @@ use super::authorize::AuthorizationRequest;
 use super::refresh::RefreshGrant;
 use crate::core::app::Keyedge;
 use crate::core::broker::session::{self, Session};
-use crate::core::config::GrantType;
-use crate::core::error::Failure;
+use crate::core::config::{Client, GrantType};
+use crate::core::error::{Failure, OAuthError};
 use crate::core::keys;
 use crate::core::ports::{NewFamily, PortError, Ports};
 use crate::core::web;
@@ -25,6 +25,47 @@ pub struct CodeGrant {
     /// The first refresh token's secret; its family was created with the code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_secret: Option<String>,
+}
+
+/// What a code is bound to (RFC 6749 §4.1.3, RFC 7636 §4.6): the client it was issued to, the
+/// `redirect_uri` of its request and its PKCE challenge. The binding is part of the code's
+/// storage key ([`keys::code`]), so the Durable Object finds — and burns — a code only for a
+/// presenter that matches all three; anyone else finds nothing, so a leaked code can neither
+/// be spent by another client nor, replayed, revoke the grant it produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeBinding {
+    client_id: String,
+    redirect_uri: String,
+    code_challenge: Option<String>,
+}
+
+impl CodeBinding {
+    /// The binding of a code issued for `request`.
+    pub fn of_request(request: &AuthorizationRequest) -> Self {
+        Self {
+            client_id: request.client_id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            code_challenge: request.code_challenge.clone(),
+        }
+    }
+
+    /// The binding a `/token` request claims: the client it authenticated as, its
+    /// `redirect_uri`, and the S256 challenge of its `code_verifier` (none without one).
+    pub fn presented(
+        client: &Client,
+        redirect_uri: Option<&str>,
+        code_verifier: Option<&str>,
+    ) -> Result<Self, OAuthError> {
+        let redirect_uri = redirect_uri.ok_or_else(|| OAuthError::invalid_grant("redirect_uri is required"))?;
+        let code_challenge = code_verifier.map(super::token::pkce_challenge).transpose()?;
+        Ok(Self { client_id: client.client_id.clone(), redirect_uri: redirect_uri.to_owned(), code_challenge })
+    }
+
+    /// The storage key of `code` under this binding.
+    pub fn key(&self, code: &str) -> String {
+        let binding = serde_json::json!([self.client_id, self.redirect_uri, self.code_challenge]);
+        keys::code(code, &binding.to_string())
+    }
 }
 
 /// The single-use marker of the upstream login that led here, if any: the code is only
@@ -65,7 +106,7 @@ pub async fn issue(
     let mut family = None;
     if client.allows(GrantType::RefreshToken) {
         let secret = ports.random_token(32);
-        let refresh = RefreshGrant::from_code(&grant, client, ports.clock.now());
+        let refresh = RefreshGrant::from_code(&grant, client, session.expires_at, ports.clock.now());
         family = Some((
             to_json(&refresh)?,
             keys::refresh_secret(&secret),
@@ -76,7 +117,7 @@ pub async fn issue(
     let family_key = keys::refresh_family(&grant.grant_id);
     let new_family =
         family.as_ref().map(|(value, current, ttl)| NewFamily { key: &family_key, value, current, ttl_seconds: *ttl });
-    let code_key = keys::code(&code);
+    let code_key = CodeBinding::of_request(request).key(&code);
     let stored = ports
         .once
         .once_then_store(

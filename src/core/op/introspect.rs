@@ -6,6 +6,7 @@ use serde_json::json;
 use super::refresh::{self, RefreshGrant};
 use super::token::{authenticate_client, bad, revoke_grant, AccessTokenClaims};
 use crate::core::app::Keyedge;
+use crate::core::config::Client;
 use crate::core::error::{Failure, OAuthError, Outcome};
 use crate::core::keys;
 use crate::core::ports::Ports;
@@ -19,11 +20,7 @@ fn token_param(params: &Params) -> Result<&str, Failure> {
 }
 
 /// Only confidential clients may introspect (RFC 7662 §2.1 requires authorization).
-fn confidential<'a>(
-    app: &'a Keyedge,
-    req: &Request,
-    params: &Params,
-) -> Result<&'a crate::core::config::Client, Failure> {
+fn confidential<'a>(app: &'a Keyedge, req: &Request, params: &Params) -> Result<&'a Client, Failure> {
     let client = authenticate_client(app, req, params)?;
     if client.is_public() {
         return Err(Failure::Json(
@@ -65,19 +62,36 @@ async fn live_refresh_token(ports: &Ports<'_>, token: &str) -> Result<Option<(St
     Ok(grant.filter(|g| g.expires_at > ports.clock.now()).map(|g| (gid.to_owned(), g)))
 }
 
+/// RFC 7662 §4: the server decides whether the caller may learn about a token. A client learns
+/// about its own tokens, a resource server (`resource_server = true`) about every client's,
+/// since checking them is its job. Anyone else gets `{"active": false}`, as for an unknown
+/// token, so introspection does not tell one client who is signed in at another.
+fn may_introspect(caller: &Client, token_client_id: &str) -> bool {
+    caller.resource_server || caller.client_id == token_client_id
+}
+
 pub async fn introspect(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     let params = Params::from_form(req);
-    confidential(app, req, &params)?;
+    let caller = confidential(app, req, &params)?;
     let token = token_param(&params)?;
+    let inactive = json!({ "active": false });
     let body = if let Some(c) = live_access_token(app, ports, token).await? {
-        let exp = app.keys.expiry_of(token);
-        json!({ "active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id, "sub": c.sub,
-                "iss": c.iss, "aud": c.aud, "jti": c.jti, "exp": exp, "auth_time": c.auth_time })
+        if may_introspect(caller, &c.client_id) {
+            let exp = app.keys.expiry_of(token);
+            json!({ "active": true, "token_type": "Bearer", "scope": c.scope, "client_id": c.client_id, "sub": c.sub,
+                    "iss": c.iss, "aud": c.aud, "jti": c.jti, "exp": exp, "auth_time": c.auth_time })
+        } else {
+            inactive
+        }
     } else if let Some((_, g)) = live_refresh_token(ports, token).await? {
-        json!({ "active": true, "token_type": "refresh_token", "scope": g.scope, "client_id": g.client_id, "sub": g.user_id,
-                "iss": app.config.issuer, "exp": g.expires_at, "auth_time": g.auth_time })
+        if may_introspect(caller, &g.client_id) {
+            json!({ "active": true, "token_type": "refresh_token", "scope": g.scope, "client_id": g.client_id, "sub": g.user_id,
+                    "iss": app.config.issuer, "exp": g.expires_at, "auth_time": g.auth_time })
+        } else {
+            inactive
+        }
     } else {
-        json!({ "active": false })
+        inactive
     };
     Ok(web::json_no_store(StatusCode::OK, body.to_string()))
 }

@@ -27,6 +27,8 @@ pub struct RefreshGrant {
     pub auth_time: i64,
     /// `offline_access` was granted: the token outlives the browser session.
     pub offline: bool,
+    /// An online grant's ends with its session at the latest (the session's expiry; a
+    /// logout ends it sooner through `ended_session`).
     pub expires_at: i64,
     #[serde(default)]
     pub claims: RequestedClaims,
@@ -35,9 +37,14 @@ pub struct RefreshGrant {
 }
 
 impl RefreshGrant {
-    pub fn from_code(grant: &CodeGrant, client: &Client, now: i64) -> Self {
+    /// The grant of a code issued in a session that expires at `session_expires_at`.
+    pub fn from_code(grant: &CodeGrant, client: &Client, session_expires_at: i64, now: i64) -> Self {
         let offline = grant.request.has_scope("offline_access");
-        let lifetime = if offline { client.offline_token_lifetime } else { client.refresh_token_lifetime };
+        let expires_at = if offline {
+            now + client.offline_token_lifetime as i64
+        } else {
+            (now + client.refresh_token_lifetime as i64).min(session_expires_at)
+        };
         RefreshGrant {
             client_id: client.client_id.clone(),
             user_id: grant.user_id.clone(),
@@ -45,7 +52,7 @@ impl RefreshGrant {
             sid: grant.sid.clone(),
             auth_time: grant.auth_time,
             offline,
-            expires_at: now + lifetime as i64,
+            expires_at,
             claims: grant.request.claims.clone(),
             idp: grant.idp.clone(),
         }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::authorize::RequestedClaims;
-use super::code::CodeGrant;
+use super::code::{CodeBinding, CodeGrant};
 use super::refresh;
 use crate::core::app::Keyedge;
 use crate::core::broker::users::{self, User};
@@ -80,20 +80,24 @@ fn valid_verifier(v: &str) -> bool {
     (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
+/// The S256 challenge of a well-formed verifier (RFC 7636 §4.1, §4.6).
+pub fn pkce_challenge(verifier: &str) -> Result<String, OAuthError> {
+    if !valid_verifier(verifier) {
+        return Err(OAuthError::invalid_grant("code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]"));
+    }
+    Ok(crate::core::b64url(&Sha256::digest(verifier.as_bytes())))
+}
+
 /// RFC 7636 §4.6 for S256, plus RFC 9700 §2.1.1: a verifier without a challenge is refused.
 pub fn check_pkce(challenge: Option<&str>, verifier: Option<&str>) -> Result<(), OAuthError> {
     match (challenge, verifier) {
         (None, None) => Ok(()),
         (None, Some(_)) => Err(OAuthError::invalid_grant("code_verifier sent but no code_challenge was used")),
         (Some(_), None) => Err(OAuthError::invalid_grant("code_verifier is required")),
-        (Some(c), Some(v)) => {
-            let computed = crate::core::b64url(&Sha256::digest(v.as_bytes()));
-            if valid_verifier(v) && computed == c {
-                Ok(())
-            } else {
-                Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"))
-            }
-        }
+        (Some(c), Some(v)) => match pkce_challenge(v) {
+            Ok(computed) if computed == c => Ok(()),
+            _ => Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge")),
+        },
     }
 }
 
@@ -225,7 +229,7 @@ pub async fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<
         nonce: issue.nonce,
         identity_provider: client.identity_provider_claim.then_some(issue.idp),
         profile: {
-            let mut profile = issue.user.claims_for(issue.scope, &issue.requested.id_token);
+            let mut profile = issue.user.claims_for(client, issue.scope, &issue.requested.id_token);
             profile.extend(issue.user.broker_claims(client));
             profile
         },
@@ -249,7 +253,11 @@ pub async fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<
 
 async fn authorization_code(app: &Keyedge, ports: &Ports<'_>, client: &Client, params: &Params) -> Outcome {
     let code = params.get("code").ok_or_else(|| bad(OAuthError::invalid_request("code is required")))?;
-    let grant: CodeGrant = match ports.once.take(&keys::code(code)).await? {
+    // The client, redirect_uri and PKCE verifier select the code's key: a request that does
+    // not match them finds nothing, so it neither burns the code nor revokes its grant.
+    let binding =
+        CodeBinding::presented(client, params.get("redirect_uri"), params.get("code_verifier")).map_err(bad)?;
+    let grant: CodeGrant = match ports.once.take(&binding.key(code)).await? {
         Taken::Fresh(json) => {
             serde_json::from_str(&json).map_err(|_| bad(OAuthError::invalid_grant("invalid code")))?
         }
@@ -261,8 +269,13 @@ async fn authorization_code(app: &Keyedge, ports: &Ports<'_>, client: &Client, p
             }
             return Err(bad(OAuthError::invalid_grant("the code was already used; tokens issued from it are revoked")));
         }
-        Taken::Missing => return Err(bad(OAuthError::invalid_grant("the code is invalid or expired"))),
+        Taken::Missing => {
+            return Err(bad(OAuthError::invalid_grant(
+                "the code is invalid or expired, or was issued to another client, redirect_uri or code_challenge",
+            )))
+        }
     };
+    // Implied by the key; checked again so that a change there cannot silently drop them.
     let request = &grant.request;
     if request.client_id != client.client_id {
         return Err(bad(OAuthError::invalid_grant("the code was issued to another client")));

@@ -72,8 +72,10 @@ pub async fn userinfo(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcom
     let user = async { users::load(ports, &claims.sub).await.map_err(Failure::from) };
     let ((), user) = futures_util::future::try_join(not_revoked(ports, &claims), user).await?;
     let user = user.ok_or_else(|| invalid_token("the user no longer exists"))?;
-    let mut body = user.claims_for(&claims.scope, &claims.userinfo_claims);
+    // A token whose client left the configuration gets `sub` only.
+    let mut body = serde_json::Map::new();
     if let Some(client) = app.config.client(&claims.client_id) {
+        body = user.claims_for(client, &claims.scope, &claims.userinfo_claims);
         body.extend(user.broker_claims(client));
     }
     body.insert("sub".into(), serde_json::Value::String(user.id.clone()));

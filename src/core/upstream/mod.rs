@@ -249,6 +249,11 @@ pub struct BrokeredIdentity {
     pub address: Option<serde_json::Value>,
     /// The upstream session (`sid` of the ID token), for the IdP's back-channel logout.
     pub upstream_sid: Option<String>,
+    /// When the user authenticated at the IdP, as its signed ID token says (`auth_time`,
+    /// OIDC Core §2); `None` when it does not say (always for plain OAuth 2.0). The only
+    /// evidence of a fresh login a step-up accepts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
     /// What the token endpoint returned.
     pub tokens: UpstreamTokens,
     /// Every claim the IdP sent (ID token and userinfo merged, or the userinfo JSON), for

@@ -233,8 +233,19 @@ pub struct UpstreamIdTokenClaims {
     pub at_hash: Option<String>,
     #[serde(default)]
     pub sid: Option<String>,
+    /// OIDC Core §2: when the user authenticated (required when `max_age` was sent).
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub auth_time: Option<i64>,
     #[serde(flatten)]
     pub profile: ProfileClaims,
+}
+
+/// A NumericDate (RFC 7519 §2): seconds, possibly fractional; anything else counts as absent.
+fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        _ => None,
+    })
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -443,6 +454,7 @@ pub async fn complete(
         phone_number: p.phone_number,
         address: p.address.filter(Value::is_object),
         upstream_sid: claims.sid,
+        auth_time: claims.auth_time,
         tokens,
         claims: raw,
     })

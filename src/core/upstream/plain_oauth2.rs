@@ -121,6 +121,8 @@ pub async fn complete(
         phone_number_verified: false,
         address: None,
         upstream_sid: None,
+        // An OAuth 2.0 API says nothing verifiable about when the user authenticated.
+        auth_time: None,
         tokens: UpstreamTokens::from_response(&response, None, ports.clock.now()),
         claims: info,
     })
