@@ -8,6 +8,7 @@ use super::broker::{account, callback, first_login, login, logout, session, stor
 use super::config::{Config, ConfigError, IdentityProvider, MailSender, ProviderKind};
 use super::error::{Failure, OAuthError, Outcome, PageError};
 use super::jose::{KeyError, Keyring, SigningKey};
+use super::limits::{self, BodyLimit, TooLarge};
 use super::op::authorize::{AuthorizationRequest, AuthorizeError};
 use super::op::{code, discovery, introspect, token, userinfo};
 use super::pages;
@@ -131,11 +132,55 @@ impl Keyedge {
         if cors && req.method() == Method::OPTIONS {
             return web::cors_preflight();
         }
-        let mut res = match self.route(req, ports).await {
-            Ok(res) => res,
-            Err(failure) => self.failure_response(req, ports, failure),
+        // The Worker never reads a body past its route's limit; one handed over anyway is
+        // refused here, before any handler sees it.
+        let mut res = match self.oversized(req) {
+            Some(refused) => refused,
+            None => match self.route(req, ports).await {
+                Ok(res) => res,
+                Err(failure) => self.failure_response(req, ports, failure),
+            },
         };
         if cors {
+            web::allow_any_origin(&mut res);
+        }
+        res
+    }
+
+    /// What `method path` does with a request body, and its limit ([`limits`]).
+    pub fn body_limit(&self, method: &Method, path: &str) -> BodyLimit {
+        limits::body_limit(method, path, self.config.gate.is_some())
+    }
+
+    /// The `413` for `req` when its body, or the `Content-Length` it announces, is over its
+    /// route's limit; the Worker asks before reading the body.
+    pub fn oversized(&self, req: &Request) -> Option<Response> {
+        let BodyLimit::Read { max, .. } = self.body_limit(req.method(), req.uri().path()) else { return None };
+        (req.body().len() > max || limits::declared_over(req.headers(), max)).then(|| self.too_large(req))
+    }
+
+    /// The `413` of `req`'s route: an OAuth error for the endpoints applications call, a page
+    /// for browsers' forms. Nothing was done with the request.
+    pub fn too_large(&self, req: &Request) -> Response {
+        let (max, answer) = match self.body_limit(req.method(), req.uri().path()) {
+            BodyLimit::Read { max, answer } => (max, answer),
+            BodyLimit::Stream => (limits::FORM_BODY_LIMIT, TooLarge::Page),
+        };
+        let limit = limits::describe(max);
+        let failure = match answer {
+            TooLarge::Json => Failure::Json(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                OAuthError::invalid_request(format!("the request body is larger than {limit}, this endpoint's limit")),
+            ),
+            TooLarge::Page => PageError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request too large",
+                format!("The form sent more than keyedge accepts ({limit}). Nothing was changed; please go back and try again."),
+            )
+            .into(),
+        };
+        let mut res = failure.into_response(self.ui(req));
+        if CORS_PATHS.contains(&req.uri().path()) {
             web::allow_any_origin(&mut res);
         }
         res

@@ -9,6 +9,7 @@ use std::cell::OnceCell;
 use std::rc::Rc;
 use worker::{event, web_sys, Context, Env, Result};
 
+use crate::core::limits::BodyLimit;
 use crate::core::logging;
 use crate::core::ports::Jobs;
 use crate::core::Keyedge;
@@ -50,7 +51,21 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         }
     };
     let started = js_sys::Date::now();
-    let request = ports::to_http_request(&req).await?;
+    let mut request = ports::request_head(&req)?;
+    // The body, before anything else is done: read only up to its route's limit (a declared
+    // length over it is refused unread), or left as a stream for a gated site's page.
+    let mut site_body = None;
+    let mut refused = None;
+    match app.body_limit(request.method(), request.uri().path()) {
+        BodyLimit::Stream => site_body = req.body(),
+        BodyLimit::Read { max, .. } => match app.oversized(&request) {
+            Some(res) => refused = Some(res),
+            None => match ports::read_body(&req, max).await? {
+                Some(body) => *request.body_mut() = body,
+                None => refused = Some(app.too_large(&request)),
+            },
+        },
+    }
     // Cloudflare's ray id when there is one, so keyedge's lines match the platform's.
     let request_id = match request.headers().get("cf-ray").and_then(|v| v.to_str().ok()) {
         Some(ray) => ray.to_owned(),
@@ -68,11 +83,14 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     let log = move |line: &str| worker::console_error!("{}", logging::event(&id, "error", line));
     let jobs = Jobs::default();
     let ports = adapters.ports(&log, &jobs);
-    let mut response = app.respond(&request, &ports).await;
+    let mut response = match refused {
+        Some(res) => res,
+        None => app.respond(&request, &ports).await,
+    };
     // A page the gate let through: its body streams from the site to the browser.
     let mut page = None;
     if let Some(forward) = response.extensions_mut().remove::<crate::core::gate::Forward>() {
-        match adapters.forward(&forward).await {
+        match adapters.forward(&forward, site_body).await {
             Ok(forwarded) => page = Some(forwarded),
             Err(e) => response = app.failure_response(&request, &ports, crate::core::error::Failure::Port(e)),
         }
