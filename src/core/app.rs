@@ -6,7 +6,7 @@ use std::fmt;
 
 use super::broker::{account, callback, first_login, login, logout, session, stored_tokens, upstream_session};
 use super::config::{Config, ConfigError, IdentityProvider, MailSender, ProviderKind};
-use super::error::{Failure, OAuthError, Outcome, PageError};
+use super::error::{self, Failure, OAuthError, Outcome, PageError};
 use super::jose::{KeyError, Keyring, SigningKey};
 use super::limits::{self, BodyLimit, TooLarge};
 use super::op::authorize::{AuthorizationRequest, AuthorizeError};
@@ -186,11 +186,23 @@ impl Keyedge {
         res
     }
 
-    /// The page (or OAuth error) for a failure; storage and network failures are logged.
+    /// The page (or OAuth error) for a failure. Storage and network failures, and failures
+    /// whose details are the operator's, are logged under a reference the visitor sees.
     pub fn failure_response(&self, req: &Request, ports: &Ports<'_>, failure: Failure) -> Response {
-        if let Failure::Port(e) = &failure {
-            (ports.log)(&format!("storage or network failure on {} {}: {e}", req.method(), req.uri().path()));
-        }
+        let (method, path) = (req.method(), req.uri().path());
+        let detail = match &failure {
+            Failure::Port(e) => Some(format!("storage or network failure on {method} {path}: {e}")),
+            Failure::Logged { detail, .. } => Some(format!("{method} {path}: {detail}")),
+            _ => None,
+        };
+        let failure = match detail {
+            Some(detail) => {
+                let reference = error::new_reference(ports.rng);
+                (ports.log)(&error::reference_line(&reference, &detail));
+                failure.with_reference(&reference)
+            }
+            None => failure,
+        };
         failure.into_response(self.ui(req))
     }
 

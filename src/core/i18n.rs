@@ -74,6 +74,8 @@ pub struct Messages {
     pub email_already_sent: &'static str,
     pub mail_limited_title: &'static str,
     pub mail_limited_text: &'static str,
+    /// On an error page, before the reference of the log line that tells more.
+    pub reference: &'static str,
 }
 
 pub static EN: Messages = Messages {
@@ -139,6 +141,7 @@ pub static EN: Messages = Messages {
     email_already_sent: "A link for this sign-in was already sent, so no other mail was sent. Open that link in this browser within 10 minutes of its sending.",
     mail_limited_title: "No link sent",
     mail_limited_text: "Too many links were asked for this account recently, so no mail was sent. Please try again later.",
+    reference: "Reference for the operator",
 };
 
 pub static DE: Messages = Messages {
@@ -205,6 +208,7 @@ pub static DE: Messages = Messages {
     email_already_sent: "Für diese Anmeldung wurde bereits ein Link gesendet, daher wurde keine weitere E-Mail verschickt. Öffnen Sie diesen Link innerhalb von 10 Minuten nach dem Versand in diesem Browser.",
     mail_limited_title: "Kein Link gesendet",
     mail_limited_text: "Für dieses Konto wurden in letzter Zeit zu viele Links angefordert, daher wurde keine E-Mail gesendet. Bitte versuchen Sie es später erneut.",
+    reference: "Referenz für den Betreiber",
 };
 
 /// The languages keyedge speaks.
