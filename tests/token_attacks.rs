@@ -206,6 +206,13 @@ fn tokens_in(world: &World, browser: &mut Browser, scope: &str) -> Value {
     json(&redeem(world, &code, &rp.verifier))
 }
 
+/// Signs out through the confirmation form (with its CSRF token) and checks it took effect.
+fn sign_out(world: &World, browser: &mut Browser) {
+    browser.get(world, "/logout");
+    assert_eq!(browser.post(world, "/logout").status(), 200);
+    assert_eq!(browser.clone().get(world, "/account").status(), 302, "signed out");
+}
+
 #[test]
 fn online_refresh_token_issued_late_in_a_session_ends_when_the_session_expires() {
     let world = World::new();
@@ -224,7 +231,7 @@ fn online_refresh_token_with_a_long_lifetime_does_not_come_back_after_logout() {
     let world = World::with("", "refresh_token_lifetime = 2592000", "");
     let mut browser = Browser::default();
     let rt = s(&tokens_in(&world, &mut browser, "openid"), "refresh_token");
-    assert_eq!(browser.post(&world, "/logout").status(), 200);
+    sign_out(&world, &mut browser);
     // Long after the session would have ended by itself (and its logout marker with it), the
     // token is still dead. (Presented once only: a second try would be refused as reuse.)
     world.clock.advance(SESSION + 3600);
@@ -238,7 +245,7 @@ fn offline_access_is_not_granted_to_a_client_that_does_not_allow_it() {
     let tokens = tokens_in(&world, &mut browser, "openid offline_access");
     assert_eq!(tokens["scope"], "openid", "{tokens}");
     let rt = s(&tokens, "refresh_token");
-    assert_eq!(browser.post(&world, "/logout").status(), 200);
+    sign_out(&world, &mut browser);
     assert_eq!(json(&refresh(&world, &rt))["error"], "invalid_grant", "an online token: it ended with the session");
 }
 
@@ -249,7 +256,7 @@ fn offline_access_outlives_the_session_where_the_client_allows_it() {
     let tokens = tokens_in(&world, &mut browser, "openid offline_access");
     assert_eq!(tokens["scope"], "openid offline_access");
     let rt = s(&tokens, "refresh_token");
-    assert_eq!(browser.post(&world, "/logout").status(), 200);
+    sign_out(&world, &mut browser);
     world.clock.advance(SESSION + 3600);
     let res = refresh(&world, &rt);
     assert_eq!(res.status(), 200, "{}", body(&res));

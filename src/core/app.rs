@@ -7,8 +7,9 @@ use std::fmt;
 use super::broker::{account, callback, first_login, login, logout, session, stored_tokens, upstream_session};
 use super::config::{Config, ConfigError, IdentityProvider, MailSender, ProviderKind};
 use super::csrf::{self, Checked, CsrfKey, PendingLoginCookie, Refusal, SessionCookie};
-use super::error::{Failure, OAuthError, Outcome, PageError};
+use super::error::{self, Failure, OAuthError, Outcome, PageError};
 use super::jose::{KeyError, Keyring, SigningKey};
+use super::limits::{self, BodyLimit, TooLarge};
 use super::op::authorize::{AuthorizationRequest, AuthorizeError};
 use super::op::{code, discovery, introspect, token, userinfo};
 use super::pages;
@@ -141,9 +142,14 @@ impl Keyedge {
         if cors && req.method() == Method::OPTIONS {
             return web::cors_preflight();
         }
-        let mut res = match self.route(req, ports).await {
-            Ok(res) => res,
-            Err(failure) => self.failure_response(req, ports, failure),
+        // The Worker never reads a body past its route's limit; one handed over anyway is
+        // refused here, before any handler sees it.
+        let mut res = match self.oversized(req) {
+            Some(refused) => refused,
+            None => match self.route(req, ports).await {
+                Ok(res) => res,
+                Err(failure) => self.failure_response(req, ports, failure),
+            },
         };
         if cors {
             web::allow_any_origin(&mut res);
@@ -151,11 +157,62 @@ impl Keyedge {
         res
     }
 
-    /// The page (or OAuth error) for a failure; storage and network failures are logged.
-    pub fn failure_response(&self, req: &Request, ports: &Ports<'_>, failure: Failure) -> Response {
-        if let Failure::Port(e) = &failure {
-            (ports.log)(&format!("storage or network failure on {} {}: {e}", req.method(), req.uri().path()));
+    /// What `method path` does with a request body, and its limit ([`limits`]).
+    pub fn body_limit(&self, method: &Method, path: &str) -> BodyLimit {
+        limits::body_limit(method, path, self.config.gate.is_some())
+    }
+
+    /// The `413` for `req` when its body, or the `Content-Length` it announces, is over its
+    /// route's limit; the Worker asks before reading the body.
+    pub fn oversized(&self, req: &Request) -> Option<Response> {
+        let BodyLimit::Read { max, .. } = self.body_limit(req.method(), req.uri().path()) else { return None };
+        (req.body().len() > max || limits::declared_over(req.headers(), max)).then(|| self.too_large(req))
+    }
+
+    /// The `413` of `req`'s route: an OAuth error for the endpoints applications call, a page
+    /// for browsers' forms. Nothing was done with the request.
+    pub fn too_large(&self, req: &Request) -> Response {
+        let (max, answer) = match self.body_limit(req.method(), req.uri().path()) {
+            BodyLimit::Read { max, answer } => (max, answer),
+            BodyLimit::Stream => (limits::FORM_BODY_LIMIT, TooLarge::Page),
+        };
+        let limit = limits::describe(max);
+        let failure = match answer {
+            TooLarge::Json => Failure::Json(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                OAuthError::invalid_request(format!("the request body is larger than {limit}, this endpoint's limit")),
+            ),
+            TooLarge::Page => PageError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request too large",
+                format!("The form sent more than keyedge accepts ({limit}). Nothing was changed; please go back and try again."),
+            )
+            .into(),
+        };
+        let mut res = failure.into_response(self.ui(req));
+        if CORS_PATHS.contains(&req.uri().path()) {
+            web::allow_any_origin(&mut res);
         }
+        res
+    }
+
+    /// The page (or OAuth error) for a failure. Storage and network failures, and failures
+    /// whose details are the operator's, are logged under a reference the visitor sees.
+    pub fn failure_response(&self, req: &Request, ports: &Ports<'_>, failure: Failure) -> Response {
+        let (method, path) = (req.method(), req.uri().path());
+        let detail = match &failure {
+            Failure::Port(e) => Some(format!("storage or network failure on {method} {path}: {e}")),
+            Failure::Logged { detail, .. } => Some(format!("{method} {path}: {detail}")),
+            _ => None,
+        };
+        let failure = match detail {
+            Some(detail) => {
+                let reference = error::new_reference(ports.rng);
+                (ports.log)(&error::reference_line(&reference, &detail));
+                failure.with_reference(&reference)
+            }
+            None => failure,
+        };
         failure.into_response(self.ui(req))
     }
 

@@ -379,6 +379,7 @@ struct RawClient {
     user_attributes: Vec<String>,
     #[serde(default)]
     client_initiated_account_linking: bool,
+    #[serde(default)]
     resource_server: bool,
 }
 

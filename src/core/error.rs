@@ -4,7 +4,7 @@ use http::StatusCode;
 use std::fmt;
 
 use super::pages;
-use super::ports::PortError;
+use super::ports::{PortError, Rng};
 use super::web::{self, Response};
 
 /// An OAuth 2.0 error as sent on the wire (RFC 6749 §4.1.2.1, §5.2).
@@ -42,11 +42,13 @@ pub struct PageError {
     pub title: String,
     pub message: String,
     pub retry: Option<String>,
+    /// The reference of the log line that holds what went wrong (see [`Failure::Logged`]).
+    pub reference: Option<String>,
 }
 
 impl PageError {
     pub fn new(status: StatusCode, title: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { status, title: title.into(), message: message.into(), retry: None }
+        Self { status, title: title.into(), message: message.into(), retry: None, reference: None }
     }
     pub fn bad_request(title: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, title, message)
@@ -68,6 +70,81 @@ pub enum Failure {
     Bearer(StatusCode, OAuthError),
     /// Storage or network infrastructure failed; nothing about it is shown to the user.
     Port(PortError),
+    /// A failure whose details are for the operator only (an upstream's error answer, an
+    /// internal error's text): the visitor gets `shown`, in general words, with a short
+    /// reference; the log gets `detail` with the same reference (see
+    /// [`Keyedge::failure_response`](super::app::Keyedge::failure_response)).
+    Logged { shown: Box<Failure>, detail: String },
+}
+
+impl Failure {
+    /// `shown` to the visitor, `detail` to the log only.
+    pub fn logged(shown: impl Into<Failure>, detail: impl Into<String>) -> Self {
+        Failure::Logged { shown: Box::new(shown.into()), detail: detail.into() }
+    }
+
+    /// The failure as the visitor sees it, marked with `reference` (the log line's).
+    pub fn with_reference(self, reference: &str) -> Failure {
+        match self {
+            Failure::Page(page) => Failure::Page(page.with_reference_id(reference)),
+            Failure::Json(status, e) => Failure::Json(status, e.with_reference(reference)),
+            Failure::Bearer(status, e) => Failure::Bearer(status, e.with_reference(reference)),
+            Failure::Port(_) => Failure::Page(unavailable_page().with_reference_id(reference)),
+            Failure::Logged { shown, .. } => shown.with_reference(reference),
+        }
+    }
+}
+
+impl OAuthError {
+    /// The description with the reference of the log line that tells more.
+    pub fn with_reference(self, reference: &str) -> Self {
+        let description = format!("{} (reference {reference})", self.description);
+        Self { description, ..self }
+    }
+}
+
+impl PageError {
+    pub fn with_reference_id(mut self, reference: &str) -> Self {
+        self.reference = Some(reference.to_owned());
+        self
+    }
+}
+
+/// A short reference for a log line that a visitor's page names: 10 hex digits, easy to read
+/// out and to search for.
+pub fn new_reference(rng: &dyn Rng) -> String {
+    let mut bytes = [0u8; 5];
+    rng.fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// The log line of a failure shown to a visitor under `reference`.
+pub fn reference_line(reference: &str, detail: &str) -> String {
+    format!("reference {reference}: {detail}")
+}
+
+/// The answer when keyedge cannot serve at all: it could not start (an invalid configuration
+/// or secret) or its host failed. The visitor gets a general page with a reference; `detail`
+/// goes to the log with it, never to the page.
+pub fn cannot_serve(detail: &str, rng: &dyn Rng, log: &dyn Fn(&str)) -> Response {
+    let reference = new_reference(rng);
+    log(&reference_line(&reference, detail));
+    let page = PageError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Service unavailable",
+        "keyedge cannot serve this request. The operator has been told what went wrong; please try again later.",
+    )
+    .with_reference_id(&reference);
+    let css = pages::css_path();
+    web::html(page.status, pages::error_page(pages::Ui { css: &css, t: &super::i18n::EN }, &page))
+}
+
+fn unavailable_page() -> PageError {
+    PageError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable",
+        "keyedge could not reach its storage or an identity provider. Nothing was changed; please try again.",
+    )
 }
 
 impl From<PageError> for Failure {
@@ -109,13 +186,11 @@ impl Failure {
                 res
             }
             Failure::Port(_) => {
-                let page = PageError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Temporarily unavailable",
-                    "keyedge could not reach its storage or an identity provider. Nothing was changed; please try again.",
-                );
+                let page = unavailable_page();
                 web::html(page.status, pages::error_page(ui, &page))
             }
+            // Without a log to tell, the detail is dropped: it is never shown.
+            Failure::Logged { shown, .. } => shown.into_response(ui),
         }
     }
 }

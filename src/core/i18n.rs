@@ -79,6 +79,8 @@ pub struct Messages {
     pub link_confirm_text: &'static str,
     pub link_confirm_note: &'static str,
     pub cancel: &'static str,
+    /// On an error page, before the reference of the log line that tells more.
+    pub reference: &'static str,
 }
 
 pub static EN: Messages = Messages {
@@ -148,6 +150,7 @@ pub static EN: Messages = Messages {
     link_confirm_text: "{} asks to add a sign-in to your account:",
     link_confirm_note: "Next you sign in at that identity provider; nothing is linked unless you do.",
     cancel: "Cancel",
+    reference: "Reference for the operator",
 };
 
 pub static DE: Messages = Messages {
@@ -218,6 +221,7 @@ pub static DE: Messages = Messages {
     link_confirm_text: "{} möchte Ihrem Konto eine Anmeldung hinzufügen:",
     link_confirm_note: "Als Nächstes melden Sie sich bei diesem Identitätsanbieter an; verknüpft wird nur, wenn Sie das tun.",
     cancel: "Abbrechen",
+    reference: "Referenz für den Betreiber",
 };
 
 /// The languages keyedge speaks.

@@ -12,6 +12,7 @@ pub mod i18n;
 pub mod jobs;
 pub mod jose;
 pub mod keys;
+pub mod limits;
 pub mod logging;
 pub mod mail;
 pub mod op;

@@ -211,6 +211,7 @@ struct ErrorPage<'a> {
     title: &'a str,
     message: &'a str,
     retry: Option<&'a str>,
+    reference: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -285,7 +286,13 @@ pub fn account(
 }
 
 pub fn error_page(ui: Ui<'_>, e: &PageError) -> String {
-    render(&ErrorPage { ui, title: &e.title, message: &e.message, retry: e.retry.as_deref() })
+    render(&ErrorPage {
+        ui,
+        title: &e.title,
+        message: &e.message,
+        retry: e.retry.as_deref(),
+        reference: e.reference.as_deref(),
+    })
 }
 
 pub fn logout_confirm(ui: Ui<'_>, form: &LogoutForm, csrf: &CsrfToken) -> String {

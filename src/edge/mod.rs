@@ -9,6 +9,8 @@ use std::cell::OnceCell;
 use std::rc::Rc;
 use worker::{event, web_sys, Context, Env, Result};
 
+use crate::core::error;
+use crate::core::limits::BodyLimit;
 use crate::core::logging;
 use crate::core::ports::Jobs;
 use crate::core::Keyedge;
@@ -37,42 +39,88 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
-    let app = match app(&env) {
-        Ok(app) => app,
-        Err(message) => {
-            worker::console_error!("keyedge cannot start: {message}");
-            let page = http::Response::builder()
-                .status(500)
-                .header("content-type", "text/plain; charset=utf-8")
-                .body(format!("keyedge cannot start: {message}").into_bytes())
-                .map_err(|e| worker::Error::RustError(e.to_string()))?;
-            return ports::from_http_response(page);
-        }
-    };
     let started = js_sys::Date::now();
-    let request = ports::to_http_request(&req).await?;
     // Cloudflare's ray id when there is one, so keyedge's lines match the platform's.
-    let request_id = match request.headers().get("cf-ray").and_then(|v| v.to_str().ok()) {
-        Some(ray) => ray.to_owned(),
+    let request_id = match req.headers().get("cf-ray").ok().flatten() {
+        Some(ray) => ray,
         None => {
             let mut bytes = [0u8; 8];
             let _ = getrandom::getrandom(&mut bytes);
             crate::core::b64url(&bytes)
         }
     };
-    let (method, path) = (request.method().to_string(), request.uri().path().to_owned());
+    let log_error = |line: &str| worker::console_error!("{}", logging::event(&request_id, "error", line));
+    // What went wrong (a start-up error names config fields and secrets) is for the log; the
+    // visitor gets a general page with the reference of that log line.
+    let page = match app(&env) {
+        Ok(app) => match serve(&app, &req, &env, ctx, &request_id).await {
+            Ok(page) => page,
+            Err(e) => {
+                let detail = format!("{} {}: {e}", req.method(), url_path(&req.url()));
+                ports::from_http_response(error::cannot_serve(&detail, &ports::CryptoRng, &log_error))?
+            }
+        },
+        Err(message) => {
+            let detail = format!("keyedge cannot start: {message}");
+            ports::from_http_response(error::cannot_serve(&detail, &ports::CryptoRng, &log_error))?
+        }
+    };
+    let _ = page.headers().set("x-request-id", &request_id);
+    let status = page.status();
+    // Cloudflare records every request itself (Workers Logs); keyedge adds a line only for
+    // the ones that failed, where its request id ties the user's error page to the events.
+    if status >= 500 {
+        let path = url_path(&req.url());
+        worker::console_error!(
+            "{}",
+            logging::access(&request_id, &req.method(), &path, status, js_sys::Date::now() - started)
+        );
+    }
+    Ok(page)
+}
+
+/// The path of a request URL, without its query (which carries codes and states).
+fn url_path(url: &str) -> String {
+    url.parse::<http::Uri>().map(|u| u.path().to_owned()).unwrap_or_default()
+}
+
+async fn serve(
+    app: &Keyedge,
+    req: &web_sys::Request,
+    env: &Env,
+    ctx: Context,
+    request_id: &str,
+) -> Result<web_sys::Response> {
+    let mut request = ports::request_head(req)?;
+    // The body, before anything else is done: read only up to its route's limit (a declared
+    // length over it is refused unread), or left as a stream for a gated site's page.
+    let mut site_body = None;
+    let mut refused = None;
+    match app.body_limit(request.method(), request.uri().path()) {
+        BodyLimit::Stream => site_body = req.body(),
+        BodyLimit::Read { max, .. } => match app.oversized(&request) {
+            Some(res) => refused = Some(res),
+            None => match ports::read_body(req, max).await? {
+                Some(body) => *request.body_mut() = body,
+                None => refused = Some(app.too_large(&request)),
+            },
+        },
+    }
     // The ASSETS binding is looked up only when the gate serves the site from it.
     let assets = matches!(&app.config.gate, Some(g) if g.upstream == crate::core::config::SiteUpstream::Assets);
-    let adapters = ports::EdgePorts::new(&env, assets)?;
-    let id = request_id.clone();
+    let adapters = ports::EdgePorts::new(env, assets)?;
+    let id = request_id.to_owned();
     let log = move |line: &str| worker::console_error!("{}", logging::event(&id, "error", line));
     let jobs = Jobs::default();
     let ports = adapters.ports(&log, &jobs);
-    let mut response = app.respond(&request, &ports).await;
+    let mut response = match refused {
+        Some(res) => res,
+        None => app.respond(&request, &ports).await,
+    };
     // A page the gate let through: its body streams from the site to the browser.
     let mut page = None;
     if let Some(forward) = response.extensions_mut().remove::<crate::core::gate::Forward>() {
-        match adapters.forward(&forward).await {
+        match adapters.forward(&forward, site_body).await {
             Ok(forwarded) => page = Some(forwarded),
             Err(e) => response = app.failure_response(&request, &ports, crate::core::error::Failure::Port(e)),
         }
@@ -81,20 +129,10 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         Some(page) => page,
         None => ports::from_http_response(response)?,
     };
-    let _ = page.headers().set("x-request-id", &request_id);
-    let status = page.status();
-    // Cloudflare records every request itself (Workers Logs); keyedge adds a line only for
-    // the ones that failed, where its request id ties the user's error page to the events.
-    if status >= 500 {
-        worker::console_error!(
-            "{}",
-            logging::access(&request_id, &method, &path, status, js_sys::Date::now() - started)
-        );
-    }
     let queued = jobs.take();
     if !queued.is_empty() {
         // After the response: a slow or failing client never holds up the user.
-        let id = request_id.clone();
+        let id = request_id.to_owned();
         ctx.wait_until(async move {
             let log = |line: &str| worker::console_error!("{}", logging::event(&id, "warn", line));
             for job in &queued {

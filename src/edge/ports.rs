@@ -25,24 +25,47 @@ fn js_port_error(what: &str, e: wasm_bindgen::JsValue) -> PortError {
     PortError(format!("{what}: {e:?}"))
 }
 
-/// The incoming request as an `http::Request`, read straight from the runtime's object: its
-/// headers cross the wasm boundary as one JSON string rather than a call per header, and
-/// nothing else (`cf`, a parsed URL) is read that keyedge does not use.
-pub async fn to_http_request(req: &web_sys::Request) -> Result<http::Request<Vec<u8>>> {
-    let method = req.method();
-    let body = match method.as_str() {
-        "GET" | "HEAD" => Vec::new(),
-        _ => {
-            let promise = req.array_buffer().map_err(|e| js_error("request body", e))?;
-            let buffer = JsFuture::from(promise).await.map_err(|e| js_error("request body", e))?;
-            js_sys::Uint8Array::new(&buffer).to_vec()
-        }
-    };
-    let mut builder = http::Request::builder().method(method.as_str()).uri(req.url());
+/// The incoming request's method, URL and headers as an `http::Request`, without its body
+/// ([`read_body`] reads that, once its route's limit is known). Read straight from the
+/// runtime's object: the headers cross the wasm boundary as one JSON string rather than a call
+/// per header, and nothing else (`cf`, a parsed URL) is read that keyedge does not use.
+pub fn request_head(req: &web_sys::Request) -> Result<http::Request<Vec<u8>>> {
+    let mut builder = http::Request::builder().method(req.method().as_str()).uri(req.url());
     for (name, value) in header_pairs(&req.headers())? {
         builder = builder.header(name, value);
     }
-    builder.body(body).map_err(|e| worker::Error::RustError(e.to_string()))
+    builder.body(Vec::new()).map_err(|e| worker::Error::RustError(e.to_string()))
+}
+
+/// The request's body, read chunk by chunk from its stream and at most `max` bytes of it:
+/// `None` as soon as it runs past `max`, and the rest of the stream is cancelled unread, so a
+/// body never takes more of the isolate's memory than its route allows, whatever its
+/// `Content-Length` said (or without one, chunked).
+pub async fn read_body(req: &web_sys::Request, max: usize) -> Result<Option<Vec<u8>>> {
+    use wasm_bindgen::JsCast;
+    let Some(stream) = req.body() else { return Ok(Some(Vec::new())) };
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let field = |chunk: &wasm_bindgen::JsValue, name: &str| {
+        js_sys::Reflect::get(chunk, &wasm_bindgen::JsValue::from_str(name)).map_err(|e| js_error("request body", e))
+    };
+    let mut body = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(|e| js_error("request body", e))?;
+        if field(&chunk, "done")?.is_truthy() {
+            return Ok(Some(body));
+        }
+        let bytes: js_sys::Uint8Array =
+            field(&chunk, "value")?.dyn_into().map_err(|e| js_error("request body chunk", e))?;
+        let len = bytes.length() as usize;
+        if body.len() + len > max {
+            // Not awaited: the answer does not wait for the runtime to drop the rest.
+            let _ = reader.cancel();
+            return Ok(None);
+        }
+        let start = body.len();
+        body.resize(start + len, 0);
+        bytes.copy_to(&mut body[start..]);
+    }
 }
 
 /// `[[name, value], …]` of a runtime `Headers`, in one call and one string.
@@ -238,10 +261,21 @@ impl Http for AssetsPort {
 }
 
 fn to_worker_request(request: &http::Request<Vec<u8>>) -> std::result::Result<Request, PortError> {
+    to_worker_request_with(request, None)
+}
+
+/// The runtime's request for `request`; with `stream`, that is its body, passed on as it
+/// arrives, instead of `request`'s own.
+fn to_worker_request_with(
+    request: &http::Request<Vec<u8>>,
+    stream: Option<web_sys::ReadableStream>,
+) -> std::result::Result<Request, PortError> {
     let method = Method::from(request.method().as_str().to_owned());
     let mut init = RequestInit::new();
     init.with_method(method).with_headers(Headers(js_headers(request.headers())?));
-    if !request.body().is_empty() {
+    if let Some(stream) = stream {
+        init.with_body(Some(stream.into()));
+    } else if !request.body().is_empty() {
         init.with_body(Some(js_sys::Uint8Array::from(request.body().as_slice()).into()));
     }
     Request::new_with_init(&request.uri().to_string(), &init).map_err(port_err)
@@ -303,8 +337,13 @@ pub struct EdgePorts {
 impl EdgePorts {
     /// Sends a page the gate let through and hands the upstream's body on as the stream it is
     /// (never copied into wasm), with the gate's header changes.
-    pub async fn forward(&self, forward: &Forward) -> std::result::Result<web_sys::Response, PortError> {
-        let req = to_worker_request(&forward.request()?)?;
+    /// `body` is the browser's request body, unread (the gate's pages stream it to the site).
+    pub async fn forward(
+        &self,
+        forward: &Forward,
+        body: Option<web_sys::ReadableStream>,
+    ) -> std::result::Result<web_sys::Response, PortError> {
+        let req = to_worker_request_with(&forward.request()?, body)?;
         let res = match (forward.to_assets, &self.assets) {
             (true, Some(assets)) => assets.0.fetch_request(req).await,
             (true, None) => return Err(Forward::no_assets()),

@@ -605,3 +605,29 @@ pub fn payload(jwt: &str) -> serde_json::Value {
     let part = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
+
+/// The reference an error page or JSON error shows (10 hex digits after "reference"): its log
+/// line has what went wrong.
+pub fn reference_in(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let at = lower.find("reference").unwrap_or_else(|| panic!("no reference in {text}"));
+    text[at..]
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .find(|w| w.len() == 10)
+        .unwrap_or_else(|| panic!("no reference id in {text}"))
+        .to_owned()
+}
+
+/// The one log line with `reference`.
+pub fn logged(log: &[String], reference: &str) -> String {
+    let lines: Vec<&String> = log.iter().filter(|l| l.contains(reference)).collect();
+    assert_eq!(lines.len(), 1, "one log line with {reference}: {log:?}");
+    lines[0].clone()
+}
+
+impl World {
+    /// The log line behind the reference that `page` (an error page or JSON error) shows.
+    pub fn logged_for(&self, page: &str) -> String {
+        logged(&self.log.borrow(), &reference_in(page))
+    }
+}

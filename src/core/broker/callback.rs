@@ -60,7 +60,11 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
         .with_retry(retry)
         .into());
     }
-    let upstream_failed = |e: UpstreamError| PageError::new(StatusCode::BAD_GATEWAY, "Sign-in failed", e.to_string());
+    let upstream_failed = |e: UpstreamError, retry: Option<String>| {
+        let mut page = PageError::new(StatusCode::BAD_GATEWAY, "Sign-in failed", e.public_message());
+        page.retry = retry;
+        Failure::logged(page, format!("sign-in with `{alias}` failed: {e}"))
+    };
     let identity = match &idp.kind {
         ProviderKind::Oidc(cfg) => {
             let redirect_uri = app.broker_endpoint(alias);
@@ -75,15 +79,16 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
         Ok(identity) => identity,
         // A client's `prompt=none` passed on to the IdP gets the IdP's answer (e.g.
         // `login_required`) as an OAuth error, not a page.
-        Err(UpstreamError::Denied { error, description }) if flow.continuation.silent_request().is_some() => {
+        // The IdP's own description stays out of it: the application's redirect URI is no
+        // place for another server's words.
+        Err(UpstreamError::Denied { error, .. }) if flow.continuation.silent_request().is_some() => {
             let request = flow.continuation.silent_request().ok_or_else(expired)?;
-            let description =
-                description.unwrap_or_else(|| "the identity provider could not sign the user in silently".into());
+            let description = "the identity provider could not sign the user in silently";
             let e = OAuthError::new(silent_error_code(&error), description);
             let res = request.target().error(&app.config.issuer, app.css(), &e);
             return Ok(web::with_cookie(res, app.cookies().clear(&cookie_name)));
         }
-        Err(e) => return Err(upstream_failed(e).with_retry(retry).into()),
+        Err(e) => return Err(upstream_failed(e, Some(retry))),
     };
     // The state is single use: its marker is recorded in the same Durable Object call that
     // stores the code (or the pending first login), and a second completion stores nothing.
@@ -112,7 +117,7 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
         return Ok(web::with_cookie(res, app.cookies().clear(&cookie_name)));
     }
     if idp.link_only {
-        return Err(upstream_failed(UpstreamError::LinkOnly).into());
+        return Err(upstream_failed(UpstreamError::LinkOnly, None));
     }
     if let Some(post) = &idp.post_login_flow {
         let email = identity.email.as_deref();

@@ -413,9 +413,9 @@ pub(crate) async fn redirect_upstream(
     };
     let retry = continuation.restart_url();
     let upstream_error = |e: crate::core::upstream::UpstreamError| {
-        Failure::Page(
-            PageError::new(http::StatusCode::BAD_GATEWAY, "Sign-in failed", e.to_string()).with_retry(retry.clone()),
-        )
+        let page = PageError::new(http::StatusCode::BAD_GATEWAY, "Sign-in failed", e.public_message())
+            .with_retry(retry.clone());
+        Failure::logged(page, format!("sign-in with `{}` could not start: {e}", idp.alias))
     };
     let state = ports.random_token(32);
     let redirect_uri = app.broker_endpoint(&idp.alias);

@@ -99,11 +99,9 @@ pub async fn token_endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, ali
     let now = ports.clock.now();
     if tokens.expires_at.is_some_and(|exp| exp - REFRESH_MARGIN <= now) {
         tokens = refresh(app, ports, idp, &link.sub, &tokens).await.map_err(|e| {
-            error(
-                StatusCode::CONFLICT,
-                "token_refresh_failed",
-                format!("the stored tokens could not be refreshed: {e}"),
-            )
+            let public = format!("the stored tokens could not be refreshed: {}", e.public_message());
+            let shown = error(StatusCode::CONFLICT, "token_refresh_failed", public);
+            Failure::logged(shown, format!("refreshing the stored `{alias}` tokens failed: {e}"))
         })?;
         store(app, ports, alias, &link.sub, &tokens).await?;
     }

@@ -77,7 +77,11 @@ pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request,
     };
     let params = Params::from_form(req);
     let token = params.get("logout_token").ok_or_else(|| refused("logout_token is required"))?;
-    let claims = oidc::verify_logout_token(idp, cfg, &app.metadata, token, ports).await.map_err(refused)?;
+    // Anyone may post here: why a token was refused (or what failed reaching the IdP) is for
+    // the log, under the reference the answer names.
+    let claims = oidc::verify_logout_token(idp, cfg, &app.metadata, token, ports).await.map_err(|e| {
+        Failure::logged(refused("the logout token was refused"), format!("logout token from `{alias}` refused: {e}"))
+    })?;
     let replay_ttl = 2 * (cfg.allowed_clock_skew + 300);
     let first =
         ports.once.once_then_store(Some((&keys::logout_jti(alias, &claims.jti), replay_ttl)), None, None).await?;

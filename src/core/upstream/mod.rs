@@ -315,6 +315,34 @@ pub enum UpstreamError {
     LinkOnly,
 }
 
+impl UpstreamError {
+    /// What a visitor is told: the step that failed, in general words. The IdP's own words
+    /// (an `error_description`, a response body) and which check refused its answer are
+    /// details for the operator's log ([`Display`](fmt::Display)), never shown.
+    pub fn public_message(&self) -> &'static str {
+        match self {
+            UpstreamError::Denied { error, .. } if error == "access_denied" => {
+                "The sign-in was cancelled or refused at the identity provider."
+            }
+            UpstreamError::Denied { .. } => "The identity provider reported an error.",
+            UpstreamError::Unavailable(_) => "The identity provider could not be reached or answered unexpectedly.",
+            UpstreamError::TokenRejected { .. } => "The identity provider refused to complete the sign-in.",
+            UpstreamError::MissingCode
+            | UpstreamError::IssuerMismatch
+            | UpstreamError::MissingIdToken
+            | UpstreamError::IdToken(_)
+            | UpstreamError::AccessTokenHashMismatch
+            | UpstreamError::UserinfoSubjectMismatch => "The identity provider's answer did not pass keyedge's checks.",
+            UpstreamError::NoRefreshToken => {
+                "The stored access token has expired and the identity provider issued no refresh token."
+            }
+            UpstreamError::LinkOnly => {
+                "This identity provider can only be linked to an account you are signed in to; it cannot be used to sign in."
+            }
+        }
+    }
+}
+
 impl fmt::Display for UpstreamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
