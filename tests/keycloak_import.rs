@@ -66,6 +66,11 @@ fn clients_carry_over_and_secrets_become_names() {
     assert!(c.toml.contains("access_token_signed_response_alg = \"RS256\""), "spa's explicit RS256 is kept");
     assert!(config.client("reports").unwrap().allows(keyedge::core::config::GrantType::ClientCredentials));
     assert!(config.client("account").is_none(), "Keycloak's own clients are left out");
+    // Client scopes: the known ones of the default and optional lists, offline_access included
+    // (keyedge grants it only to clients that list it); without lists, keyedge's defaults.
+    assert_eq!(om.allowed_scopes, ["openid", "profile", "email", "address", "phone", "offline_access"]);
+    assert!(!config.client("spa").unwrap().allowed_scopes.iter().any(|s| s == "offline_access"));
+    assert!(c.report.iter().any(|r| r.contains("`spa`") && r.contains("offline_access")), "{:?}", c.report);
     assert!(!c.toml.contains("**********"), "no secret is ever written");
     assert_eq!(
         c.secrets,

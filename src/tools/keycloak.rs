@@ -367,6 +367,14 @@ fn convert_client(cl: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
         c.report.push(format!("client `{id}`: direct access grants (password) are not offered"));
     }
     t.insert("grant_types".into(), T::Array(grants));
+    if let Some(scopes) = allowed_scopes(cl) {
+        t.insert("allowed_scopes".into(), T::Array(scopes.into_iter().map(T::String).collect()));
+    } else {
+        c.report.push(format!(
+            "client `{id}`: the export lists no client scopes; it gets keyedge's defaults, without `offline_access` \
+             (add it to `allowed_scopes` if the client uses offline tokens)"
+        ));
+    }
     for (attribute, field, what) in [
         ("id.token.signed.response.alg", "id_token_signed_response_alg", "ID token"),
         ("access.token.signed.response.alg", "access_token_signed_response_alg", "access token"),
@@ -385,6 +393,25 @@ fn convert_client(cl: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
         }
     }
     Some(t)
+}
+
+/// The scopes a client may be granted: `openid` and those of its default and optional client
+/// scopes that keyedge knows (Keycloak gives every client `offline_access` as an optional
+/// scope; keyedge grants it only where it is listed). `None` when the export lists neither.
+fn allowed_scopes(cl: &Value) -> Option<Vec<String>> {
+    let listed: Vec<&str> = ["defaultClientScopes", "optionalClientScopes"]
+        .iter()
+        .filter_map(|key| cl.get(*key).and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if cl.get("defaultClientScopes").is_none() && cl.get("optionalClientScopes").is_none() {
+        return None;
+    }
+    let known = ["profile", "email", "address", "phone", "offline_access"];
+    let mut scopes = vec!["openid".to_owned()];
+    scopes.extend(known.iter().filter(|k| listed.contains(k)).map(|k| k.to_string()));
+    Some(scopes)
 }
 
 /// Keycloak's own clients, present in every realm export.
