@@ -128,10 +128,6 @@ fn signed_in(world: &World, browser: &Browser) -> bool {
     probe.get(world, "/account").status() == 200
 }
 
-fn user_of_link(world: &World, alias: &str, sub: &str) -> Option<String> {
-    world.kv(&keyedge::core::keys::link(alias, sub))
-}
-
 use common::fake_idp::FakeIdp;
 
 mod account_page {

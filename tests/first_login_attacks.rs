@@ -52,35 +52,9 @@ fn user(world: &World, id: &str) -> Value {
     serde_json::from_str(&world.kv(&format!("user:{id}")).expect("user exists")).unwrap()
 }
 
-fn user_of_link(world: &World, alias: &str, sub: &str) -> Option<String> {
-    world.kv(&keys::link(alias, sub))
-}
-
-/// A login of `user` through `alias` at `idp` for the `app` client, from `browser`; returns
-/// keyedge's answer to the upstream callback and the request (to redeem a code later).
-fn callback(
-    world: &World,
-    browser: &mut Browser,
-    alias: &str,
-    idp: &FakeIdp,
-    user: &str,
-) -> (http::Response<Vec<u8>>, RpRequest) {
-    let rp = rp_request("app", APP_REDIRECT);
-    let at_idp = start_login_via(world, browser, &rp.query, alias);
-    (browser.get(world, &idp.authorize(&at_idp, user)), rp)
-}
-
 /// Submits the form `path` of the browser's last page (its hidden fields, `form` filled in) and keeps the answer's cookies.
 fn post(world: &World, browser: &mut Browser, path: &str, form: &[(&str, &str)]) -> http::Response<Vec<u8>> {
     browser.submit(world, path, form)
-}
-
-fn code_of(res: &http::Response<Vec<u8>>) -> String {
-    query_param(&location(res), "code").unwrap_or_else(|| panic!("no code ({}): {}", res.status(), body(res)))
-}
-
-fn sub_of(world: &World, code: &str, rp: &RpRequest) -> String {
-    id_claims(&json(&redeem(world, code, &rp.verifier)))["sub"].as_str().unwrap().to_owned()
 }
 
 /// `user` gets an account through `up` (email `{user}@example.com`, verified); its id.

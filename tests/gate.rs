@@ -25,15 +25,6 @@ path = "/partners/*"
 require_email_domains = ["partner.example"]
 "#;
 
-const STAFF_MAPPER: &str = r#"
-[[identity_providers.mappers]]
-name = "staff"
-kind = "claim_to_role"
-claim = "groups"
-value = "staff"
-role = "staff"
-"#;
-
 /// A world whose site (the Worker's assets) answers every path with its name and echoes the
 /// cookies it got.
 fn world(extra: &str) -> World {

@@ -26,15 +26,6 @@ path = "/staff/*"
 require_roles = ["staff"]
 "#;
 
-const STAFF_MAPPER: &str = r#"
-[[identity_providers.mappers]]
-name = "staff"
-kind = "claim_to_role"
-claim = "groups"
-value = "staff"
-role = "staff"
-"#;
-
 /// Every spelling of the staff area an attacker tried (issue 14, tests/e2e/attacks.test.mjs).
 const SPELLINGS: &[&str] = &[
     "/staff",

@@ -631,3 +631,42 @@ impl World {
         logged(&self.log.borrow(), &reference_in(page))
     }
 }
+
+/// The user a linked identity `(alias, sub)` belongs to, from its KV link record.
+pub fn user_of_link(world: &World, alias: &str, sub: &str) -> Option<String> {
+    world.kv(&keyedge::core::keys::link(alias, sub))
+}
+
+/// Starts a login of `user` through `alias` at `idp` for the `app` client; returns keyedge's
+/// answer to the upstream callback and the request (for redeeming a code later).
+pub fn callback(
+    world: &World,
+    browser: &mut Browser,
+    alias: &str,
+    idp: &FakeIdp,
+    user: &str,
+) -> (Response<Vec<u8>>, RpRequest) {
+    let rp = rp_request("app", APP_REDIRECT);
+    let at_idp = start_login_via(world, browser, &rp.query, alias);
+    (browser.get(world, &idp.authorize(&at_idp, user)), rp)
+}
+
+/// The authorization code of a redirect to the application.
+pub fn code_of(res: &Response<Vec<u8>>) -> String {
+    query_param(&location(res), "code").unwrap_or_else(|| panic!("no code ({}): {}", res.status(), body(res)))
+}
+
+/// The `sub` of the ID token the code is redeemed for.
+pub fn sub_of(world: &World, code: &str, rp: &RpRequest) -> String {
+    id_claims(&json(&redeem(world, code, &rp.verifier)))["sub"].as_str().unwrap().to_owned()
+}
+
+/// A mapper giving the `staff` role to members of the upstream `staff` group.
+pub const STAFF_MAPPER: &str = r#"
+[[identity_providers.mappers]]
+name = "staff"
+kind = "claim_to_role"
+claim = "groups"
+value = "staff"
+role = "staff"
+"#;
