@@ -29,6 +29,8 @@ enum Forgery<'a> {
     LeakedTokenCrossSite(&'a str),
     /// The victim's own token, from a sibling host of the same site.
     LeakedTokenSameSite(&'a str),
+    /// The victim's own token, from a sandboxed frame on another site (`Origin: null`).
+    LeakedTokenOpaqueOrigin(&'a str),
     /// The victim's own token, posted by `fetch()` from a page on keyedge's origin (a gated
     /// site's page).
     Fetch(&'a str),
@@ -42,6 +44,7 @@ fn forgeries<'a>(victim: &'a str, other: &'a str) -> Vec<Forgery<'a>> {
         Forgery::LeakedTokenFromOrigin(victim),
         Forgery::LeakedTokenCrossSite(victim),
         Forgery::LeakedTokenSameSite(victim),
+        Forgery::LeakedTokenOpaqueOrigin(victim),
         Forgery::Fetch(victim),
     ]
 }
@@ -76,6 +79,10 @@ fn forge(world: &World, victim: &Browser, action: &str, fields: &[(&str, &str)],
                 .into_iter()
                 .chain(navigate)
                 .collect()
+        }
+        Forgery::LeakedTokenOpaqueOrigin(token) => {
+            form.push(("csrf", token));
+            [("origin", "null"), ("sec-fetch-site", "cross-site")].into_iter().chain(navigate).collect()
         }
         Forgery::Fetch(token) => {
             form.push(("csrf", token));

@@ -157,3 +157,24 @@ fn logout_ends_online_refresh_tokens() {
     browser.get(&world, &logout_url(t["id_token"].as_str().unwrap(), ""));
     assert_eq!(json(&refresh(&world, t["refresh_token"].as_str().unwrap()))["error"], "invalid_grant");
 }
+
+/// An application may end its session by a request of its own (a fetch with the browser's
+/// cookies, as openid-client's end-session helper is used): with an ID token of the current
+/// session there is nothing to ask and nothing to read, so it is not refused as a script.
+#[test]
+fn rp_initiated_logout_with_hint_works_outside_a_navigation() {
+    let world = World::new();
+    let mut browser = Browser::default();
+    let t = signed_in(&world, &mut browser);
+    let url = logout_url(t["id_token"].as_str().unwrap(), "&post_logout_redirect_uri=https%3A%2F%2Fapp.test%2Fbye");
+    let req = http::Request::get(format!("{ISSUER}{url}"))
+        .header("cookie", browser.cookie_header())
+        .header("sec-fetch-mode", "cors")
+        .header("sec-fetch-dest", "empty")
+        .header("sec-fetch-site", "cross-site")
+        .body(Vec::new())
+        .unwrap();
+    let res = world.send(req);
+    assert_eq!(location(&res), "https://app.test/bye", "{}", body(&res));
+    assert_eq!(location(&browser.get(&world, "/account")), "/login?return_to=%2Faccount", "session ended");
+}

@@ -304,9 +304,8 @@ impl Keyedge {
             }
             // Also the RP-initiated logout endpoint, which other sites may post to: a post
             // without the form's token asks the user, as a GET does. Never to a script: the
-            // question carries the session's token.
+            // question carries the session's token (`logout` asks only top-level navigations).
             "/logout" if get || post => {
-                navigation(req)?;
                 let form = if post { self.session_form(req).ok() } else { None };
                 logout::logout(self, ports, req, form).await
             }
@@ -411,7 +410,7 @@ impl Keyedge {
 }
 
 /// Pages of the account and of the linking flows answer top-level navigations only.
-fn navigation(req: &Request) -> Result<(), Failure> {
+pub(crate) fn navigation(req: &Request) -> Result<(), Failure> {
     csrf::navigation_only(req).map_err(|refusal| refused(refusal, None))
 }
 

@@ -166,7 +166,9 @@ pub fn navigation_only(req: &Request) -> Result<(), Refusal> {
 
 /// The request comes from a page of `origin` (the issuer's), as far as the browser says.
 fn same_origin(req: &Request, origin: &str) -> Result<(), Refusal> {
-    let origin_ok = header(req, "origin").is_none_or(|o| o == origin);
+    // `null`: what browsers send from a page served with `Referrer-Policy: no-referrer` (all
+    // of keyedge's): it says nothing, so `Sec-Fetch-Site` and the token decide.
+    let origin_ok = header(req, "origin").is_none_or(|o| o == origin || o == "null");
     // `none`: the user's own navigation (address bar, bookmark), never another page's.
     let site_ok = header(req, "sec-fetch-site").is_none_or(|s| s == "same-origin" || s == "none");
     if origin_ok && site_ok {

@@ -193,6 +193,10 @@ pub fn with_cookie(mut res: Response, set_cookie: String) -> Response {
 /// Appends query parameters to a URL that may already have a query (RFC 6749 §3.1.2:
 /// the redirect URI's own query must be kept).
 pub fn with_query(base: &str, params: &[(&str, &str)]) -> String {
+    if params.is_empty() {
+        // A registered URI is returned exactly as registered (no dangling `?`).
+        return base.to_owned();
+    }
     match url::Url::parse(base) {
         Ok(mut url) => {
             {

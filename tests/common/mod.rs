@@ -376,7 +376,9 @@ impl Browser {
         http::Request::post(format!("{ISSUER}{action}"))
             .header("cookie", self.cookie_header())
             .header("content-type", "application/x-www-form-urlencoded")
-            .header("origin", ISSUER)
+            // What Chromium sends from a page served with `Referrer-Policy: no-referrer`, as
+            // keyedge's pages are: the origin is withheld, Sec-Fetch-Site tells.
+            .header("origin", "null")
             .header("sec-fetch-site", "same-origin")
             .header("sec-fetch-mode", "navigate")
             .header("sec-fetch-dest", "document")

@@ -96,6 +96,9 @@ pub async fn logout(
     let hinted = |h: &Hint, s: &Session| h.sub == s.user_id && h.sid.as_deref() == Some(s.sid.as_str());
     let confirmed = form.is_some() || hint.as_ref().zip(session.as_ref()).is_some_and(|(h, s)| hinted(h, s));
     if let (Some(cookie), Some(_), false) = (cookie, &session, confirmed) {
+        // The question carries the session's CSRF token: never shown to a script. (A logout
+        // with an ID token of the current session acts at once, whoever sends it.)
+        crate::core::app::navigation(req)?;
         let form = LogoutForm {
             client_id: client.map(|c| c.client_id.clone()),
             post_logout_redirect_uri: redirect,
