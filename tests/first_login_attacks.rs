@@ -466,3 +466,30 @@ mod mail_limits {
         assert!(html.contains("/first-login/reauthenticate/up") && html.contains("/first-login/reauthenticate/third"));
     }
 }
+
+mod look_alike {
+    use super::*;
+
+    /// The pre-account hijack of item 2 through a *verified* address: eve's IdP verified her
+    /// mailbox `\u{212A}ate@example.com` (KELVIN SIGN, another mailbox), which Unicode case
+    /// folding made the same index key as `kate@example.com`; kate would then be offered eve's
+    /// account and a link mailed to eve. Found by the outside review of issue 14.
+    #[test]
+    fn a_look_alike_verified_address_never_captures_the_real_owner() {
+        let a = accounts("", "", MAIL);
+        let eves_mailbox = "\u{212A}ate@example.com";
+        *a.world.idp.tamper.borrow_mut() = Box::new(move |c| c["email"] = json!(eves_mailbox));
+        let (res, rp) = callback(&a.world, &mut Browser::default(), "up", &a.world.idp, "eve");
+        let eve = sub_of(&a.world, &code_of(&res), &rp);
+        *a.world.idp.tamper.borrow_mut() = Box::new(|_| {});
+        assert_eq!(a.world.kv(&keys::email(eves_mailbox)), Some(eve.clone()), "eve holds her own address");
+        assert_eq!(a.world.kv(&keys::email("kate@example.com")), None, "and not kate's");
+
+        let (res, rp) = callback(&a.world, &mut Browser::default(), "second", &a.idp2, "kate");
+        assert!(!body(&res).contains("Add to existing account"), "kate was offered eve's account");
+        let kate = sub_of(&a.world, &code_of(&res), &rp);
+        assert_ne!(kate, eve);
+        assert_eq!(a.world.kv(&keys::email("kate@example.com")), Some(kate));
+        assert!(a.mails_to(eves_mailbox).is_empty());
+    }
+}

@@ -108,10 +108,17 @@ pub fn username(username: &str) -> String {
     format!("username:{}", b64url(username.to_lowercase().as_bytes()))
 }
 
-/// Once claim and KV index `email:{base64url(lowercase email)}` → user id: one account per
+/// Once claim and KV index `email:{base64url(folded email)}` → user id: one account per
 /// email address.
 pub fn email(email: &str) -> String {
-    format!("email:{}", b64url(email.to_lowercase().as_bytes()))
+    format!("email:{}", b64url(fold_email(email).as_bytes()))
+}
+
+/// An email address as keyedge compares it: ASCII letters folded to lower case, nothing else.
+/// Unicode case folding would make distinct mailboxes one (`\u{212A}ate@…`, with a KELVIN
+/// SIGN, lowercases to `kate@…`), so an account verified for one could claim the other's.
+pub fn fold_email(email: &str) -> String {
+    email.to_ascii_lowercase()
 }
 
 /// Once `{grant}|pending:{sha256(id)}`: a first login waiting for the user (review profile,
@@ -123,10 +130,10 @@ pub fn pending(cookie: &str) -> String {
     format!("{grant}|pending:{}", hashed(cookie))
 }
 
-/// KV `dev_inbox:{lowercase address}` → the mails sent there (`mail.sender = "dev_inbox"`,
+/// KV `dev_inbox:{folded address}` → the mails sent there (`mail.sender = "dev_inbox"`,
 /// local development only); TTL 1 hour.
 pub fn dev_inbox(to: &str) -> String {
-    format!("dev_inbox:{}", to.to_lowercase())
+    format!("dev_inbox:{}", fold_email(to))
 }
 
 /// KV `user_session:{user id}:{sid}` → a session as the account page lists it (found by
@@ -140,8 +147,8 @@ pub fn user_sessions_prefix(user_id: &str) -> String {
     format!("user_session:{user_id}:")
 }
 
-/// Once counter `mail_to:{sha256(lowercase address)}`: verification mails sent to one address
+/// Once counter `mail_to:{sha256(folded address)}`: verification mails sent to one address
 /// in the current window (`first_login::MAILS_PER_RECIPIENT` per `MAIL_WINDOW`).
 pub fn mail_recipient(to: &str) -> String {
-    format!("mail_to:{}", hashed(&to.to_lowercase()))
+    format!("mail_to:{}", hashed(&fold_email(to)))
 }

@@ -570,7 +570,7 @@ pub async fn review(app: &Keyedge, ports: &Ports<'_>, req: &Request, form: Check
     let (mut draft, errors) = validate(&Params::from_form(req));
     // The IdP's verification holds only for the address it sent.
     draft.email_verified = pending.identity.email_verified
-        && draft.email.as_deref().map(str::to_lowercase) == pending.identity.email.as_deref().map(str::to_lowercase);
+        && draft.email.as_deref().map(keys::fold_email) == pending.identity.email.as_deref().map(keys::fold_email);
     pending.draft = draft;
     pending.existing = None;
     let step = Step::page(app, ports, req);
@@ -622,8 +622,8 @@ pub async fn verify_email(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Ou
     }
     // The mail proved that mailbox: it says nothing once the account has another address.
     let account = users::load(ports, &target.user_id).await?.ok_or_else(expired)?;
-    let wanted = mailed.to.to_lowercase();
-    if !(account.email_verified && account.email.is_some_and(|e| e.to_lowercase() == wanted)) {
+    let wanted = keys::fold_email(&mailed.to);
+    if !(account.email_verified && account.email.is_some_and(|e| keys::fold_email(&e) == wanted)) {
         return Err(not_valid());
     }
     let user = link_existing(app, ports, &pending).await?;

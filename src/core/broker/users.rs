@@ -254,10 +254,10 @@ pub async fn find_existing(ports: &Ports<'_>, draft: &Draft) -> Result<Option<(U
 /// hold the `email:` claim. An account whose address is unverified, changed since, or that
 /// no longer exists holds it in vain.
 async fn holds_verified(ports: &Ports<'_>, owner: &str, email: &str) -> Result<bool, PortError> {
-    let wanted = email.to_lowercase();
+    let wanted = keys::fold_email(email);
     Ok(load(ports, owner)
         .await?
-        .is_some_and(|u| u.email_verified && u.email.is_some_and(|e| e.to_lowercase() == wanted)))
+        .is_some_and(|u| u.email_verified && u.email.is_some_and(|e| keys::fold_email(&e) == wanted)))
 }
 
 /// The account the `email:` index names for `email`, if it holds that address verified.
