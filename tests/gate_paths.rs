@@ -339,3 +339,69 @@ fn rule_paths_must_be_canonical() {
     let gate = "[gate]\nupstream = \"assets\"\n[[gate.rules]]\npath = \"/caf%C3%A9/*\"\n";
     assert!(keyedge::core::Keyedge::from_config_text(&format!("{}\n{gate}", config_text()), &secrets).is_ok());
 }
+
+/// Origins behind IIS URL Rewrite, or Symfony and Zend apps, take the path from
+/// `X-Original-URL` / `X-Rewrite-URL` rather than the request line: such headers from the
+/// browser would let `/public/x` be checked and `/staff/…` be served. They never reach the
+/// site. Found by the outside review of issue 14.
+#[test]
+fn path_override_headers_never_reach_the_site() {
+    for upstream in [Upstream::Assets, Upstream::Origin] {
+        let (world, _) = world(upstream, "", false);
+        let sent: Rc<RefCell<Vec<http::HeaderMap>>> = Rc::default();
+        let log = sent.clone();
+        let site = move |req: http::Request<Vec<u8>>| {
+            log.borrow_mut().push(req.headers().clone());
+            let overridden = ["x-original-url", "x-rewrite-url"]
+                .iter()
+                .find_map(|h| req.headers().get(*h).and_then(|v| v.to_str().ok()).map(str::to_owned));
+            let path = overridden.unwrap_or_else(|| req.uri().path().to_owned());
+            let page = if path.starts_with("/staff") { "<h1>Staff area</h1>" } else { "<p>public</p>" };
+            http::Response::builder().status(200).body(page.as_bytes().to_vec()).unwrap()
+        };
+        match upstream {
+            Upstream::Assets => world.site.mount(ISSUER, site),
+            Upstream::Origin => world.http.mount(ORIGIN, site),
+        }
+        for header in
+            ["x-original-url", "X-Rewrite-URL", "x-original-uri", "x-forwarded-prefix", "x-http-method-override"]
+        {
+            let req =
+                http::Request::get(format!("{ISSUER}/public/x")).header(header, "/staff/payroll.html").body(vec![]);
+            let res = world.send(req.unwrap());
+            assert_eq!(res.status(), 200, "{upstream:?} {header}");
+            assert!(!body(&res).contains("Staff area"), "{upstream:?}: {header} reached the site");
+            let forwarded = sent.borrow().last().cloned().expect("the site was asked");
+            assert!(forwarded.get(header).is_none(), "{upstream:?}: {header} was forwarded");
+        }
+    }
+}
+
+/// Workers assets serve `/reports/q3.html` at `/reports/q3` too (`html_handling`'s default),
+/// and other static hosts at `/reports/q3/` or `/reports/q3/index.html`: an exact rule that
+/// restricts a page covers each of those addresses. Found by the outside review of issue 14.
+#[test]
+fn an_exact_rule_on_a_page_covers_every_address_it_is_served_at() {
+    let world = World::with(
+        "",
+        "",
+        "[gate]\nupstream = \"assets\"\n\n[[gate.rules]]\npath = \"/reports/q3.html\"\nrequire_roles = [\"finance\"]\n\n\
+         [[gate.rules]]\npath = \"/about.html\"\nallow = \"anyone\"\n",
+    );
+    world.site.mount(ISSUER, |req| {
+        let page = match req.uri().path() {
+            "/reports/q3" | "/reports/q3/" | "/reports/q3.html" | "/reports/q3/index.html" => "<h1>Q3 figures</h1>",
+            p => return http::Response::builder().status(200).body(format!("<p>page {p}</p>").into_bytes()).unwrap(),
+        };
+        http::Response::builder().status(200).body(page.as_bytes().to_vec()).unwrap()
+    });
+    let alice = signed_in(&world, "alice");
+    for path in ["/reports/q3.html", "/reports/q3", "/reports/q3/", "/reports/q3/index.html", "/reports/q3/index"] {
+        let res = get_raw(&world, &alice, path);
+        assert_eq!(res.status(), 403, "{path}: {}", body(&res));
+    }
+    assert_eq!(get_raw(&world, &alice, "/reports/q4.html").status(), 200, "another page is not covered");
+    // A public exact rule opens only what it names.
+    assert_eq!(get_raw(&world, &Browser::default(), "/about.html").status(), 200);
+    assert_eq!(get_raw(&world, &Browser::default(), "/about").status(), 302, "/about needs a sign-in");
+}

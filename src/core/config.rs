@@ -125,12 +125,35 @@ pub struct GateRule {
 impl GateRule {
     /// Whether the rule covers a request path, given as its [`SitePath::match_key`]. A prefix
     /// rule `/dir/*` covers `/dir` too.
+    ///
+    /// An exact rule that restricts access covers every address a site may serve the same
+    /// page at: `/q3.html` also `/q3`, `/q3/` and `/q3/index.html` (Workers assets serve
+    /// `q3.html` at `/q3`; nginx `try_files` and most static hosts do alike). An exact public
+    /// rule stays exact, so it never opens more than it names.
     pub fn matches(&self, key: &str) -> bool {
         if self.path.ends_with('*') {
             key.starts_with(&self.key) || self.key.strip_suffix('/').is_some_and(|dir| !dir.is_empty() && key == dir)
-        } else {
+        } else if self.public {
             key == self.key
+        } else {
+            key == self.key || page_of(key) == page_of(&self.key)
         }
+    }
+}
+
+/// The page an address names, whatever way a static host spells it: without a trailing
+/// `index.html` (or `index`), `.html` and `/`. `/q3.html`, `/q3`, `/q3/` and `/q3/index.html`
+/// are one page; `/`, `/index.html` another.
+fn page_of(key: &str) -> &str {
+    let key = key
+        .strip_suffix("index.html")
+        .or_else(|| key.strip_suffix("index"))
+        .filter(|k| k.ends_with('/'))
+        .unwrap_or(key);
+    let key = key.strip_suffix(".html").unwrap_or(key);
+    match key.strip_suffix('/') {
+        Some("") | None => key,
+        Some(dir) => dir,
     }
 }
 

@@ -44,6 +44,24 @@ pub fn is_keyedge_path(path: &str) -> bool {
 const IDENTITY_HEADERS: &[&str] =
     &["x-keyedge-user", "x-keyedge-username", "x-keyedge-email", "x-keyedge-roles", "x-keyedge-assertion"];
 
+/// Headers by which some origins take the path (or method) from the request instead of its
+/// request line (IIS URL Rewrite, Symfony and Zend trust `X-Original-URL`/`X-Rewrite-URL`;
+/// proxies add others). keyedge checked the request line, so these never reach the site.
+const PATH_OVERRIDE_HEADERS: &[&str] = &[
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-uri",
+    "x-original-path",
+    "x-forwarded-uri",
+    "x-forwarded-path",
+    "x-forwarded-prefix",
+    "x-envoy-original-path",
+    "x-override-url",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
 /// Lifetime of the identity assertion handed to the origin.
 const ASSERTION_LIFETIME: u64 = 60;
 
@@ -159,7 +177,7 @@ async fn serve(
     forward = forward.uri(&target);
     for (name, value) in req.headers() {
         let n = name.as_str();
-        if IDENTITY_HEADERS.contains(&n) || n == "host" {
+        if IDENTITY_HEADERS.contains(&n) || PATH_OVERRIDE_HEADERS.contains(&n) || n == "host" {
             continue;
         }
         if n == "cookie" {
