@@ -178,3 +178,42 @@ fn plain_oauth2_step_up_is_login_required_where_configured() {
     assert_eq!(query_param(&loc, "error").as_deref(), Some("login_required"), "{loc}");
     assert_eq!(query_param(&loc, "state"), Some(rp.state));
 }
+
+/// Signing out of keyedge first (at an unlocked browser) leaves no earlier session whose
+/// `auth_time` could be kept; the IdP's silent answer still proves no new login: the time of
+/// the user's last login through that IdP is kept. Found by the outside review of issue 14.
+#[test]
+fn signing_out_first_does_not_turn_an_unproven_step_up_into_a_fresh_login() {
+    for world in [oauth2_world(""), World::new()] {
+        // The OIDC IdP of World::new is made to state no auth_time, like GitHub.
+        *world.idp.tamper.borrow_mut() = Box::new(|c: &mut Value| {
+            c.as_object_mut().map(|o| o.remove("auth_time"));
+        });
+        let oauth2 = world.app.config.provider("gh").is_some();
+        let sign_in = |browser: &mut Browser, extra: &[(&str, &str)]| {
+            if oauth2 {
+                via_gh(&world, browser, extra)
+            } else {
+                step_up(&world, browser, extra)
+            }
+        };
+        let mut browser = Browser::default();
+        let (res, rp) = sign_in(&mut browser, &[]);
+        assert_eq!(auth_time(&tokens(&world, &res, &rp)), START);
+        world.clock.advance(3600);
+        browser.get(&world, "/logout");
+        browser.post(&world, "/logout");
+        assert_eq!(browser.clone().get(&world, "/account").status(), 302, "signed out");
+        for extra in [[("prompt", "login")], [("max_age", "60")]] {
+            let (res, rp) = sign_in(&mut browser, &extra);
+            assert_eq!(auth_time(&tokens(&world, &res, &rp)), START, "oauth2 {oauth2}, {extra:?}");
+        }
+        // An ordinary login is a login: its time is the new one to keep.
+        browser.get(&world, "/logout");
+        browser.post(&world, "/logout");
+        world.clock.advance(60);
+        let (res, rp) = sign_in(&mut Browser::default(), &[]);
+        let now = keyedge::core::ports::Clock::now(&world.clock);
+        assert!((START + 3660..=now).contains(&auth_time(&tokens(&world, &res, &rp))), "oauth2 {oauth2}");
+    }
+}

@@ -136,6 +136,13 @@ pub fn dev_inbox(to: &str) -> String {
     format!("dev_inbox:{}", fold_email(to))
 }
 
+/// KV `unproven_login:{user id}|{alias}` → the `auth_time` the last login of that user through
+/// an IdP that states none (plain OAuth 2.0) was given; TTL 400 days. A step-up through such an
+/// IdP keeps it when the browser has no earlier session (signing out first proves nothing).
+pub fn unproven_login(user_id: &str, alias: &str) -> String {
+    format!("unproven_login:{user_id}|{alias}")
+}
+
 /// KV `user_session:{user id}:{sid}` → a session as the account page lists it (found by
 /// prefix there, never on a login path); TTL = session lifetime.
 pub fn user_session(user_id: &str, sid: &str) -> String {

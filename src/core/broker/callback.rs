@@ -158,6 +158,9 @@ pub struct Completion<'a> {
     pub clear_cookie: Option<&'a str>,
 }
 
+/// How long the `auth_time` of a login without one stated by the IdP is remembered.
+const UNPROVEN_LOGIN_TTL: u64 = 400 * 24 * 3600;
+
 /// Opens the session and answers the continuation: a code for the client, or the local page.
 pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Completion<'_>) -> Outcome {
     let Completion { idp, identity, user, continuation, grant_id, marker, clear_cookie } = done;
@@ -174,12 +177,22 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
     let device = session::device_of(user_agent);
     let new = NewSession { user_id: &user.id, idp: &idp.alias, lifetime, client, upstream_id_token, device };
     let (mut session, cookie_value) = session::open(ports, new);
-    let previous = if step_up::needs_previous_session(identity, continuation) {
-        session::current(ports, app.cookies(), req).await?.filter(|s| s.user_id == user.id)
+    let unproven_key = keys::unproven_login(&user.id, &idp.alias);
+    let (previous, last_unproven) = if step_up::needs_previous_session(identity, continuation) {
+        let previous = session::current(ports, app.cookies(), req).await?.filter(|s| s.user_id == user.id);
+        let last = match previous {
+            Some(_) => None,
+            None => ports.store.get(&unproven_key).await?.and_then(|t| t.parse::<i64>().ok()),
+        };
+        (previous, last)
     } else {
-        None
+        (None, None)
     };
-    session.auth_time = step_up::session_auth_time(identity, continuation, previous.as_ref(), ports.clock.now());
+    let now = ports.clock.now();
+    session.auth_time = step_up::session_auth_time(identity, continuation, previous.as_ref(), last_unproven, now);
+    if identity.auth_time.is_none() {
+        ports.store.put(&unproven_key, &session.auth_time.to_string(), Some(UNPROVEN_LOGIN_TTL)).await?;
+    }
     let answer = async {
         Ok::<_, Failure>(match continuation {
             Continuation::Authorize { request } => {
