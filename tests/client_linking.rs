@@ -94,6 +94,7 @@ fn nothing_is_linked_without_the_users_confirmation() {
     // Nor read the page by script to take its token.
     let fetched = http::Request::get(format!("{ISSUER}{}", link_url(&sid)))
         .header("cookie", browser.cookie_header())
+        .header("sec-fetch-site", "same-origin")
         .header("sec-fetch-mode", "cors")
         .header("sec-fetch-dest", "empty")
         .body(Vec::new())

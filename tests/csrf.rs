@@ -238,7 +238,7 @@ mod account_page {
             vec![same, ("sec-fetch-mode", "no-cors"), ("sec-fetch-dest", "empty")],
             vec![same, ("sec-fetch-mode", "same-origin"), ("sec-fetch-dest", "empty")],
             vec![same, ("sec-fetch-mode", "navigate"), ("sec-fetch-dest", "iframe")],
-            vec![("sec-fetch-dest", "script")],
+            vec![("sec-fetch-site", "cross-site"), ("sec-fetch-mode", "no-cors"), ("sec-fetch-dest", "script")],
         ] {
             let res = get(&headers);
             assert_eq!(res.status(), 403, "{headers:?}: {}", body(&res));
@@ -248,6 +248,8 @@ mod account_page {
             get(&[same, ("sec-fetch-mode", "navigate"), ("sec-fetch-dest", "document"), ("sec-fetch-user", "?1")]);
         assert_eq!(page.status(), 200, "{}", body(&page));
         assert_eq!(get(&[]).status(), 200, "a browser without Sec-Fetch headers");
+        // Not a browser (Node's fetch sends Sec-Fetch-Mode alone): it holds only its own cookies.
+        assert_eq!(get(&[("sec-fetch-mode", "cors")]).status(), 200, "a server's HTTP client");
         let coop = page.headers().get("cross-origin-opener-policy").map(|v| v.to_str().unwrap().to_owned());
         assert_eq!(coop.as_deref(), Some("same-origin"));
     }

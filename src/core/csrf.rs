@@ -155,6 +155,13 @@ fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
 /// Pages of the account and of the linking flows answer only top-level navigations (and form
 /// posts): a page that shares keyedge's origin must not read them, or post them, by script.
 pub fn navigation_only(req: &Request) -> Result<(), Refusal> {
+    // Browsers send the fetch metadata headers together, and a page's script cannot leave
+    // out `Sec-Fetch-Site`. Without it the request is not a browser's (curl, a server's HTTP
+    // client — Node's fetch sends `Sec-Fetch-Mode: cors` alone), so it carries no one's
+    // cookies but its own.
+    if header(req, "sec-fetch-site").is_none() {
+        return Ok(());
+    }
     let mode_ok = header(req, "sec-fetch-mode").is_none_or(|m| m == "navigate");
     let dest_ok = header(req, "sec-fetch-dest").is_none_or(|d| d == "document");
     if mode_ok && dest_ok {
