@@ -4,41 +4,11 @@
 
 mod common;
 
-use common::fake_idp::FakeIdp;
 use common::*;
 use serde_json::{json, Value};
-use std::cell::RefCell;
-use std::rc::Rc;
-
-const MAIL_API: &str = "https://mail.test";
-
-const MAIL: &str = r#"
-[mail]
-sender = "http"
-url = "https://mail.test/emails"
-api_key_env = "IDP2_SECRET"
-from = "keyedge@keyedge.test"
-"#;
-
-/// A world with a second OIDC IdP and, when `mail`, an HTTP mail API that keeps what it gets.
-struct Accounts {
-    world: World,
-    idp2: Rc<FakeIdp>,
-    outbox: Rc<RefCell<Vec<Value>>>,
-}
 
 fn accounts(up: &str, second: &str, extra: &str) -> Accounts {
-    let world =
-        World::with(up, "user_attributes = [\"country\", \"department\"]", &format!("{}{extra}", second_idp(second)));
-    let idp2 = world.mount_second_idp();
-    let outbox = Rc::new(RefCell::new(Vec::new()));
-    let sink = outbox.clone();
-    world.http.mount(MAIL_API, move |req| {
-        assert_eq!(req.headers()["authorization"], format!("Bearer {IDP2_SECRET}"));
-        sink.borrow_mut().push(serde_json::from_slice::<Value>(req.body()).unwrap());
-        http::Response::builder().status(200).body(b"{}".to_vec()).unwrap()
-    });
-    Accounts { world, idp2, outbox }
+    accounts_world(up, "user_attributes = [\"country\", \"department\"]", second, extra)
 }
 
 fn config_error(text: &str) -> String {

@@ -5,47 +5,13 @@
 
 mod common;
 
-use common::fake_idp::FakeIdp;
 use common::*;
 use keyedge::core::keys;
 use keyedge::core::ports::{Once, Store};
 use serde_json::{json, Value};
-use std::cell::RefCell;
-use std::rc::Rc;
-
-const MAIL_API: &str = "https://mail.test";
-
-const MAIL: &str = r#"
-[mail]
-sender = "http"
-url = "https://mail.test/emails"
-api_key_env = "IDP2_SECRET"
-from = "keyedge@keyedge.test"
-"#;
-
-/// A world with a second OIDC IdP (`second`) and an HTTP mail API that keeps what it gets.
-struct Accounts {
-    world: World,
-    idp2: Rc<FakeIdp>,
-    outbox: Rc<RefCell<Vec<Value>>>,
-}
 
 fn accounts(up: &str, second: &str, extra: &str) -> Accounts {
-    let world = World::with(up, "", &format!("{}{extra}", second_idp(second)));
-    let idp2 = world.mount_second_idp();
-    let outbox = Rc::new(RefCell::new(Vec::new()));
-    let sink = outbox.clone();
-    world.http.mount(MAIL_API, move |req| {
-        sink.borrow_mut().push(serde_json::from_slice::<Value>(req.body()).unwrap_or(Value::Null));
-        http::Response::builder().status(200).body(b"{}".to_vec()).unwrap()
-    });
-    Accounts { world, idp2, outbox }
-}
-
-impl Accounts {
-    fn mails_to(&self, to: &str) -> Vec<Value> {
-        self.outbox.borrow().iter().filter(|m| m["to"] == to).cloned().collect()
-    }
+    accounts_world(up, "", second, extra)
 }
 
 fn user(world: &World, id: &str) -> Value {

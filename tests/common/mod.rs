@@ -672,3 +672,44 @@ claim = "groups"
 value = "staff"
 role = "staff"
 "#;
+
+/// The HTTP mail API of [`MAIL`].
+pub const MAIL_API: &str = "https://mail.test";
+
+/// A `[mail]` section sending through an HTTP API at [`MAIL_API`].
+pub const MAIL: &str = r#"
+[mail]
+sender = "http"
+url = "https://mail.test/emails"
+api_key_env = "IDP2_SECRET"
+from = "keyedge@keyedge.test"
+"#;
+
+/// A world with a second OIDC IdP (`second`) and an HTTP mail API that keeps what it gets.
+pub struct Accounts {
+    pub world: World,
+    pub idp2: Rc<FakeIdp>,
+    pub outbox: Rc<RefCell<Vec<serde_json::Value>>>,
+}
+
+/// [`Accounts`] with `up_options` for `up`, `app_options` for the `app` client, `second` for
+/// the second IdP and `extra` config (e.g. [`MAIL`]).
+pub fn accounts_world(up_options: &str, app_options: &str, second: &str, extra: &str) -> Accounts {
+    let world = World::with(up_options, app_options, &format!("{}{extra}", second_idp(second)));
+    let idp2 = world.mount_second_idp();
+    let outbox = Rc::new(RefCell::new(Vec::new()));
+    let sink = outbox.clone();
+    world.http.mount(MAIL_API, move |req| {
+        assert_eq!(req.headers()["authorization"], format!("Bearer {IDP2_SECRET}"));
+        sink.borrow_mut().push(serde_json::from_slice(req.body()).unwrap_or(serde_json::Value::Null));
+        http::Response::builder().status(200).body(b"{}".to_vec()).unwrap()
+    });
+    Accounts { world, idp2, outbox }
+}
+
+impl Accounts {
+    /// The mails sent to `to`, oldest first.
+    pub fn mails_to(&self, to: &str) -> Vec<serde_json::Value> {
+        self.outbox.borrow().iter().filter(|m| m["to"] == to).cloned().collect()
+    }
+}
