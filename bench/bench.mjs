@@ -229,11 +229,11 @@ async function instantiateMs(bytes, n) {
 /** KV and Durable Object operations per login, counted by the native harness. */
 function storageCost() {
   // One test thread: parallel tests' printed lines would interleave.
-  const out = execFileSync('cargo', ['test', '-q', '--test', 'storage_cost', '--', '--nocapture', '--test-threads=1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+  const out = execFileSync('cargo', ['test', '-q', '--test', 'it', 'storage_cost::', '--', '--nocapture', '--test-threads=1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
   const rows = [...out.matchAll(/STORAGE (\S+) kv_reads=(\d+) kv_writes=(\d+) do_calls=(\d+)$/gm)];
   const cost = Object.fromEntries(rows.map((m) => [m[1], { kv_reads: +m[2], kv_writes: +m[3], do_calls: +m[4] }]));
   const missing = ['refresh', 'userinfo', 'returning_login', 'gate_page'].filter((s) => !cost[s]);
-  if (missing.length) throw new Error(`tests/storage_cost.rs printed no STORAGE line for ${missing.join(', ')}:\n${out}`);
+  if (missing.length) throw new Error(`tests/it/storage_cost.rs printed no STORAGE line for ${missing.join(', ')}:\n${out}`);
   return cost;
 }
 

@@ -4,12 +4,10 @@
 //! it, and nothing is linked until the user confirms, on keyedge's page, which identity
 //! provider joins which account.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// A world with a second IdP, the `app` client with `app_options`; its second IdP mounted.
-fn world(app_options: &str) -> (World, std::rc::Rc<common::FakeIdp>) {
+fn world(app_options: &str) -> (World, std::rc::Rc<crate::common::FakeIdp>) {
     let world = World::with("", app_options, &second_idp(""));
     let idp2 = world.mount_second_idp();
     (world, idp2)

@@ -1,13 +1,11 @@
 //! The seed's app: a confidential client configured exactly as `examples/openmetadata`
 //! says (keyedge side: keyedge-client.toml; app side: openmetadata.env) logs in.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::HashMap;
 
-const CLIENT: &str = include_str!("../examples/openmetadata/keyedge-client.toml");
-const APP_ENV: &str = include_str!("../examples/openmetadata/openmetadata.env");
+const CLIENT: &str = include_str!("../../examples/openmetadata/keyedge-client.toml");
+const APP_ENV: &str = include_str!("../../examples/openmetadata/openmetadata.env");
 const SECRET: &str = "openmetadata-secret-0123456789";
 
 fn app_settings() -> HashMap<String, String> {

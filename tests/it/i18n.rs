@@ -1,8 +1,6 @@
 //! Page languages: `ui_locales`, then `Accept-Language`, else English.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use keyedge::core::i18n::{negotiate, LANGUAGES};
 
 #[test]

@@ -3,9 +3,7 @@
 //! only when the upstream IdP proves one. The attacks: the IdP answers from an old session
 //! (session reuse), or cannot say when the user authenticated at all (plain OAuth2).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 

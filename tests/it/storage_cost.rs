@@ -2,9 +2,7 @@
 //! on the in-memory twins of Workers KV and the Durable Object. `make bench` prints these
 //! lines; the assertions keep the counts from growing unnoticed.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 struct Cost {
     kv_reads: usize,

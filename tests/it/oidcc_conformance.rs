@@ -1,9 +1,7 @@
 //! Checks of the OpenID Foundation's OP conformance suite (test module names in the test
 //! names), re-implemented against the in-memory harness: RP ↔ keyedge ↔ upstream IdP.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// A full login with `extra` authorization parameters; returns the token response.
@@ -384,11 +382,11 @@ fn cors_preflight_only_on_browser_endpoints() {
 
 #[test]
 fn allowed_identity_providers_per_client_are_enforced() {
-    let text = common::config_text().replace(
+    let text = crate::common::config_text().replace(
         "post_logout_redirect_uris = [\"https://app.test/bye\"]",
         "post_logout_redirect_uris = [\"https://app.test/bye\"]\nallowed_identity_providers = []",
     );
-    let app = keyedge::core::Keyedge::from_config_text(&text, &common::secrets).unwrap();
+    let app = keyedge::core::Keyedge::from_config_text(&text, &crate::common::secrets).unwrap();
     let mut world = World::new();
     world.app = app;
     let rp = request_with(&[]);
@@ -400,7 +398,7 @@ fn allowed_identity_providers_per_client_are_enforced() {
 
 /// The test world with an ES256 key configured and `client_option` added to the `app` client.
 fn world_with_es256_key(client_option: &str) -> World {
-    let text = common::config_text()
+    let text = crate::common::config_text()
         .replace(
             "issuer = \"https://keyedge.test\"",
             "issuer = \"https://keyedge.test\"\nes256_signing_key_env = \"ES\"",
@@ -411,9 +409,9 @@ fn world_with_es256_key(client_option: &str) -> World {
         );
     let secrets = |n: &str| {
         if n == "ES" {
-            Some(include_str!("fixtures/es256-test-key.pem").to_owned())
+            Some(include_str!("../fixtures/es256-test-key.pem").to_owned())
         } else {
-            common::secrets(n)
+            crate::common::secrets(n)
         }
     };
     let mut world = World::new();
@@ -444,7 +442,7 @@ fn access_token_signed_response_alg_signs_only_the_access_token() {
     // OIDC Core §3.1.3.6: at_hash uses the hash of the ID token's algorithm.
     assert_eq!(id_claims(&t)["at_hash"], keyedge::core::jose::half_hash(&at(&t)));
     assert_eq!(userinfo_status(&world, &at(&t)), 200);
-    let refreshed = json(&common::refresh(&world, t["refresh_token"].as_str().unwrap()));
+    let refreshed = json(&crate::common::refresh(&world, t["refresh_token"].as_str().unwrap()));
     assert_eq!(algs(&refreshed), ("RS256".to_owned(), "ES256".to_owned()));
     assert_eq!(userinfo_status(&world, &at(&refreshed)), 200);
     // Both verify against the published keys.
@@ -456,12 +454,12 @@ fn access_token_signed_response_alg_signs_only_the_access_token() {
 
 #[test]
 fn scopes_outside_the_clients_allowed_scopes_are_not_granted() {
-    let text = common::config_text().replace(
+    let text = crate::common::config_text().replace(
         "post_logout_redirect_uris = [\"https://app.test/bye\"]",
         "post_logout_redirect_uris = [\"https://app.test/bye\"]\nallowed_scopes = [\"email\"]",
     );
     let mut world = World::new();
-    world.app = keyedge::core::Keyedge::from_config_text(&text, &common::secrets).unwrap();
+    world.app = keyedge::core::Keyedge::from_config_text(&text, &crate::common::secrets).unwrap();
     let t = flow(&world, &mut Browser::default(), &[("scope", "openid phone email email")]);
     assert_eq!(t["scope"], "openid email");
     assert!(id_claims(&t).get("phone_number").is_none());
@@ -509,12 +507,12 @@ fn identity_provider_claim_names_the_upstream_idp_when_the_client_asks() {
     let t = flow(&world, &mut Browser::default(), &[]);
     assert!(id_claims(&t).get("identity_provider").is_none(), "off by default");
 
-    let text = common::config_text().replace(
+    let text = crate::common::config_text().replace(
         "post_logout_redirect_uris = [\"https://app.test/bye\"]",
         "post_logout_redirect_uris = [\"https://app.test/bye\"]\nidentity_provider_claim = true",
     );
     let mut world = World::new();
-    world.app = keyedge::core::Keyedge::from_config_text(&text, &common::secrets).unwrap();
+    world.app = keyedge::core::Keyedge::from_config_text(&text, &crate::common::secrets).unwrap();
     let t = flow(&world, &mut Browser::default(), &[]);
     assert_eq!(id_claims(&t)["identity_provider"], "up");
     assert_eq!(payload(t["access_token"].as_str().unwrap())["identity_provider"], "up");

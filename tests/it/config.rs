@@ -1,28 +1,26 @@
 //! Configuration validation: every error names the field.
 
-mod common;
-
 use keyedge::core::config::Config;
 
 fn load(text: &str) -> Result<Config, String> {
-    Config::load(text, &common::secrets).map_err(|e| e.to_string())
+    Config::load(text, &crate::common::secrets).map_err(|e| e.to_string())
 }
 
 fn replace(from: &str, to: &str) -> String {
-    common::config_text().replace(from, to)
+    crate::common::config_text().replace(from, to)
 }
 
 #[test]
 fn the_test_config_and_the_shipped_configs_are_valid() {
-    assert!(load(&common::config_text()).is_ok());
+    assert!(load(&crate::common::config_text()).is_ok());
     let dev = |name: &str| match name {
-        "SIGNING_KEY" => Some(include_str!("fixtures/keyedge-test-key.pem").to_owned()),
-        "SIGNING_KEY_ES256" => Some(include_str!("fixtures/es256-test-key.pem").to_owned()),
-        "SIGNING_KEY_EDDSA" => Some(include_str!("fixtures/eddsa-test-key.pem").to_owned()),
-        "ENCRYPTION_KEY" => common::secrets("ENCRYPTION_KEY"),
+        "SIGNING_KEY" => Some(include_str!("../fixtures/keyedge-test-key.pem").to_owned()),
+        "SIGNING_KEY_ES256" => Some(include_str!("../fixtures/es256-test-key.pem").to_owned()),
+        "SIGNING_KEY_EDDSA" => Some(include_str!("../fixtures/eddsa-test-key.pem").to_owned()),
+        "ENCRYPTION_KEY" => crate::common::secrets("ENCRYPTION_KEY"),
         _ => Some("x".to_owned()),
     };
-    for file in [include_str!("../dev/keyedge.dev.toml"), include_str!("../keyedge.toml")] {
+    for file in [include_str!("../../dev/keyedge.dev.toml"), include_str!("../../keyedge.toml")] {
         keyedge::core::Keyedge::from_config_text(file, &dev).unwrap();
     }
 }
@@ -37,8 +35,8 @@ fn unknown_key_is_rejected_with_its_line() {
 fn duplicate_alias_is_rejected() {
     let text = format!(
         "{}\n{}",
-        common::config_text(),
-        &common::config_text()[common::config_text().find("[[identity_providers]]").unwrap()..]
+        crate::common::config_text(),
+        &crate::common::config_text()[crate::common::config_text().find("[[identity_providers]]").unwrap()..]
     );
     let e = load(&text).unwrap_err();
     assert!(e.contains("identity_providers[1].alias"), "{e}");
@@ -68,9 +66,13 @@ fn alias_must_be_url_safe() {
 
 #[test]
 fn secrets_do_not_appear_in_debug_output() {
-    let config = load(&common::config_text()).unwrap();
+    let config = load(&crate::common::config_text()).unwrap();
     let dump = format!("{config:?}");
-    assert!(!dump.contains(common::APP_SECRET) && !dump.contains(common::IDP_SECRET) && !dump.contains("PRIVATE KEY"));
+    assert!(
+        !dump.contains(crate::common::APP_SECRET)
+            && !dump.contains(crate::common::IDP_SECRET)
+            && !dump.contains("PRIVATE KEY")
+    );
 }
 
 #[test]
@@ -92,10 +94,10 @@ fn a_client_alg_without_its_key_is_rejected() {
 #[test]
 fn a_key_of_the_wrong_type_names_its_field() {
     let secrets = |name: &str| match name {
-        "ES" => Some(include_str!("fixtures/keyedge-test-key.pem").to_owned()),
-        other => common::secrets(other),
+        "ES" => Some(include_str!("../fixtures/keyedge-test-key.pem").to_owned()),
+        other => crate::common::secrets(other),
     };
-    let text = common::config_text().replace(
+    let text = crate::common::config_text().replace(
         "issuer = \"https://keyedge.test\"",
         "issuer = \"https://keyedge.test\"\nes256_signing_key_env = \"ES\"",
     );
@@ -179,25 +181,25 @@ fn offline_check_names_the_file_and_field_and_lists_missing_secrets() {
     let dir = std::env::temp_dir().join(format!("keyedge-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.toml");
-    std::fs::write(&bad, common::config_text().replace("kind = \"oidc\"", "kind = \"saml\"")).unwrap();
+    std::fs::write(&bad, crate::common::config_text().replace("kind = \"oidc\"", "kind = \"saml\"")).unwrap();
     let e = keyedge::tools::check::check(&bad, None).unwrap_err();
     assert!(e.starts_with(&format!("{}: invalid configuration: line", bad.display())) && e.contains("saml"), "{e}");
     let good = dir.join("good.toml");
-    std::fs::write(&good, common::config_text().replace("APP_SECRET", "KEYEDGE_TEST_UNSET_SECRET")).unwrap();
+    std::fs::write(&good, crate::common::config_text().replace("APP_SECRET", "KEYEDGE_TEST_UNSET_SECRET")).unwrap();
     let notes = keyedge::tools::check::check(&good, None).unwrap();
     assert!(notes.iter().any(|n| n.contains("npx wrangler secret put KEYEDGE_TEST_UNSET_SECRET")), "{notes:?}");
     // With every secret at hand, keys are checked as the Worker does: a bad key is named.
     let vars = dir.join(".dev.vars");
     let lines: String = ["SIGNING_KEY", "IDP_SECRET", "MACHINE_SECRET", "APP_SECRET"]
         .iter()
-        .map(|k| format!("{k}=\"{}\"\n", common::secrets(k).unwrap().replace('\n', "\\n")))
+        .map(|k| format!("{k}=\"{}\"\n", crate::common::secrets(k).unwrap().replace('\n', "\\n")))
         .collect();
     std::fs::write(&vars, format!("{lines}ENCRYPTION_KEY=\"too-short\"\n")).unwrap();
     let e = keyedge::tools::check::check(&dir.join("good.toml"), Some(&vars));
     // good.toml names KEYEDGE_TEST_UNSET_SECRET, which is still missing: structure only.
     assert!(e.is_ok());
     let all = dir.join("all.toml");
-    std::fs::write(&all, common::config_text()).unwrap();
+    std::fs::write(&all, crate::common::config_text()).unwrap();
     let e = keyedge::tools::check::check(&all, Some(&vars)).unwrap_err();
     assert!(e.contains("encryption_key_env"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -221,12 +223,12 @@ fn log_lines_are_json_with_the_request_id_and_never_the_query() {
 #[test]
 fn the_example_sites_config_is_valid_and_make_dev_uses_the_same_gate() {
     let any = |name: &str| match name {
-        "ENCRYPTION_KEY" => common::secrets(name),
-        "SIGNING_KEY" => common::secrets(name),
+        "ENCRYPTION_KEY" => crate::common::secrets(name),
+        "SIGNING_KEY" => crate::common::secrets(name),
         _ => Some("x".to_owned()),
     };
-    let example = Config::load(include_str!("../examples/static-site/keyedge.toml"), &any).unwrap();
-    let dev = Config::load(include_str!("../dev/keyedge.dev.toml"), &any).unwrap();
+    let example = Config::load(include_str!("../../examples/static-site/keyedge.toml"), &any).unwrap();
+    let dev = Config::load(include_str!("../../dev/keyedge.dev.toml"), &any).unwrap();
     let rules = |c: &Config| {
         let g = c.gate.as_ref().unwrap();
         g.rules

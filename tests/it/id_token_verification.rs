@@ -1,17 +1,15 @@
 //! Upstream ID token checks (OIDC Core §3.1.3.7): every failure is rejected with its reason.
 
-mod common;
-
-use common::fake_idp::{jwks_for, rsa_key, sign};
+use crate::common::fake_idp::{jwks_for, rsa_key, sign};
 use keyedge::core::config::{Config, ProviderKind};
 use keyedge::core::jose::{Jwks, TokenError};
 use keyedge::core::upstream::oidc::verify_id_token;
 use serde_json::{json, Value};
 
-const NOW: i64 = common::START;
+const NOW: i64 = crate::common::START;
 
 fn provider() -> keyedge::core::config::OidcProvider {
-    let config = Config::load(&common::config_text(), &common::secrets).unwrap();
+    let config = Config::load(&crate::common::config_text(), &crate::common::secrets).unwrap();
     match &config.identity_providers[0].kind {
         ProviderKind::Oidc(p) => p.clone(),
         ProviderKind::OAuth2(_) => unreachable!("the test config's first provider is OIDC"),
@@ -19,7 +17,7 @@ fn provider() -> keyedge::core::config::OidcProvider {
 }
 
 fn upstream_key() -> jwt_compact::alg::RsaPrivateKey {
-    rsa_key(include_str!("fixtures/upstream-test-key.pem"))
+    rsa_key(include_str!("../fixtures/upstream-test-key.pem"))
 }
 
 fn jwks() -> Jwks {
@@ -66,7 +64,7 @@ fn audience_array_needs_azp() {
 
 #[test]
 fn bad_signature_is_rejected() {
-    let token = sign(&rsa_key(include_str!("fixtures/attacker-test-key.pem")), "k1", claims());
+    let token = sign(&rsa_key(include_str!("../fixtures/attacker-test-key.pem")), "k1", claims());
     assert_eq!(check(&token), Err(TokenError::BadSignature));
     // A valid signature over other claims: the payload swapped after signing.
     let good = signed(|_| {});
@@ -146,7 +144,7 @@ fn garbage_is_malformed() {
 
 #[test]
 fn short_rsa_keys_are_not_trusted() {
-    let short = rsa_key(include_str!("fixtures/short-test-key.pem"));
+    let short = rsa_key(include_str!("../fixtures/short-test-key.pem"));
     let jwks = Jwks::parse(&jwks_for(&short, "k1")).unwrap();
     let token = sign(&short, "k1", claims());
     assert_eq!(verify_id_token(&provider(), &jwks, &token, "n-1", NOW).map(|_| ()), Err(TokenError::UnknownKey));
@@ -158,11 +156,11 @@ fn short_rsa_keys_are_not_trusted() {
 fn external_rs256_verifier_gives_the_same_verdicts() {
     use futures::executor::block_on;
     use keyedge::core::upstream::oidc::verify_id_token_with;
-    let ext = common::ExternalRsa::default();
+    let ext = crate::common::ExternalRsa::default();
     let check_ext =
         |token: &str| block_on(verify_id_token_with(Some(&ext), &provider(), &jwks(), token, "n-1", NOW)).map(|_| ());
     assert_eq!(check_ext(&signed(|_| {})), Ok(()));
-    let forged = sign(&rsa_key(include_str!("fixtures/attacker-test-key.pem")), "k1", claims());
+    let forged = sign(&rsa_key(include_str!("../fixtures/attacker-test-key.pem")), "k1", claims());
     assert_eq!(check_ext(&forged), Err(TokenError::BadSignature));
     assert_eq!(check_ext(&signed(|c| c["nonce"] = json!("n-2"))), Err(TokenError::WrongNonce));
     assert_eq!(check_ext(&signed(|c| c["exp"] = json!(NOW - 31))), Err(TokenError::Expired));

@@ -2,9 +2,7 @@
 //! account by mailed link or re-authentication), post-login flows, mappers and sync modes,
 //! unlinking and sessions on the account page.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 fn accounts(up: &str, second: &str, extra: &str) -> Accounts {

@@ -1,9 +1,7 @@
 //! A plain OAuth 2.0 upstream (GitHub-like): code flow with PKCE, then the user from its
 //! userinfo JSON through configured paths.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use keyedge::core::upstream::plain_oauth2::at_path;
 use serde_json::json;
 use std::collections::HashMap;
@@ -13,7 +11,7 @@ const GH: &str = "https://gh.test";
 fn config() -> String {
     format!(
         "{}\n{}",
-        common::config_text(),
+        crate::common::config_text(),
         r#"
 [[identity_providers]]
 alias = "gh"
@@ -40,7 +38,7 @@ review_profile = "off"
 }
 
 fn world() -> World {
-    let secrets = |n: &str| if n == "GH_SECRET" { Some("gh-secret".to_owned()) } else { common::secrets(n) };
+    let secrets = |n: &str| if n == "GH_SECRET" { Some("gh-secret".to_owned()) } else { crate::common::secrets(n) };
     let mut world = World::new();
     world.app = keyedge::core::Keyedge::from_config_text(&config(), &secrets).unwrap();
     // The provider: checks client_secret_post and PKCE, answers /user with a numeric id.
@@ -133,7 +131,7 @@ fn oidc_only_fields_on_an_oauth2_provider_are_rejected() {
         "userinfo_url = \"https://gh.test/user\"",
         "userinfo_url = \"https://gh.test/user\"\nissuer = \"https://gh.test\"",
     );
-    let secrets = |n: &str| if n == "GH_SECRET" { Some("x".to_owned()) } else { common::secrets(n) };
+    let secrets = |n: &str| if n == "GH_SECRET" { Some("x".to_owned()) } else { crate::common::secrets(n) };
     let e = keyedge::core::config::Config::load(&text, &secrets).unwrap_err().to_string();
     assert!(e.contains("identity_providers[1].issuer") && e.contains("oidc"), "{e}");
 }

@@ -2,9 +2,7 @@
 //! real routes: a leaked code spent by someone else, another client's token introspected,
 //! claims asked for beyond a client's scopes, and refresh tokens that outlive their session.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const SPA_REDIRECT: &str = "https://spa.test/cb";

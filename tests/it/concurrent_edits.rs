@@ -2,10 +2,8 @@
 //! isolates serve them, each reading, changing and writing the record. None of their changes
 //! may be lost, and a rule checked on the record ("not the last identity") may not be raced.
 
-mod common;
-
-use common::fake_idp::FakeIdp;
-use common::*;
+use crate::common::fake_idp::FakeIdp;
+use crate::common::*;
 use serde_json::Value;
 use std::rc::Rc;
 

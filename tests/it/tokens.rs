@@ -1,9 +1,7 @@
 //! Refresh tokens (RFC 6749 §6, RFC 9700 §4.14.2), client credentials (§4.4), introspection
 //! (RFC 7662) and revocation (RFC 7009).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn s(v: &serde_json::Value, k: &str) -> String {
     v[k].as_str().unwrap_or_else(|| panic!("no {k} in {v}")).to_owned()

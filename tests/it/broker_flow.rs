@@ -1,8 +1,6 @@
 //! The in-memory harness end to end: RP ↔ keyedge ↔ upstream IdP with virtual time.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use keyedge::core::ports::Once;
 
 #[test]
@@ -186,12 +184,12 @@ fn callback_in_another_browser_is_refused() {
 
 #[test]
 fn upstream_failures_log_distinct_reasons_show_retry_and_write_nothing() {
-    use common::fake_idp::Tamper;
+    use crate::common::fake_idp::Tamper;
     let cases: Vec<(&str, Tamper)> = vec![
         ("issued by someone else", Box::new(|c| c["iss"] = serde_json::json!("https://evil.test"))),
         ("issued for another client", Box::new(|c| c["aud"] = serde_json::json!("someone-else"))),
         ("nonce does not match", Box::new(|c| c["nonce"] = serde_json::json!("other"))),
-        ("has expired", Box::new(|c| c["exp"] = serde_json::json!(common::START - 3600))),
+        ("has expired", Box::new(|c| c["exp"] = serde_json::json!(crate::common::START - 3600))),
         ("at_hash", Box::new(|c| c["at_hash"] = serde_json::json!("AAAAAAAAAAAAAAAAAAAAAA"))),
     ];
     for (needle, tamper) in cases {
@@ -276,7 +274,7 @@ fn upstream_key_rotation_is_followed_by_refetching_the_jwks() {
     assert_eq!(login(&world, &mut Browser::default(), &rp.query, "alice").status(), 302);
     assert_eq!(*world.idp.jwks_requests.borrow(), 1);
 
-    world.idp.rotate_key(include_str!("fixtures/keyedge-next-test-key.pem"), "up-2");
+    world.idp.rotate_key(include_str!("../fixtures/keyedge-next-test-key.pem"), "up-2");
     // Within the minute: the cached set is kept, the token's key is unknown.
     let res = login(&world, &mut Browser::default(), &rp.query, "alice");
     assert_eq!(res.status(), 502);
@@ -290,7 +288,7 @@ fn upstream_key_rotation_is_followed_by_refetching_the_jwks() {
 }
 
 mod home_realm_discovery {
-    use super::common::*;
+    use crate::common::*;
 
     fn world() -> World {
         let text = config_text()

@@ -3,10 +3,8 @@
 //! account linking, client authentication methods, signature settings, PKCE and prompt
 //! settings, the IdP's back-channel logout and upstream logout.
 
-mod common;
-
-use common::fake_idp::FakeIdp;
-use common::*;
+use crate::common::fake_idp::FakeIdp;
+use crate::common::*;
 use keyedge::core::ports::Store;
 use serde_json::json;
 use std::rc::Rc;
@@ -475,7 +473,7 @@ mod signatures {
     use rsa::pkcs8::EncodePublicKey;
 
     fn public_pem(private_pem: &str) -> String {
-        let key = common::fake_idp::rsa_key(private_pem);
+        let key = crate::common::fake_idp::rsa_key(private_pem);
         key.to_public_key().to_public_key_pem(rsa::pkcs8::LineEnding::LF).unwrap()
     }
 
@@ -485,7 +483,7 @@ mod signatures {
 
     #[test]
     fn a_pinned_key_verifies_without_fetching_the_jwks() {
-        let world = World::with(&pinned(&public_pem(include_str!("fixtures/upstream-test-key.pem"))), "", "");
+        let world = World::with(&pinned(&public_pem(include_str!("../fixtures/upstream-test-key.pem"))), "", "");
         let rp = rp_request("app", APP_REDIRECT);
         let res = login(&world, &mut Browser::default(), &rp.query, "alice");
         assert!(query_param(&location(&res), "code").is_some(), "{}", body(&res));
@@ -494,7 +492,7 @@ mod signatures {
 
     #[test]
     fn a_token_not_signed_by_the_pinned_key_is_refused() {
-        let world = World::with(&pinned(&public_pem(include_str!("fixtures/attacker-test-key.pem"))), "", "");
+        let world = World::with(&pinned(&public_pem(include_str!("../fixtures/attacker-test-key.pem"))), "", "");
         let rp = rp_request("app", APP_REDIRECT);
         let res = login(&world, &mut Browser::default(), &rp.query, "alice");
         assert_eq!(res.status(), 502);
@@ -504,7 +502,7 @@ mod signatures {
     #[test]
     fn validate_signature_false_still_checks_the_claims_and_refuses_alg_none() {
         let world = World::with("validate_signature = false", "", "");
-        world.idp.rotate_key(include_str!("fixtures/attacker-test-key.pem"), "unpublished");
+        world.idp.rotate_key(include_str!("../fixtures/attacker-test-key.pem"), "unpublished");
         let rp = rp_request("app", APP_REDIRECT);
         let res = login(&world, &mut Browser::default(), &rp.query, "alice");
         assert!(query_param(&location(&res), "code").is_some(), "{}", body(&res));
@@ -638,11 +636,11 @@ mod upstream_logout {
         let world = world();
         let mut browser = Browser::default();
         login(&world, &mut browser, &rp_request("app", APP_REDIRECT).query, "alice");
-        let attacker = common::fake_idp::rsa_key(include_str!("fixtures/attacker-test-key.pem"));
-        let forged = common::fake_idp::sign(
+        let attacker = crate::common::fake_idp::rsa_key(include_str!("../fixtures/attacker-test-key.pem"));
+        let forged = crate::common::fake_idp::sign(
             &attacker,
             "up-1",
-            common::payload(&world.idp.logout_token("alice", |c| c["jti"] = json!("forged"))),
+            crate::common::payload(&world.idp.logout_token("alice", |c| c["jti"] = json!("forged"))),
         );
         let cases = [
             ("signature", forged),
@@ -687,7 +685,7 @@ mod upstream_logout {
             Some("https://keyedge.test/broker/up/logout_response")
         );
         let hint = query_param(&to_idp, "id_token_hint").unwrap();
-        assert_eq!(common::payload(&hint)["iss"], "https://idp.test");
+        assert_eq!(crate::common::payload(&hint)["iss"], "https://idp.test");
         // The IdP sends the browser back with the state; keyedge continues to the client.
         let state = query_param(&to_idp, "state").unwrap();
         let back = browser.get(&world, &format!("/broker/up/logout_response?state={state}"));

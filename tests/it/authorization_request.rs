@@ -2,9 +2,7 @@
 //! clauses they mirror. Until client and redirect URI are trusted, errors are pages; after,
 //! they go back to the client with `state` and `iss`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn authorize(world: &World, query: &str) -> http::Response<Vec<u8>> {
     Browser::default().get(world, &format!("/authorize?{query}"))

@@ -1,8 +1,6 @@
 //! OpenID Connect RP-Initiated Logout 1.0 and Back-Channel Logout 1.0.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -96,8 +94,8 @@ fn logout_without_hint_asks_first_and_a_get_ends_nothing() {
 #[test]
 fn forged_id_token_hint_is_refused() {
     let world = World::new();
-    let forged = common::fake_idp::sign(
-        &common::fake_idp::rsa_key(include_str!("fixtures/attacker-test-key.pem")),
+    let forged = crate::common::fake_idp::sign(
+        &crate::common::fake_idp::rsa_key(include_str!("../fixtures/attacker-test-key.pem")),
         "x",
         serde_json::json!({"iss": ISSUER, "sub": "u", "aud": "app"}),
     );

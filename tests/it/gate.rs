@@ -1,9 +1,7 @@
 //! The static-site gate: public and protected paths, login and back to the exact page, roles
 //! and email domains, assets and origin upstreams with signed identity headers.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use std::cell::RefCell;
 use std::rc::Rc;

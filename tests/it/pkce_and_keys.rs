@@ -1,7 +1,5 @@
 //! PKCE (RFC 7636) and keyedge's own signing key.
 
-mod common;
-
 use futures::executor::block_on;
 use keyedge::core::jose::{Alg, KeyError, Keyring, SigningKey};
 use keyedge::core::op::token::check_pkce;
@@ -36,10 +34,10 @@ fn key(pem: &str) -> SigningKey {
     SigningKey::from_pem(pem).unwrap()
 }
 
-const RSA: &str = include_str!("fixtures/keyedge-test-key.pem");
-const RSA_NEXT: &str = include_str!("fixtures/keyedge-next-test-key.pem");
-const ES256: &str = include_str!("fixtures/es256-test-key.pem");
-const EDDSA: &str = include_str!("fixtures/eddsa-test-key.pem");
+const RSA: &str = include_str!("../fixtures/keyedge-test-key.pem");
+const RSA_NEXT: &str = include_str!("../fixtures/keyedge-next-test-key.pem");
+const ES256: &str = include_str!("../fixtures/es256-test-key.pem");
+const EDDSA: &str = include_str!("../fixtures/eddsa-test-key.pem");
 
 #[test]
 fn jwks_publishes_only_public_parts_with_thumbprint_kids() {
@@ -101,7 +99,10 @@ fn rotation_keeps_tokens_of_the_previous_key_valid() {
 
 #[test]
 fn short_or_garbage_signing_keys_are_refused() {
-    assert!(matches!(SigningKey::from_pem(include_str!("fixtures/short-test-key.pem")), Err(KeyError::TooShort(1024))));
+    assert!(matches!(
+        SigningKey::from_pem(include_str!("../fixtures/short-test-key.pem")),
+        Err(KeyError::TooShort(1024))
+    ));
     assert!(matches!(SigningKey::from_pem("nope"), Err(KeyError::Unreadable(_))));
 }
 
@@ -111,7 +112,7 @@ fn short_or_garbage_signing_keys_are_refused() {
 #[test]
 fn external_rs256_signer_produces_the_same_verifiable_token() {
     let ring = Keyring::new(vec![key(RSA)], vec![]);
-    let signer = common::ExternalRsa::default();
+    let signer = crate::common::ExternalRsa::default();
     let claims = serde_json::json!({"sub": "u", "scope": "openid"});
     let external = block_on(ring.sign(Some(&signer), Alg::RS256, Some("at+jwt"), claims.clone(), 1000, 300)).unwrap();
     let local = block_on(ring.sign(None, Alg::RS256, Some("at+jwt"), claims, 1000, 300)).unwrap();
@@ -125,7 +126,7 @@ fn external_rs256_signer_produces_the_same_verifiable_token() {
 #[test]
 fn external_es256_signer_produces_a_verifiable_token() {
     let ring = Keyring::new(vec![key(RSA), key(ES256)], vec![]);
-    let signer = common::ExternalRsa::default();
+    let signer = crate::common::ExternalRsa::default();
     let claims = serde_json::json!({"sub": "u"});
     let token = block_on(ring.sign(Some(&signer), Alg::ES256, None, claims, 1000, 300)).unwrap();
     assert_eq!((signer.es256_calls.get(), signer.calls.get()), (1, 0));
@@ -149,7 +150,7 @@ fn external_es256_signer_produces_a_verifiable_token() {
 #[test]
 fn external_es256_verifier_gives_the_same_verdicts() {
     let ring = Keyring::new(vec![key(RSA), key(ES256)], vec![]);
-    let ext = common::ExternalRsa::default();
+    let ext = crate::common::ExternalRsa::default();
     let token = block_on(ring.sign(Some(&ext), Alg::ES256, Some("at+jwt"), serde_json::json!({"sub": "u"}), 1000, 300))
         .unwrap();
     let own = |t: &str, now| block_on(ring.verify_own_with::<serde_json::Value>(Some(&ext), t, "at+jwt", now));

@@ -58,7 +58,7 @@ client_secret_env = "IDP_SECRET"
 
 pub fn secrets(name: &str) -> Option<String> {
     match name {
-        "SIGNING_KEY" => Some(include_str!("../fixtures/keyedge-test-key.pem").to_owned()),
+        "SIGNING_KEY" => Some(include_str!("../../fixtures/keyedge-test-key.pem").to_owned()),
         "APP_SECRET" => Some(APP_SECRET.to_owned()),
         "IDP_SECRET" => Some(IDP_SECRET.to_owned()),
         "MACHINE_SECRET" => Some(MACHINE_SECRET.to_owned()),

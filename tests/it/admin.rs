@@ -1,9 +1,7 @@
 //! The admin API: token-protected; find users, remove identities, end sessions, export and
 //! import users with their links as JSON lines.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use keyedge::core::ports::Store;
 use serde_json::Value;
 

@@ -3,9 +3,7 @@
 //! the visitor's page (or JSON) says what failed in general words and shows that reference,
 //! so an operator can find the line.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use keyedge::core::ports::memory::SeededRng;
 use std::cell::RefCell;
 

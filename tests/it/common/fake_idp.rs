@@ -122,7 +122,7 @@ impl FakeIdp {
             given_name: RefCell::new("Given".into()),
             pkce_optional: RefCell::new(false),
             last_authorize: RefCell::default(),
-            key: RefCell::new(rsa_key(include_str!("../fixtures/upstream-test-key.pem"))),
+            key: RefCell::new(rsa_key(include_str!("../../fixtures/upstream-test-key.pem"))),
             kid: RefCell::new("up-1".into()),
             codes: RefCell::default(),
             tamper: RefCell::new(Box::new(|_| {})),
@@ -209,7 +209,7 @@ impl FakeIdp {
                     use jwt_compact::alg::{Hs256, Hs256Key};
                     Hs256.validator(&Hs256Key::new(self.secret.as_bytes())).validate(&token)
                 } else {
-                    let key = rsa_key(include_str!("../fixtures/keyedge-test-key.pem")).to_public_key();
+                    let key = rsa_key(include_str!("../../fixtures/keyedge-test-key.pem")).to_public_key();
                     Rsa::rs256().validator(&key).validate(&token)
                 };
                 let Ok(claims) = claims else { return false };

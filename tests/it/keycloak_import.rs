@@ -2,18 +2,16 @@
 //! export format becomes a valid keyedge configuration, with every field it cannot carry over
 //! reported.
 
-mod common;
-
 use keyedge::core::config::{Config, ProviderKind, SyncMode, UpstreamClientAuth};
 use keyedge::tools::keycloak::convert;
 
-const EXPORT: &str = include_str!("fixtures/keycloak/realm-export.json");
+const EXPORT: &str = include_str!("../fixtures/keycloak/realm-export.json");
 
 fn converted() -> (Config, keyedge::tools::keycloak::Conversion) {
     let c = convert(EXPORT).unwrap();
     let text =
         format!("issuer = \"https://login.acme.example\"\nes256_signing_key_env = \"SIGNING_KEY_ES256\"\n{}", c.toml);
-    let secrets = |name: &str| common::secrets(name).or_else(|| Some(format!("secret-of-{name}")));
+    let secrets = |name: &str| crate::common::secrets(name).or_else(|| Some(format!("secret-of-{name}")));
     let config = Config::load(&text, &secrets).unwrap_or_else(|e| panic!("{e}\n{text}"));
     (config, c)
 }

@@ -5,9 +5,7 @@
 //! behind the Worker's bounded reader), and a declared `Content-Length` over the limit is
 //! refused without a byte of the body.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use keyedge::core::limits::{self, BodyLimit, TooLarge};
 
 const FORM: usize = 64 * 1024;

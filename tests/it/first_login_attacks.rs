@@ -3,9 +3,7 @@
 //! an unverified email claimed before its owner arrives, a profile review the flow turned
 //! off, and verification mails sent without limit or pages that say too much.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use keyedge::core::keys;
 use keyedge::core::ports::{Once, Store};
 use serde_json::{json, Value};

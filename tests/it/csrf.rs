@@ -9,9 +9,7 @@
 //! keep them back from a sibling host of the same site, from a top-level POST within two
 //! minutes of the cookie being set (Chrome's "Lax+POST"), or in browsers without SameSite.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const EVIL: &str = "https://evil.test";
 
@@ -135,7 +133,7 @@ fn signed_in(world: &World, browser: &Browser) -> bool {
     probe.get(world, "/account").status() == 200
 }
 
-use common::fake_idp::FakeIdp;
+use crate::common::fake_idp::FakeIdp;
 
 mod account_page {
     use super::*;

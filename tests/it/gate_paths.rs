@@ -4,9 +4,7 @@
 //! gets exactly the path that was checked. The site here reads paths as leniently as real
 //! servers do (nginx decodes escapes, `%2F` included, merges slashes and resolves `..`).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use percent_encoding::percent_decode_str;
 use serde_json::json;
 use std::cell::RefCell;

@@ -1,0 +1,31 @@
+//! keyedge's native integration tests, one crate (one link of the library) with a module per
+//! subject; `common` is the in-memory harness. See docs/testing.md.
+
+mod common;
+
+mod accounts;
+mod admin;
+mod authorization_request;
+mod body_limits;
+mod broker_flow;
+mod brokering;
+mod client_linking;
+mod concurrent_edits;
+mod config;
+mod csrf;
+mod error_details;
+mod first_login_attacks;
+mod gate;
+mod gate_paths;
+mod i18n;
+mod id_token_verification;
+mod keycloak_import;
+mod logout;
+mod oauth2_upstream;
+mod oidcc_conformance;
+mod openmetadata;
+mod pkce_and_keys;
+mod step_up;
+mod storage_cost;
+mod token_attacks;
+mod tokens;
