@@ -509,19 +509,16 @@ template = "${ALIAS}.${CLAIM.email | lowercase}"
         ];
         for (line, field) in bad {
             let m = format!("[[identity_providers.mappers]]\nname = \"u\"\nkind = \"username_template\"\n{line}");
-            let text = config_text()
-                .replace("client_secret_env = \"IDP_SECRET\"\n", &format!("client_secret_env = \"IDP_SECRET\"\n{m}\n"));
+            let text = ConfigBuilder::new().up(&m).build();
             let e = config_error(&text);
             assert!(e.contains(&format!("mappers[0].{field}")), "{e}");
         }
         let m = "[[identity_providers.mappers]]\nname = \"r\"\nkind = \"claim_to_role\"\nclaim = \"g\"\nvalue = \"(\"\nregex = true\nrole = \"x\"";
-        let text = config_text()
-            .replace("client_secret_env = \"IDP_SECRET\"\n", &format!("client_secret_env = \"IDP_SECRET\"\n{m}\n"));
+        let text = ConfigBuilder::new().up(m).build();
         let e = config_error(&text);
         assert!(e.contains("mappers[0].value: not a valid regex"), "{e}");
         let m = "[[identity_providers.mappers]]\nname = \"r\"\nkind = \"hardcoded_role\"\nrole = \"x\"\nclaim = \"g\"";
-        let text = config_text()
-            .replace("client_secret_env = \"IDP_SECRET\"\n", &format!("client_secret_env = \"IDP_SECRET\"\n{m}\n"));
+        let text = ConfigBuilder::new().up(m).build();
         let e = config_error(&text);
         assert!(e.contains("mappers[0].claim: does not apply"), "{e}");
     }

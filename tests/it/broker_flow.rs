@@ -335,8 +335,7 @@ mod home_realm_discovery {
 
 #[test]
 fn disable_userinfo_takes_the_user_from_the_id_token_only() {
-    let text = config_text()
-        .replace("client_secret_env = \"IDP_SECRET\"", "client_secret_env = \"IDP_SECRET\"\ndisable_userinfo = true");
+    let text = ConfigBuilder::new().up("disable_userinfo = true").build();
     let mut world = World::new();
     world.app = keyedge::core::Keyedge::from_config_text(&text, &secrets).unwrap();
     *world.idp.userinfo_sub.borrow_mut() = Some("someone-else".into()); // would fail if called

@@ -208,18 +208,13 @@ impl World {
 
     /// The test world with `up_options` added to the `up` IdP, `app_options` to the `app`
     /// client, and `extra` appended to the configuration.
+    /// The test configuration with `up_options` added to the `up` IdP (its keys, and
+    /// `[[identity_providers.mappers]]` tables), `app_options` to the `app` client, and
+    /// `extra` to the whole file (more `[[clients]]` or `[[identity_providers]]`, `[gate]`, …).
     pub fn with(up_options: &str, app_options: &str, extra: &str) -> Self {
-        let text = config_text()
-            .replace(
-                "client_secret_env = \"IDP_SECRET\"\n",
-                &format!("client_secret_env = \"IDP_SECRET\"\n{up_options}\n"),
-            )
-            .replace(
-                "backchannel_logout_uri = \"https://app.test/backchannel\"\n",
-                &format!("backchannel_logout_uri = \"https://app.test/backchannel\"\n{app_options}\n"),
-            );
         let mut world = World::new();
-        world.app = Keyedge::from_config_text(&format!("{text}\n{extra}"), &secrets).expect("test config is valid");
+        let text = ConfigBuilder::new().up(up_options).app(app_options).extra(extra).build();
+        world.app = Keyedge::from_config_text(&text, &secrets).expect("test config is valid");
         world
     }
 
@@ -711,5 +706,70 @@ impl Accounts {
     /// The mails sent to `to`, oldest first.
     pub fn mails_to(&self, to: &str) -> Vec<serde_json::Value> {
         self.outbox.borrow().iter().filter(|m| m["to"] == to).cloned().collect()
+    }
+}
+
+/// The test configuration as a TOML table, added to by fragments: each fragment is parsed and
+/// merged where it belongs, so an option can never land in the wrong table (or nowhere).
+pub struct ConfigBuilder(toml::Table);
+
+impl ConfigBuilder {
+    pub fn new() -> Self {
+        ConfigBuilder(config_text().parse().expect("the test configuration is TOML"))
+    }
+
+    /// The first element of the array of tables `key` (`clients`, `identity_providers`).
+    fn first(&mut self, key: &str) -> &mut toml::Table {
+        match self.0.get_mut(key).and_then(toml::Value::as_array_mut).and_then(|a| a.first_mut()) {
+            Some(toml::Value::Table(t)) => t,
+            _ => panic!("the test configuration has no [[{key}]]"),
+        }
+    }
+
+    /// Options of the `up` IdP; `[[identity_providers.x]]` tables in `fragment` are its own.
+    pub fn up(mut self, fragment: &str) -> Self {
+        let idp = self.first("identity_providers");
+        for (key, value) in parse_fragment(fragment) {
+            match (key.as_str(), value) {
+                ("identity_providers", toml::Value::Table(own)) => merge(idp, own),
+                (_, value) => merge(idp, toml::Table::from_iter([(key, value)])),
+            }
+        }
+        self
+    }
+
+    /// Options of the `app` client.
+    pub fn app(mut self, fragment: &str) -> Self {
+        merge(self.first("clients"), parse_fragment(fragment));
+        self
+    }
+
+    /// Anything else: arrays of tables are appended to, tables merged, other keys set.
+    pub fn extra(mut self, fragment: &str) -> Self {
+        merge(&mut self.0, parse_fragment(fragment));
+        self
+    }
+
+    pub fn build(self) -> String {
+        self.0.to_string()
+    }
+}
+
+fn parse_fragment(fragment: &str) -> toml::Table {
+    fragment.parse().unwrap_or_else(|e| panic!("a test config fragment is not TOML: {e}\n{fragment}"))
+}
+
+/// Merges `from` into `into`: arrays of tables are appended to, tables merged key by key, the
+/// rest (plain arrays too) set.
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    let tables = |a: &[toml::Value]| !a.is_empty() && a.iter().all(toml::Value::is_table);
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Array(old)), toml::Value::Array(new)) if tables(old) && tables(&new) => old.extend(new),
+            (Some(toml::Value::Table(old)), toml::Value::Table(new)) => merge(old, new),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
     }
 }
