@@ -25,6 +25,7 @@ dev: tools .dev.vars
 test: tools browser .dev.vars
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	bash dev/check-imports.sh
 	cargo test
 	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker
 	node bench/bench.mjs --smoke > /dev/null

@@ -1365,7 +1365,7 @@ fn mapper(m: &RawMapper, path: &str) -> Result<Mapper, ConfigError> {
         }
         RawMapperKind::UsernameTemplate => {
             let template = need(&m.template, "template")?;
-            crate::core::broker::mappers::check_template(&template).map_err(|e| err(format!("{path}.template"), e))?;
+            crate::core::claims::check_template(&template).map_err(|e| err(format!("{path}.template"), e))?;
             MapperKind::UsernameTemplate { template }
         }
     };

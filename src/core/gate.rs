@@ -206,7 +206,7 @@ async fn serve(
         let signed = app
             .keys
             .sign(
-                ports.rsa,
+                ports.crypto,
                 Alg::RS256,
                 Some("keyedge-identity+jwt"),
                 &assertion,

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 
 use super::b64url;
-use super::ports::PortError;
+use super::ports::{PlatformCrypto, PortError, SignatureAlg};
 
 /// RSA keys shorter than this are refused, for signing and for verification (RFC 7518 §3.3).
 const MIN_RSA_BITS: usize = 2048;
@@ -162,20 +162,6 @@ impl SigningKey {
     }
 }
 
-/// RS256 (RSASSA-PKCS1-v1_5 with SHA-256) and ES256 (ECDSA P-256 with SHA-256) signing and
-/// verification outside the core (WebCrypto in the Worker).
-#[async_trait::async_trait(?Send)]
-pub trait RsaCrypto {
-    /// Signs `message` with the RSA key `kid`, given as PKCS#8 DER (import it once and cache).
-    async fn sign_rs256(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError>;
-    /// Signs `message` with the P-256 key `kid` (PKCS#8 DER); the signature is `r ‖ s`, 64
-    /// bytes, as JWS wants it (RFC 7518 §3.4).
-    async fn sign_es256(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError>;
-    /// Checks an RS256 or ES256 (`r ‖ s`) `signature` of `message` with the public key given
-    /// as SPKI DER.
-    async fn verify(&self, alg: Alg, spki_der: &[u8], message: &[u8], signature: &[u8]) -> Result<bool, PortError>;
-}
-
 /// An algorithm (`RS256`, `ES256`) whose signature is made elsewhere: jwt-compact serialises
 /// header and claims and hands over the JWS signing input, which is captured here; the token
 /// gets an empty signature that the caller replaces.
@@ -262,11 +248,11 @@ impl Keyring {
     /// Signs `custom` claims with the active key for `alg`, `iat = now`, `exp = now + lifetime`.
     /// Falls back to the RS256 key, which every keyring has.
     ///
-    /// With an `rsa` signer, RS256 signatures come from it (WebCrypto in the Worker, where the
+    /// With a `crypto` port, RS256 and ES256 signatures come from it (WebCrypto in the Worker, where the
     /// pure-Rust RSA is far too slow); jwt-compact still assembles the token.
     pub async fn sign<T: Serialize>(
         &self,
-        rsa: Option<&dyn RsaCrypto>,
+        crypto: Option<&dyn PlatformCrypto>,
         alg: Alg,
         typ: Option<&str>,
         custom: T,
@@ -283,7 +269,7 @@ impl Keyring {
         let mut claims = Claims::new(custom);
         claims.issued_at = timestamp(now);
         claims.expiration = timestamp(now + lifetime as i64);
-        match (&key.key, rsa) {
+        match (&key.key, crypto) {
             (PrivateKey::Rsa(_, _, der, _), Some(signer)) => {
                 let capture = Captured::new(Alg::RS256);
                 let unsigned = capture.token(&header, &claims, &()).unwrap_or_default();
@@ -320,7 +306,7 @@ impl Keyring {
     /// Like [`Keyring::verify_own`], with RS256 checked by `rsa` (WebCrypto) when given.
     pub async fn verify_own_with<T: DeserializeOwned + Clone>(
         &self,
-        rsa: Option<&dyn RsaCrypto>,
+        crypto: Option<&dyn PlatformCrypto>,
         token: &str,
         typ: &str,
         now: i64,
@@ -328,16 +314,17 @@ impl Keyring {
         let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
         let key =
             untrusted.header().key_id.as_deref().and_then(|kid| self.by_kid(kid)).ok_or(TokenError::UnknownKey)?;
-        let spki = match &key.key {
-            PrivateKey::Rsa(_, _, _, spki) | PrivateKey::Es256(_, _, _, spki) => spki,
+        let (spki, alg) = match &key.key {
+            PrivateKey::Rsa(_, _, _, spki) => (spki, SignatureAlg::Rs256),
+            PrivateKey::Es256(_, _, _, spki) => (spki, SignatureAlg::Es256),
             PrivateKey::Ed25519(..) => return self.verify_own(token, typ, now),
         };
-        match rsa {
-            Some(rsa) if untrusted.algorithm() == key.alg().name() => {
+        match crypto {
+            Some(crypto) if untrusted.algorithm() == alg.name() => {
                 if untrusted.header().token_type.as_deref() != Some(typ) {
                     return Err(TokenError::WrongType);
                 }
-                verify_externally(rsa, key.alg(), spki, token, &untrusted, now, 0).await
+                verify_externally(crypto, alg, spki, token, &untrusted, now, 0).await
             }
             _ => self.verify_own(token, typ, now),
         }
@@ -587,13 +574,13 @@ pub fn unverified_claims<T: DeserializeOwned + Clone>(token: &str, now: i64, ske
 /// Like [`verify_signed`], but signatures are checked by `rsa` (WebCrypto in the Worker) when
 /// given: the pure-Rust RSA and P-256 in wasm cost milliseconds per verification.
 pub async fn verify_signed_with<T: DeserializeOwned + Clone>(
-    rsa: Option<&dyn RsaCrypto>,
+    crypto: Option<&dyn PlatformCrypto>,
     token: &str,
     jwks: &Jwks,
     now: i64,
     skew: i64,
 ) -> Result<T, TokenError> {
-    let Some(rsa) = rsa else {
+    let Some(crypto) = crypto else {
         return verify_signed(token, jwks, now, skew);
     };
     let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
@@ -602,16 +589,20 @@ pub async fn verify_signed_with<T: DeserializeOwned + Clone>(
         return Err(TokenError::UnsupportedAlgorithm(alg.to_owned()));
     }
     match jwks.find(untrusted.header().key_id.as_deref(), alg).ok_or(TokenError::UnknownKey)? {
-        VerifyingKey::Rs256(_, der) => verify_externally(rsa, Alg::RS256, der, token, &untrusted, now, skew).await,
-        VerifyingKey::Es256(_, der) => verify_externally(rsa, Alg::ES256, der, token, &untrusted, now, skew).await,
+        VerifyingKey::Rs256(_, der) => {
+            verify_externally(crypto, SignatureAlg::Rs256, der, token, &untrusted, now, skew).await
+        }
+        VerifyingKey::Es256(_, der) => {
+            verify_externally(crypto, SignatureAlg::Es256, der, token, &untrusted, now, skew).await
+        }
     }
 }
 
 /// Checks an RS256 or ES256 signature with the external verifier, then the claims' times. The
 /// JWS signing input is the token up to its last `.` (RFC 7515 §5.2, step 8).
 async fn verify_externally<T: DeserializeOwned + Clone>(
-    rsa: &dyn RsaCrypto,
-    alg: Alg,
+    crypto: &dyn PlatformCrypto,
+    alg: SignatureAlg,
     spki: &[u8],
     token: &str,
     untrusted: &UntrustedToken<'_>,
@@ -619,7 +610,7 @@ async fn verify_externally<T: DeserializeOwned + Clone>(
     skew: i64,
 ) -> Result<T, TokenError> {
     let signing_input = token.rsplit_once('.').map(|(input, _)| input).ok_or(TokenError::Malformed)?;
-    let valid = rsa
+    let valid = crypto
         .verify(alg, spki, signing_input.as_bytes(), untrusted.signature_bytes())
         .await
         .map_err(|e| TokenError::Unverifiable(e.to_string()))?;

@@ -1,9 +1,11 @@
 //! The pure core of keyedge: no Worker or JavaScript types. Time, randomness, HTTP and
 //! storage arrive through [`ports`], so everything here runs under plain `cargo test`.
 
+pub mod account;
 pub mod admin;
 pub mod app;
 pub mod broker;
+pub mod claims;
 pub mod config;
 pub mod csrf;
 pub mod error;

@@ -168,6 +168,43 @@ pub trait Sleep {
     async fn sleep(&self, millis: u64);
 }
 
+/// The signature algorithms the platform computes for the core: RSASSA-PKCS1-v1_5 (`RS256`)
+/// and ECDSA P-256 (`ES256`), both with SHA-256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureAlg {
+    Rs256,
+    Es256,
+}
+
+impl SignatureAlg {
+    /// The JWS name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignatureAlg::Rs256 => "RS256",
+            SignatureAlg::Es256 => "ES256",
+        }
+    }
+}
+
+/// RS256 and ES256 signing and verification by the platform (WebCrypto in the Worker, where
+/// pure-Rust RSA is far too slow); the core assembles the tokens.
+#[async_trait(?Send)]
+pub trait PlatformCrypto {
+    /// Signs `message` with the RSA key `kid`, given as PKCS#8 DER (import it once and cache).
+    async fn sign_rs256(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError>;
+    /// Signs `message` with the P-256 key `kid` (PKCS#8 DER); the signature is `r ‖ s`, 64
+    /// bytes, as JWS wants it (RFC 7518 §3.4).
+    async fn sign_es256(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError>;
+    /// Checks a `signature` of `message` (ES256: `r ‖ s`) with the public key given as SPKI DER.
+    async fn verify(
+        &self,
+        alg: SignatureAlg,
+        spki_der: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, PortError>;
+}
+
 /// Everything a request handler may touch outside pure computation.
 pub struct Ports<'a> {
     pub store: &'a dyn Store,
@@ -178,8 +215,8 @@ pub struct Ports<'a> {
     /// Where infrastructure failures are reported (the Worker's log). Never given secrets.
     pub log: &'a dyn Fn(&str),
     pub jobs: &'a Jobs,
-    /// RS256 signatures from outside (WebCrypto); `None` signs in-process.
-    pub rsa: Option<&'a dyn crate::core::jose::RsaCrypto>,
+    /// RS256 and ES256 signatures from the platform (WebCrypto); `None`: in-process.
+    pub crypto: Option<&'a dyn PlatformCrypto>,
     /// The Worker's static assets (the gate's `upstream = "assets"`), when bound.
     pub site: Option<&'a dyn Http>,
 }

@@ -389,7 +389,7 @@ impl EdgePorts {
             rng: &CryptoRng,
             log,
             jobs,
-            rsa: Some(&super::webcrypto::WebCryptoRsa),
+            crypto: Some(&super::webcrypto::WebCryptoRsa),
             site: self.assets.as_ref().map(|a| a as &dyn Http),
         }
     }

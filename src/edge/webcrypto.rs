@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 
-use crate::core::jose::{Alg, RsaCrypto};
 use crate::core::ports::PortError;
+use crate::core::ports::{PlatformCrypto, SignatureAlg};
 
 thread_local! {
     // Imported CryptoKeys (private by kid, public by a hash of their DER): importing costs
@@ -82,7 +82,7 @@ async fn sign(subtle: &JsValue, alg: &Object, key: &JsValue, message: &[u8]) -> 
 pub struct WebCryptoRsa;
 
 #[async_trait(?Send)]
-impl RsaCrypto for WebCryptoRsa {
+impl PlatformCrypto for WebCryptoRsa {
     async fn sign_rs256(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError> {
         let subtle = subtle()?;
         let alg = algorithm()?;
@@ -98,17 +98,22 @@ impl RsaCrypto for WebCryptoRsa {
         sign(&subtle, &object("ECDSA", "hash", "SHA-256")?, &key, message).await
     }
 
-    async fn verify(&self, alg: Alg, spki_der: &[u8], message: &[u8], signature: &[u8]) -> Result<bool, PortError> {
+    async fn verify(
+        &self,
+        alg: SignatureAlg,
+        spki_der: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, PortError> {
         use sha2::{Digest, Sha256};
         let subtle = subtle()?;
         let id = format!("public:{}:{}", alg.name(), crate::core::b64url(&Sha256::digest(spki_der)));
         let (import, alg) = match alg {
-            Alg::RS256 => {
+            SignatureAlg::Rs256 => {
                 let rsa = algorithm()?;
                 (rsa.clone(), rsa)
             }
-            Alg::ES256 => (object("ECDSA", "namedCurve", "P-256")?, object("ECDSA", "hash", "SHA-256")?),
-            Alg::EdDSA => return Err(PortError("EdDSA is verified in the core".into())),
+            SignatureAlg::Es256 => (object("ECDSA", "namedCurve", "P-256")?, object("ECDSA", "hash", "SHA-256")?),
         };
         let key = key(&subtle, id, "spki", spki_der, &import, "verify").await?;
         let args = Array::new();

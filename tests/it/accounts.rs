@@ -327,7 +327,7 @@ mod existing_account {
             rng: &world.rng,
             log: &log,
             jobs: &jobs,
-            rsa: None,
+            crypto: None,
             site: None,
         };
         let identity = |alias: &str, sub: &str, username: &str| keyedge::core::upstream::BrokeredIdentity {

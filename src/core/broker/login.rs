@@ -21,8 +21,7 @@ pub const FLOW_COOKIE: &str = "keyedge_flow";
 pub fn flow_cookie(state: &str) -> String {
     format!("{FLOW_COOKIE}_{}", state.get(..12).unwrap_or(state))
 }
-/// How long a user may spend at the upstream IdP.
-pub const FLOW_TTL: u64 = 600;
+pub use crate::core::op::code::FLOW_TTL;
 
 /// Where to go once the upstream login succeeded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

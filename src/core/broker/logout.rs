@@ -146,7 +146,7 @@ pub async fn end_session(
         let logout_token = app
             .keys
             .sign(
-                ports.rsa,
+                ports.crypto,
                 client.id_token_signed_response_alg,
                 Some("logout+jwt"),
                 &claims,

@@ -5,9 +5,9 @@ pub mod callback;
 pub mod first_login;
 pub mod login;
 pub mod logout;
-pub mod mappers;
-pub mod session;
 pub mod step_up;
 pub mod stored_tokens;
 pub mod upstream_session;
-pub mod users;
+
+// The domain modules, where the broker's handlers have always found them.
+pub use crate::core::account::{mappers, session, users};

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::authorize::AuthorizationRequest;
 use super::refresh::RefreshGrant;
+use crate::core::account::session::{self, Session};
 use crate::core::app::Keyedge;
-use crate::core::broker::session::{self, Session};
 use crate::core::config::{Client, GrantType};
 use crate::core::error::{Failure, OAuthError};
 use crate::core::keys;
@@ -76,7 +76,11 @@ pub struct Marker<'a> {
 }
 
 /// How long a used upstream `state` is remembered (longer than a flow can live).
-pub const MARKER_TTL: u64 = 2 * crate::core::broker::login::FLOW_TTL;
+pub const MARKER_TTL: u64 = 2 * FLOW_TTL;
+
+/// How long an upstream login may take, from keyedge's redirect to the IdP's callback (the
+/// flow cookie's and the upstream `state`'s lifetime).
+pub const FLOW_TTL: u64 = 600;
 
 /// Stores a new code (and its grant's refresh family) in the Durable Object in one call and
 /// sends it to the client with `state` and `iss` (RFC 9207). With a `marker`, nothing is

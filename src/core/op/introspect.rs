@@ -37,7 +37,8 @@ async fn live_access_token(
     ports: &Ports<'_>,
     token: &str,
 ) -> Result<Option<AccessTokenClaims>, Failure> {
-    let Ok(claims) = app.keys.verify_own_with::<AccessTokenClaims>(ports.rsa, token, "at+jwt", ports.clock.now()).await
+    let Ok(claims) =
+        app.keys.verify_own_with::<AccessTokenClaims>(ports.crypto, token, "at+jwt", ports.clock.now()).await
     else {
         return Ok(None);
     };

@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 use super::authorize::RequestedClaims;
 use super::code::{CodeBinding, CodeGrant};
 use super::refresh;
+use crate::core::account::users::{self, User};
 use crate::core::app::Keyedge;
-use crate::core::broker::users::{self, User};
 use crate::core::config::{Client, ClientAuth, GrantType};
 use crate::core::error::{Failure, OAuthError, Outcome};
 use crate::core::jose::{self, Alg};
@@ -195,7 +195,7 @@ pub async fn access_token(
     lifetime: u64,
 ) -> Result<String, Failure> {
     let alg = app.config.client(&claims.client_id).map_or(Alg::RS256, |c| c.access_token_signed_response_alg);
-    Ok(app.keys.sign(ports.rsa, alg, Some("at+jwt"), claims, ports.clock.now(), lifetime).await?)
+    Ok(app.keys.sign(ports.crypto, alg, Some("at+jwt"), claims, ports.clock.now(), lifetime).await?)
 }
 
 /// Signs the access and ID tokens and builds the token response (OIDC Core §3.1.3.3).
@@ -236,7 +236,7 @@ pub async fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<
     };
     let id_token = app
         .keys
-        .sign(ports.rsa, client.id_token_signed_response_alg, None, &id_claims, now, config.id_token_lifetime)
+        .sign(ports.crypto, client.id_token_signed_response_alg, None, &id_claims, now, config.id_token_lifetime)
         .await?;
     let mut body = serde_json::json!({
         "access_token": access_token,

@@ -3,8 +3,8 @@
 use http::StatusCode;
 
 use super::token::AccessTokenClaims;
+use crate::core::account::users;
 use crate::core::app::Keyedge;
-use crate::core::broker::users;
 use crate::core::error::{Failure, OAuthError, Outcome};
 use crate::core::keys;
 use crate::core::ports::Ports;
@@ -39,7 +39,7 @@ async fn verified_bearer(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Res
     let token = bearer(req)?.ok_or_else(|| invalid_token("an access token is required"))?;
     let claims: AccessTokenClaims = app
         .keys
-        .verify_own_with(ports.rsa, &token, "at+jwt", ports.clock.now())
+        .verify_own_with(ports.crypto, &token, "at+jwt", ports.clock.now())
         .await
         .map_err(|e| invalid_token(&e.to_string()))?;
     if claims.iss != app.config.issuer || claims.aud != app.config.issuer {

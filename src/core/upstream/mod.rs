@@ -100,7 +100,7 @@ impl ClientSettings<'_> {
                 Hs256.token(&Header::empty(), &c, &key).map(Some).map_err(|e| failed(e.to_string()))
             }
             UpstreamClientAuth::PrivateKeyJwt(alg) => keys
-                .sign(ports.rsa, *alg, None, claims, now, ASSERTION_LIFETIME)
+                .sign(ports.crypto, *alg, None, claims, now, ASSERTION_LIFETIME)
                 .await
                 .map(Some)
                 .map_err(|e| failed(e.to_string())),

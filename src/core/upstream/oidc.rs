@@ -314,16 +314,16 @@ pub fn verify_id_token(
     check_id_token_claims(cfg, jose::verify_signed(token, jwks, now, cfg.allowed_clock_skew as i64)?, Some(nonce))
 }
 
-/// [`verify_id_token`] with RS256 checked by `rsa` (WebCrypto in the Worker) when given.
+/// [`verify_id_token`] with RS256 checked by `crypto` (WebCrypto in the Worker) when given.
 pub async fn verify_id_token_with(
-    rsa: Option<&dyn jose::RsaCrypto>,
+    crypto: Option<&dyn crate::core::ports::PlatformCrypto>,
     cfg: &OidcProvider,
     jwks: &Jwks,
     token: &str,
     nonce: &str,
     now: i64,
 ) -> Result<UpstreamIdTokenClaims, TokenError> {
-    let claims = jose::verify_signed_with(rsa, token, jwks, now, cfg.allowed_clock_skew as i64).await?;
+    let claims = jose::verify_signed_with(crypto, token, jwks, now, cfg.allowed_clock_skew as i64).await?;
     check_id_token_claims(cfg, claims, Some(nonce))
 }
 
@@ -380,9 +380,9 @@ impl MetadataCache {
                     .as_ref()
                     .ok_or_else(|| UpstreamError::Unavailable("the provider publishes no jwks_uri".into()))?;
                 let jwks = self.jwks_for(&idp.alias, url, token, ports).await?;
-                jose::verify_signed_with(ports.rsa, token, &jwks, now, skew).await
+                jose::verify_signed_with(ports.crypto, token, &jwks, now, skew).await
             }
-            SignatureCheck::Pinned(jwks) => jose::verify_signed_with(ports.rsa, token, jwks, now, skew).await,
+            SignatureCheck::Pinned(jwks) => jose::verify_signed_with(ports.crypto, token, jwks, now, skew).await,
             SignatureCheck::Off => jose::unverified_claims(token, now, skew),
         };
         verified.map_err(UpstreamError::IdToken)

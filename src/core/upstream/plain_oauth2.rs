@@ -58,23 +58,7 @@ pub async fn refresh(
     Ok(UpstreamTokens::refreshed(&response, None, old, ports.clock.now()))
 }
 
-/// A value at a path like `emails[0].address` in `doc`.
-pub fn at_path<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
-    let mut node = doc;
-    for segment in path.split('.') {
-        let (name, indexes) = match segment.find('[') {
-            Some(i) => (&segment[..i], &segment[i..]),
-            None => (segment, ""),
-        };
-        if !name.is_empty() {
-            node = node.get(name)?;
-        }
-        for index in indexes.split('[').filter(|s| !s.is_empty()) {
-            node = node.get(index.strip_suffix(']')?.parse::<usize>().ok()?)?;
-        }
-    }
-    Some(node)
-}
+pub use crate::core::claims::at_path;
 
 /// A string from a JSON string or number (GitHub's `id` is a number).
 fn text(doc: &Value, path: &str) -> Option<String> {

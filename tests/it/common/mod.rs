@@ -116,7 +116,7 @@ pub struct ExternalRsa {
 }
 
 #[async_trait::async_trait(?Send)]
-impl keyedge::core::jose::RsaCrypto for ExternalRsa {
+impl keyedge::core::ports::PlatformCrypto for ExternalRsa {
     async fn sign_rs256(
         &self,
         _kid: &str,
@@ -147,7 +147,7 @@ impl keyedge::core::jose::RsaCrypto for ExternalRsa {
     }
     async fn verify(
         &self,
-        alg: keyedge::core::jose::Alg,
+        alg: keyedge::core::ports::SignatureAlg,
         spki: &[u8],
         message: &[u8],
         signature: &[u8],
@@ -157,18 +157,17 @@ impl keyedge::core::jose::RsaCrypto for ExternalRsa {
         let err = |e: &dyn std::fmt::Display| keyedge::core::ports::PortError(e.to_string());
         self.verifications.set(self.verifications.get() + 1);
         match alg {
-            keyedge::core::jose::Alg::RS256 => {
+            keyedge::core::ports::SignatureAlg::Rs256 => {
                 let key = rsa::RsaPublicKey::from_public_key_der(spki).map_err(|e| err(&e))?;
                 Ok(key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message), signature).is_ok())
             }
-            keyedge::core::jose::Alg::ES256 => {
+            keyedge::core::ports::SignatureAlg::Es256 => {
                 use p256::ecdsa::signature::Verifier;
                 self.es256_verifications.set(self.es256_verifications.get() + 1);
                 let key = p256::ecdsa::VerifyingKey::from_public_key_der(spki).map_err(|e| err(&e))?;
                 let Ok(signature) = p256::ecdsa::Signature::from_slice(signature) else { return Ok(false) };
                 Ok(key.verify(message, &signature).is_ok())
             }
-            keyedge::core::jose::Alg::EdDSA => Err(err(&"EdDSA is verified in the core")),
         }
     }
 }
@@ -228,7 +227,7 @@ impl World {
             rng: &self.rng,
             log,
             jobs,
-            rsa: Some(&self.rsa),
+            crypto: Some(&self.rsa),
             site: Some(&self.site),
         }
     }

@@ -4,68 +4,8 @@
 use serde_json::Value;
 
 use super::users::User;
+use crate::core::claims::{at_path, render_template, text};
 use crate::core::config::{IdentityProvider, Mapper, MapperKind, SyncMode};
-use crate::core::upstream::plain_oauth2::at_path;
-
-/// Checks a username template: `${CLAIM.path}` and `${ALIAS}` placeholders, each with an
-/// optional `| lowercase` or `| uppercase`.
-pub fn check_template(template: &str) -> Result<(), String> {
-    let mut rest = template;
-    while let Some(start) = rest.find("${") {
-        let end = rest[start..].find('}').ok_or("a `${` is not closed")? + start;
-        let (name, filter) = split_filter(&rest[start + 2..end]);
-        if name != "ALIAS" && name.strip_prefix("CLAIM.").is_none_or(|p| p.is_empty()) {
-            return Err(format!("`{name}`: use ${{CLAIM.<path>}} or ${{ALIAS}}"));
-        }
-        if !matches!(filter, None | Some("lowercase") | Some("uppercase")) {
-            return Err(format!("`{}`: the filters are lowercase and uppercase", filter.unwrap_or_default()));
-        }
-        rest = &rest[end + 1..];
-    }
-    Ok(())
-}
-
-fn split_filter(inner: &str) -> (&str, Option<&str>) {
-    match inner.split_once('|') {
-        Some((name, filter)) => (name.trim(), Some(filter.trim())),
-        None => (inner.trim(), None),
-    }
-}
-
-/// A claim as text: strings as they are, numbers and booleans printed.
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// The username from `template`; `None` when a claim it names is missing or the result is
-/// empty.
-pub fn render_template(template: &str, claims: &Value, alias: &str) -> Option<String> {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let end = rest[start..].find('}')? + start;
-        let (name, filter) = split_filter(&rest[start + 2..end]);
-        let value = match name.strip_prefix("CLAIM.") {
-            Some(path) => text(at_path(claims, path)?)?,
-            None => alias.to_owned(),
-        };
-        out.push_str(&match filter {
-            Some("lowercase") => value.to_lowercase(),
-            Some("uppercase") => value.to_uppercase(),
-            _ => value,
-        });
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    let out = out.trim().to_owned();
-    (!out.is_empty()).then_some(out)
-}
 
 /// Whether the claim at `path` equals `value` (or, for an array, contains it), or matches
 /// the mapper's regex.
