@@ -189,6 +189,20 @@ async fn import(ports: &Ports<'_>, req: &Request) -> Outcome {
 /// Claims what `user` owns and writes it; `Some(reason)` when something belongs to another
 /// user (then what this call claimed is released and nothing is written).
 async fn import_one(ports: &Ports<'_>, user: &User) -> Result<Option<String>, PortError> {
+    // A line never replaces another account that has its id: only the very same record (the
+    // same export imported again) passes.
+    let json = serde_json::to_string(user).map_err(|e| PortError(e.to_string()))?;
+    let record = keys::user_record(&user.id);
+    let existing = match ports.once.record_get(&record).await? {
+        Some(held) => Some(held),
+        None => ports.store.get(&keys::user(&user.id)).await?,
+    };
+    if let Some(held) = &existing {
+        let same = serde_json::from_str::<serde_json::Value>(held).ok() == serde_json::to_value(user).ok();
+        if !same {
+            return Ok(Some(format!("user id {} belongs to an account with other data", user.id)));
+        }
+    }
     let mut claims: Vec<(String, String)> = user
         .links
         .iter()
@@ -218,7 +232,14 @@ async fn import_one(ports: &Ports<'_>, user: &User) -> Result<Option<String>, Po
             None => held.push(key),
         }
     }
-    users::put(ports, user).await?;
+    // Created only if no record appeared meanwhile (another import of the same id).
+    if existing.is_none() && !ports.once.record_swap(&record, None, &json).await? {
+        for k in held {
+            ports.once.unclaim(k, &user.id).await?;
+        }
+        return Ok(Some(format!("user id {} was created by another request meanwhile", user.id)));
+    }
+    ports.store.put(&keys::user(&user.id), &json, None).await?;
     for l in &user.links {
         ports.store.put(&keys::link(&l.alias, &l.sub), &user.id, None).await?;
     }

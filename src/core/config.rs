@@ -128,17 +128,25 @@ impl GateRule {
     ///
     /// An exact rule that restricts access covers every address a site may serve the same
     /// page at: `/q3.html` also `/q3`, `/q3/` and `/q3/index.html` (Workers assets serve
-    /// `q3.html` at `/q3`; nginx `try_files` and most static hosts do alike). An exact public
-    /// rule stays exact, so it never opens more than it names.
+    /// `q3.html` at `/q3`; nginx `try_files` and most static hosts do alike), and a file's
+    /// `PATH_INFO` addresses (`/admin.php/x`). An exact public rule stays exact, so it never
+    /// opens more than it names.
     pub fn matches(&self, key: &str) -> bool {
         if self.path.ends_with('*') {
             key.starts_with(&self.key) || self.key.strip_suffix('/').is_some_and(|dir| !dir.is_empty() && key == dir)
         } else if self.public {
             key == self.key
         } else {
-            key == self.key || page_of(key) == page_of(&self.key)
+            key == self.key || page_of(key) == page_of(&self.key) || under_script(key, &self.key)
         }
     }
+}
+
+/// Whether `key` is an address below the file `rule` names (`/admin.php/x` below
+/// `/admin.php`), which PHP and CGI servers answer with that file (`PATH_INFO`).
+fn under_script(key: &str, rule: &str) -> bool {
+    let file = rule.rsplit('/').next().unwrap_or("");
+    file.contains('.') && key.strip_prefix(rule).is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// The page an address names, whatever way a static host spells it: without a trailing
@@ -1276,6 +1284,14 @@ fn signature_check(p: &RawIdentityProvider, path: &str) -> Result<SignatureCheck
     if !p.validate_signature {
         if pinned.is_some() || !p.use_jwks_url {
             return Err(err(format!("{path}.validate_signature"), "is false, so no key settings apply"));
+        }
+        // A logout token is posted by anyone who can reach keyedge, not fetched from the IdP
+        // over TLS as an ID token is: it is only as good as its signature.
+        if p.backchannel_logout {
+            return Err(err(
+                format!("{path}.backchannel_logout"),
+                "needs validate_signature: a logout token without a checked signature would let anyone end sessions",
+            ));
         }
         return Ok(SignatureCheck::Off);
     }

@@ -144,7 +144,7 @@ impl SitePath {
 
     /// What rules are matched against: the path fully decoded (a valid [`SitePath`] always
     /// decodes), each segment without its `;parameters` (`%3B` too: servers differ on which
-    /// they cut), lower case for an origin that ignores case.
+    /// they cut), folded case for an origin that ignores case.
     pub fn match_key(&self, case_insensitive: bool) -> String {
         let key = self
             .0
@@ -157,7 +157,10 @@ impl SitePath {
             .collect::<Vec<_>>()
             .join("/");
         if case_insensitive {
-            key.to_lowercase()
+            // Through upper case first, as origins that ignore case compare (Java's
+            // equalsIgnoreCase, .NET's OrdinalIgnoreCase, NTFS): `ſ` is `S` there and `ı` is
+            // `I`, so `/ſtaff/` must be `/staff/` here too.
+            key.to_uppercase().to_lowercase()
         } else {
             key
         }

@@ -223,6 +223,16 @@ fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
             }
         }
     }
+    // keyedge takes back-channel logout tokens only with a checked signature.
+    if out.get("validate_signature").and_then(T::as_bool) == Some(false)
+        && out.get("backchannel_logout").and_then(T::as_bool) == Some(true)
+    {
+        out.remove("backchannel_logout");
+        c.report.push(format!(
+            "identity provider `{alias}`: back-channel logout is left off, since it does not validate signatures \
+             (a logout token anyone can post is only as good as its signature)"
+        ));
+    }
     // Keycloak's `prompt` "unspecified" and the Keycloak "login" logout URL defaults.
     if out.get("prompt").and_then(T::as_str).is_some_and(|p| p == "unspecified") {
         out.remove("prompt");

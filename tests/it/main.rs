@@ -24,6 +24,7 @@ mod logout;
 mod oauth2_upstream;
 mod oidcc_conformance;
 mod openmetadata;
+mod outside_review;
 mod pkce_and_keys;
 mod step_up;
 mod storage_cost;

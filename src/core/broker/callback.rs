@@ -93,6 +93,15 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
     // The state is single use: its marker is recorded in the same Durable Object call that
     // stores the code (or the pending first login), and a second completion stores nothing.
     let marker_key = keys::flow_marker(&flow.grant_id, state);
+    // The IdP's post-login flow judges every identity it vouches for, whatever the login is
+    // for: signing in, linking to an account, or proving one by re-authentication.
+    if let Some(post) = &idp.post_login_flow {
+        let email = identity.email.as_deref();
+        if let Err(reason) = mappers::post_login_allows(post, email, identity.email_verified, &identity.claims) {
+            let res = Failure::Page(PageError::new(StatusCode::FORBIDDEN, "Access denied", reason));
+            return Err(res);
+        }
+    }
     if let Some(user_id) = &flow.link_user {
         return link(app, ports, req, idp, &flow, user_id, &identity, &cookie_name, state).await;
     }
@@ -118,13 +127,6 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
     }
     if idp.link_only {
         return Err(upstream_failed(UpstreamError::LinkOnly, None));
-    }
-    if let Some(post) = &idp.post_login_flow {
-        let email = identity.email.as_deref();
-        if let Err(reason) = mappers::post_login_allows(post, email, identity.email_verified, &identity.claims) {
-            let res = Failure::Page(PageError::new(StatusCode::FORBIDDEN, "Access denied", reason));
-            return Err(res);
-        }
     }
     match users::find_linked(ports, idp, &identity).await? {
         Some(user) => {
@@ -178,18 +180,17 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
     let new = NewSession { user_id: &user.id, idp: &idp.alias, lifetime, client, upstream_id_token, device };
     let (mut session, cookie_value) = session::open(ports, new);
     let unproven_key = keys::unproven_login(&user.id, &idp.alias);
-    let (previous, last_unproven) = if step_up::needs_previous_session(identity, continuation) {
-        let previous = session::current(ports, app.cookies(), req).await?.filter(|s| s.user_id == user.id);
-        let last = match previous {
-            Some(_) => None,
-            None => ports.store.get(&unproven_key).await?.and_then(|t| t.parse::<i64>().ok()),
-        };
-        (previous, last)
+    let previous = if step_up::needs_previous_session(identity, continuation) {
+        session::current(ports, app.cookies(), req).await?.filter(|s| s.user_id == user.id)
     } else {
-        (None, None)
+        None
+    };
+    let last_unproven = match (identity.auth_time, &previous) {
+        (None, None) => ports.store.get(&unproven_key).await?.and_then(|t| t.parse::<i64>().ok()),
+        _ => None,
     };
     let now = ports.clock.now();
-    session.auth_time = step_up::session_auth_time(identity, continuation, previous.as_ref(), last_unproven, now);
+    session.auth_time = step_up::session_auth_time(identity, previous.as_ref(), last_unproven, now);
     if identity.auth_time.is_none() {
         ports.store.put(&unproven_key, &session.auth_time.to_string(), Some(UNPROVEN_LOGIN_TTL)).await?;
     }

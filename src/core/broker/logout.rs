@@ -105,7 +105,9 @@ pub async fn logout(
             state: params.get("state").map(str::to_owned),
         };
         let csrf = app.csrf.token::<SessionCookie>(cookie);
-        return Ok(web::html(StatusCode::OK, pages::logout_confirm(app.ui(req), &form, &csrf)));
+        // Isolated like the account page: it carries the session's token, so a gated page that
+        // opened it must not read it.
+        return Ok(web::isolated(web::html(StatusCode::OK, pages::logout_confirm(app.ui(req), &form, &csrf))));
     }
     let target = redirect.map(|uri| {
         let state: Vec<(&str, &str)> = params.get("state").map(|s| ("state", s)).into_iter().collect();

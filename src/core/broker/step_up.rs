@@ -54,23 +54,20 @@ pub fn check<'a>(
 }
 
 /// The `auth_time` of the session a login opens: the IdP's, when it stated one (never in the
-/// future); otherwise the time of the login — except for a step-up, which an IdP without
-/// `auth_time` cannot prove, so the earlier time is kept: that of `previous` (the browser's
-/// earlier session of the same user) or, when the browser has none (it signed out first),
-/// `last_unproven` (the time the user's last login through this IdP was given).
+/// future). An IdP that states none (plain OAuth 2.0) proves no authentication at any login —
+/// its answer is the same silent round trip whether or not someone just typed a password — so
+/// the earlier time is kept: that of `previous` (the browser's earlier session of the same
+/// user, for a step-up) or `last_unproven` (the time the user's last login through this IdP
+/// was given); only the first login through it is given the time of the login.
 pub fn session_auth_time(
     identity: &BrokeredIdentity,
-    continuation: &Continuation,
     previous: Option<&Session>,
     last_unproven: Option<i64>,
     now: i64,
 ) -> i64 {
     match identity.auth_time {
         Some(at) => at.min(now),
-        None if step_up_request(continuation).is_some() => {
-            previous.map(|s| s.auth_time).or(last_unproven).map_or(now, |at| at.min(now))
-        }
-        None => now,
+        None => previous.map(|s| s.auth_time).or(last_unproven).map_or(now, |at| at.min(now)),
     }
 }
 
