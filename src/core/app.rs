@@ -368,9 +368,9 @@ impl Keyedge {
         match session {
             Some(s) if !fresh_login_required => {
                 // Without a marker the code is always stored.
-                let res = code::issue(self, ports, &request, &s, None)
-                    .await?
-                    .ok_or_else(|| Failure::Port(PortError("code not stored".into())))?;
+                let code::Issued::Sent(res) = code::issue(self, ports, &request, &s, None).await? else {
+                    return Err(Failure::Port(PortError("code not stored".into())));
+                };
                 session::seen(ports, &s).await?;
                 return Ok(res);
             }

@@ -2,7 +2,7 @@
 
 use http::StatusCode;
 
-use super::login::{flow_cookie, Continuation, UpstreamFlow};
+use super::login::{flow_cookie, Continuation, Purpose, UpstreamFlow};
 use super::session::NewSession;
 use super::users::User;
 use super::{first_login, mappers, session, step_up, stored_tokens, upstream_session, users};
@@ -10,7 +10,7 @@ use crate::core::app::Keyedge;
 use crate::core::config::{IdentityProvider, ProviderKind};
 use crate::core::error::{Failure, OAuthError, Outcome, PageError};
 use crate::core::keys;
-use crate::core::op::code::{self, Marker, MARKER_TTL};
+use crate::core::op::code::{self, Issued, Marker, MARKER_TTL};
 use crate::core::ports::Ports;
 use crate::core::upstream::{oidc, plain_oauth2, BrokeredIdentity, UpstreamError};
 use crate::core::web::{self, Params, Request};
@@ -102,22 +102,26 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
             return Err(res);
         }
     }
-    if let Some(user_id) = &flow.link_user {
-        return link(app, ports, req, idp, &flow, user_id, &identity, &cookie_name, state).await;
-    }
-    if let Some(pending) = &flow.reauth {
-        return first_login::reauthenticated(
-            app,
-            ports,
-            req,
-            idp,
-            &identity,
-            pending,
-            &flow,
-            &marker_key,
-            &cookie_name,
-        )
-        .await;
+    match &flow.purpose {
+        Purpose::SignIn => {}
+        Purpose::Link { user_id, back_to } => {
+            let back = back_to.as_deref();
+            return link(app, ports, req, idp, &flow, user_id, back, &identity, &cookie_name, state).await;
+        }
+        Purpose::Reauthenticate { pending } => {
+            return first_login::reauthenticated(
+                app,
+                ports,
+                req,
+                idp,
+                &identity,
+                pending,
+                &flow,
+                &marker_key,
+                &cookie_name,
+            )
+            .await;
+        }
     }
     // A client that asked for a fresh login gets one only with the IdP's evidence.
     if let Err(request) = step_up::check(idp, &flow, &identity, ports.clock.now()) {
@@ -205,7 +209,11 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
                     Some(key) => ports.once.once_then_store(Some((key, MARKER_TTL)), None, None).await?,
                     None => true,
                 };
-                first.then(|| web::redirect(path))
+                if first {
+                    Issued::Sent(web::redirect(path))
+                } else {
+                    Issued::AlreadyCompleted
+                }
             }
         })
     };
@@ -214,7 +222,7 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
     // `state` ends the session it stored, below.
     let stored = async { session::store(ports, &session).await.map_err(Failure::from) };
     let ((), res) = futures_util::future::try_join(stored, answer).await?;
-    let Some(mut res) = res else {
+    let Issued::Sent(mut res) = res else {
         session::end(ports, &session, lifetime).await?;
         return Err(expired());
     };
@@ -257,6 +265,7 @@ async fn link(
     idp: &IdentityProvider,
     flow: &UpstreamFlow,
     user_id: &str,
+    back: Option<&str>,
     identity: &BrokeredIdentity,
     cookie_name: &str,
     state: &str,
@@ -278,7 +287,6 @@ async fn link(
     if !ports.once.once_then_store(Some((&marker_key, MARKER_TTL)), None, None).await? {
         return Err(expired());
     }
-    let back = flow.link_return.as_deref();
     match users::link(ports, idp, user, identity).await {
         Ok(_) => {}
         Err(users::LinkError::LinkedElsewhere) if back.is_some() => {

@@ -41,10 +41,32 @@ pub struct Existing {
     pub user_id: String,
     /// What it has in common with the new identity.
     pub field: Unique,
-    /// The verification link mailed for this target, once sent. It lives inside the target:
-    /// a new target (or a new draft, which clears the target) starts without one.
-    #[serde(default)]
-    pub mailed: Option<MailedCode>,
+}
+
+/// Where a pending first login stands. Each stage carries exactly what it has established: a
+/// mailed code exists only together with the target it was mailed for, so a new target (or a
+/// new draft, which returns to [`Stage::Profile`]) can never inherit one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum Stage {
+    /// No existing account in question: the profile form, or the account about to be made.
+    #[default]
+    Profile,
+    /// An existing account has what the new identity has: the user chooses to link (and
+    /// verify) or to change the profile.
+    ConfirmLink { existing: Existing },
+    /// A verification link was mailed for `existing`; opened in this browser, it links.
+    AwaitingMail { existing: Existing, mailed: MailedCode },
+}
+
+impl Stage {
+    /// The existing account in question, at any stage that has one.
+    pub fn existing(&self) -> Option<&Existing> {
+        match self {
+            Stage::Profile => None,
+            Stage::ConfirmLink { existing } | Stage::AwaitingMail { existing, .. } => Some(existing),
+        }
+    }
 }
 
 /// A verification link sent by mail. Opened in the browser of the pending login, it proves
@@ -79,7 +101,7 @@ pub struct Pending {
     pub grant_id: String,
     pub draft: Draft,
     #[serde(default)]
-    pub existing: Option<Existing>,
+    pub stage: Stage,
     pub expires_at: i64,
     /// A secret of this pending login, the same through all its steps: the cookie that names
     /// each step starts with it, and the CSRF token of its forms is bound to it.
@@ -207,7 +229,7 @@ async fn show(step: Step<'_, '_>, pending: &Pending, page: Page) -> Outcome {
             pages::review_profile(ui, &idp_name, &form, &errors, &csrf)
         }
         Page::Confirm => {
-            let existing = pending.existing.as_ref().ok_or_else(expired)?;
+            let existing = pending.stage.existing().ok_or_else(expired)?;
             let (what, value) = match existing.field {
                 Unique::Email => (ui.t.email, pending.draft.email.clone().unwrap_or_default()),
                 Unique::Username => (ui.t.username, pending.draft.username.clone()),
@@ -219,8 +241,8 @@ async fn show(step: Step<'_, '_>, pending: &Pending, page: Page) -> Outcome {
             // The address is shown (masked) only when the user gave it: an account found by
             // its username keeps its address to itself.
             let given = pending
-                .existing
-                .as_ref()
+                .stage
+                .existing()
                 .filter(|e| e.field == Unique::Email)
                 .and(pending.draft.email.as_deref())
                 .map(mask);
@@ -275,7 +297,7 @@ fn mask(email: &str) -> String {
 /// to the account is checked when it comes back ([`reauthenticated`]).
 fn reauth_choices(app: &Keyedge, pending: &Pending) -> Result<Vec<ProviderChoice>, Failure> {
     let flow = &provider(app, pending)?.first_login_flow;
-    if pending.existing.is_none() || !flow.verify_existing_account_by_reauthentication {
+    if pending.stage.existing().is_none() || !flow.verify_existing_account_by_reauthentication {
         return Ok(Vec::new());
     }
     Ok(login::visible_providers(app, None)
@@ -321,7 +343,7 @@ pub async fn start(
         continuation: flow.continuation.clone(),
         grant_id: flow.grant_id.clone(),
         draft,
-        existing: None,
+        stage: Stage::Profile,
         expires_at: ports.clock.now() + PENDING_TTL as i64,
         form_secret: ports.random_token(16),
     };
@@ -383,7 +405,7 @@ async fn attempt(step: Step<'_, '_>, mut pending: Pending) -> Outcome {
         )
         .into());
     }
-    pending.existing = Some(Existing { user_id: owner, field, mailed: None });
+    pending.stage = Stage::ConfirmLink { existing: Existing { user_id: owner, field } };
     if flow.confirm_link_existing_account {
         return show(step, &pending, Page::Confirm).await;
     }
@@ -430,14 +452,16 @@ async fn verify(step: Step<'_, '_>, mut pending: Pending) -> Outcome {
     let Step { app, ports, req, .. } = step;
     let idp = provider(app, &pending)?;
     let flow = &idp.first_login_flow;
-    let existing = pending.existing.clone().ok_or_else(expired)?;
+    let existing = pending.stage.existing().cloned().ok_or_else(expired)?;
     let user = users::load(ports, &existing.user_id).await?.ok_or_else(expired)?;
     let verified_email = user.email.as_ref().filter(|_| user.email_verified);
     if let (true, Some(sender), Some(to)) = (flow.verify_existing_account_by_email, &app.config.mail, verified_email) {
         let now = ports.clock.now();
         // One mail per pending target: asking again shows the page again, sends nothing.
-        if existing.mailed.as_ref().is_some_and(|m| m.user_id == user.id && m.expires_at > now) {
-            return show(step, &pending, Page::Mail(MailPage::AlreadySent)).await;
+        if let Stage::AwaitingMail { mailed, .. } = &pending.stage {
+            if mailed.user_id == user.id && mailed.expires_at > now {
+                return show(step, &pending, Page::Mail(MailPage::AlreadySent)).await;
+            }
         }
         // And a limited number per address, whatever the logins asking.
         if !ports.once.count_use(&keys::mail_recipient(to), MAILS_PER_RECIPIENT, MAIL_WINDOW).await? {
@@ -451,9 +475,7 @@ async fn verify(step: Step<'_, '_>, mut pending: Pending) -> Outcome {
             hash: code_hash(&token, &user.id, &pending),
             expires_at: (now + EMAIL_CODE_TTL as i64).min(pending.expires_at),
         };
-        if let Some(target) = pending.existing.as_mut() {
-            target.mailed = Some(mailed);
-        }
+        pending.stage = Stage::AwaitingMail { existing, mailed };
         let link = web::with_query(&app.config.endpoint("/first-login/verify-email"), &[("token", &token)]);
         let ui = app.ui_for(req, ui_locales(&pending.continuation));
         let account = match &user.email {
@@ -517,7 +539,7 @@ async fn complete(step: Step<'_, '_>, pending: &Pending, user: &User, grant_id: 
 /// Links the identity of `pending` to its existing account.
 async fn link_existing(app: &Keyedge, ports: &Ports<'_>, pending: &Pending) -> Result<User, Failure> {
     let idp = provider(app, pending)?;
-    let existing = pending.existing.as_ref().ok_or_else(expired)?;
+    let existing = pending.stage.existing().ok_or_else(expired)?;
     let user = users::load(ports, &existing.user_id).await?.ok_or_else(expired)?;
     match users::link(ports, idp, user, &pending.identity).await {
         Ok(user) => Ok(user),
@@ -572,7 +594,7 @@ pub async fn review(app: &Keyedge, ports: &Ports<'_>, req: &Request, form: Check
     draft.email_verified = pending.identity.email_verified
         && draft.email.as_deref().map(keys::fold_email) == pending.identity.email.as_deref().map(keys::fold_email);
     pending.draft = draft;
-    pending.existing = None;
+    pending.stage = Stage::Profile;
     let step = Step::page(app, ports, req);
     if !errors.is_empty() {
         return show(step, &pending, Page::Review(errors)).await;
@@ -613,8 +635,9 @@ pub async fn verify_email(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Ou
     };
     // The link proves the mailbox of the account it was sent for, and only while that account
     // is still the target of this very login: a changed target or draft dropped it.
-    let target = pending.existing.as_ref().ok_or_else(not_valid)?;
-    let mailed = target.mailed.as_ref().ok_or_else(not_valid)?;
+    let Stage::AwaitingMail { existing: target, mailed } = &pending.stage else {
+        return Err(not_valid());
+    };
     let presented = code_hash(&token, &target.user_id, &pending);
     let matches = bool::from(subtle::ConstantTimeEq::ct_eq(presented.as_bytes(), mailed.hash.as_bytes()));
     if !matches || mailed.user_id != target.user_id || mailed.expires_at <= ports.clock.now() {
@@ -663,7 +686,7 @@ pub async fn reauthenticated(
     flow_cookie: &str,
 ) -> Outcome {
     let pending = take_by_cookie(app, ports, pending_cookie).await?;
-    let existing = pending.existing.as_ref().ok_or_else(expired)?;
+    let existing = pending.stage.existing().ok_or_else(expired)?;
     let who = users::find_linked(ports, idp, identity).await?;
     if who.as_ref().map(|u| u.id.as_str()) != Some(existing.user_id.as_str()) {
         return Err(PageError::new(

@@ -106,15 +106,9 @@ pub struct UpstreamFlow {
     /// The grant the login will produce: routes its single-use marker and its code to one
     /// Durable Object.
     pub grant_id: String,
-    /// Set when a signed-in user links this IdP from the account page: that user's id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link_user: Option<String>,
-    /// Set when this login re-authenticates for a pending first login: its cookie value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reauth: Option<String>,
-    /// For application-initiated linking: the client's redirect URI to return to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub link_return: Option<String>,
+    /// What the login is for.
+    #[serde(default)]
+    pub purpose: Purpose,
 }
 
 /// A local path to return to: absolute path on this origin, never `//host` or `/\host`
@@ -386,8 +380,11 @@ pub async fn confirm_client_link(
 }
 
 /// What an upstream login is for.
-pub(crate) enum Purpose {
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(tag = "purpose", rename_all = "snake_case")]
+pub enum Purpose {
     /// Signing in (or a first login).
+    #[default]
     SignIn,
     /// Linking the identity to the signed-in user `user_id`; then back to the application's
     /// `back_to` (application-initiated linking) or the account page.
@@ -405,11 +402,6 @@ pub(crate) async fn redirect_upstream(
     continuation: Continuation,
     purpose: Purpose,
 ) -> Outcome {
-    let (link_user, link_return, reauth) = match purpose {
-        Purpose::SignIn => (None, None, None),
-        Purpose::Link { user_id, back_to } => (Some(user_id), back_to, None),
-        Purpose::Reauthenticate { pending } => (None, None, Some(pending)),
-    };
     let retry = continuation.restart_url();
     let upstream_error = |e: crate::core::upstream::UpstreamError| {
         let page = PageError::new(http::StatusCode::BAD_GATEWAY, "Sign-in failed", e.public_message())
@@ -434,9 +426,7 @@ pub(crate) async fn redirect_upstream(
         continuation,
         expires_at: ports.clock.now() + FLOW_TTL as i64,
         grant_id: ports.random_token(16),
-        link_user,
-        reauth,
-        link_return,
+        purpose,
     };
     let json = serde_json::to_string(&flow).map_err(|e| Failure::Port(crate::core::ports::PortError(e.to_string())))?;
     let sealed = app.sealer.seal(ports.rng, state.as_bytes(), json.as_bytes());

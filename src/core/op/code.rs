@@ -91,7 +91,7 @@ pub async fn issue(
     request: &AuthorizationRequest,
     session: &Session,
     marker: Option<Marker<'_>>,
-) -> Result<Option<web::Response>, Failure> {
+) -> Result<Issued, Failure> {
     let grant_id = marker.as_ref().map_or_else(|| ports.random_token(16), |m| m.grant_id.to_owned());
     let code = format!("{grant_id}.{}", ports.random_token(32));
     let client =
@@ -131,10 +131,20 @@ pub async fn issue(
         )
         .await?;
     if !stored {
-        return Ok(None);
+        return Ok(Issued::AlreadyCompleted);
     }
     session::add_client(ports, session, &request.client_id).await?;
-    Ok(Some(request.target().respond(&app.config.issuer, app.css(), &[("code", &code)])))
+    Ok(Issued::Sent(request.target().respond(&app.config.issuer, app.css(), &[("code", &code)])))
+}
+
+/// What [`issue`] did.
+#[derive(Debug)]
+pub enum Issued {
+    /// The code was stored; the response sends it to the client.
+    Sent(web::Response),
+    /// The upstream login this code would finish was already finished by another request (its
+    /// `state` marker was taken): nothing was stored.
+    AlreadyCompleted,
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, Failure> {
