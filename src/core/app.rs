@@ -8,6 +8,7 @@ use super::broker::{account, callback, first_login, login, logout, session, stor
 use super::config::{Config, ConfigError, IdentityProvider, MailSender, ProviderKind};
 use super::csrf::{self, Checked, CsrfKey, PendingLoginCookie, Refusal, SessionCookie};
 use super::error::{self, Failure, OAuthError, Outcome, PageError};
+pub use super::gate::Reply;
 use super::jose::{KeyError, Keyring, SigningKey};
 use super::limits::{self, BodyLimit, TooLarge};
 use super::op::authorize::{AuthorizationRequest, AuthorizeError};
@@ -125,22 +126,28 @@ impl Keyedge {
 
     /// keyedge's answer to `req`, pages the gate lets through included (sent through the ports).
     pub async fn handle(&self, req: Request, ports: &Ports<'_>) -> Response {
-        let mut res = self.respond(&req, ports).await;
-        if let Some(forward) = res.extensions_mut().remove::<super::gate::Forward>() {
-            res = match forward.send(ports).await {
+        match self.respond(&req, ports).await {
+            Reply::Page(res) => res,
+            Reply::Forward(forward) => match forward.send(ports).await {
                 Ok(res) => res,
                 Err(failure) => self.failure_response(&req, ports, failure),
-            };
+            },
         }
-        res
     }
 
     /// keyedge's answer to `req`, except that a page the gate lets through comes back as a
-    /// [`Forward`](super::gate::Forward) in the response's extensions, for the host to send.
-    pub async fn respond(&self, req: &Request, ports: &Ports<'_>) -> Response {
+    /// [`Reply::Forward`], for the host to send.
+    pub async fn respond(&self, req: &Request, ports: &Ports<'_>) -> Reply {
         let cors = CORS_PATHS.contains(&req.uri().path());
         if cors && req.method() == Method::OPTIONS {
-            return web::cors_preflight();
+            return Reply::Page(web::cors_preflight());
+        }
+        if let Some(gate) = self.config.gate.as_ref().filter(|_| !super::gate::is_keyedge_path(req.uri().path())) {
+            // A gated site's page: its body streams on unread (no body limit applies).
+            return match super::gate::handle(self, ports, gate, req).await {
+                Ok(reply) => reply,
+                Err(failure) => Reply::Page(self.failure_response(req, ports, failure)),
+            };
         }
         // The Worker never reads a body past its route's limit; one handed over anyway is
         // refused here, before any handler sees it.
@@ -154,7 +161,7 @@ impl Keyedge {
         if cors {
             web::allow_any_origin(&mut res);
         }
-        res
+        Reply::Page(res)
     }
 
     /// What `method path` does with a request body, and its limit ([`limits`]).
@@ -221,11 +228,6 @@ impl Keyedge {
         let method = req.method();
         let get = method == Method::GET || method == Method::HEAD;
         let post = method == Method::POST;
-        if let Some(gate) = &self.config.gate {
-            if !super::gate::is_keyedge_path(path) {
-                return super::gate::handle(self, ports, gate, req).await;
-            }
-        }
         if let Some(rest) = path.strip_prefix("/admin/") {
             return super::admin::handle(self, ports, req, rest).await;
         }

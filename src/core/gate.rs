@@ -113,7 +113,7 @@ fn refusal(rule: Option<&GateRule>, user: &User) -> Option<String> {
 
 /// Serves `req` to whoever may see it. Rules are matched against the canonical form of the
 /// path, and that form is what the site is sent ([`SitePath`]); a path without one is refused.
-pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request) -> Outcome {
+pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request) -> Result<Reply, Failure> {
     let path = SitePath::parse(req.uri().path()).map_err(|e| {
         PageError::bad_request("Bad address", format!("This is not a valid address: {e}.")).with_retry("/")
     })?;
@@ -125,7 +125,7 @@ pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request
         // keyedge's own pages have one spelling; another one is theirs too, never the site's.
         let mut res = web::redirect(&here);
         *res.status_mut() = StatusCode::PERMANENT_REDIRECT;
-        return Ok(res);
+        return Ok(Reply::Page(res));
     }
     let rule = rule_for(gate, &path);
     if rule.is_some_and(|r| r.public) {
@@ -133,7 +133,7 @@ pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request
     }
     let to_login = || web::redirect(&web::path_with_query("/login", &[("return_to", &here)]));
     let Some(session) = session::current(ports, app.cookies(), req).await? else {
-        return Ok(to_login());
+        return Ok(Reply::Page(to_login()));
     };
     // A live session is enough for a page that only asks for a sign-in (one KV read per page
     // view); the user's record is read for roles, email domains and identity headers.
@@ -143,7 +143,7 @@ pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request
         return serve(app, ports, gate, req, &here, None, true).await;
     }
     let Some(user) = users::load(ports, &session.user_id).await? else {
-        return Ok(to_login());
+        return Ok(Reply::Page(to_login()));
     };
     if let Some(reason) = refusal(rule, &user) {
         return Err(PageError::new(
@@ -168,7 +168,7 @@ async fn serve(
     path_and_query: &str,
     user: Option<&User>,
     protected: bool,
-) -> Outcome {
+) -> Result<Reply, Failure> {
     let mut forward = http::Request::builder().method(req.method().clone());
     let (target, via_origin) = match &gate.upstream {
         SiteUpstream::Assets => (app.config.endpoint(path_and_query), false),
@@ -235,15 +235,21 @@ async fn serve(
     let (parts, body) = forward.into_parts();
     let forward =
         Forward { method: parts.method, url: target, headers: parts.headers, body, to_assets: !via_origin, protected };
-    let mut res = Response::new(Vec::new());
-    res.extensions_mut().insert(forward);
-    Ok(res)
+    Ok(Reply::Forward(Box::new(forward)))
 }
 
-/// A page the gate lets through: the request to make upstream, and how to mark the answer.
-/// It rides out of [`Keyedge::respond`] on an otherwise empty response; the Worker sends it
-/// and passes the upstream's body to the browser as a stream, never copied into wasm (a site's
-/// images and downloads can be large), while [`Keyedge::handle`] sends it through the ports.
+/// keyedge's answer to a request: a page of its own, or a page of the gated site to fetch.
+#[derive(Debug)]
+pub enum Reply {
+    Page(Response),
+    /// The Worker sends it and streams the site's answer to the browser, never copying the
+    /// body into wasm (a site's images and downloads can be large); [`Keyedge::handle`] sends
+    /// it through the ports.
+    Forward(Box<Forward>),
+}
+
+/// A page the gate lets through: the request to make upstream, and how to mark the answer
+/// ([`Reply::Forward`]).
 #[derive(Debug, Clone)]
 pub struct Forward {
     pub method: http::Method,

@@ -5,6 +5,7 @@ mod once;
 mod ports;
 mod webcrypto;
 
+use crate::core::gate::Reply;
 use std::cell::OnceCell;
 use std::rc::Rc;
 use worker::{event, web_sys, Context, Env, Result};
@@ -113,21 +114,19 @@ async fn serve(
     let log = move |line: &str| worker::console_error!("{}", logging::event(&id, "error", line));
     let jobs = Jobs::default();
     let ports = adapters.ports(&log, &jobs);
-    let mut response = match refused {
-        Some(res) => res,
+    let reply = match refused {
+        Some(res) => Reply::Page(res),
         None => app.respond(&request, &ports).await,
     };
-    // A page the gate let through: its body streams from the site to the browser.
-    let mut page = None;
-    if let Some(forward) = response.extensions_mut().remove::<crate::core::gate::Forward>() {
-        match adapters.forward(&forward, site_body).await {
-            Ok(forwarded) => page = Some(forwarded),
-            Err(e) => response = app.failure_response(&request, &ports, crate::core::error::Failure::Port(e)),
-        }
-    }
-    let page = match page {
-        Some(page) => page,
-        None => ports::from_http_response(response)?,
+    let page = match reply {
+        Reply::Page(response) => ports::from_http_response(response)?,
+        // A page the gate let through: its body streams from the site to the browser.
+        Reply::Forward(forward) => match adapters.forward(&forward, site_body).await {
+            Ok(forwarded) => forwarded,
+            Err(e) => {
+                ports::from_http_response(app.failure_response(&request, &ports, crate::core::error::Failure::Port(e)))?
+            }
+        },
     };
     let queued = jobs.take();
     if !queued.is_empty() {

@@ -101,9 +101,8 @@ fn identity_headers_from_the_browser_are_dropped_and_other_cookies_kept() {
 fn a_page_let_through_is_a_forward_the_host_sends() {
     let world = world("");
     let req = alice_with_a_site_cookie(&world);
-    let mut res = world.respond(req("/docs/guide.html"));
-    let forward = res.extensions_mut().remove::<keyedge::core::gate::Forward>().expect("a forward");
-    assert!(res.body().is_empty());
+    let res = world.respond(req("/docs/guide.html"));
+    let keyedge::core::gate::Reply::Forward(forward) = res else { panic!("a forward") };
     assert!(forward.to_assets && forward.url == format!("{ISSUER}/docs/guide.html"));
     assert_eq!(forward.headers["cookie"], "site_pref=dark");
     assert!(forward.headers.get("x-keyedge-user").is_none());
@@ -113,8 +112,8 @@ fn a_page_let_through_is_a_forward_the_host_sends() {
     assert!(body(&page).contains("page /docs/guide.html"));
     assert_eq!(page.headers()["cache-control"], "private, no-cache");
     // A public page is forwarded unmarked: the site's own caching stays.
-    let mut public = world.respond(req("/public/a.css"));
-    let forward = public.extensions_mut().remove::<keyedge::core::gate::Forward>().expect("a forward");
+    let public = world.respond(req("/public/a.css"));
+    let keyedge::core::gate::Reply::Forward(forward) = public else { panic!("a forward") };
     assert!(forward.header_edits().is_empty());
 }
 

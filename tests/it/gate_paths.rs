@@ -191,8 +191,8 @@ fn the_site_is_sent_the_path_that_was_checked() {
         // The forward itself carries the canonical URL.
         let cookie = staff.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
         let req = http::Request::get(format!("{ISSUER}//staff/./%61.html?q=1")).header("cookie", cookie).body(vec![]);
-        let mut res = world.respond(req.unwrap());
-        let forward = res.extensions_mut().remove::<keyedge::core::gate::Forward>().expect("a forward");
+        let res = world.respond(req.unwrap());
+        let keyedge::core::gate::Reply::Forward(forward) = res else { panic!("a forward") };
         let base = match upstream {
             Upstream::Assets => ISSUER,
             Upstream::Origin => ORIGIN,

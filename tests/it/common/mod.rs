@@ -233,8 +233,8 @@ impl World {
     }
 
     /// keyedge's answer as the Worker gets it (`Keyedge::respond`): a page the gate lets
-    /// through is not sent yet, it rides in the extensions as a `gate::Forward`.
-    pub fn respond(&self, req: http::Request<Vec<u8>>) -> Response<Vec<u8>> {
+    /// through is not sent yet, it comes back as a `Reply::Forward`.
+    pub fn respond(&self, req: http::Request<Vec<u8>>) -> keyedge::core::gate::Reply {
         let log = |line: &str| self.log.borrow_mut().push(line.to_owned());
         let jobs = Jobs::default();
         futures::executor::block_on(self.app.respond(&req, &self.ports(&log, &jobs)))
