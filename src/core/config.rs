@@ -1009,7 +1009,7 @@ impl Config {
                         return Err(err(format!("{path}.{field}"), "applies to kind = \"oauth2\" only"));
                     }
                     let default_scopes = p.default_scopes.clone().unwrap_or_else(default_scopes);
-                    if !default_scopes.split(' ').any(|s| s == "openid") {
+                    if !crate::core::vocab::Scopes::parse(&default_scopes).contains(crate::core::vocab::scope::OPENID) {
                         return Err(err(
                             format!("{path}.default_scopes"),
                             "an OpenID Connect provider needs the `openid` scope",

@@ -24,6 +24,7 @@ pub mod seal;
 pub mod secret;
 pub mod site_path;
 pub mod upstream;
+pub mod vocab;
 pub mod web;
 
 pub use app::Keyedge;

@@ -100,7 +100,7 @@ impl User {
         requested: &[String],
     ) -> serde_json::Map<String, serde_json::Value> {
         let client_may = |s: &str| client.allowed_scopes.iter().any(|a| a == s);
-        let scopes: Vec<&str> = scope.split(' ').filter(|s| client_may(s)).collect();
+        let scopes: Vec<&str> = crate::core::vocab::Scopes::parse(scope).iter().filter(|s| client_may(s)).collect();
         let by_scope =
             SCOPE_CLAIMS.iter().filter(|(s, _)| scopes.contains(s)).flat_map(|(_, names)| names.iter().copied());
         let by_name = requested

@@ -1,5 +1,6 @@
 //! The login page and the start of an upstream login (`/broker/{alias}/login`).
 
+use crate::core::vocab::prompt;
 use serde::{Deserialize, Serialize};
 
 use crate::core::app::Keyedge;
@@ -49,7 +50,7 @@ impl Continuation {
     /// The client's request when it asked for `prompt=none` (a silent login).
     pub fn silent_request(&self) -> Option<&AuthorizationRequest> {
         match self {
-            Continuation::Authorize { request } if request.has_prompt("none") => Some(request),
+            Continuation::Authorize { request } if request.has_prompt(prompt::NONE) => Some(request),
             _ => None,
         }
     }
@@ -74,7 +75,7 @@ impl Continuation {
         let passes = |v: &str| v == "login" || v == "select_account" || (accepts_none && v == "none");
         let prompt =
             request.prompt.as_deref().map(|p| p.split(' ').filter(|v| passes(v)).collect::<Vec<_>>().join(" "));
-        let max_age = request.max_age.or(request.has_prompt("login").then_some(0)).map(|m| m.to_string());
+        let max_age = request.max_age.or(request.has_prompt(prompt::LOGIN).then_some(0)).map(|m| m.to_string());
         [
             ("login_hint", request.login_hint.clone()),
             ("ui_locales", request.ui_locales.clone()),

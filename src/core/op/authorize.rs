@@ -1,5 +1,6 @@
 //! Validation of authorization requests (RFC 6749 §4.1.1, OIDC Core §3.1.2.1, RFC 7636).
 
+use crate::core::vocab::{scope, Scopes, SpaceList};
 use serde::{Deserialize, Serialize};
 
 use crate::core::config::{Client, Config};
@@ -183,7 +184,7 @@ impl AuthorizationRequest {
             }
         }
         let scope = params.get("scope").unwrap_or("");
-        if !scope.split(' ').any(|s| s == "openid") {
+        if !Scopes::parse(scope).contains(scope::OPENID) {
             return Err(fail(OAuthError::new("invalid_scope", "the openid scope is required")));
         }
         // RFC 6749 §3.3: scopes the client may not have are left out of the grant; the token
@@ -292,15 +293,15 @@ impl AuthorizationRequest {
     }
 
     pub fn has_prompt(&self, value: &str) -> bool {
-        self.prompt.as_deref().is_some_and(|p| p.split(' ').any(|v| v == value))
+        self.prompt.as_deref().is_some_and(|p| SpaceList::parse(p).contains(value))
     }
 
     pub fn has_scope(&self, value: &str) -> bool {
-        self.scope.split(' ').any(|s| s == value)
+        Scopes::parse(&self.scope).contains(value)
     }
 
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
-        self.scope.split(' ').filter(|s| !s.is_empty())
+        Scopes::parse(&self.scope).iter()
     }
 }
 

@@ -5,6 +5,7 @@
 //! rotates it; presenting an earlier one means the token was stolen or replayed, and the whole
 //! family and its access tokens are revoked.
 
+use crate::core::vocab::scope;
 use serde::{Deserialize, Serialize};
 
 use super::authorize::RequestedClaims;
@@ -39,7 +40,7 @@ pub struct RefreshGrant {
 impl RefreshGrant {
     /// The grant of a code issued in a session that expires at `session_expires_at`.
     pub fn from_code(grant: &CodeGrant, client: &Client, session_expires_at: i64, now: i64) -> Self {
-        let offline = grant.request.has_scope("offline_access");
+        let offline = grant.request.has_scope(scope::OFFLINE_ACCESS);
         let expires_at = if offline {
             now + client.offline_token_lifetime as i64
         } else {

@@ -1,6 +1,7 @@
 //! `POST /token` (RFC 6749 §3.2, §4.1.3; OIDC Core §3.1.3): client authentication, the
 //! authorization_code grant with PKCE, ID and access tokens.
 
+use crate::core::vocab::{scope, Scopes};
 use base64::Engine;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -318,10 +319,11 @@ pub async fn revoke_grant(app: &Keyedge, ports: &Ports<'_>, gid: &str) -> Result
 /// RFC 6749 §4.4: a machine client acting on its own behalf. No refresh or ID token.
 async fn client_credentials(app: &Keyedge, ports: &Ports<'_>, client: &Client, params: &Params) -> Outcome {
     let scope = params.get("scope").unwrap_or("");
-    if scope.split(' ').any(|s| s == "openid" || s == "offline_access") {
+    let scopes = Scopes::parse(scope);
+    if scopes.contains(scope::OPENID) || scopes.contains(scope::OFFLINE_ACCESS) {
         return Err(bad(OAuthError::new("invalid_scope", "openid and offline_access need a user")));
     }
-    if scope.split(' ').filter(|s| !s.is_empty()).any(|s| !client.allowed_scopes.iter().any(|a| a == s)) {
+    if scopes.iter().any(|s| !client.allowed_scopes.iter().any(|a| a == s)) {
         return Err(bad(OAuthError::new("invalid_scope", "the client may not have this scope")));
     }
     let claims = AccessTokenClaims {

@@ -37,7 +37,7 @@ pub fn begin(
     let client = settings(cfg, redirect_uri).client::<BasicTokenResponse>()?;
     let mut request = client
         .authorize_url(move || CsrfToken::new(state))
-        .add_scopes(cfg.default_scopes.split(' ').filter(|s| !s.is_empty()).map(|s| Scope::new(s.to_owned())));
+        .add_scopes(crate::core::vocab::Scopes::parse(&cfg.default_scopes).iter().map(|s| Scope::new(s.to_owned())));
     if let Some(challenge) = secrets.pkce_challenge() {
         request = request.set_pkce_challenge(challenge);
     }
