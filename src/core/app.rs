@@ -15,7 +15,7 @@ use super::limits::{self, BodyLimit, TooLarge};
 use super::op::authorize::{AuthorizationRequest, AuthorizeError};
 use super::op::{code, discovery, introspect, token, userinfo};
 use super::pages;
-use super::ports::{PortError, Ports};
+use super::ports::Ports;
 use super::seal::Sealer;
 use super::upstream::oidc::MetadataCache;
 use super::web::{self, CookieJar, Params, Request, Response};
@@ -210,6 +210,7 @@ impl Keyedge {
         let (method, path) = (req.method(), req.uri().path());
         let detail = match &failure {
             Failure::Port(e) => Some(format!("storage or network failure on {method} {path}: {e}")),
+            Failure::Internal(detail) => Some(format!("internal error on {method} {path}: {detail}")),
             Failure::Logged { detail, .. } => Some(format!("{method} {path}: {detail}")),
             _ => None,
         };
@@ -372,7 +373,7 @@ impl Keyedge {
             Some(s) if !fresh_login_required => {
                 // Without a marker the code is always stored.
                 let code::Issued::Sent(res) = code::issue(self, ports, &request, &s, None).await? else {
-                    return Err(Failure::Port(PortError("code not stored".into())));
+                    return Err(Failure::internal("a code without an upstream marker was not stored"));
                 };
                 session::seen(ports, &s).await?;
                 return Ok(res);

@@ -75,9 +75,17 @@ pub enum Failure {
     /// reference; the log gets `detail` with the same reference (see
     /// [`Keyedge::failure_response`](super::app::Keyedge::failure_response)).
     Logged { shown: Box<Failure>, detail: String },
+    /// A broken invariant — a bug, not a passing outage: logged under a reference, and the
+    /// visitor gets a `500` page with that reference (never "try again later").
+    Internal(String),
 }
 
 impl Failure {
+    /// A broken invariant: `detail` goes to the log only.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Failure::Internal(detail.into())
+    }
+
     /// `shown` to the visitor, `detail` to the log only.
     pub fn logged(shown: impl Into<Failure>, detail: impl Into<String>) -> Self {
         Failure::Logged { shown: Box::new(shown.into()), detail: detail.into() }
@@ -90,6 +98,7 @@ impl Failure {
             Failure::Json(status, e) => Failure::Json(status, e.with_reference(reference)),
             Failure::Bearer(status, e) => Failure::Bearer(status, e.with_reference(reference)),
             Failure::Port(_) => Failure::Page(unavailable_page().with_reference_id(reference)),
+            Failure::Internal(_) => Failure::Page(internal_page().with_reference_id(reference)),
             Failure::Logged { shown, .. } => shown.with_reference(reference),
         }
     }
@@ -137,6 +146,14 @@ pub fn cannot_serve(detail: &str, rng: &dyn Rng, log: &dyn Fn(&str)) -> Response
     .with_reference_id(&reference);
     let css = pages::css_path();
     web::html(page.status, pages::error_page(pages::Ui { css: &css, t: &super::i18n::EN }, &page))
+}
+
+fn internal_page() -> PageError {
+    PageError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "keyedge could not complete this request because of an error of its own. The operator can find it by the reference below.",
+    )
 }
 
 fn unavailable_page() -> PageError {
@@ -187,6 +204,10 @@ impl Failure {
             }
             Failure::Port(_) => {
                 let page = unavailable_page();
+                web::html(page.status, pages::error_page(ui, &page))
+            }
+            Failure::Internal(_) => {
+                let page = internal_page();
                 web::html(page.status, pages::error_page(ui, &page))
             }
             // Without a log to tell, the detail is dropped: it is never shown.

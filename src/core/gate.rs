@@ -231,7 +231,7 @@ async fn serve(
             }
         }
     }
-    let forward = forward.body(req.body().clone()).map_err(|e| Failure::Port(PortError(e.to_string())))?;
+    let forward = forward.body(req.body().clone()).map_err(|e| Failure::internal(format!("the site request: {e}")))?;
     let (parts, body) = forward.into_parts();
     let forward =
         Forward { method: parts.method, url: target, headers: parts.headers, body, to_assets: !via_origin, protected };

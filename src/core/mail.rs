@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::config::MailSender;
 use super::keys;
-use super::ports::{PortError, Ports};
+use super::ports::{get_json, put_json, PortError, Ports};
 
 /// One message.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -23,11 +23,9 @@ pub async fn send(sender: &MailSender, ports: &Ports<'_>, mail: &Mail) -> Result
     match sender {
         MailSender::DevInbox => {
             let key = keys::dev_inbox(&mail.to);
-            let mut inbox: Vec<Mail> =
-                ports.store.get(&key).await?.and_then(|j| serde_json::from_str(&j).ok()).unwrap_or_default();
+            let mut inbox: Vec<Mail> = get_json(ports.store, &key).await?.unwrap_or_default();
             inbox.push(mail.clone());
-            let json = serde_json::to_string(&inbox).map_err(|e| PortError(e.to_string()))?;
-            ports.store.put(&key, &json, Some(DEV_INBOX_TTL)).await?;
+            put_json(ports.store, &key, &inbox, Some(DEV_INBOX_TTL)).await?;
             (ports.log)(&format!("dev inbox: mail to {} ({}); read it at /dev/inbox?to=…", mail.to, mail.subject));
             Ok(())
         }

@@ -3,6 +3,8 @@
 //! a Durable Object and `fetch`; [`memory`] holds the in-memory twins used by tests.
 
 use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::fmt;
 
 pub mod memory;
@@ -31,6 +33,23 @@ pub trait Store {
     /// Keys starting with `prefix` (at most 1000). For pages and the admin API only — never
     /// on a login path.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, PortError>;
+}
+
+/// Reads `key` as JSON. A value that does not parse (another version's shape) counts as
+/// absent: these are caches and indexes that the next write replaces.
+pub async fn get_json<T: DeserializeOwned>(store: &dyn Store, key: &str) -> Result<Option<T>, PortError> {
+    Ok(store.get(key).await?.and_then(|json| serde_json::from_str(&json).ok()))
+}
+
+/// Writes `value` as JSON under `key` (with `ttl_seconds`, as [`Store::put`]).
+pub async fn put_json<T: Serialize>(
+    store: &dyn Store,
+    key: &str,
+    value: &T,
+    ttl_seconds: Option<u64>,
+) -> Result<(), PortError> {
+    let json = serde_json::to_string(value).map_err(|e| PortError(format!("{key} does not serialise: {e}")))?;
+    store.put(key, &json, ttl_seconds).await
 }
 
 /// What [`Once::take`] found.

@@ -186,3 +186,19 @@ fn why_a_back_channel_logout_token_was_refused_is_logged_not_answered() {
     let line = world.logged_for(description);
     assert!(line.contains("issued for another client"), "{line}");
 }
+
+/// A broken invariant is a bug, not an outage: the visitor gets a `500` page with a
+/// reference (not "temporarily unavailable, try again"), the log gets the detail under it.
+#[test]
+fn an_internal_error_is_a_500_with_a_reference_and_its_detail_in_the_log() {
+    let world = World::new();
+    let log = |line: &str| world.log.borrow_mut().push(line.to_owned());
+    let jobs = keyedge::core::ports::Jobs::default();
+    let req = http::Request::get(format!("{ISSUER}/account")).body(Vec::new()).unwrap();
+    let failure = keyedge::core::error::Failure::internal("invariant broken: grant g1 has no client");
+    let res = world.app.failure_response(&req, &world.ports(&log, &jobs), failure);
+    assert_eq!(res.status(), 500);
+    let page = body(&res);
+    assert!(!page.contains("invariant") && !page.contains("try again"), "{page}");
+    assert!(world.logged_for(&page).contains("invariant broken: grant g1 has no client"));
+}

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::core::keys;
-use crate::core::ports::{PortError, Ports};
+use crate::core::ports::{get_json, put_json, PortError, Ports};
 use crate::core::web::{CookieJar, Request};
 
 pub const COOKIE: &str = "keyedge_session";
@@ -33,9 +33,8 @@ pub struct Session {
 }
 
 async fn save(ports: &Ports<'_>, session: &Session) -> Result<(), PortError> {
-    let json = serde_json::to_string(session).map_err(|e| PortError(e.to_string()))?;
     let ttl = (session.expires_at - ports.clock.now()).max(1) as u64;
-    ports.store.put(&session.key, &json, Some(ttl)).await
+    put_json(ports.store, &session.key, session, Some(ttl)).await
 }
 
 /// What a new session is made of.
@@ -82,9 +81,8 @@ impl SessionEntry {
 /// Lists `session` for the account page, as last used `now` (one KV write).
 async fn list_entry(ports: &Ports<'_>, session: &Session, now: i64) -> Result<(), PortError> {
     let entry = SessionEntry::of(session, now);
-    let json = serde_json::to_string(&entry).map_err(|e| PortError(e.to_string()))?;
     let ttl = (session.expires_at - now).max(1) as u64;
-    ports.store.put(&keys::user_session(&session.user_id, &session.sid), &json, Some(ttl)).await
+    put_json(ports.store, &keys::user_session(&session.user_id, &session.sid), &entry, Some(ttl)).await
 }
 
 /// Notes that `session` just signed the user in to an application (single sign-on), for the
@@ -98,7 +96,7 @@ pub async fn list(ports: &Ports<'_>, user_id: &str) -> Result<Vec<SessionEntry>,
     let now = ports.clock.now();
     let mut entries = Vec::new();
     for key in ports.store.list(&keys::user_sessions_prefix(user_id)).await? {
-        if let Some(entry) = ports.store.get(&key).await?.and_then(|j| serde_json::from_str::<SessionEntry>(&j).ok()) {
+        if let Some(entry) = get_json::<SessionEntry>(ports.store, &key).await? {
             if entry.expires_at > now {
                 entries.push(entry);
             }

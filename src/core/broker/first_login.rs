@@ -21,7 +21,7 @@ use crate::core::keys;
 use crate::core::mail::{self, Mail};
 use crate::core::op::code::MARKER_TTL;
 use crate::core::pages::{self, FieldError, MailNotice, ProfileForm, ProviderChoice};
-use crate::core::ports::{PortError, Ports, Taken};
+use crate::core::ports::{Ports, Taken};
 use crate::core::upstream::BrokeredIdentity;
 use crate::core::web::{self, Params, Request};
 
@@ -128,7 +128,7 @@ pub fn expired() -> Failure {
 }
 
 fn json_failure(e: serde_json::Error) -> Failure {
-    Failure::Port(PortError(e.to_string()))
+    Failure::internal(format!("a pending first login does not (de)serialise: {e}"))
 }
 
 /// Stores `pending` under a fresh id (consuming the upstream login's `state` marker when

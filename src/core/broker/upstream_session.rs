@@ -11,7 +11,7 @@ use crate::core::app::Keyedge;
 use crate::core::config::{IdentityProvider, OidcProvider, ProviderKind};
 use crate::core::error::{Failure, OAuthError, Outcome, PageError};
 use crate::core::keys;
-use crate::core::ports::{PortError, Ports};
+use crate::core::ports::{get_json, put_json, PortError, Ports};
 use crate::core::upstream::oidc;
 use crate::core::web::{self, Params, Request};
 
@@ -40,16 +40,14 @@ pub async fn remember(
 ) -> Result<(), PortError> {
     let key = keys::upstream_sessions(alias, sub);
     let now = ports.clock.now();
-    let mut refs: Vec<UpstreamSessionRef> =
-        ports.store.get(&key).await?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default();
+    let mut refs: Vec<UpstreamSessionRef> = get_json(ports.store, &key).await?.unwrap_or_default();
     refs.retain(|r| r.expires_at > now);
     refs.push(UpstreamSessionRef {
         upstream_sid: upstream_sid.map(str::to_owned),
         session_key: session.key.clone(),
         expires_at: session.expires_at,
     });
-    let json = serde_json::to_string(&refs).map_err(|e| PortError(e.to_string()))?;
-    ports.store.put(&key, &json, Some(lifetime)).await
+    put_json(ports.store, &key, &refs, Some(lifetime)).await
 }
 
 fn oidc_of<'a>(app: &'a Keyedge, alias: &str) -> Option<(&'a IdentityProvider, &'a OidcProvider)> {
@@ -95,8 +93,7 @@ pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request,
         None => return Err(refused("keyedge needs the `sub` claim to find the sessions")),
     };
     let key = keys::upstream_sessions(alias, &sub);
-    let refs: Vec<UpstreamSessionRef> =
-        ports.store.get(&key).await?.and_then(|json| serde_json::from_str(&json).ok()).unwrap_or_default();
+    let refs: Vec<UpstreamSessionRef> = get_json(ports.store, &key).await?.unwrap_or_default();
     let (ending, kept): (Vec<_>, Vec<_>) =
         refs.into_iter().partition(|r| claims.sid.is_none() || r.upstream_sid == claims.sid);
     for r in &ending {
@@ -107,8 +104,7 @@ pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request,
     if kept.is_empty() {
         ports.store.delete(&key).await?;
     } else if !ending.is_empty() {
-        let json = serde_json::to_string(&kept).map_err(|e| PortError(e.to_string()))?;
-        ports.store.put(&key, &json, Some(app.config.session_lifetime)).await?;
+        put_json(ports.store, &key, &kept, Some(app.config.session_lifetime)).await?;
     }
     let mut res = web::json_no_store(StatusCode::OK, "{}".into());
     res.headers_mut().insert("cache-control", http::HeaderValue::from_static("no-store"));

@@ -9,7 +9,7 @@ use crate::core::app::Keyedge;
 use crate::core::config::{Client, GrantType};
 use crate::core::error::{Failure, OAuthError};
 use crate::core::keys;
-use crate::core::ports::{NewFamily, PortError, Ports};
+use crate::core::ports::{NewFamily, Ports};
 use crate::core::web;
 
 /// What a code stands for: the request it answers and the login that approved it.
@@ -94,8 +94,10 @@ pub async fn issue(
 ) -> Result<Issued, Failure> {
     let grant_id = marker.as_ref().map_or_else(|| ports.random_token(16), |m| m.grant_id.to_owned());
     let code = format!("{grant_id}.{}", ports.random_token(32));
-    let client =
-        app.config.client(&request.client_id).ok_or_else(|| Failure::Port(PortError("client vanished".into())))?;
+    let client = app
+        .config
+        .client(&request.client_id)
+        .ok_or_else(|| Failure::internal("the client of an authorization request is not configured"))?;
     let mut grant = CodeGrant {
         request: request.clone(),
         user_id: session.user_id.clone(),
@@ -148,5 +150,5 @@ pub enum Issued {
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, Failure> {
-    serde_json::to_string(value).map_err(|e| Failure::Port(PortError(e.to_string())))
+    serde_json::to_string(value).map_err(|e| Failure::internal(format!("a grant does not serialise: {e}")))
 }
