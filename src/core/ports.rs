@@ -8,6 +8,7 @@ use serde::Serialize;
 use std::fmt;
 
 pub mod memory;
+pub mod once_protocol;
 
 /// A failure of the infrastructure behind a port (not of the request being served).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,48 +6,15 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::{wasm_bindgen, JsError};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State};
 
+use crate::core::ports::once_protocol::{
+    Claimed, Counted, Done, FamilyReply, FamilySpec, FamilyWire, OnceOp as Op, RecordReply, RotateReply, RotateState,
+    Stored, Swapped, TakeReply, TakeState,
+};
 use crate::core::ports::{REPLAY_WINDOW, ROTATED_OUT_KEPT};
 
 #[durable_object]
 pub struct OnceStore {
     sql: SqlStorage,
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-enum Op {
-    Put { key: String, value: String, ttl: u64 },
-    Take { key: String },
-    Claim { key: String, owner: String },
-    Unclaim { key: String, owner: String },
-    OnceThenStore { marker: Option<MarkerSpec>, item: Option<ItemSpec>, family: Option<FamilySpec> },
-    FamilyRotate { key: String, presented: String, next: String },
-    FamilyRevoke { key: String },
-    FamilyGet { key: String },
-    RecordGet { key: String },
-    RecordSwap { key: String, expected: Option<String>, value: String },
-    CountUse { key: String, max: u32, window: u64 },
-}
-
-#[derive(Deserialize)]
-struct MarkerSpec {
-    key: String,
-    ttl: u64,
-}
-
-#[derive(Deserialize)]
-struct ItemSpec {
-    key: String,
-    value: String,
-    ttl: u64,
-}
-
-#[derive(Deserialize)]
-struct FamilySpec {
-    key: String,
-    value: String,
-    current: String,
-    ttl: u64,
 }
 
 #[derive(Deserialize)]
@@ -164,7 +131,7 @@ impl OnceStore {
         match op {
             Op::Put { key, value, ttl } => {
                 self.put(key, value, ttl, now)?;
-                Ok(serde_json::json!({}))
+                reply(Done {})
             }
             Op::OnceThenStore { marker, item, family } => {
                 // One request: a Durable Object runs it without interleaving.
@@ -177,7 +144,7 @@ impl OnceStore {
                         )?
                         .to_array()?;
                     if !used.is_empty() {
-                        return Ok(serde_json::json!({ "stored": false }));
+                        return reply(Stored { stored: false });
                     }
                     self.put(m.key, String::new(), m.ttl, now)?;
                 }
@@ -187,7 +154,7 @@ impl OnceStore {
                 if let Some(f) = family {
                     self.create_family(f, now)?;
                 }
-                Ok(serde_json::json!({ "stored": true }))
+                reply(Stored { stored: true })
             }
             Op::Take { key } => {
                 let rows: Vec<Row> = self
@@ -198,29 +165,29 @@ impl OnceStore {
                     )?
                     .to_array()?;
                 let Some(row) = rows.into_iter().next() else {
-                    return Ok(serde_json::json!({ "state": "missing" }));
+                    return reply(TakeReply { state: TakeState::Missing, value: None });
                 };
                 if row.consumed != 0 {
-                    return Ok(serde_json::json!({ "state": "replayed", "value": row.value }));
+                    return reply(TakeReply { state: TakeState::Replayed, value: Some(row.value) });
                 }
                 self.sql.exec(
                     "UPDATE items SET consumed = 1, expires_at = ? WHERE key = ?",
                     vec![SqlStorageValue::Integer(now + REPLAY_WINDOW as i64), key.into()],
                 )?;
-                Ok(serde_json::json!({ "state": "fresh", "value": row.value }))
+                reply(TakeReply { state: TakeState::Fresh, value: Some(row.value) })
             }
             Op::Claim { key, owner } => {
                 let existing: Vec<Owner> =
                     self.sql.exec("SELECT owner FROM claims WHERE key = ?", vec![key.clone().into()])?.to_array()?;
                 if let Some(o) = existing.into_iter().next() {
-                    return Ok(serde_json::json!({ "existing": o.owner }));
+                    return reply(Claimed { existing: Some(o.owner) });
                 }
                 self.sql.exec("INSERT INTO claims (key, owner) VALUES (?, ?)", vec![key.into(), owner.into()])?;
-                Ok(serde_json::json!({}))
+                reply(Claimed::default())
             }
             Op::Unclaim { key, owner } => {
                 self.sql.exec("DELETE FROM claims WHERE key = ? AND owner = ?", vec![key.into(), owner.into()])?;
-                Ok(serde_json::json!({}))
+                reply(Done {})
             }
             Op::FamilyRotate { key, presented, next } => {
                 // The usual case: the presented secret is the current one.
@@ -234,63 +201,70 @@ impl OnceStore {
                 ];
                 let rotated: Vec<ValueRow> = self.sql.exec(ROTATE, bindings)?.to_array()?;
                 if let Some(row) = rotated.into_iter().next() {
-                    return Ok(serde_json::json!({ "state": "rotated", "value": row.value }));
+                    return reply(RotateReply { state: RotateState::Rotated, value: Some(row.value) });
                 }
                 let Some(row) = self.family(&key, now)? else {
-                    return Ok(serde_json::json!({ "state": "missing" }));
+                    return reply(RotateReply { state: RotateState::Missing, value: None });
                 };
                 if row.revoked != 0 {
-                    return Ok(serde_json::json!({ "state": "refused" }));
+                    return reply(RotateReply { state: RotateState::Refused, value: None });
                 }
                 let previous: Vec<String> = serde_json::from_str(&row.previous).unwrap_or_default();
                 if previous.contains(&presented) {
                     self.sql.exec("UPDATE families SET revoked = 1 WHERE key = ?", vec![key.into()])?;
-                    return Ok(serde_json::json!({ "state": "reused", "value": row.value }));
+                    return reply(RotateReply { state: RotateState::Reused, value: Some(row.value) });
                 }
-                Ok(serde_json::json!({ "state": "refused" }))
+                reply(RotateReply { state: RotateState::Refused, value: None })
             }
             Op::FamilyRevoke { key } => {
                 self.sql.exec("UPDATE families SET revoked = 1 WHERE key = ?", vec![key.into()])?;
-                Ok(serde_json::json!({}))
+                reply(Done {})
             }
-            Op::FamilyGet { key } => match self.family(&key, now)? {
-                Some(row) => {
-                    Ok(serde_json::json!({ "value": row.value, "current": row.current, "revoked": row.revoked != 0 }))
-                }
-                None => Ok(serde_json::json!({})),
-            },
+            Op::FamilyGet { key } => {
+                let family = self.family(&key, now)?.map(|row| FamilyWire {
+                    value: row.value,
+                    current: row.current,
+                    revoked: row.revoked != 0,
+                });
+                reply(FamilyReply { family })
+            }
             Op::RecordGet { key } => {
                 let rows: Vec<ValueRow> =
                     self.sql.exec("SELECT value FROM records WHERE key = ?", vec![key.into()])?.to_array()?;
-                Ok(rows.into_iter().next().map_or(serde_json::json!({}), |r| serde_json::json!({ "value": r.value })))
+                reply(RecordReply { value: rows.into_iter().next().map(|r| r.value) })
             }
             Op::RecordSwap { key, expected, value } => {
                 let rows: Vec<ValueRow> =
                     self.sql.exec("SELECT value FROM records WHERE key = ?", vec![key.clone().into()])?.to_array()?;
                 if rows.into_iter().next().map(|r| r.value) != expected {
-                    return Ok(serde_json::json!({ "swapped": false }));
+                    return reply(Swapped { swapped: false });
                 }
                 self.sql.exec(
                     "INSERT OR REPLACE INTO records (key, value) VALUES (?, ?)",
                     vec![key.into(), value.into()],
                 )?;
-                Ok(serde_json::json!({ "swapped": true }))
+                reply(Swapped { swapped: true })
             }
             Op::CountUse { key, max, window } => {
                 self.sql.exec("DELETE FROM counters WHERE expires_at <= ?", vec![SqlStorageValue::Integer(now)])?;
                 let rows: Vec<Uses> =
                     self.sql.exec("SELECT uses FROM counters WHERE key = ?", vec![key.clone().into()])?.to_array()?;
                 if rows.first().is_some_and(|r| r.uses >= max as i64) {
-                    return Ok(serde_json::json!({ "counted": false }));
+                    return reply(Counted { counted: false });
                 }
                 self.sql.exec(
                     "INSERT INTO counters (key, uses, expires_at) VALUES (?, 1, ?) ON CONFLICT(key) DO UPDATE SET uses = uses + 1",
                     vec![key.into(), SqlStorageValue::Integer(now + window as i64)],
                 )?;
-                Ok(serde_json::json!({ "counted": true }))
+                reply(Counted { counted: true })
             }
         }
     }
+}
+
+/// An operation's typed answer, as the JSON it travels as.
+fn reply<T: serde::Serialize>(answer: T) -> Result<serde_json::Value> {
+    serde_json::to_value(answer).map_err(|e| worker::Error::RustError(format!("once store reply: {e}")))
 }
 
 #[derive(Deserialize)]

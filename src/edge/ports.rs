@@ -1,5 +1,9 @@
 //! Port adapters over Workers bindings, and conversion between worker and `http` types.
 
+use crate::core::ports::once_protocol::{
+    Claimed, Counted, Done, FamilyReply, FamilySpec, ItemSpec, MarkerSpec, OnceOp, RecordReply, RotateReply, Stored,
+    Swapped, TakeReply,
+};
 use async_trait::async_trait;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{kv::KvStore, web_sys, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response, Result};
@@ -135,16 +139,19 @@ impl OncePort {
     /// whole key), so no single object is a global bottleneck while keys that must change
     /// together (a code and its refresh family) land in the same object.
     fn shard(key: &str) -> String {
-        let route = key.split_once('|').map_or(key, |(r, _)| r);
-        let h = route.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+        let h = crate::core::ports::once_protocol::route(key)
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
         format!("once-{}", h % 64)
     }
 
     /// One operation on the object that owns `key`, over Durable Object RPC
-    /// (`OnceStore::call`): a JSON string each way, no Request or Response objects.
-    async fn call(&self, key: &str, body: serde_json::Value) -> std::result::Result<serde_json::Value, PortError> {
+    /// (`OnceStore::call`): a JSON string each way, no Request or Response objects; the answer
+    /// is read as the reply type of that operation (`core::ports::once_protocol`).
+    async fn call<R: serde::de::DeserializeOwned>(&self, key: &str, op: &OnceOp) -> std::result::Result<R, PortError> {
         let stub: OnceRpc = self.0.get_by_name(&Self::shard(key)).map_err(port_err)?.into_rpc();
-        let promise = stub.call(&body.to_string()).map_err(|e| js_port_error("once store", e))?;
+        let body = serde_json::to_string(op).map_err(port_err)?;
+        let promise = stub.call(&body).map_err(|e| js_port_error("once store", e))?;
         let answer = JsFuture::from(promise).await.map_err(|e| js_port_error("once store", e))?;
         let answer = answer.as_string().ok_or_else(|| PortError("once store: the answer is not text".into()))?;
         serde_json::from_str(&answer).map_err(port_err)
@@ -154,24 +161,19 @@ impl OncePort {
 #[async_trait(?Send)]
 impl Once for OncePort {
     async fn put(&self, key: &str, value: &str, ttl: u64) -> std::result::Result<(), PortError> {
-        self.call(key, serde_json::json!({"op": "put", "key": key, "value": value, "ttl": ttl})).await.map(|_| ())
+        let op = OnceOp::Put { key: key.into(), value: value.into(), ttl };
+        self.call::<Done>(key, &op).await.map(|_| ())
     }
     async fn take(&self, key: &str) -> std::result::Result<Taken, PortError> {
-        let v = self.call(key, serde_json::json!({"op": "take", "key": key})).await?;
-        let value = v.get("value").and_then(|v| v.as_str()).map(str::to_owned);
-        Ok(match (v.get("state").and_then(|s| s.as_str()), value) {
-            (Some("fresh"), Some(value)) => Taken::Fresh(value),
-            (Some("replayed"), Some(value)) => Taken::Replayed(value),
-            _ => Taken::Missing,
-        })
+        Ok(self.call::<TakeReply>(key, &OnceOp::Take { key: key.into() }).await?.into())
     }
     async fn claim(&self, key: &str, owner: &str) -> std::result::Result<Option<String>, PortError> {
-        let v = self.call(key, serde_json::json!({"op": "claim", "key": key, "owner": owner})).await?;
-        Ok(v.get("existing").and_then(|e| e.as_str()).map(str::to_owned))
+        let op = OnceOp::Claim { key: key.into(), owner: owner.into() };
+        Ok(self.call::<Claimed>(key, &op).await?.existing)
     }
     async fn unclaim(&self, key: &str, owner: &str) -> std::result::Result<(), PortError> {
-        self.call(key, serde_json::json!({"op": "unclaim", "key": key, "owner": owner})).await?;
-        Ok(())
+        let op = OnceOp::Unclaim { key: key.into(), owner: owner.into() };
+        self.call::<Done>(key, &op).await.map(|_| ())
     }
     async fn once_then_store(
         &self,
@@ -185,42 +187,25 @@ impl Once for OncePort {
         if keys.iter().any(|k| Self::shard(k) != Self::shard(first)) {
             return Err(PortError(format!("{keys:?} do not route to one object")));
         }
-        let op = serde_json::json!({
-            "op": "once_then_store",
-            "marker": marker.map(|(key, ttl)| serde_json::json!({"key": key, "ttl": ttl})),
-            "item": item.map(|(key, value, ttl)| serde_json::json!({"key": key, "value": value, "ttl": ttl})),
-            "family": family.map(|f| serde_json::json!({"key": f.key, "value": f.value, "current": f.current, "ttl": f.ttl_seconds})),
-        });
-        let v = self.call(first, op).await?;
-        Ok(v.get("stored").and_then(|s| s.as_bool()).unwrap_or(false))
+        let op = OnceOp::OnceThenStore {
+            marker: marker.map(|(key, ttl)| MarkerSpec { key: key.into(), ttl }),
+            item: item.map(|(key, value, ttl)| ItemSpec { key: key.into(), value: value.into(), ttl }),
+            family: family.map(FamilySpec::from),
+        };
+        Ok(self.call::<Stored>(first, &op).await?.stored)
     }
     async fn family_rotate(&self, key: &str, presented: &str, next: &str) -> std::result::Result<Rotation, PortError> {
-        let op = serde_json::json!({"op": "family_rotate", "key": key, "presented": presented, "next": next});
-        let v = self.call(key, op).await?;
-        let value = v.get("value").and_then(|v| v.as_str()).map(str::to_owned);
-        Ok(match (v.get("state").and_then(|s| s.as_str()), value) {
-            (Some("rotated"), Some(value)) => Rotation::Rotated(value),
-            (Some("reused"), Some(value)) => Rotation::Reused(value),
-            (Some("refused"), _) => Rotation::Refused,
-            _ => Rotation::Missing,
-        })
+        let op = OnceOp::FamilyRotate { key: key.into(), presented: presented.into(), next: next.into() };
+        Ok(self.call::<RotateReply>(key, &op).await?.into())
     }
     async fn family_revoke(&self, key: &str) -> std::result::Result<(), PortError> {
-        self.call(key, serde_json::json!({"op": "family_revoke", "key": key})).await.map(|_| ())
+        self.call::<Done>(key, &OnceOp::FamilyRevoke { key: key.into() }).await.map(|_| ())
     }
     async fn family_get(&self, key: &str) -> std::result::Result<Option<Family>, PortError> {
-        let v = self.call(key, serde_json::json!({"op": "family_get", "key": key})).await?;
-        let text = |name: &str| v.get(name).and_then(|x| x.as_str()).map(str::to_owned);
-        Ok(match (text("value"), text("current")) {
-            (Some(value), Some(current)) => {
-                Some(Family { value, current, revoked: v.get("revoked").and_then(|r| r.as_bool()).unwrap_or(true) })
-            }
-            _ => None,
-        })
+        Ok(self.call::<FamilyReply>(key, &OnceOp::FamilyGet { key: key.into() }).await?.into())
     }
     async fn record_get(&self, key: &str) -> std::result::Result<Option<String>, PortError> {
-        let v = self.call(key, serde_json::json!({"op": "record_get", "key": key})).await?;
-        Ok(v.get("value").and_then(|x| x.as_str()).map(str::to_owned))
+        Ok(self.call::<RecordReply>(key, &OnceOp::RecordGet { key: key.into() }).await?.value)
     }
     async fn record_swap(
         &self,
@@ -228,14 +213,12 @@ impl Once for OncePort {
         expected: Option<&str>,
         value: &str,
     ) -> std::result::Result<bool, PortError> {
-        let op = serde_json::json!({"op": "record_swap", "key": key, "expected": expected, "value": value});
-        let v = self.call(key, op).await?;
-        Ok(v.get("swapped").and_then(|s| s.as_bool()).unwrap_or(false))
+        let op = OnceOp::RecordSwap { key: key.into(), expected: expected.map(str::to_owned), value: value.into() };
+        Ok(self.call::<Swapped>(key, &op).await?.swapped)
     }
     async fn count_use(&self, key: &str, max: u32, window: u64) -> std::result::Result<bool, PortError> {
-        let v =
-            self.call(key, serde_json::json!({"op": "count_use", "key": key, "max": max, "window": window})).await?;
-        Ok(v.get("counted").and_then(|c| c.as_bool()).unwrap_or(false))
+        let op = OnceOp::CountUse { key: key.into(), max, window };
+        Ok(self.call::<Counted>(key, &op).await?.counted)
     }
 }
 

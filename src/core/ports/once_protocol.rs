@@ -1,0 +1,195 @@
+//! The wire protocol of the `Once` Durable Object, shared by its two sides: the Worker's
+//! client (`src/edge/ports.rs`) builds an [`OnceOp`] and reads the reply type of that op; the
+//! object (`src/edge/once.rs`) reads the op and answers that type. The JSON shapes are the
+//! ones both sides have always spoken, so Workers of the previous version keep working with
+//! the object during a rollout.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Family, NewFamily, Rotation, Taken};
+
+/// One operation on the object that owns its key(s).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum OnceOp {
+    Put { key: String, value: String, ttl: u64 },
+    Take { key: String },
+    Claim { key: String, owner: String },
+    Unclaim { key: String, owner: String },
+    OnceThenStore { marker: Option<MarkerSpec>, item: Option<ItemSpec>, family: Option<FamilySpec> },
+    FamilyRotate { key: String, presented: String, next: String },
+    FamilyRevoke { key: String },
+    FamilyGet { key: String },
+    RecordGet { key: String },
+    RecordSwap { key: String, expected: Option<String>, value: String },
+    CountUse { key: String, max: u32, window: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkerSpec {
+    pub key: String,
+    pub ttl: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemSpec {
+    pub key: String,
+    pub value: String,
+    pub ttl: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FamilySpec {
+    pub key: String,
+    pub value: String,
+    pub current: String,
+    pub ttl: u64,
+}
+
+impl From<&NewFamily<'_>> for FamilySpec {
+    fn from(f: &NewFamily<'_>) -> Self {
+        FamilySpec { key: f.key.into(), value: f.value.into(), current: f.current.into(), ttl: f.ttl_seconds }
+    }
+}
+
+/// The answer to `put`, `unclaim` and `family_revoke`: `{}`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Done {}
+
+/// `once_then_store`: whether the marker was free and everything was stored.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Stored {
+    pub stored: bool,
+}
+
+/// `claim`: the owner that holds the key already, if another one does.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Claimed {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TakeState {
+    Fresh,
+    Replayed,
+    Missing,
+}
+
+/// `take`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TakeReply {
+    pub state: TakeState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl From<TakeReply> for Taken {
+    fn from(r: TakeReply) -> Self {
+        match (r.state, r.value) {
+            (TakeState::Fresh, Some(value)) => Taken::Fresh(value),
+            (TakeState::Replayed, Some(value)) => Taken::Replayed(value),
+            _ => Taken::Missing,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotateState {
+    Rotated,
+    Reused,
+    Refused,
+    Missing,
+}
+
+/// `family_rotate`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RotateReply {
+    pub state: RotateState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl From<RotateReply> for Rotation {
+    fn from(r: RotateReply) -> Self {
+        match (r.state, r.value) {
+            (RotateState::Rotated, Some(value)) => Rotation::Rotated(value),
+            (RotateState::Reused, Some(value)) => Rotation::Reused(value),
+            (RotateState::Refused, _) => Rotation::Refused,
+            _ => Rotation::Missing,
+        }
+    }
+}
+
+/// `family_get`: `{}` when there is no such family.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct FamilyReply {
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<FamilyWire>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FamilyWire {
+    pub value: String,
+    pub current: String,
+    pub revoked: bool,
+}
+
+impl From<FamilyReply> for Option<Family> {
+    fn from(r: FamilyReply) -> Self {
+        r.family.map(|f| Family { value: f.value, current: f.current, revoked: f.revoked })
+    }
+}
+
+/// `record_get`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct RecordReply {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// `record_swap`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Swapped {
+    pub swapped: bool,
+}
+
+/// `count_use`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Counted {
+    pub counted: bool,
+}
+
+/// The part of a key that chooses its object: before the first `|` (so a code and its refresh
+/// family, or a grant's marker and code, land together), or the whole key.
+pub fn route(key: &str) -> &str {
+    key.split_once('|').map_or(key, |(route, _)| route)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The shapes both sides have always spoken (a Worker of the previous version talks to
+    /// the object during a rollout).
+    #[test]
+    fn the_wire_shapes_stay_what_they_were() {
+        let op = OnceOp::Claim { key: "k".into(), owner: "o".into() };
+        assert_eq!(serde_json::to_value(&op).unwrap(), json!({"op": "claim", "key": "k", "owner": "o"}));
+        assert_eq!(serde_json::to_value(Done {}).unwrap(), json!({}));
+        assert_eq!(serde_json::to_value(Claimed::default()).unwrap(), json!({}));
+        let take = TakeReply { state: TakeState::Replayed, value: Some("v".into()) };
+        assert_eq!(serde_json::to_value(&take).unwrap(), json!({"state": "replayed", "value": "v"}));
+        assert_eq!(serde_json::to_value(FamilyReply::default()).unwrap(), json!({}));
+        let family =
+            FamilyReply { family: Some(FamilyWire { value: "v".into(), current: "c".into(), revoked: false }) };
+        assert_eq!(serde_json::to_value(&family).unwrap(), json!({"value": "v", "current": "c", "revoked": false}));
+        let back: FamilyReply = serde_json::from_value(json!({})).unwrap();
+        assert!(Option::<Family>::from(back).is_none());
+        assert_eq!(route("grant|code:x"), "grant");
+        assert_eq!(route("claim:x"), "claim:x");
+    }
+}
