@@ -7,7 +7,6 @@
 //! step) under a random id the browser holds in the `keyedge_pending` cookie.
 
 use http::StatusCode;
-use serde::{Deserialize, Serialize};
 
 use super::callback::{finish, Completion};
 use super::login::{self, Continuation, Purpose};
@@ -19,162 +18,18 @@ use crate::core::csrf::{Checked, PendingLoginCookie};
 use crate::core::error::{Failure, Outcome, PageError};
 use crate::core::keys;
 use crate::core::mail::{self, Mail};
-use crate::core::op::code::MARKER_TTL;
 use crate::core::pages::{self, FieldError, MailNotice, ProfileForm, ProviderChoice};
-use crate::core::ports::{Ports, Taken};
+use crate::core::ports::Ports;
 use crate::core::upstream::BrokeredIdentity;
 use crate::core::web::{self, Params, Request};
 
-pub const PENDING_COOKIE: &str = "keyedge_pending";
-/// How long a first login may wait for the user (including reading a mail).
-pub const PENDING_TTL: u64 = 600;
-/// How long a mailed verification link works (and never longer than its pending login).
-pub const EMAIL_CODE_TTL: u64 = 600;
-/// Verification mails one address may receive per [`MAIL_WINDOW`], whatever the logins.
-pub const MAILS_PER_RECIPIENT: u32 = 5;
-/// The window of [`MAILS_PER_RECIPIENT`], in seconds.
-pub const MAIL_WINDOW: u64 = 3600;
+mod state;
 
-/// The existing account a first login may be linked to.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Existing {
-    pub user_id: String,
-    /// What it has in common with the new identity.
-    pub field: Unique,
-}
-
-/// Where a pending first login stands. Each stage carries exactly what it has established: a
-/// mailed code exists only together with the target it was mailed for, so a new target (or a
-/// new draft, which returns to [`Stage::Profile`]) can never inherit one.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(tag = "stage", rename_all = "snake_case")]
-pub enum Stage {
-    /// No existing account in question: the profile form, or the account about to be made.
-    #[default]
-    Profile,
-    /// An existing account has what the new identity has: the user chooses to link (and
-    /// verify) or to change the profile.
-    ConfirmLink { existing: Existing },
-    /// A verification link was mailed for `existing`; opened in this browser, it links.
-    AwaitingMail { existing: Existing, mailed: MailedCode },
-}
-
-impl Stage {
-    /// The existing account in question, at any stage that has one.
-    pub fn existing(&self) -> Option<&Existing> {
-        match self {
-            Stage::Profile => None,
-            Stage::ConfirmLink { existing } | Stage::AwaitingMail { existing, .. } => Some(existing),
-        }
-    }
-}
-
-/// A verification link sent by mail. Opened in the browser of the pending login, it proves
-/// that whoever reads the mailbox of account `user_id` agrees to link this login's identity
-/// to that account — nothing else.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct MailedCode {
-    /// The account the mail was sent for; the link works only while it is the target.
-    pub user_id: String,
-    /// The address it went to; the link works only while the account has it, verified.
-    pub to: String,
-    /// SHA-256 of the mailed token together with the account, the upstream identity and the
-    /// pending login it was issued for (see [`code_hash`]).
-    pub hash: String,
-    pub expires_at: i64,
-}
-
-/// Binds a mailed token to the account it was sent for, the upstream identity (alias and
-/// `sub`) and the pending login (its grant): the same token presented for anything else
-/// hashes differently.
-fn code_hash(token: &str, user_id: &str, pending: &Pending) -> String {
-    let bound = serde_json::json!([token, user_id, pending.identity.alias, pending.identity.sub, pending.grant_id]);
-    keys::refresh_secret(&bound.to_string())
-}
-
-/// A first login waiting for the user.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Pending {
-    pub alias: String,
-    pub identity: BrokeredIdentity,
-    pub continuation: Continuation,
-    pub grant_id: String,
-    pub draft: Draft,
-    #[serde(default)]
-    pub stage: Stage,
-    pub expires_at: i64,
-    /// A secret of this pending login, the same through all its steps: the cookie that names
-    /// each step starts with it, and the CSRF token of its forms is bound to it.
-    #[serde(default)]
-    pub form_secret: String,
-}
-
-impl Pending {
-    /// The part of the pending cookie that stays through the steps (`{grant}.{form secret}`;
-    /// the cookie is that and `.{step}`), the secret the forms' CSRF token is bound to.
-    fn login_binding(&self) -> String {
-        format!("{}.{}", self.grant_id, self.form_secret)
-    }
-}
-
-/// The page for a step whose pending login is gone (expired, finished, or another browser's).
-pub fn expired() -> Failure {
-    PageError::bad_request(
-        "Sign-in expired",
-        "This sign-in has expired, was already completed, or was started in another browser. Please start again.",
-    )
-    .with_retry("/login?return_to=%2Faccount")
-    .into()
-}
-
-fn json_failure(e: serde_json::Error) -> Failure {
-    Failure::internal(format!("a pending first login does not (de)serialise: {e}"))
-}
-
-/// Stores `pending` under a fresh id (consuming the upstream login's `state` marker when
-/// given, in the same call) and returns the cookie that names it.
-async fn save(app: &Keyedge, ports: &Ports<'_>, pending: &Pending, marker: Option<&str>) -> Result<String, Failure> {
-    let cookie = format!("{}.{}", pending.login_binding(), ports.random_token(32));
-    let key = keys::pending(&cookie);
-    let json = serde_json::to_string(pending).map_err(json_failure)?;
-    let sealed = app.sealer.seal(ports.rng, key.as_bytes(), json.as_bytes());
-    let stored =
-        ports.once.once_then_store(marker.map(|m| (m, MARKER_TTL)), Some((&key, &sealed, PENDING_TTL)), None).await?;
-    if !stored {
-        return Err(expired());
-    }
-    Ok(cookie)
-}
-
-/// Takes the pending login named by `cookie` (it cannot be taken twice).
-async fn take_by_cookie(app: &Keyedge, ports: &Ports<'_>, cookie: &str) -> Result<Pending, Failure> {
-    let key = keys::pending(cookie);
-    let Taken::Fresh(sealed) = ports.once.take(&key).await? else {
-        return Err(expired());
-    };
-    let mut pending: Pending = app
-        .sealer
-        .open(key.as_bytes(), &sealed)
-        .and_then(|json| serde_json::from_slice(&json).ok())
-        .ok_or_else(expired)?;
-    if pending.expires_at <= ports.clock.now() {
-        return Err(expired());
-    }
-    // Saved by an earlier version: from now on it has its own.
-    if pending.form_secret.is_empty() {
-        pending.form_secret = ports.random_token(16);
-    }
-    Ok(pending)
-}
-
-async fn take(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Result<Pending, Failure> {
-    let cookie = app.cookies().get(req, PENDING_COOKIE).ok_or_else(expired)?.to_owned();
-    take_by_cookie(app, ports, &cookie).await
-}
-
-fn provider<'a>(app: &'a Keyedge, pending: &Pending) -> Result<&'a IdentityProvider, Failure> {
-    app.config.provider(&pending.alias).ok_or_else(expired)
-}
+use state::*;
+pub use state::{
+    expired, Existing, MailedCode, Pending, Stage, EMAIL_CODE_TTL, MAILS_PER_RECIPIENT, MAIL_WINDOW, PENDING_COOKIE,
+    PENDING_TTL,
+};
 
 /// The pages of the flow.
 enum Page {
