@@ -9,12 +9,12 @@ use super::app::Keyedge;
 use super::broker::logout;
 use super::broker::session;
 use super::broker::users::{self, UpdateError, User};
-use super::error::{Failure, OAuthError, Outcome};
+use super::error::{ErrorCode, Failure, OAuthError, Outcome};
 use super::keys;
 use super::ports::{PortError, Ports};
 use super::web::{self, Params, Request};
 
-fn error(status: StatusCode, code: &'static str, description: impl Into<String>) -> Failure {
+fn error(status: StatusCode, code: ErrorCode, description: impl Into<String>) -> Failure {
     Failure::Json(status, OAuthError::new(code, description))
 }
 
@@ -24,7 +24,11 @@ fn ok(body: Value) -> Outcome {
 
 fn authorized(app: &Keyedge, req: &Request) -> Result<(), Failure> {
     let Some(token) = &app.config.admin_token else {
-        return Err(error(StatusCode::NOT_FOUND, "invalid_request", "the admin API is not enabled (admin_token_env)"));
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::InvalidRequest,
+            "the admin API is not enabled (admin_token_env)",
+        ));
     };
     let presented = req
         .headers()
@@ -37,7 +41,7 @@ fn authorized(app: &Keyedge, req: &Request) -> Result<(), Failure> {
     } else {
         Err(Failure::Bearer(
             StatusCode::UNAUTHORIZED,
-            OAuthError::new("invalid_token", "a valid admin token is required"),
+            OAuthError::new(ErrorCode::InvalidToken, "a valid admin token is required"),
         ))
     }
 }
@@ -54,12 +58,14 @@ pub async fn handle(app: &Keyedge, ports: &Ports<'_>, req: &Request, rest: &str)
         (&Method::DELETE, ["users", id, "sessions"]) => end_sessions(app, ports, id).await,
         (&Method::GET, ["export"]) => export(ports).await,
         (&Method::POST, ["import"]) => import(ports, req).await,
-        _ => Err(error(StatusCode::NOT_FOUND, "invalid_request", "no such admin endpoint")),
+        _ => Err(error(StatusCode::NOT_FOUND, ErrorCode::InvalidRequest, "no such admin endpoint")),
     }
 }
 
 async fn user_or_404(ports: &Ports<'_>, id: &str) -> Result<User, Failure> {
-    users::load(ports, id).await?.ok_or_else(|| error(StatusCode::NOT_FOUND, "not_found", format!("no user `{id}`")))
+    users::load(ports, id)
+        .await?
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("no user `{id}`")))
 }
 
 /// `GET /admin/users?email=…`, `?username=…`, `?idp={alias}&sub=…`, or without a filter the
@@ -71,7 +77,7 @@ async fn find(ports: &Ports<'_>, req: &Request) -> Outcome {
         (_, Some(username), _, _) => Some(ports.store.get(&keys::username(username)).await?),
         (_, _, Some(alias), Some(sub)) => Some(ports.store.get(&keys::link(alias, sub)).await?),
         (_, _, Some(_), None) | (_, _, None, Some(_)) => {
-            return Err(error(StatusCode::BAD_REQUEST, "invalid_request", "idp and sub go together"))
+            return Err(error(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, "idp and sub go together"))
         }
         _ => None,
     };
@@ -117,9 +123,13 @@ async fn unlink(ports: &Ports<'_>, id: &str, alias: &str) -> Outcome {
     .await;
     let (user, link) = match removed {
         Ok(Some(done)) => done,
-        Ok(None) => return Err(error(StatusCode::NOT_FOUND, "not_found", format!("no user `{id}`"))),
+        Ok(None) => return Err(error(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("no user `{id}`"))),
         Err(UpdateError::Refused(())) => {
-            return Err(error(StatusCode::NOT_FOUND, "not_found", format!("the user has no `{alias}` identity")))
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                format!("the user has no `{alias}` identity"),
+            ))
         }
         Err(UpdateError::Port(e)) => return Err(e.into()),
     };

@@ -8,7 +8,7 @@ use std::fmt;
 use super::broker::{account, callback, first_login, login, logout, session, stored_tokens, upstream_session};
 use super::config::{Config, ConfigError, IdentityProvider, MailSender, ProviderKind};
 use super::csrf::{self, Checked, CsrfKey, PendingLoginCookie, Refusal, SessionCookie};
-use super::error::{self, Failure, OAuthError, Outcome, PageError};
+use super::error::{self, ErrorCode, Failure, OAuthError, Outcome, PageError};
 pub use super::gate::Reply;
 use super::jose::{KeyError, Keyring, SigningKey};
 use super::limits::{self, BodyLimit, TooLarge};
@@ -390,7 +390,7 @@ impl Keyedge {
             let forwards =
                 |p: &&IdentityProvider| matches!(&p.kind, ProviderKind::Oidc(c) if c.accepts_prompt_none_forward);
             if direct.filter(forwards).is_none() {
-                let e = OAuthError::new("login_required", "the user must sign in");
+                let e = OAuthError::new(ErrorCode::LoginRequired, "the user must sign in");
                 return Ok(target.error(issuer, &self.css_path, &e));
             }
         }

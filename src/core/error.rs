@@ -1,5 +1,6 @@
 //! The core's error type and the one place where errors become HTTP responses.
 
+pub use super::vocab::ErrorCode;
 use http::StatusCode;
 use std::fmt;
 
@@ -10,22 +11,22 @@ use super::web::{self, Response};
 /// An OAuth 2.0 error as sent on the wire (RFC 6749 §4.1.2.1, §5.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub description: String,
 }
 
 impl OAuthError {
-    pub fn new(code: &'static str, description: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
         Self { code, description: description.into() }
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
-        Self::new("invalid_request", d)
+        Self::new(ErrorCode::InvalidRequest, d)
     }
     pub fn invalid_grant(d: impl Into<String>) -> Self {
-        Self::new("invalid_grant", d)
+        Self::new(ErrorCode::InvalidGrant, d)
     }
     pub fn invalid_client(d: impl Into<String>) -> Self {
-        Self::new("invalid_client", d)
+        Self::new(ErrorCode::InvalidClient, d)
     }
 }
 
@@ -177,7 +178,7 @@ impl From<PortError> for Failure {
 }
 
 fn oauth_json(e: &OAuthError) -> String {
-    serde_json::json!({ "error": e.code, "error_description": e.description }).to_string()
+    serde_json::json!({ "error": e.code.as_str(), "error_description": e.description }).to_string()
 }
 
 impl Failure {

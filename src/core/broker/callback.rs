@@ -8,7 +8,7 @@ use super::users::User;
 use super::{first_login, mappers, session, step_up, stored_tokens, upstream_session, users};
 use crate::core::app::Keyedge;
 use crate::core::config::{IdentityProvider, ProviderKind};
-use crate::core::error::{Failure, OAuthError, Outcome, PageError};
+use crate::core::error::{ErrorCode, Failure, OAuthError, Outcome, PageError};
 use crate::core::keys;
 use crate::core::op::code::{self, Issued, Marker, MARKER_TTL};
 use crate::core::ports::Ports;
@@ -125,7 +125,7 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
     }
     // A client that asked for a fresh login gets one only with the IdP's evidence.
     if let Err(request) = step_up::check(idp, &flow, &identity, ports.clock.now()) {
-        let e = OAuthError::new("login_required", "the identity provider did not prove a new sign-in");
+        let e = OAuthError::new(ErrorCode::LoginRequired, "the identity provider did not prove a new sign-in");
         let res = request.target().error(&app.config.issuer, app.css(), &e);
         return Ok(web::with_cookie(res, app.cookies().clear(&cookie_name)));
     }
@@ -313,11 +313,11 @@ async fn link(
 
 /// The OAuth error codes of OIDC Core §3.1.2.6 pass through unchanged; any other failure of
 /// a silent login is `login_required`.
-fn silent_error_code(error: &str) -> &'static str {
+fn silent_error_code(error: &str) -> ErrorCode {
     match error {
-        "consent_required" => "consent_required",
-        "interaction_required" => "interaction_required",
-        "account_selection_required" => "account_selection_required",
-        _ => "login_required",
+        "consent_required" => ErrorCode::ConsentRequired,
+        "interaction_required" => ErrorCode::InteractionRequired,
+        "account_selection_required" => ErrorCode::AccountSelectionRequired,
+        _ => ErrorCode::LoginRequired,
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::app::Keyedge;
 use crate::core::config::{Client, IdentityProvider, ProviderKind};
 use crate::core::csrf::{Checked, SessionCookie};
-use crate::core::error::{Failure, OAuthError, Outcome, PageError};
+use crate::core::error::{ErrorCode, Failure, OAuthError, Outcome, PageError};
 use crate::core::op::authorize::{AuthorizationRequest, AuthorizeError};
 use crate::core::pages::{self, ProviderChoice};
 use crate::core::ports::Ports;
@@ -246,8 +246,10 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
     };
     if let (Some(client), Continuation::Authorize { request }) = (client, &continuation) {
         if !client.allows_idp(alias) || idp.link_only {
-            let e =
-                OAuthError::new("access_denied", format!("this application does not accept sign-in with `{alias}`"));
+            let e = OAuthError::new(
+                ErrorCode::AccessDenied,
+                format!("this application does not accept sign-in with `{alias}`"),
+            );
             return Ok(request.target().error(&app.config.issuer, app.css(), &e));
         }
     }

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::users;
 use crate::core::app::Keyedge;
 use crate::core::config::{IdentityProvider, ProviderKind};
-use crate::core::error::{Failure, OAuthError, Outcome};
+use crate::core::error::{ErrorCode, Failure, OAuthError, Outcome};
 use crate::core::keys;
 use crate::core::op::userinfo::authenticate_bearer;
 use crate::core::ports::{PortError, Ports};
@@ -58,7 +58,7 @@ pub async fn load(
     Ok(Some(tokens))
 }
 
-fn error(status: StatusCode, code: &'static str, description: impl Into<String>) -> Failure {
+fn error(status: StatusCode, code: ErrorCode, description: impl Into<String>) -> Failure {
     Failure::Json(status, OAuthError::new(code, description))
 }
 
@@ -70,14 +70,13 @@ fn error(status: StatusCode, code: &'static str, description: impl Into<String>)
 /// is `409 Conflict` with a JSON error, never a dead token.
 pub async fn token_endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
     let claims = authenticate_bearer(app, ports, req).await?;
-    let idp = app
-        .config
-        .provider(alias)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, "invalid_request", format!("no identity provider `{alias}`")))?;
+    let idp = app.config.provider(alias).ok_or_else(|| {
+        error(StatusCode::NOT_FOUND, ErrorCode::InvalidRequest, format!("no identity provider `{alias}`"))
+    })?;
     if !idp.store_tokens {
         return Err(error(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
+            ErrorCode::InvalidRequest,
             format!("identity provider `{alias}` does not store tokens"),
         ));
     }
@@ -86,21 +85,29 @@ pub async fn token_endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, ali
     let Some(user) = user.filter(|u| client_may && u.has_role(users::READ_TOKEN_ROLE)) else {
         return Err(error(
             StatusCode::FORBIDDEN,
-            "insufficient_scope",
+            ErrorCode::InsufficientScope,
             "reading stored tokens needs the broker.read-token role and a client allowed to read them",
         ));
     };
     let Some(link) = user.links.iter().find(|l| l.alias == alias) else {
-        return Err(error(StatusCode::BAD_REQUEST, "invalid_request", format!("the user has no `{alias}` identity")));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            format!("the user has no `{alias}` identity"),
+        ));
     };
     let Some(mut tokens) = load(app, ports, alias, &link.sub).await? else {
-        return Err(error(StatusCode::BAD_REQUEST, "invalid_request", "no tokens are stored for this identity"));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            "no tokens are stored for this identity",
+        ));
     };
     let now = ports.clock.now();
     if tokens.expires_at.is_some_and(|exp| exp - REFRESH_MARGIN <= now) {
         tokens = refresh(app, ports, idp, &link.sub, &tokens).await.map_err(|e| {
             let public = format!("the stored tokens could not be refreshed: {}", e.public_message());
-            let shown = error(StatusCode::CONFLICT, "token_refresh_failed", public);
+            let shown = error(StatusCode::CONFLICT, ErrorCode::TokenRefreshFailed, public);
             Failure::logged(shown, format!("refreshing the stored `{alias}` tokens failed: {e}"))
         })?;
         store(app, ports, alias, &link.sub, &tokens).await?;

@@ -4,7 +4,7 @@ use crate::core::vocab::{scope, Scopes, SpaceList};
 use serde::{Deserialize, Serialize};
 
 use crate::core::config::{Client, Config};
-use crate::core::error::{OAuthError, PageError};
+use crate::core::error::{ErrorCode, OAuthError, PageError};
 use crate::core::web::{self, Params};
 
 /// How the authorization response reaches the client (OAuth 2.0 Multiple Response Types,
@@ -162,16 +162,19 @@ impl AuthorizationRequest {
             return Err(fail(OAuthError::invalid_request(format!("parameter `{name}` is repeated"))));
         }
         if params.get("request").is_some() {
-            return Err(fail(OAuthError::new("request_not_supported", "request objects are not supported")));
+            return Err(fail(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported")));
         }
         if params.get("request_uri").is_some() {
-            return Err(fail(OAuthError::new("request_uri_not_supported", "request_uri is not supported")));
+            return Err(fail(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported")));
         }
         match params.get("response_type") {
             None => return Err(fail(OAuthError::invalid_request("response_type is required"))),
             Some("code") => {}
             Some(_) => {
-                return Err(fail(OAuthError::new("unsupported_response_type", "only response_type=code is supported")))
+                return Err(fail(OAuthError::new(
+                    ErrorCode::UnsupportedResponseType,
+                    "only response_type=code is supported",
+                )))
             }
         }
         match params.get("response_mode") {
@@ -185,7 +188,7 @@ impl AuthorizationRequest {
         }
         let scope = params.get("scope").unwrap_or("");
         if !Scopes::parse(scope).contains(scope::OPENID) {
-            return Err(fail(OAuthError::new("invalid_scope", "the openid scope is required")));
+            return Err(fail(OAuthError::new(ErrorCode::InvalidScope, "the openid scope is required")));
         }
         // RFC 6749 §3.3: scopes the client may not have are left out of the grant; the token
         // response then states the scope actually granted.
@@ -321,6 +324,6 @@ impl ResponseTarget {
     }
 
     pub fn error(&self, issuer: &str, css: &str, error: &OAuthError) -> web::Response {
-        self.respond(issuer, css, &[("error", error.code), ("error_description", &error.description)])
+        self.respond(issuer, css, &[("error", error.code.as_str()), ("error_description", &error.description)])
     }
 }

@@ -14,7 +14,7 @@ use super::token::{bad, respond_with_tokens, revoke_grant, Issue};
 use crate::core::account::users;
 use crate::core::app::Keyedge;
 use crate::core::config::Client;
-use crate::core::error::{Failure, OAuthError, Outcome};
+use crate::core::error::{ErrorCode, Failure, OAuthError, Outcome};
 use crate::core::keys;
 use crate::core::ports::{Ports, Rotation};
 use crate::core::web::Params;
@@ -70,7 +70,7 @@ pub fn split(token: &str) -> Option<(&str, &str)> {
 fn narrowed_scope(granted: &str, asked: &str) -> Result<String, Failure> {
     let granted: Vec<&str> = granted.split(' ').collect();
     if asked.split(' ').any(|s| !granted.contains(&s)) {
-        return Err(bad(OAuthError::new("invalid_scope", "the requested scope exceeds the granted scope")));
+        return Err(bad(OAuthError::new(ErrorCode::InvalidScope, "the requested scope exceeds the granted scope")));
     }
     Ok(asked.to_owned())
 }

@@ -13,7 +13,7 @@ use super::refresh;
 use crate::core::account::users::{self, User};
 use crate::core::app::Keyedge;
 use crate::core::config::{Client, ClientAuth, GrantType};
-use crate::core::error::{Failure, OAuthError, Outcome};
+use crate::core::error::{ErrorCode, Failure, OAuthError, Outcome};
 use crate::core::jose::{self, Alg};
 use crate::core::keys;
 use crate::core::ports::{Ports, Taken};
@@ -158,13 +158,13 @@ pub async fn token(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
         Some("client_credentials") => GrantType::ClientCredentials,
         Some(other) => {
             return Err(bad(OAuthError::new(
-                "unsupported_grant_type",
+                ErrorCode::UnsupportedGrantType,
                 format!("grant_type `{other}` is not supported"),
             )))
         }
     };
     if !client.allows(grant) {
-        return Err(bad(OAuthError::new("unauthorized_client", "this client may not use this grant type")));
+        return Err(bad(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use this grant type")));
     }
     match grant {
         GrantType::AuthorizationCode => authorization_code(app, ports, client, &params).await,
@@ -321,10 +321,10 @@ async fn client_credentials(app: &Keyedge, ports: &Ports<'_>, client: &Client, p
     let scope = params.get("scope").unwrap_or("");
     let scopes = Scopes::parse(scope);
     if scopes.contains(scope::OPENID) || scopes.contains(scope::OFFLINE_ACCESS) {
-        return Err(bad(OAuthError::new("invalid_scope", "openid and offline_access need a user")));
+        return Err(bad(OAuthError::new(ErrorCode::InvalidScope, "openid and offline_access need a user")));
     }
     if scopes.iter().any(|s| !client.allowed_scopes.iter().any(|a| a == s)) {
-        return Err(bad(OAuthError::new("invalid_scope", "the client may not have this scope")));
+        return Err(bad(OAuthError::new(ErrorCode::InvalidScope, "the client may not have this scope")));
     }
     let claims = AccessTokenClaims {
         iss: app.config.issuer.clone(),

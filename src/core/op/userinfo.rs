@@ -5,13 +5,13 @@ use http::StatusCode;
 use super::token::AccessTokenClaims;
 use crate::core::account::users;
 use crate::core::app::Keyedge;
-use crate::core::error::{Failure, OAuthError, Outcome};
+use crate::core::error::{ErrorCode, Failure, OAuthError, Outcome};
 use crate::core::keys;
 use crate::core::ports::Ports;
 use crate::core::web::{self, Params, Request};
 
 fn invalid_token(d: &str) -> Failure {
-    Failure::Bearer(StatusCode::UNAUTHORIZED, OAuthError::new("invalid_token", d))
+    Failure::Bearer(StatusCode::UNAUTHORIZED, OAuthError::new(ErrorCode::InvalidToken, d))
 }
 
 fn bearer(req: &Request) -> Result<Option<String>, Failure> {
