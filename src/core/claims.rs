@@ -80,3 +80,32 @@ pub fn render_template(template: &str, claims: &Value, alias: &str) -> Option<St
     let out = out.trim().to_owned();
     (!out.is_empty()).then_some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_path_walks_objects_and_arrays() {
+        let doc = json!({"emails": [{"address": "a@x"}, {"address": "b@x"}], "id": 7});
+        assert_eq!(at_path(&doc, "emails[1].address"), Some(&json!("b@x")));
+        assert_eq!(at_path(&doc, "id"), Some(&json!(7)));
+        assert_eq!(at_path(&doc, "emails[2].address"), None);
+        assert_eq!(at_path(&doc, "emails[x]"), None);
+    }
+
+    #[test]
+    fn username_templates_are_checked_then_rendered() {
+        assert!(check_template("${CLAIM.preferred_username | lowercase}-${ALIAS}").is_ok());
+        assert!(check_template("${CLAIM.email").is_err());
+        assert!(check_template("${USER}").is_err());
+        assert!(check_template("${ALIAS | reverse}").is_err());
+        let claims = json!({"preferred_username": "Alice", "org": {"id": 42}});
+        assert_eq!(
+            render_template("${CLAIM.preferred_username | lowercase}.${CLAIM.org.id}@${ALIAS}", &claims, "up"),
+            Some("alice.42@up".to_owned())
+        );
+        assert_eq!(render_template("${CLAIM.missing}", &claims, "up"), None, "a missing claim renders nothing");
+    }
+}
