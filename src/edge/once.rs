@@ -125,7 +125,8 @@ impl OnceStore {
 }
 
 impl OnceStore {
-    /// Runs `op`; one Durable Object request at a time, its SQL synchronous: atomic.
+    /// Runs `op`; one Durable Object request at a time, its SQL synchronous: atomic. (Long on
+    /// purpose: one short arm per operation of the protocol, side by side.)
     fn execute(&self, op: Op) -> Result<serde_json::Value> {
         let now = now();
         match op {

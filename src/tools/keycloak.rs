@@ -110,6 +110,8 @@ fn social(provider: &str) -> Option<Map<String, T>> {
     Some(m)
 }
 
+/// One Keycloak identity provider as a keyedge `[[identity_providers]]` table. Long on purpose:
+/// a pass over Keycloak's options, each carried over or reported.
 fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
     let alias = text(idp, "alias")?;
     let provider = text(idp, "providerId").unwrap_or_default();

@@ -127,6 +127,9 @@ fn is_s256_challenge(c: &str) -> bool {
 }
 
 impl AuthorizationRequest {
+    /// Checks an authorization request in the order OIDC Core §3.1.2.2 and RFC 6749 §4.1.2.1
+    /// prescribe: client and redirect URI first (an error page, never a redirect), then the rest
+    /// (an error sent to the client). Long on purpose: one check per clause, in order.
     pub fn validate<'c>(config: &'c Config, params: &Params) -> Result<(Self, &'c Client), AuthorizeError> {
         let page = |title: &str, msg: String| AuthorizeError::Page(PageError::bad_request(title, msg));
         let client_id = params
