@@ -9,14 +9,15 @@ mod gate;
 mod idp;
 mod mappers;
 mod secrets;
+mod table;
 
+pub use crate::core::upstream::client_config::UpstreamClientAuth;
+pub use crate::core::upstream::oidc::config::{OidcProvider, SignatureCheck};
+pub use crate::core::upstream::plain_oauth2::config::OAuth2Provider;
 pub use clients::{Client, ClientAuth, GrantType, DEFAULT_SCOPES};
 pub use flows::{ClaimRequirement, FirstLoginFlow, PostLoginFlow, ReviewProfile, DEFAULT_FIRST_LOGIN_FLOW};
 pub use gate::{Gate, GateRule, SiteUpstream};
-pub use idp::{
-    IdentityProvider, OAuth2Provider, OidcProvider, ProviderKind, SignatureCheck, SyncMode, UnprovenStepUp,
-    UpstreamClientAuth,
-};
+pub use idp::{IdentityProvider, ProviderKind, SyncMode, UnprovenStepUp};
 pub use mappers::{Mapper, MapperKind};
 pub use secrets::MailSender;
 
@@ -30,7 +31,9 @@ use clients::RawClient;
 use flows::RawPostLoginFlow;
 use gate::RawGate;
 use idp::RawIdentityProvider;
-use secrets::{RawMail, Secrets};
+use secrets::RawMail;
+pub(crate) use secrets::Secrets;
+pub(crate) use table::KindOptions;
 
 /// A configuration problem, naming the field it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +50,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+pub(crate) fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError { field: field.into(), message: message.into() }
 }
 
@@ -159,6 +162,7 @@ impl Config {
         let admin_token = raw.admin_token_env.map(|name| secrets::admin_token(&name, &secrets)).transpose()?;
         let gate = raw.gate.map(gate::gate).transpose()?;
         let context = idp::Context {
+            text,
             signing_keys: &keys.signing,
             secrets: &secrets,
             first_login_flows: &first_login_flows,
@@ -203,7 +207,7 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-fn parse_url(s: &str) -> Result<Url, String> {
+pub(crate) fn parse_url(s: &str) -> Result<Url, String> {
     let url = Url::parse(s).map_err(|e| format!("`{s}` is not a valid URL: {e}"))?;
     match url.scheme() {
         "https" => Ok(url),
@@ -238,4 +242,12 @@ fn domains(list: &[String], path: &str) -> Result<Vec<String>, ConfigError> {
         out.push(d);
     }
     Ok(out)
+}
+
+pub(crate) fn required(v: Option<String>, path: &str, f: &str) -> Result<String, ConfigError> {
+    v.filter(|v| !v.is_empty()).ok_or_else(|| err(format!("{path}.{f}"), "is required"))
+}
+
+pub(crate) fn optional_url(v: Option<String>, path: &str, f: &str) -> Result<Option<Url>, ConfigError> {
+    v.map(|s| parse_url(&s).map_err(|m| err(format!("{path}.{f}"), m))).transpose()
 }

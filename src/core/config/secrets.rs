@@ -31,11 +31,11 @@ pub enum MailSender {
 }
 
 /// Looks up the secrets that `_env` fields name (Worker secrets, or `.dev.vars`).
-pub(super) struct Secrets<'a>(pub(super) &'a dyn Fn(&str) -> Option<String>);
+pub(crate) struct Secrets<'a>(pub(super) &'a dyn Fn(&str) -> Option<String>);
 
 impl Secrets<'_> {
     /// The secret `name`, which `field` names; missing or empty is an error about `field`.
-    pub(super) fn need(&self, field: impl Into<String>, name: &str) -> Result<Secret, ConfigError> {
+    pub(crate) fn need(&self, field: impl Into<String>, name: &str) -> Result<Secret, ConfigError> {
         (self.0)(name).filter(|v| !v.is_empty()).map(Secret::new).ok_or_else(|| {
             err(
                 field,

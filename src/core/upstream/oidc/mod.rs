@@ -2,6 +2,8 @@
 //! S256), the code exchange through the `oauth2` crate, and the checks of OIDC Core
 //! §3.1.3.7 on the ID token.
 
+pub mod config;
+
 use oauth2::basic::BasicTokenType;
 use oauth2::{CsrfToken, ExtraTokenFields, Scope, StandardTokenResponse, TokenResponse};
 use serde::{Deserialize, Deserializer, Serialize};

@@ -1,6 +1,8 @@
 //! Plain OAuth 2.0 upstreams (GitHub-like): the authorization code flow with PKCE, then the
 //! user's attributes from the userinfo endpoint, found with configured JSON paths.
 
+pub mod config;
+
 use oauth2::basic::BasicTokenResponse;
 use oauth2::{CsrfToken, Scope, TokenResponse};
 use serde_json::Value;
