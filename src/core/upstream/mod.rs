@@ -11,9 +11,9 @@ use oauth2::{
     RedirectUrl, RefreshToken, RequestTokenError, StandardRevocableToken, TokenResponse, TokenUrl,
 };
 
-use crate::core::config::UpstreamClientAuth;
 use crate::core::jose::Keyring;
 use crate::core::ports::{PortError, Ports};
+use client_config::UpstreamClientAuth;
 
 /// An `oauth2` client with authorization and token endpoints, for token responses `TR`.
 pub(crate) type CodeClient<TR> = oauth2::Client<

@@ -12,8 +12,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use url::Url;
 
+use self::config::{OidcProvider, SignatureCheck};
 use super::{BrokeredIdentity, ClientSettings, FlowSecrets, UpstreamError, UpstreamTokens};
-use crate::core::config::{IdentityProvider, OidcProvider, SignatureCheck};
+use crate::core::config::IdentityProvider;
 use crate::core::jose::{self, Jwks, Keyring, TokenError};
 use crate::core::ports::Ports;
 use crate::core::web::Params;

@@ -8,9 +8,10 @@ use oauth2::{CsrfToken, Scope, TokenResponse};
 use serde_json::Value;
 use url::Url;
 
+use self::config::OAuth2Provider;
 use super::oidc::fetch_userinfo;
 use super::{BrokeredIdentity, ClientSettings, FlowSecrets, UpstreamError, UpstreamTokens};
-use crate::core::config::{IdentityProvider, OAuth2Provider};
+use crate::core::config::IdentityProvider;
 use crate::core::jose::Keyring;
 use crate::core::ports::Ports;
 use crate::core::web::Params;
