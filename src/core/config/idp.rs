@@ -48,7 +48,8 @@ impl<'de> Deserialize<'de> for RawIdentityProvider {
     }
 }
 
-/// The options every kind of identity provider takes.
+/// The options every kind of identity provider takes. No `deny_unknown_fields`: the first pass
+/// hands it only these keys, and the kind's struct refuses what is left over.
 #[derive(Debug, Deserialize)]
 struct RawShared {
     alias: String,

@@ -42,8 +42,8 @@ pub(crate) fn keys_of<T: DeserializeOwned>() -> &'static [&'static str] {
 #[derive(Debug, Default)]
 pub(crate) struct Rest(Vec<(Spanned<String>, Spanned<toml::Value>)>);
 
-/// Reads a map with `shared` keys into `T` (with the TOML parser's own errors and lines), and
-/// keeps every other entry in `rest`.
+/// Reads the keys `T` names into `T` (with the TOML parser's own errors and lines), and keeps
+/// every other entry, with its position, for the second pass.
 pub(crate) fn split<'de, T: DeserializeOwned, A: MapAccess<'de>>(map: A) -> Result<(T, Rest), A::Error> {
     let mut rest = Rest::default();
     let shared = keys_of::<T>();
@@ -78,7 +78,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Shared<'_, A> {
 }
 
 /// What the second pass reads a kind's options with: the rest of one table, where it is in the
-/// text, and the keys of the other kinds (to say which kind an option belongs to).
+/// text, and every kind's keys (to say which kind an option given to another belongs to).
 pub(crate) struct KindOptions<'a> {
     rest: Rest,
     /// The table's field path, e.g. `identity_providers[0]`.
@@ -126,7 +126,7 @@ impl<'a> KindOptions<'a> {
                 format!("applies to kind = \"{other}\" only (line {line})")
             } else {
                 format!(
-                    "unknown field `{key}`: not an option of every identity provider, nor of kind = \"{}\" (line {line})",
+                    "unknown field `{key}`: neither a shared option nor one of kind = \"{}\" (line {line})",
                     self.kind
                 )
             };
@@ -187,5 +187,89 @@ impl<'de> MapAccess<'de> for Entries<'_> {
             unknown: false,
             message: e.message().to_owned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    struct Shared {
+        name: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Kind {
+        #[serde(default)]
+        size: Option<u32>,
+    }
+
+    /// Only its keys are read: they name the kind a `colour` belongs to.
+    #[allow(dead_code)]
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Other {
+        #[serde(default)]
+        colour: Option<String>,
+    }
+
+    #[derive(Debug)]
+    struct Table(Shared, Rest);
+
+    impl<'de> Deserialize<'de> for Table {
+        fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> de::Visitor<'de> for V {
+                type Value = Table;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a table")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Table, A::Error> {
+                    split(map).map(|(shared, rest)| Table(shared, rest))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+
+    fn read(text: &str) -> Result<(String, Option<u32>), ConfigError> {
+        #[derive(Deserialize)]
+        struct Doc {
+            t: Vec<Table>,
+        }
+        let doc: Doc = toml::from_str(text).map_err(|e| err("toml", e.message().to_owned()))?;
+        let Table(shared, rest) = doc.t.into_iter().next().unwrap();
+        let kinds = [("kind", keys_of::<Kind>()), ("other", keys_of::<Other>())];
+        let kind: Kind = KindOptions::new(rest, "t[0]", text, "kind", &kinds).finish()?;
+        Ok((shared.name, kind.size))
+    }
+
+    #[test]
+    fn keys_of_lists_the_fields_serde_names() {
+        assert_eq!(keys_of::<Kind>(), ["size"]);
+        assert_eq!(keys_of::<Other>(), ["colour"]);
+    }
+
+    #[test]
+    fn the_kind_reads_the_keys_the_shared_pass_left() {
+        assert_eq!(read("[[t]]\nname = \"a\"\nsize = 3\n").unwrap(), ("a".to_owned(), Some(3)));
+    }
+
+    #[test]
+    fn a_key_of_another_kind_or_none_names_its_path_and_line() {
+        let e = read("[[t]]\nname = \"a\"\n\ncolour = \"red\"\n").unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.message.as_str()),
+            ("t[0].colour", "applies to kind = \"other\" only (line 4)")
+        );
+        let e = read("[[t]]\nname = \"a\"\nsise = 3\n").unwrap_err();
+        assert!(
+            e.field == "t[0].sise" && e.message.contains("unknown field `sise`") && e.message.ends_with("(line 3)")
+        );
+        let e = read("[[t]]\nname = \"a\"\nsize = { a = 1 }\n").unwrap_err();
+        assert!(e.field == "t[0].size" && e.message.contains("invalid type") && e.message.ends_with("(line 3)"), "{e}");
     }
 }
