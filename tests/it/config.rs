@@ -245,3 +245,13 @@ fn a_resource_server_must_be_a_confidential_client() {
     assert!(e.contains("clients[1].resource_server") && e.contains("confidential"), "{e}");
     assert!(load(&replace("client_id = \"machine\"\n", "client_id = \"machine\"\nresource_server = true\n")).is_ok());
 }
+
+#[test]
+fn options_of_another_kind_or_none_are_refused_with_their_path_and_line() {
+    let e = up_with("user_id_claim = \"id\"").unwrap_err();
+    assert!(e.contains("identity_providers[0].user_id_claim: applies to kind = \"oauth2\" only (line 28)"), "{e}");
+    let e = up_with("allowed_clock_skw = 5").unwrap_err();
+    assert!(e.contains("identity_providers[0].allowed_clock_skw: unknown field") && e.contains("(line 28)"), "{e}");
+    let e = up_with("allowed_clock_skew = \"x\"").unwrap_err();
+    assert!(e.contains("identity_providers[0].allowed_clock_skew: invalid type") && e.contains("(line 28)"), "{e}");
+}

@@ -136,6 +136,22 @@ fn oidc_only_fields_on_an_oauth2_provider_are_rejected() {
     assert!(e.contains("identity_providers[1].issuer") && e.contains("oidc"), "{e}");
 }
 
+/// Options the hand-kept "only for kind" lists missed, or let through at their default value,
+/// are refused too: an oauth2 provider reads no ID token, so it has no clock skew or signature.
+#[test]
+fn every_oidc_option_on_an_oauth2_provider_is_rejected() {
+    for option in ["allowed_clock_skew = 60", "validate_signature = true", "disable_userinfo = false"] {
+        let text = config().replace(
+            "userinfo_url = \"https://gh.test/user\"",
+            &format!("userinfo_url = \"https://gh.test/user\"\n{option}"),
+        );
+        let secrets = |n: &str| if n == "GH_SECRET" { Some("x".to_owned()) } else { crate::common::secrets(n) };
+        let e = keyedge::core::config::Config::load(&text, &secrets).unwrap_err().to_string();
+        let field = option.split(' ').next().unwrap();
+        assert!(e.contains(&format!("identity_providers[1].{field}: applies to kind = \"oidc\" only")), "{e}");
+    }
+}
+
 #[test]
 fn json_paths_reach_into_objects_and_arrays() {
     let doc = json!({"a": {"b": [{"c": 1}, {"c": "two"}]}, "id": 7});

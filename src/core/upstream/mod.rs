@@ -1,6 +1,7 @@
 //! Upstream identity providers. Each kind turns "send the user there" into a redirect plus
 //! the flow secrets to keep, and a callback plus those secrets into a [`BrokeredIdentity`].
 
+pub mod client_config;
 pub mod oidc;
 pub mod plain_oauth2;
 
@@ -10,9 +11,9 @@ use oauth2::{
     RedirectUrl, RefreshToken, RequestTokenError, StandardRevocableToken, TokenResponse, TokenUrl,
 };
 
-use crate::core::config::UpstreamClientAuth;
 use crate::core::jose::Keyring;
 use crate::core::ports::{PortError, Ports};
+use client_config::UpstreamClientAuth;
 
 /// An `oauth2` client with authorization and token endpoints, for token responses `TR`.
 pub(crate) type CodeClient<TR> = oauth2::Client<

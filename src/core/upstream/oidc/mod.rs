@@ -2,6 +2,8 @@
 //! S256), the code exchange through the `oauth2` crate, and the checks of OIDC Core
 //! §3.1.3.7 on the ID token.
 
+pub mod config;
+
 use oauth2::basic::BasicTokenType;
 use oauth2::{CsrfToken, ExtraTokenFields, Scope, StandardTokenResponse, TokenResponse};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -10,8 +12,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use url::Url;
 
+use self::config::{OidcProvider, SignatureCheck};
 use super::{BrokeredIdentity, ClientSettings, FlowSecrets, UpstreamError, UpstreamTokens};
-use crate::core::config::{IdentityProvider, OidcProvider, SignatureCheck};
+use crate::core::config::IdentityProvider;
 use crate::core::jose::{self, Jwks, Keyring, TokenError};
 use crate::core::ports::Ports;
 use crate::core::web::Params;

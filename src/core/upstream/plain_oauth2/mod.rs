@@ -1,14 +1,17 @@
 //! Plain OAuth 2.0 upstreams (GitHub-like): the authorization code flow with PKCE, then the
 //! user's attributes from the userinfo endpoint, found with configured JSON paths.
 
+pub mod config;
+
 use oauth2::basic::BasicTokenResponse;
 use oauth2::{CsrfToken, Scope, TokenResponse};
 use serde_json::Value;
 use url::Url;
 
+use self::config::OAuth2Provider;
 use super::oidc::fetch_userinfo;
 use super::{BrokeredIdentity, ClientSettings, FlowSecrets, UpstreamError, UpstreamTokens};
-use crate::core::config::{IdentityProvider, OAuth2Provider};
+use crate::core::config::IdentityProvider;
 use crate::core::jose::Keyring;
 use crate::core::ports::Ports;
 use crate::core::web::Params;

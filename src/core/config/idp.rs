@@ -1,0 +1,263 @@
+//! Identity providers: the options every kind shares, and each kind's own.
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::collections::HashSet;
+use std::fmt;
+
+use super::flows::{FirstLoginFlow, PostLoginFlow, DEFAULT_FIRST_LOGIN_FLOW};
+use super::mappers::{mapper, Mapper, RawMapper};
+use super::secrets::Secrets;
+use super::table::{keys_of, split, KindOptions, Rest};
+use super::{default_true, domains, err, parse_url, ConfigError, OAuth2Provider, OidcProvider};
+use crate::core::jose::Alg;
+use crate::core::secret::Secret;
+use crate::core::upstream::oidc::config as oidc;
+use crate::core::upstream::plain_oauth2::config as plain_oauth2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawKind {
+    Oidc,
+    Oauth2,
+}
+
+/// One `[[identity_providers]]` table: the options every kind shares, read in a first pass,
+/// and the rest, read into the kind's own raw struct (which refuses an option it does not
+/// take) when the provider is built.
+#[derive(Debug)]
+pub(super) struct RawIdentityProvider {
+    shared: RawShared,
+    rest: Rest,
+}
+
+impl<'de> Deserialize<'de> for RawIdentityProvider {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Table;
+        impl<'de> Visitor<'de> for Table {
+            type Value = RawIdentityProvider;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an identity provider table")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let (shared, rest) = split(map)?;
+                Ok(RawIdentityProvider { shared, rest })
+            }
+        }
+        deserializer.deserialize_map(Table)
+    }
+}
+
+/// The options every kind of identity provider takes. No `deny_unknown_fields`: the first pass
+/// hands it only these keys, and the kind's struct refuses what is left over.
+#[derive(Debug, Deserialize)]
+struct RawShared {
+    alias: String,
+    kind: RawKind,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default = "default_true")]
+    enabled: bool,
+    #[serde(default)]
+    hide_on_login_page: bool,
+    #[serde(default)]
+    authenticate_by_default: bool,
+    #[serde(default)]
+    email_domains: Vec<String>,
+    #[serde(default)]
+    gui_order: i32,
+    #[serde(default)]
+    icon: Option<String>,
+    #[serde(default)]
+    trust_email: bool,
+    #[serde(default)]
+    store_tokens: bool,
+    #[serde(default)]
+    stored_tokens_readable: bool,
+    #[serde(default)]
+    sync_mode: SyncMode,
+    #[serde(default)]
+    link_only: bool,
+    #[serde(default = "default_true")]
+    pkce_enabled: bool,
+    #[serde(default)]
+    unproven_step_up: UnprovenStepUp,
+    #[serde(default)]
+    first_login_flow: Option<String>,
+    #[serde(default)]
+    post_login_flow: Option<String>,
+    #[serde(default)]
+    mappers: Vec<RawMapper>,
+}
+
+/// What later logins through an IdP do to the user's profile (Keycloak's "Sync mode").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    /// Profile attributes are taken on the first login only.
+    #[default]
+    Import,
+    /// Profile attributes are overwritten from the IdP on every login.
+    Force,
+    /// Keycloak's behaviour before sync modes existed: like `import` for the profile (and,
+    /// for mappers, each mapper's own rule).
+    Legacy,
+}
+
+/// What a login through an IdP that cannot prove a fresh sign-in answers a client that asked
+/// for one (`prompt=login` or `max_age`): the IdP's answer has no `auth_time` — always so for
+/// plain OAuth 2.0, and for OpenID Connect IdPs that omit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnprovenStepUp {
+    /// The login goes on, but `auth_time` stays that of the browser's earlier session of the
+    /// same user (the client sees that no new authentication is proven); without one, it is
+    /// the time keyedge received the login.
+    #[default]
+    KeepAuthTime,
+    /// The client gets `login_required`.
+    LoginRequired,
+}
+
+#[derive(Debug, Clone)]
+pub enum ProviderKind {
+    Oidc(OidcProvider),
+    OAuth2(OAuth2Provider),
+}
+
+#[derive(Debug, Clone)]
+pub struct IdentityProvider {
+    pub alias: String,
+    pub display_name: String,
+    pub enabled: bool,
+    pub hide_on_login_page: bool,
+    /// Skip the login page and go straight to this IdP (Keycloak's "Authenticate By Default").
+    pub authenticate_by_default: bool,
+    /// Home-realm discovery: users who type an email at these domains are sent here.
+    pub email_domains: Vec<String>,
+    pub gui_order: i32,
+    /// An image shown next to the name on the login page (URL or path).
+    pub icon: Option<String>,
+    /// Emails from this IdP count as verified even without `email_verified`.
+    pub trust_email: bool,
+    /// Keep the IdP's tokens (sealed) per linked identity.
+    pub store_tokens: bool,
+    /// Users created through this IdP get the `broker.read-token` role.
+    pub stored_tokens_readable: bool,
+    pub sync_mode: SyncMode,
+    /// Only for linking to a signed-in account, never for signing in.
+    pub link_only: bool,
+    /// Send a PKCE S256 challenge (and the verifier at the token endpoint).
+    pub pkce_enabled: bool,
+    /// A step-up the IdP's answer cannot prove (no `auth_time`).
+    pub unproven_step_up: UnprovenStepUp,
+    pub first_login_flow: FirstLoginFlow,
+    pub post_login_flow: Option<PostLoginFlow>,
+    pub mappers: Vec<Mapper>,
+    pub kind: ProviderKind,
+}
+
+fn is_url_safe_alias(alias: &str) -> bool {
+    (1..=64).contains(&alias.len()) && alias.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// What building a provider needs from the rest of the configuration.
+pub(super) struct Context<'a> {
+    /// The configuration text, for line numbers.
+    pub(super) text: &'a str,
+    pub(super) signing_keys: &'a [(String, Alg, Secret)],
+    pub(super) secrets: &'a Secrets<'a>,
+    pub(super) first_login_flows: &'a [FirstLoginFlow],
+    pub(super) post_login_flows: &'a [PostLoginFlow],
+}
+
+/// Every `[[identity_providers]]` table, in login-page order (`gui_order`, then alias).
+pub(super) fn identity_providers(
+    raw: Vec<RawIdentityProvider>,
+    context: &Context,
+) -> Result<Vec<IdentityProvider>, ConfigError> {
+    let mut identity_providers = Vec::new();
+    let mut aliases = HashSet::new();
+    for (i, p) in raw.into_iter().enumerate() {
+        let path = format!("identity_providers[{i}]");
+        if !is_url_safe_alias(&p.shared.alias) {
+            return Err(err(format!("{path}.alias"), "must be 1-64 characters of a-z, A-Z, 0-9, '.', '_' or '-'"));
+        }
+        if !aliases.insert(p.shared.alias.clone()) {
+            return Err(err(
+                format!("{path}.alias"),
+                format!("`{}` is used by another identity provider", p.shared.alias),
+            ));
+        }
+        identity_providers.push(provider(p, &path, context)?);
+    }
+    identity_providers.sort_by(|a, b| a.gui_order.cmp(&b.gui_order).then_with(|| a.alias.cmp(&b.alias)));
+    Ok(identity_providers)
+}
+
+fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<IdentityProvider, ConfigError> {
+    let RawIdentityProvider { shared: p, rest } = raw;
+    // Each kind's options, to name the kind an option given to another one belongs to.
+    let kinds = [("oidc", keys_of::<oidc::RawOidc>()), ("oauth2", keys_of::<plain_oauth2::RawOAuth2>())];
+    let (signing_keys, secrets) = (context.signing_keys, context.secrets);
+    let kind = match p.kind {
+        RawKind::Oidc => ProviderKind::Oidc(oidc::provider(
+            KindOptions::new(rest, path, context.text, "oidc", &kinds),
+            signing_keys,
+            secrets,
+        )?),
+        RawKind::Oauth2 => ProviderKind::OAuth2(plain_oauth2::provider(
+            KindOptions::new(rest, path, context.text, "oauth2", &kinds),
+            signing_keys,
+            secrets,
+        )?),
+    };
+    let (first_login_flows, post_login_flows) = (context.first_login_flows, context.post_login_flows);
+    let email_domains = domains(&p.email_domains, &format!("{path}.email_domains"))?;
+    let first_alias = p.first_login_flow.as_deref().unwrap_or(DEFAULT_FIRST_LOGIN_FLOW);
+    let first_login_flow = first_login_flows.iter().find(|f| f.alias == first_alias).cloned().ok_or_else(|| {
+        err(format!("{path}.first_login_flow"), format!("no first_login_flows entry has alias `{first_alias}`"))
+    })?;
+    let post_login_flow = match &p.post_login_flow {
+        Some(a) => Some(post_login_flows.iter().find(|f| &f.alias == a).cloned().ok_or_else(|| {
+            err(format!("{path}.post_login_flow"), format!("no post_login_flows entry has alias `{a}`"))
+        })?),
+        None => None,
+    };
+    let mut mappers = Vec::new();
+    for (j, m) in p.mappers.iter().enumerate() {
+        mappers.push(mapper(m, &format!("{path}.mappers[{j}]"))?);
+    }
+    if let Some(icon) = &p.icon {
+        if !icon.starts_with('/') || icon.starts_with("//") {
+            parse_url(icon).map_err(|m| err(format!("{path}.icon"), m))?;
+        }
+    }
+    if p.stored_tokens_readable && !p.store_tokens {
+        return Err(err(format!("{path}.stored_tokens_readable"), "needs store_tokens = true"));
+    }
+    if p.link_only && p.authenticate_by_default {
+        return Err(err(format!("{path}.authenticate_by_default"), "a link_only provider cannot sign anyone in"));
+    }
+    Ok(IdentityProvider {
+        display_name: p.display_name.unwrap_or_else(|| p.alias.clone()),
+        alias: p.alias,
+        enabled: p.enabled,
+        hide_on_login_page: p.hide_on_login_page,
+        authenticate_by_default: p.authenticate_by_default,
+        email_domains,
+        gui_order: p.gui_order,
+        icon: p.icon,
+        trust_email: p.trust_email,
+        store_tokens: p.store_tokens,
+        stored_tokens_readable: p.stored_tokens_readable,
+        sync_mode: p.sync_mode,
+        link_only: p.link_only,
+        pkce_enabled: p.pkce_enabled,
+        unproven_step_up: p.unproven_step_up,
+        first_login_flow,
+        post_login_flow,
+        mappers,
+        kind,
+    })
+}

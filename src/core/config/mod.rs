@@ -1,0 +1,253 @@
+//! Typed configuration (clients and upstream identity providers) and its validation.
+//!
+//! The file is TOML (see `docs/configuration.md`). Secrets never live in it: fields ending in
+//! `_env` name a Worker secret (or a `.dev.vars` entry) that holds the value.
+
+mod clients;
+mod flows;
+mod gate;
+mod idp;
+mod mappers;
+mod secrets;
+mod table;
+
+pub use crate::core::upstream::client_config::UpstreamClientAuth;
+pub use crate::core::upstream::oidc::config::{OidcProvider, SignatureCheck};
+pub use crate::core::upstream::plain_oauth2::config::OAuth2Provider;
+pub use clients::{Client, ClientAuth, GrantType, DEFAULT_SCOPES};
+pub use flows::{ClaimRequirement, FirstLoginFlow, PostLoginFlow, ReviewProfile, DEFAULT_FIRST_LOGIN_FLOW};
+pub use gate::{Gate, GateRule, SiteUpstream};
+pub use idp::{IdentityProvider, ProviderKind, SyncMode, UnprovenStepUp};
+pub use mappers::{Mapper, MapperKind};
+pub use secrets::MailSender;
+
+use serde::Deserialize;
+use std::fmt;
+use url::Url;
+
+use super::jose::Alg;
+use super::secret::Secret;
+use clients::RawClient;
+use flows::RawPostLoginFlow;
+use gate::RawGate;
+use idp::RawIdentityProvider;
+use secrets::RawMail;
+pub(crate) use secrets::Secrets;
+pub(crate) use table::KindOptions;
+
+/// A configuration problem, naming the field it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+pub(crate) fn err(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError { field: field.into(), message: message.into() }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    issuer: String,
+    #[serde(default = "default_session_lifetime")]
+    session_lifetime: u64,
+    #[serde(default = "default_code_lifetime")]
+    code_lifetime: u64,
+    #[serde(default = "default_token_lifetime")]
+    access_token_lifetime: u64,
+    #[serde(default = "default_token_lifetime")]
+    id_token_lifetime: u64,
+    #[serde(default = "default_signing_key_env")]
+    signing_key_env: String,
+    #[serde(default = "default_encryption_key_env")]
+    encryption_key_env: String,
+    #[serde(default)]
+    previous_encryption_key_envs: Vec<String>,
+    #[serde(default)]
+    es256_signing_key_env: Option<String>,
+    #[serde(default)]
+    eddsa_signing_key_env: Option<String>,
+    #[serde(default)]
+    previous_signing_key_envs: Vec<String>,
+    #[serde(default)]
+    next_signing_key_envs: Vec<String>,
+    #[serde(default)]
+    clients: Vec<RawClient>,
+    #[serde(default)]
+    identity_providers: Vec<RawIdentityProvider>,
+    #[serde(default)]
+    first_login_flows: Vec<FirstLoginFlow>,
+    #[serde(default)]
+    post_login_flows: Vec<RawPostLoginFlow>,
+    #[serde(default)]
+    mail: Option<RawMail>,
+    #[serde(default)]
+    admin_token_env: Option<String>,
+    #[serde(default)]
+    gate: Option<RawGate>,
+}
+
+fn default_session_lifetime() -> u64 {
+    8 * 3600
+}
+fn default_code_lifetime() -> u64 {
+    60
+}
+fn default_token_lifetime() -> u64 {
+    300
+}
+fn default_signing_key_env() -> String {
+    "SIGNING_KEY".into()
+}
+fn default_encryption_key_env() -> String {
+    "ENCRYPTION_KEY".into()
+}
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The issuer identifier, byte for byte as published in discovery (no trailing slash).
+    pub issuer: String,
+    /// `true` when the issuer is https: cookies get `Secure` and the `__Host-` prefix.
+    pub secure_cookies: bool,
+    pub session_lifetime: u64,
+    pub code_lifetime: u64,
+    pub access_token_lifetime: u64,
+    pub id_token_lifetime: u64,
+    /// Keys that sign, each with the field that named it: RS256 first, then ES256 and EdDSA
+    /// when configured.
+    pub signing_keys: Vec<(String, Alg, Secret)>,
+    /// Keys published in the JWKS without signing: retired ones and upcoming ones.
+    pub other_signing_keys: Vec<(String, Secret)>,
+    /// 32 bytes, base64: seals what keyedge keeps in the browser (upstream logins in progress).
+    pub encryption_key: Secret,
+    /// Retired encryption keys, each with the field that named it: they still open stored
+    /// upstream tokens (which are sealed again with the current key when next read).
+    pub previous_encryption_keys: Vec<(String, Secret)>,
+    pub clients: Vec<Client>,
+    pub identity_providers: Vec<IdentityProvider>,
+    pub mail: Option<MailSender>,
+    /// Bearer token of the admin API (`/admin/…`); the API is off without it.
+    pub admin_token: Option<Secret>,
+    pub gate: Option<Gate>,
+}
+
+impl Config {
+    /// Parses and validates `text`; `secret` looks up a secret by name (Worker env).
+    pub fn load(text: &str, secret: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let span = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
+            err(format!("line {span}"), e.message().to_owned())
+        })?;
+        let issuer = validate_issuer(&raw.issuer)?;
+        let secure_cookies = issuer.starts_with("https://");
+        let secrets = Secrets(secret);
+        let keys = secrets::keys(&raw, &secrets)?;
+        let lifetimes = clients::Lifetimes { access_token: raw.access_token_lifetime, session: raw.session_lifetime };
+        let clients = clients::clients(raw.clients, &lifetimes, &keys.signing, &secrets)?;
+        let first_login_flows = flows::first_login_flows(raw.first_login_flows)?;
+        let post_login_flows = flows::post_login_flows(raw.post_login_flows)?;
+        let mail = raw.mail.map(|m| secrets::mail(m, secure_cookies, &secrets)).transpose()?;
+        let admin_token = raw.admin_token_env.map(|name| secrets::admin_token(&name, &secrets)).transpose()?;
+        let gate = raw.gate.map(gate::gate).transpose()?;
+        let context = idp::Context {
+            text,
+            signing_keys: &keys.signing,
+            secrets: &secrets,
+            first_login_flows: &first_login_flows,
+            post_login_flows: &post_login_flows,
+        };
+        let identity_providers = idp::identity_providers(raw.identity_providers, &context)?;
+        clients::check_allowed_identity_providers(&clients, &identity_providers)?;
+        Ok(Config {
+            issuer,
+            secure_cookies,
+            session_lifetime: raw.session_lifetime,
+            code_lifetime: raw.code_lifetime,
+            access_token_lifetime: raw.access_token_lifetime,
+            id_token_lifetime: raw.id_token_lifetime,
+            signing_keys: keys.signing,
+            other_signing_keys: keys.other_signing,
+            encryption_key: keys.encryption,
+            previous_encryption_keys: keys.previous_encryption,
+            mail,
+            admin_token,
+            gate,
+            clients,
+            identity_providers,
+        })
+    }
+
+    pub fn client(&self, client_id: &str) -> Option<&Client> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+
+    pub fn provider(&self, alias: &str) -> Option<&IdentityProvider> {
+        self.identity_providers.iter().find(|p| p.alias == alias && p.enabled)
+    }
+
+    /// An absolute URL under the issuer, e.g. `endpoint("/token")`.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+pub(crate) fn parse_url(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s).map_err(|e| format!("`{s}` is not a valid URL: {e}"))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(format!("`{s}` must use https (http is allowed only for localhost)")),
+        other => Err(format!("`{s}` has unsupported scheme `{other}`")),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+}
+
+fn validate_issuer(s: &str) -> Result<String, ConfigError> {
+    let url = parse_url(s).map_err(|m| err("issuer", m))?;
+    // OpenID Connect Discovery §3: no query or fragment; we also forbid a trailing slash so
+    // that endpoint URLs are formed unambiguously.
+    if url.query().is_some() || url.fragment().is_some() || s.ends_with('/') {
+        return Err(err("issuer", "must have no query, fragment or trailing slash"));
+    }
+    Ok(s.to_owned())
+}
+
+/// Lower-cased email domains; each must look like `example.com`.
+fn domains(list: &[String], path: &str) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for (j, d) in list.iter().enumerate() {
+        let d = d.trim().to_ascii_lowercase();
+        if d.is_empty() || d.contains('@') || d.contains(' ') || !d.contains('.') {
+            return Err(err(format!("{path}[{j}]"), "must be a domain such as `example.com`"));
+        }
+        out.push(d);
+    }
+    Ok(out)
+}
+
+pub(crate) fn required(v: Option<String>, path: &str, f: &str) -> Result<String, ConfigError> {
+    v.filter(|v| !v.is_empty()).ok_or_else(|| err(format!("{path}.{f}"), "is required"))
+}
+
+pub(crate) fn optional_url(v: Option<String>, path: &str, f: &str) -> Result<Option<Url>, ConfigError> {
+    v.map(|s| parse_url(&s).map_err(|m| err(format!("{path}.{f}"), m))).transpose()
+}

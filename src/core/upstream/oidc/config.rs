@@ -1,0 +1,183 @@
+//! The configuration of an OpenID Connect provider (`kind = "oidc"`): its raw options, their
+//! validation, and the typed settings the flow uses.
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::core::config::{err, optional_url, parse_url, required, ConfigError, KindOptions, Secrets};
+use crate::core::jose::Alg;
+use crate::core::secret::Secret;
+use crate::core::upstream::client_config::{client_auth, RawOAuthClient, UpstreamClientAuth};
+
+/// The options only an OpenID Connect provider takes (besides keyedge's client options).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOidc {
+    #[serde(default)]
+    issuer: Option<String>,
+    #[serde(default)]
+    jwks_url: Option<String>,
+    #[serde(default = "default_skew")]
+    allowed_clock_skew: u64,
+    #[serde(default)]
+    disable_userinfo: bool,
+    #[serde(default)]
+    prompt: Option<String>,
+    #[serde(default)]
+    accepts_prompt_none_forward: bool,
+    #[serde(default = "default_true")]
+    validate_signature: bool,
+    #[serde(default = "default_true")]
+    use_jwks_url: bool,
+    #[serde(default)]
+    public_key_signature_verifier: Option<String>,
+    #[serde(default)]
+    public_key_signature_verifier_key_id: Option<String>,
+    #[serde(default)]
+    backchannel_logout: bool,
+    #[serde(default)]
+    upstream_logout: bool,
+    #[serde(default)]
+    logout_url: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_scopes() -> String {
+    "openid email profile".into()
+}
+fn default_skew() -> u64 {
+    30
+}
+
+/// How an upstream ID token's signature is checked.
+#[derive(Debug, Clone)]
+pub enum SignatureCheck {
+    /// With the IdP's JWKS (`jwks_url` or discovery).
+    Jwks,
+    /// With one pinned public key (`public_key_signature_verifier`).
+    Pinned(crate::core::jose::Jwks),
+    /// Not at all (`validate_signature = false`): the ID token is trusted because it came
+    /// straight from the token endpoint over TLS (OIDC Core §3.1.3.7, 6).
+    Off,
+}
+
+#[derive(Debug, Clone)]
+pub struct OidcProvider {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_auth: UpstreamClientAuth,
+    pub default_scopes: String,
+    pub authorization_url: Option<Url>,
+    pub token_url: Option<Url>,
+    pub jwks_url: Option<Url>,
+    pub userinfo_url: Option<Url>,
+    pub allowed_clock_skew: u64,
+    /// Take the user's attributes from the ID token only (Keycloak's "Disable user info").
+    pub disable_userinfo: bool,
+    /// A `prompt` sent on every upstream request (unless the client asked for a fresh login).
+    pub prompt: Option<String>,
+    /// A client's `prompt=none` with this IdP chosen is passed on instead of answered
+    /// `login_required` at keyedge.
+    pub accepts_prompt_none_forward: bool,
+    pub signature: SignatureCheck,
+    /// Accept OpenID Connect Back-Channel Logout tokens from the IdP.
+    pub backchannel_logout: bool,
+    /// On keyedge logout, send the browser to the IdP's end-session endpoint too.
+    pub upstream_logout: bool,
+    /// The end-session endpoint (else discovery's `end_session_endpoint`).
+    pub logout_url: Option<Url>,
+}
+
+/// An `[[identity_providers]]` table of `kind = "oidc"`, from the options the shared pass left.
+pub(crate) fn provider(
+    mut options: KindOptions,
+    signing_keys: &[(String, Alg, Secret)],
+    secrets: &Secrets,
+) -> Result<OidcProvider, ConfigError> {
+    let c: RawOAuthClient = options.take()?;
+    let path = options.path;
+    let p: RawOidc = options.finish()?;
+    let client_auth = client_auth(&c, path, signing_keys, secrets)?;
+    let required = |v: Option<String>, f: &str| required(v, path, f);
+    let opt = |v: Option<String>, f: &str| optional_url(v, path, f);
+    let issuer = required(p.issuer.clone(), "issuer")?;
+    parse_url(&issuer).map_err(|m| err(format!("{path}.issuer"), m))?;
+    let default_scopes = c.default_scopes.clone().unwrap_or_else(default_scopes);
+    if !crate::core::vocab::Scopes::parse(&default_scopes).contains(crate::core::vocab::scope::OPENID) {
+        return Err(err(format!("{path}.default_scopes"), "an OpenID Connect provider needs the `openid` scope"));
+    }
+    if let Some(prompt) = &p.prompt {
+        if !["none", "login", "consent", "select_account"].contains(&prompt.as_str()) {
+            return Err(err(
+                format!("{path}.prompt"),
+                format!("`{prompt}`: use none, login, consent or select_account"),
+            ));
+        }
+    }
+    let signature = signature_check(&p, path)?;
+    if p.logout_url.is_some() && !p.upstream_logout {
+        return Err(err(format!("{path}.logout_url"), "is used only with upstream_logout = true"));
+    }
+    Ok(OidcProvider {
+        issuer,
+        client_auth,
+        client_id: required(c.client_id.clone(), "client_id")?,
+        default_scopes,
+        authorization_url: opt(c.authorization_url.clone(), "authorization_url")?,
+        token_url: opt(c.token_url.clone(), "token_url")?,
+        jwks_url: opt(p.jwks_url.clone(), "jwks_url")?,
+        userinfo_url: opt(c.userinfo_url.clone(), "userinfo_url")?,
+        allowed_clock_skew: p.allowed_clock_skew,
+        disable_userinfo: p.disable_userinfo,
+        prompt: p.prompt.clone(),
+        accepts_prompt_none_forward: p.accepts_prompt_none_forward,
+        signature,
+        backchannel_logout: p.backchannel_logout,
+        upstream_logout: p.upstream_logout,
+        logout_url: opt(p.logout_url.clone(), "logout_url")?,
+    })
+}
+
+/// `validate_signature`, `use_jwks_url` and the pinned key of an OIDC provider.
+fn signature_check(p: &RawOidc, path: &str) -> Result<SignatureCheck, ConfigError> {
+    let pinned = p.public_key_signature_verifier.as_deref();
+    if !p.validate_signature {
+        if pinned.is_some() || !p.use_jwks_url {
+            return Err(err(format!("{path}.validate_signature"), "is false, so no key settings apply"));
+        }
+        // A logout token is posted by anyone who can reach keyedge, not fetched from the IdP
+        // over TLS as an ID token is: it is only as good as its signature.
+        if p.backchannel_logout {
+            return Err(err(
+                format!("{path}.backchannel_logout"),
+                "needs validate_signature: a logout token without a checked signature would let anyone end sessions",
+            ));
+        }
+        return Ok(SignatureCheck::Off);
+    }
+    match (p.use_jwks_url, pinned) {
+        (true, None) => {
+            if p.public_key_signature_verifier_key_id.is_some() {
+                return Err(err(
+                    format!("{path}.public_key_signature_verifier_key_id"),
+                    "applies with public_key_signature_verifier only",
+                ));
+            }
+            Ok(SignatureCheck::Jwks)
+        }
+        (true, Some(_)) => {
+            Err(err(format!("{path}.public_key_signature_verifier"), "set use_jwks_url = false to pin a key"))
+        }
+        (false, None) => Err(err(
+            format!("{path}.public_key_signature_verifier"),
+            "is required when use_jwks_url = false (a PEM public key)",
+        )),
+        (false, Some(pem)) => {
+            let jwks = crate::core::jose::Jwks::from_public_pem(pem, p.public_key_signature_verifier_key_id.as_deref())
+                .map_err(|m| err(format!("{path}.public_key_signature_verifier"), m))?;
+            Ok(SignatureCheck::Pinned(jwks))
+        }
+    }
+}

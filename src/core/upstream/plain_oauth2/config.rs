@@ -1,0 +1,78 @@
+//! The configuration of a plain OAuth 2.0 provider (`kind = "oauth2"`): its raw options, their
+//! validation, and the typed settings the flow uses.
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::core::config::{err, parse_url, required, ConfigError, KindOptions, Secrets};
+use crate::core::jose::Alg;
+use crate::core::secret::Secret;
+use crate::core::upstream::client_config::{client_auth, RawOAuthClient, UpstreamClientAuth};
+
+/// The options only a plain OAuth 2.0 provider takes: where the user's attributes are in the
+/// userinfo JSON (JSON paths such as `a.b[0].c`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOAuth2 {
+    #[serde(default)]
+    user_id_claim: Option<String>,
+    #[serde(default)]
+    username_claim: Option<String>,
+    #[serde(default)]
+    email_claim: Option<String>,
+    #[serde(default)]
+    email_verified_claim: Option<String>,
+    #[serde(default)]
+    name_claim: Option<String>,
+    #[serde(default)]
+    picture_claim: Option<String>,
+}
+
+/// A plain OAuth 2.0 provider (GitHub-like): no ID token; who the user is comes from its
+/// userinfo endpoint, read with the configured JSON paths (`a.b[0].c`).
+#[derive(Debug, Clone)]
+pub struct OAuth2Provider {
+    pub client_id: String,
+    pub client_auth: UpstreamClientAuth,
+    pub default_scopes: String,
+    pub authorization_url: Url,
+    pub token_url: Url,
+    pub userinfo_url: Url,
+    pub user_id_claim: String,
+    pub username_claim: String,
+    pub email_claim: String,
+    /// Without it, emails from this provider never count as verified.
+    pub email_verified_claim: Option<String>,
+    pub name_claim: String,
+    pub picture_claim: String,
+}
+
+/// An `[[identity_providers]]` table of `kind = "oauth2"`, from the options the shared pass left.
+pub(crate) fn provider(
+    mut options: KindOptions,
+    signing_keys: &[(String, Alg, Secret)],
+    secrets: &Secrets,
+) -> Result<OAuth2Provider, ConfigError> {
+    let c: RawOAuthClient = options.take()?;
+    let path = options.path;
+    let p: RawOAuth2 = options.finish()?;
+    let client_auth = client_auth(&c, path, signing_keys, secrets)?;
+    let required = |v: Option<String>, f: &str| required(v, path, f);
+    let url = |v: Option<String>, f: &str| -> Result<Url, ConfigError> {
+        parse_url(&required(v, f)?).map_err(|m| err(format!("{path}.{f}"), m))
+    };
+    Ok(OAuth2Provider {
+        client_auth,
+        client_id: required(c.client_id.clone(), "client_id")?,
+        default_scopes: c.default_scopes.clone().unwrap_or_default(),
+        authorization_url: url(c.authorization_url.clone(), "authorization_url")?,
+        token_url: url(c.token_url.clone(), "token_url")?,
+        userinfo_url: url(c.userinfo_url.clone(), "userinfo_url")?,
+        user_id_claim: p.user_id_claim.clone().unwrap_or_else(|| "sub".into()),
+        username_claim: p.username_claim.clone().unwrap_or_else(|| "preferred_username".into()),
+        email_claim: p.email_claim.clone().unwrap_or_else(|| "email".into()),
+        email_verified_claim: p.email_verified_claim.clone(),
+        name_claim: p.name_claim.clone().unwrap_or_else(|| "name".into()),
+        picture_claim: p.picture_claim.clone().unwrap_or_else(|| "picture".into()),
+    })
+}
