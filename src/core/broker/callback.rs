@@ -21,20 +21,30 @@ fn expired() -> Failure {
         .into()
 }
 
-pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
-    let idp = app.config.provider(alias).ok_or_else(|| {
-        PageError::new(
-            StatusCode::NOT_FOUND,
-            "Unknown identity provider",
-            format!("No identity provider `{alias}` is enabled."),
-        )
-    })?;
-    let params = Params::from_query(req);
-    let state = params.get("state").ok_or_else(|| {
-        PageError::bad_request("Invalid sign-in response", "The identity provider's response has no state parameter.")
-    })?;
-    // The flow is sealed in a cookie of the browser that started it and bound to `state`:
-    // another browser, a forged state or a tampered cookie all end here.
+/// The upstream half of the callback: the kind's code exchange and checks, giving the
+/// identity the IdP vouches for.
+async fn complete_upstream(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    idp: &IdentityProvider,
+    params: &Params,
+    flow: &UpstreamFlow,
+) -> Result<BrokeredIdentity, UpstreamError> {
+    let redirect_uri = app.broker_endpoint(&idp.alias);
+    match &idp.kind {
+        ProviderKind::Oidc(cfg) => {
+            oidc::complete(idp, cfg, &app.metadata, &app.keys, params, &flow.secrets, &redirect_uri, ports).await
+        }
+        ProviderKind::OAuth2(cfg) => {
+            plain_oauth2::complete(idp, cfg, &app.keys, params, &flow.secrets, &redirect_uri, ports).await
+        }
+    }
+}
+
+/// The upstream flow this callback completes: sealed in a cookie of the browser that started
+/// it and bound to `state`, so another browser, a forged state or a tampered cookie all end
+/// here. Returns it with its cookie's name.
+fn open_flow(app: &Keyedge, req: &Request, state: &str) -> Result<(UpstreamFlow, String), Failure> {
     let cookie_name = flow_cookie(state);
     let flow: UpstreamFlow = app
         .cookies()
@@ -48,6 +58,22 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
             )
             .with_retry("/login?return_to=%2Faccount")
         })?;
+    Ok((flow, cookie_name))
+}
+
+pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
+    let idp = app.config.provider(alias).ok_or_else(|| {
+        PageError::new(
+            StatusCode::NOT_FOUND,
+            "Unknown identity provider",
+            format!("No identity provider `{alias}` is enabled."),
+        )
+    })?;
+    let params = Params::from_query(req);
+    let state = params.get("state").ok_or_else(|| {
+        PageError::bad_request("Invalid sign-in response", "The identity provider's response has no state parameter.")
+    })?;
+    let (flow, cookie_name) = open_flow(app, req, state)?;
     let retry = flow.continuation.restart_url();
     if flow.expires_at <= ports.clock.now() {
         return Err(expired());
@@ -65,17 +91,7 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
         page.retry = retry;
         Failure::logged(page, format!("sign-in with `{alias}` failed: {e}"))
     };
-    let identity = match &idp.kind {
-        ProviderKind::Oidc(cfg) => {
-            let redirect_uri = app.broker_endpoint(alias);
-            oidc::complete(idp, cfg, &app.metadata, &app.keys, &params, &flow.secrets, &redirect_uri, ports).await
-        }
-        ProviderKind::OAuth2(cfg) => {
-            let redirect_uri = app.broker_endpoint(alias);
-            plain_oauth2::complete(idp, cfg, &app.keys, &params, &flow.secrets, &redirect_uri, ports).await
-        }
-    };
-    let identity = match identity {
+    let identity = match complete_upstream(app, ports, idp, &params, &flow).await {
         Ok(identity) => identity,
         // A client's `prompt=none` passed on to the IdP gets the IdP's answer (e.g.
         // `login_required`) as an OAuth error, not a page.
