@@ -30,3 +30,4 @@ mod step_up;
 mod storage_cost;
 mod token_attacks;
 mod tokens;
+mod upgrade_compat;

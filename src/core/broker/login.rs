@@ -99,6 +99,7 @@ impl Continuation {
 /// `state`) in a cookie of the browser that started it: no storage is written until the
 /// login completes, and only that browser can complete it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "FlowWire", into = "FlowWire")]
 pub struct UpstreamFlow {
     pub alias: String,
     pub secrets: FlowSecrets,
@@ -108,8 +109,67 @@ pub struct UpstreamFlow {
     /// Durable Object.
     pub grant_id: String,
     /// What the login is for.
-    #[serde(default)]
     pub purpose: Purpose,
+}
+
+/// An [`UpstreamFlow`] as its cookie holds it. Flows live across a deploy (up to
+/// [`FLOW_TTL`]): the purpose is also written, and read, in the shape earlier versions used
+/// (`link_user`, `link_return`, `reauth`), so a link or a re-authentication started before a
+/// deploy or a rollback never completes as a plain sign-in.
+#[derive(Serialize, Deserialize)]
+struct FlowWire {
+    alias: String,
+    secrets: FlowSecrets,
+    continuation: Continuation,
+    expires_at: i64,
+    grant_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    purpose: Option<Purpose>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    link_user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reauth: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    link_return: Option<String>,
+}
+
+impl From<FlowWire> for UpstreamFlow {
+    fn from(w: FlowWire) -> Self {
+        let purpose = w.purpose.unwrap_or(match (w.link_user, w.reauth) {
+            (Some(user_id), _) => Purpose::Link { user_id, back_to: w.link_return },
+            (None, Some(pending)) => Purpose::Reauthenticate { pending },
+            (None, None) => Purpose::SignIn,
+        });
+        UpstreamFlow {
+            alias: w.alias,
+            secrets: w.secrets,
+            continuation: w.continuation,
+            expires_at: w.expires_at,
+            grant_id: w.grant_id,
+            purpose,
+        }
+    }
+}
+
+impl From<UpstreamFlow> for FlowWire {
+    fn from(f: UpstreamFlow) -> Self {
+        let (link_user, link_return, reauth) = match &f.purpose {
+            Purpose::SignIn => (None, None, None),
+            Purpose::Link { user_id, back_to } => (Some(user_id.clone()), back_to.clone(), None),
+            Purpose::Reauthenticate { pending } => (None, None, Some(pending.clone())),
+        };
+        FlowWire {
+            alias: f.alias,
+            secrets: f.secrets,
+            continuation: f.continuation,
+            expires_at: f.expires_at,
+            grant_id: f.grant_id,
+            purpose: Some(f.purpose),
+            link_user,
+            reauth,
+            link_return,
+        }
+    }
 }
 
 /// A local path to return to: absolute path on this origin, never `//host` or `/\host`

@@ -83,19 +83,100 @@ pub(super) fn code_hash(token: &str, user_id: &str, pending: &Pending) -> String
 
 /// A first login waiting for the user.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "PendingWire", into = "PendingWire")]
 pub struct Pending {
     pub alias: String,
     pub identity: BrokeredIdentity,
     pub continuation: Continuation,
     pub grant_id: String,
     pub draft: Draft,
-    #[serde(default)]
     pub stage: Stage,
     pub expires_at: i64,
     /// A secret of this pending login, the same through all its steps: the cookie that names
     /// each step starts with it, and the CSRF token of its forms is bound to it.
-    #[serde(default)]
     pub form_secret: String,
+}
+
+/// A [`Pending`] as the Durable Object keeps it. A pending login lives across a deploy (up to
+/// [`PENDING_TTL`]): its stage is also written, and read, in the shape earlier versions used
+/// (`existing`, with the mailed code inside the target it was sent for), so a deploy or a
+/// rollback neither loses a target nor lets a code outlive one.
+#[derive(Serialize, Deserialize)]
+struct PendingWire {
+    alias: String,
+    identity: BrokeredIdentity,
+    continuation: Continuation,
+    grant_id: String,
+    draft: Draft,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stage: Option<Stage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    existing: Option<ExistingWire>,
+    expires_at: i64,
+    #[serde(default)]
+    form_secret: String,
+}
+
+/// The target as earlier versions kept it.
+#[derive(Serialize, Deserialize)]
+struct ExistingWire {
+    user_id: String,
+    field: Unique,
+    #[serde(default)]
+    mailed: Option<MailedCode>,
+}
+
+impl From<PendingWire> for Pending {
+    fn from(w: PendingWire) -> Self {
+        let stage = w.stage.unwrap_or_else(|| match w.existing {
+            None => Stage::Profile,
+            Some(ExistingWire { user_id, field, mailed }) => {
+                let existing = Existing { user_id, field };
+                match mailed {
+                    // A code is kept only for the target it was mailed for.
+                    Some(mailed) if mailed.user_id == existing.user_id => Stage::AwaitingMail { existing, mailed },
+                    _ => Stage::ConfirmLink { existing },
+                }
+            }
+        });
+        Pending {
+            alias: w.alias,
+            identity: w.identity,
+            continuation: w.continuation,
+            grant_id: w.grant_id,
+            draft: w.draft,
+            stage,
+            expires_at: w.expires_at,
+            form_secret: w.form_secret,
+        }
+    }
+}
+
+impl From<Pending> for PendingWire {
+    fn from(p: Pending) -> Self {
+        let existing = match &p.stage {
+            Stage::Profile => None,
+            Stage::ConfirmLink { existing } => {
+                Some(ExistingWire { user_id: existing.user_id.clone(), field: existing.field, mailed: None })
+            }
+            Stage::AwaitingMail { existing, mailed } => Some(ExistingWire {
+                user_id: existing.user_id.clone(),
+                field: existing.field,
+                mailed: Some(mailed.clone()),
+            }),
+        };
+        PendingWire {
+            alias: p.alias,
+            identity: p.identity,
+            continuation: p.continuation,
+            grant_id: p.grant_id,
+            draft: p.draft,
+            stage: Some(p.stage),
+            existing,
+            expires_at: p.expires_at,
+            form_secret: p.form_secret,
+        }
+    }
 }
 
 impl Pending {
