@@ -137,8 +137,28 @@ impl Keyedge {
     }
 
     /// keyedge's answer to `req`, except that a page the gate lets through comes back as a
-    /// [`Reply::Forward`], for the host to send.
+    /// [`Reply::Forward`], for the host to send (with the site's own headers).
     pub async fn respond(&self, req: &Request, ports: &Ports<'_>) -> Reply {
+        match self.answer(req, ports).await {
+            Reply::Page(res) => Reply::Page(self.harden(res)),
+            forward => forward,
+        }
+    }
+
+    /// The headers every answer of keyedge's own carries: `X-Content-Type-Options: nosniff`
+    /// (a JSON or text answer is never run as a script or page), and over https
+    /// `Strict-Transport-Security` (a year; not for subdomains, which keyedge does not own).
+    /// Pages add their own (CSP, `frame-ancestors`, `Referrer-Policy`, see `web::html`).
+    pub fn harden(&self, mut res: Response) -> Response {
+        let h = res.headers_mut();
+        h.insert("x-content-type-options", http::HeaderValue::from_static("nosniff"));
+        if self.config.issuer.starts_with("https://") {
+            h.insert("strict-transport-security", http::HeaderValue::from_static("max-age=31536000"));
+        }
+        res
+    }
+
+    async fn answer(&self, req: &Request, ports: &Ports<'_>) -> Reply {
         let cors = CORS_PATHS.contains(&req.uri().path());
         if cors && req.method() == Method::OPTIONS {
             return Reply::Page(web::cors_preflight());
@@ -201,7 +221,7 @@ impl Keyedge {
         if CORS_PATHS.contains(&req.uri().path()) {
             web::allow_any_origin(&mut res);
         }
-        res
+        self.harden(res)
     }
 
     /// The page (or OAuth error) for a failure. Storage and network failures, and failures

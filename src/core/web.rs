@@ -102,6 +102,7 @@ fn respond(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Res
     let mut res = Response::new(body);
     *res.status_mut() = status;
     res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     res
 }
 

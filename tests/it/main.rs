@@ -26,6 +26,7 @@ mod oidcc_conformance;
 mod openmetadata;
 mod outside_review;
 mod pkce_and_keys;
+mod security_headers;
 mod step_up;
 mod storage_cost;
 mod token_attacks;
