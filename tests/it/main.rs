@@ -17,6 +17,7 @@ mod error_details;
 mod first_login_attacks;
 mod gate;
 mod gate_paths;
+mod hostile_input;
 mod i18n;
 mod id_token_verification;
 mod keycloak_import;
