@@ -317,12 +317,21 @@ fn convert_client(cl: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
         ));
         return None;
     }
-    if flag(cl, "bearerOnly") == Some(true) {
-        c.report.push(format!("client `{id}`: bearer-only clients need no keyedge entry (skipped)"));
-        return None;
-    }
     let mut t = Map::new();
     t.insert("client_id".into(), T::String(id.clone()));
+    // A bearer-only client is an API: it signs no one in, and introspects the tokens it is
+    // sent with its own secret — keyedge's `resource_server`.
+    if flag(cl, "bearerOnly") == Some(true) {
+        let name = env_name("CLIENT_", &id, "_SECRET");
+        t.insert("client_secret_env".into(), T::String(name.clone()));
+        c.secrets.push(name);
+        t.insert("grant_types".into(), T::Array(Vec::new()));
+        t.insert("resource_server".into(), T::Boolean(true));
+        c.report.push(format!(
+            "client `{id}`: bearer-only, so a resource server: it may introspect every client's tokens (resource_server = true)"
+        ));
+        return Some(t);
+    }
     if let Some(name) = text(cl, "name").filter(|n| !n.starts_with("${")) {
         t.insert("name".into(), T::String(name));
     }

@@ -72,8 +72,18 @@ fn clients_carry_over_and_secrets_become_names() {
     assert!(!c.toml.contains("**********"), "no secret is ever written");
     assert_eq!(
         c.secrets,
-        ["IDP_CORP_OIDC_SECRET", "IDP_GITHUB_SECRET", "CLIENT_OPENMETADATA_SECRET", "CLIENT_REPORTS_SECRET"]
+        [
+            "IDP_CORP_OIDC_SECRET",
+            "IDP_GITHUB_SECRET",
+            "CLIENT_OPENMETADATA_SECRET",
+            "CLIENT_REPORTS_SECRET",
+            "CLIENT_ORDERS_API_SECRET"
+        ]
     );
+    // A bearer-only client is an API that introspects tokens: a resource server, signing no one in.
+    let api = config.client("orders-api").unwrap();
+    assert!(api.resource_server && !api.is_public());
+    assert!(!api.allows(keyedge::core::config::GrantType::AuthorizationCode));
 }
 
 #[test]
