@@ -3,7 +3,8 @@
 //! sibling host of the same site, Chrome's two-minute "Lax+POST" window and browsers without
 //! SameSite all send them with another site's form post. So every such post must
 //!
-//! - come from keyedge's origin: `Origin`, when present, is the issuer's origin, and
+//! - come from keyedge's origin: `Origin`, when present, is the issuer's origin (or `null`,
+//!   which keyedge's no-referrer pages make browsers send), and
 //!   `Sec-Fetch-Site`, when present, is `same-origin` (or `none`);
 //! - be a top-level navigation, not a `fetch()` from a page that shares keyedge's origin (a
 //!   gated site's page): `Sec-Fetch-Mode`, when present, is `navigate` and `Sec-Fetch-Dest`,

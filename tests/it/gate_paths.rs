@@ -112,20 +112,6 @@ fn world(upstream: Upstream, gate_options: &str, ignores_case: bool) -> (World, 
     (world, seen)
 }
 
-fn signed_in(world: &World, user: &str) -> Browser {
-    let mut browser = Browser::default();
-    let to_login = location(&browser.get(world, "/account"));
-    sign_in_from_login_page(world, &mut browser, &to_login, user);
-    browser
-}
-
-/// A browser request for a raw path, sent as is (no client-side normalisation).
-fn get_raw(world: &World, browser: &Browser, path: &str) -> http::Response<Vec<u8>> {
-    let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-    let req = http::Request::get(format!("{ISSUER}{path}")).header("cookie", cookie).body(Vec::new()).unwrap();
-    world.send(req)
-}
-
 fn no_spelling_reaches_the_staff_area(upstream: Upstream, gate_options: &str, ignores_case: bool) {
     let (world, _) = world(upstream, gate_options, ignores_case);
     let alice = signed_in(&world, "alice");

@@ -4,8 +4,7 @@
 //! (session reuse), or cannot say when the user authenticated at all (plain OAuth2).
 
 use crate::common::*;
-use serde_json::{json, Value};
-use std::collections::HashMap;
+use serde_json::Value;
 
 /// A full login of alice with `extra` authorization parameters; keyedge's final answer and
 /// the request (to redeem a code).
@@ -99,57 +98,6 @@ fn an_oidc_answer_without_auth_time_is_login_required_where_configured() {
 }
 
 // A plain OAuth 2.0 IdP (GitHub-like) cannot prove a fresh login: it has no `auth_time`.
-
-const GH: &str = "https://gh.test";
-
-fn oauth2_world(option: &str) -> World {
-    let extra = format!(
-        r#"
-[[identity_providers]]
-alias = "gh"
-kind = "oauth2"
-authorization_url = "{GH}/authorize"
-token_url = "{GH}/token"
-userinfo_url = "{GH}/user"
-client_id = "gh-client"
-client_secret_env = "IDP2_SECRET"
-user_id_claim = "id"
-username_claim = "login"
-first_login_flow = "no review"
-{option}
-
-[[first_login_flows]]
-alias = "no review"
-review_profile = "off"
-"#
-    );
-    let world = World::with("", "", &extra);
-    world.http.mount(GH, |req| {
-        let body = match req.uri().path() {
-            "/token" => json!({"access_token": "gh-token", "token_type": "bearer"}),
-            _ => json!({"id": 7, "login": "octocat", "auth_time": 1}),
-        };
-        http::Response::builder()
-            .header("content-type", "application/json")
-            .body(body.to_string().into_bytes())
-            .unwrap()
-    });
-    world
-}
-
-/// A login through `gh` (it approves at once, from its own session).
-fn via_gh(world: &World, browser: &mut Browser, extra: &[(&str, &str)]) -> (http::Response<Vec<u8>>, RpRequest) {
-    let mut params = vec![("kc_idp_hint", "gh")];
-    params.extend_from_slice(extra);
-    let rp = request_with(&params);
-    let to_broker = browser.get(world, &format!("/authorize?{}", rp.query));
-    let to_gh = browser.get(world, &location(&to_broker));
-    let q: HashMap<String, String> = url::Url::parse(&location(&to_gh)).unwrap().query_pairs().into_owned().collect();
-    assert!(!q.contains_key("max_age") && !q.contains_key("prompt"), "no OIDC parameters to OAuth2: {q:?}");
-    let mut cb = url::Url::parse(&q["redirect_uri"]).unwrap();
-    cb.query_pairs_mut().append_pair("code", "gh-code").append_pair("state", &q["state"]);
-    (browser.get(world, cb.as_str()), rp)
-}
 
 #[test]
 fn plain_oauth2_step_up_keeps_the_older_auth_time() {

@@ -34,19 +34,8 @@ fn a_previous_versions_reauth_flow_cookie_stays_a_reauthentication() {
 #[test]
 fn a_previous_versions_pending_keeps_its_target() {
     use keyedge::core::broker::first_login::{Pending, Stage};
-    let old = json!({
-        "alias": "up",
-        "identity": {"alias": "up", "sub": "s", "username": "u", "email": "a@x.org", "email_verified": true,
-            "given_name": null, "family_name": null, "name": null, "picture": null, "locale": null,
-            "phone_number": null, "phone_number_verified": false, "address": null, "upstream_sid": null,
-            "tokens": {"access_token": "a", "token_type": "bearer"}, "claims": {}},
-        "continuation": {"kind": "return_to", "path": "/account"},
-        "grant_id": "g",
-        "draft": {"username": "u", "email": "a@x.org", "email_verified": true, "given_name": null, "family_name": null},
-        "existing": {"user_id": "u1", "field": "email",
-            "mailed": {"user_id": "u1", "to": "a@x.org", "hash": "h", "expires_at": 9999999999i64}},
-        "expires_at": 9999999999i64, "form_secret": "f"
-    });
+    let old = old_pending(json!({"user_id": "u1", "field": "email",
+            "mailed": {"user_id": "u1", "to": "a@x.org", "hash": "h", "expires_at": 9999999999i64}}));
     let pending: Pending = match serde_json::from_value(old) {
         Ok(p) => p,
         Err(e) => panic!("old pending does not parse: {e}"),
@@ -75,7 +64,18 @@ fn a_flow_cookie_is_written_in_the_shape_the_previous_version_reads() {
 #[test]
 fn an_old_pending_code_for_another_account_is_dropped() {
     use keyedge::core::broker::first_login::{Pending, Stage};
-    let old = json!({
+    let old = old_pending(json!({"user_id": "victim", "field": "username",
+            "mailed": {"user_id": "u1", "to": "a@x.org", "hash": "h", "expires_at": 9999999999i64}}));
+    let pending: Pending = serde_json::from_value(old).unwrap();
+    assert!(matches!(pending.stage, Stage::ConfirmLink { .. }), "read as {:?}", pending.stage);
+    let written = serde_json::to_value(&pending).unwrap();
+    assert_eq!(written["existing"]["user_id"], "victim");
+    assert!(written["existing"]["mailed"].is_null(), "{written}");
+}
+
+/// A pending first login as the previous version kept it, at the target `existing`.
+fn old_pending(existing: serde_json::Value) -> serde_json::Value {
+    json!({
         "alias": "up",
         "identity": {"alias": "up", "sub": "s", "username": "u", "email": "a@x.org", "email_verified": true,
             "given_name": null, "family_name": null, "name": null, "picture": null, "locale": null,
@@ -84,13 +84,7 @@ fn an_old_pending_code_for_another_account_is_dropped() {
         "continuation": {"kind": "return_to", "path": "/account"},
         "grant_id": "g",
         "draft": {"username": "u", "email": "a@x.org", "email_verified": true, "given_name": null, "family_name": null},
-        "existing": {"user_id": "victim", "field": "username",
-            "mailed": {"user_id": "u1", "to": "a@x.org", "hash": "h", "expires_at": 9999999999i64}},
+        "existing": existing,
         "expires_at": 9999999999i64, "form_secret": "f"
-    });
-    let pending: Pending = serde_json::from_value(old).unwrap();
-    assert!(matches!(pending.stage, Stage::ConfirmLink { .. }), "read as {:?}", pending.stage);
-    let written = serde_json::to_value(&pending).unwrap();
-    assert_eq!(written["existing"]["user_id"], "victim");
-    assert!(written["existing"]["mailed"].is_null(), "{written}");
+    })
 }

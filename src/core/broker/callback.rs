@@ -211,7 +211,9 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
     };
     let now = ports.clock.now();
     session.auth_time = step_up::session_auth_time(identity, previous.as_ref(), last_unproven, now);
-    if identity.auth_time.is_none() {
+    // Written when it changes (the first such login, or a step-up that kept a session's time):
+    // an ordinary login keeps the recorded time, so it writes nothing.
+    if identity.auth_time.is_none() && last_unproven != Some(session.auth_time) {
         ports.store.put(&unproven_key, &session.auth_time.to_string(), Some(UNPROVEN_LOGIN_TTL)).await?;
     }
     let answer = async {

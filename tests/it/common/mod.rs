@@ -772,3 +772,77 @@ fn merge(into: &mut toml::Table, from: toml::Table) {
         }
     }
 }
+
+/// The plain OAuth 2.0 IdP of [`oauth2_world`].
+pub const GH: &str = "https://gh.test";
+
+/// A world with a plain OAuth 2.0 IdP `gh` (GitHub-like, at [`GH`]; `option` added to it):
+/// it approves at once from its own session and never says when the user authenticated.
+pub fn oauth2_world(option: &str) -> World {
+    let extra = format!(
+        r#"
+[[identity_providers]]
+alias = "gh"
+kind = "oauth2"
+authorization_url = "{GH}/authorize"
+token_url = "{GH}/token"
+userinfo_url = "{GH}/user"
+client_id = "gh-client"
+client_secret_env = "IDP2_SECRET"
+user_id_claim = "id"
+username_claim = "login"
+first_login_flow = "no review"
+{option}
+
+[[first_login_flows]]
+alias = "no review"
+review_profile = "off"
+"#
+    );
+    let world = World::with("", "", &extra);
+    world.http.mount(GH, |req| {
+        let body = match req.uri().path() {
+            "/token" => serde_json::json!({"access_token": "gh-token", "token_type": "bearer"}),
+            _ => serde_json::json!({"id": 7, "login": "octocat", "auth_time": 1}),
+        };
+        http::Response::builder()
+            .header("content-type", "application/json")
+            .body(body.to_string().into_bytes())
+            .unwrap()
+    });
+    world
+}
+
+/// A login through `gh` (it approves at once, from its own session).
+pub fn via_gh(world: &World, browser: &mut Browser, extra: &[(&str, &str)]) -> (http::Response<Vec<u8>>, RpRequest) {
+    let mut params = vec![("kc_idp_hint", "gh")];
+    params.extend_from_slice(extra);
+    let rp = request_with(&params);
+    let to_broker = browser.get(world, &format!("/authorize?{}", rp.query));
+    if location(&to_broker).starts_with(APP_REDIRECT) {
+        // Answered from keyedge's own session.
+        return (to_broker, rp);
+    }
+    let to_gh = browser.get(world, &location(&to_broker));
+    let q: std::collections::HashMap<String, String> =
+        url::Url::parse(&location(&to_gh)).unwrap().query_pairs().into_owned().collect();
+    assert!(!q.contains_key("max_age") && !q.contains_key("prompt"), "no OIDC parameters to OAuth2: {q:?}");
+    let mut cb = url::Url::parse(&q["redirect_uri"]).unwrap();
+    cb.query_pairs_mut().append_pair("code", "gh-code").append_pair("state", &q["state"]);
+    (browser.get(world, cb.as_str()), rp)
+}
+
+/// `user` signed in through the login page (after a visit to `/account`).
+pub fn signed_in(world: &World, user: &str) -> Browser {
+    let mut browser = Browser::default();
+    let to_login = location(&browser.get(world, "/account"));
+    sign_in_from_login_page(world, &mut browser, &to_login, user);
+    browser
+}
+
+/// A browser request for a raw path, sent as is (no client-side normalisation).
+pub fn get_raw(world: &World, browser: &Browser, path: &str) -> http::Response<Vec<u8>> {
+    let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let req = http::Request::get(format!("{ISSUER}{path}")).header("cookie", cookie).body(Vec::new()).unwrap();
+    world.send(req)
+}
