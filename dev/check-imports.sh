@@ -21,7 +21,7 @@ forbid src/core/op "$HIGHER_THAN_OP|crate::core::broker\b" "op never imports the
 forbid src/core/account "$HANDLERS|crate::core::(app|broker|op)\b" "the account domain imports no handler module"
 forbid "src/core/config.rs src/core/config" "$HANDLERS|crate::core::account::" "config imports no handler or domain module"
 forbid src/core/upstream "$HANDLERS|core::account::" "upstream kinds import no handler or domain module"
-forbid "src/core/jose src/core/claims.rs src/core/ports.rs src/core/ports" "$HANDLERS|core::(account|config|upstream)::" "jose, claims and ports import nothing above them"
+forbid "src/core/jose src/core/claims src/core/ports.rs src/core/ports" "$HANDLERS|core::(account|config|upstream)::" "jose, claims and ports import nothing above them"
 forbid src/core/ports.rs 'core::jose::' "ports do not import jose (the platform crypto trait lives in ports)"
 forbid src/core '\b(worker|js_sys|web_sys|wasm_bindgen)::' "src/core never uses worker or JavaScript types"
 exit $status

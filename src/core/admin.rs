@@ -221,7 +221,7 @@ async fn import_one(ports: &Ports<'_>, user: &User) -> Result<Option<String>, Po
     claims.push((keys::username(&user.username), format!("username {}", user.username)));
     // Only a verified address is claimed (and indexed): an unverified one must not keep its
     // owner from an account of their own (docs/accounts.md).
-    let verified_email = user.email.as_deref().filter(|_| user.email_verified);
+    let verified_email = user.profile.email.as_deref().filter(|_| user.profile.email_verified);
     if let Some(email) = verified_email {
         claims.push((keys::email(email), format!("email {email}")));
     }

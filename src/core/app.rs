@@ -1,7 +1,7 @@
 //! The application: configuration, keys and caches built once per isolate, and the route
 //! table that sends each request to its handler.
 
-use crate::core::vocab::prompt;
+use crate::core::vocab::PromptValue;
 use http::{Method, StatusCode};
 use std::fmt;
 
@@ -388,7 +388,8 @@ impl Keyedge {
             .filter(|s| request.max_age.is_none_or(|max| now - s.auth_time <= max as i64))
             .filter(|s| hinted_sub.as_ref().is_none_or(|sub| *sub == s.user_id))
             .filter(|s| client.allows_idp(&s.idp));
-        let fresh_login_required = request.has_prompt(prompt::LOGIN) || request.has_prompt(prompt::SELECT_ACCOUNT);
+        let fresh_login_required =
+            request.has_prompt(PromptValue::Login) || request.has_prompt(PromptValue::SelectAccount);
         match session {
             Some(s) if !fresh_login_required => {
                 // Without a marker the code is always stored.
@@ -405,7 +406,7 @@ impl Keyedge {
         let hint = request.kc_idp_hint.as_deref().and_then(|h| self.config.provider(h)).filter(|p| usable(p));
         let direct =
             hint.or_else(|| self.config.identity_providers.iter().find(|p| usable(p) && p.authenticate_by_default));
-        if request.has_prompt(prompt::NONE) {
+        if request.has_prompt(PromptValue::None) {
             // Only an IdP that accepts a forwarded `prompt=none` can answer without the user.
             let forwards =
                 |p: &&IdentityProvider| matches!(&p.kind, ProviderKind::Oidc(c) if c.accepts_prompt_none_forward);

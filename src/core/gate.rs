@@ -99,8 +99,9 @@ fn refusal(rule: Option<&GateRule>, user: &User) -> Option<String> {
         return Some(format!("This page needs the role {}.", rule.require_roles.join(" or ")));
     }
     if !rule.require_email_domains.is_empty() {
-        let domain = user.email.as_deref().and_then(|e| e.rsplit_once('@')).map(|(_, d)| d.to_ascii_lowercase());
-        let ok = user.email_verified && domain.is_some_and(|d| rule.require_email_domains.contains(&d));
+        let domain =
+            user.profile.email.as_deref().and_then(|e| e.rsplit_once('@')).map(|(_, d)| d.to_ascii_lowercase());
+        let ok = user.profile.email_verified && domain.is_some_and(|d| rule.require_email_domains.contains(&d));
         if !ok {
             return Some(format!(
                 "This page is for people with a verified email address at {}.",
@@ -197,8 +198,8 @@ async fn serve(
             htu: target.split('?').next().unwrap_or(""),
             user: user.map(|user| AssertedUser {
                 sub: &user.id,
-                email: user.email.as_deref(),
-                email_verified: user.email_verified,
+                email: user.profile.email.as_deref(),
+                email_verified: user.profile.email_verified,
                 preferred_username: &user.username,
                 roles: &user.roles,
             }),
@@ -222,7 +223,7 @@ async fn serve(
             for (name, value) in [
                 ("x-keyedge-user", user.id.as_str()),
                 ("x-keyedge-username", user.username.as_str()),
-                ("x-keyedge-email", user.email.as_deref().unwrap_or("")),
+                ("x-keyedge-email", user.profile.email.as_deref().unwrap_or("")),
                 ("x-keyedge-roles", roles.as_str()),
             ] {
                 if let Ok(v) = HeaderValue::from_str(value) {

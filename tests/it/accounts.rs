@@ -334,16 +334,11 @@ mod existing_account {
             alias: alias.into(),
             sub: sub.into(),
             username: username.into(),
-            email: Some("same@example.com".into()),
-            email_verified: true,
-            given_name: None,
-            family_name: None,
-            name: None,
-            picture: None,
-            locale: None,
-            phone_number: None,
-            phone_number_verified: false,
-            address: None,
+            profile: keyedge::core::claims::StandardClaims {
+                email: Some("same@example.com".into()),
+                email_verified: true,
+                ..Default::default()
+            },
             upstream_sid: None,
             auth_time: None,
             tokens: keyedge::core::upstream::UpstreamTokens {

@@ -115,7 +115,10 @@ fn identity_is_found_by_alias_and_sub_never_by_email() {
     // Two upstream users with the same email: "mallory" claims alice's address.
     let code1 = query_param(&location(&login(&world, &mut Browser::default(), &rp.query, "alice")), "code").unwrap();
     let sub_alice = id_token_sub(&json(&redeem(&world, &code1, &rp.verifier)));
-    *world.idp.tamper.borrow_mut() = Box::new(|c| c["email"] = serde_json::json!("alice@example.com"));
+    *world.idp.tamper.borrow_mut() = Box::new(|c| {
+        c["email"] = serde_json::json!("alice@example.com");
+        c["email_verified"] = serde_json::json!(true);
+    });
     let rp2 = rp_request("app", APP_REDIRECT);
     // Not signed in as alice: the first-login flow asks to prove the account is theirs.
     let res = login(&world, &mut Browser::default(), &rp2.query, "mallory");
@@ -352,4 +355,27 @@ fn disable_userinfo_takes_the_user_from_the_id_token_only() {
     let code = query_param(&location(&res), "code").unwrap();
     let t = json(&redeem(&world, &code, &rp.verifier));
     assert_eq!(id_claims(&t)["email"], "alice@id-token.example");
+}
+
+/// OIDC Core §5.3.2 and §5.1: userinfo completes the ID token, and a verification flag is about
+/// its own address. An ID token naming one address (unflagged) and a userinfo answer flagging
+/// another as verified must not make the first one verified.
+#[test]
+fn oidc_core_5_1_a_userinfo_verification_of_another_address_does_not_verify_the_id_tokens() {
+    let world = World::new();
+    *world.idp.tamper.borrow_mut() = Box::new(|c| c["email"] = serde_json::json!("alice@id-token.example"));
+    let rp = rp_request("app", APP_REDIRECT);
+    let res = login(&world, &mut Browser::default(), &rp.query, "alice");
+    let code = query_param(&location(&res), "code").unwrap();
+    let claims = id_claims(&json(&redeem(&world, &code, &rp.verifier)));
+    assert_eq!(claims["email"], "alice@id-token.example");
+    assert_eq!(claims["email_verified"], false, "userinfo verified alice@example.com, not this address");
+
+    // The same address in both: userinfo's flag counts.
+    *world.idp.tamper.borrow_mut() = Box::new(|c| c["email"] = serde_json::json!("bob@example.com"));
+    let rp = rp_request("app", APP_REDIRECT);
+    let res = login(&world, &mut Browser::default(), &rp.query, "bob");
+    let code = query_param(&location(&res), "code").unwrap();
+    let claims = id_claims(&json(&redeem(&world, &code, &rp.verifier)));
+    assert_eq!((claims["email"].as_str(), claims["email_verified"].as_bool()), (Some("bob@example.com"), Some(true)));
 }

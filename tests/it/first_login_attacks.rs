@@ -442,7 +442,10 @@ mod look_alike {
     fn a_look_alike_verified_address_never_captures_the_real_owner() {
         let a = accounts("", "", MAIL);
         let eves_mailbox = "\u{212A}ate@example.com";
-        *a.world.idp.tamper.borrow_mut() = Box::new(move |c| c["email"] = json!(eves_mailbox));
+        *a.world.idp.tamper.borrow_mut() = Box::new(move |c| {
+            c["email"] = json!(eves_mailbox);
+            c["email_verified"] = json!(true);
+        });
         let (res, rp) = callback(&a.world, &mut Browser::default(), "up", &a.world.idp, "eve");
         let eve = sub_of(&a.world, &code_of(&res), &rp);
         *a.world.idp.tamper.borrow_mut() = Box::new(|_| {});

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::claims::{scope_of, StandardClaims, SCOPE_CLAIMS};
 use crate::core::config::{IdentityProvider, SyncMode};
 use crate::core::keys;
 use crate::core::ports::{PortError, Ports};
@@ -26,26 +27,8 @@ pub struct LinkedIdentity {
 pub struct User {
     pub id: String,
     pub username: String,
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default)]
-    pub email_verified: bool,
-    #[serde(default)]
-    pub given_name: Option<String>,
-    #[serde(default)]
-    pub family_name: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub picture: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locale: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    #[serde(default)]
-    pub phone_number_verified: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<serde_json::Value>,
+    #[serde(flatten)]
+    pub profile: StandardClaims,
     pub created_at: i64,
     pub links: Vec<LinkedIdentity>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -55,36 +38,13 @@ pub struct User {
     pub attributes: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
-/// Standard claims by scope (OIDC Core §5.4).
-const SCOPE_CLAIMS: &[(&str, &[&str])] = &[
-    ("profile", &["name", "given_name", "family_name", "preferred_username", "picture", "locale"]),
-    ("email", &["email", "email_verified"]),
-    ("address", &["address"]),
-    ("phone", &["phone_number", "phone_number_verified"]),
-];
-
 impl User {
-    /// Every standard claim keyedge knows about the user, by claim name.
+    /// Every standard claim keyedge knows about the user, by claim name: the profile, with
+    /// the account's username as `preferred_username` and a display name always.
     fn standard_claims(&self) -> serde_json::Map<String, serde_json::Value> {
-        use serde_json::Value;
-        let mut m = serde_json::Map::new();
-        let mut put = |k: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                m.insert(k.to_owned(), v);
-            }
-        };
-        let text = |v: &Option<String>| v.clone().map(Value::String);
-        put("name", Some(Value::String(self.display_name())));
-        put("given_name", text(&self.given_name));
-        put("family_name", text(&self.family_name));
-        put("preferred_username", Some(Value::String(self.username.clone())));
-        put("picture", text(&self.picture));
-        put("locale", text(&self.locale));
-        put("email", text(&self.email));
-        put("email_verified", self.email.as_ref().map(|_| Value::Bool(self.email_verified)));
-        put("address", self.address.clone());
-        put("phone_number", text(&self.phone_number));
-        put("phone_number_verified", self.phone_number.as_ref().map(|_| Value::Bool(self.phone_number_verified)));
+        let mut m = self.profile.to_map();
+        m.insert("name".into(), self.display_name().into());
+        m.insert("preferred_username".into(), self.username.clone().into());
         m
     }
 
@@ -103,10 +63,7 @@ impl User {
         let scopes: Vec<&str> = crate::core::vocab::Scopes::parse(scope).iter().filter(|s| client_may(s)).collect();
         let by_scope =
             SCOPE_CLAIMS.iter().filter(|(s, _)| scopes.contains(s)).flat_map(|(_, names)| names.iter().copied());
-        let by_name = requested
-            .iter()
-            .map(String::as_str)
-            .filter(|name| SCOPE_CLAIMS.iter().any(|(s, names)| names.contains(name) && client_may(s)));
+        let by_name = requested.iter().map(String::as_str).filter(|name| scope_of(name).is_some_and(client_may));
         let allowed: Vec<&str> = by_scope.chain(by_name).collect();
         self.standard_claims().into_iter().filter(|(k, _)| allowed.contains(&k.as_str())).collect()
     }
@@ -132,16 +89,7 @@ impl User {
     /// Takes the profile attributes from `identity` (sync mode `force`); `true` if any changed.
     fn sync_profile(&mut self, identity: &BrokeredIdentity) -> bool {
         let before = self.clone();
-        self.email = identity.email.clone();
-        self.email_verified = identity.email_verified;
-        self.given_name = identity.given_name.clone();
-        self.family_name = identity.family_name.clone();
-        self.name = identity.name.clone();
-        self.picture = identity.picture.clone();
-        self.locale = identity.locale.clone();
-        self.phone_number = identity.phone_number.clone();
-        self.phone_number_verified = identity.phone_number_verified;
-        self.address = identity.address.clone();
+        self.profile = identity.profile.clone();
         if let Some(link) = self.links.iter_mut().find(|l| l.alias == identity.alias && l.sub == identity.sub) {
             link.username = identity.username.clone();
         }
@@ -149,10 +97,10 @@ impl User {
     }
 
     pub fn display_name(&self) -> String {
-        if let Some(n) = &self.name {
+        if let Some(n) = &self.profile.name {
             return n.clone();
         }
-        match (&self.given_name, &self.family_name) {
+        match (&self.profile.given_name, &self.profile.family_name) {
             (Some(g), Some(f)) => format!("{g} {f}"),
             (Some(g), None) => g.clone(),
             (None, Some(f)) => f.clone(),
@@ -257,7 +205,7 @@ async fn holds_verified(ports: &Ports<'_>, owner: &str, email: &str) -> Result<b
     let wanted = keys::fold_email(email);
     Ok(load(ports, owner)
         .await?
-        .is_some_and(|u| u.email_verified && u.email.is_some_and(|e| keys::fold_email(&e) == wanted)))
+        .is_some_and(|u| u.profile.email_verified && u.profile.email.is_some_and(|e| keys::fold_email(&e) == wanted)))
 }
 
 /// The account the `email:` index names for `email`, if it holds that address verified.
@@ -312,20 +260,17 @@ pub async fn create(
     let mut user = User {
         id: ports.random_token(16),
         username: draft.username.clone(),
-        email: draft.email.clone(),
-        email_verified: draft.email.is_some() && draft.email_verified,
-        given_name: draft.given_name.clone(),
-        family_name: draft.family_name.clone(),
-        // The IdP's full name only while the user kept its given and family names.
-        name: identity
-            .name
-            .clone()
-            .filter(|_| draft.given_name == identity.given_name && draft.family_name == identity.family_name),
-        picture: identity.picture.clone(),
-        locale: identity.locale.clone(),
-        phone_number: identity.phone_number.clone(),
-        phone_number_verified: identity.phone_number_verified,
-        address: identity.address.clone(),
+        profile: StandardClaims {
+            email: draft.email.clone(),
+            email_verified: draft.email.is_some() && draft.email_verified,
+            given_name: draft.given_name.clone(),
+            family_name: draft.family_name.clone(),
+            // The IdP's full name only while the user kept its given and family names.
+            name: identity.profile.name.clone().filter(|_| {
+                draft.given_name == identity.profile.given_name && draft.family_name == identity.profile.family_name
+            }),
+            ..identity.profile.clone()
+        },
         created_at: now,
         links: vec![LinkedIdentity {
             alias: identity.alias.clone(),

@@ -112,8 +112,9 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
     // The IdP's post-login flow judges every identity it vouches for, whatever the login is
     // for: signing in, linking to an account, or proving one by re-authentication.
     if let Some(post) = &idp.post_login_flow {
-        let email = identity.email.as_deref();
-        if let Err(reason) = mappers::post_login_allows(post, email, identity.email_verified, &identity.claims) {
+        let email = identity.profile.email.as_deref();
+        if let Err(reason) = mappers::post_login_allows(post, email, identity.profile.email_verified, &identity.claims)
+        {
             let res = Failure::Page(PageError::new(StatusCode::FORBIDDEN, "Access denied", reason));
             return Err(res);
         }

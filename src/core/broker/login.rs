@@ -1,6 +1,6 @@
 //! The login page and the start of an upstream login (`/broker/{alias}/login`).
 
-use crate::core::vocab::prompt;
+use crate::core::vocab::PromptValue;
 use serde::{Deserialize, Serialize};
 
 use crate::core::app::Keyedge;
@@ -50,7 +50,7 @@ impl Continuation {
     /// The client's request when it asked for `prompt=none` (a silent login).
     pub fn silent_request(&self) -> Option<&AuthorizationRequest> {
         match self {
-            Continuation::Authorize { request } if request.has_prompt(prompt::NONE) => Some(request),
+            Continuation::Authorize { request } if request.has_prompt(PromptValue::None) => Some(request),
             _ => None,
         }
     }
@@ -72,10 +72,13 @@ impl Continuation {
         let Continuation::Authorize { request } = self else {
             return Vec::new();
         };
-        let passes = |v: &str| v == "login" || v == "select_account" || (accepts_none && v == "none");
-        let prompt =
-            request.prompt.as_deref().map(|p| p.split(' ').filter(|v| passes(v)).collect::<Vec<_>>().join(" "));
-        let max_age = request.max_age.or(request.has_prompt(prompt::LOGIN).then_some(0)).map(|m| m.to_string());
+        let passes = |v: PromptValue| match v {
+            PromptValue::Login | PromptValue::SelectAccount => true,
+            PromptValue::None => accepts_none,
+            PromptValue::Consent => false,
+        };
+        let prompt = request.prompt.map(|p| p.filter(passes).to_string());
+        let max_age = request.max_age.or(request.has_prompt(PromptValue::Login).then_some(0)).map(|m| m.to_string());
         [
             ("login_hint", request.login_hint.clone()),
             ("ui_locales", request.ui_locales.clone()),
@@ -404,7 +407,7 @@ pub async fn begin_client_link(app: &Keyedge, ports: &Ports<'_>, req: &Request, 
     let (Some(cookie), Some(user)) = (cookie, super::users::load(ports, &link.user_id).await?) else {
         return Ok(web::redirect(&web::with_query(&link.redirect_uri, &[("link_error", "not_logged_in")])));
     };
-    let account = match &user.email {
+    let account = match &user.profile.email {
         Some(email) => format!("{} ({email})", user.username),
         None => user.username.clone(),
     };

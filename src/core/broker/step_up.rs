@@ -10,12 +10,12 @@ use super::session::Session;
 use crate::core::config::{IdentityProvider, ProviderKind, UnprovenStepUp};
 use crate::core::op::authorize::AuthorizationRequest;
 use crate::core::upstream::BrokeredIdentity;
-use crate::core::vocab::prompt;
+use crate::core::vocab::PromptValue;
 
 /// The client's request, if it asks for a fresh login (`prompt=login` or `max_age`).
 fn step_up_request(continuation: &Continuation) -> Option<&AuthorizationRequest> {
     match continuation {
-        Continuation::Authorize { request } if request.has_prompt(prompt::LOGIN) || request.max_age.is_some() => {
+        Continuation::Authorize { request } if request.has_prompt(PromptValue::Login) || request.max_age.is_some() => {
             Some(request)
         }
         _ => None,
@@ -26,7 +26,7 @@ fn step_up_request(continuation: &Continuation) -> Option<&AuthorizationRequest>
 /// `started`: `prompt=login` wants one after that; `max_age` one at most `max_age` seconds
 /// before `now` — or after `started`, which is as fresh as a login can be.
 fn earliest_auth_time(request: &AuthorizationRequest, started: i64, now: i64) -> Option<i64> {
-    let login = request.has_prompt(prompt::LOGIN).then_some(started);
+    let login = request.has_prompt(PromptValue::Login).then_some(started);
     let max_age = request.max_age.map(|m| now.saturating_sub(m as i64).min(started));
     login.max(max_age)
 }

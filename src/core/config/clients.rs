@@ -61,6 +61,24 @@ pub enum GrantType {
     ClientCredentials,
 }
 
+impl GrantType {
+    pub const ALL: [GrantType; 3] =
+        [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials];
+
+    /// The `grant_type` value (RFC 6749 §4.1.3, §6, §4.4.2).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == text)
+    }
+}
+
 /// Scopes a client may have unless its `allowed_scopes` says otherwise. `offline_access` is
 /// not among them: a refresh token that outlives the user's session is for clients that list
 /// it explicitly.

@@ -1,6 +1,6 @@
 //! Validation of authorization requests (RFC 6749 §4.1.1, OIDC Core §3.1.2.1, RFC 7636).
 
-use crate::core::vocab::{scope, Scopes, SpaceList};
+use crate::core::vocab::{scope, Prompt, PromptValue, Scopes, DISPLAY_VALUES};
 use serde::{Deserialize, Serialize};
 
 use crate::core::config::{Client, Config};
@@ -15,6 +15,21 @@ pub enum ResponseMode {
     #[default]
     Query,
     FormPost,
+}
+
+impl ResponseMode {
+    pub const ALL: [ResponseMode; 2] = [ResponseMode::Query, ResponseMode::FormPost];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::Query => "query",
+            ResponseMode::FormPost => "form_post",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == text)
+    }
 }
 
 /// Where and how to send an authorization response: known once client and redirect URI are.
@@ -76,7 +91,7 @@ pub struct AuthorizationRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_challenge: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt: Option<String>,
+    pub prompt: Option<Prompt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_age: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -154,10 +169,7 @@ impl AuthorizationRequest {
         }
         let state = params.get("state").map(str::to_owned);
         // The response mode is needed to deliver even the errors below.
-        let response_mode = match params.get("response_mode") {
-            Some("form_post") => ResponseMode::FormPost,
-            _ => ResponseMode::Query,
-        };
+        let response_mode = params.get("response_mode").and_then(ResponseMode::parse).unwrap_or_default();
         let target =
             ResponseTarget { redirect_uri: redirect_uri.to_owned(), mode: response_mode, state: state.clone() };
         let fail = |error: OAuthError| AuthorizeError::Redirect { target: target.clone(), error };
@@ -180,12 +192,11 @@ impl AuthorizationRequest {
                 )))
             }
         }
-        match params.get("response_mode") {
-            None | Some("query") | Some("form_post") => {}
-            Some(_) => return Err(fail(OAuthError::invalid_request("response_mode must be query or form_post"))),
+        if params.get("response_mode").is_some_and(|m| ResponseMode::parse(m).is_none()) {
+            return Err(fail(OAuthError::invalid_request("response_mode must be query or form_post")));
         }
         if let Some(display) = params.get("display") {
-            if !["page", "popup", "touch", "wap"].contains(&display) {
+            if !DISPLAY_VALUES.contains(&display) {
                 return Err(fail(OAuthError::invalid_request("unknown display value")));
             }
         }
@@ -210,16 +221,10 @@ impl AuthorizationRequest {
         if code_challenge.is_none() && client.is_public() {
             return Err(fail(OAuthError::invalid_request("public clients must use PKCE (code_challenge with S256)")));
         }
-        let prompt = params.get("prompt").map(str::to_owned);
-        if let Some(p) = &prompt {
-            let values: Vec<&str> = p.split(' ').collect();
-            if values.iter().any(|v| !["none", "login", "consent", "select_account"].contains(v)) {
-                return Err(fail(OAuthError::invalid_request("unknown prompt value")));
-            }
-            if values.contains(&"none") && values.len() > 1 {
-                return Err(fail(OAuthError::invalid_request("prompt=none cannot be combined with other values")));
-            }
-        }
+        let prompt = match params.get("prompt") {
+            Some(text) => Some(Prompt::parse(text).map_err(|e| fail(OAuthError::invalid_request(e.to_string())))?),
+            None => None,
+        };
         let claims = match params.get("claims") {
             Some(text) => RequestedClaims::parse(text).map_err(&fail)?,
             None => RequestedClaims::default(),
@@ -267,7 +272,7 @@ impl AuthorizationRequest {
             ("state", &self.state),
             ("nonce", &self.nonce),
             ("code_challenge", &self.code_challenge),
-            ("prompt", &self.prompt),
+            ("prompt", &self.prompt.map(|p| p.to_string())),
         ];
         for (k, v) in optional {
             if let Some(v) = v {
@@ -281,7 +286,7 @@ impl AuthorizationRequest {
             q.push(("max_age", max_age.to_string()));
         }
         if self.response_mode == ResponseMode::FormPost {
-            q.push(("response_mode", "form_post".to_owned()));
+            q.push(("response_mode", self.response_mode.as_str().to_owned()));
         }
         for (k, v) in [("login_hint", &self.login_hint), ("ui_locales", &self.ui_locales)] {
             if let Some(v) = v {
@@ -298,8 +303,8 @@ impl AuthorizationRequest {
         ResponseTarget { redirect_uri: self.redirect_uri.clone(), mode: self.response_mode, state: self.state.clone() }
     }
 
-    pub fn has_prompt(&self, value: &str) -> bool {
-        self.prompt.as_deref().is_some_and(|p| SpaceList::parse(p).contains(value))
+    pub fn has_prompt(&self, value: PromptValue) -> bool {
+        self.prompt.is_some_and(|p| p.contains(value))
     }
 
     pub fn has_scope(&self, value: &str) -> bool {

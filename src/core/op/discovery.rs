@@ -3,11 +3,20 @@
 
 use serde_json::json;
 
-use crate::core::config::Config;
+use crate::core::claims::{supported_claims, SCOPE_CLAIMS};
+use crate::core::config::{Config, GrantType};
 use crate::core::jose::{Alg, Keyring};
+use crate::core::vocab::{scope, PromptValue, DISPLAY_VALUES};
+
+use super::authorize::ResponseMode;
 
 pub fn document(config: &Config, keys: &Keyring) -> String {
     let algs: Vec<&str> = keys.algorithms().into_iter().map(Alg::name).collect();
+    // `openid`, the scopes that release standard claims (OIDC Core §5.4), `offline_access`.
+    let scopes: Vec<&str> = std::iter::once(scope::OPENID)
+        .chain(SCOPE_CLAIMS.iter().map(|(s, _)| *s))
+        .chain(std::iter::once(scope::OFFLINE_ACCESS))
+        .collect();
     json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.endpoint("/authorize"),
@@ -21,25 +30,21 @@ pub fn document(config: &Config, keys: &Keyring) -> String {
         "revocation_endpoint": config.endpoint("/revoke"),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "scopes_supported": ["openid", "profile", "email", "address", "phone", "offline_access"],
+        "scopes_supported": scopes,
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "response_modes_supported": ResponseMode::ALL.map(ResponseMode::as_str),
+        "grant_types_supported": GrantType::ALL.map(GrantType::as_str),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
-        "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "sid", "at_hash",
-            "name", "given_name", "family_name", "preferred_username", "picture", "locale",
-            "email", "email_verified", "address", "phone_number", "phone_number_verified"
-        ],
+        "claims_supported": supported_claims().collect::<Vec<_>>(),
         "claims_parameter_supported": true,
-        "display_values_supported": ["page", "popup", "touch", "wap"],
+        "display_values_supported": DISPLAY_VALUES,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
-        "prompt_values_supported": ["none", "login", "consent", "select_account"]
+        "prompt_values_supported": PromptValue::ALL.map(PromptValue::as_str)
     })
     .to_string()
 }

@@ -153,15 +153,9 @@ pub async fn token(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     let client = authenticate_client(app, req, &params)?;
     let grant = match params.get("grant_type") {
         None => return Err(bad(OAuthError::invalid_request("grant_type is required"))),
-        Some("authorization_code") => GrantType::AuthorizationCode,
-        Some("refresh_token") => GrantType::RefreshToken,
-        Some("client_credentials") => GrantType::ClientCredentials,
-        Some(other) => {
-            return Err(bad(OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                format!("grant_type `{other}` is not supported"),
-            )))
-        }
+        Some(text) => GrantType::parse(text).ok_or_else(|| {
+            bad(OAuthError::new(ErrorCode::UnsupportedGrantType, format!("grant_type `{text}` is not supported")))
+        })?,
     };
     if !client.allows(grant) {
         return Err(bad(OAuthError::new(ErrorCode::UnauthorizedClient, "this client may not use this grant type")));

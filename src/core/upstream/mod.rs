@@ -11,6 +11,10 @@ use oauth2::{
     RedirectUrl, RefreshToken, RequestTokenError, StandardRevocableToken, TokenResponse, TokenUrl,
 };
 
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use crate::core::claims::StandardClaims;
 use crate::core::jose::Keyring;
 use crate::core::ports::{PortError, Ports};
 use client_config::UpstreamClientAuth;
@@ -228,26 +232,16 @@ impl UpstreamTokens {
     }
 }
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-
 /// Who the upstream IdP says the user is, after every check passed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokeredIdentity {
     pub alias: String,
     pub sub: String,
     pub username: String,
-    pub email: Option<String>,
-    pub email_verified: bool,
-    pub given_name: Option<String>,
-    pub family_name: Option<String>,
-    pub name: Option<String>,
-    pub picture: Option<String>,
-    pub locale: Option<String>,
-    pub phone_number: Option<String>,
-    pub phone_number_verified: bool,
-    /// OIDC Core §5.1.1 address, kept as the IdP sent it.
-    pub address: Option<serde_json::Value>,
+    /// What the IdP says about the person; `email_verified` is already keyedge's verdict
+    /// (the IdP's flag, or the IdP's `trust_email`).
+    #[serde(flatten)]
+    pub profile: StandardClaims,
     /// The upstream session (`sid` of the ID token), for the IdP's back-channel logout.
     pub upstream_sid: Option<String>,
     /// When the user authenticated at the IdP, as its signed ID token says (`auth_time`,

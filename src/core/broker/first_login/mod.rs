@@ -182,10 +182,10 @@ pub async fn start(
     let present = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
     let draft = Draft {
         username: mappers::username_for(idp, &identity.claims, &identity.username),
-        email: present(&identity.email),
-        email_verified: identity.email_verified,
-        given_name: present(&identity.given_name),
-        family_name: present(&identity.family_name),
+        email: present(&identity.profile.email),
+        email_verified: identity.profile.email_verified,
+        given_name: present(&identity.profile.given_name),
+        family_name: present(&identity.profile.family_name),
     };
     let review = match idp.first_login_flow.review_profile {
         ReviewProfile::On => true,
@@ -243,7 +243,7 @@ async fn attempt(step: Step<'_, '_>, mut pending: Pending) -> Outcome {
     // nothing about who made it (it may be someone else's address, claimed first).
     if field == Unique::Username {
         let account = users::load(ports, &owner).await?.ok_or_else(expired)?;
-        if account.email.is_some() && !account.email_verified {
+        if account.profile.email.is_some() && !account.profile.email_verified {
             let e = FieldError::new("username", "This username is taken. Choose another one.");
             return ask_again(step, &pending, e).await;
         }
@@ -309,7 +309,7 @@ async fn verify(step: Step<'_, '_>, mut pending: Pending) -> Outcome {
     let flow = &idp.first_login_flow;
     let existing = pending.stage.existing().cloned().ok_or_else(expired)?;
     let user = users::load(ports, &existing.user_id).await?.ok_or_else(expired)?;
-    let verified_email = user.email.as_ref().filter(|_| user.email_verified);
+    let verified_email = user.profile.email.as_ref().filter(|_| user.profile.email_verified);
     if let (true, Some(sender), Some(to)) = (flow.verify_existing_account_by_email, &app.config.mail, verified_email) {
         let now = ports.clock.now();
         // One mail per pending target: asking again shows the page again, sends nothing.
@@ -333,7 +333,7 @@ async fn verify(step: Step<'_, '_>, mut pending: Pending) -> Outcome {
         pending.stage = Stage::AwaitingMail { existing, mailed };
         let link = web::with_query(&app.config.endpoint("/first-login/verify-email"), &[("token", &token)]);
         let ui = app.ui_for(req, ui_locales(&pending.continuation));
-        let account = match &user.email {
+        let account = match &user.profile.email {
             Some(email) => format!("{} ({email})", user.username),
             None => user.username.clone(),
         };
@@ -446,8 +446,9 @@ pub async fn review(app: &Keyedge, ports: &Ports<'_>, req: &Request, form: Check
     }
     let (mut draft, errors) = validate(&Params::from_form(req));
     // The IdP's verification holds only for the address it sent.
-    draft.email_verified = pending.identity.email_verified
-        && draft.email.as_deref().map(keys::fold_email) == pending.identity.email.as_deref().map(keys::fold_email);
+    draft.email_verified = pending.identity.profile.email_verified
+        && draft.email.as_deref().map(keys::fold_email)
+            == pending.identity.profile.email.as_deref().map(keys::fold_email);
     pending.draft = draft;
     pending.stage = Stage::Profile;
     let step = Step::page(app, ports, req);
@@ -501,7 +502,7 @@ pub async fn verify_email(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Ou
     // The mail proved that mailbox: it says nothing once the account has another address.
     let account = users::load(ports, &target.user_id).await?.ok_or_else(expired)?;
     let wanted = keys::fold_email(&mailed.to);
-    if !(account.email_verified && account.email.is_some_and(|e| keys::fold_email(&e) == wanted)) {
+    if !(account.profile.email_verified && account.profile.email.is_some_and(|e| keys::fold_email(&e) == wanted)) {
         return Err(not_valid());
     }
     let user = link_existing(app, ports, &pending).await?;

@@ -8,6 +8,7 @@ use crate::core::config::{err, optional_url, parse_url, required, ConfigError, K
 use crate::core::jose::Alg;
 use crate::core::secret::Secret;
 use crate::core::upstream::client_config::{client_auth, RawOAuthClient, UpstreamClientAuth};
+use crate::core::vocab::{scope, PromptValue, Scopes};
 
 /// The options only an OpenID Connect provider takes (besides keyedge's client options).
 #[derive(Debug, Deserialize)]
@@ -77,7 +78,7 @@ pub struct OidcProvider {
     /// Take the user's attributes from the ID token only (Keycloak's "Disable user info").
     pub disable_userinfo: bool,
     /// A `prompt` sent on every upstream request (unless the client asked for a fresh login).
-    pub prompt: Option<String>,
+    pub prompt: Option<PromptValue>,
     /// A client's `prompt=none` with this IdP chosen is passed on instead of answered
     /// `login_required` at keyedge.
     pub accepts_prompt_none_forward: bool,
@@ -105,17 +106,16 @@ pub(crate) fn provider(
     let issuer = required(p.issuer.clone(), "issuer")?;
     parse_url(&issuer).map_err(|m| err(format!("{path}.issuer"), m))?;
     let default_scopes = c.default_scopes.clone().unwrap_or_else(default_scopes);
-    if !crate::core::vocab::Scopes::parse(&default_scopes).contains(crate::core::vocab::scope::OPENID) {
+    if !Scopes::parse(&default_scopes).contains(scope::OPENID) {
         return Err(err(format!("{path}.default_scopes"), "an OpenID Connect provider needs the `openid` scope"));
     }
-    if let Some(prompt) = &p.prompt {
-        if !["none", "login", "consent", "select_account"].contains(&prompt.as_str()) {
-            return Err(err(
-                format!("{path}.prompt"),
-                format!("`{prompt}`: use none, login, consent or select_account"),
-            ));
-        }
-    }
+    let prompt = match &p.prompt {
+        Some(text) => Some(PromptValue::parse(text).ok_or_else(|| {
+            let all: Vec<&str> = PromptValue::ALL.iter().map(|v| v.as_str()).collect();
+            err(format!("{path}.prompt"), format!("`{text}`: use one of {}", all.join(", ")))
+        })?),
+        None => None,
+    };
     let signature = signature_check(&p, path)?;
     if p.logout_url.is_some() && !p.upstream_logout {
         return Err(err(format!("{path}.logout_url"), "is used only with upstream_logout = true"));
@@ -131,7 +131,7 @@ pub(crate) fn provider(
         userinfo_url: opt(c.userinfo_url.clone(), "userinfo_url")?,
         allowed_clock_skew: p.allowed_clock_skew,
         disable_userinfo: p.disable_userinfo,
-        prompt: p.prompt.clone(),
+        prompt,
         accepts_prompt_none_forward: p.accepts_prompt_none_forward,
         signature,
         backchannel_logout: p.backchannel_logout,

@@ -14,6 +14,7 @@ use url::Url;
 
 use self::config::{OidcProvider, SignatureCheck};
 use super::{BrokeredIdentity, ClientSettings, FlowSecrets, UpstreamError, UpstreamTokens};
+use crate::core::claims::StandardClaims;
 use crate::core::config::IdentityProvider;
 use crate::core::jose::{self, Jwks, Keyring, TokenError};
 use crate::core::ports::Ports;
@@ -193,7 +194,7 @@ pub fn begin(
         request = request.add_extra_param(*name, value.clone());
     }
     if let Some(prompt) = cfg.prompt.as_ref().filter(|_| !forward.iter().any(|(n, _)| *n == "prompt")) {
-        request = request.add_extra_param("prompt", prompt.clone());
+        request = request.add_extra_param("prompt", prompt.as_str());
     }
     let (url, _) = request.url();
     Ok((url, secrets))
@@ -210,15 +211,6 @@ fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
     Ok(match OneOrMany::deserialize(d)? {
         OneOrMany::One(s) => vec![s],
         OneOrMany::Many(v) => v,
-    })
-}
-
-/// `email_verified` is a boolean, but some IdPs send the string "true".
-fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Bool(b) => Some(b),
-        Value::String(s) => Some(s == "true"),
-        _ => None,
     })
 }
 
@@ -251,56 +243,22 @@ fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error
     })
 }
 
+/// What an ID token or a userinfo answer says about the user: the standard claims and the
+/// upstream username.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ProfileClaims {
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default, deserialize_with = "lenient_bool")]
-    pub email_verified: Option<bool>,
+    #[serde(flatten)]
+    pub standard: StandardClaims,
     #[serde(default)]
     pub preferred_username: Option<String>,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub given_name: Option<String>,
-    #[serde(default)]
-    pub family_name: Option<String>,
-    #[serde(default)]
-    pub picture: Option<String>,
-    #[serde(default)]
-    pub locale: Option<String>,
-    #[serde(default)]
-    pub phone_number: Option<String>,
-    #[serde(default, deserialize_with = "lenient_bool")]
-    pub phone_number_verified: Option<bool>,
-    #[serde(default)]
-    pub address: Option<Value>,
 }
 
 impl ProfileClaims {
     /// Fills what `self` lacks from `other` (userinfo completes the ID token).
     fn merge(&mut self, other: ProfileClaims) {
-        fn take(a: &mut Option<String>, b: Option<String>) {
-            if a.is_none() {
-                *a = b;
-            }
-        }
-        take(&mut self.email, other.email);
-        take(&mut self.preferred_username, other.preferred_username);
-        take(&mut self.name, other.name);
-        take(&mut self.given_name, other.given_name);
-        take(&mut self.family_name, other.family_name);
-        take(&mut self.picture, other.picture);
-        take(&mut self.locale, other.locale);
-        take(&mut self.phone_number, other.phone_number);
-        if self.email_verified.is_none() {
-            self.email_verified = other.email_verified;
-        }
-        if self.phone_number_verified.is_none() {
-            self.phone_number_verified = other.phone_number_verified;
-        }
-        if self.address.is_none() {
-            self.address = other.address;
+        self.standard.complete_from(other.standard);
+        if self.preferred_username.is_none() {
+            self.preferred_username = other.preferred_username;
         }
     }
 }
@@ -441,21 +399,15 @@ pub async fn complete(
         }
     }
     let tokens = UpstreamTokens::from_response(&response, Some(id_token.to_owned()), ports.clock.now());
-    let p = claims.profile;
+    let ProfileClaims { standard: mut profile, preferred_username } = claims.profile;
+    profile.email_verified = profile.email.is_some() && (idp.trust_email || profile.email_verified);
+    profile.phone_number_verified &= profile.phone_number.is_some();
+    profile.address = profile.address.filter(Value::is_object);
     Ok(BrokeredIdentity {
         alias: idp.alias.clone(),
-        username: p.preferred_username.clone().or_else(|| p.email.clone()).unwrap_or_else(|| claims.sub.clone()),
+        username: preferred_username.or_else(|| profile.email.clone()).unwrap_or_else(|| claims.sub.clone()),
         sub: claims.sub,
-        email_verified: p.email.is_some() && (idp.trust_email || p.email_verified == Some(true)),
-        email: p.email,
-        given_name: p.given_name,
-        family_name: p.family_name,
-        name: p.name,
-        picture: p.picture,
-        locale: p.locale,
-        phone_number_verified: p.phone_number.is_some() && p.phone_number_verified == Some(true),
-        phone_number: p.phone_number,
-        address: p.address.filter(Value::is_object),
+        profile,
         upstream_sid: claims.sid,
         auth_time: claims.auth_time,
         tokens,

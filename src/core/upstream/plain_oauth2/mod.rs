@@ -11,6 +11,7 @@ use url::Url;
 use self::config::OAuth2Provider;
 use super::oidc::fetch_userinfo;
 use super::{BrokeredIdentity, ClientSettings, FlowSecrets, UpstreamError, UpstreamTokens};
+use crate::core::claims::StandardClaims;
 use crate::core::config::IdentityProvider;
 use crate::core::jose::Keyring;
 use crate::core::ports::Ports;
@@ -97,16 +98,13 @@ pub async fn complete(
         alias: idp.alias.clone(),
         username: text(&info, &cfg.username_claim).or_else(|| email.clone()).unwrap_or_else(|| sub.clone()),
         sub,
-        email,
-        email_verified,
-        given_name: None,
-        family_name: None,
-        name: text(&info, &cfg.name_claim),
-        picture: text(&info, &cfg.picture_claim),
-        locale: None,
-        phone_number: None,
-        phone_number_verified: false,
-        address: None,
+        profile: StandardClaims {
+            email,
+            email_verified,
+            name: text(&info, &cfg.name_claim),
+            picture: text(&info, &cfg.picture_claim),
+            ..StandardClaims::default()
+        },
         upstream_sid: None,
         // An OAuth 2.0 API says nothing verifiable about when the user authenticated.
         auth_time: None,

@@ -1,7 +1,10 @@
-//! Upstream claims as data: a path into a JSON document, and the username templates of
-//! mappers (checked when the configuration loads, rendered at a login).
+//! Claims as data: a path into a JSON document, the username templates of mappers (checked
+//! when the configuration loads, rendered at a login), and the standard claims ([`StandardClaims`]).
 
 use serde_json::Value;
+
+mod standard;
+pub use standard::{scope_of, supported_claims, StandardClaims, SCOPE_CLAIMS};
 
 /// A value at a path like `emails[0].address` in `doc`.
 pub fn at_path<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
