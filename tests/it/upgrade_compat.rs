@@ -88,3 +88,28 @@ fn old_pending(existing: serde_json::Value) -> serde_json::Value {
         "expires_at": 9999999999i64, "form_secret": "f"
     })
 }
+
+/// A user record as the previous version wrote it (every profile field at the top level,
+/// absent ones as `null`) reads into the flattened [`StandardClaims`], and a record written
+/// now keeps those top-level names with both verification flags, which the previous version
+/// requires of a brokered identity.
+#[test]
+fn a_previous_versions_user_record_reads_and_the_new_one_keeps_its_field_names() {
+    use keyedge::core::account::users::User;
+    let old = json!({
+        "id": "u1", "username": "alice", "email": "alice@example.com", "email_verified": true,
+        "given_name": "Alice", "family_name": null, "name": null, "phone_number_verified": false,
+        "created_at": 1, "links": [{"alias": "up", "sub": "s", "username": "alice", "linked_at": 1}]
+    });
+    let user: User = serde_json::from_value(old).unwrap();
+    assert_eq!(user.profile.email.as_deref(), Some("alice@example.com"));
+    assert!(user.profile.email_verified && user.profile.family_name.is_none());
+    let written = serde_json::to_value(&user).unwrap();
+    assert_eq!(written["email"], "alice@example.com", "{written}");
+    assert_eq!(written["given_name"], "Alice");
+    assert!(written.get("profile").is_none(), "{written}");
+    assert_eq!(
+        (written["email_verified"].as_bool(), written["phone_number_verified"].as_bool()),
+        (Some(true), Some(false))
+    );
+}
