@@ -308,6 +308,8 @@ fn convert_mapper(m: &Value, c: &mut Conversion) -> Option<(String, Map<String, 
     Some((alias, t))
 }
 
+/// One Keycloak client as a keyedge `[[clients]]` table. Long on purpose, like
+/// [`convert_idp`]: a pass over Keycloak's client options, each carried over or reported.
 fn convert_client(cl: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
     let id = text(cl, "clientId")?;
     if text(cl, "protocol").is_some_and(|p| p != "openid-connect") {

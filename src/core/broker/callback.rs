@@ -61,6 +61,10 @@ fn open_flow(app: &Keyedge, req: &Request, state: &str) -> Result<(UpstreamFlow,
     Ok((flow, cookie_name))
 }
 
+/// `/broker/{alias}/endpoint`: the IdP's answer, checked step by step — known IdP, state
+/// present, the flow cookie of this browser sealed for that state, not expired, for this IdP,
+/// the upstream checks, the IdP's post-login flow — and then handed to what the flow is for.
+/// Long on purpose: every check in the order it must happen, readable in one place.
 pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
     let idp = app.config.provider(alias).ok_or_else(|| {
         PageError::new(
