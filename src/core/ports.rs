@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
 
+pub mod kv_model;
 pub mod memory;
 pub mod once_protocol;
 
