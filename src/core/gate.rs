@@ -9,7 +9,7 @@ use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 
 use super::app::Keyedge;
-use super::broker::session;
+use super::broker::session::{self, Pass};
 use super::broker::users::{self, User};
 use super::config::{Gate, GateRule, SiteUpstream};
 use super::error::{Failure, Outcome, PageError};
@@ -133,17 +133,45 @@ pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request
         return serve(app, ports, gate, req, &here, None, false).await;
     }
     let to_login = || web::redirect(&web::path_with_query("/login", &[("return_to", &here)]));
-    let Some(session) = session::current(ports, app.cookies(), req).await? else {
+    let jar = app.cookies();
+    let Some(cookie) = jar.get(req, session::COOKIE) else {
         return Ok(Reply::Page(to_login()));
     };
-    // A live session is enough for a page that only asks for a sign-in (one KV read per page
-    // view); the user's record is read for roles, email domains and identity headers.
+    // A pass checked within the interval stands for the session; else the session is checked
+    // (and a new pass goes with the page).
+    let now = ports.clock.now();
+    let interval = gate.session_check_interval;
+    let pass = jar
+        .get(req, session::PASS_COOKIE)
+        .and_then(|sealed| Pass::open_fresh(&app.sealer, cookie, sealed, now, interval));
+    let (user_id, renewed) = match pass {
+        Some(pass) => (pass.uid, None),
+        None => {
+            let Some(session) = session::by_cookie(ports, cookie).await? else {
+                return Ok(Reply::Page(to_login()));
+            };
+            let renewed = (interval > 0).then(|| {
+                let sealed = Pass::of(&session, now).seal(&app.sealer, ports.rng, cookie);
+                jar.set(session::PASS_COOKIE, &sealed, (session.expires_at - now).max(0) as u64)
+            });
+            (session.user_id, renewed)
+        }
+    };
+    let pass = |reply: Reply| match (reply, renewed) {
+        (Reply::Forward(mut forward), Some(cookie)) => {
+            forward.set_cookie = Some(cookie);
+            Reply::Forward(forward)
+        }
+        (reply, _) => reply,
+    };
+    // A live session is enough for a page that only asks for a sign-in; the user's record is
+    // read for roles, email domains and identity headers.
     let needs_user = rule.is_some_and(|r| !r.require_roles.is_empty() || !r.require_email_domains.is_empty())
         || (gate.identity_headers && matches!(gate.upstream, SiteUpstream::Origin(_)));
     if !needs_user {
-        return serve(app, ports, gate, req, &here, None, true).await;
+        return serve(app, ports, gate, req, &here, None, true).await.map(pass);
     }
-    let Some(user) = users::load(ports, &session.user_id).await? else {
+    let Some(user) = users::load(ports, &user_id).await? else {
         return Ok(Reply::Page(to_login()));
     };
     if let Some(reason) = refusal(rule, &user) {
@@ -155,7 +183,7 @@ pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request
         .with_retry("/logout")
         .into());
     }
-    serve(app, ports, gate, req, &here, Some(&user), true).await
+    serve(app, ports, gate, req, &here, Some(&user), true).await.map(pass)
 }
 
 /// Fetches the page at `path_and_query` (the canonical path, the query as it came) from the
@@ -234,8 +262,15 @@ async fn serve(
     }
     let forward = forward.body(req.body().clone()).map_err(|e| Failure::internal(format!("the site request: {e}")))?;
     let (parts, body) = forward.into_parts();
-    let forward =
-        Forward { method: parts.method, url: target, headers: parts.headers, body, to_assets: !via_origin, protected };
+    let forward = Forward {
+        method: parts.method,
+        url: target,
+        headers: parts.headers,
+        body,
+        to_assets: !via_origin,
+        protected,
+        set_cookie: None,
+    };
     Ok(Reply::Forward(Box::new(forward)))
 }
 
@@ -260,6 +295,8 @@ pub struct Forward {
     /// The Worker's static assets (`ASSETS`), else the origin at `url`.
     pub to_assets: bool,
     protected: bool,
+    /// keyedge's own `Set-Cookie` for the answer (a renewed gate pass).
+    pub set_cookie: Option<String>,
 }
 
 /// A header change on the upstream's answer: `(name, value, replace)`; `replace = false` adds.
@@ -320,6 +357,9 @@ impl Forward {
             } else {
                 res.headers_mut().append(*name, value);
             }
+        }
+        if let Some(cookie) = self.set_cookie.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+            res.headers_mut().append(SET_COOKIE, cookie);
         }
         Ok(res)
     }

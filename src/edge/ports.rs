@@ -347,6 +347,9 @@ impl EdgePorts {
             if *replace { headers.set(name, value) } else { headers.append(name, value) }
                 .map_err(|e| js_port_error("headers", e))?;
         }
+        if let Some(cookie) = &forward.set_cookie {
+            headers.append("set-cookie", cookie).map_err(|e| js_port_error("headers", e))?;
+        }
         let init = web_sys::ResponseInit::new();
         init.set_status(res.status());
         init.set_status_text(&res.status_text());

@@ -26,7 +26,16 @@ require_email_domains = ["partner.example"]
 /// A world whose site (the Worker's assets) answers every path with its name and echoes the
 /// cookies it got.
 fn world(extra: &str) -> World {
-    let world = World::with(STAFF_MAPPER, "", &format!("{GATE}{extra}"));
+    world_with_gate(GATE, extra)
+}
+
+/// [`world`] with `[gate]` options added.
+fn world_with_options(options: &str) -> World {
+    world_with_gate(&GATE.replace("[gate]\n", &format!("[gate]\n{options}\n")), "")
+}
+
+fn world_with_gate(gate: &str, extra: &str) -> World {
+    let world = World::with(STAFF_MAPPER, "", &format!("{gate}{extra}"));
     world.site.mount(ISSUER, |req| {
         let cookies = req.headers().get("cookie").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
         let spoofed = req.headers().get("x-keyedge-user").is_some();
@@ -248,6 +257,9 @@ fn the_site_cannot_set_keyedges_cookies() {
         let mut browser = Browser::default();
         let to_login = location(&browser.get(&world, "/docs/"));
         sign_in_from_login_page(&world, &mut browser, &to_login, "alice");
+        // The first page view brings the gate pass; keyedge's cookies are complete then.
+        assert_eq!(browser.get(&world, "/docs/").status(), 200);
+        browser.cookies.retain(|name, _| !OWN.iter().any(|c| c.starts_with(&format!("{name}="))));
         let session = browser.cookies.clone();
         let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
         for path in ["/docs/", "/public/a.css"] {
@@ -269,5 +281,70 @@ fn the_site_cannot_set_keyedges_cookies() {
     }
     for cookie in OWN {
         assert!(keyedge::core::gate::Forward::passes_set_cookie(cookie), "{cookie}");
+    }
+}
+
+/// The gate pass (`session_check_interval`): a page view within the interval of the last
+/// session check needs no storage; after it the session is checked again. The pass opens only
+/// beside the session cookie it was sealed for.
+mod pass {
+    use super::*;
+
+    fn pass_name(browser: &Browser) -> String {
+        browser.cookies.keys().find(|k| k.ends_with("keyedge_pass")).cloned().expect("a gate pass")
+    }
+
+    fn reads(world: &World) -> usize {
+        world.store.reads.get() + world.once.calls.get()
+    }
+
+    #[test]
+    fn within_the_interval_a_page_needs_no_storage_and_after_it_the_session_is_checked() {
+        let world = world_with_options("session_check_interval = 20");
+        let mut browser = Browser::default();
+        let to_login = location(&browser.get(&world, "/docs/a.html"));
+        sign_in_from_login_page(&world, &mut browser, &to_login, "alice");
+        assert_eq!(browser.get(&world, "/docs/a.html").status(), 200);
+        let _ = pass_name(&browser);
+        let before = reads(&world);
+        world.clock.advance(19);
+        assert_eq!(browser.get(&world, "/docs/a.html").status(), 200);
+        assert_eq!(reads(&world), before, "a fresh pass stands for the session");
+        world.clock.advance(1);
+        assert_eq!(browser.get(&world, "/docs/a.html").status(), 200);
+        assert!(reads(&world) > before, "after the interval the session is checked");
+    }
+
+    #[test]
+    fn a_pass_opens_only_beside_its_own_session_cookie() {
+        let world = world("");
+        let mut alice = signed_in(&world, "alice");
+        assert_eq!(alice.get(&world, "/docs/a.html").status(), 200);
+        let name = pass_name(&alice);
+        // Alice signs out; someone kept her pass and pairs it with another session cookie.
+        let kept = alice.cookies[&name].clone();
+        assert_eq!(alice.get(&world, "/logout").status(), 200);
+        alice.post(&world, "/logout");
+        let mut mallory = Browser::default();
+        mallory.cookies.insert(name.clone(), kept);
+        let session = alice.cookies.keys().find(|k| k.ends_with("keyedge_session")).cloned();
+        mallory.cookies.insert(session.unwrap_or_else(|| "__Host-keyedge_session".into()), "forged".into());
+        let res = mallory.get(&world, "/docs/a.html");
+        assert_eq!(location(&res), "/login?return_to=%2Fdocs%2Fa.html");
+    }
+
+    #[test]
+    fn an_interval_of_zero_checks_every_page_view_and_over_a_minute_is_refused() {
+        let world = world_with_options("session_check_interval = 0");
+        let mut browser = signed_in(&world, "alice");
+        let before = reads(&world);
+        assert_eq!(browser.get(&world, "/docs/a.html").status(), 200);
+        assert!(browser.cookies.keys().all(|k| !k.ends_with("keyedge_pass")));
+        assert!(reads(&world) > before);
+        let text = format!("{}\n[gate]\nupstream = \"assets\"\nsession_check_interval = 61\n", config_text());
+        match keyedge::core::Keyedge::from_config_text(&text, &secrets) {
+            Err(e) => assert!(e.to_string().contains("gate.session_check_interval"), "{e}"),
+            Ok(_) => panic!("61 s accepted"),
+        }
     }
 }

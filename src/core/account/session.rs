@@ -3,10 +3,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::core::keys;
-use crate::core::ports::{get_json, put_json, PortError, Ports};
+use crate::core::ports::{get_json, put_json, PortError, Ports, Rng};
+use crate::core::seal::Sealer;
 use crate::core::web::{CookieJar, Request};
 
 pub const COOKIE: &str = "keyedge_session";
+
+/// The gate's pass: proof that the session of the cookie beside it was live when checked.
+pub const PASS_COOKIE: &str = "keyedge_pass";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -30,6 +34,42 @@ pub struct Session {
     /// The KV key of this record (derived from the cookie; never stored).
     #[serde(skip)]
     pub key: String,
+}
+
+/// A gate pass: the session `sid` of user `uid` (ending at `exp`) was found live at `at`.
+/// Sealed (XChaCha20-Poly1305) bound to the session cookie's value, it opens only beside
+/// that cookie, and it is taken only while younger than the gate's
+/// `session_check_interval`: a page view within it needs no storage read; after it, the
+/// session is checked again, so a session ended anywhere stops opening pages within it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pass {
+    pub uid: String,
+    pub sid: String,
+    pub exp: i64,
+    pub at: i64,
+}
+
+impl Pass {
+    pub fn of(session: &Session, now: i64) -> Self {
+        Pass { uid: session.user_id.clone(), sid: session.sid.clone(), exp: session.expires_at, at: now }
+    }
+
+    fn context(session_cookie: &str) -> Vec<u8> {
+        [b"keyedge gate pass\0".as_slice(), session_cookie.as_bytes()].concat()
+    }
+
+    pub fn seal(&self, sealer: &Sealer, rng: &dyn Rng, session_cookie: &str) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        sealer.seal(rng, &Self::context(session_cookie), &json)
+    }
+
+    /// The pass in `sealed`, if it was sealed for `session_cookie` and was checked less than
+    /// `interval` seconds before `now` for a session that has not expired.
+    pub fn open_fresh(sealer: &Sealer, session_cookie: &str, sealed: &str, now: i64, interval: u64) -> Option<Self> {
+        let json = sealer.open(&Self::context(session_cookie), sealed)?;
+        let pass: Pass = serde_json::from_slice(&json).ok()?;
+        (pass.at <= now && now - pass.at < interval as i64 && pass.exp > now).then_some(pass)
+    }
 }
 
 async fn save(ports: &Ports<'_>, session: &Session) -> Result<(), PortError> {

@@ -157,7 +157,8 @@ pub async fn end_session(app: &Keyedge, ports: &Ports<'_>, form: Checked<'_, Ses
         None => ports.store.delete(&keys::user_session(&user.id, sid)).await?,
     }
     if sid == current.sid {
-        return Ok(web::with_cookie(web::redirect(logout::DONE_PATH), app.cookies().clear(session::COOKIE)));
+        let res = web::with_cookie(web::redirect(logout::DONE_PATH), app.cookies().clear(session::PASS_COOKIE));
+        return Ok(web::with_cookie(res, app.cookies().clear(session::COOKIE)));
     }
     Ok(web::redirect("/account"))
 }

@@ -123,6 +123,7 @@ pub async fn logout(
         (None, Some(target)) => web::redirect(&target),
         (None, None) => done(app, req),
     };
+    let res = web::with_cookie(res, app.cookies().clear(session::PASS_COOKIE));
     Ok(web::with_cookie(res, app.cookies().clear(session::COOKIE)))
 }
 

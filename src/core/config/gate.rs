@@ -15,9 +15,23 @@ pub(super) struct RawGate {
     identity_headers: bool,
     #[serde(default)]
     case_insensitive_paths: bool,
+    #[serde(default = "default_session_check_interval")]
+    session_check_interval: u64,
     #[serde(default)]
     rules: Vec<RawGateRule>,
 }
+
+fn default_session_check_interval() -> u64 {
+    DEFAULT_SESSION_CHECK_INTERVAL
+}
+
+/// How long a page view may rely on the last check of its session (seconds): a session ended
+/// anywhere stops opening pages everywhere within this time.
+pub const DEFAULT_SESSION_CHECK_INTERVAL: u64 = 30;
+
+/// The longest `session_check_interval` keyedge accepts: KV's own staleness bound, beyond
+/// which the pass would promise less than a plain KV read.
+pub const MAX_SESSION_CHECK_INTERVAL: u64 = 60;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -106,6 +120,9 @@ pub struct Gate {
     pub identity_headers: bool,
     /// The site ignores the case of paths: rules match whatever the case.
     pub case_insensitive_paths: bool,
+    /// How long a page view may rely on the last check of its session (the gate pass); `0`:
+    /// every protected page view checks the session.
+    pub session_check_interval: u64,
     /// First match wins; a path no rule matches needs a signed-in user.
     pub rules: Vec<GateRule>,
 }
@@ -127,6 +144,12 @@ pub(super) fn gate(g: RawGate) -> Result<Gate, ConfigError> {
     if g.identity_headers && upstream == SiteUpstream::Assets {
         return Err(err("gate.identity_headers", "applies to an origin upstream only"));
     }
+    if g.session_check_interval > MAX_SESSION_CHECK_INTERVAL {
+        return Err(err(
+            "gate.session_check_interval",
+            format!("at most {MAX_SESSION_CHECK_INTERVAL} seconds (a session ended elsewhere must stop opening pages within it)"),
+        ));
+    }
     let mut rules = Vec::new();
     for (i, r) in g.rules.into_iter().enumerate() {
         let path = format!("gate.rules[{i}]");
@@ -146,7 +169,13 @@ pub(super) fn gate(g: RawGate) -> Result<Gate, ConfigError> {
         let require_email_domains = domains(&r.require_email_domains, &format!("{path}.require_email_domains"))?;
         rules.push(GateRule { path: r.path, public, require_roles: r.require_roles, require_email_domains, key });
     }
-    Ok(Gate { upstream, identity_headers: g.identity_headers, case_insensitive_paths: g.case_insensitive_paths, rules })
+    Ok(Gate {
+        upstream,
+        identity_headers: g.identity_headers,
+        case_insensitive_paths: g.case_insensitive_paths,
+        session_check_interval: g.session_check_interval,
+        rules,
+    })
 }
 
 /// The match key of a rule path, which must be written in canonical form: requests are
