@@ -250,6 +250,7 @@ impl Keyedge {
         let method = req.method();
         let get = method == Method::GET || method == Method::HEAD;
         let post = method == Method::POST;
+        super::throttle::by_ip(ports, req).await?;
         if let Some(rest) = path.strip_prefix("/admin/") {
             return super::admin::handle(self, ports, req, rest).await;
         }

@@ -79,6 +79,9 @@ pub enum Failure {
     /// A broken invariant — a bug, not a passing outage: logged under a reference, and the
     /// visitor gets a `500` page with that reference (never "try again later").
     Internal(String),
+    /// A rate limit was reached: `429` with `Retry-After`, as JSON for an API (`json`) or as
+    /// a page.
+    TooMany { json: bool },
 }
 
 impl Failure {
@@ -101,6 +104,7 @@ impl Failure {
             Failure::Port(_) => Failure::Page(unavailable_page().with_reference_id(reference)),
             Failure::Internal(_) => Failure::Page(internal_page().with_reference_id(reference)),
             Failure::Logged { shown, .. } => shown.with_reference(reference),
+            too_many @ Failure::TooMany { .. } => too_many,
         }
     }
 }
@@ -213,6 +217,25 @@ impl Failure {
             }
             // Without a log to tell, the detail is dropped: it is never shown.
             Failure::Logged { shown, .. } => shown.into_response(ui),
+            Failure::TooMany { json } => {
+                let wait = super::ports::rate_limit::LONGEST_PERIOD;
+                let mut res = if json {
+                    let e = OAuthError::new(
+                        ErrorCode::TemporarilyUnavailable,
+                        format!("too many requests; try again in {wait} seconds"),
+                    );
+                    web::json_no_store(StatusCode::TOO_MANY_REQUESTS, oauth_json(&e))
+                } else {
+                    let page = PageError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "Too many requests",
+                        format!("Too many requests came from your network just now. Please wait {wait} seconds and try again."),
+                    );
+                    web::html(page.status, pages::error_page(ui, &page))
+                };
+                res.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(wait));
+                res
+            }
         }
     }
 }

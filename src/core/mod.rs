@@ -23,6 +23,7 @@ pub mod ports;
 pub mod seal;
 pub mod secret;
 pub mod site_path;
+pub mod throttle;
 pub mod upstream;
 pub mod vocab;
 pub mod web;

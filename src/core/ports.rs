@@ -10,6 +10,7 @@ use std::fmt;
 pub mod kv_model;
 pub mod memory;
 pub mod once_protocol;
+pub mod rate_limit;
 
 /// A failure of the infrastructure behind a port (not of the request being served).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,6 +241,8 @@ pub struct Ports<'a> {
     pub crypto: Option<&'a dyn PlatformCrypto>,
     /// The Worker's static assets (the gate's `upstream = "assets"`), when bound.
     pub site: Option<&'a dyn Http>,
+    /// Rate limits (the Workers Rate Limiting bindings; an unbound one allows everything).
+    pub limits: &'a dyn rate_limit::RateLimit,
 }
 
 impl Ports<'_> {

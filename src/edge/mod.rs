@@ -3,6 +3,7 @@
 
 mod once;
 mod ports;
+mod rate_limit;
 mod webcrypto;
 
 use crate::core::gate::Reply;

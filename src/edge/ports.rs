@@ -315,6 +315,7 @@ pub struct EdgePorts {
     kv: KvPort,
     once: OncePort,
     assets: Option<AssetsPort>,
+    limits: super::rate_limit::RateLimits,
 }
 
 impl EdgePorts {
@@ -363,6 +364,7 @@ impl EdgePorts {
             kv: KvPort(env.kv(KV_BINDING)?),
             once: OncePort(env.durable_object(ONCE_BINDING)?),
             assets: if with_assets { env.assets(ASSETS_BINDING).ok().map(AssetsPort) } else { None },
+            limits: super::rate_limit::RateLimits::new(env),
         })
     }
 
@@ -377,6 +379,7 @@ impl EdgePorts {
             jobs,
             crypto: Some(&super::webcrypto::WebCryptoRsa),
             site: self.assets.as_ref().map(|a| a as &dyn Http),
+            limits: &self.limits,
         }
     }
 }

@@ -131,3 +131,29 @@ test('the gate checks the path the site serves: no other spelling reaches /staff
   }
   await page.context().close();
 });
+
+// Issue 19: the Workers Rate Limiting binding is honoured (dev/wrangler.toml allows 30
+// introspection requests per 10 s from one IP): guessing a client secret at /introspect stops
+// with 429 and Retry-After, before the secret is even looked at. Last in this file: the
+// budget stays spent for the rest of the period.
+test('rate limit: guessing at /introspect gets 429 with Retry-After', async () => {
+  const statuses = [];
+  let refused;
+  for (let i = 0; i < 40; i++) {
+    const res = await fetch(`${KEYEDGE}/introspect`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`demo-app:guess-${i}`).toString('base64')}`,
+      },
+      body: 'token=x',
+    });
+    statuses.push(res.status);
+    if (res.status === 429) { refused = res; break; }
+    await res.arrayBuffer();
+  }
+  assert.ok(refused, `no 429 in ${statuses.length} guesses: ${statuses.join(' ')}`);
+  assert.equal(refused.headers.get('retry-after'), '60');
+  assert.equal((await refused.json()).error, 'temporarily_unavailable');
+  assert.ok(statuses.slice(0, -1).every((s) => s === 401), statuses.join(' '));
+});

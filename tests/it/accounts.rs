@@ -329,6 +329,7 @@ mod existing_account {
             jobs: &jobs,
             crypto: None,
             site: None,
+            limits: &world.limits,
         };
         let identity = |alias: &str, sub: &str, username: &str| keyedge::core::upstream::BrokeredIdentity {
             alias: alias.into(),

@@ -9,7 +9,9 @@ use crate::core::app::Keyedge;
 use crate::core::config::Client;
 use crate::core::error::{Failure, OAuthError, Outcome};
 use crate::core::keys;
+use crate::core::ports::rate_limit::Limiter;
 use crate::core::ports::Ports;
+use crate::core::throttle;
 use crate::core::web::{self, Params, Request};
 
 fn token_param(params: &Params) -> Result<&str, Failure> {
@@ -74,6 +76,7 @@ fn may_introspect(caller: &Client, token_client_id: &str) -> bool {
 pub async fn introspect(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     let params = Params::from_form(req);
     let caller = confidential(app, req, &params)?;
+    throttle::by_client(ports, Limiter::Introspection, &caller.client_id).await?;
     let token = token_param(&params)?;
     let inactive = json!({ "active": false });
     let body = if let Some(c) = live_access_token(app, ports, token).await? {

@@ -1,6 +1,8 @@
 //! `POST /token` (RFC 6749 §3.2, §4.1.3; OIDC Core §3.1.3): client authentication, the
 //! authorization_code grant with PKCE, ID and access tokens.
 
+use crate::core::ports::rate_limit::Limiter;
+use crate::core::throttle;
 use crate::core::vocab::{scope, Scopes};
 use base64::Engine;
 use http::StatusCode;
@@ -151,6 +153,7 @@ pub async fn token(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
         return Err(bad(OAuthError::invalid_request(format!("parameter `{name}` is repeated"))));
     }
     let client = authenticate_client(app, req, &params)?;
+    throttle::by_client(ports, Limiter::Token, &client.client_id).await?;
     let grant = match params.get("grant_type") {
         None => return Err(bad(OAuthError::invalid_request("grant_type is required"))),
         Some(text) => GrantType::parse(text).ok_or_else(|| {

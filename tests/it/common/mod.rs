@@ -7,6 +7,7 @@ pub mod fake_idp;
 use http::Response;
 use keyedge::core::ports::kv_model::KvModel;
 use keyedge::core::ports::memory::{MemoryHttp, MemoryOnce, SeededRng, VirtualClock};
+use keyedge::core::ports::rate_limit::MemoryRateLimit;
 use keyedge::core::ports::{Job, Jobs, Ports, Sleep};
 use keyedge::core::Keyedge;
 use std::cell::RefCell;
@@ -89,6 +90,8 @@ pub struct World {
     pub jobs_done: RefCell<Vec<(Job, bool)>>,
     /// The Worker's static assets, as the gate sees them (mount handlers on it).
     pub site: MemoryHttp,
+    /// The rate-limiting bindings: none bound unless a test sets budgets.
+    pub limits: MemoryRateLimit,
     /// Per request (path, storage round trips waited for one after another).
     pub round_trips: RefCell<Vec<(String, usize)>>,
 }
@@ -217,6 +220,7 @@ impl World {
             jobs_done: RefCell::default(),
             site: MemoryHttp::default(),
             round_trips: RefCell::default(),
+            limits: MemoryRateLimit::new(clock.clone(), &[]),
         }
     }
 
@@ -244,6 +248,7 @@ impl World {
             jobs,
             crypto: Some(&self.rsa),
             site: Some(&self.site),
+            limits: &self.limits,
         }
     }
 

@@ -19,7 +19,9 @@ use crate::core::error::{Failure, Outcome, PageError};
 use crate::core::keys;
 use crate::core::mail::{self, Mail};
 use crate::core::pages::{self, FieldError, MailNotice, ProfileForm, ProviderChoice};
+use crate::core::ports::rate_limit::Limiter;
 use crate::core::ports::Ports;
+use crate::core::throttle;
 use crate::core::upstream::BrokeredIdentity;
 use crate::core::web::{self, Params, Request};
 
@@ -318,7 +320,9 @@ async fn verify(step: Step<'_, '_>, mut pending: Pending) -> Outcome {
                 return show(step, &pending, Page::Mail(MailPage::AlreadySent)).await;
             }
         }
-        // And a limited number per address, whatever the logins asking.
+        // A limited number from one network, and per address, whatever the logins asking.
+        let ip = format!("ip:{}", throttle::client_ip(req));
+        throttle::check(ports, Limiter::Mail, &ip, false).await?;
         if !ports.once.count_use(&keys::mail_recipient(to), MAILS_PER_RECIPIENT, MAIL_WINDOW).await? {
             (ports.log)("first login: verification mail not sent, the recipient's limit is reached");
             return show(step, &pending, Page::Mail(MailPage::Limited)).await;
