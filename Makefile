@@ -17,7 +17,7 @@ export WRANGLER_SEND_METRICS := false
 DEV_CONFIG ?= dev/keyedge.dev.toml
 
 # .dev.vars is phony: dev/dev-vars.mjs adds entries that newer versions need and keeps the rest.
-.PHONY: dev test bench profile tools node-tools rust-tools browser worker build unit lint e2e clean .dev.vars check deploy
+.PHONY: dev test fuzz bench profile tools node-tools rust-tools browser worker build unit lint e2e clean .dev.vars check deploy
 
 dev: tools .dev.vars
 	@KEYEDGE_CONFIG=$(DEV_CONFIG) bash dev/run.sh
@@ -31,6 +31,12 @@ test: tools browser .dev.vars
 	node bench/bench.mjs --smoke > /dev/null
 	node bench/profile.mjs discovery --seconds 1 > /dev/null
 	node --test --test-concurrency=1 tests/e2e/
+
+# Long runs of the fuzz and property tests (short ones are in `make test`):
+# `make fuzz ROUNDS=100000`.
+ROUNDS ?= 20000
+fuzz:
+	KEYEDGE_FUZZ_ROUNDS=$(ROUNDS) PROPTEST_CASES=$(ROUNDS) cargo test --test it -- hostile_input properties
 
 # Benchmarks against OpenAuth and oidc-provider on this machine (~5 minutes); writes
 # bench/results/latest.{json,md} and the table in docs/performance.md.

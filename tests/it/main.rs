@@ -27,6 +27,7 @@ mod oidcc_conformance;
 mod openmetadata;
 mod outside_review;
 mod pkce_and_keys;
+mod properties;
 mod rate_limits;
 mod security_headers;
 mod step_up;
