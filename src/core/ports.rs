@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
 
+pub mod conformance;
 pub mod memory;
 mod once_key;
 pub mod once_protocol;

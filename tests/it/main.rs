@@ -29,6 +29,7 @@ mod outside_review;
 mod pkce_and_keys;
 mod security_headers;
 mod step_up;
+mod storage_conformance;
 mod storage_cost;
 mod token_attacks;
 mod tokens;

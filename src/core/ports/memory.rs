@@ -46,6 +46,12 @@ impl Clock for VirtualClock {
     }
 }
 
+impl super::conformance::TimeTravel for VirtualClock {
+    fn pass(&self, seconds: u64) {
+        self.advance(seconds as i64);
+    }
+}
+
 /// KV twin that honours TTLs against a [`VirtualClock`] and counts operations.
 pub struct MemoryStore {
     clock: VirtualClock,
