@@ -1,6 +1,8 @@
 //! The storage conformance suite (`keyedge::core::ports::conformance`) against the in-memory
-//! twins on the harness's virtual clock, and against twins broken on purpose, one property at
-//! a time, each caught by the check of that property (so every check can fail).
+//! twins on the harness's virtual clock; against twins broken on purpose, one property at a
+//! time, each caught by the check of that property (so every check can fail); and the
+//! dev-only `POST /dev/conformance` that runs it against the Worker's bindings
+//! (`tests/e2e/storage_conformance.test.mjs` runs that one under `wrangler dev`).
 
 use crate::common::*;
 use keyedge::core::ports::conformance::{self, Report, Subject, TimeTravel};
@@ -339,4 +341,41 @@ fn every_check_fails_when_its_property_breaks() {
     let rng = SeededRng::new(1);
     let every = run(&MemoryOnce::new(clock.clone()), &MemoryStore::new(clock.clone()), &rng, Some(&clock)).passed;
     assert_eq!(caught, every.into_iter().collect::<BTreeSet<_>>(), "checks that no fault breaks");
+}
+
+fn local_dev(extra: &str) -> World {
+    let mut world = World::new();
+    let text = config_text().replace(&format!("issuer = \"{ISSUER}\""), "issuer = \"http://localhost:8787\"");
+    world.app = keyedge::core::Keyedge::from_config_text(&format!("{text}\n{extra}"), &secrets).expect("valid config");
+    world
+}
+
+fn post_conformance(world: &World) -> http::Response<Vec<u8>> {
+    world.send(http::Request::post("http://localhost:8787/dev/conformance").body(Vec::new()).unwrap())
+}
+
+/// `POST /dev/conformance` runs the suite against the stores keyedge is given (the Worker's
+/// bindings, in the Worker), which cannot travel in time: the timed checks are skipped.
+#[test]
+fn the_dev_route_runs_the_suite_against_the_stores_it_is_given() {
+    let world = local_dev("[dev]\nstorage_conformance = true\n");
+    let res = post_conformance(&world);
+    assert_eq!(res.status(), 200, "{}", body(&res));
+    let report = json(&res);
+    assert_eq!(report["failed"], serde_json::json!([]), "{report}");
+    assert_eq!(report["skipped"], serde_json::json!(TIMED), "{report}");
+    let passed = report["passed"].as_array().unwrap();
+    assert!(passed.iter().any(|p| p == "take_is_fresh_once_then_replayed"), "{report}");
+    assert!(world.once.calls.get() > 0 && world.store.writes.get() > 0, "it used the world's stores");
+}
+
+#[test]
+fn the_dev_route_exists_only_where_the_config_asks_for_it() {
+    for world in [local_dev(""), World::new()] {
+        assert_eq!(post_conformance(&world).status(), 404);
+        assert_eq!(world.once.calls.get(), 0);
+    }
+    let on = local_dev("[dev]\nstorage_conformance = true\n");
+    let get = on.send(http::Request::get("http://localhost:8787/dev/conformance").body(Vec::new()).unwrap());
+    assert_eq!(get.status(), 404, "only POST runs it");
 }

@@ -1,6 +1,9 @@
 //! The storage conformance suite (model: Dex's `storage/conformance`): one set of checks that
 //! every implementation of [`Once`] and [`Store`] must pass. It runs against the in-memory
-//! twins natively (`tests/it/storage_conformance.rs`).
+//! twins natively (`tests/it/storage_conformance.rs`) and against the Worker's own bindings —
+//! the `OnceStore` Durable Object and Workers KV — under `wrangler dev`, through the dev-only
+//! `POST /dev/conformance` (`tests/e2e/storage_conformance.test.mjs`), so the twins the native
+//! tests rely on behave as the real stores do.
 //!
 //! Each check writes only under keys of its own fresh random prefix (`conformance:{random}`),
 //! so the suite can run against a live store again and again. What it leaves behind expires,
@@ -34,7 +37,7 @@ pub struct Subject<'a> {
     pub clock: Option<&'a dyn TimeTravel>,
 }
 
-/// The outcome of a run.
+/// The outcome of a run, as `POST /dev/conformance` answers it.
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
     pub passed: Vec<&'static str>,
