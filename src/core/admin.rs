@@ -11,7 +11,7 @@ use super::broker::session;
 use super::broker::users::{self, UpdateError, User};
 use super::error::{ErrorCode, Failure, OAuthError, Outcome};
 use super::keys;
-use super::ports::{PortError, Ports};
+use super::ports::{OnceKey, PortError, Ports};
 use super::web::{self, Params, Request};
 
 fn error(status: StatusCode, code: ErrorCode, description: impl Into<String>) -> Failure {
@@ -213,22 +213,22 @@ async fn import_one(ports: &Ports<'_>, user: &User) -> Result<Option<String>, Po
             return Ok(Some(format!("user id {} belongs to an account with other data", user.id)));
         }
     }
-    let mut claims: Vec<(String, String)> = user
+    let mut claims: Vec<(OnceKey, String)> = user
         .links
         .iter()
         .map(|l| (keys::link_claim(&l.alias, &l.sub), format!("identity {}:{}", l.alias, l.sub)))
         .collect();
-    claims.push((keys::username(&user.username), format!("username {}", user.username)));
+    claims.push((keys::username_claim(&user.username), format!("username {}", user.username)));
     // Only a verified address is claimed (and indexed): an unverified one must not keep its
     // owner from an account of their own (docs/accounts.md).
     let verified_email = user.profile.email.as_deref().filter(|_| user.profile.email_verified);
     if let Some(email) = verified_email {
-        claims.push((keys::email(email), format!("email {email}")));
+        claims.push((keys::email_claim(email), format!("email {email}")));
     }
     let mut held = Vec::new();
     for (key, what) in &claims {
         let claimed = match verified_email {
-            Some(email) if *key == keys::email(email) => users::claim_email(ports, email, &user.id).await?,
+            Some(email) if *key == keys::email_claim(email) => users::claim_email(ports, email, &user.id).await?,
             _ => ports.once.claim(key, &user.id).await?,
         };
         match claimed {

@@ -15,7 +15,7 @@ use super::limits::{self, BodyLimit, TooLarge};
 use super::op::authorize::{AuthorizationRequest, AuthorizeError};
 use super::op::{code, discovery, introspect, token, userinfo};
 use super::pages;
-use super::ports::Ports;
+use super::ports::{conformance, Ports};
 use super::seal::Sealer;
 use super::upstream::oidc::MetadataCache;
 use super::web::{self, CookieJar, Params, Request, Response};
@@ -311,6 +311,13 @@ impl Keyedge {
             "/dev/inbox" if get && matches!(self.config.mail, Some(MailSender::DevInbox)) => {
                 let to = Params::from_query(req).get("to").unwrap_or("").to_owned();
                 Ok(web::json_no_store(StatusCode::OK, crate::core::mail::dev_inbox(ports, &to).await?))
+            }
+            "/dev/conformance" if post && self.config.storage_conformance => {
+                let subject =
+                    conformance::Subject { once: ports.once, store: ports.store, rng: ports.rng, clock: None };
+                let report = serde_json::to_string(&conformance::run(&subject).await)
+                    .map_err(|e| Failure::internal(format!("the conformance report does not serialise: {e}")))?;
+                Ok(web::json_no_store(StatusCode::OK, report))
             }
             p if post && p.starts_with("/account/unlink/") => match self.session_form(req) {
                 Ok(form) => account::unlink(self, ports, form, &p["/account/unlink/".len()..]).await,

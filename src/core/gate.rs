@@ -33,6 +33,7 @@ pub fn is_keyedge_path(path: &str) -> bool {
         "/logout/done",
         "/account",
         "/dev/inbox",
+        "/dev/conformance",
     ];
     const PREFIXES: &[&str] =
         &["/.well-known/", "/broker/", "/admin/", "/first-login/", "/account/", "/static/keyedge."];

@@ -1,7 +1,9 @@
-//! Every storage key keyedge writes, in one place. KV keys (Workers KV) and Once keys
-//! (the Durable Object) are listed with their lifetime; `docs/storage.md` mirrors this.
+//! Every storage key keyedge writes, in one place. KV keys (Workers KV, strings) and Once keys
+//! (the Durable Object, [`OnceKey`]s) are listed with their lifetime; `docs/storage.md`
+//! mirrors this.
 
 use super::b64url;
+use super::ports::OnceKey;
 use sha2::{Digest, Sha256};
 
 fn hashed(secret: &str) -> String {
@@ -16,8 +18,8 @@ pub fn user(id: &str) -> String {
 /// Once record `user:{id}|record` → the user record's strongly consistent copy, against
 /// which every change is compare-and-swapped ([`users::update`](super::broker::users::update))
 /// before KV's copy is written. No TTL; it lives in the object that `user:{id}` routes to.
-pub fn user_record(id: &str) -> String {
-    format!("user:{id}|record")
+pub fn user_record(id: &str) -> OnceKey {
+    OnceKey::in_object(&user(id), "record")
 }
 
 /// KV `link:{alias}:{base64url(sub)}` → user id. No TTL. The upstream `sub` is encoded so
@@ -46,28 +48,28 @@ pub fn revoked_grant(grant_id: &str) -> String {
 /// A code is `{grant id}.{secret}`. Everything before `|` in a Once key routes it to its
 /// Durable Object, so a code and its grant's refresh family live in the same object and are
 /// written, redeemed and revoked together in one call.
-pub fn code(code: &str, binding: &str) -> String {
+pub fn code(code: &str, binding: &str) -> OnceKey {
     let grant = code.split_once('.').map_or("", |(gid, _)| gid);
     // A code is base64url and `.`: the newline cannot occur in it, so the pair is unambiguous.
-    format!("{grant}|code:{}", hashed(&format!("{code}\n{binding}")))
+    OnceKey::in_object(grant, &format!("code:{}", hashed(&format!("{code}\n{binding}"))))
 }
 
 /// Once `{grant id}|state:{sha256(state)}`: the marker of a completed upstream login (its
 /// `state` is single use); TTL twice the flow lifetime. Routed with the grant's code.
-pub fn flow_marker(grant_id: &str, state: &str) -> String {
-    format!("{grant_id}|state:{}", hashed(state))
+pub fn flow_marker(grant_id: &str, state: &str) -> OnceKey {
+    OnceKey::in_object(grant_id, &format!("state:{}", hashed(state)))
 }
 
 /// Once claim `link:{alias}:{base64url(sub)}`: makes creating the user for a new identity
 /// atomic, so two simultaneous first logins cannot create two accounts.
-pub fn link_claim(alias: &str, sub: &str) -> String {
-    link(alias, sub)
+pub fn link_claim(alias: &str, sub: &str) -> OnceKey {
+    OnceKey::alone(link(alias, sub))
 }
 
 /// Once family `{grant id}|rt`: a refresh-token family (rotation with reuse detection);
 /// lifetime = the refresh token's. Routed with the grant's code (see [`code`]).
-pub fn refresh_family(grant_id: &str) -> String {
-    format!("{grant_id}|rt")
+pub fn refresh_family(grant_id: &str) -> OnceKey {
+    OnceKey::in_object(grant_id, "rt")
 }
 
 /// Hash of a refresh-token secret, as stored in its family.
@@ -98,20 +100,31 @@ pub fn upstream_sessions(alias: &str, sub: &str) -> String {
 /// Once marker `logout_jti:{alias}|{sha256(jti)}`: a logout token from an IdP is accepted
 /// once (Back-Channel Logout 1.0 §2.6, 10); TTL = the token's lifetime plus skew. One
 /// Durable Object per IdP holds them.
-pub fn logout_jti(alias: &str, jti: &str) -> String {
-    format!("logout_jti:{alias}|{}", hashed(jti))
+pub fn logout_jti(alias: &str, jti: &str) -> OnceKey {
+    OnceKey::in_object(&format!("logout_jti:{alias}"), &hashed(jti))
 }
 
-/// Once claim and KV index `username:{base64url(lowercase username)}` → user id: usernames
-/// are unique, case-insensitively (claimed when an account is created).
+/// KV index `username:{base64url(lowercase username)}` → user id: usernames are unique,
+/// case-insensitively (claimed under the same name, [`username_claim`], when an account is
+/// created).
 pub fn username(username: &str) -> String {
     format!("username:{}", b64url(username.to_lowercase().as_bytes()))
 }
 
-/// Once claim and KV index `email:{base64url(folded email)}` → user id: one account per
-/// email address.
+/// Once claim `username:{base64url(lowercase username)}` → user id, the KV index's key.
+pub fn username_claim(name: &str) -> OnceKey {
+    OnceKey::alone(username(name))
+}
+
+/// KV index `email:{base64url(folded email)}` → user id: one account per email address
+/// (claimed under the same name, [`email_claim`]).
 pub fn email(email: &str) -> String {
     format!("email:{}", b64url(fold_email(email).as_bytes()))
+}
+
+/// Once claim `email:{base64url(folded email)}` → user id, the KV index's key.
+pub fn email_claim(address: &str) -> OnceKey {
+    OnceKey::alone(email(address))
 }
 
 /// An email address as keyedge compares it: ASCII letters folded to lower case, nothing else.
@@ -125,9 +138,9 @@ pub fn fold_email(email: &str) -> String {
 /// confirm linking, email verification, re-authentication), sealed; TTL 10 minutes. The
 /// browser holds `{grant}.{form secret}.{step id}` in the `keyedge_pending` cookie; each step
 /// replaces the step id (the form secret stays: the forms' CSRF token is bound to it).
-pub fn pending(cookie: &str) -> String {
+pub fn pending(cookie: &str) -> OnceKey {
     let grant = cookie.split_once('.').map_or("", |(g, _)| g);
-    format!("{grant}|pending:{}", hashed(cookie))
+    OnceKey::in_object(grant, &format!("pending:{}", hashed(cookie)))
 }
 
 /// KV `dev_inbox:{folded address}` → the mails sent there (`mail.sender = "dev_inbox"`,
@@ -156,6 +169,34 @@ pub fn user_sessions_prefix(user_id: &str) -> String {
 
 /// Once counter `mail_to:{sha256(folded address)}`: verification mails sent to one address
 /// in the current window (`first_login::MAILS_PER_RECIPIENT` per `MAIL_WINDOW`).
-pub fn mail_recipient(to: &str) -> String {
-    format!("mail_to:{}", hashed(&fold_email(to)))
+pub fn mail_recipient(to: &str) -> OnceKey {
+    OnceKey::alone(format!("mail_to:{}", hashed(&fold_email(to))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Once keys as they were stored before they were typed (the same strings, so objects
+    /// of the previous version find what it stored), and the ones that change together share
+    /// their object.
+    #[test]
+    fn once_keys_keep_their_strings_and_objects() {
+        let code = code("g1.secret", "binding");
+        assert_eq!(code.as_str(), format!("g1|code:{}", hashed("g1.secret\nbinding")));
+        assert_eq!(refresh_family("g1").as_str(), "g1|rt");
+        assert_eq!(flow_marker("g1", "state").as_str(), format!("g1|state:{}", hashed("state")));
+        assert_eq!(pending("g1.form.step").as_str(), format!("g1|pending:{}", hashed("g1.form.step")));
+        for same in [refresh_family("g1"), flow_marker("g1", "state"), pending("g1.form.step")] {
+            assert!(code.same_object(&same), "{same:?}");
+        }
+        assert!(!code.same_object(&refresh_family("g2")));
+        assert_eq!(user_record("u1").as_str(), "user:u1|record");
+        assert_eq!(user_record("u1").route(), user("u1"));
+        assert_eq!(logout_jti("demo", "j").as_str(), format!("logout_jti:demo|{}", hashed("j")));
+        assert_eq!(link_claim("demo", "alice").as_str(), link("demo", "alice"));
+        assert_eq!(username_claim("Bob").as_str(), username("bob"));
+        assert_eq!(email_claim("Kate@Example.com").as_str(), email("kate@example.com"));
+        assert_eq!(mail_recipient("A@b.c").as_str(), format!("mail_to:{}", hashed("a@b.c")));
+    }
 }

@@ -7,10 +7,14 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt;
 
+pub mod conformance;
 pub mod kv_model;
 pub mod memory;
+mod once_key;
 pub mod once_protocol;
 pub mod rate_limit;
+
+pub use once_key::OnceKey;
 
 /// A failure of the infrastructure behind a port (not of the request being served).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,12 +85,39 @@ pub enum Rotation {
     Missing,
 }
 
+/// The single-use marker of [`Once::once_then_store`]: a key that may be recorded once, and
+/// is remembered for `ttl_seconds`.
+#[derive(Debug, Clone, Copy)]
+pub struct Marker<'a> {
+    pub key: &'a OnceKey,
+    pub ttl_seconds: u64,
+}
+
+/// A single-use item to store (as [`Once::put`] does).
+#[derive(Debug, Clone, Copy)]
+pub struct NewItem<'a> {
+    pub key: &'a OnceKey,
+    pub value: &'a str,
+    pub ttl_seconds: u64,
+}
+
 /// A refresh-token family to create.
+#[derive(Debug, Clone, Copy)]
 pub struct NewFamily<'a> {
-    pub key: &'a str,
+    pub key: &'a OnceKey,
     pub value: &'a str,
     pub current: &'a str,
     pub ttl_seconds: u64,
+}
+
+/// The key a [`Once::once_then_store`] call is sent with, checked: all its keys must be in
+/// one object. `None`: there is nothing to store.
+pub fn once_then_store_key<'k>(
+    marker: Option<Marker<'k>>,
+    item: Option<NewItem<'k>>,
+    family: Option<NewFamily<'k>>,
+) -> Result<Option<&'k OnceKey>, PortError> {
+    OnceKey::one_object(marker.map(|m| m.key).into_iter().chain(item.map(|i| i.key)).chain(family.map(|f| f.key)))
 }
 
 /// A refresh-token family as stored, for introspection.
@@ -109,42 +140,42 @@ pub const ROTATED_OUT_KEPT: usize = 100;
 #[async_trait(?Send)]
 pub trait Once {
     /// Stores a single-use item that expires after `ttl_seconds`.
-    async fn put(&self, key: &str, value: &str, ttl_seconds: u64) -> Result<(), PortError>;
+    async fn put(&self, key: &OnceKey, value: &str, ttl_seconds: u64) -> Result<(), PortError>;
     /// Atomically redeems an item: only one caller ever sees [`Taken::Fresh`]; later callers
     /// see [`Taken::Replayed`] for [`REPLAY_WINDOW`] seconds after the redemption.
-    async fn take(&self, key: &str) -> Result<Taken, PortError>;
+    async fn take(&self, key: &OnceKey) -> Result<Taken, PortError>;
     /// Atomically claims `key` for `owner`. Returns `None` when this call made the claim,
     /// or `Some(existing_owner)` when the key was already claimed.
-    async fn claim(&self, key: &str, owner: &str) -> Result<Option<String>, PortError>;
+    async fn claim(&self, key: &OnceKey, owner: &str) -> Result<Option<String>, PortError>;
     /// Releases `key` if `owner` holds it (an unlinked identity, an abandoned account).
-    async fn unclaim(&self, key: &str, owner: &str) -> Result<(), PortError>;
+    async fn unclaim(&self, key: &OnceKey, owner: &str) -> Result<(), PortError>;
 
     /// In one atomic call: unless `marker` was used before (then nothing is written and the
-    /// answer is `false`), records it for `marker.1` seconds, stores `item` (key, value, ttl)
-    /// and starts `family`. All keys must route to the same object (the part before `|`).
+    /// answer is `false`), records it, stores `item` and starts `family`. All keys must be in
+    /// one object ([`OnceKey::same_object`]); otherwise it is an error and nothing is written.
     async fn once_then_store(
         &self,
-        marker: Option<(&str, u64)>,
-        item: Option<(&str, &str, u64)>,
-        family: Option<&NewFamily<'_>>,
+        marker: Option<Marker<'_>>,
+        item: Option<NewItem<'_>>,
+        family: Option<NewFamily<'_>>,
     ) -> Result<bool, PortError>;
 
     /// Atomically checks `presented` against the family and, if current, replaces it by `next`.
-    async fn family_rotate(&self, key: &str, presented: &str, next: &str) -> Result<Rotation, PortError>;
+    async fn family_rotate(&self, key: &OnceKey, presented: &str, next: &str) -> Result<Rotation, PortError>;
     /// Revokes a family; later rotations are refused.
-    async fn family_revoke(&self, key: &str) -> Result<(), PortError>;
-    async fn family_get(&self, key: &str) -> Result<Option<Family>, PortError>;
+    async fn family_revoke(&self, key: &OnceKey) -> Result<(), PortError>;
+    async fn family_get(&self, key: &OnceKey) -> Result<Option<Family>, PortError>;
 
     /// The strongly consistent copy of a record that concurrent requests change (a user
     /// record; KV keeps the copy that is read on hot paths).
-    async fn record_get(&self, key: &str) -> Result<Option<String>, PortError>;
+    async fn record_get(&self, key: &OnceKey) -> Result<Option<String>, PortError>;
     /// Writes `value` only if the record still is `expected` (`None`: no record yet), so a
     /// read-modify-write cannot overwrite a change made meanwhile. `false`: nothing written.
-    async fn record_swap(&self, key: &str, expected: Option<&str>, value: &str) -> Result<bool, PortError>;
+    async fn record_swap(&self, key: &OnceKey, expected: Option<&str>, value: &str) -> Result<bool, PortError>;
     /// Counts one use of `key` in a window of `window_seconds` that opens with its first use;
     /// `false` (and nothing counted) once `max` uses were counted in the current window. For
     /// limits such as verification mails per recipient.
-    async fn count_use(&self, key: &str, max: u32, window_seconds: u64) -> Result<bool, PortError>;
+    async fn count_use(&self, key: &OnceKey, max: u32, window_seconds: u64) -> Result<bool, PortError>;
 }
 
 /// Outbound HTTP (Workers `fetch`).

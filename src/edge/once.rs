@@ -10,7 +10,7 @@ use crate::core::ports::once_protocol::{
     Claimed, Counted, Done, FamilyReply, FamilySpec, FamilyWire, OnceOp as Op, RecordReply, RotateReply, RotateState,
     Stored, Swapped, TakeReply, TakeState,
 };
-use crate::core::ports::{REPLAY_WINDOW, ROTATED_OUT_KEPT};
+use crate::core::ports::{OnceKey, REPLAY_WINDOW, ROTATED_OUT_KEPT};
 
 #[durable_object]
 pub struct OnceStore {
@@ -47,16 +47,21 @@ struct Owner {
     owner: String,
 }
 
+/// A key as the text it is stored under.
+fn text(key: &OnceKey) -> SqlStorageValue {
+    key.as_str().to_owned().into()
+}
+
 fn now() -> i64 {
     (js_sys::Date::now() / 1000.0) as i64
 }
 
 impl OnceStore {
-    fn put(&self, key: String, value: String, ttl: u64, now: i64) -> Result<()> {
+    fn put(&self, key: OnceKey, value: String, ttl: u64, now: i64) -> Result<()> {
         self.sql.exec("DELETE FROM items WHERE expires_at <= ?", vec![SqlStorageValue::Integer(now)])?;
         self.sql.exec(
             "INSERT OR REPLACE INTO items (key, value, expires_at, consumed) VALUES (?, ?, ?, 0)",
-            vec![key.into(), value.into(), SqlStorageValue::Integer(now + ttl as i64)],
+            vec![text(&key), value.into(), SqlStorageValue::Integer(now + ttl as i64)],
         )?;
         Ok(())
     }
@@ -65,17 +70,17 @@ impl OnceStore {
         self.sql.exec("DELETE FROM families WHERE expires_at <= ?", vec![SqlStorageValue::Integer(now)])?;
         self.sql.exec(
             "INSERT OR REPLACE INTO families (key, value, current, previous, revoked, expires_at) VALUES (?, ?, ?, '[]', 0, ?)",
-            vec![f.key.into(), f.value.into(), f.current.into(), SqlStorageValue::Integer(now + f.ttl as i64)],
+            vec![text(&f.key), f.value.into(), f.current.into(), SqlStorageValue::Integer(now + f.ttl as i64)],
         )?;
         Ok(())
     }
 
-    fn family(&self, key: &str, now: i64) -> Result<Option<FamilyRow>> {
+    fn family(&self, key: &OnceKey, now: i64) -> Result<Option<FamilyRow>> {
         let rows: Vec<FamilyRow> = self
             .sql
             .exec(
                 "SELECT value, current, previous, revoked FROM families WHERE key = ? AND expires_at > ?",
-                vec![key.into(), SqlStorageValue::Integer(now)],
+                vec![text(key), SqlStorageValue::Integer(now)],
             )?
             .to_array()?;
         Ok(rows.into_iter().next())
@@ -141,7 +146,7 @@ impl OnceStore {
                         .sql
                         .exec(
                             "SELECT key AS owner FROM items WHERE key = ? AND expires_at > ?",
-                            vec![m.key.clone().into(), SqlStorageValue::Integer(now)],
+                            vec![text(&m.key), SqlStorageValue::Integer(now)],
                         )?
                         .to_array()?;
                     if !used.is_empty() {
@@ -162,7 +167,7 @@ impl OnceStore {
                     .sql
                     .exec(
                         "SELECT value, consumed FROM items WHERE key = ? AND expires_at > ?",
-                        vec![key.clone().into(), SqlStorageValue::Integer(now)],
+                        vec![text(&key), SqlStorageValue::Integer(now)],
                     )?
                     .to_array()?;
                 let Some(row) = rows.into_iter().next() else {
@@ -173,33 +178,28 @@ impl OnceStore {
                 }
                 self.sql.exec(
                     "UPDATE items SET consumed = 1, expires_at = ? WHERE key = ?",
-                    vec![SqlStorageValue::Integer(now + REPLAY_WINDOW as i64), key.into()],
+                    vec![SqlStorageValue::Integer(now + REPLAY_WINDOW as i64), text(&key)],
                 )?;
                 reply(TakeReply { state: TakeState::Fresh, value: Some(row.value) })
             }
             Op::Claim { key, owner } => {
                 let existing: Vec<Owner> =
-                    self.sql.exec("SELECT owner FROM claims WHERE key = ?", vec![key.clone().into()])?.to_array()?;
+                    self.sql.exec("SELECT owner FROM claims WHERE key = ?", vec![text(&key)])?.to_array()?;
                 if let Some(o) = existing.into_iter().next() {
                     return reply(Claimed { existing: Some(o.owner) });
                 }
-                self.sql.exec("INSERT INTO claims (key, owner) VALUES (?, ?)", vec![key.into(), owner.into()])?;
+                self.sql.exec("INSERT INTO claims (key, owner) VALUES (?, ?)", vec![text(&key), owner.into()])?;
                 reply(Claimed::default())
             }
             Op::Unclaim { key, owner } => {
-                self.sql.exec("DELETE FROM claims WHERE key = ? AND owner = ?", vec![key.into(), owner.into()])?;
+                self.sql.exec("DELETE FROM claims WHERE key = ? AND owner = ?", vec![text(&key), owner.into()])?;
                 reply(Done {})
             }
             Op::FamilyRotate { key, presented, next } => {
                 // The usual case: the presented secret is the current one.
                 let kept = SqlStorageValue::Integer(ROTATED_OUT_KEPT as i64);
-                let bindings = vec![
-                    next.into(),
-                    kept,
-                    key.clone().into(),
-                    presented.clone().into(),
-                    SqlStorageValue::Integer(now),
-                ];
+                let bindings =
+                    vec![next.into(), kept, text(&key), presented.clone().into(), SqlStorageValue::Integer(now)];
                 let rotated: Vec<ValueRow> = self.sql.exec(ROTATE, bindings)?.to_array()?;
                 if let Some(row) = rotated.into_iter().next() {
                     return reply(RotateReply { state: RotateState::Rotated, value: Some(row.value) });
@@ -212,13 +212,13 @@ impl OnceStore {
                 }
                 let previous: Vec<String> = serde_json::from_str(&row.previous).unwrap_or_default();
                 if previous.contains(&presented) {
-                    self.sql.exec("UPDATE families SET revoked = 1 WHERE key = ?", vec![key.into()])?;
+                    self.sql.exec("UPDATE families SET revoked = 1 WHERE key = ?", vec![text(&key)])?;
                     return reply(RotateReply { state: RotateState::Reused, value: Some(row.value) });
                 }
                 reply(RotateReply { state: RotateState::Refused, value: None })
             }
             Op::FamilyRevoke { key } => {
-                self.sql.exec("UPDATE families SET revoked = 1 WHERE key = ?", vec![key.into()])?;
+                self.sql.exec("UPDATE families SET revoked = 1 WHERE key = ?", vec![text(&key)])?;
                 reply(Done {})
             }
             Op::FamilyGet { key } => {
@@ -231,31 +231,31 @@ impl OnceStore {
             }
             Op::RecordGet { key } => {
                 let rows: Vec<ValueRow> =
-                    self.sql.exec("SELECT value FROM records WHERE key = ?", vec![key.into()])?.to_array()?;
+                    self.sql.exec("SELECT value FROM records WHERE key = ?", vec![text(&key)])?.to_array()?;
                 reply(RecordReply { value: rows.into_iter().next().map(|r| r.value) })
             }
             Op::RecordSwap { key, expected, value } => {
                 let rows: Vec<ValueRow> =
-                    self.sql.exec("SELECT value FROM records WHERE key = ?", vec![key.clone().into()])?.to_array()?;
+                    self.sql.exec("SELECT value FROM records WHERE key = ?", vec![text(&key)])?.to_array()?;
                 if rows.into_iter().next().map(|r| r.value) != expected {
                     return reply(Swapped { swapped: false });
                 }
                 self.sql.exec(
                     "INSERT OR REPLACE INTO records (key, value) VALUES (?, ?)",
-                    vec![key.into(), value.into()],
+                    vec![text(&key), value.into()],
                 )?;
                 reply(Swapped { swapped: true })
             }
             Op::CountUse { key, max, window } => {
                 self.sql.exec("DELETE FROM counters WHERE expires_at <= ?", vec![SqlStorageValue::Integer(now)])?;
                 let rows: Vec<Uses> =
-                    self.sql.exec("SELECT uses FROM counters WHERE key = ?", vec![key.clone().into()])?.to_array()?;
+                    self.sql.exec("SELECT uses FROM counters WHERE key = ?", vec![text(&key)])?.to_array()?;
                 if rows.first().is_some_and(|r| r.uses >= max as i64) {
                     return reply(Counted { counted: false });
                 }
                 self.sql.exec(
                     "INSERT INTO counters (key, uses, expires_at) VALUES (?, 1, ?) ON CONFLICT(key) DO UPDATE SET uses = uses + 1",
-                    vec![key.into(), SqlStorageValue::Integer(now + window as i64)],
+                    vec![text(&key), SqlStorageValue::Integer(now + window as i64)],
                 )?;
                 reply(Counted { counted: true })
             }

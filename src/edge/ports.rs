@@ -10,7 +10,8 @@ use worker::{kv::KvStore, web_sys, Env, Headers, Method, ObjectNamespace, Reques
 
 use crate::core::gate::Forward;
 use crate::core::ports::{
-    Clock, Family, Http, Jobs, NewFamily, Once, PortError, Ports, Rng, Rotation, Sleep, Store, Taken,
+    once_then_store_key, Clock, Family, Http, Jobs, Marker, NewFamily, NewItem, Once, OnceKey, PortError, Ports, Rng,
+    Rotation, Sleep, Store, Taken,
 };
 
 const KV_BINDING: &str = "KEYEDGE_KV";
@@ -135,21 +136,15 @@ extern "C" {
 }
 
 impl OncePort {
-    /// Items are spread over 64 objects by a hash of their routing part (before `|`, or the
-    /// whole key), so no single object is a global bottleneck while keys that must change
-    /// together (a code and its refresh family) land in the same object.
-    fn shard(key: &str) -> String {
-        let h = crate::core::ports::once_protocol::route(key)
-            .bytes()
-            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
-        format!("once-{}", h % 64)
-    }
-
-    /// One operation on the object that owns `key`, over Durable Object RPC
-    /// (`OnceStore::call`): a JSON string each way, no Request or Response objects; the answer
-    /// is read as the reply type of that operation (`core::ports::once_protocol`).
-    async fn call<R: serde::de::DeserializeOwned>(&self, key: &str, op: &OnceOp) -> std::result::Result<R, PortError> {
-        let stub: OnceRpc = self.0.get_by_name(&Self::shard(key)).map_err(port_err)?.into_rpc();
+    /// One operation on the object that owns `key` ([`OnceKey::object_name`]), over Durable
+    /// Object RPC (`OnceStore::call`): a JSON string each way, no Request or Response objects;
+    /// the answer is read as the reply type of that operation (`core::ports::once_protocol`).
+    async fn call<R: serde::de::DeserializeOwned>(
+        &self,
+        key: &OnceKey,
+        op: &OnceOp,
+    ) -> std::result::Result<R, PortError> {
+        let stub: OnceRpc = self.0.get_by_name(&key.object_name()).map_err(port_err)?.into_rpc();
         let body = serde_json::to_string(op).map_err(port_err)?;
         let promise = stub.call(&body).map_err(|e| js_port_error("once store", e))?;
         let answer = JsFuture::from(promise).await.map_err(|e| js_port_error("once store", e))?;
@@ -160,64 +155,64 @@ impl OncePort {
 
 #[async_trait(?Send)]
 impl Once for OncePort {
-    async fn put(&self, key: &str, value: &str, ttl: u64) -> std::result::Result<(), PortError> {
-        let op = OnceOp::Put { key: key.into(), value: value.into(), ttl };
+    async fn put(&self, key: &OnceKey, value: &str, ttl: u64) -> std::result::Result<(), PortError> {
+        let op = OnceOp::Put { key: key.clone(), value: value.into(), ttl };
         self.call::<Done>(key, &op).await.map(|_| ())
     }
-    async fn take(&self, key: &str) -> std::result::Result<Taken, PortError> {
-        Ok(self.call::<TakeReply>(key, &OnceOp::Take { key: key.into() }).await?.into())
+    async fn take(&self, key: &OnceKey) -> std::result::Result<Taken, PortError> {
+        Ok(self.call::<TakeReply>(key, &OnceOp::Take { key: key.clone() }).await?.into())
     }
-    async fn claim(&self, key: &str, owner: &str) -> std::result::Result<Option<String>, PortError> {
-        let op = OnceOp::Claim { key: key.into(), owner: owner.into() };
+    async fn claim(&self, key: &OnceKey, owner: &str) -> std::result::Result<Option<String>, PortError> {
+        let op = OnceOp::Claim { key: key.clone(), owner: owner.into() };
         Ok(self.call::<Claimed>(key, &op).await?.existing)
     }
-    async fn unclaim(&self, key: &str, owner: &str) -> std::result::Result<(), PortError> {
-        let op = OnceOp::Unclaim { key: key.into(), owner: owner.into() };
+    async fn unclaim(&self, key: &OnceKey, owner: &str) -> std::result::Result<(), PortError> {
+        let op = OnceOp::Unclaim { key: key.clone(), owner: owner.into() };
         self.call::<Done>(key, &op).await.map(|_| ())
     }
     async fn once_then_store(
         &self,
-        marker: Option<(&str, u64)>,
-        item: Option<(&str, &str, u64)>,
-        family: Option<&NewFamily<'_>>,
+        marker: Option<Marker<'_>>,
+        item: Option<NewItem<'_>>,
+        family: Option<NewFamily<'_>>,
     ) -> std::result::Result<bool, PortError> {
-        let keys: Vec<&str> =
-            marker.map(|m| m.0).into_iter().chain(item.map(|i| i.0)).chain(family.map(|f| f.key)).collect();
-        let Some(first) = keys.first() else { return Ok(true) };
-        if keys.iter().any(|k| Self::shard(k) != Self::shard(first)) {
-            return Err(PortError(format!("{keys:?} do not route to one object")));
-        }
+        let Some(first) = once_then_store_key(marker, item, family)? else { return Ok(true) };
         let op = OnceOp::OnceThenStore {
-            marker: marker.map(|(key, ttl)| MarkerSpec { key: key.into(), ttl }),
-            item: item.map(|(key, value, ttl)| ItemSpec { key: key.into(), value: value.into(), ttl }),
+            marker: marker.map(MarkerSpec::from),
+            item: item.map(ItemSpec::from),
             family: family.map(FamilySpec::from),
         };
         Ok(self.call::<Stored>(first, &op).await?.stored)
     }
-    async fn family_rotate(&self, key: &str, presented: &str, next: &str) -> std::result::Result<Rotation, PortError> {
-        let op = OnceOp::FamilyRotate { key: key.into(), presented: presented.into(), next: next.into() };
+    async fn family_rotate(
+        &self,
+        key: &OnceKey,
+        presented: &str,
+        next: &str,
+    ) -> std::result::Result<Rotation, PortError> {
+        let op = OnceOp::FamilyRotate { key: key.clone(), presented: presented.into(), next: next.into() };
         Ok(self.call::<RotateReply>(key, &op).await?.into())
     }
-    async fn family_revoke(&self, key: &str) -> std::result::Result<(), PortError> {
-        self.call::<Done>(key, &OnceOp::FamilyRevoke { key: key.into() }).await.map(|_| ())
+    async fn family_revoke(&self, key: &OnceKey) -> std::result::Result<(), PortError> {
+        self.call::<Done>(key, &OnceOp::FamilyRevoke { key: key.clone() }).await.map(|_| ())
     }
-    async fn family_get(&self, key: &str) -> std::result::Result<Option<Family>, PortError> {
-        Ok(self.call::<FamilyReply>(key, &OnceOp::FamilyGet { key: key.into() }).await?.into())
+    async fn family_get(&self, key: &OnceKey) -> std::result::Result<Option<Family>, PortError> {
+        Ok(self.call::<FamilyReply>(key, &OnceOp::FamilyGet { key: key.clone() }).await?.into())
     }
-    async fn record_get(&self, key: &str) -> std::result::Result<Option<String>, PortError> {
-        Ok(self.call::<RecordReply>(key, &OnceOp::RecordGet { key: key.into() }).await?.value)
+    async fn record_get(&self, key: &OnceKey) -> std::result::Result<Option<String>, PortError> {
+        Ok(self.call::<RecordReply>(key, &OnceOp::RecordGet { key: key.clone() }).await?.value)
     }
     async fn record_swap(
         &self,
-        key: &str,
+        key: &OnceKey,
         expected: Option<&str>,
         value: &str,
     ) -> std::result::Result<bool, PortError> {
-        let op = OnceOp::RecordSwap { key: key.into(), expected: expected.map(str::to_owned), value: value.into() };
+        let op = OnceOp::RecordSwap { key: key.clone(), expected: expected.map(str::to_owned), value: value.into() };
         Ok(self.call::<Swapped>(key, &op).await?.swapped)
     }
-    async fn count_use(&self, key: &str, max: u32, window: u64) -> std::result::Result<bool, PortError> {
-        let op = OnceOp::CountUse { key: key.into(), max, window };
+    async fn count_use(&self, key: &OnceKey, max: u32, window: u64) -> std::result::Result<bool, PortError> {
+        let op = OnceOp::CountUse { key: key.clone(), max, window };
         Ok(self.call::<Counted>(key, &op).await?.counted)
     }
 }

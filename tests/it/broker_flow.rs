@@ -1,7 +1,7 @@
 //! The in-memory harness end to end: RP ↔ keyedge ↔ upstream IdP with virtual time.
 
 use crate::common::*;
-use keyedge::core::ports::Once;
+use keyedge::core::ports::{Once, OnceKey};
 
 #[test]
 fn code_flow_issues_tokens_and_userinfo_for_the_linked_user() {
@@ -261,10 +261,11 @@ fn session_continues_without_login_and_prompt_none_without_session_is_login_requ
 fn once_store_redeems_exactly_once() {
     let world = World::new();
     futures::executor::block_on(async {
-        world.once.put("k", "v", 60).await.unwrap();
-        assert_eq!(world.once.take("k").await.unwrap(), keyedge::core::ports::Taken::Fresh("v".into()));
-        assert_eq!(world.once.take("k").await.unwrap(), keyedge::core::ports::Taken::Replayed("v".into()));
-        assert_eq!(world.once.take("nope").await.unwrap(), keyedge::core::ports::Taken::Missing);
+        let (k, nope) = (OnceKey::alone("k".into()), OnceKey::alone("nope".into()));
+        world.once.put(&k, "v", 60).await.unwrap();
+        assert_eq!(world.once.take(&k).await.unwrap(), keyedge::core::ports::Taken::Fresh("v".into()));
+        assert_eq!(world.once.take(&k).await.unwrap(), keyedge::core::ports::Taken::Replayed("v".into()));
+        assert_eq!(world.once.take(&nope).await.unwrap(), keyedge::core::ports::Taken::Missing);
     });
 }
 

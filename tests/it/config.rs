@@ -255,3 +255,17 @@ fn options_of_another_kind_or_none_are_refused_with_their_path_and_line() {
     let e = up_with("allowed_clock_skew = \"x\"").unwrap_err();
     assert!(e.contains("identity_providers[0].allowed_clock_skew: invalid type") && e.contains("(line 28)"), "{e}");
 }
+
+/// The storage conformance route writes test keys to the stores it runs against: local
+/// development only.
+#[test]
+fn dev_storage_conformance_is_refused_with_an_https_issuer() {
+    let dev = "\n[dev]\nstorage_conformance = true\n";
+    let e = load(&format!("{}{dev}", crate::common::config_text())).unwrap_err();
+    assert!(e.contains("dev.storage_conformance") && e.contains("https"), "{e}");
+    let local = replace("issuer = \"https://keyedge.test\"", "issuer = \"http://localhost:8787\"");
+    assert!(load(&format!("{local}{dev}")).unwrap().storage_conformance);
+    assert!(!load(&local).unwrap().storage_conformance, "off by default");
+    let e = load(&format!("{local}\n[dev]\nstorage_conformence = true\n")).unwrap_err();
+    assert!(e.contains("unknown field `storage_conformence`"), "{e}");
+}

@@ -239,8 +239,8 @@ mod unverified_email {
         let a = accounts("", "", MAIL);
         let eve = eve_claims_daves_address(&a, None);
         // What earlier versions did: eve's unverified address claimed and indexed.
-        let key = keys::email("dave@example.com");
-        assert_eq!(futures::executor::block_on(a.world.once.claim(&key, &eve)).unwrap(), None);
+        let (key, claim) = (keys::email("dave@example.com"), keys::email_claim("dave@example.com"));
+        assert_eq!(futures::executor::block_on(a.world.once.claim(&claim, &eve)).unwrap(), None);
         futures::executor::block_on(a.world.store.put(&key, &eve, None)).unwrap();
 
         let mut browser = Browser::default();
@@ -249,7 +249,7 @@ mod unverified_email {
         assert_ne!(dave, eve);
         assert_eq!(a.world.kv(&key), Some(dave.clone()));
         // The claim is dave's now: claiming it again names him.
-        assert_eq!(futures::executor::block_on(a.world.once.claim(&key, "x")).unwrap(), Some(dave));
+        assert_eq!(futures::executor::block_on(a.world.once.claim(&claim, "x")).unwrap(), Some(dave));
         assert!(a.mails_to("dave@example.com").is_empty());
     }
 
@@ -287,7 +287,7 @@ mod unverified_email {
         let eve = eve_claims_daves_address(&a, None);
         // A claim and index left by an earlier version.
         let key = keys::email("dave@example.com");
-        futures::executor::block_on(a.world.once.claim(&key, &eve)).unwrap();
+        futures::executor::block_on(a.world.once.claim(&keys::email_claim("dave@example.com"), &eve)).unwrap();
         futures::executor::block_on(a.world.store.put(&key, &eve, None)).unwrap();
         let (res, _) = callback(&a.world, &mut Browser::default(), "second", &a.idp2, "dave");
         assert!(!body(&res).contains("Add to existing account"), "{}", body(&res));

@@ -31,6 +31,7 @@ mod properties;
 mod rate_limits;
 mod security_headers;
 mod step_up;
+mod storage_conformance;
 mod storage_cost;
 mod token_attacks;
 mod tokens;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::claims::{scope_of, StandardClaims, SCOPE_CLAIMS};
 use crate::core::config::{IdentityProvider, SyncMode};
 use crate::core::keys;
-use crate::core::ports::{PortError, Ports};
+use crate::core::ports::{OnceKey, PortError, Ports};
 use crate::core::upstream::BrokeredIdentity;
 
 /// The role that lets a user's applications read stored upstream tokens (Keycloak's
@@ -221,7 +221,7 @@ pub async fn verified_owner(ports: &Ports<'_>, email: &str) -> Result<Option<Str
 /// call made the claim, else the holder. A holder that does not have the address verified
 /// (claimed by an earlier version, or since changed) loses the claim to the verified owner.
 pub async fn claim_email(ports: &Ports<'_>, email: &str, user_id: &str) -> Result<Option<String>, PortError> {
-    let key = keys::email(email);
+    let key = keys::email_claim(email);
     let mut attempts = 0;
     loop {
         let holder = match ports.once.claim(&key, user_id).await? {
@@ -288,13 +288,15 @@ pub async fn create(
     let username_key = keys::username(&draft.username);
     let verified_email = draft.email.as_deref().filter(|_| draft.email_verified);
     let email_key = verified_email.map(keys::email);
+    let username_claim = keys::username_claim(&draft.username);
+    let email_claim = verified_email.map(keys::email_claim);
     let link_key = keys::link_claim(&identity.alias, &identity.sub);
-    let mut held: Vec<&str> = Vec::new();
+    let mut held: Vec<&OnceKey> = Vec::new();
     // The email first: when both collide, the shared email is what the user recognises.
     let wanted = [
-        email_key.as_deref().map(|k| (k, Some(Unique::Email))),
-        Some((username_key.as_str(), Some(Unique::Username))),
-        Some((link_key.as_str(), None)),
+        email_claim.as_ref().map(|k| (k, Some(Unique::Email))),
+        Some((&username_claim, Some(Unique::Username))),
+        Some((&link_key, None)),
     ];
     for (key, field) in wanted.into_iter().flatten() {
         let taken = match (field, verified_email) {

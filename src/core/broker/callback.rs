@@ -11,7 +11,7 @@ use crate::core::config::{IdentityProvider, ProviderKind};
 use crate::core::error::{ErrorCode, Failure, OAuthError, Outcome, PageError};
 use crate::core::keys;
 use crate::core::op::code::{self, Issued, Marker, MARKER_TTL};
-use crate::core::ports::Ports;
+use crate::core::ports::{Marker as OnceMarker, OnceKey, Ports};
 use crate::core::upstream::{oidc, plain_oauth2, BrokeredIdentity, UpstreamError};
 use crate::core::web::{self, Params, Request};
 
@@ -180,7 +180,7 @@ pub struct Completion<'a> {
     /// The grant the code will belong to (routes its Durable Object).
     pub grant_id: &'a str,
     /// The upstream login's `state` marker, when not consumed yet.
-    pub marker: Option<&'a str>,
+    pub marker: Option<&'a OnceKey>,
     /// The flow cookie to clear.
     pub clear_cookie: Option<&'a str>,
 }
@@ -229,7 +229,10 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
             }
             Continuation::ReturnTo { path } => {
                 let first = match marker {
-                    Some(key) => ports.once.once_then_store(Some((key, MARKER_TTL)), None, None).await?,
+                    Some(key) => {
+                        let marker = OnceMarker { key, ttl_seconds: MARKER_TTL };
+                        ports.once.once_then_store(Some(marker), None, None).await?
+                    }
                     None => true,
                 };
                 if first {
@@ -307,7 +310,8 @@ async fn link(
         .into());
     };
     let marker_key = keys::flow_marker(&flow.grant_id, state);
-    if !ports.once.once_then_store(Some((&marker_key, MARKER_TTL)), None, None).await? {
+    let marker = OnceMarker { key: &marker_key, ttl_seconds: MARKER_TTL };
+    if !ports.once.once_then_store(Some(marker), None, None).await? {
         return Err(expired());
     }
     match users::link(ports, idp, user, identity).await {

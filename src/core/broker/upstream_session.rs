@@ -11,7 +11,7 @@ use crate::core::app::Keyedge;
 use crate::core::config::{IdentityProvider, OidcProvider, ProviderKind};
 use crate::core::error::{Failure, OAuthError, Outcome, PageError};
 use crate::core::keys;
-use crate::core::ports::{get_json, put_json, PortError, Ports};
+use crate::core::ports::{get_json, put_json, Marker, PortError, Ports};
 use crate::core::upstream::oidc;
 use crate::core::web::{self, Params, Request};
 
@@ -81,8 +81,8 @@ pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request,
         Failure::logged(refused("the logout token was refused"), format!("logout token from `{alias}` refused: {e}"))
     })?;
     let replay_ttl = 2 * (cfg.allowed_clock_skew + 300);
-    let first =
-        ports.once.once_then_store(Some((&keys::logout_jti(alias, &claims.jti), replay_ttl)), None, None).await?;
+    let jti = keys::logout_jti(alias, &claims.jti);
+    let first = ports.once.once_then_store(Some(Marker { key: &jti, ttl_seconds: replay_ttl }), None, None).await?;
     if !first {
         return Err(refused("this logout token was already used"));
     }

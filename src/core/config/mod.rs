@@ -94,6 +94,16 @@ struct RawConfig {
     admin_token_env: Option<String>,
     #[serde(default)]
     gate: Option<RawGate>,
+    #[serde(default)]
+    dev: RawDev,
+}
+
+/// `[dev]`: tools for local development, refused with an https issuer.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDev {
+    #[serde(default)]
+    storage_conformance: bool,
 }
 
 fn default_session_lifetime() -> u64 {
@@ -141,6 +151,9 @@ pub struct Config {
     /// Bearer token of the admin API (`/admin/…`); the API is off without it.
     pub admin_token: Option<Secret>,
     pub gate: Option<Gate>,
+    /// `POST /dev/conformance` runs the storage conformance suite (`ports::conformance`)
+    /// against the live bindings: local development only.
+    pub storage_conformance: bool,
 }
 
 impl Config {
@@ -161,6 +174,10 @@ impl Config {
         let mail = raw.mail.map(|m| secrets::mail(m, secure_cookies, &secrets)).transpose()?;
         let admin_token = raw.admin_token_env.map(|name| secrets::admin_token(&name, &secrets)).transpose()?;
         let gate = raw.gate.map(gate::gate).transpose()?;
+        if raw.dev.storage_conformance && secure_cookies {
+            // The suite writes test keys to the stores it runs against.
+            return Err(err("dev.storage_conformance", "is for local development; not with an https issuer"));
+        }
         let context = idp::Context {
             text,
             signing_keys: &keys.signing,
@@ -186,6 +203,7 @@ impl Config {
             gate,
             clients,
             identity_providers,
+            storage_conformance: raw.dev.storage_conformance,
         })
     }
 

@@ -9,7 +9,7 @@ use crate::core::app::Keyedge;
 use crate::core::config::{Client, GrantType};
 use crate::core::error::{Failure, OAuthError};
 use crate::core::keys;
-use crate::core::ports::{NewFamily, Ports};
+use crate::core::ports::{Marker as OnceMarker, NewFamily, NewItem, OnceKey, Ports};
 use crate::core::web;
 
 /// What a code stands for: the request it answers and the login that approved it.
@@ -62,7 +62,7 @@ impl CodeBinding {
     }
 
     /// The storage key of `code` under this binding.
-    pub fn key(&self, code: &str) -> String {
+    pub fn key(&self, code: &str) -> OnceKey {
         let binding = serde_json::json!([self.client_id, self.redirect_uri, self.code_challenge]);
         keys::code(code, &binding.to_string())
     }
@@ -72,7 +72,7 @@ impl CodeBinding {
 /// stored if that login was not completed before.
 pub struct Marker<'a> {
     pub grant_id: &'a str,
-    pub key: &'a str,
+    pub key: &'a OnceKey,
 }
 
 /// How long a used upstream `state` is remembered (longer than a flow can live).
@@ -124,14 +124,10 @@ pub async fn issue(
     let new_family =
         family.as_ref().map(|(value, current, ttl)| NewFamily { key: &family_key, value, current, ttl_seconds: *ttl });
     let code_key = CodeBinding::of_request(request).key(&code);
-    let stored = ports
-        .once
-        .once_then_store(
-            marker.as_ref().map(|m| (m.key, MARKER_TTL)),
-            Some((&code_key, &to_json(&grant)?, app.config.code_lifetime)),
-            new_family.as_ref(),
-        )
-        .await?;
+    let grant_json = to_json(&grant)?;
+    let item = NewItem { key: &code_key, value: &grant_json, ttl_seconds: app.config.code_lifetime };
+    let marker = marker.as_ref().map(|m| OnceMarker { key: m.key, ttl_seconds: MARKER_TTL });
+    let stored = ports.once.once_then_store(marker, Some(item), new_family).await?;
     if !stored {
         return Ok(Issued::AlreadyCompleted);
     }

@@ -1,6 +1,9 @@
 //! In-memory twins of the ports, with a virtual clock, for native tests and the harness.
 
-use super::{Clock, Family, Http, NewFamily, Once, PortError, Rng, Rotation, Store, Taken, REPLAY_WINDOW};
+use super::{
+    Clock, Family, Http, Marker, NewFamily, NewItem, Once, OnceKey, PortError, Rng, Rotation, Store, Taken,
+    REPLAY_WINDOW,
+};
 use async_trait::async_trait;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -40,6 +43,12 @@ impl VirtualClock {
 impl Clock for VirtualClock {
     fn now(&self) -> i64 {
         self.0.get()
+    }
+}
+
+impl super::conformance::TimeTravel for VirtualClock {
+    fn pass(&self, seconds: u64) {
+        self.advance(seconds as i64);
     }
 }
 
@@ -111,13 +120,13 @@ struct OnceItem {
 /// single-threaded, exactly as a Durable Object is.
 pub struct MemoryOnce {
     clock: VirtualClock,
-    items: RefCell<HashMap<String, OnceItem>>,
-    claims: RefCell<HashMap<String, String>>,
-    families: RefCell<HashMap<String, FamilyRow>>,
-    records: RefCell<HashMap<String, String>>,
+    items: RefCell<HashMap<OnceKey, OnceItem>>,
+    claims: RefCell<HashMap<OnceKey, String>>,
+    families: RefCell<HashMap<OnceKey, FamilyRow>>,
+    records: RefCell<HashMap<OnceKey, String>>,
     pub calls: Cell<usize>,
     /// [`Once::count_use`] counters: key → (uses, end of the window).
-    counters: RefCell<HashMap<String, (u32, i64)>>,
+    counters: RefCell<HashMap<OnceKey, (u32, i64)>>,
 }
 
 struct FamilyRow {
@@ -144,14 +153,14 @@ impl MemoryOnce {
 
 #[async_trait(?Send)]
 impl Once for MemoryOnce {
-    async fn put(&self, key: &str, value: &str, ttl: u64) -> Result<(), PortError> {
+    async fn put(&self, key: &OnceKey, value: &str, ttl: u64) -> Result<(), PortError> {
         RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         let item = OnceItem { value: value.to_owned(), expires_at: self.clock.now() + ttl as i64, consumed: false };
-        self.items.borrow_mut().insert(key.to_owned(), item);
+        self.items.borrow_mut().insert(key.clone(), item);
         Ok(())
     }
-    async fn take(&self, key: &str) -> Result<Taken, PortError> {
+    async fn take(&self, key: &OnceKey) -> Result<Taken, PortError> {
         RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         let now = self.clock.now();
@@ -167,17 +176,17 @@ impl Once for MemoryOnce {
             None => Taken::Missing,
         })
     }
-    async fn claim(&self, key: &str, owner: &str) -> Result<Option<String>, PortError> {
+    async fn claim(&self, key: &OnceKey, owner: &str) -> Result<Option<String>, PortError> {
         RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         let mut claims = self.claims.borrow_mut();
         if let Some(existing) = claims.get(key) {
             return Ok(Some(existing.clone()));
         }
-        claims.insert(key.to_owned(), owner.to_owned());
+        claims.insert(key.clone(), owner.to_owned());
         Ok(None)
     }
-    async fn unclaim(&self, key: &str, owner: &str) -> Result<(), PortError> {
+    async fn unclaim(&self, key: &OnceKey, owner: &str) -> Result<(), PortError> {
         RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         let mut claims = self.claims.borrow_mut();
@@ -188,34 +197,26 @@ impl Once for MemoryOnce {
     }
     async fn once_then_store(
         &self,
-        marker: Option<(&str, u64)>,
-        item: Option<(&str, &str, u64)>,
-        family: Option<&NewFamily<'_>>,
+        marker: Option<Marker<'_>>,
+        item: Option<NewItem<'_>>,
+        family: Option<NewFamily<'_>>,
     ) -> Result<bool, PortError> {
         RoundTrip::default().await;
-        let route = |k: &str| k.split_once('|').map(|(r, _)| r.to_owned());
-        let keys: Vec<&str> =
-            marker.map(|m| m.0).into_iter().chain(item.map(|i| i.0)).chain(family.map(|f| f.key)).collect();
-        if keys.iter().any(|k| route(k).is_none() || route(k) != route(keys[0])) {
-            return Err(PortError(format!("{keys:?} do not route to one object")));
-        }
+        super::once_then_store_key(marker, item, family)?;
         self.calls.set(self.calls.get() + 1);
         let now = self.clock.now();
         let mut items = self.items.borrow_mut();
-        if let Some((key, ttl)) = marker {
-            if items.get(key).is_some_and(|m| m.expires_at > now) {
+        if let Some(m) = marker {
+            if items.get(m.key).is_some_and(|held| held.expires_at > now) {
                 return Ok(false);
             }
-            items.insert(
-                key.to_owned(),
-                OnceItem { value: String::new(), expires_at: now + ttl as i64, consumed: true },
-            );
+            let used = OnceItem { value: String::new(), expires_at: now + m.ttl_seconds as i64, consumed: true };
+            items.insert(m.key.clone(), used);
         }
-        if let Some((key, value, ttl)) = item {
-            items.insert(
-                key.to_owned(),
-                OnceItem { value: value.to_owned(), expires_at: now + ttl as i64, consumed: false },
-            );
+        if let Some(i) = item {
+            let stored =
+                OnceItem { value: i.value.to_owned(), expires_at: now + i.ttl_seconds as i64, consumed: false };
+            items.insert(i.key.clone(), stored);
         }
         if let Some(f) = family {
             let row = FamilyRow {
@@ -225,11 +226,11 @@ impl Once for MemoryOnce {
                 revoked: false,
                 expires_at: now + f.ttl_seconds as i64,
             };
-            self.families.borrow_mut().insert(f.key.to_owned(), row);
+            self.families.borrow_mut().insert(f.key.clone(), row);
         }
         Ok(true)
     }
-    async fn family_rotate(&self, key: &str, presented: &str, next: &str) -> Result<Rotation, PortError> {
+    async fn family_rotate(&self, key: &OnceKey, presented: &str, next: &str) -> Result<Rotation, PortError> {
         RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         let now = self.clock.now();
@@ -253,7 +254,7 @@ impl Once for MemoryOnce {
             Rotation::Refused
         })
     }
-    async fn family_revoke(&self, key: &str) -> Result<(), PortError> {
+    async fn family_revoke(&self, key: &OnceKey) -> Result<(), PortError> {
         RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         if let Some(row) = self.families.borrow_mut().get_mut(key) {
@@ -261,7 +262,7 @@ impl Once for MemoryOnce {
         }
         Ok(())
     }
-    async fn family_get(&self, key: &str) -> Result<Option<Family>, PortError> {
+    async fn family_get(&self, key: &OnceKey) -> Result<Option<Family>, PortError> {
         RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         let now = self.clock.now();
@@ -271,27 +272,27 @@ impl Once for MemoryOnce {
             revoked: r.revoked,
         }))
     }
-    async fn record_get(&self, key: &str) -> Result<Option<String>, PortError> {
+    async fn record_get(&self, key: &OnceKey) -> Result<Option<String>, PortError> {
         RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         Ok(self.records.borrow().get(key).cloned())
     }
-    async fn record_swap(&self, key: &str, expected: Option<&str>, value: &str) -> Result<bool, PortError> {
+    async fn record_swap(&self, key: &OnceKey, expected: Option<&str>, value: &str) -> Result<bool, PortError> {
         RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         let mut records = self.records.borrow_mut();
         if records.get(key).map(String::as_str) != expected {
             return Ok(false);
         }
-        records.insert(key.to_owned(), value.to_owned());
+        records.insert(key.clone(), value.to_owned());
         Ok(true)
     }
-    async fn count_use(&self, key: &str, max: u32, window_seconds: u64) -> Result<bool, PortError> {
+    async fn count_use(&self, key: &OnceKey, max: u32, window_seconds: u64) -> Result<bool, PortError> {
         RoundTrip::default().await;
         self.calls.set(self.calls.get() + 1);
         let now = self.clock.now();
         let mut counters = self.counters.borrow_mut();
-        let counter = counters.entry(key.to_owned()).or_insert((0, now + window_seconds as i64));
+        let counter = counters.entry(key.clone()).or_insert((0, now + window_seconds as i64));
         if counter.1 <= now {
             *counter = (0, now + window_seconds as i64);
         }

@@ -6,49 +6,61 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Family, NewFamily, Rotation, Taken};
+use super::{Family, Marker, NewFamily, NewItem, OnceKey, Rotation, Taken};
 
 /// One operation on the object that owns its key(s).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum OnceOp {
-    Put { key: String, value: String, ttl: u64 },
-    Take { key: String },
-    Claim { key: String, owner: String },
-    Unclaim { key: String, owner: String },
+    Put { key: OnceKey, value: String, ttl: u64 },
+    Take { key: OnceKey },
+    Claim { key: OnceKey, owner: String },
+    Unclaim { key: OnceKey, owner: String },
     OnceThenStore { marker: Option<MarkerSpec>, item: Option<ItemSpec>, family: Option<FamilySpec> },
-    FamilyRotate { key: String, presented: String, next: String },
-    FamilyRevoke { key: String },
-    FamilyGet { key: String },
-    RecordGet { key: String },
-    RecordSwap { key: String, expected: Option<String>, value: String },
-    CountUse { key: String, max: u32, window: u64 },
+    FamilyRotate { key: OnceKey, presented: String, next: String },
+    FamilyRevoke { key: OnceKey },
+    FamilyGet { key: OnceKey },
+    RecordGet { key: OnceKey },
+    RecordSwap { key: OnceKey, expected: Option<String>, value: String },
+    CountUse { key: OnceKey, max: u32, window: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarkerSpec {
-    pub key: String,
+    pub key: OnceKey,
     pub ttl: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemSpec {
-    pub key: String,
+    pub key: OnceKey,
     pub value: String,
     pub ttl: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FamilySpec {
-    pub key: String,
+    pub key: OnceKey,
     pub value: String,
     pub current: String,
     pub ttl: u64,
 }
 
-impl From<&NewFamily<'_>> for FamilySpec {
-    fn from(f: &NewFamily<'_>) -> Self {
-        FamilySpec { key: f.key.into(), value: f.value.into(), current: f.current.into(), ttl: f.ttl_seconds }
+impl From<Marker<'_>> for MarkerSpec {
+    fn from(m: Marker<'_>) -> Self {
+        MarkerSpec { key: m.key.clone(), ttl: m.ttl_seconds }
+    }
+}
+
+impl From<NewItem<'_>> for ItemSpec {
+    fn from(i: NewItem<'_>) -> Self {
+        ItemSpec { key: i.key.clone(), value: i.value.into(), ttl: i.ttl_seconds }
+    }
+}
+
+impl From<NewFamily<'_>> for FamilySpec {
+    fn from(f: NewFamily<'_>) -> Self {
+        FamilySpec { key: f.key.clone(), value: f.value.into(), current: f.current.into(), ttl: f.ttl_seconds }
     }
 }
 
@@ -162,12 +174,6 @@ pub struct Counted {
     pub counted: bool,
 }
 
-/// The part of a key that chooses its object: before the first `|` (so a code and its refresh
-/// family, or a grant's marker and code, land together), or the whole key.
-pub fn route(key: &str) -> &str {
-    key.split_once('|').map_or(key, |(route, _)| route)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,8 +183,24 @@ mod tests {
     /// the object during a rollout).
     #[test]
     fn the_wire_shapes_stay_what_they_were() {
-        let op = OnceOp::Claim { key: "k".into(), owner: "o".into() };
+        let op = OnceOp::Claim { key: OnceKey::alone("k".into()), owner: "o".into() };
         assert_eq!(serde_json::to_value(&op).unwrap(), json!({"op": "claim", "key": "k", "owner": "o"}));
+        let marker = OnceKey::in_object("g", "state:s");
+        let item = OnceKey::in_object("g", "code:c");
+        let family = OnceKey::in_object("g", "rt");
+        let op = OnceOp::OnceThenStore {
+            marker: Some(Marker { key: &marker, ttl_seconds: 1200 }.into()),
+            item: Some(NewItem { key: &item, value: "v", ttl_seconds: 60 }.into()),
+            family: Some(NewFamily { key: &family, value: "f", current: "c", ttl_seconds: 600 }.into()),
+        };
+        let wire = json!({
+            "op": "once_then_store",
+            "marker": {"key": "g|state:s", "ttl": 1200},
+            "item": {"key": "g|code:c", "value": "v", "ttl": 60},
+            "family": {"key": "g|rt", "value": "f", "current": "c", "ttl": 600},
+        });
+        assert_eq!(serde_json::to_value(&op).unwrap(), wire);
+        assert_eq!(serde_json::from_value::<OnceOp>(wire).unwrap(), op);
         assert_eq!(serde_json::to_value(Done {}).unwrap(), json!({}));
         assert_eq!(serde_json::to_value(Claimed::default()).unwrap(), json!({}));
         let take = TakeReply { state: TakeState::Replayed, value: Some("v".into()) };
@@ -189,7 +211,5 @@ mod tests {
         assert_eq!(serde_json::to_value(&family).unwrap(), json!({"value": "v", "current": "c", "revoked": false}));
         let back: FamilyReply = serde_json::from_value(json!({})).unwrap();
         assert!(Option::<Family>::from(back).is_none());
-        assert_eq!(route("grant|code:x"), "grant");
-        assert_eq!(route("claim:x"), "claim:x");
     }
 }

@@ -20,7 +20,7 @@ use crate::core::keys;
 use crate::core::mail::{self, Mail};
 use crate::core::pages::{self, FieldError, MailNotice, ProfileForm, ProviderChoice};
 use crate::core::ports::rate_limit::Limiter;
-use crate::core::ports::Ports;
+use crate::core::ports::{OnceKey, Ports};
 use crate::core::throttle;
 use crate::core::upstream::BrokeredIdentity;
 use crate::core::web::{self, Params, Request};
@@ -57,7 +57,7 @@ struct Step<'a, 'p> {
     ports: &'a Ports<'p>,
     req: &'a Request,
     /// The upstream login's `state` marker, not consumed yet (on the callback only).
-    marker: Option<&'a str>,
+    marker: Option<&'a OnceKey>,
     /// The flow cookie to clear (on the callback only).
     clear: Option<&'a str>,
 }
@@ -177,7 +177,7 @@ pub async fn start(
     idp: &IdentityProvider,
     identity: BrokeredIdentity,
     flow: &login::UpstreamFlow,
-    marker: &str,
+    marker: &OnceKey,
     flow_cookie: &str,
 ) -> Outcome {
     // An empty claim is a missing one.
@@ -542,7 +542,7 @@ pub async fn reauthenticated(
     identity: &BrokeredIdentity,
     pending_cookie: &str,
     flow: &login::UpstreamFlow,
-    marker: &str,
+    marker: &OnceKey,
     flow_cookie: &str,
 ) -> Outcome {
     let pending = take_by_cookie(app, ports, pending_cookie).await?;

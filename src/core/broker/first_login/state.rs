@@ -10,7 +10,7 @@ use crate::core::config::IdentityProvider;
 use crate::core::error::{Failure, PageError};
 use crate::core::keys;
 use crate::core::op::code::MARKER_TTL;
-use crate::core::ports::{Ports, Taken};
+use crate::core::ports::{Marker, NewItem, OnceKey, Ports, Taken};
 use crate::core::upstream::BrokeredIdentity;
 use crate::core::web::Request;
 
@@ -207,14 +207,15 @@ pub(super) async fn save(
     app: &Keyedge,
     ports: &Ports<'_>,
     pending: &Pending,
-    marker: Option<&str>,
+    marker: Option<&OnceKey>,
 ) -> Result<String, Failure> {
     let cookie = format!("{}.{}", pending.login_binding(), ports.random_token(32));
     let key = keys::pending(&cookie);
     let json = serde_json::to_string(pending).map_err(json_failure)?;
-    let sealed = app.sealer.seal(ports.rng, key.as_bytes(), json.as_bytes());
-    let stored =
-        ports.once.once_then_store(marker.map(|m| (m, MARKER_TTL)), Some((&key, &sealed, PENDING_TTL)), None).await?;
+    let sealed = app.sealer.seal(ports.rng, key.as_str().as_bytes(), json.as_bytes());
+    let marker = marker.map(|key| Marker { key, ttl_seconds: MARKER_TTL });
+    let item = NewItem { key: &key, value: &sealed, ttl_seconds: PENDING_TTL };
+    let stored = ports.once.once_then_store(marker, Some(item), None).await?;
     if !stored {
         return Err(expired());
     }
@@ -229,7 +230,7 @@ pub(super) async fn take_by_cookie(app: &Keyedge, ports: &Ports<'_>, cookie: &st
     };
     let mut pending: Pending = app
         .sealer
-        .open(key.as_bytes(), &sealed)
+        .open(key.as_str().as_bytes(), &sealed)
         .and_then(|json| serde_json::from_slice(&json).ok())
         .ok_or_else(expired)?;
     if pending.expires_at <= ports.clock.now() {
