@@ -40,6 +40,13 @@ pub fn revoked_grant(grant_id: &str) -> String {
     format!("revoked_grant:{grant_id}")
 }
 
+/// Once mark `{grant id}|revoked`: the grant was revoked (a replayed code, RFC 7009); TTL at
+/// least the access-token lifetime. Read by `/userinfo` and `/introspect`: a revocation counts
+/// everywhere at once. Routed with the grant's code and refresh family.
+pub fn grant_revoked(grant_id: &str) -> OnceKey {
+    OnceKey::in_object(grant_id, "revoked")
+}
+
 /// Once `{grant id}|code:{sha256(code, binding)}`: an authorization code; TTL = code lifetime.
 /// `binding` names the client, `redirect_uri` and PKCE challenge the code was issued for
 /// ([`CodeBinding`](super::op::code::CodeBinding)): a `/token` request that differs in any of
@@ -81,6 +88,19 @@ pub fn refresh_secret(secret: &str) -> String {
 /// refresh tokens of that session stop working.
 pub fn ended_session(sid: &str) -> String {
     format!("ended_session:{sid}")
+}
+
+/// Once mark `sid:{sid}|ended`: the session `sid` has ended (sign-out, the account page, the
+/// admin API, the IdP's logout); TTL at least the session's rest. Read by the refresh grant:
+/// an online refresh token stops working everywhere at once.
+pub fn session_ended_by_sid(sid: &str) -> OnceKey {
+    OnceKey::in_object(&format!("sid:{sid}"), "ended")
+}
+
+/// Once mark `session:{sha256(cookie)}|ended`: the same end, found from the session cookie,
+/// so reading a session (KV) and its end (the Durable Object) go out together.
+pub fn session_ended(session_key: &str) -> OnceKey {
+    OnceKey::in_object(session_key, "ended")
 }
 
 /// KV `tokens:{alias}:{base64url(sub)}` → the upstream tokens of a linked identity, sealed

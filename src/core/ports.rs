@@ -176,6 +176,13 @@ pub trait Once {
     /// `false` (and nothing counted) once `max` uses were counted in the current window. For
     /// limits such as verification mails per recipient.
     async fn count_use(&self, key: &OnceKey, max: u32, window_seconds: u64) -> Result<bool, PortError>;
+
+    /// Marks `key` for `ttl_seconds` (an ended session, a revoked grant); marking it again
+    /// restarts the time. Read with [`Once::marked`]: strongly consistent, so a mark made
+    /// anywhere counts everywhere at once, unlike a KV entry.
+    async fn mark(&self, key: &OnceKey, ttl_seconds: u64) -> Result<(), PortError>;
+    /// Whether `key` is marked.
+    async fn marked(&self, key: &OnceKey) -> Result<bool, PortError>;
 }
 
 /// Outbound HTTP (Workers `fetch`).

@@ -7,8 +7,8 @@ use wasm_bindgen::prelude::{wasm_bindgen, JsError};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State};
 
 use crate::core::ports::once_protocol::{
-    Claimed, Counted, Done, FamilyReply, FamilySpec, FamilyWire, OnceOp as Op, RecordReply, RotateReply, RotateState,
-    Stored, Swapped, TakeReply, TakeState,
+    Claimed, Counted, Done, FamilyReply, FamilySpec, FamilyWire, Marked, OnceOp as Op, RecordReply, RotateReply,
+    RotateState, Stored, Swapped, TakeReply, TakeState,
 };
 use crate::core::ports::{OnceKey, REPLAY_WINDOW, ROTATED_OUT_KEPT};
 
@@ -101,6 +101,9 @@ impl DurableObject for OnceStore {
             // Use counters (`count_use`): uses in the window that ends at `expires_at`.
             "CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, uses INTEGER NOT NULL, expires_at INTEGER NOT NULL)",
             "CREATE INDEX IF NOT EXISTS counters_expiry ON counters (expires_at)",
+            // Marks (`mark`/`marked`): ended sessions, revoked grants, until `expires_at`.
+            "CREATE TABLE IF NOT EXISTS marks (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS marks_expiry ON marks (expires_at)",
         ] {
             if let Err(e) = sql.exec(ddl, None) {
                 worker::console_error!("once store schema: {e}");
@@ -258,6 +261,24 @@ impl OnceStore {
                     vec![text(&key), SqlStorageValue::Integer(now + window as i64)],
                 )?;
                 reply(Counted { counted: true })
+            }
+            Op::Mark { key, ttl } => {
+                self.sql.exec("DELETE FROM marks WHERE expires_at <= ?", vec![SqlStorageValue::Integer(now)])?;
+                self.sql.exec(
+                    "INSERT OR REPLACE INTO marks (key, expires_at) VALUES (?, ?)",
+                    vec![text(&key), SqlStorageValue::Integer(now + ttl as i64)],
+                )?;
+                reply(Done {})
+            }
+            Op::Marked { key } => {
+                let rows: Vec<Owner> = self
+                    .sql
+                    .exec(
+                        "SELECT key AS owner FROM marks WHERE key = ? AND expires_at > ?",
+                        vec![text(&key), SqlStorageValue::Integer(now)],
+                    )?
+                    .to_array()?;
+                reply(Marked { marked: !rows.is_empty() })
             }
         }
     }

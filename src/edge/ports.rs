@@ -1,8 +1,8 @@
 //! Port adapters over Workers bindings, and conversion between worker and `http` types.
 
 use crate::core::ports::once_protocol::{
-    Claimed, Counted, Done, FamilyReply, FamilySpec, ItemSpec, MarkerSpec, OnceOp, RecordReply, RotateReply, Stored,
-    Swapped, TakeReply,
+    Claimed, Counted, Done, FamilyReply, FamilySpec, ItemSpec, Marked, MarkerSpec, OnceOp, RecordReply, RotateReply,
+    Stored, Swapped, TakeReply,
 };
 use async_trait::async_trait;
 use worker::wasm_bindgen_futures::JsFuture;
@@ -214,6 +214,12 @@ impl Once for OncePort {
     async fn count_use(&self, key: &OnceKey, max: u32, window: u64) -> std::result::Result<bool, PortError> {
         let op = OnceOp::CountUse { key: key.clone(), max, window };
         Ok(self.call::<Counted>(key, &op).await?.counted)
+    }
+    async fn mark(&self, key: &OnceKey, ttl: u64) -> std::result::Result<(), PortError> {
+        self.call::<Done>(key, &OnceOp::Mark { key: key.clone(), ttl }).await.map(|_| ())
+    }
+    async fn marked(&self, key: &OnceKey) -> std::result::Result<bool, PortError> {
+        Ok(self.call::<Marked>(key, &OnceOp::Marked { key: key.clone() }).await?.marked)
     }
 }
 

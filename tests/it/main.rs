@@ -12,6 +12,7 @@ mod brokering;
 mod client_linking;
 mod concurrent_edits;
 mod config;
+mod consistency;
 mod csrf;
 mod error_details;
 mod first_login_attacks;

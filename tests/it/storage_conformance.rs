@@ -17,12 +17,13 @@ fn run(once: &dyn Once, store: &dyn Store, rng: &SeededRng, clock: Option<&Virtu
 }
 
 /// The checks that need time to pass, of the Durable Object and of KV, in the suite's order.
-static ONCE_TIMED: [&str; 5] = [
+static ONCE_TIMED: [&str; 6] = [
     "items_expire_after_their_ttl",
     "redeemed_items_are_remembered_for_the_replay_window",
     "marker_is_free_again_after_its_ttl",
     "families_expire",
     "count_use_window_reopens",
+    "marks_expire_and_marking_again_extends",
 ];
 static KV_TIMED: [&str; 2] = ["kv_entries_expire_after_their_ttl", "kv_ttl_is_at_least_a_minute"];
 
@@ -80,6 +81,9 @@ enum Fault {
     SwapIgnoresExpected,
     CountUnlimited,
     OneCounter,
+    MarkIgnored,
+    MarksShared,
+    MarkKeepsTheFirstEnd,
     OnceClockStopped,
     KvDeleteIgnored,
     KvPutKeepsTheFirst,
@@ -111,6 +115,9 @@ static FAULTS: &[(Fault, &[&str])] = {
         (SwapIgnoresExpected, &["record_swap_needs_the_current_value"]),
         (CountUnlimited, &["count_use_stops_at_max"]),
         (OneCounter, &["count_use_counts_each_key_apart"]),
+        (MarkIgnored, &["marks_are_seen_and_only_where_made", "marks_expire_and_marking_again_extends"]),
+        (MarksShared, &["marks_are_seen_and_only_where_made"]),
+        (MarkKeepsTheFirstEnd, &["marks_expire_and_marking_again_extends"]),
         (OnceClockStopped, &ONCE_TIMED),
         (KvDeleteIgnored, &["kv_get_put_delete"]),
         (KvPutKeepsTheFirst, &["kv_get_put_delete"]),
@@ -235,6 +242,20 @@ impl Once for BrokenOnce {
             Fault::CountUnlimited => self.inner.count_use(key, u32::MAX, window).await,
             Fault::OneCounter => self.inner.count_use(&OnceKey::alone("shared".into()), max, window).await,
             _ => self.inner.count_use(key, max, window).await,
+        }
+    }
+    async fn mark(&self, key: &OnceKey, ttl: u64) -> Result<(), PortError> {
+        match self.fault {
+            Fault::MarkIgnored => Ok(()),
+            Fault::MarksShared => self.inner.mark(&OnceKey::alone("shared".into()), ttl).await,
+            Fault::MarkKeepsTheFirstEnd if self.inner.marked(key).await? => Ok(()),
+            _ => self.inner.mark(key, ttl).await,
+        }
+    }
+    async fn marked(&self, key: &OnceKey) -> Result<bool, PortError> {
+        match self.fault {
+            Fault::MarksShared => self.inner.marked(&OnceKey::alone("shared".into())).await,
+            _ => self.inner.marked(key).await,
         }
     }
 }

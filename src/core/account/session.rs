@@ -219,9 +219,13 @@ pub async fn by_cookie(ports: &Ports<'_>, cookie_value: &str) -> Result<Option<S
     by_key(ports, keys::session(cookie_value)).await
 }
 
-/// The live session stored under `key`, if any.
+/// The live session stored under `key`, if any. Its KV record and its end mark in the
+/// Durable Object are read together: KV may still serve a session that ended elsewhere up to
+/// a minute ago, the mark is seen everywhere at once.
 pub async fn by_key(ports: &Ports<'_>, key: String) -> Result<Option<Session>, PortError> {
-    let Some(json) = ports.store.get(&key).await? else {
+    let ended = keys::session_ended(&key);
+    let (json, ended) = futures_util::future::try_join(ports.store.get(&key), ports.once.marked(&ended)).await?;
+    let Some(json) = json.filter(|_| !ended) else {
         return Ok(None);
     };
     let Ok(mut session) = serde_json::from_str::<Session>(&json) else {
@@ -237,7 +241,15 @@ pub async fn by_key(ports: &Ports<'_>, key: String) -> Result<Option<Session>, P
 /// refresh token expires with its session, so none outlives the mark.
 pub async fn end(ports: &Ports<'_>, session: &Session, lifetime: u64) -> Result<(), PortError> {
     let rest_of_session = (session.expires_at - ports.clock.now()).max(1) as u64;
-    ports.store.put(&keys::ended_session(&session.sid), "1", Some(lifetime.max(rest_of_session))).await?;
+    let ttl = lifetime.max(rest_of_session);
+    // The Durable Object's marks make the end count everywhere at once.
+    futures_util::future::try_join(
+        ports.once.mark(&keys::session_ended_by_sid(&session.sid), ttl),
+        ports.once.mark(&keys::session_ended(&session.key), ttl),
+    )
+    .await?;
+    // KV's mark, for a Worker of the previous version during a rollout.
+    ports.store.put(&keys::ended_session(&session.sid), "1", Some(ttl)).await?;
     ports.store.delete(&keys::user_session(&session.user_id, &session.sid)).await?;
     ports.store.delete(&session.key).await
 }

@@ -109,6 +109,17 @@ impl User {
     }
 }
 
+/// The user as the Durable Object holds it (strongly consistent: changes made anywhere are
+/// seen at once), or KV's copy for an account written before the object held records.
+pub async fn load_current(ports: &Ports<'_>, user_id: &str) -> Result<Option<User>, PortError> {
+    match ports.once.record_get(&keys::user_record(user_id)).await? {
+        Some(json) => {
+            serde_json::from_str(&json).map(Some).map_err(|e| PortError(format!("corrupt user record {user_id}: {e}")))
+        }
+        None => load(ports, user_id).await,
+    }
+}
+
 pub async fn load(ports: &Ports<'_>, user_id: &str) -> Result<Option<User>, PortError> {
     match ports.store.get(&keys::user(user_id)).await? {
         Some(json) => {
@@ -142,14 +153,19 @@ pub async fn find_linked(
     let Some(user_id) = ports.store.get(&keys::link(&identity.alias, &identity.sub)).await? else {
         return Ok(None);
     };
-    let Some(mut user) = load(ports, &user_id).await? else {
+    // KV's link may be up to a minute old at this location; the account's current record
+    // says whether the identity is still linked (an unlink anywhere counts at once).
+    let Some(mut user) = load_current(ports, &user_id).await? else {
         return Ok(None);
     };
+    if !user.links.iter().any(|l| l.alias == identity.alias && l.sub == identity.sub) {
+        return Ok(None);
+    }
     let sync = |user: &mut User| {
         let changed = idp.sync_mode == SyncMode::Force && user.sync_profile(identity);
         changed | super::mappers::apply(user, idp, &identity.claims, false)
     };
-    // Decided on KV's copy, so a login that changes nothing costs no Durable Object call.
+    // Written only when something changed.
     if sync(&mut user) {
         if let Some((fresh, _)) = update(ports, &user_id, |u| Ok::<_, Infallible>(sync(u))).await? {
             user = fresh;

@@ -44,7 +44,7 @@ async fn live_access_token(
     else {
         return Ok(None);
     };
-    if claims.iss != app.config.issuer || ports.store.get(&keys::revoked_grant(&claims.gid)).await?.is_some() {
+    if claims.iss != app.config.issuer || ports.once.marked(&keys::grant_revoked(&claims.gid)).await? {
         return Ok(None);
     }
     Ok(Some(claims))

@@ -120,7 +120,7 @@ pub async fn refresh_token(app: &Keyedge, ports: &Ports<'_>, client: &Client, pa
         if grant.offline {
             return Ok(false);
         }
-        ports.store.get(&keys::ended_session(&grant.sid)).await.map(|e| e.is_some())
+        ports.once.marked(&keys::session_ended_by_sid(&grant.sid)).await
     };
     let (ended, user) = futures_util::future::try_join(ended, users::load(ports, &grant.user_id)).await?;
     if ended {

@@ -305,11 +305,18 @@ async fn authorization_code(app: &Keyedge, ports: &Ports<'_>, client: &Client, p
     .await
 }
 
-/// Revokes every token of a grant: the refresh family in the Durable Object, and the access
-/// tokens through the KV revocation list that `/userinfo` and `/introspect` consult.
+/// Revokes every token of a grant: the refresh family, and the access tokens through the
+/// grant's revocation mark that `/userinfo` and `/introspect` consult — both in the Durable
+/// Object, so the revocation counts everywhere at once.
 pub async fn revoke_grant(app: &Keyedge, ports: &Ports<'_>, gid: &str) -> Result<(), Failure> {
-    ports.once.family_revoke(&keys::refresh_family(gid)).await?;
-    ports.store.put(&keys::revoked_grant(gid), "1", Some(app.config.access_token_lifetime.max(3600))).await?;
+    let ttl = app.config.access_token_lifetime.max(3600);
+    futures_util::future::try_join(
+        ports.once.family_revoke(&keys::refresh_family(gid)),
+        ports.once.mark(&keys::grant_revoked(gid), ttl),
+    )
+    .await?;
+    // KV's list, for a Worker of the previous version during a rollout.
+    ports.store.put(&keys::revoked_grant(gid), "1", Some(ttl)).await?;
     Ok(())
 }
 

@@ -48,10 +48,11 @@ async fn verified_bearer(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Res
     Ok(claims)
 }
 
+/// Whether the token's grant was revoked, as the Durable Object says (at once, everywhere).
 async fn not_revoked(ports: &Ports<'_>, claims: &AccessTokenClaims) -> Result<(), Failure> {
-    match ports.store.get(&keys::revoked_grant(&claims.gid)).await? {
-        Some(_) => Err(invalid_token("the token was revoked")),
-        None => Ok(()),
+    match ports.once.marked(&keys::grant_revoked(&claims.gid)).await? {
+        true => Err(invalid_token("the token was revoked")),
+        false => Ok(()),
     }
 }
 

@@ -154,6 +154,7 @@ pub async fn run(subject: &Subject<'_>) -> Report {
         record_swap_needs_the_current_value,
         count_use_stops_at_max,
         count_use_counts_each_key_apart,
+        marks_are_seen_and_only_where_made,
         kv_get_put_delete,
         kv_list_finds_keys_by_prefix,
     );
@@ -163,6 +164,7 @@ pub async fn run(subject: &Subject<'_>) -> Report {
         marker_is_free_again_after_its_ttl,
         families_expire,
         count_use_window_reopens,
+        marks_expire_and_marking_again_extends,
         kv_entries_expire_after_their_ttl,
         kv_ttl_is_at_least_a_minute,
     );
@@ -383,6 +385,16 @@ async fn count_use_counts_each_key_apart(t: &Trial<'_>) -> Outcome {
     expect("b's first use", t.once.count_use(&b, 1, 3600).await?, true)
 }
 
+async fn marks_are_seen_and_only_where_made(t: &Trial<'_>) -> Outcome {
+    let (a, b) = (t.alone("mark-a"), t.alone("mark-b"));
+    expect("a key never marked", t.once.marked(&a).await?, false)?;
+    t.once.mark(&a, 3600).await?;
+    expect("a marked key", t.once.marked(&a).await?, true)?;
+    expect("another key", t.once.marked(&b).await?, false)?;
+    t.once.mark(&a, 3600).await?;
+    expect("marked twice", t.once.marked(&a).await?, true)
+}
+
 async fn kv_get_put_delete(t: &Trial<'_>) -> Outcome {
     let key = t.kv("entry");
     expect("an entry never written", t.store.get(&key).await?, None)?;
@@ -472,6 +484,17 @@ async fn count_use_window_reopens(t: &Trial<'_>, clock: &dyn TimeTravel) -> Outc
     expect("use 3 of 2, a second before the window ends", t.once.count_use(&key, 2, 100).await?, false)?;
     clock.pass(1);
     expect("first use of the next window", t.once.count_use(&key, 2, 100).await?, true)
+}
+
+async fn marks_expire_and_marking_again_extends(t: &Trial<'_>, clock: &dyn TimeTravel) -> Outcome {
+    let key = t.alone("mark");
+    t.once.mark(&key, 100).await?;
+    clock.pass(60);
+    t.once.mark(&key, 100).await?;
+    clock.pass(99);
+    expect("a second before the second mark ends", t.once.marked(&key).await?, true)?;
+    clock.pass(1);
+    expect("when it ends", t.once.marked(&key).await?, false)
 }
 
 async fn kv_entries_expire_after_their_ttl(t: &Trial<'_>, clock: &dyn TimeTravel) -> Outcome {

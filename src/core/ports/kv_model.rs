@@ -46,6 +46,8 @@ pub struct KvModel {
     write_limit: Cell<bool>,
     last_write: RefCell<HashMap<String, (u64, i64)>>,
     request: Cell<u64>,
+    /// Fault injection: how many more operations succeed before one fails (`None`: none fails).
+    fault_in: Cell<Option<usize>>,
     pub writes: Cell<usize>,
     pub reads: Cell<usize>,
     pub lists: Cell<usize>,
@@ -63,6 +65,7 @@ impl KvModel {
             write_limit: Cell::new(true),
             last_write: RefCell::default(),
             request: Cell::new(0),
+            fault_in: Cell::new(None),
             writes: Cell::new(0),
             reads: Cell::new(0),
             lists: Cell::new(0),
@@ -81,6 +84,30 @@ impl KvModel {
     /// not count against theirs.
     pub fn next_request(&self) {
         self.request.set(self.request.get() + 1);
+    }
+
+    /// Fault injection: the operation after the next `n` fails (as a KV outage would), once.
+    pub fn fail_after(&self, n: usize) {
+        self.fault_in.set(Some(n));
+    }
+
+    /// Whether an injected fault is still to come.
+    pub fn fault_pending(&self) -> bool {
+        self.fault_in.get().is_some()
+    }
+
+    fn fault(&self) -> Result<(), PortError> {
+        match self.fault_in.get() {
+            Some(0) => {
+                self.fault_in.set(None);
+                Err(PortError("KV: injected fault".into()))
+            }
+            Some(n) => {
+                self.fault_in.set(Some(n - 1));
+                Ok(())
+            }
+            None => Ok(()),
+        }
     }
 
     /// Serves the following requests at `location`.
@@ -141,6 +168,7 @@ fn live(e: &Entry, now: i64) -> bool {
 impl Store for KvModel {
     async fn get(&self, key: &str) -> Result<Option<String>, PortError> {
         RoundTrip::default().await;
+        self.fault()?;
         self.reads.set(self.reads.get() + 1);
         let now = self.clock.now();
         let here = self.location();
@@ -156,17 +184,20 @@ impl Store for KvModel {
 
     async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), PortError> {
         RoundTrip::default().await;
+        self.fault()?;
         let expires_at = ttl.map(|t| self.clock.now() + t.max(60) as i64);
         self.write(key, Some(Entry { value: value.to_owned(), expires_at }))
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
         RoundTrip::default().await;
+        self.fault()?;
         self.write(key, None)
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, PortError> {
         RoundTrip::default().await;
+        self.fault()?;
         self.lists.set(self.lists.get() + 1);
         let mut keys: Vec<String> = self.keys().into_iter().filter(|k| k.starts_with(prefix)).collect();
         keys.truncate(1000);

@@ -127,6 +127,8 @@ pub struct MemoryOnce {
     pub calls: Cell<usize>,
     /// [`Once::count_use`] counters: key → (uses, end of the window).
     counters: RefCell<HashMap<OnceKey, (u32, i64)>>,
+    /// [`Once::mark`]s: key → marked until.
+    marks: RefCell<HashMap<OnceKey, i64>>,
 }
 
 struct FamilyRow {
@@ -147,6 +149,7 @@ impl MemoryOnce {
             records: RefCell::default(),
             calls: Cell::new(0),
             counters: RefCell::default(),
+            marks: RefCell::default(),
         }
     }
 }
@@ -301,6 +304,17 @@ impl Once for MemoryOnce {
         }
         counter.0 += 1;
         Ok(true)
+    }
+    async fn mark(&self, key: &OnceKey, ttl_seconds: u64) -> Result<(), PortError> {
+        RoundTrip::default().await;
+        self.calls.set(self.calls.get() + 1);
+        self.marks.borrow_mut().insert(key.clone(), self.clock.now() + ttl_seconds as i64);
+        Ok(())
+    }
+    async fn marked(&self, key: &OnceKey) -> Result<bool, PortError> {
+        RoundTrip::default().await;
+        self.calls.set(self.calls.get() + 1);
+        Ok(self.marks.borrow().get(key).is_some_and(|until| *until > self.clock.now()))
     }
 }
 

@@ -23,6 +23,8 @@ pub enum OnceOp {
     RecordGet { key: OnceKey },
     RecordSwap { key: OnceKey, expected: Option<String>, value: String },
     CountUse { key: OnceKey, max: u32, window: u64 },
+    Mark { key: OnceKey, ttl: u64 },
+    Marked { key: OnceKey },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,6 +174,12 @@ pub struct Swapped {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Counted {
     pub counted: bool,
+}
+
+/// `marked`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Marked {
+    pub marked: bool,
 }
 
 #[cfg(test)]
