@@ -15,6 +15,7 @@ mod config;
 mod consistency;
 mod csrf;
 mod error_details;
+mod faults;
 mod first_login_attacks;
 mod gate;
 mod gate_paths;

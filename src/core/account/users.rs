@@ -113,6 +113,8 @@ impl User {
 /// seen at once), or KV's copy for an account written before the object held records.
 pub async fn load_current(ports: &Ports<'_>, user_id: &str) -> Result<Option<User>, PortError> {
     match ports.once.record_get(&keys::user_record(user_id)).await? {
+        // An abandoned creation ([`abandon`]): no account.
+        Some(json) if json.is_empty() => Ok(None),
         Some(json) => {
             serde_json::from_str(&json).map(Some).map_err(|e| PortError(format!("corrupt user record {user_id}: {e}")))
         }
@@ -219,7 +221,7 @@ pub async fn find_existing(ports: &Ports<'_>, draft: &Draft) -> Result<Option<(U
 /// no longer exists holds it in vain.
 async fn holds_verified(ports: &Ports<'_>, owner: &str, email: &str) -> Result<bool, PortError> {
     let wanted = keys::fold_email(email);
-    Ok(load(ports, owner)
+    Ok(load_current(ports, owner)
         .await?
         .is_some_and(|u| u.profile.email_verified && u.profile.email.is_some_and(|e| keys::fold_email(&e) == wanted)))
 }
@@ -299,53 +301,104 @@ pub async fn create(
     };
     super::mappers::apply(&mut user, idp, &identity.claims, true);
     let json = serde_json::to_string(&user).map_err(|e| PortError(e.to_string()))?;
-    ports.store.put(&keys::user(&user.id), &json, None).await?;
     let id = user.id.clone();
-    let username_key = keys::username(&draft.username);
+    let record = keys::user_record(&id);
+    // The account exists once its record is in the Durable Object: every claim below names
+    // an account that does, and nothing is written to KV before all of them are made, so a
+    // failure or a lost claim leaves no KV record to take back (KV takes one write per
+    // second to a key).
+    ports.once.record_swap(&record, None, &json).await?;
+    let mut held: Vec<OnceKey> = Vec::new();
+    match claim_all(ports, identity, draft, &id, &mut held).await {
+        Ok(None) => {}
+        Ok(Some((field, owner))) => {
+            abandon(ports, &record, &json, &held, &id).await?;
+            return match field {
+                Some(field) => Ok(Creation::Taken { field, owner }),
+                None => Ok(Creation::AlreadyLinked(heal(ports, identity, &owner).await?)),
+            };
+        }
+        Err(e) => {
+            // Best effort: what this attempt claimed is released, so that trying again works.
+            let _ = abandon(ports, &record, &json, &held, &id).await;
+            return Err(e);
+        }
+    }
+    // The account is whole in the Durable Object; KV's copies and indexes follow, together.
+    // Should one of these writes fail, signing in again finds the identity's claim and writes
+    // them anew ([`heal`]).
     let verified_email = draft.email.as_deref().filter(|_| draft.email_verified);
-    let email_key = verified_email.map(keys::email);
-    let username_claim = keys::username_claim(&draft.username);
-    let email_claim = verified_email.map(keys::email_claim);
-    let link_key = keys::link_claim(&identity.alias, &identity.sub);
-    let mut held: Vec<&OnceKey> = Vec::new();
-    // The email first: when both collide, the shared email is what the user recognises.
+    let link = keys::link(&identity.alias, &identity.sub);
+    let username = keys::username(&draft.username);
+    let email = verified_email.map(keys::email);
+    let user_key = keys::user(&id);
+    let mut writes = vec![ports.store.put(&user_key, &json, None), ports.store.put(&link, &id, None)];
+    writes.push(ports.store.put(&username, &id, None));
+    if let Some(key) = &email {
+        writes.push(ports.store.put(key, &id, None));
+    }
+    futures_util::future::try_join_all(writes).await?;
+    Ok(Creation::Created(user))
+}
+
+/// Claims the identity, the verified email and the username for account `id`, in that order
+/// (an identity linked already is no new account; when email and username both collide, the
+/// shared email is what the user recognises). `held` gets each claim made. The first claim
+/// another account holds: `(field, owner)` (`None` for the identity).
+async fn claim_all(
+    ports: &Ports<'_>,
+    identity: &BrokeredIdentity,
+    draft: &Draft,
+    id: &str,
+    held: &mut Vec<OnceKey>,
+) -> Result<Option<(Option<Unique>, String)>, PortError> {
+    let verified_email = draft.email.as_deref().filter(|_| draft.email_verified);
     let wanted = [
-        email_claim.as_ref().map(|k| (k, Some(Unique::Email))),
-        Some((&username_claim, Some(Unique::Username))),
-        Some((&link_key, None)),
+        Some((keys::link_claim(&identity.alias, &identity.sub), None)),
+        verified_email.map(|e| (keys::email_claim(e), Some(Unique::Email))),
+        Some((keys::username_claim(&draft.username), Some(Unique::Username))),
     ];
     for (key, field) in wanted.into_iter().flatten() {
         let taken = match (field, verified_email) {
-            (Some(Unique::Email), Some(email)) => claim_email(ports, email, &id).await?,
-            _ => ports.once.claim(key, &id).await?,
+            (Some(Unique::Email), Some(email)) => claim_email(ports, email, id).await?,
+            _ => ports.once.claim(&key, id).await?,
         };
-        let Some(owner) = taken else {
-            held.push(key);
-            continue;
-        };
-        for k in held {
-            ports.once.unclaim(k, &id).await?;
+        match taken {
+            None => held.push(key),
+            Some(owner) => return Ok(Some((field, owner))),
         }
-        ports.store.delete(&keys::user(&id)).await?;
-        return match field {
-            Some(field) => Ok(Creation::Taken { field, owner }),
-            None => {
-                ports.store.put(&keys::link(&identity.alias, &identity.sub), &owner, None).await?;
-                let user = load(ports, &owner)
-                    .await?
-                    .ok_or_else(|| PortError(format!("identity is claimed by missing user {owner}")))?;
-                Ok(Creation::AlreadyLinked(user))
-            }
-        };
     }
-    ports.store.put(&keys::link(&identity.alias, &identity.sub), &id, None).await?;
-    ports.store.put(&username_key, &id, None).await?;
-    if let Some(key) = &email_key {
-        ports.store.put(key, &id, None).await?;
+    Ok(None)
+}
+
+/// Takes back an account that was never completed: its claims, and its record (emptied: a
+/// record that is empty is no account).
+async fn abandon(ports: &Ports<'_>, record: &OnceKey, json: &str, held: &[OnceKey], id: &str) -> Result<(), PortError> {
+    for key in held {
+        ports.once.unclaim(key, id).await?;
     }
-    // The account is whole: its record joins the Durable Object, where changes start from.
-    ports.once.record_swap(&keys::user_record(&id), None, &json).await?;
-    Ok(Creation::Created(user))
+    ports.once.record_swap(record, Some(json), "").await?;
+    Ok(())
+}
+
+/// The account `owner` that `identity` is linked to, with KV's copy of it and of the link
+/// written again (a first login that failed after its claims left them unwritten).
+async fn heal(ports: &Ports<'_>, identity: &BrokeredIdentity, owner: &str) -> Result<User, PortError> {
+    let user = load_current(ports, owner)
+        .await?
+        .ok_or_else(|| PortError(format!("identity is claimed by missing user {owner}")))?;
+    let (user_key, link) = (keys::user(owner), keys::link(&identity.alias, &identity.sub));
+    // Only what is missing: the first login that made the account may be writing them now.
+    let (held_user, held_link) =
+        futures_util::future::try_join(ports.store.get(&user_key), ports.store.get(&link)).await?;
+    if held_user.is_none() {
+        let json = serde_json::to_string(&user).map_err(|e| PortError(e.to_string()))?;
+        ports.store.put(&user_key, &json, None).await?;
+    }
+    if held_link.as_deref() != Some(owner) {
+        ports.store.put(&link, owner, None).await?;
+    }
+    Ok(user)
 }
 
 /// Why an identity could not be linked to a signed-in account.

@@ -125,6 +125,8 @@ pub struct MemoryOnce {
     families: RefCell<HashMap<OnceKey, FamilyRow>>,
     records: RefCell<HashMap<OnceKey, String>>,
     pub calls: Cell<usize>,
+    /// Fault injection: how many more calls succeed before one fails (`None`: none fails).
+    fault_in: Cell<Option<usize>>,
     /// [`Once::count_use`] counters: key → (uses, end of the window).
     counters: RefCell<HashMap<OnceKey, (u32, i64)>>,
     /// [`Once::mark`]s: key → marked until.
@@ -140,6 +142,33 @@ struct FamilyRow {
 }
 
 impl MemoryOnce {
+    /// Fault injection: the call after the next `n` fails (as a Durable Object outage would),
+    /// once.
+    pub fn fail_after(&self, n: usize) {
+        self.fault_in.set(Some(n));
+    }
+
+    /// Whether an injected fault is still to come.
+    pub fn fault_pending(&self) -> bool {
+        self.fault_in.get().is_some()
+    }
+
+    /// Counts a call, and fails it if it is the injected fault.
+    fn enter(&self) -> Result<(), PortError> {
+        self.calls.set(self.calls.get() + 1);
+        match self.fault_in.get() {
+            Some(0) => {
+                self.fault_in.set(None);
+                Err(PortError("Durable Object: injected fault".into()))
+            }
+            Some(n) => {
+                self.fault_in.set(Some(n - 1));
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
     pub fn new(clock: VirtualClock) -> Self {
         Self {
             clock,
@@ -150,6 +179,7 @@ impl MemoryOnce {
             calls: Cell::new(0),
             counters: RefCell::default(),
             marks: RefCell::default(),
+            fault_in: Cell::new(None),
         }
     }
 }
@@ -158,14 +188,14 @@ impl MemoryOnce {
 impl Once for MemoryOnce {
     async fn put(&self, key: &OnceKey, value: &str, ttl: u64) -> Result<(), PortError> {
         RoundTrip::default().await;
-        self.calls.set(self.calls.get() + 1);
+        self.enter()?;
         let item = OnceItem { value: value.to_owned(), expires_at: self.clock.now() + ttl as i64, consumed: false };
         self.items.borrow_mut().insert(key.clone(), item);
         Ok(())
     }
     async fn take(&self, key: &OnceKey) -> Result<Taken, PortError> {
         RoundTrip::default().await;
-        self.calls.set(self.calls.get() + 1);
+        self.enter()?;
         let now = self.clock.now();
         let mut items = self.items.borrow_mut();
         Ok(match items.get_mut(key) {
@@ -181,7 +211,7 @@ impl Once for MemoryOnce {
     }
     async fn claim(&self, key: &OnceKey, owner: &str) -> Result<Option<String>, PortError> {
         RoundTrip::default().await;
-        self.calls.set(self.calls.get() + 1);
+        self.enter()?;
         let mut claims = self.claims.borrow_mut();
         if let Some(existing) = claims.get(key) {
             return Ok(Some(existing.clone()));
@@ -191,7 +221,7 @@ impl Once for MemoryOnce {
     }
     async fn unclaim(&self, key: &OnceKey, owner: &str) -> Result<(), PortError> {
         RoundTrip::default().await;
-        self.calls.set(self.calls.get() + 1);
+        self.enter()?;
         let mut claims = self.claims.borrow_mut();
         if claims.get(key).is_some_and(|o| o == owner) {
             claims.remove(key);
@@ -206,7 +236,7 @@ impl Once for MemoryOnce {
     ) -> Result<bool, PortError> {
         RoundTrip::default().await;
         super::once_then_store_key(marker, item, family)?;
-        self.calls.set(self.calls.get() + 1);
+        self.enter()?;
         let now = self.clock.now();
         let mut items = self.items.borrow_mut();
         if let Some(m) = marker {
@@ -235,7 +265,7 @@ impl Once for MemoryOnce {
     }
     async fn family_rotate(&self, key: &OnceKey, presented: &str, next: &str) -> Result<Rotation, PortError> {
         RoundTrip::default().await;
-        self.calls.set(self.calls.get() + 1);
+        self.enter()?;
         let now = self.clock.now();
         let mut families = self.families.borrow_mut();
         let Some(row) = families.get_mut(key).filter(|r| r.expires_at > now) else {
@@ -259,7 +289,7 @@ impl Once for MemoryOnce {
     }
     async fn family_revoke(&self, key: &OnceKey) -> Result<(), PortError> {
         RoundTrip::default().await;
-        self.calls.set(self.calls.get() + 1);
+        self.enter()?;
         if let Some(row) = self.families.borrow_mut().get_mut(key) {
             row.revoked = true;
         }
@@ -267,7 +297,7 @@ impl Once for MemoryOnce {
     }
     async fn family_get(&self, key: &OnceKey) -> Result<Option<Family>, PortError> {
         RoundTrip::default().await;
-        self.calls.set(self.calls.get() + 1);
+        self.enter()?;
         let now = self.clock.now();
         Ok(self.families.borrow().get(key).filter(|r| r.expires_at > now).map(|r| Family {
             value: r.value.clone(),
@@ -277,12 +307,12 @@ impl Once for MemoryOnce {
     }
     async fn record_get(&self, key: &OnceKey) -> Result<Option<String>, PortError> {
         RoundTrip::default().await;
-        self.calls.set(self.calls.get() + 1);
+        self.enter()?;
         Ok(self.records.borrow().get(key).cloned())
     }
     async fn record_swap(&self, key: &OnceKey, expected: Option<&str>, value: &str) -> Result<bool, PortError> {
         RoundTrip::default().await;
-        self.calls.set(self.calls.get() + 1);
+        self.enter()?;
         let mut records = self.records.borrow_mut();
         if records.get(key).map(String::as_str) != expected {
             return Ok(false);
@@ -292,7 +322,7 @@ impl Once for MemoryOnce {
     }
     async fn count_use(&self, key: &OnceKey, max: u32, window_seconds: u64) -> Result<bool, PortError> {
         RoundTrip::default().await;
-        self.calls.set(self.calls.get() + 1);
+        self.enter()?;
         let now = self.clock.now();
         let mut counters = self.counters.borrow_mut();
         let counter = counters.entry(key.clone()).or_insert((0, now + window_seconds as i64));
@@ -307,13 +337,13 @@ impl Once for MemoryOnce {
     }
     async fn mark(&self, key: &OnceKey, ttl_seconds: u64) -> Result<(), PortError> {
         RoundTrip::default().await;
-        self.calls.set(self.calls.get() + 1);
+        self.enter()?;
         self.marks.borrow_mut().insert(key.clone(), self.clock.now() + ttl_seconds as i64);
         Ok(())
     }
     async fn marked(&self, key: &OnceKey) -> Result<bool, PortError> {
         RoundTrip::default().await;
-        self.calls.set(self.calls.get() + 1);
+        self.enter()?;
         Ok(self.marks.borrow().get(key).is_some_and(|until| *until > self.clock.now()))
     }
 }

@@ -1,0 +1,93 @@
+//! Faults (issue 19, item 4): storage failing at any step of a request leaves nothing
+//! half-written. The visitor gets a readable answer (never a 500), and doing it again works:
+//! one account, linked, every index naming an account that exists.
+
+use crate::common::*;
+
+fn kv_ops(world: &World) -> usize {
+    world.store.reads.get() + world.store.writes.get() + world.store.lists.get()
+}
+
+/// Every KV index names a user that exists, and (`linked`) every user is reachable from a
+/// link. Right after a fault, a user may lack its KV link: the account is whole in the
+/// Durable Object, and the next sign-in writes the link (checked after it).
+fn assert_whole(world: &World, when: &str, linked: bool) {
+    let keys = world.store.keys();
+    let users: Vec<&String> = keys.iter().filter(|k| k.starts_with("user:")).collect();
+    for key in keys.iter().filter(|k| k.starts_with("link:") || k.starts_with("username:") || k.starts_with("email:")) {
+        let owner = world.store.settled(key).unwrap();
+        assert!(world.store.settled(&format!("user:{owner}")).is_some(), "{when}: {key} names missing user {owner}");
+    }
+    for user in users.into_iter().filter(|_| linked) {
+        let id = user.trim_start_matches("user:");
+        let linked =
+            keys.iter().filter(|k| k.starts_with("link:")).any(|k| world.store.settled(k).as_deref() == Some(id));
+        assert!(linked, "{when}: {user} has no link");
+    }
+}
+
+fn sign_in(world: &World) -> http::Response<Vec<u8>> {
+    let rp = rp_request("app", APP_REDIRECT);
+    login(world, &mut Browser::default(), &rp.query, "alice")
+}
+
+/// Which storage fails: KV or the Durable Object.
+#[derive(Clone, Copy, Debug)]
+enum Failing {
+    Kv,
+    DurableObject,
+}
+
+fn ops(world: &World, failing: Failing) -> usize {
+    match failing {
+        Failing::Kv => kv_ops(world),
+        Failing::DurableObject => world.once.calls.get(),
+    }
+}
+
+/// For each storage operation of a first login in turn: that operation fails; the visitor
+/// gets a readable answer, nothing points at an account that does not exist, and signing in
+/// again works, with one account, whole.
+fn a_fault_at_any_step_of_a_first_login_leaves_nothing_half_written(failing: Failing) {
+    let probe = World::new();
+    let before = ops(&probe, failing);
+    assert!(query_param(&location(&sign_in(&probe)), "code").is_some());
+    let steps = ops(&probe, failing) - before;
+    assert!(steps >= 3, "a first login takes {steps} {failing:?} operations");
+    for n in 0..steps {
+        let world = World::new();
+        match failing {
+            Failing::Kv => world.store.fail_after(n),
+            Failing::DurableObject => world.once.fail_after(n),
+        }
+        let failed = sign_in(&world);
+        let pending = match failing {
+            Failing::Kv => world.store.fault_pending(),
+            Failing::DurableObject => world.once.fault_pending(),
+        };
+        let at = format!("a fault at {failing:?} operation {n}");
+        assert!(!pending, "{at} was not reached");
+        assert_ne!(failed.status(), 500, "{at}: {}", body(&failed));
+        assert_whole(&world, &format!("after {at}"), false);
+        let again = sign_in(&world);
+        assert!(
+            query_param(&location(&again), "code").is_some(),
+            "after {at}, signing in again: {} {}",
+            again.status(),
+            body(&again)
+        );
+        assert_whole(&world, &format!("signed in again after {at}"), true);
+        let users = world.store.keys().into_iter().filter(|k| k.starts_with("user:")).count();
+        assert_eq!(users, 1, "{at}");
+    }
+}
+
+#[test]
+fn a_kv_fault_at_any_step_of_a_first_login_leaves_nothing_half_written() {
+    a_fault_at_any_step_of_a_first_login_leaves_nothing_half_written(Failing::Kv);
+}
+
+#[test]
+fn a_durable_object_fault_at_any_step_of_a_first_login_leaves_nothing_half_written() {
+    a_fault_at_any_step_of_a_first_login_leaves_nothing_half_written(Failing::DurableObject);
+}
