@@ -27,6 +27,7 @@ test: tools browser .dev.vars
 	cargo clippy --all-targets -- -D warnings
 	bash dev/check-imports.sh
 	cargo test
+	KEYEDGE_KV=strong cargo test --test it
 	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker
 	node bench/bench.mjs --smoke > /dev/null
 	node bench/profile.mjs discovery --seconds 1 > /dev/null

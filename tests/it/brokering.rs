@@ -240,6 +240,7 @@ mod stored_tokens {
             &rotated,
         )
         .unwrap();
+        world.store.next_request();
         futures::executor::block_on(world.store.put(&key, &sealed_with_old, None)).unwrap();
         let res = get_with_bearer(&world, "/broker/up/token", t["access_token"].as_str().unwrap());
         assert_eq!(res.status(), 400);

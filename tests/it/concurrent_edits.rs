@@ -50,7 +50,11 @@ fn alice(world: &World) -> Value {
         .kv(&keyedge::core::keys::link("up", "sub-alice"))
         .or_else(|| world.kv(&keyedge::core::keys::link("second", "sub-alice-second")))
         .expect("alice is linked");
-    serde_json::from_str(&world.kv(&keyedge::core::keys::user(&id)).unwrap()).unwrap()
+    // The account as the Durable Object holds it: what sign-ins read. (KV's copy follows; under
+    // KV's one write per second to a key it may lag concurrent changes until the next one.)
+    let record = keyedge::core::keys::user_record(&id);
+    let json = futures::executor::block_on(keyedge::core::ports::Once::record_get(&world.once, &record)).unwrap();
+    serde_json::from_str(&json.expect("alice's record")).unwrap()
 }
 
 fn aliases(user: &Value) -> Vec<String> {

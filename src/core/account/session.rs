@@ -248,8 +248,17 @@ pub async fn end(ports: &Ports<'_>, session: &Session, lifetime: u64) -> Result<
         ports.once.mark(&keys::session_ended(&session.key), ttl),
     )
     .await?;
-    // KV's mark, for a Worker of the previous version during a rollout.
-    ports.store.put(&keys::ended_session(&session.sid), "1", Some(ttl)).await?;
-    ports.store.delete(&keys::user_session(&session.user_id, &session.sid)).await?;
-    ports.store.delete(&session.key).await
+    // The session has ended. KV's records are tidied too, for Workers of the previous
+    // version during a rollout and for the account page; should KV refuse (one write per
+    // second to a key: a session stored a moment ago) they expire with the session.
+    let (ended, listing) = (keys::ended_session(&session.sid), keys::user_session(&session.user_id, &session.sid));
+    let tidy = futures_util::future::try_join3(
+        ports.store.put(&ended, "1", Some(ttl)),
+        ports.store.delete(&listing),
+        ports.store.delete(&session.key),
+    );
+    if let Err(e) = tidy.await {
+        (ports.log)(&format!("session end: KV records left to expire: {e}"));
+    }
+    Ok(())
 }

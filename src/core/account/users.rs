@@ -518,10 +518,13 @@ pub async fn update<T, E>(
         if !ports.once.record_swap(&record, held.as_deref(), &json).await? {
             continue;
         }
-        ports.store.put(&keys::user(id), &json, None).await?;
-        // A slower request may have put an older copy after ours: the newest one wins.
-        if let Some(latest) = ports.once.record_get(&record).await?.filter(|l| *l != json) {
-            ports.store.put(&keys::user(id), &latest, None).await?;
+        // KV's copy gets the newest record (a concurrent change may have followed ours), in one
+        // write. Should KV refuse it (one write per second to a key, when changes come
+        // together), the change stands in the Durable Object, whose record decides sign-ins,
+        // and KV's copy catches up with the next change.
+        let latest = ports.once.record_get(&record).await?.unwrap_or(json);
+        if let Err(e) = ports.store.put(&keys::user(id), &latest, None).await {
+            (ports.log)(&format!("user {id}: KV's copy not updated: {e}"));
         }
         return Ok(Some((user, out)));
     }

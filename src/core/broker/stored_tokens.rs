@@ -33,15 +33,16 @@ pub async fn store(
     ports.store.put(&key, &sealed, None).await
 }
 
-/// The stored tokens of `(alias, sub)`, if any. A record sealed with a retired key is sealed
-/// again with the current one; one that does not open at all (a key no longer configured,
-/// tampering) counts as absent.
+/// The stored tokens of `(alias, sub)`, if any, and whether they were sealed with a retired
+/// key (the caller seals them again with the current one, in the one write it makes: KV
+/// takes one write per second to a key). A record that does not open at all (a key no longer
+/// configured, tampering) counts as absent.
 pub async fn load(
     app: &Keyedge,
     ports: &Ports<'_>,
     alias: &str,
     sub: &str,
-) -> Result<Option<UpstreamTokens>, PortError> {
+) -> Result<Option<(UpstreamTokens, bool)>, PortError> {
     let key = keys::stored_tokens(alias, sub);
     let Some(sealed) = ports.store.get(&key).await? else {
         return Ok(None);
@@ -52,10 +53,7 @@ pub async fn load(
     let Ok(tokens) = serde_json::from_slice::<UpstreamTokens>(&json) else {
         return Ok(None);
     };
-    if old_key {
-        store(app, ports, alias, sub, &tokens).await?;
-    }
-    Ok(Some(tokens))
+    Ok(Some((tokens, old_key)))
 }
 
 fn error(status: StatusCode, code: ErrorCode, description: impl Into<String>) -> Failure {
@@ -96,7 +94,7 @@ pub async fn token_endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, ali
             format!("the user has no `{alias}` identity"),
         ));
     };
-    let Some(mut tokens) = load(app, ports, alias, &link.sub).await? else {
+    let Some((mut tokens, reseal)) = load(app, ports, alias, &link.sub).await? else {
         return Err(error(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidRequest,
@@ -110,6 +108,8 @@ pub async fn token_endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, ali
             let shown = error(StatusCode::CONFLICT, ErrorCode::TokenRefreshFailed, public);
             Failure::logged(shown, format!("refreshing the stored `{alias}` tokens failed: {e}"))
         })?;
+        store(app, ports, alias, &link.sub, &tokens).await?;
+    } else if reseal {
         store(app, ports, alias, &link.sub, &tokens).await?;
     }
     let mut body = json!({

@@ -188,16 +188,13 @@ impl Sleep for VirtualSleep {
     }
 }
 
-/// The KV the tests run on: the platform's model (`KEYEDGE_KV=strong`: the strongly
-/// consistent twin). KV's one write per second to a key is not enforced yet: the paths that
-/// break it are being moved off KV (issue 19); `KEYEDGE_KV=limited` shows them.
+/// The KV the tests run on: the platform's model, one write per second to a key included
+/// (`KEYEDGE_KV=strong`: the strongly consistent twin, without the limit).
 fn kv_for_tests(clock: VirtualClock) -> KvModel {
-    let kv = match std::env::var("KEYEDGE_KV").as_deref() {
+    match std::env::var("KEYEDGE_KV").as_deref() {
         Ok("strong") => KvModel::strong(clock),
         _ => KvModel::new(clock),
-    };
-    kv.set_write_limit(std::env::var("KEYEDGE_KV").as_deref() == Ok("limited"));
-    kv
+    }
 }
 
 impl World {
