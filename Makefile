@@ -17,7 +17,7 @@ export WRANGLER_SEND_METRICS := false
 DEV_CONFIG ?= dev/keyedge.dev.toml
 
 # .dev.vars is phony: dev/dev-vars.mjs adds entries that newer versions need and keeps the rest.
-.PHONY: dev test fuzz bench profile tools node-tools rust-tools browser worker build unit lint e2e clean .dev.vars check deploy
+.PHONY: dev test fuzz soak bench profile tools node-tools rust-tools browser worker build unit lint e2e clean .dev.vars check deploy
 
 dev: tools .dev.vars
 	@KEYEDGE_CONFIG=$(DEV_CONFIG) bash dev/run.sh
@@ -32,6 +32,14 @@ test: tools browser .dev.vars
 	node bench/bench.mjs --smoke > /dev/null
 	node bench/profile.mjs discovery --seconds 1 > /dev/null
 	node --test --test-concurrency=1 tests/e2e/
+
+# keyedge under load through wrangler dev and the demo IdPs: 1,000 logins, 50 in flight, with
+# refresh chains, gate pages and races; fails if anything is lost or spent twice.
+# `make soak LOGINS=200` for a shorter run.
+LOGINS ?= 1000
+soak: tools .dev.vars
+	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker
+	node bench/soak.mjs --logins $(LOGINS)
 
 # Long runs of the fuzz and property tests (short ones are in `make test`):
 # `make fuzz ROUNDS=100000`.

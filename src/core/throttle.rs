@@ -1,5 +1,5 @@
-//! Rate limits on the requests an attacker would repeat: login starts, the token and
-//! introspection endpoints, verification mails. Counted per client IP before anything else
+//! Rate limits on the requests an attacker would repeat: login starts, the token, revocation
+//! and introspection endpoints, verification mails. Counted per client IP before anything else
 //! is done, and per client once a client has authenticated (so nobody can spend another
 //! client's budget by naming it). Budgets live in the Workers Rate Limiting bindings
 //! ([`Limiter::binding`]); a refused request gets `429` with `Retry-After`.
@@ -31,7 +31,8 @@ pub async fn by_ip(ports: &Ports<'_>, req: &Request) -> Result<(), Failure> {
     let path = req.uri().path();
     let post = req.method() == Method::POST;
     let (limiter, json) = match path {
-        "/token" if post => (Limiter::Token, true),
+        // `/revoke` checks a client's secret as `/token` does: one budget for both.
+        "/token" | "/revoke" if post => (Limiter::Token, true),
         "/introspect" if post => (Limiter::Introspection, true),
         _ if path.starts_with("/broker/") && path.ends_with("/login") => (Limiter::LoginStart, false),
         _ => return Ok(()),
@@ -39,7 +40,8 @@ pub async fn by_ip(ports: &Ports<'_>, req: &Request) -> Result<(), Failure> {
     check(ports, limiter, &format!("ip:{}", client_ip(req)), json).await
 }
 
-/// The per-client limit, once `client_id` has authenticated.
+/// The per-client limit, once `client_id` has authenticated (a confidential client: a public
+/// one is only named, so anyone could spend its budget).
 pub async fn by_client(ports: &Ports<'_>, limiter: Limiter, client_id: &str) -> Result<(), Failure> {
     check(ports, limiter, &format!("client:{client_id}"), true).await
 }

@@ -28,6 +28,7 @@ mod oauth2_upstream;
 mod oidcc_conformance;
 mod openmetadata;
 mod outside_review;
+mod outside_review_19;
 mod pkce_and_keys;
 mod properties;
 mod rate_limits;

@@ -236,6 +236,17 @@ pub async fn by_key(ports: &Ports<'_>, key: String) -> Result<Option<Session>, P
     Ok((session.expires_at > ports.clock.now()).then_some(session))
 }
 
+/// Whether the session `sid` has ended: its mark in the Durable Object, or — for a session
+/// ended by a Worker of the previous version, which wrote only KV's mark — KV's. Both are read
+/// together (one round trip).
+pub async fn ended(ports: &Ports<'_>, sid: &str) -> Result<bool, PortError> {
+    let kv = keys::ended_session(sid);
+    let (marked, listed) =
+        futures_util::future::try_join(ports.once.marked(&keys::session_ended_by_sid(sid)), ports.store.get(&kv))
+            .await?;
+    Ok(marked || listed.is_some())
+}
+
 /// Ends `session`, and marks its `sid` as ended so the online refresh tokens issued in it
 /// stop working. The mark lasts at least as long as the session would have: an online
 /// refresh token expires with its session, so none outlives the mark.

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::refresh::{self, RefreshGrant};
 use super::token::{authenticate_client, bad, revoke_grant, AccessTokenClaims};
+use crate::core::account::session;
 use crate::core::app::Keyedge;
 use crate::core::config::Client;
 use crate::core::error::{Failure, OAuthError, Outcome};
@@ -44,7 +45,7 @@ async fn live_access_token(
     else {
         return Ok(None);
     };
-    if claims.iss != app.config.issuer || ports.once.marked(&keys::grant_revoked(&claims.gid)).await? {
+    if claims.iss != app.config.issuer || super::token::grant_revoked(ports, &claims.gid).await? {
         return Ok(None);
     }
     Ok(Some(claims))
@@ -62,7 +63,14 @@ async fn live_refresh_token(ports: &Ports<'_>, token: &str) -> Result<Option<(St
         return Ok(None);
     }
     let grant: Option<RefreshGrant> = serde_json::from_str(&family.value).ok();
-    Ok(grant.filter(|g| g.expires_at > ports.clock.now()).map(|g| (gid.to_owned(), g)))
+    let Some(grant) = grant.filter(|g| g.expires_at > ports.clock.now()) else {
+        return Ok(None);
+    };
+    // An online token is dead with its session, as the refresh grant would find.
+    if !grant.offline && session::ended(ports, &grant.sid).await? {
+        return Ok(None);
+    }
+    Ok(Some((gid.to_owned(), grant)))
 }
 
 /// RFC 7662 §4: the server decides whether the caller may learn about a token. A client learns
@@ -106,6 +114,9 @@ pub async fn introspect(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outc
 pub async fn revoke(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     let params = Params::from_form(req);
     let client = authenticate_client(app, req, &params)?;
+    if !client.is_public() {
+        throttle::by_client(ports, Limiter::Token, &client.client_id).await?;
+    }
     let token = token_param(&params)?;
     let gid = if let Some(c) = live_access_token(app, ports, token).await? {
         (c.client_id == client.client_id).then_some(c.gid)

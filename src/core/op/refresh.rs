@@ -5,6 +5,7 @@
 //! rotates it; presenting an earlier one means the token was stolen or replayed, and the whole
 //! family and its access tokens are revoked.
 
+use crate::core::account::session;
 use crate::core::vocab::scope;
 use serde::{Deserialize, Serialize};
 
@@ -120,7 +121,7 @@ pub async fn refresh_token(app: &Keyedge, ports: &Ports<'_>, client: &Client, pa
         if grant.offline {
             return Ok(false);
         }
-        ports.once.marked(&keys::session_ended_by_sid(&grant.sid)).await
+        session::ended(ports, &grant.sid).await
     };
     let (ended, user) = futures_util::future::try_join(ended, users::load(ports, &grant.user_id)).await?;
     if ended {

@@ -153,7 +153,10 @@ pub async fn token(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
         return Err(bad(OAuthError::invalid_request(format!("parameter `{name}` is repeated"))));
     }
     let client = authenticate_client(app, req, &params)?;
-    throttle::by_client(ports, Limiter::Token, &client.client_id).await?;
+    // A public client is named, not authenticated: anyone could spend its budget.
+    if !client.is_public() {
+        throttle::by_client(ports, Limiter::Token, &client.client_id).await?;
+    }
     let grant = match params.get("grant_type") {
         None => return Err(bad(OAuthError::invalid_request("grant_type is required"))),
         Some(text) => GrantType::parse(text).ok_or_else(|| {
@@ -309,7 +312,9 @@ async fn authorization_code(app: &Keyedge, ports: &Ports<'_>, client: &Client, p
 /// grant's revocation mark that `/userinfo` and `/introspect` consult — both in the Durable
 /// Object, so the revocation counts everywhere at once.
 pub async fn revoke_grant(app: &Keyedge, ports: &Ports<'_>, gid: &str) -> Result<(), Failure> {
-    let ttl = app.config.access_token_lifetime.max(3600);
+    // As long as any client's access token lives, at least an hour.
+    let longest = app.config.clients.iter().map(|c| c.access_token_lifetime).max().unwrap_or(0);
+    let ttl = app.config.access_token_lifetime.max(longest).max(3600);
     futures_util::future::try_join(
         ports.once.family_revoke(&keys::refresh_family(gid)),
         ports.once.mark(&keys::grant_revoked(gid), ttl),
@@ -318,6 +323,15 @@ pub async fn revoke_grant(app: &Keyedge, ports: &Ports<'_>, gid: &str) -> Result
     // KV's list, for a Worker of the previous version during a rollout.
     ports.store.put(&keys::revoked_grant(gid), "1", Some(ttl)).await?;
     Ok(())
+}
+
+/// Whether grant `gid` was revoked: its mark in the Durable Object, or — revoked by a Worker
+/// of the previous version, which wrote only KV's list — KV's entry. Read together.
+pub async fn grant_revoked(ports: &Ports<'_>, gid: &str) -> Result<bool, crate::core::ports::PortError> {
+    let kv = keys::revoked_grant(gid);
+    let (marked, listed) =
+        futures_util::future::try_join(ports.once.marked(&keys::grant_revoked(gid)), ports.store.get(&kv)).await?;
+    Ok(marked || listed.is_some())
 }
 
 /// RFC 6749 §4.4: a machine client acting on its own behalf. No refresh or ID token.

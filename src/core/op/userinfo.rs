@@ -6,7 +6,7 @@ use super::token::AccessTokenClaims;
 use crate::core::account::users;
 use crate::core::app::Keyedge;
 use crate::core::error::{ErrorCode, Failure, OAuthError, Outcome};
-use crate::core::keys;
+
 use crate::core::ports::Ports;
 use crate::core::web::{self, Params, Request};
 
@@ -50,7 +50,7 @@ async fn verified_bearer(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Res
 
 /// Whether the token's grant was revoked, as the Durable Object says (at once, everywhere).
 async fn not_revoked(ports: &Ports<'_>, claims: &AccessTokenClaims) -> Result<(), Failure> {
-    match ports.once.marked(&keys::grant_revoked(&claims.gid)).await? {
+    match super::token::grant_revoked(ports, &claims.gid).await? {
         true => Err(invalid_token("the token was revoked")),
         false => Ok(()),
     }

@@ -1,0 +1,150 @@
+// `make soak`: keyedge under load through `wrangler dev` and the local demo IdPs (loopback
+// only, bounded in count and time), checking that nothing is lost or spent twice.
+//
+//   node bench/soak.mjs [--logins 1000] [--inflight 50] [--chains 20] [--refreshes 10] [--minutes 10]
+//
+// Complete logins (authorize → login page → demo IdP → callback → token) with `--inflight` at
+// once; meanwhile refresh chains and gate page views. Then the races: one code redeemed by 20
+// parallel requests, one upstream callback (its `state`) replayed 20 times in parallel. Prints
+// the figures and exits non-zero when anything was lost or spent twice.
+import { Pool } from 'undici';
+import { KEYEDGE, Session, pkce } from './flows.mjs';
+import { startServers, KEYEDGE as BASE } from '../tests/e2e/servers.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : dflt; };
+const LOGINS = opt('logins', 1000);
+const INFLIGHT = opt('inflight', 50);
+const CHAINS = Math.min(opt('chains', 20), LOGINS);
+const REFRESHES = opt('refreshes', 10);
+const DEADLINE = Date.now() + opt('minutes', 10) * 60_000;
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+const form = (o) => new URLSearchParams(o).toString();
+
+const errors = new Map();
+const fail = (kind, e) => { errors.set(kind, (errors.get(kind) ?? 0) + 1); if (process.env.SOAK_VERBOSE) console.error(kind, e?.message ?? e); };
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor(p / 100 * s.length))] : NaN; };
+
+/** Runs `n` tasks, `width` at a time, until the deadline. */
+async function pool(n, width, task) {
+  let next = 0;
+  const worker = async () => {
+    while (next < n && Date.now() < DEADLINE) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(width, n) }, worker));
+}
+
+/** A login that stops at keyedge's upstream callback: the callback URL and the browser. */
+async function upToCallback(base, dispatchers) {
+  const s = new Session(dispatchers, new URL(base).host);
+  const p = pkce();
+  const q = form({ client_id: KEYEDGE.client, response_type: 'code', scope: 'openid email', redirect_uri: KEYEDGE.redirect,
+    state: 's', nonce: 'n', code_challenge: p.challenge, code_challenge_method: 'S256' });
+  let r = await s.go(`${base}/authorize?${q}`);
+  const href = r.text.match(/href="(\/broker\/demo\/login[^"]*)"/);
+  if (!href) throw new Error(`login page: ${r.status}`);
+  r = await s.follow(new URL(href[1].replaceAll('&#38;', '&').replaceAll('&amp;', '&'), base).href, `${base}/broker/demo/endpoint`);
+  const action = r.text.match(/action="(\/interaction\/[^"]+)"/)?.[1];
+  if (!action) throw new Error(`demo IdP form: ${r.status}`);
+  r = await s.follow(new URL(action, r.url).href, `${base}/broker/demo/endpoint`,
+    { method: 'POST', headers: FORM, body: form({ username: 'alice', password: 'wonderland' }) });
+  if (!r.stopped) throw new Error(`no callback: ${r.status}`);
+  return { session: s, callback: r.stopped, verifier: p.verifier };
+}
+
+async function main() {
+  const servers = await startServers();
+  const base = BASE;
+  const kc = KEYEDGE.init(servers.vars);
+  const dispatchers = { [new URL(base).origin]: new Pool(base, { connections: INFLIGHT }) };
+  const figures = {};
+  try {
+    // ---- logins, with refresh chains and gate page views alongside
+    const logins = [];
+    const ms = [];
+    const chainTokens = [];
+    let pages = 0;
+    const started = Date.now();
+    const chainsRun = (async () => {
+      // Refresh chains start once their logins exist; each refresh uses the token before.
+      while (chainTokens.length < CHAINS && Date.now() < DEADLINE) await new Promise((r) => setTimeout(r, 50));
+      let acceptedAfterRotation = 0, rotations = 0;
+      await Promise.all(chainTokens.map(async (first) => {
+        let rt = first;
+        for (let i = 0; i < REFRESHES; i++) {
+          try { rt = (await kc.refresh(base, dispatchers, rt)).refresh_token; rotations++; } catch (e) { fail('refresh', e); return; }
+        }
+        // The token before the current one, presented again: refused (and the family revoked).
+        const previous = rt === first ? null : first;
+        if (previous) {
+          const a = kc.auth();
+          const r = await new Session(dispatchers).go(`${base}/token`, { method: 'POST', headers: a.headers,
+            body: form({ ...a.form, grant_type: 'refresh_token', refresh_token: previous }) });
+          if (r.status === 200) acceptedAfterRotation++;
+        }
+      }));
+      return { rotations, acceptedAfterRotation };
+    })();
+    await pool(LOGINS, INFLIGHT, async () => {
+      const t0 = performance.now();
+      try {
+        const r = await kc.login(base, dispatchers);
+        ms.push(performance.now() - t0);
+        logins.push(r.session);
+        if (chainTokens.length < CHAINS) chainTokens.push(r.tokens.refresh_token);
+        if (logins.length % 10 === 0) { await kc.page(base, r.session); pages++; }
+      } catch (e) { fail('login', e); }
+    });
+    const chains = await chainsRun;
+    figures.logins = { asked: LOGINS, completed: logins.length, seconds: (Date.now() - started) / 1000,
+      p50_ms: Math.round(pct(ms, 50)), p99_ms: Math.round(pct(ms, 99)) };
+    figures.gate_pages = pages;
+    figures.refresh = chains;
+    // ---- sessions that exist afterwards: each login's browser still reaches its account page
+    let live = 0;
+    await pool(logins.length, INFLIGHT, async (i) => {
+      const r = await logins[i].go(`${base}/account`);
+      if (r.status === 200) live++; else fail(`account page ${r.status}`);
+    });
+    figures.sessions_afterwards = live;
+    // ---- races
+    // One upstream callback (its `state`) sent 20 times at once: never more than one code. (The
+    // demo IdP, like any careful one, revokes an authorization code presented twice, so all 20
+    // usually fail at the IdP: still none spent twice.)
+    const race = await upToCallback(base, dispatchers);
+    const replays = await Promise.all(Array.from({ length: 20 }, () => race.session.go(race.callback)));
+    const codes = (rs) => rs.filter((r) => r.location?.startsWith(KEYEDGE.redirect) && new URL(r.location).searchParams.get('code'));
+    figures.state_sent_20_times_at_once = { codes_issued: codes(replays).length };
+    // Once completed, the same callback replayed 19 times at once: no further code.
+    const done = await upToCallback(base, dispatchers);
+    const first = await done.session.go(done.callback);
+    const again = await Promise.all(Array.from({ length: 19 }, () => new Session(dispatchers).go(done.callback, {
+      headers: { cookie: [...(done.session.jars.get(new URL(base).host) ?? [])].map(([k, v]) => `${k}=${v}`).join('; ') },
+    })));
+    figures.state_replayed_19_times = { first_issued_a_code: codes([first]).length === 1, codes_issued: codes(again).length };
+    // That code redeemed by 20 requests at once: exactly one succeeds.
+    const code = new URL(first.location ?? 'http://x/?code=none').searchParams.get('code');
+    const a = kc.auth();
+    const redemptions = await Promise.all(Array.from({ length: 20 }, () => new Session(dispatchers).go(`${base}/token`, {
+      method: 'POST', headers: a.headers,
+      body: form({ ...a.form, grant_type: 'authorization_code', code, redirect_uri: KEYEDGE.redirect, code_verifier: done.verifier }),
+    })));
+    figures.code_redeemed_by_20_at_once = { succeeded: redemptions.filter((r) => r.status === 200).length };
+  } finally {
+    servers.stop();
+  }
+  figures.errors = Object.fromEntries(errors);
+  console.log(JSON.stringify(figures, null, 2));
+  const problems = [];
+  if (figures.logins.completed !== LOGINS) problems.push(`${LOGINS - figures.logins.completed} logins did not complete`);
+  if (figures.sessions_afterwards !== figures.logins.completed) problems.push('sessions were lost');
+  if (figures.refresh.acceptedAfterRotation !== 0) problems.push('a rotated-out refresh token was accepted');
+  if (figures.state_sent_20_times_at_once.codes_issued > 1) problems.push('one upstream state issued more than one code');
+  if (!figures.state_replayed_19_times.first_issued_a_code) problems.push('a callback issued no code');
+  if (figures.state_replayed_19_times.codes_issued !== 0) problems.push('a replayed upstream state issued another code');
+  if (figures.code_redeemed_by_20_at_once.succeeded !== 1) problems.push('a code was redeemed more than once (or never)');
+  if (problems.length) { console.error(`soak: ${problems.join('; ')}`); process.exit(1); }
+  console.log('soak: nothing lost, nothing spent twice');
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
