@@ -5,7 +5,6 @@
 use crate::common::*;
 use keyedge::core::ports::rate_limit::{Limiter, MemoryRateLimit};
 use keyedge::core::ports::Store;
-use serde_json::json;
 
 fn kv_put(world: &World, key: &str, value: &str) {
     futures::executor::block_on(world.store.put(key, value, Some(36_000))).unwrap();
@@ -80,7 +79,9 @@ fn client_secrets_cannot_be_guessed_without_limit_at_revoke() {
     world.limits =
         MemoryRateLimit::new(world.clock.clone(), &[(Limiter::Token, 3, 60), (Limiter::Introspection, 3, 60)]);
     let statuses: Vec<u16> = (0..10)
-        .map(|i| post_from(&world, "192.0.2.1", "/revoke", "token=x", Some(("app", &format!("guess-{i}")))).status().as_u16())
+        .map(|i| {
+            post_from(&world, "192.0.2.1", "/revoke", "token=x", Some(("app", &format!("guess-{i}")))).status().as_u16()
+        })
         .collect();
     assert!(statuses.contains(&429), "ten guesses from one IP, none limited: {statuses:?}");
 }
@@ -101,13 +102,8 @@ fn nobody_spends_a_public_clients_token_budget() {
         );
         assert_eq!(res.status(), 400, "{}", body(&res));
     }
-    let user = post_from(
-        &world,
-        "203.0.113.5",
-        "/token",
-        "grant_type=refresh_token&client_id=spa&refresh_token=a.b",
-        None,
-    );
+    let user =
+        post_from(&world, "203.0.113.5", "/token", "grant_type=refresh_token&client_id=spa&refresh_token=a.b", None);
     assert_ne!(user.status(), 429, "the SPA's users are locked out by a stranger: {}", body(&user));
 }
 
