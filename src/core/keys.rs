@@ -117,6 +117,13 @@ pub fn upstream_sessions(alias: &str, sub: &str) -> String {
     format!("upstream_sessions:{alias}:{}", b64url(sub.as_bytes()))
 }
 
+/// Once record `upstream_sessions:{alias}:{base64url(sub)}|record`: the same list, strongly
+/// consistent and compare-and-swapped, so a logout at any location finds every session and two
+/// logins at once both stay listed. No TTL; expired entries are dropped at each change.
+pub fn upstream_sessions_record(alias: &str, sub: &str) -> OnceKey {
+    OnceKey::in_object(&upstream_sessions(alias, sub), "record")
+}
+
 /// Once marker `logout_jti:{alias}|{sha256(jti)}`: a logout token from an IdP is accepted
 /// once (Back-Channel Logout 1.0 §2.6, 10); TTL = the token's lifetime plus skew. One
 /// Durable Object per IdP holds them.

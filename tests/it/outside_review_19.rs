@@ -5,6 +5,7 @@
 use crate::common::*;
 use keyedge::core::ports::rate_limit::{Limiter, MemoryRateLimit};
 use keyedge::core::ports::Store;
+use serde_json::json;
 
 fn kv_put(world: &World, key: &str, value: &str) {
     futures::executor::block_on(world.store.put(key, value, Some(36_000))).unwrap();
@@ -119,4 +120,32 @@ fn a_revoked_grants_long_lived_access_token_stays_refused_until_it_expires() {
     assert_eq!(userinfo_status(&world, access), 401);
     world.clock.advance(3700);
     assert_eq!(userinfo_status(&world, access), 401, "the revoked access token worked again");
+}
+
+/// The IdP's back-channel logout read and rewrote the upstream-session list in KV: at a
+/// location whose copy was stale it missed a session opened elsewhere (and overwrote the list
+/// without it), answered 200, and the session lived on. The list is in the Durable Object now.
+#[test]
+fn an_idp_logout_ends_a_session_opened_elsewhere_a_moment_ago() {
+    let world = World::with("backchannel_logout = true", "", "");
+    let rp = || rp_request("app", APP_REDIRECT);
+    // alice at home; the IdP's first logout arrives at fra (the IdP's nearest location).
+    let mut first = Browser::default();
+    login(&world, &mut first, &rp().query, "alice");
+    world.store.move_to("fra");
+    let t1 = world.idp.logout_token("alice", |c| c["jti"] = json!("one"));
+    assert_eq!(world.post_form("/broker/up/backchannel_logout", &[("logout_token", &t1)], None).status(), 200);
+    world.store.move_to("home");
+    assert_eq!(first.get(&world, "/account").status(), 302, "the first session ended");
+    // A new session at home (someone signs in with alice's IdP account again) ...
+    let mut second = Browser::default();
+    login(&world, &mut second, &rp().query, "alice");
+    assert_eq!(second.get(&world, "/account").status(), 200);
+    // ... and the IdP ends alice's sessions again: at fra, as always.
+    world.store.move_to("fra");
+    let t2 = world.idp.logout_token("alice", |c| c["jti"] = json!("two"));
+    assert_eq!(world.post_form("/broker/up/backchannel_logout", &[("logout_token", &t2)], None).status(), 200);
+    world.store.move_to("home");
+    world.clock.advance(120);
+    assert_eq!(second.get(&world, "/account").status(), 302, "the IdP's logout was answered 200 and ended nothing");
 }

@@ -274,8 +274,7 @@ async fn after_login(
     if let (ProviderKind::Oidc(cfg), Some(session)) = (&idp.kind, session) {
         if cfg.backchannel_logout {
             let sid = identity.upstream_sid.as_deref();
-            upstream_session::remember(ports, &idp.alias, &identity.sub, sid, session, app.config.session_lifetime)
-                .await?;
+            upstream_session::remember(ports, &idp.alias, &identity.sub, sid, session).await?;
         }
     }
     Ok(())

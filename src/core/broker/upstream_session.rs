@@ -11,7 +11,7 @@ use crate::core::app::Keyedge;
 use crate::core::config::{IdentityProvider, OidcProvider, ProviderKind};
 use crate::core::error::{Failure, OAuthError, Outcome, PageError};
 use crate::core::keys;
-use crate::core::ports::{get_json, put_json, Marker, PortError, Ports};
+use crate::core::ports::{get_json, Marker, PortError, Ports};
 use crate::core::upstream::oidc;
 use crate::core::web::{self, Params, Request};
 
@@ -26,28 +26,50 @@ struct UpstreamSessionRef {
     expires_at: i64,
 }
 
+/// How often a change of an upstream-session list is tried against concurrent ones.
+const LIST_ATTEMPTS: usize = 8;
+
+/// Changes the list of keyedge sessions opened through `(alias, sub)` in the Durable Object
+/// (compare-and-swap, retried), expired entries dropped; `change` may be called again on a
+/// newer list. The list as it was before the change that was written.
+async fn change_list(
+    ports: &Ports<'_>,
+    alias: &str,
+    sub: &str,
+    mut change: impl FnMut(&mut Vec<UpstreamSessionRef>),
+) -> Result<Vec<UpstreamSessionRef>, PortError> {
+    let key = keys::upstream_sessions_record(alias, sub);
+    let now = ports.clock.now();
+    for _ in 0..LIST_ATTEMPTS {
+        let held = ports.once.record_get(&key).await?;
+        let before: Vec<UpstreamSessionRef> =
+            held.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+        let mut refs: Vec<UpstreamSessionRef> = before.iter().filter(|r| r.expires_at > now).cloned().collect();
+        change(&mut refs);
+        let json = serde_json::to_string(&refs).map_err(|e| PortError(e.to_string()))?;
+        if held.as_deref() == Some(json.as_str()) || ports.once.record_swap(&key, held.as_deref(), &json).await? {
+            return Ok(before);
+        }
+    }
+    Err(PortError(format!("upstream sessions of `{alias}` changed by too many requests at once")))
+}
+
 /// Remembers that `session` was opened through `(alias, sub)` with upstream session
-/// `upstream_sid`, for the IdP's back-channel logout. One KV read and write; expired entries
-/// are dropped on the way. Two logins of one upstream user in the same second may lose an
-/// entry (KV has no compare-and-set); that session then ends by its own expiry only.
+/// `upstream_sid`, for the IdP's back-channel logout: in the Durable Object, so that a logout
+/// arriving at any location finds it and two logins at once are both kept.
 pub async fn remember(
     ports: &Ports<'_>,
     alias: &str,
     sub: &str,
     upstream_sid: Option<&str>,
     session: &Session,
-    lifetime: u64,
 ) -> Result<(), PortError> {
-    let key = keys::upstream_sessions(alias, sub);
-    let now = ports.clock.now();
-    let mut refs: Vec<UpstreamSessionRef> = get_json(ports.store, &key).await?.unwrap_or_default();
-    refs.retain(|r| r.expires_at > now);
-    refs.push(UpstreamSessionRef {
+    let entry = UpstreamSessionRef {
         upstream_sid: upstream_sid.map(str::to_owned),
         session_key: session.key.clone(),
         expires_at: session.expires_at,
-    });
-    put_json(ports.store, &key, &refs, Some(lifetime)).await
+    };
+    change_list(ports, alias, sub, |refs| refs.push(entry.clone())).await.map(|_| ())
 }
 
 fn oidc_of<'a>(app: &'a Keyedge, alias: &str) -> Option<(&'a IdentityProvider, &'a OidcProvider)> {
@@ -92,19 +114,15 @@ pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request,
         // needs `sub` too; oidc-provider, Keycloak and Azure AD always send both.
         None => return Err(refused("keyedge needs the `sub` claim to find the sessions")),
     };
-    let key = keys::upstream_sessions(alias, &sub);
-    let refs: Vec<UpstreamSessionRef> = get_json(ports.store, &key).await?.unwrap_or_default();
-    let (ending, kept): (Vec<_>, Vec<_>) =
-        refs.into_iter().partition(|r| claims.sid.is_none() || r.upstream_sid == claims.sid);
-    for r in &ending {
+    let ends = |r: &UpstreamSessionRef| claims.sid.is_none() || r.upstream_sid == claims.sid;
+    let listed = change_list(ports, alias, &sub, |refs| refs.retain(|r| !ends(r))).await?;
+    // Sessions a Worker of the previous version listed in KV (during a rollout) end too.
+    let kv = keys::upstream_sessions(alias, &sub);
+    let previous: Vec<UpstreamSessionRef> = get_json(ports.store, &kv).await?.unwrap_or_default();
+    for r in listed.iter().chain(&previous).filter(|r| ends(r)) {
         if let Some(s) = session::by_key(ports, r.session_key.clone()).await? {
             logout::end_session(app, ports, &s).await?;
         }
-    }
-    if kept.is_empty() {
-        ports.store.delete(&key).await?;
-    } else if !ending.is_empty() {
-        put_json(ports.store, &key, &kept, Some(app.config.session_lifetime)).await?;
     }
     let mut res = web::json_no_store(StatusCode::OK, "{}".into());
     res.headers_mut().insert("cache-control", http::HeaderValue::from_static("no-store"));
