@@ -1,20 +1,22 @@
 // `make soak`: keyedge under load through `wrangler dev` and the local demo IdPs (loopback
 // only, bounded in count and time), checking that nothing is lost or spent twice.
 //
-//   node bench/soak.mjs [--logins 1000] [--inflight 50] [--chains 20] [--refreshes 10] [--minutes 10]
+//   node bench/soak.mjs [--logins 1000] [--inflight 10] [--chains 20] [--refreshes 10] [--minutes 10]
 //
 // Complete logins (authorize → login page → demo IdP → callback → token) with `--inflight` at
 // once; meanwhile refresh chains and gate page views. Then the races: one code redeemed by 20
 // parallel requests, one upstream callback (its `state`) replayed 20 times in parallel. Prints
 // the figures and exits non-zero when anything was lost or spent twice.
-import { Pool } from 'undici';
+import { Agent, Pool, setGlobalDispatcher } from 'undici';
 import { KEYEDGE, Session, pkce } from './flows.mjs';
 import { startServers, KEYEDGE as BASE } from '../tests/e2e/servers.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : dflt; };
 const LOGINS = opt('logins', 1000);
-const INFLIGHT = opt('inflight', 50);
+// 10 at once by default: with 50, `wrangler dev` on a 2-core machine stalls after a few
+// hundred logins (open question, see the issue note); `--inflight 50` reproduces it.
+const INFLIGHT = opt('inflight', 10);
 const CHAINS = Math.min(opt('chains', 20), LOGINS);
 const REFRESHES = opt('refreshes', 10);
 const DEADLINE = Date.now() + opt('minutes', 10) * 60_000;
@@ -52,11 +54,15 @@ async function upToCallback(base, dispatchers) {
   return { session: s, callback: r.stopped, verifier: p.verifier };
 }
 
+// A request that takes this long is counted as an error (`timeout`), not waited for.
+const TIMEOUTS = { headersTimeout: 30_000, bodyTimeout: 30_000 };
+setGlobalDispatcher(new Agent(TIMEOUTS));
+
 async function main() {
   const servers = await startServers();
   const base = BASE;
   const kc = KEYEDGE.init(servers.vars);
-  const dispatchers = { [new URL(base).origin]: new Pool(base, { connections: INFLIGHT }) };
+  const dispatchers = { [new URL(base).origin]: new Pool(base, { connections: INFLIGHT, ...TIMEOUTS }) };
   const figures = {};
   try {
     // ---- logins, with refresh chains and gate page views alongside
@@ -72,15 +78,17 @@ async function main() {
       await Promise.all(chainTokens.map(async (first) => {
         let rt = first;
         for (let i = 0; i < REFRESHES; i++) {
-          try { rt = (await kc.refresh(base, dispatchers, rt)).refresh_token; rotations++; } catch (e) { fail('refresh', e); return; }
+          try { rt = (await kc.refresh(base, dispatchers, rt)).refresh_token; rotations++; } catch (e) { fail(`refresh: ${e.code ?? e.message?.slice(0, 60)}`, e); return; }
         }
         // The token before the current one, presented again: refused (and the family revoked).
         const previous = rt === first ? null : first;
         if (previous) {
           const a = kc.auth();
-          const r = await new Session(dispatchers).go(`${base}/token`, { method: 'POST', headers: a.headers,
-            body: form({ ...a.form, grant_type: 'refresh_token', refresh_token: previous }) });
-          if (r.status === 200) acceptedAfterRotation++;
+          try {
+            const r = await new Session(dispatchers).go(`${base}/token`, { method: 'POST', headers: a.headers,
+              body: form({ ...a.form, grant_type: 'refresh_token', refresh_token: previous }) });
+            if (r.status === 200) acceptedAfterRotation++;
+          } catch (e) { fail(`reuse check: ${e.code ?? e.message?.slice(0, 60)}`, e); }
         }
       }));
       return { rotations, acceptedAfterRotation };
@@ -92,8 +100,8 @@ async function main() {
         ms.push(performance.now() - t0);
         logins.push(r.session);
         if (chainTokens.length < CHAINS) chainTokens.push(r.tokens.refresh_token);
-        if (logins.length % 10 === 0) { await kc.page(base, r.session); pages++; }
-      } catch (e) { fail('login', e); }
+        if (logins.length % 10 === 0) { try { await kc.page(base, r.session); pages++; } catch (e) { fail(`gate page: ${e.code ?? e.message?.slice(0, 60)}`, e); } }
+      } catch (e) { fail(`login: ${e.code ?? e.message?.slice(0, 60)}`, e); }
     });
     const chains = await chainsRun;
     figures.logins = { asked: LOGINS, completed: logins.length, seconds: (Date.now() - started) / 1000,
@@ -103,8 +111,10 @@ async function main() {
     // ---- sessions that exist afterwards: each login's browser still reaches its account page
     let live = 0;
     await pool(logins.length, INFLIGHT, async (i) => {
-      const r = await logins[i].go(`${base}/account`);
-      if (r.status === 200) live++; else fail(`account page ${r.status}`);
+      try {
+        const r = await logins[i].go(`${base}/account`);
+        if (r.status === 200) live++; else fail(`account page ${r.status}`);
+      } catch (e) { fail(`account page: ${e.code ?? e.message?.slice(0, 60)}`, e); }
     });
     figures.sessions_afterwards = live;
     // ---- races
