@@ -89,6 +89,23 @@ pub struct OidcProvider {
     pub upstream_logout: bool,
     /// The end-session endpoint (else discovery's `end_session_endpoint`).
     pub logout_url: Option<Url>,
+    /// Parameters sent on every authorization request, set by a preset (Google's `hd` and
+    /// `access_type`).
+    pub authorization_params: Vec<(&'static str, String)>,
+    /// A `prompt` value sent on every request, added to whatever else is sent (Google's
+    /// `consent` when tokens are stored: only then does it issue a refresh token again).
+    pub required_prompt: Option<PromptValue>,
+    /// `iss` values accepted besides `issuer` (Google's legacy `accounts.google.com`).
+    pub issuer_aliases: Vec<String>,
+    /// The hosted domain the ID token's `hd` claim must name (Google Workspace), `*` for any.
+    pub hosted_domain: Option<String>,
+}
+
+impl OidcProvider {
+    /// Whether `iss` names this provider: its issuer, or one of its `issuer_aliases`.
+    pub fn accepts_issuer(&self, iss: &str) -> bool {
+        iss == self.issuer || self.issuer_aliases.iter().any(|a| a == iss)
+    }
 }
 
 /// An `[[identity_providers]]` table of `kind = "oidc"`, from the options the shared pass left.
@@ -137,6 +154,10 @@ pub(crate) fn provider(
         backchannel_logout: p.backchannel_logout,
         upstream_logout: p.upstream_logout,
         logout_url: opt(p.logout_url.clone(), "logout_url")?,
+        authorization_params: Vec::new(),
+        required_prompt: None,
+        issuer_aliases: Vec::new(),
+        hosted_domain: None,
     })
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 use url::Url;
 
 use self::config::OAuth2Provider;
-use super::oidc::fetch_userinfo;
+use super::oidc::{fetch_json, fetch_userinfo};
 use super::{BrokeredIdentity, ClientSettings, FlowSecrets, UpstreamError, UpstreamTokens};
 use crate::core::claims::StandardClaims;
 use crate::core::config::IdentityProvider;
@@ -86,14 +86,32 @@ pub async fn complete(
     let code = params.get("code").ok_or(UpstreamError::MissingCode)?;
     let response: BasicTokenResponse =
         settings(cfg, redirect_uri).exchange_code(keys, ports, code, secrets.pkce_verifier.as_deref()).await?;
-    let info = fetch_userinfo(&cfg.userinfo_url, response.access_token().secret(), ports).await?;
+    let access_token = response.access_token().secret();
+    let info = fetch_userinfo(&cfg.userinfo_url, access_token, ports).await?;
     let sub = text(&info, &cfg.user_id_claim).ok_or_else(|| {
         UpstreamError::Unavailable(format!("userinfo has no `{}` (user_id_claim)", cfg.user_id_claim))
     })?;
-    let email = text(&info, &cfg.email_claim);
-    let asserted =
-        cfg.email_verified_claim.as_deref().and_then(|p| at_path(&info, p)).is_some_and(|v| v == &Value::Bool(true));
+    let (email, asserted) = match &cfg.email_list_url {
+        Some(url) => {
+            let list = fetch_json(url, access_token, "email list", ports).await?;
+            let (email, verified) = primary_verified_email(&list)?;
+            (email.or_else(|| text(&info, &cfg.email_claim)), verified)
+        }
+        None => {
+            let asserted = cfg
+                .email_verified_claim
+                .as_deref()
+                .and_then(|p| at_path(&info, p))
+                .is_some_and(|v| v == &Value::Bool(true));
+            (text(&info, &cfg.email_claim), asserted)
+        }
+    };
     let email_verified = email.is_some() && (idp.trust_email || asserted);
+    let name = text(&info, &cfg.name_claim);
+    let (given_name, family_name) = match (&name, cfg.split_name) {
+        (Some(name), true) => split_name(name),
+        _ => (None, None),
+    };
     Ok(BrokeredIdentity {
         alias: idp.alias.clone(),
         username: text(&info, &cfg.username_claim).or_else(|| email.clone()).unwrap_or_else(|| sub.clone()),
@@ -101,7 +119,9 @@ pub async fn complete(
         profile: StandardClaims {
             email,
             email_verified,
-            name: text(&info, &cfg.name_claim),
+            name,
+            given_name,
+            family_name,
             picture: text(&info, &cfg.picture_claim),
             ..StandardClaims::default()
         },
@@ -111,4 +131,68 @@ pub async fn complete(
         tokens: UpstreamTokens::from_response(&response, None, ports.clock.now()),
         claims: info,
     })
+}
+
+/// The user's address from a list of them, each `{"email", "primary", "verified"}` (GitHub's
+/// `GET /user/emails`,
+/// https://docs.github.com/en/rest/users/emails#list-email-addresses-for-the-authenticated-user):
+/// the primary address, verified only when the provider says so of that very entry. A verified
+/// address that is not the primary one is never taken: the primary address is the one the user
+/// chose, and another verified one may be an old address at a former employer. `(None, false)`
+/// when no address is primary.
+pub fn primary_verified_email(list: &Value) -> Result<(Option<String>, bool), UpstreamError> {
+    let entries = list.as_array().ok_or_else(|| UpstreamError::Unavailable("the email list is not a list".into()))?;
+    let primary = entries.iter().find(|e| e.get("primary") == Some(&Value::Bool(true)));
+    Ok(match primary.and_then(|e| Some((e.get("email")?.as_str()?, e))) {
+        Some((email, entry)) if !email.is_empty() => {
+            (Some(email.to_owned()), entry.get("verified") == Some(&Value::Bool(true)))
+        }
+        _ => (None, false),
+    })
+}
+
+/// `"Mona Lisa Octocat"` → given `"Mona Lisa"`, family `"Octocat"`: for providers with one
+/// `name` field, the last word is taken as the family name (the profile form lets the user
+/// correct it); a single word is a given name only.
+pub fn split_name(name: &str) -> (Option<String>, Option<String>) {
+    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    match name.rsplit_once(' ') {
+        Some((given, family)) => (Some(given.to_owned()), Some(family.to_owned())),
+        None if name.is_empty() => (None, None),
+        None => (Some(name), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_the_primary_address_counts_and_only_when_verified() {
+        let list = json!([
+            {"email": "old@former.example", "primary": false, "verified": true, "visibility": null},
+            {"email": "mona@example.com", "primary": true, "verified": true, "visibility": "private"},
+        ]);
+        assert_eq!(primary_verified_email(&list).unwrap(), (Some("mona@example.com".into()), true));
+        let unverified = json!([
+            {"email": "old@former.example", "primary": false, "verified": true},
+            {"email": "mona@example.com", "primary": true, "verified": false},
+        ]);
+        assert_eq!(primary_verified_email(&unverified).unwrap(), (Some("mona@example.com".into()), false));
+        let no_primary = json!([{"email": "old@former.example", "primary": false, "verified": true}]);
+        assert_eq!(primary_verified_email(&no_primary).unwrap(), (None, false));
+        // Only a JSON `true` is a yes.
+        let stringly = json!([{"email": "mona@example.com", "primary": true, "verified": "true"}]);
+        assert_eq!(primary_verified_email(&stringly).unwrap(), (Some("mona@example.com".into()), false));
+        assert!(primary_verified_email(&json!({"message": "Bad credentials"})).is_err());
+    }
+
+    #[test]
+    fn a_full_name_splits_at_the_last_word() {
+        let s = |v: &str| Some(v.to_owned());
+        assert_eq!(split_name("Mona Lisa  Octocat "), (s("Mona Lisa"), s("Octocat")));
+        assert_eq!(split_name("Octocat"), (s("Octocat"), None));
+        assert_eq!(split_name("  "), (None, None));
+    }
 }
