@@ -99,6 +99,9 @@ pub struct OidcProvider {
     pub issuer_aliases: Vec<String>,
     /// The hosted domain the ID token's `hd` claim must name (Google Workspace), `*` for any.
     pub hosted_domain: Option<String>,
+    /// Split a full `name` into `given_name` and `family_name` when the provider sends
+    /// neither (GitLab), set by a preset.
+    pub split_name: bool,
 }
 
 impl OidcProvider {
@@ -158,6 +161,7 @@ pub(crate) fn provider(
         required_prompt: None,
         issuer_aliases: Vec::new(),
         hosted_domain: None,
+        split_name: false,
     })
 }
 

@@ -416,6 +416,9 @@ pub async fn complete(
     profile.email_verified = profile.email.is_some() && (idp.trust_email || profile.email_verified);
     profile.phone_number_verified &= profile.phone_number.is_some();
     profile.address = profile.address.filter(Value::is_object);
+    if cfg.split_name {
+        profile.split_full_name();
+    }
     Ok(BrokeredIdentity {
         alias: idp.alias.clone(),
         username: preferred_username.or_else(|| profile.email.clone()).unwrap_or_else(|| claims.sub.clone()),

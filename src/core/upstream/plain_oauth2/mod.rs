@@ -107,24 +107,21 @@ pub async fn complete(
         }
     };
     let email_verified = email.is_some() && (idp.trust_email || asserted);
-    let name = text(&info, &cfg.name_claim);
-    let (given_name, family_name) = match (&name, cfg.split_name) {
-        (Some(name), true) => split_name(name),
-        _ => (None, None),
+    let mut profile = StandardClaims {
+        email,
+        email_verified,
+        name: text(&info, &cfg.name_claim),
+        picture: text(&info, &cfg.picture_claim),
+        ..StandardClaims::default()
     };
+    if cfg.split_name {
+        profile.split_full_name();
+    }
     Ok(BrokeredIdentity {
         alias: idp.alias.clone(),
-        username: text(&info, &cfg.username_claim).or_else(|| email.clone()).unwrap_or_else(|| sub.clone()),
+        username: text(&info, &cfg.username_claim).or_else(|| profile.email.clone()).unwrap_or_else(|| sub.clone()),
         sub,
-        profile: StandardClaims {
-            email,
-            email_verified,
-            name,
-            given_name,
-            family_name,
-            picture: text(&info, &cfg.picture_claim),
-            ..StandardClaims::default()
-        },
+        profile,
         upstream_sid: None,
         // An OAuth 2.0 API says nothing verifiable about when the user authenticated.
         auth_time: None,
@@ -151,18 +148,6 @@ pub fn primary_verified_email(list: &Value) -> Result<(Option<String>, bool), Up
     })
 }
 
-/// `"Mona Lisa Octocat"` → given `"Mona Lisa"`, family `"Octocat"`: for providers with one
-/// `name` field, the last word is taken as the family name (the profile form lets the user
-/// correct it); a single word is a given name only.
-pub fn split_name(name: &str) -> (Option<String>, Option<String>) {
-    let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
-    match name.rsplit_once(' ') {
-        Some((given, family)) => (Some(given.to_owned()), Some(family.to_owned())),
-        None if name.is_empty() => (None, None),
-        None => (Some(name), None),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,13 +171,5 @@ mod tests {
         let stringly = json!([{"email": "mona@example.com", "primary": true, "verified": "true"}]);
         assert_eq!(primary_verified_email(&stringly).unwrap(), (Some("mona@example.com".into()), false));
         assert!(primary_verified_email(&json!({"message": "Bad credentials"})).is_err());
-    }
-
-    #[test]
-    fn a_full_name_splits_at_the_last_word() {
-        let s = |v: &str| Some(v.to_owned());
-        assert_eq!(split_name("Mona Lisa  Octocat "), (s("Mona Lisa"), s("Octocat")));
-        assert_eq!(split_name("Octocat"), (s("Octocat"), None));
-        assert_eq!(split_name("  "), (None, None));
     }
 }

@@ -63,5 +63,7 @@ pub(crate) fn provider(options: KindOptions, secrets: &Secrets) -> Result<OidcPr
         required_prompt: None,
         issuer_aliases: Vec::new(),
         hosted_domain: None,
+        // GitLab has one `name` field.
+        split_name: true,
     })
 }

@@ -94,6 +94,8 @@ pub(crate) fn provider(
         required_prompt: store_tokens.then_some(PromptValue::Consent),
         issuer_aliases: issuer.strip_prefix("https://").map(str::to_owned).into_iter().collect(),
         hosted_domain,
+        // Google sends `given_name` and `family_name`.
+        split_name: false,
         issuer,
     })
 }
