@@ -71,14 +71,6 @@ struct GitHub {
     requests: RefCell<Vec<String>>,
 }
 
-fn answer(status: u16, body: Value) -> http::Response<Vec<u8>> {
-    http::Response::builder()
-        .status(status)
-        .header("content-type", "application/json; charset=utf-8")
-        .body(body.to_string().into_bytes())
-        .unwrap()
-}
-
 /// GitHub's REST API error shape.
 fn api_error(status: u16, message: &str) -> http::Response<Vec<u8>> {
     answer(
@@ -214,7 +206,9 @@ impl GitHub {
         // GitHub lists the granted scopes comma-separated.
         reply(json!({"access_token": token, "scope": scopes, "token_type": "bearer"}))
     }
+}
 
+impl StandIn for GitHub {
     /// `user` authorizes the app at `authorize_url`; returns the callback URL.
     fn approve(&self, authorize_url: &str, user: &str) -> String {
         assert!(authorize_url.starts_with(&format!("{GHE}/login/oauth/authorize?")), "{authorize_url}");
@@ -226,24 +220,24 @@ impl GitHub {
         let challenge = q.get("code_challenge").cloned();
         let issued = IssuedCode { user: user.to_owned(), challenge, redirect_uri: q["redirect_uri"].clone(), scopes };
         self.codes.borrow_mut().insert(code.clone(), issued);
-        let mut cb = url::Url::parse(&q["redirect_uri"]).unwrap();
-        cb.query_pairs_mut().append_pair("code", &code).append_pair("state", &q["state"]);
-        cb.to_string()
+        redirect_back(authorize_url, &[("code", &code)])
     }
+}
 
+impl GitHub {
     /// The user clicks "Cancel" at GitHub.
     fn deny(&self, authorize_url: &str) -> String {
-        let q = query(authorize_url);
-        let mut cb = url::Url::parse(&q["redirect_uri"]).unwrap();
-        cb.query_pairs_mut()
-            .append_pair("error", "access_denied")
-            .append_pair("error_description", "The user has denied your application access.")
-            .append_pair(
-                "error_uri",
-                "/apps/building-integrations/setting-up-and-registering-oauth-apps/troubleshooting-authorization-request-errors/#access-denied",
-            )
-            .append_pair("state", &q["state"]);
-        cb.to_string()
+        redirect_back(
+            authorize_url,
+            &[
+                ("error", "access_denied"),
+                ("error_description", "The user has denied your application access."),
+                (
+                    "error_uri",
+                    "/apps/building-integrations/setting-up-and-registering-oauth-apps/troubleshooting-authorization-request-errors/#access-denied",
+                ),
+            ],
+        )
     }
 }
 
@@ -268,8 +262,7 @@ fn github_world() -> (World, Rc<GitHub>) {
 
 /// A login of `user` at GitHub for the application; keyedge's answer to the callback.
 fn sign_in(world: &World, gh: &GitHub, browser: &mut Browser, user: &str) -> (http::Response<Vec<u8>>, RpRequest) {
-    let (at_github, rp) = to_provider(world, browser, "github");
-    (browser.get(world, &gh.approve(&at_github, user)), rp)
+    super::sign_in(world, gh, browser, "github", user)
 }
 
 #[test]

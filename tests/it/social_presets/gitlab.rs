@@ -11,7 +11,7 @@
 use super::*;
 use crate::common::fake_idp::{jwks_for, rsa_key, sign};
 use keyedge::core::ports::Clock;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -24,14 +24,6 @@ struct GitLab {
     codes: RefCell<HashMap<String, (String, String, String)>>,
     email_verified: RefCell<bool>,
     refuse_client: RefCell<bool>,
-}
-
-fn answer(status: u16, body: Value) -> http::Response<Vec<u8>> {
-    http::Response::builder()
-        .status(status)
-        .header("content-type", "application/json; charset=utf-8")
-        .body(body.to_string().into_bytes())
-        .unwrap()
 }
 
 /// `user`'s GitLab id and address.
@@ -127,26 +119,28 @@ impl GitLab {
                 "id_token": sign(&self.key, "gl-1", claims)}),
         )
     }
+}
 
+impl StandIn for GitLab {
     fn approve(&self, auth_url: &str, user: &str) -> String {
         assert!(auth_url.starts_with(&format!("{GITLAB}/oauth/authorize?")), "{auth_url}");
         let q = query(auth_url);
         assert_eq!((q["client_id"].as_str(), q["scope"].as_str()), ("gl-app", "openid profile email"));
         let code = format!("gl-code-{}", self.codes.borrow().len());
         self.codes.borrow_mut().insert(code.clone(), (user.to_owned(), q["nonce"].clone(), q["redirect_uri"].clone()));
-        let mut cb = url::Url::parse(&q["redirect_uri"]).unwrap();
-        cb.query_pairs_mut().append_pair("code", &code).append_pair("state", &q["state"]);
-        cb.to_string()
+        redirect_back(auth_url, &[("code", &code)])
     }
+}
 
+impl GitLab {
     fn deny(&self, auth_url: &str) -> String {
-        let q = query(auth_url);
-        let mut cb = url::Url::parse(&q["redirect_uri"]).unwrap();
-        cb.query_pairs_mut()
-            .append_pair("error", "access_denied")
-            .append_pair("error_description", "The resource owner or authorization server denied the request.")
-            .append_pair("state", &q["state"]);
-        cb.to_string()
+        redirect_back(
+            auth_url,
+            &[
+                ("error", "access_denied"),
+                ("error_description", "The resource owner or authorization server denied the request."),
+            ],
+        )
     }
 }
 
@@ -159,8 +153,7 @@ fn gitlab_world() -> (World, Rc<GitLab>) {
 }
 
 fn sign_in(world: &World, gitlab: &GitLab, browser: &mut Browser, user: &str) -> (http::Response<Vec<u8>>, RpRequest) {
-    let (at_gitlab, rp) = to_provider(world, browser, "gitlab");
-    (browser.get(world, &gitlab.approve(&at_gitlab, user)), rp)
+    super::sign_in(world, gitlab, browser, "gitlab", user)
 }
 
 #[test]

@@ -14,7 +14,7 @@
 use super::*;
 use crate::common::fake_idp::{jwks_for, rsa_key, sign};
 use keyedge::core::ports::Clock;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -73,14 +73,6 @@ struct Google {
     iss: RefCell<String>,
     token_error: RefCell<Option<(u16, &'static str, &'static str)>>,
     token_requests: RefCell<usize>,
-}
-
-fn answer(status: u16, body: Value) -> http::Response<Vec<u8>> {
-    http::Response::builder()
-        .status(status)
-        .header("content-type", "application/json; charset=utf-8")
-        .body(body.to_string().into_bytes())
-        .unwrap()
 }
 
 impl Google {
@@ -208,7 +200,9 @@ impl Google {
         }
         answer(200, body)
     }
+}
 
+impl StandIn for Google {
     /// `name` picks an account at Google's account chooser and consents; the callback URL,
     /// with the extra parameters Google adds to it.
     fn approve(&self, auth_url: &str, name: &str) -> String {
@@ -230,25 +224,21 @@ impl Google {
             refresh,
         };
         self.codes.borrow_mut().insert(code.clone(), entry);
-        let mut cb = url::Url::parse(&q["redirect_uri"]).unwrap();
-        cb.query_pairs_mut()
-            .append_pair("state", &q["state"])
-            .append_pair("iss", GOOGLE)
-            .append_pair("code", &code)
-            .append_pair("scope", "email profile openid https://www.googleapis.com/auth/userinfo.email")
-            .append_pair("authuser", "0");
-        if let Some(hd) = a.hd {
-            cb.query_pairs_mut().append_pair("hd", hd);
-        }
-        cb.query_pairs_mut().append_pair("prompt", if consent { "consent" } else { "none" });
-        cb.to_string()
+        let mut params = vec![
+            ("iss", GOOGLE),
+            ("code", &code),
+            ("scope", "email profile openid https://www.googleapis.com/auth/userinfo.email"),
+            ("authuser", "0"),
+            ("prompt", if consent { "consent" } else { "none" }),
+        ];
+        params.extend(a.hd.map(|hd| ("hd", hd)));
+        redirect_back(auth_url, &params)
     }
+}
 
+impl Google {
     fn deny(&self, auth_url: &str) -> String {
-        let q = query(auth_url);
-        let mut cb = url::Url::parse(&q["redirect_uri"]).unwrap();
-        cb.query_pairs_mut().append_pair("error", "access_denied").append_pair("state", &q["state"]);
-        cb.to_string()
+        redirect_back(auth_url, &[("error", "access_denied")])
     }
 }
 
@@ -262,8 +252,7 @@ fn google_world(options: &str, app: &str) -> (World, Rc<Google>) {
 }
 
 fn sign_in(world: &World, google: &Google, browser: &mut Browser, name: &str) -> (http::Response<Vec<u8>>, RpRequest) {
-    let (at_google, rp) = to_provider(world, browser, "google");
-    (browser.get(world, &google.approve(&at_google, name)), rp)
+    super::sign_in(world, google, browser, "google", name)
 }
 
 #[test]

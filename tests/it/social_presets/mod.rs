@@ -34,6 +34,44 @@ pub fn to_provider(world: &World, browser: &mut Browser, alias: &str) -> (String
     (location(&to_provider), rp)
 }
 
+/// What a user does at a provider's stand-in.
+pub trait StandIn {
+    /// `user` signs in there and approves keyedge's request at `authorize_url`; the URL the
+    /// provider sends the browser back to.
+    fn approve(&self, authorize_url: &str, user: &str) -> String;
+}
+
+/// A login of `user` at the provider `alias` for the application: keyedge's answer to the
+/// provider's redirect back, and the application's request.
+pub fn sign_in(
+    world: &World,
+    provider: &impl StandIn,
+    browser: &mut Browser,
+    alias: &str,
+    user: &str,
+) -> (http::Response<Vec<u8>>, RpRequest) {
+    let (at_provider, rp) = to_provider(world, browser, alias);
+    (browser.get(world, &provider.approve(&at_provider, user)), rp)
+}
+
+/// The provider's redirect back to keyedge for the request at `authorize_url`: its
+/// `redirect_uri` with `params` and the request's `state`.
+pub fn redirect_back(authorize_url: &str, params: &[(&str, &str)]) -> String {
+    let q = query(authorize_url);
+    let mut back = url::Url::parse(&q["redirect_uri"]).unwrap();
+    back.query_pairs_mut().extend_pairs(params).append_pair("state", &q["state"]);
+    back.to_string()
+}
+
+/// A JSON answer, as the providers send them.
+pub fn answer(status: u16, body: serde_json::Value) -> http::Response<Vec<u8>> {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(body.to_string().into_bytes())
+        .unwrap()
+}
+
 /// The claims of the ID token keyedge issues for `code`.
 pub fn claims_for(world: &World, code: &str, rp: &RpRequest) -> serde_json::Value {
     id_claims(&json(&redeem(world, code, &rp.verifier)))

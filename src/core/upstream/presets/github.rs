@@ -10,8 +10,8 @@
 
 use serde::Deserialize;
 
-use super::{base_url, endpoint, secret_post};
-use crate::core::config::{err, required, ConfigError, KindOptions, Secrets};
+use super::{base_url, client, endpoint};
+use crate::core::config::{err, ConfigError, KindOptions, Secrets};
 use crate::core::upstream::plain_oauth2::config::OAuth2Provider;
 use crate::core::vocab::Scopes;
 
@@ -24,18 +24,13 @@ pub const DEFAULT_SCOPES: &str = "read:user user:email";
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawGitHub {
-    #[serde(default)]
-    client_id: Option<String>,
-    #[serde(default)]
-    client_secret_env: Option<String>,
-    #[serde(default)]
-    default_scopes: Option<String>,
     /// GitHub Enterprise Server, e.g. `https://github.example.com`.
     #[serde(default)]
     base_url: Option<String>,
 }
 
-pub(crate) fn provider(options: KindOptions, secrets: &Secrets) -> Result<OAuth2Provider, ConfigError> {
+pub(crate) fn provider(mut options: KindOptions, secrets: &Secrets) -> Result<OAuth2Provider, ConfigError> {
+    let client = client(&mut options, secrets, DEFAULT_SCOPES)?;
     let path = options.path;
     let raw: RawGitHub = options.finish()?;
     let (web, api) = match &raw.base_url {
@@ -45,8 +40,7 @@ pub(crate) fn provider(options: KindOptions, secrets: &Secrets) -> Result<OAuth2
         }
         None => (WEB.to_owned(), API.to_owned()),
     };
-    let default_scopes = raw.default_scopes.unwrap_or_else(|| DEFAULT_SCOPES.to_owned());
-    let scopes = Scopes::parse(&default_scopes);
+    let scopes = Scopes::parse(&client.default_scopes);
     // `user` includes `user:email` (https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/scopes-for-oauth-apps).
     if !scopes.contains("user:email") && !scopes.contains("user") {
         return Err(err(
@@ -55,9 +49,9 @@ pub(crate) fn provider(options: KindOptions, secrets: &Secrets) -> Result<OAuth2
         ));
     }
     Ok(OAuth2Provider {
-        client_id: required(raw.client_id, path, "client_id")?,
-        client_auth: secret_post(raw.client_secret_env.as_deref(), path, secrets)?,
-        default_scopes,
+        client_id: client.client_id,
+        client_auth: client.client_auth,
+        default_scopes: client.default_scopes,
         authorization_url: endpoint(&web, "/login/oauth/authorize", path, "base_url")?,
         token_url: endpoint(&web, "/login/oauth/access_token", path, "base_url")?,
         userinfo_url: endpoint(&api, "/user", path, "base_url")?,

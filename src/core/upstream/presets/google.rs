@@ -9,24 +9,18 @@
 
 use serde::Deserialize;
 
-use super::secret_post;
-use crate::core::config::{err, parse_url, required, ConfigError, KindOptions, Secrets};
-use crate::core::upstream::oidc::config::{OidcProvider, SignatureCheck};
-use crate::core::vocab::{scope, PromptValue, Scopes};
+use super::{client, oidc, Preset};
+use crate::core::config::{err, parse_url, ConfigError, KindOptions, Secrets};
+use crate::core::upstream::oidc::config::OidcProvider;
+use crate::core::vocab::PromptValue;
 
 pub const ISSUER: &str = "https://accounts.google.com";
 pub const DEFAULT_SCOPES: &str = "openid email profile";
 
-/// The options of `kind = "google"` (besides the shared ones).
+/// The options of `kind = "google"` (besides the shared ones and the client's).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawGoogle {
-    #[serde(default)]
-    client_id: Option<String>,
-    #[serde(default)]
-    client_secret_env: Option<String>,
-    #[serde(default)]
-    default_scopes: Option<String>,
     /// A Google Workspace domain (or `*` for any): sent as `hd`, and required of the ID token.
     #[serde(default)]
     hd: Option<String>,
@@ -37,23 +31,17 @@ pub(crate) struct RawGoogle {
 
 /// `store_tokens` of the provider: stored tokens are refreshable only with offline access.
 pub(crate) fn provider(
-    options: KindOptions,
+    mut options: KindOptions,
     secrets: &Secrets,
     store_tokens: bool,
 ) -> Result<OidcProvider, ConfigError> {
+    let client = client(&mut options, secrets, DEFAULT_SCOPES)?;
     let path = options.path;
     let raw: RawGoogle = options.finish()?;
     let issuer = raw.issuer.unwrap_or_else(|| ISSUER.to_owned());
     let url = parse_url(&issuer).map_err(|m| err(format!("{path}.issuer"), m))?;
     if url.query().is_some() || url.fragment().is_some() || issuer.ends_with('/') {
         return Err(err(format!("{path}.issuer"), "must have no query, fragment or trailing slash"));
-    }
-    let default_scopes = raw.default_scopes.unwrap_or_else(|| DEFAULT_SCOPES.to_owned());
-    if !Scopes::parse(&default_scopes).contains(scope::OPENID) {
-        return Err(err(
-            format!("{path}.default_scopes"),
-            "Google signs in with OpenID Connect: needs the `openid` scope",
-        ));
     }
     let hosted_domain = match raw.hd {
         Some(hd) => Some(hosted_domain(&hd).ok_or_else(|| {
@@ -72,31 +60,15 @@ pub(crate) fn provider(
         authorization_params.push(("access_type", "offline".to_owned()));
     }
     Ok(OidcProvider {
-        client_id: required(raw.client_id, path, "client_id")?,
-        client_auth: secret_post(raw.client_secret_env.as_deref(), path, secrets)?,
-        default_scopes,
-        authorization_url: None,
-        token_url: None,
-        jwks_url: None,
-        userinfo_url: None,
-        allowed_clock_skew: 30,
-        disable_userinfo: false,
         // Let someone signed in to several Google accounts choose one.
         prompt: Some(PromptValue::SelectAccount),
-        accepts_prompt_none_forward: false,
-        signature: SignatureCheck::Jwks,
-        backchannel_logout: false,
-        upstream_logout: false,
-        logout_url: None,
         authorization_params,
         // Google issues a refresh token when the user consents; a later login without
         // `prompt=consent` gets none, and the stored tokens could no longer be refreshed.
         required_prompt: store_tokens.then_some(PromptValue::Consent),
         issuer_aliases: issuer.strip_prefix("https://").map(str::to_owned).into_iter().collect(),
         hosted_domain,
-        // Google sends `given_name` and `family_name`.
-        split_name: false,
-        issuer,
+        ..oidc(Preset::Google, issuer, client, path)?
     })
 }
 

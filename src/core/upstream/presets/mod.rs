@@ -10,10 +10,13 @@ pub mod github;
 pub mod gitlab;
 pub mod google;
 
+use serde::Deserialize;
 use url::Url;
 
 use super::client_config::UpstreamClientAuth;
-use crate::core::config::{err, parse_url, ConfigError, Secrets};
+use super::oidc::config::{OidcProvider, SignatureCheck};
+use crate::core::config::{err, parse_url, required, ConfigError, KindOptions, Secrets};
+use crate::core::vocab::{scope, Scopes};
 
 /// A provider keyedge knows by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,19 +56,75 @@ impl Preset {
     }
 }
 
-/// keyedge authenticates to every preset's token endpoint with the secret in the form body,
-/// the way each provider documents its token request.
-fn secret_post(
-    client_secret_env: Option<&str>,
-    path: &str,
-    secrets: &Secrets,
-) -> Result<UpstreamClientAuth, ConfigError> {
-    match client_secret_env {
+/// The client options every preset takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPresetClient {
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret_env: Option<String>,
+    #[serde(default)]
+    default_scopes: Option<String>,
+}
+
+/// keyedge as a preset's client.
+pub(crate) struct PresetClient {
+    client_id: String,
+    /// The secret in the token request's body, the way each provider documents it.
+    client_auth: UpstreamClientAuth,
+    default_scopes: String,
+}
+
+/// Takes the client options out of a preset's table; `default_scopes` unless configured.
+fn client(options: &mut KindOptions, secrets: &Secrets, default_scopes: &str) -> Result<PresetClient, ConfigError> {
+    let raw: RawPresetClient = options.take()?;
+    let path = options.path;
+    let client_auth = match raw.client_secret_env.as_deref() {
         Some(name) if !name.is_empty() => {
-            Ok(UpstreamClientAuth::SecretPost(secrets.need(format!("{path}.client_secret_env"), name)?))
+            UpstreamClientAuth::SecretPost(secrets.need(format!("{path}.client_secret_env"), name)?)
         }
-        _ => Err(err(format!("{path}.client_secret_env"), "is required")),
+        _ => return Err(err(format!("{path}.client_secret_env"), "is required")),
+    };
+    Ok(PresetClient {
+        client_id: required(raw.client_id, path, "client_id")?,
+        client_auth,
+        default_scopes: raw.default_scopes.unwrap_or_else(|| default_scopes.to_owned()),
+    })
+}
+
+/// An OpenID Connect provider found by `issuer`'s discovery, with keyedge's defaults; each
+/// preset changes what its provider needs.
+fn oidc(preset: Preset, issuer: String, client: PresetClient, path: &str) -> Result<OidcProvider, ConfigError> {
+    if !Scopes::parse(&client.default_scopes).contains(scope::OPENID) {
+        return Err(err(
+            format!("{path}.default_scopes"),
+            format!("{} signs in with OpenID Connect: needs the `openid` scope", preset.display_name()),
+        ));
     }
+    Ok(OidcProvider {
+        issuer,
+        client_id: client.client_id,
+        client_auth: client.client_auth,
+        default_scopes: client.default_scopes,
+        authorization_url: None,
+        token_url: None,
+        jwks_url: None,
+        userinfo_url: None,
+        allowed_clock_skew: 30,
+        disable_userinfo: false,
+        prompt: None,
+        accepts_prompt_none_forward: false,
+        signature: SignatureCheck::Jwks,
+        backchannel_logout: false,
+        upstream_logout: false,
+        logout_url: None,
+        authorization_params: Vec::new(),
+        required_prompt: None,
+        issuer_aliases: Vec::new(),
+        hosted_domain: None,
+        split_name: false,
+    })
 }
 
 /// A `base_url` (a self-hosted instance): https, no query or fragment; without a trailing slash.
