@@ -210,6 +210,10 @@ impl StandIn for Google {
         let q = query(auth_url);
         *self.last_authorize.borrow_mut() = q.clone();
         assert_eq!((q["client_id"].as_str(), q["response_type"].as_str()), (CLIENT, "code"));
+        // Google knows these three; another value is an `invalid_request` shown at Google,
+        // and the user never comes back.
+        let known = ["none", "consent", "select_account"];
+        assert!(q.get("prompt").is_none_or(|p| p.split(' ').all(|v| known.contains(&v))), "{q:?}");
         let a = account(name);
         let offline = q.get("access_type").map(String::as_str) == Some("offline");
         let consent = q.get("prompt").is_some_and(|p| p.split(' ').any(|v| v == "consent"));
@@ -337,6 +341,19 @@ fn with_stored_tokens_google_is_asked_for_offline_access_and_they_refresh() {
         assert_eq!(stored["expires_in"], 3599);
     }
     assert_eq!(*google.token_requests.borrow(), before + 1, "refreshed once, then read as stored");
+}
+
+#[test]
+fn a_clients_prompt_login_reaches_google_as_max_age_alone() {
+    let (world, google) = google_world("", "");
+    let mut browser = Browser::default();
+    let rp = request_with(&[("kc_idp_hint", "google"), ("prompt", "login")]);
+    let to_broker = browser.get(&world, &format!("/authorize?{}", rp.query));
+    let at_google = location(&browser.get(&world, &location(&to_broker)));
+    let res = browser.get(&world, &google.approve(&at_google, "carol"));
+    let q = google.last_authorize.borrow().clone();
+    assert_eq!((q["prompt"].as_str(), q["max_age"].as_str()), ("select_account", "0"));
+    assert!(location(&res).starts_with(APP_REDIRECT), "{}: {}", res.status(), body(&res));
 }
 
 #[test]

@@ -95,6 +95,9 @@ pub struct OidcProvider {
     /// A `prompt` value sent on every request, added to whatever else is sent (Google's
     /// `consent` when tokens are stored: only then does it issue a refresh token again).
     pub required_prompt: Option<PromptValue>,
+    /// The `prompt` values the provider knows, when it does not know them all (Google has no
+    /// `login`): a client's others are not passed on.
+    pub prompt_values: Option<&'static [PromptValue]>,
     /// `iss` values accepted besides `issuer` (Google's legacy `accounts.google.com`).
     pub issuer_aliases: Vec<String>,
     /// The hosted domain the ID token's `hd` claim must name (Google Workspace), `*` for any.
@@ -105,6 +108,11 @@ pub struct OidcProvider {
 }
 
 impl OidcProvider {
+    /// Whether the provider knows the `prompt` value `value`.
+    pub fn knows_prompt(&self, value: PromptValue) -> bool {
+        self.prompt_values.is_none_or(|known| known.contains(&value))
+    }
+
     /// Whether `iss` names this provider: its issuer, or one of its `issuer_aliases`.
     pub fn accepts_issuer(&self, iss: &str) -> bool {
         iss == self.issuer || self.issuer_aliases.iter().any(|a| a == iss)
@@ -159,6 +167,7 @@ pub(crate) fn provider(
         logout_url: opt(p.logout_url.clone(), "logout_url")?,
         authorization_params: Vec::new(),
         required_prompt: None,
+        prompt_values: None,
         issuer_aliases: Vec::new(),
         hosted_domain: None,
         split_name: false,

@@ -191,11 +191,17 @@ pub fn begin(
     if let Some(challenge) = secrets.pkce_challenge() {
         request = request.set_pkce_challenge(challenge);
     }
-    // The client's prompt replaces the configured one; a preset's required value joins either.
+    // The client's prompt (what of it the provider knows) replaces the configured one; a
+    // preset's required value joins either.
     let mut prompt = cfg.prompt.map(|v| Prompt::default().with(v));
     for (name, value) in forward {
         match Prompt::parse(value) {
-            Ok(forwarded) if *name == "prompt" => prompt = Some(forwarded),
+            Ok(forwarded) if *name == "prompt" => {
+                let known = forwarded.filter(|v| cfg.knows_prompt(v));
+                if !known.is_empty() {
+                    prompt = Some(known);
+                }
+            }
             _ => request = request.add_extra_param(*name, value.clone()),
         }
     }

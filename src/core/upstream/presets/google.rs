@@ -66,6 +66,8 @@ pub(crate) fn provider(
         // Google issues a refresh token when the user consents; a later login without
         // `prompt=consent` gets none, and the stored tokens could no longer be refreshed.
         required_prompt: store_tokens.then_some(PromptValue::Consent),
+        // Google has no `prompt=login` (it refuses the request); `max_age` still goes.
+        prompt_values: Some(&[PromptValue::None, PromptValue::Consent, PromptValue::SelectAccount]),
         issuer_aliases: issuer.strip_prefix("https://").map(str::to_owned).into_iter().collect(),
         hosted_domain,
         ..oidc(Preset::Google, issuer, client, path)?

@@ -121,6 +121,7 @@ fn oidc(preset: Preset, issuer: String, client: PresetClient, path: &str) -> Res
         logout_url: None,
         authorization_params: Vec::new(),
         required_prompt: None,
+        prompt_values: None,
         issuer_aliases: Vec::new(),
         hosted_domain: None,
         split_name: false,
