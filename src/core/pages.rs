@@ -3,9 +3,11 @@
 use askama::Template;
 
 use super::broker::users::User;
+use super::config::IdentityProvider;
 use super::csrf::CsrfToken;
 use super::error::PageError;
 use super::i18n::Messages;
+use super::upstream::presets::Preset;
 
 /// What every page needs: the stylesheet's path and the words in the reader's language.
 #[derive(Clone, Copy)]
@@ -48,7 +50,32 @@ pub struct Login<'a> {
 pub struct ProviderChoice {
     pub display_name: String,
     pub href: String,
-    pub icon: Option<String>,
+    /// The operator's `icon` (an image).
+    pub icon_url: Option<String>,
+    /// Else the preset's brand icon, inline SVG markup from `www/icons` (no request; hidden
+    /// from screen readers: the button's name is its label).
+    pub icon_svg: Option<&'static str>,
+}
+
+impl ProviderChoice {
+    /// The button for `idp`, going to `href`.
+    pub fn new(idp: &IdentityProvider, href: String) -> Self {
+        ProviderChoice {
+            display_name: idp.display_name.clone(),
+            href,
+            icon_url: idp.icon.clone(),
+            icon_svg: idp.preset.filter(|_| idp.icon.is_none()).map(brand_icon),
+        }
+    }
+}
+
+/// A preset's brand icon: inline SVG, replaceable like every file in `www/`.
+pub fn brand_icon(preset: Preset) -> &'static str {
+    match preset {
+        Preset::GitHub => include_str!("../../www/icons/github.svg"),
+        Preset::Google => include_str!("../../www/icons/google.svg"),
+        Preset::GitLab => include_str!("../../www/icons/gitlab.svg"),
+    }
 }
 
 #[derive(Template)]

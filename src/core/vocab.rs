@@ -114,6 +114,14 @@ impl Prompt {
         PromptValue::ALL.into_iter().filter(move |v| self.contains(*v))
     }
 
+    /// The set with `value` added; `none` stands alone, so nothing is added to it.
+    pub fn with(self, value: PromptValue) -> Self {
+        if self.contains(PromptValue::None) {
+            return self;
+        }
+        Prompt(self.0 | value.bit())
+    }
+
     /// The values `keep` accepts.
     pub fn filter(self, keep: impl Fn(PromptValue) -> bool) -> Self {
         Prompt(self.iter().filter(|v| keep(*v)).fold(0, |bits, v| bits | v.bit()))

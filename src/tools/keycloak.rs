@@ -7,6 +7,8 @@ use serde_json::Value;
 use toml::map::Map;
 use toml::Value as T;
 
+use crate::core::upstream::presets::Preset;
+
 /// The converted configuration (TOML text to append to `keyedge.toml`) and the report.
 #[derive(Debug, Default)]
 pub struct Conversion {
@@ -83,31 +85,56 @@ const IGNORED_CONFIG: &[&str] = &[
     "metadataDescriptorUrl",
 ];
 
-/// A social provider of Keycloak that keyedge can express.
-fn social(provider: &str) -> Option<Map<String, T>> {
-    let mut m = Map::new();
-    let s = |v: &str| T::String(v.into());
-    match provider {
-        "google" => {
-            m.insert("kind".into(), s("oidc"));
-            m.insert("issuer".into(), s("https://accounts.google.com"));
+/// Keycloak's social provider ids and keyedge's preset for each.
+const SOCIAL: &[(&str, Preset)] = &[("google", Preset::Google), ("github", Preset::GitHub), ("gitlab", Preset::GitLab)];
+
+/// Config keys of Keycloak's social providers that [`preset_options`] reads.
+const PRESET_CONFIG: &[&str] = &["hostedDomain", "offlineAccess", "userIp", "baseUrl", "apiUrl"];
+
+/// The options of Keycloak's social provider `preset` that keyedge's preset takes (Keycloak's
+/// GoogleIdentityProviderFactory and GitHubIdentityProviderFactory config properties).
+fn preset_options(preset: Preset, alias: &str, config: &Value, out: &mut Map<String, T>, c: &mut Conversion) {
+    match preset {
+        Preset::Google => {
+            if let Some(domains) = text(config, "hostedDomain") {
+                let mut list = domains.split(',').map(str::trim).filter(|d| !d.is_empty());
+                if let Some(first) = list.next() {
+                    out.insert("hd".into(), T::String(first.to_owned()));
+                }
+                if list.next().is_some() {
+                    c.report.push(format!(
+                        "identity provider `{alias}`: hosted domains `{domains}`: keyedge takes one domain (or `*`); only the first is carried over"
+                    ));
+                }
+            }
+            if flag(config, "offlineAccess") == Some(true) && out.get("store_tokens").and_then(T::as_bool) != Some(true)
+            {
+                c.report.push(format!(
+                    "identity provider `{alias}`: offline access: keyedge asks Google for it (access_type=offline) whenever store_tokens = true"
+                ));
+            }
+            if text(config, "userIp").is_some() {
+                c.report.push(format!("identity provider `{alias}`: config `userIp` is not carried over"));
+            }
         }
-        "github" => {
-            m.insert("kind".into(), s("oauth2"));
-            m.insert("authorization_url".into(), s("https://github.com/login/oauth/authorize"));
-            m.insert("token_url".into(), s("https://github.com/login/oauth/access_token"));
-            m.insert("userinfo_url".into(), s("https://api.github.com/user"));
-            m.insert("default_scopes".into(), s("read:user user:email"));
-            m.insert("user_id_claim".into(), s("id"));
-            m.insert("username_claim".into(), s("login"));
+        Preset::GitHub => {
+            let base = text(config, "baseUrl").map(|b| b.trim_end_matches('/').to_owned());
+            let base = base.filter(|b| b != "https://github.com");
+            if let Some(api) = text(config, "apiUrl").map(|a| a.trim_end_matches('/').to_owned()) {
+                let expected =
+                    base.as_ref().map_or_else(|| "https://api.github.com".to_owned(), |b| format!("{b}/api/v3"));
+                if api != expected {
+                    c.report.push(format!(
+                        "identity provider `{alias}`: API URL `{api}`: keyedge uses `{expected}` (base_url + /api/v3 for GitHub Enterprise Server)"
+                    ));
+                }
+            }
+            if let Some(base) = base {
+                out.insert("base_url".into(), T::String(base));
+            }
         }
-        "gitlab" => {
-            m.insert("kind".into(), s("oidc"));
-            m.insert("issuer".into(), s("https://gitlab.com"));
-        }
-        _ => return None,
+        Preset::GitLab => {}
     }
-    Some(m)
 }
 
 /// One Keycloak identity provider as a keyedge `[[identity_providers]]` table. Long on purpose:
@@ -122,14 +149,19 @@ fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
             m.insert("kind".into(), T::String("oidc".into()));
             m
         }
-        other => match social(other) {
-            Some(m) => m,
+        other => match SOCIAL.iter().find(|(id, _)| *id == other) {
+            Some((_, preset)) => {
+                let mut m = Map::new();
+                m.insert("kind".into(), T::String(preset.kind().into()));
+                m
+            }
             None => {
                 c.report.push(format!("identity provider `{alias}`: provider `{other}` is not supported (skipped)"));
                 return None;
             }
         },
     };
+    let preset = SOCIAL.iter().find(|(id, _)| *id == provider).map(|(_, p)| *p);
     let mut out = Map::new();
     out.insert("alias".into(), T::String(alias.clone()));
     if let Some(name) = text(idp, "displayName") {
@@ -137,6 +169,8 @@ fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
     }
     out.extend(t);
     let kind_oidc = out.get("kind").and_then(T::as_str) == Some("oidc");
+    // `openid` goes with every OpenID Connect provider, presets included.
+    let speaks_oidc = kind_oidc || preset.is_some_and(|p| p.base_kind() == "oidc");
     for (from, to) in [
         ("enabled", "enabled"),
         ("trustEmail", "trust_email"),
@@ -183,42 +217,95 @@ fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
             "client_secret_basic".into()
         }
     };
-    if method != "client_secret_basic" {
-        out.insert("client_auth_method".into(), T::String(method.clone()));
-    }
-    if method == "private_key_jwt" {
-        if let Some(alg) = text(&config, "clientAssertionSigningAlg") {
-            out.insert("client_assertion_signing_alg".into(), T::String(alg));
+    match preset {
+        Some(preset) => {
+            // A preset authenticates the way its provider documents (the secret in the body).
+            if !["client_secret_basic", "client_secret_post"].contains(&method.as_str()) {
+                c.report.push(format!(
+                    "identity provider `{alias}`: client authentication `{method}`: kind = \"{}\" sends the client secret; set client_secret_env",
+                    preset.kind()
+                ));
+            }
+            let name = env_name("IDP_", &alias, "_SECRET");
+            out.insert("client_secret_env".into(), T::String(name.clone()));
+            c.secrets.push(name);
+            if out.remove("trust_email").and_then(|t| t.as_bool()) == Some(true) {
+                c.report.push(format!(
+                    "identity provider `{alias}`: trust email is left off: kind = \"{}\" counts only the addresses {} says it verified",
+                    preset.kind(),
+                    preset.display_name()
+                ));
+            }
+            preset_options(preset, &alias, &config, &mut out, c);
         }
-        c.report.push(format!(
-            "identity provider `{alias}`: private_key_jwt now signs with keyedge's key: register {{issuer}}/jwks as the client's JWKS URL at the IdP"
-        ));
-    } else {
-        let name = env_name("IDP_", &alias, "_SECRET");
-        out.insert("client_secret_env".into(), T::String(name.clone()));
-        c.secrets.push(name);
+        None => {
+            if method != "client_secret_basic" {
+                out.insert("client_auth_method".into(), T::String(method.clone()));
+            }
+            if method == "private_key_jwt" {
+                if let Some(alg) = text(&config, "clientAssertionSigningAlg") {
+                    out.insert("client_assertion_signing_alg".into(), T::String(alg));
+                }
+                c.report.push(format!(
+                    "identity provider `{alias}`: private_key_jwt now signs with keyedge's key: register {{issuer}}/jwks as the client's JWKS URL at the IdP"
+                ));
+            } else {
+                let name = env_name("IDP_", &alias, "_SECRET");
+                out.insert("client_secret_env".into(), T::String(name.clone()));
+                c.secrets.push(name);
+            }
+        }
     }
     if let Some(obj) = config.as_object() {
         for (key, value) in obj {
+            if preset.is_some() && PRESET_CONFIG.contains(&key.as_str()) {
+                continue;
+            }
             if let Some((_, to)) = OIDC_CONFIG.iter().find(|(from, _)| from == key) {
                 let allowed_oauth2 = ["client_id", "authorization_url", "token_url", "userinfo_url", "default_scopes"];
-                if !kind_oidc && !allowed_oauth2.contains(to) {
+                if let Some(preset) = preset.filter(|_| !["client_id", "default_scopes"].contains(to)) {
+                    c.report.push(format!(
+                        "identity provider `{alias}`: `{key}` is not carried over: kind = \"{}\" sets it",
+                        preset.kind()
+                    ));
+                    continue;
+                }
+                if preset.is_none() && !kind_oidc && !allowed_oauth2.contains(to) {
                     c.report
                         .push(format!("identity provider `{alias}`: `{key}` does not apply to an OAuth 2.0 provider"));
                     continue;
                 }
                 if let Some(v) = value.as_str().filter(|v| !v.is_empty()) {
-                    let v = if *to == "default_scopes" && kind_oidc && !v.split(' ').any(|s| s == "openid") {
+                    let v = if *to == "default_scopes" && speaks_oidc && !v.split(' ').any(|s| s == "openid") {
                         // Keycloak always adds `openid`.
                         format!("openid {v}")
+                    } else if *to == "default_scopes"
+                        && preset == Some(Preset::GitHub)
+                        && !v.split(' ').any(|s| s == "user:email" || s == "user")
+                    {
+                        // keyedge reads GitHub's address list, which needs `user:email`.
+                        format!("{v} user:email")
                     } else {
                         v.to_owned()
                     };
                     out.insert((*to).into(), T::String(v));
                 }
             } else if let Some((_, to)) = OIDC_FLAGS.iter().find(|(from, _)| from == key) {
-                if let (true, Some(b)) = (kind_oidc, flag(&config, key)) {
-                    out.insert((*to).into(), T::Boolean(b));
+                match (preset, flag(&config, key)) {
+                    (None, Some(b)) if kind_oidc => {
+                        out.insert((*to).into(), T::Boolean(b));
+                    }
+                    // A shared option.
+                    (Some(_), Some(b)) if *to == "pkce_enabled" => {
+                        out.insert((*to).into(), T::Boolean(b));
+                    }
+                    // What the preset does anyway.
+                    (Some(_), Some(true)) if ["validate_signature", "use_jwks_url"].contains(to) => {}
+                    (Some(preset), Some(_)) => c.report.push(format!(
+                        "identity provider `{alias}`: `{key}` is not carried over: kind = \"{}\" sets it",
+                        preset.kind()
+                    )),
+                    _ => {}
                 }
             } else if !IGNORED_CONFIG.contains(&key.as_str()) {
                 c.report.push(format!("identity provider `{alias}`: config `{key}` is not carried over"));

@@ -33,6 +33,7 @@ mod pkce_and_keys;
 mod properties;
 mod rate_limits;
 mod security_headers;
+mod social_presets;
 mod step_up;
 mod storage_conformance;
 mod storage_cost;

@@ -76,11 +76,7 @@ pub async fn account(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome
         .identity_providers
         .iter()
         .filter(|p| p.enabled && !p.hide_on_login_page && !user.links.iter().any(|l| l.alias == p.alias))
-        .map(|p| ProviderChoice {
-            display_name: p.display_name.clone(),
-            href: format!("/broker/{}/link", p.alias),
-            icon: p.icon.clone(),
-        })
+        .map(|p| ProviderChoice::new(p, format!("/broker/{}/link", p.alias)))
         .collect();
     let sessions: Vec<SessionRow> = session::list(ports, &user.id)
         .await?

@@ -213,13 +213,8 @@ fn render_login(
     continuation: &Continuation,
     notice: Option<&str>,
 ) -> Outcome {
-    let providers: Vec<ProviderChoice> = visible_providers(app, client)
-        .map(|p| ProviderChoice {
-            display_name: p.display_name.clone(),
-            href: continuation.start_url(&p.alias),
-            icon: p.icon.clone(),
-        })
-        .collect();
+    let providers: Vec<ProviderChoice> =
+        visible_providers(app, client).map(|p| ProviderChoice::new(p, continuation.start_url(&p.alias))).collect();
     let ui_locales = match continuation {
         Continuation::Authorize { request } => request.ui_locales.as_deref(),
         Continuation::ReturnTo { .. } => None,

@@ -58,6 +58,26 @@ pub fn supported_claims() -> impl Iterator<Item = &'static str> {
 }
 
 impl StandardClaims {
+    /// For providers with one full `name` only (GitHub, GitLab): `"Mona Lisa Octocat"` gives
+    /// `given_name` `"Mona Lisa"` and `family_name` `"Octocat"` — the last word is taken as the
+    /// family name, and the profile form lets the user correct it; a single word is a given
+    /// name only. Nothing changes when either part is already there.
+    pub fn split_full_name(&mut self) {
+        if self.given_name.is_some() || self.family_name.is_some() {
+            return;
+        }
+        let Some(name) = &self.name else { return };
+        let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+        match name.rsplit_once(' ') {
+            Some((given, family)) => {
+                self.given_name = Some(given.to_owned());
+                self.family_name = Some(family.to_owned());
+            }
+            None if name.is_empty() => {}
+            None => self.given_name = Some(name),
+        }
+    }
+
     /// The claims as a JSON object: the ones present, a `*_verified` flag only beside its
     /// value, an address only if it is an object.
     pub fn to_map(&self) -> Map<String, Value> {
@@ -122,6 +142,21 @@ fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_full_name_splits_at_the_last_word_unless_a_part_is_there() {
+        let split = |name: &str, given: Option<&str>| {
+            let mut c =
+                StandardClaims { name: Some(name.into()), given_name: given.map(Into::into), ..Default::default() };
+            c.split_full_name();
+            (c.given_name, c.family_name)
+        };
+        let s = |v: &str| Some(v.to_owned());
+        assert_eq!(split("Mona Lisa  Octocat ", None), (s("Mona Lisa"), s("Octocat")));
+        assert_eq!(split("Octocat", None), (s("Octocat"), None));
+        assert_eq!(split("  ", None), (None, None));
+        assert_eq!(split("Mona Lisa Octocat", Some("Mona")), (s("Mona"), None));
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -12,14 +12,19 @@ use super::table::{keys_of, split, KindOptions, Rest};
 use super::{default_true, domains, err, parse_url, ConfigError, OAuth2Provider, OidcProvider};
 use crate::core::jose::Alg;
 use crate::core::secret::Secret;
+use crate::core::upstream::client_config::RawOAuthClient;
 use crate::core::upstream::oidc::config as oidc;
 use crate::core::upstream::plain_oauth2::config as plain_oauth2;
+use crate::core::upstream::presets::{github, gitlab, google, Preset};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum RawKind {
     Oidc,
     Oauth2,
+    Github,
+    Google,
+    Gitlab,
 }
 
 /// One `[[identity_providers]]` table: the options every kind shares, read in a first pass,
@@ -155,6 +160,9 @@ pub struct IdentityProvider {
     pub post_login_flow: Option<PostLoginFlow>,
     pub mappers: Vec<Mapper>,
     pub kind: ProviderKind,
+    /// The social login preset it was configured as (`kind = "github"`, …), if any: its
+    /// settings are in `kind`; this names its brand (icon, default label).
+    pub preset: Option<Preset>,
 }
 
 fn is_url_safe_alias(alias: &str) -> bool {
@@ -198,20 +206,39 @@ pub(super) fn identity_providers(
 fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<IdentityProvider, ConfigError> {
     let RawIdentityProvider { shared: p, rest } = raw;
     // Each kind's options, to name the kind an option given to another one belongs to.
-    let kinds = [("oidc", keys_of::<oidc::RawOidc>()), ("oauth2", keys_of::<plain_oauth2::RawOAuth2>())];
+    let (oidc_keys, oauth2_keys) = (keys_of::<oidc::RawOidc>(), keys_of::<plain_oauth2::RawOAuth2>());
+    let kinds = [("oidc", oidc_keys), ("oauth2", oauth2_keys)];
+    let client_keys = keys_of::<RawOAuthClient>();
     let (signing_keys, secrets) = (context.signing_keys, context.secrets);
-    let kind = match p.kind {
-        RawKind::Oidc => ProviderKind::Oidc(oidc::provider(
-            KindOptions::new(rest, path, context.text, "oidc", &kinds),
-            signing_keys,
-            secrets,
-        )?),
-        RawKind::Oauth2 => ProviderKind::OAuth2(plain_oauth2::provider(
-            KindOptions::new(rest, path, context.text, "oauth2", &kinds),
-            signing_keys,
-            secrets,
-        )?),
+    let options = |kind: &'static str| KindOptions::new(rest, path, context.text, kind, &kinds);
+    let (kind, preset) = match p.kind {
+        RawKind::Oidc => (ProviderKind::Oidc(oidc::provider(options("oidc"), signing_keys, secrets)?), None),
+        RawKind::Oauth2 => {
+            (ProviderKind::OAuth2(plain_oauth2::provider(options("oauth2"), signing_keys, secrets)?), None)
+        }
+        RawKind::Github => {
+            let options = options("github").preset_of("oauth2", &[client_keys, oauth2_keys]);
+            (ProviderKind::OAuth2(github::provider(options, secrets)?), Some(Preset::GitHub))
+        }
+        RawKind::Google => {
+            let options = options("google").preset_of("oidc", &[client_keys, oidc_keys]);
+            (ProviderKind::Oidc(google::provider(options, secrets, p.store_tokens)?), Some(Preset::Google))
+        }
+        RawKind::Gitlab => {
+            let options = options("gitlab").preset_of("oidc", &[client_keys, oidc_keys]);
+            (ProviderKind::Oidc(gitlab::provider(options, secrets)?), Some(Preset::GitLab))
+        }
     };
+    if let (Some(preset), true) = (preset, p.trust_email) {
+        return Err(err(
+            format!("{path}.trust_email"),
+            format!(
+                "kind = \"{}\" counts only the addresses {} says it verified; trust_email would count any",
+                preset.kind(),
+                preset.display_name()
+            ),
+        ));
+    }
     let (first_login_flows, post_login_flows) = (context.first_login_flows, context.post_login_flows);
     let email_domains = domains(&p.email_domains, &format!("{path}.email_domains"))?;
     let first_alias = p.first_login_flow.as_deref().unwrap_or(DEFAULT_FIRST_LOGIN_FLOW);
@@ -240,7 +267,9 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
         return Err(err(format!("{path}.authenticate_by_default"), "a link_only provider cannot sign anyone in"));
     }
     Ok(IdentityProvider {
-        display_name: p.display_name.unwrap_or_else(|| p.alias.clone()),
+        display_name: p
+            .display_name
+            .unwrap_or_else(|| preset.map_or_else(|| p.alias.clone(), |preset| preset.display_name().to_owned())),
         alias: p.alias,
         enabled: p.enabled,
         hide_on_login_page: p.hide_on_login_page,
@@ -259,5 +288,6 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
         post_login_flow,
         mappers,
         kind,
+        preset,
     })
 }

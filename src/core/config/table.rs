@@ -86,6 +86,9 @@ pub(crate) struct KindOptions<'a> {
     text: &'a str,
     kind: &'a str,
     other_kinds: &'a [(&'a str, &'static [&'static str])],
+    /// For a preset: the generic kind it is built on, and that kind's options, which the
+    /// preset sets itself.
+    preset_of: Option<(&'a str, Vec<&'static str>)>,
 }
 
 impl<'a> KindOptions<'a> {
@@ -96,7 +99,14 @@ impl<'a> KindOptions<'a> {
         kind: &'a str,
         other_kinds: &'a [(&'a str, &'static [&'static str])],
     ) -> Self {
-        KindOptions { rest, path, text, kind, other_kinds }
+        KindOptions { rest, path, text, kind, other_kinds, preset_of: None }
+    }
+
+    /// The options of a preset built on the generic kind `base`, whose options `fixed` it sets
+    /// itself: such an option is refused saying so.
+    pub(crate) fn preset_of(mut self, base: &'a str, fixed: &[&'static [&'static str]]) -> Self {
+        self.preset_of = Some((base, fixed.iter().flat_map(|keys| keys.iter().copied()).collect()));
+        self
     }
 
     /// Takes the options `T` names out of the rest and reads them (a group several kinds share).
@@ -122,6 +132,11 @@ impl<'a> KindOptions<'a> {
             let key = key.get_ref();
             let message = if !e.unknown {
                 format!("{} (line {line})", e.message)
+            } else if let Some((base, _)) = self.preset_of.as_ref().filter(|(_, fixed)| fixed.contains(&key.as_str())) {
+                format!(
+                    "kind = \"{}\" sets this itself; to choose it, configure kind = \"{base}\" (line {line})",
+                    self.kind
+                )
             } else if let Some((other, _)) = self.other_kinds.iter().find(|(_, keys)| keys.contains(&key.as_str())) {
                 format!("applies to kind = \"{other}\" only (line {line})")
             } else {

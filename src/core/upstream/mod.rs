@@ -4,6 +4,7 @@
 pub mod client_config;
 pub mod oidc;
 pub mod plain_oauth2;
+pub mod presets;
 
 use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse};
 use oauth2::{
@@ -173,7 +174,16 @@ pub(crate) fn token_error(e: RequestTokenError<PortError, BasicErrorResponse>) -
             UpstreamError::TokenRejected { error: r.error().to_string(), description: r.error_description().cloned() }
         }
         RequestTokenError::Request(e) => UpstreamError::Unavailable(format!("token endpoint: {e}")),
-        RequestTokenError::Parse(e, _) => UpstreamError::Unavailable(format!("token response: {e}")),
+        // GitHub answers a refused code with `200 OK` and an error object
+        // (https://docs.github.com/en/apps/oauth-apps/maintaining-oauth-apps/troubleshooting-oauth-app-access-token-request-errors):
+        // it is the refusal it says it is, not a malformed token response.
+        RequestTokenError::Parse(e, body) => match serde_json::from_slice::<BasicErrorResponse>(&body) {
+            Ok(r) => UpstreamError::TokenRejected {
+                error: r.error().to_string(),
+                description: r.error_description().cloned(),
+            },
+            Err(_) => UpstreamError::Unavailable(format!("token response: {e}")),
+        },
         RequestTokenError::Other(m) => UpstreamError::Unavailable(format!("token endpoint: {m}")),
     }
 }
@@ -304,6 +314,12 @@ pub enum UpstreamError {
     IdToken(crate::core::jose::TokenError),
     AccessTokenHashMismatch,
     UserinfoSubjectMismatch,
+    /// The ID token's `hd` claim is missing or names another hosted domain than the one
+    /// configured (Google Workspace).
+    HostedDomain {
+        expected: String,
+        found: Option<String>,
+    },
     /// Stored tokens cannot be refreshed: the IdP issued no refresh token.
     NoRefreshToken,
     /// The IdP may be used only to link an identity to a signed-in account.
@@ -328,6 +344,9 @@ impl UpstreamError {
             | UpstreamError::IdToken(_)
             | UpstreamError::AccessTokenHashMismatch
             | UpstreamError::UserinfoSubjectMismatch => "The identity provider's answer did not pass keyedge's checks.",
+            UpstreamError::HostedDomain { .. } => {
+                "This account does not belong to the organisation this sign-in is limited to."
+            }
             UpstreamError::NoRefreshToken => {
                 "The stored access token has expired and the identity provider issued no refresh token."
             }
@@ -364,6 +383,12 @@ impl fmt::Display for UpstreamError {
             }
             UpstreamError::UserinfoSubjectMismatch => {
                 f.write_str("The identity provider's userinfo is about a different user than its ID token.")
+            }
+            UpstreamError::HostedDomain { expected, found: Some(found) } => {
+                write!(f, "The account's hosted domain `{found}` is not `{expected}` (the ID token's hd claim).")
+            }
+            UpstreamError::HostedDomain { expected, found: None } => {
+                write!(f, "The account has no hosted domain (no hd claim in the ID token); `{expected}` is required.")
             }
             UpstreamError::NoRefreshToken => {
                 f.write_str("The stored access token has expired and the identity provider issued no refresh token.")

@@ -159,11 +159,7 @@ fn reauth_choices(app: &Keyedge, pending: &Pending) -> Result<Vec<ProviderChoice
     }
     Ok(login::visible_providers(app, None)
         .filter(|p| p.alias != pending.alias)
-        .map(|p| ProviderChoice {
-            display_name: p.display_name.clone(),
-            href: format!("/first-login/reauthenticate/{}", p.alias),
-            icon: p.icon.clone(),
-        })
+        .map(|p| ProviderChoice::new(p, format!("/first-login/reauthenticate/{}", p.alias)))
         .collect())
 }
 

@@ -89,6 +89,34 @@ pub struct OidcProvider {
     pub upstream_logout: bool,
     /// The end-session endpoint (else discovery's `end_session_endpoint`).
     pub logout_url: Option<Url>,
+    /// Parameters sent on every authorization request, set by a preset (Google's `hd` and
+    /// `access_type`).
+    pub authorization_params: Vec<(&'static str, String)>,
+    /// A `prompt` value sent on every request, added to whatever else is sent (Google's
+    /// `consent` when tokens are stored: only then does it issue a refresh token again).
+    pub required_prompt: Option<PromptValue>,
+    /// The `prompt` values the provider knows, when it does not know them all (Google has no
+    /// `login`): a client's others are not passed on.
+    pub prompt_values: Option<&'static [PromptValue]>,
+    /// `iss` values accepted besides `issuer` (Google's legacy `accounts.google.com`).
+    pub issuer_aliases: Vec<String>,
+    /// The hosted domain the ID token's `hd` claim must name (Google Workspace), `*` for any.
+    pub hosted_domain: Option<String>,
+    /// Split a full `name` into `given_name` and `family_name` when the provider sends
+    /// neither (GitLab), set by a preset.
+    pub split_name: bool,
+}
+
+impl OidcProvider {
+    /// Whether the provider knows the `prompt` value `value`.
+    pub fn knows_prompt(&self, value: PromptValue) -> bool {
+        self.prompt_values.is_none_or(|known| known.contains(&value))
+    }
+
+    /// Whether `iss` names this provider: its issuer, or one of its `issuer_aliases`.
+    pub fn accepts_issuer(&self, iss: &str) -> bool {
+        iss == self.issuer || self.issuer_aliases.iter().any(|a| a == iss)
+    }
 }
 
 /// An `[[identity_providers]]` table of `kind = "oidc"`, from the options the shared pass left.
@@ -137,6 +165,12 @@ pub(crate) fn provider(
         backchannel_logout: p.backchannel_logout,
         upstream_logout: p.upstream_logout,
         logout_url: opt(p.logout_url.clone(), "logout_url")?,
+        authorization_params: Vec::new(),
+        required_prompt: None,
+        prompt_values: None,
+        issuer_aliases: Vec::new(),
+        hosted_domain: None,
+        split_name: false,
     })
 }
 

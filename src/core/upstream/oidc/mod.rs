@@ -18,6 +18,7 @@ use crate::core::claims::StandardClaims;
 use crate::core::config::IdentityProvider;
 use crate::core::jose::{self, Jwks, Keyring, TokenError};
 use crate::core::ports::Ports;
+use crate::core::vocab::Prompt;
 use crate::core::web::Params;
 
 /// How long discovery documents and JWKS are kept in the isolate's memory.
@@ -190,11 +191,28 @@ pub fn begin(
     if let Some(challenge) = secrets.pkce_challenge() {
         request = request.set_pkce_challenge(challenge);
     }
+    // The client's prompt (what of it the provider knows) replaces the configured one; a
+    // preset's required value joins either.
+    let mut prompt = cfg.prompt.map(|v| Prompt::default().with(v));
     for (name, value) in forward {
-        request = request.add_extra_param(*name, value.clone());
+        match Prompt::parse(value) {
+            Ok(forwarded) if *name == "prompt" => {
+                let known = forwarded.filter(|v| cfg.knows_prompt(v));
+                if !known.is_empty() {
+                    prompt = Some(known);
+                }
+            }
+            _ => request = request.add_extra_param(*name, value.clone()),
+        }
     }
-    if let Some(prompt) = cfg.prompt.as_ref().filter(|_| !forward.iter().any(|(n, _)| *n == "prompt")) {
-        request = request.add_extra_param("prompt", prompt.as_str());
+    if let Some(required) = cfg.required_prompt {
+        prompt = Some(prompt.unwrap_or_default().with(required));
+    }
+    if let Some(prompt) = prompt.filter(|p| !p.is_empty()) {
+        request = request.add_extra_param("prompt", prompt.to_string());
+    }
+    for (name, value) in &cfg.authorization_params {
+        request = request.add_extra_param(*name, value.clone());
     }
     let (url, _) = request.url();
     Ok((url, secrets))
@@ -311,7 +329,7 @@ fn check_id_token_claims(
 }
 
 fn check_audience(cfg: &OidcProvider, iss: &str, aud: &[String]) -> Result<(), TokenError> {
-    if iss != cfg.issuer {
+    if !cfg.accepts_issuer(iss) {
         return Err(TokenError::WrongIssuer);
     }
     if !aud.iter().any(|a| a == &cfg.client_id) {
@@ -365,7 +383,7 @@ pub async fn complete(
 ) -> Result<BrokeredIdentity, UpstreamError> {
     super::refused(params)?;
     // RFC 9207 §2.4: when the IdP sends `iss`, it must be the one this flow went to.
-    if params.get("iss").is_some_and(|iss| iss != cfg.issuer) {
+    if params.get("iss").is_some_and(|iss| !cfg.accepts_issuer(iss)) {
         return Err(UpstreamError::IssuerMismatch);
     }
     let code = params.get("code").ok_or(UpstreamError::MissingCode)?;
@@ -377,6 +395,7 @@ pub async fn complete(
     let mut raw: Value = cache.verify_upstream_jwt(idp, cfg, &endpoints, id_token, ports).await?;
     let claims = serde_json::from_value(raw.clone()).map_err(|_| UpstreamError::IdToken(TokenError::Malformed))?;
     let mut claims = check_id_token_claims(cfg, claims, Some(&secrets.nonce)).map_err(UpstreamError::IdToken)?;
+    check_hosted_domain(cfg, &raw)?;
     let access_token = response.access_token().secret();
     if let Some(at_hash) = &claims.at_hash {
         if *at_hash != jose::half_hash(access_token) {
@@ -403,6 +422,9 @@ pub async fn complete(
     profile.email_verified = profile.email.is_some() && (idp.trust_email || profile.email_verified);
     profile.phone_number_verified &= profile.phone_number.is_some();
     profile.address = profile.address.filter(Value::is_object);
+    if cfg.split_name {
+        profile.split_full_name();
+    }
     Ok(BrokeredIdentity {
         alias: idp.alias.clone(),
         username: preferred_username.or_else(|| profile.email.clone()).unwrap_or_else(|| claims.sub.clone()),
@@ -413,6 +435,19 @@ pub async fn complete(
         tokens,
         claims: raw,
     })
+}
+
+/// With `hosted_domain` set, the ID token's `hd` claim must name that domain (or any, for
+/// `*`): Google's rule for admitting the accounts of one Google Workspace only — the `hd`
+/// authorization parameter only preselects accounts, the signed claim is the proof
+/// (https://developers.google.com/identity/openid-connect/openid-connect#validatinganidtoken).
+pub(crate) fn check_hosted_domain(cfg: &OidcProvider, id_token_claims: &Value) -> Result<(), UpstreamError> {
+    let Some(wanted) = &cfg.hosted_domain else { return Ok(()) };
+    let found = id_token_claims.get("hd").and_then(Value::as_str);
+    match found {
+        Some(hd) if wanted == "*" || hd.eq_ignore_ascii_case(wanted) => Ok(()),
+        _ => Err(UpstreamError::HostedDomain { expected: wanted.clone(), found: found.map(str::to_owned) }),
+    }
 }
 
 /// Refreshes stored upstream tokens (RFC 6749 §6). A new ID token, if the IdP sends one,
@@ -435,7 +470,9 @@ pub async fn refresh(
         settings(cfg, &endpoints, redirect_uri).refresh(keys, ports, refresh_token).await?;
     let id_token = match response.extra_fields().id_token.as_deref() {
         Some(token) => {
-            let claims = cache.verify_upstream_jwt(idp, cfg, &endpoints, token, ports).await?;
+            let raw: Value = cache.verify_upstream_jwt(idp, cfg, &endpoints, token, ports).await?;
+            check_hosted_domain(cfg, &raw)?;
+            let claims = serde_json::from_value(raw).map_err(|_| UpstreamError::IdToken(TokenError::Malformed))?;
             let claims = check_id_token_claims(cfg, claims, None).map_err(UpstreamError::IdToken)?;
             if claims.sub != sub {
                 return Err(UpstreamError::UserinfoSubjectMismatch);
@@ -491,16 +528,26 @@ pub async fn verify_logout_token(
 }
 
 pub(super) async fn fetch_userinfo(url: &Url, access_token: &str, ports: &Ports<'_>) -> Result<Value, UpstreamError> {
+    fetch_json(url, access_token, "userinfo", ports).await
+}
+
+/// A JSON document from a provider's API, with the access token (`what` names it in errors).
+pub(super) async fn fetch_json(
+    url: &Url,
+    access_token: &str,
+    what: &str,
+    ports: &Ports<'_>,
+) -> Result<Value, UpstreamError> {
     let req = http::Request::get(url.as_str())
         .header("authorization", format!("Bearer {access_token}"))
         .header("accept", "application/json")
         // Some APIs (GitHub's) refuse requests without a User-Agent.
         .header("user-agent", "keyedge")
         .body(Vec::new())
-        .map_err(|e| UpstreamError::Unavailable(format!("userinfo: {e}")))?;
-    let res = ports.http.send(req).await.map_err(|e| UpstreamError::Unavailable(format!("userinfo: {e}")))?;
+        .map_err(|e| UpstreamError::Unavailable(format!("{what}: {e}")))?;
+    let res = ports.http.send(req).await.map_err(|e| UpstreamError::Unavailable(format!("{what}: {e}")))?;
     if !res.status().is_success() {
-        return Err(UpstreamError::Unavailable(format!("userinfo answered HTTP {}", res.status().as_u16())));
+        return Err(UpstreamError::Unavailable(format!("{what} answered HTTP {}", res.status().as_u16())));
     }
     let is_json = res
         .headers()
@@ -509,7 +556,7 @@ pub(super) async fn fetch_userinfo(url: &Url, access_token: &str, ports: &Ports<
         .is_some_and(|v| v.starts_with("application/json"));
     if !is_json {
         // A signed (JWT) userinfo response is not requested by keyedge, so none is accepted.
-        return Err(UpstreamError::Unavailable("userinfo is not JSON".into()));
+        return Err(UpstreamError::Unavailable(format!("{what} is not JSON")));
     }
-    serde_json::from_slice(res.body()).map_err(|e| UpstreamError::Unavailable(format!("userinfo: {e}")))
+    serde_json::from_slice(res.body()).map_err(|e| UpstreamError::Unavailable(format!("{what}: {e}")))
 }

@@ -45,6 +45,13 @@ pub struct OAuth2Provider {
     pub email_verified_claim: Option<String>,
     pub name_claim: String,
     pub picture_claim: String,
+    /// An endpoint listing the user's email addresses, each with `primary` and `verified`
+    /// flags (GitHub's `/user/emails`), set by a preset: the primary verified address is the
+    /// user's verified email, and no other address ever counts as verified.
+    pub email_list_url: Option<Url>,
+    /// Split a full `name` into `given_name` and `family_name`, for providers that have only
+    /// the one (GitHub), set by a preset.
+    pub split_name: bool,
 }
 
 /// An `[[identity_providers]]` table of `kind = "oauth2"`, from the options the shared pass left.
@@ -74,5 +81,7 @@ pub(crate) fn provider(
         email_verified_claim: p.email_verified_claim.clone(),
         name_claim: p.name_claim.clone().unwrap_or_else(|| "name".into()),
         picture_claim: p.picture_claim.clone().unwrap_or_else(|| "picture".into()),
+        email_list_url: None,
+        split_name: false,
     })
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use url::Url;
 
 use self::config::OAuth2Provider;
-use super::oidc::fetch_userinfo;
+use super::oidc::{fetch_json, fetch_userinfo};
 use super::{BrokeredIdentity, ClientSettings, FlowSecrets, UpstreamError, UpstreamTokens};
 use crate::core::claims::StandardClaims;
 use crate::core::config::IdentityProvider;
@@ -86,29 +86,90 @@ pub async fn complete(
     let code = params.get("code").ok_or(UpstreamError::MissingCode)?;
     let response: BasicTokenResponse =
         settings(cfg, redirect_uri).exchange_code(keys, ports, code, secrets.pkce_verifier.as_deref()).await?;
-    let info = fetch_userinfo(&cfg.userinfo_url, response.access_token().secret(), ports).await?;
+    let access_token = response.access_token().secret();
+    let info = fetch_userinfo(&cfg.userinfo_url, access_token, ports).await?;
     let sub = text(&info, &cfg.user_id_claim).ok_or_else(|| {
         UpstreamError::Unavailable(format!("userinfo has no `{}` (user_id_claim)", cfg.user_id_claim))
     })?;
-    let email = text(&info, &cfg.email_claim);
-    let asserted =
-        cfg.email_verified_claim.as_deref().and_then(|p| at_path(&info, p)).is_some_and(|v| v == &Value::Bool(true));
+    let (email, asserted) = match &cfg.email_list_url {
+        Some(url) => {
+            let list = fetch_json(url, access_token, "email list", ports).await?;
+            let (email, verified) = primary_verified_email(&list)?;
+            (email.or_else(|| text(&info, &cfg.email_claim)), verified)
+        }
+        None => {
+            let asserted = cfg
+                .email_verified_claim
+                .as_deref()
+                .and_then(|p| at_path(&info, p))
+                .is_some_and(|v| v == &Value::Bool(true));
+            (text(&info, &cfg.email_claim), asserted)
+        }
+    };
     let email_verified = email.is_some() && (idp.trust_email || asserted);
+    let mut profile = StandardClaims {
+        email,
+        email_verified,
+        name: text(&info, &cfg.name_claim),
+        picture: text(&info, &cfg.picture_claim),
+        ..StandardClaims::default()
+    };
+    if cfg.split_name {
+        profile.split_full_name();
+    }
     Ok(BrokeredIdentity {
         alias: idp.alias.clone(),
-        username: text(&info, &cfg.username_claim).or_else(|| email.clone()).unwrap_or_else(|| sub.clone()),
+        username: text(&info, &cfg.username_claim).or_else(|| profile.email.clone()).unwrap_or_else(|| sub.clone()),
         sub,
-        profile: StandardClaims {
-            email,
-            email_verified,
-            name: text(&info, &cfg.name_claim),
-            picture: text(&info, &cfg.picture_claim),
-            ..StandardClaims::default()
-        },
+        profile,
         upstream_sid: None,
         // An OAuth 2.0 API says nothing verifiable about when the user authenticated.
         auth_time: None,
         tokens: UpstreamTokens::from_response(&response, None, ports.clock.now()),
         claims: info,
     })
+}
+
+/// The user's address from a list of them, each `{"email", "primary", "verified"}` (GitHub's
+/// `GET /user/emails`,
+/// https://docs.github.com/en/rest/users/emails#list-email-addresses-for-the-authenticated-user):
+/// the primary address, verified only when the provider says so of that very entry. A verified
+/// address that is not the primary one is never taken: the primary address is the one the user
+/// chose, and another verified one may be an old address at a former employer. `(None, false)`
+/// when no address is primary.
+pub fn primary_verified_email(list: &Value) -> Result<(Option<String>, bool), UpstreamError> {
+    let entries = list.as_array().ok_or_else(|| UpstreamError::Unavailable("the email list is not a list".into()))?;
+    let primary = entries.iter().find(|e| e.get("primary") == Some(&Value::Bool(true)));
+    Ok(match primary.and_then(|e| Some((e.get("email")?.as_str()?, e))) {
+        Some((email, entry)) if !email.is_empty() => {
+            (Some(email.to_owned()), entry.get("verified") == Some(&Value::Bool(true)))
+        }
+        _ => (None, false),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_the_primary_address_counts_and_only_when_verified() {
+        let list = json!([
+            {"email": "old@former.example", "primary": false, "verified": true, "visibility": null},
+            {"email": "mona@example.com", "primary": true, "verified": true, "visibility": "private"},
+        ]);
+        assert_eq!(primary_verified_email(&list).unwrap(), (Some("mona@example.com".into()), true));
+        let unverified = json!([
+            {"email": "old@former.example", "primary": false, "verified": true},
+            {"email": "mona@example.com", "primary": true, "verified": false},
+        ]);
+        assert_eq!(primary_verified_email(&unverified).unwrap(), (Some("mona@example.com".into()), false));
+        let no_primary = json!([{"email": "old@former.example", "primary": false, "verified": true}]);
+        assert_eq!(primary_verified_email(&no_primary).unwrap(), (None, false));
+        // Only a JSON `true` is a yes.
+        let stringly = json!([{"email": "mona@example.com", "primary": true, "verified": "true"}]);
+        assert_eq!(primary_verified_email(&stringly).unwrap(), (Some("mona@example.com".into()), false));
+        assert!(primary_verified_email(&json!({"message": "Bad credentials"})).is_err());
+    }
 }

@@ -1,0 +1,144 @@
+//! Social login presets: `kind = "github"` (and the others) with a `client_id` and a
+//! `client_secret_env` is a working provider. A preset is data on top of the generic kinds —
+//! the provider's endpoints, scopes, where its claims are, its name and icon, which email
+//! counts as verified, extra authorization parameters — plus, where a provider needs what the
+//! generic kinds lack, a named switch of theirs (GitHub's email list, Google's hosted domain).
+//! Each preset module reads its own few options and builds an `OidcProvider` or an
+//! `OAuth2Provider`; the flows are those of `oidc` and `plain_oauth2`.
+
+pub mod github;
+pub mod gitlab;
+pub mod google;
+
+use serde::Deserialize;
+use url::Url;
+
+use super::client_config::UpstreamClientAuth;
+use super::oidc::config::{OidcProvider, SignatureCheck};
+use crate::core::config::{err, parse_url, required, ConfigError, KindOptions, Secrets};
+use crate::core::vocab::{scope, Scopes};
+
+/// A provider keyedge knows by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    GitHub,
+    Google,
+    GitLab,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 3] = [Preset::GitHub, Preset::Google, Preset::GitLab];
+
+    /// Its `kind` in the configuration.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Preset::GitHub => "github",
+            Preset::Google => "google",
+            Preset::GitLab => "gitlab",
+        }
+    }
+
+    /// The button's label unless the operator sets `display_name`.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Preset::GitHub => "GitHub",
+            Preset::Google => "Google",
+            Preset::GitLab => "GitLab",
+        }
+    }
+
+    /// The generic kind it is built on.
+    pub fn base_kind(self) -> &'static str {
+        match self {
+            Preset::GitHub => "oauth2",
+            Preset::Google | Preset::GitLab => "oidc",
+        }
+    }
+}
+
+/// The client options every preset takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPresetClient {
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret_env: Option<String>,
+    #[serde(default)]
+    default_scopes: Option<String>,
+}
+
+/// keyedge as a preset's client.
+pub(crate) struct PresetClient {
+    client_id: String,
+    /// The secret in the token request's body, the way each provider documents it.
+    client_auth: UpstreamClientAuth,
+    default_scopes: String,
+}
+
+/// Takes the client options out of a preset's table; `default_scopes` unless configured.
+fn client(options: &mut KindOptions, secrets: &Secrets, default_scopes: &str) -> Result<PresetClient, ConfigError> {
+    let raw: RawPresetClient = options.take()?;
+    let path = options.path;
+    let client_auth = match raw.client_secret_env.as_deref() {
+        Some(name) if !name.is_empty() => {
+            UpstreamClientAuth::SecretPost(secrets.need(format!("{path}.client_secret_env"), name)?)
+        }
+        _ => return Err(err(format!("{path}.client_secret_env"), "is required")),
+    };
+    Ok(PresetClient {
+        client_id: required(raw.client_id, path, "client_id")?,
+        client_auth,
+        default_scopes: raw.default_scopes.unwrap_or_else(|| default_scopes.to_owned()),
+    })
+}
+
+/// An OpenID Connect provider found by `issuer`'s discovery, with keyedge's defaults; each
+/// preset changes what its provider needs.
+fn oidc(preset: Preset, issuer: String, client: PresetClient, path: &str) -> Result<OidcProvider, ConfigError> {
+    if !Scopes::parse(&client.default_scopes).contains(scope::OPENID) {
+        return Err(err(
+            format!("{path}.default_scopes"),
+            format!("{} signs in with OpenID Connect: needs the `openid` scope", preset.display_name()),
+        ));
+    }
+    Ok(OidcProvider {
+        issuer,
+        client_id: client.client_id,
+        client_auth: client.client_auth,
+        default_scopes: client.default_scopes,
+        authorization_url: None,
+        token_url: None,
+        jwks_url: None,
+        userinfo_url: None,
+        allowed_clock_skew: 30,
+        disable_userinfo: false,
+        prompt: None,
+        accepts_prompt_none_forward: false,
+        signature: SignatureCheck::Jwks,
+        backchannel_logout: false,
+        upstream_logout: false,
+        logout_url: None,
+        authorization_params: Vec::new(),
+        required_prompt: None,
+        prompt_values: None,
+        issuer_aliases: Vec::new(),
+        hosted_domain: None,
+        split_name: false,
+    })
+}
+
+/// A `base_url` (a self-hosted instance): https, no query or fragment; without a trailing slash.
+fn base_url(value: &str, path: &str) -> Result<String, ConfigError> {
+    let field = format!("{path}.base_url");
+    let url = parse_url(value).map_err(|m| err(&field, m))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(err(field, "must have no query or fragment"));
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+/// An endpoint a preset derives from its base (`{base}/login/oauth/authorize`).
+fn endpoint(base: &str, suffix: &str, path: &str, field: &str) -> Result<Url, ConfigError> {
+    parse_url(&format!("{base}{suffix}")).map_err(|m| err(format!("{path}.{field}"), m))
+}

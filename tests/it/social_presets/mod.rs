@@ -1,0 +1,301 @@
+//! Social login presets (issue 17): `kind = "github"`, `"google"`, `"gitlab"` with a client id
+//! and secret are working providers. Each logs a user in through a local stand-in that speaks
+//! its provider's wire format (paths, parameter names, answers and errors from the provider's
+//! public docs, linked in each stand-in), overriding only the base URL or issuer; the login
+//! page, the configuration's refusals and the Keycloak import are checked here.
+
+mod github;
+mod gitlab;
+mod google;
+
+use crate::common::*;
+use keyedge::core::config::{Config, ProviderKind, UpstreamClientAuth};
+use keyedge::core::upstream::presets::Preset;
+use std::collections::HashMap;
+
+/// The test world with one more `[[identity_providers]]` table (its options in `idp`).
+pub fn world_with(idp: &str) -> World {
+    World::with("", "", &format!("[[identity_providers]]\n{idp}"))
+}
+
+/// The query of a URL, as a map.
+pub fn query(url: &str) -> HashMap<String, String> {
+    url::Url::parse(url).unwrap().query_pairs().into_owned().collect()
+}
+
+/// The application's authorization request with `kc_idp_hint=alias`, through keyedge to the
+/// provider: the URL the browser is sent to there, and the request (to redeem its code).
+pub fn to_provider(world: &World, browser: &mut Browser, alias: &str) -> (String, RpRequest) {
+    let rp = request_with(&[("kc_idp_hint", alias)]);
+    let to_broker = browser.get(world, &format!("/authorize?{}", rp.query));
+    assert!(location(&to_broker).starts_with(&format!("/broker/{alias}/login?")), "{}", location(&to_broker));
+    let to_provider = browser.get(world, &location(&to_broker));
+    assert_eq!(to_provider.status(), 302, "{}", body(&to_provider));
+    (location(&to_provider), rp)
+}
+
+/// What a user does at a provider's stand-in.
+pub trait StandIn {
+    /// `user` signs in there and approves keyedge's request at `authorize_url`; the URL the
+    /// provider sends the browser back to.
+    fn approve(&self, authorize_url: &str, user: &str) -> String;
+}
+
+/// A login of `user` at the provider `alias` for the application: keyedge's answer to the
+/// provider's redirect back, and the application's request.
+pub fn sign_in(
+    world: &World,
+    provider: &impl StandIn,
+    browser: &mut Browser,
+    alias: &str,
+    user: &str,
+) -> (http::Response<Vec<u8>>, RpRequest) {
+    let (at_provider, rp) = to_provider(world, browser, alias);
+    (browser.get(world, &provider.approve(&at_provider, user)), rp)
+}
+
+/// The provider's redirect back to keyedge for the request at `authorize_url`: its
+/// `redirect_uri` with `params` and the request's `state`.
+pub fn redirect_back(authorize_url: &str, params: &[(&str, &str)]) -> String {
+    let q = query(authorize_url);
+    let mut back = url::Url::parse(&q["redirect_uri"]).unwrap();
+    back.query_pairs_mut().extend_pairs(params).append_pair("state", &q["state"]);
+    back.to_string()
+}
+
+/// A JSON answer, as the providers send them.
+pub fn answer(status: u16, body: serde_json::Value) -> http::Response<Vec<u8>> {
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(body.to_string().into_bytes())
+        .unwrap()
+}
+
+/// The claims of the ID token keyedge issues for `code`.
+pub fn claims_for(world: &World, code: &str, rp: &RpRequest) -> serde_json::Value {
+    id_claims(&json(&redeem(world, code, &rp.verifier)))
+}
+
+/// How many keyedge accounts exist.
+pub fn accounts(world: &World) -> usize {
+    world.store.keys().iter().filter(|k| k.starts_with("user:")).count()
+}
+
+/// Every hidden-from-nobody word of an HTML fragment: its text without tags, and without
+/// elements marked `aria-hidden="true"` — what a screen reader announces.
+fn accessible_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let tag_end = rest[start..].find('>').map_or(rest.len(), |e| start + e + 1);
+        let tag = &rest[start..tag_end];
+        rest = &rest[tag_end..];
+        if tag.contains("aria-hidden=\"true\"") {
+            let name: String = tag[1..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+            let close = format!("</{name}>");
+            rest = rest.find(&close).map_or("", |e| &rest[e + close.len()..]);
+        }
+    }
+    out.push_str(rest);
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The login page's button for `alias`: the `<a>` element's markup.
+fn button(page: &str, alias: &str) -> String {
+    let start = page.find(&format!("href=\"/broker/{alias}/login")).expect("the login page links the provider");
+    let open = page[..start].rfind("<a ").unwrap();
+    let end = page[start..].find("</a>").unwrap() + start + 4;
+    page[open..end].to_owned()
+}
+
+const THREE: &str = r#"
+[[identity_providers]]
+alias = "github"
+kind = "github"
+client_id = "gh"
+client_secret_env = "IDP2_SECRET"
+gui_order = 1
+
+[[identity_providers]]
+alias = "google"
+kind = "google"
+client_id = "g"
+client_secret_env = "IDP2_SECRET"
+gui_order = 2
+
+[[identity_providers]]
+alias = "work"
+kind = "gitlab"
+display_name = "Company GitLab"
+base_url = "https://gitlab.example.com"
+client_id = "gl"
+client_secret_env = "IDP2_SECRET"
+gui_order = 3
+"#;
+
+#[test]
+fn each_preset_has_its_label_and_inline_brand_icon_and_the_buttons_keep_their_order() {
+    let world = World::with("", "", THREE);
+    let page = body(&Browser::default().get(&world, "/login?return_to=%2Faccount"));
+    for (alias, label, colour) in [
+        ("github", "Sign in with GitHub", "#1f2328"),
+        ("google", "Sign in with Google", "#4285f4"),
+        // The operator's label replaces the preset's.
+        ("work", "Sign in with Company GitLab", "#fc6d26"),
+    ] {
+        let b = button(&page, alias);
+        // The icon is the preset's own SVG, inline: no request, no image to describe.
+        assert!(b.contains("<svg") && b.contains(colour), "{b}");
+        assert!(b.contains("aria-hidden=\"true\"") && b.contains("focusable=\"false\""), "{b}");
+        // A screen reader announces the label and nothing else.
+        assert_eq!(accessible_text(&b), label, "{b}");
+    }
+    // gui_order: `up` (0), then github, google, work.
+    let at = |alias: &str| page.find(&format!("/broker/{alias}/login")).unwrap();
+    assert!(at("up") < at("github") && at("github") < at("google") && at("google") < at("work"));
+    // Nothing on the page comes from another origin.
+    assert!(!page.contains("src=\"http") && !page.contains("href=\"http"), "{page}");
+}
+
+#[test]
+fn the_operators_icon_replaces_the_presets() {
+    let world = World::with(
+        "",
+        "",
+        "[[identity_providers]]\nalias = \"gh\"\nkind = \"github\"\nclient_id = \"gh\"\nclient_secret_env = \"IDP2_SECRET\"\nicon = \"/static/gh.png\"\n",
+    );
+    let b = button(&body(&Browser::default().get(&world, "/login?return_to=%2Faccount")), "gh");
+    assert!(b.contains("<img src=\"/static/gh.png\" alt=\"\"") && !b.contains("<svg"), "{b}");
+    assert_eq!(accessible_text(&b), "Sign in with GitHub");
+}
+
+#[test]
+fn brand_icons_are_self_contained_and_hidden_from_screen_readers() {
+    for preset in Preset::ALL {
+        let svg = keyedge::core::pages::brand_icon(preset);
+        assert!(svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"), "{svg}");
+        assert!(svg.contains("aria-hidden=\"true\"") && svg.contains("focusable=\"false\""), "{svg}");
+        // No reference to anything outside the markup (CSP: no request, no script, no style).
+        let outside = ["href", "url(", "<script", "<style", "style=", "<image", "<title"];
+        assert!(outside.iter().all(|w| !svg.contains(w)), "{svg}");
+        assert_eq!(svg.matches("http").count(), 1, "only the SVG namespace: {svg}");
+    }
+}
+
+fn load(idp: &str) -> Result<Config, String> {
+    let text = ConfigBuilder::new().extra(&format!("[[identity_providers]]\nalias = \"p\"\n{idp}")).build();
+    Config::load(&text, &secrets).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_preset_needs_only_an_id_and_a_secret_and_gets_the_providers_endpoints() {
+    let config = load("kind = \"github\"\nclient_id = \"gh\"\nclient_secret_env = \"IDP2_SECRET\"").unwrap();
+    let p = config.provider("p").unwrap();
+    assert_eq!((p.display_name.as_str(), p.preset), ("GitHub", Some(Preset::GitHub)));
+    let ProviderKind::OAuth2(gh) = &p.kind else { panic!("GitHub is plain OAuth 2.0") };
+    assert_eq!(gh.authorization_url.as_str(), "https://github.com/login/oauth/authorize");
+    assert_eq!(gh.token_url.as_str(), "https://github.com/login/oauth/access_token");
+    assert_eq!(gh.userinfo_url.as_str(), "https://api.github.com/user");
+    assert_eq!(gh.email_list_url.as_ref().unwrap().as_str(), "https://api.github.com/user/emails");
+    assert_eq!(gh.default_scopes, "read:user user:email");
+    assert!(matches!(&gh.client_auth, UpstreamClientAuth::SecretPost(s) if s.expose() == IDP2_SECRET));
+
+    let config = load("kind = \"google\"\nclient_id = \"g\"\nclient_secret_env = \"IDP2_SECRET\"").unwrap();
+    let ProviderKind::Oidc(g) = &config.provider("p").unwrap().kind else { panic!("Google is OpenID Connect") };
+    assert_eq!((g.issuer.as_str(), g.default_scopes.as_str()), ("https://accounts.google.com", "openid email profile"));
+    assert_eq!(g.issuer_aliases, ["accounts.google.com"]);
+
+    let config = load("kind = \"gitlab\"\nclient_id = \"g\"\nclient_secret_env = \"IDP2_SECRET\"").unwrap();
+    let ProviderKind::Oidc(g) = &config.provider("p").unwrap().kind else { panic!("GitLab is OpenID Connect") };
+    assert_eq!(g.issuer, "https://gitlab.com");
+    let config = load("kind = \"gitlab\"\nbase_url = \"https://git.example.com/\"\nclient_id = \"g\"\nclient_secret_env = \"IDP2_SECRET\"").unwrap();
+    let ProviderKind::Oidc(g) = &config.provider("p").unwrap().kind else { panic!() };
+    assert_eq!(g.issuer, "https://git.example.com");
+}
+
+#[test]
+fn what_a_preset_does_not_take_is_refused_naming_the_field() {
+    let base = "client_id = \"x\"\nclient_secret_env = \"IDP2_SECRET\"";
+    for (kind, option, field, says) in [
+        ("github", "token_url = \"https://gh.example/t\"", "token_url", "kind = \"github\" sets this itself"),
+        ("github", "user_id_claim = \"login\"", "user_id_claim", "kind = \"github\" sets this itself"),
+        ("github", "client_auth_method = \"client_secret_basic\"", "client_auth_method", "sets this itself"),
+        ("github", "hd = \"example.com\"", "hd", "unknown field `hd`"),
+        ("github", "issuer = \"https://gh.example\"", "issuer", "applies to kind = \"oidc\" only"),
+        ("google", "prompt = \"login\"", "prompt", "kind = \"google\" sets this itself"),
+        ("google", "base_url = \"https://g.example\"", "base_url", "unknown field `base_url`"),
+        ("google", "hd = \"example\"", "hd", "a domain such as `example.com`"),
+        ("google", "default_scopes = \"email\"", "default_scopes", "`openid`"),
+        ("gitlab", "jwks_url = \"https://gl.example/k\"", "jwks_url", "kind = \"gitlab\" sets this itself"),
+        ("gitlab", "base_url = \"http://gitlab.example.com\"", "base_url", "must use https"),
+        ("github", "default_scopes = \"read:user\"", "default_scopes", "needs `user:email`"),
+        ("github", "trust_email = true", "trust_email", "counts only the addresses GitHub says it verified"),
+        ("google", "trust_email = true", "trust_email", "counts only the addresses Google says it verified"),
+    ] {
+        let e = load(&format!("kind = \"{kind}\"\n{base}\n{option}")).unwrap_err();
+        let path = format!("identity_providers[1].{field}: ");
+        assert!(e.contains(&path) && e.contains(says), "{kind} {option}: {e}");
+    }
+    let e = load("kind = \"github\"\nclient_id = \"x\"").unwrap_err();
+    assert!(e.contains("identity_providers[1].client_secret_env: is required"), "{e}");
+    let e = load("kind = \"google\"\nclient_secret_env = \"IDP2_SECRET\"").unwrap_err();
+    assert!(e.contains("identity_providers[1].client_id: is required"), "{e}");
+}
+
+/// A realm export with Keycloak's social providers (provider ids and config keys of Keycloak's
+/// GoogleIdentityProviderFactory, GitHubIdentityProviderFactory and GitLabIdentityProviderFactory).
+const SOCIAL_EXPORT: &str = r#"{
+  "realm": "social",
+  "identityProviders": [
+    { "alias": "google", "providerId": "google", "enabled": true, "storeToken": true,
+      "config": { "clientId": "g.apps.googleusercontent.com", "clientSecret": "**********",
+        "hostedDomain": "example.com,example.org", "offlineAccess": "true", "defaultScope": "email profile",
+        "useJwksUrl": "true", "syncMode": "IMPORT" } },
+    { "alias": "ghe", "displayName": "Company GitHub", "providerId": "github", "enabled": true, "trustEmail": true,
+      "config": { "clientId": "Iv1.abc", "clientSecret": "**********", "baseUrl": "https://github.example.com",
+        "apiUrl": "https://github.example.com/api/v3", "defaultScope": "read:user", "clientAuthMethod": "client_secret_post" } },
+    { "alias": "gitlab", "providerId": "gitlab", "enabled": true,
+      "config": { "clientId": "gl", "clientSecret": "**********", "guiOrder": "3",
+        "authorizationUrl": "https://gitlab.com/oauth/authorize" } }
+  ]
+}"#;
+
+#[test]
+fn keycloak_social_providers_become_presets() {
+    let c = keyedge::tools::keycloak::convert(SOCIAL_EXPORT).unwrap();
+    let text = format!("issuer = \"https://login.example\"\n{}", c.toml);
+    let secrets = |name: &str| secrets(name).or_else(|| Some(format!("secret-of-{name}")));
+    let config = Config::load(&text, &secrets).unwrap_or_else(|e| panic!("{e}\n{text}"));
+
+    let google = config.provider("google").unwrap();
+    assert_eq!(google.preset, Some(Preset::Google));
+    let ProviderKind::Oidc(g) = &google.kind else { panic!("oidc") };
+    assert_eq!(g.hosted_domain.as_deref(), Some("example.com"));
+    assert_eq!(g.default_scopes, "openid email profile");
+    assert!(google.store_tokens && g.authorization_params.contains(&("access_type", "offline".to_owned())));
+
+    let ghe = config.provider("ghe").unwrap();
+    assert_eq!(
+        (ghe.preset, ghe.display_name.as_str(), ghe.trust_email),
+        (Some(Preset::GitHub), "Company GitHub", false)
+    );
+    let ProviderKind::OAuth2(gh) = &ghe.kind else { panic!("oauth2") };
+    assert_eq!(gh.userinfo_url.as_str(), "https://github.example.com/api/v3/user");
+    assert_eq!(gh.default_scopes, "read:user user:email");
+
+    let gitlab = config.provider("gitlab").unwrap();
+    assert_eq!((gitlab.preset, gitlab.gui_order), (Some(Preset::GitLab), 3));
+
+    let report = c.report.join("\n");
+    for expected in [
+        "`google`: hosted domains `example.com,example.org`",
+        "`ghe`: trust email is left off",
+        "`gitlab`: `authorizationUrl` is not carried over: kind = \"gitlab\" sets it",
+    ] {
+        assert!(report.contains(expected), "missing `{expected}` in:\n{report}");
+    }
+    assert!(!report.contains("offlineAccess") && !report.contains("apiUrl"), "{report}");
+    assert_eq!(c.secrets, ["IDP_GOOGLE_SECRET", "IDP_GHE_SECRET", "IDP_GITLAB_SECRET"]);
+}
