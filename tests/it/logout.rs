@@ -176,3 +176,17 @@ fn rp_initiated_logout_with_hint_works_outside_a_navigation() {
     assert_eq!(location(&res), "https://app.test/bye", "{}", body(&res));
     assert_eq!(location(&browser.get(&world, "/account")), "/login?return_to=%2Faccount", "session ended");
 }
+
+/// RFC 9700 §4.12: after a form post that carried credentials (here the CSRF token and the
+/// session), the redirect is one a browser follows with GET (302), never 307 or 308, which
+/// would re-post the form to the next address.
+#[test]
+fn rfc9700_4_12_a_form_post_is_answered_with_a_redirect_followed_by_get() {
+    let world = World::new();
+    let mut browser = Browser::default();
+    signed_in(&world, &mut browser);
+    browser.get(&world, "/logout?client_id=app&post_logout_redirect_uri=https%3A%2F%2Fapp.test%2Fbye&state=s2");
+    let res = browser.post(&world, "/logout");
+    assert_eq!(location(&res), "https://app.test/bye?state=s2");
+    assert!(matches!(res.status().as_u16(), 302 | 303), "{}", res.status());
+}
