@@ -9,6 +9,7 @@ mod authorization_request;
 mod body_limits;
 mod broker_flow;
 mod brokering;
+mod browser_cases;
 mod client_linking;
 mod concurrent_edits;
 mod config;

@@ -54,7 +54,7 @@ fn open_flow(app: &Keyedge, req: &Request, state: &str) -> Result<(UpstreamFlow,
         .ok_or_else(|| {
             PageError::bad_request(
                 "Sign-in started elsewhere",
-                "This sign-in was started in another browser, or its cookie was lost or has expired. Please start again here.",
+                "This sign-in was started in another browser, or its cookie was lost or has expired (a browser that blocks cookies for this site loses it: allow them here). Please start again here.",
             )
             .with_retry("/login?return_to=%2Faccount")
         })?;
