@@ -166,6 +166,23 @@ mod existing_account {
         assert_eq!(browser.get(&a.world, &link).status(), 400);
     }
 
+    /// Issue 19's race: the mailed link opened twice at once (a double click, a mail client
+    /// that prefetches) links exactly once and signs in exactly once.
+    #[test]
+    fn the_mailed_link_opened_twice_at_once_links_once() {
+        let a = accounts("", "", MAIL);
+        let mut browser = Browser::default();
+        let (alice, _) = to_confirm(&a, &mut browser);
+        post(&a.world, &mut browser, "/first-login/confirm", &[("action", "link")]);
+        let link = mailed_link(&a);
+        let open = || http::Request::get(&link).header("cookie", browser.cookie_header()).body(Vec::new()).unwrap();
+        let answers = a.world.send_all(vec![open(), open()]);
+        let codes = answers.iter().filter(|r| query_param(&location(r), "code").is_some()).count();
+        assert_eq!(codes, 1, "{:?}", answers.iter().map(|r| r.status()).collect::<Vec<_>>());
+        assert!(answers.iter().all(|r| r.status() != 500));
+        assert_eq!(user(&a.world, &alice)["links"].as_array().unwrap().len(), 2, "linked once");
+    }
+
     #[test]
     fn a_tampered_link_or_another_browser_links_nothing() {
         let a = accounts("", "", MAIL);
