@@ -33,7 +33,7 @@ test: tools browser .dev.vars
 	node bench/profile.mjs discovery --seconds 1 > /dev/null
 	node --test --test-concurrency=1 tests/e2e/
 
-# keyedge under load through wrangler dev and the demo IdPs: 1,000 logins, 10 in flight, with
+# keyedge under load through wrangler dev and the demo IdPs: 1,000 logins, 50 in flight, with
 # refresh chains, gate pages and races; fails if anything is lost or spent twice.
 # `make soak LOGINS=200` for a shorter run.
 LOGINS ?= 1000
