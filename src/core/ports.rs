@@ -40,6 +40,18 @@ pub trait Store {
     /// Keys starting with `prefix` (at most 1000). For pages and the admin API only — never
     /// on a login path.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, PortError>;
+    /// [`Store::put`] with `metadata` (KV keeps at most 1024 bytes of it), which
+    /// [`Store::list_metadata`] returns beside the key: a listing that needs only that reads
+    /// no values.
+    async fn put_with_metadata(
+        &self,
+        key: &str,
+        value: &str,
+        metadata: &str,
+        ttl_seconds: Option<u64>,
+    ) -> Result<(), PortError>;
+    /// [`Store::list`] with each key's metadata (`None`: put without).
+    async fn list_metadata(&self, prefix: &str) -> Result<Vec<(String, Option<String>)>, PortError>;
 }
 
 /// Reads `key` as JSON. A value that does not parse (another version's shape) counts as

@@ -121,6 +121,33 @@ impl Store for KvPort {
         let listed = self.0.list().prefix(prefix.to_owned()).limit(1000).execute().await.map_err(port_err)?;
         Ok(listed.keys.into_iter().map(|k| k.name).collect())
     }
+    async fn put_with_metadata(
+        &self,
+        key: &str,
+        value: &str,
+        metadata: &str,
+        ttl: Option<u64>,
+    ) -> std::result::Result<(), PortError> {
+        let mut put = self.0.put(key, value).map_err(port_err)?.metadata(metadata).map_err(port_err)?;
+        if let Some(ttl) = ttl {
+            put = put.expiration_ttl(ttl.max(60));
+        }
+        put.execute().await.map_err(port_err)
+    }
+    async fn list_metadata(&self, prefix: &str) -> std::result::Result<Vec<(String, Option<String>)>, PortError> {
+        let listed = self.0.list().prefix(prefix.to_owned()).limit(1000).execute().await.map_err(port_err)?;
+        Ok(listed
+            .keys
+            .into_iter()
+            .map(|k| {
+                let metadata = match k.metadata {
+                    Some(serde_json::Value::String(s)) => Some(s),
+                    _ => None,
+                };
+                (k.name, metadata)
+            })
+            .collect())
+    }
 }
 
 pub struct OncePort(ObjectNamespace);

@@ -88,6 +88,7 @@ enum Fault {
     KvDeleteIgnored,
     KvPutKeepsTheFirst,
     KvListIgnoresPrefix,
+    KvMetadataDropped,
     KvStoreClockStopped,
     KvShortTtlKept,
 }
@@ -122,6 +123,7 @@ static FAULTS: &[(Fault, &[&str])] = {
         (KvDeleteIgnored, &["kv_get_put_delete"]),
         (KvPutKeepsTheFirst, &["kv_get_put_delete"]),
         (KvListIgnoresPrefix, &["kv_list_finds_keys_by_prefix"]),
+        (KvMetadataDropped, &["kv_list_returns_each_keys_metadata"]),
         (KvStoreClockStopped, &KV_TIMED),
         (KvShortTtlKept, &["kv_ttl_is_at_least_a_minute"]),
     ]
@@ -296,6 +298,21 @@ impl Store for BrokenStore {
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, PortError> {
         self.inner.list(if self.fault == Fault::KvListIgnoresPrefix { "" } else { prefix }).await
+    }
+    async fn put_with_metadata(
+        &self,
+        key: &str,
+        value: &str,
+        metadata: &str,
+        ttl: Option<u64>,
+    ) -> Result<(), PortError> {
+        if self.fault == Fault::KvMetadataDropped {
+            return self.inner.put(key, value, ttl).await;
+        }
+        self.inner.put_with_metadata(key, value, metadata, ttl).await
+    }
+    async fn list_metadata(&self, prefix: &str) -> Result<Vec<(String, Option<String>)>, PortError> {
+        self.inner.list_metadata(prefix).await
     }
 }
 

@@ -130,3 +130,24 @@ fn storage_operations_per_gated_page_view() {
     let c = view("gate_page", &mut browser);
     assert!(c.kv_reads == 0 && c.kv_writes == 0 && c.do_calls == 0);
 }
+
+/// The account page lists the user's sessions from one KV listing whose metadata carries each
+/// entry: its reads do not grow with the number of sessions (a read per session would exceed
+/// a Worker's subrequest limit for a user with many).
+#[test]
+fn the_account_page_reads_the_same_whatever_the_number_of_sessions() {
+    let world = World::new();
+    let reads_of_account_page = |browser: &mut Browser| {
+        let before = world.store.reads.get();
+        assert_eq!(browser.get(&world, "/account").status(), 200);
+        world.store.reads.get() - before
+    };
+    let mut browser = signed_in(&world, "alice");
+    let few = reads_of_account_page(&mut browser);
+    for _ in 0..5 {
+        signed_in(&world, "alice");
+    }
+    let page = body(&browser.get(&world, "/account"));
+    assert_eq!(page.matches("<tr class=\"session\">").count(), 6, "{page}");
+    assert_eq!(reads_of_account_page(&mut browser), few, "reads grew with the sessions");
+}

@@ -113,3 +113,18 @@ fn a_previous_versions_user_record_reads_and_the_new_one_keeps_its_field_names()
         (Some(true), Some(false))
     );
 }
+
+/// A session listing the previous version wrote (a KV value, no metadata) is still shown on
+/// the account page: it is read, as before.
+#[test]
+fn a_session_listed_by_the_previous_version_is_still_shown() {
+    use crate::common::*;
+    let world = World::new();
+    let mut browser = signed_in(&world, "alice");
+    let listing = world.store.keys().into_iter().find(|k| k.starts_with("user_session:")).expect("listed");
+    let entry = world.store.settled(&listing).unwrap();
+    world.store.next_request();
+    futures::executor::block_on(keyedge::core::ports::Store::put(&world.store, &listing, &entry, Some(3600))).unwrap();
+    let page = body(&browser.get(&world, "/account"));
+    assert_eq!(page.matches("<tr class=\"session\">").count(), 1, "{page}");
+}

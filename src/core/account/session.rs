@@ -118,11 +118,14 @@ impl SessionEntry {
     }
 }
 
-/// Lists `session` for the account page, as last used `now` (one KV write).
+/// Lists `session` for the account page, as last used `now` (one KV write). The entry is the
+/// key's metadata too, so listing a user's sessions reads no values.
 async fn list_entry(ports: &Ports<'_>, session: &Session, now: i64) -> Result<(), PortError> {
     let entry = SessionEntry::of(session, now);
     let ttl = (session.expires_at - now).max(1) as u64;
-    put_json(ports.store, &keys::user_session(&session.user_id, &session.sid), &entry, Some(ttl)).await
+    let json = serde_json::to_string(&entry).map_err(|e| PortError(format!("session entry: {e}")))?;
+    let key = keys::user_session(&session.user_id, &session.sid);
+    ports.store.put_with_metadata(&key, &json, &json, Some(ttl)).await
 }
 
 /// Notes that `session` just signed the user in to an application (single sign-on), for the
@@ -131,15 +134,18 @@ pub async fn seen(ports: &Ports<'_>, session: &Session) -> Result<(), PortError>
     list_entry(ports, session, ports.clock.now()).await
 }
 
-/// The user's sessions that have not expired, oldest first (one KV list and a read each).
+/// The user's sessions that have not expired, oldest first: one KV list, whose metadata
+/// carries each entry (an entry written without, by an earlier version, is read).
 pub async fn list(ports: &Ports<'_>, user_id: &str) -> Result<Vec<SessionEntry>, PortError> {
     let now = ports.clock.now();
     let mut entries = Vec::new();
-    for key in ports.store.list(&keys::user_sessions_prefix(user_id)).await? {
-        if let Some(entry) = get_json::<SessionEntry>(ports.store, &key).await? {
-            if entry.expires_at > now {
-                entries.push(entry);
-            }
+    for (key, metadata) in ports.store.list_metadata(&keys::user_sessions_prefix(user_id)).await? {
+        let entry = match metadata.and_then(|m| serde_json::from_str::<SessionEntry>(&m).ok()) {
+            Some(entry) => Some(entry),
+            None => get_json::<SessionEntry>(ports.store, &key).await?,
+        };
+        if let Some(entry) = entry.filter(|e| e.expires_at > now) {
+            entries.push(entry);
         }
     }
     entries.sort_by_key(|e| e.created_at);

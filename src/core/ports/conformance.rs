@@ -157,6 +157,7 @@ pub async fn run(subject: &Subject<'_>) -> Report {
         marks_are_seen_and_only_where_made,
         kv_get_put_delete,
         kv_list_finds_keys_by_prefix,
+        kv_list_returns_each_keys_metadata,
     );
     timed_checks!(
         items_expire_after_their_ttl,
@@ -393,6 +394,20 @@ async fn marks_are_seen_and_only_where_made(t: &Trial<'_>) -> Outcome {
     expect("another key", t.once.marked(&b).await?, false)?;
     t.once.mark(&a, 3600).await?;
     expect("marked twice", t.once.marked(&a).await?, true)
+}
+
+async fn kv_list_returns_each_keys_metadata(t: &Trial<'_>) -> Outcome {
+    let (with, without) = (t.kv("listed/a"), t.kv("listed/b"));
+    t.store.put_with_metadata(&with, "value", "{\"m\":1}", Some(3600)).await?;
+    t.store.put(&without, "value", None).await?;
+    let mut listed = t.store.list_metadata(&t.kv("listed/")).await?;
+    listed.sort();
+    let expected = vec![(with.clone(), Some("{\"m\":1}".to_owned())), (without.clone(), None)];
+    expect("the listing", listed, expected)?;
+    expect("the value beside its metadata", t.store.get(&with).await?, some("value"))?;
+    t.store.put(&with, "value", None).await?;
+    let listed = t.store.list_metadata(&with).await?;
+    expect("after a put without metadata", listed, vec![(with.clone(), None)])
 }
 
 async fn kv_get_put_delete(t: &Trial<'_>) -> Outcome {

@@ -28,6 +28,7 @@ pub const KV_STALENESS: i64 = 60;
 struct Entry {
     value: String,
     expires_at: Option<i64>,
+    metadata: Option<String>,
 }
 
 /// What a location read, and when.
@@ -186,13 +187,32 @@ impl Store for KvModel {
         RoundTrip::default().await;
         self.fault()?;
         let expires_at = ttl.map(|t| self.clock.now() + t.max(60) as i64);
-        self.write(key, Some(Entry { value: value.to_owned(), expires_at }))
+        self.write(key, Some(Entry { value: value.to_owned(), expires_at, metadata: None }))
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
         RoundTrip::default().await;
         self.fault()?;
         self.write(key, None)
+    }
+
+    async fn put_with_metadata(
+        &self,
+        key: &str,
+        value: &str,
+        metadata: &str,
+        ttl: Option<u64>,
+    ) -> Result<(), PortError> {
+        RoundTrip::default().await;
+        self.fault()?;
+        let expires_at = ttl.map(|t| self.clock.now() + t.max(60) as i64);
+        self.write(key, Some(Entry { value: value.to_owned(), expires_at, metadata: Some(metadata.to_owned()) }))
+    }
+
+    async fn list_metadata(&self, prefix: &str) -> Result<Vec<(String, Option<String>)>, PortError> {
+        let keys = self.list(prefix).await?;
+        let origin = self.origin.borrow();
+        Ok(keys.into_iter().map(|k| (k.clone(), origin.get(&k).and_then(|e| e.metadata.clone()))).collect())
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, PortError> {

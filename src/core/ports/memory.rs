@@ -56,6 +56,7 @@ impl super::conformance::TimeTravel for VirtualClock {
 pub struct MemoryStore {
     clock: VirtualClock,
     items: RefCell<HashMap<String, (String, Option<i64>)>>,
+    metadata: RefCell<HashMap<String, String>>,
     pub writes: Cell<usize>,
     pub reads: Cell<usize>,
     pub lists: Cell<usize>,
@@ -63,7 +64,14 @@ pub struct MemoryStore {
 
 impl MemoryStore {
     pub fn new(clock: VirtualClock) -> Self {
-        Self { clock, items: RefCell::default(), writes: Cell::new(0), reads: Cell::new(0), lists: Cell::new(0) }
+        Self {
+            clock,
+            items: RefCell::default(),
+            metadata: RefCell::default(),
+            writes: Cell::new(0),
+            reads: Cell::new(0),
+            lists: Cell::new(0),
+        }
     }
     pub fn keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self.items.borrow().keys().cloned().collect();
@@ -85,12 +93,14 @@ impl Store for MemoryStore {
         self.writes.set(self.writes.get() + 1);
         let exp = ttl.map(|t| self.clock.now() + t.max(60) as i64);
         self.items.borrow_mut().insert(key.to_owned(), (value.to_owned(), exp));
+        self.metadata.borrow_mut().remove(key);
         Ok(())
     }
     async fn delete(&self, key: &str) -> Result<(), PortError> {
         RoundTrip::default().await;
         self.writes.set(self.writes.get() + 1);
         self.items.borrow_mut().remove(key);
+        self.metadata.borrow_mut().remove(key);
         Ok(())
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, PortError> {
@@ -107,6 +117,22 @@ impl Store for MemoryStore {
         keys.sort();
         keys.truncate(1000);
         Ok(keys)
+    }
+    async fn put_with_metadata(
+        &self,
+        key: &str,
+        value: &str,
+        metadata: &str,
+        ttl: Option<u64>,
+    ) -> Result<(), PortError> {
+        self.put(key, value, ttl).await?;
+        self.metadata.borrow_mut().insert(key.to_owned(), metadata.to_owned());
+        Ok(())
+    }
+    async fn list_metadata(&self, prefix: &str) -> Result<Vec<(String, Option<String>)>, PortError> {
+        let keys = self.list(prefix).await?;
+        let metadata = self.metadata.borrow();
+        Ok(keys.into_iter().map(|k| (k.clone(), metadata.get(&k).cloned())).collect())
     }
 }
 
