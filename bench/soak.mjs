@@ -106,9 +106,8 @@ async function main() {
       p50_ms: Math.round(pct(ms, 50)), p99_ms: Math.round(pct(ms, 99)) };
     figures.gate_pages = pages;
     figures.refresh = chains;
-    // ---- sessions that exist afterwards: each login's browser still opens a gated page. (Not
-    // the account page: it lists the user's sessions, one KV read each, and every soak login
-    // is alice's — hundreds of sessions; see the issue note.)
+    // ---- sessions that exist afterwards: each login's browser still opens a gated page (the
+    // account page would list all of alice's sessions, a thousand rows, each time).
     let live = 0;
     await pool(logins.length, INFLIGHT, async (i) => {
       try {
