@@ -15,7 +15,7 @@
 //! With a staleness of 0 and the write limit off it is the strongly consistent twin
 //! ([`MemoryStore`](super::memory::MemoryStore)'s behaviour), so one suite runs against both.
 
-use super::memory::{RoundTrip, VirtualClock};
+use super::memory::{FaultPlan, RoundTrip, VirtualClock};
 use super::{Clock, PortError, Store};
 use async_trait::async_trait;
 use std::cell::{Cell, RefCell};
@@ -47,8 +47,8 @@ pub struct KvModel {
     write_limit: Cell<bool>,
     last_write: RefCell<HashMap<String, (u64, i64)>>,
     request: Cell<u64>,
-    /// Fault injection: how many more operations succeed before one fails (`None`: none fails).
-    fault_in: Cell<Option<usize>>,
+    /// Fault injection (`fail_after`).
+    faults: FaultPlan,
     pub writes: Cell<usize>,
     pub reads: Cell<usize>,
     pub lists: Cell<usize>,
@@ -66,7 +66,7 @@ impl KvModel {
             write_limit: Cell::new(true),
             last_write: RefCell::default(),
             request: Cell::new(0),
-            fault_in: Cell::new(None),
+            faults: FaultPlan::default(),
             writes: Cell::new(0),
             reads: Cell::new(0),
             lists: Cell::new(0),
@@ -89,26 +89,16 @@ impl KvModel {
 
     /// Fault injection: the operation after the next `n` fails (as a KV outage would), once.
     pub fn fail_after(&self, n: usize) {
-        self.fault_in.set(Some(n));
+        self.faults.fail_after(n);
     }
 
     /// Whether an injected fault is still to come.
     pub fn fault_pending(&self) -> bool {
-        self.fault_in.get().is_some()
+        self.faults.pending()
     }
 
     fn fault(&self) -> Result<(), PortError> {
-        match self.fault_in.get() {
-            Some(0) => {
-                self.fault_in.set(None);
-                Err(PortError("KV: injected fault".into()))
-            }
-            Some(n) => {
-                self.fault_in.set(Some(n - 1));
-                Ok(())
-            }
-            None => Ok(()),
-        }
+        self.faults.check("KV")
     }
 
     /// Serves the following requests at `location`.

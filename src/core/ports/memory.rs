@@ -27,6 +27,37 @@ impl std::future::Future for RoundTrip {
     }
 }
 
+/// Fault injection for the twins: the operation after the next `n` fails (as an outage of
+/// the real store would), once.
+#[derive(Debug, Default)]
+pub struct FaultPlan(Cell<Option<usize>>);
+
+impl FaultPlan {
+    pub fn fail_after(&self, n: usize) {
+        self.0.set(Some(n));
+    }
+
+    /// Whether the planned fault is still to come.
+    pub fn pending(&self) -> bool {
+        self.0.get().is_some()
+    }
+
+    /// Counts one operation of `store`; fails it if it is the planned one.
+    pub fn check(&self, store: &str) -> Result<(), PortError> {
+        match self.0.get() {
+            Some(0) => {
+                self.0.set(None);
+                Err(PortError(format!("{store}: injected fault")))
+            }
+            Some(n) => {
+                self.0.set(Some(n - 1));
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
 /// A clock that only moves when told to.
 #[derive(Clone, Default)]
 pub struct VirtualClock(Rc<Cell<i64>>);
@@ -151,8 +182,8 @@ pub struct MemoryOnce {
     families: RefCell<HashMap<OnceKey, FamilyRow>>,
     records: RefCell<HashMap<OnceKey, String>>,
     pub calls: Cell<usize>,
-    /// Fault injection: how many more calls succeed before one fails (`None`: none fails).
-    fault_in: Cell<Option<usize>>,
+    /// Fault injection (`fail_after`).
+    faults: FaultPlan,
     /// [`Once::count_use`] counters: key → (uses, end of the window).
     counters: RefCell<HashMap<OnceKey, (u32, i64)>>,
     /// [`Once::mark`]s: key → marked until.
@@ -171,28 +202,18 @@ impl MemoryOnce {
     /// Fault injection: the call after the next `n` fails (as a Durable Object outage would),
     /// once.
     pub fn fail_after(&self, n: usize) {
-        self.fault_in.set(Some(n));
+        self.faults.fail_after(n);
     }
 
     /// Whether an injected fault is still to come.
     pub fn fault_pending(&self) -> bool {
-        self.fault_in.get().is_some()
+        self.faults.pending()
     }
 
     /// Counts a call, and fails it if it is the injected fault.
     fn enter(&self) -> Result<(), PortError> {
         self.calls.set(self.calls.get() + 1);
-        match self.fault_in.get() {
-            Some(0) => {
-                self.fault_in.set(None);
-                Err(PortError("Durable Object: injected fault".into()))
-            }
-            Some(n) => {
-                self.fault_in.set(Some(n - 1));
-                Ok(())
-            }
-            None => Ok(()),
-        }
+        self.faults.check("Durable Object")
     }
 
     pub fn new(clock: VirtualClock) -> Self {
@@ -205,7 +226,7 @@ impl MemoryOnce {
             calls: Cell::new(0),
             counters: RefCell::default(),
             marks: RefCell::default(),
-            fault_in: Cell::new(None),
+            faults: FaultPlan::default(),
         }
     }
 }
