@@ -75,6 +75,7 @@ pub fn brand_icon(preset: Preset) -> &'static str {
         Preset::GitHub => include_str!("../../www/icons/github.svg"),
         Preset::Google => include_str!("../../www/icons/google.svg"),
         Preset::GitLab => include_str!("../../www/icons/gitlab.svg"),
+        Preset::Microsoft => include_str!("../../www/icons/microsoft.svg"),
     }
 }
 

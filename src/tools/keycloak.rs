@@ -86,10 +86,15 @@ const IGNORED_CONFIG: &[&str] = &[
 ];
 
 /// Keycloak's social provider ids and keyedge's preset for each.
-const SOCIAL: &[(&str, Preset)] = &[("google", Preset::Google), ("github", Preset::GitHub), ("gitlab", Preset::GitLab)];
+const SOCIAL: &[(&str, Preset)] = &[
+    ("google", Preset::Google),
+    ("github", Preset::GitHub),
+    ("gitlab", Preset::GitLab),
+    ("microsoft", Preset::Microsoft),
+];
 
 /// Config keys of Keycloak's social providers that [`preset_options`] reads.
-const PRESET_CONFIG: &[&str] = &["hostedDomain", "offlineAccess", "userIp", "baseUrl", "apiUrl"];
+const PRESET_CONFIG: &[&str] = &["hostedDomain", "offlineAccess", "userIp", "baseUrl", "apiUrl", "tenantId"];
 
 /// The options of Keycloak's social provider `preset` that keyedge's preset takes (Keycloak's
 /// GoogleIdentityProviderFactory and GitHubIdentityProviderFactory config properties).
@@ -134,6 +139,12 @@ fn preset_options(preset: Preset, alias: &str, config: &Value, out: &mut Map<Str
             }
         }
         Preset::GitLab => {}
+        // MicrosoftIdentityProviderConfig's `tenantId` (blank: `common`).
+        Preset::Microsoft => {
+            if let Some(tenant) = text(config, "tenantId").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
+                out.insert("tenant".into(), T::String(tenant));
+            }
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use crate::core::secret::Secret;
 use crate::core::upstream::client_config::RawOAuthClient;
 use crate::core::upstream::oidc::config as oidc;
 use crate::core::upstream::plain_oauth2::config as plain_oauth2;
-use crate::core::upstream::presets::{github, gitlab, google, Preset};
+use crate::core::upstream::presets::{github, gitlab, google, microsoft, Preset};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -25,6 +25,7 @@ enum RawKind {
     Github,
     Google,
     Gitlab,
+    Microsoft,
 }
 
 /// One `[[identity_providers]]` table: the options every kind shares, read in a first pass,
@@ -228,15 +229,20 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
             let options = options("gitlab").preset_of("oidc", &[client_keys, oidc_keys]);
             (ProviderKind::Oidc(gitlab::provider(options, secrets)?), Some(Preset::GitLab))
         }
+        RawKind::Microsoft => {
+            let options = options("microsoft").preset_of("oidc", &[client_keys, oidc_keys]);
+            (ProviderKind::Oidc(microsoft::provider(options, secrets)?), Some(Preset::Microsoft))
+        }
     };
     if let (Some(preset), true) = (preset, p.trust_email) {
+        let counted = match preset {
+            // Any tenant's admin can put any address on an account (docs/social/microsoft.md).
+            Preset::Microsoft => "counts no Microsoft address as verified".to_owned(),
+            _ => format!("counts only the addresses {} says it verified", preset.display_name()),
+        };
         return Err(err(
             format!("{path}.trust_email"),
-            format!(
-                "kind = \"{}\" counts only the addresses {} says it verified; trust_email would count any",
-                preset.kind(),
-                preset.display_name()
-            ),
+            format!("kind = \"{}\" {counted}; trust_email would count any", preset.kind()),
         ));
     }
     let (first_login_flows, post_login_flows) = (context.first_login_flows, context.post_login_flows);

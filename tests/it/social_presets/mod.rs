@@ -7,6 +7,7 @@
 mod github;
 mod gitlab;
 mod google;
+mod microsoft;
 
 use crate::common::*;
 use keyedge::core::config::{Config, ProviderKind, UpstreamClientAuth};
@@ -213,6 +214,14 @@ fn a_preset_needs_only_an_id_and_a_secret_and_gets_the_providers_endpoints() {
     let config = load("kind = \"gitlab\"\nbase_url = \"https://git.example.com/\"\nclient_id = \"g\"\nclient_secret_env = \"IDP2_SECRET\"").unwrap();
     let ProviderKind::Oidc(g) = &config.provider("p").unwrap().kind else { panic!() };
     assert_eq!(g.issuer, "https://git.example.com");
+
+    let config = load("kind = \"microsoft\"\nclient_id = \"m\"\nclient_secret_env = \"IDP2_SECRET\"").unwrap();
+    let ProviderKind::Oidc(m) = &config.provider("p").unwrap().kind else { panic!("Microsoft is OpenID Connect") };
+    let url = |u: &Option<url::Url>| u.as_ref().unwrap().to_string();
+    assert_eq!(url(&m.authorization_url), "https://login.microsoftonline.com/common/oauth2/v2.0/authorize");
+    assert_eq!(url(&m.token_url), "https://login.microsoftonline.com/common/oauth2/v2.0/token");
+    assert_eq!(url(&m.jwks_url), "https://login.microsoftonline.com/common/discovery/v2.0/keys");
+    assert!(m.email_never_verified && m.disable_userinfo);
 }
 
 #[test]
@@ -232,6 +241,16 @@ fn what_a_preset_does_not_take_is_refused_naming_the_field() {
         ("gitlab", "base_url = \"http://gitlab.example.com\"", "base_url", "must use https"),
         ("github", "default_scopes = \"read:user\"", "default_scopes", "needs `user:email`"),
         ("github", "trust_email = true", "trust_email", "counts only the addresses GitHub says it verified"),
+        ("microsoft", "tenant = \"contoso.onmicrosoft.com\"", "tenant", "the Directory (tenant) ID, a GUID"),
+        (
+            "microsoft",
+            "issuer = \"https://login.microsoftonline.com/common/v2.0\"",
+            "issuer",
+            "kind = \"microsoft\" sets this itself",
+        ),
+        ("microsoft", "hd = \"example.com\"", "hd", "unknown field `hd`"),
+        ("microsoft", "base_url = \"http://login.microsoftonline.us\"", "base_url", "must use https"),
+        ("microsoft", "trust_email = true", "trust_email", "counts no Microsoft address as verified"),
         ("google", "trust_email = true", "trust_email", "counts only the addresses Google says it verified"),
     ] {
         let e = load(&format!("kind = \"{kind}\"\n{base}\n{option}")).unwrap_err();
@@ -298,4 +317,23 @@ fn keycloak_social_providers_become_presets() {
     }
     assert!(!report.contains("offlineAccess") && !report.contains("apiUrl"), "{report}");
     assert_eq!(c.secrets, ["IDP_GOOGLE_SECRET", "IDP_GHE_SECRET", "IDP_GITLAB_SECRET"]);
+}
+
+#[test]
+fn keycloaks_microsoft_provider_becomes_the_preset_with_its_tenant() {
+    let export = r#"{ "realm": "social", "identityProviders": [
+      { "alias": "microsoft", "providerId": "microsoft", "enabled": true, "trustEmail": true,
+        "config": { "clientId": "ms", "clientSecret": "**********", "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47" } },
+      { "alias": "msa", "providerId": "microsoft", "enabled": true, "config": { "clientId": "ms2", "clientSecret": "**********" } } ] }"#;
+    let c = keyedge::tools::keycloak::convert(export).unwrap();
+    let text = format!("issuer = \"https://login.example\"\n{}", c.toml);
+    let secrets = |name: &str| secrets(name).or_else(|| Some(format!("secret-of-{name}")));
+    let config = Config::load(&text, &secrets).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let ms = config.provider("microsoft").unwrap();
+    assert_eq!((ms.preset, ms.trust_email), (Some(Preset::Microsoft), false));
+    let ProviderKind::Oidc(m) = &ms.kind else { panic!("oidc") };
+    assert!(m.token_url.as_ref().unwrap().as_str().contains("/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token"));
+    let ProviderKind::Oidc(m) = &config.provider("msa").unwrap().kind else { panic!("oidc") };
+    assert!(m.token_url.as_ref().unwrap().as_str().contains("/common/oauth2/v2.0/token"));
+    assert!(c.report.join("\n").contains("`microsoft`: trust email is left off"), "{:?}", c.report);
 }

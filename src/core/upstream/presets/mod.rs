@@ -9,6 +9,7 @@
 pub mod github;
 pub mod gitlab;
 pub mod google;
+pub mod microsoft;
 
 use serde::Deserialize;
 use url::Url;
@@ -24,10 +25,11 @@ pub enum Preset {
     GitHub,
     Google,
     GitLab,
+    Microsoft,
 }
 
 impl Preset {
-    pub const ALL: [Preset; 3] = [Preset::GitHub, Preset::Google, Preset::GitLab];
+    pub const ALL: [Preset; 4] = [Preset::GitHub, Preset::Google, Preset::GitLab, Preset::Microsoft];
 
     /// Its `kind` in the configuration.
     pub fn kind(self) -> &'static str {
@@ -35,6 +37,7 @@ impl Preset {
             Preset::GitHub => "github",
             Preset::Google => "google",
             Preset::GitLab => "gitlab",
+            Preset::Microsoft => "microsoft",
         }
     }
 
@@ -44,6 +47,7 @@ impl Preset {
             Preset::GitHub => "GitHub",
             Preset::Google => "Google",
             Preset::GitLab => "GitLab",
+            Preset::Microsoft => "Microsoft",
         }
     }
 
@@ -51,7 +55,7 @@ impl Preset {
     pub fn base_kind(self) -> &'static str {
         match self {
             Preset::GitHub => "oauth2",
-            Preset::Google | Preset::GitLab => "oidc",
+            Preset::Google | Preset::GitLab | Preset::Microsoft => "oidc",
         }
     }
 }
@@ -125,6 +129,8 @@ fn oidc(preset: Preset, issuer: String, client: PresetClient, path: &str) -> Res
         issuer_aliases: Vec::new(),
         hosted_domain: None,
         split_name: false,
+        tenant_issuer: None,
+        email_never_verified: false,
     })
 }
 
