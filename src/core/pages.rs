@@ -76,6 +76,7 @@ pub fn brand_icon(preset: Preset) -> &'static str {
         Preset::Google => include_str!("../../www/icons/google.svg"),
         Preset::GitLab => include_str!("../../www/icons/gitlab.svg"),
         Preset::Microsoft => include_str!("../../www/icons/microsoft.svg"),
+        Preset::LinkedIn => include_str!("../../www/icons/linkedin.svg"),
     }
 }
 

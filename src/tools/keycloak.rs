@@ -91,6 +91,7 @@ const SOCIAL: &[(&str, Preset)] = &[
     ("github", Preset::GitHub),
     ("gitlab", Preset::GitLab),
     ("microsoft", Preset::Microsoft),
+    ("linkedin-openid-connect", Preset::LinkedIn),
 ];
 
 /// Config keys of Keycloak's social providers that [`preset_options`] reads.
@@ -138,7 +139,7 @@ fn preset_options(preset: Preset, alias: &str, config: &Value, out: &mut Map<Str
                 out.insert("base_url".into(), T::String(base));
             }
         }
-        Preset::GitLab => {}
+        Preset::GitLab | Preset::LinkedIn => {}
         // MicrosoftIdentityProviderConfig's `tenantId` (blank: `common`).
         Preset::Microsoft => {
             if let Some(tenant) = text(config, "tenantId").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {

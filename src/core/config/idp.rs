@@ -15,7 +15,7 @@ use crate::core::secret::Secret;
 use crate::core::upstream::client_config::RawOAuthClient;
 use crate::core::upstream::oidc::config as oidc;
 use crate::core::upstream::plain_oauth2::config as plain_oauth2;
-use crate::core::upstream::presets::{github, gitlab, google, microsoft, Preset};
+use crate::core::upstream::presets::{github, gitlab, google, linkedin, microsoft, Preset};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -26,6 +26,7 @@ enum RawKind {
     Google,
     Gitlab,
     Microsoft,
+    Linkedin,
 }
 
 /// One `[[identity_providers]]` table: the options every kind shares, read in a first pass,
@@ -233,6 +234,10 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
             let options = options("microsoft").preset_of("oidc", &[client_keys, oidc_keys]);
             (ProviderKind::Oidc(microsoft::provider(options, secrets)?), Some(Preset::Microsoft))
         }
+        RawKind::Linkedin => {
+            let options = options("linkedin").preset_of("oidc", &[client_keys, oidc_keys]);
+            (ProviderKind::Oidc(linkedin::provider(options, secrets)?), Some(Preset::LinkedIn))
+        }
     };
     if let (Some(preset), true) = (preset, p.trust_email) {
         let counted = match preset {
@@ -288,7 +293,7 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
         stored_tokens_readable: p.stored_tokens_readable,
         sync_mode: p.sync_mode,
         link_only: p.link_only,
-        pkce_enabled: p.pkce_enabled,
+        pkce_enabled: p.pkce_enabled && preset.is_none_or(Preset::takes_pkce),
         unproven_step_up: p.unproven_step_up,
         first_login_flow,
         post_login_flow,

@@ -7,6 +7,7 @@
 mod github;
 mod gitlab;
 mod google;
+mod linkedin;
 mod microsoft;
 
 use crate::common::*;
@@ -222,6 +223,17 @@ fn a_preset_needs_only_an_id_and_a_secret_and_gets_the_providers_endpoints() {
     assert_eq!(url(&m.token_url), "https://login.microsoftonline.com/common/oauth2/v2.0/token");
     assert_eq!(url(&m.jwks_url), "https://login.microsoftonline.com/common/discovery/v2.0/keys");
     assert!(m.email_never_verified && m.disable_userinfo);
+
+    let config =
+        load("kind = \"linkedin\"\nclient_id = \"l\"\nclient_secret_env = \"IDP2_SECRET\"\npkce_enabled = true")
+            .unwrap();
+    let p = config.provider("p").unwrap();
+    let ProviderKind::Oidc(l) = &p.kind else { panic!("LinkedIn is OpenID Connect") };
+    assert_eq!(
+        (l.issuer.as_str(), l.default_scopes.as_str()),
+        ("https://www.linkedin.com/oauth", "openid profile email")
+    );
+    assert!(l.nonce_unsupported && !p.pkce_enabled);
 }
 
 #[test]
@@ -250,6 +262,9 @@ fn what_a_preset_does_not_take_is_refused_naming_the_field() {
         ),
         ("microsoft", "hd = \"example.com\"", "hd", "unknown field `hd`"),
         ("microsoft", "base_url = \"http://login.microsoftonline.us\"", "base_url", "must use https"),
+        ("linkedin", "prompt = \"login\"", "prompt", "kind = \"linkedin\" sets this itself"),
+        ("linkedin", "issuer = \"https://www.linkedin.com/oauth/\"", "issuer", "no query, fragment or trailing slash"),
+        ("linkedin", "tenant = \"common\"", "tenant", "unknown field `tenant`"),
         ("microsoft", "trust_email = true", "trust_email", "counts no Microsoft address as verified"),
         ("google", "trust_email = true", "trust_email", "counts only the addresses Google says it verified"),
     ] {
@@ -320,10 +335,11 @@ fn keycloak_social_providers_become_presets() {
 }
 
 #[test]
-fn keycloaks_microsoft_provider_becomes_the_preset_with_its_tenant() {
+fn keycloaks_microsoft_and_linkedin_providers_become_presets() {
     let export = r#"{ "realm": "social", "identityProviders": [
       { "alias": "microsoft", "providerId": "microsoft", "enabled": true, "trustEmail": true,
         "config": { "clientId": "ms", "clientSecret": "**********", "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47" } },
+      { "alias": "linkedin", "providerId": "linkedin-openid-connect", "enabled": true, "config": { "clientId": "li", "clientSecret": "**********" } },
       { "alias": "msa", "providerId": "microsoft", "enabled": true, "config": { "clientId": "ms2", "clientSecret": "**********" } } ] }"#;
     let c = keyedge::tools::keycloak::convert(export).unwrap();
     let text = format!("issuer = \"https://login.example\"\n{}", c.toml);
@@ -336,4 +352,5 @@ fn keycloaks_microsoft_provider_becomes_the_preset_with_its_tenant() {
     let ProviderKind::Oidc(m) = &config.provider("msa").unwrap().kind else { panic!("oidc") };
     assert!(m.token_url.as_ref().unwrap().as_str().contains("/common/oauth2/v2.0/token"));
     assert!(c.report.join("\n").contains("`microsoft`: trust email is left off"), "{:?}", c.report);
+    assert_eq!(config.provider("linkedin").unwrap().preset, Some(Preset::LinkedIn));
 }

@@ -111,6 +111,9 @@ pub struct OidcProvider {
     /// The provider's `email` is never evidence of an address the user controls (Microsoft:
     /// any tenant admin can set any address on an account), whatever claims come with it.
     pub email_never_verified: bool,
+    /// The provider ignores `nonce` and its ID tokens carry none (LinkedIn): none is sent
+    /// or required; the `state` and the confidential client's code exchange bind the login.
+    pub nonce_unsupported: bool,
 }
 
 /// Microsoft's tenants (https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens#validate-the-issuer).
@@ -248,6 +251,7 @@ pub(crate) fn provider(
         split_name: false,
         tenant_issuer: None,
         email_never_verified: false,
+        nonce_unsupported: false,
     })
 }
 

@@ -181,13 +181,15 @@ pub fn begin(
     forward: &[(&'static str, String)],
     ports: &Ports<'_>,
 ) -> Result<(Url, FlowSecrets), UpstreamError> {
-    let secrets = FlowSecrets::generate(ports, true, idp.pkce_enabled);
+    let secrets = FlowSecrets::generate(ports, !cfg.nonce_unsupported, idp.pkce_enabled);
     let client = settings(cfg, endpoints, redirect_uri).client::<OidcTokenResponse>()?;
     let state = state.to_owned();
     let mut request = client
         .authorize_url(move || CsrfToken::new(state))
-        .add_scopes(crate::core::vocab::Scopes::parse(&cfg.default_scopes).iter().map(|s| Scope::new(s.to_owned())))
-        .add_extra_param("nonce", secrets.nonce.clone());
+        .add_scopes(crate::core::vocab::Scopes::parse(&cfg.default_scopes).iter().map(|s| Scope::new(s.to_owned())));
+    if !cfg.nonce_unsupported {
+        request = request.add_extra_param("nonce", secrets.nonce.clone());
+    }
     if let Some(challenge) = secrets.pkce_challenge() {
         request = request.set_pkce_challenge(challenge);
     }
@@ -396,7 +398,8 @@ pub async fn complete(
     // Before the issuer check, which refuses what it refuses too, to log why.
     check_tenant(cfg, &raw)?;
     let claims = serde_json::from_value(raw.clone()).map_err(|_| UpstreamError::IdToken(TokenError::Malformed))?;
-    let mut claims = check_id_token_claims(cfg, claims, Some(&secrets.nonce)).map_err(UpstreamError::IdToken)?;
+    let nonce = (!cfg.nonce_unsupported).then_some(secrets.nonce.as_str());
+    let mut claims = check_id_token_claims(cfg, claims, nonce).map_err(UpstreamError::IdToken)?;
     check_hosted_domain(cfg, &raw)?;
     let access_token = response.access_token().secret();
     if let Some(at_hash) = &claims.at_hash {

@@ -9,6 +9,7 @@
 pub mod github;
 pub mod gitlab;
 pub mod google;
+pub mod linkedin;
 pub mod microsoft;
 
 use serde::Deserialize;
@@ -26,10 +27,11 @@ pub enum Preset {
     Google,
     GitLab,
     Microsoft,
+    LinkedIn,
 }
 
 impl Preset {
-    pub const ALL: [Preset; 4] = [Preset::GitHub, Preset::Google, Preset::GitLab, Preset::Microsoft];
+    pub const ALL: [Preset; 5] = [Preset::GitHub, Preset::Google, Preset::GitLab, Preset::Microsoft, Preset::LinkedIn];
 
     /// Its `kind` in the configuration.
     pub fn kind(self) -> &'static str {
@@ -38,6 +40,7 @@ impl Preset {
             Preset::Google => "google",
             Preset::GitLab => "gitlab",
             Preset::Microsoft => "microsoft",
+            Preset::LinkedIn => "linkedin",
         }
     }
 
@@ -48,14 +51,22 @@ impl Preset {
             Preset::Google => "Google",
             Preset::GitLab => "GitLab",
             Preset::Microsoft => "Microsoft",
+            Preset::LinkedIn => "LinkedIn",
         }
+    }
+
+    /// Whether the provider takes PKCE from a web application: LinkedIn answers a
+    /// `code_verifier` with `invalid_client` (PKCE is for its native apps only), so
+    /// `pkce_enabled` does not apply to it.
+    pub fn takes_pkce(self) -> bool {
+        self != Preset::LinkedIn
     }
 
     /// The generic kind it is built on.
     pub fn base_kind(self) -> &'static str {
         match self {
             Preset::GitHub => "oauth2",
-            Preset::Google | Preset::GitLab | Preset::Microsoft => "oidc",
+            Preset::Google | Preset::GitLab | Preset::Microsoft | Preset::LinkedIn => "oidc",
         }
     }
 }
@@ -131,6 +142,7 @@ fn oidc(preset: Preset, issuer: String, client: PresetClient, path: &str) -> Res
         split_name: false,
         tenant_issuer: None,
         email_never_verified: false,
+        nonce_unsupported: false,
     })
 }
 
