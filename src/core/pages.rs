@@ -77,6 +77,7 @@ pub fn brand_icon(preset: Preset) -> &'static str {
         Preset::GitLab => include_str!("../../www/icons/gitlab.svg"),
         Preset::Microsoft => include_str!("../../www/icons/microsoft.svg"),
         Preset::LinkedIn => include_str!("../../www/icons/linkedin.svg"),
+        Preset::Discord => include_str!("../../www/icons/discord.svg"),
     }
 }
 

@@ -92,6 +92,8 @@ const SOCIAL: &[(&str, Preset)] = &[
     ("gitlab", Preset::GitLab),
     ("microsoft", Preset::Microsoft),
     ("linkedin-openid-connect", Preset::LinkedIn),
+    // Keycloak has no Discord provider (a community extension's id is `discord`).
+    ("discord", Preset::Discord),
 ];
 
 /// Config keys of Keycloak's social providers that [`preset_options`] reads.
@@ -139,7 +141,7 @@ fn preset_options(preset: Preset, alias: &str, config: &Value, out: &mut Map<Str
                 out.insert("base_url".into(), T::String(base));
             }
         }
-        Preset::GitLab | Preset::LinkedIn => {}
+        Preset::GitLab | Preset::LinkedIn | Preset::Discord => {}
         // MicrosoftIdentityProviderConfig's `tenantId` (blank: `common`).
         Preset::Microsoft => {
             if let Some(tenant) = text(config, "tenantId").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {

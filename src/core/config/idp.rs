@@ -15,7 +15,7 @@ use crate::core::secret::Secret;
 use crate::core::upstream::client_config::RawOAuthClient;
 use crate::core::upstream::oidc::config as oidc;
 use crate::core::upstream::plain_oauth2::config as plain_oauth2;
-use crate::core::upstream::presets::{github, gitlab, google, linkedin, microsoft, Preset};
+use crate::core::upstream::presets::{discord, github, gitlab, google, linkedin, microsoft, Preset};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -27,6 +27,7 @@ enum RawKind {
     Gitlab,
     Microsoft,
     Linkedin,
+    Discord,
 }
 
 /// One `[[identity_providers]]` table: the options every kind shares, read in a first pass,
@@ -237,6 +238,10 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
         RawKind::Linkedin => {
             let options = options("linkedin").preset_of("oidc", &[client_keys, oidc_keys]);
             (ProviderKind::Oidc(linkedin::provider(options, secrets)?), Some(Preset::LinkedIn))
+        }
+        RawKind::Discord => {
+            let options = options("discord").preset_of("oauth2", &[client_keys, oauth2_keys]);
+            (ProviderKind::OAuth2(discord::provider(options, secrets)?), Some(Preset::Discord))
         }
     };
     if let (Some(preset), true) = (preset, p.trust_email) {

@@ -4,6 +4,7 @@
 //! public docs, linked in each stand-in), overriding only the base URL or issuer; the login
 //! page, the configuration's refusals and the Keycloak import are checked here.
 
+mod discord;
 mod github;
 mod gitlab;
 mod google;
@@ -234,6 +235,13 @@ fn a_preset_needs_only_an_id_and_a_secret_and_gets_the_providers_endpoints() {
         ("https://www.linkedin.com/oauth", "openid profile email")
     );
     assert!(l.nonce_unsupported && !p.pkce_enabled);
+
+    let config = load("kind = \"discord\"\nclient_id = \"d\"\nclient_secret_env = \"IDP2_SECRET\"").unwrap();
+    let ProviderKind::OAuth2(d) = &config.provider("p").unwrap().kind else { panic!("Discord is plain OAuth 2.0") };
+    assert_eq!(d.authorization_url.as_str(), "https://discord.com/oauth2/authorize");
+    assert_eq!(d.token_url.as_str(), "https://discord.com/api/oauth2/token");
+    assert_eq!(d.userinfo_url.as_str(), "https://discord.com/api/users/@me");
+    assert_eq!((d.default_scopes.as_str(), d.email_verified_claim.as_deref()), ("identify email", Some("verified")));
 }
 
 #[test]
@@ -265,6 +273,9 @@ fn what_a_preset_does_not_take_is_refused_naming_the_field() {
         ("linkedin", "prompt = \"login\"", "prompt", "kind = \"linkedin\" sets this itself"),
         ("linkedin", "issuer = \"https://www.linkedin.com/oauth/\"", "issuer", "no query, fragment or trailing slash"),
         ("linkedin", "tenant = \"common\"", "tenant", "unknown field `tenant`"),
+        ("discord", "userinfo_url = \"https://d.example/u\"", "userinfo_url", "kind = \"discord\" sets this itself"),
+        ("discord", "default_scopes = \"email\"", "default_scopes", "needs `identify`"),
+        ("discord", "trust_email = true", "trust_email", "counts only the addresses Discord says it verified"),
         ("microsoft", "trust_email = true", "trust_email", "counts no Microsoft address as verified"),
         ("google", "trust_email = true", "trust_email", "counts only the addresses Google says it verified"),
     ] {
@@ -335,11 +346,12 @@ fn keycloak_social_providers_become_presets() {
 }
 
 #[test]
-fn keycloaks_microsoft_and_linkedin_providers_become_presets() {
+fn keycloaks_microsoft_linkedin_and_discord_providers_become_presets() {
     let export = r#"{ "realm": "social", "identityProviders": [
       { "alias": "microsoft", "providerId": "microsoft", "enabled": true, "trustEmail": true,
         "config": { "clientId": "ms", "clientSecret": "**********", "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47" } },
       { "alias": "linkedin", "providerId": "linkedin-openid-connect", "enabled": true, "config": { "clientId": "li", "clientSecret": "**********" } },
+      { "alias": "discord", "providerId": "discord", "enabled": true, "config": { "clientId": "dc", "clientSecret": "**********" } },
       { "alias": "msa", "providerId": "microsoft", "enabled": true, "config": { "clientId": "ms2", "clientSecret": "**********" } } ] }"#;
     let c = keyedge::tools::keycloak::convert(export).unwrap();
     let text = format!("issuer = \"https://login.example\"\n{}", c.toml);
@@ -353,4 +365,5 @@ fn keycloaks_microsoft_and_linkedin_providers_become_presets() {
     assert!(m.token_url.as_ref().unwrap().as_str().contains("/common/oauth2/v2.0/token"));
     assert!(c.report.join("\n").contains("`microsoft`: trust email is left off"), "{:?}", c.report);
     assert_eq!(config.provider("linkedin").unwrap().preset, Some(Preset::LinkedIn));
+    assert_eq!(config.provider("discord").unwrap().preset, Some(Preset::Discord));
 }

@@ -6,6 +6,7 @@
 //! Each preset module reads its own few options and builds an `OidcProvider` or an
 //! `OAuth2Provider`; the flows are those of `oidc` and `plain_oauth2`.
 
+pub mod discord;
 pub mod github;
 pub mod gitlab;
 pub mod google;
@@ -28,10 +29,12 @@ pub enum Preset {
     GitLab,
     Microsoft,
     LinkedIn,
+    Discord,
 }
 
 impl Preset {
-    pub const ALL: [Preset; 5] = [Preset::GitHub, Preset::Google, Preset::GitLab, Preset::Microsoft, Preset::LinkedIn];
+    pub const ALL: [Preset; 6] =
+        [Preset::GitHub, Preset::Google, Preset::GitLab, Preset::Microsoft, Preset::LinkedIn, Preset::Discord];
 
     /// Its `kind` in the configuration.
     pub fn kind(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Preset {
             Preset::GitLab => "gitlab",
             Preset::Microsoft => "microsoft",
             Preset::LinkedIn => "linkedin",
+            Preset::Discord => "discord",
         }
     }
 
@@ -52,6 +56,7 @@ impl Preset {
             Preset::GitLab => "GitLab",
             Preset::Microsoft => "Microsoft",
             Preset::LinkedIn => "LinkedIn",
+            Preset::Discord => "Discord",
         }
     }
 
@@ -65,7 +70,7 @@ impl Preset {
     /// The generic kind it is built on.
     pub fn base_kind(self) -> &'static str {
         match self {
-            Preset::GitHub => "oauth2",
+            Preset::GitHub | Preset::Discord => "oauth2",
             Preset::Google | Preset::GitLab | Preset::Microsoft | Preset::LinkedIn => "oidc",
         }
     }
