@@ -78,6 +78,7 @@ pub fn brand_icon(preset: Preset) -> &'static str {
         Preset::Microsoft => include_str!("../../www/icons/microsoft.svg"),
         Preset::LinkedIn => include_str!("../../www/icons/linkedin.svg"),
         Preset::Discord => include_str!("../../www/icons/discord.svg"),
+        Preset::Bitbucket => include_str!("../../www/icons/bitbucket.svg"),
     }
 }
 

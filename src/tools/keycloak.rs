@@ -94,6 +94,7 @@ const SOCIAL: &[(&str, Preset)] = &[
     ("linkedin-openid-connect", Preset::LinkedIn),
     // Keycloak has no Discord provider (a community extension's id is `discord`).
     ("discord", Preset::Discord),
+    ("bitbucket", Preset::Bitbucket),
 ];
 
 /// Config keys of Keycloak's social providers that [`preset_options`] reads.
@@ -141,7 +142,7 @@ fn preset_options(preset: Preset, alias: &str, config: &Value, out: &mut Map<Str
                 out.insert("base_url".into(), T::String(base));
             }
         }
-        Preset::GitLab | Preset::LinkedIn | Preset::Discord => {}
+        Preset::GitLab | Preset::LinkedIn | Preset::Discord | Preset::Bitbucket => {}
         // MicrosoftIdentityProviderConfig's `tenantId` (blank: `common`).
         Preset::Microsoft => {
             if let Some(tenant) = text(config, "tenantId").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
@@ -233,7 +234,8 @@ fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
     };
     match preset {
         Some(preset) => {
-            // A preset authenticates the way its provider documents (the secret in the body).
+            // A preset authenticates the way its provider documents (the secret in the body, or in
+            // HTTP Basic for Bitbucket).
             if !["client_secret_basic", "client_secret_post"].contains(&method.as_str()) {
                 c.report.push(format!(
                     "identity provider `{alias}`: client authentication `{method}`: kind = \"{}\" sends the client secret; set client_secret_env",
@@ -244,10 +246,13 @@ fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
             out.insert("client_secret_env".into(), T::String(name.clone()));
             c.secrets.push(name);
             if out.remove("trust_email").and_then(|t| t.as_bool()) == Some(true) {
+                let counted = match preset {
+                    Preset::Microsoft => "counts no Microsoft address as verified".to_owned(),
+                    _ => format!("counts only the addresses {} says it verified", preset.display_name()),
+                };
                 c.report.push(format!(
-                    "identity provider `{alias}`: trust email is left off: kind = \"{}\" counts only the addresses {} says it verified",
-                    preset.kind(),
-                    preset.display_name()
+                    "identity provider `{alias}`: trust email is left off: kind = \"{}\" {counted}",
+                    preset.kind()
                 ));
             }
             preset_options(preset, &alias, &config, &mut out, c);

@@ -4,6 +4,7 @@
 //! public docs, linked in each stand-in), overriding only the base URL or issuer; the login
 //! page, the configuration's refusals and the Keycloak import are checked here.
 
+mod bitbucket;
 mod discord;
 mod github;
 mod gitlab;
@@ -242,6 +243,14 @@ fn a_preset_needs_only_an_id_and_a_secret_and_gets_the_providers_endpoints() {
     assert_eq!(d.token_url.as_str(), "https://discord.com/api/oauth2/token");
     assert_eq!(d.userinfo_url.as_str(), "https://discord.com/api/users/@me");
     assert_eq!((d.default_scopes.as_str(), d.email_verified_claim.as_deref()), ("identify email", Some("verified")));
+
+    let config = load("kind = \"bitbucket\"\nclient_id = \"b\"\nclient_secret_env = \"IDP2_SECRET\"").unwrap();
+    let ProviderKind::OAuth2(b) = &config.provider("p").unwrap().kind else { panic!("Bitbucket is plain OAuth 2.0") };
+    assert_eq!(b.authorization_url.as_str(), "https://bitbucket.org/site/oauth2/authorize");
+    assert_eq!(b.token_url.as_str(), "https://bitbucket.org/site/oauth2/access_token");
+    assert_eq!(b.userinfo_url.as_str(), "https://api.bitbucket.org/2.0/user");
+    assert_eq!(b.email_list_url.as_ref().unwrap().as_str(), "https://api.bitbucket.org/2.0/user/emails?pagelen=100");
+    assert!(matches!(&b.client_auth, UpstreamClientAuth::SecretBasic(s) if s.expose() == IDP2_SECRET));
 }
 
 #[test]
@@ -276,6 +285,10 @@ fn what_a_preset_does_not_take_is_refused_naming_the_field() {
         ("discord", "userinfo_url = \"https://d.example/u\"", "userinfo_url", "kind = \"discord\" sets this itself"),
         ("discord", "default_scopes = \"email\"", "default_scopes", "needs `identify`"),
         ("discord", "trust_email = true", "trust_email", "counts only the addresses Discord says it verified"),
+        ("bitbucket", "email_list_url = \"https://b.example/e\"", "email_list_url", "unknown field"),
+        ("bitbucket", "name_claim = \"nickname\"", "name_claim", "kind = \"bitbucket\" sets this itself"),
+        ("bitbucket", "default_scopes = \"account\"", "default_scopes", "needs `email`"),
+        ("bitbucket", "trust_email = true", "trust_email", "counts only the addresses Bitbucket says it verified"),
         ("microsoft", "trust_email = true", "trust_email", "counts no Microsoft address as verified"),
         ("google", "trust_email = true", "trust_email", "counts only the addresses Google says it verified"),
     ] {
@@ -346,12 +359,13 @@ fn keycloak_social_providers_become_presets() {
 }
 
 #[test]
-fn keycloaks_microsoft_linkedin_and_discord_providers_become_presets() {
+fn keycloaks_microsoft_linkedin_discord_and_bitbucket_providers_become_presets() {
     let export = r#"{ "realm": "social", "identityProviders": [
       { "alias": "microsoft", "providerId": "microsoft", "enabled": true, "trustEmail": true,
         "config": { "clientId": "ms", "clientSecret": "**********", "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47" } },
       { "alias": "linkedin", "providerId": "linkedin-openid-connect", "enabled": true, "config": { "clientId": "li", "clientSecret": "**********" } },
       { "alias": "discord", "providerId": "discord", "enabled": true, "config": { "clientId": "dc", "clientSecret": "**********" } },
+      { "alias": "bitbucket", "providerId": "bitbucket", "enabled": true, "config": { "clientId": "bb", "clientSecret": "**********" } },
       { "alias": "msa", "providerId": "microsoft", "enabled": true, "config": { "clientId": "ms2", "clientSecret": "**********" } } ] }"#;
     let c = keyedge::tools::keycloak::convert(export).unwrap();
     let text = format!("issuer = \"https://login.example\"\n{}", c.toml);
@@ -363,7 +377,14 @@ fn keycloaks_microsoft_linkedin_and_discord_providers_become_presets() {
     assert!(m.token_url.as_ref().unwrap().as_str().contains("/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token"));
     let ProviderKind::Oidc(m) = &config.provider("msa").unwrap().kind else { panic!("oidc") };
     assert!(m.token_url.as_ref().unwrap().as_str().contains("/common/oauth2/v2.0/token"));
-    assert!(c.report.join("\n").contains("`microsoft`: trust email is left off"), "{:?}", c.report);
+    assert!(
+        c.report.join("\n").contains(
+            "`microsoft`: trust email is left off: kind = \"microsoft\" counts no Microsoft address as verified"
+        ),
+        "{:?}",
+        c.report
+    );
     assert_eq!(config.provider("linkedin").unwrap().preset, Some(Preset::LinkedIn));
     assert_eq!(config.provider("discord").unwrap().preset, Some(Preset::Discord));
+    assert_eq!(config.provider("bitbucket").unwrap().preset, Some(Preset::Bitbucket));
 }

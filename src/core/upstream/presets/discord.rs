@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{base_url, client, endpoint};
 use crate::core::config::{err, ConfigError, KindOptions, Secrets};
-use crate::core::upstream::plain_oauth2::config::OAuth2Provider;
+use crate::core::upstream::plain_oauth2::config::{EmailListFormat, OAuth2Provider};
 use crate::core::vocab::Scopes;
 
 const BASE: &str = "https://discord.com";
@@ -60,6 +60,7 @@ pub(crate) fn provider(mut options: KindOptions, secrets: &Secrets) -> Result<OA
         // Discord sends an avatar hash, not a URL.
         picture_claim: "picture".into(),
         email_list_url: None,
+        email_list_format: EmailListFormat::GitHub,
         split_name: false,
     })
 }

@@ -6,6 +6,7 @@
 //! Each preset module reads its own few options and builds an `OidcProvider` or an
 //! `OAuth2Provider`; the flows are those of `oidc` and `plain_oauth2`.
 
+pub mod bitbucket;
 pub mod discord;
 pub mod github;
 pub mod gitlab;
@@ -30,11 +31,19 @@ pub enum Preset {
     Microsoft,
     LinkedIn,
     Discord,
+    Bitbucket,
 }
 
 impl Preset {
-    pub const ALL: [Preset; 6] =
-        [Preset::GitHub, Preset::Google, Preset::GitLab, Preset::Microsoft, Preset::LinkedIn, Preset::Discord];
+    pub const ALL: [Preset; 7] = [
+        Preset::GitHub,
+        Preset::Google,
+        Preset::GitLab,
+        Preset::Microsoft,
+        Preset::LinkedIn,
+        Preset::Discord,
+        Preset::Bitbucket,
+    ];
 
     /// Its `kind` in the configuration.
     pub fn kind(self) -> &'static str {
@@ -45,6 +54,7 @@ impl Preset {
             Preset::Microsoft => "microsoft",
             Preset::LinkedIn => "linkedin",
             Preset::Discord => "discord",
+            Preset::Bitbucket => "bitbucket",
         }
     }
 
@@ -57,6 +67,7 @@ impl Preset {
             Preset::Microsoft => "Microsoft",
             Preset::LinkedIn => "LinkedIn",
             Preset::Discord => "Discord",
+            Preset::Bitbucket => "Bitbucket",
         }
     }
 
@@ -70,7 +81,7 @@ impl Preset {
     /// The generic kind it is built on.
     pub fn base_kind(self) -> &'static str {
         match self {
-            Preset::GitHub | Preset::Discord => "oauth2",
+            Preset::GitHub | Preset::Discord | Preset::Bitbucket => "oauth2",
             Preset::Google | Preset::GitLab | Preset::Microsoft | Preset::LinkedIn => "oidc",
         }
     }
@@ -91,7 +102,8 @@ pub(crate) struct RawPresetClient {
 /// keyedge as a preset's client.
 pub(crate) struct PresetClient {
     client_id: String,
-    /// The secret in the token request's body, the way each provider documents it.
+    /// The secret in the token request's body, the way most providers document it (a preset
+    /// may move it to HTTP Basic: Bitbucket).
     client_auth: UpstreamClientAuth,
     default_scopes: String,
 }
