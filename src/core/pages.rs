@@ -75,6 +75,10 @@ pub fn brand_icon(preset: Preset) -> &'static str {
         Preset::GitHub => include_str!("../../www/icons/github.svg"),
         Preset::Google => include_str!("../../www/icons/google.svg"),
         Preset::GitLab => include_str!("../../www/icons/gitlab.svg"),
+        Preset::Microsoft => include_str!("../../www/icons/microsoft.svg"),
+        Preset::LinkedIn => include_str!("../../www/icons/linkedin.svg"),
+        Preset::Discord => include_str!("../../www/icons/discord.svg"),
+        Preset::Bitbucket => include_str!("../../www/icons/bitbucket.svg"),
     }
 }
 

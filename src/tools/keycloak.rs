@@ -86,10 +86,19 @@ const IGNORED_CONFIG: &[&str] = &[
 ];
 
 /// Keycloak's social provider ids and keyedge's preset for each.
-const SOCIAL: &[(&str, Preset)] = &[("google", Preset::Google), ("github", Preset::GitHub), ("gitlab", Preset::GitLab)];
+const SOCIAL: &[(&str, Preset)] = &[
+    ("google", Preset::Google),
+    ("github", Preset::GitHub),
+    ("gitlab", Preset::GitLab),
+    ("microsoft", Preset::Microsoft),
+    ("linkedin-openid-connect", Preset::LinkedIn),
+    // Keycloak has no Discord provider (a community extension's id is `discord`).
+    ("discord", Preset::Discord),
+    ("bitbucket", Preset::Bitbucket),
+];
 
 /// Config keys of Keycloak's social providers that [`preset_options`] reads.
-const PRESET_CONFIG: &[&str] = &["hostedDomain", "offlineAccess", "userIp", "baseUrl", "apiUrl"];
+const PRESET_CONFIG: &[&str] = &["hostedDomain", "offlineAccess", "userIp", "baseUrl", "apiUrl", "tenantId"];
 
 /// The options of Keycloak's social provider `preset` that keyedge's preset takes (Keycloak's
 /// GoogleIdentityProviderFactory and GitHubIdentityProviderFactory config properties).
@@ -133,7 +142,13 @@ fn preset_options(preset: Preset, alias: &str, config: &Value, out: &mut Map<Str
                 out.insert("base_url".into(), T::String(base));
             }
         }
-        Preset::GitLab => {}
+        Preset::GitLab | Preset::LinkedIn | Preset::Discord | Preset::Bitbucket => {}
+        // MicrosoftIdentityProviderConfig's `tenantId` (blank: `common`).
+        Preset::Microsoft => {
+            if let Some(tenant) = text(config, "tenantId").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
+                out.insert("tenant".into(), T::String(tenant));
+            }
+        }
     }
 }
 
@@ -219,7 +234,8 @@ fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
     };
     match preset {
         Some(preset) => {
-            // A preset authenticates the way its provider documents (the secret in the body).
+            // A preset authenticates the way its provider documents (the secret in the body, or in
+            // HTTP Basic for Bitbucket).
             if !["client_secret_basic", "client_secret_post"].contains(&method.as_str()) {
                 c.report.push(format!(
                     "identity provider `{alias}`: client authentication `{method}`: kind = \"{}\" sends the client secret; set client_secret_env",
@@ -230,10 +246,13 @@ fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
             out.insert("client_secret_env".into(), T::String(name.clone()));
             c.secrets.push(name);
             if out.remove("trust_email").and_then(|t| t.as_bool()) == Some(true) {
+                let counted = match preset {
+                    Preset::Microsoft => "counts no Microsoft address as verified".to_owned(),
+                    _ => format!("counts only the addresses {} says it verified", preset.display_name()),
+                };
                 c.report.push(format!(
-                    "identity provider `{alias}`: trust email is left off: kind = \"{}\" counts only the addresses {} says it verified",
-                    preset.kind(),
-                    preset.display_name()
+                    "identity provider `{alias}`: trust email is left off: kind = \"{}\" {counted}",
+                    preset.kind()
                 ));
             }
             preset_options(preset, &alias, &config, &mut out, c);

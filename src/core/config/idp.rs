@@ -15,7 +15,7 @@ use crate::core::secret::Secret;
 use crate::core::upstream::client_config::RawOAuthClient;
 use crate::core::upstream::oidc::config as oidc;
 use crate::core::upstream::plain_oauth2::config as plain_oauth2;
-use crate::core::upstream::presets::{github, gitlab, google, Preset};
+use crate::core::upstream::presets::{bitbucket, discord, github, gitlab, google, linkedin, microsoft, Preset};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -25,6 +25,10 @@ enum RawKind {
     Github,
     Google,
     Gitlab,
+    Microsoft,
+    Linkedin,
+    Discord,
+    Bitbucket,
 }
 
 /// One `[[identity_providers]]` table: the options every kind shares, read in a first pass,
@@ -228,15 +232,32 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
             let options = options("gitlab").preset_of("oidc", &[client_keys, oidc_keys]);
             (ProviderKind::Oidc(gitlab::provider(options, secrets)?), Some(Preset::GitLab))
         }
+        RawKind::Microsoft => {
+            let options = options("microsoft").preset_of("oidc", &[client_keys, oidc_keys]);
+            (ProviderKind::Oidc(microsoft::provider(options, secrets)?), Some(Preset::Microsoft))
+        }
+        RawKind::Linkedin => {
+            let options = options("linkedin").preset_of("oidc", &[client_keys, oidc_keys]);
+            (ProviderKind::Oidc(linkedin::provider(options, secrets)?), Some(Preset::LinkedIn))
+        }
+        RawKind::Discord => {
+            let options = options("discord").preset_of("oauth2", &[client_keys, oauth2_keys]);
+            (ProviderKind::OAuth2(discord::provider(options, secrets)?), Some(Preset::Discord))
+        }
+        RawKind::Bitbucket => {
+            let options = options("bitbucket").preset_of("oauth2", &[client_keys, oauth2_keys]);
+            (ProviderKind::OAuth2(bitbucket::provider(options, secrets)?), Some(Preset::Bitbucket))
+        }
     };
     if let (Some(preset), true) = (preset, p.trust_email) {
+        let counted = match preset {
+            // Any tenant's admin can put any address on an account (docs/social/microsoft.md).
+            Preset::Microsoft => "counts no Microsoft address as verified".to_owned(),
+            _ => format!("counts only the addresses {} says it verified", preset.display_name()),
+        };
         return Err(err(
             format!("{path}.trust_email"),
-            format!(
-                "kind = \"{}\" counts only the addresses {} says it verified; trust_email would count any",
-                preset.kind(),
-                preset.display_name()
-            ),
+            format!("kind = \"{}\" {counted}; trust_email would count any", preset.kind()),
         ));
     }
     let (first_login_flows, post_login_flows) = (context.first_login_flows, context.post_login_flows);
@@ -282,7 +303,7 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
         stored_tokens_readable: p.stored_tokens_readable,
         sync_mode: p.sync_mode,
         link_only: p.link_only,
-        pkce_enabled: p.pkce_enabled,
+        pkce_enabled: p.pkce_enabled && preset.is_none_or(Preset::takes_pkce),
         unproven_step_up: p.unproven_step_up,
         first_login_flow,
         post_login_flow,

@@ -320,6 +320,9 @@ pub enum UpstreamError {
         expected: String,
         found: Option<String>,
     },
+    /// The ID token's `iss` is not the issuer of its own `tid` (tenant) claim, or the tenant
+    /// is not one the configuration admits (Microsoft); the detail is for the log.
+    Tenant(String),
     /// Stored tokens cannot be refreshed: the IdP issued no refresh token.
     NoRefreshToken,
     /// The IdP may be used only to link an identity to a signed-in account.
@@ -344,7 +347,7 @@ impl UpstreamError {
             | UpstreamError::IdToken(_)
             | UpstreamError::AccessTokenHashMismatch
             | UpstreamError::UserinfoSubjectMismatch => "The identity provider's answer did not pass keyedge's checks.",
-            UpstreamError::HostedDomain { .. } => {
+            UpstreamError::HostedDomain { .. } | UpstreamError::Tenant(_) => {
                 "This account does not belong to the organisation this sign-in is limited to."
             }
             UpstreamError::NoRefreshToken => {
@@ -390,6 +393,7 @@ impl fmt::Display for UpstreamError {
             UpstreamError::HostedDomain { expected, found: None } => {
                 write!(f, "The account has no hosted domain (no hd claim in the ID token); `{expected}` is required.")
             }
+            UpstreamError::Tenant(detail) => write!(f, "The ID token's tenant was refused: {detail}."),
             UpstreamError::NoRefreshToken => {
                 f.write_str("The stored access token has expired and the identity provider issued no refresh token.")
             }

@@ -4,9 +4,13 @@
 //! public docs, linked in each stand-in), overriding only the base URL or issuer; the login
 //! page, the configuration's refusals and the Keycloak import are checked here.
 
+mod bitbucket;
+mod discord;
 mod github;
 mod gitlab;
 mod google;
+mod linkedin;
+mod microsoft;
 
 use crate::common::*;
 use keyedge::core::config::{Config, ProviderKind, UpstreamClientAuth};
@@ -213,6 +217,40 @@ fn a_preset_needs_only_an_id_and_a_secret_and_gets_the_providers_endpoints() {
     let config = load("kind = \"gitlab\"\nbase_url = \"https://git.example.com/\"\nclient_id = \"g\"\nclient_secret_env = \"IDP2_SECRET\"").unwrap();
     let ProviderKind::Oidc(g) = &config.provider("p").unwrap().kind else { panic!() };
     assert_eq!(g.issuer, "https://git.example.com");
+
+    let config = load("kind = \"microsoft\"\nclient_id = \"m\"\nclient_secret_env = \"IDP2_SECRET\"").unwrap();
+    let ProviderKind::Oidc(m) = &config.provider("p").unwrap().kind else { panic!("Microsoft is OpenID Connect") };
+    let url = |u: &Option<url::Url>| u.as_ref().unwrap().to_string();
+    assert_eq!(url(&m.authorization_url), "https://login.microsoftonline.com/common/oauth2/v2.0/authorize");
+    assert_eq!(url(&m.token_url), "https://login.microsoftonline.com/common/oauth2/v2.0/token");
+    assert_eq!(url(&m.jwks_url), "https://login.microsoftonline.com/common/discovery/v2.0/keys");
+    assert!(m.email_never_verified && m.disable_userinfo);
+
+    let config =
+        load("kind = \"linkedin\"\nclient_id = \"l\"\nclient_secret_env = \"IDP2_SECRET\"\npkce_enabled = true")
+            .unwrap();
+    let p = config.provider("p").unwrap();
+    let ProviderKind::Oidc(l) = &p.kind else { panic!("LinkedIn is OpenID Connect") };
+    assert_eq!(
+        (l.issuer.as_str(), l.default_scopes.as_str()),
+        ("https://www.linkedin.com/oauth", "openid profile email")
+    );
+    assert!(l.nonce_unsupported && !p.pkce_enabled);
+
+    let config = load("kind = \"discord\"\nclient_id = \"d\"\nclient_secret_env = \"IDP2_SECRET\"").unwrap();
+    let ProviderKind::OAuth2(d) = &config.provider("p").unwrap().kind else { panic!("Discord is plain OAuth 2.0") };
+    assert_eq!(d.authorization_url.as_str(), "https://discord.com/oauth2/authorize");
+    assert_eq!(d.token_url.as_str(), "https://discord.com/api/oauth2/token");
+    assert_eq!(d.userinfo_url.as_str(), "https://discord.com/api/users/@me");
+    assert_eq!((d.default_scopes.as_str(), d.email_verified_claim.as_deref()), ("identify email", Some("verified")));
+
+    let config = load("kind = \"bitbucket\"\nclient_id = \"b\"\nclient_secret_env = \"IDP2_SECRET\"").unwrap();
+    let ProviderKind::OAuth2(b) = &config.provider("p").unwrap().kind else { panic!("Bitbucket is plain OAuth 2.0") };
+    assert_eq!(b.authorization_url.as_str(), "https://bitbucket.org/site/oauth2/authorize");
+    assert_eq!(b.token_url.as_str(), "https://bitbucket.org/site/oauth2/access_token");
+    assert_eq!(b.userinfo_url.as_str(), "https://api.bitbucket.org/2.0/user");
+    assert_eq!(b.email_list_url.as_ref().unwrap().as_str(), "https://api.bitbucket.org/2.0/user/emails?pagelen=100");
+    assert!(matches!(&b.client_auth, UpstreamClientAuth::SecretBasic(s) if s.expose() == IDP2_SECRET));
 }
 
 #[test]
@@ -232,6 +270,26 @@ fn what_a_preset_does_not_take_is_refused_naming_the_field() {
         ("gitlab", "base_url = \"http://gitlab.example.com\"", "base_url", "must use https"),
         ("github", "default_scopes = \"read:user\"", "default_scopes", "needs `user:email`"),
         ("github", "trust_email = true", "trust_email", "counts only the addresses GitHub says it verified"),
+        ("microsoft", "tenant = \"contoso.onmicrosoft.com\"", "tenant", "the Directory (tenant) ID, a GUID"),
+        (
+            "microsoft",
+            "issuer = \"https://login.microsoftonline.com/common/v2.0\"",
+            "issuer",
+            "kind = \"microsoft\" sets this itself",
+        ),
+        ("microsoft", "hd = \"example.com\"", "hd", "unknown field `hd`"),
+        ("microsoft", "base_url = \"http://login.microsoftonline.us\"", "base_url", "must use https"),
+        ("linkedin", "prompt = \"login\"", "prompt", "kind = \"linkedin\" sets this itself"),
+        ("linkedin", "issuer = \"https://www.linkedin.com/oauth/\"", "issuer", "no query, fragment or trailing slash"),
+        ("linkedin", "tenant = \"common\"", "tenant", "unknown field `tenant`"),
+        ("discord", "userinfo_url = \"https://d.example/u\"", "userinfo_url", "kind = \"discord\" sets this itself"),
+        ("discord", "default_scopes = \"email\"", "default_scopes", "needs `identify`"),
+        ("discord", "trust_email = true", "trust_email", "counts only the addresses Discord says it verified"),
+        ("bitbucket", "email_list_url = \"https://b.example/e\"", "email_list_url", "unknown field"),
+        ("bitbucket", "name_claim = \"nickname\"", "name_claim", "kind = \"bitbucket\" sets this itself"),
+        ("bitbucket", "default_scopes = \"account\"", "default_scopes", "needs `email`"),
+        ("bitbucket", "trust_email = true", "trust_email", "counts only the addresses Bitbucket says it verified"),
+        ("microsoft", "trust_email = true", "trust_email", "counts no Microsoft address as verified"),
         ("google", "trust_email = true", "trust_email", "counts only the addresses Google says it verified"),
     ] {
         let e = load(&format!("kind = \"{kind}\"\n{base}\n{option}")).unwrap_err();
@@ -298,4 +356,35 @@ fn keycloak_social_providers_become_presets() {
     }
     assert!(!report.contains("offlineAccess") && !report.contains("apiUrl"), "{report}");
     assert_eq!(c.secrets, ["IDP_GOOGLE_SECRET", "IDP_GHE_SECRET", "IDP_GITLAB_SECRET"]);
+}
+
+#[test]
+fn keycloaks_microsoft_linkedin_discord_and_bitbucket_providers_become_presets() {
+    let export = r#"{ "realm": "social", "identityProviders": [
+      { "alias": "microsoft", "providerId": "microsoft", "enabled": true, "trustEmail": true,
+        "config": { "clientId": "ms", "clientSecret": "**********", "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47" } },
+      { "alias": "linkedin", "providerId": "linkedin-openid-connect", "enabled": true, "config": { "clientId": "li", "clientSecret": "**********" } },
+      { "alias": "discord", "providerId": "discord", "enabled": true, "config": { "clientId": "dc", "clientSecret": "**********" } },
+      { "alias": "bitbucket", "providerId": "bitbucket", "enabled": true, "config": { "clientId": "bb", "clientSecret": "**********" } },
+      { "alias": "msa", "providerId": "microsoft", "enabled": true, "config": { "clientId": "ms2", "clientSecret": "**********" } } ] }"#;
+    let c = keyedge::tools::keycloak::convert(export).unwrap();
+    let text = format!("issuer = \"https://login.example\"\n{}", c.toml);
+    let secrets = |name: &str| secrets(name).or_else(|| Some(format!("secret-of-{name}")));
+    let config = Config::load(&text, &secrets).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let ms = config.provider("microsoft").unwrap();
+    assert_eq!((ms.preset, ms.trust_email), (Some(Preset::Microsoft), false));
+    let ProviderKind::Oidc(m) = &ms.kind else { panic!("oidc") };
+    assert!(m.token_url.as_ref().unwrap().as_str().contains("/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token"));
+    let ProviderKind::Oidc(m) = &config.provider("msa").unwrap().kind else { panic!("oidc") };
+    assert!(m.token_url.as_ref().unwrap().as_str().contains("/common/oauth2/v2.0/token"));
+    assert!(
+        c.report.join("\n").contains(
+            "`microsoft`: trust email is left off: kind = \"microsoft\" counts no Microsoft address as verified"
+        ),
+        "{:?}",
+        c.report
+    );
+    assert_eq!(config.provider("linkedin").unwrap().preset, Some(Preset::LinkedIn));
+    assert_eq!(config.provider("discord").unwrap().preset, Some(Preset::Discord));
+    assert_eq!(config.provider("bitbucket").unwrap().preset, Some(Preset::Bitbucket));
 }

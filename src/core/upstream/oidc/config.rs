@@ -105,6 +105,79 @@ pub struct OidcProvider {
     /// Split a full `name` into `given_name` and `family_name` when the provider sends
     /// neither (GitLab), set by a preset.
     pub split_name: bool,
+    /// Issuers per tenant (Microsoft's multi-tenant endpoints): `iss` must be
+    /// `{base}/{tid}/v2.0` with `tid` the token's own claim, admitted by `tenant`.
+    pub tenant_issuer: Option<TenantIssuer>,
+    /// The provider's `email` is never evidence of an address the user controls (Microsoft:
+    /// any tenant admin can set any address on an account), whatever claims come with it.
+    pub email_never_verified: bool,
+    /// The provider ignores `nonce` and its ID tokens carry none (LinkedIn): none is sent
+    /// or required; the `state` and the confidential client's code exchange bind the login.
+    pub nonce_unsupported: bool,
+}
+
+/// Microsoft's tenants (https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens#validate-the-issuer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantIssuer {
+    /// `https://login.microsoftonline.com` (or a national cloud's host).
+    pub base: String,
+    pub tenant: Tenant,
+}
+
+/// Which tenants' accounts may sign in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tenant {
+    /// `common`: work or school accounts of any tenant, and personal accounts.
+    Common,
+    /// `organizations`: work or school accounts of any tenant.
+    Organizations,
+    /// `consumers`: personal Microsoft accounts (their tenant is [`Tenant::CONSUMERS_TID`]).
+    Consumers,
+    /// One tenant, by its id (lower-case GUID).
+    Id(String),
+}
+
+impl Tenant {
+    /// The tenant of every personal Microsoft account.
+    pub const CONSUMERS_TID: &'static str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+    /// Its path segment in the endpoints.
+    pub fn segment(&self) -> &str {
+        match self {
+            Tenant::Common => "common",
+            Tenant::Organizations => "organizations",
+            Tenant::Consumers => "consumers",
+            Tenant::Id(id) => id,
+        }
+    }
+
+    /// Whether an account of tenant `tid` may sign in.
+    pub fn admits(&self, tid: &str) -> bool {
+        match self {
+            Tenant::Common => true,
+            Tenant::Organizations => tid != Self::CONSUMERS_TID,
+            Tenant::Consumers => tid == Self::CONSUMERS_TID,
+            Tenant::Id(id) => tid == id,
+        }
+    }
+}
+
+/// A tenant id: a GUID, as Microsoft writes it (lower-case hex, 8-4-4-4-12).
+pub fn is_tenant_id(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n)
+        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+}
+
+impl TenantIssuer {
+    /// Whether `iss` has the shape of an issuer of one of the admitted tenants.
+    fn names(&self, iss: &str) -> bool {
+        iss.strip_prefix(&self.base)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| rest.strip_suffix("/v2.0"))
+            .is_some_and(|tid| is_tenant_id(tid) && self.tenant.admits(tid))
+    }
 }
 
 impl OidcProvider {
@@ -114,7 +187,12 @@ impl OidcProvider {
     }
 
     /// Whether `iss` names this provider: its issuer, or one of its `issuer_aliases`.
+    /// With per-tenant issuers, any admitted tenant's issuer (the ID token's own `tid` is
+    /// checked against it separately).
     pub fn accepts_issuer(&self, iss: &str) -> bool {
+        if let Some(t) = &self.tenant_issuer {
+            return t.names(iss);
+        }
         iss == self.issuer || self.issuer_aliases.iter().any(|a| a == iss)
     }
 }
@@ -171,6 +249,9 @@ pub(crate) fn provider(
         issuer_aliases: Vec::new(),
         hosted_domain: None,
         split_name: false,
+        tenant_issuer: None,
+        email_never_verified: false,
+        nonce_unsupported: false,
     })
 }
 
@@ -212,6 +293,35 @@ fn signature_check(p: &RawOidc, path: &str) -> Result<SignatureCheck, ConfigErro
             let jwks = crate::core::jose::Jwks::from_public_pem(pem, p.public_key_signature_verifier_key_id.as_deref())
                 .map_err(|m| err(format!("{path}.public_key_signature_verifier"), m))?;
             Ok(SignatureCheck::Pinned(jwks))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tenant_tests {
+    use super::{Tenant, TenantIssuer};
+
+    const CONTOSO: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    #[test]
+    fn a_tenant_issuer_names_only_admitted_tenants_issuers() {
+        let base = "https://login.microsoftonline.com";
+        let issuer = |tenant| TenantIssuer { base: base.into(), tenant };
+        let contoso = format!("{base}/{CONTOSO}/v2.0");
+        let personal = format!("{base}/{}/v2.0", Tenant::CONSUMERS_TID);
+        assert!(issuer(Tenant::Common).names(&contoso) && issuer(Tenant::Common).names(&personal));
+        assert!(issuer(Tenant::Organizations).names(&contoso) && !issuer(Tenant::Organizations).names(&personal));
+        assert!(!issuer(Tenant::Consumers).names(&contoso) && issuer(Tenant::Consumers).names(&personal));
+        let one = issuer(Tenant::Id(CONTOSO.into()));
+        assert!(one.names(&contoso) && !one.names(&personal));
+        for bad in [
+            format!("{base}/common/v2.0"),
+            format!("{base}/{CONTOSO}"),
+            format!("https://evil.example/{CONTOSO}/v2.0"),
+            format!("{base}/{CONTOSO}/v2.0/x"),
+            format!("{base}/{}/v2.0", CONTOSO.to_uppercase()),
+        ] {
+            assert!(!issuer(Tenant::Common).names(&bad), "{bad}");
         }
     }
 }

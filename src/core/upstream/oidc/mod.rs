@@ -181,13 +181,15 @@ pub fn begin(
     forward: &[(&'static str, String)],
     ports: &Ports<'_>,
 ) -> Result<(Url, FlowSecrets), UpstreamError> {
-    let secrets = FlowSecrets::generate(ports, true, idp.pkce_enabled);
+    let secrets = FlowSecrets::generate(ports, !cfg.nonce_unsupported, idp.pkce_enabled);
     let client = settings(cfg, endpoints, redirect_uri).client::<OidcTokenResponse>()?;
     let state = state.to_owned();
     let mut request = client
         .authorize_url(move || CsrfToken::new(state))
-        .add_scopes(crate::core::vocab::Scopes::parse(&cfg.default_scopes).iter().map(|s| Scope::new(s.to_owned())))
-        .add_extra_param("nonce", secrets.nonce.clone());
+        .add_scopes(crate::core::vocab::Scopes::parse(&cfg.default_scopes).iter().map(|s| Scope::new(s.to_owned())));
+    if !cfg.nonce_unsupported {
+        request = request.add_extra_param("nonce", secrets.nonce.clone());
+    }
     if let Some(challenge) = secrets.pkce_challenge() {
         request = request.set_pkce_challenge(challenge);
     }
@@ -393,8 +395,11 @@ pub async fn complete(
         .await?;
     let id_token = response.extra_fields().id_token.as_deref().ok_or(UpstreamError::MissingIdToken)?;
     let mut raw: Value = cache.verify_upstream_jwt(idp, cfg, &endpoints, id_token, ports).await?;
+    // Before the issuer check, which refuses what it refuses too, to log why.
+    check_tenant(cfg, &raw)?;
     let claims = serde_json::from_value(raw.clone()).map_err(|_| UpstreamError::IdToken(TokenError::Malformed))?;
-    let mut claims = check_id_token_claims(cfg, claims, Some(&secrets.nonce)).map_err(UpstreamError::IdToken)?;
+    let nonce = (!cfg.nonce_unsupported).then_some(secrets.nonce.as_str());
+    let mut claims = check_id_token_claims(cfg, claims, nonce).map_err(UpstreamError::IdToken)?;
     check_hosted_domain(cfg, &raw)?;
     let access_token = response.access_token().secret();
     if let Some(at_hash) = &claims.at_hash {
@@ -419,7 +424,8 @@ pub async fn complete(
     }
     let tokens = UpstreamTokens::from_response(&response, Some(id_token.to_owned()), ports.clock.now());
     let ProfileClaims { standard: mut profile, preferred_username } = claims.profile;
-    profile.email_verified = profile.email.is_some() && (idp.trust_email || profile.email_verified);
+    profile.email_verified =
+        profile.email.is_some() && (idp.trust_email || profile.email_verified) && !cfg.email_never_verified;
     profile.phone_number_verified &= profile.phone_number.is_some();
     profile.address = profile.address.filter(Value::is_object);
     if cfg.split_name {
@@ -450,6 +456,29 @@ pub(crate) fn check_hosted_domain(cfg: &OidcProvider, id_token_claims: &Value) -
     }
 }
 
+/// With per-tenant issuers (Microsoft's `common`, `organizations`, `consumers`), `iss` must
+/// be the issuer of the token's own tenant, `{base}/{tid}/v2.0`, and that tenant one the
+/// configuration admits: a token of tenant A claiming tenant B's issuer is refused
+/// (https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens#validate-the-issuer).
+pub(crate) fn check_tenant(cfg: &OidcProvider, id_token_claims: &Value) -> Result<(), UpstreamError> {
+    let Some(t) = &cfg.tenant_issuer else { return Ok(()) };
+    let tid = id_token_claims.get("tid").and_then(Value::as_str);
+    let iss = id_token_claims.get("iss").and_then(Value::as_str).unwrap_or("");
+    let Some(tid) = tid.filter(|tid| config::is_tenant_id(tid)) else {
+        return Err(UpstreamError::Tenant("the ID token has no tid claim".into()));
+    };
+    if iss != format!("{}/{tid}/v2.0", t.base) {
+        return Err(UpstreamError::Tenant(format!("iss `{iss}` is not the issuer of its tid `{tid}`")));
+    }
+    if !t.tenant.admits(tid) {
+        return Err(UpstreamError::Tenant(format!(
+            "tenant `{tid}` is not admitted by tenant = `{}`",
+            t.tenant.segment()
+        )));
+    }
+    Ok(())
+}
+
 /// Refreshes stored upstream tokens (RFC 6749 §6). A new ID token, if the IdP sends one,
 /// is checked like the first and must be about the same user (OIDC Core §12.2); a missing
 /// new refresh token keeps the old one.
@@ -472,6 +501,7 @@ pub async fn refresh(
         Some(token) => {
             let raw: Value = cache.verify_upstream_jwt(idp, cfg, &endpoints, token, ports).await?;
             check_hosted_domain(cfg, &raw)?;
+            check_tenant(cfg, &raw)?;
             let claims = serde_json::from_value(raw).map_err(|_| UpstreamError::IdToken(TokenError::Malformed))?;
             let claims = check_id_token_claims(cfg, claims, None).map_err(UpstreamError::IdToken)?;
             if claims.sub != sub {

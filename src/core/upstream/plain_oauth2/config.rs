@@ -49,6 +49,8 @@ pub struct OAuth2Provider {
     /// flags (GitHub's `/user/emails`), set by a preset: the primary verified address is the
     /// user's verified email, and no other address ever counts as verified.
     pub email_list_url: Option<Url>,
+    /// How that list is written (GitHub's or Bitbucket's).
+    pub email_list_format: EmailListFormat,
     /// Split a full `name` into `given_name` and `family_name`, for providers that have only
     /// the one (GitHub), set by a preset.
     pub split_name: bool,
@@ -82,6 +84,35 @@ pub(crate) fn provider(
         name_claim: p.name_claim.clone().unwrap_or_else(|| "name".into()),
         picture_claim: p.picture_claim.clone().unwrap_or_else(|| "picture".into()),
         email_list_url: None,
+        email_list_format: EmailListFormat::GitHub,
         split_name: false,
     })
+}
+
+/// How a provider lists the user's addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailListFormat {
+    /// A JSON array of `{"email", "primary", "verified"}` (GitHub's `GET /user/emails`).
+    GitHub,
+    /// A page `{"values": [{"email", "is_primary", "is_confirmed"}], …}` (Bitbucket's
+    /// `GET /2.0/user/emails`).
+    Bitbucket,
+}
+
+impl EmailListFormat {
+    /// The entries of `list`, if it has this shape.
+    pub fn entries(self, list: &serde_json::Value) -> Option<&Vec<serde_json::Value>> {
+        match self {
+            EmailListFormat::GitHub => list.as_array(),
+            EmailListFormat::Bitbucket => list.get("values")?.as_array(),
+        }
+    }
+
+    /// The names of an entry's flags: primary, verified.
+    pub fn flags(self) -> (&'static str, &'static str) {
+        match self {
+            EmailListFormat::GitHub => ("primary", "verified"),
+            EmailListFormat::Bitbucket => ("is_primary", "is_confirmed"),
+        }
+    }
 }

@@ -8,7 +8,7 @@ use oauth2::{CsrfToken, Scope, TokenResponse};
 use serde_json::Value;
 use url::Url;
 
-use self::config::OAuth2Provider;
+use self::config::{EmailListFormat, OAuth2Provider};
 use super::oidc::{fetch_json, fetch_userinfo};
 use super::{BrokeredIdentity, ClientSettings, FlowSecrets, UpstreamError, UpstreamTokens};
 use crate::core::claims::StandardClaims;
@@ -94,7 +94,7 @@ pub async fn complete(
     let (email, asserted) = match &cfg.email_list_url {
         Some(url) => {
             let list = fetch_json(url, access_token, "email list", ports).await?;
-            let (email, verified) = primary_verified_email(&list)?;
+            let (email, verified) = primary_verified_email(&list, cfg.email_list_format)?;
             (email.or_else(|| text(&info, &cfg.email_claim)), verified)
         }
         None => {
@@ -137,12 +137,14 @@ pub async fn complete(
 /// address that is not the primary one is never taken: the primary address is the one the user
 /// chose, and another verified one may be an old address at a former employer. `(None, false)`
 /// when no address is primary.
-pub fn primary_verified_email(list: &Value) -> Result<(Option<String>, bool), UpstreamError> {
-    let entries = list.as_array().ok_or_else(|| UpstreamError::Unavailable("the email list is not a list".into()))?;
-    let primary = entries.iter().find(|e| e.get("primary") == Some(&Value::Bool(true)));
+pub fn primary_verified_email(list: &Value, format: EmailListFormat) -> Result<(Option<String>, bool), UpstreamError> {
+    let entries =
+        format.entries(list).ok_or_else(|| UpstreamError::Unavailable("the email list is not a list".into()))?;
+    let (primary, verified) = format.flags();
+    let primary = entries.iter().find(|e| e.get(primary) == Some(&Value::Bool(true)));
     Ok(match primary.and_then(|e| Some((e.get("email")?.as_str()?, e))) {
         Some((email, entry)) if !email.is_empty() => {
-            (Some(email.to_owned()), entry.get("verified") == Some(&Value::Bool(true)))
+            (Some(email.to_owned()), entry.get(verified) == Some(&Value::Bool(true)))
         }
         _ => (None, false),
     })
@@ -159,17 +161,45 @@ mod tests {
             {"email": "old@former.example", "primary": false, "verified": true, "visibility": null},
             {"email": "mona@example.com", "primary": true, "verified": true, "visibility": "private"},
         ]);
-        assert_eq!(primary_verified_email(&list).unwrap(), (Some("mona@example.com".into()), true));
+        assert_eq!(
+            primary_verified_email(&list, EmailListFormat::GitHub).unwrap(),
+            (Some("mona@example.com".into()), true)
+        );
         let unverified = json!([
             {"email": "old@former.example", "primary": false, "verified": true},
             {"email": "mona@example.com", "primary": true, "verified": false},
         ]);
-        assert_eq!(primary_verified_email(&unverified).unwrap(), (Some("mona@example.com".into()), false));
+        assert_eq!(
+            primary_verified_email(&unverified, EmailListFormat::GitHub).unwrap(),
+            (Some("mona@example.com".into()), false)
+        );
         let no_primary = json!([{"email": "old@former.example", "primary": false, "verified": true}]);
-        assert_eq!(primary_verified_email(&no_primary).unwrap(), (None, false));
+        assert_eq!(primary_verified_email(&no_primary, EmailListFormat::GitHub).unwrap(), (None, false));
         // Only a JSON `true` is a yes.
         let stringly = json!([{"email": "mona@example.com", "primary": true, "verified": "true"}]);
-        assert_eq!(primary_verified_email(&stringly).unwrap(), (Some("mona@example.com".into()), false));
-        assert!(primary_verified_email(&json!({"message": "Bad credentials"})).is_err());
+        assert_eq!(
+            primary_verified_email(&stringly, EmailListFormat::GitHub).unwrap(),
+            (Some("mona@example.com".into()), false)
+        );
+        assert!(primary_verified_email(&json!({"message": "Bad credentials"}), EmailListFormat::GitHub).is_err());
+    }
+
+    #[test]
+    fn bitbuckets_page_of_addresses_reads_is_primary_and_is_confirmed() {
+        let page = json!({"pagelen": 10, "page": 1, "size": 2, "values": [
+            {"is_primary": false, "is_confirmed": true, "type": "email", "email": "old@former.example", "links": {}},
+            {"is_primary": true, "is_confirmed": false, "type": "email", "email": "ada@example.com", "links": {}},
+        ]});
+        let b = EmailListFormat::Bitbucket;
+        assert_eq!(primary_verified_email(&page, b).unwrap(), (Some("ada@example.com".into()), false));
+        let mut confirmed = page.clone();
+        confirmed["values"][1]["is_confirmed"] = json!(true);
+        assert_eq!(primary_verified_email(&confirmed, b).unwrap(), (Some("ada@example.com".into()), true));
+        // GitHub's flag names mean nothing in Bitbucket's list, and the other way round.
+        assert_eq!(primary_verified_email(&page, EmailListFormat::GitHub).ok(), None);
+        let github = json!([{"email": "ada@example.com", "primary": true, "verified": true}]);
+        assert!(primary_verified_email(&github, b).is_err());
+        let error = json!({"type": "error", "error": {"message": "Your credentials lack one or more required privilege scopes."}});
+        assert!(primary_verified_email(&error, b).is_err());
     }
 }

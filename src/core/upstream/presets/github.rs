@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{base_url, client, endpoint};
 use crate::core::config::{err, ConfigError, KindOptions, Secrets};
-use crate::core::upstream::plain_oauth2::config::OAuth2Provider;
+use crate::core::upstream::plain_oauth2::config::{EmailListFormat, OAuth2Provider};
 use crate::core::vocab::Scopes;
 
 const WEB: &str = "https://github.com";
@@ -64,6 +64,7 @@ pub(crate) fn provider(mut options: KindOptions, secrets: &Secrets) -> Result<OA
         name_claim: "name".into(),
         picture_claim: "avatar_url".into(),
         email_list_url: Some(endpoint(&api, "/user/emails", path, "base_url")?),
+        email_list_format: EmailListFormat::GitHub,
         split_name: true,
     })
 }

@@ -6,9 +6,13 @@
 //! Each preset module reads its own few options and builds an `OidcProvider` or an
 //! `OAuth2Provider`; the flows are those of `oidc` and `plain_oauth2`.
 
+pub mod bitbucket;
+pub mod discord;
 pub mod github;
 pub mod gitlab;
 pub mod google;
+pub mod linkedin;
+pub mod microsoft;
 
 use serde::Deserialize;
 use url::Url;
@@ -24,10 +28,22 @@ pub enum Preset {
     GitHub,
     Google,
     GitLab,
+    Microsoft,
+    LinkedIn,
+    Discord,
+    Bitbucket,
 }
 
 impl Preset {
-    pub const ALL: [Preset; 3] = [Preset::GitHub, Preset::Google, Preset::GitLab];
+    pub const ALL: [Preset; 7] = [
+        Preset::GitHub,
+        Preset::Google,
+        Preset::GitLab,
+        Preset::Microsoft,
+        Preset::LinkedIn,
+        Preset::Discord,
+        Preset::Bitbucket,
+    ];
 
     /// Its `kind` in the configuration.
     pub fn kind(self) -> &'static str {
@@ -35,6 +51,10 @@ impl Preset {
             Preset::GitHub => "github",
             Preset::Google => "google",
             Preset::GitLab => "gitlab",
+            Preset::Microsoft => "microsoft",
+            Preset::LinkedIn => "linkedin",
+            Preset::Discord => "discord",
+            Preset::Bitbucket => "bitbucket",
         }
     }
 
@@ -44,14 +64,25 @@ impl Preset {
             Preset::GitHub => "GitHub",
             Preset::Google => "Google",
             Preset::GitLab => "GitLab",
+            Preset::Microsoft => "Microsoft",
+            Preset::LinkedIn => "LinkedIn",
+            Preset::Discord => "Discord",
+            Preset::Bitbucket => "Bitbucket",
         }
+    }
+
+    /// Whether the provider takes PKCE from a web application: LinkedIn answers a
+    /// `code_verifier` with `invalid_client` (PKCE is for its native apps only), so
+    /// `pkce_enabled` does not apply to it.
+    pub fn takes_pkce(self) -> bool {
+        self != Preset::LinkedIn
     }
 
     /// The generic kind it is built on.
     pub fn base_kind(self) -> &'static str {
         match self {
-            Preset::GitHub => "oauth2",
-            Preset::Google | Preset::GitLab => "oidc",
+            Preset::GitHub | Preset::Discord | Preset::Bitbucket => "oauth2",
+            Preset::Google | Preset::GitLab | Preset::Microsoft | Preset::LinkedIn => "oidc",
         }
     }
 }
@@ -71,7 +102,8 @@ pub(crate) struct RawPresetClient {
 /// keyedge as a preset's client.
 pub(crate) struct PresetClient {
     client_id: String,
-    /// The secret in the token request's body, the way each provider documents it.
+    /// The secret in the token request's body, the way most providers document it (a preset
+    /// may move it to HTTP Basic: Bitbucket).
     client_auth: UpstreamClientAuth,
     default_scopes: String,
 }
@@ -125,6 +157,9 @@ fn oidc(preset: Preset, issuer: String, client: PresetClient, path: &str) -> Res
         issuer_aliases: Vec::new(),
         hosted_domain: None,
         split_name: false,
+        tenant_issuer: None,
+        email_never_verified: false,
+        nonce_unsupported: false,
     })
 }
 
