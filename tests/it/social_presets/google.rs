@@ -44,6 +44,9 @@ fn account(name: &str) -> Account {
         },
         // Says alice's address is hers, but Google has not verified it.
         "mallory" => Account { sub: "117000000000000000666", email: "alice@example.com", verified: false, hd: None },
+        // A personal Google account made with a company address: Google checked the mailbox
+        // once, at sign-up, and says "verified" for good, even after eve left the company.
+        "eve" => Account { sub: "105000000000000000777", email: "eve@corp.example", verified: true, hd: None },
         _ => Account { sub: "104455226587361237834", email: "carol@gmail.com", verified: true, hd: None },
     }
 }
@@ -377,4 +380,21 @@ fn a_token_endpoint_error_fails_the_login_with_googles_words_in_the_log() {
     assert!(body(&res).contains("refused to complete the sign-in"));
     assert!(world.logged_for(&body(&res)).contains("invalid_grant (Bad Request)"));
     assert_eq!(accounts(&world), 0);
+}
+
+/// Found by the outside review of issue 17: Google is authoritative for `@gmail.com` addresses
+/// and for Workspace accounts (`hd`) only. Another address of a personal account is not
+/// verified, whatever `email_verified` says; a Gmail address and a Workspace one are.
+#[test]
+fn google_is_not_authoritative_for_a_non_gmail_address_without_hd() {
+    let (world, google) = google_world("", "");
+    let (res, rp) = sign_in(&world, &google, &mut Browser::default(), "eve");
+    let claims = claims_for(&world, &code_of(&res), &rp);
+    assert_eq!(claims["email"].as_str(), Some("eve@corp.example"));
+    assert_ne!(claims["email_verified"].as_bool(), Some(true), "{claims}");
+    for (user, email) in [("carol", "carol@gmail.com"), ("ada", "ada@example.com")] {
+        let (res, rp) = sign_in(&world, &google, &mut Browser::default(), user);
+        let claims = claims_for(&world, &code_of(&res), &rp);
+        assert_eq!((claims["email"].as_str(), claims["email_verified"].as_bool()), (Some(email), Some(true)), "{user}");
+    }
 }

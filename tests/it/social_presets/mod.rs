@@ -224,7 +224,7 @@ fn a_preset_needs_only_an_id_and_a_secret_and_gets_the_providers_endpoints() {
     assert_eq!(url(&m.authorization_url), "https://login.microsoftonline.com/common/oauth2/v2.0/authorize");
     assert_eq!(url(&m.token_url), "https://login.microsoftonline.com/common/oauth2/v2.0/token");
     assert_eq!(url(&m.jwks_url), "https://login.microsoftonline.com/common/discovery/v2.0/keys");
-    assert!(m.email_never_verified && m.disable_userinfo);
+    assert!(m.email_evidence == keyedge::core::upstream::oidc::config::EmailEvidence::Never && m.disable_userinfo);
 
     let config =
         load("kind = \"linkedin\"\nclient_id = \"l\"\nclient_secret_env = \"IDP2_SECRET\"\npkce_enabled = true")

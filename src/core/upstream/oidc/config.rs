@@ -64,6 +64,33 @@ pub enum SignatureCheck {
     Off,
 }
 
+/// Which addresses an IdP's `email_verified` claim is evidence for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailEvidence {
+    /// The address it names, whatever it is (the IdP checked the mailbox).
+    Claim,
+    /// None (Microsoft: any tenant admin can set any address on an account — the nOAuth class).
+    Never,
+    /// Google: only `@gmail.com` addresses and those of a Workspace domain (the token's `hd`).
+    /// A personal Google account made with another address was checked once, at sign-up, and
+    /// stays "verified" after its owner lost the mailbox.
+    GmailOrHostedDomain,
+}
+
+impl EmailEvidence {
+    /// Whether `email_verified` counts for `email`, given the token's claims.
+    pub fn covers(self, email: &str, claims: &serde_json::Value) -> bool {
+        match self {
+            EmailEvidence::Claim => true,
+            EmailEvidence::Never => false,
+            EmailEvidence::GmailOrHostedDomain => {
+                email.to_ascii_lowercase().ends_with("@gmail.com")
+                    || claims.get("hd").and_then(serde_json::Value::as_str).is_some_and(|hd| !hd.is_empty())
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct OidcProvider {
     pub issuer: String,
@@ -108,9 +135,8 @@ pub struct OidcProvider {
     /// Issuers per tenant (Microsoft's multi-tenant endpoints): `iss` must be
     /// `{base}/{tid}/v2.0` with `tid` the token's own claim, admitted by `tenant`.
     pub tenant_issuer: Option<TenantIssuer>,
-    /// The provider's `email` is never evidence of an address the user controls (Microsoft:
-    /// any tenant admin can set any address on an account), whatever claims come with it.
-    pub email_never_verified: bool,
+    /// Which addresses the provider's `email_verified` is evidence for.
+    pub email_evidence: EmailEvidence,
     /// The provider ignores `nonce` and its ID tokens carry none (LinkedIn): none is sent
     /// or required; the `state` and the confidential client's code exchange bind the login.
     pub nonce_unsupported: bool,
@@ -250,7 +276,7 @@ pub(crate) fn provider(
         hosted_domain: None,
         split_name: false,
         tenant_issuer: None,
-        email_never_verified: false,
+        email_evidence: EmailEvidence::Claim,
         nonce_unsupported: false,
     })
 }

@@ -424,8 +424,10 @@ pub async fn complete(
     }
     let tokens = UpstreamTokens::from_response(&response, Some(id_token.to_owned()), ports.clock.now());
     let ProfileClaims { standard: mut profile, preferred_username } = claims.profile;
-    profile.email_verified =
-        profile.email.is_some() && (idp.trust_email || profile.email_verified) && !cfg.email_never_verified;
+    profile.email_verified = profile
+        .email
+        .as_deref()
+        .is_some_and(|email| (idp.trust_email || profile.email_verified) && cfg.email_evidence.covers(email, &raw));
     profile.phone_number_verified &= profile.phone_number.is_some();
     profile.address = profile.address.filter(Value::is_object);
     if cfg.split_name {

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{client, oidc, Preset};
 use crate::core::config::{err, parse_url, ConfigError, KindOptions, Secrets};
+use crate::core::upstream::oidc::config::EmailEvidence;
 use crate::core::upstream::oidc::config::OidcProvider;
 use crate::core::vocab::PromptValue;
 
@@ -70,6 +71,7 @@ pub(crate) fn provider(
         prompt_values: Some(&[PromptValue::None, PromptValue::Consent, PromptValue::SelectAccount]),
         issuer_aliases: issuer.strip_prefix("https://").map(str::to_owned).into_iter().collect(),
         hosted_domain,
+        email_evidence: EmailEvidence::GmailOrHostedDomain,
         ..oidc(Preset::Google, issuer, client, path)?
     })
 }

@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use super::{base_url, client, endpoint, oidc, Preset};
 use crate::core::config::{err, ConfigError, KindOptions, Secrets};
+use crate::core::upstream::oidc::config::EmailEvidence;
 use crate::core::upstream::oidc::config::{is_tenant_id, OidcProvider, Tenant, TenantIssuer};
 use crate::core::vocab::PromptValue;
 
@@ -69,7 +70,7 @@ pub(crate) fn provider(mut options: KindOptions, secrets: &Secrets) -> Result<Oi
         disable_userinfo: true,
         prompt: Some(PromptValue::SelectAccount),
         tenant_issuer: Some(TenantIssuer { base: base.clone(), tenant }),
-        email_never_verified: true,
+        email_evidence: EmailEvidence::Never,
         // `name` only, unless the app registration adds the optional claims.
         split_name: true,
         ..oidc(Preset::Microsoft, format!("{base}/{t}/v2.0"), client, path)?

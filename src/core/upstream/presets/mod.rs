@@ -20,6 +20,7 @@ use url::Url;
 use super::client_config::UpstreamClientAuth;
 use super::oidc::config::{OidcProvider, SignatureCheck};
 use crate::core::config::{err, parse_url, required, ConfigError, KindOptions, Secrets};
+use crate::core::upstream::oidc::config::EmailEvidence;
 use crate::core::vocab::{scope, Scopes};
 
 /// A provider keyedge knows by name.
@@ -158,7 +159,7 @@ fn oidc(preset: Preset, issuer: String, client: PresetClient, path: &str) -> Res
         hosted_domain: None,
         split_name: false,
         tenant_issuer: None,
-        email_never_verified: false,
+        email_evidence: EmailEvidence::Claim,
         nonce_unsupported: false,
     })
 }
