@@ -71,6 +71,14 @@ pub async fn put_json<T: Serialize>(
     store.put(key, &json, ttl_seconds).await
 }
 
+/// Whether `mark` is set in the Durable Object, or `kv_key` exists in KV: a mark a Worker of
+/// the previous version wrote only to KV (during a rollout) counts too. Both are read together
+/// (one round trip).
+pub async fn marked_here_or_in_kv(ports: &Ports<'_>, mark: &OnceKey, kv_key: &str) -> Result<bool, PortError> {
+    let (marked, listed) = futures_util::future::try_join(ports.once.marked(mark), ports.store.get(kv_key)).await?;
+    Ok(marked || listed.is_some())
+}
+
 /// What [`Once::take`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Taken {

@@ -246,11 +246,7 @@ pub async fn by_key(ports: &Ports<'_>, key: String) -> Result<Option<Session>, P
 /// ended by a Worker of the previous version, which wrote only KV's mark — KV's. Both are read
 /// together (one round trip).
 pub async fn ended(ports: &Ports<'_>, sid: &str) -> Result<bool, PortError> {
-    let kv = keys::ended_session(sid);
-    let (marked, listed) =
-        futures_util::future::try_join(ports.once.marked(&keys::session_ended_by_sid(sid)), ports.store.get(&kv))
-            .await?;
-    Ok(marked || listed.is_some())
+    crate::core::ports::marked_here_or_in_kv(ports, &keys::session_ended_by_sid(sid), &keys::ended_session(sid)).await
 }
 
 /// Ends `session`, and marks its `sid` as ended so the online refresh tokens issued in it

@@ -115,18 +115,18 @@ pub async fn load_current(ports: &Ports<'_>, user_id: &str) -> Result<Option<Use
     match ports.once.record_get(&keys::user_record(user_id)).await? {
         // An abandoned creation ([`abandon`]): no account.
         Some(json) if json.is_empty() => Ok(None),
-        Some(json) => {
-            serde_json::from_str(&json).map(Some).map_err(|e| PortError(format!("corrupt user record {user_id}: {e}")))
-        }
+        Some(json) => parse(&json, user_id).map(Some),
         None => load(ports, user_id).await,
     }
 }
 
+fn parse(json: &str, user_id: &str) -> Result<User, PortError> {
+    serde_json::from_str(json).map_err(|e| PortError(format!("corrupt user record {user_id}: {e}")))
+}
+
 pub async fn load(ports: &Ports<'_>, user_id: &str) -> Result<Option<User>, PortError> {
     match ports.store.get(&keys::user(user_id)).await? {
-        Some(json) => {
-            serde_json::from_str(&json).map(Some).map_err(|e| PortError(format!("corrupt user record {user_id}: {e}")))
-        }
+        Some(json) => parse(&json, user_id).map(Some),
         None => Ok(None),
     }
 }
@@ -508,8 +508,7 @@ pub async fn update<T, E>(
                 None => return Ok(None),
             },
         };
-        let mut user: User =
-            serde_json::from_str(&base).map_err(|e| PortError(format!("corrupt user record {id}: {e}")))?;
+        let mut user = parse(&base, id)?;
         let out = change(&mut user).map_err(UpdateError::Refused)?;
         let json = serde_json::to_string(&user).map_err(|e| PortError(e.to_string()))?;
         if json == base && held.is_some() {

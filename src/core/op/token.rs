@@ -328,10 +328,7 @@ pub async fn revoke_grant(app: &Keyedge, ports: &Ports<'_>, gid: &str) -> Result
 /// Whether grant `gid` was revoked: its mark in the Durable Object, or — revoked by a Worker
 /// of the previous version, which wrote only KV's list — KV's entry. Read together.
 pub async fn grant_revoked(ports: &Ports<'_>, gid: &str) -> Result<bool, crate::core::ports::PortError> {
-    let kv = keys::revoked_grant(gid);
-    let (marked, listed) =
-        futures_util::future::try_join(ports.once.marked(&keys::grant_revoked(gid)), ports.store.get(&kv)).await?;
-    Ok(marked || listed.is_some())
+    crate::core::ports::marked_here_or_in_kv(ports, &keys::grant_revoked(gid), &keys::revoked_grant(gid)).await
 }
 
 /// RFC 6749 §4.4: a machine client acting on its own behalf. No refresh or ID token.
