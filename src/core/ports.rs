@@ -205,10 +205,34 @@ pub trait Once {
     async fn marked(&self, key: &OnceKey) -> Result<bool, PortError>;
 }
 
-/// Outbound HTTP (Workers `fetch`).
+/// Outbound HTTP (Workers `fetch`). A request carrying a [`Timeout`] extension fails with a
+/// [`PortError`] once that time has passed without an answer.
 #[async_trait(?Send)]
 pub trait Http {
     async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, PortError>;
+}
+
+/// How long one outbound request may take, in seconds (an extension of the request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout(pub u64);
+
+/// Outbound HTTP with a [`Timeout`] on every request: each upstream IdP's `http_timeout`.
+pub struct WithTimeout<'a> {
+    pub http: &'a dyn Http,
+    pub seconds: u64,
+}
+
+#[async_trait(?Send)]
+impl Http for WithTimeout<'_> {
+    async fn send(&self, mut request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, PortError> {
+        request.extensions_mut().insert(Timeout(self.seconds));
+        self.http.send(request).await
+    }
+}
+
+/// The error of a request that ran out of time.
+pub fn timed_out(seconds: u64) -> PortError {
+    PortError(format!("no answer within {seconds} s"))
 }
 
 /// Wall-clock time in whole seconds since the Unix epoch.
@@ -286,6 +310,7 @@ pub trait PlatformCrypto {
 }
 
 /// Everything a request handler may touch outside pure computation.
+#[derive(Clone, Copy)]
 pub struct Ports<'a> {
     pub store: &'a dyn Store,
     pub once: &'a dyn Once,
@@ -303,7 +328,15 @@ pub struct Ports<'a> {
     pub limits: &'a dyn rate_limit::RateLimit,
 }
 
-impl Ports<'_> {
+impl<'a> Ports<'a> {
+    /// The same ports with `http` for outbound requests (an upstream IdP's, with its timeout).
+    pub fn with_http<'b>(&self, http: &'b dyn Http) -> Ports<'b>
+    where
+        'a: 'b,
+    {
+        Ports { http, ..*self }
+    }
+
     /// `n` random bytes as unpadded base64url: used for codes, states, nonces, session ids.
     pub fn random_token(&self, n: usize) -> String {
         let mut buf = vec![0u8; n];

@@ -10,8 +10,8 @@ use worker::{kv::KvStore, web_sys, Env, Headers, Method, ObjectNamespace, Reques
 
 use crate::core::gate::Forward;
 use crate::core::ports::{
-    once_then_store_key, Clock, Family, Http, Jobs, Marker, NewFamily, NewItem, Once, OnceKey, PortError, Ports, Rng,
-    Rotation, Sleep, Store, Taken,
+    once_then_store_key, timed_out, Clock, Family, Http, Jobs, Marker, NewFamily, NewItem, Once, OnceKey, PortError,
+    Ports, Rng, Rotation, Sleep, Store, Taken, Timeout,
 };
 
 const KV_BINDING: &str = "KEYEDGE_KV";
@@ -255,8 +255,23 @@ pub struct FetchPort;
 #[async_trait(?Send)]
 impl Http for FetchPort {
     async fn send(&self, request: http::Request<Vec<u8>>) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
-        let res = worker::Fetch::Request(to_worker_request(&request)?).send().await.map_err(port_err)?;
-        from_worker_response(res).await
+        let fetch = worker::Fetch::Request(to_worker_request(&request)?);
+        let Some(Timeout(seconds)) = request.extensions().get::<Timeout>().copied() else {
+            return from_worker_response(fetch.send().await.map_err(port_err)?).await;
+        };
+        // The answer, body included, within the time; otherwise the request is aborted.
+        let controller = worker::AbortController::default();
+        let signal = controller.signal();
+        let answer = async { from_worker_response(fetch.send_with_signal(&signal).await.map_err(port_err)?).await };
+        let delay = worker::Delay::from(std::time::Duration::from_secs(seconds));
+        futures_util::pin_mut!(answer, delay);
+        match futures_util::future::select(answer, delay).await {
+            futures_util::future::Either::Left((answer, _)) => answer,
+            futures_util::future::Either::Right(((), _)) => {
+                controller.abort();
+                Err(timed_out(seconds))
+            }
+        }
     }
 }
 

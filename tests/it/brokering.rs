@@ -3,7 +3,7 @@
 //! account linking, client authentication methods, signature settings, PKCE and prompt
 //! settings, the IdP's back-channel logout and upstream logout.
 
-use crate::common::fake_idp::FakeIdp;
+use crate::common::fake_idp::{FakeIdp, IDP};
 use crate::common::*;
 use keyedge::core::ports::Store;
 use serde_json::json;
@@ -184,6 +184,23 @@ mod stored_tokens {
         let e = json(&res);
         assert_eq!(e["error"], "token_refresh_failed");
         assert!(world.logged_for(e["error_description"].as_str().unwrap()).contains("invalid_grant"), "{e}");
+        assert_eq!(world.kv(&key), before);
+    }
+
+    /// Issue 19, item 4: an IdP slower than `http_timeout` on the refresh grant.
+    #[test]
+    fn a_refresh_slower_than_http_timeout_is_409_and_keeps_what_was_stored() {
+        let world = world("stored_tokens_readable = true\nhttp_timeout = 3");
+        *world.idp.access_lifetime.borrow_mut() = 60;
+        let t = tokens_via(&world, &mut Browser::default(), "up", &world.idp, "alice");
+        let key = keyedge::core::keys::stored_tokens("up", "sub-alice");
+        let before = world.kv(&key);
+        world.clock.advance(61);
+        world.http.delay(IDP, 4);
+        let res = get_with_bearer(&world, "/broker/up/token", t["access_token"].as_str().unwrap());
+        assert_eq!(res.status(), 409, "{}", body(&res));
+        let e = json(&res);
+        assert!(world.logged_for(e["error_description"].as_str().unwrap()).contains("no answer within 3 s"), "{e}");
         assert_eq!(world.kv(&key), before);
     }
 

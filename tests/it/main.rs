@@ -41,3 +41,4 @@ mod storage_cost;
 mod token_attacks;
 mod tokens;
 mod upgrade_compat;
+mod upstream_faults;

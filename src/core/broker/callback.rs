@@ -30,6 +30,8 @@ async fn complete_upstream(
     params: &Params,
     flow: &UpstreamFlow,
 ) -> Result<BrokeredIdentity, UpstreamError> {
+    let http = idp.http(ports.http);
+    let ports = &ports.with_http(&http);
     let redirect_uri = app.broker_endpoint(&idp.alias);
     match &idp.kind {
         ProviderKind::Oidc(cfg) => {
@@ -108,7 +110,10 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
             let res = request.target().error(&app.config.issuer, app.css(), &e);
             return Ok(web::with_cookie(res, app.cookies().clear(&cookie_name)));
         }
-        Err(e) => return Err(upstream_failed(e, Some(retry))),
+        Err(e) => {
+            app.metadata.forget_endpoints(alias);
+            return Err(upstream_failed(e, Some(retry)));
+        }
     };
     // The state is single use: its marker is recorded in the same Durable Object call that
     // stores the code (or the pending first login), and a second completion stores nothing.

@@ -471,9 +471,11 @@ pub(crate) async fn redirect_upstream(
     };
     let state = ports.random_token(32);
     let redirect_uri = app.broker_endpoint(&idp.alias);
+    let http = idp.http(ports.http);
+    let upstream = ports.with_http(&http);
     let (url, secrets) = match &idp.kind {
         ProviderKind::Oidc(cfg) => {
-            let endpoints = app.metadata.endpoints(idp, cfg, ports).await.map_err(upstream_error)?;
+            let endpoints = app.metadata.endpoints(idp, cfg, &upstream).await.map_err(upstream_error)?;
             let hints = continuation.forwarded_hints(cfg.accepts_prompt_none_forward);
             oidc::begin(idp, cfg, &endpoints, &redirect_uri, &state, &hints, ports).map_err(upstream_error)?
         }

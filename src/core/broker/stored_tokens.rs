@@ -140,6 +140,8 @@ async fn refresh(
     sub: &str,
     tokens: &UpstreamTokens,
 ) -> Result<UpstreamTokens, crate::core::upstream::UpstreamError> {
+    let http = idp.http(ports.http);
+    let ports = &ports.with_http(&http);
     let redirect_uri = app.broker_endpoint(&idp.alias);
     match &idp.kind {
         ProviderKind::Oidc(cfg) => {

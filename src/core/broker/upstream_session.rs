@@ -99,7 +99,9 @@ pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request,
     let token = params.get("logout_token").ok_or_else(|| refused("logout_token is required"))?;
     // Anyone may post here: why a token was refused (or what failed reaching the IdP) is for
     // the log, under the reference the answer names.
-    let claims = oidc::verify_logout_token(idp, cfg, &app.metadata, token, ports).await.map_err(|e| {
+    let http = idp.http(ports.http);
+    let upstream = ports.with_http(&http);
+    let claims = oidc::verify_logout_token(idp, cfg, &app.metadata, token, &upstream).await.map_err(|e| {
         Failure::logged(refused("the logout token was refused"), format!("logout token from `{alias}` refused: {e}"))
     })?;
     let replay_ttl = 2 * (cfg.allowed_clock_skew + 300);
@@ -137,7 +139,8 @@ const LOGOUT_STATE_CONTEXT: &[u8] = b"keyedge upstream logout";
 /// and then to `then`.
 pub async fn upstream_logout_url(app: &Keyedge, ports: &Ports<'_>, session: &Session, then: &str) -> Option<String> {
     let (idp, cfg) = oidc_of(app, &session.idp).filter(|(_, cfg)| cfg.upstream_logout)?;
-    let endpoints = app.metadata.endpoints(idp, cfg, ports).await.ok()?;
+    let http = idp.http(ports.http);
+    let endpoints = app.metadata.endpoints(idp, cfg, &ports.with_http(&http)).await.ok()?;
     let end_session = endpoints.end_session?;
     let state = app.sealer.seal(ports.rng, LOGOUT_STATE_CONTEXT, then.as_bytes());
     let back = app.config.endpoint(&format!("/broker/{}/logout_response", idp.alias));

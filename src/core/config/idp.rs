@@ -11,6 +11,7 @@ use super::secrets::Secrets;
 use super::table::{keys_of, split, KindOptions, Rest};
 use super::{default_true, domains, err, parse_url, ConfigError, OAuth2Provider, OidcProvider};
 use crate::core::jose::Alg;
+use crate::core::ports::{Http, WithTimeout};
 use crate::core::secret::Secret;
 use crate::core::upstream::client_config::RawOAuthClient;
 use crate::core::upstream::oidc::config as oidc;
@@ -97,6 +98,17 @@ struct RawShared {
     post_login_flow: Option<String>,
     #[serde(default)]
     mappers: Vec<RawMapper>,
+    #[serde(default = "default_http_timeout")]
+    http_timeout: u64,
+}
+
+/// Seconds keyedge waits for an IdP's answer to one server-to-server request.
+pub const DEFAULT_HTTP_TIMEOUT: u64 = 5;
+/// The longest `http_timeout`: a browser waits for the whole callback.
+pub const MAX_HTTP_TIMEOUT: u64 = 30;
+
+fn default_http_timeout() -> u64 {
+    DEFAULT_HTTP_TIMEOUT
 }
 
 /// What later logins through an IdP do to the user's profile (Keycloak's "Sync mode").
@@ -167,6 +179,16 @@ pub struct IdentityProvider {
     /// The social login preset it was configured as (`kind = "github"`, …), if any: its
     /// settings are in `kind`; this names its brand (icon, default label).
     pub preset: Option<Preset>,
+    /// Seconds to wait for each server-to-server request to this IdP (discovery, keys, token,
+    /// userinfo) before the sign-in fails with a readable page.
+    pub http_timeout: u64,
+}
+
+impl IdentityProvider {
+    /// `http` with this IdP's `http_timeout` on every request.
+    pub fn http<'a>(&self, http: &'a dyn Http) -> WithTimeout<'a> {
+        WithTimeout { http, seconds: self.http_timeout }
+    }
 }
 
 fn is_url_safe_alias(alias: &str) -> bool {
@@ -284,6 +306,9 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
     if p.stored_tokens_readable && !p.store_tokens {
         return Err(err(format!("{path}.stored_tokens_readable"), "needs store_tokens = true"));
     }
+    if !(1..=MAX_HTTP_TIMEOUT).contains(&p.http_timeout) {
+        return Err(err(format!("{path}.http_timeout"), format!("must be 1 to {MAX_HTTP_TIMEOUT} seconds")));
+    }
     if p.link_only && p.authenticate_by_default {
         return Err(err(format!("{path}.authenticate_by_default"), "a link_only provider cannot sign anyone in"));
     }
@@ -310,5 +335,6 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
         mappers,
         kind,
         preset,
+        http_timeout: p.http_timeout,
     })
 }

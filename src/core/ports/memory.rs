@@ -1,7 +1,8 @@
 //! In-memory twins of the ports, with a virtual clock, for native tests and the harness.
 
 use super::{
-    Clock, Family, Http, Marker, NewFamily, NewItem, Once, OnceKey, PortError, Rng, Rotation, Store, Taken,
+    timed_out, Clock, Family, Http, Marker, NewFamily, NewItem, Once, OnceKey, PortError, Rng, Rotation, Store, Taken,
+    Timeout,
     REPLAY_WINDOW,
 };
 use async_trait::async_trait;
@@ -208,6 +209,11 @@ impl MemoryOnce {
     /// Whether an injected fault is still to come.
     pub fn fault_pending(&self) -> bool {
         self.faults.pending()
+    }
+
+    /// The keys of the single-use items held (consumed ones too), for tests to inspect.
+    pub fn item_keys(&self) -> Vec<String> {
+        self.items.borrow().keys().map(|k| k.as_str().to_owned()).collect()
     }
 
     /// Counts a call, and fails it if it is the injected fault.
@@ -422,12 +428,31 @@ type Handler = Box<dyn Fn(http::Request<Vec<u8>>) -> http::Response<Vec<u8>>>;
 #[derive(Default)]
 pub struct MemoryHttp {
     hosts: RefCell<HashMap<String, Rc<Handler>>>,
+    /// Seconds a host takes to answer (none: at once).
+    delays: RefCell<HashMap<String, u64>>,
+    /// URLs (by prefix) that cannot be reached.
+    down: RefCell<Vec<String>>,
     pub log: RefCell<Vec<String>>,
 }
 
 impl MemoryHttp {
     pub fn mount(&self, origin: &str, handler: impl Fn(http::Request<Vec<u8>>) -> http::Response<Vec<u8>> + 'static) {
         self.hosts.borrow_mut().insert(origin.trim_end_matches('/').to_owned(), Rc::new(Box::new(handler)));
+    }
+
+    /// Makes `origin` answer after `seconds` (0: at once): a request whose [`Timeout`] is
+    /// shorter fails as it would at the edge; one without a timeout waits for the answer.
+    pub fn delay(&self, origin: &str, seconds: u64) {
+        self.delays.borrow_mut().insert(origin.trim_end_matches('/').to_owned(), seconds);
+    }
+
+    /// Makes every URL that starts with `prefix` unreachable (`false`: reachable again).
+    pub fn set_down(&self, prefix: &str, down: bool) {
+        let mut list = self.down.borrow_mut();
+        list.retain(|p| p != prefix);
+        if down {
+            list.push(prefix.to_owned());
+        }
     }
 }
 
@@ -440,6 +465,16 @@ impl Http for MemoryHttp {
             _ => return Err(PortError(format!("not an absolute URL: {uri}"))),
         };
         self.log.borrow_mut().push(format!("{} {}", request.method(), uri));
+        let url = uri.to_string();
+        if self.down.borrow().iter().any(|prefix| url.starts_with(prefix.as_str())) {
+            return Err(PortError(format!("connection refused: {origin}")));
+        }
+        let delay = self.delays.borrow().get(&origin).copied().unwrap_or(0);
+        if let Some(Timeout(seconds)) = request.extensions().get::<Timeout>().copied() {
+            if delay > seconds {
+                return Err(timed_out(seconds));
+            }
+        }
         let handler = self.hosts.borrow().get(&origin).cloned();
         match handler {
             Some(h) => Ok(h(request)),

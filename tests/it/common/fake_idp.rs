@@ -19,6 +19,15 @@ pub const IDP: &str = "https://idp.test";
 /// A change to the ID token's claims before it is signed.
 pub type Tamper = Box<dyn Fn(&mut Value)>;
 
+/// How one of the IdP's endpoints fails.
+#[derive(Clone, Copy, Debug)]
+pub enum Broken {
+    /// It answers with this HTTP status (and a JSON error body).
+    Status(u16),
+    /// It answers 200 with a body that is not JSON (a proxy's HTML page).
+    NotJson,
+}
+
 #[derive(Clone)]
 pub struct IssuedCode {
     nonce: String,
@@ -69,6 +78,10 @@ pub struct FakeIdp {
     /// The IdP answers from a session authenticated at this time instead of signing the user
     /// in again, whatever `prompt` or `max_age` say (`None`: every login is a fresh one).
     pub session_since: RefCell<Option<i64>>,
+    /// Endpoints (by path: `/token`, `/jwks`, …) that fail, and how.
+    pub broken: RefCell<HashMap<&'static str, Broken>>,
+    /// Applied to the discovery document before it is served.
+    pub discovery_tamper: RefCell<Tamper>,
 }
 
 pub fn rsa_key(pem: &str) -> RsaPrivateKey {
@@ -131,6 +144,8 @@ impl FakeIdp {
             reusable_codes: RefCell::new(false),
             jwks_requests: RefCell::new(0),
             session_since: RefCell::new(None),
+            broken: RefCell::default(),
+            discovery_tamper: RefCell::new(Box::new(|_| {})),
         });
         let handler = idp.clone();
         http.mount(base, move |req| handler.serve(req));
@@ -139,18 +154,30 @@ impl FakeIdp {
 
     fn serve(&self, req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
         let base = &self.base;
+        match self.broken.borrow().get(req.uri().path()) {
+            Some(Broken::Status(status)) => return respond(*status, json!({"error": "server_error"})),
+            Some(Broken::NotJson) => {
+                return http::Response::builder()
+                    .status(200)
+                    .header("content-type", "text/html")
+                    .body(b"<html><body>Bad gateway</body></html>".to_vec())
+                    .unwrap()
+            }
+            None => {}
+        }
         match req.uri().path() {
-            "/.well-known/openid-configuration" => respond(
-                200,
-                json!({
+            "/.well-known/openid-configuration" => {
+                let mut doc = json!({
                     "issuer": base,
                     "authorization_endpoint": format!("{base}/auth"),
                     "token_endpoint": format!("{base}/token"),
                     "jwks_uri": format!("{base}/jwks"),
                     "userinfo_endpoint": format!("{base}/userinfo"),
                     "end_session_endpoint": format!("{base}/session/end"),
-                }),
-            ),
+                });
+                (self.discovery_tamper.borrow())(&mut doc);
+                respond(200, doc)
+            }
             "/jwks" => {
                 *self.jwks_requests.borrow_mut() += 1;
                 let body = jwks_for(&self.key.borrow(), &self.kid.borrow());
@@ -160,7 +187,8 @@ impl FakeIdp {
                     .body(body.into_bytes())
                     .unwrap()
             }
-            "/token" => self.token(req),
+            // `/v2/token`: where a test moves the token endpoint (`discovery_tamper`).
+            "/token" | "/v2/token" => self.token(req),
             "/userinfo" => {
                 let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
                 let Some(user) = auth.strip_prefix("Bearer at-").map(|u| u.split('~').next().unwrap_or(u)) else {

@@ -129,6 +129,12 @@ impl MetadataCache {
         Ok(endpoints)
     }
 
+    /// Forgets `alias`'s discovered endpoints after a request to them failed, so the next
+    /// sign-in reads the discovery document again (the IdP may have moved an endpoint).
+    pub fn forget_endpoints(&self, alias: &str) {
+        self.endpoints.borrow_mut().remove(alias);
+    }
+
     async fn fetch_jwks(&self, alias: &str, url: &Url, ports: &Ports<'_>) -> Result<Jwks, UpstreamError> {
         let body = get_json(ports, url, "JWKS").await?;
         let jwks = Jwks::parse(&body).map_err(UpstreamError::Unavailable)?;
