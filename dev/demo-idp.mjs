@@ -40,6 +40,17 @@ export const USERS = {
 };
 const bySub = Object.fromEntries(Object.entries(USERS).map(([username, u]) => [u.sub, { ...u, username }]));
 
+/**
+ * `test-<anything>` (password: the same) is a fresh verified user on demand, for end-to-end
+ * tests that need a first login each time (tests/e2e/faults.test.mjs).
+ */
+function user(username) {
+  if (USERS[username]) return USERS[username];
+  if (!/^test-[a-z0-9-]{1,40}$/.test(username)) return undefined;
+  return { password: username, sub: `u-${username}`, email: `${username}@example.com`, email_verified: true,
+           given_name: 'Test', family_name: username, name: `Test ${username}` };
+}
+
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
 
 const provider = new Provider(ISSUER, {
@@ -75,7 +86,7 @@ const provider = new Provider(ISSUER, {
   features: { devInteractions: { enabled: false }, backchannelLogout: { enabled: true } },
   pkce: { required: () => true },
   findAccount: async (ctx, sub) => {
-    const u = bySub[sub];
+    const u = bySub[sub] ?? (sub.startsWith('u-test-') ? { ...user(sub.slice(2)), username: sub.slice(2) } : undefined);
     if (!u) return undefined;
     return {
       accountId: sub,
@@ -121,19 +132,19 @@ provider.use(async (ctx, next) => {
   }
   if (ctx.method === 'POST' && m[2]) {
     const form = await readForm(ctx.req);
-    const user = USERS[form.get('username')];
-    if (!user || user.password !== form.get('password')) {
+    const found = user(form.get('username'));
+    if (!found || found.password !== form.get('password')) {
       ctx.status = 401;
       ctx.type = 'html';
       ctx.body = page(details.uid, 'Wrong username or password.');
       return undefined;
     }
-    const grant = new provider.Grant({ accountId: user.sub, clientId: details.params.client_id });
+    const grant = new provider.Grant({ accountId: found.sub, clientId: details.params.client_id });
     grant.addOIDCScope(String(details.params.scope));
     const grantId = await grant.save();
     ctx.respond = false;
     await provider.interactionFinished(ctx.req, ctx.res,
-      { login: { accountId: user.sub }, consent: { grantId } }, { mergeWithLastSubmission: false });
+      { login: { accountId: found.sub }, consent: { grantId } }, { mergeWithLastSubmission: false });
     return undefined;
   }
   return next();

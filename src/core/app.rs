@@ -15,6 +15,7 @@ use super::limits::{self, BodyLimit, TooLarge};
 use super::op::authorize::{AuthorizationRequest, AuthorizeError};
 use super::op::{code, discovery, introspect, token, userinfo};
 use super::pages;
+use super::ports::faulty::{DevFaults, FaultyOnce, FaultyStore};
 use super::ports::{conformance, Ports};
 use super::seal::Sealer;
 use super::upstream::oidc::MetadataCache;
@@ -58,6 +59,8 @@ pub struct Keyedge {
     origin: String,
     discovery: String,
     css_path: String,
+    /// Storage faults planned through `POST /dev/faults` (`[dev] fault_injection`).
+    dev_faults: DevFaults,
 }
 
 impl Keyedge {
@@ -93,6 +96,7 @@ impl Keyedge {
             keys,
             sealer,
             config,
+            dev_faults: DevFaults::default(),
         })
     }
 
@@ -139,6 +143,39 @@ impl Keyedge {
     /// keyedge's answer to `req`, except that a page the gate lets through comes back as a
     /// [`Reply::Forward`], for the host to send (with the site's own headers).
     pub async fn respond(&self, req: &Request, ports: &Ports<'_>) -> Reply {
+        if self.config.fault_injection {
+            let store = FaultyStore { inner: ports.store, plan: &self.dev_faults.kv };
+            let once = FaultyOnce { inner: ports.once, plan: &self.dev_faults.once };
+            return self.respond_with(req, &Ports { store: &store, once: &once, ..*ports }).await;
+        }
+        self.respond_with(req, ports).await
+    }
+
+    /// `POST /dev/faults` (`store=kv|durable_object&fail_after=N`): the store's operation after
+    /// the next `N` fails, once (`fail_after=never`: none) (for the end-to-end fault tests under `wrangler dev`). Both
+    /// methods answer whether a planned fault is still to come.
+    fn dev_faults(&self, req: &Request, post: bool) -> Outcome {
+        if post {
+            let params = Params::from_form(req);
+            let bad = |m: &str| Failure::Json(StatusCode::BAD_REQUEST, OAuthError::invalid_request(m));
+            let plan = match params.get("store") {
+                Some("kv") => &self.dev_faults.kv,
+                Some("durable_object") => &self.dev_faults.once,
+                _ => return Err(bad("store must be `kv` or `durable_object`")),
+            };
+            match params.get("fail_after") {
+                Some("never") => plan.clear(),
+                n => plan.fail_after(n.and_then(|n| n.parse().ok()).ok_or_else(|| bad("fail_after must be a number"))?),
+            }
+        }
+        let pending = serde_json::json!({
+            "kv": self.dev_faults.kv.pending(),
+            "durable_object": self.dev_faults.once.pending(),
+        });
+        Ok(web::json_no_store(StatusCode::OK, pending.to_string()))
+    }
+
+    async fn respond_with(&self, req: &Request, ports: &Ports<'_>) -> Reply {
         match self.answer(req, ports).await {
             Reply::Page(res) => Reply::Page(self.harden(res)),
             forward => forward,
@@ -312,6 +349,7 @@ impl Keyedge {
                 let to = Params::from_query(req).get("to").unwrap_or("").to_owned();
                 Ok(web::json_no_store(StatusCode::OK, crate::core::mail::dev_inbox(ports, &to).await?))
             }
+            "/dev/faults" if self.config.fault_injection && (get || post) => self.dev_faults(req, post),
             "/dev/conformance" if post && self.config.storage_conformance => {
                 let subject =
                     conformance::Subject { once: ports.once, store: ports.store, rng: ports.rng, clock: None };

@@ -34,6 +34,7 @@ pub fn is_keyedge_path(path: &str) -> bool {
         "/account",
         "/dev/inbox",
         "/dev/conformance",
+        "/dev/faults",
     ];
     const PREFIXES: &[&str] =
         &["/.well-known/", "/broker/", "/admin/", "/first-login/", "/account/", "/static/keyedge."];

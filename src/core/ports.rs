@@ -8,6 +8,7 @@ use serde::Serialize;
 use std::fmt;
 
 pub mod conformance;
+pub mod faulty;
 pub mod kv_model;
 pub mod memory;
 mod once_key;

@@ -91,3 +91,38 @@ fn a_kv_fault_at_any_step_of_a_first_login_leaves_nothing_half_written() {
 fn a_durable_object_fault_at_any_step_of_a_first_login_leaves_nothing_half_written() {
     a_fault_at_any_step_of_a_first_login_leaves_nothing_half_written(Failing::DurableObject);
 }
+
+/// The switch for `wrangler dev` (`[dev] fault_injection`): `POST /dev/faults` plans a fault of
+/// the stores the Worker is given; the next sign-in meets it, answers readably, and the one
+/// after works (tests/e2e/faults.test.mjs does this against the real bindings).
+#[test]
+fn dev_faults_plans_a_fault_of_the_stores_keyedge_is_given() {
+    for (store, n) in [("kv", 1), ("durable_object", 0)] {
+        let world = local_dev("[dev]\nfault_injection = true\n");
+        let plan = world.post_form("/dev/faults", &[("store", store), ("fail_after", &n.to_string())], None);
+        assert_eq!(json(&plan)[store], true, "{store}: {}", body(&plan));
+        let failed = sign_in(&world);
+        assert!(query_param(&location(&failed), "code").is_none(), "{store}: the fault was met");
+        assert_ne!(failed.status(), 500, "{store}: {}", body(&failed));
+        let state = world.send(http::Request::get("/dev/faults").body(Vec::new()).unwrap());
+        assert_eq!(json(&state)[store], false, "{store}: the fault happened");
+        assert!(query_param(&location(&sign_in(&world)), "code").is_some(), "{store}: signing in again works");
+        let planned = world.post_form("/dev/faults", &[("store", store), ("fail_after", "0")], None);
+        assert_eq!(json(&planned)[store], true);
+        let cleared = world.post_form("/dev/faults", &[("store", store), ("fail_after", "never")], None);
+        assert_eq!(json(&cleared)[store], false, "`never` drops the plan");
+        assert!(query_param(&location(&sign_in(&world)), "code").is_some(), "{store}: no fault after `never`");
+    }
+}
+
+#[test]
+fn dev_faults_exists_only_where_the_config_asks_for_it() {
+    for world in [local_dev(""), World::new()] {
+        let res = world.post_form("/dev/faults", &[("store", "kv"), ("fail_after", "0")], None);
+        assert_eq!(res.status(), 404);
+        assert!(query_param(&location(&sign_in(&world)), "code").is_some(), "no fault was planned");
+    }
+    let text = config_text() + "\n[dev]\nfault_injection = true\n";
+    let e = keyedge::core::Keyedge::from_config_text(&text, &secrets).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("dev.fault_injection") && e.contains("https"), "{e}");
+}

@@ -355,13 +355,6 @@ fn every_check_fails_when_its_property_breaks() {
     assert_eq!(caught, every.into_iter().collect::<BTreeSet<_>>(), "checks that no fault breaks");
 }
 
-fn local_dev(extra: &str) -> World {
-    let mut world = World::new();
-    let text = config_text().replace(&format!("issuer = \"{ISSUER}\""), "issuer = \"http://localhost:8787\"");
-    world.app = keyedge::core::Keyedge::from_config_text(&format!("{text}\n{extra}"), &secrets).expect("valid config");
-    world
-}
-
 fn post_conformance(world: &World) -> http::Response<Vec<u8>> {
     world.send(http::Request::post("http://localhost:8787/dev/conformance").body(Vec::new()).unwrap())
 }

@@ -104,6 +104,8 @@ struct RawConfig {
 struct RawDev {
     #[serde(default)]
     storage_conformance: bool,
+    #[serde(default)]
+    fault_injection: bool,
 }
 
 fn default_session_lifetime() -> u64 {
@@ -154,6 +156,9 @@ pub struct Config {
     /// `POST /dev/conformance` runs the storage conformance suite (`ports::conformance`)
     /// against the live bindings: local development only.
     pub storage_conformance: bool,
+    /// `POST /dev/faults` makes a coming KV or Durable Object operation fail
+    /// (`ports::faulty`): local development only.
+    pub fault_injection: bool,
 }
 
 impl Config {
@@ -177,6 +182,9 @@ impl Config {
         if raw.dev.storage_conformance && secure_cookies {
             // The suite writes test keys to the stores it runs against.
             return Err(err("dev.storage_conformance", "is for local development; not with an https issuer"));
+        }
+        if raw.dev.fault_injection && secure_cookies {
+            return Err(err("dev.fault_injection", "is for local development; not with an https issuer"));
         }
         let context = idp::Context {
             text,
@@ -204,6 +212,7 @@ impl Config {
             clients,
             identity_providers,
             storage_conformance: raw.dev.storage_conformance,
+            fault_injection: raw.dev.fault_injection,
         })
     }
 

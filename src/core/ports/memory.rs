@@ -1,9 +1,9 @@
 //! In-memory twins of the ports, with a virtual clock, for native tests and the harness.
 
+pub use super::faulty::FaultPlan;
 use super::{
     timed_out, Clock, Family, Http, Marker, NewFamily, NewItem, Once, OnceKey, PortError, Rng, Rotation, Store, Taken,
-    Timeout,
-    REPLAY_WINDOW,
+    Timeout, REPLAY_WINDOW,
 };
 use async_trait::async_trait;
 use std::cell::{Cell, RefCell};
@@ -25,37 +25,6 @@ impl std::future::Future for RoundTrip {
         self.0 = true;
         cx.waker().wake_by_ref();
         std::task::Poll::Pending
-    }
-}
-
-/// Fault injection for the twins: the operation after the next `n` fails (as an outage of
-/// the real store would), once.
-#[derive(Debug, Default)]
-pub struct FaultPlan(Cell<Option<usize>>);
-
-impl FaultPlan {
-    pub fn fail_after(&self, n: usize) {
-        self.0.set(Some(n));
-    }
-
-    /// Whether the planned fault is still to come.
-    pub fn pending(&self) -> bool {
-        self.0.get().is_some()
-    }
-
-    /// Counts one operation of `store`; fails it if it is the planned one.
-    pub fn check(&self, store: &str) -> Result<(), PortError> {
-        match self.0.get() {
-            Some(0) => {
-                self.0.set(None);
-                Err(PortError(format!("{store}: injected fault")))
-            }
-            Some(n) => {
-                self.0.set(Some(n - 1));
-                Ok(())
-            }
-            None => Ok(()),
-        }
     }
 }
 

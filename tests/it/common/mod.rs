@@ -867,3 +867,12 @@ pub fn get_raw(world: &World, browser: &Browser, path: &str) -> http::Response<V
     let req = http::Request::get(format!("{ISSUER}{path}")).header("cookie", cookie).body(Vec::new()).unwrap();
     world.send(req)
 }
+
+/// The test world as `wrangler dev` runs it (an http issuer on localhost), with `extra` added
+/// to the configuration (`[dev]` tools).
+pub fn local_dev(extra: &str) -> World {
+    let mut world = World::new();
+    let text = config_text().replace(&format!("issuer = \"{ISSUER}\""), "issuer = \"http://localhost:8787\"");
+    world.app = keyedge::core::Keyedge::from_config_text(&format!("{text}\n{extra}"), &secrets).expect("valid config");
+    world
+}
