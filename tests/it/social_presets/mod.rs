@@ -6,6 +6,7 @@
 
 mod bitbucket;
 mod discord;
+mod facebook;
 mod github;
 mod gitlab;
 mod google;
