@@ -6,6 +6,7 @@
 
 mod bitbucket;
 mod discord;
+mod x;
 mod facebook;
 mod github;
 mod gitlab;
