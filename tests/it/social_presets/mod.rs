@@ -13,6 +13,7 @@ mod gitlab;
 mod google;
 mod linkedin;
 mod microsoft;
+mod stackoverflow;
 
 use crate::common::*;
 use keyedge::core::config::{Config, ProviderKind, UpstreamClientAuth};
