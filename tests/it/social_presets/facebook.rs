@@ -78,7 +78,10 @@ impl Facebook {
                     return graph_error("Invalid verification code format.", "OAuthException", 100);
                 };
                 assert_eq!(f.get("redirect_uri"), Some(&redirect_uri));
-                answer(200, json!({"access_token": format!("EAAfb{user}"), "token_type": "bearer", "expires_in": 5183944}))
+                answer(
+                    200,
+                    json!({"access_token": format!("EAAfb{user}"), "token_type": "bearer", "expires_in": 5183944}),
+                )
             }
             "me" => {
                 let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");

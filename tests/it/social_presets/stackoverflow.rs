@@ -51,7 +51,10 @@ impl StackExchange {
                 if f.get("client_id").map(String::as_str) != Some("31337")
                     || f.get("client_secret").map(String::as_str) != Some(IDP2_SECRET)
                 {
-                    return answer(400, json!({"error": {"type": "invalid_request", "message": "client_secret not valid for client_id"}}));
+                    return answer(
+                        400,
+                        json!({"error": {"type": "invalid_request", "message": "client_secret not valid for client_id"}}),
+                    );
                 }
                 let Some((user, redirect_uri)) = f.get("code").and_then(|c| self.codes.borrow_mut().remove(c)) else {
                     return answer(400, json!({"error": {"type": "invalid_request", "message": "code not valid"}}));
@@ -116,7 +119,12 @@ fn so_world(options: &str) -> (World, Rc<StackExchange>) {
     (world, se)
 }
 
-fn sign_in(world: &World, se: &StackExchange, browser: &mut Browser, user: &str) -> (http::Response<Vec<u8>>, RpRequest) {
+fn sign_in(
+    world: &World,
+    se: &StackExchange,
+    browser: &mut Browser,
+    user: &str,
+) -> (http::Response<Vec<u8>>, RpRequest) {
     super::sign_in(world, se, browser, "so", user)
 }
 
@@ -132,7 +140,10 @@ fn a_stack_overflow_login_sends_key_site_and_token_in_the_query_and_reads_items_
     assert_eq!(q["redirect_uri"], format!("{ISSUER}/broker/so/endpoint"));
     let res = browser.get(&world, &se.approve(&at_so, "jon"));
     let me = se.me_calls.borrow().last().cloned().unwrap();
-    assert_eq!((me["site"].as_str(), me["key"].as_str(), me["access_token"].as_str()), ("stackoverflow", KEY, "se(jon)tok"));
+    assert_eq!(
+        (me["site"].as_str(), me["key"].as_str(), me["access_token"].as_str()),
+        ("stackoverflow", KEY, "se(jon)tok")
+    );
     // No address from Stack Exchange: the profile form asks for one.
     let page = body(&res);
     assert!(forms(&page).iter().any(|(action, _)| action == "/first-login/review"), "{}: {page}", res.status());

@@ -64,7 +64,10 @@ impl XStandIn {
                         "profile_image_url": format!("https://pbs.twimg.test/profile_images/{id}/normal.jpg")}}),
                 )
             }
-            _ => answer(404, json!({"title": "Not Found Error", "type": "https://api.x.com/2/problems/resource-not-found", "detail": "Not Found"})),
+            _ => answer(
+                404,
+                json!({"title": "Not Found Error", "type": "https://api.x.com/2/problems/resource-not-found", "detail": "Not Found"}),
+            ),
         }
     }
 
@@ -74,12 +77,14 @@ impl XStandIn {
             self.refused.borrow_mut().push(error.to_owned());
             answer(400, json!({"error": error, "error_description": description}))
         };
-        let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("x-client:{IDP2_SECRET}")));
+        let basic =
+            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("x-client:{IDP2_SECRET}")));
         let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
         if auth != basic || f.contains_key("client_secret") {
             return refuse("unauthorized_client", "Missing valid authorization header");
         }
-        let Some((user, redirect_uri, challenge, scopes)) = f.get("code").and_then(|c| self.codes.borrow_mut().remove(c))
+        let Some((user, redirect_uri, challenge, scopes)) =
+            f.get("code").and_then(|c| self.codes.borrow_mut().remove(c))
         else {
             return refuse("invalid_request", "Value passed for the authorization code was invalid.");
         };
