@@ -180,7 +180,7 @@ mod tests {
     #[test]
     fn the_appsecret_proof_is_the_hex_hmac_sha256_of_the_token() {
         // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
-        let proof = appsecret_proof(&Secret::new("Jefe".into()), "what do ya want for nothing?");
+        let proof = appsecret_proof(&Secret::new("Jefe"), "what do ya want for nothing?");
         assert_eq!(proof, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     }
 
@@ -191,7 +191,7 @@ mod tests {
         assert_eq!((u.as_str(), b), ("https://api.example/me?site=stackoverflow&key=k", Some("t0k")));
         let (u, b) = authorize_call(&url, "t0k", &ApiToken::Query);
         assert_eq!((u.as_str(), b), ("https://api.example/me?site=stackoverflow&key=k&access_token=t0k", None));
-        let (u, b) = authorize_call(&url, "t0k", &ApiToken::AppSecretProof(Secret::new("s".into())));
+        let (u, b) = authorize_call(&url, "t0k", &ApiToken::AppSecretProof(Secret::new("s")));
         assert!(u.as_str().contains("&appsecret_proof=") && b == Some("t0k"), "{u}");
     }
 
