@@ -79,6 +79,9 @@ pub fn brand_icon(preset: Preset) -> &'static str {
         Preset::LinkedIn => include_str!("../../www/icons/linkedin.svg"),
         Preset::Discord => include_str!("../../www/icons/discord.svg"),
         Preset::Bitbucket => include_str!("../../www/icons/bitbucket.svg"),
+        Preset::Facebook => include_str!("../../www/icons/facebook.svg"),
+        Preset::X => include_str!("../../www/icons/x.svg"),
+        Preset::StackOverflow => include_str!("../../www/icons/stackoverflow.svg"),
     }
 }
 

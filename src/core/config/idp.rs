@@ -16,7 +16,9 @@ use crate::core::secret::Secret;
 use crate::core::upstream::client_config::RawOAuthClient;
 use crate::core::upstream::oidc::config as oidc;
 use crate::core::upstream::plain_oauth2::config as plain_oauth2;
-use crate::core::upstream::presets::{bitbucket, discord, github, gitlab, google, linkedin, microsoft, Preset};
+use crate::core::upstream::presets::{
+    bitbucket, discord, facebook, github, gitlab, google, linkedin, microsoft, stackoverflow, x, Preset,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,6 +32,10 @@ enum RawKind {
     Linkedin,
     Discord,
     Bitbucket,
+    Facebook,
+    #[serde(alias = "twitter")]
+    X,
+    Stackoverflow,
 }
 
 /// One `[[identity_providers]]` table: the options every kind shares, read in a first pass,
@@ -270,17 +276,31 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
             let options = options("bitbucket").preset_of("oauth2", &[client_keys, oauth2_keys]);
             (ProviderKind::OAuth2(bitbucket::provider(options, secrets)?), Some(Preset::Bitbucket))
         }
+        RawKind::Facebook => {
+            let options = options("facebook").preset_of("oauth2", &[client_keys, oauth2_keys]);
+            (ProviderKind::OAuth2(facebook::provider(options, secrets)?), Some(Preset::Facebook))
+        }
+        RawKind::X => {
+            let options = options("x").preset_of("oauth2", &[client_keys, oauth2_keys]);
+            (ProviderKind::OAuth2(x::provider(options, secrets, p.store_tokens)?), Some(Preset::X))
+        }
+        RawKind::Stackoverflow => {
+            let options = options("stackoverflow").preset_of("oauth2", &[client_keys, oauth2_keys]);
+            (ProviderKind::OAuth2(stackoverflow::provider(options, secrets)?), Some(Preset::StackOverflow))
+        }
     };
     if let (Some(preset), true) = (preset, p.trust_email) {
-        let counted = match preset {
-            // Any tenant's admin can put any address on an account (docs/social/microsoft.md).
-            Preset::Microsoft => "counts no Microsoft address as verified".to_owned(),
-            _ => format!("counts only the addresses {} says it verified", preset.display_name()),
-        };
-        return Err(err(
-            format!("{path}.trust_email"),
-            format!("kind = \"{}\" {counted}; trust_email would count any", preset.kind()),
-        ));
+        if let Some(counted) = preset.trust_email_refusal() {
+            return Err(err(format!("{path}.trust_email"), format!("kind = \"{}\" {counted}", preset.kind())));
+        }
+    }
+    if let Some(preset) = preset.filter(|p| p.requires_pkce()) {
+        if !p.pkce_enabled {
+            return Err(err(
+                format!("{path}.pkce_enabled"),
+                format!("{} requires PKCE: kind = \"{}\" always sends it", preset.display_name(), preset.kind()),
+            ));
+        }
     }
     let (first_login_flows, post_login_flows) = (context.first_login_flows, context.post_login_flows);
     let email_domains = domains(&p.email_domains, &format!("{path}.email_domains"))?;

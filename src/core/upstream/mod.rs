@@ -1,6 +1,7 @@
 //! Upstream identity providers. Each kind turns "send the user there" into a redirect plus
 //! the flow secrets to keep, and a callback plus those secrets into a [`BrokeredIdentity`].
 
+pub mod api;
 pub mod client_config;
 pub mod oidc;
 pub mod plain_oauth2;

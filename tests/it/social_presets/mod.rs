@@ -6,11 +6,14 @@
 
 mod bitbucket;
 mod discord;
+mod facebook;
 mod github;
 mod gitlab;
 mod google;
 mod linkedin;
 mod microsoft;
+mod stackoverflow;
+mod x;
 
 use crate::common::*;
 use keyedge::core::config::{Config, ProviderKind, UpstreamClientAuth};
@@ -291,6 +294,23 @@ fn what_a_preset_does_not_take_is_refused_naming_the_field() {
         ("bitbucket", "trust_email = true", "trust_email", "counts only the addresses Bitbucket says it verified"),
         ("microsoft", "trust_email = true", "trust_email", "counts no Microsoft address as verified"),
         ("google", "trust_email = true", "trust_email", "counts only the addresses Google says it verified"),
+        ("facebook", "graph_api_version = \"19.0\"", "graph_api_version", "a Graph API version such as `v19.0`"),
+        ("facebook", "graph_api_version = \"v19\"", "graph_api_version", "a Graph API version"),
+        ("facebook", "default_scopes = \"email\"", "default_scopes", "needs `public_profile`"),
+        ("facebook", "userinfo_url = \"https://f.example/me\"", "userinfo_url", "kind = \"facebook\" sets this itself"),
+        ("x", "pkce_enabled = false", "pkce_enabled", "X requires PKCE"),
+        ("x", "default_scopes = \"tweet.read\"", "default_scopes", "needs `users.read` and `tweet.read`"),
+        ("x", "trust_email = true", "trust_email", "gets no email address from X"),
+        ("twitter", "trust_email = true", "trust_email", "kind = \"x\" gets no email address from X"),
+        (
+            "stackoverflow",
+            "key = \"k\"\ntrust_email = true",
+            "trust_email",
+            "gets no email address from Stack Overflow",
+        ),
+        ("stackoverflow", "key = \"k\"\nsite = \"Stack Overflow\"", "site", "a site's API name"),
+        ("stackoverflow", "key = \"a b\"", "key", "without spaces"),
+        ("stackoverflow", "site = \"superuser\"", "key", "is required"),
     ] {
         let e = load(&format!("kind = \"{kind}\"\n{base}\n{option}")).unwrap_err();
         let path = format!("identity_providers[1].{field}: ");
@@ -300,6 +320,82 @@ fn what_a_preset_does_not_take_is_refused_naming_the_field() {
     assert!(e.contains("identity_providers[1].client_secret_env: is required"), "{e}");
     let e = load("kind = \"google\"\nclient_secret_env = \"IDP2_SECRET\"").unwrap_err();
     assert!(e.contains("identity_providers[1].client_id: is required"), "{e}");
+}
+
+#[test]
+fn facebook_x_and_stack_overflow_get_their_providers_endpoints() {
+    let config =
+        load("kind = \"facebook\"\nclient_id = \"f\"\nclient_secret_env = \"IDP2_SECRET\"\ntrust_email = true")
+            .unwrap();
+    let p = config.provider("p").unwrap();
+    assert_eq!((p.display_name.as_str(), p.preset, p.trust_email), ("Facebook", Some(Preset::Facebook), true));
+    let ProviderKind::OAuth2(f) = &p.kind else { panic!("Facebook is plain OAuth 2.0") };
+    assert_eq!(f.authorization_url.as_str(), "https://www.facebook.com/v19.0/dialog/oauth");
+    assert_eq!(f.token_url.as_str(), "https://graph.facebook.com/v19.0/oauth/access_token");
+    assert_eq!(
+        f.userinfo_url.as_str(),
+        "https://graph.facebook.com/v19.0/me?fields=id,name,email,first_name,last_name,picture"
+    );
+    assert_eq!(f.default_scopes, "email public_profile");
+
+    for kind in ["x", "twitter"] {
+        let config =
+            load(&format!("kind = \"{kind}\"\nclient_id = \"x\"\nclient_secret_env = \"IDP2_SECRET\"")).unwrap();
+        let p = config.provider("p").unwrap();
+        assert_eq!((p.display_name.as_str(), p.preset, p.pkce_enabled), ("X", Some(Preset::X), true));
+        let ProviderKind::OAuth2(x) = &p.kind else { panic!("X is plain OAuth 2.0") };
+        assert_eq!(x.authorization_url.as_str(), "https://x.com/i/oauth2/authorize");
+        assert_eq!(x.token_url.as_str(), "https://api.x.com/2/oauth2/token");
+        assert_eq!(x.userinfo_url.as_str(), "https://api.x.com/2/users/me?user.fields=profile_image_url,name,username");
+        assert_eq!(x.default_scopes, "users.read tweet.read");
+        assert!(matches!(&x.client_auth, UpstreamClientAuth::SecretBasic(s) if s.expose() == IDP2_SECRET));
+    }
+
+    let config =
+        load("kind = \"stackoverflow\"\nkey = \"k((\"\nclient_id = \"1\"\nclient_secret_env = \"IDP2_SECRET\"")
+            .unwrap();
+    let p = config.provider("p").unwrap();
+    assert_eq!((p.display_name.as_str(), p.preset), ("Stack Overflow", Some(Preset::StackOverflow)));
+    let ProviderKind::OAuth2(so) = &p.kind else { panic!("Stack Overflow is plain OAuth 2.0") };
+    assert_eq!(so.authorization_url.as_str(), "https://stackoverflow.com/oauth");
+    assert_eq!(so.token_url.as_str(), "https://stackoverflow.com/oauth/access_token/json");
+    assert_eq!(so.userinfo_url.as_str(), "https://api.stackexchange.com/2.3/me?site=stackoverflow&key=k%28%28");
+    assert_eq!(so.default_scopes, "");
+}
+
+#[test]
+fn keycloaks_facebook_twitter_and_stackoverflow_providers_become_presets() {
+    let export = r#"{ "realm": "social", "identityProviders": [
+      { "alias": "facebook", "providerId": "facebook", "enabled": true, "trustEmail": true,
+        "config": { "clientId": "fb", "clientSecret": "**********", "fetchedFields": "birthday", "defaultScope": "email public_profile" } },
+      { "alias": "twitter", "providerId": "twitter", "enabled": true, "trustEmail": true,
+        "config": { "clientId": "consumer-key", "clientSecret": "**********" } },
+      { "alias": "so", "providerId": "stackoverflow", "enabled": true,
+        "config": { "clientId": "31337", "clientSecret": "**********", "key": "U4DMV*8nvpm3EOpvf69Rxw((" } } ] }"#;
+    let c = keyedge::tools::keycloak::convert(export).unwrap();
+    let text = format!("issuer = \"https://login.example\"\n{}", c.toml);
+    let secrets = |name: &str| secrets(name).or_else(|| Some(format!("secret-of-{name}")));
+    let config = Config::load(&text, &secrets).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let fb = config.provider("facebook").unwrap();
+    assert_eq!((fb.preset, fb.trust_email), (Some(Preset::Facebook), true), "Facebook's trust email carried over");
+    let x = config.provider("twitter").unwrap();
+    assert_eq!((x.preset, x.trust_email), (Some(Preset::X), false));
+    let so = config.provider("so").unwrap();
+    assert_eq!(so.preset, Some(Preset::StackOverflow));
+    let ProviderKind::OAuth2(s) = &so.kind else { panic!("oauth2") };
+    assert!(s.userinfo_url.as_str().ends_with("&key=U4DMV*8nvpm3EOpvf69Rxw%28%28"), "{}", s.userinfo_url);
+    let report = c.report.join("\n");
+    for expected in [
+        "`facebook`: fetched fields `birthday` are not carried over",
+        "`twitter`: trust email is left off: kind = \"x\" gets no email address from X",
+        "`twitter`: Keycloak signs in to Twitter with OAuth 1.0a; kind = \"x\" uses OAuth 2.0",
+    ] {
+        assert!(report.contains(expected), "missing `{expected}` in:\n{report}");
+    }
+    assert!(!report.contains("`so`"), "{report}");
+    // Without its key, the report says to set one.
+    let c = keyedge::tools::keycloak::convert(&export.replace(r#", "key": "U4DMV*8nvpm3EOpvf69Rxw((""#, "")).unwrap();
+    assert!(c.report.join("\n").contains("`so`: no `key`: set key to the app's Key from Stack Apps"), "{:?}", c.report);
 }
 
 /// A realm export with Keycloak's social providers (provider ids and config keys of Keycloak's

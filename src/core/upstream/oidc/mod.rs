@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use url::Url;
 
 use self::config::{OidcProvider, SignatureCheck};
+use super::api::fetch_userinfo;
 use super::{BrokeredIdentity, ClientSettings, FlowSecrets, UpstreamError, UpstreamTokens};
 use crate::core::claims::StandardClaims;
 use crate::core::config::IdentityProvider;
@@ -563,38 +564,4 @@ pub async fn verify_logout_token(
         return Err("a logout token must not contain a nonce".into());
     }
     Ok(claims)
-}
-
-pub(super) async fn fetch_userinfo(url: &Url, access_token: &str, ports: &Ports<'_>) -> Result<Value, UpstreamError> {
-    fetch_json(url, access_token, "userinfo", ports).await
-}
-
-/// A JSON document from a provider's API, with the access token (`what` names it in errors).
-pub(super) async fn fetch_json(
-    url: &Url,
-    access_token: &str,
-    what: &str,
-    ports: &Ports<'_>,
-) -> Result<Value, UpstreamError> {
-    let req = http::Request::get(url.as_str())
-        .header("authorization", format!("Bearer {access_token}"))
-        .header("accept", "application/json")
-        // Some APIs (GitHub's) refuse requests without a User-Agent.
-        .header("user-agent", "keyedge")
-        .body(Vec::new())
-        .map_err(|e| UpstreamError::Unavailable(format!("{what}: {e}")))?;
-    let res = ports.http.send(req).await.map_err(|e| UpstreamError::Unavailable(format!("{what}: {e}")))?;
-    if !res.status().is_success() {
-        return Err(UpstreamError::Unavailable(format!("{what} answered HTTP {}", res.status().as_u16())));
-    }
-    let is_json = res
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !is_json {
-        // A signed (JWT) userinfo response is not requested by keyedge, so none is accepted.
-        return Err(UpstreamError::Unavailable(format!("{what} is not JSON")));
-    }
-    serde_json::from_slice(res.body()).map_err(|e| UpstreamError::Unavailable(format!("{what}: {e}")))
 }

@@ -9,6 +9,8 @@ use crate::core::jose::Alg;
 use crate::core::secret::Secret;
 use crate::core::upstream::client_config::{client_auth, RawOAuthClient, UpstreamClientAuth};
 
+pub use crate::core::upstream::api::{ApiToken, TokenFormat};
+
 /// The options only a plain OAuth 2.0 provider takes: where the user's attributes are in the
 /// userinfo JSON (JSON paths such as `a.b[0].c`).
 #[derive(Debug, Deserialize)]
@@ -54,6 +56,16 @@ pub struct OAuth2Provider {
     /// Split a full `name` into `given_name` and `family_name`, for providers that have only
     /// the one (GitHub), set by a preset.
     pub split_name: bool,
+    /// Where the given and family names are, for providers that send them apart (Facebook's
+    /// `first_name`, `last_name`), set by a preset.
+    pub given_name_claim: Option<String>,
+    pub family_name_claim: Option<String>,
+    /// How the access token goes with each API call (userinfo, email list): a Bearer header
+    /// unless a preset's provider wants otherwise (Facebook's `appsecret_proof`, Stack
+    /// Exchange's query parameter).
+    pub api_token: ApiToken,
+    /// How the token endpoint answers: RFC 6749 §5.1, or Stack Exchange's own JSON.
+    pub token_format: TokenFormat,
 }
 
 /// An `[[identity_providers]]` table of `kind = "oauth2"`, from the options the shared pass left.
@@ -86,6 +98,10 @@ pub(crate) fn provider(
         email_list_url: None,
         email_list_format: EmailListFormat::GitHub,
         split_name: false,
+        given_name_claim: None,
+        family_name_claim: None,
+        api_token: ApiToken::Bearer,
+        token_format: TokenFormat::Standard,
     })
 }
 

@@ -4,12 +4,12 @@
 pub mod config;
 
 use oauth2::basic::BasicTokenResponse;
-use oauth2::{CsrfToken, Scope, TokenResponse};
+use oauth2::{CsrfToken, Scope};
 use serde_json::Value;
 use url::Url;
 
-use self::config::{EmailListFormat, OAuth2Provider};
-use super::oidc::{fetch_json, fetch_userinfo};
+use self::config::{EmailListFormat, OAuth2Provider, TokenFormat};
+use super::api::{fetch_api, StackExchangeToken};
 use super::{BrokeredIdentity, ClientSettings, FlowSecrets, UpstreamError, UpstreamTokens};
 use crate::core::claims::StandardClaims;
 use crate::core::config::IdentityProvider;
@@ -84,16 +84,26 @@ pub async fn complete(
 ) -> Result<BrokeredIdentity, UpstreamError> {
     super::refused(params)?;
     let code = params.get("code").ok_or(UpstreamError::MissingCode)?;
-    let response: BasicTokenResponse =
-        settings(cfg, redirect_uri).exchange_code(keys, ports, code, secrets.pkce_verifier.as_deref()).await?;
-    let access_token = response.access_token().secret();
-    let info = fetch_userinfo(&cfg.userinfo_url, access_token, ports).await?;
+    let client = settings(cfg, redirect_uri);
+    let verifier = secrets.pkce_verifier.as_deref();
+    let tokens = match cfg.token_format {
+        TokenFormat::Standard => {
+            let r: BasicTokenResponse = client.exchange_code(keys, ports, code, verifier).await?;
+            UpstreamTokens::from_response(&r, None, ports.clock.now())
+        }
+        TokenFormat::StackExchange => {
+            let r: StackExchangeToken = client.exchange_code(keys, ports, code, verifier).await?;
+            UpstreamTokens::from_response(&r, None, ports.clock.now())
+        }
+    };
+    let access_token = tokens.access_token.as_str();
+    let info = fetch_api(&cfg.userinfo_url, access_token, &cfg.api_token, "userinfo", ports).await?;
     let sub = text(&info, &cfg.user_id_claim).ok_or_else(|| {
         UpstreamError::Unavailable(format!("userinfo has no `{}` (user_id_claim)", cfg.user_id_claim))
     })?;
     let (email, asserted) = match &cfg.email_list_url {
         Some(url) => {
-            let list = fetch_json(url, access_token, "email list", ports).await?;
+            let list = fetch_api(url, access_token, &cfg.api_token, "email list", ports).await?;
             let (email, verified) = primary_verified_email(&list, cfg.email_list_format)?;
             (email.or_else(|| text(&info, &cfg.email_claim)), verified)
         }
@@ -111,6 +121,8 @@ pub async fn complete(
         email,
         email_verified,
         name: text(&info, &cfg.name_claim),
+        given_name: cfg.given_name_claim.as_deref().and_then(|p| text(&info, p)),
+        family_name: cfg.family_name_claim.as_deref().and_then(|p| text(&info, p)),
         picture: text(&info, &cfg.picture_claim),
         ..StandardClaims::default()
     };
@@ -125,7 +137,7 @@ pub async fn complete(
         upstream_sid: None,
         // An OAuth 2.0 API says nothing verifiable about when the user authenticated.
         auth_time: None,
-        tokens: UpstreamTokens::from_response(&response, None, ports.clock.now()),
+        tokens,
         claims: info,
     })
 }

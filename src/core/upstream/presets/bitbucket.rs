@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::{base_url, client, endpoint};
 use crate::core::config::{err, ConfigError, KindOptions, Secrets};
 use crate::core::upstream::client_config::UpstreamClientAuth;
-use crate::core::upstream::plain_oauth2::config::{EmailListFormat, OAuth2Provider};
+use crate::core::upstream::plain_oauth2::config::{ApiToken, EmailListFormat, OAuth2Provider, TokenFormat};
 use crate::core::vocab::Scopes;
 
 const WEB: &str = "https://bitbucket.org";
@@ -75,5 +75,9 @@ pub(crate) fn provider(mut options: KindOptions, secrets: &Secrets) -> Result<OA
         email_list_url: Some(endpoint(&api, "/2.0/user/emails?pagelen=100", path, "base_url")?),
         email_list_format: EmailListFormat::Bitbucket,
         split_name: true,
+        given_name_claim: None,
+        family_name_claim: None,
+        api_token: ApiToken::Bearer,
+        token_format: TokenFormat::Standard,
     })
 }

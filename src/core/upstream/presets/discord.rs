@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{base_url, client, endpoint};
 use crate::core::config::{err, ConfigError, KindOptions, Secrets};
-use crate::core::upstream::plain_oauth2::config::{EmailListFormat, OAuth2Provider};
+use crate::core::upstream::plain_oauth2::config::{ApiToken, EmailListFormat, OAuth2Provider, TokenFormat};
 use crate::core::vocab::Scopes;
 
 const BASE: &str = "https://discord.com";
@@ -62,5 +62,9 @@ pub(crate) fn provider(mut options: KindOptions, secrets: &Secrets) -> Result<OA
         email_list_url: None,
         email_list_format: EmailListFormat::GitHub,
         split_name: false,
+        given_name_claim: None,
+        family_name_claim: None,
+        api_token: ApiToken::Bearer,
+        token_format: TokenFormat::Standard,
     })
 }

@@ -2,17 +2,21 @@
 //! `client_secret_env` is a working provider. A preset is data on top of the generic kinds —
 //! the provider's endpoints, scopes, where its claims are, its name and icon, which email
 //! counts as verified, extra authorization parameters — plus, where a provider needs what the
-//! generic kinds lack, a named switch of theirs (GitHub's email list, Google's hosted domain).
+//! generic kinds lack, a named switch of theirs (GitHub's email list, Google's hosted domain,
+//! Facebook's `appsecret_proof`, Stack Exchange's token answer and query-parameter token).
 //! Each preset module reads its own few options and builds an `OidcProvider` or an
 //! `OAuth2Provider`; the flows are those of `oidc` and `plain_oauth2`.
 
 pub mod bitbucket;
 pub mod discord;
+pub mod facebook;
 pub mod github;
 pub mod gitlab;
 pub mod google;
 pub mod linkedin;
 pub mod microsoft;
+pub mod stackoverflow;
+pub mod x;
 
 use serde::Deserialize;
 use url::Url;
@@ -33,10 +37,13 @@ pub enum Preset {
     LinkedIn,
     Discord,
     Bitbucket,
+    Facebook,
+    X,
+    StackOverflow,
 }
 
 impl Preset {
-    pub const ALL: [Preset; 7] = [
+    pub const ALL: [Preset; 10] = [
         Preset::GitHub,
         Preset::Google,
         Preset::GitLab,
@@ -44,6 +51,9 @@ impl Preset {
         Preset::LinkedIn,
         Preset::Discord,
         Preset::Bitbucket,
+        Preset::Facebook,
+        Preset::X,
+        Preset::StackOverflow,
     ];
 
     /// Its `kind` in the configuration.
@@ -56,6 +66,9 @@ impl Preset {
             Preset::LinkedIn => "linkedin",
             Preset::Discord => "discord",
             Preset::Bitbucket => "bitbucket",
+            Preset::Facebook => "facebook",
+            Preset::X => "x",
+            Preset::StackOverflow => "stackoverflow",
         }
     }
 
@@ -69,6 +82,9 @@ impl Preset {
             Preset::LinkedIn => "LinkedIn",
             Preset::Discord => "Discord",
             Preset::Bitbucket => "Bitbucket",
+            Preset::Facebook => "Facebook",
+            Preset::X => "X",
+            Preset::StackOverflow => "Stack Overflow",
         }
     }
 
@@ -79,10 +95,41 @@ impl Preset {
         self != Preset::LinkedIn
     }
 
+    /// Whether the provider refuses a login without PKCE: X's OAuth 2.0 requires S256
+    /// (https://docs.x.com/resources/fundamentals/authentication/oauth-2-0/authorization-code),
+    /// so `pkce_enabled = false` is refused for it.
+    pub fn requires_pkce(self) -> bool {
+        self == Preset::X
+    }
+
+    /// Why `trust_email = true` is refused for this preset (after `kind = "…" `), if it is: it
+    /// would count as verified an address the provider did not verify. Facebook says nothing
+    /// about its addresses, so there the operator decides (docs/social/facebook.md).
+    pub fn trust_email_refusal(self) -> Option<String> {
+        let counted = match self {
+            Preset::Facebook => return None,
+            Preset::X | Preset::StackOverflow => {
+                return Some(format!(
+                    "gets no email address from {}; trust_email has nothing to trust",
+                    self.display_name()
+                ))
+            }
+            // Any tenant's admin can put any address on an account (docs/social/microsoft.md).
+            Preset::Microsoft => "counts no Microsoft address as verified".to_owned(),
+            _ => format!("counts only the addresses {} says it verified", self.display_name()),
+        };
+        Some(format!("{counted}; trust_email would count any"))
+    }
+
     /// The generic kind it is built on.
     pub fn base_kind(self) -> &'static str {
         match self {
-            Preset::GitHub | Preset::Discord | Preset::Bitbucket => "oauth2",
+            Preset::GitHub
+            | Preset::Discord
+            | Preset::Bitbucket
+            | Preset::Facebook
+            | Preset::X
+            | Preset::StackOverflow => "oauth2",
             Preset::Google | Preset::GitLab | Preset::Microsoft | Preset::LinkedIn => "oidc",
         }
     }
