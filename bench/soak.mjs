@@ -5,7 +5,8 @@
 //
 // Complete logins (authorize → login page → demo IdP → callback → token) with `--inflight` at
 // once; meanwhile refresh chains and gate page views. Then the races: one code redeemed by 20
-// parallel requests, one upstream callback (its `state`) replayed 20 times in parallel. Prints
+// parallel requests, one upstream callback (its `state`) replayed 20 times in parallel, one
+// mailed verification link opened twice at once. Prints
 // the figures and exits non-zero when anything was lost or spent twice.
 import { Agent, Pool, setGlobalDispatcher } from 'undici';
 import { KEYEDGE, Session, pkce } from './flows.mjs';
@@ -50,6 +51,56 @@ async function upToCallback(base, dispatchers) {
     { method: 'POST', headers: FORM, body: form({ username: 'alice', password: 'wonderland' }) });
   if (!r.stopped) throw new Error(`no callback: ${r.status}`);
   return { session: s, callback: r.stopped, verifier: p.verifier };
+}
+
+/**
+ * Signs `user` (one of the demo IdP's on-demand `test-*` users) in to /account through the IdP
+ * `alias`, in `session`: keyedge's last answer (the account page, or a first-login page).
+ */
+async function signInToAccount(session, base, alias, user) {
+  let r = await session.go(`${base}/login?return_to=%2Faccount`);
+  const href = r.text.match(new RegExp(`href="(/broker/${alias}/login[^"]*)"`));
+  if (!href) throw new Error(`login page without ${alias}: ${r.status}`);
+  r = await session.follow(new URL(href[1].replaceAll('&#38;', '&').replaceAll('&amp;', '&'), base).href, 'stop:never');
+  const action = r.text.match(/action="(\/interaction\/[^"]+)"/)?.[1];
+  if (!action) throw new Error(`${alias} IdP form: ${r.status}`);
+  return session.follow(new URL(action, r.url).href, 'stop:never',
+    { method: 'POST', headers: FORM, body: form({ username: user, password: user }) });
+}
+
+/** The hidden fields of a page's forms, and its submit buttons' name=value. */
+function hiddenFields(html) {
+  return Object.fromEntries([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], m[2]]));
+}
+
+/**
+ * One verification link opened twice at once (issue 19, item 3): a user with an account
+ * through `demo` signs in through `partner` with the same verified address, asks to add it to
+ * the account, and the mailed link is opened by two requests at once. Exactly one links.
+ */
+async function verificationLinkRace(base, dispatchers) {
+  const user = `test-race-${Math.random().toString(36).slice(2, 10)}`;
+  const owner = new Session(dispatchers);
+  const account = await signInToAccount(owner, base, 'demo', user);
+  if (account.status !== 200 || !account.url.endsWith('/account')) throw new Error(`first account: ${account.status} ${account.url}`);
+  const newcomer = new Session(dispatchers);
+  const confirm = await signInToAccount(newcomer, base, 'partner', user);
+  if (!confirm.text.includes('name="action" value="link"')) throw new Error(`no existing-account page: ${confirm.status}`);
+  const asked = await newcomer.go(`${base}/first-login/confirm`, { method: 'POST',
+    headers: { ...FORM, origin: base, 'sec-fetch-site': 'same-origin' },
+    body: form({ ...hiddenFields(confirm.text), action: 'link' }) });
+  if (asked.status >= 400) throw new Error(`asking for the mail: ${asked.status}`);
+  const [mail] = await (await fetch(`${base}/dev/inbox?to=${user}%40example.com`)).json();
+  const link = mail?.text.match(/http:\/\/localhost:8787\/first-login\/verify-email\?token=\S+/)?.[0];
+  if (!link) throw new Error('no verification mail');
+  const cookie = [...(newcomer.jars.get(new URL(base).host) ?? [])].map(([k, v]) => `${k}=${v}`).join('; ');
+  const opened = await Promise.all([0, 1].map(() => new Session(dispatchers).go(link, { headers: { cookie } })));
+  const page = await owner.go(`${base}/account`);
+  return {
+    links_made: opened.filter((r) => r.status === 302 || r.status === 303).length,
+    partner_identities_on_the_account: (page.text.match(/<tr class="link"><td>Partner IdP<\/td>/g) ?? []).length,
+    readable_answers: opened.every((r) => r.status < 500),
+  };
 }
 
 // A request that takes this long is counted as an error (`timeout`), not waited for.
@@ -139,6 +190,7 @@ async function main() {
       body: form({ ...a.form, grant_type: 'authorization_code', code, redirect_uri: KEYEDGE.redirect, code_verifier: done.verifier }),
     })));
     figures.code_redeemed_by_20_at_once = { succeeded: redemptions.filter((r) => r.status === 200).length };
+    figures.verification_link_opened_twice_at_once = await verificationLinkRace(base, dispatchers);
   } finally {
     if (process.env.SOAK_LOGS) console.error(servers.logs().slice(-4000), servers.idpLogs().slice(-2000));
     servers.stop();
@@ -153,6 +205,10 @@ async function main() {
   if (!figures.state_replayed_19_times.first_issued_a_code) problems.push('a callback issued no code');
   if (figures.state_replayed_19_times.codes_issued !== 0) problems.push('a replayed upstream state issued another code');
   if (figures.code_redeemed_by_20_at_once.succeeded !== 1) problems.push('a code was redeemed more than once (or never)');
+  const race = figures.verification_link_opened_twice_at_once;
+  if (race.links_made !== 1 || race.partner_identities_on_the_account !== 1 || !race.readable_answers) {
+    problems.push('a verification link opened twice did not link exactly once');
+  }
   if (problems.length) { console.error(`soak: ${problems.join('; ')}`); process.exit(1); }
   console.log('soak: nothing lost, nothing spent twice');
 }
