@@ -46,7 +46,22 @@ impl std::error::Error for StartError {}
 /// The endpoints a browser application calls directly (OIDC Discovery, JWKS, token,
 /// userinfo): they answer CORS requests from any origin, without credentials. No other
 /// endpoint does.
-const CORS_PATHS: &[&str] = &["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo"];
+/// Whether `path` is an endpoint applications call (not a browser page): every failure there,
+/// outages and bugs included, is a JSON OAuth error.
+fn answers_json(path: &str) -> bool {
+    const API: &[&str] =
+        &["/token", "/userinfo", "/introspect", "/revoke", "/jwks", "/.well-known/openid-configuration"];
+    API.contains(&path)
+        || path.starts_with("/admin/")
+        || path
+            .strip_prefix("/broker/")
+            .and_then(|r| r.split_once('/'))
+            .is_some_and(|(_, end)| matches!(end, "token" | "backchannel_logout"))
+}
+
+/// The endpoints a browser application calls across origins: discovery, keys, tokens,
+/// userinfo, and revocation (a single-page app revokes its tokens at sign-out, RFC 7009).
+const CORS_PATHS: &[&str] = &["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo", "/revoke"];
 
 pub struct Keyedge {
     pub config: Config,
@@ -271,6 +286,7 @@ impl Keyedge {
             Failure::Logged { detail, .. } => Some(format!("{method} {path}: {detail}")),
             _ => None,
         };
+        let failure = if answers_json(path) { failure.as_json() } else { failure };
         let failure = match detail {
             Some(detail) => {
                 let reference = error::new_reference(ports.rng);

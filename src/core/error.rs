@@ -96,6 +96,33 @@ impl Failure {
     }
 
     /// The failure as the visitor sees it, marked with `reference` (the log line's).
+    /// The same failure as an application's endpoint answers it: JSON with an OAuth error
+    /// code, never a page — an outage is `503 temporarily_unavailable`, a bug
+    /// `500 server_error`.
+    pub fn as_json(self) -> Failure {
+        match self {
+            Failure::Page(page) => {
+                let code = match page.status.as_u16() {
+                    503 => ErrorCode::TemporarilyUnavailable,
+                    500..=599 => ErrorCode::ServerError,
+                    _ => ErrorCode::InvalidRequest,
+                };
+                Failure::Json(page.status, OAuthError::new(code, page.message))
+            }
+            Failure::Port(_) => {
+                let page = unavailable_page();
+                Failure::Json(page.status, OAuthError::new(ErrorCode::TemporarilyUnavailable, page.message))
+            }
+            Failure::Internal(_) => {
+                let page = internal_page();
+                Failure::Json(page.status, OAuthError::new(ErrorCode::ServerError, page.message))
+            }
+            Failure::Logged { shown, detail } => Failure::Logged { shown: Box::new(shown.as_json()), detail },
+            Failure::TooMany { .. } => Failure::TooMany { json: true },
+            json @ (Failure::Json(..) | Failure::Bearer(..)) => json,
+        }
+    }
+
     pub fn with_reference(self, reference: &str) -> Failure {
         match self {
             Failure::Page(page) => Failure::Page(page.with_reference_id(reference)),

@@ -162,6 +162,8 @@ pub enum ErrorCode {
     AccessDenied,
     UnsupportedResponseType,
     TemporarilyUnavailable,
+    /// RFC 6749 §4.1.2.1: the server met a condition it did not expect.
+    ServerError,
     LoginRequired,
     ConsentRequired,
     InteractionRequired,
@@ -186,6 +188,7 @@ impl ErrorCode {
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::UnsupportedResponseType => "unsupported_response_type",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::ServerError => "server_error",
             ErrorCode::LoginRequired => "login_required",
             ErrorCode::ConsentRequired => "consent_required",
             ErrorCode::InteractionRequired => "interaction_required",

@@ -182,3 +182,51 @@ fn open_redirect_via_return_to_is_impossible() {
         assert!(page.contains("return_to=%2Faccount"), "{evil} must fall back to /account: {page}");
     }
 }
+
+/// RFC 8252 §7.3: a native app registers `http://127.0.0.1/…` or `http://[::1]/…` and listens
+/// on whatever port the system gives it; any port is accepted, the rest stays byte-exact, and
+/// the code is redeemed with the URI as sent. `localhost` and https stay exact (§8.3).
+#[test]
+fn rfc8252_7_3_a_loopback_ip_redirect_uri_takes_any_port() {
+    let world = World::with(
+        "",
+        "",
+        "[[clients]]\nclient_id = \"native\"\nredirect_uris = [\"http://127.0.0.1/callback\", \"http://[::1]:8000/cb\", \"http://localhost/cb\"]\n",
+    );
+    for ok in ["http://127.0.0.1:51234/callback", "http://127.0.0.1/callback", "http://[::1]:61000/cb"] {
+        let rp = rp_request("native", ok);
+        let res = login(&world, &mut Browser::default(), &rp.query, "alice");
+        let to = location(&res);
+        assert!(to.starts_with(&format!("{ok}?")), "{ok}: {} {to}", res.status());
+        let code = query_param(&to, "code").unwrap();
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", ok),
+            ("code_verifier", rp.verifier.as_str()),
+            ("client_id", "native"),
+        ];
+        assert_eq!(world.post_form("/token", &form, None).status(), 200, "{ok}");
+    }
+    for bad in [
+        "http://127.0.0.1:51234/callback/",
+        "http://127.0.0.1:51234/other",
+        "http://127.0.0.1:51234/callback?x=1",
+        "http://127.0.0.1:51234/callback/../callback",
+        "http://127.0.0.1:51234@evil.test/callback",
+        "https://127.0.0.1:51234/callback",
+        "http://127.0.0.2:51234/callback",
+        "http://localhost:51234/cb",
+        "http://[::1]:61000/cb2",
+    ] {
+        let query = q(&[
+            ("client_id", "native"),
+            ("redirect_uri", bad),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ]);
+        assert_page(&authorize(&world, &query), "Invalid redirect URI");
+    }
+}

@@ -126,3 +126,64 @@ fn dev_faults_exists_only_where_the_config_asks_for_it() {
     let e = keyedge::core::Keyedge::from_config_text(&text, &secrets).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(e.contains("dev.fault_injection") && e.contains("https"), "{e}");
 }
+
+/// What an application calls: `/token` (code and refresh), `/userinfo`, `/introspect` and
+/// `/revoke`, each with a storage operation failing at each step in turn.
+fn api_call(world: &World, endpoint: &str, tokens: &serde_json::Value, code: &(String, String)) -> http::Response<Vec<u8>> {
+    let (access, refresh_token) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
+    match endpoint {
+        "code" => redeem(world, &code.0, &code.1),
+        "refresh" => refresh(world, refresh_token),
+        "userinfo" => world.send(
+            http::Request::get(format!("{ISSUER}/userinfo"))
+                .header("authorization", format!("Bearer {access}"))
+                .body(vec![])
+                .unwrap(),
+        ),
+        "introspect" => world.post_form("/introspect", &[("token", access)], Some(("app", APP_SECRET))),
+        "revoke" => world.post_form("/revoke", &[("token", refresh_token)], Some(("app", APP_SECRET))),
+        other => unreachable!("{other}"),
+    }
+}
+
+/// Issue 16: every failure of the endpoints applications call — a storage outage included —
+/// is a JSON OAuth error with the right status (`503 temporarily_unavailable`), never a page:
+/// client libraries parse the body as JSON.
+#[test]
+fn application_endpoints_answer_storage_failures_with_json_errors() {
+    for failing in [Failing::Kv, Failing::DurableObject] {
+        for endpoint in ["code", "refresh", "userinfo", "introspect", "revoke"] {
+            let mut faulted = 0;
+            for n in 0..8 {
+                let world = World::new();
+                let tokens = tokens_for_alice(&world, "openid email offline_access");
+                let rp = rp_request("app", APP_REDIRECT);
+                let code = code_of(&login(&world, &mut Browser::default(), &rp.query, "alice"));
+                match failing {
+                    Failing::Kv => world.store.fail_after(n),
+                    Failing::DurableObject => world.once.fail_after(n),
+                }
+                let res = api_call(&world, endpoint, &tokens, &(code, rp.verifier.clone()));
+                let pending = match failing {
+                    Failing::Kv => world.store.fault_pending(),
+                    Failing::DurableObject => world.once.fault_pending(),
+                };
+                let at = format!("{endpoint} with {failing:?} operation {n} failing");
+                let kind = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+                assert!(kind.starts_with("application/json"), "{at}: {} {kind}: {}", res.status(), body(&res));
+                if pending {
+                    break;
+                }
+                faulted += 1;
+                if !res.status().is_success() {
+                    assert_eq!(res.status(), 503, "{at}: {}", body(&res));
+                    let e = json(&res);
+                    assert_eq!(e["error"], "temporarily_unavailable", "{at}: {e}");
+                    assert!(world.logged_for(e["error_description"].as_str().unwrap()).contains("injected fault"), "{at}");
+                }
+            }
+            let none = matches!((endpoint, failing), ("introspect" | "userinfo", Failing::DurableObject)) && faulted == 0;
+            assert!(faulted > 0 || none, "{endpoint}: no {failing:?} operation was faulted");
+        }
+    }
+}

@@ -374,8 +374,13 @@ fn cors_preflight_only_on_browser_endpoints() {
     assert_eq!(res.status(), 204);
     assert_eq!(res.headers()["access-control-allow-origin"], "*");
     assert!(res.headers()["access-control-allow-headers"].to_str().unwrap().contains("Authorization"));
+    // A single-page app revokes its tokens at sign-out (oidc-client-ts `revokeTokensOnSignout`).
     let res = options("/revoke");
-    assert!(res.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+    let revoked = world.post_form("/revoke", &[("token", "x"), ("client_id", "spa")], None);
+    assert_eq!(revoked.status(), 200, "{}", body(&revoked));
+    assert_eq!(revoked.headers()["access-control-allow-origin"], "*");
+    assert!(options("/introspect").headers().get("access-control-allow-origin").is_none(), "server to server");
     let page = Browser::default().get(&world, "/account");
     assert!(page.headers().get("access-control-allow-origin").is_none());
 }

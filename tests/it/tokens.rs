@@ -228,3 +228,29 @@ fn client_credentials_scope_must_be_allowed() {
     );
     assert_eq!(json(&res)["error"], "invalid_scope");
 }
+
+/// RFC 6749 §2.3.1 has both parts of `Authorization: Basic` form-urlencoded; oidc-client-ts
+/// (and others) send them as they are. Either spelling of a secret with `+`, `%`, a space, `&`
+/// or `:` authenticates; a wrong secret in either spelling does not.
+#[test]
+fn rfc6749_2_3_1_basic_credentials_form_encoded_or_as_sent() {
+    let world = World::with(
+        "",
+        "",
+        "[[clients]]\nclient_id = \"odd\"\nclient_secret_env = \"ODD_SECRET\"\ngrant_types = [\"client_credentials\"]\n",
+    );
+    let grant = [("grant_type", "client_credentials")];
+    let encoded: String = url::form_urlencoded::byte_serialize(ODD_SECRET.as_bytes()).collect();
+    assert_ne!(encoded, ODD_SECRET);
+    for secret in [ODD_SECRET, encoded.as_str()] {
+        let res = world.post_form("/token", &grant, Some(("odd", secret)));
+        assert_eq!(res.status(), 200, "Basic with `{secret}`: {}", body(&res));
+    }
+    let in_body = world.post_form("/token", &[grant[0], ("client_id", "odd"), ("client_secret", ODD_SECRET)], None);
+    assert_eq!(in_body.status(), 200, "{}", body(&in_body));
+    for wrong in ["s3cr t/ va:lue", "s3cr+t%2F va:lue&y", "s3cr%2Bt%252F+va%3Alue%26y"] {
+        let res = world.post_form("/token", &grant, Some(("odd", wrong)));
+        assert_eq!(res.status(), 401, "`{wrong}`");
+        assert_eq!(json(&res)["error"], "invalid_client");
+    }
+}

@@ -364,7 +364,7 @@ async fn client_link<'a>(
     let Some(client) = app.config.client(client_id) else {
         return Err(bad("Unknown client_id."));
     };
-    if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+    if !client.accepts_redirect_uri(redirect_uri) {
         return Err(bad("The redirect_uri is not registered for this application."));
     }
     let back = |error: &str| -> Box<Outcome> {

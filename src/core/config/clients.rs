@@ -153,9 +153,34 @@ impl Client {
         granted.join(" ")
     }
 
+    /// Whether `uri` is one of the client's redirect URIs: compared byte for byte (RFC 9700
+    /// §2.1, OIDC Core §3.1.2.1), except that a registered loopback IP redirect URI
+    /// (`http://127.0.0.1/…`, `http://[::1]/…`) takes any port (RFC 8252 §7.3: a native app
+    /// listens on a port the system gives it). The rest of such a URI is still compared
+    /// exactly, and `uri` must be written as the URL parser writes it.
+    pub fn accepts_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|r| r == uri || same_loopback_but_port(r, uri))
+    }
+
     pub fn allows_idp(&self, alias: &str) -> bool {
         self.allowed_identity_providers.as_ref().is_none_or(|list| list.iter().any(|a| a == alias))
     }
+}
+
+/// RFC 8252 §7.3: `given` is the loopback IP redirect URI `registered` on another port.
+fn same_loopback_but_port(registered: &str, given: &str) -> bool {
+    let (Ok(mut r), Ok(mut g)) = (Url::parse(registered), Url::parse(given)) else {
+        return false;
+    };
+    let loopback_ip = |u: &Url| u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "[::1]"));
+    if !loopback_ip(&r) || !loopback_ip(&g) || g.as_str() != given {
+        return false;
+    }
+    // Setting the port of an http URL with a host cannot fail.
+    let (Ok(()), Ok(())) = (r.set_port(None), g.set_port(None)) else {
+        return false;
+    };
+    r == g
 }
 
 /// Redirect URIs are compared byte for byte, so they must be absolute, without fragment

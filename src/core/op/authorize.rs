@@ -160,8 +160,8 @@ impl AuthorizationRequest {
             page("Missing redirect URI", "The application did not say where to return to (no redirect_uri).".into())
         })?;
         // Exact string comparison (RFC 9700 §2.1, OIDC Core §3.1.2.1): no prefix, no
-        // normalisation, so an attacker cannot register a look-alike.
-        if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
+        // normalisation, so an attacker cannot register a look-alike (loopback IPs: any port).
+        if !client.accepts_redirect_uri(redirect_uri) {
             return Err(page(
                 "Invalid redirect URI",
                 format!("The redirect URI given by `{client_id}` is not registered for it, so keyedge will not send you there."),

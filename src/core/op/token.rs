@@ -29,8 +29,14 @@ fn unauthorized(d: &str) -> Failure {
     Failure::Json(StatusCode::UNAUTHORIZED, OAuthError::invalid_client(d))
 }
 
-/// Credentials from `Authorization: Basic` (RFC 6749 §2.3.1: each part form-urlencoded).
-fn basic_credentials(req: &Request) -> Result<Option<(String, String)>, Failure> {
+/// Credentials from `Authorization: Basic`: each part as RFC 6749 §2.3.1 has it
+/// form-urlencoded, and as sent (some libraries, oidc-client-ts among them, do not encode).
+struct Basic {
+    id: [String; 2],
+    secret: [String; 2],
+}
+
+fn basic_credentials(req: &Request) -> Result<Option<Basic>, Failure> {
     let Some(value) = req.headers().get(http::header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -47,32 +53,37 @@ fn basic_credentials(req: &Request) -> Result<Option<(String, String)>, Failure>
     let unescape =
         |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
     match (unescape(id), unescape(secret)) {
-        (Some(id), Some(secret)) => Ok(Some((id, secret))),
+        (Some(decoded_id), Some(decoded_secret)) => {
+            Ok(Some(Basic { id: [decoded_id, id.to_owned()], secret: [decoded_secret, secret.to_owned()] }))
+        }
         _ => Err(unauthorized("malformed Basic credentials")),
     }
 }
 
 /// Authenticates the client by exactly one method (RFC 6749 §2.3).
 pub fn authenticate_client<'a>(app: &'a Keyedge, req: &Request, params: &Params) -> Result<&'a Client, Failure> {
-    let basic = basic_credentials(req)?;
-    let (client_id, secret) = match basic {
-        Some((id, secret)) => {
+    let (client, secrets) = match basic_credentials(req)? {
+        Some(Basic { id, secret }) => {
             if params.get("client_secret").is_some() {
                 return Err(bad(OAuthError::invalid_request("use one client authentication method, not two")));
             }
-            if params.get("client_id").is_some_and(|body_id| body_id != id) {
+            // The id as decoded, else as sent.
+            let client = id.iter().find_map(|id| app.config.client(id));
+            if params.get("client_id").is_some_and(|body_id| client.is_some_and(|c| c.client_id != body_id)) {
                 return Err(bad(OAuthError::invalid_request("client_id differs from the authenticated client")));
             }
-            (id, Some(secret))
+            (client, Some(secret))
         }
         None => {
             let id = params.get("client_id").ok_or_else(|| unauthorized("client authentication is required"))?;
-            (id.to_owned(), params.get("client_secret").map(str::to_owned))
+            let secret = params.get("client_secret").map(|s| [s.to_owned(), s.to_owned()]);
+            (app.config.client(id), secret)
         }
     };
-    let client = app.config.client(&client_id).ok_or_else(|| unauthorized("unknown client or wrong credentials"))?;
-    match (&client.auth, secret) {
-        (ClientAuth::Secret(expected), Some(given)) if expected.matches(&given) => Ok(client),
+    let client = client.ok_or_else(|| unauthorized("unknown client or wrong credentials"))?;
+    match (&client.auth, secrets) {
+        // Either spelling of the secret: a secret with `+` or `%` works encoded or not.
+        (ClientAuth::Secret(expected), Some(given)) if given.iter().any(|g| expected.matches(g)) => Ok(client),
         (ClientAuth::Public, None) => Ok(client),
         _ => Err(unauthorized("unknown client or wrong credentials")),
     }

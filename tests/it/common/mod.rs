@@ -20,6 +20,8 @@ pub const ISSUER: &str = "https://keyedge.test";
 pub const APP_REDIRECT: &str = "https://app.test/cb";
 pub const APP_SECRET: &str = "app-secret-0123456789";
 pub const IDP_SECRET: &str = "idp-secret-0123456789";
+/// A client secret with the characters form encoding changes (`+`, `%`, space, `&`, `:`).
+pub const ODD_SECRET: &str = "s3cr+t%2F va:lue&x";
 pub const MACHINE_SECRET: &str = "machine-secret-0123456789";
 pub const IDP2_SECRET: &str = "idp2-secret-0123456789";
 pub const ADMIN_TOKEN: &str = "admin-token-0123456789-0123456789-0123456789";
@@ -66,6 +68,7 @@ pub fn secrets(name: &str) -> Option<String> {
         "MACHINE_SECRET" => Some(MACHINE_SECRET.to_owned()),
         "IDP2_SECRET" => Some(IDP2_SECRET.to_owned()),
         "ADMIN_TOKEN" => Some(ADMIN_TOKEN.to_owned()),
+        "ODD_SECRET" => Some(ODD_SECRET.to_owned()),
         // 32 test bytes, base64.
         "ENCRYPTION_KEY" => Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned()),
         _ => None,
