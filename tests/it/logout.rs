@@ -190,3 +190,31 @@ fn rfc9700_4_12_a_form_post_is_answered_with_a_redirect_followed_by_get() {
     assert_eq!(location(&res), "https://app.test/bye?state=s2");
     assert!(matches!(res.status().as_u16(), 302 | 303), "{}", res.status());
 }
+
+/// Issue 16: signing in again in a browser that has a session replaces it. alice's session
+/// ends — for her clients too (a logout token with her `sid`), her refresh token stops — when
+/// bob signs in on the same browser; bob's session is the browser's.
+#[test]
+fn signing_in_again_in_the_same_browser_ends_the_previous_session_for_its_clients() {
+    let world = World::new();
+    let received = backchannel(&world, 0);
+    let mut browser = Browser::default();
+    let alice = signed_in(&world, &mut browser);
+    let alice_sid = claims(alice["id_token"].as_str().unwrap())["sid"].clone();
+    assert_eq!(refresh(&world, alice["refresh_token"].as_str().unwrap()).status(), 200);
+
+    // "Not alice? Sign in as someone else": a new login in the same browser.
+    let rp = request_with(&[("prompt", "login")]);
+    let bob = json(&redeem(&world, &code_of(&login(&world, &mut browser, &rp.query, "bob")), &rp.verifier));
+    assert_ne!(claims(bob["id_token"].as_str().unwrap())["sid"], alice_sid);
+    let tokens = received.borrow();
+    assert_eq!(tokens.len(), 1, "one logout token, for alice's session");
+    let c = claims(&tokens[0]);
+    assert_eq!(c["sid"], alice_sid);
+    drop(tokens);
+    let refreshed = refresh(&world, alice["refresh_token"].as_str().unwrap());
+    assert_eq!(refreshed.status(), 400, "alice's session ended: {}", body(&refreshed));
+    assert_eq!(refresh(&world, bob["refresh_token"].as_str().unwrap()).status(), 200, "bob's goes on");
+    let account = browser.get(&world, "/account");
+    assert!(body(&account).contains("bob") && !body(&account).contains("alice@"), "{}", body(&account));
+}

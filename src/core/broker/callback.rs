@@ -5,7 +5,7 @@ use http::StatusCode;
 use super::login::{flow_cookie, Continuation, Purpose, UpstreamFlow};
 use super::session::NewSession;
 use super::users::User;
-use super::{first_login, mappers, session, step_up, stored_tokens, upstream_session, users};
+use super::{first_login, logout, mappers, session, step_up, stored_tokens, upstream_session, users};
 use crate::core::app::Keyedge;
 use crate::core::config::{IdentityProvider, ProviderKind};
 use crate::core::error::{ErrorCode, Failure, OAuthError, Outcome, PageError};
@@ -193,6 +193,31 @@ pub struct Completion<'a> {
 /// How long the `auth_time` of a login without one stated by the IdP is remembered.
 const UNPROVEN_LOGIN_TTL: u64 = 400 * 24 * 3600;
 
+/// Signing in again in a browser that has a session replaces it: the old session ends, for
+/// its clients too (back-channel logout), so on a shared computer the previous user is signed
+/// out everywhere, not only in this browser. The new login stands even if that fails (logged:
+/// the old session then lasts until it expires or is ended).
+async fn replace_previous_session(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    req: &Request,
+    known: Option<session::Session>,
+    new: &session::Session,
+) {
+    let previous = match known {
+        Some(previous) => Ok(Some(previous)),
+        None => session::current(ports, app.cookies(), req).await,
+    };
+    let ended = match previous {
+        Ok(Some(old)) if old.key != new.key => logout::end_session(app, ports, &old).await.map_err(|e| format!("{e:?}")),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = ended {
+        (ports.log)(&format!("the session this sign-in replaced could not be ended: {e}"));
+    }
+}
+
 /// Opens the session and answers the continuation: a code for the client, or the local page.
 pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Completion<'_>) -> Outcome {
     let Completion { idp, identity, user, continuation, grant_id, marker, clear_cookie } = done;
@@ -258,6 +283,7 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
         return Err(expired());
     };
     after_login(app, ports, idp, identity, Some(&session)).await?;
+    replace_previous_session(app, ports, req, previous, &session).await;
     if let Some(name) = clear_cookie {
         res = web::with_cookie(res, app.cookies().clear(name));
     }
