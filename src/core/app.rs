@@ -46,17 +46,20 @@ impl std::error::Error for StartError {}
 /// The endpoints a browser application calls directly (OIDC Discovery, JWKS, token,
 /// userinfo): they answer CORS requests from any origin, without credentials. No other
 /// endpoint does.
-/// Whether `path` is an endpoint applications call (not a browser page): every failure there,
-/// outages and bugs included, is a JSON OAuth error.
-fn answers_json(path: &str) -> bool {
-    const API: &[&str] =
-        &["/token", "/userinfo", "/introspect", "/revoke", "/jwks", "/.well-known/openid-configuration"];
-    API.contains(&path)
-        || path.starts_with("/admin/")
-        || path
-            .strip_prefix("/broker/")
-            .and_then(|r| r.split_once('/'))
-            .is_some_and(|(_, end)| matches!(end, "token" | "backchannel_logout"))
+/// `req` with its path replaced by `path` (scheme, host and query kept).
+fn with_path(req: &Request, path: &str) -> Request {
+    let path_and_query = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    let mut parts = req.uri().clone().into_parts();
+    parts.path_and_query = path_and_query.parse().ok();
+    let mut moved = http::Request::new(req.body().clone());
+    *moved.method_mut() = req.method().clone();
+    *moved.uri_mut() = http::Uri::from_parts(parts).unwrap_or_default();
+    *moved.version_mut() = req.version();
+    *moved.headers_mut() = req.headers().clone();
+    moved
 }
 
 /// The endpoints a browser application calls across origins: discovery, keys, tokens,
@@ -73,7 +76,9 @@ pub struct Keyedge {
     /// The issuer's origin (`https://login.example.com`): where keyedge's forms come from.
     origin: String,
     discovery: String,
+    /// The stylesheet's path among keyedge's own, and its URL path.
     css_path: String,
+    css_url: String,
     /// Storage faults planned through `POST /dev/faults` (`[dev] fault_injection`).
     dev_faults: DevFaults,
 }
@@ -105,6 +110,7 @@ impl Keyedge {
         Ok(Self {
             discovery: discovery::document(&config, &keys),
             css_path: pages::css_path(),
+            css_url: config.path(&pages::css_path()),
             metadata: MetadataCache::default(),
             csrf: CsrfKey::derive(&encryption_key),
             origin,
@@ -120,8 +126,9 @@ impl Keyedge {
         Self::new(Config::load(text, secret).map_err(StartError::Config)?)
     }
 
+    /// The stylesheet's URL path (under the issuer's path).
     pub fn css(&self) -> &str {
-        &self.css_path
+        &self.css_url
     }
 
     /// Page chrome in the language the browser prefers (`Accept-Language`).
@@ -132,7 +139,7 @@ impl Keyedge {
     /// Page chrome in the language of `ui_locales` (a client's request), else the browser's.
     pub fn ui_for(&self, req: &Request, ui_locales: Option<&str>) -> pages::Ui<'_> {
         let accept = req.headers().get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-        pages::Ui { css: &self.css_path, t: super::i18n::negotiate(ui_locales, accept) }
+        pages::Ui { css: &self.css_url, root: self.config.mount.base(), t: super::i18n::negotiate(ui_locales, accept) }
     }
 
     pub fn cookies(&self) -> CookieJar {
@@ -211,16 +218,28 @@ impl Keyedge {
     }
 
     async fn answer(&self, req: &Request, ports: &Ports<'_>) -> Reply {
-        let cors = CORS_PATHS.contains(&req.uri().path());
-        if cors && req.method() == Method::OPTIONS {
-            return Reply::Page(web::cors_preflight());
-        }
-        if let Some(gate) = self.config.gate.as_ref().filter(|_| !super::gate::is_keyedge_path(req.uri().path())) {
+        let own = self.config.mount.internal(req.uri().path());
+        if let Some(gate) = self.config.gate.as_ref().filter(|_| self.is_site_path(own)) {
             // A gated site's page: its body streams on unread (no body limit applies).
             return match super::gate::handle(self, ports, gate, req).await {
                 Ok(reply) => reply,
                 Err(failure) => Reply::Page(self.failure_response(req, ports, failure)),
             };
+        }
+        let Some(own) = own else {
+            return Reply::Page(self.failure_response(req, ports, no_page().into()));
+        };
+        // Handlers know keyedge's pages by its own paths (`/login`, not `/realms/acme/login`).
+        let moved;
+        let req = if own == req.uri().path() {
+            req
+        } else {
+            moved = with_path(req, own);
+            &moved
+        };
+        let cors = CORS_PATHS.contains(&own);
+        if cors && req.method() == Method::OPTIONS {
+            return Reply::Page(web::cors_preflight());
         }
         // The Worker never reads a body past its route's limit; one handed over anyway is
         // refused here, before any handler sees it.
@@ -237,9 +256,23 @@ impl Keyedge {
         Reply::Page(res)
     }
 
+    /// Whether a request for keyedge's own path `own` (`None`: a path outside the issuer's)
+    /// is a gated site's page: outside the issuer's path, or, under an issuer without one, a
+    /// path keyedge does not serve.
+    fn is_site_path(&self, own: Option<&str>) -> bool {
+        match own {
+            None => true,
+            Some(own) => self.config.mount.base().is_empty() && !super::gate::is_keyedge_path(own),
+        }
+    }
+
     /// What `method path` does with a request body, and its limit ([`limits`]).
     pub fn body_limit(&self, method: &Method, path: &str) -> BodyLimit {
-        limits::body_limit(method, path, self.config.gate.is_some())
+        let own = self.config.mount.internal(path);
+        if self.config.gate.is_some() && self.is_site_path(own) {
+            return BodyLimit::Stream;
+        }
+        limits::body_limit(method, own.unwrap_or(path), false)
     }
 
     /// The `413` for `req` when its body, or the `Content-Length` it announces, is over its
@@ -270,7 +303,8 @@ impl Keyedge {
             .into(),
         };
         let mut res = failure.into_response(self.ui(req));
-        if CORS_PATHS.contains(&req.uri().path()) {
+        let own = self.config.mount.internal(req.uri().path());
+        if own.is_some_and(|own| CORS_PATHS.contains(&own)) {
             web::allow_any_origin(&mut res);
         }
         self.harden(res)
@@ -286,7 +320,8 @@ impl Keyedge {
             Failure::Logged { detail, .. } => Some(format!("{method} {path}: {detail}")),
             _ => None,
         };
-        let failure = if answers_json(path) { failure.as_json() } else { failure };
+        let own = self.config.mount.internal(path).unwrap_or(path);
+        let failure = if limits::called_by_applications(own) { failure.as_json() } else { failure };
         let failure = match detail {
             Some(detail) => {
                 let reference = error::new_reference(ports.rng);
@@ -396,6 +431,9 @@ impl Keyedge {
                 logout::logout(self, ports, req, form).await
             }
             logout::DONE_PATH if get => Ok(logout::done(self, req)),
+            super::mount::BACKCHANNEL_LOGOUT if post => {
+                upstream_session::realm_backchannel_logout(self, ports, req).await
+            }
             p if get && p == self.css_path => Ok(web::static_asset("text/css; charset=utf-8", pages::CSS)),
             _ => not_found(),
         }
@@ -406,7 +444,7 @@ impl Keyedge {
     fn session_form<'r>(&self, req: &'r Request) -> Result<Checked<'r, SessionCookie>, Box<Outcome>> {
         let cookie = self.cookies().get(req, session::COOKIE);
         csrf::check(&self.csrf, &self.origin, req, cookie).map_err(|refusal| match refusal {
-            Refusal::NoCookie => Box::new(Ok(web::redirect("/login?return_to=%2Faccount"))),
+            Refusal::NoCookie => Box::new(Ok(web::redirect(&self.config.sign_in_to_account()))),
             refusal => Box::new(Err(refused(refusal, Some("/account")))),
         })
     }
@@ -429,7 +467,7 @@ impl Keyedge {
         let (request, client) = match AuthorizationRequest::validate(&self.config, &params) {
             Ok(ok) => ok,
             Err(AuthorizeError::Page(p)) => return Err(p.into()),
-            Err(AuthorizeError::Redirect { target, error }) => return Ok(target.error(issuer, &self.css_path, &error)),
+            Err(AuthorizeError::Redirect { target, error }) => return Ok(target.error(issuer, &self.css_url, &error)),
         };
         let target = request.target();
         let now = ports.clock.now();
@@ -440,7 +478,7 @@ impl Keyedge {
                 Ok(h) if h.iss == *issuer => Some(h.sub),
                 _ => {
                     let e = OAuthError::invalid_request("id_token_hint is not an ID token issued by keyedge");
-                    return Ok(target.error(issuer, &self.css_path, &e));
+                    return Ok(target.error(issuer, &self.css_url, &e));
                 }
             },
             None => None,
@@ -474,13 +512,13 @@ impl Keyedge {
                 |p: &&IdentityProvider| matches!(&p.kind, ProviderKind::Oidc(c) if c.accepts_prompt_none_forward);
             if direct.filter(forwards).is_none() {
                 let e = OAuthError::new(ErrorCode::LoginRequired, "the user must sign in");
-                return Ok(target.error(issuer, &self.css_path, &e));
+                return Ok(target.error(issuer, &self.css_url, &e));
             }
         }
         let direct = direct.map(|p| p.alias.clone());
         let continuation = login::Continuation::Authorize { request: Box::new(request) };
         if let Some(alias) = direct {
-            return Ok(web::redirect(&continuation.start_url(&alias)));
+            return Ok(web::redirect(&continuation.start_url(self, &alias)));
         }
         login::login_page(self, req, Some(client), &continuation)
     }
@@ -488,7 +526,7 @@ impl Keyedge {
     /// `/login?return_to=…`: sign in to keyedge itself (the account page).
     async fn login(&self, req: &Request, ports: &Ports<'_>) -> Outcome {
         let params = Params::from_query(req);
-        let path = login::safe_return_to(params.get("return_to"));
+        let path = login::safe_return_to(self, params.get("return_to"));
         if session::current(ports, self.cookies(), req).await?.is_some() {
             return Ok(web::redirect(&path));
         }
@@ -520,7 +558,11 @@ fn refused(refusal: Refusal, retry: Option<&str>) -> Failure {
 }
 
 fn not_found() -> Outcome {
-    Err(PageError::new(StatusCode::NOT_FOUND, "Not found", "There is no page at this address.").into())
+    Err(no_page().into())
+}
+
+fn no_page() -> PageError {
+    PageError::new(StatusCode::NOT_FOUND, "Not found", "There is no page at this address.")
 }
 
 fn method_not_allowed() -> Failure {

@@ -54,6 +54,8 @@ impl PageError {
     pub fn bad_request(title: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, title, message)
     }
+    /// "Try again" leads to `url`, one of keyedge's own paths (`/login`, `/authorize?…`),
+    /// shown under the issuer's path.
     pub fn with_retry(mut self, url: impl Into<String>) -> Self {
         self.retry = Some(url.into());
         self
@@ -177,7 +179,7 @@ pub fn cannot_serve(detail: &str, rng: &dyn Rng, log: &dyn Fn(&str)) -> Response
     )
     .with_reference_id(&reference);
     let css = pages::css_path();
-    web::html(page.status, pages::error_page(pages::Ui { css: &css, t: &super::i18n::EN }, &page))
+    web::html(page.status, pages::error_page(pages::Ui { css: &css, root: "", t: &super::i18n::EN }, &page))
 }
 
 fn internal_page() -> PageError {

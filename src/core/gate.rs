@@ -35,6 +35,7 @@ pub fn is_keyedge_path(path: &str) -> bool {
         "/dev/inbox",
         "/dev/conformance",
         "/dev/faults",
+        crate::core::mount::BACKCHANNEL_LOGOUT,
     ];
     const PREFIXES: &[&str] =
         &["/.well-known/", "/broker/", "/admin/", "/first-login/", "/account/", "/static/keyedge."];
@@ -134,7 +135,7 @@ pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request
     if rule.is_some_and(|r| r.public) {
         return serve(app, ports, gate, req, &here, None, false).await;
     }
-    let to_login = || web::redirect(&web::path_with_query("/login", &[("return_to", &here)]));
+    let to_login = || web::redirect(&web::path_with_query(&app.config.path("/login"), &[("return_to", &here)]));
     let jar = app.cookies();
     let Some(cookie) = jar.get(req, session::COOKIE) else {
         return Ok(Reply::Page(to_login()));

@@ -43,9 +43,10 @@ pub fn body_limit(method: &Method, path: &str, gated: bool) -> BodyLimit {
     BodyLimit::Read { max, answer: if called_by_applications(path) { TooLarge::Json } else { TooLarge::Page } }
 }
 
-/// Endpoints applications call (they answer errors as JSON); browsers post to the others.
-fn called_by_applications(path: &str) -> bool {
-    const EXACT: &[&str] = &["/token", "/revoke", "/introspect", "/userinfo", "/jwks"];
+/// Endpoints applications call (they answer errors as JSON, outages included); browsers
+/// post to the others.
+pub fn called_by_applications(path: &str) -> bool {
+    const EXACT: &[&str] = &["/token", "/revoke", "/introspect", "/userinfo", "/jwks", "/backchannel-logout"];
     const PREFIXES: &[&str] = &["/admin/", "/.well-known/"];
     let broker_api = path
         .strip_prefix("/broker/")

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod limits;
 pub mod logging;
 pub mod mail;
+pub mod mount;
 pub mod op;
 pub mod pages;
 pub mod ports;

@@ -12,7 +12,11 @@ use super::upstream::presets::Preset;
 /// What every page needs: the stylesheet's path and the words in the reader's language.
 #[derive(Clone, Copy)]
 pub struct Ui<'a> {
+    /// The stylesheet's URL path.
     pub css: &'a str,
+    /// Prepended to keyedge's own paths in links and forms: `""`, or the issuer's path
+    /// (`/realms/acme`, see `mount`).
+    pub root: &'a str,
     pub t: &'static Messages,
 }
 
@@ -264,7 +268,9 @@ const FORM_POST_SCRIPT: &str = "document.forms[0].submit()";
 pub fn form_post(css: &str, action: &str, fields: &[(&str, &str)]) -> super::web::Response {
     use sha2::{Digest, Sha256};
     // The page is shown for an instant before the script submits it.
-    let ui = Ui { css, t: &super::i18n::EN };
+    // The stylesheet is served under keyedge's root: its URL says where that is.
+    let root = css.strip_suffix(css_path().as_str()).unwrap_or("");
+    let ui = Ui { css, root, t: &super::i18n::EN };
     let html = render(&FormPost { ui, action, fields });
     let mut res = super::web::html(http::StatusCode::OK, html);
     let script_hash =

@@ -19,8 +19,8 @@ pub async fn home(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     Ok(web::html(StatusCode::OK, pages::home(app.ui(req), signed_in)))
 }
 
-fn sign_in() -> web::Response {
-    web::redirect("/login?return_to=%2Faccount")
+fn sign_in(app: &Keyedge) -> web::Response {
+    web::redirect(&app.config.sign_in_to_account())
 }
 
 /// The signed-in user and their session, by the session cookie's value, or `None` (then:
@@ -47,7 +47,7 @@ fn sign_in_capable(app: &Keyedge, user: &User) -> usize {
 pub async fn account(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     let cookie = app.cookies().get(req, session::COOKIE);
     let (Some(cookie), Some((session, user))) = (cookie, signed_in(ports, cookie).await?) else {
-        return Ok(sign_in());
+        return Ok(sign_in(app));
     };
     let provider_name = |alias: &str| {
         app.config
@@ -66,7 +66,7 @@ pub async fn account(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome
                 provider: provider_name(&l.alias),
                 username: l.username.clone(),
                 linked_at: date(l.linked_at),
-                unlink: (!can_sign_in || capable > 1).then(|| format!("/account/unlink/{}", l.alias)),
+                unlink: (!can_sign_in || capable > 1).then(|| app.config.path(&format!("/account/unlink/{}", l.alias))),
             }
         })
         .collect();
@@ -76,7 +76,7 @@ pub async fn account(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome
         .identity_providers
         .iter()
         .filter(|p| p.enabled && !p.hide_on_login_page && !user.links.iter().any(|l| l.alias == p.alias))
-        .map(|p| ProviderChoice::new(p, format!("/broker/{}/link", p.alias)))
+        .map(|p| ProviderChoice::new(p, app.config.path(&format!("/broker/{}/link", p.alias))))
         .collect();
     let sessions: Vec<SessionRow> = session::list(ports, &user.id)
         .await?
@@ -88,7 +88,7 @@ pub async fn account(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome
             signed_in_at: date(e.created_at),
             last_seen: date(e.last_seen.max(e.created_at)),
             current: e.sid == session.sid,
-            end: format!("/account/sessions/{}/end", e.sid),
+            end: app.config.path(&format!("/account/sessions/{}/end", e.sid)),
         })
         .collect();
     let csrf = app.csrf.token::<SessionCookie>(cookie);
@@ -101,7 +101,7 @@ pub async fn account(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome
 /// account (or links it again, from this page).
 pub async fn unlink(app: &Keyedge, ports: &Ports<'_>, form: Checked<'_, SessionCookie>, alias: &str) -> Outcome {
     let Some((_, user)) = signed_in(ports, Some(form.cookie())).await? else {
-        return Ok(sign_in());
+        return Ok(sign_in(app));
     };
     let can_sign_in = app.config.provider(alias).is_some_and(|p| !p.link_only);
     // Decided on the freshest record, so two unlinks at once cannot both pass the check.
@@ -117,7 +117,7 @@ pub async fn unlink(app: &Keyedge, ports: &Ports<'_>, form: Checked<'_, SessionC
     .await;
     let link = match removed {
         Ok(Some((_, Some(link)))) => link,
-        Ok(_) => return Ok(web::redirect("/account")),
+        Ok(_) => return Ok(web::redirect(&app.config.path("/account"))),
         Err(UpdateError::Port(e)) => return Err(e.into()),
         Err(UpdateError::Refused(LastIdentity)) => {
             return Err(PageError::bad_request(
@@ -131,7 +131,7 @@ pub async fn unlink(app: &Keyedge, ports: &Ports<'_>, form: Checked<'_, SessionC
     ports.store.delete(&keys::link(&link.alias, &link.sub)).await?;
     ports.store.delete(&keys::stored_tokens(&link.alias, &link.sub)).await?;
     ports.once.unclaim(&keys::link_claim(&link.alias, &link.sub), &user.id).await?;
-    Ok(web::redirect("/account"))
+    Ok(web::redirect(&app.config.path("/account")))
 }
 
 /// The unlink would leave no identity to sign in with.
@@ -141,11 +141,11 @@ struct LastIdentity;
 /// are told through back-channel logout).
 pub async fn end_session(app: &Keyedge, ports: &Ports<'_>, form: Checked<'_, SessionCookie>, sid: &str) -> Outcome {
     let Some((current, user)) = signed_in(ports, Some(form.cookie())).await? else {
-        return Ok(sign_in());
+        return Ok(sign_in(app));
     };
     let entries = session::list(ports, &user.id).await?;
     let Some(entry) = entries.iter().find(|e| e.sid == sid) else {
-        return Ok(web::redirect("/account"));
+        return Ok(web::redirect(&app.config.path("/account")));
     };
     match session::by_key(ports, entry.key.clone()).await? {
         Some(s) => logout::end_session(app, ports, &s).await?,
@@ -153,8 +153,11 @@ pub async fn end_session(app: &Keyedge, ports: &Ports<'_>, form: Checked<'_, Ses
         None => ports.store.delete(&keys::user_session(&user.id, sid)).await?,
     }
     if sid == current.sid {
-        let res = web::with_cookie(web::redirect(logout::DONE_PATH), app.cookies().clear(session::PASS_COOKIE));
+        let res = web::with_cookie(
+            web::redirect(&app.config.path(logout::DONE_PATH)),
+            app.cookies().clear(session::PASS_COOKIE),
+        );
         return Ok(web::with_cookie(res, app.cookies().clear(session::COOKIE)));
     }
-    Ok(web::redirect("/account"))
+    Ok(web::redirect(&app.config.path("/account")))
 }

@@ -17,7 +17,7 @@ use crate::core::web::{self, Params, Request};
 
 fn expired() -> Failure {
     PageError::bad_request("Sign-in expired", "This sign-in has expired or was already completed. Please start again.")
-        .with_retry("/login?return_to=%2Faccount")
+        .with_retry("/login")
         .into()
 }
 
@@ -58,7 +58,7 @@ fn open_flow(app: &Keyedge, req: &Request, state: &str) -> Result<(UpstreamFlow,
                 "Sign-in started elsewhere",
                 "This sign-in was started in another browser, or its cookie was lost or has expired (a browser that blocks cookies for this site loses it: allow them here). Please start again here.",
             )
-            .with_retry("/login?return_to=%2Faccount")
+            .with_retry("/login")
         })?;
     Ok((flow, cookie_name))
 }
@@ -209,7 +209,9 @@ async fn replace_previous_session(
         None => session::current(ports, app.cookies(), req).await,
     };
     let ended = match previous {
-        Ok(Some(old)) if old.key != new.key => logout::end_session(app, ports, &old).await.map_err(|e| format!("{e:?}")),
+        Ok(Some(old)) if old.key != new.key => {
+            logout::end_session(app, ports, &old).await.map_err(|e| format!("{e:?}"))
+        }
         Ok(_) => Ok(()),
         Err(e) => Err(e.to_string()),
     };
@@ -365,7 +367,10 @@ async fn link(
         Err(users::LinkError::Port(e)) => return Err(e.into()),
     }
     after_login(app, ports, idp, identity, None).await?;
-    Ok(web::with_cookie(web::redirect(back.unwrap_or("/account")), app.cookies().clear(cookie_name)))
+    Ok(web::with_cookie(
+        web::redirect(&back.map_or_else(|| app.config.path("/account"), str::to_owned)),
+        app.cookies().clear(cookie_name),
+    ))
 }
 
 /// The OAuth error codes of OIDC Core §3.1.2.6 pass through unchanged; any other failure of

@@ -90,11 +90,12 @@ impl Continuation {
         .collect()
     }
 
-    /// `/broker/{alias}/login?…`: the link that starts a login at that IdP.
-    pub fn start_url(&self, alias: &str) -> String {
+    /// `/broker/{alias}/login?…`: the link that starts a login at that IdP (under the
+    /// issuer's path).
+    pub fn start_url(&self, app: &Keyedge, alias: &str) -> String {
         let q = self.query();
         let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        web::path_with_query(&format!("/broker/{alias}/login"), &pairs)
+        web::path_with_query(&app.config.path(&format!("/broker/{alias}/login")), &pairs)
     }
 }
 
@@ -176,8 +177,9 @@ impl From<UpstreamFlow> for FlowWire {
 }
 
 /// A local path to return to: absolute path on this origin, never `//host` or `/\host`
-/// (which browsers treat as another origin), so it cannot become an open redirect.
-pub fn safe_return_to(path: Option<&str>) -> String {
+/// (which browsers treat as another origin), so it cannot become an open redirect. Without
+/// one (or with a bad one): the account page.
+pub fn safe_return_to(app: &Keyedge, path: Option<&str>) -> String {
     match path {
         Some(p)
             if p.starts_with('/')
@@ -187,7 +189,7 @@ pub fn safe_return_to(path: Option<&str>) -> String {
         {
             p.to_owned()
         }
-        _ => "/account".to_owned(),
+        _ => app.config.path("/account"),
     }
 }
 
@@ -214,7 +216,7 @@ fn render_login(
     notice: Option<&str>,
 ) -> Outcome {
     let providers: Vec<ProviderChoice> =
-        visible_providers(app, client).map(|p| ProviderChoice::new(p, continuation.start_url(&p.alias))).collect();
+        visible_providers(app, client).map(|p| ProviderChoice::new(p, continuation.start_url(app, &p.alias))).collect();
     let ui_locales = match continuation {
         Continuation::Authorize { request } => request.ui_locales.as_deref(),
         Continuation::ReturnTo { .. } => None,
@@ -242,7 +244,7 @@ fn render_login(
 /// authorization request (validated again) or a local path. `Err` is the response to send.
 fn continuation_of<'a>(app: &'a Keyedge, params: &Params) -> Result<(Continuation, Option<&'a Client>), Box<Outcome>> {
     if params.get("client_id").is_none() {
-        return Ok((Continuation::ReturnTo { path: safe_return_to(params.get("return_to")) }, None));
+        return Ok((Continuation::ReturnTo { path: safe_return_to(app, params.get("return_to")) }, None));
     }
     match AuthorizationRequest::validate(&app.config, params) {
         Ok((request, client)) => Ok((Continuation::Authorize { request: Box::new(request) }, Some(client))),
@@ -271,7 +273,7 @@ pub fn discover(app: &Keyedge, req: &Request) -> Outcome {
             if let Continuation::Authorize { request } = &mut continuation {
                 request.login_hint = Some(email.to_owned());
             }
-            Ok(web::redirect(&continuation.start_url(&idp.alias)))
+            Ok(web::redirect(&continuation.start_url(app, &idp.alias)))
         }
         None => {
             let notice = if domain.is_empty() {
@@ -324,9 +326,9 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
 pub async fn begin_link(app: &Keyedge, ports: &Ports<'_>, form: Checked<'_, SessionCookie>, alias: &str) -> Outcome {
     let idp = app.config.provider(alias).ok_or_else(|| unknown_idp(alias))?;
     let Some(session) = super::session::by_cookie(ports, form.cookie()).await? else {
-        return Ok(web::redirect("/login?return_to=%2Faccount"));
+        return Ok(web::redirect(&app.config.sign_in_to_account()));
     };
-    let continuation = Continuation::ReturnTo { path: "/account".into() };
+    let continuation = Continuation::ReturnTo { path: app.config.path("/account") };
     redirect_upstream(app, ports, idp, continuation, Purpose::Link { user_id: session.user_id, back_to: None }).await
 }
 
@@ -413,7 +415,7 @@ pub async fn begin_client_link(app: &Keyedge, ports: &Ports<'_>, req: &Request, 
         client_name: &link.client.name,
         idp: &link.idp.display_name,
         account: &account,
-        action: &format!("/broker/{alias}/link/confirm"),
+        action: &app.config.path(&format!("/broker/{alias}/link/confirm")),
         hidden: &hidden,
         cancel: &web::with_query(&link.redirect_uri, &[("link_error", "cancelled")]),
         csrf: &app.csrf.token::<SessionCookie>(cookie),
@@ -435,7 +437,7 @@ pub async fn confirm_client_link(
         Ok(link) => link,
         Err(answer) => return *answer,
     };
-    let continuation = Continuation::ReturnTo { path: "/account".into() };
+    let continuation = Continuation::ReturnTo { path: app.config.path("/account") };
     let purpose = Purpose::Link { user_id: link.user_id, back_to: Some(link.redirect_uri) };
     redirect_upstream(app, ports, link.idp, continuation, purpose).await
 }

@@ -116,7 +116,13 @@ pub async fn logout(
     let mut upstream = None;
     if let Some(s) = &session {
         end_session(app, ports, s).await?;
-        upstream = upstream_session::upstream_logout_url(app, ports, s, target.as_deref().unwrap_or(DONE_PATH)).await;
+        upstream = upstream_session::upstream_logout_url(
+            app,
+            ports,
+            s,
+            target.as_deref().unwrap_or(&app.config.path(DONE_PATH)),
+        )
+        .await;
     }
     let res = match (upstream, target) {
         (Some(url), _) => web::redirect(&url),

@@ -80,6 +80,34 @@ fn oidc_of<'a>(app: &'a Keyedge, alias: &str) -> Option<(&'a IdentityProvider, &
     }
 }
 
+/// `POST {issuer}/protocol/openid-connect/logout/backchannel-logout`, Keycloak's realm-wide
+/// back-channel logout endpoint: an IdP registered against a Keycloak realm posts its logout
+/// tokens there without naming its alias, so the token's `iss` picks the IdP (one with
+/// `backchannel_logout`), and the token is then checked as at `/broker/{alias}/backchannel_logout`.
+pub async fn realm_backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
+    let params = Params::from_form(req);
+    let token = params.get("logout_token").ok_or_else(|| refused("logout_token is required"))?;
+    let issuer = jwt_compact::UntrustedToken::new(token)
+        .ok()
+        .and_then(|t| t.deserialize_claims_unchecked::<IssuerOnly>().ok())
+        .map(|c| c.custom.iss)
+        .ok_or_else(|| refused("the logout token was refused"))?;
+    let alias = app
+        .config
+        .identity_providers
+        .iter()
+        .find(|p| p.enabled && matches!(&p.kind, ProviderKind::Oidc(c) if c.backchannel_logout && c.issuer == issuer))
+        .map(|p| p.alias.as_str())
+        .ok_or_else(|| refused("no identity provider with back-channel logout has this issuer"))?;
+    backchannel_logout(app, ports, req, alias).await
+}
+
+/// The one claim read before a logout token is verified: which IdP it says it is from.
+#[derive(serde::Deserialize)]
+struct IssuerOnly {
+    iss: String,
+}
+
 fn refused(description: impl Into<String>) -> Failure {
     Failure::Json(StatusCode::BAD_REQUEST, OAuthError::invalid_request(description))
 }

@@ -131,6 +131,8 @@ fn default_true() -> bool {
 pub struct Config {
     /// The issuer identifier, byte for byte as published in discovery (no trailing slash).
     pub issuer: String,
+    /// Where keyedge serves: under the issuer's path, with Keycloak's endpoint paths too.
+    pub mount: crate::core::mount::Mount,
     /// `true` when the issuer is https: cookies get `Secure` and the `__Host-` prefix.
     pub secure_cookies: bool,
     pub session_lifetime: u64,
@@ -196,6 +198,7 @@ impl Config {
         let identity_providers = idp::identity_providers(raw.identity_providers, &context)?;
         clients::check_allowed_identity_providers(&clients, &identity_providers)?;
         Ok(Config {
+            mount: crate::core::mount::Mount::of_issuer(&issuer),
             issuer,
             secure_cookies,
             session_lifetime: raw.session_lifetime,
@@ -227,6 +230,19 @@ impl Config {
     /// An absolute URL under the issuer, e.g. `endpoint("/token")`.
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)
+    }
+
+    /// The URL path of keyedge's page `path` (`/login`, or `/realms/acme/login` under an
+    /// issuer with a path): what links, forms and redirects of keyedge's own use.
+    pub fn path(&self, path: &str) -> String {
+        self.mount.path(path)
+    }
+
+    /// The URL path that signs in to the account page (`/login?return_to=%2Faccount`).
+    pub fn sign_in_to_account(&self) -> String {
+        let account = self.path("/account");
+        let query = url::form_urlencoded::Serializer::new(String::new()).append_pair("return_to", &account).finish();
+        format!("{}?{query}", self.path("/login"))
     }
 }
 

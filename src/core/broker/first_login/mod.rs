@@ -159,7 +159,7 @@ fn reauth_choices(app: &Keyedge, pending: &Pending) -> Result<Vec<ProviderChoice
     }
     Ok(login::visible_providers(app, None)
         .filter(|p| p.alias != pending.alias)
-        .map(|p| ProviderChoice::new(p, format!("/first-login/reauthenticate/{}", p.alias)))
+        .map(|p| ProviderChoice::new(p, app.config.path(&format!("/first-login/reauthenticate/{}", p.alias))))
         .collect())
 }
 

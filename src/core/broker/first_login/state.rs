@@ -193,7 +193,7 @@ pub fn expired() -> Failure {
         "Sign-in expired",
         "This sign-in has expired, was already completed, or was started in another browser. Please start again.",
     )
-    .with_retry("/login?return_to=%2Faccount")
+    .with_retry("/login")
     .into()
 }
 
