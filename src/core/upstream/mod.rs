@@ -331,6 +331,17 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
+    /// Whether the failure may come from an endpoint the IdP moved (so its discovery document
+    /// is read again): not one the callback's own parameters decide without asking the IdP,
+    /// which anyone can send, nor a code the token endpoint refused.
+    pub fn may_mean_moved_endpoints(&self) -> bool {
+        match self {
+            UpstreamError::Denied { .. } | UpstreamError::MissingCode | UpstreamError::IssuerMismatch => false,
+            UpstreamError::TokenRejected { error, .. } => error != "invalid_grant",
+            _ => true,
+        }
+    }
+
     /// What a visitor is told: the step that failed, in general words. The IdP's own words
     /// (an `error_description`, a response body) and which check refused its answer are
     /// details for the operator's log ([`Display`](fmt::Display)), never shown.
