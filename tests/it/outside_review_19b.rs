@@ -61,3 +61,45 @@ fn a_visitors_own_failed_callback_does_not_throw_the_discovery_cache_away() {
         assert_eq!(discovery_fetches(&world), cached, "`{answer}` made the next sign-in fetch discovery again");
     }
 }
+
+/// A provider whose token answer says the token lasts `expires` seconds (Stack Exchange's
+/// format: `{"access_token", "expires"}`), and whose `/me` answers one user.
+fn hostile_stack_exchange(world: &World, expires: serde_json::Value) {
+    use crate::social_presets::answer;
+    world.http.mount("https://so.test", move |req| match req.uri().path() {
+        "/oauth/access_token/json" => answer(200, serde_json::json!({"access_token": "tok", "expires": expires})),
+        _ => answer(200, serde_json::json!({"items": [{"user_id": 7, "display_name": "seven"}]})),
+    });
+}
+
+/// A token lifetime the provider gives is added to the clock as it comes: `expires` (or
+/// `expires_in`) of 2^63 − 1 seconds overflowed — a panic in a build with overflow checks
+/// (the test build), an "expired" token wrapped to a date before 1970 in the release build.
+/// The lifetime is capped now; the login completes and the token counts as not expired.
+#[test]
+fn a_token_lifetime_too_long_to_add_to_the_clock_does_not_overflow() {
+    use crate::social_presets::{redirect_back, to_provider};
+    for expires in [serde_json::json!(i64::MAX), serde_json::json!(u64::MAX)] {
+        let so = "alias = \"so\"\nkind = \"stackoverflow\"\nbase_url = \"https://so.test\"\nkey = \"k\"\nclient_id = \"31337\"\nclient_secret_env = \"IDP2_SECRET\"\nstore_tokens = true\nstored_tokens_readable = true\n";
+        let world = World::with("", "read_broker_tokens = true", &format!("[[identity_providers]]\n{so}"));
+        hostile_stack_exchange(&world, expires.clone());
+        let mut browser = Browser::default();
+        let (at_provider, rp) = to_provider(&world, &mut browser, "so");
+        let res = browser.get(&world, &redirect_back(&at_provider, &[("code", "c")]));
+        assert_eq!(res.status(), 200, "{expires}: the profile form: {}", body(&res));
+        let fields = [("username", "seven"), ("email", "seven@example.com"), ("given_name", "S"), ("family_name", "E")];
+        let res = browser.submit(&world, "/first-login/review", &fields);
+        let code = query_param(&location(&res), "code");
+        assert!(code.is_some(), "{expires}: {} {}", res.status(), body(&res));
+        let tokens = json(&redeem(&world, &code.unwrap(), &rp.verifier));
+        let access = tokens["access_token"].as_str().unwrap().to_owned();
+        let stored = world.send(
+            http::Request::get(format!("{ISSUER}/broker/so/token"))
+                .header("authorization", format!("Bearer {access}"))
+                .body(Vec::new())
+                .unwrap(),
+        );
+        assert_eq!(stored.status(), 200, "{expires}: the stored token counts as expired: {}", body(&stored));
+        assert_eq!(json(&stored)["access_token"], "tok");
+    }
+}

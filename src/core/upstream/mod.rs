@@ -238,7 +238,8 @@ impl UpstreamTokens {
             refresh_token: tr.refresh_token().map(|r| r.secret().clone()),
             id_token,
             scope: tr.scopes().map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
-            expires_at: tr.expires_in().map(|d| now + d.as_secs() as i64),
+            // The provider's number, however large, is no overflow (nor a wrap to the past).
+            expires_at: tr.expires_in().map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
         }
     }
 }
