@@ -103,3 +103,37 @@ fn a_token_lifetime_too_long_to_add_to_the_clock_does_not_overflow() {
         assert_eq!(json(&stored)["access_token"], "tok");
     }
 }
+
+/// Not a hole, a defence no test held: the back-channel logout and the upstream logout reach
+/// the IdP (discovery, keys) with its `http_timeout` too. Without it, a slow IdP held these
+/// requests as long as it liked, and the tests of `upstream_faults.rs` still passed.
+#[test]
+fn the_logout_requests_to_a_slow_idp_give_up_after_http_timeout() {
+    use crate::common::fake_idp::IDP;
+    // Back-channel logout, nothing cached yet: discovery and keys time out, the token is
+    // refused as unverifiable and ends nothing.
+    let world = World::with("backchannel_logout = true", "", "");
+    let token = world.idp.logout_token("alice", |_| {});
+    world.http.delay(IDP, 6);
+    let res = world.post_form("/broker/up/backchannel_logout", &[("logout_token", &token)], None);
+    assert_eq!(res.status(), 400, "{}", body(&res));
+    let logged = world.log.borrow().join("\n");
+    assert!(logged.contains("no answer within 5 s"), "{logged}");
+
+    // Upstream logout once the cached discovery document is stale: keyedge's own logout
+    // completes without sending the browser to the IdP.
+    let world = World::with("upstream_logout = true", "", "");
+    let mut browser = Browser::default();
+    let rp = rp_request("app", APP_REDIRECT);
+    let code = query_param(&location(&login(&world, &mut browser, &rp.query, "alice")), "code").unwrap();
+    let t = json(&redeem(&world, &code, &rp.verifier));
+    world.clock.advance(3601);
+    world.http.delay(IDP, 6);
+    let logout = format!(
+        "/logout?id_token_hint={}&post_logout_redirect_uri=https%3A%2F%2Fapp.test%2Fbye&state=s1",
+        t["id_token"].as_str().unwrap()
+    );
+    let res = browser.get(&world, &logout);
+    assert!(!location(&res).starts_with(IDP), "waited for the slow IdP: {}", location(&res));
+    assert_eq!(location(&res), "https://app.test/bye?state=s1", "{}", body(&res));
+}
