@@ -137,3 +137,19 @@ fn the_logout_requests_to_a_slow_idp_give_up_after_http_timeout() {
     assert!(!location(&res).starts_with(IDP), "waited for the slow IdP: {}", location(&res));
     assert_eq!(location(&res), "https://app.test/bye?state=s1", "{}", body(&res));
 }
+
+/// The same through an identity the IdP vouches for but the configuration refuses: a Google
+/// account of another Workspace than `hd` (anyone's own, at no cost but a Google sign-in)
+/// threw the cached discovery document away as if Google had moved an endpoint.
+#[test]
+fn a_refused_workspace_does_not_throw_the_discovery_cache_away() {
+    use crate::social_presets::google::{google_world, sign_in};
+    let (world, google) = google_world("hd = \"example.com\"", "");
+    assert!(query_param(&location(&sign_in(&world, &google, &mut Browser::default(), "ada").0), "code").is_some());
+    let cached = discovery_fetches(&world);
+    assert_eq!(cached, 1);
+    let (refused, _) = sign_in(&world, &google, &mut Browser::default(), "bob");
+    assert_eq!(refused.status(), 502, "{}", body(&refused));
+    assert!(query_param(&location(&sign_in(&world, &google, &mut Browser::default(), "ada").0), "code").is_some());
+    assert_eq!(discovery_fetches(&world), cached, "another Workspace made the next sign-in fetch discovery again");
+}

@@ -334,10 +334,12 @@ pub enum UpstreamError {
 impl UpstreamError {
     /// Whether the failure may come from an endpoint the IdP moved (so its discovery document
     /// is read again): not one the callback's own parameters decide without asking the IdP,
-    /// which anyone can send, nor a code the token endpoint refused.
+    /// which anyone can send, nor a code the token endpoint refused, nor an identity the
+    /// configuration refuses (anyone's own account of another Workspace or tenant).
     pub fn may_mean_moved_endpoints(&self) -> bool {
         match self {
             UpstreamError::Denied { .. } | UpstreamError::MissingCode | UpstreamError::IssuerMismatch => false,
+            UpstreamError::HostedDomain { .. } | UpstreamError::Tenant(_) | UpstreamError::LinkOnly => false,
             UpstreamError::TokenRejected { error, .. } => error != "invalid_grant",
             _ => true,
         }
