@@ -111,7 +111,9 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
             return Ok(web::with_cookie(res, app.cookies().clear(&cookie_name)));
         }
         Err(e) => {
-            app.metadata.forget_endpoints(alias);
+            if e.may_mean_moved_endpoints() {
+                app.metadata.forget_endpoints(alias);
+            }
             return Err(upstream_failed(e, Some(retry)));
         }
     };

@@ -271,6 +271,11 @@ fn validate_issuer(s: &str) -> Result<String, ConfigError> {
     if url.query().is_some() || url.fragment().is_some() || s.ends_with('/') {
         return Err(err("issuer", "must have no query, fragment or trailing slash"));
     }
+    // Whether it is https (Secure cookies, HSTS, no dev switches) is read from its first
+    // characters: the scheme must be written as the URL reads it, in lower case.
+    if !s.starts_with(&format!("{}://", url.scheme())) {
+        return Err(err("issuer", format!("must start with `{}://`, in lower case", url.scheme())));
+    }
     Ok(s.to_owned())
 }
 

@@ -238,7 +238,8 @@ impl UpstreamTokens {
             refresh_token: tr.refresh_token().map(|r| r.secret().clone()),
             id_token,
             scope: tr.scopes().map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
-            expires_at: tr.expires_in().map(|d| now + d.as_secs() as i64),
+            // The provider's number, however large, is no overflow (nor a wrap to the past).
+            expires_at: tr.expires_in().map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
         }
     }
 }
@@ -331,6 +332,19 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
+    /// Whether the failure may come from an endpoint the IdP moved (so its discovery document
+    /// is read again): not one the callback's own parameters decide without asking the IdP,
+    /// which anyone can send, nor a code the token endpoint refused, nor an identity the
+    /// configuration refuses (anyone's own account of another Workspace or tenant).
+    pub fn may_mean_moved_endpoints(&self) -> bool {
+        match self {
+            UpstreamError::Denied { .. } | UpstreamError::MissingCode | UpstreamError::IssuerMismatch => false,
+            UpstreamError::HostedDomain { .. } | UpstreamError::Tenant(_) | UpstreamError::LinkOnly => false,
+            UpstreamError::TokenRejected { error, .. } => error != "invalid_grant",
+            _ => true,
+        }
+    }
+
     /// What a visitor is told: the step that failed, in general words. The IdP's own words
     /// (an `error_description`, a response body) and which check refused its answer are
     /// details for the operator's log ([`Display`](fmt::Display)), never shown.

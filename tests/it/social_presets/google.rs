@@ -61,7 +61,7 @@ struct IssuedCode {
     refresh: bool,
 }
 
-struct Google {
+pub(crate) struct Google {
     clock: keyedge::core::ports::memory::VirtualClock,
     key: jwt_compact::alg::RsaPrivateKey,
     codes: RefCell<HashMap<String, IssuedCode>>,
@@ -249,7 +249,7 @@ impl Google {
     }
 }
 
-fn google_world(options: &str, app: &str) -> (World, Rc<Google>) {
+pub(crate) fn google_world(options: &str, app: &str) -> (World, Rc<Google>) {
     let idp = format!(
         "[[identity_providers]]\nalias = \"google\"\nkind = \"google\"\nissuer = \"{GOOGLE}\"\nclient_id = \"{CLIENT}\"\nclient_secret_env = \"IDP2_SECRET\"\n{options}"
     );
@@ -258,7 +258,12 @@ fn google_world(options: &str, app: &str) -> (World, Rc<Google>) {
     (world, google)
 }
 
-fn sign_in(world: &World, google: &Google, browser: &mut Browser, name: &str) -> (http::Response<Vec<u8>>, RpRequest) {
+pub(crate) fn sign_in(
+    world: &World,
+    google: &Google,
+    browser: &mut Browser,
+    name: &str,
+) -> (http::Response<Vec<u8>>, RpRequest) {
     super::sign_in(world, google, browser, "google", name)
 }
 

@@ -9,7 +9,7 @@ mod discord;
 mod facebook;
 mod github;
 mod gitlab;
-mod google;
+pub(crate) mod google;
 mod linkedin;
 mod microsoft;
 mod stackoverflow;
