@@ -142,8 +142,8 @@ impl Keyedge {
         pages::Ui { css: &self.css_url, root: self.config.mount.base(), t: super::i18n::negotiate(ui_locales, accept) }
     }
 
-    pub fn cookies(&self) -> CookieJar {
-        CookieJar { secure: self.config.secure_cookies }
+    pub fn cookies(&self) -> CookieJar<'_> {
+        CookieJar { secure: self.config.secure_cookies, realm: self.config.mount.cookie_suffix() }
     }
 
     /// The redirect URI registered at upstream IdPs: Keycloak's `/broker/{alias}/endpoint`.

@@ -27,6 +27,8 @@ pub const BACKCHANNEL_LOGOUT: &str = "/backchannel-logout";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mount {
     base: String,
+    /// Added to cookie names: `""`, or the path with `/` as `.` (`.realms.acme`).
+    cookie_suffix: String,
 }
 
 impl Mount {
@@ -34,7 +36,21 @@ impl Mount {
     /// slash).
     pub fn of_issuer(issuer: &str) -> Self {
         let base = url::Url::parse(issuer).map(|u| u.path().trim_end_matches('/').to_owned()).unwrap_or_default();
-        Mount { base }
+        // A cookie name is a token (RFC 6265 §4.1.1): the path's other characters become `_`.
+        let cookie_suffix = base
+            .chars()
+            .map(|c| match c {
+                '/' => '.',
+                c if c.is_ascii_alphanumeric() || "-_.".contains(c) => c,
+                _ => '_',
+            })
+            .collect();
+        Mount { base, cookie_suffix }
+    }
+
+    /// What keyedge adds to its cookie names (see `web::CookieJar`).
+    pub fn cookie_suffix(&self) -> &str {
+        &self.cookie_suffix
     }
 
     /// `""`, or the issuer's path such as `/realms/acme`.
@@ -88,5 +104,8 @@ mod tests {
         assert_eq!(m.internal("/authorize"), None);
         assert_eq!(m.internal("/realms/acme/protocol/openid-connect/other"), Some("/protocol/openid-connect/other"));
         assert_eq!(m.path("/login"), "/realms/acme/login");
+        assert_eq!(m.cookie_suffix(), ".realms.acme");
+        assert_eq!(Mount::of_issuer("https://x.test/a%20b/c").cookie_suffix(), ".a_20b.c");
+        assert_eq!(Mount::of_issuer("https://x.test").cookie_suffix(), "");
     }
 }

@@ -70,18 +70,19 @@ pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 /// Cookie names and attributes. Over https every cookie is `__Host-` prefixed and `Secure`
 /// (RFC 6265bis §4.1.3.2); for an http://localhost issuer (local development only) the
 /// prefix and `Secure` are dropped because user agents may refuse them on plain http.
+/// `__Host-` cookies have `Path=/`, so keyedges under two issuer paths of one host (two
+/// realms) name theirs apart: `realm` is added to every name.
 #[derive(Debug, Clone, Copy)]
-pub struct CookieJar {
+pub struct CookieJar<'a> {
     pub secure: bool,
+    /// `""`, or a suffix naming the issuer's path (`.realms.acme`).
+    pub realm: &'a str,
 }
 
-impl CookieJar {
+impl CookieJar<'_> {
     pub fn name(&self, base: &str) -> String {
-        if self.secure {
-            format!("__Host-{base}")
-        } else {
-            base.to_owned()
-        }
+        let prefix = if self.secure { "__Host-" } else { "" };
+        format!("{prefix}{base}{}", self.realm)
     }
 
     pub fn set(&self, base: &str, value: &str, max_age: u64) -> String {

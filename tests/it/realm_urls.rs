@@ -161,6 +161,11 @@ fn keyedge_pages_link_and_redirect_under_the_realm() {
     let at_idp = location(&browser.get(&world, &href));
     let back = browser.get(&world, &world.idp.authorize(&at_idp, "alice"));
     assert_eq!(location(&back), format!("{REALM}/account"));
+    // `__Host-` cookies are per host (`Path=/`): a second realm's keyedge on the host has its own.
+    assert!(!browser.cookies.is_empty());
+    for name in browser.cookies.keys() {
+        assert!(name.starts_with("__Host-keyedge_") && name.ends_with(".realms.acme"), "{name}");
+    }
     // A callback from another browser: the error page's links stay under the realm.
     let stray = Browser::default().get(&world, &world.idp.authorize(&at_idp, "alice"));
     assert_eq!(stray.status(), 400);

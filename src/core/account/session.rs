@@ -213,7 +213,7 @@ pub async fn add_client(ports: &Ports<'_>, session: &Session, client_id: &str) -
 }
 
 /// The live session named by the request's cookie, if any.
-pub async fn current(ports: &Ports<'_>, jar: CookieJar, req: &Request) -> Result<Option<Session>, PortError> {
+pub async fn current(ports: &Ports<'_>, jar: CookieJar<'_>, req: &Request) -> Result<Option<Session>, PortError> {
     let Some(cookie_value) = jar.get(req, COOKIE) else {
         return Ok(None);
     };
