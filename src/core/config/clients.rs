@@ -43,6 +43,8 @@ pub(super) struct RawClient {
     #[serde(default)]
     identity_provider_claim: bool,
     #[serde(default)]
+    keycloak_claims: bool,
+    #[serde(default)]
     read_broker_tokens: bool,
     #[serde(default)]
     user_attributes: Vec<String>,
@@ -120,6 +122,9 @@ pub struct Client {
     /// Put `identity_provider` (the alias used for the login) into this client's tokens,
     /// like Keycloak's session note mapper.
     pub identity_provider_claim: bool,
+    /// Tokens shaped like a Keycloak realm's (`realm_access`, `resource_access`, `typ`,
+    /// profile claims in the access token), for apps written against Keycloak.
+    pub keycloak_claims: bool,
     /// May read stored upstream tokens at `/broker/{alias}/token` for users with the
     /// `broker.read-token` role (Keycloak: the role is in the client's scope).
     pub read_broker_tokens: bool,
@@ -279,6 +284,7 @@ fn client(
             .or(c.id_token_signed_response_alg)
             .unwrap_or(Alg::RS256),
         identity_provider_claim: c.identity_provider_claim,
+        keycloak_claims: c.keycloak_claims,
         read_broker_tokens: c.read_broker_tokens,
         user_attributes: c.user_attributes,
         client_initiated_account_linking: c.client_initiated_account_linking,

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::authorize::RequestedClaims;
 use super::code::{CodeBinding, CodeGrant};
-use super::refresh;
+use super::{keycloak_claims, refresh};
 use crate::core::account::users::{self, User};
 use crate::core::app::Keyedge;
 use crate::core::config::{Client, ClientAuth, GrantType};
@@ -154,6 +154,9 @@ pub struct AccessTokenClaims {
     /// The user's roles (from mappers and `stored_tokens_readable`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
+    /// Claims shaped like Keycloak's, for clients with `keycloak_claims` ([`keycloak_claims`]).
+    #[serde(flatten, default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub keycloak: serde_json::Map<String, serde_json::Value>,
 }
 
 pub async fn token(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
@@ -228,6 +231,10 @@ pub async fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<
         userinfo_claims: issue.requested.userinfo.clone(),
         identity_provider: client.identity_provider_claim.then(|| issue.idp.to_owned()),
         roles: issue.user.roles.clone(),
+        keycloak: match client.keycloak_claims {
+            true => keycloak_claims::access_token_claims(config, client, issue.user, issue.scope, issue.sid),
+            false => serde_json::Map::new(),
+        },
     };
     let access_token = access_token(app, ports, &access, client.access_token_lifetime).await?;
     let id_claims = IdTokenClaims {
@@ -243,6 +250,9 @@ pub async fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<
         profile: {
             let mut profile = issue.user.claims_for(client, issue.scope, &issue.requested.id_token);
             profile.extend(issue.user.broker_claims(client));
+            if client.keycloak_claims {
+                keycloak_claims::shape_id_token(&mut profile, issue.sid);
+            }
             profile
         },
     };
@@ -365,6 +375,7 @@ async fn client_credentials(app: &Keyedge, ports: &Ports<'_>, client: &Client, p
         userinfo_claims: Vec::new(),
         identity_provider: None,
         roles: Vec::new(),
+        keycloak: serde_json::Map::new(),
     };
     let token = access_token(app, ports, &claims, client.access_token_lifetime).await?;
     let body = serde_json::json!({
