@@ -146,7 +146,7 @@ async fn end_sessions(app: &Keyedge, ports: &Ports<'_>, id: &str) -> Outcome {
     let mut ended = 0;
     for entry in session::list(ports, id).await? {
         if let Some(s) = session::by_key(ports, entry.key.clone()).await? {
-            logout::end_session(app, ports, &s).await?;
+            logout::end_session(app, ports, &s, logout::EndedBy::Keyedge).await?;
             ended += 1;
         } else {
             ports.store.delete(&keys::user_session(id, &entry.sid)).await?;

@@ -112,7 +112,7 @@ pub fn stored_tokens(alias: &str, sub: &str) -> String {
 
 /// KV `upstream_sessions:{alias}:{base64url(sub)}` → the keyedge sessions opened through
 /// that upstream account (with their upstream `sid`), for the IdP's back-channel logout;
-/// TTL = session lifetime. Written only for IdPs with `backchannel_logout`.
+/// TTL = session lifetime. Written only for IdPs with `accept_logout_tokens`.
 pub fn upstream_sessions(alias: &str, sub: &str) -> String {
     format!("upstream_sessions:{alias}:{}", b64url(sub.as_bytes()))
 }

@@ -252,6 +252,9 @@ pub trait Rng {
 pub enum Job {
     /// OpenID Connect Back-Channel Logout 1.0 §2.5: POST `logout_token` to the client.
     BackchannelLogout { client_id: String, uri: String, logout_token: String },
+    /// Keycloak's IdP "Backchannel logout": GET the IdP's end-session `url` (with
+    /// `id_token_hint` and `state`) server to server, within `timeout` seconds a try.
+    UpstreamLogout { alias: String, url: String, timeout: u64 },
 }
 
 /// The jobs a request queued.

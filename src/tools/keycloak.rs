@@ -266,15 +266,17 @@ fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
             }
         }
     }
-    // keyedge takes back-channel logout tokens only with a checked signature.
-    if out.get("validate_signature").and_then(T::as_bool) == Some(false)
-        && out.get("backchannel_logout").and_then(T::as_bool) == Some(true)
-    {
-        out.remove("backchannel_logout");
+    // Keycloak's "Backchannel logout" (`backchannelSupported`) is keyedge's `backchannel_logout`:
+    // the IdP's logout URL is called server to server. Keycloak also takes an OIDC IdP's logout
+    // tokens at the realm's back-channel logout URL whenever it validates their signature;
+    // keyedge does with `accept_logout_tokens` — set where Keycloak would take them.
+    if out.get("validate_signature").and_then(T::as_bool) == Some(false) {
         c.report.push(format!(
-            "identity provider `{alias}`: back-channel logout is left off, since it does not validate signatures \
-             (a logout token anyone can post is only as good as its signature)"
+            "identity provider `{alias}`: logout tokens from it are not accepted, since it does not validate \
+             signatures (a logout token anyone can post is only as good as its signature)"
         ));
+    } else if out.get("kind").and_then(T::as_str) == Some("oidc") {
+        out.insert("accept_logout_tokens".into(), T::Boolean(true));
     }
     // Keycloak's `prompt` "unspecified" and the Keycloak "login" logout URL defaults.
     if out.get("prompt").and_then(T::as_str).is_some_and(|p| p == "unspecified") {

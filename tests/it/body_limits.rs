@@ -104,7 +104,7 @@ fn an_oversized_sign_out_form_changes_nothing() {
 
 #[test]
 fn other_api_posts_are_capped_at_the_form_limit_with_an_oauth_413() {
-    let world = World::with("backchannel_logout = true", "", "");
+    let world = World::with("accept_logout_tokens = true", "", "");
     let userinfo = post(&world, "/userinfo", form_of_len("access_token=x", FORM + 1), &[]);
     assert_oauth_413(&userinfo, "/userinfo");
     let backchannel = post(&world, "/broker/up/backchannel_logout", form_of_len("logout_token=x", FORM + 1), &[]);

@@ -602,11 +602,95 @@ mod authorization_request {
     }
 }
 
+/// Keycloak's IdP option "Backchannel logout" (`backchannel_logout`): when a keyedge session
+/// opened through the IdP ends at keyedge, keyedge GETs the IdP's end-session endpoint server
+/// to server, with the upstream ID token as `id_token_hint` (Keycloak's
+/// `OIDCIdentityProvider.backchannelLogout`), instead of sending the browser there.
+mod backchannel_logout_at_the_idp {
+    use super::*;
+
+    fn signed_in(world: &World, browser: &mut Browser) -> serde_json::Value {
+        let rp = rp_request("app", APP_REDIRECT);
+        let code = code_of(&login(world, browser, &rp.query, "alice"));
+        json(&redeem(world, &code, &rp.verifier))
+    }
+
+    fn logout(world: &World, browser: &mut Browser, tokens: &serde_json::Value) -> http::Response<Vec<u8>> {
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("id_token_hint", tokens["id_token"].as_str().unwrap())
+            .finish();
+        browser.get(world, &format!("/logout?{q}"))
+    }
+
+    #[test]
+    fn a_logout_at_keyedge_calls_the_idps_end_session_endpoint_server_to_server() {
+        // `upstream_logout` too: the back channel takes its place, the browser stays here.
+        let world = World::with("backchannel_logout = true\nupstream_logout = true", "", "");
+        let mut browser = Browser::default();
+        let tokens = signed_in(&world, &mut browser);
+        let sid = payload(tokens["id_token"].as_str().unwrap())["sid"].clone();
+        let res = logout(&world, &mut browser, &tokens);
+        assert!(!location(&res).starts_with(IDP), "the browser is not sent to the IdP: {}", location(&res));
+        let calls = world.idp.end_session_calls.borrow();
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        let hint = payload(&calls[0]["id_token_hint"]);
+        assert_eq!(
+            (hint["iss"].as_str(), hint["sub"].as_str()),
+            (Some(IDP), Some("sub-alice")),
+            "the IdP's own ID token"
+        );
+        assert_eq!(calls[0]["state"], sid.as_str().unwrap());
+    }
+
+    #[test]
+    fn ending_a_session_on_the_account_page_calls_the_idp_too() {
+        let world = World::with("backchannel_logout = true", "", "");
+        let mut browser = Browser::default();
+        signed_in(&world, &mut browser);
+        let page = browser.get(&world, "/account");
+        let html = body(&page);
+        let start = html.find("action=\"/account/sessions/").unwrap() + 8;
+        let action = html[start..start + html[start..].find('"').unwrap()].to_owned();
+        assert!(browser.submit(&world, &action, &[]).status().as_u16() < 400);
+        assert_eq!(world.idp.end_session_calls.borrow().len(), 1);
+    }
+
+    #[test]
+    fn the_idps_own_logout_token_is_not_answered_with_a_call_back() {
+        let world = World::with("backchannel_logout = true\naccept_logout_tokens = true", "", "");
+        let mut browser = Browser::default();
+        signed_in(&world, &mut browser);
+        let token = world.idp.logout_token("alice", |_| {});
+        let res = world.post_form("/broker/up/backchannel_logout", &[("logout_token", &token)], None);
+        assert_eq!(res.status(), 200, "{}", body(&res));
+        assert!(world.idp.end_session_calls.borrow().is_empty(), "the IdP ended it; it is not called");
+    }
+
+    #[test]
+    fn without_the_option_the_idp_is_not_called_and_a_slow_idp_never_holds_the_logout() {
+        let world = World::new();
+        let mut browser = Browser::default();
+        let tokens = signed_in(&world, &mut browser);
+        logout(&world, &mut browser, &tokens);
+        assert!(world.idp.end_session_calls.borrow().is_empty());
+
+        let world = World::with("backchannel_logout = true\nhttp_timeout = 2", "", "");
+        let mut browser = Browser::default();
+        let tokens = signed_in(&world, &mut browser);
+        world.http.delay(IDP, 3);
+        let res = logout(&world, &mut browser, &tokens);
+        assert_eq!(res.status(), 200, "signed out at keyedge all the same");
+        let jobs = world.jobs_done.borrow();
+        assert!(jobs.iter().any(|(j, done)| matches!(j, keyedge::core::ports::Job::UpstreamLogout { .. }) && !done));
+        assert!(world.log.borrow().iter().any(|l| l.contains("no answer within 2 s")), "{:?}", world.log.borrow());
+    }
+}
+
 mod upstream_logout {
     use super::*;
 
     fn world() -> World {
-        World::with("backchannel_logout = true", "", "")
+        World::with("accept_logout_tokens = true", "", "")
     }
 
     fn backchannel(world: &World, token: &str) -> http::Response<Vec<u8>> {

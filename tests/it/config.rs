@@ -165,7 +165,7 @@ pkce_enabled = false
 client_auth_method = "client_secret_jwt"
 prompt = "select_account"
 accepts_prompt_none_forward = true
-backchannel_logout = true
+accept_logout_tokens = true
 upstream_logout = true
 logout_url = "https://idp.test/logout"
 "#;

@@ -175,7 +175,7 @@ fn the_upstream_callbacks_code_and_state_work_once_and_are_not_carried_on() {
 
 #[test]
 fn why_a_back_channel_logout_token_was_refused_is_logged_not_answered() {
-    let world = World::with("backchannel_logout = true", "", "");
+    let world = World::with("accept_logout_tokens = true", "", "");
     let token = world.idp.logout_token("alice", |c| c["aud"] = serde_json::json!("someone-else"));
     let res = world.post_form("/broker/up/backchannel_logout", &[("logout_token", &token)], None);
     assert_eq!(res.status(), 400);

@@ -254,20 +254,20 @@ fn an_ordinary_login_first_does_not_turn_an_unproven_step_up_into_a_fresh_login(
 /// token endpoint over TLS. Logout tokens went through the same check — but anyone may post
 /// one to `/broker/{alias}/backchannel_logout`: a token with a made-up signature, naming the
 /// victim's upstream `sub`, ended every session of the victim. Now the configuration is
-/// refused, and the Keycloak importer leaves back-channel logout off for such an IdP.
+/// refused, and the Keycloak importer does not accept logout tokens from such an IdP.
 #[test]
 fn a_forged_logout_token_ends_no_session_where_id_token_signatures_are_not_checked() {
-    let text = ConfigBuilder::new().up("validate_signature = false\nbackchannel_logout = true").build();
+    let text = ConfigBuilder::new().up("validate_signature = false\naccept_logout_tokens = true").build();
     let Err(e) = keyedge::core::Keyedge::from_config_text(&text, &secrets) else {
         panic!("an IdP whose logout tokens nobody checks was accepted");
     };
-    assert!(e.to_string().contains("identity_providers[0].backchannel_logout"), "{e}");
+    assert!(e.to_string().contains("identity_providers[0].accept_logout_tokens"), "{e}");
     let export = r#"{"realm": "r", "identityProviders": [{"alias": "corp", "providerId": "oidc",
         "config": {"issuer": "https://corp.example", "clientId": "k", "validateSignature": "false",
                    "backchannelSupported": "true", "useJwksUrl": "true"}}]}"#;
     let c = keyedge::tools::keycloak::convert(export).unwrap();
-    assert!(!c.toml.contains("backchannel_logout"), "{}", c.toml);
-    assert!(c.report.iter().any(|r| r.contains("back-channel logout is left off")), "{:?}", c.report);
+    assert!(!c.toml.contains("accept_logout_tokens"), "{}", c.toml);
+    assert!(c.report.iter().any(|r| r.contains("logout tokens from it are not accepted")), "{:?}", c.report);
 }
 
 // ---------------------------------------------------------------------------------------

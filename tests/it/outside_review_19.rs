@@ -127,7 +127,7 @@ fn a_revoked_grants_long_lived_access_token_stays_refused_until_it_expires() {
 /// without it), answered 200, and the session lived on. The list is in the Durable Object now.
 #[test]
 fn an_idp_logout_ends_a_session_opened_elsewhere_a_moment_ago() {
-    let world = World::with("backchannel_logout = true", "", "");
+    let world = World::with("accept_logout_tokens = true", "", "");
     let rp = || rp_request("app", APP_REDIRECT);
     // alice at home; the IdP's first logout arrives at fra (the IdP's nearest location).
     let mut first = Browser::default();

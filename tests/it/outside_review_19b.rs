@@ -112,7 +112,7 @@ fn the_logout_requests_to_a_slow_idp_give_up_after_http_timeout() {
     use crate::common::fake_idp::IDP;
     // Back-channel logout, nothing cached yet: discovery and keys time out, the token is
     // refused as unverifiable and ends nothing.
-    let world = World::with("backchannel_logout = true", "", "");
+    let world = World::with("accept_logout_tokens = true", "", "");
     let token = world.idp.logout_token("alice", |_| {});
     world.http.delay(IDP, 6);
     let res = world.post_form("/broker/up/backchannel_logout", &[("logout_token", &token)], None);

@@ -176,7 +176,7 @@ fn keyedge_pages_link_and_redirect_under_the_realm() {
 /// posts its logout token there; its `iss` picks the IdP, and the session ends.
 #[test]
 fn the_keycloak_backchannel_logout_path_takes_an_idps_logout_token() {
-    let world = realm_world("backchannel_logout = true");
+    let world = realm_world("accept_logout_tokens = true");
     let mut browser = Browser::default();
     let rp = rp_request("app", APP_REDIRECT);
     assert!(sign_in(&world, &mut browser, &rp).starts_with(APP_REDIRECT));

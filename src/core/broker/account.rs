@@ -148,7 +148,7 @@ pub async fn end_session(app: &Keyedge, ports: &Ports<'_>, form: Checked<'_, Ses
         return Ok(web::redirect(&app.config.path("/account")));
     };
     match session::by_key(ports, entry.key.clone()).await? {
-        Some(s) => logout::end_session(app, ports, &s).await?,
+        Some(s) => logout::end_session(app, ports, &s, logout::EndedBy::Keyedge).await?,
         // Already over: only its listing is left.
         None => ports.store.delete(&keys::user_session(&user.id, sid)).await?,
     }

@@ -212,7 +212,7 @@ async fn replace_previous_session(
     };
     let ended = match previous {
         Ok(Some(old)) if old.key != new.key => {
-            logout::end_session(app, ports, &old).await.map_err(|e| format!("{e:?}"))
+            logout::end_session(app, ports, &old, logout::EndedBy::Keyedge).await.map_err(|e| format!("{e:?}"))
         }
         Ok(_) => Ok(()),
         Err(e) => Err(e.to_string()),
@@ -230,7 +230,7 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
         Continuation::ReturnTo { .. } => None,
     };
     let upstream_id_token = match &idp.kind {
-        ProviderKind::Oidc(cfg) if cfg.upstream_logout => identity.tokens.id_token.clone(),
+        ProviderKind::Oidc(cfg) if cfg.upstream_logout || cfg.backchannel_logout => identity.tokens.id_token.clone(),
         _ => None,
     };
     let lifetime = app.config.session_lifetime;
@@ -307,7 +307,7 @@ async fn after_login(
         stored_tokens::store(app, ports, &idp.alias, &identity.sub, &identity.tokens).await?;
     }
     if let (ProviderKind::Oidc(cfg), Some(session)) = (&idp.kind, session) {
-        if cfg.backchannel_logout {
+        if cfg.accept_logout_tokens {
             let sid = identity.upstream_sid.as_deref();
             upstream_session::remember(ports, &idp.alias, &identity.sub, sid, session).await?;
         }

@@ -115,7 +115,7 @@ pub async fn logout(
     });
     let mut upstream = None;
     if let Some(s) = &session {
-        end_session(app, ports, s).await?;
+        end_session(app, ports, s, EndedBy::Keyedge).await?;
         upstream = upstream_session::upstream_logout_url(
             app,
             ports,
@@ -133,14 +133,29 @@ pub async fn logout(
     Ok(web::with_cookie(res, app.cookies().clear(session::COOKIE)))
 }
 
+/// Who ended a session: keyedge (the user's logout, the account page, the admin API, a new
+/// sign-in in its browser) or the upstream IdP (its logout token), which is not called back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndedBy {
+    Keyedge,
+    TheIdp,
+}
+
 /// Ends the session and queues a logout token for every client of it that registered a
-/// `backchannel_logout_uri`. Delivery happens after the response, with retries.
+/// `backchannel_logout_uri`, and, ended at keyedge through an IdP with `backchannel_logout`,
+/// the IdP's end-session call. Delivery happens after the response, with retries.
 pub async fn end_session(
     app: &Keyedge,
     ports: &Ports<'_>,
     session: &Session,
+    by: EndedBy,
 ) -> Result<(), crate::core::error::Failure> {
     session::end(ports, session, app.config.session_lifetime).await?;
+    if by == EndedBy::Keyedge {
+        if let Some(job) = upstream_session::backchannel_logout_at_idp(app, ports, session).await {
+            ports.jobs.push(job);
+        }
+    }
     let now = ports.clock.now();
     for client in session.clients.iter().filter_map(|id| app.config.client(id)) {
         let Some(uri) = &client.backchannel_logout_uri else { continue };

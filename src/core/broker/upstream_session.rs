@@ -1,5 +1,5 @@
 //! Sessions as the upstream IdP sees them: its Back-Channel Logout tokens end the keyedge
-//! sessions opened through it (`backchannel_logout`), and keyedge logout can end the IdP's
+//! sessions opened through it (`accept_logout_tokens`), and keyedge logout can end the IdP's
 //! session too (`upstream_logout`, RP-Initiated Logout towards the IdP).
 
 use http::StatusCode;
@@ -11,7 +11,7 @@ use crate::core::app::Keyedge;
 use crate::core::config::{IdentityProvider, OidcProvider, ProviderKind};
 use crate::core::error::{Failure, OAuthError, Outcome, PageError};
 use crate::core::keys;
-use crate::core::ports::{get_json, Marker, PortError, Ports};
+use crate::core::ports::{get_json, Job, Marker, PortError, Ports};
 use crate::core::upstream::oidc;
 use crate::core::web::{self, Params, Request};
 
@@ -83,7 +83,7 @@ fn oidc_of<'a>(app: &'a Keyedge, alias: &str) -> Option<(&'a IdentityProvider, &
 /// `POST {issuer}/protocol/openid-connect/logout/backchannel-logout`, Keycloak's realm-wide
 /// back-channel logout endpoint: an IdP registered against a Keycloak realm posts its logout
 /// tokens there without naming its alias, so the token's `iss` picks the IdP (one with
-/// `backchannel_logout`), and the token is then checked as at `/broker/{alias}/backchannel_logout`.
+/// `accept_logout_tokens`), and the token is then checked as at `/broker/{alias}/backchannel_logout`.
 pub async fn realm_backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     let params = Params::from_form(req);
     let token = params.get("logout_token").ok_or_else(|| refused("logout_token is required"))?;
@@ -96,7 +96,7 @@ pub async fn realm_backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Re
         .config
         .identity_providers
         .iter()
-        .find(|p| p.enabled && matches!(&p.kind, ProviderKind::Oidc(c) if c.backchannel_logout && c.issuer == issuer))
+        .find(|p| p.enabled && matches!(&p.kind, ProviderKind::Oidc(c) if c.accept_logout_tokens && c.issuer == issuer))
         .map(|p| p.alias.as_str())
         .ok_or_else(|| refused("no identity provider with back-channel logout has this issuer"))?;
     backchannel_logout(app, ports, req, alias).await
@@ -117,7 +117,7 @@ fn refused(description: impl Into<String>) -> Failure {
 /// that upstream user (`sub` alone); their clients are told in turn. 200 on success, 400 with
 /// a JSON error when the token is refused; a token is accepted once.
 pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
-    let Some((idp, cfg)) = oidc_of(app, alias).filter(|(_, cfg)| cfg.backchannel_logout) else {
+    let Some((idp, cfg)) = oidc_of(app, alias).filter(|(_, cfg)| cfg.accept_logout_tokens) else {
         return Err(Failure::Json(
             StatusCode::NOT_FOUND,
             OAuthError::invalid_request(format!("`{alias}` does not accept back-channel logout")),
@@ -151,12 +151,32 @@ pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request,
     let previous: Vec<UpstreamSessionRef> = get_json(ports.store, &kv).await?.unwrap_or_default();
     for r in listed.iter().chain(&previous).filter(|r| ends(r)) {
         if let Some(s) = session::by_key(ports, r.session_key.clone()).await? {
-            logout::end_session(app, ports, &s).await?;
+            logout::end_session(app, ports, &s, logout::EndedBy::TheIdp).await?;
         }
     }
     let mut res = web::json_no_store(StatusCode::OK, "{}".into());
     res.headers_mut().insert("cache-control", http::HeaderValue::from_static("no-store"));
     Ok(res)
+}
+
+/// The IdP's end-session call for `session`, ended at keyedge, through an IdP with
+/// `backchannel_logout` (Keycloak's `OIDCIdentityProvider.backchannelLogout`: a GET of the
+/// logout URL with the session's upstream ID token as `id_token_hint` and `state`). `None`
+/// when there is nothing to call: another IdP, no ID token kept, or no end-session endpoint
+/// (logged).
+pub async fn backchannel_logout_at_idp(app: &Keyedge, ports: &Ports<'_>, session: &Session) -> Option<Job> {
+    let (idp, cfg) = oidc_of(app, &session.idp).filter(|(_, cfg)| cfg.backchannel_logout)?;
+    let id_token = session.upstream_id_token.as_deref()?;
+    let http = idp.http(ports.http);
+    let end_session = match app.metadata.endpoints(idp, cfg, &ports.with_http(&http)).await {
+        Ok(endpoints) => endpoints.end_session,
+        Err(e) => {
+            (ports.log)(&format!("back-channel logout at `{}`: no end-session endpoint: {e}", idp.alias));
+            None
+        }
+    }?;
+    let url = web::with_query(end_session.as_str(), &[("id_token_hint", id_token), ("state", &session.sid)]);
+    Some(Job::UpstreamLogout { alias: idp.alias.clone(), url, timeout: idp.http_timeout })
 }
 
 /// Context of the sealed `state` keyedge sends to an IdP's end-session endpoint.
@@ -166,7 +186,9 @@ const LOGOUT_STATE_CONTEXT: &[u8] = b"keyedge upstream logout";
 /// `upstream_logout`) ended at keyedge; it comes back to `/broker/{alias}/logout_response`
 /// and then to `then`.
 pub async fn upstream_logout_url(app: &Keyedge, ports: &Ports<'_>, session: &Session, then: &str) -> Option<String> {
-    let (idp, cfg) = oidc_of(app, &session.idp).filter(|(_, cfg)| cfg.upstream_logout)?;
+    // With `backchannel_logout` keyedge has called the IdP itself (Keycloak: the back channel
+    // when the IdP supports it, else the browser).
+    let (idp, cfg) = oidc_of(app, &session.idp).filter(|(_, cfg)| cfg.upstream_logout && !cfg.backchannel_logout)?;
     let http = idp.http(ports.http);
     let endpoints = app.metadata.endpoints(idp, cfg, &ports.with_http(&http)).await.ok()?;
     let end_session = endpoints.end_session?;

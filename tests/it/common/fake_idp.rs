@@ -82,6 +82,9 @@ pub struct FakeIdp {
     pub broken: RefCell<HashMap<&'static str, Broken>>,
     /// Applied to the discovery document before it is served.
     pub discovery_tamper: RefCell<Tamper>,
+    /// The queries of the GETs of its end-session endpoint (RP-Initiated Logout, or
+    /// Keycloak's server-to-server "backchannel logout").
+    pub end_session_calls: RefCell<Vec<HashMap<String, String>>>,
 }
 
 pub fn rsa_key(pem: &str) -> RsaPrivateKey {
@@ -146,6 +149,7 @@ impl FakeIdp {
             session_since: RefCell::new(None),
             broken: RefCell::default(),
             discovery_tamper: RefCell::new(Box::new(|_| {})),
+            end_session_calls: RefCell::default(),
         });
         let handler = idp.clone();
         http.mount(base, move |req| handler.serve(req));
@@ -189,6 +193,12 @@ impl FakeIdp {
             }
             // `/v2/token`: where a test moves the token endpoint (`discovery_tamper`).
             "/token" | "/v2/token" => self.token(req),
+            "/session/end" => {
+                let query =
+                    url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
+                self.end_session_calls.borrow_mut().push(query);
+                respond(200, json!({}))
+            }
             "/userinfo" => {
                 let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
                 let Some(user) = auth.strip_prefix("Bearer at-").map(|u| u.split('~').next().unwrap_or(u)) else {

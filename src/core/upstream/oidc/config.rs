@@ -37,6 +37,8 @@ pub(crate) struct RawOidc {
     #[serde(default)]
     backchannel_logout: bool,
     #[serde(default)]
+    accept_logout_tokens: bool,
+    #[serde(default)]
     upstream_logout: bool,
     #[serde(default)]
     logout_url: Option<String>,
@@ -110,8 +112,13 @@ pub struct OidcProvider {
     /// `login_required` at keyedge.
     pub accepts_prompt_none_forward: bool,
     pub signature: SignatureCheck,
-    /// Accept OpenID Connect Back-Channel Logout tokens from the IdP.
+    /// Keycloak's "Backchannel logout": when a keyedge session opened through this IdP ends,
+    /// keyedge calls the IdP's end-session endpoint server to server (with the session's
+    /// upstream ID token as `id_token_hint`) instead of sending the browser there.
     pub backchannel_logout: bool,
+    /// Accept OpenID Connect Back-Channel Logout tokens from the IdP
+    /// (`POST /broker/{alias}/backchannel_logout`): the IdP ends keyedge sessions.
+    pub accept_logout_tokens: bool,
     /// On keyedge logout, send the browser to the IdP's end-session endpoint too.
     pub upstream_logout: bool,
     /// The end-session endpoint (else discovery's `end_session_endpoint`).
@@ -267,6 +274,7 @@ pub(crate) fn provider(
         accepts_prompt_none_forward: p.accepts_prompt_none_forward,
         signature,
         backchannel_logout: p.backchannel_logout,
+        accept_logout_tokens: p.accept_logout_tokens,
         upstream_logout: p.upstream_logout,
         logout_url: opt(p.logout_url.clone(), "logout_url")?,
         authorization_params: Vec::new(),
@@ -290,9 +298,9 @@ fn signature_check(p: &RawOidc, path: &str) -> Result<SignatureCheck, ConfigErro
         }
         // A logout token is posted by anyone who can reach keyedge, not fetched from the IdP
         // over TLS as an ID token is: it is only as good as its signature.
-        if p.backchannel_logout {
+        if p.accept_logout_tokens {
             return Err(err(
-                format!("{path}.backchannel_logout"),
+                format!("{path}.accept_logout_tokens"),
                 "needs validate_signature: a logout token without a checked signature would let anyone end sessions",
             ));
         }

@@ -197,6 +197,7 @@ fn oidc(preset: Preset, issuer: String, client: PresetClient, path: &str) -> Res
         accepts_prompt_none_forward: false,
         signature: SignatureCheck::Jwks,
         backchannel_logout: false,
+        accept_logout_tokens: false,
         upstream_logout: false,
         logout_url: None,
         authorization_params: Vec::new(),
