@@ -79,6 +79,7 @@ pub fn brand_icon(preset: Preset) -> &'static str {
         Preset::LinkedIn => include_str!("../../www/icons/linkedin.svg"),
         Preset::Discord => include_str!("../../www/icons/discord.svg"),
         Preset::Bitbucket => include_str!("../../www/icons/bitbucket.svg"),
+        Preset::Apple => include_str!("../../www/icons/apple.svg"),
     }
 }
 

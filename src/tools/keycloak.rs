@@ -9,6 +9,9 @@ use toml::Value as T;
 
 use crate::core::upstream::presets::Preset;
 
+mod presets;
+use presets::{preset_options, PRESET_CONFIG, SOCIAL};
+
 /// The converted configuration (TOML text to append to `keyedge.toml`) and the report.
 #[derive(Debug, Default)]
 pub struct Conversion {
@@ -84,73 +87,6 @@ const IGNORED_CONFIG: &[&str] = &[
     "pkceMethod",
     "metadataDescriptorUrl",
 ];
-
-/// Keycloak's social provider ids and keyedge's preset for each.
-const SOCIAL: &[(&str, Preset)] = &[
-    ("google", Preset::Google),
-    ("github", Preset::GitHub),
-    ("gitlab", Preset::GitLab),
-    ("microsoft", Preset::Microsoft),
-    ("linkedin-openid-connect", Preset::LinkedIn),
-    // Keycloak has no Discord provider (a community extension's id is `discord`).
-    ("discord", Preset::Discord),
-    ("bitbucket", Preset::Bitbucket),
-];
-
-/// Config keys of Keycloak's social providers that [`preset_options`] reads.
-const PRESET_CONFIG: &[&str] = &["hostedDomain", "offlineAccess", "userIp", "baseUrl", "apiUrl", "tenantId"];
-
-/// The options of Keycloak's social provider `preset` that keyedge's preset takes (Keycloak's
-/// GoogleIdentityProviderFactory and GitHubIdentityProviderFactory config properties).
-fn preset_options(preset: Preset, alias: &str, config: &Value, out: &mut Map<String, T>, c: &mut Conversion) {
-    match preset {
-        Preset::Google => {
-            if let Some(domains) = text(config, "hostedDomain") {
-                let mut list = domains.split(',').map(str::trim).filter(|d| !d.is_empty());
-                if let Some(first) = list.next() {
-                    out.insert("hd".into(), T::String(first.to_owned()));
-                }
-                if list.next().is_some() {
-                    c.report.push(format!(
-                        "identity provider `{alias}`: hosted domains `{domains}`: keyedge takes one domain (or `*`); only the first is carried over"
-                    ));
-                }
-            }
-            if flag(config, "offlineAccess") == Some(true) && out.get("store_tokens").and_then(T::as_bool) != Some(true)
-            {
-                c.report.push(format!(
-                    "identity provider `{alias}`: offline access: keyedge asks Google for it (access_type=offline) whenever store_tokens = true"
-                ));
-            }
-            if text(config, "userIp").is_some() {
-                c.report.push(format!("identity provider `{alias}`: config `userIp` is not carried over"));
-            }
-        }
-        Preset::GitHub => {
-            let base = text(config, "baseUrl").map(|b| b.trim_end_matches('/').to_owned());
-            let base = base.filter(|b| b != "https://github.com");
-            if let Some(api) = text(config, "apiUrl").map(|a| a.trim_end_matches('/').to_owned()) {
-                let expected =
-                    base.as_ref().map_or_else(|| "https://api.github.com".to_owned(), |b| format!("{b}/api/v3"));
-                if api != expected {
-                    c.report.push(format!(
-                        "identity provider `{alias}`: API URL `{api}`: keyedge uses `{expected}` (base_url + /api/v3 for GitHub Enterprise Server)"
-                    ));
-                }
-            }
-            if let Some(base) = base {
-                out.insert("base_url".into(), T::String(base));
-            }
-        }
-        Preset::GitLab | Preset::LinkedIn | Preset::Discord | Preset::Bitbucket => {}
-        // MicrosoftIdentityProviderConfig's `tenantId` (blank: `common`).
-        Preset::Microsoft => {
-            if let Some(tenant) = text(config, "tenantId").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
-                out.insert("tenant".into(), T::String(tenant));
-            }
-        }
-    }
-}
 
 /// One Keycloak identity provider as a keyedge `[[identity_providers]]` table. Long on purpose:
 /// a pass over Keycloak's options, each carried over or reported.
@@ -234,17 +170,7 @@ fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
     };
     match preset {
         Some(preset) => {
-            // A preset authenticates the way its provider documents (the secret in the body, or in
-            // HTTP Basic for Bitbucket).
-            if !["client_secret_basic", "client_secret_post"].contains(&method.as_str()) {
-                c.report.push(format!(
-                    "identity provider `{alias}`: client authentication `{method}`: kind = \"{}\" sends the client secret; set client_secret_env",
-                    preset.kind()
-                ));
-            }
-            let name = env_name("IDP_", &alias, "_SECRET");
-            out.insert("client_secret_env".into(), T::String(name.clone()));
-            c.secrets.push(name);
+            presets::client_auth(preset, &alias, &method, &mut out, c);
             if out.remove("trust_email").and_then(|t| t.as_bool()) == Some(true) {
                 let counted = match preset {
                     Preset::Microsoft => "counts no Microsoft address as verified".to_owned(),

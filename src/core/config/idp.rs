@@ -15,7 +15,7 @@ use crate::core::secret::Secret;
 use crate::core::upstream::client_config::RawOAuthClient;
 use crate::core::upstream::oidc::config as oidc;
 use crate::core::upstream::plain_oauth2::config as plain_oauth2;
-use crate::core::upstream::presets::{bitbucket, discord, github, gitlab, google, linkedin, microsoft, Preset};
+use crate::core::upstream::presets::{apple, bitbucket, discord, github, gitlab, google, linkedin, microsoft, Preset};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -29,6 +29,7 @@ enum RawKind {
     Linkedin,
     Discord,
     Bitbucket,
+    Apple,
 }
 
 /// One `[[identity_providers]]` table: the options every kind shares, read in a first pass,
@@ -247,6 +248,10 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
         RawKind::Bitbucket => {
             let options = options("bitbucket").preset_of("oauth2", &[client_keys, oauth2_keys]);
             (ProviderKind::OAuth2(bitbucket::provider(options, secrets)?), Some(Preset::Bitbucket))
+        }
+        RawKind::Apple => {
+            let options = options("apple").preset_of("oidc", &[client_keys, oidc_keys]);
+            (ProviderKind::Oidc(apple::provider(options, secrets)?), Some(Preset::Apple))
         }
     };
     if let (Some(preset), true) = (preset, p.trust_email) {

@@ -1,11 +1,12 @@
 //! Social login presets: `kind = "github"` (and the others) with a `client_id` and a
-//! `client_secret_env` is a working provider. A preset is data on top of the generic kinds —
+//! `client_secret_env` (Apple: a key) is a working provider. A preset is data on top of the generic kinds —
 //! the provider's endpoints, scopes, where its claims are, its name and icon, which email
 //! counts as verified, extra authorization parameters — plus, where a provider needs what the
-//! generic kinds lack, a named switch of theirs (GitHub's email list, Google's hosted domain).
-//! Each preset module reads its own few options and builds an `OidcProvider` or an
+//! generic kinds lack, a named switch of theirs (GitHub's email list, Google's hosted domain,
+//! Apple's form post, signed client secret and name in the `user` field). Each preset module reads its own few options and builds an `OidcProvider` or an
 //! `OAuth2Provider`; the flows are those of `oidc` and `plain_oauth2`.
 
+pub mod apple;
 pub mod bitbucket;
 pub mod discord;
 pub mod github;
@@ -33,10 +34,11 @@ pub enum Preset {
     LinkedIn,
     Discord,
     Bitbucket,
+    Apple,
 }
 
 impl Preset {
-    pub const ALL: [Preset; 7] = [
+    pub const ALL: [Preset; 8] = [
         Preset::GitHub,
         Preset::Google,
         Preset::GitLab,
@@ -44,6 +46,7 @@ impl Preset {
         Preset::LinkedIn,
         Preset::Discord,
         Preset::Bitbucket,
+        Preset::Apple,
     ];
 
     /// Its `kind` in the configuration.
@@ -56,6 +59,7 @@ impl Preset {
             Preset::LinkedIn => "linkedin",
             Preset::Discord => "discord",
             Preset::Bitbucket => "bitbucket",
+            Preset::Apple => "apple",
         }
     }
 
@@ -69,21 +73,23 @@ impl Preset {
             Preset::LinkedIn => "LinkedIn",
             Preset::Discord => "Discord",
             Preset::Bitbucket => "Bitbucket",
+            Preset::Apple => "Apple",
         }
     }
 
     /// Whether the provider takes PKCE from a web application: LinkedIn answers a
-    /// `code_verifier` with `invalid_client` (PKCE is for its native apps only), so
-    /// `pkce_enabled` does not apply to it.
+    /// `code_verifier` with `invalid_client` (PKCE is for its native apps only), and Apple's
+    /// token request documents none (its ID token's `nonce` binds the login), so
+    /// `pkce_enabled` does not apply to them.
     pub fn takes_pkce(self) -> bool {
-        self != Preset::LinkedIn
+        !matches!(self, Preset::LinkedIn | Preset::Apple)
     }
 
     /// The generic kind it is built on.
     pub fn base_kind(self) -> &'static str {
         match self {
             Preset::GitHub | Preset::Discord | Preset::Bitbucket => "oauth2",
-            Preset::Google | Preset::GitLab | Preset::Microsoft | Preset::LinkedIn => "oidc",
+            Preset::Google | Preset::GitLab | Preset::Microsoft | Preset::LinkedIn | Preset::Apple => "oidc",
         }
     }
 }
@@ -161,6 +167,8 @@ fn oidc(preset: Preset, issuer: String, client: PresetClient, path: &str) -> Res
         tenant_issuer: None,
         email_evidence: EmailEvidence::Claim,
         nonce_unsupported: false,
+        form_post: false,
+        name_in_user_field: false,
     })
 }
 
