@@ -106,7 +106,8 @@ impl Apple {
             && iat.is_some_and(|iat| iat <= now)
             && exp.is_some_and(|exp| exp > now && exp - iat.unwrap_or(0) <= 15_777_000);
         if ok {
-            *self.last_secret.borrow_mut() = Some((json!({"alg": "ES256", "kid": KEY_ID}), c.clone()));
+            let header = json!({"alg": token.algorithm(), "kid": token.header().key_id});
+            *self.last_secret.borrow_mut() = Some((header, c.clone()));
         }
         ok
     }
@@ -257,7 +258,7 @@ fn apples_client_secret_is_an_es256_jwt_of_the_operators_key() {
     let (_, res, _) = sign_in(&world, &apple, &mut Browser::default(), "bob");
     assert!(location(&res).starts_with(APP_REDIRECT), "{}: {}", res.status(), body(&res));
     let (header, claims) = apple.last_secret.borrow().clone().expect("Apple checked a client secret");
-    assert_eq!(header["kid"], KEY_ID);
+    assert_eq!((header["alg"].as_str(), header["kid"].as_str()), (Some("ES256"), Some(KEY_ID)));
     assert_eq!(
         (claims["iss"].as_str(), claims["sub"].as_str(), claims["aud"].as_str()),
         (Some(TEAM), Some(CLIENT), Some(APPLE))
