@@ -52,12 +52,14 @@ fn context(alias: &str) -> Vec<u8> {
 pub fn receive(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
     let idp = super::callback::provider(app, alias)?;
     if !takes_form_post(idp) {
-        return Err(PageError::new(
+        let page = PageError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "Invalid sign-in response",
             format!("{} answers with a redirect, not a form post.", idp.display_name),
-        )
-        .into());
+        );
+        let mut res = Failure::from(page).into_response(app.ui(req));
+        res.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static("GET, HEAD"));
+        return Ok(res);
     }
     let posted = Params::from_form(req);
     let params = FIELDS.iter().filter_map(|k| posted.get(k).map(|v| ((*k).to_owned(), v.to_owned()))).collect();
