@@ -7,7 +7,9 @@
 //!   `error=user_cancelled_authorize` when the user cancels:
 //!   https://developer.apple.com/documentation/sign_in_with_apple/request_an_authorization_to_the_sign_in_with_apple_server
 //!   and https://developer.apple.com/documentation/sign_in_with_apple/incorporating-sign-in-with-apple-into-other-platforms
-//! - The token request (`client_id`, `client_secret`, `code`, `grant_type`, `redirect_uri`),
+//! - The token request (`client_id`, `client_secret`, `code`, `grant_type`, `redirect_uri`, and
+//!   `code_verifier` when the authorization request had a PKCE challenge:
+//!   https://github.com/a-tokyo/apple-signin-auth/issues/180),
 //!   its answer and errors (`{"error":"invalid_client"}`, `invalid_grant`):
 //!   https://developer.apple.com/documentation/sign_in_with_apple/generate_and_validate_tokens
 //!   and https://developer.apple.com/documentation/sign_in_with_apple/errorresponse
@@ -53,8 +55,8 @@ struct Apple {
     key: jwt_compact::alg::RsaPrivateKey,
     /// The public half of the key registered for the Services ID, under [`KEY_ID`].
     registered: p256::ecdsa::VerifyingKey,
-    /// Codes: the account and the request's nonce and redirect URI.
-    codes: RefCell<HashMap<String, (&'static str, String, String)>>,
+    /// Codes: the account, and the request's nonce, redirect URI and PKCE challenge.
+    codes: RefCell<HashMap<String, (&'static str, String, String, Option<String>)>>,
     /// Accounts that authorized the app already: the `user` field is not sent again.
     authorized: RefCell<Vec<&'static str>>,
     last_authorize: RefCell<HashMap<String, String>>,
@@ -120,10 +122,15 @@ impl Apple {
             return answer(400, json!({"error": "invalid_client"}));
         }
         let code = f.get("code").and_then(|c| self.codes.borrow_mut().remove(c));
-        let Some((name, nonce, redirect_uri)) = code else { return answer(400, json!({"error": "invalid_grant"})) };
+        let Some((name, nonce, redirect_uri, challenge)) = code else {
+            return answer(400, json!({"error": "invalid_grant"}));
+        };
+        use sha2::{Digest, Sha256};
+        let verifier = f.get("code_verifier").cloned().unwrap_or_default();
+        // A code issued with a PKCE challenge is redeemed only with its verifier.
         if f.get("grant_type").map(String::as_str) != Some("authorization_code")
             || f.get("redirect_uri") != Some(&redirect_uri)
-            || f.contains_key("code_verifier")
+            || challenge.is_some_and(|c| c != keyedge::core::b64url(&Sha256::digest(verifier.as_bytes())))
         {
             return answer(400, json!({"error": "invalid_grant"}));
         }
@@ -154,7 +161,8 @@ impl Apple {
         // Apple refuses `name` or `email` without the form post, at its own page.
         assert_eq!(q["response_mode"], "form_post");
         let code = format!("c{}.0.ndxz.{}", self.codes.borrow().len(), name.len());
-        self.codes.borrow_mut().insert(code.clone(), (name, q["nonce"].clone(), q["redirect_uri"].clone()));
+        let issued = (name, q["nonce"].clone(), q["redirect_uri"].clone(), q.get("code_challenge").cloned());
+        self.codes.borrow_mut().insert(code.clone(), issued);
         let mut fields = vec![("state".to_owned(), q["state"].clone()), ("code".to_owned(), code)];
         if !self.authorized.borrow().contains(&name) {
             self.authorized.borrow_mut().push(name);
@@ -230,7 +238,7 @@ fn an_apple_login_is_posted_back_and_the_name_of_the_first_authorization_stays()
     let (posted, res, rp) = sign_in(&world, &apple, &mut Browser::default(), "ada");
     let q = apple.last_authorize.borrow().clone();
     assert_eq!(q["scope"], "openid name email");
-    assert!(q.contains_key("nonce") && !q.contains_key("code_challenge"), "{q:?}");
+    assert!(q.contains_key("nonce") && q["code_challenge_method"] == "S256", "{q:?}");
     // The post is answered with a GET of the same endpoint on keyedge's origin; the code and
     // the name are not in its URL.
     assert_eq!(posted.status(), 303, "{}", body(&posted));
@@ -358,7 +366,7 @@ fn a_provider_that_redirects_refuses_a_form_post() {
 fn the_apple_preset_gets_apples_endpoints_and_button() {
     let (world, _) = mounted("");
     let p = world.app.config.provider("apple").unwrap();
-    assert_eq!((p.display_name.as_str(), p.preset, p.pkce_enabled), ("Apple", Some(Preset::Apple), false));
+    assert_eq!((p.display_name.as_str(), p.preset, p.pkce_enabled), ("Apple", Some(Preset::Apple), true));
     let (pem, _) = p8();
     let text = ConfigBuilder::new()
         .extra("[[identity_providers]]\nalias = \"a\"\nkind = \"apple\"\nclient_id = \"c\"\nteam_id = \"A1B2C3D4E5\"\nkey_id = \"KEY0123456\"\nprivate_key_env = \"K\"")

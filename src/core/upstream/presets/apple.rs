@@ -18,6 +18,9 @@
 //! claims (`email`, `email_verified` and `is_private_email`, as booleans or the strings
 //! `"true"`/`"false"`; `nonce`):
 //! https://developer.apple.com/documentation/sign_in_with_apple/authenticating-users-with-sign-in-with-apple
+//! PKCE is not in Apple's reference, but Apple takes an S256 challenge and then refuses the
+//! code without its verifier (https://github.com/a-tokyo/apple-signin-auth/issues/180), so
+//! keyedge's default, PKCE on, stays.
 
 use serde::Deserialize;
 use std::sync::Arc;

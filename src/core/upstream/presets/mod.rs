@@ -78,11 +78,10 @@ impl Preset {
     }
 
     /// Whether the provider takes PKCE from a web application: LinkedIn answers a
-    /// `code_verifier` with `invalid_client` (PKCE is for its native apps only), and Apple's
-    /// token request documents none (its ID token's `nonce` binds the login), so
-    /// `pkce_enabled` does not apply to them.
+    /// `code_verifier` with `invalid_client` (PKCE is for its native apps only), so
+    /// `pkce_enabled` does not apply to it.
     pub fn takes_pkce(self) -> bool {
-        !matches!(self, Preset::LinkedIn | Preset::Apple)
+        self != Preset::LinkedIn
     }
 
     /// The generic kind it is built on.
