@@ -50,13 +50,15 @@ fn account(name: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// What a code stands for: the account, and the request's nonce, redirect URI and PKCE challenge.
+type IssuedCode = (&'static str, String, String, Option<String>);
+
 struct Apple {
     clock: keyedge::core::ports::memory::VirtualClock,
     key: jwt_compact::alg::RsaPrivateKey,
     /// The public half of the key registered for the Services ID, under [`KEY_ID`].
     registered: p256::ecdsa::VerifyingKey,
-    /// Codes: the account, and the request's nonce, redirect URI and PKCE challenge.
-    codes: RefCell<HashMap<String, (&'static str, String, String, Option<String>)>>,
+    codes: RefCell<HashMap<String, IssuedCode>>,
     /// Accounts that authorized the app already: the `user` field is not sent again.
     authorized: RefCell<Vec<&'static str>>,
     last_authorize: RefCell<HashMap<String, String>>,
