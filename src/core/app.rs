@@ -5,7 +5,9 @@ use crate::core::vocab::PromptValue;
 use http::{Method, StatusCode};
 use std::fmt;
 
-use super::broker::{account, callback, first_login, login, logout, session, stored_tokens, upstream_session};
+use super::broker::{
+    account, callback, first_login, form_post, login, logout, session, stored_tokens, upstream_session,
+};
 use super::config::{Config, ConfigError, IdentityProvider, MailSender, ProviderKind};
 use super::csrf::{self, Checked, CsrfKey, PendingLoginCookie, Refusal, SessionCookie};
 use super::error::{self, ErrorCode, Failure, OAuthError, Outcome, PageError};
@@ -346,6 +348,7 @@ impl Keyedge {
             return match rest.split_once('/') {
                 Some((alias, "login")) if get => login::begin(self, ports, req, alias).await,
                 Some((alias, "endpoint")) if get => callback::endpoint(self, ports, req, alias).await,
+                Some((alias, "endpoint")) if post => form_post::receive(self, ports, req, alias),
                 Some((alias, "link")) if post => match self.session_form(req) {
                     Ok(form) => login::begin_link(self, ports, form, alias).await,
                     Err(answer) => *answer,

@@ -86,6 +86,7 @@ pub fn brand_icon(preset: Preset) -> &'static str {
         Preset::Facebook => include_str!("../../www/icons/facebook.svg"),
         Preset::X => include_str!("../../www/icons/x.svg"),
         Preset::StackOverflow => include_str!("../../www/icons/stackoverflow.svg"),
+        Preset::Apple => include_str!("../../www/icons/apple.svg"),
     }
 }
 

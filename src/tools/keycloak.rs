@@ -10,7 +10,7 @@ use toml::Value as T;
 use crate::core::upstream::presets::Preset;
 
 mod social;
-use social::{preset_options, PRESET_CONFIG, SOCIAL};
+use social::{client_auth, preset_options, PRESET_CONFIG, SOCIAL};
 
 /// The converted configuration (TOML text to append to `keyedge.toml`) and the report.
 #[derive(Debug, Default)]
@@ -170,17 +170,7 @@ fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
     };
     match preset {
         Some(preset) => {
-            // A preset authenticates the way its provider documents (the secret in the body, or in
-            // HTTP Basic for Bitbucket).
-            if !["client_secret_basic", "client_secret_post"].contains(&method.as_str()) {
-                c.report.push(format!(
-                    "identity provider `{alias}`: client authentication `{method}`: kind = \"{}\" sends the client secret; set client_secret_env",
-                    preset.kind()
-                ));
-            }
-            let name = env_name("IDP_", &alias, "_SECRET");
-            out.insert("client_secret_env".into(), T::String(name.clone()));
-            c.secrets.push(name);
+            client_auth(preset, &alias, &method, &mut out, c);
             // Facebook's addresses are trusted as the operator says (trust_email carried over).
             let refusal = preset.trust_email_refusal();
             let trusted = refusal.is_some() && out.remove("trust_email").and_then(|t| t.as_bool()) == Some(true);

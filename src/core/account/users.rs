@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use serde::{Deserialize, Serialize};
 
 use crate::core::claims::{scope_of, StandardClaims, SCOPE_CLAIMS};
-use crate::core::config::{IdentityProvider, SyncMode};
+use crate::core::config::{IdentityProvider, ProviderKind, SyncMode};
 use crate::core::keys;
 use crate::core::ports::{OnceKey, PortError, Ports};
 use crate::core::upstream::BrokeredIdentity;
@@ -87,9 +87,17 @@ impl User {
     }
 
     /// Takes the profile attributes from `identity` (sync mode `force`); `true` if any changed.
-    fn sync_profile(&mut self, identity: &BrokeredIdentity) -> bool {
+    /// `name_once`: the provider names the user on the first authorization only (Apple), so a
+    /// login that names no one keeps the name the account has.
+    fn sync_profile(&mut self, identity: &BrokeredIdentity, name_once: bool) -> bool {
         let before = self.clone();
+        let p = &identity.profile;
+        let unnamed = name_once && p.name.is_none() && p.given_name.is_none() && p.family_name.is_none();
+        let name = (self.profile.name.take(), self.profile.given_name.take(), self.profile.family_name.take());
         self.profile = identity.profile.clone();
+        if unnamed {
+            (self.profile.name, self.profile.given_name, self.profile.family_name) = name;
+        }
         if let Some(link) = self.links.iter_mut().find(|l| l.alias == identity.alias && l.sub == identity.sub) {
             link.username = identity.username.clone();
         }
@@ -164,7 +172,8 @@ pub async fn find_linked(
         return Ok(None);
     }
     let sync = |user: &mut User| {
-        let changed = idp.sync_mode == SyncMode::Force && user.sync_profile(identity);
+        let name_once = matches!(&idp.kind, ProviderKind::Oidc(cfg) if cfg.name_in_user_field);
+        let changed = idp.sync_mode == SyncMode::Force && user.sync_profile(identity, name_once);
         changed | super::mappers::apply(user, idp, &identity.claims, false)
     };
     // Written only when something changed.

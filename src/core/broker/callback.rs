@@ -1,4 +1,5 @@
-//! `GET /broker/{alias}/endpoint`: the upstream IdP's redirect back to keyedge.
+//! `GET /broker/{alias}/endpoint`: the upstream IdP's redirect back to keyedge (a form post
+//! comes here through [`form_post`](super::form_post)).
 
 use http::StatusCode;
 
@@ -63,19 +64,25 @@ fn open_flow(app: &Keyedge, req: &Request, state: &str) -> Result<(UpstreamFlow,
     Ok((flow, cookie_name))
 }
 
-/// `/broker/{alias}/endpoint`: the IdP's answer, checked step by step — known IdP, state
-/// present, the flow cookie of this browser sealed for that state, not expired, for this IdP,
-/// the upstream checks, the IdP's post-login flow — and then handed to what the flow is for.
-/// Long on purpose: every check in the order it must happen, readable in one place.
-pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
-    let idp = app.config.provider(alias).ok_or_else(|| {
+/// The enabled identity provider `alias`, or the page saying there is none.
+pub(super) fn provider<'a>(app: &'a Keyedge, alias: &str) -> Result<&'a IdentityProvider, Failure> {
+    app.config.provider(alias).ok_or_else(|| {
         PageError::new(
             StatusCode::NOT_FOUND,
             "Unknown identity provider",
             format!("No identity provider `{alias}` is enabled."),
         )
-    })?;
-    let params = Params::from_query(req);
+        .into()
+    })
+}
+
+/// `/broker/{alias}/endpoint`: the IdP's answer, checked step by step — known IdP, state
+/// present, the flow cookie of this browser sealed for that state, not expired, for this IdP,
+/// the upstream checks, the IdP's post-login flow — and then handed to what the flow is for.
+/// Long on purpose: every check in the order it must happen, readable in one place.
+pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
+    let idp = provider(app, alias)?;
+    let params = super::form_post::callback_params(app, ports, req, idp)?;
     let state = params.get("state").ok_or_else(|| {
         PageError::bad_request("Invalid sign-in response", "The identity provider's response has no state parameter.")
     })?;

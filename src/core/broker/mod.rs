@@ -3,6 +3,7 @@
 pub mod account;
 pub mod callback;
 pub mod first_login;
+pub mod form_post;
 pub mod login;
 pub mod logout;
 pub mod step_up;

@@ -17,7 +17,7 @@ use crate::core::upstream::client_config::RawOAuthClient;
 use crate::core::upstream::oidc::config as oidc;
 use crate::core::upstream::plain_oauth2::config as plain_oauth2;
 use crate::core::upstream::presets::{
-    bitbucket, discord, facebook, github, gitlab, google, linkedin, microsoft, stackoverflow, x, Preset,
+    apple, bitbucket, discord, facebook, github, gitlab, google, linkedin, microsoft, stackoverflow, x, Preset,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -36,6 +36,7 @@ enum RawKind {
     #[serde(alias = "twitter")]
     X,
     Stackoverflow,
+    Apple,
 }
 
 /// One `[[identity_providers]]` table: the options every kind shares, read in a first pass,
@@ -287,6 +288,10 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
         RawKind::Stackoverflow => {
             let options = options("stackoverflow").preset_of("oauth2", &[client_keys, oauth2_keys]);
             (ProviderKind::OAuth2(stackoverflow::provider(options, secrets)?), Some(Preset::StackOverflow))
+        }
+        RawKind::Apple => {
+            let options = options("apple").preset_of("oidc", &[client_keys, oidc_keys]);
+            (ProviderKind::Oidc(apple::provider(options, secrets)?), Some(Preset::Apple))
         }
     };
     if let (Some(preset), true) = (preset, p.trust_email) {

@@ -157,6 +157,51 @@ impl SigningKey {
         .unwrap_or_default()
     }
 
+    /// Signs `custom` claims with `iat = now`, `exp = now + lifetime` under `header`; with a
+    /// `crypto` port, RS256 and ES256 signatures come from it (WebCrypto in the Worker, where
+    /// the pure-Rust RSA is far too slow) and jwt-compact still assembles the token.
+    async fn sign_by<T: Serialize>(
+        &self,
+        crypto: Option<&dyn PlatformCrypto>,
+        header: &Header,
+        custom: T,
+        now: i64,
+        lifetime: u64,
+    ) -> Result<String, PortError> {
+        let mut claims = Claims::new(custom);
+        claims.issued_at = timestamp(now);
+        claims.expiration = timestamp(now + lifetime as i64);
+        match (&self.key, crypto) {
+            (PrivateKey::Rsa(_, _, der, _), Some(signer)) => {
+                let capture = Captured::new(Alg::RS256);
+                let unsigned = capture.token(header, &claims, &()).unwrap_or_default();
+                let signature = signer.sign_rs256(&self.kid, der, &capture.input.take()).await?;
+                Ok(format!("{unsigned}{}", b64url(&signature)))
+            }
+            (PrivateKey::Es256(_, _, der, _), Some(signer)) => {
+                let capture = Captured::new(Alg::ES256);
+                let unsigned = capture.token(header, &claims, &()).unwrap_or_default();
+                let signature = signer.sign_es256(&self.kid, der, &capture.input.take()).await?;
+                Ok(format!("{unsigned}{}", b64url(&signature)))
+            }
+            _ => Ok(self.sign(header, &claims)),
+        }
+    }
+
+    /// A JWT signed with this key under another party's key id `kid`: the key is the
+    /// operator's, registered at a provider that names it so (Apple's client secret, whose
+    /// `kid` is the Key ID Apple gave the key).
+    pub async fn sign_for<T: Serialize>(
+        &self,
+        crypto: Option<&dyn PlatformCrypto>,
+        kid: &str,
+        custom: T,
+        now: i64,
+        lifetime: u64,
+    ) -> Result<String, PortError> {
+        self.sign_by(crypto, &Header::empty().with_key_id(kid), custom, now, lifetime).await
+    }
+
     fn validate<T: DeserializeOwned + Clone>(&self, untrusted: &UntrustedToken<'_>) -> Result<Token<T>, TokenError> {
         match &self.key {
             PrivateKey::Rsa(_, k, _, _) => Rsa::rs256().validator(k).validate(untrusted),
@@ -271,24 +316,7 @@ impl Keyring {
         if let Some(typ) = typ {
             header = header.with_token_type(typ);
         }
-        let mut claims = Claims::new(custom);
-        claims.issued_at = timestamp(now);
-        claims.expiration = timestamp(now + lifetime as i64);
-        match (&key.key, crypto) {
-            (PrivateKey::Rsa(_, _, der, _), Some(signer)) => {
-                let capture = Captured::new(Alg::RS256);
-                let unsigned = capture.token(&header, &claims, &()).unwrap_or_default();
-                let signature = signer.sign_rs256(&key.kid, der, &capture.input.take()).await?;
-                Ok(format!("{unsigned}{}", b64url(&signature)))
-            }
-            (PrivateKey::Es256(_, _, der, _), Some(signer)) => {
-                let capture = Captured::new(Alg::ES256);
-                let unsigned = capture.token(&header, &claims, &()).unwrap_or_default();
-                let signature = signer.sign_es256(&key.kid, der, &capture.input.take()).await?;
-                Ok(format!("{unsigned}{}", b64url(&signature)))
-            }
-            _ => Ok(key.sign(&header, &claims)),
-        }
+        key.sign_by(crypto, &header, custom, now, lifetime).await
     }
 
     fn verify_signature<T: DeserializeOwned + Clone>(

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use crate::core::config::{err, ConfigError, Secrets};
-use crate::core::jose::Alg;
+use crate::core::jose::{Alg, SigningKey};
 use crate::core::secret::Secret;
 
 /// The options of an OAuth-based kind that name keyedge as a client and the endpoints.
@@ -41,6 +41,19 @@ pub enum UpstreamClientAuth {
     /// `private_key_jwt` (RFC 7523): an assertion signed with keyedge's own signing key for
     /// `alg`, whose public half the IdP reads from keyedge's `/jwks`.
     PrivateKeyJwt(Alg),
+    /// A client secret that is a JWT keyedge signs with the operator's key for each token
+    /// request, sent as `client_secret` in the body (Sign in with Apple).
+    SignedSecret(SignedClientSecret),
+}
+
+/// The claims and key of a [`UpstreamClientAuth::SignedSecret`]: `iss`, `sub` (the client id)
+/// and `aud`, signed with `key` under the provider's name for it, `key_id`.
+#[derive(Debug, Clone)]
+pub struct SignedClientSecret {
+    pub key: std::sync::Arc<SigningKey>,
+    pub key_id: String,
+    pub issuer: String,
+    pub audience: String,
 }
 
 /// `client_auth_method` of an upstream provider and the secret or key it needs.

@@ -19,7 +19,7 @@ use std::fmt;
 use crate::core::claims::StandardClaims;
 use crate::core::jose::Keyring;
 use crate::core::ports::{PortError, Ports};
-use client_config::UpstreamClientAuth;
+use client_config::{SignedClientSecret, UpstreamClientAuth};
 
 /// An `oauth2` client with authorization and token endpoints, for token responses `TR`.
 pub(crate) type CodeClient<TR> = oauth2::Client<
@@ -55,6 +55,8 @@ struct AssertionClaims<'a> {
 
 /// Lifetime of a client assertion: it is used at once.
 const ASSERTION_LIFETIME: u64 = 60;
+/// Lifetime of a signed client secret: made for one token request (Apple allows six months).
+const SIGNED_SECRET_LIFETIME: u64 = 300;
 
 impl ClientSettings<'_> {
     pub(crate) fn client<TR: TokenResponse>(&self) -> Result<CodeClient<TR>, UpstreamError> {
@@ -75,14 +77,48 @@ impl ClientSettings<'_> {
                 .set_client_secret(ClientSecret::new(s.expose().to_owned()))
                 .set_auth_type(AuthType::RequestBody),
             // The assertion goes in the body; `client_id` is sent there too (RFC 7523 §3).
-            UpstreamClientAuth::SecretJwt(_) | UpstreamClientAuth::PrivateKeyJwt(_) => {
-                unconfigured.set_auth_type(AuthType::RequestBody)
-            }
+            // A signed secret is made per request and added to the body with `client_id`.
+            UpstreamClientAuth::SecretJwt(_)
+            | UpstreamClientAuth::PrivateKeyJwt(_)
+            | UpstreamClientAuth::SignedSecret(_) => unconfigured.set_auth_type(AuthType::RequestBody),
         };
         Ok(client
             .set_auth_uri(AuthUrl::from_url(self.authorization.clone()))
             .set_token_uri(TokenUrl::from_url(self.token.clone()))
             .set_redirect_uri(redirect))
+    }
+
+    /// The body parameters that authenticate keyedge besides what the `oauth2` client sends:
+    /// a JWT `client_assertion` (RFC 7523 §2.2), or a signed `client_secret`.
+    async fn credentials(
+        &self,
+        keys: &Keyring,
+        ports: &Ports<'_>,
+    ) -> Result<Vec<(&'static str, String)>, UpstreamError> {
+        Ok(match self.auth {
+            UpstreamClientAuth::SignedSecret(s) => vec![("client_secret", self.signed_secret(s, ports).await?)],
+            _ => match self.assertion(keys, ports).await? {
+                Some(a) => vec![("client_assertion_type", JWT_BEARER.to_owned()), ("client_assertion", a)],
+                None => Vec::new(),
+            },
+        })
+    }
+
+    /// A client secret signed for this request (Apple's: ES256, `kid` the key's Key ID, `iss`
+    /// the Team ID, `sub` the client id, `aud` the provider; at most six months, here
+    /// [`SIGNED_SECRET_LIFETIME`]).
+    async fn signed_secret(&self, s: &SignedClientSecret, ports: &Ports<'_>) -> Result<String, UpstreamError> {
+        #[derive(Serialize)]
+        struct SecretClaims<'a> {
+            iss: &'a str,
+            sub: &'a str,
+            aud: &'a str,
+        }
+        let claims = SecretClaims { iss: &s.issuer, sub: self.client_id, aud: &s.audience };
+        s.key
+            .sign_for(ports.crypto, &s.key_id, claims, ports.clock.now(), SIGNED_SECRET_LIFETIME)
+            .await
+            .map_err(|e| UpstreamError::Unavailable(format!("client secret: {e}")))
     }
 
     /// The `client_assertion` for JWT client authentication (RFC 7523 §2.2), if configured:
@@ -97,7 +133,9 @@ impl ClientSettings<'_> {
         };
         let failed = |e: String| UpstreamError::Unavailable(format!("client assertion: {e}"));
         match self.auth {
-            UpstreamClientAuth::SecretBasic(_) | UpstreamClientAuth::SecretPost(_) => Ok(None),
+            UpstreamClientAuth::SecretBasic(_)
+            | UpstreamClientAuth::SecretPost(_)
+            | UpstreamClientAuth::SignedSecret(_) => Ok(None),
             UpstreamClientAuth::SecretJwt(secret) => {
                 use jwt_compact::{alg::Hs256, alg::Hs256Key, AlgorithmExt, Claims, Header};
                 let mut c = Claims::new(claims);
@@ -123,14 +161,13 @@ impl ClientSettings<'_> {
         pkce_verifier: Option<&str>,
     ) -> Result<TR, UpstreamError> {
         let client = self.client::<TR>()?;
-        let assertion = self.assertion(keys, ports).await?;
+        let credentials = self.credentials(keys, ports).await?;
         let mut request = client.exchange_code(AuthorizationCode::new(code.to_owned()));
         if let Some(v) = pkce_verifier {
             request = request.set_pkce_verifier(PkceCodeVerifier::new(v.to_owned()));
         }
-        if let Some(a) = assertion {
-            request =
-                request.add_extra_param("client_assertion_type", JWT_BEARER).add_extra_param("client_assertion", a);
+        for (name, value) in credentials {
+            request = request.add_extra_param(name, value);
         }
         let send = |req: oauth2::HttpRequest| ports.http.send(req);
         request.request_async(&send).await.map_err(token_error)
@@ -144,12 +181,11 @@ impl ClientSettings<'_> {
         refresh_token: &str,
     ) -> Result<TR, UpstreamError> {
         let client = self.client::<TR>()?;
-        let assertion = self.assertion(keys, ports).await?;
+        let credentials = self.credentials(keys, ports).await?;
         let token = RefreshToken::new(refresh_token.to_owned());
         let mut request = client.exchange_refresh_token(&token);
-        if let Some(a) = assertion {
-            request =
-                request.add_extra_param("client_assertion_type", JWT_BEARER).add_extra_param("client_assertion", a);
+        for (name, value) in credentials {
+            request = request.add_extra_param(name, value);
         }
         let send = |req: oauth2::HttpRequest| ports.http.send(req);
         request.request_async(&send).await.map_err(token_error)

@@ -5,7 +5,7 @@ use serde_json::Value;
 use toml::map::Map;
 use toml::Value as T;
 
-use super::{flag, text, Conversion};
+use super::{env_name, flag, text, Conversion};
 use crate::core::upstream::presets::Preset;
 
 /// Keycloak's social provider ids and keyedge's preset for each.
@@ -22,11 +22,24 @@ pub(super) const SOCIAL: &[(&str, Preset)] = &[
     // Keycloak's Twitter provider signs in with OAuth 1.0a; kind = "x" with OAuth 2.0.
     ("twitter", Preset::X),
     ("stackoverflow", Preset::StackOverflow),
+    // Keycloak has no Apple provider either (the community extensions' id is `apple`).
+    ("apple", Preset::Apple),
 ];
 
 /// Config keys of Keycloak's social providers that [`preset_options`] reads.
-pub(super) const PRESET_CONFIG: &[&str] =
-    &["hostedDomain", "offlineAccess", "userIp", "baseUrl", "apiUrl", "tenantId", "fetchedFields", "key"];
+pub(super) const PRESET_CONFIG: &[&str] = &[
+    "hostedDomain",
+    "offlineAccess",
+    "userIp",
+    "baseUrl",
+    "apiUrl",
+    "tenantId",
+    "fetchedFields",
+    "key",
+    "teamId",
+    "keyId",
+    "p8Content",
+];
 
 /// The options of Keycloak's social provider `preset` that keyedge's preset takes (Keycloak's
 /// GoogleIdentityProviderFactory and GitHubIdentityProviderFactory config properties).
@@ -99,6 +112,14 @@ pub(super) fn preset_options(
                 "identity provider `{alias}`: no `key`: set key to the app's Key from Stack Apps"
             )),
         },
+        // The extensions' `teamId` and `keyId` (klausbetz/apple-identity-provider-keycloak).
+        Preset::Apple => {
+            for (from, to) in [("teamId", "team_id"), ("keyId", "key_id")] {
+                if let Some(v) = text(config, from) {
+                    out.insert(to.into(), T::String(v));
+                }
+            }
+        }
         // MicrosoftIdentityProviderConfig's `tenantId` (blank: `common`).
         Preset::Microsoft => {
             if let Some(tenant) = text(config, "tenantId").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
@@ -106,4 +127,27 @@ pub(super) fn preset_options(
             }
         }
     }
+}
+
+/// How the preset authenticates, the way its provider documents: the client secret (in the
+/// body, or in HTTP Basic for Bitbucket), or for Apple a key that signs one.
+pub(super) fn client_auth(preset: Preset, alias: &str, method: &str, out: &mut Map<String, T>, c: &mut Conversion) {
+    if preset == Preset::Apple {
+        let name = env_name("IDP_", alias, "_KEY");
+        c.report.push(format!(
+            "identity provider `{alias}`: the .p8 key (the extension's `p8Content`) goes in the secret {name}; kind = \"apple\" signs its client secret with it"
+        ));
+        out.insert("private_key_env".into(), T::String(name.clone()));
+        c.secrets.push(name);
+        return;
+    }
+    if !["client_secret_basic", "client_secret_post"].contains(&method) {
+        c.report.push(format!(
+            "identity provider `{alias}`: client authentication `{method}`: kind = \"{}\" sends the client secret; set client_secret_env",
+            preset.kind()
+        ));
+    }
+    let name = env_name("IDP_", alias, "_SECRET");
+    out.insert("client_secret_env".into(), T::String(name.clone()));
+    c.secrets.push(name);
 }

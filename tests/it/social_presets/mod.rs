@@ -4,6 +4,7 @@
 //! public docs, linked in each stand-in), overriding only the base URL or issuer; the login
 //! page, the configuration's refusals and the Keycloak import are checked here.
 
+mod apple;
 mod bitbucket;
 mod discord;
 mod facebook;

@@ -147,6 +147,14 @@ pub struct OidcProvider {
     /// The provider ignores `nonce` and its ID tokens carry none (LinkedIn): none is sent
     /// or required; the `state` and the confidential client's code exchange bind the login.
     pub nonce_unsupported: bool,
+    /// The provider answers with a form post to the redirect URI (OAuth 2.0 Form Post
+    /// Response Mode, `response_mode=form_post`), which Apple requires when a name or email
+    /// is asked for: keyedge asks for it, and `/broker/{alias}/endpoint` takes the POST.
+    pub form_post: bool,
+    /// The user's name arrives only in the first authorization's `user` form field (Apple),
+    /// never in the ID token: it is read as a profile hint, and a later login without it keeps
+    /// the name the account has.
+    pub name_in_user_field: bool,
 }
 
 /// Microsoft's tenants (https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens#validate-the-issuer).
@@ -286,6 +294,8 @@ pub(crate) fn provider(
         tenant_issuer: None,
         email_evidence: EmailEvidence::Claim,
         nonce_unsupported: false,
+        form_post: false,
+        name_in_user_field: false,
     })
 }
 

@@ -3,6 +3,7 @@
 //! §3.1.3.7 on the ID token.
 
 pub mod config;
+pub mod form_post;
 
 use oauth2::basic::BasicTokenType;
 use oauth2::{CsrfToken, ExtraTokenFields, Scope, StandardTokenResponse, TokenResponse};
@@ -223,6 +224,9 @@ pub fn begin(
     for (name, value) in &cfg.authorization_params {
         request = request.add_extra_param(*name, value.clone());
     }
+    if cfg.form_post {
+        request = request.add_extra_param("response_mode", "form_post");
+    }
     let (url, _) = request.url();
     Ok((url, secrets))
 }
@@ -437,6 +441,7 @@ pub async fn complete(
         .is_some_and(|email| (idp.trust_email || profile.email_verified) && cfg.email_evidence.covers(email, &raw));
     profile.phone_number_verified &= profile.phone_number.is_some();
     profile.address = profile.address.filter(Value::is_object);
+    form_post::take_user_field(cfg, params, &mut profile);
     if cfg.split_name {
         profile.split_full_name();
     }

@@ -1,12 +1,14 @@
 //! Social login presets: `kind = "github"` (and the others) with a `client_id` and a
-//! `client_secret_env` is a working provider. A preset is data on top of the generic kinds —
+//! `client_secret_env` (Apple: a key) is a working provider. A preset is data on top of the generic kinds —
 //! the provider's endpoints, scopes, where its claims are, its name and icon, which email
 //! counts as verified, extra authorization parameters — plus, where a provider needs what the
 //! generic kinds lack, a named switch of theirs (GitHub's email list, Google's hosted domain,
-//! Facebook's `appsecret_proof`, Stack Exchange's token answer and query-parameter token).
+//! Facebook's `appsecret_proof`, Stack Exchange's token answer and query-parameter token, Apple's form post,
+//! signed client secret and name in the `user` field).
 //! Each preset module reads its own few options and builds an `OidcProvider` or an
 //! `OAuth2Provider`; the flows are those of `oidc` and `plain_oauth2`.
 
+pub mod apple;
 pub mod bitbucket;
 pub mod discord;
 pub mod facebook;
@@ -40,10 +42,11 @@ pub enum Preset {
     Facebook,
     X,
     StackOverflow,
+    Apple,
 }
 
 impl Preset {
-    pub const ALL: [Preset; 10] = [
+    pub const ALL: [Preset; 11] = [
         Preset::GitHub,
         Preset::Google,
         Preset::GitLab,
@@ -54,6 +57,7 @@ impl Preset {
         Preset::Facebook,
         Preset::X,
         Preset::StackOverflow,
+        Preset::Apple,
     ];
 
     /// Its `kind` in the configuration.
@@ -69,6 +73,7 @@ impl Preset {
             Preset::Facebook => "facebook",
             Preset::X => "x",
             Preset::StackOverflow => "stackoverflow",
+            Preset::Apple => "apple",
         }
     }
 
@@ -85,6 +90,7 @@ impl Preset {
             Preset::Facebook => "Facebook",
             Preset::X => "X",
             Preset::StackOverflow => "Stack Overflow",
+            Preset::Apple => "Apple",
         }
     }
 
@@ -130,7 +136,7 @@ impl Preset {
             | Preset::Facebook
             | Preset::X
             | Preset::StackOverflow => "oauth2",
-            Preset::Google | Preset::GitLab | Preset::Microsoft | Preset::LinkedIn => "oidc",
+            Preset::Google | Preset::GitLab | Preset::Microsoft | Preset::LinkedIn | Preset::Apple => "oidc",
         }
     }
 }
@@ -209,6 +215,8 @@ fn oidc(preset: Preset, issuer: String, client: PresetClient, path: &str) -> Res
         tenant_issuer: None,
         email_evidence: EmailEvidence::Claim,
         nonce_unsupported: false,
+        form_post: false,
+        name_in_user_field: false,
     })
 }
 
