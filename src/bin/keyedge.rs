@@ -30,8 +30,9 @@ fn main() -> std::process::ExitCode {
             }
         }
         Some("import-keycloak") => {
-            let Some(path) = args.get(1) else {
-                eprintln!("usage: keyedge import-keycloak realm-export.json > idps.toml");
+            let allow_skipped = args.iter().any(|a| a == "--allow-skipped");
+            let Some(path) = args.iter().skip(1).find(|a| !a.starts_with("--")) else {
+                eprintln!("usage: keyedge import-keycloak [--allow-skipped] realm-export.json > idps.toml");
                 return ExitCode::from(2);
             };
             match std::fs::read_to_string(path)
@@ -40,7 +41,9 @@ fn main() -> std::process::ExitCode {
             {
                 Ok(c) => {
                     println!("# Converted from the Keycloak realm export {path} by `keyedge import-keycloak`.");
-                    println!("# Review it, then append it to keyedge.toml.\n");
+                    println!(
+                        "# Review it, then merge it into keyedge.toml (top-level settings first, then the tables).\n"
+                    );
                     print!("{}", c.toml);
                     for line in &c.report {
                         eprintln!("not carried over: {line}");
@@ -48,7 +51,21 @@ fn main() -> std::process::ExitCode {
                     for s in &c.secrets {
                         eprintln!("secret: npx wrangler secret put {s}");
                     }
-                    ExitCode::SUCCESS
+                    for line in &c.skipped {
+                        eprintln!("skipped: {line}");
+                    }
+                    for line in &c.errors {
+                        eprintln!("error: {line}");
+                    }
+                    if !c.errors.is_empty() {
+                        eprintln!("import-keycloak: fix the errors above before using this configuration");
+                        ExitCode::FAILURE
+                    } else if !c.skipped.is_empty() && !allow_skipped {
+                        eprintln!("import-keycloak: identity providers were skipped; run again with --allow-skipped to accept that");
+                        ExitCode::FAILURE
+                    } else {
+                        ExitCode::SUCCESS
+                    }
                 }
                 Err(e) => {
                     eprintln!("{path}: {e}");
@@ -58,7 +75,7 @@ fn main() -> std::process::ExitCode {
         }
         _ => {
             eprintln!(
-                "usage:\n  keyedge check [keyedge.toml]\n  keyedge import-keycloak realm-export.json > idps.toml"
+                "usage:\n  keyedge check [keyedge.toml]\n  keyedge import-keycloak [--allow-skipped] realm-export.json > idps.toml"
             );
             ExitCode::from(2)
         }

@@ -20,6 +20,12 @@ pub struct Conversion {
     pub report: Vec<String>,
     /// Secret names the operator must set.
     pub secrets: Vec<String>,
+    /// Identity providers not converted, each with why: the import fails unless the operator
+    /// accepts that (`--allow-skipped`).
+    pub skipped: Vec<String>,
+    /// What must be fixed before the configuration can work (a wildcard redirect URI), each
+    /// with the fix: the import fails.
+    pub errors: Vec<String>,
 }
 
 fn text(v: &Value, key: &str) -> Option<String> {
@@ -107,7 +113,11 @@ fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
                 m
             }
             None => {
-                c.report.push(format!("identity provider `{alias}`: provider `{other}` is not supported (skipped)"));
+                let why = match other {
+                    "saml" => "SAML 2.0 identity providers are not supported yet".to_owned(),
+                    _ => format!("keyedge has no kind for Keycloak's provider `{other}`"),
+                };
+                c.skipped.push(format!("identity provider `{alias}` (provider `{other}`): {why}"));
                 return None;
             }
         },
@@ -384,8 +394,10 @@ fn convert_client(cl: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
         .filter(|u| {
             let wildcard = u.contains('*');
             if wildcard {
-                c.report.push(format!(
-                    "client `{id}`: redirect URI `{u}` has a wildcard; keyedge matches exactly — list each URI"
+                c.errors.push(format!(
+                    "client `{id}`: redirect URI `{u}` has a wildcard, which keyedge never matches (RFC 9700 §2.1: exact \
+                     matching only); fix: replace it in redirect_uris with each URI the app really sends, e.g. `{}`",
+                    u.replace("/*", "/callback").replace('*', "")
                 ));
             }
             !wildcard
@@ -474,10 +486,43 @@ fn allowed_scopes(cl: &Value) -> Option<Vec<String>> {
 const BUILTIN_CLIENTS: &[&str] =
     &["account", "account-console", "admin-cli", "broker", "realm-management", "security-admin-console"];
 
+/// Keycloak's realm settings (RealmRepresentation) that keyedge has at its top level: token and
+/// session lifespans in seconds. Settings keyedge has no counterpart for are reported.
+fn realm_settings(realm: &Value, c: &mut Conversion) -> Map<String, T> {
+    let mut out = Map::new();
+    let seconds = |key: &str| realm.get(key).and_then(Value::as_i64).filter(|s| *s > 0);
+    for (from, to) in [
+        ("accessTokenLifespan", "access_token_lifetime"),
+        // Keycloak's ID tokens live as long as its access tokens.
+        ("accessTokenLifespan", "id_token_lifetime"),
+        ("accessCodeLifespan", "code_lifetime"),
+        ("ssoSessionMaxLifespan", "session_lifetime"),
+    ] {
+        if let Some(s) = seconds(from) {
+            out.insert(to.into(), T::Integer(s));
+        }
+    }
+    if let Some(idle) = seconds("ssoSessionIdleTimeout") {
+        c.report.push(format!(
+            "realm: SSO session idle timeout ({idle} s): keyedge sessions end after session_lifetime, not when idle \
+             (an idle clock would write storage on every request at the edge)"
+        ));
+    }
+    if let Some(max) =
+        seconds("offlineSessionMaxLifespan").filter(|_| flag(realm, "offlineSessionMaxLifespanEnabled") == Some(true))
+    {
+        c.report.push(format!(
+            "realm: offline session max lifespan ({max} s): set offline_token_lifetime on the clients that use offline_access"
+        ));
+    }
+    out
+}
+
 /// Converts a realm export (JSON text).
 pub fn convert(export: &str) -> Result<Conversion, String> {
     let realm: Value = serde_json::from_str(export).map_err(|e| format!("not a JSON realm export: {e}"))?;
     let mut c = Conversion::default();
+    let mut doc = realm_settings(&realm, &mut c);
     let mut idps: Vec<Map<String, T>> = Vec::new();
     for idp in realm.get("identityProviders").and_then(Value::as_array).into_iter().flatten() {
         if let Some(t) = convert_idp(idp, &mut c) {
@@ -508,7 +553,6 @@ pub fn convert(export: &str) -> Result<Conversion, String> {
             clients.push(T::Table(t));
         }
     }
-    let mut doc = Map::new();
     if !clients.is_empty() {
         doc.insert("clients".into(), T::Array(clients));
     }

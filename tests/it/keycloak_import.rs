@@ -91,12 +91,10 @@ fn everything_not_carried_over_is_reported() {
     let (_, c) = converted();
     let report = c.report.join("\n");
     for expected in [
-        "identity provider `partner-saml`: provider `saml` is not supported",
         "identity provider `corp-oidc`: post login flow `otp check`",
         "identity provider `corp-oidc`: config `forwardParameters` is not carried over",
         "mapper `script` of `corp-oidc`: kind `oidc-advanced-group-idp-mapper` is not supported",
         "mapper `saml attr` of `partner-saml`: kind `saml-user-attribute-idp-mapper` is not supported",
-        "client `openmetadata`: redirect URI `https://metadata.acme.example/*` has a wildcard",
         "client `openmetadata`: direct access grants (password) are not offered",
         "client `spa`: the implicit flow is not offered",
         "client `legacy-saml`: protocol saml is not supported",
@@ -105,6 +103,79 @@ fn everything_not_carried_over_is_reported() {
     ] {
         assert!(report.contains(expected), "missing `{expected}` in:\n{report}");
     }
+}
+
+/// Issue 16: nothing is dropped silently. A provider keyedge cannot convert is listed by name
+/// with the reason (and fails the import unless `--allow-skipped`); a wildcard redirect URI is
+/// an error with the fix (keyedge matches exactly).
+#[test]
+fn skipped_providers_and_wildcards_are_named_with_the_reason_and_the_fix() {
+    let (_, c) = converted();
+    assert_eq!(
+        c.skipped,
+        ["identity provider `partner-saml` (provider `saml`): SAML 2.0 identity providers are not supported yet"]
+    );
+    assert_eq!(c.errors.len(), 1, "{:?}", c.errors);
+    let e = &c.errors[0];
+    assert!(e.contains("client `openmetadata`: redirect URI `https://metadata.acme.example/*` has a wildcard"), "{e}");
+    assert!(e.contains("fix: replace it in redirect_uris with each URI the app really sends"), "{e}");
+    assert!(
+        !c.report.iter().any(|r| r.contains("partner-saml`: provider") || r.contains("wildcard")),
+        "{:?}",
+        c.report
+    );
+}
+
+/// The command fails on errors, and on skipped providers unless `--allow-skipped`; it always
+/// prints the configuration and says why.
+#[test]
+fn the_command_fails_on_skipped_providers_unless_allowed_and_always_on_errors() {
+    let run = |args: &[&str], export: &str| {
+        let dir = std::env::temp_dir().join(format!("keyedge-import-{}-{}", std::process::id(), args.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("realm.json");
+        std::fs::write(&file, export).unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_keyedge"));
+        cmd.arg("import-keycloak").args(args).arg(&file);
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, stderr) = run(&[], EXPORT);
+    assert!(
+        !ok && stdout.contains("[[identity_providers]]") && stderr.contains("error: client `openmetadata`"),
+        "{stderr}"
+    );
+    let saml_only = r#"{"realm": "r", "identityProviders": [
+        {"alias": "corp", "providerId": "saml", "config": {}},
+        {"alias": "gh", "providerId": "github", "config": {"clientId": "x"}}]}"#;
+    let (ok, stdout, stderr) = run(&[], saml_only);
+    assert!(!ok, "skipped without --allow-skipped fails");
+    assert!(
+        stderr.contains("skipped: identity provider `corp` (provider `saml`)") && stderr.contains("--allow-skipped"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("kind = \"github\""), "{stdout}");
+    let (ok, _, stderr) = run(&["--allow-skipped"], saml_only);
+    assert!(ok, "{stderr}");
+}
+
+/// Realm settings that matter: token and session lifespans; those keyedge has no counterpart
+/// for (the SSO session idle timeout) are reported.
+#[test]
+fn realm_lifespans_carry_over_and_the_idle_timeout_is_reported() {
+    let export = r#"{"realm": "r", "accessTokenLifespan": 600, "accessCodeLifespan": 90,
+        "ssoSessionIdleTimeout": 1800, "ssoSessionMaxLifespan": 43200}"#;
+    let c = convert(export).unwrap();
+    let text = format!("issuer = \"https://login.acme.example\"\n{}", c.toml);
+    let secrets = |name: &str| crate::common::secrets(name);
+    let config = Config::load(&text, &secrets).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!((config.access_token_lifetime, config.id_token_lifetime), (600, 600));
+    assert_eq!((config.code_lifetime, config.session_lifetime), (90, 43200));
+    assert!(c.report.iter().any(|r| r.contains("idle timeout (1800 s)")), "{:?}", c.report);
 }
 
 #[test]
