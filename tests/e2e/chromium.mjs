@@ -47,9 +47,13 @@ export async function assertAccessible(page, name) {
   await page.evaluate(axeSource);
   const result = await page.evaluate(() => globalThis.axe.run(document, {
     runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] },
-    resultTypes: ['violations'],
+    resultTypes: ['violations', 'incomplete'],
   }));
   writeFileSync(`${ARTIFACTS}axe-${name}.json`, JSON.stringify(result.violations, null, 2));
+  // axe really looked at the page (a scan that checked nothing would pass anything).
+  assert.ok(result.passes.length > 10, `${name}: axe checked only ${result.passes.length} rules`);
+  console.log(`axe ${name}: ${result.passes.length} rules passed, ${result.violations.length} violated, ${result.incomplete.length} to review by hand`);
+  for (const v of result.incomplete) console.log(`axe ${name}: to review: ${v.impact} ${v.id} (${v.nodes.length}×)`);
   for (const v of result.violations) {
     console.log(`axe ${name}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.length}×: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')})`);
   }
