@@ -32,22 +32,27 @@ const sha256 = (s) => createHash('sha256').update(s).digest();
 const now = () => Math.floor(Date.now() / 1000);
 const token = (prefix) => `${prefix}${randomBytes(16).toString('hex')}`;
 const json = (status, body, headers = {}) => ({ status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(body) });
-/** `{"error": code, "error_description": description}`, RFC 6749 §5.2's shape. */
-const oauthError = (status, error, error_description) => json(status, error_description === undefined ? { error } : { error, error_description });
 
 /**
  * The providers. Each entry:
  * - `clientId`, `scopes` (each must be asked for; an array of alternatives counts if any is),
  *   `pkce`: 'required' (S256), 'optional' (checked when sent) or 'refused' (LinkedIn),
- * - `authorize`, `token`, `apis` paths under the prefix; `clientAuth`: 'basic', 'post' or
- *   'either' (as the provider accepts); `tokenQuery` when the provider also takes the
- *   exchange's parameters in the query (Facebook),
+ * - `authorize`, `token`: paths under the prefix; `clientAuth`: 'basic', 'post' or 'either'
+ *   (as the provider accepts); `tokenMethods` and `tokenQuery` when the provider also takes
+ *   the exchange as GET with its parameters in the query (Facebook),
  * - `deny`: the refusal's redirect parameters; `tokenError(kind)`: its token endpoint's
- *   answer for 'invalid_client' and 'invalid_grant'; `apiError(kind)` for a bad token,
+ *   answer for 'invalid_client' and 'invalid_grant', `[status, body]` (or a body sent with
+ *   200, GitHub); `apiError()` for a bad token,
  * - `users`: the test users (`key` → the provider's view of them),
  * - `tokenAnswer(user, grant)`: the token endpoint's success answer,
- * - `apis`: `{ 'GET /path': (user, grant, req) => answer }`, the token read by `apiToken`,
- * - `oidc`: { issuer path, discovery, jwks, claims(user, grant) } for OpenID Connect ones.
+ * - `apis`: `{ 'GET /path': (user, grant, req, url, secret) => answer }`, the token read
+ *   from `Authorization: Bearer` (or as `apiToken` says); `:name` in a path is one segment;
+ *   `apiCheck(req)`: what every API call needs besides the token (GitHub's User-Agent),
+ * - `oidc` for the OpenID Connect ones: `discovery(issuer, prefix)` (at `discoveryPath`,
+ *   by default /.well-known/openid-configuration), the `jwks` path (`jwkUse: false`: keys
+ *   without `use`), the ID token's `claims(user, grant)` besides iss/aud/iat/exp, and
+ *   `issuerFor(prefix, user)` when the issuer depends on the user (Microsoft's tenants);
+ *   `issuerSuffix`: the issuer is the prefix plus this (LinkedIn's /oauth).
  */
 export const PROVIDERS = {
   // https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps
@@ -195,7 +200,6 @@ export const PROVIDERS = {
     clientId: '00000000-0000-0000-0000-00005ta4d1n0',
     scopes: ['openid'],
     pkce: 'optional',
-    prefixTenant: true,
     authorize: '/common/oauth2/v2.0/authorize',
     token: '/common/oauth2/v2.0/token',
     clientAuth: 'either',
@@ -345,8 +349,8 @@ export const PROVIDERS = {
     clientId: '1234567890123456',
     scopes: ['public_profile'],
     pkce: 'optional',
-    authorize: /^\/v\d+\.\d+\/dialog\/oauth$/,
-    token: /^\/graph\/v\d+\.\d+\/oauth\/access_token$/,
+    authorize: '/:version/dialog/oauth',
+    token: '/graph/:version/oauth/access_token',
     tokenMethods: ['GET', 'POST'],
     tokenQuery: true,
     clientAuth: 'post',
@@ -362,7 +366,7 @@ export const PROVIDERS = {
     },
     tokenAnswer: (u, g) => ({ access_token: g.accessToken, token_type: 'bearer', expires_in: 5183944 }),
     apis: {
-      [/^GET \/graph\/v\d+\.\d+\/me$/]: (u, g, req, url, secret) => {
+      'GET /graph/:version/me': (u, g, req, url, secret) => {
         const proof = url.searchParams.get('appsecret_proof');
         if (!proof) return json(400, graphError('API calls from the server require an appsecret_proof argument', 'GraphMethodException', 100));
         if (proof !== createHmac('sha256', secret).update(g.accessToken).digest('hex')) {
@@ -472,7 +476,8 @@ function consentPage(kind, tx, users) {
 
 const html = (status, body) => ({ status, headers: { 'content-type': 'text/html; charset=utf-8' }, body });
 const redirect = (url) => ({ status: 302, headers: { location: url }, body: '' });
-const matches = (pattern, s) => (pattern instanceof RegExp ? pattern.test(s) : pattern === s);
+/** Whether `path` is `pattern`, where `:name` stands for one path segment (`/:version/me`). */
+const matches = (pattern, path) => new RegExp(`^${pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:\w+/g, '[^/]+')}$`).test(path);
 
 /** One provider's state: pending authorizations, codes, tokens, its signing key. */
 function makeProvider(kind, p, secret) {
@@ -509,7 +514,7 @@ function makeProvider(kind, p, secret) {
     if (q.get('response_type') !== 'code') return bad(`response_type ${q.get('response_type')}`);
     if (!q.get('state')) return bad('no state');
     const scope = q.get('scope') ?? '';
-    const scopes = scope.split(p.scopeSeparator ?? /[ ,]/);
+    const scopes = scope.split(/[ ,]/);
     const missing = p.scopes.filter((s) => !(Array.isArray(s) ? s : [s]).some((alt) => scopes.includes(alt)));
     if (missing.length) return bad(`scope "${scope}" lacks ${missing.flat().join(' or ')}`);
     const challenge = q.get('code_challenge');
@@ -589,9 +594,8 @@ function makeProvider(kind, p, secret) {
 
   function api(req, url, path) {
     const route = Object.keys(p.apis).find((r) => {
-      const [m, ...rest] = r.startsWith('/') ? ['', r] : r.split(' ');
-      if (r.startsWith('/^')) return new RegExp(r.slice(1, -1)).test(`${req.method} ${path}`);
-      return m === req.method && rest.join(' ') === path;
+      const [method, pattern] = r.split(' ');
+      return method === req.method && matches(pattern, path);
     });
     if (!route) return undefined;
     const checked = p.apiCheck?.(req);

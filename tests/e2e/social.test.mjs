@@ -129,7 +129,7 @@ for (const c of CASES) {
   test(`${c.label}: the stand-in takes the client secret only the provider's way`, async () => {
     const p = PROVIDERS[c.alias];
     const secret = servers.vars[secretVar(c.alias)];
-    const path = typeof p.token === 'string' ? p.token : '/graph/v19.0/oauth/access_token';
+    const path = p.token.replace(':version', 'v19.0');
     const post = (headers, body) => fetch(`${STANDINS}/${c.alias}${path}`, {
       method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...headers },
       body: new URLSearchParams({ grant_type: 'authorization_code', code: 'no-such-code', redirect_uri: `${KEYEDGE}/broker/${c.alias}/endpoint`, ...body }),
