@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the demo upstream IdPs, the social login stand-ins and keyedge (wrangler dev, local KV and Durable Objects) until
-# Ctrl-C. State persists in .wrangler/state between runs.
+# Runs the demo upstream IdPs, the social login stand-ins and keyedge (wrangler dev, local KV
+# and Durable Objects) until Ctrl-C. State persists in .wrangler/state between runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IDP_PORT=${IDP_PORT:-9090}

@@ -1,5 +1,6 @@
-// Starts the demo upstream IdPs, the social login stand-ins (dev/social-standins.mjs) and keyedge (`wrangler dev` on the real wasm build, fresh
-// local KV/Durable Object state) for the end-to-end tests, and stops them afterwards.
+// Starts the demo upstream IdPs, the social login stand-ins (dev/social-standins.mjs) and
+// keyedge (`wrangler dev` on the real wasm build, fresh local KV/Durable Object state) for the
+// end-to-end tests, and stops them afterwards.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -42,7 +43,7 @@ function start(cmd, args, env) {
   return { child, log };
 }
 
-/** Starts both servers; returns { vars, stop }. */
+/** Starts the servers; returns { vars, stop, logs, idpLogs, standinLogs }. */
 export async function startServers() {
   for (const port of [8787, 9090, 9091, 9092]) {
     if (await portBusy(port)) throw new Error(`port ${port} is in use (is \`make dev\` running?); stop it and run the tests again`);
