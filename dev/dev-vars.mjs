@@ -1,5 +1,6 @@
 // Writes .dev.vars (wrangler dev's secrets): fresh signing keys (RS256, ES256, EdDSA) and
-// random client secrets. Idempotent: existing entries are kept, missing ones are added.
+// random client secrets (the demo IdPs', the demo app's, the social stand-ins'). Idempotent:
+// existing entries are kept, missing ones are added.
 // Never committed (.gitignore).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
@@ -16,6 +17,9 @@ const wanted = {
   ENCRYPTION_KEY: () => randomBytes(32).toString('base64'),
   DEMO_APP_SECRET: secret,
   DEMO_IDP_SECRET: secret,
+  // The social login stand-ins' client secrets (dev/social-standins.mjs, secretVar()).
+  ...Object.fromEntries(['github', 'google', 'gitlab', 'microsoft', 'linkedin', 'discord', 'bitbucket', 'facebook', 'x',
+    'stackoverflow'].map((kind) => [`SOCIAL_${kind.toUpperCase()}_SECRET`, secret])),
 };
 const missing = Object.keys(wanted).filter((k) => !new RegExp(`^${k}=`, 'm').test(present));
 if (missing.length) {

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Runs the demo upstream IdP and keyedge (wrangler dev, local KV and Durable Objects) until
-# Ctrl-C. State persists in .wrangler/state between runs.
+# Runs the demo upstream IdPs, the social login stand-ins and keyedge (wrangler dev, local KV
+# and Durable Objects) until Ctrl-C. State persists in .wrangler/state between runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IDP_PORT=${IDP_PORT:-9090}
 PARTNER_PORT=${PARTNER_PORT:-9091}
+STANDINS_PORT=${STANDINS_PORT:-9092}
 PORT=${PORT:-8787}
-for p in "$IDP_PORT" "$PARTNER_PORT" "$PORT"; do
+for p in "$IDP_PORT" "$PARTNER_PORT" "$STANDINS_PORT" "$PORT"; do
   if (echo > "/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
     echo "port $p is in use: stop what runs there (another make dev?) and try again" >&2
     exit 1
@@ -16,13 +17,18 @@ node dev/demo-idp.mjs &
 IDP=$!
 IDP_ALIAS=partner IDP_NAME="Partner IdP" IDP_PORT=$PARTNER_PORT IDP_CLIENT_AUTH=private_key_jwt node dev/demo-idp.mjs &
 PARTNER=$!
-trap 'kill $IDP $PARTNER 2>/dev/null || true' EXIT
+# The social login presets (GitHub, Google, …) each log in through a local stand-in.
+STANDINS_PORT=$STANDINS_PORT node dev/social-standins.mjs &
+STANDINS=$!
+trap 'kill $IDP $PARTNER $STANDINS 2>/dev/null || true' EXIT
 cat <<MSG
 
   keyedge is starting at http://localhost:$PORT/
   Open it, click "Sign in", choose "Demo IdP" (or "Partner IdP") and sign in as
       alice / wonderland     (or bob / builder)
   On the account page, "Link Partner IdP" links the second upstream account.
+  The GitHub, Google, … buttons go to local stand-ins of those providers
+  (dev/social-standins.mjs on port $STANDINS_PORT): pick a test user or "Deny" there.
   The example site (examples/static-site) is behind keyedge's gate: / is public,
   /docs/ needs a sign-in, /staff/ the staff role (alice has it, bob does not).
   The demo app client is "demo-app"; its secret is DEMO_APP_SECRET in .dev.vars.

@@ -3,10 +3,12 @@
 // The partner identity is linked to the existing account by the mailed link (read from the
 // dev inbox), unlinked, linked again by re-authentication at the demo IdP; each IdP then signs
 // in to the same account. A user without names reviews the profile. Every first-login page
-// is saved as a screenshot in test-artifacts/.
+// is saved as a screenshot in test-artifacts/, and scanned by axe-core: the login page (with
+// every preset's button), review profile, account exists and check your email have no
+// serious accessibility violations.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ARTIFACTS, withServersAndChromium } from './chromium.mjs';
+import { ARTIFACTS, assertAccessible, withServersAndChromium } from './chromium.mjs';
 import { startServers, KEYEDGE } from './servers.mjs';
 
 const env = withServersAndChromium({ before, after }, startServers);
@@ -43,6 +45,15 @@ async function inbox(to) {
 
 let aliceId;
 
+test('the login page, with every provider\'s button, has no serious accessibility violations', async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${KEYEDGE}/login?return_to=%2Faccount`);
+  await page.getByRole('link', { name: 'Sign in with Stack Overflow' }).waitFor();
+  await assertAccessible(page, 'login');
+  await context.close();
+});
+
 test('first login through the demo IdP creates the account', async () => {
   const page = await startLogin('Demo IdP');
   assert.deepEqual(await linkedProviders(page), ['Demo IdP']);
@@ -54,10 +65,12 @@ test('the partner identity joins the account through the mailed link', async () 
   const page = await startLogin('Partner IdP');
   await page.getByRole('heading', { name: 'Account already exists' }).waitFor();
   await shot(page, 'first-login-confirm');
+  await assertAccessible(page, 'first-login-confirm');
   await page.getByRole('button', { name: 'Add to existing account' }).click();
   await page.getByRole('heading', { name: 'Check your email' }).waitFor();
   assert.match(await page.getByRole('status').textContent(), /a…e@example\.com/);
   await shot(page, 'first-login-email-sent');
+  await assertAccessible(page, 'first-login-email-sent');
 
   const mails = await inbox('alice@example.com');
   assert.equal(mails.length, 1);
@@ -100,10 +113,12 @@ test('a user without names reviews the profile, with errors shown inline', async
   await page.getByRole('heading', { name: 'Check your profile' }).waitFor();
   assert.equal(await page.getByLabel('Email').inputValue(), 'carol@example.com');
   await shot(page, 'first-login-review');
+  await assertAccessible(page, 'first-login-review');
   await page.getByRole('button', { name: 'Save and continue' }).click();
   await page.locator('#given_name-error').waitFor();
   assert.equal(await page.getByLabel('First name').getAttribute('aria-invalid'), 'true');
   await shot(page, 'first-login-review-errors');
+  await assertAccessible(page, 'first-login-review-errors');
   await page.getByLabel('First name').fill('Carol');
   await page.getByLabel('Last name').fill('Cooper');
   await page.getByRole('button', { name: 'Save and continue' }).click();

@@ -1,5 +1,6 @@
-// Starts the demo upstream IdP and keyedge (`wrangler dev` on the real wasm build, fresh
-// local KV/Durable Object state) for the end-to-end tests, and stops them afterwards.
+// Starts the demo upstream IdPs, the social login stand-ins (dev/social-standins.mjs) and
+// keyedge (`wrangler dev` on the real wasm build, fresh local KV/Durable Object state) for the
+// end-to-end tests, and stops them afterwards.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -10,6 +11,8 @@ import { readDevVars } from '../../dev/vars.mjs';
 export const KEYEDGE = 'http://localhost:8787';
 export const IDP = 'http://localhost:9090';
 export const PARTNER = 'http://localhost:9091';
+/** The social login stand-ins, one path prefix per preset (`${STANDINS}/github`, …). */
+export const STANDINS = 'http://localhost:9092';
 /** The partner IdP's access tokens live this long, so tests can watch them expire. */
 export const PARTNER_ACCESS_TTL = 15;
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -40,9 +43,9 @@ function start(cmd, args, env) {
   return { child, log };
 }
 
-/** Starts both servers; returns { vars, stop }. */
+/** Starts the servers; returns { vars, stop, logs, idpLogs, standinLogs }. */
 export async function startServers() {
-  for (const port of [8787, 9090, 9091]) {
+  for (const port of [8787, 9090, 9091, 9092]) {
     if (await portBusy(port)) throw new Error(`port ${port} is in use (is \`make dev\` running?); stop it and run the tests again`);
   }
   const state = mkdtempSync(join(tmpdir(), 'keyedge-e2e-'));
@@ -51,11 +54,12 @@ export async function startServers() {
     IDP_ALIAS: 'partner', IDP_NAME: 'Partner IdP', IDP_PORT: '9091', IDP_CLIENT_AUTH: 'private_key_jwt',
     IDP_ACCESS_TTL: String(PARTNER_ACCESS_TTL),
   });
+  const standins = start('node', ['dev/social-standins.mjs'], {});
   const wrangler = start(join(ROOT, 'node_modules/.bin/wrangler'),
     ['dev', '--config', 'dev/wrangler.toml', '--port', '8787', '--persist-to', state, '--show-interactive-dev-session=false'],
     { KEYEDGE_CONFIG: 'dev/keyedge.dev.toml', WRANGLER_SEND_METRICS: 'false' });
   const stop = () => {
-    for (const { child } of [idp, partner, wrangler]) {
+    for (const { child } of [idp, partner, standins, wrangler]) {
       try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
     }
     rmSync(state, { recursive: true, force: true });
@@ -63,6 +67,7 @@ export async function startServers() {
   try {
     await waitFor(`${IDP}/.well-known/openid-configuration`, idp.child, idp.log);
     await waitFor(`${PARTNER}/.well-known/openid-configuration`, partner.child, partner.log);
+    await waitFor(`${STANDINS}/`, standins.child, standins.log);
     await waitFor(`${KEYEDGE}/.well-known/openid-configuration`, wrangler.child, wrangler.log);
   } catch (e) {
     stop();
@@ -71,5 +76,6 @@ export async function startServers() {
   return {
     vars: readDevVars(join(ROOT, '.dev.vars')), stop, logs: () => wrangler.log.join(''),
     idpLogs: () => idp.log.join('') + partner.log.join(''),
+    standinLogs: () => standins.log.join(''),
   };
 }
