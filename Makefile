@@ -17,7 +17,7 @@ export WRANGLER_SEND_METRICS := false
 DEV_CONFIG ?= dev/keyedge.dev.toml
 
 # .dev.vars is phony: dev/dev-vars.mjs adds entries that newer versions need and keeps the rest.
-.PHONY: dev test fuzz soak bench profile tools node-tools rust-tools browser worker build unit lint e2e clean .dev.vars check deploy
+.PHONY: dev test fuzz soak bench profile tools node-tools rust-tools browser worker worker-realm build unit lint e2e clean .dev.vars check deploy
 
 dev: tools .dev.vars
 	@KEYEDGE_CONFIG=$(DEV_CONFIG) bash dev/run.sh
@@ -29,6 +29,7 @@ test: tools browser .dev.vars
 	cargo test
 	KEYEDGE_KV=strong cargo test --test it
 	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker
+	$(MAKE) --no-print-directory worker-realm
 	node bench/bench.mjs --smoke > /dev/null
 	node bench/profile.mjs discovery --seconds 1 > /dev/null
 	node --test --test-concurrency=1 tests/e2e/
@@ -73,6 +74,22 @@ $(STAMP): $(SOURCES)
 	KEYEDGE_CONFIG=$(CONFIG_FILE) worker-build --release
 	@touch $@
 
+# The Worker with a Keycloak realm's issuer (dev/keyedge.realm.toml) for
+# tests/e2e/realm.test.mjs, in build-realm/: worker-build writes to build/, so the
+# development build is moved aside meanwhile and put back.
+REALM_CONFIG := dev/keyedge.realm.toml
+REALM_STAMP := build-realm/.built
+worker-realm: $(REALM_STAMP)
+
+$(REALM_STAMP): $(shell find src www -type f) Cargo.toml Cargo.lock build.rs askama.toml $(REALM_CONFIG)
+	@rm -rf build.aside build-realm
+	@if [ -d build ]; then mv build build.aside; fi
+	KEYEDGE_CONFIG=$(REALM_CONFIG) worker-build --release; status=$$?; \
+	  if [ $$status -eq 0 ]; then mv build build-realm; else rm -rf build; fi; \
+	  if [ -d build.aside ]; then mv build.aside build; fi; exit $$status
+	sed 's#\.\./\.\./build/#./#g' src/edge/worker.mjs > build-realm/entry.mjs
+	@touch $@
+
 tools: rust-tools node-tools
 
 rust-tools:
@@ -108,4 +125,4 @@ deploy: tools check
 	wrangler deploy
 
 clean:
-	rm -rf build target/wasm32-unknown-unknown .wrangler test-artifacts
+	rm -rf build build-realm build.aside target/wasm32-unknown-unknown .wrangler test-artifacts

@@ -1,7 +1,7 @@
 // Starts the demo upstream IdPs, the social login stand-ins (dev/social-standins.mjs) and
 // keyedge (`wrangler dev` on the real wasm build, fresh local KV/Durable Object state) for the
 // end-to-end tests, and stops them afterwards.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -78,4 +78,44 @@ export async function startServers() {
     idpLogs: () => idp.log.join('') + partner.log.join(''),
     standinLogs: () => standins.log.join(''),
   };
+}
+
+/**
+ * keyedge's issuer in tests/e2e/realm.test.mjs: a Keycloak realm's shape. Its own ports (keyedge
+ * 8797, the demo IdP 9097), so it never meets the other tests' servers.
+ */
+export const REALM = 'http://localhost:8797/realms/acme';
+export const REALM_IDP = 'http://localhost:9097';
+
+/**
+ * Starts the demo IdP (registered against the realm's broker endpoint) and keyedge with a
+ * Keycloak realm's issuer (dev/wrangler.realm.toml, dev/keyedge.realm.toml); returns
+ * { vars, stop, logs }.
+ */
+export async function startRealmServers() {
+  for (const port of [8797, 9097]) {
+    if (await portBusy(port)) throw new Error(`port ${port} is in use; stop what runs there and run the tests again`);
+  }
+  const built = spawnSync('make', ['--no-print-directory', 'worker-realm'], { cwd: ROOT, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`make worker-realm failed\n${built.stdout}${built.stderr}`);
+  const state = mkdtempSync(join(tmpdir(), 'keyedge-realm-'));
+  const idp = start('node', ['dev/demo-idp.mjs'], { KEYEDGE_URL: REALM, IDP_PORT: '9097' });
+  const wrangler = start(join(ROOT, 'node_modules/.bin/wrangler'),
+    ['dev', '--config', 'dev/wrangler.realm.toml', '--port', '8797', '--inspector-port', '9239', '--persist-to', state,
+      '--show-interactive-dev-session=false'],
+    { WRANGLER_SEND_METRICS: 'false' });
+  const stop = () => {
+    for (const { child } of [idp, wrangler]) {
+      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+    }
+    rmSync(state, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(`${REALM_IDP}/.well-known/openid-configuration`, idp.child, idp.log);
+    await waitFor(`${REALM}/.well-known/openid-configuration`, wrangler.child, wrangler.log);
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  return { vars: readDevVars(join(ROOT, '.dev.vars')), stop, logs: () => wrangler.log.join('') + idp.log.join('') };
 }

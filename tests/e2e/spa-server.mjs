@@ -5,8 +5,15 @@ import { readFileSync } from 'node:fs';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
-export function startSpa(port = 3000) {
-  const index = readFileSync(`${ROOT}tests/e2e/spa/index.html`);
+/**
+ * `authority` and `clientId` replace the page's (keyedge at the root, `demo-spa`): the same
+ * unmodified library pointed at another issuer, e.g. a Keycloak realm's.
+ */
+export function startSpa(port = 3000, { authority, clientId } = {}) {
+  let page = readFileSync(`${ROOT}tests/e2e/spa/index.html`, 'utf8');
+  if (authority) page = page.replace("authority: 'http://localhost:8787'", `authority: '${authority}'`);
+  if (clientId) page = page.replace("client_id: 'demo-spa'", `client_id: '${clientId}'`);
+  const index = Buffer.from(page);
   const lib = readFileSync(`${ROOT}node_modules/oidc-client-ts/dist/browser/oidc-client-ts.min.js`);
   const server = createServer((req, res) => {
     const path = new URL(req.url, 'http://localhost').pathname;
