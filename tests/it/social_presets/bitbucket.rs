@@ -4,6 +4,9 @@
 //! - `/site/oauth2/authorize`, `/site/oauth2/access_token` with the consumer in HTTP Basic;
 //!   `access_denied` on the redirect, `invalid_grant` / `unauthorized_client` at the token
 //!   endpoint: https://developer.atlassian.com/cloud/bitbucket/oauth-2/
+//! - The refresh grant (`grant_type=refresh_token`, the consumer in HTTP Basic; a new access
+//!   token for two hours, the same refresh token, which does not expire):
+//!   https://developer.atlassian.com/cloud/bitbucket/oauth-2/#refresh-tokens
 //! - `GET /2.0/user` (`uuid`, `account_id`, `nickname`, `display_name`, `links.avatar.href`)
 //!   and `GET /2.0/user/emails` (a page of `{email, is_primary, is_confirmed}`; a missing
 //!   `email` scope is a 403 error object):
@@ -24,6 +27,7 @@ struct Bitbucket {
     confirmed: RefCell<bool>,
     /// The consumer lacks the `email` permission.
     no_email_scope: RefCell<bool>,
+    refreshes: Refreshes,
 }
 
 fn uuid_of(user: &str) -> &'static str {
@@ -40,6 +44,7 @@ impl Bitbucket {
             codes: RefCell::default(),
             confirmed: RefCell::new(true),
             no_email_scope: RefCell::new(false),
+            refreshes: Refreshes::default(),
         });
         let handler = b.clone();
         world.http.mount(BITBUCKET, move |req| handler.serve(req));
@@ -98,6 +103,16 @@ impl Bitbucket {
                 json!({"error": "unauthorized_client", "error_description": "Client credentials missing; this request needs to be authenticated with the OAuth client id and secret"}),
             );
         }
+        if f.get("grant_type").map(String::as_str) == Some("refresh_token") {
+            let Some(user) = self.refreshes.redeem(&f, false) else {
+                return answer(400, json!({"error": "invalid_grant", "error_description": "Invalid refresh_token"}));
+            };
+            return answer(
+                200,
+                json!({"access_token": format!("bb-{user}~{}", *self.refreshes.granted.borrow()), "scopes": "account email",
+                    "token_type": "bearer", "expires_in": 7200, "state": "refresh_token", "refresh_token": f["refresh_token"]}),
+            );
+        }
         let Some((user, redirect_uri)) = f.get("code").and_then(|c| self.codes.borrow_mut().remove(c)) else {
             return answer(
                 400,
@@ -108,7 +123,7 @@ impl Bitbucket {
         answer(
             200,
             json!({"access_token": format!("bb-{user}"), "scopes": "account email", "token_type": "bearer",
-                "expires_in": 7200, "state": "authorization_code", "refresh_token": format!("bbr-{user}")}),
+                "expires_in": 7200, "state": "authorization_code", "refresh_token": self.refreshes.issue("bbr-", &user)}),
         )
     }
 
@@ -135,9 +150,16 @@ impl StandIn for Bitbucket {
 }
 
 fn bitbucket_world() -> (World, Rc<Bitbucket>) {
-    let world = world_with(&format!(
-        "alias = \"bitbucket\"\nkind = \"bitbucket\"\nbase_url = \"{BITBUCKET}\"\nclient_id = \"bb-key\"\nclient_secret_env = \"IDP2_SECRET\"\n"
-    ));
+    bitbucket_world_with("", "")
+}
+
+fn bitbucket_world_with(options: &str, app: &str) -> (World, Rc<Bitbucket>) {
+    let world = world_with_app(
+        &format!(
+            "alias = \"bitbucket\"\nkind = \"bitbucket\"\nbase_url = \"{BITBUCKET}\"\nclient_id = \"bb-key\"\nclient_secret_env = \"IDP2_SECRET\"\n{options}\n"
+        ),
+        app,
+    );
     let b = Bitbucket::mount(&world);
     (world, b)
 }
@@ -197,4 +219,20 @@ fn a_consumer_without_the_email_permission_fails_the_login_with_bitbuckets_error
     assert_eq!(res.status(), 502);
     assert!(world.logged_for(&body(&res)).contains("403"), "{}", world.logged_for(&body(&res)));
     assert_eq!(accounts(&world), 0);
+}
+
+#[test]
+fn stored_bitbucket_tokens_refresh_with_the_consumer_in_basic_and_keep_the_refresh_token() {
+    let (world, b) = bitbucket_world_with(STORES_TOKENS, READS_TOKENS);
+    let (res, rp) = sign_in(&world, &b, &mut Browser::default(), "ada");
+    let tokens = json(&redeem(&world, &code_of(&res), &rp.verifier));
+    let access = tokens["access_token"].as_str().unwrap();
+    // The stand-in answers a refresh grant only with the consumer in HTTP Basic.
+    let fresh = after_expiry(&world, "bitbucket", access, 7200, &b.refreshes.granted);
+    assert_eq!((fresh["access_token"].as_str(), fresh["expires_in"].as_i64()), (Some("bb-ada~1"), Some(7200)));
+    assert_eq!(fresh["refresh_token"], "bbr-ada-0", "Bitbucket's refresh token stays");
+    let again = after_expiry(&world, "bitbucket", access, 7200, &b.refreshes.granted);
+    assert_eq!((again["access_token"].as_str(), again["refresh_token"].as_str()), (Some("bb-ada~2"), Some("bbr-ada-0")));
+    *b.refreshes.refuse.borrow_mut() = true;
+    refused_refresh(&world, "bitbucket", "{d9b0e9f2-6a4c-4b0b-9a6a-3b7e5b1f0ada}", access, 7200, "invalid_grant");
 }

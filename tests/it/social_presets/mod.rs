@@ -155,9 +155,10 @@ pub fn after_expiry(world: &World, alias: &str, access: &str, expires_in: i64, g
     fresh
 }
 
-/// Once expired, a refresh the provider refuses (`invalid_grant`): keyedge's 409
-/// `token_refresh_failed`, the provider's error in the log, and what was stored kept.
-pub fn refused_refresh(world: &World, alias: &str, sub: &str, access: &str, expires_in: i64) {
+/// Once expired, a refresh the provider refuses (with its `error`, `invalid_grant` at most):
+/// keyedge's 409 `token_refresh_failed`, the provider's error in the log, and what was stored
+/// kept.
+pub fn refused_refresh(world: &World, alias: &str, sub: &str, access: &str, expires_in: i64, error: &str) {
     let key = keyedge::core::keys::stored_tokens(alias, sub);
     let before = world.kv(&key);
     assert!(before.is_some(), "tokens stored for {alias} {sub}");
@@ -167,7 +168,7 @@ pub fn refused_refresh(world: &World, alias: &str, sub: &str, access: &str, expi
     let e = json(&res);
     assert_eq!(e["error"], "token_refresh_failed");
     let line = world.logged_for(e["error_description"].as_str().unwrap());
-    assert!(line.contains("invalid_grant"), "{line}");
+    assert!(line.contains(error), "{line}");
     assert_eq!(world.kv(&key), before);
 }
 
