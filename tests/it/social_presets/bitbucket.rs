@@ -232,7 +232,10 @@ fn stored_bitbucket_tokens_refresh_with_the_consumer_in_basic_and_keep_the_refre
     assert_eq!((fresh["access_token"].as_str(), fresh["expires_in"].as_i64()), (Some("bb-ada~1"), Some(7200)));
     assert_eq!(fresh["refresh_token"], "bbr-ada-0", "Bitbucket's refresh token stays");
     let again = after_expiry(&world, "bitbucket", access, 7200, &b.refreshes.granted);
-    assert_eq!((again["access_token"].as_str(), again["refresh_token"].as_str()), (Some("bb-ada~2"), Some("bbr-ada-0")));
+    assert_eq!(
+        (again["access_token"].as_str(), again["refresh_token"].as_str()),
+        (Some("bb-ada~2"), Some("bbr-ada-0"))
+    );
     *b.refreshes.refuse.borrow_mut() = true;
     refused_refresh(&world, "bitbucket", "{d9b0e9f2-6a4c-4b0b-9a6a-3b7e5b1f0ada}", access, 7200, "invalid_grant");
 }

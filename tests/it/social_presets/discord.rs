@@ -223,7 +223,10 @@ fn stored_discord_tokens_refresh_and_the_rotated_refresh_token_is_kept() {
     assert_eq!(fresh["refresh_token"], "dcr-ada-1", "the rotated refresh token");
     // `dcr-ada-0` is spent: this refresh works only with the rotated one.
     let again = after_expiry(&world, "discord", access, week, &d.refreshes.granted);
-    assert_eq!((again["access_token"].as_str(), again["refresh_token"].as_str()), (Some("dc-ada~2"), Some("dcr-ada-2")));
+    assert_eq!(
+        (again["access_token"].as_str(), again["refresh_token"].as_str()),
+        (Some("dc-ada~2"), Some("dcr-ada-2"))
+    );
     *d.refreshes.refuse.borrow_mut() = true;
     refused_refresh(&world, "discord", "1087783541293158400", access, week, "invalid_grant");
 }

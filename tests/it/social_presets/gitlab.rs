@@ -241,7 +241,10 @@ fn stored_gitlab_tokens_refresh_and_the_rotated_refresh_token_is_kept() {
     assert_eq!(fresh["refresh_token"], "glrt-ada-1", "the rotated refresh token");
     // GitLab revoked `glrt-ada-0`: this refresh works only with the rotated one.
     let again = after_expiry(&world, "gitlab", access, 7200, granted);
-    assert_eq!((again["access_token"].as_str(), again["refresh_token"].as_str()), (Some("glpat-ada~2"), Some("glrt-ada-2")));
+    assert_eq!(
+        (again["access_token"].as_str(), again["refresh_token"].as_str()),
+        (Some("glpat-ada~2"), Some("glrt-ada-2"))
+    );
     *gitlab.refreshes.refuse.borrow_mut() = true;
     refused_refresh(&world, "gitlab", "1337", access, 7200, "invalid_grant");
 }

@@ -324,7 +324,10 @@ fn with_stored_tokens_microsoft_is_asked_for_offline_access_and_they_refresh() {
     let tokens = json(&redeem(&world, &code_of(&res), &rp.verifier));
     let access = tokens["access_token"].as_str().unwrap();
     let fresh = after_expiry(&world, "ms", access, 3599, &ms.refreshes.granted);
-    assert_eq!((fresh["access_token"].as_str(), fresh["expires_in"].as_i64()), (Some("eyJ0eXAiOiJKV1Qi.ada~1"), Some(3599)));
+    assert_eq!(
+        (fresh["access_token"].as_str(), fresh["expires_in"].as_i64()),
+        (Some("eyJ0eXAiOiJKV1Qi.ada~1"), Some(3599))
+    );
     // The new refresh token replaces the old one (which Microsoft leaves valid).
     assert_eq!(fresh["refresh_token"], "0.AAAA-ada-1");
     let again = after_expiry(&world, "ms", access, 3599, &ms.refreshes.granted);

@@ -254,7 +254,10 @@ fn stored_x_tokens_refresh_with_basic_and_the_rotated_refresh_token_is_kept() {
     assert_eq!(fresh["refresh_token"], "x-rt-ada-1", "the rotated refresh token");
     // `x-rt-ada-0` is spent: this refresh works only with the rotated one.
     let again = after_expiry(&world, "x", access, 7200, &x.refreshes.granted);
-    assert_eq!((again["access_token"].as_str(), again["refresh_token"].as_str()), (Some("x-at-ada~2"), Some("x-rt-ada-2")));
+    assert_eq!(
+        (again["access_token"].as_str(), again["refresh_token"].as_str()),
+        (Some("x-at-ada~2"), Some("x-rt-ada-2"))
+    );
     assert!(x.refused.borrow().is_empty(), "{:?}", x.refused.borrow());
     *x.refreshes.refuse.borrow_mut() = true;
     refused_refresh(&world, "x", "2244994945", access, 7200, "Value passed for the token was invalid.");
