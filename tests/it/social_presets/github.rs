@@ -14,6 +14,9 @@
 //!   https://docs.github.com/en/rest/users/emails#list-email-addresses-for-the-authenticated-user
 //! - API errors (`{"message": "Bad credentials", "documentation_url": …}`) and the required
 //!   `User-Agent`: https://docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api
+//! - No refresh test: an OAuth app's token does not expire and comes with no refresh token
+//!   (only GitHub Apps with expiring user tokens refresh):
+//!   https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens
 
 use super::*;
 use serde_json::{json, Value};
