@@ -11,6 +11,8 @@
 //!   and `GET /2.0/user/emails` (a page of `{email, is_primary, is_confirmed}`; a missing
 //!   `email` scope is a 403 error object):
 //!   https://developer.atlassian.com/cloud/bitbucket/rest/api-group-users/
+//! - Pages of addresses: `{"values", "next", "pagelen", "page"}`, the next page's full URL in
+//!   `next`: https://developer.atlassian.com/cloud/bitbucket/rest/intro/#pagination
 
 use super::*;
 use base64::Engine;
@@ -28,6 +30,8 @@ struct Bitbucket {
     /// The consumer lacks the `email` permission.
     no_email_scope: RefCell<bool>,
     refreshes: Refreshes,
+    /// The first page of addresses names this `next` page, and the primary address is there.
+    next_page: RefCell<Option<String>>,
 }
 
 fn uuid_of(user: &str) -> &'static str {
@@ -45,6 +49,7 @@ impl Bitbucket {
             confirmed: RefCell::new(true),
             no_email_scope: RefCell::new(false),
             refreshes: Refreshes::default(),
+            next_page: RefCell::default(),
         });
         let handler = b.clone();
         world.http.mount(BITBUCKET, move |req| handler.serve(req));
@@ -73,7 +78,11 @@ impl Bitbucket {
             }
             "/api/2.0/user/emails" => {
                 let Some(user) = Self::user_of(&req) else { return unauthorized() };
-                assert_eq!(req.uri().query(), Some("pagelen=100"));
+                let page = match req.uri().query() {
+                    Some("pagelen=100") => 1,
+                    Some("pagelen=100&page=2") => 2,
+                    other => panic!("{other:?}"),
+                };
                 if *self.no_email_scope.borrow() {
                     return answer(
                         403,
@@ -81,13 +90,17 @@ impl Bitbucket {
                             "detail": {"granted": ["account"], "required": ["email"]}}}),
                     );
                 }
-                answer(
-                    200,
-                    json!({"pagelen": 100, "page": 1, "size": 2, "values": [
-                        {"is_primary": false, "is_confirmed": true, "type": "email", "email": format!("{user}@former.example"), "links": {}},
-                        {"is_primary": true, "is_confirmed": *self.confirmed.borrow(), "type": "email", "email": format!("{user}@example.com"), "links": {}},
-                    ]}),
-                )
+                let former = json!({"is_primary": false, "is_confirmed": true, "type": "email", "email": format!("{user}@former.example"), "links": {}});
+                let primary = json!({"is_primary": true, "is_confirmed": *self.confirmed.borrow(), "type": "email", "email": format!("{user}@example.com"), "links": {}});
+                match (self.next_page.borrow().clone(), page) {
+                    (None, _) => {
+                        answer(200, json!({"pagelen": 100, "page": 1, "size": 2, "values": [former, primary]}))
+                    }
+                    (Some(next), 1) => {
+                        answer(200, json!({"pagelen": 1, "page": 1, "size": 2, "values": [former], "next": next}))
+                    }
+                    (Some(_), _) => answer(200, json!({"pagelen": 1, "page": 2, "size": 2, "values": [primary]})),
+                }
             }
             _ => answer(404, json!({"type": "error", "error": {"message": "Resource not found"}})),
         }
@@ -238,4 +251,36 @@ fn stored_bitbucket_tokens_refresh_with_the_consumer_in_basic_and_keep_the_refre
     );
     *b.refreshes.refuse.borrow_mut() = true;
     refused_refresh(&world, "bitbucket", "{d9b0e9f2-6a4c-4b0b-9a6a-3b7e5b1f0ada}", access, 7200, "invalid_grant");
+}
+
+#[test]
+fn the_primary_bitbucket_address_on_the_next_page_is_found() {
+    let (world, b) = bitbucket_world();
+    *b.next_page.borrow_mut() = Some(format!("{BITBUCKET}/api/2.0/user/emails?pagelen=100&page=2"));
+    let (res, rp) = sign_in(&world, &b, &mut Browser::default(), "ada");
+    let claims = claims_for(&world, &code_of(&res), &rp);
+    assert_eq!((claims["email"].as_str(), claims["email_verified"].as_bool()), (Some("ada@example.com"), Some(true)));
+}
+
+/// A `next` page on another host is not read: the token goes to Bitbucket's API only. The
+/// login goes on without that page: no address from Bitbucket, so the profile form asks for
+/// one, and none is verified.
+#[test]
+fn a_next_page_on_another_host_is_not_read_and_gets_no_token() {
+    let (world, b) = bitbucket_world();
+    let elsewhere = Rc::new(RefCell::new(Vec::new()));
+    let seen = elsewhere.clone();
+    world.http.mount("https://elsewhere.test", move |req| {
+        seen.borrow_mut().push(req.headers().get("authorization").is_some());
+        answer(200, json!({"values": []}))
+    });
+    *b.next_page.borrow_mut() = Some("https://elsewhere.test/api/2.0/user/emails?pagelen=100&page=2".into());
+    let (res, _) = sign_in(&world, &b, &mut Browser::default(), "ada");
+    let page = body(&res);
+    assert!(forms(&page).iter().any(|(action, _)| action == "/first-login/review"), "{}: {page}", res.status());
+    assert!(page.contains("name=\"email\" type=\"email\" value=\"\""), "{page}");
+    assert!(elsewhere.borrow().is_empty(), "no request to another host");
+    let log = world.log.borrow().join("\n");
+    assert!(log.contains("next page `https://elsewhere.test/") && log.contains("not read"), "{log}");
+    assert_eq!(accounts(&world), 0);
 }

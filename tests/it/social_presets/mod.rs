@@ -293,7 +293,7 @@ fn a_preset_needs_only_an_id_and_a_secret_and_gets_the_providers_endpoints() {
     assert_eq!(gh.authorization_url.as_str(), "https://github.com/login/oauth/authorize");
     assert_eq!(gh.token_url.as_str(), "https://github.com/login/oauth/access_token");
     assert_eq!(gh.userinfo_url.as_str(), "https://api.github.com/user");
-    assert_eq!(gh.email_list_url.as_ref().unwrap().as_str(), "https://api.github.com/user/emails");
+    assert_eq!(gh.email_list_url.as_ref().unwrap().as_str(), "https://api.github.com/user/emails?per_page=100");
     assert_eq!(gh.default_scopes, "read:user user:email");
     assert!(matches!(&gh.client_auth, UpstreamClientAuth::SecretPost(s) if s.expose() == IDP2_SECRET));
 
