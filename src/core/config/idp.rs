@@ -263,7 +263,7 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
         }
         RawKind::Microsoft => {
             let options = options("microsoft").preset_of("oidc", &[client_keys, oidc_keys]);
-            (ProviderKind::Oidc(microsoft::provider(options, secrets)?), Some(Preset::Microsoft))
+            (ProviderKind::Oidc(microsoft::provider(options, secrets, p.store_tokens)?), Some(Preset::Microsoft))
         }
         RawKind::Linkedin => {
             let options = options("linkedin").preset_of("oidc", &[client_keys, oidc_keys]);

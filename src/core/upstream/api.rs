@@ -35,6 +35,17 @@ pub(crate) async fn fetch_json_with(
     what: &str,
     ports: &Ports<'_>,
 ) -> Result<Value, UpstreamError> {
+    Ok(fetch_page(url, bearer, what, ports).await?.0)
+}
+
+/// A JSON document as [`fetch_json_with`] reads it, and the target of its `Link` header's
+/// `rel="next"` (RFC 8288; GitHub's pagination), if any.
+pub(crate) async fn fetch_page(
+    url: &Url,
+    bearer: Option<&str>,
+    what: &str,
+    ports: &Ports<'_>,
+) -> Result<(Value, Option<String>), UpstreamError> {
     let mut req = http::Request::get(url.as_str());
     if let Some(token) = bearer {
         req = req.header("authorization", format!("Bearer {token}"));
@@ -62,7 +73,24 @@ pub(crate) async fn fetch_json_with(
         // A signed (JWT) userinfo response is not requested by keyedge, so none is accepted.
         return Err(UpstreamError::Unavailable(format!("{what} is not JSON")));
     }
-    serde_json::from_slice(res.body()).map_err(|e| UpstreamError::Unavailable(format!("{what}: {e}")))
+    let next = res.headers().get("link").and_then(|v| v.to_str().ok()).and_then(link_next).map(str::to_owned);
+    let doc = serde_json::from_slice(res.body()).map_err(|e| UpstreamError::Unavailable(format!("{what}: {e}")))?;
+    Ok((doc, next))
+}
+
+/// The target of the `rel="next"` link of a `Link` header value (RFC 8288 §3), e.g.
+/// `<https://api.github.com/user/emails?page=2>; rel="next", <…>; rel="last"`.
+fn link_next(header: &str) -> Option<&str> {
+    header.split(',').find_map(|link| {
+        let (target, params) = link.trim().strip_prefix('<')?.split_once('>')?;
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim();
+            p.strip_prefix("rel=")
+                .map(|r| r.trim_matches('"'))
+                .is_some_and(|r| r.split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("next")))
+        });
+        is_next.then_some(target)
+    })
 }
 
 /// The message of an API's error answer, for the log: Facebook's `error.message`, Stack
@@ -129,6 +157,18 @@ pub(crate) async fn fetch_api(
     fetch_json_with(&url, bearer, what, ports).await
 }
 
+/// A page of a provider's API as [`fetch_api`] reads it, and its `Link` header's next page.
+pub(crate) async fn fetch_api_page(
+    url: &Url,
+    access_token: &str,
+    api: &ApiToken,
+    what: &str,
+    ports: &Ports<'_>,
+) -> Result<(Value, Option<String>), UpstreamError> {
+    let (url, bearer) = authorize_call(url, access_token, api);
+    fetch_page(&url, bearer, what, ports).await
+}
+
 /// Facebook's `appsecret_proof`: the HMAC-SHA256 of the access token keyed with the app
 /// secret, in lower-case hex.
 pub fn appsecret_proof(app_secret: &Secret, access_token: &str) -> String {
@@ -193,6 +233,16 @@ mod tests {
         assert_eq!((u.as_str(), b), ("https://api.example/me?site=stackoverflow&key=k&access_token=t0k", None));
         let (u, b) = authorize_call(&url, "t0k", &ApiToken::AppSecretProof(Secret::new("s")));
         assert!(u.as_str().contains("&appsecret_proof=") && b == Some("t0k"), "{u}");
+    }
+
+    #[test]
+    fn the_next_link_of_a_link_header() {
+        let gh = r#"<https://api.github.com/user/emails?page=2>; rel="next", <https://api.github.com/user/emails?page=3>; rel="last""#;
+        assert_eq!(link_next(gh), Some("https://api.github.com/user/emails?page=2"));
+        let last = r#"<https://api.github.com/user/emails?page=1>; rel="prev", <https://api.github.com/user/emails?page=1>; rel="first""#;
+        assert_eq!(link_next(last), None);
+        assert_eq!(link_next(r#"<https://a.example/2>;rel=next"#), Some("https://a.example/2"));
+        assert_eq!(link_next("garbage"), None);
     }
 
     #[test]

@@ -19,6 +19,10 @@
 //! - The ID token (RS256 from `/auth/keys`; `email_verified` and `is_private_email` as the
 //!   strings "true"/"false"; `nonce`, `nonce_supported`, `real_user_status`):
 //!   https://developer.apple.com/documentation/sign_in_with_apple/authenticating-users-with-sign-in-with-apple
+//! - The refresh grant (`client_id`, the signed `client_secret`, `grant_type=refresh_token`,
+//!   `refresh_token`): a new access token and ID token, no new refresh token (the one from
+//!   the code exchange stays); a revoked one `{"error":"invalid_grant"}`:
+//!   https://developer.apple.com/documentation/sign_in_with_apple/generate_and_validate_tokens
 
 use super::*;
 use crate::common::fake_idp::{jwks_for, rsa_key, sign};
@@ -65,6 +69,7 @@ struct Apple {
     /// The claims of the last client secret Apple accepted.
     last_secret: RefCell<Option<(Value, Value)>>,
     token_requests: RefCell<usize>,
+    refreshes: Refreshes,
 }
 
 impl Apple {
@@ -78,6 +83,7 @@ impl Apple {
             last_authorize: RefCell::default(),
             last_secret: RefCell::new(None),
             token_requests: RefCell::new(0),
+            refreshes: Refreshes::default(),
         });
         let handler = apple.clone();
         world.http.mount(APPLE, move |req| handler.serve(req));
@@ -123,6 +129,12 @@ impl Apple {
         if f.get("client_id").map(String::as_str) != Some(CLIENT) || !self.client_secret_ok(secret) {
             return answer(400, json!({"error": "invalid_client"}));
         }
+        if f.get("grant_type").map(String::as_str) == Some("refresh_token") {
+            let Some(name) = self.refreshes.redeem(&f, false) else {
+                return answer(400, json!({"error": "invalid_grant"}));
+            };
+            return self.issue(&name, None);
+        }
         let code = f.get("code").and_then(|c| self.codes.borrow_mut().remove(c));
         let Some((name, nonce, redirect_uri, challenge)) = code else {
             return answer(400, json!({"error": "invalid_grant"}));
@@ -136,20 +148,35 @@ impl Apple {
         {
             return answer(400, json!({"error": "invalid_grant"}));
         }
+        self.issue(name, Some(&nonce))
+    }
+
+    /// Tokens for `name`: with the code's `nonce`, a refresh token too; without (a refresh),
+    /// none.
+    fn issue(&self, name: &str, nonce: Option<&str>) -> http::Response<Vec<u8>> {
         let (sub, email) = account(name);
         let now = self.clock.now();
-        let access_token = format!("a1b2c3.0.{sub}");
-        let claims = json!({
+        let n = *self.refreshes.granted.borrow();
+        let access_token = if n == 0 { format!("a1b2c3.0.{sub}") } else { format!("a1b2c3.{n}.{sub}") };
+        let mut claims = json!({
             "iss": APPLE, "aud": CLIENT, "exp": now + 86400, "iat": now, "sub": sub,
-            "nonce": nonce, "nonce_supported": true, "at_hash": keyedge::core::jose::half_hash(&access_token),
+            "nonce_supported": true, "at_hash": keyedge::core::jose::half_hash(&access_token),
             "email": email, "email_verified": "true",
             "is_private_email": if email.ends_with("@privaterelay.appleid.com") { "true" } else { "false" },
             "auth_time": now - 5, "real_user_status": 2,
         });
+        let Some(nonce) = nonce else {
+            let id_token = sign(&self.key, "W6WcOKB", claims);
+            return answer(
+                200,
+                json!({"access_token": access_token, "token_type": "Bearer", "expires_in": 3600, "id_token": id_token}),
+            );
+        };
+        claims["nonce"] = json!(nonce);
         answer(
             200,
             json!({"access_token": access_token, "token_type": "Bearer", "expires_in": 3600,
-                "refresh_token": format!("r1b2c3.0.{sub}"), "id_token": sign(&self.key, "W6WcOKB", claims)}),
+                "refresh_token": self.refreshes.issue("r1b2c3.0.", name), "id_token": sign(&self.key, "W6WcOKB", claims)}),
         )
     }
 
@@ -207,11 +234,16 @@ type Response = http::Response<Vec<u8>>;
 
 /// A world with an Apple provider whose key, `pem`, is in the secret `APPLE_KEY` under `key_id`.
 fn apple_world(key_id: &str, options: &str, pem: &str) -> World {
+    apple_world_with(key_id, options, pem, "")
+}
+
+/// The same, with the application's options `app`.
+fn apple_world_with(key_id: &str, options: &str, pem: &str, app: &str) -> World {
     let idp = format!(
         "[[identity_providers]]\nalias = \"apple\"\nkind = \"apple\"\nissuer = \"{APPLE}\"\nclient_id = \"{CLIENT}\"\nteam_id = \"{TEAM}\"\nkey_id = \"{key_id}\"\nprivate_key_env = \"APPLE_KEY\"\n{options}"
     );
     let mut world = World::new();
-    let text = ConfigBuilder::new().extra(&idp).build();
+    let text = ConfigBuilder::new().app(app).extra(&idp).build();
     let pem = pem.to_owned();
     let secrets = move |name: &str| if name == "APPLE_KEY" { Some(pem.clone()) } else { secrets(name) };
     world.app = Keyedge::from_config_text(&text, &secrets).unwrap_or_else(|e| panic!("{e}"));
@@ -465,4 +497,34 @@ fn keycloaks_apple_provider_becomes_the_apple_preset() {
         "{report}"
     );
     assert!(!report.contains("teamId") && !report.contains("keyId"), "{report}");
+}
+
+#[test]
+fn stored_apple_tokens_refresh_with_a_signed_client_secret_and_keep_the_refresh_token() {
+    let (pem, public) = p8();
+    let world = apple_world_with(KEY_ID, STORES_TOKENS, &pem, READS_TOKENS);
+    let apple = Apple::mount(&world, public);
+    let (_, res, rp) = sign_in(&world, &apple, &mut Browser::default(), "ada");
+    let tokens = json(&redeem(&world, &code_of(&res), &rp.verifier));
+    let access = tokens["access_token"].as_str().unwrap();
+    *apple.last_secret.borrow_mut() = None;
+    let fresh = after_expiry(&world, "apple", access, 3600, &apple.refreshes.granted);
+    let sub = account("ada").0;
+    assert_eq!(
+        (fresh["access_token"].as_str(), fresh["expires_in"].as_i64()),
+        (Some(&*format!("a1b2c3.1.{sub}")), Some(3600))
+    );
+    // The refresh grant carried a client secret Apple accepted: ES256, the Team ID's.
+    let (header, claims) = apple.last_secret.borrow().clone().expect("a signed client secret");
+    assert_eq!((header["alg"].as_str(), claims["iss"].as_str()), (Some("ES256"), Some(TEAM)));
+    // Apple issues no new refresh token: the code exchange's stays, and works again.
+    assert_eq!(fresh["refresh_token"], "r1b2c3.0.ada-0");
+    let again = after_expiry(&world, "apple", access, 3600, &apple.refreshes.granted);
+    assert_eq!(
+        (again["refresh_token"].as_str(), again["access_token"].as_str()),
+        (Some("r1b2c3.0.ada-0"), Some(&*format!("a1b2c3.2.{sub}")))
+    );
+    assert!(again["id_token"].is_string() && again["id_token"] != fresh["id_token"], "{again}");
+    *apple.refreshes.refuse.borrow_mut() = true;
+    refused_refresh(&world, "apple", sub, access, 3600, "invalid_grant");
 }

@@ -4,10 +4,15 @@
 //! - `/site/oauth2/authorize`, `/site/oauth2/access_token` with the consumer in HTTP Basic;
 //!   `access_denied` on the redirect, `invalid_grant` / `unauthorized_client` at the token
 //!   endpoint: https://developer.atlassian.com/cloud/bitbucket/oauth-2/
+//! - The refresh grant (`grant_type=refresh_token`, the consumer in HTTP Basic; a new access
+//!   token for two hours, the same refresh token, which does not expire):
+//!   https://developer.atlassian.com/cloud/bitbucket/oauth-2/#refresh-tokens
 //! - `GET /2.0/user` (`uuid`, `account_id`, `nickname`, `display_name`, `links.avatar.href`)
 //!   and `GET /2.0/user/emails` (a page of `{email, is_primary, is_confirmed}`; a missing
 //!   `email` scope is a 403 error object):
 //!   https://developer.atlassian.com/cloud/bitbucket/rest/api-group-users/
+//! - Pages of addresses: `{"values", "next", "pagelen", "page"}`, the next page's full URL in
+//!   `next`: https://developer.atlassian.com/cloud/bitbucket/rest/intro/#pagination
 
 use super::*;
 use base64::Engine;
@@ -24,6 +29,9 @@ struct Bitbucket {
     confirmed: RefCell<bool>,
     /// The consumer lacks the `email` permission.
     no_email_scope: RefCell<bool>,
+    refreshes: Refreshes,
+    /// The first page of addresses names this `next` page, and the primary address is there.
+    next_page: RefCell<Option<String>>,
 }
 
 fn uuid_of(user: &str) -> &'static str {
@@ -40,6 +48,8 @@ impl Bitbucket {
             codes: RefCell::default(),
             confirmed: RefCell::new(true),
             no_email_scope: RefCell::new(false),
+            refreshes: Refreshes::default(),
+            next_page: RefCell::default(),
         });
         let handler = b.clone();
         world.http.mount(BITBUCKET, move |req| handler.serve(req));
@@ -68,7 +78,11 @@ impl Bitbucket {
             }
             "/api/2.0/user/emails" => {
                 let Some(user) = Self::user_of(&req) else { return unauthorized() };
-                assert_eq!(req.uri().query(), Some("pagelen=100"));
+                let page = match req.uri().query() {
+                    Some("pagelen=100") => 1,
+                    Some("pagelen=100&page=2") => 2,
+                    other => panic!("{other:?}"),
+                };
                 if *self.no_email_scope.borrow() {
                     return answer(
                         403,
@@ -76,13 +90,17 @@ impl Bitbucket {
                             "detail": {"granted": ["account"], "required": ["email"]}}}),
                     );
                 }
-                answer(
-                    200,
-                    json!({"pagelen": 100, "page": 1, "size": 2, "values": [
-                        {"is_primary": false, "is_confirmed": true, "type": "email", "email": format!("{user}@former.example"), "links": {}},
-                        {"is_primary": true, "is_confirmed": *self.confirmed.borrow(), "type": "email", "email": format!("{user}@example.com"), "links": {}},
-                    ]}),
-                )
+                let former = json!({"is_primary": false, "is_confirmed": true, "type": "email", "email": format!("{user}@former.example"), "links": {}});
+                let primary = json!({"is_primary": true, "is_confirmed": *self.confirmed.borrow(), "type": "email", "email": format!("{user}@example.com"), "links": {}});
+                match (self.next_page.borrow().clone(), page) {
+                    (None, _) => {
+                        answer(200, json!({"pagelen": 100, "page": 1, "size": 2, "values": [former, primary]}))
+                    }
+                    (Some(next), 1) => {
+                        answer(200, json!({"pagelen": 1, "page": 1, "size": 2, "values": [former], "next": next}))
+                    }
+                    (Some(_), _) => answer(200, json!({"pagelen": 1, "page": 2, "size": 2, "values": [primary]})),
+                }
             }
             _ => answer(404, json!({"type": "error", "error": {"message": "Resource not found"}})),
         }
@@ -98,6 +116,16 @@ impl Bitbucket {
                 json!({"error": "unauthorized_client", "error_description": "Client credentials missing; this request needs to be authenticated with the OAuth client id and secret"}),
             );
         }
+        if f.get("grant_type").map(String::as_str) == Some("refresh_token") {
+            let Some(user) = self.refreshes.redeem(&f, false) else {
+                return answer(400, json!({"error": "invalid_grant", "error_description": "Invalid refresh_token"}));
+            };
+            return answer(
+                200,
+                json!({"access_token": format!("bb-{user}~{}", *self.refreshes.granted.borrow()), "scopes": "account email",
+                    "token_type": "bearer", "expires_in": 7200, "state": "refresh_token", "refresh_token": f["refresh_token"]}),
+            );
+        }
         let Some((user, redirect_uri)) = f.get("code").and_then(|c| self.codes.borrow_mut().remove(c)) else {
             return answer(
                 400,
@@ -108,7 +136,7 @@ impl Bitbucket {
         answer(
             200,
             json!({"access_token": format!("bb-{user}"), "scopes": "account email", "token_type": "bearer",
-                "expires_in": 7200, "state": "authorization_code", "refresh_token": format!("bbr-{user}")}),
+                "expires_in": 7200, "state": "authorization_code", "refresh_token": self.refreshes.issue("bbr-", &user)}),
         )
     }
 
@@ -135,9 +163,16 @@ impl StandIn for Bitbucket {
 }
 
 fn bitbucket_world() -> (World, Rc<Bitbucket>) {
-    let world = world_with(&format!(
-        "alias = \"bitbucket\"\nkind = \"bitbucket\"\nbase_url = \"{BITBUCKET}\"\nclient_id = \"bb-key\"\nclient_secret_env = \"IDP2_SECRET\"\n"
-    ));
+    bitbucket_world_with("", "")
+}
+
+fn bitbucket_world_with(options: &str, app: &str) -> (World, Rc<Bitbucket>) {
+    let world = world_with_app(
+        &format!(
+            "alias = \"bitbucket\"\nkind = \"bitbucket\"\nbase_url = \"{BITBUCKET}\"\nclient_id = \"bb-key\"\nclient_secret_env = \"IDP2_SECRET\"\n{options}\n"
+        ),
+        app,
+    );
     let b = Bitbucket::mount(&world);
     (world, b)
 }
@@ -196,5 +231,56 @@ fn a_consumer_without_the_email_permission_fails_the_login_with_bitbuckets_error
     let (res, _) = sign_in(&world, &b, &mut Browser::default(), "ada");
     assert_eq!(res.status(), 502);
     assert!(world.logged_for(&body(&res)).contains("403"), "{}", world.logged_for(&body(&res)));
+    assert_eq!(accounts(&world), 0);
+}
+
+#[test]
+fn stored_bitbucket_tokens_refresh_with_the_consumer_in_basic_and_keep_the_refresh_token() {
+    let (world, b) = bitbucket_world_with(STORES_TOKENS, READS_TOKENS);
+    let (res, rp) = sign_in(&world, &b, &mut Browser::default(), "ada");
+    let tokens = json(&redeem(&world, &code_of(&res), &rp.verifier));
+    let access = tokens["access_token"].as_str().unwrap();
+    // The stand-in answers a refresh grant only with the consumer in HTTP Basic.
+    let fresh = after_expiry(&world, "bitbucket", access, 7200, &b.refreshes.granted);
+    assert_eq!((fresh["access_token"].as_str(), fresh["expires_in"].as_i64()), (Some("bb-ada~1"), Some(7200)));
+    assert_eq!(fresh["refresh_token"], "bbr-ada-0", "Bitbucket's refresh token stays");
+    let again = after_expiry(&world, "bitbucket", access, 7200, &b.refreshes.granted);
+    assert_eq!(
+        (again["access_token"].as_str(), again["refresh_token"].as_str()),
+        (Some("bb-ada~2"), Some("bbr-ada-0"))
+    );
+    *b.refreshes.refuse.borrow_mut() = true;
+    refused_refresh(&world, "bitbucket", "{d9b0e9f2-6a4c-4b0b-9a6a-3b7e5b1f0ada}", access, 7200, "invalid_grant");
+}
+
+#[test]
+fn the_primary_bitbucket_address_on_the_next_page_is_found() {
+    let (world, b) = bitbucket_world();
+    *b.next_page.borrow_mut() = Some(format!("{BITBUCKET}/api/2.0/user/emails?pagelen=100&page=2"));
+    let (res, rp) = sign_in(&world, &b, &mut Browser::default(), "ada");
+    let claims = claims_for(&world, &code_of(&res), &rp);
+    assert_eq!((claims["email"].as_str(), claims["email_verified"].as_bool()), (Some("ada@example.com"), Some(true)));
+}
+
+/// A `next` page on another host is not read: the token goes to Bitbucket's API only. The
+/// login goes on without that page: no address from Bitbucket, so the profile form asks for
+/// one, and none is verified.
+#[test]
+fn a_next_page_on_another_host_is_not_read_and_gets_no_token() {
+    let (world, b) = bitbucket_world();
+    let elsewhere = Rc::new(RefCell::new(Vec::new()));
+    let seen = elsewhere.clone();
+    world.http.mount("https://elsewhere.test", move |req| {
+        seen.borrow_mut().push(req.headers().get("authorization").is_some());
+        answer(200, json!({"values": []}))
+    });
+    *b.next_page.borrow_mut() = Some("https://elsewhere.test/api/2.0/user/emails?pagelen=100&page=2".into());
+    let (res, _) = sign_in(&world, &b, &mut Browser::default(), "ada");
+    let page = body(&res);
+    assert!(forms(&page).iter().any(|(action, _)| action == "/first-login/review"), "{}: {page}", res.status());
+    assert!(page.contains("name=\"email\" type=\"email\" value=\"\""), "{page}");
+    assert!(elsewhere.borrow().is_empty(), "no request to another host");
+    let log = world.log.borrow().join("\n");
+    assert!(log.contains("next page `https://elsewhere.test/") && log.contains("not read"), "{log}");
     assert_eq!(accounts(&world), 0);
 }

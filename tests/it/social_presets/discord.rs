@@ -4,6 +4,9 @@
 //! - `/oauth2/authorize`, `/api/oauth2/token` (form body; `invalid_grant` with
 //!   `Invalid "code" in request.`, `invalid_client`), errors on the redirect
 //!   (`access_denied`): https://discord.com/developers/docs/topics/oauth2
+//! - The refresh grant (`grant_type=refresh_token`; the same answer as the code exchange, a
+//!   week's `expires_in` and a new refresh token, the old one spent):
+//!   https://discord.com/developers/docs/topics/oauth2#authorization-code-grant-refresh-token-exchange-example
 //! - `GET /api/users/@me` (`id`, `username`, `global_name`, `avatar`, `discriminator`,
 //!   `email`, `verified`; `401: Unauthorized` for a bad token):
 //!   https://discord.com/developers/docs/resources/user#get-current-user
@@ -21,6 +24,7 @@ struct Discord {
     verified: RefCell<bool>,
     /// `/users/@me` refuses the token.
     api_down: RefCell<bool>,
+    refreshes: Refreshes,
 }
 
 /// `user`'s snowflake.
@@ -34,8 +38,12 @@ fn id_of(user: &str) -> &'static str {
 
 impl Discord {
     fn mount(world: &World) -> Rc<Discord> {
-        let d =
-            Rc::new(Discord { codes: RefCell::default(), verified: RefCell::new(true), api_down: RefCell::new(false) });
+        let d = Rc::new(Discord {
+            codes: RefCell::default(),
+            verified: RefCell::new(true),
+            api_down: RefCell::new(false),
+            refreshes: Refreshes::default(),
+        });
         let handler = d.clone();
         world.http.mount(DISCORD, move |req| handler.serve(req));
         d
@@ -69,6 +77,16 @@ impl Discord {
         {
             return answer(401, json!({"error": "invalid_client"}));
         }
+        if f.get("grant_type").map(String::as_str) == Some("refresh_token") {
+            let Some(user) = self.refreshes.redeem(&f, true) else {
+                return answer(400, json!({"error": "invalid_grant"}));
+            };
+            return answer(
+                200,
+                json!({"access_token": format!("dc-{user}~{}", *self.refreshes.granted.borrow()), "token_type": "Bearer",
+                    "expires_in": 604800, "refresh_token": self.refreshes.issue("dcr-", &user), "scope": "identify email"}),
+            );
+        }
         let Some((user, redirect_uri)) = f.get("code").and_then(|c| self.codes.borrow_mut().remove(c)) else {
             return answer(400, json!({"error": "invalid_grant", "error_description": "Invalid \"code\" in request."}));
         };
@@ -76,7 +94,7 @@ impl Discord {
         answer(
             200,
             json!({"access_token": format!("dc-{user}"), "token_type": "Bearer", "expires_in": 604800,
-                "refresh_token": format!("dcr-{user}"), "scope": "identify email"}),
+                "refresh_token": self.refreshes.issue("dcr-", &user), "scope": "identify email"}),
         )
     }
 
@@ -103,9 +121,16 @@ impl StandIn for Discord {
 }
 
 fn discord_world() -> (World, Rc<Discord>) {
-    let world = world_with(&format!(
-        "alias = \"discord\"\nkind = \"discord\"\nbase_url = \"{DISCORD}\"\nclient_id = \"dc-app\"\nclient_secret_env = \"IDP2_SECRET\"\n"
-    ));
+    discord_world_with("", "")
+}
+
+fn discord_world_with(options: &str, app: &str) -> (World, Rc<Discord>) {
+    let world = world_with_app(
+        &format!(
+            "alias = \"discord\"\nkind = \"discord\"\nbase_url = \"{DISCORD}\"\nclient_id = \"dc-app\"\nclient_secret_env = \"IDP2_SECRET\"\n{options}\n"
+        ),
+        app,
+    );
     let d = Discord::mount(&world);
     (world, d)
 }
@@ -177,4 +202,31 @@ fn an_api_error_at_users_me_fails_the_login_with_discords_answer_in_the_log() {
     assert_eq!(res.status(), 502);
     assert!(world.logged_for(&body(&res)).contains("401"), "{}", world.logged_for(&body(&res)));
     assert_eq!(accounts(&world), 0);
+}
+
+#[test]
+fn stored_discord_tokens_refresh_and_the_rotated_refresh_token_is_kept() {
+    let (world, d) = discord_world_with(STORES_TOKENS, READS_TOKENS);
+    let mut browser = Browser::default();
+    let (res, rp) = sign_in(&world, &d, &mut browser, "ada");
+    assert!(forms(&body(&res)).iter().any(|(action, _)| action == "/first-login/review"), "{}", body(&res));
+    let done = browser.submit(
+        &world,
+        "/first-login/review",
+        &[("username", "ada"), ("email", "ada@example.com"), ("given_name", "Ada"), ("family_name", "Lovelace")],
+    );
+    let tokens = json(&redeem(&world, &code_of(&done), &rp.verifier));
+    let access = tokens["access_token"].as_str().unwrap();
+    let week = 604800;
+    let fresh = after_expiry(&world, "discord", access, week, &d.refreshes.granted);
+    assert_eq!((fresh["access_token"].as_str(), fresh["expires_in"].as_i64()), (Some("dc-ada~1"), Some(week)));
+    assert_eq!(fresh["refresh_token"], "dcr-ada-1", "the rotated refresh token");
+    // `dcr-ada-0` is spent: this refresh works only with the rotated one.
+    let again = after_expiry(&world, "discord", access, week, &d.refreshes.granted);
+    assert_eq!(
+        (again["access_token"].as_str(), again["refresh_token"].as_str()),
+        (Some("dc-ada~2"), Some("dcr-ada-2"))
+    );
+    *d.refreshes.refuse.borrow_mut() = true;
+    refused_refresh(&world, "discord", "1087783541293158400", access, week, "invalid_grant");
 }

@@ -14,6 +14,9 @@
 //!   https://developers.facebook.com/docs/graph-api/securing-requests#appsecret_proof
 //! - Graph errors `{"error": {"message", "type", "code", "fbtrace_id"}}` with HTTP 400:
 //!   https://developers.facebook.com/docs/graph-api/guides/error-handling
+//! - No refresh test: Facebook issues no refresh token (a token is made long-lived by an
+//!   exchange, not refreshed):
+//!   https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived
 
 use super::*;
 use hmac::{Hmac, Mac};

@@ -12,8 +12,13 @@
 //! - `GET /user`: https://docs.github.com/en/rest/users/users#get-the-authenticated-user
 //! - `GET /user/emails` (scope `user:email`; private addresses included):
 //!   https://docs.github.com/en/rest/users/emails#list-email-addresses-for-the-authenticated-user
+//!   in pages (`per_page`, 30 by default, at most 100; `page`; the next page in `Link`):
+//!   https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
 //! - API errors (`{"message": "Bad credentials", "documentation_url": …}`) and the required
 //!   `User-Agent`: https://docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api
+//! - No refresh test: an OAuth app's token does not expire and comes with no refresh token
+//!   (only GitHub Apps with expiring user tokens refresh):
+//!   https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens
 
 use super::*;
 use serde_json::{json, Value};
@@ -71,6 +76,25 @@ struct GitHub {
     requests: RefCell<Vec<String>>,
 }
 
+/// The page of a list answer `all` that `req` asks for (`per_page`, `page`), with GitHub's
+/// `Link` header when more pages follow.
+fn page_of(req: &http::Request<Vec<u8>>, all: http::Response<Vec<u8>>) -> http::Response<Vec<u8>> {
+    let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(all.body()) else { return all };
+    let q: HashMap<String, String> =
+        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
+    let per = q.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(30usize).min(100);
+    let page = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1usize).max(1);
+    let slice: Vec<Value> = items.iter().skip((page - 1) * per).take(per).cloned().collect();
+    let mut res = answer(200, Value::Array(slice));
+    let last = items.len().div_ceil(per);
+    if page < last {
+        let at = |n: usize| format!("<{GHE}/api/v3/user/emails?per_page={per}&page={n}>");
+        let link = format!("{}; rel=\"next\", {}; rel=\"last\"", at(page + 1), at(last));
+        res.headers_mut().insert("link", link.parse().unwrap());
+    }
+    res
+}
+
 /// GitHub's REST API error shape.
 fn api_error(status: u16, message: &str) -> http::Response<Vec<u8>> {
     answer(
@@ -117,7 +141,7 @@ impl GitHub {
                 if !scopes_ok(&granted) {
                     return api_error(404, "Not Found");
                 }
-                self.api(&req, status, |user, _| {
+                let all = self.api(&req, status, |user, _| {
                     Value::Array(
                         user.emails
                             .iter()
@@ -126,7 +150,8 @@ impl GitHub {
                             })
                             .collect(),
                     )
-                })
+                });
+                page_of(&req, all)
             }
             _ => api_error(404, "Not Found"),
         }
@@ -387,4 +412,22 @@ fn a_single_word_name_is_a_given_name_and_the_profile_form_asks_for_the_rest() {
     let page = body(&res);
     assert!(forms(&page).iter().any(|(action, _)| action == "/first-login/review"), "{page}");
     assert!(page.contains("value=\"Octocat\""), "{page}");
+}
+
+#[test]
+fn the_primary_github_address_on_a_later_page_of_user_emails_is_found() {
+    let (world, gh) = github_world();
+    // 150 addresses, the primary one last: on the second page of 100.
+    let mut emails: Vec<(&'static str, bool, bool, Option<&'static str>)> =
+        (0..149).map(|n| (format!("old{n}@former.example").leak() as &str, false, true, None)).collect();
+    emails.push(("mona@private.example", true, true, Some("private")));
+    gh.users.borrow_mut().get_mut("mona").unwrap().emails = emails;
+    let (res, rp) = sign_in(&world, &gh, &mut Browser::default(), "mona");
+    let claims = claims_for(&world, &code_of(&res), &rp);
+    assert_eq!(
+        (claims["email"].as_str(), claims["email_verified"].as_bool()),
+        (Some("mona@private.example"), Some(true))
+    );
+    let pages = gh.requests.borrow().iter().filter(|p| *p == "/api/v3/user/emails").count();
+    assert_eq!(pages, 2, "100 a page, then the `Link` header's next page");
 }

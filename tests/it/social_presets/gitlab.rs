@@ -7,6 +7,9 @@
 //! - The authorization code flow and its errors (`access_denied` on the redirect;
 //!   `invalid_grant`/`invalid_client` with Doorkeeper's descriptions at the token endpoint):
 //!   https://docs.gitlab.com/api/oauth2/
+//! - The refresh grant (`grant_type=refresh_token`, the client in the body; a new access token
+//!   for two hours and a new refresh token, the old one revoked):
+//!   https://docs.gitlab.com/api/oauth2/#authorization-code-with-proof-key-for-code-exchange-pkce
 
 use super::*;
 use crate::common::fake_idp::{jwks_for, rsa_key, sign};
@@ -24,6 +27,7 @@ struct GitLab {
     codes: RefCell<HashMap<String, (String, String, String)>>,
     email_verified: RefCell<bool>,
     refuse_client: RefCell<bool>,
+    refreshes: Refreshes,
 }
 
 /// `user`'s GitLab id and address.
@@ -39,6 +43,7 @@ impl GitLab {
             codes: RefCell::default(),
             email_verified: RefCell::new(true),
             refuse_client: RefCell::new(false),
+            refreshes: Refreshes::default(),
         });
         let handler = gitlab.clone();
         world.http.mount(GITLAB, move |req| handler.serve(req));
@@ -99,11 +104,24 @@ impl GitLab {
                 json!({"error": "invalid_client", "error_description": "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method."}),
             );
         }
-        let Some((user, nonce, redirect_uri)) = f.get("code").and_then(|c| self.codes.borrow_mut().remove(c)) else {
-            return answer(
+        let invalid_grant = || {
+            answer(
                 400,
                 json!({"error": "invalid_grant", "error_description": "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client."}),
+            )
+        };
+        if f.get("grant_type").map(String::as_str) == Some("refresh_token") {
+            // GitLab revokes the refresh token it was given and issues a new one.
+            let Some(user) = self.refreshes.redeem(&f, true) else { return invalid_grant() };
+            return answer(
+                200,
+                json!({"access_token": format!("glpat-{user}~{}", *self.refreshes.granted.borrow()), "token_type": "Bearer",
+                    "expires_in": 7200, "refresh_token": self.refreshes.issue("glrt-", &user),
+                    "scope": "openid profile email", "created_at": self.clock.now()}),
             );
+        }
+        let Some((user, nonce, redirect_uri)) = f.get("code").and_then(|c| self.codes.borrow_mut().remove(c)) else {
+            return invalid_grant();
         };
         assert_eq!(f.get("redirect_uri"), Some(&redirect_uri));
         let (sub, email) = who(&user);
@@ -115,7 +133,7 @@ impl GitLab {
         answer(
             200,
             json!({"access_token": access_token, "token_type": "Bearer", "expires_in": 7200,
-                "refresh_token": format!("glrt-{user}"), "scope": "openid profile email", "created_at": now,
+                "refresh_token": self.refreshes.issue("glrt-", &user), "scope": "openid profile email", "created_at": now,
                 "id_token": sign(&self.key, "gl-1", claims)}),
         )
     }
@@ -145,9 +163,16 @@ impl GitLab {
 }
 
 fn gitlab_world() -> (World, Rc<GitLab>) {
-    let world = world_with(&format!(
-        "alias = \"gitlab\"\nkind = \"gitlab\"\nbase_url = \"{GITLAB}\"\nclient_id = \"gl-app\"\nclient_secret_env = \"IDP2_SECRET\"\n"
-    ));
+    gitlab_world_with("", "")
+}
+
+fn gitlab_world_with(options: &str, app: &str) -> (World, Rc<GitLab>) {
+    let world = world_with_app(
+        &format!(
+            "alias = \"gitlab\"\nkind = \"gitlab\"\nbase_url = \"{GITLAB}\"\nclient_id = \"gl-app\"\nclient_secret_env = \"IDP2_SECRET\"\n{options}\n"
+        ),
+        app,
+    );
     let gitlab = GitLab::mount(&world);
     (world, gitlab)
 }
@@ -202,4 +227,24 @@ fn a_refused_client_fails_the_login_with_gitlabs_error_in_the_log() {
     assert_eq!(res.status(), 502);
     assert!(world.logged_for(&body(&res)).contains("invalid_client"));
     assert_eq!(accounts(&world), 0);
+}
+
+#[test]
+fn stored_gitlab_tokens_refresh_and_the_rotated_refresh_token_is_kept() {
+    let (world, gitlab) = gitlab_world_with(STORES_TOKENS, READS_TOKENS);
+    let (res, rp) = sign_in(&world, &gitlab, &mut Browser::default(), "ada");
+    let tokens = json(&redeem(&world, &code_of(&res), &rp.verifier));
+    let access = tokens["access_token"].as_str().unwrap();
+    let granted = &gitlab.refreshes.granted;
+    let fresh = after_expiry(&world, "gitlab", access, 7200, granted);
+    assert_eq!((fresh["access_token"].as_str(), fresh["expires_in"].as_i64()), (Some("glpat-ada~1"), Some(7200)));
+    assert_eq!(fresh["refresh_token"], "glrt-ada-1", "the rotated refresh token");
+    // GitLab revoked `glrt-ada-0`: this refresh works only with the rotated one.
+    let again = after_expiry(&world, "gitlab", access, 7200, granted);
+    assert_eq!(
+        (again["access_token"].as_str(), again["refresh_token"].as_str()),
+        (Some("glpat-ada~2"), Some("glrt-ada-2"))
+    );
+    *gitlab.refreshes.refuse.borrow_mut() = true;
+    refused_refresh(&world, "gitlab", "1337", access, 7200, "invalid_grant");
 }

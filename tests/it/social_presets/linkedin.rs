@@ -10,6 +10,9 @@
 //!   endpoint's (`invalid_client`, `invalid_request`); PKCE only for native apps:
 //!   https://learn.microsoft.com/en-us/linkedin/shared/authentication/authorization-code-flow
 //!   https://learn.microsoft.com/en-us/linkedin/shared/authentication/authorization-code-flow-native
+//! - No refresh test: LinkedIn issues refresh tokens only to approved Marketing partners,
+//!   not to Sign In with LinkedIn using OpenID Connect apps:
+//!   https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens
 
 use super::*;
 use crate::common::fake_idp::{rsa_key, sign};

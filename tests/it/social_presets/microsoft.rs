@@ -10,6 +10,10 @@
 //!   `preferred_username`, `name`, optional `email`; personal accounts have tenant
 //!   `9188040d-6c67-4c5b-b112-36a304b66dad`):
 //!   https://learn.microsoft.com/en-us/entra/identity-platform/id-token-claims-reference
+//! - A refresh token only with `offline_access`; the refresh grant (the client in the body)
+//!   answers a new access token, ID token and refresh token; the old refresh token is not
+//!   revoked, but to be discarded; a revoked one is `invalid_grant` (`AADSTS70000`):
+//!   https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token
 
 use super::*;
 use crate::common::fake_idp::{jwks_for, rsa_key, sign};
@@ -60,8 +64,8 @@ fn account(user: &str) -> Account {
 struct Microsoft {
     clock: keyedge::core::ports::memory::VirtualClock,
     key: jwt_compact::alg::RsaPrivateKey,
-    /// Codes: the user, the nonce, the redirect URI.
-    codes: RefCell<HashMap<String, (String, String, String)>>,
+    /// Codes: the user, the nonce, the redirect URI, whether `offline_access` was granted.
+    codes: RefCell<HashMap<String, (String, String, String, bool)>>,
     /// The tenant path segment of the last request, per endpoint.
     paths: RefCell<Vec<String>>,
     /// The issuer the next tokens name instead of their own tenant's.
@@ -69,6 +73,7 @@ struct Microsoft {
     /// Claims added to the next tokens (a tenant's claims-mapping policy can add any claim).
     extra: RefCell<serde_json::Value>,
     refuse_client: RefCell<bool>,
+    refreshes: Refreshes,
 }
 
 impl Microsoft {
@@ -81,6 +86,7 @@ impl Microsoft {
             forged_iss: RefCell::default(),
             extra: RefCell::new(json!({})),
             refuse_client: RefCell::new(false),
+            refreshes: Refreshes::default(),
         });
         let handler = ms.clone();
         world.http.mount(MS, move |req| handler.serve(req));
@@ -113,28 +119,49 @@ impl Microsoft {
                     "error_codes": [7000215], "timestamp": "2026-12-02 12:00:00Z", "trace_id": "0000", "correlation_id": "1111"}),
             );
         }
-        let Some((user, nonce, redirect_uri)) = f.get("code").and_then(|c| self.codes.borrow_mut().remove(c)) else {
+        if f.get("grant_type").map(String::as_str) == Some("refresh_token") {
+            let Some(user) = self.refreshes.redeem(&f, false) else {
+                return answer(
+                    400,
+                    json!({"error": "invalid_grant", "error_description": "AADSTS70000: The provided value for the 'refresh_token' is not valid.", "error_codes": [70000]}),
+                );
+            };
+            return self.issue(&user, None, true);
+        }
+        let Some((user, nonce, redirect_uri, offline)) = f.get("code").and_then(|c| self.codes.borrow_mut().remove(c))
+        else {
             return answer(
                 400,
                 json!({"error": "invalid_grant", "error_description": "AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.", "error_codes": [70008]}),
             );
         };
         assert_eq!(f.get("redirect_uri"), Some(&redirect_uri));
-        let a = account(&user);
+        self.issue(&user, Some(&nonce), offline)
+    }
+
+    /// Tokens for `user` (the ID token with `nonce` if given), a refresh token with `offline`.
+    fn issue(&self, user: &str, nonce: Option<&str>, offline: bool) -> http::Response<Vec<u8>> {
+        let a = account(user);
         let now = self.clock.now();
         let iss = self.forged_iss.borrow().clone().unwrap_or_else(|| format!("{MS}/{}/v2.0", a.tid));
         let mut claims = json!({"ver": "2.0", "iss": iss, "sub": a.sub, "aud": "ms-app", "exp": now + 3600, "iat": now,
-            "nbf": now, "nonce": nonce, "tid": a.tid, "oid": "00000000-0000-0000-66f3-3332eca7ea81",
+            "nbf": now, "tid": a.tid, "oid": "00000000-0000-0000-66f3-3332eca7ea81",
             "name": a.name, "preferred_username": a.email, "email": a.email, "aio": "Df2UVXL1ix!lMCWMSOJBcFatzcGfvFGhjKv8q5g0x732dR5MB5BisvGQO7YWByjd8iQDLq!eGbIDakyp5mnOrcdqHeYSnltepQmRp6AIZ8jY",
             "uti": "ZYpz3l6QvkCHQH2TD5mAAA", "rh": "0.AAAA"});
         if let (Some(c), Some(extra)) = (claims.as_object_mut(), self.extra.borrow().as_object()) {
             c.extend(extra.clone());
         }
-        answer(
-            200,
-            json!({"token_type": "Bearer", "scope": "openid profile email", "expires_in": 3599, "ext_expires_in": 3599,
-                "access_token": format!("eyJ0eXAiOiJKV1Qi.{user}"), "id_token": sign(&self.key, "ms-1", claims)}),
-        )
+        if let Some(nonce) = nonce {
+            claims["nonce"] = json!(nonce);
+        }
+        let n = *self.refreshes.granted.borrow();
+        let mut body = json!({"token_type": "Bearer", "scope": "openid profile email", "expires_in": 3599, "ext_expires_in": 3599,
+            "access_token": format!("eyJ0eXAiOiJKV1Qi.{user}~{n}"), "id_token": sign(&self.key, "ms-1", claims)});
+        if offline {
+            body["scope"] = json!("openid profile email offline_access");
+            body["refresh_token"] = json!(self.refreshes.issue("0.AAAA-", user));
+        }
+        answer(200, body)
     }
 
     fn deny(&self, auth_url: &str) -> String {
@@ -152,17 +179,26 @@ impl StandIn for Microsoft {
     fn approve(&self, auth_url: &str, user: &str) -> String {
         assert!(auth_url.starts_with(MS) && auth_url.contains("/oauth2/v2.0/authorize?"), "{auth_url}");
         let q = query(auth_url);
-        assert_eq!((q["client_id"].as_str(), q["scope"].as_str()), ("ms-app", "openid profile email"));
+        let offline = q["scope"] == "openid profile email offline_access";
+        assert!(q["client_id"] == "ms-app" && (offline || q["scope"] == "openid profile email"), "{q:?}");
         let code = format!("M.C5{}", self.codes.borrow().len());
-        self.codes.borrow_mut().insert(code.clone(), (user.to_owned(), q["nonce"].clone(), q["redirect_uri"].clone()));
+        let issued = (user.to_owned(), q["nonce"].clone(), q["redirect_uri"].clone(), offline);
+        self.codes.borrow_mut().insert(code.clone(), issued);
         redirect_back(auth_url, &[("code", &code)])
     }
 }
 
 fn ms_world(options: &str) -> (World, Rc<Microsoft>) {
-    let world = world_with(&format!(
-        "alias = \"ms\"\nkind = \"microsoft\"\nbase_url = \"{MS}\"\nclient_id = \"ms-app\"\nclient_secret_env = \"IDP2_SECRET\"\n{options}\n"
-    ));
+    ms_world_with(options, "")
+}
+
+fn ms_world_with(options: &str, app: &str) -> (World, Rc<Microsoft>) {
+    let world = world_with_app(
+        &format!(
+            "alias = \"ms\"\nkind = \"microsoft\"\nbase_url = \"{MS}\"\nclient_id = \"ms-app\"\nclient_secret_env = \"IDP2_SECRET\"\n{options}\n"
+        ),
+        app,
+    );
     let ms = Microsoft::mount(&world);
     (world, ms)
 }
@@ -276,4 +312,32 @@ fn a_refused_client_fails_the_login_with_microsofts_error_in_the_log() {
     assert_eq!(res.status(), 502);
     assert!(world.logged_for(&body(&res)).contains("AADSTS7000215"));
     assert_eq!(accounts(&world), 0);
+}
+
+#[test]
+fn with_stored_tokens_microsoft_is_asked_for_offline_access_and_they_refresh() {
+    let (world, ms) = ms_world_with(STORES_TOKENS, READS_TOKENS);
+    let mut browser = Browser::default();
+    let (at_ms, rp) = to_provider(&world, &mut browser, "ms");
+    assert_eq!(query(&at_ms)["scope"], "openid profile email offline_access");
+    let res = browser.get(&world, &ms.approve(&at_ms, "ada"));
+    let tokens = json(&redeem(&world, &code_of(&res), &rp.verifier));
+    let access = tokens["access_token"].as_str().unwrap();
+    let fresh = after_expiry(&world, "ms", access, 3599, &ms.refreshes.granted);
+    assert_eq!(
+        (fresh["access_token"].as_str(), fresh["expires_in"].as_i64()),
+        (Some("eyJ0eXAiOiJKV1Qi.ada~1"), Some(3599))
+    );
+    // The new refresh token replaces the old one (which Microsoft leaves valid).
+    assert_eq!(fresh["refresh_token"], "0.AAAA-ada-1");
+    let again = after_expiry(&world, "ms", access, 3599, &ms.refreshes.granted);
+    assert_eq!(again["refresh_token"], "0.AAAA-ada-2");
+    // Each refresh's ID token (no nonce) is verified and stored.
+    assert!(again["id_token"].is_string() && again["id_token"] != fresh["id_token"], "{again}");
+    *ms.refreshes.refuse.borrow_mut() = true;
+    refused_refresh(&world, "ms", "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ", access, 3599, "AADSTS70000");
+    // Without store_tokens, no offline access is asked for.
+    let (world, _) = ms_world("");
+    let (at_ms, _) = to_provider(&world, &mut Browser::default(), "ms");
+    assert_eq!(query(&at_ms)["scope"], "openid profile email");
 }

@@ -19,6 +19,8 @@ mod x;
 use crate::common::*;
 use keyedge::core::config::{Config, ProviderKind, UpstreamClientAuth};
 use keyedge::core::upstream::presets::Preset;
+use serde_json::Value;
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// The test world with one more `[[identity_providers]]` table (its options in `idp`).
@@ -83,6 +85,91 @@ pub fn answer(status: u16, body: serde_json::Value) -> http::Response<Vec<u8>> {
 /// The claims of the ID token keyedge issues for `code`.
 pub fn claims_for(world: &World, code: &str, rp: &RpRequest) -> serde_json::Value {
     id_claims(&json(&redeem(world, code, &rp.verifier)))
+}
+
+/// The provider options that store its tokens for applications to read.
+pub const STORES_TOKENS: &str = "store_tokens = true\nstored_tokens_readable = true";
+/// An application that reads them, its keyedge access token outliving the clock's jumps
+/// past the provider's `expires_in` (a week at Discord).
+pub const READS_TOKENS: &str = "read_broker_tokens = true\naccess_token_lifetime = 3000000";
+
+/// The test world with one more `[[identity_providers]]` table, and the app's options.
+pub fn world_with_app(idp: &str, app: &str) -> World {
+    World::with("", app, &format!("[[identity_providers]]\n{idp}"))
+}
+
+/// The refresh tokens a stand-in issued, and whether its provider takes them.
+#[derive(Default)]
+pub struct Refreshes {
+    /// Live refresh tokens: the user each is for.
+    live: RefCell<HashMap<String, String>>,
+    /// The provider refuses every refresh grant (the user revoked the app there).
+    pub refuse: RefCell<bool>,
+    /// Refresh grants answered.
+    pub granted: RefCell<usize>,
+}
+
+impl Refreshes {
+    /// A new refresh token for `user`: `prefix`, the user, a serial.
+    pub fn issue(&self, prefix: &str, user: &str) -> String {
+        let token = format!("{prefix}{user}-{}", *self.granted.borrow());
+        self.live.borrow_mut().insert(token.clone(), user.to_owned());
+        token
+    }
+
+    /// The user of a refresh grant (`form`) whose token is live; with `rotate`, the token is
+    /// spent (a provider that issues a new refresh token with each refresh). `None` is the
+    /// provider's `invalid_grant`.
+    pub fn redeem(&self, form: &HashMap<String, String>, rotate: bool) -> Option<String> {
+        if *self.refuse.borrow() || form.get("grant_type").map(String::as_str) != Some("refresh_token") {
+            return None;
+        }
+        let token = form.get("refresh_token")?;
+        let user = if rotate { self.live.borrow_mut().remove(token)? } else { self.live.borrow().get(token)?.clone() };
+        *self.granted.borrow_mut() += 1;
+        Some(user)
+    }
+}
+
+/// keyedge's `GET /broker/{alias}/token` for the holder of keyedge's access token `access`.
+pub fn broker_token(world: &World, alias: &str, access: &str) -> http::Response<Vec<u8>> {
+    let req = http::Request::get(format!("{ISSUER}/broker/{alias}/token"))
+        .header("authorization", format!("Bearer {access}"))
+        .body(vec![])
+        .unwrap();
+    world.send(req)
+}
+
+/// The stored tokens of `alias` once the provider's access token expired (`expires_in`
+/// seconds on): refreshed upstream by keyedge, and stored (read again, they are the same,
+/// without another refresh grant).
+pub fn after_expiry(world: &World, alias: &str, access: &str, expires_in: i64, granted: &RefCell<usize>) -> Value {
+    world.clock.advance(expires_in + 1);
+    let before = *granted.borrow();
+    let res = broker_token(world, alias, access);
+    assert_eq!(res.status(), 200, "{}", body(&res));
+    let fresh = json(&res);
+    assert_eq!(*granted.borrow(), before + 1, "refreshed upstream: {fresh}");
+    assert_eq!(json(&broker_token(world, alias, access)), fresh);
+    assert_eq!(*granted.borrow(), before + 1, "then read as stored");
+    fresh
+}
+
+/// Once expired, a refresh the provider refuses (with its `error`, `invalid_grant` at most):
+/// keyedge's 409 `token_refresh_failed`, the provider's error in the log, and what was stored
+/// kept.
+pub fn refused_refresh(world: &World, alias: &str, sub: &str, access: &str, expires_in: i64, error: &str) {
+    let key = keyedge::core::keys::stored_tokens(alias, sub);
+    let before = world.kv(&key);
+    assert!(before.is_some(), "tokens stored for {alias} {sub}");
+    world.clock.advance(expires_in + 1);
+    let res = broker_token(world, alias, access);
+    assert_eq!(res.status(), 409, "{}", body(&res));
+    let e = json(&res);
+    assert_eq!(e["error"], "token_refresh_failed");
+    let line = world.logged_for(e["error_description"].as_str().unwrap());
+    assert!(line.contains(error), "{line}");
+    assert_eq!(world.kv(&key), before);
 }
 
 /// How many keyedge accounts exist.
@@ -206,7 +293,7 @@ fn a_preset_needs_only_an_id_and_a_secret_and_gets_the_providers_endpoints() {
     assert_eq!(gh.authorization_url.as_str(), "https://github.com/login/oauth/authorize");
     assert_eq!(gh.token_url.as_str(), "https://github.com/login/oauth/access_token");
     assert_eq!(gh.userinfo_url.as_str(), "https://api.github.com/user");
-    assert_eq!(gh.email_list_url.as_ref().unwrap().as_str(), "https://api.github.com/user/emails");
+    assert_eq!(gh.email_list_url.as_ref().unwrap().as_str(), "https://api.github.com/user/emails?per_page=100");
     assert_eq!(gh.default_scopes, "read:user user:email");
     assert!(matches!(&gh.client_auth, UpstreamClientAuth::SecretPost(s) if s.expose() == IDP2_SECRET));
 

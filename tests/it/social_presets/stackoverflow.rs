@@ -13,6 +13,8 @@
 //! - Errors, HTTP 400 `{"error_id", "error_name", "error_message"}` (`key_required`,
 //!   `access_token_required`, `invalid_access_token`, `no_method`):
 //!   https://api.stackexchange.com/docs/error-handling
+//! - No refresh test: Stack Exchange issues no refresh token (a token lasts a day, or for
+//!   good with `no_expiry`): https://api.stackexchange.com/docs/authentication
 
 use super::*;
 use serde_json::json;

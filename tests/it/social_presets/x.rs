@@ -7,6 +7,10 @@
 //!   `{"token_type": "bearer", "expires_in": 7200, "access_token", "scope"}` (+ `refresh_token`
 //!   with `offline.access`), the user's refusal `error=access_denied`:
 //!   https://docs.x.com/resources/fundamentals/authentication/oauth-2-0/authorization-code
+//! - The refresh grant on the same endpoint (`grant_type=refresh_token`, the client in HTTP
+//!   Basic; a new access token for two hours and a new refresh token, the old one spent; a
+//!   spent or revoked one `invalid_request`, "Value passed for the token was invalid."):
+//!   https://docs.x.com/resources/fundamentals/authentication/oauth-2-0/user-access-token
 //! - `GET /2/users/me?user.fields=…` answering `{"data": {"id", "name", "username",
 //!   "profile_image_url"}}`; a refused token `401 {"title": "Unauthorized", "type":
 //!   "about:blank", "status": 401, "detail": "Unauthorized"}`:
@@ -33,6 +37,7 @@ struct XStandIn {
     api_down: RefCell<bool>,
     /// Token requests refused, with X's `error`.
     refused: RefCell<Vec<String>>,
+    refreshes: Refreshes,
 }
 
 impl XStandIn {
@@ -83,6 +88,16 @@ impl XStandIn {
         if auth != basic || f.contains_key("client_secret") {
             return refuse("unauthorized_client", "Missing valid authorization header");
         }
+        if f.get("grant_type").map(String::as_str) == Some("refresh_token") {
+            let Some(user) = self.refreshes.redeem(&f, true) else {
+                return refuse("invalid_request", "Value passed for the token was invalid.");
+            };
+            return answer(
+                200,
+                json!({"token_type": "bearer", "expires_in": 7200, "access_token": format!("x-at-{user}~{}", *self.refreshes.granted.borrow()),
+                    "scope": "users.read tweet.read offline.access", "refresh_token": self.refreshes.issue("x-rt-", &user)}),
+            );
+        }
         let Some((user, redirect_uri, challenge, scopes)) =
             f.get("code").and_then(|c| self.codes.borrow_mut().remove(c))
         else {
@@ -95,7 +110,7 @@ impl XStandIn {
         assert_eq!((f["grant_type"].as_str(), f.get("redirect_uri")), ("authorization_code", Some(&redirect_uri)));
         let mut body = json!({"token_type": "bearer", "expires_in": 7200, "access_token": format!("x-at-{user}"), "scope": scopes});
         if scopes.split(' ').any(|s| s == "offline.access") {
-            body["refresh_token"] = json!(format!("x-rt-{user}"));
+            body["refresh_token"] = json!(self.refreshes.issue("x-rt-", &user));
         }
         answer(200, body)
     }
@@ -123,9 +138,16 @@ impl StandIn for XStandIn {
 }
 
 fn x_world(options: &str) -> (World, Rc<XStandIn>) {
-    let world = world_with(&format!(
-        "alias = \"x\"\nkind = \"x\"\nbase_url = \"{X}\"\nclient_id = \"x-client\"\nclient_secret_env = \"IDP2_SECRET\"\n{options}\n"
-    ));
+    x_world_with(options, "")
+}
+
+fn x_world_with(options: &str, app: &str) -> (World, Rc<XStandIn>) {
+    let world = world_with_app(
+        &format!(
+            "alias = \"x\"\nkind = \"x\"\nbase_url = \"{X}\"\nclient_id = \"x-client\"\nclient_secret_env = \"IDP2_SECRET\"\n{options}\n"
+        ),
+        app,
+    );
     let x = XStandIn::mount(&world);
     (world, x)
 }
@@ -211,4 +233,32 @@ fn with_stored_tokens_x_is_asked_for_offline_access() {
     let (world, x) = x_world("");
     sign_in(&world, &x, &mut Browser::default(), "ada");
     assert_eq!(x.last_authorize.borrow()["scope"], "users.read tweet.read", "no refresh token unless stored");
+}
+
+#[test]
+fn stored_x_tokens_refresh_with_basic_and_the_rotated_refresh_token_is_kept() {
+    let (world, x) = x_world_with(STORES_TOKENS, READS_TOKENS);
+    let mut browser = Browser::default();
+    let (res, rp) = sign_in(&world, &x, &mut browser, "ada");
+    assert!(forms(&body(&res)).iter().any(|(action, _)| action == "/first-login/review"), "{}", body(&res));
+    let done = browser.submit(
+        &world,
+        "/first-login/review",
+        &[("username", "ada"), ("email", "ada@example.com"), ("given_name", "Ada"), ("family_name", "Lovelace")],
+    );
+    let tokens = json(&redeem(&world, &code_of(&done), &rp.verifier));
+    let access = tokens["access_token"].as_str().unwrap();
+    // The stand-in answers a refresh grant only with the client in HTTP Basic.
+    let fresh = after_expiry(&world, "x", access, 7200, &x.refreshes.granted);
+    assert_eq!((fresh["access_token"].as_str(), fresh["expires_in"].as_i64()), (Some("x-at-ada~1"), Some(7200)));
+    assert_eq!(fresh["refresh_token"], "x-rt-ada-1", "the rotated refresh token");
+    // `x-rt-ada-0` is spent: this refresh works only with the rotated one.
+    let again = after_expiry(&world, "x", access, 7200, &x.refreshes.granted);
+    assert_eq!(
+        (again["access_token"].as_str(), again["refresh_token"].as_str()),
+        (Some("x-at-ada~2"), Some("x-rt-ada-2"))
+    );
+    assert!(x.refused.borrow().is_empty(), "{:?}", x.refused.borrow());
+    *x.refreshes.refuse.borrow_mut() = true;
+    refused_refresh(&world, "x", "2244994945", access, 7200, "Value passed for the token was invalid.");
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use url::Url;
 
 use self::config::{EmailListFormat, OAuth2Provider, TokenFormat};
-use super::api::{fetch_api, StackExchangeToken};
+use super::api::{fetch_api, fetch_api_page, StackExchangeToken};
 use super::{BrokeredIdentity, ClientSettings, FlowSecrets, UpstreamError, UpstreamTokens};
 use crate::core::claims::StandardClaims;
 use crate::core::config::IdentityProvider;
@@ -103,8 +103,7 @@ pub async fn complete(
     })?;
     let (email, asserted) = match &cfg.email_list_url {
         Some(url) => {
-            let list = fetch_api(url, access_token, &cfg.api_token, "email list", ports).await?;
-            let (email, verified) = primary_verified_email(&list, cfg.email_list_format)?;
+            let (email, verified) = primary_from_pages(cfg, url, access_token, ports).await?;
             (email.or_else(|| text(&info, &cfg.email_claim)), verified)
         }
         None => {
@@ -140,6 +139,46 @@ pub async fn complete(
         tokens,
         claims: info,
     })
+}
+
+/// At most this many pages of a provider's address list are read.
+pub const MAX_EMAIL_PAGES: usize = 10;
+
+/// The primary address and whether it is verified, from the pages of the list at `first`
+/// (Bitbucket's `next` in the page, GitHub's `Link: <…>; rel="next"`), read until the
+/// primary one is found, for at most [`MAX_EMAIL_PAGES`] pages. A next page on another
+/// origin than the list's is not read, so the token goes to no other host: the login goes on
+/// without that page (no primary address found, no email from the list).
+async fn primary_from_pages(
+    cfg: &OAuth2Provider,
+    first: &Url,
+    access_token: &str,
+    ports: &Ports<'_>,
+) -> Result<(Option<String>, bool), UpstreamError> {
+    let mut url = first.clone();
+    for _ in 0..MAX_EMAIL_PAGES {
+        let (list, link) = fetch_api_page(&url, access_token, &cfg.api_token, "email list", ports).await?;
+        let found = primary_verified_email(&list, cfg.email_list_format)?;
+        if found.0.is_some() {
+            return Ok(found);
+        }
+        let next = match cfg.email_list_format {
+            EmailListFormat::GitHub => link,
+            EmailListFormat::Bitbucket => list.get("next").and_then(Value::as_str).map(str::to_owned),
+        };
+        let Some(next) = next else { break };
+        match Url::parse(&next) {
+            Ok(n) if n.origin() == first.origin() => url = n,
+            _ => {
+                (ports.log)(&format!(
+                    "email list: next page `{next}` is not on {}: not read",
+                    first.origin().ascii_serialization()
+                ));
+                break;
+            }
+        }
+    }
+    Ok((None, false))
 }
 
 /// The user's address from a list of them, each `{"email", "primary", "verified"}` (GitHub's

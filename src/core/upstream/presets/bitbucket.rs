@@ -7,7 +7,8 @@
 //! - The user, `GET https://api.bitbucket.org/2.0/user` (`uuid`, `account_id`, `nickname`,
 //!   `display_name`, `links.avatar.href`; no address):
 //!   https://developer.atlassian.com/cloud/bitbucket/rest/api-group-users/#api-user-get
-//! - Their addresses, a page of `{email, is_primary, is_confirmed}`:
+//! - Their addresses, pages of `{email, is_primary, is_confirmed}` (the next one's URL in
+//!   `next`):
 //!   `GET /2.0/user/emails`,
 //!   https://developer.atlassian.com/cloud/bitbucket/rest/api-group-users/#api-user-emails-get
 
@@ -71,7 +72,7 @@ pub(crate) fn provider(mut options: KindOptions, secrets: &Secrets) -> Result<OA
         email_verified_claim: None,
         name_claim: "display_name".into(),
         picture_claim: "links.avatar.href".into(),
-        // One page of up to 100 addresses: the primary one is among them.
+        // Pages of up to 100 addresses; the `next` pages are followed (same origin only).
         email_list_url: Some(endpoint(&api, "/2.0/user/emails?pagelen=100", path, "base_url")?),
         email_list_format: EmailListFormat::Bitbucket,
         split_name: true,

@@ -5,6 +5,8 @@
 //! - The user: `GET /user`, https://docs.github.com/en/rest/users/users#get-the-authenticated-user
 //! - Their addresses, private ones included (scope `user:email`): `GET /user/emails`,
 //!   https://docs.github.com/en/rest/users/emails#list-email-addresses-for-the-authenticated-user
+//!   (paginated: `per_page` 30 by default, at most 100, the next page in the `Link` header,
+//!   https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api)
 //! - GitHub Enterprise Server: the same paths at `https://{host}`, the API at
 //!   `https://{host}/api/v3`, https://docs.github.com/en/enterprise-server@latest/rest
 
@@ -63,7 +65,8 @@ pub(crate) fn provider(mut options: KindOptions, secrets: &Secrets) -> Result<OA
         email_verified_claim: None,
         name_claim: "name".into(),
         picture_claim: "avatar_url".into(),
-        email_list_url: Some(endpoint(&api, "/user/emails", path, "base_url")?),
+        // 100 addresses a page, the most GitHub gives; the next pages are followed.
+        email_list_url: Some(endpoint(&api, "/user/emails?per_page=100", path, "base_url")?),
         email_list_format: EmailListFormat::GitHub,
         split_name: true,
         given_name_claim: None,

@@ -14,6 +14,9 @@
 //!   https://learn.microsoft.com/en-us/entra/identity-platform/migrate-off-email-claim-authorization
 //! - National clouds (`login.microsoftonline.us`, …):
 //!   https://learn.microsoft.com/en-us/entra/identity-platform/authentication-national-cloud
+//! - A refresh token only with the `offline_access` scope; the refresh grant answers a new
+//!   refresh token, which replaces the old one:
+//!   https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow#refresh-the-access-token
 
 use serde::Deserialize;
 
@@ -21,10 +24,12 @@ use super::{base_url, client, endpoint, oidc, Preset};
 use crate::core::config::{err, ConfigError, KindOptions, Secrets};
 use crate::core::upstream::oidc::config::EmailEvidence;
 use crate::core::upstream::oidc::config::{is_tenant_id, OidcProvider, Tenant, TenantIssuer};
-use crate::core::vocab::PromptValue;
+use crate::core::vocab::{PromptValue, Scopes};
 
 pub const BASE: &str = "https://login.microsoftonline.com";
 pub const DEFAULT_SCOPES: &str = "openid profile email";
+/// A refresh token, for `store_tokens` (Microsoft's access tokens last about an hour).
+const OFFLINE: &str = "offline_access";
 
 /// The options of `kind = "microsoft"` (besides the shared ones and the client's).
 #[derive(Debug, Deserialize)]
@@ -38,8 +43,16 @@ pub(crate) struct RawMicrosoft {
     base_url: Option<String>,
 }
 
-pub(crate) fn provider(mut options: KindOptions, secrets: &Secrets) -> Result<OidcProvider, ConfigError> {
-    let client = client(&mut options, secrets, DEFAULT_SCOPES)?;
+/// `store_tokens` of the provider: stored tokens are refreshable only with `offline_access`.
+pub(crate) fn provider(
+    mut options: KindOptions,
+    secrets: &Secrets,
+    store_tokens: bool,
+) -> Result<OidcProvider, ConfigError> {
+    let mut client = client(&mut options, secrets, DEFAULT_SCOPES)?;
+    if store_tokens && !Scopes::parse(&client.default_scopes).contains(OFFLINE) {
+        client.default_scopes = format!("{} {OFFLINE}", client.default_scopes);
+    }
     let path = options.path;
     let raw: RawMicrosoft = options.finish()?;
     let base = match &raw.base_url {
