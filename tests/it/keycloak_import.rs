@@ -219,7 +219,11 @@ fn exports_of_keycloak_24_25_and_26_convert_into_configurations_that_load() {
             .collect();
         match version {
             "24" => {
-                assert_eq!(kinds, [("github", "github"), ("corp", "oidc"), ("google", "google")], "{version} (by gui_order)");
+                assert_eq!(
+                    kinds,
+                    [("github", "github"), ("corp", "oidc"), ("google", "google")],
+                    "{version} (by gui_order)"
+                );
                 assert_eq!(c.skipped.len(), 1, "{:?}", c.skipped);
                 assert!(c.skipped[0].contains("`partners` (provider `saml`)"));
                 assert_eq!(config.access_token_lifetime, 300);

@@ -68,6 +68,40 @@ pub struct OAuth2Provider {
     pub token_format: TokenFormat,
 }
 
+impl OAuth2Provider {
+    /// A provider at these endpoints that reads the user as OpenID Connect names the claims
+    /// (`sub`, `preferred_username`, `email`, `name`, `picture`), with a Bearer token; a
+    /// preset or the configuration changes what its provider does otherwise.
+    pub fn new(
+        client_id: String,
+        client_auth: UpstreamClientAuth,
+        default_scopes: String,
+        [authorization_url, token_url, userinfo_url]: [Url; 3],
+    ) -> Self {
+        OAuth2Provider {
+            client_id,
+            client_auth,
+            default_scopes,
+            authorization_url,
+            token_url,
+            userinfo_url,
+            user_id_claim: "sub".into(),
+            username_claim: "preferred_username".into(),
+            email_claim: "email".into(),
+            email_verified_claim: None,
+            name_claim: "name".into(),
+            picture_claim: "picture".into(),
+            email_list_url: None,
+            email_list_format: EmailListFormat::GitHub,
+            split_name: false,
+            given_name_claim: None,
+            family_name_claim: None,
+            api_token: ApiToken::Bearer,
+            token_format: TokenFormat::Standard,
+        }
+    }
+}
+
 /// An `[[identity_providers]]` table of `kind = "oauth2"`, from the options the shared pass left.
 pub(crate) fn provider(
     mut options: KindOptions,
@@ -82,27 +116,27 @@ pub(crate) fn provider(
     let url = |v: Option<String>, f: &str| -> Result<Url, ConfigError> {
         parse_url(&required(v, f)?).map_err(|m| err(format!("{path}.{f}"), m))
     };
-    Ok(OAuth2Provider {
-        client_auth,
-        client_id: required(c.client_id.clone(), "client_id")?,
-        default_scopes: c.default_scopes.clone().unwrap_or_default(),
-        authorization_url: url(c.authorization_url.clone(), "authorization_url")?,
-        token_url: url(c.token_url.clone(), "token_url")?,
-        userinfo_url: url(c.userinfo_url.clone(), "userinfo_url")?,
-        user_id_claim: p.user_id_claim.clone().unwrap_or_else(|| "sub".into()),
-        username_claim: p.username_claim.clone().unwrap_or_else(|| "preferred_username".into()),
-        email_claim: p.email_claim.clone().unwrap_or_else(|| "email".into()),
-        email_verified_claim: p.email_verified_claim.clone(),
-        name_claim: p.name_claim.clone().unwrap_or_else(|| "name".into()),
-        picture_claim: p.picture_claim.clone().unwrap_or_else(|| "picture".into()),
-        email_list_url: None,
-        email_list_format: EmailListFormat::GitHub,
-        split_name: false,
-        given_name_claim: None,
-        family_name_claim: None,
-        api_token: ApiToken::Bearer,
-        token_format: TokenFormat::Standard,
-    })
+    let endpoints = [
+        url(c.authorization_url.clone(), "authorization_url")?,
+        url(c.token_url.clone(), "token_url")?,
+        url(c.userinfo_url.clone(), "userinfo_url")?,
+    ];
+    let client_id = required(c.client_id.clone(), "client_id")?;
+    let mut provider = OAuth2Provider::new(client_id, client_auth, c.default_scopes.unwrap_or_default(), endpoints);
+    let claims = [
+        (p.user_id_claim, &mut provider.user_id_claim),
+        (p.username_claim, &mut provider.username_claim),
+        (p.email_claim, &mut provider.email_claim),
+        (p.name_claim, &mut provider.name_claim),
+        (p.picture_claim, &mut provider.picture_claim),
+    ];
+    for (configured, claim) in claims {
+        if let Some(path) = configured {
+            *claim = path;
+        }
+    }
+    provider.email_verified_claim = p.email_verified_claim;
+    Ok(provider)
 }
 
 /// How a provider lists the user's addresses.

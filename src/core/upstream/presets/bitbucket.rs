@@ -14,10 +14,10 @@
 
 use serde::Deserialize;
 
-use super::{base_url, client, endpoint};
+use super::{base_url, client, endpoint, oauth2_provider, PresetClient};
 use crate::core::config::{err, ConfigError, KindOptions, Secrets};
 use crate::core::upstream::client_config::UpstreamClientAuth;
-use crate::core::upstream::plain_oauth2::config::{ApiToken, EmailListFormat, OAuth2Provider, TokenFormat};
+use crate::core::upstream::plain_oauth2::config::{EmailListFormat, OAuth2Provider};
 use crate::core::vocab::Scopes;
 
 const WEB: &str = "https://bitbucket.org";
@@ -58,27 +58,23 @@ pub(crate) fn provider(mut options: KindOptions, secrets: &Secrets) -> Result<OA
         other => other,
     };
     Ok(OAuth2Provider {
-        client_id: client.client_id,
-        client_auth,
-        default_scopes: client.default_scopes,
-        authorization_url: endpoint(&web, "/site/oauth2/authorize", path, "base_url")?,
-        token_url: endpoint(&web, "/site/oauth2/access_token", path, "base_url")?,
-        userinfo_url: endpoint(&api, "/2.0/user", path, "base_url")?,
         // The `uuid` never changes; `nickname` can.
         user_id_claim: "uuid".into(),
         username_claim: "nickname".into(),
-        // `/user` has no address; the list's primary one is taken.
-        email_claim: "email".into(),
-        email_verified_claim: None,
         name_claim: "display_name".into(),
         picture_claim: "links.avatar.href".into(),
-        // Pages of up to 100 addresses; the `next` pages are followed (same origin only).
+        // `/user` has no address; the list's primary confirmed one is taken. Pages of up to
+        // 100 addresses; the `next` pages are followed (same origin only).
         email_list_url: Some(endpoint(&api, "/2.0/user/emails?pagelen=100", path, "base_url")?),
         email_list_format: EmailListFormat::Bitbucket,
         split_name: true,
-        given_name_claim: None,
-        family_name_claim: None,
-        api_token: ApiToken::Bearer,
-        token_format: TokenFormat::Standard,
+        ..oauth2_provider(
+            PresetClient { client_auth, ..client },
+            [
+                endpoint(&web, "/site/oauth2/authorize", path, "base_url")?,
+                endpoint(&web, "/site/oauth2/access_token", path, "base_url")?,
+                endpoint(&api, "/2.0/user", path, "base_url")?,
+            ],
+        )
     })
 }

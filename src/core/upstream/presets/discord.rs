@@ -9,9 +9,9 @@
 
 use serde::Deserialize;
 
-use super::{base_url, client, endpoint};
+use super::{base_url, client, endpoint, oauth2_provider};
 use crate::core::config::{err, ConfigError, KindOptions, Secrets};
-use crate::core::upstream::plain_oauth2::config::{ApiToken, EmailListFormat, OAuth2Provider, TokenFormat};
+use crate::core::upstream::plain_oauth2::config::OAuth2Provider;
 use crate::core::vocab::Scopes;
 
 const BASE: &str = "https://discord.com";
@@ -43,28 +43,20 @@ pub(crate) fn provider(mut options: KindOptions, secrets: &Secrets) -> Result<OA
         ));
     }
     Ok(OAuth2Provider {
-        client_id: client.client_id,
-        client_auth: client.client_auth,
-        default_scopes: client.default_scopes,
-        authorization_url: endpoint(&base, "/oauth2/authorize", path, "base_url")?,
-        token_url: endpoint(&base, "/api/oauth2/token", path, "base_url")?,
-        userinfo_url: endpoint(&base, "/api/users/@me", path, "base_url")?,
         // The snowflake `id` never changes; `username` can be changed.
         user_id_claim: "id".into(),
         username_claim: "username".into(),
-        email_claim: "email".into(),
         // `verified` is about the account's `email` (https://discord.com/developers/docs/resources/user#user-object).
         email_verified_claim: Some("verified".into()),
         // A display name, not a person's name: not split.
         name_claim: "global_name".into(),
-        // Discord sends an avatar hash, not a URL.
-        picture_claim: "picture".into(),
-        email_list_url: None,
-        email_list_format: EmailListFormat::GitHub,
-        split_name: false,
-        given_name_claim: None,
-        family_name_claim: None,
-        api_token: ApiToken::Bearer,
-        token_format: TokenFormat::Standard,
+        ..oauth2_provider(
+            client,
+            [
+                endpoint(&base, "/oauth2/authorize", path, "base_url")?,
+                endpoint(&base, "/api/oauth2/token", path, "base_url")?,
+                endpoint(&base, "/api/users/@me", path, "base_url")?,
+            ],
+        )
     })
 }

@@ -13,10 +13,10 @@
 
 use serde::Deserialize;
 
-use super::{base_url, client, endpoint};
+use super::{base_url, client, endpoint, oauth2_provider};
 use crate::core::config::{err, ConfigError, KindOptions, Secrets};
 use crate::core::upstream::client_config::UpstreamClientAuth;
-use crate::core::upstream::plain_oauth2::config::{ApiToken, EmailListFormat, OAuth2Provider, TokenFormat};
+use crate::core::upstream::plain_oauth2::config::{ApiToken, OAuth2Provider};
 use crate::core::vocab::Scopes;
 
 const WEB: &str = "https://www.facebook.com";
@@ -70,28 +70,22 @@ pub(crate) fn provider(mut options: KindOptions, secrets: &Secrets) -> Result<OA
     };
     let me = format!("/{version}/me?fields=id,name,email,first_name,last_name,picture");
     Ok(OAuth2Provider {
-        client_id: client.client_id,
-        client_auth: client.client_auth,
-        default_scopes: client.default_scopes,
-        authorization_url: endpoint(&web, &format!("/{version}/dialog/oauth"), path, "base_url")?,
-        token_url: endpoint(&graph, &format!("/{version}/oauth/access_token"), path, "base_url")?,
-        userinfo_url: endpoint(&graph, &me, path, "base_url")?,
         // The app-scoped `id` never changes. Facebook has no username for apps: the address,
         // else the id, is proposed.
         user_id_claim: "id".into(),
         username_claim: "email".into(),
-        email_claim: "email".into(),
-        // Facebook says nothing about whether the address is verified (docs/social/facebook.md).
-        email_verified_claim: None,
-        name_claim: "name".into(),
         picture_claim: "picture.data.url".into(),
-        email_list_url: None,
-        email_list_format: EmailListFormat::GitHub,
-        split_name: false,
         given_name_claim: Some("first_name".into()),
         family_name_claim: Some("last_name".into()),
         api_token: ApiToken::AppSecretProof(app_secret),
-        token_format: TokenFormat::Standard,
+        ..oauth2_provider(
+            client,
+            [
+                endpoint(&web, &format!("/{version}/dialog/oauth"), path, "base_url")?,
+                endpoint(&graph, &format!("/{version}/oauth/access_token"), path, "base_url")?,
+                endpoint(&graph, &me, path, "base_url")?,
+            ],
+        )
     })
 }
 

@@ -12,9 +12,9 @@
 
 use serde::Deserialize;
 
-use super::{base_url, client, endpoint};
+use super::{base_url, client, endpoint, oauth2_provider};
 use crate::core::config::{err, ConfigError, KindOptions, Secrets};
-use crate::core::upstream::plain_oauth2::config::{ApiToken, EmailListFormat, OAuth2Provider, TokenFormat};
+use crate::core::upstream::plain_oauth2::config::OAuth2Provider;
 use crate::core::vocab::Scopes;
 
 const WEB: &str = "https://github.com";
@@ -51,27 +51,20 @@ pub(crate) fn provider(mut options: KindOptions, secrets: &Secrets) -> Result<OA
         ));
     }
     Ok(OAuth2Provider {
-        client_id: client.client_id,
-        client_auth: client.client_auth,
-        default_scopes: client.default_scopes,
-        authorization_url: endpoint(&web, "/login/oauth/authorize", path, "base_url")?,
-        token_url: endpoint(&web, "/login/oauth/access_token", path, "base_url")?,
-        userinfo_url: endpoint(&api, "/user", path, "base_url")?,
         // The numeric `id` never changes; `login` can be renamed.
         user_id_claim: "id".into(),
         username_claim: "login".into(),
-        // The public profile address, used only when no address is primary.
-        email_claim: "email".into(),
-        email_verified_claim: None,
-        name_claim: "name".into(),
         picture_claim: "avatar_url".into(),
         // 100 addresses a page, the most GitHub gives; the next pages are followed.
         email_list_url: Some(endpoint(&api, "/user/emails?per_page=100", path, "base_url")?),
-        email_list_format: EmailListFormat::GitHub,
         split_name: true,
-        given_name_claim: None,
-        family_name_claim: None,
-        api_token: ApiToken::Bearer,
-        token_format: TokenFormat::Standard,
+        ..oauth2_provider(
+            client,
+            [
+                endpoint(&web, "/login/oauth/authorize", path, "base_url")?,
+                endpoint(&web, "/login/oauth/access_token", path, "base_url")?,
+                endpoint(&api, "/user", path, "base_url")?,
+            ],
+        )
     })
 }

@@ -25,6 +25,7 @@ use url::Url;
 
 use super::client_config::UpstreamClientAuth;
 use super::oidc::config::{OidcProvider, SignatureCheck};
+use super::plain_oauth2::config::OAuth2Provider;
 use crate::core::config::{err, parse_url, required, ConfigError, KindOptions, Secrets};
 use crate::core::upstream::oidc::config::EmailEvidence;
 use crate::core::vocab::{scope, Scopes};
@@ -218,6 +219,12 @@ fn oidc(preset: Preset, issuer: String, client: PresetClient, path: &str) -> Res
         form_post: false,
         name_in_user_field: false,
     })
+}
+
+/// A plain OAuth 2.0 provider at these endpoints (authorization, token, user) with `client`'s
+/// settings; each preset then says where its provider keeps the user's claims.
+fn oauth2_provider(client: PresetClient, endpoints: [Url; 3]) -> OAuth2Provider {
+    OAuth2Provider::new(client.client_id, client.client_auth, client.default_scopes, endpoints)
 }
 
 /// A `base_url` (a self-hosted instance): https, no query or fragment; without a trailing slash.

@@ -13,9 +13,9 @@
 
 use serde::Deserialize;
 
-use super::{base_url, client, endpoint};
+use super::{base_url, client, endpoint, oauth2_provider};
 use crate::core::config::{err, required, ConfigError, KindOptions, Secrets};
-use crate::core::upstream::plain_oauth2::config::{ApiToken, EmailListFormat, OAuth2Provider, TokenFormat};
+use crate::core::upstream::plain_oauth2::config::{ApiToken, OAuth2Provider, TokenFormat};
 
 const WEB: &str = "https://stackoverflow.com";
 const API: &str = "https://api.stackexchange.com";
@@ -66,26 +66,21 @@ pub(crate) fn provider(mut options: KindOptions, secrets: &Secrets) -> Result<OA
     let mut me = endpoint(&api, "/2.3/me", path, "base_url")?;
     me.query_pairs_mut().append_pair("site", &site).append_pair("key", &key);
     Ok(OAuth2Provider {
-        client_id: client.client_id,
-        client_auth: client.client_auth,
-        default_scopes: client.default_scopes,
-        authorization_url: endpoint(&web, "/oauth", path, "base_url")?,
-        token_url: endpoint(&web, "/oauth/access_token/json", path, "base_url")?,
-        userinfo_url: me,
         // The site's numeric `user_id` never changes; the display name is not unique.
         user_id_claim: "items[0].user_id".into(),
         username_claim: "items[0].display_name".into(),
-        // Stack Exchange gives no address: `email` is never there (trust_email is refused).
-        email_claim: "email".into(),
-        email_verified_claim: None,
         name_claim: "items[0].display_name".into(),
         picture_claim: "items[0].profile_image".into(),
-        email_list_url: None,
-        email_list_format: EmailListFormat::GitHub,
-        split_name: false,
-        given_name_claim: None,
-        family_name_claim: None,
+        // Stack Exchange gives no address: `email` is never there (trust_email is refused).
         api_token: ApiToken::Query,
         token_format: TokenFormat::StackExchange,
+        ..oauth2_provider(
+            client,
+            [
+                endpoint(&web, "/oauth", path, "base_url")?,
+                endpoint(&web, "/oauth/access_token/json", path, "base_url")?,
+                me,
+            ],
+        )
     })
 }

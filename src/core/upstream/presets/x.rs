@@ -11,10 +11,10 @@
 
 use serde::Deserialize;
 
-use super::{base_url, client, endpoint};
+use super::{base_url, client, endpoint, oauth2_provider, PresetClient};
 use crate::core::config::{err, ConfigError, KindOptions, Secrets};
 use crate::core::upstream::client_config::UpstreamClientAuth;
-use crate::core::upstream::plain_oauth2::config::{ApiToken, EmailListFormat, OAuth2Provider, TokenFormat};
+use crate::core::upstream::plain_oauth2::config::OAuth2Provider;
 use crate::core::vocab::Scopes;
 
 const WEB: &str = "https://x.com";
@@ -68,28 +68,21 @@ pub(crate) fn provider(
         other => other,
     };
     Ok(OAuth2Provider {
-        client_id: client.client_id,
-        client_auth,
-        default_scopes,
-        authorization_url: endpoint(&web, "/i/oauth2/authorize", path, "base_url")?,
-        token_url: endpoint(&api, "/2/oauth2/token", path, "base_url")?,
-        userinfo_url: endpoint(&api, "/2/users/me?user.fields=profile_image_url,name,username", path, "base_url")?,
         // The numeric `id` never changes; the `username` (handle) can.
         user_id_claim: "data.id".into(),
         username_claim: "data.username".into(),
-        // X's answer is all in `data` and has no address: `email` is never there, and no
-        // address from X ever counts as verified (trust_email is refused).
-        email_claim: "email".into(),
-        email_verified_claim: None,
         // A display name, not a person's name: not split.
         name_claim: "data.name".into(),
         picture_claim: "data.profile_image_url".into(),
-        email_list_url: None,
-        email_list_format: EmailListFormat::GitHub,
-        split_name: false,
-        given_name_claim: None,
-        family_name_claim: None,
-        api_token: ApiToken::Bearer,
-        token_format: TokenFormat::Standard,
+        // X's answer is all in `data` and has no address: `email` is never there, and no
+        // address from X ever counts as verified (trust_email is refused).
+        ..oauth2_provider(
+            PresetClient { client_auth, default_scopes, ..client },
+            [
+                endpoint(&web, "/i/oauth2/authorize", path, "base_url")?,
+                endpoint(&api, "/2/oauth2/token", path, "base_url")?,
+                endpoint(&api, "/2/users/me?user.fields=profile_image_url,name,username", path, "base_url")?,
+            ],
+        )
     })
 }
