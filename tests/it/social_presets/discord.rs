@@ -183,12 +183,7 @@ fn an_unverified_discord_address_is_never_linked_by_email() {
     *d.verified.borrow_mut() = false;
     let mut browser = Browser::default();
     let (res, _) = sign_in(&world, &d, &mut browser, "alice");
-    assert!(forms(&body(&res)).iter().any(|(action, _)| action == "/first-login/review"), "{}", body(&res));
-    let res = browser.submit(
-        &world,
-        "/first-login/review",
-        &[("username", "alice2"), ("email", "alice@example.com"), ("given_name", "Alice"), ("family_name", "Liddell")],
-    );
+    let res = review(&world, &mut browser, &res, ["alice2", "alice@example.com", "Alice", "Liddell"]);
     let page = body(&res);
     assert!(page.contains("This email address belongs to another account"), "{}: {page}", res.status());
     assert_eq!((accounts(&world), user_of_link(&world, "discord", "80351110224678912")), (1, None));
@@ -209,12 +204,7 @@ fn stored_discord_tokens_refresh_and_the_rotated_refresh_token_is_kept() {
     let (world, d) = discord_world_with(STORES_TOKENS, READS_TOKENS);
     let mut browser = Browser::default();
     let (res, rp) = sign_in(&world, &d, &mut browser, "ada");
-    assert!(forms(&body(&res)).iter().any(|(action, _)| action == "/first-login/review"), "{}", body(&res));
-    let done = browser.submit(
-        &world,
-        "/first-login/review",
-        &[("username", "ada"), ("email", "ada@example.com"), ("given_name", "Ada"), ("family_name", "Lovelace")],
-    );
+    let done = review(&world, &mut browser, &res, ["ada", "ada@example.com", "Ada", "Lovelace"]);
     let tokens = json(&redeem(&world, &code_of(&done), &rp.verifier));
     let access = tokens["access_token"].as_str().unwrap();
     let week = 604800;

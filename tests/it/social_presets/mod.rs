@@ -572,3 +572,17 @@ fn keycloaks_microsoft_linkedin_discord_and_bitbucket_providers_become_presets()
     assert_eq!(config.provider("discord").unwrap().preset, Some(Preset::Discord));
     assert_eq!(config.provider("bitbucket").unwrap().preset, Some(Preset::Bitbucket));
 }
+
+/// A first login that landed on the review form (the provider gave no verified address): the
+/// form, then, sent with these fields; keyedge's answer.
+pub fn review(
+    world: &World,
+    browser: &mut Browser,
+    page: &http::Response<Vec<u8>>,
+    fields: [&str; 4],
+) -> http::Response<Vec<u8>> {
+    assert!(forms(&body(page)).iter().any(|(action, _)| action == "/first-login/review"), "{}", body(page));
+    let [username, email, given_name, family_name] = fields;
+    let form = [("username", username), ("email", email), ("given_name", given_name), ("family_name", family_name)];
+    browser.submit(world, "/first-login/review", &form)
+}

@@ -240,12 +240,7 @@ fn stored_x_tokens_refresh_with_basic_and_the_rotated_refresh_token_is_kept() {
     let (world, x) = x_world_with(STORES_TOKENS, READS_TOKENS);
     let mut browser = Browser::default();
     let (res, rp) = sign_in(&world, &x, &mut browser, "ada");
-    assert!(forms(&body(&res)).iter().any(|(action, _)| action == "/first-login/review"), "{}", body(&res));
-    let done = browser.submit(
-        &world,
-        "/first-login/review",
-        &[("username", "ada"), ("email", "ada@example.com"), ("given_name", "Ada"), ("family_name", "Lovelace")],
-    );
+    let done = review(&world, &mut browser, &res, ["ada", "ada@example.com", "Ada", "Lovelace"]);
     let tokens = json(&redeem(&world, &code_of(&done), &rp.verifier));
     let access = tokens["access_token"].as_str().unwrap();
     // The stand-in answers a refresh grant only with the client in HTTP Basic.
