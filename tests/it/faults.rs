@@ -129,7 +129,12 @@ fn dev_faults_exists_only_where_the_config_asks_for_it() {
 
 /// What an application calls: `/token` (code and refresh), `/userinfo`, `/introspect` and
 /// `/revoke`, each with a storage operation failing at each step in turn.
-fn api_call(world: &World, endpoint: &str, tokens: &serde_json::Value, code: &(String, String)) -> http::Response<Vec<u8>> {
+fn api_call(
+    world: &World,
+    endpoint: &str,
+    tokens: &serde_json::Value,
+    code: &(String, String),
+) -> http::Response<Vec<u8>> {
     let (access, refresh_token) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
     match endpoint {
         "code" => redeem(world, &code.0, &code.1),
@@ -179,10 +184,14 @@ fn application_endpoints_answer_storage_failures_with_json_errors() {
                     assert_eq!(res.status(), 503, "{at}: {}", body(&res));
                     let e = json(&res);
                     assert_eq!(e["error"], "temporarily_unavailable", "{at}: {e}");
-                    assert!(world.logged_for(e["error_description"].as_str().unwrap()).contains("injected fault"), "{at}");
+                    assert!(
+                        world.logged_for(e["error_description"].as_str().unwrap()).contains("injected fault"),
+                        "{at}"
+                    );
                 }
             }
-            let none = matches!((endpoint, failing), ("introspect" | "userinfo", Failing::DurableObject)) && faulted == 0;
+            let none =
+                matches!((endpoint, failing), ("introspect" | "userinfo", Failing::DurableObject)) && faulted == 0;
             assert!(faulted > 0 || none, "{endpoint}: no {failing:?} operation was faulted");
         }
     }

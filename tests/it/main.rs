@@ -33,6 +33,7 @@ mod outside_review_19;
 mod pkce_and_keys;
 mod properties;
 mod rate_limits;
+mod refresh_policy;
 mod security_headers;
 mod social_presets;
 mod step_up;

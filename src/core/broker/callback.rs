@@ -209,7 +209,9 @@ async fn replace_previous_session(
         None => session::current(ports, app.cookies(), req).await,
     };
     let ended = match previous {
-        Ok(Some(old)) if old.key != new.key => logout::end_session(app, ports, &old).await.map_err(|e| format!("{e:?}")),
+        Ok(Some(old)) if old.key != new.key => {
+            logout::end_session(app, ports, &old).await.map_err(|e| format!("{e:?}"))
+        }
         Ok(_) => Ok(()),
         Err(e) => Err(e.to_string()),
     };
