@@ -15,6 +15,7 @@ pub use super::gate::Reply;
 use super::jose::{KeyError, Keyring, SigningKey};
 use super::limits::{self, BodyLimit, TooLarge};
 use super::op::authorize::{AuthorizationRequest, AuthorizeError};
+use super::op::refresh::SuccessorKey;
 use super::op::{code, discovery, introspect, token, userinfo};
 use super::pages;
 use super::ports::faulty::{DevFaults, FaultyOnce, FaultyStore};
@@ -75,6 +76,8 @@ pub struct Keyedge {
     pub metadata: MetadataCache,
     /// The key of the CSRF tokens of keyedge's forms (derived from `ENCRYPTION_KEY`).
     pub csrf: CsrfKey,
+    /// The key that derives each refresh token's successor (from `ENCRYPTION_KEY`).
+    pub successors: SuccessorKey,
     /// The issuer's origin (`https://login.example.com`): where keyedge's forms come from.
     origin: String,
     discovery: String,
@@ -115,6 +118,7 @@ impl Keyedge {
             css_url: config.path(&pages::css_path()),
             metadata: MetadataCache::default(),
             csrf: CsrfKey::derive(&encryption_key),
+            successors: SuccessorKey::derive(&encryption_key),
             origin,
             keys,
             sealer,

@@ -98,12 +98,44 @@ pub enum Rotation {
     /// The presented secret was the current one; the family now expects `next`. Carries the
     /// family's value.
     Rotated(String),
+    /// The presented secret was the one rotated out last, `next` (its derived successor) is
+    /// still current, and the [`RotationGrace`] allows presenting it again: nothing changed.
+    /// Carries the family's value.
+    Repeated(String),
     /// The presented secret was an earlier, already rotated one: the family is now revoked.
     Reused(String),
     /// The family was revoked before, or the secret never belonged to it.
     Refused,
     /// No such family (never issued, or expired).
     Missing,
+}
+
+/// When presenting the secret rotated out last counts as a repeat rather than reuse (RFC 9700
+/// §4.14.2 lets concurrent requests of one client share a successor): it must be the one
+/// rotated out last, and `next` (its successor, derived from it) still the current secret;
+/// then it is a repeat within `seconds` of that rotation (`0`: never), or, after them, as
+/// long as fewer than `max_reuse` such late repeats were counted since the rotation.
+/// [`RotationGrace::STRICT`] is the behaviour of a Durable Object that predates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RotationGrace {
+    pub seconds: u64,
+    pub max_reuse: u32,
+}
+
+impl RotationGrace {
+    pub const STRICT: RotationGrace = RotationGrace { seconds: 0, max_reuse: 0 };
+
+    /// Whether a repeat `since` seconds after the rotation, with `late` late repeats counted
+    /// before, is allowed; `Some(true)`: allowed and to be counted as a late one.
+    pub fn allows(self, since: i64, late: u32) -> Option<bool> {
+        if since < self.seconds as i64 {
+            Some(false)
+        } else if late < self.max_reuse {
+            Some(true)
+        } else {
+            None
+        }
+    }
 }
 
 /// The single-use marker of [`Once::once_then_store`]: a key that may be recorded once, and
@@ -182,7 +214,18 @@ pub trait Once {
     ) -> Result<bool, PortError>;
 
     /// Atomically checks `presented` against the family and, if current, replaces it by `next`.
-    async fn family_rotate(&self, key: &OnceKey, presented: &str, next: &str) -> Result<Rotation, PortError>;
+    async fn family_rotate(&self, key: &OnceKey, presented: &str, next: &str) -> Result<Rotation, PortError> {
+        self.family_rotate_within(key, presented, next, RotationGrace::STRICT).await
+    }
+    /// [`Once::family_rotate`], where presenting the secret rotated out last may be a
+    /// [`Rotation::Repeated`] as `grace` allows.
+    async fn family_rotate_within(
+        &self,
+        key: &OnceKey,
+        presented: &str,
+        next: &str,
+        grace: RotationGrace,
+    ) -> Result<Rotation, PortError>;
     /// Revokes a family; later rotations are refused.
     async fn family_revoke(&self, key: &OnceKey) -> Result<(), PortError>;
     async fn family_get(&self, key: &OnceKey) -> Result<Option<Family>, PortError>;

@@ -10,7 +10,7 @@ use crate::core::ports::once_protocol::{
     Claimed, Counted, Done, FamilyReply, FamilySpec, FamilyWire, Marked, OnceOp as Op, RecordReply, RotateReply,
     RotateState, Stored, Swapped, TakeReply, TakeState,
 };
-use crate::core::ports::{OnceKey, REPLAY_WINDOW, ROTATED_OUT_KEPT};
+use crate::core::ports::{OnceKey, RotationGrace, REPLAY_WINDOW, ROTATED_OUT_KEPT};
 
 #[durable_object]
 pub struct OnceStore {
@@ -23,13 +23,25 @@ struct FamilyRow {
     current: String,
     previous: String,
     revoked: i64,
+    rotated_at: i64,
+    late_repeats: i64,
 }
 
 /// A rotation in one statement: the current secret joins the rotated-out list (the oldest
 /// dropped once it holds [`ROTATED_OUT_KEPT`]) and the next one takes its place.
 const ROTATE: &str = "UPDATE families SET current = ?, \
-     previous = json_insert(CASE WHEN json_array_length(previous) >= ? THEN json_remove(previous, '$[0]') ELSE previous END, '$[#]', current) \
+     previous = json_insert(CASE WHEN json_array_length(previous) >= ? THEN json_remove(previous, '$[0]') ELSE previous END, '$[#]', current), \
+     rotated_at = ?, late_repeats = 0 \
      WHERE key = ? AND current = ? AND revoked = 0 AND expires_at > ? RETURNING value";
+
+/// Columns added to `families` after it first shipped (for [`RotationGrace`]): an object
+/// created before gets them with these defaults. A rotation made meanwhile by an object of the
+/// previous version leaves them stale, which only ever narrows the grace (an earlier
+/// `rotated_at`, more late repeats).
+const FAMILY_COLUMNS: [&str; 2] = [
+    "ALTER TABLE families ADD COLUMN rotated_at INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE families ADD COLUMN late_repeats INTEGER NOT NULL DEFAULT 0",
+];
 
 #[derive(Deserialize)]
 struct ValueRow {
@@ -69,8 +81,14 @@ impl OnceStore {
     fn create_family(&self, f: FamilySpec, now: i64) -> Result<()> {
         self.sql.exec("DELETE FROM families WHERE expires_at <= ?", vec![SqlStorageValue::Integer(now)])?;
         self.sql.exec(
-            "INSERT OR REPLACE INTO families (key, value, current, previous, revoked, expires_at) VALUES (?, ?, ?, '[]', 0, ?)",
-            vec![text(&f.key), f.value.into(), f.current.into(), SqlStorageValue::Integer(now + f.ttl as i64)],
+            "INSERT OR REPLACE INTO families (key, value, current, previous, revoked, expires_at, rotated_at, late_repeats) VALUES (?, ?, ?, '[]', 0, ?, ?, 0)",
+            vec![
+                text(&f.key),
+                f.value.into(),
+                f.current.into(),
+                SqlStorageValue::Integer(now + f.ttl as i64),
+                SqlStorageValue::Integer(now),
+            ],
         )?;
         Ok(())
     }
@@ -79,7 +97,7 @@ impl OnceStore {
         let rows: Vec<FamilyRow> = self
             .sql
             .exec(
-                "SELECT value, current, previous, revoked FROM families WHERE key = ? AND expires_at > ?",
+                "SELECT value, current, previous, revoked, rotated_at, late_repeats FROM families WHERE key = ? AND expires_at > ?",
                 vec![text(key), SqlStorageValue::Integer(now)],
             )?
             .to_array()?;
@@ -97,7 +115,8 @@ impl DurableObject for OnceStore {
             // Records changed by concurrent requests (user records): compare-and-swap.
             "CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
             // Refresh-token families: `previous` is a JSON array of rotated-out secret hashes.
-            "CREATE TABLE IF NOT EXISTS families (key TEXT PRIMARY KEY, value TEXT NOT NULL, current TEXT NOT NULL, previous TEXT NOT NULL DEFAULT '[]', revoked INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL)",
+            // `rotated_at`, `late_repeats`: see `FAMILY_COLUMNS`.
+            "CREATE TABLE IF NOT EXISTS families (key TEXT PRIMARY KEY, value TEXT NOT NULL, current TEXT NOT NULL, previous TEXT NOT NULL DEFAULT '[]', revoked INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL, rotated_at INTEGER NOT NULL DEFAULT 0, late_repeats INTEGER NOT NULL DEFAULT 0)",
             // Use counters (`count_use`): uses in the window that ends at `expires_at`.
             "CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, uses INTEGER NOT NULL, expires_at INTEGER NOT NULL)",
             "CREATE INDEX IF NOT EXISTS counters_expiry ON counters (expires_at)",
@@ -108,6 +127,11 @@ impl DurableObject for OnceStore {
             if let Err(e) = sql.exec(ddl, None) {
                 worker::console_error!("once store schema: {e}");
             }
+        }
+        for column in FAMILY_COLUMNS {
+            // Fails (harmlessly) where the column exists: every object created with it, and
+            // every one migrated before.
+            let _ = sql.exec(column, None);
         }
         Self { sql }
     }
@@ -198,11 +222,17 @@ impl OnceStore {
                 self.sql.exec("DELETE FROM claims WHERE key = ? AND owner = ?", vec![text(&key), owner.into()])?;
                 reply(Done {})
             }
-            Op::FamilyRotate { key, presented, next } => {
+            Op::FamilyRotate { key, presented, next, grace, max_reuse } => {
                 // The usual case: the presented secret is the current one.
                 let kept = SqlStorageValue::Integer(ROTATED_OUT_KEPT as i64);
-                let bindings =
-                    vec![next.into(), kept, text(&key), presented.clone().into(), SqlStorageValue::Integer(now)];
+                let bindings = vec![
+                    next.clone().into(),
+                    kept,
+                    SqlStorageValue::Integer(now),
+                    text(&key),
+                    presented.clone().into(),
+                    SqlStorageValue::Integer(now),
+                ];
                 let rotated: Vec<ValueRow> = self.sql.exec(ROTATE, bindings)?.to_array()?;
                 if let Some(row) = rotated.into_iter().next() {
                     return reply(RotateReply { state: RotateState::Rotated, value: Some(row.value) });
@@ -214,6 +244,20 @@ impl OnceStore {
                     return reply(RotateReply { state: RotateState::Refused, value: None });
                 }
                 let previous: Vec<String> = serde_json::from_str(&row.previous).unwrap_or_default();
+                let grace = RotationGrace { seconds: grace, max_reuse };
+                let late = u32::try_from(row.late_repeats).unwrap_or(u32::MAX);
+                let repeat = (previous.last() == Some(&presented) && row.current == next)
+                    .then(|| grace.allows(now - row.rotated_at, late))
+                    .flatten();
+                if let Some(late) = repeat {
+                    if late {
+                        self.sql.exec(
+                            "UPDATE families SET late_repeats = late_repeats + 1 WHERE key = ?",
+                            vec![text(&key)],
+                        )?;
+                    }
+                    return reply(RotateReply { state: RotateState::Repeated, value: Some(row.value) });
+                }
                 if previous.contains(&presented) {
                     self.sql.exec("UPDATE families SET revoked = 1 WHERE key = ?", vec![text(&key)])?;
                     return reply(RotateReply { state: RotateState::Reused, value: Some(row.value) });

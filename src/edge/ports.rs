@@ -11,7 +11,7 @@ use worker::{kv::KvStore, web_sys, Env, Headers, Method, ObjectNamespace, Reques
 use crate::core::gate::Forward;
 use crate::core::ports::{
     once_then_store_key, timed_out, Clock, Family, Http, Jobs, Marker, NewFamily, NewItem, Once, OnceKey, PortError,
-    Ports, Rng, Rotation, Sleep, Store, Taken, Timeout,
+    Ports, Rng, Rotation, RotationGrace, Sleep, Store, Taken, Timeout,
 };
 
 const KV_BINDING: &str = "KEYEDGE_KV";
@@ -211,13 +211,20 @@ impl Once for OncePort {
         };
         Ok(self.call::<Stored>(first, &op).await?.stored)
     }
-    async fn family_rotate(
+    async fn family_rotate_within(
         &self,
         key: &OnceKey,
         presented: &str,
         next: &str,
+        grace: RotationGrace,
     ) -> std::result::Result<Rotation, PortError> {
-        let op = OnceOp::FamilyRotate { key: key.clone(), presented: presented.into(), next: next.into() };
+        let op = OnceOp::FamilyRotate {
+            key: key.clone(),
+            presented: presented.into(),
+            next: next.into(),
+            grace: grace.seconds,
+            max_reuse: grace.max_reuse,
+        };
         Ok(self.call::<RotateReply>(key, &op).await?.into())
     }
     async fn family_revoke(&self, key: &OnceKey) -> std::result::Result<(), PortError> {

@@ -482,6 +482,39 @@ fn allowed_scopes(cl: &Value) -> Option<Vec<String>> {
     Some(scopes)
 }
 
+/// The realm's refresh-token policy (`revokeRefreshToken`, `refreshTokenMaxReuse`), as
+/// top-level settings. keyedge rotates refresh tokens unless told not to, where Keycloak does
+/// not by default: a realm without rotation is not copied, it is reported, so an import never
+/// turns reuse detection off.
+fn convert_refresh_policy(realm: &Value, doc: &mut Map<String, T>, c: &mut Conversion) {
+    const MAX_REUSE: u64 = 100;
+    if flag(realm, "revokeRefreshToken") != Some(true) {
+        c.report.push(
+            "realm: revokeRefreshToken is off, Keycloak's default; keyedge keeps rotating refresh tokens \
+             (revoke_refresh_token = true, with a grace of refresh_token_grace_seconds = 5 for concurrent \
+             refreshes): set revoke_refresh_token = false to keep one token per grant as Keycloak did"
+                .into(),
+        );
+        return;
+    }
+    doc.insert("revoke_refresh_token".into(), T::Boolean(true));
+    let reuse = realm.get("refreshTokenMaxReuse").and_then(Value::as_u64).unwrap_or(0);
+    if reuse > 0 {
+        if reuse > MAX_REUSE {
+            c.report.push(format!(
+                "realm: refreshTokenMaxReuse {reuse} is above keyedge's {MAX_REUSE}; {MAX_REUSE} is used"
+            ));
+        }
+        doc.insert("refresh_token_max_reuse".into(), T::Integer(reuse.min(MAX_REUSE) as i64));
+    }
+    c.report.push(
+        "realm: revokeRefreshToken and refreshTokenMaxReuse became revoke_refresh_token and \
+         refresh_token_max_reuse (top-level settings: place them above the first table of keyedge.toml); \
+         keyedge adds a grace of refresh_token_grace_seconds = 5 for concurrent refreshes (0: strict, as Keycloak)"
+            .into(),
+    );
+}
+
 /// Keycloak's own clients, present in every realm export.
 const BUILTIN_CLIENTS: &[&str] =
     &["account", "account-console", "admin-cli", "broker", "realm-management", "security-admin-console"];
@@ -553,6 +586,7 @@ pub fn convert(export: &str) -> Result<Conversion, String> {
             clients.push(T::Table(t));
         }
     }
+    convert_refresh_policy(&realm, &mut doc, &mut c);
     if !clients.is_empty() {
         doc.insert("clients".into(), T::Array(clients));
     }

@@ -269,3 +269,25 @@ fn dev_storage_conformance_is_refused_with_an_https_issuer() {
     let e = load(&format!("{local}\n[dev]\nstorage_conformence = true\n")).unwrap_err();
     assert!(e.contains("unknown field `storage_conformence`"), "{e}");
 }
+
+/// The refresh-token policy (Keycloak's realm settings, plus the grace window): defaults, and
+/// out-of-range values refused with the field named.
+#[test]
+fn refresh_token_policy_defaults_and_ranges() {
+    let config = load(&crate::common::config_text()).unwrap();
+    assert!(config.revoke_refresh_token);
+    assert_eq!((config.refresh_token_grace_seconds, config.refresh_token_max_reuse), (5, 0));
+    let issuer = "issuer = \"https://keyedge.test\"";
+    let with = |lines: &str| load(&replace(issuer, &format!("{issuer}\n{lines}")));
+    let set =
+        with("revoke_refresh_token = false\nrefresh_token_grace_seconds = 0\nrefresh_token_max_reuse = 100").unwrap();
+    assert!(!set.revoke_refresh_token);
+    assert_eq!((set.refresh_token_grace_seconds, set.refresh_token_max_reuse), (0, 100));
+    assert_eq!(with("refresh_token_grace_seconds = 60").unwrap().refresh_token_grace_seconds, 60);
+    let e = with("refresh_token_grace_seconds = 61").unwrap_err();
+    assert!(e.contains("refresh_token_grace_seconds: must be at most 60"), "{e}");
+    let e = with("refresh_token_max_reuse = 101").unwrap_err();
+    assert!(e.contains("refresh_token_max_reuse: must be at most 100"), "{e}");
+    let e = with("refresh_token_max_reuse = -1").unwrap_err();
+    assert!(e.contains("line 3") && e.contains("integer `-1`"), "{e}");
+}

@@ -272,3 +272,33 @@ fn exports_of_keycloak_24_25_and_26_convert_into_configurations_that_load() {
         }
     }
 }
+
+/// The realm's refresh-token policy: rotation with its reuse count carries over; a realm
+/// without rotation (Keycloak's default) keeps keyedge's rotation, and the report says so.
+#[test]
+fn the_refresh_token_policy_carries_over_and_no_rotation_is_reported() {
+    let load = |c: &keyedge::tools::keycloak::Conversion| {
+        let text = format!("issuer = \"https://login.acme.example\"\n{}", c.toml);
+        let secrets = |name: &str| crate::common::secrets(name).or_else(|| Some(format!("secret-of-{name}")));
+        Config::load(&text, &secrets).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    };
+    let rotating = convert(r#"{"realm": "r", "revokeRefreshToken": true, "refreshTokenMaxReuse": 3}"#).unwrap();
+    let config = load(&rotating);
+    assert!(config.revoke_refresh_token);
+    assert_eq!(config.refresh_token_max_reuse, 3);
+    assert_eq!(config.refresh_token_grace_seconds, 5);
+    assert!(rotating.report.join("\n").contains("refresh_token_max_reuse"), "{:?}", rotating.report);
+    let capped = convert(r#"{"revokeRefreshToken": true, "refreshTokenMaxReuse": 1000}"#).unwrap();
+    assert_eq!(load(&capped).refresh_token_max_reuse, 100);
+    assert!(capped.report.join("\n").contains("refreshTokenMaxReuse 1000 is above"), "{:?}", capped.report);
+    for export in [r#"{"revokeRefreshToken": false, "refreshTokenMaxReuse": 3}"#, "{}"] {
+        let c = convert(export).unwrap();
+        let config = load(&c);
+        assert!(config.revoke_refresh_token, "rotation stays on");
+        assert_eq!(config.refresh_token_max_reuse, 0);
+        assert!(!c.toml.contains("refresh"), "{}", c.toml);
+        assert!(c.report.join("\n").contains("revokeRefreshToken is off"), "{:?}", c.report);
+    }
+    let (_, c) = converted();
+    assert!(c.report.join("\n").contains("revokeRefreshToken is off"), "{:?}", c.report);
+}

@@ -36,6 +36,7 @@ mod pkce_and_keys;
 mod properties;
 mod rate_limits;
 mod realm_urls;
+mod refresh_policy;
 mod security_headers;
 mod social_presets;
 mod step_up;

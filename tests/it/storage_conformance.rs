@@ -7,7 +7,9 @@
 use crate::common::*;
 use keyedge::core::ports::conformance::{self, Report, Subject, TimeTravel};
 use keyedge::core::ports::memory::{MemoryOnce, MemoryStore, SeededRng, VirtualClock};
-use keyedge::core::ports::{Family, Marker, NewFamily, NewItem, Once, OnceKey, PortError, Rotation, Store, Taken};
+use keyedge::core::ports::{
+    Family, Marker, NewFamily, NewItem, Once, OnceKey, PortError, Rotation, RotationGrace, Store, Taken,
+};
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -17,11 +19,12 @@ fn run(once: &dyn Once, store: &dyn Store, rng: &SeededRng, clock: Option<&Virtu
 }
 
 /// The checks that need time to pass, of the Durable Object and of KV, in the suite's order.
-static ONCE_TIMED: [&str; 6] = [
+static ONCE_TIMED: [&str; 7] = [
     "items_expire_after_their_ttl",
     "redeemed_items_are_remembered_for_the_replay_window",
     "marker_is_free_again_after_its_ttl",
     "families_expire",
+    "family_grace_window_closes",
     "count_use_window_reopens",
     "marks_expire_and_marking_again_extends",
 ];
@@ -77,6 +80,11 @@ enum Fault {
     RevokeIgnored,
     MissingIsRefused,
     RemembersEverySecret,
+    GraceIgnored,
+    RepeatsAnyRotatedOut,
+    AlwaysGrace,
+    ReuseBudgetUnlimited,
+    GraceNeverCloses,
     NoneOverwrites,
     SwapIgnoresExpected,
     CountUnlimited,
@@ -112,6 +120,18 @@ static FAULTS: &[(Fault, &[&str])] = {
         (RevokeIgnored, &["family_revoke_stops_rotation"]),
         (MissingIsRefused, &["family_that_does_not_exist_is_missing"]),
         (RemembersEverySecret, &["family_forgets_the_oldest_rotated_out_secrets"]),
+        (
+            GraceIgnored,
+            &[
+                "family_repeats_the_last_rotation_within_grace",
+                "family_repeats_up_to_max_reuse",
+                "family_grace_window_closes",
+            ],
+        ),
+        (RepeatsAnyRotatedOut, &["family_repeat_needs_the_current_successor"]),
+        (AlwaysGrace, &["family_without_grace_is_strict"]),
+        (ReuseBudgetUnlimited, &["family_repeats_up_to_max_reuse"]),
+        (GraceNeverCloses, &["family_grace_window_closes"]),
         (NoneOverwrites, &["record_swap_with_none_only_creates"]),
         (SwapIgnoresExpected, &["record_swap_needs_the_current_value"]),
         (CountUnlimited, &["count_use_stops_at_max"]),
@@ -195,8 +215,26 @@ impl Once for BrokenOnce {
             _ => once.once_then_store(marker, item, family).await,
         }
     }
-    async fn family_rotate(&self, key: &OnceKey, presented: &str, next: &str) -> Result<Rotation, PortError> {
-        let rotation = self.inner.family_rotate(key, presented, next).await?;
+    async fn family_rotate_within(
+        &self,
+        key: &OnceKey,
+        presented: &str,
+        next: &str,
+        grace: RotationGrace,
+    ) -> Result<Rotation, PortError> {
+        let grace = match self.fault {
+            Fault::GraceIgnored => RotationGrace::STRICT,
+            Fault::AlwaysGrace => RotationGrace { seconds: 60, ..grace },
+            Fault::ReuseBudgetUnlimited => RotationGrace { max_reuse: u32::MAX, ..grace },
+            Fault::GraceNeverCloses if grace.seconds > 0 => RotationGrace { seconds: 1_000_000, ..grace },
+            _ => grace,
+        };
+        if self.fault == Fault::RepeatsAnyRotatedOut && grace != RotationGrace::STRICT {
+            if let Some(f) = self.inner.family_get(key).await?.filter(|f| !f.revoked && f.current != presented) {
+                return Ok(Rotation::Repeated(f.value));
+            }
+        }
+        let rotation = self.inner.family_rotate_within(key, presented, next, grace).await?;
         let remembered = || self.rotated_out.borrow().get(key).is_some_and(|s| s.iter().any(|s| s == presented));
         Ok(match (self.fault, rotation) {
             (Fault::ReuseNotDetected, Rotation::Reused(_)) => Rotation::Refused,

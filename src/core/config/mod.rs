@@ -60,6 +60,12 @@ struct RawConfig {
     issuer: String,
     #[serde(default = "default_session_lifetime")]
     session_lifetime: u64,
+    #[serde(default = "default_true")]
+    revoke_refresh_token: bool,
+    #[serde(default)]
+    refresh_token_max_reuse: u32,
+    #[serde(default = "default_refresh_token_grace")]
+    refresh_token_grace_seconds: u64,
     #[serde(default = "default_code_lifetime")]
     code_lifetime: u64,
     #[serde(default = "default_token_lifetime")]
@@ -111,6 +117,14 @@ struct RawDev {
 fn default_session_lifetime() -> u64 {
     8 * 3600
 }
+fn default_refresh_token_grace() -> u64 {
+    5
+}
+/// Longer grace windows would let a stolen refresh token be used beside its owner's for
+/// longer; a few seconds cover concurrent refreshes.
+const MAX_REFRESH_TOKEN_GRACE: u64 = 60;
+/// Keycloak's `refreshTokenMaxReuse` is meant for a handful of retries.
+const MAX_REFRESH_TOKEN_REUSE: u32 = 100;
 fn default_code_lifetime() -> u64 {
     60
 }
@@ -136,6 +150,15 @@ pub struct Config {
     /// `true` when the issuer is https: cookies get `Secure` and the `__Host-` prefix.
     pub secure_cookies: bool,
     pub session_lifetime: u64,
+    /// Keycloak's `revokeRefreshToken`: each refresh rotates the refresh token (reuse of an
+    /// old one revokes its grant). `false`: the same token serves until its grant ends.
+    pub revoke_refresh_token: bool,
+    /// Keycloak's `refreshTokenMaxReuse`: how many times the refresh token rotated out last
+    /// may be presented again after the grace window (each answered with the same successor).
+    pub refresh_token_max_reuse: u32,
+    /// How long (seconds) after a rotation the refresh token rotated out is answered with the
+    /// same successor again (concurrent refreshes); `0`: strict.
+    pub refresh_token_grace_seconds: u64,
     pub code_lifetime: u64,
     pub access_token_lifetime: u64,
     pub id_token_lifetime: u64,
@@ -181,6 +204,13 @@ impl Config {
         let mail = raw.mail.map(|m| secrets::mail(m, secure_cookies, &secrets)).transpose()?;
         let admin_token = raw.admin_token_env.map(|name| secrets::admin_token(&name, &secrets)).transpose()?;
         let gate = raw.gate.map(gate::gate).transpose()?;
+        if raw.refresh_token_grace_seconds > MAX_REFRESH_TOKEN_GRACE {
+            let message = format!("must be at most {MAX_REFRESH_TOKEN_GRACE} seconds (0: no grace)");
+            return Err(err("refresh_token_grace_seconds", message));
+        }
+        if raw.refresh_token_max_reuse > MAX_REFRESH_TOKEN_REUSE {
+            return Err(err("refresh_token_max_reuse", format!("must be at most {MAX_REFRESH_TOKEN_REUSE}")));
+        }
         if raw.dev.storage_conformance && secure_cookies {
             // The suite writes test keys to the stores it runs against.
             return Err(err("dev.storage_conformance", "is for local development; not with an https issuer"));
@@ -202,6 +232,9 @@ impl Config {
             issuer,
             secure_cookies,
             session_lifetime: raw.session_lifetime,
+            revoke_refresh_token: raw.revoke_refresh_token,
+            refresh_token_max_reuse: raw.refresh_token_max_reuse,
+            refresh_token_grace_seconds: raw.refresh_token_grace_seconds,
             code_lifetime: raw.code_lifetime,
             access_token_lifetime: raw.access_token_lifetime,
             id_token_lifetime: raw.id_token_lifetime,

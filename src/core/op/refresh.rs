@@ -4,6 +4,13 @@
 //! Object that knows the hash of the one current secret. Presenting the current secret
 //! rotates it; presenting an earlier one means the token was stolen or replayed, and the whole
 //! family and its access tokens are revoked.
+//!
+//! Concurrent refreshes of one client (tabs, replicas) present the same token at once. The
+//! successor of a secret is derived from it ([`SuccessorKey`]), so each of them can be given
+//! the same new token: presenting the secret rotated out last again, while its successor is
+//! still current, is a repeat within `refresh_token_grace_seconds` of the rotation, and
+//! `refresh_token_max_reuse` times after (Keycloak's knob); anything else is reuse as above.
+//! With `revoke_refresh_token = false` nothing rotates: the same token stays valid.
 
 use crate::core::account::session;
 use crate::core::vocab::scope;
@@ -17,8 +24,46 @@ use crate::core::app::Keyedge;
 use crate::core::config::Client;
 use crate::core::error::{ErrorCode, Failure, OAuthError, Outcome};
 use crate::core::keys;
-use crate::core::ports::{Ports, Rotation};
+use crate::core::ports::{Ports, Rotation, RotationGrace};
 use crate::core::web::Params;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::fmt;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The key that derives a refresh token's successor from it: HMAC-SHA256 of a fixed label
+/// under `ENCRYPTION_KEY` (as [`crate::core::csrf::CsrfKey`] is, with its own label). The
+/// same token always has the same successor, which only keyedge can compute.
+pub struct SuccessorKey([u8; 32]);
+
+impl fmt::Debug for SuccessorKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SuccessorKey(****)")
+    }
+}
+
+fn mac(key: &[u8]) -> HmacSha256 {
+    // HMAC takes keys of any length; this cannot fail.
+    <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
+}
+
+impl SuccessorKey {
+    pub fn derive(encryption_key: &[u8; 32]) -> Self {
+        let mut m = mac(encryption_key);
+        m.update(b"keyedge refresh token successor key v1");
+        Self(m.finalize().into_bytes().into())
+    }
+
+    /// The secret that follows `secret` in the family `gid`.
+    pub fn successor(&self, gid: &str, secret: &str) -> String {
+        let mut m = mac(&self.0);
+        m.update(gid.as_bytes());
+        m.update(b".");
+        m.update(secret.as_bytes());
+        crate::core::b64url(&m.finalize().into_bytes())
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefreshGrant {
@@ -67,6 +112,17 @@ pub fn split(token: &str) -> Option<(&str, &str)> {
     (!family.is_empty() && !secret.is_empty() && !secret.contains('.')).then_some((family, secret))
 }
 
+/// `revoke_refresh_token = false`: the token is checked against its family, which is left as
+/// it is (the current secret stays current). Reuse cannot be told from use then, as in
+/// Keycloak; revocation, expiry and the session's end still stop it.
+async fn unrotated(ports: &Ports<'_>, gid: &str, secret: &str) -> Result<Rotation, Failure> {
+    Ok(match ports.once.family_get(&keys::refresh_family(gid)).await? {
+        None => Rotation::Missing,
+        Some(f) if f.revoked || f.current != keys::refresh_secret(secret) => Rotation::Refused,
+        Some(f) => Rotation::Rotated(f.value),
+    })
+}
+
 /// RFC 6749 §6: a narrower scope may be asked for, never a wider one.
 fn narrowed_scope(granted: &str, asked: &str) -> Result<String, Failure> {
     let granted: Vec<&str> = granted.split(' ').collect();
@@ -89,13 +145,18 @@ pub async fn refresh_token(app: &Keyedge, ports: &Ports<'_>, client: &Client, pa
             narrowed_scope(&granted, asked)?;
         }
     }
-    let next = ports.random_token(32);
-    let rotation = ports
-        .once
-        .family_rotate(&keys::refresh_family(gid), &keys::refresh_secret(secret), &keys::refresh_secret(&next))
-        .await?;
+    let config = &app.config;
+    let (next, rotation) = if config.revoke_refresh_token {
+        let next = app.successors.successor(gid, secret);
+        let grace =
+            RotationGrace { seconds: config.refresh_token_grace_seconds, max_reuse: config.refresh_token_max_reuse };
+        let (family, presented) = (keys::refresh_family(gid), keys::refresh_secret(secret));
+        (next.clone(), ports.once.family_rotate_within(&family, &presented, &keys::refresh_secret(&next), grace).await?)
+    } else {
+        (secret.to_owned(), unrotated(ports, gid, secret).await?)
+    };
     let grant: RefreshGrant = match rotation {
-        Rotation::Rotated(json) => serde_json::from_str(&json).map_err(|_| invalid())?,
+        Rotation::Rotated(json) | Rotation::Repeated(json) => serde_json::from_str(&json).map_err(|_| invalid())?,
         Rotation::Reused(_) => {
             revoke_grant(app, ports, gid).await?;
             return Err(bad(OAuthError::invalid_grant(

@@ -16,10 +16,10 @@
 use serde::Serialize;
 use std::fmt::Debug;
 
-use super::{
-    Family, Marker, NewFamily, NewItem, Once, OnceKey, PortError, Rng, Rotation, Store, Taken, REPLAY_WINDOW,
-    ROTATED_OUT_KEPT,
-};
+use super::{Family, Marker, NewFamily, NewItem, Once, OnceKey, PortError, Rng, Store, Taken, REPLAY_WINDOW};
+
+mod families;
+use families::*;
 
 /// Moves the clock of the stores under test forward.
 pub trait TimeTravel {
@@ -150,6 +150,10 @@ pub async fn run(subject: &Subject<'_>) -> Report {
         family_revoke_stops_rotation,
         family_that_does_not_exist_is_missing,
         family_forgets_the_oldest_rotated_out_secrets,
+        family_repeats_the_last_rotation_within_grace,
+        family_repeat_needs_the_current_successor,
+        family_without_grace_is_strict,
+        family_repeats_up_to_max_reuse,
         record_swap_with_none_only_creates,
         record_swap_needs_the_current_value,
         count_use_stops_at_max,
@@ -164,6 +168,7 @@ pub async fn run(subject: &Subject<'_>) -> Report {
         redeemed_items_are_remembered_for_the_replay_window,
         marker_is_free_again_after_its_ttl,
         families_expire,
+        family_grace_window_closes,
         count_use_window_reopens,
         marks_expire_and_marking_again_extends,
         kv_entries_expire_after_their_ttl,
@@ -296,58 +301,6 @@ async fn once_then_store_refuses_keys_of_two_objects(t: &Trial<'_>) -> Outcome {
     expect("the marker, still unused", t.once.once_then_store(Some(used), None, None).await?, true)
 }
 
-async fn family_rotates_and_is_revoked_on_reuse(t: &Trial<'_>) -> Outcome {
-    let key = t.key("rt");
-    t.start_family(&key, "s1", 600).await?;
-    expect("rotation of s1", t.once.family_rotate(&key, "s1", "s2").await?, Rotation::Rotated("grant".into()))?;
-    let want = Family { value: "grant".into(), current: "s2".into(), revoked: false };
-    expect("the family", t.once.family_get(&key).await?, Some(want))?;
-    expect("rotation of s2", t.once.family_rotate(&key, "s2", "s3").await?, Rotation::Rotated("grant".into()))?;
-    expect("s1 again", t.once.family_rotate(&key, "s1", "x").await?, Rotation::Reused("grant".into()))?;
-    let revoked = t.once.family_get(&key).await?.map(|f| f.revoked);
-    expect("revoked after the reuse", revoked, Some(true))?;
-    expect("the current s3 after the reuse", t.once.family_rotate(&key, "s3", "s4").await?, Rotation::Refused)
-}
-
-async fn family_refuses_a_secret_it_never_had(t: &Trial<'_>) -> Outcome {
-    let key = t.key("rt");
-    t.start_family(&key, "s1", 600).await?;
-    expect("a foreign secret", t.once.family_rotate(&key, "forged", "x").await?, Rotation::Refused)?;
-    let want = Family { value: "grant".into(), current: "s1".into(), revoked: false };
-    expect("the family, unchanged", t.once.family_get(&key).await?, Some(want))?;
-    expect("rotation of s1", t.once.family_rotate(&key, "s1", "s2").await?, Rotation::Rotated("grant".into()))
-}
-
-async fn family_revoke_stops_rotation(t: &Trial<'_>) -> Outcome {
-    let key = t.key("rt");
-    t.start_family(&key, "s1", 600).await?;
-    t.once.family_revoke(&key).await?;
-    expect("rotation after revocation", t.once.family_rotate(&key, "s1", "s2").await?, Rotation::Refused)?;
-    let want = Family { value: "grant".into(), current: "s1".into(), revoked: true };
-    expect("the family", t.once.family_get(&key).await?, Some(want))
-}
-
-async fn family_that_does_not_exist_is_missing(t: &Trial<'_>) -> Outcome {
-    let key = t.key("rt");
-    expect("rotation", t.once.family_rotate(&key, "s1", "s2").await?, Rotation::Missing)?;
-    t.once.family_revoke(&key).await?;
-    expect("the family after a revocation", t.once.family_get(&key).await?, None)
-}
-
-async fn family_forgets_the_oldest_rotated_out_secrets(t: &Trial<'_>) -> Outcome {
-    let key = t.key("rt");
-    t.start_family(&key, "s0", 600).await?;
-    // s0 … s{KEPT} are rotated out; the family remembers the last KEPT of them.
-    for i in 0..=ROTATED_OUT_KEPT {
-        let rotated = t.once.family_rotate(&key, &format!("s{i}"), &format!("s{}", i + 1)).await?;
-        expect(&format!("rotation of s{i}"), rotated, Rotation::Rotated("grant".into()))?;
-    }
-    expect("the forgotten s0", t.once.family_rotate(&key, "s0", "x").await?, Rotation::Refused)?;
-    let revoked = t.once.family_get(&key).await?.map(|f| f.revoked);
-    expect("revoked by a forgotten secret", revoked, Some(false))?;
-    expect("the remembered s1", t.once.family_rotate(&key, "s1", "x").await?, Rotation::Reused("grant".into()))
-}
-
 async fn record_swap_with_none_only_creates(t: &Trial<'_>) -> Outcome {
     let key = t.key("record");
     expect("a record never written", t.once.record_get(&key).await?, None)?;
@@ -474,20 +427,6 @@ async fn marker_is_free_again_after_its_ttl(t: &Trial<'_>, clock: &dyn TimeTrave
     expect("use a second before expiry", t.once.once_then_store(Some(marker), None, None).await?, false)?;
     clock.pass(1);
     expect("use at expiry", t.once.once_then_store(Some(marker), None, None).await?, true)
-}
-
-async fn families_expire(t: &Trial<'_>, clock: &dyn TimeTravel) -> Outcome {
-    let key = t.key("rt");
-    t.start_family(&key, "s1", 100).await?;
-    clock.pass(99);
-    expect(
-        "rotation a second before expiry",
-        t.once.family_rotate(&key, "s1", "s2").await?,
-        Rotation::Rotated("grant".into()),
-    )?;
-    clock.pass(1);
-    expect("rotation at expiry", t.once.family_rotate(&key, "s2", "s3").await?, Rotation::Missing)?;
-    expect("the family at expiry", t.once.family_get(&key).await?, None)
 }
 
 async fn count_use_window_reopens(t: &Trial<'_>, clock: &dyn TimeTravel) -> Outcome {

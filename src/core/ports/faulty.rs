@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use std::cell::Cell;
 
-use super::{Family, Marker, NewFamily, NewItem, Once, OnceKey, PortError, Rotation, Store, Taken};
+use super::{Family, Marker, NewFamily, NewItem, Once, OnceKey, PortError, Rotation, RotationGrace, Store, Taken};
 
 /// At most one planned fault: the operation after the next `n` fails, once.
 #[derive(Debug, Default)]
@@ -119,9 +119,15 @@ impl Once for FaultyOnce<'_> {
         self.plan.check(DURABLE_OBJECT)?;
         self.inner.once_then_store(marker, item, family).await
     }
-    async fn family_rotate(&self, key: &OnceKey, presented: &str, next: &str) -> Result<Rotation, PortError> {
+    async fn family_rotate_within(
+        &self,
+        key: &OnceKey,
+        presented: &str,
+        next: &str,
+        grace: RotationGrace,
+    ) -> Result<Rotation, PortError> {
         self.plan.check(DURABLE_OBJECT)?;
-        self.inner.family_rotate(key, presented, next).await
+        self.inner.family_rotate_within(key, presented, next, grace).await
     }
     async fn family_revoke(&self, key: &OnceKey) -> Result<(), PortError> {
         self.plan.check(DURABLE_OBJECT)?;

@@ -2,8 +2,8 @@
 
 pub use super::faulty::FaultPlan;
 use super::{
-    timed_out, Clock, Family, Http, Marker, NewFamily, NewItem, Once, OnceKey, PortError, Rng, Rotation, Store, Taken,
-    Timeout, REPLAY_WINDOW,
+    timed_out, Clock, Family, Http, Marker, NewFamily, NewItem, Once, OnceKey, PortError, Rng, Rotation, RotationGrace,
+    Store, Taken, Timeout, REPLAY_WINDOW,
 };
 use async_trait::async_trait;
 use std::cell::{Cell, RefCell};
@@ -166,6 +166,10 @@ struct FamilyRow {
     previous: Vec<String>,
     revoked: bool,
     expires_at: i64,
+    /// When `current` replaced the last of `previous`.
+    rotated_at: i64,
+    /// Late repeats of the last of `previous` (see [`RotationGrace`]).
+    late_repeats: u32,
 }
 
 impl MemoryOnce {
@@ -280,12 +284,20 @@ impl Once for MemoryOnce {
                 previous: Vec::new(),
                 revoked: false,
                 expires_at: now + f.ttl_seconds as i64,
+                rotated_at: now,
+                late_repeats: 0,
             };
             self.families.borrow_mut().insert(f.key.clone(), row);
         }
         Ok(true)
     }
-    async fn family_rotate(&self, key: &OnceKey, presented: &str, next: &str) -> Result<Rotation, PortError> {
+    async fn family_rotate_within(
+        &self,
+        key: &OnceKey,
+        presented: &str,
+        next: &str,
+        grace: RotationGrace,
+    ) -> Result<Rotation, PortError> {
         RoundTrip::default().await;
         self.enter()?;
         let now = self.clock.now();
@@ -301,7 +313,15 @@ impl Once for MemoryOnce {
             if row.previous.len() > super::ROTATED_OUT_KEPT {
                 row.previous.remove(0);
             }
+            row.rotated_at = now;
+            row.late_repeats = 0;
             Rotation::Rotated(row.value.clone())
+        } else if let Some(late) = (row.previous.last().is_some_and(|p| p == presented) && row.current == next)
+            .then(|| grace.allows(now - row.rotated_at, row.late_repeats))
+            .flatten()
+        {
+            row.late_repeats += u32::from(late);
+            Rotation::Repeated(row.value.clone())
         } else if row.previous.iter().any(|p| p == presented) {
             row.revoked = true;
             Rotation::Reused(row.value.clone())

@@ -12,19 +12,69 @@ use super::{Family, Marker, NewFamily, NewItem, OnceKey, Rotation, Taken};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum OnceOp {
-    Put { key: OnceKey, value: String, ttl: u64 },
-    Take { key: OnceKey },
-    Claim { key: OnceKey, owner: String },
-    Unclaim { key: OnceKey, owner: String },
-    OnceThenStore { marker: Option<MarkerSpec>, item: Option<ItemSpec>, family: Option<FamilySpec> },
-    FamilyRotate { key: OnceKey, presented: String, next: String },
-    FamilyRevoke { key: OnceKey },
-    FamilyGet { key: OnceKey },
-    RecordGet { key: OnceKey },
-    RecordSwap { key: OnceKey, expected: Option<String>, value: String },
-    CountUse { key: OnceKey, max: u32, window: u64 },
-    Mark { key: OnceKey, ttl: u64 },
-    Marked { key: OnceKey },
+    Put {
+        key: OnceKey,
+        value: String,
+        ttl: u64,
+    },
+    Take {
+        key: OnceKey,
+    },
+    Claim {
+        key: OnceKey,
+        owner: String,
+    },
+    Unclaim {
+        key: OnceKey,
+        owner: String,
+    },
+    OnceThenStore {
+        marker: Option<MarkerSpec>,
+        item: Option<ItemSpec>,
+        family: Option<FamilySpec>,
+    },
+    /// `grace` and `max_reuse` ([`super::RotationGrace`]) are absent when zero: the strict
+    /// rotation keeps the shape it always had, and an object that predates them ignores them
+    /// and stays strict.
+    FamilyRotate {
+        key: OnceKey,
+        presented: String,
+        next: String,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        grace: u64,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        max_reuse: u32,
+    },
+    FamilyRevoke {
+        key: OnceKey,
+    },
+    FamilyGet {
+        key: OnceKey,
+    },
+    RecordGet {
+        key: OnceKey,
+    },
+    RecordSwap {
+        key: OnceKey,
+        expected: Option<String>,
+        value: String,
+    },
+    CountUse {
+        key: OnceKey,
+        max: u32,
+        window: u64,
+    },
+    Mark {
+        key: OnceKey,
+        ttl: u64,
+    },
+    Marked {
+        key: OnceKey,
+    },
+}
+
+fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +163,8 @@ impl From<TakeReply> for Taken {
 #[serde(rename_all = "snake_case")]
 pub enum RotateState {
     Rotated,
+    /// Only answered to an op that carried a grace (a Worker that knows it).
+    Repeated,
     Reused,
     Refused,
     Missing,
@@ -130,6 +182,7 @@ impl From<RotateReply> for Rotation {
     fn from(r: RotateReply) -> Self {
         match (r.state, r.value) {
             (RotateState::Rotated, Some(value)) => Rotation::Rotated(value),
+            (RotateState::Repeated, Some(value)) => Rotation::Repeated(value),
             (RotateState::Reused, Some(value)) => Rotation::Reused(value),
             (RotateState::Refused, _) => Rotation::Refused,
             _ => Rotation::Missing,
@@ -219,5 +272,30 @@ mod tests {
         assert_eq!(serde_json::to_value(&family).unwrap(), json!({"value": "v", "current": "c", "revoked": false}));
         let back: FamilyReply = serde_json::from_value(json!({})).unwrap();
         assert!(Option::<Family>::from(back).is_none());
+    }
+
+    /// A strict rotation is sent as it always was; a grace travels in fields an object of the
+    /// previous version ignores (it then rotates strictly), and a Worker of the previous
+    /// version, which sends none, is answered strictly by this one.
+    #[test]
+    fn rotation_grace_is_optional_on_the_wire() {
+        let key = OnceKey::in_object("g", "rt");
+        let rotate = |grace, max_reuse| OnceOp::FamilyRotate {
+            key: key.clone(),
+            presented: "p".into(),
+            next: "n".into(),
+            grace,
+            max_reuse,
+        };
+        let strict = json!({"op": "family_rotate", "key": "g|rt", "presented": "p", "next": "n"});
+        assert_eq!(serde_json::to_value(rotate(0, 0)).unwrap(), strict);
+        assert_eq!(serde_json::from_value::<OnceOp>(strict).unwrap(), rotate(0, 0));
+        let graced =
+            json!({"op": "family_rotate", "key": "g|rt", "presented": "p", "next": "n", "grace": 5, "max_reuse": 2});
+        assert_eq!(serde_json::to_value(rotate(5, 2)).unwrap(), graced);
+        assert_eq!(serde_json::from_value::<OnceOp>(graced).unwrap(), rotate(5, 2));
+        let repeated = RotateReply { state: RotateState::Repeated, value: Some("v".into()) };
+        assert_eq!(serde_json::to_value(&repeated).unwrap(), json!({"state": "repeated", "value": "v"}));
+        assert_eq!(Rotation::from(repeated), Rotation::Repeated("v".into()));
     }
 }
