@@ -1,0 +1,60 @@
+//! Holes an outside review of issue 16 (Keycloak drop-in: realm-shaped URLs, the realm's
+//! back-channel logout, client-library edge cases, signing in again, Keycloak claims, the
+//! IdP's back-channel logout, the importer) found, each performed as the attack; every test
+//! here failed before its fix.
+
+use crate::common::*;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Records the logout tokens the client `app` receives at its back-channel logout URI.
+fn backchannel(world: &World) -> Rc<RefCell<Vec<String>>> {
+    let received = Rc::new(RefCell::new(Vec::new()));
+    let r = received.clone();
+    world.http.mount("https://app.test", move |req| {
+        let form: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(req.body()).into_owned().collect();
+        r.borrow_mut().push(form["logout_token"].clone());
+        http::Response::builder().status(200).body(Vec::new()).unwrap()
+    });
+    received
+}
+
+/// "Signing in again replaces the previous session" ended the browser's session whoever
+/// signed in. A page on another site could make that happen without the user doing
+/// anything: a top-level navigation to `/authorize` with the attacker's own `id_token_hint`
+/// (so the session cannot answer it) and `kc_idp_hint` (no login page) goes straight to the
+/// IdP, whose own session signs the victim in again silently. The victim's session ended for
+/// every application (a logout token each, refresh tokens dead; with `backchannel_logout`
+/// the IdP's session too) — a logout keyedge otherwise asks the user to confirm. The same
+/// user signing in again keeps the session's applications; another user replaces it.
+#[test]
+fn another_site_cannot_end_a_users_sessions_by_signing_her_in_again() {
+    let world = World::new();
+    let received = backchannel(&world);
+    // The attacker's own ID token, from their own login.
+    let rp = rp_request("app", APP_REDIRECT);
+    let mallory =
+        json(&redeem(&world, &code_of(&login(&world, &mut Browser::default(), &rp.query, "mallory")), &rp.verifier));
+    let hint = mallory["id_token"].as_str().unwrap();
+    // alice, signed in to the app in her browser.
+    let mut browser = Browser::default();
+    let rp = rp_request("app", APP_REDIRECT);
+    let alice = json(&redeem(&world, &code_of(&login(&world, &mut browser, &rp.query, "alice")), &rp.verifier));
+    let refreshed = refresh(&world, alice["refresh_token"].as_str().unwrap());
+    assert_eq!(refreshed.status(), 200);
+    let refresh_token = json(&refreshed)["refresh_token"].as_str().unwrap().to_owned();
+
+    // The attacker's page navigates alice's browser; her IdP session answers without her.
+    let rp = request_with(&[("id_token_hint", hint), ("kc_idp_hint", "up")]);
+    let start = browser.get(&world, &format!("/authorize?{}", rp.query));
+    assert_eq!(start.status(), 302, "no login page: {}", body(&start));
+    let to_idp = browser.get(&world, &location(&start));
+    assert_eq!(to_idp.status(), 302, "on to the IdP: {}", body(&to_idp));
+    let back = browser.get(&world, &world.idp.authorize(&location(&to_idp), "alice"));
+    assert!(location(&back).starts_with(APP_REDIRECT), "{}", location(&back));
+
+    assert!(received.borrow().is_empty(), "alice's applications were logged out: {:?}", received.borrow());
+    let refreshed = refresh(&world, &refresh_token);
+    assert_eq!(refreshed.status(), 200, "alice's session ended: {}", body(&refreshed));
+}
