@@ -58,3 +58,49 @@ fn another_site_cannot_end_a_users_sessions_by_signing_her_in_again() {
     let refreshed = refresh(&world, &refresh_token);
     assert_eq!(refreshed.status(), 200, "alice's session ended: {}", body(&refreshed));
 }
+
+const REALM: &str = "/realms/acme";
+
+/// keyedge under a realm's issuer with a gate in front of an origin that answers with the
+/// path it was asked for; public pages, so no sign-in is in the way.
+fn realm_gate_world() -> World {
+    let gate = "[gate]\nupstream = \"https://origin.test\"\n[[gate.rules]]\npath = \"/*\"\nallow = \"anyone\"\n";
+    let mut world = World::new();
+    let text = format!("{}\n{gate}", config_text())
+        .replace(&format!("issuer = \"{ISSUER}\""), &format!("issuer = \"{ISSUER}{REALM}\""));
+    world.app = keyedge::core::Keyedge::from_config_text(&text, &secrets).expect("valid");
+    world.http.mount("https://origin.test", |req| {
+        http::Response::builder().status(200).body(format!("origin {}", req.uri().path()).into_bytes()).unwrap()
+    });
+    world
+}
+
+/// Under an issuer with a path, the gate took another spelling of a path under the issuer
+/// (`/realms//acme/…`, `/realms/%61cme/…`, `/realms/acme/x/../…`), which keyedge does not
+/// serve, for the site's, and sent the site the path it resolves to, under keyedge's: the
+/// site was asked for keyedge's pages. And it took its own pages named like keyedge's at
+/// the root (`/login`, `/admin/`, `/account`) for keyedge's, answering each with a redirect
+/// to itself, for ever. Another spelling of a path under the issuer is keyedge's (a redirect
+/// to the one spelling); everything outside it is the site's.
+#[test]
+fn the_gate_under_a_realm_never_sends_the_site_keyedge_paths_nor_loops_on_its_own() {
+    let world = realm_gate_world();
+    for spelling in [
+        "/realms//acme/account",
+        "/realms/%61cme/account",
+        "/realms/acme/x/../account",
+        "//realms/acme/token",
+        "/realms/acme//login",
+    ] {
+        let res = Browser::default().get(&world, spelling);
+        assert!(!body(&res).starts_with("origin "), "{spelling}: the site was asked for {}", body(&res));
+        if res.status() == 308 {
+            assert!(location(&res).starts_with(&format!("{REALM}/")), "{spelling}: to {}", location(&res));
+        }
+    }
+    // The site's own pages outside the realm, whatever their names.
+    for path in ["/login", "/admin/users", "/account", "/authorize", "/"] {
+        let res = Browser::default().get(&world, path);
+        assert_eq!(body(&res), format!("origin {path}"), "{path}: {} to {}", res.status(), location(&res));
+    }
+}
