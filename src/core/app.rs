@@ -261,7 +261,7 @@ impl Keyedge {
     /// Whether a request for keyedge's own path `own` (`None`: a path outside the issuer's)
     /// is a gated site's page: outside the issuer's path, or, under an issuer without one, a
     /// path keyedge does not serve.
-    fn is_site_path(&self, own: Option<&str>) -> bool {
+    pub(crate) fn is_site_path(&self, own: Option<&str>) -> bool {
         match own {
             None => true,
             Some(own) => self.config.mount.base().is_empty() && !super::gate::is_keyedge_path(own),
