@@ -104,3 +104,27 @@ fn the_gate_under_a_realm_never_sends_the_site_keyedge_paths_nor_loops_on_its_ow
         assert_eq!(body(&res), format!("origin {path}"), "{path}: {} to {}", res.status(), location(&res));
     }
 }
+
+/// Under a realm's issuer with a gate, the site's own pages named like keyedge's endpoints
+/// that applications call (`/admin/…`, `/.well-known/…`, `/token`) answered their failures as
+/// OAuth JSON errors instead of pages: the path outside the issuer was read as keyedge's. And
+/// keyedge's own refusal of a body over its endpoint's limit, there for a body the Worker
+/// hands over anyway, looked at the endpoint's inner path (`/token`), which is outside the
+/// issuer's, took it for the site's, and let any size through.
+#[test]
+fn under_a_realm_the_sites_pages_fail_as_pages_and_keyedge_endpoints_keep_their_limits() {
+    let world = realm_gate_world();
+    for path in ["/admin/a%2Fb", "/.well-known/a%2Fb", "/token%2F"] {
+        let res = Browser::default().get(&world, path);
+        assert_eq!(res.status(), 400, "{path}: {}", body(&res));
+        let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(kind.starts_with("text/html"), "{path}: a browser's page answered {kind}: {}", body(&res));
+    }
+    let big = "x".repeat(100 * 1024);
+    for path in [format!("{REALM}/token"), format!("{REALM}/protocol/openid-connect/token")] {
+        let res =
+            world.post_form(&path, &[("grant_type", "client_credentials"), ("pad", &big)], Some(("app", APP_SECRET)));
+        assert_eq!(res.status(), 413, "{path}: {}", body(&res));
+        assert_eq!(json(&res)["error"], "invalid_request");
+    }
+}
