@@ -64,10 +64,15 @@ const REALM: &str = "/realms/acme";
 /// keyedge under a realm's issuer with a gate in front of an origin that answers with the
 /// path it was asked for; public pages, so no sign-in is in the way.
 fn realm_gate_world() -> World {
+    gate_world(REALM)
+}
+
+/// [`realm_gate_world`] under the issuer's path `realm` (`""`: the host's root).
+fn gate_world(realm: &str) -> World {
     let gate = "[gate]\nupstream = \"https://origin.test\"\n[[gate.rules]]\npath = \"/*\"\nallow = \"anyone\"\n";
     let mut world = World::new();
     let text = format!("{}\n{gate}", config_text())
-        .replace(&format!("issuer = \"{ISSUER}\""), &format!("issuer = \"{ISSUER}{REALM}\""));
+        .replace(&format!("issuer = \"{ISSUER}\""), &format!("issuer = \"{ISSUER}{realm}\""));
     world.app = keyedge::core::Keyedge::from_config_text(&text, &secrets).expect("valid");
     world.http.mount("https://origin.test", |req| {
         http::Response::builder().status(200).body(format!("origin {}", req.uri().path()).into_bytes()).unwrap()
@@ -97,6 +102,12 @@ fn the_gate_under_a_realm_never_sends_the_site_keyedge_paths_nor_loops_on_its_ow
         if res.status() == 308 {
             assert!(location(&res).starts_with(&format!("{REALM}/")), "{spelling}: to {}", location(&res));
         }
+    }
+    // At the host's root, another spelling of a Keycloak endpoint path is keyedge's too.
+    let world_at_root = gate_world("");
+    for spelling in ["/protocol//openid-connect/certs", "/protocol/openid-connect/./auth"] {
+        let res = Browser::default().get(&world_at_root, spelling);
+        assert!(!body(&res).starts_with("origin "), "{spelling}: the site was asked for {}", body(&res));
     }
     // The site's own pages outside the realm, whatever their names.
     for path in ["/login", "/admin/users", "/account", "/authorize", "/"] {
