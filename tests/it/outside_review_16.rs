@@ -139,3 +139,28 @@ fn under_a_realm_the_sites_pages_fail_as_pages_and_keyedge_endpoints_keep_their_
         assert_eq!(json(&res)["error"], "invalid_request");
     }
 }
+
+/// Keycloak's realm-wide back-channel logout endpoint picked the first IdP whose issuer the
+/// logout token named. Two IdPs of one issuer (two clients at the same upstream realm, each
+/// with its own users) are common; a logout token for the second was checked against the
+/// first's client, refused, and the sessions it was to end went on. The token's audience
+/// picks among IdPs of one issuer.
+#[test]
+fn the_realm_backchannel_logout_finds_the_idp_of_the_tokens_audience() {
+    let mut world = World::with("accept_logout_tokens = true", "", "");
+    let decoy = "[[identity_providers]]\nalias = \"decoy\"\nkind = \"oidc\"\nissuer = \"https://idp.test\"\n\
+                 client_id = \"another-client-at-idp\"\nclient_secret_env = \"IDP2_SECRET\"\naccept_logout_tokens = true\n\n";
+    let text = ConfigBuilder::new().up("accept_logout_tokens = true").build();
+    let at = text.find("[[identity_providers]]").unwrap();
+    let text = format!("{}{decoy}{}", &text[..at], &text[at..]);
+    world.app = keyedge::core::Keyedge::from_config_text(&text, &secrets).expect("valid");
+    let mut browser = Browser::default();
+    let rp = rp_request("app", APP_REDIRECT);
+    assert!(location(&login(&world, &mut browser, &rp.query, "alice")).starts_with(APP_REDIRECT));
+    assert_eq!(browser.get(&world, "/account").status(), 200);
+
+    let token = world.idp.logout_token("alice", |_| {});
+    let res = world.post_form("/protocol/openid-connect/logout/backchannel-logout", &[("logout_token", &token)], None);
+    assert_eq!(res.status(), 200, "{}", body(&res));
+    assert!(location(&browser.get(&world, "/account")).contains("/login?"), "alice's session went on");
+}
