@@ -85,8 +85,10 @@ fn gate_world(realm: &str) -> World {
 /// serve, for the site's, and sent the site the path it resolves to, under keyedge's: the
 /// site was asked for keyedge's pages. And it took its own pages named like keyedge's at
 /// the root (`/login`, `/admin/`, `/account`) for keyedge's, answering each with a redirect
-/// to itself, for ever. Another spelling of a path under the issuer is keyedge's (a redirect
-/// to the one spelling); everything outside it is the site's.
+/// to itself, for ever. At the host's root, another spelling of a Keycloak endpoint path
+/// (`/protocol//openid-connect/certs`) went to the site the same way. Another spelling of a
+/// path under the issuer is keyedge's (a redirect to the one spelling); everything outside it
+/// is the site's.
 #[test]
 fn the_gate_under_a_realm_never_sends_the_site_keyedge_paths_nor_loops_on_its_own() {
     let world = realm_gate_world();
