@@ -235,7 +235,9 @@ impl Keyedge {
         let Some(own) = own else {
             return Reply::Page(self.failure_response(req, ports, no_page().into()));
         };
-        // Handlers know keyedge's pages by its own paths (`/login`, not `/realms/acme/login`).
+        // Handlers know keyedge's pages by its own paths (`/login`, not `/realms/acme/login`);
+        // the limits and failures go by the path as requested (`raw`).
+        let raw = req;
         let moved;
         let req = if own == req.uri().path() {
             req
@@ -249,11 +251,11 @@ impl Keyedge {
         }
         // The Worker never reads a body past its route's limit; one handed over anyway is
         // refused here, before any handler sees it.
-        let mut res = match self.oversized(req) {
+        let mut res = match self.oversized(raw) {
             Some(refused) => refused,
             None => match self.route(req, ports).await {
                 Ok(res) => res,
-                Err(failure) => self.failure_response(req, ports, failure),
+                Err(failure) => self.failure_response(raw, ports, failure),
             },
         };
         if cors {
@@ -265,7 +267,7 @@ impl Keyedge {
     /// Whether a request for keyedge's own path `own` (`None`: a path outside the issuer's)
     /// is a gated site's page: outside the issuer's path, or, under an issuer without one, a
     /// path keyedge does not serve.
-    fn is_site_path(&self, own: Option<&str>) -> bool {
+    pub(crate) fn is_site_path(&self, own: Option<&str>) -> bool {
         match own {
             None => true,
             Some(own) => self.config.mount.base().is_empty() && !super::gate::is_keyedge_path(own),
@@ -278,7 +280,8 @@ impl Keyedge {
         if self.config.gate.is_some() && self.is_site_path(own) {
             return BodyLimit::Stream;
         }
-        limits::body_limit(method, own.unwrap_or(path), false)
+        // Outside the issuer's path (no gate): nothing of keyedge's, a form's limit at most.
+        limits::body_limit(method, own.unwrap_or(""), false)
     }
 
     /// The `413` for `req` when its body, or the `Content-Length` it announces, is over its
@@ -326,8 +329,9 @@ impl Keyedge {
             Failure::Logged { detail, .. } => Some(format!("{method} {path}: {detail}")),
             _ => None,
         };
-        let own = self.config.mount.internal(path).unwrap_or(path);
-        let failure = if limits::called_by_applications(own) { failure.as_json() } else { failure };
+        // `path` as requested: one outside the issuer's path is a site's page, never JSON.
+        let json = self.config.mount.internal(path).is_some_and(limits::called_by_applications);
+        let failure = if json { failure.as_json() } else { failure };
         let failure = match detail {
             Some(detail) => {
                 let reference = error::new_reference(ports.rng);

@@ -125,8 +125,9 @@ pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request
         Some(query) => format!("{path}?{query}"),
         None => path.to_string(),
     };
-    if is_keyedge_path(path.as_str()) {
+    if !app.is_site_path(app.config.mount.internal(path.as_str())) {
         // keyedge's own pages have one spelling; another one is theirs too, never the site's.
+        // Under an issuer with a path, that is every path under it, and nothing outside it.
         let mut res = web::redirect(&here);
         *res.status_mut() = StatusCode::PERMANENT_REDIRECT;
         return Ok(Reply::Page(res));

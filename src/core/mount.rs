@@ -20,7 +20,7 @@ const KEYCLOAK_ALIASES: &[(&str, &str)] = &[
 ];
 
 /// keyedge's path for Keycloak's realm-wide back-channel logout endpoint, where an upstream
-/// IdP posts its logout tokens without naming its alias: the token's issuer names it.
+/// IdP posts its logout tokens without naming its alias: the token's issuer and audience name it.
 pub const BACKCHANNEL_LOGOUT: &str = "/backchannel-logout";
 
 /// The issuer's path, under which keyedge serves.

@@ -30,6 +30,7 @@ mod oauth2_upstream;
 mod oidcc_conformance;
 mod openmetadata;
 mod outside_review;
+mod outside_review_16;
 mod outside_review_19;
 mod outside_review_19b;
 mod pkce_and_keys;

@@ -202,10 +202,13 @@ pub struct Completion<'a> {
 /// How long the `auth_time` of a login without one stated by the IdP is remembered.
 const UNPROVEN_LOGIN_TTL: u64 = 400 * 24 * 3600;
 
-/// Signing in again in a browser that has a session replaces it: the old session ends, for
-/// its clients too (back-channel logout), so on a shared computer the previous user is signed
-/// out everywhere, not only in this browser. The new login stands even if that fails (logged:
-/// the old session then lasts until it expires or is ended).
+/// Signing in as another user in a browser that has a session replaces it: the old session
+/// ends, for its clients too (back-channel logout), so on a shared computer the previous user
+/// is signed out everywhere, not only in this browser. The same user signing in again keeps
+/// the old session's applications: another site can make a browser sign in again without the
+/// user (an `id_token_hint` the session cannot answer, `kc_idp_hint`, and the IdP's own
+/// session), which must not log her out everywhere. The new login stands even if ending the
+/// old session fails (logged: it then lasts until it expires or is ended).
 async fn replace_previous_session(
     app: &Keyedge,
     ports: &Ports<'_>,
@@ -218,7 +221,7 @@ async fn replace_previous_session(
         None => session::current(ports, app.cookies(), req).await,
     };
     let ended = match previous {
-        Ok(Some(old)) if old.key != new.key => {
+        Ok(Some(old)) if old.key != new.key && old.user_id != new.user_id => {
             logout::end_session(app, ports, &old, logout::EndedBy::Keyedge).await.map_err(|e| format!("{e:?}"))
         }
         Ok(_) => Ok(()),

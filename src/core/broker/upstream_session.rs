@@ -82,30 +82,38 @@ fn oidc_of<'a>(app: &'a Keyedge, alias: &str) -> Option<(&'a IdentityProvider, &
 
 /// `POST {issuer}/protocol/openid-connect/logout/backchannel-logout`, Keycloak's realm-wide
 /// back-channel logout endpoint: an IdP registered against a Keycloak realm posts its logout
-/// tokens there without naming its alias, so the token's `iss` picks the IdP (one with
+/// tokens there without naming its alias, so the token's `iss` and `aud` pick the IdP (one with
 /// `accept_logout_tokens`), and the token is then checked as at `/broker/{alias}/backchannel_logout`.
 pub async fn realm_backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     let params = Params::from_form(req);
     let token = params.get("logout_token").ok_or_else(|| refused("logout_token is required"))?;
-    let issuer = jwt_compact::UntrustedToken::new(token)
+    let said = jwt_compact::UntrustedToken::new(token)
         .ok()
         .and_then(|t| t.deserialize_claims_unchecked::<IssuerOnly>().ok())
-        .map(|c| c.custom.iss)
+        .map(|c| c.custom)
         .ok_or_else(|| refused("the logout token was refused"))?;
+    // Among IdPs of one issuer (two clients at one upstream realm), the one it was issued to.
     let alias = app
         .config
         .identity_providers
         .iter()
-        .find(|p| p.enabled && matches!(&p.kind, ProviderKind::Oidc(c) if c.accept_logout_tokens && c.issuer == issuer))
+        .find(|p| {
+            p.enabled
+                && matches!(&p.kind, ProviderKind::Oidc(c)
+                    if c.accept_logout_tokens && c.issuer == said.iss && said.aud.contains(&c.client_id))
+        })
         .map(|p| p.alias.as_str())
-        .ok_or_else(|| refused("no identity provider with back-channel logout has this issuer"))?;
+        .ok_or_else(|| refused("no identity provider with back-channel logout has this issuer and audience"))?;
     backchannel_logout(app, ports, req, alias).await
 }
 
-/// The one claim read before a logout token is verified: which IdP it says it is from.
+/// The claims read before a logout token is verified: which IdP, and which of its clients,
+/// it says it is for.
 #[derive(serde::Deserialize)]
 struct IssuerOnly {
     iss: String,
+    #[serde(default, deserialize_with = "oidc::one_or_many")]
+    aud: Vec<String>,
 }
 
 fn refused(description: impl Into<String>) -> Failure {
