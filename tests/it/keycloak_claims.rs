@@ -98,3 +98,17 @@ fn only_clients_that_ask_get_the_keycloak_shape() {
     assert_eq!(access["roles"], serde_json::json!(["staff", "app.editor"]), "keyedge's own `roles`");
     assert!(payload(tokens["id_token"].as_str().unwrap()).get("typ").is_none());
 }
+
+/// A role names the client whose id is the longest prefix of it: with clients `app` and
+/// `app.admin`, `app.admin.boss` is `app.admin`'s `boss`, not `app`'s `admin.boss`.
+#[test]
+fn a_client_role_belongs_to_the_longest_client_id_that_names_it() {
+    let world = World::with(
+        "[[identity_providers.mappers]]\nname = \"b\"\nkind = \"hardcoded_role\"\nrole = \"app.admin.boss\"\n",
+        "keycloak_claims = true",
+        "[[clients]]\nclient_id = \"app.admin\"\nclient_secret_env = \"APP_SECRET\"\nredirect_uris = [\"https://admin.test/cb\"]\n",
+    );
+    let tokens = tokens_for_alice(&world, "openid");
+    let access = payload(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["resource_access"], serde_json::json!({ "app.admin": { "roles": ["boss"] } }), "{access}");
+}

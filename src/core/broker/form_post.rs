@@ -97,7 +97,8 @@ pub fn callback_params(
                     idp.display_name
                 ),
             )
-            .with_retry("/login?return_to=%2Faccount")
+            // `/login` without a place to return to goes to the account page (under the issuer).
+            .with_retry("/login")
         })?;
     Ok(Params::parse(&url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&answer.params).finish()))
 }

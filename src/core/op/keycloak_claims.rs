@@ -20,9 +20,15 @@ fn split_roles(config: &Config, roles: &[String]) -> (Vec<String>, Map<String, V
     let mut realm = Vec::new();
     let mut clients: Map<String, Value> = Map::new();
     for role in roles {
-        let owner = config.clients.iter().find_map(|c| {
-            role.strip_prefix(c.client_id.as_str()).and_then(|r| r.strip_prefix('.')).map(|r| (&c.client_id, r))
-        });
+        // The longest client id that prefixes the role: with clients `app` and `app.admin`,
+        // `app.admin.x` is `app.admin`'s role `x`.
+        let owner = config
+            .clients
+            .iter()
+            .filter_map(|c| {
+                role.strip_prefix(c.client_id.as_str()).and_then(|r| r.strip_prefix('.')).map(|r| (&c.client_id, r))
+            })
+            .max_by_key(|(client_id, _)| client_id.len());
         match owner {
             Some((client_id, role)) => {
                 let entry = clients.entry(client_id.clone()).or_insert_with(|| json!({ "roles": [] }));
