@@ -154,6 +154,9 @@ pub struct AccessTokenClaims {
     /// The user's roles (from mappers and `stored_tokens_readable`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
+    /// The user's groups (from mappers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 pub async fn token(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
@@ -228,6 +231,7 @@ pub async fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<
         userinfo_claims: issue.requested.userinfo.clone(),
         identity_provider: client.identity_provider_claim.then(|| issue.idp.to_owned()),
         roles: issue.user.roles.clone(),
+        groups: issue.user.groups.clone(),
     };
     let access_token = access_token(app, ports, &access, client.access_token_lifetime).await?;
     let id_claims = IdTokenClaims {
@@ -365,6 +369,7 @@ async fn client_credentials(app: &Keyedge, ports: &Ports<'_>, client: &Client, p
         userinfo_claims: Vec::new(),
         identity_provider: None,
         roles: Vec::new(),
+        groups: Vec::new(),
     };
     let token = access_token(app, ports, &claims, client.access_token_lifetime).await?;
     let body = serde_json::json!({

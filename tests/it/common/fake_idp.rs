@@ -19,6 +19,13 @@ pub const IDP: &str = "https://idp.test";
 /// A change to the ID token's claims before it is signed.
 pub type Tamper = Box<dyn Fn(&mut Value)>;
 
+/// Another signing key of the IdP (another algorithm than RS256): it signs the ID tokens and
+/// `jwks` is what the JWKS endpoint publishes.
+pub struct OtherKey {
+    pub sign: Box<dyn Fn(Value) -> String>,
+    pub jwks: String,
+}
+
 /// How one of the IdP's endpoints fails.
 #[derive(Clone, Copy, Debug)]
 pub enum Broken {
@@ -82,6 +89,8 @@ pub struct FakeIdp {
     pub broken: RefCell<HashMap<&'static str, Broken>>,
     /// Applied to the discovery document before it is served.
     pub discovery_tamper: RefCell<Tamper>,
+    /// Signs with this key instead of the RS256 fixture key.
+    pub other_key: RefCell<Option<OtherKey>>,
 }
 
 pub fn rsa_key(pem: &str) -> RsaPrivateKey {
@@ -146,6 +155,7 @@ impl FakeIdp {
             session_since: RefCell::new(None),
             broken: RefCell::default(),
             discovery_tamper: RefCell::new(Box::new(|_| {})),
+            other_key: RefCell::new(None),
         });
         let handler = idp.clone();
         http.mount(base, move |req| handler.serve(req));
@@ -180,7 +190,10 @@ impl FakeIdp {
             }
             "/jwks" => {
                 *self.jwks_requests.borrow_mut() += 1;
-                let body = jwks_for(&self.key.borrow(), &self.kid.borrow());
+                let body = match &*self.other_key.borrow() {
+                    Some(other) => other.jwks.clone(),
+                    None => jwks_for(&self.key.borrow(), &self.kid.borrow()),
+                };
                 http::Response::builder()
                     .status(200)
                     .header("content-type", "application/json")
@@ -306,11 +319,17 @@ impl FakeIdp {
             "at_hash": keyedge::core::jose::half_hash(&access_token),
         });
         if let Some((nonce, auth_time)) = code {
-            claims["nonce"] = json!(nonce);
+            // An authorization request without a nonce gets an ID token without one.
+            if !nonce.is_empty() {
+                claims["nonce"] = json!(nonce);
+            }
             claims["auth_time"] = json!(auth_time);
         }
         (self.tamper.borrow())(&mut claims);
-        let id_token = sign(&self.key.borrow(), &self.kid.borrow(), claims);
+        let id_token = match &*self.other_key.borrow() {
+            Some(other) => (other.sign)(claims),
+            None => sign(&self.key.borrow(), &self.kid.borrow(), claims),
+        };
         let mut body = json!({
             "access_token": access_token, "token_type": "Bearer",
             "expires_in": *self.access_lifetime.borrow(), "id_token": id_token,

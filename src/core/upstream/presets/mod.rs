@@ -208,6 +208,7 @@ fn oidc(preset: Preset, issuer: String, client: PresetClient, path: &str) -> Res
         tenant_issuer: None,
         email_evidence: EmailEvidence::Claim,
         nonce_unsupported: false,
+        forwarding: Default::default(),
     })
 }
 
