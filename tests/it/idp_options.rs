@@ -412,4 +412,24 @@ mod signature_algorithms {
         let res = login_through(rsa_jwk(), |c| jws("HS256", &c, |_| vec![0; 32]));
         assert_eq!(res.status(), 502, "{}", body(&res));
     }
+
+    /// A login through an IdP whose key is pinned (`public_key_signature_verifier`) as `pem`.
+    fn login_with_pinned(pem: String, sign: fn(Value) -> String) -> http::Response<Vec<u8>> {
+        let options = format!("use_jwks_url = false\npublic_key_signature_verifier = \"\"\"\n{pem}\"\"\"\n");
+        let world = World::with(&options, "", "");
+        *world.idp.other_key.borrow_mut() = Some(OtherKey { sign: Box::new(sign), jwks: "{\"keys\": []}".into() });
+        login(&world, &mut Browser::default(), &rp_request("app", APP_REDIRECT).query, "alice")
+    }
+
+    #[test]
+    fn a_pinned_p384_or_ed25519_public_key_verifies_upstream_id_tokens() {
+        use p384::pkcs8::{EncodePublicKey, LineEnding};
+        let p384_pem = p384::PublicKey::from(p384_key().verifying_key()).to_public_key_pem(LineEnding::LF).unwrap();
+        let ed_pem = ed25519_key().verifying_key().to_public_key_pem(LineEnding::LF).unwrap();
+        for res in [login_with_pinned(p384_pem.clone(), es384_signed), login_with_pinned(ed_pem, eddsa_signed)] {
+            assert!(query_param(&location(&res), "code").is_some(), "{} {}", res.status(), body(&res));
+        }
+        let res = login_with_pinned(p384_pem, eddsa_signed);
+        assert_eq!(res.status(), 502, "another key type than the pinned one: {}", body(&res));
+    }
 }
