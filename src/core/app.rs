@@ -358,7 +358,7 @@ impl Keyedge {
                 Some((alias, "endpoint")) if get => callback::endpoint(self, ports, req, alias).await,
                 Some((alias, "endpoint")) if post => form_post::receive(self, ports, req, alias),
                 Some((alias, "link")) if post => match self.session_form(req) {
-                    Ok(form) => login::begin_link(self, ports, form, alias).await,
+                    Ok(form) => login::begin_link(self, ports, req, form, alias).await,
                     Err(answer) => *answer,
                 },
                 Some((alias, "link")) if get => {

@@ -46,7 +46,7 @@ pub struct Login<'a> {
     /// Show the email field of home-realm discovery.
     pub discovery: bool,
     /// The request to carry through the email form.
-    pub hidden: &'a [(&'static str, String)],
+    pub hidden: &'a [(std::borrow::Cow<'static, str>, String)],
     pub notice: Option<&'a str>,
 }
 

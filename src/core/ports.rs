@@ -390,4 +390,14 @@ impl<'a> Ports<'a> {
         self.rng.fill(&mut buf);
         crate::core::b64url(&buf)
     }
+
+    /// A random (version 4) UUID, `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx` (RFC 9562 §5.4).
+    pub fn random_uuid(&self) -> String {
+        let mut b = [0u8; 16];
+        self.rng.fill(&mut b);
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+    }
 }

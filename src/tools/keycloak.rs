@@ -9,7 +9,9 @@ use toml::Value as T;
 
 use crate::core::upstream::presets::Preset;
 
+mod mappers;
 mod social;
+use mappers::convert_mapper;
 use social::{client_auth, preset_options, PRESET_CONFIG, SOCIAL};
 
 /// The converted configuration (TOML text to append to `keyedge.toml`) and the report.
@@ -76,7 +78,13 @@ const OIDC_FLAGS: &[(&str, &str)] = &[
     ("acceptsPromptNoneForwardFromClient", "accepts_prompt_none_forward"),
     ("backchannelSupported", "backchannel_logout"),
     ("pkceEnabled", "pkce_enabled"),
+    ("disableNonce", "disable_nonce"),
 ];
+
+/// Keycloak's switches of what is passed on to the IdP: off unless set (keyedge's defaults
+/// are on), so an imported IdP gets what Keycloak sent it.
+const PASS_FLAGS: &[(&str, &str)] =
+    &[("loginHint", "pass_login_hint"), ("uiLocales", "pass_current_locale"), ("passMaxAge", "pass_max_age")];
 
 /// Config keys that need no counterpart (keyedge does it always, or they are Keycloak's own
 /// bookkeeping).
@@ -90,6 +98,9 @@ const IGNORED_CONFIG: &[&str] = &[
     "allowedClockSkew",
     "loginHint",
     "uiLocales",
+    "passMaxAge",
+    "forwardParameters",
+    "caseSensitiveOriginalUsername",
     "pkceMethod",
     "metadataDescriptorUrl",
 ];
@@ -266,6 +277,26 @@ fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
             }
         }
     }
+    if kind_oidc {
+        for (key, to) in PASS_FLAGS {
+            if flag(&config, key) != Some(true) {
+                out.insert((*to).into(), T::Boolean(false));
+            }
+        }
+        forward_parameters(&alias, &config, &mut out, c);
+    } else if let Some(preset) = preset {
+        if PASS_FLAGS.iter().any(|(key, _)| flag(&config, key) == Some(true))
+            || text(&config, "forwardParameters").is_some()
+        {
+            c.report.push(format!(
+                "identity provider `{alias}`: what is passed on to the provider (login_hint, locale, max_age, forwarded parameters) is kind = \"{}\"'s own",
+                preset.kind()
+            ));
+        }
+    }
+    if flag(&config, "caseSensitiveOriginalUsername") == Some(true) {
+        out.insert("case_sensitive_usernames".into(), T::Boolean(true));
+    }
     // Keycloak's "Backchannel logout" (`backchannelSupported`) is keyedge's `backchannel_logout`:
     // the IdP's logout URL is called server to server. Keycloak also takes an OIDC IdP's logout
     // tokens at the realm's back-channel logout URL whenever it validates their signature;
@@ -294,61 +325,25 @@ fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
     Some(out)
 }
 
-fn convert_mapper(m: &Value, c: &mut Conversion) -> Option<(String, Map<String, T>)> {
-    let name = text(m, "name").unwrap_or_default();
-    let alias = text(m, "identityProviderAlias")?;
-    let kind = text(m, "identityProviderMapper").unwrap_or_default();
-    let cfg = m.get("config").cloned().unwrap_or(Value::Null);
-    let mut t = Map::new();
-    t.insert("name".into(), T::String(name.clone()));
-    let put = |t: &mut Map<String, T>, k: &str, v: Option<String>| {
-        if let Some(v) = v {
-            t.insert(k.into(), T::String(v));
-        }
+/// Keycloak's `forwardParameters` (comma-separated) as `forward_parameters`, without those
+/// keyedge sets itself.
+fn forward_parameters(alias: &str, config: &Value, out: &mut Map<String, T>, c: &mut Conversion) {
+    use crate::core::upstream::oidc::config::UNFORWARDABLE;
+    let Some(list) = text(config, "forwardParameters") else {
+        return;
     };
-    match kind.as_str() {
-        "hardcoded-role-idp-mapper" => {
-            t.insert("kind".into(), T::String("hardcoded_role".into()));
-            put(&mut t, "role", text(&cfg, "role"));
-        }
-        "hardcoded-attribute-idp-mapper" => {
-            t.insert("kind".into(), T::String("hardcoded_attribute".into()));
-            put(&mut t, "attribute", text(&cfg, "attribute"));
-            put(&mut t, "value", text(&cfg, "attribute.value"));
-        }
-        "oidc-user-attribute-idp-mapper" | "github-user-attribute-mapper" | "google-user-attribute-mapper" => {
-            t.insert("kind".into(), T::String("attribute_importer".into()));
-            put(&mut t, "claim", text(&cfg, "claim").or_else(|| text(&cfg, "jsonField")));
-            put(&mut t, "attribute", text(&cfg, "user.attribute").or_else(|| text(&cfg, "userAttribute")));
-        }
-        "oidc-role-idp-mapper" => {
-            t.insert("kind".into(), T::String("claim_to_role".into()));
-            put(&mut t, "claim", text(&cfg, "claim"));
-            put(&mut t, "value", text(&cfg, "claim.value"));
-            put(&mut t, "role", text(&cfg, "role"));
-            if flag(&cfg, "are.claim.values.regex") == Some(true) {
-                t.insert("regex".into(), T::Boolean(true));
-            }
-            if cfg.get("claims").is_some() {
-                c.report.push(format!("mapper `{name}`: several claims (\"Advanced claim to role\") — only `claim`/`claim.value` carried over"));
-            }
-        }
-        "oidc-username-idp-mapper" => {
-            t.insert("kind".into(), T::String("username_template".into()));
-            put(&mut t, "template", text(&cfg, "template"));
-            if text(&cfg, "target").is_some_and(|t| t != "LOCAL") {
-                c.report.push(format!("mapper `{name}`: target other than LOCAL is not supported (the template sets the keyedge username)"));
-            }
-        }
-        other => {
-            c.report.push(format!("mapper `{name}` of `{alias}`: kind `{other}` is not supported (skipped)"));
-            return None;
+    let mut names = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if UNFORWARDABLE.contains(&name) {
+            c.report
+                .push(format!("identity provider `{alias}`: forwarded parameter `{name}` is keyedge's own (left out)"));
+        } else {
+            names.push(T::String(name.to_owned()));
         }
     }
-    if let Some(mode) = text(&cfg, "syncMode").filter(|m| m != "INHERIT") {
-        t.insert("sync_mode".into(), T::String(mode.to_lowercase()));
+    if !names.is_empty() {
+        out.insert("forward_parameters".into(), T::Array(names));
     }
-    Some((alias, t))
 }
 
 /// One Keycloak client as a keyedge `[[clients]]` table. Long on purpose, like

@@ -41,7 +41,7 @@ fn mappers_carry_over_with_their_sync_modes() {
     let (config, c) = converted();
     let corp = config.provider("corp-oidc").unwrap();
     let names: Vec<&str> = corp.mappers.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(names, ["admins", "engineers", "country", "username"]);
+    assert_eq!(names, ["admins", "engineers", "country", "username", "senior eng", "everyone"]);
     assert_eq!(corp.mappers[1].sync_mode, Some(SyncMode::Force));
     assert_eq!(corp.mappers[0].sync_mode, None, "INHERIT is the IdP's mode");
     assert_eq!(config.provider("github").unwrap().mappers.len(), 1);
@@ -92,8 +92,8 @@ fn everything_not_carried_over_is_reported() {
     let report = c.report.join("\n");
     for expected in [
         "identity provider `corp-oidc`: post login flow `otp check`",
-        "identity provider `corp-oidc`: config `forwardParameters` is not carried over",
-        "mapper `script` of `corp-oidc`: kind `oidc-advanced-group-idp-mapper` is not supported",
+        "identity provider `corp-oidc`: forwarded parameter `state` is keyedge's own (left out)",
+        "mapper `script` of `corp-oidc`: its claims could not be read (skipped)",
         "mapper `saml attr` of `partner-saml`: kind `saml-user-attribute-idp-mapper` is not supported",
         "client `openmetadata`: direct access grants (password) are not offered",
         "client `spa`: the implicit flow is not offered",
@@ -176,6 +176,29 @@ fn realm_lifespans_carry_over_and_the_idle_timeout_is_reported() {
     assert_eq!((config.access_token_lifetime, config.id_token_lifetime), (600, 600));
     assert_eq!((config.code_lifetime, config.session_lifetime), (90, 43200));
     assert!(c.report.iter().any(|r| r.contains("idle timeout (1800 s)")), "{:?}", c.report);
+}
+
+#[test]
+fn keycloak_idp_options_and_group_mappers_carry_over() {
+    use keyedge::core::config::MapperKind;
+    let (config, _) = converted();
+    let corp = config.provider("corp-oidc").unwrap();
+    let ProviderKind::Oidc(oidc) = &corp.kind else { panic!("corp-oidc is OIDC") };
+    assert_eq!(oidc.forwarding.parameters, ["audience", "acr_values"]);
+    assert!(oidc.forwarding.login_hint && !oidc.forwarding.max_age, "passMaxAge = false");
+    assert!(!oidc.forwarding.current_locale, "uiLocales unset is off in Keycloak");
+    assert!(oidc.nonce_unsupported && corp.case_sensitive_usernames);
+    let MapperKind::AdvancedClaimToGroup { claims, group } = &corp.mappers[4].kind else {
+        panic!("{:?}", corp.mappers[4])
+    };
+    assert_eq!(group, "/eng/senior");
+    let pairs: Vec<(&str, &str)> = claims.iter().map(|c| (c.claim.as_str(), c.value.as_str())).collect();
+    assert_eq!(pairs, [("department", "eng"), ("level", "senior|staff")]);
+    assert!(claims.iter().all(|c| c.regex.is_some()));
+    assert!(matches!(&corp.mappers[5].kind, MapperKind::HardcodedGroup { group } if group == "/corp"));
+    // Keycloak's defaults where the export says nothing: nothing passed, case-insensitive.
+    let github = config.provider("github").unwrap();
+    assert!(!github.case_sensitive_usernames);
 }
 
 #[test]

@@ -23,6 +23,7 @@ mod gate_paths;
 mod hostile_input;
 mod i18n;
 mod id_token_verification;
+mod idp_options;
 mod keycloak_claims;
 mod keycloak_import;
 mod logout;

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::users::User;
-use crate::core::claims::{at_path, render_template, text};
+use crate::core::claims::{at_path, render_template, text, TemplateContext};
 use crate::core::config::{IdentityProvider, Mapper, MapperKind, SyncMode};
 
 /// Whether the claim at `path` equals `value` (or, for an array, contains it), or matches
@@ -27,16 +27,19 @@ fn runs(mapper: &Mapper, idp: &IdentityProvider, first: bool) -> bool {
     match mapper.sync_mode.unwrap_or(idp.sync_mode) {
         SyncMode::Import => false,
         SyncMode::Force => !matches!(mapper.kind, MapperKind::UsernameTemplate { .. }),
-        SyncMode::Legacy => {
-            matches!(mapper.kind, MapperKind::AttributeImporter { .. } | MapperKind::ClaimToRole { .. })
-        }
+        SyncMode::Legacy => matches!(
+            mapper.kind,
+            MapperKind::AttributeImporter { .. }
+                | MapperKind::ClaimToRole { .. }
+                | MapperKind::AdvancedClaimToGroup { .. }
+        ),
     }
 }
 
 /// Applies the IdP's mappers to `user` for a login with `claims`; `first` on the login that
 /// creates or links the account. Returns whether the user changed.
 pub fn apply(user: &mut User, idp: &IdentityProvider, claims: &Value, first: bool) -> bool {
-    let before = (user.attributes.clone(), user.roles.clone(), user.username.clone());
+    let before = (user.attributes.clone(), user.roles.clone(), user.groups.clone(), user.username.clone());
     for mapper in idp.mappers.iter().filter(|m| runs(m, idp, first)) {
         match &mapper.kind {
             MapperKind::HardcodedAttribute { attribute, value } => {
@@ -61,9 +64,23 @@ pub fn apply(user: &mut User, idp: &IdentityProvider, claims: &Value, first: boo
             }
             // The username is chosen before the account exists: see `username_for`.
             MapperKind::UsernameTemplate { .. } => {}
+            MapperKind::HardcodedGroup { group } => join_group(user, group),
+            MapperKind::AdvancedClaimToGroup { claims: wanted, group } => {
+                if wanted.iter().all(|c| claim_matches(claims, &c.claim, &c.value, c.regex.as_ref())) {
+                    join_group(user, group);
+                } else if !first {
+                    user.groups.retain(|g| g != group);
+                }
+            }
         }
     }
-    (user.attributes.clone(), user.roles.clone(), user.username.clone()) != before
+    (user.attributes.clone(), user.roles.clone(), user.groups.clone(), user.username.clone()) != before
+}
+
+fn join_group(user: &mut User, group: &str) {
+    if !user.groups.iter().any(|g| g == group) {
+        user.groups.push(group.to_owned());
+    }
 }
 
 fn add_role(user: &mut User, role: &str) {
@@ -73,12 +90,15 @@ fn add_role(user: &mut User, role: &str) {
 }
 
 /// The username a new account gets: the IdP's username template when it has one (and the
-/// claims it names are present), else the username the IdP reported.
-pub fn username_for(idp: &IdentityProvider, claims: &Value, reported: &str) -> String {
+/// claims it names are present), taken as written — its filters decide the case —, else the
+/// username the IdP reported (already lower-cased unless `case_sensitive_usernames`). `uuid`
+/// is what a template's `${UUID}` stands for.
+pub fn username_for(idp: &IdentityProvider, claims: &Value, reported: &str, uuid: &str) -> String {
+    let context = TemplateContext { claims, alias: &idp.alias, uuid };
     idp.mappers
         .iter()
         .find_map(|m| match &m.kind {
-            MapperKind::UsernameTemplate { template } => render_template(template, claims, &idp.alias),
+            MapperKind::UsernameTemplate { template } => render_template(template, &context),
             _ => None,
         })
         .unwrap_or_else(|| reported.to_owned())

@@ -33,6 +33,9 @@ pub struct User {
     pub links: Vec<LinkedIdentity>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
+    /// Groups set by mappers (`hardcoded_group`, `advanced_claim_to_group`), by name or path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
     /// Attributes set by mappers (Keycloak's user attributes).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub attributes: std::collections::BTreeMap<String, serde_json::Value>,
@@ -68,11 +71,15 @@ impl User {
         self.standard_claims().into_iter().filter(|(k, _)| allowed.contains(&k.as_str())).collect()
     }
 
-    /// `roles` and the attributes `client` asks for (`user_attributes`), as token claims.
+    /// `roles`, `groups` and the attributes `client` asks for (`user_attributes`), as token
+    /// claims.
     pub fn broker_claims(&self, client: &crate::core::config::Client) -> serde_json::Map<String, serde_json::Value> {
         let mut m = serde_json::Map::new();
         if !self.roles.is_empty() {
             m.insert("roles".into(), serde_json::json!(self.roles));
+        }
+        if !self.groups.is_empty() {
+            m.insert("groups".into(), serde_json::json!(self.groups));
         }
         for name in &client.user_attributes {
             if let Some(v) = self.attributes.get(name) {
@@ -306,6 +313,7 @@ pub async fn create(
             linked_at: now,
         }],
         roles: if idp.stored_tokens_readable { vec![READ_TOKEN_ROLE.to_owned()] } else { Vec::new() },
+        groups: Vec::new(),
         attributes: Default::default(),
     };
     super::mappers::apply(&mut user, idp, &identity.claims, true);

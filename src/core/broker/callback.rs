@@ -34,14 +34,20 @@ async fn complete_upstream(
     let http = idp.http(ports.http);
     let ports = &ports.with_http(&http);
     let redirect_uri = app.broker_endpoint(&idp.alias);
-    match &idp.kind {
+    let mut identity = match &idp.kind {
         ProviderKind::Oidc(cfg) => {
             oidc::complete(idp, cfg, &app.metadata, &app.keys, params, &flow.secrets, &redirect_uri, ports).await
         }
         ProviderKind::OAuth2(cfg) => {
             plain_oauth2::complete(idp, cfg, &app.keys, params, &flow.secrets, &redirect_uri, ports).await
         }
+    }?;
+    // Keycloak's "Case-sensitive username", off by default: `Alice` and `alice` at the IdP
+    // are one username here, as keyedge's uniqueness already treats them.
+    if !idp.case_sensitive_usernames {
+        identity.username = identity.username.to_lowercase();
     }
+    Ok(identity)
 }
 
 /// The upstream flow this callback completes: sealed in a cookie of the browser that started

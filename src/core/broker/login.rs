@@ -2,6 +2,7 @@
 
 use crate::core::vocab::PromptValue;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use crate::core::app::Keyedge;
 use crate::core::config::{Client, IdentityProvider, ProviderKind};
@@ -10,6 +11,7 @@ use crate::core::error::{ErrorCode, Failure, OAuthError, Outcome, PageError};
 use crate::core::op::authorize::{AuthorizationRequest, AuthorizeError};
 use crate::core::pages::{self, ProviderChoice};
 use crate::core::ports::Ports;
+use crate::core::upstream::oidc::config::OidcProvider;
 use crate::core::upstream::{oidc, plain_oauth2, FlowSecrets};
 use crate::core::web::{self, Params, Request};
 
@@ -40,7 +42,7 @@ impl Continuation {
         match self {
             Continuation::Authorize { request } => {
                 let q = request.to_query();
-                let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (k.as_ref(), v.as_str())).collect();
                 web::path_with_query("/authorize", &pairs)
             }
             Continuation::ReturnTo { path } => web::path_with_query("/login", &[("return_to", path)]),
@@ -55,46 +57,59 @@ impl Continuation {
         }
     }
 
-    pub fn query(&self) -> Vec<(&'static str, String)> {
+    pub fn query(&self) -> Vec<(Cow<'static, str>, String)> {
         match self {
             Continuation::Authorize { request } => request.to_query(),
-            Continuation::ReturnTo { path } => vec![("return_to", path.clone())],
+            Continuation::ReturnTo { path } => vec![("return_to".into(), path.clone())],
         }
     }
 
-    /// What of the client's request is passed on to the upstream IdP: `login_hint`,
-    /// `ui_locales`, and a `prompt` of `login` or `select_account` (a re-authentication the
-    /// client asked for must not be answered by the IdP's own session) — or `none` when the
-    /// IdP `accepts_prompt_none_forward`. `max_age` goes too, `0` for `prompt=login` (OIDC
-    /// Core §3.1.2.1: they mean the same), so that the IdP must state `auth_time`, the
-    /// evidence [`step_up`](super::step_up) checks.
-    fn forwarded_hints(&self, accepts_none: bool) -> Vec<(&'static str, String)> {
+    /// What of the client's request is passed on to the upstream IdP, as its `forwarding`
+    /// allows: `login_hint`; `ui_locales` — the client's, else `browser_locale`, the language
+    /// keyedge's pages speak to this browser; a `prompt` of `login` or `select_account` (a
+    /// re-authentication the client asked for must not be answered by the IdP's own session)
+    /// — or `none` when the IdP `accepts_prompt_none_forward`; `max_age`, `0` for
+    /// `prompt=login` (OIDC Core §3.1.2.1: they mean the same), so that the IdP must state
+    /// `auth_time`, the evidence [`step_up`](super::step_up) checks (without it, step-up still
+    /// holds: an IdP's older `auth_time` is refused, it just happens more often); and the
+    /// `forward_parameters` the client sent.
+    fn forwarded_hints(&self, cfg: &OidcProvider, browser_locale: Option<&str>) -> Vec<(Cow<'static, str>, String)> {
         let Continuation::Authorize { request } = self else {
             return Vec::new();
         };
+        let forwarding = &cfg.forwarding;
         let passes = |v: PromptValue| match v {
             PromptValue::Login | PromptValue::SelectAccount => true,
-            PromptValue::None => accepts_none,
+            PromptValue::None => cfg.accepts_prompt_none_forward,
             PromptValue::Consent => false,
         };
         let prompt = request.prompt.map(|p| p.filter(passes).to_string());
         let max_age = request.max_age.or(request.has_prompt(PromptValue::Login).then_some(0)).map(|m| m.to_string());
-        [
-            ("login_hint", request.login_hint.clone()),
-            ("ui_locales", request.ui_locales.clone()),
+        let ui_locales = request.ui_locales.clone().or_else(|| browser_locale.map(str::to_owned));
+        let hints = [
+            ("login_hint", request.login_hint.clone().filter(|_| forwarding.login_hint)),
+            ("ui_locales", ui_locales.filter(|_| forwarding.current_locale)),
             ("prompt", prompt),
-            ("max_age", max_age),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
-        .collect()
+            ("max_age", max_age.filter(|_| forwarding.max_age)),
+        ];
+        let parameters = request
+            .forwarded
+            .iter()
+            .filter(|(k, _)| forwarding.parameters.contains(k))
+            .map(|(k, v)| (Cow::Owned(k.clone()), Some(v.clone())));
+        hints
+            .into_iter()
+            .map(|(k, v)| (Cow::Borrowed(k), v))
+            .chain(parameters)
+            .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k, v)))
+            .collect()
     }
 
     /// `/broker/{alias}/login?…`: the link that starts a login at that IdP (under the
     /// issuer's path).
     pub fn start_url(&self, app: &Keyedge, alias: &str) -> String {
         let q = self.query();
-        let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (k.as_ref(), v.as_str())).collect();
         web::path_with_query(&app.config.path(&format!("/broker/{alias}/login")), &pairs)
     }
 }
@@ -317,19 +332,26 @@ pub async fn begin(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str)
         let e = crate::core::upstream::UpstreamError::LinkOnly;
         return Err(PageError::bad_request("Sign-in not possible", e.to_string()).into());
     }
-    redirect_upstream(app, ports, idp, continuation, Purpose::SignIn).await
+    redirect_upstream(app, ports, req, idp, continuation, Purpose::SignIn).await
 }
 
 /// `POST /broker/{alias}/link` from the account page: links another IdP account to the
 /// signed-in user, the one of the session whose form token the post carried (CSRF), so
 /// nobody can be made to link an account unknowingly.
-pub async fn begin_link(app: &Keyedge, ports: &Ports<'_>, form: Checked<'_, SessionCookie>, alias: &str) -> Outcome {
+pub async fn begin_link(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    req: &Request,
+    form: Checked<'_, SessionCookie>,
+    alias: &str,
+) -> Outcome {
     let idp = app.config.provider(alias).ok_or_else(|| unknown_idp(alias))?;
     let Some(session) = super::session::by_cookie(ports, form.cookie()).await? else {
         return Ok(web::redirect(&app.config.sign_in_to_account()));
     };
     let continuation = Continuation::ReturnTo { path: app.config.path("/account") };
-    redirect_upstream(app, ports, idp, continuation, Purpose::Link { user_id: session.user_id, back_to: None }).await
+    let purpose = Purpose::Link { user_id: session.user_id, back_to: None };
+    redirect_upstream(app, ports, req, idp, continuation, purpose).await
 }
 
 /// Keycloak's client-initiated account linking, `/broker/{alias}/link?client_id&redirect_uri&nonce&hash`:
@@ -439,7 +461,7 @@ pub async fn confirm_client_link(
     };
     let continuation = Continuation::ReturnTo { path: app.config.path("/account") };
     let purpose = Purpose::Link { user_id: link.user_id, back_to: Some(link.redirect_uri) };
-    redirect_upstream(app, ports, link.idp, continuation, purpose).await
+    redirect_upstream(app, ports, req, link.idp, continuation, purpose).await
 }
 
 /// What an upstream login is for.
@@ -461,6 +483,7 @@ pub enum Purpose {
 pub(crate) async fn redirect_upstream(
     app: &Keyedge,
     ports: &Ports<'_>,
+    req: &Request,
     idp: &IdentityProvider,
     continuation: Continuation,
     purpose: Purpose,
@@ -478,7 +501,11 @@ pub(crate) async fn redirect_upstream(
     let (url, secrets) = match &idp.kind {
         ProviderKind::Oidc(cfg) => {
             let endpoints = app.metadata.endpoints(idp, cfg, &upstream).await.map_err(upstream_error)?;
-            let hints = continuation.forwarded_hints(cfg.accepts_prompt_none_forward);
+            // The browser's language counts only when it stated one: keyedge's default is no
+            // preference of the user's.
+            let accept = req.headers().get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+            let browser_locale = accept.map(|a| crate::core::i18n::negotiate(None, Some(a)).lang);
+            let hints = continuation.forwarded_hints(cfg, browser_locale);
             oidc::begin(idp, cfg, &endpoints, &redirect_uri, &state, &hints, ports).map_err(upstream_error)?
         }
         ProviderKind::OAuth2(cfg) => {

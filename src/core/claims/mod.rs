@@ -24,29 +24,53 @@ pub fn at_path<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
     Some(node)
 }
 
-/// Checks a username template: `${CLAIM.path}` and `${ALIAS}` placeholders, each with an
-/// optional `| lowercase` or `| uppercase`.
+/// The filters a username template's placeholder may end with, applied in order.
+const FILTERS: &[&str] = &["lowercase", "uppercase", "localpart"];
+
+/// Checks a username template: `${CLAIM.path}`, `${ALIAS}` and `${UUID}` placeholders, each
+/// with optional filters (Keycloak's "Username Template Importer"): `| lowercase`,
+/// `| uppercase`, `| localpart` (the part before the `@` of an email address).
 pub fn check_template(template: &str) -> Result<(), String> {
     let mut rest = template;
     while let Some(start) = rest.find("${") {
         let end = rest[start..].find('}').ok_or("a `${` is not closed")? + start;
-        let (name, filter) = split_filter(&rest[start + 2..end]);
-        if name != "ALIAS" && name.strip_prefix("CLAIM.").is_none_or(|p| p.is_empty()) {
-            return Err(format!("`{name}`: use ${{CLAIM.<path>}} or ${{ALIAS}}"));
+        let (name, filters) = split_filters(&rest[start + 2..end]);
+        if name != "ALIAS" && name != "UUID" && name.strip_prefix("CLAIM.").is_none_or(|p| p.is_empty()) {
+            return Err(format!("`{name}`: use ${{CLAIM.<path>}}, ${{ALIAS}} or ${{UUID}}"));
         }
-        if !matches!(filter, None | Some("lowercase") | Some("uppercase")) {
-            return Err(format!("`{}`: the filters are lowercase and uppercase", filter.unwrap_or_default()));
+        if let Some(bad) = filters.iter().find(|f| !FILTERS.contains(f)) {
+            return Err(format!("`{bad}`: the filters are lowercase, uppercase and localpart"));
         }
         rest = &rest[end + 1..];
     }
     Ok(())
 }
 
-fn split_filter(inner: &str) -> (&str, Option<&str>) {
-    match inner.split_once('|') {
-        Some((name, filter)) => (name.trim(), Some(filter.trim())),
-        None => (inner.trim(), None),
+fn split_filters(inner: &str) -> (&str, Vec<&str>) {
+    let mut parts = inner.split('|').map(str::trim);
+    let name = parts.next().unwrap_or_default();
+    (name, parts.collect())
+}
+
+fn apply_filter(value: String, filter: &str) -> String {
+    match filter {
+        "lowercase" => value.to_lowercase(),
+        "uppercase" => value.to_uppercase(),
+        "localpart" => match value.rsplit_once('@') {
+            Some((local, _)) => local.to_owned(),
+            None => value,
+        },
+        _ => value,
     }
+}
+
+/// What a username template's placeholders stand for besides claims.
+pub struct TemplateContext<'a> {
+    pub claims: &'a Value,
+    /// `${ALIAS}`: the identity provider's alias.
+    pub alias: &'a str,
+    /// `${UUID}`: a random UUID, made once per login.
+    pub uuid: &'a str,
 }
 
 /// A claim as text: strings as they are, numbers and booleans printed.
@@ -61,22 +85,19 @@ pub fn text(v: &Value) -> Option<String> {
 
 /// The username from `template`; `None` when a claim it names is missing or the result is
 /// empty.
-pub fn render_template(template: &str, claims: &Value, alias: &str) -> Option<String> {
+pub fn render_template(template: &str, context: &TemplateContext) -> Option<String> {
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let end = rest[start..].find('}')? + start;
-        let (name, filter) = split_filter(&rest[start + 2..end]);
+        let (name, filters) = split_filters(&rest[start + 2..end]);
         let value = match name.strip_prefix("CLAIM.") {
-            Some(path) => text(at_path(claims, path)?)?,
-            None => alias.to_owned(),
+            Some(path) => text(at_path(context.claims, path)?)?,
+            None if name == "UUID" => context.uuid.to_owned(),
+            None => context.alias.to_owned(),
         };
-        out.push_str(&match filter {
-            Some("lowercase") => value.to_lowercase(),
-            Some("uppercase") => value.to_uppercase(),
-            _ => value,
-        });
+        out.push_str(&filters.into_iter().fold(value, apply_filter));
         rest = &rest[end + 1..];
     }
     out.push_str(rest);
@@ -105,10 +126,25 @@ mod tests {
         assert!(check_template("${USER}").is_err());
         assert!(check_template("${ALIAS | reverse}").is_err());
         let claims = json!({"preferred_username": "Alice", "org": {"id": 42}});
+        let context = TemplateContext { claims: &claims, alias: "up", uuid: "u" };
         assert_eq!(
-            render_template("${CLAIM.preferred_username | lowercase}.${CLAIM.org.id}@${ALIAS}", &claims, "up"),
+            render_template("${CLAIM.preferred_username | lowercase}.${CLAIM.org.id}@${ALIAS}", &context),
             Some("alice.42@up".to_owned())
         );
-        assert_eq!(render_template("${CLAIM.missing}", &claims, "up"), None, "a missing claim renders nothing");
+        assert_eq!(render_template("${CLAIM.missing}", &context), None, "a missing claim renders nothing");
+    }
+
+    #[test]
+    fn username_templates_take_a_uuid_and_the_localpart_filter() {
+        assert!(check_template("${UUID}").is_ok());
+        assert!(check_template("${CLAIM.email | localpart | uppercase}").is_ok());
+        assert!(check_template("${CLAIM.email | localpart | reverse}").is_err());
+        let claims = json!({"email": "Jo.Doe@Example.com", "sub": "x@y@z"});
+        let uuid = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        let context = TemplateContext { claims: &claims, alias: "corp", uuid };
+        assert_eq!(render_template("${CLAIM.email | localpart}", &context), Some("Jo.Doe".to_owned()));
+        assert_eq!(render_template("${CLAIM.email | localpart | lowercase}", &context), Some("jo.doe".to_owned()));
+        assert_eq!(render_template("${CLAIM.sub | localpart}", &context), Some("x@y".to_owned()), "the last @");
+        assert_eq!(render_template("${ALIAS}.${UUID}", &context), Some(format!("corp.{uuid}")));
     }
 }

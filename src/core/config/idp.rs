@@ -107,6 +107,8 @@ struct RawShared {
     mappers: Vec<RawMapper>,
     #[serde(default = "default_http_timeout")]
     http_timeout: u64,
+    #[serde(default)]
+    case_sensitive_usernames: bool,
 }
 
 /// Seconds keyedge waits for an IdP's answer to one server-to-server request.
@@ -189,6 +191,8 @@ pub struct IdentityProvider {
     /// Seconds to wait for each server-to-server request to this IdP (discovery, keys, token,
     /// userinfo) before the sign-in fails with a readable page.
     pub http_timeout: u64,
+    /// Keep the IdP's username as it wrote it (else lower-cased, as Keycloak does).
+    pub case_sensitive_usernames: bool,
 }
 
 impl IdentityProvider {
@@ -361,5 +365,6 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
         kind,
         preset,
         http_timeout: p.http_timeout,
+        case_sensitive_usernames: p.case_sensitive_usernames,
     })
 }

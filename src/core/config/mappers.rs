@@ -23,6 +23,18 @@ pub(super) struct RawMapper {
     role: Option<String>,
     #[serde(default)]
     template: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
+    #[serde(default)]
+    claims: Option<Vec<RawClaimMatch>>,
+}
+
+/// One `{ claim = "…", value = "…" }` of an advanced mapper.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClaimMatch {
+    claim: String,
+    value: String,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -33,6 +45,8 @@ enum RawMapperKind {
     AttributeImporter,
     ClaimToRole,
     UsernameTemplate,
+    HardcodedGroup,
+    AdvancedClaimToGroup,
 }
 
 /// An identity provider mapper (Keycloak's names): it sets user attributes, roles or the
@@ -66,11 +80,47 @@ pub enum MapperKind {
         regex: Option<regex_lite::Regex>,
         role: String,
     },
-    /// The username on first login: `${CLAIM.path}`, `${ALIAS}`, with `| lowercase` or
-    /// `| uppercase`.
+    /// The username on first login: `${CLAIM.path}`, `${ALIAS}`, `${UUID}`, with
+    /// `| lowercase`, `| uppercase` or `| localpart`.
     UsernameTemplate {
         template: String,
     },
+    /// Membership of `group` for every user of the IdP.
+    HardcodedGroup {
+        group: String,
+    },
+    /// Membership of `group` when every claim matches its value (equal to it or, as an array,
+    /// containing it; or matching it as a regex).
+    AdvancedClaimToGroup {
+        claims: Vec<ClaimMatch>,
+        group: String,
+    },
+}
+
+/// A claim an advanced mapper requires: at `claim` (a path), `value`, or a match of `regex`.
+#[derive(Debug, Clone)]
+pub struct ClaimMatch {
+    pub claim: String,
+    pub value: String,
+    pub regex: Option<regex_lite::Regex>,
+}
+
+/// `value` as an anchored regex (the whole value must match, as in Keycloak) when `regex`.
+fn value_regex(value: &str, regex: bool, at: &str) -> Result<Option<regex_lite::Regex>, ConfigError> {
+    if !regex {
+        return Ok(None);
+    }
+    regex_lite::Regex::new(&format!("^(?:{value})$"))
+        .map(Some)
+        .map_err(|e| err(at.to_owned(), format!("not a valid regex: {e}")))
+}
+
+/// A group's name: Keycloak's path (`/staff/admins`) or a plain name; no control characters.
+fn group_name(group: String, at: &str) -> Result<String, ConfigError> {
+    if group.trim() != group || group.chars().any(char::is_control) || group.len() > 255 {
+        return Err(err(at.to_owned(), "must be a group name or path without surrounding spaces"));
+    }
+    Ok(group)
 }
 
 /// One `[[identity_providers.mappers]]` entry, with the fields its kind needs and no others.
@@ -84,6 +134,8 @@ pub(super) fn mapper(m: &RawMapper, path: &str) -> Result<Mapper, ConfigError> {
         RawMapperKind::AttributeImporter => &["claim", "attribute"],
         RawMapperKind::ClaimToRole => &["claim", "value", "regex", "role"],
         RawMapperKind::UsernameTemplate => &["template"],
+        RawMapperKind::HardcodedGroup => &["group"],
+        RawMapperKind::AdvancedClaimToGroup => &["claims", "regex", "group"],
     };
     let set = [
         ("attribute", m.attribute.is_some()),
@@ -92,6 +144,8 @@ pub(super) fn mapper(m: &RawMapper, path: &str) -> Result<Mapper, ConfigError> {
         ("regex", m.regex),
         ("role", m.role.is_some()),
         ("template", m.template.is_some()),
+        ("group", m.group.is_some()),
+        ("claims", m.claims.is_some()),
     ];
     if let Some((field, _)) = set.iter().find(|(f, on)| *on && !used.contains(f)) {
         return Err(err(format!("{path}.{field}"), "does not apply to this kind of mapper"));
@@ -108,16 +162,32 @@ pub(super) fn mapper(m: &RawMapper, path: &str) -> Result<Mapper, ConfigError> {
         },
         RawMapperKind::ClaimToRole => {
             let value = need(&m.value, "value")?;
-            let regex = if m.regex {
-                // Anchored: the whole value must match, as in Keycloak.
-                Some(
-                    regex_lite::Regex::new(&format!("^(?:{value})$"))
-                        .map_err(|e| err(format!("{path}.value"), format!("not a valid regex: {e}")))?,
-                )
-            } else {
-                None
-            };
+            let regex = value_regex(&value, m.regex, &format!("{path}.value"))?;
             MapperKind::ClaimToRole { claim: need(&m.claim, "claim")?, value, regex, role: need(&m.role, "role")? }
+        }
+        RawMapperKind::HardcodedGroup => {
+            MapperKind::HardcodedGroup { group: group_name(need(&m.group, "group")?, &format!("{path}.group"))? }
+        }
+        RawMapperKind::AdvancedClaimToGroup => {
+            let raw = m.claims.as_deref().unwrap_or_default();
+            if raw.is_empty() {
+                return Err(err(
+                    format!("{path}.claims"),
+                    "is required for this kind: [{ claim = \"…\", value = \"…\" }]",
+                ));
+            }
+            let mut claims = Vec::new();
+            for (i, c) in raw.iter().enumerate() {
+                if c.claim.is_empty() {
+                    return Err(err(format!("{path}.claims[{i}].claim"), "must name a claim"));
+                }
+                let regex = value_regex(&c.value, m.regex, &format!("{path}.claims[{i}].value"))?;
+                claims.push(ClaimMatch { claim: c.claim.clone(), value: c.value.clone(), regex });
+            }
+            MapperKind::AdvancedClaimToGroup {
+                claims,
+                group: group_name(need(&m.group, "group")?, &format!("{path}.group"))?,
+            }
         }
         RawMapperKind::UsernameTemplate => {
             let template = need(&m.template, "template")?;

@@ -18,7 +18,7 @@ pub use clients::{Client, ClientAuth, GrantType, DEFAULT_SCOPES};
 pub use flows::{ClaimRequirement, FirstLoginFlow, PostLoginFlow, ReviewProfile, DEFAULT_FIRST_LOGIN_FLOW};
 pub use gate::{Gate, GateRule, SiteUpstream};
 pub use idp::{IdentityProvider, ProviderKind, SyncMode, UnprovenStepUp};
-pub use mappers::{Mapper, MapperKind};
+pub use mappers::{ClaimMatch, Mapper, MapperKind};
 pub use secrets::MailSender;
 
 use serde::Deserialize;
@@ -258,6 +258,21 @@ impl Config {
 
     pub fn provider(&self, alias: &str) -> Option<&IdentityProvider> {
         self.identity_providers.iter().find(|p| p.alias == alias && p.enabled)
+    }
+
+    /// The parameters of a client's authorization request that some IdP passes on
+    /// (`forward_parameters`): kept with the request until the IdP is known.
+    pub fn forwarded_parameter_names(&self) -> impl Iterator<Item = &str> {
+        let mut seen = std::collections::HashSet::new();
+        self.identity_providers
+            .iter()
+            .filter_map(|p| match &p.kind {
+                ProviderKind::Oidc(cfg) => Some(cfg.forwarding.parameters.iter()),
+                ProviderKind::OAuth2(_) => None,
+            })
+            .flatten()
+            .map(String::as_str)
+            .filter(move |n| seen.insert(*n))
     }
 
     /// An absolute URL under the issuer, e.g. `endpoint("/token")`.

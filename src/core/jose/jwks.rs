@@ -1,7 +1,7 @@
 //! Other parties' keys and tokens: an upstream IdP's JWKS (or pinned key), and the checks of
 //! the tokens it signs (ID tokens, logout tokens), in-process or by the platform's crypto.
 
-use jwt_compact::alg::{Es256, Rsa, RsaPublicKey};
+use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPublicKey};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Claims, Token, UntrustedToken};
 use serde::de::DeserializeOwned;
@@ -10,12 +10,31 @@ use serde_json::Value;
 use super::{check_times, TokenError, MIN_RSA_BITS};
 use crate::core::ports::{PlatformCrypto, SignatureAlg};
 
+/// The JWS algorithms an upstream IdP may sign its tokens with (RFC 7518 §3.1, RFC 8037 §3.1).
+/// Never `none`, never HMAC (which would let a public key be used as a shared secret).
+pub const ACCEPTED_ALGORITHMS: &[&str] = &["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"];
+
 /// A verification key from an upstream JWKS.
 #[derive(Debug, Clone)]
 pub enum VerifyingKey {
     /// The key and its SPKI DER (for an external verifier, which caches it by that DER's hash).
-    Rs256(RsaPublicKey, Vec<u8>),
+    Rsa(RsaPublicKey, Vec<u8>),
     Es256(p256_key::VerifyingKey, Vec<u8>),
+    Es384(p384::ecdsa::VerifyingKey),
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+impl VerifyingKey {
+    /// Whether a token signed with `alg` may be checked with this key: the key's type must be
+    /// the algorithm's (RFC 7518 §6.1) and, when the JWK names an `alg`, that one.
+    fn fits(&self, alg: &str) -> bool {
+        match self {
+            VerifyingKey::Rsa(..) => matches!(alg, "RS256" | "RS384" | "RS512" | "PS256"),
+            VerifyingKey::Es256(..) => alg == "ES256",
+            VerifyingKey::Es384(..) => alg == "ES384",
+            VerifyingKey::Ed25519(..) => alg == "EdDSA",
+        }
+    }
 }
 
 pub(super) fn spki_der(key: &RsaPublicKey) -> Vec<u8> {
@@ -32,17 +51,30 @@ mod p256_key {
     pub use p256::ecdsa::VerifyingKey;
 }
 
+/// One key of a set: its `kid`, the `alg` its JWK names (if any), the key.
+type Entry = (Option<String>, Option<String>, VerifyingKey);
+
 /// A parsed JWK Set: the keys usable for signature verification, by `kid`.
 #[derive(Debug, Clone, Default)]
 pub struct Jwks {
-    keys: Vec<(Option<String>, VerifyingKey)>,
+    keys: Vec<Entry>,
     /// A single configured key without `kid` verifies tokens whatever `kid` they name.
     pinned: bool,
 }
 
+/// A P-384 public key from a JWK's coordinates (jwt-compact reads only P-256 and secp256k1).
+fn p384_key(x: &[u8], y: &[u8]) -> Option<p384::ecdsa::VerifyingKey> {
+    if x.len() != 48 || y.len() != 48 {
+        return None;
+    }
+    let point = p384::EncodedPoint::from_affine_coordinates(x.into(), y.into(), false);
+    p384::ecdsa::VerifyingKey::from_encoded_point(&point).ok()
+}
+
 impl Jwks {
-    /// Parses a JWK Set document, keeping the RSA (≥ 2048 bits) and P-256 signing keys and
-    /// skipping the rest (encryption keys, unknown curves), as RFC 7517 §5 allows.
+    /// Parses a JWK Set document, keeping the signing keys keyedge can check — RSA (≥ 2048
+    /// bits), P-256, P-384 and Ed25519 — and skipping the rest (encryption keys, unknown
+    /// curves), as RFC 7517 §5 allows.
     pub fn parse(body: &str) -> Result<Self, String> {
         use rsa::traits::PublicKeyParts;
         let doc: Value = serde_json::from_str(body).map_err(|e| format!("JWKS is not JSON: {e}"))?;
@@ -53,6 +85,7 @@ impl Jwks {
                 continue;
             }
             let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
+            let alg = entry.get("alg").and_then(Value::as_str).map(str::to_owned);
             let Ok(jwk) = serde_json::from_value::<JsonWebKey<'static>>(entry.clone()) else {
                 continue;
             };
@@ -60,7 +93,7 @@ impl Jwks {
                 JsonWebKey::Rsa { .. } => match RsaPublicKey::try_from(&jwk) {
                     Ok(k) if k.size() * 8 >= MIN_RSA_BITS => {
                         let der = spki_der(&k);
-                        VerifyingKey::Rs256(k, der)
+                        VerifyingKey::Rsa(k, der)
                     }
                     _ => continue,
                 },
@@ -70,36 +103,44 @@ impl Jwks {
                         Err(_) => continue,
                     }
                 }
+                JsonWebKey::EllipticCurve { curve, x, y, .. } if curve == "P-384" => match p384_key(x, y) {
+                    Some(k) => VerifyingKey::Es384(k),
+                    None => continue,
+                },
+                JsonWebKey::KeyPair { curve, .. } if curve == "Ed25519" => {
+                    match ed25519_dalek::VerifyingKey::try_from(&jwk) {
+                        Ok(k) => VerifyingKey::Ed25519(k),
+                        Err(_) => continue,
+                    }
+                }
                 _ => continue,
             };
-            keys.push((kid, key));
+            keys.push((kid, alg, key));
         }
         Ok(Self { keys, pinned: false })
     }
 
     fn find(&self, kid: Option<&str>, alg: &str) -> Option<&VerifyingKey> {
-        let fits = |k: &VerifyingKey| {
-            matches!((alg, k), ("RS256", VerifyingKey::Rs256(..)) | ("ES256", VerifyingKey::Es256(..)))
-        };
+        let fits = |named: &Option<String>, k: &VerifyingKey| k.fits(alg) && named.as_deref().is_none_or(|a| a == alg);
         match kid {
             Some(kid) => self
                 .keys
                 .iter()
-                .find(|(k, key)| (k.as_deref() == Some(kid) || self.pinned) && fits(key))
-                .map(|(_, k)| k),
+                .find(|(k, named, key)| (k.as_deref() == Some(kid) || self.pinned) && fits(named, key))
+                .map(|(_, _, k)| k),
             // Without `kid` the key must be unambiguous (OIDC Core §10.1).
             None => {
-                let mut candidates = self.keys.iter().filter(|(_, k)| fits(k));
+                let mut candidates = self.keys.iter().filter(|(_, named, k)| fits(named, k));
                 match (candidates.next(), candidates.next()) {
-                    (Some((_, k)), None) => Some(k),
+                    (Some((_, _, k)), None) => Some(k),
                     _ => None,
                 }
             }
         }
     }
 
-    /// A key set of one pinned public key (PEM SPKI: RSA ≥ 2048 bits or P-256), with an
-    /// optional `kid` that tokens must then name.
+    /// A key set of one pinned public key (PEM SPKI: RSA ≥ 2048 bits, P-256, P-384 or
+    /// Ed25519), with an optional `kid` that tokens must then name.
     pub fn from_public_pem(pem: &str, kid: Option<&str>) -> Result<Self, String> {
         use rsa::pkcs8::DecodePublicKey;
         use rsa::traits::PublicKeyParts;
@@ -109,18 +150,22 @@ impl Jwks {
                 return Err(format!("RSA keys must have at least {MIN_RSA_BITS} bits"));
             }
             let der = spki_der(&k);
-            VerifyingKey::Rs256(k, der)
-        } else {
-            let k = p256::PublicKey::from_public_key_pem(&pem)
-                .map_err(|_| "not a PEM public key (RSA or P-256 SubjectPublicKeyInfo)".to_owned())?;
+            VerifyingKey::Rsa(k, der)
+        } else if let Ok(k) = p256::PublicKey::from_public_key_pem(&pem) {
             let k = p256::ecdsa::VerifyingKey::from(k);
             VerifyingKey::Es256(k, ec_spki_der(&k))
+        } else if let Ok(k) = p384::PublicKey::from_public_key_pem(&pem) {
+            VerifyingKey::Es384(p384::ecdsa::VerifyingKey::from(k))
+        } else {
+            let k = ed25519_dalek::VerifyingKey::from_public_key_pem(&pem)
+                .map_err(|_| "not a PEM public key (RSA, P-256, P-384 or Ed25519 SubjectPublicKeyInfo)".to_owned())?;
+            VerifyingKey::Ed25519(k)
         };
-        Ok(Self { pinned: kid.is_none(), keys: vec![(kid.map(str::to_owned), key)] })
+        Ok(Self { pinned: kid.is_none(), keys: vec![(kid.map(str::to_owned), None, key)] })
     }
 
     pub fn has_kid(&self, kid: &str) -> bool {
-        self.keys.iter().any(|(k, _)| k.as_deref() == Some(kid))
+        self.keys.iter().any(|(k, _, _)| k.as_deref() == Some(kid))
     }
 }
 
@@ -129,9 +174,17 @@ pub fn token_kid(token: &str) -> Option<String> {
     UntrustedToken::new(token).ok()?.header().key_id.clone()
 }
 
+/// The token's `alg`, if it is one of [`ACCEPTED_ALGORITHMS`].
+fn accepted_alg<'t>(untrusted: &'t UntrustedToken<'_>) -> Result<&'t str, TokenError> {
+    let alg = untrusted.algorithm();
+    if !ACCEPTED_ALGORITHMS.contains(&alg) {
+        return Err(TokenError::UnsupportedAlgorithm(alg.to_owned()));
+    }
+    Ok(alg)
+}
+
 /// Verifies a JWT's signature against `jwks` and its `exp`/`nbf`/`iat` against `now` with
-/// `skew` seconds of tolerance. Only RS256 and ES256 are accepted: never `none`, never HMAC
-/// (which would let a public key be used as a shared secret).
+/// `skew` seconds of tolerance. Only the [`ACCEPTED_ALGORITHMS`], each with a key of its type.
 pub fn verify_signed<T: DeserializeOwned + Clone>(
     token: &str,
     jwks: &Jwks,
@@ -139,18 +192,39 @@ pub fn verify_signed<T: DeserializeOwned + Clone>(
     skew: i64,
 ) -> Result<T, TokenError> {
     let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
-    let alg = untrusted.algorithm().to_owned();
-    if alg != "RS256" && alg != "ES256" {
-        return Err(TokenError::UnsupportedAlgorithm(alg));
-    }
-    let key = jwks.find(untrusted.header().key_id.as_deref(), &alg).ok_or(TokenError::UnknownKey)?;
-    let token: Token<T> = match key {
-        VerifyingKey::Rs256(k, _) => Rsa::rs256().validator(k).validate(&untrusted),
-        VerifyingKey::Es256(k, _) => Es256.validator(k).validate(&untrusted),
+    let alg = accepted_alg(&untrusted)?;
+    let key = jwks.find(untrusted.header().key_id.as_deref(), alg).ok_or(TokenError::UnknownKey)?;
+    let claims: Claims<T> = match key {
+        VerifyingKey::Rsa(k, _) => {
+            let rsa = alg.parse::<Rsa>().map_err(|_| TokenError::UnsupportedAlgorithm(alg.to_owned()))?;
+            rsa.validator(k).validate(&untrusted).map(|t: Token<T>| t.claims().clone())
+        }
+        VerifyingKey::Es256(k, _) => Es256.validator(k).validate(&untrusted).map(|t: Token<T>| t.claims().clone()),
+        VerifyingKey::Ed25519(k) => Ed25519.validator(k).validate(&untrusted).map(|t: Token<T>| t.claims().clone()),
+        VerifyingKey::Es384(k) => return verify_es384(k, token, &untrusted, now, skew),
     }
     .map_err(|_| TokenError::BadSignature)?;
-    check_times(token.claims(), now, skew)?;
-    Ok(token.claims().custom.clone())
+    check_times(&claims, now, skew)?;
+    Ok(claims.custom)
+}
+
+/// An ES384 signature (`r ‖ s`, 96 bytes, RFC 7518 §3.4) over the JWS signing input, then
+/// the claims' times.
+fn verify_es384<T: DeserializeOwned + Clone>(
+    key: &p384::ecdsa::VerifyingKey,
+    token: &str,
+    untrusted: &UntrustedToken<'_>,
+    now: i64,
+    skew: i64,
+) -> Result<T, TokenError> {
+    use p384::ecdsa::signature::Verifier;
+    let signing_input = token.rsplit_once('.').map(|(input, _)| input).ok_or(TokenError::Malformed)?;
+    let signature =
+        p384::ecdsa::Signature::from_slice(untrusted.signature_bytes()).map_err(|_| TokenError::BadSignature)?;
+    key.verify(signing_input.as_bytes(), &signature).map_err(|_| TokenError::BadSignature)?;
+    let claims: Claims<T> = untrusted.deserialize_claims_unchecked().map_err(|_| TokenError::Malformed)?;
+    check_times(&claims, now, skew)?;
+    Ok(claims.custom)
 }
 
 /// The claims of a JWT whose signature is deliberately not checked (an upstream with
@@ -165,8 +239,9 @@ pub fn unverified_claims<T: DeserializeOwned + Clone>(token: &str, now: i64, ske
     Ok(claims.custom)
 }
 
-/// Like [`verify_signed`], but signatures are checked by `rsa` (WebCrypto in the Worker) when
-/// given: the pure-Rust RSA and P-256 in wasm cost milliseconds per verification.
+/// Like [`verify_signed`], but RS256 and ES256 signatures are checked by `crypto` (WebCrypto
+/// in the Worker) when given: the pure-Rust RSA and P-256 in wasm cost milliseconds per
+/// verification. The other algorithms, rarer upstream, are checked in-process.
 pub async fn verify_signed_with<T: DeserializeOwned + Clone>(
     crypto: Option<&dyn PlatformCrypto>,
     token: &str,
@@ -178,17 +253,15 @@ pub async fn verify_signed_with<T: DeserializeOwned + Clone>(
         return verify_signed(token, jwks, now, skew);
     };
     let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
-    let alg = untrusted.algorithm();
-    if alg != "RS256" && alg != "ES256" {
-        return Err(TokenError::UnsupportedAlgorithm(alg.to_owned()));
-    }
+    let alg = accepted_alg(&untrusted)?;
     match jwks.find(untrusted.header().key_id.as_deref(), alg).ok_or(TokenError::UnknownKey)? {
-        VerifyingKey::Rs256(_, der) => {
+        VerifyingKey::Rsa(_, der) if alg == "RS256" => {
             verify_externally(crypto, SignatureAlg::Rs256, der, token, &untrusted, now, skew).await
         }
         VerifyingKey::Es256(_, der) => {
             verify_externally(crypto, SignatureAlg::Es256, der, token, &untrusted, now, skew).await
         }
+        _ => verify_signed(token, jwks, now, skew),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::core::vocab::{scope, Prompt, PromptValue, Scopes, DISPLAY_VALUES};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use crate::core::config::{Client, Config};
 use crate::core::error::{ErrorCode, OAuthError, PageError};
@@ -106,6 +107,9 @@ pub struct AuthorizationRequest {
     pub id_token_hint: Option<String>,
     #[serde(default, skip_serializing_if = "RequestedClaims::is_empty")]
     pub claims: RequestedClaims,
+    /// Parameters an IdP passes on as they are (its `forward_parameters`), name and value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forwarded: Vec<(String, String)>,
 }
 
 /// Why a request was refused. Until client and redirect URI are known to be good the user
@@ -252,6 +256,10 @@ impl AuthorizationRequest {
                 ui_locales: params.get("ui_locales").map(str::to_owned),
                 id_token_hint: params.get("id_token_hint").map(str::to_owned),
                 claims,
+                forwarded: config
+                    .forwarded_parameter_names()
+                    .filter_map(|n| params.get(n).map(|v| (n.to_owned(), v.to_owned())))
+                    .collect(),
             },
             client,
         ))
@@ -259,8 +267,8 @@ impl AuthorizationRequest {
 
     /// The request as query parameters, so the login page can hand it to
     /// `/broker/{alias}/login`, which validates it again.
-    pub fn to_query(&self) -> Vec<(&'static str, String)> {
-        let mut q = vec![
+    pub fn to_query(&self) -> Vec<(Cow<'static, str>, String)> {
+        let mut q: Vec<(&'static str, String)> = vec![
             ("client_id", self.client_id.clone()),
             ("redirect_uri", self.redirect_uri.clone()),
             ("response_type", "code".to_owned()),
@@ -296,7 +304,8 @@ impl AuthorizationRequest {
         if !self.claims.is_empty() {
             q.push(("claims", self.claims.to_json()));
         }
-        q
+        let forwarded = self.forwarded.iter().map(|(k, v)| (Cow::Owned(k.clone()), v.clone()));
+        q.into_iter().map(|(k, v)| (Cow::Borrowed(k), v)).chain(forwarded).collect()
     }
 
     pub fn target(&self) -> ResponseTarget {

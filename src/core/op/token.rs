@@ -157,6 +157,9 @@ pub struct AccessTokenClaims {
     /// Claims shaped like Keycloak's, for clients with `keycloak_claims` ([`keycloak_claims`]).
     #[serde(flatten, default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub keycloak: serde_json::Map<String, serde_json::Value>,
+    /// The user's groups (from mappers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
 }
 
 pub async fn token(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
@@ -235,6 +238,7 @@ pub async fn respond_with_tokens(app: &Keyedge, ports: &Ports<'_>, issue: Issue<
             true => keycloak_claims::access_token_claims(config, client, issue.user, issue.scope, issue.sid),
             false => serde_json::Map::new(),
         },
+        groups: issue.user.groups.clone(),
     };
     let access_token = access_token(app, ports, &access, client.access_token_lifetime).await?;
     let id_claims = IdTokenClaims {
@@ -376,6 +380,7 @@ async fn client_credentials(app: &Keyedge, ports: &Ports<'_>, client: &Client, p
         identity_provider: None,
         roles: Vec::new(),
         keycloak: serde_json::Map::new(),
+        groups: Vec::new(),
     };
     let token = access_token(app, ports, &claims, client.access_token_lifetime).await?;
     let body = serde_json::json!({

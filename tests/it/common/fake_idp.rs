@@ -19,6 +19,13 @@ pub const IDP: &str = "https://idp.test";
 /// A change to the ID token's claims before it is signed.
 pub type Tamper = Box<dyn Fn(&mut Value)>;
 
+/// Another signing key of the IdP (another algorithm than RS256): it signs the ID tokens and
+/// `jwks` is what the JWKS endpoint publishes.
+pub struct OtherKey {
+    pub sign: Box<dyn Fn(Value) -> String>,
+    pub jwks: String,
+}
+
 /// How one of the IdP's endpoints fails.
 #[derive(Clone, Copy, Debug)]
 pub enum Broken {
@@ -85,6 +92,8 @@ pub struct FakeIdp {
     /// The queries of the GETs of its end-session endpoint (RP-Initiated Logout, or
     /// Keycloak's server-to-server "backchannel logout").
     pub end_session_calls: RefCell<Vec<HashMap<String, String>>>,
+    /// Signs with this key instead of the RS256 fixture key.
+    pub other_key: RefCell<Option<OtherKey>>,
 }
 
 pub fn rsa_key(pem: &str) -> RsaPrivateKey {
@@ -150,6 +159,7 @@ impl FakeIdp {
             broken: RefCell::default(),
             discovery_tamper: RefCell::new(Box::new(|_| {})),
             end_session_calls: RefCell::default(),
+            other_key: RefCell::new(None),
         });
         let handler = idp.clone();
         http.mount(base, move |req| handler.serve(req));
@@ -184,7 +194,10 @@ impl FakeIdp {
             }
             "/jwks" => {
                 *self.jwks_requests.borrow_mut() += 1;
-                let body = jwks_for(&self.key.borrow(), &self.kid.borrow());
+                let body = match &*self.other_key.borrow() {
+                    Some(other) => other.jwks.clone(),
+                    None => jwks_for(&self.key.borrow(), &self.kid.borrow()),
+                };
                 http::Response::builder()
                     .status(200)
                     .header("content-type", "application/json")
@@ -316,11 +329,17 @@ impl FakeIdp {
             "at_hash": keyedge::core::jose::half_hash(&access_token),
         });
         if let Some((nonce, auth_time)) = code {
-            claims["nonce"] = json!(nonce);
+            // An authorization request without a nonce gets an ID token without one.
+            if !nonce.is_empty() {
+                claims["nonce"] = json!(nonce);
+            }
             claims["auth_time"] = json!(auth_time);
         }
         (self.tamper.borrow())(&mut claims);
-        let id_token = sign(&self.key.borrow(), &self.kid.borrow(), claims);
+        let id_token = match &*self.other_key.borrow() {
+            Some(other) => (other.sign)(claims),
+            None => sign(&self.key.borrow(), &self.kid.borrow(), claims),
+        };
         let mut body = json!({
             "access_token": access_token, "token_type": "Bearer",
             "expires_in": *self.access_lifetime.borrow(), "id_token": id_token,

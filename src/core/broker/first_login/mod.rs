@@ -179,7 +179,7 @@ pub async fn start(
     // An empty claim is a missing one.
     let present = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
     let draft = Draft {
-        username: mappers::username_for(idp, &identity.claims, &identity.username),
+        username: mappers::username_for(idp, &identity.claims, &identity.username, &ports.random_uuid()),
         email: present(&identity.profile.email),
         email_verified: identity.profile.email_verified,
         given_name: present(&identity.profile.given_name),
@@ -519,6 +519,7 @@ pub async fn reauthenticate(app: &Keyedge, ports: &Ports<'_>, req: &Request, ali
     let res = login::redirect_upstream(
         app,
         ports,
+        req,
         idp,
         pending.continuation.clone(),
         Purpose::Reauthenticate { pending: cookie.clone() },

@@ -42,6 +42,16 @@ pub(crate) struct RawOidc {
     upstream_logout: bool,
     #[serde(default)]
     logout_url: Option<String>,
+    #[serde(default)]
+    forward_parameters: Vec<String>,
+    #[serde(default = "default_true")]
+    pass_login_hint: bool,
+    #[serde(default = "default_true")]
+    pass_max_age: bool,
+    #[serde(default = "default_true")]
+    pass_current_locale: bool,
+    #[serde(default)]
+    disable_nonce: bool,
 }
 
 fn default_true() -> bool {
@@ -144,8 +154,9 @@ pub struct OidcProvider {
     pub tenant_issuer: Option<TenantIssuer>,
     /// Which addresses the provider's `email_verified` is evidence for.
     pub email_evidence: EmailEvidence,
-    /// The provider ignores `nonce` and its ID tokens carry none (LinkedIn): none is sent
-    /// or required; the `state` and the confidential client's code exchange bind the login.
+    /// The provider ignores `nonce` and its ID tokens carry none (LinkedIn, or
+    /// `disable_nonce = true`): none is sent or required; the `state`, PKCE and the
+    /// confidential client's code exchange bind the login.
     pub nonce_unsupported: bool,
     /// The provider answers with a form post to the redirect URI (OAuth 2.0 Form Post
     /// Response Mode, `response_mode=form_post`), which Apple requires when a name or email
@@ -155,6 +166,69 @@ pub struct OidcProvider {
     /// never in the ID token: it is read as a profile hint, and a later login without it keeps
     /// the name the account has.
     pub name_in_user_field: bool,
+    /// What of the client's authorization request goes on to the provider.
+    pub forwarding: Forwarding,
+}
+
+/// What of a client's authorization request is passed on to the provider (Keycloak's
+/// "Forwarded query parameters", "Pass login_hint", "Pass max_age", "Pass current locale").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarding {
+    /// Further parameters of the client's request, passed as they are.
+    pub parameters: Vec<String>,
+    pub login_hint: bool,
+    pub max_age: bool,
+    pub current_locale: bool,
+}
+
+impl Default for Forwarding {
+    fn default() -> Self {
+        Forwarding { parameters: Vec::new(), login_hint: true, max_age: true, current_locale: true }
+    }
+}
+
+/// Parameters keyedge sets itself on the upstream request, or that belong to the client's
+/// request to keyedge only: `forward_parameters` may not name them.
+pub const UNFORWARDABLE: &[&str] = &[
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "response_mode",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "ui_locales",
+    "id_token_hint",
+    "request",
+    "request_uri",
+    "claims",
+    "kc_idp_hint",
+];
+
+/// `forward_parameters`: names of the client's parameters passed on as they are.
+fn forward_parameters(names: &[String], path: &str) -> Result<Vec<String>, ConfigError> {
+    for (i, name) in names.iter().enumerate() {
+        let at = format!("{path}.forward_parameters[{i}]");
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b)) {
+            return Err(err(at, "must be a parameter name (letters, digits, '.', '_', '-', ':')"));
+        }
+        if UNFORWARDABLE.contains(&name.as_str()) {
+            let why = match name.as_str() {
+                "prompt" => "keyedge passes the client's prompt itself",
+                "max_age" => "use pass_max_age",
+                "login_hint" => "use pass_login_hint",
+                "ui_locales" => "use pass_current_locale",
+                _ => "keyedge sets it on its own request to the provider (or it is keyedge's own)",
+            };
+            return Err(err(at, format!("`{name}` cannot be forwarded: {why}")));
+        }
+    }
+    Ok(names.to_vec())
 }
 
 /// Microsoft's tenants (https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens#validate-the-issuer).
@@ -293,9 +367,15 @@ pub(crate) fn provider(
         split_name: false,
         tenant_issuer: None,
         email_evidence: EmailEvidence::Claim,
-        nonce_unsupported: false,
         form_post: false,
         name_in_user_field: false,
+        nonce_unsupported: p.disable_nonce,
+        forwarding: Forwarding {
+            parameters: forward_parameters(&p.forward_parameters, path)?,
+            login_hint: p.pass_login_hint,
+            max_age: p.pass_max_age,
+            current_locale: p.pass_current_locale,
+        },
     })
 }
 

@@ -9,6 +9,7 @@ use oauth2::basic::BasicTokenType;
 use oauth2::{CsrfToken, ExtraTokenFields, Scope, StandardTokenResponse, TokenResponse};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use url::Url;
@@ -179,14 +180,15 @@ pub(crate) fn settings<'a>(
 
 /// Builds the redirect to the upstream authorization endpoint for a flow whose `state` is
 /// `state`, generating the nonce and PKCE verifier it must be completed with. `forward` are
-/// the client's hints passed on (`login_hint`, `ui_locales`, `prompt`).
+/// the client's hints passed on (`login_hint`, `ui_locales`, `prompt`, `max_age`, the
+/// `forward_parameters`).
 pub fn begin(
     idp: &IdentityProvider,
     cfg: &OidcProvider,
     endpoints: &Endpoints,
     redirect_uri: &str,
     state: &str,
-    forward: &[(&'static str, String)],
+    forward: &[(Cow<'static, str>, String)],
     ports: &Ports<'_>,
 ) -> Result<(Url, FlowSecrets), UpstreamError> {
     let secrets = FlowSecrets::generate(ports, !cfg.nonce_unsupported, idp.pkce_enabled);
@@ -204,15 +206,17 @@ pub fn begin(
     // The client's prompt (what of it the provider knows) replaces the configured one; a
     // preset's required value joins either.
     let mut prompt = cfg.prompt.map(|v| Prompt::default().with(v));
-    for (name, value) in forward {
+    // A preset's own parameters (Google's `hd`) are not overridden by a client's.
+    let fixed = |name: &str| cfg.authorization_params.iter().any(|(n, _)| *n == name);
+    for (name, value) in forward.iter().filter(|(name, _)| !fixed(name)) {
         match Prompt::parse(value) {
-            Ok(forwarded) if *name == "prompt" => {
+            Ok(forwarded) if name == "prompt" => {
                 let known = forwarded.filter(|v| cfg.knows_prompt(v));
                 if !known.is_empty() {
                     prompt = Some(known);
                 }
             }
-            _ => request = request.add_extra_param(*name, value.clone()),
+            _ => request = request.add_extra_param(name.clone(), value.clone()),
         }
     }
     if let Some(required) = cfg.required_prompt {

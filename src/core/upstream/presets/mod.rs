@@ -218,6 +218,7 @@ fn oidc(preset: Preset, issuer: String, client: PresetClient, path: &str) -> Res
         nonce_unsupported: false,
         form_post: false,
         name_in_user_field: false,
+        forwarding: Default::default(),
     })
 }
 
