@@ -1,5 +1,5 @@
 // Writes .dev.vars (wrangler dev's secrets): fresh signing keys (RS256, ES256, EdDSA) and
-// random client secrets (the demo IdPs', the demo app's, the social stand-ins'). Idempotent:
+// random client secrets (the demo IdPs', the demo app's, the social stand-ins'; Apple's key). Idempotent:
 // existing entries are kept, missing ones are added.
 // Never committed (.gitignore).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -20,6 +20,8 @@ const wanted = {
   // The social login stand-ins' client secrets (dev/social-standins.mjs, secretVar()).
   ...Object.fromEntries(['github', 'google', 'gitlab', 'microsoft', 'linkedin', 'discord', 'bitbucket', 'facebook', 'x',
     'stackoverflow'].map((kind) => [`SOCIAL_${kind.toUpperCase()}_SECRET`, secret])),
+  // Apple's stand-in has no static secret: keyedge signs its client secret with this .p8 key.
+  SOCIAL_APPLE_KEY: () => pem('ec', { namedCurve: 'P-256' }),
 };
 const missing = Object.keys(wanted).filter((k) => !new RegExp(`^${k}=`, 'm').test(present));
 if (missing.length) {

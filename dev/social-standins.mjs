@@ -12,15 +12,19 @@
 // PKCE where the provider wants it) and shows a small page without script: one button per
 // test user ("Continue as …") and "Deny", which sends the provider's own refusal back. The
 // token endpoint checks the client secret the way the provider takes it (HTTP Basic or the
-// body; the secrets are SOCIAL_<KIND>_SECRET in .dev.vars, see dev/dev-vars.mjs), the code
+// body; the secrets are SOCIAL_<KIND>_SECRET in .dev.vars, see dev/dev-vars.mjs; Apple's is a
+// JWT signed with SOCIAL_APPLE_KEY, checked against that key's public half), the code
 // (once, for its redirect_uri) and the PKCE verifier; the user APIs check the access token.
-// A refused request is answered in the provider's error shape and logged to stderr.
+// A refused request is answered in the provider's error shape and logged to stderr. Apple
+// answers with a form post: its page, after the user's choice, is a form (no script: the
+// user submits it) posting `code`, `state` and, on the first authorization only, `user` to
+// keyedge's redirect URI.
 //
 // Adding a provider is one entry in PROVIDERS (and one [[identity_providers]] in
 // dev/keyedge.dev.toml).
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { SignJWT, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import { readDevVars } from './vars.mjs';
 
 const PORT = Number(process.env.STANDINS_PORT || 9092);
@@ -52,7 +56,14 @@ const json = (status, body, headers = {}) => ({ status, headers: { 'content-type
  *   by default /.well-known/openid-configuration), the `jwks` path (`jwkUse: false`: keys
  *   without `use`), the ID token's `claims(user, grant)` besides iss/aud/iat/exp, and
  *   `issuerFor(prefix, user)` when the issuer depends on the user (Microsoft's tenants);
- *   `issuerSuffix`: the issuer is the prefix plus this (LinkedIn's /oauth).
+ *   `issuerSuffix`: the issuer is the prefix plus this (LinkedIn's /oauth),
+ * - `formPost`: the answer (and the refusal) is a form the user's browser posts to the
+ *   redirect URI, not a redirect; `formPostScopes`: asking for any of these scopes without
+ *   `response_mode=form_post` is refused at the provider's page; `firstAuthorization(user)`:
+ *   the fields added to the answer on the user's first authorization only (Apple's `user`),
+ * - `secretVar` (default SOCIAL_<KIND>_SECRET), `secretFrom(value)`: what the stand-in keeps
+ *   of it, `checkSecret(sent, kept, { issuer, clientId })`: why the client secret sent is
+ *   refused (a string) or nothing, instead of comparing it with the dev var's value.
  */
 export const PROVIDERS = {
   // https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps
@@ -449,6 +460,87 @@ export const PROVIDERS = {
       },
     },
   },
+
+  // https://developer.apple.com/documentation/sign_in_with_apple/request_an_authorization_to_the_sign_in_with_apple_server
+  // https://developer.apple.com/documentation/sign_in_with_apple/generate_and_validate_tokens
+  // https://developer.apple.com/documentation/sign_in_with_apple/errorresponse
+  // https://developer.apple.com/documentation/accountorganizationaldatasharing/creating-a-client-secret
+  // https://developer.apple.com/documentation/sign_in_with_apple/authenticating-users-with-sign-in-with-apple (ID token claims)
+  // https://appleid.apple.com/.well-known/openid-configuration (discovery)
+  // Issuer {base} (https://appleid.apple.com); the answer is a form post; the client secret is
+  // an ES256 JWT of the operator's .p8 key (here SOCIAL_APPLE_KEY, its public half checked);
+  // PKCE: not in Apple's reference, but a code issued with an S256 challenge needs its
+  // verifier (https://github.com/a-tokyo/apple-signin-auth/issues/180).
+  apple: {
+    clientId: 'com.example.keyedge.standin',
+    teamId: 'STANDIN0TM',
+    keyId: 'STANDIN0KY',
+    scopes: ['openid'],
+    pkce: 'optional',
+    authorize: '/auth/authorize',
+    token: '/auth/token',
+    clientAuth: 'post',
+    formPost: true,
+    formPostScopes: ['name', 'email'],
+    deny: { error: 'user_cancelled_authorize' },
+    tokenError: (kind) => ({
+      invalid_client: [400, { error: 'invalid_client' }],
+      invalid_grant: [400, { error: 'invalid_grant' }],
+    })[kind],
+    users: {
+      // Hide My Email: a private relay address, verified by Apple.
+      tim: { sub: '001234.8f5a1b2c3d4e4f5a6b7c8d9e0f1a2b3c.1234', name: 'Tim Applebaum', firstName: 'Tim', lastName: 'Applebaum',
+        email: 'x7kq2m9p4t@privaterelay.appleid.com' },
+      jane: { sub: '000987.0a1b2c3d4e5f60718293a4b5c6d7e8f9.0987', name: 'Jane Orchard', firstName: 'Jane', lastName: 'Orchard',
+        email: 'jane@apple-standin.example' },
+    },
+    firstAuthorization: (u) => ({ user: JSON.stringify({ name: { firstName: u.firstName, lastName: u.lastName }, email: u.email }) }),
+    secretVar: 'SOCIAL_APPLE_KEY',
+    // The .dev.vars line holds the PEM with its newlines written as \n.
+    secretFrom: (pem) => createPublicKey(pem.replace(/\\n/g, '\n')),
+    checkSecret: async (sent, publicKey, { issuer, clientId }) => {
+      const p = PROVIDERS.apple;
+      let header;
+      try {
+        header = decodeProtectedHeader(sent ?? '');
+      } catch {
+        return 'the client secret is no JWT';
+      }
+      if (header.alg !== 'ES256' || header.kid !== p.keyId) return `client secret header ${JSON.stringify(header)}: not ES256 with kid ${p.keyId}`;
+      try {
+        const { payload } = await jwtVerify(sent, publicKey, {
+          algorithms: ['ES256'], issuer: p.teamId, subject: clientId, audience: issuer, requiredClaims: ['iat', 'exp'], clockTolerance: 5,
+        });
+        // At most six months (15777000 s) from iat to exp.
+        if (payload.exp - payload.iat > 15777000) return 'the client secret is valid for more than six months';
+      } catch (e) {
+        return `client secret: ${e.code ?? e.message}`;
+      }
+      return undefined;
+    },
+    oidc: {
+      discovery: (iss) => ({
+        issuer: iss, authorization_endpoint: `${iss}/auth/authorize`, token_endpoint: `${iss}/auth/token`,
+        revocation_endpoint: `${iss}/auth/revoke`, jwks_uri: `${iss}/auth/keys`, response_types_supported: ['code'],
+        response_modes_supported: ['query', 'fragment', 'form_post'], subject_types_supported: ['pairwise'],
+        id_token_signing_alg_values_supported: ['RS256'], scopes_supported: ['openid', 'email', 'name'],
+        token_endpoint_auth_methods_supported: ['client_secret_post'],
+        claims_supported: ['aud', 'email', 'email_verified', 'exp', 'iat', 'is_private_email', 'iss', 'nonce', 'nonce_supported', 'real_user_status', 'sub', 'transfer_sub'],
+      }),
+      jwks: '/auth/keys',
+      // email_verified and is_private_email as the strings "true"/"false"; no name, ever.
+      claims: (u, g) => ({
+        sub: u.sub, at_hash: b64url(sha256(g.accessToken).subarray(0, 16)), auth_time: now() - 5, nonce_supported: true,
+        ...(g.nonce ? { nonce: g.nonce } : {}),
+        ...(g.scope.split(' ').includes('email') ? { email: u.email, email_verified: 'true',
+          is_private_email: String(u.email.endsWith('@privaterelay.appleid.com')) } : {}),
+        real_user_status: 2,
+      }),
+    },
+    tokenAnswer: (u, g) => ({ access_token: g.accessToken, token_type: 'Bearer', expires_in: 3600, refresh_token: token('r.0.'),
+      id_token: g.idToken }),
+    apis: {},
+  },
 };
 
 function graphError(message, type, code) {
@@ -474,6 +566,14 @@ function consentPage(kind, tx, users) {
 <ul>${buttons}<li><button type="submit" name="deny" value="1">Deny</button></li></ul></form></body></html>`;
 }
 
+/** A page without script whose form the user submits to `action` (Apple's form post). */
+function formPostPage(kind, action, fields) {
+  const inputs = Object.entries(fields).map(([k, v]) => `<input type="hidden" name="${esc(k)}" value="${esc(v)}">`).join('');
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(kind)} stand-in · Back to the app</title></head>
+<body><h1>${esc(kind)} stand-in</h1><p>The answer goes back to the app as a form post.</p>
+<form method="post" action="${esc(action)}">${inputs}<button type="submit">Continue</button></form></body></html>`;
+}
+
 const html = (status, body) => ({ status, headers: { 'content-type': 'text/html; charset=utf-8' }, body });
 const redirect = (url) => ({ status: 302, headers: { location: url }, body: '' });
 /** Whether `path` is `pattern`, where `:name` stands for one path segment (`/:version/me`). */
@@ -487,6 +587,8 @@ function makeProvider(kind, p, secret) {
   const pending = new Map();
   const codes = new Map();
   const tokens = new Map();
+  /** The users who authorized the app already (Apple sends `user` only the first time). */
+  const authorized = new Set();
   let key;
   const refuse = (why, answer) => {
     console.error(`${kind} stand-in: refused: ${why}`);
@@ -524,6 +626,9 @@ function makeProvider(kind, p, secret) {
       return refuse('no S256 code_challenge', redirect(back.href));
     }
     if (challenge && q.get('code_challenge_method') !== 'S256') return bad('code_challenge_method is not S256');
+    if (p.formPostScopes?.some((s) => scopes.includes(s)) && q.get('response_mode') !== 'form_post') {
+      return bad(`response_mode ${q.get('response_mode')}: form_post is required with the scopes ${p.formPostScopes.join(' or ')}`);
+    }
     if (p.oidc && kind !== 'linkedin' && !q.get('nonce')) return bad('no nonce');
     const tx = randomBytes(12).toString('hex');
     pending.set(tx, { state: q.get('state'), scope, challenge, nonce: q.get('nonce'), at: Date.now() });
@@ -534,17 +639,20 @@ function makeProvider(kind, p, secret) {
     const req = pending.get(form.get('tx'));
     if (!req) return html(400, '<!doctype html><title>Error</title><p>Unknown or used authorization request.</p>');
     pending.delete(form.get('tx'));
-    const back = new URL(redirectUri);
-    if (form.get('deny')) {
-      back.search = new URLSearchParams({ ...p.deny, state: req.state }).toString();
+    const answer = (fields) => {
+      if (p.formPost) return html(200, formPostPage(kind, redirectUri, fields));
+      const back = new URL(redirectUri);
+      back.search = new URLSearchParams(fields).toString();
       return redirect(back.href);
-    }
+    };
+    if (form.get('deny')) return answer({ ...p.deny, state: req.state });
     const user = form.get('user');
     if (!p.users[user]) return html(400, '<!doctype html><title>Error</title><p>Unknown user.</p>');
     const code = token('');
     codes.set(code, { ...req, user });
-    back.search = new URLSearchParams({ code, state: req.state }).toString();
-    return redirect(back.href);
+    const first = p.firstAuthorization && !authorized.has(user);
+    if (first) authorized.add(user);
+    return answer({ code, state: req.state, ...(first ? p.firstAuthorization(p.users[user]) : {}) });
   }
 
   async function exchange(req, url, body) {
@@ -562,7 +670,10 @@ function makeProvider(kind, p, secret) {
     if (p.clientAuth === 'post' && (basic || !inBody)) return tokenError('invalid_client', 'the client must send its secret in the body');
     if (basic && inBody) return tokenError('invalid_client', 'two client authentications');
     if (inBody) [id, sent] = [form.get('client_id'), form.get('client_secret')];
-    if (id !== p.clientId || sent !== secret) return tokenError('invalid_client', `wrong client_id or client_secret for ${id}`);
+    if (id !== p.clientId) return tokenError('invalid_client', `unknown client_id ${id}`);
+    const wrong = p.checkSecret ? await p.checkSecret(sent, secret, { issuer, clientId: p.clientId })
+      : sent !== secret && 'wrong client_secret';
+    if (wrong) return tokenError('invalid_client', `${wrong} for ${id}`);
     if (p.pkce === 'refused' && form.has('code_verifier')) return tokenError('invalid_client', 'a web application sent code_verifier');
     if ((form.get('grant_type') ?? 'authorization_code') !== 'authorization_code' && kind !== 'stackoverflow') {
       return tokenError('invalid_grant', `grant_type ${form.get('grant_type')}`);
@@ -627,9 +738,10 @@ export async function startStandIns({ port = PORT, vars } = {}) {
   const secrets = vars ?? readDevVars(process.env.DEV_VARS || '.dev.vars');
   const providers = {};
   for (const [kind, p] of Object.entries(PROVIDERS)) {
-    const secret = secrets[secretVar(kind)];
-    if (!secret) throw new Error(`${secretVar(kind)} is missing from .dev.vars: run \`node dev/dev-vars.mjs .dev.vars\``);
-    providers[kind] = makeProvider(kind, p, secret);
+    const name = p.secretVar ?? secretVar(kind);
+    const secret = secrets[name];
+    if (!secret) throw new Error(`${name} is missing from .dev.vars: run \`node dev/dev-vars.mjs .dev.vars\``);
+    providers[kind] = makeProvider(kind, p, p.secretFrom ? p.secretFrom(secret) : secret);
   }
   const handler = async (req, res) => {
     let body = '';

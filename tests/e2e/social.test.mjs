@@ -6,7 +6,11 @@
 // identity and its name. Plus, for each: the user's refusal gives a readable page (no 500);
 // the stand-in refuses a wrong secret or the secret sent the wrong way (so a login that
 // passes did authenticate as the provider wants); and GitHub's "only a secondary address is
-// verified" is never linked to the existing account with the primary one.
+// verified" is never linked to the existing account with the primary one. Apple answers with
+// a form post (the stand-in's page is a form the browser submits to keyedge, which answers
+// 303 to a GET of its own endpoint): the name of the first authorization's `user` field, a
+// later login without it, the post replayed from another browser refused, and its client
+// secret, an ES256 JWT, checked against the key.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Browser } from './login.mjs';
@@ -48,6 +52,9 @@ const CASES = [
   { alias: 'stackoverflow', label: 'Stack Overflow', user: 'jon', name: 'Jon Standin', email: 'jon@so-standin.example', verified: false,
     // The display name is proposed as the username, and has a space.
     fill: { username: 'jon_standin', email: 'jon@so-standin.example', given_name: 'Jon', family_name: 'Standin' }, expectName: 'Jon Standin' },
+  // The name only from the form post's `user` field; a Hide-My-Email relay address, verified.
+  { alias: 'apple', label: 'Apple', user: 'tim', name: 'Tim Applebaum', email: 'x7kq2m9p4t@privaterelay.appleid.com', verified: true,
+    denied: /The identity provider reported an error\./ },
 ];
 
 test('the stand-ins cover every preset on the login page, in the configured order', async () => {
@@ -72,10 +79,37 @@ async function toStandIn(browser, alias) {
   return { url, tx: html.match(/name="tx" value="([^"]+)"/)[1] };
 }
 
-/** At the stand-in: continue as `user` (or deny); follows keyedge's redirects to its page. */
-async function decide(browser, alias, tx, choice) {
+/**
+ * At the stand-in: continue as `user` (or deny); follows keyedge's redirects to its page (for
+ * a provider answering with a form post, after submitting the stand-in's form, unless
+ * `submit` is false).
+ */
+async function decide(browser, alias, tx, choice, { submit = true } = {}) {
   const { url, res } = await browser.follow(`${STANDINS}/${alias}/standin/consent`, { method: 'POST', form: { tx, ...choice } });
-  return { url, status: res.status, html: await res.text() };
+  const page = { url, status: res.status, html: await res.text() };
+  return submit && page.url.startsWith(STANDINS) && page.html.includes(`action="${KEYEDGE}/broker/`) ? postBack(browser, page.html) : page;
+}
+
+/**
+ * The stand-in's form post page, submitted by `browser`: its action and hidden fields posted
+ * (as the user's click would; a cross-site POST, so the browser's SameSite=Lax cookies do
+ * not go with it), then keyedge's 303 followed with the cookies.
+ */
+async function postBack(browser, html) {
+  const form = html.match(/<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/);
+  assert.ok(form, `no form post:\n${html}`);
+  const fields = Object.fromEntries([...form[2].matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)]
+    .map((m) => [unescape(m[1]), unescape(m[2])]));
+  const action = unescape(form[1]);
+  const posted = await fetch(action, { method: 'POST', redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: STANDINS, 'sec-fetch-site': 'cross-site' },
+    body: new URLSearchParams(fields) });
+  browser.store(action, posted);
+  assert.equal(posted.status, 303, await posted.text());
+  const to = new URL(posted.headers.get('location'), action).href;
+  assert.ok(to.startsWith(`${KEYEDGE}/broker/`) && !to.includes('code=') && !(fields.code && to.includes(fields.code)), `the code is not in the URL: ${to}`);
+  const { url, res } = await browser.follow(to);
+  return { url, status: res.status, html: await res.text(), fields };
 }
 
 /** The fields of the form posting to `action`: `{name: value}`. */
@@ -126,6 +160,7 @@ for (const c of CASES) {
     assert.doesNotMatch(page.html, /Mona|Ada|account-page/);
   });
 
+  if (PROVIDERS[c.alias].checkSecret) continue; // Apple's signed secret: below.
   test(`${c.label}: the stand-in takes the client secret only the provider's way`, async () => {
     const p = PROVIDERS[c.alias];
     const secret = servers.vars[secretVar(c.alias)];
@@ -181,4 +216,76 @@ test('GitHub: a user whose only verified address is not the primary one is not l
   const account = await (await alice.request(`${KEYEDGE}/account`)).text();
   assert.equal(byId(account, 'user-id'), aliceId);
   assert.equal([...account.matchAll(/<tr class="link">/g)].length, 1);
+});
+
+test('Apple: keyedge asks for a form post; the answer replayed from another browser is refused, the one that started completes', async () => {
+  const started = new Browser();
+  const { url, tx } = await toStandIn(started, 'apple');
+  const q = new URL(url).searchParams;
+  assert.deepEqual([q.get('response_mode'), q.get('scope'), q.get('code_challenge_method'), q.get('response_type')],
+    ['form_post', 'openid name email', 'S256', 'code']);
+  assert.ok(q.get('nonce') && q.get('code_challenge'), url);
+  const form = await decide(started, 'apple', tx, { user: 'jane' }, { submit: false });
+  assert.ok(form.url.startsWith(`${STANDINS}/apple/`), form.url);
+  assert.doesNotMatch(form.html, /<script/i);
+
+  // Another browser posts the same answer (a stolen answer, or login CSRF): no flow cookie.
+  const other = await postBack(new Browser(), form.html);
+  assert.equal(other.status, 400, text(other.html));
+  assert.match(text(other.html), /started in another browser/);
+  assert.ok(other.fields.user, 'the first authorization carries `user`');
+  // The code was not spent: the browser that started the login completes it.
+  const page = await postBack(started, form.html);
+  assert.equal(page.url, `${KEYEDGE}/account`, `${page.status} ${text(page.html)}\n${standinRefusals('apple').join('\n')}`);
+  assert.equal(byId(page.html, 'name'), 'Jane Orchard');
+  assert.match(byId(page.html, 'email'), /^jane@apple-standin\.example.*verified/i);
+  // The same answer once more: the login is over.
+  const again = await postBack(started, form.html);
+  assert.equal(again.status, 400, text(again.html));
+  assert.deepEqual(standinRefusals('apple'), [], 'the stand-in refused nothing');
+});
+
+test('Apple: a later login carries no `user` field, and the account keeps the name of the first', async () => {
+  const browser = new Browser();
+  const { tx } = await toStandIn(browser, 'apple');
+  const form = await decide(browser, 'apple', tx, { user: 'tim' }, { submit: false });
+  const page = await postBack(browser, form.html);
+  assert.equal(page.fields.user, undefined, 'no `user` on a later authorization');
+  assert.ok(page.fields.code && page.fields.state);
+  assert.equal(page.url, `${KEYEDGE}/account`, `${page.status} ${text(page.html)}`);
+  assert.equal(byId(page.html, 'name'), 'Tim Applebaum');
+  assert.match(byId(page.html, 'email'), /^x7kq2m9p4t@privaterelay\.appleid\.com.*verified/i);
+});
+
+test("Apple: the stand-in takes only a client secret signed with the registered key, as Apple's ES256 JWT", async () => {
+  const { SignJWT, importPKCS8, generateKeyPair } = await import('jose');
+  const p = PROVIDERS.apple;
+  const issuer = `${STANDINS}/apple`;
+  const registered = await importPKCS8(servers.vars[p.secretVar].replace(/\\n/g, '\n'), 'ES256');
+  const { privateKey: another } = await generateKeyPair('ES256');
+  const secret = (key, { kid = p.keyId, iss = p.teamId, sub = p.clientId, aud = issuer, exp = '5m' } = {}) =>
+    new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid }).setIssuer(iss).setSubject(sub).setAudience(aud)
+      .setIssuedAt().setExpirationTime(exp).sign(key);
+  const post = async (clientSecret) => {
+    const res = await fetch(`${issuer}${p.token}`, {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: p.clientId, client_secret: clientSecret, code: 'no-such-code', grant_type: 'authorization_code',
+        redirect_uri: `${KEYEDGE}/broker/apple/endpoint` }),
+    });
+    return [res.status, await res.json()];
+  };
+  const invalidClient = [400, { error: 'invalid_client' }];
+  for (const [why, s] of [
+    ['another key', await secret(another)],
+    ['another Key ID', await secret(registered, { kid: 'KEY9999999' })],
+    ['another Team ID', await secret(registered, { iss: 'A1B2C3D4E5' })],
+    ['another Services ID', await secret(registered, { sub: 'com.example.other' })],
+    ["Apple's real audience, not this issuer", await secret(registered, { aud: 'https://appleid.apple.com' })],
+    ['expired', await secret(registered, { exp: Math.floor(Date.now() / 1000) - 60 })],
+    ['a static secret', 'not-a-jwt'],
+  ]) {
+    assert.deepEqual(await post(s), invalidClient, why);
+  }
+  // The registered key, every claim right, but no such code: invalid_grant.
+  assert.deepEqual(await post(await secret(registered)), [400, { error: 'invalid_grant' }]);
 });

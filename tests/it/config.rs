@@ -15,7 +15,8 @@ fn the_test_config_and_the_shipped_configs_are_valid() {
     assert!(load(&crate::common::config_text()).is_ok());
     let dev = |name: &str| match name {
         "SIGNING_KEY" => Some(include_str!("../fixtures/keyedge-test-key.pem").to_owned()),
-        "SIGNING_KEY_ES256" => Some(include_str!("../fixtures/es256-test-key.pem").to_owned()),
+        // Apple's .p8 key (the dev config's Sign in with Apple stand-in): a P-256 key.
+        "SIGNING_KEY_ES256" | "SOCIAL_APPLE_KEY" => Some(include_str!("../fixtures/es256-test-key.pem").to_owned()),
         "SIGNING_KEY_EDDSA" => Some(include_str!("../fixtures/eddsa-test-key.pem").to_owned()),
         "ENCRYPTION_KEY" => crate::common::secrets("ENCRYPTION_KEY"),
         _ => Some("x".to_owned()),
@@ -225,6 +226,7 @@ fn the_example_sites_config_is_valid_and_make_dev_uses_the_same_gate() {
     let any = |name: &str| match name {
         "ENCRYPTION_KEY" => crate::common::secrets(name),
         "SIGNING_KEY" => crate::common::secrets(name),
+        "SOCIAL_APPLE_KEY" => Some(include_str!("../fixtures/es256-test-key.pem").to_owned()),
         _ => Some("x".to_owned()),
     };
     let example = Config::load(include_str!("../../examples/static-site/keyedge.toml"), &any).unwrap();
