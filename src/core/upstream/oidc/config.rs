@@ -341,11 +341,8 @@ pub(crate) fn provider(
     if p.logout_url.is_some() && !p.upstream_logout {
         return Err(err(format!("{path}.logout_url"), "is used only with upstream_logout = true"));
     }
+    let client_id = required(c.client_id.clone(), "client_id")?;
     Ok(OidcProvider {
-        issuer,
-        client_auth,
-        client_id: required(c.client_id.clone(), "client_id")?,
-        default_scopes,
         authorization_url: opt(c.authorization_url.clone(), "authorization_url")?,
         token_url: opt(c.token_url.clone(), "token_url")?,
         jwks_url: opt(p.jwks_url.clone(), "jwks_url")?,
@@ -359,16 +356,6 @@ pub(crate) fn provider(
         accept_logout_tokens: p.accept_logout_tokens,
         upstream_logout: p.upstream_logout,
         logout_url: opt(p.logout_url.clone(), "logout_url")?,
-        authorization_params: Vec::new(),
-        required_prompt: None,
-        prompt_values: None,
-        issuer_aliases: Vec::new(),
-        hosted_domain: None,
-        split_name: false,
-        tenant_issuer: None,
-        email_evidence: EmailEvidence::Claim,
-        form_post: false,
-        name_in_user_field: false,
         nonce_unsupported: p.disable_nonce,
         forwarding: Forwarding {
             parameters: forward_parameters(&p.forward_parameters, path)?,
@@ -376,7 +363,47 @@ pub(crate) fn provider(
             max_age: p.pass_max_age,
             current_locale: p.pass_current_locale,
         },
+        ..OidcProvider::new(issuer, client_id, client_auth, default_scopes)
     })
+}
+
+impl OidcProvider {
+    /// A provider found by `issuer`'s discovery, with keyedge's defaults: signatures checked
+    /// with its JWKS, 30 s of clock skew, userinfo read, the client's hints passed on, nothing
+    /// else; the configuration or a preset changes what its provider needs.
+    pub fn new(issuer: String, client_id: String, client_auth: UpstreamClientAuth, default_scopes: String) -> Self {
+        OidcProvider {
+            issuer,
+            client_id,
+            client_auth,
+            default_scopes,
+            authorization_url: None,
+            token_url: None,
+            jwks_url: None,
+            userinfo_url: None,
+            allowed_clock_skew: default_skew(),
+            disable_userinfo: false,
+            prompt: None,
+            accepts_prompt_none_forward: false,
+            signature: SignatureCheck::Jwks,
+            backchannel_logout: false,
+            accept_logout_tokens: false,
+            upstream_logout: false,
+            logout_url: None,
+            authorization_params: Vec::new(),
+            required_prompt: None,
+            prompt_values: None,
+            issuer_aliases: Vec::new(),
+            hosted_domain: None,
+            split_name: false,
+            tenant_issuer: None,
+            email_evidence: EmailEvidence::Claim,
+            nonce_unsupported: false,
+            form_post: false,
+            name_in_user_field: false,
+            forwarding: Forwarding::default(),
+        }
+    }
 }
 
 /// `validate_signature`, `use_jwks_url` and the pinned key of an OIDC provider.

@@ -24,10 +24,9 @@ use serde::Deserialize;
 use url::Url;
 
 use super::client_config::UpstreamClientAuth;
-use super::oidc::config::{OidcProvider, SignatureCheck};
+use super::oidc::config::OidcProvider;
 use super::plain_oauth2::config::OAuth2Provider;
 use crate::core::config::{err, parse_url, required, ConfigError, KindOptions, Secrets};
-use crate::core::upstream::oidc::config::EmailEvidence;
 use crate::core::vocab::{scope, Scopes};
 
 /// A provider keyedge knows by name.
@@ -189,37 +188,7 @@ fn oidc(preset: Preset, issuer: String, client: PresetClient, path: &str) -> Res
             format!("{} signs in with OpenID Connect: needs the `openid` scope", preset.display_name()),
         ));
     }
-    Ok(OidcProvider {
-        issuer,
-        client_id: client.client_id,
-        client_auth: client.client_auth,
-        default_scopes: client.default_scopes,
-        authorization_url: None,
-        token_url: None,
-        jwks_url: None,
-        userinfo_url: None,
-        allowed_clock_skew: 30,
-        disable_userinfo: false,
-        prompt: None,
-        accepts_prompt_none_forward: false,
-        signature: SignatureCheck::Jwks,
-        backchannel_logout: false,
-        accept_logout_tokens: false,
-        upstream_logout: false,
-        logout_url: None,
-        authorization_params: Vec::new(),
-        required_prompt: None,
-        prompt_values: None,
-        issuer_aliases: Vec::new(),
-        hosted_domain: None,
-        split_name: false,
-        tenant_issuer: None,
-        email_evidence: EmailEvidence::Claim,
-        nonce_unsupported: false,
-        form_post: false,
-        name_in_user_field: false,
-        forwarding: Default::default(),
-    })
+    Ok(OidcProvider::new(issuer, client.client_id, client.client_auth, client.default_scopes))
 }
 
 /// A plain OAuth 2.0 provider at these endpoints (authorization, token, user) with `client`'s
