@@ -115,9 +115,14 @@ test('refresh token grant rotates the refresh token, and the old one is then ref
   const renewed = await client.refreshTokenGrant(config, tokens.refresh_token);
   assert.ok(renewed.refresh_token && renewed.refresh_token !== tokens.refresh_token);
   assert.equal(renewed.claims().sub, tokens.claims().sub);
+  // Within the grace window (refresh_token_grace_seconds) the same token gets the same
+  // successor, as a second tab refreshing at the same moment would.
+  const again = await client.refreshTokenGrant(config, tokens.refresh_token);
+  assert.equal(again.refresh_token, renewed.refresh_token);
+  // Once the successor is used, the old token is reuse: the whole family is revoked.
+  const next = await client.refreshTokenGrant(config, renewed.refresh_token);
   await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token), (e) => e.error === 'invalid_grant');
-  // Reuse revoked the whole family: the renewed token is dead too.
-  await assert.rejects(client.refreshTokenGrant(config, renewed.refresh_token), (e) => e.error === 'invalid_grant');
+  await assert.rejects(client.refreshTokenGrant(config, next.refresh_token), (e) => e.error === 'invalid_grant');
 });
 
 test('introspection and revocation (RFC 7662, RFC 7009)', async () => {
