@@ -17,7 +17,7 @@ export WRANGLER_SEND_METRICS := false
 DEV_CONFIG ?= dev/keyedge.dev.toml
 
 # .dev.vars is phony: dev/dev-vars.mjs adds entries that newer versions need and keeps the rest.
-.PHONY: dev test fuzz soak bench profile tools node-tools rust-tools browser worker worker-realm build unit lint e2e clean .dev.vars check deploy
+.PHONY: dev test fuzz soak bench size profile tools node-tools rust-tools browser worker worker-realm build unit lint e2e clean .dev.vars check deploy
 
 dev: tools .dev.vars
 	@KEYEDGE_CONFIG=$(DEV_CONFIG) bash dev/run.sh
@@ -53,6 +53,14 @@ fuzz:
 bench: tools .dev.vars
 	cargo bench --bench core -- --warm-up-time 1 --measurement-time 3 2>&1 | grep -E '^[a-zA-Z].*|time:' | tee bench/results/native.txt
 	node bench/bench.mjs
+
+# What the Worker's code is made of, by crate (docs/performance.md, "Size by owner"): twiggy
+# over the release wasm before wasm-bindgen (it keeps the function names).
+TWIGGY := $(HOME)/.cache/keyedge/twiggy-0.7.0/bin/twiggy
+size: tools
+	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker
+	@[ -x $(TWIGGY) ] || cargo install twiggy --version 0.7.0 --locked --root $(HOME)/.cache/keyedge/twiggy-0.7.0
+	$(TWIGGY) top -n 100000 --format csv target/wasm32-unknown-unknown/release/keyedge.wasm | python3 bench/size_by_crate.py
 
 # Where keyedge's CPU goes in one bench scenario (V8's sampling profiler on the Worker's
 # isolate): `make profile SCENARIO=login` (refresh, refresh_es256, userinfo, gate, discovery, jwks).

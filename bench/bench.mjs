@@ -251,7 +251,7 @@ try {
   if (!existsSync(join(ROOT, '.dev.vars'))) execFileSync('node', ['dev/dev-vars.mjs', '.dev.vars'], { cwd: ROOT });
   const vars = readDevVars(join(ROOT, '.dev.vars'));
 
-  /** keyedge (wrangler.toml, or `config`) and its demo upstream IdP, for the length of `fn`. */
+  /** keyedge (`config`: dev/wrangler.bench.toml, or dev/wrangler.toml for the gate) and its demo upstream IdP, for the length of `fn`. */
   const keyedge = async (config, fn) => {
     const idp = start('demo-idp', 'node', ['dev/demo-idp.mjs']);
     const state = mkdtempSync(join(tmpdir(), 'keyedge-bench-'));
@@ -262,7 +262,7 @@ try {
   };
   const flows = KEYEDGE.init(vars);
   console.error('keyedge:');
-  report.results.keyedge = await keyedge(null, (pid) => scenarios('keyedge', flows, 'http://localhost:8787', pid));
+  report.results.keyedge = await keyedge('dev/wrangler.bench.toml', (pid) => scenarios('keyedge', flows, 'http://localhost:8787', pid));
   if (wanted('gate')) {
     const g = await keyedge('dev/wrangler.toml', (pid) => gateScenario(flows, 'http://localhost:8787', pid));
     report.results.keyedge.gate = g.gate;
