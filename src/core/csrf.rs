@@ -21,6 +21,7 @@ use sha2::Sha256;
 use std::fmt;
 use std::marker::PhantomData;
 
+use super::secret::DerivedKey;
 use super::web::{Params, Request};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -28,30 +29,17 @@ type HmacSha256 = Hmac<Sha256>;
 /// The name of the hidden field that carries the token.
 pub const FIELD: &str = "csrf";
 
-/// The key of the tokens: HMAC-SHA256 of a fixed label under `ENCRYPTION_KEY`, so the same
-/// secret never serves two purposes.
-pub struct CsrfKey([u8; 32]);
-
-impl fmt::Debug for CsrfKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("CsrfKey(****)")
-    }
-}
-
-fn mac(key: &[u8]) -> HmacSha256 {
-    // HMAC takes keys of any length; this cannot fail.
-    <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
-}
+/// The key of the tokens, derived from `ENCRYPTION_KEY` for them alone.
+#[derive(Debug)]
+pub struct CsrfKey(DerivedKey);
 
 impl CsrfKey {
     pub fn derive(encryption_key: &[u8; 32]) -> Self {
-        let mut m = mac(encryption_key);
-        m.update(b"keyedge csrf token key v1");
-        Self(m.finalize().into_bytes().into())
+        Self(DerivedKey::derive(encryption_key, "keyedge csrf token key v1"))
     }
 
     fn mac_of<B: Binding>(&self, secret: &str) -> HmacSha256 {
-        let mut m = mac(&self.0);
+        let mut m = self.0.mac();
         m.update(B::LABEL.as_bytes());
         m.update(&[0]);
         m.update(secret.as_bytes());

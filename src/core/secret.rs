@@ -31,3 +31,36 @@ impl fmt::Display for Secret {
         f.write_str("****")
     }
 }
+
+/// HMAC-SHA256 under `key` (of any length).
+pub fn hmac_sha256(key: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::Mac;
+    // HMAC takes keys of any length; this cannot fail.
+    <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
+}
+
+/// A key for one purpose, derived from `ENCRYPTION_KEY`: HMAC-SHA256 of the purpose's label
+/// under it, so the same secret never serves two purposes (CSRF tokens, refresh-token
+/// successors). Never shown by `Debug`.
+pub struct DerivedKey([u8; 32]);
+
+impl fmt::Debug for DerivedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DerivedKey(****)")
+    }
+}
+
+impl DerivedKey {
+    pub fn derive(encryption_key: &[u8; 32], label: &str) -> Self {
+        use hmac::Mac;
+        let mut m = hmac_sha256(encryption_key);
+        m.update(label.as_bytes());
+        Self(m.finalize().into_bytes().into())
+    }
+
+    /// An HMAC-SHA256 under this key, to feed.
+    pub fn mac(&self) -> hmac::Hmac<sha2::Sha256> {
+        hmac_sha256(&self.0)
+    }
+}

@@ -25,39 +25,24 @@ use crate::core::config::Client;
 use crate::core::error::{ErrorCode, Failure, OAuthError, Outcome};
 use crate::core::keys;
 use crate::core::ports::{Ports, Rotation, RotationGrace};
+use crate::core::secret::DerivedKey;
 use crate::core::web::Params;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use std::fmt;
+use hmac::Mac;
 
-type HmacSha256 = Hmac<Sha256>;
-
-/// The key that derives a refresh token's successor from it: HMAC-SHA256 of a fixed label
-/// under `ENCRYPTION_KEY` (as [`crate::core::csrf::CsrfKey`] is, with its own label). The
-/// same token always has the same successor, which only keyedge can compute.
-pub struct SuccessorKey([u8; 32]);
-
-impl fmt::Debug for SuccessorKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SuccessorKey(****)")
-    }
-}
-
-fn mac(key: &[u8]) -> HmacSha256 {
-    // HMAC takes keys of any length; this cannot fail.
-    <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
-}
+/// The key that derives a refresh token's successor from it, derived from `ENCRYPTION_KEY`
+/// for that alone: the same token always has the same successor, which only keyedge can
+/// compute.
+#[derive(Debug)]
+pub struct SuccessorKey(DerivedKey);
 
 impl SuccessorKey {
     pub fn derive(encryption_key: &[u8; 32]) -> Self {
-        let mut m = mac(encryption_key);
-        m.update(b"keyedge refresh token successor key v1");
-        Self(m.finalize().into_bytes().into())
+        Self(DerivedKey::derive(encryption_key, "keyedge refresh token successor key v1"))
     }
 
     /// The secret that follows `secret` in the family `gid`.
     pub fn successor(&self, gid: &str, secret: &str) -> String {
-        let mut m = mac(&self.0);
+        let mut m = self.0.mac();
         m.update(gid.as_bytes());
         m.update(b".");
         m.update(secret.as_bytes());

@@ -172,9 +172,8 @@ pub(crate) async fn fetch_api_page(
 /// Facebook's `appsecret_proof`: the HMAC-SHA256 of the access token keyed with the app
 /// secret, in lower-case hex.
 pub fn appsecret_proof(app_secret: &Secret, access_token: &str) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(app_secret.expose().as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    use hmac::Mac;
+    let mut mac = crate::core::secret::hmac_sha256(app_secret.expose().as_bytes());
     mac.update(access_token.as_bytes());
     mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
