@@ -7,9 +7,11 @@ pub const RETRY_DELAYS_MS: [u64; 2] = [1_000, 5_000];
 
 /// Runs `job`, retrying failed deliveries; returns whether it succeeded.
 pub async fn run(job: &Job, http: &dyn Http, sleep: &dyn Sleep, log: &dyn Fn(&str)) -> bool {
-    let (what, request): (String, &dyn Fn() -> Option<http::Request<Vec<u8>>>) = match job {
+    // Where it goes: the upstream logout URL carries the IdP's ID token, so an error that
+    // quotes it is logged without it.
+    let (what, target, request): (String, &str, &dyn Fn() -> Option<http::Request<Vec<u8>>>) = match job {
         Job::BackchannelLogout { client_id, uri, logout_token } => {
-            (format!("back-channel logout to {client_id}"), &move || {
+            (format!("back-channel logout to {client_id}"), uri, &move || {
                 let body = url::form_urlencoded::Serializer::new(String::new())
                     .append_pair("logout_token", logout_token)
                     .finish();
@@ -20,7 +22,7 @@ pub async fn run(job: &Job, http: &dyn Http, sleep: &dyn Sleep, log: &dyn Fn(&st
             })
         }
         Job::UpstreamLogout { alias, url, timeout } => {
-            (format!("back-channel logout at identity provider {alias}"), &move || {
+            (format!("back-channel logout at identity provider {alias}"), url, &move || {
                 let mut req = http::Request::get(url.as_str()).body(Vec::new()).ok()?;
                 req.extensions_mut().insert(Timeout(*timeout));
                 Some(req)
@@ -39,8 +41,48 @@ pub async fn run(job: &Job, http: &dyn Http, sleep: &dyn Sleep, log: &dyn Fn(&st
         match http.send(req).await {
             Ok(res) if res.status().is_success() => return true,
             Ok(res) => log(&format!("{what}: HTTP {} (attempt {})", res.status().as_u16(), attempt + 1)),
-            Err(e) => log(&format!("{what}: {e} (attempt {})", attempt + 1)),
+            Err(e) => {
+                let e = e.to_string().replace(target, "(its URL)");
+                log(&format!("{what}: {e} (attempt {})", attempt + 1))
+            }
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::ports::PortError;
+    use async_trait::async_trait;
+    use std::cell::RefCell;
+
+    /// A runtime whose fetch errors quote the URL, as some do.
+    struct QuotingFailure;
+
+    #[async_trait(?Send)]
+    impl Http for QuotingFailure {
+        async fn send(&self, req: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, PortError> {
+            Err(PortError(format!("fetch to {} failed", req.uri())))
+        }
+    }
+
+    struct NoWait;
+
+    #[async_trait(?Send)]
+    impl Sleep for NoWait {
+        async fn sleep(&self, _millis: u64) {}
+    }
+
+    #[test]
+    fn a_failed_upstream_logout_never_logs_the_id_token_in_its_url() {
+        let url = "https://idp.test/logout?id_token_hint=eyJ.secret.sig&state=s".to_owned();
+        let job = Job::UpstreamLogout { alias: "up".into(), url, timeout: 5 };
+        let lines = RefCell::new(Vec::new());
+        let log = |l: &str| lines.borrow_mut().push(l.to_owned());
+        assert!(!futures::executor::block_on(run(&job, &QuotingFailure, &NoWait, &log)));
+        let lines = lines.into_inner();
+        assert_eq!(lines.len(), 3, "three attempts: {lines:?}");
+        assert!(lines.iter().all(|l| !l.contains("eyJ.secret.sig") && l.contains("(its URL)")), "{lines:?}");
+    }
 }
