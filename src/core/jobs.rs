@@ -5,11 +5,14 @@ use crate::core::ports::{Http, Job, Sleep, Timeout};
 /// Delays before the second and third attempts.
 pub const RETRY_DELAYS_MS: [u64; 2] = [1_000, 5_000];
 
+/// Builds a job's request afresh for each attempt.
+type MakeRequest<'a> = dyn Fn() -> Option<http::Request<Vec<u8>>> + 'a;
+
 /// Runs `job`, retrying failed deliveries; returns whether it succeeded.
 pub async fn run(job: &Job, http: &dyn Http, sleep: &dyn Sleep, log: &dyn Fn(&str)) -> bool {
     // Where it goes: the upstream logout URL carries the IdP's ID token, so an error that
     // quotes it is logged without it.
-    let (what, target, request): (String, &str, &dyn Fn() -> Option<http::Request<Vec<u8>>>) = match job {
+    let (what, target, request): (String, &str, &MakeRequest) = match job {
         Job::BackchannelLogout { client_id, uri, logout_token } => {
             (format!("back-channel logout to {client_id}"), uri, &move || {
                 let body = url::form_urlencoded::Serializer::new(String::new())
