@@ -74,6 +74,9 @@ pub struct Keyedge {
     pub keys: Keyring,
     pub sealer: Sealer,
     pub metadata: MetadataCache,
+    /// SAML IdPs' metadata read from their URLs.
+    #[cfg(feature = "saml")]
+    pub saml_metadata: crate::core::upstream::saml::flow::SamlMetadataCache,
     /// The key of the CSRF tokens of keyedge's forms (derived from `ENCRYPTION_KEY`).
     pub csrf: CsrfKey,
     /// The key that derives each refresh token's successor (from `ENCRYPTION_KEY`).
@@ -117,6 +120,8 @@ impl Keyedge {
             css_path: pages::css_path(),
             css_url: config.path(&pages::css_path()),
             metadata: MetadataCache::default(),
+            #[cfg(feature = "saml")]
+            saml_metadata: Default::default(),
             csrf: CsrfKey::derive(&encryption_key),
             successors: SuccessorKey::derive(&encryption_key),
             origin,
@@ -356,7 +361,14 @@ impl Keyedge {
             return match rest.split_once('/') {
                 Some((alias, "login")) if get => login::begin(self, ports, req, alias).await,
                 Some((alias, "endpoint")) if get => callback::endpoint(self, ports, req, alias).await,
-                Some((alias, "endpoint")) if post => form_post::receive(self, ports, req, alias),
+                Some((alias, "endpoint")) if post => form_post::receive(self, ports, req, alias).await,
+                #[cfg(feature = "saml")]
+                Some((alias, "endpoint/descriptor")) if get => match self.config.provider(alias) {
+                    Some(idp @ IdentityProvider { kind: ProviderKind::Saml(cfg), .. }) => {
+                        crate::core::broker::saml::descriptor(self, idp, cfg)
+                    }
+                    _ => not_found(),
+                },
                 Some((alias, "link")) if post => match self.session_form(req) {
                     Ok(form) => login::begin_link(self, ports, req, form, alias).await,
                     Err(answer) => *answer,

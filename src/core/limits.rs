@@ -13,6 +13,10 @@ pub const FORM_BODY_LIMIT: usize = 64 * 1024;
 /// some 16 000 users); a longer export is imported in parts (`docs/admin.md`).
 pub const ADMIN_IMPORT_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
+/// `POST /broker/{alias}/endpoint`: a SAML IdP's `SAMLResponse` (base64 of up to 256 KiB of
+/// XML, form-encoded: an assertion listing many groups runs to tens of kilobytes).
+pub const SAML_POST_BODY_LIMIT: usize = 512 * 1024;
+
 /// What a route does with a request body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyLimit {
@@ -38,8 +42,13 @@ pub fn body_limit(method: &Method, path: &str, gated: bool) -> BodyLimit {
     if gated && !super::gate::is_keyedge_path(path) {
         return BodyLimit::Stream;
     }
-    let max =
-        if *method == Method::POST && path == "/admin/import" { ADMIN_IMPORT_BODY_LIMIT } else { FORM_BODY_LIMIT };
+    let broker_endpoint =
+        path.strip_prefix("/broker/").and_then(|rest| rest.split_once('/')).is_some_and(|(_, e)| e == "endpoint");
+    let max = match () {
+        _ if *method == Method::POST && path == "/admin/import" => ADMIN_IMPORT_BODY_LIMIT,
+        _ if *method == Method::POST && broker_endpoint => SAML_POST_BODY_LIMIT,
+        _ => FORM_BODY_LIMIT,
+    };
     BodyLimit::Read { max, answer: if called_by_applications(path) { TooLarge::Json } else { TooLarge::Page } }
 }
 

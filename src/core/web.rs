@@ -142,6 +142,13 @@ pub fn json_no_store(status: StatusCode, body: String) -> Response {
     res
 }
 
+/// A SAML metadata document (an SP descriptor), public.
+pub fn saml_metadata(body: String) -> Response {
+    let mut res = respond(StatusCode::OK, "application/samlmetadata+xml", body.into_bytes());
+    res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    res
+}
+
 /// A public JSON document (discovery, JWKS) that browsers' apps may read cross-origin.
 pub fn json_public(body: String, max_age: u32) -> Response {
     let mut res = json(StatusCode::OK, body);

@@ -359,14 +359,14 @@ mod existing_account {
             },
             upstream_sid: None,
             auth_time: None,
-            tokens: keyedge::core::upstream::UpstreamTokens {
+            tokens: Some(keyedge::core::upstream::UpstreamTokens {
                 access_token: "a".into(),
                 token_type: "Bearer".into(),
                 refresh_token: None,
                 id_token: None,
                 scope: None,
                 expires_at: None,
-            },
+            }),
             claims: json!({}),
         };
         let draft = |username: &str| Draft {

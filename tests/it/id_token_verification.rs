@@ -12,7 +12,7 @@ fn provider() -> keyedge::core::config::OidcProvider {
     let config = Config::load(&crate::common::config_text(), &crate::common::secrets).unwrap();
     match &config.identity_providers[0].kind {
         ProviderKind::Oidc(p) => p.clone(),
-        ProviderKind::OAuth2(_) => unreachable!("the test config's first provider is OIDC"),
+        _ => unreachable!("the test config's first provider is OIDC"),
     }
 }
 

@@ -41,6 +41,11 @@ async fn complete_upstream(
         ProviderKind::OAuth2(cfg) => {
             plain_oauth2::complete(idp, cfg, &app.keys, params, &flow.secrets, &redirect_uri, ports).await
         }
+        #[cfg(feature = "saml")]
+        ProviderKind::Saml(cfg) => {
+            let assertion = super::saml::assertion(app, ports, &idp.alias, params)?;
+            crate::core::upstream::saml::flow::identity(idp, cfg, assertion, &flow.secrets, ports.clock.now())
+        }
     }?;
     // Keycloak's "Case-sensitive username", off by default: `Alice` and `alice` at the IdP
     // are one username here, as keyedge's uniqueness already treats them.
@@ -88,6 +93,13 @@ pub(super) fn provider<'a>(app: &'a Keyedge, alias: &str) -> Result<&'a Identity
 /// Long on purpose: every check in the order it must happen, readable in one place.
 pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
     let idp = provider(app, alias)?;
+    // A SAML message by the Redirect binding is checked first, then comes back as `?saml=…`.
+    #[cfg(feature = "saml")]
+    if let ProviderKind::Saml(cfg) = &idp.kind {
+        if let Some(answer) = super::saml::redirected(app, ports, req, idp, cfg).await {
+            return answer;
+        }
+    }
     let params = super::form_post::callback_params(app, ports, req, idp)?;
     let state = params.get("state").ok_or_else(|| {
         PageError::bad_request("Invalid sign-in response", "The identity provider's response has no state parameter.")
@@ -246,7 +258,9 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
         Continuation::ReturnTo { .. } => None,
     };
     let upstream_id_token = match &idp.kind {
-        ProviderKind::Oidc(cfg) if cfg.upstream_logout || cfg.backchannel_logout => identity.tokens.id_token.clone(),
+        ProviderKind::Oidc(cfg) if cfg.upstream_logout || cfg.backchannel_logout => {
+            identity.tokens.as_ref().and_then(|t| t.id_token.clone())
+        }
         _ => None,
     };
     let lifetime = app.config.session_lifetime;
@@ -319,8 +333,8 @@ async fn after_login(
     identity: &BrokeredIdentity,
     session: Option<&session::Session>,
 ) -> Result<(), Failure> {
-    if idp.store_tokens {
-        stored_tokens::store(app, ports, &idp.alias, &identity.sub, &identity.tokens).await?;
+    if let (true, Some(tokens)) = (idp.store_tokens, &identity.tokens) {
+        stored_tokens::store(app, ports, &idp.alias, &identity.sub, tokens).await?;
     }
     if let (ProviderKind::Oidc(cfg), Some(session)) = (&idp.kind, session) {
         if cfg.accept_logout_tokens {

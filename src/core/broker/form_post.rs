@@ -49,8 +49,12 @@ fn context(alias: &str) -> Vec<u8> {
 
 /// `POST /broker/{alias}/endpoint`: the posted answer, sealed, handed back to the browser as
 /// a same-origin GET of the callback.
-pub fn receive(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
+pub async fn receive(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
     let idp = super::callback::provider(app, alias)?;
+    #[cfg(feature = "saml")]
+    if let ProviderKind::Saml(cfg) = &idp.kind {
+        return super::saml::post(app, ports, req, idp, cfg).await;
+    }
     if !takes_form_post(idp) {
         let page = PageError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -80,6 +84,10 @@ pub fn callback_params(
     req: &Request,
     idp: &IdentityProvider,
 ) -> Result<Params, Failure> {
+    #[cfg(feature = "saml")]
+    if let ProviderKind::Saml(_) = &idp.kind {
+        return super::saml::callback_params(app, ports, req, idp);
+    }
     let query = Params::from_query(req);
     if !takes_form_post(idp) {
         return Ok(query);

@@ -12,7 +12,7 @@ use crate::core::op::authorize::{AuthorizationRequest, AuthorizeError};
 use crate::core::pages::{self, ProviderChoice};
 use crate::core::ports::Ports;
 use crate::core::upstream::oidc::config::OidcProvider;
-use crate::core::upstream::{oidc, plain_oauth2, FlowSecrets};
+use crate::core::upstream::{oidc, plain_oauth2, FlowSecrets, Outgoing};
 use crate::core::web::{self, Params, Request};
 
 /// Prefix of the cookie that carries an upstream login in progress, sealed, in the browser
@@ -498,7 +498,7 @@ pub(crate) async fn redirect_upstream(
     let redirect_uri = app.broker_endpoint(&idp.alias);
     let http = idp.http(ports.http);
     let upstream = ports.with_http(&http);
-    let (url, secrets) = match &idp.kind {
+    let (out, secrets) = match &idp.kind {
         ProviderKind::Oidc(cfg) => {
             let endpoints = app.metadata.endpoints(idp, cfg, &upstream).await.map_err(upstream_error)?;
             // The browser's language counts only when it stated one: keyedge's default is no
@@ -506,10 +506,25 @@ pub(crate) async fn redirect_upstream(
             let accept = req.headers().get(http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
             let browser_locale = accept.map(|a| crate::core::i18n::negotiate(None, Some(a)).lang);
             let hints = continuation.forwarded_hints(cfg, browser_locale);
-            oidc::begin(idp, cfg, &endpoints, &redirect_uri, &state, &hints, ports).map_err(upstream_error)?
+            let (url, secrets) =
+                oidc::begin(idp, cfg, &endpoints, &redirect_uri, &state, &hints, ports).map_err(upstream_error)?;
+            (Outgoing::Redirect(url), secrets)
         }
         ProviderKind::OAuth2(cfg) => {
-            plain_oauth2::begin(idp, cfg, &redirect_uri, &state, ports).map_err(upstream_error)?
+            let (url, secrets) = plain_oauth2::begin(idp, cfg, &redirect_uri, &state, ports).map_err(upstream_error)?;
+            (Outgoing::Redirect(url), secrets)
+        }
+        #[cfg(feature = "saml")]
+        ProviderKind::Saml(cfg) => {
+            use crate::core::upstream::saml::flow;
+            let descriptor = app.saml_metadata.descriptor(idp, cfg, &upstream).await.map_err(upstream_error)?;
+            let sp = crate::core::upstream::saml::protocol::Sp {
+                entity_id: flow::sp_entity_id(cfg, &app.config.issuer),
+                endpoint: &redirect_uri,
+            };
+            let force = matches!(&continuation, Continuation::Authorize { request }
+                if request.has_prompt(PromptValue::Login) || request.max_age.is_some());
+            flow::begin(cfg, &descriptor, &sp, &state, force, ports).map_err(upstream_error)?
         }
     };
     let flow = UpstreamFlow {
@@ -522,7 +537,14 @@ pub(crate) async fn redirect_upstream(
     };
     let json = serde_json::to_string(&flow).map_err(|e| Failure::Port(crate::core::ports::PortError(e.to_string())))?;
     let sealed = app.sealer.seal(ports.rng, state.as_bytes(), json.as_bytes());
-    let res = web::redirect(url.as_str());
+    let res = match out {
+        Outgoing::Redirect(url) => web::redirect(url.as_str()),
+        // SAML's HTTP-POST binding: a form the browser posts to the IdP.
+        Outgoing::Post { url, fields } => {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            web::isolated(pages::form_post(app.css(), url.as_str(), &fields))
+        }
+    };
     Ok(web::with_cookie(res, app.cookies().set(&flow_cookie(&state), &sealed, FLOW_TTL)))
 }
 

@@ -6,6 +6,8 @@ pub mod first_login;
 pub mod form_post;
 pub mod login;
 pub mod logout;
+#[cfg(feature = "saml")]
+pub mod saml;
 pub mod step_up;
 pub mod stored_tokens;
 pub mod upstream_session;

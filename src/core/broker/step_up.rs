@@ -46,6 +46,8 @@ pub fn check<'a>(
     let skew = match &idp.kind {
         ProviderKind::Oidc(cfg) => cfg.allowed_clock_skew as i64,
         ProviderKind::OAuth2(_) => 0,
+        #[cfg(feature = "saml")]
+        ProviderKind::Saml(cfg) => cfg.allowed_clock_skew as i64,
     };
     match (identity.auth_time, earliest_auth_time(request, flow.started_at(), now)) {
         (Some(at), Some(earliest)) if at < earliest - skew => Err(request),

@@ -148,5 +148,8 @@ async fn refresh(
             oidc::refresh(idp, cfg, &app.metadata, &app.keys, &redirect_uri, sub, tokens, ports).await
         }
         ProviderKind::OAuth2(cfg) => plain_oauth2::refresh(cfg, &app.keys, &redirect_uri, tokens, ports).await,
+        // Refused by the configuration (`store_tokens` with `kind = "saml"`): nothing to refresh.
+        #[cfg(feature = "saml")]
+        ProviderKind::Saml(_) => Err(crate::core::upstream::UpstreamError::NoRefreshToken),
     }
 }

@@ -76,7 +76,7 @@ fn oidc_of<'a>(app: &'a Keyedge, alias: &str) -> Option<(&'a IdentityProvider, &
     let idp = app.config.provider(alias)?;
     match &idp.kind {
         ProviderKind::Oidc(cfg) => Some((idp, cfg)),
-        ProviderKind::OAuth2(_) => None,
+        _ => None,
     }
 }
 

@@ -6,8 +6,12 @@ use serde_json::Value;
 mod standard;
 pub use standard::{scope_of, supported_claims, StandardClaims, SCOPE_CLAIMS};
 
-/// A value at a path like `emails[0].address` in `doc`.
+/// A value at a path like `emails[0].address` in `doc`; a top-level claim named exactly
+/// `path` comes first (a SAML attribute `urn:oid:0.9.2342.19200300.100.1.3` has dots).
 pub fn at_path<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
+    if let Some(v) = doc.get(path) {
+        return Some(v);
+    }
     let mut node = doc;
     for segment in path.split('.') {
         let (name, indexes) = match segment.find('[') {

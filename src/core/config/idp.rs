@@ -37,6 +37,7 @@ enum RawKind {
     X,
     Stackoverflow,
     Apple,
+    Saml,
 }
 
 /// One `[[identity_providers]]` table: the options every kind shares, read in a first pass,
@@ -153,6 +154,9 @@ pub enum UnprovenStepUp {
 pub enum ProviderKind {
     Oidc(OidcProvider),
     OAuth2(OAuth2Provider),
+    /// A SAML 2.0 IdP (Box: it is much larger than the others).
+    #[cfg(feature = "saml")]
+    Saml(Box<crate::core::upstream::saml::config::SamlProvider>),
 }
 
 #[derive(Debug, Clone)]
@@ -244,6 +248,13 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
     let RawIdentityProvider { shared: p, rest } = raw;
     // Each kind's options, to name the kind an option given to another one belongs to.
     let (oidc_keys, oauth2_keys) = (keys_of::<oidc::RawOidc>(), keys_of::<plain_oauth2::RawOAuth2>());
+    #[cfg(feature = "saml")]
+    let kinds = [
+        ("oidc", oidc_keys),
+        ("oauth2", oauth2_keys),
+        ("saml", keys_of::<crate::core::upstream::saml::config::RawSaml>()),
+    ];
+    #[cfg(not(feature = "saml"))]
     let kinds = [("oidc", oidc_keys), ("oauth2", oauth2_keys)];
     let client_keys = keys_of::<RawOAuthClient>();
     let (signing_keys, secrets) = (context.signing_keys, context.secrets);
@@ -296,6 +307,18 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
         RawKind::Apple => {
             let options = options("apple").preset_of("oidc", &[client_keys, oidc_keys]);
             (ProviderKind::Oidc(apple::provider(options, secrets)?), Some(Preset::Apple))
+        }
+        #[cfg(feature = "saml")]
+        RawKind::Saml => {
+            if p.store_tokens {
+                return Err(err(format!("{path}.store_tokens"), "a SAML identity provider issues no tokens to store"));
+            }
+            let saml = crate::core::upstream::saml::config::provider(options("saml"), secrets)?;
+            (ProviderKind::Saml(Box::new(saml)), None)
+        }
+        #[cfg(not(feature = "saml"))]
+        RawKind::Saml => {
+            return Err(err(format!("{path}.kind"), "this keyedge was built without SAML (cargo feature `saml`)"));
         }
     };
     if let (Some(preset), true) = (preset, p.trust_email) {

@@ -49,6 +49,16 @@ enum RawMapperKind {
     AdvancedClaimToGroup,
 }
 
+impl Mapper {
+    /// The claim an attribute importer reads (for a SAML IdP: the attribute it requests).
+    pub fn claim(&self) -> Option<&str> {
+        match &self.kind {
+            MapperKind::AttributeImporter { claim, .. } => Some(claim),
+            _ => None,
+        }
+    }
+}
+
 /// An identity provider mapper (Keycloak's names): it sets user attributes, roles or the
 /// username from the IdP's claims.
 #[derive(Debug, Clone)]

@@ -268,7 +268,7 @@ impl Config {
             .iter()
             .filter_map(|p| match &p.kind {
                 ProviderKind::Oidc(cfg) => Some(cfg.forwarding.parameters.iter()),
-                ProviderKind::OAuth2(_) => None,
+                _ => None,
             })
             .flatten()
             .map(String::as_str)

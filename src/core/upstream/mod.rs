@@ -6,6 +6,8 @@ pub mod client_config;
 pub mod oidc;
 pub mod plain_oauth2;
 pub mod presets;
+#[cfg(feature = "saml")]
+pub mod saml;
 
 use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse};
 use oauth2::{
@@ -297,11 +299,19 @@ pub struct BrokeredIdentity {
     /// evidence of a fresh login a step-up accepts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
-    /// What the token endpoint returned.
-    pub tokens: UpstreamTokens,
+    /// What the token endpoint returned; `None` for a SAML IdP, which issues no tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<UpstreamTokens>,
     /// Every claim the IdP sent (ID token and userinfo merged, or the userinfo JSON), for
     /// mappers and post-login flows.
     pub claims: serde_json::Value,
+}
+
+/// How the browser goes to an IdP: redirected, or posting a form (SAML's HTTP-POST binding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    Redirect(url::Url),
+    Post { url: url::Url, fields: Vec<(&'static str, String)> },
 }
 
 /// Secrets of one upstream login, kept server-side until the callback.
@@ -365,6 +375,8 @@ pub enum UpstreamError {
     NoRefreshToken,
     /// The IdP may be used only to link an identity to a signed-in account.
     LinkOnly,
+    /// A SAML response failed a check (which one: the detail, for the log).
+    Saml(String),
 }
 
 impl UpstreamError {
@@ -376,6 +388,7 @@ impl UpstreamError {
         match self {
             UpstreamError::Denied { .. } | UpstreamError::MissingCode | UpstreamError::IssuerMismatch => false,
             UpstreamError::HostedDomain { .. } | UpstreamError::Tenant(_) | UpstreamError::LinkOnly => false,
+            UpstreamError::Saml(_) => false,
             UpstreamError::TokenRejected { error, .. } => error != "invalid_grant",
             _ => true,
         }
@@ -397,7 +410,8 @@ impl UpstreamError {
             | UpstreamError::MissingIdToken
             | UpstreamError::IdToken(_)
             | UpstreamError::AccessTokenHashMismatch
-            | UpstreamError::UserinfoSubjectMismatch => "The identity provider's answer did not pass keyedge's checks.",
+            | UpstreamError::UserinfoSubjectMismatch
+            | UpstreamError::Saml(_) => "The identity provider's answer did not pass keyedge's checks.",
             UpstreamError::HostedDomain { .. } | UpstreamError::Tenant(_) => {
                 "This account does not belong to the organisation this sign-in is limited to."
             }
@@ -451,6 +465,7 @@ impl fmt::Display for UpstreamError {
             UpstreamError::LinkOnly => f.write_str(
                 "This identity provider can only be linked to an account you are signed in to; it cannot be used to sign in.",
             ),
+            UpstreamError::Saml(detail) => write!(f, "The identity provider's SAML response was refused: {detail}."),
         }
     }
 }

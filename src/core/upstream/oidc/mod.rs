@@ -456,7 +456,7 @@ pub async fn complete(
         profile,
         upstream_sid: claims.sid,
         auth_time: claims.auth_time,
-        tokens,
+        tokens: Some(tokens),
         claims: raw,
     })
 }

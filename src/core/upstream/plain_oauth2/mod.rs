@@ -136,7 +136,7 @@ pub async fn complete(
         upstream_sid: None,
         // An OAuth 2.0 API says nothing verifiable about when the user authenticated.
         auth_time: None,
-        tokens,
+        tokens: Some(tokens),
         claims: info,
     })
 }

@@ -1,0 +1,359 @@
+//! SAML 2.0 IdPs through keyedge, in the in-memory harness: the AuthnRequest keyedge sends, the
+//! response an IdP posts back (signed here with the IdP's key by keyedge's own XML-Signature
+//! code — the independent signer, xmlsec1, made the fixtures of `saml_response.rs`), and each
+//! way a response can be replayed, moved to another browser or answer another request.
+
+use crate::common::*;
+use base64::Engine;
+use keyedge::core::ports::Clock;
+use keyedge::core::upstream::saml::dsig::{sign_enveloped, SpKey};
+use keyedge::core::Keyedge;
+
+const IDP_ENTITY: &str = "https://idp.example.org/saml";
+const SSO: &str = "https://idp.example.org/sso";
+const ACS: &str = "https://keyedge.test/broker/corp/endpoint";
+const IDP_KEY: &str = include_str!("../fixtures/saml-harness/idp-key.pem");
+const IDP_CERT: &str = include_str!("../fixtures/saml-harness/idp-cert.pem");
+const OTHER_KEY: &str = include_str!("../fixtures/saml-harness/other-key.pem");
+const SP_KEY: &str = include_str!("../fixtures/saml-harness/sp-key.pem");
+const SP_CERT: &str = include_str!("../fixtures/saml-harness/sp-cert.pem");
+
+fn saml_secrets(name: &str) -> Option<String> {
+    match name {
+        "SAML_SP_KEY" => Some(SP_KEY.to_owned()),
+        "SAML_SP_CERT" => Some(SP_CERT.to_owned()),
+        _ => secrets(name),
+    }
+}
+
+fn corp(options: &str) -> String {
+    format!(
+        r#"
+[[identity_providers]]
+alias = "corp"
+kind = "saml"
+display_name = "Corp SSO"
+idp_entity_id = "{IDP_ENTITY}"
+single_sign_on_service_url = "{SSO}"
+validating_x509_certificates = ['''{IDP_CERT}''']
+trust_email = true
+first_login_flow = "no review"
+{options}
+
+[[identity_providers.mappers]]
+name = "department"
+kind = "attribute_importer"
+claim = "urn:oid:2.5.4.11"
+attribute = "department"
+
+[[first_login_flows]]
+alias = "no review"
+review_profile = "off"
+"#
+    )
+}
+
+fn saml_world(options: &str) -> World {
+    let mut world = World::new();
+    let text = ConfigBuilder::new().extra(&corp(options)).build();
+    world.app = Keyedge::from_config_text(&text, &saml_secrets).expect("SAML test config is valid");
+    world
+}
+
+/// What the test IdP puts into its response.
+struct Answer<'a> {
+    in_response_to: Option<&'a str>,
+    name_id: &'a str,
+    audience: &'a str,
+    recipient: &'a str,
+    issuer: &'a str,
+    /// Seconds from now the assertion stays valid.
+    valid_for: i64,
+    key: &'a str,
+    sign_assertion: bool,
+}
+
+impl Default for Answer<'_> {
+    fn default() -> Self {
+        Answer {
+            in_response_to: None,
+            name_id: "alice@example.org",
+            audience: ISSUER,
+            recipient: ACS,
+            issuer: IDP_ENTITY,
+            valid_for: 300,
+            key: IDP_KEY,
+            sign_assertion: true,
+        }
+    }
+}
+
+fn ts(t: i64) -> String {
+    keyedge::core::upstream::saml::protocol::timestamp(t)
+}
+
+/// A Response as an IdP writes one, its assertion (or the response) signed with `a.key`.
+fn response_xml(world: &World, a: &Answer) -> String {
+    let now = world.clock.now();
+    let irt = a.in_response_to.map(|i| format!(r#" InResponseTo="{i}""#)).unwrap_or_default();
+    let assertion = format!(
+        r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData{irt} Recipient="{recipient}" NotOnOrAfter="{until}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{until}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{now}" SessionIndex="_session1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="uid"><saml:AttributeValue>alice</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:2.5.4.42" FriendlyName="givenName"><saml:AttributeValue>Alice</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:2.5.4.11" FriendlyName="ou"><saml:AttributeValue>Research</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"#,
+        now = ts(now),
+        issuer = a.issuer,
+        name_id = a.name_id,
+        recipient = a.recipient,
+        until = ts(now + a.valid_for),
+        before = ts(now - 60),
+        audience = a.audience,
+    );
+    let key = SpKey::from_pkcs8_pem(a.key).unwrap();
+    let assertion = if a.sign_assertion { sign_enveloped(&assertion, "_a1", &key).unwrap() } else { assertion };
+    let response = format!(
+        r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0" IssueInstant="{now}" Destination="{ACS}"{irt}><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>{assertion}</samlp:Response>"#,
+        now = ts(now),
+        issuer = a.issuer,
+    );
+    if a.sign_assertion {
+        response
+    } else {
+        sign_enveloped(&response, "_r1", &key).unwrap()
+    }
+}
+
+/// The AuthnRequest keyedge redirected to: its XML (inflated) and the RelayState.
+fn authn_request(at_idp: &str) -> (String, String) {
+    assert!(at_idp.starts_with(SSO), "sent to the IdP's SSO service: {at_idp}");
+    let request = query_param(at_idp, "SAMLRequest").expect("SAMLRequest");
+    let xml = keyedge::core::broker::saml::inflate(&request).expect("deflated AuthnRequest");
+    (xml, query_param(at_idp, "RelayState").expect("RelayState"))
+}
+
+fn attribute<'a>(xml: &'a str, name: &str) -> &'a str {
+    let start = xml.find(&format!(" {name}=\"")).unwrap_or_else(|| panic!("{name} in {xml}")) + name.len() + 3;
+    &xml[start..start + xml[start..].find('"').unwrap()]
+}
+
+/// The IdP's POST to keyedge's ACS: cross-site, so without keyedge's `SameSite=Lax` cookies.
+fn post_to_acs(world: &World, xml: &str, relay_state: &str) -> http::Response<Vec<u8>> {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(xml);
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("SAMLResponse", encoded.as_str()), ("RelayState", relay_state)])
+        .finish();
+    let req = http::Request::post(ACS)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "https://idp.example.org")
+        .header("sec-fetch-site", "cross-site")
+        .body(body.into_bytes())
+        .unwrap();
+    world.send(req)
+}
+
+/// Starts a login at `corp` for the `app` client: the request keyedge sent and its RelayState.
+fn start(world: &World, browser: &mut Browser) -> (RpRequest, String, String) {
+    let rp = rp_request("app", APP_REDIRECT);
+    let at_idp = start_login_via(world, browser, &rp.query, "corp");
+    let (xml, relay) = authn_request(&at_idp);
+    (rp, xml, relay)
+}
+
+/// The IdP's post, then the browser following keyedge's 303 to the callback.
+fn answer(world: &World, browser: &mut Browser, xml: &str, relay: &str) -> http::Response<Vec<u8>> {
+    let posted = post_to_acs(world, xml, relay);
+    assert_eq!(posted.status(), 303, "the post is checked and handed back: {}", body(&posted));
+    browser.get(world, &location(&posted))
+}
+
+#[test]
+fn saml_sp_initiated_login_post_binding_issues_a_code_with_the_attributes() {
+    let world = saml_world("");
+    let mut browser = Browser::default();
+    let (rp, request, relay) = start(&world, &mut browser);
+    let id = attribute(&request, "ID").to_owned();
+    assert_eq!(attribute(&request, "Destination"), SSO);
+    assert_eq!(attribute(&request, "AssertionConsumerServiceURL"), ACS);
+    assert!(request.contains(&format!("<saml:Issuer>{ISSUER}</saml:Issuer>")), "{request}");
+    assert!(request.contains("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"), "{request}");
+    let xml = response_xml(&world, &Answer { in_response_to: Some(&id), ..Answer::default() });
+    let done = answer(&world, &mut browser, &xml, &relay);
+    let code = code_of(&done);
+    let tokens = json(&redeem(&world, &code, &rp.verifier));
+    let claims = id_claims(&tokens);
+    assert_eq!(claims["email"], "alice@example.org");
+    assert_eq!(claims["email_verified"], true, "trust_email");
+    assert_eq!(claims["given_name"], "Alice");
+    assert_eq!(claims["preferred_username"], "alice");
+    let user = user_of_link(&world, "corp", "alice@example.org").expect("the identity is linked by its NameID");
+    let record = world.kv(&keyedge::core::keys::user(&user)).unwrap();
+    assert!(record.contains("Research"), "the attribute importer took ou by its OID name: {record}");
+}
+
+#[test]
+fn saml_response_replayed_after_the_login_completes_nothing() {
+    let world = saml_world("");
+    let mut browser = Browser::default();
+    let (_, request, relay) = start(&world, &mut browser);
+    let xml = response_xml(&world, &Answer { in_response_to: Some(attribute(&request, "ID")), ..Answer::default() });
+    let posted = post_to_acs(&world, &xml, &relay);
+    let first = browser.get(&world, &location(&posted));
+    code_of(&first);
+    // The same sealed answer again, and the same response posted again.
+    let again = browser.get(&world, &location(&posted));
+    assert_eq!(again.status(), 400, "{}", body(&again));
+    let reposted = answer(&world, &mut browser, &xml, &relay);
+    assert_eq!(reposted.status(), 400, "{}", body(&reposted));
+}
+
+#[test]
+fn saml_response_carried_to_another_browser_is_refused() {
+    let world = saml_world("");
+    let mut victim = Browser::default();
+    let (_, request, relay) = start(&world, &mut victim);
+    let xml = response_xml(&world, &Answer { in_response_to: Some(attribute(&request, "ID")), ..Answer::default() });
+    let mut attacker = Browser::default();
+    let res = answer(&world, &mut attacker, &xml, &relay);
+    assert_eq!(res.status(), 400);
+    assert!(body(&res).contains("another browser"), "{}", body(&res));
+    assert!(user_of_link(&world, "corp", "alice@example.org").is_none());
+}
+
+#[test]
+fn saml_response_to_another_request_of_the_same_browser_is_refused() {
+    let world = saml_world("");
+    let mut browser = Browser::default();
+    let (_, first, _) = start(&world, &mut browser);
+    let (_, _, second_relay) = start(&world, &mut browser);
+    // The answer to the first request, delivered with the second login's RelayState.
+    let xml = response_xml(&world, &Answer { in_response_to: Some(attribute(&first, "ID")), ..Answer::default() });
+    let res = answer(&world, &mut browser, &xml, &second_relay);
+    assert_eq!(res.status(), 502, "{}", body(&res));
+    assert!(world.log.borrow().iter().any(|l| l.contains("InResponseTo")), "{:?}", world.log.borrow());
+    assert!(user_of_link(&world, "corp", "alice@example.org").is_none());
+}
+
+#[test]
+fn saml_unsolicited_response_is_refused() {
+    let world = saml_world("");
+    let mut browser = Browser::default();
+    let (_, _, relay) = start(&world, &mut browser);
+    let xml = response_xml(&world, &Answer::default());
+    let res = post_to_acs(&world, &xml, &relay);
+    assert_eq!(res.status(), 400, "{}", body(&res));
+    assert!(body(&res).contains("IdP-initiated"), "{}", body(&res));
+}
+
+#[test]
+fn saml_response_signed_by_another_key_writes_nothing() {
+    let world = saml_world("");
+    let mut browser = Browser::default();
+    let (_, request, relay) = start(&world, &mut browser);
+    let id = attribute(&request, "ID").to_owned();
+    for a in [
+        Answer { in_response_to: Some(&id), key: OTHER_KEY, ..Answer::default() },
+        Answer { in_response_to: Some(&id), key: OTHER_KEY, sign_assertion: false, ..Answer::default() },
+    ] {
+        let keys_before = world.store.keys().len();
+        let res = post_to_acs(&world, &response_xml(&world, &a), &relay);
+        assert_eq!(res.status(), 502, "{}", body(&res));
+        assert_eq!(world.store.keys().len(), keys_before, "nothing written");
+    }
+}
+
+#[test]
+fn saml_response_for_another_audience_recipient_issuer_or_expired_is_refused() {
+    let world = saml_world("");
+    let mut browser = Browser::default();
+    let (_, request, relay) = start(&world, &mut browser);
+    let id = attribute(&request, "ID").to_owned();
+    let irt = Some(id.as_str());
+    for (what, a) in [
+        ("audience", Answer { in_response_to: irt, audience: "https://other-sp.example", ..Answer::default() }),
+        ("recipient", Answer { in_response_to: irt, recipient: "https://other-sp.example/acs", ..Answer::default() }),
+        ("issuer", Answer { in_response_to: irt, issuer: "https://evil.example", ..Answer::default() }),
+        ("expired", Answer { in_response_to: irt, valid_for: -120, ..Answer::default() }),
+    ] {
+        let res = post_to_acs(&world, &response_xml(&world, &a), &relay);
+        assert_eq!(res.status(), 502, "{what}: {}", body(&res));
+    }
+}
+
+#[test]
+fn saml_response_signed_as_a_whole_is_accepted_unless_assertions_must_be_signed() {
+    for (options, accepted) in [("", true), ("want_assertions_signed = true", false)] {
+        let world = saml_world(options);
+        let mut browser = Browser::default();
+        let (_, request, relay) = start(&world, &mut browser);
+        let a = Answer { in_response_to: Some(attribute(&request, "ID")), sign_assertion: false, ..Answer::default() };
+        let posted = post_to_acs(&world, &response_xml(&world, &a), &relay);
+        assert_eq!(posted.status() == 303, accepted, "{options}: {}", body(&posted));
+    }
+}
+
+#[test]
+fn saml_descriptor_names_the_acs_the_certificate_and_the_nameid_format() {
+    let world = saml_world("want_authn_requests_signed = true\nsignature_algorithm = \"ECDSA_SHA256\"\nsp_signing_key_env = \"SAML_SP_KEY\"\nsp_certificate_env = \"SAML_SP_CERT\"");
+    let res = world.send(http::Request::get(format!("{ACS}/descriptor")).body(Vec::new()).unwrap());
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/samlmetadata+xml");
+    let xml = body(&res);
+    assert!(xml.contains(&format!("entityID=\"{ISSUER}\"")), "{xml}");
+    assert!(xml.contains(&format!("Location=\"{ACS}\"")), "{xml}");
+    assert!(xml.contains("AuthnRequestsSigned=\"true\""), "{xml}");
+    let cert_body: String = SP_CERT.lines().filter(|l| !l.starts_with("-----")).collect();
+    assert!(xml.contains(&cert_body), "the SP certificate: {xml}");
+    assert!(xml.contains("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"), "{xml}");
+    // keyedge's own parser reads it as well-formed SAML metadata.
+    assert!(keyedge::core::upstream::saml::xml::parse(&xml).is_ok());
+}
+
+#[test]
+fn saml_signed_redirect_request_carries_a_signature_over_the_query() {
+    let world = saml_world("want_authn_requests_signed = true\nsignature_algorithm = \"ECDSA_SHA256\"\nsp_signing_key_env = \"SAML_SP_KEY\"\nsp_certificate_env = \"SAML_SP_CERT\"");
+    let mut browser = Browser::default();
+    let rp = rp_request("app", APP_REDIRECT);
+    let at_idp = start_login_via(&world, &mut browser, &rp.query, "corp");
+    let query = url::Url::parse(&at_idp).unwrap().query().unwrap().to_owned();
+    assert!(query.contains("SigAlg=") && query.contains("Signature="), "{query}");
+    let sp = keyedge::core::upstream::saml::dsig::TrustedKey::from_certificate(SP_CERT).unwrap();
+    keyedge::core::upstream::saml::dsig::verify_redirect(&query, std::slice::from_ref(&sp)).expect("signed over the query");
+    let tampered = query.replacen("RelayState=", "RelayState=x", 1);
+    assert!(keyedge::core::upstream::saml::dsig::verify_redirect(&tampered, &[sp]).is_err());
+}
+
+#[test]
+fn saml_post_binding_request_is_an_auto_posted_form() {
+    let world = saml_world("post_binding_authn_request = true");
+    let mut browser = Browser::default();
+    let rp = rp_request("app", APP_REDIRECT);
+    let page = browser.get(&world, &format!("/broker/corp/login?{}", rp.query));
+    assert_eq!(page.status(), 200, "{}", body(&page));
+    let html = body(&page);
+    let (action, fields) = forms(&html).into_iter().next().expect("a form");
+    assert_eq!(action, SSO);
+    let request = fields.iter().find(|(k, _)| k == "SAMLRequest").expect("SAMLRequest").1.clone();
+    let xml = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(request).unwrap()).unwrap();
+    assert!(xml.contains("<samlp:AuthnRequest"), "{xml}");
+    assert!(fields.iter().any(|(k, _)| k == "RelayState"));
+    assert!(page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("form-action https://idp.example.org"));
+}
+
+#[test]
+fn saml_configuration_refuses_unsigned_responses_and_incomplete_settings() {
+    let load = |options: &str| {
+        let text = ConfigBuilder::new().extra(&corp(options)).build();
+        keyedge::core::config::Config::load(&text, &saml_secrets).map(|_| ()).map_err(|e| e.to_string())
+    };
+    assert!(load("").is_ok());
+    let e = load("validate_signature = false").unwrap_err();
+    assert!(e.contains("validate_signature"), "{e}");
+    let e = load("want_authn_requests_signed = true").unwrap_err();
+    assert!(e.contains("sp_signing_key_env"), "{e}");
+    let e = load("want_authn_requests_signed = true\nsp_signing_key_env = \"SAML_SP_KEY\"\nsp_certificate_env = \"SAML_SP_CERT\"").unwrap_err();
+    assert!(e.contains("signature_algorithm"), "RSA_SHA256 is the default, the key is P-256: {e}");
+    let e = load("store_tokens = true").unwrap_err();
+    assert!(e.contains("store_tokens"), "{e}");
+    let e = load("client_id = \"x\"").unwrap_err();
+    assert!(e.contains("client_id"), "{e}");
+}
