@@ -21,9 +21,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { USERS, profileFields } from './saml-idp-npm.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const abs = (p) => resolve(ROOT, p);
+const PASSWORDS = { alice: 'alicepass', bob: 'bobpass' };
 
 const SP = {
   entityId: 'http://localhost:8787',
@@ -47,6 +49,19 @@ const IDPS = {
         `${base}/saml2/idp/SSOService.php?spentityid=${encodeURIComponent(sp)}&RelayState=${encodeURIComponent(relay)}`,
       cert: join(dir, 'cert/idp.pem'),
       spXml: join(dir, 'sp.xml'),
+      passwords: true,
+      ssoSession: true,
+      nameIdFormats: true,
+      idpInitiatedRelayState: 'relay-unsolicited',
+      // POST username, password and the hidden AuthState to module.php/core/loginuserpass.php.
+      async login(browser, page, user, password = PASSWORDS[user]) {
+        const form = parseForm(page.text, page.url); // <form action="?" method="post" name="f">
+        assert.ok(form && 'username' in form.fields && 'password' in form.fields, `expected the login form at ${page.url}`);
+        const hidden = Object.fromEntries(Object.entries(form.fields).filter(([k]) => k !== 'username' && k !== 'password'));
+        console.log(`  login form: ${form.method} ${form.action.split('?')[0]} fields ${Object.keys(form.fields).join(', ')}`);
+        return browser.go(form.action, { ...hidden, username: user, password });
+      },
+      loginFormShown: (page) => /name="password"/.test(page.text),
     };
   },
   npm: () => {
@@ -57,12 +72,28 @@ const IDPS = {
       name: 'npm',
       entityId: `${base}/metadata`,
       metadataUrl: `${base}/metadata`,
-      sso: `${base}/sso`,
-      slo: `${base}/slo`,
-      idpInitiated: (sp, relay) =>
-        `${base}/sso?spentityid=${encodeURIComponent(sp)}&RelayState=${encodeURIComponent(relay)}`,
+      sso: `${base}/saml/sso`,
+      slo: `${base}/saml/slo`,
+      // No AuthnRequest: the user form, then an unsolicited Response (RelayState only from --relayState).
+      idpInitiated: () => `${base}/saml/sso`,
       cert: join(dir, 'cert/idp.pem'),
       spXml: join(dir, 'sp.xml'),
+      passwords: false,
+      ssoSession: false,
+      postsToRequestedAcs: true,
+      idpInitiatedRelayState: '', // an empty RelayState field
+      // No password: POST the user's NameID and attributes, with the hidden _authnRequest, to /signin.
+      async login(browser, page, user) {
+        const form = parseForm(page.text, page.url, (tag) => /action="\/signin"/.test(tag));
+        assert.ok(form && 'userName' in form.fields, `expected saml-idp's user form at ${page.url}`);
+        const hidden = form.fields._authnRequest ? { _authnRequest: form.fields._authnRequest } : {};
+        console.log(`  user form: ${form.method} ${form.action} fields ${Object.keys(form.fields).join(', ')}`);
+        return browser.go(form.action, { ...profileFields(USERS[user]), ...hidden });
+      },
+      loginFormShown: (page) => /action="\/signin"/.test(page.text),
+      async importSp() {
+        execFileSync(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'saml-idp-npm.mjs'), 'start'], { stdio: 'pipe' });
+      },
     };
   },
 };
@@ -133,14 +164,16 @@ function attr(tag, name) {
   return m ? decodeEntities(m[2] ?? m[3]) : undefined;
 }
 
-// The first <form> of a page: its action and every named <input>.
-function parseForm(html, baseUrl) {
-  const f = html.match(/<form\b[^>]*>/i);
+// The first <form> of a page (or the first its tag matches `pick`): its action and named <input>s.
+function parseForm(html, baseUrl, pick = () => true) {
+  const f = [...html.matchAll(/<form\b[^>]*>/gi)].find((m) => pick(m[0]));
   if (!f) return null;
   const action = new URL(attr(f[0], 'action') ?? baseUrl, baseUrl).toString();
   const method = (attr(f[0], 'method') || 'GET').toUpperCase();
+  const end = html.indexOf('</form>', f.index);
+  const body = html.slice(f.index, end < 0 ? undefined : end);
   const fields = {};
-  for (const m of html.matchAll(/<input\b[^>]*>/gi)) {
+  for (const m of body.matchAll(/<input\b[^>]*>/gi)) {
     const name = attr(m[0], 'name');
     if (name) fields[name] = attr(m[0], 'value') ?? '';
   }
@@ -151,20 +184,22 @@ function parseForm(html, baseUrl) {
 const newId = () => '_' + randomBytes(20).toString('hex');
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
-function spMetadata() {
+function spMetadata(nameIdFormat = SP.nameIdFormat) {
   return `<?xml version="1.0"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="${SP.entityId}">
   <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
     <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${SP.slo}"/>
-    <md:NameIDFormat>${SP.nameIdFormat}</md:NameIDFormat>
+    <md:NameIDFormat>${nameIdFormat}</md:NameIDFormat>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${SP.acs}" index="0" isDefault="true"/>
   </md:SPSSODescriptor>
 </md:EntityDescriptor>
 `;
 }
 
-function authnRequest(idp, id, issuer = SP.entityId) {
-  return `<samlp:AuthnRequest xmlns:samlp="${NS.samlp}" xmlns:saml="${NS.saml}" ID="${id}" Version="2.0" IssueInstant="${now()}" Destination="${idp.sso}" AssertionConsumerServiceURL="${SP.acs}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>${issuer}</saml:Issuer><samlp:NameIDPolicy Format="${SP.nameIdFormat}" AllowCreate="true"/></samlp:AuthnRequest>`;
+function authnRequest(idp, id, issuer = SP.entityId, { acs = SP.acs, nameIdFormat = SP.nameIdFormat, forceAuthn = false } = {}) {
+  const policy = nameIdFormat ? `<samlp:NameIDPolicy Format="${nameIdFormat}" AllowCreate="true"/>` : '';
+  const force = forceAuthn ? ' ForceAuthn="true"' : '';
+  return `<samlp:AuthnRequest xmlns:samlp="${NS.samlp}" xmlns:saml="${NS.saml}" ID="${id}" Version="2.0" IssueInstant="${now()}" Destination="${idp.sso}" AssertionConsumerServiceURL="${acs}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"${force}><saml:Issuer>${issuer}</saml:Issuer>${policy}</samlp:AuthnRequest>`;
 }
 
 function logoutRequest(idp, id, nameId, sessionIndex) {
@@ -231,7 +266,7 @@ function summarize(xml) {
 }
 
 // xmlsec1, trusting only the IdP's certificate, starting at the given Signature element.
-function xmlsecVerify(xml, certPem, xpath) {
+function xmlsecVerify(xml, certPem, xpath, extraIdElement) {
   const dir = mkdtempSync(join(tmpdir(), 'saml-smoke-'));
   try {
     const f = join(dir, 'response.xml');
@@ -239,6 +274,7 @@ function xmlsecVerify(xml, certPem, xpath) {
     execFileSync('xmlsec1', [
       '--verify', '--pubkey-cert-pem', certPem, '--enabled-key-data', 'rsa,x509',
       '--id-attr:ID', `${NS.samlp}:Response`, '--id-attr:ID', `${NS.saml}:Assertion`,
+      ...(extraIdElement ? ['--id-attr:ID', `${NS.samlp}:${extraIdElement}`] : []),
       '--node-xpath', xpath, f,
     ], { stdio: 'pipe' });
     return true;
@@ -311,16 +347,9 @@ function report(label, idp, form, xml, expect) {
   return s;
 }
 
-async function login(browser, page, user, pass) {
-  const form = parseForm(page.text, page.url);
-  assert.ok(form && 'username' in form.fields && 'password' in form.fields, `expected the login form at ${page.url}`);
-  const hidden = Object.fromEntries(Object.entries(form.fields).filter(([k]) => k !== 'username' && k !== 'password'));
-  console.log(`  login form: ${form.method} ${form.action.split('?')[0]} fields ${Object.keys(form.fields).join(', ')}`);
-  return browser.go(form.action, { ...hidden, username: user, password: pass });
-}
-
 async function smoke(idp) {
   writeFileSync(idp.spXml, spMetadata());
+  if (idp.importSp) await idp.importSp();
   const meta = await (await fetch(idp.metadataUrl)).text();
   assert.match(meta, /IDPSSODescriptor/, 'IdP metadata');
   console.log(`\n[${idp.name}] metadata ${idp.metadataUrl}; wrote SP metadata to ${idp.spXml}`);
@@ -330,21 +359,31 @@ async function smoke(idp) {
     const b = new Browser();
     const id = newId();
     const relay = 'relay-redirect-' + randomBytes(4).toString('hex');
-    const page = await b.go(`${idp.sso}?${redirectQuery('SAMLRequest', authnRequest(idp, id), relay)}`);
-    const wrong = await login(b, page, 'alice', 'wrong');
-    assert.ok(!/SAMLResponse/.test(wrong.text) && /name="password"/.test(wrong.text), 'wrong password shows the form again');
-    console.log(`  wrong password: HTTP ${wrong.status}, the login form again`);
-    const done = await login(b, wrong, 'alice', 'alicepass');
+    let page = await b.go(`${idp.sso}?${redirectQuery('SAMLRequest', authnRequest(idp, id), relay)}`);
+    if (idp.passwords) {
+      page = await idp.login(b, page, 'alice', 'wrong');
+      assert.ok(!/SAMLResponse/.test(page.text) && idp.loginFormShown(page), 'wrong password shows the form again');
+      console.log(`  wrong password: HTTP ${page.status}, the login form again`);
+    }
+    const done = await idp.login(b, page, 'alice');
     const { form, xml } = responseFromPage(done);
     console.log(`  pages: ${b.pages.join(' | ')}`);
     const s = report('SP-initiated, AuthnRequest by HTTP-Redirect, alice', idp, form, xml, { inResponseTo: id, relayState: relay, mail: 'alice@example.org' });
 
-    // A second AuthnRequest in the same browser: single sign-on, no form.
+    // A second AuthnRequest in the same browser.
     const id2 = newId();
     const again = await b.go(`${idp.sso}?${redirectQuery('SAMLRequest', authnRequest(idp, id2), 'r2')}`);
-    const r2 = responseFromPage(again);
-    assert.equal(summarize(r2.xml).inResponseTo, id2);
-    console.log('  second AuthnRequest in the same browser: answered at once (SSO session), no login form');
+    if (idp.ssoSession) {
+      const r2 = responseFromPage(again);
+      assert.equal(summarize(r2.xml).inResponseTo, id2);
+      console.log('  second AuthnRequest in the same browser: answered at once (SSO session), no login form');
+      const forced = await b.go(`${idp.sso}?${redirectQuery('SAMLRequest', authnRequest(idp, newId(), SP.entityId, { forceAuthn: true }), 'r2f')}`);
+      assert.ok(idp.loginFormShown(forced) && !/SAMLResponse/.test(forced.text), 'ForceAuthn asks for the password again');
+      console.log('  ForceAuthn="true" in the same browser: the login form again');
+    } else {
+      assert.ok(idp.loginFormShown(again) && !/SAMLResponse/.test(again.text));
+      console.log('  second AuthnRequest in the same browser: the user form again (no SSO session)');
+    }
 
     // 4. SP-initiated logout by HTTP-Redirect.
     const lid = newId();
@@ -373,6 +412,12 @@ async function smoke(idp) {
       assert.ok(f && f.fields.SAMLResponse, `expected a LogoutResponse, got HTTP ${out.status}: ${out.text.slice(0, 300)}`);
       const xmlOut = Buffer.from(f.fields.SAMLResponse, 'base64').toString('utf8');
       lr = { binding: 'HTTP-POST', to: f.action, xml: xmlOut, root: xmlOut.match(/<(?:[\w-]+:)?LogoutResponse\b[^>]*>/)[0], relay: f.fields.RelayState };
+      if (/<(?:[\w-]+:)?Signature\b/.test(xmlOut)) {
+        const xp = "/*[local-name()='LogoutResponse']/*[local-name()='Signature']";
+        lr.xmlSignatureValid = xmlsecVerify(xmlOut, idp.cert, xp, 'LogoutResponse');
+        assert.ok(lr.xmlSignatureValid, 'LogoutResponse signature must verify with xmlsec1');
+        assert.ok(!xmlsecVerify(xmlOut.replace('status:Success', 'status:Requester'), idp.cert, xp, 'LogoutResponse'), 'tampered LogoutResponse must fail');
+      }
     }
     const status = attr(el(lr.xml, 'StatusCode').tag, 'Value');
     assert.equal(attr(lr.root, 'InResponseTo'), lid);
@@ -380,10 +425,10 @@ async function smoke(idp) {
     assert.equal(lr.to, SP.slo);
     console.log(`\n[${idp.name}] SP-initiated logout, LogoutRequest by HTTP-Redirect`);
     console.log(`  answer: ${lr.binding} to ${lr.to}; LogoutResponse InResponseTo=${attr(lr.root, 'InResponseTo')} Status=${status.split(':').pop()} RelayState=${JSON.stringify(lr.relay)}`);
-    console.log(`  LogoutResponse signature: ${lr.signature ? `query signature ${lr.sigAlg.split('#')[1]}, valid=${lr.signatureValid}, altered query refused=${lr.tamperedRefused}` : /<(?:[\w-]+:)?Signature\b/.test(lr.xml) ? 'enveloped XML signature' : 'unsigned'}`);
+    console.log(`  LogoutResponse signature: ${lr.signature ? `query signature ${lr.sigAlg.split('#')[1]}, valid=${lr.signatureValid}, altered query refused=${lr.tamperedRefused}` : lr.xmlSignatureValid ? `enveloped XML signature, valid with xmlsec1, tampered copy refused` : 'unsigned'}`);
     const after = await b.go(`${idp.sso}?${redirectQuery('SAMLRequest', authnRequest(idp, newId()), 'r3')}`);
-    assert.ok(/name="password"/.test(after.text) && !/SAMLResponse/.test(after.text), 'after logout the IdP asks for the password again');
-    console.log('  after logout a new AuthnRequest shows the login form again (IdP session ended)');
+    assert.ok(idp.loginFormShown(after) && !/SAMLResponse/.test(after.text), 'after logout the IdP asks for the password again');
+    console.log(`  after logout a new AuthnRequest shows the login form again${idp.ssoSession ? ' (IdP session ended)' : ' (as always: no SSO session)'}`);
   }
 
   // 2. POST binding, bob.
@@ -392,7 +437,7 @@ async function smoke(idp) {
     const id = newId();
     const relay = 'relay-post-' + randomBytes(4).toString('hex');
     const page = await b.go(idp.sso, { SAMLRequest: Buffer.from(authnRequest(idp, id)).toString('base64'), RelayState: relay });
-    const done = await login(b, page, 'bob', 'bobpass');
+    const done = await idp.login(b, page, 'bob');
     const { form, xml } = responseFromPage(done);
     console.log(`  pages: ${b.pages.join(' | ')}`);
     report('SP-initiated, AuthnRequest by HTTP-POST, bob', idp, form, xml, { inResponseTo: id, relayState: relay, mail: 'bob@example.org' });
@@ -402,20 +447,68 @@ async function smoke(idp) {
   {
     const b = new Browser();
     const page = await b.go(idp.idpInitiated(SP.entityId, 'relay-unsolicited'));
-    const done = await login(b, page, 'alice', 'alicepass');
+    const done = await idp.login(b, page, 'alice');
     const { form, xml } = responseFromPage(done);
     console.log(`  pages: ${b.pages.join(' | ')}`);
-    report('IdP-initiated (unsolicited), alice', idp, form, xml, { inResponseTo: undefined, relayState: 'relay-unsolicited', mail: 'alice@example.org' });
+    report('IdP-initiated (unsolicited), alice', idp, form, xml, { inResponseTo: undefined, relayState: idp.idpInitiatedRelayState, mail: 'alice@example.org' });
   }
 
   // 5. An SP the IdP does not know.
   {
     const b = new Browser();
-    const page = await b.go(`${idp.sso}?${redirectQuery('SAMLRequest', authnRequest(idp, newId(), 'http://unknown.example'), 'x')}`);
+    const uid = newId();
+    const page = await b.go(`${idp.sso}?${redirectQuery('SAMLRequest', authnRequest(idp, uid, 'http://unknown.example'), 'x')}`);
     assert.ok(!/SAMLResponse/.test(page.text), 'no Response for an unknown SP');
+    if (idp.loginFormShown(page)) {
+      const done = await idp.login(b, page, 'alice');
+      const r = summarize(responseFromPage(done).xml);
+      console.log(`\n[${idp.name}] AuthnRequest from an unknown SP: not checked; the user form, then a Response to ${r.destination} for Audience ${r.audience} with InResponseTo=${r.inResponseTo === uid ? "the unknown SP's request" : r.inResponseTo}`);
+    } else {
     const title = (page.text.match(/<h1[^>]*>([\s\S]*?)<\/h1>/i)?.[1] ?? page.text.match(/<title>([\s\S]*?)<\/title>/i)?.[1] ?? '').replace(/<[^>]*>/g, '').replace(/\s+/g, ' ').trim();
     const detail = page.text.match(/(Unable to locate metadata[^<]*|MetadataNotFound[^<]*|unknown[^<]{0,120})/i)?.[1] ?? '';
     console.log(`\n[${idp.name}] AuthnRequest from an unknown SP: HTTP ${page.status}, no Response; page: "${title}"${detail ? ` — "${decodeEntities(decodeEntities(detail)).replace(/\s+/g, ' ').trim().slice(0, 160)}"` : ''}`);
+    }
+  }
+
+  // 6. An AuthnRequest naming an ACS URL that is not in the SP's metadata.
+  {
+    const b = new Browser();
+    const id = newId();
+    const page = await b.go(`${idp.sso}?${redirectQuery('SAMLRequest', authnRequest(idp, id, SP.entityId, { acs: 'http://evil.example/acs' }), 'x')}`);
+    if (idp.loginFormShown(page)) {
+      const done = await idp.login(b, page, 'alice');
+      const { form, xml } = responseFromPage(done);
+      const r = summarize(xml);
+      // SimpleSAMLphp posts to the registered ACS. saml-idp (even with --disableRequestAcsUrl) posts
+      // the form to the AuthnRequest's URL, with Destination/Recipient still the registered ACS.
+      assert.equal(form.action, idp.postsToRequestedAcs ? 'http://evil.example/acs' : SP.acs);
+      assert.equal(r.destination, SP.acs);
+      console.log(`\n[${idp.name}] AuthnRequest with an unregistered ACS URL: not refused; the form posts to ${form.action}, Destination=${r.destination} Recipient=${r.recipient}`);
+    } else {
+      console.log(`\n[${idp.name}] AuthnRequest with an unregistered ACS URL: refused, HTTP ${page.status}`);
+    }
+  }
+
+  // 7. Which NameID format is used (SimpleSAMLphp: per SP metadata and NameIDPolicy).
+  if (idp.nameIdFormats) {
+    const P = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
+    const T = 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient';
+    const U = 'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified';
+    const seen = [];
+    for (const [meta, policy, want] of [[P, null, P], [P, T, T], [SP.nameIdFormat, null, SP.nameIdFormat], [U, null, U], [SP.nameIdFormat, P, P]]) {
+      writeFileSync(idp.spXml, spMetadata(meta));
+      const b = new Browser();
+      const id = newId();
+      const page = await b.go(`${idp.sso}?${redirectQuery('SAMLRequest', authnRequest(idp, id, SP.entityId, { nameIdFormat: policy }), 'x')}`);
+      const form = parseForm(page.text, page.url);
+      const done = await b.go(form.action, { ...form.fields, username: 'alice', password: 'alicepass' });
+      const { xml } = responseFromPage(done);
+      const n = summarize(xml).nameId;
+      assert.equal(n.format, want);
+      seen.push(`metadata ${meta.split(':').pop()} + NameIDPolicy ${policy ? policy.split(':').pop() : '(none)'} -> ${n.format.split(':').pop()} "${n.value}"`);
+    }
+    writeFileSync(idp.spXml, spMetadata());
+    console.log(`\n[${idp.name}] NameID formats:\n  ${seen.join('\n  ')}`);
   }
 }
 
