@@ -112,6 +112,9 @@ write_config() {
         ['type' => 'flatfile'],
         $source,
     ],
+    // Where initSLO.php/SSO may send the browser afterwards (a RelayState that is a URL):
+    // keyedge under wrangler dev. Other RelayStates are opaque and not checked.
+    'trusted.url.domains' => ['localhost', 'localhost:8787', '127.0.0.1', '127.0.0.1:8787'],
     'language.default' => 'en',
     'language.available' => ['en'],
 ];

@@ -14,7 +14,7 @@
 // Each Response is checked with `xmlsec1 --verify` (Response and Assertion signature, against
 // the IdP certificate only) and a tampered copy must fail the same check.
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { randomBytes, X509Certificate, createVerify } from 'node:crypto';
+import { randomBytes, X509Certificate, createVerify, createSign } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,6 +52,7 @@ const IDPS = {
       passwords: true,
       ssoSession: true,
       nameIdFormats: true,
+      initSlo: (relay) => `${base}/saml2/idp/initSLO.php?RelayState=${encodeURIComponent(relay)}`,
       idpInitiatedRelayState: 'relay-unsolicited',
       // POST username, password and the hidden AuthState to module.php/core/loginuserpass.php.
       async login(browser, page, user, password = PASSWORDS[user]) {
@@ -184,10 +185,13 @@ function parseForm(html, baseUrl, pick = () => true) {
 const newId = () => '_' + randomBytes(20).toString('hex');
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
-function spMetadata(nameIdFormat = SP.nameIdFormat) {
+function spMetadata(nameIdFormat = SP.nameIdFormat, { signingCertB64, wantAssertionsSigned = true } = {}) {
+  const key = signingCertB64
+    ? `\n    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>${signingCertB64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`
+    : '';
   return `<?xml version="1.0"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="${SP.entityId}">
-  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+  <md:SPSSODescriptor AuthnRequestsSigned="${!!signingCertB64}" WantAssertionsSigned="${wantAssertionsSigned}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">${key}
     <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="${SP.slo}"/>
     <md:NameIDFormat>${nameIdFormat}</md:NameIDFormat>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${SP.acs}" index="0" isDefault="true"/>
@@ -509,6 +513,77 @@ async function smoke(idp) {
     }
     writeFileSync(idp.spXml, spMetadata());
     console.log(`\n[${idp.name}] NameID formats:\n  ${seen.join('\n  ')}`);
+  }
+
+  // 8. What the SP metadata's AuthnRequestsSigned and WantAssertionsSigned do (SimpleSAMLphp).
+  if (idp.nameIdFormats) {
+    const dir = mkdtempSync(join(tmpdir(), 'saml-sp-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-sha256', '-nodes', '-subj', '/CN=sp', '-keyout', join(dir, 'sp.key'), '-out', join(dir, 'sp.pem')], { stdio: 'pipe' });
+    const spKey = readFileSync(join(dir, 'sp.key'));
+    const certB64 = readFileSync(join(dir, 'sp.pem'), 'utf8').replace(/-----[^-]+-----|\s/g, '');
+    rmSync(dir, { recursive: true, force: true });
+    writeFileSync(idp.spXml, spMetadata(SP.nameIdFormat, { signingCertB64: certB64 }));
+    // The Redirect binding's signature: over `SAMLRequest=..&RelayState=..&SigAlg=..` exactly as sent.
+    const signedQuery = (xml, relay, tamper = false) => {
+      const q = `${redirectQuery('SAMLRequest', xml, relay)}&SigAlg=${encodeURIComponent('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256')}`;
+      // tamper: the signature is over another RelayState than the one sent.
+      const over = tamper ? q.replace(`RelayState=${relay}`, `RelayState=${relay}-other`) : q;
+      const sig = createSign('RSA-SHA256').update(over).sign(spKey).toString('base64');
+      return `${q}&Signature=${encodeURIComponent(sig)}`;
+    };
+    const outcome = async (query) => {
+      const b = new Browser();
+      const page = await b.go(`${idp.sso}?${query}`);
+      if (idp.loginFormShown(page)) return { ok: true, b, page };
+      const title = (page.text.match(/<h1[^>]*>([\s\S]*?)<\/h1>/i)?.[1] ?? '').replace(/<[^>]*>/g, '').replace(/\s+/g, ' ').trim();
+      return { ok: false, text: `HTTP ${page.status} "${title}"` };
+    };
+    const unsigned = await outcome(redirectQuery('SAMLRequest', authnRequest(idp, newId()), 'x'));
+    const tampered = await outcome(signedQuery(authnRequest(idp, newId()), 'x', true));
+    const signed = await outcome(signedQuery(authnRequest(idp, newId()), 'x'));
+    assert.ok(!unsigned.ok && !tampered.ok && signed.ok);
+    console.log(`\n[${idp.name}] SP metadata AuthnRequestsSigned="true" with a signing certificate:`);
+    console.log(`  unsigned Redirect AuthnRequest: refused, ${unsigned.text}`);
+    console.log(`  Redirect AuthnRequest with a wrong signature: refused, ${tampered.text}`);
+    console.log('  Redirect AuthnRequest signed (RSA-SHA256 over the query string): the login form');
+
+    writeFileSync(idp.spXml, spMetadata(SP.nameIdFormat, { wantAssertionsSigned: false }));
+    const b = new Browser();
+    const page = await b.go(`${idp.sso}?${redirectQuery('SAMLRequest', authnRequest(idp, newId()), 'x')}`);
+    const s = summarize(responseFromPage(await idp.login(b, page, 'alice')).xml);
+    assert.ok(s.responseSignature && !s.assertionSignature);
+    console.log(`  SP metadata WantAssertionsSigned="false": the Assertion is NOT signed (the SP's metadata overrides the IdP's saml20.sign.assertion); the Response still is`);
+    writeFileSync(idp.spXml, spMetadata());
+  }
+
+  // 9. IdP-initiated logout (SimpleSAMLphp's saml2/idp/initSLO.php): a LogoutRequest to the SP.
+  if (idp.initSlo) {
+    const b = new Browser();
+    const page = await b.go(`${idp.sso}?${redirectQuery('SAMLRequest', authnRequest(idp, newId()), 'x')}`);
+    const s = summarize(responseFromPage(await idp.login(b, page, 'alice')).xml);
+    const out = await b.go(idp.initSlo('http://localhost:8787/after-logout'));
+    assert.ok(out.location, `expected a redirect to the SP's SLO, got HTTP ${out.status}`);
+    const u = new URL(out.location);
+    const q = new URLSearchParams(u.search);
+    const xml = inflateRawSync(Buffer.from(q.get('SAMLRequest'), 'base64')).toString('utf8');
+    const root = xml.match(/<(?:[\w-]+:)?LogoutRequest\b[^>]*>/)[0];
+    const nameId = el(xml, 'NameID');
+    assert.equal(decodeEntities(nameId.inner), s.nameId.value);
+    assert.equal(el(xml, 'SessionIndex').inner, s.sessionIndex);
+    const raw = u.search.slice(1);
+    const part = (k) => raw.split('&').find((p) => p.startsWith(k + '='));
+    const signed = ['SAMLRequest', 'RelayState', 'SigAlg'].map(part).filter(Boolean).join('&');
+    const valid = q.get('Signature') && createVerify('RSA-SHA256').update(signed).verify(new X509Certificate(readFileSync(idp.cert)).publicKey, Buffer.from(q.get('Signature'), 'base64'));
+    assert.ok(valid, 'LogoutRequest query signature');
+    console.log(`\n[${idp.name}] IdP-initiated logout (${idp.initSlo('…').split('?')[0]}):`);
+    console.log(`  HTTP-Redirect to ${u.origin}${u.pathname} with SAMLRequest (LogoutRequest Destination=${attr(root, 'Destination')}, NameID=${decodeEntities(nameId.inner)} Format=${attr(nameId.tag, 'Format')?.split(':').pop()}, SessionIndex=the Response's), RelayState=${JSON.stringify(q.get('RelayState'))}, SigAlg=${q.get('SigAlg')?.split('#')[1]}, signature valid`);
+    // The SP answers with a LogoutResponse to the IdP's SLO; the IdP then sends the browser to RelayState.
+    const resp = `<samlp:LogoutResponse xmlns:samlp="${NS.samlp}" xmlns:saml="${NS.saml}" ID="${newId()}" Version="2.0" IssueInstant="${now()}" Destination="${idp.slo}" InResponseTo="${attr(root, 'ID')}"><saml:Issuer>${SP.entityId}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:LogoutResponse>`;
+    const end = await b.go(`${idp.slo}?${redirectQuery('SAMLResponse', resp, q.get('RelayState') ?? undefined)}`);
+    console.log(`  the SP's unsigned LogoutResponse back to the SLO: ${end.location ? `redirect to ${end.location}` : `HTTP ${end.status} "${(end.text.match(/<h1[^>]*>([\s\S]*?)<\/h1>/i)?.[1] ?? end.text.match(/<title>([\s\S]*?)<\/title>/i)?.[1] ?? '').replace(/<[^>]*>/g, '').replace(/\s+/g, ' ').trim()}"`}`);
+    const after = await b.go(`${idp.sso}?${redirectQuery('SAMLRequest', authnRequest(idp, newId()), 'x')}`);
+    assert.ok(idp.loginFormShown(after), 'after IdP-initiated logout the IdP asks for the password again');
+    console.log('  afterwards a new AuthnRequest shows the login form (IdP session ended)');
   }
 }
 
