@@ -17,12 +17,12 @@ export WRANGLER_SEND_METRICS := false
 DEV_CONFIG ?= dev/keyedge.dev.toml
 
 # .dev.vars is phony: dev/dev-vars.mjs adds entries that newer versions need and keeps the rest.
-.PHONY: dev test fuzz soak bench size profile tools node-tools rust-tools browser worker worker-realm build unit lint e2e clean .dev.vars check deploy
+.PHONY: dev test fuzz soak bench size profile tools node-tools rust-tools browser saml-idps worker worker-realm build unit lint e2e clean .dev.vars check deploy
 
-dev: tools .dev.vars
+dev: tools saml-idps .dev.vars
 	@KEYEDGE_CONFIG=$(DEV_CONFIG) bash dev/run.sh
 
-test: tools browser .dev.vars
+test: tools browser saml-idps .dev.vars
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	bash dev/check-imports.sh
@@ -112,6 +112,11 @@ node-tools: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
+
+# The loopback SAML IdPs of `make dev` and the end-to-end tests (dev/saml-idp/): SimpleSAMLphp
+# and PHP from Debian, xmlsec1; nothing is done when they are installed.
+saml-idps:
+	@bash dev/saml-idp/install.sh
 
 # Debian's Chromium for the browser test (playwright-core drives it; nothing is downloaded).
 browser:

@@ -20,13 +20,27 @@ PARTNER=$!
 # The social login presets (GitHub, Google, …) each log in through a local stand-in.
 STANDINS_PORT=$STANDINS_PORT node dev/social-standins.mjs &
 STANDINS=$!
-trap 'kill $IDP $PARTNER $STANDINS 2>/dev/null || true' EXIT
+# The SAML IdP (SimpleSAMLphp on port 8082) imports keyedge's SP descriptor
+# (/broker/corp/endpoint/descriptor) into its sp.xml once keyedge answers.
+dev/saml-idp/simplesamlphp.sh start >/dev/null
+node -e '
+  const url = process.argv[1];
+  const tryOnce = async (n) => {
+    try {
+      const r = await fetch(url);
+      if (r.ok) return require("fs").writeFileSync("build/saml-idp/sp.xml", await r.text());
+    } catch {}
+    if (n > 0) setTimeout(() => tryOnce(n - 1), 1000);
+  };
+  tryOnce(180);' "http://localhost:$PORT/broker/corp/endpoint/descriptor" &
+trap 'kill $IDP $PARTNER $STANDINS 2>/dev/null || true; dev/saml-idp/simplesamlphp.sh stop >/dev/null 2>&1 || true' EXIT
 cat <<MSG
 
   keyedge is starting at http://localhost:$PORT/
   Open it, click "Sign in", choose "Demo IdP" (or "Partner IdP") and sign in as
       alice / wonderland     (or bob / builder)
   On the account page, "Link Partner IdP" links the second upstream account.
+  "Corp SSO (SAML)" signs in at SimpleSAMLphp (port 8082) as alice / alicepass (or bob / bobpass).
   The GitHub, Google, … buttons go to local stand-ins of those providers
   (dev/social-standins.mjs on port $STANDINS_PORT): pick a test user or "Deny" there.
   The example site (examples/static-site) is behind keyedge's gate: / is public,

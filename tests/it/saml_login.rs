@@ -314,7 +314,8 @@ fn saml_signed_redirect_request_carries_a_signature_over_the_query() {
     let query = url::Url::parse(&at_idp).unwrap().query().unwrap().to_owned();
     assert!(query.contains("SigAlg=") && query.contains("Signature="), "{query}");
     let sp = keyedge::core::upstream::saml::dsig::TrustedKey::from_certificate(SP_CERT).unwrap();
-    keyedge::core::upstream::saml::dsig::verify_redirect(&query, std::slice::from_ref(&sp)).expect("signed over the query");
+    keyedge::core::upstream::saml::dsig::verify_redirect(&query, std::slice::from_ref(&sp))
+        .expect("signed over the query");
     let tampered = query.replacen("RelayState=", "RelayState=x", 1);
     assert!(keyedge::core::upstream::saml::dsig::verify_redirect(&tampered, &[sp]).is_err());
 }

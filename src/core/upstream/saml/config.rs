@@ -261,14 +261,17 @@ pub(crate) fn provider(options: KindOptions, secrets: &Secrets) -> Result<SamlPr
     let sp_certificate = match &p.sp_certificate_env {
         Some(name) => {
             let pem = secrets.need(at("sp_certificate_env"), name)?;
-            Some(certificate_der_base64(pem.expose()).map_err(|m| err(at("sp_certificate_env"), m))?)
+            let pem = pem.expose().replace("\\n", "\n");
+            Some(certificate_der_base64(&pem).map_err(|m| err(at("sp_certificate_env"), m))?)
         }
         None => None,
     };
     let key = match &p.sp_signing_key_env {
         Some(name) => {
             let pem = secrets.need(at("sp_signing_key_env"), name)?;
-            Some(SpKey::from_pkcs8_pem(pem.expose()).map_err(|e| err(at("sp_signing_key_env"), e.to_string()))?)
+            // A PEM in a secret may have its newlines written `\n` (as in .dev.vars).
+            let pem = pem.expose().replace("\\n", "\n");
+            Some(SpKey::from_pkcs8_pem(&pem).map_err(|e| err(at("sp_signing_key_env"), e.to_string()))?)
         }
         None => None,
     };
@@ -363,10 +366,8 @@ pub(crate) fn provider(options: KindOptions, secrets: &Secrets) -> Result<SamlPr
 /// or bare base64 DER, as the base64 of its DER; checked to be a certificate with a key
 /// keyedge can use.
 pub fn certificate_der_base64(text: &str) -> Result<String, String> {
-    let key = TrustedKey::from_certificate(text).map_err(|e| e.to_string())?;
-    drop(key);
+    TrustedKey::from_certificate(text).map_err(|e| e.to_string())?;
     let body: String = text
-        .replace("\\n", "\n")
         .lines()
         .filter(|l| !l.starts_with("-----"))
         .flat_map(|l| l.chars())

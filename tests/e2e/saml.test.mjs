@@ -1,0 +1,208 @@
+// SAML 2.0 upstream IdPs end to end: keyedge under `wrangler dev` (the real wasm build) as the
+// service provider of two real SAML IdPs on loopback — SimpleSAMLphp from Debian (port 8082)
+// and the npm `saml-idp` test IdP (port 8083) — each of which imports keyedge's SP descriptor
+// (/broker/{alias}/endpoint/descriptor). Debian's Chromium signs in through them; the
+// application's ID token carries what the IdP's attributes became through mappers.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ARTIFACTS, launchChromium, assertAccessible } from './chromium.mjs';
+import { startServers, KEYEDGE } from './servers.mjs';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const APP_CB = 'http://127.0.0.1:8788/cb';
+const SSP = 'http://127.0.0.1:8082';
+const NPM_IDP = 'http://127.0.0.1:8083';
+
+let servers;
+let browser;
+let idpDir;
+
+function run(cmd, args, env) {
+  const r = spawnSync(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed\n${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+const idpEnv = () => ({
+  SAML_IDP_DIR: join(idpDir, 'ssp'),
+  SAML_IDP_NPM_DIR: join(idpDir, 'npm'),
+});
+
+before(async () => {
+  servers = await startServers();
+  idpDir = mkdtempSync(join(tmpdir(), 'keyedge-saml-idps-'));
+  // Both IdPs take keyedge's SP descriptor from keyedge itself. SimpleSAMLphp reads it from
+  // its sp.xml on every request (its own fetch of a URL waits for workerd to close a
+  // keep-alive connection, 5 s a request).
+  run('dev/saml-idp/simplesamlphp.sh', ['start'], idpEnv());
+  const descriptor = await fetch(`${KEYEDGE}/broker/corp/endpoint/descriptor`);
+  assert.equal(descriptor.status, 200);
+  writeFileSync(join(idpDir, 'ssp', 'sp.xml'), await descriptor.text());
+  run('node', ['dev/saml-idp/saml-idp-npm.mjs', 'start'],
+    { ...idpEnv(), SP_METADATA_URL: `${KEYEDGE}/broker/corp2/endpoint/descriptor` });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  if (idpDir) {
+    spawnSync('dev/saml-idp/simplesamlphp.sh', ['stop'], { cwd: ROOT, env: { ...process.env, ...idpEnv() } });
+    spawnSync('node', ['dev/saml-idp/saml-idp-npm.mjs', 'stop'], { cwd: ROOT, env: { ...process.env, ...idpEnv() } });
+    rmSync(idpDir, { recursive: true, force: true });
+  }
+  servers?.stop();
+});
+
+/** An authorization request of the broker demo app straight to the SAML IdP `alias`. */
+function authorizeUrl(alias) {
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const q = new URLSearchParams({
+    client_id: 'broker-app', redirect_uri: APP_CB, response_type: 'code', scope: 'openid email profile',
+    state: randomBytes(8).toString('hex'), nonce: randomBytes(8).toString('hex'), code_challenge: challenge,
+    code_challenge_method: 'S256', kc_idp_hint: alias,
+  });
+  return { url: `${KEYEDGE}/authorize?${q}`, verifier };
+}
+
+/** The application's callback, answered in the browser (nothing listens on 8788). */
+async function catchCallback(page) {
+  let reached;
+  const done = new Promise((resolve) => { reached = resolve; });
+  await page.route(`${APP_CB}*`, async (route) => {
+    reached(route.request().url());
+    await route.fulfill({ status: 200, contentType: 'text/plain', body: 'app callback' });
+  });
+  return done;
+}
+
+async function redeem(code, verifier) {
+  const basic = Buffer.from(`broker-app:${servers.vars.DEMO_APP_SECRET}`).toString('base64');
+  const r = await fetch(`${KEYEDGE}/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: APP_CB, code_verifier: verifier }),
+  });
+  assert.equal(r.status, 200, await r.clone().text());
+  const tokens = await r.json();
+  return JSON.parse(Buffer.from(tokens.id_token.split('.')[1], 'base64url').toString());
+}
+
+/** SimpleSAMLphp's login form. */
+async function signInAtSimpleSamlPhp(page, user, password) {
+  await page.waitForURL(/127\.0\.0\.1:8082\/module\.php\/core\/loginuserpass\.php/);
+  await page.locator('#username').fill(user);
+  await page.locator('#password').fill(password);
+  await page.locator('#submit_button').click();
+}
+
+test('SimpleSAMLphp: a signed AuthnRequest by Redirect, the signed response by POST, attributes in the ID token through mappers', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const callback = await catchCallback(page);
+  // What the IdP posts to keyedge, kept for the replay below.
+  let posted;
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && r.url() === `${KEYEDGE}/broker/corp/endpoint`) posted = r.postData();
+  });
+  const { url, verifier } = authorizeUrl('corp');
+  await page.goto(url);
+  // keyedge sent the browser to the IdP with a query-signed AuthnRequest: SimpleSAMLphp, which
+  // read keyedge's descriptor (AuthnRequestsSigned="true" and its certificate), checked it.
+  assert.match(page.url(), /127\.0\.0\.1:8082\//);
+  await signInAtSimpleSamlPhp(page, 'alice', 'alicepass');
+  const back = new URL(await callback);
+  await page.screenshot({ path: `${ARTIFACTS}saml-simplesamlphp-done.png` });
+  const code = back.searchParams.get('code');
+  assert.ok(code, `a code for the app: ${back}`);
+  const claims = await redeem(code, verifier);
+  assert.equal(claims.email, 'alice@example.org');
+  assert.equal(claims.email_verified, true, 'trust_email');
+  assert.equal(claims.given_name, 'Alice');
+  assert.equal(claims.family_name, 'Anderson');
+  assert.equal(claims.preferred_username, 'alice');
+  assert.equal(claims.identity_provider, 'corp');
+  assert.deepEqual(claims.roles, ['staff'], 'claim_to_role on eduPersonAffiliation');
+  assert.deepEqual(claims.affiliation, ['member', 'staff'], 'attribute_importer into a user attribute');
+
+  // The same response posted again, from another browser: nothing is completed.
+  assert.ok(posted, 'the IdP posted a SAMLResponse');
+  const other = await browser.newContext();
+  const attacker = await other.newPage();
+  const replay = await attacker.request.post(`${KEYEDGE}/broker/corp/endpoint`, {
+    headers: { 'content-type': 'application/x-www-form-urlencoded' }, data: posted, maxRedirects: 0,
+  });
+  assert.equal(replay.status(), 303, 'the response itself is still genuine');
+  await attacker.goto(`${KEYEDGE}${replay.headers().location.replace(/^https?:\/\/[^/]+/, '')}`);
+  assert.match(await attacker.content(), /started in another browser/);
+  // ...and in the browser that completed it: its flow is spent.
+  const again = await context.request.post(`${KEYEDGE}/broker/corp/endpoint`, {
+    headers: { 'content-type': 'application/x-www-form-urlencoded' }, data: posted, maxRedirects: 0,
+  });
+  await page.unroute(`${APP_CB}*`);
+  await page.goto(`${KEYEDGE}${again.headers().location.replace(/^https?:\/\/[^/]+/, '')}`);
+  assert.doesNotMatch(page.url(), /8788/);
+  assert.match(await page.content(), /expired or was already completed|another browser/);
+  await other.close();
+  await context.close();
+});
+
+test('SimpleSAMLphp: the login page button and the account page', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${KEYEDGE}/account`);
+  await page.waitForURL(/\/login\?return_to=/);
+  await assertAccessible(page, 'login-with-saml');
+  await page.getByRole('link', { name: 'Sign in with Corp SSO (SAML)' }).click();
+  await signInAtSimpleSamlPhp(page, 'bob', 'bobpass');
+  await page.waitForURL(`${KEYEDGE}/account`);
+  assert.equal(await page.locator('#username').textContent(), 'bob');
+  assert.match(await page.locator('#email').textContent(), /bob@example\.org/);
+  assert.equal(await page.locator('#session-idp').textContent(), 'Corp SSO (SAML)');
+  await context.close();
+});
+
+test('npm saml-idp: an AuthnRequest by POST, both signatures, bob without the staff role', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const callback = await catchCallback(page);
+  const { url, verifier } = authorizeUrl('corp2');
+  await page.goto(url);
+  // keyedge's auto-posted form took the browser to the IdP's profile form.
+  await page.waitForURL(`${NPM_IDP}/saml/sso`);
+  await page.locator('#userName').fill('bob@example.org');
+  await page.locator('#uid').fill('bob');
+  await page.locator('#mail').fill('bob@example.org');
+  await page.locator('#givenName').fill('Bob');
+  await page.locator('#sn').fill('Brown');
+  await page.evaluate(() => { document.querySelector('#eduPersonAffiliation').value = 'member,student'; });
+  await page.locator('#btn-sign-in').click();
+  const back = new URL(await callback);
+  const code = back.searchParams.get('code');
+  assert.ok(code, `a code for the app: ${back}`);
+  const claims = await redeem(code, verifier);
+  assert.equal(claims.identity_provider, 'corp2');
+  assert.equal(claims.given_name, 'Bob');
+  assert.equal(claims.email_verified, false, 'no trust_email for this IdP');
+  assert.equal(claims.roles, undefined, 'no mapper gives bob a role here');
+  await context.close();
+});
+
+test('the SP descriptor is SAML metadata an IdP imports', async () => {
+  const r = await fetch(`${KEYEDGE}/broker/corp/endpoint/descriptor`);
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('content-type'), 'application/samlmetadata+xml');
+  const xml = await r.text();
+  assert.match(xml, /entityID="http:\/\/localhost:8787"/);
+  assert.match(xml, /AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="http:\/\/localhost:8787\/broker\/corp\/endpoint"/);
+  assert.match(xml, /WantAssertionsSigned="true"/);
+  assert.match(xml, /<ds:X509Certificate>MII/);
+  // xmlsec1 (the independent implementation) reads it as XML.
+  const lint = spawnSync('xmllint', ['--noout', '-'], { input: xml, encoding: 'utf8' });
+  if (lint.error?.code !== 'ENOENT') assert.equal(lint.status, 0, lint.stderr);
+});
