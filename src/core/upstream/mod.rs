@@ -6,6 +6,8 @@ pub mod client_config;
 pub mod oidc;
 pub mod plain_oauth2;
 pub mod presets;
+#[cfg(feature = "saml")]
+pub mod saml;
 
 use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse};
 use oauth2::{
