@@ -39,6 +39,8 @@ mod properties;
 mod rate_limits;
 mod realm_urls;
 mod refresh_policy;
+#[cfg(feature = "saml")]
+mod saml_dsig;
 mod security_headers;
 mod social_presets;
 mod step_up;

@@ -145,7 +145,9 @@ fn element<'a, 'i: 'a>(
     // Default namespace first, then by prefix.
     decls.sort_by(|a, b| a.0.cmp(&b.0));
     // Attributes by (namespace URI, local name); unqualified ones (empty URI) first.
-    attrs.sort_by(|(a, _), (b, _)| (a.namespace().unwrap_or(""), a.name()).cmp(&(b.namespace().unwrap_or(""), b.name())));
+    attrs.sort_by(|(a, _), (b, _)| {
+        (a.namespace().unwrap_or(""), a.name()).cmp(&(b.namespace().unwrap_or(""), b.name()))
+    });
 
     let qname = match prefix {
         Some(p) => format!("{p}:{}", node.tag_name().name()),

@@ -57,7 +57,9 @@ pub enum DsigError {
     /// `SignedInfo` has zero or several `Reference`s; exactly one is accepted.
     ReferenceCount(usize),
     /// The Reference's URI is not `#` + the signed element's own ID.
-    ReferenceNotToElement { uri: String },
+    ReferenceNotToElement {
+        uri: String,
+    },
     /// The transforms are not exactly enveloped-signature then exclusive c14n.
     Transforms,
     UnsupportedCanonicalization(String),
@@ -74,7 +76,9 @@ pub enum DsigError {
     /// A certificate or key could not be read.
     Key(String),
     /// An RSA key smaller than [`MIN_RSA_BITS`].
-    WeakKey { bits: usize },
+    WeakKey {
+        bits: usize,
+    },
     /// A Redirect-binding query string without the parameters it needs, or with one twice.
     Redirect(&'static str),
     /// `sign_enveloped` could not find where to put the signature.
@@ -97,16 +101,22 @@ impl fmt::Display for DsigError {
             DsigError::ReferenceNotToElement { uri } => {
                 write!(f, "the signature references {uri:?}, not the element that carries it")
             }
-            DsigError::Transforms => f.write_str("the signature's transforms are not enveloped-signature then exclusive c14n"),
+            DsigError::Transforms => {
+                f.write_str("the signature's transforms are not enveloped-signature then exclusive c14n")
+            }
             DsigError::UnsupportedCanonicalization(a) => write!(f, "unsupported canonicalisation {a:?}"),
             DsigError::UnsupportedDigest(a) => write!(f, "unsupported digest {a:?}"),
             DsigError::UnsupportedSignatureMethod(a) => write!(f, "unsupported signature method {a:?}"),
             DsigError::Encoding(what) => write!(f, "{what} is not correctly encoded"),
             DsigError::DigestMismatch => f.write_str("the signed content was changed (digest mismatch)"),
             DsigError::BadSignature => f.write_str("no configured certificate validates the signature"),
-            DsigError::NoKeyForAlgorithm => f.write_str("no configured certificate has the signature algorithm's key type"),
+            DsigError::NoKeyForAlgorithm => {
+                f.write_str("no configured certificate has the signature algorithm's key type")
+            }
             DsigError::Key(why) => write!(f, "the key or certificate cannot be read: {why}"),
-            DsigError::WeakKey { bits } => write!(f, "an RSA key of {bits} bits is too small (at least {MIN_RSA_BITS})"),
+            DsigError::WeakKey { bits } => {
+                write!(f, "an RSA key of {bits} bits is too small (at least {MIN_RSA_BITS})")
+            }
             DsigError::Redirect(what) => write!(f, "the signed query string is not acceptable: {what}"),
             DsigError::SignTarget(what) => write!(f, "cannot sign: {what}"),
             DsigError::Signing(why) => write!(f, "signing failed: {why}"),
@@ -228,7 +238,13 @@ impl TrustedKey {
     }
 }
 
-fn verify_any(keys: &[TrustedKey], alg: SignatureAlgorithm, data: &[u8], sig: &[u8], der_ok: bool) -> Result<(), DsigError> {
+fn verify_any(
+    keys: &[TrustedKey],
+    alg: SignatureAlgorithm,
+    data: &[u8],
+    sig: &[u8],
+    der_ok: bool,
+) -> Result<(), DsigError> {
     let mut any_type = false;
     for key in keys {
         match key.verify(alg, data, sig, der_ok) {
@@ -339,7 +355,8 @@ pub fn verify_enveloped(node: Node, keys: &[TrustedKey]) -> Result<(), DsigError
 
     // SignedInfo = CanonicalizationMethod, SignatureMethod, Reference.
     let si = element_children(signed_info)?;
-    let c14n_method = expect(si.first(), "CanonicalizationMethod", "SignedInfo does not start with CanonicalizationMethod")?;
+    let c14n_method =
+        expect(si.first(), "CanonicalizationMethod", "SignedInfo does not start with CanonicalizationMethod")?;
     let sig_method = expect(si.get(1), "SignatureMethod", "SignatureMethod does not follow CanonicalizationMethod")?;
     let references = si.get(2..).unwrap_or_default();
     if references.len() != 1 {
@@ -512,9 +529,9 @@ impl SpKey {
     /// The XMLDSig SignatureValue bytes over `data` (ECDSA: raw r||s).
     pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, DsigError> {
         match self {
-            SpKey::Rsa(key) => {
-                key.sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(data)).map_err(|e| DsigError::Signing(e.to_string()))
-            }
+            SpKey::Rsa(key) => key
+                .sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(data))
+                .map_err(|e| DsigError::Signing(e.to_string())),
             SpKey::P256(key) => {
                 use p256::ecdsa::signature::Signer;
                 let sig: p256::ecdsa::Signature = key.try_sign(data).map_err(|e| DsigError::Signing(e.to_string()))?;
@@ -528,7 +545,12 @@ impl SpKey {
 /// `{saml_param}={encoded_value}[&RelayState=…]&SigAlg=…&Signature=…`.
 /// `encoded_value` is the already deflated, base64'd and URL-encoded message; `relay_state`
 /// is the plain value, URL-encoded here.
-pub fn sign_redirect(saml_param: &str, encoded_value: &str, relay_state: Option<&str>, key: &SpKey) -> Result<String, DsigError> {
+pub fn sign_redirect(
+    saml_param: &str,
+    encoded_value: &str,
+    relay_state: Option<&str>,
+    key: &SpKey,
+) -> Result<String, DsigError> {
     if saml_param != "SAMLRequest" && saml_param != "SAMLResponse" {
         return Err(DsigError::Redirect("the message parameter must be SAMLRequest or SAMLResponse"));
     }
@@ -567,7 +589,8 @@ pub fn sign_enveloped(xml_text: &str, id: &str, key: &SpKey) -> Result<String, D
     if signature_of(target)?.is_some() {
         return Err(DsigError::SignTarget("the element is already signed"));
     }
-    let issuer = xml::child(target, NS_SAML, "Issuer")?.ok_or(DsigError::SignTarget("the element has no saml:Issuer"))?;
+    let issuer =
+        xml::child(target, NS_SAML, "Issuer")?.ok_or(DsigError::SignTarget("the element has no saml:Issuer"))?;
     let insert_at = issuer.range().end;
     let (before, after) = (
         xml_text.get(..insert_at).ok_or(DsigError::SignTarget("bad position"))?,
@@ -606,8 +629,8 @@ pub fn sign_enveloped(xml_text: &str, id: &str, key: &SpKey) -> Result<String, D
             .find(|n| n.is_element() && n.attribute("ID") == Some(id))
             .ok_or(DsigError::SignTarget("no element has this ID"))?;
         let signature = signature_of(target)?.ok_or(DsigError::SignTarget("the template was not inserted"))?;
-        let signed_info =
-            xml::child(signature, NS_DS, "SignedInfo")?.ok_or(DsigError::SignTarget("the template has no SignedInfo"))?;
+        let signed_info = xml::child(signature, NS_DS, "SignedInfo")?
+            .ok_or(DsigError::SignTarget("the template has no SignedInfo"))?;
         c14n::canonicalize(signed_info, None, c14n::Options::default())?
     };
     let value = STANDARD.encode(key.sign(&signed_info_c14n)?);

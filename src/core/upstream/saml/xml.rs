@@ -131,7 +131,11 @@ pub fn child<'a, 'i>(node: Node<'a, 'i>, ns: &str, local: &str) -> Result<Option
 }
 
 /// All child elements `{ns}local` of `node`.
-pub fn children<'a, 'i: 'a>(node: Node<'a, 'i>, ns: &'a str, local: &'a str) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
+pub fn children<'a, 'i: 'a>(
+    node: Node<'a, 'i>,
+    ns: &'a str,
+    local: &'a str,
+) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
     node.children().filter(move |c| is(*c, ns, local))
 }
 
@@ -153,7 +157,10 @@ pub fn element_prefix<'i>(node: Node<'_, 'i>) -> Result<Option<&'i str>, XmlErro
 }
 
 /// The lexical prefix of an attribute as written in the source.
-pub fn attribute_prefix<'i>(node: Node<'_, 'i>, attr: &roxmltree::Attribute<'_, 'i>) -> Result<Option<&'i str>, XmlError> {
+pub fn attribute_prefix<'i>(
+    node: Node<'_, 'i>,
+    attr: &roxmltree::Attribute<'_, 'i>,
+) -> Result<Option<&'i str>, XmlError> {
     let src = node.document().input_text();
     let qname = src.get(attr.range_qname()).ok_or(XmlError::BadQName)?;
     split_prefix(qname, attr.name())
