@@ -206,27 +206,26 @@ fn refused(name: &str, node: impl for<'a, 'i> Fn(&'a Document<'i>) -> Node<'a, '
 
 #[test]
 fn tampered_wrong_key_unsigned_and_policy_refusals() {
-    assert_eq!(refused("tampered-nameid", |d| first_assertion(d), &idp()), DsigError::DigestMismatch);
-    assert_eq!(refused("tampered-attribute", |d| first_assertion(d), &idp()), DsigError::DigestMismatch);
+    assert_eq!(refused("tampered-nameid", first_assertion, &idp()), DsigError::DigestMismatch);
+    assert_eq!(refused("tampered-attribute", first_assertion, &idp()), DsigError::DigestMismatch);
     assert_eq!(
         refused("tampered-response-signed-destination", |d| d.root_element(), &idp()),
         DsigError::DigestMismatch
     );
-    assert_eq!(refused("wrong-key", |d| first_assertion(d), &idp()), DsigError::BadSignature);
-    assert_eq!(refused("weak-key-1024", |d| first_assertion(d), &idp()), DsigError::BadSignature);
-    assert_eq!(refused("unsigned", |d| first_assertion(d), &idp()), DsigError::Unsigned);
+    assert_eq!(refused("wrong-key", first_assertion, &idp()), DsigError::BadSignature);
+    assert_eq!(refused("weak-key-1024", first_assertion, &idp()), DsigError::BadSignature);
+    assert_eq!(refused("unsigned", first_assertion, &idp()), DsigError::Unsigned);
     assert_eq!(refused("unsigned", |d| d.root_element(), &idp()), DsigError::Unsigned);
     assert!(matches!(
-        refused("assertion-signed-sha1", |d| first_assertion(d), &idp()),
+        refused("assertion-signed-sha1", first_assertion, &idp()),
         DsigError::UnsupportedSignatureMethod(_)
     ));
-    assert_eq!(refused("assertion-signed-inclusive-c14n", |d| first_assertion(d), &idp()), DsigError::Transforms);
-    assert_eq!(
-        refused("assertion-signed-only-enveloped-transform", |d| first_assertion(d), &idp()),
-        DsigError::Transforms
-    );
+    assert_eq!(refused("assertion-signed-inclusive-c14n", first_assertion, &idp()), DsigError::Transforms);
+    assert_eq!(refused("assertion-signed-only-enveloped-transform", first_assertion, &idp()), DsigError::Transforms);
+    assert_eq!(refused("assertion-signed-xpath-transform", first_assertion, &idp()), DsigError::Transforms);
+    assert_eq!(refused("assertion-signed-two-references", first_assertion, &idp()), DsigError::ReferenceCount(2));
     assert!(matches!(
-        refused("assertion-signed-xpointer-reference", |d| first_assertion(d), &idp()),
+        refused("assertion-signed-xpointer-reference", first_assertion, &idp()),
         DsigError::ReferenceNotToElement { .. }
     ));
     // A valid signature on the Response, but over the Assertion: the Response's own
@@ -249,9 +248,9 @@ fn signature_wrapping_is_refused() {
     let direct: Pick = |d| xml::child(d.root_element(), NS_SAML, "Assertion").unwrap().unwrap();
     let by_signed_id: Pick = |d| first_by_id(d, "_assert_fixture");
     // ID maps that keep the last registration (a hash map insert, for one).
-    let last_by_signed_id: Pick =
-        |d| d.descendants().filter(|n| n.attribute("ID") == Some("_assert_fixture")).last().unwrap();
-    let cases: &[(&str, Pick, fn(&DsigError) -> bool)] = &[
+    let last_by_signed_id: Pick = |d| d.descendants().rfind(|n| n.attribute("ID") == Some("_assert_fixture")).unwrap();
+    type Expect = fn(&DsigError) -> bool;
+    let cases: &[(&str, Pick, Expect)] = &[
         ("xsw1-response-copy-in-signature-object", root, |e| matches!(e, DsigError::Malformed(_))),
         ("xsw2-response-copy-before-signature", root, |e| matches!(e, DsigError::ReferenceNotToElement { .. })),
         ("xsw3-evil-assertion-before-signed", first, |e| *e == DsigError::Unsigned),
@@ -374,6 +373,12 @@ fn redirect_signatures_from_openssl_verify() {
     assert!(matches!(verify_redirect(&both, &idp()), Err(DsigError::Redirect(_))));
     let no_sig = q.split("&Signature=").next().unwrap();
     assert!(matches!(verify_redirect(no_sig, &idp()), Err(DsigError::Redirect(_))));
+    let encoded_name = format!("{q}&SAML%52equest=evil");
+    assert!(matches!(verify_redirect(&encoded_name, &idp()), Err(DsigError::Redirect(_))));
+    let v = dsig::verify_redirect_params(q, &idp()).unwrap();
+    assert_eq!(v.param, "SAMLRequest");
+    assert!(q.starts_with(&format!("SAMLRequest={}&RelayState=https%3a%2f%2fsp.example.com%2fback%3fx%3d1&", v.value)));
+    assert_eq!(v.relay_state, Some("https%3a%2f%2fsp.example.com%2fback%3fx%3d1"));
     let sha1 = q.replace("rsa-sha256", "rsa-sha1").replace("xmldsig-more", "xmldsig");
     assert!(matches!(verify_redirect(&sha1, &idp()), Err(DsigError::UnsupportedSignatureMethod(_))));
 }
