@@ -3,4 +3,5 @@
 
 pub mod c14n;
 pub mod dsig;
+pub mod enc;
 pub mod xml;
