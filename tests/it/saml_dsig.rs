@@ -467,3 +467,100 @@ fn sign_enveloped_refusals() {
     assert!(matches!(sign_enveloped(&signed, "_kereq_fixture", &key), Err(DsigError::SignTarget(_))));
     assert_eq!(dsig::SignatureAlgorithm::from_uri(dsig::ALG_ECDSA_SHA256), Ok(key.algorithm()));
 }
+
+// ---------------------------------------------------------------- EncryptedAssertion (phase 2)
+
+use keyedge::core::upstream::saml::enc::{self, EncError, OaepHash, OaepParams, RsaOaepKey};
+
+fn sp_unwrapper() -> RsaOaepKey {
+    RsaOaepKey::from_pkcs8_pem(&fixture("keys/sp-rsa.key")).unwrap()
+}
+
+fn decrypt_fixture(name: &str, unwrapper: &dyn enc::KeyUnwrapper, allow_cbc: bool) -> Result<String, EncError> {
+    let text = fixture(&format!("encrypted/{name}.xml"));
+    let doc = xml::parse(&text).unwrap();
+    let ea = doc.descendants().find(|n| xml::is(*n, NS_SAML, "EncryptedAssertion")).expect("an EncryptedAssertion");
+    enc::decrypt_assertion(ea, unwrapper, allow_cbc)
+}
+
+/// Encrypted by xmlsec1 (content and, for the mgf1p cases, the key) or by xmlsec1 + openssl
+/// pkeyutl (xmlenc11 rsa-oaep with SHA-256): decrypted, then the Assertion's own signature
+/// verifies in the new document.
+#[test]
+fn encrypted_assertions_decrypt_and_their_signature_verifies() {
+    for (name, cbc) in [
+        ("aes128-gcm-rsa-oaep-mgf1p", false),
+        ("aes256-gcm-rsa-oaep-mgf1p", false),
+        ("aes128-cbc-rsa-oaep-mgf1p", true),
+        ("aes256-cbc-rsa-oaep-mgf1p", true),
+        ("aes256-gcm-rsa-oaep-sha256-mgf1sha256", false),
+        ("aes128-gcm-rsa-oaep-sha256-mgf1sha1-sibling-key", false),
+        ("aes256-gcm-rsa-oaep-mgf1p-sha256-digest", false),
+    ] {
+        let plain = decrypt_fixture(name, &sp_unwrapper(), cbc).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let doc = xml::parse(&plain).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let assertion = enc::decrypted_assertion(&doc).unwrap();
+        assert_eq!(verify_enveloped(assertion, &idp()), Ok(()), "{name}");
+        assert_eq!(name_id(assertion), "alice@example.org", "{name}");
+        if cbc {
+            assert_eq!(decrypt_fixture(name, &sp_unwrapper(), false), Err(EncError::CbcNotAllowed), "{name}");
+        }
+    }
+}
+
+/// The lead routes the RSA step through the platform: any closure is a KeyUnwrapper, and it
+/// receives the parameters read from the EncryptedKey.
+#[test]
+fn key_unwrap_goes_through_the_given_unwrapper() {
+    let seen = std::cell::RefCell::new(Vec::new());
+    let native = sp_unwrapper();
+    let spy = |params: &OaepParams, wrapped: &[u8]| {
+        seen.borrow_mut().push(params.clone());
+        enc::KeyUnwrapper::unwrap_key(&native, params, wrapped)
+    };
+    decrypt_fixture("aes256-gcm-rsa-oaep-sha256-mgf1sha256", &spy, false).unwrap();
+    decrypt_fixture("aes128-gcm-rsa-oaep-mgf1p", &spy, false).unwrap();
+    decrypt_fixture("aes256-gcm-rsa-oaep-mgf1p-sha256-digest", &spy, false).unwrap();
+    assert_eq!(
+        *seen.borrow(),
+        vec![
+            OaepParams { digest: OaepHash::Sha256, mgf: OaepHash::Sha256, label: None },
+            OaepParams { digest: OaepHash::Sha1, mgf: OaepHash::Sha1, label: None },
+            OaepParams { digest: OaepHash::Sha256, mgf: OaepHash::Sha1, label: None },
+        ]
+    );
+    let failing = |_: &OaepParams, _: &[u8]| Err(());
+    assert_eq!(decrypt_fixture("aes128-gcm-rsa-oaep-mgf1p", &failing, false), Err(EncError::DecryptFailed));
+}
+
+#[test]
+fn encrypted_assertion_refusals() {
+    let sp = sp_unwrapper();
+    assert!(matches!(decrypt_fixture("aes128-gcm-rsa-1_5", &sp, true), Err(EncError::UnsupportedKeyTransport(_))));
+    assert_eq!(decrypt_fixture("aes128-gcm-to-other-key", &sp, true), Err(EncError::DecryptFailed));
+    assert_eq!(decrypt_fixture("aes128-gcm-tampered", &sp, true), Err(EncError::DecryptFailed));
+    // Decryption proves nothing: an unsigned Assertion decrypts and is then refused.
+    let plain = decrypt_fixture("unsigned-assertion-aes128-gcm", &sp, false).unwrap();
+    let doc = xml::parse(&plain).unwrap();
+    assert_eq!(verify_enveloped(enc::decrypted_assertion(&doc).unwrap(), &idp()), Err(DsigError::Unsigned));
+    // Two EncryptedKeys.
+    let text = fixture("encrypted/aes128-gcm-rsa-oaep-sha256-mgf1sha1-sibling-key.xml");
+    let k0 = text.find("<xenc:EncryptedKey").unwrap();
+    let k1 = text.find("</xenc:EncryptedKey>").unwrap() + "</xenc:EncryptedKey>".len();
+    let two = format!("{}{}{}", &text[..k1], &text[k0..k1], &text[k1..]);
+    let doc = xml::parse(&two).unwrap();
+    let ea = doc.descendants().find(|n| xml::is(*n, NS_SAML, "EncryptedAssertion")).unwrap();
+    assert_eq!(enc::decrypt_assertion(ea, &sp, false), Err(EncError::KeyCount(2)));
+    // Not an EncryptedAssertion.
+    assert!(matches!(enc::decrypt_assertion(doc.root_element(), &sp, false), Err(EncError::Malformed(_))));
+    // The plaintext must be exactly one Assertion.
+    for bad in [
+        format!(r#"<Decrypted xmlns:saml="{NS_SAML}"><saml:Assertion ID="a"/><saml:Assertion ID="b"/></Decrypted>"#),
+        format!(r#"<Decrypted xmlns:saml="{NS_SAML}"><saml:Assertion ID="a"/>text</Decrypted>"#),
+        format!(r#"<Decrypted xmlns:saml="{NS_SAML}"><saml:Subject/></Decrypted>"#),
+        r#"<Decrypted/>"#.to_string(),
+    ] {
+        let doc = xml::parse(&bad).unwrap();
+        assert!(matches!(enc::decrypted_assertion(&doc), Err(EncError::Malformed(_))), "{bad}");
+    }
+}

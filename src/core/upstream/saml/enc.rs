@@ -57,7 +57,9 @@ impl fmt::Display for EncError {
         match self {
             EncError::Xml(e) => write!(f, "{e}"),
             EncError::Malformed(what) => write!(f, "the encrypted assertion is malformed: {what}"),
-            EncError::KeyCount(n) => write!(f, "the encrypted assertion carries {n} encrypted keys; exactly one is accepted"),
+            EncError::KeyCount(n) => {
+                write!(f, "the encrypted assertion carries {n} encrypted keys; exactly one is accepted")
+            }
             EncError::UnsupportedKeyTransport(a) => write!(f, "unsupported key transport {a:?}"),
             EncError::UnsupportedContentEncryption(a) => write!(f, "unsupported content encryption {a:?}"),
             EncError::UnsupportedDigest(a) => write!(f, "unsupported OAEP digest or MGF {a:?}"),
@@ -197,7 +199,8 @@ fn algorithm<'a>(method: Node<'a, '_>) -> Result<&'a str, EncError> {
 }
 
 fn oaep_params(key: Node) -> Result<OaepParams, EncError> {
-    let method = xml::child(key, NS_XENC, "EncryptionMethod")?.ok_or(EncError::Malformed("EncryptedKey has no EncryptionMethod"))?;
+    let method = xml::child(key, NS_XENC, "EncryptionMethod")?
+        .ok_or(EncError::Malformed("EncryptedKey has no EncryptionMethod"))?;
     let alg = algorithm(method)?;
     let digest = match xml::child(method, NS_DS, "DigestMethod")? {
         Some(d) => OaepHash::from_digest_uri(algorithm(d)?)?,
@@ -222,15 +225,21 @@ fn oaep_params(key: Node) -> Result<OaepParams, EncError> {
 /// XML document: the plaintext inside a `<Decrypted>` root element that re-declares every
 /// namespace in scope at the EncryptedAssertion (the plaintext may use prefixes declared on
 /// the Response). Parse it with [`xml::parse`] and take [`decrypted_assertion`].
-pub fn decrypt_assertion(encrypted_assertion: Node, unwrapper: &dyn KeyUnwrapper, allow_cbc: bool) -> Result<String, EncError> {
+pub fn decrypt_assertion(
+    encrypted_assertion: Node,
+    unwrapper: &dyn KeyUnwrapper,
+    allow_cbc: bool,
+) -> Result<String, EncError> {
     if !xml::is(encrypted_assertion, NS_SAML, "EncryptedAssertion") {
         return Err(EncError::Malformed("not a saml:EncryptedAssertion"));
     }
-    let data = xml::child(encrypted_assertion, NS_XENC, "EncryptedData")?.ok_or(EncError::Malformed("no EncryptedData"))?;
+    let data =
+        xml::child(encrypted_assertion, NS_XENC, "EncryptedData")?.ok_or(EncError::Malformed("no EncryptedData"))?;
     if data.attribute("Type").is_some_and(|t| t != TYPE_ELEMENT) {
         return Err(EncError::Malformed("EncryptedData is not of Type Element"));
     }
-    let method = xml::child(data, NS_XENC, "EncryptionMethod")?.ok_or(EncError::Malformed("EncryptedData has no EncryptionMethod"))?;
+    let method = xml::child(data, NS_XENC, "EncryptionMethod")?
+        .ok_or(EncError::Malformed("EncryptedData has no EncryptionMethod"))?;
     let content = match algorithm(method)? {
         ALG_AES128_GCM => Content::Gcm { key_len: 16 },
         ALG_AES256_GCM => Content::Gcm { key_len: 32 },
