@@ -529,7 +529,7 @@ fn key_unwrap_goes_through_the_given_unwrapper() {
             OaepParams { digest: OaepHash::Sha256, mgf: OaepHash::Sha1, label: None },
         ]
     );
-    let failing = |_: &OaepParams, _: &[u8]| Err(());
+    let failing = |_: &OaepParams, _: &[u8]| Err(enc::UnwrapFailed);
     assert_eq!(decrypt_fixture("aes128-gcm-rsa-oaep-mgf1p", &failing, false), Err(EncError::DecryptFailed));
 }
 

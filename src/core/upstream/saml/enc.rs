@@ -118,15 +118,19 @@ pub struct OaepParams {
     pub label: Option<Vec<u8>>,
 }
 
+/// A key unwrap failed (deliberately without detail: it becomes [`EncError::DecryptFailed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnwrapFailed;
+
 /// The RSA-OAEP decryption of a wrapped content key with the SP's private key. Implemented
 /// by the platform (constant-time WebCrypto) in the Worker and by [`RsaOaepKey`] natively.
 pub trait KeyUnwrapper {
     /// The content key, or any error (mapped to [`EncError::DecryptFailed`]).
-    fn unwrap_key(&self, params: &OaepParams, wrapped: &[u8]) -> Result<Vec<u8>, ()>;
+    fn unwrap_key(&self, params: &OaepParams, wrapped: &[u8]) -> Result<Vec<u8>, UnwrapFailed>;
 }
 
-impl<F: Fn(&OaepParams, &[u8]) -> Result<Vec<u8>, ()>> KeyUnwrapper for F {
-    fn unwrap_key(&self, params: &OaepParams, wrapped: &[u8]) -> Result<Vec<u8>, ()> {
+impl<F: Fn(&OaepParams, &[u8]) -> Result<Vec<u8>, UnwrapFailed>> KeyUnwrapper for F {
+    fn unwrap_key(&self, params: &OaepParams, wrapped: &[u8]) -> Result<Vec<u8>, UnwrapFailed> {
         self(params, wrapped)
     }
 }
@@ -157,11 +161,11 @@ where
 }
 
 impl KeyUnwrapper for RsaOaepKey {
-    fn unwrap_key(&self, params: &OaepParams, wrapped: &[u8]) -> Result<Vec<u8>, ()> {
+    fn unwrap_key(&self, params: &OaepParams, wrapped: &[u8]) -> Result<Vec<u8>, UnwrapFailed> {
         // rsa 0.9 takes the label as a String: a non-UTF-8 label cannot be used with it.
         let label = match &params.label {
             None => None,
-            Some(l) => Some(String::from_utf8(l.clone()).map_err(|_| ())?),
+            Some(l) => Some(String::from_utf8(l.clone()).map_err(|_| UnwrapFailed)?),
         };
         let padding = match params.digest {
             OaepHash::Sha1 => oaep::<sha1::Sha1>(params.mgf, label),
@@ -169,7 +173,7 @@ impl KeyUnwrapper for RsaOaepKey {
             OaepHash::Sha384 => oaep::<sha2::Sha384>(params.mgf, label),
             OaepHash::Sha512 => oaep::<sha2::Sha512>(params.mgf, label),
         };
-        self.0.decrypt(padding, wrapped).map_err(|_| ())
+        self.0.decrypt(padding, wrapped).map_err(|_| UnwrapFailed)
     }
 }
 
