@@ -11,6 +11,7 @@
 //! the ID of the request that flow sent, and the state's single-use marker is recorded once.
 
 use http::StatusCode;
+use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 
 use crate::core::app::Keyedge;
@@ -126,25 +127,34 @@ pub async fn redirected(
     cfg: &SamlProvider,
 ) -> Option<Outcome> {
     let query = Params::from_query(req);
-    let encoded = query.get("SAMLResponse")?;
+    query.get("SAMLResponse")?;
     Some(
         async {
             let http = idp.http(ports.http);
             let upstream = ports.with_http(&http);
             let descriptor =
                 app.saml_metadata.descriptor(idp, cfg, &upstream).await.map_err(|e| refused(&idp.alias, e))?;
-            let raw = req.uri().query().unwrap_or_default();
-            // The query's signature, when there is one, must hold; without one the XML must be signed.
-            let query_signed = match query.get("Signature") {
+            // The query's signature, when there is one, must hold, and the message and RelayState
+            // are then the very values it covered; without one the XML must be signed.
+            let (encoded, relay_state, query_signed) = match query.get("Signature") {
                 Some(_) => {
-                    dsig::verify_redirect(raw, &descriptor.signing_keys)
+                    let raw = req.uri().query().unwrap_or_default();
+                    let verified = dsig::verify_redirect_params(raw, &descriptor.signing_keys)
                         .map_err(|e| refused(&idp.alias, UpstreamError::Saml(format!("query signature: {e}"))))?;
-                    true
+                    if verified.param != "SAMLResponse" {
+                        return Err(refused(&idp.alias, UpstreamError::Saml("the query carries a request".into())));
+                    }
+                    let decode = |v: &str| percent_decode_str(v).decode_utf8_lossy().into_owned();
+                    (decode(verified.value), verified.relay_state.map(decode), true)
                 }
-                None => false,
+                None => (
+                    query.get("SAMLResponse").unwrap_or_default().to_owned(),
+                    query.get("RelayState").map(str::to_owned),
+                    false,
+                ),
             };
-            let text = inflate(encoded).map_err(|e| refused(&idp.alias, UpstreamError::Saml(e)))?;
-            receive(app, ports, idp, cfg, &text, query.get("RelayState"), query_signed).await
+            let text = inflate(&encoded).map_err(|e| refused(&idp.alias, UpstreamError::Saml(e)))?;
+            receive(app, ports, idp, cfg, &text, relay_state.as_deref(), query_signed).await
         }
         .await,
     )

@@ -431,32 +431,56 @@ pub fn verify_enveloped(node: Node, keys: &[TrustedKey]) -> Result<(), DsigError
     Ok(())
 }
 
+/// The SAML parameters of a Redirect-binding query whose signature was verified, still
+/// URL-encoded exactly as received: read the message and RelayState from here, not from a
+/// second parse of the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedRedirect<'q> {
+    /// `SAMLRequest` or `SAMLResponse`.
+    pub param: &'q str,
+    /// Its value: URL-encoded base64 of the raw-DEFLATEd message.
+    pub value: &'q str,
+    /// The URL-encoded RelayState, if present.
+    pub relay_state: Option<&'q str>,
+}
+
 /// Verifies an HTTP-Redirect binding signature (SAML bindings §3.4.4.1) over the query
 /// string exactly as received: `SAMLRequest` or `SAMLResponse`, `RelayState` if present and
 /// `SigAlg`, still URL-encoded, joined in that order. Every one of these parameters, and
-/// `Signature`, must occur at most once.
+/// `Signature`, must occur exactly once (RelayState at most once), under its literal name.
 pub fn verify_redirect(raw_query: &str, keys: &[TrustedKey]) -> Result<(), DsigError> {
+    verify_redirect_params(raw_query, keys).map(|_| ())
+}
+
+/// [`verify_redirect`], returning the parameters it verified.
+pub fn verify_redirect_params<'q>(raw_query: &'q str, keys: &[TrustedKey]) -> Result<VerifiedRedirect<'q>, DsigError> {
     let query = raw_query.strip_prefix('?').unwrap_or(raw_query);
     let (mut message, mut relay, mut sig_alg, mut signature) = (None, None, None, None);
     for part in query.split('&') {
         let (name, value) = part.split_once('=').unwrap_or((part, ""));
-        let slot = match name {
+        // A name that decodes to a SAML parameter but is written differently
+        // ("SAML%52equest") would be a second message for a decoding query parser.
+        let decoded = percent_decode_str(&name.replace('+', " ")).decode_utf8_lossy().into_owned();
+        let slot = match decoded.as_str() {
             "SAMLRequest" | "SAMLResponse" => &mut message,
             "RelayState" => &mut relay,
             "SigAlg" => &mut sig_alg,
             "Signature" => &mut signature,
             _ => continue,
         };
+        if decoded != name {
+            return Err(DsigError::Redirect("a SAML parameter name is percent-encoded"));
+        }
         if slot.is_some() {
             return Err(DsigError::Redirect("a SAML parameter occurs twice"));
         }
         *slot = Some((name, value));
     }
-    let (name, value) = message.ok_or(DsigError::Redirect("no SAMLRequest or SAMLResponse"))?;
+    let (param, value) = message.ok_or(DsigError::Redirect("no SAMLRequest or SAMLResponse"))?;
     let (_, alg_raw) = sig_alg.ok_or(DsigError::Redirect("no SigAlg"))?;
     let (_, sig_raw) = signature.ok_or(DsigError::Redirect("no Signature"))?;
 
-    let mut signed = format!("{name}={value}");
+    let mut signed = format!("{param}={value}");
     if let Some((_, relay)) = relay {
         signed.push_str("&RelayState=");
         signed.push_str(relay);
@@ -469,7 +493,8 @@ pub fn verify_redirect(raw_query: &str, keys: &[TrustedKey]) -> Result<(), DsigE
     // Percent-decoding only: a '+' left unencoded in base64 stays a '+'.
     let sig_b64 = percent_decode_str(sig_raw).decode_utf8().map_err(|_| DsigError::Encoding("the Signature"))?;
     let sig = decode_base64_ws(&sig_b64).map_err(|_| DsigError::Encoding("the Signature"))?;
-    verify_any(keys, alg, signed.as_bytes(), &sig, true)
+    verify_any(keys, alg, signed.as_bytes(), &sig, true)?;
+    Ok(VerifiedRedirect { param, value, relay_state: relay.map(|(_, v)| v) })
 }
 
 /// Characters left as they are in a query-string component: RFC 3986 unreserved.

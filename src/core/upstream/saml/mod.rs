@@ -6,6 +6,7 @@
 pub mod c14n;
 pub mod config;
 pub mod dsig;
+pub mod enc;
 pub mod flow;
 pub mod metadata;
 pub mod protocol;

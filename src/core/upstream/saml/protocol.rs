@@ -114,11 +114,13 @@ pub fn outgoing(
             let deflated = miniz_oxide::deflate::compress_to_vec(xml.as_bytes(), 6);
             let encoded = base64::engine::general_purpose::STANDARD.encode(deflated);
             let value: String = url::form_urlencoded::byte_serialize(encoded.as_bytes()).collect();
-            let relay = relay_state.map(|r| url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>());
             let query = match &cfg.signing {
-                Some((credentials, _)) => dsig::sign_redirect(param, &value, relay.as_deref(), &credentials.key)?,
-                None => match &relay {
-                    Some(r) => format!("{param}={value}&RelayState={r}"),
+                Some((credentials, _)) => dsig::sign_redirect(param, &value, relay_state, &credentials.key)?,
+                None => match relay_state {
+                    Some(r) => {
+                        let r: String = url::form_urlencoded::byte_serialize(r.as_bytes()).collect();
+                        format!("{param}={value}&RelayState={r}")
+                    }
                     None => format!("{param}={value}"),
                 },
             };
