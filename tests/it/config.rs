@@ -19,6 +19,9 @@ fn the_test_config_and_the_shipped_configs_are_valid() {
         "SIGNING_KEY_ES256" | "SOCIAL_APPLE_KEY" => Some(include_str!("../fixtures/es256-test-key.pem").to_owned()),
         "SIGNING_KEY_EDDSA" => Some(include_str!("../fixtures/eddsa-test-key.pem").to_owned()),
         "ENCRYPTION_KEY" => crate::common::secrets("ENCRYPTION_KEY"),
+        // The dev config signs its AuthnRequests with RSA: any RSA pair of the fixtures will do.
+        "SAML_SP_KEY" => Some(include_str!("../fixtures/saml-harness/idp-key.pem").to_owned()),
+        "SAML_SP_CERT" => Some(include_str!("../fixtures/saml-harness/idp-cert.pem").to_owned()),
         _ => Some("x".to_owned()),
     };
     for file in [include_str!("../../dev/keyedge.dev.toml"), include_str!("../../keyedge.toml")] {
@@ -182,9 +185,9 @@ fn offline_check_names_the_file_and_field_and_lists_missing_secrets() {
     let dir = std::env::temp_dir().join(format!("keyedge-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.toml");
-    std::fs::write(&bad, crate::common::config_text().replace("kind = \"oidc\"", "kind = \"saml\"")).unwrap();
+    std::fs::write(&bad, crate::common::config_text().replace("kind = \"oidc\"", "kind = \"ldap\"")).unwrap();
     let e = keyedge::tools::check::check(&bad, None).unwrap_err();
-    assert!(e.starts_with(&format!("{}: invalid configuration: line", bad.display())) && e.contains("saml"), "{e}");
+    assert!(e.starts_with(&format!("{}: invalid configuration: line", bad.display())) && e.contains("ldap"), "{e}");
     let good = dir.join("good.toml");
     std::fs::write(&good, crate::common::config_text().replace("APP_SECRET", "KEYEDGE_TEST_UNSET_SECRET")).unwrap();
     let notes = keyedge::tools::check::check(&good, None).unwrap();
@@ -227,6 +230,9 @@ fn the_example_sites_config_is_valid_and_make_dev_uses_the_same_gate() {
         "ENCRYPTION_KEY" => crate::common::secrets(name),
         "SIGNING_KEY" => crate::common::secrets(name),
         "SOCIAL_APPLE_KEY" => Some(include_str!("../fixtures/es256-test-key.pem").to_owned()),
+        // The dev config signs its AuthnRequests with RSA: any RSA pair of the fixtures will do.
+        "SAML_SP_KEY" => Some(include_str!("../fixtures/saml-harness/idp-key.pem").to_owned()),
+        "SAML_SP_CERT" => Some(include_str!("../fixtures/saml-harness/idp-cert.pem").to_owned()),
         _ => Some("x".to_owned()),
     };
     let example = Config::load(include_str!("../../examples/static-site/keyedge.toml"), &any).unwrap();
