@@ -358,6 +358,7 @@ mod existing_account {
                 ..Default::default()
             },
             upstream_sid: None,
+            saml_session: None,
             auth_time: None,
             tokens: Some(keyedge::core::upstream::UpstreamTokens {
                 access_token: "a".into(),

@@ -43,6 +43,8 @@ mod refresh_policy;
 mod saml_dsig;
 #[cfg(feature = "saml")]
 mod saml_login;
+#[cfg(feature = "saml")]
+mod saml_response;
 mod security_headers;
 mod social_presets;
 mod step_up;

@@ -135,9 +135,14 @@ fn attribute<'a>(xml: &'a str, name: &str) -> &'a str {
 
 /// The IdP's POST to keyedge's ACS: cross-site, so without keyedge's `SameSite=Lax` cookies.
 fn post_to_acs(world: &World, xml: &str, relay_state: &str) -> http::Response<Vec<u8>> {
+    post_message(world, "SAMLResponse", xml, relay_state)
+}
+
+/// A message from the IdP by the HTTP-POST binding, as `param`.
+fn post_message(world: &World, param: &str, xml: &str, relay_state: &str) -> http::Response<Vec<u8>> {
     let encoded = base64::engine::general_purpose::STANDARD.encode(xml);
     let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("SAMLResponse", encoded.as_str()), ("RelayState", relay_state)])
+        .extend_pairs([(param, encoded.as_str()), ("RelayState", relay_state)])
         .finish();
     let req = http::Request::post(ACS)
         .header("content-type", "application/x-www-form-urlencoded")
@@ -201,6 +206,20 @@ fn saml_response_replayed_after_the_login_completes_nothing() {
     assert_eq!(again.status(), 400, "{}", body(&again));
     let reposted = answer(&world, &mut browser, &xml, &relay);
     assert_eq!(reposted.status(), 400, "{}", body(&reposted));
+}
+
+#[test]
+fn saml_checked_assertion_expires_between_the_post_and_the_get() {
+    let world = saml_world("");
+    let mut browser = Browser::default();
+    let (_, request, relay) = start(&world, &mut browser);
+    let a = Answer { in_response_to: Some(attribute(&request, "ID")), valid_for: 3600, ..Answer::default() };
+    let posted = post_to_acs(&world, &response_xml(&world, &a), &relay);
+    assert_eq!(posted.status(), 303);
+    world.clock.advance(301);
+    let res = browser.get(&world, &location(&posted));
+    assert_eq!(res.status(), 400, "{}", body(&res));
+    assert!(body(&res).contains("expired or is not keyedge"), "{}", body(&res));
 }
 
 #[test]
@@ -288,6 +307,60 @@ fn saml_response_signed_as_a_whole_is_accepted_unless_assertions_must_be_signed(
     }
 }
 
+/// A message from the IdP by the HTTP-Redirect binding: deflated into keyedge's endpoint URL
+/// as `param`, the query signed with `key` (or not signed).
+fn redirect_message(param: &str, xml: &str, relay_state: &str, key: Option<&str>) -> String {
+    let deflated = miniz_oxide::deflate::compress_to_vec(xml.as_bytes(), 6);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(deflated);
+    let value: String = url::form_urlencoded::byte_serialize(encoded.as_bytes()).collect();
+    let query = match key {
+        Some(key) => {
+            let key = SpKey::from_pkcs8_pem(key).unwrap();
+            keyedge::core::upstream::saml::dsig::sign_redirect(param, &value, Some(relay_state), &key).unwrap()
+        }
+        None => {
+            let relay: String = url::form_urlencoded::byte_serialize(relay_state.as_bytes()).collect();
+            format!("{param}={value}&RelayState={relay}")
+        }
+    };
+    format!("{ACS}?{query}")
+}
+
+fn redirect_to_acs(xml: &str, relay_state: &str, key: Option<&str>) -> String {
+    redirect_message("SAMLResponse", xml, relay_state, key)
+}
+
+#[test]
+fn saml_bindings_3_4_redirect_response_counts_only_with_its_query_signature() {
+    let world = saml_world("post_binding_response = false");
+    let mut browser = Browser::default();
+    let (rp, request, relay) = start(&world, &mut browser);
+    assert!(request.contains("ProtocolBinding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\""), "{request}");
+    let id = attribute(&request, "ID").to_owned();
+    // The XML itself unsigned: only the query signature vouches for it.
+    let xml = response_xml(
+        &world,
+        &Answer { in_response_to: Some(&id), sign_assertion: false, key: IDP_KEY, ..Answer::default() },
+    );
+    let unsigned_xml = xml.split("<ds:Signature").next().unwrap().to_owned()
+        + &xml[xml.find("</ds:Signature>").unwrap() + "</ds:Signature>".len()..];
+    // Unsigned query, signed by another key, RelayState changed after signing: refused.
+    for url in [
+        redirect_to_acs(&unsigned_xml, &relay, None),
+        redirect_to_acs(&unsigned_xml, &relay, Some(OTHER_KEY)),
+        redirect_to_acs(&unsigned_xml, &relay, Some(IDP_KEY)).replacen("RelayState=", "RelayState=x", 1),
+    ] {
+        let res = browser.get(&world, &url);
+        assert!(matches!(res.status().as_u16(), 400 | 502), "{url}: {} {}", res.status(), body(&res));
+        assert!(user_of_link(&world, "corp", "alice@example.org").is_none());
+    }
+    let res = browser.get(&world, &redirect_to_acs(&unsigned_xml, &relay, Some(IDP_KEY)));
+    assert_eq!(res.status(), 303, "{}", body(&res));
+    let done = browser.get(&world, &location(&res));
+    let tokens = json(&redeem(&world, &code_of(&done), &rp.verifier));
+    assert_eq!(id_claims(&tokens)["email"], "alice@example.org");
+}
+
 #[test]
 fn saml_descriptor_names_the_acs_the_certificate_and_the_nameid_format() {
     let world = saml_world("want_authn_requests_signed = true\nsignature_algorithm = \"ECDSA_SHA256\"\nsp_signing_key_env = \"SAML_SP_KEY\"\nsp_certificate_env = \"SAML_SP_CERT\"");
@@ -357,4 +430,151 @@ fn saml_configuration_refuses_unsigned_responses_and_incomplete_settings() {
     assert!(e.contains("store_tokens"), "{e}");
     let e = load("client_id = \"x\"").unwrap_err();
     assert!(e.contains("client_id"), "{e}");
+}
+
+// ---------------------------------------------------------------- Single Logout
+
+const SLO: &str = "https://idp.example.org/slo";
+
+fn slo_world() -> World {
+    saml_world(&format!(
+        "single_logout_service_url = \"{SLO}\"\nwant_authn_requests_signed = true\nsignature_algorithm = \"ECDSA_SHA256\"\nsp_signing_key_env = \"SAML_SP_KEY\"\nsp_certificate_env = \"SAML_SP_CERT\""
+    ))
+}
+
+/// alice signed in through `corp` in `browser`; her tokens.
+fn saml_signed_in(world: &World, browser: &mut Browser) -> serde_json::Value {
+    let (rp, request, relay) = start(world, browser);
+    let xml = response_xml(world, &Answer { in_response_to: Some(attribute(&request, "ID")), ..Answer::default() });
+    let done = answer(world, browser, &xml, &relay);
+    json(&redeem(world, &code_of(&done), &rp.verifier))
+}
+
+/// A message of the IdP's logout, as the IdP writes it: `body` inside a `root` element.
+fn idp_logout_message(world: &World, root: &str, id: &str, extra: &str, issuer: &str, body: &str) -> String {
+    format!(
+        r#"<samlp:{root} xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}" Destination="{ACS}"{extra}><saml:Issuer>{issuer}</saml:Issuer>{body}</samlp:{root}>"#,
+        now = ts(world.clock.now()),
+    )
+}
+
+fn logout_request_xml(world: &World, id: &str, name_id: &str, session_index: Option<&str>, issuer: &str) -> String {
+    let index = session_index.map(|i| format!("<samlp:SessionIndex>{i}</samlp:SessionIndex>")).unwrap_or_default();
+    let body = format!(
+        r#"<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID>{index}"#
+    );
+    idp_logout_message(world, "LogoutRequest", id, "", issuer, &body)
+}
+
+fn logout_response_xml(world: &World, in_response_to: &str, status: &str) -> String {
+    let body = format!(
+        r#"<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:{status}"/></samlp:Status>"#
+    );
+    idp_logout_message(
+        world,
+        "LogoutResponse",
+        "_lresp",
+        &format!(r#" InResponseTo="{in_response_to}""#),
+        IDP_ENTITY,
+        &body,
+    )
+}
+
+fn signed_xml(xml: &str, id: &str, key: &str) -> String {
+    sign_enveloped(xml, id, &SpKey::from_pkcs8_pem(key).unwrap()).unwrap()
+}
+
+fn sp_key() -> keyedge::core::upstream::saml::dsig::TrustedKey {
+    keyedge::core::upstream::saml::dsig::TrustedKey::from_certificate(SP_CERT).unwrap()
+}
+
+#[test]
+fn saml_profiles_4_4_sp_initiated_logout_sends_a_signed_request_and_takes_only_its_answer() {
+    let world = slo_world();
+    let mut browser = Browser::default();
+    let tokens = saml_signed_in(&world, &mut browser);
+    assert_eq!(browser.get(&world, "/account").status(), 200);
+    let hint: String = url::form_urlencoded::byte_serialize(tokens["id_token"].as_str().unwrap().as_bytes()).collect();
+    let res = browser.get(&world, &format!("/logout?id_token_hint={hint}"));
+    let at_idp = location(&res);
+    assert!(at_idp.starts_with(SLO), "{at_idp}");
+    // Ended at keyedge at once, whatever the IdP does next.
+    assert_eq!(browser.get(&world, "/account").status(), 302);
+    let query = url::Url::parse(&at_idp).unwrap().query().unwrap().to_owned();
+    keyedge::core::upstream::saml::dsig::verify_redirect(&query, &[sp_key()]).expect("keyedge signs its LogoutRequest");
+    let request = keyedge::core::broker::saml::inflate(&query_param(&at_idp, "SAMLRequest").unwrap()).unwrap();
+    assert!(request.contains(">alice@example.org</saml:NameID>"), "{request}");
+    assert!(request.contains("<samlp:SessionIndex>_session1</samlp:SessionIndex>"), "{request}");
+    assert_eq!(attribute(&request, "Destination"), SLO);
+    let id = attribute(&request, "ID").to_owned();
+    let relay = query_param(&at_idp, "RelayState").unwrap();
+    // Answers that are not the IdP's signed answer to this request go nowhere.
+    for (what, url) in [
+        ("another request", redirect_to_acs(&logout_response_xml(&world, "_other", "Success"), &relay, Some(IDP_KEY))),
+        ("unsigned", redirect_to_acs(&logout_response_xml(&world, &id, "Success"), &relay, None)),
+        ("another key", redirect_to_acs(&logout_response_xml(&world, &id, "Success"), &relay, Some(OTHER_KEY))),
+        ("failed", redirect_to_acs(&logout_response_xml(&world, &id, "Responder"), &relay, Some(IDP_KEY))),
+        ("forged relay", redirect_to_acs(&logout_response_xml(&world, &id, "Success"), "/evil", Some(IDP_KEY))),
+    ] {
+        let res = browser.get(&world, &url);
+        assert!(matches!(res.status().as_u16(), 400 | 502), "{what}: {} {}", res.status(), body(&res));
+        assert!(res.headers().get("location").is_none(), "{what}: no redirect");
+    }
+    let res =
+        browser.get(&world, &redirect_to_acs(&logout_response_xml(&world, &id, "Success"), &relay, Some(IDP_KEY)));
+    assert_eq!(location(&res), "/logout/done", "{}", body(&res));
+    // By the POST binding, signed in the XML, too.
+    let signed = signed_xml(&logout_response_xml(&world, &id, "Success"), "_lresp", IDP_KEY);
+    assert_eq!(location(&post_message(&world, "SAMLResponse", &signed, &relay)), "/logout/done");
+}
+
+#[test]
+fn saml_profiles_4_4_idp_initiated_logout_ends_the_sessions_of_its_name_id_once() {
+    let world = slo_world();
+    let mut browser = Browser::default();
+    saml_signed_in(&world, &mut browser);
+    let request = |id: &str, name_id: &str, index: Option<&str>, issuer: &str| {
+        logout_request_xml(&world, id, name_id, index, issuer)
+    };
+    let alice = "alice@example.org";
+    // Refused, and nothing ends: unsigned, another key, another issuer, signed by the IdP for
+    // another destination.
+    let other_destination = signed_xml(
+        &request("_lr4", alice, None, IDP_ENTITY).replace(ACS, "https://other.example/slo"),
+        "_lr4",
+        IDP_KEY,
+    );
+    for (what, xml) in [
+        ("unsigned", request("_lr1", alice, None, IDP_ENTITY)),
+        ("another key", signed_xml(&request("_lr2", alice, None, IDP_ENTITY), "_lr2", OTHER_KEY)),
+        ("another issuer", signed_xml(&request("_lr3", alice, None, "https://evil.example"), "_lr3", IDP_KEY)),
+        ("another destination", other_destination),
+    ] {
+        let res = post_message(&world, "SAMLRequest", &xml, "idp-relay");
+        assert_eq!(res.status(), 400, "{what}: {}", body(&res));
+        assert_eq!(browser.get(&world, "/account").status(), 200, "{what}: the session lives");
+    }
+    // Another session of alice at the IdP: answered, this one lives.
+    let res = post_message(
+        &world,
+        "SAMLRequest",
+        &signed_xml(&request("_lr5", alice, Some("_elsewhere"), IDP_ENTITY), "_lr5", IDP_KEY),
+        "r",
+    );
+    assert!(location(&res).starts_with(SLO), "{}", body(&res));
+    assert_eq!(browser.get(&world, "/account").status(), 200);
+    // Her session: ended, and the IdP gets a signed LogoutResponse to its request.
+    let xml = signed_xml(&request("_lr6", alice, Some("_session1"), IDP_ENTITY), "_lr6", IDP_KEY);
+    let res = post_message(&world, "SAMLRequest", &xml, "idp-relay");
+    let at_idp = location(&res);
+    assert!(at_idp.starts_with(SLO), "{at_idp}");
+    let query = url::Url::parse(&at_idp).unwrap().query().unwrap().to_owned();
+    keyedge::core::upstream::saml::dsig::verify_redirect(&query, &[sp_key()]).expect("a signed LogoutResponse");
+    let answer = keyedge::core::broker::saml::inflate(&query_param(&at_idp, "SAMLResponse").unwrap()).unwrap();
+    assert_eq!(attribute(&answer, "InResponseTo"), "_lr6");
+    assert!(answer.contains("urn:oasis:names:tc:SAML:2.0:status:Success"), "{answer}");
+    assert_eq!(query_param(&at_idp, "RelayState").as_deref(), Some("idp-relay"));
+    assert_eq!(browser.get(&world, "/account").status(), 302, "the session has ended");
+    // The same request again is refused (once per ID).
+    assert_eq!(post_message(&world, "SAMLRequest", &xml, "idp-relay").status(), 400);
 }

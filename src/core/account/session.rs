@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::keys;
 use crate::core::ports::{get_json, put_json, PortError, Ports, Rng};
 use crate::core::seal::Sealer;
+use crate::core::upstream::SamlSession;
 use crate::core::web::{CookieJar, Request};
 
 pub const COOKIE: &str = "keyedge_session";
@@ -28,6 +29,9 @@ pub struct Session {
     /// The upstream ID token, kept for the `id_token_hint` of upstream logout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream_id_token: Option<String>,
+    /// The user's session at a SAML IdP, for Single Logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_saml: Option<SamlSession>,
     /// Browser and system, as the account page shows them.
     #[serde(default)]
     pub device: String,
@@ -85,6 +89,7 @@ pub struct NewSession<'a> {
     /// The client the login answers, if any.
     pub client: Option<&'a str>,
     pub upstream_id_token: Option<String>,
+    pub upstream_saml: Option<SamlSession>,
     /// The browser and system, for the account page ("Firefox on Linux").
     pub device: String,
 }
@@ -178,7 +183,7 @@ pub fn device_of(user_agent: Option<&str>) -> String {
 
 /// A new session and its cookie value; nothing is stored yet (see [`store`]).
 pub fn open(ports: &Ports<'_>, new: NewSession<'_>) -> (Session, String) {
-    let NewSession { user_id, idp, lifetime, client, upstream_id_token, device } = new;
+    let NewSession { user_id, idp, lifetime, client, upstream_id_token, upstream_saml, device } = new;
     let now = ports.clock.now();
     let cookie_value = ports.random_token(32);
     let session = Session {
@@ -190,6 +195,7 @@ pub fn open(ports: &Ports<'_>, new: NewSession<'_>) -> (Session, String) {
         // The client the login is for, known now: saves a second write when its code is issued.
         clients: client.map(str::to_owned).into_iter().collect(),
         upstream_id_token,
+        upstream_saml,
         device,
         key: keys::session(&cookie_value),
     };

@@ -8,7 +8,7 @@ use super::session::NewSession;
 use super::users::User;
 use super::{first_login, logout, mappers, session, step_up, stored_tokens, upstream_session, users};
 use crate::core::app::Keyedge;
-use crate::core::config::{IdentityProvider, ProviderKind};
+use crate::core::config::{IdentityProvider, OAuth2Provider, OidcProvider, ProviderKind};
 use crate::core::error::{ErrorCode, Failure, OAuthError, Outcome, PageError};
 use crate::core::keys;
 use crate::core::op::code::{self, Issued, Marker, MARKER_TTL};
@@ -22,30 +22,57 @@ fn expired() -> Failure {
         .into()
 }
 
+/// An IdP's answer as the callback reads it, with the configuration of the IdP's kind: the
+/// pair is made once, by [`form_post::callback_answer`](super::form_post::callback_answer), so an
+/// answer is only ever completed by its own kind.
+pub(super) enum Answer<'a> {
+    /// A redirect's query, or a form post's fields.
+    Oidc(&'a OidcProvider, Params),
+    /// A redirect's query.
+    OAuth2(&'a OAuth2Provider, Params),
+    /// The assertion checked when it was posted, with its RelayState.
+    #[cfg(feature = "saml")]
+    Saml(&'a crate::core::upstream::saml::config::SamlProvider, super::saml::Checked),
+}
+
+impl Answer<'_> {
+    /// The login's `state`: OAuth's parameter, SAML's RelayState.
+    fn state(&self) -> Option<&str> {
+        match self {
+            Answer::Oidc(_, params) | Answer::OAuth2(_, params) => params.get("state"),
+            #[cfg(feature = "saml")]
+            Answer::Saml(_, checked) => Some(&checked.relay_state),
+        }
+    }
+}
+
 /// The upstream half of the callback: the kind's code exchange and checks, giving the
 /// identity the IdP vouches for.
 async fn complete_upstream(
     app: &Keyedge,
     ports: &Ports<'_>,
     idp: &IdentityProvider,
-    params: &Params,
+    answer: &Answer<'_>,
     flow: &UpstreamFlow,
 ) -> Result<BrokeredIdentity, UpstreamError> {
     let http = idp.http(ports.http);
     let ports = &ports.with_http(&http);
     let redirect_uri = app.broker_endpoint(&idp.alias);
-    let mut identity = match &idp.kind {
-        ProviderKind::Oidc(cfg) => {
+    let mut identity = match answer {
+        Answer::Oidc(cfg, params) => {
             oidc::complete(idp, cfg, &app.metadata, &app.keys, params, &flow.secrets, &redirect_uri, ports).await
         }
-        ProviderKind::OAuth2(cfg) => {
+        Answer::OAuth2(cfg, params) => {
             plain_oauth2::complete(idp, cfg, &app.keys, params, &flow.secrets, &redirect_uri, ports).await
         }
         #[cfg(feature = "saml")]
-        ProviderKind::Saml(cfg) => {
-            let assertion = super::saml::assertion(app, ports, &idp.alias, params)?;
-            crate::core::upstream::saml::flow::identity(idp, cfg, assertion, &flow.secrets, ports.clock.now())
-        }
+        Answer::Saml(cfg, checked) => crate::core::upstream::saml::flow::identity(
+            idp,
+            cfg,
+            checked.assertion.clone(),
+            &flow.secrets,
+            ports.clock.now(),
+        ),
     }?;
     // Keycloak's "Case-sensitive username", off by default: `Alice` and `alice` at the IdP
     // are one username here, as keyedge's uniqueness already treats them.
@@ -100,8 +127,8 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
             return answer;
         }
     }
-    let params = super::form_post::callback_params(app, ports, req, idp)?;
-    let state = params.get("state").ok_or_else(|| {
+    let answer = super::form_post::callback_answer(app, ports, req, idp)?;
+    let state = answer.state().ok_or_else(|| {
         PageError::bad_request("Invalid sign-in response", "The identity provider's response has no state parameter.")
     })?;
     let (flow, cookie_name) = open_flow(app, req, state)?;
@@ -122,7 +149,7 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
         page.retry = retry;
         Failure::logged(page, format!("sign-in with `{alias}` failed: {e}"))
     };
-    let identity = match complete_upstream(app, ports, idp, &params, &flow).await {
+    let identity = match complete_upstream(app, ports, idp, &answer, &flow).await {
         Ok(identity) => identity,
         // A client's `prompt=none` passed on to the IdP gets the IdP's answer (e.g.
         // `login_required`) as an OAuth error, not a page.
@@ -266,7 +293,9 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
     let lifetime = app.config.session_lifetime;
     let user_agent = req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
     let device = session::device_of(user_agent);
-    let new = NewSession { user_id: &user.id, idp: &idp.alias, lifetime, client, upstream_id_token, device };
+    let upstream_saml = identity.saml_session.clone();
+    let new =
+        NewSession { user_id: &user.id, idp: &idp.alias, lifetime, client, upstream_id_token, upstream_saml, device };
     let (mut session, cookie_value) = session::open(ports, new);
     let unproven_key = keys::unproven_login(&user.id, &idp.alias);
     let previous = if step_up::needs_previous_session(identity, continuation) {
@@ -325,7 +354,8 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
 }
 
 /// What a completed upstream login leaves behind besides the session: the IdP's tokens
-/// (`store_tokens`) and the session's place in the back-channel logout index.
+/// (`store_tokens`) and the session's place in the index an IdP's logout uses (OIDC
+/// back-channel logout, SAML Single Logout).
 async fn after_login(
     app: &Keyedge,
     ports: &Ports<'_>,
@@ -336,11 +366,18 @@ async fn after_login(
     if let (true, Some(tokens)) = (idp.store_tokens, &identity.tokens) {
         stored_tokens::store(app, ports, &idp.alias, &identity.sub, tokens).await?;
     }
-    if let (ProviderKind::Oidc(cfg), Some(session)) = (&idp.kind, session) {
-        if cfg.accept_logout_tokens {
+    let Some(session) = session else { return Ok(()) };
+    match (&idp.kind, &identity.saml_session) {
+        (ProviderKind::Oidc(cfg), _) if cfg.accept_logout_tokens => {
             let sid = identity.upstream_sid.as_deref();
             upstream_session::remember(ports, &idp.alias, &identity.sub, sid, session).await?;
         }
+        // A SAML IdP's LogoutRequest names the NameID and the session index.
+        (_, Some(saml)) => {
+            let index = saml.session_index.as_deref();
+            upstream_session::remember(ports, &idp.alias, &saml.name_id, index, session).await?;
+        }
+        _ => {}
     }
     Ok(())
 }

@@ -15,36 +15,85 @@
 //!
 //! Only a provider that asks for the form post takes one; for the others a POST is refused,
 //! and a form-post provider's callback takes its parameters only from such a sealed form.
+//!
+//! A SAML IdP's `Response` comes the same way (HTTP-POST binding); [`hand_back`] and
+//! [`taken_back`] are the one mechanism for both, each kind under its own seal context.
 
 use http::StatusCode;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::callback::Answer;
 use crate::core::app::Keyedge;
 use crate::core::config::{IdentityProvider, ProviderKind};
 use crate::core::error::{Failure, Outcome, PageError};
 use crate::core::ports::Ports;
 use crate::core::web::{self, Params, Request};
 
-/// How long the sealed parameters may take from the post to the GET (one redirect).
-pub const FORM_POST_TTL: i64 = 300;
+/// How long a sealed answer may take from the post to the GET (one redirect).
+pub const HAND_BACK_TTL: i64 = 300;
 
 /// The fields of a posted answer that are kept (RFC 6749 §4.1.2, RFC 9207 `iss`, Apple's `user`).
 const FIELDS: &[&str] = &["state", "code", "error", "error_description", "iss", "user"];
 
-/// The posted answer, sealed between the post and the GET.
+/// What a sealed answer holds: an OAuth form post's fields, or a checked SAML assertion. Each
+/// is sealed under its own context and query parameter, so one is never read as the other.
+#[derive(Clone, Copy)]
+pub enum Posted {
+    FormPost,
+    #[cfg(feature = "saml")]
+    Saml,
+}
+
+impl Posted {
+    fn param(self) -> &'static str {
+        match self {
+            Posted::FormPost => "form_post",
+            #[cfg(feature = "saml")]
+            Posted::Saml => "saml",
+        }
+    }
+
+    fn context(self, alias: &str) -> Vec<u8> {
+        format!("keyedge {} {alias}", self.param()).into_bytes()
+    }
+}
+
+/// A posted answer between the post and the GET.
 #[derive(Serialize, Deserialize)]
-struct PostedAnswer {
-    params: Vec<(String, String)>,
+struct Sealed<T> {
+    answer: T,
     expires_at: i64,
+}
+
+/// Seals `answer` for `alias` and sends the browser `303 See Other` to the same-origin GET of
+/// the callback carrying it.
+pub fn hand_back<T: Serialize>(app: &Keyedge, ports: &Ports<'_>, alias: &str, posted: Posted, answer: T) -> Outcome {
+    let sealed = Sealed { answer, expires_at: ports.clock.now() + HAND_BACK_TTL };
+    let json = serde_json::to_vec(&sealed).map_err(|e| Failure::internal(format!("a posted answer: {e}")))?;
+    let sealed = app.sealer.seal(ports.rng, &posted.context(alias), &json);
+    let callback = app.config.path(&format!("/broker/{alias}/endpoint"));
+    let mut res = web::redirect(&web::path_with_query(&callback, &[(posted.param(), &sealed)]));
+    *res.status_mut() = StatusCode::SEE_OTHER;
+    Ok(res)
+}
+
+/// The answer [`hand_back`] sealed for `alias` into `query`, while it has not expired.
+pub fn taken_back<T: DeserializeOwned>(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    query: &Params,
+    alias: &str,
+    posted: Posted,
+) -> Option<T> {
+    let json = app.sealer.open(&posted.context(alias), query.get(posted.param())?)?;
+    let sealed: Sealed<T> = serde_json::from_slice(&json).ok()?;
+    (sealed.expires_at > ports.clock.now()).then_some(sealed.answer)
 }
 
 /// Whether `idp` answers with a form post.
 pub fn takes_form_post(idp: &IdentityProvider) -> bool {
     matches!(&idp.kind, ProviderKind::Oidc(cfg) if cfg.form_post)
-}
-
-fn context(alias: &str) -> Vec<u8> {
-    format!("keyedge form_post {alias}").into_bytes()
 }
 
 /// `POST /broker/{alias}/endpoint`: the posted answer, sealed, handed back to the browser as
@@ -66,38 +115,29 @@ pub async fn receive(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &st
         return Ok(res);
     }
     let posted = Params::from_form(req);
-    let params = FIELDS.iter().filter_map(|k| posted.get(k).map(|v| ((*k).to_owned(), v.to_owned()))).collect();
-    let answer = PostedAnswer { params, expires_at: ports.clock.now() + FORM_POST_TTL };
-    let json = serde_json::to_vec(&answer).map_err(|e| Failure::internal(format!("a posted answer: {e}")))?;
-    let sealed = app.sealer.seal(ports.rng, &context(alias), &json);
-    let callback = app.config.path(&format!("/broker/{alias}/endpoint"));
-    let mut res = web::redirect(&web::path_with_query(&callback, &[("form_post", &sealed)]));
-    *res.status_mut() = StatusCode::SEE_OTHER;
-    Ok(res)
+    let fields: Vec<(&str, &str)> = FIELDS.iter().filter_map(|k| posted.get(k).map(|v| (*k, v))).collect();
+    hand_back(app, ports, alias, Posted::FormPost, fields)
 }
 
-/// The parameters of a callback to `idp`: a redirect's query, or for a provider that answers
-/// with a form post, what [`receive`] sealed (nothing else: a query it did not seal is refused).
-pub fn callback_params(
+/// The answer of `idp` to this callback: a redirect's query; for a provider that answers with
+/// a form post, what [`receive`] sealed (nothing else: a query it did not seal is refused); for
+/// a SAML IdP, the assertion checked when it was posted.
+pub(super) fn callback_answer<'a>(
     app: &Keyedge,
     ports: &Ports<'_>,
     req: &Request,
-    idp: &IdentityProvider,
-) -> Result<Params, Failure> {
-    #[cfg(feature = "saml")]
-    if let ProviderKind::Saml(_) = &idp.kind {
-        return super::saml::callback_params(app, ports, req, idp);
-    }
+    idp: &'a IdentityProvider,
+) -> Result<Answer<'a>, Failure> {
     let query = Params::from_query(req);
-    if !takes_form_post(idp) {
-        return Ok(query);
-    }
-    let answer = query
-        .get("form_post")
-        .and_then(|sealed| app.sealer.open(&context(&idp.alias), sealed))
-        .and_then(|json| serde_json::from_slice::<PostedAnswer>(&json).ok())
-        .filter(|a| a.expires_at > ports.clock.now())
-        .ok_or_else(|| {
+    let cfg = match &idp.kind {
+        ProviderKind::OAuth2(cfg) => return Ok(Answer::OAuth2(cfg, query)),
+        #[cfg(feature = "saml")]
+        ProviderKind::Saml(cfg) => return super::saml::checked(app, ports, &query, idp).map(|c| Answer::Saml(cfg, c)),
+        ProviderKind::Oidc(cfg) if !cfg.form_post => return Ok(Answer::Oidc(cfg, query)),
+        ProviderKind::Oidc(cfg) => cfg,
+    };
+    let fields: Vec<(String, String)> =
+        taken_back(app, ports, &query, &idp.alias, Posted::FormPost).ok_or_else(|| {
             PageError::bad_request(
                 "Invalid sign-in response",
                 format!(
@@ -108,5 +148,6 @@ pub fn callback_params(
             // `/login` without a place to return to goes to the account page (under the issuer).
             .with_retry("/login")
         })?;
-    Ok(Params::parse(&url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&answer.params).finish()))
+    let params = Params::parse(&url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&fields).finish());
+    Ok(Answer::Oidc(cfg, params))
 }

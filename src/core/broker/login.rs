@@ -537,15 +537,19 @@ pub(crate) async fn redirect_upstream(
     };
     let json = serde_json::to_string(&flow).map_err(|e| Failure::Port(crate::core::ports::PortError(e.to_string())))?;
     let sealed = app.sealer.seal(ports.rng, state.as_bytes(), json.as_bytes());
-    let res = match out {
+    let res = send(app, &out);
+    Ok(web::with_cookie(res, app.cookies().set(&flow_cookie(&state), &sealed, FLOW_TTL)))
+}
+
+/// The browser on its way to an IdP: redirected, or (SAML's HTTP-POST binding) posting a form.
+pub(super) fn send(app: &Keyedge, out: &Outgoing) -> web::Response {
+    match out {
         Outgoing::Redirect(url) => web::redirect(url.as_str()),
-        // SAML's HTTP-POST binding: a form the browser posts to the IdP.
         Outgoing::Post { url, fields } => {
             let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
             web::isolated(pages::form_post(app.css(), url.as_str(), &fields))
         }
-    };
-    Ok(web::with_cookie(res, app.cookies().set(&flow_cookie(&state), &sealed, FLOW_TTL)))
+    }
 }
 
 impl UpstreamFlow {

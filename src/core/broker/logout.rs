@@ -116,16 +116,12 @@ pub async fn logout(
     let mut upstream = None;
     if let Some(s) = &session {
         end_session(app, ports, s, EndedBy::Keyedge).await?;
-        upstream = upstream_session::upstream_logout_url(
-            app,
-            ports,
-            s,
-            target.as_deref().unwrap_or(&app.config.path(DONE_PATH)),
-        )
-        .await;
+        upstream =
+            upstream_session::upstream_logout(app, ports, s, target.as_deref().unwrap_or(&app.config.path(DONE_PATH)))
+                .await;
     }
     let res = match (upstream, target) {
-        (Some(url), _) => web::redirect(&url),
+        (Some(out), _) => super::login::send(app, &out),
         (None, Some(target)) => web::redirect(&target),
         (None, None) => done(app, req),
     };

@@ -1,44 +1,51 @@
-//! SAML at `/broker/{alias}/endpoint`: the IdP's `Response` (HTTP-POST, or HTTP-Redirect with
-//! a signed query), and keyedge's SP descriptor at `/broker/{alias}/endpoint/descriptor`.
+//! SAML at `/broker/{alias}/endpoint`: the IdP's login `Response` (HTTP-POST, or HTTP-Redirect
+//! with a signed query), its Single Logout messages, and keyedge's SP descriptor at
+//! `/broker/{alias}/endpoint/descriptor`.
 //!
 //! A response arrives as another site's POST, which does not carry the `SameSite=Lax` flow
 //! cookie that binds the login to its browser. So the post completes nothing: every check
 //! that needs no flow is made here (signature, issuer, destination, audience, times, status),
 //! and only the assertion that passed them is sealed (XChaCha20-Poly1305, bound to the IdP,
-//! valid [`SEALED_TTL`]) into a `303 See Other` to `GET /broker/{alias}/endpoint?saml=…` — a
-//! top-level navigation with which the browser sends the flow cookie. That GET is the ordinary
-//! callback: the flow must open for the `RelayState`, the assertion's `InResponseTo` must be
-//! the ID of the request that flow sent, and the state's single-use marker is recorded once.
+//! valid [`HAND_BACK_TTL`](super::form_post::HAND_BACK_TTL)) into a `303 See Other` to
+//! `GET /broker/{alias}/endpoint?saml=…` — a top-level navigation with which the browser sends
+//! the flow cookie. That GET is the ordinary callback: the flow must open for the `RelayState`,
+//! the assertion's `InResponseTo` must be the ID of the request that flow sent, and the state's
+//! single-use marker is recorded once.
+//!
+//! Single Logout (Profiles §4.4): keyedge's logout sends the IdP a `LogoutRequest` for the
+//! session's NameID and session index, its RelayState sealed with where to go next and the
+//! request's ID, which the IdP's `LogoutResponse` must answer. The IdP's own `LogoutRequest`
+//! (signed, once per ID) ends every keyedge session listed under its NameID and session
+//! indexes, and is answered with a `LogoutResponse`.
 
 use http::StatusCode;
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 
+use super::form_post::{hand_back, taken_back, Posted};
+use super::session::{self, Session};
+use super::upstream_session;
 use crate::core::app::Keyedge;
-use crate::core::config::IdentityProvider;
+use crate::core::config::{IdentityProvider, ProviderKind};
 use crate::core::error::{Failure, Outcome, PageError};
+use crate::core::keys;
+use crate::core::ports::Marker;
 use crate::core::ports::Ports;
 use crate::core::upstream::saml::config::SamlProvider;
 use crate::core::upstream::saml::flow::{self, sp_entity_id};
+use crate::core::upstream::saml::metadata::Binding;
+use crate::core::upstream::saml::metadata::IdpDescriptor;
 use crate::core::upstream::saml::protocol::{self, Sp};
 use crate::core::upstream::saml::response::{decode_post, VerifiedAssertion};
-use crate::core::upstream::saml::{dsig, xml};
-use crate::core::upstream::UpstreamError;
+use crate::core::upstream::saml::{dsig, logout as slo, xml};
+use crate::core::upstream::{Outgoing, UpstreamError};
 use crate::core::web::{self, Params, Request};
 
-/// How long the sealed assertion may take from the post to the GET (one redirect).
-pub const SEALED_TTL: i64 = 300;
-
-/// A checked assertion between the post and the GET.
+/// A checked assertion and its RelayState, between the post and the GET.
 #[derive(Serialize, Deserialize)]
-struct Sealed {
-    assertion: VerifiedAssertion,
-    relay_state: String,
-    expires_at: i64,
-}
-
-fn context(alias: &str) -> Vec<u8> {
-    format!("keyedge saml {alias}").into_bytes()
+pub struct Checked {
+    pub assertion: VerifiedAssertion,
+    pub relay_state: String,
 }
 
 /// keyedge's side of `idp`.
@@ -50,7 +57,9 @@ fn sp<'a>(app: &'a Keyedge, cfg: &'a SamlProvider, endpoint: &'a str) -> Sp<'a> 
 pub fn descriptor(app: &Keyedge, idp: &IdentityProvider, cfg: &SamlProvider) -> Outcome {
     let endpoint = app.broker_endpoint(&idp.alias);
     let requested: Vec<&str> = idp.mappers.iter().filter_map(|m| m.claim()).collect();
-    Ok(web::saml_metadata(protocol::descriptor(cfg, &sp(app, cfg, &endpoint), &requested)))
+    let xml = protocol::descriptor(cfg, &sp(app, cfg, &endpoint), &requested)
+        .map_err(|e| Failure::internal(format!("the SP descriptor: {e}")))?;
+    Ok(web::saml_metadata(xml))
 }
 
 fn refused(alias: &str, e: UpstreamError) -> Failure {
@@ -73,9 +82,7 @@ async fn receive(
     relay_state: Option<&str>,
     query_signed: bool,
 ) -> Outcome {
-    let http = idp.http(ports.http);
-    let upstream = ports.with_http(&http);
-    let descriptor = app.saml_metadata.descriptor(idp, cfg, &upstream).await.map_err(|e| refused(&idp.alias, e))?;
+    let descriptor = idp_descriptor(app, ports, idp, cfg).await?;
     let endpoint = app.broker_endpoint(&idp.alias);
     let now = ports.clock.now();
     let assertion = flow::check_response(cfg, &descriptor, &sp(app, cfg, &endpoint), xml_text, query_signed, now)
@@ -92,16 +99,11 @@ async fn receive(
     if assertion.in_response_to.is_none() {
         return Err(bad("The response answers no request of keyedge's (an IdP-initiated sign-in is not accepted)."));
     }
-    let sealed = Sealed { assertion, relay_state: relay_state.to_owned(), expires_at: now + SEALED_TTL };
-    let json = serde_json::to_vec(&sealed).map_err(|e| Failure::internal(format!("a SAML assertion: {e}")))?;
-    let sealed = app.sealer.seal(ports.rng, &context(&idp.alias), &json);
-    let callback = app.config.path(&format!("/broker/{}/endpoint", idp.alias));
-    let mut res = web::redirect(&web::path_with_query(&callback, &[("saml", &sealed)]));
-    *res.status_mut() = StatusCode::SEE_OTHER;
-    Ok(res)
+    hand_back(app, ports, &idp.alias, Posted::Saml, Checked { assertion, relay_state: relay_state.to_owned() })
 }
 
-/// `POST /broker/{alias}/endpoint` for a SAML IdP (HTTP-POST binding).
+/// `POST /broker/{alias}/endpoint` for a SAML IdP (HTTP-POST binding): a `SAMLResponse` (a
+/// login's, or a logout's) or a `SAMLRequest` (the IdP's logout).
 pub async fn post(
     app: &Keyedge,
     ports: &Ports<'_>,
@@ -110,15 +112,19 @@ pub async fn post(
     cfg: &SamlProvider,
 ) -> Outcome {
     let form = Params::from_form(req);
-    let Some(encoded) = form.get("SAMLResponse") else {
-        return Err(bad("The post carries no SAMLResponse."));
+    let (param, encoded) = match (form.get("SAMLResponse"), form.get("SAMLRequest")) {
+        (Some(v), None) => ("SAMLResponse", v),
+        (None, Some(v)) => ("SAMLRequest", v),
+        _ => return Err(bad("The post carries no SAMLResponse or SAMLRequest, or both.")),
     };
     let text = decode_post(encoded).map_err(|e| refused(&idp.alias, UpstreamError::Saml(e.to_string())))?;
-    receive(app, ports, idp, cfg, &text, form.get("RelayState"), false).await
+    let message = Message { param, text, relay_state: form.get("RelayState").map(str::to_owned), query_signed: false };
+    incoming(app, ports, req, idp, cfg, message).await
 }
 
-/// `GET /broker/{alias}/endpoint?SAMLResponse=…&SigAlg=…&Signature=…` (HTTP-Redirect binding):
-/// `None` when the query carries no SAML message (the ordinary callback, `?saml=…`).
+/// `GET /broker/{alias}/endpoint?SAMLResponse=…|SAMLRequest=…[&RelayState=…]&SigAlg=…&Signature=…`
+/// (HTTP-Redirect binding). `None` when the query carries no SAML message (the ordinary
+/// callback, `?saml=…`).
 pub async fn redirected(
     app: &Keyedge,
     ports: &Ports<'_>,
@@ -127,13 +133,15 @@ pub async fn redirected(
     cfg: &SamlProvider,
 ) -> Option<Outcome> {
     let query = Params::from_query(req);
-    query.get("SAMLResponse")?;
+    let param = match (query.get("SAMLResponse"), query.get("SAMLRequest")) {
+        (Some(_), None) => "SAMLResponse",
+        (None, Some(_)) => "SAMLRequest",
+        (None, None) => return None,
+        _ => return Some(Err(bad("The query carries both a SAMLResponse and a SAMLRequest."))),
+    };
     Some(
         async {
-            let http = idp.http(ports.http);
-            let upstream = ports.with_http(&http);
-            let descriptor =
-                app.saml_metadata.descriptor(idp, cfg, &upstream).await.map_err(|e| refused(&idp.alias, e))?;
+            let descriptor = idp_descriptor(app, ports, idp, cfg).await?;
             // The query's signature, when there is one, must hold, and the message and RelayState
             // are then the very values it covered; without one the XML must be signed.
             let (encoded, relay_state, query_signed) = match query.get("Signature") {
@@ -141,23 +149,64 @@ pub async fn redirected(
                     let raw = req.uri().query().unwrap_or_default();
                     let verified = dsig::verify_redirect_params(raw, &descriptor.signing_keys)
                         .map_err(|e| refused(&idp.alias, UpstreamError::Saml(format!("query signature: {e}"))))?;
-                    if verified.param != "SAMLResponse" {
-                        return Err(refused(&idp.alias, UpstreamError::Saml("the query carries a request".into())));
-                    }
                     let decode = |v: &str| percent_decode_str(v).decode_utf8_lossy().into_owned();
                     (decode(verified.value), verified.relay_state.map(decode), true)
                 }
-                None => (
-                    query.get("SAMLResponse").unwrap_or_default().to_owned(),
-                    query.get("RelayState").map(str::to_owned),
-                    false,
-                ),
+                None => {
+                    (query.get(param).unwrap_or_default().to_owned(), query.get("RelayState").map(str::to_owned), false)
+                }
             };
             let text = inflate(&encoded).map_err(|e| refused(&idp.alias, UpstreamError::Saml(e)))?;
-            receive(app, ports, idp, cfg, &text, relay_state.as_deref(), query_signed).await
+            incoming(app, ports, req, idp, cfg, Message { param, text, relay_state, query_signed }).await
         }
         .await,
     )
+}
+
+/// A SAML message as its binding delivered it.
+struct Message {
+    /// `SAMLResponse` or `SAMLRequest`: the parameter it came in.
+    param: &'static str,
+    /// The decoded XML.
+    text: String,
+    relay_state: Option<String>,
+    /// Delivered by Redirect with a query signature that verified.
+    query_signed: bool,
+}
+
+async fn idp_descriptor(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    idp: &IdentityProvider,
+    cfg: &SamlProvider,
+) -> Result<IdpDescriptor, Failure> {
+    let http = idp.http(ports.http);
+    let upstream = ports.with_http(&http);
+    app.saml_metadata.descriptor(idp, cfg, &upstream).await.map_err(|e| refused(&idp.alias, e))
+}
+
+/// Hands a message to what its root element says it is, once it came in the parameter that
+/// kind of message travels in.
+async fn incoming(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    req: &Request,
+    idp: &IdentityProvider,
+    cfg: &SamlProvider,
+    message: Message,
+) -> Outcome {
+    let relay = message.relay_state.as_deref();
+    match (message.param, slo::message_kind(&message.text).as_deref()) {
+        ("SAMLResponse", Some("Response")) => {
+            receive(app, ports, idp, cfg, &message.text, relay, message.query_signed).await
+        }
+        ("SAMLResponse", Some("LogoutResponse")) => logout_answered(app, ports, idp, cfg, &message).await,
+        ("SAMLRequest", Some("LogoutRequest")) => idp_logout(app, ports, req, idp, cfg, &message).await,
+        (param, kind) => Err(bad(&format!(
+            "keyedge does not take a {} in {param}.",
+            kind.map(|k| format!("samlp:{k}")).unwrap_or_else(|| "message it cannot read".into())
+        ))),
+    }
 }
 
 /// A Redirect-binding message: base64 of raw DEFLATE (Bindings §3.4.4.1), inflated to at most
@@ -170,39 +219,191 @@ pub fn inflate(encoded: &str) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|e| e.to_string())
 }
 
-/// The callback's parameters for a SAML IdP: `state` (the sealed assertion's `RelayState`) and
-/// `saml`, the sealed assertion — nothing else is taken.
-pub fn callback_params(
+/// The callback's answer from a SAML IdP: the assertion [`receive`] checked and sealed into
+/// the query's `saml` parameter — nothing else is taken.
+pub fn checked(app: &Keyedge, ports: &Ports<'_>, query: &Params, idp: &IdentityProvider) -> Result<Checked, Failure> {
+    if query.get("saml").is_none() {
+        return Err(bad("This is not a SAML response. Please start again."));
+    }
+    taken_back(app, ports, query, &idp.alias, Posted::Saml)
+        .ok_or_else(|| bad("The SAML response has expired or is not keyedge's. Please start again."))
+}
+
+// ---------------------------------------------------------------- Single Logout
+
+/// How long keyedge waits for the IdP's answer to its `LogoutRequest`.
+const LOGOUT_TTL: i64 = 600;
+
+/// Where keyedge's logout goes after the IdP's, and the request the IdP must answer: sealed
+/// into the RelayState, so it can be neither swapped (no open redirect) nor reused elsewhere.
+#[derive(Serialize, Deserialize)]
+struct LogoutRelay {
+    then: String,
+    request_id: String,
+    expires_at: i64,
+}
+
+fn logout_context(alias: &str) -> Vec<u8> {
+    format!("keyedge saml logout {alias}").into_bytes()
+}
+
+fn logout_expected<'a>(
+    cfg: &SamlProvider,
+    descriptor: &'a IdpDescriptor,
+    endpoint: &'a str,
+    message: &Message,
+    now: i64,
+) -> slo::Expected<'a> {
+    slo::Expected {
+        idp_entity_id: &descriptor.entity_id,
+        endpoint,
+        keys: &descriptor.signing_keys,
+        query_signed: message.query_signed,
+        now,
+        skew: cfg.allowed_clock_skew as i64,
+    }
+}
+
+/// How keyedge reaches the IdP's Single Logout service.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// Through the browser, by the configured binding (`post_binding_logout`).
+    Front,
+    /// Server to server (`backchannel_logout`): the Redirect binding's URL, fetched.
+    Back,
+}
+
+/// keyedge's `LogoutRequest` for `session`, ended here, to its SAML IdP: `None` when the
+/// session did not come from a SAML IdP with a Single Logout service (or the request cannot be
+/// made; logged). `then` is where the browser goes once the IdP has answered.
+pub async fn logout_at_idp(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    session: &Session,
+    then: &str,
+    channel: Channel,
+) -> Option<Outgoing> {
+    let idp = app.config.provider(&session.idp)?;
+    let ProviderKind::Saml(cfg) = &idp.kind else { return None };
+    if (channel == Channel::Back) != cfg.backchannel_logout {
+        return None;
+    }
+    let subject = session.upstream_saml.as_ref()?;
+    let log = |e: String| (ports.log)(&format!("SAML logout at `{}`: {e}", idp.alias));
+    let descriptor = idp_descriptor(app, ports, idp, cfg).await.map_err(|_| log("no IdP metadata".into())).ok()?;
+    let binding = if channel == Channel::Back { Binding::Redirect } else { cfg.logout_binding };
+    let endpoint = IdpDescriptor::endpoint(&descriptor.slo, binding)
+        .filter(|e| e.binding == binding || channel == Channel::Front)?;
+    let id = format!("_{}", ports.random_token(20));
+    let now = ports.clock.now();
+    let request = protocol::LogoutRequest {
+        id: &id,
+        issue_instant: protocol::timestamp(now),
+        destination: endpoint.url.as_str(),
+        issuer: sp_entity_id(cfg, &app.config.issuer),
+        name_id: &subject.name_id,
+        name_id_format: subject.name_id_format.as_deref(),
+        session_index: subject.session_index.as_deref(),
+    };
+    let relay = LogoutRelay { then: then.to_owned(), request_id: id.clone(), expires_at: now + LOGOUT_TTL };
+    let relay = serde_json::to_vec(&relay).ok()?;
+    let relay = app.sealer.seal(ports.rng, &logout_context(&idp.alias), &relay);
+    request
+        .xml()
+        .and_then(|xml| protocol::outgoing(cfg, endpoint, "SAMLRequest", &xml, &id, Some(&relay)))
+        .map_err(|e| log(e.to_string()))
+        .ok()
+}
+
+/// The IdP's `LogoutResponse` to keyedge's request: on to where keyedge's logout was going.
+/// keyedge's session has ended already; a refused answer says that the IdP's may not have.
+async fn logout_answered(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    idp: &IdentityProvider,
+    cfg: &SamlProvider,
+    message: &Message,
+) -> Outcome {
+    let relay: LogoutRelay = message
+        .relay_state
+        .as_deref()
+        .and_then(|r| app.sealer.open(&logout_context(&idp.alias), r))
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .filter(|r: &LogoutRelay| r.expires_at > ports.clock.now())
+        .ok_or_else(|| {
+            Failure::from(PageError::bad_request(
+                "Signed out",
+                "You are signed out here. This answer to a sign-out is not keyedge's, or it has expired.",
+            ))
+        })?;
+    let descriptor = idp_descriptor(app, ports, idp, cfg).await?;
+    let endpoint = app.broker_endpoint(&idp.alias);
+    let expected = logout_expected(cfg, &descriptor, &endpoint, message, ports.clock.now());
+    match slo::verify_response(&message.text, &expected, &relay.request_id) {
+        Ok(()) => Ok(web::redirect(&relay.then)),
+        Err(e) => {
+            let page = PageError::new(
+                StatusCode::BAD_GATEWAY,
+                "Signed out here only",
+                format!(
+                    "You are signed out of this site, but {} did not confirm that it signed you out too. Close the browser to end that session.",
+                    idp.display_name
+                ),
+            );
+            Err(Failure::logged(page, format!("SAML logout response from `{}` refused: {e}", idp.alias)))
+        }
+    }
+}
+
+/// The IdP's `LogoutRequest`: checked, taken once, then every keyedge session listed under its
+/// NameID (and session indexes) ends, and the IdP gets its `LogoutResponse`.
+async fn idp_logout(
     app: &Keyedge,
     ports: &Ports<'_>,
     req: &Request,
     idp: &IdentityProvider,
-) -> Result<Params, Failure> {
-    let query = Params::from_query(req);
-    let sealed = query.get("saml").ok_or_else(|| bad("This is not a SAML response. Please start again."))?;
-    let opened = open(app, ports, &idp.alias, sealed)
-        .ok_or_else(|| bad("The SAML response has expired or is not keyedge's. Please start again."))?;
-    let pairs = [("state", opened.relay_state.as_str()), ("saml", sealed)];
-    Ok(Params::parse(&url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()))
-}
-
-fn open(app: &Keyedge, ports: &Ports<'_>, alias: &str, sealed: &str) -> Option<Sealed> {
-    app.sealer
-        .open(&context(alias), sealed)
-        .and_then(|json| serde_json::from_slice::<Sealed>(&json).ok())
-        .filter(|s| s.expires_at > ports.clock.now())
-}
-
-/// The checked assertion the callback's `saml` parameter carries.
-pub fn assertion(
-    app: &Keyedge,
-    ports: &Ports<'_>,
-    alias: &str,
-    params: &Params,
-) -> Result<VerifiedAssertion, UpstreamError> {
-    params
-        .get("saml")
-        .and_then(|sealed| open(app, ports, alias, sealed))
-        .map(|s| s.assertion)
-        .ok_or_else(|| UpstreamError::Saml("the sealed assertion is missing or expired".into()))
+    cfg: &SamlProvider,
+    message: &Message,
+) -> Outcome {
+    let descriptor = idp_descriptor(app, ports, idp, cfg).await?;
+    let endpoint = app.broker_endpoint(&idp.alias);
+    let now = ports.clock.now();
+    let expected = logout_expected(cfg, &descriptor, &endpoint, message, now);
+    let refused = |e: String| {
+        let page =
+            PageError::bad_request("Sign-out request refused", "The identity provider's sign-out request was refused.");
+        Failure::logged(page, format!("SAML logout request from `{}` refused: {e}", idp.alias))
+    };
+    let request = slo::verify_request(&message.text, &expected).map_err(|e| refused(e.to_string()))?;
+    let ttl = (request.not_on_or_after + expected.skew - now).max(60) as u64;
+    let marker = keys::logout_jti(&idp.alias, &request.id);
+    if !ports.once.once_then_store(Some(Marker { key: &marker, ttl_seconds: ttl }), None, None).await? {
+        return Err(refused("this LogoutRequest ID was already used".into()));
+    }
+    let indexes = &request.session_indexes;
+    let ends = |index: Option<&str>| indexes.is_empty() || index.is_some_and(|i| indexes.iter().any(|x| x == i));
+    upstream_session::end_listed(app, ports, &idp.alias, &request.name_id, ends).await?;
+    let answer = match IdpDescriptor::endpoint(&descriptor.slo, cfg.logout_binding) {
+        Some(slo_endpoint) => {
+            let id = format!("_{}", ports.random_token(20));
+            let response = protocol::LogoutResponse {
+                id: &id,
+                issue_instant: protocol::timestamp(now),
+                destination: slo_endpoint.url.as_str(),
+                in_response_to: &request.id,
+                issuer: sp_entity_id(cfg, &app.config.issuer),
+                status: "Success",
+            };
+            let relay = message.relay_state.as_deref();
+            let out = response
+                .xml()
+                .and_then(|xml| protocol::outgoing(cfg, slo_endpoint, "SAMLResponse", &xml, &id, relay))
+                .map_err(|e| Failure::internal(format!("the LogoutResponse: {e}")))?;
+            super::login::send(app, &out)
+        }
+        // An IdP without a Single Logout service to answer: the browser stays here.
+        None => super::logout::done(app, req),
+    };
+    let answer = web::with_cookie(answer, app.cookies().clear(session::PASS_COOKIE));
+    Ok(web::with_cookie(answer, app.cookies().clear(session::COOKIE)))
 }

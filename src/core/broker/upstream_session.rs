@@ -12,7 +12,7 @@ use crate::core::config::{IdentityProvider, OidcProvider, ProviderKind};
 use crate::core::error::{Failure, OAuthError, Outcome, PageError};
 use crate::core::keys;
 use crate::core::ports::{get_json, Job, Marker, PortError, Ports};
-use crate::core::upstream::oidc;
+use crate::core::upstream::{oidc, Outgoing};
 use crate::core::web::{self, Params, Request};
 
 /// One keyedge session opened through an upstream account.
@@ -70,6 +70,29 @@ pub async fn remember(
         expires_at: session.expires_at,
     };
     change_list(ports, alias, sub, |refs| refs.push(entry.clone())).await.map(|_| ())
+}
+
+/// Ends the keyedge sessions listed under `(alias, subject)` whose upstream session `ends`
+/// picks, as the IdP asked (its logout token, or its SAML `LogoutRequest`); how many ended.
+pub async fn end_listed(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    alias: &str,
+    subject: &str,
+    ends: impl Fn(Option<&str>) -> bool,
+) -> Result<usize, Failure> {
+    let listed = change_list(ports, alias, subject, |refs| refs.retain(|r| !ends(r.upstream_sid.as_deref()))).await?;
+    // Sessions a Worker of the previous version listed in KV (during a rollout) end too.
+    let kv = keys::upstream_sessions(alias, subject);
+    let previous: Vec<UpstreamSessionRef> = get_json(ports.store, &kv).await?.unwrap_or_default();
+    let mut ended = 0;
+    for r in listed.iter().chain(&previous).filter(|r| ends(r.upstream_sid.as_deref())) {
+        if let Some(s) = session::by_key(ports, r.session_key.clone()).await? {
+            logout::end_session(app, ports, &s, logout::EndedBy::TheIdp).await?;
+            ended += 1;
+        }
+    }
+    Ok(ended)
 }
 
 fn oidc_of<'a>(app: &'a Keyedge, alias: &str) -> Option<(&'a IdentityProvider, &'a OidcProvider)> {
@@ -152,16 +175,7 @@ pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request,
         // needs `sub` too; oidc-provider, Keycloak and Azure AD always send both.
         None => return Err(refused("keyedge needs the `sub` claim to find the sessions")),
     };
-    let ends = |r: &UpstreamSessionRef| claims.sid.is_none() || r.upstream_sid == claims.sid;
-    let listed = change_list(ports, alias, &sub, |refs| refs.retain(|r| !ends(r))).await?;
-    // Sessions a Worker of the previous version listed in KV (during a rollout) end too.
-    let kv = keys::upstream_sessions(alias, &sub);
-    let previous: Vec<UpstreamSessionRef> = get_json(ports.store, &kv).await?.unwrap_or_default();
-    for r in listed.iter().chain(&previous).filter(|r| ends(r)) {
-        if let Some(s) = session::by_key(ports, r.session_key.clone()).await? {
-            logout::end_session(app, ports, &s, logout::EndedBy::TheIdp).await?;
-        }
-    }
+    end_listed(app, ports, alias, &sub, |sid| claims.sid.is_none() || sid == claims.sid.as_deref()).await?;
     let mut res = web::json_no_store(StatusCode::OK, "{}".into());
     res.headers_mut().insert("cache-control", http::HeaderValue::from_static("no-store"));
     Ok(res)
@@ -173,6 +187,13 @@ pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request,
 /// when there is nothing to call: another IdP, no ID token kept, or no end-session endpoint
 /// (logged).
 pub async fn backchannel_logout_at_idp(app: &Keyedge, ports: &Ports<'_>, session: &Session) -> Option<Job> {
+    #[cfg(feature = "saml")]
+    if let Some(Outgoing::Redirect(url)) =
+        super::saml::logout_at_idp(app, ports, session, "", super::saml::Channel::Back).await
+    {
+        let timeout = app.config.provider(&session.idp).map_or(10, |idp| idp.http_timeout);
+        return Some(Job::UpstreamLogout { alias: session.idp.clone(), url: url.into(), timeout });
+    }
     let (idp, cfg) = oidc_of(app, &session.idp).filter(|(_, cfg)| cfg.backchannel_logout)?;
     let id_token = session.upstream_id_token.as_deref()?;
     let http = idp.http(ports.http);
@@ -190,10 +211,15 @@ pub async fn backchannel_logout_at_idp(app: &Keyedge, ports: &Ports<'_>, session
 /// Context of the sealed `state` keyedge sends to an IdP's end-session endpoint.
 const LOGOUT_STATE_CONTEXT: &[u8] = b"keyedge upstream logout";
 
-/// Where the browser goes to end the upstream session after `session` (through an IdP with
-/// `upstream_logout`) ended at keyedge; it comes back to `/broker/{alias}/logout_response`
-/// and then to `then`.
-pub async fn upstream_logout_url(app: &Keyedge, ports: &Ports<'_>, session: &Session, then: &str) -> Option<String> {
+/// Where the browser goes to end the upstream session after `session` ended at keyedge: an
+/// OIDC IdP with `upstream_logout` (it comes back to `/broker/{alias}/logout_response`), or a
+/// SAML IdP with a Single Logout service (its `LogoutResponse` comes back to the endpoint);
+/// then on to `then`.
+pub async fn upstream_logout(app: &Keyedge, ports: &Ports<'_>, session: &Session, then: &str) -> Option<Outgoing> {
+    #[cfg(feature = "saml")]
+    if let Some(out) = super::saml::logout_at_idp(app, ports, session, then, super::saml::Channel::Front).await {
+        return Some(out);
+    }
     // With `backchannel_logout` keyedge has called the IdP itself (Keycloak: the back channel
     // when the IdP supports it, else the browser).
     let (idp, cfg) = oidc_of(app, &session.idp).filter(|(_, cfg)| cfg.upstream_logout && !cfg.backchannel_logout)?;
@@ -207,7 +233,7 @@ pub async fn upstream_logout_url(app: &Keyedge, ports: &Ports<'_>, session: &Ses
     if let Some(hint) = &session.upstream_id_token {
         params.push(("id_token_hint", hint));
     }
-    Some(web::with_query(end_session.as_str(), &params))
+    url::Url::parse(&web::with_query(end_session.as_str(), &params)).ok().map(Outgoing::Redirect)
 }
 
 /// `GET /broker/{alias}/logout_response`: back from the IdP's logout, on to where keyedge's

@@ -115,6 +115,18 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn a_claim_named_with_dots_is_found_whole_and_a_path_still_walks() {
+        // A SAML attribute's name is a URN with dots; an OIDC claim path walks objects.
+        let doc = json!({"urn:oid:0.9.2342.19200300.100.1.3": ["a@x"], "org": {"unit": "ops"}, "org.unit": "top"});
+        assert_eq!(at_path(&doc, "urn:oid:0.9.2342.19200300.100.1.3"), Some(&json!(["a@x"])));
+        // Both exist: the exact top-level name wins.
+        assert_eq!(at_path(&doc, "org.unit"), Some(&json!("top")));
+        let nested = json!({"org": {"unit": "ops"}});
+        assert_eq!(at_path(&nested, "org.unit"), Some(&json!("ops")));
+        assert_eq!(at_path(&nested, "urn:oid:1.2"), None);
+    }
+
+    #[test]
     fn a_path_walks_objects_and_arrays() {
         let doc = json!({"emails": [{"address": "a@x"}, {"address": "b@x"}], "id": 7});
         assert_eq!(at_path(&doc, "emails[1].address"), Some(&json!("b@x")));

@@ -305,6 +305,20 @@ pub struct BrokeredIdentity {
     /// Every claim the IdP sent (ID token and userinfo merged, or the userinfo JSON), for
     /// mappers and post-login flows.
     pub claims: serde_json::Value,
+    /// The login's session at a SAML IdP, for its Single Logout; `None` for the other kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saml_session: Option<SamlSession>,
+}
+
+/// Who the user is at a SAML IdP and which of its sessions the login came from: what a
+/// `LogoutRequest` names, either way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlSession {
+    pub name_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_id_format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_index: Option<String>,
 }
 
 /// How the browser goes to an IdP: redirected, or posting a form (SAML's HTTP-POST binding).

@@ -458,6 +458,7 @@ pub async fn complete(
         auth_time: claims.auth_time,
         tokens: Some(tokens),
         claims: raw,
+        saml_session: None,
     })
 }
 

@@ -138,6 +138,7 @@ pub async fn complete(
         auth_time: None,
         tokens: Some(tokens),
         claims: info,
+        saml_session: None,
     })
 }
 

@@ -197,7 +197,8 @@ pub struct SamlProvider {
     pub principal: Principal,
     /// How the AuthnRequest travels (`post_binding_authn_request`).
     pub authn_request_binding: Binding,
-    /// How the IdP answers (`post_binding_response`); only that binding is accepted.
+    /// The binding asked for in the AuthnRequest's `ProtocolBinding` (`post_binding_response`);
+    /// the ACS takes a response by either binding, each checked as its binding requires.
     pub response_binding: Binding,
     /// How logout messages travel (`post_binding_logout`).
     pub logout_binding: Binding,

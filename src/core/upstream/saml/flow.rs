@@ -11,7 +11,7 @@ use super::response::{self, Expected, VerifiedAssertion, NAMEID_EMAIL};
 use crate::core::claims::StandardClaims;
 use crate::core::config::IdentityProvider;
 use crate::core::ports::Ports;
-use crate::core::upstream::{BrokeredIdentity, FlowSecrets, Outgoing, UpstreamError};
+use crate::core::upstream::{BrokeredIdentity, FlowSecrets, Outgoing, SamlSession, UpstreamError};
 
 /// Per-isolate cache of IdP metadata read from a URL, by alias.
 #[derive(Default)]
@@ -85,9 +85,9 @@ pub fn begin(
     }
     // An NCName: a letter or `_` first.
     let id = format!("_{}", ports.random_token(20));
-    let xml = protocol::authn_request(cfg, sp, &id, endpoint.url.as_str(), force, ports.clock.now());
-    let out = protocol::outgoing(cfg, endpoint, "SAMLRequest", &xml, &id, Some(state))
-        .map_err(|e| UpstreamError::Unavailable(format!("signing the AuthnRequest: {e}")))?;
+    let xml = protocol::authn_request(cfg, sp, &id, endpoint.url.as_str(), force, ports.clock.now())
+        .and_then(|xml| protocol::outgoing(cfg, endpoint, "SAMLRequest", &xml, &id, Some(state)));
+    let out = xml.map_err(|e| UpstreamError::Unavailable(format!("signing the AuthnRequest: {e}")))?;
     Ok((out, FlowSecrets { nonce: id, pkce_verifier: None }))
 }
 
@@ -166,5 +166,10 @@ pub fn identity(
         auth_time: Some(assertion.authn_instant),
         tokens: None,
         claims,
+        saml_session: Some(SamlSession {
+            name_id: assertion.name_id,
+            name_id_format: assertion.name_id_format,
+            session_index: assertion.session_index,
+        }),
     })
 }

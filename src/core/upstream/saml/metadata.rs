@@ -4,10 +4,9 @@
 use url::Url;
 
 use super::dsig::TrustedKey;
-use super::xml;
+use super::xml::{self, NS_MD};
 use crate::core::config::parse_url;
 
-pub const NS_MD: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
 pub const PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 pub const BINDING_REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";

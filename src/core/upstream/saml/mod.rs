@@ -8,6 +8,7 @@ pub mod config;
 pub mod dsig;
 pub mod enc;
 pub mod flow;
+pub mod logout;
 pub mod metadata;
 pub mod protocol;
 pub mod response;

@@ -4,27 +4,12 @@
 
 use base64::Engine;
 
-use super::config::{SamlProvider, SignatureAlgorithm};
-use super::dsig;
-use super::metadata::{Binding, Endpoint, NS_MD};
-use super::xml::{NS_DS, NS_SAML, NS_SAMLP};
-use crate::core::upstream::Outgoing;
+use askama::Template;
 
-/// Escapes text for an XML attribute value or element content.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use super::config::SamlProvider;
+use super::dsig;
+use super::metadata::{Binding, Endpoint};
+use crate::core::upstream::Outgoing;
 
 /// An `xs:dateTime` in UTC for Unix seconds `t`.
 pub fn timestamp(t: i64) -> String {
@@ -38,64 +23,85 @@ pub struct Sp<'a> {
     pub endpoint: &'a str,
 }
 
-/// `samlp:AuthnRequest` (Core §3.4.1) with ID `id`, for `destination`; `ForceAuthn` with
-/// `force_authn`, or when the client asked for a fresh login (`force`).
-pub fn authn_request(cfg: &SamlProvider, sp: &Sp, id: &str, destination: &str, force: bool, now: i64) -> String {
-    let mut xml = format!(
-        r#"<samlp:AuthnRequest xmlns:samlp="{NS_SAMLP}" xmlns:saml="{NS_SAML}" ID="{}" Version="2.0" IssueInstant="{}" Destination="{}" AssertionConsumerServiceURL="{}" ProtocolBinding="{}""#,
-        escape(id),
-        timestamp(now),
-        escape(destination),
-        escape(sp.endpoint),
-        cfg.response_binding.urn(),
-    );
-    if cfg.force_authn || force {
-        xml.push_str(r#" ForceAuthn="true""#);
-    }
-    if let Some((index, _)) = &cfg.attribute_consuming_service {
-        xml.push_str(&format!(r#" AttributeConsumingServiceIndex="{index}""#));
-    }
-    xml.push_str(&format!(
-        r#"><saml:Issuer>{}</saml:Issuer><samlp:NameIDPolicy Format="{}" AllowCreate="true"/></samlp:AuthnRequest>"#,
-        escape(sp.entity_id),
-        cfg.name_id_policy_format.urn(),
-    ));
-    xml
+/// Renders a message template; the templates are keyedge's own and render infallibly, but a
+/// failure is still an error, never a half-written message.
+fn render(t: &impl Template) -> Result<String, dsig::DsigError> {
+    t.render().map_err(|e| dsig::DsigError::Signing(format!("a SAML message template: {e}")))
 }
 
-/// `samlp:LogoutRequest` (Core §3.7.1) for the user `name_id` of session `session_index`.
-pub fn logout_request(
+#[derive(Template)]
+#[template(path = "saml/authn_request.xml")]
+struct AuthnRequest<'a> {
+    id: &'a str,
+    issue_instant: String,
+    destination: &'a str,
+    acs: &'a str,
+    protocol_binding: &'static str,
+    force_authn: bool,
+    attribute_consuming_service: Option<u16>,
+    issuer: &'a str,
+    name_id_format: &'static str,
+}
+
+/// `samlp:AuthnRequest` (Core §3.4.1) with ID `id`, for `destination`; `ForceAuthn` with
+/// `force_authn`, or when the client asked for a fresh login (`force`).
+pub fn authn_request(
+    cfg: &SamlProvider,
     sp: &Sp,
     id: &str,
     destination: &str,
-    name_id: &str,
-    name_id_format: Option<&str>,
-    session_index: Option<&str>,
+    force: bool,
     now: i64,
-) -> String {
-    let format = name_id_format.map(|f| format!(r#" Format="{}""#, escape(f))).unwrap_or_default();
-    let index =
-        session_index.map(|s| format!("<samlp:SessionIndex>{}</samlp:SessionIndex>", escape(s))).unwrap_or_default();
-    format!(
-        r#"<samlp:LogoutRequest xmlns:samlp="{NS_SAMLP}" xmlns:saml="{NS_SAML}" ID="{}" Version="2.0" IssueInstant="{}" Destination="{}"><saml:Issuer>{}</saml:Issuer><saml:NameID{format}>{}</saml:NameID>{index}</samlp:LogoutRequest>"#,
-        escape(id),
-        timestamp(now),
-        escape(destination),
-        escape(sp.entity_id),
-        escape(name_id),
-    )
+) -> Result<String, dsig::DsigError> {
+    render(&AuthnRequest {
+        id,
+        issue_instant: timestamp(now),
+        destination,
+        acs: sp.endpoint,
+        protocol_binding: cfg.response_binding.urn(),
+        force_authn: cfg.force_authn || force,
+        attribute_consuming_service: cfg.attribute_consuming_service.as_ref().map(|(index, _)| *index),
+        issuer: sp.entity_id,
+        name_id_format: cfg.name_id_policy_format.urn(),
+    })
 }
 
-/// `samlp:LogoutResponse` (Core §3.7.2) answering the IdP's request `in_response_to`.
-pub fn logout_response(sp: &Sp, id: &str, destination: &str, in_response_to: &str, now: i64) -> String {
-    format!(
-        r#"<samlp:LogoutResponse xmlns:samlp="{NS_SAMLP}" xmlns:saml="{NS_SAML}" ID="{}" Version="2.0" IssueInstant="{}" Destination="{}" InResponseTo="{}"><saml:Issuer>{}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status></samlp:LogoutResponse>"#,
-        escape(id),
-        timestamp(now),
-        escape(destination),
-        escape(in_response_to),
-        escape(sp.entity_id),
-    )
+/// `samlp:LogoutRequest` (Core §3.7.1) for the user `name_id` of session `session_index`.
+#[derive(Template)]
+#[template(path = "saml/logout_request.xml")]
+pub struct LogoutRequest<'a> {
+    pub id: &'a str,
+    pub issue_instant: String,
+    pub destination: &'a str,
+    pub issuer: &'a str,
+    pub name_id: &'a str,
+    pub name_id_format: Option<&'a str>,
+    pub session_index: Option<&'a str>,
+}
+
+impl LogoutRequest<'_> {
+    pub fn xml(&self) -> Result<String, dsig::DsigError> {
+        render(self)
+    }
+}
+
+/// `samlp:LogoutResponse` (Core §3.7.2) answering the IdP's request `in_response_to`, with
+/// the top-level status `status` (`Success`, `Requester`, `Responder`).
+#[derive(Template)]
+#[template(path = "saml/logout_response.xml")]
+pub struct LogoutResponse<'a> {
+    pub id: &'a str,
+    pub issue_instant: String,
+    pub destination: &'a str,
+    pub in_response_to: &'a str,
+    pub issuer: &'a str,
+    pub status: &'static str,
+}
+
+impl LogoutResponse<'_> {
+    pub fn xml(&self) -> Result<String, dsig::DsigError> {
+        render(self)
+    }
 }
 
 /// Sends `xml` (a request, `param` `SAMLRequest`, or a response, `SAMLResponse`) to
@@ -146,55 +152,36 @@ pub fn outgoing(
     }
 }
 
+#[derive(Template)]
+#[template(path = "saml/descriptor.xml")]
+struct Descriptor<'a> {
+    entity_id: &'a str,
+    endpoint: &'a str,
+    authn_requests_signed: bool,
+    want_assertions_signed: bool,
+    certificate: Option<&'a str>,
+    slo_bindings: [&'static str; 2],
+    name_id_format: &'static str,
+    /// Each binding of the assertion consumer service, and whether it is the default.
+    acs: [(&'static str, bool); 2],
+    attribute_consuming_service: Option<(u16, &'a str)>,
+    requested_attributes: &'a [&'a str],
+}
+
 /// keyedge's SP descriptor for this IdP (`/broker/{alias}/endpoint/descriptor`, Metadata
 /// §2.4.4): its entity id, the ACS for both bindings, the SLO endpoint, its certificate and
 /// the NameID format it asks for; what an IdP administrator imports.
-pub fn descriptor(cfg: &SamlProvider, sp: &Sp, requested_attributes: &[&str]) -> String {
-    let endpoint = escape(sp.endpoint);
-    let mut xml = format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?>
-<md:EntityDescriptor xmlns:md="{NS_MD}" xmlns:ds="{NS_DS}" entityID="{}">
-  <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol" AuthnRequestsSigned="{}" WantAssertionsSigned="{}">
-"#,
-        escape(sp.entity_id),
-        cfg.signing.is_some(),
-        cfg.want_assertions_signed,
-    );
-    if let Some(cert) = &cfg.sp_certificate {
-        xml.push_str(&format!(
-            "    <md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>\n"
-        ));
-    }
-    for binding in [Binding::Redirect, Binding::Post] {
-        xml.push_str(&format!("    <md:SingleLogoutService Binding=\"{}\" Location=\"{endpoint}\"/>\n", binding.urn()));
-    }
-    xml.push_str(&format!("    <md:NameIDFormat>{}</md:NameIDFormat>\n", cfg.name_id_policy_format.urn()));
-    for (index, binding) in [Binding::Post, Binding::Redirect].iter().enumerate() {
-        let default = if *binding == cfg.response_binding { r#" isDefault="true""# } else { "" };
-        xml.push_str(&format!(
-            "    <md:AssertionConsumerService Binding=\"{}\" Location=\"{endpoint}\" index=\"{}\"{default}/>\n",
-            binding.urn(),
-            index + 1,
-        ));
-    }
-    if let Some((index, name)) = &cfg.attribute_consuming_service {
-        xml.push_str(&format!(
-            "    <md:AttributeConsumingService index=\"{index}\"><md:ServiceName xml:lang=\"en\">{}</md:ServiceName>",
-            escape(name)
-        ));
-        for a in requested_attributes {
-            xml.push_str(&format!(r#"<md:RequestedAttribute Name="{}"/>"#, escape(a)));
-        }
-        xml.push_str("</md:AttributeConsumingService>\n");
-    }
-    xml.push_str("  </md:SPSSODescriptor>\n</md:EntityDescriptor>\n");
-    xml
-}
-
-/// What a signing SP states in `SigAlg` for `alg`.
-pub fn sig_alg(alg: SignatureAlgorithm) -> &'static str {
-    match alg {
-        SignatureAlgorithm::RSA_SHA256 => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-        SignatureAlgorithm::ECDSA_SHA256 => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-    }
+pub fn descriptor(cfg: &SamlProvider, sp: &Sp, requested_attributes: &[&str]) -> Result<String, dsig::DsigError> {
+    render(&Descriptor {
+        entity_id: sp.entity_id,
+        endpoint: sp.endpoint,
+        authn_requests_signed: cfg.signing.is_some(),
+        want_assertions_signed: cfg.want_assertions_signed,
+        certificate: cfg.sp_certificate.as_deref(),
+        slo_bindings: [Binding::Redirect.urn(), Binding::Post.urn()],
+        name_id_format: cfg.name_id_policy_format.urn(),
+        acs: [Binding::Post, Binding::Redirect].map(|b| (b.urn(), b == cfg.response_binding)),
+        attribute_consuming_service: cfg.attribute_consuming_service.as_ref().map(|(i, n)| (*i, n.as_str())),
+        requested_attributes,
+    })
 }
