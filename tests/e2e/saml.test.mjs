@@ -70,15 +70,19 @@ function authorizeUrl(alias) {
   return { url: `${KEYEDGE}/authorize?${q}`, verifier };
 }
 
-/** The application's callback, answered in the browser (nothing listens on 8788). */
+/**
+ * The application's callback, answered in the browser (nothing listens on 8788): `reached`
+ * resolves to the URL the browser was sent to. (Wrapped: an async function returning the
+ * promise itself would wait for it.)
+ */
 async function catchCallback(page) {
-  let reached;
-  const done = new Promise((resolve) => { reached = resolve; });
+  let resolve;
+  const reached = new Promise((r) => { resolve = r; });
   await page.route(`${APP_CB}*`, async (route) => {
-    reached(route.request().url());
+    resolve(route.request().url());
     await route.fulfill({ status: 200, contentType: 'text/plain', body: 'app callback' });
   });
-  return done;
+  return { reached };
 }
 
 async function redeem(code, verifier) {
@@ -101,7 +105,7 @@ async function signInAtSimpleSamlPhp(page, user, password) {
   await page.locator('#submit_button').click();
 }
 
-test('SimpleSAMLphp: a signed AuthnRequest by Redirect, the signed response by POST, attributes in the ID token through mappers', async () => {
+test('SimpleSAMLphp: a signed AuthnRequest by Redirect, the signed response by POST, attributes in the ID token through mappers', { timeout: 90_000 }, async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   const callback = await catchCallback(page);
@@ -116,7 +120,7 @@ test('SimpleSAMLphp: a signed AuthnRequest by Redirect, the signed response by P
   // read keyedge's descriptor (AuthnRequestsSigned="true" and its certificate), checked it.
   assert.match(page.url(), /127\.0\.0\.1:8082\//);
   await signInAtSimpleSamlPhp(page, 'alice', 'alicepass');
-  const back = new URL(await callback);
+  const back = new URL(await callback.reached);
   await page.screenshot({ path: `${ARTIFACTS}saml-simplesamlphp-done.png` });
   const code = back.searchParams.get('code');
   assert.ok(code, `a code for the app: ${back}`);
@@ -152,7 +156,7 @@ test('SimpleSAMLphp: a signed AuthnRequest by Redirect, the signed response by P
   await context.close();
 });
 
-test('SimpleSAMLphp: the login page button and the account page', async () => {
+test('SimpleSAMLphp: the login page button and the account page', { timeout: 90_000 }, async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(`${KEYEDGE}/account`);
@@ -164,36 +168,60 @@ test('SimpleSAMLphp: the login page button and the account page', async () => {
   assert.equal(await page.locator('#username').textContent(), 'bob');
   assert.match(await page.locator('#email').textContent(), /bob@example\.org/);
   assert.equal(await page.locator('#session-idp').textContent(), 'Corp SSO (SAML)');
+
+  // Single Logout, SP-initiated: keyedge ends its session, sends SimpleSAMLphp a signed
+  // LogoutRequest for bob's NameID and session, and takes its signed LogoutResponse back.
+  // (Redirects: seen as requests, not as navigations.)
+  const visited = [];
+  page.on('request', (r) => { if (r.isNavigationRequest()) visited.push(r.url()); });
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
+  assert.ok(visited.some((u) => u.startsWith(`${SSP}/saml2/idp/SingleLogoutService.php`)),
+    `the browser went through the IdP's logout: ${visited.join(' ')}`);
+  assert.match(page.url(), /\/logout\/done$/);
+  assert.ok(visited.some((u) => u.startsWith(`${KEYEDGE}/broker/corp/endpoint?SAMLResponse=`)),
+    `the IdP's LogoutResponse came back to keyedge: ${visited.join(' ')}`);
+  // Both sessions have ended: keyedge asks for a login, and so does the IdP.
+  await page.goto(`${KEYEDGE}/account`);
+  await page.waitForURL(/\/login\?return_to=/);
+  await page.getByRole('link', { name: 'Sign in with Corp SSO (SAML)' }).click();
+  await page.waitForURL(/127\.0\.0\.1:8082\/module\.php\/core\/loginuserpass\.php/);
   await context.close();
 });
 
-test('npm saml-idp: an AuthnRequest by POST, both signatures, bob without the staff role', async () => {
+test('npm saml-idp: an AuthnRequest by POST, both signatures, carol without a role', { timeout: 90_000 }, async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   const callback = await catchCallback(page);
   const { url, verifier } = authorizeUrl('corp2');
   await page.goto(url);
+  // (A user of its own: bob's address belongs to the account SimpleSAMLphp's bob made above,
+  // and this IdP's unverified address would rightly not be linked to it.)
   // keyedge's auto-posted form took the browser to the IdP's profile form.
   await page.waitForURL(`${NPM_IDP}/saml/sso`);
-  await page.locator('#userName').fill('bob@example.org');
-  await page.locator('#uid').fill('bob');
-  await page.locator('#mail').fill('bob@example.org');
-  await page.locator('#givenName').fill('Bob');
-  await page.locator('#sn').fill('Brown');
+  await page.locator('#userName').fill('carol@example.org');
+  await page.locator('#uid').fill('carol');
+  await page.locator('#mail').fill('carol@example.org');
+  await page.locator('#givenName').fill('Carol');
+  await page.locator('#sn').fill('Clark');
   await page.evaluate(() => { document.querySelector('#eduPersonAffiliation').value = 'member,student'; });
   await page.locator('#btn-sign-in').click();
-  const back = new URL(await callback);
+  const back = new URL(await Promise.race([callback.reached, page.waitForTimeout(20_000).then(async () => {
+    await page.screenshot({ path: `${ARTIFACTS}saml-npm-stuck.png` });
+    throw new Error(`no callback; the browser is at ${page.url()}: ${(await page.content()).replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').slice(0, 600)}`);
+  })]));
   const code = back.searchParams.get('code');
   assert.ok(code, `a code for the app: ${back}`);
   const claims = await redeem(code, verifier);
   assert.equal(claims.identity_provider, 'corp2');
-  assert.equal(claims.given_name, 'Bob');
+  assert.equal(claims.given_name, 'Carol');
+  assert.equal(claims.email, 'carol@example.org');
   assert.equal(claims.email_verified, false, 'no trust_email for this IdP');
-  assert.equal(claims.roles, undefined, 'no mapper gives bob a role here');
+  assert.equal(claims.roles, undefined, 'no mapper gives carol a role here');
   await context.close();
 });
 
-test('the SP descriptor is SAML metadata an IdP imports', async () => {
+test('the SP descriptor is SAML metadata an IdP imports', { timeout: 90_000 }, async () => {
   const r = await fetch(`${KEYEDGE}/broker/corp/endpoint/descriptor`);
   assert.equal(r.status, 200);
   assert.equal(r.headers.get('content-type'), 'application/samlmetadata+xml');
