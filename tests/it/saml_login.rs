@@ -18,10 +18,16 @@ const OTHER_KEY: &str = include_str!("../fixtures/saml-harness/other-key.pem");
 const SP_KEY: &str = include_str!("../fixtures/saml-harness/sp-key.pem");
 const SP_CERT: &str = include_str!("../fixtures/saml-harness/sp-cert.pem");
 
+const ENC_KEY: &str = include_str!("../fixtures/saml/keys/sp-rsa.key");
+const ENC_CERT: &str = include_str!("../fixtures/saml/keys/sp-rsa.crt");
+
 fn saml_secrets(name: &str) -> Option<String> {
     match name {
         "SAML_SP_KEY" => Some(SP_KEY.to_owned()),
         "SAML_SP_CERT" => Some(SP_CERT.to_owned()),
+        "SAML_ENC_KEY" => Some(ENC_KEY.to_owned()),
+        "SAML_ENC_CERT" => Some(ENC_CERT.to_owned()),
+        "SAML_IDP_CERT" => Some(IDP_CERT.to_owned()),
         _ => secrets(name),
     }
 }
@@ -71,6 +77,10 @@ struct Answer<'a> {
     valid_for: i64,
     key: &'a str,
     sign_assertion: bool,
+    /// Encrypted to this certificate (AES-128-GCM, RSA-OAEP), as an `EncryptedAssertion`.
+    encrypt_to: Option<&'a str>,
+    /// Markup the IdP puts into the assertion after its Issuer (signed with it).
+    extra: &'a str,
 }
 
 impl Default for Answer<'_> {
@@ -84,6 +94,8 @@ impl Default for Answer<'_> {
             valid_for: 300,
             key: IDP_KEY,
             sign_assertion: true,
+            encrypt_to: None,
+            extra: "",
         }
     }
 }
@@ -97,7 +109,7 @@ fn response_xml(world: &World, a: &Answer) -> String {
     let now = world.clock.now();
     let irt = a.in_response_to.map(|i| format!(r#" InResponseTo="{i}""#)).unwrap_or_default();
     let assertion = format!(
-        r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData{irt} Recipient="{recipient}" NotOnOrAfter="{until}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{until}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{now}" SessionIndex="_session1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="uid"><saml:AttributeValue>alice</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:2.5.4.42" FriendlyName="givenName"><saml:AttributeValue>Alice</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:2.5.4.11" FriendlyName="ou"><saml:AttributeValue>Research</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"#,
+        r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer>{extra}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData{irt} Recipient="{recipient}" NotOnOrAfter="{until}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{until}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{now}" SessionIndex="_session1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="uid"><saml:AttributeValue>alice</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:2.5.4.42" FriendlyName="givenName"><saml:AttributeValue>Alice</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:2.5.4.11" FriendlyName="ou"><saml:AttributeValue>Research</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"#,
         now = ts(now),
         issuer = a.issuer,
         name_id = a.name_id,
@@ -105,9 +117,14 @@ fn response_xml(world: &World, a: &Answer) -> String {
         until = ts(now + a.valid_for),
         before = ts(now - 60),
         audience = a.audience,
+        extra = a.extra,
     );
     let key = SpKey::from_pkcs8_pem(a.key).unwrap();
     let assertion = if a.sign_assertion { sign_enveloped(&assertion, "_a1", &key).unwrap() } else { assertion };
+    let assertion = match a.encrypt_to {
+        Some(cert) => encrypted_assertion(&assertion, cert),
+        None => assertion,
+    };
     let response = format!(
         r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0" IssueInstant="{now}" Destination="{ACS}"{irt}><saml:Issuer>{issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>{assertion}</samlp:Response>"#,
         now = ts(now),
@@ -118,6 +135,31 @@ fn response_xml(world: &World, a: &Answer) -> String {
     } else {
         sign_enveloped(&response, "_r1", &key).unwrap()
     }
+}
+
+/// `assertion` as an IdP encrypts it (XML Encryption 1.1): AES-128-GCM content under a fresh
+/// key, the key wrapped with RSA-OAEP (SHA-1, MGF1-SHA-1) to `cert_pem`'s public key. Made
+/// with the `aes-gcm` and `rsa` crates directly, not with keyedge's code.
+fn encrypted_assertion(assertion: &str, cert_pem: &str) -> String {
+    use aes_gcm::aead::{Aead, KeyInit};
+    use rsa::pkcs8::DecodePublicKey;
+    use x509_cert::der::{DecodePem, Encode};
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let cert = x509_cert::Certificate::from_pem(cert_pem.as_bytes()).unwrap();
+    let spki = cert.tbs_certificate.subject_public_key_info.to_der().unwrap();
+    let public = rsa::RsaPublicKey::from_public_key_der(&spki).unwrap();
+    let content_key: [u8; 16] = rand::random();
+    let iv: [u8; 12] = rand::random();
+    let sealed = aes_gcm::Aes128Gcm::new_from_slice(&content_key)
+        .unwrap()
+        .encrypt(&aes_gcm::Nonce::from(iv), assertion.as_bytes())
+        .unwrap();
+    let wrapped = public.encrypt(&mut rand::thread_rng(), rsa::Oaep::new::<sha1::Sha1>(), &content_key).unwrap();
+    format!(
+        r#"<saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#" Type="http://www.w3.org/2001/04/xmlenc#Element"><xenc:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes128-gcm"/><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/><xenc:CipherData><xenc:CipherValue>{}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue>{}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>"#,
+        b64(&wrapped),
+        b64(&[iv.as_slice(), &sealed].concat()),
+    )
 }
 
 /// The AuthnRequest keyedge redirected to: its XML (inflated) and the RelayState.
@@ -376,6 +418,96 @@ fn saml_descriptor_names_the_acs_the_certificate_and_the_nameid_format() {
     assert!(xml.contains("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"), "{xml}");
     // keyedge's own parser reads it as well-formed SAML metadata.
     assert!(keyedge::core::upstream::saml::xml::parse(&xml).is_ok());
+}
+
+const ENCRYPTED: &str = "want_assertions_encrypted = true\nsp_encryption_key_env = \"SAML_ENC_KEY\"\nsp_encryption_certificate_env = \"SAML_ENC_CERT\"";
+
+#[test]
+fn saml_core_6_encrypted_assertion_logs_in_and_a_plain_one_is_refused_when_encryption_is_wanted() {
+    let world = saml_world(ENCRYPTED);
+    let mut browser = Browser::default();
+    let (rp, request, relay) = start(&world, &mut browser);
+    let a = Answer { in_response_to: Some(attribute(&request, "ID")), encrypt_to: Some(ENC_CERT), ..Answer::default() };
+    let xml = response_xml(&world, &a);
+    assert!(!xml.contains("alice"), "the assertion travels encrypted");
+    let done = answer(&world, &mut browser, &xml, &relay);
+    let claims = id_claims(&json(&redeem(&world, &code_of(&done), &rp.verifier)));
+    assert_eq!(claims["email"], "alice@example.org");
+    assert_eq!(claims["given_name"], "Alice");
+    // In the clear, from the same IdP with a valid signature: refused, nothing linked.
+    let world = saml_world(ENCRYPTED);
+    let mut browser = Browser::default();
+    let (_, request, relay) = start(&world, &mut browser);
+    let xml = response_xml(&world, &Answer { in_response_to: Some(attribute(&request, "ID")), ..Answer::default() });
+    let res = post_to_acs(&world, &xml, &relay);
+    assert_eq!(res.status(), 502, "{}", body(&res));
+    assert!(world.log.borrow().iter().any(|l| l.contains("want_assertions_encrypted")), "{:?}", world.log.borrow());
+    assert!(user_of_link(&world, "corp", "alice@example.org").is_none());
+    // Encrypted to another key (the IdP's own certificate): not decrypted, refused.
+    let mut browser = Browser::default();
+    let (_, request, relay) = start(&world, &mut browser);
+    let a = Answer { in_response_to: Some(attribute(&request, "ID")), encrypt_to: Some(IDP_CERT), ..Answer::default() };
+    let res = post_to_acs(&world, &response_xml(&world, &a), &relay);
+    assert_eq!(res.status(), 502, "{}", body(&res));
+    assert!(user_of_link(&world, "corp", "alice@example.org").is_none());
+}
+
+#[test]
+fn saml_core_6_an_encrypted_assertion_holding_another_assertion_is_refused() {
+    // Signed by the IdP, encrypted to keyedge, with an assertion inside an Advice: the one
+    // assertion rule holds inside the plaintext as in a plain response.
+    let world = saml_world(ENCRYPTED);
+    let inner = r#"<saml:Advice><saml:Assertion ID="_inner" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>https://idp.example.org/saml</saml:Issuer></saml:Assertion></saml:Advice>"#;
+    let mut browser = Browser::default();
+    let (_, request, relay) = start(&world, &mut browser);
+    let id = attribute(&request, "ID").to_owned();
+    let a = Answer { in_response_to: Some(&id), encrypt_to: Some(ENC_CERT), extra: inner, ..Answer::default() };
+    let res = post_to_acs(&world, &response_xml(&world, &a), &relay);
+    assert_eq!(res.status(), 502, "{}", body(&res));
+    assert!(world.log.borrow().iter().any(|l| l.contains("assertions, not exactly one")), "{:?}", world.log.borrow());
+    assert!(user_of_link(&world, "corp", "alice@example.org").is_none());
+}
+
+#[test]
+fn saml_descriptor_publishes_the_encryption_certificate() {
+    let world = saml_world(ENCRYPTED);
+    let res = world.send(http::Request::get(format!("{ACS}/descriptor")).body(Vec::new()).unwrap());
+    let xml = body(&res);
+    let cert_body: String = ENC_CERT.lines().filter(|l| !l.starts_with("-----")).collect();
+    let at = xml.find(r#"<md:KeyDescriptor use="encryption">"#).unwrap_or_else(|| panic!("{xml}"));
+    assert!(
+        xml[at..].starts_with(&format!(
+            r#"<md:KeyDescriptor use="encryption"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert_body}<"#
+        )),
+        "{xml}"
+    );
+    let plain = saml_world("");
+    let xml = body(&plain.send(http::Request::get(format!("{ACS}/descriptor")).body(Vec::new()).unwrap()));
+    assert!(!xml.contains("encryption"), "{xml}");
+}
+
+#[test]
+fn saml_configuration_of_encrypted_assertions_needs_a_matching_rsa_key_and_certificate() {
+    let load = |options: &str| {
+        let text = ConfigBuilder::new().extra(&corp(options)).build();
+        keyedge::core::config::Config::load(&text, &saml_secrets).map(|_| ()).map_err(|e| e.to_string())
+    };
+    assert!(load(ENCRYPTED).is_ok());
+    let e = load("want_assertions_encrypted = true").unwrap_err();
+    assert!(e.contains("sp_encryption_key_env"), "{e}");
+    let e = load("sp_encryption_key_env = \"SAML_ENC_KEY\"").unwrap_err();
+    assert!(e.contains("sp_encryption_certificate_env"), "{e}");
+    let e = load("sp_encryption_key_env = \"SAML_ENC_KEY\"\nsp_encryption_certificate_env = \"SAML_IDP_CERT\"")
+        .unwrap_err();
+    assert!(e.contains("is not the certificate of the key"), "{e}");
+    // The P-256 signing key cannot decrypt: want_assertions_encrypted does not fall back to it.
+    let e = load(
+        "want_assertions_encrypted = true\nsp_signing_key_env = \"SAML_SP_KEY\"\nsp_certificate_env = \"SAML_SP_CERT\"",
+    )
+    .unwrap_err();
+    assert!(e.contains("sp_signing_key_env") && e.contains("RSA"), "{e}");
+    // An RSA signing key and its certificate serve for both.
+    assert!(load("want_assertions_encrypted = true\nsp_signing_key_env = \"SAML_ENC_KEY\"\nsp_certificate_env = \"SAML_ENC_CERT\"").is_ok());
 }
 
 #[test]

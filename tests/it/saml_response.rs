@@ -4,7 +4,9 @@
 //! the signed subject.
 
 use keyedge::core::upstream::saml::dsig::TrustedKey;
-use keyedge::core::upstream::saml::response::{instant, verify, Expected, ResponseError, VerifiedAssertion};
+use keyedge::core::upstream::saml::response::{
+    instant, verify, Decryption, Expected, ResponseError, VerifiedAssertion,
+};
 use std::path::PathBuf;
 
 const SP: &str = "https://sp.example.com";
@@ -37,6 +39,7 @@ fn check(name: &str, want_assertions_signed: bool, now: i64, skew: i64) -> Resul
         keys: &keys,
         want_assertions_signed,
         query_signed: false,
+        decryption: Decryption::Off,
         now,
         skew,
     };
@@ -147,6 +150,7 @@ fn saml_response_from_another_issuer_or_for_another_sp_is_refused() {
         keys: &keys,
         want_assertions_signed: false,
         query_signed: false,
+        decryption: Decryption::Off,
         now: at("2026-01-01T00:01:00Z"),
         skew: 0,
     };
@@ -182,9 +186,127 @@ fn saml_profiles_4_1_4_2_a_second_assertion_anywhere_in_the_response_is_refused(
         keys: &keys,
         want_assertions_signed: false,
         query_signed: false,
+        decryption: Decryption::Off,
         now: at("2026-01-01T00:01:00Z"),
         skew: 0,
     };
     assert!(verify(&text, &expected).is_ok());
     assert_eq!(verify(&doubled, &expected).unwrap_err(), ResponseError::AssertionCount(2));
+}
+
+// ------------------------------------------------------------------ EncryptedAssertion (§6)
+
+use keyedge::core::upstream::saml::dsig::{sign_enveloped, SpKey};
+use keyedge::core::upstream::saml::enc::RsaOaepKey;
+
+fn sp_key() -> RsaOaepKey {
+    RsaOaepKey::from_pkcs8_pem(&std::fs::read_to_string(dir().join("keys/sp-rsa.key")).unwrap()).unwrap()
+}
+
+fn encrypted(name: &str) -> String {
+    std::fs::read_to_string(dir().join(format!("encrypted/{name}.xml"))).unwrap()
+}
+
+fn check_text(text: &str, decryption: Decryption) -> Result<VerifiedAssertion, ResponseError> {
+    let keys = [key("idp-rsa"), key("idp-ec")];
+    let expected = Expected {
+        idp_entity_id: IDP,
+        sp_entity_id: SP,
+        acs_url: ACS,
+        keys: &keys,
+        want_assertions_signed: false,
+        query_signed: false,
+        decryption,
+        now: at("2026-01-01T00:01:00Z"),
+        skew: 0,
+    };
+    verify(text, &expected)
+}
+
+/// The IdP's signature over the whole Response (made here with the IdP's fixture key).
+fn idp_signed(text: &str) -> String {
+    let key = SpKey::from_pkcs8_pem(&std::fs::read_to_string(dir().join("keys/idp-rsa.key")).unwrap()).unwrap();
+    sign_enveloped(text, "_resp_fixture", &key).unwrap()
+}
+
+#[test]
+fn saml_core_6_every_encrypted_fixture_gets_its_verdict() {
+    let sp = sp_key();
+    let decryption = |e: &ResponseError| matches!(e, ResponseError::Decryption(_));
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir().join("encrypted")).unwrap() {
+        let file = entry.unwrap().file_name().into_string().unwrap();
+        let Some(name) = file.strip_suffix(".xml") else { continue };
+        seen += 1;
+        let got = check_text(&encrypted(name), Decryption::Required(&sp));
+        let refused_because: fn(&ResponseError) -> bool = match name {
+            "aes128-gcm-rsa-oaep-mgf1p"
+            | "aes256-gcm-rsa-oaep-mgf1p"
+            | "aes256-gcm-rsa-oaep-sha256-mgf1sha256"
+            | "aes128-gcm-rsa-oaep-sha256-mgf1sha1-sibling-key"
+            | "aes256-gcm-rsa-oaep-mgf1p-sha256-digest" => {
+                let a = got.unwrap_or_else(|e| panic!("{name}: refused: {e:?}"));
+                assert_eq!((a.name_id.as_str(), a.in_response_to.as_deref()), ("alice@example.org", Some(REQUEST)));
+                continue;
+            }
+            // CBC has no integrity: with only the assertion signed, the ciphertext is anyone's
+            // to change, so it is not even decrypted (no padding oracle).
+            "aes128-cbc-rsa-oaep-mgf1p" | "aes256-cbc-rsa-oaep-mgf1p" => decryption,
+            "aes128-gcm-rsa-1_5" | "aes128-gcm-to-other-key" | "aes128-gcm-tampered" => decryption,
+            // Anyone can encrypt to keyedge's key: what is inside must be signed.
+            "unsigned-assertion-aes128-gcm" => |e| *e == ResponseError::Unsigned,
+            other => panic!("{other}: an encrypted fixture without a verdict"),
+        };
+        let e = got.expect_err(name);
+        assert!(refused_because(&e), "{name}: refused for another reason: {e:?}");
+    }
+    assert_eq!(seen, 11, "the encrypted fixture set is there");
+}
+
+#[test]
+fn saml_core_6_cbc_is_decrypted_only_inside_a_signed_response() {
+    let sp = sp_key();
+    for name in ["aes128-cbc-rsa-oaep-mgf1p", "aes256-cbc-rsa-oaep-mgf1p"] {
+        let e = check_text(&encrypted(name), Decryption::Required(&sp)).unwrap_err();
+        assert!(e.to_string().contains("CBC"), "{name}: {e}");
+        let a = check_text(&idp_signed(&encrypted(name)), Decryption::Required(&sp)).unwrap();
+        assert_eq!(a.name_id, "alice@example.org", "{name}");
+    }
+}
+
+#[test]
+fn want_assertions_encrypted_refuses_a_plain_assertion_and_no_key_refuses_an_encrypted_one() {
+    let sp = sp_key();
+    let plain = std::fs::read_to_string(dir().join("responses/assertion-signed.xml")).unwrap();
+    assert_eq!(check_text(&plain, Decryption::Required(&sp)).unwrap_err(), ResponseError::NotEncrypted);
+    assert!(check_text(&plain, Decryption::Optional(&sp)).is_ok());
+    let sealed = encrypted("aes128-gcm-rsa-oaep-mgf1p");
+    assert!(check_text(&sealed, Decryption::Optional(&sp)).is_ok());
+    assert_eq!(check_text(&sealed, Decryption::Off).unwrap_err(), ResponseError::Encrypted);
+}
+
+#[test]
+fn saml_profiles_4_1_4_2_an_encrypted_assertion_beside_another_assertion_is_refused() {
+    let sp = sp_key();
+    let sealed = encrypted("aes128-gcm-rsa-oaep-mgf1p");
+    let start = sealed.find("<saml:EncryptedAssertion>").unwrap();
+    let end = sealed.find("</saml:EncryptedAssertion>").unwrap() + "</saml:EncryptedAssertion>".len();
+    let block = &sealed[start..end];
+    // Two encrypted assertions as children of the Response.
+    let twice = sealed.replacen(block, &format!("{block}{block}"), 1);
+    assert_eq!(check_text(&twice, Decryption::Required(&sp)).unwrap_err(), ResponseError::AssertionCount(2));
+    // A plain, validly signed assertion hidden in Extensions beside the encrypted one.
+    let plain = std::fs::read_to_string(dir().join("responses/assertion-signed.xml")).unwrap();
+    let a0 = plain.find("<saml:Assertion").unwrap();
+    let a1 = plain.find("</saml:Assertion>").unwrap() + "</saml:Assertion>".len();
+    let hidden = sealed.replacen(
+        "<samlp:Status>",
+        &format!("<samlp:Extensions>{}</samlp:Extensions><samlp:Status>", &plain[a0..a1]),
+        1,
+    );
+    assert!(matches!(check_text(&hidden, Decryption::Optional(&sp)).unwrap_err(), ResponseError::AssertionCount(_)));
+    // The encrypted one hidden in Extensions beside a plain one: neither is taken.
+    let swapped =
+        plain.replacen("<samlp:Status>", &format!("<samlp:Extensions>{block}</samlp:Extensions><samlp:Status>"), 1);
+    assert!(matches!(check_text(&swapped, Decryption::Optional(&sp)).unwrap_err(), ResponseError::AssertionCount(_)));
 }

@@ -5,7 +5,10 @@
 use serde::Deserialize;
 use url::Url;
 
+use std::sync::Arc;
+
 use super::dsig::{SpKey, TrustedKey};
+use super::enc::RsaOaepKey;
 use super::metadata::{Binding, Endpoint, IdpDescriptor};
 use crate::core::config::{err, parse_url, ConfigError, KindOptions, Secrets};
 
@@ -56,6 +59,10 @@ pub(crate) struct RawSaml {
     want_assertions_signed: bool,
     #[serde(default)]
     want_assertions_encrypted: bool,
+    #[serde(default)]
+    sp_encryption_key_env: Option<String>,
+    #[serde(default)]
+    sp_encryption_certificate_env: Option<String>,
     #[serde(default = "default_skew")]
     allowed_clock_skew: u64,
     #[serde(default)]
@@ -151,6 +158,21 @@ impl std::fmt::Debug for SpCredentials {
     }
 }
 
+/// keyedge's RSA key for encrypted assertions, and its certificate for the descriptor
+/// (`KeyDescriptor use="encryption"`), which is what the IdP encrypts to.
+#[derive(Clone)]
+pub struct SpDecryption {
+    pub key: Arc<RsaOaepKey>,
+    /// The certificate's DER, base64.
+    pub certificate: String,
+}
+
+impl std::fmt::Debug for SpDecryption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpDecryption").field("certificate", &self.certificate).finish_non_exhaustive()
+    }
+}
+
 /// Where the IdP's facts (entity id, endpoints, certificates) come from.
 #[derive(Debug, Clone)]
 pub enum IdpSource {
@@ -208,6 +230,9 @@ pub struct SamlProvider {
     pub sp_certificate: Option<String>,
     pub force_authn: bool,
     pub want_assertions_signed: bool,
+    /// keyedge's decryption key, when it has one: an `EncryptedAssertion` is decrypted with it.
+    pub decryption: Option<SpDecryption>,
+    /// Only encrypted assertions are taken (`want_assertions_encrypted`; needs `decryption`).
     pub want_assertions_encrypted: bool,
     pub allowed_clock_skew: u64,
     /// `AttributeConsumingServiceIndex` sent in requests, and its service in the descriptor.
@@ -231,7 +256,7 @@ pub(crate) fn provider(options: KindOptions, secrets: &Secrets) -> Result<SamlPr
     if p.allowed_clock_skew > MAX_CLOCK_SKEW {
         return Err(err(at("allowed_clock_skew"), format!("must be at most {MAX_CLOCK_SKEW} seconds")));
     }
-    let principal = match (p.principal_type, p.principal_attribute) {
+    let principal = match (p.principal_type, p.principal_attribute.clone()) {
         (PrincipalType::Subject, None) => Principal::NameId,
         (PrincipalType::Subject, Some(_)) => {
             return Err(err(
@@ -261,17 +286,14 @@ pub(crate) fn provider(options: KindOptions, secrets: &Secrets) -> Result<SamlPr
     }
     let sp_certificate = match &p.sp_certificate_env {
         Some(name) => {
-            let pem = secrets.need(at("sp_certificate_env"), name)?;
-            let pem = pem.expose().replace("\\n", "\n");
+            let pem = secret_pem(secrets, at("sp_certificate_env"), name)?;
             Some(certificate_der_base64(&pem).map_err(|m| err(at("sp_certificate_env"), m))?)
         }
         None => None,
     };
     let key = match &p.sp_signing_key_env {
         Some(name) => {
-            let pem = secrets.need(at("sp_signing_key_env"), name)?;
-            // A PEM in a secret may have its newlines written `\n` (as in .dev.vars).
-            let pem = pem.expose().replace("\\n", "\n");
+            let pem = secret_pem(secrets, at("sp_signing_key_env"), name)?;
             Some(SpKey::from_pkcs8_pem(&pem).map_err(|e| err(at("sp_signing_key_env"), e.to_string()))?)
         }
         None => None,
@@ -296,10 +318,11 @@ pub(crate) fn provider(options: KindOptions, secrets: &Secrets) -> Result<SamlPr
             "needs sp_signing_key_env (a PKCS#8 PEM key) and sp_certificate_env (its certificate, for the descriptor)",
         )),
     };
-    if p.want_assertions_encrypted {
+    let decryption = decryption(&p, secrets, &at)?;
+    if p.want_assertions_encrypted && decryption.is_none() {
         return Err(err(
             at("want_assertions_encrypted"),
-            "encrypted assertions are not decrypted by this version of keyedge; the IdP's responses travel over https",
+            "needs keyedge's RSA key: sp_encryption_key_env and sp_encryption_certificate_env (or an RSA sp_signing_key_env with its sp_certificate_env)",
         ));
     }
     let idp = match p.import_metadata.as_deref().map(str::trim) {
@@ -356,11 +379,57 @@ pub(crate) fn provider(options: KindOptions, secrets: &Secrets) -> Result<SamlPr
         sp_certificate,
         force_authn: p.force_authn,
         want_assertions_signed: p.want_assertions_signed,
+        decryption,
         want_assertions_encrypted: p.want_assertions_encrypted,
         allowed_clock_skew: p.allowed_clock_skew,
         attribute_consuming_service,
         backchannel_logout: p.backchannel_logout,
     })
+}
+
+/// A PEM from a secret, whose newlines may be written `\n` (as in .dev.vars).
+fn secret_pem(secrets: &Secrets, path: String, name: &str) -> Result<String, ConfigError> {
+    Ok(secrets.need(path, name)?.expose().replace("\\n", "\n"))
+}
+
+/// keyedge's decryption key and certificate: `sp_encryption_key_env` with
+/// `sp_encryption_certificate_env`; or, for `want_assertions_encrypted` alone, the signing key
+/// and certificate when that key is RSA (one key for both, as a Keycloak realm has).
+fn decryption(
+    p: &RawSaml,
+    secrets: &Secrets,
+    at: &dyn Fn(&str) -> String,
+) -> Result<Option<SpDecryption>, ConfigError> {
+    let (key_field, cert_field, key_env, cert_env) = match (&p.sp_encryption_key_env, &p.sp_encryption_certificate_env)
+    {
+        (Some(k), Some(c)) => ("sp_encryption_key_env", "sp_encryption_certificate_env", k, c),
+        (Some(_), None) => {
+            return Err(err(
+                at("sp_encryption_certificate_env"),
+                "is needed with sp_encryption_key_env: the IdP encrypts to this certificate",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(err(at("sp_encryption_key_env"), "is needed with sp_encryption_certificate_env"))
+        }
+        (None, None) => match (p.want_assertions_encrypted, &p.sp_signing_key_env, &p.sp_certificate_env) {
+            (true, Some(k), Some(c)) => ("sp_signing_key_env", "sp_certificate_env", k, c),
+            _ => return Ok(None),
+        },
+    };
+    let key = RsaOaepKey::from_pkcs8_pem(&secret_pem(secrets, at(key_field), key_env)?).map_err(|e| {
+        err(
+            at(key_field),
+            format!("{e} (encrypted assertions need an RSA key of at least {} bits)", super::dsig::MIN_RSA_BITS),
+        )
+    })?;
+    let pem = secret_pem(secrets, at(cert_field), cert_env)?;
+    let certificate = certificate_der_base64(&pem).map_err(|m| err(at(cert_field), m))?;
+    let public = TrustedKey::from_certificate(&certificate).map_err(|e| err(at(cert_field), e.to_string()))?;
+    if !key.is_key_of(&public) {
+        return Err(err(at(cert_field), format!("is not the certificate of the key in {key_field}")));
+    }
+    Ok(Some(SpDecryption { key: Arc::new(key), certificate }))
 }
 
 /// A certificate given as PEM (`-----BEGIN CERTIFICATE-----`, newlines possibly written `\n`)

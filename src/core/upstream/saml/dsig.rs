@@ -209,6 +209,14 @@ impl TrustedKey {
         Err(DsigError::Key("the public key is neither RSA nor EC P-256".into()))
     }
 
+    /// The RSA public key, if this is one.
+    pub fn rsa(&self) -> Option<&RsaPublicKey> {
+        match &self.0 {
+            KeyKind::Rsa(k) => Some(k),
+            KeyKind::P256(_) => None,
+        }
+    }
+
     /// Checks `signature` over `data` with this key, if it has the algorithm's type.
     /// `None`: wrong key type. ECDSA signatures are raw r||s (RFC 4051), or DER if `der_ok`.
     fn verify(&self, alg: SignatureAlgorithm, data: &[u8], signature: &[u8], der_ok: bool) -> Option<bool> {

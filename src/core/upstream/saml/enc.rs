@@ -18,9 +18,11 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use roxmltree::{Document, Node};
 use rsa::pkcs8::DecodePrivateKey;
+use rsa::traits::PublicKeyParts;
 use rsa::{Oaep, RsaPrivateKey};
 use std::fmt;
 
+use super::dsig::{TrustedKey, MIN_RSA_BITS};
 use super::xml::{self, XmlError, NS_DS, NS_SAML, NS_XENC, NS_XENC11};
 
 pub const ALG_AES128_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
@@ -140,9 +142,18 @@ impl<F: Fn(&OaepParams, &[u8]) -> Result<Vec<u8>, UnwrapFailed>> KeyUnwrapper fo
 pub struct RsaOaepKey(Box<RsaPrivateKey>);
 
 impl RsaOaepKey {
-    /// From an unencrypted PKCS#8 PEM RSA private key.
+    /// From an unencrypted PKCS#8 PEM RSA private key of at least [`MIN_RSA_BITS`] bits.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, EncError> {
-        RsaPrivateKey::from_pkcs8_pem(pem).map(|k| RsaOaepKey(Box::new(k))).map_err(|e| EncError::Key(e.to_string()))
+        let key = RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| EncError::Key(e.to_string()))?;
+        if key.size() * 8 < MIN_RSA_BITS {
+            return Err(EncError::Key(format!("an RSA key of {} bits is too small", key.size() * 8)));
+        }
+        Ok(RsaOaepKey(Box::new(key)))
+    }
+
+    /// Whether `public` (a certificate's key) is this key's public half.
+    pub fn is_key_of(&self, public: &TrustedKey) -> bool {
+        public.rsa().is_some_and(|p| *p == self.0.to_public_key())
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::config::{IdpSource, Principal, SamlProvider, METADATA_TTL};
 use super::metadata::IdpDescriptor;
 use super::protocol::{self, Sp};
-use super::response::{self, Expected, VerifiedAssertion, NAMEID_EMAIL};
+use super::response::{self, Decryption, Expected, VerifiedAssertion, NAMEID_EMAIL};
 use crate::core::claims::StandardClaims;
 use crate::core::config::IdentityProvider;
 use crate::core::ports::Ports;
@@ -108,6 +108,11 @@ pub fn check_response(
         keys: &descriptor.signing_keys,
         want_assertions_signed: cfg.want_assertions_signed,
         query_signed,
+        decryption: match &cfg.decryption {
+            None => Decryption::Off,
+            Some(d) if cfg.want_assertions_encrypted => Decryption::Required(d.key.as_ref()),
+            Some(d) => Decryption::Optional(d.key.as_ref()),
+        },
         now,
         skew: cfg.allowed_clock_skew as i64,
     };

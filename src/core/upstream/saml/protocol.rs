@@ -160,6 +160,7 @@ struct Descriptor<'a> {
     authn_requests_signed: bool,
     want_assertions_signed: bool,
     certificate: Option<&'a str>,
+    encryption_certificate: Option<&'a str>,
     slo_bindings: [&'static str; 2],
     name_id_format: &'static str,
     /// Each binding of the assertion consumer service, and whether it is the default.
@@ -178,6 +179,7 @@ pub fn descriptor(cfg: &SamlProvider, sp: &Sp, requested_attributes: &[&str]) ->
         authn_requests_signed: cfg.signing.is_some(),
         want_assertions_signed: cfg.want_assertions_signed,
         certificate: cfg.sp_certificate.as_deref(),
+        encryption_certificate: cfg.decryption.as_ref().map(|d| d.certificate.as_str()),
         slo_bindings: [Binding::Redirect.urn(), Binding::Post.urn()],
         name_id_format: cfg.name_id_policy_format.urn(),
         acs: [Binding::Post, Binding::Redirect].map(|b| (b.urn(), b == cfg.response_binding)),

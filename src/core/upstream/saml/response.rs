@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use super::dsig::{self, TrustedKey};
+use super::enc::{self, KeyUnwrapper};
 use super::xml::{self, NS_SAML, NS_SAMLP};
 
 const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
@@ -29,8 +30,21 @@ pub struct Expected<'a> {
     pub want_assertions_signed: bool,
     /// The Redirect binding's signature over the query string was verified already.
     pub query_signed: bool,
+    /// Whether the assertion may, or must, come encrypted to keyedge's key.
+    pub decryption: Decryption<'a>,
     pub now: i64,
     pub skew: i64,
+}
+
+/// What keyedge does with an `EncryptedAssertion` (`want_assertions_encrypted`, SAML Core §6).
+#[derive(Clone, Copy)]
+pub enum Decryption<'a> {
+    /// keyedge has no decryption key: an encrypted assertion is refused.
+    Off,
+    /// An encrypted assertion is decrypted with this key; a plain one is taken too.
+    Optional(&'a dyn KeyUnwrapper),
+    /// Only an encrypted assertion is taken (`want_assertions_encrypted`).
+    Required(&'a dyn KeyUnwrapper),
 }
 
 /// One attribute of the assertion.
@@ -82,6 +96,10 @@ pub enum ResponseError {
     Signature(String),
     AssertionCount(usize),
     Encrypted,
+    /// `want_assertions_encrypted`, and the assertion came in the clear.
+    NotEncrypted,
+    /// The encrypted assertion could not be decrypted (the reason, without any oracle detail).
+    Decryption(String),
     Subject(String),
     Conditions(String),
     Audience,
@@ -118,6 +136,10 @@ impl fmt::Display for ResponseError {
             ResponseError::Encrypted => {
                 f.write_str("the assertion is encrypted, and this IdP is not configured for encrypted assertions")
             }
+            ResponseError::NotEncrypted => {
+                f.write_str("the assertion is not encrypted, and this IdP is configured to encrypt them (want_assertions_encrypted)")
+            }
+            ResponseError::Decryption(e) => write!(f, "{e}"),
             ResponseError::Subject(e) => write!(f, "subject refused: {e}"),
             ResponseError::Conditions(e) => write!(f, "conditions refused: {e}"),
             ResponseError::Audience => f.write_str("keyedge is not an audience of the assertion"),
@@ -223,20 +245,52 @@ pub fn verify(text_xml: &str, expected: &Expected) -> Result<VerifiedAssertion, 
     let is = |n: &Node, ns: &str, local: &str| {
         n.is_element() && n.tag_name().namespace() == Some(ns) && n.tag_name().name() == local
     };
-    if response.children().any(|n| is(&n, NS_SAML, "EncryptedAssertion")) {
-        return Err(ResponseError::Encrypted);
-    }
+    let encrypted: Vec<Node> = response.children().filter(|n| is(n, NS_SAML, "EncryptedAssertion")).collect();
     let assertions: Vec<Node> = response.children().filter(|n| is(n, NS_SAML, "Assertion")).collect();
-    let [assertion] = assertions.as_slice() else {
-        return Err(ResponseError::AssertionCount(assertions.len()));
+    // No assertion, plain or encrypted, anywhere else in the document either (inside
+    // Extensions, an Advice, a signature's Object): nothing for a confused reader to find.
+    let anywhere = |local: &str| doc.descendants().filter(|n| is(n, NS_SAML, local)).count();
+    let (plain_anywhere, encrypted_anywhere) = (anywhere("Assertion"), anywhere("EncryptedAssertion"));
+    // The decrypted assertion lives in its own document, which must outlive `assertion`.
+    let decrypted_text: String;
+    let decrypted_doc: roxmltree::Document;
+    let assertion = match (expected.decryption, encrypted.as_slice()) {
+        (_, []) if plain_anywhere + encrypted_anywhere == 0 => return Err(ResponseError::AssertionCount(0)),
+        (Decryption::Off, [_, ..]) => return Err(ResponseError::Encrypted),
+        (Decryption::Required(_), []) => return Err(ResponseError::NotEncrypted),
+        (Decryption::Optional(key) | Decryption::Required(key), [one]) => {
+            if plain_anywhere + encrypted_anywhere != 1 {
+                return Err(ResponseError::AssertionCount(plain_anywhere + encrypted_anywhere));
+            }
+            // AES-CBC has no integrity of its own: it is taken only where a signature over the
+            // whole message already covers the ciphertext (no padding oracle to play with).
+            let allow_cbc = response_signed || expected.query_signed;
+            decrypted_text =
+                enc::decrypt_assertion(*one, key, allow_cbc).map_err(|e| ResponseError::Decryption(e.to_string()))?;
+            decrypted_doc = xml::parse(&decrypted_text).map_err(|e| ResponseError::Xml(e.to_string()))?;
+            let assertion =
+                enc::decrypted_assertion(&decrypted_doc).map_err(|e| ResponseError::Decryption(e.to_string()))?;
+            // Inside the plaintext too: exactly the one assertion.
+            let inner = decrypted_doc
+                .descendants()
+                .filter(|n| is(n, NS_SAML, "Assertion") || is(n, NS_SAML, "EncryptedAssertion"))
+                .count();
+            if inner != 1 {
+                return Err(ResponseError::AssertionCount(inner));
+            }
+            assertion
+        }
+        (_, [_, _, ..]) => return Err(ResponseError::AssertionCount(encrypted.len())),
+        (_, []) => {
+            let [assertion] = assertions.as_slice() else {
+                return Err(ResponseError::AssertionCount(assertions.len()));
+            };
+            if plain_anywhere + encrypted_anywhere != 1 {
+                return Err(ResponseError::AssertionCount(plain_anywhere + encrypted_anywhere));
+            }
+            *assertion
+        }
     };
-    let assertion = *assertion;
-    // No assertion anywhere else in the document either (inside Extensions, an Advice, a
-    // signature's Object): nothing for a confused reader to find.
-    let elsewhere = doc.descendants().filter(|n| is(n, NS_SAML, "Assertion")).count();
-    if elsewhere != 1 {
-        return Err(ResponseError::AssertionCount(elsewhere));
-    }
     let assertion_signed = match dsig::signature_of(assertion).map_err(|e| ResponseError::Signature(e.to_string()))? {
         Some(_) => {
             dsig::verify_enveloped(assertion, expected.keys).map_err(|e| ResponseError::Signature(e.to_string()))?;
