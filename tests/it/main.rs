@@ -40,6 +40,8 @@ mod rate_limits;
 mod realm_urls;
 mod refresh_policy;
 #[cfg(feature = "saml")]
+mod saml_attacks;
+#[cfg(feature = "saml")]
 mod saml_dsig;
 #[cfg(feature = "saml")]
 mod saml_login;
