@@ -289,7 +289,8 @@ fn attack_xsw_evil_assertion_carries_the_signed_one_in_its_advice() {
     let mut browser = Browser::default();
     let (id, relay, _) = start(&world, &mut browser);
     let signed = sign(&assertion(&world, Some(&id)), "_a1", IDP_KEY);
-    let wrapper = evil(&world, &id).replace("</saml:AuthnStatement>", &format!("</saml:AuthnStatement><saml:Advice>{signed}</saml:Advice>"));
+    let wrapper = evil(&world, &id)
+        .replace("</saml:AuthnStatement>", &format!("</saml:AuthnStatement><saml:Advice>{signed}</saml:Advice>"));
     let xml = response_around(&world, &wrapper, Some(&id), Some(ACS));
     attack(&world, &mut browser, &xml, &relay, "2 assertions");
 }
@@ -305,9 +306,11 @@ fn attack_xsw_evil_assertion_takes_the_signed_id_and_signature() {
     let sig_start = signed.find("<ds:Signature").unwrap();
     let sig_end = signed.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
     let signature = &signed[sig_start..sig_end];
-    let forged = evil(&world, &id)
-        .replace("ID=\"_evil\"", "ID=\"_a1\"")
-        .replacen("</saml:Issuer>", &format!("</saml:Issuer>{signature}"), 1);
+    let forged = evil(&world, &id).replace("ID=\"_evil\"", "ID=\"_a1\"").replacen(
+        "</saml:Issuer>",
+        &format!("</saml:Issuer>{signature}"),
+        1,
+    );
     let inner = format!("{forged}<samlp:Extensions>{signed}</samlp:Extensions>");
     let xml = response_around(&world, &inner, Some(&id), Some(ACS));
     attack(&world, &mut browser, &xml, &relay, "refused");
@@ -323,7 +326,8 @@ fn attack_xsw_evil_assertion_in_the_signature_object_of_a_signed_response() {
     let (id, relay, _) = start(&world, &mut browser);
     let response = response_around(&world, &assertion(&world, Some(&id)), Some(&id), Some(ACS));
     let signed = sign(&response, "_r1", IDP_KEY);
-    let xml = signed.replace("</ds:Signature>", &format!("<ds:Object>{}</ds:Object></ds:Signature>", evil(&world, &id)));
+    let xml =
+        signed.replace("</ds:Signature>", &format!("<ds:Object>{}</ds:Object></ds:Signature>", evil(&world, &id)));
     attack(&world, &mut browser, &xml, &relay, "signature refused");
 }
 
@@ -546,7 +550,10 @@ fn attack_failed_answer_does_not_burn_or_open_the_request() {
     let expired = {
         let a = assertion(&world, Some(&id));
         let until = ts(world.clock.now() + 300);
-        let a = a.replace(&format!("NotOnOrAfter=\"{until}\""), &format!("NotOnOrAfter=\"{}\"", ts(world.clock.now() - 100)));
+        let a = a.replace(
+            &format!("NotOnOrAfter=\"{until}\""),
+            &format!("NotOnOrAfter=\"{}\"", ts(world.clock.now() - 100)),
+        );
         response_around(&world, &sign(&a, "_a1", IDP_KEY), Some(&id), Some(ACS))
     };
     attack(&world, &mut browser, &expired, &relay, "expired");
@@ -647,7 +654,9 @@ fn attack_session_not_on_or_after_in_the_past() {
     let mut browser = Browser::default();
     let (id, relay, _) = start(&world, &mut browser);
     let past = ts(world.clock.now() - 100);
-    let edit = |a: String| a.replace("SessionIndex=\"_session1\"", &format!("SessionIndex=\"_session1\" SessionNotOnOrAfter=\"{past}\""));
+    let edit = |a: String| {
+        a.replace("SessionIndex=\"_session1\"", &format!("SessionIndex=\"_session1\" SessionNotOnOrAfter=\"{past}\""))
+    };
     edited(&world, &mut browser, &id, &relay, edit, "expired");
 }
 
@@ -726,7 +735,8 @@ fn attack_checked_answer_used_after_the_assertion_expired() {
     let (id, relay, _) = start(&world, &mut browser);
     let now = world.clock.now();
     let a = assertion(&world, Some(&id)).replacen(&ts(now + 300), &ts(now + 10), 1);
-    let posted = post_to(&world, ACS, &response_around(&world, &sign(&a, "_a1", IDP_KEY), Some(&id), Some(ACS)), &relay);
+    let posted =
+        post_to(&world, ACS, &response_around(&world, &sign(&a, "_a1", IDP_KEY), Some(&id), Some(ACS)), &relay);
     assert_eq!(posted.status(), 303, "{}", body(&posted));
     world.clock.advance(60);
     let before = world.store.keys().len();
@@ -826,10 +836,8 @@ fn attack_external_entity_and_billion_laughs() {
     let (id, relay, _) = start(&world, &mut browser);
     let xxe = format!("<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}", honest(&world, &id));
     attack(&world, &mut browser, &xxe, &relay, "message it cannot read");
-    let lol = format!(
-        "<!doctype r [<!entity a \"aaaa\"><!entity b \"&a;&a;&a;&a;&a;&a;&a;&a;\">]>{}",
-        honest(&world, &id)
-    );
+    let lol =
+        format!("<!doctype r [<!entity a \"aaaa\"><!entity b \"&a;&a;&a;&a;&a;&a;&a;&a;\">]>{}", honest(&world, &id));
     attack(&world, &mut browser, &lol, &relay, "message it cannot read");
 }
 
@@ -845,7 +853,8 @@ fn attack_huge_response() {
     assert_eq!(res.status(), 413, "{}", body(&res));
     assert_eq!(world.store.keys().len(), before);
     // A deflate bomb by the Redirect binding: a few KB that inflate past the 256 KiB cap.
-    let bomb = honest(&world, &id).replace("</samlp:Response>", &format!("<!--{}--></samlp:Response>", " ".repeat(4 << 20)));
+    let bomb =
+        honest(&world, &id).replace("</samlp:Response>", &format!("<!--{}--></samlp:Response>", " ".repeat(4 << 20)));
     let q = redirect_query("SAMLResponse", &bomb, Some(&relay), None);
     assert!(q.len() < 64 * 1024, "{}", q.len());
     redirect_attack(&world, &mut browser, &q, "larger than 262144 bytes");
@@ -856,8 +865,10 @@ fn attack_many_nodes_and_deep_nesting() {
     let world = saml_world("");
     let mut browser = Browser::default();
     let (id, relay, _) = start(&world, &mut browser);
-    let many = honest(&world, &id)
-        .replace("</samlp:Response>", &format!("<samlp:Extensions>{}</samlp:Extensions></samlp:Response>", "<x/>".repeat(25_000)));
+    let many = honest(&world, &id).replace(
+        "</samlp:Response>",
+        &format!("<samlp:Extensions>{}</samlp:Extensions></samlp:Response>", "<x/>".repeat(25_000)),
+    );
     attack(&world, &mut browser, &many, &relay, "message it cannot read");
     let deep = honest(&world, &id).replace(
         "</samlp:Response>",
@@ -899,7 +910,9 @@ fn redirect_query(param: &str, xml: &str, relay_state: Option<&str>, key: Option
         Some(k) => sign_redirect(param, &value, relay_state, &self::key(k)).unwrap(),
         None => {
             let relay = relay_state
-                .map(|r| format!("&RelayState={}", url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>()))
+                .map(|r| {
+                    format!("&RelayState={}", url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>())
+                })
                 .unwrap_or_default();
             format!("{param}={value}{relay}")
         }
@@ -926,11 +939,18 @@ fn attack_redirect_sigalg_switched_to_rsa_sha1() {
     let (id, relay, _) = start(&world, &mut browser);
     let query = redirect_query("SAMLResponse", &bare_response(&world, &id, Some(ACS)), Some(&relay), Some(IDP_KEY));
     let sha1 = url::form_urlencoded::byte_serialize(b"http://www.w3.org/2000/09/xmldsig#rsa-sha1").collect::<String>();
-    let sha256 = url::form_urlencoded::byte_serialize(b"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256").collect::<String>();
+    let sha256 =
+        url::form_urlencoded::byte_serialize(b"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256").collect::<String>();
     assert!(query.contains(&sha256), "{query}");
     redirect_attack(&world, &mut browser, &query.replace(&sha256, &sha1), "unsupported signature method");
-    let ecdsa = url::form_urlencoded::byte_serialize(b"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256").collect::<String>();
-    redirect_attack(&world, &mut browser, &query.replace(&sha256, &ecdsa), "no configured certificate has the signature algorithm");
+    let ecdsa = url::form_urlencoded::byte_serialize(b"http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256")
+        .collect::<String>();
+    redirect_attack(
+        &world,
+        &mut browser,
+        &query.replace(&sha256, &ecdsa),
+        "no configured certificate has the signature algorithm",
+    );
 }
 
 #[test]
@@ -959,7 +979,8 @@ fn attack_redirect_duplicate_and_encoded_parameters() {
     let mut browser = Browser::default();
     let (id, relay, _) = start(&world, &mut browser);
     let signed = redirect_query("SAMLResponse", &bare_response(&world, &id, Some(ACS)), Some(&relay), Some(IDP_KEY));
-    let evil = redirect_query("SAMLResponse", &bare_response(&world, &id, Some(ACS)).replace(ALICE, MALLORY), None, None);
+    let evil =
+        redirect_query("SAMLResponse", &bare_response(&world, &id, Some(ACS)).replace(ALICE, MALLORY), None, None);
     redirect_attack(&world, &mut browser, &format!("{signed}&{evil}"), "refused");
     redirect_attack(&world, &mut browser, &format!("{evil}&{signed}"), "refused");
     redirect_attack(&world, &mut browser, &format!("{signed}&RelayState=x"), "occurs twice");
@@ -999,7 +1020,8 @@ fn attack_redirect_query_signed_logout_request_replayed_as_login() {
     let mut browser = Browser::default();
     let (_, relay, _) = start(&world, &mut browser);
     let lr = logout_request(&world, "_lrx", ALICE, None);
-    let q = redirect_query("SAMLRequest", &lr, Some(&relay), Some(IDP_KEY)).replacen("SAMLRequest=", "SAMLResponse=", 1);
+    let q =
+        redirect_query("SAMLRequest", &lr, Some(&relay), Some(IDP_KEY)).replacen("SAMLRequest=", "SAMLResponse=", 1);
     redirect_attack(&world, &mut browser, &q, "refused");
 }
 
@@ -1126,7 +1148,8 @@ fn signed_in_as(world: &World, name_id: &str) -> (Browser, serde_json::Value) {
     let mut browser = Browser::default();
     let (id, relay, rp) = start(world, &mut browser);
     let uid = name_id.split('@').next().unwrap();
-    let a = assertion_for(world, "_a1", name_id, Some(&id), ACS).replace(">alice</saml:AttributeValue>", &format!(">{uid}</saml:AttributeValue>"));
+    let a = assertion_for(world, "_a1", name_id, Some(&id), ACS)
+        .replace(">alice</saml:AttributeValue>", &format!(">{uid}</saml:AttributeValue>"));
     let xml = response_around(world, &sign(&a, "_a1", IDP_KEY), Some(&id), Some(ACS));
     let res = deliver(world, &mut browser, &xml, &relay);
     let tokens = json(&redeem(world, &code_of(&res), &rp.verifier));
@@ -1219,7 +1242,11 @@ fn attack_logout_request_without_destination_or_for_another_alias() {
     let (mut alice, _) = signed_in_as(&world, ALICE);
     let now = world.clock.now();
     let xml = sign(&logout_request_at(&world, "_nd", ALICE, None, now, None), "_nd", IDP_KEY);
-    logout_refused(&world, &post_message_to(&world, ACS, "SAMLRequest", &xml, Some("r")), "missing on a signed message");
+    logout_refused(
+        &world,
+        &post_message_to(&world, ACS, "SAMLRequest", &xml, Some("r")),
+        "missing on a signed message",
+    );
     // Signed for corp2's endpoint, posted to corp's.
     let xml = sign(&logout_request_at(&world, "_c2", ALICE, None, now, Some(ACS2)), "_c2", IDP_KEY);
     logout_refused(&world, &post_message_to(&world, ACS, "SAMLRequest", &xml, Some("r")), "another destination");
@@ -1266,9 +1293,21 @@ fn attack_logout_response_to_another_request_or_unsigned_or_late() {
     let (mut browser, tokens) = signed_in_as(&world, ALICE);
     let (id, relay) = keyedge_logout(&world, &mut browser, &tokens);
     let cases = [
-        ("another request", redirect_query("SAMLResponse", &logout_response(&world, "_other", "Success"), Some(&relay), Some(IDP_KEY)), "answers another request"),
-        ("unsigned", redirect_query("SAMLResponse", &logout_response(&world, &id, "Success"), Some(&relay), None), "not signed"),
-        ("another key", redirect_query("SAMLResponse", &logout_response(&world, &id, "Success"), Some(&relay), Some(OTHER_KEY)), "no configured certificate"),
+        (
+            "another request",
+            redirect_query("SAMLResponse", &logout_response(&world, "_other", "Success"), Some(&relay), Some(IDP_KEY)),
+            "answers another request",
+        ),
+        (
+            "unsigned",
+            redirect_query("SAMLResponse", &logout_response(&world, &id, "Success"), Some(&relay), None),
+            "not signed",
+        ),
+        (
+            "another key",
+            redirect_query("SAMLResponse", &logout_response(&world, &id, "Success"), Some(&relay), Some(OTHER_KEY)),
+            "no configured certificate",
+        ),
     ];
     for (what, q, why) in cases {
         let res = browser.get(&world, &format!("{ACS}?{q}"));
@@ -1288,12 +1327,18 @@ fn attack_logout_then_target_is_not_an_open_redirect() {
     let world = saml_world(&slo_options());
     let (mut browser, tokens) = signed_in_as(&world, ALICE);
     let hint: String = url::form_urlencoded::byte_serialize(tokens["id_token"].as_str().unwrap().as_bytes()).collect();
-    let res = browser.get(&world, &format!("/logout?id_token_hint={hint}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F"));
+    let res = browser
+        .get(&world, &format!("/logout?id_token_hint={hint}&post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F"));
     assert!(!location_or_empty(&res).starts_with("https://evil.example"), "{}", body(&res));
     assert_eq!(res.status(), 400, "an unregistered post_logout_redirect_uri: {}", body(&res));
     // The RelayState keyedge sealed cannot be swapped for a URL of the attacker's.
     let (id, _) = keyedge_logout(&world, &mut browser, &tokens);
-    let q = redirect_query("SAMLResponse", &logout_response(&world, &id, "Success"), Some("https://evil.example/"), Some(IDP_KEY));
+    let q = redirect_query(
+        "SAMLResponse",
+        &logout_response(&world, &id, "Success"),
+        Some("https://evil.example/"),
+        Some(IDP_KEY),
+    );
     let res = browser.get(&world, &format!("{ACS}?{q}"));
     assert!(!location_or_empty(&res).starts_with("https://evil.example"), "{}", body(&res));
     assert!(said(&world, &res, "or it has expired"), "{}", body(&res));
@@ -1301,4 +1346,44 @@ fn attack_logout_then_target_is_not_an_open_redirect() {
 
 fn location_or_empty(res: &Resp) -> String {
     res.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default()
+}
+
+#[test]
+#[ignore = "HOLE: a signed LogoutRequest for any NameID, delivered through a victim's browser, clears the victim's keyedge cookies (logout CSRF)"]
+fn attack_logout_request_for_the_attackers_name_id_clears_the_victims_cookies() {
+    // The attacker signs in as themselves, starts an IdP-initiated logout and keeps the IdP's
+    // signed LogoutRequest (it travels through the attacker's browser). An auto-submitting
+    // form on the attacker's site posts it through the victim's browser: a cross-site POST, so
+    // no SameSite=Lax cookie goes with it, but keyedge's answer clears the session cookies of
+    // whichever browser delivered it, although none of the ended sessions is that browser's.
+    let world = saml_world(&slo_options());
+    let (mut alice, _) = signed_in_as(&world, ALICE);
+    let (_mallory, _) = signed_in_as(&world, MALLORY);
+    let xml = sign(&logout_request(&world, "_lrm", MALLORY, None), "_lrm", IDP_KEY);
+    let res = post_message_to(&world, ACS, "SAMLRequest", &xml, Some("r"));
+    assert!(location(&res).starts_with(SLO), "{}", body(&res));
+    alice.remember(&res);
+    assert!(alive(&world, &mut alice), "alice's browser keeps its session");
+}
+
+#[test]
+#[ignore = "HOLE: the checked assertion travels in the 303's URL, so an IdP with many attributes yields a URL past edge limits (16 KiB)"]
+fn attack_many_attributes_make_the_hand_back_url_too_long() {
+    // Not an attacker's move but a robustness limit of the hand-back: the whole checked
+    // assertion (every attribute) is sealed into the `Location` of the 303.
+    let world = saml_world("");
+    let mut browser = Browser::default();
+    let (id, relay, _) = start(&world, &mut browser);
+    let groups: String = (0..300)
+        .map(|i| format!("<saml:AttributeValue>cn=group-{i:04},ou=groups,dc=example,dc=org</saml:AttributeValue>"))
+        .collect();
+    let a = assertion(&world, Some(&id)).replace(
+        "</saml:AttributeStatement>",
+        &format!("<saml:Attribute Name=\"memberOf\">{groups}</saml:Attribute></saml:AttributeStatement>"),
+    );
+    let xml = response_around(&world, &sign(&a, "_a1", IDP_KEY), Some(&id), Some(ACS));
+    let posted = post_to(&world, ACS, &xml, &relay);
+    assert_eq!(posted.status(), 303, "{}", body(&posted));
+    let len = location(&posted).len();
+    assert!(len <= 16 * 1024, "a {len}-byte Location");
 }
