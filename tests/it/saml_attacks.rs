@@ -1437,3 +1437,26 @@ fn attack_dtd_attempt_is_logged_with_its_cause() {
     assert_eq!(res.status(), 400);
     assert!(world.log.borrow().iter().any(|l| l.contains("DTD")), "log: {:?}", world.log.borrow());
 }
+
+#[test]
+fn attack_name_id_markup_does_not_reach_keyedges_signed_logout_request() {
+    // A NameID the user chose at the IdP (an e-mail-like handle) carrying markup: keyedge puts
+    // it into the LogoutRequest it signs with its own key. Escaped, it stays one NameID, so
+    // keyedge signs no XML of the user's making (no SessionIndex or element injected).
+    let world = saml_world(&slo_options());
+    let injected = "x&lt;/saml:NameID&gt;&lt;samlp:SessionIndex&gt;evil&lt;/samlp:SessionIndex&gt;&lt;saml:NameID&gt;y";
+    let (mut browser, tokens) = signed_in_as(&world, injected);
+    let hint: String = url::form_urlencoded::byte_serialize(tokens["id_token"].as_str().unwrap().as_bytes()).collect();
+    let res = browser.get(&world, &format!("/logout?id_token_hint={hint}"));
+    let at_idp = location(&res);
+    let request = keyedge::core::broker::saml::inflate(&query_param(&at_idp, "SAMLRequest").unwrap()).unwrap();
+    let doc = keyedge::core::upstream::saml::xml::parse(&request).expect("well-formed");
+    let name_ids: Vec<_> = doc.descendants().filter(|n| n.tag_name().name() == "NameID").collect();
+    assert_eq!(name_ids.len(), 1, "{request}");
+    assert_eq!(
+        name_ids[0].text(),
+        Some("x</saml:NameID><samlp:SessionIndex>evil</samlp:SessionIndex><saml:NameID>y"),
+        "{request}"
+    );
+    assert!(!doc.descendants().any(|n| n.text() == Some("evil") && n.tag_name().name() == "SessionIndex"));
+}
