@@ -87,11 +87,11 @@ async fn receive(
     let now = ports.clock.now();
     let assertion = flow::check_response(cfg, &descriptor, &sp(app, cfg, &endpoint), xml_text, query_signed, now)
         .map_err(|e| {
-            if matches!(e, UpstreamError::Saml(_)) {
+            if e.is_unknown_key() {
                 // A key the cached metadata lacks may be the IdP's new one.
-                app.saml_metadata.forget(&idp.alias);
+                app.saml_metadata.forget(&idp.alias, now);
             }
-            refused(&idp.alias, e)
+            refused(&idp.alias, flow::upstream_error(e))
         })?;
     let Some(relay_state) = relay_state.filter(|r| !r.is_empty()) else {
         return Err(bad("The response carries no RelayState: keyedge did not ask for it (an IdP-initiated sign-in is not accepted)."));
@@ -202,10 +202,17 @@ async fn incoming(
         }
         ("SAMLResponse", Some("LogoutResponse")) => logout_answered(app, ports, idp, cfg, &message).await,
         ("SAMLRequest", Some("LogoutRequest")) => idp_logout(app, ports, req, idp, cfg, &message).await,
-        (param, kind) => Err(bad(&format!(
-            "keyedge does not take a {} in {param}.",
-            kind.map(|k| format!("samlp:{k}")).unwrap_or_else(|| "message it cannot read".into())
-        ))),
+        (param, Some(kind)) => Err(bad(&format!("keyedge does not take a samlp:{kind} in {param}."))),
+        (param, None) => {
+            // Why it cannot be read (a DTD, an entity, a node or depth bomb) goes to the log.
+            let why = xml::parse(&message.text).err().map(|e| e.to_string()).unwrap_or_else(|| "no SAML root".into());
+            let page = PageError::bad_request(
+                "Invalid sign-in response",
+                &format!("The {param} is not a message keyedge can read."),
+            )
+            .with_retry("/login");
+            Err(Failure::logged(page, format!("`{}` sent a {param} keyedge cannot read: {why}", idp.alias)))
+        }
     }
 }
 
@@ -382,7 +389,11 @@ async fn idp_logout(
     }
     let indexes = &request.session_indexes;
     let ends = |index: Option<&str>| indexes.is_empty() || index.is_some_and(|i| indexes.iter().any(|x| x == i));
-    upstream_session::end_listed(app, ports, &idp.alias, &request.name_id, ends).await?;
+    // The browser that carried the request is anyone's (another site can post the IdP's
+    // signed request through it): its cookies are cleared only if its own session ended.
+    let this_browser = session::current(ports, app.cookies(), req).await.ok().flatten().map(|s| s.sid);
+    let ended = upstream_session::end_listed(app, ports, &idp.alias, &request.name_id, ends).await?;
+    let ours = this_browser.is_some_and(|sid| ended.contains(&sid));
     let answer = match IdpDescriptor::endpoint(&descriptor.slo, cfg.logout_binding) {
         Some(slo_endpoint) => {
             let id = format!("_{}", ports.random_token(20));
@@ -404,6 +415,9 @@ async fn idp_logout(
         // An IdP without a Single Logout service to answer: the browser stays here.
         None => super::logout::done(app, req),
     };
+    if !ours {
+        return Ok(answer);
+    }
     let answer = web::with_cookie(answer, app.cookies().clear(session::PASS_COOKIE));
     Ok(web::with_cookie(answer, app.cookies().clear(session::COOKIE)))
 }

@@ -73,23 +73,24 @@ pub async fn remember(
 }
 
 /// Ends the keyedge sessions listed under `(alias, subject)` whose upstream session `ends`
-/// picks, as the IdP asked (its logout token, or its SAML `LogoutRequest`); how many ended.
+/// picks, as the IdP asked (its logout token, or its SAML `LogoutRequest`); the `sid`s of
+/// those that ended.
 pub async fn end_listed(
     app: &Keyedge,
     ports: &Ports<'_>,
     alias: &str,
     subject: &str,
     ends: impl Fn(Option<&str>) -> bool,
-) -> Result<usize, Failure> {
+) -> Result<Vec<String>, Failure> {
     let listed = change_list(ports, alias, subject, |refs| refs.retain(|r| !ends(r.upstream_sid.as_deref()))).await?;
     // Sessions a Worker of the previous version listed in KV (during a rollout) end too.
     let kv = keys::upstream_sessions(alias, subject);
     let previous: Vec<UpstreamSessionRef> = get_json(ports.store, &kv).await?.unwrap_or_default();
-    let mut ended = 0;
+    let mut ended = Vec::new();
     for r in listed.iter().chain(&previous).filter(|r| ends(r.upstream_sid.as_deref())) {
         if let Some(s) = session::by_key(ports, r.session_key.clone()).await? {
             logout::end_session(app, ports, &s, logout::EndedBy::TheIdp).await?;
-            ended += 1;
+            ended.push(s.sid);
         }
     }
     Ok(ended)

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::config::{IdpSource, Principal, SamlProvider, METADATA_TTL};
 use super::metadata::IdpDescriptor;
 use super::protocol::{self, Sp};
-use super::response::{self, Decryption, Expected, VerifiedAssertion, NAMEID_EMAIL};
+use super::response::{self, Decryption, Expected, ResponseError, VerifiedAssertion, NAMEID_EMAIL};
 use crate::core::claims::StandardClaims;
 use crate::core::config::IdentityProvider;
 use crate::core::ports::Ports;
@@ -53,12 +53,20 @@ impl SamlMetadataCache {
         Ok(descriptor)
     }
 
-    /// Forgets `alias`'s metadata, so that the next login reads it again (after a response
-    /// signed by a key it did not list: the IdP may have rolled its key over).
-    pub fn forget(&self, alias: &str) {
-        self.descriptors.borrow_mut().remove(alias);
+    /// Forgets `alias`'s metadata, so that the next login reads it again: after a response
+    /// signed by a key it does not list (the IdP may have rolled its key over) — unless it
+    /// was read less than [`METADATA_REFRESH_AFTER`] ago, so that forged posts cannot make
+    /// keyedge fetch it again and again.
+    pub fn forget(&self, alias: &str, now: i64) {
+        let mut descriptors = self.descriptors.borrow_mut();
+        if descriptors.get(alias).is_some_and(|(_, at)| now - at >= METADATA_REFRESH_AFTER) {
+            descriptors.remove(alias);
+        }
     }
 }
+
+/// The least time between two reads of an IdP's metadata that a refused signature causes.
+pub const METADATA_REFRESH_AFTER: i64 = 300;
 
 /// keyedge's entity id towards an IdP: its own setting, else keyedge's issuer.
 pub fn sp_entity_id<'a>(cfg: &'a SamlProvider, issuer: &'a str) -> &'a str {
@@ -100,7 +108,7 @@ pub fn check_response(
     xml: &str,
     query_signed: bool,
     now: i64,
-) -> Result<VerifiedAssertion, UpstreamError> {
+) -> Result<VerifiedAssertion, ResponseError> {
     let expected = Expected {
         idp_entity_id: &descriptor.entity_id,
         sp_entity_id: sp.entity_id,
@@ -116,10 +124,16 @@ pub fn check_response(
         now,
         skew: cfg.allowed_clock_skew as i64,
     };
-    response::verify(xml, &expected).map_err(|e| match e {
-        e if e.is_refusal() => UpstreamError::Denied { error: "saml_status".into(), description: Some(e.to_string()) },
-        e => UpstreamError::Saml(e.to_string()),
-    })
+    response::verify(xml, &expected)
+}
+
+/// A refused response as the broker reports it: the IdP's own refusal, or keyedge's.
+pub fn upstream_error(e: ResponseError) -> UpstreamError {
+    if e.is_refusal() {
+        UpstreamError::Denied { error: "saml_status".into(), description: Some(e.to_string()) }
+    } else {
+        UpstreamError::Saml(e.to_string())
+    }
 }
 
 /// The identity a checked assertion vouches for, once it is known to answer `secrets`'s

@@ -93,7 +93,7 @@ pub enum ResponseError {
     Issuer(String),
     Unsigned,
     AssertionUnsigned,
-    Signature(String),
+    Signature(dsig::DsigError),
     AssertionCount(usize),
     Encrypted,
     /// `want_assertions_encrypted`, and the assertion came in the clear.
@@ -156,6 +156,12 @@ impl ResponseError {
     pub fn is_refusal(&self) -> bool {
         matches!(self, ResponseError::Status { .. })
     }
+
+    /// Whether a signature was refused because no trusted key validates it: the one failure
+    /// an IdP key rollover explains (anything else is no reason to read its metadata again).
+    pub fn is_unknown_key(&self) -> bool {
+        matches!(self, ResponseError::Signature(dsig::DsigError::BadSignature | dsig::DsigError::NoKeyForAlgorithm))
+    }
 }
 
 /// Decodes a `SAMLResponse` form field (base64; line breaks allowed) into its XML text.
@@ -202,9 +208,9 @@ pub fn verify(text_xml: &str, expected: &Expected) -> Result<VerifiedAssertion, 
     }
     // The response's own signature, when it has one, must hold (an invalid one is never
     // ignored in favour of another).
-    let response_signed = match dsig::signature_of(response).map_err(|e| ResponseError::Signature(e.to_string()))? {
+    let response_signed = match dsig::signature_of(response).map_err(ResponseError::Signature)? {
         Some(_) => {
-            dsig::verify_enveloped(response, expected.keys).map_err(|e| ResponseError::Signature(e.to_string()))?;
+            dsig::verify_enveloped(response, expected.keys).map_err(ResponseError::Signature)?;
             true
         }
         None => false,
@@ -219,8 +225,8 @@ pub fn verify(text_xml: &str, expected: &Expected) -> Result<VerifiedAssertion, 
         if destination != expected.acs_url {
             return Err(ResponseError::Destination(destination.to_owned()));
         }
-    } else if response_signed {
-        // Bindings §3.5.5.2: a signed message names its destination.
+    } else if response_signed || expected.query_signed {
+        // Bindings §3.5.5.2 and §3.4.5.2: a signed message names its destination.
         return Err(ResponseError::Destination("missing on a signed response".into()));
     }
     let status = xml::child(response, NS_SAMLP, "Status")
@@ -291,9 +297,9 @@ pub fn verify(text_xml: &str, expected: &Expected) -> Result<VerifiedAssertion, 
             *assertion
         }
     };
-    let assertion_signed = match dsig::signature_of(assertion).map_err(|e| ResponseError::Signature(e.to_string()))? {
+    let assertion_signed = match dsig::signature_of(assertion).map_err(ResponseError::Signature)? {
         Some(_) => {
-            dsig::verify_enveloped(assertion, expected.keys).map_err(|e| ResponseError::Signature(e.to_string()))?;
+            dsig::verify_enveloped(assertion, expected.keys).map_err(ResponseError::Signature)?;
             true
         }
         None => false,
@@ -380,8 +386,9 @@ pub fn verify(text_xml: &str, expected: &Expected) -> Result<VerifiedAssertion, 
         }
     }
     if conditions.children().any(|n| n.is_element() && !is(&n, NS_SAML, "AudienceRestriction")) {
-        // OneTimeUse and ProxyRestriction ask for more than keyedge enforces; a Condition
-        // element of another schema must be understood or refused (Core §2.5.1.1).
+        // OneTimeUse (Core §2.5.1.5) holds: every assertion is taken once, bound to the one
+        // request it answers and its flow's single-use marker. ProxyRestriction, and a Condition
+        // element of another schema, must be understood or refused (Core §2.5.1.1).
         let unknown = conditions
             .children()
             .find(|n| n.is_element() && !is(n, NS_SAML, "AudienceRestriction") && !is(n, NS_SAML, "OneTimeUse"));
