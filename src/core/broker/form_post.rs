@@ -57,7 +57,33 @@ impl Posted {
     fn context(self, alias: &str) -> Vec<u8> {
         format!("keyedge {} {alias}", self.param()).into_bytes()
     }
+
+    /// A SAML assertion's attributes repeat themselves (group DNs, URNs): deflated, 300
+    /// `memberOf` values fit in a URL many times over.
+    fn pack(self, json: Vec<u8>) -> Vec<u8> {
+        match self {
+            Posted::FormPost => json,
+            #[cfg(feature = "saml")]
+            Posted::Saml => miniz_oxide::deflate::compress_to_vec(&json, 6),
+        }
+    }
+
+    fn unpack(self, bytes: Vec<u8>) -> Option<Vec<u8>> {
+        match self {
+            Posted::FormPost => Some(bytes),
+            #[cfg(feature = "saml")]
+            Posted::Saml => miniz_oxide::inflate::decompress_to_vec_with_limit(&bytes, MAX_ANSWER_BYTES).ok(),
+        }
+    }
 }
+
+/// The longest sealed answer's URL keyedge sends: Cloudflare refuses a request whose URL is
+/// longer than 16 KiB, so a longer one is refused here, readably, instead of at the edge.
+pub const MAX_HAND_BACK_URL: usize = 16 * 1024 - 512;
+
+/// The most a packed answer may unpack to.
+#[cfg(feature = "saml")]
+const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 /// A posted answer between the post and the GET.
 #[derive(Serialize, Deserialize)]
@@ -71,9 +97,18 @@ struct Sealed<T> {
 pub fn hand_back<T: Serialize>(app: &Keyedge, ports: &Ports<'_>, alias: &str, posted: Posted, answer: T) -> Outcome {
     let sealed = Sealed { answer, expires_at: ports.clock.now() + HAND_BACK_TTL };
     let json = serde_json::to_vec(&sealed).map_err(|e| Failure::internal(format!("a posted answer: {e}")))?;
-    let sealed = app.sealer.seal(ports.rng, &posted.context(alias), &json);
+    let sealed = app.sealer.seal(ports.rng, &posted.context(alias), &posted.pack(json));
     let callback = app.config.path(&format!("/broker/{alias}/endpoint"));
-    let mut res = web::redirect(&web::path_with_query(&callback, &[(posted.param(), &sealed)]));
+    let url = web::path_with_query(&callback, &[(posted.param(), &sealed)]);
+    if url.len() > MAX_HAND_BACK_URL {
+        let page = PageError::new(
+            StatusCode::BAD_GATEWAY,
+            "Sign-in failed",
+            "The identity provider's answer is too large for keyedge to carry on. Ask its administrator to release fewer attributes to keyedge.",
+        );
+        return Err(Failure::logged(page, format!("the checked answer of `{alias}` is {} bytes as a URL", url.len())));
+    }
+    let mut res = web::redirect(&url);
     *res.status_mut() = StatusCode::SEE_OTHER;
     Ok(res)
 }
@@ -86,7 +121,7 @@ pub fn taken_back<T: DeserializeOwned>(
     alias: &str,
     posted: Posted,
 ) -> Option<T> {
-    let json = app.sealer.open(&posted.context(alias), query.get(posted.param())?)?;
+    let json = posted.unpack(app.sealer.open(&posted.context(alias), query.get(posted.param())?)?)?;
     let sealed: Sealed<T> = serde_json::from_slice(&json).ok()?;
     (sealed.expires_at > ports.clock.now()).then_some(sealed.answer)
 }
