@@ -127,6 +127,12 @@ pub fn upstream_sessions_record(alias: &str, sub: &str) -> OnceKey {
 /// Once marker `logout_jti:{alias}|{sha256(jti)}`: a logout token from an IdP is accepted
 /// once (Back-Channel Logout 1.0 §2.6, 10); TTL = the token's lifetime plus skew. One
 /// Durable Object per IdP holds them.
+/// The single-use marker of a SAML assertion taken without a request of keyedge's (an
+/// IdP-initiated login): its ID, once per IdP.
+pub fn saml_assertion(alias: &str, assertion_id: &str) -> OnceKey {
+    OnceKey::in_object(&format!("saml_assertion:{alias}"), &hashed(assertion_id))
+}
+
 pub fn logout_jti(alias: &str, jti: &str) -> OnceKey {
     OnceKey::in_object(&format!("logout_jti:{alias}"), &hashed(jti))
 }

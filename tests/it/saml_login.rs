@@ -81,6 +81,8 @@ struct Answer<'a> {
     encrypt_to: Option<&'a str>,
     /// Markup the IdP puts into the assertion after its Issuer (signed with it).
     extra: &'a str,
+    assertion_id: &'a str,
+    uid: &'a str,
 }
 
 impl Default for Answer<'_> {
@@ -96,6 +98,8 @@ impl Default for Answer<'_> {
             sign_assertion: true,
             encrypt_to: None,
             extra: "",
+            assertion_id: "_a1",
+            uid: "alice",
         }
     }
 }
@@ -109,7 +113,7 @@ fn response_xml(world: &World, a: &Answer) -> String {
     let now = world.clock.now();
     let irt = a.in_response_to.map(|i| format!(r#" InResponseTo="{i}""#)).unwrap_or_default();
     let assertion = format!(
-        r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer>{extra}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData{irt} Recipient="{recipient}" NotOnOrAfter="{until}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{until}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{now}" SessionIndex="_session1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="uid"><saml:AttributeValue>alice</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:2.5.4.42" FriendlyName="givenName"><saml:AttributeValue>Alice</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:2.5.4.11" FriendlyName="ou"><saml:AttributeValue>Research</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"#,
+        r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{assertion_id}" Version="2.0" IssueInstant="{now}"><saml:Issuer>{issuer}</saml:Issuer>{extra}<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{name_id}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData{irt} Recipient="{recipient}" NotOnOrAfter="{until}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{until}"><saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{now}" SessionIndex="_session1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="uid"><saml:AttributeValue>{uid}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:2.5.4.42" FriendlyName="givenName"><saml:AttributeValue>Alice</saml:AttributeValue></saml:Attribute><saml:Attribute Name="urn:oid:2.5.4.11" FriendlyName="ou"><saml:AttributeValue>Research</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"#,
         now = ts(now),
         issuer = a.issuer,
         name_id = a.name_id,
@@ -118,9 +122,12 @@ fn response_xml(world: &World, a: &Answer) -> String {
         before = ts(now - 60),
         audience = a.audience,
         extra = a.extra,
+        assertion_id = a.assertion_id,
+        uid = a.uid,
     );
     let key = SpKey::from_pkcs8_pem(a.key).unwrap();
-    let assertion = if a.sign_assertion { sign_enveloped(&assertion, "_a1", &key).unwrap() } else { assertion };
+    let assertion =
+        if a.sign_assertion { sign_enveloped(&assertion, a.assertion_id, &key).unwrap() } else { assertion };
     let assertion = match a.encrypt_to {
         Some(cert) => encrypted_assertion(&assertion, cert),
         None => assertion,
@@ -709,4 +716,138 @@ fn saml_profiles_4_4_idp_initiated_logout_ends_the_sessions_of_its_name_id_once(
     assert_eq!(browser.get(&world, "/account").status(), 302, "the session has ended");
     // The same request again is refused (once per ID).
     assert_eq!(post_message(&world, "SAMLRequest", &xml, "idp-relay").status(), 400);
+}
+
+// ---------------------------------------------------------------- IdP-initiated login
+
+fn landing_world(landing: &str) -> World {
+    let mut world = World::new();
+    let text = ConfigBuilder::new()
+        .app(r#"initiate_login_uri = "https://app.test/login""#)
+        .extra(&corp(&format!("idp_initiated_login = {landing}")))
+        .build();
+    world.app = Keyedge::from_config_text(&text, &saml_secrets).expect("IdP-initiated config is valid");
+    world
+}
+
+/// The IdP's unsolicited post, through `browser` (a cross-site POST: no cookie goes with it,
+/// the flow cookie comes back), then the browser following the 303.
+fn unsolicited_through(world: &World, browser: &mut Browser, xml: &str, relay_state: &str) -> http::Response<Vec<u8>> {
+    let posted = post_to_acs(world, xml, relay_state);
+    browser.remember(&posted);
+    if posted.status() != 303 {
+        return posted;
+    }
+    browser.get(world, &location(&posted))
+}
+
+#[test]
+fn saml_idp_initiated_login_lands_at_the_clients_initiate_login_uri_which_then_signs_in_silently() {
+    let world = landing_world(r#"{ client_id = "app" }"#);
+    let mut browser = Browser::default();
+    let xml = response_xml(&world, &Answer::default());
+    // The IdP's RelayState (a target it would like) is not followed.
+    let landed = unsolicited_through(&world, &mut browser, &xml, "https://evil.example/");
+    assert_eq!(landed.status(), 302, "{}", body(&landed));
+    let to = url::Url::parse(&location(&landed)).unwrap();
+    assert_eq!(to.as_str().split('?').next(), Some("https://app.test/login"));
+    assert_eq!(query_param(to.as_str(), "iss").as_deref(), Some(ISSUER), "OIDC Core §4: iss");
+    // The client begins its own authorization request: the user is signed in already.
+    let rp = rp_request("app", APP_REDIRECT);
+    let res = browser.get(&world, &format!("/authorize?{}", rp.query));
+    let tokens = json(&redeem(&world, &code_of(&res), &rp.verifier));
+    let claims = id_claims(&tokens);
+    assert_eq!(claims["email"], "alice@example.org");
+    assert!(user_of_link(&world, "corp", "alice@example.org").is_some());
+}
+
+#[test]
+fn saml_idp_initiated_assertion_is_taken_once() {
+    let world = landing_world(r#"{ return_to = "/account" }"#);
+    let xml = response_xml(&world, &Answer::default());
+    let mut first = Browser::default();
+    let landed = unsolicited_through(&world, &mut first, &xml, "");
+    assert_eq!(location(&landed), "/account", "{}", body(&landed));
+    // The same response again, in another browser: its assertion ID was used.
+    let mut second = Browser::default();
+    let res = unsolicited_through(&world, &mut second, &xml, "");
+    assert_eq!(res.status(), 400, "{}", body(&res));
+    assert!(body(&res).contains("already used"), "{}", body(&res));
+    assert!(second.get(&world, "/account").status() != 200, "no session in the second browser");
+}
+
+#[test]
+fn saml_idp_initiated_login_never_replaces_another_users_session() {
+    // Login CSRF, inherent to IdP-initiated SSO: another site posts its own valid unsolicited
+    // response (mallory's) through alice's browser. Alice's session stays hers.
+    let world = landing_world(r#"{ return_to = "/account" }"#);
+    let mut alice = Browser::default();
+    unsolicited_through(&world, &mut alice, &response_xml(&world, &Answer::default()), "");
+    assert_eq!(alice.get(&world, "/account").status(), 200);
+    let mallory = response_xml(
+        &world,
+        &Answer { name_id: "mallory@example.org", uid: "mallory", assertion_id: "_a2", ..Answer::default() },
+    );
+    let res = unsolicited_through(&world, &mut alice, &mallory, "");
+    assert_eq!(res.status(), 409, "{}", body(&res));
+    assert!(user_of_link(&world, "corp", "mallory@example.org").is_some(), "mallory's own account exists");
+    let page = alice.get(&world, "/account");
+    assert_eq!(page.status(), 200);
+    assert!(body(&page).contains("alice@example.org"), "{}", body(&page));
+}
+
+#[test]
+fn saml_idp_initiated_flow_completes_only_its_own_assertion() {
+    // The flow keyedge makes for an unsolicited assertion answers no request of keyedge's:
+    // only that assertion (by ID, without InResponseTo) completes it — not another unsolicited
+    // one, and not a response whose InResponseTo names the flow's internal ID; a flow keyedge
+    // started is not completed by an unsolicited assertion either.
+    use keyedge::core::upstream::saml::{flow, response::VerifiedAssertion};
+    use keyedge::core::upstream::FlowSecrets;
+    let world = landing_world(r#"{ return_to = "/account" }"#);
+    let idp = world.app.config.provider("corp").unwrap();
+    let keyedge::core::config::ProviderKind::Saml(cfg) = &idp.kind else { panic!("a SAML IdP") };
+    let now = world.clock.now();
+    let assertion = |in_response_to: Option<&str>, id: &str| VerifiedAssertion {
+        in_response_to: in_response_to.map(str::to_owned),
+        assertion_id: id.to_owned(),
+        name_id: "alice@example.org".into(),
+        name_id_format: None,
+        session_index: None,
+        authn_instant: now,
+        attributes: Vec::new(),
+        not_on_or_after: now + 60,
+    };
+    let secrets = |nonce: String| FlowSecrets { nonce, pkce_verifier: None };
+    let for_a1 = secrets(flow::unsolicited_nonce("_a1"));
+    assert!(flow::identity(idp, cfg, assertion(None, "_a1"), &for_a1, now).is_ok());
+    assert!(flow::identity(idp, cfg, assertion(None, "_a2"), &for_a1, now).is_err(), "another assertion");
+    let names_the_flow = assertion(Some(&flow::unsolicited_nonce("_a1")), "_a1");
+    assert!(flow::identity(idp, cfg, names_the_flow, &for_a1, now).is_err(), "an InResponseTo naming the flow");
+    let started = secrets("_req1".into());
+    assert!(flow::identity(idp, cfg, assertion(None, "_a1"), &started, now).is_err(), "a login keyedge started");
+    assert!(flow::identity(idp, cfg, assertion(Some("_req1"), "_a1"), &started, now).is_ok());
+}
+
+#[test]
+fn saml_idp_initiated_login_configuration() {
+    let load = |landing: &str, app: &str| {
+        let text = ConfigBuilder::new().app(app).extra(&corp(&format!("idp_initiated_login = {landing}"))).build();
+        keyedge::core::config::Config::load(&text, &saml_secrets).map(|_| ()).map_err(|e| e.to_string())
+    };
+    let with_uri = r#"initiate_login_uri = "https://app.test/login""#;
+    assert!(load(r#"{ client_id = "app" }"#, with_uri).is_ok());
+    let e = load(r#"{ client_id = "app" }"#, "").unwrap_err();
+    assert!(e.contains("initiate_login_uri"), "{e}");
+    let e = load(r#"{ client_id = "nobody" }"#, with_uri).unwrap_err();
+    assert!(e.contains("no client has client_id"), "{e}");
+    let e =
+        load(r#"{ client_id = "app" }"#, &format!("{with_uri}\nallowed_identity_providers = [\"up\"]")).unwrap_err();
+    assert!(e.contains("does not allow"), "{e}");
+    let e = load(r#"{ client_id = "app", return_to = "/" }"#, with_uri).unwrap_err();
+    assert!(e.contains("either client_id"), "{e}");
+    let e = load(r#"{ return_to = "//evil.example/" }"#, with_uri).unwrap_err();
+    assert!(e.contains("a path on keyedge's origin"), "{e}");
+    let e = load(r#"{ client_id = "app" }"#, r#"initiate_login_uri = "http://app.test/login""#).unwrap_err();
+    assert!(e.contains("https"), "{e}");
 }

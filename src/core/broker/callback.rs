@@ -282,8 +282,23 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
     let Completion { idp, identity, user, continuation, grant_id, marker, clear_cookie } = done;
     let client = match continuation {
         Continuation::Authorize { request } => Some(request.client_id.as_str()),
-        Continuation::ReturnTo { .. } => None,
+        Continuation::ReturnTo { .. } | Continuation::Unsolicited { .. } => None,
     };
+    if let Continuation::Unsolicited { .. } = continuation {
+        // Another site can post an IdP's unsolicited response through this browser (login
+        // CSRF is inherent to IdP-initiated SSO): it never replaces someone else's session.
+        if session::current(ports, app.cookies(), req).await?.is_some_and(|s| s.user_id != user.id) {
+            let page = PageError::new(
+                StatusCode::CONFLICT,
+                "Already signed in",
+                "This browser is signed in as someone else. Sign out first, then sign in again from your identity provider.",
+            );
+            return Err(Failure::logged(
+                page,
+                format!("an IdP-initiated login with `{}` would have replaced another user's session", idp.alias),
+            ));
+        }
+    }
     let upstream_id_token = match &idp.kind {
         ProviderKind::Oidc(cfg) if cfg.upstream_logout || cfg.backchannel_logout => {
             identity.tokens.as_ref().and_then(|t| t.id_token.clone())
@@ -320,7 +335,7 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
                 let marker = marker.map(|key| Marker { grant_id, key });
                 code::issue(app, ports, request, &session, marker).await?
             }
-            Continuation::ReturnTo { path } => {
+            Continuation::ReturnTo { .. } | Continuation::Unsolicited { .. } => {
                 let first = match marker {
                     Some(key) => {
                         let marker = OnceMarker { key, ttl_seconds: MARKER_TTL };
@@ -329,7 +344,7 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
                     None => true,
                 };
                 if first {
-                    Issued::Sent(web::redirect(path))
+                    Issued::Sent(web::redirect(&landing_url(app, continuation)?))
                 } else {
                     Issued::AlreadyCompleted
                 }
@@ -351,6 +366,28 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
         res = web::with_cookie(res, app.cookies().clear(name));
     }
     Ok(web::with_cookie(res, app.cookies().set(session::COOKIE, &cookie_value, lifetime)))
+}
+
+/// Where a login that issues no code goes: its page, or the landing client's
+/// `initiate_login_uri` with keyedge's `iss` (OIDC Core §4), where the client begins its own
+/// authorization request and finds the user signed in.
+fn landing_url(app: &Keyedge, continuation: &Continuation) -> Result<String, Failure> {
+    use crate::core::config::Landing;
+    match continuation {
+        Continuation::ReturnTo { path } | Continuation::Unsolicited { landing: Landing::Page { path } } => {
+            Ok(path.clone())
+        }
+        Continuation::Unsolicited { landing: Landing::Client { client_id } } => {
+            let uri =
+                app.config.client(client_id).and_then(|c| c.initiate_login_uri.as_deref()).ok_or_else(|| {
+                    Failure::internal(format!("landing client `{client_id}` has no initiate_login_uri"))
+                })?;
+            let mut url = url::Url::parse(uri).map_err(|e| Failure::internal(e.to_string()))?;
+            url.query_pairs_mut().append_pair("iss", &app.config.issuer);
+            Ok(url.into())
+        }
+        Continuation::Authorize { .. } => Err(Failure::internal("an authorization request lands with a code")),
+    }
 }
 
 /// What a completed upstream login leaves behind besides the session: the IdP's tokens

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
 use crate::core::app::Keyedge;
-use crate::core::config::{Client, IdentityProvider, ProviderKind};
+use crate::core::config::{Client, IdentityProvider, Landing, ProviderKind};
 use crate::core::csrf::{Checked, SessionCookie};
 use crate::core::error::{ErrorCode, Failure, OAuthError, Outcome, PageError};
 use crate::core::op::authorize::{AuthorizationRequest, AuthorizeError};
@@ -34,6 +34,9 @@ pub enum Continuation {
     Authorize { request: Box<AuthorizationRequest> },
     /// A keyedge page (e.g. `/account`).
     ReturnTo { path: String },
+    /// A login the IdP started (SAML IdP-initiated): no client asked for it, so it lands
+    /// where the IdP's `idp_initiated_login` says, and never replaces another user's session.
+    Unsolicited { landing: Landing },
 }
 
 impl Continuation {
@@ -46,6 +49,8 @@ impl Continuation {
                 web::path_with_query("/authorize", &pairs)
             }
             Continuation::ReturnTo { path } => web::path_with_query("/login", &[("return_to", path)]),
+            // Only the IdP can start it again.
+            Continuation::Unsolicited { .. } => "/login".to_owned(),
         }
     }
 
@@ -61,6 +66,7 @@ impl Continuation {
         match self {
             Continuation::Authorize { request } => request.to_query(),
             Continuation::ReturnTo { path } => vec![("return_to".into(), path.clone())],
+            Continuation::Unsolicited { .. } => Vec::new(),
         }
     }
 
@@ -234,7 +240,7 @@ fn render_login(
         visible_providers(app, client).map(|p| ProviderChoice::new(p, continuation.start_url(app, &p.alias))).collect();
     let ui_locales = match continuation {
         Continuation::Authorize { request } => request.ui_locales.as_deref(),
-        Continuation::ReturnTo { .. } => None,
+        Continuation::ReturnTo { .. } | Continuation::Unsolicited { .. } => None,
     };
     // The email field appears only when some IdP this client may use has email domains.
     let discovery = app
@@ -535,10 +541,19 @@ pub(crate) async fn redirect_upstream(
         grant_id: ports.random_token(16),
         purpose,
     };
-    let json = serde_json::to_string(&flow).map_err(|e| Failure::Port(crate::core::ports::PortError(e.to_string())))?;
+    Ok(web::with_cookie(send(app, &out), flow_cookie_for(app, ports, &state, &flow)?))
+}
+
+/// The cookie that carries `flow`, sealed for `state`, in the browser that is to complete it.
+pub(crate) fn flow_cookie_for(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    state: &str,
+    flow: &UpstreamFlow,
+) -> Result<String, Failure> {
+    let json = serde_json::to_string(flow).map_err(|e| Failure::Port(crate::core::ports::PortError(e.to_string())))?;
     let sealed = app.sealer.seal(ports.rng, state.as_bytes(), json.as_bytes());
-    let res = send(app, &out);
-    Ok(web::with_cookie(res, app.cookies().set(&flow_cookie(&state), &sealed, FLOW_TTL)))
+    Ok(app.cookies().set(&flow_cookie(state), &sealed, FLOW_TTL))
 }
 
 /// The browser on its way to an IdP: redirected, or (SAML's HTTP-POST binding) posting a form.

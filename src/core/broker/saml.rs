@@ -23,10 +23,11 @@ use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 
 use super::form_post::{hand_back, taken_back, Posted};
+use super::login::{Continuation, Purpose, UpstreamFlow, FLOW_TTL};
 use super::session::{self, Session};
 use super::upstream_session;
 use crate::core::app::Keyedge;
-use crate::core::config::{IdentityProvider, ProviderKind};
+use crate::core::config::{IdentityProvider, Landing, ProviderKind};
 use crate::core::error::{Failure, Outcome, PageError};
 use crate::core::keys;
 use crate::core::ports::Marker;
@@ -38,7 +39,7 @@ use crate::core::upstream::saml::metadata::IdpDescriptor;
 use crate::core::upstream::saml::protocol::{self, Sp};
 use crate::core::upstream::saml::response::{decode_post, VerifiedAssertion};
 use crate::core::upstream::saml::{dsig, logout as slo, xml};
-use crate::core::upstream::{Outgoing, UpstreamError};
+use crate::core::upstream::{FlowSecrets, Outgoing, UpstreamError};
 use crate::core::web::{self, Params, Request};
 
 /// A checked assertion and its RelayState, between the post and the GET.
@@ -93,13 +94,50 @@ async fn receive(
             }
             refused(&idp.alias, flow::upstream_error(e))
         })?;
+    if assertion.in_response_to.is_none() {
+        return match &cfg.idp_initiated_login {
+            Some(landing) => unsolicited(app, ports, idp, cfg, assertion, landing.clone()).await,
+            None => {
+                Err(bad("The response answers no request of keyedge's (an IdP-initiated sign-in is not accepted)."))
+            }
+        };
+    }
     let Some(relay_state) = relay_state.filter(|r| !r.is_empty()) else {
         return Err(bad("The response carries no RelayState: keyedge did not ask for it (an IdP-initiated sign-in is not accepted)."));
     };
-    if assertion.in_response_to.is_none() {
-        return Err(bad("The response answers no request of keyedge's (an IdP-initiated sign-in is not accepted)."));
-    }
     hand_back(app, ports, &idp.alias, Posted::Saml, Checked { assertion, relay_state: relay_state.to_owned() })
+}
+
+/// An unsolicited assertion, for an IdP with `idp_initiated_login`: taken once (its ID), then
+/// completed like a login keyedge started — by a flow made for this assertion alone, sealed
+/// into a cookie of this browser, and the same hand-back to the callback. Its RelayState (the
+/// IdP's) is not followed: the login lands where the configuration says.
+async fn unsolicited(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    idp: &IdentityProvider,
+    cfg: &SamlProvider,
+    assertion: VerifiedAssertion,
+    landing: Landing,
+) -> Outcome {
+    let now = ports.clock.now();
+    let ttl = (assertion.not_on_or_after + cfg.allowed_clock_skew as i64 - now).max(60) as u64;
+    let marker = keys::saml_assertion(&idp.alias, &assertion.assertion_id);
+    if !ports.once.once_then_store(Some(Marker { key: &marker, ttl_seconds: ttl }), None, None).await? {
+        return Err(bad("This sign-in from your identity provider was already used. Please start again there."));
+    }
+    let state = ports.random_token(32);
+    let flow = UpstreamFlow {
+        alias: idp.alias.clone(),
+        secrets: FlowSecrets { nonce: flow::unsolicited_nonce(&assertion.assertion_id), pkce_verifier: None },
+        continuation: Continuation::Unsolicited { landing },
+        expires_at: now + FLOW_TTL as i64,
+        grant_id: ports.random_token(16),
+        purpose: Purpose::SignIn,
+    };
+    let cookie = super::login::flow_cookie_for(app, ports, &state, &flow)?;
+    let res = hand_back(app, ports, &idp.alias, Posted::Saml, Checked { assertion, relay_state: state })?;
+    Ok(web::with_cookie(res, cookie))
 }
 
 /// `POST /broker/{alias}/endpoint` for a SAML IdP (HTTP-POST binding): a `SAMLResponse` (a
@@ -208,7 +246,7 @@ async fn incoming(
             let why = xml::parse(&message.text).err().map(|e| e.to_string()).unwrap_or_else(|| "no SAML root".into());
             let page = PageError::bad_request(
                 "Invalid sign-in response",
-                &format!("The {param} is not a message keyedge can read."),
+                format!("The {param} is not a message keyedge can read."),
             )
             .with_retry("/login");
             Err(Failure::logged(page, format!("`{}` sent a {param} keyedge cannot read: {why}", idp.alias)))

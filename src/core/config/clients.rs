@@ -39,6 +39,8 @@ pub(super) struct RawClient {
     #[serde(default)]
     backchannel_logout_uri: Option<String>,
     #[serde(default)]
+    initiate_login_uri: Option<String>,
+    #[serde(default)]
     allowed_scopes: Option<Vec<String>>,
     #[serde(default)]
     identity_provider_claim: bool,
@@ -117,6 +119,10 @@ pub struct Client {
     pub access_token_signed_response_alg: Alg,
     /// OpenID Connect Back-Channel Logout 1.0: where logout tokens are POSTed.
     pub backchannel_logout_uri: Option<String>,
+    /// Where a login started by a third party sends the browser (OIDC Core §4, Registration
+    /// `initiate_login_uri`): an https URL of the client that begins its own authorization
+    /// request. Used by a SAML IdP's `idp_initiated_login`.
+    pub initiate_login_uri: Option<String>,
     /// Scopes this client may be granted (`openid` is always allowed to user clients).
     pub allowed_scopes: Vec<String>,
     /// Put `identity_provider` (the alias used for the login) into this client's tokens,
@@ -290,6 +296,11 @@ fn client(
         client_initiated_account_linking: c.client_initiated_account_linking,
         resource_server: c.resource_server,
         allowed_scopes: c.allowed_scopes.unwrap_or_else(|| DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()),
+        initiate_login_uri: match c.initiate_login_uri {
+            // Registration §2: an https URL (http on loopback for development).
+            Some(uri) => Some(initiate_login_uri(&uri).map_err(|m| err(format!("{path}.initiate_login_uri"), m))?),
+            None => None,
+        },
         backchannel_logout_uri: match c.backchannel_logout_uri {
             // §2.2: an absolute http(s) URL without fragment.
             Some(uri) => {
@@ -308,6 +319,44 @@ fn client(
         }
     }
     Ok(client)
+}
+
+fn initiate_login_uri(uri: &str) -> Result<String, String> {
+    let url = parse_url(uri)?;
+    if url.fragment().is_some() {
+        return Err("has no fragment".into());
+    }
+    if url.query_pairs().any(|(k, _)| k == "iss") {
+        return Err("keyedge adds `iss` itself".into());
+    }
+    Ok(url.to_string())
+}
+
+/// A SAML IdP's `idp_initiated_login` client must exist, may use the IdP, and must say where a
+/// login it did not start goes (`initiate_login_uri`).
+#[cfg(feature = "saml")]
+pub(super) fn check_landing_clients(
+    clients: &[Client],
+    identity_providers: &[IdentityProvider],
+) -> Result<(), ConfigError> {
+    use crate::core::config::ProviderKind;
+    use crate::core::upstream::saml::config::Landing;
+    for (i, p) in identity_providers.iter().enumerate() {
+        let ProviderKind::Saml(cfg) = &p.kind else { continue };
+        let Some(Landing::Client { client_id }) = &cfg.idp_initiated_login else { continue };
+        let at = format!("identity_providers[{i}].idp_initiated_login.client_id");
+        let client = clients
+            .iter()
+            .find(|c| &c.client_id == client_id)
+            .ok_or_else(|| err(at.clone(), format!("no client has client_id `{client_id}`")))?;
+        if client.initiate_login_uri.is_none() {
+            return Err(err(at, format!("client `{client_id}` needs initiate_login_uri: where its login begins")));
+        }
+        if !client.allows_idp(&p.alias) {
+            return Err(err(at, format!("client `{client_id}` does not allow identity provider `{}`", p.alias)));
+        }
+    }
+    Ok(())
 }
 
 /// Each client's `allowed_identity_providers` must name configured providers; checked once

@@ -391,3 +391,14 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
         case_sensitive_usernames: p.case_sensitive_usernames,
     })
 }
+
+/// Where a login the IdP started (an unsolicited `Response`) lands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum Landing {
+    /// The client's `initiate_login_uri` (OIDC Core §4), which begins its own authorization
+    /// request and finds the user signed in.
+    Client { client_id: String },
+    /// A path on keyedge's origin: the gated site, or the account page.
+    Page { path: String },
+}

@@ -17,7 +17,7 @@ pub use crate::core::upstream::plain_oauth2::config::OAuth2Provider;
 pub use clients::{Client, ClientAuth, GrantType, DEFAULT_SCOPES};
 pub use flows::{ClaimRequirement, FirstLoginFlow, PostLoginFlow, ReviewProfile, DEFAULT_FIRST_LOGIN_FLOW};
 pub use gate::{Gate, GateRule, SiteUpstream};
-pub use idp::{IdentityProvider, ProviderKind, SyncMode, UnprovenStepUp};
+pub use idp::{IdentityProvider, Landing, ProviderKind, SyncMode, UnprovenStepUp};
 pub use mappers::{ClaimMatch, Mapper, MapperKind};
 pub use secrets::MailSender;
 
@@ -227,6 +227,8 @@ impl Config {
         };
         let identity_providers = idp::identity_providers(raw.identity_providers, &context)?;
         clients::check_allowed_identity_providers(&clients, &identity_providers)?;
+        #[cfg(feature = "saml")]
+        clients::check_landing_clients(&clients, &identity_providers)?;
         Ok(Config {
             mount: crate::core::mount::Mount::of_issuer(&issuer),
             issuer,

@@ -132,7 +132,7 @@ async fn show(step: Step<'_, '_>, pending: &Pending, page: Page) -> Outcome {
 fn ui_locales(c: &Continuation) -> Option<&str> {
     match c {
         Continuation::Authorize { request } => request.ui_locales.as_deref(),
-        Continuation::ReturnTo { .. } => None,
+        Continuation::ReturnTo { .. } | Continuation::Unsolicited { .. } => None,
     }
 }
 

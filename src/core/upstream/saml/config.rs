@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::dsig::{SpKey, TrustedKey};
 use super::enc::RsaOaepKey;
 use super::metadata::{Binding, Endpoint, IdpDescriptor};
+pub use crate::core::config::Landing;
 use crate::core::config::{err, parse_url, ConfigError, KindOptions, Secrets};
 
 /// The options only a SAML provider takes.
@@ -68,6 +69,8 @@ pub(crate) struct RawSaml {
     #[serde(default)]
     attribute_consuming_service: Option<RawAttributeConsumingService>,
     #[serde(default)]
+    idp_initiated_login: Option<RawLanding>,
+    #[serde(default)]
     entity_id: Option<String>,
 }
 
@@ -77,6 +80,15 @@ struct RawAttributeConsumingService {
     index: u16,
     #[serde(default)]
     name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLanding {
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    return_to: Option<String>,
 }
 
 fn default_true() -> bool {
@@ -241,6 +253,8 @@ pub struct SamlProvider {
     /// server (SOAP is not spoken: the Redirect binding's URL, fetched) instead of sending the
     /// browser there.
     pub backchannel_logout: bool,
+    /// IdP-initiated login: off (`None`, an unsolicited response is refused), or where it lands.
+    pub idp_initiated_login: Option<Landing>,
 }
 
 pub(crate) fn provider(options: KindOptions, secrets: &Secrets) -> Result<SamlProvider, ConfigError> {
@@ -363,6 +377,28 @@ pub(crate) fn provider(options: KindOptions, secrets: &Secrets) -> Result<SamlPr
     if p.backchannel_logout && matches!(&idp, IdpSource::Fixed(d) if d.slo.is_empty()) {
         return Err(err(at("backchannel_logout"), "needs the IdP's single_logout_service_url"));
     }
+    let idp_initiated_login = match p.idp_initiated_login {
+        None => None,
+        Some(RawLanding { client_id: Some(c), return_to: None }) if !c.is_empty() => {
+            Some(Landing::Client { client_id: c })
+        }
+        Some(RawLanding { client_id: None, return_to: Some(path) }) => {
+            let local = path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.starts_with("/\\")
+                && !path.chars().any(|c| c.is_control());
+            if !local {
+                return Err(err(at("idp_initiated_login.return_to"), "must be a path on keyedge's origin, like `/`"));
+            }
+            Some(Landing::Page { path })
+        }
+        Some(_) => {
+            return Err(err(
+                at("idp_initiated_login"),
+                "takes either client_id (the landing client) or return_to (a path on keyedge's origin)",
+            ))
+        }
+    };
     let attribute_consuming_service = p.attribute_consuming_service.map(|a| {
         let name = a.name.unwrap_or_else(|| "keyedge".to_owned());
         (a.index, name)
@@ -384,6 +420,7 @@ pub(crate) fn provider(options: KindOptions, secrets: &Secrets) -> Result<SamlPr
         allowed_clock_skew: p.allowed_clock_skew,
         attribute_consuming_service,
         backchannel_logout: p.backchannel_logout,
+        idp_initiated_login,
     })
 }
 

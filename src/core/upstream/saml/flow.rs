@@ -136,6 +136,14 @@ pub fn upstream_error(e: ResponseError) -> UpstreamError {
     }
 }
 
+const UNSOLICITED: &str = "unsolicited ";
+
+/// The "request ID" of the flow keyedge makes for an unsolicited assertion (IdP-initiated
+/// login): only that assertion completes it, and no answer to a request of keyedge's does.
+pub fn unsolicited_nonce(assertion_id: &str) -> String {
+    format!("{UNSOLICITED}{assertion_id}")
+}
+
 /// The identity a checked assertion vouches for, once it is known to answer `secrets`'s
 /// request (the flow of this browser) and is still valid at `now`.
 pub fn identity(
@@ -145,7 +153,14 @@ pub fn identity(
     secrets: &FlowSecrets,
     now: i64,
 ) -> Result<BrokeredIdentity, UpstreamError> {
-    if assertion.in_response_to.as_deref() != Some(secrets.nonce.as_str()) || secrets.nonce.is_empty() {
+    let answers = match assertion.in_response_to.as_deref() {
+        Some(request) => {
+            request == secrets.nonce && !secrets.nonce.is_empty() && !secrets.nonce.starts_with(UNSOLICITED)
+        }
+        // A flow made for this very unsolicited assertion (the IdP's `idp_initiated_login`).
+        None => secrets.nonce == unsolicited_nonce(&assertion.assertion_id),
+    };
+    if !answers {
         return Err(UpstreamError::Saml("the response answers another request (InResponseTo)".into()));
     }
     if assertion.not_on_or_after + cfg.allowed_clock_skew as i64 <= now {
