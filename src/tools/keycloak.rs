@@ -125,7 +125,7 @@ fn convert_idp(idp: &Value, c: &mut Conversion) -> Option<Map<String, T>> {
             }
             None => {
                 let why = match other {
-                    "saml" => "SAML 2.0 identity providers are not supported yet".to_owned(),
+                    "saml" => "the importer does not convert SAML identity providers yet; configure it by hand with its metadata URL (docs/saml.md)".to_owned(),
                     _ => format!("keyedge has no kind for Keycloak's provider `{other}`"),
                 };
                 c.skipped.push(format!("identity provider `{alias}` (provider `{other}`): {why}"));

@@ -113,7 +113,7 @@ fn skipped_providers_and_wildcards_are_named_with_the_reason_and_the_fix() {
     let (_, c) = converted();
     assert_eq!(
         c.skipped,
-        ["identity provider `partner-saml` (provider `saml`): SAML 2.0 identity providers are not supported yet"]
+        ["identity provider `partner-saml` (provider `saml`): the importer does not convert SAML identity providers yet; configure it by hand with its metadata URL (docs/saml.md)"]
     );
     assert_eq!(c.errors.len(), 1, "{:?}", c.errors);
     let e = &c.errors[0];
