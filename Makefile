@@ -17,7 +17,7 @@ export WRANGLER_SEND_METRICS := false
 DEV_CONFIG ?= dev/keyedge.dev.toml
 
 # .dev.vars is phony: dev/dev-vars.mjs adds entries that newer versions need and keeps the rest.
-.PHONY: dev test fuzz soak bench size profile tools node-tools rust-tools browser saml-idps worker worker-realm build unit lint e2e clean .dev.vars check deploy
+.PHONY: dev test fuzz soak bench wasm-startup size profile tools node-tools rust-tools browser saml-idps worker worker-realm build unit lint e2e clean .dev.vars check deploy
 
 dev: tools saml-idps .dev.vars
 	@KEYEDGE_CONFIG=$(DEV_CONFIG) bash dev/run.sh
@@ -53,6 +53,17 @@ fuzz:
 bench: tools .dev.vars
 	cargo bench --bench core -- --warm-up-time 1 --measurement-time 3 2>&1 | grep -E '^[a-zA-Z].*|time:' | tee bench/results/native.txt
 	node bench/bench.mjs
+	$(MAKE) --no-print-directory wasm-startup
+
+# The Worker's wasm with and without SAML (cargo feature `saml`), built with keyedge.toml:
+# size, and compile + instantiate time in Chromium's V8 (docs/saml.md). Builds into build/
+# and leaves it to be rebuilt by the next `make worker`.
+wasm-startup: tools browser
+	@rm -f build/.built-* && mkdir -p target/wasm-startup
+	KEYEDGE_CONFIG=keyedge.toml worker-build --release && cp build/index_bg.wasm target/wasm-startup/with-saml.wasm
+	KEYEDGE_CONFIG=keyedge.toml worker-build --release --no-default-features && cp build/index_bg.wasm target/wasm-startup/without-saml.wasm
+	@rm -f build/.built-*
+	node bench/wasm-startup.mjs target/wasm-startup/with-saml.wasm target/wasm-startup/without-saml.wasm | tee bench/results/wasm-startup.txt
 
 # What the Worker's code is made of, by crate (docs/performance.md, "Size by owner"): twiggy
 # over the release wasm before wasm-bindgen (it keeps the function names).
