@@ -42,6 +42,8 @@ mod refresh_policy;
 #[cfg(feature = "saml")]
 mod saml_attacks;
 #[cfg(feature = "saml")]
+mod saml_attacks_2;
+#[cfg(feature = "saml")]
 mod saml_dsig;
 #[cfg(feature = "saml")]
 mod saml_login;
