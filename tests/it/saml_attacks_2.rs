@@ -244,10 +244,8 @@ fn seal(content: Content, key: &[u8; 16], plaintext: &[u8]) -> Vec<u8> {
         Content::Aes128Gcm => {
             use aes_gcm::aead::{Aead, KeyInit};
             let iv: [u8; 12] = rand::random();
-            let sealed = aes_gcm::Aes128Gcm::new_from_slice(key)
-                .unwrap()
-                .encrypt(&aes_gcm::Nonce::from(iv), plaintext)
-                .unwrap();
+            let sealed =
+                aes_gcm::Aes128Gcm::new_from_slice(key).unwrap().encrypt(&aes_gcm::Nonce::from(iv), plaintext).unwrap();
             [iv.as_slice(), &sealed].concat()
         }
         Content::Aes128Cbc => {
@@ -376,8 +374,13 @@ fn enc_key_info_retrieval_method_to_a_key_elsewhere_is_refused() {
         |id| {
             let key: [u8; 16] = rand::random();
             let ct = seal(Content::Aes128Gcm, &key, signed_assertion(&world, Some(id)).as_bytes());
-            let hidden = encrypted_key(OAEP, &wrap(&key, ENC_CERT, OAEP)).replacen("<xenc:EncryptedKey ", "<xenc:EncryptedKey Id=\"_k1\" ", 1);
-            let retrieval = r##"<ds:RetrievalMethod URI="#_k1" Type="http://www.w3.org/2001/04/xmlenc#EncryptedKey"/>"##;
+            let hidden = encrypted_key(OAEP, &wrap(&key, ENC_CERT, OAEP)).replacen(
+                "<xenc:EncryptedKey ",
+                "<xenc:EncryptedKey Id=\"_k1\" ",
+                1,
+            );
+            let retrieval =
+                r##"<ds:RetrievalMethod URI="#_k1" Type="http://www.w3.org/2001/04/xmlenc#EncryptedKey"/>"##;
             let inner = encrypted_assertion_with(Content::Aes128Gcm, &ct, retrieval, "");
             let extensions = format!(r#"<samlp:Extensions>{hidden}</samlp:Extensions>"#);
             response(&world, &inner, Some(id)).replacen("<samlp:Status>", &format!("{extensions}<samlp:Status>"), 1)
@@ -513,8 +516,11 @@ fn enc_signature_wrapping_inside_the_plaintext_is_refused() {
         &world,
         |id| {
             let signed = signed_assertion(&world, Some(id));
-            let evil = assertion_of(&world, "_evil", MALLORY, "mallory", Some(id))
-                .replacen("</saml:Issuer>", &format!("</saml:Issuer><x:Wrap xmlns:x=\"urn:x\">{signed}</x:Wrap>"), 1);
+            let evil = assertion_of(&world, "_evil", MALLORY, "mallory", Some(id)).replacen(
+                "</saml:Issuer>",
+                &format!("</saml:Issuer><x:Wrap xmlns:x=\"urn:x\">{signed}</x:Wrap>"),
+                1,
+            );
             response(&world, &to_keyedge(&evil), Some(id))
         },
         "not exactly one",
@@ -533,8 +539,11 @@ fn enc_signature_moved_to_the_attackers_assertion_in_the_plaintext_is_refused() 
             let start = signed.find("<ds:Signature").unwrap();
             let end = signed.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
             let signature = &signed[start..end];
-            let evil = assertion_of(&world, "_a1", MALLORY, "mallory", Some(id))
-                .replacen("</saml:Issuer>", &format!("</saml:Issuer>{signature}"), 1);
+            let evil = assertion_of(&world, "_a1", MALLORY, "mallory", Some(id)).replacen(
+                "</saml:Issuer>",
+                &format!("</saml:Issuer>{signature}"),
+                1,
+            );
             response(&world, &to_keyedge(&evil), Some(id))
         },
         "signature refused",
@@ -546,7 +555,8 @@ fn enc_response_sharing_the_signed_assertions_id_and_signature_is_refused() {
     // A Response that takes the ID `_a1` of the IdP's signed assertion and a copy of its
     // Signature (`#_a1`), around mallory's unsigned assertion encrypted to keyedge with that
     // same ID: the Reference resolves to nothing but the Response itself.
-    let world = saml_world("sp_encryption_key_env = \"SAML_ENC_KEY\"\nsp_encryption_certificate_env = \"SAML_ENC_CERT\"");
+    let world =
+        saml_world("sp_encryption_key_env = \"SAML_ENC_KEY\"\nsp_encryption_certificate_env = \"SAML_ENC_CERT\"");
     encrypted_attack(
         &world,
         |id| {
@@ -555,8 +565,11 @@ fn enc_response_sharing_the_signed_assertions_id_and_signature_is_refused() {
             let end = signed.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
             let signature = &signed[start..end];
             let evil = to_keyedge(&assertion_of(&world, "_a1", MALLORY, "mallory", Some(id)));
-            response_with_id(&world, "_a1", &evil, Some(id))
-                .replacen("</saml:Issuer>", &format!("</saml:Issuer>{signature}"), 1)
+            response_with_id(&world, "_a1", &evil, Some(id)).replacen(
+                "</saml:Issuer>",
+                &format!("</saml:Issuer>{signature}"),
+                1,
+            )
         },
         "signature refused",
     );
@@ -565,7 +578,8 @@ fn enc_response_sharing_the_signed_assertions_id_and_signature_is_refused() {
 #[test]
 fn enc_assertion_beside_an_encrypted_one_is_refused() {
     // A plain (attacker) assertion next to the IdP's encrypted one, optional decryption.
-    let world = saml_world("sp_encryption_key_env = \"SAML_ENC_KEY\"\nsp_encryption_certificate_env = \"SAML_ENC_CERT\"");
+    let world =
+        saml_world("sp_encryption_key_env = \"SAML_ENC_KEY\"\nsp_encryption_certificate_env = \"SAML_ENC_CERT\"");
     encrypted_attack(
         &world,
         |id| {
@@ -643,8 +657,11 @@ fn enc_ciphertext_too_large_for_a_response_is_refused() {
     encrypted_attack(
         &world,
         |id| {
-            let padded = signed_assertion(&world, Some(id))
-                .replacen("</saml:Issuer>", &format!("</saml:Issuer><!--{}-->", "x".repeat(300 * 1024)), 1);
+            let padded = signed_assertion(&world, Some(id)).replacen(
+                "</saml:Issuer>",
+                &format!("</saml:Issuer><!--{}-->", "x".repeat(300 * 1024)),
+                1,
+            );
             response(&world, &to_keyedge(&padded), Some(id))
         },
         "too large",
@@ -699,7 +716,8 @@ fn unsolicited_replayed_encrypted_afresh_is_refused() {
     // An encrypted unsolicited assertion taken once; the attacker decrypts nothing but
     // re-encrypts nothing either: the same EncryptedAssertion in a new envelope, and the
     // plain signed assertion (which it could have encrypted itself) are both used.
-    let world = landing_world("sp_encryption_key_env = \"SAML_ENC_KEY\"\nsp_encryption_certificate_env = \"SAML_ENC_CERT\"");
+    let world =
+        landing_world("sp_encryption_key_env = \"SAML_ENC_KEY\"\nsp_encryption_certificate_env = \"SAML_ENC_CERT\"");
     let signed = signed_assertion(&world, None);
     let encrypted = to_keyedge(&signed);
     let first = deliver(&world, &mut Browser::default(), &response(&world, &encrypted, None), "");
@@ -718,6 +736,41 @@ fn unsolicited_replayed_encrypted_afresh_is_refused() {
 }
 
 #[test]
+fn unsolicited_replayed_as_its_single_use_marker_expires_is_refused() {
+    // The marker of an unsolicited assertion lives as long as the assertion (its bearer
+    // NotOnOrAfter plus the skew): replayed around that instant, it is expired, not new.
+    for skew in [0, 120] {
+        for after in [299, 300, 301] {
+            let world = landing_world(&format!("allowed_clock_skew = {skew}"));
+            let xml = response(&world, &signed_assertion(&world, None), None);
+            let first = deliver(&world, &mut Browser::default(), &xml, "");
+            assert_eq!(location(&first), "/account", "{}", body(&first));
+            world.clock.advance(after + skew);
+            let mut other = Browser::default();
+            let res = deliver(&world, &mut other, &xml, "");
+            assert!(
+                matches!(res.status().as_u16(), 400 | 502),
+                "skew {skew}, +{after}: {} {}",
+                res.status(),
+                body(&res)
+            );
+            assert!(!signed_in_here(&world, &mut other), "skew {skew}, +{after}: no session");
+        }
+    }
+}
+
+#[test]
+fn unsolicited_login_at_a_link_only_idp_signs_nobody_in() {
+    // An IdP that may only be linked from an account page does not sign in by itself either.
+    let world = landing_world("link_only = true");
+    let mut browser = Browser::default();
+    let res = deliver(&world, &mut browser, &response(&world, &signed_assertion(&world, None), None), "");
+    assert!(res.status().is_client_error() || res.status().is_server_error(), "{} {}", res.status(), body(&res));
+    assert!(user_of_link(&world, "corp", ALICE).is_none());
+    assert!(!signed_in_here(&world, &mut browser));
+}
+
+#[test]
 fn unsolicited_for_one_alias_is_refused_at_its_twin() {
     // Two aliases for one IdP (same entity id, certificate and SP entity id), both taking
     // IdP-initiated logins: the single-use marker is per alias, so the assertion for corp
@@ -727,7 +780,13 @@ fn unsolicited_for_one_alias_is_refused_at_its_twin() {
     let first = deliver(&world, &mut Browser::default(), &xml, "");
     assert_eq!(location(&first), "/account");
     let mut other = Browser::default();
-    let res = through(&world, &mut other, ACS2, &xml.replace(&format!("Destination=\"{ACS}\""), &format!("Destination=\"{ACS2}\"")), "");
+    let res = through(
+        &world,
+        &mut other,
+        ACS2,
+        &xml.replace(&format!("Destination=\"{ACS}\""), &format!("Destination=\"{ACS2}\"")),
+        "",
+    );
     assert!(matches!(res.status().as_u16(), 400 | 502), "{} {}", res.status(), body(&res));
     assert!(user_of_link(&world, "corp2", ALICE).is_none());
     assert!(!signed_in_here(&world, &mut other));
@@ -838,7 +897,8 @@ fn solicited_assertion_with_its_in_response_to_dropped_from_the_envelope_is_not_
 fn unsolicited_login_csrf_into_a_browser_without_a_session() {
     let world = landing_world("");
     // mallory's own login at the IdP (IdP-initiated), her response not used by her.
-    let mallorys = response(&world, &sign(&assertion_of(&world, "_m1", MALLORY, "mallory", None), "_m1", IDP_KEY), None);
+    let mallorys =
+        response(&world, &sign(&assertion_of(&world, "_m1", MALLORY, "mallory", None), "_m1", IDP_KEY), None);
     // alice's browser, no keyedge session, visits mallory's page, which auto-posts it.
     let mut alice = Browser::default();
     let res = deliver(&world, &mut alice, &mallorys, "");
@@ -860,7 +920,7 @@ fn alice_signed_in_with_corp(extra: &str) -> (Accounts, Browser, String) {
 
 /// mallory's unsolicited response: her own NameID, and a `uid` equal to alice's username.
 fn mallory_as_uid_alice(world: &World) -> String {
-    response(&world, &sign(&assertion_of(world, "_m1", MALLORY, "alice", None), "_m1", IDP_KEY), None)
+    response(world, &sign(&assertion_of(world, "_m1", MALLORY, "alice", None), "_m1", IDP_KEY), None)
 }
 
 #[test]
@@ -880,13 +940,13 @@ fn unsolicited_login_csrf_links_the_attackers_identity_by_reauthentication() {
             alice_browser.get(world, &world.idp.authorize(&at_up, "alice"));
         }
     }
-    assert_ne!(user_of_link(world, "corp", MALLORY), Some(alice.clone()), "mallory's corp identity is linked to alice");
-    // And mallory then signs in as alice with a fresh unsolicited assertion of her own.
+    // mallory then signs in with a fresh unsolicited assertion of her own: as alice.
     let fresh = response(world, &sign(&assertion_of(world, "_m2", MALLORY, "alice", None), "_m2", IDP_KEY), None);
     let mut mallory = Browser::default();
     deliver(world, &mut mallory, &fresh, "");
     let page = mallory.get(world, "/account");
     assert!(!(page.status() == 200 && body(&page).contains("alice@example.com")), "mallory is signed in as alice");
+    assert_ne!(user_of_link(world, "corp", MALLORY), Some(alice.clone()), "mallory's corp identity is linked to alice");
     assert!(!shown_first_login, "a signed-in browser was shown another identity's first-login page");
 }
 
@@ -906,6 +966,11 @@ fn unsolicited_login_csrf_links_the_attackers_identity_by_the_victims_mail() {
             alice_browser.get(world, &link);
         }
     }
+    let fresh = response(world, &sign(&assertion_of(world, "_m2", MALLORY, "alice", None), "_m2", IDP_KEY), None);
+    let mut mallory = Browser::default();
+    deliver(world, &mut mallory, &fresh, "");
+    let page = mallory.get(world, "/account");
+    assert!(!(page.status() == 200 && body(&page).contains("alice@example.com")), "mallory is signed in as alice");
     assert_ne!(user_of_link(world, "corp", MALLORY), Some(alice), "mallory's corp identity is linked to alice");
 }
 
