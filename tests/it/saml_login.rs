@@ -741,9 +741,37 @@ fn unsolicited_through(world: &World, browser: &mut Browser, xml: &str, relay_st
     browser.get(world, &location(&posted))
 }
 
+/// `who` signs in once the ordinary way (keyedge asks the IdP, for the `app` client), in a
+/// browser of their own: their identity is then linked.
+fn linked_by_a_login_keyedge_started(world: &World, who: Answer) {
+    let mut browser = Browser::default();
+    let (_, request, relay) = start(world, &mut browser);
+    let id = attribute(&request, "ID").to_owned();
+    let done = answer(world, &mut browser, &response_xml(world, &Answer { in_response_to: Some(&id), ..who }), &relay);
+    code_of(&done);
+}
+
+#[test]
+fn saml_idp_initiated_login_of_a_new_identity_is_asked_for_again_by_keyedge() {
+    // No account is linked to the identity yet: rather than meeting the first-login pages in a
+    // browser anyone could have posted through, the browser signs in at the same IdP with a
+    // request of keyedge's; that answer (bound to this browser) creates the account and lands.
+    let world = landing_world(r#"{ return_to = "/account" }"#);
+    let mut browser = Browser::default();
+    let bounced = unsolicited_through(&world, &mut browser, &response_xml(&world, &Answer::default()), "");
+    let (request, relay) = authn_request(&location(&bounced));
+    assert!(user_of_link(&world, "corp", "alice@example.org").is_none(), "nothing linked by the unsolicited one");
+    let id = attribute(&request, "ID").to_owned();
+    let a = Answer { in_response_to: Some(&id), assertion_id: "_a2", ..Answer::default() };
+    let done = answer(&world, &mut browser, &response_xml(&world, &a), &relay);
+    assert_eq!(location(&done), "/account", "{}", body(&done));
+    assert!(user_of_link(&world, "corp", "alice@example.org").is_some());
+}
+
 #[test]
 fn saml_idp_initiated_login_lands_at_the_clients_initiate_login_uri_which_then_signs_in_silently() {
     let world = landing_world(r#"{ client_id = "app" }"#);
+    linked_by_a_login_keyedge_started(&world, Answer { assertion_id: "_a0", ..Answer::default() });
     let mut browser = Browser::default();
     let xml = response_xml(&world, &Answer::default());
     // The IdP's RelayState (a target it would like) is not followed.
@@ -764,6 +792,7 @@ fn saml_idp_initiated_login_lands_at_the_clients_initiate_login_uri_which_then_s
 #[test]
 fn saml_idp_initiated_assertion_is_taken_once() {
     let world = landing_world(r#"{ return_to = "/account" }"#);
+    linked_by_a_login_keyedge_started(&world, Answer { assertion_id: "_a0", ..Answer::default() });
     let xml = response_xml(&world, &Answer::default());
     let mut first = Browser::default();
     let landed = unsolicited_through(&world, &mut first, &xml, "");
@@ -779,18 +808,21 @@ fn saml_idp_initiated_assertion_is_taken_once() {
 #[test]
 fn saml_idp_initiated_login_never_replaces_another_users_session() {
     // Login CSRF, inherent to IdP-initiated SSO: another site posts its own valid unsolicited
-    // response (mallory's) through alice's browser. Alice's session stays hers.
+    // response (mallory's) through alice's browser. Alice's session stays hers, whether
+    // mallory's identity is new (it would otherwise meet the first-login pages, whose "add to
+    // your account" alice might accept) or already linked to mallory's account.
     let world = landing_world(r#"{ return_to = "/account" }"#);
+    linked_by_a_login_keyedge_started(&world, Answer { assertion_id: "_a0", ..Answer::default() });
     let mut alice = Browser::default();
     unsolicited_through(&world, &mut alice, &response_xml(&world, &Answer::default()), "");
     assert_eq!(alice.get(&world, "/account").status(), 200);
-    let mallory = response_xml(
-        &world,
-        &Answer { name_id: "mallory@example.org", uid: "mallory", assertion_id: "_a2", ..Answer::default() },
-    );
-    let res = unsolicited_through(&world, &mut alice, &mallory, "");
+    let mallory = |id| Answer { name_id: "mallory@example.org", uid: "mallory", assertion_id: id, ..Answer::default() };
+    let res = unsolicited_through(&world, &mut alice, &response_xml(&world, &mallory("_m1")), "");
     assert_eq!(res.status(), 409, "{}", body(&res));
-    assert!(user_of_link(&world, "corp", "mallory@example.org").is_some(), "mallory's own account exists");
+    assert!(user_of_link(&world, "corp", "mallory@example.org").is_none(), "nothing linked");
+    linked_by_a_login_keyedge_started(&world, mallory("_m0"));
+    let res = unsolicited_through(&world, &mut alice, &response_xml(&world, &mallory("_m2")), "");
+    assert_eq!(res.status(), 409, "{}", body(&res));
     let page = alice.get(&world, "/account");
     assert_eq!(page.status(), 200);
     assert!(body(&page).contains("alice@example.org"), "{}", body(&page));

@@ -36,6 +36,15 @@ pub(super) enum Answer<'a> {
 }
 
 impl Answer<'_> {
+    /// An assertion no request of keyedge's asked for (a SAML IdP-initiated login).
+    fn is_unsolicited(&self) -> bool {
+        match self {
+            Answer::Oidc(..) | Answer::OAuth2(..) => false,
+            #[cfg(feature = "saml")]
+            Answer::Saml(_, checked) => checked.assertion.in_response_to.is_none(),
+        }
+    }
+
     /// The login's `state`: OAuth's parameter, SAML's RelayState.
     fn state(&self) -> Option<&str> {
         match self {
@@ -212,7 +221,26 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
     if idp.link_only {
         return Err(upstream_failed(UpstreamError::LinkOnly, None));
     }
-    match users::find_linked(ports, idp, &identity).await? {
+    let linked = users::find_linked(ports, idp, &identity).await?;
+    if answer.is_unsolicited() {
+        // An assertion nobody asked for is anyone's to post through this browser (login CSRF):
+        // it signs in only an identity already linked, and only where no one else is signed
+        // in. A new identity never meets the first-login pages (their "add to your account"
+        // proves only who holds this browser): the browser is sent to sign in at the same IdP,
+        // keyedge asking, so that the identity is whoever that really is.
+        let current = session::current(ports, app.cookies(), req).await?;
+        match (&current, &linked) {
+            (Some(s), Some(user)) if s.user_id == user.id => {}
+            (Some(_), _) => return Err(signed_in_as_another()),
+            (None, Some(_)) => {}
+            (None, None) => {
+                let continuation = flow.continuation.clone();
+                let res = super::login::redirect_upstream(app, ports, req, idp, continuation, Purpose::SignIn).await?;
+                return Ok(web::with_cookie(res, app.cookies().clear(&cookie_name)));
+            }
+        }
+    }
+    match linked {
         Some(user) => {
             let done = Completion {
                 idp,
@@ -227,6 +255,18 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
         }
         None => first_login::start(app, ports, req, idp, identity, &flow, &marker_key, &cookie_name).await,
     }
+}
+
+fn signed_in_as_another() -> Failure {
+    let page = PageError::new(
+        StatusCode::CONFLICT,
+        "Already signed in",
+        "This browser is signed in as someone else. Sign out first, then sign in again from your identity provider.",
+    );
+    Failure::logged(
+        page,
+        "an IdP-initiated login would have replaced another user's session, or joined another identity to it",
+    )
 }
 
 /// A login that found its user: what [`finish`] needs.
@@ -288,15 +328,7 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
         // Another site can post an IdP's unsolicited response through this browser (login
         // CSRF is inherent to IdP-initiated SSO): it never replaces someone else's session.
         if session::current(ports, app.cookies(), req).await?.is_some_and(|s| s.user_id != user.id) {
-            let page = PageError::new(
-                StatusCode::CONFLICT,
-                "Already signed in",
-                "This browser is signed in as someone else. Sign out first, then sign in again from your identity provider.",
-            );
-            return Err(Failure::logged(
-                page,
-                format!("an IdP-initiated login with `{}` would have replaced another user's session", idp.alias),
-            ));
+            return Err(signed_in_as_another());
         }
     }
     let upstream_id_token = match &idp.kind {
