@@ -185,6 +185,18 @@ $metadata['__DYNAMIC:1__'] = [
                'Format' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress'],
         13 => ['class' => 'saml:AttributeNameID', 'attribute' => 'uid',
                'Format' => 'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified'],
+        // The assertion is encrypted (EncryptedAssertion, RSA-OAEP key transport, AES-128-CBC:
+        // SimpleSAMLphp 1.19 offers no GCM with a certificate) for an SP whose metadata publishes
+        // an encryption key (a KeyDescriptor use="encryption", or one without use), as
+        // Shibboleth's IdP does by default; an SP with a signing key only gets it in the clear.
+        // (XML metadata cannot say 'assertion.encryption'; the Response stays signed.)
+        20 => ['class' => 'core:PHP', 'code' => '
+            foreach ($state["SPMetadata"]["keys"] ?? [] as $key) {
+                if (!empty($key["encryption"])) {
+                    $state["SPMetadata"]["assertion.encryption"] = true;
+                }
+            }
+        '],
     ],
 ];
 PHP

@@ -97,6 +97,21 @@ async function redeem(code, verifier) {
   return JSON.parse(Buffer.from(tokens.id_token.split('.')[1], 'base64url').toString());
 }
 
+/** The XML of the `SAMLResponse` in a posted form body. */
+function samlResponseOf(formBody) {
+  const encoded = new URLSearchParams(formBody).get('SAMLResponse');
+  assert.ok(encoded, `a SAMLResponse in the post: ${formBody.slice(0, 200)}`);
+  return Buffer.from(encoded, 'base64').toString('utf8');
+}
+
+/** keyedge's SP entity id (SimpleSAMLphp's `spentityid`), from its descriptor. */
+async function spEntityId(alias) {
+  const xml = await (await fetch(`${KEYEDGE}/broker/${alias}/endpoint/descriptor`)).text();
+  const id = xml.match(/<md:EntityDescriptor [^>]*entityID="([^"]+)"/)?.[1];
+  assert.ok(id, `an entityID in the descriptor: ${xml.slice(0, 300)}`);
+  return id.replace(/&amp;/g, '&');
+}
+
 /** SimpleSAMLphp's login form. */
 async function signInAtSimpleSamlPhp(page, user, password) {
   await page.waitForURL(/127\.0\.0\.1:8082\/module\.php\/core\/loginuserpass\.php/);
@@ -134,8 +149,20 @@ test('SimpleSAMLphp: a signed AuthnRequest by Redirect, the signed response by P
   assert.deepEqual(claims.roles, ['staff'], 'claim_to_role on eduPersonAffiliation');
   assert.deepEqual(claims.affiliation, ['member', 'staff'], 'attribute_importer into a user attribute');
 
-  // The same response posted again, from another browser: nothing is completed.
+  // The assertion travelled encrypted (want_assertions_encrypted): SimpleSAMLphp encrypted it to
+  // the certificate keyedge's descriptor publishes for encryption, inside its signed Response.
   assert.ok(posted, 'the IdP posted a SAMLResponse');
+  const response = samlResponseOf(posted);
+  assert.match(response, /<saml:EncryptedAssertion>/);
+  assert.doesNotMatch(response, /<saml:Assertion[\s>]/, 'no assertion in the clear');
+  assert.doesNotMatch(response, /alice@example\.org|Anderson/, 'no attribute value in the clear');
+  assert.match(response, /<xenc:EncryptionMethod Algorithm="http:\/\/www\.w3\.org\/2001\/04\/xmlenc#rsa-oaep-mgf1p"/);
+  assert.match(response, /<xenc:EncryptionMethod Algorithm="http:\/\/www\.w3\.org\/2001\/04\/xmlenc#aes128-cbc"/,
+    'SimpleSAMLphp 1.19 encrypts to a certificate with AES-128-CBC only, which keyedge takes inside a signed Response');
+  assert.match(response, /^(<\?xml[^>]*>\s*)?<samlp:Response [^>]*>\s*<saml:Issuer>[^<]*<\/saml:Issuer>\s*<ds:Signature/,
+    'the Response itself is signed');
+
+  // The same response posted again, from another browser: nothing is completed.
   const other = await browser.newContext();
   const attacker = await other.newPage();
   const replay = await attacker.request.post(`${KEYEDGE}/broker/corp/endpoint`, {
@@ -186,6 +213,71 @@ test('SimpleSAMLphp: the login page button and the account page', { timeout: 90_
   await page.waitForURL(/\/login\?return_to=/);
   await page.getByRole('link', { name: 'Sign in with Corp SSO (SAML)' }).click();
   await page.waitForURL(/127\.0\.0\.1:8082\/module\.php\/core\/loginuserpass\.php/);
+  await context.close();
+});
+
+test('SimpleSAMLphp: IdP-initiated login lands signed in on /account; its response is taken once, and never replaces another user\'s session', { timeout: 120_000 }, async () => {
+  // idp_initiated_login = { return_to = "/account" }: SimpleSAMLphp starts the login itself for
+  // keyedge's SP entity id; its RelayState (opaque to keyedge) is not followed.
+  const entityId = await spEntityId('corp');
+  const start = `${SSP}/saml2/idp/SSOService.php?spentityid=${encodeURIComponent(entityId)}&RelayState=${encodeURIComponent(`${KEYEDGE}/login?return_to=/elsewhere`)}`;
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  let posted;
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && r.url() === `${KEYEDGE}/broker/corp/endpoint`) posted = r.postData();
+  });
+  await page.goto(start);
+  await signInAtSimpleSamlPhp(page, 'alice', 'alicepass');
+  await page.waitForURL(`${KEYEDGE}/account`);
+  await page.screenshot({ path: `${ARTIFACTS}saml-idp-initiated-done.png` });
+  assert.equal(await page.locator('#username').textContent(), 'alice');
+  assert.match(await page.locator('#email').textContent(), /alice@example\.org/);
+  assert.equal(await page.locator('#session-idp').textContent(), 'Corp SSO (SAML)');
+  // Unsolicited indeed (no InResponseTo), and encrypted like every assertion from this IdP.
+  assert.ok(posted, 'the IdP posted a SAMLResponse');
+  const response = samlResponseOf(posted);
+  assert.doesNotMatch(response, /InResponseTo=/);
+  assert.match(response, /<saml:EncryptedAssertion>/);
+
+  // The same unsolicited response again, from a fresh browser: refused at the post, once used.
+  const other = await browser.newContext();
+  const replay = await other.request.post(`${KEYEDGE}/broker/corp/endpoint`, {
+    headers: { 'content-type': 'application/x-www-form-urlencoded' }, data: posted, maxRedirects: 0,
+  });
+  assert.equal(replay.status(), 400);
+  assert.match(await replay.text(), /This sign-in from your identity provider was already used/);
+  const stranger = await other.newPage();
+  await stranger.goto(`${KEYEDGE}/account`);
+  await stranger.waitForURL(/\/login\?return_to=/);
+  await other.close();
+
+  // Login CSRF: a fresh, unused unsolicited response of alice's, posted by another site through
+  // bob's browser, does not sign bob's browser in as alice. (Held back from keyedge here.)
+  await page.goto(start);
+  const held = await new Promise((resolve, reject) => {
+    page.route(`${KEYEDGE}/broker/corp/endpoint`, async (route) => {
+      resolve(route.request().postData());
+      await route.abort();
+    }).catch(reject);
+  });
+  await page.unroute(`${KEYEDGE}/broker/corp/endpoint`);
+  assert.match(samlResponseOf(held), /<saml:EncryptedAssertion>/);
+  const bobs = await browser.newContext();
+  const bob = await bobs.newPage();
+  await bob.goto(`${KEYEDGE}/account`);
+  await bob.getByRole('link', { name: 'Sign in with Corp SSO (SAML)' }).click();
+  await signInAtSimpleSamlPhp(bob, 'bob', 'bobpass');
+  await bob.waitForURL(`${KEYEDGE}/account`);
+  assert.equal(await bob.locator('#username').textContent(), 'bob');
+  const fields = [...new URLSearchParams(held)].map(([k, v]) =>
+    `<input type="hidden" name="${k}" value="${v.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}">`).join('');
+  await bob.setContent(`<form method="post" action="${KEYEDGE}/broker/corp/endpoint">${fields}</form>`);
+  await bob.evaluate(() => document.forms[0].submit());
+  await bob.getByRole('heading', { name: 'Already signed in' }).waitFor({ timeout: 15_000 });
+  await bob.goto(`${KEYEDGE}/account`);
+  assert.equal(await bob.locator('#username').textContent(), 'bob', 'bob is still signed in as bob');
+  await bobs.close();
   await context.close();
 });
 
