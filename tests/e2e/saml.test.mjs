@@ -254,13 +254,17 @@ test('SimpleSAMLphp: IdP-initiated login lands signed in on /account; its respon
 
   // Login CSRF: a fresh, unused unsolicited response of alice's, posted by another site through
   // bob's browser, does not sign bob's browser in as alice. (Held back from keyedge here.)
-  await page.goto(start);
-  const held = await new Promise((resolve, reject) => {
-    page.route(`${KEYEDGE}/broker/corp/endpoint`, async (route) => {
-      resolve(route.request().postData());
-      await route.abort();
-    }).catch(reject);
+  // (alice's IdP session answers at once: the auto-posted form leaves before goto returns.)
+  let hold;
+  const holding = new Promise((resolve) => { hold = resolve; });
+  await page.route(`${KEYEDGE}/broker/corp/endpoint`, async (route) => {
+    hold(route.request().postData());
+    await route.abort();
   });
+  await page.goto(start);
+  const held = await Promise.race([holding, page.waitForTimeout(20_000).then(() => {
+    throw new Error(`no post to keyedge; the browser is at ${page.url()}`);
+  })]);
   await page.unroute(`${KEYEDGE}/broker/corp/endpoint`);
   assert.match(samlResponseOf(held), /<saml:EncryptedAssertion>/);
   const bobs = await browser.newContext();
@@ -275,6 +279,7 @@ test('SimpleSAMLphp: IdP-initiated login lands signed in on /account; its respon
   await bob.setContent(`<form method="post" action="${KEYEDGE}/broker/corp/endpoint">${fields}</form>`);
   await bob.evaluate(() => document.forms[0].submit());
   await bob.getByRole('heading', { name: 'Already signed in' }).waitFor({ timeout: 15_000 });
+  assert.match(servers.logs(), /an IdP-initiated login with `corp` would have replaced another user's session/);
   await bob.goto(`${KEYEDGE}/account`);
   assert.equal(await bob.locator('#username').textContent(), 'bob', 'bob is still signed in as bob');
   await bobs.close();
@@ -322,6 +327,14 @@ test('the SP descriptor is SAML metadata an IdP imports', { timeout: 90_000 }, a
   assert.match(xml, /AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="http:\/\/localhost:8787\/broker\/corp\/endpoint"/);
   assert.match(xml, /WantAssertionsSigned="true"/);
   assert.match(xml, /<ds:X509Certificate>MII/);
+  // want_assertions_encrypted without sp_encryption_*: the signing certificate, published for
+  // encryption too (what SimpleSAMLphp encrypts to), with the algorithms keyedge prefers.
+  const cert = xml.match(/<md:KeyDescriptor use="signing">[\s\S]*?<ds:X509Certificate>([^<]+)</)?.[1];
+  assert.ok(cert);
+  const encryption = xml.match(/<md:KeyDescriptor use="encryption">[\s\S]*?<\/md:KeyDescriptor>/)?.[0];
+  assert.ok(encryption, 'a KeyDescriptor for encryption');
+  assert.ok(encryption.includes(`<ds:X509Certificate>${cert}</ds:X509Certificate>`));
+  assert.match(encryption, /<md:EncryptionMethod Algorithm="http:\/\/www\.w3\.org\/2009\/xmlenc11#aes128-gcm"\/>/);
   // xmlsec1 (the independent implementation) reads it as XML.
   const lint = spawnSync('xmllint', ['--noout', '-'], { input: xml, encoding: 'utf8' });
   if (lint.error?.code !== 'ENOENT') assert.equal(lint.status, 0, lint.stderr);
