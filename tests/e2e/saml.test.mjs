@@ -3,6 +3,8 @@
 // and the npm `saml-idp` test IdP (port 8083) — each of which imports keyedge's SP descriptor
 // (/broker/{alias}/endpoint/descriptor). Debian's Chromium signs in through them; the
 // application's ID token carries what the IdP's attributes became through mappers.
+// SimpleSAMLphp encrypts its assertions to keyedge (`want_assertions_encrypted` on `corp`) and
+// also starts logins itself (`idp_initiated_login`), landing on /account.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
