@@ -281,7 +281,10 @@ test('SimpleSAMLphp: IdP-initiated login lands signed in on /account; its respon
   await bob.setContent(`<form method="post" action="${KEYEDGE}/broker/corp/endpoint">${fields}</form>`);
   await bob.evaluate(() => document.forms[0].submit());
   await bob.getByRole('heading', { name: 'Already signed in' }).waitFor({ timeout: 15_000 });
-  assert.match(servers.logs(), /an IdP-initiated login with `corp` would have replaced another user's session/);
+  // (wrangler's output reaches this process a little after the page.)
+  const said = /an IdP-initiated login with `corp` would have replaced another user's session/;
+  for (let i = 0; i < 50 && !said.test(servers.logs()); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.match(servers.logs(), said);
   await bob.goto(`${KEYEDGE}/account`);
   assert.equal(await bob.locator('#username').textContent(), 'bob', 'bob is still signed in as bob');
   await bobs.close();
