@@ -802,6 +802,7 @@ fn saml_idp_initiated_assertion_is_taken_once() {
     let res = unsolicited_through(&world, &mut second, &xml, "");
     assert_eq!(res.status(), 400, "{}", body(&res));
     assert!(body(&res).contains("already used"), "{}", body(&res));
+    assert!(world.log.borrow().iter().any(|l| l.contains("unsolicited assertion again")), "{:?}", world.log.borrow());
     assert!(second.get(&world, "/account").status() != 200, "no session in the second browser");
 }
 

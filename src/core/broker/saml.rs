@@ -124,7 +124,13 @@ async fn unsolicited(
     let ttl = (assertion.not_on_or_after + cfg.allowed_clock_skew as i64 - now).max(60) as u64;
     let marker = keys::saml_assertion(&idp.alias, &assertion.assertion_id);
     if !ports.once.once_then_store(Some(Marker { key: &marker, ttl_seconds: ttl }), None, None).await? {
-        return Err(bad("This sign-in from your identity provider was already used. Please start again there."));
+        let page = PageError::bad_request(
+            "Invalid sign-in response",
+            "This sign-in from your identity provider was already used. Please start again there.",
+        )
+        .with_retry("/login");
+        let why = format!("`{}` posted an unsolicited assertion again: {}", idp.alias, assertion.assertion_id);
+        return Err(Failure::logged(page, why));
     }
     let state = ports.random_token(32);
     let flow = UpstreamFlow {
