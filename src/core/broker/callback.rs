@@ -231,7 +231,7 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
         let current = session::current(ports, app.cookies(), req).await?;
         match (&current, &linked) {
             (Some(s), Some(user)) if s.user_id == user.id => {}
-            (Some(_), _) => return Err(signed_in_as_another()),
+            (Some(_), _) => return Err(signed_in_as_another(&idp.alias)),
             (None, Some(_)) => {}
             (None, None) => {
                 let continuation = flow.continuation.clone();
@@ -257,7 +257,7 @@ pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &s
     }
 }
 
-fn signed_in_as_another() -> Failure {
+fn signed_in_as_another(alias: &str) -> Failure {
     let page = PageError::new(
         StatusCode::CONFLICT,
         "Already signed in",
@@ -328,7 +328,7 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
         // Another site can post an IdP's unsolicited response through this browser (login
         // CSRF is inherent to IdP-initiated SSO): it never replaces someone else's session.
         if session::current(ports, app.cookies(), req).await?.is_some_and(|s| s.user_id != user.id) {
-            return Err(signed_in_as_another());
+            return Err(signed_in_as_another(&idp.alias));
         }
     }
     let upstream_id_token = match &idp.kind {
