@@ -263,10 +263,10 @@ fn signed_in_as_another(alias: &str) -> Failure {
         "Already signed in",
         "This browser is signed in as someone else. Sign out first, then sign in again from your identity provider.",
     );
-    Failure::logged(
-        page,
-        "an IdP-initiated login would have replaced another user's session, or joined another identity to it",
-    )
+    let why = format!(
+        "an IdP-initiated login with `{alias}` would have replaced another user's session, or joined another identity to it"
+    );
+    Failure::logged(page, why)
 }
 
 /// A login that found its user: what [`finish`] needs.
