@@ -1,5 +1,7 @@
 // Chooses the configuration file embedded into the Worker: $KEYEDGE_CONFIG, or keyedge.toml.
 // It is validated when the Worker starts (and offline by `cargo run --bin keyedge -- check`).
+// Natively the TOML itself is embedded; for the Worker (wasm32) it is written here as JSON
+// into $OUT_DIR/config.json, so the Worker carries no TOML parser.
 use std::path::PathBuf;
 
 fn main() {
@@ -9,4 +11,24 @@ fn main() {
     let path = manifest.join(chosen);
     println!("cargo:rerun-if-changed={}", path.display());
     println!("cargo:rustc-env=KEYEDGE_CONFIG_PATH={}", path.display());
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let parsed = text.parse::<toml::Table>();
+    // The storage conformance run (`[dev] storage_conformance`, `/dev/conformance`) is compiled
+    // into the Worker only when the embedded configuration turns it on: local development,
+    // never an https issuer. Native builds (the tests) always have it.
+    println!("cargo:rustc-check-cfg=cfg(keyedge_storage_conformance)");
+    let conformance =
+        parsed.as_ref().ok().and_then(|t| t.get("dev")?.get("storage_conformance")?.as_bool()).unwrap_or(false);
+    if conformance {
+        println!("cargo:rustc-cfg=keyedge_storage_conformance");
+    }
+    if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32") {
+        let table = match parsed {
+            Ok(table) => table,
+            Err(e) => panic!("{} is not valid TOML: {e}", path.display()),
+        };
+        let json = serde_json::to_string(&table).expect("a TOML table is JSON");
+        let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("config.json");
+        std::fs::write(&out, json).expect("writing config.json");
+    }
 }

@@ -19,7 +19,7 @@ use super::op::refresh::SuccessorKey;
 use super::op::{code, discovery, introspect, token, userinfo};
 use super::pages;
 use super::ports::faulty::{DevFaults, FaultyOnce, FaultyStore};
-use super::ports::{conformance, Ports};
+use super::ports::Ports;
 use super::seal::Sealer;
 use super::upstream::oidc::MetadataCache;
 use super::web::{self, CookieJar, Params, Request, Response};
@@ -424,10 +424,15 @@ impl Keyedge {
                 Ok(web::json_no_store(StatusCode::OK, crate::core::mail::dev_inbox(ports, &to).await?))
             }
             "/dev/faults" if self.config.fault_injection && (get || post) => self.dev_faults(req, post),
+            #[cfg(any(not(target_arch = "wasm32"), keyedge_storage_conformance))]
             "/dev/conformance" if post && self.config.storage_conformance => {
-                let subject =
-                    conformance::Subject { once: ports.once, store: ports.store, rng: ports.rng, clock: None };
-                let report = serde_json::to_string(&conformance::run(&subject).await)
+                let subject = super::ports::conformance::Subject {
+                    once: ports.once,
+                    store: ports.store,
+                    rng: ports.rng,
+                    clock: None,
+                };
+                let report = serde_json::to_string(&super::ports::conformance::run(&subject).await)
                     .map_err(|e| Failure::internal(format!("the conformance report does not serialise: {e}")))?;
                 Ok(web::json_no_store(StatusCode::OK, report))
             }

@@ -189,9 +189,9 @@ pub struct Config {
 impl Config {
     /// Parses and validates `text`; `secret` looks up a secret by name (Worker env).
     pub fn load(text: &str, secret: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let span = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
-            err(format!("line {span}"), e.message().to_owned())
+        let raw: RawConfig = table::parse(text).map_err(|(message, at)| {
+            let line = at.map(|s| line_of(text, s)).unwrap_or(0);
+            err(format!("line {line}"), message)
         })?;
         let issuer = validate_issuer(&raw.issuer)?;
         let secure_cookies = issuer.starts_with("https://");

@@ -6,9 +6,78 @@
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess};
 use std::fmt;
-use toml::Spanned;
 
 use super::{err, line_of, ConfigError};
+pub(crate) use text_format::parse;
+use text_format::{read_value, start, Spanned, Value};
+
+/// The configuration's text format: TOML natively (tests, `keyedge check`), with positions for
+/// the errors; in the Worker, the JSON build.rs made of that TOML, so that no TOML parser is in
+/// the wasm (its errors were shown, with lines, by `keyedge check` and the native tests).
+#[cfg(not(target_arch = "wasm32"))]
+mod text_format {
+    use serde::de::{DeserializeOwned, DeserializeSeed};
+    pub(crate) use toml::{Spanned, Value};
+
+    /// `text` read into `T`: the parser's message, and where in the text, if it says.
+    pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> Result<T, (String, Option<usize>)> {
+        toml::from_str(text).map_err(|e| (e.message().to_owned(), e.span().map(|s| s.start)))
+    }
+
+    /// `value` read into `seed` by the same parser as the first pass (from its TOML form).
+    pub(crate) fn read_value<'de, V: DeserializeSeed<'de>>(seed: V, value: &Value) -> Result<V::Value, String> {
+        let text = value.to_string();
+        seed.deserialize(toml::de::ValueDeserializer::new(&text)).map_err(|e| e.message().to_owned())
+    }
+
+    pub(crate) fn start<T>(s: &Spanned<T>) -> Option<usize> {
+        Some(s.span().start)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod text_format {
+    use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer};
+    use serde::Deserialize;
+
+    /// A value without a position (JSON has none).
+    #[derive(Debug)]
+    pub(crate) struct Spanned<T>(T);
+
+    impl<T> Spanned<T> {
+        pub(crate) fn get_ref(&self) -> &T {
+            &self.0
+        }
+        pub(crate) fn into_inner(self) -> T {
+            self.0
+        }
+    }
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            T::deserialize(d).map(Spanned)
+        }
+    }
+
+    pub(crate) type Value = serde_json::Value;
+
+    pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> Result<T, (String, Option<usize>)> {
+        serde_json::from_str(text).map_err(|e| (e.to_string(), None))
+    }
+
+    pub(crate) fn read_value<'de, V: DeserializeSeed<'de>>(seed: V, value: &Value) -> Result<V::Value, String> {
+        seed.deserialize(value.clone()).map_err(|e| e.to_string())
+    }
+
+    pub(crate) fn start<T>(_: &Spanned<T>) -> Option<usize> {
+        None
+    }
+}
+
+/// ` (line N)` for a position in `text`, or nothing where there is none.
+fn at_line(text: &str, position: Option<usize>) -> String {
+    position.map(|p| format!(" (line {})", line_of(text, p))).unwrap_or_default()
+}
 
 /// The keys a raw struct takes, as its `#[derive(Deserialize)]` names them (serde hands
 /// them to `deserialize_struct`).
@@ -40,7 +109,7 @@ pub(crate) fn keys_of<T: DeserializeOwned>() -> &'static [&'static str] {
 
 /// The options of a table that the first pass left, each with its position in the text.
 #[derive(Debug, Default)]
-pub(crate) struct Rest(Vec<(Spanned<String>, Spanned<toml::Value>)>);
+pub(crate) struct Rest(Vec<(Spanned<String>, Spanned<Value>)>);
 
 /// Reads the keys `T` names into `T` (with the TOML parser's own errors and lines), and keeps
 /// every other entry, with its position, for the second pass.
@@ -66,7 +135,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Shared<'_, A> {
             if self.shared.contains(&key.get_ref().as_str()) {
                 return seed.deserialize(key.into_inner().into_deserializer()).map(Some);
             }
-            let value = self.map.next_value::<Spanned<toml::Value>>()?;
+            let value = self.map.next_value::<Spanned<Value>>()?;
             self.rest.0.push((key, value));
         }
         Ok(None)
@@ -123,27 +192,21 @@ impl<'a> KindOptions<'a> {
         self.read(&self.rest.0)
     }
 
-    fn read<T: DeserializeOwned>(&self, entries: &[(Spanned<String>, Spanned<toml::Value>)]) -> Result<T, ConfigError> {
+    fn read<T: DeserializeOwned>(&self, entries: &[(Spanned<String>, Spanned<Value>)]) -> Result<T, ConfigError> {
         T::deserialize(de::value::MapAccessDeserializer::new(Entries { entries, next: 0 })).map_err(|e| {
             let Some((key, value)) = e.at.and_then(|i| entries.get(i)) else {
                 return err(self.path, e.message);
             };
-            let line = line_of(self.text, if e.unknown { key.span().start } else { value.span().start });
+            let line = at_line(self.text, if e.unknown { start(key) } else { start(value) });
             let key = key.get_ref();
             let message = if !e.unknown {
-                format!("{} (line {line})", e.message)
+                format!("{}{line}", e.message)
             } else if let Some((base, _)) = self.preset_of.as_ref().filter(|(_, fixed)| fixed.contains(&key.as_str())) {
-                format!(
-                    "kind = \"{}\" sets this itself; to choose it, configure kind = \"{base}\" (line {line})",
-                    self.kind
-                )
+                format!("kind = \"{}\" sets this itself; to choose it, configure kind = \"{base}\"{line}", self.kind)
             } else if let Some((other, _)) = self.other_kinds.iter().find(|(_, keys)| keys.contains(&key.as_str())) {
-                format!("applies to kind = \"{other}\" only (line {line})")
+                format!("applies to kind = \"{other}\" only{line}")
             } else {
-                format!(
-                    "unknown field `{key}`: neither a shared option nor one of kind = \"{}\" (line {line})",
-                    self.kind
-                )
+                format!("unknown field `{key}`: neither a shared option nor one of kind = \"{}\"{line}", self.kind)
             };
             err(format!("{}.{key}", self.path), message)
         })
@@ -177,7 +240,7 @@ impl de::Error for EntryError {
 }
 
 struct Entries<'e> {
-    entries: &'e [(Spanned<String>, Spanned<toml::Value>)],
+    entries: &'e [(Spanned<String>, Spanned<Value>)],
     next: usize,
 }
 
@@ -195,12 +258,10 @@ impl<'de> MapAccess<'de> for Entries<'_> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, EntryError> {
         let at = self.next - 1;
-        // Read again from its TOML form, so the value meets the same parser as the first pass.
-        let value = self.entries[at].1.get_ref().to_string();
-        seed.deserialize(toml::de::ValueDeserializer::new(&value)).map_err(|e| EntryError {
+        read_value(seed, self.entries[at].1.get_ref()).map_err(|message| EntryError {
             at: Some(at),
             unknown: false,
-            message: e.message().to_owned(),
+            message,
         })
     }
 }
