@@ -52,8 +52,8 @@ fuzz:
 # bench/results/latest.{json,md} and the table in docs/performance.md.
 bench: tools .dev.vars
 	cargo bench --bench core -- --warm-up-time 1 --measurement-time 3 2>&1 | grep -E '^[a-zA-Z].*|time:' | tee bench/results/native.txt
-	node bench/bench.mjs
 	$(MAKE) --no-print-directory wasm-startup
+	node bench/bench.mjs
 
 # The Worker's wasm with and without SAML (cargo feature `saml`), built with keyedge.toml:
 # size, and compile + instantiate time in Chromium's V8 (docs/saml.md). Builds into build/
@@ -63,7 +63,7 @@ wasm-startup: tools browser
 	KEYEDGE_CONFIG=keyedge.toml worker-build --release && cp build/index_bg.wasm target/wasm-startup/with-saml.wasm
 	KEYEDGE_CONFIG=keyedge.toml worker-build --release --no-default-features && cp build/index_bg.wasm target/wasm-startup/without-saml.wasm
 	@rm -f build/.built-*
-	node bench/wasm-startup.mjs target/wasm-startup/with-saml.wasm target/wasm-startup/without-saml.wasm | tee bench/results/wasm-startup.txt
+	node bench/wasm-startup.mjs --json bench/results/wasm-startup.json target/wasm-startup/with-saml.wasm target/wasm-startup/without-saml.wasm | tee bench/results/wasm-startup.txt
 
 # What the Worker's code is made of, by crate (docs/performance.md, "Size by owner"): twiggy
 # over the release wasm before wasm-bindgen (it keeps the function names).

@@ -367,16 +367,28 @@ for (const [s, o] of Object.entries(ops)) {
 const share = (s) => report.keyedge_share[s]?.share_ms ?? null;
 
 // ---------------------------------------------------------------- verdicts and tables
+// The goals of issue 20 ("Performance, round two"), each with its verdict. The Worker
+// without SAML is measured by `make wasm-startup` (bench/results/wasm-startup.json), which
+// `make bench` runs first; cold start (first request to a fresh isolate) is not measured yet.
+const startup = (() => {
+  try {
+    return JSON.parse(readFileSync(join(ROOT, 'bench/results/wasm-startup.json'), 'utf8'));
+  } catch {
+    return null;
+  }
+})();
+const noSaml = startup?.find((w) => w.file.includes('without-saml'));
 const budgets = [
-  ['wasm ≤ 1 MiB gzip', report.wasm.gzip9_bytes <= 1024 * 1024, `${(report.wasm.gzip9_bytes / 1024).toFixed(0)} KiB`],
-  ['discovery CPU ≤ 0.3 ms/op', k.discovery.cpu_ms_per_op <= 0.3, `${k.discovery.cpu_ms_per_op} ms`],
-  ['JWKS CPU ≤ 0.3 ms/op', k.jwks.cpu_ms_per_op <= 0.3, `${k.jwks.cpu_ms_per_op} ms`],
-  ['refresh (RS256) CPU ≤ 1 ms/op', k.refresh.cpu_ms_per_op <= 1, `${k.refresh.cpu_ms_per_op} ms`],
-  ['refresh (ES256) CPU ≤ 0.5 ms/op', k.refresh_es256?.cpu_ms_per_op <= 0.5, `${k.refresh_es256?.cpu_ms_per_op} ms`],
+  ['wasm with SAML ≤ 1.5 MiB gzip', report.wasm.gzip9_bytes <= 1.5 * 1024 * 1024, `${(report.wasm.gzip9_bytes / 1024).toFixed(0)} KiB`],
+  ['wasm without SAML ≤ 600 KiB gzip', noSaml ? noSaml.gzip9_bytes <= 600 * 1024 : false,
+    noSaml ? `${(noSaml.gzip9_bytes / 1024).toFixed(0)} KiB (make wasm-startup)` : 'not measured: run make wasm-startup'],
+  ['cold start: first request ≤ OpenAuth\'s and ≤ 1.5× the floor Worker\'s', false, 'not measured yet (compile + instantiate only: make wasm-startup)'],
   ['login keyedge share ≤ 3 ms CPU', share('login') !== null && share('login') <= 3, `${share('login')} ms (all of workerd: ${k.login.cpu_ms_per_op} ms)`],
+  ['refresh (RS256) keyedge share ≤ 1.5 ms CPU', share('refresh') !== null && share('refresh') <= 1.5, `${share('refresh')} ms`],
+  ['refresh (ES256) keyedge share ≤ 0.4 ms CPU', share('refresh_es256') !== null && share('refresh_es256') <= 0.4, `${share('refresh_es256')} ms`],
+  ['userinfo keyedge share ≤ 0.3 ms CPU', share('userinfo') !== null && share('userinfo') <= 0.3, `${share('userinfo')} ms`],
+  ['gate page keyedge share ≤ 0.15 ms CPU', share('gate') !== null && share('gate') <= 0.15, `${share('gate')} ms`],
   ['discovery keyedge share ≤ 0.3 ms CPU', share('discovery') !== null && share('discovery') <= 0.3, `${share('discovery')} ms`],
-  ['refresh (RS256) keyedge share ≤ 1 ms CPU', share('refresh') !== null && share('refresh') <= 1, `${share('refresh')} ms`],
-  ['refresh (ES256) keyedge share ≤ 0.5 ms CPU', share('refresh_es256') !== null && share('refresh_es256') <= 0.5, `${share('refresh_es256')} ms`],
   ...Object.entries(k).map(([s, r]) => [`${s} p99 < 5 ms (unloaded${s === 'login' ? ', keyedge\'s 4 requests' : ''})`, r.unloaded?.p99_ms < 5, `${r.unloaded?.p99_ms} ms (under load: ${r.p99_ms} ms)`]),
   ['returning login ≤ 3 KV writes, ≤ 2 DO calls', (() => { const c = report.storage_per_login.returning_login; return c && c.kv_writes <= 3 && c.do_calls <= 2; })(),
     JSON.stringify(report.storage_per_login.returning_login)],
@@ -384,7 +396,7 @@ const budgets = [
 // A peer's row for keyedge's scenario `s`: the ES256 refresh is compared with the peer's one
 // refresh (OpenAuth signs ES256; oidc-provider one RS256 ID token and opaque access tokens).
 const peerRow = (p, s) => p[s] ?? (s === 'refresh_es256' ? p.refresh : undefined);
-for (const [peer, factor] of [['openauth', 5], ['oidc-provider', 1.5]]) {
+for (const [peer, factor] of [['openauth', 2], ['oidc-provider', 1.5]]) {
   const p = report.results[peer];
   if (!p) continue;
   for (const s of Object.keys(k)) {

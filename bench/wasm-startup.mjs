@@ -4,20 +4,24 @@
 // compilation a Worker gets. Each round compiles different bytes (a custom section with the
 // round number is appended), so V8's module cache never answers.
 //
-//   node bench/wasm-startup.mjs [--rounds 15] a.wasm [b.wasm …]
+//   node bench/wasm-startup.mjs [--rounds 15] [--json out.json] a.wasm [b.wasm …]
 //
-// Prints, per file: size raw and gzip -9, and the median / min / max of compile + instantiate.
-import { readFileSync } from 'node:fs';
+// Prints, per file: size raw and gzip -9, and the median / min / max of compile + instantiate
+// (and writes them to `--json`, which bench/bench.mjs reads for its size verdicts).
+import { readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const args = process.argv.slice(2);
 let rounds = 15;
+let jsonOut = null;
 const files = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--rounds') rounds = Number(args[++i]);
+  else if (args[i] === '--json') jsonOut = args[++i];
   else files.push(args[i]);
 }
+const results = [];
 if (!files.length) {
   console.error('usage: node bench/wasm-startup.mjs [--rounds N] file.wasm …');
   process.exit(2);
@@ -72,6 +76,8 @@ try {
       await page.close();
     }
     const gz = gzipSync(bytes, { level: 9 }).length;
+    results.push({ file, raw_bytes: bytes.length, gzip9_bytes: gz, rounds,
+      compile_instantiate_ms: { median: +median(times).toFixed(2), min: +Math.min(...times).toFixed(2), max: +Math.max(...times).toFixed(2) } });
     console.log(
       `${file}: ${bytes.length} bytes raw, ${gz} gzip -9 (${(gz / 1024).toFixed(0)} KiB); ` +
         `compile + instantiate median ${median(times).toFixed(1)} ms (min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)}, ${rounds} rounds)`,
@@ -80,3 +86,4 @@ try {
 } finally {
   await browser.close();
 }
+if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2) + '\n');
