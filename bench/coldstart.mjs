@@ -1,0 +1,130 @@
+// Cold start, as a visitor of a quiet site meets it: a freshly started `wrangler dev` (a new
+// workerd, so a new isolate), and the first request to it — its latency and the CPU the
+// serving workerd spent on it — against a second request right after (warm). For keyedge
+// (its discovery document), OpenAuth (its authorization-server metadata) and the floor
+// Worker (a constant response), each started `--rounds` times (default 5); medians.
+//
+//   node bench/coldstart.mjs [--rounds 5] [--json out.json]
+//
+// The Workers must be built (`make worker` with dev/keyedge.dev.toml; bench/peers/*). CPU is
+// read from /proc in clock ticks (10 ms on Linux): the first request's CPU is coarse.
+import { spawn, execSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
+const TCK = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const ROUNDS = Number(opt('--rounds', 5));
+const JSON_OUT = opt('--json', null);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const descendants = (pid) => {
+  const out = [];
+  for (const c of execSync(`ps -o pid= --ppid ${pid} || true`).toString().split(/\s+/).filter(Boolean).map(Number)) out.push(c, ...descendants(c));
+  return out;
+};
+const comm = (pid) => {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+};
+/** CPU ms of all the workerd processes under `root` (wrangler runs the Worker in one). */
+const workerdCpu = (root) =>
+  descendants(root)
+    .filter((p) => comm(p) === 'workerd')
+    .reduce((sum, pid) => {
+      try {
+        const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const s = f.slice(f.lastIndexOf(')') + 2).split(' ');
+        return sum + ((Number(s[11]) + Number(s[12])) * 1000) / TCK;
+      } catch {
+        return sum;
+      }
+    }, 0);
+
+async function timed(url) {
+  const t0 = performance.now();
+  const r = await fetch(url);
+  await r.arrayBuffer();
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return performance.now() - t0;
+}
+
+/** `rounds` fresh starts of one Worker under wrangler dev; the first and a warm request each. */
+async function coldStart(name, argv, url, env = {}) {
+  const first = [];
+  const warm = [];
+  const cpu = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const state = mkdtempSync(join(tmpdir(), `cold-${name}-`));
+    const child = spawn(WRANGLER, ['dev', ...argv, '--persist-to', state, '--show-interactive-dev-session=false'], {
+      cwd: ROOT,
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let log = '';
+    child.stdout.on('data', (d) => (log += d));
+    child.stderr.on('data', (d) => (log += d));
+    try {
+      // Ready once wrangler says so (workerd listening); then let start-up work settle, so
+      // that what is measured is the request, not the rest of the start.
+      for (let t = 0; !/Ready on/.test(log); t++) {
+        if (child.exitCode !== null || t > 2400) throw new Error(`${name} did not start:\n${log}`);
+        await sleep(50);
+      }
+      await sleep(1000);
+      const c0 = workerdCpu(child.pid);
+      first.push(await timed(url));
+      const c1 = workerdCpu(child.pid);
+      warm.push(await timed(url));
+      cpu.push(c1 - c0);
+    } finally {
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+      await sleep(500);
+      rmSync(state, { recursive: true, force: true });
+    }
+  }
+  const r = {
+    rounds: ROUNDS,
+    first_request_ms: +median(first).toFixed(1),
+    warm_request_ms: +median(warm).toFixed(1),
+    first_request_cpu_ms: +median(cpu).toFixed(1),
+    first_request_ms_all: first.map((x) => +x.toFixed(1)),
+  };
+  console.error(`  ${name}: first request ${r.first_request_ms} ms (CPU ${r.first_request_cpu_ms} ms), warm ${r.warm_request_ms} ms`);
+  return r;
+}
+
+console.error(`cold start, ${ROUNDS} fresh starts each:`);
+const results = {
+  keyedge: await coldStart(
+    'keyedge',
+    ['--config', 'dev/wrangler.bench.toml', '--port', '8787'],
+    'http://localhost:8787/.well-known/openid-configuration',
+    { KEYEDGE_CONFIG: 'dev/keyedge.dev.toml' },
+  ),
+  openauth: await coldStart(
+    'openauth',
+    ['--config', 'bench/peers/openauth/wrangler.toml', '--port', '8790', '--ip', '127.0.0.1'],
+    'http://127.0.0.1:8790/.well-known/oauth-authorization-server',
+  ),
+  floor: await coldStart('floor', ['--config', 'bench/peers/floor/wrangler.toml', '--port', '8791', '--ip', '127.0.0.1'], 'http://127.0.0.1:8791/'),
+};
+if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify(results, null, 2) + '\n');
+console.log(JSON.stringify(results));
