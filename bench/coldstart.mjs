@@ -81,7 +81,7 @@ async function coldStart(name, argv, url, env = {}) {
       // Ready once wrangler says so (workerd listening); then let start-up work settle, so
       // that what is measured is the request, not the rest of the start.
       for (let t = 0; !/Ready on/.test(log); t++) {
-        if (child.exitCode !== null || t > 2400) throw new Error(`${name} did not start:\n${log}`);
+        if (child.exitCode !== null || t > 12000) throw new Error(`${name} did not start:\n${log}`);
         await sleep(50);
       }
       await sleep(1000);
