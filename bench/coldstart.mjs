@@ -4,7 +4,7 @@
 // (its discovery document), OpenAuth (its authorization-server metadata) and the floor
 // Worker (a constant response), each started `--rounds` times (default 5); medians.
 //
-//   node bench/coldstart.mjs [--rounds 5] [--json out.json]
+//   node bench/coldstart.mjs [--rounds 5] [--json out.json] [--only keyedge,floor]
 //
 // The Workers must be built (`make worker` with dev/keyedge.dev.toml; bench/peers/*). CPU is
 // read from /proc in clock ticks (10 ms on Linux): the first request's CPU is coarse.
@@ -23,6 +23,7 @@ const opt = (name, fallback) => {
 };
 const ROUNDS = Number(opt('--rounds', 5));
 const JSON_OUT = opt('--json', null);
+const ONLY = opt('--only', 'keyedge,openauth,floor').split(',');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -112,19 +113,26 @@ async function coldStart(name, argv, url, env = {}) {
 }
 
 console.error(`cold start, ${ROUNDS} fresh starts each:`);
-const results = {
-  keyedge: await coldStart(
-    'keyedge',
-    ['--config', 'dev/wrangler.bench.toml', '--port', '8787'],
-    'http://localhost:8787/.well-known/openid-configuration',
-    { KEYEDGE_CONFIG: 'dev/keyedge.dev.toml' },
-  ),
-  openauth: await coldStart(
-    'openauth',
-    ['--config', 'bench/peers/openauth/wrangler.toml', '--port', '8790', '--ip', '127.0.0.1'],
-    'http://127.0.0.1:8790/.well-known/oauth-authorization-server',
-  ),
-  floor: await coldStart('floor', ['--config', 'bench/peers/floor/wrangler.toml', '--port', '8791', '--ip', '127.0.0.1'], 'http://127.0.0.1:8791/'),
+const workers = {
+  keyedge: () =>
+    coldStart(
+      'keyedge',
+      ['--config', 'dev/wrangler.bench.toml', '--port', '8787'],
+      'http://localhost:8787/.well-known/openid-configuration',
+      { KEYEDGE_CONFIG: 'dev/keyedge.dev.toml' },
+    ),
+  openauth: () =>
+    coldStart(
+      'openauth',
+      ['--config', 'bench/peers/openauth/wrangler.toml', '--port', '8790', '--ip', '127.0.0.1'],
+      'http://127.0.0.1:8790/.well-known/oauth-authorization-server',
+    ),
+  floor: () => coldStart('floor', ['--config', 'bench/peers/floor/wrangler.toml', '--port', '8791', '--ip', '127.0.0.1'], 'http://127.0.0.1:8791/'),
 };
+const results = {};
+for (const name of ONLY) {
+  if (!workers[name]) throw new Error(`--only: unknown Worker ${name} (keyedge, openauth, floor)`);
+  results[name] = await workers[name]();
+}
 if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify(results, null, 2) + '\n');
 console.log(JSON.stringify(results));

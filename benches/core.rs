@@ -56,6 +56,18 @@ fn signing(c: &mut Criterion) {
     }
 }
 
+/// What an isolate does once per signing key before its first request (the Worker's cold
+/// start): reading the PEM key from its secret.
+fn key_reading(c: &mut Criterion) {
+    for (alg, pem) in [
+        ("RS256", include_str!("../tests/fixtures/keyedge-test-key.pem")),
+        ("ES256", include_str!("../tests/fixtures/es256-test-key.pem")),
+        ("EdDSA", include_str!("../tests/fixtures/eddsa-test-key.pem")),
+    ] {
+        c.bench_function(&format!("start-up: read signing key {alg}"), |b| b.iter(|| key(pem)));
+    }
+}
+
 fn upstream_verification(c: &mut Criterion) {
     let config = Config::load(CONFIG, &secrets).expect("config");
     let ProviderKind::Oidc(provider) = &config.identity_providers[0].kind else {
@@ -97,5 +109,5 @@ impl FromFixture for jwt_compact::alg::RsaPrivateKey {
     }
 }
 
-criterion_group!(benches, signing, upstream_verification, authorize_validation);
+criterion_group!(benches, signing, key_reading, upstream_verification, authorize_validation);
 criterion_main!(benches);

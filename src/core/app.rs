@@ -132,6 +132,47 @@ impl Keyedge {
         })
     }
 
+    /// Reads every private key whole, as its first use in Rust would (`keyedge check`): at
+    /// start-up only their shape and public halves are read (see `jose::private`).
+    pub fn check_private_keys(&self) -> Result<(), StartError> {
+        let fields = self
+            .config
+            .signing_keys
+            .iter()
+            .map(|(f, _, _)| f)
+            .chain(self.config.other_signing_keys.iter().map(|(f, _)| f));
+        for (field, key) in fields.zip(self.keys.all()) {
+            key.check().map_err(|e| StartError::Key(field.clone(), e))?;
+        }
+        for (i, idp) in self.config.identity_providers.iter().enumerate() {
+            let at = |field: &str| format!("identity_providers[{i}].{field}");
+            let auth = match &idp.kind {
+                crate::core::config::ProviderKind::Oidc(p) => Some(&p.client_auth),
+                crate::core::config::ProviderKind::OAuth2(p) => Some(&p.client_auth),
+                #[cfg(feature = "saml")]
+                crate::core::config::ProviderKind::Saml(p) => {
+                    if let Some((credentials, _)) = &p.signing {
+                        credentials
+                            .key
+                            .check()
+                            .map_err(|e| StartError::Secret(at("sp_signing_key_env"), e.to_string()))?;
+                    }
+                    if let Some(decryption) = &p.decryption {
+                        decryption
+                            .key
+                            .check()
+                            .map_err(|e| StartError::Secret(at("sp_encryption_key_env"), e.to_string()))?;
+                    }
+                    None
+                }
+            };
+            if let Some(crate::core::upstream::client_config::UpstreamClientAuth::SignedSecret(s)) = auth {
+                s.key.check().map_err(|e| StartError::Key(at("private_key_env"), e))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Parses the config text, resolves its secrets and loads the signing key.
     pub fn from_config_text(text: &str, secret: &dyn Fn(&str) -> Option<String>) -> Result<Self, StartError> {
         Self::new(Config::load(text, secret).map_err(StartError::Config)?)

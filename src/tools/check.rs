@@ -31,8 +31,11 @@ pub fn check(file: &Path, dev_vars: Option<&Path>) -> Result<Vec<String>, String
     let mut notes: Vec<String> = Vec::new();
     let missing = assumed.borrow().clone();
     if missing.is_empty() {
-        // Every secret is at hand: check keys and the encryption key exactly as the Worker will.
-        crate::core::Keyedge::from_config_text(&text, &lookup).map_err(|e| format!("{}: {e}", file.display()))?;
+        // Every secret is at hand: check keys and the encryption key exactly as the Worker will,
+        // and each private key whole (the Worker leaves that to its first use).
+        let app =
+            crate::core::Keyedge::from_config_text(&text, &lookup).map_err(|e| format!("{}: {e}", file.display()))?;
+        app.check_private_keys().map_err(|e| format!("{}: {e}", file.display()))?;
     } else {
         for name in &missing {
             notes.push(format!("secret `{name}` is not in the environment or .dev.vars: set it with `npx wrangler secret put {name}` before deploying"));

@@ -209,6 +209,68 @@ fn offline_check_names_the_file_and_field_and_lists_missing_secrets() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A signing key whose written public half is another key's: the Worker reads only its shape
+/// and public half at start-up (issue 20, cold start), so `keyedge check` is what reads it
+/// whole and refuses it, naming the field.
+#[test]
+fn offline_check_refuses_a_private_key_whose_halves_disagree() {
+    use rsa::pkcs1::der::{Decode, Encode};
+    use rsa::traits::PublicKeyParts;
+    let pkcs1_of = |pem: &str| {
+        let (_, doc) = rsa::pkcs8::SecretDocument::from_pem(pem).unwrap();
+        rsa::pkcs8::PrivateKeyInfo::from_der(doc.as_bytes()).unwrap().private_key.to_vec()
+    };
+    let own = pkcs1_of(&crate::common::secrets("SIGNING_KEY").unwrap());
+    let other = {
+        use rsa::pkcs8::DecodePrivateKey;
+        rsa::RsaPrivateKey::from_pkcs8_pem(include_str!("../fixtures/upstream-test-key.pem")).unwrap().n().to_bytes_be()
+    };
+    let mut written = rsa::pkcs1::RsaPrivateKey::from_der(&own).unwrap();
+    written.modulus = rsa::pkcs1::UintRef::new(&other).unwrap();
+    let der = written.to_der().unwrap();
+    let mismatched =
+        rsa::pkcs8::der::pem::encode_string("RSA PRIVATE KEY", rsa::pkcs8::der::pem::LineEnding::LF, &der).unwrap();
+
+    let secrets = |name: &str| match name {
+        "SIGNING_KEY" => Some(mismatched.clone()),
+        other => crate::common::secrets(other),
+    };
+    let app = keyedge::core::Keyedge::from_config_text(&crate::common::config_text(), &secrets)
+        .expect("the Worker starts: the key's shape is fine");
+    let e = app.check_private_keys().unwrap_err().to_string();
+    assert!(e.contains("signing_key_env: not a PEM private key") && e.contains("do not hold together"), "{e}");
+    // Nor does it sign in Rust (WebCrypto, given its PKCS#8, refuses such a key on import).
+    let token = futures::executor::block_on(app.keys.sign(
+        None,
+        keyedge::core::jose::Alg::RS256,
+        None,
+        &serde_json::json!({"sub": "u"}),
+        1_800_000_000,
+        60,
+    ));
+    assert_eq!(token.unwrap_or_default(), "", "no signature from a key whose halves disagree");
+
+    let dir = std::env::temp_dir().join(format!("keyedge-check-halves-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("keyedge.toml");
+    std::fs::write(&file, crate::common::config_text()).unwrap();
+    let vars = dir.join(".dev.vars");
+    let lines: String = ["IDP_SECRET", "MACHINE_SECRET", "APP_SECRET", "ENCRYPTION_KEY"]
+        .iter()
+        .map(|k| format!("{k}=\"{}\"\n", crate::common::secrets(k).unwrap().replace('\n', "\\n")))
+        .collect();
+    std::fs::write(&vars, format!("{lines}SIGNING_KEY=\"{}\"\n", mismatched.replace('\n', "\\n"))).unwrap();
+    let e = keyedge::tools::check::check(&file, Some(&vars)).unwrap_err();
+    assert!(e.contains("signing_key_env: not a PEM private key") && e.contains("do not hold together"), "{e}");
+    std::fs::write(
+        &vars,
+        format!("{lines}SIGNING_KEY=\"{}\"\n", crate::common::secrets("SIGNING_KEY").unwrap().replace('\n', "\\n")),
+    )
+    .unwrap();
+    assert!(keyedge::tools::check::check(&file, Some(&vars)).is_ok());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn log_lines_are_json_with_the_request_id_and_never_the_query() {
     use keyedge::core::logging;

@@ -1,7 +1,7 @@
 //! Keys, signing, JWKS and token verification, all through `jwt-compact`.
 
 use chrono::{DateTime, Utc};
-use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPrivateKey, RsaPublicKey};
+use jwt_compact::alg::{Ed25519, Es256, Rsa};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Claims, Header, Token, UntrustedToken};
 use serde::de::DeserializeOwned;
@@ -14,6 +14,7 @@ use super::b64url;
 use super::ports::{PlatformCrypto, PortError, SignatureAlg};
 
 mod jwks;
+pub mod private;
 
 use jwks::{ec_spki_der, spki_der, verify_externally};
 pub use jwks::{token_kid, unverified_claims, verify_signed, verify_signed_with, Jwks, VerifyingKey};
@@ -55,11 +56,12 @@ impl Alg {
 }
 
 enum PrivateKey {
-    /// The key, its public half, and for an external signer/verifier (WebCrypto) its PKCS#8
-    /// DER and its public SPKI DER, encoded once here rather than per token.
-    Rsa(Box<RsaPrivateKey>, RsaPublicKey, Vec<u8>, Vec<u8>),
-    /// The key, its public half, and its PKCS#8 DER and SPKI DER for an external signer.
-    Es256(p256::ecdsa::SigningKey, p256::ecdsa::VerifyingKey, Vec<u8>, Vec<u8>),
+    /// The key (its public half read at once, its private arithmetic on first use, see
+    /// [`private`]), and its public SPKI DER for an external verifier (WebCrypto), encoded
+    /// once here rather than per token. Its PKCS#8 DER is what an external signer imports.
+    Rsa(private::RsaKey, Vec<u8>),
+    /// The same for P-256.
+    Es256(private::P256Key, Vec<u8>),
     Ed25519(Box<ed25519_dalek::SigningKey>, ed25519_dalek::VerifyingKey),
 }
 
@@ -77,42 +79,47 @@ impl fmt::Debug for SigningKey {
 
 impl SigningKey {
     /// Reads a PEM private key: RSA (PKCS#8 or PKCS#1, ≥ 2048 bits), P-256 or Ed25519 (PKCS#8).
+    /// RSA and P-256 keys are read for their shape and public half; the rest of their
+    /// arithmetic waits for a signature made in Rust ([`SigningKey::check`] does it now).
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-        use rsa::pkcs1::DecodeRsaPrivateKey;
-        use rsa::pkcs8::DecodePrivateKey;
-        use rsa::traits::PublicKeyParts;
         // `.dev.vars` and some secret stores carry newlines as the two characters `\n`.
         let pem = pem.replace("\\n", "\n");
-        let key = if let Ok(k) = RsaPrivateKey::from_pkcs8_pem(&pem).or_else(|_| RsaPrivateKey::from_pkcs1_pem(&pem)) {
-            let bits = k.size() * 8;
-            if bits < MIN_RSA_BITS {
-                return Err(KeyError::TooShort(bits));
+        let key = match private::Private::from_pem(&pem).map_err(KeyError::Unreadable)? {
+            Some(private::Private::Rsa(k)) => {
+                if k.bits() < MIN_RSA_BITS {
+                    return Err(KeyError::TooShort(k.bits()));
+                }
+                let spki = spki_der(k.public());
+                PrivateKey::Rsa(k, spki)
             }
-            let public = k.to_public_key();
-            let der = {
-                use rsa::pkcs8::EncodePrivateKey;
-                k.to_pkcs8_der().map_err(|e| KeyError::Unreadable(e.to_string()))?.as_bytes().to_vec()
-            };
-            let spki = spki_der(&public);
-            PrivateKey::Rsa(Box::new(k), public, der, spki)
-        } else if let Ok(k) = p256::SecretKey::from_pkcs8_pem(&pem) {
-            let der = {
-                use p256::pkcs8::EncodePrivateKey;
-                k.to_pkcs8_der().map_err(|e| KeyError::Unreadable(e.to_string()))?.as_bytes().to_vec()
-            };
-            let signing = p256::ecdsa::SigningKey::from(k);
-            let verifying = *signing.verifying_key();
-            let spki = ec_spki_der(&verifying);
-            PrivateKey::Es256(signing, verifying, der, spki)
-        } else {
-            let k = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Unreadable(e.to_string()))?;
-            let verifying = k.verifying_key();
-            PrivateKey::Ed25519(Box::new(k), verifying)
+            Some(private::Private::P256(k)) => {
+                let spki = ec_spki_der(k.public());
+                PrivateKey::Es256(k, spki)
+            }
+            None => {
+                use ed25519_dalek::pkcs8::DecodePrivateKey;
+                let k =
+                    ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Unreadable(e.to_string()))?;
+                let verifying = k.verifying_key();
+                PrivateKey::Ed25519(Box::new(k), verifying)
+            }
         };
         let mut this = SigningKey { key, kid: String::new() };
         let kid = b64url(&this.public_jwk().thumbprint::<Sha256>());
         this.kid = kid;
         Ok(this)
+    }
+
+    /// Reads the whole key now, as a signature in Rust would: an RSA key's primes and CRT
+    /// values, a P-256 key's scalar, each agreeing with the public half published
+    /// (`keyedge check`).
+    pub fn check(&self) -> Result<(), KeyError> {
+        match &self.key {
+            PrivateKey::Rsa(k, _) => k.check(),
+            PrivateKey::Es256(k, _) => k.check(),
+            PrivateKey::Ed25519(..) => Ok(()),
+        }
+        .map_err(KeyError::Unreadable)
     }
 
     pub fn alg(&self) -> Alg {
@@ -129,8 +136,8 @@ impl SigningKey {
 
     fn public_jwk(&self) -> JsonWebKey<'_> {
         match &self.key {
-            PrivateKey::Rsa(_, public, _, _) => JsonWebKey::from(public),
-            PrivateKey::Es256(_, public, _, _) => JsonWebKey::from(public),
+            PrivateKey::Rsa(k, _) => JsonWebKey::from(k.public()),
+            PrivateKey::Es256(k, _) => JsonWebKey::from(k.public()),
             PrivateKey::Ed25519(_, public) => JsonWebKey::from(public),
         }
     }
@@ -149,10 +156,11 @@ impl SigningKey {
     fn sign<T: Serialize>(&self, header: &Header, claims: &Claims<T>) -> String {
         // Serialising plain structs and signing with a valid key cannot fail; an error here
         // would be a bug, reported as an empty token that no verifier accepts.
+        // A key whose halves disagree (refused by `keyedge check`) signs nothing either.
         match &self.key {
-            PrivateKey::Rsa(k, _, _, _) => Rsa::rs256().token(header, claims, k),
-            PrivateKey::Es256(k, _, _, _) => Es256.token(header, claims, k),
-            PrivateKey::Ed25519(k, _) => Ed25519.token(header, claims, k),
+            PrivateKey::Rsa(k, _) => k.private().ok().and_then(|k| Rsa::rs256().token(header, claims, k).ok()),
+            PrivateKey::Es256(k, _) => k.private().ok().and_then(|k| Es256.token(header, claims, k).ok()),
+            PrivateKey::Ed25519(k, _) => Ed25519.token(header, claims, k).ok(),
         }
         .unwrap_or_default()
     }
@@ -172,16 +180,16 @@ impl SigningKey {
         claims.issued_at = timestamp(now);
         claims.expiration = timestamp(now + lifetime as i64);
         match (&self.key, crypto) {
-            (PrivateKey::Rsa(_, _, der, _), Some(signer)) => {
+            (PrivateKey::Rsa(k, _), Some(signer)) => {
                 let capture = Captured::new(Alg::RS256);
                 let unsigned = capture.token(header, &claims, &()).unwrap_or_default();
-                let signature = signer.sign_rs256(&self.kid, der, &capture.input.take()).await?;
+                let signature = signer.sign_rs256(&self.kid, k.der(), &capture.input.take()).await?;
                 Ok(format!("{unsigned}{}", b64url(&signature)))
             }
-            (PrivateKey::Es256(_, _, der, _), Some(signer)) => {
+            (PrivateKey::Es256(k, _), Some(signer)) => {
                 let capture = Captured::new(Alg::ES256);
                 let unsigned = capture.token(header, &claims, &()).unwrap_or_default();
-                let signature = signer.sign_es256(&self.kid, der, &capture.input.take()).await?;
+                let signature = signer.sign_es256(&self.kid, k.der(), &capture.input.take()).await?;
                 Ok(format!("{unsigned}{}", b64url(&signature)))
             }
             _ => Ok(self.sign(header, &claims)),
@@ -204,8 +212,8 @@ impl SigningKey {
 
     fn validate<T: DeserializeOwned + Clone>(&self, untrusted: &UntrustedToken<'_>) -> Result<Token<T>, TokenError> {
         match &self.key {
-            PrivateKey::Rsa(_, k, _, _) => Rsa::rs256().validator(k).validate(untrusted),
-            PrivateKey::Es256(_, k, _, _) => Es256.validator(k).validate(untrusted),
+            PrivateKey::Rsa(k, _) => Rsa::rs256().validator(k.public()).validate(untrusted),
+            PrivateKey::Es256(k, _) => Es256.validator(k.public()).validate(untrusted),
             PrivateKey::Ed25519(_, k) => Ed25519.validator(k).validate(untrusted),
         }
         .map_err(|_| TokenError::BadSignature)
@@ -278,6 +286,11 @@ impl Keyring {
         Keyring { active, published: others, jwks }
     }
 
+    /// Every key: the active ones in the order given, then the published-only ones.
+    pub fn all(&self) -> impl Iterator<Item = &SigningKey> {
+        self.active.iter().chain(self.published.iter())
+    }
+
     /// The JWK Set document (public keys only).
     pub fn jwks_json(&self) -> &str {
         &self.jwks
@@ -348,8 +361,8 @@ impl Keyring {
         let key =
             untrusted.header().key_id.as_deref().and_then(|kid| self.by_kid(kid)).ok_or(TokenError::UnknownKey)?;
         let (spki, alg) = match &key.key {
-            PrivateKey::Rsa(_, _, _, spki) => (spki, SignatureAlg::Rs256),
-            PrivateKey::Es256(_, _, _, spki) => (spki, SignatureAlg::Es256),
+            PrivateKey::Rsa(_, spki) => (spki, SignatureAlg::Rs256),
+            PrivateKey::Es256(_, spki) => (spki, SignatureAlg::Es256),
             PrivateKey::Ed25519(..) => return self.verify_own(token, typ, now),
         };
         match crypto {

@@ -14,14 +14,16 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use roxmltree::Node;
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
-use rsa::{Pkcs1v15Sign, RsaPrivateKey, RsaPublicKey};
+use rsa::{Pkcs1v15Sign, RsaPublicKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use std::fmt;
 use subtle::ConstantTimeEq;
 use x509_cert::der::{Decode, DecodePem, Encode};
 use x509_cert::Certificate;
+
+use crate::core::jose::private::{P256Key, Private, RsaKey};
 
 use super::c14n::{self, C14nError, ALG_EXC_C14N, ALG_EXC_C14N_WITH_COMMENTS};
 use super::xml::{self, XmlError, NS_DS, NS_EXC_C14N, NS_SAML};
@@ -513,9 +515,9 @@ const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(
 pub enum SpKey {
     /// RSA PKCS#1 v1.5 with SHA-256. rsa 0.9's private-key operation is not constant time
     /// (RUSTSEC-2023-0071): prefer P-256 where the IdP accepts it.
-    Rsa(Box<RsaPrivateKey>),
+    Rsa(RsaKey),
     /// ECDSA P-256 with SHA-256 (deterministic nonces, RFC 6979).
-    P256(p256::ecdsa::SigningKey),
+    P256(P256Key),
 }
 
 impl fmt::Debug for SpKey {
@@ -528,19 +530,26 @@ impl fmt::Debug for SpKey {
 }
 
 impl SpKey {
-    /// From an unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), RSA or P-256.
+    /// From an unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), RSA or P-256 (or a
+    /// PKCS#1 `RSA PRIVATE KEY`). Its shape and public half are read now, its arithmetic on
+    /// the first signature ([`SpKey::check`] does it now).
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, DsigError> {
-        if let Ok(key) = RsaPrivateKey::from_pkcs8_pem(pem) {
-            let bits = key.size() * 8;
-            if bits < MIN_RSA_BITS {
-                return Err(DsigError::WeakKey { bits });
-            }
-            return Ok(SpKey::Rsa(Box::new(key)));
+        let not_a_key = || DsigError::Key("not a PKCS#8 RSA or P-256 private key".into());
+        match Private::from_pem(pem).map_err(|_| not_a_key())? {
+            Some(Private::Rsa(key)) if key.bits() < MIN_RSA_BITS => Err(DsigError::WeakKey { bits: key.bits() }),
+            Some(Private::Rsa(key)) => Ok(SpKey::Rsa(key)),
+            Some(Private::P256(key)) => Ok(SpKey::P256(key)),
+            None => Err(not_a_key()),
         }
-        if let Ok(key) = p256::ecdsa::SigningKey::from_pkcs8_pem(pem) {
-            return Ok(SpKey::P256(key));
+    }
+
+    /// Reads the whole key now, as its first signature would (`keyedge check`).
+    pub fn check(&self) -> Result<(), DsigError> {
+        match self {
+            SpKey::Rsa(key) => key.check(),
+            SpKey::P256(key) => key.check(),
         }
-        Err(DsigError::Key("not a PKCS#8 RSA or P-256 private key".into()))
+        .map_err(DsigError::Key)
     }
 
     /// The signature algorithm this key signs with.
@@ -554,8 +563,8 @@ impl SpKey {
     /// The public half, as a verifier would hold it.
     pub fn public_key(&self) -> TrustedKey {
         match self {
-            SpKey::Rsa(key) => TrustedKey(KeyKind::Rsa(key.to_public_key())),
-            SpKey::P256(key) => TrustedKey(KeyKind::P256(*key.verifying_key())),
+            SpKey::Rsa(key) => TrustedKey(KeyKind::Rsa(key.public().clone())),
+            SpKey::P256(key) => TrustedKey(KeyKind::P256(*key.public())),
         }
     }
 
@@ -563,10 +572,13 @@ impl SpKey {
     pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, DsigError> {
         match self {
             SpKey::Rsa(key) => key
+                .private()
+                .map_err(DsigError::Signing)?
                 .sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(data))
                 .map_err(|e| DsigError::Signing(e.to_string())),
             SpKey::P256(key) => {
                 use p256::ecdsa::signature::Signer;
+                let key = key.private().map_err(DsigError::Signing)?;
                 let sig: p256::ecdsa::Signature = key.try_sign(data).map_err(|e| DsigError::Signing(e.to_string()))?;
                 Ok(sig.to_bytes().to_vec())
             }

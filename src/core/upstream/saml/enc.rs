@@ -17,13 +17,12 @@ use aes_gcm::aead::{Aead, KeyInit};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use roxmltree::{Document, Node};
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::traits::PublicKeyParts;
-use rsa::{Oaep, RsaPrivateKey};
+use rsa::Oaep;
 use std::fmt;
 
 use super::dsig::{TrustedKey, MIN_RSA_BITS};
 use super::xml::{self, XmlError, NS_DS, NS_SAML, NS_XENC, NS_XENC11};
+use crate::core::jose::private::{Private, RsaKey};
 
 pub const ALG_AES128_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes128-gcm";
 pub const ALG_AES256_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
@@ -139,21 +138,31 @@ impl<F: Fn(&OaepParams, &[u8]) -> Result<Vec<u8>, UnwrapFailed>> KeyUnwrapper fo
 
 /// RSA-OAEP key unwrap with the pure-Rust `rsa` crate. **Not constant time**
 /// (RUSTSEC-2023-0071, Marvin): for native tests and platforms without a constant-time RSA.
-pub struct RsaOaepKey(Box<RsaPrivateKey>);
+pub struct RsaOaepKey(RsaKey);
 
 impl RsaOaepKey {
-    /// From an unencrypted PKCS#8 PEM RSA private key of at least [`MIN_RSA_BITS`] bits.
+    /// From an unencrypted PKCS#8 PEM RSA private key of at least [`MIN_RSA_BITS`] bits. Its
+    /// shape and public half are read now, its arithmetic on the first decryption
+    /// ([`RsaOaepKey::check`] does it now).
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, EncError> {
-        let key = RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| EncError::Key(e.to_string()))?;
-        if key.size() * 8 < MIN_RSA_BITS {
-            return Err(EncError::Key(format!("an RSA key of {} bits is too small", key.size() * 8)));
+        let key = match Private::from_pem(pem).map_err(EncError::Key)? {
+            Some(Private::Rsa(key)) => key,
+            _ => return Err(EncError::Key("not an RSA private key".into())),
+        };
+        if key.bits() < MIN_RSA_BITS {
+            return Err(EncError::Key(format!("an RSA key of {} bits is too small", key.bits())));
         }
-        Ok(RsaOaepKey(Box::new(key)))
+        Ok(RsaOaepKey(key))
     }
 
     /// Whether `public` (a certificate's key) is this key's public half.
     pub fn is_key_of(&self, public: &TrustedKey) -> bool {
-        public.rsa().is_some_and(|p| *p == self.0.to_public_key())
+        public.rsa().is_some_and(|p| p == self.0.public())
+    }
+
+    /// Reads the whole key now, as its first decryption would (`keyedge check`).
+    pub fn check(&self) -> Result<(), EncError> {
+        self.0.check().map_err(EncError::Key)
     }
 }
 
@@ -184,7 +193,7 @@ impl KeyUnwrapper for RsaOaepKey {
             OaepHash::Sha384 => oaep::<sha2::Sha384>(params.mgf, label),
             OaepHash::Sha512 => oaep::<sha2::Sha512>(params.mgf, label),
         };
-        self.0.decrypt(padding, wrapped).map_err(|_| UnwrapFailed)
+        self.0.private().map_err(|_| UnwrapFailed)?.decrypt(padding, wrapped).map_err(|_| UnwrapFailed)
     }
 }
 

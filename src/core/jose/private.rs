@@ -1,0 +1,323 @@
+//! RSA and P-256 private keys read from PEM. Reading checks the key's shape (PEM, PKCS#8 or
+//! PKCS#1, the algorithm, the size) and takes its public half from the DER as written; the
+//! arithmetic a private-key operation in Rust needs (RSA's CRT values, the P-256 scalar and
+//! the check that the written public key is the private key's) is done on first use.
+//!
+//! Why: in the Worker, WebCrypto signs with the PKCS#8 DER, so this arithmetic is never
+//! needed there, and it was most of an isolate's cold first request (issue 20: ~20 ms for one
+//! RSA key's modular inverse in not-yet-optimised wasm). `keyedge check` still does all of it
+//! ([`RsaKey::check`], [`P256Key::check`]): a key whose halves disagree is refused before it
+//! is deployed.
+
+use rsa::pkcs1::der::{Decode, Encode};
+use rsa::pkcs8::{DecodePrivateKey, ObjectIdentifier, PrivateKeyInfo};
+use rsa::traits::PublicKeyParts;
+use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
+use std::sync::OnceLock;
+use zeroize::Zeroizing;
+
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+
+/// A private key of one of the kinds read here, or `None` for any other PEM (the caller tries
+/// its other readers, e.g. Ed25519).
+pub enum Private {
+    Rsa(RsaKey),
+    P256(P256Key),
+}
+
+impl Private {
+    /// Reads a PEM `PRIVATE KEY` (PKCS#8: RSA or EC P-256) or `RSA PRIVATE KEY` (PKCS#1).
+    /// `Ok(None)`: PKCS#8 of another algorithm.
+    pub fn from_pem(pem: &str) -> Result<Option<Self>, String> {
+        let (label, doc) = rsa::pkcs8::SecretDocument::from_pem(pem).map_err(|e| e.to_string())?;
+        match label {
+            "PRIVATE KEY" => Self::from_pkcs8_der(doc.as_bytes()),
+            "RSA PRIVATE KEY" => RsaKey::from_pkcs1_der(doc.as_bytes()).map(|k| Some(Private::Rsa(k))),
+            other => Err(format!("a PEM \"{other}\" is not a private key")),
+        }
+    }
+
+    /// Reads a PKCS#8 DER private key; `Ok(None)` if it is neither RSA nor EC P-256.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Option<Self>, String> {
+        let info = PrivateKeyInfo::from_der(der).map_err(|e| e.to_string())?;
+        if info.algorithm.oid == RSA_ENCRYPTION {
+            let public = rsa_public(info.private_key)?;
+            return Ok(Some(Private::Rsa(RsaKey::new(public, der.to_vec()))));
+        }
+        if info.algorithm.oid == EC_PUBLIC_KEY {
+            let curve = info.algorithm.parameters_oid().map_err(|e| e.to_string())?;
+            if curve != PRIME256V1 {
+                return Err(format!("the EC curve {curve} is not P-256"));
+            }
+            return P256Key::from_pkcs8_der(der, info.private_key).map(|k| Some(Private::P256(k)));
+        }
+        Ok(None)
+    }
+}
+
+/// The public half of a PKCS#1 `RSAPrivateKey`, as written in it.
+fn rsa_public(pkcs1_der: &[u8]) -> Result<RsaPublicKey, String> {
+    let key = rsa::pkcs1::RsaPrivateKey::from_der(pkcs1_der).map_err(|e| e.to_string())?;
+    if key.other_prime_infos.is_some() {
+        return Err("multi-prime RSA keys are not supported".into());
+    }
+    let n = BigUint::from_bytes_be(key.modulus.as_bytes());
+    let e = BigUint::from_bytes_be(key.public_exponent.as_bytes());
+    RsaPublicKey::new(n, e).map_err(|e| e.to_string())
+}
+
+/// An RSA private key: its public half and PKCS#8 DER at once, the `rsa` crate's key (CRT
+/// values computed, consistency checked) on first use.
+#[derive(Clone)]
+pub struct RsaKey {
+    public: RsaPublicKey,
+    der: Zeroizing<Vec<u8>>,
+    private: OnceLock<Result<Box<RsaPrivateKey>, String>>,
+}
+
+impl RsaKey {
+    fn new(public: RsaPublicKey, der: Vec<u8>) -> Self {
+        RsaKey { public, der: Zeroizing::new(der), private: OnceLock::new() }
+    }
+
+    /// From a PKCS#1 DER `RSAPrivateKey`, kept as PKCS#8 (what WebCrypto imports).
+    pub fn from_pkcs1_der(pkcs1: &[u8]) -> Result<Self, String> {
+        let public = rsa_public(pkcs1)?;
+        let info = PrivateKeyInfo::new(
+            rsa::pkcs8::AlgorithmIdentifierRef {
+                oid: RSA_ENCRYPTION,
+                parameters: Some(rsa::pkcs1::der::asn1::AnyRef::NULL),
+            },
+            pkcs1,
+        );
+        let der = info.to_der().map_err(|e| e.to_string())?;
+        Ok(RsaKey::new(public, der))
+    }
+
+    pub fn public(&self) -> &RsaPublicKey {
+        &self.public
+    }
+
+    pub fn bits(&self) -> usize {
+        self.public.size() * 8
+    }
+
+    /// The PKCS#8 DER.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The key for a private-key operation in Rust, read fully the first time.
+    pub fn private(&self) -> Result<&RsaPrivateKey, String> {
+        self.private
+            .get_or_init(|| {
+                let key = RsaPrivateKey::from_pkcs8_der(&self.der)
+                    .map_err(|e| format!("the key's parts do not hold together ({e})"))?;
+                if key.to_public_key() != self.public {
+                    return Err("the key's public half does not match its private half".into());
+                }
+                Ok(Box::new(key))
+            })
+            .as_deref()
+            .map_err(Clone::clone)
+    }
+
+    /// Reads the key fully now (`keyedge check`): the primes, the CRT values and the public half
+    /// agree.
+    pub fn check(&self) -> Result<(), String> {
+        self.private().map(|_| ())
+    }
+}
+
+/// An EC P-256 private key: its public half at once (the point written in the key, checked to
+/// be on the curve; computed only when the key does not carry it), the signing key on first
+/// use (then checked against the written point).
+#[derive(Clone)]
+pub struct P256Key {
+    public: p256::ecdsa::VerifyingKey,
+    der: Zeroizing<Vec<u8>>,
+    private: OnceLock<Result<p256::ecdsa::SigningKey, String>>,
+}
+
+impl P256Key {
+    fn from_pkcs8_der(der: &[u8], sec1_der: &[u8]) -> Result<Self, String> {
+        let ec = sec1::EcPrivateKey::from_der(sec1_der).map_err(|e| e.to_string())?;
+        if let Some(curve) = ec.parameters.and_then(|p| p.named_curve()) {
+            if curve != PRIME256V1 {
+                return Err(format!("the EC curve {curve} is not P-256"));
+            }
+        }
+        let public = match ec.public_key {
+            Some(point) => p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|e| e.to_string())?,
+            None => {
+                let secret = p256::SecretKey::from_slice(ec.private_key).map_err(|e| e.to_string())?;
+                p256::ecdsa::VerifyingKey::from(secret.public_key())
+            }
+        };
+        let this = P256Key { public, der: Zeroizing::new(der.to_vec()), private: OnceLock::new() };
+        Ok(this)
+    }
+
+    pub fn public(&self) -> &p256::ecdsa::VerifyingKey {
+        &self.public
+    }
+
+    /// The PKCS#8 DER.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The signing key, read fully the first time.
+    pub fn private(&self) -> Result<&p256::ecdsa::SigningKey, String> {
+        self.private
+            .get_or_init(|| {
+                let secret = p256::SecretKey::from_pkcs8_der(&self.der)
+                    .map_err(|e| format!("the key's parts do not hold together ({e})"))?;
+                let key = p256::ecdsa::SigningKey::from(secret);
+                if key.verifying_key().to_encoded_point(false) != self.public.to_encoded_point(false) {
+                    return Err("the key's public point does not match its private scalar".into());
+                }
+                Ok(key)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Reads the key fully now (`keyedge check`).
+    pub fn check(&self) -> Result<(), String> {
+        self.private().map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::pkcs1::der::pem::LineEnding;
+    use rsa::pkcs8::EncodePrivateKey;
+
+    const RSA: &str = include_str!("../../../tests/fixtures/keyedge-test-key.pem");
+    const OTHER_RSA: &str = include_str!("../../../tests/fixtures/upstream-test-key.pem");
+    const P256: &str = include_str!("../../../tests/fixtures/es256-test-key.pem");
+
+    fn rsa(pem: &str) -> RsaKey {
+        match Private::from_pem(pem) {
+            Ok(Some(Private::Rsa(k))) => k,
+            _ => panic!("an RSA key"),
+        }
+    }
+
+    fn p256_key(der: &[u8]) -> P256Key {
+        match Private::from_pkcs8_der(der) {
+            Ok(Some(Private::P256(k))) => k,
+            Ok(_) => panic!("a P-256 key"),
+            Err(e) => panic!("a P-256 key: {e}"),
+        }
+    }
+
+    /// The PKCS#1 `RSAPrivateKey` inside a PKCS#8 PEM.
+    fn pkcs1_of(pem: &str) -> Vec<u8> {
+        let (_, doc) = rsa::pkcs8::SecretDocument::from_pem(pem).expect("pem");
+        PrivateKeyInfo::from_der(doc.as_bytes()).expect("pkcs8").private_key.to_vec()
+    }
+
+    #[test]
+    fn rsa_public_half_is_read_without_the_private_arithmetic() {
+        let key = rsa(RSA);
+        let whole = RsaPrivateKey::from_pkcs8_pem(RSA).expect("rsa");
+        assert_eq!(key.public(), &whole.to_public_key());
+        assert_eq!(key.bits(), 2048);
+        assert!(key.private.get().is_none(), "nothing but the public half is computed on reading");
+        assert_eq!(key.private().expect("whole key"), &whole);
+        assert!(key.check().is_ok());
+    }
+
+    #[test]
+    fn rsa_pkcs1_pem_is_kept_as_pkcs8() {
+        let whole = RsaPrivateKey::from_pkcs8_pem(RSA).expect("rsa");
+        let pkcs1 = pkcs1_of(RSA);
+        let pem = rsa::pkcs8::der::pem::encode_string("RSA PRIVATE KEY", LineEnding::LF, &pkcs1).expect("pem");
+        let key = rsa(&pem);
+        assert_eq!(key.public(), &whole.to_public_key());
+        assert_eq!(key.der(), whole.to_pkcs8_der().expect("der").as_bytes(), "WebCrypto imports PKCS#8");
+        assert!(key.check().is_ok());
+    }
+
+    /// A key whose written modulus is another key's: readable, but refused whole (by `keyedge
+    /// check` and by any private-key operation in Rust).
+    #[test]
+    fn rsa_key_whose_halves_disagree_is_refused_on_use_and_by_check() {
+        let other = rsa(OTHER_RSA);
+        let modulus = other.public().n().to_bytes_be();
+        let (_, doc) = rsa::pkcs8::SecretDocument::from_pem(RSA).expect("pem");
+        let info = PrivateKeyInfo::from_der(doc.as_bytes()).expect("pkcs8");
+        let mut written = rsa::pkcs1::RsaPrivateKey::from_der(info.private_key).expect("pkcs1");
+        written.modulus = rsa::pkcs1::UintRef::new(&modulus).expect("uint");
+        let pkcs1 = written.to_der().expect("der");
+        let key = RsaKey::from_pkcs1_der(&pkcs1).expect("its shape is fine");
+        assert_eq!(key.public().n(), other.public().n());
+        assert!(key.check().is_err());
+        assert!(key.private().is_err());
+    }
+
+    #[test]
+    fn what_is_not_a_private_key_is_refused() {
+        assert!(Private::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
+        assert!(Private::from_pem("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n").is_err());
+    }
+
+    fn p256_der() -> Vec<u8> {
+        let (_, doc) = rsa::pkcs8::SecretDocument::from_pem(P256).expect("pem");
+        doc.as_bytes().to_vec()
+    }
+
+    /// The PKCS#8 of the P-256 fixture with its SEC1 public point replaced (or dropped).
+    fn p256_with_point(point: Option<&[u8]>) -> Vec<u8> {
+        let der = p256_der();
+        let info = PrivateKeyInfo::from_der(&der).expect("pkcs8");
+        let mut ec = sec1::EcPrivateKey::from_der(info.private_key).expect("sec1");
+        ec.public_key = point;
+        let sec1_der = ec.to_der().expect("der");
+        PrivateKeyInfo::new(info.algorithm, &sec1_der).to_der().expect("der")
+    }
+
+    #[test]
+    fn p256_public_point_is_read_from_the_key() {
+        let whole = p256::ecdsa::SigningKey::from_pkcs8_pem(P256).expect("p256");
+        let key = p256_key(&p256_der());
+        assert_eq!(key.public(), whole.verifying_key());
+        assert!(key.private.get().is_none(), "the scalar multiplication waits for a signature");
+        assert_eq!(key.private().expect("whole key").verifying_key(), whole.verifying_key());
+    }
+
+    #[test]
+    fn p256_key_without_its_point_gets_it_computed() {
+        let whole = p256::ecdsa::SigningKey::from_pkcs8_pem(P256).expect("p256");
+        let key = p256_key(&p256_with_point(None));
+        assert_eq!(key.public(), whole.verifying_key());
+        assert!(key.check().is_ok());
+    }
+
+    #[test]
+    fn p256_key_with_another_keys_point_is_refused_on_use_and_by_check() {
+        let other = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).expect("scalar");
+        let point = other.verifying_key().to_encoded_point(false);
+        let key = p256_key(&p256_with_point(Some(point.as_bytes())));
+        assert_eq!(key.public(), other.verifying_key(), "published as written");
+        assert!(key.check().is_err());
+        assert!(key.private().is_err());
+    }
+
+    #[test]
+    fn p256_point_off_the_curve_is_refused_on_reading() {
+        let mut point = p256::ecdsa::SigningKey::from_slice(&[7u8; 32])
+            .expect("scalar")
+            .verifying_key()
+            .to_encoded_point(false)
+            .as_bytes()
+            .to_vec();
+        point[64] ^= 1;
+        assert!(Private::from_pkcs8_der(&p256_with_point(Some(&point))).is_err());
+    }
+}
