@@ -461,8 +461,7 @@ fn decryption(
         )
     })?;
     let pem = secret_pem(secrets, at(cert_field), cert_env)?;
-    let certificate = certificate_der_base64(&pem).map_err(|m| err(at(cert_field), m))?;
-    let public = TrustedKey::from_certificate(&certificate).map_err(|e| err(at(cert_field), e.to_string()))?;
+    let (public, certificate) = certificate_key_and_der(&pem).map_err(|m| err(at(cert_field), m))?;
     if !key.is_key_of(&public) {
         return Err(err(at(cert_field), format!("is not the certificate of the key in {key_field}")));
     }
@@ -473,12 +472,17 @@ fn decryption(
 /// or bare base64 DER, as the base64 of its DER; checked to be a certificate with a key
 /// keyedge can use.
 pub fn certificate_der_base64(text: &str) -> Result<String, String> {
-    TrustedKey::from_certificate(text).map_err(|e| e.to_string())?;
+    certificate_key_and_der(text).map(|(_, der)| der)
+}
+
+/// [`certificate_der_base64`] with the certificate's key, from one reading of it.
+fn certificate_key_and_der(text: &str) -> Result<(TrustedKey, String), String> {
+    let key = TrustedKey::from_certificate(text).map_err(|e| e.to_string())?;
     let body: String = text
         .lines()
         .filter(|l| !l.starts_with("-----"))
         .flat_map(|l| l.chars())
         .filter(|c| !c.is_whitespace())
         .collect();
-    Ok(body)
+    Ok((key, body))
 }
