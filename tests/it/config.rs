@@ -239,7 +239,7 @@ fn offline_check_refuses_a_private_key_whose_halves_disagree() {
         .expect("the Worker starts: the key's shape is fine");
     let e = app.check_private_keys().unwrap_err().to_string();
     assert!(e.contains("signing_key_env: not a PEM private key") && e.contains("do not hold together"), "{e}");
-    // Nor does it sign in Rust (WebCrypto, given its PKCS#8, refuses such a key on import).
+    // Nor does it sign in Rust: its first private-key operation reads it whole and fails.
     let token = futures::executor::block_on(app.keys.sign(
         None,
         keyedge::core::jose::Alg::RS256,
