@@ -375,7 +375,8 @@ const share = (s) => report.keyedge_share[s]?.share_ms ?? null;
 // ---------------------------------------------------------------- verdicts and tables
 // The goals of issue 20 ("Performance, round two"), each with its verdict. The Worker
 // without SAML is measured by `make wasm-startup` (bench/results/wasm-startup.json), which
-// `make bench` runs first; cold start (first request to a fresh isolate) is not measured yet.
+// `make bench` runs first; cold start (the first request to a fresh isolate) by
+// bench/coldstart.mjs, above.
 const startup = (() => {
   try {
     return JSON.parse(readFileSync(join(ROOT, 'bench/results/wasm-startup.json'), 'utf8'));

@@ -9,7 +9,7 @@
 // The Workers must be built (`make worker` with dev/keyedge.dev.toml; bench/peers/*). CPU is
 // read from /proc in clock ticks (10 ms on Linux): the first request's CPU is coarse.
 import { spawn, execSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 

@@ -156,8 +156,7 @@ impl P256Key {
                 p256::ecdsa::VerifyingKey::from(secret.public_key())
             }
         };
-        let this = P256Key { public, der: Zeroizing::new(der.to_vec()), private: OnceLock::new() };
-        Ok(this)
+        Ok(P256Key { public, der: Zeroizing::new(der.to_vec()), private: OnceLock::new() })
     }
 
     pub fn public(&self) -> &p256::ecdsa::VerifyingKey {
