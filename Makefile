@@ -31,8 +31,9 @@ test: tools browser saml-idps .dev.vars
 	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker
 	$(MAKE) --no-print-directory worker-realm
 	node bench/bench.mjs --smoke > /dev/null
-	node bench/profile.mjs discovery --seconds 1 > /dev/null
 	node --test --test-concurrency=1 tests/e2e/
+	KEYEDGE_CONFIG=$(DEV_CONFIG) KEEP_NAMES=1 $(MAKE) --no-print-directory worker
+	KEEP_NAMES=1 node bench/profile.mjs discovery --seconds 1 > /dev/null
 
 # keyedge under load through wrangler dev and the demo IdPs: 1,000 logins, 50 in flight, with
 # refresh chains, gate pages and races; fails if anything is lost or spent twice.
@@ -60,8 +61,8 @@ bench: tools .dev.vars
 # and leaves it to be rebuilt by the next `make worker`.
 wasm-startup: tools browser
 	@rm -f build/.built-* && mkdir -p target/wasm-startup
-	KEYEDGE_CONFIG=keyedge.toml worker-build --release && cp build/index_bg.wasm target/wasm-startup/with-saml.wasm
-	KEYEDGE_CONFIG=keyedge.toml worker-build --release --no-default-features && cp build/index_bg.wasm target/wasm-startup/without-saml.wasm
+	KEYEDGE_CONFIG=keyedge.toml worker-build --release && $(STRIP_NAMES) && cp build/index_bg.wasm target/wasm-startup/with-saml.wasm
+	KEYEDGE_CONFIG=keyedge.toml worker-build --release --no-default-features && $(STRIP_NAMES) && cp build/index_bg.wasm target/wasm-startup/without-saml.wasm
 	@rm -f build/.built-*
 	node bench/wasm-startup.mjs --json bench/results/wasm-startup.json target/wasm-startup/with-saml.wasm target/wasm-startup/without-saml.wasm | tee bench/results/wasm-startup.txt
 
@@ -77,20 +78,28 @@ size: tools
 # isolate): `make profile SCENARIO=login` (refresh, refresh_es256, userinfo, gate, discovery, jwks).
 SCENARIO ?= refresh
 profile: tools .dev.vars
-	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker
-	node bench/profile.mjs $(SCENARIO)
+	KEYEDGE_CONFIG=$(DEV_CONFIG) KEEP_NAMES=1 $(MAKE) --no-print-directory worker
+	KEEP_NAMES=1 node bench/profile.mjs $(SCENARIO)
 
 # The Worker bundle (build/). Called by wrangler's [build] command and by the targets above;
 # rebuilt only when a source or the embedded config changed (wasm-opt alone takes ~30 s).
 CONFIG_FILE := $(or $(KEYEDGE_CONFIG),keyedge.toml)
 SOURCES := $(shell find src www -type f) Cargo.toml Cargo.lock build.rs askama.toml $(CONFIG_FILE)
-STAMP := build/.built-$(subst /,_,$(CONFIG_FILE))
+STAMP := build/.built-$(subst /,_,$(CONFIG_FILE))$(if $(KEEP_NAMES),-names)
+
+# The module that ships carries no name section (Rust function names: ~480 KB raw, ~115 KiB
+# gzip; worker-build always keeps it). `make profile` and bench/coldstart.mjs --profile
+# build with KEEP_NAMES=1, so that their samples name Rust functions. The same features
+# worker-build gives wasm-opt, so nothing newer than workerd reads is written.
+WASM_FEATURES := $(foreach f,mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling,--enable-$(f))
+STRIP_NAMES = wasm-opt build/index_bg.wasm -o build/index_bg.stripped.wasm --strip-debug --strip-producers $(WASM_FEATURES) && mv build/index_bg.stripped.wasm build/index_bg.wasm
 
 worker: $(STAMP)
 
 $(STAMP): $(SOURCES)
 	@rm -f build/.built-*
 	KEYEDGE_CONFIG=$(CONFIG_FILE) worker-build --release
+	$(if $(KEEP_NAMES),,$(STRIP_NAMES))
 	@touch $@
 
 # The Worker with a Keycloak realm's issuer (dev/keyedge.realm.toml) for

@@ -338,7 +338,7 @@ try {
   if (!SMOKE) {
     // Cold start: fresh wrangler dev processes, the first request to each (bench/coldstart.mjs).
     stopAll();
-    execFileSync('node', ['bench/coldstart.mjs', '--json', join(ROOT, 'bench/results/coldstart.json')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('node', ['bench/coldstart.mjs', '--profile', '--json', join(ROOT, 'bench/results/coldstart.json')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
     report.cold_start = JSON.parse(readFileSync(join(ROOT, 'bench/results/coldstart.json'), 'utf8'));
   }
 } finally { stopAll(); }
@@ -417,7 +417,11 @@ for (const [peer, factor] of [['openauth', 2], ['oidc-provider', 1.5]]) {
     if (!row) continue;
     const ratio = k[s].ops_per_cpu_s && row.ops_per_cpu_s ? k[s].ops_per_cpu_s / row.ops_per_cpu_s : null;
     const vs = row === p[s] ? '' : ` (vs ${peer}'s refresh)`;
-    budgets.push([`${s}: ≥ ${factor}× ${peer} ops per CPU-second${vs}`, ratio !== null && ratio >= factor, ratio === null ? 'n/a' : `${ratio.toFixed(2)}×`]);
+    // The most any Worker could reach here: one that spent nothing of its own beyond the
+    // platform work this scenario makes under wrangler dev (the floor's costs, above).
+    const platform = report.keyedge_share?.[s]?.platform_ms;
+    const bound = platform && row.cpu_ms_per_op ? `; at most ${(row.cpu_ms_per_op / platform).toFixed(2)}× for any Worker making the same platform calls (${platform} ms)` : '';
+    budgets.push([`${s}: ≥ ${factor}× ${peer} ops per CPU-second${vs}`, ratio !== null && ratio >= factor, ratio === null ? 'n/a' : `${ratio.toFixed(2)}×${bound}`]);
   }
 }
 report.budgets = budgets.map(([budget, pass, value]) => ({ budget, pass, value }));
@@ -463,6 +467,17 @@ for (const peer of ['openauth', 'oidc-provider']) {
   const p = report.results[peer];
   if (!p) continue;
   lines.push(`| ${peer} | ` + Object.keys(k).map((s) => (peerRow(p, s)?.ops_per_cpu_s && k[s].ops_per_cpu_s ? `${(k[s].ops_per_cpu_s / peerRow(p, s).ops_per_cpu_s).toFixed(2)}×` : 'no such scenario')).join(' | ') + ' |');
+}
+if (report.cold_start?.keyedge?.startup_profile) {
+  lines.push('');
+  lines.push('Cold start, first request to a fresh isolate (median of fresh starts; CPU of workerd in 10 ms ticks):');
+  for (const [name, c] of Object.entries(report.cold_start)) lines.push(`- ${name}: ${c.first_request_ms} ms (CPU ${c.first_request_cpu_ms} ms), the next request ${c.warm_request_ms} ms`);
+  for (const [name, c] of Object.entries(report.cold_start)) {
+    const p = c.startup_profile;
+    if (!p) continue;
+    lines.push(`- ${name}'s first request, profiled start (V8 sampling every 100 µs): ${p.first_request_ms} ms, ${p.sampled_ms} ms sampled; by kind: ${Object.entries(p.by_kind_ms).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    if (name === 'keyedge') lines.push(`  - inclusive: ${p.top_inclusive_ms.filter(([f]) => f.includes('::')).slice(0, 12).map(([f, v]) => `${f.replace(/::h[0-9a-f]{16}$/, '')} ${v}`).join('; ')}`);
+  }
 }
 lines.push('');
 lines.push('| budget | verdict | measured |');

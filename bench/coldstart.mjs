@@ -4,14 +4,20 @@
 // (its discovery document), OpenAuth (its authorization-server metadata) and the floor
 // Worker (a constant response), each started `--rounds` times (default 5); medians.
 //
-//   node bench/coldstart.mjs [--rounds 5] [--json out.json] [--only keyedge,floor]
+//   node bench/coldstart.mjs [--rounds 5] [--json out.json] [--only keyedge,floor] [--profile]
 //
 // The Workers must be built (`make worker` with dev/keyedge.dev.toml; bench/peers/*). CPU is
 // read from /proc in clock ticks (10 ms on Linux): the first request's CPU is coarse.
+//
+// --profile: one more fresh start of each Worker with V8's sampling profiler (100 µs) attached
+// to its isolate before the first request: where that request's time goes, by kind and by
+// function (inclusive). keyedge's wasm functions have Rust names only in a build that keeps
+// its name section (`KEEP_NAMES=1 make worker`, which `make bench` does for this run).
 import { spawn, execSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect, inclusiveTimes, kind, nameOf, selfTimes } from './inspector.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
@@ -24,6 +30,8 @@ const opt = (name, fallback) => {
 const ROUNDS = Number(opt('--rounds', 5));
 const JSON_OUT = opt('--json', null);
 const ONLY = opt('--only', 'keyedge,openauth,floor').split(',');
+const PROFILE = args.includes('--profile');
+const INSPECTOR = 9339;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -62,44 +70,78 @@ async function timed(url) {
   return performance.now() - t0;
 }
 
+/**
+ * One fresh start of a Worker under wrangler dev: the first request's latency and workerd CPU,
+ * and a warm one's latency; with `profile`, the first request's V8 CPU profile too.
+ */
+async function startOnce(name, argv, url, env, profile = false) {
+  const state = mkdtempSync(join(tmpdir(), `cold-${name}-`));
+  const inspector = profile ? ['--inspector-port', String(INSPECTOR)] : [];
+  const child = spawn(WRANGLER, ['dev', ...argv, ...inspector, '--persist-to', state, '--show-interactive-dev-session=false'], {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  try {
+    // Ready once wrangler says so (workerd listening); then let start-up work settle, so
+    // that what is measured is the request, not the rest of the start.
+    for (let t = 0; !/Ready on/.test(log); t++) {
+      if (child.exitCode !== null || t > 12000) throw new Error(`${name} did not start:\n${log}`);
+      await sleep(50);
+    }
+    await sleep(1000);
+    const profiler = profile ? await connect(INSPECTOR) : null;
+    await profiler?.start(100);
+    const c0 = workerdCpu(child.pid);
+    const first = await timed(url);
+    const c1 = workerdCpu(child.pid);
+    const samples = await profiler?.stop();
+    profiler?.close();
+    return { first, warm: await timed(url), cpu: c1 - c0, profile: samples };
+  } finally {
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+    await sleep(500);
+    rmSync(state, { recursive: true, force: true });
+  }
+}
+
+/** Where a first request's sampled time went: by kind, and the functions with the most inclusive time. */
+function summarize(profile, top = 25) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const kinds = new Map();
+  for (const [nodeId, us] of selfTimes(profile)) {
+    const frame = byId.get(nodeId).callFrame;
+    const name = nameOf(frame);
+    if (name === '(idle)' || name === '(program)') continue;
+    kinds.set(kind(frame, name), (kinds.get(kind(frame, name)) ?? 0) + us);
+  }
+  const { incl, total } = inclusiveTimes(profile);
+  const ms = (us) => +(us / 1000).toFixed(2);
+  return {
+    sampled_ms: ms(total),
+    by_kind_ms: Object.fromEntries([...kinds].sort((a, b) => b[1] - a[1]).map(([k, us]) => [k, ms(us)])),
+    top_inclusive_ms: [...incl].sort((a, b) => b[1] - a[1]).slice(0, top).map(([f, us]) => [f.slice(0, 140), ms(us)]),
+  };
+}
+
 /** `rounds` fresh starts of one Worker under wrangler dev; the first and a warm request each. */
 async function coldStart(name, argv, url, env = {}) {
   const first = [];
   const warm = [];
   const cpu = [];
   for (let i = 0; i < ROUNDS; i++) {
-    const state = mkdtempSync(join(tmpdir(), `cold-${name}-`));
-    const child = spawn(WRANGLER, ['dev', ...argv, '--persist-to', state, '--show-interactive-dev-session=false'], {
-      cwd: ROOT,
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
-    let log = '';
-    child.stdout.on('data', (d) => (log += d));
-    child.stderr.on('data', (d) => (log += d));
-    try {
-      // Ready once wrangler says so (workerd listening); then let start-up work settle, so
-      // that what is measured is the request, not the rest of the start.
-      for (let t = 0; !/Ready on/.test(log); t++) {
-        if (child.exitCode !== null || t > 12000) throw new Error(`${name} did not start:\n${log}`);
-        await sleep(50);
-      }
-      await sleep(1000);
-      const c0 = workerdCpu(child.pid);
-      first.push(await timed(url));
-      const c1 = workerdCpu(child.pid);
-      warm.push(await timed(url));
-      cpu.push(c1 - c0);
-    } finally {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-      await sleep(500);
-      rmSync(state, { recursive: true, force: true });
-    }
+    const once = await startOnce(name, argv, url, env);
+    first.push(once.first);
+    warm.push(once.warm);
+    cpu.push(once.cpu);
   }
   const r = {
     rounds: ROUNDS,
@@ -109,6 +151,16 @@ async function coldStart(name, argv, url, env = {}) {
     first_request_ms_all: first.map((x) => +x.toFixed(1)),
   };
   console.error(`  ${name}: first request ${r.first_request_ms} ms (CPU ${r.first_request_cpu_ms} ms), warm ${r.warm_request_ms} ms`);
+  if (PROFILE) {
+    // keyedge's build with its name section (wrangler's build command rebuilds it).
+    const once = await startOnce(name, argv, url, { ...env, KEEP_NAMES: '1' }, true);
+    r.startup_profile = { first_request_ms: +once.first.toFixed(1), ...summarize(once.profile) };
+    const p = r.startup_profile;
+    console.error(`  ${name}, profiled start: first request ${p.first_request_ms} ms, ${p.sampled_ms} ms sampled`);
+    for (const [k, v] of Object.entries(p.by_kind_ms)) console.error(`    ${String(v).padStart(8)} ms  ${k}`);
+    console.error('    inclusive:');
+    for (const [f, v] of p.top_inclusive_ms) console.error(`    ${String(v).padStart(8)} ms  ${f}`);
+  }
   return r;
 }
 

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import WebSocket from 'ws';
+import { connect, kind, nameOf, selfTimes } from './inspector.mjs';
 import { KEYEDGE } from './flows.mjs';
 import { readDevVars } from '../dev/vars.mjs';
 
@@ -78,51 +78,24 @@ const drive = async (ms) => {
 await drive(1000);
 
 // The inspector lists the Worker's isolate; wrangler proxies it.
-const targets = await (await waitFor(`http://127.0.0.1:${INSPECTOR}/json`)).json();
-const ws = new WebSocket(targets[0].webSocketDebuggerUrl);
-await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-let id = 0; const pending = new Map();
-ws.on('message', (m) => { const msg = JSON.parse(m); pending.get(msg.id)?.(msg); pending.delete(msg.id); });
-const call = (method, params = {}) => new Promise((resolve) => { const i = ++id; pending.set(i, resolve); ws.send(JSON.stringify({ id: i, method, params })); });
-await call('Profiler.enable');
-await call('Profiler.setSamplingInterval', { interval: Number(opt('interval', 200)) });
-await call('Profiler.start');
+const profiler = await connect(INSPECTOR);
+await profiler.start(Number(opt('interval', 200)));
 const n = await drive(SECONDS * 1000);
-const { result } = await call('Profiler.stop');
-ws.close();
+const profile = await profiler.stop();
+profiler.close();
 await pool.close();
 stop();
 rmSync(state, { recursive: true, force: true });
 
 // Self time per function, and grouped by crate (the first path segment of a Rust name).
-const profile = result.profile;
 writeFileSync(join(tmpdir(), `keyedge-${SCENARIO}.cpuprofile`), JSON.stringify(profile));
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-const selfUs = new Map();
-for (let i = 0; i < profile.samples.length; i++) {
-  const node = byId.get(profile.samples[i]);
-  selfUs.set(node.id, (selfUs.get(node.id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0));
-}
-/** What a sample was spent on, in the terms docs/performance.md uses. */
-function kind(f, name) {
-  if (f.url.startsWith('wasm://')) {
-    if (name.includes('keyedge::')) return 'wasm: keyedge\'s own code';
-    if (/wasm_bindgen|js_sys|web_sys|worker::|externref|closure/.test(name)) return 'wasm: bindings (wasm-bindgen, worker crate)';
-    if (/^<?(core|alloc|std|dlmalloc|hashbrown|__rustc)/.test(name)) return 'wasm: Rust std, allocator';
-    return 'wasm: libraries (serde, http, url, JOSE, …)';
-  }
-  // The bundled Worker script (worker-build's glue and src/edge/worker.mjs; wrangler names it
-  // after the entry module) and the calls between it and wasm.
-  if (/(^|\/)(worker|shim)\.js$/.test(f.url) || name === 'wasm-to-js' || name.startsWith('js-to-wasm')) return 'JS glue of wasm-bindgen';
-  if (['sign', 'verify', 'importKey', 'digest'].includes(name)) return 'WebCrypto';
-  if (name === '(garbage collector)') return 'garbage collector';
-  return 'runtime APIs (fetch, Request/Response, KV, SQL, microtasks)';
-}
+const selfUs = selfTimes(profile);
 const fns = new Map(); const crates = new Map(); const kinds = new Map();
 let total = 0;
 for (const [nodeId, us] of selfUs) {
   const f = byId.get(nodeId).callFrame;
-  const name = f.functionName || `(anonymous ${f.url.split('/').pop()})`;
+  const name = nameOf(f);
   if (name === '(idle)' || name === '(program)') continue;
   total += us;
   fns.set(name, (fns.get(name) ?? 0) + us);

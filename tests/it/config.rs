@@ -62,6 +62,19 @@ fn bad_urls_are_rejected() {
     assert!(e.contains("issuer"), "{e}");
 }
 
+/// Host names are ASCII (keyedge's URL parser has no Unicode tables, to keep the Worker
+/// small): an internationalised domain is refused with its ASCII form named as the fix, and
+/// that form is taken as it is.
+#[test]
+fn a_non_ascii_host_is_refused_and_its_xn_form_taken() {
+    let e = load(&replace("\"https://app.test/cb\"", "\"https://bücher.test/cb\"")).unwrap_err();
+    assert!(e.contains("clients[0].redirect_uris[0]") && e.contains("xn--"), "{e}");
+    let config = load(&replace("\"https://app.test/cb\"", "\"https://xn--bcher-kva.test/cb\"")).unwrap();
+    let client = config.clients.iter().find(|c| c.redirect_uris.iter().any(|r| r.contains("xn--"))).unwrap();
+    assert!(client.accepts_redirect_uri("https://xn--bcher-kva.test/cb"));
+    assert!(!client.accepts_redirect_uri("https://bücher.test/cb"));
+}
+
 #[test]
 fn alias_must_be_url_safe() {
     let e = load(&replace("alias = \"up\"", "alias = \"up/../x\"")).unwrap_err();

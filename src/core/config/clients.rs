@@ -197,7 +197,7 @@ fn same_loopback_but_port(registered: &str, given: &str) -> bool {
 /// Redirect URIs are compared byte for byte, so they must be absolute, without fragment
 /// (RFC 6749 §3.1.2), and https unless they point at the local machine.
 fn validate_redirect_uri(s: &str) -> Result<(), String> {
-    let url = Url::parse(s).map_err(|e| format!("`{s}` is not a valid URL: {e}"))?;
+    let url = super::absolute_url(s)?;
     if url.fragment().is_some() {
         return Err(format!("`{s}` must not contain a fragment"));
     }

@@ -300,8 +300,19 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// `s` parsed as an absolute URL, or why not.
+pub(crate) fn absolute_url(s: &str) -> Result<Url, String> {
+    Url::parse(s).map_err(|e| match e {
+        // keyedge's url has no Unicode tables (Cargo.toml, idna_adapter): hosts are ASCII.
+        url::ParseError::IdnaError if !s.is_ascii() => {
+            format!("`{s}` has a host name with non-ASCII letters: write it in its ASCII (`xn--`) form")
+        }
+        e => format!("`{s}` is not a valid URL: {e}"),
+    })
+}
+
 pub(crate) fn parse_url(s: &str) -> Result<Url, String> {
-    let url = Url::parse(s).map_err(|e| format!("`{s}` is not a valid URL: {e}"))?;
+    let url = absolute_url(s)?;
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
