@@ -1,12 +1,12 @@
 // Cold start, as a visitor of a quiet site meets it: a freshly started `wrangler dev` (a new
 // workerd, so a new isolate), and the first request to it — its latency and the CPU the
 // serving workerd spent on it — against a second request right after (warm). For keyedge
-// (its discovery document), OpenAuth (its authorization-server metadata) and the floor
+// (its discovery document; with the demo configuration and with the small keyedge.toml), OpenAuth (its authorization-server metadata) and the floor
 // Worker (a constant response), each started `--rounds` times (default 5); medians.
 //
 //   node bench/coldstart.mjs [--rounds 5] [--json out.json] [--only keyedge,floor] [--profile]
 //
-// The Workers must be built (`make worker` with dev/keyedge.dev.toml; bench/peers/*). CPU is
+// wrangler's build command builds keyedge for each configuration (`make worker`); bench/peers/*. CPU is
 // read from /proc in clock ticks (10 ms on Linux): the first request's CPU is coarse.
 //
 // --profile: one more fresh start of each Worker with V8's sampling profiler (100 µs) attached
@@ -29,7 +29,7 @@ const opt = (name, fallback) => {
 };
 const ROUNDS = Number(opt('--rounds', 5));
 const JSON_OUT = opt('--json', null);
-const ONLY = opt('--only', 'keyedge,openauth,floor').split(',');
+const ONLY = opt('--only', 'keyedge,keyedge-small,openauth,floor').split(',');
 const PROFILE = args.includes('--profile');
 const INSPECTOR = 9339;
 
@@ -151,7 +151,7 @@ async function coldStart(name, argv, url, env = {}) {
     first_request_ms_all: first.map((x) => +x.toFixed(1)),
   };
   console.error(`  ${name}: first request ${r.first_request_ms} ms (CPU ${r.first_request_cpu_ms} ms), warm ${r.warm_request_ms} ms`);
-  if (PROFILE) {
+  if (PROFILE && name !== 'keyedge-small') {
     // keyedge's build with its name section (wrangler's build command rebuilds it).
     const once = await startOnce(name, argv, url, { ...env, KEEP_NAMES: '1' }, true);
     r.startup_profile = { first_request_ms: +once.first.toFixed(1), ...summarize(once.profile) };
@@ -173,6 +173,15 @@ const workers = {
       'http://localhost:8787/.well-known/openid-configuration',
       { KEYEDGE_CONFIG: 'dev/keyedge.dev.toml' },
     ),
+  // The same Worker with the small keyedge.toml (one upstream IdP, two clients, no SAML): a
+  // first request's work grows with what the configuration holds (keys, certificates, URLs).
+  'keyedge-small': () =>
+    coldStart(
+      'keyedge-small',
+      ['--config', 'dev/wrangler.bench.toml', '--port', '8787'],
+      'http://localhost:8787/.well-known/openid-configuration',
+      { KEYEDGE_CONFIG: 'keyedge.toml' },
+    ),
   openauth: () =>
     coldStart(
       'openauth',
@@ -183,7 +192,7 @@ const workers = {
 };
 const results = {};
 for (const name of ONLY) {
-  if (!workers[name]) throw new Error(`--only: unknown Worker ${name} (keyedge, openauth, floor)`);
+  if (!workers[name]) throw new Error(`--only: unknown Worker ${name} (${Object.keys(workers).join(', ')})`);
   results[name] = await workers[name]();
 }
 if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify(results, null, 2) + '\n');

@@ -6,7 +6,9 @@
 // Two run side by side: `demo` (client_secret_basic) and, with IDP_ALIAS=partner,
 // IDP_PORT=9091, IDP_CLIENT_AUTH=private_key_jwt, a second one where keyedge authenticates
 // with its own signing key (read from its /jwks). Both issue refresh tokens and send
-// back-channel logout tokens to keyedge; IDP_ACCESS_TTL sets the access-token lifetime.
+// back-channel logout tokens to keyedge; IDP_ACCESS_TTL sets the access-token lifetime, and
+// IDP_ID_TOKEN_ALG the ID and logout tokens' signature (RS256; the end-to-end tests' partner
+// signs ES384, with a P-384 key beside the RSA one).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
@@ -19,6 +21,7 @@ const ALIAS = process.env.IDP_ALIAS || 'demo';
 const NAME = process.env.IDP_NAME || 'Demo IdP';
 const AUTH = process.env.IDP_CLIENT_AUTH || 'client_secret_basic';
 const ACCESS_TTL = Number(process.env.IDP_ACCESS_TTL || 3600);
+const ID_TOKEN_ALG = process.env.IDP_ID_TOKEN_ALG || 'RS256';
 const vars = readDevVars(process.env.DEV_VARS || '.dev.vars');
 const broker = `${KEYEDGE}/broker/${ALIAS}`;
 
@@ -52,6 +55,7 @@ function user(username) {
 }
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ format: 'jwk' });
 
 const provider = new Provider(ISSUER, {
   clients: [{
@@ -66,6 +70,7 @@ const provider = new Provider(ISSUER, {
     token_endpoint_auth_method: AUTH,
     backchannel_logout_uri: `${broker}/backchannel_logout`,
     backchannel_logout_session_required: true,
+    id_token_signed_response_alg: ID_TOKEN_ALG,
   }],
   ttl: { AccessToken: ACCESS_TTL },
   // keyedge runs on loopback next to this demo, which oidc-provider's SSRF guard refuses to
@@ -76,7 +81,8 @@ const provider = new Provider(ISSUER, {
   },
   // Refresh tokens for keyedge's stored tokens, without the offline_access dance.
   issueRefreshToken: async () => true,
-  jwks: { keys: [{ ...rsa, kid: 'demo-rs256', alg: 'RS256', use: 'sig' }] },
+  jwks: { keys: [{ ...rsa, kid: 'demo-rs256', alg: 'RS256', use: 'sig' }, { ...p384, kid: 'demo-es384', alg: 'ES384', use: 'sig' }] },
+  enabledJWA: { idTokenSigningAlgValues: ['RS256', 'ES384'] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   claims: {
     openid: ['sub'],

@@ -325,6 +325,8 @@ pub trait Sleep {
 pub enum SignatureAlg {
     Rs256,
     Es256,
+    /// Verification only (upstream ID tokens): ECDSA on P-384 with SHA-384, `r ‖ s`.
+    Es384,
 }
 
 impl SignatureAlg {
@@ -333,6 +335,7 @@ impl SignatureAlg {
         match self {
             SignatureAlg::Rs256 => "RS256",
             SignatureAlg::Es256 => "ES256",
+            SignatureAlg::Es384 => "ES384",
         }
     }
 }
@@ -346,7 +349,8 @@ pub trait PlatformCrypto {
     /// Signs `message` with the P-256 key `kid` (PKCS#8 DER); the signature is `r ‖ s`, 64
     /// bytes, as JWS wants it (RFC 7518 §3.4).
     async fn sign_es256(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError>;
-    /// Checks a `signature` of `message` (ES256: `r ‖ s`) with the public key given as SPKI DER.
+    /// Checks a `signature` of `message` (ES256, ES384: `r ‖ s`) with the public key given as
+    /// SPKI DER.
     async fn verify(
         &self,
         alg: SignatureAlg,

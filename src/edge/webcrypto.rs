@@ -1,4 +1,4 @@
-//! RS256 and ES256 signatures through WebCrypto (`crypto.subtle`), native code in workerd:
+//! RS256 and ES256 signatures (and ES384 verifications) through WebCrypto (`crypto.subtle`), native code in workerd:
 //! the pure-Rust RSA compiled to wasm costs tens of milliseconds of CPU per signature, and
 //! P-256 in wasm several times what WebCrypto needs.
 
@@ -114,6 +114,7 @@ impl PlatformCrypto for WebCryptoRsa {
                 (rsa.clone(), rsa)
             }
             SignatureAlg::Es256 => (object("ECDSA", "namedCurve", "P-256")?, object("ECDSA", "hash", "SHA-256")?),
+            SignatureAlg::Es384 => (object("ECDSA", "namedCurve", "P-384")?, object("ECDSA", "hash", "SHA-384")?),
         };
         let key = key(&subtle, id, "spki", spki_der, &import, "verify").await?;
         let args = Array::new();

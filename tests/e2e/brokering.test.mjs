@@ -71,6 +71,10 @@ test('/broker/partner/token returns the stored upstream tokens, refreshed once e
   assert.equal(first.status, 200, JSON.stringify(first.body));
   assert.equal(first.body.token_type, 'Bearer');
   assert.ok(first.body.refresh_token && first.body.id_token);
+  // The partner signs its ID tokens with ES384 (tests/e2e/servers.mjs), which the Worker
+  // checks with WebCrypto: it carries no P-384 code of its own. This login got through it.
+  const header = JSON.parse(Buffer.from(first.body.id_token.split('.')[0], 'base64url'));
+  assert.equal(header.alg, 'ES384');
   assert.ok(first.body.expires_in > 10 && first.body.expires_in <= PARTNER_ACCESS_TTL, JSON.stringify(first.body));
 
   // The upstream access token works at the partner's userinfo endpoint.

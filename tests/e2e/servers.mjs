@@ -52,7 +52,7 @@ export async function startServers() {
   const idp = start('node', ['dev/demo-idp.mjs'], {});
   const partner = start('node', ['dev/demo-idp.mjs'], {
     IDP_ALIAS: 'partner', IDP_NAME: 'Partner IdP', IDP_PORT: '9091', IDP_CLIENT_AUTH: 'private_key_jwt',
-    IDP_ACCESS_TTL: String(PARTNER_ACCESS_TTL),
+    IDP_ACCESS_TTL: String(PARTNER_ACCESS_TTL), IDP_ID_TOKEN_ALG: 'ES384',
   });
   const standins = start('node', ['dev/social-standins.mjs'], {});
   const wrangler = start(join(ROOT, 'node_modules/.bin/wrangler'),

@@ -357,6 +357,41 @@ mod signature_algorithms {
         assert_eq!(check(&jwks_of(p384_jwk(), None), &forged), Err(TokenError::BadSignature));
     }
 
+    /// The Worker has no P-384 code: it checks ES384 with WebCrypto (the harness's outside
+    /// verifier here). Same verdicts as in-process, and the outside verifier really checked:
+    /// a JWK's coordinates and a pinned PEM both reach it as SPKI DER it can read.
+    #[test]
+    fn es384_goes_to_the_platforms_verifier_with_the_same_verdicts() {
+        use p384::pkcs8::{EncodePublicKey, LineEnding};
+        let ext = crate::common::ExternalRsa::default();
+        let outside = |jwks: &Jwks, token: &str| {
+            futures::executor::block_on(keyedge::core::jose::verify_signed_with::<Value>(
+                Some(&ext),
+                token,
+                jwks,
+                NOW,
+                0,
+            ))
+        };
+        let token = es384_signed(claims());
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut other = claims();
+        other["sub"] = json!("admin");
+        let forged = format!("{}.{}.{}", parts[0], b64(other.to_string().as_bytes()), parts[2]);
+        let from_jwk = Jwks::parse(&jwks_of(p384_jwk(), None)).unwrap();
+        let pem = p384::PublicKey::from(p384_key().verifying_key()).to_public_key_pem(LineEnding::LF).unwrap();
+        let pinned = Jwks::from_public_pem(&pem, None).unwrap();
+        for jwks in [&from_jwk, &pinned] {
+            assert!(outside(jwks, &token).is_ok());
+            assert_eq!(outside(jwks, &forged).map(|_: Value| ()), Err(TokenError::BadSignature));
+        }
+        assert_eq!(ext.es384_verifications.get(), 4, "every ES384 check went to the outside verifier");
+        // Another curve's key is not used for ES384, and no check is made with it.
+        let es256_claimed = jws("ES256", &claims(), |_| vec![0; 64]);
+        assert_eq!(outside(&from_jwk, &es256_claimed).map(|_: Value| ()), Err(TokenError::UnknownKey));
+        assert_eq!(ext.es384_verifications.get(), 4);
+    }
+
     #[test]
     fn upstream_id_tokens_signed_with_eddsa_verify() {
         assert_eq!(check(&jwks_of(ed25519_jwk(), Some("EdDSA")), &eddsa_signed(claims())), Ok(()));

@@ -20,9 +20,64 @@ pub enum VerifyingKey {
     /// The key and its SPKI DER (for an external verifier, which caches it by that DER's hash).
     Rsa(RsaPublicKey, Vec<u8>),
     Es256(p256_key::VerifyingKey, Vec<u8>),
-    Es384(p384::ecdsa::VerifyingKey),
+    Es384(Es384Key),
     Ed25519(ed25519_dalek::VerifyingKey),
 }
+
+/// A P-384 public key as SPKI DER, which the platform's crypto checks ES384 with (WebCrypto
+/// in the Worker, which holds no P-384 arithmetic of its own: ~42 KiB gzip of wasm). Natively
+/// (tests, `keyedge check`) also the `p384` key, for in-process checks without a platform.
+#[derive(Debug, Clone)]
+pub struct Es384Key {
+    spki: Vec<u8>,
+    #[cfg(not(target_arch = "wasm32"))]
+    key: p384::ecdsa::VerifyingKey,
+}
+
+impl Es384Key {
+    /// From SPKI DER whose algorithm is id-ecPublicKey on secp384r1 (RFC 5480 §2.1.1);
+    /// natively the point is checked to be on the curve here, in the Worker by WebCrypto's
+    /// import, before any signature is checked with it.
+    fn from_spki_der(der: &[u8]) -> Option<Self> {
+        use p256::pkcs8::der::Decode;
+        use p256::pkcs8::spki::SubjectPublicKeyInfoRef;
+        let spki = SubjectPublicKeyInfoRef::from_der(der).ok()?;
+        let curve = spki.algorithm.parameters_oid().ok()?;
+        if spki.algorithm.oid != EC_PUBLIC_KEY || curve != SECP384R1 {
+            return None;
+        }
+        // An uncompressed point: 0x04 ‖ x ‖ y, 48 bytes each.
+        let point = spki.subject_public_key.as_bytes()?;
+        if point.len() != 97 || point[0] != 4 {
+            return None;
+        }
+        Some(Self {
+            spki: der.to_vec(),
+            #[cfg(not(target_arch = "wasm32"))]
+            key: p384::ecdsa::VerifyingKey::from_sec1_bytes(point).ok()?,
+        })
+    }
+
+    /// From a JWK's coordinates (jwt-compact reads only P-256 and secp256k1).
+    fn from_coordinates(x: &[u8], y: &[u8]) -> Option<Self> {
+        use p256::pkcs8::der::asn1::BitStringRef;
+        use p256::pkcs8::der::Encode;
+        use p256::pkcs8::spki::{AlgorithmIdentifier, SubjectPublicKeyInfo};
+        if x.len() != 48 || y.len() != 48 {
+            return None;
+        }
+        let point = [&[4u8][..], x, y].concat();
+        let spki = SubjectPublicKeyInfo {
+            algorithm: AlgorithmIdentifier { oid: EC_PUBLIC_KEY, parameters: Some(SECP384R1) },
+            subject_public_key: BitStringRef::from_bytes(&point).ok()?,
+        };
+        Self::from_spki_der(&spki.to_der().ok()?)
+    }
+}
+
+/// id-ecPublicKey and the curve secp384r1 (RFC 5480 §2.1.1.1).
+const EC_PUBLIC_KEY: p256::pkcs8::ObjectIdentifier = p256::pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const SECP384R1: p256::pkcs8::ObjectIdentifier = p256::pkcs8::ObjectIdentifier::new_unwrap("1.3.132.0.34");
 
 impl VerifyingKey {
     /// Whether a token signed with `alg` may be checked with this key: the key's type must be
@@ -62,15 +117,6 @@ pub struct Jwks {
     pinned: bool,
 }
 
-/// A P-384 public key from a JWK's coordinates (jwt-compact reads only P-256 and secp256k1).
-fn p384_key(x: &[u8], y: &[u8]) -> Option<p384::ecdsa::VerifyingKey> {
-    if x.len() != 48 || y.len() != 48 {
-        return None;
-    }
-    let point = p384::EncodedPoint::from_affine_coordinates(x.into(), y.into(), false);
-    p384::ecdsa::VerifyingKey::from_encoded_point(&point).ok()
-}
-
 impl Jwks {
     /// Parses a JWK Set document, keeping the signing keys keyedge can check — RSA (≥ 2048
     /// bits), P-256, P-384 and Ed25519 — and skipping the rest (encryption keys, unknown
@@ -103,10 +149,12 @@ impl Jwks {
                         Err(_) => continue,
                     }
                 }
-                JsonWebKey::EllipticCurve { curve, x, y, .. } if curve == "P-384" => match p384_key(x, y) {
-                    Some(k) => VerifyingKey::Es384(k),
-                    None => continue,
-                },
+                JsonWebKey::EllipticCurve { curve, x, y, .. } if curve == "P-384" => {
+                    match Es384Key::from_coordinates(x, y) {
+                        Some(k) => VerifyingKey::Es384(k),
+                        None => continue,
+                    }
+                }
                 JsonWebKey::KeyPair { curve, .. } if curve == "Ed25519" => {
                     match ed25519_dalek::VerifyingKey::try_from(&jwk) {
                         Ok(k) => VerifyingKey::Ed25519(k),
@@ -154,8 +202,8 @@ impl Jwks {
         } else if let Ok(k) = p256::PublicKey::from_public_key_pem(&pem) {
             let k = p256::ecdsa::VerifyingKey::from(k);
             VerifyingKey::Es256(k, ec_spki_der(&k))
-        } else if let Ok(k) = p384::PublicKey::from_public_key_pem(&pem) {
-            VerifyingKey::Es384(p384::ecdsa::VerifyingKey::from(k))
+        } else if let Some(k) = pem_der(&pem).as_deref().and_then(Es384Key::from_spki_der) {
+            VerifyingKey::Es384(k)
         } else {
             let k = ed25519_dalek::VerifyingKey::from_public_key_pem(&pem)
                 .map_err(|_| "not a PEM public key (RSA, P-256, P-384 or Ed25519 SubjectPublicKeyInfo)".to_owned())?;
@@ -210,8 +258,9 @@ pub fn verify_signed<T: DeserializeOwned + Clone>(
 
 /// An ES384 signature (`r ‖ s`, 96 bytes, RFC 7518 §3.4) over the JWS signing input, then
 /// the claims' times.
+#[cfg(not(target_arch = "wasm32"))]
 fn verify_es384<T: DeserializeOwned + Clone>(
-    key: &p384::ecdsa::VerifyingKey,
+    key: &Es384Key,
     token: &str,
     untrusted: &UntrustedToken<'_>,
     now: i64,
@@ -221,10 +270,27 @@ fn verify_es384<T: DeserializeOwned + Clone>(
     let signing_input = token.rsplit_once('.').map(|(input, _)| input).ok_or(TokenError::Malformed)?;
     let signature =
         p384::ecdsa::Signature::from_slice(untrusted.signature_bytes()).map_err(|_| TokenError::BadSignature)?;
-    key.verify(signing_input.as_bytes(), &signature).map_err(|_| TokenError::BadSignature)?;
+    key.key.verify(signing_input.as_bytes(), &signature).map_err(|_| TokenError::BadSignature)?;
     let claims: Claims<T> = untrusted.deserialize_claims_unchecked().map_err(|_| TokenError::Malformed)?;
     check_times(&claims, now, skew)?;
     Ok(claims.custom)
+}
+
+/// The Worker checks ES384 with WebCrypto only ([`verify_signed_with`]); it always has it.
+#[cfg(target_arch = "wasm32")]
+fn verify_es384<T: DeserializeOwned + Clone>(
+    _: &Es384Key,
+    _: &str,
+    _: &UntrustedToken<'_>,
+    _: i64,
+    _: i64,
+) -> Result<T, TokenError> {
+    Err(TokenError::Unverifiable("ES384 is checked by the platform's crypto (WebCrypto)".into()))
+}
+
+/// The DER of a PEM document (any label).
+fn pem_der(pem: &str) -> Option<Vec<u8>> {
+    p256::pkcs8::der::Document::from_pem(pem).ok().map(|(_, doc)| doc.into_vec())
 }
 
 /// The claims of a JWT whose signature is deliberately not checked (an upstream with
@@ -239,9 +305,10 @@ pub fn unverified_claims<T: DeserializeOwned + Clone>(token: &str, now: i64, ske
     Ok(claims.custom)
 }
 
-/// Like [`verify_signed`], but RS256 and ES256 signatures are checked by `crypto` (WebCrypto
-/// in the Worker) when given: the pure-Rust RSA and P-256 in wasm cost milliseconds per
-/// verification. The other algorithms, rarer upstream, are checked in-process.
+/// Like [`verify_signed`], but RS256, ES256 and ES384 signatures are checked by `crypto`
+/// (WebCrypto in the Worker) when given: the pure-Rust RSA and P-256 in wasm cost milliseconds
+/// per verification, and the Worker carries no P-384 code at all. The other algorithms, rarer
+/// upstream, are checked in-process.
 pub async fn verify_signed_with<T: DeserializeOwned + Clone>(
     crypto: Option<&dyn PlatformCrypto>,
     token: &str,
@@ -261,11 +328,14 @@ pub async fn verify_signed_with<T: DeserializeOwned + Clone>(
         VerifyingKey::Es256(_, der) => {
             verify_externally(crypto, SignatureAlg::Es256, der, token, &untrusted, now, skew).await
         }
+        VerifyingKey::Es384(k) => {
+            verify_externally(crypto, SignatureAlg::Es384, &k.spki, token, &untrusted, now, skew).await
+        }
         _ => verify_signed(token, jwks, now, skew),
     }
 }
 
-/// Checks an RS256 or ES256 signature with the external verifier, then the claims' times. The
+/// Checks an RS256, ES256 or ES384 signature with the external verifier, then the claims' times. The
 /// JWS signing input is the token up to its last `.` (RFC 7515 §5.2, step 8).
 pub(super) async fn verify_externally<T: DeserializeOwned + Clone>(
     crypto: &dyn PlatformCrypto,

@@ -122,6 +122,7 @@ pub struct ExternalRsa {
     pub verifications: std::cell::Cell<usize>,
     pub es256_calls: std::cell::Cell<usize>,
     pub es256_verifications: std::cell::Cell<usize>,
+    pub es384_verifications: std::cell::Cell<usize>,
 }
 
 #[async_trait::async_trait(?Send)]
@@ -175,6 +176,14 @@ impl keyedge::core::ports::PlatformCrypto for ExternalRsa {
                 self.es256_verifications.set(self.es256_verifications.get() + 1);
                 let key = p256::ecdsa::VerifyingKey::from_public_key_der(spki).map_err(|e| err(&e))?;
                 let Ok(signature) = p256::ecdsa::Signature::from_slice(signature) else { return Ok(false) };
+                Ok(key.verify(message, &signature).is_ok())
+            }
+            // WebCrypto's ECDSA P-384 / SHA-384, as the Worker asks for it.
+            keyedge::core::ports::SignatureAlg::Es384 => {
+                use p384::ecdsa::signature::Verifier;
+                self.es384_verifications.set(self.es384_verifications.get() + 1);
+                let key = p384::ecdsa::VerifyingKey::from_public_key_der(spki).map_err(|e| err(&e))?;
+                let Ok(signature) = p384::ecdsa::Signature::from_slice(signature) else { return Ok(false) };
                 Ok(key.verify(message, &signature).is_ok())
             }
         }
