@@ -477,7 +477,7 @@ if (report.cold_start?.keyedge?.startup_profile) {
     const p = c.startup_profile;
     if (!p) continue;
     lines.push(`- ${name}'s first request, profiled start (V8 sampling every 100 µs): ${p.first_request_ms} ms, ${p.sampled_ms} ms sampled; by kind: ${Object.entries(p.by_kind_ms).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-    if (name === 'keyedge') lines.push(`  - inclusive: ${p.top_inclusive_ms.filter(([f]) => f.includes('::')).slice(0, 12).map(([f, v]) => `${f.replace(/::h[0-9a-f]{16}$/, '')} ${v}`).join('; ')}`);
+    if (name === 'keyedge') lines.push(`  - inclusive: ${p.top_inclusive_ms.filter(([f]) => f.includes('::') && !/^(js-to-wasm|wasm_bindgen::|js_sys::|<core::panic::unwind_safe)/.test(f)).slice(0, 12).map(([f, v]) => `${f.replace(/::h[0-9a-f]{16}$/, '')} ${v}`).join('; ')}`);
   }
 }
 lines.push('');

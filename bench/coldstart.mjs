@@ -116,12 +116,16 @@ async function startOnce(name, argv, url, env, profile = false) {
 /** Where a first request's sampled time went: by kind, and the functions with the most inclusive time. */
 function summarize(profile, top = 25) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  // A Worker without wasm (OpenAuth, the floor): its script is its own code, not glue.
+  const wasm = profile.nodes.some((n) => n.callFrame.url.startsWith('wasm://'));
   const kinds = new Map();
   for (const [nodeId, us] of selfTimes(profile)) {
     const frame = byId.get(nodeId).callFrame;
     const name = nameOf(frame);
     if (name === '(idle)' || name === '(program)') continue;
-    kinds.set(kind(frame, name), (kinds.get(kind(frame, name)) ?? 0) + us);
+    let k = kind(frame, name);
+    if (!wasm && k === 'JS glue of wasm-bindgen') k = "the Worker's JavaScript";
+    kinds.set(k, (kinds.get(k) ?? 0) + us);
   }
   const { incl, total } = inclusiveTimes(profile);
   const ms = (us) => +(us / 1000).toFixed(2);

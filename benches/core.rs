@@ -66,6 +66,25 @@ fn key_reading(c: &mut Criterion) {
     ] {
         c.bench_function(&format!("start-up: read signing key {alg}"), |b| b.iter(|| key(pem)));
     }
+    // What a Worker's first request does before its route: the configuration read and checked,
+    // keys and certificates read, the app built (natively from TOML; the Worker reads the same
+    // configuration as JSON). The demo configuration: every IdP kind, SAML, three signing keys.
+    let dev = |name: &str| match name {
+        "SIGNING_KEY" => Some(include_str!("../tests/fixtures/keyedge-test-key.pem").to_owned()),
+        "SIGNING_KEY_ES256" | "SOCIAL_APPLE_KEY" => {
+            Some(include_str!("../tests/fixtures/es256-test-key.pem").to_owned())
+        }
+        "SIGNING_KEY_EDDSA" => Some(include_str!("../tests/fixtures/eddsa-test-key.pem").to_owned()),
+        "ENCRYPTION_KEY" => Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned()),
+        "SAML_SP_KEY" => Some(include_str!("../tests/fixtures/saml-harness/idp-key.pem").to_owned()),
+        "SAML_SP_CERT" => Some(include_str!("../tests/fixtures/saml-harness/idp-cert.pem").to_owned()),
+        _ => Some("secret".to_owned()),
+    };
+    let text = include_str!("../dev/keyedge.dev.toml");
+    keyedge::core::Keyedge::from_config_text(text, &dev).expect("the demo configuration");
+    c.bench_function("start-up: build the app from the demo configuration", |b| {
+        b.iter(|| keyedge::core::Keyedge::from_config_text(text, &dev))
+    });
 }
 
 fn upstream_verification(c: &mut Criterion) {

@@ -161,7 +161,7 @@ impl Keyedge {
                         decryption
                             .key
                             .check()
-                            .map_err(|e| StartError::Secret(at("sp_encryption_key_env"), e.to_string()))?;
+                            .map_err(|e| StartError::Secret(at(decryption.key_field), e.to_string()))?;
                     }
                     None
                 }

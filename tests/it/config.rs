@@ -29,6 +29,43 @@ fn the_test_config_and_the_shipped_configs_are_valid() {
     }
 }
 
+/// `keyedge check` reads Sign in with Apple's key whole (at start-up only its shape and the
+/// public point written in it): a .p8 key carrying another key's point is refused, named by
+/// the identity provider's `private_key_env`.
+#[test]
+fn offline_check_refuses_an_apple_key_with_another_keys_point() {
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    use rsa::pkcs1::der::{Decode, Encode};
+    let own = include_str!("../fixtures/es256-test-key.pem");
+    let (_, doc) = rsa::pkcs8::SecretDocument::from_pem(own).unwrap();
+    let info = rsa::pkcs8::PrivateKeyInfo::from_der(doc.as_bytes()).unwrap();
+    let mut ec = sec1::EcPrivateKey::from_der(info.private_key).unwrap();
+    let other = p256::SecretKey::from_slice(&[7; 32]).unwrap().public_key().to_encoded_point(false);
+    ec.public_key = Some(other.as_bytes());
+    let sec1_der = ec.to_der().unwrap();
+    let der = rsa::pkcs8::PrivateKeyInfo::new(info.algorithm, &sec1_der).to_der().unwrap();
+    let tampered =
+        rsa::pkcs8::der::pem::encode_string("PRIVATE KEY", rsa::pkcs8::der::pem::LineEnding::LF, &der).unwrap();
+    let dev = |tampered_apple: bool| {
+        let tampered = tampered.clone();
+        move |name: &str| match name {
+            "SOCIAL_APPLE_KEY" if tampered_apple => Some(tampered.clone()),
+            "SIGNING_KEY" => Some(include_str!("../fixtures/keyedge-test-key.pem").to_owned()),
+            "SIGNING_KEY_ES256" | "SOCIAL_APPLE_KEY" => Some(own.to_owned()),
+            "SIGNING_KEY_EDDSA" => Some(include_str!("../fixtures/eddsa-test-key.pem").to_owned()),
+            "ENCRYPTION_KEY" => crate::common::secrets("ENCRYPTION_KEY"),
+            "SAML_SP_KEY" => Some(include_str!("../fixtures/saml-harness/idp-key.pem").to_owned()),
+            "SAML_SP_CERT" => Some(include_str!("../fixtures/saml-harness/idp-cert.pem").to_owned()),
+            _ => Some("x".to_owned()),
+        }
+    };
+    let text = include_str!("../../dev/keyedge.dev.toml");
+    let app = keyedge::core::Keyedge::from_config_text(text, &dev(true)).expect("the Worker starts: the shape is fine");
+    let e = app.check_private_keys().unwrap_err().to_string();
+    assert!(e.contains("].private_key_env"), "{e}");
+    keyedge::core::Keyedge::from_config_text(text, &dev(false)).unwrap().check_private_keys().unwrap();
+}
+
 #[test]
 fn unknown_key_is_rejected_with_its_line() {
     let e = load(&replace("display_name = \"Upstream\"", "display_nam = \"Upstream\"")).unwrap_err();

@@ -552,6 +552,35 @@ fn saml_post_binding_request_is_an_auto_posted_form() {
         .contains("form-action https://idp.example.org"));
 }
 
+/// `keyedge check` reads the SAML keys whole (at start-up only their shape and public half
+/// are read): an RSA key whose private exponent is not its own is refused, named by the
+/// option it came from — here the signing key that also decrypts.
+#[test]
+fn offline_check_refuses_a_saml_key_whose_halves_disagree_naming_its_option() {
+    use rsa::pkcs1::der::{Decode, Encode};
+    let (_, doc) = rsa::pkcs8::SecretDocument::from_pem(ENC_KEY).unwrap();
+    let info = rsa::pkcs8::PrivateKeyInfo::from_der(doc.as_bytes()).unwrap();
+    let mut pkcs1 = rsa::pkcs1::RsaPrivateKey::from_der(info.private_key).unwrap();
+    let mut d = pkcs1.private_exponent.as_bytes().to_vec();
+    *d.last_mut().unwrap() ^= 2;
+    pkcs1.private_exponent = rsa::pkcs1::UintRef::new(&d).unwrap();
+    let der = pkcs1.to_der().unwrap();
+    let tampered =
+        rsa::pkcs8::der::pem::encode_string("RSA PRIVATE KEY", rsa::pkcs8::der::pem::LineEnding::LF, &der).unwrap();
+    let secrets = |name: &str| match name {
+        "SAML_ENC_KEY" => Some(tampered.clone()),
+        other => saml_secrets(other),
+    };
+    let options = "want_assertions_encrypted = true\nsp_signing_key_env = \"SAML_ENC_KEY\"\nsp_certificate_env = \"SAML_ENC_CERT\"";
+    let text = ConfigBuilder::new().extra(&corp(options)).build();
+    let app = Keyedge::from_config_text(&text, &secrets).expect("the Worker starts: the key's shape is fine");
+    let e = app.check_private_keys().unwrap_err().to_string();
+    assert!(e.contains(".sp_signing_key_env") && !e.contains("sp_encryption_key_env"), "{e}");
+    // The same key untampered passes.
+    let text = ConfigBuilder::new().extra(&corp(options)).build();
+    Keyedge::from_config_text(&text, &saml_secrets).unwrap().check_private_keys().unwrap();
+}
+
 #[test]
 fn saml_configuration_refuses_unsigned_responses_and_incomplete_settings() {
     let load = |options: &str| {

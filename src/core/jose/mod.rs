@@ -19,8 +19,9 @@ pub mod private;
 use jwks::{ec_spki_der, spki_der, verify_externally};
 pub use jwks::{token_kid, unverified_claims, verify_signed, verify_signed_with, Jwks, VerifyingKey};
 
-/// RSA keys shorter than this are refused, for signing and for verification (RFC 7518 §3.3).
-const MIN_RSA_BITS: usize = 2048;
+/// RSA keys shorter than this are refused, for signing and for verification (RFC 7518 §3.3),
+/// in JOSE and in SAML alike.
+pub const MIN_RSA_BITS: usize = 2048;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyError {

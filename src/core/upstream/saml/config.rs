@@ -175,6 +175,9 @@ impl std::fmt::Debug for SpCredentials {
 #[derive(Clone)]
 pub struct SpDecryption {
     pub key: Arc<RsaOaepKey>,
+    /// The option the key came from: `sp_encryption_key_env`, or `sp_signing_key_env` when
+    /// the signing key serves for both.
+    pub key_field: &'static str,
     /// The certificate's DER, base64.
     pub certificate: String,
 }
@@ -465,7 +468,7 @@ fn decryption(
     if !key.is_key_of(&public) {
         return Err(err(at(cert_field), format!("is not the certificate of the key in {key_field}")));
     }
-    Ok(Some(SpDecryption { key: Arc::new(key), certificate }))
+    Ok(Some(SpDecryption { key: Arc::new(key), key_field, certificate }))
 }
 
 /// A certificate given as PEM (`-----BEGIN CERTIFICATE-----`, newlines possibly written `\n`)

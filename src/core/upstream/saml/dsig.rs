@@ -37,8 +37,8 @@ pub const ALG_RSA_SHA384: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha
 pub const ALG_RSA_SHA512: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512";
 pub const ALG_ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256";
 
-/// The smallest RSA modulus trusted or used, in bits.
-pub const MIN_RSA_BITS: usize = 2048;
+/// The smallest RSA modulus trusted or used, in bits: JOSE's.
+pub use crate::core::jose::MIN_RSA_BITS;
 
 /// Why a signature was not accepted, or could not be made.
 #[derive(Debug, Clone, PartialEq, Eq)]
