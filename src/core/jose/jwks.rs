@@ -257,8 +257,8 @@ pub fn verify_signed<T: DeserializeOwned + Clone>(
 }
 
 /// An ES384 signature (`r ‖ s`, 96 bytes, RFC 7518 §3.4) over the JWS signing input, then
-/// the claims' times.
-#[cfg(not(target_arch = "wasm32"))]
+/// the claims' times. Natively only: the Worker checks ES384 with WebCrypto alone
+/// ([`verify_signed_with`]; it always has it) and carries no P-384 code.
 fn verify_es384<T: DeserializeOwned + Clone>(
     key: &Es384Key,
     token: &str,
@@ -266,26 +266,22 @@ fn verify_es384<T: DeserializeOwned + Clone>(
     now: i64,
     skew: i64,
 ) -> Result<T, TokenError> {
-    use p384::ecdsa::signature::Verifier;
-    let signing_input = token.rsplit_once('.').map(|(input, _)| input).ok_or(TokenError::Malformed)?;
-    let signature =
-        p384::ecdsa::Signature::from_slice(untrusted.signature_bytes()).map_err(|_| TokenError::BadSignature)?;
-    key.key.verify(signing_input.as_bytes(), &signature).map_err(|_| TokenError::BadSignature)?;
-    let claims: Claims<T> = untrusted.deserialize_claims_unchecked().map_err(|_| TokenError::Malformed)?;
-    check_times(&claims, now, skew)?;
-    Ok(claims.custom)
-}
-
-/// The Worker checks ES384 with WebCrypto only ([`verify_signed_with`]); it always has it.
-#[cfg(target_arch = "wasm32")]
-fn verify_es384<T: DeserializeOwned + Clone>(
-    _: &Es384Key,
-    _: &str,
-    _: &UntrustedToken<'_>,
-    _: i64,
-    _: i64,
-) -> Result<T, TokenError> {
-    Err(TokenError::Unverifiable("ES384 is checked by the platform's crypto (WebCrypto)".into()))
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = (key, token, untrusted, now, skew);
+        Err(TokenError::Unverifiable("ES384 is checked by the platform's crypto (WebCrypto)".into()))
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use p384::ecdsa::signature::Verifier;
+        let signing_input = token.rsplit_once('.').map(|(input, _)| input).ok_or(TokenError::Malformed)?;
+        let signature =
+            p384::ecdsa::Signature::from_slice(untrusted.signature_bytes()).map_err(|_| TokenError::BadSignature)?;
+        key.key.verify(signing_input.as_bytes(), &signature).map_err(|_| TokenError::BadSignature)?;
+        let claims: Claims<T> = untrusted.deserialize_claims_unchecked().map_err(|_| TokenError::Malformed)?;
+        check_times(&claims, now, skew)?;
+        Ok(claims.custom)
+    }
 }
 
 /// The DER of a PEM document (any label).
