@@ -91,6 +91,15 @@ pub struct Keyedge {
     dev_faults: DevFaults,
 }
 
+/// A route's future behind a pointer, so that its code is not inlined into the router's: V8
+/// compiles a wasm function whole on its first call, and the router's future held every
+/// route's code (~250 KB), compiled on an isolate's first request whatever it asked for.
+fn apart<'a, T>(
+    f: impl std::future::Future<Output = T> + 'a,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>> {
+    Box::pin(f)
+}
+
 impl Keyedge {
     pub fn new(config: Config) -> Result<Self, StartError> {
         let parse = |field: &str, secret: &crate::core::secret::Secret| {
@@ -273,7 +282,7 @@ impl Keyedge {
         let own = self.config.mount.internal(req.uri().path());
         if let Some(gate) = self.config.gate.as_ref().filter(|_| self.is_site_path(own)) {
             // A gated site's page: its body streams on unread (no body limit applies).
-            return match super::gate::handle(self, ports, gate, req).await {
+            return match apart(super::gate::handle(self, ports, gate, req)).await {
                 Ok(reply) => reply,
                 Err(failure) => Reply::Page(self.failure_response(req, ports, failure)),
             };
@@ -396,13 +405,13 @@ impl Keyedge {
         let post = method == Method::POST;
         super::throttle::by_ip(ports, req).await?;
         if let Some(rest) = path.strip_prefix("/admin/") {
-            return super::admin::handle(self, ports, req, rest).await;
+            return apart(super::admin::handle(self, ports, req, rest)).await;
         }
         if let Some(rest) = path.strip_prefix("/broker/") {
             return match rest.split_once('/') {
-                Some((alias, "login")) if get => login::begin(self, ports, req, alias).await,
-                Some((alias, "endpoint")) if get => callback::endpoint(self, ports, req, alias).await,
-                Some((alias, "endpoint")) if post => form_post::receive(self, ports, req, alias).await,
+                Some((alias, "login")) if get => apart(login::begin(self, ports, req, alias)).await,
+                Some((alias, "endpoint")) if get => apart(callback::endpoint(self, ports, req, alias)).await,
+                Some((alias, "endpoint")) if post => apart(form_post::receive(self, ports, req, alias)).await,
                 #[cfg(feature = "saml")]
                 Some((alias, "endpoint/descriptor")) if get => match self.config.provider(alias) {
                     Some(idp @ IdentityProvider { kind: ProviderKind::Saml(cfg), .. }) => {
@@ -411,54 +420,54 @@ impl Keyedge {
                     _ => not_found(),
                 },
                 Some((alias, "link")) if post => match self.session_form(req) {
-                    Ok(form) => login::begin_link(self, ports, req, form, alias).await,
+                    Ok(form) => apart(login::begin_link(self, ports, req, form, alias)).await,
                     Err(answer) => *answer,
                 },
                 Some((alias, "link")) if get => {
                     navigation(req)?;
-                    login::begin_client_link(self, ports, req, alias).await
+                    apart(login::begin_client_link(self, ports, req, alias)).await
                 }
                 Some((alias, "link/confirm")) if post => match self.session_form(req) {
-                    Ok(form) => login::confirm_client_link(self, ports, req, form, alias).await,
+                    Ok(form) => apart(login::confirm_client_link(self, ports, req, form, alias)).await,
                     Err(answer) => *answer,
                 },
-                Some((alias, "token")) if get => stored_tokens::token_endpoint(self, ports, req, alias).await,
+                Some((alias, "token")) if get => apart(stored_tokens::token_endpoint(self, ports, req, alias)).await,
                 Some((_, "token")) if method == Method::OPTIONS => Ok(web::cors_preflight()),
                 Some((alias, "backchannel_logout")) if post => {
-                    upstream_session::backchannel_logout(self, ports, req, alias).await
+                    apart(upstream_session::backchannel_logout(self, ports, req, alias)).await
                 }
                 Some((_, "logout_response")) if get => upstream_session::logout_response(self, req),
                 _ => not_found(),
             };
         }
         match path {
-            "/" if get => account::home(self, ports, req).await,
+            "/" if get => apart(account::home(self, ports, req)).await,
             "/.well-known/openid-configuration" if get => Ok(web::json_public(self.discovery.clone(), 3600)),
             "/jwks" if get => Ok(web::json_public(self.keys.jwks_json().to_owned(), 3600)),
-            "/authorize" if get || post => self.authorize(req, ports).await,
-            "/login" if get => self.login(req, ports).await,
+            "/authorize" if get || post => apart(self.authorize(req, ports)).await,
+            "/login" if get => apart(self.login(req, ports)).await,
             "/login/discover" if get => login::discover(self, req),
-            "/token" if post => token::token(self, ports, req).await,
-            "/introspect" if post => introspect::introspect(self, ports, req).await,
-            "/revoke" if post => introspect::revoke(self, ports, req).await,
+            "/token" if post => apart(token::token(self, ports, req)).await,
+            "/introspect" if post => apart(introspect::introspect(self, ports, req)).await,
+            "/revoke" if post => apart(introspect::revoke(self, ports, req)).await,
             "/token" | "/introspect" | "/revoke" => Err(method_not_allowed()),
 
-            "/userinfo" if get || post => userinfo::userinfo(self, ports, req).await,
+            "/userinfo" if get || post => apart(userinfo::userinfo(self, ports, req)).await,
             "/account" if get => {
                 navigation(req)?;
-                account::account(self, ports, req).await
+                apart(account::account(self, ports, req)).await
             }
             "/first-login/review" if post => match self.pending_form(req) {
-                Ok(form) => first_login::review(self, ports, req, form).await,
+                Ok(form) => apart(first_login::review(self, ports, req, form)).await,
                 Err(answer) => *answer,
             },
             "/first-login/confirm" if post => match self.pending_form(req) {
-                Ok(form) => first_login::confirm(self, ports, req, form).await,
+                Ok(form) => apart(first_login::confirm(self, ports, req, form)).await,
                 Err(answer) => *answer,
             },
             "/first-login/verify-email" if get => {
                 navigation(req)?;
-                first_login::verify_email(self, ports, req).await
+                apart(first_login::verify_email(self, ports, req)).await
             }
             "/dev/inbox" if get && matches!(self.config.mail, Some(MailSender::DevInbox)) => {
                 let to = Params::from_query(req).get("to").unwrap_or("").to_owned();
@@ -478,30 +487,30 @@ impl Keyedge {
                 Ok(web::json_no_store(StatusCode::OK, report))
             }
             p if post && p.starts_with("/account/unlink/") => match self.session_form(req) {
-                Ok(form) => account::unlink(self, ports, form, &p["/account/unlink/".len()..]).await,
+                Ok(form) => apart(account::unlink(self, ports, form, &p["/account/unlink/".len()..])).await,
                 Err(answer) => *answer,
             },
             p if post && p.starts_with("/account/sessions/") && p.ends_with("/end") => {
                 let sid = &p["/account/sessions/".len()..p.len() - "/end".len()];
                 match self.session_form(req) {
-                    Ok(form) => account::end_session(self, ports, form, sid).await,
+                    Ok(form) => apart(account::end_session(self, ports, form, sid)).await,
                     Err(answer) => *answer,
                 }
             }
             p if get && p.starts_with("/first-login/reauthenticate/") => {
                 navigation(req)?;
-                first_login::reauthenticate(self, ports, req, &p["/first-login/reauthenticate/".len()..]).await
+                apart(first_login::reauthenticate(self, ports, req, &p["/first-login/reauthenticate/".len()..])).await
             }
             // Also the RP-initiated logout endpoint, which other sites may post to: a post
             // without the form's token asks the user, as a GET does. Never to a script: the
             // question carries the session's token (`logout` asks only top-level navigations).
             "/logout" if get || post => {
                 let form = if post { self.session_form(req).ok() } else { None };
-                logout::logout(self, ports, req, form).await
+                apart(logout::logout(self, ports, req, form)).await
             }
             logout::DONE_PATH if get => Ok(logout::done(self, req)),
             super::mount::BACKCHANNEL_LOGOUT if post => {
-                upstream_session::realm_backchannel_logout(self, ports, req).await
+                apart(upstream_session::realm_backchannel_logout(self, ports, req)).await
             }
             p if get && p == self.css_path => Ok(web::static_asset("text/css; charset=utf-8", pages::CSS)),
             _ => not_found(),
