@@ -56,6 +56,23 @@ fn jwks_publishes_only_public_parts_with_thumbprint_kids() {
     assert_eq!(keys[0]["kid"], key(RSA).kid(), "kid is stable across restarts");
 }
 
+/// An Ed25519 key's `kid` is the RFC 7638 thumbprint of its public key (RFC 8037 §2: the
+/// members `crv`, `kty`, `x` in that order), though that public half is now computed only when
+/// first needed (issue 20: not on an isolate's first request).
+#[test]
+fn rfc8037_eddsa_kid_is_the_thumbprint_of_its_public_key() {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    use sha2::Digest;
+    let public = ed25519_dalek::SigningKey::from_pkcs8_pem(EDDSA).unwrap().verifying_key();
+    let members = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, keyedge::core::b64url(public.as_bytes()));
+    let expected = keyedge::core::b64url(&sha2::Sha256::digest(members.as_bytes()));
+    let ring = Keyring::new(vec![key(EDDSA)], vec![]);
+    assert_eq!(ring.active(Alg::EdDSA).unwrap().kid(), expected);
+    let jwks: serde_json::Value = serde_json::from_str(ring.jwks_json()).unwrap();
+    assert_eq!(jwks["keys"][0]["kid"], expected.as_str());
+    assert_eq!(jwks["keys"][0]["x"], keyedge::core::b64url(public.as_bytes()));
+}
+
 #[test]
 fn oidcc_idtoken_signature_each_algorithm_signs_and_verifies() {
     let ring = Keyring::new(vec![key(RSA), key(ES256), key(EDDSA)], vec![]);

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::sync::OnceLock;
 
 use super::b64url;
 use super::ports::{PlatformCrypto, PortError, SignatureAlg};
@@ -63,18 +64,21 @@ enum PrivateKey {
     Rsa(private::RsaKey, Vec<u8>),
     /// The same for P-256.
     Es256(private::P256Key, Vec<u8>),
-    Ed25519(Box<ed25519_dalek::SigningKey>, ed25519_dalek::VerifyingKey),
+    /// Its seed; the key, and its public half unless the PKCS#8 carries it, on first use.
+    Ed25519(private::Ed25519Key),
 }
 
-/// One signing key with its `kid` (its RFC 7638 thumbprint).
+/// One signing key with its `kid` (its RFC 7638 thumbprint), computed on first use: an
+/// Ed25519 key's public half is a curve multiplication, which a cold isolate's first request
+/// need not pay unless it signs or publishes keys.
 pub struct SigningKey {
     key: PrivateKey,
-    kid: String,
+    kid: OnceLock<String>,
 }
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SigningKey({} kid={})", self.alg().name(), self.kid)
+        write!(f, "SigningKey({} kid={})", self.alg().name(), self.kid())
     }
 }
 
@@ -97,28 +101,19 @@ impl SigningKey {
                 let spki = ec_spki_der(k.public());
                 PrivateKey::Es256(k, spki)
             }
-            None => {
-                use ed25519_dalek::pkcs8::DecodePrivateKey;
-                let k =
-                    ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::Unreadable(e.to_string()))?;
-                let verifying = k.verifying_key();
-                PrivateKey::Ed25519(Box::new(k), verifying)
-            }
+            None => PrivateKey::Ed25519(private::Ed25519Key::from_pkcs8_pem(&pem).map_err(KeyError::Unreadable)?),
         };
-        let mut this = SigningKey { key, kid: String::new() };
-        let kid = b64url(&this.public_jwk().thumbprint::<Sha256>());
-        this.kid = kid;
-        Ok(this)
+        Ok(SigningKey { key, kid: OnceLock::new() })
     }
 
     /// Reads the whole key now, as a signature in Rust would: an RSA key's primes and CRT
-    /// values, a P-256 key's scalar, each agreeing with the public half published
-    /// (`keyedge check`).
+    /// values, a P-256 key's scalar, an Ed25519 key's public half, each agreeing with the
+    /// public half published (`keyedge check`).
     pub fn check(&self) -> Result<(), KeyError> {
         match &self.key {
             PrivateKey::Rsa(k, _) => k.check(),
             PrivateKey::Es256(k, _) => k.check(),
-            PrivateKey::Ed25519(..) => Ok(()),
+            PrivateKey::Ed25519(k) => k.check(),
         }
         .map_err(KeyError::Unreadable)
     }
@@ -132,14 +127,16 @@ impl SigningKey {
     }
 
     pub fn kid(&self) -> &str {
-        &self.kid
+        self.kid.get_or_init(|| b64url(&self.public_jwk().thumbprint::<Sha256>()))
     }
 
     fn public_jwk(&self) -> JsonWebKey<'_> {
         match &self.key {
             PrivateKey::Rsa(k, _) => JsonWebKey::from(k.public()),
             PrivateKey::Es256(k, _) => JsonWebKey::from(k.public()),
-            PrivateKey::Ed25519(_, public) => JsonWebKey::from(public),
+            PrivateKey::Ed25519(k) => {
+                JsonWebKey::KeyPair { curve: "Ed25519".into(), x: k.public().to_vec().into(), secret: None }
+            }
         }
     }
 
@@ -147,7 +144,7 @@ impl SigningKey {
     fn jwk_entry(&self) -> Value {
         let mut entry = serde_json::to_value(self.public_jwk()).unwrap_or_default();
         if let Value::Object(map) = &mut entry {
-            map.insert("kid".into(), json!(self.kid));
+            map.insert("kid".into(), json!(self.kid()));
             map.insert("use".into(), json!("sig"));
             map.insert("alg".into(), json!(self.alg().name()));
         }
@@ -161,7 +158,7 @@ impl SigningKey {
         match &self.key {
             PrivateKey::Rsa(k, _) => k.private().ok().and_then(|k| Rsa::rs256().token(header, claims, k).ok()),
             PrivateKey::Es256(k, _) => k.private().ok().and_then(|k| Es256.token(header, claims, k).ok()),
-            PrivateKey::Ed25519(k, _) => Ed25519.token(header, claims, k).ok(),
+            PrivateKey::Ed25519(k) => k.private().ok().and_then(|k| Ed25519.token(header, claims, k).ok()),
         }
         .unwrap_or_default()
     }
@@ -184,13 +181,13 @@ impl SigningKey {
             (PrivateKey::Rsa(k, _), Some(signer)) => {
                 let capture = Captured::new(Alg::RS256);
                 let unsigned = capture.token(header, &claims, &()).unwrap_or_default();
-                let signature = signer.sign_rs256(&self.kid, k.der(), &capture.input.take()).await?;
+                let signature = signer.sign_rs256(self.kid(), k.der(), &capture.input.take()).await?;
                 Ok(format!("{unsigned}{}", b64url(&signature)))
             }
             (PrivateKey::Es256(k, _), Some(signer)) => {
                 let capture = Captured::new(Alg::ES256);
                 let unsigned = capture.token(header, &claims, &()).unwrap_or_default();
-                let signature = signer.sign_es256(&self.kid, k.der(), &capture.input.take()).await?;
+                let signature = signer.sign_es256(self.kid(), k.der(), &capture.input.take()).await?;
                 Ok(format!("{unsigned}{}", b64url(&signature)))
             }
             _ => Ok(self.sign(header, &claims)),
@@ -215,7 +212,10 @@ impl SigningKey {
         match &self.key {
             PrivateKey::Rsa(k, _) => Rsa::rs256().validator(k.public()).validate(untrusted),
             PrivateKey::Es256(k, _) => Es256.validator(k.public()).validate(untrusted),
-            PrivateKey::Ed25519(_, k) => Ed25519.validator(k).validate(untrusted),
+            PrivateKey::Ed25519(k) => match k.private() {
+                Ok(k) => Ed25519.validator(&k.verifying_key()).validate(untrusted),
+                Err(_) => return Err(TokenError::BadSignature),
+            },
         }
         .map_err(|_| TokenError::BadSignature)
     }
@@ -270,7 +270,8 @@ impl jwt_compact::Algorithm for Captured {
 pub struct Keyring {
     active: Vec<SigningKey>,
     published: Vec<SigningKey>,
-    jwks: String,
+    /// Written on first use (`/jwks`), like the keys' `kid`s.
+    jwks: OnceLock<String>,
 }
 
 impl fmt::Debug for Keyring {
@@ -282,9 +283,7 @@ impl fmt::Debug for Keyring {
 impl Keyring {
     /// `active` keys sign (at most one per algorithm); `others` are only published.
     pub fn new(active: Vec<SigningKey>, others: Vec<SigningKey>) -> Self {
-        let keys: Vec<Value> = active.iter().chain(others.iter()).map(SigningKey::jwk_entry).collect();
-        let jwks = json!({ "keys": keys }).to_string();
-        Keyring { active, published: others, jwks }
+        Keyring { active, published: others, jwks: OnceLock::new() }
     }
 
     /// Every key: the active ones in the order given, then the published-only ones.
@@ -294,7 +293,10 @@ impl Keyring {
 
     /// The JWK Set document (public keys only).
     pub fn jwks_json(&self) -> &str {
-        &self.jwks
+        self.jwks.get_or_init(|| {
+            let keys: Vec<Value> = self.all().map(SigningKey::jwk_entry).collect();
+            json!({ "keys": keys }).to_string()
+        })
     }
 
     pub fn algorithms(&self) -> Vec<Alg> {
@@ -306,7 +308,7 @@ impl Keyring {
     }
 
     fn by_kid(&self, kid: &str) -> Option<&SigningKey> {
-        self.active.iter().chain(self.published.iter()).find(|k| k.kid == kid)
+        self.all().find(|k| k.kid() == kid)
     }
 
     /// Signs `custom` claims with the active key for `alg`, `iat = now`, `exp = now + lifetime`.
@@ -326,7 +328,7 @@ impl Keyring {
         let Some(key) = self.active(alg).or_else(|| self.active.first()) else {
             return Ok(String::new());
         };
-        let mut header = Header::empty().with_key_id(key.kid.clone());
+        let mut header = Header::empty().with_key_id(key.kid());
         if let Some(typ) = typ {
             header = header.with_token_type(typ);
         }

@@ -190,6 +190,57 @@ impl P256Key {
     }
 }
 
+/// An Ed25519 private key: its seed at once; the signing key (whose public half is a curve
+/// multiplication of the seed, ~5 ms of a cold isolate's first request in wasm) on first use.
+/// A PKCS#8 v2 key that carries its public half publishes that one, and is checked against
+/// the seed on first use, as [`P256Key`] is.
+pub struct Ed25519Key {
+    seed: Zeroizing<[u8; 32]>,
+    written: Option<[u8; 32]>,
+    private: OnceLock<Result<Box<ed25519_dalek::SigningKey>, String>>,
+}
+
+impl Ed25519Key {
+    /// Reads a PEM `PRIVATE KEY` (PKCS#8, RFC 8410) of the Ed25519 algorithm.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, String> {
+        use ed25519_dalek::pkcs8::{DecodePrivateKey, KeypairBytes};
+        let bytes = KeypairBytes::from_pkcs8_pem(pem).map_err(|e| e.to_string())?;
+        Ok(Ed25519Key {
+            seed: Zeroizing::new(bytes.secret_key),
+            written: bytes.public_key.map(|p| p.to_bytes()),
+            private: OnceLock::new(),
+        })
+    }
+
+    /// The public key (RFC 8032 encoding): as written in the key, or computed from the seed.
+    pub fn public(&self) -> [u8; 32] {
+        match self.written {
+            Some(written) => written,
+            // Without a written half the seed always yields a key.
+            None => self.private().map(|k| k.verifying_key().to_bytes()).unwrap_or_default(),
+        }
+    }
+
+    /// The signing key, computed the first time (and checked against the written public half).
+    pub fn private(&self) -> Result<&ed25519_dalek::SigningKey, String> {
+        self.private
+            .get_or_init(|| {
+                let key = ed25519_dalek::SigningKey::from_bytes(&self.seed);
+                if self.written.is_some_and(|w| w != key.verifying_key().to_bytes()) {
+                    return Err("the key's public half does not match its seed".into());
+                }
+                Ok(Box::new(key))
+            })
+            .as_deref()
+            .map_err(Clone::clone)
+    }
+
+    /// Reads the key fully now (`keyedge check`).
+    pub fn check(&self) -> Result<(), String> {
+        self.private().map(|_| ())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,5 +369,44 @@ mod tests {
             .to_vec();
         point[64] ^= 1;
         assert!(Private::from_pkcs8_der(&p256_with_point(Some(&point))).is_err());
+    }
+
+    const EDDSA: &str = include_str!("../../../tests/fixtures/eddsa-test-key.pem");
+
+    /// The Ed25519 PEM as PKCS#8 v2 (RFC 8410 §7: `OneAsymmetricKey` with its public key).
+    fn eddsa_with_public(public: [u8; 32]) -> String {
+        use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, EncodePrivateKey, KeypairBytes, PublicKeyBytes};
+        let seed = Ed25519Key::from_pkcs8_pem(EDDSA).expect("ed25519").seed;
+        let bytes = KeypairBytes { secret_key: *seed, public_key: Some(PublicKeyBytes(public)) };
+        bytes.to_pkcs8_pem(LineEnding::LF).expect("pem").to_string()
+    }
+
+    #[test]
+    fn ed25519_public_half_waits_for_first_use() {
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+        let whole = ed25519_dalek::SigningKey::from_pkcs8_pem(EDDSA).expect("ed25519");
+        let key = Ed25519Key::from_pkcs8_pem(EDDSA).expect("ed25519");
+        assert!(key.private.get().is_none(), "no curve multiplication on reading");
+        assert_eq!(key.public(), whole.verifying_key().to_bytes());
+        assert_eq!(key.private().expect("key").to_bytes(), whole.to_bytes());
+        assert!(key.check().is_ok());
+    }
+
+    #[test]
+    fn ed25519_key_carrying_its_public_half_publishes_it_and_signs() {
+        let public = Ed25519Key::from_pkcs8_pem(EDDSA).expect("ed25519").public();
+        let key = Ed25519Key::from_pkcs8_pem(&eddsa_with_public(public)).expect("v2");
+        assert_eq!(key.public(), public);
+        assert!(key.private.get().is_none(), "the written half is published without arithmetic");
+        assert!(key.check().is_ok());
+    }
+
+    #[test]
+    fn ed25519_key_with_another_keys_public_half_is_refused_on_use_and_by_check() {
+        let other = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]).verifying_key().to_bytes();
+        let key = Ed25519Key::from_pkcs8_pem(&eddsa_with_public(other)).expect("its shape is fine");
+        assert_eq!(key.public(), other, "published as written");
+        assert!(key.check().is_err());
+        assert!(key.private().is_err());
     }
 }
