@@ -22,7 +22,14 @@ fn main() {
     if conformance {
         println!("cargo:rustc-cfg=keyedge_storage_conformance");
     }
-    if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32") {
+    // RSA arithmetic in Rust (the `rsa` crate): natively, and in the Worker only with SAML.
+    // Without it the Worker makes every RSA signature and check with WebCrypto.
+    println!("cargo:rustc-check-cfg=cfg(keyedge_rsa)");
+    let wasm = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32");
+    if !wasm || std::env::var_os("CARGO_FEATURE_SAML").is_some() {
+        println!("cargo:rustc-cfg=keyedge_rsa");
+    }
+    if wasm {
         let table = match parsed {
             Ok(table) => table,
             Err(e) => panic!("{} is not valid TOML: {e}", path.display()),

@@ -142,7 +142,9 @@ impl Keyedge {
     }
 
     /// Reads every private key whole, as its first use in Rust would (`keyedge check`): at
-    /// start-up only their shape and public halves are read (see `jose::private`).
+    /// start-up only their shape and public halves are read (see `jose::private`). Not in a
+    /// Worker without SAML, which has no RSA arithmetic to do it with (`cfg(keyedge_rsa)`).
+    #[cfg(keyedge_rsa)]
     pub fn check_private_keys(&self) -> Result<(), StartError> {
         let fields = self
             .config
@@ -552,7 +554,7 @@ impl Keyedge {
         // A hint that does not verify is an invalid request; one about another user means the
         // current session cannot answer it (OIDC Core §3.1.2.1, id_token_hint).
         let hinted_sub = match &request.id_token_hint {
-            Some(hint) => match self.keys.verify_own_ignoring_expiry::<IdTokenSubject>(hint) {
+            Some(hint) => match self.keys.verify_own_ignoring_expiry_with::<IdTokenSubject>(ports.crypto, hint).await {
                 Ok(h) if h.iss == *issuer => Some(h.sub),
                 _ => {
                     let e = OAuthError::invalid_request("id_token_hint is not an ID token issued by keyedge");

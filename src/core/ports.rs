@@ -325,6 +325,12 @@ pub trait Sleep {
 pub enum SignatureAlg {
     Rs256,
     Es256,
+    /// Verification only (upstream ID tokens): RSASSA-PKCS1-v1_5 with SHA-384 and SHA-512.
+    Rs384,
+    Rs512,
+    /// Verification only: RSASSA-PSS with SHA-256, MGF1 with SHA-256 and a 32-byte salt
+    /// (RFC 7518 §3.5).
+    Ps256,
     /// Verification only (upstream ID tokens): ECDSA on P-384 with SHA-384, `r ‖ s`.
     Es384,
 }
@@ -335,8 +341,18 @@ impl SignatureAlg {
         match self {
             SignatureAlg::Rs256 => "RS256",
             SignatureAlg::Es256 => "ES256",
+            SignatureAlg::Rs384 => "RS384",
+            SignatureAlg::Rs512 => "RS512",
+            SignatureAlg::Ps256 => "PS256",
             SignatureAlg::Es384 => "ES384",
         }
+    }
+
+    /// The RSA algorithm of this JWS name, if it is one keyedge accepts.
+    pub fn rsa(name: &str) -> Option<Self> {
+        [SignatureAlg::Rs256, SignatureAlg::Rs384, SignatureAlg::Rs512, SignatureAlg::Ps256]
+            .into_iter()
+            .find(|alg| alg.name() == name)
     }
 }
 

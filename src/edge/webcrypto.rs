@@ -1,6 +1,6 @@
-//! RS256 and ES256 signatures (and ES384 verifications) through WebCrypto (`crypto.subtle`), native code in workerd:
-//! the pure-Rust RSA compiled to wasm costs tens of milliseconds of CPU per signature, and
-//! P-256 in wasm several times what WebCrypto needs.
+//! RS256 and ES256 signatures, and RSA (RS256/384/512, PS256), ES256 and ES384 verifications,
+//! through WebCrypto (`crypto.subtle`), native code in workerd: the Worker carries no P-384
+//! code and, without SAML, no RSA code; P-256 in wasm costs several times what WebCrypto needs.
 
 use async_trait::async_trait;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
@@ -108,10 +108,16 @@ impl PlatformCrypto for WebCryptoRsa {
         use sha2::{Digest, Sha256};
         let subtle = subtle()?;
         let id = format!("public:{}:{}", alg.name(), crate::core::b64url(&Sha256::digest(spki_der)));
+        let pkcs1 = |hash: &str| object("RSASSA-PKCS1-v1_5", "hash", hash).map(|alg| (alg.clone(), alg));
         let (import, alg) = match alg {
-            SignatureAlg::Rs256 => {
-                let rsa = algorithm()?;
-                (rsa.clone(), rsa)
+            SignatureAlg::Rs256 => pkcs1("SHA-256")?,
+            SignatureAlg::Rs384 => pkcs1("SHA-384")?,
+            SignatureAlg::Rs512 => pkcs1("SHA-512")?,
+            // RFC 7518 §3.5: the salt is as long as the hash.
+            SignatureAlg::Ps256 => {
+                let pss = object("RSA-PSS", "hash", "SHA-256")?;
+                Reflect::set(&pss, &"saltLength".into(), &32.into()).map_err(|e| js_err("algorithm", e))?;
+                (object("RSA-PSS", "hash", "SHA-256")?, pss)
             }
             SignatureAlg::Es256 => (object("ECDSA", "namedCurve", "P-256")?, object("ECDSA", "hash", "SHA-256")?),
             SignatureAlg::Es384 => (object("ECDSA", "namedCurve", "P-384")?, object("ECDSA", "hash", "SHA-384")?),

@@ -392,6 +392,48 @@ mod signature_algorithms {
         assert_eq!(ext.es384_verifications.get(), 4);
     }
 
+    /// The Worker without SAML has no RSA code: it checks every RSA algorithm with WebCrypto
+    /// (the harness's outside verifier here, RSA-PSS with a 32-byte salt as WebCrypto is asked
+    /// for). Same verdicts as in-process, from a JWK's `n`/`e` and from a pinned PEM alike.
+    #[test]
+    fn every_rsa_algorithm_goes_to_the_platforms_verifier_with_the_same_verdicts() {
+        use rsa::pkcs8::{EncodePublicKey, LineEnding};
+        let ext = crate::common::ExternalRsa::default();
+        let outside = |jwks: &Jwks, token: &str| {
+            futures::executor::block_on(keyedge::core::jose::verify_signed_with::<Value>(
+                Some(&ext),
+                token,
+                jwks,
+                NOW,
+                0,
+            ))
+            .map(|_| ())
+        };
+        let inside =
+            |jwks: &Jwks, token: &str| keyedge::core::jose::verify_signed::<Value>(token, jwks, NOW, 0).map(|_| ());
+        let from_jwk = Jwks::parse(&jwks_of(rsa_jwk(), None)).unwrap();
+        let pem = rsa().to_public_key().to_public_key_pem(LineEnding::LF).unwrap();
+        let pinned = Jwks::from_public_pem(&pem, None).unwrap();
+        let mut other = claims();
+        other["sub"] = json!("admin");
+        for alg in ["RS256", "RS384", "RS512", "PS256"] {
+            let token = rsa_signed(alg, claims());
+            let parts: Vec<&str> = token.split('.').collect();
+            let forged = format!("{}.{}.{}", parts[0], b64(other.to_string().as_bytes()), parts[2]);
+            for jwks in [&from_jwk, &pinned] {
+                assert_eq!(outside(jwks, &token), Ok(()), "{alg}");
+                assert_eq!(outside(jwks, &forged), Err(TokenError::BadSignature), "{alg}");
+                assert_eq!(inside(jwks, &token), Ok(()), "{alg}");
+                assert_eq!(inside(jwks, &forged), Err(TokenError::BadSignature), "{alg}");
+            }
+        }
+        assert_eq!(ext.rsa_verifications.get(), 16, "every RSA check went to the outside verifier");
+        // PS384 is not accepted, whoever would check it.
+        let ps384 = rsa_signed("PS384", claims());
+        assert!(matches!(outside(&from_jwk, &ps384), Err(TokenError::UnsupportedAlgorithm(_))));
+        assert_eq!(ext.rsa_verifications.get(), 16);
+    }
+
     #[test]
     fn upstream_id_tokens_signed_with_eddsa_verify() {
         assert_eq!(check(&jwks_of(ed25519_jwk(), Some("EdDSA")), &eddsa_signed(claims())), Ok(()));

@@ -91,6 +91,20 @@ fn logout_without_hint_asks_first_and_a_get_ends_nothing() {
     assert_eq!(location(&res), "https://app.test/bye?state=s2");
 }
 
+/// The hint's RS256 signature is checked by the platform's crypto, as in the Worker without
+/// SAML, which has no RSA code of its own; a hint it refuses ends nothing.
+#[test]
+fn id_token_hint_is_checked_by_the_platforms_crypto() {
+    let world = World::new();
+    let mut browser = Browser::default();
+    let t = signed_in(&world, &mut browser);
+    let id_token = t["id_token"].as_str().unwrap();
+    let checks = world.rsa.verifications.get();
+    let res = browser.get(&world, &logout_url(id_token, ""));
+    assert!(res.status().as_u16() < 400, "{}", res.status());
+    assert_eq!(world.rsa.verifications.get(), checks + 1);
+}
+
 #[test]
 fn forged_id_token_hint_is_refused() {
     let world = World::new();

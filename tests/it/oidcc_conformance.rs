@@ -241,9 +241,13 @@ fn oidcc_id_token_hint() {
     let first = flow(&world, &mut browser, &[]);
     let hint = first["id_token"].as_str().unwrap();
     world.clock.advance(3600); // an expired hint is still a valid hint
+    let checks = world.rsa.verifications.get();
     let (code, _, res) = authorize_in(&world, &mut browser, &[("prompt", "none"), ("id_token_hint", hint)]);
     // The session expired with the clock too (8 h lifetime not reached: still signed in).
     assert!(code.is_some(), "{}", location(&res));
+    // Its RS256 signature is checked by the platform's crypto, as in the Worker without SAML,
+    // which has no RSA code of its own.
+    assert_eq!(world.rsa.verifications.get(), checks + 1);
     let (_, _, res) = authorize_in(&world, &mut browser, &[("id_token_hint", "not-a-token")]);
     assert_eq!(query_param(&location(&res), "error").as_deref(), Some("invalid_request"));
 }

@@ -1,12 +1,15 @@
 //! Other parties' keys and tokens: an upstream IdP's JWKS (or pinned key), and the checks of
 //! the tokens it signs (ID tokens, logout tokens), in-process or by the platform's crypto.
 
-use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaPublicKey};
+#[cfg(keyedge_rsa)]
+use jwt_compact::alg::Rsa;
+use jwt_compact::alg::{Ed25519, Es256};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Claims, Token, UntrustedToken};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::rsa_public::RsaPublic;
 use super::{check_times, TokenError, MIN_RSA_BITS};
 use crate::core::ports::{PlatformCrypto, SignatureAlg};
 
@@ -17,8 +20,8 @@ pub const ACCEPTED_ALGORITHMS: &[&str] = &["RS256", "RS384", "RS512", "PS256", "
 /// A verification key from an upstream JWKS.
 #[derive(Debug, Clone)]
 pub enum VerifyingKey {
-    /// The key and its SPKI DER (for an external verifier, which caches it by that DER's hash).
-    Rsa(RsaPublicKey, Vec<u8>),
+    /// The key, with its SPKI DER (for an external verifier, which caches it by that DER's hash).
+    Rsa(RsaPublic),
     Es256(p256_key::VerifyingKey, Vec<u8>),
     Es384(Es384Key),
     Ed25519(ed25519_dalek::VerifyingKey),
@@ -84,17 +87,12 @@ impl VerifyingKey {
     /// the algorithm's (RFC 7518 §6.1) and, when the JWK names an `alg`, that one.
     fn fits(&self, alg: &str) -> bool {
         match self {
-            VerifyingKey::Rsa(..) => matches!(alg, "RS256" | "RS384" | "RS512" | "PS256"),
+            VerifyingKey::Rsa(..) => SignatureAlg::rsa(alg).is_some(),
             VerifyingKey::Es256(..) => alg == "ES256",
             VerifyingKey::Es384(..) => alg == "ES384",
             VerifyingKey::Ed25519(..) => alg == "EdDSA",
         }
     }
-}
-
-pub(super) fn spki_der(key: &RsaPublicKey) -> Vec<u8> {
-    use rsa::pkcs8::EncodePublicKey;
-    key.to_public_key_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default()
 }
 
 pub(super) fn ec_spki_der(key: &p256::ecdsa::VerifyingKey) -> Vec<u8> {
@@ -122,7 +120,6 @@ impl Jwks {
     /// bits), P-256, P-384 and Ed25519 — and skipping the rest (encryption keys, unknown
     /// curves), as RFC 7517 §5 allows.
     pub fn parse(body: &str) -> Result<Self, String> {
-        use rsa::traits::PublicKeyParts;
         let doc: Value = serde_json::from_str(body).map_err(|e| format!("JWKS is not JSON: {e}"))?;
         let entries = doc.get("keys").and_then(Value::as_array).ok_or("JWKS has no `keys` array")?;
         let mut keys = Vec::new();
@@ -136,11 +133,8 @@ impl Jwks {
                 continue;
             };
             let key = match &jwk {
-                JsonWebKey::Rsa { .. } => match RsaPublicKey::try_from(&jwk) {
-                    Ok(k) if k.size() * 8 >= MIN_RSA_BITS => {
-                        let der = spki_der(&k);
-                        VerifyingKey::Rsa(k, der)
-                    }
+                JsonWebKey::Rsa { modulus, public_exponent, .. } => match RsaPublic::new(modulus, public_exponent) {
+                    Ok(k) if k.bits() >= MIN_RSA_BITS => VerifyingKey::Rsa(k),
                     _ => continue,
                 },
                 JsonWebKey::EllipticCurve { curve, .. } if curve == "P-256" => {
@@ -190,19 +184,19 @@ impl Jwks {
     /// A key set of one pinned public key (PEM SPKI: RSA ≥ 2048 bits, P-256, P-384 or
     /// Ed25519), with an optional `kid` that tokens must then name.
     pub fn from_public_pem(pem: &str, kid: Option<&str>) -> Result<Self, String> {
-        use rsa::pkcs8::DecodePublicKey;
-        use rsa::traits::PublicKeyParts;
+        use p256::pkcs8::DecodePublicKey;
         let pem = pem.replace("\\n", "\n");
-        let key = if let Ok(k) = RsaPublicKey::from_public_key_pem(&pem) {
-            if k.size() * 8 < MIN_RSA_BITS {
+        let der = pem_der(&pem);
+        let key = if let Some(k) = der.as_deref().and_then(RsaPublic::from_spki_der) {
+            let k = k?;
+            if k.bits() < MIN_RSA_BITS {
                 return Err(format!("RSA keys must have at least {MIN_RSA_BITS} bits"));
             }
-            let der = spki_der(&k);
-            VerifyingKey::Rsa(k, der)
+            VerifyingKey::Rsa(k)
         } else if let Ok(k) = p256::PublicKey::from_public_key_pem(&pem) {
             let k = p256::ecdsa::VerifyingKey::from(k);
             VerifyingKey::Es256(k, ec_spki_der(&k))
-        } else if let Some(k) = pem_der(&pem).as_deref().and_then(Es384Key::from_spki_der) {
+        } else if let Some(k) = der.as_deref().and_then(Es384Key::from_spki_der) {
             VerifyingKey::Es384(k)
         } else {
             let k = ed25519_dalek::VerifyingKey::from_public_key_pem(&pem)
@@ -243,10 +237,14 @@ pub fn verify_signed<T: DeserializeOwned + Clone>(
     let alg = accepted_alg(&untrusted)?;
     let key = jwks.find(untrusted.header().key_id.as_deref(), alg).ok_or(TokenError::UnknownKey)?;
     let claims: Claims<T> = match key {
-        VerifyingKey::Rsa(k, _) => {
+        #[cfg(keyedge_rsa)]
+        VerifyingKey::Rsa(k) => {
             let rsa = alg.parse::<Rsa>().map_err(|_| TokenError::UnsupportedAlgorithm(alg.to_owned()))?;
-            rsa.validator(k).validate(&untrusted).map(|t: Token<T>| t.claims().clone())
+            rsa.validator(k.key()).validate(&untrusted).map(|t: Token<T>| t.claims().clone())
         }
+        // The Worker without SAML checks RSA with WebCrypto only ([`verify_signed_with`]).
+        #[cfg(not(keyedge_rsa))]
+        VerifyingKey::Rsa(_) => return Err(super::rsa_elsewhere()),
         VerifyingKey::Es256(k, _) => Es256.validator(k).validate(&untrusted).map(|t: Token<T>| t.claims().clone()),
         VerifyingKey::Ed25519(k) => Ed25519.validator(k).validate(&untrusted).map(|t: Token<T>| t.claims().clone()),
         VerifyingKey::Es384(k) => return verify_es384(k, token, &untrusted, now, skew),
@@ -301,10 +299,10 @@ pub fn unverified_claims<T: DeserializeOwned + Clone>(token: &str, now: i64, ske
     Ok(claims.custom)
 }
 
-/// Like [`verify_signed`], but RS256, ES256 and ES384 signatures are checked by `crypto`
-/// (WebCrypto in the Worker) when given: the pure-Rust RSA and P-256 in wasm cost milliseconds
-/// per verification, and the Worker carries no P-384 code at all. The other algorithms, rarer
-/// upstream, are checked in-process.
+/// Like [`verify_signed`], but RSA (RS256, RS384, RS512, PS256), ES256 and ES384 signatures
+/// are checked by `crypto` (WebCrypto in the Worker) when given: P-256 in wasm costs
+/// milliseconds per verification, and the Worker carries no P-384 code, nor RSA code without
+/// SAML. EdDSA is checked in-process.
 pub async fn verify_signed_with<T: DeserializeOwned + Clone>(
     crypto: Option<&dyn PlatformCrypto>,
     token: &str,
@@ -318,8 +316,9 @@ pub async fn verify_signed_with<T: DeserializeOwned + Clone>(
     let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
     let alg = accepted_alg(&untrusted)?;
     match jwks.find(untrusted.header().key_id.as_deref(), alg).ok_or(TokenError::UnknownKey)? {
-        VerifyingKey::Rsa(_, der) if alg == "RS256" => {
-            verify_externally(crypto, SignatureAlg::Rs256, der, token, &untrusted, now, skew).await
+        VerifyingKey::Rsa(k) => {
+            let alg = SignatureAlg::rsa(alg).ok_or_else(|| TokenError::UnsupportedAlgorithm(alg.to_owned()))?;
+            verify_externally(crypto, alg, k.spki_der(), token, &untrusted, now, skew).await
         }
         VerifyingKey::Es256(_, der) => {
             verify_externally(crypto, SignatureAlg::Es256, der, token, &untrusted, now, skew).await
@@ -331,7 +330,7 @@ pub async fn verify_signed_with<T: DeserializeOwned + Clone>(
     }
 }
 
-/// Checks an RS256, ES256 or ES384 signature with the external verifier, then the claims' times. The
+/// Checks an RSA, ES256 or ES384 signature with the external verifier, then the claims' times. The
 /// JWS signing input is the token up to its last `.` (RFC 7515 §5.2, step 8).
 pub(super) async fn verify_externally<T: DeserializeOwned + Clone>(
     crypto: &dyn PlatformCrypto,
@@ -342,15 +341,28 @@ pub(super) async fn verify_externally<T: DeserializeOwned + Clone>(
     now: i64,
     skew: i64,
 ) -> Result<T, TokenError> {
+    verify_signature_externally(crypto, alg, spki, token, untrusted).await?;
+    let claims: Claims<T> = untrusted.deserialize_claims_unchecked().map_err(|_| TokenError::Malformed)?;
+    check_times(&claims, now, skew)?;
+    Ok(claims.custom)
+}
+
+/// The token's signature, checked by the external verifier.
+pub(super) async fn verify_signature_externally(
+    crypto: &dyn PlatformCrypto,
+    alg: SignatureAlg,
+    spki: &[u8],
+    token: &str,
+    untrusted: &UntrustedToken<'_>,
+) -> Result<(), TokenError> {
     let signing_input = token.rsplit_once('.').map(|(input, _)| input).ok_or(TokenError::Malformed)?;
     let valid = crypto
         .verify(alg, spki, signing_input.as_bytes(), untrusted.signature_bytes())
         .await
         .map_err(|e| TokenError::Unverifiable(e.to_string()))?;
-    if !valid {
-        return Err(TokenError::BadSignature);
+    if valid {
+        Ok(())
+    } else {
+        Err(TokenError::BadSignature)
     }
-    let claims: Claims<T> = untrusted.deserialize_claims_unchecked().map_err(|_| TokenError::Malformed)?;
-    check_times(&claims, now, skew)?;
-    Ok(claims.custom)
 }

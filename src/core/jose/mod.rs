@@ -1,7 +1,9 @@
 //! Keys, signing, JWKS and token verification, all through `jwt-compact`.
 
 use chrono::{DateTime, Utc};
-use jwt_compact::alg::{Ed25519, Es256, Rsa};
+#[cfg(keyedge_rsa)]
+use jwt_compact::alg::Rsa;
+use jwt_compact::alg::{Ed25519, Es256};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Claims, Header, Token, UntrustedToken};
 use serde::de::DeserializeOwned;
@@ -16,8 +18,9 @@ use super::ports::{PlatformCrypto, PortError, SignatureAlg};
 
 mod jwks;
 pub mod private;
+pub mod rsa_public;
 
-use jwks::{ec_spki_der, spki_der, verify_externally};
+use jwks::{ec_spki_der, verify_signature_externally};
 pub use jwks::{token_kid, unverified_claims, verify_signed, verify_signed_with, Jwks, VerifyingKey};
 
 /// RSA keys shorter than this are refused, for signing and for verification (RFC 7518 §3.3),
@@ -58,11 +61,11 @@ impl Alg {
 }
 
 enum PrivateKey {
-    /// The key (its public half read at once, its private arithmetic on first use, see
-    /// [`private`]), and its public SPKI DER for an external verifier (WebCrypto), encoded
-    /// once here rather than per token. Its PKCS#8 DER is what an external signer imports.
-    Rsa(private::RsaKey, Vec<u8>),
-    /// The same for P-256.
+    /// The key (its public half read at once with its SPKI DER for an external verifier,
+    /// WebCrypto; its private arithmetic on first use, see [`private`]). Its PKCS#8 DER is what
+    /// an external signer imports.
+    Rsa(private::RsaKey),
+    /// The key, and its public SPKI DER, encoded once here rather than per token.
     Es256(private::P256Key, Vec<u8>),
     /// Its seed; the key, and its public half unless the PKCS#8 carries it, on first use.
     Ed25519(private::Ed25519Key),
@@ -94,8 +97,7 @@ impl SigningKey {
                 if k.bits() < MIN_RSA_BITS {
                     return Err(KeyError::TooShort(k.bits()));
                 }
-                let spki = spki_der(k.public());
-                PrivateKey::Rsa(k, spki)
+                PrivateKey::Rsa(k)
             }
             Some(private::Private::P256(k)) => {
                 let spki = ec_spki_der(k.public());
@@ -109,9 +111,10 @@ impl SigningKey {
     /// Reads the whole key now, as a signature in Rust would: an RSA key's primes and CRT
     /// values, a P-256 key's scalar, an Ed25519 key's public half, each agreeing with the
     /// public half published (`keyedge check`).
+    #[cfg(keyedge_rsa)]
     pub fn check(&self) -> Result<(), KeyError> {
         match &self.key {
-            PrivateKey::Rsa(k, _) => k.check(),
+            PrivateKey::Rsa(k) => k.check(),
             PrivateKey::Es256(k, _) => k.check(),
             PrivateKey::Ed25519(k) => k.check(),
         }
@@ -120,7 +123,7 @@ impl SigningKey {
 
     pub fn alg(&self) -> Alg {
         match self.key {
-            PrivateKey::Rsa(..) => Alg::RS256,
+            PrivateKey::Rsa(_) => Alg::RS256,
             PrivateKey::Es256(..) => Alg::ES256,
             PrivateKey::Ed25519(..) => Alg::EdDSA,
         }
@@ -132,7 +135,7 @@ impl SigningKey {
 
     fn public_jwk(&self) -> JsonWebKey<'_> {
         match &self.key {
-            PrivateKey::Rsa(k, _) => JsonWebKey::from(k.public()),
+            PrivateKey::Rsa(k) => k.public().jwk(),
             PrivateKey::Es256(k, _) => JsonWebKey::from(k.public()),
             PrivateKey::Ed25519(k) => {
                 JsonWebKey::KeyPair { curve: "Ed25519".into(), x: k.public().to_vec().into(), secret: None }
@@ -156,7 +159,11 @@ impl SigningKey {
         // would be a bug, reported as an empty token that no verifier accepts.
         // A key whose halves disagree (refused by `keyedge check`) signs nothing either.
         match &self.key {
-            PrivateKey::Rsa(k, _) => k.private().ok().and_then(|k| Rsa::rs256().token(header, claims, k).ok()),
+            #[cfg(keyedge_rsa)]
+            PrivateKey::Rsa(k) => k.private().ok().and_then(|k| Rsa::rs256().token(header, claims, k).ok()),
+            // The Worker without SAML signs RSA with WebCrypto only ([`SigningKey::sign_by`]).
+            #[cfg(not(keyedge_rsa))]
+            PrivateKey::Rsa(_) => None,
             PrivateKey::Es256(k, _) => k.private().ok().and_then(|k| Es256.token(header, claims, k).ok()),
             PrivateKey::Ed25519(k) => k.private().ok().and_then(|k| Ed25519.token(header, claims, k).ok()),
         }
@@ -178,7 +185,7 @@ impl SigningKey {
         claims.issued_at = timestamp(now);
         claims.expiration = timestamp(now + lifetime as i64);
         match (&self.key, crypto) {
-            (PrivateKey::Rsa(k, _), Some(signer)) => {
+            (PrivateKey::Rsa(k), Some(signer)) => {
                 let capture = Captured::new(Alg::RS256);
                 let unsigned = capture.token(header, &claims, &()).unwrap_or_default();
                 let signature = signer.sign_rs256(self.kid(), k.der(), &capture.input.take()).await?;
@@ -210,7 +217,10 @@ impl SigningKey {
 
     fn validate<T: DeserializeOwned + Clone>(&self, untrusted: &UntrustedToken<'_>) -> Result<Token<T>, TokenError> {
         match &self.key {
-            PrivateKey::Rsa(k, _) => Rsa::rs256().validator(k.public()).validate(untrusted),
+            #[cfg(keyedge_rsa)]
+            PrivateKey::Rsa(k) => Rsa::rs256().validator(k.public().key()).validate(untrusted),
+            #[cfg(not(keyedge_rsa))]
+            PrivateKey::Rsa(_) => return Err(rsa_elsewhere()),
             PrivateKey::Es256(k, _) => Es256.validator(k.public()).validate(untrusted),
             PrivateKey::Ed25519(k) => match k.private() {
                 Ok(k) => Ed25519.validator(&k.verifying_key()).validate(untrusted),
@@ -341,6 +351,12 @@ impl Keyring {
         typ: Option<&str>,
     ) -> Result<Token<T>, TokenError> {
         let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
+        self.own_key(&untrusted, typ)?.validate(&untrusted)
+    }
+
+    /// The key a token of keyedge's own names by `kid`, if the token's `alg` is that key's and
+    /// its `typ` the one asked for.
+    fn own_key(&self, untrusted: &UntrustedToken<'_>, typ: Option<&str>) -> Result<&SigningKey, TokenError> {
         let key =
             untrusted.header().key_id.as_deref().and_then(|kid| self.by_kid(kid)).ok_or(TokenError::UnknownKey)?;
         if untrusted.algorithm() != key.alg().name() {
@@ -349,10 +365,11 @@ impl Keyring {
         if typ.is_some() && untrusted.header().token_type.as_deref() != typ {
             return Err(TokenError::WrongType);
         }
-        key.validate(&untrusted)
+        Ok(key)
     }
 
-    /// Like [`Keyring::verify_own`], with RS256 checked by `rsa` (WebCrypto) when given.
+    /// Like [`Keyring::verify_own`], with RS256 and ES256 checked by `crypto` (WebCrypto) when
+    /// given.
     pub async fn verify_own_with<T: DeserializeOwned + Clone>(
         &self,
         crypto: Option<&dyn PlatformCrypto>,
@@ -360,23 +377,47 @@ impl Keyring {
         typ: &str,
         now: i64,
     ) -> Result<T, TokenError> {
+        self.verify_own_by(crypto, token, Some(typ), Some(now)).await
+    }
+
+    /// Like [`Keyring::verify_own_ignoring_expiry`], with RS256 and ES256 checked by `crypto`
+    /// (WebCrypto) when given: the `id_token_hint` of an authorization or logout request.
+    pub async fn verify_own_ignoring_expiry_with<T: DeserializeOwned + Clone>(
+        &self,
+        crypto: Option<&dyn PlatformCrypto>,
+        token: &str,
+    ) -> Result<T, TokenError> {
+        self.verify_own_by(crypto, token, None, None).await
+    }
+
+    /// A token of keyedge's own: its key by `kid`, its `alg` that key's, its `typ` when asked
+    /// for, its signature (by `crypto` for RS256 and ES256 when given), its times when `now`
+    /// is given.
+    async fn verify_own_by<T: DeserializeOwned + Clone>(
+        &self,
+        crypto: Option<&dyn PlatformCrypto>,
+        token: &str,
+        typ: Option<&str>,
+        now: Option<i64>,
+    ) -> Result<T, TokenError> {
         let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
-        let key =
-            untrusted.header().key_id.as_deref().and_then(|kid| self.by_kid(kid)).ok_or(TokenError::UnknownKey)?;
-        let (spki, alg) = match &key.key {
-            PrivateKey::Rsa(_, spki) => (spki, SignatureAlg::Rs256),
-            PrivateKey::Es256(_, spki) => (spki, SignatureAlg::Es256),
-            PrivateKey::Ed25519(..) => return self.verify_own(token, typ, now),
+        let key = self.own_key(&untrusted, typ)?;
+        let external = match (&key.key, crypto) {
+            (PrivateKey::Rsa(k), Some(crypto)) => Some((crypto, SignatureAlg::Rs256, k.public().spki_der())),
+            (PrivateKey::Es256(_, spki), Some(crypto)) => Some((crypto, SignatureAlg::Es256, spki.as_slice())),
+            _ => None,
         };
-        match crypto {
-            Some(crypto) if untrusted.algorithm() == alg.name() => {
-                if untrusted.header().token_type.as_deref() != Some(typ) {
-                    return Err(TokenError::WrongType);
-                }
-                verify_externally(crypto, alg, spki, token, &untrusted, now, 0).await
+        let claims: Claims<T> = match external {
+            Some((crypto, alg, spki)) => {
+                verify_signature_externally(crypto, alg, spki, token, &untrusted).await?;
+                untrusted.deserialize_claims_unchecked().map_err(|_| TokenError::Malformed)?
             }
-            _ => self.verify_own(token, typ, now),
+            None => key.validate::<T>(&untrusted)?.claims().clone(),
+        };
+        if let Some(now) = now {
+            check_times(&claims, now, 0)?;
         }
+        Ok(claims.custom)
     }
 
     /// Verifies a token keyedge signed itself (access tokens at /userinfo), with any of its
@@ -404,6 +445,13 @@ impl Keyring {
 
 fn timestamp(secs: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(secs, 0)
+}
+
+/// An RSA check asked of Rust in a Worker that does RSA with WebCrypto only (without SAML):
+/// the core always hands it the platform's crypto there, so this is not reached.
+#[cfg(not(keyedge_rsa))]
+fn rsa_elsewhere() -> TokenError {
+    TokenError::Unverifiable("RSA is checked by the platform's crypto (WebCrypto)".into())
 }
 
 /// Why a token was refused. Each case has its own message, shown on the error page.

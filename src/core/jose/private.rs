@@ -9,14 +9,12 @@
 //! ([`RsaKey::check`], [`P256Key::check`]): a key whose halves disagree is refused before it
 //! is deployed.
 
-use rsa::pkcs1::der::{Decode, Encode};
-use rsa::pkcs8::{DecodePrivateKey, ObjectIdentifier, PrivateKeyInfo};
-use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
+use p256::pkcs8::der::{Decode, Encode};
+use p256::pkcs8::{DecodePrivateKey, ObjectIdentifier, PrivateKeyInfo};
 use std::sync::OnceLock;
 use zeroize::Zeroizing;
 
-const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+use super::rsa_public::{RsaPublic, RSA_ENCRYPTION};
 const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 
@@ -31,7 +29,7 @@ impl Private {
     /// Reads a PEM `PRIVATE KEY` (PKCS#8: RSA or EC P-256) or `RSA PRIVATE KEY` (PKCS#1).
     /// `Ok(None)`: PKCS#8 of another algorithm.
     pub fn from_pem(pem: &str) -> Result<Option<Self>, String> {
-        let (label, doc) = rsa::pkcs8::SecretDocument::from_pem(pem).map_err(|e| e.to_string())?;
+        let (label, doc) = p256::pkcs8::SecretDocument::from_pem(pem).map_err(|e| e.to_string())?;
         match label {
             "PRIVATE KEY" => Self::from_pkcs8_der(doc.as_bytes()),
             "RSA PRIVATE KEY" => RsaKey::from_pkcs1_der(doc.as_bytes()).map(|k| Some(Private::Rsa(k))),
@@ -58,37 +56,42 @@ impl Private {
 }
 
 /// The public half of a PKCS#1 `RSAPrivateKey`, as written in it.
-fn rsa_public(pkcs1_der: &[u8]) -> Result<RsaPublicKey, String> {
-    let key = rsa::pkcs1::RsaPrivateKey::from_der(pkcs1_der).map_err(|e| e.to_string())?;
+fn rsa_public(pkcs1_der: &[u8]) -> Result<RsaPublic, String> {
+    let key = pkcs1::RsaPrivateKey::from_der(pkcs1_der).map_err(|e| e.to_string())?;
     if key.other_prime_infos.is_some() {
         return Err("multi-prime RSA keys are not supported".into());
     }
-    let n = BigUint::from_bytes_be(key.modulus.as_bytes());
-    let e = BigUint::from_bytes_be(key.public_exponent.as_bytes());
-    RsaPublicKey::new(n, e).map_err(|e| e.to_string())
+    RsaPublic::new(key.modulus.as_bytes(), key.public_exponent.as_bytes())
 }
 
-/// An RSA private key: its public half and PKCS#8 DER at once, the `rsa` crate's key (CRT
-/// values computed, consistency checked) on first use.
+/// An RSA private key: its public half and PKCS#8 DER at once; where RSA is done in Rust
+/// (`cfg(keyedge_rsa)`: natively and with SAML), the `rsa` crate's key (CRT values computed,
+/// consistency checked) on first use. The Worker without SAML signs with WebCrypto only.
 #[derive(Clone)]
 pub struct RsaKey {
-    public: RsaPublicKey,
+    public: RsaPublic,
     der: Zeroizing<Vec<u8>>,
-    private: OnceLock<Result<Box<RsaPrivateKey>, String>>,
+    #[cfg(keyedge_rsa)]
+    private: OnceLock<Result<Box<rsa::RsaPrivateKey>, String>>,
 }
 
 impl RsaKey {
-    fn new(public: RsaPublicKey, der: Vec<u8>) -> Self {
-        RsaKey { public, der: Zeroizing::new(der), private: OnceLock::new() }
+    fn new(public: RsaPublic, der: Vec<u8>) -> Self {
+        RsaKey {
+            public,
+            der: Zeroizing::new(der),
+            #[cfg(keyedge_rsa)]
+            private: OnceLock::new(),
+        }
     }
 
     /// From a PKCS#1 DER `RSAPrivateKey`, kept as PKCS#8 (what WebCrypto imports).
     pub fn from_pkcs1_der(pkcs1: &[u8]) -> Result<Self, String> {
         let public = rsa_public(pkcs1)?;
         let info = PrivateKeyInfo::new(
-            rsa::pkcs8::AlgorithmIdentifierRef {
+            p256::pkcs8::AlgorithmIdentifierRef {
                 oid: RSA_ENCRYPTION,
-                parameters: Some(rsa::pkcs1::der::asn1::AnyRef::NULL),
+                parameters: Some(p256::pkcs8::der::asn1::AnyRef::NULL),
             },
             pkcs1,
         );
@@ -96,12 +99,12 @@ impl RsaKey {
         Ok(RsaKey::new(public, der))
     }
 
-    pub fn public(&self) -> &RsaPublicKey {
+    pub fn public(&self) -> &RsaPublic {
         &self.public
     }
 
     pub fn bits(&self) -> usize {
-        self.public.size() * 8
+        self.public.bits()
     }
 
     /// The PKCS#8 DER.
@@ -110,12 +113,13 @@ impl RsaKey {
     }
 
     /// The key for a private-key operation in Rust, read fully the first time.
-    pub fn private(&self) -> Result<&RsaPrivateKey, String> {
+    #[cfg(keyedge_rsa)]
+    pub fn private(&self) -> Result<&rsa::RsaPrivateKey, String> {
         self.private
             .get_or_init(|| {
-                let key = RsaPrivateKey::from_pkcs8_der(&self.der)
+                let key = rsa::RsaPrivateKey::from_pkcs8_der(&self.der)
                     .map_err(|e| format!("the key's parts do not hold together ({e})"))?;
-                if key.to_public_key() != self.public {
+                if &key.to_public_key() != self.public.key() {
                     return Err("the key's public half does not match its private half".into());
                 }
                 Ok(Box::new(key))
@@ -126,6 +130,7 @@ impl RsaKey {
 
     /// Reads the key fully now (`keyedge check`): the primes, the CRT values and the public half
     /// agree.
+    #[cfg(keyedge_rsa)]
     pub fn check(&self) -> Result<(), String> {
         self.private().map(|_| ())
     }
@@ -246,6 +251,8 @@ mod tests {
     use super::*;
     use rsa::pkcs1::der::pem::LineEnding;
     use rsa::pkcs8::EncodePrivateKey;
+    use rsa::traits::PublicKeyParts;
+    use rsa::RsaPrivateKey;
 
     const RSA: &str = include_str!("../../../tests/fixtures/keyedge-test-key.pem");
     const OTHER_RSA: &str = include_str!("../../../tests/fixtures/upstream-test-key.pem");
@@ -276,7 +283,7 @@ mod tests {
     fn rsa_public_half_is_read_without_the_private_arithmetic() {
         let key = rsa(RSA);
         let whole = RsaPrivateKey::from_pkcs8_pem(RSA).expect("rsa");
-        assert_eq!(key.public(), &whole.to_public_key());
+        assert_eq!(key.public().key(), &whole.to_public_key());
         assert_eq!(key.bits(), 2048);
         assert!(key.private.get().is_none(), "nothing but the public half is computed on reading");
         assert_eq!(key.private().expect("whole key"), &whole);
@@ -289,7 +296,7 @@ mod tests {
         let pkcs1 = pkcs1_of(RSA);
         let pem = rsa::pkcs8::der::pem::encode_string("RSA PRIVATE KEY", LineEnding::LF, &pkcs1).expect("pem");
         let key = rsa(&pem);
-        assert_eq!(key.public(), &whole.to_public_key());
+        assert_eq!(key.public().key(), &whole.to_public_key());
         assert_eq!(key.der(), whole.to_pkcs8_der().expect("der").as_bytes(), "WebCrypto imports PKCS#8");
         assert!(key.check().is_ok());
     }
@@ -299,14 +306,14 @@ mod tests {
     #[test]
     fn rsa_key_whose_halves_disagree_is_refused_on_use_and_by_check() {
         let other = rsa(OTHER_RSA);
-        let modulus = other.public().n().to_bytes_be();
+        let modulus = other.public().key().n().to_bytes_be();
         let (_, doc) = rsa::pkcs8::SecretDocument::from_pem(RSA).expect("pem");
         let info = PrivateKeyInfo::from_der(doc.as_bytes()).expect("pkcs8");
         let mut written = rsa::pkcs1::RsaPrivateKey::from_der(info.private_key).expect("pkcs1");
         written.modulus = rsa::pkcs1::UintRef::new(&modulus).expect("uint");
         let pkcs1 = written.to_der().expect("der");
         let key = RsaKey::from_pkcs1_der(&pkcs1).expect("its shape is fine");
-        assert_eq!(key.public().n(), other.public().n());
+        assert_eq!(key.public(), other.public());
         assert!(key.check().is_err());
         assert!(key.private().is_err());
     }

@@ -123,6 +123,8 @@ pub struct ExternalRsa {
     pub es256_calls: std::cell::Cell<usize>,
     pub es256_verifications: std::cell::Cell<usize>,
     pub es384_verifications: std::cell::Cell<usize>,
+    /// RSA checks of every RSA algorithm (RS256 too).
+    pub rsa_verifications: std::cell::Cell<usize>,
 }
 
 #[async_trait::async_trait(?Send)]
@@ -166,12 +168,23 @@ impl keyedge::core::ports::PlatformCrypto for ExternalRsa {
         use sha2::{Digest, Sha256};
         let err = |e: &dyn std::fmt::Display| keyedge::core::ports::PortError(e.to_string());
         self.verifications.set(self.verifications.get() + 1);
+        use keyedge::core::ports::SignatureAlg;
+        let rsa_key = || rsa::RsaPublicKey::from_public_key_der(spki).map_err(|e| err(&e));
+        let pkcs1 = |scheme: rsa::Pkcs1v15Sign, digest: &[u8]| -> Result<bool, keyedge::core::ports::PortError> {
+            self.rsa_verifications.set(self.rsa_verifications.get() + 1);
+            Ok(rsa_key()?.verify(scheme, digest, signature).is_ok())
+        };
         match alg {
-            keyedge::core::ports::SignatureAlg::Rs256 => {
-                let key = rsa::RsaPublicKey::from_public_key_der(spki).map_err(|e| err(&e))?;
-                Ok(key.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message), signature).is_ok())
+            SignatureAlg::Rs256 => pkcs1(rsa::Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(message)),
+            SignatureAlg::Rs384 => pkcs1(rsa::Pkcs1v15Sign::new::<sha2::Sha384>(), &sha2::Sha384::digest(message)),
+            SignatureAlg::Rs512 => pkcs1(rsa::Pkcs1v15Sign::new::<sha2::Sha512>(), &sha2::Sha512::digest(message)),
+            // WebCrypto's RSA-PSS with SHA-256 and a 32-byte salt, as the Worker asks for it.
+            SignatureAlg::Ps256 => {
+                self.rsa_verifications.set(self.rsa_verifications.get() + 1);
+                let scheme = rsa::Pss::new_with_salt::<Sha256>(32);
+                Ok(rsa_key()?.verify(scheme, &Sha256::digest(message), signature).is_ok())
             }
-            keyedge::core::ports::SignatureAlg::Es256 => {
+            SignatureAlg::Es256 => {
                 use p256::ecdsa::signature::Verifier;
                 self.es256_verifications.set(self.es256_verifications.get() + 1);
                 let key = p256::ecdsa::VerifyingKey::from_public_key_der(spki).map_err(|e| err(&e))?;
@@ -179,7 +192,7 @@ impl keyedge::core::ports::PlatformCrypto for ExternalRsa {
                 Ok(key.verify(message, &signature).is_ok())
             }
             // WebCrypto's ECDSA P-384 / SHA-384, as the Worker asks for it.
-            keyedge::core::ports::SignatureAlg::Es384 => {
+            SignatureAlg::Es384 => {
                 use p384::ecdsa::signature::Verifier;
                 self.es384_verifications.set(self.es384_verifications.get() + 1);
                 let key = p384::ecdsa::VerifyingKey::from_public_key_der(spki).map_err(|e| err(&e))?;

@@ -563,7 +563,7 @@ impl SpKey {
     /// The public half, as a verifier would hold it.
     pub fn public_key(&self) -> TrustedKey {
         match self {
-            SpKey::Rsa(key) => TrustedKey(KeyKind::Rsa(key.public().clone())),
+            SpKey::Rsa(key) => TrustedKey(KeyKind::Rsa(key.public().key().clone())),
             SpKey::P256(key) => TrustedKey(KeyKind::P256(*key.public())),
         }
     }

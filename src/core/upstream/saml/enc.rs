@@ -157,7 +157,7 @@ impl RsaOaepKey {
 
     /// Whether `public` (a certificate's key) is this key's public half.
     pub fn is_key_of(&self, public: &TrustedKey) -> bool {
-        public.rsa().is_some_and(|p| p == self.0.public())
+        public.rsa().is_some_and(|p| p == self.0.public().key())
     }
 
     /// Reads the whole key now, as its first decryption would (`keyedge check`).
