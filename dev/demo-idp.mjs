@@ -7,8 +7,9 @@
 // IDP_PORT=9091, IDP_CLIENT_AUTH=private_key_jwt, a second one where keyedge authenticates
 // with its own signing key (read from its /jwks). Both issue refresh tokens and send
 // back-channel logout tokens to keyedge; IDP_ACCESS_TTL sets the access-token lifetime, and
-// IDP_ID_TOKEN_ALG the ID and logout tokens' signature (RS256; the end-to-end tests' partner
-// signs ES384, with a P-384 key beside the RSA one).
+// IDP_ID_TOKEN_ALG the ID and logout tokens' signature (RS256; in the end-to-end tests the demo
+// signs PS256 and the partner ES384, with a P-384 key beside the RSA one). The RSA key is
+// published for the one RSA algorithm it signs with (RS256 or PS256).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
@@ -22,6 +23,7 @@ const NAME = process.env.IDP_NAME || 'Demo IdP';
 const AUTH = process.env.IDP_CLIENT_AUTH || 'client_secret_basic';
 const ACCESS_TTL = Number(process.env.IDP_ACCESS_TTL || 3600);
 const ID_TOKEN_ALG = process.env.IDP_ID_TOKEN_ALG || 'RS256';
+const RSA_ALG = ID_TOKEN_ALG === 'PS256' ? 'PS256' : 'RS256';
 const vars = readDevVars(process.env.DEV_VARS || '.dev.vars');
 const broker = `${KEYEDGE}/broker/${ALIAS}`;
 
@@ -81,8 +83,8 @@ const provider = new Provider(ISSUER, {
   },
   // Refresh tokens for keyedge's stored tokens, without the offline_access dance.
   issueRefreshToken: async () => true,
-  jwks: { keys: [{ ...rsa, kid: 'demo-rs256', alg: 'RS256', use: 'sig' }, { ...p384, kid: 'demo-es384', alg: 'ES384', use: 'sig' }] },
-  enabledJWA: { idTokenSigningAlgValues: ['RS256', 'ES384'] },
+  jwks: { keys: [{ ...rsa, kid: `demo-${RSA_ALG.toLowerCase()}`, alg: RSA_ALG, use: 'sig' }, { ...p384, kid: 'demo-es384', alg: 'ES384', use: 'sig' }] },
+  enabledJWA: { idTokenSigningAlgValues: [RSA_ALG, 'ES384'] },
   cookies: { keys: [randomBytes(32).toString('hex')] },
   claims: {
     openid: ['sub'],

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
-import { startServers, KEYEDGE, PARTNER, PARTNER_ACCESS_TTL } from './servers.mjs';
+import { startServers, IDP, KEYEDGE, PARTNER, PARTNER_ACCESS_TTL } from './servers.mjs';
 import { Browser, loginThroughIdp } from './login.mjs';
 
 const REDIRECT_URI = 'http://127.0.0.1:8788/cb';
@@ -63,6 +63,10 @@ test('kc_idp_hint picks the demo IdP instead; each upstream account is its own u
   const viaPartner = await login({ alias: 'partner' });
   assert.equal(viaDemo.tokens.claims().identity_provider, 'demo');
   assert.notEqual(viaDemo.tokens.claims().sub, viaPartner.tokens.claims().sub);
+  // The demo publishes its RSA key for PS256 alone (tests/e2e/servers.mjs), so the ID token
+  // this login got through was RSA-PSS, checked by the Worker with WebCrypto.
+  const demoKeys = (await (await fetch(`${IDP}/jwks`)).json()).keys;
+  assert.deepEqual(demoKeys.filter((k) => k.kty === 'RSA').map((k) => k.alg), ['PS256']);
 });
 
 test('/broker/partner/token returns the stored upstream tokens, refreshed once expired', async () => {

@@ -49,7 +49,9 @@ export async function startServers() {
     if (await portBusy(port)) throw new Error(`port ${port} is in use (is \`make dev\` running?); stop it and run the tests again`);
   }
   const state = mkdtempSync(join(tmpdir(), 'keyedge-e2e-'));
-  const idp = start('node', ['dev/demo-idp.mjs'], {});
+  // The demo signs PS256 and the partner ES384: the Worker checks both with WebCrypto (it has
+  // no P-384 code, and without SAML no RSA code either).
+  const idp = start('node', ['dev/demo-idp.mjs'], { IDP_ID_TOKEN_ALG: 'PS256' });
   const partner = start('node', ['dev/demo-idp.mjs'], {
     IDP_ALIAS: 'partner', IDP_NAME: 'Partner IdP', IDP_PORT: '9091', IDP_CLIENT_AUTH: 'private_key_jwt',
     IDP_ACCESS_TTL: String(PARTNER_ACCESS_TTL), IDP_ID_TOKEN_ALG: 'ES384',
