@@ -22,11 +22,25 @@ fn main() {
     if conformance {
         println!("cargo:rustc-cfg=keyedge_storage_conformance");
     }
+    // SAML (cargo feature `saml`, on by default) is compiled into the Worker only when the
+    // embedded configuration has a SAML identity provider (`kind = "saml"`): the Worker of any
+    // other configuration carries none of its code (XML, XML-Signature, RSA). Native builds
+    // (the tests, `keyedge check`) have it whenever the feature is on.
+    println!("cargo:rustc-check-cfg=cfg(keyedge_saml)");
+    let wasm = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32");
+    let saml_configured = parsed
+        .as_ref()
+        .ok()
+        .and_then(|t| t.get("identity_providers")?.as_array().cloned())
+        .is_some_and(|idps| idps.iter().any(|idp| idp.get("kind").and_then(toml::Value::as_str) == Some("saml")));
+    let saml = std::env::var_os("CARGO_FEATURE_SAML").is_some() && (!wasm || saml_configured);
+    if saml {
+        println!("cargo:rustc-cfg=keyedge_saml");
+    }
     // RSA arithmetic in Rust (the `rsa` crate): natively, and in the Worker only with SAML.
     // Without it the Worker makes every RSA signature and check with WebCrypto.
     println!("cargo:rustc-check-cfg=cfg(keyedge_rsa)");
-    let wasm = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32");
-    if !wasm || std::env::var_os("CARGO_FEATURE_SAML").is_some() {
+    if !wasm || saml {
         println!("cargo:rustc-cfg=keyedge_rsa");
     }
     if wasm {

@@ -75,7 +75,7 @@ pub struct Keyedge {
     pub sealer: Sealer,
     pub metadata: MetadataCache,
     /// SAML IdPs' metadata read from their URLs.
-    #[cfg(feature = "saml")]
+    #[cfg(keyedge_saml)]
     pub saml_metadata: crate::core::upstream::saml::flow::SamlMetadataCache,
     /// The key of the CSRF tokens of keyedge's forms (derived from `ENCRYPTION_KEY`).
     pub csrf: CsrfKey,
@@ -129,7 +129,7 @@ impl Keyedge {
             css_path: pages::css_path(),
             css_url: config.path(&pages::css_path()),
             metadata: MetadataCache::default(),
-            #[cfg(feature = "saml")]
+            #[cfg(keyedge_saml)]
             saml_metadata: Default::default(),
             csrf: CsrfKey::derive(&encryption_key),
             successors: SuccessorKey::derive(&encryption_key),
@@ -160,7 +160,7 @@ impl Keyedge {
             let auth = match &idp.kind {
                 crate::core::config::ProviderKind::Oidc(p) => Some(&p.client_auth),
                 crate::core::config::ProviderKind::OAuth2(p) => Some(&p.client_auth),
-                #[cfg(feature = "saml")]
+                #[cfg(keyedge_saml)]
                 crate::core::config::ProviderKind::Saml(p) => {
                     if let Some((credentials, _)) = &p.signing {
                         credentials
@@ -414,7 +414,7 @@ impl Keyedge {
                 Some((alias, "login")) if get => apart(login::begin(self, ports, req, alias)).await,
                 Some((alias, "endpoint")) if get => apart(callback::endpoint(self, ports, req, alias)).await,
                 Some((alias, "endpoint")) if post => apart(form_post::receive(self, ports, req, alias)).await,
-                #[cfg(feature = "saml")]
+                #[cfg(keyedge_saml)]
                 Some((alias, "endpoint/descriptor")) if get => match self.config.provider(alias) {
                     Some(idp @ IdentityProvider { kind: ProviderKind::Saml(cfg), .. }) => {
                         crate::core::broker::saml::descriptor(self, idp, cfg)

@@ -31,7 +31,7 @@ pub(super) enum Answer<'a> {
     /// A redirect's query.
     OAuth2(&'a OAuth2Provider, Params),
     /// The assertion checked when it was posted, with its RelayState.
-    #[cfg(feature = "saml")]
+    #[cfg(keyedge_saml)]
     Saml(&'a crate::core::upstream::saml::config::SamlProvider, super::saml::Checked),
 }
 
@@ -40,7 +40,7 @@ impl Answer<'_> {
     fn is_unsolicited(&self) -> bool {
         match self {
             Answer::Oidc(..) | Answer::OAuth2(..) => false,
-            #[cfg(feature = "saml")]
+            #[cfg(keyedge_saml)]
             Answer::Saml(_, checked) => checked.assertion.in_response_to.is_none(),
         }
     }
@@ -49,7 +49,7 @@ impl Answer<'_> {
     fn state(&self) -> Option<&str> {
         match self {
             Answer::Oidc(_, params) | Answer::OAuth2(_, params) => params.get("state"),
-            #[cfg(feature = "saml")]
+            #[cfg(keyedge_saml)]
             Answer::Saml(_, checked) => Some(&checked.relay_state),
         }
     }
@@ -74,7 +74,7 @@ async fn complete_upstream(
         Answer::OAuth2(cfg, params) => {
             plain_oauth2::complete(idp, cfg, &app.keys, params, &flow.secrets, &redirect_uri, ports).await
         }
-        #[cfg(feature = "saml")]
+        #[cfg(keyedge_saml)]
         Answer::Saml(cfg, checked) => crate::core::upstream::saml::flow::identity(
             idp,
             cfg,
@@ -130,7 +130,7 @@ pub(super) fn provider<'a>(app: &'a Keyedge, alias: &str) -> Result<&'a Identity
 pub async fn endpoint(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
     let idp = provider(app, alias)?;
     // A SAML message by the Redirect binding is checked first, then comes back as `?saml=…`.
-    #[cfg(feature = "saml")]
+    #[cfg(keyedge_saml)]
     if let ProviderKind::Saml(cfg) = &idp.kind {
         if let Some(answer) = super::saml::redirected(app, ports, req, idp, cfg).await {
             return answer;

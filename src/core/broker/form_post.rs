@@ -41,7 +41,7 @@ const FIELDS: &[&str] = &["state", "code", "error", "error_description", "iss", 
 #[derive(Clone, Copy)]
 pub enum Posted {
     FormPost,
-    #[cfg(feature = "saml")]
+    #[cfg(keyedge_saml)]
     Saml,
 }
 
@@ -49,7 +49,7 @@ impl Posted {
     fn param(self) -> &'static str {
         match self {
             Posted::FormPost => "form_post",
-            #[cfg(feature = "saml")]
+            #[cfg(keyedge_saml)]
             Posted::Saml => "saml",
         }
     }
@@ -63,7 +63,7 @@ impl Posted {
     fn pack(self, json: Vec<u8>) -> Vec<u8> {
         match self {
             Posted::FormPost => json,
-            #[cfg(feature = "saml")]
+            #[cfg(keyedge_saml)]
             Posted::Saml => miniz_oxide::deflate::compress_to_vec(&json, 6),
         }
     }
@@ -71,7 +71,7 @@ impl Posted {
     fn unpack(self, bytes: Vec<u8>) -> Option<Vec<u8>> {
         match self {
             Posted::FormPost => Some(bytes),
-            #[cfg(feature = "saml")]
+            #[cfg(keyedge_saml)]
             Posted::Saml => miniz_oxide::inflate::decompress_to_vec_with_limit(&bytes, MAX_ANSWER_BYTES).ok(),
         }
     }
@@ -82,7 +82,7 @@ impl Posted {
 pub const MAX_HAND_BACK_URL: usize = 16 * 1024 - 512;
 
 /// The most a packed answer may unpack to.
-#[cfg(feature = "saml")]
+#[cfg(keyedge_saml)]
 const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 /// A posted answer between the post and the GET.
@@ -135,7 +135,7 @@ pub fn takes_form_post(idp: &IdentityProvider) -> bool {
 /// a same-origin GET of the callback.
 pub async fn receive(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
     let idp = super::callback::provider(app, alias)?;
-    #[cfg(feature = "saml")]
+    #[cfg(keyedge_saml)]
     if let ProviderKind::Saml(cfg) = &idp.kind {
         return super::saml::post(app, ports, req, idp, cfg).await;
     }
@@ -166,7 +166,7 @@ pub(super) fn callback_answer<'a>(
     let query = Params::from_query(req);
     let cfg = match &idp.kind {
         ProviderKind::OAuth2(cfg) => return Ok(Answer::OAuth2(cfg, query)),
-        #[cfg(feature = "saml")]
+        #[cfg(keyedge_saml)]
         ProviderKind::Saml(cfg) => return super::saml::checked(app, ports, &query, idp).map(|c| Answer::Saml(cfg, c)),
         ProviderKind::Oidc(cfg) if !cfg.form_post => return Ok(Answer::Oidc(cfg, query)),
         ProviderKind::Oidc(cfg) => cfg,

@@ -520,7 +520,7 @@ pub(crate) async fn redirect_upstream(
             let (url, secrets) = plain_oauth2::begin(idp, cfg, &redirect_uri, &state, ports).map_err(upstream_error)?;
             (Outgoing::Redirect(url), secrets)
         }
-        #[cfg(feature = "saml")]
+        #[cfg(keyedge_saml)]
         ProviderKind::Saml(cfg) => {
             use crate::core::upstream::saml::flow;
             let descriptor = app.saml_metadata.descriptor(idp, cfg, &upstream).await.map_err(upstream_error)?;

@@ -6,7 +6,7 @@ pub mod first_login;
 pub mod form_post;
 pub mod login;
 pub mod logout;
-#[cfg(feature = "saml")]
+#[cfg(keyedge_saml)]
 pub mod saml;
 pub mod step_up;
 pub mod stored_tokens;

@@ -46,7 +46,7 @@ pub fn check<'a>(
     let skew = match &idp.kind {
         ProviderKind::Oidc(cfg) => cfg.allowed_clock_skew as i64,
         ProviderKind::OAuth2(_) => 0,
-        #[cfg(feature = "saml")]
+        #[cfg(keyedge_saml)]
         ProviderKind::Saml(cfg) => cfg.allowed_clock_skew as i64,
     };
     match (identity.auth_time, earliest_auth_time(request, flow.started_at(), now)) {

@@ -149,7 +149,7 @@ async fn refresh(
         }
         ProviderKind::OAuth2(cfg) => plain_oauth2::refresh(cfg, &app.keys, &redirect_uri, tokens, ports).await,
         // Refused by the configuration (`store_tokens` with `kind = "saml"`): nothing to refresh.
-        #[cfg(feature = "saml")]
+        #[cfg(keyedge_saml)]
         ProviderKind::Saml(_) => Err(crate::core::upstream::UpstreamError::NoRefreshToken),
     }
 }

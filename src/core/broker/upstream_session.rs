@@ -188,7 +188,7 @@ pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request,
 /// when there is nothing to call: another IdP, no ID token kept, or no end-session endpoint
 /// (logged).
 pub async fn backchannel_logout_at_idp(app: &Keyedge, ports: &Ports<'_>, session: &Session) -> Option<Job> {
-    #[cfg(feature = "saml")]
+    #[cfg(keyedge_saml)]
     if let Some(Outgoing::Redirect(url)) =
         super::saml::logout_at_idp(app, ports, session, "", super::saml::Channel::Back).await
     {
@@ -217,7 +217,7 @@ const LOGOUT_STATE_CONTEXT: &[u8] = b"keyedge upstream logout";
 /// SAML IdP with a Single Logout service (its `LogoutResponse` comes back to the endpoint);
 /// then on to `then`.
 pub async fn upstream_logout(app: &Keyedge, ports: &Ports<'_>, session: &Session, then: &str) -> Option<Outgoing> {
-    #[cfg(feature = "saml")]
+    #[cfg(keyedge_saml)]
     if let Some(out) = super::saml::logout_at_idp(app, ports, session, then, super::saml::Channel::Front).await {
         return Some(out);
     }

@@ -334,7 +334,7 @@ fn initiate_login_uri(uri: &str) -> Result<String, String> {
 
 /// A SAML IdP's `idp_initiated_login` client must exist, may use the IdP, and must say where a
 /// login it did not start goes (`initiate_login_uri`).
-#[cfg(feature = "saml")]
+#[cfg(keyedge_saml)]
 pub(super) fn check_landing_clients(
     clients: &[Client],
     identity_providers: &[IdentityProvider],

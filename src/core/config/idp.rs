@@ -155,7 +155,7 @@ pub enum ProviderKind {
     Oidc(OidcProvider),
     OAuth2(OAuth2Provider),
     /// A SAML 2.0 IdP (Box: it is much larger than the others).
-    #[cfg(feature = "saml")]
+    #[cfg(keyedge_saml)]
     Saml(Box<crate::core::upstream::saml::config::SamlProvider>),
 }
 
@@ -248,13 +248,13 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
     let RawIdentityProvider { shared: p, rest } = raw;
     // Each kind's options, to name the kind an option given to another one belongs to.
     let (oidc_keys, oauth2_keys) = (keys_of::<oidc::RawOidc>(), keys_of::<plain_oauth2::RawOAuth2>());
-    #[cfg(feature = "saml")]
+    #[cfg(keyedge_saml)]
     let kinds = [
         ("oidc", oidc_keys),
         ("oauth2", oauth2_keys),
         ("saml", keys_of::<crate::core::upstream::saml::config::RawSaml>()),
     ];
-    #[cfg(not(feature = "saml"))]
+    #[cfg(not(keyedge_saml))]
     let kinds = [("oidc", oidc_keys), ("oauth2", oauth2_keys)];
     let client_keys = keys_of::<RawOAuthClient>();
     let (signing_keys, secrets) = (context.signing_keys, context.secrets);
@@ -308,7 +308,7 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
             let options = options("apple").preset_of("oidc", &[client_keys, oidc_keys]);
             (ProviderKind::Oidc(apple::provider(options, secrets)?), Some(Preset::Apple))
         }
-        #[cfg(feature = "saml")]
+        #[cfg(keyedge_saml)]
         RawKind::Saml => {
             if p.store_tokens {
                 return Err(err(format!("{path}.store_tokens"), "a SAML identity provider issues no tokens to store"));
@@ -316,9 +316,9 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
             let saml = crate::core::upstream::saml::config::provider(options("saml"), secrets)?;
             (ProviderKind::Saml(Box::new(saml)), None)
         }
-        #[cfg(not(feature = "saml"))]
+        #[cfg(not(keyedge_saml))]
         RawKind::Saml => {
-            return Err(err(format!("{path}.kind"), "this keyedge was built without SAML (cargo feature `saml`)"));
+            return Err(err(format!("{path}.kind"), "this keyedge was built without SAML (cargo feature `saml`; the Worker has it only when its embedded configuration has a SAML identity provider)"));
         }
     };
     if let (Some(preset), true) = (preset, p.trust_email) {

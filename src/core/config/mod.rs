@@ -227,7 +227,7 @@ impl Config {
         };
         let identity_providers = idp::identity_providers(raw.identity_providers, &context)?;
         clients::check_allowed_identity_providers(&clients, &identity_providers)?;
-        #[cfg(feature = "saml")]
+        #[cfg(keyedge_saml)]
         clients::check_landing_clients(&clients, &identity_providers)?;
         Ok(Config {
             mount: crate::core::mount::Mount::of_issuer(&issuer),

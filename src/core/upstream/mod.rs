@@ -6,7 +6,7 @@ pub mod client_config;
 pub mod oidc;
 pub mod plain_oauth2;
 pub mod presets;
-#[cfg(feature = "saml")]
+#[cfg(keyedge_saml)]
 pub mod saml;
 
 use oauth2::basic::{BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse};
