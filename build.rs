@@ -4,8 +4,12 @@
 // into $OUT_DIR/config.json, so the Worker carries no TOML parser.
 use std::path::PathBuf;
 
+#[path = "src/build_config.rs"]
+mod build_config;
+
 fn main() {
     println!("cargo:rerun-if-env-changed=KEYEDGE_CONFIG");
+    println!("cargo:rerun-if-changed=src/build_config.rs");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let chosen = std::env::var("KEYEDGE_CONFIG").unwrap_or_else(|_| "keyedge.toml".into());
     let path = manifest.join(chosen);
@@ -28,11 +32,7 @@ fn main() {
     // (the tests, `keyedge check`) have it whenever the feature is on.
     println!("cargo:rustc-check-cfg=cfg(keyedge_saml)");
     let wasm = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32");
-    let saml_configured = parsed
-        .as_ref()
-        .ok()
-        .and_then(|t| t.get("identity_providers")?.as_array().cloned())
-        .is_some_and(|idps| idps.iter().any(|idp| idp.get("kind").and_then(toml::Value::as_str) == Some("saml")));
+    let saml_configured = parsed.as_ref().is_ok_and(build_config::saml_configured);
     let saml = std::env::var_os("CARGO_FEATURE_SAML").is_some() && (!wasm || saml_configured);
     if saml {
         println!("cargo:rustc-cfg=keyedge_saml");

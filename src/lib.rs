@@ -7,6 +7,10 @@ pub mod core;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod tools;
 
+// Read by build.rs; compiled here for its tests.
+#[cfg(test)]
+mod build_config;
+
 #[cfg(target_arch = "wasm32")]
 mod edge;
 
