@@ -403,7 +403,10 @@ const budgets = [
   ['gate page keyedge share ≤ 0.15 ms CPU', share('gate') !== null && share('gate') <= 0.15, `${share('gate')} ms`],
   ['discovery keyedge share ≤ 0.3 ms CPU', share('discovery') !== null && share('discovery') <= 0.3, `${share('discovery')} ms`],
   ...Object.entries(k).map(([s, r]) => [`${s} p99 < 5 ms (unloaded${s === 'login' ? ', keyedge\'s 4 requests' : ''})`, r.unloaded?.p99_ms < 5, `${r.unloaded?.p99_ms} ms (under load: ${r.p99_ms} ms)`]),
-  ['returning login ≤ 3 KV writes, ≤ 2 DO calls', (() => { const c = report.storage_per_login.returning_login; return c && c.kv_writes <= 3 && c.do_calls <= 2; })(),
+  // Issue 6's budget was 2 Durable Object calls; issue 19 added a third on purpose: the account
+  // is read from the Durable Object, so an unlink made anywhere counts at once (KV's copy could
+  // be a minute old). tests/it/storage_cost.rs holds the same budget.
+  ['returning login ≤ 3 KV writes, ≤ 3 DO calls (the account read strongly, issue 19)', (() => { const c = report.storage_per_login.returning_login; return c && c.kv_writes <= 3 && c.do_calls <= 3; })(),
     JSON.stringify(report.storage_per_login.returning_login)],
 ];
 // A peer's row for keyedge's scenario `s`: the ES256 refresh is compared with the peer's one

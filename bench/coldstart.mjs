@@ -155,7 +155,7 @@ async function coldStart(name, argv, url, env = {}) {
     first_request_ms_all: first.map((x) => +x.toFixed(1)),
   };
   console.error(`  ${name}: first request ${r.first_request_ms} ms (CPU ${r.first_request_cpu_ms} ms), warm ${r.warm_request_ms} ms`);
-  if (PROFILE && name !== 'keyedge-small') {
+  if (PROFILE) {
     // keyedge's build with its name section (wrangler's build command rebuilds it).
     const once = await startOnce(name, argv, url, { ...env, KEEP_NAMES: '1' }, true);
     r.startup_profile = { first_request_ms: +once.first.toFixed(1), ...summarize(once.profile) };

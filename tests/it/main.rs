@@ -34,6 +34,7 @@ mod outside_review;
 mod outside_review_16;
 mod outside_review_19;
 mod outside_review_19b;
+mod outside_review_20;
 mod pkce_and_keys;
 mod properties;
 mod rate_limits;
