@@ -554,7 +554,7 @@ impl Keyedge {
         // A hint that does not verify is an invalid request; one about another user means the
         // current session cannot answer it (OIDC Core §3.1.2.1, id_token_hint).
         let hinted_sub = match &request.id_token_hint {
-            Some(hint) => match self.keys.verify_own_ignoring_expiry_with::<IdTokenSubject>(ports.crypto, hint).await {
+            Some(hint) => match self.keys.verify_id_token_hint_with::<IdTokenSubject>(ports.crypto, hint).await {
                 Ok(h) if h.iss == *issuer => Some(h.sub),
                 _ => {
                     let e = OAuthError::invalid_request("id_token_hint is not an ID token issued by keyedge");

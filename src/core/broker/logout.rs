@@ -68,7 +68,7 @@ pub async fn logout(
     let post = req.method() == Method::POST;
     let params = if post { Params::from_form(req) } else { Params::from_query(req) };
     let hint = match params.get("id_token_hint") {
-        Some(token) => match app.keys.verify_own_ignoring_expiry_with::<Hint>(ports.crypto, token).await {
+        Some(token) => match app.keys.verify_id_token_hint_with::<Hint>(ports.crypto, token).await {
             Ok(h) if h.iss == app.config.issuer => Some(h),
             _ => return Err(bad("The id_token_hint was not issued by keyedge.").into()),
         },

@@ -355,14 +355,21 @@ impl Keyring {
     }
 
     /// The key a token of keyedge's own names by `kid`, if the token's `alg` is that key's and
-    /// its `typ` the one asked for.
+    /// its `typ` the one asked for; `None` asks for an ID token, which keyedge signs without a
+    /// `typ` (`JWT` is taken too): not an access token (`at+jwt`), a logout token or the gate's
+    /// identity assertion, which carry `sub` and `sid` as well.
     fn own_key(&self, untrusted: &UntrustedToken<'_>, typ: Option<&str>) -> Result<&SigningKey, TokenError> {
         let key =
             untrusted.header().key_id.as_deref().and_then(|kid| self.by_kid(kid)).ok_or(TokenError::UnknownKey)?;
         if untrusted.algorithm() != key.alg().name() {
             return Err(TokenError::UnsupportedAlgorithm(untrusted.algorithm().to_owned()));
         }
-        if typ.is_some() && untrusted.header().token_type.as_deref() != typ {
+        let written = untrusted.header().token_type.as_deref();
+        let fits = match typ {
+            Some(typ) => written == Some(typ),
+            None => written.is_none_or(|t| t.eq_ignore_ascii_case("JWT")),
+        };
+        if !fits {
             return Err(TokenError::WrongType);
         }
         Ok(key)
@@ -380,9 +387,9 @@ impl Keyring {
         self.verify_own_by(crypto, token, Some(typ), Some(now)).await
     }
 
-    /// Like [`Keyring::verify_own_ignoring_expiry`], with RS256 and ES256 checked by `crypto`
+    /// Like [`Keyring::verify_id_token_hint`], with RS256 and ES256 checked by `crypto`
     /// (WebCrypto) when given: the `id_token_hint` of an authorization or logout request.
-    pub async fn verify_own_ignoring_expiry_with<T: DeserializeOwned + Clone>(
+    pub async fn verify_id_token_hint_with<T: DeserializeOwned + Clone>(
         &self,
         crypto: Option<&dyn PlatformCrypto>,
         token: &str,
@@ -390,8 +397,8 @@ impl Keyring {
         self.verify_own_by(crypto, token, None, None).await
     }
 
-    /// A token of keyedge's own: its key by `kid`, its `alg` that key's, its `typ` when asked
-    /// for, its signature (by `crypto` for RS256 and ES256 when given), its times when `now`
+    /// A token of keyedge's own: its key by `kid`, its `alg` that key's, its `typ` the one asked
+    /// for (`None`: an ID token), its signature (by `crypto` for RS256 and ES256 when given), its times when `now`
     /// is given.
     async fn verify_own_by<T: DeserializeOwned + Clone>(
         &self,
@@ -428,9 +435,9 @@ impl Keyring {
         Ok(token.claims().custom.clone())
     }
 
-    /// Verifies the signature but not the lifetime: for `id_token_hint`, which may name an
-    /// expired ID token (OIDC Core §3.1.2.1).
-    pub fn verify_own_ignoring_expiry<T: DeserializeOwned + Clone>(&self, token: &str) -> Result<T, TokenError> {
+    /// An ID token of keyedge's own (no `typ`, or `JWT`), its signature but not its lifetime:
+    /// for `id_token_hint`, which may name an expired ID token (OIDC Core §3.1.2.1).
+    pub fn verify_id_token_hint<T: DeserializeOwned + Clone>(&self, token: &str) -> Result<T, TokenError> {
         let token: Token<T> = self.verify_signature(token, None)?;
         Ok(token.claims().custom.clone())
     }

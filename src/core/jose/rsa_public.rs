@@ -32,21 +32,22 @@ pub struct RsaPublic {
 
 impl RsaPublic {
     /// From the modulus and public exponent (big-endian; leading zeros are dropped). The
-    /// modulus may have at most [`MAX_RSA_BITS`] bits and the exponent lies in [2, 2³³ − 1],
-    /// as the `rsa` crate requires; the caller checks the minimum size for its use.
+    /// modulus is odd with at most [`MAX_RSA_BITS`] bits and the exponent odd in [3, 2³³ − 1],
+    /// the same in the Worker (which hands the key to WebCrypto) as natively; the caller
+    /// checks the minimum size for its use.
     pub fn new(n: &[u8], e: &[u8]) -> Result<Self, String> {
         let n = strip(n);
         let e = strip(e);
         let bits = bit_length(n);
-        if bits == 0 {
-            return Err("the RSA modulus is zero".into());
-        }
         if bits > MAX_RSA_BITS {
             return Err(format!("the RSA key has {bits} bits; at most {MAX_RSA_BITS} are read"));
         }
+        if n.last().is_none_or(|b| b & 1 == 0) {
+            return Err("the RSA modulus is not an odd number".into());
+        }
         let exponent = if e.len() <= 8 { e.iter().fold(0u64, |v, b| (v << 8) | u64::from(*b)) } else { u64::MAX };
-        if !(2..=(1u64 << 33) - 1).contains(&exponent) {
-            return Err("the RSA public exponent is out of range".into());
+        if !(3..=(1u64 << 33) - 1).contains(&exponent) || exponent & 1 == 0 {
+            return Err("the RSA public exponent is not an odd number in [3, 2³³ − 1]".into());
         }
         let der = |e: p256::pkcs8::der::Error| e.to_string();
         let pkcs1 = pkcs1::RsaPublicKey {
@@ -87,8 +88,11 @@ impl RsaPublic {
         )
     }
 
+    /// The key's size as the `rsa` crate counts it (`size()`, whole bytes of modulus, × 8) and
+    /// keyedge always has: the 2048-bit minimum is 256 bytes of modulus, as for SAML's
+    /// certificates.
     pub fn bits(&self) -> usize {
-        bit_length(&self.n)
+        self.n.len() * 8
     }
 
     /// The SubjectPublicKeyInfo DER (rsaEncryption with NULL parameters, RFC 8017 Appendix C).
@@ -163,11 +167,22 @@ mod tests {
     #[test]
     fn out_of_range_keys_are_refused() {
         assert!(RsaPublic::new(&[0, 0], &[1, 0, 1]).is_err(), "zero modulus");
+        assert!(RsaPublic::new(&[], &[1, 0, 1]).is_err(), "no modulus");
         assert!(RsaPublic::new(&[0xff; 513], &[1, 0, 1]).is_err(), "4104 bits");
         assert!(RsaPublic::new(&[0xff; 512], &[1, 0, 1]).is_ok(), "4096 bits");
+        assert!(RsaPublic::new(&[[0xff; 255].as_slice(), &[0xfe]].concat(), &[1, 0, 1]).is_err(), "even modulus");
         assert!(RsaPublic::new(&[0xff; 256], &[1]).is_err(), "e = 1");
-        assert!(RsaPublic::new(&[0xff; 256], &[2, 0, 0, 0, 0]).is_err(), "e = 2^33");
+        assert!(RsaPublic::new(&[0xff; 256], &[1, 0, 0]).is_err(), "even e");
+        assert!(RsaPublic::new(&[0xff; 256], &[2, 0, 0, 0, 1]).is_err(), "e = 2^33 + 1");
         assert!(RsaPublic::new(&[0xff; 256], &[0xff; 9]).is_err(), "e of 72 bits");
+    }
+
+    /// A 2047-bit modulus is 256 bytes: its size counts as 2048, as it always did (the `rsa`
+    /// crate's `size()`), so such a key keeps working after the change to bytes.
+    #[test]
+    fn size_counts_whole_bytes_of_modulus() {
+        let n = [&[0x7f], [0xff; 255].as_slice()].concat();
+        assert_eq!(RsaPublic::new(&n, &[1, 0, 1]).expect("key").bits(), 2048);
     }
 
     #[test]
