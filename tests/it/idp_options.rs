@@ -357,6 +357,21 @@ mod signature_algorithms {
         assert_eq!(check(&jwks_of(p384_jwk(), None), &forged), Err(TokenError::BadSignature));
     }
 
+    /// `token` checked as the Worker checks it: by the platform's crypto (`ext`, the harness's
+    /// outside verifier standing in for WebCrypto).
+    fn outside(ext: &crate::common::ExternalRsa, jwks: &Jwks, token: &str) -> Result<(), TokenError> {
+        futures::executor::block_on(keyedge::core::jose::verify_signed_with::<Value>(Some(ext), token, jwks, NOW, 0))
+            .map(|_| ())
+    }
+
+    /// `token` with its claims changed to another subject, its signature kept.
+    fn forged(token: &str) -> String {
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut other = claims();
+        other["sub"] = json!("admin");
+        format!("{}.{}.{}", parts[0], b64(other.to_string().as_bytes()), parts[2])
+    }
+
     /// The Worker has no P-384 code: it checks ES384 with WebCrypto (the harness's outside
     /// verifier here). Same verdicts as in-process, and the outside verifier really checked:
     /// a JWK's coordinates and a pinned PEM both reach it as SPKI DER it can read.
@@ -364,31 +379,18 @@ mod signature_algorithms {
     fn es384_goes_to_the_platforms_verifier_with_the_same_verdicts() {
         use p384::pkcs8::{EncodePublicKey, LineEnding};
         let ext = crate::common::ExternalRsa::default();
-        let outside = |jwks: &Jwks, token: &str| {
-            futures::executor::block_on(keyedge::core::jose::verify_signed_with::<Value>(
-                Some(&ext),
-                token,
-                jwks,
-                NOW,
-                0,
-            ))
-        };
         let token = es384_signed(claims());
-        let parts: Vec<&str> = token.split('.').collect();
-        let mut other = claims();
-        other["sub"] = json!("admin");
-        let forged = format!("{}.{}.{}", parts[0], b64(other.to_string().as_bytes()), parts[2]);
         let from_jwk = Jwks::parse(&jwks_of(p384_jwk(), None)).unwrap();
         let pem = p384::PublicKey::from(p384_key().verifying_key()).to_public_key_pem(LineEnding::LF).unwrap();
         let pinned = Jwks::from_public_pem(&pem, None).unwrap();
         for jwks in [&from_jwk, &pinned] {
-            assert!(outside(jwks, &token).is_ok());
-            assert_eq!(outside(jwks, &forged).map(|_: Value| ()), Err(TokenError::BadSignature));
+            assert!(outside(&ext, jwks, &token).is_ok());
+            assert_eq!(outside(&ext, jwks, &forged(&token)), Err(TokenError::BadSignature));
         }
         assert_eq!(ext.es384_verifications.get(), 4, "every ES384 check went to the outside verifier");
         // Another curve's key is not used for ES384, and no check is made with it.
         let es256_claimed = jws("ES256", &claims(), |_| vec![0; 64]);
-        assert_eq!(outside(&from_jwk, &es256_claimed).map(|_: Value| ()), Err(TokenError::UnknownKey));
+        assert_eq!(outside(&ext, &from_jwk, &es256_claimed), Err(TokenError::UnknownKey));
         assert_eq!(ext.es384_verifications.get(), 4);
     }
 
@@ -399,38 +401,24 @@ mod signature_algorithms {
     fn every_rsa_algorithm_goes_to_the_platforms_verifier_with_the_same_verdicts() {
         use rsa::pkcs8::{EncodePublicKey, LineEnding};
         let ext = crate::common::ExternalRsa::default();
-        let outside = |jwks: &Jwks, token: &str| {
-            futures::executor::block_on(keyedge::core::jose::verify_signed_with::<Value>(
-                Some(&ext),
-                token,
-                jwks,
-                NOW,
-                0,
-            ))
-            .map(|_| ())
-        };
         let inside =
             |jwks: &Jwks, token: &str| keyedge::core::jose::verify_signed::<Value>(token, jwks, NOW, 0).map(|_| ());
         let from_jwk = Jwks::parse(&jwks_of(rsa_jwk(), None)).unwrap();
         let pem = rsa().to_public_key().to_public_key_pem(LineEnding::LF).unwrap();
         let pinned = Jwks::from_public_pem(&pem, None).unwrap();
-        let mut other = claims();
-        other["sub"] = json!("admin");
         for alg in ["RS256", "RS384", "RS512", "PS256"] {
             let token = rsa_signed(alg, claims());
-            let parts: Vec<&str> = token.split('.').collect();
-            let forged = format!("{}.{}.{}", parts[0], b64(other.to_string().as_bytes()), parts[2]);
             for jwks in [&from_jwk, &pinned] {
-                assert_eq!(outside(jwks, &token), Ok(()), "{alg}");
-                assert_eq!(outside(jwks, &forged), Err(TokenError::BadSignature), "{alg}");
+                assert_eq!(outside(&ext, jwks, &token), Ok(()), "{alg}");
+                assert_eq!(outside(&ext, jwks, &forged(&token)), Err(TokenError::BadSignature), "{alg}");
                 assert_eq!(inside(jwks, &token), Ok(()), "{alg}");
-                assert_eq!(inside(jwks, &forged), Err(TokenError::BadSignature), "{alg}");
+                assert_eq!(inside(jwks, &forged(&token)), Err(TokenError::BadSignature), "{alg}");
             }
         }
         assert_eq!(ext.rsa_verifications.get(), 16, "every RSA check went to the outside verifier");
         // PS384 is not accepted, whoever would check it.
         let ps384 = rsa_signed("PS384", claims());
-        assert!(matches!(outside(&from_jwk, &ps384), Err(TokenError::UnsupportedAlgorithm(_))));
+        assert!(matches!(outside(&ext, &from_jwk, &ps384), Err(TokenError::UnsupportedAlgorithm(_))));
         assert_eq!(ext.rsa_verifications.get(), 16);
     }
 
