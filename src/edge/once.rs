@@ -16,14 +16,25 @@ use crate::core::ports::{OnceKey, RotationGrace, REPLAY_WINDOW, ROTATED_OUT_KEPT
 #[durable_object]
 pub struct OnceStore {
     sql: SqlStorage,
-    /// When expired rows were last deleted (see [`OnceStore::sweep`]).
-    swept_at: Cell<i64>,
+    /// When this object last deleted the expired rows of each table (see [`OnceStore::sweep`]).
+    swept_at: [Cell<i64>; 3],
 }
 
-/// Expired items, families and marks are deleted at most this often (seconds) per object.
-/// Every read of them asks for `expires_at > now`, so an expired row that waits for the next
-/// sweep is never used; deleting them is housekeeping, which used to cost a statement on every
-/// write (up to three per operation: ~1 ms of a login under `wrangler dev`).
+/// The tables whose expired rows are swept, in the order of [`OnceStore::swept_at`]. Every
+/// read of them asks for `expires_at > now`, so an expired row waiting for its sweep is never
+/// used; deleting them is housekeeping. Use counters are not among them: `count_use` deletes
+/// its own expired windows, which it reads unfiltered.
+#[derive(Clone, Copy)]
+enum Swept {
+    Items = 0,
+    Families = 1,
+    Marks = 2,
+}
+
+/// A table's expired rows are deleted on a write to it, at most this often (seconds) per
+/// object: before, every write deleted them (up to three statements per operation, ~1 ms of a
+/// login under `wrangler dev`). An object's first write to a table still sweeps it, so an
+/// object that lives for a few operations (a quiet site) does what it did before.
 const SWEEP_EVERY: i64 = 60;
 
 #[derive(Deserialize)]
@@ -78,25 +89,25 @@ fn now() -> i64 {
 }
 
 impl OnceStore {
-    /// Deletes the expired rows of the tables whose reads skip them anyway, once every
-    /// [`SWEEP_EVERY`] seconds (and on an object's first operation). Use counters are not
-    /// among them: `count_use` deletes its own expired windows, which it reads unfiltered.
-    fn sweep(&self, now: i64) -> Result<()> {
-        if now < self.swept_at.get() + SWEEP_EVERY {
+    /// Deletes `table`'s expired rows unless this object did in the last [`SWEEP_EVERY`]
+    /// seconds; called on each write to it.
+    fn sweep(&self, table: Swept, now: i64) -> Result<()> {
+        let swept_at = &self.swept_at[table as usize];
+        if now < swept_at.get() + SWEEP_EVERY {
             return Ok(());
         }
-        for delete in [
-            "DELETE FROM items WHERE expires_at <= ?",
-            "DELETE FROM families WHERE expires_at <= ?",
-            "DELETE FROM marks WHERE expires_at <= ?",
-        ] {
-            self.sql.exec(delete, vec![SqlStorageValue::Integer(now)])?;
-        }
-        self.swept_at.set(now);
+        let delete = match table {
+            Swept::Items => "DELETE FROM items WHERE expires_at <= ?",
+            Swept::Families => "DELETE FROM families WHERE expires_at <= ?",
+            Swept::Marks => "DELETE FROM marks WHERE expires_at <= ?",
+        };
+        self.sql.exec(delete, vec![SqlStorageValue::Integer(now)])?;
+        swept_at.set(now);
         Ok(())
     }
 
     fn put(&self, key: OnceKey, value: String, ttl: u64, now: i64) -> Result<()> {
+        self.sweep(Swept::Items, now)?;
         self.sql.exec(
             "INSERT OR REPLACE INTO items (key, value, expires_at, consumed) VALUES (?, ?, ?, 0)",
             vec![text(&key), value.into(), SqlStorageValue::Integer(now + ttl as i64)],
@@ -105,6 +116,7 @@ impl OnceStore {
     }
 
     fn create_family(&self, f: FamilySpec, now: i64) -> Result<()> {
+        self.sweep(Swept::Families, now)?;
         self.sql.exec(
             "INSERT OR REPLACE INTO families (key, value, current, previous, revoked, expires_at, rotated_at, late_repeats) VALUES (?, ?, ?, '[]', 0, ?, ?, 0)",
             vec![
@@ -158,7 +170,8 @@ impl DurableObject for OnceStore {
             // every one migrated before.
             let _ = sql.exec(column, None);
         }
-        Self { sql, swept_at: Cell::new(i64::MIN / 2) }
+        let never = || Cell::new(i64::MIN / 2);
+        Self { sql, swept_at: [never(), never(), never()] }
     }
 
     /// Kept for callers that still use `fetch` (a Worker version deployed before RPC, during a
@@ -186,7 +199,6 @@ impl OnceStore {
     /// purpose: one short arm per operation of the protocol, side by side.)
     fn execute(&self, op: Op) -> Result<serde_json::Value> {
         let now = now();
-        self.sweep(now)?;
         match op {
             Op::Put { key, value, ttl } => {
                 self.put(key, value, ttl, now)?;
@@ -333,6 +345,7 @@ impl OnceStore {
                 reply(Counted { counted: true })
             }
             Op::Mark { key, ttl } => {
+                self.sweep(Swept::Marks, now)?;
                 self.sql.exec(
                     "INSERT OR REPLACE INTO marks (key, expires_at) VALUES (?, ?)",
                     vec![text(&key), SqlStorageValue::Integer(now + ttl as i64)],
