@@ -197,33 +197,15 @@ function wasmFacts() {
   const bytes = readFileSync(join(ROOT, 'build/index_bg.wasm'));
   return { raw: bytes.length, gzip9: gzipSync(bytes, { level: 9 }).length, bytes };
 }
-/** Median compile + instantiate time in this Node's V8, or the reason it cannot compile. */
-async function instantiateMs(bytes, n) {
+/** What `make wasm-startup` (run by `make bench` first) measured: each module's size and its
+ * compile + instantiate time in Chromium's V8 (Node 20's V8 cannot compile worker-build's
+ * wasm exception handling), or null. */
+function wasmStartup() {
   try {
-    await WebAssembly.compile(bytes);
-  } catch (e) {
-    // worker-build's panic recovery uses wasm exception handling (exnref), which workerd
-    // supports and Node 20's V8 does not.
-    return `n/a on Node ${process.version}: ${String(e.message).split(':').slice(-1)[0].trim()}`;
+    return JSON.parse(readFileSync(join(ROOT, 'bench/results/wasm-startup.json'), 'utf8'));
+  } catch {
+    return null;
   }
-  const times = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    const module = await WebAssembly.compile(bytes);
-    // wasm-bindgen's imports, stubbed: instantiation cost does not depend on what they do.
-    const imports = {};
-    for (const imp of WebAssembly.Module.imports(module)) {
-      imports[imp.module] ??= {};
-      if (imp.kind === 'function') imports[imp.module][imp.name] = () => {};
-      else if (imp.kind === 'memory') imports[imp.module][imp.name] = new WebAssembly.Memory({ initial: 17 });
-      else if (imp.kind === 'table') imports[imp.module][imp.name] = new WebAssembly.Table({ initial: 1, element: 'anyfunc' });
-      else if (imp.kind === 'global') imports[imp.module][imp.name] = new WebAssembly.Global({ value: 'i32', mutable: true }, 0);
-    }
-    await WebAssembly.instantiate(module, imports);
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return +times[Math.floor(n / 2)].toFixed(1);
 }
 
 /** KV and Durable Object operations per login, counted by the native harness. */
@@ -244,7 +226,8 @@ const machine = {
 };
 console.error('building the release Worker…');
 const wasm = wasmFacts();
-const report = { machine, wasm: { raw_bytes: wasm.raw, gzip9_bytes: wasm.gzip9, compile_instantiate_ms_median: QUICK ? null : await instantiateMs(wasm.bytes, SMOKE ? 3 : 20) },
+const startup = wasmStartup();
+const report = { machine, wasm: { raw_bytes: wasm.raw, gzip9_bytes: wasm.gzip9, startup },
   storage_per_login: QUICK ? {} : storageCost(), results: {} };
 
 try {
@@ -377,13 +360,6 @@ const share = (s) => report.keyedge_share[s]?.share_ms ?? null;
 // without SAML is measured by `make wasm-startup` (bench/results/wasm-startup.json), which
 // `make bench` runs first; cold start (the first request to a fresh isolate) by
 // bench/coldstart.mjs, above.
-const startup = (() => {
-  try {
-    return JSON.parse(readFileSync(join(ROOT, 'bench/results/wasm-startup.json'), 'utf8'));
-  } catch {
-    return null;
-  }
-})();
 const noSaml = startup?.find((w) => w.file.includes('without-saml'));
 const budgets = [
   ['wasm with SAML ≤ 1.5 MiB gzip', report.wasm.gzip9_bytes <= 1.5 * 1024 * 1024, `${(report.wasm.gzip9_bytes / 1024).toFixed(0)} KiB`],
@@ -432,8 +408,8 @@ report.budgets = budgets.map(([budget, pass, value]) => ({ budget, pass, value }
 const lines = [];
 lines.push(`Run ${machine.date} · ${machine.cpu} · ${machine.cores} cores · Node ${machine.node} · wrangler ${machine.wrangler} · ${SECONDS} s per scenario${PIN ? ' · servers pinned to core 1' : ''}${SMOKE ? ' · SMOKE (numbers meaningless)' : ''}`);
 lines.push('');
-const instantiate = report.wasm.compile_instantiate_ms_median;
-lines.push(`wasm: ${report.wasm.raw_bytes} bytes raw, ${report.wasm.gzip9_bytes} gzip -9; compile + instantiate in V8: ${typeof instantiate === 'number' ? `${instantiate} ms (median of 20)` : instantiate}`);
+const instantiated = (startup ?? []).map((w) => `${w.file.includes('without') ? 'without' : 'with'} SAML (keyedge.toml${w.file.includes('without') ? '' : ' + one SAML IdP'}) ${(w.gzip9_bytes / 1024).toFixed(0)} KiB gzip, ${w.compile_instantiate_ms.median} ms (median of ${w.rounds})`);
+lines.push(`wasm (the demo configuration's Worker): ${report.wasm.raw_bytes} bytes raw, ${report.wasm.gzip9_bytes} gzip -9; compile + instantiate in Chromium's V8 (make wasm-startup): ${instantiated.length ? instantiated.join('; ') : 'not measured: run make wasm-startup'}`);
 lines.push(`storage per operation (native harness): ${Object.entries(report.storage_per_login).map(([n, c]) => `${n}: ${c.kv_reads} KV reads, ${c.kv_writes} KV writes, ${c.do_calls} DO calls`).join('; ')}; no KV list operations on these paths`);
 if (report.platform_ms) {
   const p = report.platform_ms;
