@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import * as jose from 'jose';
+import { createHash } from 'node:crypto';
 import { startServers, KEYEDGE } from './servers.mjs';
 import { Browser, loginThroughDemoIdp } from './login.mjs';
 
@@ -67,6 +68,31 @@ test('authorization code flow with PKCE: tokens, ID token signed with keyedge JW
   assert.equal(info.sub, claims.sub);
   assert.equal(info.preferred_username, 'alice');
   assert.equal(info.email_verified, true);
+});
+
+test('an EdDSA client: its ID token verifies with keyedge\'s JWKS, at_hash is SHA-512\'s left half, userinfo answers', async () => {
+  const eddsa = await client.discovery(new URL(KEYEDGE), 'demo-eddsa', undefined, client.None(), {
+    execute: [client.allowInsecureRequests],
+  });
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const [state, nonce] = [client.randomState(), client.randomNonce()];
+  const url = client.buildAuthorizationUrl(eddsa, {
+    redirect_uri: REDIRECT_URI, scope: 'openid email', state, nonce,
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
+  });
+  const callback = new URL(await loginThroughDemoIdp(new Browser(), url.href, REDIRECT_URI));
+  const tokens = await client.authorizationCodeGrant(eddsa, callback, {
+    pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true,
+  });
+  const jwks = jose.createRemoteJWKSet(new URL(`${KEYEDGE}/jwks`));
+  const { payload, protectedHeader } = await jose.jwtVerify(tokens.id_token, jwks, {
+    issuer: KEYEDGE, audience: 'demo-eddsa', algorithms: ['EdDSA'],
+  });
+  assert.equal(protectedHeader.alg, 'EdDSA');
+  const digest = createHash('sha512').update(tokens.access_token).digest();
+  assert.equal(payload.at_hash, digest.subarray(0, 32).toString('base64url'));
+  const info = await client.fetchUserInfo(eddsa, tokens.access_token, payload.sub);
+  assert.equal(info.email, 'alice@example.com');
 });
 
 test('the same upstream identity logs in to the same keyedge user', async () => {
