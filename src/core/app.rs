@@ -142,9 +142,9 @@ impl Keyedge {
     }
 
     /// Reads every private key whole, as its first use in Rust would (`keyedge check`): at
-    /// start-up only their shape and public halves are read (see `jose::private`). Not in a
-    /// Worker without SAML, which has no RSA arithmetic to do it with (`cfg(keyedge_rsa)`).
-    #[cfg(keyedge_rsa)]
+    /// start-up only their shape and public halves are read (see `jose::private`). Natively
+    /// only: the Worker has no RSA or Ed25519 arithmetic of its own to do it with.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn check_private_keys(&self) -> Result<(), StartError> {
         let fields = self
             .config
@@ -445,7 +445,10 @@ impl Keyedge {
         match path {
             "/" if get => apart(account::home(self, ports, req)).await,
             "/.well-known/openid-configuration" if get => Ok(web::json_public(self.discovery.clone(), 3600)),
-            "/jwks" if get => Ok(web::json_public(self.keys.jwks_json().to_owned(), 3600)),
+            "/jwks" if get => {
+                self.keys.ready(ports.crypto).await?;
+                Ok(web::json_public(self.keys.jwks_json().into_owned(), 3600))
+            }
             "/authorize" if get || post => apart(self.authorize(req, ports)).await,
             "/login" if get => apart(self.login(req, ports)).await,
             "/login/discover" if get => login::discover(self, req),

@@ -333,6 +333,8 @@ pub enum SignatureAlg {
     Ps256,
     /// Verification only (upstream ID tokens): ECDSA on P-384 with SHA-384, `r ‖ s`.
     Es384,
+    /// Ed25519 (RFC 8037).
+    EdDsa,
 }
 
 impl SignatureAlg {
@@ -345,6 +347,7 @@ impl SignatureAlg {
             SignatureAlg::Rs512 => "RS512",
             SignatureAlg::Ps256 => "PS256",
             SignatureAlg::Es384 => "ES384",
+            SignatureAlg::EdDsa => "EdDSA",
         }
     }
 
@@ -365,6 +368,10 @@ pub trait PlatformCrypto {
     /// Signs `message` with the P-256 key `kid` (PKCS#8 DER); the signature is `r ‖ s`, 64
     /// bytes, as JWS wants it (RFC 7518 §3.4).
     async fn sign_es256(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError>;
+    /// Signs `message` with the Ed25519 key `kid` (PKCS#8 DER): 64 bytes (RFC 8032).
+    async fn sign_ed25519(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError>;
+    /// The public key (32 bytes, RFC 8032) of the Ed25519 private key given as PKCS#8 DER.
+    async fn ed25519_public(&self, pkcs8_der: &[u8]) -> Result<[u8; 32], PortError>;
     /// Checks a `signature` of `message` (ES256, ES384: `r ‖ s`) with the public key given as
     /// SPKI DER.
     async fn verify(

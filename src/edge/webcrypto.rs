@@ -65,6 +65,13 @@ fn object(name: &str, key: &str, value: &str) -> Result<Object, PortError> {
     Ok(alg)
 }
 
+/// `{name: "Ed25519"}` (Secure Curves in WebCrypto; workerd has it).
+fn ed25519() -> Result<Object, PortError> {
+    let alg = Object::new();
+    Reflect::set(&alg, &"name".into(), &"Ed25519".into()).map_err(|e| js_err("algorithm", e))?;
+    Ok(alg)
+}
+
 fn algorithm() -> Result<Object, PortError> {
     object("RSASSA-PKCS1-v1_5", "hash", "SHA-256")
 }
@@ -98,6 +105,35 @@ impl PlatformCrypto for WebCryptoRsa {
         sign(&subtle, &object("ECDSA", "hash", "SHA-256")?, &key, message).await
     }
 
+    async fn sign_ed25519(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError> {
+        let subtle = subtle()?;
+        let alg = ed25519()?;
+        let key = key(&subtle, format!("private:{kid}"), "pkcs8", pkcs8_der, &alg, "sign").await?;
+        sign(&subtle, &alg, &key, message).await
+    }
+
+    async fn ed25519_public(&self, pkcs8_der: &[u8]) -> Result<[u8; 32], PortError> {
+        // WebCrypto has no "public key of": the key is imported extractable, once per isolate
+        // and not cached, and exported as a JWK, whose `x` is the public key (RFC 8037 §2).
+        let subtle = subtle()?;
+        let args = Array::new();
+        args.push(&"pkcs8".into());
+        args.push(&Uint8Array::from(pkcs8_der));
+        args.push(ed25519()?.as_ref());
+        args.push(&JsValue::TRUE);
+        args.push(&Array::of1(&"sign".into()));
+        let key = call(&subtle, "importKey", &args).await?;
+        let jwk = call(&subtle, "exportKey", &Array::of2(&"jwk".into(), &key)).await?;
+        let x = Reflect::get(&jwk, &"x".into()).map_err(|e| js_err("exportKey", e))?.as_string().unwrap_or_default();
+        let bytes = {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(x)
+                .map_err(|_| PortError("WebCrypto exportKey: no Ed25519 x".into()))?
+        };
+        bytes.try_into().map_err(|_| PortError("WebCrypto exportKey: an Ed25519 x of another length".into()))
+    }
+
     async fn verify(
         &self,
         alg: SignatureAlg,
@@ -121,6 +157,7 @@ impl PlatformCrypto for WebCryptoRsa {
             }
             SignatureAlg::Es256 => (object("ECDSA", "namedCurve", "P-256")?, object("ECDSA", "hash", "SHA-256")?),
             SignatureAlg::Es384 => (object("ECDSA", "namedCurve", "P-384")?, object("ECDSA", "hash", "SHA-384")?),
+            SignatureAlg::EdDsa => (ed25519()?, ed25519()?),
         };
         let key = key(&subtle, id, "spki", spki_der, &import, "verify").await?;
         let args = Array::new();

@@ -422,6 +422,23 @@ mod signature_algorithms {
         assert_eq!(ext.rsa_verifications.get(), 16);
     }
 
+    /// Upstream EdDSA ID tokens go to the platform's crypto too (the Worker has no Ed25519
+    /// code), from a JWK and from a pinned PEM, with the same verdicts.
+    #[test]
+    fn eddsa_goes_to_the_platforms_verifier_with_the_same_verdicts() {
+        use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, EncodePublicKey};
+        let ext = crate::common::ExternalRsa::default();
+        let token = eddsa_signed(claims());
+        let from_jwk = Jwks::parse(&jwks_of(ed25519_jwk(), None)).unwrap();
+        let pem = ed25519_key().verifying_key().to_public_key_pem(LineEnding::LF).unwrap();
+        let pinned = Jwks::from_public_pem(&pem, None).unwrap();
+        for jwks in [&from_jwk, &pinned] {
+            assert_eq!(outside(&ext, jwks, &token), Ok(()));
+            assert_eq!(outside(&ext, jwks, &forged(&token)), Err(TokenError::BadSignature));
+        }
+        assert_eq!(ext.ed25519_verifications.get(), 4, "every EdDSA check went to the outside verifier");
+    }
+
     #[test]
     fn upstream_id_tokens_signed_with_eddsa_verify() {
         assert_eq!(check(&jwks_of(ed25519_jwk(), Some("EdDSA")), &eddsa_signed(claims())), Ok(()));

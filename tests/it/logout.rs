@@ -128,7 +128,7 @@ fn backchannel_logout_token_is_signed_and_names_the_session() {
     let token = &tokens[0];
     let header = jwt_compact::UntrustedToken::new(token).unwrap();
     assert_eq!(header.header().token_type.as_deref(), Some("logout+jwt"));
-    let jwks = keyedge::core::jose::Jwks::parse(world.app.keys.jwks_json()).unwrap();
+    let jwks = keyedge::core::jose::Jwks::parse(&world.app.keys.jwks_json()).unwrap();
     let c: serde_json::Value =
         keyedge::core::jose::verify_signed(token, &jwks, START, 0).expect("signed with keyedge's key");
     let id = claims(t["id_token"].as_str().unwrap());

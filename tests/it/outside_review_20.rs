@@ -109,7 +109,7 @@ fn kids_of_existing_keys_are_unchanged() {
     assert_eq!(key(&eddsa_v2(ed.to_bytes(), ed.verifying_key().to_bytes())).kid(), expected);
     // And the JWKS publishes the same members as before.
     let ring = Keyring::new(vec![key(RSA), key(ES256), key(EDDSA)], vec![key(RSA_NEXT)]);
-    let jwks: Value = serde_json::from_str(ring.jwks_json()).unwrap();
+    let jwks: Value = serde_json::from_str(&ring.jwks_json()).unwrap();
     assert_eq!(jwks["keys"][0]["n"], b64(&rsa_public.n().to_bytes_be()));
     assert_eq!(jwks["keys"][0]["e"], "AQAB");
     assert_eq!(jwks["keys"][2]["x"], b64(ed.verifying_key().as_bytes()));

@@ -42,7 +42,7 @@ const EDDSA: &str = include_str!("../fixtures/eddsa-test-key.pem");
 #[test]
 fn jwks_publishes_only_public_parts_with_thumbprint_kids() {
     let ring = Keyring::new(vec![key(RSA), key(ES256), key(EDDSA)], vec![key(RSA_NEXT)]);
-    let jwks: serde_json::Value = serde_json::from_str(ring.jwks_json()).unwrap();
+    let jwks: serde_json::Value = serde_json::from_str(&ring.jwks_json()).unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 4);
     let algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
@@ -68,9 +68,35 @@ fn rfc8037_eddsa_kid_is_the_thumbprint_of_its_public_key() {
     let expected = keyedge::core::b64url(&sha2::Sha256::digest(members.as_bytes()));
     let ring = Keyring::new(vec![key(EDDSA)], vec![]);
     assert_eq!(ring.active(Alg::EdDSA).unwrap().kid(), expected);
-    let jwks: serde_json::Value = serde_json::from_str(ring.jwks_json()).unwrap();
+    let jwks: serde_json::Value = serde_json::from_str(&ring.jwks_json()).unwrap();
     assert_eq!(jwks["keys"][0]["kid"], expected.as_str());
     assert_eq!(jwks["keys"][0]["x"], keyedge::core::b64url(public.as_bytes()));
+}
+
+/// The Worker has no Ed25519 code: the platform's crypto (WebCrypto; the harness's outside
+/// signer here) computes the key's public half once, signs keyedge's EdDSA tokens and checks
+/// them. The tokens are the ones Rust makes (Ed25519 is deterministic), and a changed one fails.
+#[test]
+fn eddsa_goes_to_the_platforms_crypto_with_the_same_tokens() {
+    let ext = crate::common::ExternalRsa::default();
+    let ring = Keyring::new(vec![key(EDDSA)], vec![]);
+    let claims = serde_json::json!({"sub": "u"});
+    let sign = |ring: &Keyring, crypto: Option<&dyn keyedge::core::ports::PlatformCrypto>| {
+        block_on(ring.sign(crypto, Alg::EdDSA, Some("at+jwt"), claims.clone(), 1000, 300)).unwrap()
+    };
+    let outside = sign(&ring, Some(&ext));
+    assert_eq!((ext.ed25519_publics.get(), ext.ed25519_calls.get()), (1, 1));
+    assert_eq!(outside, sign(&Keyring::new(vec![key(EDDSA)], vec![]), None), "the same token as in Rust");
+    let checked: serde_json::Value = block_on(ring.verify_own_with(Some(&ext), &outside, "at+jwt", 1100)).unwrap();
+    assert_eq!(checked["sub"], "u");
+    assert_eq!(ext.ed25519_verifications.get(), 1);
+    let parts: Vec<&str> = outside.split('.').collect();
+    let other = keyedge::core::b64url(br#"{"sub":"admin","iat":1000,"exp":1300}"#);
+    let forged = format!("{}.{other}.{}", parts[0], parts[2]);
+    let refused = block_on(ring.verify_own_with::<serde_json::Value>(Some(&ext), &forged, "at+jwt", 1100));
+    assert_eq!(refused.unwrap_err(), keyedge::core::jose::TokenError::BadSignature);
+    sign(&ring, Some(&ext));
+    assert_eq!(ext.ed25519_publics.get(), 1, "the public half is computed once");
 }
 
 #[test]
@@ -151,7 +177,7 @@ fn external_es256_signer_produces_a_verifiable_token() {
     assert_eq!(header.algorithm(), "ES256");
     assert_eq!(header.signature_bytes().len(), 64);
     // Verified as a relying party would: against the published JWKS.
-    let jwks = keyedge::core::jose::Jwks::parse(ring.jwks_json()).unwrap();
+    let jwks = keyedge::core::jose::Jwks::parse(&ring.jwks_json()).unwrap();
     assert!(keyedge::core::jose::verify_signed::<serde_json::Value>(&token, &jwks, 1100, 0).is_ok());
     // A flipped signature byte is refused (the signature really covers the token).
     let mut bad = token.clone().into_bytes();
@@ -180,7 +206,7 @@ fn external_es256_verifier_gives_the_same_verdicts() {
     assert!(own(&bad, 1100).is_err());
     assert!(own(&token, 1400).is_err(), "expired");
     // Against a JWKS, as an upstream ES256 ID token is checked.
-    let jwks = keyedge::core::jose::Jwks::parse(ring.jwks_json()).unwrap();
+    let jwks = keyedge::core::jose::Jwks::parse(&ring.jwks_json()).unwrap();
     let upstream =
         |t: &str| block_on(keyedge::core::jose::verify_signed_with::<serde_json::Value>(Some(&ext), t, &jwks, 1100, 0));
     assert!(upstream(&token).is_ok());

@@ -1,9 +1,11 @@
 //! Other parties' keys and tokens: an upstream IdP's JWKS (or pinned key), and the checks of
 //! the tokens it signs (ID tokens, logout tokens), in-process or by the platform's crypto.
 
+#[cfg(not(target_arch = "wasm32"))]
+use jwt_compact::alg::Ed25519;
+use jwt_compact::alg::Es256;
 #[cfg(keyedge_rsa)]
 use jwt_compact::alg::Rsa;
-use jwt_compact::alg::{Ed25519, Es256};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Claims, Token, UntrustedToken};
 use serde::de::DeserializeOwned;
@@ -24,7 +26,59 @@ pub enum VerifyingKey {
     Rsa(RsaPublic),
     Es256(p256_key::VerifyingKey, Vec<u8>),
     Es384(Es384Key),
-    Ed25519(ed25519_dalek::VerifyingKey),
+    Ed25519(Ed25519Public),
+}
+
+/// An Ed25519 public key (RFC 8032, 32 bytes) as SPKI DER, which the platform's crypto checks
+/// EdDSA with (WebCrypto in the Worker, which holds no curve code); natively also the
+/// `ed25519-dalek` key, for in-process checks.
+#[derive(Debug, Clone)]
+pub struct Ed25519Public {
+    spki: Vec<u8>,
+    #[cfg(not(target_arch = "wasm32"))]
+    key: ed25519_dalek::VerifyingKey,
+}
+
+impl Ed25519Public {
+    /// From the 32-byte encoding; natively the point is checked here, in the Worker by
+    /// WebCrypto's import before any signature is checked with it.
+    fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let bytes: [u8; 32] = bytes.try_into().ok()?;
+        Some(Self {
+            spki: ed25519_spki_der(&bytes),
+            #[cfg(not(target_arch = "wasm32"))]
+            key: ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()?,
+        })
+    }
+
+    /// From SPKI DER whose algorithm is id-Ed25519 (RFC 8410 §3).
+    fn from_spki_der(der: &[u8]) -> Option<Self> {
+        use p256::pkcs8::der::Decode;
+        use p256::pkcs8::spki::SubjectPublicKeyInfoRef;
+        let spki = SubjectPublicKeyInfoRef::from_der(der).ok()?;
+        if spki.algorithm.oid != ED25519 || spki.algorithm.parameters.is_some() {
+            return None;
+        }
+        Self::from_bytes(spki.subject_public_key.as_bytes()?)
+    }
+}
+
+/// id-Ed25519 (RFC 8410 §3).
+const ED25519: p256::pkcs8::ObjectIdentifier = p256::pkcs8::ObjectIdentifier::new_unwrap("1.3.101.112");
+
+/// The SPKI DER of an Ed25519 public key (RFC 8410 §4: no parameters).
+pub(super) fn ed25519_spki_der(public: &[u8; 32]) -> Vec<u8> {
+    use p256::pkcs8::der::asn1::BitStringRef;
+    use p256::pkcs8::der::Encode;
+    use p256::pkcs8::spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
+    let info = SubjectPublicKeyInfoRef {
+        algorithm: AlgorithmIdentifierRef { oid: ED25519, parameters: None },
+        subject_public_key: match BitStringRef::from_bytes(public) {
+            Ok(bits) => bits,
+            Err(_) => return Vec::new(),
+        },
+    };
+    info.to_der().unwrap_or_default()
 }
 
 /// A P-384 public key as SPKI DER, which the platform's crypto checks ES384 with (WebCrypto
@@ -149,12 +203,10 @@ impl Jwks {
                         None => continue,
                     }
                 }
-                JsonWebKey::KeyPair { curve, .. } if curve == "Ed25519" => {
-                    match ed25519_dalek::VerifyingKey::try_from(&jwk) {
-                        Ok(k) => VerifyingKey::Ed25519(k),
-                        Err(_) => continue,
-                    }
-                }
+                JsonWebKey::KeyPair { curve, x, .. } if curve == "Ed25519" => match Ed25519Public::from_bytes(x) {
+                    Some(k) => VerifyingKey::Ed25519(k),
+                    None => continue,
+                },
                 _ => continue,
             };
             keys.push((kid, alg, key));
@@ -199,8 +251,10 @@ impl Jwks {
         } else if let Some(k) = der.as_deref().and_then(Es384Key::from_spki_der) {
             VerifyingKey::Es384(k)
         } else {
-            let k = ed25519_dalek::VerifyingKey::from_public_key_pem(&pem)
-                .map_err(|_| "not a PEM public key (RSA, P-256, P-384 or Ed25519 SubjectPublicKeyInfo)".to_owned())?;
+            let k = der
+                .as_deref()
+                .and_then(Ed25519Public::from_spki_der)
+                .ok_or("not a PEM public key (RSA, P-256, P-384 or Ed25519 SubjectPublicKeyInfo)")?;
             VerifyingKey::Ed25519(k)
         };
         Ok(Self { pinned: kid.is_none(), keys: vec![(kid.map(str::to_owned), None, key)] })
@@ -246,7 +300,14 @@ pub fn verify_signed<T: DeserializeOwned + Clone>(
         #[cfg(not(keyedge_rsa))]
         VerifyingKey::Rsa(_) => return Err(super::rsa_elsewhere()),
         VerifyingKey::Es256(k, _) => Es256.validator(k).validate(&untrusted).map(|t: Token<T>| t.claims().clone()),
-        VerifyingKey::Ed25519(k) => Ed25519.validator(k).validate(&untrusted).map(|t: Token<T>| t.claims().clone()),
+        #[cfg(not(target_arch = "wasm32"))]
+        VerifyingKey::Ed25519(k) => {
+            Ed25519.validator(&k.key).validate(&untrusted).map(|t: Token<T>| t.claims().clone())
+        }
+        #[cfg(target_arch = "wasm32")]
+        VerifyingKey::Ed25519(_) => {
+            return Err(TokenError::Unverifiable("Ed25519 is checked by the platform's crypto".into()))
+        }
         VerifyingKey::Es384(k) => return verify_es384(k, token, &untrusted, now, skew),
     }
     .map_err(|_| TokenError::BadSignature)?;
@@ -326,7 +387,9 @@ pub async fn verify_signed_with<T: DeserializeOwned + Clone>(
         VerifyingKey::Es384(k) => {
             verify_externally(crypto, SignatureAlg::Es384, &k.spki, token, &untrusted, now, skew).await
         }
-        _ => verify_signed(token, jwks, now, skew),
+        VerifyingKey::Ed25519(k) => {
+            verify_externally(crypto, SignatureAlg::EdDsa, &k.spki, token, &untrusted, now, skew).await
+        }
     }
 }
 

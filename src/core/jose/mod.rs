@@ -1,9 +1,11 @@
 //! Keys, signing, JWKS and token verification, all through `jwt-compact`.
 
 use chrono::{DateTime, Utc};
+#[cfg(not(target_arch = "wasm32"))]
+use jwt_compact::alg::Ed25519;
+use jwt_compact::alg::Es256;
 #[cfg(keyedge_rsa)]
 use jwt_compact::alg::Rsa;
-use jwt_compact::alg::{Ed25519, Es256};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Claims, Header, Token, UntrustedToken};
 use serde::de::DeserializeOwned;
@@ -67,7 +69,8 @@ enum PrivateKey {
     Rsa(private::RsaKey),
     /// The key, and its public SPKI DER, encoded once here rather than per token.
     Es256(private::P256Key, Vec<u8>),
-    /// Its seed; the key, and its public half unless the PKCS#8 carries it, on first use.
+    /// Its seed and PKCS#8 DER; its public half when first needed (see
+    /// [`private::Ed25519Key`]: WebCrypto's work in the Worker).
     Ed25519(private::Ed25519Key),
 }
 
@@ -111,7 +114,7 @@ impl SigningKey {
     /// Reads the whole key now, as a signature in Rust would: an RSA key's primes and CRT
     /// values, a P-256 key's scalar, an Ed25519 key's public half, each agreeing with the
     /// public half published (`keyedge check`).
-    #[cfg(keyedge_rsa)]
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn check(&self) -> Result<(), KeyError> {
         match &self.key {
             PrivateKey::Rsa(k) => k.check(),
@@ -129,29 +132,55 @@ impl SigningKey {
         }
     }
 
+    /// The key's `kid`. An Ed25519 key's is known once its public half is ([`Keyring::ready`]
+    /// in the Worker; natively at once): until then it is empty, which names no key.
     pub fn kid(&self) -> &str {
-        self.kid.get_or_init(|| b64url(&self.public_jwk().thumbprint::<Sha256>()))
-    }
-
-    fn public_jwk(&self) -> JsonWebKey<'_> {
-        match &self.key {
-            PrivateKey::Rsa(k) => k.public().jwk(),
-            PrivateKey::Es256(k, _) => JsonWebKey::from(k.public()),
-            PrivateKey::Ed25519(k) => {
-                JsonWebKey::KeyPair { curve: "Ed25519".into(), x: k.public().to_vec().into(), secret: None }
-            }
+        if let Some(kid) = self.kid.get() {
+            return kid;
+        }
+        match self.public_jwk() {
+            Some(jwk) => self.kid.get_or_init(|| b64url(&jwk.thumbprint::<Sha256>())),
+            None => "",
         }
     }
 
-    /// The public JWK with `kid`, `use` and `alg`.
-    fn jwk_entry(&self) -> Value {
-        let mut entry = serde_json::to_value(self.public_jwk()).unwrap_or_default();
+    fn public_jwk(&self) -> Option<JsonWebKey<'_>> {
+        Some(match &self.key {
+            PrivateKey::Rsa(k) => k.public().jwk(),
+            PrivateKey::Es256(k, _) => JsonWebKey::from(k.public()),
+            PrivateKey::Ed25519(k) => {
+                JsonWebKey::KeyPair { curve: "Ed25519".into(), x: k.public()?.to_vec().into(), secret: None }
+            }
+        })
+    }
+
+    /// The public JWK with `kid`, `use` and `alg`, once the public half is known.
+    fn jwk_entry(&self) -> Option<Value> {
+        let mut entry = serde_json::to_value(self.public_jwk()?).ok()?;
         if let Value::Object(map) = &mut entry {
             map.insert("kid".into(), json!(self.kid()));
             map.insert("use".into(), json!("sig"));
             map.insert("alg".into(), json!(self.alg().name()));
         }
-        entry
+        Some(entry)
+    }
+
+    /// Makes the key's public half (and so its `kid`) known: see [`Keyring::ready`].
+    async fn ready(&self, crypto: Option<&dyn PlatformCrypto>) -> Result<(), PortError> {
+        match &self.key {
+            PrivateKey::Ed25519(k) => k.ready(crypto).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// The SPKI DER an external verifier checks this key's signatures with.
+    fn spki(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+        use std::borrow::Cow;
+        match &self.key {
+            PrivateKey::Rsa(k) => Some(Cow::Borrowed(k.public().spki_der())),
+            PrivateKey::Es256(_, spki) => Some(Cow::Borrowed(spki)),
+            PrivateKey::Ed25519(k) => Some(Cow::Owned(jwks::ed25519_spki_der(&k.public()?))),
+        }
     }
 
     fn sign<T: Serialize>(&self, header: &Header, claims: &Claims<T>) -> String {
@@ -165,14 +194,19 @@ impl SigningKey {
             #[cfg(not(keyedge_rsa))]
             PrivateKey::Rsa(_) => None,
             PrivateKey::Es256(k, _) => k.private().ok().and_then(|k| Es256.token(header, claims, k).ok()),
+            #[cfg(not(target_arch = "wasm32"))]
             PrivateKey::Ed25519(k) => k.private().ok().and_then(|k| Ed25519.token(header, claims, k).ok()),
+            // The Worker signs Ed25519 with WebCrypto only ([`SigningKey::sign_by`]).
+            #[cfg(target_arch = "wasm32")]
+            PrivateKey::Ed25519(_) => None,
         }
         .unwrap_or_default()
     }
 
     /// Signs `custom` claims with `iat = now`, `exp = now + lifetime` under `header`; with a
-    /// `crypto` port, RS256 and ES256 signatures come from it (WebCrypto in the Worker, where
-    /// the pure-Rust RSA is far too slow) and jwt-compact still assembles the token.
+    /// `crypto` port, RS256, ES256 and EdDSA signatures come from it (WebCrypto in the Worker,
+    /// which carries no RSA or Ed25519 code of its own) and jwt-compact still assembles the
+    /// token.
     async fn sign_by<T: Serialize>(
         &self,
         crypto: Option<&dyn PlatformCrypto>,
@@ -195,6 +229,12 @@ impl SigningKey {
                 let capture = Captured::new(Alg::ES256);
                 let unsigned = capture.token(header, &claims, &()).unwrap_or_default();
                 let signature = signer.sign_es256(self.kid(), k.der(), &capture.input.take()).await?;
+                Ok(format!("{unsigned}{}", b64url(&signature)))
+            }
+            (PrivateKey::Ed25519(k), Some(signer)) => {
+                let capture = Captured::new(Alg::EdDSA);
+                let unsigned = capture.token(header, &claims, &()).unwrap_or_default();
+                let signature = signer.sign_ed25519(self.kid(), k.der(), &capture.input.take()).await?;
                 Ok(format!("{unsigned}{}", b64url(&signature)))
             }
             _ => Ok(self.sign(header, &claims)),
@@ -222,10 +262,15 @@ impl SigningKey {
             #[cfg(not(keyedge_rsa))]
             PrivateKey::Rsa(_) => return Err(rsa_elsewhere()),
             PrivateKey::Es256(k, _) => Es256.validator(k.public()).validate(untrusted),
+            #[cfg(not(target_arch = "wasm32"))]
             PrivateKey::Ed25519(k) => match k.private() {
                 Ok(k) => Ed25519.validator(&k.verifying_key()).validate(untrusted),
                 Err(_) => return Err(TokenError::BadSignature),
             },
+            #[cfg(target_arch = "wasm32")]
+            PrivateKey::Ed25519(_) => {
+                return Err(TokenError::Unverifiable("Ed25519 is checked by the platform's crypto".into()))
+            }
         }
         .map_err(|_| TokenError::BadSignature)
     }
@@ -301,12 +346,30 @@ impl Keyring {
         self.active.iter().chain(self.published.iter())
     }
 
-    /// The JWK Set document (public keys only).
-    pub fn jwks_json(&self) -> &str {
-        self.jwks.get_or_init(|| {
-            let keys: Vec<Value> = self.all().map(SigningKey::jwk_entry).collect();
-            json!({ "keys": keys }).to_string()
-        })
+    /// Makes every key's public half known (an Ed25519 key's is computed by `crypto`,
+    /// WebCrypto in the Worker, else in Rust): awaited before anything that names or publishes
+    /// keys by `kid` — signing, `/jwks`, checking keyedge's own tokens. Once per isolate.
+    pub async fn ready(&self, crypto: Option<&dyn PlatformCrypto>) -> Result<(), PortError> {
+        for key in self.all() {
+            key.ready(crypto).await?;
+        }
+        Ok(())
+    }
+
+    /// The JWK Set document (public keys only), after [`Keyring::ready`] (natively at once).
+    /// A key whose public half is not known yet is left out, and the document is not kept.
+    pub fn jwks_json(&self) -> std::borrow::Cow<'_, str> {
+        if let Some(jwks) = self.jwks.get() {
+            return jwks.as_str().into();
+        }
+        let keys: Vec<Option<Value>> = self.all().map(SigningKey::jwk_entry).collect();
+        let complete = keys.iter().all(Option::is_some);
+        let jwks = json!({ "keys": keys.into_iter().flatten().collect::<Vec<_>>() }).to_string();
+        if complete {
+            self.jwks.get_or_init(|| jwks).as_str().into()
+        } else {
+            jwks.into()
+        }
     }
 
     pub fn algorithms(&self) -> Vec<Alg> {
@@ -324,8 +387,8 @@ impl Keyring {
     /// Signs `custom` claims with the active key for `alg`, `iat = now`, `exp = now + lifetime`.
     /// Falls back to the RS256 key, which every keyring has.
     ///
-    /// With a `crypto` port, RS256 and ES256 signatures come from it (WebCrypto in the Worker, where the
-    /// pure-Rust RSA is far too slow); jwt-compact still assembles the token.
+    /// With a `crypto` port, RS256, ES256 and EdDSA signatures come from it (WebCrypto in the
+    /// Worker); jwt-compact still assembles the token.
     pub async fn sign<T: Serialize>(
         &self,
         crypto: Option<&dyn PlatformCrypto>,
@@ -338,6 +401,7 @@ impl Keyring {
         let Some(key) = self.active(alg).or_else(|| self.active.first()) else {
             return Ok(String::new());
         };
+        key.ready(crypto).await?;
         let mut header = Header::empty().with_key_id(key.kid());
         if let Some(typ) = typ {
             header = header.with_token_type(typ);
@@ -408,18 +472,20 @@ impl Keyring {
         now: Option<i64>,
     ) -> Result<T, TokenError> {
         let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
+        // Every key's `kid` must be known before one is picked by it.
+        self.ready(crypto).await.map_err(|e| TokenError::Unverifiable(e.to_string()))?;
         let key = self.own_key(&untrusted, typ)?;
-        let external = match (&key.key, crypto) {
-            (PrivateKey::Rsa(k), Some(crypto)) => Some((crypto, SignatureAlg::Rs256, k.public().spki_der())),
-            (PrivateKey::Es256(_, spki), Some(crypto)) => Some((crypto, SignatureAlg::Es256, spki.as_slice())),
-            _ => None,
+        let alg = match key.alg() {
+            Alg::RS256 => SignatureAlg::Rs256,
+            Alg::ES256 => SignatureAlg::Es256,
+            Alg::EdDSA => SignatureAlg::EdDsa,
         };
-        let claims: Claims<T> = match external {
-            Some((crypto, alg, spki)) => {
-                verify_signature_externally(crypto, alg, spki, token, &untrusted).await?;
+        let claims: Claims<T> = match (crypto, key.spki()) {
+            (Some(crypto), Some(spki)) => {
+                verify_signature_externally(crypto, alg, &spki, token, &untrusted).await?;
                 untrusted.deserialize_claims_unchecked().map_err(|_| TokenError::Malformed)?
             }
-            None => key.validate::<T>(&untrusted)?.claims().clone(),
+            _ => key.validate::<T>(&untrusted)?.claims().clone(),
         };
         if let Some(now) = now {
             check_times(&claims, now, 0)?;

@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use zeroize::Zeroizing;
 
 use super::rsa_public::{RsaPublic, RSA_ENCRYPTION};
+use crate::core::ports::{PlatformCrypto, PortError};
 const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 
@@ -195,43 +196,87 @@ impl P256Key {
     }
 }
 
-/// An Ed25519 private key: its seed at once; the signing key (whose public half is a curve
-/// multiplication of the seed, ~5 ms of a cold isolate's first request in wasm) on first use.
-/// A PKCS#8 v2 key that carries its public half (rare: OpenSSL writes v1) is checked against
-/// its seed on reading, as ed25519-dalek always did, so a key that would publish another
-/// key's public half never starts.
+/// An Ed25519 private key: its seed and PKCS#8 DER at once; its public half (a curve
+/// multiplication of the seed) when first needed. In the Worker that is WebCrypto's work
+/// ([`Ed25519Key::ready`]: import, export as JWK), which also signs and checks: the wasm
+/// carries no curve code. Natively, `ed25519-dalek` computes it (tests, `keyedge check`).
+/// A PKCS#8 v2 key that carries its public half (rare: OpenSSL writes v1) is published only
+/// once that half is found to be its seed's, so a key that would publish another key's public
+/// half never does (natively: refused on reading, as ed25519-dalek always did).
 pub struct Ed25519Key {
+    /// The seed, for the in-process arithmetic (natively; the Worker hands WebCrypto the DER).
+    #[cfg(not(target_arch = "wasm32"))]
     seed: Zeroizing<[u8; 32]>,
     written: Option<[u8; 32]>,
+    der: Zeroizing<Vec<u8>>,
+    /// The public half, once computed (and, for a v2 key, found equal to the written one).
+    public: OnceLock<[u8; 32]>,
+    #[cfg(not(target_arch = "wasm32"))]
     private: OnceLock<Result<Box<ed25519_dalek::SigningKey>, String>>,
 }
 
 impl Ed25519Key {
     /// Reads a PEM `PRIVATE KEY` (PKCS#8, RFC 8410) of the Ed25519 algorithm.
     pub fn from_pkcs8_pem(pem: &str) -> Result<Self, String> {
-        use ed25519_dalek::pkcs8::{DecodePrivateKey, KeypairBytes};
+        use ed25519::pkcs8::{DecodePrivateKey as _, KeypairBytes};
         let bytes = KeypairBytes::from_pkcs8_pem(pem).map_err(|e| e.to_string())?;
+        let (_, der) = p256::pkcs8::SecretDocument::from_pem(pem).map_err(|e| e.to_string())?;
         let key = Ed25519Key {
+            #[cfg(not(target_arch = "wasm32"))]
             seed: Zeroizing::new(bytes.secret_key),
             written: bytes.public_key.map(|p| p.to_bytes()),
+            der: Zeroizing::new(der.as_bytes().to_vec()),
+            public: OnceLock::new(),
+            #[cfg(not(target_arch = "wasm32"))]
             private: OnceLock::new(),
         };
+        #[cfg(not(target_arch = "wasm32"))]
         if key.written.is_some() {
             key.check()?;
         }
         Ok(key)
     }
 
-    /// The public key (RFC 8032 encoding): as written in the key, or computed from the seed.
-    pub fn public(&self) -> [u8; 32] {
-        match self.written {
-            Some(written) => written,
-            // Without a written half the seed always yields a key.
-            None => self.private().map(|k| k.verifying_key().to_bytes()).unwrap_or_default(),
+    /// The PKCS#8 DER (what WebCrypto imports).
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// The public key (RFC 8032 encoding), if known: in the Worker after [`Ed25519Key::ready`];
+    /// natively computed on demand.
+    pub fn public(&self) -> Option<[u8; 32]> {
+        if let Some(public) = self.public.get() {
+            return Some(*public);
         }
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Ok(key) = self.private() {
+            return Some(*self.public.get_or_init(|| key.verifying_key().to_bytes()));
+        }
+        None
+    }
+
+    /// Makes the public half known: by `crypto` (WebCrypto in the Worker) when given, else in
+    /// Rust (natively). A written public half that is not the seed's is refused.
+    pub async fn ready(&self, crypto: Option<&dyn PlatformCrypto>) -> Result<(), PortError> {
+        if self.public.get().is_some() {
+            return Ok(());
+        }
+        let derived = match crypto {
+            Some(crypto) => crypto.ed25519_public(&self.der).await?,
+            #[cfg(not(target_arch = "wasm32"))]
+            None => self.private().map_err(PortError)?.verifying_key().to_bytes(),
+            #[cfg(target_arch = "wasm32")]
+            None => return Err(PortError("Ed25519 keys need the platform's crypto".into())),
+        };
+        if self.written.is_some_and(|written| written != derived) {
+            return Err(PortError("the Ed25519 key's public half does not match its seed".into()));
+        }
+        let _ = self.public.set(derived);
+        Ok(())
     }
 
     /// The signing key, computed the first time (and checked against the written public half).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn private(&self) -> Result<&ed25519_dalek::SigningKey, String> {
         self.private
             .get_or_init(|| {
@@ -246,6 +291,7 @@ impl Ed25519Key {
     }
 
     /// Reads the key fully now (`keyedge check`).
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn check(&self) -> Result<(), String> {
         self.private().map(|_| ())
     }
@@ -399,16 +445,16 @@ mod tests {
         let whole = ed25519_dalek::SigningKey::from_pkcs8_pem(EDDSA).expect("ed25519");
         let key = Ed25519Key::from_pkcs8_pem(EDDSA).expect("ed25519");
         assert!(key.private.get().is_none(), "no curve multiplication on reading");
-        assert_eq!(key.public(), whole.verifying_key().to_bytes());
+        assert_eq!(key.public(), Some(whole.verifying_key().to_bytes()));
         assert_eq!(key.private().expect("key").to_bytes(), whole.to_bytes());
         assert!(key.check().is_ok());
     }
 
     #[test]
     fn ed25519_key_carrying_its_public_half_publishes_it_and_signs() {
-        let public = Ed25519Key::from_pkcs8_pem(EDDSA).expect("ed25519").public();
+        let public = Ed25519Key::from_pkcs8_pem(EDDSA).expect("ed25519").public().expect("public");
         let key = Ed25519Key::from_pkcs8_pem(&eddsa_with_public(public)).expect("v2");
-        assert_eq!(key.public(), public);
+        assert_eq!(key.public(), Some(public));
         assert!(key.check().is_ok());
     }
 

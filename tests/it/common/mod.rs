@@ -125,6 +125,9 @@ pub struct ExternalRsa {
     pub es384_verifications: std::cell::Cell<usize>,
     /// RSA checks of every RSA algorithm (RS256 too).
     pub rsa_verifications: std::cell::Cell<usize>,
+    pub ed25519_calls: std::cell::Cell<usize>,
+    pub ed25519_publics: std::cell::Cell<usize>,
+    pub ed25519_verifications: std::cell::Cell<usize>,
 }
 
 #[async_trait::async_trait(?Send)]
@@ -156,6 +159,28 @@ impl keyedge::core::ports::PlatformCrypto for ExternalRsa {
             p256::ecdsa::SigningKey::from_pkcs8_der(der).map_err(|e| keyedge::core::ports::PortError(e.to_string()))?;
         let signature: p256::ecdsa::Signature = key.sign(message);
         Ok(signature.to_bytes().to_vec())
+    }
+    /// WebCrypto's Ed25519, as the Worker asks for it: the key as PKCS#8 DER.
+    async fn sign_ed25519(
+        &self,
+        _kid: &str,
+        der: &[u8],
+        message: &[u8],
+    ) -> Result<Vec<u8>, keyedge::core::ports::PortError> {
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+        use ed25519_dalek::Signer;
+        self.ed25519_calls.set(self.ed25519_calls.get() + 1);
+        let key = ed25519_dalek::SigningKey::from_pkcs8_der(der)
+            .map_err(|e| keyedge::core::ports::PortError(e.to_string()))?;
+        Ok(key.sign(message).to_bytes().to_vec())
+    }
+    /// WebCrypto's import and JWK export of the key: its `x`.
+    async fn ed25519_public(&self, der: &[u8]) -> Result<[u8; 32], keyedge::core::ports::PortError> {
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+        self.ed25519_publics.set(self.ed25519_publics.get() + 1);
+        let key = ed25519_dalek::SigningKey::from_pkcs8_der(der)
+            .map_err(|e| keyedge::core::ports::PortError(e.to_string()))?;
+        Ok(key.verifying_key().to_bytes())
     }
     async fn verify(
         &self,
@@ -192,6 +217,13 @@ impl keyedge::core::ports::PlatformCrypto for ExternalRsa {
                 Ok(key.verify(message, &signature).is_ok())
             }
             // WebCrypto's ECDSA P-384 / SHA-384, as the Worker asks for it.
+            SignatureAlg::EdDsa => {
+                use ed25519_dalek::Verifier;
+                self.ed25519_verifications.set(self.ed25519_verifications.get() + 1);
+                let key = ed25519_dalek::VerifyingKey::from_public_key_der(spki).map_err(|e| err(&e))?;
+                let Ok(signature) = ed25519_dalek::Signature::from_slice(signature) else { return Ok(false) };
+                Ok(key.verify(message, &signature).is_ok())
+            }
             SignatureAlg::Es384 => {
                 use p384::ecdsa::signature::Verifier;
                 self.es384_verifications.set(self.es384_verifications.get() + 1);
