@@ -215,6 +215,8 @@ impl SigningKey {
         now: i64,
         lifetime: u64,
     ) -> Result<String, PortError> {
+        // The key's `kid` names it to the platform's key cache, and in the header.
+        self.ready(crypto).await?;
         let mut claims = Claims::new(custom);
         claims.issued_at = timestamp(now);
         claims.expiration = timestamp(now + lifetime as i64);
@@ -401,7 +403,7 @@ impl Keyring {
         let Some(key) = self.active(alg).or_else(|| self.active.first()) else {
             return Ok(String::new());
         };
-        key.ready(crypto).await?;
+        key.ready(crypto).await?; // the `kid` below
         let mut header = Header::empty().with_key_id(key.kid());
         if let Some(typ) = typ {
             header = header.with_token_type(typ);
