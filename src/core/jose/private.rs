@@ -465,4 +465,57 @@ mod tests {
         let other = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]).verifying_key().to_bytes();
         assert!(Ed25519Key::from_pkcs8_pem(&eddsa_with_public(other)).is_err());
     }
+
+    /// The platform's derivation of the public half, as WebCrypto's import and JWK export
+    /// give it in the Worker.
+    struct Derives;
+
+    #[async_trait::async_trait(?Send)]
+    impl PlatformCrypto for Derives {
+        async fn sign_rs256(&self, _: &str, _: &[u8], _: &[u8]) -> Result<Vec<u8>, PortError> {
+            Err(PortError("not in this test".into()))
+        }
+        async fn sign_es256(&self, _: &str, _: &[u8], _: &[u8]) -> Result<Vec<u8>, PortError> {
+            Err(PortError("not in this test".into()))
+        }
+        async fn sign_ed25519(&self, _: &str, _: &[u8], _: &[u8]) -> Result<Vec<u8>, PortError> {
+            Err(PortError("not in this test".into()))
+        }
+        async fn ed25519_public(&self, der: &[u8]) -> Result<[u8; 32], PortError> {
+            use ed25519_dalek::pkcs8::DecodePrivateKey;
+            let key = ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(|e| PortError(e.to_string()))?;
+            Ok(key.verifying_key().to_bytes())
+        }
+        async fn verify(
+            &self,
+            _: crate::core::ports::SignatureAlg,
+            _: &[u8],
+            _: &[u8],
+            _: &[u8],
+        ) -> Result<bool, PortError> {
+            Err(PortError("not in this test".into()))
+        }
+    }
+
+    /// In the Worker a v2 key is read without arithmetic; [`Ed25519Key::ready`] compares the
+    /// platform's derivation with the written half and publishes nothing on a mismatch.
+    #[test]
+    fn ed25519_written_half_is_checked_against_the_platforms_derivation() {
+        let other = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]).verifying_key().to_bytes();
+        let read = Ed25519Key::from_pkcs8_pem(EDDSA).expect("ed25519");
+        let own = read.public().expect("public");
+        let as_in_the_worker = |written: [u8; 32]| Ed25519Key {
+            seed: read.seed.clone(),
+            written: Some(written),
+            der: read.der.clone(),
+            public: OnceLock::new(),
+            private: OnceLock::new(),
+        };
+        let tampered = as_in_the_worker(other);
+        assert!(futures::executor::block_on(tampered.ready(Some(&Derives))).is_err());
+        assert!(tampered.public.get().is_none(), "nothing to publish");
+        let fine = as_in_the_worker(own);
+        assert!(futures::executor::block_on(fine.ready(Some(&Derives))).is_ok());
+        assert_eq!(fine.public.get(), Some(&own));
+    }
 }
