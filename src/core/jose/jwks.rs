@@ -11,6 +11,7 @@ use jwt_compact::{AlgorithmExt, Claims, Token, UntrustedToken};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::private::ED25519;
 use super::rsa_public::RsaPublic;
 use super::{check_times, TokenError, MIN_RSA_BITS};
 use crate::core::ports::{PlatformCrypto, SignatureAlg};
@@ -62,9 +63,6 @@ impl Ed25519Public {
         Self::from_bytes(spki.subject_public_key.as_bytes()?)
     }
 }
-
-/// id-Ed25519 (RFC 8410 §3).
-const ED25519: p256::pkcs8::ObjectIdentifier = p256::pkcs8::ObjectIdentifier::new_unwrap("1.3.101.112");
 
 /// The SPKI DER of an Ed25519 public key (RFC 8410 §4: no parameters).
 pub(super) fn ed25519_spki_der(public: &[u8; 32]) -> Vec<u8> {

@@ -106,7 +106,8 @@ impl SigningKey {
                 let spki = ec_spki_der(k.public());
                 PrivateKey::Es256(k, spki)
             }
-            None => PrivateKey::Ed25519(private::Ed25519Key::from_pkcs8_pem(&pem).map_err(KeyError::Unreadable)?),
+            Some(private::Private::Ed25519(k)) => PrivateKey::Ed25519(k),
+            None => return Err(KeyError::Unreadable("a PKCS#8 key of another algorithm".into())),
         };
         Ok(SigningKey { key, kid: OnceLock::new() })
     }

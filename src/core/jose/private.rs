@@ -18,16 +18,19 @@ use super::rsa_public::{RsaPublic, RSA_ENCRYPTION};
 use crate::core::ports::{PlatformCrypto, PortError};
 const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+/// id-Ed25519 (RFC 8410 §3).
+pub(super) const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
-/// A private key of one of the kinds read here, or `None` for any other PEM (the caller tries
-/// its other readers, e.g. Ed25519).
+/// A private key of one of the kinds read here; `None` for a PKCS#8 key of another algorithm.
 pub enum Private {
     Rsa(RsaKey),
     P256(P256Key),
+    Ed25519(Ed25519Key),
 }
 
 impl Private {
-    /// Reads a PEM `PRIVATE KEY` (PKCS#8: RSA or EC P-256) or `RSA PRIVATE KEY` (PKCS#1).
+    /// Reads a PEM `PRIVATE KEY` (PKCS#8: RSA, EC P-256 or Ed25519) or `RSA PRIVATE KEY`
+    /// (PKCS#1).
     /// `Ok(None)`: PKCS#8 of another algorithm.
     pub fn from_pem(pem: &str) -> Result<Option<Self>, String> {
         let (label, doc) = p256::pkcs8::SecretDocument::from_pem(pem).map_err(|e| e.to_string())?;
@@ -38,7 +41,7 @@ impl Private {
         }
     }
 
-    /// Reads a PKCS#8 DER private key; `Ok(None)` if it is neither RSA nor EC P-256.
+    /// Reads a PKCS#8 DER private key; `Ok(None)` if it is neither RSA, EC P-256 nor Ed25519.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Option<Self>, String> {
         let info = PrivateKeyInfo::from_der(der).map_err(|e| e.to_string())?;
         if info.algorithm.oid == RSA_ENCRYPTION {
@@ -51,6 +54,9 @@ impl Private {
                 return Err(format!("the EC curve {curve} is not P-256"));
             }
             return P256Key::from_pkcs8_der(der, info.private_key).map(|k| Some(Private::P256(k)));
+        }
+        if info.algorithm.oid == ED25519 {
+            return Ed25519Key::from_pkcs8_der(der).map(|k| Some(Private::Ed25519(k)));
         }
         Ok(None)
     }
@@ -216,16 +222,15 @@ pub struct Ed25519Key {
 }
 
 impl Ed25519Key {
-    /// Reads a PEM `PRIVATE KEY` (PKCS#8, RFC 8410) of the Ed25519 algorithm.
-    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, String> {
+    /// Reads a PKCS#8 DER private key (RFC 8410) of the Ed25519 algorithm.
+    fn from_pkcs8_der(der: &[u8]) -> Result<Self, String> {
         use ed25519::pkcs8::{DecodePrivateKey as _, KeypairBytes};
-        let bytes = KeypairBytes::from_pkcs8_pem(pem).map_err(|e| e.to_string())?;
-        let (_, der) = p256::pkcs8::SecretDocument::from_pem(pem).map_err(|e| e.to_string())?;
+        let bytes = KeypairBytes::from_pkcs8_der(der).map_err(|e| e.to_string())?;
         let key = Ed25519Key {
             #[cfg(not(target_arch = "wasm32"))]
             seed: Zeroizing::new(bytes.secret_key),
             written: bytes.public_key.map(|p| p.to_bytes()),
-            der: Zeroizing::new(der.as_bytes().to_vec()),
+            der: Zeroizing::new(der.to_vec()),
             public: OnceLock::new(),
             #[cfg(not(target_arch = "wasm32"))]
             private: OnceLock::new(),
@@ -431,10 +436,17 @@ mod tests {
 
     const EDDSA: &str = include_str!("../../../tests/fixtures/eddsa-test-key.pem");
 
+    fn ed25519_key(pem: &str) -> Result<Ed25519Key, String> {
+        match Private::from_pem(pem)? {
+            Some(Private::Ed25519(k)) => Ok(k),
+            _ => Err("not an Ed25519 key".into()),
+        }
+    }
+
     /// The Ed25519 PEM as PKCS#8 v2 (RFC 8410 §7: `OneAsymmetricKey` with its public key).
     fn eddsa_with_public(public: [u8; 32]) -> String {
         use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, EncodePrivateKey, KeypairBytes, PublicKeyBytes};
-        let seed = Ed25519Key::from_pkcs8_pem(EDDSA).expect("ed25519").seed;
+        let seed = ed25519_key(EDDSA).expect("ed25519").seed;
         let bytes = KeypairBytes { secret_key: *seed, public_key: Some(PublicKeyBytes(public)) };
         bytes.to_pkcs8_pem(LineEnding::LF).expect("pem").to_string()
     }
@@ -443,7 +455,7 @@ mod tests {
     fn ed25519_public_half_waits_for_first_use() {
         use ed25519_dalek::pkcs8::DecodePrivateKey;
         let whole = ed25519_dalek::SigningKey::from_pkcs8_pem(EDDSA).expect("ed25519");
-        let key = Ed25519Key::from_pkcs8_pem(EDDSA).expect("ed25519");
+        let key = ed25519_key(EDDSA).expect("ed25519");
         assert!(key.private.get().is_none(), "no curve multiplication on reading");
         assert_eq!(key.public(), Some(whole.verifying_key().to_bytes()));
         assert_eq!(key.private().expect("key").to_bytes(), whole.to_bytes());
@@ -452,8 +464,8 @@ mod tests {
 
     #[test]
     fn ed25519_key_carrying_its_public_half_publishes_it_and_signs() {
-        let public = Ed25519Key::from_pkcs8_pem(EDDSA).expect("ed25519").public().expect("public");
-        let key = Ed25519Key::from_pkcs8_pem(&eddsa_with_public(public)).expect("v2");
+        let public = ed25519_key(EDDSA).expect("ed25519").public().expect("public");
+        let key = ed25519_key(&eddsa_with_public(public)).expect("v2");
         assert_eq!(key.public(), Some(public));
         assert!(key.check().is_ok());
     }
@@ -463,7 +475,7 @@ mod tests {
     #[test]
     fn ed25519_key_with_another_keys_public_half_is_refused_on_reading() {
         let other = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]).verifying_key().to_bytes();
-        assert!(Ed25519Key::from_pkcs8_pem(&eddsa_with_public(other)).is_err());
+        assert!(ed25519_key(&eddsa_with_public(other)).is_err());
     }
 
     /// The platform's derivation of the public half, as WebCrypto's import and JWK export
@@ -502,7 +514,7 @@ mod tests {
     #[test]
     fn ed25519_written_half_is_checked_against_the_platforms_derivation() {
         let other = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]).verifying_key().to_bytes();
-        let read = Ed25519Key::from_pkcs8_pem(EDDSA).expect("ed25519");
+        let read = ed25519_key(EDDSA).expect("ed25519");
         let own = read.public().expect("public");
         let as_in_the_worker = |written: [u8; 32]| Ed25519Key {
             seed: read.seed.clone(),

@@ -539,7 +539,7 @@ impl SpKey {
             Some(Private::Rsa(key)) if key.bits() < MIN_RSA_BITS => Err(DsigError::WeakKey { bits: key.bits() }),
             Some(Private::Rsa(key)) => Ok(SpKey::Rsa(key)),
             Some(Private::P256(key)) => Ok(SpKey::P256(key)),
-            None => Err(not_a_key()),
+            Some(Private::Ed25519(_)) | None => Err(not_a_key()),
         }
     }
 
