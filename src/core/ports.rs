@@ -359,8 +359,8 @@ impl SignatureAlg {
     }
 }
 
-/// RS256 and ES256 signing and verification by the platform (WebCrypto in the Worker, where
-/// pure-Rust RSA is far too slow); the core assembles the tokens.
+/// Signatures and their checks by the platform (WebCrypto in the Worker, which carries no RSA
+/// code without SAML, and no P-384 or Ed25519 code at all); the core assembles the tokens.
 #[async_trait(?Send)]
 pub trait PlatformCrypto {
     /// Signs `message` with the RSA key `kid`, given as PKCS#8 DER (import it once and cache).
@@ -372,8 +372,8 @@ pub trait PlatformCrypto {
     async fn sign_ed25519(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError>;
     /// The public key (32 bytes, RFC 8032) of the Ed25519 private key given as PKCS#8 DER.
     async fn ed25519_public(&self, pkcs8_der: &[u8]) -> Result<[u8; 32], PortError>;
-    /// Checks a `signature` of `message` (ES256, ES384: `r ‖ s`) with the public key given as
-    /// SPKI DER.
+    /// Checks a `signature` of `message` under `alg` (ECDSA signatures as `r ‖ s`) with the
+    /// public key given as SPKI DER.
     async fn verify(
         &self,
         alg: SignatureAlg,

@@ -1,6 +1,7 @@
-//! RS256 and ES256 signatures, and RSA (RS256/384/512, PS256), ES256 and ES384 verifications,
-//! through WebCrypto (`crypto.subtle`), native code in workerd: the Worker carries no P-384
-//! code and, without SAML, no RSA code; P-256 in wasm costs several times what WebCrypto needs.
+//! RS256, ES256 and EdDSA signatures, an Ed25519 key's public half, and RSA (RS256/384/512,
+//! PS256), ES256, ES384 and EdDSA verifications through WebCrypto (`crypto.subtle`), native
+//! code in workerd: the Worker carries no P-384 or Ed25519 code and, without SAML, no RSA code;
+//! P-256 in wasm costs several times what WebCrypto needs.
 
 use async_trait::async_trait;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
