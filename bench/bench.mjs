@@ -451,7 +451,7 @@ if (report.cold_start?.keyedge?.startup_profile) {
   lines.push('');
   lines.push('Cold start, first request to a fresh isolate (median of fresh starts; CPU of workerd in 10 ms ticks):');
   const label = { keyedge: 'keyedge (demo configuration)', 'keyedge-small': 'keyedge (keyedge.toml: one IdP, no SAML)' };
-  for (const [name, c] of Object.entries(report.cold_start)) lines.push(`- ${label[name] ?? name}: ${c.first_request_ms} ms (CPU ${c.first_request_cpu_ms} ms), the next request ${c.warm_request_ms} ms`);
+  for (const [name, c] of Object.entries(report.cold_start)) lines.push(`- ${label[name] ?? name}: ${c.first_request_ms} ms (CPU ${c.first_request_cpu_ms} ms), the next request ${c.warm_request_ms} ms; workerd CPU before the first request (its start, the module evaluated) ${c.start_cpu_ms ?? "n/a"} ms`);
   for (const [name, c] of Object.entries(report.cold_start)) {
     const p = c.startup_profile;
     if (!p) continue;

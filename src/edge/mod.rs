@@ -18,25 +18,45 @@ use crate::core::ports::Jobs;
 use crate::core::Keyedge;
 
 thread_local! {
-    // Built on the first request of an isolate; config and keys are immutable afterwards.
+    // Built when the isolate starts (below), else on its first request; config and keys are
+    // immutable afterwards.
     static APP: OnceCell<Result<Rc<Keyedge>, String>> = const { OnceCell::new() };
 }
 
-fn app(env: &Env) -> std::result::Result<Rc<Keyedge>, String> {
-    APP.with(|cell| {
-        cell.get_or_init(|| {
-            let secret = |name: &str| {
-                env.secret(name).ok().map(|s| s.to_string()).or_else(|| env.var(name).ok().map(|v| v.to_string()))
-            };
-            Keyedge::from_config_text(crate::EMBEDDED_CONFIG, &secret).map(Rc::new).map_err(|e| e.to_string())
-        })
-        .clone()
-    })
+fn build(env: &Env) -> std::result::Result<Rc<Keyedge>, String> {
+    let secret =
+        |name: &str| env.secret(name).ok().map(|s| s.to_string()).or_else(|| env.var(name).ok().map(|v| v.to_string()));
+    Keyedge::from_config_text(crate::EMBEDDED_CONFIG, &secret).map(Rc::new).map_err(|e| e.to_string())
 }
 
+fn app(env: &Env) -> std::result::Result<Rc<Keyedge>, String> {
+    APP.with(|cell| cell.get_or_init(|| build(env)).clone())
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen(module = "cloudflare:workers")]
+extern "C" {
+    /// The Worker's bindings outside any request: its vars and secrets can be read while the
+    /// isolate starts (no I/O is allowed then, and building the app does none).
+    #[wasm_bindgen(thread_local_v2, js_name = env)]
+    static START_ENV: wasm_bindgen::JsValue;
+}
+
+/// Runs once, while the Worker's module is evaluated (before its first request; Cloudflare
+/// starts an isolate during the TLS handshake that precedes that request).
 #[event(start)]
 fn start() {
     console_error_panic_hook::set_once();
+    // The configuration is read and the keys decoded here, so that a visitor's first request
+    // does not wait for them. Only a success is kept: a failure is left for the first request,
+    // which builds again with its own `env` and logs what is wrong under its request id.
+    let env = START_ENV.with(|env| env.is_object().then(|| wasm_bindgen::JsCast::unchecked_into::<Env>(env.clone())));
+    if let Some(env) = env {
+        if let Ok(app) = build(&env) {
+            APP.with(|cell| {
+                let _ = cell.set(Ok(app));
+            });
+        }
+    }
 }
 
 #[event(fetch)]
