@@ -166,8 +166,10 @@ async function coldStart(name, argv, url, env = {}) {
     // keyedge's build with its name section (wrangler's build command rebuilds it).
     const once = await startOnce(name, argv, url, { ...env, KEEP_NAMES: '1' }, true);
     r.startup_profile = { first_request_ms: +once.first.toFixed(1), ...summarize(once.profile) };
+    const saved = join(tmpdir(), `coldstart-${name}.cpuprofile`);
+    writeFileSync(saved, JSON.stringify(once.profile));
     const p = r.startup_profile;
-    console.error(`  ${name}, profiled start: first request ${p.first_request_ms} ms, ${p.sampled_ms} ms sampled`);
+    console.error(`  ${name}, profiled start: first request ${p.first_request_ms} ms, ${p.sampled_ms} ms sampled (${saved})`);
     for (const [k, v] of Object.entries(p.by_kind_ms)) console.error(`    ${String(v).padStart(8)} ms  ${k}`);
     console.error('    inclusive:');
     for (const [f, v] of p.top_inclusive_ms) console.error(`    ${String(v).padStart(8)} ms  ${f}`);
