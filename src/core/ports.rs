@@ -247,6 +247,13 @@ pub trait Once {
     async fn mark(&self, key: &OnceKey, ttl_seconds: u64) -> Result<(), PortError>;
     /// Whether `key` is marked.
     async fn marked(&self, key: &OnceKey) -> Result<bool, PortError>;
+
+    /// This store's clock, when a run of the storage conformance suite may move it forward
+    /// ([`conformance::TimeTravel`]): only the Durable Object's adapter of a development build
+    /// (`[dev] storage_conformance`) has one. Nothing else calls it.
+    fn time_travel(&self) -> Option<&dyn conformance::TimeTravel> {
+        None
+    }
 }
 
 /// Outbound HTTP (Workers `fetch`). A request carrying a [`Timeout`] extension fails with a

@@ -17,18 +17,23 @@ use crate::core::ports::{OnceKey, RotationGrace, REPLAY_WINDOW, ROTATED_OUT_KEPT
 pub struct OnceStore {
     sql: SqlStorage,
     /// When this object last deleted the expired rows of each table (see [`OnceStore::sweep`]).
-    swept_at: [Cell<i64>; 3],
+    swept_at: [Cell<i64>; 4],
+    /// Seconds this operation's clock runs ahead of the real one: non-zero only for an
+    /// operation of a storage conformance run in a development build (`OnceStore::call`).
+    skew: Cell<i64>,
 }
 
 /// The tables whose expired rows are swept, in the order of [`OnceStore::swept_at`]. Every
-/// read of them asks for `expires_at > now`, so an expired row waiting for its sweep is never
-/// used; deleting them is housekeeping. Use counters are not among them: `count_use` deletes
-/// its own expired windows, which it reads unfiltered.
+/// read of items, families and marks asks for `expires_at > now`, so an expired row waiting
+/// for its sweep is never used; deleting them is housekeeping. `count_use` reads its counter
+/// unfiltered, so it deletes that counter's own expired window first; the other counters'
+/// are swept.
 #[derive(Clone, Copy)]
 enum Swept {
     Items = 0,
     Families = 1,
     Marks = 2,
+    Counters = 3,
 }
 
 /// A table's expired rows are deleted on a write to it, at most this often (seconds) per
@@ -93,13 +98,16 @@ impl OnceStore {
     /// seconds; called on each write to it.
     fn sweep(&self, table: Swept, now: i64) -> Result<()> {
         let swept_at = &self.swept_at[table as usize];
-        if now < swept_at.get() + SWEEP_EVERY {
+        // A conformance run's moved clock reads rows as it sees them but deletes none: the
+        // object's rows of other callers are alive on the real clock.
+        if now < swept_at.get() + SWEEP_EVERY || self.skew.get() != 0 {
             return Ok(());
         }
         let delete = match table {
             Swept::Items => "DELETE FROM items WHERE expires_at <= ?",
             Swept::Families => "DELETE FROM families WHERE expires_at <= ?",
             Swept::Marks => "DELETE FROM marks WHERE expires_at <= ?",
+            Swept::Counters => "DELETE FROM counters WHERE expires_at <= ?",
         };
         self.sql.exec(delete, vec![SqlStorageValue::Integer(now)])?;
         swept_at.set(now);
@@ -171,7 +179,7 @@ impl DurableObject for OnceStore {
             let _ = sql.exec(column, None);
         }
         let never = || Cell::new(i64::MIN / 2);
-        Self { sql, swept_at: [never(), never(), never()] }
+        Self { sql, swept_at: [never(), never(), never(), never()], skew: Cell::new(0) }
     }
 
     /// Kept for callers that still use `fetch` (a Worker version deployed before RPC, during a
@@ -187,9 +195,20 @@ impl OnceStore {
     /// One operation, called over Durable Object RPC from the Worker (`src/edge/worker.mjs`
     /// makes the class RPC-capable): JSON in, JSON out. Cheaper than `fetch`: no Request or
     /// Response objects on either side.
-    pub fn call(&self, op: String) -> std::result::Result<String, JsError> {
+    ///
+    /// `skew`: seconds to move this operation's clock forward, sent by a storage conformance
+    /// run (`POST /dev/conformance`) to check expiry against the real object. Honoured only
+    /// by a development build (`[dev] storage_conformance`, never with an https issuer);
+    /// every other build reads its clock as it is.
+    pub fn call(&self, op: String, skew: Option<f64>) -> std::result::Result<String, JsError> {
         let op: Op = serde_json::from_str(&op).map_err(|e| JsError::new(&format!("once store: {e}")))?;
-        let answer = self.execute(op).map_err(|e| JsError::new(&format!("once store: {e}")))?;
+        #[cfg(keyedge_storage_conformance)]
+        self.skew.set(skew.filter(|s| s.is_finite() && *s > 0.0).map_or(0, |s| s as i64));
+        #[cfg(not(keyedge_storage_conformance))]
+        let _ = skew;
+        let answer = self.execute(op);
+        self.skew.set(0);
+        let answer = answer.map_err(|e| JsError::new(&format!("once store: {e}")))?;
         Ok(answer.to_string())
     }
 }
@@ -198,7 +217,7 @@ impl OnceStore {
     /// Runs `op`; one Durable Object request at a time, its SQL synchronous: atomic. (Long on
     /// purpose: one short arm per operation of the protocol, side by side.)
     fn execute(&self, op: Op) -> Result<serde_json::Value> {
-        let now = now();
+        let now = now() + self.skew.get();
         match op {
             Op::Put { key, value, ttl } => {
                 self.put(key, value, ttl, now)?;
@@ -332,7 +351,11 @@ impl OnceStore {
                 reply(Swapped { swapped: true })
             }
             Op::CountUse { key, max, window } => {
-                self.sql.exec("DELETE FROM counters WHERE expires_at <= ?", vec![SqlStorageValue::Integer(now)])?;
+                self.sweep(Swept::Counters, now)?;
+                self.sql.exec(
+                    "DELETE FROM counters WHERE key = ? AND expires_at <= ?",
+                    vec![text(&key), SqlStorageValue::Integer(now)],
+                )?;
                 let rows: Vec<Uses> =
                     self.sql.exec("SELECT uses FROM counters WHERE key = ?", vec![text(&key)])?.to_array()?;
                 if rows.first().is_some_and(|r| r.uses >= max as i64) {

@@ -150,7 +150,14 @@ impl Store for KvPort {
     }
 }
 
-pub struct OncePort(ObjectNamespace);
+pub struct OncePort {
+    namespace: ObjectNamespace,
+    /// Seconds the storage conformance run has moved the Durable Object's clock forward
+    /// ([`Once::time_travel`]); sent with each operation while it is not zero. Development
+    /// builds only (`[dev] storage_conformance`): no other Worker can move the clock.
+    #[cfg(keyedge_storage_conformance)]
+    skew: std::cell::Cell<u64>,
+}
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
@@ -160,9 +167,22 @@ extern "C" {
 
     #[wasm_bindgen(method, catch)]
     fn call(this: &OnceRpc, op: &str) -> std::result::Result<js_sys::Promise, wasm_bindgen::JsValue>;
+
+    /// `call` on the object's clock moved `skew` seconds forward (`OnceStore::call`).
+    #[cfg(keyedge_storage_conformance)]
+    #[wasm_bindgen(method, catch, js_name = call)]
+    fn call_skewed(this: &OnceRpc, op: &str, skew: f64) -> std::result::Result<js_sys::Promise, wasm_bindgen::JsValue>;
 }
 
 impl OncePort {
+    fn new(namespace: ObjectNamespace) -> Self {
+        Self {
+            namespace,
+            #[cfg(keyedge_storage_conformance)]
+            skew: std::cell::Cell::new(0),
+        }
+    }
+
     /// One operation on the object that owns `key` ([`OnceKey::object_name`]), over Durable
     /// Object RPC (`OnceStore::call`): a JSON string each way, no Request or Response objects;
     /// the answer is read as the reply type of that operation (`core::ports::once_protocol`).
@@ -171,9 +191,16 @@ impl OncePort {
         key: &OnceKey,
         op: &OnceOp,
     ) -> std::result::Result<R, PortError> {
-        let stub: OnceRpc = self.0.get_by_name(&key.object_name()).map_err(port_err)?.into_rpc();
+        let stub: OnceRpc = self.namespace.get_by_name(&key.object_name()).map_err(port_err)?.into_rpc();
         let body = serde_json::to_string(op).map_err(port_err)?;
-        let promise = stub.call(&body).map_err(|e| js_port_error("once store", e))?;
+        #[cfg(keyedge_storage_conformance)]
+        let promise = match self.skew.get() {
+            0 => stub.call(&body),
+            skew => stub.call_skewed(&body, skew as f64),
+        };
+        #[cfg(not(keyedge_storage_conformance))]
+        let promise = stub.call(&body);
+        let promise = promise.map_err(|e| js_port_error("once store", e))?;
         let answer = JsFuture::from(promise).await.map_err(|e| js_port_error("once store", e))?;
         let answer = answer.as_string().ok_or_else(|| PortError("once store: the answer is not text".into()))?;
         serde_json::from_str(&answer).map_err(port_err)
@@ -182,6 +209,10 @@ impl OncePort {
 
 #[async_trait(?Send)]
 impl Once for OncePort {
+    #[cfg(keyedge_storage_conformance)]
+    fn time_travel(&self) -> Option<&dyn crate::core::ports::conformance::TimeTravel> {
+        Some(self)
+    }
     async fn put(&self, key: &OnceKey, value: &str, ttl: u64) -> std::result::Result<(), PortError> {
         let op = OnceOp::Put { key: key.clone(), value: value.into(), ttl };
         self.call::<Done>(key, &op).await.map(|_| ())
@@ -412,7 +443,7 @@ impl EdgePorts {
     pub fn new(env: &Env, with_assets: bool) -> Result<Self> {
         Ok(Self {
             kv: KvPort(env.kv(KV_BINDING)?),
-            once: OncePort(env.durable_object(ONCE_BINDING)?),
+            once: OncePort::new(env.durable_object(ONCE_BINDING)?),
             assets: if with_assets { env.assets(ASSETS_BINDING).ok().map(AssetsPort) } else { None },
             limits: super::rate_limit::RateLimits::new(env),
         })
@@ -431,6 +462,15 @@ impl EdgePorts {
             site: self.assets.as_ref().map(|a| a as &dyn Http),
             limits: &self.limits,
         }
+    }
+}
+
+#[cfg(keyedge_storage_conformance)]
+impl crate::core::ports::conformance::TimeTravel for OncePort {
+    /// Moves the clock of every object this adapter calls from now on (one conformance run's
+    /// objects); the objects' clocks for every other caller stay where they are.
+    fn pass(&self, seconds: u64) {
+        self.skew.set(self.skew.get() + seconds);
     }
 }
 

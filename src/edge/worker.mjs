@@ -15,9 +15,12 @@ export class OnceStore extends DurableObject {
     this.rust = new RustOnceStore(ctx, env);
   }
 
-  /** One operation: JSON in, JSON out (src/edge/once.rs, `OnceStore::call`). */
-  call(op) {
-    return this.rust.call(op);
+  /**
+   * One operation: JSON in, JSON out (src/edge/once.rs, `OnceStore::call`). `skew` moves the
+   * object's clock for this operation in a development build's storage conformance run only.
+   */
+  call(op, skew) {
+    return this.rust.call(op, skew);
   }
 
   fetch(request) {

@@ -14,7 +14,8 @@ use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 fn run(once: &dyn Once, store: &dyn Store, rng: &SeededRng, clock: Option<&VirtualClock>) -> Report {
-    let subject = Subject { once, store, rng, clock: clock.map(|c| c as &dyn TimeTravel) };
+    let clock = clock.map(|c| c as &dyn TimeTravel);
+    let subject = Subject { once, store, rng, once_clock: clock, store_clock: clock };
     futures::executor::block_on(conformance::run(&subject))
 }
 
@@ -424,4 +425,20 @@ fn the_dev_route_exists_only_where_the_config_asks_for_it() {
     let on = local_dev("[dev]\nstorage_conformance = true\n");
     let get = on.send(http::Request::get("http://localhost:8787/dev/conformance").body(Vec::new()).unwrap());
     assert_eq!(get.status(), 404, "only POST runs it");
+}
+
+/// The Worker under `wrangler dev`: the Durable Object's clock can be moved for a run, KV's
+/// expiry is the platform's own. The Durable Object's timed checks run; only KV's are skipped.
+#[test]
+fn only_the_store_whose_clock_cannot_move_skips_its_timed_checks() {
+    let clock = VirtualClock::at(START);
+    let rng = SeededRng::new(1);
+    let (once, store) = (MemoryOnce::new(clock.clone()), MemoryStore::new(clock.clone()));
+    let subject = Subject { once: &once, store: &store, rng: &rng, once_clock: Some(&clock), store_clock: None };
+    let report = futures::executor::block_on(conformance::run(&subject));
+    assert!(report.failed.is_empty(), "{:#?}", report.failed);
+    assert_eq!(report.skipped, KV_TIMED.to_vec());
+    for timed in ONCE_TIMED {
+        assert!(report.passed.contains(&timed), "{timed} ran");
+    }
 }

@@ -94,6 +94,9 @@ pub struct FaultyOnce<'a> {
 
 #[async_trait(?Send)]
 impl Once for FaultyOnce<'_> {
+    fn time_travel(&self) -> Option<&dyn super::conformance::TimeTravel> {
+        self.inner.time_travel()
+    }
     async fn put(&self, key: &OnceKey, value: &str, ttl: u64) -> Result<(), PortError> {
         self.plan.check(DURABLE_OBJECT)?;
         self.inner.put(key, value, ttl).await
