@@ -18,11 +18,14 @@ fn main() {
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let parsed = text.parse::<toml::Table>();
     // The storage conformance run (`[dev] storage_conformance`, `/dev/conformance`) is compiled
-    // into the Worker only when the embedded configuration turns it on: local development,
-    // never an https issuer. Native builds (the tests) always have it.
+    // into the Worker only when the embedded configuration turns it on, with a local issuer
+    // (any other is refused here). Native builds (the tests) always have it.
     println!("cargo:rustc-check-cfg=cfg(keyedge_storage_conformance)");
-    let conformance =
-        parsed.as_ref().ok().and_then(|t| t.get("dev")?.get("storage_conformance")?.as_bool()).unwrap_or(false);
+    let conformance = match parsed.as_ref().map(build_config::storage_conformance) {
+        Ok(Err(refused)) => panic!("{}: {refused}", path.display()),
+        Ok(Ok(on)) => on,
+        Err(_) => false,
+    };
     if conformance {
         println!("cargo:rustc-cfg=keyedge_storage_conformance");
     }

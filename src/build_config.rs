@@ -11,9 +11,48 @@ pub fn saml_configured(config: &toml::Table) -> bool {
     idps.iter().any(|idp| idp.get("kind").and_then(toml::Value::as_str) == Some("saml"))
 }
 
+/// Whether the storage conformance run (`[dev] storage_conformance`) is compiled in: only for
+/// a configuration that asks for it with a local issuer (`http://localhost`, `127.0.0.1` or
+/// `[::1]`). Asked for with any other issuer, the build is refused (`Err`): its code could
+/// move a Durable Object's clock for whoever holds the binding, and the Worker itself would
+/// refuse to start with it anyway (`Config::load`).
+pub fn storage_conformance(config: &toml::Table) -> Result<bool, String> {
+    let asked = config.get("dev").and_then(|d| d.get("storage_conformance")).and_then(toml::Value::as_bool);
+    if asked != Some(true) {
+        return Ok(false);
+    }
+    let issuer = config.get("issuer").and_then(toml::Value::as_str).unwrap_or("");
+    let local = ["http://localhost", "http://127.0.0.1", "http://[::1]"].iter().any(|origin| {
+        issuer
+            .strip_prefix(origin)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(':') || rest.starts_with('/'))
+    });
+    if local {
+        Ok(true)
+    } else {
+        Err(format!(
+            "[dev] storage_conformance is for local development: the issuer `{issuer}` is not http://localhost"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::saml_configured;
+    use super::{saml_configured, storage_conformance};
+
+    #[test]
+    fn storage_conformance_is_compiled_in_for_a_local_issuer_only() {
+        let dev = "[dev]\nstorage_conformance = true\n";
+        for local in ["http://localhost:8787", "http://127.0.0.1", "http://[::1]:8787/realms/a"] {
+            assert_eq!(storage_conformance(&table(&format!("issuer = \"{local}\"\n{dev}"))), Ok(true), "{local}");
+        }
+        for other in ["https://localhost:8787", "http://auth.example.com", "http://localhost.example.com", ""] {
+            assert!(storage_conformance(&table(&format!("issuer = \"{other}\"\n{dev}"))).is_err(), "{other}");
+        }
+        assert_eq!(storage_conformance(&table("issuer = \"https://auth.example.com\"\n")), Ok(false));
+        assert_eq!(storage_conformance(&table(include_str!("../keyedge.toml"))), Ok(false));
+        assert_eq!(storage_conformance(&table(include_str!("../dev/keyedge.dev.toml"))), Ok(true));
+    }
 
     fn table(text: &str) -> toml::Table {
         text.parse().expect("toml")

@@ -57,6 +57,28 @@ fn start() {
             });
         }
     }
+    prime_conversions();
+}
+
+/// The shell's conversions that every request runs (the runtime's request head into `http`,
+/// keyedge's answer into the runtime's `Response`), once on a made-up request and answer:
+/// V8 compiles a wasm function on its first call, so their code is compiled while the isolate
+/// starts instead of during a visitor's first request. Nothing is sent or kept; creating
+/// requests and responses is allowed outside a request, I/O is not (and none is done).
+fn prime_conversions() {
+    let made_up = web_sys::Headers::new().and_then(|headers| {
+        headers.append("accept", "text/html")?;
+        let init = web_sys::RequestInit::new();
+        init.set_headers(&headers);
+        web_sys::Request::new_with_str_and_init("http://localhost/", &init)
+    });
+    if let Ok(req) = made_up {
+        let _ = ports::request_head(&req);
+    }
+    let answer = http::Response::builder().header(http::header::CONTENT_TYPE, "text/plain").body(Vec::new());
+    if let Ok(answer) = answer {
+        let _ = ports::from_http_response(answer);
+    }
 }
 
 #[event(fetch)]

@@ -42,6 +42,11 @@ enum Swept {
 /// object that lives for a few operations (a quiet site) does what it did before.
 const SWEEP_EVERY: i64 = 60;
 
+/// The most a conformance run may move an operation's clock (seconds, a year): a larger
+/// offset is taken as this one, so the clock can never wrap round to the past.
+#[cfg(keyedge_storage_conformance)]
+const MAX_SKEW: i64 = 366 * 24 * 3600;
+
 #[derive(Deserialize)]
 struct FamilyRow {
     value: String,
@@ -203,7 +208,7 @@ impl OnceStore {
     pub fn call(&self, op: String, skew: Option<f64>) -> std::result::Result<String, JsError> {
         let op: Op = serde_json::from_str(&op).map_err(|e| JsError::new(&format!("once store: {e}")))?;
         #[cfg(keyedge_storage_conformance)]
-        self.skew.set(skew.filter(|s| s.is_finite() && *s > 0.0).map_or(0, |s| s as i64));
+        self.skew.set(skew.filter(|s| s.is_finite() && *s > 0.0).map_or(0, |s| s.min(MAX_SKEW as f64) as i64));
         #[cfg(not(keyedge_storage_conformance))]
         let _ = skew;
         let answer = self.execute(op);
@@ -217,7 +222,7 @@ impl OnceStore {
     /// Runs `op`; one Durable Object request at a time, its SQL synchronous: atomic. (Long on
     /// purpose: one short arm per operation of the protocol, side by side.)
     fn execute(&self, op: Op) -> Result<serde_json::Value> {
-        let now = now() + self.skew.get();
+        let now = now().saturating_add(self.skew.get());
         match op {
             Op::Put { key, value, ttl } => {
                 self.put(key, value, ttl, now)?;
