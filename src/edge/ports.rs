@@ -79,20 +79,28 @@ fn header_pairs(headers: &web_sys::Headers) -> Result<Vec<(String, String)>> {
     serde_json::from_str(&String::from(json)).map_err(|e| worker::Error::RustError(format!("headers: {e}")))
 }
 
-/// A runtime `Headers` for `headers`, built from one JSON array rather than a call per header.
-fn js_headers(headers: &http::HeaderMap) -> std::result::Result<web_sys::Headers, PortError> {
+/// `headers` as the runtime's `[[name, value], …]`, made from one JSON string rather than a
+/// call per header.
+fn js_header_pairs(headers: &http::HeaderMap) -> std::result::Result<wasm_bindgen::JsValue, PortError> {
     let pairs: Vec<(&str, &str)> =
         headers.iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))).collect();
     let json = serde_json::to_string(&pairs).map_err(port_err)?;
-    let pairs = js_sys::JSON::parse(&json).map_err(|e| js_port_error("headers", e))?;
-    web_sys::Headers::new_with_str_sequence_sequence(&pairs).map_err(|e| js_port_error("headers", e))
+    js_sys::JSON::parse(&json).map_err(|e| js_port_error("headers", e))
+}
+
+/// A runtime `Headers` for `headers` (an outgoing request's).
+fn js_headers(headers: &http::HeaderMap) -> std::result::Result<web_sys::Headers, PortError> {
+    web_sys::Headers::new_with_str_sequence_sequence(&js_header_pairs(headers)?)
+        .map_err(|e| js_port_error("headers", e))
 }
 
 /// The runtime's `Response` for keyedge's answer.
 pub fn from_http_response(res: http::Response<Vec<u8>>) -> Result<web_sys::Response> {
     let init = web_sys::ResponseInit::new();
     init.set_status(res.status().as_u16());
-    init.set_headers_headers(&js_headers(res.headers()).map_err(|e| worker::Error::RustError(e.0))?);
+    // The pairs themselves: the `Response` builds its headers from them, with no `Headers`
+    // object made first and copied.
+    init.set_headers_str_sequence_sequence(&js_header_pairs(res.headers()).map_err(|e| worker::Error::RustError(e.0))?);
     let body = res.into_body();
     let body = (!body.is_empty()).then(|| js_sys::Uint8Array::from(body.as_slice()));
     web_sys::Response::new_with_opt_buffer_source_and_init(body.as_ref().map(|b| b.as_ref()), &init)
