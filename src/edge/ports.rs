@@ -48,29 +48,21 @@ pub fn request_head(req: &web_sys::Request) -> Result<http::Request<Vec<u8>>> {
 /// `Content-Length` said (or without one, chunked).
 pub async fn read_body(req: &web_sys::Request, max: usize) -> Result<Option<Vec<u8>>> {
     use wasm_bindgen::JsCast;
-    let Some(stream) = req.body() else { return Ok(Some(Vec::new())) };
-    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
-    let field = |chunk: &wasm_bindgen::JsValue, name: &str| {
-        js_sys::Reflect::get(chunk, &wasm_bindgen::JsValue::from_str(name)).map_err(|e| js_error("request body", e))
-    };
-    let mut body = Vec::new();
-    loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(|e| js_error("request body", e))?;
-        if field(&chunk, "done")?.is_truthy() {
-            return Ok(Some(body));
-        }
-        let bytes: js_sys::Uint8Array =
-            field(&chunk, "value")?.dyn_into().map_err(|e| js_error("request body chunk", e))?;
-        let len = bytes.length() as usize;
-        if body.len() + len > max {
-            // Not awaited: the answer does not wait for the runtime to drop the rest.
-            let _ = reader.cancel();
-            return Ok(None);
-        }
-        let start = body.len();
-        body.resize(start + len, 0);
-        bytes.copy_to(&mut body[start..]);
+    // The chunks are gathered in JavaScript: one crossing into wasm for the whole body
+    // instead of a promise, a waker and two property reads per chunk.
+    let read = JsFuture::from(read_limited(req, max as f64)).await.map_err(|e| js_error("request body", e))?;
+    if read.is_null() {
+        return Ok(None);
     }
+    let bytes: js_sys::Uint8Array = read.dyn_into().map_err(|e| js_error("request body", e))?;
+    Ok((bytes.length() as usize <= max).then(|| bytes.to_vec()))
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/edge/read_limited.js")]
+extern "C" {
+    /// The body of `request` as one `Uint8Array`, or `null` once it runs over `max` bytes.
+    #[wasm_bindgen(js_name = readLimited)]
+    fn read_limited(request: &web_sys::Request, max: f64) -> js_sys::Promise;
 }
 
 /// `[[name, value], …]` of a runtime `Headers`, in one call and one string.
