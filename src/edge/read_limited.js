@@ -15,6 +15,8 @@ export async function readLimited(request, max) {
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
+    // The runtime's request bodies yield bytes; anything else is refused, not miscounted.
+    if (!(value instanceof Uint8Array)) throw new TypeError('request body: a chunk is not bytes');
     size += value.byteLength;
     if (size > max) {
       reader.cancel().catch(() => {});

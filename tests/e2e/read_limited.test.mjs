@@ -44,3 +44,14 @@ test('a body over the limit is refused at the piece that crosses it, the rest ca
 test('no body is an empty one', async () => {
   assert.equal((await readLimited(new Request('http://localhost/token', { method: 'POST' }), 64)).byteLength, 0);
 });
+
+test('a chunk that is not bytes is refused, not miscounted', async () => {
+  const body = new ReadableStream({
+    start(controller) {
+      controller.enqueue('a'.repeat(100));
+      controller.close();
+    },
+  });
+  const request = new Request('http://localhost/token', { method: 'POST', body, duplex: 'half' });
+  await assert.rejects(readLimited(request, 64), /not bytes/);
+});
