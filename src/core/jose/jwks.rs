@@ -66,17 +66,7 @@ impl Ed25519Public {
 
 /// The SPKI DER of an Ed25519 public key (RFC 8410 §4: no parameters).
 pub(super) fn ed25519_spki_der(public: &[u8; 32]) -> Vec<u8> {
-    use p256::pkcs8::der::asn1::BitStringRef;
-    use p256::pkcs8::der::Encode;
-    use p256::pkcs8::spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
-    let info = SubjectPublicKeyInfoRef {
-        algorithm: AlgorithmIdentifierRef { oid: ED25519, parameters: None },
-        subject_public_key: match BitStringRef::from_bytes(public) {
-            Ok(bits) => bits,
-            Err(_) => return Vec::new(),
-        },
-    };
-    info.to_der().unwrap_or_default()
+    super::spki_der(ED25519, None, public).unwrap_or_default()
 }
 
 /// A P-384 public key as SPKI DER, which the platform's crypto checks ES384 with (WebCrypto
@@ -115,18 +105,11 @@ impl Es384Key {
 
     /// From a JWK's coordinates (jwt-compact reads only P-256 and secp256k1).
     fn from_coordinates(x: &[u8], y: &[u8]) -> Option<Self> {
-        use p256::pkcs8::der::asn1::BitStringRef;
-        use p256::pkcs8::der::Encode;
-        use p256::pkcs8::spki::{AlgorithmIdentifier, SubjectPublicKeyInfo};
         if x.len() != 48 || y.len() != 48 {
             return None;
         }
         let point = [&[4u8][..], x, y].concat();
-        let spki = SubjectPublicKeyInfo {
-            algorithm: AlgorithmIdentifier { oid: EC_PUBLIC_KEY, parameters: Some(SECP384R1) },
-            subject_public_key: BitStringRef::from_bytes(&point).ok()?,
-        };
-        Self::from_spki_der(&spki.to_der().ok()?)
+        Self::from_spki_der(&super::spki_der(EC_PUBLIC_KEY, Some((&SECP384R1).into()), &point).ok()?)
     }
 }
 

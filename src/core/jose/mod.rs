@@ -180,7 +180,7 @@ impl SigningKey {
         match &self.key {
             PrivateKey::Rsa(k) => Some(Cow::Borrowed(k.public().spki_der())),
             PrivateKey::Es256(_, spki) => Some(Cow::Borrowed(spki)),
-            PrivateKey::Ed25519(k) => Some(Cow::Owned(jwks::ed25519_spki_der(&k.public()?))),
+            PrivateKey::Ed25519(k) => k.spki().map(Cow::Borrowed),
         }
     }
 
@@ -517,6 +517,19 @@ impl Keyring {
         let claims = untrusted.deserialize_claims_unchecked::<jwt_compact::Empty>().ok()?;
         claims.expiration.map(|e| e.timestamp())
     }
+}
+
+/// The SubjectPublicKeyInfo DER (RFC 5280 §4.1) of the public key `key` under the algorithm
+/// `oid` with its `parameters`: how a public key is handed to the platform's crypto.
+pub(super) fn spki_der(
+    oid: p256::pkcs8::ObjectIdentifier,
+    parameters: Option<p256::pkcs8::der::asn1::AnyRef<'_>>,
+    key: &[u8],
+) -> Result<Vec<u8>, p256::pkcs8::der::Error> {
+    use p256::pkcs8::der::Encode;
+    use p256::pkcs8::spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
+    let subject_public_key = p256::pkcs8::der::asn1::BitStringRef::from_bytes(key)?;
+    SubjectPublicKeyInfoRef { algorithm: AlgorithmIdentifierRef { oid, parameters }, subject_public_key }.to_der()
 }
 
 fn timestamp(secs: i64) -> Option<DateTime<Utc>> {

@@ -217,6 +217,8 @@ pub struct Ed25519Key {
     der: Zeroizing<Vec<u8>>,
     /// The public half, once computed (and, for a v2 key, found equal to the written one).
     public: OnceLock<[u8; 32]>,
+    /// The public half's SPKI DER, encoded on first use.
+    spki: OnceLock<Vec<u8>>,
     #[cfg(not(target_arch = "wasm32"))]
     private: OnceLock<Result<Box<ed25519_dalek::SigningKey>, String>>,
 }
@@ -232,6 +234,7 @@ impl Ed25519Key {
             written: bytes.public_key.map(|p| p.to_bytes()),
             der: Zeroizing::new(der.to_vec()),
             public: OnceLock::new(),
+            spki: OnceLock::new(),
             #[cfg(not(target_arch = "wasm32"))]
             private: OnceLock::new(),
         };
@@ -258,6 +261,13 @@ impl Ed25519Key {
             return Some(*self.public.get_or_init(|| key.verifying_key().to_bytes()));
         }
         None
+    }
+
+    /// The public half as SPKI DER (what the platform checks keyedge's own EdDSA tokens with),
+    /// once the half is known; encoded once, not per token.
+    pub fn spki(&self) -> Option<&[u8]> {
+        let public = self.public()?;
+        Some(self.spki.get_or_init(|| super::jwks::ed25519_spki_der(&public)))
     }
 
     /// Makes the public half known: by `crypto` (WebCrypto in the Worker) when given, else in
@@ -521,6 +531,7 @@ mod tests {
             written: Some(written),
             der: read.der.clone(),
             public: OnceLock::new(),
+            spki: OnceLock::new(),
             private: OnceLock::new(),
         };
         let tampered = as_in_the_worker(other);

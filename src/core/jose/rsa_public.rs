@@ -8,9 +8,9 @@
 //! built once here too.
 
 use jwt_compact::jwk::JsonWebKey;
-use p256::pkcs8::der::asn1::{AnyRef, BitStringRef};
+use p256::pkcs8::der::asn1::AnyRef;
 use p256::pkcs8::der::{Decode, Encode};
-use p256::pkcs8::spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
+use p256::pkcs8::spki::SubjectPublicKeyInfoRef;
 use p256::pkcs8::ObjectIdentifier;
 use std::borrow::Cow;
 
@@ -56,12 +56,7 @@ impl RsaPublic {
         }
         .to_der()
         .map_err(der)?;
-        let spki = SubjectPublicKeyInfoRef {
-            algorithm: AlgorithmIdentifierRef { oid: RSA_ENCRYPTION, parameters: Some(AnyRef::NULL) },
-            subject_public_key: BitStringRef::from_bytes(&pkcs1).map_err(der)?,
-        }
-        .to_der()
-        .map_err(der)?;
+        let spki = super::spki_der(RSA_ENCRYPTION, Some(AnyRef::NULL), &pkcs1).map_err(der)?;
         Ok(RsaPublic {
             #[cfg(keyedge_rsa)]
             key: rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(n), rsa::BigUint::from_bytes_be(e))
