@@ -6,7 +6,7 @@ use crate::core::ports::once_protocol::{
 };
 use async_trait::async_trait;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{kv::KvStore, web_sys, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Response, Result};
+use worker::{web_sys, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Result};
 
 use crate::core::gate::Forward;
 use crate::core::ports::{
@@ -48,6 +48,10 @@ pub fn request_head(req: &web_sys::Request) -> Result<http::Request<Vec<u8>>> {
 /// `Content-Length` said (or without one, chunked).
 pub async fn read_body(req: &web_sys::Request, max: usize) -> Result<Option<Vec<u8>>> {
     use wasm_bindgen::JsCast;
+    // No body (a GET, most requests): nothing to wait for, so no promise is made.
+    if req.body().is_none() {
+        return Ok(Some(Vec::new()));
+    }
     // The chunks are gathered in JavaScript: one crossing into wasm for the whole body
     // instead of a promise, a waker and two property reads per chunk.
     let read = JsFuture::from(read_limited(req, max as f64)).await.map_err(|e| js_error("request body", e))?;
@@ -99,27 +103,114 @@ pub fn from_http_response(res: http::Response<Vec<u8>>) -> Result<web_sys::Respo
         .map_err(|e| js_error("response", e))
 }
 
-pub struct KvPort(KvStore);
+/// The `KEYEDGE_KV` namespace, called directly: a request that never touches KV pays nothing
+/// for it (the `worker` crate's `KvStore` looks up five methods whenever it is made), and
+/// each operation is one call and one promise.
+pub struct KvPort(KvNamespace);
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// A Workers KV namespace binding.
+    #[wasm_bindgen(extends = js_sys::Object)]
+    type KvNamespace;
+
+    /// `get(key, "text")`: the value, or null.
+    #[wasm_bindgen(method, catch, js_name = get)]
+    fn get_text(
+        this: &KvNamespace,
+        key: &str,
+        kind: &str,
+    ) -> std::result::Result<js_sys::Promise, wasm_bindgen::JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    fn put(
+        this: &KvNamespace,
+        key: &str,
+        value: &str,
+        options: &wasm_bindgen::JsValue,
+    ) -> std::result::Result<js_sys::Promise, wasm_bindgen::JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    fn delete(this: &KvNamespace, key: &str) -> std::result::Result<js_sys::Promise, wasm_bindgen::JsValue>;
+
+    #[wasm_bindgen(method, catch)]
+    fn list(
+        this: &KvNamespace,
+        options: &wasm_bindgen::JsValue,
+    ) -> std::result::Result<js_sys::Promise, wasm_bindgen::JsValue>;
+}
+
+/// `put`'s options, as KV names them (`expirationTtl`, `metadata`).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PutOptions<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiration_ttl: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metadata: Option<&'a str>,
+}
+
+/// The part of `list`'s answer keyedge reads: the keys' names and metadata.
+#[derive(serde::Deserialize)]
+struct Listed {
+    keys: Vec<ListedKey>,
+}
+
+#[derive(serde::Deserialize)]
+struct ListedKey {
+    name: String,
+    #[serde(default)]
+    metadata: Option<serde_json::Value>,
+}
+
+impl KvPort {
+    /// The namespace bound as `binding`, or an error naming it.
+    fn bound(env: &Env, binding: &str) -> Result<Self> {
+        use wasm_bindgen::JsCast;
+        let namespace = js_sys::Reflect::get(env.as_ref(), &binding.into()).map_err(|e| js_error(binding, e))?;
+        if !namespace.is_object() {
+            return Err(worker::Error::RustError(format!("no KV namespace is bound as {binding}")));
+        }
+        Ok(KvPort(namespace.unchecked_into()))
+    }
+
+    async fn settle(
+        what: &str,
+        promise: std::result::Result<js_sys::Promise, wasm_bindgen::JsValue>,
+    ) -> std::result::Result<wasm_bindgen::JsValue, PortError> {
+        let promise = promise.map_err(|e| js_port_error(what, e))?;
+        JsFuture::from(promise).await.map_err(|e| js_port_error(what, e))
+    }
+
+    async fn put_with(&self, key: &str, value: &str, options: PutOptions<'_>) -> std::result::Result<(), PortError> {
+        let options = js_sys::JSON::parse(&serde_json::to_string(&options).map_err(port_err)?)
+            .map_err(|e| js_port_error("KV put options", e))?;
+        Self::settle("KV put", self.0.put(key, value, &options)).await.map(|_| ())
+    }
+
+    async fn listed(&self, prefix: &str) -> std::result::Result<Listed, PortError> {
+        let options = js_sys::JSON::parse(&serde_json::json!({ "prefix": prefix, "limit": 1000 }).to_string())
+            .map_err(|e| js_port_error("KV list options", e))?;
+        let listed = Self::settle("KV list", self.0.list(&options)).await?;
+        let json = js_sys::JSON::stringify(&listed).map_err(|e| js_port_error("KV list", e))?;
+        serde_json::from_str(&String::from(json)).map_err(port_err)
+    }
+}
 
 #[async_trait(?Send)]
 impl Store for KvPort {
     async fn get(&self, key: &str) -> std::result::Result<Option<String>, PortError> {
-        self.0.get(key).text().await.map_err(port_err)
+        Ok(Self::settle("KV get", self.0.get_text(key, "text")).await?.as_string())
     }
     async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> std::result::Result<(), PortError> {
-        let mut put = self.0.put(key, value).map_err(port_err)?;
-        if let Some(ttl) = ttl {
-            // KV refuses expirations under 60 seconds.
-            put = put.expiration_ttl(ttl.max(60));
-        }
-        put.execute().await.map_err(port_err)
+        // KV refuses expirations under 60 seconds.
+        self.put_with(key, value, PutOptions { expiration_ttl: ttl.map(|t| t.max(60)), metadata: None }).await
     }
     async fn delete(&self, key: &str) -> std::result::Result<(), PortError> {
-        self.0.delete(key).await.map_err(port_err)
+        Self::settle("KV delete", self.0.delete(key)).await.map(|_| ())
     }
     async fn list(&self, prefix: &str) -> std::result::Result<Vec<String>, PortError> {
-        let listed = self.0.list().prefix(prefix.to_owned()).limit(1000).execute().await.map_err(port_err)?;
-        Ok(listed.keys.into_iter().map(|k| k.name).collect())
+        Ok(self.listed(prefix).await?.keys.into_iter().map(|k| k.name).collect())
     }
     async fn put_with_metadata(
         &self,
@@ -128,15 +219,13 @@ impl Store for KvPort {
         metadata: &str,
         ttl: Option<u64>,
     ) -> std::result::Result<(), PortError> {
-        let mut put = self.0.put(key, value).map_err(port_err)?.metadata(metadata).map_err(port_err)?;
-        if let Some(ttl) = ttl {
-            put = put.expiration_ttl(ttl.max(60));
-        }
-        put.execute().await.map_err(port_err)
+        let options = PutOptions { expiration_ttl: ttl.map(|t| t.max(60)), metadata: Some(metadata) };
+        self.put_with(key, value, options).await
     }
     async fn list_metadata(&self, prefix: &str) -> std::result::Result<Vec<(String, Option<String>)>, PortError> {
-        let listed = self.0.list().prefix(prefix.to_owned()).limit(1000).execute().await.map_err(port_err)?;
-        Ok(listed
+        Ok(self
+            .listed(prefix)
+            .await?
             .keys
             .into_iter()
             .map(|k| {
@@ -293,23 +382,7 @@ pub struct FetchPort;
 #[async_trait(?Send)]
 impl Http for FetchPort {
     async fn send(&self, request: http::Request<Vec<u8>>) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
-        let fetch = worker::Fetch::Request(to_worker_request(&request)?);
-        let Some(Timeout(seconds)) = request.extensions().get::<Timeout>().copied() else {
-            return from_worker_response(fetch.send().await.map_err(port_err)?).await;
-        };
-        // The answer, body included, within the time; otherwise the request is aborted.
-        let controller = worker::AbortController::default();
-        let signal = controller.signal();
-        let answer = async { from_worker_response(fetch.send_with_signal(&signal).await.map_err(port_err)?).await };
-        let delay = worker::Delay::from(std::time::Duration::from_secs(seconds));
-        futures_util::pin_mut!(answer, delay);
-        match futures_util::future::select(answer, delay).await {
-            futures_util::future::Either::Left((answer, _)) => answer,
-            futures_util::future::Either::Right(((), _)) => {
-                controller.abort();
-                Err(timed_out(seconds))
-            }
-        }
+        send_whole(&js_sys::global(), &request).await
     }
 }
 
@@ -319,13 +392,51 @@ pub struct AssetsPort(worker::Fetcher);
 #[async_trait(?Send)]
 impl Http for AssetsPort {
     async fn send(&self, request: http::Request<Vec<u8>>) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
-        let res = self.0.fetch_request(to_worker_request(&request)?).await.map_err(port_err)?;
-        from_worker_response(res).await
+        send_whole(self.0.as_ref(), &request).await
     }
 }
 
-fn to_worker_request(request: &http::Request<Vec<u8>>) -> std::result::Result<Request, PortError> {
-    to_worker_request_with(request, None)
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/edge/fetch_whole.js")]
+extern "C" {
+    /// `target.fetch` of one request, answered whole (`[status, headers JSON, body]`), or null
+    /// once `seconds` (when > 0) have passed without the whole answer.
+    #[wasm_bindgen(js_name = fetchWhole)]
+    fn fetch_whole(
+        target: &wasm_bindgen::JsValue,
+        url: &str,
+        method: &str,
+        headers: &wasm_bindgen::JsValue,
+        body: &[u8],
+        seconds: f64,
+    ) -> js_sys::Promise;
+}
+
+/// `request` through `target` (`fetch`, or a binding's), its answer read whole by the runtime:
+/// one crossing and one promise. A request carrying a [`Timeout`] gets its answer, body
+/// included, within that time, or is aborted and fails with [`timed_out`].
+async fn send_whole(
+    target: &wasm_bindgen::JsValue,
+    request: &http::Request<Vec<u8>>,
+) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
+    use wasm_bindgen::JsCast;
+    let seconds = request.extensions().get::<Timeout>().map_or(0, |Timeout(s)| *s);
+    let headers = js_header_pairs(request.headers())?;
+    let url = request.uri().to_string();
+    let promise = fetch_whole(target, &url, request.method().as_str(), &headers, request.body(), seconds as f64);
+    let answer = JsFuture::from(promise).await.map_err(|e| js_port_error("fetch", e))?;
+    if answer.is_null() {
+        return Err(timed_out(seconds));
+    }
+    let answer: js_sys::Array = answer.dyn_into().map_err(|e| js_port_error("fetch answer", e))?;
+    let status = answer.get(0).as_f64().filter(|s| (100.0..1000.0).contains(s));
+    let status = status.ok_or_else(|| PortError("fetch answer: no status".into()))? as u16;
+    let pairs = answer.get(1).as_string().ok_or_else(|| PortError("fetch answer: no headers".into()))?;
+    let body: js_sys::Uint8Array = answer.get(2).dyn_into().map_err(|e| js_port_error("fetch answer body", e))?;
+    let mut builder = http::Response::builder().status(status);
+    for (name, value) in serde_json::from_str::<Vec<(String, String)>>(&pairs).map_err(port_err)? {
+        builder = builder.header(name, value);
+    }
+    builder.body(body.to_vec()).map_err(port_err)
 }
 
 /// The runtime's request for `request`; with `stream`, that is its body, passed on as it
@@ -343,20 +454,6 @@ fn to_worker_request_with(
         init.with_body(Some(js_sys::Uint8Array::from(request.body().as_slice()).into()));
     }
     Request::new_with_init(&request.uri().to_string(), &init).map_err(port_err)
-}
-
-/// An upstream's answer as an `http::Response`; the body is read whole by the runtime
-/// (`arrayBuffer()`): worker's own `Response::bytes` reads the stream chunk by chunk through a
-/// JS reader, which costs several times more CPU for the small bodies of IdPs.
-async fn from_worker_response(res: Response) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
-    let res = web_sys::Response::from(res);
-    let mut builder = http::Response::builder().status(res.status());
-    for (name, value) in header_pairs(&res.headers()).map_err(port_err)? {
-        builder = builder.header(name, value);
-    }
-    let promise = res.array_buffer().map_err(|e| js_port_error("response body", e))?;
-    let buffer = JsFuture::from(promise).await.map_err(|e| js_port_error("response body", e))?;
-    builder.body(js_sys::Uint8Array::new(&buffer).to_vec()).map_err(port_err)
 }
 
 /// Each `Set-Cookie` of `headers` on its own (`Headers.getSetCookie()`: `get` would join them
@@ -442,7 +539,7 @@ impl EdgePorts {
 
     pub fn new(env: &Env, with_assets: bool) -> Result<Self> {
         Ok(Self {
-            kv: KvPort(env.kv(KV_BINDING)?),
+            kv: KvPort::bound(env, KV_BINDING)?,
             once: OncePort::new(env.durable_object(ONCE_BINDING)?),
             assets: if with_assets { env.assets(ASSETS_BINDING).ok().map(AssetsPort) } else { None },
             limits: super::rate_limit::RateLimits::new(env),

@@ -7,22 +7,23 @@ use worker::{Env, RateLimiter};
 use crate::core::ports::rate_limit::{Limiter, RateLimit};
 use crate::core::ports::PortError;
 
-pub struct RateLimits(Vec<(Limiter, RateLimiter)>);
+/// The bindings are looked up when a limit is checked, not for every request: most routes
+/// have no limit.
+pub struct RateLimits(Env);
 
 impl RateLimits {
     pub fn new(env: &Env) -> Self {
-        RateLimits(
-            Limiter::ALL.into_iter().filter_map(|l| env.rate_limiter(l.binding()).ok().map(|r| (l, r))).collect(),
-        )
+        RateLimits(env.clone())
     }
 }
 
 #[async_trait(?Send)]
 impl RateLimit for RateLimits {
     async fn allow(&self, limiter: Limiter, key: &str) -> Result<bool, PortError> {
-        match self.0.iter().find(|(l, _)| *l == limiter) {
+        let binding: Option<RateLimiter> = self.0.rate_limiter(limiter.binding()).ok();
+        match binding {
             None => Ok(true),
-            Some((_, binding)) => binding
+            Some(binding) => binding
                 .limit(key.to_owned())
                 .await
                 .map(|outcome| outcome.success)

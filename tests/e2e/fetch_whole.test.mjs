@@ -1,0 +1,116 @@
+// The Worker's outbound request helper (src/edge/fetch_whole.js), run in Node against a real
+// HTTP server: the request as given, the answer whole, and the upstream IdP's `http_timeout`
+// holding while the answer's head or its body is still awaited. Under wrangler dev every
+// upstream call of the end-to-end logins goes through it too; an IdP slower than its timeout
+// is only reached here and in the native harness (tests/it/upstream_faults.rs).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { fetchWhole } from '../../src/edge/fetch_whole.js';
+
+let server;
+let base;
+const seen = [];
+
+before(async () => {
+  server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      seen.push({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString() });
+      if (req.url === '/answer') {
+        res.writeHead(201, [['content-type', 'application/json'], ['set-cookie', 'a=1'], ['set-cookie', 'b=2'], ['x-idp', 'demo']]);
+        res.end('{"access_token":"t"}');
+      } else if (req.url === '/slow-head') {
+        setTimeout(() => res.end('late'), 3000).unref();
+      } else if (req.url === '/slow-body') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('part');
+        setTimeout(() => res.end(' rest'), 3000).unref();
+      } else {
+        res.end('ok');
+      }
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${server.address().port}`;
+});
+
+after(() => {
+  server.closeAllConnections();
+  server.close();
+});
+
+const bytes = (text) => new TextEncoder().encode(text);
+const last = () => seen[seen.length - 1];
+
+test('the answer comes back whole: status, every header (each Set-Cookie apart) and the body', async () => {
+  const [status, headers, body] = await fetchWhole(globalThis, `${base}/answer`, 'GET', [['accept', 'application/json']], new Uint8Array(0), 5);
+  assert.equal(status, 201);
+  const pairs = JSON.parse(headers);
+  assert.deepEqual(pairs.filter(([n]) => n === 'set-cookie'), [['set-cookie', 'a=1'], ['set-cookie', 'b=2']]);
+  assert.deepEqual(pairs.find(([n]) => n === 'x-idp'), ['x-idp', 'demo']);
+  assert.ok(body instanceof Uint8Array);
+  assert.equal(new TextDecoder().decode(body), '{"access_token":"t"}');
+  assert.equal(last().headers.accept, 'application/json');
+});
+
+test('the method, headers and body are sent as given, the body copied when the call is made', async () => {
+  const body = bytes('grant_type=authorization_code&code=abc');
+  const pending = fetchWhole(globalThis, `${base}/token`, 'POST', [['content-type', 'application/x-www-form-urlencoded'], ['authorization', 'Basic a2V5ZWRnZTpz']], body, 5);
+  // wasm memory behind the view may be reused as soon as the call returns
+  body.fill(0);
+  const [status] = await pending;
+  assert.equal(status, 200);
+  assert.equal(last().method, 'POST');
+  assert.equal(last().body, 'grant_type=authorization_code&code=abc');
+  assert.equal(last().headers['content-type'], 'application/x-www-form-urlencoded');
+  assert.equal(last().headers.authorization, 'Basic a2V5ZWRnZTpz');
+});
+
+test('an empty body is sent as none (a GET may carry none)', async () => {
+  const [status] = await fetchWhole(globalThis, `${base}/plain`, 'GET', [], new Uint8Array(0), 0);
+  assert.equal(status, 200);
+  assert.equal(last().body, '');
+  assert.equal(last().headers['content-length'], undefined);
+});
+
+test('no answer within the time: null, after that time and not much later', async () => {
+  const started = performance.now();
+  assert.equal(await fetchWhole(globalThis, `${base}/slow-head`, 'GET', [], new Uint8Array(0), 1), null);
+  const took = performance.now() - started;
+  assert.ok(took >= 950 && took < 2500, `took ${took} ms`);
+});
+
+test('a body still arriving when the time runs out: null too (the time covers the whole answer)', async () => {
+  const started = performance.now();
+  assert.equal(await fetchWhole(globalThis, `${base}/slow-body`, 'GET', [], new Uint8Array(0), 1), null);
+  assert.ok(performance.now() - started < 2500);
+});
+
+test('without a time, a slow answer is waited for', async () => {
+  const [, , body] = await fetchWhole(globalThis, `${base}/slow-body`, 'GET', [], new Uint8Array(0), 0);
+  assert.equal(new TextDecoder().decode(body), 'part rest');
+});
+
+test('a request that fails before the time is up is an error, not a timeout', async () => {
+  const closed = createServer();
+  await new Promise((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${closed.address().port}/`;
+  await new Promise((resolve) => closed.close(resolve));
+  await assert.rejects(fetchWhole(globalThis, url, 'GET', [], new Uint8Array(0), 5));
+});
+
+test('the target is whatever fetches: a binding such as ASSETS is called as its own fetch', async () => {
+  const calls = [];
+  const assets = {
+    fetch(url, init) {
+      calls.push([this, url, init.method]);
+      return Promise.resolve(new Response('<p>page</p>', { status: 200, headers: { 'content-type': 'text/html' } }));
+    },
+  };
+  const [status, , body] = await fetchWhole(assets, 'http://site/index.html', 'GET', [], new Uint8Array(0), 0);
+  assert.equal(status, 200);
+  assert.equal(new TextDecoder().decode(body), '<p>page</p>');
+  assert.deepEqual(calls, [[assets, 'http://site/index.html', 'GET']]);
+});
