@@ -46,6 +46,16 @@ fn main() {
     if !wasm || saml {
         println!("cargo:rustc-cfg=keyedge_rsa");
     }
+    // The regex engine and the admin API likewise: in the Worker only when the configuration
+    // has a mapper with `regex = true` / sets `admin_token_env`; natively always.
+    println!("cargo:rustc-check-cfg=cfg(keyedge_regex)");
+    if !wasm || parsed.as_ref().is_ok_and(build_config::regex_configured) {
+        println!("cargo:rustc-cfg=keyedge_regex");
+    }
+    println!("cargo:rustc-check-cfg=cfg(keyedge_admin)");
+    if !wasm || parsed.as_ref().is_ok_and(build_config::admin_configured) {
+        println!("cargo:rustc-cfg=keyedge_admin");
+    }
     if wasm {
         let table = match parsed {
             Ok(table) => table,

@@ -11,6 +11,25 @@ pub fn saml_configured(config: &toml::Table) -> bool {
     idps.iter().any(|idp| idp.get("kind").and_then(toml::Value::as_str) == Some("saml"))
 }
 
+/// Whether a mapper matches claims by regex (`regex = true` in an
+/// `[[identity_providers.mappers]]` table): only then is the regex engine compiled into the
+/// Worker. The runtime reads `regex` as a boolean.
+pub fn regex_configured(config: &toml::Table) -> bool {
+    let Some(idps) = config.get("identity_providers").and_then(toml::Value::as_array) else {
+        return false;
+    };
+    idps.iter()
+        .filter_map(|idp| idp.get("mappers").and_then(toml::Value::as_array))
+        .flatten()
+        .any(|mapper| mapper.get("regex").and_then(toml::Value::as_bool) == Some(true))
+}
+
+/// Whether the admin API is enabled (`admin_token_env`): only then is it compiled into the
+/// Worker (without it, `/admin/*` answers that it is not enabled, as it always did).
+pub fn admin_configured(config: &toml::Table) -> bool {
+    config.contains_key("admin_token_env")
+}
+
 /// Whether the storage conformance run (`[dev] storage_conformance`) is compiled in: only for
 /// a configuration that asks for it with a local issuer (`http://localhost`, `127.0.0.1` or
 /// `[::1]`). Asked for with any other issuer, the build is refused (`Err`): its code could
@@ -38,7 +57,7 @@ pub fn storage_conformance(config: &toml::Table) -> Result<bool, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{saml_configured, storage_conformance};
+    use super::{admin_configured, regex_configured, saml_configured, storage_conformance};
 
     #[test]
     fn storage_conformance_is_compiled_in_for_a_local_issuer_only() {
@@ -69,5 +88,29 @@ mod tests {
         // The repository's own configurations: the small one has no SAML, the demo one has.
         assert!(!saml_configured(&table(include_str!("../keyedge.toml"))));
         assert!(saml_configured(&table(include_str!("../dev/keyedge.dev.toml"))));
+    }
+
+    #[test]
+    fn the_regex_engine_is_compiled_in_for_a_regex_mapper_only() {
+        let idp = "[[identity_providers]]\nalias = \"a\"\nkind = \"oidc\"\n";
+        let mapper =
+            |extra: &str| format!("[[identity_providers.mappers]]\nname = \"m\"\nkind = \"claim_to_role\"\n{extra}");
+        assert!(!regex_configured(&table(idp)));
+        assert!(!regex_configured(&table(&format!("{idp}{}", mapper("")))));
+        assert!(!regex_configured(&table(&format!("{idp}{}", mapper("regex = false\n")))));
+        assert!(regex_configured(&table(&format!("{idp}{}", mapper("regex = true\n")))));
+        // on a second IdP's mapper, after one without
+        let second = "[[identity_providers]]\nalias = \"b\"\nkind = \"saml\"\n";
+        assert!(regex_configured(&table(&format!("{idp}{}{second}{}", mapper(""), mapper("regex = true\n")))));
+        // Neither of the repository's own configurations has one.
+        assert!(!regex_configured(&table(include_str!("../keyedge.toml"))));
+        assert!(!regex_configured(&table(include_str!("../dev/keyedge.dev.toml"))));
+    }
+
+    #[test]
+    fn the_admin_api_is_compiled_in_when_enabled_only() {
+        assert!(!admin_configured(&table("issuer = \"https://x\"\n")));
+        assert!(admin_configured(&table("issuer = \"https://x\"\nadmin_token_env = \"ADMIN_TOKEN\"\n")));
+        assert!(!admin_configured(&table(include_str!("../keyedge.toml"))));
     }
 }

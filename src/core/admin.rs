@@ -22,13 +22,14 @@ fn ok(body: Value) -> Outcome {
     Ok(web::json_no_store(StatusCode::OK, body.to_string()))
 }
 
+/// The answer to `/admin/*` when the configuration has no admin API.
+pub fn not_enabled() -> Failure {
+    error(StatusCode::NOT_FOUND, ErrorCode::InvalidRequest, "the admin API is not enabled (admin_token_env)")
+}
+
 fn authorized(app: &Keyedge, req: &Request) -> Result<(), Failure> {
     let Some(token) = &app.config.admin_token else {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            ErrorCode::InvalidRequest,
-            "the admin API is not enabled (admin_token_env)",
-        ));
+        return Err(not_enabled());
     };
     let presented = req
         .headers()

@@ -407,7 +407,7 @@ impl Keyedge {
         let post = method == Method::POST;
         super::throttle::by_ip(ports, req).await?;
         if let Some(rest) = path.strip_prefix("/admin/") {
-            return apart(super::admin::handle(self, ports, req, rest)).await;
+            return self.admin(ports, req, rest).await;
         }
         if let Some(rest) = path.strip_prefix("/broker/") {
             return match rest.split_once('/') {
@@ -523,6 +523,19 @@ impl Keyedge {
             p if get && p == self.css_path => Ok(web::static_asset("text/css; charset=utf-8", pages::CSS)),
             _ => not_found(),
         }
+    }
+
+    /// `/admin/{rest}`: the admin API, compiled into the Worker only for a configuration that
+    /// enables it (`admin_token_env`, build.rs); natively always.
+    #[cfg(keyedge_admin)]
+    async fn admin(&self, ports: &Ports<'_>, req: &Request, rest: &str) -> Outcome {
+        apart(super::admin::handle(self, ports, req, rest)).await
+    }
+
+    /// `/admin/{rest}` in a Worker whose configuration has no admin API: not enabled.
+    #[cfg(not(keyedge_admin))]
+    async fn admin(&self, _: &Ports<'_>, _: &Request, _: &str) -> Outcome {
+        Err(super::admin::not_enabled())
     }
 
     /// The guard of the forms of a signed-in user (CSRF, see [`csrf`]). `Err` is the answer

@@ -178,6 +178,16 @@ function streamed(text, chunk = 8 * 1024) {
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const TOKEN_LIMIT = 64 * 1024; // src/core/limits.rs FORM_BODY_LIMIT
 
+test('the admin API is off in a Worker whose configuration does not enable it (none of its code is compiled in)', async () => {
+  for (const [method, path] of [['GET', '/admin/users'], ['GET', '/admin/export'], ['POST', '/admin/import'], ['DELETE', '/admin/users/x/sessions']]) {
+    const r = await fetch(`${KEYEDGE}${path}`, { method, headers: { authorization: 'Bearer a-guess-at-an-admin-token-of-32-chars' } });
+    assert.equal(r.status, 404, `${method} ${path}`);
+    const body = await r.json();
+    assert.equal(body.error, 'invalid_request', `${method} ${path}`);
+    assert.match(body.error_description, /admin API is not enabled/);
+  }
+});
+
 test('a /token body streamed in pieces within its limit is read whole', async () => {
   // The client id is in the last piece: a body read short would name no client.
   const form = `grant_type=refresh_token&refresh_token=not-a-token&pad=${'a'.repeat(3 * 8 * 1024)}&client_id=demo-spa`;

@@ -9,7 +9,7 @@ use crate::core::config::{IdentityProvider, Mapper, MapperKind, SyncMode};
 
 /// Whether the claim at `path` equals `value` (or, for an array, contains it), or matches
 /// the mapper's regex.
-fn claim_matches(claims: &Value, path: &str, value: &str, regex: Option<&regex_lite::Regex>) -> bool {
+fn claim_matches(claims: &Value, path: &str, value: &str, regex: Option<&crate::core::config::ValueRegex>) -> bool {
     let fits = |v: &Value| text(v).is_some_and(|t| regex.map_or(t == value, |r| r.is_match(&t)));
     match at_path(claims, path) {
         Some(Value::Array(items)) => items.iter().any(fits),

@@ -4,6 +4,23 @@ use serde::Deserialize;
 
 use super::{err, ConfigError, SyncMode};
 
+/// A mapper's compiled regex. The engine is compiled into the Worker only for a configuration
+/// with a mapper that has `regex = true` (build.rs); natively (tests, `keyedge check`) always.
+#[cfg(keyedge_regex)]
+pub type ValueRegex = regex_lite::Regex;
+
+/// This Worker has no regex engine: its configuration has no regex mapper, so none is made.
+#[cfg(not(keyedge_regex))]
+#[derive(Debug, Clone)]
+pub enum ValueRegex {}
+
+#[cfg(not(keyedge_regex))]
+impl ValueRegex {
+    pub fn is_match(&self, _: &str) -> bool {
+        match *self {}
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMapper {
@@ -87,7 +104,7 @@ pub enum MapperKind {
     ClaimToRole {
         claim: String,
         value: String,
-        regex: Option<regex_lite::Regex>,
+        regex: Option<ValueRegex>,
         role: String,
     },
     /// The username on first login: `${CLAIM.path}`, `${ALIAS}`, `${UUID}`, with
@@ -112,17 +129,21 @@ pub enum MapperKind {
 pub struct ClaimMatch {
     pub claim: String,
     pub value: String,
-    pub regex: Option<regex_lite::Regex>,
+    pub regex: Option<ValueRegex>,
 }
 
 /// `value` as an anchored regex (the whole value must match, as in Keycloak) when `regex`.
-fn value_regex(value: &str, regex: bool, at: &str) -> Result<Option<regex_lite::Regex>, ConfigError> {
+fn value_regex(value: &str, regex: bool, at: &str) -> Result<Option<ValueRegex>, ConfigError> {
     if !regex {
         return Ok(None);
     }
-    regex_lite::Regex::new(&format!("^(?:{value})$"))
+    #[cfg(keyedge_regex)]
+    return regex_lite::Regex::new(&format!("^(?:{value})$"))
         .map(Some)
-        .map_err(|e| err(at.to_owned(), format!("not a valid regex: {e}")))
+        .map_err(|e| err(at.to_owned(), format!("not a valid regex: {e}")));
+    // Unreachable in a Worker: build.rs compiles the engine in for the configuration it embeds.
+    #[cfg(not(keyedge_regex))]
+    Err(err(at.to_owned(), format!("`{value}` as a regex: this Worker was built without regex mappers")))
 }
 
 /// A group's name: Keycloak's path (`/staff/admins`) or a plain name; no control characters.

@@ -18,7 +18,7 @@ pub use clients::{Client, ClientAuth, GrantType, DEFAULT_SCOPES};
 pub use flows::{ClaimRequirement, FirstLoginFlow, PostLoginFlow, ReviewProfile, DEFAULT_FIRST_LOGIN_FLOW};
 pub use gate::{Gate, GateRule, SiteUpstream};
 pub use idp::{IdentityProvider, Landing, ProviderKind, SyncMode, UnprovenStepUp};
-pub use mappers::{ClaimMatch, Mapper, MapperKind};
+pub use mappers::{ClaimMatch, Mapper, MapperKind, ValueRegex};
 pub use secrets::MailSender;
 
 use serde::Deserialize;
