@@ -14,9 +14,10 @@ async function whole(target, url, init) {
  * `method url` through `target` (the global scope for `fetch`, or a binding such as ASSETS)
  * with `headers` (`[[name, value], …]`) and `body` (bytes; none when empty), answered whole.
  * With `seconds` > 0 the answer, body included, must come within that time: otherwise the
- * request is aborted and the promise resolves to null.
+ * request is aborted and the promise resolves to null. (`async`: whatever throws becomes a
+ * rejection, never an exception unwinding through wasm.)
  */
-export function fetchWhole(target, url, method, headers, body, seconds) {
+export async function fetchWhole(target, url, method, headers, body, seconds) {
   // `body` is a view of wasm memory, valid during this call only: it is copied now.
   const init = { method, headers };
   if (body.byteLength > 0) init.body = body.slice();

@@ -419,7 +419,12 @@ async fn send_whole(
     request: &http::Request<Vec<u8>>,
 ) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
     use wasm_bindgen::JsCast;
-    let seconds = request.extensions().get::<Timeout>().map_or(0, |Timeout(s)| *s);
+    // No time at all is no answer (as the native harness has it); `seconds` 0 below is no limit.
+    let seconds = match request.extensions().get::<Timeout>() {
+        Some(Timeout(0)) => return Err(timed_out(0)),
+        Some(Timeout(seconds)) => *seconds,
+        None => 0,
+    };
     let headers = js_header_pairs(request.headers())?;
     let url = request.uri().to_string();
     let promise = fetch_whole(target, &url, request.method().as_str(), &headers, request.body(), seconds as f64);

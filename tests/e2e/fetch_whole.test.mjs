@@ -114,3 +114,11 @@ test('the target is whatever fetches: a binding such as ASSETS is called as its 
   assert.equal(new TextDecoder().decode(body), '<p>page</p>');
   assert.deepEqual(calls, [[assets, 'http://site/index.html', 'GET']]);
 });
+
+test('whatever goes wrong while the request is made is a rejection, never a throw into the caller (wasm)', async () => {
+  let answer;
+  assert.doesNotThrow(() => {
+    answer = fetchWhole(globalThis, `${base}/plain`, 'GET', [], null, 5);
+  });
+  await assert.rejects(answer);
+});
