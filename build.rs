@@ -46,8 +46,9 @@ fn main() {
     if !wasm || saml {
         println!("cargo:rustc-cfg=keyedge_rsa");
     }
-    // The regex engine and the admin API likewise: in the Worker only when the configuration
-    // has a mapper with `regex = true` / sets `admin_token_env`; natively always.
+    // The regex engine, the admin API and the gate likewise: in the Worker only when the
+    // configuration has a mapper with `regex = true` / sets `admin_token_env` / has a `[gate]`;
+    // natively always.
     println!("cargo:rustc-check-cfg=cfg(keyedge_regex)");
     if !wasm || parsed.as_ref().is_ok_and(build_config::regex_configured) {
         println!("cargo:rustc-cfg=keyedge_regex");
@@ -55,6 +56,10 @@ fn main() {
     println!("cargo:rustc-check-cfg=cfg(keyedge_admin)");
     if !wasm || parsed.as_ref().is_ok_and(build_config::admin_configured) {
         println!("cargo:rustc-cfg=keyedge_admin");
+    }
+    println!("cargo:rustc-check-cfg=cfg(keyedge_gate)");
+    if !wasm || parsed.as_ref().is_ok_and(build_config::gate_configured) {
+        println!("cargo:rustc-cfg=keyedge_gate");
     }
     if wasm {
         let table = match parsed {

@@ -30,6 +30,12 @@ pub fn admin_configured(config: &toml::Table) -> bool {
     config.contains_key("admin_token_env")
 }
 
+/// Whether the configuration puts a site behind the gate (`[gate]`): only then is the gate
+/// compiled into the Worker.
+pub fn gate_configured(config: &toml::Table) -> bool {
+    config.contains_key("gate")
+}
+
 /// Whether the storage conformance run (`[dev] storage_conformance`) is compiled in: only for
 /// a configuration that asks for it with a local issuer (`http://localhost`, `127.0.0.1` or
 /// `[::1]`). Asked for with any other issuer, the build is refused (`Err`): its code could
@@ -57,7 +63,7 @@ pub fn storage_conformance(config: &toml::Table) -> Result<bool, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{admin_configured, regex_configured, saml_configured, storage_conformance};
+    use super::{admin_configured, gate_configured, regex_configured, saml_configured, storage_conformance};
 
     #[test]
     fn storage_conformance_is_compiled_in_for_a_local_issuer_only() {
@@ -112,5 +118,13 @@ mod tests {
         assert!(!admin_configured(&table("issuer = \"https://x\"\n")));
         assert!(admin_configured(&table("issuer = \"https://x\"\nadmin_token_env = \"ADMIN_TOKEN\"\n")));
         assert!(!admin_configured(&table(include_str!("../keyedge.toml"))));
+    }
+
+    #[test]
+    fn the_gate_is_compiled_in_for_a_gated_site_only() {
+        assert!(!gate_configured(&table("issuer = \"https://x\"\n")));
+        assert!(gate_configured(&table("issuer = \"https://x\"\n[gate]\nupstream = \"assets\"\n")));
+        assert!(!gate_configured(&table(include_str!("../keyedge.toml"))));
+        assert!(gate_configured(&table(include_str!("../dev/keyedge.dev.toml"))));
     }
 }

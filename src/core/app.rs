@@ -282,6 +282,8 @@ impl Keyedge {
 
     async fn answer(&self, req: &Request, ports: &Ports<'_>) -> Reply {
         let own = self.config.mount.internal(req.uri().path());
+        // The gate is compiled into the Worker only for a configuration with a `[gate]` (build.rs).
+        #[cfg(keyedge_gate)]
         if let Some(gate) = self.config.gate.as_ref().filter(|_| self.is_site_path(own)) {
             // A gated site's page: its body streams on unread (no body limit applies).
             return match apart(super::gate::handle(self, ports, gate, req)).await {

@@ -202,6 +202,18 @@ impl Config {
         let first_login_flows = flows::first_login_flows(raw.first_login_flows)?;
         let post_login_flows = flows::post_login_flows(raw.post_login_flows)?;
         let mail = raw.mail.map(|m| secrets::mail(m, secure_cookies, &secrets)).transpose()?;
+        // What build.rs leaves out of a Worker whose embedded configuration does not use it;
+        // only a configuration other than the embedded one could ask for it here.
+        #[cfg(not(all(keyedge_admin, keyedge_gate)))]
+        const NOT_BUILT: &str = "this Worker was built without it: build it with this configuration";
+        #[cfg(not(keyedge_admin))]
+        if raw.admin_token_env.is_some() {
+            return Err(err("admin_token_env", NOT_BUILT));
+        }
+        #[cfg(not(keyedge_gate))]
+        if raw.gate.is_some() {
+            return Err(err("gate", NOT_BUILT));
+        }
         let admin_token = raw.admin_token_env.map(|name| secrets::admin_token(&name, &secrets)).transpose()?;
         let gate = raw.gate.map(gate::gate).transpose()?;
         if raw.refresh_token_grace_seconds > MAX_REFRESH_TOKEN_GRACE {
