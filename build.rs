@@ -46,8 +46,9 @@ fn main() {
     if !wasm || saml {
         println!("cargo:rustc-cfg=keyedge_rsa");
     }
-    // The regex engine, the admin API and the gate likewise: in the Worker only when the
-    // configuration has a mapper with `regex = true` / sets `admin_token_env` / has a `[gate]`;
+    // The regex engine, the admin API, the gate and the check of upstream logout tokens
+    // likewise: in the Worker only when the configuration has a mapper with `regex = true` /
+    // sets `admin_token_env` / has a `[gate]` / an IdP with `accept_logout_tokens = true`;
     // natively always.
     println!("cargo:rustc-check-cfg=cfg(keyedge_regex)");
     if !wasm || parsed.as_ref().is_ok_and(build_config::regex_configured) {
@@ -60,6 +61,10 @@ fn main() {
     println!("cargo:rustc-check-cfg=cfg(keyedge_gate)");
     if !wasm || parsed.as_ref().is_ok_and(build_config::gate_configured) {
         println!("cargo:rustc-cfg=keyedge_gate");
+    }
+    println!("cargo:rustc-check-cfg=cfg(keyedge_logout_tokens)");
+    if !wasm || parsed.as_ref().is_ok_and(build_config::logout_tokens_configured) {
+        println!("cargo:rustc-cfg=keyedge_logout_tokens");
     }
     if wasm {
         let table = match parsed {

@@ -36,6 +36,16 @@ pub fn gate_configured(config: &toml::Table) -> bool {
     config.contains_key("gate")
 }
 
+/// Whether an identity provider accepts back-channel logout tokens (`accept_logout_tokens =
+/// true` in an `[[identity_providers]]` table): only then is their check compiled into the
+/// Worker.
+pub fn logout_tokens_configured(config: &toml::Table) -> bool {
+    let Some(idps) = config.get("identity_providers").and_then(toml::Value::as_array) else {
+        return false;
+    };
+    idps.iter().any(|idp| idp.get("accept_logout_tokens").and_then(toml::Value::as_bool) == Some(true))
+}
+
 /// Whether the storage conformance run (`[dev] storage_conformance`) is compiled in: only for
 /// a configuration that asks for it with a local issuer (`http://localhost`, `127.0.0.1` or
 /// `[::1]`). Asked for with any other issuer, the build is refused (`Err`): its code could
@@ -63,7 +73,10 @@ pub fn storage_conformance(config: &toml::Table) -> Result<bool, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{admin_configured, gate_configured, regex_configured, saml_configured, storage_conformance};
+    use super::{
+        admin_configured, gate_configured, logout_tokens_configured, regex_configured, saml_configured,
+        storage_conformance,
+    };
 
     #[test]
     fn storage_conformance_is_compiled_in_for_a_local_issuer_only() {
@@ -126,5 +139,16 @@ mod tests {
         assert!(gate_configured(&table("issuer = \"https://x\"\n[gate]\nupstream = \"assets\"\n")));
         assert!(!gate_configured(&table(include_str!("../keyedge.toml"))));
         assert!(gate_configured(&table(include_str!("../dev/keyedge.dev.toml"))));
+    }
+
+    #[test]
+    fn logout_tokens_are_compiled_in_when_an_identity_provider_accepts_them_only() {
+        let idp = |extra: &str| format!("[[identity_providers]]\nalias = \"a\"\nkind = \"oidc\"\n{extra}");
+        assert!(!logout_tokens_configured(&table(&idp(""))));
+        assert!(!logout_tokens_configured(&table(&idp("accept_logout_tokens = false\n"))));
+        assert!(!logout_tokens_configured(&table(&idp("backchannel_logout = true\n"))));
+        assert!(logout_tokens_configured(&table(&format!("{}{}", idp(""), idp("accept_logout_tokens = true\n")))));
+        assert!(!logout_tokens_configured(&table(include_str!("../keyedge.toml"))));
+        assert!(logout_tokens_configured(&table(include_str!("../dev/keyedge.dev.toml"))));
     }
 }

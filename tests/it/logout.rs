@@ -232,3 +232,35 @@ fn signing_in_again_in_the_same_browser_ends_the_previous_session_for_its_client
     let account = browser.get(&world, "/account");
     assert!(body(&account).contains("bob") && !body(&account).contains("alice@"), "{}", body(&account));
 }
+
+/// A Worker whose configuration has no IdP accepting logout tokens is built without their
+/// check (build.rs) and answers `/broker/{alias}/backchannel_logout` and the realm-wide
+/// endpoint with `no_logout_tokens` / `no_realm_logout_tokens`. Natively both exist: those
+/// answers must be the ones the check itself gives such a configuration.
+#[test]
+fn without_the_logout_token_check_compiled_in_the_answers_are_a_configuration_without_it() {
+    use keyedge::core::broker::upstream_session::{no_logout_tokens, no_realm_logout_tokens};
+    use keyedge::core::error::Failure;
+    let world = World::new();
+    let form = |path: &str, body: &str| {
+        http::Request::post(format!("{ISSUER}{path}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.as_bytes().to_vec())
+            .unwrap()
+    };
+    let expect = |res: &http::Response<Vec<u8>>, failure: Failure, what: &str| {
+        let Failure::Json(status, error) = failure else { panic!("{what}: not a JSON error") };
+        assert_eq!(res.status(), status, "{what}: {}", body(res));
+        assert_eq!(json(res)["error"], error.code.to_string(), "{what}");
+        assert_eq!(json(res)["error_description"], error.description, "{what}");
+    };
+    let token = "logout_token=eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlIiwiYXVkIjoia2V5ZWRnZSJ9.c2ln";
+    let res = world.send(form("/broker/up/backchannel_logout", token));
+    expect(&res, no_logout_tokens("up"), "an IdP's endpoint");
+    for sent in [token, "other=1"] {
+        let req = form("/backchannel-logout", sent);
+        let res = world.send(req.clone());
+        let off = no_realm_logout_tokens(&req).expect_err("always refused");
+        expect(&res, off, &format!("the realm-wide endpoint with {sent}"));
+    }
+}

@@ -11,8 +11,12 @@ use crate::core::app::Keyedge;
 use crate::core::config::{IdentityProvider, OidcProvider, ProviderKind};
 use crate::core::error::{Failure, OAuthError, Outcome, PageError};
 use crate::core::keys;
-use crate::core::ports::{get_json, Job, Marker, PortError, Ports};
-use crate::core::upstream::{oidc, Outgoing};
+#[cfg(keyedge_logout_tokens)]
+use crate::core::ports::Marker;
+use crate::core::ports::{get_json, Job, PortError, Ports};
+#[cfg(keyedge_logout_tokens)]
+use crate::core::upstream::oidc;
+use crate::core::upstream::Outgoing;
 use crate::core::web::{self, Params, Request};
 
 /// One keyedge session opened through an upstream account.
@@ -108,6 +112,10 @@ fn oidc_of<'a>(app: &'a Keyedge, alias: &str) -> Option<(&'a IdentityProvider, &
 /// back-channel logout endpoint: an IdP registered against a Keycloak realm posts its logout
 /// tokens there without naming its alias, so the token's `iss` and `aud` pick the IdP (one with
 /// `accept_logout_tokens`), and the token is then checked as at `/broker/{alias}/backchannel_logout`.
+///
+/// Compiled into the Worker only for a configuration with an IdP that has
+/// `accept_logout_tokens` (build.rs); natively always. Without it, [`no_realm_logout_tokens`].
+#[cfg(keyedge_logout_tokens)]
 pub async fn realm_backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
     let params = Params::from_form(req);
     let token = params.get("logout_token").ok_or_else(|| refused("logout_token is required"))?;
@@ -127,12 +135,36 @@ pub async fn realm_backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Re
                     if c.accept_logout_tokens && c.issuer == said.iss && said.aud.contains(&c.client_id))
         })
         .map(|p| p.alias.as_str())
-        .ok_or_else(|| refused("no identity provider with back-channel logout has this issuer and audience"))?;
+        .ok_or_else(|| refused(NO_IDP_FOR_TOKEN))?;
     backchannel_logout(app, ports, req, alias).await
+}
+
+/// The realm-wide endpoint in a Worker whose configuration has no IdP accepting logout
+/// tokens: what it answers there with the code in, for any token.
+#[cfg(not(keyedge_logout_tokens))]
+pub async fn realm_backchannel_logout(_: &Keyedge, _: &Ports<'_>, req: &Request) -> Outcome {
+    no_realm_logout_tokens(req)
+}
+
+/// The realm-wide endpoint's answer when no IdP accepts logout tokens.
+pub fn no_realm_logout_tokens(req: &Request) -> Outcome {
+    Params::from_form(req).get("logout_token").ok_or_else(|| refused("logout_token is required"))?;
+    Err(refused(NO_IDP_FOR_TOKEN))
+}
+
+const NO_IDP_FOR_TOKEN: &str = "no identity provider with back-channel logout has this issuer and audience";
+
+/// `/broker/{alias}/backchannel_logout`'s answer for an IdP that does not accept logout tokens.
+pub fn no_logout_tokens(alias: &str) -> Failure {
+    Failure::Json(
+        StatusCode::NOT_FOUND,
+        OAuthError::invalid_request(format!("`{alias}` does not accept back-channel logout")),
+    )
 }
 
 /// The claims read before a logout token is verified: which IdP, and which of its clients,
 /// it says it is for.
+#[cfg(keyedge_logout_tokens)]
 #[derive(serde::Deserialize)]
 struct IssuerOnly {
     iss: String,
@@ -148,12 +180,13 @@ fn refused(description: impl Into<String>) -> Failure {
 /// the IdP's logout token ends the keyedge sessions of that upstream session (`sid`) or of
 /// that upstream user (`sub` alone); their clients are told in turn. 200 on success, 400 with
 /// a JSON error when the token is refused; a token is accepted once.
+///
+/// Compiled into the Worker only for a configuration with an IdP that has
+/// `accept_logout_tokens` (build.rs); natively always. Without it, [`no_logout_tokens`].
+#[cfg(keyedge_logout_tokens)]
 pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &str) -> Outcome {
     let Some((idp, cfg)) = oidc_of(app, alias).filter(|(_, cfg)| cfg.accept_logout_tokens) else {
-        return Err(Failure::Json(
-            StatusCode::NOT_FOUND,
-            OAuthError::invalid_request(format!("`{alias}` does not accept back-channel logout")),
-        ));
+        return Err(no_logout_tokens(alias));
     };
     let params = Params::from_form(req);
     let token = params.get("logout_token").ok_or_else(|| refused("logout_token is required"))?;
@@ -180,6 +213,13 @@ pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request,
     let mut res = web::json_no_store(StatusCode::OK, "{}".into());
     res.headers_mut().insert("cache-control", http::HeaderValue::from_static("no-store"));
     Ok(res)
+}
+
+/// `/broker/{alias}/backchannel_logout` in a Worker whose configuration has no IdP accepting
+/// logout tokens.
+#[cfg(not(keyedge_logout_tokens))]
+pub async fn backchannel_logout(_: &Keyedge, _: &Ports<'_>, _: &Request, alias: &str) -> Outcome {
+    Err(no_logout_tokens(alias))
 }
 
 /// The IdP's end-session call for `session`, ended at keyedge, through an IdP with

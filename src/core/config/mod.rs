@@ -204,7 +204,7 @@ impl Config {
         let mail = raw.mail.map(|m| secrets::mail(m, secure_cookies, &secrets)).transpose()?;
         // What build.rs leaves out of a Worker whose embedded configuration does not use it;
         // only a configuration other than the embedded one could ask for it here.
-        #[cfg(not(all(keyedge_admin, keyedge_gate)))]
+        #[cfg(not(all(keyedge_admin, keyedge_gate, keyedge_logout_tokens)))]
         const NOT_BUILT: &str = "this Worker was built without it: build it with this configuration";
         #[cfg(not(keyedge_admin))]
         if raw.admin_token_env.is_some() {
@@ -238,6 +238,10 @@ impl Config {
             post_login_flows: &post_login_flows,
         };
         let identity_providers = idp::identity_providers(raw.identity_providers, &context)?;
+        #[cfg(not(keyedge_logout_tokens))]
+        if identity_providers.iter().any(|p| matches!(&p.kind, ProviderKind::Oidc(c) if c.accept_logout_tokens)) {
+            return Err(err("identity_providers.accept_logout_tokens", NOT_BUILT));
+        }
         clients::check_allowed_identity_providers(&clients, &identity_providers)?;
         #[cfg(keyedge_saml)]
         clients::check_landing_clients(&clients, &identity_providers)?;
