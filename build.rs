@@ -66,6 +66,10 @@ fn main() {
     if !wasm || parsed.as_ref().is_ok_and(build_config::logout_tokens_configured) {
         println!("cargo:rustc-cfg=keyedge_logout_tokens");
     }
+    println!("cargo:rustc-check-cfg=cfg(keyedge_presets)");
+    if !wasm || parsed.as_ref().is_ok_and(build_config::presets_configured) {
+        println!("cargo:rustc-cfg=keyedge_presets");
+    }
     if wasm {
         let table = match parsed {
             Ok(table) => table,

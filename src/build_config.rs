@@ -46,6 +46,32 @@ pub fn logout_tokens_configured(config: &toml::Table) -> bool {
     idps.iter().any(|idp| idp.get("accept_logout_tokens").and_then(toml::Value::as_bool) == Some(true))
 }
 
+/// The social presets' kinds (`kind = "github"` …; `twitter` is X's other name), as the
+/// runtime reads them.
+pub const PRESET_KINDS: &[&str] = &[
+    "github",
+    "google",
+    "gitlab",
+    "microsoft",
+    "linkedin",
+    "discord",
+    "bitbucket",
+    "facebook",
+    "x",
+    "twitter",
+    "stackoverflow",
+    "apple",
+];
+
+/// Whether an identity provider is one of the social presets: only then are they compiled
+/// into the Worker.
+pub fn presets_configured(config: &toml::Table) -> bool {
+    let Some(idps) = config.get("identity_providers").and_then(toml::Value::as_array) else {
+        return false;
+    };
+    idps.iter().any(|idp| idp.get("kind").and_then(toml::Value::as_str).is_some_and(|k| PRESET_KINDS.contains(&k)))
+}
+
 /// Whether the storage conformance run (`[dev] storage_conformance`) is compiled in: only for
 /// a configuration that asks for it with a local issuer (`http://localhost`, `127.0.0.1` or
 /// `[::1]`). Asked for with any other issuer, the build is refused (`Err`): its code could
@@ -74,8 +100,8 @@ pub fn storage_conformance(config: &toml::Table) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::{
-        admin_configured, gate_configured, logout_tokens_configured, regex_configured, saml_configured,
-        storage_conformance,
+        admin_configured, gate_configured, logout_tokens_configured, presets_configured, regex_configured,
+        saml_configured, storage_conformance, PRESET_KINDS,
     };
 
     #[test]
@@ -150,5 +176,31 @@ mod tests {
         assert!(logout_tokens_configured(&table(&format!("{}{}", idp(""), idp("accept_logout_tokens = true\n")))));
         assert!(!logout_tokens_configured(&table(include_str!("../keyedge.toml"))));
         assert!(logout_tokens_configured(&table(include_str!("../dev/keyedge.dev.toml"))));
+    }
+
+    #[test]
+    fn the_social_presets_are_compiled_in_for_a_preset_identity_provider_only() {
+        let idp = |kind: &str| format!("[[identity_providers]]\nalias = \"{kind}\"\nkind = \"{kind}\"\n");
+        assert!(!presets_configured(&table(&idp("oidc"))));
+        assert!(!presets_configured(&table(&format!("{}{}", idp("oidc"), idp("oauth2")))));
+        assert!(!presets_configured(&table(&idp("saml"))));
+        for kind in PRESET_KINDS {
+            assert!(presets_configured(&table(&format!("{}{}", idp("oidc"), idp(kind)))), "{kind}");
+        }
+        assert!(!presets_configured(&table(&idp("GitHub"))));
+        assert!(!presets_configured(&table(include_str!("../keyedge.toml"))));
+        assert!(presets_configured(&table(include_str!("../dev/keyedge.dev.toml"))));
+    }
+
+    #[test]
+    fn the_preset_kinds_are_the_runtimes() {
+        use crate::core::upstream::presets::Preset;
+        for preset in Preset::ALL {
+            assert!(PRESET_KINDS.contains(&preset.kind()), "{}", preset.kind());
+        }
+        let names: Vec<&str> = Preset::ALL.iter().map(|p| p.kind()).chain(["twitter"]).collect();
+        for kind in PRESET_KINDS {
+            assert!(names.contains(kind), "{kind} is no preset's kind");
+        }
     }
 }

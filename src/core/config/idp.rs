@@ -13,11 +13,14 @@ use super::{default_true, domains, err, parse_url, ConfigError, OAuth2Provider, 
 use crate::core::jose::Alg;
 use crate::core::ports::{Http, WithTimeout};
 use crate::core::secret::Secret;
+#[cfg(keyedge_presets)]
 use crate::core::upstream::client_config::RawOAuthClient;
 use crate::core::upstream::oidc::config as oidc;
 use crate::core::upstream::plain_oauth2::config as plain_oauth2;
+use crate::core::upstream::presets::Preset;
+#[cfg(keyedge_presets)]
 use crate::core::upstream::presets::{
-    apple, bitbucket, discord, facebook, github, gitlab, google, linkedin, microsoft, stackoverflow, x, Preset,
+    apple, bitbucket, discord, facebook, github, gitlab, google, linkedin, microsoft, stackoverflow, x,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -256,57 +259,88 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
     ];
     #[cfg(not(keyedge_saml))]
     let kinds = [("oidc", oidc_keys), ("oauth2", oauth2_keys)];
+    #[cfg(keyedge_presets)]
     let client_keys = keys_of::<RawOAuthClient>();
     let (signing_keys, secrets) = (context.signing_keys, context.secrets);
     let options = |kind: &'static str| KindOptions::new(rest, path, context.text, kind, &kinds);
-    let (kind, preset) = match p.kind {
+    let (kind, preset): (ProviderKind, Option<Preset>) = match p.kind {
         RawKind::Oidc => (ProviderKind::Oidc(oidc::provider(options("oidc"), signing_keys, secrets)?), None),
         RawKind::Oauth2 => {
             (ProviderKind::OAuth2(plain_oauth2::provider(options("oauth2"), signing_keys, secrets)?), None)
         }
+        #[cfg(keyedge_presets)]
         RawKind::Github => {
             let options = options("github").preset_of("oauth2", &[client_keys, oauth2_keys]);
             (ProviderKind::OAuth2(github::provider(options, secrets)?), Some(Preset::GitHub))
         }
+        #[cfg(keyedge_presets)]
         RawKind::Google => {
             let options = options("google").preset_of("oidc", &[client_keys, oidc_keys]);
             (ProviderKind::Oidc(google::provider(options, secrets, p.store_tokens)?), Some(Preset::Google))
         }
+        #[cfg(keyedge_presets)]
         RawKind::Gitlab => {
             let options = options("gitlab").preset_of("oidc", &[client_keys, oidc_keys]);
             (ProviderKind::Oidc(gitlab::provider(options, secrets)?), Some(Preset::GitLab))
         }
+        #[cfg(keyedge_presets)]
         RawKind::Microsoft => {
             let options = options("microsoft").preset_of("oidc", &[client_keys, oidc_keys]);
             (ProviderKind::Oidc(microsoft::provider(options, secrets, p.store_tokens)?), Some(Preset::Microsoft))
         }
+        #[cfg(keyedge_presets)]
         RawKind::Linkedin => {
             let options = options("linkedin").preset_of("oidc", &[client_keys, oidc_keys]);
             (ProviderKind::Oidc(linkedin::provider(options, secrets)?), Some(Preset::LinkedIn))
         }
+        #[cfg(keyedge_presets)]
         RawKind::Discord => {
             let options = options("discord").preset_of("oauth2", &[client_keys, oauth2_keys]);
             (ProviderKind::OAuth2(discord::provider(options, secrets)?), Some(Preset::Discord))
         }
+        #[cfg(keyedge_presets)]
         RawKind::Bitbucket => {
             let options = options("bitbucket").preset_of("oauth2", &[client_keys, oauth2_keys]);
             (ProviderKind::OAuth2(bitbucket::provider(options, secrets)?), Some(Preset::Bitbucket))
         }
+        #[cfg(keyedge_presets)]
         RawKind::Facebook => {
             let options = options("facebook").preset_of("oauth2", &[client_keys, oauth2_keys]);
             (ProviderKind::OAuth2(facebook::provider(options, secrets)?), Some(Preset::Facebook))
         }
+        #[cfg(keyedge_presets)]
         RawKind::X => {
             let options = options("x").preset_of("oauth2", &[client_keys, oauth2_keys]);
             (ProviderKind::OAuth2(x::provider(options, secrets, p.store_tokens)?), Some(Preset::X))
         }
+        #[cfg(keyedge_presets)]
         RawKind::Stackoverflow => {
             let options = options("stackoverflow").preset_of("oauth2", &[client_keys, oauth2_keys]);
             (ProviderKind::OAuth2(stackoverflow::provider(options, secrets)?), Some(Preset::StackOverflow))
         }
+        #[cfg(keyedge_presets)]
         RawKind::Apple => {
             let options = options("apple").preset_of("oidc", &[client_keys, oidc_keys]);
             (ProviderKind::Oidc(apple::provider(options, secrets)?), Some(Preset::Apple))
+        }
+        // The social presets are compiled into the Worker only for a configuration that uses
+        // one (build.rs); natively always.
+        #[cfg(not(keyedge_presets))]
+        RawKind::Github
+        | RawKind::Google
+        | RawKind::Gitlab
+        | RawKind::Microsoft
+        | RawKind::Linkedin
+        | RawKind::Discord
+        | RawKind::Bitbucket
+        | RawKind::Facebook
+        | RawKind::X
+        | RawKind::Stackoverflow
+        | RawKind::Apple => {
+            return Err(err(
+                format!("{path}.kind"),
+                "this Worker was built without the social presets: build it with this configuration",
+            ));
         }
         #[cfg(keyedge_saml)]
         RawKind::Saml => {

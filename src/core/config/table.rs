@@ -173,6 +173,7 @@ impl<'a> KindOptions<'a> {
 
     /// The options of a preset built on the generic kind `base`, whose options `fixed` it sets
     /// itself: such an option is refused saying so.
+    #[cfg(keyedge_presets)]
     pub(crate) fn preset_of(mut self, base: &'a str, fixed: &[&'static [&'static str]]) -> Self {
         self.preset_of = Some((base, fixed.iter().flat_map(|keys| keys.iter().copied()).collect()));
         self
