@@ -67,8 +67,14 @@ fn main() {
         println!("cargo:rustc-cfg=keyedge_logout_tokens");
     }
     println!("cargo:rustc-check-cfg=cfg(keyedge_presets)");
-    if !wasm || parsed.as_ref().is_ok_and(build_config::presets_configured) {
+    let presets = parsed.as_ref().is_ok_and(build_config::presets_configured);
+    if !wasm || presets {
         println!("cargo:rustc-cfg=keyedge_presets");
+    }
+    // OAuth 2.0 IdPs (`kind = "oauth2"`, and the presets built on them).
+    println!("cargo:rustc-check-cfg=cfg(keyedge_oauth2)");
+    if !wasm || presets || parsed.as_ref().is_ok_and(build_config::oauth2_configured) {
+        println!("cargo:rustc-cfg=keyedge_oauth2");
     }
     if wasm {
         let table = match parsed {

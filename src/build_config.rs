@@ -72,6 +72,15 @@ pub fn presets_configured(config: &toml::Table) -> bool {
     idps.iter().any(|idp| idp.get("kind").and_then(toml::Value::as_str).is_some_and(|k| PRESET_KINDS.contains(&k)))
 }
 
+/// Whether an identity provider is a plain OAuth 2.0 one (`kind = "oauth2"`): then (or with a
+/// preset, several of which are built on it) OAuth 2.0 IdPs are compiled into the Worker.
+pub fn oauth2_configured(config: &toml::Table) -> bool {
+    let Some(idps) = config.get("identity_providers").and_then(toml::Value::as_array) else {
+        return false;
+    };
+    idps.iter().any(|idp| idp.get("kind").and_then(toml::Value::as_str) == Some("oauth2"))
+}
+
 /// Whether the storage conformance run (`[dev] storage_conformance`) is compiled in: only for
 /// a configuration that asks for it with a local issuer (`http://localhost`, `127.0.0.1` or
 /// `[::1]`). Asked for with any other issuer, the build is refused (`Err`): its code could
@@ -100,8 +109,8 @@ pub fn storage_conformance(config: &toml::Table) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::{
-        admin_configured, gate_configured, logout_tokens_configured, presets_configured, regex_configured,
-        saml_configured, storage_conformance, PRESET_KINDS,
+        admin_configured, gate_configured, logout_tokens_configured, oauth2_configured, presets_configured,
+        regex_configured, saml_configured, storage_conformance, PRESET_KINDS,
     };
 
     #[test]
@@ -202,5 +211,14 @@ mod tests {
         for kind in PRESET_KINDS {
             assert!(names.contains(kind), "{kind} is no preset's kind");
         }
+    }
+
+    #[test]
+    fn oauth2_identity_providers_are_compiled_in_for_an_oauth2_one() {
+        let idp = |kind: &str| format!("[[identity_providers]]\nalias = \"{kind}\"\nkind = \"{kind}\"\n");
+        assert!(!oauth2_configured(&table(&idp("oidc"))));
+        assert!(oauth2_configured(&table(&format!("{}{}", idp("oidc"), idp("oauth2")))));
+        assert!(!oauth2_configured(&table(&idp("OAuth2"))));
+        assert!(!oauth2_configured(&table(include_str!("../keyedge.toml"))));
     }
 }

@@ -159,6 +159,7 @@ impl Keyedge {
             let at = |field: &str| format!("identity_providers[{i}].{field}");
             let auth = match &idp.kind {
                 crate::core::config::ProviderKind::Oidc(p) => Some(&p.client_auth),
+                #[cfg(keyedge_oauth2)]
                 crate::core::config::ProviderKind::OAuth2(p) => Some(&p.client_auth),
                 #[cfg(keyedge_saml)]
                 crate::core::config::ProviderKind::Saml(p) => {

@@ -8,12 +8,16 @@ use super::session::NewSession;
 use super::users::User;
 use super::{first_login, logout, mappers, session, step_up, stored_tokens, upstream_session, users};
 use crate::core::app::Keyedge;
-use crate::core::config::{IdentityProvider, OAuth2Provider, OidcProvider, ProviderKind};
+#[cfg(keyedge_oauth2)]
+use crate::core::config::OAuth2Provider;
+use crate::core::config::{IdentityProvider, OidcProvider, ProviderKind};
 use crate::core::error::{ErrorCode, Failure, OAuthError, Outcome, PageError};
 use crate::core::keys;
 use crate::core::op::code::{self, Issued, Marker, MARKER_TTL};
 use crate::core::ports::{Marker as OnceMarker, OnceKey, Ports};
-use crate::core::upstream::{oidc, plain_oauth2, BrokeredIdentity, UpstreamError};
+#[cfg(keyedge_oauth2)]
+use crate::core::upstream::plain_oauth2;
+use crate::core::upstream::{oidc, BrokeredIdentity, UpstreamError};
 use crate::core::web::{self, Params, Request};
 
 fn expired() -> Failure {
@@ -29,6 +33,7 @@ pub(super) enum Answer<'a> {
     /// A redirect's query, or a form post's fields.
     Oidc(&'a OidcProvider, Params),
     /// A redirect's query.
+    #[cfg(keyedge_oauth2)]
     OAuth2(&'a OAuth2Provider, Params),
     /// The assertion checked when it was posted, with its RelayState.
     #[cfg(keyedge_saml)]
@@ -39,7 +44,9 @@ impl Answer<'_> {
     /// An assertion no request of keyedge's asked for (a SAML IdP-initiated login).
     fn is_unsolicited(&self) -> bool {
         match self {
-            Answer::Oidc(..) | Answer::OAuth2(..) => false,
+            Answer::Oidc(..) => false,
+            #[cfg(keyedge_oauth2)]
+            Answer::OAuth2(..) => false,
             #[cfg(keyedge_saml)]
             Answer::Saml(_, checked) => checked.assertion.in_response_to.is_none(),
         }
@@ -48,7 +55,9 @@ impl Answer<'_> {
     /// The login's `state`: OAuth's parameter, SAML's RelayState.
     fn state(&self) -> Option<&str> {
         match self {
-            Answer::Oidc(_, params) | Answer::OAuth2(_, params) => params.get("state"),
+            Answer::Oidc(_, params) => params.get("state"),
+            #[cfg(keyedge_oauth2)]
+            Answer::OAuth2(_, params) => params.get("state"),
             #[cfg(keyedge_saml)]
             Answer::Saml(_, checked) => Some(&checked.relay_state),
         }
@@ -71,6 +80,7 @@ async fn complete_upstream(
         Answer::Oidc(cfg, params) => {
             oidc::complete(idp, cfg, &app.metadata, &app.keys, params, &flow.secrets, &redirect_uri, ports).await
         }
+        #[cfg(keyedge_oauth2)]
         Answer::OAuth2(cfg, params) => {
             plain_oauth2::complete(idp, cfg, &app.keys, params, &flow.secrets, &redirect_uri, ports).await
         }

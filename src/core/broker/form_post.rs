@@ -165,6 +165,7 @@ pub(super) fn callback_answer<'a>(
 ) -> Result<Answer<'a>, Failure> {
     let query = Params::from_query(req);
     let cfg = match &idp.kind {
+        #[cfg(keyedge_oauth2)]
         ProviderKind::OAuth2(cfg) => return Ok(Answer::OAuth2(cfg, query)),
         #[cfg(keyedge_saml)]
         ProviderKind::Saml(cfg) => return super::saml::checked(app, ports, &query, idp).map(|c| Answer::Saml(cfg, c)),

@@ -12,7 +12,9 @@ use crate::core::op::authorize::{AuthorizationRequest, AuthorizeError};
 use crate::core::pages::{self, ProviderChoice};
 use crate::core::ports::Ports;
 use crate::core::upstream::oidc::config::OidcProvider;
-use crate::core::upstream::{oidc, plain_oauth2, FlowSecrets, Outgoing};
+#[cfg(keyedge_oauth2)]
+use crate::core::upstream::plain_oauth2;
+use crate::core::upstream::{oidc, FlowSecrets, Outgoing};
 use crate::core::web::{self, Params, Request};
 
 /// Prefix of the cookie that carries an upstream login in progress, sealed, in the browser
@@ -516,6 +518,7 @@ pub(crate) async fn redirect_upstream(
                 oidc::begin(idp, cfg, &endpoints, &redirect_uri, &state, &hints, ports).map_err(upstream_error)?;
             (Outgoing::Redirect(url), secrets)
         }
+        #[cfg(keyedge_oauth2)]
         ProviderKind::OAuth2(cfg) => {
             let (url, secrets) = plain_oauth2::begin(idp, cfg, &redirect_uri, &state, ports).map_err(upstream_error)?;
             (Outgoing::Redirect(url), secrets)

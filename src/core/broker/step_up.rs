@@ -45,6 +45,7 @@ pub fn check<'a>(
     };
     let skew = match &idp.kind {
         ProviderKind::Oidc(cfg) => cfg.allowed_clock_skew as i64,
+        #[cfg(keyedge_oauth2)]
         ProviderKind::OAuth2(_) => 0,
         #[cfg(keyedge_saml)]
         ProviderKind::Saml(cfg) => cfg.allowed_clock_skew as i64,

@@ -12,7 +12,9 @@ use crate::core::error::{ErrorCode, Failure, OAuthError, Outcome};
 use crate::core::keys;
 use crate::core::op::userinfo::authenticate_bearer;
 use crate::core::ports::{PortError, Ports};
-use crate::core::upstream::{oidc, plain_oauth2, UpstreamTokens};
+#[cfg(keyedge_oauth2)]
+use crate::core::upstream::plain_oauth2;
+use crate::core::upstream::{oidc, UpstreamTokens};
 use crate::core::web::{self, Request};
 
 /// An access token this close to expiry is refreshed before it is handed out, so the app
@@ -147,6 +149,7 @@ async fn refresh(
         ProviderKind::Oidc(cfg) => {
             oidc::refresh(idp, cfg, &app.metadata, &app.keys, &redirect_uri, sub, tokens, ports).await
         }
+        #[cfg(keyedge_oauth2)]
         ProviderKind::OAuth2(cfg) => plain_oauth2::refresh(cfg, &app.keys, &redirect_uri, tokens, ports).await,
         // Refused by the configuration (`store_tokens` with `kind = "saml"`): nothing to refresh.
         #[cfg(keyedge_saml)]

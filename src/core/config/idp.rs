@@ -9,7 +9,9 @@ use super::flows::{FirstLoginFlow, PostLoginFlow, DEFAULT_FIRST_LOGIN_FLOW};
 use super::mappers::{mapper, Mapper, RawMapper};
 use super::secrets::Secrets;
 use super::table::{keys_of, split, KindOptions, Rest};
-use super::{default_true, domains, err, parse_url, ConfigError, OAuth2Provider, OidcProvider};
+#[cfg(keyedge_oauth2)]
+use super::OAuth2Provider;
+use super::{default_true, domains, err, parse_url, ConfigError, OidcProvider};
 use crate::core::jose::Alg;
 use crate::core::ports::{Http, WithTimeout};
 use crate::core::secret::Secret;
@@ -154,8 +156,13 @@ pub enum UnprovenStepUp {
 }
 
 #[derive(Debug, Clone)]
+// Without OAuth 2.0 IdPs in a Worker (build.rs), OIDC's is much the largest variant; the
+// providers are a configuration's few, made once per isolate, so it stays unboxed.
+#[allow(clippy::large_enum_variant)]
 pub enum ProviderKind {
     Oidc(OidcProvider),
+    /// In the Worker only for a configuration with a `kind = "oauth2"` or preset IdP (build.rs).
+    #[cfg(keyedge_oauth2)]
     OAuth2(OAuth2Provider),
     /// A SAML 2.0 IdP (Box: it is much larger than the others).
     #[cfg(keyedge_saml)]
@@ -265,8 +272,16 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
     let options = |kind: &'static str| KindOptions::new(rest, path, context.text, kind, &kinds);
     let (kind, preset): (ProviderKind, Option<Preset>) = match p.kind {
         RawKind::Oidc => (ProviderKind::Oidc(oidc::provider(options("oidc"), signing_keys, secrets)?), None),
+        #[cfg(keyedge_oauth2)]
         RawKind::Oauth2 => {
             (ProviderKind::OAuth2(plain_oauth2::provider(options("oauth2"), signing_keys, secrets)?), None)
+        }
+        #[cfg(not(keyedge_oauth2))]
+        RawKind::Oauth2 => {
+            return Err(err(
+                format!("{path}.kind"),
+                "this Worker was built without OAuth 2.0 identity providers: build it with this configuration",
+            ));
         }
         #[cfg(keyedge_presets)]
         RawKind::Github => {

@@ -286,6 +286,8 @@ impl Config {
             .iter()
             .filter_map(|p| match &p.kind {
                 ProviderKind::Oidc(cfg) => Some(cfg.forwarding.parameters.iter()),
+                // the only kind in a Worker built with OIDC IdPs alone
+                #[allow(unreachable_patterns)]
                 _ => None,
             })
             .flatten()
