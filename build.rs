@@ -76,6 +76,11 @@ fn main() {
     if !wasm || presets || parsed.as_ref().is_ok_and(build_config::oauth2_configured) {
         println!("cargo:rustc-cfg=keyedge_oauth2");
     }
+    // The development fault switch (`[dev] fault_injection`, `/dev/faults`) likewise.
+    println!("cargo:rustc-check-cfg=cfg(keyedge_faults)");
+    if !wasm || parsed.as_ref().is_ok_and(build_config::faults_configured) {
+        println!("cargo:rustc-cfg=keyedge_faults");
+    }
     if wasm {
         let table = match parsed {
             Ok(table) => table,

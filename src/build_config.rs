@@ -81,6 +81,12 @@ pub fn oauth2_configured(config: &toml::Table) -> bool {
     idps.iter().any(|idp| idp.get("kind").and_then(toml::Value::as_str) == Some("oauth2"))
 }
 
+/// Whether the development fault switch is on (`[dev] fault_injection = true`): only then is
+/// it compiled into the Worker. The runtime reads it as a boolean.
+pub fn faults_configured(config: &toml::Table) -> bool {
+    config.get("dev").and_then(|d| d.get("fault_injection")).and_then(toml::Value::as_bool) == Some(true)
+}
+
 /// Whether the storage conformance run (`[dev] storage_conformance`) is compiled in: only for
 /// a configuration that asks for it with a local issuer (`http://localhost`, `127.0.0.1` or
 /// `[::1]`). Asked for with any other issuer, the build is refused (`Err`): its code could
@@ -109,8 +115,8 @@ pub fn storage_conformance(config: &toml::Table) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::{
-        admin_configured, gate_configured, logout_tokens_configured, oauth2_configured, presets_configured,
-        regex_configured, saml_configured, storage_conformance, PRESET_KINDS,
+        admin_configured, faults_configured, gate_configured, logout_tokens_configured, oauth2_configured,
+        presets_configured, regex_configured, saml_configured, storage_conformance, PRESET_KINDS,
     };
 
     #[test]
@@ -220,5 +226,14 @@ mod tests {
         assert!(oauth2_configured(&table(&format!("{}{}", idp("oidc"), idp("oauth2")))));
         assert!(!oauth2_configured(&table(&idp("OAuth2"))));
         assert!(!oauth2_configured(&table(include_str!("../keyedge.toml"))));
+    }
+
+    #[test]
+    fn the_fault_switch_is_compiled_in_when_turned_on_only() {
+        assert!(!faults_configured(&table("[dev]\nstorage_conformance = true\n")));
+        assert!(!faults_configured(&table("[dev]\nfault_injection = false\n")));
+        assert!(faults_configured(&table("[dev]\nfault_injection = true\n")));
+        assert!(!faults_configured(&table(include_str!("../keyedge.toml"))));
+        assert!(faults_configured(&table(include_str!("../dev/keyedge.dev.toml"))));
     }
 }

@@ -18,6 +18,7 @@ use super::op::authorize::{AuthorizationRequest, AuthorizeError};
 use super::op::refresh::SuccessorKey;
 use super::op::{code, discovery, introspect, token, userinfo};
 use super::pages;
+#[cfg(keyedge_faults)]
 use super::ports::faulty::{DevFaults, FaultyOnce, FaultyStore};
 use super::ports::Ports;
 use super::seal::Sealer;
@@ -88,6 +89,7 @@ pub struct Keyedge {
     css_path: String,
     css_url: String,
     /// Storage faults planned through `POST /dev/faults` (`[dev] fault_injection`).
+    #[cfg(keyedge_faults)]
     dev_faults: DevFaults,
 }
 
@@ -137,6 +139,7 @@ impl Keyedge {
             keys,
             sealer,
             config,
+            #[cfg(keyedge_faults)]
             dev_faults: DevFaults::default(),
         })
     }
@@ -229,6 +232,8 @@ impl Keyedge {
     /// keyedge's answer to `req`, except that a page the gate lets through comes back as a
     /// [`Reply::Forward`], for the host to send (with the site's own headers).
     pub async fn respond(&self, req: &Request, ports: &Ports<'_>) -> Reply {
+        // Compiled into the Worker only for a configuration with `[dev] fault_injection` (build.rs).
+        #[cfg(keyedge_faults)]
         if self.config.fault_injection {
             let store = FaultyStore { inner: ports.store, plan: &self.dev_faults.kv };
             let once = FaultyOnce { inner: ports.once, plan: &self.dev_faults.once };
@@ -240,6 +245,7 @@ impl Keyedge {
     /// `POST /dev/faults` (`store=kv|durable_object&fail_after=N`): the store's operation after
     /// the next `N` fails, once (`fail_after=never`: none) (for the end-to-end fault tests under `wrangler dev`). Both
     /// methods answer whether a planned fault is still to come.
+    #[cfg(keyedge_faults)]
     fn dev_faults(&self, req: &Request, post: bool) -> Outcome {
         if post {
             let params = Params::from_form(req);
@@ -481,6 +487,7 @@ impl Keyedge {
                 let to = Params::from_query(req).get("to").unwrap_or("").to_owned();
                 Ok(web::json_no_store(StatusCode::OK, crate::core::mail::dev_inbox(ports, &to).await?))
             }
+            #[cfg(keyedge_faults)]
             "/dev/faults" if self.config.fault_injection && (get || post) => self.dev_faults(req, post),
             #[cfg(any(not(target_arch = "wasm32"), keyedge_storage_conformance))]
             "/dev/conformance" if post && self.config.storage_conformance => {

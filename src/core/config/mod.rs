@@ -204,7 +204,7 @@ impl Config {
         let mail = raw.mail.map(|m| secrets::mail(m, secure_cookies, &secrets)).transpose()?;
         // What build.rs leaves out of a Worker whose embedded configuration does not use it;
         // only a configuration other than the embedded one could ask for it here.
-        #[cfg(not(all(keyedge_admin, keyedge_gate, keyedge_logout_tokens)))]
+        #[cfg(not(all(keyedge_admin, keyedge_gate, keyedge_logout_tokens, keyedge_faults)))]
         const NOT_BUILT: &str = "this Worker was built without it: build it with this configuration";
         #[cfg(not(keyedge_admin))]
         if raw.admin_token_env.is_some() {
@@ -226,6 +226,10 @@ impl Config {
         if raw.dev.storage_conformance && secure_cookies {
             // The suite writes test keys to the stores it runs against.
             return Err(err("dev.storage_conformance", "is for local development; not with an https issuer"));
+        }
+        #[cfg(not(keyedge_faults))]
+        if raw.dev.fault_injection {
+            return Err(err("dev.fault_injection", NOT_BUILT));
         }
         if raw.dev.fault_injection && secure_cookies {
             return Err(err("dev.fault_injection", "is for local development; not with an https issuer"));
