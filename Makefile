@@ -25,6 +25,10 @@ dev: tools saml-idps .dev.vars
 test: tools browser saml-idps .dev.vars
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
+	# The Worker with nothing optional compiled in (keyedge.toml) and with everything (the demo
+	# configuration): build.rs compiles in only what the embedded file uses.
+	KEYEDGE_CONFIG=keyedge.toml cargo clippy --lib --target wasm32-unknown-unknown --release -- -D warnings
+	KEYEDGE_CONFIG=$(DEV_CONFIG) cargo clippy --lib --target wasm32-unknown-unknown --release -- -D warnings
 	bash dev/check-imports.sh
 	cargo test
 	KEYEDGE_KV=strong cargo test --test it

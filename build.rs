@@ -29,63 +29,45 @@ fn main() {
     if conformance {
         println!("cargo:rustc-cfg=keyedge_storage_conformance");
     }
-    // SAML (cargo feature `saml`, on by default) is compiled into the Worker only when the
-    // embedded configuration has a SAML identity provider (`kind = "saml"`): the Worker of any
-    // other configuration carries none of its code (XML, XML-Signature, RSA). Native builds
-    // (the tests, `keyedge check`) have it whenever the feature is on.
-    println!("cargo:rustc-check-cfg=cfg(keyedge_saml)");
     let wasm = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32");
-    let saml_configured = parsed.as_ref().is_ok_and(build_config::saml_configured);
-    let saml = std::env::var_os("CARGO_FEATURE_SAML").is_some() && (!wasm || saml_configured);
+    // What the Worker carries only when its embedded configuration uses it (docs/configuration.md):
+    // `cfg(name)` when `used` or natively (the tests and `keyedge check` have everything).
+    let on = |name: &str, used: bool| {
+        println!("cargo:rustc-check-cfg=cfg({name})");
+        if !wasm || used {
+            println!("cargo:rustc-cfg={name}");
+        }
+    };
+    let uses = |check: fn(&toml::Table) -> bool| parsed.as_ref().is_ok_and(check);
+    // SAML (cargo feature `saml`, on by default; in the Worker only with a `kind = "saml"` IdP:
+    // no XML, XML-Signature or RSA code otherwise). Natively whenever the feature is on.
+    let saml = std::env::var_os("CARGO_FEATURE_SAML").is_some() && (!wasm || uses(build_config::saml_configured));
+    println!("cargo:rustc-check-cfg=cfg(keyedge_saml)");
     if saml {
         println!("cargo:rustc-cfg=keyedge_saml");
     }
     // RSA arithmetic in Rust (the `rsa` crate): natively, and in the Worker only with SAML.
     // Without it the Worker makes every RSA signature and check with WebCrypto.
-    println!("cargo:rustc-check-cfg=cfg(keyedge_rsa)");
-    if !wasm || saml {
-        println!("cargo:rustc-cfg=keyedge_rsa");
-    }
-    // The regex engine, the admin API, the gate and the check of upstream logout tokens
-    // likewise: in the Worker only when the configuration has a mapper with `regex = true` /
-    // sets `admin_token_env` / has a `[gate]` / an IdP with `accept_logout_tokens = true`;
-    // natively always.
-    println!("cargo:rustc-check-cfg=cfg(keyedge_regex)");
-    if !wasm || parsed.as_ref().is_ok_and(build_config::regex_configured) {
-        println!("cargo:rustc-cfg=keyedge_regex");
-    }
-    println!("cargo:rustc-check-cfg=cfg(keyedge_admin)");
-    if !wasm || parsed.as_ref().is_ok_and(build_config::admin_configured) {
-        println!("cargo:rustc-cfg=keyedge_admin");
-    }
-    println!("cargo:rustc-check-cfg=cfg(keyedge_gate)");
-    if !wasm || parsed.as_ref().is_ok_and(build_config::gate_configured) {
-        println!("cargo:rustc-cfg=keyedge_gate");
-    }
-    println!("cargo:rustc-check-cfg=cfg(keyedge_logout_tokens)");
-    if !wasm || parsed.as_ref().is_ok_and(build_config::logout_tokens_configured) {
-        println!("cargo:rustc-cfg=keyedge_logout_tokens");
-    }
-    println!("cargo:rustc-check-cfg=cfg(keyedge_presets)");
-    let presets = parsed.as_ref().is_ok_and(build_config::presets_configured);
-    if !wasm || presets {
-        println!("cargo:rustc-cfg=keyedge_presets");
-    }
-    // OAuth 2.0 IdPs (`kind = "oauth2"`, and the presets built on them).
-    println!("cargo:rustc-check-cfg=cfg(keyedge_oauth2)");
-    if !wasm || presets || parsed.as_ref().is_ok_and(build_config::oauth2_configured) {
-        println!("cargo:rustc-cfg=keyedge_oauth2");
-    }
-    // The development fault switch (`[dev] fault_injection`, `/dev/faults`) likewise.
-    println!("cargo:rustc-check-cfg=cfg(keyedge_faults)");
-    if !wasm || parsed.as_ref().is_ok_and(build_config::faults_configured) {
-        println!("cargo:rustc-cfg=keyedge_faults");
-    }
+    on("keyedge_rsa", saml);
+    on("keyedge_regex", uses(build_config::regex_configured));
+    on("keyedge_admin", uses(build_config::admin_configured));
+    on("keyedge_gate", uses(build_config::gate_configured));
+    on("keyedge_logout_tokens", uses(build_config::logout_tokens_configured));
+    let presets = uses(build_config::presets_configured);
+    on("keyedge_presets", presets);
+    // OAuth 2.0 IdPs: `kind = "oauth2"`, and the presets built on them.
+    on("keyedge_oauth2", presets || uses(build_config::oauth2_configured));
+    on("keyedge_faults", uses(build_config::faults_configured));
     if wasm {
         let table = match parsed {
             Ok(table) => table,
             Err(e) => panic!("{} is not valid TOML: {e}", path.display()),
         };
+        // What JSON cannot carry as the runtime reads it, refused here rather than read as
+        // something else in the Worker (`keyedge check` refuses them too).
+        if let Err(refused) = build_config::json_faithful(&table) {
+            panic!("{}: {refused}", path.display());
+        }
         let json = serde_json::to_string(&table).expect("a TOML table is JSON");
         let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("config.json");
         std::fs::write(&out, json).expect("writing config.json");

@@ -87,6 +87,30 @@ pub fn faults_configured(config: &toml::Table) -> bool {
     config.get("dev").and_then(|d| d.get("fault_injection")).and_then(toml::Value::as_bool) == Some(true)
 }
 
+/// Whether the configuration reads the same once written as the JSON the Worker embeds: no
+/// float that is not finite (JSON has none: it would be read as an absent option), and every
+/// identity provider's `kind` a string (build.rs decides what to compile from it).
+pub fn json_faithful(config: &toml::Table) -> Result<(), String> {
+    fn finite(value: &toml::Value, at: &str) -> Result<(), String> {
+        match value {
+            toml::Value::Float(f) if !f.is_finite() => Err(format!("{at}: {f} is not a number JSON can carry")),
+            toml::Value::Array(items) => {
+                items.iter().enumerate().try_for_each(|(i, v)| finite(v, &format!("{at}[{i}]")))
+            }
+            toml::Value::Table(table) => table.iter().try_for_each(|(k, v)| finite(v, &format!("{at}.{k}"))),
+            _ => Ok(()),
+        }
+    }
+    config.iter().try_for_each(|(k, v)| finite(v, k))?;
+    let idps = config.get("identity_providers").and_then(toml::Value::as_array).into_iter().flatten();
+    for (i, idp) in idps.enumerate() {
+        if idp.get("kind").is_some_and(|kind| !kind.is_str()) {
+            return Err(format!("identity_providers[{i}].kind: must be a string, such as \"oidc\""));
+        }
+    }
+    Ok(())
+}
+
 /// Whether the storage conformance run (`[dev] storage_conformance`) is compiled in: only for
 /// a configuration that asks for it with a local issuer (`http://localhost`, `127.0.0.1` or
 /// `[::1]`). Asked for with any other issuer, the build is refused (`Err`): its code could
@@ -115,8 +139,8 @@ pub fn storage_conformance(config: &toml::Table) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::{
-        admin_configured, faults_configured, gate_configured, logout_tokens_configured, oauth2_configured,
-        presets_configured, regex_configured, saml_configured, storage_conformance, PRESET_KINDS,
+        admin_configured, faults_configured, gate_configured, json_faithful, logout_tokens_configured,
+        oauth2_configured, presets_configured, regex_configured, saml_configured, storage_conformance, PRESET_KINDS,
     };
 
     #[test]
@@ -235,5 +259,17 @@ mod tests {
         assert!(faults_configured(&table("[dev]\nfault_injection = true\n")));
         assert!(!faults_configured(&table(include_str!("../keyedge.toml"))));
         assert!(faults_configured(&table(include_str!("../dev/keyedge.dev.toml"))));
+    }
+
+    #[test]
+    fn what_json_cannot_carry_as_read_is_refused_at_build_time() {
+        assert_eq!(json_faithful(&table(include_str!("../keyedge.toml"))), Ok(()));
+        assert_eq!(json_faithful(&table(include_str!("../dev/keyedge.dev.toml"))), Ok(()));
+        assert_eq!(json_faithful(&table("session_lifetime = 3600\nx = 1.5\n")), Ok(()));
+        for bad in ["gate = nan\n", "[[identity_providers]]\nalias = \"g\"\nhd = inf\n", "a = [1.0, -inf]\n"] {
+            assert!(json_faithful(&table(bad)).is_err(), "{bad}");
+        }
+        let inline = "[[identity_providers]]\nalias = \"g\"\nkind = { github = {} }\n";
+        assert!(json_faithful(&table(inline)).unwrap_err().contains("identity_providers[0].kind"));
     }
 }

@@ -257,7 +257,7 @@ fn without_the_logout_token_check_compiled_in_the_answers_are_a_configuration_wi
     let token = "logout_token=eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlIiwiYXVkIjoia2V5ZWRnZSJ9.c2ln";
     let res = world.send(form("/broker/up/backchannel_logout", token));
     expect(&res, no_logout_tokens("up"), "an IdP's endpoint");
-    for sent in [token, "other=1"] {
+    for sent in [token, "logout_token=not-a-token", "other=1"] {
         let req = form("/backchannel-logout", sent);
         let res = world.send(req.clone());
         let off = no_realm_logout_tokens(&req).expect_err("always refused");

@@ -14,7 +14,6 @@ use crate::core::keys;
 #[cfg(keyedge_logout_tokens)]
 use crate::core::ports::Marker;
 use crate::core::ports::{get_json, Job, PortError, Ports};
-#[cfg(keyedge_logout_tokens)]
 use crate::core::upstream::oidc;
 use crate::core::upstream::Outgoing;
 use crate::core::web::{self, Params, Request};
@@ -119,13 +118,7 @@ fn oidc_of<'a>(app: &'a Keyedge, alias: &str) -> Option<(&'a IdentityProvider, &
 /// `accept_logout_tokens` (build.rs); natively always. Without it, [`no_realm_logout_tokens`].
 #[cfg(keyedge_logout_tokens)]
 pub async fn realm_backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome {
-    let params = Params::from_form(req);
-    let token = params.get("logout_token").ok_or_else(|| refused("logout_token is required"))?;
-    let said = jwt_compact::UntrustedToken::new(token)
-        .ok()
-        .and_then(|t| t.deserialize_claims_unchecked::<IssuerOnly>().ok())
-        .map(|c| c.custom)
-        .ok_or_else(|| refused("the logout token was refused"))?;
+    let said = issuer_of_logout_token(req)?;
     // Among IdPs of one issuer (two clients at one upstream realm), the one it was issued to.
     let alias = app
         .config
@@ -142,16 +135,28 @@ pub async fn realm_backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Re
 }
 
 /// The realm-wide endpoint in a Worker whose configuration has no IdP accepting logout
-/// tokens: what it answers there with the code in, for any token.
+/// tokens: what the check answers such a configuration, whatever the token.
 #[cfg(not(keyedge_logout_tokens))]
 pub async fn realm_backchannel_logout(_: &Keyedge, _: &Ports<'_>, req: &Request) -> Outcome {
     no_realm_logout_tokens(req)
 }
 
-/// The realm-wide endpoint's answer when no IdP accepts logout tokens.
+/// The realm-wide endpoint's answer when no IdP accepts logout tokens: the same refusals, in
+/// the same order, as with the check.
 pub fn no_realm_logout_tokens(req: &Request) -> Outcome {
-    Params::from_form(req).get("logout_token").ok_or_else(|| refused("logout_token is required"))?;
+    issuer_of_logout_token(req)?;
     Err(refused(NO_IDP_FOR_TOKEN))
+}
+
+/// The posted logout token's `iss` and `aud`, read before it is verified (to pick the IdP).
+fn issuer_of_logout_token(req: &Request) -> Result<IssuerOnly, Failure> {
+    let params = Params::from_form(req);
+    let token = params.get("logout_token").ok_or_else(|| refused("logout_token is required"))?;
+    jwt_compact::UntrustedToken::new(token)
+        .ok()
+        .and_then(|t| t.deserialize_claims_unchecked::<IssuerOnly>().ok())
+        .map(|c| c.custom)
+        .ok_or_else(|| refused("the logout token was refused"))
 }
 
 const NO_IDP_FOR_TOKEN: &str = "no identity provider with back-channel logout has this issuer and audience";
@@ -166,8 +171,9 @@ pub fn no_logout_tokens(alias: &str) -> Failure {
 
 /// The claims read before a logout token is verified: which IdP, and which of its clients,
 /// it says it is for.
-#[cfg(keyedge_logout_tokens)]
+/// (Without the check compiled in, only read to refuse a malformed token alike.)
 #[derive(serde::Deserialize)]
+#[cfg_attr(not(keyedge_logout_tokens), allow(dead_code))]
 struct IssuerOnly {
     iss: String,
     #[serde(default, deserialize_with = "oidc::one_or_many")]

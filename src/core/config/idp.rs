@@ -158,7 +158,7 @@ pub enum UnprovenStepUp {
 #[derive(Debug, Clone)]
 // Without OAuth 2.0 IdPs in a Worker (build.rs), OIDC's is much the largest variant; the
 // providers are a configuration's few, made once per isolate, so it stays unboxed.
-#[allow(clippy::large_enum_variant)]
+#[cfg_attr(not(keyedge_oauth2), allow(clippy::large_enum_variant))]
 pub enum ProviderKind {
     Oidc(OidcProvider),
     /// In the Worker only for a configuration with a `kind = "oauth2"` or preset IdP (build.rs).
