@@ -3,31 +3,68 @@
 // call and one promise, instead of a `Request`, a `Headers`, an `AbortController`, a timer and
 // a promise each for the answer and its body. Tested by tests/e2e/fetch_whole.test.mjs.
 
-/** `target.fetch` once, the body read whole: `[status, headers as JSON pairs, body]`. */
-async function whole(target, url, init) {
+/**
+ * `target.fetch` once, the body read whole: `[status, headers as JSON pairs, body]`. With
+ * `max` > 0 an answer longer than `max` bytes is refused (a RangeError), as soon as its
+ * declared length or the bytes read so far say so, and the rest is cancelled unread.
+ */
+async function whole(target, url, init, max) {
   const res = await target.fetch(url, init);
-  const body = new Uint8Array(await res.arrayBuffer());
-  return [res.status, JSON.stringify([...res.headers]), body];
+  const headers = JSON.stringify([...res.headers]);
+  const tooLarge = () => new RangeError(`the answer is larger than ${max} bytes`);
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (!(max > 0) || (Number.isSafeInteger(declared) && declared <= max)) {
+    // No limit, or a declared length within it (HTTP's framing holds the body to it).
+    return [res.status, headers, new Uint8Array(await res.arrayBuffer())];
+  }
+  if (declared > max) {
+    res.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  const chunks = [];
+  let size = 0;
+  if (res.body !== null) {
+    const reader = res.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!(value instanceof Uint8Array)) throw new TypeError('answer body: a chunk is not bytes');
+      size += value.byteLength;
+      if (size > max) {
+        reader.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  }
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return [res.status, headers, body];
 }
 
 /**
  * `method url` through `target` (the global scope for `fetch`, or a binding such as ASSETS)
  * with `headers` (`[[name, value], …]`) and `body` (bytes; none when empty), answered whole.
  * With `seconds` > 0 the answer, body included, must come within that time: otherwise the
- * request is aborted and the promise resolves to null. (`async`: whatever throws becomes a
- * rejection, never an exception unwinding through wasm.)
+ * request is aborted and the promise resolves to null. With `max` > 0 an answer over `max`
+ * bytes is refused. (`async`: whatever throws becomes a rejection, never an exception
+ * unwinding through wasm.)
  */
-export async function fetchWhole(target, url, method, headers, body, seconds) {
+export async function fetchWhole(target, url, method, headers, body, seconds, max = 0) {
   // `body` is a view of wasm memory, valid during this call only: it is copied now.
   const init = { method, headers };
   if (body.byteLength > 0) init.body = body.slice();
-  if (!(seconds > 0)) return whole(target, url, init);
+  if (!(seconds > 0)) return whole(target, url, init, max);
   const signal = AbortSignal.timeout(seconds * 1000);
   init.signal = signal;
   return new Promise((resolve, reject) => {
     // Whichever comes first: the time running out (while the answer or its body is still
     // awaited) or the whole answer.
     signal.addEventListener('abort', () => resolve(null), { once: true });
-    whole(target, url, init).then(resolve, (e) => (signal.aborted ? resolve(null) : reject(e)));
+    whole(target, url, init, max).then(resolve, (e) => (signal.aborted ? resolve(null) : reject(e)));
   });
 }

@@ -379,10 +379,16 @@ impl Once for OncePort {
 
 pub struct FetchPort;
 
+/// The most bytes keyedge reads of one answer from elsewhere (an IdP's discovery document,
+/// key set, token and userinfo answers, one entity's SAML metadata, a client's answer to a
+/// logout notice — kilobytes, in practice): a larger one is refused unread past this, so an
+/// endpoint cannot fill the isolate's memory (128 MB, shared by its requests).
+const MAX_UPSTREAM_ANSWER: usize = 4 * 1024 * 1024;
+
 #[async_trait(?Send)]
 impl Http for FetchPort {
     async fn send(&self, request: http::Request<Vec<u8>>) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
-        send_whole(&js_sys::global(), &request).await
+        send_whole(&js_sys::global(), &request, MAX_UPSTREAM_ANSWER).await
     }
 }
 
@@ -392,7 +398,8 @@ pub struct AssetsPort(worker::Fetcher);
 #[async_trait(?Send)]
 impl Http for AssetsPort {
     async fn send(&self, request: http::Request<Vec<u8>>) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
-        send_whole(self.0.as_ref(), &request).await
+        // The site's own files: no limit beyond the runtime's.
+        send_whole(self.0.as_ref(), &request, 0).await
     }
 }
 
@@ -408,15 +415,18 @@ extern "C" {
         headers: &wasm_bindgen::JsValue,
         body: &[u8],
         seconds: f64,
+        max: f64,
     ) -> js_sys::Promise;
 }
 
 /// `request` through `target` (`fetch`, or a binding's), its answer read whole by the runtime:
 /// one crossing and one promise. A request carrying a [`Timeout`] gets its answer, body
-/// included, within that time, or is aborted and fails with [`timed_out`].
+/// included, within that time, or is aborted and fails with [`timed_out`]; with `max` > 0 an
+/// answer over `max` bytes fails, read no further.
 async fn send_whole(
     target: &wasm_bindgen::JsValue,
     request: &http::Request<Vec<u8>>,
+    max: usize,
 ) -> std::result::Result<http::Response<Vec<u8>>, PortError> {
     use wasm_bindgen::JsCast;
     // No time at all is no answer (as the native harness has it); `seconds` 0 below is no limit.
@@ -427,7 +437,8 @@ async fn send_whole(
     };
     let headers = js_header_pairs(request.headers())?;
     let url = request.uri().to_string();
-    let promise = fetch_whole(target, &url, request.method().as_str(), &headers, request.body(), seconds as f64);
+    let (method, body) = (request.method().as_str(), request.body());
+    let promise = fetch_whole(target, &url, method, &headers, body, seconds as f64, max as f64);
     let answer = JsFuture::from(promise).await.map_err(|e| js_port_error("fetch", e))?;
     if answer.is_null() {
         return Err(timed_out(seconds));

@@ -122,3 +122,40 @@ test('whatever goes wrong while the request is made is a rejection, never a thro
   });
   await assert.rejects(answer);
 });
+
+test('an answer over the limit is refused, whether its length is declared or it is streamed, and the rest not read', async () => {
+  const big = 'x'.repeat(64 * 1024);
+  const limited = createServer((req, res) => {
+    if (req.url === '/declared') {
+      res.writeHead(200, { 'content-length': String(big.length) });
+      res.end(big);
+    } else {
+      // chunked, no declared length; more pieces than the limit needs, slowly
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      let sent = 0;
+      const more = () => {
+        if (res.destroyed || sent === 64) return res.end();
+        sent += 1;
+        res.write('y'.repeat(1024), () => setTimeout(more, 2));
+      };
+      more();
+      limited.sent = () => sent;
+    }
+  });
+  await new Promise((resolve) => limited.listen(0, '127.0.0.1', resolve));
+  const at = `http://127.0.0.1:${limited.address().port}`;
+  try {
+    await assert.rejects(fetchWhole(globalThis, `${at}/declared`, 'GET', [], new Uint8Array(0), 5, 1024), /larger than 1024 bytes/);
+    await assert.rejects(fetchWhole(globalThis, `${at}/streamed`, 'GET', [], new Uint8Array(0), 5, 4 * 1024), /larger than 4096 bytes/);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(limited.sent() < 64, `the server wrote ${limited.sent()} of 64 pieces`);
+    // within the limit, declared or not: read whole
+    const [, , declared] = await fetchWhole(globalThis, `${at}/declared`, 'GET', [], new Uint8Array(0), 5, big.length);
+    assert.equal(declared.byteLength, big.length);
+    const [, , streamed] = await fetchWhole(globalThis, `${at}/streamed`, 'GET', [], new Uint8Array(0), 5, 64 * 1024);
+    assert.equal(streamed.byteLength, 64 * 1024);
+  } finally {
+    limited.closeAllConnections();
+    limited.close();
+  }
+});
