@@ -138,7 +138,9 @@ test('SimpleSAMLphp: a signed AuthnRequest by Redirect, the signed response by P
   assert.match(page.url(), /127\.0\.0\.1:8082\//);
   await signInAtSimpleSamlPhp(page, 'alice', 'alicepass');
   const back = new URL(await callback.reached);
-  await page.screenshot({ path: `${ARTIFACTS}saml-simplesamlphp-done.png` });
+  // A picture for people, not a check: the page is leaving for the app's callback at this
+  // moment, and Chromium may fail to capture it then (seen once, in a full make test).
+  await page.screenshot({ path: `${ARTIFACTS}saml-simplesamlphp-done.png` }).catch((e) => console.log(`# no screenshot: ${e.message.split('\n')[0]}`));
   const code = back.searchParams.get('code');
   assert.ok(code, `a code for the app: ${back}`);
   const claims = await redeem(code, verifier);
