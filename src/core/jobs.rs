@@ -5,6 +5,11 @@ use crate::core::ports::{Http, Job, Sleep, Timeout};
 /// Delays before the second and third attempts.
 pub const RETRY_DELAYS_MS: [u64; 2] = [1_000, 5_000];
 
+/// Seconds a client's back-channel logout endpoint has to answer each attempt (an upstream
+/// IdP's end-session call has the IdP's own `http_timeout`): a client that never answers
+/// costs an attempt, not the rest of the Worker's `waitUntil` time.
+pub const CLIENT_NOTICE_TIMEOUT: u64 = 5;
+
 /// Builds a job's request afresh for each attempt.
 type MakeRequest<'a> = dyn Fn() -> Option<http::Request<Vec<u8>>> + 'a;
 
@@ -18,10 +23,12 @@ pub async fn run(job: &Job, http: &dyn Http, sleep: &dyn Sleep, log: &dyn Fn(&st
                 let body = url::form_urlencoded::Serializer::new(String::new())
                     .append_pair("logout_token", logout_token)
                     .finish();
-                http::Request::post(uri.as_str())
+                let mut req = http::Request::post(uri.as_str())
                     .header("content-type", "application/x-www-form-urlencoded")
                     .body(body.into_bytes())
-                    .ok()
+                    .ok()?;
+                req.extensions_mut().insert(Timeout(CLIENT_NOTICE_TIMEOUT));
+                Some(req)
             })
         }
         Job::UpstreamLogout { alias, url, timeout } => {
@@ -87,5 +94,36 @@ mod tests {
         let lines = lines.into_inner();
         assert_eq!(lines.len(), 3, "three attempts: {lines:?}");
         assert!(lines.iter().all(|l| !l.contains("eyJ.secret.sig") && l.contains("(its URL)")), "{lines:?}");
+    }
+
+    /// Records the time each request was given.
+    struct Recording(RefCell<Vec<Option<Timeout>>>);
+
+    #[async_trait(?Send)]
+    impl Http for Recording {
+        async fn send(&self, req: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, PortError> {
+            self.0.borrow_mut().push(req.extensions().get::<Timeout>().copied());
+            Ok(http::Response::builder().status(200).body(Vec::new()).expect("response"))
+        }
+    }
+
+    #[test]
+    fn every_job_request_has_a_time_to_answer_in() {
+        let jobs = [
+            (
+                Job::BackchannelLogout {
+                    client_id: "app".into(),
+                    uri: "https://app.test/bc".into(),
+                    logout_token: "t".into(),
+                },
+                CLIENT_NOTICE_TIMEOUT,
+            ),
+            (Job::UpstreamLogout { alias: "up".into(), url: "https://idp.test/logout".into(), timeout: 7 }, 7),
+        ];
+        for (job, seconds) in jobs {
+            let http = Recording(RefCell::new(Vec::new()));
+            assert!(futures::executor::block_on(run(&job, &http, &NoWait, &|_| {})));
+            assert_eq!(http.0.into_inner(), vec![Some(Timeout(seconds))], "{job:?}");
+        }
     }
 }
