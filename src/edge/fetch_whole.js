@@ -3,10 +3,13 @@
 // call and one promise, instead of a `Request`, a `Headers`, an `AbortController`, a timer and
 // a promise each for the answer and its body. Tested by tests/e2e/fetch_whole.test.mjs.
 
+import { readLimited } from './read_limited.js';
+
 /**
  * `target.fetch` once, the body read whole: `[status, headers as JSON pairs, body]`. With
  * `max` > 0 an answer longer than `max` bytes is refused (a RangeError), as soon as its
- * declared length or the bytes read so far say so, and the rest is cancelled unread.
+ * declared length or the bytes read so far say so, and the rest is cancelled unread (by the
+ * same bounded reader as request bodies).
  */
 async function whole(target, url, init, max) {
   const res = await target.fetch(url, init);
@@ -21,28 +24,8 @@ async function whole(target, url, init, max) {
     res.body?.cancel().catch(() => {});
     throw tooLarge();
   }
-  const chunks = [];
-  let size = 0;
-  if (res.body !== null) {
-    const reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (!(value instanceof Uint8Array)) throw new TypeError('answer body: a chunk is not bytes');
-      size += value.byteLength;
-      if (size > max) {
-        reader.cancel().catch(() => {});
-        throw tooLarge();
-      }
-      chunks.push(value);
-    }
-  }
-  const body = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, at);
-    at += chunk.byteLength;
-  }
+  const body = await readLimited(res, max);
+  if (body === null) throw tooLarge();
   return [res.status, headers, body];
 }
 

@@ -72,7 +72,12 @@ extern "C" {
 /// `[[name, value], …]` of a runtime `Headers`, in one call and one string.
 fn header_pairs(headers: &web_sys::Headers) -> Result<Vec<(String, String)>> {
     let json = js_sys::JSON::stringify(&js_sys::Array::from(headers)).map_err(|e| js_error("headers", e))?;
-    serde_json::from_str(&String::from(json)).map_err(|e| worker::Error::RustError(format!("headers: {e}")))
+    pairs_from_json(&String::from(json)).map_err(|e| worker::Error::RustError(e.0))
+}
+
+/// Header pairs as the runtime's JSON gives them (`JSON.stringify([...headers])`).
+fn pairs_from_json(json: &str) -> std::result::Result<Vec<(String, String)>, PortError> {
+    serde_json::from_str(json).map_err(|e| PortError(format!("headers: {e}")))
 }
 
 /// `headers` as the runtime's `[[name, value], …]`, made from one JSON string rather than a
@@ -449,7 +454,7 @@ async fn send_whole(
     let pairs = answer.get(1).as_string().ok_or_else(|| PortError("fetch answer: no headers".into()))?;
     let body: js_sys::Uint8Array = answer.get(2).dyn_into().map_err(|e| js_port_error("fetch answer body", e))?;
     let mut builder = http::Response::builder().status(status);
-    for (name, value) in serde_json::from_str::<Vec<(String, String)>>(&pairs).map_err(port_err)? {
+    for (name, value) in pairs_from_json(&pairs)? {
         builder = builder.header(name, value);
     }
     builder.body(body.to_vec()).map_err(port_err)

@@ -1,10 +1,12 @@
-// The Worker's bounded reader of a request body (src/edge/ports.rs, `read_body`): the chunks
-// are gathered here, in JavaScript, so the whole body crosses into wasm once instead of a
-// promise, a waker and two property reads per chunk. Tested by tests/e2e/read_limited.test.mjs.
+// The Worker's bounded reader of a request body (src/edge/ports.rs, `read_body`) and of an
+// upstream answer's (src/edge/fetch_whole.js): the chunks are gathered here, in JavaScript,
+// so the whole body crosses into wasm once instead of a promise, a waker and two property
+// reads per chunk. Tested by tests/e2e/read_limited.test.mjs.
 
 /**
- * The body of `request` as one Uint8Array, or null as soon as it runs over `max` bytes (the
- * rest of the stream is cancelled unread), whatever its Content-Length said or without one.
+ * The body of `request` (or of a response) as one Uint8Array, or null as soon as it runs over
+ * `max` bytes (the rest of the stream is cancelled unread), whatever its Content-Length said
+ * or without one.
  */
 export async function readLimited(request, max) {
   const body = request.body;
@@ -15,8 +17,8 @@ export async function readLimited(request, max) {
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    // The runtime's request bodies yield bytes; anything else is refused, not miscounted.
-    if (!(value instanceof Uint8Array)) throw new TypeError('request body: a chunk is not bytes');
+    // The runtime's bodies yield bytes; anything else is refused, not miscounted.
+    if (!(value instanceof Uint8Array)) throw new TypeError('body: a chunk is not bytes');
     size += value.byteLength;
     if (size > max) {
       reader.cancel().catch(() => {});
