@@ -324,6 +324,15 @@ try {
     execFileSync('node', ['bench/coldstart.mjs', '--profile', '--json', join(ROOT, 'bench/results/coldstart.json')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
     report.cold_start = JSON.parse(readFileSync(join(ROOT, 'bench/results/coldstart.json'), 'utf8'));
   }
+  if (!SMOKE && wanted('gate')) {
+    // The gate page's own work, measured inside its isolate: the page's CPU less the floor's
+    // platform estimate is within the two runs' noise of zero, so the profiler also samples
+    // the Worker's isolate alone (not the assets router, not wrangler) through a gate load.
+    stopAll();
+    const file = join(ROOT, 'bench/results/gate-profile.json');
+    execFileSync('node', ['bench/profile.mjs', 'gate', '--seconds', '4', '--json', file], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, KEEP_NAMES: '1' } });
+    report.gate_profile = JSON.parse(readFileSync(file, 'utf8'));
+  }
 } finally { stopAll(); }
 
 // ---------------------------------------------------------------- keyedge's own share
@@ -359,6 +368,15 @@ const share = (s) => {
   const v = report.keyedge_share[s]?.share_ms;
   return v === undefined || v === null || v <= 0 ? null : v;
 };
+// The gate page by the profiler: the sampled time of keyedge's isolate per page that is not
+// the runtime's (its APIs: the request, the ASSETS fetch, the Response) — keyedge's wasm, its
+// JavaScript glue and the garbage collector, counted as keyedge's.
+const gateProfiled = (() => {
+  const g = report.gate_profile;
+  if (!g) return null;
+  const own = Object.entries(g.by_kind_ms_per_op).filter(([kd]) => !kd.startsWith('runtime APIs') && kd !== 'WebCrypto');
+  return { own: +own.reduce((a, [, v]) => a + v, 0).toFixed(3), all: g.sampled_ms_per_op, pages: g.operations };
+})();
 const shown = (s) =>
   share(s) !== null ? `${share(s)} ms` : `not resolved: the platform estimate (${report.keyedge_share[s]?.platform_ms} ms) is at least keyedge's whole CPU (${k[s]?.cpu_ms_per_op} ms)`;
 
@@ -383,7 +401,8 @@ const budgets = [
   ['refresh (RS256) keyedge share ≤ 1.5 ms CPU', share('refresh') !== null && share('refresh') <= 1.5, `${shown('refresh')}`],
   ['refresh (ES256) keyedge share ≤ 0.4 ms CPU', share('refresh_es256') !== null && share('refresh_es256') <= 0.4, `${shown('refresh_es256')}`],
   ['userinfo keyedge share ≤ 0.3 ms CPU', share('userinfo') !== null && share('userinfo') <= 0.3, `${shown('userinfo')}`],
-  ['gate page keyedge share ≤ 0.15 ms CPU', share('gate') !== null && share('gate') <= 0.15, `${shown('gate')}`],
+  ['gate page keyedge share ≤ 0.15 ms CPU', share('gate') !== null ? share('gate') <= 0.15 : gateProfiled !== null && gateProfiled.own <= 0.15,
+    `${shown('gate')}${gateProfiled ? `; profiled in its isolate (${gateProfiled.pages} pages): ${gateProfiled.own} ms of keyedge's per page (wasm, its glue, GC) of ${gateProfiled.all} ms sampled` : ''}`],
   ['discovery keyedge share ≤ 0.3 ms CPU', share('discovery') !== null && share('discovery') <= 0.3, `${shown('discovery')}`],
   ...Object.entries(k).map(([s, r]) => [`${s} p99 < 5 ms (unloaded${s === 'login' ? ', keyedge\'s 4 requests' : ''})`, r.unloaded?.p99_ms < 5, `${r.unloaded?.p99_ms} ms (under load: ${r.p99_ms} ms)`]),
   // Issue 6's budget was 2 Durable Object calls; issue 19 added a third on purpose: the account

@@ -1,6 +1,6 @@
 // `make profile SCENARIO=refresh`: where keyedge's CPU goes in one bench scenario.
 //
-//   node bench/profile.mjs [refresh|refresh_es256|userinfo|gate|login|discovery|jwks] [--seconds 5] [--top 40]
+//   node bench/profile.mjs [refresh|refresh_es256|userinfo|gate|login|discovery|jwks] [--seconds 5] [--top 40] [--json FILE]
 //
 // Runs keyedge under wrangler dev with the demo IdP (as `make bench` does), drives the scenario
 // closed-loop, and samples the Worker's isolate with V8's CPU profiler over the inspector
@@ -109,6 +109,13 @@ if (!profile.nodes.some((node) => node.callFrame.url.startsWith('wasm://') && no
   // (no samples, or a wasm without its name section) would be useless.
   console.error('the profile holds no keyedge:: wasm functions (is the name section stripped?)');
   process.exit(1);
+}
+// `--json FILE`: the sampled time per operation, in all and by kind (make bench reads the
+// gate's: what of it is keyedge's own work and what the runtime's).
+const JSON_OUT = opt('json', null);
+if (JSON_OUT) {
+  const byKind = Object.fromEntries([...kinds].map(([k, us]) => [k, +perOp(us)]));
+  writeFileSync(JSON_OUT, JSON.stringify({ scenario: SCENARIO, operations: n, seconds: SECONDS, sampled_ms_per_op: +perOp(total), by_kind_ms_per_op: byKind }, null, 1));
 }
 console.log(`${SCENARIO}: ${n} operations in ${SECONDS} s; sampled isolate CPU ${perOp(total)} ms/op (not counting idle)`);
 console.log(`\nshare of the sampled time, by kind`);

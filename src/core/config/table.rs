@@ -61,8 +61,11 @@ mod text_format {
 
     pub(crate) type Value = serde_json::Value;
 
+    /// `text` read into `T` through a `Value`, so that every table's reader is compiled for
+    /// one deserializer (the `Value`'s, which the second pass uses too) instead of two.
     pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> Result<T, (String, Option<usize>)> {
-        serde_json::from_str(text).map_err(|e| (e.to_string(), None))
+        let value: Value = serde_json::from_str(text).map_err(|e| (e.to_string(), None))?;
+        T::deserialize(value).map_err(|e| (e.to_string(), None))
     }
 
     pub(crate) fn read_value<'de, V: DeserializeSeed<'de>>(seed: V, value: &Value) -> Result<V::Value, String> {

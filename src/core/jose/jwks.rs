@@ -1,13 +1,14 @@
 //! Other parties' keys and tokens: an upstream IdP's JWKS (or pinned key), and the checks of
 //! the tokens it signs (ID tokens, logout tokens), in-process or by the platform's crypto.
 
-#[cfg(not(target_arch = "wasm32"))]
-use jwt_compact::alg::Ed25519;
-use jwt_compact::alg::Es256;
 #[cfg(keyedge_rsa)]
 use jwt_compact::alg::Rsa;
+#[cfg(not(target_arch = "wasm32"))]
+use jwt_compact::alg::{Ed25519, Es256};
 use jwt_compact::jwk::JsonWebKey;
-use jwt_compact::{AlgorithmExt, Claims, Token, UntrustedToken};
+#[cfg(any(keyedge_rsa, not(target_arch = "wasm32")))]
+use jwt_compact::{AlgorithmExt, Token};
+use jwt_compact::{Claims, UntrustedToken};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -262,6 +263,7 @@ fn accepted_alg<'t>(untrusted: &'t UntrustedToken<'_>) -> Result<&'t str, TokenE
 
 /// Verifies a JWT's signature against `jwks` and its `exp`/`nbf`/`iat` against `now` with
 /// `skew` seconds of tolerance. Only the [`ACCEPTED_ALGORITHMS`], each with a key of its type.
+#[cfg_attr(all(target_arch = "wasm32", not(keyedge_rsa)), allow(unused_variables, unreachable_code))]
 pub fn verify_signed<T: DeserializeOwned + Clone>(
     token: &str,
     jwks: &Jwks,
@@ -271,7 +273,8 @@ pub fn verify_signed<T: DeserializeOwned + Clone>(
     let untrusted = UntrustedToken::new(token).map_err(|_| TokenError::Malformed)?;
     let alg = accepted_alg(&untrusted)?;
     let key = jwks.find(untrusted.header().key_id.as_deref(), alg).ok_or(TokenError::UnknownKey)?;
-    let claims: Claims<T> = match key {
+    // In the Worker without SAML every arm but ES384's hands the check to WebCrypto.
+    let checked: Result<Claims<T>, jwt_compact::ValidationError> = match key {
         #[cfg(keyedge_rsa)]
         VerifyingKey::Rsa(k) => {
             let rsa = alg.parse::<Rsa>().map_err(|_| TokenError::UnsupportedAlgorithm(alg.to_owned()))?;
@@ -280,7 +283,13 @@ pub fn verify_signed<T: DeserializeOwned + Clone>(
         // The Worker without SAML checks RSA with WebCrypto only ([`verify_signed_with`]).
         #[cfg(not(keyedge_rsa))]
         VerifyingKey::Rsa(_) => return Err(super::rsa_elsewhere()),
+        #[cfg(not(target_arch = "wasm32"))]
         VerifyingKey::Es256(k, _) => Es256.validator(k).validate(&untrusted).map(|t: Token<T>| t.claims().clone()),
+        // The Worker checks ES256 with WebCrypto only ([`verify_signed_with`]).
+        #[cfg(target_arch = "wasm32")]
+        VerifyingKey::Es256(..) => {
+            return Err(TokenError::Unverifiable("ES256 is checked by the platform's crypto".into()))
+        }
         #[cfg(not(target_arch = "wasm32"))]
         VerifyingKey::Ed25519(k) => {
             Ed25519.validator(&k.key).validate(&untrusted).map(|t: Token<T>| t.claims().clone())
@@ -290,8 +299,8 @@ pub fn verify_signed<T: DeserializeOwned + Clone>(
             return Err(TokenError::Unverifiable("Ed25519 is checked by the platform's crypto".into()))
         }
         VerifyingKey::Es384(k) => return verify_es384(k, token, &untrusted, now, skew),
-    }
-    .map_err(|_| TokenError::BadSignature)?;
+    };
+    let claims = checked.map_err(|_| TokenError::BadSignature)?;
     check_times(&claims, now, skew)?;
     Ok(claims.custom)
 }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 #[cfg(not(target_arch = "wasm32"))]
 use jwt_compact::alg::Ed25519;
+#[cfg(not(target_arch = "wasm32"))]
 use jwt_compact::alg::Es256;
 #[cfg(keyedge_rsa)]
 use jwt_compact::alg::Rsa;
@@ -184,6 +185,8 @@ impl SigningKey {
         }
     }
 
+    // In the Worker without SAML no key signs here: every signature is WebCrypto's.
+    #[cfg_attr(all(target_arch = "wasm32", not(keyedge_rsa)), allow(unused_variables))]
     fn sign<T: Serialize>(&self, header: &Header, claims: &Claims<T>) -> String {
         // Serialising plain structs and signing with a valid key cannot fail; an error here
         // would be a bug, reported as an empty token that no verifier accepts.
@@ -194,12 +197,13 @@ impl SigningKey {
             // The Worker without SAML signs RSA with WebCrypto only ([`SigningKey::sign_by`]).
             #[cfg(not(keyedge_rsa))]
             PrivateKey::Rsa(_) => None,
+            #[cfg(not(target_arch = "wasm32"))]
             PrivateKey::Es256(k, _) => k.private().ok().and_then(|k| Es256.token(header, claims, k).ok()),
             #[cfg(not(target_arch = "wasm32"))]
             PrivateKey::Ed25519(k) => k.private().ok().and_then(|k| Ed25519.token(header, claims, k).ok()),
-            // The Worker signs Ed25519 with WebCrypto only ([`SigningKey::sign_by`]).
+            // The Worker signs ES256 and Ed25519 with WebCrypto only ([`SigningKey::sign_by`]).
             #[cfg(target_arch = "wasm32")]
-            PrivateKey::Ed25519(_) => None,
+            PrivateKey::Es256(..) | PrivateKey::Ed25519(_) => None,
         }
         .unwrap_or_default()
     }
@@ -258,13 +262,20 @@ impl SigningKey {
         self.sign_by(crypto, &Header::empty().with_key_id(kid), custom, now, lifetime).await
     }
 
+    #[cfg_attr(all(target_arch = "wasm32", not(keyedge_rsa)), allow(unused_variables, unreachable_code))]
     fn validate<T: DeserializeOwned + Clone>(&self, untrusted: &UntrustedToken<'_>) -> Result<Token<T>, TokenError> {
-        match &self.key {
+        // In the Worker without SAML no key is checked here: every check is WebCrypto's.
+        let checked: Result<Token<T>, jwt_compact::ValidationError> = match &self.key {
             #[cfg(keyedge_rsa)]
             PrivateKey::Rsa(k) => Rsa::rs256().validator(k.public().key()).validate(untrusted),
             #[cfg(not(keyedge_rsa))]
             PrivateKey::Rsa(_) => return Err(rsa_elsewhere()),
+            #[cfg(not(target_arch = "wasm32"))]
             PrivateKey::Es256(k, _) => Es256.validator(k.public()).validate(untrusted),
+            #[cfg(target_arch = "wasm32")]
+            PrivateKey::Es256(..) => {
+                return Err(TokenError::Unverifiable("ES256 is checked by the platform's crypto".into()))
+            }
             #[cfg(not(target_arch = "wasm32"))]
             PrivateKey::Ed25519(k) => match k.private() {
                 Ok(k) => Ed25519.validator(&k.verifying_key()).validate(untrusted),
@@ -274,8 +285,8 @@ impl SigningKey {
             PrivateKey::Ed25519(_) => {
                 return Err(TokenError::Unverifiable("Ed25519 is checked by the platform's crypto".into()))
             }
-        }
-        .map_err(|_| TokenError::BadSignature)
+        };
+        checked.map_err(|_| TokenError::BadSignature)
     }
 }
 
