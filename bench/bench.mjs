@@ -368,14 +368,21 @@ const share = (s) => {
   const v = report.keyedge_share[s]?.share_ms;
   return v === undefined || v === null || v <= 0 ? null : v;
 };
-// The gate page by the profiler: the sampled time of keyedge's isolate per page that is not
-// the runtime's (its APIs: the request, the ASSETS fetch, the Response) — keyedge's wasm, its
-// JavaScript glue and the garbage collector, counted as keyedge's.
+// The gate page by the profiler: the share of keyedge's isolate's sampled time per page that
+// is not the runtime's (its APIs: the request, the ASSETS fetch, the Response) — keyedge's
+// wasm, its JavaScript glue and the garbage collector, counted as keyedge's. The profiler
+// slows the isolate down (its sampled ms are several times the CPU measured without it), so
+// its ms are not compared with the budget: its fraction is applied to workerd's whole CPU per
+// page, measured above without the profiler. That bounds keyedge's share from above (workerd
+// also serves the assets router and the connection outside the isolate): a bound under the
+// budget meets it; one over it does not show it met.
 const gateProfiled = (() => {
   const g = report.gate_profile;
-  if (!g) return null;
+  const whole = k.gate?.cpu_ms_per_op;
+  if (!g || !g.sampled_ms_per_op || !whole) return null;
   const own = Object.entries(g.by_kind_ms_per_op).filter(([kd]) => !kd.startsWith('runtime APIs') && kd !== 'WebCrypto');
-  return { own: +own.reduce((a, [, v]) => a + v, 0).toFixed(3), all: g.sampled_ms_per_op, pages: g.operations };
+  const fraction = own.reduce((a, [, v]) => a + v, 0) / g.sampled_ms_per_op;
+  return { fraction: +fraction.toFixed(3), bound: +(fraction * whole).toFixed(3), whole, pages: g.operations };
 })();
 const shown = (s) =>
   share(s) !== null ? `${share(s)} ms` : `not resolved: the platform estimate (${report.keyedge_share[s]?.platform_ms} ms) is at least keyedge's whole CPU (${k[s]?.cpu_ms_per_op} ms)`;
@@ -401,8 +408,8 @@ const budgets = [
   ['refresh (RS256) keyedge share ≤ 1.5 ms CPU', share('refresh') !== null && share('refresh') <= 1.5, `${shown('refresh')}`],
   ['refresh (ES256) keyedge share ≤ 0.4 ms CPU', share('refresh_es256') !== null && share('refresh_es256') <= 0.4, `${shown('refresh_es256')}`],
   ['userinfo keyedge share ≤ 0.3 ms CPU', share('userinfo') !== null && share('userinfo') <= 0.3, `${shown('userinfo')}`],
-  ['gate page keyedge share ≤ 0.15 ms CPU', share('gate') !== null ? share('gate') <= 0.15 : gateProfiled !== null && gateProfiled.own <= 0.15,
-    `${shown('gate')}${gateProfiled ? `; profiled in its isolate (${gateProfiled.pages} pages): ${gateProfiled.own} ms of keyedge's per page (wasm, its glue, GC) of ${gateProfiled.all} ms sampled` : ''}`],
+  ['gate page keyedge share ≤ 0.15 ms CPU', share('gate') !== null ? share('gate') <= 0.15 : gateProfiled !== null && gateProfiled.bound <= 0.15,
+    `${shown('gate')}${gateProfiled ? `; profiled in its isolate (${gateProfiled.pages} pages): keyedge's wasm, glue and GC are ${(100 * gateProfiled.fraction).toFixed(0)} % of its sampled time, so at most ${gateProfiled.bound} ms of workerd's ${gateProfiled.whole} ms per page` : ''}`],
   ['discovery keyedge share ≤ 0.3 ms CPU', share('discovery') !== null && share('discovery') <= 0.3, `${shown('discovery')}`],
   ...Object.entries(k).map(([s, r]) => [`${s} p99 < 5 ms (unloaded${s === 'login' ? ', keyedge\'s 4 requests' : ''})`, r.unloaded?.p99_ms < 5, `${r.unloaded?.p99_ms} ms (under load: ${r.p99_ms} ms)`]),
   // Issue 6's budget was 2 Durable Object calls; issue 19 added a third on purpose: the account

@@ -28,6 +28,7 @@ pub mod throttle;
 pub mod upstream;
 pub mod vocab;
 pub mod web;
+pub mod wire;
 
 pub use app::Keyedge;
 

@@ -16,6 +16,7 @@ use crate::core::upstream::oidc::config::OidcProvider;
 use crate::core::upstream::plain_oauth2;
 use crate::core::upstream::{oidc, FlowSecrets, Outgoing};
 use crate::core::web::{self, Params, Request};
+use crate::core::wire::needed;
 
 /// Prefix of the cookie that carries an upstream login in progress, sealed, in the browser
 /// that started it; the rest of its name comes from the login's `state`, so logins in several
@@ -28,9 +29,10 @@ pub fn flow_cookie(state: &str) -> String {
 }
 pub use crate::core::op::code::FLOW_TTL;
 
-/// Where to go once the upstream login succeeded.
+/// Where to go once the upstream login succeeded. Read through [`ContinuationWire`]
+/// ([`crate::core::wire`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", try_from = "ContinuationWire")]
 pub enum Continuation {
     /// Finish an OpenID Connect authorization request: issue a code to the client.
     Authorize { request: Box<AuthorizationRequest> },
@@ -39,6 +41,35 @@ pub enum Continuation {
     /// A login the IdP started (SAML IdP-initiated): no client asked for it, so it lands
     /// where the IdP's `idp_initiated_login` says, and never replaces another user's session.
     Unsolicited { landing: Landing },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ContinuationKind {
+    Authorize,
+    ReturnTo,
+    Unsolicited,
+}
+
+/// Every field of every [`Continuation`].
+#[derive(Deserialize)]
+struct ContinuationWire {
+    kind: ContinuationKind,
+    request: Option<Box<AuthorizationRequest>>,
+    path: Option<String>,
+    landing: Option<Landing>,
+}
+
+impl TryFrom<ContinuationWire> for Continuation {
+    type Error = String;
+
+    fn try_from(w: ContinuationWire) -> Result<Self, String> {
+        Ok(match w.kind {
+            ContinuationKind::Authorize => Continuation::Authorize { request: needed(w.request, "request")? },
+            ContinuationKind::ReturnTo => Continuation::ReturnTo { path: needed(w.path, "path")? },
+            ContinuationKind::Unsolicited => Continuation::Unsolicited { landing: needed(w.landing, "landing")? },
+        })
+    }
 }
 
 impl Continuation {
@@ -472,9 +503,9 @@ pub async fn confirm_client_link(
     redirect_upstream(app, ports, req, link.idp, continuation, purpose).await
 }
 
-/// What an upstream login is for.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(tag = "purpose", rename_all = "snake_case")]
+/// What an upstream login is for. Read through [`PurposeWire`] ([`crate::core::wire`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "purpose", rename_all = "snake_case", try_from = "PurposeWire")]
 pub enum Purpose {
     /// Signing in (or a first login).
     #[default]
@@ -485,6 +516,35 @@ pub enum Purpose {
     /// Proving ownership of an existing account for the pending first login named by the
     /// cookie value `pending`.
     Reauthenticate { pending: String },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum PurposeName {
+    SignIn,
+    Link,
+    Reauthenticate,
+}
+
+/// Every field of every [`Purpose`].
+#[derive(Deserialize)]
+struct PurposeWire {
+    purpose: PurposeName,
+    user_id: Option<String>,
+    back_to: Option<String>,
+    pending: Option<String>,
+}
+
+impl TryFrom<PurposeWire> for Purpose {
+    type Error = String;
+
+    fn try_from(w: PurposeWire) -> Result<Self, String> {
+        Ok(match w.purpose {
+            PurposeName::SignIn => Purpose::SignIn,
+            PurposeName::Link => Purpose::Link { user_id: needed(w.user_id, "user_id")?, back_to: w.back_to },
+            PurposeName::Reauthenticate => Purpose::Reauthenticate { pending: needed(w.pending, "pending")? },
+        })
+    }
 }
 
 /// Sends the browser to `idp` with a new flow, sealed in a cookie, for `purpose`.
@@ -574,5 +634,42 @@ impl UpstreamFlow {
     /// When keyedge sent the browser to the IdP.
     pub fn started_at(&self) -> i64 {
         self.expires_at - FLOW_TTL as i64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::wire::check_flat_reader;
+
+    /// A login's continuation and purpose travel sealed in the flow cookie and in a pending
+    /// first login: each variant reads back as written, and one lacking a field it needs is
+    /// refused rather than read as another variant or with a default.
+    #[test]
+    fn continuations_and_purposes_are_read_as_they_were_written() {
+        let request: AuthorizationRequest = serde_json::from_value(serde_json::json!({
+            "client_id": "app", "redirect_uri": "https://app.example/cb", "scope": "openid email",
+            "state": "s", "nonce": "n", "code_challenge": "c", "forwarded": [["acr", "1"]]
+        }))
+        .unwrap();
+        let continuations = [
+            Continuation::Authorize { request: Box::new(request) },
+            Continuation::ReturnTo { path: "/account".into() },
+            Continuation::Unsolicited { landing: Landing::Client { client_id: "app".into() } },
+            Continuation::Unsolicited { landing: Landing::Page { path: "/".into() } },
+        ];
+        check_flat_reader("kind", &continuations, |_, _| false);
+        let landings = [Landing::Client { client_id: "app".into() }, Landing::Page { path: "/docs".into() }];
+        check_flat_reader("to", &landings, |_, _| false);
+        let purposes = [
+            Purpose::SignIn,
+            Purpose::Link { user_id: "u1".into(), back_to: Some("https://app.example/linked".into()) },
+            Purpose::Link { user_id: "u1".into(), back_to: None },
+            Purpose::Reauthenticate { pending: "p".into() },
+        ];
+        check_flat_reader("purpose", &purposes, |_, field| field == "back_to");
+        // The authorization request inside is read whole: a field of its own missing fails.
+        let broken = serde_json::json!({"kind": "authorize", "request": {"client_id": "app", "scope": "openid"}});
+        assert!(serde_json::from_value::<Continuation>(broken).is_err());
     }
 }

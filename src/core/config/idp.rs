@@ -442,12 +442,40 @@ fn provider(raw: RawIdentityProvider, path: &str, context: &Context) -> Result<I
 }
 
 /// Where a login the IdP started (an unsolicited `Response`) lands.
+/// Read through [`LandingWire`] ([`crate::core::wire`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "to", rename_all = "snake_case")]
+#[serde(tag = "to", rename_all = "snake_case", try_from = "LandingWire")]
 pub enum Landing {
     /// The client's `initiate_login_uri` (OIDC Core §4), which begins its own authorization
     /// request and finds the user signed in.
     Client { client_id: String },
     /// A path on keyedge's origin: the gated site, or the account page.
     Page { path: String },
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum LandingTo {
+    Client,
+    Page,
+}
+
+/// Every field of every [`Landing`].
+#[derive(serde::Deserialize)]
+struct LandingWire {
+    to: LandingTo,
+    client_id: Option<String>,
+    path: Option<String>,
+}
+
+impl TryFrom<LandingWire> for Landing {
+    type Error = String;
+
+    fn try_from(w: LandingWire) -> Result<Self, String> {
+        use crate::core::wire::needed;
+        Ok(match w.to {
+            LandingTo::Client => Landing::Client { client_id: needed(w.client_id, "client_id")? },
+            LandingTo::Page => Landing::Page { path: needed(w.path, "path")? },
+        })
+    }
 }

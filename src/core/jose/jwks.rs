@@ -140,6 +140,27 @@ mod p256_key {
     pub use p256::ecdsa::VerifyingKey;
 }
 
+/// The members of a JWK that keyedge reads to verify with it (RFC 7517 §4, RFC 7518 §6.2.1
+/// and §6.3.1, RFC 8037 §2), each base64url without padding; any private member is ignored.
+/// (Read as a plain record rather than as jwt-compact's `JsonWebKey`, an internally tagged
+/// enum that serde compiles twice; the point of a P-256 key is still checked by jwt-compact
+/// and p256, an RSA key by [`RsaPublic::new`].)
+#[derive(serde::Deserialize)]
+struct JwkMembers {
+    kty: String,
+    crv: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+}
+
+/// A JWK member's bytes (base64url, no padding, canonical), if it is there and well formed.
+fn base64url(member: &Option<String>) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(member.as_deref()?).ok()
+}
+
 /// One key of a set: its `kid`, the `alg` its JWK names (if any), the key.
 type Entry = (Option<String>, Option<String>, VerifyingKey);
 
@@ -165,27 +186,34 @@ impl Jwks {
             }
             let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
             let alg = entry.get("alg").and_then(Value::as_str).map(str::to_owned);
-            let Ok(jwk) = serde_json::from_value::<JsonWebKey<'static>>(entry.clone()) else {
+            let Ok(jwk) = serde_json::from_value::<JwkMembers>(entry.clone()) else {
                 continue;
             };
-            let key = match &jwk {
-                JsonWebKey::Rsa { modulus, public_exponent, .. } => match RsaPublic::new(modulus, public_exponent) {
-                    Ok(k) if k.bits() >= MIN_RSA_BITS => VerifyingKey::Rsa(k),
+            let key = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+                ("RSA", _) => match (base64url(&jwk.n), base64url(&jwk.e)) {
+                    (Some(n), Some(e)) => match RsaPublic::new(&n, &e) {
+                        Ok(k) if k.bits() >= MIN_RSA_BITS => VerifyingKey::Rsa(k),
+                        _ => continue,
+                    },
                     _ => continue,
                 },
-                JsonWebKey::EllipticCurve { curve, .. } if curve == "P-256" => {
-                    match p256::ecdsa::VerifyingKey::try_from(&jwk) {
+                ("EC", Some(curve @ "P-256")) => {
+                    let (Some(x), Some(y)) = (base64url(&jwk.x), base64url(&jwk.y)) else { continue };
+                    let point =
+                        JsonWebKey::EllipticCurve { curve: curve.into(), x: x.into(), y: y.into(), secret: None };
+                    match p256::ecdsa::VerifyingKey::try_from(&point) {
                         Ok(k) => VerifyingKey::Es256(k, ec_spki_der(&k)),
                         Err(_) => continue,
                     }
                 }
-                JsonWebKey::EllipticCurve { curve, x, y, .. } if curve == "P-384" => {
-                    match Es384Key::from_coordinates(x, y) {
+                ("EC", Some("P-384")) => match (base64url(&jwk.x), base64url(&jwk.y)) {
+                    (Some(x), Some(y)) => match Es384Key::from_coordinates(&x, &y) {
                         Some(k) => VerifyingKey::Es384(k),
                         None => continue,
-                    }
-                }
-                JsonWebKey::KeyPair { curve, x, .. } if curve == "Ed25519" => match Ed25519Public::from_bytes(x) {
+                    },
+                    _ => continue,
+                },
+                ("OKP", Some("Ed25519")) => match base64url(&jwk.x).and_then(|x| Ed25519Public::from_bytes(&x)) {
                     Some(k) => VerifyingKey::Ed25519(k),
                     None => continue,
                 },
@@ -417,5 +445,78 @@ pub(super) async fn verify_signature_externally(
         Ok(())
     } else {
         Err(TokenError::BadSignature)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn b64(bytes: &[u8]) -> String {
+        crate::core::b64url(bytes)
+    }
+
+    fn rsa_jwk(pem: &str, kid: &str) -> Value {
+        use rsa::pkcs8::DecodePrivateKey;
+        let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
+        let mut jwk = serde_json::to_value(JsonWebKey::from(&key.to_public_key())).unwrap();
+        jwk["kid"] = json!(kid);
+        jwk
+    }
+
+    fn p256_point(kid: &str) -> (Value, p256::EncodedPoint) {
+        let key = p256::ecdsa::SigningKey::from_slice(&[0x33; 32]).unwrap();
+        let point = key.verifying_key().to_encoded_point(false);
+        let jwk = json!({"kty": "EC", "crv": "P-256", "kid": kid, "x": b64(point.x().unwrap()), "y": b64(point.y().unwrap())});
+        (jwk, point)
+    }
+
+    /// RFC 7517 §5: a set's signing keys keyedge can check are kept, with what a key carries
+    /// beyond its public members ignored; a key of another use or kind, one whose members are
+    /// not base64url without padding, a point off its curve, a short RSA modulus or an
+    /// Ed25519 key of the wrong length is skipped, and the rest of the set still counts.
+    #[test]
+    fn a_jwks_keeps_the_signing_keys_it_can_check_and_skips_the_rest() {
+        let (p256, point) = p256_point("p256");
+        let mut with_private = p256.clone();
+        with_private["kid"] = json!("p256-with-d");
+        with_private["d"] = json!(b64(&[0x33; 32]));
+        let p384 = p384::ecdsa::SigningKey::from_slice(&[0x5a; 48]).unwrap();
+        let p384 = p384.verifying_key().to_encoded_point(false);
+        let ed = ed25519_dalek::SigningKey::from_bytes(&[0x17; 32]);
+        let mut off_curve = p256.clone();
+        off_curve["kid"] = json!("off-curve");
+        let mut y = point.y().unwrap().to_vec();
+        y[31] ^= 1;
+        off_curve["y"] = json!(b64(&y));
+        let mut padded = p256.clone();
+        padded["kid"] = json!("padded");
+        padded["x"] = json!(format!("{}=", b64(point.x().unwrap())));
+        let mut encryption = rsa_jwk(include_str!("../../../tests/fixtures/upstream-test-key.pem"), "enc");
+        encryption["use"] = json!("enc");
+        let set = json!({"keys": [
+            rsa_jwk(include_str!("../../../tests/fixtures/upstream-test-key.pem"), "rsa"),
+            p256,
+            with_private,
+            {"kty": "EC", "crv": "P-384", "kid": "p384", "x": b64(p384.x().unwrap()), "y": b64(p384.y().unwrap())},
+            {"kty": "OKP", "crv": "Ed25519", "kid": "ed", "x": b64(ed.verifying_key().as_bytes())},
+            off_curve,
+            padded,
+            encryption,
+            rsa_jwk(include_str!("../../../tests/fixtures/short-test-key.pem"), "short"),
+            {"kty": "OKP", "crv": "Ed25519", "kid": "ed-short", "x": b64(&[7; 31])},
+            {"kty": "OKP", "crv": "X25519", "kid": "x25519", "x": b64(&[7; 32])},
+            {"kty": "oct", "kid": "hmac", "k": b64(b"a shared secret")},
+            {"kty": "RSA", "kid": "no-e", "n": b64(&[0xc5; 256])},
+            {"kid": "no-kty"},
+        ]});
+        let jwks = Jwks::parse(&set.to_string()).unwrap();
+        for kept in ["rsa", "p256", "p256-with-d", "p384", "ed"] {
+            assert!(jwks.has_kid(kept), "{kept} was skipped");
+        }
+        for skipped in ["off-curve", "padded", "enc", "short", "ed-short", "x25519", "hmac", "no-e", "no-kty"] {
+            assert!(!jwks.has_kid(skipped), "{skipped} was kept");
+        }
     }
 }

@@ -6,11 +6,16 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::wire::needed;
+
 use super::{Family, Marker, NewFamily, NewItem, OnceKey, Rotation, Taken};
 
 /// One operation on the object that owns its key(s).
+///
+/// Written by serde's derive (`{"op": "claim", "key": …, "owner": …}`); read through
+/// [`OpWire`], the same shape as one flat record ([`crate::core::wire`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(tag = "op", rename_all = "snake_case", try_from = "OpWire")]
 pub enum OnceOp {
     Put {
         key: OnceKey,
@@ -71,6 +76,80 @@ pub enum OnceOp {
     Marked {
         key: OnceKey,
     },
+}
+
+/// The name of an [`OnceOp`] on the wire.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum OpName {
+    Put,
+    Take,
+    Claim,
+    Unclaim,
+    OnceThenStore,
+    FamilyRotate,
+    FamilyRevoke,
+    FamilyGet,
+    RecordGet,
+    RecordSwap,
+    CountUse,
+    Mark,
+    Marked,
+}
+
+/// Every field any [`OnceOp`] has, each of one type whatever the op: what the derive would
+/// accept (a field the op does not have is ignored, one it needs and lacks is an error, an
+/// `Option` field may be absent) is checked by [`OnceOp::try_from`].
+#[derive(Deserialize)]
+struct OpWire {
+    op: OpName,
+    key: Option<OnceKey>,
+    value: Option<String>,
+    ttl: Option<u64>,
+    owner: Option<String>,
+    marker: Option<MarkerSpec>,
+    item: Option<ItemSpec>,
+    family: Option<FamilySpec>,
+    presented: Option<String>,
+    next: Option<String>,
+    grace: Option<u64>,
+    max_reuse: Option<u32>,
+    expected: Option<String>,
+    max: Option<u32>,
+    window: Option<u64>,
+}
+
+impl TryFrom<OpWire> for OnceOp {
+    type Error = String;
+
+    fn try_from(w: OpWire) -> Result<Self, String> {
+        let key = needed(w.key, "key");
+        Ok(match w.op {
+            OpName::Put => OnceOp::Put { key: key?, value: needed(w.value, "value")?, ttl: needed(w.ttl, "ttl")? },
+            OpName::Take => OnceOp::Take { key: key? },
+            OpName::Claim => OnceOp::Claim { key: key?, owner: needed(w.owner, "owner")? },
+            OpName::Unclaim => OnceOp::Unclaim { key: key?, owner: needed(w.owner, "owner")? },
+            OpName::OnceThenStore => OnceOp::OnceThenStore { marker: w.marker, item: w.item, family: w.family },
+            OpName::FamilyRotate => OnceOp::FamilyRotate {
+                key: key?,
+                presented: needed(w.presented, "presented")?,
+                next: needed(w.next, "next")?,
+                grace: w.grace.unwrap_or(0),
+                max_reuse: w.max_reuse.unwrap_or(0),
+            },
+            OpName::FamilyRevoke => OnceOp::FamilyRevoke { key: key? },
+            OpName::FamilyGet => OnceOp::FamilyGet { key: key? },
+            OpName::RecordGet => OnceOp::RecordGet { key: key? },
+            OpName::RecordSwap => {
+                OnceOp::RecordSwap { key: key?, expected: w.expected, value: needed(w.value, "value")? }
+            }
+            OpName::CountUse => {
+                OnceOp::CountUse { key: key?, max: needed(w.max, "max")?, window: needed(w.window, "window")? }
+            }
+            OpName::Mark => OnceOp::Mark { key: key?, ttl: needed(w.ttl, "ttl")? },
+            OpName::Marked => OnceOp::Marked { key: key? },
+        })
+    }
 }
 
 fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
@@ -277,6 +356,54 @@ mod tests {
     /// A strict rotation is sent as it always was; a grace travels in fields an object of the
     /// previous version ignores (it then rotates strictly), and a Worker of the previous
     /// version, which sends none, is answered strictly by this one.
+    fn every_op() -> Vec<OnceOp> {
+        let key = OnceKey::in_object("r", "n");
+        let spec = |k: &str| MarkerSpec { key: OnceKey::alone(k.into()), ttl: 9 };
+        let item = ItemSpec { key: OnceKey::in_object("r", "i"), value: "v".into(), ttl: 3 };
+        let family = FamilySpec { key: OnceKey::in_object("r", "f"), value: "v".into(), current: "c".into(), ttl: 4 };
+        vec![
+            OnceOp::Put { key: key.clone(), value: "v".into(), ttl: 60 },
+            OnceOp::Take { key: key.clone() },
+            OnceOp::Claim { key: key.clone(), owner: "o".into() },
+            OnceOp::Unclaim { key: key.clone(), owner: "o".into() },
+            OnceOp::OnceThenStore { marker: Some(spec("m")), item: Some(item), family: Some(family) },
+            OnceOp::OnceThenStore { marker: None, item: None, family: None },
+            OnceOp::FamilyRotate { key: key.clone(), presented: "p".into(), next: "n".into(), grace: 0, max_reuse: 0 },
+            OnceOp::FamilyRotate { key: key.clone(), presented: "p".into(), next: "n".into(), grace: 7, max_reuse: 1 },
+            OnceOp::FamilyRevoke { key: key.clone() },
+            OnceOp::FamilyGet { key: key.clone() },
+            OnceOp::RecordGet { key: key.clone() },
+            OnceOp::RecordSwap { key: key.clone(), expected: Some("e".into()), value: "v".into() },
+            OnceOp::RecordSwap { key: key.clone(), expected: None, value: "v".into() },
+            OnceOp::CountUse { key: key.clone(), max: 5, window: 3600 },
+            OnceOp::Mark { key: key.clone(), ttl: 30 },
+            OnceOp::Marked { key },
+        ]
+    }
+
+    /// The object reads every op as the Worker writes it (the writer is serde's derive, the
+    /// reader the flat [`OpWire`]), and refuses an op without a field it needs.
+    #[test]
+    fn every_op_is_read_as_it_was_written_and_refused_without_what_it_needs() {
+        crate::core::wire::check_flat_reader("op", &every_op(), |op, field| {
+            matches!(op, OnceOp::OnceThenStore { .. })
+                || field == "expected"
+                || (matches!(op, OnceOp::FamilyRotate { .. }) && (field == "grace" || field == "max_reuse"))
+        });
+    }
+
+    /// A field of the wrong type, or a spec inside an op lacking one of its own, is refused.
+    #[test]
+    fn an_op_of_the_wrong_shape_is_refused() {
+        for bad in [
+            json!({"op": "take", "key": 5}),
+            json!({"op": "put", "key": "k", "value": "v", "ttl": "60"}),
+            json!({"op": "once_then_store", "marker": {"key": "k"}}),
+        ] {
+            assert!(serde_json::from_value::<OnceOp>(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn rotation_grace_is_optional_on_the_wire() {
         let key = OnceKey::in_object("g", "rt");

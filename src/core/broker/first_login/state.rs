@@ -35,8 +35,10 @@ pub struct Existing {
 /// Where a pending first login stands. Each stage carries exactly what it has established: a
 /// mailed code exists only together with the target it was mailed for, so a new target (or a
 /// new draft, which returns to [`Stage::Profile`]) can never inherit one.
+///
+/// Read through [`StageWire`] ([`crate::core::wire`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(tag = "stage", rename_all = "snake_case")]
+#[serde(tag = "stage", rename_all = "snake_case", try_from = "StageWire")]
 pub enum Stage {
     /// No existing account in question: the profile form, or the account about to be made.
     #[default]
@@ -46,6 +48,37 @@ pub enum Stage {
     ConfirmLink { existing: Existing },
     /// A verification link was mailed for `existing`; opened in this browser, it links.
     AwaitingMail { existing: Existing, mailed: MailedCode },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StageName {
+    Profile,
+    ConfirmLink,
+    AwaitingMail,
+}
+
+/// Every field of every [`Stage`].
+#[derive(Deserialize)]
+struct StageWire {
+    stage: StageName,
+    existing: Option<Existing>,
+    mailed: Option<MailedCode>,
+}
+
+impl TryFrom<StageWire> for Stage {
+    type Error = String;
+
+    fn try_from(w: StageWire) -> Result<Self, String> {
+        use crate::core::wire::needed;
+        Ok(match w.stage {
+            StageName::Profile => Stage::Profile,
+            StageName::ConfirmLink => Stage::ConfirmLink { existing: needed(w.existing, "existing")? },
+            StageName::AwaitingMail => {
+                Stage::AwaitingMail { existing: needed(w.existing, "existing")?, mailed: needed(w.mailed, "mailed")? }
+            }
+        })
+    }
 }
 
 impl Stage {
@@ -250,4 +283,24 @@ pub(super) async fn take(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Res
 
 pub(super) fn provider<'a>(app: &'a Keyedge, pending: &Pending) -> Result<&'a IdentityProvider, Failure> {
     app.config.provider(&pending.alias).ok_or_else(expired)
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+    use crate::core::account::users::Unique;
+
+    /// A pending first login's stage reads back as it was written; a stage lacking the target
+    /// or the mailed code it stands for is refused, never read as an earlier stage.
+    #[test]
+    fn stages_are_read_as_they_were_written() {
+        let existing = Existing { user_id: "u1".into(), field: Unique::Email };
+        let mailed = MailedCode { user_id: "u1".into(), to: "a@example.org".into(), hash: "h".into(), expires_at: 9 };
+        let stages = [
+            Stage::Profile,
+            Stage::ConfirmLink { existing: existing.clone() },
+            Stage::AwaitingMail { existing, mailed },
+        ];
+        crate::core::wire::check_flat_reader("stage", &stages, |_, _| false);
+    }
 }
