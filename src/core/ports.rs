@@ -379,6 +379,9 @@ pub trait PlatformCrypto {
     async fn sign_ed25519(&self, kid: &str, pkcs8_der: &[u8], message: &[u8]) -> Result<Vec<u8>, PortError>;
     /// The public key (32 bytes, RFC 8032) of the Ed25519 private key given as PKCS#8 DER.
     async fn ed25519_public(&self, pkcs8_der: &[u8]) -> Result<[u8; 32], PortError>;
+    /// The public point (SEC1 uncompressed, 65 bytes) of the P-256 private key given as
+    /// PKCS#8 DER.
+    async fn p256_public(&self, pkcs8_der: &[u8]) -> Result<[u8; 65], PortError>;
     /// Checks a `signature` of `message` under `alg` (ECDSA signatures as `r ‖ s`) with the
     /// public key given as SPKI DER.
     async fn verify(

@@ -114,25 +114,20 @@ impl PlatformCrypto for WebCryptoRsa {
     }
 
     async fn ed25519_public(&self, pkcs8_der: &[u8]) -> Result<[u8; 32], PortError> {
-        // WebCrypto has no "public key of": the key is imported extractable, once per isolate
-        // and not cached, and exported as a JWK, whose `x` is the public key (RFC 8037 §2).
-        let subtle = subtle()?;
-        let args = Array::new();
-        args.push(&"pkcs8".into());
-        args.push(&Uint8Array::from(pkcs8_der));
-        args.push(ed25519()?.as_ref());
-        args.push(&JsValue::TRUE);
-        args.push(&Array::of1(&"sign".into()));
-        let key = call(&subtle, "importKey", &args).await?;
-        let jwk = call(&subtle, "exportKey", &Array::of2(&"jwk".into(), &key)).await?;
-        let x = Reflect::get(&jwk, &"x".into()).map_err(|e| js_err("exportKey", e))?.as_string().unwrap_or_default();
-        let bytes = {
-            use base64::Engine;
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(x)
-                .map_err(|_| PortError("WebCrypto exportKey: no Ed25519 x".into()))?
-        };
-        bytes.try_into().map_err(|_| PortError("WebCrypto exportKey: an Ed25519 x of another length".into()))
+        let [x] = exported_public(pkcs8_der, ed25519()?.as_ref(), ["x"]).await?;
+        x.try_into().map_err(|_| PortError("WebCrypto exportKey: an Ed25519 x of another length".into()))
+    }
+
+    async fn p256_public(&self, pkcs8_der: &[u8]) -> Result<[u8; 65], PortError> {
+        let import = object("ECDSA", "namedCurve", "P-256")?;
+        let [x, y] = exported_public(pkcs8_der, import.as_ref(), ["x", "y"]).await?;
+        if x.len() != 32 || y.len() != 32 {
+            return Err(PortError("WebCrypto exportKey: P-256 coordinates of another length".into()));
+        }
+        let mut point = [4u8; 65];
+        point[1..33].copy_from_slice(&x);
+        point[33..].copy_from_slice(&y);
+        Ok(point)
     }
 
     async fn verify(
@@ -168,4 +163,32 @@ impl PlatformCrypto for WebCryptoRsa {
         args.push(&Uint8Array::from(message));
         Ok(call(&subtle, "verify", &args).await?.as_bool().unwrap_or(false))
     }
+}
+
+/// The public members `names` of a private key given as PKCS#8 DER: WebCrypto has no
+/// "public key of", so the key is imported extractable (once per isolate, not cached) and
+/// exported as a JWK, whose public members are the public key (RFC 8037 §2, RFC 7518 §6.2.1).
+async fn exported_public<const N: usize>(
+    pkcs8_der: &[u8],
+    alg: &JsValue,
+    names: [&str; N],
+) -> Result<[Vec<u8>; N], PortError> {
+    use base64::Engine;
+    let subtle = subtle()?;
+    let args = Array::new();
+    args.push(&"pkcs8".into());
+    args.push(&Uint8Array::from(pkcs8_der));
+    args.push(alg);
+    args.push(&JsValue::TRUE);
+    args.push(&Array::of1(&"sign".into()));
+    let key = call(&subtle, "importKey", &args).await?;
+    let jwk = call(&subtle, "exportKey", &Array::of2(&"jwk".into(), &key)).await?;
+    let mut out: [Vec<u8>; N] = std::array::from_fn(|_| Vec::new());
+    for (slot, name) in out.iter_mut().zip(names) {
+        let member = Reflect::get(&jwk, &name.into()).map_err(|e| js_err("exportKey", e))?.as_string();
+        *slot = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(member.unwrap_or_default())
+            .map_err(|_| PortError(format!("WebCrypto exportKey: no `{name}`")))?;
+    }
+    Ok(out)
 }

@@ -5,7 +5,6 @@
 use jwt_compact::alg::Rsa;
 #[cfg(not(target_arch = "wasm32"))]
 use jwt_compact::alg::{Ed25519, Es256};
-use jwt_compact::jwk::JsonWebKey;
 #[cfg(any(keyedge_rsa, not(target_arch = "wasm32")))]
 use jwt_compact::{AlgorithmExt, Token};
 use jwt_compact::{Claims, UntrustedToken};
@@ -26,7 +25,7 @@ pub const ACCEPTED_ALGORITHMS: &[&str] = &["RS256", "RS384", "RS512", "PS256", "
 pub enum VerifyingKey {
     /// The key, with its SPKI DER (for an external verifier, which caches it by that DER's hash).
     Rsa(RsaPublic),
-    Es256(p256_key::VerifyingKey, Vec<u8>),
+    Es256(Es256Key),
     Es384(Es384Key),
     Ed25519(Ed25519Public),
 }
@@ -70,6 +69,56 @@ pub(super) fn ed25519_spki_der(public: &[u8; 32]) -> Vec<u8> {
     super::spki_der(ED25519, None, public).unwrap_or_default()
 }
 
+/// The uncompressed point (`04 ‖ x ‖ y`, `size` bytes each) of SPKI DER whose algorithm is
+/// id-ecPublicKey on `curve` (RFC 5480 §2.1.1).
+fn ec_point(der: &[u8], curve: p256::pkcs8::ObjectIdentifier, size: usize) -> Option<&[u8]> {
+    use p256::pkcs8::der::Decode;
+    use p256::pkcs8::spki::SubjectPublicKeyInfoRef;
+    let spki = SubjectPublicKeyInfoRef::from_der(der).ok()?;
+    if spki.algorithm.oid != EC_PUBLIC_KEY || spki.algorithm.parameters_oid().ok()? != curve {
+        return None;
+    }
+    let point = spki.subject_public_key.as_bytes()?;
+    (point.len() == 1 + 2 * size && point[0] == 4).then_some(point)
+}
+
+/// The SPKI DER of the point (x, y) on `curve`, each coordinate `size` bytes (a JWK's).
+fn ec_spki_of(x: &[u8], y: &[u8], curve: &p256::pkcs8::ObjectIdentifier, size: usize) -> Option<Vec<u8>> {
+    if x.len() != size || y.len() != size {
+        return None;
+    }
+    super::spki_der(EC_PUBLIC_KEY, Some(curve.into()), &[&[4u8][..], x, y].concat()).ok()
+}
+
+/// A P-256 public key as SPKI DER, which the platform's crypto checks ES256 with (WebCrypto
+/// in the Worker, which holds no P-256 arithmetic for it). Natively (tests, `keyedge check`)
+/// also the `p256` key, for in-process checks without a platform.
+#[derive(Debug, Clone)]
+pub struct Es256Key {
+    spki: Vec<u8>,
+    #[cfg(not(target_arch = "wasm32"))]
+    key: p256::ecdsa::VerifyingKey,
+}
+
+impl Es256Key {
+    /// From SPKI DER whose algorithm is id-ecPublicKey on prime256v1 (RFC 5480 §2.1.1.1),
+    /// its point uncompressed; natively the point is checked to be on the curve here, in the
+    /// Worker by WebCrypto's import, before any signature is checked with it.
+    fn from_spki_der(der: &[u8]) -> Option<Self> {
+        let _point = ec_point(der, PRIME256V1, 32)?;
+        Some(Self {
+            spki: der.to_vec(),
+            #[cfg(not(target_arch = "wasm32"))]
+            key: p256::ecdsa::VerifyingKey::from_sec1_bytes(_point).ok()?,
+        })
+    }
+
+    /// From a JWK's coordinates.
+    fn from_coordinates(x: &[u8], y: &[u8]) -> Option<Self> {
+        Self::from_spki_der(&ec_spki_of(x, y, &PRIME256V1, 32)?)
+    }
+}
+
 /// A P-384 public key as SPKI DER, which the platform's crypto checks ES384 with (WebCrypto
 /// in the Worker, which holds no P-384 arithmetic of its own: ~42 KiB gzip of wasm). Natively
 /// (tests, `keyedge check`) also the `p384` key, for in-process checks without a platform.
@@ -85,37 +134,23 @@ impl Es384Key {
     /// natively the point is checked to be on the curve here, in the Worker by WebCrypto's
     /// import, before any signature is checked with it.
     fn from_spki_der(der: &[u8]) -> Option<Self> {
-        use p256::pkcs8::der::Decode;
-        use p256::pkcs8::spki::SubjectPublicKeyInfoRef;
-        let spki = SubjectPublicKeyInfoRef::from_der(der).ok()?;
-        let curve = spki.algorithm.parameters_oid().ok()?;
-        if spki.algorithm.oid != EC_PUBLIC_KEY || curve != SECP384R1 {
-            return None;
-        }
-        // An uncompressed point: 0x04 ‖ x ‖ y, 48 bytes each.
-        let point = spki.subject_public_key.as_bytes()?;
-        if point.len() != 97 || point[0] != 4 {
-            return None;
-        }
+        let _point = ec_point(der, SECP384R1, 48)?;
         Some(Self {
             spki: der.to_vec(),
             #[cfg(not(target_arch = "wasm32"))]
-            key: p384::ecdsa::VerifyingKey::from_sec1_bytes(point).ok()?,
+            key: p384::ecdsa::VerifyingKey::from_sec1_bytes(_point).ok()?,
         })
     }
 
-    /// From a JWK's coordinates (jwt-compact reads only P-256 and secp256k1).
+    /// From a JWK's coordinates.
     fn from_coordinates(x: &[u8], y: &[u8]) -> Option<Self> {
-        if x.len() != 48 || y.len() != 48 {
-            return None;
-        }
-        let point = [&[4u8][..], x, y].concat();
-        Self::from_spki_der(&super::spki_der(EC_PUBLIC_KEY, Some((&SECP384R1).into()), &point).ok()?)
+        Self::from_spki_der(&ec_spki_of(x, y, &SECP384R1, 48)?)
     }
 }
 
-/// id-ecPublicKey and the curve secp384r1 (RFC 5480 §2.1.1.1).
+/// id-ecPublicKey and the curves prime256v1 and secp384r1 (RFC 5480 §2.1.1.1).
 const EC_PUBLIC_KEY: p256::pkcs8::ObjectIdentifier = p256::pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const PRIME256V1: p256::pkcs8::ObjectIdentifier = p256::pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const SECP384R1: p256::pkcs8::ObjectIdentifier = p256::pkcs8::ObjectIdentifier::new_unwrap("1.3.132.0.34");
 
 impl VerifyingKey {
@@ -131,20 +166,11 @@ impl VerifyingKey {
     }
 }
 
-pub(super) fn ec_spki_der(key: &p256::ecdsa::VerifyingKey) -> Vec<u8> {
-    use p256::pkcs8::EncodePublicKey;
-    key.to_public_key_der().map(|d| d.as_bytes().to_vec()).unwrap_or_default()
-}
-
-mod p256_key {
-    pub use p256::ecdsa::VerifyingKey;
-}
-
 /// The members of a JWK that keyedge reads to verify with it (RFC 7517 §4, RFC 7518 §6.2.1
 /// and §6.3.1, RFC 8037 §2), each base64url without padding; any private member is ignored.
 /// (Read as a plain record rather than as jwt-compact's `JsonWebKey`, an internally tagged
-/// enum that serde compiles twice; the point of a P-256 key is still checked by jwt-compact
-/// and p256, an RSA key by [`RsaPublic::new`].)
+/// enum that serde compiles twice; an RSA key is checked by [`RsaPublic::new`], an EC or
+/// Ed25519 point natively here and in the Worker by WebCrypto's import.)
 #[derive(serde::Deserialize)]
 struct JwkMembers {
     kty: String,
@@ -197,15 +223,13 @@ impl Jwks {
                     },
                     _ => continue,
                 },
-                ("EC", Some(curve @ "P-256")) => {
-                    let (Some(x), Some(y)) = (base64url(&jwk.x), base64url(&jwk.y)) else { continue };
-                    let point =
-                        JsonWebKey::EllipticCurve { curve: curve.into(), x: x.into(), y: y.into(), secret: None };
-                    match p256::ecdsa::VerifyingKey::try_from(&point) {
-                        Ok(k) => VerifyingKey::Es256(k, ec_spki_der(&k)),
-                        Err(_) => continue,
-                    }
-                }
+                ("EC", Some("P-256")) => match (base64url(&jwk.x), base64url(&jwk.y)) {
+                    (Some(x), Some(y)) => match Es256Key::from_coordinates(&x, &y) {
+                        Some(k) => VerifyingKey::Es256(k),
+                        None => continue,
+                    },
+                    _ => continue,
+                },
                 ("EC", Some("P-384")) => match (base64url(&jwk.x), base64url(&jwk.y)) {
                     (Some(x), Some(y)) => match Es384Key::from_coordinates(&x, &y) {
                         Some(k) => VerifyingKey::Es384(k),
@@ -246,7 +270,6 @@ impl Jwks {
     /// A key set of one pinned public key (PEM SPKI: RSA ≥ 2048 bits, P-256, P-384 or
     /// Ed25519), with an optional `kid` that tokens must then name.
     pub fn from_public_pem(pem: &str, kid: Option<&str>) -> Result<Self, String> {
-        use p256::pkcs8::DecodePublicKey;
         let pem = pem.replace("\\n", "\n");
         let der = pem_der(&pem);
         let key = if let Some(k) = der.as_deref().and_then(RsaPublic::from_spki_der) {
@@ -255,9 +278,8 @@ impl Jwks {
                 return Err(format!("RSA keys must have at least {MIN_RSA_BITS} bits"));
             }
             VerifyingKey::Rsa(k)
-        } else if let Ok(k) = p256::PublicKey::from_public_key_pem(&pem) {
-            let k = p256::ecdsa::VerifyingKey::from(k);
-            VerifyingKey::Es256(k, ec_spki_der(&k))
+        } else if let Some(k) = der.as_deref().and_then(Es256Key::from_spki_der) {
+            VerifyingKey::Es256(k)
         } else if let Some(k) = der.as_deref().and_then(Es384Key::from_spki_der) {
             VerifyingKey::Es384(k)
         } else {
@@ -312,7 +334,7 @@ pub fn verify_signed<T: DeserializeOwned + Clone>(
         #[cfg(not(keyedge_rsa))]
         VerifyingKey::Rsa(_) => return Err(super::rsa_elsewhere()),
         #[cfg(not(target_arch = "wasm32"))]
-        VerifyingKey::Es256(k, _) => Es256.validator(k).validate(&untrusted).map(|t: Token<T>| t.claims().clone()),
+        VerifyingKey::Es256(k) => Es256.validator(&k.key).validate(&untrusted).map(|t: Token<T>| t.claims().clone()),
         // The Worker checks ES256 with WebCrypto only ([`verify_signed_with`]).
         #[cfg(target_arch = "wasm32")]
         VerifyingKey::Es256(..) => {
@@ -399,8 +421,8 @@ pub async fn verify_signed_with<T: DeserializeOwned + Clone>(
             let alg = SignatureAlg::rsa(alg).ok_or_else(|| TokenError::UnsupportedAlgorithm(alg.to_owned()))?;
             verify_externally(crypto, alg, k.spki_der(), token, &untrusted, now, skew).await
         }
-        VerifyingKey::Es256(_, der) => {
-            verify_externally(crypto, SignatureAlg::Es256, der, token, &untrusted, now, skew).await
+        VerifyingKey::Es256(k) => {
+            verify_externally(crypto, SignatureAlg::Es256, &k.spki, token, &untrusted, now, skew).await
         }
         VerifyingKey::Es384(k) => {
             verify_externally(crypto, SignatureAlg::Es384, &k.spki, token, &untrusted, now, skew).await
@@ -451,6 +473,7 @@ pub(super) async fn verify_signature_externally(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jwt_compact::jwk::JsonWebKey;
     use serde_json::json;
 
     fn b64(bytes: &[u8]) -> String {

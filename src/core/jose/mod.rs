@@ -23,7 +23,7 @@ mod jwks;
 pub mod private;
 pub mod rsa_public;
 
-use jwks::{ec_spki_der, verify_signature_externally};
+use jwks::verify_signature_externally;
 pub use jwks::{token_kid, unverified_claims, verify_signed, verify_signed_with, Jwks, VerifyingKey};
 
 /// RSA keys shorter than this are refused, for signing and for verification (RFC 7518 §3.3),
@@ -68,8 +68,9 @@ enum PrivateKey {
     /// WebCrypto; its private arithmetic on first use, see [`private`]). Its PKCS#8 DER is what
     /// an external signer imports.
     Rsa(private::RsaKey),
-    /// The key, and its public SPKI DER, encoded once here rather than per token.
-    Es256(private::P256Key, Vec<u8>),
+    /// Its PKCS#8 DER; its public point when first needed (see [`private::P256Key`]:
+    /// WebCrypto's work in the Worker).
+    Es256(private::P256Key),
     /// Its seed and PKCS#8 DER; its public half when first needed (see
     /// [`private::Ed25519Key`]: WebCrypto's work in the Worker).
     Ed25519(private::Ed25519Key),
@@ -103,10 +104,7 @@ impl SigningKey {
                 }
                 PrivateKey::Rsa(k)
             }
-            Some(private::Private::P256(k)) => {
-                let spki = ec_spki_der(k.public());
-                PrivateKey::Es256(k, spki)
-            }
+            Some(private::Private::P256(k)) => PrivateKey::Es256(k),
             Some(private::Private::Ed25519(k)) => PrivateKey::Ed25519(k),
             None => return Err(KeyError::Unreadable("a PKCS#8 key of another algorithm".into())),
         };
@@ -120,7 +118,7 @@ impl SigningKey {
     pub fn check(&self) -> Result<(), KeyError> {
         match &self.key {
             PrivateKey::Rsa(k) => k.check(),
-            PrivateKey::Es256(k, _) => k.check(),
+            PrivateKey::Es256(k) => k.check(),
             PrivateKey::Ed25519(k) => k.check(),
         }
         .map_err(KeyError::Unreadable)
@@ -149,7 +147,10 @@ impl SigningKey {
     fn public_jwk(&self) -> Option<JsonWebKey<'_>> {
         Some(match &self.key {
             PrivateKey::Rsa(k) => k.public().jwk(),
-            PrivateKey::Es256(k, _) => JsonWebKey::from(k.public()),
+            PrivateKey::Es256(k) => {
+                let (x, y) = k.coordinates()?;
+                JsonWebKey::EllipticCurve { curve: "P-256".into(), x: x.into(), y: y.into(), secret: None }
+            }
             PrivateKey::Ed25519(k) => {
                 JsonWebKey::KeyPair { curve: "Ed25519".into(), x: k.public()?.to_vec().into(), secret: None }
             }
@@ -171,7 +172,8 @@ impl SigningKey {
     async fn ready(&self, crypto: Option<&dyn PlatformCrypto>) -> Result<(), PortError> {
         match &self.key {
             PrivateKey::Ed25519(k) => k.ready(crypto).await,
-            _ => Ok(()),
+            PrivateKey::Es256(k) => k.ready(crypto).await,
+            PrivateKey::Rsa(_) => Ok(()),
         }
     }
 
@@ -180,7 +182,7 @@ impl SigningKey {
         use std::borrow::Cow;
         match &self.key {
             PrivateKey::Rsa(k) => Some(Cow::Borrowed(k.public().spki_der())),
-            PrivateKey::Es256(_, spki) => Some(Cow::Borrowed(spki)),
+            PrivateKey::Es256(k) => k.spki().map(Cow::Borrowed),
             PrivateKey::Ed25519(k) => k.spki().map(Cow::Borrowed),
         }
     }
@@ -198,7 +200,7 @@ impl SigningKey {
             #[cfg(not(keyedge_rsa))]
             PrivateKey::Rsa(_) => None,
             #[cfg(not(target_arch = "wasm32"))]
-            PrivateKey::Es256(k, _) => k.private().ok().and_then(|k| Es256.token(header, claims, k).ok()),
+            PrivateKey::Es256(k) => k.private().ok().and_then(|k| Es256.token(header, claims, k).ok()),
             #[cfg(not(target_arch = "wasm32"))]
             PrivateKey::Ed25519(k) => k.private().ok().and_then(|k| Ed25519.token(header, claims, k).ok()),
             // The Worker signs ES256 and Ed25519 with WebCrypto only ([`SigningKey::sign_by`]).
@@ -232,7 +234,7 @@ impl SigningKey {
                 let signature = signer.sign_rs256(self.kid(), k.der(), &capture.input.take()).await?;
                 Ok(format!("{unsigned}{}", b64url(&signature)))
             }
-            (PrivateKey::Es256(k, _), Some(signer)) => {
+            (PrivateKey::Es256(k), Some(signer)) => {
                 let capture = Captured::new(Alg::ES256);
                 let unsigned = capture.token(header, &claims, &()).unwrap_or_default();
                 let signature = signer.sign_es256(self.kid(), k.der(), &capture.input.take()).await?;
@@ -271,7 +273,10 @@ impl SigningKey {
             #[cfg(not(keyedge_rsa))]
             PrivateKey::Rsa(_) => return Err(rsa_elsewhere()),
             #[cfg(not(target_arch = "wasm32"))]
-            PrivateKey::Es256(k, _) => Es256.validator(k.public()).validate(untrusted),
+            PrivateKey::Es256(k) => match k.private() {
+                Ok(k) => Es256.validator(k.verifying_key()).validate(untrusted),
+                Err(_) => return Err(TokenError::BadSignature),
+            },
             #[cfg(target_arch = "wasm32")]
             PrivateKey::Es256(..) => {
                 return Err(TokenError::Unverifiable("ES256 is checked by the platform's crypto".into()))

@@ -1,7 +1,10 @@
-//! RSA and P-256 private keys read from PEM. Reading checks the key's shape (PEM, PKCS#8 or
-//! PKCS#1, the algorithm, the size) and takes its public half from the DER as written; the
-//! arithmetic a private-key operation in Rust needs (RSA's CRT values, the P-256 scalar and
-//! the check that the written public key is the private key's) is done on first use.
+//! RSA, P-256 and Ed25519 private keys read from PEM. Reading checks the key's shape (PEM,
+//! PKCS#8 or PKCS#1, the algorithm, the size) and takes an RSA key's public half from the DER
+//! as written; the arithmetic a private-key operation in Rust needs (RSA's CRT values, the
+//! check that the written public key is the private key's) is done on first use. A P-256 or
+//! Ed25519 key's public half is derived from its private half when first needed, by the
+//! platform's crypto in the Worker ([`P256Key::ready`], [`Ed25519Key::ready`]), and published
+//! only if it agrees with what the key writes.
 //!
 //! Why: in the Worker, WebCrypto signs with the PKCS#8 DER, so this arithmetic is never
 //! needed there, and it was most of an isolate's cold first request (issue 20: ~20 ms for one
@@ -10,7 +13,9 @@
 //! is deployed.
 
 use p256::pkcs8::der::{Decode, Encode};
-use p256::pkcs8::{DecodePrivateKey, ObjectIdentifier, PrivateKeyInfo};
+#[cfg(any(not(target_arch = "wasm32"), keyedge_saml, keyedge_rsa))]
+use p256::pkcs8::DecodePrivateKey;
+use p256::pkcs8::{ObjectIdentifier, PrivateKeyInfo};
 use std::sync::OnceLock;
 use zeroize::Zeroizing;
 
@@ -143,13 +148,23 @@ impl RsaKey {
     }
 }
 
-/// An EC P-256 private key: its public half at once (the point written in the key, checked to
-/// be on the curve; computed only when the key does not carry it), the signing key on first
-/// use (then checked against the written point).
+/// A P-256 private key: its PKCS#8 DER and, if the key carries it, its public point as
+/// written (SEC1); the public point itself when first needed. In the Worker that is WebCrypto's
+/// work ([`P256Key::ready`]: import, export as JWK), which also signs: the wasm carries no
+/// P-256 arithmetic for keyedge's own key. Natively, `p256` computes it from the scalar
+/// (tests, `keyedge check`, SAML's signatures). Either way the point is published only once it
+/// is found to be the scalar's, so a key whose written point is another key's never publishes
+/// it (natively, a written point off the curve is refused on reading).
 #[derive(Clone)]
 pub struct P256Key {
-    public: p256::ecdsa::VerifyingKey,
+    /// The public point as the key writes it (SEC1, uncompressed or compressed), if it does.
+    written: Option<Vec<u8>>,
     der: Zeroizing<Vec<u8>>,
+    /// The public point (SEC1 uncompressed: `04 ‖ x ‖ y`), once derived from the scalar.
+    public: OnceLock<[u8; 65]>,
+    /// The public point's SPKI DER, encoded on first use.
+    spki: OnceLock<Vec<u8>>,
+    #[cfg(any(not(target_arch = "wasm32"), keyedge_saml))]
     private: OnceLock<Result<p256::ecdsa::SigningKey, String>>,
 }
 
@@ -161,33 +176,102 @@ impl P256Key {
                 return Err(format!("the EC curve {curve} is not P-256"));
             }
         }
-        let public = match ec.public_key {
-            Some(point) => p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|e| e.to_string())?,
-            None => {
-                let secret = p256::SecretKey::from_slice(ec.private_key).map_err(|e| e.to_string())?;
-                p256::ecdsa::VerifyingKey::from(secret.public_key())
-            }
+        if ec.private_key.len() != 32 {
+            return Err("a P-256 private key is 32 bytes".into());
+        }
+        let written = match ec.public_key {
+            Some(point @ ([4, ..] | [2 | 3, ..])) if point.len() == 65 || point.len() == 33 => Some(point.to_vec()),
+            Some(_) => return Err("the key's public point is not a SEC1 point of P-256".into()),
+            None => None,
         };
-        Ok(P256Key { public, der: Zeroizing::new(der.to_vec()), private: OnceLock::new() })
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(point) = &written {
+            p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|e| e.to_string())?;
+        }
+        Ok(P256Key {
+            written,
+            der: Zeroizing::new(der.to_vec()),
+            public: OnceLock::new(),
+            spki: OnceLock::new(),
+            #[cfg(any(not(target_arch = "wasm32"), keyedge_saml))]
+            private: OnceLock::new(),
+        })
     }
 
-    pub fn public(&self) -> &p256::ecdsa::VerifyingKey {
-        &self.public
+    /// Whether `derived` (uncompressed) is the point the key wrote, if it wrote one. A
+    /// compressed point is `02`/`03` (y's parity) ‖ x.
+    fn agrees(&self, derived: &[u8; 65]) -> bool {
+        match self.written.as_deref() {
+            None => true,
+            Some(written) if written.len() == 65 => written == derived,
+            Some([prefix, x @ ..]) => *x == derived[1..33] && prefix & 1 == derived[64] & 1,
+            Some([]) => false,
+        }
     }
 
-    /// The PKCS#8 DER.
+    /// The public point (SEC1 uncompressed), if known: in the Worker after
+    /// [`P256Key::ready`]; natively computed on demand.
+    pub fn public(&self) -> Option<&[u8; 65]> {
+        if let Some(public) = self.public.get() {
+            return Some(public);
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Ok(key) = self.private() {
+            return Some(self.public.get_or_init(|| uncompressed(key)));
+        }
+        None
+    }
+
+    /// The public point's coordinates (x, y), once known.
+    pub fn coordinates(&self) -> Option<(&[u8], &[u8])> {
+        self.public().map(|p| (&p[1..33], &p[33..]))
+    }
+
+    /// The public point as SPKI DER (what the platform checks keyedge's own ES256 tokens
+    /// with), once the point is known; encoded once, not per token.
+    pub fn spki(&self) -> Option<&[u8]> {
+        let public = self.public()?;
+        if let Some(spki) = self.spki.get() {
+            return Some(spki);
+        }
+        let spki = super::spki_der(EC_PUBLIC_KEY, Some((&PRIME256V1).into()), public).ok()?;
+        Some(self.spki.get_or_init(|| spki))
+    }
+
+    /// Makes the public point known: by `crypto` (WebCrypto in the Worker) when given, else in
+    /// Rust (natively). A written point that is not the scalar's is refused.
+    pub async fn ready(&self, crypto: Option<&dyn PlatformCrypto>) -> Result<(), PortError> {
+        if self.public.get().is_some() {
+            return Ok(());
+        }
+        let derived = match crypto {
+            Some(crypto) => crypto.p256_public(&self.der).await?,
+            #[cfg(not(target_arch = "wasm32"))]
+            None => uncompressed(self.private().map_err(PortError)?),
+            #[cfg(target_arch = "wasm32")]
+            None => return Err(PortError("P-256 keys need the platform's crypto".into())),
+        };
+        if !self.agrees(&derived) {
+            return Err(PortError("the P-256 key's public point does not match its private scalar".into()));
+        }
+        let _ = self.public.set(derived);
+        Ok(())
+    }
+
+    /// The PKCS#8 DER (what WebCrypto imports).
     pub fn der(&self) -> &[u8] {
         &self.der
     }
 
-    /// The signing key, read fully the first time.
+    /// The signing key, read fully the first time (and checked against the written point).
+    #[cfg(any(not(target_arch = "wasm32"), keyedge_saml))]
     pub fn private(&self) -> Result<&p256::ecdsa::SigningKey, String> {
         self.private
             .get_or_init(|| {
                 let secret = p256::SecretKey::from_pkcs8_der(&self.der)
                     .map_err(|e| format!("the key's parts do not hold together ({e})"))?;
                 let key = p256::ecdsa::SigningKey::from(secret);
-                if key.verifying_key().to_encoded_point(false) != self.public.to_encoded_point(false) {
+                if !self.agrees(&uncompressed(&key)) {
                     return Err("the key's public point does not match its private scalar".into());
                 }
                 Ok(key)
@@ -196,10 +280,20 @@ impl P256Key {
             .map_err(Clone::clone)
     }
 
-    /// Reads the key fully now (`keyedge check`).
+    /// Reads the key fully now (`keyedge check`, SAML's keys).
+    #[cfg(any(not(target_arch = "wasm32"), keyedge_saml))]
     pub fn check(&self) -> Result<(), String> {
         self.private().map(|_| ())
     }
+}
+
+/// A P-256 key's public point, SEC1 uncompressed.
+#[cfg(any(not(target_arch = "wasm32"), keyedge_saml))]
+fn uncompressed(key: &p256::ecdsa::SigningKey) -> [u8; 65] {
+    let point = key.verifying_key().to_encoded_point(false);
+    let mut out = [0u8; 65];
+    out.copy_from_slice(point.as_bytes());
+    out
 }
 
 /// An Ed25519 private key: its seed and PKCS#8 DER at once; its public half (a curve
@@ -405,31 +499,73 @@ mod tests {
         PrivateKeyInfo::new(info.algorithm, &sec1_der).to_der().expect("der")
     }
 
+    fn point_of(key: &p256::ecdsa::SigningKey) -> [u8; 65] {
+        uncompressed(key)
+    }
+
     #[test]
-    fn p256_public_point_is_read_from_the_key() {
+    fn p256_public_point_waits_for_first_use() {
         let whole = p256::ecdsa::SigningKey::from_pkcs8_pem(P256).expect("p256");
         let key = p256_key(&p256_der());
-        assert_eq!(key.public(), whole.verifying_key());
-        assert!(key.private.get().is_none(), "the scalar multiplication waits for a signature");
+        assert!(key.public.get().is_none() && key.private.get().is_none(), "no arithmetic on reading");
+        assert_eq!(key.public(), Some(&point_of(&whole)));
         assert_eq!(key.private().expect("whole key").verifying_key(), whole.verifying_key());
+        assert!(key.check().is_ok());
+    }
+
+    /// In the Worker the point comes from the platform (WebCrypto's import and JWK export),
+    /// with no P-256 arithmetic in Rust; it is the scalar's, whatever the key writes.
+    #[test]
+    fn p256_public_point_comes_from_the_platform_in_the_worker() {
+        let whole = p256::ecdsa::SigningKey::from_pkcs8_pem(P256).expect("p256");
+        for der in [p256_der(), p256_with_point(None)] {
+            let key = p256_key(&der);
+            assert!(futures::executor::block_on(key.ready(Some(&Derives))).is_ok());
+            assert_eq!(key.public.get(), Some(&point_of(&whole)));
+            assert!(key.private.get().is_none(), "the platform derived it");
+        }
     }
 
     #[test]
     fn p256_key_without_its_point_gets_it_computed() {
         let whole = p256::ecdsa::SigningKey::from_pkcs8_pem(P256).expect("p256");
         let key = p256_key(&p256_with_point(None));
-        assert_eq!(key.public(), whole.verifying_key());
+        assert_eq!(key.public(), Some(&point_of(&whole)));
         assert!(key.check().is_ok());
     }
 
+    /// A key whose written point is another key's would publish that key in the JWKS under
+    /// keyedge's `kid`: it publishes nothing (natively, in the Worker after the platform's
+    /// derivation) and is refused by `keyedge check` and by any signature in Rust.
     #[test]
-    fn p256_key_with_another_keys_point_is_refused_on_use_and_by_check() {
+    fn p256_key_with_another_keys_point_is_never_published() {
         let other = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).expect("scalar");
-        let point = other.verifying_key().to_encoded_point(false);
-        let key = p256_key(&p256_with_point(Some(point.as_bytes())));
-        assert_eq!(key.public(), other.verifying_key(), "published as written");
-        assert!(key.check().is_err());
-        assert!(key.private().is_err());
+        let point = point_of(&other);
+        let compressed = other.verifying_key().to_encoded_point(true);
+        for written in [&point[..], compressed.as_bytes()] {
+            let key = p256_key(&p256_with_point(Some(written)));
+            assert_eq!(key.public(), None, "nothing to publish");
+            assert!(key.check().is_err());
+            assert!(key.private().is_err());
+            let in_the_worker = p256_key(&p256_with_point(Some(written)));
+            assert!(futures::executor::block_on(in_the_worker.ready(Some(&Derives))).is_err());
+            assert!(in_the_worker.public.get().is_none());
+        }
+    }
+
+    /// A key may write its point compressed (`02`/`03` ‖ x): it agrees with the scalar's
+    /// point only with y's parity too.
+    #[test]
+    fn p256_compressed_point_agrees_only_with_its_parity() {
+        let whole = p256::ecdsa::SigningKey::from_pkcs8_pem(P256).expect("p256");
+        let compressed = whole.verifying_key().to_encoded_point(true).as_bytes().to_vec();
+        let key = p256_key(&p256_with_point(Some(&compressed)));
+        assert!(futures::executor::block_on(key.ready(Some(&Derives))).is_ok());
+        assert_eq!(key.public(), Some(&point_of(&whole)));
+        let mut flipped = compressed;
+        flipped[0] ^= 1;
+        let key = p256_key(&p256_with_point(Some(&flipped)));
+        assert!(futures::executor::block_on(key.ready(Some(&Derives))).is_err());
     }
 
     #[test]
@@ -507,6 +643,10 @@ mod tests {
             use ed25519_dalek::pkcs8::DecodePrivateKey;
             let key = ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(|e| PortError(e.to_string()))?;
             Ok(key.verifying_key().to_bytes())
+        }
+        async fn p256_public(&self, der: &[u8]) -> Result<[u8; 65], PortError> {
+            let key = p256::SecretKey::from_pkcs8_der(der).map_err(|e| PortError(e.to_string()))?;
+            Ok(uncompressed(&p256::ecdsa::SigningKey::from(key)))
         }
         async fn verify(
             &self,

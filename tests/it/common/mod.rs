@@ -127,6 +127,7 @@ pub struct ExternalRsa {
     pub rsa_verifications: std::cell::Cell<usize>,
     pub ed25519_calls: std::cell::Cell<usize>,
     pub ed25519_publics: std::cell::Cell<usize>,
+    pub p256_publics: std::cell::Cell<usize>,
     pub ed25519_verifications: std::cell::Cell<usize>,
 }
 
@@ -181,6 +182,14 @@ impl keyedge::core::ports::PlatformCrypto for ExternalRsa {
         let key = ed25519_dalek::SigningKey::from_pkcs8_der(der)
             .map_err(|e| keyedge::core::ports::PortError(e.to_string()))?;
         Ok(key.verifying_key().to_bytes())
+    }
+    /// WebCrypto's import and JWK export of the key: its `x` and `y`, derived from the scalar.
+    async fn p256_public(&self, der: &[u8]) -> Result<[u8; 65], keyedge::core::ports::PortError> {
+        use p256::pkcs8::DecodePrivateKey;
+        self.p256_publics.set(self.p256_publics.get() + 1);
+        let key = p256::SecretKey::from_pkcs8_der(der).map_err(|e| keyedge::core::ports::PortError(e.to_string()))?;
+        let point = p256::ecdsa::VerifyingKey::from(key.public_key()).to_encoded_point(false);
+        point.as_bytes().try_into().map_err(|_| keyedge::core::ports::PortError("not a P-256 point".into()))
     }
     async fn verify(
         &self,

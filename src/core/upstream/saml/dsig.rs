@@ -560,12 +560,13 @@ impl SpKey {
         }
     }
 
-    /// The public half, as a verifier would hold it.
-    pub fn public_key(&self) -> TrustedKey {
-        match self {
+    /// The public half, as a verifier would hold it (a P-256 key's computed from its scalar,
+    /// and refused if the key's written point is not that).
+    pub fn public_key(&self) -> Result<TrustedKey, DsigError> {
+        Ok(match self {
             SpKey::Rsa(key) => TrustedKey(KeyKind::Rsa(key.public().key().clone())),
-            SpKey::P256(key) => TrustedKey(KeyKind::P256(*key.public())),
-        }
+            SpKey::P256(key) => TrustedKey(KeyKind::P256(*key.private().map_err(DsigError::Signing)?.verifying_key())),
+        })
     }
 
     /// The XMLDSig SignatureValue bytes over `data` (ECDSA: raw r||s).
