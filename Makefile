@@ -75,10 +75,11 @@ wasm-startup: tools browser
 	node bench/wasm-startup.mjs --json bench/results/wasm-startup.json target/wasm-startup/with-saml.wasm target/wasm-startup/without-saml.wasm | tee bench/results/wasm-startup.txt
 
 # What the Worker's code is made of, by crate (docs/performance.md, "Size by owner"): twiggy
-# over the release wasm before wasm-bindgen (it keeps the function names).
+# over the release wasm of keyedge.toml (the Worker without SAML) before wasm-bindgen (it
+# keeps the function names).
 TWIGGY := $(HOME)/.cache/keyedge/twiggy-0.7.0/bin/twiggy
 size: tools
-	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker
+	KEYEDGE_CONFIG=keyedge.toml $(MAKE) --no-print-directory worker
 	@[ -x $(TWIGGY) ] || cargo install twiggy --version 0.7.0 --locked --root $(HOME)/.cache/keyedge/twiggy-0.7.0
 	$(TWIGGY) top -n 100000 --format csv target/wasm32-unknown-unknown/release/keyedge.wasm | python3 bench/size_by_crate.py
 
