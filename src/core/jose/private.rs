@@ -180,7 +180,8 @@ impl P256Key {
             return Err("a P-256 private key is 32 bytes".into());
         }
         let written = match ec.public_key {
-            Some(point @ ([4, ..] | [2 | 3, ..])) if point.len() == 65 || point.len() == 33 => Some(point.to_vec()),
+            Some(point @ [4, ..]) if point.len() == 65 => Some(point.to_vec()),
+            Some(point @ [2 | 3, ..]) if point.len() == 33 => Some(point.to_vec()),
             Some(_) => return Err("the key's public point is not a SEC1 point of P-256".into()),
             None => None,
         };
@@ -239,7 +240,11 @@ impl P256Key {
     }
 
     /// Makes the public point known: by `crypto` (WebCrypto in the Worker) when given, else in
-    /// Rust (natively). A written point that is not the scalar's is refused.
+    /// Rust (natively). A written point that is not the derived one is refused. This compares
+    /// the platform's derivation, so it holds as far as the platform derives from the scalar
+    /// (a platform that exported the written point unchecked would defeat it); `keyedge
+    /// check`, which `make deploy` runs, computes the point from the scalar in Rust and
+    /// refuses such a key before it is deployed.
     pub async fn ready(&self, crypto: Option<&dyn PlatformCrypto>) -> Result<(), PortError> {
         if self.public.get().is_some() {
             return Ok(());
@@ -562,10 +567,32 @@ mod tests {
         let key = p256_key(&p256_with_point(Some(&compressed)));
         assert!(futures::executor::block_on(key.ready(Some(&Derives))).is_ok());
         assert_eq!(key.public(), Some(&point_of(&whole)));
-        let mut flipped = compressed;
+        let mut flipped = compressed.clone();
         flipped[0] ^= 1;
         let key = p256_key(&p256_with_point(Some(&flipped)));
         assert!(futures::executor::block_on(key.ready(Some(&Derives))).is_err());
+        // Another key's x with this key's parity.
+        let other = (1u8..)
+            .map(|b| p256::ecdsa::SigningKey::from_slice(&[b; 32]).expect("scalar"))
+            .map(|k| k.verifying_key().to_encoded_point(true).as_bytes().to_vec())
+            .find(|p| p[0] == compressed[0])
+            .expect("half of all points");
+        let key = p256_key(&p256_with_point(Some(&other)));
+        assert!(futures::executor::block_on(key.ready(Some(&Derives))).is_err());
+    }
+
+    /// A written point of the wrong length for its form is refused on reading, in the Worker
+    /// too (where no curve arithmetic would notice).
+    #[test]
+    fn p256_written_point_of_the_wrong_form_is_refused_on_reading() {
+        let whole = p256::ecdsa::SigningKey::from_pkcs8_pem(P256).expect("p256");
+        let point = point_of(&whole);
+        let compressed = whole.verifying_key().to_encoded_point(true).as_bytes().to_vec();
+        let short_uncompressed = &point[..33];
+        let long_compressed = [&compressed[..], &point[33..]].concat();
+        for bad in [short_uncompressed, &long_compressed[..], &[5u8; 65][..], &[][..]] {
+            assert!(Private::from_pkcs8_der(&p256_with_point(Some(bad))).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -644,9 +671,14 @@ mod tests {
             let key = ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(|e| PortError(e.to_string()))?;
             Ok(key.verifying_key().to_bytes())
         }
+        /// From the scalar alone, whatever point the key writes (p256's own PKCS#8 reader
+        /// would refuse a key whose written point is not its scalar's, and so hide what
+        /// [`P256Key::agrees`] checks).
         async fn p256_public(&self, der: &[u8]) -> Result<[u8; 65], PortError> {
-            let key = p256::SecretKey::from_pkcs8_der(der).map_err(|e| PortError(e.to_string()))?;
-            Ok(uncompressed(&p256::ecdsa::SigningKey::from(key)))
+            let info = PrivateKeyInfo::from_der(der).map_err(|e| PortError(e.to_string()))?;
+            let ec = sec1::EcPrivateKey::from_der(info.private_key).map_err(|e| PortError(e.to_string()))?;
+            let key = p256::ecdsa::SigningKey::from_slice(ec.private_key).map_err(|e| PortError(e.to_string()))?;
+            Ok(uncompressed(&key))
         }
         async fn verify(
             &self,

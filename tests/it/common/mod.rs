@@ -185,10 +185,16 @@ impl keyedge::core::ports::PlatformCrypto for ExternalRsa {
     }
     /// WebCrypto's import and JWK export of the key: its `x` and `y`, derived from the scalar.
     async fn p256_public(&self, der: &[u8]) -> Result<[u8; 65], keyedge::core::ports::PortError> {
-        use p256::pkcs8::DecodePrivateKey;
+        // From the scalar alone, as BoringSSL computes it (p256's PKCS#8 reader would also
+        // check the written point, and so hide keyedge's own check).
+        use p256::pkcs8::der::Decode;
+        let err = |e: p256::pkcs8::der::Error| keyedge::core::ports::PortError(e.to_string());
         self.p256_publics.set(self.p256_publics.get() + 1);
-        let key = p256::SecretKey::from_pkcs8_der(der).map_err(|e| keyedge::core::ports::PortError(e.to_string()))?;
-        let point = p256::ecdsa::VerifyingKey::from(key.public_key()).to_encoded_point(false);
+        let info = p256::pkcs8::PrivateKeyInfo::from_der(der).map_err(err)?;
+        let ec = sec1::EcPrivateKey::from_der(info.private_key).map_err(err)?;
+        let key = p256::ecdsa::SigningKey::from_slice(ec.private_key)
+            .map_err(|e| keyedge::core::ports::PortError(e.to_string()))?;
+        let point = key.verifying_key().to_encoded_point(false);
         point.as_bytes().try_into().map_err(|_| keyedge::core::ports::PortError("not a P-256 point".into()))
     }
     async fn verify(
