@@ -52,8 +52,7 @@ impl CsrfKey {
     }
 
     fn verifies<B: Binding>(&self, secret: &str, presented: &str) -> bool {
-        use base64::Engine;
-        let Ok(tag) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(presented) else {
+        let Some(tag) = super::b64url_decode(presented) else {
             return false;
         };
         // Constant time.

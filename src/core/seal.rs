@@ -66,7 +66,7 @@ impl Sealer {
     /// [`Sealer::open`], also saying whether a retired key was needed (then the caller
     /// should seal it again with the current key).
     pub fn open_noting_key(&self, context: &[u8], sealed: &str) -> Option<(Vec<u8>, bool)> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        let bytes = super::b64url_decode(sealed)?;
         if bytes.len() < 24 + 16 {
             return None;
         }

@@ -173,7 +173,6 @@ async fn exported_public<const N: usize>(
     alg: &JsValue,
     names: [&str; N],
 ) -> Result<[Vec<u8>; N], PortError> {
-    use base64::Engine;
     let subtle = subtle()?;
     let args = Array::new();
     args.push(&"pkcs8".into());
@@ -186,9 +185,10 @@ async fn exported_public<const N: usize>(
     let mut out: [Vec<u8>; N] = std::array::from_fn(|_| Vec::new());
     for (slot, name) in out.iter_mut().zip(names) {
         let member = Reflect::get(&jwk, &name.into()).map_err(|e| js_err("exportKey", e))?.as_string();
-        *slot = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(member.unwrap_or_default())
-            .map_err(|_| PortError(format!("WebCrypto exportKey: no `{name}`")))?;
+        *slot = member
+            .as_deref()
+            .and_then(crate::core::b64url_decode)
+            .ok_or_else(|| PortError(format!("WebCrypto exportKey: no `{name}`")))?;
     }
     Ok(out)
 }

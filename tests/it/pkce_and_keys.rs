@@ -214,3 +214,25 @@ fn external_es256_verifier_gives_the_same_verdicts() {
     // good, flipped, expired (the signature is checked first), and the two against the JWKS
     assert_eq!(ext.es256_verifications.get(), 5, "every check went to the outside verifier");
 }
+
+/// The Worker has no P-256 arithmetic: the platform's crypto (WebCrypto; the harness's outside
+/// signer here) derives keyedge's ES256 key's public point, once per isolate, and signs. The
+/// JWKS and the `kid` are the ones Rust computes, and the `kid` is the RFC 7638 thumbprint of
+/// the point, as it was when Rust read the point itself (a deploy does not rename the key).
+#[test]
+fn es256_public_point_comes_from_the_platform_once_with_the_same_jwks() {
+    use p256::pkcs8::DecodePrivateKey;
+    let ext = crate::common::ExternalRsa::default();
+    let ring = Keyring::new(vec![key(ES256)], vec![]);
+    block_on(ring.ready(Some(&ext))).unwrap();
+    let native = Keyring::new(vec![key(ES256)], vec![]);
+    assert_eq!(ring.jwks_json(), native.jwks_json(), "the same JWKS as in Rust");
+    let whole = p256::ecdsa::SigningKey::from_pkcs8_pem(ES256).unwrap();
+    let thumbprint = jwt_compact::jwk::JsonWebKey::from(whole.verifying_key()).thumbprint::<sha2::Sha256>();
+    assert_eq!(ring.active(Alg::ES256).unwrap().kid(), keyedge::core::b64url(&thumbprint));
+    for _ in 0..2 {
+        block_on(ring.sign(Some(&ext), Alg::ES256, Some("at+jwt"), serde_json::json!({"sub": "u"}), 1000, 300))
+            .unwrap();
+    }
+    assert_eq!((ext.p256_publics.get(), ext.es256_calls.get()), (1, 2), "the point is derived once");
+}

@@ -11,7 +11,7 @@ use jwt_compact::{Claims, UntrustedToken};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::private::ED25519;
+use super::private::{EC_PUBLIC_KEY, ED25519, PRIME256V1};
 use super::rsa_public::RsaPublic;
 use super::{check_times, TokenError, MIN_RSA_BITS};
 use crate::core::ports::{PlatformCrypto, SignatureAlg};
@@ -148,9 +148,7 @@ impl Es384Key {
     }
 }
 
-/// id-ecPublicKey and the curves prime256v1 and secp384r1 (RFC 5480 §2.1.1.1).
-const EC_PUBLIC_KEY: p256::pkcs8::ObjectIdentifier = p256::pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const PRIME256V1: p256::pkcs8::ObjectIdentifier = p256::pkcs8::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+/// The curve secp384r1 (RFC 5480 §2.1.1.1); id-ecPublicKey and prime256v1 are [`super::private`]'s.
 const SECP384R1: p256::pkcs8::ObjectIdentifier = p256::pkcs8::ObjectIdentifier::new_unwrap("1.3.132.0.34");
 
 impl VerifyingKey {
@@ -181,10 +179,26 @@ struct JwkMembers {
     y: Option<String>,
 }
 
-/// A JWK member's bytes (base64url, no padding, canonical), if it is there and well formed.
-fn base64url(member: &Option<String>) -> Option<Vec<u8>> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(member.as_deref()?).ok()
+impl JwkMembers {
+    /// The verification key these members make, if keyedge can check signatures with it.
+    fn key(&self) -> Option<VerifyingKey> {
+        let member = |m: &Option<String>| m.as_deref().and_then(crate::core::b64url_decode);
+        let point = || Some((member(&self.x)?, member(&self.y)?));
+        match (self.kty.as_str(), self.crv.as_deref()) {
+            ("RSA", _) => RsaPublic::new(&member(&self.n)?, &member(&self.e)?)
+                .ok()
+                .filter(|k| k.bits() >= MIN_RSA_BITS)
+                .map(VerifyingKey::Rsa),
+            ("EC", Some("P-256")) => {
+                point().and_then(|(x, y)| Es256Key::from_coordinates(&x, &y)).map(VerifyingKey::Es256)
+            }
+            ("EC", Some("P-384")) => {
+                point().and_then(|(x, y)| Es384Key::from_coordinates(&x, &y)).map(VerifyingKey::Es384)
+            }
+            ("OKP", Some("Ed25519")) => Ed25519Public::from_bytes(&member(&self.x)?).map(VerifyingKey::Ed25519),
+            _ => None,
+        }
+    }
 }
 
 /// One key of a set: its `kid`, the `alg` its JWK names (if any), the key.
@@ -212,36 +226,8 @@ impl Jwks {
             }
             let kid = entry.get("kid").and_then(Value::as_str).map(str::to_owned);
             let alg = entry.get("alg").and_then(Value::as_str).map(str::to_owned);
-            let Ok(jwk) = serde_json::from_value::<JwkMembers>(entry.clone()) else {
+            let Some(key) = serde_json::from_value::<JwkMembers>(entry.clone()).ok().and_then(|jwk| jwk.key()) else {
                 continue;
-            };
-            let key = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
-                ("RSA", _) => match (base64url(&jwk.n), base64url(&jwk.e)) {
-                    (Some(n), Some(e)) => match RsaPublic::new(&n, &e) {
-                        Ok(k) if k.bits() >= MIN_RSA_BITS => VerifyingKey::Rsa(k),
-                        _ => continue,
-                    },
-                    _ => continue,
-                },
-                ("EC", Some("P-256")) => match (base64url(&jwk.x), base64url(&jwk.y)) {
-                    (Some(x), Some(y)) => match Es256Key::from_coordinates(&x, &y) {
-                        Some(k) => VerifyingKey::Es256(k),
-                        None => continue,
-                    },
-                    _ => continue,
-                },
-                ("EC", Some("P-384")) => match (base64url(&jwk.x), base64url(&jwk.y)) {
-                    (Some(x), Some(y)) => match Es384Key::from_coordinates(&x, &y) {
-                        Some(k) => VerifyingKey::Es384(k),
-                        None => continue,
-                    },
-                    _ => continue,
-                },
-                ("OKP", Some("Ed25519")) => match base64url(&jwk.x).and_then(|x| Ed25519Public::from_bytes(&x)) {
-                    Some(k) => VerifyingKey::Ed25519(k),
-                    None => continue,
-                },
-                _ => continue,
             };
             keys.push((kid, alg, key));
         }

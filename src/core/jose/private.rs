@@ -21,8 +21,9 @@ use zeroize::Zeroizing;
 
 use super::rsa_public::{RsaPublic, RSA_ENCRYPTION};
 use crate::core::ports::{PlatformCrypto, PortError};
-const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+/// id-ecPublicKey and the curve prime256v1 (RFC 5480 §2.1.1, §2.1.1.1).
+pub(super) const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+pub(super) const PRIME256V1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 /// id-Ed25519 (RFC 8410 §3).
 pub(super) const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
@@ -157,8 +158,8 @@ impl RsaKey {
 /// it (natively, a written point off the curve is refused on reading).
 #[derive(Clone)]
 pub struct P256Key {
-    /// The public point as the key writes it (SEC1, uncompressed or compressed), if it does.
-    written: Option<Vec<u8>>,
+    /// The public point as the key writes it, if it does.
+    written: Option<WrittenPoint>,
     der: Zeroizing<Vec<u8>>,
     /// The public point (SEC1 uncompressed: `04 ‖ x ‖ y`), once derived from the scalar.
     public: OnceLock<[u8; 65]>,
@@ -176,19 +177,14 @@ impl P256Key {
                 return Err(format!("the EC curve {curve} is not P-256"));
             }
         }
-        if ec.private_key.len() != 32 {
-            return Err("a P-256 private key is 32 bytes".into());
-        }
         let written = match ec.public_key {
-            Some(point @ [4, ..]) if point.len() == 65 => Some(point.to_vec()),
-            Some(point @ [2 | 3, ..]) if point.len() == 33 => Some(point.to_vec()),
-            Some(_) => return Err("the key's public point is not a SEC1 point of P-256".into()),
+            Some(point) => {
+                #[cfg(not(target_arch = "wasm32"))]
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|e| e.to_string())?;
+                Some(WrittenPoint::read(point).ok_or("the key's public point is not a SEC1 point of P-256")?)
+            }
             None => None,
         };
-        #[cfg(not(target_arch = "wasm32"))]
-        if let Some(point) = &written {
-            p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|e| e.to_string())?;
-        }
         Ok(P256Key {
             written,
             der: Zeroizing::new(der.to_vec()),
@@ -199,14 +195,12 @@ impl P256Key {
         })
     }
 
-    /// Whether `derived` (uncompressed) is the point the key wrote, if it wrote one. A
-    /// compressed point is `02`/`03` (y's parity) ‖ x.
+    /// Whether `derived` (uncompressed) is the point the key wrote, if it wrote one.
     fn agrees(&self, derived: &[u8; 65]) -> bool {
-        match self.written.as_deref() {
+        match &self.written {
             None => true,
-            Some(written) if written.len() == 65 => written == derived,
-            Some([prefix, x @ ..]) => *x == derived[1..33] && prefix & 1 == derived[64] & 1,
-            Some([]) => false,
+            Some(WrittenPoint::Uncompressed(point)) => point == derived,
+            Some(WrittenPoint::Compressed { y_odd, x }) => x[..] == derived[1..33] && *y_odd == (derived[64] & 1 == 1),
         }
     }
 
@@ -289,6 +283,25 @@ impl P256Key {
     #[cfg(any(not(target_arch = "wasm32"), keyedge_saml))]
     pub fn check(&self) -> Result<(), String> {
         self.private().map(|_| ())
+    }
+}
+
+/// A P-256 public point as a key writes it (SEC1 §2.3.3).
+#[derive(Clone)]
+enum WrittenPoint {
+    /// `04 ‖ x ‖ y`.
+    Uncompressed([u8; 65]),
+    /// `02` (y even) or `03` (y odd) ‖ x.
+    Compressed { y_odd: bool, x: [u8; 32] },
+}
+
+impl WrittenPoint {
+    fn read(sec1: &[u8]) -> Option<Self> {
+        match sec1 {
+            [4, ..] => Some(WrittenPoint::Uncompressed(sec1.try_into().ok()?)),
+            [prefix @ (2 | 3), x @ ..] => Some(WrittenPoint::Compressed { y_odd: *prefix == 3, x: x.try_into().ok()? }),
+            _ => None,
+        }
     }
 }
 
@@ -504,16 +517,12 @@ mod tests {
         PrivateKeyInfo::new(info.algorithm, &sec1_der).to_der().expect("der")
     }
 
-    fn point_of(key: &p256::ecdsa::SigningKey) -> [u8; 65] {
-        uncompressed(key)
-    }
-
     #[test]
     fn p256_public_point_waits_for_first_use() {
         let whole = p256::ecdsa::SigningKey::from_pkcs8_pem(P256).expect("p256");
         let key = p256_key(&p256_der());
         assert!(key.public.get().is_none() && key.private.get().is_none(), "no arithmetic on reading");
-        assert_eq!(key.public(), Some(&point_of(&whole)));
+        assert_eq!(key.public(), Some(&uncompressed(&whole)));
         assert_eq!(key.private().expect("whole key").verifying_key(), whole.verifying_key());
         assert!(key.check().is_ok());
     }
@@ -526,7 +535,7 @@ mod tests {
         for der in [p256_der(), p256_with_point(None)] {
             let key = p256_key(&der);
             assert!(futures::executor::block_on(key.ready(Some(&Derives))).is_ok());
-            assert_eq!(key.public.get(), Some(&point_of(&whole)));
+            assert_eq!(key.public.get(), Some(&uncompressed(&whole)));
             assert!(key.private.get().is_none(), "the platform derived it");
         }
     }
@@ -535,7 +544,7 @@ mod tests {
     fn p256_key_without_its_point_gets_it_computed() {
         let whole = p256::ecdsa::SigningKey::from_pkcs8_pem(P256).expect("p256");
         let key = p256_key(&p256_with_point(None));
-        assert_eq!(key.public(), Some(&point_of(&whole)));
+        assert_eq!(key.public(), Some(&uncompressed(&whole)));
         assert!(key.check().is_ok());
     }
 
@@ -545,7 +554,7 @@ mod tests {
     #[test]
     fn p256_key_with_another_keys_point_is_never_published() {
         let other = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).expect("scalar");
-        let point = point_of(&other);
+        let point = uncompressed(&other);
         let compressed = other.verifying_key().to_encoded_point(true);
         for written in [&point[..], compressed.as_bytes()] {
             let key = p256_key(&p256_with_point(Some(written)));
@@ -566,7 +575,7 @@ mod tests {
         let compressed = whole.verifying_key().to_encoded_point(true).as_bytes().to_vec();
         let key = p256_key(&p256_with_point(Some(&compressed)));
         assert!(futures::executor::block_on(key.ready(Some(&Derives))).is_ok());
-        assert_eq!(key.public(), Some(&point_of(&whole)));
+        assert_eq!(key.public(), Some(&uncompressed(&whole)));
         let mut flipped = compressed.clone();
         flipped[0] ^= 1;
         let key = p256_key(&p256_with_point(Some(&flipped)));
@@ -586,7 +595,7 @@ mod tests {
     #[test]
     fn p256_written_point_of_the_wrong_form_is_refused_on_reading() {
         let whole = p256::ecdsa::SigningKey::from_pkcs8_pem(P256).expect("p256");
-        let point = point_of(&whole);
+        let point = uncompressed(&whole);
         let compressed = whole.verifying_key().to_encoded_point(true).as_bytes().to_vec();
         let short_uncompressed = &point[..33];
         let long_compressed = [&compressed[..], &point[33..]].concat();

@@ -353,9 +353,6 @@ mod tests {
         assert!(Option::<Family>::from(back).is_none());
     }
 
-    /// A strict rotation is sent as it always was; a grace travels in fields an object of the
-    /// previous version ignores (it then rotates strictly), and a Worker of the previous
-    /// version, which sends none, is answered strictly by this one.
     fn every_op() -> Vec<OnceOp> {
         let key = OnceKey::in_object("r", "n");
         let spec = |k: &str| MarkerSpec { key: OnceKey::alone(k.into()), ttl: 9 };
@@ -404,6 +401,9 @@ mod tests {
         }
     }
 
+    /// A strict rotation is sent as it always was; a grace travels in fields an object of the
+    /// previous version ignores (it then rotates strictly), and a Worker of the previous
+    /// version, which sends none, is answered strictly by this one.
     #[test]
     fn rotation_grace_is_optional_on_the_wire() {
         let key = OnceKey::in_object("g", "rt");
