@@ -20,7 +20,8 @@ use super::op::{code, discovery, introspect, token, userinfo};
 use super::pages;
 #[cfg(keyedge_faults)]
 use super::ports::faulty::{DevFaults, FaultyOnce, FaultyStore};
-use super::ports::Ports;
+use super::ports::no_io::{self, NoIo};
+use super::ports::{Clock, Jobs, Ports, Rng};
 use super::seal::Sealer;
 use super::upstream::oidc::MetadataCache;
 use super::web::{self, CookieJar, Params, Request, Response};
@@ -220,11 +221,18 @@ impl Keyedge {
 
     /// keyedge's answer to `req`, pages the gate lets through included (sent through the ports).
     pub async fn handle(&self, req: Request, ports: &Ports<'_>) -> Response {
-        match self.respond(&req, ports).await {
+        let reply = self.respond(&req, ports).await;
+        self.deliver(&req, reply, ports).await
+    }
+
+    /// The answer to `req` for `reply`: its page, or the gated site's page sent through the
+    /// ports.
+    pub async fn deliver(&self, req: &Request, reply: Reply, ports: &Ports<'_>) -> Response {
+        match reply {
             Reply::Page(res) => res,
             Reply::Forward(forward) => match forward.send(ports).await {
                 Ok(res) => res,
-                Err(failure) => self.failure_response(&req, ports, failure),
+                Err(failure) => self.failure_response(req, ports, failure),
             },
         }
     }
@@ -265,6 +273,41 @@ impl Keyedge {
             "durable_object": self.dev_faults.once.pending(),
         });
         Ok(web::json_no_store(StatusCode::OK, pending.to_string()))
+    }
+
+    /// A gated site's page answered at once, by the same code as [`Keyedge::respond`] but
+    /// with ports that never answer ([`no_io`](super::ports::no_io)): `Some` when the answer
+    /// needed no storage, upstream or platform call (a page on a fresh gate pass, a public page,
+    /// the way to the login page), `None` when it would have waited on one (the session is to
+    /// be checked, the user's record read, an assertion signed) or when `req` is not a site
+    /// page; the host then answers it with [`Keyedge::respond`]. Nothing was sent or written
+    /// either way. The Worker takes every site page this way first (src/edge, `SitePage`).
+    pub fn site_page_at_once(
+        &self,
+        req: &Request,
+        clock: &dyn Clock,
+        rng: &dyn Rng,
+        log: &dyn Fn(&str),
+    ) -> Option<Reply> {
+        if !self.serves_site_page(req.uri().path()) {
+            return None;
+        }
+        let jobs = Jobs::default();
+        let ports = Ports {
+            store: &NoIo,
+            once: &NoIo,
+            http: &NoIo,
+            clock,
+            rng,
+            log,
+            jobs: &jobs,
+            crypto: Some(&NoIo),
+            site: Some(&NoIo),
+            limits: &NoIo,
+        };
+        let reply = no_io::at_once(self.respond_with(req, &ports))?;
+        // Work queued for after the answer is for the full path, which runs it.
+        jobs.take().is_empty().then_some(reply)
     }
 
     async fn respond_with(&self, req: &Request, ports: &Ports<'_>) -> Reply {
@@ -340,12 +383,17 @@ impl Keyedge {
         }
     }
 
+    /// Whether `path` (as requested) is a gated site's page.
+    pub fn serves_site_page(&self, path: &str) -> bool {
+        self.config.gate.is_some() && self.is_site_path(self.config.mount.internal(path))
+    }
+
     /// What `method path` does with a request body, and its limit ([`limits`]).
     pub fn body_limit(&self, method: &Method, path: &str) -> BodyLimit {
-        let own = self.config.mount.internal(path);
-        if self.config.gate.is_some() && self.is_site_path(own) {
+        if self.serves_site_page(path) {
             return BodyLimit::Stream;
         }
+        let own = self.config.mount.internal(path);
         // Outside the issuer's path (no gate): nothing of keyedge's, a form's limit at most.
         limits::body_limit(method, own.unwrap_or(""), false)
     }

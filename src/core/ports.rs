@@ -11,6 +11,7 @@ pub mod conformance;
 pub mod faulty;
 pub mod kv_model;
 pub mod memory;
+pub mod no_io;
 mod once_key;
 pub mod once_protocol;
 pub mod rate_limit;

@@ -84,15 +84,7 @@ fn prime_conversions() {
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let started = js_sys::Date::now();
-    // Cloudflare's ray id when there is one, so keyedge's lines match the platform's.
-    let request_id = match req.headers().get("cf-ray").ok().flatten() {
-        Some(ray) => ray,
-        None => {
-            let mut bytes = [0u8; 8];
-            let _ = getrandom::getrandom(&mut bytes);
-            crate::core::b64url(&bytes)
-        }
-    };
+    let request_id = request_id(&req);
     let log_error = |line: &str| worker::console_error!("{}", logging::event(&request_id, "error", line));
     // What went wrong (a start-up error names config fields and secrets) is for the log; the
     // visitor gets a general page with the reference of that log line.
@@ -109,18 +101,154 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
             ports::from_http_response(error::cannot_serve(&detail, &ports::CryptoRng, &log_error))?
         }
     };
-    let _ = page.headers().set("x-request-id", &request_id);
+    Ok(stamped(page, &req.method(), &req.url(), &request_id, started))
+}
+
+/// Cloudflare's ray id when there is one, so keyedge's lines match the platform's.
+fn request_id(req: &web_sys::Request) -> String {
+    match req.headers().get("cf-ray").ok().flatten() {
+        Some(ray) => ray,
+        None => {
+            let mut bytes = [0u8; 8];
+            let _ = getrandom::getrandom(&mut bytes);
+            crate::core::b64url(&bytes)
+        }
+    }
+}
+
+/// `page` with its request id; a failed one is logged.
+fn stamped(page: web_sys::Response, method: &str, url: &str, request_id: &str, started: f64) -> web_sys::Response {
+    let _ = page.headers().set("x-request-id", request_id);
     let status = page.status();
     // Cloudflare records every request itself (Workers Logs); keyedge adds a line only for
     // the ones that failed, where its request id ties the user's error page to the events.
     if status >= 500 {
-        let path = url_path(&req.url());
-        worker::console_error!(
-            "{}",
-            logging::access(&request_id, &req.method(), &path, status, js_sys::Date::now() - started)
-        );
+        let path = url_path(url);
+        worker::console_error!("{}", logging::access(request_id, method, &path, status, js_sys::Date::now() - started));
     }
-    Ok(page)
+    page
+}
+
+/// A page of the gated site served by the Worker's JavaScript shell (src/edge/worker.mjs)
+/// without a Rust future: [`SitePage::plan`] answers, in one call, a site page that needs no
+/// storage, upstream or platform call ([`Keyedge::site_page_at_once`], the same code as every
+/// request's); the shell fetches it and hands the site's answer to [`SitePage::finish`]. Every
+/// other request, a site page that needs its session checked included, takes `fetch` above.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub struct SitePage {
+    forward: Box<crate::core::gate::Forward>,
+    /// The request to send to the site (the browser's body streams on in it).
+    request: web_sys::Request,
+    /// The browser's request, for the failure page.
+    head: http::Request<Vec<u8>>,
+    request_id: String,
+    started: f64,
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+impl SitePage {
+    /// For `req`: keyedge's own answer (a `Response`: the way to the login page, a path's
+    /// canonical spelling), a `SitePage` to fetch from the site, or `undefined`: `req` is to
+    /// take the Worker's `fetch` (not a site page, or one that needs I/O to answer).
+    pub fn plan(req: &web_sys::Request) -> wasm_bindgen::JsValue {
+        let undefined = wasm_bindgen::JsValue::UNDEFINED;
+        let app = APP.with(|cell| cell.get().and_then(|app| app.as_ref().ok().cloned()));
+        let Some(app) = app.filter(|app| app.config.gate.is_some()) else {
+            return undefined;
+        };
+        let url = req.url();
+        if !app.serves_site_page(&url_path(&url)) {
+            return undefined;
+        }
+        let started = js_sys::Date::now();
+        let Ok(head) = ports::request_head(req) else { return undefined };
+        let request_id = request_id(req);
+        let log = |line: &str| worker::console_error!("{}", logging::event(&request_id, "error", line));
+        let Some(reply) = app.site_page_at_once(&head, &ports::SystemClock, &ports::CryptoRng, &log) else {
+            return undefined;
+        };
+        let method = req.method();
+        match reply {
+            Reply::Page(page) => match ports::from_http_response(page) {
+                Ok(page) => stamped(page, &method, &url, &request_id, started).into(),
+                Err(_) => undefined,
+            },
+            Reply::Forward(forward) => match ports::site_request(&forward, req.body()) {
+                Ok(request) => {
+                    let request = Clone::clone(request.inner());
+                    SitePage { forward, request, head, request_id, started }.into()
+                }
+                Err(_) => undefined,
+            },
+        }
+    }
+
+    /// The request to send to the site.
+    #[wasm_bindgen(getter)]
+    pub fn request(&self) -> web_sys::Request {
+        Clone::clone(&self.request)
+    }
+
+    /// Whether the site is the Worker's static assets (`ASSETS`), else `fetch` of its origin.
+    #[wasm_bindgen(getter, js_name = toAssets)]
+    pub fn to_assets(&self) -> bool {
+        self.forward.to_assets
+    }
+
+    /// The page for the site's answer `res`, with the gate's header changes.
+    pub fn finish(self, res: web_sys::Response) -> std::result::Result<web_sys::Response, wasm_bindgen::JsValue> {
+        match ports::site_answer(&self.forward, res) {
+            Ok(page) => Ok(stamped(
+                page,
+                self.head.method().as_str(),
+                &self.head.uri().to_string(),
+                &self.request_id,
+                self.started,
+            )),
+            Err(e) => self.failure(e),
+        }
+    }
+
+    /// The page for a site that could not be reached: `error` is what `fetch` threw, or
+    /// `undefined` when the `ASSETS` binding is missing.
+    pub fn failed(self, error: wasm_bindgen::JsValue) -> std::result::Result<web_sys::Response, wasm_bindgen::JsValue> {
+        let e = match error.is_undefined() {
+            true => crate::core::gate::Forward::no_assets(),
+            false => crate::core::ports::PortError(format!(
+                "fetch: {}",
+                js_sys::JSON::stringify(&error).map(String::from).unwrap_or_default()
+            )),
+        };
+        self.failure(e)
+    }
+
+    fn failure(
+        self,
+        e: crate::core::ports::PortError,
+    ) -> std::result::Result<web_sys::Response, wasm_bindgen::JsValue> {
+        let log = |line: &str| worker::console_error!("{}", logging::event(&self.request_id, "error", line));
+        let page = APP.with(|cell| cell.get().and_then(|app| app.as_ref().ok().cloned())).map(|app| {
+            let jobs = Jobs::default();
+            let no_io = crate::core::ports::no_io::NoIo;
+            let ports = crate::core::ports::Ports {
+                store: &no_io,
+                once: &no_io,
+                http: &no_io,
+                clock: &ports::SystemClock,
+                rng: &ports::CryptoRng,
+                log: &log,
+                jobs: &jobs,
+                crypto: None,
+                site: None,
+                limits: &no_io,
+            };
+            app.failure_response(&self.head, &ports, crate::core::error::Failure::Port(e))
+        });
+        // Without the app (it was there for the plan) or a page, the runtime's own error.
+        let page = page.ok_or_else(|| wasm_bindgen::JsValue::from_str("keyedge: no app for the failure page"))?;
+        let page = ports::from_http_response(page).map_err(wasm_bindgen::JsValue::from)?;
+        Ok(stamped(page, self.head.method().as_str(), &self.head.uri().to_string(), &self.request_id, self.started))
+    }
 }
 
 /// The path of a request URL, without its query (which carries codes and states).

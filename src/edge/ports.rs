@@ -510,6 +510,43 @@ impl Rng for CryptoRng {
     }
 }
 
+/// The request for a page the gate let through; `body` is the browser's request body, unread
+/// (streamed on to the site).
+pub fn site_request(
+    forward: &Forward,
+    body: Option<web_sys::ReadableStream>,
+) -> std::result::Result<Request, PortError> {
+    to_worker_request_with(&forward.request()?, body)
+}
+
+/// The site's answer `res` to a page the gate let through, with the gate's header changes:
+/// the site's `Set-Cookie`s naming keyedge's cookies dropped, a protected page marked private,
+/// a renewed gate pass added. Its body is handed on as the stream it is (never copied into wasm).
+pub fn site_answer(forward: &Forward, res: web_sys::Response) -> std::result::Result<web_sys::Response, PortError> {
+    // A fetched response's headers are immutable: the page gets a copy.
+    let headers = web_sys::Headers::new_with_headers(&res.headers()).map_err(|e| js_port_error("headers", e))?;
+    if headers.has("set-cookie").map_err(|e| js_port_error("headers", e))? {
+        let set_cookies = set_cookies(&headers);
+        headers.delete("set-cookie").map_err(|e| js_port_error("headers", e))?;
+        for value in set_cookies.iter().filter(|v| Forward::passes_set_cookie(v)) {
+            headers.append("set-cookie", value).map_err(|e| js_port_error("headers", e))?;
+        }
+    }
+    for (name, value, replace) in forward.header_edits() {
+        if *replace { headers.set(name, value) } else { headers.append(name, value) }
+            .map_err(|e| js_port_error("headers", e))?;
+    }
+    if let Some(cookie) = &forward.set_cookie {
+        headers.append("set-cookie", cookie).map_err(|e| js_port_error("headers", e))?;
+    }
+    let init = web_sys::ResponseInit::new();
+    init.set_status(res.status());
+    init.set_status_text(&res.status_text());
+    init.set_headers(&headers);
+    web_sys::Response::new_with_opt_readable_stream_and_init(res.body().as_ref(), &init)
+        .map_err(|e| js_port_error("response", e))
+}
+
 pub struct EdgePorts {
     kv: KvPort,
     once: OncePort,
@@ -526,36 +563,14 @@ impl EdgePorts {
         forward: &Forward,
         body: Option<web_sys::ReadableStream>,
     ) -> std::result::Result<web_sys::Response, PortError> {
-        let req = to_worker_request_with(&forward.request()?, body)?;
+        let req = site_request(forward, body)?;
         let res = match (forward.to_assets, &self.assets) {
             (true, Some(assets)) => assets.0.fetch_request(req).await,
             (true, None) => return Err(Forward::no_assets()),
             (false, _) => worker::Fetch::Request(req).send().await,
         }
         .map_err(port_err)?;
-        let res = web_sys::Response::from(res);
-        // A fetched response's headers are immutable: the page gets a copy.
-        let headers = web_sys::Headers::new_with_headers(&res.headers()).map_err(|e| js_port_error("headers", e))?;
-        if headers.has("set-cookie").map_err(|e| js_port_error("headers", e))? {
-            let set_cookies = set_cookies(&headers);
-            headers.delete("set-cookie").map_err(|e| js_port_error("headers", e))?;
-            for value in set_cookies.iter().filter(|v| Forward::passes_set_cookie(v)) {
-                headers.append("set-cookie", value).map_err(|e| js_port_error("headers", e))?;
-            }
-        }
-        for (name, value, replace) in forward.header_edits() {
-            if *replace { headers.set(name, value) } else { headers.append(name, value) }
-                .map_err(|e| js_port_error("headers", e))?;
-        }
-        if let Some(cookie) = &forward.set_cookie {
-            headers.append("set-cookie", cookie).map_err(|e| js_port_error("headers", e))?;
-        }
-        let init = web_sys::ResponseInit::new();
-        init.set_status(res.status());
-        init.set_status_text(&res.status_text());
-        init.set_headers(&headers);
-        web_sys::Response::new_with_opt_readable_stream_and_init(res.body().as_ref(), &init)
-            .map_err(|e| js_port_error("response", e))
+        site_answer(forward, res.into())
     }
 
     pub fn new(env: &Env, with_assets: bool) -> Result<Self> {

@@ -126,6 +126,47 @@ fn a_page_let_through_is_a_forward_the_host_sends() {
     assert!(forward.header_edits().is_empty());
 }
 
+/// The Worker answers a site page at once when that needs no storage, upstream or platform
+/// call, by the same code as every request, and otherwise by the full path: never a different
+/// answer, and never at once for what needs a check (a role, an expired pass, a signature).
+#[test]
+fn a_site_page_is_answered_at_once_only_when_nothing_is_to_be_checked() {
+    let world = world("");
+    let mut alice = signed_in(&world, "alice");
+    assert_eq!(alice.get(&world, "/docs/").status(), 200, "her gate pass");
+    let cookie = alice.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let req =
+        |path: &str| http::Request::get(format!("{ISSUER}{path}")).header("cookie", &cookie).body(vec![]).unwrap();
+    let at_once = |req: &http::Request<Vec<u8>>| world.app.site_page_at_once(req, &world.clock, &world.rng, &|_| {});
+    let anonymous = |path: &str| http::Request::get(format!("{ISSUER}{path}")).body(vec![]).unwrap();
+    // The same reply as the full path: a forward on alice's fresh pass, a public page, the way
+    // to the login page, the canonical spelling of a path.
+    for r in [req("/docs/guide.html"), req("/public/a.css"), anonymous("/docs/"), anonymous("/public/../docs/x")] {
+        let quick = at_once(&r).unwrap_or_else(|| panic!("{} at once", r.uri()));
+        assert_eq!(format!("{quick:?}"), format!("{:?}", world.respond(r)));
+    }
+    // A rule with roles reads the user's record: not at once, and the full path refuses her.
+    assert!(at_once(&req("/staff/x.html")).is_none());
+    assert_eq!(world.send(req("/staff/x.html")).status(), 403);
+    // keyedge's own pages are never the site's.
+    for path in ["/account", "/login", "/.well-known/openid-configuration", "/token"] {
+        assert!(at_once(&req(path)).is_none(), "{path}");
+    }
+    // Past the pass's interval the session is checked: not at once.
+    world.clock.advance(3600);
+    assert!(at_once(&req("/docs/guide.html")).is_none());
+    // An origin given signed identity headers: the assertion is signed by the platform.
+    let world = World::with(STAFF_MAPPER, "", "[gate]\nupstream = \"https://origin.test\"\nidentity_headers = true\n");
+    let public = world.app.site_page_at_once(&anonymous("/"), &world.clock, &world.rng, &|_| {});
+    assert!(matches!(public, Some(keyedge::core::gate::Reply::Page(_))), "the login redirect needs no signature");
+    let mut browser = Browser::default();
+    let to_login = location(&browser.get(&world, "/app/"));
+    sign_in_from_login_page(&world, &mut browser, &to_login, "alice");
+    let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let page = http::Request::get(format!("{ISSUER}/app/")).header("cookie", cookie).body(vec![]).unwrap();
+    assert!(world.app.site_page_at_once(&page, &world.clock, &world.rng, &|_| {}).is_none());
+}
+
 #[test]
 fn roles_and_email_domains_are_enforced_with_a_readable_page() {
     let world = world("");
@@ -307,12 +348,15 @@ mod pass {
         assert_eq!(browser.get(&world, "/docs/a.html").status(), 200);
         let _ = pass_name(&browser);
         let before = reads(&world);
+        let at_once = world.at_once.get();
         world.clock.advance(19);
         assert_eq!(browser.get(&world, "/docs/a.html").status(), 200);
         assert_eq!(reads(&world), before, "a fresh pass stands for the session");
+        assert_eq!(world.at_once.get(), at_once + 1, "and the page is answered at once");
         world.clock.advance(1);
         assert_eq!(browser.get(&world, "/docs/a.html").status(), 200);
         assert!(reads(&world) > before, "after the interval the session is checked");
+        assert_eq!(world.at_once.get(), at_once + 1, "by the full path");
     }
 
     #[test]

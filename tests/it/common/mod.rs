@@ -97,6 +97,8 @@ pub struct World {
     pub limits: MemoryRateLimit,
     /// Per request (path, storage round trips waited for one after another).
     pub round_trips: RefCell<Vec<(String, usize)>>,
+    /// Requests answered at once, without any storage call ([`Keyedge::site_page_at_once`]).
+    pub at_once: std::cell::Cell<usize>,
 }
 
 /// Counts how often a future is pending: with the in-memory storage pending once per call,
@@ -289,6 +291,7 @@ impl World {
             jobs_done: RefCell::default(),
             site: MemoryHttp::default(),
             round_trips: RefCell::default(),
+            at_once: std::cell::Cell::new(0),
             limits: MemoryRateLimit::new(clock.clone(), &[]),
         }
     }
@@ -337,7 +340,14 @@ impl World {
         let ports = self.ports(&log, &jobs);
         let path = req.uri().path().to_owned();
         let pending = std::cell::Cell::new(0);
-        let res = futures::executor::block_on(CountPending(Box::pin(self.app.handle(req, &ports)), &pending));
+        // As the Worker serves it: a gated site's page at once when it needs no storage.
+        let res = match self.app.site_page_at_once(&req, &self.clock, &self.rng, &log) {
+            Some(reply) => {
+                self.at_once.set(self.at_once.get() + 1);
+                futures::executor::block_on(CountPending(Box::pin(self.app.deliver(&req, reply, &ports)), &pending))
+            }
+            None => futures::executor::block_on(CountPending(Box::pin(self.app.handle(req, &ports)), &pending)),
+        };
         self.round_trips.borrow_mut().push((path, pending.get()));
         for job in jobs.take() {
             let done = futures::executor::block_on(keyedge::core::jobs::run(&job, &self.http, &self.sleep, &log));

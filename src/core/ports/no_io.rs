@@ -1,0 +1,159 @@
+//! Answering without I/O: ports that never answer, and a runner that polls a request's future
+//! once. A request whose answer needs no storage, upstream or platform call (a gated page on a
+//! fresh pass, a public page, the login redirect) is answered synchronously by the very code
+//! that answers every request; one that would wait on a port is dropped before anything was
+//! sent or written, and the host answers it the usual way. The Worker's shell takes the gated
+//! site's pages this way (src/edge, `SitePage`): no future, promise or waker per page.
+
+use async_trait::async_trait;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use super::rate_limit::{Limiter, RateLimit};
+use super::{
+    Family, Http, Marker, NewFamily, NewItem, Once, OnceKey, PlatformCrypto, PortError, Rotation, RotationGrace,
+    SignatureAlg, Store, Taken,
+};
+
+/// Every port that would reach outside the isolate: none of its calls ever completes.
+pub struct NoIo;
+
+/// A call to one of [`NoIo`]'s ports: it never completes, so the request's future is pending.
+async fn never<T>() -> T {
+    std::future::pending().await
+}
+
+/// `future`'s result if it completes in one poll, without waiting on anything; `None` when
+/// it would wait (it is then dropped: a port of [`NoIo`] has started nothing).
+pub fn at_once<F: Future>(future: F) -> Option<F::Output> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match pin!(future).poll(&mut cx) {
+        Poll::Ready(out) => Some(out),
+        Poll::Pending => None,
+    }
+}
+
+#[async_trait(?Send)]
+impl Store for NoIo {
+    async fn get(&self, _: &str) -> Result<Option<String>, PortError> {
+        never().await
+    }
+    async fn put(&self, _: &str, _: &str, _: Option<u64>) -> Result<(), PortError> {
+        never().await
+    }
+    async fn delete(&self, _: &str) -> Result<(), PortError> {
+        never().await
+    }
+    async fn list(&self, _: &str) -> Result<Vec<String>, PortError> {
+        never().await
+    }
+    async fn put_with_metadata(&self, _: &str, _: &str, _: &str, _: Option<u64>) -> Result<(), PortError> {
+        never().await
+    }
+    async fn list_metadata(&self, _: &str) -> Result<Vec<(String, Option<String>)>, PortError> {
+        never().await
+    }
+}
+
+#[async_trait(?Send)]
+impl Once for NoIo {
+    async fn put(&self, _: &OnceKey, _: &str, _: u64) -> Result<(), PortError> {
+        never().await
+    }
+    async fn take(&self, _: &OnceKey) -> Result<Taken, PortError> {
+        never().await
+    }
+    async fn claim(&self, _: &OnceKey, _: &str) -> Result<Option<String>, PortError> {
+        never().await
+    }
+    async fn unclaim(&self, _: &OnceKey, _: &str) -> Result<(), PortError> {
+        never().await
+    }
+    async fn once_then_store(
+        &self,
+        _: Option<Marker<'_>>,
+        _: Option<NewItem<'_>>,
+        _: Option<NewFamily<'_>>,
+    ) -> Result<bool, PortError> {
+        never().await
+    }
+    async fn family_rotate_within(
+        &self,
+        _: &OnceKey,
+        _: &str,
+        _: &str,
+        _: RotationGrace,
+    ) -> Result<Rotation, PortError> {
+        never().await
+    }
+    async fn family_revoke(&self, _: &OnceKey) -> Result<(), PortError> {
+        never().await
+    }
+    async fn family_get(&self, _: &OnceKey) -> Result<Option<Family>, PortError> {
+        never().await
+    }
+    async fn record_get(&self, _: &OnceKey) -> Result<Option<String>, PortError> {
+        never().await
+    }
+    async fn record_swap(&self, _: &OnceKey, _: Option<&str>, _: &str) -> Result<bool, PortError> {
+        never().await
+    }
+    async fn count_use(&self, _: &OnceKey, _: u32, _: u64) -> Result<bool, PortError> {
+        never().await
+    }
+    async fn mark(&self, _: &OnceKey, _: u64) -> Result<(), PortError> {
+        never().await
+    }
+    async fn marked(&self, _: &OnceKey) -> Result<bool, PortError> {
+        never().await
+    }
+}
+
+#[async_trait(?Send)]
+impl Http for NoIo {
+    async fn send(&self, _: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, PortError> {
+        never().await
+    }
+}
+
+#[async_trait(?Send)]
+impl RateLimit for NoIo {
+    async fn allow(&self, _: Limiter, _: &str) -> Result<bool, PortError> {
+        never().await
+    }
+}
+
+#[async_trait(?Send)]
+impl PlatformCrypto for NoIo {
+    async fn sign_rs256(&self, _: &str, _: &[u8], _: &[u8]) -> Result<Vec<u8>, PortError> {
+        never().await
+    }
+    async fn sign_es256(&self, _: &str, _: &[u8], _: &[u8]) -> Result<Vec<u8>, PortError> {
+        never().await
+    }
+    async fn sign_ed25519(&self, _: &str, _: &[u8], _: &[u8]) -> Result<Vec<u8>, PortError> {
+        never().await
+    }
+    async fn ed25519_public(&self, _: &[u8]) -> Result<[u8; 32], PortError> {
+        never().await
+    }
+    async fn p256_public(&self, _: &[u8]) -> Result<[u8; 65], PortError> {
+        never().await
+    }
+    async fn verify(&self, _: SignatureAlg, _: &[u8], _: &[u8], _: &[u8]) -> Result<bool, PortError> {
+        never().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_future_that_waits_on_a_port_is_not_answered_at_once() {
+        assert_eq!(at_once(async { 7 }), Some(7));
+        assert_eq!(at_once(async { NoIo.get("k").await }), None);
+        assert_eq!(at_once(async { Once::marked(&NoIo, &OnceKey::in_object("s", "k")).await }), None);
+    }
+}
