@@ -61,7 +61,7 @@ fn start() {
 }
 
 /// The shell's conversions that every request runs (the runtime's request head into `http`,
-/// keyedge's answer into the runtime's `Response`), once on a made-up request and answer:
+/// its URL's path, keyedge's answer into the runtime's `Response`), once on a made-up request and answer:
 /// V8 compiles a wasm function on its first call, so their code is compiled while the isolate
 /// starts instead of during a visitor's first request. Nothing is sent or kept; creating
 /// requests and responses is allowed outside a request, I/O is not (and none is done).
@@ -74,6 +74,8 @@ fn prime_conversions() {
     });
     if let Ok(req) = made_up {
         let _ = ports::request_head(&req);
+        // The path every request's URL is read for when a gate is configured (`SitePage::plan`).
+        let _ = url_path(&req.url());
     }
     let answer = http::Response::builder().header(http::header::CONTENT_TYPE, "text/plain").body(Vec::new());
     if let Ok(answer) = answer {
