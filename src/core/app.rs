@@ -275,21 +275,17 @@ impl Keyedge {
         Ok(web::json_no_store(StatusCode::OK, pending.to_string()))
     }
 
-    /// A gated site's page answered at once, by the same code as [`Keyedge::respond`] but
-    /// with ports that never answer ([`no_io`](super::ports::no_io)): `Some` when the answer
-    /// needed no storage, upstream or platform call (a page on a fresh gate pass, a public page,
-    /// the way to the login page), `None` when it would have waited on one (the session is to
-    /// be checked, the user's record read, an assertion signed) or when `req` is not a site
-    /// page; the host then answers it with [`Keyedge::respond`]. Nothing was sent or written
-    /// either way. The Worker takes every site page this way first (src/edge, `SitePage`).
-    pub fn site_page_at_once(
-        &self,
-        req: &Request,
-        clock: &dyn Clock,
-        rng: &dyn Rng,
-        log: &dyn Fn(&str),
-    ) -> Option<Reply> {
-        if !self.serves_site_page(req.uri().path()) {
+    /// `req` answered at once, by the same code as [`Keyedge::respond`] but with ports that
+    /// never answer ([`no_io`](super::ports::no_io)), when it is one of the requests worth
+    /// trying so ([`Keyedge::answers_at_once`]): `Some` when the answer needed no storage,
+    /// upstream or platform call (a site page on a fresh gate pass, a public page, the way to
+    /// the login page, the discovery document, the JWKS once its keys are ready), `None` when
+    /// it would have waited on one (a session to check, a user's record to read, an assertion
+    /// to sign, a key's public half to derive) or is not worth trying; the host then answers
+    /// it with [`Keyedge::respond`]. Nothing was sent or written either way. The Worker tries
+    /// every such request this way first (src/edge, `AtOnce`).
+    pub fn answer_at_once(&self, req: &Request, clock: &dyn Clock, rng: &dyn Rng, log: &dyn Fn(&str)) -> Option<Reply> {
+        if !self.answers_at_once(req.method().as_str(), req.uri().path()) {
             return None;
         }
         let jobs = Jobs::default();
@@ -381,6 +377,18 @@ impl Keyedge {
             None => true,
             Some(own) => self.config.mount.base().is_empty() && !super::gate::is_keyedge_path(own),
         }
+    }
+
+    /// Whether a request for `method path` (as requested) is worth answering at once
+    /// ([`Keyedge::answer_at_once`]): a gated site's page, or a GET of a document made from the
+    /// configuration alone (discovery, the JWKS). Other requests wait on storage or need their
+    /// body first, so trying them at once would only do their first steps twice.
+    pub fn answers_at_once(&self, method: &str, path: &str) -> bool {
+        if self.serves_site_page(path) {
+            return true;
+        }
+        matches!(method, "GET" | "HEAD")
+            && matches!(self.config.mount.internal(path), Some("/.well-known/openid-configuration" | "/jwks"))
     }
 
     /// Whether `path` (as requested) is a gated site's page.

@@ -74,7 +74,7 @@ fn prime_conversions() {
     });
     if let Ok(req) = made_up {
         let _ = ports::request_head(&req);
-        // The path every request's URL is read for when a gate is configured (`SitePage::plan`).
+        // The path every request's URL is read for (`AtOnce::plan`).
         let _ = url_path(&req.url());
     }
     let answer = http::Response::builder().header(http::header::CONTENT_TYPE, "text/plain").body(Vec::new());
@@ -131,13 +131,14 @@ fn stamped(page: web_sys::Response, method: &str, url: &str, request_id: &str, s
     page
 }
 
-/// A page of the gated site served by the Worker's JavaScript shell (src/edge/worker.mjs)
-/// without a Rust future: [`SitePage::plan`] answers, in one call, a site page that needs no
-/// storage, upstream or platform call ([`Keyedge::site_page_at_once`], the same code as every
-/// request's); the shell fetches it and hands the site's answer to [`SitePage::finish`]. Every
-/// other request, a site page that needs its session checked included, takes `fetch` above.
+/// A request the Worker's JavaScript shell (src/edge/worker.mjs) answers without a Rust
+/// future: [`AtOnce::plan`] answers, in one call, a request that needs no storage, upstream or
+/// platform call ([`Keyedge::answer_at_once`], the same code as every request's: a gated site's
+/// page on a fresh pass, the discovery document, the JWKS). A site page comes back as an
+/// `AtOnce`: the shell fetches it and hands the site's answer to [`AtOnce::finish`]. Every
+/// other request, and one of these that would wait on I/O, takes `fetch` above.
 #[wasm_bindgen::prelude::wasm_bindgen]
-pub struct SitePage {
+pub struct AtOnce {
     forward: Box<crate::core::gate::Forward>,
     /// The request to send to the site (the browser's body streams on in it).
     request: web_sys::Request,
@@ -148,28 +149,26 @@ pub struct SitePage {
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen]
-impl SitePage {
-    /// For `req`: keyedge's own answer (a `Response`: the way to the login page, a path's
-    /// canonical spelling), a `SitePage` to fetch from the site, or `undefined`: `req` is to
-    /// take the Worker's `fetch` (not a site page, or one that needs I/O to answer).
+impl AtOnce {
+    /// For `req`: keyedge's answer (a `Response`: the discovery document, the way to the login
+    /// page, a path's canonical spelling…), an `AtOnce` to fetch from the gated site, or
+    /// `undefined`: `req` is to take the Worker's `fetch`.
     pub fn plan(req: &web_sys::Request) -> wasm_bindgen::JsValue {
         let undefined = wasm_bindgen::JsValue::UNDEFINED;
-        let app = APP.with(|cell| cell.get().and_then(|app| app.as_ref().ok().cloned()));
-        let Some(app) = app.filter(|app| app.config.gate.is_some()) else {
+        let Some(app) = APP.with(|cell| cell.get().and_then(|app| app.as_ref().ok().cloned())) else {
             return undefined;
         };
-        let url = req.url();
-        if !app.serves_site_page(&url_path(&url)) {
+        let (method, url) = (req.method(), req.url());
+        if !app.answers_at_once(&method, &url_path(&url)) {
             return undefined;
         }
         let started = js_sys::Date::now();
         let Ok(head) = ports::request_head(req) else { return undefined };
         let request_id = request_id(req);
         let log = |line: &str| worker::console_error!("{}", logging::event(&request_id, "error", line));
-        let Some(reply) = app.site_page_at_once(&head, &ports::SystemClock, &ports::CryptoRng, &log) else {
+        let Some(reply) = app.answer_at_once(&head, &ports::SystemClock, &ports::CryptoRng, &log) else {
             return undefined;
         };
-        let method = req.method();
         match reply {
             Reply::Page(page) => match ports::from_http_response(page) {
                 Ok(page) => stamped(page, &method, &url, &request_id, started).into(),
@@ -178,7 +177,7 @@ impl SitePage {
             Reply::Forward(forward) => match ports::site_request(&forward, req.body()) {
                 Ok(request) => {
                     let request = Clone::clone(request.inner());
-                    SitePage { forward, request, head, request_id, started }.into()
+                    AtOnce { forward, request, head, request_id, started }.into()
                 }
                 Err(_) => undefined,
             },
@@ -211,15 +210,12 @@ impl SitePage {
         }
     }
 
-    /// The page for a site that could not be reached: `error` is what `fetch` threw, or
-    /// `undefined` when the `ASSETS` binding is missing.
-    pub fn failed(self, error: wasm_bindgen::JsValue) -> std::result::Result<web_sys::Response, wasm_bindgen::JsValue> {
-        let e = match error.is_undefined() {
-            true => crate::core::gate::Forward::no_assets(),
-            false => crate::core::ports::PortError(format!(
-                "fetch: {}",
-                js_sys::JSON::stringify(&error).map(String::from).unwrap_or_default()
-            )),
+    /// The page for a site that could not be reached: `error` is what `fetch` threw (as a
+    /// string), or `undefined` when the `ASSETS` binding is missing.
+    pub fn failed(self, error: Option<String>) -> std::result::Result<web_sys::Response, wasm_bindgen::JsValue> {
+        let e = match error {
+            None => crate::core::gate::Forward::no_assets(),
+            Some(error) => crate::core::ports::PortError(format!("fetch: {error}")),
         };
         self.failure(e)
     }

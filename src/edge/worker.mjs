@@ -5,16 +5,17 @@
 //   class worker-build generates for `OnceStore` does not; this subclass holds the Rust object
 //   and hands its RPC method and `fetch` to it. An RPC call costs the Worker about half of
 //   what a `fetch` to the object does (docs/performance.md).
-// - A gated site's page that needs no storage to answer (a fresh gate pass, a public page) is
-//   planned by Rust in one call (`SitePage.plan`, src/edge/mod.rs), fetched here and finished
-//   by Rust in one more: no Rust future, promise or waker per page view. Everything else,
-//   and every site page Rust does not plan, goes to the Rust Worker's `fetch`.
+// - A request Rust can answer without storage, upstream or platform calls (the discovery
+//   document, the JWKS, a gated site's page on a fresh gate pass) is answered by Rust in one
+//   call (`AtOnce.plan`, src/edge/mod.rs); a site page comes back as a plan that is fetched
+//   here and finished by Rust in one more call: no Rust future, promise or waker for them.
+//   Everything else goes to the Rust Worker's `fetch`.
 import { DurableObject } from 'cloudflare:workers';
-import RustWorker, { OnceStore as RustOnceStore, SitePage } from '../../build/index.js';
+import RustWorker, { AtOnce, OnceStore as RustOnceStore } from '../../build/index.js';
 
 export default class Keyedge extends RustWorker {
   fetch(request) {
-    const page = SitePage.plan(request);
+    const page = AtOnce.plan(request);
     if (page === undefined) return super.fetch(request);
     if (page instanceof Response) return page;
     return this.site(page);
@@ -27,7 +28,7 @@ export default class Keyedge extends RustWorker {
     try {
       answer = await site.fetch(page.request);
     } catch (e) {
-      return page.failed(e);
+      return page.failed(String(e));
     }
     return page.finish(answer);
   }

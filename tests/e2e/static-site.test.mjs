@@ -40,6 +40,15 @@ test('the home page is public; a protected page needs a sign-in and comes back t
   assert.ok(staff.headers()['x-request-id']);
   assert.match(staff.headers()['content-type'], /^text\/html/);
   await page.screenshot({ path: `${ARTIFACTS}gate-staff.png`, fullPage: true });
+  // A page within the gate pass's interval and without a role rule: answered by the Worker's
+  // shell without a Rust future (src/edge/worker.mjs, `AtOnce`), with the same marks.
+  const docs = await page.goto(`${KEYEDGE}/docs/`);
+  assert.equal(docs.status(), 200);
+  assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), "Members' docs");
+  assert.match(docs.headers()['cache-control'], /^private, no-cache$/);
+  assert.match(docs.headers().vary, /cookie/i);
+  assert.ok(docs.headers()['x-request-id']);
+  assert.match(docs.headers()['content-type'], /^text\/html/);
 
   // Sign out through the site's link: the protected pages are closed again.
   await page.getByRole('link', { name: 'Sign out' }).click();

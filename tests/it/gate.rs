@@ -137,7 +137,7 @@ fn a_site_page_is_answered_at_once_only_when_nothing_is_to_be_checked() {
     let cookie = alice.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
     let req =
         |path: &str| http::Request::get(format!("{ISSUER}{path}")).header("cookie", &cookie).body(vec![]).unwrap();
-    let at_once = |req: &http::Request<Vec<u8>>| world.app.site_page_at_once(req, &world.clock, &world.rng, &|_| {});
+    let at_once = |req: &http::Request<Vec<u8>>| world.app.answer_at_once(req, &world.clock, &world.rng, &|_| {});
     let anonymous = |path: &str| http::Request::get(format!("{ISSUER}{path}")).body(vec![]).unwrap();
     // The same reply as the full path: a forward on alice's fresh pass, a public page, the way
     // to the login page, the canonical spelling of a path.
@@ -148,23 +148,34 @@ fn a_site_page_is_answered_at_once_only_when_nothing_is_to_be_checked() {
     // A rule with roles reads the user's record: not at once, and the full path refuses her.
     assert!(at_once(&req("/staff/x.html")).is_none());
     assert_eq!(world.send(req("/staff/x.html")).status(), 403);
-    // keyedge's own pages are never the site's.
-    for path in ["/account", "/login", "/.well-known/openid-configuration", "/token"] {
+    // keyedge's own pages are never the site's (those that wait on storage are not at once).
+    for path in ["/account", "/login", "/token", "/userinfo"] {
         assert!(at_once(&req(path)).is_none(), "{path}");
     }
     // Past the pass's interval the session is checked: not at once.
     world.clock.advance(3600);
     assert!(at_once(&req("/docs/guide.html")).is_none());
     // An origin given signed identity headers: the assertion is signed by the platform.
-    let world = World::with(STAFF_MAPPER, "", "[gate]\nupstream = \"https://origin.test\"\nidentity_headers = true\n");
-    let public = world.app.site_page_at_once(&anonymous("/"), &world.clock, &world.rng, &|_| {});
-    assert!(matches!(public, Some(keyedge::core::gate::Reply::Page(_))), "the login redirect needs no signature");
+    let world = World::with(
+        STAFF_MAPPER,
+        "",
+        "[gate]\nupstream = \"https://origin.test\"\nidentity_headers = true\n\n[[gate.rules]]\npath = \"/public/*\"\nallow = \"anyone\"\n",
+    );
+    world.http.mount("https://origin.test", |req| {
+        http::Response::builder().status(200).body(format!("origin {}", req.uri()).into_bytes()).unwrap()
+    });
+    let at_once = |req: &http::Request<Vec<u8>>| world.app.answer_at_once(req, &world.clock, &world.rng, &|_| {});
+    let login = at_once(&anonymous("/"));
+    assert!(matches!(login, Some(keyedge::core::gate::Reply::Page(_))), "the login redirect needs no signature");
+    // A public page sent to the origin carries an assertion with no user: signed, so not at once.
+    assert!(at_once(&anonymous("/public/a.css")).is_none());
+    assert!(body(&world.send(anonymous("/public/a.css"))).contains("origin"), "the full path serves it");
     let mut browser = Browser::default();
     let to_login = location(&browser.get(&world, "/app/"));
     sign_in_from_login_page(&world, &mut browser, &to_login, "alice");
     let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
     let page = http::Request::get(format!("{ISSUER}/app/")).header("cookie", cookie).body(vec![]).unwrap();
-    assert!(world.app.site_page_at_once(&page, &world.clock, &world.rng, &|_| {}).is_none());
+    assert!(at_once(&page).is_none());
 }
 
 #[test]

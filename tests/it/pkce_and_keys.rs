@@ -236,3 +236,43 @@ fn es256_public_point_comes_from_the_platform_once_with_the_same_jwks() {
     }
     assert_eq!((ext.p256_publics.get(), ext.es256_calls.get()), (1, 2), "the point is derived once");
 }
+
+/// The Worker answers the discovery document and the JWKS at once (no future: src/edge,
+/// `AtOnce`) with the same code and the same answer as the full path; a JWKS whose keys still
+/// need their public halves from the platform, and every request that waits on storage or
+/// needs its body, take the full path.
+#[test]
+fn discovery_and_the_jwks_are_answered_at_once_as_the_full_path_answers_them() {
+    use crate::common::{config_text, secrets, World, ISSUER};
+    let mut world = World::new();
+    let text = config_text().replacen('\n', "\nes256_signing_key_env = \"SIGNING_KEY_ES256\"\n", 1);
+    let secrets = |name: &str| match name {
+        "SIGNING_KEY_ES256" => Some(ES256.to_owned()),
+        _ => secrets(name),
+    };
+    world.app = keyedge::core::Keyedge::from_config_text(&text, &secrets).expect("valid config");
+    let request = |method: &str, path: &str| {
+        http::Request::builder().method(method).uri(format!("{ISSUER}{path}")).body(Vec::new()).unwrap()
+    };
+    let at_once = |req: &http::Request<Vec<u8>>| world.app.answer_at_once(req, &world.clock, &world.rng, &|_| {});
+    let discovery = request("GET", "/.well-known/openid-configuration");
+    let quick = at_once(&discovery).expect("the discovery document at once");
+    assert_eq!(format!("{quick:?}"), format!("{:?}", world.respond(discovery)));
+    // The ES256 key's public point comes from the platform once: until then, not at once.
+    assert!(at_once(&request("GET", "/jwks")).is_none());
+    let full = world.respond(request("GET", "/jwks"));
+    let quick = at_once(&request("GET", "/jwks")).expect("the JWKS at once, its keys ready");
+    assert_eq!(format!("{quick:?}"), format!("{full:?}"));
+    assert!(at_once(&request("HEAD", "/jwks")).is_some());
+    for (method, path) in [
+        ("POST", "/jwks"),
+        ("GET", "/userinfo"),
+        ("GET", "/login"),
+        ("GET", "/authorize?client_id=x"),
+        ("POST", "/token"),
+        ("GET", "/account"),
+        ("GET", "/broker/demo/login"),
+    ] {
+        assert!(at_once(&request(method, path)).is_none(), "{method} {path}");
+    }
+}

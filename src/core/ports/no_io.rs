@@ -1,9 +1,9 @@
 //! Answering without I/O: ports that never answer, and a runner that polls a request's future
-//! once. A request whose answer needs no storage, upstream or platform call (a gated page on a
-//! fresh pass, a public page, the login redirect) is answered synchronously by the very code
-//! that answers every request; one that would wait on a port is dropped before anything was
-//! sent or written, and the host answers it the usual way. The Worker's shell takes the gated
-//! site's pages this way (src/edge, `SitePage`): no future, promise or waker per page.
+//! once. A request whose answer needs no storage, upstream or platform call (the discovery
+//! document, a gated page on a fresh pass, the login redirect) is answered synchronously by the
+//! very code that answers every request; one that would wait on a port is dropped before
+//! anything was sent or written, and the host answers it the usual way. The Worker's shell
+//! tries these requests this way (src/edge, `AtOnce`): no future, promise or waker for them.
 
 use async_trait::async_trait;
 use std::future::Future;

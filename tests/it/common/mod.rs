@@ -97,7 +97,7 @@ pub struct World {
     pub limits: MemoryRateLimit,
     /// Per request (path, storage round trips waited for one after another).
     pub round_trips: RefCell<Vec<(String, usize)>>,
-    /// Requests answered at once, without any storage call ([`Keyedge::site_page_at_once`]).
+    /// Requests answered at once, without any storage call ([`Keyedge::answer_at_once`]).
     pub at_once: std::cell::Cell<usize>,
 }
 
@@ -341,7 +341,7 @@ impl World {
         let path = req.uri().path().to_owned();
         let pending = std::cell::Cell::new(0);
         // As the Worker serves it: a gated site's page at once when it needs no storage.
-        let res = match self.app.site_page_at_once(&req, &self.clock, &self.rng, &log) {
+        let res = match self.app.answer_at_once(&req, &self.clock, &self.rng, &log) {
             Some(reply) => {
                 self.at_once.set(self.at_once.get() + 1);
                 futures::executor::block_on(CountPending(Box::pin(self.app.deliver(&req, reply, &ports)), &pending))
