@@ -21,6 +21,10 @@ thread_local! {
     // Built when the isolate starts (below), else on its first request; config and keys are
     // immutable afterwards.
     static APP: OnceCell<Result<Rc<Keyedge>, String>> = const { OnceCell::new() };
+    // Whether requests may be answered at once (`AtOnce::plan`): the app was built at start
+    // and the bindings every other request needs are there. A Worker deployed without them
+    // answers every request with the same error page (`fetch`), not only those that use them.
+    static AT_ONCE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 fn build(env: &Env) -> std::result::Result<Rc<Keyedge>, String> {
@@ -52,9 +56,11 @@ fn start() {
     let env = START_ENV.with(|env| env.is_object().then(|| wasm_bindgen::JsCast::unchecked_into::<Env>(env.clone())));
     if let Some(env) = env {
         if let Ok(app) = build(&env) {
+            let bound = ports::EdgePorts::new(&env, from_assets(&app)).is_ok();
             APP.with(|cell| {
                 let _ = cell.set(Ok(app));
             });
+            AT_ONCE.with(|at_once| at_once.set(bound));
         }
     }
     prime_conversions();
@@ -155,6 +161,9 @@ impl AtOnce {
     /// `undefined`: `req` is to take the Worker's `fetch`.
     pub fn plan(req: &web_sys::Request) -> wasm_bindgen::JsValue {
         let undefined = wasm_bindgen::JsValue::UNDEFINED;
+        if !AT_ONCE.with(std::cell::Cell::get) {
+            return undefined;
+        }
         let Some(app) = APP.with(|cell| cell.get().and_then(|app| app.as_ref().ok().cloned())) else {
             return undefined;
         };
@@ -249,6 +258,12 @@ impl AtOnce {
     }
 }
 
+/// Whether the gate serves the site from the Worker's static assets: the `ASSETS` binding is
+/// looked up only then.
+fn from_assets(app: &Keyedge) -> bool {
+    matches!(&app.config.gate, Some(g) if g.upstream == crate::core::config::SiteUpstream::Assets)
+}
+
 /// The path of a request URL, without its query (which carries codes and states).
 fn url_path(url: &str) -> String {
     url.parse::<http::Uri>().map(|u| u.path().to_owned()).unwrap_or_default()
@@ -276,9 +291,7 @@ async fn serve(
             },
         },
     }
-    // The ASSETS binding is looked up only when the gate serves the site from it.
-    let assets = matches!(&app.config.gate, Some(g) if g.upstream == crate::core::config::SiteUpstream::Assets);
-    let adapters = ports::EdgePorts::new(env, assets)?;
+    let adapters = ports::EdgePorts::new(env, from_assets(app))?;
     let id = request_id.to_owned();
     let log = move |line: &str| worker::console_error!("{}", logging::event(&id, "error", line));
     let jobs = Jobs::default();
