@@ -17,7 +17,7 @@ export WRANGLER_SEND_METRICS := false
 DEV_CONFIG ?= dev/keyedge.dev.toml
 
 # .dev.vars is phony: dev/dev-vars.mjs adds entries that newer versions need and keeps the rest.
-.PHONY: dev test fuzz soak bench wasm-startup size profile tools node-tools rust-tools browser saml-idps worker worker-realm build unit lint e2e clean .dev.vars check deploy
+.PHONY: dev test fuzz soak bench wasm-startup size profile tools node-tools rust-tools browser saml-idps worker worker-realm worker-origin build unit lint e2e clean .dev.vars check deploy
 
 dev: tools saml-idps .dev.vars
 	@KEYEDGE_CONFIG=$(DEV_CONFIG) bash dev/run.sh
@@ -33,7 +33,7 @@ test: tools browser saml-idps .dev.vars
 	cargo test
 	KEYEDGE_KV=strong cargo test --test it
 	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker
-	$(MAKE) --no-print-directory worker-realm
+	$(MAKE) --no-print-directory worker-realm worker-origin
 	node bench/bench.mjs --smoke > /dev/null
 	node --test --test-concurrency=1 tests/e2e/
 	KEYEDGE_CONFIG=$(DEV_CONFIG) KEEP_NAMES=1 $(MAKE) --no-print-directory worker
@@ -111,20 +111,21 @@ $(STAMP): $(SOURCES)
 	$(if $(KEEP_NAMES),,$(STRIP_NAMES))
 	@touch $@
 
-# The Worker with a Keycloak realm's issuer (dev/keyedge.realm.toml) for
-# tests/e2e/realm.test.mjs, in build-realm/: worker-build writes to build/, so the
-# development build is moved aside meanwhile and put back.
-REALM_CONFIG := dev/keyedge.realm.toml
-REALM_STAMP := build-realm/.built
-worker-realm: $(REALM_STAMP)
+# Workers with other configurations for the end-to-end tests, each in build-NAME/ from
+# dev/keyedge.NAME.toml: `worker-realm` (a Keycloak realm's issuer, tests/e2e/realm.test.mjs
+# and unbound.test.mjs) and `worker-origin` (the gate in front of an origin,
+# tests/e2e/gate_origin.test.mjs). worker-build writes to build/, so the development build is
+# moved aside meanwhile and put back.
+worker-realm: build-realm/.built
+worker-origin: build-origin/.built
 
-$(REALM_STAMP): $(shell find src www -type f) Cargo.toml Cargo.lock build.rs askama.toml $(REALM_CONFIG)
-	@rm -rf build.aside build-realm
+build-%/.built: $(shell find src www -type f) Cargo.toml Cargo.lock build.rs askama.toml dev/keyedge.%.toml
+	@rm -rf build.aside build-$*
 	@if [ -d build ]; then mv build build.aside; fi
-	KEYEDGE_CONFIG=$(REALM_CONFIG) worker-build --release; status=$$?; \
-	  if [ $$status -eq 0 ]; then mv build build-realm; else rm -rf build; fi; \
+	KEYEDGE_CONFIG=dev/keyedge.$*.toml worker-build --release; status=$$?; \
+	  if [ $$status -eq 0 ]; then mv build build-$*; else rm -rf build; fi; \
 	  if [ -d build.aside ]; then mv build.aside build; fi; exit $$status
-	sed 's#\.\./\.\./build/#./#g' src/edge/worker.mjs > build-realm/entry.mjs
+	sed 's#\.\./\.\./build/#./#g' src/edge/worker.mjs > build-$*/entry.mjs
 	@touch $@
 
 tools: rust-tools node-tools
@@ -167,4 +168,4 @@ deploy: tools check
 	wrangler deploy
 
 clean:
-	rm -rf build build-realm build.aside target/wasm32-unknown-unknown .wrangler test-artifacts
+	rm -rf build build-realm build-origin build.aside target/wasm32-unknown-unknown .wrangler test-artifacts

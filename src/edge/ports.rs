@@ -469,6 +469,10 @@ fn to_worker_request_with(
     let method = Method::from(request.method().as_str().to_owned());
     let mut init = RequestInit::new();
     init.with_method(method).with_headers(Headers(js_headers(request.headers())?));
+    // A redirect from the site goes to the browser as the site gave it, never followed here:
+    // following would send the visitor's cookies and keyedge's identity headers to wherever
+    // the site points, and serve that answer's body on keyedge's origin.
+    init.with_redirect(worker::RequestRedirect::Manual);
     if let Some(stream) = stream {
         init.with_body(Some(stream.into()));
     } else if !request.body().is_empty() {

@@ -1,0 +1,97 @@
+// The gate in front of an origin server (dev/keyedge.origin.toml, `make worker-origin`): keyedge
+// at http://localhost:8796 sends every page to a web server of this test's own at
+// 127.0.0.1:9096 with identity headers (a signed assertion on public pages). A redirect from
+// the origin must reach the browser as it was given, never be followed by the Worker: following
+// it would send the visitor's cookies and keyedge's identity assertion to wherever the origin
+// points (an open redirect on the site is enough), and serve that answer on keyedge's origin.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const KEYEDGE = 'http://localhost:8796';
+const ELSEWHERE = 'http://127.0.0.1:9095';
+/** What the origin and the elsewhere server were sent: `{ path, headers }` each. */
+const atOrigin = [];
+const atElsewhere = [];
+let origin;
+let elsewhere;
+let wrangler;
+let state;
+const log = [];
+
+const listen = (server, port) => new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(port, '127.0.0.1', resolve);
+});
+
+before(async () => {
+  origin = createServer((req, res) => {
+    atOrigin.push({ path: req.url, headers: req.headers });
+    if (req.url.startsWith('/out')) {
+      // An open redirect on the site.
+      res.writeHead(302, { location: `${ELSEWHERE}/collect`, 'content-type': 'text/plain' });
+      res.end('moved');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<h1>the origin</h1>');
+  });
+  elsewhere = createServer((req, res) => {
+    atElsewhere.push({ path: req.url, headers: req.headers });
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end('<script>/* the attacker\'s page */</script>');
+  });
+  await listen(origin, 9096);
+  await listen(elsewhere, 9095);
+  const built = spawnSync('make', ['--no-print-directory', 'worker-origin'], { cwd: ROOT, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`make worker-origin failed\n${built.stdout}${built.stderr}`);
+  state = mkdtempSync(join(tmpdir(), 'keyedge-origin-'));
+  wrangler = spawn(join(ROOT, 'node_modules/.bin/wrangler'),
+    ['dev', '--config', 'dev/wrangler.origin.toml', '--port', '8796', '--inspector-port', '9259', '--persist-to', state,
+      '--show-interactive-dev-session=false'],
+    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  wrangler.stdout.on('data', (d) => log.push(d.toString()));
+  wrangler.stderr.on('data', (d) => log.push(d.toString()));
+  for (let i = 0; ; i++) {
+    if (wrangler.exitCode !== null) throw new Error(`wrangler exited\n${log.join('')}`);
+    try {
+      if ((await fetch(`${KEYEDGE}/.well-known/openid-configuration`)).ok) break;
+    } catch { /* not up yet */ }
+    if (i > 480) throw new Error(`timed out waiting for ${KEYEDGE}\n${log.join('')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+});
+
+after(() => {
+  try { process.kill(-wrangler.pid, 'SIGTERM'); } catch { /* gone */ }
+  if (state) rmSync(state, { recursive: true, force: true });
+  origin?.close();
+  elsewhere?.close();
+});
+
+test('a public page of the origin is served with keyedge\'s identity assertion', async () => {
+  const res = await fetch(`${KEYEDGE}/hello`);
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /the origin/);
+  const seen = atOrigin.find((r) => r.path === '/hello');
+  assert.ok(seen, 'the origin was asked for the page');
+  assert.ok(seen.headers['x-keyedge-assertion'], 'a public page carries the assertion');
+});
+
+test('a redirect from the origin reaches the browser unfollowed: nothing is sent where it points', async () => {
+  const res = await fetch(`${KEYEDGE}/out?to=there`, { redirect: 'manual', headers: { cookie: 'site_pref=dark' } });
+  assert.equal(res.status, 302, await res.clone().text());
+  assert.equal(res.headers.get('location'), `${ELSEWHERE}/collect`);
+  assert.equal(await res.text(), 'moved');
+  const seen = atOrigin.find((r) => r.path === '/out?to=there');
+  assert.ok(seen?.headers['x-keyedge-assertion'], 'the origin got the request, with the assertion');
+  assert.equal(seen.headers.cookie, 'site_pref=dark');
+  // Give a followed request time to arrive, were there one.
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(atElsewhere, [], 'the Worker sent nothing where the origin pointed');
+});
