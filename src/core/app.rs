@@ -385,7 +385,10 @@ impl Keyedge {
     /// body first, so trying them at once would only do their first steps twice.
     pub fn answers_at_once(&self, method: &str, path: &str) -> bool {
         if self.serves_site_page(path) {
-            return true;
+            // An origin sent identity headers gets a signed assertion with every page, and a
+            // signed-in visitor's page reads the user: nearly every page would wait, and
+            // trying it at once first would do its first steps twice.
+            return !self.config.gate.as_ref().is_some_and(|g| g.identity_headers);
         }
         matches!(method, "GET" | "HEAD")
             && matches!(self.config.mount.internal(path), Some("/.well-known/openid-configuration" | "/jwks"))

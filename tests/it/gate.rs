@@ -155,7 +155,8 @@ fn a_site_page_is_answered_at_once_only_when_nothing_is_to_be_checked() {
     // Past the pass's interval the session is checked: not at once.
     world.clock.advance(3600);
     assert!(at_once(&req("/docs/guide.html")).is_none());
-    // An origin given signed identity headers: the assertion is signed by the platform.
+    // An origin given signed identity headers: the assertion is signed by the platform, and a
+    // signed-in visitor's page reads the user, so no page of it is tried at once.
     let world = World::with(
         STAFF_MAPPER,
         "",
@@ -165,8 +166,12 @@ fn a_site_page_is_answered_at_once_only_when_nothing_is_to_be_checked() {
         http::Response::builder().status(200).body(format!("origin {}", req.uri()).into_bytes()).unwrap()
     });
     let at_once = |req: &http::Request<Vec<u8>>| world.app.answer_at_once(req, &world.clock, &world.rng, &|_| {});
-    let login = at_once(&anonymous("/"));
-    assert!(matches!(login, Some(keyedge::core::gate::Reply::Page(_))), "the login redirect needs no signature");
+    for path in ["/", "/public/a.css", "/app/"] {
+        assert!(!world.app.answers_at_once("GET", path), "{path}");
+    }
+    assert!(world.app.answers_at_once("GET", "/.well-known/openid-configuration"));
+    assert!(at_once(&anonymous("/")).is_none());
+    assert_eq!(world.send(anonymous("/")).status(), 302, "the full path sends it to the login page");
     // A public page sent to the origin carries an assertion with no user: signed, so not at once.
     assert!(at_once(&anonymous("/public/a.css")).is_none());
     assert!(body(&world.send(anonymous("/public/a.css"))).contains("origin"), "the full path serves it");
