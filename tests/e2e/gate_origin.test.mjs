@@ -6,13 +6,9 @@
 // points (an open redirect on the site is enough), and serve that answer on keyedge's origin.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { startWorker } from './servers.mjs';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const KEYEDGE = 'http://localhost:8796';
 const ELSEWHERE = 'http://127.0.0.1:9095';
 /** What the origin and the elsewhere server were sent: `{ path, headers }` each. */
@@ -20,9 +16,7 @@ const atOrigin = [];
 const atElsewhere = [];
 let origin;
 let elsewhere;
-let wrangler;
-let state;
-const log = [];
+let worker;
 
 const listen = (server, port) => new Promise((resolve, reject) => {
   server.once('error', reject);
@@ -48,28 +42,14 @@ before(async () => {
   });
   await listen(origin, 9096);
   await listen(elsewhere, 9095);
-  const built = spawnSync('make', ['--no-print-directory', 'worker-origin'], { cwd: ROOT, encoding: 'utf8' });
-  if (built.status !== 0) throw new Error(`make worker-origin failed\n${built.stdout}${built.stderr}`);
-  state = mkdtempSync(join(tmpdir(), 'keyedge-origin-'));
-  wrangler = spawn(join(ROOT, 'node_modules/.bin/wrangler'),
-    ['dev', '--config', 'dev/wrangler.origin.toml', '--port', '8796', '--inspector-port', '9259', '--persist-to', state,
-      '--show-interactive-dev-session=false'],
-    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  wrangler.stdout.on('data', (d) => log.push(d.toString()));
-  wrangler.stderr.on('data', (d) => log.push(d.toString()));
-  for (let i = 0; ; i++) {
-    if (wrangler.exitCode !== null) throw new Error(`wrangler exited\n${log.join('')}`);
-    try {
-      if ((await fetch(`${KEYEDGE}/.well-known/openid-configuration`)).ok) break;
-    } catch { /* not up yet */ }
-    if (i > 480) throw new Error(`timed out waiting for ${KEYEDGE}\n${log.join('')}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  worker = await startWorker({
+    target: 'worker-origin', config: 'dev/wrangler.origin.toml', port: 8796, inspector: 9259,
+    url: `${KEYEDGE}/.well-known/openid-configuration`,
+  });
 });
 
 after(() => {
-  try { process.kill(-wrangler.pid, 'SIGTERM'); } catch { /* gone */ }
-  if (state) rmSync(state, { recursive: true, force: true });
+  worker?.stop();
   origin?.close();
   elsewhere?.close();
 });

@@ -121,3 +121,35 @@ export async function startRealmServers() {
   }
   return { vars: readDevVars(join(ROOT, '.dev.vars')), stop, logs: () => wrangler.log.join('') + idp.log.join('') };
 }
+
+/**
+ * Builds one of the Workers with a configuration of its own (`make target`, into build-NAME/)
+ * and starts it under `wrangler dev --config config` on `port` with fresh local storage; waits
+ * until `url` gets any answer (an error page counts). Returns { stop, logs }.
+ */
+export async function startWorker({ target, config, port, inspector, url }) {
+  if (await portBusy(port)) throw new Error(`port ${port} is in use; stop what runs there and run the tests again`);
+  const built = spawnSync('make', ['--no-print-directory', target], { cwd: ROOT, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`make ${target} failed\n${built.stdout}${built.stderr}`);
+  const state = mkdtempSync(join(tmpdir(), `keyedge-${target}-`));
+  const wrangler = start(join(ROOT, 'node_modules/.bin/wrangler'),
+    ['dev', '--config', config, '--port', String(port), '--inspector-port', String(inspector), '--persist-to', state,
+      '--show-interactive-dev-session=false'],
+    { WRANGLER_SEND_METRICS: 'false' });
+  const stop = () => {
+    try { process.kill(-wrangler.child.pid, 'SIGTERM'); } catch { /* already gone */ }
+    rmSync(state, { recursive: true, force: true });
+  };
+  for (let i = 0; ; i++) {
+    if (wrangler.child.exitCode !== null || i > 480) {
+      stop();
+      throw new Error(`${url}: wrangler did not answer\n${wrangler.log.join('')}`);
+    }
+    try {
+      await fetch(url);
+      break;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { stop, logs: () => wrangler.log.join('') };
+}

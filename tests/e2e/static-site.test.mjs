@@ -1,6 +1,7 @@
 // The static-site gate in Chromium under `wrangler dev` (dev/wrangler.toml: the example site
 // of examples/static-site as Workers Static Assets, run_worker_first): a protected page sends
-// to the login, comes back to the exact page, a user without the role is denied, sign-out.
+// to the login, comes back to the exact page (the site's own redirects go to the browser), a user
+// without the role is denied (also through a redirect into the staff area), sign-out.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ARTIFACTS, withServersAndChromium } from './chromium.mjs';
@@ -27,8 +28,14 @@ test('the home page is public; a protected page needs a sign-in and comes back t
   await page.waitForURL(/\/login\?return_to=/);
   await page.screenshot({ path: `${ARTIFACTS}gate-login.png`, fullPage: true });
   await signInWithDemo(page, 'alice', 'wonderland');
-  await page.waitForURL(`${KEYEDGE}/docs/guide.html?section=2`);
+  // Back to the page asked for, whose answer is Workers Static Assets' own redirect to the
+  // page's canonical address (`.html` dropped), which the browser follows, as without the
+  // gate: the gate sends the site's redirects on, never follows them itself.
+  await page.waitForURL(`${KEYEDGE}/docs/guide?section=2`);
   assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'The guide');
+  const asked = await page.request.get(`${KEYEDGE}/docs/guide.html?section=2`, { maxRedirects: 0 });
+  assert.equal(asked.status(), 307);
+  assert.equal(new URL(asked.headers().location, KEYEDGE).href, `${KEYEDGE}/docs/guide?section=2`);
 
   // alice has the staff role.
   const staff = await page.goto(`${KEYEDGE}/staff/`);
@@ -67,6 +74,15 @@ test('a user without the role is denied the staff area with a readable page', as
   await page.waitForURL(`${KEYEDGE}/staff/`);
   assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'No access');
   assert.match(await page.locator('main').textContent(), /needs the role staff/);
+  // A page bob may see (any signed-in user) that the site redirects into the staff area
+  // (`/team` in the site's `_redirects`): the redirect goes to his browser and the gate checks
+  // where it leads. Followed by the Worker, it would have served him the staff page.
+  const team = await page.request.get(`${KEYEDGE}/team`, { maxRedirects: 0 });
+  assert.equal(team.status(), 302, await team.text());
+  assert.equal(new URL(team.headers().location, KEYEDGE).pathname, '/staff/');
+  await page.goto(`${KEYEDGE}/team`);
+  await page.waitForURL(`${KEYEDGE}/staff/`);
+  assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'No access');
   await page.screenshot({ path: `${ARTIFACTS}gate-denied.png`, fullPage: true });
   // The rest of the site is open to bob.
   await page.goto(`${KEYEDGE}/docs/`);
