@@ -4,7 +4,7 @@
 //! or an email domain (else a readable "no access" page). The site comes from the Worker's
 //! static assets or from an origin, which can be given signed identity headers.
 
-use http::header::SET_COOKIE;
+use http::header::{LOCATION, SET_COOKIE};
 use http::{HeaderValue, StatusCode};
 use serde::Serialize;
 
@@ -266,6 +266,7 @@ async fn serve(
     }
     let forward = forward.body(req.body().clone()).map_err(|e| Failure::internal(format!("the site request: {e}")))?;
     let (parts, body) = forward.into_parts();
+    let own_address = via_origin.then(|| (target_origin(&target), target_origin(&app.config.issuer)));
     let forward = Forward {
         method: parts.method,
         url: target,
@@ -274,6 +275,9 @@ async fn serve(
         to_assets: !via_origin,
         protected,
         set_cookie: None,
+        // The origin's own address in a redirect is keyedge's to the browser (the origin may
+        // build absolute addresses from the host it was sent, which is its own).
+        own_address,
     };
     Ok(Reply::Forward(Box::new(forward)))
 }
@@ -301,6 +305,8 @@ pub struct Forward {
     protected: bool,
     /// keyedge's own `Set-Cookie` for the answer (a renewed gate pass).
     pub set_cookie: Option<String>,
+    /// For an origin: its address and keyedge's, for the site's redirects.
+    own_address: Option<(String, String)>,
 }
 
 /// A header change on the upstream's answer: `(name, value, replace)`; `replace = false` adds.
@@ -323,6 +329,20 @@ impl Forward {
     pub fn passes_set_cookie(set_cookie: &str) -> bool {
         let pair = set_cookie.split(';').next().unwrap_or("").trim_start().trim_start_matches('=');
         !is_keyedge_cookie(pair.split('=').next().unwrap_or(""))
+    }
+
+    /// The `Location` of the site's redirect as the browser gets it: an address on the origin
+    /// itself (`https://origin.example.com/docs/`) becomes the same page on keyedge's site, as
+    /// a reverse proxy does (nginx's `proxy_redirect default`); `None` leaves it as it is (a
+    /// relative address, another site, or the Worker's static assets).
+    pub fn browser_location(&self, location: &str) -> Option<String> {
+        let (origin, public) = self.own_address.as_ref()?;
+        let head = location.get(..origin.len())?;
+        let rest = &location[origin.len()..];
+        if !head.eq_ignore_ascii_case(origin) || !(rest.is_empty() || rest.starts_with(['/', '?', '#'])) {
+            return None;
+        }
+        Some(if rest.starts_with('/') { format!("{public}{rest}") } else { format!("{public}/{rest}") })
     }
 
     /// The error for a gate configured with `upstream = "assets"` on a Worker without them.
@@ -353,6 +373,10 @@ impl Forward {
             if Self::passes_set_cookie(&String::from_utf8_lossy(value.as_bytes())) {
                 res.headers_mut().append(SET_COOKIE, value);
             }
+        }
+        let location = res.headers().get(LOCATION).and_then(|l| l.to_str().ok()).and_then(|l| self.browser_location(l));
+        if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            res.headers_mut().insert(LOCATION, location);
         }
         for (name, value, replace) in self.header_edits() {
             let value = HeaderValue::from_static(value);

@@ -26,6 +26,12 @@ const listen = (server, port) => new Promise((resolve, reject) => {
 before(async () => {
   origin = createServer((req, res) => {
     atOrigin.push({ path: req.url, headers: req.headers });
+    if (req.url === '/dir') {
+      // A directory's canonical address, built from the host the origin was sent: its own.
+      res.writeHead(301, { location: `http://${req.headers.host}/dir/` });
+      res.end();
+      return;
+    }
     if (req.url.startsWith('/out')) {
       // An open redirect on the site.
       res.writeHead(302, { location: `${ELSEWHERE}/collect`, 'content-type': 'text/plain' });
@@ -74,4 +80,10 @@ test('a redirect from the origin reaches the browser unfollowed: nothing is sent
   // Give a followed request time to arrive, were there one.
   await new Promise((r) => setTimeout(r, 500));
   assert.deepEqual(atElsewhere, [], 'the Worker sent nothing where the origin pointed');
+});
+
+test('a redirect to the origin\'s own address sends the browser to the same page on keyedge\'s site', async () => {
+  const res = await fetch(`${KEYEDGE}/dir`, { redirect: 'manual' });
+  assert.equal(res.status, 301);
+  assert.equal(res.headers.get('location'), `${KEYEDGE}/dir/`);
 });

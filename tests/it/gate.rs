@@ -228,6 +228,38 @@ fn keyedge_paths_stay_keyedge() {
 }
 
 #[test]
+fn the_sites_redirects_reach_the_browser_with_the_origins_own_address_made_keyedges() {
+    let world = World::with(
+        "",
+        "",
+        "[gate]\nupstream = \"https://origin.test\"\n\n[[gate.rules]]\npath = \"/*\"\nallow = \"anyone\"\n",
+    );
+    world.http.mount("https://origin.test", |req| {
+        let to = match req.uri().path() {
+            "/dir" => "https://origin.test/dir/",
+            "/up" => "HTTPS://ORIGIN.TEST?x=1",
+            "/rel" => "/rel/",
+            "/away" => "https://elsewhere.test/x",
+            "/alike" => "https://origin.test.evil.example/x",
+            _ => return http::Response::builder().status(200).body(b"page".to_vec()).unwrap(),
+        };
+        http::Response::builder().status(301).header("location", to).body(Vec::new()).unwrap()
+    });
+    let public = ISSUER.trim_end_matches('/');
+    for (path, expected) in [
+        ("/dir", format!("{public}/dir/")),
+        ("/up", format!("{public}/?x=1")),
+        ("/rel", "/rel/".to_owned()),
+        ("/away", "https://elsewhere.test/x".to_owned()),
+        ("/alike", "https://origin.test.evil.example/x".to_owned()),
+    ] {
+        let res = world.send(http::Request::get(format!("{ISSUER}{path}")).body(vec![]).unwrap());
+        assert_eq!(res.status(), 301, "{path}");
+        assert_eq!(location(&res), expected, "{path}");
+    }
+}
+
+#[test]
 fn an_origin_gets_signed_identity_headers() {
     let world = World::with(STAFF_MAPPER, "", "[gate]\nupstream = \"https://origin.test\"\nidentity_headers = true\n");
     let seen: Rc<RefCell<Vec<http::HeaderMap>>> = Rc::default();
