@@ -65,6 +65,24 @@ const PATH_OVERRIDE_HEADERS: &[&str] = &[
     "x-method-override",
 ];
 
+/// Headers by which origins (Express with `trust proxy`, Django, Rails, Spring…) take the
+/// host, scheme or port they write into absolute addresses, redirects among them. A browser's
+/// never reach the site: the gate's redirects go to the browser, and a cache in front of the
+/// origin would keep one pointing at the browser's choice of host for everyone. An origin is
+/// sent keyedge's own instead (`X-Forwarded-Host`, `X-Forwarded-Proto`).
+const FORWARDING_HEADERS: &[&str] = &[
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-forwarded-server",
+    "x-forwarded-scheme",
+    "x-forwarded-ssl",
+    "x-host",
+    "x-url-scheme",
+    "forwarded",
+    "front-end-https",
+];
+
 /// Lifetime of the identity assertion handed to the origin.
 const ASSERTION_LIFETIME: u64 = 60;
 
@@ -210,7 +228,11 @@ async fn serve(
     forward = forward.uri(&target);
     for (name, value) in req.headers() {
         let n = name.as_str();
-        if IDENTITY_HEADERS.contains(&n) || PATH_OVERRIDE_HEADERS.contains(&n) || n == "host" {
+        if IDENTITY_HEADERS.contains(&n)
+            || PATH_OVERRIDE_HEADERS.contains(&n)
+            || FORWARDING_HEADERS.contains(&n)
+            || n == "host"
+        {
             continue;
         }
         if n == "cookie" {
@@ -222,6 +244,22 @@ async fn serve(
             continue;
         }
         forward = forward.header(name, value);
+    }
+    if via_origin {
+        // The address the visitor asked for is keyedge's: an origin that trusts these writes
+        // its redirects and links on it.
+        if let Ok(issuer) = url::Url::parse(&app.config.issuer) {
+            let host = match issuer.port() {
+                Some(port) => format!("{}:{port}", issuer.host_str().unwrap_or("")),
+                None => issuer.host_str().unwrap_or("").to_owned(),
+            };
+            if let Ok(v) = HeaderValue::from_str(&host) {
+                forward = forward.header("x-forwarded-host", v);
+            }
+            if let Ok(v) = HeaderValue::from_str(issuer.scheme()) {
+                forward = forward.header("x-forwarded-proto", v);
+            }
+        }
     }
     if via_origin && gate.identity_headers {
         let assertion = Assertion {
@@ -337,12 +375,28 @@ impl Forward {
     /// relative address, another site, or the Worker's static assets).
     pub fn browser_location(&self, location: &str) -> Option<String> {
         let (origin, public) = self.own_address.as_ref()?;
-        let head = location.get(..origin.len())?;
-        let rest = &location[origin.len()..];
-        if !head.eq_ignore_ascii_case(origin) || !(rest.is_empty() || rest.starts_with(['/', '?', '#'])) {
+        // Only an absolute address (a scheme, or `//host`) can name the origin; a relative one
+        // already stays on keyedge's site.
+        let scheme = location.split_once(':').map(|(s, _)| s).filter(|s| {
+            s.starts_with(|c: char| c.is_ascii_alphabetic())
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        });
+        if scheme.is_none() && !location.starts_with("//") {
             return None;
         }
-        Some(if rest.starts_with('/') { format!("{public}{rest}") } else { format!("{public}/{rest}") })
+        // Read as the browser reads it (case, default port, `\`), then compared by origin.
+        let to = url::Url::parse(origin).ok()?.join(location).ok()?;
+        if to.origin().ascii_serialization() != *origin {
+            return None;
+        }
+        let mut page = format!("{public}{}", to.path());
+        if let Some(query) = to.query() {
+            page = format!("{page}?{query}");
+        }
+        if let Some(fragment) = to.fragment() {
+            page = format!("{page}#{fragment}");
+        }
+        Some(page)
     }
 
     /// The error for a gate configured with `upstream = "assets"` on a Worker without them.

@@ -258,7 +258,8 @@ pub trait Once {
 }
 
 /// Outbound HTTP (Workers `fetch`). A request carrying a [`Timeout`] extension fails with a
-/// [`PortError`] once that time has passed without an answer.
+/// [`PortError`] once that time has passed without an answer. A redirect is the answer, never
+/// followed: what it points at gets nothing that was meant for the request's address.
 #[async_trait(?Send)]
 pub trait Http {
     async fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, PortError>;

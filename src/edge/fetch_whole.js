@@ -38,8 +38,10 @@ async function whole(target, url, init, max) {
  * unwinding through wasm.)
  */
 export async function fetchWhole(target, url, method, headers, body, seconds, max = 0) {
-  // `body` is a view of wasm memory, valid during this call only: it is copied now.
-  const init = { method, headers };
+  // `body` is a view of wasm memory, valid during this call only: it is copied now. A redirect
+  // is the answer, never followed: a 307 from a token endpoint would send the client's secret
+  // and the code on to wherever it points, and every caller takes only a 2xx as success.
+  const init = { method, headers, redirect: 'manual' };
   if (body.byteLength > 0) init.body = body.slice();
   if (!(seconds > 0)) return whole(target, url, init, max);
   const signal = AbortSignal.timeout(seconds * 1000);

@@ -21,6 +21,9 @@ before(async () => {
       if (req.url === '/answer') {
         res.writeHead(201, [['content-type', 'application/json'], ['set-cookie', 'a=1'], ['set-cookie', 'b=2'], ['x-idp', 'demo']]);
         res.end('{"access_token":"t"}');
+      } else if (req.url === '/moved') {
+        res.writeHead(307, { location: `${base}/elsewhere` });
+        res.end();
       } else if (req.url === '/slow-head') {
         setTimeout(() => res.end('late'), 3000).unref();
       } else if (req.url === '/slow-body') {
@@ -158,4 +161,13 @@ test('an answer over the limit is refused, whether its length is declared or it 
     limited.closeAllConnections();
     limited.close();
   }
+});
+
+test('a redirect is the answer, never followed: the secret and the body go nowhere else', async () => {
+  const body = bytes('grant_type=authorization_code&code=abc&client_secret=s');
+  const [status, headers] = await fetchWhole(globalThis, `${base}/moved`, 'POST', [['authorization', 'Basic a2V5ZWRnZTpz']], body, 5);
+  assert.equal(status, 307);
+  assert.deepEqual(JSON.parse(headers).find(([n]) => n === 'location'), ['location', `${base}/elsewhere`]);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(!seen.some((r) => r.url === '/elsewhere'), 'nothing was sent where the redirect points');
 });

@@ -241,6 +241,9 @@ fn the_sites_redirects_reach_the_browser_with_the_origins_own_address_made_keyed
             "/rel" => "/rel/",
             "/away" => "https://elsewhere.test/x",
             "/alike" => "https://origin.test.evil.example/x",
+            "/port" => "https://Origin.Test:443/p?q#f",
+            "/schemeless" => "//origin.test/s",
+            "/at" => "https://origin.test@evil.example/x",
             _ => return http::Response::builder().status(200).body(b"page".to_vec()).unwrap(),
         };
         http::Response::builder().status(301).header("location", to).body(Vec::new()).unwrap()
@@ -252,6 +255,9 @@ fn the_sites_redirects_reach_the_browser_with_the_origins_own_address_made_keyed
         ("/rel", "/rel/".to_owned()),
         ("/away", "https://elsewhere.test/x".to_owned()),
         ("/alike", "https://origin.test.evil.example/x".to_owned()),
+        ("/port", format!("{public}/p?q#f")),
+        ("/schemeless", format!("{public}/s")),
+        ("/at", "https://origin.test@evil.example/x".to_owned()),
     ] {
         let res = world.send(http::Request::get(format!("{ISSUER}{path}")).body(vec![]).unwrap());
         assert_eq!(res.status(), 301, "{path}");

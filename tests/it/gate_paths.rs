@@ -88,7 +88,7 @@ fn site(
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Upstream {
     Assets,
     Origin,
@@ -328,6 +328,48 @@ fn rule_paths_must_be_canonical() {
 /// `X-Original-URL` / `X-Rewrite-URL` rather than the request line: such headers from the
 /// browser would let `/public/x` be checked and `/staff/…` be served. They never reach the
 /// site. Found by the outside review of issue 14.
+/// An origin that writes its redirects from the forwarding headers it trusts (Express with
+/// `trust proxy`, Django, Rails…): a browser's `X-Forwarded-Host` would make it redirect every
+/// visitor of a cached page to the attacker's host.
+#[test]
+fn the_browsers_forwarding_headers_never_reach_the_site_and_an_origin_is_sent_keyedges() {
+    for upstream in [Upstream::Assets, Upstream::Origin] {
+        let (world, _) = world(upstream, "", false);
+        let sent: Rc<RefCell<Vec<http::HeaderMap>>> = Rc::default();
+        let log = sent.clone();
+        let site = move |req: http::Request<Vec<u8>>| {
+            log.borrow_mut().push(req.headers().clone());
+            let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let host = header("x-forwarded-host").unwrap_or_else(|| "origin.internal".into());
+            let scheme = header("x-forwarded-proto").unwrap_or_else(|| "http".into());
+            let to = format!("{scheme}://{host}{}/", req.uri().path());
+            http::Response::builder().status(301).header("location", to).body(Vec::new()).unwrap()
+        };
+        match upstream {
+            Upstream::Assets => world.site.mount(ISSUER, site),
+            Upstream::Origin => world.http.mount(ORIGIN, site),
+        }
+        for (header, value) in [
+            ("x-forwarded-host", "evil.example"),
+            ("X-Forwarded-Proto", "gopher"),
+            ("x-forwarded-port", "4444"),
+            ("forwarded", "host=evil.example;proto=http"),
+            ("x-host", "evil.example"),
+        ] {
+            let req = http::Request::get(format!("{ISSUER}/public/docs")).header(header, value).body(vec![]);
+            let res = world.send(req.unwrap());
+            assert_eq!(res.status(), 301, "{upstream:?} {header}");
+            assert!(!location(&res).contains("evil.example"), "{upstream:?}: {header}: {}", location(&res));
+            let forwarded = sent.borrow().last().cloned().expect("the site was asked");
+            assert!(forwarded.get_all(header).iter().all(|v| v != value), "{upstream:?}: {header} was forwarded");
+            if upstream == Upstream::Origin {
+                // keyedge's address, so the origin's redirect is to keyedge's page.
+                assert_eq!(location(&res), format!("{ISSUER}/public/docs/"), "{header}");
+            }
+        }
+    }
+}
+
 #[test]
 fn path_override_headers_never_reach_the_site() {
     for upstream in [Upstream::Assets, Upstream::Origin] {
