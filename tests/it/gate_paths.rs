@@ -324,31 +324,39 @@ fn rule_paths_must_be_canonical() {
     assert!(keyedge::core::Keyedge::from_config_text(&format!("{}\n{gate}", config_text()), &secrets).is_ok());
 }
 
-/// Origins behind IIS URL Rewrite, or Symfony and Zend apps, take the path from
-/// `X-Original-URL` / `X-Rewrite-URL` rather than the request line: such headers from the
-/// browser would let `/public/x` be checked and `/staff/…` be served. They never reach the
-/// site. Found by the outside review of issue 14.
+/// A world whose site (Workers assets or the origin) answers with `answer` and keeps the
+/// headers of every request it is sent.
+fn recording_site(
+    upstream: Upstream,
+    answer: impl Fn(&http::Request<Vec<u8>>) -> http::Response<Vec<u8>> + 'static,
+) -> (World, Rc<RefCell<Vec<http::HeaderMap>>>) {
+    let (world, _) = world(upstream, "", false);
+    let sent: Rc<RefCell<Vec<http::HeaderMap>>> = Rc::default();
+    let log = sent.clone();
+    let site = move |req: http::Request<Vec<u8>>| {
+        log.borrow_mut().push(req.headers().clone());
+        answer(&req)
+    };
+    match upstream {
+        Upstream::Assets => world.site.mount(ISSUER, site),
+        Upstream::Origin => world.http.mount(ORIGIN, site),
+    }
+    (world, sent)
+}
+
 /// An origin that writes its redirects from the forwarding headers it trusts (Express with
 /// `trust proxy`, Django, Rails…): a browser's `X-Forwarded-Host` would make it redirect every
 /// visitor of a cached page to the attacker's host.
 #[test]
 fn the_browsers_forwarding_headers_never_reach_the_site_and_an_origin_is_sent_keyedges() {
     for upstream in [Upstream::Assets, Upstream::Origin] {
-        let (world, _) = world(upstream, "", false);
-        let sent: Rc<RefCell<Vec<http::HeaderMap>>> = Rc::default();
-        let log = sent.clone();
-        let site = move |req: http::Request<Vec<u8>>| {
-            log.borrow_mut().push(req.headers().clone());
+        let (world, sent) = recording_site(upstream, |req| {
             let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
             let host = header("x-forwarded-host").unwrap_or_else(|| "origin.internal".into());
             let scheme = header("x-forwarded-proto").unwrap_or_else(|| "http".into());
             let to = format!("{scheme}://{host}{}/", req.uri().path());
             http::Response::builder().status(301).header("location", to).body(Vec::new()).unwrap()
-        };
-        match upstream {
-            Upstream::Assets => world.site.mount(ISSUER, site),
-            Upstream::Origin => world.http.mount(ORIGIN, site),
-        }
+        });
         for (header, value) in [
             ("x-forwarded-host", "evil.example"),
             ("X-Forwarded-Proto", "gopher"),
@@ -370,25 +378,21 @@ fn the_browsers_forwarding_headers_never_reach_the_site_and_an_origin_is_sent_ke
     }
 }
 
+/// Origins behind IIS URL Rewrite, or Symfony and Zend apps, take the path from
+/// `X-Original-URL` / `X-Rewrite-URL` rather than the request line: such headers from the
+/// browser would let `/public/x` be checked and `/staff/…` be served. They never reach the
+/// site. Found by the outside review of issue 14.
 #[test]
 fn path_override_headers_never_reach_the_site() {
     for upstream in [Upstream::Assets, Upstream::Origin] {
-        let (world, _) = world(upstream, "", false);
-        let sent: Rc<RefCell<Vec<http::HeaderMap>>> = Rc::default();
-        let log = sent.clone();
-        let site = move |req: http::Request<Vec<u8>>| {
-            log.borrow_mut().push(req.headers().clone());
+        let (world, sent) = recording_site(upstream, |req| {
             let overridden = ["x-original-url", "x-rewrite-url"]
                 .iter()
                 .find_map(|h| req.headers().get(*h).and_then(|v| v.to_str().ok()).map(str::to_owned));
             let path = overridden.unwrap_or_else(|| req.uri().path().to_owned());
             let page = if path.starts_with("/staff") { "<h1>Staff area</h1>" } else { "<p>public</p>" };
             http::Response::builder().status(200).body(page.as_bytes().to_vec()).unwrap()
-        };
-        match upstream {
-            Upstream::Assets => world.site.mount(ISSUER, site),
-            Upstream::Origin => world.http.mount(ORIGIN, site),
-        }
+        });
         for header in
             ["x-original-url", "X-Rewrite-URL", "x-original-uri", "x-forwarded-prefix", "x-http-method-override"]
         {
