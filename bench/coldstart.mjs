@@ -1,8 +1,9 @@
 // Cold start, as a visitor of a quiet site meets it: a freshly started `wrangler dev` (a new
 // workerd, so a new isolate), and the first request to it — its latency and the CPU the
 // serving workerd spent on it — against a second request right after (warm). For keyedge
-// (its discovery document; with the demo configuration and with the small keyedge.toml), OpenAuth (its authorization-server metadata) and the floor
-// Worker (a constant response), each started `--rounds` times (default 5); medians.
+// (its discovery document; with the demo configuration and with the small keyedge.toml), OpenAuth (its authorization-server metadata), the floor
+// Worker (a constant response) and the Rust floor (the `worker` crate answering a constant,
+// bench/peers/wasm-floor), each started `--rounds` times (default 5); medians.
 //
 //   node bench/coldstart.mjs [--rounds 5] [--json out.json] [--only keyedge,floor] [--profile]
 //
@@ -29,7 +30,7 @@ const opt = (name, fallback) => {
 };
 const ROUNDS = Number(opt('--rounds', 5));
 const JSON_OUT = opt('--json', null);
-const ONLY = opt('--only', 'keyedge,keyedge-small,openauth,floor').split(',');
+const ONLY = opt('--only', 'keyedge,keyedge-small,openauth,floor,wasm-floor').split(',');
 const PROFILE = args.includes('--profile');
 const INSPECTOR = 9339;
 
@@ -202,6 +203,10 @@ const workers = {
       'http://127.0.0.1:8790/.well-known/oauth-authorization-server',
     ),
   floor: () => coldStart('floor', ['--config', 'bench/peers/floor/wrangler.toml', '--port', '8791', '--ip', '127.0.0.1'], 'http://127.0.0.1:8791/'),
+  // The floor for a Rust Worker: the `worker` crate and wasm-bindgen answering a constant
+  // (bench/peers/wasm-floor), what any Rust/wasm Worker's first request pays before its own work.
+  'wasm-floor': () =>
+    coldStart('wasm-floor', ['--config', 'bench/peers/wasm-floor/wrangler.toml', '--port', '8794', '--ip', '127.0.0.1'], 'http://127.0.0.1:8794/'),
 };
 const results = {};
 for (const name of ONLY) {
