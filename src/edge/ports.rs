@@ -613,6 +613,12 @@ impl crate::core::ports::conformance::TimeTravel for OncePort {
     fn pass(&self, seconds: u64) {
         self.skew.set(self.skew.get() + seconds);
     }
+
+    fn fresh_second(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + '_>> {
+        // Into the next second, a few milliseconds past its start.
+        let wait = 1005.0 - js_sys::Date::now() % 1000.0;
+        Box::pin(async move { worker::Delay::from(std::time::Duration::from_millis(wait as u64)).await })
+    }
 }
 
 pub struct DelaySleep;
