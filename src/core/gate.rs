@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::app::Keyedge;
 use super::broker::session::{self, Pass};
 use super::broker::users::{self, User};
-use super::config::{Gate, GateRule, SiteUpstream};
+use super::config::{Gate, GateRule, OriginAddresses, SiteUpstream};
 use super::error::{Failure, Outcome, PageError};
 use super::jose::Alg;
 use super::ports::{PortError, Ports};
@@ -245,26 +245,21 @@ async fn serve(
         }
         forward = forward.header(name, value);
     }
-    if via_origin {
+    if let Some(addresses) = &gate.addresses {
         // The address the visitor asked for is keyedge's: an origin that trusts these writes
         // its redirects and links on it.
-        if let Ok(issuer) = url::Url::parse(&app.config.issuer) {
-            let host = match issuer.port() {
-                Some(port) => format!("{}:{port}", issuer.host_str().unwrap_or("")),
-                None => issuer.host_str().unwrap_or("").to_owned(),
-            };
-            if let Ok(v) = HeaderValue::from_str(&host) {
-                forward = forward.header("x-forwarded-host", v);
-            }
-            if let Ok(v) = HeaderValue::from_str(issuer.scheme()) {
-                forward = forward.header("x-forwarded-proto", v);
+        for (name, value) in
+            [("x-forwarded-host", &addresses.public_host), ("x-forwarded-proto", &addresses.public_scheme)]
+        {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                forward = forward.header(name, v);
             }
         }
     }
-    if via_origin && gate.identity_headers {
+    if let (Some(addresses), true) = (&gate.addresses, gate.identity_headers) {
         let assertion = Assertion {
             iss: &app.config.issuer,
-            aud: &target_origin(&target),
+            aud: &addresses.origin,
             htu: target.split('?').next().unwrap_or(""),
             user: user.map(|user| AssertedUser {
                 sub: &user.id,
@@ -304,7 +299,6 @@ async fn serve(
     }
     let forward = forward.body(req.body().clone()).map_err(|e| Failure::internal(format!("the site request: {e}")))?;
     let (parts, body) = forward.into_parts();
-    let own_address = via_origin.then(|| (target_origin(&target), target_origin(&app.config.issuer)));
     let forward = Forward {
         method: parts.method,
         url: target,
@@ -315,7 +309,7 @@ async fn serve(
         set_cookie: None,
         // The origin's own address in a redirect is keyedge's to the browser (the origin may
         // build absolute addresses from the host it was sent, which is its own).
-        own_address,
+        addresses: gate.addresses.clone(),
     };
     Ok(Reply::Forward(Box::new(forward)))
 }
@@ -344,7 +338,7 @@ pub struct Forward {
     /// keyedge's own `Set-Cookie` for the answer (a renewed gate pass).
     pub set_cookie: Option<String>,
     /// For an origin: its address and keyedge's, for the site's redirects.
-    own_address: Option<(String, String)>,
+    addresses: Option<OriginAddresses>,
 }
 
 /// A header change on the upstream's answer: `(name, value, replace)`; `replace = false` adds.
@@ -374,7 +368,7 @@ impl Forward {
     /// a reverse proxy does (nginx's `proxy_redirect default`); `None` leaves it as it is (a
     /// relative address, another site, or the Worker's static assets).
     pub fn browser_location(&self, location: &str) -> Option<String> {
-        let (origin, public) = self.own_address.as_ref()?;
+        let OriginAddresses { origin, public, .. } = self.addresses.as_ref()?;
         // Only an absolute address (a scheme, or `//host`) can name the origin; a relative one
         // already stays on keyedge's site.
         let scheme = location.split_once(':').map(|(s, _)| s).filter(|s| {
@@ -445,10 +439,6 @@ impl Forward {
         }
         Ok(res)
     }
-}
-
-fn target_origin(url: &str) -> String {
-    url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_default()
 }
 
 /// Whether a cookie name is keyedge's: `keyedge_…`, `__Host-keyedge_…`, in any case (browsers

@@ -95,31 +95,24 @@ export const REALM_IDP = 'http://localhost:9097';
  * { vars, stop, logs }.
  */
 export async function startRealmServers() {
-  for (const port of [8797, 9097]) {
-    if (await portBusy(port)) throw new Error(`port ${port} is in use; stop what runs there and run the tests again`);
-  }
-  const built = spawnSync('make', ['--no-print-directory', 'worker-realm'], { cwd: ROOT, encoding: 'utf8' });
-  if (built.status !== 0) throw new Error(`make worker-realm failed\n${built.stdout}${built.stderr}`);
-  const state = mkdtempSync(join(tmpdir(), 'keyedge-realm-'));
+  if (await portBusy(9097)) throw new Error('port 9097 is in use; stop what runs there and run the tests again');
   const idp = start('node', ['dev/demo-idp.mjs'], { KEYEDGE_URL: REALM, IDP_PORT: '9097' });
-  const wrangler = start(join(ROOT, 'node_modules/.bin/wrangler'),
-    ['dev', '--config', 'dev/wrangler.realm.toml', '--port', '8797', '--inspector-port', '9239', '--persist-to', state,
-      '--show-interactive-dev-session=false'],
-    { WRANGLER_SEND_METRICS: 'false' });
-  const stop = () => {
-    for (const { child } of [idp, wrangler]) {
-      try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
-    }
-    rmSync(state, { recursive: true, force: true });
-  };
+  let worker;
   try {
     await waitFor(`${REALM_IDP}/.well-known/openid-configuration`, idp.child, idp.log);
-    await waitFor(`${REALM}/.well-known/openid-configuration`, wrangler.child, wrangler.log);
+    worker = await startWorker({
+      target: 'worker-realm', config: 'dev/wrangler.realm.toml', port: 8797, inspector: 9239,
+      url: `${REALM}/.well-known/openid-configuration`,
+    });
   } catch (e) {
-    stop();
+    try { process.kill(-idp.child.pid, 'SIGTERM'); } catch { /* already gone */ }
     throw e;
   }
-  return { vars: readDevVars(join(ROOT, '.dev.vars')), stop, logs: () => wrangler.log.join('') + idp.log.join('') };
+  const stop = () => {
+    worker.stop();
+    try { process.kill(-idp.child.pid, 'SIGTERM'); } catch { /* already gone */ }
+  };
+  return { vars: readDevVars(join(ROOT, '.dev.vars')), stop, logs: () => worker.logs() + idp.log.join('') };
 }
 
 /**

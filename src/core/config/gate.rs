@@ -125,9 +125,25 @@ pub struct Gate {
     pub session_check_interval: u64,
     /// First match wins; a path no rule matches needs a signed-in user.
     pub rules: Vec<GateRule>,
+    /// For an origin upstream: its address and keyedge's, read once from the configuration.
+    pub addresses: Option<OriginAddresses>,
 }
 
-pub(super) fn gate(g: RawGate) -> Result<Gate, ConfigError> {
+/// The two addresses a gate in front of an origin tells apart: the origin's own, and keyedge's
+/// (the issuer's origin), where the visitor asked for the page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OriginAddresses {
+    /// The origin's scheme, host and port (`https://origin.example.com`): the identity
+    /// assertion's audience, and what the site's redirects are read against.
+    pub origin: String,
+    /// keyedge's scheme, host and port, which the browser is sent instead.
+    pub public: String,
+    /// keyedge's host (and port) and scheme, for the origin's `X-Forwarded-Host`/`-Proto`.
+    pub public_host: String,
+    pub public_scheme: String,
+}
+
+pub(super) fn gate(g: RawGate, issuer: &str) -> Result<Gate, ConfigError> {
     let upstream = match g.upstream.as_str() {
         "assets" => SiteUpstream::Assets,
         url => {
@@ -169,7 +185,20 @@ pub(super) fn gate(g: RawGate) -> Result<Gate, ConfigError> {
         let require_email_domains = domains(&r.require_email_domains, &format!("{path}.require_email_domains"))?;
         rules.push(GateRule { path: r.path, public, require_roles: r.require_roles, require_email_domains, key });
     }
+    let addresses = match (&upstream, Url::parse(issuer)) {
+        (SiteUpstream::Origin(origin), Ok(public)) => Some(OriginAddresses {
+            origin: origin.origin().ascii_serialization(),
+            public: public.origin().ascii_serialization(),
+            public_host: match public.port() {
+                Some(port) => format!("{}:{port}", public.host_str().unwrap_or("")),
+                None => public.host_str().unwrap_or("").to_owned(),
+            },
+            public_scheme: public.scheme().to_owned(),
+        }),
+        _ => None,
+    };
     Ok(Gate {
+        addresses,
         upstream,
         identity_headers: g.identity_headers,
         case_insensitive_paths: g.case_insensitive_paths,

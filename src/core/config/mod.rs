@@ -16,7 +16,7 @@ pub use crate::core::upstream::oidc::config::{OidcProvider, SignatureCheck};
 pub use crate::core::upstream::plain_oauth2::config::OAuth2Provider;
 pub use clients::{Client, ClientAuth, GrantType, DEFAULT_SCOPES};
 pub use flows::{ClaimRequirement, FirstLoginFlow, PostLoginFlow, ReviewProfile, DEFAULT_FIRST_LOGIN_FLOW};
-pub use gate::{Gate, GateRule, SiteUpstream};
+pub use gate::{Gate, GateRule, OriginAddresses, SiteUpstream};
 pub use idp::{IdentityProvider, Landing, ProviderKind, SyncMode, UnprovenStepUp};
 pub use mappers::{ClaimMatch, Mapper, MapperKind, ValueRegex};
 pub use secrets::MailSender;
@@ -215,7 +215,7 @@ impl Config {
             return Err(err("gate", NOT_BUILT));
         }
         let admin_token = raw.admin_token_env.map(|name| secrets::admin_token(&name, &secrets)).transpose()?;
-        let gate = raw.gate.map(gate::gate).transpose()?;
+        let gate = raw.gate.map(|g| gate::gate(g, &issuer)).transpose()?;
         if raw.refresh_token_grace_seconds > MAX_REFRESH_TOKEN_GRACE {
             let message = format!("must be at most {MAX_REFRESH_TOKEN_GRACE} seconds (0: no grace)");
             return Err(err("refresh_token_grace_seconds", message));
