@@ -363,6 +363,13 @@ impl Forward {
         !is_keyedge_cookie(pair.split('=').next().unwrap_or(""))
     }
 
+    /// Whether [`Self::browser_location`] can change anything: only in front of an origin (the
+    /// Worker's assets answer with keyedge's own address), so a page from the assets has no
+    /// `Location` to read.
+    pub fn reads_locations(&self) -> bool {
+        self.addresses.is_some()
+    }
+
     /// The `Location` of the site's redirect as the browser gets it: an address on the origin
     /// itself (`https://origin.example.com/docs/`) becomes the same page on keyedge's site, as
     /// a reverse proxy does (nginx's `proxy_redirect default`); `None` leaves it as it is (a

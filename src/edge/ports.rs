@@ -536,9 +536,11 @@ pub fn site_answer(forward: &Forward, res: web_sys::Response) -> std::result::Re
             headers.append("set-cookie", value).map_err(|e| js_port_error("headers", e))?;
         }
     }
-    let location = headers.get("location").map_err(|e| js_port_error("headers", e))?;
-    if let Some(location) = location.and_then(|l| forward.browser_location(&l)) {
-        headers.set("location", &location).map_err(|e| js_port_error("headers", e))?;
+    if forward.reads_locations() {
+        let location = headers.get("location").map_err(|e| js_port_error("headers", e))?;
+        if let Some(location) = location.and_then(|l| forward.browser_location(&l)) {
+            headers.set("location", &location).map_err(|e| js_port_error("headers", e))?;
+        }
     }
     for (name, value, replace) in forward.header_edits() {
         if *replace { headers.set(name, value) } else { headers.append(name, value) }
