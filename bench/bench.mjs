@@ -319,7 +319,7 @@ try {
     stopAll(); rmSync(oaState, { recursive: true, force: true });
   }
   if (!SMOKE) {
-    // Cold start: fresh wrangler dev processes, the first request to each (bench/coldstart.mjs).
+    // Cold start: fresh workerd processes without an inspector, the first request to each (bench/coldstart.mjs).
     stopAll();
     execFileSync('node', ['bench/coldstart.mjs', '--profile', '--json', join(ROOT, 'bench/results/coldstart.json')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
     report.cold_start = JSON.parse(readFileSync(join(ROOT, 'bench/results/coldstart.json'), 'utf8'));

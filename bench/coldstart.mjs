@@ -1,11 +1,17 @@
-// Cold start, as a visitor of a quiet site meets it: a freshly started `wrangler dev` (a new
-// workerd, so a new isolate), and the first request to it — its latency and the CPU the
+// Cold start, as a visitor of a quiet site meets it: a freshly started workerd (so a
+// new isolate), and the first request to it — its latency and the CPU the
 // serving workerd spent on it — against a second request right after (warm). For keyedge
 // (its discovery document; with the demo configuration and with the small keyedge.toml), OpenAuth (its authorization-server metadata), the floor
 // Worker (a constant response) and the Rust floor (the `worker` crate answering a constant,
 // bench/peers/wasm-floor), each started `--rounds` times (default 5); medians.
 //
-//   node bench/coldstart.mjs [--rounds 5] [--json out.json] [--only keyedge,floor] [--profile]
+//   node bench/coldstart.mjs [--rounds 5] [--json out.json] [--only keyedge,floor] [--profile] [--wrangler-dev]
+//
+// Each start serves the Worker as `wrangler dev` does but without its DevTools inspector
+// (bench/serve-quiet.mjs), so the isolate measured is the one production runs: `wrangler dev`
+// always attaches an inspector session (Runtime and Network events) to it. In paired runs of
+// 2026-12-05 that made no difference beyond the runs' spread (docs/performance.md).
+// `--wrangler-dev` measures under `wrangler dev` itself, as this bench did before.
 //
 // wrangler's build command builds keyedge for each configuration (`make worker`); bench/peers/*. CPU is
 // read from /proc in clock ticks (10 ms on Linux): the first request's CPU is coarse.
@@ -32,6 +38,7 @@ const ROUNDS = Number(opt('--rounds', 5));
 const JSON_OUT = opt('--json', null);
 const ONLY = opt('--only', 'keyedge,keyedge-small,openauth,floor,wasm-floor').split(',');
 const PROFILE = args.includes('--profile');
+const WRANGLER_DEV = args.includes('--wrangler-dev');
 const INSPECTOR = 9339;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -63,22 +70,38 @@ const workerdCpu = (root) =>
       }
     }, 0);
 
+/** Whether any workerd under `root` was started with a DevTools inspector. */
+const inspected = (root) =>
+  descendants(root)
+    .filter((p) => comm(p) === 'workerd')
+    .some((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--inspector-addr');
+      } catch {
+        return false;
+      }
+    });
+
 async function timed(url) {
   const t0 = performance.now();
-  const r = await fetch(url);
+  const r = await fetch(url, { signal: AbortSignal.timeout(30000) });
   await r.arrayBuffer();
   if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
   return performance.now() - t0;
 }
 
 /**
- * One fresh start of a Worker under wrangler dev: the first request's latency and workerd CPU,
+ * One fresh start of a Worker (see above): the first request's latency and workerd CPU,
  * and a warm one's latency; with `profile`, the first request's V8 CPU profile too.
  */
 async function startOnce(name, argv, url, env, profile = false) {
   const state = mkdtempSync(join(tmpdir(), `cold-${name}-`));
-  const inspector = profile ? ['--inspector-port', String(INSPECTOR)] : [];
-  const child = spawn(WRANGLER, ['dev', ...argv, ...inspector, '--persist-to', state, '--show-interactive-dev-session=false'], {
+  // A profiled start needs the inspector: it runs under `wrangler dev` with its port.
+  const [command, commandArgs] =
+    profile || WRANGLER_DEV
+      ? [WRANGLER, ['dev', ...argv, ...(profile ? ['--inspector-port', String(INSPECTOR)] : []), '--persist-to', state, '--show-interactive-dev-session=false']]
+      : [process.execPath, [join(ROOT, 'bench/serve-quiet.mjs'), ...argv, '--persist-to', state]];
+  const child = spawn(command, commandArgs, {
     cwd: ROOT,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -102,7 +125,7 @@ async function startOnce(name, argv, url, env, profile = false) {
     const c1 = workerdCpu(child.pid);
     const samples = await profiler?.stop();
     profiler?.close();
-    return { first, warm: await timed(url), cpu: c1 - c0, startCpu: c0, profile: samples };
+    return { first, warm: await timed(url), cpu: c1 - c0, startCpu: c0, profile: samples, inspector: inspected(child.pid) };
   } finally {
     try {
       process.kill(-child.pid, 'SIGTERM');
@@ -137,14 +160,16 @@ function summarize(profile, top = 25) {
   };
 }
 
-/** `rounds` fresh starts of one Worker under wrangler dev; the first and a warm request each. */
+/** `rounds` fresh starts of one Worker (without an inspector); the first and a warm request each. */
 async function coldStart(name, argv, url, env = {}) {
   const first = [];
   const warm = [];
   const cpu = [];
   const startCpu = [];
+  let inspector = false;
   for (let i = 0; i < ROUNDS; i++) {
     const once = await startOnce(name, argv, url, env);
+    inspector ||= once.inspector;
     first.push(once.first);
     warm.push(once.warm);
     cpu.push(once.cpu);
@@ -159,6 +184,8 @@ async function coldStart(name, argv, url, env = {}) {
     // workerd's CPU from its launch until just before the first request: its own start, the
     // Worker's compile and its module's evaluation (keyedge builds its app there).
     start_cpu_ms: +median(startCpu).toFixed(1),
+    // Whether the measured isolates had a DevTools inspector (only with --wrangler-dev).
+    inspector,
   };
   console.error(
     `  ${name}: first request ${r.first_request_ms} ms (CPU ${r.first_request_cpu_ms} ms), warm ${r.warm_request_ms} ms; workerd CPU before it ${r.start_cpu_ms} ms`,

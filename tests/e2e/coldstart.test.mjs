@@ -1,0 +1,30 @@
+// The cold-start harness of `make bench` (bench/coldstart.mjs), on the floor Worker: a fresh
+// workerd is started without a DevTools inspector (bench/serve-quiet.mjs), as a production
+// isolate runs (`wrangler dev` always attaches one), and its first and warm requests are
+// timed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+test('a cold start is measured on an isolate without an inspector', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'coldstart-test-'));
+  try {
+    const out = join(dir, 'coldstart.json');
+    execFileSync('node', ['bench/coldstart.mjs', '--rounds', '1', '--only', 'floor', '--json', out], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      timeout: 120_000,
+    });
+    const floor = JSON.parse(readFileSync(out, 'utf8')).floor;
+    assert.equal(floor.inspector, false);
+    assert.equal(floor.rounds, 1);
+    assert.ok(floor.first_request_ms > 0 && floor.warm_request_ms > 0, JSON.stringify(floor));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
