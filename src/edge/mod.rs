@@ -114,27 +114,32 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
 
 /// Cloudflare's ray id when there is one, so keyedge's lines match the platform's.
 fn request_id(req: &web_sys::Request) -> String {
-    match req.headers().get("cf-ray").ok().flatten() {
-        Some(ray) => ray,
-        None => {
-            let mut bytes = [0u8; 8];
-            let _ = getrandom::getrandom(&mut bytes);
-            crate::core::b64url(&bytes)
-        }
-    }
+    request_id_for(req.headers().get("cf-ray").ok().flatten())
+}
+
+/// The request id for a request whose `cf-ray` header is `ray`: that, else a random one.
+fn request_id_for(ray: Option<String>) -> String {
+    ray.unwrap_or_else(|| {
+        let mut bytes = [0u8; 8];
+        let _ = getrandom::getrandom(&mut bytes);
+        crate::core::b64url(&bytes)
+    })
 }
 
 /// `page` with its request id; a failed one is logged.
 fn stamped(page: web_sys::Response, method: &str, url: &str, request_id: &str, started: f64) -> web_sys::Response {
     let _ = page.headers().set("x-request-id", request_id);
-    let status = page.status();
-    // Cloudflare records every request itself (Workers Logs); keyedge adds a line only for
-    // the ones that failed, where its request id ties the user's error page to the events.
+    logged(page.status(), method, url, request_id, started);
+    page
+}
+
+/// Cloudflare records every request itself (Workers Logs); keyedge adds a line only for the
+/// ones that failed, where its request id ties the user's error page to the events.
+fn logged(status: u16, method: &str, url: &str, request_id: &str, started: f64) {
     if status >= 500 {
         let path = url_path(url);
         worker::console_error!("{}", logging::access(request_id, method, &path, status, js_sys::Date::now() - started));
     }
-    page
 }
 
 /// A request the Worker's JavaScript shell (src/edge/worker.mjs) answers without a Rust
@@ -156,10 +161,13 @@ pub struct AtOnce {
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 impl AtOnce {
-    /// For `req`: keyedge's answer (a `Response`: the discovery document, the way to the login
-    /// page, a path's canonical spelling…), an `AtOnce` to fetch from the gated site, or
-    /// `undefined`: `req` is to take the Worker's `fetch`.
-    pub fn plan(req: &web_sys::Request) -> wasm_bindgen::JsValue {
+    /// For `req` (its `method`, `url` and `JSON.stringify([...headers])`, read by the shell in
+    /// one go): keyedge's answer as `[status, headers JSON, body]` for the shell to make into a
+    /// `Response` (the discovery document, the way to the login page, a path's canonical
+    /// spelling…), an `AtOnce` to fetch from the gated site, or `undefined`: `req` is to take
+    /// the Worker's `fetch`. The request and the answer cross as these few values rather than
+    /// through a call per property, header or setting of the runtime's objects.
+    pub fn plan(req: &web_sys::Request, method: &str, url: &str, headers: &str) -> wasm_bindgen::JsValue {
         let undefined = wasm_bindgen::JsValue::UNDEFINED;
         if !AT_ONCE.with(std::cell::Cell::get) {
             return undefined;
@@ -167,22 +175,25 @@ impl AtOnce {
         let Some(app) = APP.with(|cell| cell.get().and_then(|app| app.as_ref().ok().cloned())) else {
             return undefined;
         };
-        let (method, url) = (req.method(), req.url());
-        if !app.answers_at_once(&method, &url_path(&url)) {
+        if !app.answers_at_once(method, &url_path(url)) {
             return undefined;
         }
+        let Ok(head) = ports::request_head_from(method, url, headers) else { return undefined };
         let started = js_sys::Date::now();
-        let Ok(head) = ports::request_head(req) else { return undefined };
-        let request_id = request_id(req);
+        let ray = head.headers().get("cf-ray").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let request_id = request_id_for(ray);
         let log = |line: &str| worker::console_error!("{}", logging::event(&request_id, "error", line));
         let Some(reply) = app.answer_at_once(&head, &ports::SystemClock, &ports::CryptoRng, &log) else {
             return undefined;
         };
         match reply {
-            Reply::Page(page) => match ports::from_http_response(page) {
-                Ok(page) => stamped(page, &method, &url, &request_id, started).into(),
-                Err(_) => undefined,
-            },
+            Reply::Page(mut page) => {
+                if let Ok(id) = http::HeaderValue::from_str(&request_id) {
+                    page.headers_mut().insert("x-request-id", id);
+                }
+                logged(page.status().as_u16(), method, url, &request_id, started);
+                ports::answer_parts(page).unwrap_or(undefined)
+            }
             Reply::Forward(forward) => match ports::site_request(&forward, req.body()) {
                 Ok(request) => {
                     let request = Clone::clone(request.inner());

@@ -35,11 +35,29 @@ fn js_port_error(what: &str, e: wasm_bindgen::JsValue) -> PortError {
 /// runtime's object: the headers cross the wasm boundary as one JSON string rather than a call
 /// per header, and nothing else (`cf`, a parsed URL) is read that keyedge does not use.
 pub fn request_head(req: &web_sys::Request) -> Result<http::Request<Vec<u8>>> {
-    let mut builder = http::Request::builder().method(req.method().as_str()).uri(req.url());
-    for (name, value) in header_pairs(&req.headers())? {
+    head(&req.method(), &req.url(), header_pairs(&req.headers())?).map_err(|e| worker::Error::RustError(e.0))
+}
+
+/// The request head from what the Worker's JavaScript read of it in one go (`AtOnce.plan`):
+/// its method, URL and `JSON.stringify([...headers])`.
+pub fn request_head_from(
+    method: &str,
+    url: &str,
+    headers: &str,
+) -> std::result::Result<http::Request<Vec<u8>>, PortError> {
+    head(method, url, pairs_from_json(headers)?)
+}
+
+fn head(
+    method: &str,
+    url: &str,
+    headers: Vec<(String, String)>,
+) -> std::result::Result<http::Request<Vec<u8>>, PortError> {
+    let mut builder = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
         builder = builder.header(name, value);
     }
-    builder.body(Vec::new()).map_err(|e| worker::Error::RustError(e.to_string()))
+    builder.body(Vec::new()).map_err(port_err)
 }
 
 /// The request's body, read chunk by chunk from its stream and at most `max` bytes of it:
@@ -83,16 +101,31 @@ fn pairs_from_json(json: &str) -> std::result::Result<Vec<(String, String)>, Por
 /// `headers` as the runtime's `[[name, value], …]`, made from one JSON string rather than a
 /// call per header.
 fn js_header_pairs(headers: &http::HeaderMap) -> std::result::Result<wasm_bindgen::JsValue, PortError> {
+    js_sys::JSON::parse(&pairs_json(headers)?).map_err(|e| js_port_error("headers", e))
+}
+
+/// `headers` as the JSON of the runtime's `[[name, value], …]`.
+fn pairs_json(headers: &http::HeaderMap) -> std::result::Result<String, PortError> {
     let pairs: Vec<(&str, &str)> =
         headers.iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))).collect();
-    let json = serde_json::to_string(&pairs).map_err(port_err)?;
-    js_sys::JSON::parse(&json).map_err(|e| js_port_error("headers", e))
+    serde_json::to_string(&pairs).map_err(port_err)
 }
 
 /// A runtime `Headers` for `headers` (an outgoing request's).
 fn js_headers(headers: &http::HeaderMap) -> std::result::Result<web_sys::Headers, PortError> {
     web_sys::Headers::new_with_str_sequence_sequence(&js_header_pairs(headers)?)
         .map_err(|e| js_port_error("headers", e))
+}
+
+/// keyedge's answer as the Worker's JavaScript makes it into a `Response` (`AtOnce.plan`):
+/// `[status, JSON of its header pairs, body bytes or null]`, three values in one array.
+pub fn answer_parts(res: http::Response<Vec<u8>>) -> std::result::Result<wasm_bindgen::JsValue, PortError> {
+    let status = wasm_bindgen::JsValue::from(res.status().as_u16());
+    let headers = wasm_bindgen::JsValue::from(pairs_json(res.headers())?);
+    let body = res.body();
+    let body =
+        if body.is_empty() { wasm_bindgen::JsValue::NULL } else { js_sys::Uint8Array::from(body.as_slice()).into() };
+    Ok(js_sys::Array::of3(&status, &headers, &body).into())
 }
 
 /// The runtime's `Response` for keyedge's answer.

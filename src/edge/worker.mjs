@@ -7,17 +7,22 @@
 //   what a `fetch` to the object does (docs/performance.md).
 // - A request Rust can answer without storage, upstream or platform calls (the discovery
 //   document, the JWKS, a gated site's page on a fresh gate pass) is answered by Rust in one
-//   call (`AtOnce.plan`, src/edge/mod.rs); a site page comes back as a plan that is fetched
-//   here and finished by Rust in one more call: no Rust future, promise or waker for them.
+//   call (`AtOnce.plan`, src/edge/mod.rs), the request's head handed in and the answer's
+//   status, headers and body handed back as plain values that this module makes into a
+//   `Response`; a site page comes back as a plan that is fetched here and finished by Rust in
+//   one more call: no Rust future, promise or waker for them.
 //   Everything else goes to the Rust Worker's `fetch`.
 import { DurableObject } from 'cloudflare:workers';
 import RustWorker, { AtOnce, OnceStore as RustOnceStore } from '../../build/index.js';
 
 export default class Keyedge extends RustWorker {
   fetch(request) {
-    const page = AtOnce.plan(request);
+    const page = AtOnce.plan(request, request.method, request.url, JSON.stringify([...request.headers]));
     if (page === undefined) return super.fetch(request);
-    if (page instanceof Response) return page;
+    if (Array.isArray(page)) {
+      const [status, headers, body] = page;
+      return new Response(body, { status, headers: JSON.parse(headers) });
+    }
     return this.site(page);
   }
 

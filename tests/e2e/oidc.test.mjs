@@ -46,6 +46,27 @@ test('discovery: issuer is byte-for-byte the configured URL', () => {
   assert.deepEqual(meta.code_challenge_methods_supported, ['S256']);
 });
 
+test('discovery and the JWKS, answered by the Worker shell at once: their headers, the request id, no body for HEAD', async () => {
+  for (const [path, type] of [
+    ['/.well-known/openid-configuration', /^application\/json/],
+    ['/jwks', /^application\/(jwk-set\+)?json/],
+  ]) {
+    // Cloudflare's ray id names the request; without one keyedge makes its own.
+    const res = await fetch(`${KEYEDGE}${path}`, { headers: { 'cf-ray': 'e2e-ray-1' } });
+    assert.equal(res.status, 200, path);
+    assert.match(res.headers.get('content-type'), type, path);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
+    assert.equal(res.headers.get('x-request-id'), 'e2e-ray-1', path);
+    const body = await res.json();
+    assert.ok(path === '/jwks' ? body.keys.length > 0 : body.issuer === KEYEDGE, path);
+    const head = await fetch(`${KEYEDGE}${path}`, { method: 'HEAD' });
+    assert.equal(head.status, 200, path);
+    assert.equal(head.headers.get('content-type'), res.headers.get('content-type'), path);
+    assert.match(head.headers.get('x-request-id') ?? '', /^[A-Za-z0-9_-]{11}$/, path);
+    assert.equal((await head.arrayBuffer()).byteLength, 0, path);
+  }
+});
+
 test('authorization code flow with PKCE: tokens, ID token signed with keyedge JWKS, userinfo', async () => {
   const { callback, codeVerifier, state, nonce } = await authorize();
   assert.equal(callback.searchParams.get('iss'), KEYEDGE, 'RFC 9207 iss in the response');
