@@ -178,9 +178,10 @@ impl AtOnce {
         if !app.answers_at_once(method, &url_path(url)) {
             return undefined;
         }
-        let Ok(head) = ports::request_head_from(method, url, headers) else { return undefined };
         let started = js_sys::Date::now();
-        let ray = head.headers().get("cf-ray").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let Ok(head) = ports::request_head_from(method, url, headers) else { return undefined };
+        // As the runtime gave it (a string, so UTF-8 here), as the full path reads it.
+        let ray = head.headers().get("cf-ray").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let request_id = request_id_for(ray);
         let log = |line: &str| worker::console_error!("{}", logging::event(&request_id, "error", line));
         let Some(reply) = app.answer_at_once(&head, &ports::SystemClock, &ports::CryptoRng, &log) else {

@@ -21,7 +21,13 @@ export default class Keyedge extends RustWorker {
     if (page === undefined) return super.fetch(request);
     if (Array.isArray(page)) {
       const [status, headers, body] = page;
-      return new Response(body, { status, headers: JSON.parse(headers) });
+      try {
+        return new Response(body, { status, headers: JSON.parse(headers) });
+      } catch {
+        // An answer the runtime will not make (nothing answered at once does this today):
+        // the whole Rust path answers instead, with its error page and log line if need be.
+        return super.fetch(request);
+      }
     }
     return this.site(page);
   }
