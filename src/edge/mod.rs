@@ -175,11 +175,13 @@ impl AtOnce {
         let Some(app) = APP.with(|cell| cell.get().and_then(|app| app.as_ref().ok().cloned())) else {
             return undefined;
         };
-        if !app.answers_at_once(method, &url_path(url)) {
+        // The URL parsed once: for the route, then as the request head's.
+        let Ok(uri) = url.parse::<http::Uri>() else { return undefined };
+        if !app.answers_at_once(method, uri.path()) {
             return undefined;
         }
         let started = js_sys::Date::now();
-        let Ok(head) = ports::request_head_from(method, url, headers) else { return undefined };
+        let Ok(head) = ports::request_head_from(method, uri, headers) else { return undefined };
         // As the runtime gave it (a string, so UTF-8 here), as the full path reads it.
         let ray = head.headers().get("cf-ray").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let request_id = request_id_for(ray);

@@ -35,25 +35,26 @@ fn js_port_error(what: &str, e: wasm_bindgen::JsValue) -> PortError {
 /// runtime's object: the headers cross the wasm boundary as one JSON string rather than a call
 /// per header, and nothing else (`cf`, a parsed URL) is read that keyedge does not use.
 pub fn request_head(req: &web_sys::Request) -> Result<http::Request<Vec<u8>>> {
-    head(&req.method(), &req.url(), header_pairs(&req.headers())?).map_err(|e| worker::Error::RustError(e.0))
+    let uri = req.url().parse::<http::Uri>().map_err(|e| worker::Error::RustError(e.to_string()))?;
+    head(&req.method(), uri, header_pairs(&req.headers())?).map_err(|e| worker::Error::RustError(e.0))
 }
 
 /// The request head from what the Worker's JavaScript read of it in one go (`AtOnce.plan`):
-/// its method, URL and `JSON.stringify([...headers])`.
+/// its method, URL (parsed) and `JSON.stringify([...headers])`.
 pub fn request_head_from(
     method: &str,
-    url: &str,
+    uri: http::Uri,
     headers: &str,
 ) -> std::result::Result<http::Request<Vec<u8>>, PortError> {
-    head(method, url, pairs_from_json(headers)?)
+    head(method, uri, pairs_from_json(headers)?)
 }
 
 fn head(
     method: &str,
-    url: &str,
+    uri: http::Uri,
     headers: Vec<(String, String)>,
 ) -> std::result::Result<http::Request<Vec<u8>>, PortError> {
-    let mut builder = http::Request::builder().method(method).uri(url);
+    let mut builder = http::Request::builder().method(method).uri(uri);
     for (name, value) in headers {
         builder = builder.header(name, value);
     }
