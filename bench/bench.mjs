@@ -486,7 +486,7 @@ for (const peer of ['openauth', 'oidc-provider']) {
 }
 if (report.cold_start?.keyedge?.startup_profile) {
   lines.push('');
-  lines.push('Cold start, first request to a fresh isolate (median of fresh starts; CPU of workerd in 10 ms ticks):');
+  lines.push('Cold start, first request to a fresh isolate (median of fresh starts; CPU of the serving workerd threads, from /proc schedstat):');
   const label = {
     keyedge: 'keyedge (demo configuration)',
     'keyedge-small': 'keyedge (keyedge.toml: one IdP, no SAML)',

@@ -14,14 +14,15 @@
 // `--wrangler-dev` measures under `wrangler dev` itself, as this bench did before.
 //
 // wrangler's build command builds keyedge for each configuration (`make worker`); bench/peers/*. CPU is
-// read from /proc in clock ticks (10 ms on Linux): the first request's CPU is coarse.
+// the serving workerd's threads' run time from /proc (schedstat, in nanoseconds; clock ticks
+// of 10 ms where the kernel keeps no schedstat).
 //
 // --profile: one more fresh start of each Worker with V8's sampling profiler (100 µs) attached
 // to its isolate before the first request: where that request's time goes, by kind and by
 // function (inclusive). keyedge's wasm functions have Rust names only in a build that keeps
 // its name section (`KEEP_NAMES=1 make worker`, which `make bench` does for this run).
 import { spawn, execSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, inclusiveTimes, kind, nameOf, selfTimes } from './inspector.mjs';
@@ -56,19 +57,32 @@ const comm = (pid) => {
     return '';
   }
 };
-/** CPU ms of all the workerd processes under `root` (wrangler runs the Worker in one). */
+/**
+ * CPU ms of all the workerd processes under `root` (wrangler runs the Worker in one): the time
+ * each of their threads has run, in nanoseconds from /proc/PID/task/TID/schedstat, or in clock
+ * ticks from /proc/PID/stat where a kernel keeps no schedstat.
+ */
 const workerdCpu = (root) =>
   descendants(root)
     .filter((p) => comm(p) === 'workerd')
-    .reduce((sum, pid) => {
-      try {
-        const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        const s = f.slice(f.lastIndexOf(')') + 2).split(' ');
-        return sum + ((Number(s[11]) + Number(s[12])) * 1000) / TCK;
-      } catch {
-        return sum;
-      }
-    }, 0);
+    .reduce((sum, pid) => sum + processCpu(pid), 0);
+
+const processCpu = (pid) => {
+  try {
+    return readdirSync(`/proc/${pid}/task`).reduce(
+      (ms, tid) => ms + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6,
+      0,
+    );
+  } catch {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const s = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      return ((Number(s[11]) + Number(s[12])) * 1000) / TCK;
+    } catch {
+      return 0;
+    }
+  }
+};
 
 /** Whether any workerd under `root` was started with a DevTools inspector. */
 const inspected = (root) =>
@@ -179,7 +193,7 @@ async function coldStart(name, argv, url, env = {}) {
     rounds: ROUNDS,
     first_request_ms: +median(first).toFixed(1),
     warm_request_ms: +median(warm).toFixed(1),
-    first_request_cpu_ms: +median(cpu).toFixed(1),
+    first_request_cpu_ms: +median(cpu).toFixed(2),
     first_request_ms_all: first.map((x) => +x.toFixed(1)),
     // workerd's CPU from its launch until just before the first request: its own start, the
     // Worker's compile and its module's evaluation (keyedge builds its app there).
