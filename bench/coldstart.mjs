@@ -22,7 +22,7 @@
 // function (inclusive). keyedge's wasm functions have Rust names only in a build that keeps
 // its name section (`KEEP_NAMES=1 make worker`, which `make bench` does for this run).
 import { spawn, execSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, inclusiveTimes, kind, nameOf, selfTimes } from './inspector.mjs';
@@ -58,29 +58,42 @@ const comm = (pid) => {
   }
 };
 /**
- * CPU ms of all the workerd processes under `root` (wrangler runs the Worker in one): the time
- * each of their threads has run, in nanoseconds from /proc/PID/task/TID/schedstat, or in clock
- * ticks from /proc/PID/stat where a kernel keeps no schedstat.
+ * Whether this kernel keeps each thread's run time in nanoseconds (/proc/PID/task/TID/schedstat);
+ * where it does not, CPU is read in clock ticks from /proc/PID/stat.
  */
+const SCHEDSTAT = existsSync('/proc/self/schedstat');
+
+/** CPU ms of all the workerd processes under `root` (wrangler runs the Worker in one). */
 const workerdCpu = (root) =>
   descendants(root)
     .filter((p) => comm(p) === 'workerd')
-    .reduce((sum, pid) => sum + processCpu(pid), 0);
+    .reduce((sum, pid) => sum + (SCHEDSTAT ? threadsRunTime(pid) : ticks(pid)), 0);
 
-const processCpu = (pid) => {
+/** The run time of a process's threads, in ms; a thread that has just ended counts nothing. */
+const threadsRunTime = (pid) => {
+  let tids = [];
   try {
-    return readdirSync(`/proc/${pid}/task`).reduce(
-      (ms, tid) => ms + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6,
-      0,
-    );
+    tids = readdirSync(`/proc/${pid}/task`);
   } catch {
+    return 0;
+  }
+  return tids.reduce((ms, tid) => {
     try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const s = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      return ((Number(s[11]) + Number(s[12])) * 1000) / TCK;
+      return ms + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
     } catch {
-      return 0;
+      return ms;
     }
+  }, 0);
+};
+
+/** A process's user and system CPU in ms, from clock ticks (10 ms on Linux). */
+const ticks = (pid) => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const s = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return ((Number(s[11]) + Number(s[12])) * 1000) / TCK;
+  } catch {
+    return 0;
   }
 };
 
@@ -194,6 +207,7 @@ async function coldStart(name, argv, url, env = {}) {
     first_request_ms: +median(first).toFixed(1),
     warm_request_ms: +median(warm).toFixed(1),
     first_request_cpu_ms: +median(cpu).toFixed(2),
+    cpu_clock: SCHEDSTAT ? 'schedstat' : 'ticks',
     first_request_ms_all: first.map((x) => +x.toFixed(1)),
     // workerd's CPU from its launch until just before the first request: its own start, the
     // Worker's compile and its module's evaluation (keyedge builds its app there).
