@@ -288,6 +288,9 @@ impl Keyedge {
         if !self.answers_at_once(req.method().as_str(), req.uri().path()) {
             return None;
         }
+        if let Some(document) = self.document_at_once(req) {
+            return Some(Reply::Page(document));
+        }
         let jobs = Jobs::default();
         let ports = Ports {
             store: &NoIo,
@@ -304,6 +307,37 @@ impl Keyedge {
         let reply = no_io::at_once(self.respond_with(req, &ports))?;
         // Work queued for after the answer is for the full path, which runs it.
         jobs.take().is_empty().then_some(reply)
+    }
+
+    /// The discovery document or the JWKS as [`Keyedge::respond`] answers `req`, made
+    /// without the router's future: an isolate's first request compiles the code it runs, and
+    /// the router's future is the largest function on that path (docs/performance.md, *Cold
+    /// start*). `None` for any other request, for one whose body is over its route's limit and
+    /// for the JWKS until its keys' public halves are known: the router answers those.
+    fn document_at_once(&self, req: &Request) -> Option<Response> {
+        let path = req.uri().path();
+        if !matches!(*req.method(), Method::GET | Method::HEAD) || self.serves_site_page(path) {
+            return None;
+        }
+        let mut res = match self.config.mount.internal(path)? {
+            "/.well-known/openid-configuration" => self.discovery_document(),
+            "/jwks" => self.jwks_document(self.keys.jwks_if_ready()?),
+            _ => return None,
+        };
+        if self.oversized(req).is_some() {
+            return None;
+        }
+        // Both are CORS paths (`CORS_PATHS`), as [`Keyedge::answer`] treats them.
+        web::allow_any_origin(&mut res);
+        Some(self.harden(res))
+    }
+
+    fn discovery_document(&self) -> Response {
+        web::json_public(self.discovery.clone(), 3600)
+    }
+
+    fn jwks_document(&self, jwks: std::borrow::Cow<'_, str>) -> Response {
+        web::json_public(jwks.into_owned(), 3600)
     }
 
     async fn respond_with(&self, req: &Request, ports: &Ports<'_>) -> Reply {
@@ -512,10 +546,10 @@ impl Keyedge {
         }
         match path {
             "/" if get => apart(account::home(self, ports, req)).await,
-            "/.well-known/openid-configuration" if get => Ok(web::json_public(self.discovery.clone(), 3600)),
+            "/.well-known/openid-configuration" if get => Ok(self.discovery_document()),
             "/jwks" if get => {
                 self.keys.ready(ports.crypto).await?;
-                Ok(web::json_public(self.keys.jwks_json().into_owned(), 3600))
+                Ok(self.jwks_document(self.keys.jwks_json()))
             }
             "/authorize" if get || post => apart(self.authorize(req, ports)).await,
             "/login" if get => apart(self.login(req, ports)).await,

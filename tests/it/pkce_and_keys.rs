@@ -264,6 +264,25 @@ fn discovery_and_the_jwks_are_answered_at_once_as_the_full_path_answers_them() {
     let quick = at_once(&request("GET", "/jwks")).expect("the JWKS at once, its keys ready");
     assert_eq!(format!("{quick:?}"), format!("{full:?}"));
     assert!(at_once(&request("HEAD", "/jwks")).is_some());
+    // The same answers for HEAD, Keycloak's path of the JWKS, and a request whose announced body
+    // is over its route's limit (a 413, whichever path makes it).
+    for (method, path, length) in [
+        ("HEAD", "/.well-known/openid-configuration", None),
+        ("GET", "/protocol/openid-connect/certs", None),
+        ("HEAD", "/protocol/openid-connect/certs", None),
+        ("GET", "/.well-known/openid-configuration", Some("100000000")),
+    ] {
+        let req = || {
+            let mut req = request(method, path);
+            if let Some(length) = length {
+                req.headers_mut().insert(http::header::CONTENT_LENGTH, http::HeaderValue::from_static(length));
+            }
+            req
+        };
+        let quick = at_once(&req()).map(|reply| format!("{reply:?}"));
+        let full = format!("{:?}", world.respond(req()));
+        assert_eq!(quick.as_deref(), Some(full.as_str()), "{method} {path} {length:?}");
+    }
     for (method, path) in [
         ("POST", "/jwks"),
         ("GET", "/userinfo"),

@@ -177,6 +177,15 @@ impl SigningKey {
         }
     }
 
+    /// Whether [`SigningKey::ready`] has made the public half known.
+    fn is_ready(&self) -> bool {
+        match &self.key {
+            PrivateKey::Ed25519(k) => k.is_ready(),
+            PrivateKey::Es256(k) => k.is_ready(),
+            PrivateKey::Rsa(_) => true,
+        }
+    }
+
     /// The SPKI DER an external verifier checks this key's signatures with.
     fn spki(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
         use std::borrow::Cow;
@@ -389,6 +398,12 @@ impl Keyring {
         } else {
             jwks.into()
         }
+    }
+
+    /// The JWK Set document once [`Keyring::ready`] has made every key's public half known,
+    /// else `None`.
+    pub fn jwks_if_ready(&self) -> Option<std::borrow::Cow<'_, str>> {
+        self.all().all(SigningKey::is_ready).then(|| self.jwks_json())
     }
 
     pub fn algorithms(&self) -> Vec<Alg> {

@@ -239,6 +239,11 @@ impl P256Key {
     /// (a platform that exported the written point unchecked would defeat it); `keyedge
     /// check`, which `make deploy` runs, computes the point from the scalar in Rust and
     /// refuses such a key before it is deployed.
+    /// Whether [`Self::ready`] has made the public half known (so it returns at once).
+    pub fn is_ready(&self) -> bool {
+        self.public.get().is_some()
+    }
+
     pub async fn ready(&self, crypto: Option<&dyn PlatformCrypto>) -> Result<(), PortError> {
         if self.public.get().is_some() {
             return Ok(());
@@ -384,6 +389,11 @@ impl Ed25519Key {
 
     /// Makes the public half known: by `crypto` (WebCrypto in the Worker) when given, else in
     /// Rust (natively). A written public half that is not the seed's is refused.
+    /// Whether [`Self::ready`] has made the public half known (so it returns at once).
+    pub fn is_ready(&self) -> bool {
+        self.public.get().is_some()
+    }
+
     pub async fn ready(&self, crypto: Option<&dyn PlatformCrypto>) -> Result<(), PortError> {
         if self.public.get().is_some() {
             return Ok(());
