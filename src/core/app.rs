@@ -333,11 +333,11 @@ impl Keyedge {
     }
 
     fn discovery_document(&self) -> Response {
-        web::json_public(self.discovery.clone(), 3600)
+        web::json_public(self.discovery.clone())
     }
 
     fn jwks_document(&self, jwks: std::borrow::Cow<'_, str>) -> Response {
-        web::json_public(jwks.into_owned(), 3600)
+        web::json_public(jwks.into_owned())
     }
 
     async fn respond_with(&self, req: &Request, ports: &Ports<'_>) -> Reply {
@@ -353,9 +353,9 @@ impl Keyedge {
     /// Pages add their own (CSP, `frame-ancestors`, `Referrer-Policy`, see `web::html`).
     pub fn harden(&self, mut res: Response) -> Response {
         let h = res.headers_mut();
-        h.insert("x-content-type-options", http::HeaderValue::from_static("nosniff"));
+        h.insert(http::header::X_CONTENT_TYPE_OPTIONS, http::HeaderValue::from_static("nosniff"));
         if self.config.issuer.starts_with("https://") {
-            h.insert("strict-transport-security", http::HeaderValue::from_static("max-age=31536000"));
+            h.insert(http::header::STRICT_TRANSPORT_SECURITY, http::HeaderValue::from_static("max-age=31536000"));
         }
         res
     }

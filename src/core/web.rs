@@ -149,13 +149,11 @@ pub fn saml_metadata(body: String) -> Response {
     res
 }
 
-/// A public JSON document (discovery, JWKS) that browsers' apps may read cross-origin.
-pub fn json_public(body: String, max_age: u32) -> Response {
+/// A public JSON document (discovery, JWKS) that browsers' apps may read cross-origin,
+/// cached for an hour.
+pub fn json_public(body: String) -> Response {
     let mut res = json(StatusCode::OK, body);
-    let h = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
-        h.insert(CACHE_CONTROL, v);
-    }
+    res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     res
 }
 
@@ -163,8 +161,8 @@ pub fn json_public(body: String, max_age: u32) -> Response {
 /// in cookies, so any origin may call them.
 pub fn allow_any_origin(res: &mut Response) {
     let h = res.headers_mut();
-    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
-    h.insert("access-control-expose-headers", HeaderValue::from_static("WWW-Authenticate"));
+    h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(http::header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("WWW-Authenticate"));
 }
 
 pub fn cors_preflight() -> Response {

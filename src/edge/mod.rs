@@ -115,6 +115,9 @@ fn request_id(req: &web_sys::Request) -> String {
     request_id_for(req.headers().get("cf-ray").ok().flatten())
 }
 
+/// The header that carries the request id (a constant: no header name parsed per request).
+const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
 /// The request id for a request whose `cf-ray` header is `ray`: that, else a random one.
 fn request_id_for(ray: Option<String>) -> String {
     ray.unwrap_or_else(|| {
@@ -190,7 +193,7 @@ impl AtOnce {
         match reply {
             Reply::Page(mut page) => {
                 if let Ok(id) = http::HeaderValue::from_str(&request_id) {
-                    page.headers_mut().insert("x-request-id", id);
+                    page.headers_mut().insert(X_REQUEST_ID, id);
                 }
                 logged(page.status().as_u16(), method, url, &request_id, started);
                 ports::answer_parts(page).unwrap_or(undefined)
