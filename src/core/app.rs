@@ -103,6 +103,23 @@ fn apart<'a, T>(
     Box::pin(f)
 }
 
+/// A route's answer to come ([`Keyedge::pick`]).
+type Routed<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + 'a>>;
+
+/// A route whose answer is already known, as a [`Routed`].
+fn done<'a>(outcome: Outcome) -> Routed<'a> {
+    Box::pin(std::future::ready(outcome))
+}
+
+/// `then`'s route for a request the browser made as a top-level navigation (see
+/// [`navigation`]), else its refusal.
+fn navigating<'a>(req: &Request, then: impl FnOnce() -> Routed<'a>) -> Routed<'a> {
+    match navigation(req) {
+        Ok(()) => then(),
+        Err(refused) => done(Err(refused)),
+    }
+}
+
 impl Keyedge {
     pub fn new(config: Config) -> Result<Self, StartError> {
         let parse = |field: &str, secret: &crate::core::secret::Secret| {
@@ -503,87 +520,90 @@ impl Keyedge {
     }
 
     async fn route(&self, req: &Request, ports: &Ports<'_>) -> Outcome {
+        super::throttle::by_ip(ports, req).await?;
+        self.pick(req, ports).await
+    }
+
+    /// The route for `req`, as a future of its own, picked without awaiting anything: the
+    /// router is one small function and one await instead of a state machine with a state per
+    /// route, whose code every isolate's first request compiled whole (docs/performance.md,
+    /// *Cold start*).
+    fn pick<'a>(&'a self, req: &'a Request, ports: &'a Ports<'a>) -> Routed<'a> {
         let path = req.uri().path();
         let method = req.method();
         let get = method == Method::GET || method == Method::HEAD;
         let post = method == Method::POST;
-        super::throttle::by_ip(ports, req).await?;
         if let Some(rest) = path.strip_prefix("/admin/") {
-            return self.admin(ports, req, rest).await;
+            return apart(self.admin(ports, req, rest));
         }
         if let Some(rest) = path.strip_prefix("/broker/") {
             return match rest.split_once('/') {
-                Some((alias, "login")) if get => apart(login::begin(self, ports, req, alias)).await,
-                Some((alias, "endpoint")) if get => apart(callback::endpoint(self, ports, req, alias)).await,
-                Some((alias, "endpoint")) if post => apart(form_post::receive(self, ports, req, alias)).await,
+                Some((alias, "login")) if get => apart(login::begin(self, ports, req, alias)),
+                Some((alias, "endpoint")) if get => apart(callback::endpoint(self, ports, req, alias)),
+                Some((alias, "endpoint")) if post => apart(form_post::receive(self, ports, req, alias)),
                 #[cfg(keyedge_saml)]
                 Some((alias, "endpoint/descriptor")) if get => match self.config.provider(alias) {
                     Some(idp @ IdentityProvider { kind: ProviderKind::Saml(cfg), .. }) => {
-                        crate::core::broker::saml::descriptor(self, idp, cfg)
+                        done(crate::core::broker::saml::descriptor(self, idp, cfg))
                     }
-                    _ => not_found(),
+                    _ => done(not_found()),
                 },
                 Some((alias, "link")) if post => match self.session_form(req) {
-                    Ok(form) => apart(login::begin_link(self, ports, req, form, alias)).await,
-                    Err(answer) => *answer,
+                    Ok(form) => apart(login::begin_link(self, ports, req, form, alias)),
+                    Err(answer) => done(*answer),
                 },
                 Some((alias, "link")) if get => {
-                    navigation(req)?;
-                    apart(login::begin_client_link(self, ports, req, alias)).await
+                    navigating(req, || apart(login::begin_client_link(self, ports, req, alias)))
                 }
                 Some((alias, "link/confirm")) if post => match self.session_form(req) {
-                    Ok(form) => apart(login::confirm_client_link(self, ports, req, form, alias)).await,
-                    Err(answer) => *answer,
+                    Ok(form) => apart(login::confirm_client_link(self, ports, req, form, alias)),
+                    Err(answer) => done(*answer),
                 },
-                Some((alias, "token")) if get => apart(stored_tokens::token_endpoint(self, ports, req, alias)).await,
-                Some((_, "token")) if method == Method::OPTIONS => Ok(web::cors_preflight()),
+                Some((alias, "token")) if get => apart(stored_tokens::token_endpoint(self, ports, req, alias)),
+                Some((_, "token")) if method == Method::OPTIONS => done(Ok(web::cors_preflight())),
                 Some((alias, "backchannel_logout")) if post => {
-                    apart(upstream_session::backchannel_logout(self, ports, req, alias)).await
+                    apart(upstream_session::backchannel_logout(self, ports, req, alias))
                 }
-                Some((_, "logout_response")) if get => upstream_session::logout_response(self, req),
-                _ => not_found(),
+                Some((_, "logout_response")) if get => done(upstream_session::logout_response(self, req)),
+                _ => done(not_found()),
             };
         }
         match path {
-            "/" if get => apart(account::home(self, ports, req)).await,
-            "/.well-known/openid-configuration" if get => Ok(self.discovery_document()),
-            "/jwks" if get => {
+            "/" if get => apart(account::home(self, ports, req)),
+            "/.well-known/openid-configuration" if get => done(Ok(self.discovery_document())),
+            "/jwks" if get => apart(async move {
                 self.keys.ready(ports.crypto).await?;
                 Ok(self.jwks_document(self.keys.jwks_json()))
-            }
-            "/authorize" if get || post => apart(self.authorize(req, ports)).await,
-            "/login" if get => apart(self.login(req, ports)).await,
-            "/login/discover" if get => login::discover(self, req),
-            "/token" if post => apart(token::token(self, ports, req)).await,
-            "/introspect" if post => apart(introspect::introspect(self, ports, req)).await,
-            "/revoke" if post => apart(introspect::revoke(self, ports, req)).await,
-            "/token" | "/introspect" | "/revoke" => Err(method_not_allowed()),
+            }),
+            "/authorize" if get || post => apart(self.authorize(req, ports)),
+            "/login" if get => apart(self.login(req, ports)),
+            "/login/discover" if get => done(login::discover(self, req)),
+            "/token" if post => apart(token::token(self, ports, req)),
+            "/introspect" if post => apart(introspect::introspect(self, ports, req)),
+            "/revoke" if post => apart(introspect::revoke(self, ports, req)),
+            "/token" | "/introspect" | "/revoke" => done(Err(method_not_allowed())),
 
-            "/userinfo" if get || post => apart(userinfo::userinfo(self, ports, req)).await,
-            "/account" if get => {
-                navigation(req)?;
-                apart(account::account(self, ports, req)).await
-            }
+            "/userinfo" if get || post => apart(userinfo::userinfo(self, ports, req)),
+            "/account" if get => navigating(req, || apart(account::account(self, ports, req))),
             "/first-login/review" if post => match self.pending_form(req) {
-                Ok(form) => apart(first_login::review(self, ports, req, form)).await,
-                Err(answer) => *answer,
+                Ok(form) => apart(first_login::review(self, ports, req, form)),
+                Err(answer) => done(*answer),
             },
             "/first-login/confirm" if post => match self.pending_form(req) {
-                Ok(form) => apart(first_login::confirm(self, ports, req, form)).await,
-                Err(answer) => *answer,
+                Ok(form) => apart(first_login::confirm(self, ports, req, form)),
+                Err(answer) => done(*answer),
             },
             "/first-login/verify-email" if get => {
-                navigation(req)?;
-                apart(first_login::verify_email(self, ports, req)).await
+                navigating(req, || apart(first_login::verify_email(self, ports, req)))
             }
-            "/dev/inbox" if get && matches!(self.config.mail, Some(MailSender::DevInbox)) => {
+            "/dev/inbox" if get && matches!(self.config.mail, Some(MailSender::DevInbox)) => apart(async move {
                 let to = Params::from_query(req).get("to").unwrap_or("").to_owned();
                 Ok(web::json_no_store(StatusCode::OK, crate::core::mail::dev_inbox(ports, &to).await?))
-            }
+            }),
             #[cfg(keyedge_faults)]
-            "/dev/faults" if self.config.fault_injection && (get || post) => self.dev_faults(req, post),
+            "/dev/faults" if self.config.fault_injection && (get || post) => done(self.dev_faults(req, post)),
             #[cfg(any(not(target_arch = "wasm32"), keyedge_storage_conformance))]
-            "/dev/conformance" if post && self.config.storage_conformance => {
+            "/dev/conformance" if post && self.config.storage_conformance => apart(async move {
                 let subject = super::ports::conformance::Subject {
                     once: ports.once,
                     store: ports.store,
@@ -596,35 +616,34 @@ impl Keyedge {
                 let report = serde_json::to_string(&super::ports::conformance::run(&subject).await)
                     .map_err(|e| Failure::internal(format!("the conformance report does not serialise: {e}")))?;
                 Ok(web::json_no_store(StatusCode::OK, report))
-            }
+            }),
             p if post && p.starts_with("/account/unlink/") => match self.session_form(req) {
-                Ok(form) => apart(account::unlink(self, ports, form, &p["/account/unlink/".len()..])).await,
-                Err(answer) => *answer,
+                Ok(form) => apart(account::unlink(self, ports, form, &p["/account/unlink/".len()..])),
+                Err(answer) => done(*answer),
             },
             p if post && p.starts_with("/account/sessions/") && p.ends_with("/end") => {
                 let sid = &p["/account/sessions/".len()..p.len() - "/end".len()];
                 match self.session_form(req) {
-                    Ok(form) => apart(account::end_session(self, ports, form, sid)).await,
-                    Err(answer) => *answer,
+                    Ok(form) => apart(account::end_session(self, ports, form, sid)),
+                    Err(answer) => done(*answer),
                 }
             }
-            p if get && p.starts_with("/first-login/reauthenticate/") => {
-                navigation(req)?;
-                apart(first_login::reauthenticate(self, ports, req, &p["/first-login/reauthenticate/".len()..])).await
-            }
+            p if get && p.starts_with("/first-login/reauthenticate/") => navigating(req, || {
+                apart(first_login::reauthenticate(self, ports, req, &p["/first-login/reauthenticate/".len()..]))
+            }),
             // Also the RP-initiated logout endpoint, which other sites may post to: a post
             // without the form's token asks the user, as a GET does. Never to a script: the
             // question carries the session's token (`logout` asks only top-level navigations).
             "/logout" if get || post => {
                 let form = if post { self.session_form(req).ok() } else { None };
-                apart(logout::logout(self, ports, req, form)).await
+                apart(logout::logout(self, ports, req, form))
             }
-            logout::DONE_PATH if get => Ok(logout::done(self, req)),
+            logout::DONE_PATH if get => done(Ok(logout::done(self, req))),
             super::mount::BACKCHANNEL_LOGOUT if post => {
-                apart(upstream_session::realm_backchannel_logout(self, ports, req)).await
+                apart(upstream_session::realm_backchannel_logout(self, ports, req))
             }
-            p if get && p == self.css_path => Ok(web::static_asset("text/css; charset=utf-8", pages::CSS)),
-            _ => not_found(),
+            p if get && p == self.css_path => done(Ok(web::static_asset("text/css; charset=utf-8", pages::CSS))),
+            _ => done(not_found()),
         }
     }
 
