@@ -196,3 +196,25 @@ fn an_issuer_with_a_path_keeps_the_gate_outside_it() {
     // No gate configured: a path outside the realm is not keyedge's.
     assert_eq!(Browser::default().get(&world, "/docs/").status(), 404);
 }
+
+/// Under a realm-shaped issuer, the documents answered at once (the Worker's `AtOnce`) are the
+/// full path's answers, and a path outside the issuer's is never one of them.
+#[test]
+fn the_realm_documents_answered_at_once_are_the_full_path_answers() {
+    let world = realm_world("");
+    let request = |method: &str, path: &str| {
+        http::Request::builder().method(method).uri(format!("{ISSUER}{path}")).body(Vec::new()).unwrap()
+    };
+    for path in ["/.well-known/openid-configuration", "/jwks", "/protocol/openid-connect/certs"] {
+        for method in ["GET", "HEAD"] {
+            let path = format!("{REALM}{path}");
+            let quick = world.app.answer_at_once(&request(method, &path), &world.clock, &world.rng, &|_| {});
+            let full = world.respond(request(method, &path));
+            assert_eq!(quick.map(|q| format!("{q:?}")), Some(format!("{full:?}")), "{method} {path}");
+        }
+    }
+    for outside in ["/.well-known/openid-configuration", "/jwks", "/realms/acmex/jwks"] {
+        let quick = world.app.answer_at_once(&request("GET", outside), &world.clock, &world.rng, &|_| {});
+        assert!(quick.is_none(), "{outside}");
+    }
+}

@@ -233,17 +233,17 @@ impl P256Key {
         Some(self.spki.get_or_init(|| spki))
     }
 
+    /// Whether [`Self::ready`] has made the public half known (so it returns at once).
+    pub fn is_ready(&self) -> bool {
+        self.public.get().is_some()
+    }
+
     /// Makes the public point known: by `crypto` (WebCrypto in the Worker) when given, else in
     /// Rust (natively). A written point that is not the derived one is refused. This compares
     /// the platform's derivation, so it holds as far as the platform derives from the scalar
     /// (a platform that exported the written point unchecked would defeat it); `keyedge
     /// check`, which `make deploy` runs, computes the point from the scalar in Rust and
     /// refuses such a key before it is deployed.
-    /// Whether [`Self::ready`] has made the public half known (so it returns at once).
-    pub fn is_ready(&self) -> bool {
-        self.public.get().is_some()
-    }
-
     pub async fn ready(&self, crypto: Option<&dyn PlatformCrypto>) -> Result<(), PortError> {
         if self.public.get().is_some() {
             return Ok(());
@@ -387,13 +387,13 @@ impl Ed25519Key {
         Some(self.spki.get_or_init(|| super::jwks::ed25519_spki_der(&public)))
     }
 
-    /// Makes the public half known: by `crypto` (WebCrypto in the Worker) when given, else in
-    /// Rust (natively). A written public half that is not the seed's is refused.
     /// Whether [`Self::ready`] has made the public half known (so it returns at once).
     pub fn is_ready(&self) -> bool {
         self.public.get().is_some()
     }
 
+    /// Makes the public half known: by `crypto` (WebCrypto in the Worker) when given, else in
+    /// Rust (natively). A written public half that is not the seed's is refused.
     pub async fn ready(&self, crypto: Option<&dyn PlatformCrypto>) -> Result<(), PortError> {
         if self.public.get().is_some() {
             return Ok(());
