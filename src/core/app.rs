@@ -336,16 +336,19 @@ impl Keyedge {
         if !matches!(*req.method(), Method::GET | Method::HEAD) || self.serves_site_page(path) {
             return None;
         }
-        let mut res = match self.config.mount.internal(path)? {
+        let own = self.config.mount.internal(path)?;
+        if self.oversized(req).is_some() {
+            return None;
+        }
+        let mut res = match own {
             "/.well-known/openid-configuration" => self.discovery_document(),
             "/jwks" => self.jwks_document(self.keys.jwks_if_ready()?),
             _ => return None,
         };
-        if self.oversized(req).is_some() {
-            return None;
+        // As [`Keyedge::answer`] and [`Keyedge::respond_with`] finish an answer.
+        if CORS_PATHS.contains(&own) {
+            web::allow_any_origin(&mut res);
         }
-        // Both are CORS paths (`CORS_PATHS`), as [`Keyedge::answer`] treats them.
-        web::allow_any_origin(&mut res);
         Some(self.harden(res))
     }
 

@@ -252,6 +252,27 @@ mod account_page {
         assert_eq!(coop.as_deref(), Some("same-origin"));
     }
 
+    /// The first-login pages that carry a form's token (the e-mail check, the re-sign-in
+    /// with a linked IdP) are refused to a script before anything is read for them, as the
+    /// account page is; a top-level navigation gets past that check.
+    #[test]
+    fn the_first_login_pages_answer_only_top_level_navigations() {
+        let (world, _) = world();
+        let get = |path: &str, mode: &str, dest: &str| {
+            let req = http::Request::get(format!("{ISSUER}{path}"))
+                .header("sec-fetch-site", "same-origin")
+                .header("sec-fetch-mode", mode)
+                .header("sec-fetch-dest", dest);
+            world.send(req.body(Vec::new()).unwrap())
+        };
+        for path in ["/first-login/verify-email", "/first-login/reauthenticate/up"] {
+            let scripted = get(path, "cors", "empty");
+            assert_eq!(scripted.status(), 403, "{path}: {}", body(&scripted));
+            let navigated = get(path, "navigate", "document");
+            assert_ne!(navigated.status(), 403, "{path}: {}", body(&navigated));
+        }
+    }
+
     #[test]
     fn the_sign_out_question_is_not_shown_to_scripts() {
         // It carries the session's token: a gated site's script must not read it.
