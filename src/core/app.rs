@@ -308,6 +308,10 @@ impl Keyedge {
         if let Some(document) = self.document_at_once(req) {
             return Some(Reply::Page(document));
         }
+        #[cfg(keyedge_gate)]
+        if let Some(decided) = self.site_page_at_once(req, clock, rng, log) {
+            return decided;
+        }
         let jobs = Jobs::default();
         let ports = Ports {
             store: &NoIo,
@@ -350,6 +354,46 @@ impl Keyedge {
             web::allow_any_origin(&mut res);
         }
         Some(self.harden(res))
+    }
+
+    /// A gated site's page as [`Keyedge::respond`] answers `req`, by the gate's decision
+    /// without I/O ([`gate::decide`](super::gate::decide)) and without the router's or the
+    /// gate's futures: `Some(None)` when the gate waits on storage or a signature (the full
+    /// path answers), `None` when `req` is not a site page.
+    #[cfg(keyedge_gate)]
+    fn site_page_at_once(
+        &self,
+        req: &Request,
+        clock: &dyn Clock,
+        rng: &dyn Rng,
+        log: &dyn Fn(&str),
+    ) -> Option<Option<Reply>> {
+        let gate = self.config.gate.as_ref().filter(|_| self.serves_site_page(req.uri().path()))?;
+        let reply = match super::gate::decide(self, gate, req, clock.now()) {
+            super::gate::Decision::Wait(_) => return Some(None),
+            super::gate::Decision::Done(Ok(reply)) => reply,
+            super::gate::Decision::Done(Err(failure)) => {
+                let jobs = Jobs::default();
+                let ports = Ports {
+                    store: &NoIo,
+                    once: &NoIo,
+                    http: &NoIo,
+                    clock,
+                    rng,
+                    log,
+                    jobs: &jobs,
+                    crypto: Some(&NoIo),
+                    site: Some(&NoIo),
+                    limits: &NoIo,
+                };
+                Reply::Page(self.failure_response(req, &ports, failure))
+            }
+        };
+        // As [`Keyedge::respond_with`] finishes an answer.
+        Some(Some(match reply {
+            Reply::Page(res) => Reply::Page(self.harden(res)),
+            forward => forward,
+        }))
     }
 
     fn discovery_document(&self) -> Response {

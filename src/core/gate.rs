@@ -5,7 +5,7 @@
 //! static assets or from an origin, which can be given signed identity headers.
 
 use http::header::{LOCATION, SET_COOKIE};
-use http::{HeaderValue, StatusCode};
+use http::{HeaderName, HeaderValue, StatusCode};
 use serde::Serialize;
 
 use super::app::Keyedge;
@@ -133,12 +133,58 @@ fn refusal(rule: Option<&GateRule>, user: &User) -> Option<String> {
     None
 }
 
-/// Serves `req` to whoever may see it. Rules are matched against the canonical form of the
-/// path, and that form is what the site is sent ([`SitePath`]); a path without one is refused.
-pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request) -> Result<Reply, Failure> {
-    let path = SitePath::parse(req.uri().path()).map_err(|e| {
-        PageError::bad_request("Bad address", format!("This is not a valid address: {e}.")).with_retry("/")
-    })?;
+/// How far the gate gets with a request before any storage read or signature ([`decide`]).
+pub enum Decision<'r> {
+    /// The answer: the site's page, the way to the login page, keyedge's own spelling of one
+    /// of its paths, or why the request is refused.
+    Done(Result<Reply, Failure>),
+    /// The rest waits on storage or a signature; [`handle`] carries it on.
+    Wait(Waiting<'r>),
+}
+
+/// What the gate waits on, with what it has checked so far. Each step holds what the step
+/// before proved: a [`Waiting::User`] only exists for a live session or a fresh pass.
+pub enum Waiting<'r> {
+    /// The site's page once the identity assertion (without a user) is signed for it.
+    Assertion(Box<Forward>),
+    /// A session cookie without a fresh gate pass: the session decides.
+    Session { cookie: &'r str, page: Protected<'r> },
+    /// A signed-in visitor on a page whose rule (or the origin's identity headers) needs the
+    /// user's record.
+    User(ForUser<'r>),
+}
+
+/// A page behind a sign-in: its canonical address (with the query as it came) and its rule.
+pub struct Protected<'r> {
+    here: String,
+    rule: Option<&'r GateRule>,
+}
+
+/// A signed-in visitor (a live session or a fresh pass proved it) whose user's record is to be read.
+pub struct ForUser<'r> {
+    user_id: String,
+    page: Protected<'r>,
+}
+
+/// A signed-in visitor's way on: the page, or the user's record first.
+enum Entered<'r> {
+    Page(Result<Reply, Failure>),
+    User(ForUser<'r>),
+}
+
+/// The gate's decision on `req` at `now` as far as it goes without I/O. Rules are matched
+/// against the canonical form of the path, and that form is what the site is sent
+/// ([`SitePath`]); a path without one is refused. The Worker answers a [`Decision::Done`] at
+/// once (`Keyedge::answer_at_once`); [`handle`] goes on from a [`Decision::Wait`].
+pub fn decide<'r>(app: &Keyedge, gate: &'r Gate, req: &'r Request, now: i64) -> Decision<'r> {
+    let path = match SitePath::parse(req.uri().path()) {
+        Ok(path) => path,
+        Err(e) => {
+            let refused =
+                PageError::bad_request("Bad address", format!("This is not a valid address: {e}.")).with_retry("/");
+            return Decision::Done(Err(refused.into()));
+        }
+    };
     let here = match req.uri().query() {
         Some(query) => format!("{path}?{query}"),
         None => path.to_string(),
@@ -148,55 +194,61 @@ pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request
         // Under an issuer with a path, that is every path under it, and nothing outside it.
         let mut res = web::redirect(&here);
         *res.status_mut() = StatusCode::PERMANENT_REDIRECT;
-        return Ok(Reply::Page(res));
+        return Decision::Done(Ok(Reply::Page(res)));
     }
     let rule = rule_for(gate, &path);
     if rule.is_some_and(|r| r.public) {
-        return serve(app, ports, gate, req, &here, None, false).await;
+        return match forward(app, gate, req, &here, false) {
+            Ok(page) if asserts_identity(gate) => Decision::Wait(Waiting::Assertion(Box::new(page))),
+            page => Decision::Done(page.map(|page| Reply::Forward(Box::new(page)))),
+        };
     }
-    let to_login = || web::redirect(&web::path_with_query(&app.config.path("/login"), &[("return_to", &here)]));
     let jar = app.cookies();
     let Some(cookie) = jar.get(req, session::COOKIE) else {
-        return Ok(Reply::Page(to_login()));
+        return Decision::Done(Ok(to_login(app, &here)));
     };
+    let page = Protected { here, rule };
     // A pass checked within the interval stands for the session; else the session is checked
     // (and a new pass goes with the page).
-    let now = ports.clock.now();
-    let interval = gate.session_check_interval;
     let pass = jar
         .get(req, session::PASS_COOKIE)
-        .and_then(|sealed| Pass::open_fresh(&app.sealer, cookie, sealed, now, interval));
-    let (user_id, renewed) = match pass {
-        Some(pass) => (pass.uid, None),
-        None => {
+        .and_then(|sealed| Pass::open_fresh(&app.sealer, cookie, sealed, now, gate.session_check_interval));
+    match pass {
+        Some(pass) => match signed_in(app, gate, req, page, pass.uid) {
+            Entered::Page(reply) => Decision::Done(reply),
+            Entered::User(for_user) => Decision::Wait(Waiting::User(for_user)),
+        },
+        None => Decision::Wait(Waiting::Session { cookie, page }),
+    }
+}
+
+/// Serves `req` to whoever may see it: [`decide`], then what it waits on.
+pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request) -> Result<Reply, Failure> {
+    let now = ports.clock.now();
+    let (for_user, renewed) = match decide(app, gate, req, now) {
+        Decision::Done(reply) => return reply,
+        Decision::Wait(Waiting::Assertion(page)) => return asserted(app, ports, gate, *page, None).await,
+        Decision::Wait(Waiting::User(for_user)) => (for_user, None),
+        Decision::Wait(Waiting::Session { cookie, page }) => {
             let Some(session) = session::by_cookie(ports, cookie).await? else {
-                return Ok(Reply::Page(to_login()));
+                return Ok(to_login(app, &page.here));
             };
+            let interval = gate.session_check_interval;
             let renewed = (interval > 0).then(|| {
                 let sealed = Pass::of(&session, now).seal(&app.sealer, ports.rng, cookie);
-                jar.set(session::PASS_COOKIE, &sealed, (session.expires_at - now).max(0) as u64)
+                app.cookies().set(session::PASS_COOKIE, &sealed, (session.expires_at - now).max(0) as u64)
             });
-            (session.user_id, renewed)
+            match signed_in(app, gate, req, page, session.user_id) {
+                Entered::Page(reply) => return reply.map(|reply| with_pass(reply, renewed)),
+                Entered::User(for_user) => (for_user, renewed),
+            }
         }
     };
-    let pass = |reply: Reply| match (reply, renewed) {
-        (Reply::Forward(mut forward), Some(cookie)) => {
-            forward.set_cookie = Some(cookie);
-            Reply::Forward(forward)
-        }
-        (reply, _) => reply,
-    };
-    // A live session is enough for a page that only asks for a sign-in; the user's record is
-    // read for roles, email domains and identity headers.
-    let needs_user = rule.is_some_and(|r| !r.require_roles.is_empty() || !r.require_email_domains.is_empty())
-        || (gate.identity_headers && matches!(gate.upstream, SiteUpstream::Origin(_)));
-    if !needs_user {
-        return serve(app, ports, gate, req, &here, None, true).await.map(pass);
-    }
+    let ForUser { user_id, page } = for_user;
     let Some(user) = users::load(ports, &user_id).await? else {
-        return Ok(Reply::Page(to_login()));
+        return Ok(to_login(app, &page.here));
     };
-    if let Some(reason) = refusal(rule, &user) {
+    if let Some(reason) = refusal(page.rule, &user) {
         return Err(PageError::new(
             StatusCode::FORBIDDEN,
             "No access",
@@ -205,21 +257,53 @@ pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request
         .with_retry("/logout")
         .into());
     }
-    serve(app, ports, gate, req, &here, Some(&user), true).await.map(pass)
+    let site_page = forward(app, gate, req, &page.here, true)?;
+    asserted(app, ports, gate, site_page, Some(&user)).await.map(|reply| with_pass(reply, renewed))
 }
 
-/// Fetches the page at `path_and_query` (the canonical path, the query as it came) from the
-/// site's upstream. For a protected page the answer is marked private, so no shared cache
-/// keeps it for others.
-async fn serve(
+/// The way to the login page, and back to `here` after it.
+fn to_login(app: &Keyedge, here: &str) -> Reply {
+    Reply::Page(web::redirect(&web::path_with_query(&app.config.path("/login"), &[("return_to", here)])))
+}
+
+/// A signed-in visitor (of `user_id`) on `page`: a live session is enough for a page that only
+/// asks for a sign-in; the user's record is read for roles, email domains and identity headers.
+fn signed_in<'r>(app: &Keyedge, gate: &Gate, req: &Request, page: Protected<'r>, user_id: String) -> Entered<'r> {
+    let needs_user = page.rule.is_some_and(|r| !r.require_roles.is_empty() || !r.require_email_domains.is_empty())
+        || asserts_identity(gate);
+    if needs_user {
+        return Entered::User(ForUser { user_id, page });
+    }
+    Entered::Page(forward(app, gate, req, &page.here, true).map(|site_page| Reply::Forward(Box::new(site_page))))
+}
+
+/// Whether the site is sent who asks (identity headers and a signed assertion): only an origin.
+fn asserts_identity(gate: &Gate) -> bool {
+    gate.identity_headers && gate.addresses.is_some()
+}
+
+/// `reply` with a renewed gate pass, if there is one, for the browser.
+fn with_pass(reply: Reply, renewed: Option<String>) -> Reply {
+    match (reply, renewed) {
+        (Reply::Forward(mut forward), Some(cookie)) => {
+            forward.set_cookie = Some(cookie);
+            Reply::Forward(forward)
+        }
+        (reply, _) => reply,
+    }
+}
+
+/// The site's request for the page at `path_and_query` (the canonical path, the query as it
+/// came): the browser's headers, without keyedge's cookies and without the headers by which a
+/// site would take its path, host or the visitor's identity from the browser. For a protected
+/// page the answer is marked private, so no shared cache keeps it for others.
+fn forward(
     app: &Keyedge,
-    ports: &Ports<'_>,
     gate: &Gate,
     req: &Request,
     path_and_query: &str,
-    user: Option<&User>,
     protected: bool,
-) -> Result<Reply, Failure> {
+) -> Result<Forward, Failure> {
     let mut forward = http::Request::builder().method(req.method().clone());
     let (target, via_origin) = match &gate.upstream {
         SiteUpstream::Assets => (app.config.endpoint(path_and_query), false),
@@ -256,11 +340,36 @@ async fn serve(
             }
         }
     }
+    let forward = forward.body(req.body().clone()).map_err(|e| Failure::internal(format!("the site request: {e}")))?;
+    let (parts, body) = forward.into_parts();
+    Ok(Forward {
+        method: parts.method,
+        url: target,
+        headers: parts.headers,
+        body,
+        to_assets: !via_origin,
+        protected,
+        set_cookie: None,
+        // The origin's own address in a redirect is keyedge's to the browser (the origin may
+        // build absolute addresses from the host it was sent, which is its own).
+        addresses: gate.addresses.clone(),
+    })
+}
+
+/// `page` as the site gets it: for an origin sent identity headers, with a signed assertion
+/// that keyedge sent it (naming `user` on a protected page) and the user's headers.
+async fn asserted(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    gate: &Gate,
+    mut page: Forward,
+    user: Option<&User>,
+) -> Result<Reply, Failure> {
     if let (Some(addresses), true) = (&gate.addresses, gate.identity_headers) {
         let assertion = Assertion {
             iss: &app.config.issuer,
             aud: &addresses.origin,
-            htu: target.split('?').next().unwrap_or(""),
+            htu: page.url.split('?').next().unwrap_or(""),
             user: user.map(|user| AssertedUser {
                 sub: &user.id,
                 email: user.profile.email.as_deref(),
@@ -281,7 +390,7 @@ async fn serve(
             )
             .await?;
         if let Ok(v) = HeaderValue::from_str(&signed) {
-            forward = forward.header("x-keyedge-assertion", v);
+            page.headers.append(HeaderName::from_static("x-keyedge-assertion"), v);
         }
         if let Some(user) = user {
             let roles = user.roles.join(",");
@@ -292,26 +401,12 @@ async fn serve(
                 ("x-keyedge-roles", roles.as_str()),
             ] {
                 if let Ok(v) = HeaderValue::from_str(value) {
-                    forward = forward.header(name, v);
+                    page.headers.append(HeaderName::from_static(name), v);
                 }
             }
         }
     }
-    let forward = forward.body(req.body().clone()).map_err(|e| Failure::internal(format!("the site request: {e}")))?;
-    let (parts, body) = forward.into_parts();
-    let forward = Forward {
-        method: parts.method,
-        url: target,
-        headers: parts.headers,
-        body,
-        to_assets: !via_origin,
-        protected,
-        set_cookie: None,
-        // The origin's own address in a redirect is keyedge's to the browser (the origin may
-        // build absolute addresses from the host it was sent, which is its own).
-        addresses: gate.addresses.clone(),
-    };
-    Ok(Reply::Forward(Box::new(forward)))
+    Ok(Reply::Forward(Box::new(page)))
 }
 
 /// keyedge's answer to a request: a page of its own, or a page of the gated site to fetch.

@@ -140,8 +140,16 @@ fn a_site_page_is_answered_at_once_only_when_nothing_is_to_be_checked() {
     let at_once = |req: &http::Request<Vec<u8>>| world.app.answer_at_once(req, &world.clock, &world.rng, &|_| {});
     let anonymous = |path: &str| http::Request::get(format!("{ISSUER}{path}")).body(vec![]).unwrap();
     // The same reply as the full path: a forward on alice's fresh pass, a public page, the way
-    // to the login page, the canonical spelling of a path.
-    for r in [req("/docs/guide.html"), req("/public/a.css"), anonymous("/docs/"), anonymous("/public/../docs/x")] {
+    // to the login page, the canonical spelling of a path, the page refusing an address with
+    // no canonical form (an encoded slash).
+    for r in [
+        req("/docs/guide.html"),
+        req("/public/a.css"),
+        anonymous("/docs/"),
+        anonymous("/public/../docs/x"),
+        anonymous("/docs%2Fx"),
+        req("/docs%2Fx"),
+    ] {
         let quick = at_once(&r).unwrap_or_else(|| panic!("{} at once", r.uri()));
         assert_eq!(format!("{quick:?}"), format!("{:?}", world.respond(r)));
     }
