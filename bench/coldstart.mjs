@@ -1,8 +1,9 @@
 // Cold start, as a visitor of a quiet site meets it: a freshly started workerd (so a
 // new isolate), and the first request to it — its latency and the CPU the
 // serving workerd spent on it — against a second request right after (warm). For keyedge
-// (its discovery document; with the demo configuration and with the small keyedge.toml), OpenAuth (its authorization-server metadata), the floor
-// Worker (a constant response) and the Rust floor (the `worker` crate answering a constant,
+// (its discovery document; with the demo configuration and with the small keyedge.toml; and a
+// gated site's public page from Workers Static Assets), OpenAuth (its authorization-server
+// metadata), the floor Worker (a constant response; and a page it reads from ASSETS) and the Rust floor (the `worker` crate answering a constant,
 // bench/peers/wasm-floor), each started `--rounds` times (default 5); medians.
 //
 //   node bench/coldstart.mjs [--rounds 5] [--json out.json] [--only keyedge,floor] [--profile] [--wrangler-dev]
@@ -37,7 +38,7 @@ const opt = (name, fallback) => {
 };
 const ROUNDS = Number(opt('--rounds', 5));
 const JSON_OUT = opt('--json', null);
-const ONLY = opt('--only', 'keyedge,keyedge-small,openauth,floor,wasm-floor').split(',');
+const ONLY = opt('--only', 'keyedge,keyedge-small,keyedge-gate,openauth,floor,floor-assets,wasm-floor').split(',');
 const PROFILE = args.includes('--profile');
 const WRANGLER_DEV = args.includes('--wrangler-dev');
 const INSPECTOR = 9339;
@@ -251,6 +252,13 @@ const workers = {
       'http://localhost:8787/.well-known/openid-configuration',
       { KEYEDGE_CONFIG: 'keyedge.toml' },
     ),
+  // What a visitor of a quiet static site meets: the gate in front of the example site
+  // (dev/wrangler.toml: Workers Static Assets behind `run_worker_first`), its public home page
+  // (the gate's rules, then the page from ASSETS).
+  'keyedge-gate': () =>
+    coldStart('keyedge-gate', ['--config', 'dev/wrangler.toml', '--port', '8787'], 'http://localhost:8787/', {
+      KEYEDGE_CONFIG: 'dev/keyedge.dev.toml',
+    }),
   openauth: () =>
     coldStart(
       'openauth',
@@ -258,6 +266,9 @@ const workers = {
       'http://127.0.0.1:8790/.well-known/oauth-authorization-server',
     ),
   floor: () => coldStart('floor', ['--config', 'bench/peers/floor/wrangler.toml', '--port', '8791', '--ip', '127.0.0.1'], 'http://127.0.0.1:8791/'),
+  // The floor for a gated page: the floor Worker reading a page from its ASSETS binding.
+  'floor-assets': () =>
+    coldStart('floor-assets', ['--config', 'bench/peers/floor/wrangler.assets.toml', '--port', '8795', '--ip', '127.0.0.1'], 'http://127.0.0.1:8795/asset'),
   // The floor for a Rust Worker: the `worker` crate and wasm-bindgen answering a constant
   // (bench/peers/wasm-floor), what any Rust/wasm Worker's first request pays before its own work.
   'wasm-floor': () =>

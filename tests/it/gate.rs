@@ -2,6 +2,7 @@
 //! and email domains, assets and origin upstreams with signed identity headers.
 
 use crate::common::*;
+use keyedge::core::ports::Clock;
 use serde_json::json;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -149,6 +150,7 @@ fn a_site_page_is_answered_at_once_only_when_nothing_is_to_be_checked() {
         anonymous("/public/../docs/x"),
         anonymous("/docs%2Fx"),
         req("/docs%2Fx"),
+        anonymous("/public/../login?x=1"),
     ] {
         let quick = at_once(&r).unwrap_or_else(|| panic!("{} at once", r.uri()));
         assert_eq!(format!("{quick:?}"), format!("{:?}", world.respond(r)));
@@ -180,8 +182,13 @@ fn a_site_page_is_answered_at_once_only_when_nothing_is_to_be_checked() {
     assert!(world.app.answers_at_once("GET", "/.well-known/openid-configuration"));
     assert!(at_once(&anonymous("/")).is_none());
     assert_eq!(world.send(anonymous("/")).status(), 302, "the full path sends it to the login page");
-    // A public page sent to the origin carries an assertion with no user: signed, so not at once.
+    // A public page sent to the origin carries an assertion with no user: signed, so not at once
+    // (the gate's own decision waits for it, whatever the Worker tries).
     assert!(at_once(&anonymous("/public/a.css")).is_none());
+    let gate = world.app.config.gate.as_ref().expect("a gate");
+    let public = anonymous("/public/a.css");
+    let decided = keyedge::core::gate::decide(&world.app, gate, &public, world.clock.now());
+    assert!(matches!(decided, keyedge::core::gate::Decision::Wait(keyedge::core::gate::Waiting::Assertion(_))));
     assert!(body(&world.send(anonymous("/public/a.css"))).contains("origin"), "the full path serves it");
     let mut browser = Browser::default();
     let to_login = location(&browser.get(&world, "/app/"));
@@ -419,6 +426,24 @@ mod pass {
         assert_eq!(browser.get(&world, "/docs/a.html").status(), 200);
         assert!(reads(&world) > before, "after the interval the session is checked");
         assert_eq!(world.at_once.get(), at_once + 1, "by the full path");
+    }
+
+    /// A page whose rule reads the user's record (a role) gets the pass made by its session
+    /// check as a page that needs only a sign-in does; within the interval, the next view reads
+    /// the user's record but not the session.
+    #[test]
+    fn a_page_that_reads_the_user_carries_the_renewed_pass_too() {
+        let world = world_with_options("session_check_interval = 20");
+        *world.idp.tamper.borrow_mut() = Box::new(|c| c["groups"] = json!(["staff"]));
+        let mut staff = Browser::default();
+        let to_login = location(&staff.get(&world, "/staff/handbook.html"));
+        sign_in_from_login_page(&world, &mut staff, &to_login, "bob");
+        assert!(staff.cookies.keys().all(|k| !k.ends_with("keyedge_pass")), "no pass before a page");
+        assert_eq!(staff.get(&world, "/staff/handbook.html").status(), 200);
+        let _ = pass_name(&staff);
+        let sessions_read = world.once.calls.get();
+        assert_eq!(staff.get(&world, "/staff/handbook.html").status(), 200);
+        assert!(world.once.calls.get() - sessions_read < 2, "the user's record only, not the session too");
     }
 
     #[test]
