@@ -4,7 +4,7 @@
 // (its discovery document; with the demo configuration and with the small keyedge.toml; and a
 // gated site's public page from Workers Static Assets), OpenAuth (its authorization-server
 // metadata), the floor Worker (a constant response; and a page it reads from ASSETS) and the Rust floor (the `worker` crate answering a constant,
-// bench/peers/wasm-floor), each started `--rounds` times (default 5); medians.
+// bench/peers/wasm-floor), each started `--rounds` times (default 9); medians.
 //
 //   node bench/coldstart.mjs [--rounds 5] [--json out.json] [--only keyedge,floor] [--profile] [--wrangler-dev]
 //
@@ -36,7 +36,9 @@ const opt = (name, fallback) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : fallback;
 };
-const ROUNDS = Number(opt('--rounds', 5));
+// Nine starts each: on the 2-core machines measured, starts fall into two groups 3–6 ms apart
+// (the same functions compile 1.5× slower in one), so five move the median by a group's share.
+const ROUNDS = Number(opt('--rounds', 9));
 const JSON_OUT = opt('--json', null);
 const ONLY = opt('--only', 'keyedge,keyedge-small,keyedge-gate,openauth,floor,floor-assets,wasm-floor').split(',');
 const PROFILE = args.includes('--profile');
