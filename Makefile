@@ -35,6 +35,7 @@ test: tools browser saml-idps .dev.vars
 	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker
 	$(MAKE) --no-print-directory worker-realm worker-origin
 	node bench/bench.mjs --smoke > /dev/null
+	node bench/bench.mjs --render bench/results/smoke.json > /dev/null
 	node --test --test-concurrency=1 tests/e2e/
 	KEYEDGE_CONFIG=$(DEV_CONFIG) KEEP_NAMES=1 $(MAKE) --no-print-directory worker
 	KEEP_NAMES=1 node bench/profile.mjs discovery --seconds 1 > /dev/null

@@ -220,14 +220,24 @@ function storageCost() {
 }
 
 // ---------------------------------------------------------------- main
+// --render FILE: the tables and verdicts again from a run's saved report
+// (bench/results/latest.json), nothing measured — for a change to how results are judged or
+// shown. docs/performance.md and bench/results/ are rewritten as after that run.
+const RENDER = opt('render', null);
+let report;
+let startup;
+if (RENDER) {
+  report = JSON.parse(readFileSync(RENDER, 'utf8'));
+  startup = report.wasm.startup;
+} else {
 const machine = {
   date: new Date().toISOString(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version,
   wrangler: execFileSync(WRANGLER, ['--version']).toString().trim().split('\n').pop(), smoke: SMOKE, seconds: SECONDS, pinned: PIN,
 };
 console.error('building the release Worker…');
 const wasm = wasmFacts();
-const startup = wasmStartup();
-const report = { machine, wasm: { raw_bytes: wasm.raw, gzip9_bytes: wasm.gzip9, startup },
+startup = wasmStartup();
+report = { machine, wasm: { raw_bytes: wasm.raw, gzip9_bytes: wasm.gzip9, startup },
   storage_per_login: QUICK ? {} : storageCost(), results: {} };
 
 try {
@@ -334,6 +344,7 @@ try {
     report.gate_profile = JSON.parse(readFileSync(file, 'utf8'));
   }
 } finally { stopAll(); }
+}
 
 // ---------------------------------------------------------------- keyedge's own share
 // CPU of the serving workerd minus what the platform operations of each scenario cost there
@@ -421,8 +432,11 @@ const budgets = [
   ['refresh (RS256) keyedge share ≤ 1.5 ms CPU', share('refresh') !== null && share('refresh') <= 1.5, `${shown('refresh')}`],
   ['refresh (ES256) keyedge share ≤ 0.4 ms CPU', share('refresh_es256') !== null && share('refresh_es256') <= 0.4, `${shown('refresh_es256')}`],
   ['userinfo keyedge share ≤ 0.3 ms CPU', share('userinfo') !== null && share('userinfo') <= 0.3, `${shown('userinfo')}`],
-  ['gate page keyedge share ≤ 0.15 ms CPU', share('gate') !== null ? share('gate') <= 0.15 : gateProfiled !== null && gateProfiled.bound <= 0.15,
-    `${shown('gate')}${gateProfiled ? `; profiled in its isolate (${gateProfiled.pages} pages): keyedge's wasm, glue and GC are ${(100 * gateProfiled.fraction).toFixed(0)} % of its sampled time, so at most ${gateProfiled.bound} ms of workerd's ${gateProfiled.whole} ms per page` : ''}`],
+  // The gate page's platform calls (a request behind the assets router, a page from ASSETS)
+  // are nearly all of its CPU, so its share by subtraction is within the two runs' noise: the
+  // profiler's bound decides where there is one (a bound under the budget meets it).
+  ['gate page keyedge share ≤ 0.15 ms CPU', gateProfiled !== null ? gateProfiled.bound <= 0.15 : share('gate') !== null && share('gate') <= 0.15,
+    `by subtraction ${shown('gate')} (the platform estimate ${report.keyedge_share.gate?.platform_ms} ms of workerd's ${k.gate?.cpu_ms_per_op} ms per page)${gateProfiled ? `; profiled in its isolate (${gateProfiled.pages} pages): keyedge's wasm, glue and GC are ${(100 * gateProfiled.fraction).toFixed(0)} % of its sampled time, so at most ${gateProfiled.bound} ms of workerd's ${gateProfiled.whole} ms per page` : ''}`],
   ['discovery keyedge share ≤ 0.3 ms CPU', share('discovery') !== null && share('discovery') <= 0.3, `${shown('discovery')}`],
   ...Object.entries(k).map(([s, r]) => [`${s} p99 < 5 ms (unloaded${s === 'login' ? ', keyedge\'s 4 requests' : ''})`, r.unloaded?.p99_ms < 5, `${r.unloaded?.p99_ms} ms (under load: ${r.p99_ms} ms)`]),
   // Issue 6's budget was 2 Durable Object calls; issue 19 added a third on purpose: the account
@@ -452,7 +466,8 @@ for (const [peer, factor] of [['openauth', 2], ['oidc-provider', 1.5]]) {
 report.budgets = budgets.map(([budget, pass, value]) => ({ budget, pass, value }));
 
 const lines = [];
-lines.push(`Run ${machine.date} · ${machine.cpu} · ${machine.cores} cores · Node ${machine.node} · wrangler ${machine.wrangler} · ${SECONDS} s per scenario${PIN ? ' · servers pinned to core 1' : ''}${SMOKE ? ' · SMOKE (numbers meaningless)' : ''}`);
+const { machine } = report;
+lines.push(`Run ${machine.date} · ${machine.cpu} · ${machine.cores} cores · Node ${machine.node} · wrangler ${machine.wrangler} · ${machine.seconds} s per scenario${machine.pinned ? ' · servers pinned to core 1' : ''}${machine.smoke ? ' · SMOKE (numbers meaningless)' : ''}`);
 lines.push('');
 const instantiated = (startup ?? []).map((w) => `${w.file.includes('without') ? 'without' : 'with'} SAML (keyedge.toml${w.file.includes('without') ? '' : ' + one SAML IdP'}) ${(w.gzip9_bytes / 1024).toFixed(0)} KiB gzip, ${w.compile_instantiate_ms.median} ms (median of ${w.rounds})`);
 lines.push(`wasm (the demo configuration's Worker): ${report.wasm.raw_bytes} bytes raw, ${report.wasm.gzip9_bytes} gzip -9; compile + instantiate in Chromium's V8 (make wasm-startup): ${instantiated.length ? instantiated.join('; ') : 'not measured: run make wasm-startup'}`);
@@ -519,10 +534,12 @@ const table = lines.join('\n');
 console.log(table);
 
 mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-const name = SMOKE ? 'smoke' : 'latest';
+// A smoke run's report, rendered again, stays a smoke run's.
+const smokeReport = SMOKE || Boolean(report.machine.smoke);
+const name = smokeReport ? 'smoke' : 'latest';
 writeFileSync(join(ROOT, `bench/results/${name}.json`), JSON.stringify(report, null, 1) + '\n');
 writeFileSync(join(ROOT, `bench/results/${name}.md`), table + '\n');
-if (!SMOKE) {
+if (!smokeReport) {
   const doc = join(ROOT, 'docs/performance.md');
   const text = readFileSync(doc, 'utf8');
   writeFileSync(doc, text.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, `<!-- bench:start -->\n${table}\n<!-- bench:end -->`));
