@@ -20,7 +20,7 @@ use super::op::{code, discovery, introspect, token, userinfo};
 use super::pages;
 #[cfg(keyedge_faults)]
 use super::ports::faulty::{DevFaults, FaultyOnce, FaultyStore};
-use super::ports::no_io::{self, NoIo};
+use super::ports::no_io;
 use super::ports::{Clock, Jobs, Ports, Rng};
 use super::seal::Sealer;
 use super::upstream::oidc::MetadataCache;
@@ -313,18 +313,7 @@ impl Keyedge {
             return decided;
         }
         let jobs = Jobs::default();
-        let ports = Ports {
-            store: &NoIo,
-            once: &NoIo,
-            http: &NoIo,
-            clock,
-            rng,
-            log,
-            jobs: &jobs,
-            crypto: Some(&NoIo),
-            site: Some(&NoIo),
-            limits: &NoIo,
-        };
+        let ports = no_io::ports(clock, rng, log, &jobs);
         let reply = no_io::at_once(self.respond_with(req, &ports))?;
         // Work queued for after the answer is for the full path, which runs it.
         jobs.take().is_empty().then_some(reply)
@@ -374,19 +363,7 @@ impl Keyedge {
             super::gate::Decision::Done(Ok(reply)) => reply,
             super::gate::Decision::Done(Err(failure)) => {
                 let jobs = Jobs::default();
-                let ports = Ports {
-                    store: &NoIo,
-                    once: &NoIo,
-                    http: &NoIo,
-                    clock,
-                    rng,
-                    log,
-                    jobs: &jobs,
-                    crypto: Some(&NoIo),
-                    site: Some(&NoIo),
-                    limits: &NoIo,
-                };
-                Reply::Page(self.failure_response(req, &ports, failure))
+                Reply::Page(self.failure_response(req, &no_io::ports(clock, rng, log, &jobs), failure))
             }
         };
         // As [`Keyedge::respond_with`] finishes an answer.

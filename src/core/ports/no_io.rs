@@ -12,8 +12,8 @@ use std::task::{Context, Poll, Waker};
 
 use super::rate_limit::{Limiter, RateLimit};
 use super::{
-    Family, Http, Marker, NewFamily, NewItem, Once, OnceKey, PlatformCrypto, PortError, Rotation, RotationGrace,
-    SignatureAlg, Store, Taken,
+    Clock, Family, Http, Jobs, Marker, NewFamily, NewItem, Once, OnceKey, PlatformCrypto, PortError, Ports, Rng,
+    Rotation, RotationGrace, SignatureAlg, Store, Taken,
 };
 
 /// Every port that would reach outside the isolate: none of its calls ever completes.
@@ -22,6 +22,23 @@ pub struct NoIo;
 /// A call to one of [`NoIo`]'s ports: it never completes, so the request's future is pending.
 async fn never<T>() -> T {
     std::future::pending().await
+}
+
+/// Ports for answering at once: the request's clock, randomness, log and queue of work for
+/// after the answer, and [`NoIo`] for everything that would reach outside the isolate.
+pub fn ports<'a>(clock: &'a dyn Clock, rng: &'a dyn Rng, log: &'a dyn Fn(&str), jobs: &'a Jobs) -> Ports<'a> {
+    Ports {
+        store: &NoIo,
+        once: &NoIo,
+        http: &NoIo,
+        clock,
+        rng,
+        log,
+        jobs,
+        crypto: Some(&NoIo),
+        site: Some(&NoIo),
+        limits: &NoIo,
+    }
 }
 
 /// `future`'s result if it completes in one poll, without waiting on anything; `None` when
