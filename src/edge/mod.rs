@@ -136,11 +136,19 @@ fn stamped(page: web_sys::Response, method: &str, url: &str, request_id: &str, s
 
 /// Cloudflare records every request itself (Workers Logs); keyedge adds a line only for the
 /// ones that failed, where its request id ties the user's error page to the events.
+/// (The check is inlined where it is called: a request that did not fail does not compile the
+/// line's code on an isolate's first request.)
+#[inline(always)]
 fn logged(status: u16, method: &str, url: &str, request_id: &str, started: f64) {
     if status >= 500 {
-        let path = url_path(url);
-        worker::console_error!("{}", logging::access(request_id, method, &path, status, js_sys::Date::now() - started));
+        log_failed(status, method, url, request_id, started);
     }
+}
+
+#[inline(never)]
+fn log_failed(status: u16, method: &str, url: &str, request_id: &str, started: f64) {
+    let path = url_path(url);
+    worker::console_error!("{}", logging::access(request_id, method, &path, status, js_sys::Date::now() - started));
 }
 
 /// A request the Worker's JavaScript shell (src/edge/worker.mjs) answers without a Rust
@@ -162,20 +170,33 @@ pub struct AtOnce {
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 impl AtOnce {
-    /// For `req` (its `method`, `url` and `JSON.stringify([...headers])`, read by the shell in
-    /// one go): keyedge's answer as `[status, headers JSON, body]` for the shell to make into a
-    /// `Response` (the discovery document, the way to the login page, a path's canonical
-    /// spelling…), an `AtOnce` to fetch from the gated site, or `undefined`: `req` is to take
-    /// the Worker's `fetch`. The request and the answer cross as these few values rather than
-    /// through a call per property, header or setting of the runtime's objects.
+    /// For `req` (its `method`, `url` and its headers as header lines, `name\nvalue\n…`, read
+    /// by the shell in one go): keyedge's answer as `[status, header lines, body]` for the
+    /// shell to make into a `Response` (the discovery document, the way to the login page, a
+    /// path's canonical spelling…), an `AtOnce` to fetch from the gated site, or `undefined`:
+    /// `req` is to take the Worker's `fetch`. The request and the answer cross as these few
+    /// values rather than through a call per property, header or setting of the runtime's
+    /// objects.
     pub fn plan(req: &web_sys::Request, method: &str, url: &str, headers: &str) -> wasm_bindgen::JsValue {
         let undefined = wasm_bindgen::JsValue::UNDEFINED;
         if !AT_ONCE.with(std::cell::Cell::get) {
             return undefined;
         }
-        let Some(app) = APP.with(|cell| cell.get().and_then(|app| app.as_ref().ok().cloned())) else {
-            return undefined;
-        };
+        // The app borrowed where it is kept (no count of its `Rc` raised and dropped again).
+        APP.with(|cell| match cell.get() {
+            Some(Ok(app)) => Self::plan_with(app, req, method, url, headers),
+            _ => undefined,
+        })
+    }
+
+    fn plan_with(
+        app: &Keyedge,
+        req: &web_sys::Request,
+        method: &str,
+        url: &str,
+        headers: &str,
+    ) -> wasm_bindgen::JsValue {
+        let undefined = wasm_bindgen::JsValue::UNDEFINED;
         // The URL parsed once: for the route, then as the request head's.
         let Ok(uri) = url.parse::<http::Uri>() else { return undefined };
         if !app.answers_at_once(method, uri.path()) {
@@ -196,7 +217,7 @@ impl AtOnce {
                     page.headers_mut().insert(X_REQUEST_ID, id);
                 }
                 logged(page.status().as_u16(), method, url, &request_id, started);
-                ports::answer_parts(page).unwrap_or(undefined)
+                ports::answer_parts(page)
             }
             Reply::Forward(forward) => match ports::site_request(&forward, req.body()) {
                 Ok(request) => {

@@ -36,29 +36,51 @@ fn js_port_error(what: &str, e: wasm_bindgen::JsValue) -> PortError {
 /// per header, and nothing else (`cf`, a parsed URL) is read that keyedge does not use.
 pub fn request_head(req: &web_sys::Request) -> Result<http::Request<Vec<u8>>> {
     let uri = req.url().parse::<http::Uri>().map_err(|e| worker::Error::RustError(e.to_string()))?;
-    head(&req.method(), uri, header_pairs(&req.headers())?).map_err(|e| worker::Error::RustError(e.0))
+    let pairs = header_pairs(&req.headers())?;
+    head(&req.method(), uri, pairs.iter().map(|(name, value)| (name.as_str(), value.as_str())))
+        .map_err(|e| worker::Error::RustError(e.0))
 }
 
 /// The request head from what the Worker's JavaScript read of it in one go (`AtOnce.plan`):
-/// its method, URL (parsed) and `JSON.stringify([...headers])`.
+/// its method, URL (parsed) and its headers as [header lines](header_lines).
 pub fn request_head_from(
     method: &str,
     uri: http::Uri,
-    headers: &str,
+    lines: &str,
 ) -> std::result::Result<http::Request<Vec<u8>>, PortError> {
-    head(method, uri, pairs_from_json(headers)?)
+    let mut parts = lines.split('\n');
+    head(method, uri, std::iter::from_fn(move || Some((parts.next()?, parts.next()?))))
 }
 
-fn head(
+fn head<'a>(
     method: &str,
     uri: http::Uri,
-    headers: Vec<(String, String)>,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
 ) -> std::result::Result<http::Request<Vec<u8>>, PortError> {
     let mut builder = http::Request::builder().method(method).uri(uri);
     for (name, value) in headers {
         builder = builder.header(name, value);
     }
     builder.body(Vec::new()).map_err(port_err)
+}
+
+/// Headers as the at-once answers cross between the Worker's JavaScript and Rust: each name
+/// and value followed by a line break (`name\nvalue\n…`), unambiguous because neither can
+/// hold one (the runtime's `Headers` refuse it, and so does `http`'s `HeaderValue`). Read with
+/// `split`, written with `push_str`: no JSON reader or writer on the path of an isolate's
+/// first request, which compiles every function it runs (docs/performance.md, *Cold start*).
+/// Values that are not visible ASCII are left out, as in [`pairs_json`].
+fn header_lines(headers: &http::HeaderMap) -> String {
+    let mut lines = String::new();
+    for (name, value) in headers {
+        if let Ok(value) = value.to_str() {
+            lines.push_str(name.as_str());
+            lines.push('\n');
+            lines.push_str(value);
+            lines.push('\n');
+        }
+    }
+    lines
 }
 
 /// The request's body, read chunk by chunk from its stream and at most `max` bytes of it:
@@ -119,14 +141,14 @@ fn js_headers(headers: &http::HeaderMap) -> std::result::Result<web_sys::Headers
 }
 
 /// keyedge's answer as the Worker's JavaScript makes it into a `Response` (`AtOnce.plan`):
-/// `[status, JSON of its header pairs, body bytes or null]`, three values in one array.
-pub fn answer_parts(res: http::Response<Vec<u8>>) -> std::result::Result<wasm_bindgen::JsValue, PortError> {
+/// `[status, its header lines, body bytes or null]`, three values in one array.
+pub fn answer_parts(res: http::Response<Vec<u8>>) -> wasm_bindgen::JsValue {
     let status = wasm_bindgen::JsValue::from(res.status().as_u16());
-    let headers = wasm_bindgen::JsValue::from(pairs_json(res.headers())?);
+    let headers = wasm_bindgen::JsValue::from(header_lines(res.headers()));
     let body = res.body();
     let body =
         if body.is_empty() { wasm_bindgen::JsValue::NULL } else { js_sys::Uint8Array::from(body.as_slice()).into() };
-    Ok(js_sys::Array::of3(&status, &headers, &body).into())
+    js_sys::Array::of3(&status, &headers, &body).into()
 }
 
 /// The runtime's `Response` for keyedge's answer.

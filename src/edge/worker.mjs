@@ -17,12 +17,12 @@ import RustWorker, { AtOnce, OnceStore as RustOnceStore } from '../../build/inde
 
 export default class Keyedge extends RustWorker {
   fetch(request) {
-    const page = AtOnce.plan(request, request.method, request.url, JSON.stringify([...request.headers]));
+    const page = AtOnce.plan(request, request.method, request.url, headerLines(request.headers));
     if (page === undefined) return super.fetch(request);
     if (Array.isArray(page)) {
-      const [status, headers, body] = page;
+      const [status, lines, body] = page;
       try {
-        return new Response(body, { status, headers: JSON.parse(headers) });
+        return new Response(body, { status, headers: headerPairs(lines) });
       } catch {
         // An answer the runtime will not make (nothing answered at once does this today):
         // the whole Rust path answers instead, with its error page and log line if need be.
@@ -43,6 +43,24 @@ export default class Keyedge extends RustWorker {
     }
     return page.finish(answer);
   }
+}
+
+/**
+ * Headers as they cross to and from Rust for a request answered at once: each name and value
+ * followed by a line break, which neither can hold (src/edge/ports.rs, `header_lines`).
+ */
+function headerLines(headers) {
+  let lines = '';
+  for (const [name, value] of headers) lines += `${name}\n${value}\n`;
+  return lines;
+}
+
+/** `[[name, value], …]` of header lines. */
+function headerPairs(lines) {
+  const parts = lines.split('\n');
+  const pairs = [];
+  for (let i = 0; i + 1 < parts.length; i += 2) pairs.push([parts[i], parts[i + 1]]);
+  return pairs;
 }
 
 export class OnceStore extends DurableObject {
