@@ -10,6 +10,7 @@ pub mod config;
 pub mod csrf;
 pub mod error;
 pub mod gate;
+pub mod header_lines;
 pub mod i18n;
 pub mod jobs;
 pub mod jose;

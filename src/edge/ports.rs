@@ -9,6 +9,7 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Result};
 
 use crate::core::gate::Forward;
+use crate::core::header_lines;
 use crate::core::ports::{
     once_then_store_key, timed_out, Clock, Family, Http, Jobs, Marker, NewFamily, NewItem, Once, OnceKey, PortError,
     Ports, Rng, Rotation, RotationGrace, Sleep, Store, Taken, Timeout,
@@ -42,14 +43,14 @@ pub fn request_head(req: &web_sys::Request) -> Result<http::Request<Vec<u8>>> {
 }
 
 /// The request head from what the Worker's JavaScript read of it in one go (`AtOnce.plan`):
-/// its method, URL (parsed) and its headers as [header lines](header_lines).
+/// its method, URL (parsed) and its headers as [header lines](crate::core::header_lines).
 pub fn request_head_from(
     method: &str,
     uri: http::Uri,
     lines: &str,
 ) -> std::result::Result<http::Request<Vec<u8>>, PortError> {
-    let mut parts = lines.split('\n');
-    head(method, uri, std::iter::from_fn(move || Some((parts.next()?, parts.next()?))))
+    let pairs = header_lines::read(lines).ok_or_else(|| PortError("headers: malformed header lines".into()))?;
+    head(method, uri, pairs.into_iter())
 }
 
 fn head<'a>(
@@ -62,25 +63,6 @@ fn head<'a>(
         builder = builder.header(name, value);
     }
     builder.body(Vec::new()).map_err(port_err)
-}
-
-/// Headers as the at-once answers cross between the Worker's JavaScript and Rust: each name
-/// and value followed by a line break (`name\nvalue\n…`), unambiguous because neither can
-/// hold one (the runtime's `Headers` refuse it, and so does `http`'s `HeaderValue`). Read with
-/// `split`, written with `push_str`: no JSON reader or writer on the path of an isolate's
-/// first request, which compiles every function it runs (docs/performance.md, *Cold start*).
-/// Values that are not visible ASCII are left out, as in [`pairs_json`].
-fn header_lines(headers: &http::HeaderMap) -> String {
-    let mut lines = String::new();
-    for (name, value) in headers {
-        if let Ok(value) = value.to_str() {
-            lines.push_str(name.as_str());
-            lines.push('\n');
-            lines.push_str(value);
-            lines.push('\n');
-        }
-    }
-    lines
 }
 
 /// The request's body, read chunk by chunk from its stream and at most `max` bytes of it:
@@ -144,7 +126,7 @@ fn js_headers(headers: &http::HeaderMap) -> std::result::Result<web_sys::Headers
 /// `[status, its header lines, body bytes or null]`, three values in one array.
 pub fn answer_parts(res: http::Response<Vec<u8>>) -> wasm_bindgen::JsValue {
     let status = wasm_bindgen::JsValue::from(res.status().as_u16());
-    let headers = wasm_bindgen::JsValue::from(header_lines(res.headers()));
+    let headers = wasm_bindgen::JsValue::from(header_lines::write(res.headers()));
     let body = res.body();
     let body =
         if body.is_empty() { wasm_bindgen::JsValue::NULL } else { js_sys::Uint8Array::from(body.as_slice()).into() };

@@ -47,7 +47,7 @@ export default class Keyedge extends RustWorker {
 
 /**
  * Headers as they cross to and from Rust for a request answered at once: each name and value
- * followed by a line break, which neither can hold (src/edge/ports.rs, `header_lines`).
+ * followed by a line break, which neither can hold (src/core/header_lines.rs).
  */
 function headerLines(headers) {
   let lines = '';
