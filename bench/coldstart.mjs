@@ -3,10 +3,11 @@
 // serving workerd spent on it — against a second request right after (warm). For keyedge
 // (its discovery document; with the demo configuration and with the small keyedge.toml; and a
 // gated site's public page from Workers Static Assets), OpenAuth (its authorization-server
-// metadata), the floor Worker (a constant response; and a page it reads from ASSETS) and the Rust floor (the `worker` crate answering a constant,
-// bench/peers/wasm-floor), each started `--rounds` times (default 9); medians.
+// metadata), the floor Worker (a constant response; and a page it reads from ASSETS) and the
+// Rust floor (the `worker` crate answering a constant, bench/peers/wasm-floor), each started
+// `--rounds` times (default 9); medians.
 //
-//   node bench/coldstart.mjs [--rounds 5] [--json out.json] [--only keyedge,floor] [--profile] [--wrangler-dev]
+//   node bench/coldstart.mjs [--rounds 9] [--json out.json] [--only keyedge,floor] [--profile] [--wrangler-dev]
 //
 // Each start serves the Worker as `wrangler dev` does but without its DevTools inspector
 // (bench/serve-quiet.mjs), so the isolate measured is the one production runs: `wrangler dev`

@@ -366,11 +366,7 @@ impl Keyedge {
                 Reply::Page(self.failure_response(req, &no_io::ports(clock, rng, log, &jobs), failure))
             }
         };
-        // As [`Keyedge::respond_with`] finishes an answer.
-        Some(Some(match reply {
-            Reply::Page(res) => Reply::Page(self.harden(res)),
-            forward => forward,
-        }))
+        Some(Some(self.hardened(reply)))
     }
 
     fn discovery_document(&self) -> Response {
@@ -382,7 +378,13 @@ impl Keyedge {
     }
 
     async fn respond_with(&self, req: &Request, ports: &Ports<'_>) -> Reply {
-        match self.answer(req, ports).await {
+        self.hardened(self.answer(req, ports).await)
+    }
+
+    /// `reply` as every answer leaves: a page of keyedge's own with [`Self::harden`]'s headers;
+    /// a site's page as the site makes it.
+    fn hardened(&self, reply: Reply) -> Reply {
+        match reply {
             Reply::Page(res) => Reply::Page(self.harden(res)),
             forward => forward,
         }

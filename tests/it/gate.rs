@@ -198,12 +198,18 @@ fn a_site_page_is_answered_at_once_only_when_nothing_is_to_be_checked() {
     assert!(at_once(&page).is_none());
 }
 
+/// A browser that asked for `path`, was sent to the login page and signed in there as `user`.
+fn signed_in_from(world: &World, path: &str, user: &str) -> Browser {
+    let mut browser = Browser::default();
+    let to_login = location(&browser.get(world, path));
+    sign_in_from_login_page(world, &mut browser, &to_login, user);
+    browser
+}
+
 #[test]
 fn roles_and_email_domains_are_enforced_with_a_readable_page() {
     let world = world("");
-    let mut browser = Browser::default();
-    let to_login = location(&browser.get(&world, "/staff/handbook.html"));
-    sign_in_from_login_page(&world, &mut browser, &to_login, "alice");
+    let mut browser = signed_in_from(&world, "/staff/handbook.html", "alice");
     let denied = browser.get(&world, "/staff/handbook.html");
     assert_eq!(denied.status(), 403);
     assert!(body(&denied).contains("needs the role staff") && body(&denied).contains("href=\"/logout\""));
@@ -213,9 +219,7 @@ fn roles_and_email_domains_are_enforced_with_a_readable_page() {
 
     // A staff member (the IdP says so; the mapper makes it a role) gets in.
     *world.idp.tamper.borrow_mut() = Box::new(|c| c["groups"] = json!(["staff"]));
-    let mut staff = Browser::default();
-    let to_login = location(&staff.get(&world, "/staff/handbook.html"));
-    sign_in_from_login_page(&world, &mut staff, &to_login, "bob");
+    let mut staff = signed_in_from(&world, "/staff/handbook.html", "bob");
     assert_eq!(staff.get(&world, "/staff/handbook.html").status(), 200);
 }
 
@@ -435,9 +439,7 @@ mod pass {
     fn a_page_that_reads_the_user_carries_the_renewed_pass_too() {
         let world = world_with_options("session_check_interval = 20");
         *world.idp.tamper.borrow_mut() = Box::new(|c| c["groups"] = json!(["staff"]));
-        let mut staff = Browser::default();
-        let to_login = location(&staff.get(&world, "/staff/handbook.html"));
-        sign_in_from_login_page(&world, &mut staff, &to_login, "bob");
+        let mut staff = signed_in_from(&world, "/staff/handbook.html", "bob");
         assert!(staff.cookies.keys().all(|k| !k.ends_with("keyedge_pass")), "no pass before a page");
         assert_eq!(staff.get(&world, "/staff/handbook.html").status(), 200);
         let _ = pass_name(&staff);
