@@ -14,6 +14,7 @@ pub mod memory;
 pub mod no_io;
 mod once_key;
 pub mod once_protocol;
+pub mod once_schema;
 pub mod rate_limit;
 
 pub use once_key::OnceKey;

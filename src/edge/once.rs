@@ -11,7 +11,7 @@ use crate::core::ports::once_protocol::{
     Claimed, Counted, Done, FamilyReply, FamilySpec, FamilyWire, Marked, OnceOp as Op, RecordReply, RotateReply,
     RotateState, Stored, Swapped, TakeReply, TakeState,
 };
-use crate::core::ports::{OnceKey, RotationGrace, REPLAY_WINDOW, ROTATED_OUT_KEPT};
+use crate::core::ports::{once_schema, OnceKey, RotationGrace, REPLAY_WINDOW, ROTATED_OUT_KEPT};
 
 #[durable_object]
 pub struct OnceStore {
@@ -63,15 +63,6 @@ const ROTATE: &str = "UPDATE families SET current = ?, \
      previous = json_insert(CASE WHEN json_array_length(previous) >= ? THEN json_remove(previous, '$[0]') ELSE previous END, '$[#]', current), \
      rotated_at = ?, late_repeats = 0 \
      WHERE key = ? AND current = ? AND revoked = 0 AND expires_at > ? RETURNING value";
-
-/// Columns added to `families` after it first shipped (for [`RotationGrace`]): an object
-/// created before gets them with these defaults. A rotation made meanwhile by an object of the
-/// previous version leaves them stale, which only ever narrows the grace (an earlier
-/// `rotated_at`, more late repeats).
-const FAMILY_COLUMNS: [&str; 2] = [
-    "ALTER TABLE families ADD COLUMN rotated_at INTEGER NOT NULL DEFAULT 0",
-    "ALTER TABLE families ADD COLUMN late_repeats INTEGER NOT NULL DEFAULT 0",
-];
 
 #[derive(Deserialize)]
 struct ValueRow {
@@ -158,30 +149,8 @@ impl OnceStore {
 impl DurableObject for OnceStore {
     fn new(state: State, _env: Env) -> Self {
         let sql = state.storage().sql();
-        for ddl in [
-            "CREATE TABLE IF NOT EXISTS items (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL, consumed INTEGER NOT NULL DEFAULT 0)",
-            "CREATE INDEX IF NOT EXISTS items_expiry ON items (expires_at)",
-            "CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL)",
-            // Records changed by concurrent requests (user records): compare-and-swap.
-            "CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-            // Refresh-token families: `previous` is a JSON array of rotated-out secret hashes.
-            // `rotated_at`, `late_repeats`: see `FAMILY_COLUMNS`.
-            "CREATE TABLE IF NOT EXISTS families (key TEXT PRIMARY KEY, value TEXT NOT NULL, current TEXT NOT NULL, previous TEXT NOT NULL DEFAULT '[]', revoked INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL, rotated_at INTEGER NOT NULL DEFAULT 0, late_repeats INTEGER NOT NULL DEFAULT 0)",
-            // Use counters (`count_use`): uses in the window that ends at `expires_at`.
-            "CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, uses INTEGER NOT NULL, expires_at INTEGER NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS counters_expiry ON counters (expires_at)",
-            // Marks (`mark`/`marked`): ended sessions, revoked grants, until `expires_at`.
-            "CREATE TABLE IF NOT EXISTS marks (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)",
-            "CREATE INDEX IF NOT EXISTS marks_expiry ON marks (expires_at)",
-        ] {
-            if let Err(e) = sql.exec(ddl, None) {
-                worker::console_error!("once store schema: {e}");
-            }
-        }
-        for column in FAMILY_COLUMNS {
-            // Fails (harmlessly) where the column exists: every object created with it, and
-            // every one migrated before.
-            let _ = sql.exec(column, None);
+        if let Err(e) = once_schema::ensure(|batch| sql.exec(batch, None).map(|_| ())) {
+            worker::console_error!("once store schema: {e}");
         }
         let never = || Cell::new(i64::MIN / 2);
         Self { sql, swept_at: [never(), never(), never(), never()], skew: Cell::new(0) }
