@@ -71,6 +71,16 @@ fn with_path(req: &Request, path: &str) -> Request {
 /// userinfo, and revocation (a single-page app revokes its tokens at sign-out, RFC 7009).
 const CORS_PATHS: &[&str] = &["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo", "/revoke"];
 
+/// What a request worth answering at once is ([`Keyedge::answers_at_once`]), worked out once
+/// from its method and path.
+#[derive(Clone, Copy)]
+enum AtOnceRoute {
+    /// A GET or HEAD of the discovery document or the JWKS.
+    Document,
+    /// A gated site's page.
+    SitePage,
+}
+
 pub struct Keyedge {
     pub config: Config,
     pub keys: Keyring,
@@ -302,15 +312,17 @@ impl Keyedge {
     /// it with [`Keyedge::respond`]. Nothing was sent or written either way. The Worker tries
     /// every such request this way first (src/edge, `AtOnce`).
     pub fn answer_at_once(&self, req: &Request, clock: &dyn Clock, rng: &dyn Rng, log: &dyn Fn(&str)) -> Option<Reply> {
-        if !self.answers_at_once(req.method().as_str(), req.uri().path()) {
-            return None;
-        }
-        if let Some(document) = self.document_at_once(req) {
-            return Some(Reply::Page(document));
-        }
-        #[cfg(keyedge_gate)]
-        if let Some(decided) = self.site_page_at_once(req, clock, rng, log) {
-            return decided;
+        match self.at_once_route(req.method().as_str(), req.uri().path())? {
+            AtOnceRoute::Document => {
+                if let Some(document) = self.document_at_once(req) {
+                    return Some(Reply::Page(document));
+                }
+            }
+            #[cfg(keyedge_gate)]
+            AtOnceRoute::SitePage => return self.site_page_at_once(req, clock, rng, log),
+            // A configuration with a `[gate]` builds the gate in (build.rs): not reached.
+            #[cfg(not(keyedge_gate))]
+            AtOnceRoute::SitePage => {}
         }
         let jobs = Jobs::default();
         let ports = no_io::ports(clock, rng, log, &jobs);
@@ -322,14 +334,11 @@ impl Keyedge {
     /// The discovery document or the JWKS as [`Keyedge::respond`] answers `req`, made
     /// without the router's future: an isolate's first request compiles the code it runs, and
     /// the router's future is the largest function on that path (docs/performance.md, *Cold
-    /// start*). `None` for any other request, for one whose body is over its route's limit and
-    /// for the JWKS until its keys' public halves are known: the router answers those.
+    /// start*). For a request of [`AtOnceRoute::Document`]; `None` for one whose body is over
+    /// its route's limit and for the JWKS until its keys' public halves are known: the router
+    /// answers those.
     fn document_at_once(&self, req: &Request) -> Option<Response> {
-        let path = req.uri().path();
-        if !matches!(*req.method(), Method::GET | Method::HEAD) || self.serves_site_page(path) {
-            return None;
-        }
-        let own = self.config.mount.internal(path)?;
+        let own = self.config.mount.internal(req.uri().path())?;
         if self.oversized(req).is_some() {
             return None;
         }
@@ -347,26 +356,20 @@ impl Keyedge {
 
     /// A gated site's page as [`Keyedge::respond`] answers `req`, by the gate's decision
     /// without I/O ([`gate::decide`](super::gate::decide)) and without the router's or the
-    /// gate's futures: `Some(None)` when the gate waits on storage or a signature (the full
-    /// path answers), `None` when `req` is not a site page.
+    /// gate's futures, for a request of [`AtOnceRoute::SitePage`]: `None` when the gate waits
+    /// on storage or a signature (the full path answers).
     #[cfg(keyedge_gate)]
-    fn site_page_at_once(
-        &self,
-        req: &Request,
-        clock: &dyn Clock,
-        rng: &dyn Rng,
-        log: &dyn Fn(&str),
-    ) -> Option<Option<Reply>> {
-        let gate = self.config.gate.as_ref().filter(|_| self.serves_site_page(req.uri().path()))?;
+    fn site_page_at_once(&self, req: &Request, clock: &dyn Clock, rng: &dyn Rng, log: &dyn Fn(&str)) -> Option<Reply> {
+        let gate = self.config.gate.as_ref()?;
         let reply = match super::gate::decide(self, gate, req, clock.now()) {
-            super::gate::Decision::Wait(_) => return Some(None),
+            super::gate::Decision::Wait(_) => return None,
             super::gate::Decision::Done(Ok(reply)) => reply,
             super::gate::Decision::Done(Err(failure)) => {
                 let jobs = Jobs::default();
                 Reply::Page(self.failure_response(req, &no_io::ports(clock, rng, log, &jobs), failure))
             }
         };
-        Some(Some(self.hardened(reply)))
+        Some(self.hardened(reply))
     }
 
     fn discovery_document(&self) -> Response {
@@ -461,14 +464,21 @@ impl Keyedge {
     /// configuration alone (discovery, the JWKS). Other requests wait on storage or need their
     /// body first, so trying them at once would only do their first steps twice.
     pub fn answers_at_once(&self, method: &str, path: &str) -> bool {
+        self.at_once_route(method, path).is_some()
+    }
+
+    /// What `method path` (as requested) is, if it is worth answering at once.
+    fn at_once_route(&self, method: &str, path: &str) -> Option<AtOnceRoute> {
         if self.serves_site_page(path) {
             // An origin sent identity headers gets a signed assertion with every page, and a
             // signed-in visitor's page reads the user: nearly every page would wait, and
             // trying it at once first would do its first steps twice.
-            return !self.config.gate.as_ref().is_some_and(|g| g.identity_headers);
+            let waits = self.config.gate.as_ref().is_some_and(|g| g.identity_headers);
+            return (!waits).then_some(AtOnceRoute::SitePage);
         }
-        matches!(method, "GET" | "HEAD")
-            && matches!(self.config.mount.internal(path), Some("/.well-known/openid-configuration" | "/jwks"))
+        let document = matches!(method, "GET" | "HEAD")
+            && matches!(self.config.mount.internal(path), Some("/.well-known/openid-configuration" | "/jwks"));
+        document.then_some(AtOnceRoute::Document)
     }
 
     /// Whether `path` (as requested) is a gated site's page.
