@@ -220,10 +220,7 @@ impl AtOnce {
                 ports::answer_parts(page)
             }
             Reply::Forward(forward) => match ports::site_request(&forward, req.body()) {
-                Ok(request) => {
-                    let request = Clone::clone(request.inner());
-                    AtOnce { forward, request, head, request_id, started }.into()
-                }
+                Ok(request) => AtOnce { forward, request, head, request_id, started }.into(),
                 Err(_) => undefined,
             },
         }

@@ -6,7 +6,7 @@ use crate::core::ports::once_protocol::{
 };
 use async_trait::async_trait;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{web_sys, Env, Headers, Method, ObjectNamespace, Request, RequestInit, Result};
+use worker::{web_sys, Env, ObjectNamespace, Request, Result};
 
 use crate::core::gate::Forward;
 use crate::core::header_lines;
@@ -498,27 +498,6 @@ async fn send_whole(
     builder.body(body.to_vec()).map_err(port_err)
 }
 
-/// The runtime's request for `request`; with `stream`, that is its body, passed on as it
-/// arrives, instead of `request`'s own.
-fn to_worker_request_with(
-    request: &http::Request<Vec<u8>>,
-    stream: Option<web_sys::ReadableStream>,
-) -> std::result::Result<Request, PortError> {
-    let method = Method::from(request.method().as_str().to_owned());
-    let mut init = RequestInit::new();
-    init.with_method(method).with_headers(Headers(js_headers(request.headers())?));
-    // A redirect from the site goes to the browser as the site gave it, never followed here:
-    // following would send the visitor's cookies and keyedge's identity headers to wherever
-    // the site points, and serve that answer's body on keyedge's origin.
-    init.with_redirect(worker::RequestRedirect::Manual);
-    if let Some(stream) = stream {
-        init.with_body(Some(stream.into()));
-    } else if !request.body().is_empty() {
-        init.with_body(Some(js_sys::Uint8Array::from(request.body().as_slice()).into()));
-    }
-    Request::new_with_init(&request.uri().to_string(), &init).map_err(port_err)
-}
-
 /// Each `Set-Cookie` of `headers` on its own (`Headers.getSetCookie()`: `get` would join them
 /// with commas, which cookie dates contain too). A runtime without it gets none through:
 /// keyedge's cookies must never pass.
@@ -557,8 +536,20 @@ impl Rng for CryptoRng {
 pub fn site_request(
     forward: &Forward,
     body: Option<web_sys::ReadableStream>,
-) -> std::result::Result<Request, PortError> {
-    to_worker_request_with(&forward.request()?, body)
+) -> std::result::Result<web_sys::Request, PortError> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(forward.method.as_str());
+    init.set_headers(js_headers(&forward.headers)?.as_ref());
+    // A redirect from the site goes to the browser as the site gave it, never followed here:
+    // following would send the visitor's cookies and keyedge's identity headers to wherever
+    // the site points, and serve that answer's body on keyedge's origin.
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    if let Some(stream) = body {
+        init.set_body(&stream);
+    } else if !forward.body.is_empty() {
+        init.set_body(&js_sys::Uint8Array::from(forward.body.as_slice()));
+    }
+    web_sys::Request::new_with_str_and_init(&forward.url, &init).map_err(|e| js_port_error("request", e))
 }
 
 /// The site's answer `res` to a page the gate let through, with the gate's header changes:
@@ -611,7 +602,7 @@ impl EdgePorts {
         forward: &Forward,
         body: Option<web_sys::ReadableStream>,
     ) -> std::result::Result<web_sys::Response, PortError> {
-        let req = site_request(forward, body)?;
+        let req = Request::from(site_request(forward, body)?);
         let res = match (forward.to_assets, &self.assets) {
             (true, Some(assets)) => assets.0.fetch_request(req).await,
             (true, None) => return Err(Forward::no_assets()),

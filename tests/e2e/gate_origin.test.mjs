@@ -38,6 +38,16 @@ before(async () => {
       res.end('moved');
       return;
     }
+    if (req.url === '/echo') {
+      // A form the site handles itself: its method and body as they arrived.
+      let body = '';
+      req.on('data', (chunk) => { body += chunk; });
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end(`${req.method} ${req.headers['content-type']} ${body}`);
+      });
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end('<h1>the origin</h1>');
   });
@@ -86,4 +96,14 @@ test('a redirect to the origin\'s own address sends the browser to the same page
   const res = await fetch(`${KEYEDGE}/dir`, { redirect: 'manual' });
   assert.equal(res.status, 301);
   assert.equal(res.headers.get('location'), `${KEYEDGE}/dir/`);
+});
+
+test('a form posted to a site page reaches the origin with its method, type and body', async () => {
+  const res = await fetch(`${KEYEDGE}/echo`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'name=alice&note=a+b%26c',
+  });
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), 'POST application/x-www-form-urlencoded name=alice&note=a+b%26c');
 });
