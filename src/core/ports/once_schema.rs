@@ -83,6 +83,11 @@ mod tests {
         ensure(run(&db, &calls)).unwrap();
         assert_eq!(calls.borrow().len(), 1);
         assert_eq!(tables(&db), ["claims", "counters", "families", "items", "marks", "records"]);
+        let mut stmt = db
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        let indexes: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+        assert_eq!(indexes, ["counters_expiry", "items_expiry", "marks_expiry"]);
         assert!(columns(&db, "families").ends_with(&["rotated_at".into(), "late_repeats".into()]));
     }
 
@@ -124,6 +129,45 @@ mod tests {
         calls.borrow_mut().clear();
         ensure(run(&db, &calls)).unwrap();
         assert_eq!(*calls.borrow(), [SCHEMA]);
+    }
+
+    /// Half migrated (a start stopped between the two migrations): the other column is added.
+    #[test]
+    fn an_object_with_one_of_the_new_columns_gets_the_other() {
+        let db = Connection::open_in_memory().unwrap();
+        db.execute_batch(
+            "CREATE TABLE families (key TEXT PRIMARY KEY, value TEXT NOT NULL, current TEXT NOT NULL, previous TEXT NOT NULL DEFAULT '[]', revoked INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL, rotated_at INTEGER NOT NULL DEFAULT 0)",
+        )
+        .unwrap();
+        let calls = RefCell::new(vec![]);
+        ensure(run(&db, &calls)).unwrap();
+        assert!(columns(&db, "families").ends_with(&["rotated_at".into(), "late_repeats".into()]));
+    }
+
+    /// A store that undoes a failed batch's earlier statements ends on the same schema: the
+    /// batch runs again after the migrations.
+    #[test]
+    fn a_store_that_rolls_a_failed_batch_back_is_migrated_too() {
+        let db = Connection::open_in_memory().unwrap();
+        db.execute_batch(
+            "CREATE TABLE families (key TEXT PRIMARY KEY, value TEXT NOT NULL, current TEXT NOT NULL, previous TEXT NOT NULL DEFAULT '[]', revoked INTEGER NOT NULL DEFAULT 0, expires_at INTEGER NOT NULL);
+             INSERT INTO families (key, value, current, expires_at) VALUES ('f', 'v', 'c', 9);",
+        )
+        .unwrap();
+        let all_or_nothing = |sql: &str| {
+            db.execute_batch("SAVEPOINT batch")?;
+            match db.execute_batch(sql) {
+                Ok(()) => db.execute_batch("RELEASE batch"),
+                Err(e) => {
+                    db.execute_batch("ROLLBACK TO batch; RELEASE batch")?;
+                    Err(e)
+                }
+            }
+        };
+        ensure(all_or_nothing).unwrap();
+        assert_eq!(tables(&db), ["claims", "counters", "families", "items", "marks", "records"]);
+        let current: String = db.query_row("SELECT current FROM families WHERE key = 'f'", [], |r| r.get(0)).unwrap();
+        assert_eq!(current, "c");
     }
 
     #[test]
