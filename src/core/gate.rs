@@ -65,6 +65,34 @@ const PATH_OVERRIDE_HEADERS: &[&str] = &[
     "x-method-override",
 ];
 
+/// The methods a site is sent. Others (WebDAV's `MOVE`, `COPY`, `PROPPATCH`…, `TRACE`) are
+/// refused: `MOVE` and `COPY` name a second path in `Destination` that no rule checked, and
+/// `TRACE` echoes the request, cookies and all.
+const SITE_METHODS: &[http::Method] = &[
+    http::Method::GET,
+    http::Method::HEAD,
+    http::Method::POST,
+    http::Method::PUT,
+    http::Method::PATCH,
+    http::Method::DELETE,
+    http::Method::OPTIONS,
+];
+
+/// 405 with a readable page, and the methods the site takes in `Allow`.
+fn method_refused(app: &Keyedge, req: &Request) -> http::Response<Vec<u8>> {
+    let page = PageError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed",
+        format!("This site does not take {} requests.", req.method()),
+    );
+    let mut res = Failure::from(page).into_response(app.ui(req));
+    let allow = SITE_METHODS.iter().map(http::Method::as_str).collect::<Vec<_>>().join(", ");
+    if let Ok(allow) = HeaderValue::from_str(&allow) {
+        res.headers_mut().insert(http::header::ALLOW, allow);
+    }
+    res
+}
+
 /// Headers by which origins (Express with `trust proxy`, Django, Rails, Spring…) take the
 /// host, scheme or port they write into absolute addresses, redirects among them. A browser's
 /// never reach the site: the gate's redirects go to the browser, and a cache in front of the
@@ -177,6 +205,9 @@ enum Entered<'r> {
 /// ([`SitePath`]); a path without one is refused. The Worker answers a [`Decision::Done`] at
 /// once (`Keyedge::answer_at_once`); [`handle`] goes on from a [`Decision::Wait`].
 pub fn decide<'r>(app: &Keyedge, gate: &'r Gate, req: &'r Request, now: i64) -> Decision<'r> {
+    if !SITE_METHODS.contains(req.method()) {
+        return Decision::Done(Ok(Reply::Page(method_refused(app, req))));
+    }
     let path = match SitePath::parse(req.uri().path()) {
         Ok(path) => path,
         Err(e) => {

@@ -107,3 +107,18 @@ test('a form posted to a site page reaches the origin with its method, type and 
   assert.equal(res.status, 200);
   assert.equal(await res.text(), 'POST application/x-www-form-urlencoded name=alice&note=a+b%26c');
 });
+
+test('a method that names a second path (WebDAV MOVE, COPY) is refused and never reaches the origin', async () => {
+  for (const method of ['MOVE', 'COPY', 'PROPFIND', 'PURGE']) {
+    const before = atOrigin.length;
+    const res = await fetch(`${KEYEDGE}/echo`, {
+      method, headers: { destination: `${KEYEDGE}/staff/payroll.html` }, redirect: 'manual',
+    });
+    assert.equal(res.status, 405, method);
+    assert.equal(res.headers.get('allow'), 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', method);
+    assert.match(await res.text(), /does not take/, method);
+    assert.equal(atOrigin.length, before, `${method} reached the origin`);
+  }
+  const put = await fetch(`${KEYEDGE}/echo`, { method: 'PUT', body: 'x' });
+  assert.equal(await put.text(), 'PUT text/plain;charset=UTF-8 x');
+});

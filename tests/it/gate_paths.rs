@@ -435,3 +435,36 @@ fn an_exact_rule_on_a_page_covers_every_address_it_is_served_at() {
     assert_eq!(get_raw(&world, &Browser::default(), "/about.html").status(), 200);
     assert_eq!(get_raw(&world, &Browser::default(), "/about").status(), 302, "/about needs a sign-in");
 }
+
+/// WebDAV's `MOVE` and `COPY` name a second path in `Destination` that no rule checked: a
+/// public page moved onto the staff area, or the staff area copied to a public page. Methods
+/// outside the ones a site is sent get a readable 405 with `Allow`, and the site is never
+/// asked. Found by the outside review of issue 20 (the site request kept the browser's method).
+#[test]
+fn methods_that_name_another_path_never_reach_the_site() {
+    for upstream in [Upstream::Assets, Upstream::Origin] {
+        let (world, sent) =
+            recording_site(upstream, |_| http::Response::builder().status(201).body(b"moved".to_vec()).unwrap());
+        for method in ["MOVE", "COPY", "PROPFIND", "PROPPATCH", "MKCOL", "LOCK", "TRACE", "PURGE"] {
+            let req = http::Request::builder()
+                .method(method)
+                .uri(format!("{ISSUER}/staff/payroll.html"))
+                .header("destination", format!("{ISSUER}/public/payroll.html"));
+            let res = world.send(req.body(vec![]).unwrap());
+            assert_eq!(res.status(), 405, "{upstream:?} {method}");
+            let allow = res.headers().get("allow").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            assert_eq!(allow, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS", "{upstream:?} {method}");
+            assert!(body(&res).contains("does not take"), "{upstream:?} {method}: {}", body(&res));
+            let public = http::Request::builder().method(method).uri(format!("{ISSUER}/public/x"));
+            let public = public.header("destination", format!("{ISSUER}/staff/payroll.html"));
+            assert_eq!(world.send(public.body(vec![]).unwrap()).status(), 405, "{upstream:?} {method} public");
+        }
+        assert!(sent.borrow().is_empty(), "{upstream:?}: the site was asked");
+        // The methods a site takes still reach it.
+        for method in ["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"] {
+            let req = http::Request::builder().method(method).uri(format!("{ISSUER}/public/x"));
+            assert_eq!(world.send(req.body(vec![]).unwrap()).status(), 201, "{upstream:?} {method}");
+        }
+        assert_eq!(sent.borrow().len(), 6, "{upstream:?}");
+    }
+}
