@@ -118,13 +118,18 @@ fn request_id(req: &web_sys::Request) -> String {
 /// The header that carries the request id (a constant: no header name parsed per request).
 const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
-/// The request id for a request whose `cf-ray` header is `ray`: that, else a random one.
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The runtime's random UUID: one call, where `getrandom`'s first draw in an isolate sets
+    /// up its source and an encoding runs after it.
+    #[wasm_bindgen(js_namespace = crypto, js_name = randomUUID)]
+    fn random_uuid() -> String;
+}
+
+/// The request id for a request whose `cf-ray` header is `ray`: that, else a random UUID
+/// (a request without one is a local one: Cloudflare gives every request its ray).
 fn request_id_for(ray: Option<String>) -> String {
-    ray.unwrap_or_else(|| {
-        let mut bytes = [0u8; 8];
-        let _ = getrandom::getrandom(&mut bytes);
-        crate::core::b64url(&bytes)
-    })
+    ray.unwrap_or_else(random_uuid)
 }
 
 /// `page` with its request id; a failed one is logged.

@@ -62,7 +62,7 @@ test('discovery and the JWKS, answered by the Worker shell at once: their header
     const head = await fetch(`${KEYEDGE}${path}`, { method: 'HEAD' });
     assert.equal(head.status, 200, path);
     assert.equal(head.headers.get('content-type'), res.headers.get('content-type'), path);
-    assert.match(head.headers.get('x-request-id') ?? '', /^[A-Za-z0-9_-]{11}$/, path);
+    assert.match(head.headers.get('x-request-id') ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, path);
     assert.equal((await head.arrayBuffer()).byteLength, 0, path);
   }
 });
