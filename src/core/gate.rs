@@ -63,6 +63,8 @@ const PATH_OVERRIDE_HEADERS: &[&str] = &[
     "x-http-method-override",
     "x-http-method",
     "x-method-override",
+    // Flask's much-copied `ReverseProxied` cuts this prefix off the path it routes.
+    "x-script-name",
 ];
 
 /// The methods a site is sent. Others (WebDAV's `MOVE`, `COPY`, `PROPPATCH`…, `TRACE`) are
@@ -324,6 +326,16 @@ fn with_pass(reply: Reply, renewed: Option<String>) -> Reply {
     }
 }
 
+/// Whether the browser's header `name` (lower case) is one the site never gets from it. A
+/// name is also read with `_` as `-`: CGI, FastCGI and IIS hand a site `X_Original_URL` and
+/// `X-Original-URL` as the same variable (`HTTP_X_ORIGINAL_URL`).
+fn kept_from_the_site(name: &str) -> bool {
+    IDENTITY_HEADERS.contains(&name)
+        || PATH_OVERRIDE_HEADERS.contains(&name)
+        || FORWARDING_HEADERS.contains(&name)
+        || name == "host"
+}
+
 /// The site's request for the page at `path_and_query` (the canonical path, the query as it
 /// came): the browser's headers, without keyedge's cookies and without the headers by which a
 /// site would take its path, host or the visitor's identity from the browser. For a protected
@@ -343,11 +355,7 @@ fn forward(
     forward = forward.uri(&target);
     for (name, value) in req.headers() {
         let n = name.as_str();
-        if IDENTITY_HEADERS.contains(&n)
-            || PATH_OVERRIDE_HEADERS.contains(&n)
-            || FORWARDING_HEADERS.contains(&n)
-            || n == "host"
-        {
+        if kept_from_the_site(n) || (n.contains('_') && kept_from_the_site(&n.replace('_', "-"))) {
             continue;
         }
         if n == "cookie" {

@@ -89,3 +89,12 @@ test('a user without the role is denied the staff area with a readable page', as
   assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), "Members' docs");
   await page.context().close();
 });
+
+test('a method the site is not sent (WebDAV MOVE, COPY, PROPFIND) gets a readable 405 from the Worker\'s shell', async () => {
+  for (const [method, path] of [['MOVE', '/'], ['COPY', '/docs/guide'], ['PROPFIND', '/docs/guide']]) {
+    const res = await fetch(`${KEYEDGE}${path}`, { method, headers: { destination: `${KEYEDGE}/staff/` }, redirect: 'manual' });
+    assert.equal(res.status, 405, `${method} ${path}`);
+    assert.equal(res.headers.get('allow'), 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS', method);
+    assert.match(await res.text(), /does not take/, method);
+  }
+});

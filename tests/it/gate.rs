@@ -39,7 +39,8 @@ fn world_with_gate(gate: &str, extra: &str) -> World {
     let world = World::with(STAFF_MAPPER, "", &format!("{gate}{extra}"));
     world.site.mount(ISSUER, |req| {
         let cookies = req.headers().get("cookie").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        let spoofed = req.headers().get("x-keyedge-user").is_some();
+        // As CGI, FastCGI and IIS read headers: `_` and `-` alike (`HTTP_X_KEYEDGE_USER`).
+        let spoofed = req.headers().keys().any(|n| n.as_str().replace('_', "-").starts_with("x-keyedge-"));
         http::Response::builder()
             .status(200)
             .header("content-type", "text/html")
@@ -91,6 +92,8 @@ fn alice_with_a_site_cookie(world: &World) -> impl Fn(&str) -> http::Request<Vec
         http::Request::get(format!("{ISSUER}{path}"))
             .header("cookie", &cookie)
             .header("x-keyedge-user", "admin")
+            .header("x_keyedge_user", "admin")
+            .header("X_Keyedge_Roles", "staff")
             .body(vec![])
             .unwrap()
     }

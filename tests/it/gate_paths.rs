@@ -386,16 +386,26 @@ fn the_browsers_forwarding_headers_never_reach_the_site_and_an_origin_is_sent_ke
 fn path_override_headers_never_reach_the_site() {
     for upstream in [Upstream::Assets, Upstream::Origin] {
         let (world, sent) = recording_site(upstream, |req| {
-            let overridden = ["x-original-url", "x-rewrite-url"]
-                .iter()
-                .find_map(|h| req.headers().get(*h).and_then(|v| v.to_str().ok()).map(str::to_owned));
-            let path = overridden.unwrap_or_else(|| req.uri().path().to_owned());
+            // As CGI, FastCGI and IIS read headers: `_` and `-` alike (`HTTP_X_ORIGINAL_URL`).
+            let overridden = req.headers().iter().find_map(|(name, value)| {
+                let name = name.as_str().replace('_', "-");
+                ["x-original-url", "x-rewrite-url"].contains(&name.as_str()).then(|| value.to_str().ok())?
+            });
+            let path = overridden.map(str::to_owned).unwrap_or_else(|| req.uri().path().to_owned());
             let page = if path.starts_with("/staff") { "<h1>Staff area</h1>" } else { "<p>public</p>" };
             http::Response::builder().status(200).body(page.as_bytes().to_vec()).unwrap()
         });
-        for header in
-            ["x-original-url", "X-Rewrite-URL", "x-original-uri", "x-forwarded-prefix", "x-http-method-override"]
-        {
+        for header in [
+            "x-original-url",
+            "X-Rewrite-URL",
+            "x-original-uri",
+            "x-forwarded-prefix",
+            "x-http-method-override",
+            "X-Script-Name",
+            "X_Original_URL",
+            "x_rewrite_url",
+            "X_Forwarded_Prefix",
+        ] {
             let req =
                 http::Request::get(format!("{ISSUER}/public/x")).header(header, "/staff/payroll.html").body(vec![]);
             let res = world.send(req.unwrap());
@@ -460,11 +470,25 @@ fn methods_that_name_another_path_never_reach_the_site() {
             assert_eq!(world.send(public.body(vec![]).unwrap()).status(), 405, "{upstream:?} {method} public");
         }
         assert!(sent.borrow().is_empty(), "{upstream:?}: the site was asked");
+        // A signed-in visitor, first on the session (the pass is then set), then on the pass;
+        // and the methods spelled in other cases, which are other methods (RFC 9110 §9.1).
+        let mut alice = signed_in(&world, "alice");
+        assert_eq!(alice.get(&world, "/docs/x").status(), 201, "{upstream:?}: alice's page");
+        assert!(alice.cookie_header().contains("keyedge_pass"), "{upstream:?}: alice has a gate pass");
+        let asked = sent.borrow().len();
+        for method in ["MOVE", "COPY", "move", "Move", "get", "Post"] {
+            for cookie in [alice.cookie_header(), alice.cookie_header().replace("keyedge_pass", "x")] {
+                let req = http::Request::builder().method(method).uri(format!("{ISSUER}/docs/x"));
+                let req = req.header("cookie", cookie).header("destination", format!("{ISSUER}/staff/payroll.html"));
+                assert_eq!(world.send(req.body(vec![]).unwrap()).status(), 405, "{upstream:?} {method} signed in");
+            }
+        }
+        assert_eq!(sent.borrow().len(), asked, "{upstream:?}: the site was asked");
         // The methods a site takes still reach it.
-        for method in ["GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"] {
+        for method in ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"] {
             let req = http::Request::builder().method(method).uri(format!("{ISSUER}/public/x"));
             assert_eq!(world.send(req.body(vec![]).unwrap()).status(), 201, "{upstream:?} {method}");
         }
-        assert_eq!(sent.borrow().len(), 6, "{upstream:?}");
+        assert_eq!(sent.borrow().len(), asked + 7, "{upstream:?}");
     }
 }
