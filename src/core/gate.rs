@@ -326,14 +326,26 @@ fn with_pass(reply: Reply, renewed: Option<String>) -> Reply {
     }
 }
 
-/// Whether the browser's header `name` (lower case) is one the site never gets from it. A
-/// name is also read with `_` as `-`: CGI, FastCGI and IIS hand a site `X_Original_URL` and
-/// `X-Original-URL` as the same variable (`HTTP_X_ORIGINAL_URL`).
+/// Whether the browser's header `name` (lower case) is one the site never gets from it.
+/// `Proxy` too: CGI and FastCGI hand it to a site as `HTTP_PROXY`, which many HTTP clients
+/// take for their proxy (httpoxy).
 fn kept_from_the_site(name: &str) -> bool {
     IDENTITY_HEADERS.contains(&name)
         || PATH_OVERRIDE_HEADERS.contains(&name)
         || FORWARDING_HEADERS.contains(&name)
         || name == "host"
+        || name == "proxy"
+}
+
+/// `name` as servers that hand headers to a site as variables read it: every character but a
+/// letter or digit is `-`. CGI, FastCGI and IIS make `X_Original_URL` and `X-Original-URL` the
+/// same `HTTP_X_ORIGINAL_URL`; lighttpd and Apache 2.2 fold every other character into it,
+/// and PHP folds `.` and spaces (`X.Keyedge.User`).
+fn as_servers_read(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect::<String>().into()
 }
 
 /// The site's request for the page at `path_and_query` (the canonical path, the query as it
@@ -355,7 +367,7 @@ fn forward(
     forward = forward.uri(&target);
     for (name, value) in req.headers() {
         let n = name.as_str();
-        if kept_from_the_site(n) || (n.contains('_') && kept_from_the_site(&n.replace('_', "-"))) {
+        if kept_from_the_site(n) || kept_from_the_site(&as_servers_read(n)) {
             continue;
         }
         if n == "cookie" {

@@ -121,7 +121,9 @@ const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
     /// The runtime's random UUID: one call, where `getrandom`'s first draw in an isolate sets
-    /// up its source and an encoding runs after it.
+    /// up its source and an encoding runs after it. Only within a request: workerd throws
+    /// when random values are asked for at the module's global scope (never call it from
+    /// `start` or `prime_conversions`).
     #[wasm_bindgen(js_namespace = crypto, js_name = randomUUID)]
     fn random_uuid() -> String;
 }

@@ -381,14 +381,17 @@ fn the_browsers_forwarding_headers_never_reach_the_site_and_an_origin_is_sent_ke
 /// Origins behind IIS URL Rewrite, or Symfony and Zend apps, take the path from
 /// `X-Original-URL` / `X-Rewrite-URL` rather than the request line: such headers from the
 /// browser would let `/public/x` be checked and `/staff/…` be served. They never reach the
-/// site. Found by the outside review of issue 14.
+/// site, nor do identity headers or `Proxy` (httpoxy), under any spelling a server folds into
+/// the same variable. Found by the outside reviews of issue 14 and of 2026-12-06.
 #[test]
 fn path_override_headers_never_reach_the_site() {
     for upstream in [Upstream::Assets, Upstream::Origin] {
         let (world, sent) = recording_site(upstream, |req| {
-            // As CGI, FastCGI and IIS read headers: `_` and `-` alike (`HTTP_X_ORIGINAL_URL`).
+            // As lighttpd's CGI and FastCGI read headers: every character but a letter or digit
+            // alike (`X.Original.URL`, `X_Original_URL`: `HTTP_X_ORIGINAL_URL`).
             let overridden = req.headers().iter().find_map(|(name, value)| {
-                let name = name.as_str().replace('_', "-");
+                let name: String =
+                    name.as_str().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
                 ["x-original-url", "x-rewrite-url"].contains(&name.as_str()).then(|| value.to_str().ok())?
             });
             let path = overridden.map(str::to_owned).unwrap_or_else(|| req.uri().path().to_owned());
@@ -405,6 +408,12 @@ fn path_override_headers_never_reach_the_site() {
             "X_Original_URL",
             "x_rewrite_url",
             "X_Forwarded_Prefix",
+            "X.Original.URL",
+            "x~rewrite~url",
+            "X.Keyedge.User",
+            "x_keyedge_roles",
+            "X.Keyedge.Assertion",
+            "Proxy",
         ] {
             let req =
                 http::Request::get(format!("{ISSUER}/public/x")).header(header, "/staff/payroll.html").body(vec![]);
@@ -413,6 +422,10 @@ fn path_override_headers_never_reach_the_site() {
             assert!(!body(&res).contains("Staff area"), "{upstream:?}: {header} reached the site");
             let forwarded = sent.borrow().last().cloned().expect("the site was asked");
             assert!(forwarded.get(header).is_none(), "{upstream:?}: {header} was forwarded");
+            assert!(
+                forwarded.values().all(|v| v != "/staff/payroll.html"),
+                "{upstream:?}: {header}'s value reached the site under another name"
+            );
         }
     }
 }
