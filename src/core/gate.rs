@@ -138,14 +138,8 @@ struct AssertedUser<'a> {
     roles: &'a [String],
 }
 
-fn rule_for<'a>(gate: &'a Gate, path: &SitePath) -> Option<&'a GateRule> {
-    let key = path.match_key(gate.case_insensitive_paths);
-    gate.rules.iter().find(|r| r.matches(&key))
-}
-
 /// Why a signed-in user may not enter, if they may not.
-fn refusal(rule: Option<&GateRule>, user: &User) -> Option<String> {
-    let rule = rule?;
+fn refusal(rule: &GateRule, user: &User) -> Option<String> {
     if !rule.require_roles.is_empty() && !rule.require_roles.iter().any(|r| user.has_role(r)) {
         return Some(format!("This page needs the role {}.", rule.require_roles.join(" or ")));
     }
@@ -188,6 +182,15 @@ pub enum Waiting<'r> {
 pub struct Protected<'r> {
     here: String,
     rule: Option<&'r GateRule>,
+    /// For a `DELETE`, the rules in the tree it deletes.
+    below: Vec<&'r GateRule>,
+}
+
+impl Protected<'_> {
+    /// Every rule the visitor must pass.
+    fn rules(&self) -> impl Iterator<Item = &GateRule> {
+        self.rule.into_iter().chain(self.below.iter().copied())
+    }
 }
 
 /// A signed-in visitor (a live session or a fresh pass proved it) whose user's record is to be read.
@@ -229,8 +232,19 @@ pub fn decide<'r>(app: &Keyedge, gate: &'r Gate, req: &'r Request, now: i64) -> 
         *res.status_mut() = StatusCode::PERMANENT_REDIRECT;
         return Decision::Done(Ok(Reply::Page(res)));
     }
-    let rule = rule_for(gate, &path);
-    if rule.is_some_and(|r| r.public) {
+    let key = path.match_key(gate.case_insensitive_paths);
+    let rule = gate.rules.iter().find(|r| r.matches(&key));
+    // A `DELETE` of a folder deletes everything in it (WebDAV): every rule in it counts too,
+    // and it is public only where one public prefix rule covers the whole of it.
+    let below: Vec<&GateRule> = if *req.method() == http::Method::DELETE {
+        gate.rules.iter().filter(|r| r.lies_under(&key)).collect()
+    } else {
+        Vec::new()
+    };
+    let public = rule.is_some_and(|r| {
+        r.public && (*req.method() != http::Method::DELETE || (r.covers_tree(&key) && below.iter().all(|b| b.public)))
+    });
+    if public {
         return match forward(app, gate, req, &here, false) {
             Ok(page) if asserts_identity(gate) => Decision::Wait(Waiting::Assertion(Box::new(page))),
             page => Decision::Done(page.map(|page| Reply::Forward(Box::new(page)))),
@@ -240,7 +254,7 @@ pub fn decide<'r>(app: &Keyedge, gate: &'r Gate, req: &'r Request, now: i64) -> 
     let Some(cookie) = jar.get(req, session::COOKIE) else {
         return Decision::Done(Ok(to_login(app, &here)));
     };
-    let page = Protected { here, rule };
+    let page = Protected { here, rule, below };
     // A pass checked within the interval stands for the session; else the session is checked
     // (and a new pass goes with the page).
     let pass = jar
@@ -281,7 +295,7 @@ pub async fn handle(app: &Keyedge, ports: &Ports<'_>, gate: &Gate, req: &Request
     let Some(user) = users::load(ports, &user_id).await? else {
         return Ok(to_login(app, &page.here));
     };
-    if let Some(reason) = refusal(page.rule, &user) {
+    if let Some(reason) = page.rules().find_map(|rule| refusal(rule, &user)) {
         return Err(PageError::new(
             StatusCode::FORBIDDEN,
             "No access",
@@ -302,7 +316,7 @@ fn to_login(app: &Keyedge, here: &str) -> Reply {
 /// A signed-in visitor (of `user_id`) on `page`: a live session is enough for a page that only
 /// asks for a sign-in; the user's record is read for roles, email domains and identity headers.
 fn signed_in<'r>(app: &Keyedge, gate: &Gate, req: &Request, page: Protected<'r>, user_id: String) -> Entered<'r> {
-    let needs_user = page.rule.is_some_and(|r| !r.require_roles.is_empty() || !r.require_email_domains.is_empty())
+    let needs_user = page.rules().any(|r| !r.require_roles.is_empty() || !r.require_email_domains.is_empty())
         || asserts_identity(gate);
     if needs_user {
         return Entered::User(ForUser { user_id, page });

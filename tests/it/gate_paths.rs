@@ -505,3 +505,36 @@ fn methods_that_name_another_path_never_reach_the_site() {
         assert_eq!(sent.borrow().len(), asked + 7, "{upstream:?}");
     }
 }
+
+/// A `DELETE` of a folder deletes everything in it on a writable WebDAV origin (RFC 4918
+/// §9.6.1): every rule in the tree counts, not only the one the folder's path matches. Found
+/// by the outside review of 2026-12-06.
+#[test]
+fn a_delete_must_pass_every_rule_in_the_tree_it_deletes() {
+    let nested = "[[gate.rules]]\npath = \"/public/private/*\"\nrequire_roles = [\"staff\"]\n";
+    for upstream in [Upstream::Assets, Upstream::Origin] {
+        let (world, seen) = world(upstream, nested, false);
+        let delete = |browser: &Browser, path: &str| {
+            let req = http::Request::delete(format!("{ISSUER}{path}")).header("cookie", browser.cookie_header());
+            world.send(req.body(vec![]).unwrap())
+        };
+        let visitor = Browser::default();
+        let alice = signed_in(&world, "alice");
+        // `/` is public, but only itself: the tree holds the staff area and pages for the signed-in.
+        assert_eq!(delete(&visitor, "/").status(), 302, "{upstream:?}: a visitor deletes /");
+        assert_eq!(delete(&alice, "/").status(), 403, "{upstream:?}: alice deletes / (and /staff/ in it)");
+        // A public prefix rule, with a staff-only folder in it.
+        assert_eq!(delete(&visitor, "/public/").status(), 302, "{upstream:?}: a visitor deletes /public/");
+        assert_eq!(delete(&alice, "/public").status(), 403, "{upstream:?}: alice deletes /public");
+        assert!(seen.borrow().is_empty(), "{upstream:?}: the site was asked: {:?}", seen.borrow());
+        // What the tree's rules allow still reaches the site.
+        assert_eq!(delete(&visitor, "/public/old.txt").status(), 200, "{upstream:?}");
+        assert_eq!(delete(&alice, "/docs/").status(), 200, "{upstream:?}");
+        assert_eq!(get_raw(&world, &visitor, "/public/").status(), 200, "{upstream:?}: GET stays public");
+        *world.idp.tamper.borrow_mut() = Box::new(|c| c["groups"] = json!(["staff"]));
+        let staff = signed_in(&world, "bob");
+        assert_eq!(delete(&staff, "/").status(), 200, "{upstream:?}: staff deletes /");
+        assert_eq!(delete(&staff, "/public/").status(), 200, "{upstream:?}: staff deletes /public/");
+        assert_eq!(seen.borrow().len(), 5, "{upstream:?}: {:?}", seen.borrow());
+    }
+}

@@ -89,6 +89,28 @@ impl GateRule {
     }
 }
 
+impl GateRule {
+    /// Whether the rule covers every address in the tree at `key` (a folder and all in it): a
+    /// prefix rule at or above it.
+    pub fn covers_tree(&self, key: &str) -> bool {
+        self.path.ends_with('*') && self.matches(key) && tree(key).starts_with(&self.key)
+    }
+
+    /// Whether the rule names an address in the tree at `key`.
+    pub fn lies_under(&self, key: &str) -> bool {
+        self.key.starts_with(&*tree(key))
+    }
+}
+
+/// The tree at `key`: the key as a folder, with its `/`.
+fn tree(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.ends_with('/') {
+        key.into()
+    } else {
+        format!("{key}/").into()
+    }
+}
+
 /// Whether `key` is an address below the file `rule` names (`/admin.php/x` below
 /// `/admin.php`), which PHP and CGI servers answer with that file (`PATH_INFO`).
 fn under_script(key: &str, rule: &str) -> bool {
