@@ -538,3 +538,24 @@ fn a_delete_must_pass_every_rule_in_the_tree_it_deletes() {
         assert_eq!(seen.borrow().len(), 5, "{upstream:?}: {:?}", seen.borrow());
     }
 }
+
+/// An exact restricting rule on a page covers its folder spelling (`/team.html`:
+/// `/team/index.html`), which a `DELETE /team/` deletes, whatever rule `/team/` matches first.
+/// Found by the outside review of the rule above.
+#[test]
+fn a_delete_of_a_folder_passes_the_rule_on_its_page() {
+    let public_folder = "[[gate.rules]]\npath = \"/team/\"\nallow = \"anyone\"\n";
+    let staff_page = "[[gate.rules]]\npath = \"/team.html\"\nrequire_roles = [\"staff\"]\n";
+    for rules in [format!("{public_folder}{staff_page}"), format!("{staff_page}{public_folder}")] {
+        for upstream in [Upstream::Assets, Upstream::Origin] {
+            let (world, seen) = world(upstream, &rules, false);
+            let alice = signed_in(&world, "alice");
+            assert_eq!(get_raw(&world, &alice, "/team/index.html").status(), 403, "{upstream:?} {rules}");
+            for path in ["/team/", "/team", "/"] {
+                let req = http::Request::delete(format!("{ISSUER}{path}")).header("cookie", alice.cookie_header());
+                assert_eq!(world.send(req.body(vec![]).unwrap()).status(), 403, "{upstream:?} {path} {rules}");
+            }
+            assert!(seen.borrow().is_empty(), "{upstream:?}: the site was asked: {:?}", seen.borrow());
+        }
+    }
+}

@@ -96,9 +96,13 @@ impl GateRule {
         self.path.ends_with('*') && self.matches(key) && tree(key).starts_with(&self.key)
     }
 
-    /// Whether the rule names an address in the tree at `key`.
+    /// Whether the rule names an address in the tree at `key`, as [`Self::matches`] reads
+    /// it: an exact restricting rule on a page also covers the page's folder spelling
+    /// (`/team.html`: `/team/index.html`).
     pub fn lies_under(&self, key: &str) -> bool {
-        self.key.starts_with(&*tree(key))
+        let root = tree(key);
+        self.key.starts_with(&*root)
+            || (!self.path.ends_with('*') && !self.public && tree(page_of(&self.key)).starts_with(&*root))
     }
 }
 
