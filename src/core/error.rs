@@ -54,6 +54,13 @@ impl PageError {
     pub fn bad_request(title: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, title, message)
     }
+    /// A `405` page for a method `req`'s address does not take, with those it takes in `Allow`.
+    pub fn method_not_allowed(ui: pages::Ui<'_>, title: &str, message: String, allow: &'static str) -> Response {
+        let page = Self::new(StatusCode::METHOD_NOT_ALLOWED, title, message);
+        let mut res = Failure::from(page).into_response(ui);
+        res.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static(allow));
+        res
+    }
     /// "Try again" leads to `url`, one of keyedge's own paths (`/login`, `/authorize?…`),
     /// shown under the issuer's path.
     pub fn with_retry(mut self, url: impl Into<String>) -> Self {

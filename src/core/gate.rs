@@ -80,20 +80,8 @@ const SITE_METHODS: &[http::Method] = &[
     http::Method::OPTIONS,
 ];
 
-/// 405 with a readable page, and the methods the site takes in `Allow`.
-fn method_refused(app: &Keyedge, req: &Request) -> http::Response<Vec<u8>> {
-    let page = PageError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "Method not allowed",
-        format!("This site does not take {} requests.", req.method()),
-    );
-    let mut res = Failure::from(page).into_response(app.ui(req));
-    let allow = SITE_METHODS.iter().map(http::Method::as_str).collect::<Vec<_>>().join(", ");
-    if let Ok(allow) = HeaderValue::from_str(&allow) {
-        res.headers_mut().insert(http::header::ALLOW, allow);
-    }
-    res
-}
+/// [`SITE_METHODS`] as `Allow` lists them.
+const SITE_ALLOW: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 
 /// Headers by which origins (Express with `trust proxy`, Django, Rails, Spring…) take the
 /// host, scheme or port they write into absolute addresses, redirects among them. A browser's
@@ -211,7 +199,9 @@ enum Entered<'r> {
 /// once (`Keyedge::answer_at_once`); [`handle`] goes on from a [`Decision::Wait`].
 pub fn decide<'r>(app: &Keyedge, gate: &'r Gate, req: &'r Request, now: i64) -> Decision<'r> {
     if !SITE_METHODS.contains(req.method()) {
-        return Decision::Done(Ok(Reply::Page(method_refused(app, req))));
+        let message = format!("This site does not take {} requests.", req.method());
+        let page = PageError::method_not_allowed(app.ui(req), "Method not allowed", message, SITE_ALLOW);
+        return Decision::Done(Ok(Reply::Page(page)));
     }
     let path = match SitePath::parse(req.uri().path()) {
         Ok(path) => path,
@@ -236,14 +226,11 @@ pub fn decide<'r>(app: &Keyedge, gate: &'r Gate, req: &'r Request, now: i64) -> 
     let rule = gate.rules.iter().find(|r| r.matches(&key));
     // A `DELETE` of a folder deletes everything in it (WebDAV): every rule in it counts too,
     // and it is public only where one public prefix rule covers the whole of it.
-    let below: Vec<&GateRule> = if *req.method() == http::Method::DELETE {
-        gate.rules.iter().filter(|r| r.lies_under(&key)).collect()
-    } else {
-        Vec::new()
-    };
-    let public = rule.is_some_and(|r| {
-        r.public && (*req.method() != http::Method::DELETE || (r.covers_tree(&key) && below.iter().all(|b| b.public)))
-    });
+    let deletes = *req.method() == http::Method::DELETE;
+    let below: Vec<&GateRule> =
+        if deletes { gate.rules.iter().filter(|r| r.lies_under(&key)).collect() } else { Vec::new() };
+    let public =
+        rule.is_some_and(|r| r.public && (!deletes || (r.covers_tree(&key) && below.iter().all(|b| b.public))));
     if public {
         return match forward(app, gate, req, &here, false) {
             Ok(page) if asserts_identity(gate) => Decision::Wait(Waiting::Assertion(Box::new(page))),
@@ -352,7 +339,7 @@ fn kept_from_the_site(name: &str) -> bool {
 }
 
 /// `name` as servers that hand headers to a site as variables read it: every character but a
-/// letter or digit is `-`. CGI, FastCGI and IIS make `X_Original_URL` and `X-Original-URL` the
+/// letter or digit is `-` (a name already so spelled is itself). CGI, FastCGI and IIS make `X_Original_URL` and `X-Original-URL` the
 /// same `HTTP_X_ORIGINAL_URL`; lighttpd and Apache 2.2 fold every other character into it,
 /// and PHP folds `.` and spaces (`X.Keyedge.User`).
 fn as_servers_read(name: &str) -> std::borrow::Cow<'_, str> {
@@ -381,7 +368,7 @@ fn forward(
     forward = forward.uri(&target);
     for (name, value) in req.headers() {
         let n = name.as_str();
-        if kept_from_the_site(n) || kept_from_the_site(&as_servers_read(n)) {
+        if kept_from_the_site(&as_servers_read(n)) {
             continue;
         }
         if n == "cookie" {
@@ -625,4 +612,23 @@ fn strip_keyedge_cookies(header: &str) -> Option<String> {
         .filter(|c| !c.is_empty())
         .collect();
     (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_lists_the_methods_a_site_is_sent() {
+        let listed: Vec<&str> = SITE_METHODS.iter().map(http::Method::as_str).collect();
+        assert_eq!(SITE_ALLOW, listed.join(", "));
+    }
+
+    #[test]
+    fn a_header_name_reads_as_servers_fold_it() {
+        for name in ["x_keyedge_user", "x.keyedge.user", "x~keyedge~user", "x-keyedge-user"] {
+            assert_eq!(as_servers_read(name), "x-keyedge-user", "{name}");
+        }
+        assert!(matches!(as_servers_read("accept-language"), std::borrow::Cow::Borrowed(_)));
+    }
 }

@@ -140,14 +140,12 @@ pub async fn receive(app: &Keyedge, ports: &Ports<'_>, req: &Request, alias: &st
         return super::saml::post(app, ports, req, idp, cfg).await;
     }
     if !takes_form_post(idp) {
-        let page = PageError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
+        return Ok(PageError::method_not_allowed(
+            app.ui(req),
             "Invalid sign-in response",
             format!("{} answers with a redirect, not a form post.", idp.display_name),
-        );
-        let mut res = Failure::from(page).into_response(app.ui(req));
-        res.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static("GET, HEAD"));
-        return Ok(res);
+            "GET, HEAD",
+        ));
     }
     let posted = Params::from_form(req);
     let fields: Vec<(&str, &str)> = FIELDS.iter().filter_map(|k| posted.get(k).map(|v| (*k, v))).collect();

@@ -87,9 +87,7 @@ impl GateRule {
             key == self.key || page_of(key) == page_of(&self.key) || under_script(key, &self.key)
         }
     }
-}
 
-impl GateRule {
     /// Whether the rule covers every address in the tree at `key` (a folder and all in it): a
     /// prefix rule at or above it.
     pub fn covers_tree(&self, key: &str) -> bool {
