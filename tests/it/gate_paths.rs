@@ -514,10 +514,7 @@ fn a_delete_must_pass_every_rule_in_the_tree_it_deletes() {
     let nested = "[[gate.rules]]\npath = \"/public/private/*\"\nrequire_roles = [\"staff\"]\n";
     for upstream in [Upstream::Assets, Upstream::Origin] {
         let (world, seen) = world(upstream, nested, false);
-        let delete = |browser: &Browser, path: &str| {
-            let req = http::Request::delete(format!("{ISSUER}{path}")).header("cookie", browser.cookie_header());
-            world.send(req.body(vec![]).unwrap())
-        };
+        let delete = |browser: &Browser, path: &str| send_raw(&world, browser, "DELETE", path);
         let visitor = Browser::default();
         let alice = signed_in(&world, "alice");
         // `/` is public, but only itself: the tree holds the staff area and pages for the signed-in.
@@ -552,8 +549,7 @@ fn a_delete_of_a_folder_passes_the_rule_on_its_page() {
             let alice = signed_in(&world, "alice");
             assert_eq!(get_raw(&world, &alice, "/team/index.html").status(), 403, "{upstream:?} {rules}");
             for path in ["/team/", "/team", "/"] {
-                let req = http::Request::delete(format!("{ISSUER}{path}")).header("cookie", alice.cookie_header());
-                assert_eq!(world.send(req.body(vec![]).unwrap()).status(), 403, "{upstream:?} {path} {rules}");
+                assert_eq!(send_raw(&world, &alice, "DELETE", path).status(), 403, "{upstream:?} {path} {rules}");
             }
             assert!(seen.borrow().is_empty(), "{upstream:?}: the site was asked: {:?}", seen.borrow());
         }

@@ -945,9 +945,13 @@ pub fn signed_in(world: &World, user: &str) -> Browser {
 
 /// A browser request for a raw path, sent as is (no client-side normalisation).
 pub fn get_raw(world: &World, browser: &Browser, path: &str) -> http::Response<Vec<u8>> {
-    let cookie = browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
-    let req = http::Request::get(format!("{ISSUER}{path}")).header("cookie", cookie).body(Vec::new()).unwrap();
-    world.send(req)
+    send_raw(world, browser, "GET", path)
+}
+
+/// A browser's `method` request for a raw path, sent as is, with the browser's cookies.
+pub fn send_raw(world: &World, browser: &Browser, method: &str, path: &str) -> http::Response<Vec<u8>> {
+    let req = http::Request::builder().method(method).uri(format!("{ISSUER}{path}"));
+    world.send(req.header("cookie", browser.cookie_header()).body(Vec::new()).unwrap())
 }
 
 /// The test world as `wrangler dev` runs it (an http issuer on localhost), with `extra` added
