@@ -133,8 +133,12 @@ async function unloaded(op, time = (_, ms) => ms) {
   return { n: lat.length, p50_ms: +pct(lat, 50).toFixed(2), p99_ms: +pct(lat, 99).toFixed(2) };
 }
 
-/** Runs every scenario `flows` supports against `base`. */
-async function scenarios(name, flows, base, pid) {
+/**
+ * Runs every scenario `flows` supports against `base`. `twin(scenario, conc)`, when given,
+ * measures right after each scenario the floor Worker making that scenario's platform calls
+ * (keyedge's share is the difference, see `platformCalls`); its result is kept as `.twin`.
+ */
+async function scenarios(name, flows, base, pid, twin) {
   const pool = new Pool(base, { connections: 8 });
   const dispatchers = { [new URL(base).origin]: pool };
   const results = {};
@@ -146,6 +150,7 @@ async function scenarios(name, flows, base, pid) {
   for (const s of ['discovery', 'jwks'].filter(wanted)) {
     results[s] = await load({ conc: 8, pid, op: get(flows.paths[s]) });
     results[s].unloaded = await unloaded(get(flows.paths[s]));
+    if (twin) results[s].twin = await twin(s, 8);
     console.error(`  ${name} ${s}: ${results[s].ok} ops`);
   }
   /** Eight rotating refresh-token chains of `f`'s client, each advanced by one load loop. */
@@ -160,6 +165,7 @@ async function scenarios(name, flows, base, pid) {
     };
     results[label] = await load({ conc: 8, pid, op });
     results[label].unloaded = await unloaded(op);
+    if (twin) results[label].twin = await twin(label, 8);
     console.error(`  ${name} ${label}: ${results[label].ok} ops`);
     return chains;
   };
@@ -169,12 +175,14 @@ async function scenarios(name, flows, base, pid) {
     const op = (w) => flows.userinfo(base, dispatchers, chains[w].access_token);
     results.userinfo = await load({ conc: 8, pid, op });
     results.userinfo.unloaded = await unloaded(op);
+    if (twin) results.userinfo.twin = await twin('userinfo', 8);
     console.error(`  ${name} userinfo: ${results.userinfo.ok} ops`);
   }
   if (wanted('login')) {
     results.login = await load({ conc: 4, pid, op: () => flows.login(base, dispatchers) });
     // The server's own requests only: keyedge's login also waits for the demo IdP.
     results.login.unloaded = await unloaded(() => flows.login(base, dispatchers), (r) => r.ms);
+    if (twin) results.login.twin = await twin('login', 4);
     console.error(`  ${name} login: ${results.login.ok} ops`);
   }
   await pool.close();
@@ -217,6 +225,25 @@ function wasmStartup() {
   } catch {
     return null;
   }
+}
+
+/**
+ * The platform calls each keyedge scenario makes: requests, outbound fetches, and (from
+ * `storage`, counted by the native harness) KV reads and writes and Durable Object calls.
+ */
+function platformCalls(storage) {
+  return {
+    discovery: { requests: 1 },
+    jwks: { requests: 1 },
+    refresh: { requests: 1, ...storage.refresh },
+    refresh_es256: { requests: 1, ...storage.refresh },
+    // a signed-in visitor's page behind the gate: the session, then the page from ASSETS
+    gate: { requests: 1, assets_first: 1, assets: 1, ...storage.gate_page },
+    userinfo: { requests: 1, ...storage.userinfo },
+    // authorize, /broker/demo/login, the callback and /token; the callback fetches the IdP's
+    // token and userinfo endpoints (discovery and JWKS are cached per isolate).
+    login: { requests: 4, fetches: 2, ...storage.returning_login },
+  };
 }
 
 /** KV and Durable Object operations per login, counted by the native harness. */
@@ -266,7 +293,37 @@ try {
   };
   const flows = KEYEDGE.init(vars);
   console.error('keyedge:');
-  report.results.keyedge = await keyedge('dev/wrangler.bench.toml', (pid) => scenarios('keyedge', flows, 'http://localhost:8787', pid));
+  // The floor's twin of each scenario, measured right after it (so both see the same phase of
+  // the machine): one operation is the scenario's requests to the floor Worker, the first of
+  // them making all its KV, Durable Object and fetch calls (`/mix`), the others answered at
+  // once. It runs beside keyedge, idle while keyedge is measured, on the same core.
+  const echo = createServer((_, res) => res.end('{}')).listen(8792, '127.0.0.1');
+  const calls = platformCalls(report.storage_per_login);
+  const twinState = mkdtempSync(join(tmpdir(), 'floor-twin-bench-'));
+  const tw = QUICK ? null : start('floor-twin', WRANGLER, ['dev', '--config', 'bench/peers/floor/wrangler.toml', '--port', '8793', '--ip', '127.0.0.1', '--persist-to', twinState, '--show-interactive-dev-session=false']);
+  if (tw) await waitFor('http://127.0.0.1:8793/', tw);
+  const twinPool = new Pool('http://127.0.0.1:8793', { connections: 8 });
+  const twinPid = tw && workerPid(tw, twinState);
+  const twinGet = async (path) => {
+    const r = await twinPool.request({ path, method: 'GET' }); await r.body.text();
+    if (r.statusCode !== 200) throw new Error(`floor twin ${path} ${r.statusCode}`);
+  };
+  const twin = tw && (async (scenario, conc) => {
+    const o = calls[scenario];
+    const mix = `/mix?r=${o.kv_reads ?? 0}&w=${o.kv_writes ?? 0}&d=${o.do_calls ?? 0}&f=${o.fetches ?? 0}`;
+    return load({ conc, pid: twinPid, op: async () => {
+      await twinGet(mix);
+      for (let i = 1; i < o.requests; i++) await twinGet('/');
+    } });
+  });
+  try {
+    report.results.keyedge = await keyedge('dev/wrangler.bench.toml', (pid) => scenarios('keyedge', flows, 'http://localhost:8787', pid, twin));
+  } finally {
+    await twinPool.close();
+    echo.close();
+    if (tw) { try { process.kill(-tw.child.pid, 'SIGTERM'); } catch { /* gone */ } }
+    rmSync(twinState, { recursive: true, force: true });
+  }
   if (wanted('gate')) {
     const g = await keyedge('dev/wrangler.toml', (pid) => gateScenario(flows, 'http://localhost:8787', pid));
     report.results.keyedge.gate = g.gate;
@@ -362,27 +419,21 @@ try {
 // (measured on the floor Worker): the request itself, outbound fetches, and the local
 // simulation of KV and Durable Objects, which in production run outside the Worker's CPU.
 const k = report.results.keyedge;
-const storage = report.storage_per_login;
-const ops = {
-  discovery: { requests: 1 },
-  jwks: { requests: 1 },
-  refresh: { requests: 1, ...storage.refresh },
-  refresh_es256: { requests: 1, ...storage.refresh },
-  // a signed-in visitor's page behind the gate: the session, then the page from ASSETS
-  gate: { requests: 1, assets_first: 1, assets: 1, ...storage.gate_page },
-  userinfo: { requests: 1, ...storage.userinfo },
-  // authorize, /broker/demo/login, the callback and /token; the callback fetches the IdP's
-  // token and userinfo endpoints (discovery and JWKS are cached per isolate).
-  login: { requests: 4, fetches: 2, ...storage.returning_login },
-};
+const ops = platformCalls(report.storage_per_login);
 const pm = report.platform_ms ?? {};
 report.keyedge_share = {};
 for (const [s, o] of Object.entries(ops)) {
   if (!k[s] || k[s].cpu_ms_per_op === null || pm.request === undefined) continue;
-  const platform = (o.requests ?? 0) * pm.request + (o.fetches ?? 0) * (pm.fetch ?? 0) + (o.assets ?? 0) * (pm.asset ?? 0)
+  // The sum of the floor's single-operation prices (measured minutes later), and, where the
+  // scenario has one, its twin's CPU (the same calls, measured right after it): the twin is
+  // what the share is taken against, the sum shown beside it.
+  const summed = (o.requests ?? 0) * pm.request + (o.fetches ?? 0) * (pm.fetch ?? 0) + (o.assets ?? 0) * (pm.asset ?? 0)
     + (o.assets_first ?? 0) * (report.assets_first_ms ?? 0)
     + (o.kv_reads ?? 0) * (pm.kv_read ?? 0) + (o.kv_writes ?? 0) * (pm.kv_write ?? 0) + (o.do_calls ?? 0) * (pm.do_call ?? 0);
-  report.keyedge_share[s] = { ops: o, platform_ms: +platform.toFixed(3), share_ms: +(k[s].cpu_ms_per_op - platform).toFixed(3) };
+  const twin = k[s].twin?.cpu_ms_per_op ?? null;
+  const platform = twin ?? summed;
+  report.keyedge_share[s] = { ops: o, platform_ms: +platform.toFixed(3), summed_ms: +summed.toFixed(3), twin_ms: twin,
+    share_ms: +(k[s].cpu_ms_per_op - platform).toFixed(3) };
 }
 // A share at or below zero is not a measurement: the floor's estimate of the platform calls
 // came out at least as large as keyedge's whole CPU (the two runs' noise). No verdict then.
@@ -505,11 +556,13 @@ for (const [server, res] of Object.entries(report.results)) {
   }
 }
 lines.push('');
-lines.push('| keyedge scenario | CPU ms/op (workerd) | requests | fetches | KV reads | KV writes | DO calls | platform ms (est.) | keyedge share ms |');
-lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+lines.push('keyedge share = keyedge\'s workerd CPU per operation less its platform calls\' on the floor Worker: measured by the twin (the floor making the same requests and KV, Durable Object and fetch calls, right after the scenario) where there is one, else the sum of the single-operation prices above.');
+lines.push('');
+lines.push('| keyedge scenario | CPU ms/op (workerd) | requests | fetches | KV reads | KV writes | DO calls | twin ms | sum of prices ms | keyedge share ms |');
+lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const [s, e] of Object.entries(report.keyedge_share)) {
   const o = e.ops;
-  lines.push(`| ${s} | ${k[s].cpu_ms_per_op} | ${o.requests ?? 0} | ${o.fetches ?? 0} | ${o.kv_reads ?? 0} | ${o.kv_writes ?? 0} | ${o.do_calls ?? 0} | ${e.platform_ms} | ${e.share_ms} |`);
+  lines.push(`| ${s} | ${k[s].cpu_ms_per_op} | ${o.requests ?? 0} | ${o.fetches ?? 0} | ${o.kv_reads ?? 0} | ${o.kv_writes ?? 0} | ${o.do_calls ?? 0} | ${e.twin_ms ?? '—'} | ${e.summed_ms ?? e.platform_ms} | ${e.share_ms} |`);
 }
 lines.push('');
 lines.push('| keyedge ÷ peer (ops per CPU-second) | ' + Object.keys(k).join(' | ') + ' |');

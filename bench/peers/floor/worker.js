@@ -4,13 +4,13 @@ import { DurableObject } from 'cloudflare:workers';
 // and what each platform operation costs there. `/` answers a constant JSON document; the
 // other paths do one operation first — a KV read, a KV write, a Durable Object RPC call (one
 // SQLite write inside it), an outbound fetch, a page from the ASSETS binding (with
-// wrangler.assets.toml), one WebCrypto signature (RS256 with a 2048-bit key, ES256) — so
+// wrangler.assets.toml), one WebCrypto signature (RS256 with a 2048-bit key, ES256), or
+// (`/mix`) the KV, Durable Object and fetch calls of one keyedge scenario together — so
 // `make bench` can tell keyedge's own CPU from the local simulation of KV and Durable Objects,
 // which production runs outside the Worker, and from the signatures, which are the runtime's
 // own BoringSSL work.
 const body = JSON.stringify({ issuer: 'http://127.0.0.1:8791', keys: [] });
 const payload = new TextEncoder().encode('eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJmbG9vciJ9');
-let n = 0;
 const keys = {};
 const ALGS = {
   rs256: [{ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, { name: 'RSASSA-PKCS1-v1_5' }],
@@ -35,14 +35,32 @@ export class Probe extends DurableObject {
   }
 }
 
+/** One KV read, KV write, Durable Object call or outbound fetch, as the single-operation paths make it. */
+// Writes and calls spread over 64 keys and objects, each call to the next (so the calls of one
+// `/mix` go to different objects, as a keyedge login's do).
+let calls = 0;
+const OPS = {
+  r: (env) => env.KV.get('key'),
+  w: (env) => env.KV.put(`key-${calls++ % 64}`, 'value'),
+  d: (env) => env.PROBE.get(env.PROBE.idFromName(`o${calls++ % 64}`)).call(String(Date.now())),
+  f: async (env) => (await fetch(env.ECHO_URL)).text(),
+};
+
 export default {
   async fetch(request, env) {
-    const path = new URL(request.url).pathname;
-    n += 1;
-    if (path === '/kv-read') await env.KV.get('key');
-    else if (path === '/kv-write') await env.KV.put(`key-${n % 64}`, 'value');
-    else if (path === '/do') await env.PROBE.get(env.PROBE.idFromName(`o${n % 64}`)).call(String(Date.now()));
-    else if (path === '/fetch') await (await fetch(env.ECHO_URL)).text();
+    const url = new URL(request.url);
+    const path = url.pathname;
+    // `/mix?r=2&d=2`: a scenario's platform calls in one request (`make bench` measures it right
+    // after the keyedge scenario that makes them): `r` KV reads, `w` KV writes, `d` Durable
+    // Object calls, `f` outbound fetches, one after another.
+    if (path === '/mix') {
+      for (const [op, run] of Object.entries(OPS)) {
+        for (let i = 0; i < Math.min(Number(url.searchParams.get(op)) || 0, 8); i++) await run(env);
+      }
+    } else if (path === '/kv-read') await OPS.r(env);
+    else if (path === '/kv-write') await OPS.w(env);
+    else if (path === '/do') await OPS.d(env);
+    else if (path === '/fetch') await OPS.f(env);
     else if (path === '/rs256') await sign('rs256');
     else if (path === '/es256') await sign('es256');
     else if (path === '/asset') await (await env.ASSETS.fetch('http://floor/page.html')).text();
