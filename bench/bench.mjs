@@ -32,6 +32,8 @@ const MAX_OPS = SMOKE ? 5 : 100000;
 // measured run, and workerd stops an object after 10 s without a call. In production an object
 // starts on its own machine, not on the calling Worker's CPU.
 const WARM_OPS = Number(opt('warm-ops', 400));
+// A keyedge scenario and its twin on the floor alternate this many times (see `paired`).
+const ROUNDS = Math.max(1, Number(opt('rounds', SMOKE ? 2 : 3)));
 // --quick: keyedge's rows only (no floor, no peers, results not written), for trying a change.
 const QUICK = flag('quick');
 const PEERS = QUICK ? [] : opt('peers', 'openauth oidc-provider').split(/\s+/).filter(Boolean);
@@ -89,17 +91,20 @@ function cpuMs(pid) {
 // ---------------------------------------------------------------- load
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))];
 
-/** Runs `op(worker)` in `conc` closed loops; returns counts, latencies and server CPU. */
-async function load({ conc, op, pid }) {
-  if (!SMOKE) { // warm-up, not measured: at least a second and WARM_OPS operations (see WARM_OPS)
-    const t = performance.now(); const end = t + 1000; const cap = t + 30000; let done = 0;
-    await Promise.all(Array.from({ length: conc }, async (_, w) => {
-      while ((performance.now() < end || done < WARM_OPS) && performance.now() < cap) { await op(w); done++; }
-    }));
-  }
+/** The warm-up, not measured: at least a second and WARM_OPS operations (see WARM_OPS). */
+async function warm(conc, op) {
+  if (SMOKE) return;
+  const t = performance.now(); const end = t + 1000; const cap = t + 30000; let done = 0;
+  await Promise.all(Array.from({ length: conc }, async (_, w) => {
+    while ((performance.now() < end || done < WARM_OPS) && performance.now() < cap) { await op(w); done++; }
+  }));
+}
+
+/** `op(worker)` in `conc` closed loops for `seconds`: the latencies, errors and the server's CPU. */
+async function run({ conc, op, pid, seconds = SECONDS }) {
   const cpu0 = cpuMs(pid);
   const lat = []; let started = 0; let errors = 0; let firstError;
-  const t0 = performance.now(); const deadline = t0 + SECONDS * 1000;
+  const t0 = performance.now(); const deadline = t0 + seconds * 1000;
   await Promise.all(Array.from({ length: conc }, async (_, w) => {
     while (performance.now() < deadline && started < MAX_OPS) {
       started++;
@@ -107,14 +112,45 @@ async function load({ conc, op, pid }) {
       try { await op(w); lat.push(performance.now() - s); } catch (e) { errors++; firstError ??= String(e.message ?? e); }
     }
   }));
-  const elapsed = (performance.now() - t0) / 1000;
-  const cpu = cpuMs(pid) - cpu0;
-  lat.sort((a, b) => a - b);
+  return { lat, errors, firstError, elapsed: (performance.now() - t0) / 1000, cpu: cpuMs(pid) - cpu0 };
+}
+
+/** One result row of `run`s of the same operation: counts, percentiles and CPU per operation. */
+function summary(runs) {
+  const lat = runs.flatMap((r) => r.lat).sort((a, b) => a - b);
+  const [errors, elapsed, cpu] = ['errors', 'elapsed', 'cpu'].map((f) => runs.reduce((a, r) => a + r[f], 0));
+  const firstError = runs.find((r) => r.firstError)?.firstError;
   const ok = lat.length;
   return { ok, errors, first_error: firstError, elapsed_s: +elapsed.toFixed(2), ops_per_s: +(ok / elapsed).toFixed(1),
     p50_ms: ok ? +pct(lat, 50).toFixed(2) : null, p99_ms: ok ? +pct(lat, 99).toFixed(2) : null,
     cpu_ms: +cpu.toFixed(1), cpu_ms_per_op: ok ? +(cpu / ok).toFixed(3) : null,
     ops_per_cpu_s: cpu > 0 ? +(ok / (cpu / 1000)).toFixed(0) : null };
+}
+
+/** Runs `op(worker)` in `conc` closed loops after a warm-up; returns counts, latencies and server CPU. */
+async function load({ conc, op, pid }) {
+  await warm(conc, op);
+  return summary([await run({ conc, op, pid })]);
+}
+
+/**
+ * A keyedge scenario and its twin on the floor (`twin.op`, `twin.pid`: the same platform calls,
+ * see `platformCalls`), each warmed up, then measured in ROUNDS alternating turns that share
+ * the scenario's SECONDS: each turn of keyedge is followed by one of its twin, so the two see
+ * the same phase of the machine. keyedge's row sums its turns; `.twin` sums the twin's; and
+ * `.round_shares_ms` holds each round's keyedge CPU per operation less its twin's.
+ */
+async function paired({ conc, op, pid }, twin) {
+  await warm(conc, op);
+  await warm(conc, twin.op);
+  const mine = []; const theirs = []; const shares = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const a = await run({ conc, op, pid, seconds: SECONDS / ROUNDS });
+    const b = await run({ conc, op: twin.op, pid: twin.pid, seconds: SECONDS / ROUNDS });
+    mine.push(a); theirs.push(b);
+    if (a.lat.length && b.lat.length) shares.push(+(a.cpu / a.lat.length - b.cpu / b.lat.length).toFixed(3));
+  }
+  return { ...summary(mine), twin: summary(theirs), round_shares_ms: shares };
 }
 
 /**
@@ -134,11 +170,12 @@ async function unloaded(op, time = (_, ms) => ms) {
 }
 
 /**
- * Runs every scenario `flows` supports against `base`. `twin(scenario, conc)`, when given,
- * measures right after each scenario the floor Worker making that scenario's platform calls
- * (keyedge's share is the difference, see `platformCalls`); its result is kept as `.twin`.
+ * Runs every scenario `flows` supports against `base`. `twin(scenario)`, when given, is the
+ * floor's twin of a scenario (`{ op, pid }`, see `platformCalls`): each scenario is then
+ * measured alternating with it (`paired`).
  */
 async function scenarios(name, flows, base, pid, twin) {
+  const measure = (scenario, conc, op) => (twin ? paired({ conc, op, pid }, twin(scenario)) : load({ conc, op, pid }));
   const pool = new Pool(base, { connections: 8 });
   const dispatchers = { [new URL(base).origin]: pool };
   const results = {};
@@ -148,9 +185,8 @@ async function scenarios(name, flows, base, pid, twin) {
     if (r.statusCode !== 200) throw new Error(`GET ${path}: ${r.statusCode} ${t.slice(0, 100)}`);
   };
   for (const s of ['discovery', 'jwks'].filter(wanted)) {
-    results[s] = await load({ conc: 8, pid, op: get(flows.paths[s]) });
+    results[s] = await measure(s, 8, get(flows.paths[s]));
     results[s].unloaded = await unloaded(get(flows.paths[s]));
-    if (twin) results[s].twin = await twin(s, 8);
     console.error(`  ${name} ${s}: ${results[s].ok} ops`);
   }
   /** Eight rotating refresh-token chains of `f`'s client, each advanced by one load loop. */
@@ -163,9 +199,8 @@ async function scenarios(name, flows, base, pid, twin) {
       if (!t.refresh_token || t.refresh_token === chains[w].refresh_token) throw new Error('refresh token not rotated');
       chains[w] = t;
     };
-    results[label] = await load({ conc: 8, pid, op });
+    results[label] = await measure(label, 8, op);
     results[label].unloaded = await unloaded(op);
-    if (twin) results[label].twin = await twin(label, 8);
     console.error(`  ${name} ${label}: ${results[label].ok} ops`);
     return chains;
   };
@@ -173,16 +208,14 @@ async function scenarios(name, flows, base, pid, twin) {
   if (flows.es256 && wanted('refresh_es256')) await refreshes('refresh_es256', flows.es256());
   if (flows.userinfo && wanted('userinfo')) {
     const op = (w) => flows.userinfo(base, dispatchers, chains[w].access_token);
-    results.userinfo = await load({ conc: 8, pid, op });
+    results.userinfo = await measure('userinfo', 8, op);
     results.userinfo.unloaded = await unloaded(op);
-    if (twin) results.userinfo.twin = await twin('userinfo', 8);
     console.error(`  ${name} userinfo: ${results.userinfo.ok} ops`);
   }
   if (wanted('login')) {
-    results.login = await load({ conc: 4, pid, op: () => flows.login(base, dispatchers) });
+    results.login = await measure('login', 4, () => flows.login(base, dispatchers));
     // The server's own requests only: keyedge's login also waits for the demo IdP.
     results.login.unloaded = await unloaded(() => flows.login(base, dispatchers), (r) => r.ms);
-    if (twin) results.login.twin = await twin('login', 4);
     console.error(`  ${name} login: ${results.login.ok} ops`);
   }
   await pool.close();
@@ -293,10 +326,10 @@ try {
   };
   const flows = KEYEDGE.init(vars);
   console.error('keyedge:');
-  // The floor's twin of each scenario, measured right after it (so both see the same phase of
-  // the machine): one operation is the scenario's requests to the floor Worker, the first of
-  // them making all its KV, Durable Object and fetch calls (`/mix`), the others answered at
-  // once. It runs beside keyedge, idle while keyedge is measured, on the same core.
+  // The floor's twin of each scenario, measured in turns with it (`paired`, so both see the
+  // same phase of the machine): one operation is the scenario's requests to the floor Worker,
+  // the first of them making all its KV, Durable Object and fetch calls (`/mix`), the others
+  // answered at once. It runs beside keyedge, idle while keyedge is measured, on the same core.
   const echo = createServer((_, res) => res.end('{}')).listen(8792, '127.0.0.1');
   const calls = platformCalls(report.storage_per_login);
   const twinState = mkdtempSync(join(tmpdir(), 'floor-twin-bench-'));
@@ -308,13 +341,13 @@ try {
     const r = await twinPool.request({ path, method: 'GET' }); await r.body.text();
     if (r.statusCode !== 200) throw new Error(`floor twin ${path} ${r.statusCode}`);
   };
-  const twin = tw && (async (scenario, conc) => {
+  const twin = tw && ((scenario) => {
     const o = calls[scenario];
     const mix = `/mix?r=${o.kv_reads ?? 0}&w=${o.kv_writes ?? 0}&d=${o.do_calls ?? 0}&f=${o.fetches ?? 0}`;
-    return load({ conc, pid: twinPid, op: async () => {
+    return { pid: twinPid, op: async () => {
       await twinGet(mix);
       for (let i = 1; i < o.requests; i++) await twinGet('/');
-    } });
+    } };
   });
   try {
     report.results.keyedge = await keyedge('dev/wrangler.bench.toml', (pid) => scenarios('keyedge', flows, 'http://localhost:8787', pid, twin));
@@ -430,10 +463,14 @@ for (const [s, o] of Object.entries(ops)) {
   const summed = (o.requests ?? 0) * pm.request + (o.fetches ?? 0) * (pm.fetch ?? 0) + (o.assets ?? 0) * (pm.asset ?? 0)
     + (o.assets_first ?? 0) * (report.assets_first_ms ?? 0)
     + (o.kv_reads ?? 0) * (pm.kv_read ?? 0) + (o.kv_writes ?? 0) * (pm.kv_write ?? 0) + (o.do_calls ?? 0) * (pm.do_call ?? 0);
+  // With a twin the share is the median of the rounds' (each keyedge's CPU per operation less
+  // its twin's right after it), and the rounds' range is kept to show the spread.
   const twin = k[s].twin?.cpu_ms_per_op ?? null;
+  const rounds = [...(k[s].round_shares_ms ?? [])].sort((a, b) => a - b);
   const platform = twin ?? summed;
+  const shareMs = rounds.length ? rounds[(rounds.length - 1) >> 1] : k[s].cpu_ms_per_op - platform;
   report.keyedge_share[s] = { ops: o, platform_ms: +platform.toFixed(3), summed_ms: +summed.toFixed(3), twin_ms: twin,
-    share_ms: +(k[s].cpu_ms_per_op - platform).toFixed(3) };
+    share_ms: +shareMs.toFixed(3), ...(rounds.length ? { rounds: rounds.length, range_ms: [rounds[0], rounds[rounds.length - 1]] } : {}) };
 }
 // A share at or below zero is not a measurement: the floor's estimate of the platform calls
 // came out at least as large as keyedge's whole CPU (the two runs' noise). No verdict then.
@@ -556,13 +593,14 @@ for (const [server, res] of Object.entries(report.results)) {
   }
 }
 lines.push('');
-lines.push('keyedge share = keyedge\'s workerd CPU per operation less its platform calls\' on the floor Worker: measured by the twin (the floor making the same requests and KV, Durable Object and fetch calls, right after the scenario) where there is one, else the sum of the single-operation prices above.');
+lines.push(`keyedge share = keyedge's workerd CPU per operation less its platform calls' on the floor Worker: where the scenario has a twin (the floor making the same requests and KV, Durable Object and fetch calls), the median over ${ROUNDS} rounds of keyedge's turn less its twin's turn right after it; else keyedge's CPU less the sum of the single-operation prices above.`);
 lines.push('');
-lines.push('| keyedge scenario | CPU ms/op (workerd) | requests | fetches | KV reads | KV writes | DO calls | twin ms | sum of prices ms | keyedge share ms |');
-lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+lines.push('| keyedge scenario | CPU ms/op (workerd) | requests | fetches | KV reads | KV writes | DO calls | twin ms | sum of prices ms | keyedge share ms | its rounds (low – high) |');
+lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const [s, e] of Object.entries(report.keyedge_share)) {
   const o = e.ops;
-  lines.push(`| ${s} | ${k[s].cpu_ms_per_op} | ${o.requests ?? 0} | ${o.fetches ?? 0} | ${o.kv_reads ?? 0} | ${o.kv_writes ?? 0} | ${o.do_calls ?? 0} | ${e.twin_ms ?? '—'} | ${e.summed_ms ?? e.platform_ms} | ${e.share_ms} |`);
+  const range = e.range_ms ? `median of ${e.rounds}: ${e.range_ms[0]} – ${e.range_ms[1]}` : '—';
+  lines.push(`| ${s} | ${k[s].cpu_ms_per_op} | ${o.requests ?? 0} | ${o.fetches ?? 0} | ${o.kv_reads ?? 0} | ${o.kv_writes ?? 0} | ${o.do_calls ?? 0} | ${e.twin_ms ?? '—'} | ${e.summed_ms ?? e.platform_ms} | ${e.share_ms} | ${range} |`);
 }
 lines.push('');
 lines.push('| keyedge ÷ peer (ops per CPU-second) | ' + Object.keys(k).join(' | ') + ' |');
