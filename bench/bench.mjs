@@ -98,6 +98,7 @@ async function warm(conc, op) {
   await Promise.all(Array.from({ length: conc }, async (_, w) => {
     while ((performance.now() < end || done < WARM_OPS) && performance.now() < cap) { await op(w); done++; }
   }));
+  if (done < WARM_OPS) console.error(`  warm-up stopped at 30 s after ${done} of ${WARM_OPS} operations`);
 }
 
 /** `op(worker)` in `conc` closed loops for `seconds`: the latencies, errors and the server's CPU. */
@@ -137,19 +138,36 @@ async function load({ conc, op, pid }) {
  * A keyedge scenario and its twin on the floor (`twin.op`, `twin.pid`: the same platform calls,
  * see `platformCalls`), each warmed up, then measured in ROUNDS alternating turns that share
  * the scenario's SECONDS: each turn of keyedge is followed by one of its twin, so the two see
- * the same phase of the machine. keyedge's row sums its turns; `.twin` sums the twin's; and
- * `.round_shares_ms` holds each round's keyedge CPU per operation less its twin's.
+ * the same phase of the machine. Each process's CPU is counted from the start of its turn to
+ * the start of its next one (the twin's last, for as long again after it), so work a process
+ * defers past its turn (a collection, a flush) still counts as its own. keyedge's row sums its
+ * turns; `.twin` sums the twin's; `.round_shares_ms` holds each round's keyedge CPU per
+ * operation less its twin's. A twin that fails an operation stops the run.
  */
 async function paired({ conc, op, pid }, twin) {
   await warm(conc, op);
   await warm(conc, twin.op);
-  const mine = []; const theirs = []; const shares = [];
+  const turn = SECONDS / ROUNDS;
+  // Both processes' CPU at every turn's start and end: [keyedge, twin].
+  const at = [[cpuMs(pid), cpuMs(twin.pid)]];
+  const stamp = () => at.push([cpuMs(pid), cpuMs(twin.pid)]);
+  const mine = []; const theirs = [];
   for (let r = 0; r < ROUNDS; r++) {
-    const a = await run({ conc, op, pid, seconds: SECONDS / ROUNDS });
-    const b = await run({ conc, op: twin.op, pid: twin.pid, seconds: SECONDS / ROUNDS });
-    mine.push(a); theirs.push(b);
-    if (a.lat.length && b.lat.length) shares.push(+(a.cpu / a.lat.length - b.cpu / b.lat.length).toFixed(3));
+    mine.push(await run({ conc, op, pid, seconds: turn }));
+    stamp();
+    const b = await run({ conc, op: twin.op, pid: twin.pid, seconds: turn });
+    if (b.errors) throw new Error(`the floor's twin failed ${b.errors} operations: ${b.firstError}`);
+    theirs.push(b);
+    stamp();
   }
+  await new Promise((done) => setTimeout(done, turn * 1000)); // the twin's last turn's "next"
+  stamp();
+  // keyedge's round r: from its turn's start (at[2r]) to its next turn's start (at[2r + 2]);
+  // the twin's: from at[2r + 1] to at[2r + 3].
+  mine.forEach((a, r) => { a.cpu = at[2 * r + 2][0] - at[2 * r][0]; });
+  theirs.forEach((b, r) => { b.cpu = at[2 * r + 3][1] - at[2 * r + 1][1]; });
+  const shares = mine.map((a, r) => [a, theirs[r]]).filter(([a, b]) => a.lat.length && b.lat.length)
+    .map(([a, b]) => +(a.cpu / a.lat.length - b.cpu / b.lat.length).toFixed(3));
   return { ...summary(mine), twin: summary(theirs), round_shares_ms: shares };
 }
 
@@ -283,8 +301,8 @@ function platformCalls(storage) {
 function storageCost() {
   // One test thread: parallel tests' printed lines would interleave.
   const out = execFileSync('cargo', ['test', '-q', '--test', 'it', 'storage_cost::', '--', '--nocapture', '--test-threads=1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
-  const rows = [...out.matchAll(/STORAGE (\S+) kv_reads=(\d+) kv_writes=(\d+) do_calls=(\d+)$/gm)];
-  const cost = Object.fromEntries(rows.map((m) => [m[1], { kv_reads: +m[2], kv_writes: +m[3], do_calls: +m[4] }]));
+  const rows = [...out.matchAll(/STORAGE (\S+) kv_reads=(\d+) kv_writes=(\d+) do_calls=(\d+) do_reads=(\d+)$/gm)];
+  const cost = Object.fromEntries(rows.map((m) => [m[1], { kv_reads: +m[2], kv_writes: +m[3], do_calls: +m[4], do_reads: +m[5] }]));
   const missing = ['refresh', 'userinfo', 'returning_login', 'gate_page'].filter((s) => !cost[s]);
   if (missing.length) throw new Error(`tests/it/storage_cost.rs printed no STORAGE line for ${missing.join(', ')}:\n${out}`);
   return cost;
@@ -304,6 +322,7 @@ if (RENDER) {
 const machine = {
   date: new Date().toISOString(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version,
   wrangler: execFileSync(WRANGLER, ['--version']).toString().trim().split('\n').pop(), smoke: SMOKE, seconds: SECONDS, pinned: PIN,
+  rounds: ROUNDS, warm_ops: WARM_OPS,
 };
 console.error('building the release Worker…');
 const wasm = wasmFacts();
@@ -343,7 +362,8 @@ try {
   };
   const twin = tw && ((scenario) => {
     const o = calls[scenario];
-    const mix = `/mix?r=${o.kv_reads ?? 0}&w=${o.kv_writes ?? 0}&d=${o.do_calls ?? 0}&f=${o.fetches ?? 0}`;
+    const doReads = o.do_reads ?? 0;
+    const mix = `/mix?r=${o.kv_reads ?? 0}&w=${o.kv_writes ?? 0}&d=${(o.do_calls ?? 0) - doReads}&q=${doReads}&f=${o.fetches ?? 0}`;
     return { pid: twinPid, op: async () => {
       await twinGet(mix);
       for (let i = 1; i < o.requests; i++) await twinGet('/');
@@ -468,7 +488,9 @@ for (const [s, o] of Object.entries(ops)) {
   const twin = k[s].twin?.cpu_ms_per_op ?? null;
   const rounds = [...(k[s].round_shares_ms ?? [])].sort((a, b) => a - b);
   const platform = twin ?? summed;
-  const shareMs = rounds.length ? rounds[(rounds.length - 1) >> 1] : k[s].cpu_ms_per_op - platform;
+  const mid = rounds.length >> 1;
+  const shareMs = !rounds.length ? k[s].cpu_ms_per_op - platform
+    : rounds.length % 2 ? rounds[mid] : (rounds[mid - 1] + rounds[mid]) / 2;
   report.keyedge_share[s] = { ops: o, platform_ms: +platform.toFixed(3), summed_ms: +summed.toFixed(3), twin_ms: twin,
     share_ms: +shareMs.toFixed(3), ...(rounds.length ? { rounds: rounds.length, range_ms: [rounds[0], rounds[rounds.length - 1]] } : {}) };
 }
@@ -593,14 +615,14 @@ for (const [server, res] of Object.entries(report.results)) {
   }
 }
 lines.push('');
-lines.push(`keyedge share = keyedge's workerd CPU per operation less its platform calls' on the floor Worker: where the scenario has a twin (the floor making the same requests and KV, Durable Object and fetch calls), the median over ${ROUNDS} rounds of keyedge's turn less its twin's turn right after it; else keyedge's CPU less the sum of the single-operation prices above.`);
+lines.push(`keyedge share = keyedge's workerd CPU per operation less its platform calls' on the floor Worker: where the scenario has a twin (the floor making the same requests and KV, Durable Object and fetch calls), the median over ${report.machine.rounds ?? ROUNDS} rounds of keyedge's turn less its twin's turn right after it; else keyedge's CPU less the sum of the single-operation prices above.`);
 lines.push('');
 lines.push('| keyedge scenario | CPU ms/op (workerd) | requests | fetches | KV reads | KV writes | DO calls | twin ms | sum of prices ms | keyedge share ms | its rounds (low – high) |');
 lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
 for (const [s, e] of Object.entries(report.keyedge_share)) {
   const o = e.ops;
   const range = e.range_ms ? `median of ${e.rounds}: ${e.range_ms[0]} – ${e.range_ms[1]}` : '—';
-  lines.push(`| ${s} | ${k[s].cpu_ms_per_op} | ${o.requests ?? 0} | ${o.fetches ?? 0} | ${o.kv_reads ?? 0} | ${o.kv_writes ?? 0} | ${o.do_calls ?? 0} | ${e.twin_ms ?? '—'} | ${e.summed_ms ?? e.platform_ms} | ${e.share_ms} | ${range} |`);
+  lines.push(`| ${s} | ${k[s].cpu_ms_per_op} | ${o.requests ?? 0} | ${o.fetches ?? 0} | ${o.kv_reads ?? 0} | ${o.kv_writes ?? 0} | ${o.do_calls ?? 0}${o.do_reads ? ` (${o.do_reads} only read)` : ''} | ${e.twin_ms ?? '—'} | ${e.summed_ms ?? e.platform_ms} | ${e.share_ms} | ${range} |`);
 }
 lines.push('');
 lines.push('| keyedge ÷ peer (ops per CPU-second) | ' + Object.keys(k).join(' | ') + ' |');

@@ -33,6 +33,11 @@ export class Probe extends DurableObject {
     this.sql.exec('INSERT OR REPLACE INTO t (k, v) VALUES (?, ?)', 'k', op);
     return '{}';
   }
+
+  /** A call that only reads, as keyedge's reads of a record or a mark are. */
+  read(key) {
+    return JSON.stringify(this.sql.exec('SELECT v FROM t WHERE k = ?', key).toArray());
+  }
 }
 
 /** One KV read, KV write, Durable Object call or outbound fetch, as the single-operation paths make it. */
@@ -43,6 +48,7 @@ const OPS = {
   r: (env) => env.KV.get('key'),
   w: (env) => env.KV.put(`key-${calls++ % 64}`, 'value'),
   d: (env) => env.PROBE.get(env.PROBE.idFromName(`o${calls++ % 64}`)).call(String(Date.now())),
+  q: (env) => env.PROBE.get(env.PROBE.idFromName(`o${calls++ % 64}`)).read('k'),
   f: async (env) => (await fetch(env.ECHO_URL)).text(),
 };
 
@@ -50,12 +56,15 @@ export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     const path = url.pathname;
-    // `/mix?r=2&d=2`: a scenario's platform calls in one request (`make bench` measures it right
-    // after the keyedge scenario that makes them): `r` KV reads, `w` KV writes, `d` Durable
-    // Object calls, `f` outbound fetches, one after another.
+    // `/mix?r=2&d=1&q=1`: a scenario's platform calls in one request (`make bench` measures it
+    // in turns with the keyedge scenario that makes them): `r` KV reads, `w` KV writes, `d`
+    // Durable Object calls that write, `q` that only read, `f` outbound fetches, one after
+    // another; at most 8 of each.
     if (path === '/mix') {
       for (const [op, run] of Object.entries(OPS)) {
-        for (let i = 0; i < Math.min(Number(url.searchParams.get(op)) || 0, 8); i++) await run(env);
+        const count = Number(url.searchParams.get(op) ?? 0);
+        if (!(count >= 0 && count <= 8)) return new Response(`${op}=${count}: 0 to 8`, { status: 400 });
+        for (let i = 0; i < count; i++) await run(env);
       }
     } else if (path === '/kv-read') await OPS.r(env);
     else if (path === '/kv-write') await OPS.w(env);

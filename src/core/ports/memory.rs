@@ -152,6 +152,9 @@ pub struct MemoryOnce {
     families: RefCell<HashMap<OnceKey, FamilyRow>>,
     records: RefCell<HashMap<OnceKey, String>>,
     pub calls: Cell<usize>,
+    /// The calls among [`MemoryOnce::calls`] that only read (`family_get`, `record_get`,
+    /// `marked`): `make bench` has its floor make as many reads and writes as keyedge does.
+    pub reads: Cell<usize>,
     /// Fault injection (`fail_after`).
     faults: FaultPlan,
     /// [`Once::count_use`] counters: key → (uses, end of the window).
@@ -195,6 +198,12 @@ impl MemoryOnce {
         self.faults.check("Durable Object")
     }
 
+    /// [`MemoryOnce::enter`] for a call that only reads.
+    fn enter_read(&self) -> Result<(), PortError> {
+        self.reads.set(self.reads.get() + 1);
+        self.enter()
+    }
+
     pub fn new(clock: VirtualClock) -> Self {
         Self {
             clock,
@@ -203,6 +212,7 @@ impl MemoryOnce {
             families: RefCell::default(),
             records: RefCell::default(),
             calls: Cell::new(0),
+            reads: Cell::new(0),
             counters: RefCell::default(),
             marks: RefCell::default(),
             faults: FaultPlan::default(),
@@ -339,7 +349,7 @@ impl Once for MemoryOnce {
     }
     async fn family_get(&self, key: &OnceKey) -> Result<Option<Family>, PortError> {
         RoundTrip::default().await;
-        self.enter()?;
+        self.enter_read()?;
         let now = self.clock.now();
         Ok(self.families.borrow().get(key).filter(|r| r.expires_at > now).map(|r| Family {
             value: r.value.clone(),
@@ -349,7 +359,7 @@ impl Once for MemoryOnce {
     }
     async fn record_get(&self, key: &OnceKey) -> Result<Option<String>, PortError> {
         RoundTrip::default().await;
-        self.enter()?;
+        self.enter_read()?;
         Ok(self.records.borrow().get(key).cloned())
     }
     async fn record_swap(&self, key: &OnceKey, expected: Option<&str>, value: &str) -> Result<bool, PortError> {
@@ -385,7 +395,7 @@ impl Once for MemoryOnce {
     }
     async fn marked(&self, key: &OnceKey) -> Result<bool, PortError> {
         RoundTrip::default().await;
-        self.enter()?;
+        self.enter_read()?;
         Ok(self.marks.borrow().get(key).is_some_and(|until| *until > self.clock.now()))
     }
 }
