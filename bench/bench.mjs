@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { KEYEDGE, OIDC_PROVIDER, OPENAUTH } from './flows.mjs';
 import { readDevVars } from '../dev/vars.mjs';
+import { WARM_OPS, warmUp } from './warm.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -23,15 +24,8 @@ const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0
 const SMOKE = flag('smoke');
 const SECONDS = Number(opt('seconds', SMOKE ? 1 : 8));
 const MAX_OPS = SMOKE ? 5 : 100000;
-// Every scenario warms up for at least a second and this many operations before it is measured.
-// The floor's prices are of a warm Durable Object: its probe's 64 objects all start within its
-// first second. A scenario whose operations land on many objects must be measured warm too, or
-// its CPU carries the local simulation's object starts (each opens the object's SQLite file on
-// the calling thread, 3–17 ms sampled): a login touches one object picked by a random key, so
-// a one-second warm-up (~25 logins) left about 40 of keyedge's 64 objects to start during the
-// measured run, and workerd stops an object after 10 s without a call. In production an object
-// starts on its own machine, not on the calling Worker's CPU.
-const WARM_OPS = Number(opt('warm-ops', 400));
+// Every scenario warms up for at least a second and this many operations (bench/warm.mjs).
+const WARM_OPS_WANTED = Number(opt('warm-ops', WARM_OPS));
 // A keyedge scenario and its twin on the floor alternate this many times (see `paired`).
 const ROUNDS = Math.max(1, Number(opt('rounds', SMOKE ? 2 : 3)));
 // --quick: keyedge's rows only (no floor, no peers, results not written), for trying a change.
@@ -56,8 +50,12 @@ function start(name, cmd, argv, env = {}) {
   started.push(proc);
   return proc;
 }
+/** Stops a process `start` started, with its children. */
+function stop(p) {
+  try { process.kill(-p.child.pid, 'SIGTERM'); } catch { /* gone */ }
+}
 function stopAll() {
-  for (const p of started.splice(0)) { try { process.kill(-p.child.pid, 'SIGTERM'); } catch { /* gone */ } }
+  started.splice(0).forEach(stop);
 }
 process.on('exit', stopAll);
 process.on('SIGINT', () => { stopAll(); process.exit(130); });
@@ -91,14 +89,9 @@ function cpuMs(pid) {
 // ---------------------------------------------------------------- load
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))];
 
-/** The warm-up, not measured: at least a second and WARM_OPS operations (see WARM_OPS). */
+/** The warm-up, not measured (bench/warm.mjs); none in a smoke run. */
 async function warm(conc, op) {
-  if (SMOKE) return;
-  const t = performance.now(); const end = t + 1000; const cap = t + 30000; let done = 0;
-  await Promise.all(Array.from({ length: conc }, async (_, w) => {
-    while ((performance.now() < end || done < WARM_OPS) && performance.now() < cap) { await op(w); done++; }
-  }));
-  if (done < WARM_OPS) console.error(`  warm-up stopped at 30 s after ${done} of ${WARM_OPS} operations`);
+  if (!SMOKE) await warmUp(conc, op, WARM_OPS_WANTED);
 }
 
 /** `op(worker)` in `conc` closed loops for `seconds`: the latencies, errors and the server's CPU. */
@@ -322,7 +315,7 @@ if (RENDER) {
 const machine = {
   date: new Date().toISOString(), cpu: cpus()[0]?.model, cores: cpus().length, node: process.version,
   wrangler: execFileSync(WRANGLER, ['--version']).toString().trim().split('\n').pop(), smoke: SMOKE, seconds: SECONDS, pinned: PIN,
-  rounds: ROUNDS, warm_ops: WARM_OPS,
+  rounds: ROUNDS, warm_ops: WARM_OPS_WANTED,
 };
 console.error('building the release Worker…');
 const wasm = wasmFacts();
@@ -374,7 +367,7 @@ try {
   } finally {
     await twinPool.close();
     echo.close();
-    if (tw) { try { process.kill(-tw.child.pid, 'SIGTERM'); } catch { /* gone */ } }
+    if (tw) stop(tw);
     rmSync(twinState, { recursive: true, force: true });
   }
   if (wanted('gate')) {

@@ -14,6 +14,7 @@ import { Pool } from 'undici';
 import { connect, kind, nameOf, selfTimes } from './inspector.mjs';
 import { KEYEDGE } from './flows.mjs';
 import { readDevVars } from '../dev/vars.mjs';
+import { WARM_OPS, warmUp } from './warm.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -70,16 +71,15 @@ const ops = {
 };
 const op = ops[SCENARIO];
 if (!op) throw new Error(`unknown scenario ${SCENARIO}; one of ${Object.keys(ops).join(', ')}`);
-/** Runs `op` closed-loop for `ms`, and on until `atLeast` operations (at most 30 s more). */
-const drive = async (ms, atLeast = 0) => {
-  const end = performance.now() + ms; const cap = end + 30000; let n = 0;
-  const more = () => (performance.now() < end || n < atLeast) && performance.now() < cap;
-  await Promise.all(Array.from({ length: SCENARIO === 'login' ? 4 : 8 }, async (_, w) => { while (more()) { await op(w); n++; } }));
+const conc = SCENARIO === 'login' ? 4 : 8;
+const drive = async (ms) => {
+  const end = performance.now() + ms; let n = 0;
+  await Promise.all(Array.from({ length: conc }, async (_, w) => { while (performance.now() < end) { await op(w); n++; } }));
   return n;
 };
-// Warm-up, not sampled: as bench/bench.mjs's (its WARM_OPS), so that every Durable Object the
-// scenario calls has started and the profile shows a warm object's call, as the floor prices it.
-await drive(1000, Number(opt('warm-ops', 400)));
+// Warm-up, not sampled, as `make bench`'s: every Durable Object the scenario calls has started,
+// so the profile shows a started object's call, as the floor prices it.
+await warmUp(conc, op, Number(opt('warm-ops', WARM_OPS)));
 
 // The inspector lists the Worker's isolate; wrangler proxies it.
 const profiler = await connect(INSPECTOR);

@@ -40,10 +40,11 @@ export class Probe extends DurableObject {
   }
 }
 
-/** One KV read, KV write, Durable Object call or outbound fetch, as the single-operation paths make it. */
 // Writes and calls spread over 64 keys and objects, each call to the next (so the calls of one
 // `/mix` go to different objects, as a keyedge login's do).
 let calls = 0;
+
+/** One KV read, KV write, Durable Object call (`d` writes, `q` only reads) or outbound fetch. */
 const OPS = {
   r: (env) => env.KV.get('key'),
   w: (env) => env.KV.put(`key-${calls++ % 64}`, 'value'),
