@@ -34,6 +34,7 @@ test: tools browser saml-idps .dev.vars
 	KEYEDGE_KV=strong cargo test --test it
 	KEYEDGE_CONFIG=$(DEV_CONFIG) $(MAKE) --no-print-directory worker
 	$(MAKE) --no-print-directory worker-realm worker-origin
+	node --test bench/
 	node bench/bench.mjs --smoke > /dev/null
 	node bench/bench.mjs --render bench/results/smoke.json > /dev/null
 	node --test --test-concurrency=1 tests/e2e/

@@ -1,0 +1,53 @@
+// The arithmetic of rounds of alternating turns (bench/bench.mjs `paired`), apart from the
+// processes so that bench/rounds.test.mjs can check it.
+//
+// In each of R rounds, n processes take a turn each, in a fixed order: turn i is process
+// i % n's. `at[i][p]` is process p's CPU (ms) at the start of turn i; the stamps go on past
+// the last round until every process's "next turn" has started (R·n + n stamps), so each
+// process's round runs from its turn's start to its next turn's start, and work it defers
+// past its turn (a collection, a flush) is still its own.
+
+/** The median of `values`: the middle one, or the mean of the two middle ones; null if none. */
+export function median(values) {
+  if (!values.length) return null;
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+/** `{ median, low, high, n }` of `values`, rounded to `digits`; null if none. */
+export function spread(values, digits = 3) {
+  const m = median(values);
+  if (m === null) return null;
+  const r = (x) => +x.toFixed(digits);
+  return { median: r(m), low: r(Math.min(...values)), high: r(Math.max(...values)), n: values.length };
+}
+
+/** The number of CPU stamps R rounds of n processes need (see the top of this file). */
+export const stampsNeeded = (rounds, n) => rounds * n + n;
+
+/** Process p's CPU (ms) in each round: `cpu[p][r]`, from its turn r's start to its turn r+1's. */
+export function roundCpu(at, rounds, n) {
+  if (at.length < stampsNeeded(rounds, n)) throw new Error(`${at.length} CPU stamps for ${rounds} rounds of ${n} processes: ${stampsNeeded(rounds, n)} needed`);
+  return Array.from({ length: n }, (_, p) =>
+    Array.from({ length: rounds }, (_, r) => at[(r + 1) * n + p][p] - at[r * n + p][p]));
+}
+
+/**
+ * Per round, the first process's CPU per operation less another's (`ops[p][r]`: its
+ * operations in round r): keyedge's share against its twin. Rounds where either made no
+ * operation are left out.
+ */
+export function roundDifferences(cpu, ops, p) {
+  return cpu[0].flatMap((mine, r) => (ops[0][r] && ops[p][r] ? [mine / ops[0][r] - cpu[p][r] / ops[p][r]] : []));
+}
+
+/**
+ * Per round, another process's CPU per operation over the first's: how many times as many
+ * operations per CPU-second the first made (keyedge ÷ a peer). Rounds where either made no
+ * operation or used no CPU are left out.
+ */
+export function roundRatios(cpu, ops, p) {
+  return cpu[0].flatMap((mine, r) =>
+    (ops[0][r] && ops[p][r] && mine > 0 && cpu[p][r] > 0 ? [(cpu[p][r] / ops[p][r]) / (mine / ops[0][r])] : []));
+}
