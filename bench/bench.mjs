@@ -16,7 +16,7 @@ import { Pool } from 'undici';
 import { KEYEDGE, OIDC_PROVIDER, OPENAUTH } from './flows.mjs';
 import { readDevVars } from '../dev/vars.mjs';
 import { WARM_OPS, warmUp } from './warm.mjs';
-import { spread, roundCpu, roundDifferences, roundRatios, stampsNeeded } from './rounds.mjs';
+import { median, spread, alternate, roundDifferences, roundRatios } from './rounds.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -29,7 +29,8 @@ const MAX_OPS = SMOKE ? 5 : 100000;
 const WARM_OPS_WANTED = Number(opt('warm-ops', WARM_OPS));
 // A keyedge scenario, its twin on the floor and OpenAuth's same scenario alternate this many
 // times (see `paired`).
-const ROUNDS = Math.max(1, Number(opt('rounds', SMOKE ? 2 : 3)));
+const ROUNDS = Number(opt('rounds', SMOKE ? 2 : 3));
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds ${ROUNDS}: a whole number of at least 1`);
 // --quick: keyedge's rows only (no floor, no peers, results not written), for trying a change.
 const QUICK = flag('quick');
 const PEERS = QUICK ? [] : opt('peers', 'openauth oidc-provider').split(/\s+/).filter(Boolean);
@@ -130,50 +131,57 @@ async function load({ conc, op, pid }) {
 }
 
 /**
- * A keyedge scenario and its partners (`others`: `{ name, op, pid }` each; its twin on the
- * floor, the same platform calls, see `platformCalls`; and a peer's same scenario), each
- * warmed up, then measured in ROUNDS of alternating turns of SECONDS / ROUNDS each: keyedge's
- * turn, then each partner's, so all see the same phase of the machine. Each process's CPU is
- * counted from the start of its turn to the start of its next one (bench/rounds.mjs), so
- * work a process defers past its turn (a collection, a flush) still counts as its own.
- * keyedge's row sums its turns; `.partners[name]` sums each partner's, with `.rounds_ms`:
- * per round, keyedge's CPU per operation less the partner's (a twin: keyedge's share) and
- * `.round_ratios`: the partner's CPU per operation over keyedge's (a peer: keyedge ÷ peer in
- * operations per CPU-second). A partner that fails an operation stops the run.
+ * A keyedge scenario measured in turns with its partners (`others`, each `{ name, kind, op,
+ * pid }`: its `twin` on the floor, the same platform calls, see `platformCalls`; a `peer`'s
+ * same scenario), one partner after the other: ROUNDS rounds of keyedge's turn then the
+ * partner's, turns of SECONDS / ROUNDS, so the two see the same phase of the machine. Each
+ * process's CPU is counted from the start of its turn to the start of its next one
+ * (bench/rounds.mjs), so work it defers past its turn (a collection, a flush) is still its own.
+ *
+ * Two processes per round, not three: a login calls one of keyedge's 64 Durable Objects by a
+ * random key, workerd stops an object after 10 s without a call, and restarting one costs the
+ * caller 3–17 ms under wrangler dev. With two, an object that no login hit in one turn has
+ * waited about 8 s at most; with three turns a round, about 13 s. For the same reason the
+ * warm-ups run peers first (OpenAuth has no Durable Objects; a peer is warmed again for a
+ * second before its rounds), keyedge, then its twin (short), right before the rounds.
+ *
+ * keyedge's row sums its turns beside the first partner; `.partners[name]` sums each
+ * partner's turns, with `.rounds_ms` for a twin (per round, keyedge's CPU per operation less
+ * the twin's: keyedge's share), and for a peer `.round_ratios` (per round, the peer's CPU per
+ * operation over keyedge's: keyedge ÷ peer in operations per CPU-second) and `.keyedge`
+ * (keyedge's turns beside it). A twin that fails an operation stops the run; a peer's turn
+ * that fails one is counted in its row and left out of the ratios.
  */
 async function paired({ conc, op, pid }, others) {
+  const peers = others.filter((o) => o.kind === 'peer');
+  for (const o of peers) await warm(conc, o.op);
   await warm(conc, op);
-  for (const o of others) await warm(conc, o.op);
+  for (const o of others.filter((x) => x.kind !== 'peer')) await warm(conc, o.op);
   const turn = SECONDS / ROUNDS;
-  const pids = [pid, ...others.map((o) => o.pid)];
-  const n = pids.length;
-  // Every process's CPU at every turn's start (bench/rounds.mjs).
-  const at = [];
-  const stamp = () => at.push(pids.map(cpuMs));
-  const runs = pids.map(() => []);
-  stamp();
-  for (let r = 0; r < ROUNDS; r++) {
-    runs[0].push(await run({ conc, op, pid, seconds: turn }));
-    stamp();
-    for (const [i, o] of others.entries()) {
-      const b = await run({ conc, op: o.op, pid: o.pid, seconds: turn });
-      if (b.errors) throw new Error(`${o.name} failed ${b.errors} operations: ${b.firstError}`);
-      runs[i + 1].push(b);
-      stamp();
-    }
+  const idle = () => new Promise((done) => setTimeout(done, turn * 1000));
+  let mine = null;
+  const partners = {};
+  for (const o of others) {
+    if (o.kind === 'peer' && !SMOKE) await warmUp(conc, o.op, 0);
+    const { runs, cpu } = await alternate({
+      rounds: ROUNDS, n: 2, wait: idle,
+      cpu: () => [cpuMs(pid), cpuMs(o.pid)],
+      run: async (p) => {
+        const r = await run({ conc, op: p === 0 ? op : o.op, pid: p === 0 ? pid : o.pid, seconds: turn });
+        if (p === 1 && r.errors && o.kind !== 'peer') throw new Error(`${o.name} failed ${r.errors} operations: ${r.firstError}`);
+        return r;
+      },
+    });
+    runs.forEach((rs, p) => rs.forEach((x, r) => { x.cpu = cpu[p][r]; }));
+    // A peer's turn with a failed operation is left out of the ratios (its row counts it).
+    const ops = runs.map((rs, p) => rs.map((x) => (p === 1 && x.errors ? 0 : x.lat.length)));
+    const round3 = (v) => v.map((x) => +x.toFixed(3));
+    partners[o.name] = o.kind === 'peer'
+      ? { ...summary(runs[1]), keyedge: summary(runs[0]), round_ratios: round3(roundRatios(cpu, ops, 1)) }
+      : { ...summary(runs[1]), rounds_ms: round3(roundDifferences(cpu, ops, 1)) };
+    mine ??= summary(runs[0]);
   }
-  // The later processes' last "next turn": as long again for each.
-  while (at.length < stampsNeeded(ROUNDS, n)) {
-    await new Promise((done) => setTimeout(done, turn * 1000));
-    stamp();
-  }
-  const cpu = roundCpu(at, ROUNDS, n);
-  runs.forEach((rs, p) => rs.forEach((x, r) => { x.cpu = cpu[p][r]; }));
-  const ops = runs.map((rs) => rs.map((x) => x.lat.length));
-  const round3 = (v) => v.map((x) => +x.toFixed(3));
-  const partners = Object.fromEntries(others.map((o, i) => [o.name, { ...summary(runs[i + 1]),
-    rounds_ms: round3(roundDifferences(cpu, ops, i + 1)), round_ratios: round3(roundRatios(cpu, ops, i + 1)) }]));
-  return { ...summary(runs[0]), partners };
+  return { ...mine, partners };
 }
 
 /**
@@ -231,7 +239,8 @@ function operations(flows, base) {
     async ready(s) {
       if (s === 'discovery' || s === 'jwks') return get(flows.paths[s]);
       if (s === 'refresh') return refresh('refresh', flows);
-      if (s === 'refresh_es256') return flows.es256 ? refresh('es256', flows.es256()) : refresh('refresh', flows);
+      // A peer's own chains for its turns beside keyedge's ES256 refresh: as fresh as keyedge's.
+      if (s === 'refresh_es256') return refresh('es256', flows.es256 ? flows.es256() : flows);
       if (s === 'userinfo') {
         if (!flows.userinfo) return null;
         const c = await chainsOf('refresh', flows);
@@ -262,7 +271,7 @@ async function scenarios(name, flows, base, pid, partners) {
     // The server's own requests only: keyedge's login also waits for the demo IdP.
     const timed = s === 'login' ? (r) => r.ms : undefined;
     results[s].unloaded = await unloaded(op, timed);
-    for (const o of others.filter((x) => x.latency)) results[s].partners[o.name].unloaded = await unloaded(o.op, timed);
+    for (const o of others.filter((x) => x.kind === 'peer')) results[s].partners[o.name].unloaded = await unloaded(o.op, timed);
     console.error(`  ${name} ${s}: ${results[s].ok} ops`);
   }
   await mine.close();
@@ -344,6 +353,8 @@ function storageCost() {
 const RENDER = opt('render', null);
 let report;
 let startup;
+// Whether OpenAuth ran in turns beside keyedge (then it is not run again on its own).
+let openauthBeside = false;
 if (RENDER) {
   report = JSON.parse(readFileSync(RENDER, 'utf8'));
   startup = report.wasm.startup;
@@ -381,38 +392,40 @@ try {
   const echo = createServer((_, res) => res.end('{}')).listen(8792, '127.0.0.1');
   const calls = platformCalls(report.storage_per_login);
   const twinState = mkdtempSync(join(tmpdir(), 'floor-twin-bench-'));
-  const tw = QUICK ? null : start('floor-twin', WRANGLER, ['dev', '--config', 'bench/peers/floor/wrangler.toml', '--port', '8793', '--ip', '127.0.0.1', '--persist-to', twinState, '--show-interactive-dev-session=false']);
-  if (tw) await waitFor('http://127.0.0.1:8793/', tw);
-  const twinPool = new Pool('http://127.0.0.1:8793', { connections: 8 });
-  const twinPid = tw && workerPid(tw, twinState);
-  const twinGet = async (path) => {
-    const r = await twinPool.request({ path, method: 'GET' }); await r.body.text();
-    if (r.statusCode !== 200) throw new Error(`floor twin ${path} ${r.statusCode}`);
-  };
-  const twin = tw && ((scenario) => {
-    const o = calls[scenario];
-    const doReads = o.do_reads ?? 0;
-    const mix = `/mix?r=${o.kv_reads ?? 0}&w=${o.kv_writes ?? 0}&d=${(o.do_calls ?? 0) - doReads}&q=${doReads}&f=${o.fetches ?? 0}`;
-    return { name: 'twin', pid: twinPid, op: async () => {
-      await twinGet(mix);
-      for (let i = 1; i < o.requests; i++) await twinGet('/');
-    } };
-  });
-  // OpenAuth beside keyedge on the same core, its same scenario measured in the same rounds
-  // (`paired`): a ratio compares turns seconds apart, not runs minutes apart.
   const oaState = mkdtempSync(join(tmpdir(), 'openauth-bench-'));
-  const oa = tw && PEERS.includes('openauth')
-    ? start('openauth', WRANGLER, ['dev', '--config', 'bench/peers/openauth/wrangler.toml', '--port', '8790', '--ip', '127.0.0.1', '--persist-to', oaState, '--show-interactive-dev-session=false'])
-    : null;
-  if (oa) await waitFor('http://127.0.0.1:8790/.well-known/jwks.json', oa);
-  const oaOps = oa && operations(OPENAUTH, 'http://127.0.0.1:8790');
-  const oaPid = oa && workerPid(oa, oaState);
-  const partners = tw && (async (scenario) => {
-    const peer = oaOps && await oaOps.ready(scenario);
-    return [twin(scenario), ...(peer ? [{ name: 'openauth', pid: oaPid, op: peer, latency: true }] : [])];
-  });
+  const twinPool = new Pool('http://127.0.0.1:8793', { connections: 8 });
+  let tw = null; let oa = null; let oaOps = null;
   try {
+    tw = QUICK ? null : start('floor-twin', WRANGLER, ['dev', '--config', 'bench/peers/floor/wrangler.toml', '--port', '8793', '--ip', '127.0.0.1', '--persist-to', twinState, '--show-interactive-dev-session=false']);
+    if (tw) await waitFor('http://127.0.0.1:8793/', tw);
+    const twinPid = tw && workerPid(tw, twinState);
+    const twinGet = async (path) => {
+      const r = await twinPool.request({ path, method: 'GET' }); await r.body.text();
+      if (r.statusCode !== 200) throw new Error(`floor twin ${path} ${r.statusCode}`);
+    };
+    const twin = (scenario) => {
+      const o = calls[scenario];
+      const doReads = o.do_reads ?? 0;
+      const mix = `/mix?r=${o.kv_reads ?? 0}&w=${o.kv_writes ?? 0}&d=${(o.do_calls ?? 0) - doReads}&q=${doReads}&f=${o.fetches ?? 0}`;
+      return { name: 'twin', kind: 'twin', pid: twinPid, op: async () => {
+        await twinGet(mix);
+        for (let i = 1; i < o.requests; i++) await twinGet('/');
+      } };
+    };
+    // OpenAuth beside keyedge on the same core, its same scenario measured in turns with
+    // keyedge's (`paired`): a ratio compares turns seconds apart, not runs minutes apart.
+    oa = tw && PEERS.includes('openauth')
+      ? start('openauth', WRANGLER, ['dev', '--config', 'bench/peers/openauth/wrangler.toml', '--port', '8790', '--ip', '127.0.0.1', '--persist-to', oaState, '--show-interactive-dev-session=false'])
+      : null;
+    if (oa) await waitFor('http://127.0.0.1:8790/.well-known/jwks.json', oa);
+    oaOps = oa && operations(OPENAUTH, 'http://127.0.0.1:8790');
+    const oaPid = oa && workerPid(oa, oaState);
+    const partners = tw && (async (scenario) => {
+      const peer = oaOps && await oaOps.ready(scenario);
+      return [twin(scenario), ...(peer ? [{ name: 'openauth', kind: 'peer', pid: oaPid, op: peer }] : [])];
+    });
     report.results.keyedge = await keyedge('dev/wrangler.bench.toml', (pid) => scenarios('keyedge', flows, 'http://localhost:8787', pid, partners));
+    openauthBeside = Boolean(oa);
   } finally {
     await twinPool.close();
     if (oaOps) await oaOps.close();
@@ -491,7 +504,7 @@ try {
     report.results['oidc-provider'] = await scenarios('oidc-provider', OIDC_PROVIDER, 'http://127.0.0.1:9300', op.child.pid);
     stopAll();
   }
-  if (PEERS.includes('openauth') && !report.results.openauth) {
+  if (PEERS.includes('openauth') && !openauthBeside) {
     const oaState = mkdtempSync(join(tmpdir(), 'openauth-bench-'));
     const oa = start('openauth', WRANGLER, ['dev', '--config', 'bench/peers/openauth/wrangler.toml', '--port', '8790', '--ip', '127.0.0.1', '--persist-to', oaState, '--show-interactive-dev-session=false']);
     await waitFor('http://127.0.0.1:8790/.well-known/jwks.json', oa);
@@ -620,15 +633,20 @@ const budgets = [
 // refresh (OpenAuth signs ES256; oidc-provider one RS256 ID token and opaque access tokens).
 const peerRow = (p, s) => p[s] ?? (s === 'refresh_es256' ? p.refresh : undefined);
 /**
- * keyedge ÷ `peer` in operations per CPU-second for scenario `s`: where the peer ran in
- * keyedge's rounds (`paired`), the median of the rounds' ratios with their range; else the
- * ratio of two runs minutes apart. `row` is the peer's CPU row it was measured with; null if
- * the peer has no such scenario.
+ * keyedge ÷ `peer` in operations per CPU-second for scenario `s`: where the peer ran in turns
+ * beside keyedge (`paired`), the median of the rounds' ratios (unrounded: the verdict reads
+ * this) with their range, or without a round to use, its turns' sums against keyedge's
+ * beside it; else the ratio of two runs minutes apart. `row` is the peer's CPU row it was
+ * measured with; null if the peer has no such scenario.
  */
 const ratioOf = (peer, s) => {
   const beside = k[s]?.partners?.[peer];
-  const rounds = spread(beside?.round_ratios ?? [], 2);
-  if (rounds) return { ratio: rounds.median, rounds, row: beside };
+  if (beside) {
+    const rounds = spread(beside.round_ratios ?? [], 2);
+    if (rounds) return { ratio: median(beside.round_ratios), rounds, row: beside };
+    const [mine, theirs] = [beside.keyedge?.ops_per_cpu_s, beside.ops_per_cpu_s];
+    return mine && theirs ? { ratio: mine / theirs, rounds: null, summed: true, row: beside } : null;
+  }
   const row = report.results[peer] && peerRow(report.results[peer], s);
   if (!row?.ops_per_cpu_s || !k[s]?.ops_per_cpu_s) return null;
   return { ratio: k[s].ops_per_cpu_s / row.ops_per_cpu_s, rounds: null, row };
@@ -640,7 +658,7 @@ for (const [peer, factor] of [['openauth', 2], ['oidc-provider', 1.5]]) {
     const r = ratioOf(peer, s);
     if (!r) continue;
     const vs = s === 'refresh_es256' && !report.results[peer][s] ? ` (vs ${peer}'s refresh)` : '';
-    const how = r.rounds ? `, median of ${r.rounds.n} round${r.rounds.n > 1 ? 's' : ''} beside keyedge` : ', runs minutes apart';
+    const how = r.rounds ? `, median of ${r.rounds.n} round${r.rounds.n > 1 ? 's' : ''} beside keyedge` : r.summed ? ', its turns beside keyedge summed' : ', runs minutes apart';
     // The most any Worker could reach here: one that spent nothing of its own beyond the
     // platform work this scenario makes under wrangler dev (the floor's costs, above).
     const platform = report.keyedge_share?.[s]?.platform_ms;

@@ -23,6 +23,29 @@ export function spread(values, digits = 3) {
   return { median: r(m), low: r(Math.min(...values)), high: r(Math.max(...values)), n: values.length };
 }
 
+/**
+ * Takes `rounds` rounds of turns of `n` processes: `run(p)` runs process p's turn and resolves
+ * to its result, `cpu()` reads every process's CPU (an array, by process), `wait()` idles for
+ * a turn. CPU is read before the first turn and after every turn, then after as many idle
+ * turns as the last processes' "next turn" needs. Gives `runs[p][r]` and `cpu[p][r]`
+ * (`roundCpu`).
+ */
+export async function alternate({ rounds, n, run, cpu, wait }) {
+  const at = [cpu()];
+  const runs = Array.from({ length: n }, () => []);
+  for (let r = 0; r < rounds; r++) {
+    for (let p = 0; p < n; p++) {
+      runs[p].push(await run(p));
+      at.push(cpu());
+    }
+  }
+  while (at.length < stampsNeeded(rounds, n)) {
+    await wait();
+    at.push(cpu());
+  }
+  return { runs, cpu: roundCpu(at, rounds, n) };
+}
+
 /** The number of CPU stamps R rounds of n processes need (see the top of this file). */
 export const stampsNeeded = (rounds, n) => rounds * n + n;
 
