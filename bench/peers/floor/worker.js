@@ -4,7 +4,8 @@ import { DurableObject } from 'cloudflare:workers';
 // and what each platform operation costs there. `/` answers a constant JSON document; the
 // other paths do one operation first — a KV read, a KV write, a Durable Object RPC call (one
 // SQLite write inside it), an outbound fetch, a page from the ASSETS binding (with
-// wrangler.assets.toml), one WebCrypto signature (RS256 with a 2048-bit key, ES256), or
+// wrangler.assets.toml), one WebCrypto signature (RS256 with a 2048-bit key, ES256), what
+// keyedge's JavaScript shell does around an answer made at once (`/shell`), or
 // (`/mix`) the KV, Durable Object and fetch calls of one keyedge scenario together — so
 // `make bench` can tell keyedge's own CPU from the local simulation of KV and Durable Objects,
 // which production runs outside the Worker, and from the signatures, which are the runtime's
@@ -38,6 +39,26 @@ export class Probe extends DurableObject {
   read(key) {
     return JSON.stringify(this.sql.exec('SELECT v FROM t WHERE k = ?', key).toArray());
   }
+}
+
+// `/shell`: what keyedge's JavaScript shell does around its one wasm call for an answer made
+// at once (src/edge/worker.mjs: `headerLines`, `AtOnce.plan`, `headerPairs`, `new Response`),
+// with the wasm call replaced by keyedge's discovery answer as it comes back (its body bytes
+// copied out, its header lines, a request id from `crypto.randomUUID`, as keyedge's local
+// request id is). `make bench` prices it against `/`: of keyedge's discovery share, what is
+// not its wasm.
+const SHELL_BODY = new TextEncoder().encode(JSON.stringify({ document: 'x'.repeat(1679) }));
+const SHELL_LINES = 'content-type\napplication/json\naccess-control-allow-origin\n*\ncache-control\npublic, max-age=3600\n'
+  + 'access-control-expose-headers\nWWW-Authenticate\nx-content-type-options\nnosniff\nx-request-id\n';
+function shell(request) {
+  let lines = '';
+  for (const [name, value] of request.headers) lines += `${name}\n${value}\n`;
+  // What the wasm call is handed: the method, the URL and the lines (read, as it reads them).
+  if (request.method.length + request.url.length + lines.length === 0) return new Response(null, { status: 400 });
+  const parts = `${SHELL_LINES}${crypto.randomUUID()}\n`.split('\n');
+  const pairs = [];
+  for (let i = 0; i + 1 < parts.length; i += 2) pairs.push([parts[i], parts[i + 1]]);
+  return new Response(SHELL_BODY.slice(), { status: 200, headers: pairs });
 }
 
 // Writes and calls spread over 64 keys and objects, each call to the next (so the calls of one
@@ -74,6 +95,7 @@ export default {
     else if (path === '/rs256') await sign('rs256');
     else if (path === '/es256') await sign('es256');
     else if (path === '/asset') await (await env.ASSETS.fetch('http://floor/page.html')).text();
+    else if (path === '/shell') return shell(request);
     return new Response(body, { headers: { 'content-type': 'application/json' } });
   },
 };
