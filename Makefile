@@ -128,6 +128,7 @@ build-%/.built: $(shell find src www -type f) Cargo.toml Cargo.lock build.rs ask
 	  if [ $$status -eq 0 ]; then mv build build-$*; else rm -rf build; fi; \
 	  if [ -d build.aside ]; then mv build.aside build; fi; exit $$status
 	sed 's#\.\./\.\./build/#./#g' src/edge/worker.mjs > build-$*/entry.mjs
+	cp src/edge/header_lines.mjs build-$*/
 	@touch $@
 
 tools: rust-tools node-tools

@@ -130,6 +130,9 @@ async function load({ conc, op, pid }) {
   return summary([await run({ conc, op, pid })]);
 }
 
+/** Each value to three decimals. */
+const round3 = (v) => v.map((x) => +x.toFixed(3));
+
 /**
  * A keyedge scenario measured in turns with its partners (`others`, each `{ name, kind, op,
  * pid }`: its `twin` on the floor, the same platform calls, see `platformCalls`; a `peer`'s
@@ -175,7 +178,6 @@ async function paired({ conc, op, pid }, others) {
     runs.forEach((rs, p) => rs.forEach((x, r) => { x.cpu = cpu[p][r]; }));
     // A peer's turn with a failed operation is left out of the ratios (its row counts it).
     const ops = runs.map((rs, p) => rs.map((x) => (p === 1 && x.errors ? 0 : x.lat.length)));
-    const round3 = (v) => v.map((x) => +x.toFixed(3));
     partners[o.name] = o.kind === 'peer'
       ? { ...summary(runs[1]), keyedge: summary(runs[0]), round_ratios: round3(roundRatios(cpu, ops, 1)) }
       : { ...summary(runs[1]), rounds_ms: round3(roundDifferences(cpu, ops, 1)) };
@@ -255,7 +257,7 @@ function operations(flows, base) {
 
 /**
  * Runs every scenario `flows` supports against `base`. `partners(scenario)`, when given, is a
- * list of `{ name, op, pid }` measured in turns with it (`paired`): the floor's twin of the
+ * list of `{ name, kind, op, pid }` measured in turns with it (`paired`): the floor's twin of the
  * scenario (see `platformCalls`) and peers' same scenario.
  */
 async function scenarios(name, flows, base, pid, partners) {
@@ -353,8 +355,6 @@ function storageCost() {
 const RENDER = opt('render', null);
 let report;
 let startup;
-// Whether OpenAuth ran in turns beside keyedge (then it is not run again on its own).
-let openauthBeside = false;
 if (RENDER) {
   report = JSON.parse(readFileSync(RENDER, 'utf8'));
   startup = report.wasm.startup;
@@ -425,7 +425,6 @@ try {
       return [twin(scenario), ...(peer ? [{ name: 'openauth', kind: 'peer', pid: oaPid, op: peer }] : [])];
     });
     report.results.keyedge = await keyedge('dev/wrangler.bench.toml', (pid) => scenarios('keyedge', flows, 'http://localhost:8787', pid, partners));
-    openauthBeside = Boolean(oa);
   } finally {
     await twinPool.close();
     if (oaOps) await oaOps.close();
@@ -503,14 +502,6 @@ try {
     console.error('oidc-provider:');
     report.results['oidc-provider'] = await scenarios('oidc-provider', OIDC_PROVIDER, 'http://127.0.0.1:9300', op.child.pid);
     stopAll();
-  }
-  if (PEERS.includes('openauth') && !openauthBeside) {
-    const oaState = mkdtempSync(join(tmpdir(), 'openauth-bench-'));
-    const oa = start('openauth', WRANGLER, ['dev', '--config', 'bench/peers/openauth/wrangler.toml', '--port', '8790', '--ip', '127.0.0.1', '--persist-to', oaState, '--show-interactive-dev-session=false']);
-    await waitFor('http://127.0.0.1:8790/.well-known/jwks.json', oa);
-    console.error('OpenAuth:');
-    report.results.openauth = await scenarios('openauth', OPENAUTH, 'http://127.0.0.1:8790', workerPid(oa, oaState));
-    stopAll(); rmSync(oaState, { recursive: true, force: true });
   }
   if (!SMOKE) {
     // Cold start: fresh workerd processes without an inspector, the first request to each (bench/coldstart.mjs).

@@ -14,6 +14,7 @@
 //   Everything else goes to the Rust Worker's `fetch`.
 import { DurableObject } from 'cloudflare:workers';
 import RustWorker, { AtOnce, OnceStore as RustOnceStore } from '../../build/index.js';
+import { headerLines, headerPairs } from './header_lines.mjs';
 
 export default class Keyedge extends RustWorker {
   fetch(request) {
@@ -43,24 +44,6 @@ export default class Keyedge extends RustWorker {
     }
     return page.finish(answer);
   }
-}
-
-/**
- * Headers as they cross to and from Rust for a request answered at once: each name and value
- * followed by a line break, which neither can hold (src/core/header_lines.rs).
- */
-function headerLines(headers) {
-  let lines = '';
-  for (const [name, value] of headers) lines += `${name}\n${value}\n`;
-  return lines;
-}
-
-/** `[[name, value], …]` of header lines. */
-function headerPairs(lines) {
-  const parts = lines.split('\n');
-  const pairs = [];
-  for (let i = 0; i + 1 < parts.length; i += 2) pairs.push([parts[i], parts[i + 1]]);
-  return pairs;
 }
 
 export class OnceStore extends DurableObject {

@@ -1,4 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
+import { headerLines, headerPairs } from '../../../src/edge/header_lines.mjs';
 
 // The floor: what any Worker pays under the same wrangler dev/workerd before doing anything,
 // and what each platform operation costs there. `/` answers a constant JSON document; the
@@ -42,7 +43,8 @@ export class Probe extends DurableObject {
 }
 
 // `/shell`: what keyedge's JavaScript shell does around its one wasm call for an answer made
-// at once (src/edge/worker.mjs: `headerLines`, `AtOnce.plan`, `headerPairs`, `new Response`),
+// at once (src/edge/worker.mjs: `headerLines`, `AtOnce.plan`, `headerPairs` from
+// src/edge/header_lines.mjs, the same code, and `new Response`),
 // with the wasm call replaced by keyedge's discovery answer as it comes back (its body bytes
 // copied out, its header lines, a request id from `crypto.randomUUID`, as keyedge's local
 // request id is). `make bench` prices it against `/`: of keyedge's discovery share, what is
@@ -51,14 +53,10 @@ const SHELL_BODY = new TextEncoder().encode(JSON.stringify({ document: 'x'.repea
 const SHELL_LINES = 'content-type\napplication/json\naccess-control-allow-origin\n*\ncache-control\npublic, max-age=3600\n'
   + 'access-control-expose-headers\nWWW-Authenticate\nx-content-type-options\nnosniff\nx-request-id\n';
 function shell(request) {
-  let lines = '';
-  for (const [name, value] of request.headers) lines += `${name}\n${value}\n`;
   // What the wasm call is handed: the method, the URL and the lines (read, as it reads them).
+  const lines = headerLines(request.headers);
   if (request.method.length + request.url.length + lines.length === 0) return new Response(null, { status: 400 });
-  const parts = `${SHELL_LINES}${crypto.randomUUID()}\n`.split('\n');
-  const pairs = [];
-  for (let i = 0; i + 1 < parts.length; i += 2) pairs.push([parts[i], parts[i + 1]]);
-  return new Response(SHELL_BODY.slice(), { status: 200, headers: pairs });
+  return new Response(SHELL_BODY.slice(), { status: 200, headers: headerPairs(`${SHELL_LINES}${crypto.randomUUID()}\n`) });
 }
 
 // Writes and calls spread over 64 keys and objects, each call to the next (so the calls of one
