@@ -523,6 +523,36 @@ impl Keyedge {
             )
             .into(),
         };
+        self.refusal(req, failure)
+    }
+
+    /// The `400` for a request with a header keyedge cannot read ([`web::UnreadableHeader`]):
+    /// an OAuth `invalid_request` for the endpoints applications call, a page for the others
+    /// (a gated site's pages too). Nothing was done with the request.
+    pub fn unreadable_header(&self, refused: &web::UnreadableHeader) -> Response {
+        let req = &refused.head;
+        // A name as sent (a token, but not necessarily one): shown only when it is one.
+        let name = http::HeaderName::from_bytes(refused.name.as_bytes()).ok();
+        let header = name.as_ref().map_or("a header".to_owned(), |name| format!("the header {name}"));
+        let own = self.config.mount.internal(req.uri().path());
+        let failure = if own.is_some_and(limits::called_by_applications) {
+            Failure::Json(
+                StatusCode::BAD_REQUEST,
+                OAuthError::invalid_request(format!("{header} holds a control character, which HTTP does not allow")),
+            )
+        } else {
+            PageError::bad_request(
+                "Bad request",
+                format!("The request came with {header} holding a control character, which HTTP does not allow. Nothing was changed."),
+            )
+            .into()
+        };
+        self.refusal(req, failure)
+    }
+
+    /// `failure` as keyedge's answer to `req` before it did anything with it: readable by any
+    /// origin on the endpoints that are, and hardened.
+    fn refusal(&self, req: &Request, failure: Failure) -> Response {
         let mut res = failure.into_response(self.ui(req));
         let own = self.config.mount.internal(req.uri().path());
         if own.is_some_and(|own| CORS_PATHS.contains(&own)) {

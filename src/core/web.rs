@@ -55,6 +55,48 @@ impl Params {
     }
 }
 
+/// A request the runtime passed with a header `http` cannot hold: a control character (other
+/// than tab) in its value, which workerd lets through and RFC 9110 §5.5 does not allow. `head`
+/// is the request without that header (or any other such one), so that its route can say how
+/// it refuses it ([`Keyedge::unreadable_header`](super::app::Keyedge::unreadable_header));
+/// nothing is done with it.
+#[derive(Debug)]
+pub struct UnreadableHeader {
+    pub head: Request,
+    /// The first such header's name, as sent.
+    pub name: String,
+}
+
+/// keyedge's request head (an empty body) from the runtime's method, URL and header pairs,
+/// in order, repeats kept. A header that is not a valid name and value is never dropped
+/// silently: the head comes back as an [`UnreadableHeader`] instead.
+pub fn request_head<'a>(
+    method: http::Method,
+    uri: http::Uri,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<Request, Box<UnreadableHeader>> {
+    let mut map = http::HeaderMap::new();
+    let mut unreadable = None;
+    for (name, value) in headers {
+        match (http::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            (Ok(name), Ok(value)) => {
+                map.append(name, value);
+            }
+            _ => {
+                unreadable.get_or_insert_with(|| name.to_owned());
+            }
+        }
+    }
+    let mut head = Request::new(Vec::new());
+    *head.method_mut() = method;
+    *head.uri_mut() = uri;
+    *head.headers_mut() = map;
+    match unreadable {
+        None => Ok(head),
+        Some(name) => Err(Box::new(UnreadableHeader { head, name })),
+    }
+}
+
 /// Reads a cookie from the request.
 pub fn cookie<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers()
@@ -225,4 +267,44 @@ pub fn path_with_query(path: &str, params: &[(&str, &str)]) -> String {
     }
     let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
     format!("{path}?{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_head_keeps_every_header_in_order_with_repeats() {
+        let pairs = [
+            ("accept", "text/html"),
+            ("cookie", "a=1"),
+            ("cookie", "b=2"),
+            ("x-latin", "caf\u{e9}"),
+            ("x-tab", "a\tb"),
+        ];
+        let head = request_head(http::Method::POST, "http://h/token?x=1".parse().unwrap(), pairs.into_iter()).unwrap();
+        assert_eq!(head.method(), http::Method::POST);
+        assert_eq!(head.uri().path(), "/token");
+        let cookies: Vec<_> = head.headers().get_all("cookie").iter().map(|v| v.to_str().unwrap()).collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert_eq!(head.headers().len(), 5);
+        assert!(head.body().is_empty());
+    }
+
+    /// RFC 9110 §5.5: control characters other than tab are not in a field value. workerd
+    /// passes them (tests/e2e/attacks.test.mjs sends one); the head names the header.
+    #[test]
+    fn rfc9110_5_5_a_header_with_a_control_character_is_named_not_dropped() {
+        for value in ["a\u{1}b", "a\u{7f}b", "\u{1b}[31m", "a\rb"] {
+            let pairs = [("accept", "text/html"), ("x-bad", value), ("cookie", "a=1"), ("x-worse", "\u{2}")];
+            let refused =
+                request_head(http::Method::GET, "http://h/login".parse().unwrap(), pairs.into_iter()).unwrap_err();
+            assert_eq!(refused.name, "x-bad", "{value:?}");
+            assert_eq!(refused.head.uri().path(), "/login");
+            // The head keeps what could be read, so that its route's refusal is in the
+            // visitor's language and of the route's kind.
+            assert_eq!(refused.head.headers().get("cookie").unwrap(), "a=1");
+            assert!(refused.head.headers().get("x-bad").is_none());
+        }
+    }
 }

@@ -210,7 +210,7 @@ impl AtOnce {
             return undefined;
         }
         let started = js_sys::Date::now();
-        let Ok(head) = ports::request_head_from(method, uri, headers) else { return undefined };
+        let Some(head) = ports::request_head_from(method, uri, headers) else { return undefined };
         // As the runtime gave it (a string, so UTF-8 here), as the full path reads it.
         let ray = head.headers().get("cf-ray").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let request_id = request_id_for(ray);
@@ -316,7 +316,11 @@ async fn serve(
     ctx: Context,
     request_id: &str,
 ) -> Result<web_sys::Response> {
-    let mut request = ports::request_head(req)?;
+    let mut request = match ports::request_head(req)? {
+        Ok(head) => head,
+        // A header `http` cannot hold: refused with its route's 400, the body unread.
+        Err(unreadable) => return ports::from_http_response(app.unreadable_header(&unreadable)),
+    };
     // The body, before anything else is done: read only up to its route's limit (a declared
     // length over it is refused unread), or left as a stream for a gated site's page.
     let mut site_body = None;

@@ -14,6 +14,7 @@ use crate::core::ports::{
     once_then_store_key, timed_out, Clock, Family, Http, Jobs, Marker, NewFamily, NewItem, Once, OnceKey, PortError,
     Ports, Rng, Rotation, RotationGrace, Sleep, Store, Taken, Timeout,
 };
+use crate::core::web::{self, UnreadableHeader};
 
 const KV_BINDING: &str = "KEYEDGE_KV";
 const ONCE_BINDING: &str = "KEYEDGE_ONCE";
@@ -35,34 +36,27 @@ fn js_port_error(what: &str, e: wasm_bindgen::JsValue) -> PortError {
 /// ([`read_body`] reads that, once its route's limit is known). Read straight from the
 /// runtime's object: the headers cross the wasm boundary as one JSON string rather than a call
 /// per header, and nothing else (`cf`, a parsed URL) is read that keyedge does not use.
-pub fn request_head(req: &web_sys::Request) -> Result<http::Request<Vec<u8>>> {
+pub fn request_head(
+    req: &web_sys::Request,
+) -> Result<std::result::Result<http::Request<Vec<u8>>, Box<UnreadableHeader>>> {
     let uri = req.url().parse::<http::Uri>().map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let method = method(&req.method()).map_err(|e| worker::Error::RustError(e.0))?;
     let pairs = header_pairs(&req.headers())?;
-    head(&req.method(), uri, pairs.iter().map(|(name, value)| (name.as_str(), value.as_str())))
-        .map_err(|e| worker::Error::RustError(e.0))
+    Ok(web::request_head(method, uri, pairs.iter().map(|(name, value)| (name.as_str(), value.as_str()))))
 }
 
 /// The request head from what the Worker's JavaScript read of it in one go (`AtOnce.plan`):
 /// its method, URL (parsed) and its headers as [header lines](crate::core::header_lines).
-pub fn request_head_from(
-    method: &str,
-    uri: http::Uri,
-    lines: &str,
-) -> std::result::Result<http::Request<Vec<u8>>, PortError> {
-    let pairs = header_lines::read(lines).ok_or_else(|| PortError("headers: malformed header lines".into()))?;
-    head(method, uri, pairs.into_iter())
+/// `None` for malformed lines or a header keyedge cannot read: the full path then reads the
+/// request again, and answers the latter with its refusal.
+pub fn request_head_from(method: &str, uri: http::Uri, lines: &str) -> Option<http::Request<Vec<u8>>> {
+    let pairs = header_lines::read(lines)?;
+    web::request_head(self::method(method).ok()?, uri, pairs.into_iter()).ok()
 }
 
-fn head<'a>(
-    method: &str,
-    uri: http::Uri,
-    headers: impl Iterator<Item = (&'a str, &'a str)>,
-) -> std::result::Result<http::Request<Vec<u8>>, PortError> {
-    let mut builder = http::Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        builder = builder.header(name, value);
-    }
-    builder.body(Vec::new()).map_err(port_err)
+/// The runtime's method (a token, by the Fetch standard) as `http`'s.
+fn method(method: &str) -> std::result::Result<http::Method, PortError> {
+    http::Method::from_bytes(method.as_bytes()).map_err(port_err)
 }
 
 /// The request's body, read chunk by chunk from its stream and at most `max` bytes of it:

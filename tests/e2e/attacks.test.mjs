@@ -3,6 +3,7 @@
 // fails. docs/security.md lists them with their native twins.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { withServersAndChromium } from './chromium.mjs';
 import { startServers, KEYEDGE } from './servers.mjs';
 
@@ -130,6 +131,46 @@ test('the gate checks the path the site serves: no other spelling reaches /staff
     assert.doesNotMatch(body, /Staff area/, `${path} served the staff page (${res.status()})`);
   }
   await page.context().close();
+});
+
+/** The status line, headers and body of one request written byte for byte on a socket: fetch,
+ * undici and Node's http refuse to send a header value with a control character; workerd
+ * (wrangler dev's proxy and the Worker's runtime) passes it on. */
+function rawGet(path, extraHeader) {
+  const { hostname, port } = new URL(KEYEDGE);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      socket.end(Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${extraHeader}\r\nConnection: close\r\n\r\n`, 'latin1'));
+    });
+    const chunks = [];
+    socket.on('data', (d) => chunks.push(d));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const [head, ...rest] = text.split('\r\n\r\n');
+      resolve({ status: Number(head.split(' ')[1]), head: head.toLowerCase(), body: rest.join('\r\n\r\n') });
+    });
+  });
+}
+
+// RFC 9110 §5.5: a header value with a control character (here DEL) is bad input, answered
+// with its route's 400 (an OAuth error where applications call, a page elsewhere, a gated
+// page too), not keyedge's 5xx. The same requests with a clean value get their usual answer.
+test('a header with a control character gets its route\'s 400, not a 5xx', async () => {
+  for (const [path, kind, usual] of [
+    ['/.well-known/openid-configuration', 'json', 200], // answered at once by the shell's plan
+    ['/token', 'json', 405],
+    ['/login', 'html', 200],
+    ['/', 'html', 200], // the gated site's home page
+  ]) {
+    const clean = await rawGet(path, 'X-Note: ab');
+    assert.equal(clean.status, usual, `${path} with a clean header: ${clean.head}`);
+    const res = await rawGet(path, 'X-Note: a\x7fb');
+    assert.equal(res.status, 400, `${path}: ${res.head}\n${res.body.slice(0, 300)}`);
+    assert.match(res.head, kind === 'json' ? /content-type: application\/json/ : /content-type: text\/html/, path);
+    assert.match(res.body, /x-note/, `${path}: the header is named`);
+    if (kind === 'json') assert.match(res.body, /invalid_request/, path);
+  }
 });
 
 // Issue 19: the Workers Rate Limiting binding is honoured (dev/wrangler.toml allows 30

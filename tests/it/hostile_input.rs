@@ -221,3 +221,42 @@ fn hostile_configurations_are_refused_with_an_error() {
         }
     }
 }
+
+/// RFC 9110 §5.5: a header value with a control character (other than tab) is refused with a
+/// 400 in its route's kind — an OAuth error where applications call, a page elsewhere, a
+/// gated site's pages included — never a 5xx. workerd lets such a value through to the Worker;
+/// `tests/e2e/attacks.test.mjs` sends one through `wrangler dev`.
+#[test]
+fn rfc9110_5_5_a_header_with_a_control_character_gets_its_routes_400() {
+    let world =
+        World::with("", "", "[gate]\nupstream = \"assets\"\n\n[[gate.rules]]\npath = \"/*\"\nallow = \"anyone\"\n");
+    for (path, json_error, cors) in [
+        ("/token", true, true),
+        ("/.well-known/openid-configuration", true, true),
+        ("/admin/users", true, false),
+        ("/login", false, false),
+        ("/first-login/review", false, false),
+        ("/docs/page.html", false, false),
+    ] {
+        let pairs = [("accept-language", "de"), ("x-forwarded-note", "a\u{7f}b"), ("cookie", "a=1")];
+        let uri = format!("{ISSUER}{path}").parse().unwrap();
+        let refused = keyedge::core::web::request_head(http::Method::GET, uri, pairs.into_iter()).unwrap_err();
+        assert_eq!(refused.name, "x-forwarded-note");
+        let res = world.app.unreadable_header(&refused);
+        assert_eq!(res.status(), 400, "{path}: {}", body(&res));
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(res.headers().contains_key("access-control-allow-origin"), cors, "{path}");
+        if json_error {
+            assert_eq!(res.headers()["content-type"], "application/json", "{path}");
+            let error = json(&res);
+            assert_eq!(error["error"], "invalid_request", "{path}");
+            assert!(error["error_description"].as_str().unwrap().contains("x-forwarded-note"), "{error}");
+        } else {
+            assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+            let page = body(&res);
+            assert!(page.contains("x-forwarded-note") && page.contains("control character"), "{path}: {page}");
+            // In the visitor's language, read from the headers that could be read.
+            assert!(page.contains("lang=\"de\""), "{path}: {page}");
+        }
+    }
+}
