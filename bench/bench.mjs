@@ -16,7 +16,7 @@ import { Pool } from 'undici';
 import { KEYEDGE, OIDC_PROVIDER, OPENAUTH } from './flows.mjs';
 import { readDevVars } from '../dev/vars.mjs';
 import { WARM_OPS, warmUp } from './warm.mjs';
-import { median, spread, alternate, roundDifferences, roundRatios } from './rounds.mjs';
+import { median, spread, pairedTurns, roundDifferences, roundRatios } from './rounds.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -156,29 +156,20 @@ const round3 = (v) => v.map((x) => +x.toFixed(3));
  * that fails one is counted in its row and left out of the ratios.
  */
 async function paired({ conc, op, pid }, others) {
-  const peers = others.filter((o) => o.kind === 'peer');
-  for (const o of peers) await warm(conc, o.op);
-  await warm(conc, op);
-  for (const o of others.filter((x) => x.kind !== 'peer')) await warm(conc, o.op);
   const turn = SECONDS / ROUNDS;
-  const idle = () => new Promise((done) => setTimeout(done, turn * 1000));
+  const turns = await pairedTurns({
+    me: { op, pid }, others, rounds: ROUNDS,
+    warm: (o) => warm(conc, o),
+    rewarm: (o) => (SMOKE ? undefined : warmUp(conc, o, 0)),
+    run: (o, p) => run({ conc, op: o, pid: p, seconds: turn }),
+    cpu: cpuMs,
+    wait: () => new Promise((done) => setTimeout(done, turn * 1000)),
+  });
   let mine = null;
   const partners = {};
-  for (const o of others) {
-    if (o.kind === 'peer' && !SMOKE) await warmUp(conc, o.op, 0);
-    const { runs, cpu } = await alternate({
-      rounds: ROUNDS, n: 2, wait: idle,
-      cpu: () => [cpuMs(pid), cpuMs(o.pid)],
-      run: async (p) => {
-        const r = await run({ conc, op: p === 0 ? op : o.op, pid: p === 0 ? pid : o.pid, seconds: turn });
-        if (p === 1 && r.errors && o.kind !== 'peer') throw new Error(`${o.name} failed ${r.errors} operations: ${r.firstError}`);
-        return r;
-      },
-    });
+  for (const [name, { kind, runs, cpu, ops }] of Object.entries(turns)) {
     runs.forEach((rs, p) => rs.forEach((x, r) => { x.cpu = cpu[p][r]; }));
-    // A peer's turn with a failed operation is left out of the ratios (its row counts it).
-    const ops = runs.map((rs, p) => rs.map((x) => (p === 1 && x.errors ? 0 : x.lat.length)));
-    partners[o.name] = o.kind === 'peer'
+    partners[name] = kind === 'peer'
       ? { ...summary(runs[1]), keyedge: summary(runs[0]), round_ratios: round3(roundRatios(cpu, ops, 1)) }
       : { ...summary(runs[1]), rounds_ms: round3(roundDifferences(cpu, ops, 1)) };
     mine ??= summary(runs[0]);

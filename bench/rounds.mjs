@@ -74,3 +74,43 @@ export function roundRatios(cpu, ops, p) {
   return cpu[0].flatMap((mine, r) =>
     (ops[0][r] && ops[p][r] && mine > 0 && cpu[p][r] > 0 ? [(cpu[p][r] / ops[p][r]) / (mine / ops[0][r])] : []));
 }
+
+/**
+ * A scenario of keyedge's against each of its partners in turns (bench/bench.mjs `paired`).
+ * `me` and each of `others` are `{ op, pid }`; a partner also has `name` and `kind`: `'twin'`
+ * (the floor making keyedge's platform calls) or `'peer'` (OpenAuth's same scenario).
+ * Every process warms up first (`warm(op)`): the peers, then keyedge, then the twins, so that
+ * the Durable Objects keyedge and its twins call have all started right before their rounds
+ * (workerd stops one after 10 s without a call, and a start costs its caller 3–17 ms). Then,
+ * partner by partner, `rounds` rounds of two turns, keyedge's and the partner's (`alternate`);
+ * a peer warms again (`rewarm(op)`) right before its rounds. `run(op, pid)` runs a turn and
+ * resolves to `{ lat, errors, firstError }` (a latency per operation that
+ * succeeded), `cpu(pid)` reads a process's CPU (ms), `wait()`
+ * idles a turn. A twin's failed operation stops the run (a share against a twin that did not
+ * do its calls means nothing); a peer's turn with one counts no operations, so its round
+ * leaves the ratios (`roundRatios`) and its row still counts the error.
+ * Gives, by partner's name, `{ kind, runs, cpu, ops }` (by process, keyedge first, then by
+ * round).
+ */
+export async function pairedTurns({ me, others, rounds, warm, rewarm, run, cpu, wait }) {
+  const byKind = (peer) => others.filter((o) => (o.kind === 'peer') === peer);
+  for (const o of byKind(true)) await warm(o.op);
+  await warm(me.op);
+  for (const o of byKind(false)) await warm(o.op);
+  const partners = {};
+  for (const o of others) {
+    if (o.kind === 'peer') await rewarm(o.op);
+    const turns = await alternate({
+      rounds, n: 2, wait,
+      cpu: () => [cpu(me.pid), cpu(o.pid)],
+      run: async (p) => {
+        const r = await run(p === 0 ? me.op : o.op, p === 0 ? me.pid : o.pid);
+        if (p === 1 && r.errors && o.kind !== 'peer') throw new Error(`${o.name} failed ${r.errors} operations: ${r.firstError}`);
+        return r;
+      },
+    });
+    const ops = turns.runs.map((rs, p) => rs.map((x) => (p === 1 && x.errors ? 0 : x.lat.length)));
+    partners[o.name] = { kind: o.kind, runs: turns.runs, cpu: turns.cpu, ops };
+  }
+  return partners;
+}

@@ -1,7 +1,7 @@
 // The arithmetic `make bench` judges shares and ratios by (bench/rounds.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { median, spread, roundCpu, roundDifferences, roundRatios, stampsNeeded, alternate } from './rounds.mjs';
+import { median, spread, roundCpu, roundDifferences, roundRatios, stampsNeeded, alternate, pairedTurns } from './rounds.mjs';
 
 test('the median of an odd count is the middle value, of an even count the mean of the two middle ones', () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -99,4 +99,73 @@ test('alternate reads the CPU before the first turn, after each turn and after t
   assert.deepEqual(result.runs, [['turn of 0', 'turn of 0'], ['turn of 1', 'turn of 1'], ['turn of 2', 'turn of 2']]);
   // Every round of every process holds its own 10 ms and the 2 it deferred, nobody else's.
   assert.deepEqual(result.cpu, [[12, 12], [12, 12], [12, 12]]);
+});
+
+/**
+ * A fake bench for `pairedTurns`: each process (by pid) gains `perOp` ms per operation in its
+ * own turns; `log` records warm-ups, re-warms and turns in order; `failing` pids fail one
+ * operation in the turns listed.
+ */
+function fakeBench({ perOp, opsPerTurn = 10, failing = {} }) {
+  const cpu = {};
+  const log = [];
+  const turns = {};
+  const op = (name) => ({ name });
+  return {
+    log, cpu, op,
+    warm: async (o) => { log.push(`warm ${o.name}`); },
+    rewarm: async (o) => { log.push(`rewarm ${o.name}`); },
+    run: async (o, pid) => {
+      const turn = (turns[pid] = (turns[pid] ?? 0) + 1);
+      log.push(`turn ${o.name}`);
+      const errors = failing[pid]?.includes(turn) ? 1 : 0;
+      cpu[pid] = (cpu[pid] ?? 0) + perOp[pid] * opsPerTurn;
+      return { lat: Array(opsPerTurn - errors).fill(1), errors, firstError: errors ? 'refused' : undefined };
+    },
+    cpuOf: (pid) => cpu[pid] ?? 0,
+    wait: async () => { log.push('idle'); },
+  };
+}
+
+test('pairedTurns warms peers first, then keyedge, then its twin, and re-warms a peer right before its rounds', async () => {
+  const b = fakeBench({ perOp: { 1: 2, 2: 1, 3: 4 } });
+  const me = { op: b.op('keyedge'), pid: 1 };
+  const others = [
+    { name: 'twin', kind: 'twin', op: b.op('twin'), pid: 2 },
+    { name: 'openauth', kind: 'peer', op: b.op('openauth'), pid: 3 },
+  ];
+  const partners = await pairedTurns({ me, others, rounds: 2, warm: b.warm, rewarm: b.rewarm, run: b.run, cpu: b.cpuOf, wait: b.wait });
+  assert.deepEqual(b.log, [
+    'warm openauth', 'warm keyedge', 'warm twin',
+    'turn keyedge', 'turn twin', 'turn keyedge', 'turn twin', 'idle',
+    'rewarm openauth',
+    'turn keyedge', 'turn openauth', 'turn keyedge', 'turn openauth', 'idle',
+  ]);
+  // keyedge 2 ms per operation, its twin 1, OpenAuth 4: a share of 1 ms, a ratio of 2.
+  assert.deepEqual(roundDifferences(partners.twin.cpu, partners.twin.ops, 1), [1, 1]);
+  assert.deepEqual(roundRatios(partners.openauth.cpu, partners.openauth.ops, 1), [2, 2]);
+  assert.equal(partners.twin.kind, 'twin');
+  assert.equal(partners.openauth.runs[1].length, 2);
+});
+
+test("pairedTurns stops on a twin's failed operation: a share against calls not made means nothing", async () => {
+  const b = fakeBench({ perOp: { 1: 2, 2: 1 }, failing: { 2: [2] } });
+  const others = [{ name: 'twin', kind: 'twin', op: b.op('twin'), pid: 2 }];
+  await assert.rejects(
+    pairedTurns({ me: { op: b.op('keyedge'), pid: 1 }, others, rounds: 3, warm: b.warm, rewarm: b.rewarm, run: b.run, cpu: b.cpuOf, wait: b.wait }),
+    /twin failed 1 operations: refused/,
+  );
+});
+
+test("pairedTurns leaves a peer's failed turn out of the ratios, and keyedge's failures are its own row's", async () => {
+  // OpenAuth fails one operation in its second turn; keyedge fails one in its first.
+  const b = fakeBench({ perOp: { 1: 2, 3: 4 }, failing: { 3: [2], 1: [1] } });
+  const others = [{ name: 'openauth', kind: 'peer', op: b.op('openauth'), pid: 3 }];
+  const partners = await pairedTurns({ me: { op: b.op('keyedge'), pid: 1 }, others, rounds: 3, warm: b.warm, rewarm: b.rewarm, run: b.run, cpu: b.cpuOf, wait: b.wait });
+  const { cpu, ops, runs } = partners.openauth;
+  assert.deepEqual(ops[1], [10, 0, 10], "the failed turn counts no operations");
+  assert.equal(runs[1][1].errors, 1, 'and its row still has the error');
+  assert.deepEqual(ops[0], [9, 10, 10], "keyedge's own failure only lowers its operations");
+  // Round 1: keyedge 20 ms for 9 operations, OpenAuth 40 for 10: 4 / (20/9) = 1.8.
+  assert.deepEqual(roundRatios(cpu, ops, 1).map((x) => +x.toFixed(3)), [1.8, 2]);
 });
