@@ -526,26 +526,30 @@ impl Keyedge {
         self.refusal(req, failure)
     }
 
-    /// The `400` for a request with a header keyedge cannot read ([`web::UnreadableHeader`]):
-    /// an OAuth `invalid_request` for the endpoints applications call, a page for the others
-    /// (a gated site's pages too). Nothing was done with the request.
+    /// The refusal of a request with headers keyedge cannot read ([`web::UnreadableHeader`]):
+    /// `400` for a control character, `431` for more headers than it holds; an OAuth
+    /// `invalid_request` for the endpoints applications call, a page for the others (a gated
+    /// site's pages too). Nothing was done with the request.
     pub fn unreadable_header(&self, refused: &web::UnreadableHeader) -> Response {
         let req = &refused.head;
-        // A name as sent (a token, but not necessarily one): shown only when it is one.
-        let name = http::HeaderName::from_bytes(refused.name.as_bytes()).ok();
-        let header = name.as_ref().map_or("a header".to_owned(), |name| format!("the header {name}"));
+        let (status, problem) = match &refused.why {
+            web::Unreadable::ControlCharacter(name) => {
+                // A name as sent (a token, but not necessarily one): shown only when it is one.
+                let header = http::HeaderName::from_bytes(name.as_bytes())
+                    .map_or("a header".to_owned(), |name| format!("the header {name}"));
+                (StatusCode::BAD_REQUEST, format!("{header} holds a control character, which HTTP does not allow"))
+            }
+            web::Unreadable::TooMany => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "the request has more headers than keyedge reads".to_owned(),
+            ),
+        };
         let own = self.config.mount.internal(req.uri().path());
         let failure = if own.is_some_and(limits::called_by_applications) {
-            Failure::Json(
-                StatusCode::BAD_REQUEST,
-                OAuthError::invalid_request(format!("{header} holds a control character, which HTTP does not allow")),
-            )
+            Failure::Json(status, OAuthError::invalid_request(problem))
         } else {
-            PageError::bad_request(
-                "Bad request",
-                format!("The request came with {header} holding a control character, which HTTP does not allow. Nothing was changed."),
-            )
-            .into()
+            PageError::new(status, "Bad request", format!("The request was refused: {problem}. Nothing was changed."))
+                .into()
         };
         self.refusal(req, failure)
     }

@@ -55,16 +55,24 @@ impl Params {
     }
 }
 
-/// A request the runtime passed with a header `http` cannot hold: a control character (other
-/// than tab) in its value, which workerd lets through and RFC 9110 §5.5 does not allow. `head`
-/// is the request without that header (or any other such one), so that its route can say how
-/// it refuses it ([`Keyedge::unreadable_header`](super::app::Keyedge::unreadable_header));
-/// nothing is done with it.
+/// A request the runtime passed with headers `http` cannot hold: a control character (other
+/// than tab) in a value, which workerd lets through and RFC 9110 §5.5 does not allow, or more
+/// headers than a `HeaderMap` takes. `head` is the request with what could be read, so that
+/// its route can say how it refuses it
+/// ([`Keyedge::unreadable_header`](super::app::Keyedge::unreadable_header)); nothing is done
+/// with it.
 #[derive(Debug)]
 pub struct UnreadableHeader {
     pub head: Request,
-    /// The first such header's name, as sent.
-    pub name: String,
+    pub why: Unreadable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreadable {
+    /// The first header with a name or value `http` refuses, its name as sent.
+    ControlCharacter(String),
+    /// More headers than a `HeaderMap` holds (about 24,000 names; fewer that share a hash).
+    TooMany,
 }
 
 /// keyedge's request head (an empty body) from the runtime's method, URL and header pairs,
@@ -80,10 +88,14 @@ pub fn request_head<'a>(
     for (name, value) in headers {
         match (http::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
             (Ok(name), Ok(value)) => {
-                map.append(name, value);
+                // `append` panics where the map cannot grow; a request is not let do that.
+                if map.try_append(name, value).is_err() {
+                    unreadable.get_or_insert(Unreadable::TooMany);
+                    break;
+                }
             }
             _ => {
-                unreadable.get_or_insert_with(|| name.to_owned());
+                unreadable.get_or_insert_with(|| Unreadable::ControlCharacter(name.to_owned()));
             }
         }
     }
@@ -93,7 +105,7 @@ pub fn request_head<'a>(
     *head.headers_mut() = map;
     match unreadable {
         None => Ok(head),
-        Some(name) => Err(Box::new(UnreadableHeader { head, name })),
+        Some(why) => Err(Box::new(UnreadableHeader { head, why })),
     }
 }
 
@@ -299,12 +311,23 @@ mod tests {
             let pairs = [("accept", "text/html"), ("x-bad", value), ("cookie", "a=1"), ("x-worse", "\u{2}")];
             let refused =
                 request_head(http::Method::GET, "http://h/login".parse().unwrap(), pairs.into_iter()).unwrap_err();
-            assert_eq!(refused.name, "x-bad", "{value:?}");
+            assert_eq!(refused.why, Unreadable::ControlCharacter("x-bad".into()), "{value:?}");
             assert_eq!(refused.head.uri().path(), "/login");
             // The head keeps what could be read, so that its route's refusal is in the
             // visitor's language and of the route's kind.
             assert_eq!(refused.head.headers().get("cookie").unwrap(), "a=1");
             assert!(refused.head.headers().get("x-bad").is_none());
         }
+    }
+
+    /// `HeaderMap::append` panics once the map cannot grow (about 24,000 distinct names, fewer
+    /// that share a hash); such a request is refused, and the Worker does not panic.
+    #[test]
+    fn more_headers_than_a_header_map_holds_are_refused_not_a_panic() {
+        let names: Vec<String> = (0..40_000).map(|i| format!("x-h{i}")).collect();
+        let pairs = std::iter::once(("accept-language", "fr")).chain(names.iter().map(|n| (n.as_str(), "1")));
+        let refused = request_head(http::Method::GET, "http://h/login".parse().unwrap(), pairs).unwrap_err();
+        assert_eq!(refused.why, Unreadable::TooMany);
+        assert_eq!(refused.head.headers()["accept-language"], "fr");
     }
 }

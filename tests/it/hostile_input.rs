@@ -5,6 +5,7 @@
 //! (Issue 19, hostile input; a longer run: `KEYEDGE_FUZZ_ROUNDS=100000 cargo test hostile`.)
 
 use crate::common::*;
+use keyedge::core::web::{request_head, Unreadable};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -240,8 +241,8 @@ fn rfc9110_5_5_a_header_with_a_control_character_gets_its_routes_400() {
     ] {
         let pairs = [("accept-language", "de"), ("x-forwarded-note", "a\u{7f}b"), ("cookie", "a=1")];
         let uri = format!("{ISSUER}{path}").parse().unwrap();
-        let refused = keyedge::core::web::request_head(http::Method::GET, uri, pairs.into_iter()).unwrap_err();
-        assert_eq!(refused.name, "x-forwarded-note");
+        let refused = request_head(http::Method::GET, uri, pairs.into_iter()).unwrap_err();
+        assert_eq!(refused.why, Unreadable::ControlCharacter("x-forwarded-note".into()));
         let res = world.app.unreadable_header(&refused);
         assert_eq!(res.status(), 400, "{path}: {}", body(&res));
         assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
@@ -258,5 +259,23 @@ fn rfc9110_5_5_a_header_with_a_control_character_gets_its_routes_400() {
             // In the visitor's language, read from the headers that could be read.
             assert!(page.contains("lang=\"de\""), "{path}: {page}");
         }
+    }
+}
+
+/// More headers than keyedge reads (a `HeaderMap` holds about 24,000 names) get a `431` in
+/// their route's kind, not a panic of the Worker.
+#[test]
+fn rfc6585_5_more_headers_than_keyedge_reads_get_a_431() {
+    let world = World::with("", "", "");
+    let names: Vec<String> = (0..40_000).map(|i| format!("x-h{i}")).collect();
+    for (path, json_error) in [("/token", true), ("/login", false)] {
+        let uri = format!("{ISSUER}{path}").parse().unwrap();
+        let refused = request_head(http::Method::POST, uri, names.iter().map(|n| (n.as_str(), "1"))).unwrap_err();
+        assert_eq!(refused.why, Unreadable::TooMany);
+        let res = world.app.unreadable_header(&refused);
+        assert_eq!(res.status(), 431, "{path}: {}", body(&res));
+        let is_json = res.headers()["content-type"] == "application/json";
+        assert_eq!(is_json, json_error, "{path}");
+        assert!(body(&res).contains("more headers than keyedge reads"), "{path}: {}", body(&res));
     }
 }
