@@ -78,14 +78,14 @@ pub enum Unreadable {
 /// keyedge's request head (an empty body) from the runtime's method, URL and header pairs,
 /// in order, repeats kept. A header that is not a valid name and value is never dropped
 /// silently: the head comes back as an [`UnreadableHeader`] instead.
-pub fn request_head<'a>(
+pub fn request_head(
     method: http::Method,
     uri: http::Uri,
-    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    headers: &[(&str, &str)],
 ) -> Result<Request, Box<UnreadableHeader>> {
     let mut map = http::HeaderMap::new();
     let mut unreadable = None;
-    for (name, value) in headers {
+    for &(name, value) in headers {
         match (http::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
             (Ok(name), Ok(value)) => {
                 // `append` panics where the map cannot grow; a request is not let do that.
@@ -294,7 +294,7 @@ mod tests {
             ("x-latin", "caf\u{e9}"),
             ("x-tab", "a\tb"),
         ];
-        let head = request_head(http::Method::POST, "http://h/token?x=1".parse().unwrap(), pairs.into_iter()).unwrap();
+        let head = request_head(http::Method::POST, "http://h/token?x=1".parse().unwrap(), &pairs).unwrap();
         assert_eq!(head.method(), http::Method::POST);
         assert_eq!(head.uri().path(), "/token");
         let cookies: Vec<_> = head.headers().get_all("cookie").iter().map(|v| v.to_str().unwrap()).collect();
@@ -309,8 +309,7 @@ mod tests {
     fn rfc9110_5_5_a_header_with_a_control_character_is_named_not_dropped() {
         for value in ["a\u{1}b", "a\u{7f}b", "\u{1b}[31m", "a\rb"] {
             let pairs = [("accept", "text/html"), ("x-bad", value), ("cookie", "a=1"), ("x-worse", "\u{2}")];
-            let refused =
-                request_head(http::Method::GET, "http://h/login".parse().unwrap(), pairs.into_iter()).unwrap_err();
+            let refused = request_head(http::Method::GET, "http://h/login".parse().unwrap(), &pairs).unwrap_err();
             assert_eq!(refused.why, Unreadable::ControlCharacter("x-bad".into()), "{value:?}");
             assert_eq!(refused.head.uri().path(), "/login");
             // The head keeps what could be read, so that its route's refusal is in the
@@ -325,8 +324,9 @@ mod tests {
     #[test]
     fn more_headers_than_a_header_map_holds_are_refused_not_a_panic() {
         let names: Vec<String> = (0..40_000).map(|i| format!("x-h{i}")).collect();
-        let pairs = std::iter::once(("accept-language", "fr")).chain(names.iter().map(|n| (n.as_str(), "1")));
-        let refused = request_head(http::Method::GET, "http://h/login".parse().unwrap(), pairs).unwrap_err();
+        let pairs: Vec<(&str, &str)> =
+            std::iter::once(("accept-language", "fr")).chain(names.iter().map(|n| (n.as_str(), "1"))).collect();
+        let refused = request_head(http::Method::GET, "http://h/login".parse().unwrap(), &pairs).unwrap_err();
         assert_eq!(refused.why, Unreadable::TooMany);
         assert_eq!(refused.head.headers()["accept-language"], "fr");
     }

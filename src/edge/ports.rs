@@ -42,7 +42,8 @@ pub fn request_head(
     let uri = req.url().parse::<http::Uri>().map_err(|e| worker::Error::RustError(e.to_string()))?;
     let method = method(&req.method()).map_err(|e| worker::Error::RustError(e.0))?;
     let pairs = header_pairs(&req.headers())?;
-    Ok(web::request_head(method, uri, pairs.iter().map(|(name, value)| (name.as_str(), value.as_str()))))
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    Ok(web::request_head(method, uri, &pairs))
 }
 
 /// The request head from what the Worker's JavaScript read of it in one go (`AtOnce.plan`):
@@ -51,12 +52,12 @@ pub fn request_head(
 /// request again, and answers the latter with its refusal.
 pub fn request_head_from(method: &str, uri: http::Uri, lines: &str) -> Option<http::Request<Vec<u8>>> {
     let pairs = header_lines::read(lines)?;
-    web::request_head(self::method(method).ok()?, uri, pairs.into_iter()).ok()
+    web::request_head(self::method(method).ok()?, uri, &pairs).ok()
 }
 
 /// The runtime's method (a token, by the Fetch standard) as `http`'s.
 fn method(method: &str) -> std::result::Result<http::Method, PortError> {
-    http::Method::from_bytes(method.as_bytes()).map_err(port_err)
+    http::Method::from_bytes(method.as_bytes()).map_err(|_| PortError(format!("method: {method:?}")))
 }
 
 /// The request's body, read chunk by chunk from its stream and at most `max` bytes of it:

@@ -241,7 +241,7 @@ fn rfc9110_5_5_a_header_with_a_control_character_gets_its_routes_400() {
     ] {
         let pairs = [("accept-language", "de"), ("x-forwarded-note", "a\u{7f}b"), ("cookie", "a=1")];
         let uri = format!("{ISSUER}{path}").parse().unwrap();
-        let refused = request_head(http::Method::GET, uri, pairs.into_iter()).unwrap_err();
+        let refused = request_head(http::Method::GET, uri, &pairs).unwrap_err();
         assert_eq!(refused.why, Unreadable::ControlCharacter("x-forwarded-note".into()));
         let res = world.app.unreadable_header(&refused);
         assert_eq!(res.status(), 400, "{path}: {}", body(&res));
@@ -270,7 +270,8 @@ fn rfc6585_5_more_headers_than_keyedge_reads_get_a_431() {
     let names: Vec<String> = (0..40_000).map(|i| format!("x-h{i}")).collect();
     for (path, json_error) in [("/token", true), ("/login", false)] {
         let uri = format!("{ISSUER}{path}").parse().unwrap();
-        let refused = request_head(http::Method::POST, uri, names.iter().map(|n| (n.as_str(), "1"))).unwrap_err();
+        let pairs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
+        let refused = request_head(http::Method::POST, uri, &pairs).unwrap_err();
         assert_eq!(refused.why, Unreadable::TooMany);
         let res = world.app.unreadable_header(&refused);
         assert_eq!(res.status(), 431, "{path}: {}", body(&res));
