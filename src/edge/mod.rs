@@ -318,7 +318,7 @@ async fn serve(
 ) -> Result<web_sys::Response> {
     let mut request = match ports::request_head(req)? {
         Ok(head) => head,
-        // A header `http` cannot hold: refused with its route's 400, the body unread.
+        // Headers `http` cannot hold: refused with its route's 400 or 431, the body unread.
         Err(unreadable) => return ports::from_http_response(app.unreadable_header(&unreadable)),
     };
     // The body, before anything else is done: read only up to its route's limit (a declared
