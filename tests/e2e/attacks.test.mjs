@@ -153,7 +153,7 @@ function rawGet(path, extraHeader) {
   });
 }
 
-// RFC 9110 §5.5: a header value with a control character (here DEL) is bad input, answered
+// RFC 9110 §5.5: a header value with a control character (DEL, SOH) is bad input, answered
 // with its route's 400 (an OAuth error where applications call, a page elsewhere, a gated
 // page too), not keyedge's 5xx. The same requests with a clean value get their usual answer.
 test('a header with a control character gets its route\'s 400, not a 5xx', async () => {
@@ -165,11 +165,13 @@ test('a header with a control character gets its route\'s 400, not a 5xx', async
   ]) {
     const clean = await rawGet(path, 'X-Note: ab');
     assert.equal(clean.status, usual, `${path} with a clean header: ${clean.head}`);
-    const res = await rawGet(path, 'X-Note: a\x7fb');
-    assert.equal(res.status, 400, `${path}: ${res.head}\n${res.body.slice(0, 300)}`);
-    assert.match(res.head, kind === 'json' ? /content-type: application\/json/ : /content-type: text\/html/, path);
-    assert.match(res.body, /x-note/, `${path}: the header is named`);
-    if (kind === 'json') assert.match(res.body, /invalid_request/, path);
+    for (const control of ['\x7f', '\x01']) {
+      const res = await rawGet(path, `X-Note: a${control}b`);
+      assert.equal(res.status, 400, `${path}: ${res.head}\n${res.body.slice(0, 300)}`);
+      assert.match(res.head, kind === 'json' ? /content-type: application\/json/ : /content-type: text\/html/, path);
+      assert.match(res.body, /x-note/, `${path}: the header is named`);
+      if (kind === 'json') assert.match(res.body, /invalid_request/, path);
+    }
   }
 });
 
