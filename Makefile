@@ -17,7 +17,7 @@ export WRANGLER_SEND_METRICS := false
 DEV_CONFIG ?= dev/keyedge.dev.toml
 
 # .dev.vars is phony: dev/dev-vars.mjs adds entries that newer versions need and keeps the rest.
-.PHONY: dev test fuzz soak bench wasm-startup size profile tools node-tools rust-tools browser saml-idps worker worker-realm worker-origin build unit lint e2e clean .dev.vars check deploy
+.PHONY: dev test fuzz soak bench wasm-startup size profile steps tools node-tools rust-tools browser saml-idps worker worker-realm worker-origin build unit lint e2e clean .dev.vars check deploy
 
 dev: tools saml-idps .dev.vars
 	@KEYEDGE_CONFIG=$(DEV_CONFIG) bash dev/run.sh
@@ -40,6 +40,7 @@ test: tools browser saml-idps .dev.vars
 	node --test --test-concurrency=1 tests/e2e/
 	KEYEDGE_CONFIG=$(DEV_CONFIG) KEEP_NAMES=1 $(MAKE) --no-print-directory worker
 	KEEP_NAMES=1 node bench/profile.mjs discovery --seconds 1 > /dev/null
+	KEEP_NAMES=1 node bench/steps.mjs --smoke --profile > /dev/null
 
 # keyedge under load through wrangler dev and the demo IdPs: 1,000 logins, 50 in flight, with
 # refresh chains, gate pages and races; fails if anything is lost or spent twice.
@@ -91,6 +92,12 @@ SCENARIO ?= refresh
 profile: tools .dev.vars
 	KEYEDGE_CONFIG=$(DEV_CONFIG) KEEP_NAMES=1 $(MAKE) --no-print-directory worker
 	KEEP_NAMES=1 node bench/profile.mjs $(SCENARIO)
+
+# keyedge's login request by request, each against its twin on the floor Worker (the same
+# platform calls), one login at a time; with the isolate's sampled time per step by kind.
+steps: tools .dev.vars
+	KEYEDGE_CONFIG=$(DEV_CONFIG) KEEP_NAMES=1 $(MAKE) --no-print-directory worker
+	KEEP_NAMES=1 node bench/steps.mjs --profile
 
 # The Worker bundle (build/). Called by wrangler's [build] command and by the targets above;
 # rebuilt only when a source or the embedded config changed (wasm-opt alone takes ~30 s).

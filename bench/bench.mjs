@@ -7,7 +7,7 @@
 // to loopback only. CPU per operation is the serving process's utime+stime from /proc
 // (for wrangler dev: the workerd process that runs the Worker) divided by the operations.
 import { spawn, execSync, execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync, readdirSync, readlinkSync, existsSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { createServer } from 'node:http';
 import { tmpdir, cpus } from 'node:os';
@@ -17,6 +17,7 @@ import { KEYEDGE, OIDC_PROVIDER, OPENAUTH } from './flows.mjs';
 import { readDevVars } from '../dev/vars.mjs';
 import { WARM_OPS, warmUp } from './warm.mjs';
 import { median, spread, pairedTurns, roundDifferences, roundRatios } from './rounds.mjs';
+import { workerPid } from './proc.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -70,18 +71,6 @@ async function waitFor(url, proc) {
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${proc.name}: timed out waiting for ${url}\n${proc.log.join('')}`);
-}
-const descendants = (pid) => {
-  const out = [];
-  for (const c of execSync(`ps -o pid= --ppid ${pid} || true`).toString().split(/\s+/).filter(Boolean).map(Number)) out.push(c, ...descendants(c));
-  return out;
-};
-const comm = (pid) => { try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; } };
-/** The workerd that runs the Worker: the one holding the persisted state's files open. */
-function workerPid(proc, stateDir) {
-  const workerds = descendants(proc.child.pid).filter((p) => comm(p) === 'workerd');
-  const holds = (pid) => { try { return readdirSync(`/proc/${pid}/fd`).some((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith(stateDir); } catch { return false; } }); } catch { return false; } };
-  return workerds.find(holds) ?? workerds[workerds.length - 1];
 }
 function cpuMs(pid) {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -372,7 +361,7 @@ try {
     const ke = start('keyedge', WRANGLER, ['dev', ...(config ? ['--config', config] : []), '--port', '8787', '--persist-to', state, '--show-interactive-dev-session=false'], { KEYEDGE_CONFIG: 'dev/keyedge.dev.toml' });
     await waitFor('http://localhost:9090/.well-known/openid-configuration', idp);
     await waitFor('http://localhost:8787/jwks', ke);
-    try { return await fn(workerPid(ke, state)); } finally { stopAll(); rmSync(state, { recursive: true, force: true }); }
+    try { return await fn(workerPid(ke.child.pid, state)); } finally { stopAll(); rmSync(state, { recursive: true, force: true }); }
   };
   const flows = KEYEDGE.init(vars);
   console.error('keyedge:');
@@ -389,7 +378,7 @@ try {
   try {
     tw = QUICK ? null : start('floor-twin', WRANGLER, ['dev', '--config', 'bench/peers/floor/wrangler.toml', '--port', '8793', '--ip', '127.0.0.1', '--persist-to', twinState, '--show-interactive-dev-session=false']);
     if (tw) await waitFor('http://127.0.0.1:8793/', tw);
-    const twinPid = tw && workerPid(tw, twinState);
+    const twinPid = tw && workerPid(tw.child.pid, twinState);
     const twinGet = async (path) => {
       const r = await twinPool.request({ path, method: 'GET' }); await r.body.text();
       if (r.statusCode !== 200) throw new Error(`floor twin ${path} ${r.statusCode}`);
@@ -410,7 +399,7 @@ try {
       : null;
     if (oa) await waitFor('http://127.0.0.1:8790/.well-known/jwks.json', oa);
     oaOps = oa && operations(OPENAUTH, 'http://127.0.0.1:8790');
-    const oaPid = oa && workerPid(oa, oaState);
+    const oaPid = oa && workerPid(oa.child.pid, oaState);
     const partners = tw && (async (scenario) => {
       const peer = oaOps && await oaOps.ready(scenario);
       return [twin(scenario), ...(peer ? [{ name: 'openauth', kind: 'peer', pid: oaPid, op: peer }] : [])];
@@ -448,7 +437,7 @@ try {
     const fl = start('floor', WRANGLER, ['dev', '--config', 'bench/peers/floor/wrangler.toml', '--port', '8791', '--ip', '127.0.0.1', '--persist-to', flState, '--show-interactive-dev-session=false']);
     await waitFor('http://127.0.0.1:8791/', fl);
     const pool = new Pool('http://127.0.0.1:8791', { connections: 8 });
-    const pid = workerPid(fl, flState);
+    const pid = workerPid(fl.child.pid, flState);
     const get = (path) => async () => {
       const r = await pool.request({ path, method: 'GET' }); await r.body.text();
       if (r.statusCode !== 200) throw new Error(`floor ${path} ${r.statusCode}`);
@@ -478,7 +467,7 @@ try {
       const r = await asPool.request({ path, method: 'GET' }); await r.body.text();
       if (r.statusCode !== 200) throw new Error(`floor with assets ${path} ${r.statusCode}`);
     };
-    const asPid = workerPid(as, asState);
+    const asPid = workerPid(as.child.pid, asState);
     const bare = await load({ conc: 8, pid: asPid, op: asGet('/') });
     const page = await load({ conc: 8, pid: asPid, op: asGet('/asset') });
     report.platform_ms.asset = bare.cpu_ms_per_op === null || page.cpu_ms_per_op === null ? null : Math.max(0, +(page.cpu_ms_per_op - bare.cpu_ms_per_op).toFixed(3));

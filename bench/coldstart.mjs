@@ -23,15 +23,15 @@
 // to its isolate before the first request: where that request's time goes, by kind and by
 // function (inclusive). keyedge's wasm functions have Rust names only in a build that keeps
 // its name section (`KEEP_NAMES=1 make worker`, which `make bench` does for this run).
-import { spawn, execSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, inclusiveTimes, kind, nameOf, selfTimes } from './inspector.mjs';
+import { SCHEDSTAT, comm, descendants, processCpu } from './proc.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const WRANGLER = join(ROOT, 'node_modules/.bin/wrangler');
-const TCK = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
   const i = args.indexOf(name);
@@ -49,57 +49,11 @@ const INSPECTOR = 9339;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const descendants = (pid) => {
-  const out = [];
-  for (const c of execSync(`ps -o pid= --ppid ${pid} || true`).toString().split(/\s+/).filter(Boolean).map(Number)) out.push(c, ...descendants(c));
-  return out;
-};
-const comm = (pid) => {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-};
-/**
- * Whether this kernel keeps each thread's run time in nanoseconds (/proc/PID/task/TID/schedstat);
- * where it does not, CPU is read in clock ticks from /proc/PID/stat.
- */
-const SCHEDSTAT = existsSync('/proc/self/schedstat');
-
 /** CPU ms of all the workerd processes under `root` (wrangler runs the Worker in one). */
 const workerdCpu = (root) =>
   descendants(root)
     .filter((p) => comm(p) === 'workerd')
-    .reduce((sum, pid) => sum + (SCHEDSTAT ? threadsRunTime(pid) : ticks(pid)), 0);
-
-/** The run time of a process's threads, in ms; a thread that has just ended counts nothing. */
-const threadsRunTime = (pid) => {
-  let tids = [];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return 0;
-  }
-  return tids.reduce((ms, tid) => {
-    try {
-      return ms + Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-    } catch {
-      return ms;
-    }
-  }, 0);
-};
-
-/** A process's user and system CPU in ms, from clock ticks (10 ms on Linux). */
-const ticks = (pid) => {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const s = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return ((Number(s[11]) + Number(s[12])) * 1000) / TCK;
-  } catch {
-    return 0;
-  }
-};
+    .reduce((sum, pid) => sum + processCpu(pid), 0);
 
 /** Whether any workerd under `root` was started with a DevTools inspector. */
 const inspected = (root) =>

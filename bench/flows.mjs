@@ -11,9 +11,13 @@ export function pkce() {
   return { verifier, challenge: b64u(createHash('sha256').update(verifier).digest()) };
 }
 
-/** A cookie jar per host, and the number and total time (ms) of the requests made to `countHost`. */
+/**
+ * A cookie jar per host, and the number and total time (ms) of the requests made to `countHost`.
+ * `watch` (optional, bench/steps.mjs) is awaited around each request: `before(url)` as it is
+ * sent and `after(url)` once its answer has been read.
+ */
 export class Session {
-  constructor(dispatchers, countHost) { this.jars = new Map(); this.dispatchers = dispatchers; this.countHost = countHost; this.n = 0; this.ms = 0; }
+  constructor(dispatchers, countHost, watch) { this.jars = new Map(); this.dispatchers = dispatchers; this.countHost = countHost; this.watch = watch; this.n = 0; this.ms = 0; }
 
   async go(url, { method = 'GET', headers = {}, body } = {}) {
     const u = new URL(url);
@@ -21,9 +25,11 @@ export class Session {
     this.jars.set(u.host, jar);
     const h = { ...headers };
     if (jar.size) h.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    await this.watch?.before(u);
     const started = performance.now();
     const res = await request(url, { method, headers: h, body, dispatcher: this.dispatchers?.[u.origin] });
     const text = await res.body.text();
+    await this.watch?.after(u);
     if (u.host === this.countHost) { this.n++; this.ms += performance.now() - started; }
     const sc = res.headers['set-cookie'];
     for (const c of sc ? (Array.isArray(sc) ? sc : [sc]) : []) {
@@ -60,9 +66,9 @@ export const KEYEDGE = {
   auth() { return this.basic ? { headers: { ...FORM, authorization: this.basic }, form: {} } : { headers: FORM, form: { client_id: this.client } }; },
   paths: { discovery: '/.well-known/openid-configuration', jwks: '/jwks' },
 
-  /** authorize → login page → /broker/demo/login → demo IdP form → callback → token. */
-  async login(base, dispatchers, scope = 'openid email profile offline_access') {
-    const s = new Session(dispatchers, new URL(base).host);
+  /** authorize → login page → /broker/demo/login → demo IdP form → callback → token; `watch` as `Session`'s. */
+  async login(base, dispatchers, scope = 'openid email profile offline_access', watch = undefined) {
+    const s = new Session(dispatchers, new URL(base).host, watch);
     const p = pkce();
     const q = form({ client_id: this.client, response_type: 'code', scope, redirect_uri: this.redirect, state: 's',
       nonce: 'n', code_challenge: p.challenge, code_challenge_method: 'S256' });

@@ -90,6 +90,63 @@ fn storage_operations_per_login() {
     assert!(first.kv_writes <= 6 && first.do_calls <= 6);
 }
 
+/// A returning login request by request, as `make steps` (bench/steps.mjs) measures it: the
+/// login page (`/authorize`), the way to the IdP (`/broker/{alias}/login`), the callback and
+/// the code's redemption. Each step's line gives the platform calls its twin on the floor
+/// Worker makes: KV, Durable Object calls, outbound fetches and RS256 signatures.
+#[test]
+fn platform_calls_per_login_step() {
+    let world = World::new();
+    measure(&world, "first_login"); // the account is created
+    let whole = Mark::now(&world);
+    let rp = rp_request("app", APP_REDIRECT);
+    let mut browser = Browser::default();
+    let mut steps = Vec::new();
+    let mut step = |name: &'static str, request: &mut dyn FnMut() -> http::Response<Vec<u8>>| {
+        let (from, fetches, signatures, checks) =
+            (Mark::now(&world), world.http.log.borrow().len(), world.rsa.calls.get(), world.rsa.verifications.get());
+        let response = request();
+        let fetched = world.http.log.borrow().len() - fetches;
+        let (signed, checked) = (world.rsa.calls.get() - signatures, world.rsa.verifications.get() - checks);
+        let cost = from.cost(&world, &format!("login_step_{name}"));
+        println!("STEP {name} fetches={fetched} rs256_signatures={signed} rs256_verifications={checked}");
+        steps.push((name, cost, fetched, signed, checked));
+        response
+    };
+    let page = step("authorize", &mut || browser.get(&world, &format!("/authorize?{}", rp.query)));
+    assert_eq!(page.status(), 200, "{}", body(&page));
+    let html = body(&page);
+    let start = html.find("href=\"/broker/up/login").expect("the login page links the IdP") + 6;
+    let href = html[start..][..html[start..].find('"').unwrap()].replace("&#38;", "&").replace("&amp;", "&");
+    let to_idp = step("start", &mut || browser.get(&world, &href));
+    assert_eq!(to_idp.status(), 302, "{}", body(&to_idp));
+    let callback = world.idp.authorize(&location(&to_idp), "alice");
+    let to_client = step("callback", &mut || browser.get(&world, &callback));
+    let code = query_param(&location(&to_client), "code").expect("a code for the client");
+    let tokens = step("token", &mut || redeem(&world, &code, &rp.verifier));
+    assert_eq!(tokens.status(), 200, "{}", body(&tokens));
+    let whole = whole.cost(&world, "login_steps_together");
+    // The steps together are the returning login that `make bench` measures whole.
+    let sum = |f: fn(&Cost) -> usize| steps.iter().map(|(_, c, ..)| f(c)).sum::<usize>();
+    assert_eq!(
+        (sum(|c| c.kv_reads), sum(|c| c.kv_writes), sum(|c| c.do_calls), sum(|c| c.do_reads)),
+        (whole.kv_reads, whole.kv_writes, whole.do_calls, whole.do_reads)
+    );
+    let by_name = |n: &str| steps.iter().find(|(name, ..)| *name == n).expect("measured");
+    // The login page and the way to the IdP touch no storage and call nobody: the flow's
+    // state travels sealed in the browser's cookie.
+    for quiet in ["authorize", "start"] {
+        let (_, c, fetched, signed, checked) = by_name(quiet);
+        assert_eq!((c.kv_reads + c.kv_writes + c.do_calls, *fetched, *signed, *checked), (0, 0, 0, 0), "{quiet}");
+    }
+    // The callback asks the IdP for its tokens and its userinfo and checks its ID token; the
+    // redemption signs the ID token and the access token.
+    let (_, _, fetched, signed, checked) = by_name("callback");
+    assert_eq!((*fetched, *signed, *checked), (2, 0, 1));
+    let (_, _, fetched, signed, _) = by_name("token");
+    assert_eq!((*fetched, *signed), (0, 2));
+}
+
 /// Storage round trips a request waits for one after another: calls that do not depend on
 /// each other are sent together (at the edge each round trip is milliseconds of latency).
 #[test]

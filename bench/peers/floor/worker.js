@@ -60,16 +60,25 @@ function shell(request) {
 }
 
 // Writes and calls spread over 64 keys and objects, each call to the next (so the calls of one
-// `/mix` go to different objects, as a keyedge login's do).
+// `/mix` go to different objects, as a keyedge login's do); with `/mix?…&pick=random`, each
+// call to one of the 64 at random, as keyedge picks its object by a random key
+// (bench/steps.mjs: one login at a time, an object a login has not called for 10 s has
+// stopped, and its next call starts it again — the twin's as often as keyedge's).
 let calls = 0;
+const next = () => calls++ % 64;
+const random = () => Math.floor(Math.random() * 64);
 
-/** One KV read, KV write, Durable Object call (`d` writes, `q` only reads) or outbound fetch. */
+/**
+ * One KV read, KV write, Durable Object call (`d` writes, `q` only reads), outbound fetch or
+ * RS256 signature (`s`, bench/steps.mjs: a login step's twin signs as the step does).
+ */
 const OPS = {
   r: (env) => env.KV.get('key'),
-  w: (env) => env.KV.put(`key-${calls++ % 64}`, 'value'),
-  d: (env) => env.PROBE.get(env.PROBE.idFromName(`o${calls++ % 64}`)).call(String(Date.now())),
-  q: (env) => env.PROBE.get(env.PROBE.idFromName(`o${calls++ % 64}`)).read('k'),
+  w: (env) => env.KV.put(`key-${next()}`, 'value'),
+  d: (env, pick) => env.PROBE.get(env.PROBE.idFromName(`o${pick()}`)).call(String(Date.now())),
+  q: (env, pick) => env.PROBE.get(env.PROBE.idFromName(`o${pick()}`)).read('k'),
   f: async (env) => (await fetch(env.ECHO_URL)).text(),
+  s: () => sign('rs256'),
 };
 
 export default {
@@ -78,17 +87,18 @@ export default {
     const path = url.pathname;
     // `/mix?r=2&d=1&q=1`: a scenario's platform calls in one request (`make bench` measures it
     // in turns with the keyedge scenario that makes them): `r` KV reads, `w` KV writes, `d`
-    // Durable Object calls that write, `q` that only read, `f` outbound fetches, one after
-    // another; at most 8 of each.
+    // Durable Object calls that write, `q` that only read, `f` outbound fetches, `s` RS256
+    // signatures, one after another; at most 8 of each.
     if (path === '/mix') {
+      const pick = url.searchParams.get('pick') === 'random' ? random : next;
       for (const [op, run] of Object.entries(OPS)) {
         const count = Number(url.searchParams.get(op) ?? 0);
         if (!(count >= 0 && count <= 8)) return new Response(`${op}=${count}: 0 to 8`, { status: 400 });
-        for (let i = 0; i < count; i++) await run(env);
+        for (let i = 0; i < count; i++) await run(env, pick);
       }
     } else if (path === '/kv-read') await OPS.r(env);
     else if (path === '/kv-write') await OPS.w(env);
-    else if (path === '/do') await OPS.d(env);
+    else if (path === '/do') await OPS.d(env, next);
     else if (path === '/fetch') await OPS.f(env);
     else if (path === '/rs256') await sign('rs256');
     else if (path === '/es256') await sign('es256');
