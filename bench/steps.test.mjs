@@ -41,18 +41,17 @@ test('a step the harness printed only half of, or not at all, stops the run', ()
 
 test("a step's share is the median, login by login, of keyedge's CPU less its twin's", () => {
   const at = (a, s, c, t) => ({ authorize: a, start: s, callback: c, token: t });
-  const logins = [at(2, 2, 17, 8), at(2.2, 1.9, 20, 7), at(1.8, 2.1, 16, 9)];
-  const twins = [at(1, 1, 9, 5), at(1, 1, 8, 6), at(1.2, 1, 10, 5)];
+  const logins = [at(2, 2, 10, 8), at(2.2, 1.9, 20, 7), at(1.8, 2.1, 30, 9)];
+  const twins = [at(1, 1, 1, 5), at(1, 1, 25, 6), at(1.2, 1, 2, 5)];
   const { rows, whole } = stepShares(logins, twins);
   const callback = rows.find((r) => r.step === 'callback');
-  // Differences 8, 12, 6: their median, not the difference of the medians (17 − 9 = 8).
-  assert.equal(callback.share, 8);
-  // Quartiles between ranks: 6..8 and 8..12.
-  assert.deepEqual([callback.keyedge, callback.twin, callback.share_q1, callback.share_q3], [17, 9, 7, 10]);
-  // The login whole: 29 − 16, 31.1 − 16, 28.9 − 17.2.
-  assert.equal(whole.keyedge, 29);
-  assert.equal(whole.twin, 16);
-  assert.ok(Math.abs(whole.share - 13) < 1e-9);
+  // Differences 9, −5, 28: their median 9, not the difference of the medians (20 − 2 = 18);
+  // quartiles between ranks: −5..9 and 9..28.
+  assert.deepEqual([callback.keyedge, callback.twin, callback.share, callback.share_q1, callback.share_q3], [20, 2, 9, 2, 18.5]);
+  // The login whole: 22 − 8, 31.1 − 33, 42.9 − 9.2, login by login: 14, not 31.1 − 9.2.
+  assert.ok(Math.abs(whole.keyedge - 31.1) < 1e-9);
+  assert.ok(Math.abs(whole.twin - 9.2) < 1e-9);
+  assert.ok(Math.abs(whole.share - 14) < 1e-9);
   assert.deepEqual(rows.map((r) => r.step), STEPS.map((s) => s.name));
 });
 
