@@ -25,11 +25,11 @@ export class Session {
     this.jars.set(u.host, jar);
     const h = { ...headers };
     if (jar.size) h.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    await this.watch?.before(u);
+    if (this.watch) await this.watch.before(u);
     const started = performance.now();
     const res = await request(url, { method, headers: h, body, dispatcher: this.dispatchers?.[u.origin] });
     const text = await res.body.text();
-    await this.watch?.after(u);
+    if (this.watch) await this.watch.after(u);
     if (u.host === this.countHost) { this.n++; this.ms += performance.now() - started; }
     const sc = res.headers['set-cookie'];
     for (const c of sc ? (Array.isArray(sc) ? sc : [sc]) : []) {

@@ -33,19 +33,21 @@ export function parseHarness(out) {
 }
 
 /**
- * The floor Worker's request making one step's platform calls (bench/peers/floor `/mix`), its
- * Durable Objects picked at random among 64, as keyedge picks its own.
+ * The floor Worker's request making one step's platform calls (bench/peers/floor `/mix`): its
+ * writing Durable Object calls to object `dobj`, its reading ones to `qobj`.
  */
-export function twinPath(c) {
+export function twinPath(c, { dobj, qobj }) {
   const reads = c.do_reads ?? 0;
-  return `/mix?r=${c.kv_reads}&w=${c.kv_writes}&d=${c.do_calls - reads}&q=${reads}&f=${c.fetches}&s=${c.signatures}&pick=random`;
+  return `/mix?r=${c.kv_reads}&w=${c.kv_writes}&d=${c.do_calls - reads}&q=${reads}&f=${c.fetches}&s=${c.signatures}&v=${c.verifications}`
+    + `&dobj=${dobj}&qobj=${qobj}`;
 }
 
 /**
  * Per step, from `logins` (each `{ step: keyedge's CPU ms }`) and `twins` (each `{ step: the
  * twin's CPU ms }`, measured right after the login of the same index): the medians of
  * keyedge's and the twin's CPU and of their difference login by login, with the difference's
- * quartiles (interpolated between ranks).
+ * quartiles (interpolated between ranks); and keyedge's and the twin's means (what a profile's
+ * sampled time per step, a mean, is set against).
  */
 export function stepShares(logins, twins) {
   if (logins.length !== twins.length || !logins.length) throw new Error(`${logins.length} logins against ${twins.length} twins`);
@@ -60,7 +62,9 @@ export function stepShares(logins, twins) {
     const t = twins.map((l) => l[name]);
     if (k.some((x) => typeof x !== 'number') || t.some((x) => typeof x !== 'number')) throw new Error(`step ${name}: a login or twin without its reading`);
     const d = k.map((x, i) => x - t[i]);
-    return { step: name, keyedge: median(k), twin: median(t), share: median(d), share_q1: quartile(d, 0.25), share_q3: quartile(d, 0.75) };
+    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    return { step: name, keyedge: median(k), twin: median(t), share: median(d), share_q1: quartile(d, 0.25), share_q3: quartile(d, 0.75),
+      keyedge_mean: mean(k), twin_mean: mean(t) };
   });
   const sum = (pick) => (xs) => xs.map((x) => STEPS.reduce((a, s) => a + pick(x, s.name), 0));
   const whole = {

@@ -105,11 +105,16 @@ try {
   await waitFor(`${base}/jwks`, ke);
   await waitFor('http://127.0.0.1:8793/', fl);
   const pid = { keyedge: workerPid(ke.child.pid, states[0]), floor: workerPid(fl.child.pid, states[1]) };
-  const paths = Object.fromEntries(STEPS.map((s) => [s.name, twinPath(calls[s.name])]));
+  const now = () => Number(process.hrtime.bigint() / 1000n);
+  // Where a pass is profiled, the sampler's thread keeps workerd from ever going quiet: there
+  // the bench waits a fixed 10 ms after each answer instead (the CPU it reads is not used).
+  let profiling = false;
+  const quiet = async (p) => (profiling ? (await sleep(10), processCpu(p)) : settled(p));
 
   /**
    * One login, each of keyedge's requests read as a step (CPU ms, and its window in µs of the
-   * monotonic clock); the upstream IdP's pages in between are not keyedge's and not read.
+   * monotonic clock, to the end of what it left for after its answer); the upstream IdP's
+   * pages in between are not keyedge's and not read.
    */
   const login = async () => {
     const cpu = {}; const windows = []; let open = null;
@@ -118,29 +123,34 @@ try {
         if (u.host !== new URL(base).host) return;
         const step = stepOf(u.pathname);
         if (!step) throw new Error(`a login request keyedge's steps do not know: ${u.pathname}`);
-        open = { step, cpu: await settled(pid.keyedge), from: Number(process.hrtime.bigint() / 1000n) };
+        open = { step, cpu: await quiet(pid.keyedge), from: now() };
       },
       after: async (u) => {
         if (u.host !== new URL(base).host) return;
-        const to = Number(process.hrtime.bigint() / 1000n);
-        cpu[open.step] = (await settled(pid.keyedge)) - open.cpu;
-        windows.push({ step: open.step, from: open.from, to });
+        cpu[open.step] = (await quiet(pid.keyedge)) - open.cpu;
+        windows.push({ step: open.step, from: open.from, to: now() });
       },
     };
     await flows.login(base, undefined, undefined, watch);
     return { cpu, windows };
   };
-  /** The twins of one login's steps on the floor, read as keyedge's are. */
+  /**
+   * The twins of one login's steps on the floor, read as keyedge's are. Their writing Durable
+   * Object calls go to one object picked at random for the login, their reading ones to one
+   * object always (see bench/peers/floor/worker.js).
+   */
   const twins = async () => {
     const cpu = {}; const windows = [];
+    const objects = { dobj: Math.floor(Math.random() * 64), qobj: 64 };
     for (const { name } of STEPS) {
-      const before = await settled(pid.floor);
-      const from = Number(process.hrtime.bigint() / 1000n);
-      const r = await floorPool.request({ path: paths[name], method: 'GET' });
+      const path = twinPath(calls[name], objects);
+      const before = await quiet(pid.floor);
+      const from = now();
+      const r = await floorPool.request({ path, method: 'GET' });
       await r.body.text();
-      if (r.statusCode !== 200) throw new Error(`floor ${paths[name]}: ${r.statusCode}`);
-      windows.push({ step: name, from, to: Number(process.hrtime.bigint() / 1000n) });
-      cpu[name] = (await settled(pid.floor)) - before;
+      if (r.statusCode !== 200) throw new Error(`floor ${path}: ${r.statusCode}`);
+      cpu[name] = (await quiet(pid.floor)) - before;
+      windows.push({ step: name, from, to: now() });
     }
     return { cpu, windows };
   };
@@ -168,7 +178,9 @@ try {
       console.error(`profiling ${who === 'floor' ? 'the twins' : 'keyedge'}: ${LOGINS} more logins and twins…`);
       const profiler = await connect(INSPECTOR[who]);
       await profiler.start(100);
+      profiling = true;
       const run = await pass(LOGINS);
+      profiling = false;
       const profile = await profiler.stop();
       profiler.close();
       const runs = who === 'floor' ? run.twins : run.logins;
@@ -185,7 +197,7 @@ try {
     }
   }
   report = { date: new Date().toISOString(), cpu: cpus()[0]?.model, cores: cpus().length, clock: SCHEDSTAT ? 'schedstat' : 'ticks',
-    logins: LOGINS, warm: WARM, calls, twin_paths: paths, shares, sampled };
+    logins: LOGINS, warm: WARM, calls, twin_paths: Object.fromEntries(STEPS.map((st) => [st.name, twinPath(calls[st.name], { dobj: 'R', qobj: 64 })])), shares, sampled };
 } finally {
   await floorPool.close();
   echo.close();
@@ -212,15 +224,15 @@ if (report.sampled) {
   const other = Object.values(report.sampled).flatMap((w) => Object.values(w).flatMap((s) => Object.keys(s.by_kind))).filter((k) => !kinds.includes(k));
   if (other.length) throw new Error(`kinds the table has no column for: ${[...new Set(other)].join(', ')}`);
   lines.push('');
-  lines.push("Sampled in the isolate, per step (ms; each Worker's isolate in a profiling pass of its own, the mean per step; the profiler's own thread raises workerd's CPU in that pass, so the rest of workerd is the measured pass's CPU above less the isolate's sampled time):");
+  lines.push("Sampled in the isolate, per step (ms; each Worker's isolate in a profiling pass of its own, the mean per step; the profiler's own thread raises workerd's CPU in that pass, so the rest of workerd is the measured pass's mean CPU less the isolate's sampled time):");
   lines.push('');
-  lines.push(`| step | who | workerd CPU (measured) | isolate, sampled | rest of workerd | ${kinds.join(' | ')} |`);
+  lines.push(`| step | who | workerd CPU (measured pass, mean) | isolate, sampled | rest of workerd | ${kinds.join(' | ')} |`);
   lines.push(`|---|---|---:|---:|---:|${kinds.map(() => '---:').join('|')}|`);
   for (const { name } of STEPS) {
     for (const who of ['keyedge', 'floor']) {
       const s = report.sampled[who][name];
       const row = report.shares.rows.find((r) => r.step === name);
-      const cpu = who === 'floor' ? row.twin : row.keyedge;
+      const cpu = who === 'floor' ? row.twin_mean : row.keyedge_mean;
       const inIsolate = Object.values(s.by_kind).reduce((a, b) => a + b, 0);
       lines.push(`| ${name} | ${who === 'floor' ? 'twin' : who} | ${f3(cpu)} | ${f3(inIsolate)} | ${f3(cpu - inIsolate)} | ${kinds.map((k) => f3(s.by_kind[k] ?? 0)).join(' | ')} |`);
     }

@@ -28,15 +28,17 @@ test("the harness's lines give each step's platform calls, and each step's twin 
   const calls = parseHarness(HARNESS);
   assert.deepEqual(Object.keys(calls).sort(), STEPS.map((s) => s.name).sort());
   assert.deepEqual(calls.callback, { kv_reads: 1, kv_writes: 2, do_calls: 2, do_reads: 1, fetches: 2, signatures: 0, verifications: 1 });
-  // Of the callback's two Durable Object calls one only reads: one `d`, one `q`.
-  assert.equal(twinPath(calls.callback), '/mix?r=1&w=2&d=1&q=1&f=2&s=0&pick=random');
-  assert.equal(twinPath(calls.token), '/mix?r=1&w=0&d=1&q=0&f=0&s=2&pick=random');
-  assert.equal(twinPath(calls.authorize), '/mix?r=0&w=0&d=0&q=0&f=0&s=0&pick=random');
+  // Of the callback's two Durable Object calls one only reads: one `d`, one `q`; it checks
+  // one signature (`v`). The writing calls go to the login's object, the reading to another.
+  const objects = { dobj: 17, qobj: 64 };
+  assert.equal(twinPath(calls.callback, objects), '/mix?r=1&w=2&d=1&q=1&f=2&s=0&v=1&dobj=17&qobj=64');
+  assert.equal(twinPath(calls.token, objects), '/mix?r=1&w=0&d=1&q=0&f=0&s=2&v=0&dobj=17&qobj=64');
+  assert.equal(twinPath(calls.authorize, objects), '/mix?r=0&w=0&d=0&q=0&f=0&s=0&v=0&dobj=17&qobj=64');
 });
 
 test('a step the harness printed only half of, or not at all, stops the run', () => {
-  assert.throws(() => parseHarness(HARNESS.replace(/^STEP token .*$/m, '')), /token/);
-  assert.throws(() => parseHarness(HARNESS.replace(/^STORAGE login_step_start .*$/m, '')), /start/);
+  assert.throws(() => parseHarness(HARNESS.replace(/^STEP token .*$/m, '')), /no whole line for token:/);
+  assert.throws(() => parseHarness(HARNESS.replace(/^STORAGE login_step_start .*$/m, '')), /no whole line for start:/);
 });
 
 test("a step's share is the median, login by login, of keyedge's CPU less its twin's", () => {
@@ -53,6 +55,8 @@ test("a step's share is the median, login by login, of keyedge's CPU less its tw
   assert.ok(Math.abs(whole.twin - 9.2) < 1e-9);
   assert.ok(Math.abs(whole.share - 14) < 1e-9);
   assert.deepEqual(rows.map((r) => r.step), STEPS.map((s) => s.name));
+  // The means, beside a profile's per-step means.
+  assert.deepEqual([callback.keyedge_mean, callback.twin_mean], [20, 28 / 3]);
 });
 
 test('shares need a twin for every login and a reading for every step', () => {
@@ -85,6 +89,13 @@ test("each sample counts for the step whose window it falls in, idle ones for no
   assert.deepEqual(count, { start: 2, token: 1 });
   // By function too: the glue frame has no name.
   assert.deepEqual(functions.token, { '': 0.2, 'keyedge::core::x': 0.1 });
+});
+
+test("a sample at a window's start is the step's, one at its end is not", () => {
+  // Samples at 1100, 1200, 1300: the window [1100, 1300) holds the first two.
+  const p = profile([3, 4, 3]);
+  const { ms } = sampledByStep(p, [{ step: 'token', from: 1100, to: 1300 }], { classify: byUrl });
+  assert.deepEqual(ms.token, { wasm: 0.1, JavaScript: 0.1 });
 });
 
 test('a sample whose interval is a stall counts up to the cap', () => {

@@ -18,9 +18,16 @@ const ALGS = {
   rs256: [{ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, { name: 'RSASSA-PKCS1-v1_5' }],
   es256: [{ name: 'ECDSA', namedCurve: 'P-256' }, { name: 'ECDSA', hash: 'SHA-256' }],
 };
-async function sign(alg) {
+// Named apart from WebCrypto's own `sign` and `verify`, which profiles count as WebCrypto.
+async function signWith(alg) {
   keys[alg] ??= await crypto.subtle.generateKey(ALGS[alg][0], false, ['sign', 'verify']);
   return crypto.subtle.sign(ALGS[alg][1], keys[alg].privateKey, payload);
+}
+let signed = null;
+/** One RS256 signature checked, as keyedge checks an upstream ID token's. */
+async function checkRs256() {
+  signed ??= await signWith('rs256');
+  if (!(await crypto.subtle.verify(ALGS.rs256[1], keys.rs256.publicKey, signed, payload))) throw new Error('the signature does not verify');
 }
 
 // Called over RPC, as keyedge calls its Durable Object (src/edge/worker.mjs).
@@ -60,25 +67,35 @@ function shell(request) {
 }
 
 // Writes and calls spread over 64 keys and objects, each call to the next (so the calls of one
-// `/mix` go to different objects, as a keyedge login's do); with `/mix?…&pick=random`, each
-// call to one of the 64 at random, as keyedge picks its object by a random key
-// (bench/steps.mjs: one login at a time, an object a login has not called for 10 s has
-// stopped, and its next call starts it again — the twin's as often as keyedge's).
+// `/mix` go to different objects, as a keyedge login's do). `/mix?…&dobj=N` sends its writing
+// Durable Object calls to object N and `qobj=N` its reading ones (0–64; bench/steps.mjs: a
+// login's code goes to a random one of keyedge's objects in the callback and is taken from the
+// same one at /token, and the demo user's record is always in the same one, so a twin's
+// objects stop and start as keyedge's do when no call reaches them for 10 s).
 let calls = 0;
 const next = () => calls++ % 64;
-const random = () => Math.floor(Math.random() * 64);
+/** The object a `/mix` parameter names, or `next` where it names none. */
+function objectOf(url, name) {
+  const v = url.searchParams.get(name);
+  if (v === null) return next;
+  const n = Number(v);
+  if (!(Number.isInteger(n) && n >= 0 && n <= 64)) throw new RangeError(`${name}=${v}: 0 to 64`);
+  return () => n;
+}
 
 /**
  * One KV read, KV write, Durable Object call (`d` writes, `q` only reads), outbound fetch or
- * RS256 signature (`s`, bench/steps.mjs: a login step's twin signs as the step does).
+ * RS256 signature (`s`, bench/steps.mjs: a login step's twin signs as the step does) or
+ * RS256 signature checked (`v`).
  */
 const OPS = {
   r: (env) => env.KV.get('key'),
   w: (env) => env.KV.put(`key-${next()}`, 'value'),
-  d: (env, pick) => env.PROBE.get(env.PROBE.idFromName(`o${pick()}`)).call(String(Date.now())),
-  q: (env, pick) => env.PROBE.get(env.PROBE.idFromName(`o${pick()}`)).read('k'),
+  d: (env, at) => env.PROBE.get(env.PROBE.idFromName(`o${at.d()}`)).call(String(Date.now())),
+  q: (env, at) => env.PROBE.get(env.PROBE.idFromName(`o${at.q()}`)).read('k'),
   f: async (env) => (await fetch(env.ECHO_URL)).text(),
-  s: () => sign('rs256'),
+  s: () => signWith('rs256'),
+  v: () => checkRs256(),
 };
 
 export default {
@@ -88,20 +105,25 @@ export default {
     // `/mix?r=2&d=1&q=1`: a scenario's platform calls in one request (`make bench` measures it
     // in turns with the keyedge scenario that makes them): `r` KV reads, `w` KV writes, `d`
     // Durable Object calls that write, `q` that only read, `f` outbound fetches, `s` RS256
-    // signatures, one after another; at most 8 of each.
+    // signatures, `v` RS256 signatures checked, one after another; at most 8 of each.
     if (path === '/mix') {
-      const pick = url.searchParams.get('pick') === 'random' ? random : next;
+      let at;
+      try {
+        at = { d: objectOf(url, 'dobj'), q: objectOf(url, 'qobj') };
+      } catch (e) {
+        return new Response(e.message, { status: 400 });
+      }
       for (const [op, run] of Object.entries(OPS)) {
         const count = Number(url.searchParams.get(op) ?? 0);
         if (!(count >= 0 && count <= 8)) return new Response(`${op}=${count}: 0 to 8`, { status: 400 });
-        for (let i = 0; i < count; i++) await run(env, pick);
+        for (let i = 0; i < count; i++) await run(env, at);
       }
     } else if (path === '/kv-read') await OPS.r(env);
     else if (path === '/kv-write') await OPS.w(env);
-    else if (path === '/do') await OPS.d(env, next);
+    else if (path === '/do') await OPS.d(env, { d: next });
     else if (path === '/fetch') await OPS.f(env);
-    else if (path === '/rs256') await sign('rs256');
-    else if (path === '/es256') await sign('es256');
+    else if (path === '/rs256') await signWith('rs256');
+    else if (path === '/es256') await signWith('es256');
     else if (path === '/asset') await (await env.ASSETS.fetch('http://floor/page.html')).text();
     else if (path === '/shell') return shell(request);
     return new Response(body, { headers: { 'content-type': 'application/json' } });
