@@ -12,7 +12,8 @@
 // **twin**: one request making the step's platform calls — KV reads and writes, Durable Object
 // calls (as many only reading), outbound fetches and RS256 signatures, as counted per step by
 // the native harness (tests/it/storage_cost.rs `platform_calls_per_login_step`) — read the
-// same way. A step's keyedge share is the median, login by login, of keyedge's CPU less its
+// same way; its writing Durable Object calls go to one object picked at random per login and
+// its reading ones to one fixed object, as keyedge's code and the demo user's record do. A step's keyedge share is the median, login by login, of keyedge's CPU less its
 // twin's. Unloaded, one request at a time: the figures are a request's whole cost, higher than
 // under `make bench`'s load, where workerd's per-request costs are shared.
 //
