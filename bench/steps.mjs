@@ -215,7 +215,7 @@ lines.push('| step | platform calls (its twin) | keyedge CPU ms | twin CPU ms | 
 lines.push('|---|---|---:|---:|---:|');
 for (const r of report.shares.rows) {
   const c = report.calls[r.step];
-  const what = [['KV read', c.kv_reads], ['KV write', c.kv_writes], ['Durable Object call', c.do_calls], ['outbound fetch', c.fetches, 'es'], ['RS256 signature', c.signatures]]
+  const what = [['KV read', c.kv_reads], ['KV write', c.kv_writes], ['Durable Object call', c.do_calls], ['outbound fetch', c.fetches, 'es'], ['RS256 signature', c.signatures], ['RS256 check', c.verifications]]
     .filter(([, n]) => n).map(([w, n, plural = 's']) => `${n} ${w}${n > 1 ? plural : ''}`).join(', ') || 'none';
   lines.push(`| ${STEPS.find((s) => s.name === r.step).what} | ${what} | ${f3(r.keyedge)} | ${f3(r.twin)} | ${f3(r.share)} (${f3(r.share_q1)} – ${f3(r.share_q3)}) |`);
 }
