@@ -66,11 +66,11 @@ export function stepShares(logins, twins) {
     return { step: name, keyedge: median(k), twin: median(t), share: median(d), share_q1: quartile(d, 0.25), share_q3: quartile(d, 0.75),
       keyedge_mean: mean(k), twin_mean: mean(t) };
   });
-  const sum = (pick) => (xs) => xs.map((x) => STEPS.reduce((a, s) => a + pick(x, s.name), 0));
+  const total = (x) => STEPS.reduce((a, s) => a + x[s.name], 0);
   const whole = {
-    keyedge: median(sum((l, n) => l[n])(logins)),
-    twin: median(sum((l, n) => l[n])(twins)),
-    share: median(logins.map((l, i) => STEPS.reduce((a, s) => a + l[s.name] - twins[i][s.name], 0))),
+    keyedge: median(logins.map(total)),
+    twin: median(twins.map(total)),
+    share: median(logins.map((l, i) => total(l) - total(twins[i]))),
   };
   return { rows, whole };
 }

@@ -13,8 +13,8 @@
 // calls (as many only reading), outbound fetches and RS256 signatures, as counted per step by
 // the native harness (tests/it/storage_cost.rs `platform_calls_per_login_step`) — read the
 // same way; its writing Durable Object calls go to one object picked at random per login and
-// its reading ones to one fixed object, as keyedge's code and the demo user's record do. A step's keyedge share is the median, login by login, of keyedge's CPU less its
-// twin's. Unloaded, one request at a time: the figures are a request's whole cost, higher than
+// its reading ones to one fixed object, as keyedge's code and the demo user's record do. A
+// step's keyedge share is the median, login by login, of keyedge's CPU less its twin's. Unloaded, one request at a time: the figures are a request's whole cost, higher than
 // under `make bench`'s load, where workerd's per-request costs are shared.
 //
 // --profile: two more passes, one with V8's sampling profiler on keyedge's isolate, one on the
@@ -238,8 +238,6 @@ if (report.sampled) {
       lines.push(`| ${name} | ${who === 'floor' ? 'twin' : who} | ${f3(cpu)} | ${f3(inIsolate)} | ${f3(cpu - inIsolate)} | ${kinds.map((k) => f3(s.by_kind[k] ?? 0)).join(' | ')} |`);
     }
   }
-}
-if (report.sampled) {
   lines.push('');
   lines.push(`keyedge's functions with the most self time per step (ms; the full profile: ${join(tmpdir(), 'keyedge-steps.cpuprofile')}):`);
   for (const { name } of STEPS) {

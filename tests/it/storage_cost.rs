@@ -74,7 +74,7 @@ fn storage_operations_per_refresh_and_userinfo() {
 fn storage_operations_per_login() {
     let world = World::new();
     let first = measure(&world, "first_login");
-    let returning = measure(&world, "login_before_steps");
+    let returning = measure(&world, "returning_login");
     // Current costs (docs/performance.md explains each); lower is welcome, higher is a regression.
     // Budget (issue 6): at most 3 KV writes and 2 Durable Object calls per login; issue 19
     // adds one: the account is read from the Durable Object (an unlink made anywhere counts
@@ -117,9 +117,7 @@ fn platform_calls_per_login_step() {
     };
     let page = step("authorize", &mut || browser.get(&world, &format!("/authorize?{}", rp.query)));
     assert_eq!(page.status(), 200, "{}", body(&page));
-    let html = body(&page);
-    let start = html.find("href=\"/broker/up/login").expect("the login page links the IdP") + 6;
-    let href = html[start..][..html[start..].find('"').unwrap()].replace("&#38;", "&").replace("&amp;", "&");
+    let href = idp_link(&body(&page), "up");
     let to_idp = step("start", &mut || browser.get(&world, &href));
     assert_eq!(to_idp.status(), 302, "{}", body(&to_idp));
     let callback = world.idp.authorize(&location(&to_idp), "alice");

@@ -607,15 +607,18 @@ pub fn start_login(world: &World, browser: &mut Browser, authorize_query: &str) 
     start_login_via(world, browser, authorize_query, "up")
 }
 
+/// The login page's link to sign in with the IdP `alias` (`/broker/{alias}/login?…`), unescaped.
+pub fn idp_link(html: &str, alias: &str) -> String {
+    let start = html.find(&format!("href=\"/broker/{alias}/login")).expect("the login page links the IdP") + 6;
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].replace("&#38;", "&").replace("&amp;", "&")
+}
+
 /// [`start_login`] choosing the IdP `alias` on the login page.
 pub fn start_login_via(world: &World, browser: &mut Browser, authorize_query: &str, alias: &str) -> String {
     let page = browser.get(world, &format!("/authorize?{authorize_query}"));
     assert_eq!(page.status(), 200, "login page: {}", body(&page));
-    let html = body(&page);
-    let start = html.find(&format!("href=\"/broker/{alias}/login")).expect("login page links the IdP") + 6;
-    let end = html[start..].find('"').unwrap() + start;
-    let href = html[start..end].replace("&#38;", "&").replace("&amp;", "&");
-    let to_idp = browser.get(world, &href);
+    let to_idp = browser.get(world, &idp_link(&body(&page), alias));
     assert_eq!(to_idp.status(), 302, "{}", body(&to_idp));
     location(&to_idp)
 }
@@ -634,11 +637,7 @@ pub fn login(world: &World, browser: &mut Browser, authorize_query: &str, user: 
 pub fn sign_in_from_login_page(world: &World, browser: &mut Browser, login_url: &str, user: &str) -> String {
     let page = browser.get(world, login_url);
     assert_eq!(page.status(), 200, "{}", body(&page));
-    let html = body(&page);
-    let start = html.find("href=\"/broker/up/login").unwrap() + 6;
-    let end = html[start..].find('"').unwrap() + start;
-    let href = html[start..end].replace("&#38;", "&").replace("&amp;", "&");
-    let at_idp = location(&browser.get(world, &href));
+    let at_idp = location(&browser.get(world, &idp_link(&body(&page), "up")));
     location(&browser.get(world, &world.idp.authorize(&at_idp, user)))
 }
 
