@@ -79,6 +79,9 @@ enum AtOnceRoute {
     Document,
     /// A gated site's page.
     SitePage,
+    /// A GET or HEAD of a sign-in page (`/authorize`, `/login`, `/login/discover`): the login
+    /// page waits on nothing unless the browser has a session.
+    SignIn,
 }
 
 pub struct Keyedge {
@@ -306,9 +309,10 @@ impl Keyedge {
     /// never answer ([`no_io`](super::ports::no_io)), when it is one of the requests worth
     /// trying so ([`Keyedge::answers_at_once`]): `Some` when the answer needed no storage,
     /// upstream or platform call (a site page on a fresh gate pass, a public page, the way to
-    /// the login page, the discovery document, the JWKS once its keys are ready), `None` when
-    /// it would have waited on one (a session to check, a user's record to read, an assertion
-    /// to sign, a key's public half to derive) or is not worth trying; the host then answers
+    /// the login page, the discovery document, the JWKS once its keys are ready, the login
+    /// page for a browser without a session), `None` when it would have waited on one (a
+    /// session to check, a user's record to read, an assertion to sign, a key's public half
+    /// to derive, an `id_token_hint` to verify) or is not worth trying; the host then answers
     /// it with [`Keyedge::respond`]. Nothing was sent or written either way. The Worker tries
     /// every such request this way first (src/edge, `AtOnce`).
     pub fn answer_at_once(&self, req: &Request, clock: &dyn Clock, rng: &dyn Rng, log: &dyn Fn(&str)) -> Option<Reply> {
@@ -323,6 +327,10 @@ impl Keyedge {
             // A configuration with a `[gate]` builds the gate in (build.rs): not reached.
             #[cfg(not(keyedge_gate))]
             AtOnceRoute::SitePage => {}
+            // A browser with a session: its page reads the session first, so it would only do
+            // its first steps twice.
+            AtOnceRoute::SignIn if self.cookies().get(req, session::COOKIE).is_some() => return None,
+            AtOnceRoute::SignIn => {}
         }
         let jobs = Jobs::default();
         let ports = no_io::ports(clock, rng, log, &jobs);
@@ -460,9 +468,10 @@ impl Keyedge {
     }
 
     /// Whether a request for `method path` (as requested) is worth answering at once
-    /// ([`Keyedge::answer_at_once`]): a gated site's page, or a GET of a document made from the
-    /// configuration alone (discovery, the JWKS). Other requests wait on storage or need their
-    /// body first, so trying them at once would only do their first steps twice.
+    /// ([`Keyedge::answer_at_once`]): a gated site's page, a GET of a document made from the
+    /// configuration alone (discovery, the JWKS), or a GET of a sign-in page (the login page).
+    /// Other requests wait on storage, a rate limit or their body first, so trying them at
+    /// once would only do their first steps twice.
     pub fn answers_at_once(&self, method: &str, path: &str) -> bool {
         self.at_once_route(method, path).is_some()
     }
@@ -476,9 +485,15 @@ impl Keyedge {
             let waits = self.config.gate.as_ref().is_some_and(|g| g.identity_headers);
             return (!waits).then_some(AtOnceRoute::SitePage);
         }
-        let document = matches!(method, "GET" | "HEAD")
-            && matches!(self.config.mount.internal(path), Some("/.well-known/openid-configuration" | "/jwks"));
-        document.then_some(AtOnceRoute::Document)
+        if !matches!(method, "GET" | "HEAD") {
+            return None;
+        }
+        match self.config.mount.internal(path)? {
+            "/.well-known/openid-configuration" | "/jwks" => Some(AtOnceRoute::Document),
+            // Not the way to an IdP (`/broker/{alias}/login`): it waits on its per-IP rate limit.
+            "/authorize" | "/login" | "/login/discover" => Some(AtOnceRoute::SignIn),
+            _ => None,
+        }
     }
 
     /// Whether `path` (as requested) is a gated site's page.

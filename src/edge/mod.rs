@@ -161,8 +161,9 @@ fn log_failed(status: u16, method: &str, url: &str, request_id: &str, started: f
 /// A request the Worker's JavaScript shell (src/edge/worker.mjs) answers without a Rust
 /// future: [`AtOnce::plan`] answers, in one call, a request that needs no storage, upstream or
 /// platform call ([`Keyedge::answer_at_once`], the same code as every request's: a gated site's
-/// page on a fresh pass, the discovery document, the JWKS). A site page comes back as an
-/// `AtOnce`: the shell fetches it and hands the site's answer to [`AtOnce::finish`]. Every
+/// page on a fresh pass, the discovery document, the JWKS, the login page for a browser
+/// without a session). A site page comes back as an `AtOnce`: the shell fetches it and hands
+/// the site's answer to [`AtOnce::finish`]. Every
 /// other request, and one of these that would wait on I/O, takes `fetch` above.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub struct AtOnce {

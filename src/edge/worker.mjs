@@ -6,8 +6,9 @@
 //   and hands its RPC method and `fetch` to it. An RPC call costs the Worker about half of
 //   what a `fetch` to the object does (docs/performance.md).
 // - A request Rust can answer without storage, upstream or platform calls (the discovery
-//   document, the JWKS, a gated site's page on a fresh gate pass) is answered by Rust in one
-//   call (`AtOnce.plan`, src/edge/mod.rs), the request's head handed in and the answer's
+//   document, the JWKS, a gated site's page on a fresh gate pass, the login page for a
+//   browser without a session) is answered by Rust in one call (`AtOnce.plan`,
+//   src/edge/mod.rs), the request's head handed in and the answer's
 //   status, headers and body handed back as plain values that this module makes into a
 //   `Response`; a site page comes back as a plan that is fetched here and finished by Rust in
 //   one more call: no Rust future, promise or waker for them.

@@ -380,3 +380,87 @@ fn oidc_core_5_1_a_userinfo_verification_of_another_address_does_not_verify_the_
     let claims = id_claims(&json(&redeem(&world, &code, &rp.verifier)));
     assert_eq!((claims["email"].as_str(), claims["email_verified"].as_bool()), (Some("bob@example.com"), Some(true)));
 }
+
+/// The login page is answered at once for a browser without a session (src/edge `AtOnce`:
+/// no Rust future), with the full path's answer byte for byte, refusals included; what would
+/// wait takes the full path, having written nothing: a browser with a session (its session is
+/// read), an `id_token_hint` (verified with the platform's crypto), the way to an IdP (its
+/// per-IP rate limit), a POST (its body is read first).
+#[test]
+fn the_login_page_is_answered_at_once_as_the_full_path_answers_it() {
+    // Two worlds that draw the same random values in the same order: one answers at once,
+    // the other by the full path.
+    let (quick_world, full_world) = (World::new(), World::new());
+    let at_once = |req: http::Request<Vec<u8>>| {
+        quick_world.app.answer_at_once(&req, &quick_world.clock, &quick_world.rng, &|_| {}).map(|r| format!("{r:?}"))
+    };
+    let full = |req: http::Request<Vec<u8>>| format!("{:?}", full_world.respond(req));
+    let get = |path: &str| http::Request::get(format!("{ISSUER}{path}")).body(Vec::new()).unwrap();
+    let head = |path: &str| http::Request::head(format!("{ISSUER}{path}")).body(Vec::new()).unwrap();
+
+    let rp = rp_request("app", APP_REDIRECT);
+    let other = request_with(&[("redirect_uri", "https://evil.test/cb")]);
+    let none = request_with(&[("prompt", "none")]);
+    for path in [
+        format!("/authorize?{}", rp.query),
+        "/login?return_to=/account".to_owned(),
+        "/login/discover?email=alice@example.com".to_owned(),
+        format!("/login/discover?email=alice@example.com&{}", rp.query),
+        // Refusals: an unknown client, a redirect_uri not registered (a page, never a
+        // redirect), prompt=none without a session (back to the client).
+        "/authorize?client_id=nobody".to_owned(),
+        format!("/authorize?{}", other.query),
+        format!("/authorize?{}", none.query),
+    ] {
+        let quick = at_once(get(&path)).unwrap_or_else(|| panic!("GET {path} at once"));
+        assert_eq!(quick, full(get(&path)), "GET {path}");
+        let quick = at_once(head(&path)).unwrap_or_else(|| panic!("HEAD {path} at once"));
+        assert_eq!(quick, full(head(&path)), "HEAD {path}");
+    }
+
+    // The way to the IdP counts against its per-IP rate limit (a platform call) first.
+    let to_idp = idp_link(&body(&quick_world.send(get(&format!("/authorize?{}", rp.query)))), "up");
+    assert!(at_once(get(&to_idp)).is_none());
+
+    // A browser with a session: its session is read first, so the full path answers.
+    let mut browser = Browser::default();
+    let done = login(&quick_world, &mut browser, &rp.query, "alice");
+    assert_eq!(done.status(), 302);
+    let with_session = |path: &str| {
+        http::Request::get(format!("{ISSUER}{path}"))
+            .header("cookie", browser.cookie_header())
+            .body(Vec::new())
+            .unwrap()
+    };
+    let sso = format!("/authorize?{}", rp_request("app", APP_REDIRECT).query);
+    assert!(at_once(with_session(&sso)).is_none());
+    assert!(at_once(with_session("/login?return_to=/account")).is_none());
+    // The full path then signs it in without a login page (a code at once).
+    let answer = quick_world.send(with_session(&sso));
+    assert!(query_param(&location(&answer), "code").is_some(), "{}", body(&answer));
+
+    // An id_token_hint is verified first (the platform's crypto): the full path answers.
+    let hint = tokens_for_alice(&quick_world, "openid")["id_token"].as_str().unwrap().to_owned();
+    let hinted = format!("/authorize?{}", request_with(&[("id_token_hint", &hint)]).query);
+    assert!(at_once(get(&hinted)).is_none());
+    assert_eq!(quick_world.send(get(&hinted)).status(), 200, "the login page, the hint verified");
+
+    // A POST reads its body first.
+    let post = http::Request::post(format!("{ISSUER}/authorize"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(rp.query.clone().into_bytes())
+        .unwrap();
+    assert!(at_once(post).is_none());
+}
+
+/// A whole login as the Worker serves it: its login page is answered at once; the way to the
+/// IdP, the callback and the redemption by the full path.
+#[test]
+fn a_login_answers_its_login_page_at_once() {
+    let world = World::new();
+    let rp = rp_request("app", APP_REDIRECT);
+    let done = login(&world, &mut Browser::default(), &rp.query, "alice");
+    let code = query_param(&location(&done), "code").expect("a code");
+    assert_eq!(world.at_once.get(), 1, "the login page");
+    assert_eq!(redeem(&world, &code, &rp.verifier).status(), 200);
+}

@@ -286,11 +286,10 @@ fn discovery_and_the_jwks_are_answered_at_once_as_the_full_path_answers_them() {
     for (method, path) in [
         ("POST", "/jwks"),
         ("GET", "/userinfo"),
-        ("GET", "/login"),
-        ("GET", "/authorize?client_id=x"),
+        ("POST", "/authorize"),
         ("POST", "/token"),
         ("GET", "/account"),
-        ("GET", "/broker/demo/login"),
+        ("GET", "/broker/demo/endpoint"),
     ] {
         assert!(at_once(&request(method, path)).is_none(), "{method} {path}");
     }
