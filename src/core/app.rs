@@ -84,6 +84,14 @@ enum AtOnceRoute {
     SignIn,
 }
 
+impl AtOnceRoute {
+    /// Whether the request's body is part of the answer made at once: a site page's goes to
+    /// the site; the others never read theirs.
+    fn takes_body(self) -> bool {
+        matches!(self, AtOnceRoute::SitePage)
+    }
+}
+
 pub struct Keyedge {
     pub config: Config,
     pub keys: Keyring,
@@ -316,7 +324,11 @@ impl Keyedge {
     /// it with [`Keyedge::respond`]. Nothing was sent or written either way. The Worker tries
     /// every such request this way first (src/edge, `AtOnce`).
     pub fn answer_at_once(&self, req: &Request, clock: &dyn Clock, rng: &dyn Rng, log: &dyn Fn(&str)) -> Option<Reply> {
-        match self.at_once_route(req.method().as_str(), req.uri().path())? {
+        let route = self.at_once_route(req.method().as_str(), req.uri().path())?;
+        if !route.takes_body() && !req.body().is_empty() {
+            return None;
+        }
+        match route {
             AtOnceRoute::Document => {
                 if let Some(document) = self.document_at_once(req) {
                     return Some(Reply::Page(document));
@@ -467,13 +479,15 @@ impl Keyedge {
         }
     }
 
-    /// Whether a request for `method path` (as requested) is worth answering at once
-    /// ([`Keyedge::answer_at_once`]): a gated site's page, a GET of a document made from the
-    /// configuration alone (discovery, the JWKS), or a GET of a sign-in page (the login page).
-    /// Other requests wait on storage, a rate limit or their body first, so trying them at
-    /// once would only do their first steps twice.
-    pub fn answers_at_once(&self, method: &str, path: &str) -> bool {
-        self.at_once_route(method, path).is_some()
+    /// Whether a request for `method path` (as requested), with a body or not, is worth
+    /// answering at once ([`Keyedge::answer_at_once`]): a gated site's page, or a GET without
+    /// a body of a document made from the configuration alone (discovery, the JWKS) or of a
+    /// sign-in page (the login page). Other requests wait on storage, a rate limit or their
+    /// body first, so trying them at once would only do their first steps twice. A body on
+    /// one of those GETs is read by the full path (and refused past its limit, which a body
+    /// sent in chunks announces nowhere in the head), so such a request is not tried at once.
+    pub fn answers_at_once(&self, method: &str, path: &str, has_body: bool) -> bool {
+        self.at_once_route(method, path).is_some_and(|route| route.takes_body() || !has_body)
     }
 
     /// What `method path` (as requested) is, if it is worth answering at once.

@@ -185,14 +185,20 @@ impl AtOnce {
     /// `req` is to take the Worker's `fetch`. The request and the answer cross as these few
     /// values rather than through a call per property, header or setting of the runtime's
     /// objects.
-    pub fn plan(req: &web_sys::Request, method: &str, url: &str, headers: &str) -> wasm_bindgen::JsValue {
+    pub fn plan(
+        req: &web_sys::Request,
+        method: &str,
+        url: &str,
+        headers: &str,
+        has_body: bool,
+    ) -> wasm_bindgen::JsValue {
         let undefined = wasm_bindgen::JsValue::UNDEFINED;
         if !AT_ONCE.with(std::cell::Cell::get) {
             return undefined;
         }
         // The app borrowed where it is kept (no count of its `Rc` raised and dropped again).
         APP.with(|cell| match cell.get() {
-            Some(Ok(app)) => Self::plan_with(app, req, method, url, headers),
+            Some(Ok(app)) => Self::plan_with(app, req, method, url, headers, has_body),
             _ => undefined,
         })
     }
@@ -203,11 +209,12 @@ impl AtOnce {
         method: &str,
         url: &str,
         headers: &str,
+        has_body: bool,
     ) -> wasm_bindgen::JsValue {
         let undefined = wasm_bindgen::JsValue::UNDEFINED;
         // The URL parsed once: for the route, then as the request head's.
         let Ok(uri) = url.parse::<http::Uri>() else { return undefined };
-        if !app.answers_at_once(method, uri.path()) {
+        if !app.answers_at_once(method, uri.path(), has_body) {
             return undefined;
         }
         let started = js_sys::Date::now();

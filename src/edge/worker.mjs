@@ -19,7 +19,8 @@ import { headerLines, headerPairs } from './header_lines.mjs';
 
 export default class Keyedge extends RustWorker {
   fetch(request) {
-    const page = AtOnce.plan(request, request.method, request.url, headerLines(request.headers));
+    const { method, url, headers, body } = request;
+    const page = AtOnce.plan(request, method, url, headerLines(headers), body !== null);
     if (page === undefined) return super.fetch(request);
     if (Array.isArray(page)) {
       const [status, lines, body] = page;

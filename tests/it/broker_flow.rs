@@ -421,6 +421,7 @@ fn the_login_page_is_answered_at_once_as_the_full_path_answers_it() {
     // The way to the IdP counts against its per-IP rate limit (a platform call) first.
     let to_idp = idp_link(&body(&quick_world.send(get(&format!("/authorize?{}", rp.query)))), "up");
     assert!(at_once(get(&to_idp)).is_none());
+    assert!(!quick_world.app.answers_at_once("GET", to_idp.split('?').next().unwrap(), false), "{to_idp}");
 
     // A browser with a session: its session is read first, so the full path answers.
     let mut browser = Browser::default();
@@ -451,6 +452,31 @@ fn the_login_page_is_answered_at_once_as_the_full_path_answers_it() {
         .body(rp.query.clone().into_bytes())
         .unwrap();
     assert!(at_once(post).is_none());
+}
+
+/// Which requests the Worker tries at once: a GET or HEAD without a body of a sign-in page
+/// or of a document. Not the way to an IdP (its per-IP rate limit comes first), not the
+/// callback, not a POST, and not a GET with a body: the full path reads a body and refuses
+/// one past its limit, which a body sent in chunks announces nowhere in the head.
+#[test]
+fn only_sign_in_pages_and_documents_without_a_body_are_tried_at_once() {
+    let world = World::new();
+    let tried = |method: &str, path: &str, has_body: bool| world.app.answers_at_once(method, path, has_body);
+    for path in ["/authorize", "/login", "/login/discover", "/.well-known/openid-configuration", "/jwks"] {
+        assert!(tried("GET", path, false) && tried("HEAD", path, false), "{path}");
+        assert!(!tried("GET", path, true), "{path} with a body");
+        assert!(!tried("POST", path, false) && !tried("POST", path, true), "POST {path}");
+    }
+    for path in ["/broker/up/login", "/broker/up/endpoint", "/token", "/userinfo", "/logout", "/authorize/", "/"] {
+        assert!(!tried("GET", path, false), "{path}");
+    }
+
+    // Answered with its body, the request is left to the full path, which answers it.
+    let rp = rp_request("app", APP_REDIRECT);
+    let with_body = || http::Request::get(format!("{ISSUER}/authorize?{}", rp.query)).body(b"x".to_vec()).unwrap();
+    assert!(world.app.answer_at_once(&with_body(), &world.clock, &world.rng, &|_| {}).is_none());
+    assert_eq!(world.send(with_body()).status(), 200);
+    assert_eq!(world.at_once.get(), 0);
 }
 
 /// A whole login as the Worker serves it: its login page is answered at once; the way to the

@@ -180,9 +180,9 @@ fn a_site_page_is_answered_at_once_only_when_nothing_is_to_be_checked() {
     });
     let at_once = |req: &http::Request<Vec<u8>>| world.app.answer_at_once(req, &world.clock, &world.rng, &|_| {});
     for path in ["/", "/public/a.css", "/app/"] {
-        assert!(!world.app.answers_at_once("GET", path), "{path}");
+        assert!(!world.app.answers_at_once("GET", path, false), "{path}");
     }
-    assert!(world.app.answers_at_once("GET", "/.well-known/openid-configuration"));
+    assert!(world.app.answers_at_once("GET", "/.well-known/openid-configuration", false));
     assert!(at_once(&anonymous("/")).is_none());
     assert_eq!(world.send(anonymous("/")).status(), 302, "the full path sends it to the login page");
     // A public page sent to the origin carries an assertion with no user: signed, so not at once

@@ -173,4 +173,61 @@ mod tests {
         assert_eq!(at_once(async { NoIo.get("k").await }), None);
         assert_eq!(at_once(async { Once::marked(&NoIo, &OnceKey::in_object("s", "k")).await }), None);
     }
+
+    /// A request answered at once skips none of its checks: a rate limit, a signature to
+    /// check, a store or object call and an upstream or site request all leave its future
+    /// pending, so it is answered the usual way (a port that answered here would have let it
+    /// pass without the call).
+    #[test]
+    fn every_port_of_no_io_leaves_the_request_pending() {
+        let key = OnceKey::in_object("s", "k");
+        let request = || http::Request::new(Vec::new());
+        let grace = || RotationGrace { seconds: 0, max_reuse: 0 };
+        macro_rules! pending {
+            ($($call:expr),+ $(,)?) => {$(
+                assert!(at_once(async { $call.await }).is_none(), "{} completed", stringify!($call));
+            )+};
+        }
+        pending!(
+            Store::get(&NoIo, "k"),
+            Store::put(&NoIo, "k", "v", None),
+            Store::delete(&NoIo, "k"),
+            Store::list(&NoIo, "k"),
+            Store::put_with_metadata(&NoIo, "k", "v", "m", None),
+            Store::list_metadata(&NoIo, "k"),
+            Once::put(&NoIo, &key, "v", 1),
+            Once::take(&NoIo, &key),
+            Once::claim(&NoIo, &key, "c"),
+            Once::unclaim(&NoIo, &key, "c"),
+            Once::once_then_store(&NoIo, None, None, None),
+            Once::family_rotate_within(&NoIo, &key, "a", "b", grace()),
+            Once::family_revoke(&NoIo, &key),
+            Once::family_get(&NoIo, &key),
+            Once::record_get(&NoIo, &key),
+            Once::record_swap(&NoIo, &key, None, "v"),
+            Once::count_use(&NoIo, &key, 1, 1),
+            Once::mark(&NoIo, &key, 1),
+            Once::marked(&NoIo, &key),
+            Http::send(&NoIo, request()),
+            RateLimit::allow(&NoIo, Limiter::LoginStart, "ip"),
+            PlatformCrypto::sign_rs256(&NoIo, "k", b"d", b"m"),
+            PlatformCrypto::sign_es256(&NoIo, "k", b"d", b"m"),
+            PlatformCrypto::sign_ed25519(&NoIo, "k", b"d", b"m"),
+            PlatformCrypto::ed25519_public(&NoIo, b"d"),
+            PlatformCrypto::p256_public(&NoIo, b"d"),
+            PlatformCrypto::verify(&NoIo, SignatureAlg::Rs256, b"k", b"m", b"s"),
+        );
+        // The ports handed to a request answered at once are these.
+        use crate::core::ports::memory::{SeededRng, VirtualClock};
+        let (clock, rng, jobs) = (VirtualClock::at(0), SeededRng::new(0), Jobs::default());
+        let ports = ports(&clock, &rng, &|_| {}, &jobs);
+        pending!(
+            ports.store.get("k"),
+            ports.once.marked(&key),
+            ports.http.send(request()),
+            ports.limits.allow(Limiter::Token, "ip"),
+        );
+        assert!(ports.crypto.is_some_and(|c| at_once(c.verify(SignatureAlg::Es256, b"k", b"m", b"s")).is_none()));
+        assert!(ports.site.is_some_and(|site| at_once(site.send(request())).is_none()));
+    }
 }
