@@ -178,8 +178,8 @@ pub struct AtOnce {
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 impl AtOnce {
-    /// For `req` (its `method`, `url` and its headers as header lines, `name\nvalue\n…`, read
-    /// by the shell in one go): keyedge's answer as `[status, header lines, body]` for the
+    /// For `req` (its `method`, `url`, its headers as header lines, `name\nvalue\n…`, read by
+    /// the shell in one go, and whether it has a body): keyedge's answer as `[status, header lines, body]` for the
     /// shell to make into a `Response` (the discovery document, the way to the login page, a
     /// path's canonical spelling…), an `AtOnce` to fetch from the gated site, or `undefined`:
     /// `req` is to take the Worker's `fetch`. The request and the answer cross as these few
@@ -197,48 +197,36 @@ impl AtOnce {
             return undefined;
         }
         // The app borrowed where it is kept (no count of its `Rc` raised and dropped again).
-        APP.with(|cell| match cell.get() {
-            Some(Ok(app)) => Self::plan_with(app, req, method, url, headers, has_body),
-            _ => undefined,
-        })
-    }
-
-    fn plan_with(
-        app: &Keyedge,
-        req: &web_sys::Request,
-        method: &str,
-        url: &str,
-        headers: &str,
-        has_body: bool,
-    ) -> wasm_bindgen::JsValue {
-        let undefined = wasm_bindgen::JsValue::UNDEFINED;
-        // The URL parsed once: for the route, then as the request head's.
-        let Ok(uri) = url.parse::<http::Uri>() else { return undefined };
-        if !app.answers_at_once(method, uri.path(), has_body) {
-            return undefined;
-        }
-        let started = js_sys::Date::now();
-        let Some(head) = ports::request_head_from(method, uri, headers) else { return undefined };
-        // As the runtime gave it (a string, so UTF-8 here), as the full path reads it.
-        let ray = head.headers().get("cf-ray").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        let request_id = request_id_for(ray);
-        let log = |line: &str| worker::console_error!("{}", logging::event(&request_id, "error", line));
-        let Some(reply) = app.answer_at_once(&head, &ports::SystemClock, &ports::CryptoRng, &log) else {
-            return undefined;
-        };
-        match reply {
-            Reply::Page(mut page) => {
-                if let Ok(id) = http::HeaderValue::from_str(&request_id) {
-                    page.headers_mut().insert(X_REQUEST_ID, id);
-                }
-                logged(page.status().as_u16(), method, url, &request_id, started);
-                ports::answer_parts(page)
+        APP.with(|cell| {
+            let Some(Ok(app)) = cell.get() else { return undefined };
+            // The URL parsed once: for the route, then as the request head's.
+            let Ok(uri) = url.parse::<http::Uri>() else { return undefined };
+            if !app.answers_at_once(method, uri.path(), has_body) {
+                return undefined;
             }
-            Reply::Forward(forward) => match ports::site_request(&forward, req.body()) {
-                Ok(request) => AtOnce { forward, request, head, request_id, started }.into(),
-                Err(_) => undefined,
-            },
-        }
+            let started = js_sys::Date::now();
+            let Some(head) = ports::request_head_from(method, uri, headers) else { return undefined };
+            // As the runtime gave it (a string, so UTF-8 here), as the full path reads it.
+            let ray = head.headers().get("cf-ray").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            let request_id = request_id_for(ray);
+            let log = |line: &str| worker::console_error!("{}", logging::event(&request_id, "error", line));
+            let Some(reply) = app.answer_at_once(&head, &ports::SystemClock, &ports::CryptoRng, &log) else {
+                return undefined;
+            };
+            match reply {
+                Reply::Page(mut page) => {
+                    if let Ok(id) = http::HeaderValue::from_str(&request_id) {
+                        page.headers_mut().insert(X_REQUEST_ID, id);
+                    }
+                    logged(page.status().as_u16(), method, url, &request_id, started);
+                    ports::answer_parts(page)
+                }
+                Reply::Forward(forward) => match ports::site_request(&forward, req.body()) {
+                    Ok(request) => AtOnce { forward, request, head, request_id, started }.into(),
+                    Err(_) => undefined,
+                },
+            }
+        })
     }
 
     /// The request to send to the site.
