@@ -84,14 +84,6 @@ enum AtOnceRoute {
     SignIn,
 }
 
-impl AtOnceRoute {
-    /// Whether the request's body is part of the answer made at once: a site page's goes to
-    /// the site; the others never read theirs.
-    fn takes_body(self) -> bool {
-        matches!(self, AtOnceRoute::SitePage)
-    }
-}
-
 pub struct Keyedge {
     pub config: Config,
     pub keys: Keyring,
@@ -324,11 +316,7 @@ impl Keyedge {
     /// it with [`Keyedge::respond`]. Nothing was sent or written either way. The Worker tries
     /// every such request this way first (src/edge, `AtOnce`).
     pub fn answer_at_once(&self, req: &Request, clock: &dyn Clock, rng: &dyn Rng, log: &dyn Fn(&str)) -> Option<Reply> {
-        let route = self.at_once_route(req.method().as_str(), req.uri().path())?;
-        if !route.takes_body() && !req.body().is_empty() {
-            return None;
-        }
-        match route {
+        match self.at_once_route(req.method().as_str(), req.uri().path(), !req.body().is_empty())? {
             AtOnceRoute::Document => {
                 if let Some(document) = self.document_at_once(req) {
                     return Some(Reply::Page(document));
@@ -487,11 +475,12 @@ impl Keyedge {
     /// one of those GETs is read by the full path (and refused past its limit, which a body
     /// sent in chunks announces nowhere in the head), so such a request is not tried at once.
     pub fn answers_at_once(&self, method: &str, path: &str, has_body: bool) -> bool {
-        self.at_once_route(method, path).is_some_and(|route| route.takes_body() || !has_body)
+        self.at_once_route(method, path, has_body).is_some()
     }
 
-    /// What `method path` (as requested) is, if it is worth answering at once.
-    fn at_once_route(&self, method: &str, path: &str) -> Option<AtOnceRoute> {
+    /// What `method path` (as requested), with a body or not, is, if it is worth answering at
+    /// once.
+    fn at_once_route(&self, method: &str, path: &str, has_body: bool) -> Option<AtOnceRoute> {
         if self.serves_site_page(path) {
             // An origin sent identity headers gets a signed assertion with every page, and a
             // signed-in visitor's page reads the user: nearly every page would wait, and
@@ -499,7 +488,9 @@ impl Keyedge {
             let waits = self.config.gate.as_ref().is_some_and(|g| g.identity_headers);
             return (!waits).then_some(AtOnceRoute::SitePage);
         }
-        if !matches!(method, "GET" | "HEAD") {
+        // A site page's body goes to the site; these never read theirs, which the full path
+        // reads and refuses past its limit.
+        if !matches!(method, "GET" | "HEAD") || has_body {
             return None;
         }
         match self.config.mount.internal(path)? {

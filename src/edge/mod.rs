@@ -163,8 +163,8 @@ fn log_failed(status: u16, method: &str, url: &str, request_id: &str, started: f
 /// platform call ([`Keyedge::answer_at_once`], the same code as every request's: a gated site's
 /// page on a fresh pass, the discovery document, the JWKS, the login page for a browser
 /// without a session). A site page comes back as an `AtOnce`: the shell fetches it and hands
-/// the site's answer to [`AtOnce::finish`]. Every
-/// other request, and one of these that would wait on I/O, takes `fetch` above.
+/// the site's answer to [`AtOnce::finish`]. Every other request, and one of these that would
+/// wait on I/O, takes `fetch` above.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub struct AtOnce {
     forward: Box<crate::core::gate::Forward>,
@@ -179,9 +179,10 @@ pub struct AtOnce {
 #[wasm_bindgen::prelude::wasm_bindgen]
 impl AtOnce {
     /// For `req` (its `method`, `url`, its headers as header lines, `name\nvalue\n…`, read by
-    /// the shell in one go, and whether it has a body): keyedge's answer as `[status, header lines, body]` for the
-    /// shell to make into a `Response` (the discovery document, the way to the login page, a
-    /// path's canonical spelling…), an `AtOnce` to fetch from the gated site, or `undefined`:
+    /// the shell in one go, and whether it has a body): keyedge's answer as `[status, header
+    /// lines, body]` for the shell to make into a `Response` (the discovery document, the way
+    /// to the login page, a path's canonical spelling…), an `AtOnce` to fetch from the gated
+    /// site, or `undefined`:
     /// `req` is to take the Worker's `fetch`. The request and the answer cross as these few
     /// values rather than through a call per property, header or setting of the runtime's
     /// objects.

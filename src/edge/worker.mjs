@@ -8,7 +8,7 @@
 // - A request Rust can answer without storage, upstream or platform calls (the discovery
 //   document, the JWKS, a gated site's page on a fresh gate pass, the login page for a
 //   browser without a session) is answered by Rust in one call (`AtOnce.plan`,
-//   src/edge/mod.rs), the request's head handed in and the answer's
+//   src/edge/mod.rs), the request's head (and whether it has a body) handed in and the answer's
 //   status, headers and body handed back as plain values that this module makes into a
 //   `Response`; a site page comes back as a plan that is fetched here and finished by Rust in
 //   one more call: no Rust future, promise or waker for them.
@@ -19,8 +19,7 @@ import { headerLines, headerPairs } from './header_lines.mjs';
 
 export default class Keyedge extends RustWorker {
   fetch(request) {
-    const { method, url, headers, body } = request;
-    const page = AtOnce.plan(request, method, url, headerLines(headers), body !== null);
+    const page = AtOnce.plan(request, request.method, request.url, headerLines(request.headers), request.body !== null);
     if (page === undefined) return super.fetch(request);
     if (Array.isArray(page)) {
       const [status, lines, body] = page;

@@ -289,6 +289,7 @@ fn discovery_and_the_jwks_are_answered_at_once_as_the_full_path_answers_them() {
         ("POST", "/authorize"),
         ("POST", "/token"),
         ("GET", "/account"),
+        ("GET", "/broker/demo/login"),
         ("GET", "/broker/demo/endpoint"),
     ] {
         assert!(at_once(&request(method, path)).is_none(), "{method} {path}");
