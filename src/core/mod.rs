@@ -25,6 +25,7 @@ pub mod ports;
 pub mod seal;
 pub mod secret;
 pub mod site_path;
+pub mod task;
 pub mod throttle;
 pub mod upstream;
 pub mod vocab;

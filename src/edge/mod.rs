@@ -4,6 +4,7 @@
 mod once;
 mod ports;
 mod rate_limit;
+mod settle;
 mod webcrypto;
 
 use crate::core::gate::Reply;
@@ -87,7 +88,41 @@ fn prime_conversions() {
     }
 }
 
-#[event(fetch)]
+/// The Worker's `fetch` for every request not answered at once: `src/edge/worker.mjs` calls
+/// [`FullPath::serve`] with its promise's `resolve` and `reject`. (A class, so that the function
+/// is the shell's to call and not a method of the Worker's entrypoint, which another Worker
+/// bound to this one could call over RPC.)
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub struct FullPath;
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+impl FullPath {
+    /// Answers `req`: its future runs on [`settle::Task`], polled where the promises it awaits
+    /// settle, instead of on `wasm-bindgen-futures`' executor. What the `worker` crate's
+    /// `#[event(fetch)]` made of an error, this makes too: the error logged and a bare 500.
+    pub fn serve(
+        req: web_sys::Request,
+        env: Env,
+        ctx: worker::worker_sys::Context,
+        resolve: js_sys::Function,
+        reject: js_sys::Function,
+    ) {
+        settle::install();
+        settle::Task::spawn(async move {
+            let answer = fetch(req, env, Context::new(ctx)).await.or_else(|e| {
+                worker::console_error!("{e}");
+                let init = web_sys::ResponseInit::new();
+                init.set_status(500);
+                web_sys::Response::new_with_opt_str_and_init(Some("INTERNAL SERVER ERROR"), &init)
+            });
+            let _ = match answer {
+                Ok(page) => resolve.call1(&wasm_bindgen::JsValue::UNDEFINED, &page),
+                Err(e) => reject.call1(&wasm_bindgen::JsValue::UNDEFINED, &e),
+            };
+        });
+    }
+}
+
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let started = js_sys::Date::now();
     let request_id = request_id(&req);

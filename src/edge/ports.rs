@@ -5,7 +5,6 @@ use crate::core::ports::once_protocol::{
     Stored, Swapped, TakeReply,
 };
 use async_trait::async_trait;
-use worker::wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, Env, ObjectNamespace, Request, Result};
 
 use crate::core::gate::Forward;
@@ -72,7 +71,7 @@ pub async fn read_body(req: &web_sys::Request, max: usize) -> Result<Option<Vec<
     }
     // The chunks are gathered in JavaScript: one crossing into wasm for the whole body
     // instead of a promise, a waker and two property reads per chunk.
-    let read = JsFuture::from(read_limited(req, max as f64)).await.map_err(|e| js_error("request body", e))?;
+    let read = super::settle::settled(read_limited(req, max as f64)).await.map_err(|e| js_error("request body", e))?;
     if read.is_null() {
         return Ok(None);
     }
@@ -217,7 +216,7 @@ impl KvPort {
         promise: std::result::Result<js_sys::Promise, wasm_bindgen::JsValue>,
     ) -> std::result::Result<wasm_bindgen::JsValue, PortError> {
         let promise = promise.map_err(|e| js_port_error(what, e))?;
-        JsFuture::from(promise).await.map_err(|e| js_port_error(what, e))
+        super::settle::settled(promise).await.map_err(|e| js_port_error(what, e))
     }
 
     async fn put_with(&self, key: &str, value: &str, options: PutOptions<'_>) -> std::result::Result<(), PortError> {
@@ -328,7 +327,7 @@ impl OncePort {
         #[cfg(not(keyedge_storage_conformance))]
         let promise = stub.call(&body);
         let promise = promise.map_err(|e| js_port_error("once store", e))?;
-        let answer = JsFuture::from(promise).await.map_err(|e| js_port_error("once store", e))?;
+        let answer = super::settle::settled(promise).await.map_err(|e| js_port_error("once store", e))?;
         let answer = answer.as_string().ok_or_else(|| PortError("once store: the answer is not text".into()))?;
         serde_json::from_str(&answer).map_err(port_err)
     }
@@ -477,7 +476,7 @@ async fn send_whole(
     let url = request.uri().to_string();
     let (method, body) = (request.method().as_str(), request.body());
     let promise = fetch_whole(target, &url, method, &headers, body, seconds as f64, max as f64);
-    let answer = JsFuture::from(promise).await.map_err(|e| js_port_error("fetch", e))?;
+    let answer = super::settle::settled(promise).await.map_err(|e| js_port_error("fetch", e))?;
     if answer.is_null() {
         return Err(timed_out(seconds));
     }

@@ -2,7 +2,9 @@
 //! binding is missing from `wrangler.toml` allows everything.
 
 use async_trait::async_trait;
-use worker::{Env, RateLimiter};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+use worker::Env;
 
 use crate::core::ports::rate_limit::{Limiter, RateLimit};
 use crate::core::ports::PortError;
@@ -17,17 +19,35 @@ impl RateLimits {
     }
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// A rate limiting binding (`[[ratelimits]]` in wrangler.toml).
+    #[wasm_bindgen(extends = js_sys::Object)]
+    type RateLimitBinding;
+
+    /// `limit({ key })`: a promise of `{ success }`.
+    #[wasm_bindgen(method, catch)]
+    fn limit(this: &RateLimitBinding, options: &JsValue) -> Result<js_sys::Promise, JsValue>;
+}
+
 #[async_trait(?Send)]
 impl RateLimit for RateLimits {
     async fn allow(&self, limiter: Limiter, key: &str) -> Result<bool, PortError> {
-        let binding: Option<RateLimiter> = self.0.rate_limiter(limiter.binding()).ok();
-        match binding {
-            None => Ok(true),
-            Some(binding) => binding
-                .limit(key.to_owned())
-                .await
-                .map(|outcome| outcome.success)
-                .map_err(|e| PortError(format!("rate limit {}: {e}", limiter.binding()))),
+        let name = limiter.binding();
+        let failed =
+            |e: JsValue| PortError(format!("rate limit {name}: {}", e.as_string().unwrap_or_else(|| format!("{e:?}"))));
+        let binding = js_sys::Reflect::get(self.0.as_ref(), &name.into()).unwrap_or(JsValue::UNDEFINED);
+        // No binding, or something else under its name: no limit.
+        let has_limit =
+            binding.is_object() && js_sys::Reflect::get(&binding, &"limit".into()).is_ok_and(|f| f.is_function());
+        if !has_limit {
+            return Ok(true);
         }
+        let options = js_sys::Object::new();
+        js_sys::Reflect::set(&options, &"key".into(), &key.into()).map_err(failed)?;
+        let promise = binding.unchecked_into::<RateLimitBinding>().limit(&options).map_err(failed)?;
+        let outcome = super::settle::settled(promise).await.map_err(failed)?;
+        let success = js_sys::Reflect::get(&outcome, &"success".into()).map_err(failed)?;
+        success.as_bool().ok_or_else(|| PortError(format!("rate limit {name}: the outcome has no success")))
     }
 }

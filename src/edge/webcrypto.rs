@@ -8,7 +8,6 @@ use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use wasm_bindgen::{JsCast, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
 
 use crate::core::ports::PortError;
 use crate::core::ports::{PlatformCrypto, SignatureAlg};
@@ -55,7 +54,7 @@ fn subtle() -> Result<JsValue, PortError> {
 async fn call(subtle: &JsValue, method: &str, args: &Array) -> Result<JsValue, PortError> {
     let f: Function = Reflect::get(subtle, &method.into()).and_then(|f| f.dyn_into()).map_err(|e| js_err(method, e))?;
     let promise: Promise = f.apply(subtle, args).and_then(|p| p.dyn_into()).map_err(|e| js_err(method, e))?;
-    JsFuture::from(promise).await.map_err(|e| js_err(method, e))
+    super::settle::settled(promise).await.map_err(|e| js_err(method, e))
 }
 
 /// A WebCrypto algorithm object `{name, [key]: value}`.

@@ -12,15 +12,18 @@
 //   status, headers and body handed back as plain values that this module makes into a
 //   `Response`; a site page comes back as a plan that is fetched here and finished by Rust in
 //   one more call: no Rust future, promise or waker for them.
-//   Everything else goes to the Rust Worker's `fetch`.
+//   Everything else goes to `FullPath.serve` (src/edge/mod.rs): the request's Rust future,
+//   run where the promises it awaits settle (src/core/task.rs, src/edge/settle.js).
 import { DurableObject } from 'cloudflare:workers';
-import RustWorker, { AtOnce, OnceStore as RustOnceStore } from '../../build/index.js';
+import RustWorker, { AtOnce, FullPath, OnceStore as RustOnceStore } from '../../build/index.js';
 import { headerLines, headerPairs } from './header_lines.mjs';
 
 export default class Keyedge extends RustWorker {
+  // Its only method: a method of a Worker's entrypoint class can be called over RPC by any
+  // Worker bound to this one, so the shell's helpers below are plain functions.
   fetch(request) {
     const page = AtOnce.plan(request, request.method, request.url, headerLines(request.headers), request.body !== null);
-    if (page === undefined) return super.fetch(request);
+    if (page === undefined) return serve(request, this.env, this.ctx);
     if (Array.isArray(page)) {
       const [status, lines, body] = page;
       try {
@@ -28,23 +31,33 @@ export default class Keyedge extends RustWorker {
       } catch {
         // An answer the runtime will not make (nothing answered at once does this today):
         // the whole Rust path answers instead, with its error page and log line if need be.
-        return super.fetch(request);
+        return serve(request, this.env, this.ctx);
       }
     }
-    return this.site(page);
+    return site(page, this.env);
   }
+}
 
-  async site(page) {
-    const site = page.toAssets ? this.env.ASSETS : globalThis;
-    if (site === undefined) return page.failed(undefined);
-    let answer;
-    try {
-      answer = await site.fetch(page.request);
-    } catch (e) {
-      return page.failed(String(e));
-    }
-    return page.finish(answer);
+// worker-build's class has a method for each function Rust exports (`start`, run when the
+// module loads): not one for other Workers to call.
+Object.defineProperty(Keyedge.prototype, 'start', { value: undefined });
+
+/** The whole Rust path (`FullPath.serve`): its answer, or its failure, as a promise. */
+function serve(request, env, ctx) {
+  return new Promise((resolve, reject) => FullPath.serve(request, env, ctx, resolve, reject));
+}
+
+/** A gated site's page that Rust planned: fetched here, finished by Rust. */
+async function site(page, env) {
+  const from = page.toAssets ? env.ASSETS : globalThis;
+  if (from === undefined) return page.failed(undefined);
+  let answer;
+  try {
+    answer = await from.fetch(page.request);
+  } catch (e) {
+    return page.failed(String(e));
   }
+  return page.finish(answer);
 }
 
 export class OnceStore extends DurableObject {

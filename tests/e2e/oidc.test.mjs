@@ -128,6 +128,36 @@ test('the same upstream identity logs in to the same keyedge user', async () => 
   assert.equal(t1.claims().sub, t2.claims().sub);
 });
 
+// One isolate serves these requests side by side, each awaiting storage, the upstream and
+// WebCrypto while the others run (src/core/task.rs): every answer must be its own request's.
+test('concurrent logins, redemptions, refreshes and userinfo calls each get their own answer', async () => {
+  const flows = await Promise.all(Array.from({ length: 6 }, () => authorize()));
+  const codes = flows.map((f) => f.callback.searchParams.get('code'));
+  assert.equal(new Set(codes).size, codes.length);
+  flows.forEach((f) => assert.equal(f.callback.searchParams.get('state'), f.state));
+  const tokens = await Promise.all(flows.map((f) => client.authorizationCodeGrant(config, f.callback, {
+    pkceCodeVerifier: f.codeVerifier, expectedState: f.state, expectedNonce: f.nonce, idTokenExpected: true,
+  })));
+  tokens.forEach((t, i) => assert.equal(t.claims().nonce, flows[i].nonce));
+  const refreshed = await Promise.all(tokens.map((t) => client.refreshTokenGrant(config, t.refresh_token)));
+  assert.equal(new Set(refreshed.map((t) => t.refresh_token)).size, refreshed.length);
+  refreshed.forEach((t) => assert.equal(t.claims().sub, tokens[0].claims().sub));
+  // Each token's userinfo, each beside a refused one.
+  const answers = await Promise.all(refreshed.flatMap((t, i) => [
+    fetch(`${KEYEDGE}/userinfo`, { headers: { authorization: `Bearer ${t.access_token}` } }),
+    fetch(`${KEYEDGE}/userinfo`, { headers: { authorization: `Bearer not-a-token-${i}` } }),
+  ]));
+  for (const [i, res] of answers.entries()) {
+    if (i % 2 === 0) {
+      assert.equal(res.status, 200);
+      assert.equal((await res.json()).email, 'alice@example.com');
+    } else {
+      assert.equal(res.status, 401);
+      assert.equal((await res.json()).error, 'invalid_token');
+    }
+  }
+});
+
 test('redeeming a code twice fails with invalid_grant and revokes the first tokens', async () => {
   const { callback, codeVerifier, state, nonce } = await authorize();
   const tokens = await client.authorizationCodeGrant(config, callback, {

@@ -118,17 +118,19 @@ export async function startRealmServers() {
 /**
  * Builds one of the Workers with a configuration of its own (`make target`, into build-NAME/)
  * and starts it under `wrangler dev --config config` on `port` with fresh local storage; waits
- * until `url` gets any answer (an error page counts). Returns { stop, logs }.
+ * until `url` gets any answer (an error page counts). `also`: more Workers' wrangler
+ * configurations, run in the same `wrangler dev` and reachable only through bindings; `env`:
+ * environment for the build and wrangler. Returns { stop, logs }.
  */
-export async function startWorker({ target, config, port, inspector, url }) {
+export async function startWorker({ target, config, port, inspector, url, also = [], env = {} }) {
   if (await portBusy(port)) throw new Error(`port ${port} is in use; stop what runs there and run the tests again`);
-  const built = spawnSync('make', ['--no-print-directory', target], { cwd: ROOT, encoding: 'utf8' });
+  const built = spawnSync('make', ['--no-print-directory', target], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env } });
   if (built.status !== 0) throw new Error(`make ${target} failed\n${built.stdout}${built.stderr}`);
   const state = mkdtempSync(join(tmpdir(), `keyedge-${target}-`));
   const wrangler = start(join(ROOT, 'node_modules/.bin/wrangler'),
-    ['dev', '--config', config, '--port', String(port), '--inspector-port', String(inspector), '--persist-to', state,
-      '--show-interactive-dev-session=false'],
-    { WRANGLER_SEND_METRICS: 'false' });
+    ['dev', '--config', config, ...also.flatMap((c) => ['--config', c]), '--port', String(port),
+      '--inspector-port', String(inspector), '--persist-to', state, '--show-interactive-dev-session=false'],
+    { WRANGLER_SEND_METRICS: 'false', ...env });
   const stop = () => {
     try { process.kill(-wrangler.child.pid, 'SIGTERM'); } catch { /* already gone */ }
     rmSync(state, { recursive: true, force: true });
