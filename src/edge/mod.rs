@@ -199,7 +199,7 @@ fn log_failed(status: u16, method: &str, url: &str, request_id: &str, started: f
 /// page on a fresh pass, the discovery document, the JWKS, the login page for a browser
 /// without a session). A site page comes back as an `AtOnce`: the shell fetches it and hands
 /// the site's answer to [`AtOnce::finish`]. Every other request, and one of these that would
-/// wait on I/O, takes `fetch` above.
+/// wait on I/O, takes [`FullPath::serve`] above.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub struct AtOnce {
     forward: Box<crate::core::gate::Forward>,
@@ -218,7 +218,7 @@ impl AtOnce {
     /// lines, body]` for the shell to make into a `Response` (the discovery document, the way
     /// to the login page, a path's canonical spelling…), an `AtOnce` to fetch from the gated
     /// site, or `undefined`:
-    /// `req` is to take the Worker's `fetch`. The request and the answer cross as these few
+    /// `req` is to take the full path ([`FullPath::serve`]). The request and the answer cross as these few
     /// values rather than through a call per property, header or setting of the runtime's
     /// objects.
     pub fn plan(
