@@ -166,9 +166,9 @@ impl<T> Drop for Settlement<'_, T> {
 /// Where it is polled: when spawned, right away; when what it awaits settles through
 /// [`Task::settle`], right after that settlement, in the same call; when woken any other way
 /// (a timer, another executor's future, a task waking itself), in a drain that wake schedules
-/// with the hook given to [`Task::set_scheduler`] (the Worker's `queueMicrotask`), so that a
-/// waker that wakes before it records its state (`worker::Delay` does) is polled after it has.
-/// A poll never begins inside another: a wake during a poll is run when that poll ends.
+/// with the hook given to [`Task::set_scheduler`] (the Worker's `queueMicrotask`), so that
+/// the task of a waker that wakes before it records its state (the `worker` crate's `Delay`
+/// does) is polled after it has. A poll never begins inside another: a wake during a poll is run when that poll ends.
 ///
 /// A task lives in its thread's table until its future is done; its waker holds only its
 /// number, so a waker that outlives the task (a late settlement, a waker kept somewhere) finds
@@ -503,8 +503,8 @@ mod tests {
         assert_eq!(*shared.borrow(), 1);
     }
 
-    /// `worker::Delay` wakes its task before it records that its time has come: the task is
-    /// polled after the waker returns, so it sees the time has come (an outside review's case).
+    /// The `worker` crate's `Delay` wakes its task before it records that its time has come:
+    /// the task is polled after the waker returns, so it sees that (an outside review's case).
     #[test]
     fn a_wake_sent_before_the_state_it_announces_is_not_lost() {
         Task::set_scheduler(count_drain);
