@@ -217,10 +217,9 @@ impl AtOnce {
     /// the shell in one go, and whether it has a body): keyedge's answer as `[status, header
     /// lines, body]` for the shell to make into a `Response` (the discovery document, the way
     /// to the login page, a path's canonical spelling…), an `AtOnce` to fetch from the gated
-    /// site, or `undefined`:
-    /// `req` is to take the full path ([`FullPath::serve`]). The request and the answer cross as these few
-    /// values rather than through a call per property, header or setting of the runtime's
-    /// objects.
+    /// site, or `undefined`: `req` is to take the full path ([`FullPath::serve`]). The request
+    /// and the answer cross as these few values rather than through a call per property,
+    /// header or setting of the runtime's objects.
     pub fn plan(
         req: &web_sys::Request,
         method: &str,
