@@ -120,7 +120,8 @@ impl<T> Slots<T> {
     }
 
     /// How many slots are in use (opened and not yet read or freed).
-    pub fn in_use(&self) -> usize {
+    #[cfg(test)]
+    fn in_use(&self) -> usize {
         self.slots.borrow().iter().filter(|s| !matches!(s, Slot::Free)).count()
     }
 }
@@ -264,7 +265,8 @@ impl Task {
     }
 
     /// How many tasks of this thread are not done.
-    pub fn running() -> usize {
+    #[cfg(test)]
+    fn running() -> usize {
         TASKS.with(|t| t.borrow().len())
     }
 

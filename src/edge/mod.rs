@@ -51,6 +51,7 @@ extern "C" {
 #[event(start)]
 fn start() {
     console_error_panic_hook::set_once();
+    settle::install();
     // The configuration is read and the keys decoded here, so that a visitor's first request
     // does not wait for them. Only a success is kept: a failure is left for the first request,
     // which builds again with its own `env` and logs what is wrong under its request id.
@@ -107,7 +108,6 @@ impl FullPath {
         resolve: js_sys::Function,
         reject: js_sys::Function,
     ) {
-        settle::install();
         settle::Task::spawn(async move {
             let answer = fetch(req, env, Context::new(ctx)).await.or_else(|e| {
                 worker::console_error!("{e}");

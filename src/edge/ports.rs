@@ -27,7 +27,7 @@ fn js_error(what: &str, e: wasm_bindgen::JsValue) -> worker::Error {
     worker::Error::RustError(format!("{what}: {e:?}"))
 }
 
-fn js_port_error(what: &str, e: wasm_bindgen::JsValue) -> PortError {
+pub(super) fn js_port_error(what: &str, e: wasm_bindgen::JsValue) -> PortError {
     PortError(format!("{what}: {e:?}"))
 }
 

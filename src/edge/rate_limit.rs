@@ -34,8 +34,8 @@ extern "C" {
 impl RateLimit for RateLimits {
     async fn allow(&self, limiter: Limiter, key: &str) -> Result<bool, PortError> {
         let name = limiter.binding();
-        let failed =
-            |e: JsValue| PortError(format!("rate limit {name}: {}", e.as_string().unwrap_or_else(|| format!("{e:?}"))));
+        let what = format!("rate limit {name}");
+        let failed = |e: JsValue| super::ports::js_port_error(&what, e);
         let binding = js_sys::Reflect::get(self.0.as_ref(), &name.into()).unwrap_or(JsValue::UNDEFINED);
         // No binding, or something else under its name: no limit.
         let has_limit =
@@ -48,6 +48,6 @@ impl RateLimit for RateLimits {
         let promise = binding.unchecked_into::<RateLimitBinding>().limit(&options).map_err(failed)?;
         let outcome = super::settle::settled(promise).await.map_err(failed)?;
         let success = js_sys::Reflect::get(&outcome, &"success".into()).map_err(failed)?;
-        success.as_bool().ok_or_else(|| PortError(format!("rate limit {name}: the outcome has no success")))
+        success.as_bool().ok_or_else(|| PortError(format!("{what}: the outcome has no success")))
     }
 }

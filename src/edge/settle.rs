@@ -39,7 +39,7 @@ extern "C" {
     fn queue_microtask(callback: &js_sys::Function);
 }
 
-/// Has [`Task`] schedule its drains as microtasks.
+/// Has [`Task`] schedule its drains as microtasks (once, when the isolate starts).
 pub fn install() {
     Task::set_scheduler(|| DRAIN.with(queue_microtask));
 }
