@@ -39,7 +39,7 @@ test: tools browser saml-idps .dev.vars
 	node bench/bench.mjs --render bench/results/smoke.json > /dev/null
 	node --test --test-concurrency=1 tests/e2e/
 	KEYEDGE_CONFIG=$(DEV_CONFIG) KEEP_NAMES=1 $(MAKE) --no-print-directory worker
-	KEEP_NAMES=1 node bench/profile.mjs discovery --seconds 1 > /dev/null
+	KEEP_NAMES=1 node bench/profile.mjs userinfo --seconds 1 > /dev/null
 	KEEP_NAMES=1 node bench/steps.mjs --smoke --profile > /dev/null
 
 # keyedge under load through wrangler dev and the demo IdPs: 1,000 logins, 50 in flight, with
@@ -135,7 +135,7 @@ build-%/.built: $(shell find src www -type f) Cargo.toml Cargo.lock build.rs ask
 	  if [ $$status -eq 0 ]; then mv build build-$*; else rm -rf build; fi; \
 	  if [ -d build.aside ]; then mv build.aside build; fi; exit $$status
 	sed 's#\.\./\.\./build/#./#g' src/edge/worker.mjs > build-$*/entry.mjs
-	cp src/edge/header_lines.mjs build-$*/
+	cp src/edge/header_lines.mjs src/edge/reuse.mjs build-$*/
 	@touch $@
 
 tools: rust-tools node-tools

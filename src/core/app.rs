@@ -339,6 +339,19 @@ impl Keyedge {
         jobs.take().is_empty().then_some(reply)
     }
 
+    /// Whether `reply`, [`Keyedge::answer_at_once`]'s answer to `req`, is keyedge's answer to
+    /// every request of the same method and path (whatever its query, host or other headers)
+    /// that has no body and declares no length, for as long as this app lives: the discovery
+    /// document and the JWKS, made once from the configuration and the keys. The Worker's shell
+    /// keeps such an answer and gives it again without calling into wasm (src/edge/reuse.mjs);
+    /// `tests/it/pkce_and_keys.rs` holds the answers to that promise.
+    pub fn reusable(&self, req: &Request, reply: &Reply) -> bool {
+        matches!(reply, Reply::Page(res) if res.status() == StatusCode::OK)
+            && req.body().is_empty()
+            && !req.headers().contains_key(http::header::CONTENT_LENGTH)
+            && matches!(self.at_once_route(req.method().as_str(), req.uri().path(), false), Some(AtOnceRoute::Document))
+    }
+
     /// The discovery document or the JWKS as [`Keyedge::respond`] answers `req`, made
     /// without the router's future: an isolate's first request compiles the code it runs, and
     /// the router's future is the largest function on that path (docs/performance.md, *Cold

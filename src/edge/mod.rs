@@ -150,9 +150,6 @@ fn request_id(req: &web_sys::Request) -> String {
     request_id_for(req.headers().get("cf-ray").ok().flatten())
 }
 
-/// The header that carries the request id (a constant: no header name parsed per request).
-const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
-
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
     /// The runtime's random UUID: one call, where `getrandom`'s first draw in an isolate sets
@@ -215,8 +212,9 @@ pub struct AtOnce {
 impl AtOnce {
     /// For `req` (its `method`, `url`, its headers as header lines, `name\nvalue\n…`, read by
     /// the shell in one go, and whether it has a body): keyedge's answer as `[status, header
-    /// lines, body]` for the shell to make into a `Response` (the discovery document, the way
-    /// to the login page, a path's canonical spelling…), an `AtOnce` to fetch from the gated
+    /// lines, body, request id, reusable]` ([`ports::answer_parts`]) for the shell to make into
+    /// a `Response` (the discovery document, the way to the login page, a path's canonical
+    /// spelling…), an `AtOnce` to fetch from the gated
     /// site, or `undefined`: `req` is to take the full path ([`FullPath::serve`]). The request
     /// and the answer cross as these few values rather than through a call per property,
     /// header or setting of the runtime's objects.
@@ -248,13 +246,11 @@ impl AtOnce {
             let Some(reply) = app.answer_at_once(&head, &ports::SystemClock, &ports::CryptoRng, &log) else {
                 return undefined;
             };
+            let reusable = app.reusable(&head, &reply);
             match reply {
-                Reply::Page(mut page) => {
-                    if let Ok(id) = http::HeaderValue::from_str(&request_id) {
-                        page.headers_mut().insert(X_REQUEST_ID, id);
-                    }
+                Reply::Page(page) => {
                     logged(page.status().as_u16(), method, url, &request_id, started);
-                    ports::answer_parts(page)
+                    ports::answer_parts(page, &request_id, reusable)
                 }
                 Reply::Forward(forward) => match ports::site_request(&forward, req.body()) {
                     Ok(request) => AtOnce { forward, request, head, request_id, started }.into(),

@@ -11,23 +11,35 @@
 //   src/edge/mod.rs), the request's head (and whether it has a body) handed in and the answer's
 //   status, headers and body handed back as plain values that this module makes into a
 //   `Response`; a site page comes back as a plan that is fetched here and finished by Rust in
-//   one more call: no Rust future, promise or waker for them.
+//   one more call: no Rust future, promise or waker for them. An answer Rust marks as the
+//   same for every request of its method and path (the discovery document, the JWKS) is kept
+//   and given again without a call into wasm (src/edge/reuse.mjs).
 //   Everything else goes to `FullPath.serve` (src/edge/mod.rs): the request's Rust future,
 //   run where the promises it awaits settle (src/core/task.rs, src/edge/settle.js).
 import { DurableObject } from 'cloudflare:workers';
 import RustWorker, { AtOnce, FullPath, OnceStore as RustOnceStore } from '../../build/index.js';
 import { headerLines, headerPairs } from './header_lines.mjs';
+import { Answers, withRequestId } from './reuse.mjs';
+
+// The answers Rust marked as the same for every request of their method and path (the
+// discovery document, the JWKS), kept for the isolate's life (src/edge/reuse.mjs).
+const answers = new Answers();
 
 export default class Keyedge extends RustWorker {
   // Its only method: a method of a Worker's entrypoint class can be called over RPC by any
   // Worker bound to this one, so the shell's helpers below are plain functions.
   fetch(request) {
+    const again = answers.again(request);
+    if (again !== undefined) return again;
     const page = AtOnce.plan(request, request.method, request.url, headerLines(request.headers), request.body !== null);
     if (page === undefined) return serve(request, this.env, this.ctx);
     if (Array.isArray(page)) {
-      const [status, lines, body] = page;
+      const [status, lines, body, id, reusable] = page;
       try {
-        return new Response(body, { status, headers: headerPairs(lines) });
+        const pairs = headerPairs(lines);
+        const res = new Response(body, { status, headers: withRequestId(pairs, id) });
+        if (reusable) answers.keep(request, status, pairs, body);
+        return res;
       } catch {
         // An answer the runtime will not make (nothing answered at once does this today):
         // the whole Rust path answers instead, with its error page and log line if need be.

@@ -67,6 +67,28 @@ test('discovery and the JWKS, answered by the Worker shell at once: their header
   }
 });
 
+// A kept answer is never given to a request with a body (tests/e2e/reuse.test.mjs): wrangler
+// dev's proxy does not forward a GET's body, so that is not tried here.
+test('discovery and the JWKS given again by the shell: the same answer, whole, each time, each with its own request id', async () => {
+  for (const path of ['/.well-known/openid-configuration', '/jwks']) {
+    const answers = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${KEYEDGE}${path}${i % 2 ? '?again=1' : ''}`, { headers: i === 3 ? { 'cf-ray': `e2e-ray-${i}` } : {} });
+      assert.equal(res.status, 200, path);
+      const headers = Object.fromEntries([...res.headers].filter(([name]) => !['date', 'x-request-id'].includes(name)));
+      answers.push({ headers, id: res.headers.get('x-request-id'), body: await res.text() });
+    }
+    for (const a of answers.slice(1)) {
+      assert.deepEqual(a.headers, answers[0].headers, path);
+      assert.equal(a.body, answers[0].body, path);
+    }
+    assert.equal(answers[3].id, 'e2e-ray-3', path);
+    const ids = answers.slice(0, 3).map((a) => a.id);
+    for (const id of ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, path);
+    assert.equal(new Set(ids).size, 3, path);
+  }
+});
+
 test('authorization code flow with PKCE: tokens, ID token signed with keyedge JWKS, userinfo', async () => {
   const { callback, codeVerifier, state, nonce } = await authorize();
   assert.equal(callback.searchParams.get('iss'), KEYEDGE, 'RFC 9207 iss in the response');

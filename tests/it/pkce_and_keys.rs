@@ -295,3 +295,65 @@ fn discovery_and_the_jwks_are_answered_at_once_as_the_full_path_answers_them() {
         assert!(at_once(&request(method, path)).is_none(), "{method} {path}");
     }
 }
+
+/// The promise the Worker's shell relies on when it gives a kept answer again without calling
+/// into wasm (src/edge/reuse.mjs): an answer marked reusable (`Keyedge::reusable`) is what the
+/// full path answers to every request of the same method and path that has no body and
+/// declares no length, whatever its query, host, cookies or other headers; and nothing else is
+/// marked so (the login page, a 413, a request declaring a length, one with a body).
+#[test]
+fn a_reusable_answer_is_the_answer_to_every_bodiless_request_of_its_method_and_path() {
+    use crate::common::{World, ISSUER};
+    let world = World::new();
+    let request = |method: &str, uri: &str, headers: &[(&str, &str)]| {
+        let mut req = http::Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.body(Vec::new()).unwrap()
+    };
+    let at_once = |req: &http::Request<Vec<u8>>| world.app.answer_at_once(req, &world.clock, &world.rng, &|_| {});
+    // The JWKS's keys made ready by a first request, as an isolate's first requests do.
+    let _ = world.respond(request("GET", &format!("{ISSUER}/jwks"), &[]));
+    let variants: [(&str, &[(&str, &str)]); 6] = [
+        ("?client_id=x&ui_locales=fr", &[]),
+        ("", &[("origin", "https://elsewhere.test"), ("cookie", "__Host-keyedge_session=forged")]),
+        ("", &[("authorization", "Bearer abc"), ("if-none-match", "\"x\""), ("accept", "text/html")]),
+        ("", &[("cf-ray", "8f00-LHR"), ("user-agent", "curl/8"), ("accept-language", "de")]),
+        ("?", &[("host", "other.test"), ("x-forwarded-proto", "http")]),
+        ("#frag", &[]),
+    ];
+    for method in ["GET", "HEAD"] {
+        for path in ["/.well-known/openid-configuration", "/jwks", "/protocol/openid-connect/certs"] {
+            let first = request(method, &format!("{ISSUER}{path}"), &[]);
+            let reply = at_once(&first).unwrap_or_else(|| panic!("{method} {path} at once"));
+            assert!(world.app.reusable(&first, &reply), "{method} {path}");
+            let kept = format!("{reply:?}");
+            for (tail, headers) in variants {
+                for base in [ISSUER, "http://other-host.test:8080"] {
+                    let uri = format!("{base}{path}{tail}");
+                    let full = format!("{:?}", world.respond(request(method, &uri, headers)));
+                    assert_eq!(full, kept, "{method} {uri} {headers:?}");
+                    let again = at_once(&request(method, &uri, headers)).expect("at once");
+                    assert!(world.app.reusable(&request(method, &uri, headers), &again), "{method} {uri} {headers:?}");
+                }
+            }
+            // Not reusable: a declared length (even a small one), whose answer can be a 413.
+            for length in ["0", "5", "100000000"] {
+                let req = request(method, &format!("{ISSUER}{path}"), &[("content-length", length)]);
+                let reply = at_once(&req).expect("at once");
+                assert!(!world.app.reusable(&req, &reply), "{method} {path} content-length {length}");
+            }
+        }
+    }
+    // Answered at once, never reusable: the login page.
+    let rp = crate::common::rp_request("app", crate::common::APP_REDIRECT);
+    let login = request("GET", &format!("{ISSUER}/authorize?{}", rp.query), &[]);
+    let reply = at_once(&login).expect("the login page at once");
+    assert!(matches!(&reply, keyedge::core::gate::Reply::Page(res) if res.status() == http::StatusCode::OK));
+    assert!(!world.app.reusable(&login, &reply), "the login page");
+    let mut with_body = request("GET", &format!("{ISSUER}/jwks"), &[]);
+    *with_body.body_mut() = b"x".to_vec();
+    let reply = world.respond(request("GET", &format!("{ISSUER}/jwks"), &[]));
+    assert!(!world.app.reusable(&with_body, &reply), "a request with a body");
+}

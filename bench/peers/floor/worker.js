@@ -1,5 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import { headerLines, headerPairs } from '../../../src/edge/header_lines.mjs';
+import { Answers } from '../../../src/edge/reuse.mjs';
 
 // The floor: what any Worker pays under the same wrangler dev/workerd before doing anything,
 // and what each platform operation costs there. `/` answers a constant JSON document; the
@@ -57,14 +58,22 @@ export class Probe extends DurableObject {
 // request id is). `make bench` prices it against `/`: of keyedge's discovery share, what is
 // not its wasm.
 const SHELL_BODY = new TextEncoder().encode(JSON.stringify({ document: 'x'.repeat(1679) }));
-const SHELL_LINES = 'content-type\napplication/json\naccess-control-allow-origin\n*\ncache-control\npublic, max-age=3600\n'
-  + 'access-control-expose-headers\nWWW-Authenticate\nx-content-type-options\nnosniff\nx-request-id\n';
+const KEPT_LINES = 'content-type\napplication/json\naccess-control-allow-origin\n*\ncache-control\npublic, max-age=3600\n'
+  + 'access-control-expose-headers\nWWW-Authenticate\nx-content-type-options\nnosniff\n';
+const SHELL_LINES = `${KEPT_LINES}x-request-id\n`;
 function shell(request) {
   // What the wasm call is handed: the method, the URL and the lines (read, as it reads them).
   const lines = headerLines(request.headers);
   if (request.method.length + request.url.length + lines.length === 0) return new Response(null, { status: 400 });
   return new Response(SHELL_BODY.slice(), { status: 200, headers: headerPairs(`${SHELL_LINES}${crypto.randomUUID()}\n`) });
 }
+
+// `/again`: what keyedge's shell does for a request it answers with a kept answer
+// (src/edge/worker.mjs, `Answers.again` from src/edge/reuse.mjs, the same code): the discovery
+// answer above, kept as the shell keeps it. `make bench` prices it against `/`: after an
+// isolate's first, what keyedge's discovery document and JWKS cost beyond a constant answer.
+const kept = new Answers();
+kept.keep(new Request('http://floor/again'), 200, headerPairs(KEPT_LINES), SHELL_BODY);
 
 // Writes and calls spread over 64 keys and objects, each call to the next (so the calls of one
 // `/mix` go to different objects, as a keyedge login's do). `/mix?…&dobj=N` sends its writing
@@ -126,6 +135,7 @@ export default {
     else if (path === '/es256') await signWith('es256');
     else if (path === '/asset') await (await env.ASSETS.fetch('http://floor/page.html')).text();
     else if (path === '/shell') return shell(request);
+    else if (path === '/again') return kept.again(request) ?? new Response('not kept', { status: 500 });
     return new Response(body, { headers: { 'content-type': 'application/json' } });
   },
 };

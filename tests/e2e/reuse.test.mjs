@@ -1,0 +1,87 @@
+// The Worker shell's kept answers (src/edge/reuse.mjs), run in Node on the same web Request
+// and Response: a kept answer is given only to a bodiless request of its method and path,
+// each time whole and with that request's own id; nothing else is kept. (That such an answer
+// is keyedge's answer to every such request is Rust's promise, tested natively:
+// tests/it/pkce_and_keys.rs `a_reusable_answer_is_the_answer_to_every_bodiless_request_of_its_method_and_path`;
+// oidc.test.mjs checks the shell under wrangler dev.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Answers, KEPT_MAX, requestId, reuseKey } from '../../src/edge/reuse.mjs';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const DOC = new TextEncoder().encode('{"issuer":"https://keyedge.test"}');
+const PAIRS = [['content-type', 'application/json'], ['cache-control', 'public, max-age=3600']];
+
+function kept(url = 'https://keyedge.test/.well-known/openid-configuration', method = 'GET') {
+  const answers = new Answers();
+  answers.keep(new Request(url, { method }), 200, PAIRS, DOC);
+  return answers;
+}
+
+test('the key is the method and the path, as Rust reads it: no query, no host', () => {
+  assert.equal(reuseKey(new Request('https://keyedge.test/jwks?x=1')), 'GET /jwks');
+  assert.equal(reuseKey(new Request('http://other.test:8080/jwks')), 'GET /jwks');
+  assert.equal(reuseKey(new Request('https://keyedge.test/a%2Fb/c?d#e', { method: 'HEAD' })), 'HEAD /a%2Fb/c');
+  assert.equal(reuseKey(new Request('https://keyedge.test')), 'GET /');
+  assert.equal(reuseKey({ method: 'GET', url: 'no-authority' }), undefined);
+});
+
+test('a kept answer is given again, whole each time, to the same method and path with any query, host or headers', async () => {
+  const answers = kept();
+  for (const [url, headers] of [
+    ['https://keyedge.test/.well-known/openid-configuration', {}],
+    ['https://keyedge.test/.well-known/openid-configuration?client_id=x', { cookie: 'a=b', origin: 'https://x.test' }],
+    ['http://127.0.0.1:8787/.well-known/openid-configuration', { authorization: 'Bearer x' }],
+  ]) {
+    const res = answers.again(new Request(url, { headers }));
+    assert.ok(res, url);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/json');
+    assert.equal(res.headers.get('cache-control'), 'public, max-age=3600');
+    assert.deepEqual(new Uint8Array(await res.arrayBuffer()), DOC, url);
+  }
+});
+
+test('each answer given again carries its own request id: the ray id, else a fresh UUID', () => {
+  const answers = kept();
+  const url = 'https://keyedge.test/.well-known/openid-configuration';
+  assert.equal(answers.again(new Request(url, { headers: { 'cf-ray': '8f00-LHR' } })).headers.get('x-request-id'), '8f00-LHR');
+  const a = answers.again(new Request(url)).headers.get('x-request-id');
+  const b = answers.again(new Request(url)).headers.get('x-request-id');
+  assert.match(a, UUID);
+  assert.match(b, UUID);
+  assert.notEqual(a, b);
+  assert.equal(requestId(new Request(url, { headers: { 'cf-ray': 'r' } })), 'r');
+});
+
+test('never given to another method or path, a request with a body or one declaring a length', () => {
+  const answers = kept();
+  const url = 'https://keyedge.test/.well-known/openid-configuration';
+  assert.equal(answers.again(new Request(url, { method: 'HEAD' })), undefined);
+  assert.equal(answers.again(new Request(`${url}/`)), undefined);
+  assert.equal(answers.again(new Request('https://keyedge.test/jwks')), undefined);
+  assert.equal(answers.again(new Request(url, { method: 'POST', body: 'x' })), undefined);
+  assert.equal(answers.again(new Request(url, { headers: { 'content-length': '100000000' } })), undefined);
+  const streamed = new ReadableStream({ pull: (c) => c.close() });
+  assert.equal(answers.again(new Request(url, { method: 'POST', body: streamed, duplex: 'half' })), undefined);
+});
+
+test('an answer to a request with a body or a declared length is not kept', () => {
+  const answers = new Answers();
+  const url = 'https://keyedge.test/jwks';
+  answers.keep(new Request(url, { method: 'POST', body: 'x' }), 200, PAIRS, DOC);
+  answers.keep(new Request(url, { headers: { 'content-length': '0' } }), 200, PAIRS, DOC);
+  assert.equal(answers.size, 0);
+  assert.equal(answers.again(new Request(url)), undefined);
+});
+
+test(`at most ${KEPT_MAX} answers are kept, and a kept one is never replaced`, async () => {
+  const answers = new Answers();
+  for (let i = 0; i < KEPT_MAX + 3; i++) answers.keep(new Request(`https://keyedge.test/p${i}`), 200, PAIRS, DOC);
+  assert.equal(answers.size, KEPT_MAX);
+  assert.equal(answers.again(new Request(`https://keyedge.test/p${KEPT_MAX}`)), undefined);
+  answers.keep(new Request('https://keyedge.test/p0'), 500, [], null);
+  const res = answers.again(new Request('https://keyedge.test/p0'));
+  assert.equal(res.status, 200);
+  assert.deepEqual(new Uint8Array(await res.arrayBuffer()), DOC);
+});
