@@ -218,6 +218,7 @@ fn rfc8252_7_3_a_loopback_ip_redirect_uri_takes_any_port() {
         "http://127.0.0.2:51234/callback",
         "http://localhost:51234/cb",
         "http://[::1]:61000/cb2",
+        "HTTP://127.0.0.1:51234/callback",
     ] {
         let query = q(&[
             ("client_id", "native"),

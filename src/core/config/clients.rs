@@ -170,7 +170,10 @@ impl Client {
     /// listens on a port the system gives it). The rest of such a URI is still compared
     /// exactly, and `uri` must be written as the URL parser writes it.
     pub fn accepts_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris.iter().any(|r| r == uri || same_loopback_but_port(r, uri))
+        // The exact comparison first, for every registered URI: the loopback rule parses both
+        // URLs, and only an http URL written as the parser writes it can pass it.
+        self.redirect_uris.iter().any(|r| r == uri)
+            || (uri.starts_with("http://") && self.redirect_uris.iter().any(|r| same_loopback_but_port(r, uri)))
     }
 
     pub fn allows_idp(&self, alias: &str) -> bool {
