@@ -9,26 +9,47 @@
 export const KEPT_MAX = 8;
 
 /**
- * `METHOD path` of `request`, the path as Rust reads it from the URL (the runtime's URL is
- * absolute and serialized, so its path runs from the first `/` after the authority to the
- * query); `undefined` for a URL of another form.
+ * `METHOD path` of `request`, the path as Rust reads it from the URL (`http::Uri::path`: from
+ * the `/` that ends the authority to the query or fragment); `undefined` for a URL without
+ * one (its authority ended by `?` or `#`, or nothing after it).
  */
 export function reuseKey(request) {
   const url = request.url;
   const authority = url.indexOf('//');
   if (authority < 0) return undefined;
-  const start = url.indexOf('/', authority + 2);
-  if (start < 0) return undefined;
-  let end = url.indexOf('?', start);
-  if (end < 0) end = url.length;
-  const hash = url.indexOf('#', start);
-  if (hash >= 0 && hash < end) end = hash;
+  let start = authority + 2;
+  while (start < url.length && !'/?#'.includes(url[start])) start++;
+  if (url[start] !== '/') return undefined;
+  let end = start;
+  while (end < url.length && url[end] !== '?' && url[end] !== '#') end++;
   return `${request.method} ${url.slice(start, end)}`;
 }
 
 /** Whether `request` is one a kept answer may answer: no body, no declared length. */
 function bodiless(request) {
   return request.body === null && !request.headers.has('content-length');
+}
+
+// The Worker refuses a request head that Rust cannot read before any route sees it
+// (src/edge/mod.rs, `web::request_head`: a header holding a control character gets a 400,
+// more headers than it holds a 431, a URL `http::Uri` will not parse a 500). A kept answer
+// is given only to a head that is plainly readable, judged more strictly than Rust does
+// (a head it would read may still be left to it, never the reverse): every header value
+// without a control character other than tab, at most `PLAIN_HEADERS` headers, and a URL of
+// at most `PLAIN_URL` characters, each one RFC 3986 allows.
+const PLAIN_HEADERS = 100;
+const PLAIN_URL = 8192;
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+const URL_CHARS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]*$/;
+
+/** Whether `request`'s head is one Rust reads, judged more strictly than it does. */
+export function plainHead(request) {
+  if (request.url.length > PLAIN_URL || !URL_CHARS.test(request.url)) return false;
+  let count = 0;
+  for (const [, value] of request.headers) {
+    if (++count > PLAIN_HEADERS || CONTROL.test(value)) return false;
+  }
+  return true;
 }
 
 /**
@@ -52,17 +73,17 @@ export class Answers {
     if (this.#kept.size === 0 || !bodiless(request)) return undefined;
     const key = reuseKey(request);
     const kept = key === undefined ? undefined : this.#kept.get(key);
-    if (kept === undefined) return undefined;
+    if (kept === undefined || !plainHead(request)) return undefined;
     return new Response(kept.body, { status: kept.status, headers: withRequestId(kept.pairs, requestId(request)) });
   }
 
   /**
    * Keeps keyedge's answer to `request` (`status`, header `pairs` without the request id,
-   * `body` bytes or null), which Rust marked reusable, unless the request is not one a kept
-   * answer may answer or `KEPT_MAX` are kept.
+   * `body` bytes or null), which Rust marked reusable, unless it is not a 200, the request is
+   * not one a kept answer may answer or `KEPT_MAX` are kept.
    */
   keep(request, status, pairs, body) {
-    if (this.#kept.size >= KEPT_MAX || !bodiless(request)) return;
+    if (status !== 200 || this.#kept.size >= KEPT_MAX || !bodiless(request) || !plainHead(request)) return;
     const key = reuseKey(request);
     if (key !== undefined && !this.#kept.has(key)) this.#kept.set(key, { status, pairs, body });
   }

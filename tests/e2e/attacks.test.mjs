@@ -158,7 +158,7 @@ function rawGet(path, extraHeader) {
 // page too), not keyedge's 5xx. The same requests with a clean value get their usual answer.
 test('a header with a control character gets its route\'s 400, not a 5xx', async () => {
   for (const [path, kind, usual] of [
-    ['/.well-known/openid-configuration', 'json', 200], // answered at once by the shell's plan
+    ['/.well-known/openid-configuration', 'json', 200], // answered at once, then given again by the shell (src/edge/reuse.mjs)
     ['/token', 'json', 405],
     ['/login', 'html', 200],
     ['/', 'html', 200], // the gated site's home page

@@ -6,7 +6,7 @@
 // oidc.test.mjs checks the shell under wrangler dev.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Answers, KEPT_MAX, requestId, reuseKey } from '../../src/edge/reuse.mjs';
+import { Answers, KEPT_MAX, plainHead, requestId, reuseKey } from '../../src/edge/reuse.mjs';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const DOC = new TextEncoder().encode('{"issuer":"https://keyedge.test"}');
@@ -24,6 +24,10 @@ test('the key is the method and the path, as Rust reads it: no query, no host', 
   assert.equal(reuseKey(new Request('https://keyedge.test/a%2Fb/c?d#e', { method: 'HEAD' })), 'HEAD /a%2Fb/c');
   assert.equal(reuseKey(new Request('https://keyedge.test')), 'GET /');
   assert.equal(reuseKey({ method: 'GET', url: 'no-authority' }), undefined);
+  // An authority ended by a query or fragment has the path `/` for Rust: no key, no answer.
+  assert.equal(reuseKey({ method: 'GET', url: 'http://a?x/jwks' }), undefined);
+  assert.equal(reuseKey({ method: 'GET', url: 'http://a#x/jwks' }), undefined);
+  assert.equal(reuseKey({ method: 'GET', url: 'http://a' }), undefined);
 });
 
 test('a kept answer is given again, whole each time, to the same method and path with any query, host or headers', async () => {
@@ -73,6 +77,43 @@ test('an answer to a request with a body or a declared length is not kept', () =
   answers.keep(new Request(url, { headers: { 'content-length': '0' } }), 200, PAIRS, DOC);
   assert.equal(answers.size, 0);
   assert.equal(answers.again(new Request(url)), undefined);
+});
+
+test('a head Rust refuses before any route (a control character, too many headers, a URL it will not parse) never gets a kept answer', () => {
+  // The full path answers these 400, 431 and 500 (tests/e2e/attacks.test.mjs: a control
+  // character gets its route's 400, discovery included): the shell leaves them to it.
+  const answers = kept();
+  const url = 'https://keyedge.test/.well-known/openid-configuration';
+  // Headers as the runtime hands them on (Node's `Headers` refuses some of these values).
+  const headers = (value) => ({ has: () => false, get: () => null, *[Symbol.iterator]() { yield ['x-note', value]; } });
+  for (const bad of ['a\x01b', 'a\x7fb', 'a\x1fb', '\x00']) {
+    const request = { method: 'GET', url, body: null, headers: headers(bad) };
+    assert.equal(plainHead(request), false, JSON.stringify(bad));
+    assert.equal(answers.again(request), undefined, JSON.stringify(bad));
+  }
+  assert.ok(answers.again({ method: 'GET', url, body: null, headers: headers('tab\tand latin-1 \xe9') }));
+  const many = new Headers();
+  for (let i = 0; i < 101; i++) many.set(`x-h${i}`, 'v');
+  assert.equal(answers.again(new Request(url, { headers: many })), undefined);
+  many.delete('x-h100');
+  assert.ok(answers.again(new Request(url, { headers: many })));
+  for (const odd of [`${url}?${'a'.repeat(8192)}`, `${url}?x={a}`, `${url}?x=a|b`]) {
+    assert.equal(answers.again({ method: 'GET', url: odd, body: null, headers: new Headers() }), undefined, odd.slice(0, 80));
+  }
+  // Nor is an answer kept for such a head.
+  const other = new Answers();
+  other.keep({ method: 'GET', url, body: null, headers: headers('a\x01b') }, 200, PAIRS, DOC);
+  assert.equal(other.size, 0);
+});
+
+test('only a 200 is kept, and a kept answer is never replaced', async () => {
+  const answers = kept();
+  answers.keep(new Request('https://keyedge.test/jwks'), 302, PAIRS, DOC);
+  assert.equal(answers.size, 1);
+  answers.keep(new Request('https://keyedge.test/.well-known/openid-configuration'), 200, [], new Uint8Array(0));
+  const res = answers.again(new Request('https://keyedge.test/.well-known/openid-configuration'));
+  assert.equal(res.headers.get('content-type'), 'application/json');
+  assert.deepEqual(new Uint8Array(await res.arrayBuffer()), DOC);
 });
 
 test(`at most ${KEPT_MAX} answers are kept, and a kept one is never replaced`, async () => {
