@@ -1,7 +1,8 @@
 // Headers as they cross between the Worker's JavaScript shell (src/edge/worker.mjs) and Rust
-// for a request answered at once, in one string each way (src/core/header_lines.rs). Apart
-// from the shell so that `make bench`'s floor (bench/peers/floor, `/shell`) prices this very
-// code.
+// for a request answered at once, in one string each way (src/core/header_lines.rs), and for
+// every other answer of keyedge's own (`answer`, called from wasm). Apart from the shell so
+// that `make bench`'s floor (bench/peers/floor, `/shell`) prices this very code and Node tests
+// it (tests/e2e/header_lines.test.mjs).
 
 /**
  * Headers as they cross to and from Rust for a request answered at once: each name and value
@@ -19,4 +20,14 @@ export function headerPairs(lines) {
   const pairs = [];
   for (let i = 0; i + 1 < parts.length; i += 2) pairs.push([parts[i], parts[i + 1]]);
   return pairs;
+}
+
+/**
+ * keyedge's answer as the runtime's `Response`, made in one call from wasm (src/edge/ports.rs,
+ * `from_http_response`): `status`, the headers of header `lines` and `body`, a view of wasm
+ * memory valid during this call only, so copied (none when undefined or empty). Instead of a
+ * `ResponseInit` set up call by call and the headers written as JSON and parsed back.
+ */
+export function answer(status, lines, body) {
+  return new Response(body === undefined || body.byteLength === 0 ? null : body.slice(), { status, headers: headerPairs(lines) });
 }

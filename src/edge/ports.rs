@@ -134,16 +134,23 @@ pub fn answer_parts(res: http::Response<Vec<u8>>, request_id: &str, reusable: bo
     parts.into()
 }
 
-/// The runtime's `Response` for keyedge's answer.
+#[wasm_bindgen::prelude::wasm_bindgen(module = "/src/edge/header_lines.mjs")]
+extern "C" {
+    /// The runtime's `Response` of a status, header lines and body bytes, made in one call.
+    #[wasm_bindgen(catch, js_name = answer)]
+    fn js_answer(
+        status: u16,
+        lines: &str,
+        body: Option<&[u8]>,
+    ) -> std::result::Result<web_sys::Response, wasm_bindgen::JsValue>;
+}
+
+/// The runtime's `Response` for keyedge's answer: one call, its headers as header lines
+/// (src/edge/header_lines.mjs, `answer`).
 pub fn from_http_response(res: http::Response<Vec<u8>>) -> Result<web_sys::Response> {
-    let init = web_sys::ResponseInit::new();
-    init.set_status(res.status().as_u16());
-    // The pairs themselves: the `Response` builds its headers from them, with no `Headers`
-    // object made first and copied.
-    init.set_headers_str_sequence_sequence(&js_header_pairs(res.headers()).map_err(|e| worker::Error::RustError(e.0))?);
-    let body = res.into_body();
-    let body = (!body.is_empty()).then(|| js_sys::Uint8Array::from(body.as_slice()));
-    web_sys::Response::new_with_opt_buffer_source_and_init(body.as_ref().map(|b| b.as_ref()), &init)
+    let lines = header_lines::write(res.headers());
+    let body = res.body();
+    js_answer(res.status().as_u16(), &lines, (!body.is_empty()).then_some(body.as_slice()))
         .map_err(|e| js_error("response", e))
 }
 

@@ -1,0 +1,31 @@
+// The header lines of the Worker's shell (src/edge/header_lines.mjs), run in Node on the same
+// web Response: what crosses from Rust comes out as the runtime's headers, in order, with its
+// status and body.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { answer, headerLines, headerPairs } from '../../src/edge/header_lines.mjs';
+
+const LINES = 'content-type\ntext/html; charset=utf-8\nset-cookie\na=1; Path=/\nset-cookie\nb=2\nx-empty\n\nlocation\n/login?return_to=%2F\n';
+
+test('header lines read back in order, repeats and empty values kept', () => {
+  assert.deepEqual(headerPairs(LINES), [
+    ['content-type', 'text/html; charset=utf-8'], ['set-cookie', 'a=1; Path=/'], ['set-cookie', 'b=2'], ['x-empty', ''], ['location', '/login?return_to=%2F'],
+  ]);
+  assert.deepEqual(headerPairs(''), []);
+  assert.equal(headerLines(new Headers([['a', '1'], ['b', '2']])), 'a\n1\nb\n2\n');
+});
+
+test('an answer is the Response of its status, header lines and body', async () => {
+  const res = answer(302, LINES, new TextEncoder().encode('moved'));
+  assert.equal(res.status, 302);
+  assert.deepEqual(res.headers.getSetCookie(), ['a=1; Path=/', 'b=2']);
+  assert.equal(res.headers.get('location'), '/login?return_to=%2F');
+  assert.equal(res.headers.get('x-empty'), '');
+  assert.equal(await res.text(), 'moved');
+});
+
+test('no body for an empty or absent one; a status the runtime refuses throws, for Rust to see', async () => {
+  assert.equal(answer(204, '', new Uint8Array(0)).body, null);
+  assert.equal(answer(200, '', undefined).body, null);
+  assert.throws(() => answer(99, '', undefined), RangeError);
+});
