@@ -68,20 +68,14 @@ fn start() {
     prime_conversions();
 }
 
-/// The shell's conversions that every request runs (the runtime's request head into `http`,
-/// its URL's path, keyedge's answer into the runtime's `Response`), once on a made-up request and answer:
-/// V8 compiles a wasm function on its first call, so their code is compiled while the isolate
-/// starts instead of during a visitor's first request. Nothing is sent or kept; creating
-/// requests and responses is allowed outside a request, I/O is not (and none is done).
+/// The shell's conversions that every request runs (the request head, as the shell read it,
+/// into `http`, keyedge's answer into the runtime's `Response`), once on a made-up request and
+/// answer: V8 compiles a wasm function on its first call, so their code is compiled while the
+/// isolate starts instead of during a visitor's first request. Nothing is sent or kept;
+/// creating responses is allowed outside a request, I/O is not (and none is done).
 fn prime_conversions() {
-    let made_up = web_sys::Headers::new().and_then(|headers| {
-        headers.append("accept", "text/html")?;
-        let init = web_sys::RequestInit::new();
-        init.set_headers(&headers);
-        web_sys::Request::new_with_str_and_init("http://localhost/", &init)
-    });
-    if let Ok(req) = made_up {
-        let _ = ports::request_head(&req);
+    if let Some(pairs) = crate::core::header_lines::read("accept\ntext/html\n") {
+        let _ = ports::request_head("GET", "http://localhost/", &pairs);
     }
     let answer = http::Response::builder().header(http::header::CONTENT_TYPE, "text/plain").body(Vec::new());
     if let Ok(answer) = answer {
@@ -98,18 +92,25 @@ pub struct FullPath;
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 impl FullPath {
-    /// Answers `req`: its future runs on [`settle::Task`], polled where the promises it awaits
-    /// settle, instead of on `wasm-bindgen-futures`' executor. What the `worker` crate's
-    /// `#[event(fetch)]` made of an error, this makes too: the error logged and a bare 500.
+    /// Answers `req`, whose `method`, `url` and headers (as header lines, `name\nvalue\n…`) the
+    /// shell has read in one go, as for [`AtOnce::plan`]: its future runs on [`settle::Task`],
+    /// polled where the promises it awaits settle, instead of on `wasm-bindgen-futures`'
+    /// executor. What the `worker` crate's `#[event(fetch)]` made of an error, this makes too:
+    /// the error logged and a bare 500.
+    #[allow(clippy::too_many_arguments)]
     pub fn serve(
         req: web_sys::Request,
+        method: String,
+        url: String,
+        headers: String,
         env: Env,
         ctx: worker::worker_sys::Context,
         resolve: js_sys::Function,
         reject: js_sys::Function,
     ) {
         settle::Task::spawn(async move {
-            let answer = fetch(req, env, Context::new(ctx)).await.or_else(|e| {
+            let read = Read { method, url, headers };
+            let answer = fetch(req, read, env, Context::new(ctx)).await.or_else(|e| {
                 worker::console_error!("{e}");
                 let init = web_sys::ResponseInit::new();
                 init.set_status(500);
@@ -123,17 +124,26 @@ impl FullPath {
     }
 }
 
-async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
+/// What the shell read of a request in one go: its method, URL and headers as header lines.
+struct Read {
+    method: String,
+    url: String,
+    headers: String,
+}
+
+async fn fetch(req: web_sys::Request, read: Read, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let started = js_sys::Date::now();
-    let request_id = request_id(&req);
+    // The shell writes the lines (`headerLines`): they are never malformed unless it is wrong.
+    let pairs = crate::core::header_lines::read(&read.headers);
+    let request_id = request_id_for(pairs.as_ref().and_then(|pairs| ray(pairs)));
     let log_error = |line: &str| worker::console_error!("{}", logging::event(&request_id, "error", line));
     // What went wrong (a start-up error names config fields and secrets) is for the log; the
     // visitor gets a general page with the reference of that log line.
     let page = match app(&env) {
-        Ok(app) => match serve(&app, &req, &env, ctx, &request_id).await {
+        Ok(app) => match serve(&app, &req, &read, pairs.as_deref(), &env, ctx, &request_id).await {
             Ok(page) => page,
             Err(e) => {
-                let detail = format!("{} {}: {e}", req.method(), url_path(&req.url()));
+                let detail = format!("{} {}: {e}", read.method, url_path(&read.url));
                 ports::from_http_response(error::cannot_serve(&detail, &ports::CryptoRng, &log_error))?
             }
         },
@@ -142,12 +152,13 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
             ports::from_http_response(error::cannot_serve(&detail, &ports::CryptoRng, &log_error))?
         }
     };
-    Ok(stamped(page, &req.method(), &req.url(), &request_id, started))
+    Ok(stamped(page, &read.method, &read.url, &request_id, started))
 }
 
-/// Cloudflare's ray id when there is one, so keyedge's lines match the platform's.
-fn request_id(req: &web_sys::Request) -> String {
-    request_id_for(req.headers().get("cf-ray").ok().flatten())
+/// Cloudflare's ray id among a request's header pairs (the first), so keyedge's lines match
+/// the platform's.
+fn ray(pairs: &[(&str, &str)]) -> Option<String> {
+    pairs.iter().find(|(name, _)| name.eq_ignore_ascii_case("cf-ray")).map(|(_, value)| (*value).to_owned())
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen]
@@ -339,11 +350,14 @@ fn url_path(url: &str) -> String {
 async fn serve(
     app: &Keyedge,
     req: &web_sys::Request,
+    read: &Read,
+    pairs: Option<&[(&str, &str)]>,
     env: &Env,
     ctx: Context,
     request_id: &str,
 ) -> Result<web_sys::Response> {
-    let mut request = match ports::request_head(req)? {
+    let pairs = pairs.ok_or_else(|| worker::Error::RustError("request headers: malformed header lines".into()))?;
+    let mut request = match ports::request_head(&read.method, &read.url, pairs)? {
         Ok(head) => head,
         // Headers `http` cannot hold: refused with its route's 400 or 431, the body unread.
         Err(unreadable) => return ports::from_http_response(app.unreadable_header(&unreadable)),

@@ -31,18 +31,18 @@ pub(super) fn js_port_error(what: &str, e: wasm_bindgen::JsValue) -> PortError {
     PortError(format!("{what}: {e:?}"))
 }
 
-/// The incoming request's method, URL and headers as an `http::Request`, without its body
-/// ([`read_body`] reads that, once its route's limit is known). Read straight from the
-/// runtime's object: the headers cross the wasm boundary as one JSON string rather than a call
-/// per header, and nothing else (`cf`, a parsed URL) is read that keyedge does not use.
+/// The incoming request's head, without its body ([`read_body`] reads that, once its route's
+/// limit is known), from what the Worker's JavaScript read of it in one go (`src/edge/worker.mjs`):
+/// its method, URL and header pairs ([header lines](crate::core::header_lines), read with
+/// [`header_lines::read`]). A header `http` cannot hold comes back as an [`UnreadableHeader`].
 pub fn request_head(
-    req: &web_sys::Request,
+    method: &str,
+    url: &str,
+    pairs: &[(&str, &str)],
 ) -> Result<std::result::Result<http::Request<Vec<u8>>, Box<UnreadableHeader>>> {
-    let uri = req.url().parse::<http::Uri>().map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let method = method(&req.method()).map_err(|e| worker::Error::RustError(e.0))?;
-    let pairs = header_pairs(&req.headers())?;
-    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
-    Ok(web::request_head(method, uri, &pairs))
+    let uri = url.parse::<http::Uri>().map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let method = self::method(method).map_err(|e| worker::Error::RustError(e.0))?;
+    Ok(web::request_head(method, uri, pairs))
 }
 
 /// The request head from what the Worker's JavaScript read of it in one go (`AtOnce.plan`):
@@ -84,12 +84,6 @@ extern "C" {
     /// The body of `request` as one `Uint8Array`, or `null` once it runs over `max` bytes.
     #[wasm_bindgen(js_name = readLimited)]
     fn read_limited(request: &web_sys::Request, max: f64) -> js_sys::Promise;
-}
-
-/// `[[name, value], …]` of a runtime `Headers`, in one call and one string.
-fn header_pairs(headers: &web_sys::Headers) -> Result<Vec<(String, String)>> {
-    let json = js_sys::JSON::stringify(&js_sys::Array::from(headers)).map_err(|e| js_error("headers", e))?;
-    pairs_from_json(&String::from(json)).map_err(|e| worker::Error::RustError(e.0))
 }
 
 /// Header pairs as the runtime's JSON gives them (`JSON.stringify([...headers])`).

@@ -31,19 +31,21 @@ export default class Keyedge extends RustWorker {
   fetch(request) {
     const again = answers.again(request);
     if (again !== undefined) return again;
-    const page = AtOnce.plan(request, request.method, request.url, headerLines(request.headers), request.body !== null);
-    if (page === undefined) return serve(request, this.env, this.ctx);
+    // The request's head, read once for both paths.
+    const lines = headerLines(request.headers);
+    const page = AtOnce.plan(request, request.method, request.url, lines, request.body !== null);
+    if (page === undefined) return serve(request, lines, this.env, this.ctx);
     if (Array.isArray(page)) {
-      const [status, lines, body, id, reusable] = page;
+      const [status, answerLines, body, id, reusable] = page;
       try {
-        const pairs = headerPairs(lines);
+        const pairs = headerPairs(answerLines);
         const res = new Response(body, { status, headers: withRequestId(pairs, id) });
         if (reusable) answers.keep(request, status, pairs, body);
         return res;
       } catch {
         // An answer the runtime will not make (nothing answered at once does this today):
         // the whole Rust path answers instead, with its error page and log line if need be.
-        return serve(request, this.env, this.ctx);
+        return serve(request, lines, this.env, this.ctx);
       }
     }
     return site(page, this.env);
@@ -54,9 +56,12 @@ export default class Keyedge extends RustWorker {
 // module loads): not one for other Workers to call.
 Object.defineProperty(Keyedge.prototype, 'start', { value: undefined });
 
-/** The whole Rust path (`FullPath.serve`): its answer, or its failure, as a promise. */
-function serve(request, env, ctx) {
-  return new Promise((resolve, reject) => FullPath.serve(request, env, ctx, resolve, reject));
+/**
+ * The whole Rust path (`FullPath.serve`), handed the request's head as the shell read it (its
+ * headers as header `lines`): its answer, or its failure, as a promise.
+ */
+function serve(request, lines, env, ctx) {
+  return new Promise((resolve, reject) => FullPath.serve(request, request.method, request.url, lines, env, ctx, resolve, reject));
 }
 
 /** A gated site's page that Rust planned: fetched here, finished by Rust. */
