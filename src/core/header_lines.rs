@@ -6,8 +6,9 @@
 //! reader or writer on the path of an isolate's first request, which compiles every function
 //! it runs (docs/performance.md, *Cold start*).
 
-/// `headers` as header lines. A value that is not visible ASCII is left out (the runtime could
-/// not take it as a string either).
+/// `headers` as header lines. A value that is not visible ASCII is left out, as the JSON
+/// crossing before them did (keyedge's own headers are ASCII; a redirect URI registered with
+/// a raw non-ASCII character would lose its `Location`, failing closed).
 pub fn write(headers: &http::HeaderMap) -> String {
     let mut lines = String::new();
     for (name, value) in headers {

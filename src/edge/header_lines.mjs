@@ -5,12 +5,17 @@
 // it (tests/e2e/header_lines.test.mjs).
 
 /**
- * Headers as they cross to and from Rust for a request answered at once: each name and value
- * followed by a line break, which neither can hold (src/core/header_lines.rs).
+ * Headers as they cross to Rust (every request's head): each name and value followed by a
+ * line break, which neither can hold (src/core/header_lines.rs). The runtime refuses a line
+ * break in either; should one ever reach here, the request fails rather than crossing as
+ * other headers than it has (a value `a\ncookie\nsid=x` would read as a second header).
  */
 export function headerLines(headers) {
   let lines = '';
-  for (const [name, value] of headers) lines += `${name}\n${value}\n`;
+  for (const [name, value] of headers) {
+    if (name.includes('\n') || value.includes('\n')) throw new TypeError(`the header ${JSON.stringify(name)} holds a line break`);
+    lines += `${name}\n${value}\n`;
+  }
   return lines;
 }
 

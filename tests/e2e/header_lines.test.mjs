@@ -15,6 +15,14 @@ test('header lines read back in order, repeats and empty values kept', () => {
   assert.equal(headerLines(new Headers([['a', '1'], ['b', '2']])), 'a\n1\nb\n2\n');
 });
 
+test('a line break in a header fails the request: it never crosses as other headers', () => {
+  // The runtime refuses these; headers as something else might hand them on.
+  const smuggling = [['x-note', 'a\ncookie\nsid=evil']];
+  assert.throws(() => headerLines(smuggling), TypeError);
+  assert.throws(() => headerLines([['x-a\nb', 'v']]), TypeError);
+  assert.equal(headerLines([['x-note', 'tab\tand \x0b\x0c kept']]), 'x-note\ntab\tand \x0b\x0c kept\n');
+});
+
 test('an answer is the Response of its status, header lines and body', async () => {
   const res = answer(302, LINES, new TextEncoder().encode('moved'));
   assert.equal(res.status, 302);
