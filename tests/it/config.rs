@@ -89,6 +89,25 @@ fn missing_secret_names_field_and_secret() {
     assert!(e.contains("identity_providers[0].client_secret_env") && e.contains("NOT_SET"), "{e}");
 }
 
+/// A redirect URI with a raw non-ASCII character would match a client sending it raw, and the
+/// redirect would then lose its `Location` (a header value is ASCII): refused at load, its
+/// percent-encoded form named as the fix and taken as it is.
+#[test]
+fn a_non_ascii_redirect_uri_is_refused_and_its_percent_encoded_form_taken() {
+    for field in ["redirect_uris", "post_logout_redirect_uris"] {
+        let text = replace(&format!("\n{field} = ["), &format!("\n{field} = [\"https://app.test/caf\u{e9}\", "));
+        assert!(text.contains("caf\u{e9}"), "{field} is in the test configuration");
+        let e = load(&text).unwrap_err();
+        assert!(e.contains(field) && e.contains("https://app.test/caf%C3%A9"), "{field}: {e}");
+    }
+    let e = load(&replace("\"https://app.test/cb\"", "\"https://app.test/caf\u{e9}\"")).unwrap_err();
+    assert!(e.contains("clients[0].redirect_uris[0]") && e.contains("https://app.test/caf%C3%A9"), "{e}");
+    let config = load(&replace("\"https://app.test/cb\"", "\"https://app.test/caf%C3%A9\"")).unwrap();
+    let client = config.clients.iter().find(|c| c.redirect_uris.iter().any(|r| r.contains("caf%C3%A9"))).unwrap();
+    assert!(client.accepts_redirect_uri("https://app.test/caf%C3%A9"));
+    assert!(!client.accepts_redirect_uri("https://app.test/caf\u{e9}"));
+}
+
 #[test]
 fn bad_urls_are_rejected() {
     let e = load(&replace("https://idp.test", "http://idp.test")).unwrap_err();

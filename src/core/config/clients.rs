@@ -198,9 +198,14 @@ fn same_loopback_but_port(registered: &str, given: &str) -> bool {
 }
 
 /// Redirect URIs are compared byte for byte, so they must be absolute, without fragment
-/// (RFC 6749 §3.1.2), and https unless they point at the local machine.
+/// (RFC 6749 §3.1.2), and https unless they point at the local machine; and ASCII, as
+/// clients send them and as a `Location` header can carry them (a raw `é` would match a raw
+/// `é` and then leave the redirect without its `Location`).
 fn validate_redirect_uri(s: &str) -> Result<(), String> {
     let url = super::absolute_url(s)?;
+    if !s.is_ascii() {
+        return Err(format!("`{s}` must be ASCII: write it percent-encoded, as clients send it: `{url}`"));
+    }
     if url.fragment().is_some() {
         return Err(format!("`{s}` must not contain a fragment"));
     }
