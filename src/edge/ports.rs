@@ -115,17 +115,12 @@ fn js_headers(headers: &http::HeaderMap) -> std::result::Result<web_sys::Headers
 /// whether the shell may give it again]` ([`Keyedge::reusable`](crate::core::app::Keyedge::reusable)),
 /// five values in one array.
 pub fn answer_parts(res: http::Response<Vec<u8>>, request_id: &str, reusable: bool) -> wasm_bindgen::JsValue {
-    let parts = js_sys::Array::new_with_length(5);
-    parts.set(0, res.status().as_u16().into());
-    parts.set(1, header_lines::write(res.headers()).into());
+    let status = wasm_bindgen::JsValue::from(res.status().as_u16());
+    let headers = wasm_bindgen::JsValue::from(header_lines::write(res.headers()));
     let body = res.body();
-    parts.set(
-        2,
-        if body.is_empty() { wasm_bindgen::JsValue::NULL } else { js_sys::Uint8Array::from(body.as_slice()).into() },
-    );
-    parts.set(3, request_id.into());
-    parts.set(4, reusable.into());
-    parts.into()
+    let body =
+        if body.is_empty() { wasm_bindgen::JsValue::NULL } else { js_sys::Uint8Array::from(body.as_slice()).into() };
+    js_sys::Array::of5(&status, &headers, &body, &request_id.into(), &reusable.into()).into()
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/edge/header_lines.mjs")]
