@@ -352,6 +352,33 @@ impl Keyedge {
             && matches!(self.at_once_route(req.method().as_str(), req.uri().path(), false), Some(AtOnceRoute::Document))
     }
 
+    /// The answers [`Keyedge::reusable`] marks that can be made before any request, as
+    /// `(method, path, answer)`: a GET and a HEAD of the discovery document at its path under
+    /// the mount, and of the JWKS where its keys' public halves are already known (they are
+    /// derived on first use, so not when the isolate starts). Each is [`Keyedge::answer_at_once`]'s
+    /// answer to a bodiless request of that method and path with no headers, made by the same
+    /// code and checked by [`Keyedge::reusable`] like any other. The Worker's shell keeps them
+    /// while the isolate starts, so that its first request for one runs no wasm
+    /// (docs/performance.md, *Cold start*). No clock, randomness or I/O is used.
+    pub fn documents_at_start(&self) -> Vec<(&'static str, String, Response)> {
+        const DOCUMENTS: [&str; 3] = ["/.well-known/openid-configuration", "/jwks", "/protocol/openid-connect/certs"];
+        let mut made = Vec::new();
+        for own in DOCUMENTS {
+            let path = self.config.mount.path(own);
+            for method in ["GET", "HEAD"] {
+                let Ok(req) = http::Request::builder().method(method).uri(path.as_str()).body(Vec::new()) else {
+                    continue;
+                };
+                // Not for a request of another route (a gated site's page): `reusable` says so.
+                let Some(reply) = self.document_at_once(&req).map(Reply::Page) else { continue };
+                if let (true, Reply::Page(res)) = (self.reusable(&req, &reply), reply) {
+                    made.push((method, path.clone(), res));
+                }
+            }
+        }
+        made
+    }
+
     /// The discovery document or the JWKS as [`Keyedge::respond`] answers `req`, made
     /// without the router's future: an isolate's first request compiles the code it runs, and
     /// the router's future is the largest function on that path (docs/performance.md, *Cold

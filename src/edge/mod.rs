@@ -271,6 +271,27 @@ impl AtOnce {
         })
     }
 
+    /// The answers the shell keeps from the isolate's start, before any request
+    /// ([`Keyedge::documents_at_start`](crate::core::Keyedge::documents_at_start): the discovery
+    /// document), each as `[method, path, status, header lines, body]` ([`ports::kept_parts`]);
+    /// none unless requests may be answered at once. Called by the shell's module as it is
+    /// evaluated, after `start`: no clock, randomness or I/O is used.
+    #[wasm_bindgen(js_name = atStart)]
+    pub fn at_start() -> js_sys::Array {
+        let kept = js_sys::Array::new();
+        if !AT_ONCE.with(std::cell::Cell::get) {
+            return kept;
+        }
+        APP.with(|cell| {
+            if let Some(Ok(app)) = cell.get() {
+                for (method, path, res) in app.documents_at_start() {
+                    kept.push(&ports::kept_parts(method, &path, &res));
+                }
+            }
+        });
+        kept
+    }
+
     /// The request to send to the site.
     #[wasm_bindgen(getter)]
     pub fn request(&self) -> web_sys::Request {

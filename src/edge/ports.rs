@@ -115,12 +115,25 @@ fn js_headers(headers: &http::HeaderMap) -> std::result::Result<web_sys::Headers
 /// whether the shell may give it again]` ([`Keyedge::reusable`](crate::core::app::Keyedge::reusable)),
 /// five values in one array.
 pub fn answer_parts(res: http::Response<Vec<u8>>, request_id: &str, reusable: bool) -> wasm_bindgen::JsValue {
+    let [status, headers, body] = status_lines_body(&res);
+    js_sys::Array::of5(&status, &headers, &body, &request_id.into(), &reusable.into()).into()
+}
+
+/// An answer the shell keeps from the isolate's start (`AtOnce.atStart`): `[method, path,
+/// status, its header lines, body bytes or null]`.
+pub fn kept_parts(method: &str, path: &str, res: &http::Response<Vec<u8>>) -> wasm_bindgen::JsValue {
+    let [status, headers, body] = status_lines_body(res);
+    js_sys::Array::of5(&method.into(), &path.into(), &status, &headers, &body).into()
+}
+
+/// An answer's status, header lines and body (bytes, or null for none) as JavaScript values.
+fn status_lines_body(res: &http::Response<Vec<u8>>) -> [wasm_bindgen::JsValue; 3] {
     let status = wasm_bindgen::JsValue::from(res.status().as_u16());
     let headers = wasm_bindgen::JsValue::from(header_lines::write(res.headers()));
     let body = res.body();
     let body =
         if body.is_empty() { wasm_bindgen::JsValue::NULL } else { js_sys::Uint8Array::from(body.as_slice()).into() };
-    js_sys::Array::of5(&status, &headers, &body, &request_id.into(), &reusable.into()).into()
+    [status, headers, body]
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/edge/header_lines.mjs")]

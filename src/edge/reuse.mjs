@@ -1,7 +1,8 @@
 // Answers the Worker's shell (src/edge/worker.mjs) gives again without calling into wasm.
 // Rust decides which (`Keyedge::reusable`, src/core/app.rs): an answer that is keyedge's answer
 // to every request of the same method and path that has no body and declares no length, for
-// the isolate's life — the discovery document and the JWKS. This module only keeps them and
+// the isolate's life — the discovery document and the JWKS — whether made for a request or,
+// for the discovery document, before any (`AtOnce.atStart`). This module only keeps them and
 // makes each request its own `Response`, with its own request id. Apart from the shell so that
 // Node tests it (tests/e2e/reuse.test.mjs) and `make bench`'s floor prices it.
 
@@ -83,9 +84,19 @@ export class Answers {
    * not one a kept answer may answer or `KEPT_MAX` are kept.
    */
   keep(request, status, pairs, body) {
-    if (status !== 200 || this.#kept.size >= KEPT_MAX || !bodiless(request) || !plainHead(request)) return;
+    if (!bodiless(request) || !plainHead(request)) return;
     const key = reuseKey(request);
-    if (key !== undefined && !this.#kept.has(key)) this.#kept.set(key, { status, pairs, body });
+    if (key !== undefined) this.keepAt(key, status, pairs, body);
+  }
+
+  /**
+   * Keeps an answer for the requests of `key` (`METHOD path`, as `reuseKey` makes it) that a
+   * kept answer may answer: one Rust made before any request (`AtOnce.atStart`) and marked
+   * reusable, or one `keep` took. Not a non-200, not past `KEPT_MAX`, never replacing one.
+   */
+  keepAt(key, status, pairs, body) {
+    if (status !== 200 || this.#kept.size >= KEPT_MAX || this.#kept.has(key)) return;
+    this.#kept.set(key, { status, pairs, body });
   }
 
   get size() {

@@ -13,7 +13,8 @@
 //   `Response`; a site page comes back as a plan that is fetched here and finished by Rust in
 //   one more call: no Rust future, promise or waker for them. An answer Rust marks as the
 //   same for every request of its method and path (the discovery document, the JWKS) is kept
-//   and given again without a call into wasm (src/edge/reuse.mjs).
+//   and given again without a call into wasm (src/edge/reuse.mjs); the discovery document is
+//   made and kept before any request.
 //   Everything else goes to `FullPath.serve` (src/edge/mod.rs): the request's Rust future,
 //   run where the promises it awaits settle (src/core/task.rs, src/edge/settle.js).
 import { DurableObject } from 'cloudflare:workers';
@@ -23,7 +24,12 @@ import { Answers, withRequestId } from './reuse.mjs';
 
 // The answers Rust marked as the same for every request of their method and path (the
 // discovery document, the JWKS), kept for the isolate's life (src/edge/reuse.mjs).
+// The discovery document is made and kept as the module is evaluated, so that an isolate's
+// first request for it runs no wasm: V8 compiles a wasm function on its first call, and that
+// first request would otherwise compile the whole path of a request (docs/performance.md,
+// *Cold start*).
 const answers = new Answers();
+for (const [method, path, status, lines, body] of AtOnce.atStart()) answers.keepAt(`${method} ${path}`, status, headerPairs(lines), body);
 
 export default class Keyedge extends RustWorker {
   // Its only method: a method of a Worker's entrypoint class can be called over RPC by any

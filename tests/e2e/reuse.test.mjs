@@ -126,3 +126,26 @@ test(`at most ${KEPT_MAX} answers are kept, and a kept one is never replaced`, a
   assert.equal(res.status, 200);
   assert.deepEqual(new Uint8Array(await res.arrayBuffer()), DOC);
 });
+
+test('an answer kept before any request (keepAt, as the shell keeps AtOnce.atStart) is given as a kept one is, with the same limits', async () => {
+  const answers = new Answers();
+  const url = 'https://keyedge.test/.well-known/openid-configuration';
+  answers.keepAt('GET /.well-known/openid-configuration', 200, PAIRS, DOC);
+  answers.keepAt('HEAD /jwks', 404, PAIRS, DOC);
+  assert.equal(answers.size, 1, 'only a 200');
+  const res = answers.again(new Request(`${url}?client_id=x`, { headers: { 'cf-ray': 'r1' } }));
+  assert.equal(res.headers.get('x-request-id'), 'r1');
+  assert.deepEqual(new Uint8Array(await res.arrayBuffer()), DOC);
+  // Not to another method, a body, a declared length or a head Rust refuses.
+  assert.equal(answers.again(new Request(url, { method: 'HEAD' })), undefined);
+  assert.equal(answers.again(new Request(url, { method: 'POST', body: 'x' })), undefined);
+  assert.equal(answers.again(new Request(url, { headers: { 'content-length': '0' } })), undefined);
+  assert.equal(answers.again(new Request(`${url}?x={a}`)), undefined);
+  // Never replaced, by a request's answer or another kept at start.
+  answers.keep(new Request(url), 200, [], new Uint8Array(0));
+  answers.keepAt('GET /.well-known/openid-configuration', 200, [], null);
+  assert.deepEqual(new Uint8Array(await answers.again(new Request(url)).arrayBuffer()), DOC);
+  // Within the same cap.
+  for (let i = 0; i < KEPT_MAX + 2; i++) answers.keepAt(`GET /p${i}`, 200, PAIRS, DOC);
+  assert.equal(answers.size, KEPT_MAX);
+});

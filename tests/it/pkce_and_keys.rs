@@ -357,3 +357,53 @@ fn a_reusable_answer_is_the_answer_to_every_bodiless_request_of_its_method_and_p
     let reply = world.respond(request("GET", &format!("{ISSUER}/jwks"), &[]));
     assert!(!world.app.reusable(&with_body, &reply), "a request with a body");
 }
+
+/// The answers the Worker's shell keeps when the isolate starts, before any request
+/// (`Keyedge::documents_at_start`, src/edge/worker.mjs): each is the answer a request of its
+/// method and path gets, at once and by the full path, and marked reusable; the discovery
+/// document under the mount (GET and HEAD); the JWKS only once its keys' public halves are
+/// known, at both of its paths.
+#[test]
+fn documents_at_start_are_the_answers_every_request_of_their_method_and_path_gets() {
+    use crate::common::{config_text, secrets, World, ISSUER};
+    // With an ES256 key, whose public point the platform derives on first use.
+    let mut world = World::new();
+    let text = config_text().replacen('\n', "\nes256_signing_key_env = \"SIGNING_KEY_ES256\"\n", 1);
+    let secrets = |name: &str| match name {
+        "SIGNING_KEY_ES256" => Some(ES256.to_owned()),
+        _ => secrets(name),
+    };
+    world.app = keyedge::core::Keyedge::from_config_text(&text, &secrets).expect("valid config");
+    let request = |method: &str, uri: &str| http::Request::builder().method(method).uri(uri).body(Vec::new()).unwrap();
+    let check = |made: &[(&str, String, http::Response<Vec<u8>>)]| {
+        for (method, path, res) in made {
+            for base in ["", ISSUER, "http://other-host.test:8080"] {
+                let req = request(method, &format!("{base}{path}"));
+                let at_once = world.app.answer_at_once(&req, &world.clock, &world.rng, &|_| {}).expect("at once");
+                assert!(world.app.reusable(&req, &at_once), "{method} {base}{path}");
+                let kept = format!("{:?}", keyedge::core::gate::Reply::Page(res.clone()));
+                assert_eq!(format!("{at_once:?}"), kept, "{method} {base}{path} at once");
+                assert_eq!(
+                    format!("{:?}", world.respond(request(method, &format!("{base}{path}")))),
+                    kept,
+                    "{method} {path}"
+                );
+            }
+        }
+    };
+    let kinds = |made: &[(&str, String, http::Response<Vec<u8>>)]| {
+        made.iter().map(|(method, path, _)| format!("{method} {path}")).collect::<Vec<_>>()
+    };
+    // Before any request: the discovery document only (the JWKS's public halves are derived
+    // on first use).
+    let made = world.app.documents_at_start();
+    assert_eq!(kinds(&made), ["GET /.well-known/openid-configuration", "HEAD /.well-known/openid-configuration"]);
+    assert!(made.iter().all(|(_, _, res)| res.status() == http::StatusCode::OK && !res.body().is_empty()));
+    check(&made);
+    // Once a request has made the JWKS's keys ready, it is among them at both of its paths.
+    let _ = world.respond(request("GET", &format!("{ISSUER}/jwks")));
+    let made = world.app.documents_at_start();
+    assert_eq!(kinds(&made).len(), 6, "{:?}", kinds(&made));
+    assert!(kinds(&made).contains(&"HEAD /protocol/openid-connect/certs".to_owned()));
+    check(&made);
+}

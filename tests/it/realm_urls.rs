@@ -218,3 +218,28 @@ fn the_realm_documents_answered_at_once_are_the_full_path_answers() {
         assert!(quick.is_none(), "{outside}");
     }
 }
+
+/// The discovery document the Worker's shell keeps from the isolate's start is the realm's,
+/// at the realm's path (`Keyedge::documents_at_start`), and the very answer a request gets.
+#[test]
+fn the_discovery_document_kept_at_start_is_at_the_realm_path() {
+    let world = realm_world("");
+    let made = world.app.documents_at_start();
+    let paths: Vec<_> = made.iter().map(|(method, path, _)| format!("{method} {path}")).collect();
+    // The JWKS too: this configuration's one RSA key has its public half from the start.
+    let at = |method: &str, path: &str| format!("{method} {REALM}{path}");
+    let discovery = "/.well-known/openid-configuration";
+    let certs = "/protocol/openid-connect/certs";
+    let expected = [
+        at("GET", discovery),
+        at("HEAD", discovery),
+        at("GET", "/jwks"),
+        at("HEAD", "/jwks"),
+        at("GET", certs),
+        at("HEAD", certs),
+    ];
+    assert_eq!(paths, expected);
+    let res = Browser::default().get(&world, &format!("{REALM}/.well-known/openid-configuration"));
+    assert_eq!(res.body(), made[0].2.body());
+    assert_eq!(json(&res)["issuer"], format!("{ISSUER}{REALM}"));
+}
