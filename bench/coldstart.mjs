@@ -2,7 +2,8 @@
 // new isolate), and the first request to it — its latency and the CPU the
 // serving workerd spent on it — against a second request right after (warm). For keyedge
 // (its discovery document; with the demo configuration and with the small keyedge.toml; and a
-// gated site's public page from Workers Static Assets), OpenAuth (its authorization-server
+// gated site's public page from Workers Static Assets; and the login page for an
+// authorization request), OpenAuth (its authorization-server
 // metadata), the floor Worker (a constant response; and a page it reads from ASSETS) and the
 // Rust floor (the `worker` crate answering a constant, bench/peers/wasm-floor), each started
 // `--rounds` times (default 9); medians.
@@ -41,7 +42,7 @@ const opt = (name, fallback) => {
 // (the same functions compile 1.5× slower in one), so five move the median by a group's share.
 const ROUNDS = Number(opt('--rounds', 9));
 const JSON_OUT = opt('--json', null);
-const ONLY = opt('--only', 'keyedge,keyedge-small,keyedge-gate,openauth,floor,floor-assets,wasm-floor').split(',');
+const ONLY = opt('--only', 'keyedge,keyedge-small,keyedge-login,keyedge-gate,openauth,floor,floor-assets,wasm-floor').split(',');
 const PROFILE = args.includes('--profile');
 const WRANGLER_DEV = args.includes('--wrangler-dev');
 const INSPECTOR = 9339;
@@ -208,6 +209,20 @@ const workers = {
       ['--config', 'dev/wrangler.bench.toml', '--port', '8787'],
       'http://localhost:8787/.well-known/openid-configuration',
       { KEYEDGE_CONFIG: 'keyedge.toml' },
+    ),
+  // An app's user's first request: the authorization request, answered with the login page
+  // by keyedge's Rust in one call (AtOnce.plan). Since 2026-12-07 night the discovery
+  // document above is made before any request and kept by the shell, so its first request
+  // runs no wasm; this one (and the gated page below) still runs keyedge's Rust path cold.
+  'keyedge-login': () =>
+    coldStart(
+      'keyedge-login',
+      ['--config', 'dev/wrangler.bench.toml', '--port', '8787'],
+      `http://localhost:8787/authorize?${new URLSearchParams({
+        client_id: 'demo-app', response_type: 'code', scope: 'openid email profile', redirect_uri: 'http://127.0.0.1:8788/cb',
+        state: 'cold', nonce: 'cold', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+      })}`,
+      { KEYEDGE_CONFIG: 'dev/keyedge.dev.toml' },
     ),
   // What a visitor of a quiet static site meets: the gate in front of the example site
   // (dev/wrangler.toml: Workers Static Assets behind `run_worker_first`), its public home page
