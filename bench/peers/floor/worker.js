@@ -6,7 +6,8 @@ import { Answers } from '../../../src/edge/reuse.mjs';
 // and what each platform operation costs there. `/` answers a constant JSON document; the
 // other paths do one operation first — a KV read, a KV write, a Durable Object RPC call (one
 // SQLite write inside it), an outbound fetch, a page from the ASSETS binding (with
-// wrangler.assets.toml), one WebCrypto signature (RS256 with a 2048-bit key, ES256), what
+// wrangler.assets.toml; with wrangler.gate.toml, `/page` answers with the example site's
+// page behind keyedge's gate), one WebCrypto signature (RS256 with a 2048-bit key, ES256), what
 // keyedge's JavaScript shell does around an answer made at once (`/shell`), or
 // (`/mix`) the KV, Durable Object and fetch calls of one keyedge scenario together — so
 // `make bench` can tell keyedge's own CPU from the local simulation of KV and Durable Objects,
@@ -134,6 +135,8 @@ export default {
     else if (path === '/rs256') await signWith('rs256');
     else if (path === '/es256') await signWith('es256');
     else if (path === '/asset') await (await env.ASSETS.fetch('http://floor/page.html')).text();
+    // The gate's twin (wrangler.gate.toml): the gated visitor's page, from ASSETS, as the answer.
+    else if (path === '/page') return env.ASSETS.fetch(new URL('/docs/', request.url));
     else if (path === '/shell') return shell(request);
     else if (path === '/again') return kept.again(request) ?? new Response('not kept', { status: 500 });
     return new Response(body, { headers: { 'content-type': 'application/json' } });
