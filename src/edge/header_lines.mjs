@@ -36,3 +36,19 @@ export function headerPairs(lines) {
 export function answer(status, lines, body) {
   return new Response(body === undefined || body.byteLength === 0 ? null : body.slice(), { status, headers: headerPairs(lines) });
 }
+
+/**
+ * A gated site's request as the runtime's `Request`, made in one call from wasm
+ * (src/edge/ports.rs, `site_request`): `method`, `url`, the headers of header `lines`, a
+ * redirect never followed (it goes to the browser as the site gave it), and `body`: the
+ * browser's body as the stream it is (`duplex: 'half'`, as the Fetch standard asks of a
+ * stream), else bytes (a view of wasm memory valid during this call
+ * only, so copied), else none. Instead of a `RequestInit` set call by call with its headers
+ * written as JSON and parsed back.
+ */
+export function siteRequest(method, url, lines, body) {
+  const init = { method, headers: headerPairs(lines), redirect: 'manual' };
+  if (body instanceof Uint8Array) init.body = body.slice();
+  else if (body) Object.assign(init, { body, duplex: 'half' });
+  return new Request(url, init);
+}

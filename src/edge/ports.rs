@@ -104,12 +104,6 @@ fn pairs_json(headers: &http::HeaderMap) -> std::result::Result<String, PortErro
     serde_json::to_string(&pairs).map_err(port_err)
 }
 
-/// A runtime `Headers` for `headers` (an outgoing request's).
-fn js_headers(headers: &http::HeaderMap) -> std::result::Result<web_sys::Headers, PortError> {
-    web_sys::Headers::new_with_str_sequence_sequence(&js_header_pairs(headers)?)
-        .map_err(|e| js_port_error("headers", e))
-}
-
 /// keyedge's answer as the Worker's JavaScript makes it into a `Response` (`AtOnce.plan`):
 /// `[status, its header lines, body bytes or null, the request id for its `x-request-id`,
 /// whether the shell may give it again]` ([`Keyedge::reusable`](crate::core::app::Keyedge::reusable)),
@@ -138,6 +132,16 @@ fn status_lines_body(res: &http::Response<Vec<u8>>) -> [wasm_bindgen::JsValue; 3
 
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/edge/header_lines.mjs")]
 extern "C" {
+    /// The runtime's `Request` for a gated site's page, made in one call: its headers as
+    /// header lines, a redirect never followed, the body a stream, bytes or none.
+    #[wasm_bindgen(catch, js_name = siteRequest)]
+    fn js_site_request(
+        method: &str,
+        url: &str,
+        lines: &str,
+        body: &wasm_bindgen::JsValue,
+    ) -> std::result::Result<web_sys::Request, wasm_bindgen::JsValue>;
+
     /// The runtime's `Response` of a status, header lines and body bytes, made in one call.
     #[wasm_bindgen(catch, js_name = answer)]
     fn js_answer(
@@ -547,19 +551,16 @@ pub fn site_request(
     forward: &Forward,
     body: Option<web_sys::ReadableStream>,
 ) -> std::result::Result<web_sys::Request, PortError> {
-    let init = web_sys::RequestInit::new();
-    init.set_method(forward.method.as_str());
-    init.set_headers(js_headers(&forward.headers)?.as_ref());
-    // A redirect from the site goes to the browser as the site gave it, never followed here:
-    // following would send the visitor's cookies and keyedge's identity headers to wherever
-    // the site points, and serve that answer's body on keyedge's origin.
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    if let Some(stream) = body {
-        init.set_body(&stream);
-    } else if !forward.body.is_empty() {
-        init.set_body(&js_sys::Uint8Array::from(forward.body.as_slice()));
-    }
-    web_sys::Request::new_with_str_and_init(&forward.url, &init).map_err(|e| js_port_error("request", e))
+    let lines = header_lines::write(&forward.headers);
+    // A redirect from the site goes to the browser as the site gave it, never followed here
+    // (`siteRequest`): following would send the visitor's cookies and keyedge's identity
+    // headers to wherever the site points, and serve that answer's body on keyedge's origin.
+    let body = match body {
+        Some(stream) => wasm_bindgen::JsValue::from(stream),
+        None if !forward.body.is_empty() => js_sys::Uint8Array::from(forward.body.as_slice()).into(),
+        None => wasm_bindgen::JsValue::UNDEFINED,
+    };
+    js_site_request(forward.method.as_str(), &forward.url, &lines, &body).map_err(|e| js_port_error("request", e))
 }
 
 /// The site's answer `res` to a page the gate let through, with the gate's header changes:

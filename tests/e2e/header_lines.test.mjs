@@ -3,7 +3,7 @@
 // status and body.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { answer, headerLines, headerPairs } from '../../src/edge/header_lines.mjs';
+import { answer, headerLines, headerPairs, siteRequest } from '../../src/edge/header_lines.mjs';
 
 const LINES = 'content-type\ntext/html; charset=utf-8\nset-cookie\na=1; Path=/\nset-cookie\nb=2\nx-empty\n\nlocation\n/login?return_to=%2F\n';
 
@@ -36,4 +36,25 @@ test('no body for an empty or absent one; a status the runtime refuses throws, f
   assert.equal(answer(204, '', new Uint8Array(0)).body, null);
   assert.equal(answer(200, '', undefined).body, null);
   assert.throws(() => answer(99, '', undefined), RangeError);
+});
+
+test('a site request carries its method, URL, header lines and body, and never follows a redirect', async () => {
+  const lines = 'accept\ntext/html\ncookie\na=1\nx-keyedge-user\nalice\n';
+  const get = siteRequest('GET', 'https://site.test/docs/?q=1', lines, undefined);
+  assert.equal(get.method, 'GET');
+  assert.equal(get.url, 'https://site.test/docs/?q=1');
+  assert.equal(get.redirect, 'manual');
+  assert.deepEqual([...get.headers], [['accept', 'text/html'], ['cookie', 'a=1'], ['x-keyedge-user', 'alice']]);
+  assert.equal(get.body, null);
+  // Bytes are copied: the view handed in is of wasm memory, valid during the call only.
+  const bytes = new TextEncoder().encode('a=b');
+  const post = siteRequest('POST', 'https://site.test/form', 'content-type\napplication/x-www-form-urlencoded\n', bytes);
+  bytes.fill(0);
+  assert.equal(await post.text(), 'a=b');
+  assert.equal(post.redirect, 'manual');
+  // A stream goes on as the stream it is.
+  const stream = new ReadableStream({ start: (c) => { c.enqueue(new TextEncoder().encode('streamed')); c.close(); } });
+  const put = siteRequest('PUT', 'https://site.test/up', '', stream);
+  assert.equal(await put.text(), 'streamed');
+  assert.throws(() => siteRequest('GET', 'https://site.test/', '', new Uint8Array([1])), TypeError, 'a GET with a body is refused, for Rust to see');
 });
