@@ -42,13 +42,13 @@ export function answer(status, lines, body) {
  * (src/edge/ports.rs, `site_request`): `method`, `url`, the headers of header `lines`, a
  * redirect never followed (it goes to the browser as the site gave it), and `body`: the
  * browser's body as the stream it is (`duplex: 'half'`, as the Fetch standard asks of a
- * stream), else bytes (a view of wasm memory valid during this call
- * only, so copied), else none. Instead of a `RequestInit` set call by call with its headers
+ * stream), else bytes (already a copy: `Uint8Array::from` copies out of wasm memory), else
+ * none. Instead of a `RequestInit` set call by call with its headers
  * written as JSON and parsed back.
  */
 export function siteRequest(method, url, lines, body) {
   const init = { method, headers: headerPairs(lines), redirect: 'manual' };
-  if (body instanceof Uint8Array) init.body = body.slice();
+  if (body instanceof Uint8Array) init.body = body;
   else if (body) Object.assign(init, { body, duplex: 'half' });
   return new Request(url, init);
 }

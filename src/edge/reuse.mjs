@@ -103,3 +103,19 @@ export class Answers {
     return this.#kept.size;
   }
 }
+
+/**
+ * Keeps the answers Rust made before any request (`made()`, the shell's `AtOnce.atStart`:
+ * `[method, path, status, header lines, body]` each), `pairs` making header lines into
+ * `[name, value]` pairs. Run as the Worker's module is evaluated, which must succeed whatever
+ * happens here (the module serves every request, and its Durable Object): should making or
+ * keeping them fail, nothing more is kept, and each answer is kept from the first request
+ * that gets it, as before.
+ */
+export function keepAtStart(answers, made, pairs) {
+  try {
+    for (const [method, path, status, lines, body] of made()) answers.keepAt(`${method} ${path}`, status, pairs(lines), body);
+  } catch {
+    // Nothing more kept (see above).
+  }
+}

@@ -20,7 +20,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import RustWorker, { AtOnce, FullPath, OnceStore as RustOnceStore } from '../../build/index.js';
 import { headerLines, headerPairs } from './header_lines.mjs';
-import { Answers, withRequestId } from './reuse.mjs';
+import { Answers, keepAtStart, withRequestId } from './reuse.mjs';
 
 // The answers Rust marked as the same for every request of their method and path (the
 // discovery document, the JWKS), kept for the isolate's life (src/edge/reuse.mjs).
@@ -29,7 +29,7 @@ import { Answers, withRequestId } from './reuse.mjs';
 // first request would otherwise compile the whole path of a request (docs/performance.md,
 // *Cold start*).
 const answers = new Answers();
-for (const [method, path, status, lines, body] of AtOnce.atStart()) answers.keepAt(`${method} ${path}`, status, headerPairs(lines), body);
+keepAtStart(answers, () => AtOnce.atStart(), headerPairs);
 
 export default class Keyedge extends RustWorker {
   // Its only method: a method of a Worker's entrypoint class can be called over RPC by any

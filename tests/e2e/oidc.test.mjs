@@ -79,8 +79,9 @@ test('discovery and the JWKS given again by the shell: the same answer, whole, e
       answers.push({ headers, id: res.headers.get('x-request-id'), body: await res.text() });
     }
     // Rust's own answer, for a request the shell gives no kept answer (its URL holds a
-    // character RFC 3986 does not allow): the kept one (the discovery document's since the
-    // isolate started, AtOnce.atStart) is the very same.
+    // character RFC 3986 does not allow, which the URL standard leaves as it is in a query):
+    // the kept one (the discovery document's since the isolate started, AtOnce.atStart) is the
+    // very same.
     const own = await fetch(`${KEYEDGE}${path}?x={a}`);
     assert.equal(own.status, 200, path);
     const headers = Object.fromEntries([...own.headers].filter(([name]) => !['date', 'x-request-id'].includes(name)));

@@ -6,7 +6,7 @@
 // oidc.test.mjs checks the shell under wrangler dev.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Answers, KEPT_MAX, plainHead, requestId, reuseKey } from '../../src/edge/reuse.mjs';
+import { Answers, KEPT_MAX, keepAtStart, plainHead, requestId, reuseKey } from '../../src/edge/reuse.mjs';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const DOC = new TextEncoder().encode('{"issuer":"https://keyedge.test"}');
@@ -148,4 +148,22 @@ test('an answer kept before any request (keepAt, as the shell keeps AtOnce.atSta
   // Within the same cap.
   for (let i = 0; i < KEPT_MAX + 2; i++) answers.keepAt(`GET /p${i}`, 200, PAIRS, DOC);
   assert.equal(answers.size, KEPT_MAX);
+});
+
+test('the answers made before any request are kept as the module loads, and a failure there keeps nothing more and throws nothing', async () => {
+  const pairs = (lines) => lines.split('\n').slice(0, -1).reduce((a, v, i, all) => (i % 2 ? a : [...a, [v, all[i + 1]]]), []);
+  const answers = new Answers();
+  keepAtStart(answers, () => [['GET', '/.well-known/openid-configuration', 200, 'content-type\napplication/json\n', DOC], ['HEAD', '/.well-known/openid-configuration', 200, '', null]], pairs);
+  assert.equal(answers.size, 2);
+  const res = answers.again(new Request('https://keyedge.test/.well-known/openid-configuration'));
+  assert.equal(res.headers.get('content-type'), 'application/json');
+  assert.deepEqual(new Uint8Array(await res.arrayBuffer()), DOC);
+  // A failure in Rust (a trap, a missing export) or in keeping: the module still loads.
+  const none = new Answers();
+  assert.doesNotThrow(() => keepAtStart(none, () => { throw new WebAssembly.RuntimeError('unreachable'); }, pairs));
+  assert.equal(none.size, 0);
+  const some = new Answers();
+  function* oneThenFail() { yield ['GET', '/jwks', 200, '', DOC]; throw new Error('failed'); }
+  assert.doesNotThrow(() => keepAtStart(some, oneThenFail, pairs));
+  assert.equal(some.size, 1);
 });

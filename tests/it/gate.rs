@@ -484,3 +484,28 @@ mod pass {
         }
     }
 }
+
+/// A site's page is never an answer the Worker's shell keeps (`Keyedge::reusable`), however
+/// plain: the gate decides per visitor. In front of a site at the root, the answers kept from
+/// the isolate's start (`Keyedge::documents_at_start`) are still keyedge's own documents, the
+/// full path's answers.
+#[test]
+fn a_site_page_is_never_kept_and_the_documents_kept_at_start_are_keyedges() {
+    let world = world("");
+    let at_once = |req: &http::Request<Vec<u8>>| world.app.answer_at_once(req, &world.clock, &world.rng, &|_| {});
+    for path in ["/public/a.css", "/docs/", "/public/index.html"] {
+        let req = http::Request::get(format!("{ISSUER}{path}")).body(vec![]).unwrap();
+        let reply = at_once(&req).unwrap_or_else(|| panic!("{path} at once"));
+        assert!(!world.app.reusable(&req, &reply), "{path}");
+    }
+    let made = world.app.documents_at_start();
+    assert!(!made.is_empty());
+    for (method, path, res) in made {
+        assert!(
+            path == "/.well-known/openid-configuration" || path == "/jwks" || path == "/protocol/openid-connect/certs"
+        );
+        let req = http::Request::builder().method(method).uri(format!("{ISSUER}{path}")).body(vec![]).unwrap();
+        let kept = format!("{:?}", keyedge::core::gate::Reply::Page(res));
+        assert_eq!(format!("{:?}", world.respond(req)), kept, "{method} {path}");
+    }
+}

@@ -220,7 +220,8 @@ fn the_realm_documents_answered_at_once_are_the_full_path_answers() {
 }
 
 /// The discovery document the Worker's shell keeps from the isolate's start is the realm's,
-/// at the realm's path (`Keyedge::documents_at_start`), and the very answer a request gets.
+/// at the realm's path (`Keyedge::documents_at_start`), and the very answer a request gets,
+/// as are the JWKS's at both of its paths.
 #[test]
 fn the_discovery_document_kept_at_start_is_at_the_realm_path() {
     let world = realm_world("");
@@ -239,7 +240,12 @@ fn the_discovery_document_kept_at_start_is_at_the_realm_path() {
         at("HEAD", certs),
     ];
     assert_eq!(paths, expected);
-    let res = Browser::default().get(&world, &format!("{REALM}/.well-known/openid-configuration"));
-    assert_eq!(res.body(), made[0].2.body());
-    assert_eq!(json(&res)["issuer"], format!("{ISSUER}{REALM}"));
+    // Each the full path's answer, headers (CORS, HSTS, caching) and body.
+    for (method, path, res) in &made {
+        let req = http::Request::builder().method(*method).uri(format!("{ISSUER}{path}")).body(vec![]).unwrap();
+        let kept = format!("{:?}", keyedge::core::gate::Reply::Page(res.clone()));
+        assert_eq!(format!("{:?}", world.respond(req)), kept, "{method} {path}");
+    }
+    let doc: serde_json::Value = serde_json::from_slice(made[0].2.body()).unwrap();
+    assert_eq!(doc["issuer"], format!("{ISSUER}{REALM}"));
 }
