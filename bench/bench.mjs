@@ -569,8 +569,21 @@ const gateProfiled = (() => {
   const fraction = own.reduce((a, [, v]) => a + v, 0) / g.sampled_ms_per_op;
   return { fraction: +fraction.toFixed(3), bound: +(fraction * whole).toFixed(3), whole, pages: g.operations };
 })();
-const shown = (s) =>
-  share(s) !== null ? `${share(s)} ms` : `not resolved: the platform estimate (${report.keyedge_share[s]?.platform_ms} ms) is at least keyedge's whole CPU (${k[s]?.cpu_ms_per_op} ms)`;
+// A share measured against a twin that did not come out above zero is still bounded: no
+// round's difference was above the rounds' high. A budget that every round is under is met,
+// whatever the median (keyedge costs what the floor making the same calls costs, within the
+// rounds' spread).
+const byTwin = (s) => {
+  const e = report.keyedge_share[s];
+  return e?.twin_ms != null && e.range_ms?.length === 2 ? e : null;
+};
+const underBudget = (s, budget) => (share(s) !== null ? share(s) <= budget : byTwin(s) !== null && byTwin(s).range_ms[1] <= budget);
+const shown = (s) => {
+  if (share(s) !== null) return `${share(s)} ms`;
+  const e = byTwin(s);
+  if (e) return `not resolved above zero against its twin (${e.twin_ms} ms): ${e.share_ms} ms, every round between ${e.range_ms[0]} and ${e.range_ms[1]} ms`;
+  return `not resolved: the platform estimate (${report.keyedge_share[s]?.platform_ms} ms) is at least keyedge's whole CPU (${k[s]?.cpu_ms_per_op} ms)`;
+};
 
 // ---------------------------------------------------------------- verdicts and tables
 // The goals of issue 20 ("Performance, round two"), each with its verdict. The Worker
@@ -607,10 +620,10 @@ const budgets = [
     return [goal, g.first_request_ms <= 1.5 * fa.first_request_ms,
       `keyedge ${g.first_request_ms} ms (CPU ${g.first_request_cpu_ms} ms), the floor with ASSETS ${fa.first_request_ms} ms (CPU ${fa.first_request_cpu_ms} ms): ${(g.first_request_ms / fa.first_request_ms).toFixed(2)}×; median of ${g.rounds} fresh starts`];
   })(),
-  ['login keyedge share ≤ 3 ms CPU', share('login') !== null && share('login') <= 3, `${shown('login')} (all of workerd: ${k.login.cpu_ms_per_op} ms)`],
-  ['refresh (RS256) keyedge share ≤ 1.5 ms CPU', share('refresh') !== null && share('refresh') <= 1.5, `${shown('refresh')}`],
-  ['refresh (ES256) keyedge share ≤ 0.4 ms CPU', share('refresh_es256') !== null && share('refresh_es256') <= 0.4, `${shown('refresh_es256')}`],
-  ['userinfo keyedge share ≤ 0.3 ms CPU', share('userinfo') !== null && share('userinfo') <= 0.3, `${shown('userinfo')}`],
+  ['login keyedge share ≤ 3 ms CPU', underBudget('login', 3), `${shown('login')} (all of workerd: ${k.login.cpu_ms_per_op} ms)`],
+  ['refresh (RS256) keyedge share ≤ 1.5 ms CPU', underBudget('refresh', 1.5), `${shown('refresh')}`],
+  ['refresh (ES256) keyedge share ≤ 0.4 ms CPU', underBudget('refresh_es256', 0.4), `${shown('refresh_es256')}`],
+  ['userinfo keyedge share ≤ 0.3 ms CPU', underBudget('userinfo', 0.3), `${shown('userinfo')}`],
   // The gate page's platform calls (a request behind the assets router, a page from ASSETS)
   // are nearly all of its CPU. Since 2026-12-07 night the page has a twin (the floor set up as
   // the gate is, the same page from ASSETS, in turns with it): its share by the twin decides
@@ -618,19 +631,18 @@ const budgets = [
   // bound under the budget meets it); before the twin, the floor's prices measured minutes
   // apart left the share within the two runs' noise.
   (() => {
-    const byTwin = report.keyedge_share.gate?.twin_ms != null && share('gate') !== null;
-    const met = byTwin ? share('gate') <= 0.15 : gateProfiled !== null ? gateProfiled.bound <= 0.15 : share('gate') !== null && share('gate') <= 0.15;
-    const range = report.keyedge_share.gate?.range_ms;
+    const twin = byTwin('gate');
+    const met = twin ? underBudget('gate', 0.15) : gateProfiled !== null ? gateProfiled.bound <= 0.15 : underBudget('gate', 0.15);
     const sub = share('gate') !== null
-      ? `${share('gate')} ms (${byTwin ? `median of ${report.keyedge_share.gate.rounds} rounds, ${range[0]} – ${range[1]}, against its twin's ${report.keyedge_share.gate.twin_ms} ms` : `the platform estimate ${report.keyedge_share.gate?.platform_ms} ms`} of workerd's ${k.gate?.cpu_ms_per_op} ms per page)`
+      ? `${share('gate')} ms (${twin ? `median of ${twin.rounds} rounds, ${twin.range_ms[0]} – ${twin.range_ms[1]}, against its twin's ${twin.twin_ms} ms` : `the platform estimate ${report.keyedge_share.gate?.platform_ms} ms`} of workerd's ${k.gate?.cpu_ms_per_op} ms per page)`
       : shown('gate');
     return ['gate page keyedge share ≤ 0.15 ms CPU', met,
-      `${byTwin ? 'by its twin' : 'by subtraction'} ${sub}${gateProfiled ? `; profiled in its isolate (${gateProfiled.pages} pages): keyedge's wasm, glue and GC are ${(100 * gateProfiled.fraction).toFixed(0)} % of its sampled time, so at most ${gateProfiled.bound} ms of workerd's ${gateProfiled.whole} ms per page` : ''}`];
+      `${twin ? 'by its twin' : 'by subtraction'} ${sub}${gateProfiled ? `; profiled in its isolate (${gateProfiled.pages} pages): keyedge's wasm, glue and GC are ${(100 * gateProfiled.fraction).toFixed(0)} % of its sampled time, so at most ${gateProfiled.bound} ms of workerd's ${gateProfiled.whole} ms per page` : ''}`];
   })(),
   // What of the discovery's share is not wasm: since 2026-12-07 evening the shell gives the
   // document again without a wasm call (src/edge/reuse.mjs), priced on the floor (`/again`);
   // an isolate's first answer is made in wasm, with the shell's JavaScript around it (`/shell`).
-  ['discovery keyedge share ≤ 0.3 ms CPU', share('discovery') !== null && share('discovery') <= 0.3,
+  ['discovery keyedge share ≤ 0.3 ms CPU', underBudget('discovery', 0.3),
     `${shown('discovery')}${pm.again === undefined || pm.again === null ? '' : `; the floor prices keyedge's shell giving a kept answer at ${pm.again} ms`}${pm.shell === undefined || pm.shell === null ? '' : `, and its shell around a wasm call at ${pm.shell} ms`}`],
   ...Object.entries(k).map(([s, r]) => [`${s} p99 < 5 ms (unloaded${s === 'login' ? ', keyedge\'s 4 requests' : ''})`, r.unloaded?.p99_ms < 5, `${r.unloaded?.p99_ms} ms (under load: ${r.p99_ms} ms)`]),
   // Issue 6's budget was 2 Durable Object calls; issue 19 added a third on purpose: the account
