@@ -445,20 +445,44 @@ async fn asserted(
             page.headers.append(HeaderName::from_static("x-keyedge-assertion"), v);
         }
         if let Some(user) = user {
-            let roles = user.roles.join(",");
+            let roles = user.roles.iter().map(|role| identity_value(role)).collect::<Vec<_>>().join(",");
             for (name, value) in [
-                ("x-keyedge-user", user.id.as_str()),
-                ("x-keyedge-username", user.username.as_str()),
-                ("x-keyedge-email", user.profile.email.as_deref().unwrap_or("")),
-                ("x-keyedge-roles", roles.as_str()),
+                ("x-keyedge-user", identity_value(&user.id)),
+                ("x-keyedge-username", identity_value(&user.username)),
+                ("x-keyedge-email", identity_value(user.profile.email.as_deref().unwrap_or(""))),
+                ("x-keyedge-roles", roles),
             ] {
-                if let Ok(v) = HeaderValue::from_str(value) {
+                // Always a valid value: `identity_value` leaves only visible ASCII.
+                if let Ok(v) = HeaderValue::from_str(&value) {
                     page.headers.append(HeaderName::from_static(name), v);
                 }
             }
         }
     }
     Ok(Reply::Forward(Box::new(page)))
+}
+
+/// What a plain identity header's value may hold as it is: what JavaScript's
+/// `encodeURIComponent` leaves (letters, digits, `-_.!~*'()`) and `@`.
+const IDENTITY_KEPT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'@');
+
+/// `value` as a plain identity header carries it (`X-Keyedge-Username`, …): its UTF-8
+/// percent-encoded, every other character as `%XX`, so a name or address in any script
+/// arrives whole and the origin reads it back with `decodeURIComponent` (or
+/// `urllib.parse.unquote`); a role's comma cannot split the list. A header value holds only
+/// visible ASCII here: such a value was dropped before.
+fn identity_value(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, IDENTITY_KEPT).to_string()
 }
 
 /// keyedge's answer to a request: a page of its own, or a page of the gated site to fetch.
@@ -630,5 +654,29 @@ mod tests {
             assert_eq!(as_servers_read(name), "x-keyedge-user", "{name}");
         }
         assert!(matches!(as_servers_read("accept-language"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    /// An identity header's value is percent-encoded UTF-8, readable with `decodeURIComponent`:
+    /// any script arrives whole, a comma cannot split the roles, a line break or `%` cannot
+    /// pass as itself.
+    #[test]
+    fn an_identity_value_is_percent_encoded_utf8() {
+        for (value, sent) in [
+            ("alice", "alice"),
+            ("alice@example.com", "alice@example.com"),
+            ("first.last-1_(x)~!*'", "first.last-1_(x)~!*'"),
+            ("José García", "Jos%C3%A9%20Garc%C3%ADa"),
+            ("анна@пример.рф", "%D0%B0%D0%BD%D0%BD%D0%B0@%D0%BF%D1%80%D0%B8%D0%BC%D0%B5%D1%80.%D1%80%D1%84"),
+            ("a,b", "a%2Cb"),
+            ("x\r\ny: z", "x%0D%0Ay%3A%20z"),
+            ("100%41", "100%2541"),
+            ("", ""),
+        ] {
+            let encoded = identity_value(value);
+            assert_eq!(encoded, sent, "{value}");
+            assert!(HeaderValue::from_str(&encoded).is_ok_and(|v| v.to_str().is_ok()), "{value}");
+            let decoded = percent_encoding::percent_decode_str(&encoded).decode_utf8().unwrap();
+            assert_eq!(decoded, value);
+        }
     }
 }

@@ -321,6 +321,29 @@ fn an_origin_gets_signed_identity_headers() {
     assert_eq!((a.aud.as_str(), a.htu.as_str()), ("https://origin.test", "https://origin.test/app/"));
 }
 
+/// A user whose name and address are not ASCII gets them to the origin whole, percent-encoded
+/// UTF-8 (they were dropped before: a header value holds only visible ASCII on the way out).
+#[test]
+fn an_origin_gets_a_non_ascii_name_percent_encoded() {
+    let world = World::with(STAFF_MAPPER, "", "[gate]\nupstream = \"https://origin.test\"\nidentity_headers = true\n");
+    let seen: Rc<RefCell<Vec<http::HeaderMap>>> = Rc::default();
+    let log = seen.clone();
+    world.http.mount("https://origin.test", move |req| {
+        log.borrow_mut().push(req.headers().clone());
+        http::Response::builder().status(200).body(b"origin".to_vec()).unwrap()
+    });
+    let mut browser = Browser::default();
+    let to_login = location(&browser.get(&world, "/app/"));
+    sign_in_from_login_page(&world, &mut browser, &to_login, "josé");
+    assert_eq!(body(&browser.get(&world, "/app/")), "origin");
+    let headers = seen.borrow().last().unwrap().clone();
+    assert_eq!(headers["x-keyedge-username"], "jos%C3%A9");
+    assert_eq!(headers["x-keyedge-email"], "jos%C3%A9@example.com");
+    for name in ["x-keyedge-user", "x-keyedge-username", "x-keyedge-email", "x-keyedge-roles", "x-keyedge-assertion"] {
+        assert_eq!(headers.get_all(name).iter().count(), 1, "{name}");
+    }
+}
+
 #[test]
 fn gate_configuration_is_checked() {
     for (gate, expected) in [

@@ -217,6 +217,7 @@ impl FakeIdp {
                 let Some(user) = auth.strip_prefix("Bearer at-").map(|u| u.split('~').next().unwrap_or(u)) else {
                     return respond(401, json!({"error": "invalid_token"}));
                 };
+                let user = percent_encoding::percent_decode_str(user).decode_utf8_lossy();
                 let sub = self.userinfo_sub.borrow().clone().unwrap_or_else(|| format!("sub-{user}"));
                 respond(
                     200,
@@ -321,7 +322,10 @@ impl FakeIdp {
     fn issue(&self, user: &str, code: Option<(&str, i64)>) -> http::Response<Vec<u8>> {
         let nonce = code.map(|(nonce, _)| nonce);
         let n = *self.token_requests.borrow();
-        let access_token = if nonce.is_some() { format!("at-{user}") } else { format!("at-{user}~{n}") };
+        // The user percent-encoded: an access token is ASCII (a user may be `josé`).
+        let user_in_token = percent_encoding::utf8_percent_encode(user, percent_encoding::NON_ALPHANUMERIC);
+        let access_token =
+            if nonce.is_some() { format!("at-{user_in_token}") } else { format!("at-{user_in_token}~{n}") };
         let now = self.clock.now();
         let mut claims = json!({
             "iss": self.base, "sub": format!("sub-{user}"), "aud": self.client_id,
