@@ -287,8 +287,9 @@ fn the_sites_redirects_reach_the_browser_with_the_origins_own_address_made_keyed
     }
 }
 
-#[test]
-fn an_origin_gets_signed_identity_headers() {
+/// A gate in front of `https://origin.test` with identity headers; the origin answers with its
+/// URL and keeps the headers of every request it gets.
+fn origin_with_identity_headers() -> (World, Rc<RefCell<Vec<http::HeaderMap>>>) {
     let world = World::with(STAFF_MAPPER, "", "[gate]\nupstream = \"https://origin.test\"\nidentity_headers = true\n");
     let seen: Rc<RefCell<Vec<http::HeaderMap>>> = Rc::default();
     let log = seen.clone();
@@ -296,6 +297,12 @@ fn an_origin_gets_signed_identity_headers() {
         log.borrow_mut().push(req.headers().clone());
         http::Response::builder().status(200).body(format!("origin {}", req.uri()).into_bytes()).unwrap()
     });
+    (world, seen)
+}
+
+#[test]
+fn an_origin_gets_signed_identity_headers() {
+    let (world, seen) = origin_with_identity_headers();
     let mut browser = Browser::default();
     let to_login = location(&browser.get(&world, "/app/?q=1"));
     sign_in_from_login_page(&world, &mut browser, &to_login, "alice");
@@ -325,17 +332,11 @@ fn an_origin_gets_signed_identity_headers() {
 /// UTF-8 (they were dropped before: a header value holds only visible ASCII on the way out).
 #[test]
 fn an_origin_gets_a_non_ascii_name_percent_encoded() {
-    let world = World::with(STAFF_MAPPER, "", "[gate]\nupstream = \"https://origin.test\"\nidentity_headers = true\n");
-    let seen: Rc<RefCell<Vec<http::HeaderMap>>> = Rc::default();
-    let log = seen.clone();
-    world.http.mount("https://origin.test", move |req| {
-        log.borrow_mut().push(req.headers().clone());
-        http::Response::builder().status(200).body(b"origin".to_vec()).unwrap()
-    });
+    let (world, seen) = origin_with_identity_headers();
     let mut browser = Browser::default();
     let to_login = location(&browser.get(&world, "/app/"));
     sign_in_from_login_page(&world, &mut browser, &to_login, "josé");
-    assert_eq!(body(&browser.get(&world, "/app/")), "origin");
+    assert_eq!(body(&browser.get(&world, "/app/")), "origin https://origin.test/app/");
     let headers = seen.borrow().last().unwrap().clone();
     assert_eq!(headers["x-keyedge-username"], "jos%C3%A9");
     assert_eq!(headers["x-keyedge-email"], "jos%C3%A9@example.com");

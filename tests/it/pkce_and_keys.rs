@@ -237,13 +237,10 @@ fn es256_public_point_comes_from_the_platform_once_with_the_same_jwks() {
     assert_eq!((ext.p256_publics.get(), ext.es256_calls.get()), (1, 2), "the point is derived once");
 }
 
-/// The Worker answers the discovery document and the JWKS at once (no future: src/edge,
-/// `AtOnce`) with the same code and the same answer as the full path; a JWKS whose keys still
-/// need their public halves from the platform, and every request that waits on storage or
-/// needs its body, take the full path.
-#[test]
-fn discovery_and_the_jwks_are_answered_at_once_as_the_full_path_answers_them() {
-    use crate::common::{config_text, secrets, World, ISSUER};
+/// The test world with an ES256 signing key besides its RSA one: its public point comes
+/// from the platform on first use, so its JWKS is not ready until a request has made it.
+fn world_with_es256_key() -> crate::common::World {
+    use crate::common::{config_text, secrets, World};
     let mut world = World::new();
     let text = config_text().replacen('\n', "\nes256_signing_key_env = \"SIGNING_KEY_ES256\"\n", 1);
     let secrets = |name: &str| match name {
@@ -251,6 +248,17 @@ fn discovery_and_the_jwks_are_answered_at_once_as_the_full_path_answers_them() {
         _ => secrets(name),
     };
     world.app = keyedge::core::Keyedge::from_config_text(&text, &secrets).expect("valid config");
+    world
+}
+
+/// The Worker answers the discovery document and the JWKS at once (no future: src/edge,
+/// `AtOnce`) with the same code and the same answer as the full path; a JWKS whose keys still
+/// need their public halves from the platform, and every request that waits on storage or
+/// needs its body, take the full path.
+#[test]
+fn discovery_and_the_jwks_are_answered_at_once_as_the_full_path_answers_them() {
+    use crate::common::ISSUER;
+    let world = world_with_es256_key();
     let request = |method: &str, path: &str| {
         http::Request::builder().method(method).uri(format!("{ISSUER}{path}")).body(Vec::new()).unwrap()
     };
@@ -365,15 +373,9 @@ fn a_reusable_answer_is_the_answer_to_every_bodiless_request_of_its_method_and_p
 /// known, at both of its paths.
 #[test]
 fn documents_at_start_are_the_answers_every_request_of_their_method_and_path_gets() {
-    use crate::common::{config_text, secrets, World, ISSUER};
+    use crate::common::ISSUER;
     // With an ES256 key, whose public point the platform derives on first use.
-    let mut world = World::new();
-    let text = config_text().replacen('\n', "\nes256_signing_key_env = \"SIGNING_KEY_ES256\"\n", 1);
-    let secrets = |name: &str| match name {
-        "SIGNING_KEY_ES256" => Some(ES256.to_owned()),
-        _ => secrets(name),
-    };
-    world.app = keyedge::core::Keyedge::from_config_text(&text, &secrets).expect("valid config");
+    let world = world_with_es256_key();
     let request = |method: &str, uri: &str| http::Request::builder().method(method).uri(uri).body(Vec::new()).unwrap();
     let check = |made: &[(&str, String, http::Response<Vec<u8>>)]| {
         for (method, path, res) in made {
