@@ -449,7 +449,13 @@ async fn asserted(
             for (name, value) in [
                 ("x-keyedge-user", identity_value(&user.id)),
                 ("x-keyedge-username", identity_value(&user.username)),
-                ("x-keyedge-email", identity_value(user.profile.email.as_deref().unwrap_or(""))),
+                // Only a verified address: an origin reading the header as the user's email
+                // must not get one the user merely typed or an IdP did not vouch for (the
+                // assertion carries the address with `email_verified` either way).
+                (
+                    "x-keyedge-email",
+                    identity_value(user.profile.email.as_deref().filter(|_| user.profile.email_verified).unwrap_or("")),
+                ),
                 ("x-keyedge-roles", roles),
             ] {
                 // Always a valid value: `identity_value` leaves only visible ASCII.
@@ -669,6 +675,8 @@ mod tests {
             ("анна@пример.рф", "%D0%B0%D0%BD%D0%BD%D0%B0@%D0%BF%D1%80%D0%B8%D0%BC%D0%B5%D1%80.%D1%80%D1%84"),
             ("a,b", "a%2Cb"),
             ("x\r\ny: z", "x%0D%0Ay%3A%20z"),
+            // Never a raw `+`, which PHP's `urldecode` and Python's `unquote_plus` read as a space.
+            ("a+b@x", "a%2Bb@x"),
             ("100%41", "100%2541"),
             ("", ""),
         ] {

@@ -340,9 +340,38 @@ fn an_origin_gets_a_non_ascii_name_percent_encoded() {
     let headers = seen.borrow().last().unwrap().clone();
     assert_eq!(headers["x-keyedge-username"], "jos%C3%A9");
     assert_eq!(headers["x-keyedge-email"], "jos%C3%A9@example.com");
+    assert_eq!(headers["x-keyedge-roles"], "");
     for name in ["x-keyedge-user", "x-keyedge-username", "x-keyedge-email", "x-keyedge-roles", "x-keyedge-assertion"] {
         assert_eq!(headers.get_all(name).iter().count(), 1, "{name}");
     }
+}
+
+/// The plain email header is the address only when it is verified (an origin reading it as
+/// the user's email must not get one nobody vouched for); the roles are each encoded, joined by
+/// commas.
+#[test]
+fn an_origin_gets_only_a_verified_email_and_each_role_encoded() {
+    let mapper = STAFF_MAPPER.replace("role = \"staff\"", "role = \"app:staff\"");
+    let world = World::with(&mapper, "", "[gate]\nupstream = \"https://origin.test\"\nidentity_headers = true\n");
+    let seen: Rc<RefCell<Vec<http::HeaderMap>>> = Rc::default();
+    let log = seen.clone();
+    world.http.mount("https://origin.test", move |req| {
+        log.borrow_mut().push(req.headers().clone());
+        http::Response::builder().status(200).body(b"origin".to_vec()).unwrap()
+    });
+    *world.idp.email_verified.borrow_mut() = false;
+    *world.idp.tamper.borrow_mut() = Box::new(|c| {
+        c["groups"] = json!(["staff"]);
+        c["email_verified"] = json!(false);
+    });
+    let mut browser = Browser::default();
+    let to_login = location(&browser.get(&world, "/app/"));
+    sign_in_from_login_page(&world, &mut browser, &to_login, "carol");
+    assert_eq!(body(&browser.get(&world, "/app/")), "origin");
+    let headers = seen.borrow().last().unwrap().clone();
+    assert_eq!(headers["x-keyedge-username"], "carol");
+    assert_eq!(headers["x-keyedge-email"], "", "an unverified address is not sent as the user's email");
+    assert_eq!(headers["x-keyedge-roles"], "app%3Astaff");
 }
 
 #[test]
