@@ -71,6 +71,10 @@ fn with_path(req: &Request, path: &str) -> Request {
 /// userinfo, and revocation (a single-page app revokes its tokens at sign-out, RFC 7009).
 const CORS_PATHS: &[&str] = &["/.well-known/openid-configuration", "/jwks", "/token", "/userinfo", "/revoke"];
 
+/// keyedge's own paths of the documents made from the configuration and the keys alone (the
+/// discovery document, the JWKS): answered at once, and the same for every bodiless request.
+const DOCUMENTS: [&str; 2] = ["/.well-known/openid-configuration", "/jwks"];
+
 /// What a request worth answering at once is ([`Keyedge::answers_at_once`]), worked out once
 /// from its method and path.
 #[derive(Clone, Copy)]
@@ -361,10 +365,8 @@ impl Keyedge {
     /// while the isolate starts, so that its first request for one runs no wasm
     /// (docs/performance.md, *Cold start*). No clock, randomness or I/O is used.
     pub fn documents_at_start(&self) -> Vec<(&'static str, String, Response)> {
-        const DOCUMENTS: [&str; 3] = ["/.well-known/openid-configuration", "/jwks", "/protocol/openid-connect/certs"];
         let mut made = Vec::new();
-        for own in DOCUMENTS {
-            let path = self.config.mount.path(own);
+        for path in DOCUMENTS.into_iter().flat_map(|own| self.config.mount.spellings(own)) {
             for method in ["GET", "HEAD"] {
                 let Ok(req) = http::Request::builder().method(method).uri(path.as_str()).body(Vec::new()) else {
                     continue;
@@ -534,7 +536,7 @@ impl Keyedge {
             return None;
         }
         match self.config.mount.internal(path)? {
-            "/.well-known/openid-configuration" | "/jwks" => Some(AtOnceRoute::Document),
+            own if DOCUMENTS.contains(&own) => Some(AtOnceRoute::Document),
             // Not the way to an IdP (`/broker/{alias}/login`): it waits on its per-IP rate limit.
             "/authorize" | "/login" | "/login/discover" => Some(AtOnceRoute::SignIn),
             _ => None,

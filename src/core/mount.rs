@@ -75,6 +75,13 @@ impl Mount {
     pub fn path(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// Every URL path that [`Mount::internal`] reads as keyedge's own `own`: its own spelling
+    /// and each of Keycloak's for it (`/jwks`, `/protocol/openid-connect/certs`).
+    pub fn spellings<'a>(&'a self, own: &'a str) -> impl Iterator<Item = String> + 'a {
+        let aliases = KEYCLOAK_ALIASES.iter().filter(move |(_, to)| *to == own).map(|(keycloak, _)| *keycloak);
+        std::iter::once(own).chain(aliases).map(|path| self.path(path))
+    }
 }
 
 #[cfg(test)]

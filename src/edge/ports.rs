@@ -86,24 +86,6 @@ extern "C" {
     fn read_limited(request: &web_sys::Request, max: f64) -> js_sys::Promise;
 }
 
-/// Header pairs as the runtime's JSON gives them (`JSON.stringify([...headers])`).
-fn pairs_from_json(json: &str) -> std::result::Result<Vec<(String, String)>, PortError> {
-    serde_json::from_str(json).map_err(|e| PortError(format!("headers: {e}")))
-}
-
-/// `headers` as the runtime's `[[name, value], …]`, made from one JSON string rather than a
-/// call per header.
-fn js_header_pairs(headers: &http::HeaderMap) -> std::result::Result<wasm_bindgen::JsValue, PortError> {
-    js_sys::JSON::parse(&pairs_json(headers)?).map_err(|e| js_port_error("headers", e))
-}
-
-/// `headers` as the JSON of the runtime's `[[name, value], …]`.
-fn pairs_json(headers: &http::HeaderMap) -> std::result::Result<String, PortError> {
-    let pairs: Vec<(&str, &str)> =
-        headers.iter().filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))).collect();
-    serde_json::to_string(&pairs).map_err(port_err)
-}
-
 /// keyedge's answer as the Worker's JavaScript makes it into a `Response` (`AtOnce.plan`):
 /// `[status, its header lines, body bytes or null, the request id for its `x-request-id`,
 /// whether the shell may give it again]` ([`Keyedge::reusable`](crate::core::app::Keyedge::reusable)),
@@ -462,14 +444,15 @@ impl Http for AssetsPort {
 
 #[wasm_bindgen::prelude::wasm_bindgen(module = "/src/edge/fetch_whole.js")]
 extern "C" {
-    /// `target.fetch` of one request, answered whole (`[status, headers JSON, body]`), or null
-    /// once `seconds` (when > 0) have passed without the whole answer.
+    /// `target.fetch` of one request, its headers as header lines, answered whole (`[status,
+    /// header lines, body]`), or null once `seconds` (when > 0) have passed without the whole
+    /// answer.
     #[wasm_bindgen(js_name = fetchWhole)]
     fn fetch_whole(
         target: &wasm_bindgen::JsValue,
         url: &str,
         method: &str,
-        headers: &wasm_bindgen::JsValue,
+        lines: &str,
         body: &[u8],
         seconds: f64,
         max: f64,
@@ -492,10 +475,10 @@ async fn send_whole(
         Some(Timeout(seconds)) => *seconds,
         None => 0,
     };
-    let headers = js_header_pairs(request.headers())?;
+    let lines = header_lines::write(request.headers());
     let url = request.uri().to_string();
     let (method, body) = (request.method().as_str(), request.body());
-    let promise = fetch_whole(target, &url, method, &headers, body, seconds as f64, max as f64);
+    let promise = fetch_whole(target, &url, method, &lines, body, seconds as f64, max as f64);
     let answer = super::settle::settled(promise).await.map_err(|e| js_port_error("fetch", e))?;
     if answer.is_null() {
         return Err(timed_out(seconds));
@@ -503,10 +486,11 @@ async fn send_whole(
     let answer: js_sys::Array = answer.dyn_into().map_err(|e| js_port_error("fetch answer", e))?;
     let status = answer.get(0).as_f64().filter(|s| (100.0..1000.0).contains(s));
     let status = status.ok_or_else(|| PortError("fetch answer: no status".into()))? as u16;
-    let pairs = answer.get(1).as_string().ok_or_else(|| PortError("fetch answer: no headers".into()))?;
+    let lines = answer.get(1).as_string().ok_or_else(|| PortError("fetch answer: no headers".into()))?;
+    let pairs = header_lines::read(&lines).ok_or_else(|| PortError("fetch answer: malformed header lines".into()))?;
     let body: js_sys::Uint8Array = answer.get(2).dyn_into().map_err(|e| js_port_error("fetch answer body", e))?;
     let mut builder = http::Response::builder().status(status);
-    for (name, value) in pairs_from_json(&pairs)? {
+    for (name, value) in pairs {
         builder = builder.header(name, value);
     }
     builder.body(body.to_vec()).map_err(port_err)
