@@ -290,7 +290,12 @@ fn the_sites_redirects_reach_the_browser_with_the_origins_own_address_made_keyed
 /// A gate in front of `https://origin.test` with identity headers; the origin answers with its
 /// URL and keeps the headers of every request it gets.
 fn origin_with_identity_headers() -> (World, Rc<RefCell<Vec<http::HeaderMap>>>) {
-    let world = World::with(STAFF_MAPPER, "", "[gate]\nupstream = \"https://origin.test\"\nidentity_headers = true\n");
+    origin_with_identity_headers_and(STAFF_MAPPER)
+}
+
+/// [`origin_with_identity_headers`] with `mappers` for the upstream IdP.
+fn origin_with_identity_headers_and(mappers: &str) -> (World, Rc<RefCell<Vec<http::HeaderMap>>>) {
+    let world = World::with(mappers, "", "[gate]\nupstream = \"https://origin.test\"\nidentity_headers = true\n");
     let seen: Rc<RefCell<Vec<http::HeaderMap>>> = Rc::default();
     let log = seen.clone();
     world.http.mount("https://origin.test", move |req| {
@@ -298,6 +303,16 @@ fn origin_with_identity_headers() -> (World, Rc<RefCell<Vec<http::HeaderMap>>>) 
         http::Response::builder().status(200).body(format!("origin {}", req.uri()).into_bytes()).unwrap()
     });
     (world, seen)
+}
+
+/// The headers the origin got for `/app/` once `user` signed in through the gate.
+fn headers_at_the_origin(world: &World, seen: &RefCell<Vec<http::HeaderMap>>, user: &str) -> http::HeaderMap {
+    let mut browser = Browser::default();
+    let to_login = location(&browser.get(world, "/app/"));
+    sign_in_from_login_page(world, &mut browser, &to_login, user);
+    assert_eq!(body(&browser.get(world, "/app/")), "origin https://origin.test/app/");
+    let headers = seen.borrow().last().cloned();
+    headers.expect("the origin was asked")
 }
 
 #[test]
@@ -333,11 +348,7 @@ fn an_origin_gets_signed_identity_headers() {
 #[test]
 fn an_origin_gets_a_non_ascii_name_percent_encoded() {
     let (world, seen) = origin_with_identity_headers();
-    let mut browser = Browser::default();
-    let to_login = location(&browser.get(&world, "/app/"));
-    sign_in_from_login_page(&world, &mut browser, &to_login, "josé");
-    assert_eq!(body(&browser.get(&world, "/app/")), "origin https://origin.test/app/");
-    let headers = seen.borrow().last().unwrap().clone();
+    let headers = headers_at_the_origin(&world, &seen, "josé");
     assert_eq!(headers["x-keyedge-username"], "jos%C3%A9");
     assert_eq!(headers["x-keyedge-email"], "jos%C3%A9@example.com");
     assert_eq!(headers["x-keyedge-roles"], "");
@@ -352,23 +363,13 @@ fn an_origin_gets_a_non_ascii_name_percent_encoded() {
 #[test]
 fn an_origin_gets_only_a_verified_email_and_each_role_encoded() {
     let mapper = STAFF_MAPPER.replace("role = \"staff\"", "role = \"app:staff\"");
-    let world = World::with(&mapper, "", "[gate]\nupstream = \"https://origin.test\"\nidentity_headers = true\n");
-    let seen: Rc<RefCell<Vec<http::HeaderMap>>> = Rc::default();
-    let log = seen.clone();
-    world.http.mount("https://origin.test", move |req| {
-        log.borrow_mut().push(req.headers().clone());
-        http::Response::builder().status(200).body(b"origin".to_vec()).unwrap()
-    });
+    let (world, seen) = origin_with_identity_headers_and(&mapper);
     *world.idp.email_verified.borrow_mut() = false;
     *world.idp.tamper.borrow_mut() = Box::new(|c| {
         c["groups"] = json!(["staff"]);
         c["email_verified"] = json!(false);
     });
-    let mut browser = Browser::default();
-    let to_login = location(&browser.get(&world, "/app/"));
-    sign_in_from_login_page(&world, &mut browser, &to_login, "carol");
-    assert_eq!(body(&browser.get(&world, "/app/")), "origin");
-    let headers = seen.borrow().last().unwrap().clone();
+    let headers = headers_at_the_origin(&world, &seen, "carol");
     assert_eq!(headers["x-keyedge-username"], "carol");
     assert_eq!(headers["x-keyedge-email"], "", "an unverified address is not sent as the user's email");
     assert_eq!(headers["x-keyedge-roles"], "app%3Astaff");
