@@ -8,6 +8,7 @@
 // (for wrangler dev: the workerd process that runs the Worker) divided by the operations.
 import { spawn, execSync, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
+import { coldStartVerdict, gatedPageColdVerdict } from './verdicts.mjs';
 import { gzipSync } from 'node:zlib';
 import { createServer } from 'node:http';
 import { tmpdir, cpus } from 'node:os';
@@ -595,31 +596,8 @@ const budgets = [
   ['wasm with SAML ≤ 1.5 MiB gzip', report.wasm.gzip9_bytes <= 1.5 * 1024 * 1024, `${(report.wasm.gzip9_bytes / 1024).toFixed(0)} KiB`],
   ['wasm without SAML ≤ 600 KiB gzip', noSaml ? noSaml.gzip9_bytes <= 600 * 1024 : false,
     noSaml ? `${(noSaml.gzip9_bytes / 1024).toFixed(0)} KiB (make wasm-startup)` : 'not measured: run make wasm-startup'],
-  (() => {
-    const c = report.cold_start;
-    if (!c) return ['cold start: first request ≤ OpenAuth\'s and ≤ 1.5× the floor Worker\'s', false, 'not measured (smoke run)'];
-    const [ke, oa, fl] = [c.keyedge.first_request_ms, c.openauth.first_request_ms, c.floor.first_request_ms];
-    // The Rust floor (the worker crate answering a constant) is what any Rust Worker's first
-    // request pays: the bound below keyedge's own.
-    const wf = c['wasm-floor']?.first_request_ms;
-    const rust = wf === undefined ? '' : `; the Rust floor ${wf} ms (${(wf / fl).toFixed(2)}× the floor: no Rust Worker's first request is under it), keyedge ${(ke - wf).toFixed(1)} ms above it`;
-    // Since 2026-12-07 night keyedge's discovery document is made before any request and kept
-    // by the shell: its first request runs no wasm. A first request that runs keyedge's Rust
-    // (the login page) is shown beside it, against the same bounds.
-    const lg = c['keyedge-login'];
-    const login = lg ? `; a first request that runs keyedge's Rust, the login page for an authorization request: ${lg.first_request_ms} ms (CPU ${lg.first_request_cpu_ms} ms), ${(lg.first_request_ms / oa).toFixed(2)}× OpenAuth's, ${(lg.first_request_ms / fl).toFixed(2)}× the floor's` : '';
-    return ['cold start: first request ≤ OpenAuth\'s and ≤ 1.5× the floor Worker\'s', ke <= oa && ke <= 1.5 * fl,
-      `keyedge's discovery document ${ke} ms (CPU ${c.keyedge.first_request_cpu_ms} ms), OpenAuth ${oa} ms, floor ${fl} ms${rust}${login}; median of ${c.keyedge.rounds} fresh starts`];
-  })(),
-  (() => {
-    // What a visitor of a quiet static site meets: its first page through the gate, against
-    // the floor Worker's first page read from ASSETS (the same Workers Static Assets).
-    const goal = 'cold start, a gated site\'s page (a static-site visitor\'s first request): ≤ 1.5× the floor Worker reading a page from ASSETS';
-    const [g, fa] = [report.cold_start?.['keyedge-gate'], report.cold_start?.['floor-assets']];
-    if (!g || !fa) return [goal, false, 'not measured (smoke run)'];
-    return [goal, g.first_request_ms <= 1.5 * fa.first_request_ms,
-      `keyedge ${g.first_request_ms} ms (CPU ${g.first_request_cpu_ms} ms), the floor with ASSETS ${fa.first_request_ms} ms (CPU ${fa.first_request_cpu_ms} ms): ${(g.first_request_ms / fa.first_request_ms).toFixed(2)}×; median of ${g.rounds} fresh starts`];
-  })(),
+  coldStartVerdict(report.cold_start),
+  gatedPageColdVerdict(report.cold_start),
   ['login keyedge share ≤ 3 ms CPU', underBudget('login', 3), `${shown('login')} (all of workerd: ${k.login?.cpu_ms_per_op ?? "not measured"} ms)`],
   ['refresh (RS256) keyedge share ≤ 1.5 ms CPU', underBudget('refresh', 1.5), `${shown('refresh')}`],
   ['refresh (ES256) keyedge share ≤ 0.4 ms CPU', underBudget('refresh_es256', 0.4), `${shown('refresh_es256')}`],
@@ -743,6 +721,7 @@ if (report.cold_start?.keyedge?.startup_profile) {
     keyedge: 'keyedge (demo configuration)',
     'keyedge-small': 'keyedge (keyedge.toml: one IdP, no SAML)',
     'keyedge-login': 'keyedge (demo configuration): the login page for an authorization request',
+    'openauth-login': "OpenAuth's answer to an authorization request (a redirect to its code provider's page, not followed; its keys already in KV)",
     'keyedge-gate': "keyedge's gate (demo configuration, dev/wrangler.toml): the example site's public home page from ASSETS",
     'floor-assets': 'the floor reading a page from ASSETS (bench/peers/floor/wrangler.assets.toml, /asset)',
     'wasm-floor': 'the Rust floor (the worker crate answering a constant, bench/peers/wasm-floor)',

@@ -4,7 +4,7 @@
 // (its discovery document; with the demo configuration and with the small keyedge.toml; and a
 // gated site's public page from Workers Static Assets; and the login page for an
 // authorization request), OpenAuth (its authorization-server
-// metadata), the floor Worker (a constant response; and a page it reads from ASSETS) and the
+// metadata; and its answer to an authorization request), the floor Worker (a constant response; and a page it reads from ASSETS) and the
 // Rust floor (the `worker` crate answering a constant, bench/peers/wasm-floor), each started
 // `--rounds` times (default 9); medians.
 //
@@ -25,7 +25,7 @@
 // function (inclusive). keyedge's wasm functions have Rust names only in a build that keeps
 // its name section (`KEEP_NAMES=1 make worker`, which `make bench` does for this run).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, inclusiveTimes, kind, nameOf, selfTimes } from './inspector.mjs';
@@ -42,7 +42,7 @@ const opt = (name, fallback) => {
 // (the same functions compile 1.5× slower in one), so five move the median by a group's share.
 const ROUNDS = Number(opt('--rounds', 9));
 const JSON_OUT = opt('--json', null);
-const ONLY = opt('--only', 'keyedge,keyedge-small,keyedge-login,keyedge-gate,openauth,floor,floor-assets,wasm-floor').split(',');
+const ONLY = opt('--only', 'keyedge,keyedge-small,keyedge-login,keyedge-gate,openauth,openauth-login,floor,floor-assets,wasm-floor').split(',');
 const PROFILE = args.includes('--profile');
 const WRANGLER_DEV = args.includes('--wrangler-dev');
 const INSPECTOR = 9339;
@@ -68,11 +68,13 @@ const inspected = (root) =>
       }
     });
 
-async function timed(url) {
+/** One request's latency; with `redirect: 'manual'` a redirect is the answer, not followed. */
+async function timed(url, redirect = 'follow') {
   const t0 = performance.now();
-  const r = await fetch(url, { signal: AbortSignal.timeout(30000) });
+  const r = await fetch(url, { redirect, signal: AbortSignal.timeout(30000) });
   await r.arrayBuffer();
-  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  const answered = r.ok || (redirect === 'manual' && r.status >= 300 && r.status < 400 && r.headers.has('location'));
+  if (!answered) throw new Error(`${url}: HTTP ${r.status}`);
   return performance.now() - t0;
 }
 
@@ -80,8 +82,11 @@ async function timed(url) {
  * One fresh start of a Worker (see above): the first request's latency and workerd CPU,
  * and a warm one's latency; with `profile`, the first request's V8 CPU profile too.
  */
-async function startOnce(name, argv, url, env, profile = false) {
+async function startOnce(name, argv, url, env, { profile = false, redirect, seed, keep = false } = {}) {
   const state = mkdtempSync(join(tmpdir(), `cold-${name}-`));
+  // A Worker whose first request needs what an earlier one stored (OpenAuth's keys) starts
+  // on a copy of that state, as a production isolate starts on its stored data.
+  if (seed) cpSync(seed, state, { recursive: true });
   // A profiled start needs the inspector: it runs under `wrangler dev` with its port.
   const [command, commandArgs] =
     profile || WRANGLER_DEV
@@ -107,11 +112,11 @@ async function startOnce(name, argv, url, env, profile = false) {
     const profiler = profile ? await connect(INSPECTOR) : null;
     await profiler?.start(100);
     const c0 = workerdCpu(child.pid);
-    const first = await timed(url);
+    const first = await timed(url, redirect);
     const c1 = workerdCpu(child.pid);
     const samples = await profiler?.stop();
     profiler?.close();
-    return { first, warm: await timed(url), cpu: c1 - c0, startCpu: c0, profile: samples, inspector: inspected(child.pid) };
+    return { first, warm: await timed(url, redirect), cpu: c1 - c0, startCpu: c0, profile: samples, inspector: inspected(child.pid), state };
   } finally {
     try {
       process.kill(-child.pid, 'SIGTERM');
@@ -119,7 +124,7 @@ async function startOnce(name, argv, url, env, profile = false) {
       /* gone */
     }
     await sleep(500);
-    rmSync(state, { recursive: true, force: true });
+    if (!keep) rmSync(state, { recursive: true, force: true });
   }
 }
 
@@ -146,15 +151,28 @@ function summarize(profile, top = 25) {
   };
 }
 
-/** `rounds` fresh starts of one Worker (without an inspector); the first and a warm request each. */
-async function coldStart(name, argv, url, env = {}) {
+/**
+ * `rounds` fresh starts of one Worker (without an inspector); the first and a warm request each.
+ * `seeded`: each start on a copy of the state one earlier start (not measured) left after the
+ * same request. `redirect`: `'manual'` to measure a redirect as the answer.
+ */
+async function coldStart(name, argv, url, env = {}, { seeded = false, redirect = 'follow' } = {}) {
+  const seed = seeded ? (await startOnce(name, argv, url, env, { redirect, keep: true })).state : undefined;
+  try {
+    return await coldStarts(name, argv, url, env, { seed, redirect });
+  } finally {
+    if (seed) rmSync(seed, { recursive: true, force: true });
+  }
+}
+
+async function coldStarts(name, argv, url, env, { seed, redirect }) {
   const first = [];
   const warm = [];
   const cpu = [];
   const startCpu = [];
   let inspector = false;
   for (let i = 0; i < ROUNDS; i++) {
-    const once = await startOnce(name, argv, url, env);
+    const once = await startOnce(name, argv, url, env, { seed, redirect });
     inspector ||= once.inspector;
     first.push(once.first);
     warm.push(once.warm);
@@ -179,7 +197,7 @@ async function coldStart(name, argv, url, env = {}) {
   );
   if (PROFILE) {
     // keyedge's build with its name section (wrangler's build command rebuilds it).
-    const once = await startOnce(name, argv, url, { ...env, KEEP_NAMES: '1' }, true);
+    const once = await startOnce(name, argv, url, { ...env, KEEP_NAMES: '1' }, { profile: true, seed, redirect });
     r.startup_profile = { first_request_ms: +once.first.toFixed(1), ...summarize(once.profile) };
     const saved = join(tmpdir(), `coldstart-${name}.cpuprofile`);
     writeFileSync(saved, JSON.stringify(once.profile));
@@ -236,6 +254,21 @@ const workers = {
       'openauth',
       ['--config', 'bench/peers/openauth/wrangler.toml', '--port', '8790', '--ip', '127.0.0.1'],
       'http://127.0.0.1:8790/.well-known/oauth-authorization-server',
+    ),
+  // OpenAuth's answer to the same authorization request (its first answer, a redirect to its
+  // code provider's page, not followed): it checks the request and sets its state cookie,
+  // encrypted with keys it reads from KV, which its first start stored (each start here is
+  // on a copy of that state, as a production isolate finds its keys in KV).
+  'openauth-login': () =>
+    coldStart(
+      'openauth-login',
+      ['--config', 'bench/peers/openauth/wrangler.toml', '--port', '8790', '--ip', '127.0.0.1'],
+      `http://127.0.0.1:8790/authorize?${new URLSearchParams({
+        client_id: 'bench-client', response_type: 'code', redirect_uri: 'http://127.0.0.1:9/cb', state: 'cold',
+        provider: 'code', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+      })}`,
+      {},
+      { seeded: true, redirect: 'manual' },
     ),
   floor: () => coldStart('floor', ['--config', 'bench/peers/floor/wrangler.toml', '--port', '8791', '--ip', '127.0.0.1'], 'http://127.0.0.1:8791/'),
   // The floor for a gated page: the floor Worker reading a page from its ASSETS binding.

@@ -664,7 +664,24 @@ impl Keyedge {
     /// router is one small function and one await instead of a state machine with a state per
     /// route, whose code every isolate's first request compiled whole (docs/performance.md,
     /// *Cold start*).
+    ///
+    /// The sign-in pages are picked first, by a function of their own: an isolate whose first
+    /// request is an app's user's (the login page, answered at once) compiles only these arms,
+    /// not the whole router (11 KB of wasm; docs/performance.md, *Cold start*).
     fn pick<'a>(&'a self, req: &'a Request, ports: &'a Ports<'a>) -> Routed<'a> {
+        let method = req.method();
+        let get = method == Method::GET || method == Method::HEAD;
+        match req.uri().path() {
+            "/authorize" if get || method == Method::POST => apart(self.authorize(req, ports)),
+            "/login" if get => apart(self.login(req, ports)),
+            "/login/discover" if get => done(login::discover(self, req)),
+            _ => self.pick_other(req, ports),
+        }
+    }
+
+    /// Every route but the sign-in pages' ([`Self::pick`]).
+    #[inline(never)]
+    fn pick_other<'a>(&'a self, req: &'a Request, ports: &'a Ports<'a>) -> Routed<'a> {
         let path = req.uri().path();
         let method = req.method();
         let get = method == Method::GET || method == Method::HEAD;
@@ -711,9 +728,6 @@ impl Keyedge {
                 self.keys.ready(ports.crypto).await?;
                 Ok(self.jwks_document(self.keys.jwks_json()))
             }),
-            "/authorize" if get || post => apart(self.authorize(req, ports)),
-            "/login" if get => apart(self.login(req, ports)),
-            "/login/discover" if get => done(login::discover(self, req)),
             "/token" if post => apart(token::token(self, ports, req)),
             "/introspect" if post => apart(introspect::introspect(self, ports, req)),
             "/revoke" if post => apart(introspect::revoke(self, ports, req)),

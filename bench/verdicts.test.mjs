@@ -1,0 +1,62 @@
+// node --test bench/: the cold-start verdicts (bench/verdicts.mjs) on made-up medians.
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { coldStartVerdict, gatedPageColdVerdict } from './verdicts.mjs';
+
+const start = (ms, cpu = ms / 2) => ({ first_request_ms: ms, first_request_cpu_ms: cpu, rounds: 9 });
+// Discovery 9 ms against OpenAuth's 14 and the floor's 10; the login page 14 against
+// OpenAuth's answer to the same request at 24.
+const measured = (over = {}) => ({
+  keyedge: start(9),
+  openauth: start(14),
+  floor: start(10),
+  'keyedge-login': start(14),
+  'openauth-login': start(24),
+  ...over,
+});
+
+test('both first requests under both bounds meet the cold-start goal', () => {
+  const [, met, text] = coldStartVerdict(measured());
+  assert.equal(met, true);
+  assert.match(text, /0\.58× OpenAuth's answer to the same request \(24 ms/);
+  assert.match(text, /1\.40× the floor's/);
+});
+
+test("a login page over 1.5× the floor's fails the goal, however fast the discovery document is", () => {
+  assert.equal(coldStartVerdict(measured({ 'keyedge-login': start(15.1) }))[1], false);
+  assert.equal(coldStartVerdict(measured({ 'keyedge-login': start(15) }))[1], true);
+});
+
+test("a login page slower than OpenAuth's answer to the same request fails the goal", () => {
+  const c = measured({ floor: start(20), 'openauth-login': start(13.9) });
+  assert.equal(coldStartVerdict(c)[1], false);
+});
+
+test("without OpenAuth's answer to an authorization request, the login page is held to OpenAuth's first request", () => {
+  const c = measured({ 'openauth-login': undefined, floor: start(20) });
+  delete c['openauth-login'];
+  assert.equal(coldStartVerdict(c)[1], true);
+  c.openauth = start(13.9);
+  assert.equal(coldStartVerdict(c)[1], false);
+  assert.match(coldStartVerdict(c)[2], /OpenAuth's first request/);
+});
+
+test('the discovery document alone is judged where the login page was not measured', () => {
+  const c = measured();
+  delete c['keyedge-login'];
+  assert.equal(coldStartVerdict(c)[1], true);
+  assert.equal(coldStartVerdict({ ...c, keyedge: start(15.1) })[1], false);
+  assert.equal(coldStartVerdict({ ...c, keyedge: start(14.1), floor: start(20) })[1], false);
+});
+
+test('a smoke run has no cold start: not measured, not met', () => {
+  assert.deepEqual(coldStartVerdict(undefined).slice(1), [false, 'not measured (smoke run)']);
+  assert.deepEqual(gatedPageColdVerdict(undefined).slice(1), [false, 'not measured (smoke run)']);
+});
+
+test("a gated page is held to 1.5× the floor's page from ASSETS", () => {
+  const c = { 'keyedge-gate': start(18), 'floor-assets': start(12) };
+  assert.equal(gatedPageColdVerdict(c)[1], true);
+  assert.equal(gatedPageColdVerdict({ ...c, 'keyedge-gate': start(18.1) })[1], false);
+  assert.match(gatedPageColdVerdict(c)[2], /1\.50×/);
+});
