@@ -4,7 +4,7 @@
 // (its discovery document; with the demo configuration and with the small keyedge.toml; and a
 // gated site's public page from Workers Static Assets; and the login page for an
 // authorization request), OpenAuth (its authorization-server
-// metadata; and its answer to an authorization request), the floor Worker (a constant response; and a page it reads from ASSETS) and the
+// metadata; and its answer to an equivalent authorization request), the floor Worker (a constant response; and a page it reads from ASSETS) and the
 // Rust floor (the `worker` crate answering a constant, bench/peers/wasm-floor), each started
 // `--rounds` times (default 9); medians.
 //
@@ -68,25 +68,40 @@ const inspected = (root) =>
       }
     });
 
-/** One request's latency; with `redirect: 'manual'` a redirect is the answer, not followed. */
-async function timed(url, redirect = 'follow') {
+/**
+ * One request's latency. With `redirect: 'manual'` a redirect is the answer, not followed;
+ * `expect(response)` names what is wrong with an answer (else nothing), so that an error
+ * answered as a redirect is not timed as the answer.
+ */
+async function timed(url, redirect = 'follow', expect = () => null) {
   const t0 = performance.now();
   const r = await fetch(url, { redirect, signal: AbortSignal.timeout(30000) });
   await r.arrayBuffer();
-  const answered = r.ok || (redirect === 'manual' && r.status >= 300 && r.status < 400 && r.headers.has('location'));
-  if (!answered) throw new Error(`${url}: HTTP ${r.status}`);
-  return performance.now() - t0;
+  const ms = performance.now() - t0;
+  const answered = r.ok || (redirect === 'manual' && r.status >= 300 && r.status < 400);
+  const wrong = answered ? expect(r) : `HTTP ${r.status}`;
+  if (wrong) throw new Error(`${url}: ${wrong}`);
+  return ms;
+}
+
+/** OpenAuth's answer to an authorization request: its state cookie and the way to its code provider's page. */
+function toCodeProvider(r) {
+  const to = r.headers.get('location');
+  if (r.status !== 302 || !to || new URL(to, 'http://x').pathname !== '/code/authorize') return `HTTP ${r.status} to ${to}, not to /code/authorize`;
+  if (!r.headers.get('set-cookie')) return 'no state cookie';
+  return null;
 }
 
 /**
  * One fresh start of a Worker (see above): the first request's latency and workerd CPU,
  * and a warm one's latency; with `profile`, the first request's V8 CPU profile too.
  */
-async function startOnce(name, argv, url, env, { profile = false, redirect, seed, keep = false } = {}) {
+async function startOnce(name, argv, url, env, { profile = false, redirect, expect, seed, keep = false } = {}) {
   const state = mkdtempSync(join(tmpdir(), `cold-${name}-`));
   // A Worker whose first request needs what an earlier one stored (OpenAuth's keys) starts
   // on a copy of that state, as a production isolate starts on its stored data.
   if (seed) cpSync(seed, state, { recursive: true });
+  let kept = false;
   // A profiled start needs the inspector: it runs under `wrangler dev` with its port.
   const [command, commandArgs] =
     profile || WRANGLER_DEV
@@ -112,11 +127,13 @@ async function startOnce(name, argv, url, env, { profile = false, redirect, seed
     const profiler = profile ? await connect(INSPECTOR) : null;
     await profiler?.start(100);
     const c0 = workerdCpu(child.pid);
-    const first = await timed(url, redirect);
+    const first = await timed(url, redirect, expect);
     const c1 = workerdCpu(child.pid);
     const samples = await profiler?.stop();
     profiler?.close();
-    return { first, warm: await timed(url, redirect), cpu: c1 - c0, startCpu: c0, profile: samples, inspector: inspected(child.pid), state };
+    const warm = await timed(url, redirect, expect);
+    kept = keep;
+    return { first, warm, cpu: c1 - c0, startCpu: c0, profile: samples, inspector: inspected(child.pid), state: keep ? state : undefined };
   } finally {
     try {
       process.kill(-child.pid, 'SIGTERM');
@@ -124,7 +141,8 @@ async function startOnce(name, argv, url, env, { profile = false, redirect, seed
       /* gone */
     }
     await sleep(500);
-    if (!keep) rmSync(state, { recursive: true, force: true });
+    // A state to keep is kept only from a start that answered.
+    if (!kept) rmSync(state, { recursive: true, force: true });
   }
 }
 
@@ -156,23 +174,23 @@ function summarize(profile, top = 25) {
  * `seeded`: each start on a copy of the state one earlier start (not measured) left after the
  * same request. `redirect`: `'manual'` to measure a redirect as the answer.
  */
-async function coldStart(name, argv, url, env = {}, { seeded = false, redirect = 'follow' } = {}) {
-  const seed = seeded ? (await startOnce(name, argv, url, env, { redirect, keep: true })).state : undefined;
+async function coldStart(name, argv, url, env = {}, { seeded = false, redirect = 'follow', expect } = {}) {
+  const seed = seeded ? (await startOnce(name, argv, url, env, { redirect, expect, keep: true })).state : undefined;
   try {
-    return await coldStarts(name, argv, url, env, { seed, redirect });
+    return await coldStarts(name, argv, url, env, { seed, redirect, expect });
   } finally {
     if (seed) rmSync(seed, { recursive: true, force: true });
   }
 }
 
-async function coldStarts(name, argv, url, env, { seed, redirect }) {
+async function coldStarts(name, argv, url, env, { seed, redirect, expect }) {
   const first = [];
   const warm = [];
   const cpu = [];
   const startCpu = [];
   let inspector = false;
   for (let i = 0; i < ROUNDS; i++) {
-    const once = await startOnce(name, argv, url, env, { seed, redirect });
+    const once = await startOnce(name, argv, url, env, { seed, redirect, expect });
     inspector ||= once.inspector;
     first.push(once.first);
     warm.push(once.warm);
@@ -197,7 +215,7 @@ async function coldStarts(name, argv, url, env, { seed, redirect }) {
   );
   if (PROFILE) {
     // keyedge's build with its name section (wrangler's build command rebuilds it).
-    const once = await startOnce(name, argv, url, { ...env, KEEP_NAMES: '1' }, { profile: true, seed, redirect });
+    const once = await startOnce(name, argv, url, { ...env, KEEP_NAMES: '1' }, { profile: true, seed, redirect, expect });
     r.startup_profile = { first_request_ms: +once.first.toFixed(1), ...summarize(once.profile) };
     const saved = join(tmpdir(), `coldstart-${name}.cpuprofile`);
     writeFileSync(saved, JSON.stringify(once.profile));
@@ -255,10 +273,11 @@ const workers = {
       ['--config', 'bench/peers/openauth/wrangler.toml', '--port', '8790', '--ip', '127.0.0.1'],
       'http://127.0.0.1:8790/.well-known/oauth-authorization-server',
     ),
-  // OpenAuth's answer to the same authorization request (its first answer, a redirect to its
-  // code provider's page, not followed): it checks the request and sets its state cookie,
-  // encrypted with keys it reads from KV, which its first start stored (each start here is
-  // on a copy of that state, as a production isolate finds its keys in KV).
+  // OpenAuth's answer to an equivalent authorization request (its client, its code provider;
+  // its first answer, a redirect to that provider's page, not followed, and checked to be that
+  // redirect with its state cookie, not an error sent as a redirect): it checks the request and
+  // sets its state cookie, encrypted with keys it reads from KV, which its first start stored
+  // (each start here is on a copy of that state, as a production isolate finds its keys in KV).
   'openauth-login': () =>
     coldStart(
       'openauth-login',
@@ -268,7 +287,7 @@ const workers = {
         provider: 'code', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
       })}`,
       {},
-      { seeded: true, redirect: 'manual' },
+      { seeded: true, redirect: 'manual', expect: toCodeProvider },
     ),
   floor: () => coldStart('floor', ['--config', 'bench/peers/floor/wrangler.toml', '--port', '8791', '--ip', '127.0.0.1'], 'http://127.0.0.1:8791/'),
   // The floor for a gated page: the floor Worker reading a page from its ASSETS binding.

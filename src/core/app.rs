@@ -667,7 +667,7 @@ impl Keyedge {
     ///
     /// The sign-in pages are picked first, by a function of their own: an isolate whose first
     /// request is an app's user's (the login page, answered at once) compiles only these arms,
-    /// not the whole router (11 KB of wasm; docs/performance.md, *Cold start*).
+    /// not the whole router (11 KB of wasm; docs/performance.md, *What changed*).
     fn pick<'a>(&'a self, req: &'a Request, ports: &'a Ports<'a>) -> Routed<'a> {
         let method = req.method();
         let get = method == Method::GET || method == Method::HEAD;

@@ -231,3 +231,42 @@ fn rfc8252_7_3_a_loopback_ip_redirect_uri_takes_any_port() {
         assert_page(&authorize(&world, &query), "Invalid redirect URI");
     }
 }
+
+/// The sign-in pages answer their methods only, as every other route (`Keyedge::pick` tries
+/// them first, by a function of their own): `/authorize` by GET, HEAD or a form POST (OIDC
+/// Core §3.1.2.1), `/login` and `/login/discover` by GET or HEAD. Any other method, or a path
+/// that only begins as theirs does, is not found, and none of them is answered by another
+/// route.
+#[test]
+fn the_sign_in_pages_answer_only_their_methods() {
+    let world = World::new();
+    let query = q(&base());
+    let send = |method: &str, path: &str, form: Option<&str>| {
+        let req = http::Request::builder().method(method).uri(format!("{ISSUER}{path}"));
+        let req = match form {
+            Some(_) => req.header("content-type", "application/x-www-form-urlencoded"),
+            None => req,
+        };
+        world.send(req.body(form.unwrap_or("").as_bytes().to_vec()).unwrap())
+    };
+    let login_page = send("GET", &format!("/authorize?{query}"), None);
+    assert_eq!(login_page.status(), 200);
+    assert!(body(&login_page).contains("/broker/up/login"), "the login page");
+    assert_eq!(send("HEAD", &format!("/authorize?{query}"), None).status(), 200);
+    let posted = send("POST", "/authorize", Some(&query));
+    assert_eq!(posted.status(), 200);
+    assert!(body(&posted).contains("/broker/up/login"), "a posted authorization request gets the login page");
+    for method in ["PUT", "DELETE", "PATCH", "OPTIONS"] {
+        assert_eq!(send(method, &format!("/authorize?{query}"), None).status(), 404, "{method} /authorize");
+    }
+    for path in ["/login", "/login/discover"] {
+        assert_eq!(send("HEAD", path, None).status(), send("GET", path, None).status(), "HEAD {path}");
+        assert_ne!(send("GET", path, None).status(), 404, "GET {path}");
+        for method in ["POST", "PUT", "DELETE"] {
+            assert_eq!(send(method, path, Some("")).status(), 404, "{method} {path}");
+        }
+    }
+    for path in ["/authorize/", "/authorizex", "/login/", "/login/discover/x", "/Authorize"] {
+        assert_eq!(send("GET", &format!("{path}?{query}"), None).status(), 404, "GET {path}");
+    }
+}
