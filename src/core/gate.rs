@@ -540,11 +540,36 @@ impl Forward {
         !is_keyedge_cookie(pair.split('=').next().unwrap_or(""))
     }
 
-    /// Whether [`Self::browser_location`] can change anything: only in front of an origin (the
-    /// Worker's assets answer with keyedge's own address), so a page from the assets has no
-    /// `Location` to read.
-    pub fn reads_locations(&self) -> bool {
-        self.addresses.is_some()
+    /// The site's answer's headers as the browser gets them, from `site`, the headers the site
+    /// sent (`(name, value)`, each `Set-Cookie` on its own): its `Set-Cookie`s naming keyedge's
+    /// cookies dropped ([`Self::passes_set_cookie`]), its redirect to the origin made one to
+    /// keyedge's site ([`Self::browser_location`]), a protected page marked private
+    /// ([`Self::header_edits`]) and a renewed gate pass added. The one place both hosts mark
+    /// an answer: the native harness ([`Self::send`]) and the Worker (src/edge, `site_answer`,
+    /// which hands the site's body on unread).
+    pub fn answer_headers<'a>(&self, site: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
+        let mut headers: Vec<(String, String)> = site
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .filter(|(name, value)| name != SET_COOKIE.as_str() || Self::passes_set_cookie(value))
+            .map(|(name, value)| (name, value.to_owned()))
+            .collect();
+        let location =
+            headers.iter().find(|(name, _)| name == LOCATION.as_str()).and_then(|(_, l)| self.browser_location(l));
+        let edits = location
+            .map(|l| (LOCATION.as_str(), l, true))
+            .into_iter()
+            .chain(self.header_edits().iter().map(|(name, value, replace)| (*name, (*value).to_owned(), *replace)));
+        for (name, value, replace) in edits {
+            if replace {
+                headers.retain(|(n, _)| n != name);
+            }
+            headers.push((name.to_owned(), value));
+        }
+        if let Some(cookie) = &self.set_cookie {
+            headers.push((SET_COOKIE.as_str().to_owned(), cookie.clone()));
+        }
+        headers
     }
 
     /// The `Location` of the site's redirect as the browser gets it: an address on the origin
@@ -599,27 +624,18 @@ impl Forward {
             (false, _) => ports.http,
         };
         let mut res: Response = upstream.send(self.request()?).await?;
-        let set_cookies: Vec<HeaderValue> = res.headers().get_all(SET_COOKIE).iter().cloned().collect();
-        res.headers_mut().remove(SET_COOKIE);
-        for value in set_cookies {
-            if Self::passes_set_cookie(&String::from_utf8_lossy(value.as_bytes())) {
-                res.headers_mut().append(SET_COOKIE, value);
+        let site: Vec<(String, String)> = res
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .collect();
+        let marked = self.answer_headers(site.iter().map(|(name, value)| (name.as_str(), value.as_str())));
+        let headers = res.headers_mut();
+        headers.clear();
+        for (name, value) in marked {
+            if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
+                headers.append(name, value);
             }
-        }
-        let location = res.headers().get(LOCATION).and_then(|l| l.to_str().ok()).and_then(|l| self.browser_location(l));
-        if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
-            res.headers_mut().insert(LOCATION, location);
-        }
-        for (name, value, replace) in self.header_edits() {
-            let value = HeaderValue::from_static(value);
-            if *replace {
-                res.headers_mut().insert(*name, value);
-            } else {
-                res.headers_mut().append(*name, value);
-            }
-        }
-        if let Some(cookie) = self.set_cookie.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
-            res.headers_mut().append(SET_COOKIE, cookie);
         }
         Ok(res)
     }
@@ -647,6 +663,77 @@ fn strip_keyedge_cookies(header: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn forward_to(protected: bool, origin: bool, set_cookie: Option<&str>) -> Forward {
+        Forward {
+            method: http::Method::GET,
+            url: "https://origin.example.com/docs/".into(),
+            headers: http::HeaderMap::new(),
+            body: Vec::new(),
+            to_assets: !origin,
+            protected,
+            set_cookie: set_cookie.map(str::to_owned),
+            addresses: origin.then(|| OriginAddresses {
+                origin: "https://origin.example.com".into(),
+                public: "https://site.example".into(),
+                public_host: "site.example".into(),
+                public_scheme: "https".into(),
+            }),
+        }
+    }
+
+    /// What a site's answer is marked with, on both hosts (the native harness and the Worker
+    /// read the same function): keyedge's cookies never set by the site, however the name is
+    /// spelled, every other `Set-Cookie` kept on its own; the origin's own redirect made one to
+    /// keyedge's site; a protected page private, whatever the site said; the gate's pass added.
+    #[test]
+    fn a_sites_answer_is_marked_the_same_on_every_host() {
+        let site = [
+            ("Content-Type", "text/html"),
+            ("set-cookie", "theme=dark; Expires=Wed, 21 Oct 2037 07:28:00 GMT"),
+            ("Set-Cookie", "__Host-KEYEDGE_session=planted; Path=/"),
+            ("set-cookie", "=keyedge_pass=x"),
+            ("set-cookie", "lang=en"),
+            ("cache-control", "public, max-age=600"),
+            ("Cache-Control", "immutable"),
+            ("vary", "accept-encoding"),
+            ("location", "https://origin.example.com/docs/next?a=1#top"),
+        ];
+        let marked = forward_to(true, true, Some("__Host-keyedge_pass=renewed; Path=/")).answer_headers(site);
+        let pairs: Vec<(&str, &str)> = marked.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("content-type", "text/html"),
+                ("set-cookie", "theme=dark; Expires=Wed, 21 Oct 2037 07:28:00 GMT"),
+                ("set-cookie", "lang=en"),
+                ("vary", "accept-encoding"),
+                ("location", "https://site.example/docs/next?a=1#top"),
+                ("cache-control", "private, no-cache"),
+                ("vary", "cookie"),
+                ("set-cookie", "__Host-keyedge_pass=renewed; Path=/"),
+            ]
+        );
+        // A public page from the assets: the site's headers as they were, but keyedge's cookies;
+        // a redirect elsewhere, or relative, is not the origin's to rewrite.
+        let site = [
+            ("cache-control", "public"),
+            ("location", "https://origin.example.com/x"),
+            ("set-cookie", "keyedge_csrf=1"),
+        ];
+        let marked = forward_to(false, false, None).answer_headers(site);
+        assert_eq!(
+            marked,
+            [
+                ("cache-control".to_owned(), "public".to_owned()),
+                ("location".into(), "https://origin.example.com/x".into())
+            ]
+        );
+        for other in ["/docs/", "https://elsewhere.example/docs/", "//elsewhere.example/"] {
+            let marked = forward_to(false, true, None).answer_headers([("location", other)]);
+            assert_eq!(marked, [("location".to_owned(), other.to_owned())], "{other}");
+        }
+    }
 
     #[test]
     fn allow_lists_the_methods_a_site_is_sent() {

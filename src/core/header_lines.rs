@@ -22,6 +22,23 @@ pub fn write(headers: &http::HeaderMap) -> String {
     lines
 }
 
+/// `(name, value)` pairs as header lines, in order. A pair whose name or value holds a line
+/// break is left out (it would read as other headers); neither `http` nor the runtime's
+/// headers can hold one.
+pub fn write_pairs<N: AsRef<str>, V: AsRef<str>>(pairs: &[(N, V)]) -> String {
+    let mut lines = String::new();
+    for (name, value) in pairs {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        if !name.contains('\n') && !value.contains('\n') {
+            lines.push_str(name);
+            lines.push('\n');
+            lines.push_str(value);
+            lines.push('\n');
+        }
+    }
+    lines
+}
+
 /// The `(name, value)` pairs of header lines, in order; `None` unless every name has its
 /// value and the last one its line feed (nothing is guessed from a malformed list).
 pub fn read(lines: &str) -> Option<Vec<(&str, &str)>> {

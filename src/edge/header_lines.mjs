@@ -52,3 +52,27 @@ export function siteRequest(method, url, lines, body) {
   else if (body) Object.assign(init, { body, duplex: 'half' });
   return new Request(url, init);
 }
+
+/**
+ * A gated site's answer's headers as header lines for Rust (src/core/gate.rs,
+ * `Forward::answer_headers`), read in one call: every header but `Set-Cookie` as the runtime
+ * iterates them, then each `Set-Cookie` on its own line (`getSetCookie()`: iterating or `get`
+ * may join them with commas, which cookie dates contain too). A runtime without
+ * `getSetCookie` hands over none: keyedge's cookies must never pass unread.
+ */
+export function siteHeaderLines(res) {
+  const headers = res.headers;
+  const lines = headerLines([...headers].filter(([name]) => name.toLowerCase() !== 'set-cookie'));
+  const cookies = typeof headers.getSetCookie === 'function' ? headers.getSetCookie() : [];
+  return lines + headerLines(cookies.map((cookie) => ['set-cookie', cookie]));
+}
+
+/**
+ * The site's answer as the browser gets it, made in one call from wasm (src/edge/ports.rs,
+ * `site_answer`): its status, status text and body, the stream it is (never read here), with
+ * the headers of header `lines` (the site's, as the gate marked them). Instead of a copy of
+ * the site's headers changed call by call and a `ResponseInit` set up call by call.
+ */
+export function siteAnswer(res, lines) {
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers: headerPairs(lines) });
+}

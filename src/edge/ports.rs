@@ -124,6 +124,18 @@ extern "C" {
         body: &wasm_bindgen::JsValue,
     ) -> std::result::Result<web_sys::Request, wasm_bindgen::JsValue>;
 
+    /// A gated site's answer's headers as header lines, each `Set-Cookie` on its own.
+    #[wasm_bindgen(catch, js_name = siteHeaderLines)]
+    fn js_site_header_lines(res: &web_sys::Response) -> std::result::Result<String, wasm_bindgen::JsValue>;
+
+    /// The site's answer as the browser gets it: its status, status text and body stream,
+    /// with the headers of header lines, made in one call.
+    #[wasm_bindgen(catch, js_name = siteAnswer)]
+    fn js_site_answer(
+        res: &web_sys::Response,
+        lines: &str,
+    ) -> std::result::Result<web_sys::Response, wasm_bindgen::JsValue>;
+
     /// The runtime's `Response` of a status, header lines and body bytes, made in one call.
     #[wasm_bindgen(catch, js_name = answer)]
     fn js_answer(
@@ -496,19 +508,6 @@ async fn send_whole(
     builder.body(body.to_vec()).map_err(port_err)
 }
 
-/// Each `Set-Cookie` of `headers` on its own (`Headers.getSetCookie()`: `get` would join them
-/// with commas, which cookie dates contain too). A runtime without it gets none through:
-/// keyedge's cookies must never pass.
-fn set_cookies(headers: &web_sys::Headers) -> Vec<String> {
-    use wasm_bindgen::JsCast;
-    let get =
-        js_sys::Reflect::get(headers, &"getSetCookie".into()).ok().and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-    match get.and_then(|f| f.call0(headers).ok()) {
-        Some(list) => js_sys::Array::from(&list).iter().filter_map(|v| v.as_string()).collect(),
-        None => Vec::new(),
-    }
-}
-
 pub struct SystemClock;
 
 impl Clock for SystemClock {
@@ -547,38 +546,17 @@ pub fn site_request(
     js_site_request(forward.method.as_str(), &forward.url, &lines, &body).map_err(|e| js_port_error("request", e))
 }
 
-/// The site's answer `res` to a page the gate let through, with the gate's header changes:
-/// the site's `Set-Cookie`s naming keyedge's cookies dropped, a protected page marked private,
-/// a renewed gate pass added. Its body is handed on as the stream it is (never copied into wasm).
+/// The site's answer `res` to a page the gate let through, with the gate's header changes
+/// (`Forward::answer_headers`: the site's `Set-Cookie`s naming keyedge's cookies dropped, its
+/// redirect to the origin made one to keyedge's site, a protected page marked private, a
+/// renewed gate pass added). Two calls: the site's headers read as header lines, the answer
+/// made with the marked ones. Its body is handed on as the stream it is (never copied into wasm).
 pub fn site_answer(forward: &Forward, res: web_sys::Response) -> std::result::Result<web_sys::Response, PortError> {
-    // A fetched response's headers are immutable: the page gets a copy.
-    let headers = web_sys::Headers::new_with_headers(&res.headers()).map_err(|e| js_port_error("headers", e))?;
-    if headers.has("set-cookie").map_err(|e| js_port_error("headers", e))? {
-        let set_cookies = set_cookies(&headers);
-        headers.delete("set-cookie").map_err(|e| js_port_error("headers", e))?;
-        for value in set_cookies.iter().filter(|v| Forward::passes_set_cookie(v)) {
-            headers.append("set-cookie", value).map_err(|e| js_port_error("headers", e))?;
-        }
-    }
-    if forward.reads_locations() {
-        let location = headers.get("location").map_err(|e| js_port_error("headers", e))?;
-        if let Some(location) = location.and_then(|l| forward.browser_location(&l)) {
-            headers.set("location", &location).map_err(|e| js_port_error("headers", e))?;
-        }
-    }
-    for (name, value, replace) in forward.header_edits() {
-        if *replace { headers.set(name, value) } else { headers.append(name, value) }
-            .map_err(|e| js_port_error("headers", e))?;
-    }
-    if let Some(cookie) = &forward.set_cookie {
-        headers.append("set-cookie", cookie).map_err(|e| js_port_error("headers", e))?;
-    }
-    let init = web_sys::ResponseInit::new();
-    init.set_status(res.status());
-    init.set_status_text(&res.status_text());
-    init.set_headers(&headers);
-    web_sys::Response::new_with_opt_readable_stream_and_init(res.body().as_ref(), &init)
-        .map_err(|e| js_port_error("response", e))
+    let lines = js_site_header_lines(&res).map_err(|e| js_port_error("headers", e))?;
+    let site =
+        header_lines::read(&lines).ok_or_else(|| PortError("the site's answer: malformed header lines".into()))?;
+    let marked = header_lines::write_pairs(&forward.answer_headers(site));
+    js_site_answer(&res, &marked).map_err(|e| js_port_error("response", e))
 }
 
 pub struct EdgePorts {

@@ -38,6 +38,21 @@ before(async () => {
       res.end('moved');
       return;
     }
+    if (req.url === '/cookies') {
+      // A site setting cookies of its own, and trying to plant or clear keyedge's.
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'x-site': 'kept',
+        'set-cookie': [
+          'theme=dark; Expires=Wed, 21 Oct 2037 07:28:00 GMT; Path=/',
+          '__Host-keyedge_session=planted; Path=/; Secure',
+          'KEYEDGE_pass=; Max-Age=0',
+          'lang=en',
+        ],
+      });
+      res.end('cookies');
+      return;
+    }
     if (req.url === '/echo') {
       // A form the site handles itself: its method and body as they arrived.
       let body = '';
@@ -121,4 +136,12 @@ test('a method that names a second path (WebDAV MOVE, COPY) is refused and never
   }
   const put = await fetch(`${KEYEDGE}/echo`, { method: 'PUT', body: 'x' });
   assert.equal(await put.text(), 'PUT text/plain;charset=UTF-8 x');
+});
+
+test("the origin's cookies reach the browser each on its own, never one naming keyedge's", async () => {
+  const res = await fetch(`${KEYEDGE}/cookies`);
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), 'cookies');
+  assert.equal(res.headers.get('x-site'), 'kept');
+  assert.deepEqual(res.headers.getSetCookie(), ['theme=dark; Expires=Wed, 21 Oct 2037 07:28:00 GMT; Path=/', 'lang=en']);
 });

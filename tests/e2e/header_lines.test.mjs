@@ -3,7 +3,7 @@
 // status and body.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { answer, headerLines, headerPairs, siteRequest } from '../../src/edge/header_lines.mjs';
+import { answer, headerLines, headerPairs, siteAnswer, siteHeaderLines, siteRequest } from '../../src/edge/header_lines.mjs';
 
 const LINES = 'content-type\ntext/html; charset=utf-8\nset-cookie\na=1; Path=/\nset-cookie\nb=2\nx-empty\n\nlocation\n/login?return_to=%2F\n';
 
@@ -55,4 +55,24 @@ test('a site request carries its method, URL, header lines and body, and never f
   const put = siteRequest('PUT', 'https://site.test/up', '', stream);
   assert.equal(await put.text(), 'streamed');
   assert.throws(() => siteRequest('GET', 'https://site.test/', '', new Uint8Array([1])), TypeError, 'a GET with a body is refused, for Rust to see');
+});
+
+test("a site's answer's headers cross with each Set-Cookie on its own, none without getSetCookie", () => {
+  const res = new Response('page', { headers: [['content-type', 'text/html'], ['set-cookie', 'a=1; Expires=Wed, 21 Oct 2037 07:28:00 GMT'], ['set-cookie', 'keyedge_session=x'], ['x-b', '2']] });
+  assert.equal(siteHeaderLines(res), 'content-type\ntext/html\nx-b\n2\nset-cookie\na=1; Expires=Wed, 21 Oct 2037 07:28:00 GMT\nset-cookie\nkeyedge_session=x\n');
+  // A runtime whose headers cannot list each cookie hands none over, rather than a joined one.
+  const joined = { headers: new Map([['content-type', 'text/html'], ['set-cookie', 'a=1, keyedge_session=x']]) };
+  assert.equal(siteHeaderLines(joined), 'content-type\ntext/html\n');
+});
+
+test("a site's answer keeps its status, status text and body stream, with the marked headers", async () => {
+  const site = new Response('the page', { status: 404, statusText: 'Gone Fishing', headers: [['x-site', '1']] });
+  const res = siteAnswer(site, 'cache-control\nprivate, no-cache\nset-cookie\na=1\nset-cookie\nb=2\n');
+  assert.equal(res.status, 404);
+  assert.equal(res.statusText, 'Gone Fishing');
+  assert.equal(res.headers.get('x-site'), null, 'only the marked headers');
+  assert.equal(res.headers.get('cache-control'), 'private, no-cache');
+  assert.deepEqual(res.headers.getSetCookie(), ['a=1', 'b=2']);
+  assert.equal(await res.text(), 'the page');
+  assert.equal(siteAnswer(new Response(null, { status: 304 }), '').body, null);
 });
