@@ -522,6 +522,12 @@ pub struct Forward {
 pub type HeaderEdit = (&'static str, &'static str, bool);
 
 impl Forward {
+    /// A protected page must not be kept by a shared cache for others: these headers, which
+    /// tell a CDN how to cache a page whatever `Cache-Control` says (RFC 9213, Cloudflare's,
+    /// Fastly's and Akamai's), are taken off it.
+    const CDN_CACHE_HEADERS: [&'static str; 3] =
+        ["cdn-cache-control", "cloudflare-cdn-cache-control", "surrogate-control"];
+
     /// A protected page must not be kept by a shared cache for others.
     pub fn header_edits(&self) -> &'static [HeaderEdit] {
         if self.protected {
@@ -544,7 +550,8 @@ impl Forward {
     /// sent (`(name, value)`, each `Set-Cookie` on its own): its `Set-Cookie`s naming keyedge's
     /// cookies dropped ([`Self::passes_set_cookie`]), its redirect to the origin made one to
     /// keyedge's site ([`Self::browser_location`]), a protected page marked private
-    /// ([`Self::header_edits`]) and a renewed gate pass added. The one place both hosts mark
+    /// ([`Self::header_edits`]) without a CDN's own caching headers, and a renewed gate pass
+    /// added. The one place both hosts mark
     /// an answer: the native harness ([`Self::send`]) and the Worker (src/edge, `site_answer`,
     /// which hands the site's body on unread).
     pub fn answer_headers<'a>(&self, site: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
@@ -552,6 +559,7 @@ impl Forward {
             .into_iter()
             .map(|(name, value)| (name.to_ascii_lowercase(), value))
             .filter(|(name, value)| name != SET_COOKIE.as_str() || Self::passes_set_cookie(value))
+            .filter(|(name, _)| !(self.protected && Self::CDN_CACHE_HEADERS.contains(&name.as_str())))
             .map(|(name, value)| (name, value.to_owned()))
             .collect();
         let location =
@@ -698,6 +706,9 @@ mod tests {
             ("Cache-Control", "immutable"),
             ("vary", "accept-encoding"),
             ("location", "https://origin.example.com/docs/next?a=1#top"),
+            ("CDN-Cache-Control", "max-age=86400"),
+            ("cloudflare-cdn-cache-control", "max-age=86400"),
+            ("Surrogate-Control", "max-age=86400"),
         ];
         let marked = forward_to(true, true, Some("__Host-keyedge_pass=renewed; Path=/")).answer_headers(site);
         let pairs: Vec<(&str, &str)> = marked.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
@@ -720,13 +731,15 @@ mod tests {
             ("cache-control", "public"),
             ("location", "https://origin.example.com/x"),
             ("set-cookie", "keyedge_csrf=1"),
+            ("cdn-cache-control", "max-age=60"),
         ];
         let marked = forward_to(false, false, None).answer_headers(site);
         assert_eq!(
             marked,
             [
                 ("cache-control".to_owned(), "public".to_owned()),
-                ("location".into(), "https://origin.example.com/x".into())
+                ("location".into(), "https://origin.example.com/x".into()),
+                ("cdn-cache-control".into(), "max-age=60".into())
             ]
         );
         for other in ["/docs/", "https://elsewhere.example/docs/", "//elsewhere.example/"] {

@@ -22,21 +22,22 @@ pub fn write(headers: &http::HeaderMap) -> String {
     lines
 }
 
-/// `(name, value)` pairs as header lines, in order. A pair whose name or value holds a line
-/// break is left out (it would read as other headers); neither `http` nor the runtime's
-/// headers can hold one.
-pub fn write_pairs<N: AsRef<str>, V: AsRef<str>>(pairs: &[(N, V)]) -> String {
+/// `(name, value)` pairs as header lines, in order; `None` when a name or value holds a line
+/// break, which would read as other headers (neither `http` nor the runtime's headers can hold
+/// one): the caller fails rather than send some of the headers.
+pub fn write_pairs<N: AsRef<str>, V: AsRef<str>>(pairs: &[(N, V)]) -> Option<String> {
     let mut lines = String::new();
     for (name, value) in pairs {
         let (name, value) = (name.as_ref(), value.as_ref());
-        if !name.contains('\n') && !value.contains('\n') {
-            lines.push_str(name);
-            lines.push('\n');
-            lines.push_str(value);
-            lines.push('\n');
+        if name.contains('\n') || value.contains('\n') {
+            return None;
         }
+        lines.push_str(name);
+        lines.push('\n');
+        lines.push_str(value);
+        lines.push('\n');
     }
-    lines
+    Some(lines)
 }
 
 /// The `(name, value)` pairs of header lines, in order; `None` unless every name has its
@@ -58,6 +59,17 @@ pub fn read(lines: &str) -> Option<Vec<(&str, &str)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pairs_are_written_whole_or_not_at_all() {
+        let lines = write_pairs(&[("a", "1"), ("b", "")]);
+        assert_eq!(lines.as_deref(), Some("a\n1\nb\n\n"));
+        assert_eq!(read(lines.as_deref().unwrap_or_default()), Some(vec![("a", "1"), ("b", "")]));
+        // A value that would read as a second header fails the whole list.
+        assert_eq!(write_pairs(&[("a", "1"), ("x-note", "v\nset-cookie\nkeyedge_session=y")]), None);
+        assert_eq!(write_pairs(&[("a\nb", "1")]), None);
+        assert_eq!(write_pairs::<&str, &str>(&[]).as_deref(), Some(""));
+    }
 
     #[test]
     fn headers_read_back_as_written_in_order_with_repeats_and_empty_values() {

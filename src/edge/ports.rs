@@ -555,7 +555,8 @@ pub fn site_answer(forward: &Forward, res: web_sys::Response) -> std::result::Re
     let lines = js_site_header_lines(&res).map_err(|e| js_port_error("headers", e))?;
     let site =
         header_lines::read(&lines).ok_or_else(|| PortError("the site's answer: malformed header lines".into()))?;
-    let marked = header_lines::write_pairs(&forward.answer_headers(site));
+    let marked = header_lines::write_pairs(&forward.answer_headers(site))
+        .ok_or_else(|| PortError("the site's answer: a header with a line break".into()))?;
     js_site_answer(&res, &marked).map_err(|e| js_port_error("response", e))
 }
 

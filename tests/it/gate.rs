@@ -404,6 +404,10 @@ fn the_site_cannot_set_keyedges_cookies() {
         "__host-KEYEDGE_pending=attacker; Path=/; Secure",
         " keyedge_session =attacker",
         "=__Host-keyedge_session=attacker; Path=/",
+        // A nameless cookie after white space: a browser stores `keyedge_session=attacker`
+        // and sends it back as the session cookie.
+        " =keyedge_session=attacker",
+        "\t=__Host-keyedge_session=attacker; Path=/",
         "keyedge_session",
         "keyedge_csrf=attacker; Path=/",
     ];
@@ -446,7 +450,7 @@ fn the_site_cannot_set_keyedges_cookies() {
         assert_eq!(browser.cookies, session, "keyedge's cookies are the ones keyedge set");
         assert_eq!(browser.get(&world, "/account").status(), 200, "still alice's session");
     }
-    // The Worker streams the page and filters its headers itself, with the same rule.
+    // The rule itself, which the Worker reads through the same `Forward::answer_headers`.
     for cookie in PLANTED {
         assert!(!keyedge::core::gate::Forward::passes_set_cookie(cookie), "{cookie}");
     }
