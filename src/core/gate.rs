@@ -522,9 +522,8 @@ pub struct Forward {
 pub type HeaderEdit = (&'static str, &'static str, bool);
 
 impl Forward {
-    /// A protected page must not be kept by a shared cache for others: these headers, which
-    /// tell a CDN how to cache a page whatever `Cache-Control` says (RFC 9213, Cloudflare's,
-    /// Fastly's and Akamai's), are taken off it.
+    /// Headers that tell a CDN how to cache a page whatever `Cache-Control` says (RFC 9213,
+    /// Cloudflare's, Fastly's and Akamai's): taken off a protected page.
     const CDN_CACHE_HEADERS: [&'static str; 3] =
         ["cdn-cache-control", "cloudflare-cdn-cache-control", "surrogate-control"];
 
@@ -551,9 +550,8 @@ impl Forward {
     /// cookies dropped ([`Self::passes_set_cookie`]), its redirect to the origin made one to
     /// keyedge's site ([`Self::browser_location`]), a protected page marked private
     /// ([`Self::header_edits`]) without a CDN's own caching headers, and a renewed gate pass
-    /// added. The one place both hosts mark
-    /// an answer: the native harness ([`Self::send`]) and the Worker (src/edge, `site_answer`,
-    /// which hands the site's body on unread).
+    /// added. The one place both hosts mark an answer: the native harness ([`Self::send`]) and
+    /// the Worker (src/edge, `site_answer`, which hands the site's body on unread).
     pub fn answer_headers<'a>(&self, site: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
         let mut headers: Vec<(String, String)> = site
             .into_iter()
@@ -632,6 +630,8 @@ impl Forward {
             (false, _) => ports.http,
         };
         let mut res: Response = upstream.send(self.request()?).await?;
+        // Values as text (a byte past ASCII read as U+FFFD: the harness's sites send ASCII; the
+        // Worker's round trip keeps the bytes).
         let site: Vec<(String, String)> = res
             .headers()
             .iter()
@@ -641,9 +641,12 @@ impl Forward {
         let headers = res.headers_mut();
         headers.clear();
         for (name, value) in marked {
-            if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
-                headers.append(name, value);
-            }
+            // As the Worker's `write_pairs` does, a marked header that cannot be sent fails the
+            // page rather than leave it without the header.
+            let unsendable =
+                || Failure::Port(PortError(format!("the site's answer: the header {name} cannot be sent")));
+            let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| unsendable())?;
+            headers.append(header, HeaderValue::from_str(&value).map_err(|_| unsendable())?);
         }
         Ok(res)
     }
