@@ -8,7 +8,7 @@
 // (for wrangler dev: the workerd process that runs the Worker) divided by the operations.
 import { spawn, execSync, execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
-import { coldStartVerdict, gatedPageColdVerdict } from './verdicts.mjs';
+import { coldStartVerdict, gatedPageColdVerdict, meetsBudget, resolvedShare, twinShare } from './verdicts.mjs';
 import { gzipSync } from 'node:zlib';
 import { createServer } from 'node:http';
 import { tmpdir, cpus } from 'node:os';
@@ -550,10 +550,7 @@ for (const [s, o] of Object.entries(ops)) {
 }
 // A share at or below zero is not a measurement: the floor's estimate of the platform calls
 // came out at least as large as keyedge's whole CPU (the two runs' noise). No verdict then.
-const share = (s) => {
-  const v = report.keyedge_share[s]?.share_ms;
-  return v === undefined || v === null || v <= 0 ? null : v;
-};
+const share = (s) => resolvedShare(report.keyedge_share[s]);
 // The gate page by the profiler: the share of keyedge's isolate's sampled time per page that
 // is not the runtime's (its APIs: the request, the ASSETS fetch, the Response) — keyedge's
 // wasm, its JavaScript glue and the garbage collector, counted as keyedge's. The profiler
@@ -570,15 +567,10 @@ const gateProfiled = (() => {
   const fraction = own.reduce((a, [, v]) => a + v, 0) / g.sampled_ms_per_op;
   return { fraction: +fraction.toFixed(3), bound: +(fraction * whole).toFixed(3), whole, pages: g.operations };
 })();
-// A share measured against a twin that did not come out above zero is still bounded: no
-// round's difference was above the rounds' high. A budget that every round is under is met,
-// whatever the median (keyedge costs what the floor making the same calls costs, within the
-// rounds' spread).
-const byTwin = (s) => {
-  const e = report.keyedge_share[s];
-  return e?.twin_ms != null && e.range_ms?.length === 2 ? e : null;
-};
-const underBudget = (s, budget) => (share(s) !== null ? share(s) <= budget : byTwin(s) !== null && byTwin(s).range_ms[1] <= budget);
+// A share measured against a twin that did not come out above zero is still bounded by its
+// rounds' high (bench/verdicts.mjs, `meetsBudget`).
+const byTwin = (s) => twinShare(report.keyedge_share[s]);
+const underBudget = (s, budget) => meetsBudget(report.keyedge_share[s], budget);
 const shown = (s) => {
   if (share(s) !== null) return `${share(s)} ms`;
   const e = byTwin(s);

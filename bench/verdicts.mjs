@@ -1,5 +1,29 @@
-// The cold-start verdicts of `make bench` (bench/bench.mjs), from bench/coldstart.mjs's
-// medians: each is [goal, met, what was measured]. Tested by bench/verdicts.test.mjs.
+// The verdicts of `make bench` (bench/bench.mjs) that are rules rather than a comparison: a
+// keyedge share against its budget, and the cold starts from bench/coldstart.mjs's medians
+// (each [goal, met, what was measured]). Tested by bench/verdicts.test.mjs.
+
+/** A scenario's keyedge share (`entry`: its `keyedge_share` in the report) resolved above zero, in ms; else null. */
+export function resolvedShare(entry) {
+  const v = entry?.share_ms;
+  return v === undefined || v === null || v <= 0 ? null : v;
+}
+
+/** The entry when its share was measured against a twin in rounds (their low and high known); else null. */
+export function twinShare(entry) {
+  return entry?.twin_ms != null && entry.range_ms?.length === 2 ? entry : null;
+}
+
+/**
+ * Whether a share meets `budget` (ms): a share resolved above zero by its value; one measured
+ * against a twin that did not come out above zero when every round is under the budget
+ * (keyedge costs what the floor making the same calls costs, within the rounds' spread); else
+ * not.
+ */
+export function meetsBudget(entry, budget) {
+  const v = resolvedShare(entry);
+  if (v !== null) return v <= budget;
+  return twinShare(entry) !== null && entry.range_ms[1] <= budget;
+}
 
 const COLD_GOAL = "cold start: first request ≤ OpenAuth's and ≤ 1.5× the floor Worker's";
 const GATED_GOAL =

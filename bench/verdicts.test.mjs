@@ -1,7 +1,7 @@
-// node --test bench/: the cold-start verdicts (bench/verdicts.mjs) on made-up medians.
+// node --test bench/: the verdict rules (bench/verdicts.mjs) on made-up shares and medians.
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { coldStartVerdict, gatedPageColdVerdict } from './verdicts.mjs';
+import { coldStartVerdict, gatedPageColdVerdict, meetsBudget, resolvedShare, twinShare } from './verdicts.mjs';
 
 const start = (ms, cpu = ms / 2) => ({ first_request_ms: ms, first_request_cpu_ms: cpu, rounds: 9 });
 // Discovery 9 ms against OpenAuth's 14 and the floor's 10; the login page 14 against
@@ -70,4 +70,26 @@ test("a gated page is held to 1.5× the floor's page from ASSETS", () => {
   assert.equal(gatedPageColdVerdict(c)[1], true);
   assert.equal(gatedPageColdVerdict({ ...c, 'keyedge-gate': start(18.1) })[1], false);
   assert.match(gatedPageColdVerdict(c)[2], /1\.50×/);
+});
+
+test('a share resolved above zero meets a budget by its value', () => {
+  const e = { share_ms: 0.3, twin_ms: 1.2, range_ms: [0.1, 0.5] };
+  assert.equal(resolvedShare(e), 0.3);
+  assert.equal(meetsBudget(e, 0.3), true);
+  assert.equal(meetsBudget(e, 0.29), false);
+  // Without a twin too (the sum of prices).
+  assert.equal(meetsBudget({ share_ms: 0.2 }, 0.3), true);
+});
+
+test("a share not above zero meets a budget only when every round against its twin is under it", () => {
+  const e = { share_ms: -0.005, twin_ms: 0.525, range_ms: [-0.049, 0.041] };
+  assert.equal(resolvedShare(e), null);
+  assert.equal(twinShare(e), e);
+  assert.equal(meetsBudget(e, 0.3), true);
+  assert.equal(meetsBudget(e, 0.04), false);
+  assert.equal(meetsBudget({ ...e, range_ms: [-0.05, 0.4] }, 0.3), false);
+  // Not resolved and no twin to bound it (a platform estimate above keyedge's CPU): not met.
+  assert.equal(twinShare({ share_ms: 0 }), null);
+  assert.equal(meetsBudget({ share_ms: 0, platform_ms: 3 }, 0.3), false);
+  assert.equal(meetsBudget(undefined, 0.3), false);
 });

@@ -13,13 +13,18 @@ pub fn write(headers: &http::HeaderMap) -> String {
     let mut lines = String::new();
     for (name, value) in headers {
         if let Ok(value) = value.to_str() {
-            lines.push_str(name.as_str());
-            lines.push('\n');
-            lines.push_str(value);
-            lines.push('\n');
+            push(&mut lines, name.as_str(), value);
         }
     }
     lines
+}
+
+/// One header's line pair onto `lines`.
+fn push(lines: &mut String, name: &str, value: &str) {
+    lines.push_str(name);
+    lines.push('\n');
+    lines.push_str(value);
+    lines.push('\n');
 }
 
 /// `(name, value)` pairs as header lines, in order; `None` when a name or value holds a line
@@ -32,10 +37,7 @@ pub fn write_pairs<N: AsRef<str>, V: AsRef<str>>(pairs: &[(N, V)]) -> Option<Str
         if name.contains('\n') || value.contains('\n') {
             return None;
         }
-        lines.push_str(name);
-        lines.push('\n');
-        lines.push_str(value);
-        lines.push('\n');
+        push(&mut lines, name, value);
     }
     Some(lines)
 }
