@@ -156,6 +156,33 @@ fn upstream_state_is_single_use() {
     assert!(location(&replay).is_empty());
 }
 
+/// The second completion of one upstream login loses the race for its `state` and ends the
+/// session it opened. That session names the same grant as the winner's (its `sid` is
+/// `{grant id}~…`), and its end must not be marked as the end of the winner's session beside
+/// the winner's refresh family: the winner's tokens keep working. Ending the winner's session
+/// then stops them at once.
+#[test]
+fn a_losing_completion_of_a_login_leaves_the_winners_tokens_alone() {
+    let world = World::new();
+    let mut browser = Browser::default();
+    let rp = rp_request("app", APP_REDIRECT);
+    let at_idp = start_login(&world, &mut browser, &rp.query);
+    let callback = world.idp.authorize(&at_idp, "alice");
+    let second = browser.clone();
+    *world.idp.reusable_codes.borrow_mut() = true;
+    let won = browser.get(&world, &callback);
+    let code = query_param(&location(&won), "code").expect("the first completion issues a code");
+    let tokens = json(&redeem(&world, &code, &rp.verifier));
+    let lost = second.clone().get(&world, &callback);
+    assert!(body(&lost).contains("Sign-in expired"), "{}", body(&lost));
+    let refreshed = json(&refresh(&world, tokens["refresh_token"].as_str().unwrap()));
+    let next = refreshed["refresh_token"].as_str().unwrap_or_else(|| panic!("refresh refused: {refreshed}"));
+    browser.get(&world, "/logout");
+    assert_eq!(browser.post(&world, "/logout").status(), 200, "signed out");
+    let refused = json(&refresh(&world, next));
+    assert_eq!(refused["error"], "invalid_grant", "{refused}");
+}
+
 #[test]
 fn tampered_or_foreign_flow_cookie_is_refused() {
     let world = World::new();

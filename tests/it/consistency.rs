@@ -55,6 +55,27 @@ fn a_refresh_token_of_a_session_ended_elsewhere_is_refused_at_once() {
     assert_eq!(refused["error"], "invalid_grant", "{refused}");
 }
 
+/// A code issued by single sign-on comes from a session opened for another grant (the first
+/// login's): that session's end is marked beside the first grant's refresh family, not beside
+/// this one's, so this refresh token must be checked against the session's own mark.
+#[test]
+fn a_refresh_token_from_single_sign_on_of_a_session_ended_elsewhere_is_refused_at_once() {
+    let world = World::new();
+    let (mut browser, _) = signed_in_with_tokens(&world);
+    let rp = rp_request("app", APP_REDIRECT);
+    let sso = browser.get(&world, &format!("/authorize?{}", rp.query));
+    let code = query_param(&location(&sso), "code").expect("single sign-on issues a code at once");
+    let tokens = json(&redeem(&world, &code, &rp.verifier));
+    world.store.move_to(FRA);
+    let rotated = json(&refresh(&world, tokens["refresh_token"].as_str().unwrap()));
+    let next = rotated["refresh_token"].as_str().expect("fra refreshes while the session lives").to_owned();
+    sign_out(&world, &mut browser);
+
+    world.store.move_to(FRA);
+    let refused = json(&refresh(&world, &next));
+    assert_eq!(refused["error"], "invalid_grant", "{refused}");
+}
+
 #[test]
 fn an_access_token_revoked_at_one_location_is_refused_at_another_at_once() {
     let world = World::new();
