@@ -389,14 +389,7 @@ impl Once for OncePort {
         next: &str,
         grace: RotationGrace,
     ) -> std::result::Result<Rotation, PortError> {
-        let op = OnceOp::FamilyRotate {
-            key: key.clone(),
-            presented: presented.into(),
-            next: next.into(),
-            grace: grace.seconds,
-            max_reuse: grace.max_reuse,
-            watch: None,
-        };
+        let op = OnceOp::rotate(key, presented, next, grace, None);
         Ok(self.call::<RotateReply>(key, &op).await?.into())
     }
     async fn family_rotate_watching(
@@ -408,14 +401,7 @@ impl Once for OncePort {
         mark: &OnceKey,
     ) -> std::result::Result<(Rotation, Option<bool>), PortError> {
         OnceKey::one_object([key, mark])?;
-        let op = OnceOp::FamilyRotate {
-            key: key.clone(),
-            presented: presented.into(),
-            next: next.into(),
-            grace: grace.seconds,
-            max_reuse: grace.max_reuse,
-            watch: Some(mark.clone()),
-        };
+        let op = OnceOp::rotate(key, presented, next, grace, Some(mark));
         let reply = self.call::<RotateReply>(key, &op).await?;
         let marked = reply.marked;
         Ok((reply.into(), marked))

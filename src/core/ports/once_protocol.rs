@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::wire::needed;
 
-use super::{Family, Marker, NewFamily, NewItem, OnceKey, Rotation, Taken};
+use super::{Family, Marker, NewFamily, NewItem, OnceKey, Rotation, RotationGrace, Taken};
 
 /// One operation on the object that owns its key(s).
 ///
@@ -81,6 +81,21 @@ pub enum OnceOp {
     Marked {
         key: OnceKey,
     },
+}
+
+impl OnceOp {
+    /// A rotation of the family `key` ([`super::Once::family_rotate_within`]), reading `watch`
+    /// with it ([`super::Once::family_rotate_watching`]).
+    pub fn rotate(key: &OnceKey, presented: &str, next: &str, grace: RotationGrace, watch: Option<&OnceKey>) -> Self {
+        OnceOp::FamilyRotate {
+            key: key.clone(),
+            presented: presented.into(),
+            next: next.into(),
+            grace: grace.seconds,
+            max_reuse: grace.max_reuse,
+            watch: watch.cloned(),
+        }
+    }
 }
 
 /// The name of an [`OnceOp`] on the wire.
