@@ -97,14 +97,6 @@ pub fn session_ended_by_sid(sid: &str) -> OnceKey {
     OnceKey::in_object(&format!("sid:{sid}"), "ended")
 }
 
-/// Once mark `{grant id}|session_ended`: the session that an upstream login opened has ended,
-/// marked beside the refresh family of the grant that login's code produced, so that a
-/// refresh reads it in the call that rotates the family ([`crate::core::account::session`],
-/// `grant_of`). TTL that of [`session_ended_by_sid`].
-pub fn grant_session_ended(grant_id: &str) -> OnceKey {
-    OnceKey::in_object(grant_id, "session_ended")
-}
-
 /// Once mark `session:{sha256(cookie)}|ended`: the same end, found from the session cookie,
 /// so reading a session (KV) and its end (the Durable Object) go out together.
 pub fn session_ended(session_key: &str) -> OnceKey {

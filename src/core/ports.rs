@@ -228,20 +228,6 @@ pub trait Once {
         next: &str,
         grace: RotationGrace,
     ) -> Result<Rotation, PortError>;
-    /// [`Once::family_rotate_within`], and in the same call whether `mark` is marked: read in
-    /// the object the family lives in, at the moment of the rotation, so a mark made before
-    /// it counts and one made after it does not. `mark` must be in the family's object
-    /// ([`OnceKey::same_object`]); otherwise it is an error and nothing is rotated. `None`:
-    /// the object did not say (one of the previous version, during a rollout, which ignores
-    /// the question), so the caller must read the mark itself.
-    async fn family_rotate_watching(
-        &self,
-        key: &OnceKey,
-        presented: &str,
-        next: &str,
-        grace: RotationGrace,
-        mark: &OnceKey,
-    ) -> Result<(Rotation, Option<bool>), PortError>;
     /// Revokes a family; later rotations are refused.
     async fn family_revoke(&self, key: &OnceKey) -> Result<(), PortError>;
     async fn family_get(&self, key: &OnceKey) -> Result<Option<Family>, PortError>;

@@ -144,65 +144,6 @@ impl OnceStore {
             .to_array()?;
         Ok(rows.into_iter().next())
     }
-
-    /// A rotation ([`crate::core::ports::Once::family_rotate_within`]).
-    fn rotate(
-        &self,
-        key: OnceKey,
-        presented: String,
-        next: String,
-        grace: RotationGrace,
-        now: i64,
-    ) -> Result<RotateReply> {
-        // The usual case: the presented secret is the current one.
-        let kept = SqlStorageValue::Integer(ROTATED_OUT_KEPT as i64);
-        let bindings = vec![
-            next.clone().into(),
-            kept,
-            SqlStorageValue::Integer(now),
-            text(&key),
-            presented.clone().into(),
-            SqlStorageValue::Integer(now),
-        ];
-        let rotated: Vec<ValueRow> = self.sql.exec(ROTATE, bindings)?.to_array()?;
-        if let Some(row) = rotated.into_iter().next() {
-            return Ok(RotateReply::of(RotateState::Rotated, Some(row.value)));
-        }
-        let Some(row) = self.family(&key, now)? else {
-            return Ok(RotateReply::of(RotateState::Missing, None));
-        };
-        if row.revoked != 0 {
-            return Ok(RotateReply::of(RotateState::Refused, None));
-        }
-        let previous: Vec<String> = serde_json::from_str(&row.previous).unwrap_or_default();
-        let late = u32::try_from(row.late_repeats).unwrap_or(u32::MAX);
-        let repeat = (previous.last() == Some(&presented) && row.current == next)
-            .then(|| grace.allows(now - row.rotated_at, late))
-            .flatten();
-        if let Some(late) = repeat {
-            if late {
-                self.sql.exec("UPDATE families SET late_repeats = late_repeats + 1 WHERE key = ?", vec![text(&key)])?;
-            }
-            return Ok(RotateReply::of(RotateState::Repeated, Some(row.value)));
-        }
-        if previous.contains(&presented) {
-            self.sql.exec("UPDATE families SET revoked = 1 WHERE key = ?", vec![text(&key)])?;
-            return Ok(RotateReply::of(RotateState::Reused, Some(row.value)));
-        }
-        Ok(RotateReply::of(RotateState::Refused, None))
-    }
-
-    /// Whether `key` is marked now.
-    fn marked(&self, key: &OnceKey, now: i64) -> Result<bool> {
-        let rows: Vec<Owner> = self
-            .sql
-            .exec(
-                "SELECT key AS owner FROM marks WHERE key = ? AND expires_at > ?",
-                vec![text(key), SqlStorageValue::Integer(now)],
-            )?
-            .to_array()?;
-        Ok(!rows.is_empty())
-    }
 }
 
 impl DurableObject for OnceStore {
@@ -312,22 +253,47 @@ impl OnceStore {
                 self.sql.exec("DELETE FROM claims WHERE key = ? AND owner = ?", vec![text(&key), owner.into()])?;
                 reply(Done {})
             }
-            Op::FamilyRotate { key, presented, next, grace, max_reuse, watch } => {
-                // The watched mark is read first, in the same request: atomic with the rotation.
-                let marked = match &watch {
-                    Some(w) if !w.same_object(&key) => {
-                        return Err(worker::Error::RustError(format!(
-                            "{} is not in the object of {}",
-                            w.as_str(),
-                            key.as_str()
-                        )))
-                    }
-                    Some(w) => Some(self.marked(w, now)?),
-                    None => None,
+            Op::FamilyRotate { key, presented, next, grace, max_reuse } => {
+                // The usual case: the presented secret is the current one.
+                let kept = SqlStorageValue::Integer(ROTATED_OUT_KEPT as i64);
+                let bindings = vec![
+                    next.clone().into(),
+                    kept,
+                    SqlStorageValue::Integer(now),
+                    text(&key),
+                    presented.clone().into(),
+                    SqlStorageValue::Integer(now),
+                ];
+                let rotated: Vec<ValueRow> = self.sql.exec(ROTATE, bindings)?.to_array()?;
+                if let Some(row) = rotated.into_iter().next() {
+                    return reply(RotateReply { state: RotateState::Rotated, value: Some(row.value) });
+                }
+                let Some(row) = self.family(&key, now)? else {
+                    return reply(RotateReply { state: RotateState::Missing, value: None });
                 };
-                let mut answer = self.rotate(key, presented, next, RotationGrace { seconds: grace, max_reuse }, now)?;
-                answer.marked = marked;
-                reply(answer)
+                if row.revoked != 0 {
+                    return reply(RotateReply { state: RotateState::Refused, value: None });
+                }
+                let previous: Vec<String> = serde_json::from_str(&row.previous).unwrap_or_default();
+                let grace = RotationGrace { seconds: grace, max_reuse };
+                let late = u32::try_from(row.late_repeats).unwrap_or(u32::MAX);
+                let repeat = (previous.last() == Some(&presented) && row.current == next)
+                    .then(|| grace.allows(now - row.rotated_at, late))
+                    .flatten();
+                if let Some(late) = repeat {
+                    if late {
+                        self.sql.exec(
+                            "UPDATE families SET late_repeats = late_repeats + 1 WHERE key = ?",
+                            vec![text(&key)],
+                        )?;
+                    }
+                    return reply(RotateReply { state: RotateState::Repeated, value: Some(row.value) });
+                }
+                if previous.contains(&presented) {
+                    self.sql.exec("UPDATE families SET revoked = 1 WHERE key = ?", vec![text(&key)])?;
+                    return reply(RotateReply { state: RotateState::Reused, value: Some(row.value) });
+                }
+                reply(RotateReply { state: RotateState::Refused, value: None })
             }
             Op::FamilyRevoke { key } => {
                 self.sql.exec("UPDATE families SET revoked = 1 WHERE key = ?", vec![text(&key)])?;
@@ -383,7 +349,16 @@ impl OnceStore {
                 )?;
                 reply(Done {})
             }
-            Op::Marked { key } => reply(Marked { marked: self.marked(&key, now)? }),
+            Op::Marked { key } => {
+                let rows: Vec<Owner> = self
+                    .sql
+                    .exec(
+                        "SELECT key AS owner FROM marks WHERE key = ? AND expires_at > ?",
+                        vec![text(&key), SqlStorageValue::Integer(now)],
+                    )?
+                    .to_array()?;
+                reply(Marked { marked: !rows.is_empty() })
+            }
         }
     }
 }

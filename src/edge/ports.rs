@@ -389,22 +389,14 @@ impl Once for OncePort {
         next: &str,
         grace: RotationGrace,
     ) -> std::result::Result<Rotation, PortError> {
-        let op = OnceOp::rotate(key, presented, next, grace, None);
+        let op = OnceOp::FamilyRotate {
+            key: key.clone(),
+            presented: presented.into(),
+            next: next.into(),
+            grace: grace.seconds,
+            max_reuse: grace.max_reuse,
+        };
         Ok(self.call::<RotateReply>(key, &op).await?.into())
-    }
-    async fn family_rotate_watching(
-        &self,
-        key: &OnceKey,
-        presented: &str,
-        next: &str,
-        grace: RotationGrace,
-        mark: &OnceKey,
-    ) -> std::result::Result<(Rotation, Option<bool>), PortError> {
-        OnceKey::one_object([key, mark])?;
-        let op = OnceOp::rotate(key, presented, next, grace, Some(mark));
-        let reply = self.call::<RotateReply>(key, &op).await?;
-        let marked = reply.marked;
-        Ok((reply.into(), marked))
     }
     async fn family_revoke(&self, key: &OnceKey) -> std::result::Result<(), PortError> {
         self.call::<Done>(key, &OnceOp::FamilyRevoke { key: key.clone() }).await.map(|_| ())

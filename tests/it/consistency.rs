@@ -8,14 +8,6 @@ use crate::common::*;
 const HOME: &str = "home";
 const FRA: &str = "fra";
 
-/// Signs alice in at home through the confidential client: the browser, the token response.
-fn signed_in_with_tokens(world: &World) -> (Browser, serde_json::Value) {
-    let mut browser = Browser::default();
-    let rp = rp_request("app", APP_REDIRECT);
-    let code = query_param(&location(&login(world, &mut browser, &rp.query, "alice")), "code").unwrap();
-    (browser, json(&redeem(world, &code, &rp.verifier)))
-}
-
 /// The user signs out at home (the confirmation page, then its form).
 fn sign_out(world: &World, browser: &mut Browser) {
     world.store.move_to(HOME);

@@ -35,6 +35,7 @@ mod outside_review_16;
 mod outside_review_19;
 mod outside_review_19b;
 mod outside_review_20;
+mod outside_review_20b;
 mod pkce_and_keys;
 mod properties;
 mod rate_limits;

@@ -11,13 +11,6 @@ fn kv_put(world: &World, key: &str, value: &str) {
     futures::executor::block_on(world.store.put(key, value, Some(36_000))).unwrap();
 }
 
-fn signed_in_with_tokens(world: &World) -> (Browser, serde_json::Value) {
-    let mut browser = Browser::default();
-    let rp = rp_request("app", APP_REDIRECT);
-    let code = query_param(&location(&login(world, &mut browser, &rp.query, "alice")), "code").unwrap();
-    (browser, json(&redeem(world, &code, &rp.verifier)))
-}
-
 /// Rollout / deploy: the previous version's logout wrote only KV's `ended_session:{sid}`
 /// (and deleted the session). Reading only the Durable Object's mark brought the online
 /// refresh token of every session ended before the deploy (or by an old isolate during a

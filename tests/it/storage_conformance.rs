@@ -93,9 +93,6 @@ enum Fault {
     MarkIgnored,
     MarksShared,
     MarkKeepsTheFirstEnd,
-    WatchNeverMarked,
-    WatchNoRouteCheck,
-    WatchRotatesNothing,
     OnceClockStopped,
     KvDeleteIgnored,
     KvPutKeepsTheFirst,
@@ -143,9 +140,6 @@ static FAULTS: &[(Fault, &[&str])] = {
         (MarkIgnored, &["marks_are_seen_and_only_where_made", "marks_expire_and_marking_again_extends"]),
         (MarksShared, &["marks_are_seen_and_only_where_made"]),
         (MarkKeepsTheFirstEnd, &["marks_expire_and_marking_again_extends"]),
-        (WatchNeverMarked, &["family_rotation_reads_the_watched_mark"]),
-        (WatchNoRouteCheck, &["family_rotation_reads_the_watched_mark"]),
-        (WatchRotatesNothing, &["family_rotation_reads_the_watched_mark"]),
         (OnceClockStopped, &ONCE_TIMED),
         (KvDeleteIgnored, &["kv_get_put_delete"]),
         (KvPutKeepsTheFirst, &["kv_get_put_delete"]),
@@ -261,31 +255,6 @@ impl Once for BrokenOnce {
             }
             (_, rotation) => rotation,
         })
-    }
-    async fn family_rotate_watching(
-        &self,
-        key: &OnceKey,
-        presented: &str,
-        next: &str,
-        grace: RotationGrace,
-        mark: &OnceKey,
-    ) -> Result<(Rotation, Option<bool>), PortError> {
-        match self.fault {
-            Fault::WatchNeverMarked => {
-                let (rotation, _) = self.inner.family_rotate_watching(key, presented, next, grace, mark).await?;
-                Ok((rotation, Some(false)))
-            }
-            Fault::WatchNoRouteCheck => {
-                let marked = self.inner.marked(mark).await?;
-                Ok((self.inner.family_rotate_within(key, presented, next, grace).await?, Some(marked)))
-            }
-            Fault::WatchRotatesNothing => {
-                let marked = self.inner.marked(mark).await?;
-                let value = self.inner.family_get(key).await?.map(|f| f.value).unwrap_or_default();
-                Ok((Rotation::Rotated(value), Some(marked)))
-            }
-            _ => self.inner.family_rotate_watching(key, presented, next, grace, mark).await,
-        }
     }
     async fn family_revoke(&self, key: &OnceKey) -> Result<(), PortError> {
         if self.fault == Fault::RevokeIgnored {

@@ -92,23 +92,6 @@ pub struct NewSession<'a> {
     pub upstream_saml: Option<SamlSession>,
     /// The browser and system, for the account page ("Firefox on Linux").
     pub device: String,
-    /// The grant whose code the login will issue, if it issues one under its upstream
-    /// login's grant id: named in the `sid` ([`grant_of`]), so the session's end is marked
-    /// beside that grant's refresh family too.
-    pub grant: Option<&'a str>,
-}
-
-/// The grant a session was opened to issue a code for, named in its `sid` as
-/// `{grant id}~{random}` (a grant id and a random token are base64url: neither holds `~`);
-/// `None` for a `sid` of a session opened without one, or by an earlier version.
-///
-/// A session whose `sid` names grant `g` marks its end in `g`'s object too
-/// ([`keys::grant_session_ended`]), so a refresh of `g` learns whether the session ended in
-/// the call that rotates its family. Another session may name the same grant (a second
-/// completion of the same upstream login, which loses the race for its `state` and issues
-/// nothing): that one ends with [`end_unissued`], which leaves the grant's mark alone.
-pub fn grant_of(sid: &str) -> Option<&str> {
-    sid.split_once('~').map(|(grant, _)| grant).filter(|grant| !grant.is_empty())
 }
 
 /// A session as the account page lists it (`user_sessions:{user}` in KV).
@@ -200,15 +183,11 @@ pub fn device_of(user_agent: Option<&str>) -> String {
 
 /// A new session and its cookie value; nothing is stored yet (see [`store`]).
 pub fn open(ports: &Ports<'_>, new: NewSession<'_>) -> (Session, String) {
-    let NewSession { user_id, idp, lifetime, client, upstream_id_token, upstream_saml, device, grant } = new;
+    let NewSession { user_id, idp, lifetime, client, upstream_id_token, upstream_saml, device } = new;
     let now = ports.clock.now();
     let cookie_value = ports.random_token(32);
-    let sid = match grant {
-        Some(grant) => format!("{grant}~{}", ports.random_token(16)),
-        None => ports.random_token(16),
-    };
     let session = Session {
-        sid,
+        sid: ports.random_token(16),
         user_id: user_id.to_owned(),
         idp: idp.to_owned(),
         auth_time: now,
@@ -276,46 +255,16 @@ pub async fn ended(ports: &Ports<'_>, sid: &str) -> Result<bool, PortError> {
     crate::core::ports::marked_here_or_in_kv(ports, &keys::session_ended_by_sid(sid), &keys::ended_session(sid)).await
 }
 
-/// Whether the session `sid` has ended, read from KV alone: the mark a Worker of the previous
-/// version wrote (see [`ended`]), for a refresh that read the Durable Object's mark with its
-/// rotation.
-pub async fn ended_in_kv(ports: &Ports<'_>, sid: &str) -> Result<bool, PortError> {
-    Ok(ports.store.get(&keys::ended_session(sid)).await?.is_some())
-}
-
 /// Ends `session`, and marks its `sid` as ended so the online refresh tokens issued in it
 /// stop working. The mark lasts at least as long as the session would have: an online
 /// refresh token expires with its session, so none outlives the mark.
 pub async fn end(ports: &Ports<'_>, session: &Session, lifetime: u64) -> Result<(), PortError> {
-    end_marking(ports, session, lifetime, grant_of(&session.sid)).await
-}
-
-/// [`end`] for a session whose login issued nothing: it lost the race for its upstream
-/// `state` to another completion of the same login, whose session names the same grant
-/// ([`grant_of`]). That grant's mark is the winner's, and is left alone.
-pub async fn end_unissued(ports: &Ports<'_>, session: &Session, lifetime: u64) -> Result<(), PortError> {
-    end_marking(ports, session, lifetime, None).await
-}
-
-async fn end_marking(
-    ports: &Ports<'_>,
-    session: &Session,
-    lifetime: u64,
-    grant: Option<&str>,
-) -> Result<(), PortError> {
     let rest_of_session = (session.expires_at - ports.clock.now()).max(1) as u64;
     let ttl = lifetime.max(rest_of_session);
     // The Durable Object's marks make the end count everywhere at once.
-    let by_grant = async {
-        match grant {
-            Some(grant) => ports.once.mark(&keys::grant_session_ended(grant), ttl).await,
-            None => Ok(()),
-        }
-    };
-    futures_util::future::try_join3(
+    futures_util::future::try_join(
         ports.once.mark(&keys::session_ended_by_sid(&session.sid), ttl),
         ports.once.mark(&keys::session_ended(&session.key), ttl),
-        by_grant,
     )
     .await?;
     // The session has ended. KV's records are tidied too, for Workers of the previous

@@ -351,22 +351,8 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
     let user_agent = req.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok());
     let device = session::device_of(user_agent);
     let upstream_saml = identity.saml_session.clone();
-    // A code issued under the upstream login's grant id (its `state` marker not used yet):
-    // the session names that grant, so its end is marked beside the grant's refresh family.
-    let grant = match continuation {
-        Continuation::Authorize { .. } => marker.map(|_| grant_id),
-        Continuation::ReturnTo { .. } | Continuation::Unsolicited { .. } => None,
-    };
-    let new = NewSession {
-        user_id: &user.id,
-        idp: &idp.alias,
-        lifetime,
-        client,
-        upstream_id_token,
-        upstream_saml,
-        device,
-        grant,
-    };
+    let new =
+        NewSession { user_id: &user.id, idp: &idp.alias, lifetime, client, upstream_id_token, upstream_saml, device };
     let (mut session, cookie_value) = session::open(ports, new);
     let unproven_key = keys::unproven_login(&user.id, &idp.alias);
     let previous = if step_up::needs_previous_session(identity, continuation) {
@@ -413,8 +399,7 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
     let stored = async { session::store(ports, &session).await.map_err(Failure::from) };
     let ((), res) = futures_util::future::try_join(stored, answer).await?;
     let Issued::Sent(mut res) = res else {
-        // Another completion of this login issued its code: the grant is that one's.
-        session::end_unissued(ports, &session, lifetime).await?;
+        session::end(ports, &session, lifetime).await?;
         return Err(expired());
     };
     after_login(app, ports, idp, identity, Some(&session)).await?;

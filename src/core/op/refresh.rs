@@ -131,19 +131,14 @@ pub async fn refresh_token(app: &Keyedge, ports: &Ports<'_>, client: &Client, pa
         }
     }
     let config = &app.config;
-    // `session_marked`: whether the end of the session that opened this grant is marked in
-    // the family's object, read in the rotation's call (see `ended` below).
-    let (next, rotation, session_marked) = if config.revoke_refresh_token {
+    let (next, rotation) = if config.revoke_refresh_token {
         let next = app.successors.successor(gid, secret);
         let grace =
             RotationGrace { seconds: config.refresh_token_grace_seconds, max_reuse: config.refresh_token_max_reuse };
         let (family, presented) = (keys::refresh_family(gid), keys::refresh_secret(secret));
-        let (next_hash, watch) = (keys::refresh_secret(&next), keys::grant_session_ended(gid));
-        let (rotation, marked) =
-            ports.once.family_rotate_watching(&family, &presented, &next_hash, grace, &watch).await?;
-        (next, rotation, marked)
+        (next.clone(), ports.once.family_rotate_within(&family, &presented, &keys::refresh_secret(&next), grace).await?)
     } else {
-        (secret.to_owned(), unrotated(ports, gid, secret).await?, None)
+        (secret.to_owned(), unrotated(ports, gid, secret).await?)
     };
     let grant: RefreshGrant = match rotation {
         Rotation::Rotated(json) | Rotation::Repeated(json) => serde_json::from_str(&json).map_err(|_| invalid())?,
@@ -168,20 +163,11 @@ pub async fn refresh_token(app: &Keyedge, ports: &Ports<'_>, client: &Client, pa
         Some(asked) => narrowed_scope(&grant.scope, asked)?,
     };
     // An online token dies with its session; that check and the user's record are read together.
-    // A session opened for this very grant marks its end beside the family too, and the
-    // rotation read that mark: only KV's, written by a Worker of the previous version, is left
-    // to read. Any other session's end (a code issued in a session that already existed, a
-    // session of an earlier version, an object that did not answer) is read where it is.
     let ended = async {
         if grant.offline {
             return Ok(false);
         }
-        match session_marked {
-            Some(marked) if session::grant_of(&grant.sid) == Some(gid) => {
-                Ok(marked || session::ended_in_kv(ports, &grant.sid).await?)
-            }
-            _ => session::ended(ports, &grant.sid).await,
-        }
+        session::ended(ports, &grant.sid).await
     };
     let (ended, user) = futures_util::future::try_join(ended, users::load(ports, &grant.user_id)).await?;
     if ended {

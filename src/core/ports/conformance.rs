@@ -18,10 +18,7 @@
 use serde::Serialize;
 use std::fmt::Debug;
 
-use super::{
-    Family, Marker, NewFamily, NewItem, Once, OnceKey, PortError, Rng, Rotation, RotationGrace, Store, Taken,
-    REPLAY_WINDOW,
-};
+use super::{Family, Marker, NewFamily, NewItem, Once, OnceKey, PortError, Rng, Store, Taken, REPLAY_WINDOW};
 
 mod families;
 use families::*;
@@ -177,7 +174,6 @@ pub async fn run(subject: &Subject<'_>) -> Report {
         count_use_stops_at_max,
         count_use_counts_each_key_apart,
         marks_are_seen_and_only_where_made,
-        family_rotation_reads_the_watched_mark,
         kv_get_put_delete,
         kv_list_finds_keys_by_prefix,
         kv_list_returns_each_keys_metadata,
@@ -368,27 +364,6 @@ async fn marks_are_seen_and_only_where_made(t: &Trial<'_>) -> Outcome {
     expect("another key", t.once.marked(&b).await?, false)?;
     t.once.mark(&a, 3600).await?;
     expect("marked twice", t.once.marked(&a).await?, true)
-}
-
-/// A rotation that watches a mark of its family's object answers whether it is marked, and
-/// rotates as it would without; a mark of another object is refused, and nothing rotates.
-async fn family_rotation_reads_the_watched_mark(t: &Trial<'_>) -> Outcome {
-    let (family, mark) = (t.key("watched-rt"), t.key("watched-mark"));
-    t.start_family(&family, "s1", 3600).await?;
-    let strict = RotationGrace::STRICT;
-    let seen = t.once.family_rotate_watching(&family, "s1", "s2", strict, &mark).await?;
-    expect("rotating beside an unmarked key", seen, (Rotation::Rotated("grant".into()), Some(false)))?;
-    t.once.mark(&mark, 3600).await?;
-    let seen = t.once.family_rotate_watching(&family, "s2", "s3", strict, &mark).await?;
-    expect("rotating beside a marked key", seen, (Rotation::Rotated("grant".into()), Some(true)))?;
-    let elsewhere = t.elsewhere("watched-mark");
-    t.once.mark(&elsewhere, 3600).await?;
-    let refused = t.once.family_rotate_watching(&family, "s3", "s4", strict, &elsewhere).await.is_err();
-    expect("watching a mark of another object", refused, true)?;
-    let rotation = t.once.family_rotate_within(&family, "s3", "s4", strict).await?;
-    expect("the secret a refused watch left current", rotation, Rotation::Rotated("grant".into()))?;
-    let replayed = t.once.family_rotate_watching(&family, "s1", "s9", strict, &mark).await?;
-    expect("an old secret presented while watching", replayed, (Rotation::Reused("grant".into()), Some(true)))
 }
 
 async fn kv_list_returns_each_keys_metadata(t: &Trial<'_>) -> Outcome {

@@ -132,17 +132,6 @@ impl Once for FaultyOnce<'_> {
         self.plan.check(DURABLE_OBJECT)?;
         self.inner.family_rotate_within(key, presented, next, grace).await
     }
-    async fn family_rotate_watching(
-        &self,
-        key: &OnceKey,
-        presented: &str,
-        next: &str,
-        grace: RotationGrace,
-        mark: &OnceKey,
-    ) -> Result<(Rotation, Option<bool>), PortError> {
-        self.plan.check(DURABLE_OBJECT)?;
-        self.inner.family_rotate_watching(key, presented, next, grace, mark).await
-    }
     async fn family_revoke(&self, key: &OnceKey) -> Result<(), PortError> {
         self.plan.check(DURABLE_OBJECT)?;
         self.inner.family_revoke(key).await

@@ -192,38 +192,6 @@ impl MemoryOnce {
         self.items.borrow().keys().map(|k| k.as_str().to_owned()).collect()
     }
 
-    /// One rotation, as the object runs it (see [`Once::family_rotate_within`]).
-    fn rotate_now(&self, key: &OnceKey, presented: &str, next: &str, grace: RotationGrace) -> Rotation {
-        let now = self.clock.now();
-        let mut families = self.families.borrow_mut();
-        let Some(row) = families.get_mut(key).filter(|r| r.expires_at > now) else {
-            return Rotation::Missing;
-        };
-        if row.revoked {
-            Rotation::Refused
-        } else if row.current == presented {
-            let old = std::mem::replace(&mut row.current, next.to_owned());
-            row.previous.push(old);
-            if row.previous.len() > super::ROTATED_OUT_KEPT {
-                row.previous.remove(0);
-            }
-            row.rotated_at = now;
-            row.late_repeats = 0;
-            Rotation::Rotated(row.value.clone())
-        } else if let Some(late) = (row.previous.last().is_some_and(|p| p == presented) && row.current == next)
-            .then(|| grace.allows(now - row.rotated_at, row.late_repeats))
-            .flatten()
-        {
-            row.late_repeats += u32::from(late);
-            Rotation::Repeated(row.value.clone())
-        } else if row.previous.iter().any(|p| p == presented) {
-            row.revoked = true;
-            Rotation::Reused(row.value.clone())
-        } else {
-            Rotation::Refused
-        }
-    }
-
     /// Counts a call, and fails it if it is the injected fault.
     fn enter(&self) -> Result<(), PortError> {
         self.calls.set(self.calls.get() + 1);
@@ -342,21 +310,34 @@ impl Once for MemoryOnce {
     ) -> Result<Rotation, PortError> {
         RoundTrip::default().await;
         self.enter()?;
-        Ok(self.rotate_now(key, presented, next, grace))
-    }
-    async fn family_rotate_watching(
-        &self,
-        key: &OnceKey,
-        presented: &str,
-        next: &str,
-        grace: RotationGrace,
-        mark: &OnceKey,
-    ) -> Result<(Rotation, Option<bool>), PortError> {
-        OnceKey::one_object([key, mark])?;
-        RoundTrip::default().await;
-        self.enter()?;
-        let marked = self.marks.borrow().get(mark).is_some_and(|until| *until > self.clock.now());
-        Ok((self.rotate_now(key, presented, next, grace), Some(marked)))
+        let now = self.clock.now();
+        let mut families = self.families.borrow_mut();
+        let Some(row) = families.get_mut(key).filter(|r| r.expires_at > now) else {
+            return Ok(Rotation::Missing);
+        };
+        Ok(if row.revoked {
+            Rotation::Refused
+        } else if row.current == presented {
+            let old = std::mem::replace(&mut row.current, next.to_owned());
+            row.previous.push(old);
+            if row.previous.len() > super::ROTATED_OUT_KEPT {
+                row.previous.remove(0);
+            }
+            row.rotated_at = now;
+            row.late_repeats = 0;
+            Rotation::Rotated(row.value.clone())
+        } else if let Some(late) = (row.previous.last().is_some_and(|p| p == presented) && row.current == next)
+            .then(|| grace.allows(now - row.rotated_at, row.late_repeats))
+            .flatten()
+        {
+            row.late_repeats += u32::from(late);
+            Rotation::Repeated(row.value.clone())
+        } else if row.previous.iter().any(|p| p == presented) {
+            row.revoked = true;
+            Rotation::Reused(row.value.clone())
+        } else {
+            Rotation::Refused
+        })
     }
     async fn family_revoke(&self, key: &OnceKey) -> Result<(), PortError> {
         RoundTrip::default().await;

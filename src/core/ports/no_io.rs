@@ -104,16 +104,6 @@ impl Once for NoIo {
     ) -> Result<Rotation, PortError> {
         never().await
     }
-    async fn family_rotate_watching(
-        &self,
-        _: &OnceKey,
-        _: &str,
-        _: &str,
-        _: RotationGrace,
-        _: &OnceKey,
-    ) -> Result<(Rotation, Option<bool>), PortError> {
-        never().await
-    }
     async fn family_revoke(&self, _: &OnceKey) -> Result<(), PortError> {
         never().await
     }
@@ -211,7 +201,6 @@ mod tests {
             Once::unclaim(&NoIo, &key, "c"),
             Once::once_then_store(&NoIo, None, None, None),
             Once::family_rotate_within(&NoIo, &key, "a", "b", grace()),
-            Once::family_rotate_watching(&NoIo, &key, "a", "b", grace(), &key),
             Once::family_revoke(&NoIo, &key),
             Once::family_get(&NoIo, &key),
             Once::record_get(&NoIo, &key),

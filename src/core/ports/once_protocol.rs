@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::wire::needed;
 
-use super::{Family, Marker, NewFamily, NewItem, OnceKey, Rotation, RotationGrace, Taken};
+use super::{Family, Marker, NewFamily, NewItem, OnceKey, Rotation, Taken};
 
 /// One operation on the object that owns its key(s).
 ///
@@ -49,11 +49,6 @@ pub enum OnceOp {
         grace: u64,
         #[serde(default, skip_serializing_if = "is_zero")]
         max_reuse: u32,
-        /// A mark of the family's object to read with the rotation
-        /// ([`super::Once::family_rotate_watching`]); absent, the op has the shape it always
-        /// had, and an object that predates it ignores it and answers no `marked`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        watch: Option<OnceKey>,
     },
     FamilyRevoke {
         key: OnceKey,
@@ -81,21 +76,6 @@ pub enum OnceOp {
     Marked {
         key: OnceKey,
     },
-}
-
-impl OnceOp {
-    /// A rotation of the family `key` ([`super::Once::family_rotate_within`]), reading `watch`
-    /// with it ([`super::Once::family_rotate_watching`]).
-    pub fn rotate(key: &OnceKey, presented: &str, next: &str, grace: RotationGrace, watch: Option<&OnceKey>) -> Self {
-        OnceOp::FamilyRotate {
-            key: key.clone(),
-            presented: presented.into(),
-            next: next.into(),
-            grace: grace.seconds,
-            max_reuse: grace.max_reuse,
-            watch: watch.cloned(),
-        }
-    }
 }
 
 /// The name of an [`OnceOp`] on the wire.
@@ -134,7 +114,6 @@ struct OpWire {
     next: Option<String>,
     grace: Option<u64>,
     max_reuse: Option<u32>,
-    watch: Option<OnceKey>,
     expected: Option<String>,
     max: Option<u32>,
     window: Option<u64>,
@@ -157,7 +136,6 @@ impl TryFrom<OpWire> for OnceOp {
                 next: needed(w.next, "next")?,
                 grace: w.grace.unwrap_or(0),
                 max_reuse: w.max_reuse.unwrap_or(0),
-                watch: w.watch,
             },
             OpName::FamilyRevoke => OnceOp::FamilyRevoke { key: key? },
             OpName::FamilyGet => OnceOp::FamilyGet { key: key? },
@@ -277,17 +255,6 @@ pub struct RotateReply {
     pub state: RotateState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
-    /// Whether the op's `watch` mark is marked; only answered to an op that carried one (an
-    /// object of the previous version never answers it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub marked: Option<bool>,
-}
-
-impl RotateReply {
-    /// An answer without a watched mark.
-    pub fn of(state: RotateState, value: Option<String>) -> Self {
-        Self { state, value, marked: None }
-    }
 }
 
 impl From<RotateReply> for Rotation {
@@ -398,22 +365,8 @@ mod tests {
             OnceOp::Unclaim { key: key.clone(), owner: "o".into() },
             OnceOp::OnceThenStore { marker: Some(spec("m")), item: Some(item), family: Some(family) },
             OnceOp::OnceThenStore { marker: None, item: None, family: None },
-            OnceOp::FamilyRotate {
-                key: key.clone(),
-                presented: "p".into(),
-                next: "n".into(),
-                grace: 0,
-                max_reuse: 0,
-                watch: None,
-            },
-            OnceOp::FamilyRotate {
-                key: key.clone(),
-                presented: "p".into(),
-                next: "n".into(),
-                grace: 7,
-                max_reuse: 1,
-                watch: Some(OnceKey::in_object("r", "w")),
-            },
+            OnceOp::FamilyRotate { key: key.clone(), presented: "p".into(), next: "n".into(), grace: 0, max_reuse: 0 },
+            OnceOp::FamilyRotate { key: key.clone(), presented: "p".into(), next: "n".into(), grace: 7, max_reuse: 1 },
             OnceOp::FamilyRevoke { key: key.clone() },
             OnceOp::FamilyGet { key: key.clone() },
             OnceOp::RecordGet { key: key.clone() },
@@ -432,8 +385,7 @@ mod tests {
         crate::core::wire::check_flat_reader("op", &every_op(), |op, field| {
             matches!(op, OnceOp::OnceThenStore { .. })
                 || field == "expected"
-                || (matches!(op, OnceOp::FamilyRotate { .. })
-                    && (field == "grace" || field == "max_reuse" || field == "watch"))
+                || (matches!(op, OnceOp::FamilyRotate { .. }) && (field == "grace" || field == "max_reuse"))
         });
     }
 
@@ -461,7 +413,6 @@ mod tests {
             next: "n".into(),
             grace,
             max_reuse,
-            watch: None,
         };
         let strict = json!({"op": "family_rotate", "key": "g|rt", "presented": "p", "next": "n"});
         assert_eq!(serde_json::to_value(rotate(0, 0)).unwrap(), strict);
@@ -470,32 +421,8 @@ mod tests {
             json!({"op": "family_rotate", "key": "g|rt", "presented": "p", "next": "n", "grace": 5, "max_reuse": 2});
         assert_eq!(serde_json::to_value(rotate(5, 2)).unwrap(), graced);
         assert_eq!(serde_json::from_value::<OnceOp>(graced).unwrap(), rotate(5, 2));
-        let repeated = RotateReply::of(RotateState::Repeated, Some("v".into()));
+        let repeated = RotateReply { state: RotateState::Repeated, value: Some("v".into()) };
         assert_eq!(serde_json::to_value(&repeated).unwrap(), json!({"state": "repeated", "value": "v"}));
         assert_eq!(Rotation::from(repeated), Rotation::Repeated("v".into()));
-    }
-
-    /// A watched mark travels in a field an object of the previous version ignores; its
-    /// answer then carries no `marked`, which the Worker reads as "not said" (it reads the mark
-    /// itself), never as "not marked".
-    #[test]
-    fn a_watched_mark_is_optional_on_the_wire() {
-        let op = OnceOp::FamilyRotate {
-            key: OnceKey::in_object("g", "rt"),
-            presented: "p".into(),
-            next: "n".into(),
-            grace: 0,
-            max_reuse: 0,
-            watch: Some(OnceKey::in_object("g", "session_ended")),
-        };
-        let wire =
-            json!({"op": "family_rotate", "key": "g|rt", "presented": "p", "next": "n", "watch": "g|session_ended"});
-        assert_eq!(serde_json::to_value(&op).unwrap(), wire);
-        assert_eq!(serde_json::from_value::<OnceOp>(wire).unwrap(), op);
-        let old_object: RotateReply = serde_json::from_value(json!({"state": "rotated", "value": "v"})).unwrap();
-        assert_eq!(old_object.marked, None);
-        let answered: RotateReply =
-            serde_json::from_value(json!({"state": "rotated", "value": "v", "marked": false})).unwrap();
-        assert_eq!(answered.marked, Some(false));
     }
 }

@@ -580,6 +580,14 @@ pub struct RpRequest {
     pub query: String,
 }
 
+/// Signs alice in through the confidential client `app`: the browser, the token response.
+pub fn signed_in_with_tokens(world: &World) -> (Browser, serde_json::Value) {
+    let mut browser = Browser::default();
+    let rp = rp_request("app", APP_REDIRECT);
+    let code = query_param(&location(&login(world, &mut browser, &rp.query, "alice")), "code").unwrap();
+    (browser, json(&redeem(world, &code, &rp.verifier)))
+}
+
 pub fn rp_request(client_id: &str, redirect_uri: &str) -> RpRequest {
     use sha2::{Digest, Sha256};
     let verifier = format!("verifier-{}-0123456789012345678901234567890123456789", rand::random::<u32>());
