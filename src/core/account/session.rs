@@ -261,12 +261,13 @@ pub async fn ended(ports: &Ports<'_>, sid: &str) -> Result<bool, PortError> {
 pub async fn end(ports: &Ports<'_>, session: &Session, lifetime: u64) -> Result<(), PortError> {
     let rest_of_session = (session.expires_at - ports.clock.now()).max(1) as u64;
     let ttl = lifetime.max(rest_of_session);
-    // The Durable Object's marks make the end count everywhere at once.
-    futures_util::future::try_join(
-        ports.once.mark(&keys::session_ended_by_sid(&session.sid), ttl),
-        ports.once.mark(&keys::session_ended(&session.key), ttl),
-    )
-    .await?;
+    // The Durable Object's marks make the end count everywhere at once. The `sid`'s first:
+    // it stops the session's refresh tokens, the cookie's ends the browser's session. Sent
+    // together, the cookie's could land while the `sid`'s failed, and the browser, signed
+    // out, could not sign out again; one after the other, a failure leaves either nothing
+    // ended (signing out again works) or the tokens stopped.
+    ports.once.mark(&keys::session_ended_by_sid(&session.sid), ttl).await?;
+    ports.once.mark(&keys::session_ended(&session.key), ttl).await?;
     // The session has ended. KV's records are tidied too, for Workers of the previous
     // version during a rollout and for the account page; should KV refuse (one write per
     // second to a key: a session stored a moment ago) they expire with the session.

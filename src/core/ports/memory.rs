@@ -387,11 +387,16 @@ impl Once for MemoryOnce {
         counter.0 += 1;
         Ok(true)
     }
+    /// A mark is applied when it is sent, and its answer (or its failure) comes a round trip
+    /// later: as with the Worker's binding, a request whose sibling fails (and whose answer
+    /// nobody then awaits) has still been made.
     async fn mark(&self, key: &OnceKey, ttl_seconds: u64) -> Result<(), PortError> {
+        let sent = self.enter();
+        if sent.is_ok() {
+            self.marks.borrow_mut().insert(key.clone(), self.clock.now() + ttl_seconds as i64);
+        }
         RoundTrip::default().await;
-        self.enter()?;
-        self.marks.borrow_mut().insert(key.clone(), self.clock.now() + ttl_seconds as i64);
-        Ok(())
+        sent
     }
     async fn marked(&self, key: &OnceKey) -> Result<bool, PortError> {
         RoundTrip::default().await;
