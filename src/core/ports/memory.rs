@@ -220,49 +220,65 @@ impl MemoryOnce {
     }
 }
 
+/// Every call that writes is applied when it is sent, and its answer (or its injected failure,
+/// which applies nothing) comes a round trip later, as with the Worker's binding: a call sent
+/// together with one that fails has still been made, though nobody awaits its answer. Reads
+/// are answered after the round trip.
 #[async_trait(?Send)]
 impl Once for MemoryOnce {
     async fn put(&self, key: &OnceKey, value: &str, ttl: u64) -> Result<(), PortError> {
+        let answer = (|| {
+            self.enter()?;
+            let item = OnceItem { value: value.to_owned(), expires_at: self.clock.now() + ttl as i64, consumed: false };
+            self.items.borrow_mut().insert(key.clone(), item);
+            Ok(())
+        })();
         RoundTrip::default().await;
-        self.enter()?;
-        let item = OnceItem { value: value.to_owned(), expires_at: self.clock.now() + ttl as i64, consumed: false };
-        self.items.borrow_mut().insert(key.clone(), item);
-        Ok(())
+        answer
     }
     async fn take(&self, key: &OnceKey) -> Result<Taken, PortError> {
+        let answer = (|| {
+            self.enter()?;
+            let now = self.clock.now();
+            let mut items = self.items.borrow_mut();
+            Ok(match items.get_mut(key) {
+                Some(item) if item.expires_at <= now => Taken::Missing,
+                Some(item) if item.consumed => Taken::Replayed(item.value.clone()),
+                Some(item) => {
+                    item.consumed = true;
+                    item.expires_at = now + REPLAY_WINDOW as i64;
+                    Taken::Fresh(item.value.clone())
+                }
+                None => Taken::Missing,
+            })
+        })();
         RoundTrip::default().await;
-        self.enter()?;
-        let now = self.clock.now();
-        let mut items = self.items.borrow_mut();
-        Ok(match items.get_mut(key) {
-            Some(item) if item.expires_at <= now => Taken::Missing,
-            Some(item) if item.consumed => Taken::Replayed(item.value.clone()),
-            Some(item) => {
-                item.consumed = true;
-                item.expires_at = now + REPLAY_WINDOW as i64;
-                Taken::Fresh(item.value.clone())
-            }
-            None => Taken::Missing,
-        })
+        answer
     }
     async fn claim(&self, key: &OnceKey, owner: &str) -> Result<Option<String>, PortError> {
+        let answer = (|| {
+            self.enter()?;
+            let mut claims = self.claims.borrow_mut();
+            if let Some(existing) = claims.get(key) {
+                return Ok(Some(existing.clone()));
+            }
+            claims.insert(key.clone(), owner.to_owned());
+            Ok(None)
+        })();
         RoundTrip::default().await;
-        self.enter()?;
-        let mut claims = self.claims.borrow_mut();
-        if let Some(existing) = claims.get(key) {
-            return Ok(Some(existing.clone()));
-        }
-        claims.insert(key.clone(), owner.to_owned());
-        Ok(None)
+        answer
     }
     async fn unclaim(&self, key: &OnceKey, owner: &str) -> Result<(), PortError> {
+        let answer = (|| {
+            self.enter()?;
+            let mut claims = self.claims.borrow_mut();
+            if claims.get(key).is_some_and(|o| o == owner) {
+                claims.remove(key);
+            }
+            Ok(())
+        })();
         RoundTrip::default().await;
-        self.enter()?;
-        let mut claims = self.claims.borrow_mut();
-        if claims.get(key).is_some_and(|o| o == owner) {
-            claims.remove(key);
-        }
-        Ok(())
+        answer
     }
     async fn once_then_store(
         &self,
@@ -308,44 +324,50 @@ impl Once for MemoryOnce {
         next: &str,
         grace: RotationGrace,
     ) -> Result<Rotation, PortError> {
+        let answer = (|| {
+            self.enter()?;
+            let now = self.clock.now();
+            let mut families = self.families.borrow_mut();
+            let Some(row) = families.get_mut(key).filter(|r| r.expires_at > now) else {
+                return Ok(Rotation::Missing);
+            };
+            Ok(if row.revoked {
+                Rotation::Refused
+            } else if row.current == presented {
+                let old = std::mem::replace(&mut row.current, next.to_owned());
+                row.previous.push(old);
+                if row.previous.len() > super::ROTATED_OUT_KEPT {
+                    row.previous.remove(0);
+                }
+                row.rotated_at = now;
+                row.late_repeats = 0;
+                Rotation::Rotated(row.value.clone())
+            } else if let Some(late) = (row.previous.last().is_some_and(|p| p == presented) && row.current == next)
+                .then(|| grace.allows(now - row.rotated_at, row.late_repeats))
+                .flatten()
+            {
+                row.late_repeats += u32::from(late);
+                Rotation::Repeated(row.value.clone())
+            } else if row.previous.iter().any(|p| p == presented) {
+                row.revoked = true;
+                Rotation::Reused(row.value.clone())
+            } else {
+                Rotation::Refused
+            })
+        })();
         RoundTrip::default().await;
-        self.enter()?;
-        let now = self.clock.now();
-        let mut families = self.families.borrow_mut();
-        let Some(row) = families.get_mut(key).filter(|r| r.expires_at > now) else {
-            return Ok(Rotation::Missing);
-        };
-        Ok(if row.revoked {
-            Rotation::Refused
-        } else if row.current == presented {
-            let old = std::mem::replace(&mut row.current, next.to_owned());
-            row.previous.push(old);
-            if row.previous.len() > super::ROTATED_OUT_KEPT {
-                row.previous.remove(0);
-            }
-            row.rotated_at = now;
-            row.late_repeats = 0;
-            Rotation::Rotated(row.value.clone())
-        } else if let Some(late) = (row.previous.last().is_some_and(|p| p == presented) && row.current == next)
-            .then(|| grace.allows(now - row.rotated_at, row.late_repeats))
-            .flatten()
-        {
-            row.late_repeats += u32::from(late);
-            Rotation::Repeated(row.value.clone())
-        } else if row.previous.iter().any(|p| p == presented) {
-            row.revoked = true;
-            Rotation::Reused(row.value.clone())
-        } else {
-            Rotation::Refused
-        })
+        answer
     }
     async fn family_revoke(&self, key: &OnceKey) -> Result<(), PortError> {
+        let answer = (|| {
+            self.enter()?;
+            if let Some(row) = self.families.borrow_mut().get_mut(key) {
+                row.revoked = true;
+            }
+            Ok(())
+        })();
         RoundTrip::default().await;
-        self.enter()?;
-        if let Some(row) = self.families.borrow_mut().get_mut(key) {
-            row.revoked = true;
-        }
-        Ok(())
+        answer
     }
     async fn family_get(&self, key: &OnceKey) -> Result<Option<Family>, PortError> {
         RoundTrip::default().await;
@@ -363,40 +385,42 @@ impl Once for MemoryOnce {
         Ok(self.records.borrow().get(key).cloned())
     }
     async fn record_swap(&self, key: &OnceKey, expected: Option<&str>, value: &str) -> Result<bool, PortError> {
+        let answer = (|| {
+            self.enter()?;
+            let mut records = self.records.borrow_mut();
+            if records.get(key).map(String::as_str) != expected {
+                return Ok(false);
+            }
+            records.insert(key.clone(), value.to_owned());
+            Ok(true)
+        })();
         RoundTrip::default().await;
-        self.enter()?;
-        let mut records = self.records.borrow_mut();
-        if records.get(key).map(String::as_str) != expected {
-            return Ok(false);
-        }
-        records.insert(key.clone(), value.to_owned());
-        Ok(true)
+        answer
     }
     async fn count_use(&self, key: &OnceKey, max: u32, window_seconds: u64) -> Result<bool, PortError> {
+        let answer = (|| {
+            self.enter()?;
+            let now = self.clock.now();
+            let mut counters = self.counters.borrow_mut();
+            let counter = counters.entry(key.clone()).or_insert((0, now + window_seconds as i64));
+            if counter.1 <= now {
+                *counter = (0, now + window_seconds as i64);
+            }
+            if counter.0 >= max {
+                return Ok(false);
+            }
+            counter.0 += 1;
+            Ok(true)
+        })();
         RoundTrip::default().await;
-        self.enter()?;
-        let now = self.clock.now();
-        let mut counters = self.counters.borrow_mut();
-        let counter = counters.entry(key.clone()).or_insert((0, now + window_seconds as i64));
-        if counter.1 <= now {
-            *counter = (0, now + window_seconds as i64);
-        }
-        if counter.0 >= max {
-            return Ok(false);
-        }
-        counter.0 += 1;
-        Ok(true)
+        answer
     }
-    /// A mark is applied when it is sent, and its answer (or its failure) comes a round trip
-    /// later: as with the Worker's binding, a request whose sibling fails (and whose answer
-    /// nobody then awaits) has still been made.
     async fn mark(&self, key: &OnceKey, ttl_seconds: u64) -> Result<(), PortError> {
-        let sent = self.enter();
-        if sent.is_ok() {
+        let answer = self.enter().map(|()| {
             self.marks.borrow_mut().insert(key.clone(), self.clock.now() + ttl_seconds as i64);
-        }
+        });
         RoundTrip::default().await;
-        sent
+        answer
     }
     async fn marked(&self, key: &OnceKey) -> Result<bool, PortError> {
         RoundTrip::default().await;
