@@ -39,6 +39,7 @@ test: tools browser saml-idps .dev.vars
 	node bench/bench.mjs --render bench/results/smoke.json > /dev/null
 	node --test --test-concurrency=1 tests/e2e/
 	KEYEDGE_CONFIG=$(DEV_CONFIG) KEEP_NAMES=1 $(MAKE) --no-print-directory worker
+	node bench/wasm-names.mjs build/index_bg.wasm --expect 'Keyedge::pick_other::h'
 	KEEP_NAMES=1 node bench/profile.mjs userinfo --seconds 1 > /dev/null
 	KEEP_NAMES=1 node bench/steps.mjs --smoke --profile > /dev/null
 
