@@ -157,22 +157,12 @@ fn upstream_state_is_single_use() {
 }
 
 /// The second completion of one upstream login loses the race for its `state` and ends the
-/// session it opened. That session names the same grant as the winner's (its `sid` is
-/// `{grant id}~…`), and its end must not be marked as the end of the winner's session beside
-/// the winner's refresh family: the winner's tokens keep working. Ending the winner's session
-/// then stops them at once.
+/// session it opened: that end must not reach the first completion's session, whose tokens
+/// keep working. Ending the first completion's session then stops them.
 #[test]
 fn a_losing_completion_of_a_login_leaves_the_winners_tokens_alone() {
     let world = World::new();
-    let mut browser = Browser::default();
-    let rp = rp_request("app", APP_REDIRECT);
-    let at_idp = start_login(&world, &mut browser, &rp.query);
-    let callback = world.idp.authorize(&at_idp, "alice");
-    let second = browser.clone();
-    *world.idp.reusable_codes.borrow_mut() = true;
-    let won = browser.get(&world, &callback);
-    let code = query_param(&location(&won), "code").expect("the first completion issues a code");
-    let tokens = json(&redeem(&world, &code, &rp.verifier));
+    let TwoCompletions { mut browser, second, callback, tokens } = completed_once_of_two(&world);
     let lost = second.clone().get(&world, &callback);
     assert!(body(&lost).contains("Sign-in expired"), "{}", body(&lost));
     let refreshed = json(&refresh(&world, tokens["refresh_token"].as_str().unwrap()));

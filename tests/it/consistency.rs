@@ -47,9 +47,8 @@ fn a_refresh_token_of_a_session_ended_elsewhere_is_refused_at_once() {
     assert_eq!(refused["error"], "invalid_grant", "{refused}");
 }
 
-/// A code issued by single sign-on comes from a session opened for another grant (the first
-/// login's): that session's end is marked beside the first grant's refresh family, not beside
-/// this one's, so this refresh token must be checked against the session's own mark.
+/// A code issued by single sign-on, in a session an earlier login opened: its refresh token
+/// stops with that session at once, at a location whose KV still serves the session.
 #[test]
 fn a_refresh_token_from_single_sign_on_of_a_session_ended_elsewhere_is_refused_at_once() {
     let world = World::new();

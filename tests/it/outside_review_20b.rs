@@ -81,15 +81,7 @@ fn ending_a_losing_completions_leftover_session_leaves_the_winners_tokens_alone(
     let mut leftovers = 0;
     for n in 0..40 {
         let world = World::new();
-        let mut browser = Browser::default();
-        let rp = rp_request("app", APP_REDIRECT);
-        let at_idp = start_login(&world, &mut browser, &rp.query);
-        let callback = world.idp.authorize(&at_idp, "alice");
-        let second = browser.clone();
-        *world.idp.reusable_codes.borrow_mut() = true;
-        let won = browser.get(&world, &callback);
-        let code = query_param(&location(&won), "code").expect("the first completion issues a code");
-        let tokens = json(&redeem(&world, &code, &rp.verifier));
+        let TwoCompletions { mut browser, second, callback, tokens } = completed_once_of_two(&world);
         world.once.fail_after(n);
         second.clone().get(&world, &callback);
         let hit = !world.once.fault_pending();

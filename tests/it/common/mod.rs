@@ -580,6 +580,30 @@ pub struct RpRequest {
     pub query: String,
 }
 
+/// An upstream login of alice through `app` completed by `browser`, which redeemed its code
+/// (`tokens`), with `second` a copy of the browser from before the callback, ready to complete
+/// the same login again at an IdP that accepts its code twice.
+pub struct TwoCompletions {
+    pub browser: Browser,
+    pub second: Browser,
+    pub callback: String,
+    pub tokens: serde_json::Value,
+}
+
+/// See [`TwoCompletions`].
+pub fn completed_once_of_two(world: &World) -> TwoCompletions {
+    let mut browser = Browser::default();
+    let rp = rp_request("app", APP_REDIRECT);
+    let at_idp = start_login(world, &mut browser, &rp.query);
+    let callback = world.idp.authorize(&at_idp, "alice");
+    let second = browser.clone();
+    *world.idp.reusable_codes.borrow_mut() = true;
+    let won = browser.get(world, &callback);
+    let code = query_param(&location(&won), "code").expect("the first completion issues a code");
+    let tokens = json(&redeem(world, &code, &rp.verifier));
+    TwoCompletions { browser, second, callback, tokens }
+}
+
 /// Signs alice in through the confidential client `app`: the browser, the token response.
 pub fn signed_in_with_tokens(world: &World) -> (Browser, serde_json::Value) {
     let mut browser = Browser::default();
