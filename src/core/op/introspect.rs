@@ -118,15 +118,33 @@ pub async fn revoke(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome 
         throttle::by_client(ports, Limiter::Token, &client.client_id).await?;
     }
     let token = token_param(&params)?;
-    let gid = if let Some(c) = live_access_token(app, ports, token).await? {
-        (c.client_id == client.client_id).then_some(c.gid)
-    } else if let Some((gid, g)) = live_refresh_token(ports, token).await? {
-        (g.client_id == client.client_id).then_some(gid)
-    } else {
-        None
-    };
-    if let Some(gid) = gid {
+    if let Some(gid) = grant_of_own_token(app, ports, client, token).await? {
         revoke_grant(app, ports, &gid).await?;
     }
     Ok(web::json_no_store(StatusCode::OK, "{}".into()))
+}
+
+/// The grant of `token` if it is one of `client`'s: an access token keyedge signed (unexpired),
+/// or the current secret of a refresh family, whether or not the grant was revoked already. A
+/// revocation that failed part-way is then finished when the client tries again, instead of
+/// finding the token dead and leaving the rest of its grant alive.
+async fn grant_of_own_token(
+    app: &Keyedge,
+    ports: &Ports<'_>,
+    client: &Client,
+    token: &str,
+) -> Result<Option<String>, Failure> {
+    let now = ports.clock.now();
+    if let Ok(c) = app.keys.verify_own_with::<AccessTokenClaims>(ports.crypto, token, "at+jwt", now).await {
+        return Ok((c.iss == app.config.issuer && c.client_id == client.client_id).then_some(c.gid));
+    }
+    let Some((gid, secret)) = refresh::split(token) else {
+        return Ok(None);
+    };
+    let Some(family) = ports.once.family_get(&keys::refresh_family(gid)).await? else {
+        return Ok(None);
+    };
+    let grant: Option<RefreshGrant> = serde_json::from_str(&family.value).ok();
+    let own = family.current == keys::refresh_secret(secret) && grant.is_some_and(|g| g.client_id == client.client_id);
+    Ok(own.then(|| gid.to_owned()))
 }

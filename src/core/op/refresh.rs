@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::authorize::RequestedClaims;
 use super::code::CodeGrant;
-use super::token::{bad, respond_with_tokens, revoke_grant, Issue};
+use super::token::{bad, mark_grant_revoked, respond_with_tokens, revoke_grant, Issue};
 use crate::core::account::users;
 use crate::core::app::Keyedge;
 use crate::core::config::Client;
@@ -148,7 +148,17 @@ pub async fn refresh_token(app: &Keyedge, ports: &Ports<'_>, client: &Client, pa
                 "the refresh token was already used; the whole grant is revoked",
             )));
         }
-        Rotation::Refused | Rotation::Missing => return Err(invalid()),
+        Rotation::Refused => {
+            // A revoked family: its grant's access tokens must be dead too. Should the revocation
+            // that revoked it have failed part-way (reuse detected, the grant's mark not made),
+            // presenting a token of it again finishes the job. A family that is not revoked (a
+            // guessed secret) is left alone.
+            if ports.once.family_get(&keys::refresh_family(gid)).await?.is_some_and(|f| f.revoked) {
+                mark_grant_revoked(app, ports, gid).await?;
+            }
+            return Err(invalid());
+        }
+        Rotation::Missing => return Err(invalid()),
     };
     if grant.client_id != client.client_id {
         // Someone else's token: it is burnt now, so revoke rather than leave it half-rotated.

@@ -337,17 +337,24 @@ async fn authorization_code(app: &Keyedge, ports: &Ports<'_>, client: &Client, p
 /// grant's revocation mark that `/userinfo` and `/introspect` consult — both in the Durable
 /// Object, so the revocation counts everywhere at once.
 pub async fn revoke_grant(app: &Keyedge, ports: &Ports<'_>, gid: &str) -> Result<(), Failure> {
-    // As long as any client's access token lives, at least an hour.
-    let longest = app.config.clients.iter().map(|c| c.access_token_lifetime).max().unwrap_or(0);
-    let ttl = app.config.access_token_lifetime.max(longest).max(3600);
-    futures_util::future::try_join(
-        ports.once.family_revoke(&keys::refresh_family(gid)),
-        ports.once.mark(&keys::grant_revoked(gid), ttl),
-    )
-    .await?;
+    // One after the other, the refresh family first: a failure leaves the grant whole or its
+    // refresh tokens dead, and the caller's error says to try again (`/revoke` finds a token
+    // of a half-revoked grant, and finishes the revocation).
+    ports.once.family_revoke(&keys::refresh_family(gid)).await?;
+    let ttl = mark_grant_revoked(app, ports, gid).await?;
     // KV's list, for a Worker of the previous version during a rollout.
     ports.store.put(&keys::revoked_grant(gid), "1", Some(ttl)).await?;
     Ok(())
+}
+
+/// Marks grant `gid` revoked in the Durable Object, so its access tokens are refused
+/// everywhere at once; the mark's lifetime (seconds) is the answer.
+pub async fn mark_grant_revoked(app: &Keyedge, ports: &Ports<'_>, gid: &str) -> Result<u64, Failure> {
+    // As long as any client's access token lives, at least an hour.
+    let longest = app.config.clients.iter().map(|c| c.access_token_lifetime).max().unwrap_or(0);
+    let ttl = app.config.access_token_lifetime.max(longest).max(3600);
+    ports.once.mark(&keys::grant_revoked(gid), ttl).await?;
+    Ok(ttl)
 }
 
 /// Whether grant `gid` was revoked: its mark in the Durable Object, or — revoked by a Worker

@@ -1,0 +1,81 @@
+//! Outside review of the sign-out made one mark after the other, and of the harness applying
+//! a Durable Object write when it is sent (2026-12-08): writes of a revocation sent together,
+//! or made where a failure left no retry. Each test fails a Durable Object call at each point
+//! in turn, retries as a client would, and passes while nothing of the grant stays usable.
+
+use crate::common::*;
+
+fn revoke(world: &World, token: &str) -> http::Response<Vec<u8>> {
+    world.post_form("/revoke", &[("token", token)], Some(("app", APP_SECRET)))
+}
+
+/// RFC 7009: the client revokes its access token (its whole grant); a Durable Object call fails
+/// part-way; the client retries, gets 200. Nothing issued alongside must stay usable.
+#[test]
+fn a_revocation_that_failed_part_way_and_was_retried_leaves_no_live_refresh_token() {
+    for n in 0..12 {
+        let world = World::new();
+        let tokens = tokens_for_alice(&world, "openid email offline_access");
+        let (at, rt) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
+        world.once.fail_after(n);
+        let first = revoke(&world, at);
+        let hit = !world.once.fault_pending();
+        world.once.fail_after(usize::MAX);
+        if !hit {
+            break;
+        }
+        let again = revoke(&world, at);
+        assert_eq!(again.status(), 200, "fault {n} (first: {})", first.status());
+        let res = json(&refresh(&world, rt));
+        assert_eq!(
+            res["error"], "invalid_grant",
+            "fault {n}: access token revoked twice (200), refresh still works: {res}"
+        );
+    }
+}
+
+/// The same revoking the refresh token: the access tokens must stop too.
+#[test]
+fn a_refresh_token_revocation_that_failed_part_way_and_was_retried_leaves_no_live_access_token() {
+    for n in 0..12 {
+        let world = World::new();
+        let tokens = tokens_for_alice(&world, "openid email offline_access");
+        let (at, rt) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
+        world.once.fail_after(n);
+        revoke(&world, rt);
+        let hit = !world.once.fault_pending();
+        world.once.fail_after(usize::MAX);
+        if !hit {
+            break;
+        }
+        assert_eq!(revoke(&world, rt).status(), 200);
+        assert_eq!(
+            userinfo_status(&world, at),
+            401,
+            "fault {n}: refresh token revoked twice (200), access token still works"
+        );
+    }
+}
+
+/// Refresh-token reuse (theft detection): the grant is revoked; a fault part-way. Presenting
+/// the reused token again does not finish the job.
+#[test]
+fn a_reuse_detection_that_failed_part_way_leaves_no_live_access_token() {
+    for n in 0..12 {
+        let world = World::new();
+        let tokens = tokens_for_alice(&world, "openid email offline_access");
+        let rt = tokens["refresh_token"].as_str().unwrap();
+        let next = json(&refresh(&world, rt));
+        let at2 = next["access_token"].as_str().unwrap().to_owned();
+        world.clock.advance(120);
+        world.once.fail_after(n);
+        refresh(&world, rt); // an old token: reuse
+        let hit = !world.once.fault_pending();
+        world.once.fail_after(usize::MAX);
+        if !hit {
+            break;
+        }
+        refresh(&world, rt);
+        assert_eq!(userinfo_status(&world, &at2), 401, "fault {n}: reuse detected, the access token still works");
+    }
+}
