@@ -79,3 +79,29 @@ fn a_reuse_detection_that_failed_part_way_leaves_no_live_access_token() {
         assert_eq!(userinfo_status(&world, &at2), 401, "fault {n}: reuse detected, the access token still works");
     }
 }
+
+/// With KV's writes applied when sent (as the binding does): a first login whose KV write
+/// fails part-way; signing in again; can alice redeem and use her tokens?
+#[test]
+fn a_first_login_with_a_kv_write_failing_part_way_then_signing_in_again() {
+    for n in 0..12 {
+        let world = World::new();
+        world.store.fail_after(n);
+        let rp = rp_request("app", APP_REDIRECT);
+        login(&world, &mut Browser::default(), &rp.query, "alice");
+        let hit = !world.store.fault_pending();
+        world.store.fail_after(usize::MAX);
+        if !hit {
+            break;
+        }
+        let rp = rp_request("app", APP_REDIRECT);
+        let res = login(&world, &mut Browser::default(), &rp.query, "alice");
+        let code = query_param(&location(&res), "code").expect("signs in again");
+        let t = redeem(&world, &code, &rp.verifier);
+        assert_eq!(t.status(), 200, "fault {n}: {}", body(&t));
+        let t = json(&t);
+        assert_eq!(userinfo_status(&world, t["access_token"].as_str().unwrap()), 200, "fault {n}");
+        let users = world.store.keys().into_iter().filter(|k| k.starts_with("user:")).count();
+        assert_eq!(users, 1, "fault {n}: KV {:?}", world.store.keys());
+    }
+}

@@ -341,16 +341,18 @@ pub async fn create(
             return Err(e);
         }
     }
-    // The account is whole in the Durable Object; KV's copies and indexes follow, together.
-    // Should one of these writes fail, signing in again finds the identity's claim and writes
-    // them anew ([`heal`]).
+    // The account is whole in the Durable Object; KV's copy of the user follows, then its
+    // indexes, together. The user first: were the indexes sent with it, one could land while
+    // the user's failed, and a later sign-in, finding the link, would issue tokens for a user
+    // `/token` and `/userinfo` cannot read. Should a write fail, signing in again finds the
+    // identity's claim and writes what is missing ([`heal`]).
     let verified_email = draft.email.as_deref().filter(|_| draft.email_verified);
     let link = keys::link(&identity.alias, &identity.sub);
     let username = keys::username(&draft.username);
     let email = verified_email.map(keys::email);
     let user_key = keys::user(&id);
-    let mut writes = vec![ports.store.put(&user_key, &json, None), ports.store.put(&link, &id, None)];
-    writes.push(ports.store.put(&username, &id, None));
+    ports.store.put(&user_key, &json, None).await?;
+    let mut writes = vec![ports.store.put(&link, &id, None), ports.store.put(&username, &id, None)];
     if let Some(key) = &email {
         writes.push(ports.store.put(key, &id, None));
     }

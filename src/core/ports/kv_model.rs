@@ -38,6 +38,9 @@ struct Cached {
 }
 
 /// The KV model: a central store, a cache per location, the location requests are served at.
+/// A write is made when it is sent and answered a round trip later, as the binding does (its
+/// injected failure writes nothing): a write sent together with one that fails has still been
+/// made.
 pub struct KvModel {
     clock: VirtualClock,
     origin: RefCell<HashMap<String, Entry>>,
@@ -174,16 +177,22 @@ impl Store for KvModel {
     }
 
     async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), PortError> {
+        let answer = (|| {
+            self.fault()?;
+            let expires_at = ttl.map(|t| self.clock.now() + t.max(60) as i64);
+            self.write(key, Some(Entry { value: value.to_owned(), expires_at, metadata: None }))
+        })();
         RoundTrip::default().await;
-        self.fault()?;
-        let expires_at = ttl.map(|t| self.clock.now() + t.max(60) as i64);
-        self.write(key, Some(Entry { value: value.to_owned(), expires_at, metadata: None }))
+        answer
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
+        let answer = (|| {
+            self.fault()?;
+            self.write(key, None)
+        })();
         RoundTrip::default().await;
-        self.fault()?;
-        self.write(key, None)
+        answer
     }
 
     async fn put_with_metadata(
@@ -193,10 +202,13 @@ impl Store for KvModel {
         metadata: &str,
         ttl: Option<u64>,
     ) -> Result<(), PortError> {
+        let answer = (|| {
+            self.fault()?;
+            let expires_at = ttl.map(|t| self.clock.now() + t.max(60) as i64);
+            self.write(key, Some(Entry { value: value.to_owned(), expires_at, metadata: Some(metadata.to_owned()) }))
+        })();
         RoundTrip::default().await;
-        self.fault()?;
-        let expires_at = ttl.map(|t| self.clock.now() + t.max(60) as i64);
-        self.write(key, Some(Entry { value: value.to_owned(), expires_at, metadata: Some(metadata.to_owned()) }))
+        answer
     }
 
     async fn list_metadata(&self, prefix: &str) -> Result<Vec<(String, Option<String>)>, PortError> {

@@ -220,10 +220,10 @@ impl MemoryOnce {
     }
 }
 
-/// Every call that writes is applied when it is sent, and its answer (or its injected failure,
-/// which applies nothing) comes a round trip later, as with the Worker's binding: a call sent
-/// together with one that fails has still been made, though nobody awaits its answer. Reads
-/// are answered after the round trip.
+/// Every call is made when it is sent, and its answer (or its injected failure, which applies
+/// nothing) comes a round trip later, as with the Worker's binding: a call sent together with
+/// one that fails has still been made, though nobody awaits its answer. (KV's twin,
+/// [`super::kv_model::KvModel`], writes the same way.)
 #[async_trait(?Send)]
 impl Once for MemoryOnce {
     async fn put(&self, key: &OnceKey, value: &str, ttl: u64) -> Result<(), PortError> {
@@ -286,36 +286,39 @@ impl Once for MemoryOnce {
         item: Option<NewItem<'_>>,
         family: Option<NewFamily<'_>>,
     ) -> Result<bool, PortError> {
-        RoundTrip::default().await;
-        super::once_then_store_key(marker, item, family)?;
-        self.enter()?;
-        let now = self.clock.now();
-        let mut items = self.items.borrow_mut();
-        if let Some(m) = marker {
-            if items.get(m.key).is_some_and(|held| held.expires_at > now) {
-                return Ok(false);
+        let answer = (|| {
+            super::once_then_store_key(marker, item, family)?;
+            self.enter()?;
+            let now = self.clock.now();
+            let mut items = self.items.borrow_mut();
+            if let Some(m) = marker {
+                if items.get(m.key).is_some_and(|held| held.expires_at > now) {
+                    return Ok(false);
+                }
+                let used = OnceItem { value: String::new(), expires_at: now + m.ttl_seconds as i64, consumed: true };
+                items.insert(m.key.clone(), used);
             }
-            let used = OnceItem { value: String::new(), expires_at: now + m.ttl_seconds as i64, consumed: true };
-            items.insert(m.key.clone(), used);
-        }
-        if let Some(i) = item {
-            let stored =
-                OnceItem { value: i.value.to_owned(), expires_at: now + i.ttl_seconds as i64, consumed: false };
-            items.insert(i.key.clone(), stored);
-        }
-        if let Some(f) = family {
-            let row = FamilyRow {
-                value: f.value.to_owned(),
-                current: f.current.to_owned(),
-                previous: Vec::new(),
-                revoked: false,
-                expires_at: now + f.ttl_seconds as i64,
-                rotated_at: now,
-                late_repeats: 0,
-            };
-            self.families.borrow_mut().insert(f.key.clone(), row);
-        }
-        Ok(true)
+            if let Some(i) = item {
+                let stored =
+                    OnceItem { value: i.value.to_owned(), expires_at: now + i.ttl_seconds as i64, consumed: false };
+                items.insert(i.key.clone(), stored);
+            }
+            if let Some(f) = family {
+                let row = FamilyRow {
+                    value: f.value.to_owned(),
+                    current: f.current.to_owned(),
+                    previous: Vec::new(),
+                    revoked: false,
+                    expires_at: now + f.ttl_seconds as i64,
+                    rotated_at: now,
+                    late_repeats: 0,
+                };
+                self.families.borrow_mut().insert(f.key.clone(), row);
+            }
+            Ok(true)
+        })();
+        RoundTrip::default().await;
+        answer
     }
     async fn family_rotate_within(
         &self,
@@ -370,19 +373,25 @@ impl Once for MemoryOnce {
         answer
     }
     async fn family_get(&self, key: &OnceKey) -> Result<Option<Family>, PortError> {
+        let answer = (|| {
+            self.enter_read()?;
+            let now = self.clock.now();
+            Ok(self.families.borrow().get(key).filter(|r| r.expires_at > now).map(|r| Family {
+                value: r.value.clone(),
+                current: r.current.clone(),
+                revoked: r.revoked,
+            }))
+        })();
         RoundTrip::default().await;
-        self.enter_read()?;
-        let now = self.clock.now();
-        Ok(self.families.borrow().get(key).filter(|r| r.expires_at > now).map(|r| Family {
-            value: r.value.clone(),
-            current: r.current.clone(),
-            revoked: r.revoked,
-        }))
+        answer
     }
     async fn record_get(&self, key: &OnceKey) -> Result<Option<String>, PortError> {
+        let answer = (|| {
+            self.enter_read()?;
+            Ok(self.records.borrow().get(key).cloned())
+        })();
         RoundTrip::default().await;
-        self.enter_read()?;
-        Ok(self.records.borrow().get(key).cloned())
+        answer
     }
     async fn record_swap(&self, key: &OnceKey, expected: Option<&str>, value: &str) -> Result<bool, PortError> {
         let answer = (|| {
@@ -423,9 +432,12 @@ impl Once for MemoryOnce {
         answer
     }
     async fn marked(&self, key: &OnceKey) -> Result<bool, PortError> {
+        let answer = (|| {
+            self.enter_read()?;
+            Ok(self.marks.borrow().get(key).is_some_and(|until| *until > self.clock.now()))
+        })();
         RoundTrip::default().await;
-        self.enter_read()?;
-        Ok(self.marks.borrow().get(key).is_some_and(|until| *until > self.clock.now()))
+        answer
     }
 }
 
