@@ -105,3 +105,33 @@ fn a_first_login_with_a_kv_write_failing_part_way_then_signing_in_again() {
         assert_eq!(users, 1, "fault {n}: KV {:?}", world.store.keys());
     }
 }
+
+/// The IdP's logout token, a Durable Object call failing at each step; the IdP retries
+/// (the same token, then a new one). The keyedge session must end.
+#[test]
+fn an_idps_logout_that_failed_part_way_ends_the_session_when_retried() {
+    for n in 0..12 {
+        let world = World::with("accept_logout_tokens = true", "", "");
+        let mut browser = Browser::default();
+        login(&world, &mut browser, &rp_request("app", APP_REDIRECT).query, "alice");
+        let token = world.idp.logout_token("alice", |_| {});
+        world.once.fail_after(n);
+        let first = world.post_form("/broker/up/backchannel_logout", &[("logout_token", &token)], None);
+        let hit = !world.once.fault_pending();
+        world.once.fail_after(usize::MAX);
+        if !hit {
+            break;
+        }
+        let again = world.post_form("/broker/up/backchannel_logout", &[("logout_token", &token)], None);
+        let fresh = world.idp.logout_token("alice", |c| c["jti"] = serde_json::json!("retry"));
+        let third = world.post_form("/broker/up/backchannel_logout", &[("logout_token", &fresh)], None);
+        assert_eq!(
+            browser.get(&world, "/account").status(),
+            302,
+            "fault {n}: answers {} {} {} — the IdP ended the session, keyedge's lives",
+            first.status(),
+            again.status(),
+            third.status()
+        );
+    }
+}

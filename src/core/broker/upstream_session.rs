@@ -85,7 +85,11 @@ pub async fn end_listed(
     subject: &str,
     ends: impl Fn(Option<&str>) -> bool,
 ) -> Result<Vec<String>, Failure> {
-    let listed = change_list(ports, alias, subject, |refs| refs.retain(|r| !ends(r.upstream_sid.as_deref()))).await?;
+    // The sessions are ended first and their entries removed after: should ending one fail,
+    // the list still names it, and the IdP's next logout finds it.
+    let record = ports.once.record_get(&keys::upstream_sessions_record(alias, subject)).await?;
+    let listed: Vec<UpstreamSessionRef> =
+        record.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
     // Sessions a Worker of the previous version listed in KV (during a rollout) end too.
     let kv = keys::upstream_sessions(alias, subject);
     let previous: Vec<UpstreamSessionRef> = get_json(ports.store, &kv).await?.unwrap_or_default();
@@ -96,6 +100,10 @@ pub async fn end_listed(
             ended.push(s.sid);
         }
     }
+    // Entries added meanwhile (a login at this moment) are kept: only those ended are gone.
+    let gone: Vec<&str> =
+        listed.iter().filter(|r| ends(r.upstream_sid.as_deref())).map(|r| r.session_key.as_str()).collect();
+    change_list(ports, alias, subject, |refs| refs.retain(|r| !gone.contains(&r.session_key.as_str()))).await?;
     Ok(ended)
 }
 
