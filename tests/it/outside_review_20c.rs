@@ -135,3 +135,18 @@ fn an_idps_logout_that_failed_part_way_ends_the_session_when_retried() {
         );
     }
 }
+
+/// A client revoking one token twice at once (a double click, a retry): both revocations
+/// write KV's list for a Worker of the previous version, one key twice within a second, which
+/// KV refuses. The revocation is the Durable Object's marks: both answers are 200.
+#[test]
+fn a_token_revoked_twice_at_once_gets_two_200s() {
+    let world = World::new();
+    let tokens = tokens_for_alice(&world, "openid email offline_access");
+    let (at, rt) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
+    let revoke = || form_request("/revoke", &[("token", rt)], Some(("app", APP_SECRET)));
+    let answers = world.send_all(vec![revoke(), revoke()]);
+    assert!(answers.iter().all(|a| a.status() == 200), "{:?}", answers.iter().map(|a| a.status()).collect::<Vec<_>>());
+    assert_eq!(userinfo_status(&world, at), 401);
+    assert_eq!(json(&refresh(&world, rt))["error"], "invalid_grant");
+}

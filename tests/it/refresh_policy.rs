@@ -12,16 +12,11 @@ fn s(v: &serde_json::Value, k: &str) -> String {
 }
 
 fn refresh_request(refresh_token: &str) -> http::Request<Vec<u8>> {
-    use base64::Engine;
-    let form = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
-        .finish();
-    let creds = base64::engine::general_purpose::STANDARD.encode(format!("app:{APP_SECRET}"));
-    http::Request::post(format!("{ISSUER}/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("authorization", format!("Basic {creds}"))
-        .body(form.into_bytes())
-        .unwrap()
+    form_request(
+        "/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
+        Some(("app", APP_SECRET)),
+    )
 }
 
 /// The family of a refresh token, as the Durable Object holds it.

@@ -342,8 +342,12 @@ pub async fn revoke_grant(app: &Keyedge, ports: &Ports<'_>, gid: &str) -> Result
     // of a half-revoked grant, and finishes the revocation).
     ports.once.family_revoke(&keys::refresh_family(gid)).await?;
     let ttl = mark_grant_revoked(app, ports, gid).await?;
-    // KV's list, for a Worker of the previous version during a rollout.
-    ports.store.put(&keys::revoked_grant(gid), "1", Some(ttl)).await?;
+    // KV's list, for a Worker of the previous version during a rollout; the Durable Object's
+    // marks are the revocation. Best effort, as a session's KV records at its end: KV refuses a
+    // second write to a key within a second (a client revoking twice at once).
+    if let Err(e) = ports.store.put(&keys::revoked_grant(gid), "1", Some(ttl)).await {
+        (ports.log)(&format!("grant revocation: KV's list not written: {e}"));
+    }
     Ok(())
 }
 

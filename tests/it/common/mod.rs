@@ -369,16 +369,22 @@ impl World {
     }
 
     pub fn post_form(&self, path: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> Response<Vec<u8>> {
-        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-        let mut req =
-            http::Request::post(format!("{ISSUER}{path}")).header("content-type", "application/x-www-form-urlencoded");
-        if let Some((id, secret)) = basic {
-            use base64::Engine;
-            let creds = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
-            req = req.header("authorization", format!("Basic {creds}"));
-        }
-        self.send(req.body(body.into_bytes()).unwrap())
+        self.send(form_request(path, form, basic))
     }
+}
+
+/// A form POST to `path`, with HTTP Basic client authentication when `basic` is given: for
+/// [`World::send_all`], which sends requests at once.
+pub fn form_request(path: &str, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> http::Request<Vec<u8>> {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let mut req =
+        http::Request::post(format!("{ISSUER}{path}")).header("content-type", "application/x-www-form-urlencoded");
+    if let Some((id, secret)) = basic {
+        use base64::Engine;
+        let creds = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+        req = req.header("authorization", format!("Basic {creds}"));
+    }
+    req.body(body.into_bytes()).unwrap()
 }
 
 /// A second OpenID Connect IdP at [`IDP2`] (alias `second`), with extra `options`; mount its
