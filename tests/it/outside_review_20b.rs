@@ -56,11 +56,7 @@ fn a_sign_out_that_failed_part_way_leaves_no_live_refresh_token_behind() {
         let world = World::new();
         let (mut browser, tokens) = signed_in_with_tokens(&world);
         assert_eq!(browser.get(&world, "/logout").status(), 200);
-        world.once.fail_after(n);
-        browser.post(&world, "/logout");
-        let hit = !world.once.fault_pending();
-        world.once.fail_after(usize::MAX);
-        if !hit {
+        if with_once_fault(&world, n, || browser.post(&world, "/logout")).is_none() {
             break;
         }
         browser.get(&world, "/logout");
@@ -82,11 +78,7 @@ fn ending_a_losing_completions_leftover_session_leaves_the_winners_tokens_alone(
     for n in 0..40 {
         let world = World::new();
         let TwoCompletions { mut browser, second, callback, tokens } = completed_once_of_two(&world);
-        world.once.fail_after(n);
-        second.clone().get(&world, &callback);
-        let hit = !world.once.fault_pending();
-        world.once.fail_after(usize::MAX);
-        if !hit {
+        if with_once_fault(&world, n, || second.clone().get(&world, &callback)).is_none() {
             break;
         }
         let page = body(&browser.get(&world, "/account"));

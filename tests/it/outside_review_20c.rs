@@ -17,13 +17,9 @@ fn a_revocation_that_failed_part_way_and_was_retried_leaves_no_live_refresh_toke
         let world = World::new();
         let tokens = tokens_for_alice(&world, "openid email offline_access");
         let (at, rt) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
-        world.once.fail_after(n);
-        let first = revoke(&world, at);
-        let hit = !world.once.fault_pending();
-        world.once.fail_after(usize::MAX);
-        if !hit {
+        let Some(first) = with_once_fault(&world, n, || revoke(&world, at)) else {
             break;
-        }
+        };
         let again = revoke(&world, at);
         assert_eq!(again.status(), 200, "fault {n} (first: {})", first.status());
         let res = json(&refresh(&world, rt));
@@ -41,11 +37,7 @@ fn a_refresh_token_revocation_that_failed_part_way_and_was_retried_leaves_no_liv
         let world = World::new();
         let tokens = tokens_for_alice(&world, "openid email offline_access");
         let (at, rt) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
-        world.once.fail_after(n);
-        revoke(&world, rt);
-        let hit = !world.once.fault_pending();
-        world.once.fail_after(usize::MAX);
-        if !hit {
+        if with_once_fault(&world, n, || revoke(&world, rt)).is_none() {
             break;
         }
         assert_eq!(revoke(&world, rt).status(), 200);
@@ -68,11 +60,8 @@ fn a_reuse_detection_that_failed_part_way_leaves_no_live_access_token() {
         let next = json(&refresh(&world, rt));
         let at2 = next["access_token"].as_str().unwrap().to_owned();
         world.clock.advance(120);
-        world.once.fail_after(n);
-        refresh(&world, rt); // an old token: reuse
-        let hit = !world.once.fault_pending();
-        world.once.fail_after(usize::MAX);
-        if !hit {
+        // An old token: reuse.
+        if with_once_fault(&world, n, || refresh(&world, rt)).is_none() {
             break;
         }
         refresh(&world, rt);
@@ -86,12 +75,12 @@ fn a_reuse_detection_that_failed_part_way_leaves_no_live_access_token() {
 fn a_first_login_with_a_kv_write_failing_part_way_then_signing_in_again() {
     for n in 0..12 {
         let world = World::new();
-        world.store.fail_after(n);
-        let rp = rp_request("app", APP_REDIRECT);
-        login(&world, &mut Browser::default(), &rp.query, "alice");
-        let hit = !world.store.fault_pending();
-        world.store.fail_after(usize::MAX);
-        if !hit {
+        if with_kv_fault(&world, n, || {
+            let rp = rp_request("app", APP_REDIRECT);
+            login(&world, &mut Browser::default(), &rp.query, "alice")
+        })
+        .is_none()
+        {
             break;
         }
         let rp = rp_request("app", APP_REDIRECT);
@@ -115,13 +104,11 @@ fn an_idps_logout_that_failed_part_way_ends_the_session_when_retried() {
         let mut browser = Browser::default();
         login(&world, &mut browser, &rp_request("app", APP_REDIRECT).query, "alice");
         let token = world.idp.logout_token("alice", |_| {});
-        world.once.fail_after(n);
-        let first = world.post_form("/broker/up/backchannel_logout", &[("logout_token", &token)], None);
-        let hit = !world.once.fault_pending();
-        world.once.fail_after(usize::MAX);
-        if !hit {
+        let Some(first) = with_once_fault(&world, n, || {
+            world.post_form("/broker/up/backchannel_logout", &[("logout_token", &token)], None)
+        }) else {
             break;
-        }
+        };
         let again = world.post_form("/broker/up/backchannel_logout", &[("logout_token", &token)], None);
         let fresh = world.idp.logout_token("alice", |c| c["jti"] = serde_json::json!("retry"));
         let third = world.post_form("/broker/up/backchannel_logout", &[("logout_token", &fresh)], None);

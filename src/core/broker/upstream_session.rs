@@ -32,6 +32,12 @@ struct UpstreamSessionRef {
 /// How often a change of an upstream-session list is tried against concurrent ones.
 const LIST_ATTEMPTS: usize = 8;
 
+/// The entries of a list as the Durable Object holds it (none when there is none, or it cannot
+/// be read).
+fn refs_of(record: Option<&str>) -> Vec<UpstreamSessionRef> {
+    record.and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default()
+}
+
 /// Changes the list of keyedge sessions opened through `(alias, sub)` in the Durable Object
 /// (compare-and-swap, retried), expired entries dropped; `change` may be called again on a
 /// newer list. The list as it was before the change that was written.
@@ -45,8 +51,7 @@ async fn change_list(
     let now = ports.clock.now();
     for _ in 0..LIST_ATTEMPTS {
         let held = ports.once.record_get(&key).await?;
-        let before: Vec<UpstreamSessionRef> =
-            held.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+        let before = refs_of(held.as_deref());
         let mut refs: Vec<UpstreamSessionRef> = before.iter().filter(|r| r.expires_at > now).cloned().collect();
         change(&mut refs);
         let json = serde_json::to_string(&refs).map_err(|e| PortError(e.to_string()))?;
@@ -87,9 +92,7 @@ pub async fn end_listed(
 ) -> Result<Vec<String>, Failure> {
     // The sessions are ended first and their entries removed after: should ending one fail,
     // the list still names it, and the IdP's next logout finds it.
-    let record = ports.once.record_get(&keys::upstream_sessions_record(alias, subject)).await?;
-    let listed: Vec<UpstreamSessionRef> =
-        record.as_deref().and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+    let listed = refs_of(ports.once.record_get(&keys::upstream_sessions_record(alias, subject)).await?.as_deref());
     // Sessions a Worker of the previous version listed in KV (during a rollout) end too.
     let kv = keys::upstream_sessions(alias, subject);
     let previous: Vec<UpstreamSessionRef> = get_json(ports.store, &kv).await?.unwrap_or_default();

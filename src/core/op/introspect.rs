@@ -11,7 +11,7 @@ use crate::core::config::Client;
 use crate::core::error::{Failure, OAuthError, Outcome};
 use crate::core::keys;
 use crate::core::ports::rate_limit::Limiter;
-use crate::core::ports::Ports;
+use crate::core::ports::{Family, Ports};
 use crate::core::throttle;
 use crate::core::web::{self, Params, Request};
 
@@ -40,32 +40,52 @@ async fn live_access_token(
     ports: &Ports<'_>,
     token: &str,
 ) -> Result<Option<AccessTokenClaims>, Failure> {
-    let Ok(claims) =
-        app.keys.verify_own_with::<AccessTokenClaims>(ports.crypto, token, "at+jwt", ports.clock.now()).await
-    else {
+    let Some(claims) = own_access_token(app, ports, token).await else {
         return Ok(None);
     };
-    if claims.iss != app.config.issuer || super::token::grant_revoked(ports, &claims.gid).await? {
+    if super::token::grant_revoked(ports, &claims.gid).await? {
         return Ok(None);
     }
     Ok(Some(claims))
 }
 
-/// The refresh grant a token names, if the token is the family's current one.
-async fn live_refresh_token(ports: &Ports<'_>, token: &str) -> Result<Option<(String, RefreshGrant)>, Failure> {
+/// The claims of a keyedge access token (signature, type, times and issuer checked), revoked
+/// or not.
+async fn own_access_token(app: &Keyedge, ports: &Ports<'_>, token: &str) -> Option<AccessTokenClaims> {
+    let now = ports.clock.now();
+    let claims = app.keys.verify_own_with::<AccessTokenClaims>(ports.crypto, token, "at+jwt", now).await.ok()?;
+    (claims.iss == app.config.issuer).then_some(claims)
+}
+
+/// The family a refresh token names and its grant, if the token is the family's current
+/// secret, revoked or not.
+async fn current_family<'t>(
+    ports: &Ports<'_>,
+    token: &'t str,
+) -> Result<Option<(&'t str, Family, RefreshGrant)>, Failure> {
     let Some((gid, secret)) = refresh::split(token) else {
         return Ok(None);
     };
     let Some(family) = ports.once.family_get(&keys::refresh_family(gid)).await? else {
         return Ok(None);
     };
-    if family.revoked || family.current != keys::refresh_secret(secret) {
+    if family.current != keys::refresh_secret(secret) {
         return Ok(None);
     }
-    let grant: Option<RefreshGrant> = serde_json::from_str(&family.value).ok();
-    let Some(grant) = grant.filter(|g| g.expires_at > ports.clock.now()) else {
+    let Ok(grant) = serde_json::from_str::<RefreshGrant>(&family.value) else {
         return Ok(None);
     };
+    Ok(Some((gid, family, grant)))
+}
+
+/// The refresh grant a token names, if the token is the family's current one.
+async fn live_refresh_token(ports: &Ports<'_>, token: &str) -> Result<Option<(String, RefreshGrant)>, Failure> {
+    let Some((gid, family, grant)) = current_family(ports, token).await? else {
+        return Ok(None);
+    };
+    if family.revoked || grant.expires_at <= ports.clock.now() {
+        return Ok(None);
+    }
     // An online token is dead with its session, as the refresh grant would find.
     if !grant.offline && session::ended(ports, &grant.sid).await? {
         return Ok(None);
@@ -134,17 +154,9 @@ async fn grant_of_own_token(
     client: &Client,
     token: &str,
 ) -> Result<Option<String>, Failure> {
-    let now = ports.clock.now();
-    if let Ok(c) = app.keys.verify_own_with::<AccessTokenClaims>(ports.crypto, token, "at+jwt", now).await {
-        return Ok((c.iss == app.config.issuer && c.client_id == client.client_id).then_some(c.gid));
+    if let Some(c) = own_access_token(app, ports, token).await {
+        return Ok((c.client_id == client.client_id).then_some(c.gid));
     }
-    let Some((gid, secret)) = refresh::split(token) else {
-        return Ok(None);
-    };
-    let Some(family) = ports.once.family_get(&keys::refresh_family(gid)).await? else {
-        return Ok(None);
-    };
-    let grant: Option<RefreshGrant> = serde_json::from_str(&family.value).ok();
-    let own = family.current == keys::refresh_secret(secret) && grant.is_some_and(|g| g.client_id == client.client_id);
-    Ok(own.then(|| gid.to_owned()))
+    let family = current_family(ports, token).await?;
+    Ok(family.filter(|(_, _, grant)| grant.client_id == client.client_id).map(|(gid, _, _)| gid.to_owned()))
 }

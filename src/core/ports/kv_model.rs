@@ -15,7 +15,7 @@
 //! With a staleness of 0 and the write limit off it is the strongly consistent twin
 //! ([`MemoryStore`](super::memory::MemoryStore)'s behaviour), so one suite runs against both.
 
-use super::memory::{FaultPlan, RoundTrip, VirtualClock};
+use super::memory::{sent, FaultPlan, RoundTrip, VirtualClock};
 use super::{Clock, PortError, Store};
 use async_trait::async_trait;
 use std::cell::{Cell, RefCell};
@@ -177,22 +177,20 @@ impl Store for KvModel {
     }
 
     async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), PortError> {
-        let answer = (|| {
+        sent(|| {
             self.fault()?;
             let expires_at = ttl.map(|t| self.clock.now() + t.max(60) as i64);
             self.write(key, Some(Entry { value: value.to_owned(), expires_at, metadata: None }))
-        })();
-        RoundTrip::default().await;
-        answer
+        })
+        .await
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
-        let answer = (|| {
+        sent(|| {
             self.fault()?;
             self.write(key, None)
-        })();
-        RoundTrip::default().await;
-        answer
+        })
+        .await
     }
 
     async fn put_with_metadata(
@@ -202,13 +200,12 @@ impl Store for KvModel {
         metadata: &str,
         ttl: Option<u64>,
     ) -> Result<(), PortError> {
-        let answer = (|| {
+        sent(|| {
             self.fault()?;
             let expires_at = ttl.map(|t| self.clock.now() + t.max(60) as i64);
             self.write(key, Some(Entry { value: value.to_owned(), expires_at, metadata: Some(metadata.to_owned()) }))
-        })();
-        RoundTrip::default().await;
-        answer
+        })
+        .await
     }
 
     async fn list_metadata(&self, prefix: &str) -> Result<Vec<(String, Option<String>)>, PortError> {

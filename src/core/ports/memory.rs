@@ -28,6 +28,15 @@ impl std::future::Future for RoundTrip {
     }
 }
 
+/// A call as a binding makes it: `call` is made now, when the request is sent, and its answer
+/// (or failure) comes a round trip later, so a call sent beside one that fails has still been
+/// made, as in the Worker.
+pub(super) async fn sent<T>(call: impl FnOnce() -> Result<T, PortError>) -> Result<T, PortError> {
+    let answer = call();
+    RoundTrip::default().await;
+    answer
+}
+
 /// A clock that only moves when told to.
 #[derive(Clone, Default)]
 pub struct VirtualClock(Rc<Cell<i64>>);
@@ -53,7 +62,8 @@ impl super::conformance::TimeTravel for VirtualClock {
     }
 }
 
-/// KV twin that honours TTLs against a [`VirtualClock`] and counts operations.
+/// KV twin that honours TTLs against a [`VirtualClock`] and counts operations; strongly
+/// consistent (`KEYEDGE_KV=strong`). A write is made when it is sent ([`sent`]).
 pub struct MemoryStore {
     clock: VirtualClock,
     items: RefCell<HashMap<String, (String, Option<i64>)>>,
@@ -90,19 +100,23 @@ impl Store for MemoryStore {
         Ok(self.items.borrow().get(key).filter(|(_, exp)| exp.is_none_or(|e| e > now)).map(|(v, _)| v.clone()))
     }
     async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), PortError> {
-        RoundTrip::default().await;
-        self.writes.set(self.writes.get() + 1);
-        let exp = ttl.map(|t| self.clock.now() + t.max(60) as i64);
-        self.items.borrow_mut().insert(key.to_owned(), (value.to_owned(), exp));
-        self.metadata.borrow_mut().remove(key);
-        Ok(())
+        sent(|| {
+            self.writes.set(self.writes.get() + 1);
+            let exp = ttl.map(|t| self.clock.now() + t.max(60) as i64);
+            self.items.borrow_mut().insert(key.to_owned(), (value.to_owned(), exp));
+            self.metadata.borrow_mut().remove(key);
+            Ok(())
+        })
+        .await
     }
     async fn delete(&self, key: &str) -> Result<(), PortError> {
-        RoundTrip::default().await;
-        self.writes.set(self.writes.get() + 1);
-        self.items.borrow_mut().remove(key);
-        self.metadata.borrow_mut().remove(key);
-        Ok(())
+        sent(|| {
+            self.writes.set(self.writes.get() + 1);
+            self.items.borrow_mut().remove(key);
+            self.metadata.borrow_mut().remove(key);
+            Ok(())
+        })
+        .await
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, PortError> {
         RoundTrip::default().await;
@@ -227,17 +241,16 @@ impl MemoryOnce {
 #[async_trait(?Send)]
 impl Once for MemoryOnce {
     async fn put(&self, key: &OnceKey, value: &str, ttl: u64) -> Result<(), PortError> {
-        let answer = (|| {
+        sent(|| {
             self.enter()?;
             let item = OnceItem { value: value.to_owned(), expires_at: self.clock.now() + ttl as i64, consumed: false };
             self.items.borrow_mut().insert(key.clone(), item);
             Ok(())
-        })();
-        RoundTrip::default().await;
-        answer
+        })
+        .await
     }
     async fn take(&self, key: &OnceKey) -> Result<Taken, PortError> {
-        let answer = (|| {
+        sent(|| {
             self.enter()?;
             let now = self.clock.now();
             let mut items = self.items.borrow_mut();
@@ -251,12 +264,11 @@ impl Once for MemoryOnce {
                 }
                 None => Taken::Missing,
             })
-        })();
-        RoundTrip::default().await;
-        answer
+        })
+        .await
     }
     async fn claim(&self, key: &OnceKey, owner: &str) -> Result<Option<String>, PortError> {
-        let answer = (|| {
+        sent(|| {
             self.enter()?;
             let mut claims = self.claims.borrow_mut();
             if let Some(existing) = claims.get(key) {
@@ -264,21 +276,19 @@ impl Once for MemoryOnce {
             }
             claims.insert(key.clone(), owner.to_owned());
             Ok(None)
-        })();
-        RoundTrip::default().await;
-        answer
+        })
+        .await
     }
     async fn unclaim(&self, key: &OnceKey, owner: &str) -> Result<(), PortError> {
-        let answer = (|| {
+        sent(|| {
             self.enter()?;
             let mut claims = self.claims.borrow_mut();
             if claims.get(key).is_some_and(|o| o == owner) {
                 claims.remove(key);
             }
             Ok(())
-        })();
-        RoundTrip::default().await;
-        answer
+        })
+        .await
     }
     async fn once_then_store(
         &self,
@@ -286,7 +296,7 @@ impl Once for MemoryOnce {
         item: Option<NewItem<'_>>,
         family: Option<NewFamily<'_>>,
     ) -> Result<bool, PortError> {
-        let answer = (|| {
+        sent(|| {
             super::once_then_store_key(marker, item, family)?;
             self.enter()?;
             let now = self.clock.now();
@@ -316,9 +326,8 @@ impl Once for MemoryOnce {
                 self.families.borrow_mut().insert(f.key.clone(), row);
             }
             Ok(true)
-        })();
-        RoundTrip::default().await;
-        answer
+        })
+        .await
     }
     async fn family_rotate_within(
         &self,
@@ -327,7 +336,7 @@ impl Once for MemoryOnce {
         next: &str,
         grace: RotationGrace,
     ) -> Result<Rotation, PortError> {
-        let answer = (|| {
+        sent(|| {
             self.enter()?;
             let now = self.clock.now();
             let mut families = self.families.borrow_mut();
@@ -357,23 +366,21 @@ impl Once for MemoryOnce {
             } else {
                 Rotation::Refused
             })
-        })();
-        RoundTrip::default().await;
-        answer
+        })
+        .await
     }
     async fn family_revoke(&self, key: &OnceKey) -> Result<(), PortError> {
-        let answer = (|| {
+        sent(|| {
             self.enter()?;
             if let Some(row) = self.families.borrow_mut().get_mut(key) {
                 row.revoked = true;
             }
             Ok(())
-        })();
-        RoundTrip::default().await;
-        answer
+        })
+        .await
     }
     async fn family_get(&self, key: &OnceKey) -> Result<Option<Family>, PortError> {
-        let answer = (|| {
+        sent(|| {
             self.enter_read()?;
             let now = self.clock.now();
             Ok(self.families.borrow().get(key).filter(|r| r.expires_at > now).map(|r| Family {
@@ -381,20 +388,18 @@ impl Once for MemoryOnce {
                 current: r.current.clone(),
                 revoked: r.revoked,
             }))
-        })();
-        RoundTrip::default().await;
-        answer
+        })
+        .await
     }
     async fn record_get(&self, key: &OnceKey) -> Result<Option<String>, PortError> {
-        let answer = (|| {
+        sent(|| {
             self.enter_read()?;
             Ok(self.records.borrow().get(key).cloned())
-        })();
-        RoundTrip::default().await;
-        answer
+        })
+        .await
     }
     async fn record_swap(&self, key: &OnceKey, expected: Option<&str>, value: &str) -> Result<bool, PortError> {
-        let answer = (|| {
+        sent(|| {
             self.enter()?;
             let mut records = self.records.borrow_mut();
             if records.get(key).map(String::as_str) != expected {
@@ -402,12 +407,11 @@ impl Once for MemoryOnce {
             }
             records.insert(key.clone(), value.to_owned());
             Ok(true)
-        })();
-        RoundTrip::default().await;
-        answer
+        })
+        .await
     }
     async fn count_use(&self, key: &OnceKey, max: u32, window_seconds: u64) -> Result<bool, PortError> {
-        let answer = (|| {
+        sent(|| {
             self.enter()?;
             let now = self.clock.now();
             let mut counters = self.counters.borrow_mut();
@@ -420,24 +424,23 @@ impl Once for MemoryOnce {
             }
             counter.0 += 1;
             Ok(true)
-        })();
-        RoundTrip::default().await;
-        answer
+        })
+        .await
     }
     async fn mark(&self, key: &OnceKey, ttl_seconds: u64) -> Result<(), PortError> {
-        let answer = self.enter().map(|()| {
+        sent(|| {
+            self.enter()?;
             self.marks.borrow_mut().insert(key.clone(), self.clock.now() + ttl_seconds as i64);
-        });
-        RoundTrip::default().await;
-        answer
+            Ok(())
+        })
+        .await
     }
     async fn marked(&self, key: &OnceKey) -> Result<bool, PortError> {
-        let answer = (|| {
+        sent(|| {
             self.enter_read()?;
             Ok(self.marks.borrow().get(key).is_some_and(|until| *until > self.clock.now()))
-        })();
-        RoundTrip::default().await;
-        answer
+        })
+        .await
     }
 }
 

@@ -586,6 +586,26 @@ pub struct RpRequest {
     pub query: String,
 }
 
+/// `act` with the Durable Object's call `n`, counted from now, failing: its answer, or `None`
+/// when `act` made no more calls than that, so every point of failure has been tried. The
+/// fault is cleared after.
+pub fn with_once_fault<T>(world: &World, n: usize, act: impl FnOnce() -> T) -> Option<T> {
+    world.once.fail_after(n);
+    let answer = act();
+    let met = !world.once.fault_pending();
+    world.once.fail_after(usize::MAX);
+    met.then_some(answer)
+}
+
+/// [`with_once_fault`] for KV's call `n`.
+pub fn with_kv_fault<T>(world: &World, n: usize, act: impl FnOnce() -> T) -> Option<T> {
+    world.store.fail_after(n);
+    let answer = act();
+    let met = !world.store.fault_pending();
+    world.store.fail_after(usize::MAX);
+    met.then_some(answer)
+}
+
 /// An upstream login of alice through `app` completed by `browser`, which redeemed its code
 /// (`tokens`), with `second` a copy of the browser from before the callback, ready to complete
 /// the same login again at an IdP that accepts its code twice.
