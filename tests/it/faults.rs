@@ -31,17 +31,38 @@ fn sign_in(world: &World) -> http::Response<Vec<u8>> {
     login(world, &mut Browser::default(), &rp.query, "alice")
 }
 
-/// Which storage fails: KV or the Durable Object.
+/// Which storage fails: KV, or the Durable Object (refusing a call, or making it and losing
+/// its answer on the way back).
 #[derive(Clone, Copy, Debug)]
 enum Failing {
     Kv,
     DurableObject,
+    DurableObjectAnswerLost,
 }
 
-fn ops(world: &World, failing: Failing) -> usize {
-    match failing {
-        Failing::Kv => kv_ops(world),
-        Failing::DurableObject => world.once.calls.get(),
+impl Failing {
+    fn ops(self, world: &World) -> usize {
+        match self {
+            Failing::Kv => kv_ops(world),
+            Failing::DurableObject | Failing::DurableObjectAnswerLost => world.once.calls.get(),
+        }
+    }
+
+    /// Plans the fault of the operation after the next `n`.
+    fn plan(self, world: &World, n: usize) {
+        match self {
+            Failing::Kv => world.store.fail_after(n),
+            Failing::DurableObject => world.once.fail_after(n),
+            Failing::DurableObjectAnswerLost => world.once.lose_answer_after(n),
+        }
+    }
+
+    /// Whether the planned fault is still to come.
+    fn pending(self, world: &World) -> bool {
+        match self {
+            Failing::Kv => world.store.fault_pending(),
+            Failing::DurableObject | Failing::DurableObjectAnswerLost => world.once.fault_pending(),
+        }
     }
 }
 
@@ -50,21 +71,15 @@ fn ops(world: &World, failing: Failing) -> usize {
 /// again works, with one account, whole.
 fn a_fault_at_any_step_of_a_first_login_leaves_nothing_half_written(failing: Failing) {
     let probe = World::new();
-    let before = ops(&probe, failing);
+    let before = failing.ops(&probe);
     assert!(query_param(&location(&sign_in(&probe)), "code").is_some());
-    let steps = ops(&probe, failing) - before;
+    let steps = failing.ops(&probe) - before;
     assert!(steps >= 3, "a first login takes {steps} {failing:?} operations");
     for n in 0..steps {
         let world = World::new();
-        match failing {
-            Failing::Kv => world.store.fail_after(n),
-            Failing::DurableObject => world.once.fail_after(n),
-        }
+        failing.plan(&world, n);
         let failed = sign_in(&world);
-        let pending = match failing {
-            Failing::Kv => world.store.fault_pending(),
-            Failing::DurableObject => world.once.fault_pending(),
-        };
+        let pending = failing.pending(&world);
         let at = format!("a fault at {failing:?} operation {n}");
         assert!(!pending, "{at} was not reached");
         assert_ne!(failed.status(), 500, "{at}: {}", body(&failed));
@@ -90,6 +105,13 @@ fn a_kv_fault_at_any_step_of_a_first_login_leaves_nothing_half_written() {
 #[test]
 fn a_durable_object_fault_at_any_step_of_a_first_login_leaves_nothing_half_written() {
     a_fault_at_any_step_of_a_first_login_leaves_nothing_half_written(Failing::DurableObject);
+}
+
+/// A claim whose answer was lost had been made: left, it named an account never completed,
+/// and the identity could never sign in again ("identity is claimed by missing user").
+#[test]
+fn a_durable_object_answer_lost_at_any_step_of_a_first_login_leaves_nothing_half_written() {
+    a_fault_at_any_step_of_a_first_login_leaves_nothing_half_written(Failing::DurableObjectAnswerLost);
 }
 
 /// The switch for `wrangler dev` (`[dev] fault_injection`): `POST /dev/faults` plans a fault of
@@ -164,15 +186,9 @@ fn application_endpoints_answer_storage_failures_with_json_errors() {
                 let tokens = tokens_for_alice(&world, "openid email offline_access");
                 let rp = rp_request("app", APP_REDIRECT);
                 let code = code_of(&login(&world, &mut Browser::default(), &rp.query, "alice"));
-                match failing {
-                    Failing::Kv => world.store.fail_after(n),
-                    Failing::DurableObject => world.once.fail_after(n),
-                }
+                failing.plan(&world, n);
                 let res = api_call(&world, endpoint, &tokens, &(code, rp.verifier.clone()));
-                let pending = match failing {
-                    Failing::Kv => world.store.fault_pending(),
-                    Failing::DurableObject => world.once.fault_pending(),
-                };
+                let pending = failing.pending(&world);
                 let at = format!("{endpoint} with {failing:?} operation {n} failing");
                 let kind = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
                 assert!(kind.starts_with("application/json"), "{at}: {} {kind}: {}", res.status(), body(&res));

@@ -264,3 +264,79 @@ fn without_the_logout_token_check_compiled_in_the_answers_are_a_configuration_wi
         expect(&res, off, &format!("the realm-wide endpoint with {sent}"));
     }
 }
+
+/// The sign-ins of [`a_sign_in_that_replaces_a_session_ends_it_whatever_call_fails`]: alice
+/// signed in to the app in `browser`, then bob signing in there with the Durable Object's
+/// call `n` planned to fail by `fault`, then once more. Returns alice's tokens, or `None` once
+/// `n` is past the sign-in's last call.
+fn replaced_with_a_fault(
+    world: &World,
+    browser: &mut Browser,
+    n: usize,
+    fault: fn(&World, usize, &mut dyn FnMut()) -> Option<()>,
+) -> Option<serde_json::Value> {
+    let alice = signed_in(world, browser);
+    // Each step as the browser makes it, stopping where the fault stopped the sign-in.
+    fault(world, n, &mut || {
+        let page = browser.get(world, &format!("/authorize?{}", request_with(&[("prompt", "login")]).query));
+        if page.status() == 200 {
+            let to_idp = browser.get(world, &idp_link(&body(&page), "up"));
+            if to_idp.status() == 302 {
+                browser.get(world, &world.idp.authorize(&location(&to_idp), "bob"));
+            }
+        }
+    })?;
+    let rp = request_with(&[("prompt", "login")]);
+    let again = login(world, browser, &rp.query, "bob");
+    assert!(location(&again).starts_with(APP_REDIRECT), "fault {n}: bob signs in again: {:?}", world.log.borrow());
+    Some(alice)
+}
+
+/// Bob signs in on the browser alice is signed in to, and a Durable Object call fails at each
+/// step in turn — refused, or made with its answer lost; bob signs in again. alice's session
+/// must end for her applications (a logout token with her `sid`, her refresh token refused):
+/// a sign-in that could not end her session used to replace her cookie all the same, leaving
+/// her applications signed in on a shared computer with nothing in the browser to end them.
+#[test]
+fn a_sign_in_that_replaces_a_session_ends_it_whatever_call_fails() {
+    let refuse: fn(&World, usize, &mut dyn FnMut()) -> Option<()> = |w, n, act| with_once_fault(w, n, act);
+    let lose: fn(&World, usize, &mut dyn FnMut()) -> Option<()> = |w, n, act| with_lost_answer(w, n, act);
+    for (how, fault) in [("refused", refuse), ("answer lost", lose)] {
+        for n in 0.. {
+            let world = World::new();
+            let received = backchannel(&world, 0);
+            let mut browser = Browser::default();
+            let Some(alice) = replaced_with_a_fault(&world, &mut browser, n, fault) else { break };
+            let sid = claims(alice["id_token"].as_str().unwrap())["sid"].clone();
+            let told = received.borrow().iter().any(|t| claims(t)["sid"] == sid);
+            assert!(told, "call {n} {how}: alice's app got no logout token");
+            let refreshed = refresh(&world, alice["refresh_token"].as_str().unwrap());
+            assert_eq!(refreshed.status(), 400, "call {n} {how}: alice's session goes on: {}", body(&refreshed));
+        }
+    }
+}
+
+/// Signing out, with the Durable Object's call `n` made but its answer lost, then signing out
+/// again: once the cookie's end mark has landed, the second sign-out finds no session, so the
+/// first must have told the applications. Their logout tokens are signed before the marks and
+/// queued whatever the marks' answers.
+#[test]
+fn a_sign_out_whose_answer_was_lost_still_tells_the_applications() {
+    for n in 0.. {
+        let world = World::new();
+        let received = backchannel(&world, 0);
+        let mut browser = Browser::default();
+        let alice = signed_in(&world, &mut browser);
+        let hint = alice["id_token"].as_str().unwrap();
+        let Some(first) = with_lost_answer(&world, n, || browser.get(&world, &logout_url(hint, ""))) else { break };
+        let again = browser.get(&world, &logout_url(hint, ""));
+        assert!(
+            !received.borrow().is_empty(),
+            "answer {n} lost ({} then {}): no logout token",
+            first.status(),
+            again.status()
+        );
+        let refreshed = refresh(&world, alice["refresh_token"].as_str().unwrap());
+        assert_eq!(refreshed.status(), 400, "answer {n} lost: alice's session goes on: {}", body(&refreshed));
+    }
+}

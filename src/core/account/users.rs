@@ -379,9 +379,13 @@ async fn claim_all(
     ];
     for (key, field) in wanted.into_iter().flatten() {
         let taken = match (field, verified_email) {
-            (Some(Unique::Email), Some(email)) => claim_email(ports, email, id).await?,
-            _ => ports.once.claim(&key, id).await?,
+            (Some(Unique::Email), Some(email)) => claim_email(ports, email, id).await,
+            _ => ports.once.claim(&key, id).await,
         };
+        // A claim whose answer was lost may have been made all the same: it is taken back
+        // with the others (`unclaim` releases only what `id` holds). Left, it would name an
+        // account never completed, and the identity could never sign in again.
+        let taken = taken.inspect_err(|_| held.push(key.clone()))?;
         match taken {
             None => held.push(key),
             Some(owner) => return Ok(Some((field, owner))),

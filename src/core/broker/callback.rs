@@ -302,28 +302,23 @@ const UNPROVEN_LOGIN_TTL: u64 = 400 * 24 * 3600;
 /// is signed out everywhere, not only in this browser. The same user signing in again keeps
 /// the old session's applications: another site can make a browser sign in again without the
 /// user (an `id_token_hint` the session cannot answer, `kc_idp_hint`, and the IdP's own
-/// session), which must not log her out everywhere. The new login stands even if ending the
-/// old session fails (logged: it then lasts until it expires or is ended).
-async fn replace_previous_session(
+/// session), which must not log her out everywhere. The old session ends before anything of
+/// the new one is written: a sign-in that could not end it fails, and the browser keeps the
+/// old cookie, so signing in again ends it. Were the new session's cookie to replace it
+/// first, a failed end would leave the previous user's applications signed in, with nothing
+/// left in the browser to end them. Returns the browser's session when it is this user's.
+async fn replace_another_users_session(
     app: &Keyedge,
     ports: &Ports<'_>,
-    req: &Request,
-    known: Option<session::Session>,
-    new: &session::Session,
-) {
-    let previous = match known {
-        Some(previous) => Ok(Some(previous)),
-        None => session::current(ports, app.cookies(), req).await,
-    };
-    let ended = match previous {
-        Ok(Some(old)) if old.key != new.key && old.user_id != new.user_id => {
-            logout::end_session(app, ports, &old, logout::EndedBy::Keyedge).await.map_err(|e| format!("{e:?}"))
+    current: Option<session::Session>,
+    user: &User,
+) -> Result<Option<session::Session>, Failure> {
+    match current {
+        Some(old) if old.user_id != user.id => {
+            logout::end_session(app, ports, &old, logout::EndedBy::Keyedge).await?;
+            Ok(None)
         }
-        Ok(_) => Ok(()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(e) = ended {
-        (ports.log)(&format!("the session this sign-in replaced could not be ended: {e}"));
+        same_user_or_none => Ok(same_user_or_none),
     }
 }
 
@@ -334,13 +329,15 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
         Continuation::Authorize { request } => Some(request.client_id.as_str()),
         Continuation::ReturnTo { .. } | Continuation::Unsolicited { .. } => None,
     };
+    let current = session::current(ports, app.cookies(), req).await?;
     if let Continuation::Unsolicited { .. } = continuation {
         // Another site can post an IdP's unsolicited response through this browser (login
         // CSRF is inherent to IdP-initiated SSO): it never replaces someone else's session.
-        if session::current(ports, app.cookies(), req).await?.is_some_and(|s| s.user_id != user.id) {
+        if current.as_ref().is_some_and(|s| s.user_id != user.id) {
             return Err(signed_in_as_another(&idp.alias));
         }
     }
+    let own_session = replace_another_users_session(app, ports, current, user).await?;
     let upstream_id_token = match &idp.kind {
         ProviderKind::Oidc(cfg) if cfg.upstream_logout || cfg.backchannel_logout => {
             identity.tokens.as_ref().and_then(|t| t.id_token.clone())
@@ -355,11 +352,7 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
         NewSession { user_id: &user.id, idp: &idp.alias, lifetime, client, upstream_id_token, upstream_saml, device };
     let (mut session, cookie_value) = session::open(ports, new);
     let unproven_key = keys::unproven_login(&user.id, &idp.alias);
-    let previous = if step_up::needs_previous_session(identity, continuation) {
-        session::current(ports, app.cookies(), req).await?.filter(|s| s.user_id == user.id)
-    } else {
-        None
-    };
+    let previous = own_session.filter(|_| step_up::needs_previous_session(identity, continuation));
     let last_unproven = match (identity.auth_time, &previous) {
         (None, None) => ports.store.get(&unproven_key).await?.and_then(|t| t.parse::<i64>().ok()),
         _ => None,
@@ -403,7 +396,6 @@ pub async fn finish(app: &Keyedge, ports: &Ports<'_>, req: &Request, done: Compl
         return Err(expired());
     };
     after_login(app, ports, idp, identity, Some(&session)).await?;
-    replace_previous_session(app, ports, req, previous, &session).await;
     if let Some(name) = clear_cookie {
         res = web::with_cookie(res, app.cookies().clear(name));
     }

@@ -140,17 +140,21 @@ pub enum EndedBy {
 /// Ends the session and queues a logout token for every client of it that registered a
 /// `backchannel_logout_uri`, and, ended at keyedge through an IdP with `backchannel_logout`,
 /// the IdP's end-session call. Delivery happens after the response, with retries.
+///
+/// The logout tokens are signed before the session's marks are written, and queued whether or
+/// not every mark was: a session whose end failed part-way (or whose answer was lost after its
+/// mark landed) may no longer be found by a second try, and its clients must not miss the
+/// only logout they would be told of. A client told of a logout that did not happen signs the
+/// user in again through the session that goes on.
 pub async fn end_session(
     app: &Keyedge,
     ports: &Ports<'_>,
     session: &Session,
     by: EndedBy,
 ) -> Result<(), crate::core::error::Failure> {
-    session::end(ports, session, app.config.session_lifetime).await?;
+    let mut jobs = Vec::new();
     if by == EndedBy::Keyedge {
-        if let Some(job) = upstream_session::backchannel_logout_at_idp(app, ports, session).await {
-            ports.jobs.push(job);
-        }
+        jobs.extend(upstream_session::backchannel_logout_at_idp(app, ports, session).await);
     }
     let now = ports.clock.now();
     for client in session.clients.iter().filter_map(|id| app.config.client(id)) {
@@ -174,7 +178,11 @@ pub async fn end_session(
                 LOGOUT_TOKEN_LIFETIME,
             )
             .await?;
-        ports.jobs.push(Job::BackchannelLogout { client_id: client.client_id.clone(), uri: uri.clone(), logout_token });
+        jobs.push(Job::BackchannelLogout { client_id: client.client_id.clone(), uri: uri.clone(), logout_token });
     }
-    Ok(())
+    let ended = session::end(ports, session, app.config.session_lifetime).await;
+    for job in jobs {
+        ports.jobs.push(job);
+    }
+    Ok(ended?)
 }

@@ -171,6 +171,9 @@ pub struct MemoryOnce {
     pub reads: Cell<usize>,
     /// Fault injection (`fail_after`).
     faults: FaultPlan,
+    /// The number (in [`MemoryOnce::calls`]) of a call that is made but whose answer is lost
+    /// (`lose_answer_after`).
+    lost_answer: Cell<Option<usize>>,
     /// [`Once::count_use`] counters: key → (uses, end of the window).
     counters: RefCell<HashMap<OnceKey, (u32, i64)>>,
     /// [`Once::mark`]s: key → marked until.
@@ -196,9 +199,38 @@ impl MemoryOnce {
         self.faults.fail_after(n);
     }
 
-    /// Whether an injected fault is still to come.
+    /// Whether an injected fault (refused or lost answer) is still to come.
     pub fn fault_pending(&self) -> bool {
-        self.faults.pending()
+        self.faults.pending() || self.lost_answer.get().is_some()
+    }
+
+    /// Fault injection: the call after the next `n` is made, but its answer is lost on the way
+    /// back (the caller gets an error), once: a write that landed though its caller cannot
+    /// know it.
+    pub fn lose_answer_after(&self, n: usize) {
+        self.lost_answer.set(Some(self.calls.get() + n + 1));
+    }
+
+    /// Drops a planned lost answer, if any.
+    pub fn keep_answers(&self) {
+        self.lost_answer.set(None);
+    }
+
+    /// A call made as [`sent`] makes it, whose answer is lost if it is the call
+    /// [`MemoryOnce::lose_answer_after`] names.
+    async fn made<T>(&self, call: impl FnOnce() -> Result<T, PortError>) -> Result<T, PortError> {
+        let number = Cell::new(0);
+        let answer = sent(|| {
+            let answer = call();
+            number.set(self.calls.get());
+            answer
+        })
+        .await;
+        if answer.is_ok() && self.lost_answer.get() == Some(number.get()) {
+            self.lost_answer.set(None);
+            return Err(PortError("Durable Object: the call was made, its answer lost".into()));
+        }
+        answer
     }
 
     /// The keys of the single-use items held (consumed ones too), for tests to inspect.
@@ -230,6 +262,7 @@ impl MemoryOnce {
             counters: RefCell::default(),
             marks: RefCell::default(),
             faults: FaultPlan::default(),
+            lost_answer: Cell::new(None),
         }
     }
 }
@@ -241,7 +274,7 @@ impl MemoryOnce {
 #[async_trait(?Send)]
 impl Once for MemoryOnce {
     async fn put(&self, key: &OnceKey, value: &str, ttl: u64) -> Result<(), PortError> {
-        sent(|| {
+        self.made(|| {
             self.enter()?;
             let item = OnceItem { value: value.to_owned(), expires_at: self.clock.now() + ttl as i64, consumed: false };
             self.items.borrow_mut().insert(key.clone(), item);
@@ -250,7 +283,7 @@ impl Once for MemoryOnce {
         .await
     }
     async fn take(&self, key: &OnceKey) -> Result<Taken, PortError> {
-        sent(|| {
+        self.made(|| {
             self.enter()?;
             let now = self.clock.now();
             let mut items = self.items.borrow_mut();
@@ -268,7 +301,7 @@ impl Once for MemoryOnce {
         .await
     }
     async fn claim(&self, key: &OnceKey, owner: &str) -> Result<Option<String>, PortError> {
-        sent(|| {
+        self.made(|| {
             self.enter()?;
             let mut claims = self.claims.borrow_mut();
             if let Some(existing) = claims.get(key) {
@@ -280,7 +313,7 @@ impl Once for MemoryOnce {
         .await
     }
     async fn unclaim(&self, key: &OnceKey, owner: &str) -> Result<(), PortError> {
-        sent(|| {
+        self.made(|| {
             self.enter()?;
             let mut claims = self.claims.borrow_mut();
             if claims.get(key).is_some_and(|o| o == owner) {
@@ -296,7 +329,7 @@ impl Once for MemoryOnce {
         item: Option<NewItem<'_>>,
         family: Option<NewFamily<'_>>,
     ) -> Result<bool, PortError> {
-        sent(|| {
+        self.made(|| {
             super::once_then_store_key(marker, item, family)?;
             self.enter()?;
             let now = self.clock.now();
@@ -336,7 +369,7 @@ impl Once for MemoryOnce {
         next: &str,
         grace: RotationGrace,
     ) -> Result<Rotation, PortError> {
-        sent(|| {
+        self.made(|| {
             self.enter()?;
             let now = self.clock.now();
             let mut families = self.families.borrow_mut();
@@ -370,7 +403,7 @@ impl Once for MemoryOnce {
         .await
     }
     async fn family_revoke(&self, key: &OnceKey) -> Result<(), PortError> {
-        sent(|| {
+        self.made(|| {
             self.enter()?;
             if let Some(row) = self.families.borrow_mut().get_mut(key) {
                 row.revoked = true;
@@ -380,7 +413,7 @@ impl Once for MemoryOnce {
         .await
     }
     async fn family_get(&self, key: &OnceKey) -> Result<Option<Family>, PortError> {
-        sent(|| {
+        self.made(|| {
             self.enter_read()?;
             let now = self.clock.now();
             Ok(self.families.borrow().get(key).filter(|r| r.expires_at > now).map(|r| Family {
@@ -392,14 +425,14 @@ impl Once for MemoryOnce {
         .await
     }
     async fn record_get(&self, key: &OnceKey) -> Result<Option<String>, PortError> {
-        sent(|| {
+        self.made(|| {
             self.enter_read()?;
             Ok(self.records.borrow().get(key).cloned())
         })
         .await
     }
     async fn record_swap(&self, key: &OnceKey, expected: Option<&str>, value: &str) -> Result<bool, PortError> {
-        sent(|| {
+        self.made(|| {
             self.enter()?;
             let mut records = self.records.borrow_mut();
             if records.get(key).map(String::as_str) != expected {
@@ -411,7 +444,7 @@ impl Once for MemoryOnce {
         .await
     }
     async fn count_use(&self, key: &OnceKey, max: u32, window_seconds: u64) -> Result<bool, PortError> {
-        sent(|| {
+        self.made(|| {
             self.enter()?;
             let now = self.clock.now();
             let mut counters = self.counters.borrow_mut();
@@ -428,7 +461,7 @@ impl Once for MemoryOnce {
         .await
     }
     async fn mark(&self, key: &OnceKey, ttl_seconds: u64) -> Result<(), PortError> {
-        sent(|| {
+        self.made(|| {
             self.enter()?;
             self.marks.borrow_mut().insert(key.clone(), self.clock.now() + ttl_seconds as i64);
             Ok(())
@@ -436,7 +469,7 @@ impl Once for MemoryOnce {
         .await
     }
     async fn marked(&self, key: &OnceKey) -> Result<bool, PortError> {
-        sent(|| {
+        self.made(|| {
             self.enter_read()?;
             Ok(self.marks.borrow().get(key).is_some_and(|until| *until > self.clock.now()))
         })
