@@ -751,6 +751,7 @@ mod upstream_logout {
             ("aud", world.idp.logout_token("alice", |c| c["aud"] = json!("other"))),
             ("iss", world.idp.logout_token("alice", |c| c["iss"] = json!("https://evil.test"))),
             ("exp", world.idp.logout_token("alice", |c| c["exp"] = json!(START - 3600))),
+            ("iat", world.idp.logout_token("alice", |c| _ = c.as_object_mut().unwrap().remove("iat"))),
         ];
         for (what, token) in cases {
             let res = backchannel(&world, &token);
@@ -758,6 +759,40 @@ mod upstream_logout {
             assert_eq!(json(&res)["error"], "invalid_request", "{what}");
         }
         assert_eq!(browser.get(&world, "/account").status(), 200);
+    }
+
+    /// Back-Channel Logout §2.8: an IdP whose logout failed at keyedge may send the same
+    /// token again. Its `jti` used to be taken before the sessions ended, so a retry after a
+    /// storage failure was refused as a replay and the sessions lived on. Meanwhile alice
+    /// signed in again (a new login at the IdP, after its logout): the old token, retried,
+    /// must not end that session.
+    #[test]
+    fn a_logout_token_sent_again_after_a_failure_ends_the_sessions_it_names_and_no_newer_one() {
+        for n in 0.. {
+            let world = world();
+            let mut before = Browser::default();
+            login(&world, &mut before, &rp_request("app", APP_REDIRECT).query, "alice");
+            world.clock.advance(5);
+            let token = world.idp.logout_token("alice", |c| _ = c.as_object_mut().unwrap().remove("sid"));
+            let Some(first) = with_once_fault(&world, n, || backchannel(&world, &token)) else { break };
+            world.clock.advance(5);
+            let mut since = Browser::default();
+            login(&world, &mut since, &rp_request("app", APP_REDIRECT).query, "alice");
+            let again = backchannel(&world, &token);
+            let ended = before.get(&world, "/account").status() == 302;
+            assert!(
+                ended,
+                "fault {n}: answers {} then {}: the IdP's logout did not end the session",
+                first.status(),
+                again.status()
+            );
+            assert_eq!(
+                since.get(&world, "/account").status(),
+                200,
+                "fault {n}: a session opened after the logout ended"
+            );
+            assert_eq!(backchannel(&world, &token).status(), 400, "fault {n}: a used token is refused");
+        }
     }
 
     #[test]

@@ -436,7 +436,7 @@ async fn idp_logout(
     // The browser that carried the request is anyone's (another site can post the IdP's
     // signed request through it): its cookies are cleared only if its own session ended.
     let this_browser = session::current(ports, app.cookies(), req).await.ok().flatten().map(|s| s.sid);
-    let ended = upstream_session::end_listed(app, ports, &idp.alias, &request.name_id, ends).await?;
+    let ended = upstream_session::end_listed(app, ports, &idp.alias, &request.name_id, None, ends).await?;
     let ours = this_browser.is_some_and(|sid| ended.contains(&sid));
     let answer = match IdpDescriptor::endpoint(&descriptor.slo, cfg.logout_binding) {
         Some(slo_endpoint) => {

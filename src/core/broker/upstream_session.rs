@@ -27,6 +27,10 @@ struct UpstreamSessionRef {
     /// The KV key of the keyedge session.
     session_key: String,
     expires_at: i64,
+    /// When the entry was made (the login). An IdP's logout ends only the sessions opened
+    /// before it; entries listed before this field existed count as opened before any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    opened_at: Option<i64>,
 }
 
 /// How often a change of an upstream-session list is tried against concurrent ones.
@@ -76,20 +80,25 @@ pub async fn remember(
         upstream_sid: upstream_sid.map(str::to_owned),
         session_key: session.key.clone(),
         expires_at: session.expires_at,
+        opened_at: Some(ports.clock.now()),
     };
     change_list(ports, alias, sub, |refs| refs.push(entry.clone())).await.map(|_| ())
 }
 
 /// Ends the keyedge sessions listed under `(alias, subject)` whose upstream session `ends`
-/// picks, as the IdP asked (its logout token, or its SAML `LogoutRequest`); the `sid`s of
-/// those that ended.
+/// picks and that were opened at or before `opened_by` (when given), as the IdP asked (its
+/// logout token, or its SAML `LogoutRequest`); the `sid`s of those that ended.
 pub async fn end_listed(
     app: &Keyedge,
     ports: &Ports<'_>,
     alias: &str,
     subject: &str,
+    opened_by: Option<i64>,
     ends: impl Fn(Option<&str>) -> bool,
 ) -> Result<Vec<String>, Failure> {
+    let ends = |r: &UpstreamSessionRef| {
+        ends(r.upstream_sid.as_deref()) && opened_by.is_none_or(|t| r.opened_at.is_none_or(|o| o <= t))
+    };
     // The sessions are ended first and their entries removed after: should ending one fail,
     // the list still names it, and the IdP's next logout finds it.
     let listed = refs_of(ports.once.record_get(&keys::upstream_sessions_record(alias, subject)).await?.as_deref());
@@ -97,15 +106,14 @@ pub async fn end_listed(
     let kv = keys::upstream_sessions(alias, subject);
     let previous: Vec<UpstreamSessionRef> = get_json(ports.store, &kv).await?.unwrap_or_default();
     let mut ended = Vec::new();
-    for r in listed.iter().chain(&previous).filter(|r| ends(r.upstream_sid.as_deref())) {
+    for r in listed.iter().chain(&previous).filter(|r| ends(r)) {
         if let Some(s) = session::by_key(ports, r.session_key.clone()).await? {
             logout::end_session(app, ports, &s, logout::EndedBy::TheIdp).await?;
             ended.push(s.sid);
         }
     }
     // Entries added meanwhile (a login at this moment) are kept: only those ended are gone.
-    let gone: Vec<&str> =
-        listed.iter().filter(|r| ends(r.upstream_sid.as_deref())).map(|r| r.session_key.as_str()).collect();
+    let gone: Vec<&str> = listed.iter().filter(|r| ends(r)).map(|r| r.session_key.as_str()).collect();
     change_list(ports, alias, subject, |refs| refs.retain(|r| !gone.contains(&r.session_key.as_str()))).await?;
     Ok(ended)
 }
@@ -216,19 +224,24 @@ pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request,
     let claims = oidc::verify_logout_token(idp, cfg, &app.metadata, token, &upstream).await.map_err(|e| {
         Failure::logged(refused("the logout token was refused"), format!("logout token from `{alias}` refused: {e}"))
     })?;
-    let replay_ttl = 2 * (cfg.allowed_clock_skew + 300);
-    let jti = keys::logout_jti(alias, &claims.jti);
-    let first = ports.once.once_then_store(Some(Marker { key: &jti, ttl_seconds: replay_ttl }), None, None).await?;
-    if !first {
-        return Err(refused("this logout token was already used"));
-    }
     let sub = match &claims.sub {
         Some(sub) => sub.clone(),
         // A `sid` alone: the session is found under the user the sid belongs to, so keyedge
         // needs `sub` too; oidc-provider, Keycloak and Azure AD always send both.
         None => return Err(refused("keyedge needs the `sub` claim to find the sessions")),
     };
-    end_listed(app, ports, alias, &sub, |sid| claims.sid.is_none() || sid == claims.sid.as_deref()).await?;
+    // The sessions end before the token's `jti` is taken: should ending them fail, the IdP's
+    // retry with the same token (Back-Channel Logout §2.8) ends them. A token given again
+    // ends only sessions opened by its `iat`, which it ended already: a session opened since
+    // (a new login at the IdP) is never ended by an old token, replayed or retried.
+    let picked = |sid: Option<&str>| claims.sid.is_none() || sid == claims.sid.as_deref();
+    end_listed(app, ports, alias, &sub, Some(claims.iat), picked).await?;
+    let replay_ttl = 2 * (cfg.allowed_clock_skew + 300);
+    let jti = keys::logout_jti(alias, &claims.jti);
+    let first = ports.once.once_then_store(Some(Marker { key: &jti, ttl_seconds: replay_ttl }), None, None).await?;
+    if !first {
+        return Err(refused("this logout token was already used"));
+    }
     let mut res = web::json_no_store(StatusCode::OK, "{}".into());
     res.headers_mut().insert("cache-control", http::HeaderValue::from_static("no-store"));
     Ok(res)

@@ -386,6 +386,13 @@ pub fn unverified_claims<T: DeserializeOwned + Clone>(token: &str, now: i64, ske
     Ok(claims.custom)
 }
 
+/// The `iat` of `token`, read without checking anything: for a token whose signature and
+/// times were checked already (its other claims deserialized apart from the registered ones).
+pub fn issued_at(token: &str) -> Option<i64> {
+    let claims: Claims<jwt_compact::Empty> = UntrustedToken::new(token).ok()?.deserialize_claims_unchecked().ok()?;
+    claims.issued_at.map(|t| t.timestamp())
+}
+
 /// Like [`verify_signed`], but RSA (RS256, RS384, RS512, PS256), ES256 and ES384 signatures
 /// are checked by `crypto` (WebCrypto in the Worker) when given: P-256 in wasm costs
 /// milliseconds per verification, and the Worker carries no P-384 code, nor RSA code without

@@ -24,7 +24,7 @@ pub mod private;
 pub mod rsa_public;
 
 use jwks::verify_signature_externally;
-pub use jwks::{token_kid, unverified_claims, verify_signed, verify_signed_with, Jwks, VerifyingKey};
+pub use jwks::{issued_at, token_kid, unverified_claims, verify_signed, verify_signed_with, Jwks, VerifyingKey};
 
 /// RSA keys shorter than this are refused, for signing and for verification (RFC 7518 §3.3),
 /// in JOSE and in SAML alike.
