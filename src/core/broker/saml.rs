@@ -406,8 +406,10 @@ async fn logout_answered(
     }
 }
 
-/// The IdP's `LogoutRequest`: checked, taken once, then every keyedge session listed under its
-/// NameID (and session indexes) ends, and the IdP gets its `LogoutResponse`.
+/// The IdP's `LogoutRequest`: checked, acted on once
+/// ([`upstream_session::once_per_message`]): every keyedge session listed under its NameID
+/// (and session indexes) and opened by its `IssueInstant` ends, and the IdP gets its
+/// `LogoutResponse`.
 async fn idp_logout(
     app: &Keyedge,
     ports: &Ports<'_>,
@@ -426,17 +428,17 @@ async fn idp_logout(
         Failure::logged(page, format!("SAML logout request from `{}` refused: {e}", idp.alias))
     };
     let request = slo::verify_request(&message.text, &expected).map_err(|e| refused(e.to_string()))?;
-    let ttl = (request.not_on_or_after + expected.skew - now).max(60) as u64;
-    let marker = keys::logout_jti(&idp.alias, &request.id);
-    if !ports.once.once_then_store(Some(Marker { key: &marker, ttl_seconds: ttl }), None, None).await? {
-        return Err(refused("this LogoutRequest ID was already used".into()));
-    }
     let indexes = &request.session_indexes;
     let ends = |index: Option<&str>| indexes.is_empty() || index.is_some_and(|i| indexes.iter().any(|x| x == i));
     // The browser that carried the request is anyone's (another site can post the IdP's
     // signed request through it): its cookies are cleared only if its own session ended.
     let this_browser = session::current(ports, app.cookies(), req).await.ok().flatten().map(|s| s.sid);
-    let ended = upstream_session::end_listed(app, ports, &idp.alias, &request.name_id, None, ends).await?;
+    let used = keys::logout_jti(&idp.alias, &request.id);
+    let ttl = (request.not_on_or_after + expected.skew - now).max(60) as u64;
+    let ending = upstream_session::end_listed(app, ports, &idp.alias, &request.name_id, Some(request.issued), ends);
+    let Some(ended) = upstream_session::once_per_message(ports, &used, ttl, ending).await? else {
+        return Err(refused("this LogoutRequest ID was already used".into()));
+    };
     let ours = this_browser.is_some_and(|sid| ended.contains(&sid));
     let answer = match IdpDescriptor::endpoint(&descriptor.slo, cfg.logout_binding) {
         Some(slo_endpoint) => {

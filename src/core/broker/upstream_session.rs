@@ -11,8 +11,6 @@ use crate::core::app::Keyedge;
 use crate::core::config::{IdentityProvider, OidcProvider, ProviderKind};
 use crate::core::error::{Failure, OAuthError, Outcome, PageError};
 use crate::core::keys;
-#[cfg(keyedge_logout_tokens)]
-use crate::core::ports::Marker;
 use crate::core::ports::{get_json, Job, PortError, Ports};
 use crate::core::upstream::oidc;
 use crate::core::upstream::Outgoing;
@@ -116,6 +114,26 @@ pub async fn end_listed(
     let gone: Vec<&str> = listed.iter().filter(|r| ends(r)).map(|r| r.session_key.as_str()).collect();
     change_list(ports, alias, subject, |refs| refs.retain(|r| !gone.contains(&r.session_key.as_str()))).await?;
     Ok(ended)
+}
+
+/// An IdP's logout message (a logout token, a SAML `LogoutRequest`) acted on once: `None`
+/// if its id (`jti`, `ID`) is marked used; else `end` runs, and only then is the id marked
+/// (for `ttl` seconds). Were it marked first, the IdP's retry of a message whose end failed
+/// part-way (Back-Channel Logout §2.8; a browser reloading a SAML logout) would be refused and
+/// its sessions would live on. Given again meanwhile, a message ends only sessions opened by
+/// its issue time (`end_listed`'s `opened_by`), which it ended already: never a later login's.
+pub async fn once_per_message<T>(
+    ports: &Ports<'_>,
+    used: &crate::core::ports::OnceKey,
+    ttl: u64,
+    end: impl std::future::Future<Output = Result<T, Failure>>,
+) -> Result<Option<T>, Failure> {
+    if ports.once.marked(used).await? {
+        return Ok(None);
+    }
+    let done = end.await?;
+    ports.once.mark(used, ttl).await?;
+    Ok(Some(done))
 }
 
 fn oidc_of<'a>(app: &'a Keyedge, alias: &str) -> Option<(&'a IdentityProvider, &'a OidcProvider)> {
@@ -230,16 +248,11 @@ pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request,
         // needs `sub` too; oidc-provider, Keycloak and Azure AD always send both.
         None => return Err(refused("keyedge needs the `sub` claim to find the sessions")),
     };
-    // The sessions end before the token's `jti` is taken: should ending them fail, the IdP's
-    // retry with the same token (Back-Channel Logout §2.8) ends them. A token given again
-    // ends only sessions opened by its `iat`, which it ended already: a session opened since
-    // (a new login at the IdP) is never ended by an old token, replayed or retried.
     let picked = |sid: Option<&str>| claims.sid.is_none() || sid == claims.sid.as_deref();
-    end_listed(app, ports, alias, &sub, Some(claims.iat), picked).await?;
+    let used = keys::logout_jti(alias, &claims.jti);
     let replay_ttl = 2 * (cfg.allowed_clock_skew + 300);
-    let jti = keys::logout_jti(alias, &claims.jti);
-    let first = ports.once.once_then_store(Some(Marker { key: &jti, ttl_seconds: replay_ttl }), None, None).await?;
-    if !first {
+    let ended = end_listed(app, ports, alias, &sub, Some(claims.iat), picked);
+    if once_per_message(ports, &used, replay_ttl, ended).await?.is_none() {
         return Err(refused("this logout token was already used"));
     }
     let mut res = web::json_no_store(StatusCode::OK, "{}".into());

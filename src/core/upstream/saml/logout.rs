@@ -34,6 +34,8 @@ pub struct VerifiedLogoutRequest {
     pub session_indexes: Vec<String>,
     /// Until when the request counts (its `NotOnOrAfter`, else its issue instant and the skew).
     pub not_on_or_after: i64,
+    /// Its `IssueInstant`.
+    pub issued: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,7 +137,7 @@ pub fn verify_request(text: &str, expected: &Expected) -> Result<VerifiedLogoutR
         .filter(|n| xml::is(*n, NS_SAMLP, "SessionIndex"))
         .map(|n| xml::simple_text(n).map_err(xml_error))
         .collect::<Result<_, _>>()?;
-    Ok(VerifiedLogoutRequest { id, name_id, session_indexes, not_on_or_after })
+    Ok(VerifiedLogoutRequest { id, name_id, session_indexes, not_on_or_after, issued })
 }
 
 /// Checks an IdP's `samlp:LogoutResponse` (Core §3.7.2) to keyedge's request `request_id`.
