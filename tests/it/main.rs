@@ -27,6 +27,7 @@ mod idp_options;
 mod keycloak_claims;
 mod keycloak_import;
 mod logout;
+mod lost_answers;
 mod oauth2_upstream;
 mod oidcc_conformance;
 mod openmetadata;
