@@ -119,3 +119,49 @@ fn a_link_and_an_unlink_at_once_both_take_effect() {
     }
     assert_eq!(aliases(&alice(&world)), ["third", "up"]);
 }
+
+/// The records (as the Durable Object holds them) of every account, by user id.
+fn records(world: &World) -> Vec<(String, Value)> {
+    let ids: Vec<String> =
+        world.store.keys().into_iter().filter_map(|k| k.strip_prefix("user:").map(str::to_owned)).collect();
+    ids.into_iter()
+        .filter_map(|id| {
+            let record = keyedge::core::keys::user_record(&id);
+            let json =
+                futures::executor::block_on(keyedge::core::ports::Once::record_get(&world.once, &record)).ok()??;
+            serde_json::from_str(&json).ok().map(|v| (id, v))
+        })
+        .collect()
+}
+
+/// alice links her identity at `second` from the account page while, in another browser, she
+/// signs in with that identity for the first time. A claim of the identity is taken back
+/// when the account holding it does not list it (one left by a link or unlink that failed):
+/// never one whose account does. The identity ends up on one account only, the one its claim
+/// names.
+#[test]
+fn a_link_and_a_first_login_of_the_same_identity_at_once_leave_it_on_one_account() {
+    let (world, idp2, _) = three_idps();
+    let mut browser = signed_in(&world);
+    let at_idp = location(&browser.post(&world, "/broker/second/link"));
+    let linking = idp2.authorize(&at_idp, "carol");
+    let linking = http::Request::get(linking).header("cookie", cookie_header(&browser)).body(Vec::new()).unwrap();
+    let mut other = Browser::default();
+    let at_idp = location(&other.get(&world, "/broker/second/login?return_to=%2Faccount"));
+    let first = idp2.authorize(&at_idp, "carol");
+    let first = http::Request::get(first).header("cookie", cookie_header(&other)).body(Vec::new()).unwrap();
+
+    let answers = world.send_all(vec![first, linking]);
+    let statuses: Vec<_> = answers.iter().map(|r| (r.status(), location(r))).collect();
+    let holders: Vec<String> = records(&world)
+        .into_iter()
+        .filter(|(_, user)| {
+            user["links"].as_array().unwrap().iter().any(|l| l["alias"] == "second" && l["sub"] == "sub-carol")
+        })
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(holders.len(), 1, "carol's identity is on {holders:?} ({statuses:?})");
+    let claim = keyedge::core::keys::link_claim("second", "sub-carol");
+    let owner = futures::executor::block_on(keyedge::core::ports::Once::claim(&world.once, &claim, "nobody")).unwrap();
+    assert_eq!(owner.as_deref(), Some(holders[0].as_str()), "the claim names another account ({statuses:?})");
+}

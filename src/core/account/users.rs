@@ -42,6 +42,11 @@ pub struct User {
 }
 
 impl User {
+    /// Whether the identity `sub` at IdP `alias` is linked to this account.
+    pub fn has_link(&self, alias: &str, sub: &str) -> bool {
+        self.links.iter().any(|l| l.alias == alias && l.sub == sub)
+    }
+
     /// Every standard claim keyedge knows about the user, by claim name: the profile, with
     /// the account's username as `preferred_username` and a display name always.
     fn standard_claims(&self) -> serde_json::Map<String, serde_json::Value> {
@@ -175,7 +180,7 @@ pub async fn find_linked(
     let Some(mut user) = load_current(ports, &user_id).await? else {
         return Ok(None);
     };
-    if !user.links.iter().any(|l| l.alias == identity.alias && l.sub == identity.sub) {
+    if !user.has_link(&identity.alias, &identity.sub) {
         return Ok(None);
     }
     let sync = |user: &mut User| {
@@ -264,6 +269,32 @@ pub async fn claim_email(ports: &Ports<'_>, email: &str, user_id: &str) -> Resul
         };
         attempts += 1;
         if holder == user_id || attempts > 2 || holds_verified(ports, &holder, email).await? {
+            return Ok(Some(holder));
+        }
+        ports.once.unclaim(&key, &holder).await?;
+    }
+}
+
+/// Whether account `owner`, as its current record says, has `identity` linked.
+async fn lists(ports: &Ports<'_>, owner: &str, identity: &BrokeredIdentity) -> Result<bool, PortError> {
+    Ok(load_current(ports, owner).await?.is_some_and(|u| u.has_link(&identity.alias, &identity.sub)))
+}
+
+/// Claims `identity` for account `id`; the account holding it otherwise. A claim held by an
+/// account whose current record does not list the identity is stale — an unlink that failed
+/// before taking its claim back, a link that failed after making it — and is taken back: the
+/// record decides what is linked, and a stale claim left would sign the identity in to an
+/// account that no longer (or never) had it.
+async fn claim_link(ports: &Ports<'_>, identity: &BrokeredIdentity, id: &str) -> Result<Option<String>, PortError> {
+    let key = keys::link_claim(&identity.alias, &identity.sub);
+    let mut attempts = 0;
+    loop {
+        let holder = match ports.once.claim(&key, id).await? {
+            None => return Ok(None),
+            Some(holder) => holder,
+        };
+        attempts += 1;
+        if holder == id || attempts > 2 || lists(ports, &holder, identity).await? {
             return Ok(Some(holder));
         }
         ports.once.unclaim(&key, &holder).await?;
@@ -380,6 +411,7 @@ async fn claim_all(
     for (key, field) in wanted.into_iter().flatten() {
         let taken = match (field, verified_email) {
             (Some(Unique::Email), Some(email)) => claim_email(ports, email, id).await,
+            (None, _) => claim_link(ports, identity, id).await,
             _ => ports.once.claim(&key, id).await,
         };
         // A claim whose answer was lost may have been made all the same: it is taken back
@@ -410,6 +442,10 @@ async fn heal(ports: &Ports<'_>, identity: &BrokeredIdentity, owner: &str) -> Re
     let user = load_current(ports, owner)
         .await?
         .ok_or_else(|| PortError(format!("identity is claimed by missing user {owner}")))?;
+    // Only an account that lists the identity is signed in to ([`claim_link`]).
+    if !user.has_link(&identity.alias, &identity.sub) {
+        return Err(PortError(format!("identity is claimed by user {owner}, whose record does not list it")));
+    }
     let (user_key, link) = (keys::user(owner), keys::link(&identity.alias, &identity.sub));
     // Only what is missing: the first login that made the account may be writing them now.
     let (held_user, held_link) =
@@ -447,18 +483,16 @@ pub async fn link(
     user: User,
     identity: &BrokeredIdentity,
 ) -> Result<User, LinkError> {
-    if user.links.iter().any(|l| l.alias == identity.alias && l.sub == identity.sub) {
+    if user.has_link(&identity.alias, &identity.sub) {
         return Ok(user);
     }
-    if let Some(owner) = ports.once.claim(&keys::link_claim(&identity.alias, &identity.sub), &user.id).await? {
-        if owner != user.id {
-            return Err(LinkError::LinkedElsewhere);
-        }
+    if claim_link(ports, identity, &user.id).await?.is_some_and(|owner| owner != user.id) {
+        return Err(LinkError::LinkedElsewhere);
     }
     ports.store.put(&keys::link(&identity.alias, &identity.sub), &user.id, None).await?;
     let now = ports.clock.now();
     let added = update(ports, &user.id, |user| {
-        if !user.links.iter().any(|l| l.alias == identity.alias && l.sub == identity.sub) {
+        if !user.has_link(&identity.alias, &identity.sub) {
             user.links.push(LinkedIdentity {
                 alias: identity.alias.clone(),
                 sub: identity.sub.clone(),
@@ -544,7 +578,8 @@ pub async fn update<T, E>(
         // write. Should KV refuse it (one write per second to a key, when changes come
         // together), the change stands in the Durable Object, whose record decides sign-ins,
         // and KV's copy catches up with the next change.
-        let latest = ports.once.record_get(&record).await?.unwrap_or(json);
+        // Read again at best: the change stands, and KV's copy is written either way.
+        let latest = ports.once.record_get(&record).await.ok().flatten().unwrap_or(json);
         if let Err(e) = ports.store.put(&keys::user(id), &latest, None).await {
             (ports.log)(&format!("user {id}: KV's copy not updated: {e}"));
         }

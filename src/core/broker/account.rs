@@ -32,7 +32,9 @@ async fn signed_in(ports: &Ports<'_>, cookie: Option<&str>) -> Result<Option<(Se
     }) else {
         return Ok(None);
     };
-    Ok(users::load(ports, &session.user_id).await?.map(|user| (session, user)))
+    // The account as its record holds it: KV's copy may lag a change that failed part-way
+    // (an identity linked or unlinked), and the page must show what signs in.
+    Ok(users::load_current(ports, &session.user_id).await?.map(|user| (session, user)))
 }
 
 /// `2026-12-04 09:30 UTC` (from the date's parts: chrono's format-string interpreter is

@@ -3,7 +3,7 @@
 use http::StatusCode;
 use serde_json::json;
 
-use super::refresh::{self, RefreshGrant};
+use super::refresh::{self, RefreshGrant, SuccessorKey};
 use super::token::{authenticate_client, bad, revoke_grant, AccessTokenClaims};
 use crate::core::account::session;
 use crate::core::app::Keyedge;
@@ -57,11 +57,22 @@ async fn own_access_token(app: &Keyedge, ports: &Ports<'_>, token: &str) -> Opti
     (claims.iss == app.config.issuer).then_some(claims)
 }
 
-/// The family a refresh token names and its grant, if the token is the family's current
-/// secret, revoked or not.
+/// Which secrets of its family a refresh token may be.
+#[derive(Clone, Copy)]
+enum Held<'a> {
+    /// The family's current secret only.
+    Current,
+    /// The current one, or the one it replaced (its successor, by this key, is the current
+    /// one): a client whose refresh was made but whose answer was lost holds the token it sent.
+    CurrentOrLast(&'a SuccessorKey),
+}
+
+/// The family a refresh token names and its grant, if the token is a secret of it that `held`
+/// allows, revoked or not.
 async fn current_family<'t>(
     ports: &Ports<'_>,
     token: &'t str,
+    held: Held<'_>,
 ) -> Result<Option<(&'t str, Family, RefreshGrant)>, Failure> {
     let Some((gid, secret)) = refresh::split(token) else {
         return Ok(None);
@@ -69,7 +80,11 @@ async fn current_family<'t>(
     let Some(family) = ports.once.family_get(&keys::refresh_family(gid)).await? else {
         return Ok(None);
     };
-    if family.current != keys::refresh_secret(secret) {
+    let last = match held {
+        Held::Current => false,
+        Held::CurrentOrLast(key) => family.current == keys::refresh_secret(&key.successor(gid, secret)),
+    };
+    if family.current != keys::refresh_secret(secret) && !last {
         return Ok(None);
     }
     let Ok(grant) = serde_json::from_str::<RefreshGrant>(&family.value) else {
@@ -80,7 +95,7 @@ async fn current_family<'t>(
 
 /// The refresh grant a token names, if the token is the family's current one.
 async fn live_refresh_token(ports: &Ports<'_>, token: &str) -> Result<Option<(String, RefreshGrant)>, Failure> {
-    let Some((gid, family, grant)) = current_family(ports, token).await? else {
+    let Some((gid, family, grant)) = current_family(ports, token, Held::Current).await? else {
         return Ok(None);
     };
     if family.revoked || grant.expires_at <= ports.clock.now() {
@@ -147,7 +162,9 @@ pub async fn revoke(app: &Keyedge, ports: &Ports<'_>, req: &Request) -> Outcome 
 /// The grant of `token` if it is one of `client`'s: an access token keyedge signed (unexpired),
 /// or the current secret of a refresh family, whether or not the grant was revoked already. A
 /// revocation that failed part-way is then finished when the client tries again, instead of
-/// finding the token dead and leaving the rest of its grant alive.
+/// finding the token dead and leaving the rest of its grant alive. Also the secret the current
+/// one replaced: a client whose refresh was made but whose answer was lost holds only that
+/// one, and revoking it must end the grant.
 async fn grant_of_own_token(
     app: &Keyedge,
     ports: &Ports<'_>,
@@ -157,6 +174,6 @@ async fn grant_of_own_token(
     if let Some(c) = own_access_token(app, ports, token).await {
         return Ok((c.client_id == client.client_id).then_some(c.gid));
     }
-    let family = current_family(ports, token).await?;
+    let family = current_family(ports, token, Held::CurrentOrLast(&app.successors)).await?;
     Ok(family.filter(|(_, _, grant)| grant.client_id == client.client_id).map(|(gid, _, _)| gid.to_owned()))
 }
