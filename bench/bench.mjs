@@ -266,12 +266,15 @@ async function scenarios(name, flows, base, pid, partners) {
  * `run_worker_first`): signed-in visitors view a protected page; discovery once more, to tell
  * what routing every request through the assets layer first costs.
  */
-async function gateScenario(flows, base, pid, twin) {
+async function gateScenario(flows, base, pid, twinOf) {
   const pool = new Pool(base, { connections: 8 });
   const dispatchers = { [new URL(base).origin]: pool };
   const visitors = [];
   for (let i = 0; i < 8; i++) visitors.push((await flows.login(base, dispatchers)).session);
   const op = (w) => flows.page(base, visitors[w]);
+  // The twin's requests carry a cookie header as long as a visitor's (its session and pass).
+  const jar = visitors[0].jars.get(new URL(base).host) ?? new Map();
+  const twin = twinOf?.([...jar].map(([k, v]) => `${k}=${v}`).join('; '));
   const gate = twin ? await paired({ conc: 8, op, pid }, [twin]) : await load({ conc: 8, pid, op });
   gate.unloaded = await unloaded(op);
   console.error(`  keyedge gate: ${gate.ok} ops`);
@@ -423,19 +426,21 @@ try {
   if (wanted('gate')) {
     // The gate's twin: the floor set up as the gate is (the example site in Workers Static
     // Assets behind `run_worker_first`, bench/peers/floor/wrangler.gate.toml), answering with
-    // the same page from ASSETS (`/page`), measured in turns with keyedge's gate.
+    // the same page from ASSETS (`/page`), its request and answer made anew as a gate's are
+    // (since 2026-12-08; before, the page was passed through), measured in turns with
+    // keyedge's gate, sent a cookie header as long as a visitor's.
     const gtState = mkdtempSync(join(tmpdir(), 'floor-gate-twin-bench-'));
     const gt = QUICK ? null : start('floor-gate-twin', WRANGLER, ['dev', '--config', 'bench/peers/floor/wrangler.gate.toml', '--port', '8793', '--ip', '127.0.0.1', '--persist-to', gtState, '--show-interactive-dev-session=false']);
     const gtPool = new Pool('http://127.0.0.1:8793', { connections: 8 });
     let g;
     try {
       if (gt) await waitFor('http://127.0.0.1:8793/page', gt);
-      const twin = gt && { name: 'twin', kind: 'twin', pid: workerPid(gt.child.pid, gtState), op: async () => {
-        const r = await gtPool.request({ path: '/page', method: 'GET' });
+      const twinOf = gt && ((cookie) => ({ name: 'twin', kind: 'twin', pid: workerPid(gt.child.pid, gtState), op: async () => {
+        const r = await gtPool.request({ path: '/page', method: 'GET', headers: { cookie } });
         const t = await r.body.text();
         if (r.statusCode !== 200 || !t.includes('</html>')) throw new Error(`floor gate twin /page ${r.statusCode}`);
-      } };
-      g = await keyedge('dev/wrangler.toml', (pid) => gateScenario(flows, 'http://localhost:8787', pid, twin));
+      } }));
+      g = await keyedge('dev/wrangler.toml', (pid) => gateScenario(flows, 'http://localhost:8787', pid, twinOf));
     } finally {
       await gtPool.close();
       if (gt) stop(gt);

@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
-import { headerLines, headerPairs } from '../../../src/edge/header_lines.mjs';
+import { headerLines, headerPairs, siteAnswer, siteHeaderLines, siteRequest } from '../../../src/edge/header_lines.mjs';
 import { Answers } from '../../../src/edge/reuse.mjs';
 
 // The floor: what any Worker pays under the same wrangler dev/workerd before doing anything,
@@ -7,7 +7,7 @@ import { Answers } from '../../../src/edge/reuse.mjs';
 // other paths do one operation first — a KV read, a KV write, a Durable Object RPC call (one
 // SQLite write inside it), an outbound fetch, a page from the ASSETS binding (with
 // wrangler.assets.toml; with wrangler.gate.toml, `/page` answers with the example site's
-// page behind keyedge's gate), one WebCrypto signature (RS256 with a 2048-bit key, ES256), what
+// page behind keyedge's gate, its request and answer made anew as a gate's are), one WebCrypto signature (RS256 with a 2048-bit key, ES256), what
 // keyedge's JavaScript shell does around an answer made at once (`/shell`), or
 // (`/mix`) the KV, Durable Object and fetch calls of one keyedge scenario together — so
 // `make bench` can tell keyedge's own CPU from the local simulation of KV and Durable Objects,
@@ -135,8 +135,16 @@ export default {
     else if (path === '/rs256') await signWith('rs256');
     else if (path === '/es256') await signWith('es256');
     else if (path === '/asset') await (await env.ASSETS.fetch('http://floor/page.html')).text();
-    // The gate's twin (wrangler.gate.toml): the gated visitor's page, from ASSETS, as the answer.
-    else if (path === '/page') return env.ASSETS.fetch(new URL('/docs/', request.url));
+    // The gate's twin (wrangler.gate.toml): the gated visitor's page from ASSETS, with the
+    // platform work any gate does around it, and keyedge's shell does with these same
+    // functions (src/edge/header_lines.mjs): the site's request made anew with the visitor's
+    // headers (a gate takes its own cookies off it), the answer made anew with the site's
+    // headers (a gate marks a protected page private). None of the gate's decisions.
+    else if (path === '/page') {
+      const site = siteRequest(request.method, new URL('/docs/', request.url).href, headerLines(request.headers), undefined);
+      const res = await env.ASSETS.fetch(site);
+      return siteAnswer(res, siteHeaderLines(res));
+    }
     else if (path === '/shell') return shell(request);
     else if (path === '/again') return kept.again(request) ?? new Response('not kept', { status: 500 });
     return new Response(body, { headers: { 'content-type': 'application/json' } });
