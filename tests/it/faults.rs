@@ -31,11 +31,12 @@ fn sign_in(world: &World) -> http::Response<Vec<u8>> {
     login(world, &mut Browser::default(), &rp.query, "alice")
 }
 
-/// Which storage fails: KV, or the Durable Object (refusing a call, or making it and losing
-/// its answer on the way back).
+/// Which storage fails: KV (refusing a call, or making a write and losing its answer on the
+/// way back), or the Durable Object (refusing a call, or making it and losing its answer).
 #[derive(Clone, Copy, Debug)]
 enum Failing {
     Kv,
+    KvWriteAnswerLost,
     DurableObject,
     DurableObjectAnswerLost,
 }
@@ -44,6 +45,7 @@ impl Failing {
     fn ops(self, world: &World) -> usize {
         match self {
             Failing::Kv => kv_ops(world),
+            Failing::KvWriteAnswerLost => world.store.writes.get(),
             Failing::DurableObject | Failing::DurableObjectAnswerLost => world.once.calls.get(),
         }
     }
@@ -52,6 +54,7 @@ impl Failing {
     fn plan(self, world: &World, n: usize) {
         match self {
             Failing::Kv => world.store.fail_after(n),
+            Failing::KvWriteAnswerLost => world.store.lose_write_answer_after(n),
             Failing::DurableObject => world.once.fail_after(n),
             Failing::DurableObjectAnswerLost => world.once.lose_answer_after(n),
         }
@@ -60,7 +63,7 @@ impl Failing {
     /// Whether the planned fault is still to come.
     fn pending(self, world: &World) -> bool {
         match self {
-            Failing::Kv => world.store.fault_pending(),
+            Failing::Kv | Failing::KvWriteAnswerLost => world.store.fault_pending(),
             Failing::DurableObject | Failing::DurableObjectAnswerLost => world.once.fault_pending(),
         }
     }
@@ -105,6 +108,12 @@ fn a_kv_fault_at_any_step_of_a_first_login_leaves_nothing_half_written() {
 #[test]
 fn a_durable_object_fault_at_any_step_of_a_first_login_leaves_nothing_half_written() {
     a_fault_at_any_step_of_a_first_login_leaves_nothing_half_written(Failing::DurableObject);
+}
+
+/// A KV write whose answer was lost had been made: signing in again finds what it wrote.
+#[test]
+fn a_kv_write_answer_lost_at_any_step_of_a_first_login_leaves_nothing_half_written() {
+    a_fault_at_any_step_of_a_first_login_leaves_nothing_half_written(Failing::KvWriteAnswerLost);
 }
 
 /// A claim whose answer was lost had been made: left, it named an account never completed,

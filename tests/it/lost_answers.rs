@@ -248,11 +248,18 @@ fn lose_or_refuse() -> [(&'static str, Fault); 2] {
     [("lost", lose), ("refused", refuse)]
 }
 
-/// A Durable Object call made with its answer lost, or refused; a KV call refused.
-fn durable_object_faults() -> [(&'static str, Fault); 3] {
+/// A Durable Object call made with its answer lost, or refused; a KV call refused, or a KV
+/// write made with its answer lost.
+fn storage_faults() -> [(&'static str, Fault); 4] {
     let [(_, lose), (_, refuse)] = lose_or_refuse();
     let kv: Fault = |w, n, act| with_kv_fault(w, n, act);
-    [("Durable Object answer lost", lose), ("Durable Object call refused", refuse), ("KV call refused", kv)]
+    let kv_lost: Fault = |w, n, act| with_lost_kv_answer(w, n, act);
+    [
+        ("Durable Object answer lost", lose),
+        ("Durable Object call refused", refuse),
+        ("KV call refused", kv),
+        ("KV write answer lost", kv_lost),
+    ]
 }
 
 /// Unlinking an identity on the account page, with a call's answer lost (or a call refused) at
@@ -269,7 +276,7 @@ fn durable_object_faults() -> [(&'static str, Fault); 3] {
 
 fn an_unlink_whose_answer_was_lost_never_leaves_a_hidden_link() {
     let mut holes = Vec::new();
-    for (how, fault) in durable_object_faults() {
+    for (how, fault) in storage_faults() {
         for n in 0.. {
             let a = accounts_world("", "", "", "");
             let world = &a.world;
@@ -312,7 +319,7 @@ fn an_unlink_whose_answer_was_lost_never_leaves_a_hidden_link() {
 
 fn a_link_whose_answer_was_lost_never_leaves_a_hidden_link() {
     let mut holes = Vec::new();
-    for (how, fault) in durable_object_faults() {
+    for (how, fault) in storage_faults() {
         for n in 0.. {
             let a = accounts_world("", "", "", "");
             let world = &a.world;

@@ -15,7 +15,7 @@
 //! With a staleness of 0 and the write limit off it is the strongly consistent twin
 //! ([`MemoryStore`](super::memory::MemoryStore)'s behaviour), so one suite runs against both.
 
-use super::memory::{sent, FaultPlan, RoundTrip, VirtualClock};
+use super::memory::{FaultPlan, LostAnswer, RoundTrip, VirtualClock};
 use super::{Clock, PortError, Store};
 use async_trait::async_trait;
 use std::cell::{Cell, RefCell};
@@ -52,6 +52,9 @@ pub struct KvModel {
     request: Cell<u64>,
     /// Fault injection (`fail_after`).
     faults: FaultPlan,
+    /// A write made but whose answer is lost (`lose_write_answer_after`), numbered in
+    /// [`KvModel::writes`].
+    lost_answer: LostAnswer,
     pub writes: Cell<usize>,
     pub reads: Cell<usize>,
     pub lists: Cell<usize>,
@@ -70,6 +73,7 @@ impl KvModel {
             last_write: RefCell::default(),
             request: Cell::new(0),
             faults: FaultPlan::default(),
+            lost_answer: LostAnswer::default(),
             writes: Cell::new(0),
             reads: Cell::new(0),
             lists: Cell::new(0),
@@ -95,9 +99,26 @@ impl KvModel {
         self.faults.fail_after(n);
     }
 
-    /// Whether an injected fault is still to come.
+    /// Whether an injected fault (refused or lost answer) is still to come.
     pub fn fault_pending(&self) -> bool {
-        self.faults.pending()
+        self.faults.pending() || self.lost_answer.pending()
+    }
+
+    /// Fault injection: the write after the next `n` is made, but its answer is lost on the
+    /// way back (the caller gets an error), once.
+    pub fn lose_write_answer_after(&self, n: usize) {
+        self.lost_answer.plan(self.writes.get() + n + 1);
+    }
+
+    /// Drops a planned lost answer, if any.
+    pub fn keep_answers(&self) {
+        self.lost_answer.clear();
+    }
+
+    /// A write made as [`super::memory::sent`] makes it, whose answer is lost if it is the one
+    /// [`KvModel::lose_write_answer_after`] names.
+    async fn written(&self, write: impl FnOnce() -> Result<(), PortError>) -> Result<(), PortError> {
+        self.lost_answer.made("KV", || self.writes.get(), write).await
     }
 
     fn fault(&self) -> Result<(), PortError> {
@@ -177,7 +198,7 @@ impl Store for KvModel {
     }
 
     async fn put(&self, key: &str, value: &str, ttl: Option<u64>) -> Result<(), PortError> {
-        sent(|| {
+        self.written(|| {
             self.fault()?;
             let expires_at = ttl.map(|t| self.clock.now() + t.max(60) as i64);
             self.write(key, Some(Entry { value: value.to_owned(), expires_at, metadata: None }))
@@ -186,7 +207,7 @@ impl Store for KvModel {
     }
 
     async fn delete(&self, key: &str) -> Result<(), PortError> {
-        sent(|| {
+        self.written(|| {
             self.fault()?;
             self.write(key, None)
         })
@@ -200,7 +221,7 @@ impl Store for KvModel {
         metadata: &str,
         ttl: Option<u64>,
     ) -> Result<(), PortError> {
-        sent(|| {
+        self.written(|| {
             self.fault()?;
             let expires_at = ttl.map(|t| self.clock.now() + t.max(60) as i64);
             self.write(key, Some(Entry { value: value.to_owned(), expires_at, metadata: Some(metadata.to_owned()) }))

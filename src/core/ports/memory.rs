@@ -37,6 +37,51 @@ pub(super) async fn sent<T>(call: impl FnOnce() -> Result<T, PortError>) -> Resu
     answer
 }
 
+/// A planned lost answer of a twin: its call numbered `at` (in the twin's own count) is made,
+/// and its answer lost on the way back (the caller gets an error): a write that landed though
+/// its caller cannot know it.
+#[derive(Default)]
+pub struct LostAnswer(Cell<Option<usize>>);
+
+impl LostAnswer {
+    /// Loses the answer of the call that will be numbered `at`.
+    pub fn plan(&self, at: usize) {
+        self.0.set(Some(at));
+    }
+
+    /// Drops the planned lost answer, if any.
+    pub fn clear(&self) {
+        self.0.set(None);
+    }
+
+    /// Whether the planned lost answer is still to come.
+    pub fn pending(&self) -> bool {
+        self.0.get().is_some()
+    }
+
+    /// `call` made as [`sent`] makes it; `number`, read right after, is its number in the
+    /// twin's count: its answer is lost if that is the planned one.
+    pub(super) async fn made<T>(
+        &self,
+        store: &str,
+        number: impl Fn() -> usize,
+        call: impl FnOnce() -> Result<T, PortError>,
+    ) -> Result<T, PortError> {
+        let made_as = Cell::new(0);
+        let answer = sent(|| {
+            let answer = call();
+            made_as.set(number());
+            answer
+        })
+        .await;
+        if answer.is_ok() && self.0.get() == Some(made_as.get()) {
+            self.clear();
+            return Err(PortError(format!("{store}: the call was made, its answer lost")));
+        }
+        answer
+    }
+}
+
 /// A clock that only moves when told to.
 #[derive(Clone, Default)]
 pub struct VirtualClock(Rc<Cell<i64>>);
@@ -171,9 +216,9 @@ pub struct MemoryOnce {
     pub reads: Cell<usize>,
     /// Fault injection (`fail_after`).
     faults: FaultPlan,
-    /// The number (in [`MemoryOnce::calls`]) of a call that is made but whose answer is lost
-    /// (`lose_answer_after`).
-    lost_answer: Cell<Option<usize>>,
+    /// A call made but whose answer is lost (`lose_answer_after`), numbered in
+    /// [`MemoryOnce::calls`].
+    lost_answer: LostAnswer,
     /// [`Once::count_use`] counters: key → (uses, end of the window).
     counters: RefCell<HashMap<OnceKey, (u32, i64)>>,
     /// [`Once::mark`]s: key → marked until.
@@ -201,36 +246,25 @@ impl MemoryOnce {
 
     /// Whether an injected fault (refused or lost answer) is still to come.
     pub fn fault_pending(&self) -> bool {
-        self.faults.pending() || self.lost_answer.get().is_some()
+        self.faults.pending() || self.lost_answer.pending()
     }
 
     /// Fault injection: the call after the next `n` is made, but its answer is lost on the way
     /// back (the caller gets an error), once: a write that landed though its caller cannot
     /// know it.
     pub fn lose_answer_after(&self, n: usize) {
-        self.lost_answer.set(Some(self.calls.get() + n + 1));
+        self.lost_answer.plan(self.calls.get() + n + 1);
     }
 
     /// Drops a planned lost answer, if any.
     pub fn keep_answers(&self) {
-        self.lost_answer.set(None);
+        self.lost_answer.clear();
     }
 
     /// A call made as [`sent`] makes it, whose answer is lost if it is the call
     /// [`MemoryOnce::lose_answer_after`] names.
     async fn made<T>(&self, call: impl FnOnce() -> Result<T, PortError>) -> Result<T, PortError> {
-        let number = Cell::new(0);
-        let answer = sent(|| {
-            let answer = call();
-            number.set(self.calls.get());
-            answer
-        })
-        .await;
-        if answer.is_ok() && self.lost_answer.get() == Some(number.get()) {
-            self.lost_answer.set(None);
-            return Err(PortError("Durable Object: the call was made, its answer lost".into()));
-        }
-        answer
+        self.lost_answer.made("Durable Object", || self.calls.get(), call).await
     }
 
     /// The keys of the single-use items held (consumed ones too), for tests to inspect.
@@ -262,7 +296,7 @@ impl MemoryOnce {
             counters: RefCell::default(),
             marks: RefCell::default(),
             faults: FaultPlan::default(),
-            lost_answer: Cell::new(None),
+            lost_answer: LostAnswer::default(),
         }
     }
 }

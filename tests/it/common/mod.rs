@@ -597,6 +597,15 @@ pub fn with_once_fault<T>(world: &World, n: usize, act: impl FnOnce() -> T) -> O
     met.then_some(answer)
 }
 
+/// [`with_once_fault`] with KV's write `n` made but its answer lost.
+pub fn with_lost_kv_answer<T>(world: &World, n: usize, act: impl FnOnce() -> T) -> Option<T> {
+    world.store.lose_write_answer_after(n);
+    let answer = act();
+    let met = !world.store.fault_pending();
+    world.store.keep_answers();
+    met.then_some(answer)
+}
+
 /// [`with_once_fault`] with the Durable Object's call `n` made but its answer lost.
 pub fn with_lost_answer<T>(world: &World, n: usize, act: impl FnOnce() -> T) -> Option<T> {
     world.once.lose_answer_after(n);
