@@ -1,7 +1,9 @@
-//! Lost answers: a Durable Object call that was made (its write landed) but whose answer never
-//! came back (`with_lost_answer`), at each call of a flow in turn, followed by what a real
-//! client, browser or IdP does next (retry, reload, sign in again). Where useful, the same with
-//! the call refused (`with_once_fault`). The invariants: nothing half-written blocks anyone for
+//! Lost answers (an outside review, 2026-12-08): a Durable Object call that was made (its write
+//! landed) but whose answer never came back (`with_lost_answer`; for KV writes,
+//! `with_lost_kv_answer`), at each call of a flow in turn, followed by what a real client,
+//! browser or IdP does next (retry, reload, sign in again). Where useful, the same with the
+//! call refused (`with_once_fault`, `with_kv_fault`). Six holes it found are closed; each test
+//! says what it found. The invariants: nothing half-written blocks anyone for
 //! good, nothing stays alive that should be dead, nothing single-use is used twice, nothing is
 //! linked wrongly, and every answer is readable (never a 500).
 
@@ -129,9 +131,10 @@ fn a_refresh_whose_answer_was_lost_can_be_retried_after_a_back_off() {
 /// A refresh's answer is lost after its rotation landed; the client, holding only the token it
 /// sent, signs the user out and revokes that token at `/revoke` (RFC 7009), which answers 200.
 /// Everything of the grant must be dead then: the access token the client held, and the refresh
-/// token. `/revoke` only looks for the family's current secret, which is now the successor the
-/// client never got, so it revokes nothing: the access token keeps working at `/userinfo` until
-/// it expires, and the "revoked" refresh token is still answered within the grace.
+/// token. `/revoke` looked only for the family's current secret, the successor the client never
+/// got, and revoked nothing: the access token kept working at `/userinfo` until it expired, and
+/// the "revoked" refresh token was still answered within the grace. It now also takes the
+/// secret the current one replaced.
 #[test]
 fn revoking_the_refresh_token_held_after_a_lost_rotation_answer_revokes_the_grant() {
     let mut holes = Vec::new();
@@ -265,15 +268,15 @@ fn storage_faults() -> [(&'static str, Fault); 4] {
 /// Unlinking an identity on the account page, with a call's answer lost (or a call refused) at
 /// each step in turn; alice reloads `/account`, and unlinks again while it is listed. Then the
 /// identity must no longer sign in to her account: unlinking is how she cuts off an identity she
-/// lost or no longer trusts. Once the record's swap has landed, any failure (its answer lost,
-/// the read of the record after it refused, a refused KV delete or `unclaim`) leaves the
-/// identity's claim and KV link in place and KV's copy of the user stale: the page (which reads
-/// KV's copy) still lists the identity, but unlinking again finds nothing to unlink in the
-/// record (`broker::account::unlink` returns early), so nothing is ever cleaned up. The next
-/// sign-in with that identity is a first login (`find_linked` checks the record), meets the
-/// claim, `users::create` answers `AlreadyLinked`, and `heal` signs it in to alice's account.
+/// lost or no longer trusts. Once the record's swap has landed, a failure (its answer lost, the
+/// read of the record after it refused, a refused KV delete or `unclaim`) left the identity's
+/// claim and KV link in place and KV's copy of the user stale: the page (which read KV's copy)
+/// still listed the identity, unlinking again found nothing to unlink in the record, and the
+/// next sign-in with the identity, a first login (`find_linked` checks the record), met the
+/// claim and was signed in to alice's account by `heal`. Now the claim is stale (alice's record
+/// does not list the identity) and taken back (`users::claim_link`), `heal` signs in only to an
+/// account that lists the identity, and the page reads the record.
 #[test]
-
 fn an_unlink_whose_answer_was_lost_never_leaves_a_hidden_link() {
     let mut holes = Vec::new();
     for (how, fault) in storage_faults() {
@@ -309,14 +312,14 @@ fn an_unlink_whose_answer_was_lost_never_leaves_a_hidden_link() {
 /// Linking an identity from the account page, with a call's answer lost (or a call refused) at
 /// each step of the IdP's callback in turn; alice then loads `/account`. An identity that signs
 /// in to her account must be listed there (else she can never see or unlink it), and one listed
-/// must sign in to it. Two ways to a hidden link: the identity's claim lands with its answer
-/// lost (or the KV link write after it is refused), and it is claimed for alice but not on her
-/// record, so a sign-in with it reaches her account through `users::create`'s `AlreadyLinked`
-/// and `heal`; or the record's swap lands and its answer is lost (or the read after it, or KV's
-/// write of the user, fails), and the record has it but KV's copy, which the account page reads,
-/// never gets it (`users::update` writes KV only on its success path).
+/// must sign in to it. There were two ways to a hidden link: the identity's claim landing with
+/// its answer lost (or the KV link write after it refused), claimed for alice but not on her
+/// record, so that a sign-in reached her account through `users::create`'s `AlreadyLinked` and
+/// `heal`; or the record's swap landing with its answer lost (or the read after it, or KV's
+/// write of the user, failing), the record having it but KV's copy, which the account page
+/// read, never getting it. Now a stale claim is taken back, the page reads the record, and a
+/// change of the user writes KV's copy even when reading the record back fails.
 #[test]
-
 fn a_link_whose_answer_was_lost_never_leaves_a_hidden_link() {
     let mut holes = Vec::new();
     for (how, fault) in storage_faults() {
@@ -406,10 +409,11 @@ fn ending_a_session_on_the_account_page_with_its_answer_lost_ends_it_for_its_app
 /// The upstream IdP's back-channel logout (`/broker/up/backchannel_logout`), with a call's
 /// answer lost (or refused) at each step in turn. The IdP got an error, so it retries the same
 /// logout token (Back-Channel Logout 1.0 §2.8: a non-200 answer is an error). The user's keyedge
-/// session must end. The token's `jti` is marked used in the very first call, before the
-/// sessions are ended: whatever fails after it, the IdP's retry is refused as a replay ("this
-/// logout token was already used") and the session the user signed out of at the IdP goes on
-/// at keyedge, for her applications too.
+/// session must end. The token's `jti` was marked used in the very first call, before the
+/// sessions were ended: whatever failed after it, the IdP's retry was refused as a replay ("this
+/// logout token was already used") and the session the user signed out of at the IdP went on
+/// at keyedge, for her applications too. The mark is now made once the sessions have ended
+/// (`upstream_session::once_per_message`).
 #[test]
 fn an_idps_logout_whose_answer_was_lost_ends_the_session_when_the_idp_retries() {
     let mut holes = Vec::new();
@@ -554,9 +558,9 @@ fn a_reviewed_first_login_with_an_answer_lost_ends_with_one_account() {
 /// turn; alice opens the link again, and if that gives no code starts again from the application
 /// (confirming, and opening the new mail). She ends signed in to her account, and the account
 /// page lists the identity she joined to it. The identity's claim in `users::link` landing with
-/// its answer lost (or its record's update failing after it) leaves the hidden link of
-/// [`a_link_whose_answer_was_lost_never_leaves_a_hidden_link`]: starting again signs her in to
-/// her account at once (`users::create`'s `AlreadyLinked`), and the page never shows it.
+/// its answer lost (or its record's update failing after it) left the hidden link of
+/// [`a_link_whose_answer_was_lost_never_leaves_a_hidden_link`]: starting again signed her in to
+/// her account at once (`users::create`'s `AlreadyLinked`), and the page never showed it.
 #[test]
 fn a_first_login_joined_by_mail_with_an_answer_lost_is_listed_on_the_account_page() {
     let mut holes = Vec::new();
