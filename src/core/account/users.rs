@@ -255,29 +255,39 @@ pub async fn verified_owner(ports: &Ports<'_>, email: &str) -> Result<Option<Str
     }
 }
 
-/// Claims `email` for `user_id`, whose address it is, verified (callers never claim an
-/// unverified one). Like [`Once::claim`](crate::core::ports::Once::claim): `None` when this
-/// call made the claim, else the holder. A holder that does not have the address verified
-/// (claimed by an earlier version, or since changed) loses the claim to the verified owner.
-pub async fn claim_email(ports: &Ports<'_>, email: &str, user_id: &str) -> Result<Option<String>, PortError> {
-    let key = keys::email_claim(email);
+/// Claims `key` for `id`, like [`Once::claim`](crate::core::ports::Once::claim): `None` when
+/// this call made the claim, else the holder — unless `stands(holder)` says the holder's
+/// account no longer has what the claim stands for: that claim is stale, taken back, and the
+/// claim made again (three tries at most).
+async fn claim_unless_stale<F>(
+    ports: &Ports<'_>,
+    key: &OnceKey,
+    id: &str,
+    stands: impl Fn(String) -> F,
+) -> Result<Option<String>, PortError>
+where
+    F: std::future::Future<Output = Result<bool, PortError>>,
+{
     let mut attempts = 0;
     loop {
-        let holder = match ports.once.claim(&key, user_id).await? {
+        let holder = match ports.once.claim(key, id).await? {
             None => return Ok(None),
             Some(holder) => holder,
         };
         attempts += 1;
-        if holder == user_id || attempts > 2 || holds_verified(ports, &holder, email).await? {
+        if holder == id || attempts > 2 || stands(holder.clone()).await? {
             return Ok(Some(holder));
         }
-        ports.once.unclaim(&key, &holder).await?;
+        ports.once.unclaim(key, &holder).await?;
     }
 }
 
-/// Whether account `owner`, as its current record says, has `identity` linked.
-async fn lists(ports: &Ports<'_>, owner: &str, identity: &BrokeredIdentity) -> Result<bool, PortError> {
-    Ok(load_current(ports, owner).await?.is_some_and(|u| u.has_link(&identity.alias, &identity.sub)))
+/// Claims `email` for `user_id`, whose address it is, verified (callers never claim an
+/// unverified one). A holder that does not have the address verified (claimed by an earlier
+/// version, or since changed) loses the claim to the verified owner.
+pub async fn claim_email(ports: &Ports<'_>, email: &str, user_id: &str) -> Result<Option<String>, PortError> {
+    let stands = |holder: String| async move { holds_verified(ports, &holder, email).await };
+    claim_unless_stale(ports, &keys::email_claim(email), user_id, stands).await
 }
 
 /// Claims `identity` for account `id`; the account holding it otherwise. A claim held by an
@@ -286,19 +296,10 @@ async fn lists(ports: &Ports<'_>, owner: &str, identity: &BrokeredIdentity) -> R
 /// record decides what is linked, and a stale claim left would sign the identity in to an
 /// account that no longer (or never) had it.
 async fn claim_link(ports: &Ports<'_>, identity: &BrokeredIdentity, id: &str) -> Result<Option<String>, PortError> {
-    let key = keys::link_claim(&identity.alias, &identity.sub);
-    let mut attempts = 0;
-    loop {
-        let holder = match ports.once.claim(&key, id).await? {
-            None => return Ok(None),
-            Some(holder) => holder,
-        };
-        attempts += 1;
-        if holder == id || attempts > 2 || lists(ports, &holder, identity).await? {
-            return Ok(Some(holder));
-        }
-        ports.once.unclaim(&key, &holder).await?;
-    }
+    let stands = |holder: String| async move {
+        Ok(load_current(ports, &holder).await?.is_some_and(|u| u.has_link(&identity.alias, &identity.sub)))
+    };
+    claim_unless_stale(ports, &keys::link_claim(&identity.alias, &identity.sub), id, stands).await
 }
 
 /// Creates the account for `identity` with `draft`, unless its username or email is taken.
