@@ -590,37 +590,40 @@ pub struct RpRequest {
 /// when `act` made no more calls than that, so every point of failure has been tried. The
 /// fault is cleared after.
 pub fn with_once_fault<T>(world: &World, n: usize, act: impl FnOnce() -> T) -> Option<T> {
-    world.once.fail_after(n);
-    let answer = act();
-    let met = !world.once.fault_pending();
-    world.once.fail_after(usize::MAX);
-    met.then_some(answer)
-}
-
-/// [`with_once_fault`] with KV's write `n` made but its answer lost.
-pub fn with_lost_kv_answer<T>(world: &World, n: usize, act: impl FnOnce() -> T) -> Option<T> {
-    world.store.lose_write_answer_after(n);
-    let answer = act();
-    let met = !world.store.fault_pending();
-    world.store.keep_answers();
-    met.then_some(answer)
-}
-
-/// [`with_once_fault`] with the Durable Object's call `n` made but its answer lost.
-pub fn with_lost_answer<T>(world: &World, n: usize, act: impl FnOnce() -> T) -> Option<T> {
-    world.once.lose_answer_after(n);
-    let answer = act();
-    let met = !world.once.fault_pending();
-    world.once.keep_answers();
-    met.then_some(answer)
+    let once = &world.once;
+    planned(|| once.fail_after(n), || once.fault_pending(), || once.fail_after(usize::MAX), act)
 }
 
 /// [`with_once_fault`] for KV's call `n`.
 pub fn with_kv_fault<T>(world: &World, n: usize, act: impl FnOnce() -> T) -> Option<T> {
-    world.store.fail_after(n);
+    let kv = &world.store;
+    planned(|| kv.fail_after(n), || kv.fault_pending(), || kv.fail_after(usize::MAX), act)
+}
+
+/// [`with_once_fault`] with KV's write `n` made but its answer lost.
+pub fn with_lost_kv_answer<T>(world: &World, n: usize, act: impl FnOnce() -> T) -> Option<T> {
+    let kv = &world.store;
+    planned(|| kv.lose_write_answer_after(n), || kv.fault_pending(), || kv.keep_answers(), act)
+}
+
+/// [`with_once_fault`] with the Durable Object's call `n` made but its answer lost.
+pub fn with_lost_answer<T>(world: &World, n: usize, act: impl FnOnce() -> T) -> Option<T> {
+    let once = &world.once;
+    planned(|| once.lose_answer_after(n), || once.fault_pending(), || once.keep_answers(), act)
+}
+
+/// `act` with a fault `plan`ned; its answer if the fault was met (no longer `pending`), and the
+/// fault dropped (`clear`) either way.
+fn planned<T>(
+    plan: impl FnOnce(),
+    pending: impl FnOnce() -> bool,
+    clear: impl FnOnce(),
+    act: impl FnOnce() -> T,
+) -> Option<T> {
+    plan();
     let answer = act();
-    let met = !world.store.fault_pending();
-    world.store.fail_after(usize::MAX);
+    let met = !pending();
+    clear();
     met.then_some(answer)
 }
 
