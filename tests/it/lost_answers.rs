@@ -265,6 +265,32 @@ fn storage_faults() -> [(&'static str, Fault); 4] {
     ]
 }
 
+/// For each storage fault at each call in turn: alice on her account page in a fresh world,
+/// `ready` (what she did before), then `step` (a request of her browser's, with the fault), its
+/// answer readable, then `check` (a hole it finds, if any). Once `step` makes no more calls
+/// than the fault's number, the next fault.
+fn at_each_fault(
+    what: &str,
+    ready: impl Fn(&Accounts, &mut Browser) -> String,
+    step: impl Fn(&Accounts, &mut Browser, &str) -> http::Response<Vec<u8>>,
+    check: impl Fn(&Accounts, &mut Browser) -> Option<String>,
+) -> Vec<String> {
+    let mut holes = Vec::new();
+    for (how, fault) in storage_faults() {
+        for n in 0.. {
+            let a = accounts_world("", "", "", "");
+            let mut browser = on_the_account_page(&a);
+            let target = ready(&a, &mut browser);
+            let mut first = None;
+            let Some(()) = fault(&a.world, n, &mut || first = Some(step(&a, &mut browser, &target))) else { break };
+            let at = format!("call {n} of {what}: {how}");
+            assert_readable(first.as_ref().unwrap(), &at);
+            holes.extend(check(&a, &mut browser).map(|hole| format!("{at}: {hole}")));
+        }
+    }
+    holes
+}
+
 /// Unlinking an identity on the account page, with a call's answer lost (or a call refused) at
 /// each step in turn; alice reloads `/account`, and unlinks again while it is listed. Then the
 /// identity must no longer sign in to her account: unlinking is how she cuts off an identity she
@@ -278,34 +304,24 @@ fn storage_faults() -> [(&'static str, Fault); 4] {
 /// account that lists the identity, and the page reads the record.
 #[test]
 fn an_unlink_whose_answer_was_lost_never_leaves_a_hidden_link() {
-    let mut holes = Vec::new();
-    for (how, fault) in storage_faults() {
-        for n in 0.. {
-            let a = accounts_world("", "", "", "");
-            let world = &a.world;
-            let mut browser = on_the_account_page(&a);
-            let at_idp = location(&browser.post(world, "/broker/second/link"));
-            browser.get(world, &a.idp2.authorize(&at_idp, "alice-two"));
-            assert!(lists(world, &mut browser, "second"));
-            let mut first = None;
-            let Some(()) = fault(world, n, &mut || first = Some(browser.post(world, "/account/unlink/second"))) else {
-                break;
-            };
-            let at = format!("call {n} of the unlink: {how}");
-            assert_readable(first.as_ref().unwrap(), &at);
-            // She unlinks again while the page lists it (a person takes seconds to do so).
-            for _ in 0..2 {
-                world.clock.advance(5);
-                if lists(world, &mut browser, "second") {
-                    browser.post(world, "/account/unlink/second");
-                }
-            }
-            let alice = alice_id(world);
-            if signs_in_as(&a, "alice-two") == Some(alice) {
-                holes.push(format!("{at}: the unlinked identity signs in to alice"));
+    let linked = |a: &Accounts, browser: &mut Browser| {
+        let at_idp = location(&browser.post(&a.world, "/broker/second/link"));
+        browser.get(&a.world, &a.idp2.authorize(&at_idp, "alice-two"));
+        assert!(lists(&a.world, browser, "second"));
+        String::new()
+    };
+    let unlink = |a: &Accounts, browser: &mut Browser, _: &str| browser.post(&a.world, "/account/unlink/second");
+    let holes = at_each_fault("the unlink", linked, unlink, |a, browser| {
+        // She unlinks again while the page lists it (a person takes seconds to do so).
+        for _ in 0..2 {
+            a.world.clock.advance(5);
+            if lists(&a.world, browser, "second") {
+                browser.post(&a.world, "/account/unlink/second");
             }
         }
-    }
+        (signs_in_as(a, "alice-two") == Some(alice_id(&a.world)))
+            .then(|| "the unlinked identity signs in to alice".into())
+    });
     assert!(holes.is_empty(), "{holes:#?}");
 }
 
@@ -321,27 +337,17 @@ fn an_unlink_whose_answer_was_lost_never_leaves_a_hidden_link() {
 /// change of the user writes KV's copy even when reading the record back fails.
 #[test]
 fn a_link_whose_answer_was_lost_never_leaves_a_hidden_link() {
-    let mut holes = Vec::new();
-    for (how, fault) in storage_faults() {
-        for n in 0.. {
-            let a = accounts_world("", "", "", "");
-            let world = &a.world;
-            let mut browser = on_the_account_page(&a);
-            let at_idp = location(&browser.post(world, "/broker/second/link"));
-            let callback = a.idp2.authorize(&at_idp, "alice-two");
-            let mut first = None;
-            let Some(()) = fault(world, n, &mut || first = Some(browser.get(world, &callback))) else { break };
-            let at = format!("call {n} of the link's callback: {how}");
-            assert_readable(first.as_ref().unwrap(), &at);
-            world.clock.advance(5);
-            let listed = lists(world, &mut browser, "second");
-            let signs_in = signs_in_as(&a, "alice-two");
-            let alice = alice_id(world);
-            if listed != (signs_in == Some(alice)) {
-                holes.push(format!("{at}: listed on the account page: {listed}; signs in to it: {}", !listed));
-            }
-        }
-    }
+    let to_idp = |a: &Accounts, browser: &mut Browser| {
+        let at_idp = location(&browser.post(&a.world, "/broker/second/link"));
+        a.idp2.authorize(&at_idp, "alice-two")
+    };
+    let callback = |a: &Accounts, browser: &mut Browser, callback: &str| browser.get(&a.world, callback);
+    let holes = at_each_fault("the link's callback", to_idp, callback, |a, browser| {
+        a.world.clock.advance(5);
+        let listed = lists(&a.world, browser, "second");
+        let signs_in = signs_in_as(a, "alice-two") == Some(alice_id(&a.world));
+        (listed != signs_in).then(|| format!("listed on the account page: {listed}; signs in to it: {signs_in}"))
+    });
     assert!(holes.is_empty(), "{holes:#?}");
 }
 
