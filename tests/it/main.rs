@@ -38,6 +38,7 @@ mod outside_review_19b;
 mod outside_review_20;
 mod outside_review_20b;
 mod outside_review_20c;
+mod outside_review_20d;
 mod pkce_and_keys;
 mod properties;
 mod rate_limits;
