@@ -296,8 +296,14 @@ pub async fn claim_email(ports: &Ports<'_>, email: &str, user_id: &str) -> Resul
 /// record decides what is linked, and a stale claim left would sign the identity in to an
 /// account that no longer (or never) had it.
 async fn claim_link(ports: &Ports<'_>, identity: &BrokeredIdentity, id: &str) -> Result<Option<String>, PortError> {
+    // An account without a record in the Durable Object (written before it held records) is
+    // judged by nothing: KV's copy may be a minute old, so its claim stands.
     let stands = |holder: String| async move {
-        Ok(load_current(ports, &holder).await?.is_some_and(|u| u.has_link(&identity.alias, &identity.sub)))
+        Ok(match ports.once.record_get(&keys::user_record(&holder)).await? {
+            None => true,
+            Some(json) if json.is_empty() => false,
+            Some(json) => parse(&json, &holder)?.has_link(&identity.alias, &identity.sub),
+        })
     };
     claim_unless_stale(ports, &keys::link_claim(&identity.alias, &identity.sub), id, stands).await
 }
@@ -475,32 +481,52 @@ impl From<PortError> for LinkError {
     }
 }
 
-/// Links `identity` to `user` (account-page linking). The identity is claimed atomically in
-/// the Durable Object first, so it cannot end up on two accounts; then the KV link and the
-/// user record are written. Linking an identity the user already has changes nothing.
+/// Links `identity` to `user` (account-page linking, a first login joining an existing
+/// account). As a new account's, the record lists the identity before it is claimed: no claim
+/// is made for an account whose record does not list it, so a first login of the identity at
+/// this moment never takes a link in progress for a stale claim ([`claim_link`]). A claim
+/// another account holds, or a failure on the way, takes the identity off the record again.
+/// The IdP's roles and mappers apply once the identity is the account's, and KV's copy of the
+/// user is written once, at the end.
 pub async fn link(
     ports: &Ports<'_>,
     idp: &IdentityProvider,
     user: User,
     identity: &BrokeredIdentity,
 ) -> Result<User, LinkError> {
-    if user.has_link(&identity.alias, &identity.sub) {
-        return Ok(user);
-    }
-    if claim_link(ports, identity, &user.id).await?.is_some_and(|owner| owner != user.id) {
-        return Err(LinkError::LinkedElsewhere);
-    }
-    ports.store.put(&keys::link(&identity.alias, &identity.sub), &user.id, None).await?;
+    let (alias, sub) = (identity.alias.as_str(), identity.sub.as_str());
+    let gone = || LinkError::Port(PortError(format!("user {} no longer exists", user.id)));
     let now = ports.clock.now();
-    let added = update(ports, &user.id, |user| {
-        if !user.has_link(&identity.alias, &identity.sub) {
-            user.links.push(LinkedIdentity {
-                alias: identity.alias.clone(),
-                sub: identity.sub.clone(),
-                username: identity.username.clone(),
-                linked_at: now,
-            });
+    let listed = async {
+        let listed = changed(ports, &user.id, KvCopy::Skip, |user| {
+            if !user.has_link(alias, sub) {
+                let username = identity.username.clone();
+                let link = LinkedIdentity { alias: alias.to_owned(), sub: sub.to_owned(), username, linked_at: now };
+                user.links.push(link);
+            }
+            Ok::<_, Infallible>(())
+        });
+        listed.await.map_err(PortError::from)?.ok_or_else(gone)?;
+        match claim_link(ports, identity, &user.id).await? {
+            Some(owner) if owner != user.id => Err(LinkError::LinkedElsewhere),
+            _ => Ok(()),
         }
+    };
+    if let Err(e) = listed.await {
+        // KV's copy follows (a change of the user's meanwhile may have written the listing).
+        let off = changed(ports, &user.id, KvCopy::IfChanged, |user| {
+            user.links.retain(|l| !(l.alias == alias && l.sub == sub));
+            Ok::<_, Infallible>(())
+        });
+        // At best after a storage failure: a claim left is stale, and taken back by the next.
+        let off = off.await.map_err(PortError::from);
+        if e == LinkError::LinkedElsewhere {
+            off?;
+        }
+        return Err(e);
+    }
+    ports.store.put(&keys::link(alias, sub), &user.id, None).await?;
+    let added = changed(ports, &user.id, KvCopy::Always, |user| {
         if idp.stored_tokens_readable && !user.has_role(READ_TOKEN_ROLE) {
             user.roles.push(READ_TOKEN_ROLE.to_owned());
         }
@@ -509,13 +535,7 @@ pub async fn link(
     })
     .await
     .map_err(PortError::from)?;
-    // The account was deleted meanwhile: the identity is not left claimed for nobody.
-    let Some((user, ())) = added else {
-        ports.store.delete(&keys::link(&identity.alias, &identity.sub)).await?;
-        ports.once.unclaim(&keys::link_claim(&identity.alias, &identity.sub), &user.id).await?;
-        return Err(LinkError::Port(PortError(format!("user {} no longer exists", user.id))));
-    };
-    Ok(user)
+    added.map(|(user, ())| user).ok_or_else(gone)
 }
 
 /// Why [`update`] changed nothing.
@@ -553,6 +573,28 @@ const UPDATE_ATTEMPTS: usize = 16;
 pub async fn update<T, E>(
     ports: &Ports<'_>,
     id: &str,
+    change: impl FnMut(&mut User) -> Result<T, E>,
+) -> Result<Option<(User, T)>, UpdateError<E>> {
+    changed(ports, id, KvCopy::IfChanged, change).await
+}
+
+/// When [`changed`] writes KV's copy of the user: KV takes one write per second to a key, so a
+/// request that changes a user in steps writes it once, after the last.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KvCopy {
+    /// Not at all: a step of a change whose last step writes it.
+    Skip,
+    /// When the record changed.
+    IfChanged,
+    /// Even when this step changed nothing (the last step of a change in steps).
+    Always,
+}
+
+/// [`update`], writing KV's copy as `kv` says.
+async fn changed<T, E>(
+    ports: &Ports<'_>,
+    id: &str,
+    kv: KvCopy,
     mut change: impl FnMut(&mut User) -> Result<T, E>,
 ) -> Result<Option<(User, T)>, UpdateError<E>> {
     let record = keys::user_record(id);
@@ -569,11 +611,15 @@ pub async fn update<T, E>(
         let mut user = parse(&base, id)?;
         let out = change(&mut user).map_err(UpdateError::Refused)?;
         let json = serde_json::to_string(&user).map_err(|e| PortError(e.to_string()))?;
-        if json == base && held.is_some() {
+        let unchanged = json == base && held.is_some();
+        if unchanged && kv != KvCopy::Always {
             return Ok(Some((user, out)));
         }
-        if !ports.once.record_swap(&record, held.as_deref(), &json).await? {
+        if !unchanged && !ports.once.record_swap(&record, held.as_deref(), &json).await? {
             continue;
+        }
+        if kv == KvCopy::Skip {
+            return Ok(Some((user, out)));
         }
         // KV's copy gets the newest record (a concurrent change may have followed ours), in one
         // write. Should KV refuse it (one write per second to a key, when changes come

@@ -408,8 +408,7 @@ async fn logout_answered(
 
 /// The IdP's `LogoutRequest`: checked, acted on once
 /// ([`upstream_session::once_per_message`]): every keyedge session listed under its NameID
-/// (and session indexes) and opened by its `IssueInstant` ends, and the IdP gets its
-/// `LogoutResponse`.
+/// (and session indexes) ends, and the IdP gets its `LogoutResponse`.
 async fn idp_logout(
     app: &Keyedge,
     ports: &Ports<'_>,
@@ -435,7 +434,7 @@ async fn idp_logout(
     let this_browser = session::current(ports, app.cookies(), req).await.ok().flatten().map(|s| s.sid);
     let used = keys::logout_jti(&idp.alias, &request.id);
     let ttl = (request.not_on_or_after + expected.skew - now).max(60) as u64;
-    let ending = upstream_session::end_listed(app, ports, &idp.alias, &request.name_id, Some(request.issued), ends);
+    let ending = upstream_session::end_listed(app, ports, &idp.alias, &request.name_id, ends);
     let Some(ended) = upstream_session::once_per_message(ports, &used, ttl, ending).await? else {
         return Err(refused("this LogoutRequest ID was already used".into()));
     };

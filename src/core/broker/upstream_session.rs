@@ -25,10 +25,6 @@ struct UpstreamSessionRef {
     /// The KV key of the keyedge session.
     session_key: String,
     expires_at: i64,
-    /// When the entry was made (the login). An IdP's logout ends only the sessions opened
-    /// before it; entries listed before this field existed count as opened before any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    opened_at: Option<i64>,
 }
 
 /// How often a change of an upstream-session list is tried against concurrent ones.
@@ -78,25 +74,21 @@ pub async fn remember(
         upstream_sid: upstream_sid.map(str::to_owned),
         session_key: session.key.clone(),
         expires_at: session.expires_at,
-        opened_at: Some(ports.clock.now()),
     };
     change_list(ports, alias, sub, |refs| refs.push(entry.clone())).await.map(|_| ())
 }
 
 /// Ends the keyedge sessions listed under `(alias, subject)` whose upstream session `ends`
-/// picks and that were opened at or before `opened_by` (when given), as the IdP asked (its
-/// logout token, or its SAML `LogoutRequest`); the `sid`s of those that ended.
+/// picks, as the IdP asked (its logout token, or its SAML `LogoutRequest`); the `sid`s of
+/// those that ended.
 pub async fn end_listed(
     app: &Keyedge,
     ports: &Ports<'_>,
     alias: &str,
     subject: &str,
-    opened_by: Option<i64>,
     ends: impl Fn(Option<&str>) -> bool,
 ) -> Result<Vec<String>, Failure> {
-    let ends = |r: &UpstreamSessionRef| {
-        ends(r.upstream_sid.as_deref()) && opened_by.is_none_or(|t| r.opened_at.is_none_or(|o| o <= t))
-    };
+    let ends = |r: &UpstreamSessionRef| ends(r.upstream_sid.as_deref());
     // The sessions are ended first and their entries removed after: should ending one fail,
     // the list still names it, and the IdP's next logout finds it.
     let listed = refs_of(ports.once.record_get(&keys::upstream_sessions_record(alias, subject)).await?.as_deref());
@@ -120,8 +112,9 @@ pub async fn end_listed(
 /// if its id (`jti`, `ID`) is marked used; else `end` runs, and only then is the id marked
 /// (for `ttl` seconds). Were it marked first, the IdP's retry of a message whose end failed
 /// part-way (Back-Channel Logout §2.8; a browser reloading a SAML logout) would be refused and
-/// its sessions would live on. Given again meanwhile, a message ends only sessions opened by
-/// its issue time (`end_listed`'s `opened_by`), which it ended already: never a later login's.
+/// its sessions would live on. A message sent again before its mark is made ends what it names
+/// again: the sessions it ended already, and — when it names only the user, no upstream
+/// session — one opened through that account since, which fails safe.
 pub async fn once_per_message<T>(
     ports: &Ports<'_>,
     used: &crate::core::ports::OnceKey,
@@ -251,10 +244,10 @@ pub async fn backchannel_logout(app: &Keyedge, ports: &Ports<'_>, req: &Request,
     let picked = |sid: Option<&str>| claims.sid.is_none() || sid == claims.sid.as_deref();
     let used = keys::logout_jti(alias, &claims.jti);
     let replay_ttl = 2 * (cfg.allowed_clock_skew + 300);
-    let ended = end_listed(app, ports, alias, &sub, Some(claims.iat), picked);
-    if once_per_message(ports, &used, replay_ttl, ended).await?.is_none() {
-        return Err(refused("this logout token was already used"));
-    }
+    let ended = end_listed(app, ports, alias, &sub, picked);
+    // A token given again after its sessions ended is answered as done (§2.8: a 400 would tell
+    // the IdP its logout failed, e.g. when its first try's answer was lost), ending nothing.
+    once_per_message(ports, &used, replay_ttl, ended).await?;
     let mut res = web::json_no_store(StatusCode::OK, "{}".into());
     res.headers_mut().insert("cache-control", http::HeaderValue::from_static("no-store"));
     Ok(res)

@@ -547,9 +547,6 @@ pub struct LogoutTokenClaims {
     pub events: serde_json::Map<String, Value>,
     #[serde(default)]
     pub nonce: Option<String>,
-    /// `iat`, required in a logout token (§2.4), set once the token is verified.
-    #[serde(skip)]
-    pub iat: i64,
 }
 
 const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -564,9 +561,10 @@ pub async fn verify_logout_token(
     ports: &Ports<'_>,
 ) -> Result<LogoutTokenClaims, String> {
     let endpoints = cache.endpoints(idp, cfg, ports).await.map_err(|e| e.to_string())?;
-    let mut claims: LogoutTokenClaims =
+    let claims: LogoutTokenClaims =
         cache.verify_upstream_jwt(idp, cfg, &endpoints, token, ports).await.map_err(|e| e.to_string())?;
-    claims.iat = crate::core::jose::issued_at(token).ok_or("the token has no iat")?;
+    // §2.4: `iat` is required (its value was checked with the other times).
+    crate::core::jose::issued_at(token).ok_or("the token has no iat")?;
     check_audience(cfg, &claims.iss, &claims.aud).map_err(|e| e.to_string())?;
     if !claims.events.get(BACKCHANNEL_EVENT).is_some_and(Value::is_object) {
         return Err("the token has no back-channel logout event".into());

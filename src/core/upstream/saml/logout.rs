@@ -32,10 +32,8 @@ pub struct VerifiedLogoutRequest {
     pub id: String,
     pub name_id: String,
     pub session_indexes: Vec<String>,
-    /// Until when the request counts (its `NotOnOrAfter`, else its issue instant and the skew).
+    /// Until when the request counts (its `NotOnOrAfter`, else its issue instant and 300 s).
     pub not_on_or_after: i64,
-    /// Its `IssueInstant`.
-    pub issued: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,7 +135,7 @@ pub fn verify_request(text: &str, expected: &Expected) -> Result<VerifiedLogoutR
         .filter(|n| xml::is(*n, NS_SAMLP, "SessionIndex"))
         .map(|n| xml::simple_text(n).map_err(xml_error))
         .collect::<Result<_, _>>()?;
-    Ok(VerifiedLogoutRequest { id, name_id, session_indexes, not_on_or_after, issued })
+    Ok(VerifiedLogoutRequest { id, name_id, session_indexes, not_on_or_after })
 }
 
 /// Checks an IdP's `samlp:LogoutResponse` (Core §3.7.2) to keyedge's request `request_id`.
