@@ -597,6 +597,35 @@ async fn changed<T, E>(
     kv: KvCopy,
     mut change: impl FnMut(&mut User) -> Result<T, E>,
 ) -> Result<Option<(User, T)>, UpdateError<E>> {
+    // The change's outcome is kept aside, so that the record's round trips are one function
+    // whatever the change (the Worker carries it once, not once per caller).
+    let mut out = None;
+    let user = {
+        let mut step = |user: &mut User| {
+            let result = change(user);
+            let go_on = result.is_ok();
+            out = Some(result);
+            go_on
+        };
+        change_record(ports, id, kv, &mut step).await?
+    };
+    match (user, out) {
+        (None, _) => Ok(None),
+        (Some(_), Some(Err(refused))) => Err(UpdateError::Refused(refused)),
+        (Some(user), Some(Ok(out))) => Ok(Some((user, out))),
+        (Some(_), None) => Err(UpdateError::Port(PortError(format!("user {id}: the change was not made")))),
+    }
+}
+
+/// The round trips of [`changed`]: `change` runs on the freshest record (again after a
+/// conflict); `false` from it refuses the record as it is, and nothing is written. The user
+/// as changed (or as refused); `None` when there is no such user.
+async fn change_record(
+    ports: &Ports<'_>,
+    id: &str,
+    kv: KvCopy,
+    change: &mut dyn FnMut(&mut User) -> bool,
+) -> Result<Option<User>, PortError> {
     let record = keys::user_record(id);
     for _ in 0..UPDATE_ATTEMPTS {
         let held = ports.once.record_get(&record).await?;
@@ -609,17 +638,19 @@ async fn changed<T, E>(
             },
         };
         let mut user = parse(&base, id)?;
-        let out = change(&mut user).map_err(UpdateError::Refused)?;
+        if !change(&mut user) {
+            return Ok(Some(user));
+        }
         let json = serde_json::to_string(&user).map_err(|e| PortError(e.to_string()))?;
         let unchanged = json == base && held.is_some();
         if unchanged && kv != KvCopy::Always {
-            return Ok(Some((user, out)));
+            return Ok(Some(user));
         }
         if !unchanged && !ports.once.record_swap(&record, held.as_deref(), &json).await? {
             continue;
         }
         if kv == KvCopy::Skip {
-            return Ok(Some((user, out)));
+            return Ok(Some(user));
         }
         // KV's copy gets the newest record (a concurrent change may have followed ours), in one
         // write. Should KV refuse it (one write per second to a key, when changes come
@@ -630,7 +661,7 @@ async fn changed<T, E>(
         if let Err(e) = ports.store.put(&keys::user(id), &latest, None).await {
             (ports.log)(&format!("user {id}: KV's copy not updated: {e}"));
         }
-        return Ok(Some((user, out)));
+        return Ok(Some(user));
     }
-    Err(UpdateError::Port(PortError(format!("user {id} changed by too many requests at once"))))
+    Err(PortError(format!("user {id} changed by too many requests at once")))
 }
