@@ -5,20 +5,6 @@
 use crate::common::fake_idp::FakeIdp;
 use crate::common::*;
 use serde_json::Value;
-use std::rc::Rc;
-
-const IDP3: &str = "https://idp3.test";
-
-/// A world with the `up`, `second` and `third` IdPs.
-fn three_idps() -> (World, Rc<FakeIdp>, Rc<FakeIdp>) {
-    let third = format!(
-        "\n[[identity_providers]]\nalias = \"third\"\ndisplay_name = \"Third IdP\"\nkind = \"oidc\"\nissuer = \"{IDP3}\"\nclient_id = \"keyedge-at-idp3\"\nclient_secret_env = \"IDP2_SECRET\"\n"
-    );
-    let world = World::with("", "", &format!("{}{third}", second_idp("")));
-    let idp2 = world.mount_second_idp();
-    let idp3 = FakeIdp::mount_at(&world.http, world.clock.clone(), IDP3, "keyedge-at-idp3", IDP2_SECRET);
-    (world, idp2, idp3)
-}
 
 /// alice signed in to the account page through `up`.
 fn signed_in(world: &World) -> Browser {
@@ -34,10 +20,6 @@ fn link(world: &World, browser: &mut Browser, alias: &str, idp: &FakeIdp) {
     let at_idp = location(&browser.post(world, &format!("/broker/{alias}/link")));
     let done = browser.get(world, &idp.authorize(&at_idp, &format!("alice-{alias}")));
     assert_eq!(location(&done), "/account", "{}", body(&done));
-}
-
-fn cookie_header(browser: &Browser) -> String {
-    browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
 }
 
 /// The account page's unlink form for `alias`, as a request ready to send.
@@ -111,7 +93,7 @@ fn a_link_and_an_unlink_at_once_both_take_effect() {
     // The third IdP's callback arrives while the second identity is being unlinked.
     let at_idp = location(&browser.post(&world, "/broker/third/link"));
     let callback_url = idp3.authorize(&at_idp, "alice-third");
-    let callback = http::Request::get(callback_url).header("cookie", cookie_header(&browser)).body(Vec::new()).unwrap();
+    let callback = http::Request::get(callback_url).header("cookie", browser.cookie_header()).body(Vec::new()).unwrap();
 
     let answers = world.send_all(vec![callback, unlink_request(&browser, "second")]);
     for res in &answers {
@@ -145,11 +127,11 @@ fn a_link_and_a_first_login_of_the_same_identity_at_once_leave_it_on_one_account
     let mut browser = signed_in(&world);
     let at_idp = location(&browser.post(&world, "/broker/second/link"));
     let linking = idp2.authorize(&at_idp, "carol");
-    let linking = http::Request::get(linking).header("cookie", cookie_header(&browser)).body(Vec::new()).unwrap();
+    let linking = http::Request::get(linking).header("cookie", browser.cookie_header()).body(Vec::new()).unwrap();
     let mut other = Browser::default();
     let at_idp = location(&other.get(&world, "/broker/second/login?return_to=%2Faccount"));
     let first = idp2.authorize(&at_idp, "carol");
-    let first = http::Request::get(first).header("cookie", cookie_header(&other)).body(Vec::new()).unwrap();
+    let first = http::Request::get(first).header("cookie", other.cookie_header()).body(Vec::new()).unwrap();
 
     let answers = world.send_all(vec![first, linking]);
     let statuses: Vec<_> = answers.iter().map(|r| (r.status(), location(r))).collect();

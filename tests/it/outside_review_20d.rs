@@ -11,49 +11,11 @@
 
 use crate::common::fake_idp::FakeIdp;
 use crate::common::*;
-use keyedge::core::ports::{Clock, Jobs};
+use keyedge::core::ports::Clock;
 use serde_json::{json, Value};
-use std::rc::Rc;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/// One step of the executor: the request waits one storage round trip before it starts.
-#[derive(Default)]
-struct Yield(bool);
-
-impl std::future::Future for Yield {
-    type Output = ();
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        if self.0 {
-            return std::task::Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
-    }
-}
-
-/// [`World::send_all`] with each request started `delay` storage round trips after the
-/// others: every interleaving of two requests' calls can be tried.
-fn send_staggered(world: &World, reqs: Vec<(usize, http::Request<Vec<u8>>)>) -> Vec<http::Response<Vec<u8>>> {
-    world.store.next_request();
-    let log = |line: &str| world.log.borrow_mut().push(line.to_owned());
-    let jobs = Jobs::default();
-    let ports = world.ports(&log, &jobs);
-    let ports = &ports;
-    let answers = reqs.into_iter().map(|(delay, req)| async move {
-        for _ in 0..delay {
-            Yield::default().await;
-        }
-        world.app.handle(req, ports).await
-    });
-    futures::executor::block_on(futures::future::join_all(answers))
-}
-
-fn cookie_header(browser: &Browser) -> String {
-    browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-}
 
 fn record_of(world: &World, id: &str) -> Option<Value> {
     let record = keyedge::core::keys::user_record(id);
@@ -155,7 +117,7 @@ mod idp_logout {
             world.clock.advance(5);
             let token = world.idp.logout_token("alice", |_| {});
             let req = || form_request("/broker/up/backchannel_logout", &[("logout_token", &token)], None);
-            let answers = send_staggered(&world, vec![(0, req()), (delay, req())]);
+            let answers = world.send_staggered(vec![(0, req()), (delay, req())]);
             let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
             assert!(statuses.contains(&200), "delay {delay}: {statuses:?}");
             assert!(statuses.iter().all(|s| matches!(s, 200 | 400)), "delay {delay}: {statuses:?}");
@@ -213,168 +175,11 @@ mod idp_logout {
     }
 }
 
-/// The same for a SAML IdP's `LogoutRequest` (its `IssueInstant`), with the SAML harness of
-/// `saml_attacks.rs` (copied: its helpers are private there).
-mod saml_logout {
-    use super::*;
-    use base64::Engine;
-    use keyedge::core::upstream::saml::dsig::{sign_enveloped, SpKey};
-    use keyedge::core::Keyedge;
-
-    const IDP_ENTITY: &str = "https://idp.example.org/saml";
-    const SSO: &str = "https://idp.example.org/sso";
-    const SLO: &str = "https://idp.example.org/slo";
-    const ACS: &str = "https://keyedge.test/broker/corp/endpoint";
-    const IDP_KEY: &str = include_str!("../fixtures/saml-harness/idp-key.pem");
-    const IDP_CERT: &str = include_str!("../fixtures/saml-harness/idp-cert.pem");
-    const SP_KEY: &str = include_str!("../fixtures/saml-harness/sp-key.pem");
-    const SP_CERT: &str = include_str!("../fixtures/saml-harness/sp-cert.pem");
-    const ALICE: &str = "alice@example.org";
-    const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
-    const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
-
-    fn saml_secrets(name: &str) -> Option<String> {
-        match name {
-            "SAML_SP_KEY" => Some(SP_KEY.to_owned()),
-            "SAML_SP_CERT" => Some(SP_CERT.to_owned()),
-            _ => secrets(name),
-        }
-    }
-
-    fn saml_world() -> World {
-        let provider = format!(
-            r#"
-[[identity_providers]]
-alias = "corp"
-kind = "saml"
-display_name = "SSO corp"
-idp_entity_id = "{IDP_ENTITY}"
-single_sign_on_service_url = "{SSO}"
-validating_x509_certificates = ['''{IDP_CERT}''']
-trust_email = true
-first_login_flow = "no review"
-single_logout_service_url = "{SLO}"
-want_authn_requests_signed = true
-signature_algorithm = "ECDSA_SHA256"
-sp_signing_key_env = "SAML_SP_KEY"
-sp_certificate_env = "SAML_SP_CERT"
-
-[[first_login_flows]]
-alias = "no review"
-review_profile = "off"
-"#
-        );
-        let mut world = World::new();
-        let text = ConfigBuilder::new().extra(&provider).build();
-        world.app = Keyedge::from_config_text(&text, &saml_secrets).expect("SAML test config is valid");
-        world
-    }
-
-    fn ts(t: i64) -> String {
-        keyedge::core::upstream::saml::protocol::timestamp(t)
-    }
-
-    fn sign(xml: &str, id: &str) -> String {
-        sign_enveloped(xml, id, &SpKey::from_pkcs8_pem(IDP_KEY).unwrap()).unwrap()
-    }
-
-    fn post(world: &World, param: &str, xml: &str, relay: Option<&str>) -> http::Response<Vec<u8>> {
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        form.append_pair(param, &base64::engine::general_purpose::STANDARD.encode(xml));
-        if let Some(r) = relay {
-            form.append_pair("RelayState", r);
-        }
-        let req = http::Request::post(ACS)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("origin", "https://idp.example.org")
-            .header("sec-fetch-site", "cross-site")
-            .body(form.finish().into_bytes())
-            .unwrap();
-        world.send(req)
-    }
-
-    /// alice signed in through corp in a new browser.
-    fn signed_in(world: &World) -> Browser {
-        let mut browser = Browser::default();
-        let rp = rp_request("app", APP_REDIRECT);
-        let at_idp = start_login_via(world, &mut browser, &rp.query, "corp");
-        let request = query_param(&at_idp, "SAMLRequest").unwrap();
-        let xml = keyedge::core::broker::saml::inflate(&request).unwrap();
-        let start = xml.find(" ID=\"").unwrap() + 5;
-        let id = xml[start..start + xml[start..].find('"').unwrap()].to_owned();
-        let relay = query_param(&at_idp, "RelayState").unwrap();
-        let now = world.clock.now();
-        let assertion = format!(
-            r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1" Version="2.0" IssueInstant="{n}"><saml:Issuer>{IDP_ENTITY}</saml:Issuer><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{ALICE}</saml:NameID><saml:SubjectConfirmation Method="{BEARER}"><saml:SubjectConfirmationData InResponseTo="{id}" Recipient="{ACS}" NotOnOrAfter="{until}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{before}" NotOnOrAfter="{until}"><saml:AudienceRestriction><saml:Audience>{ISSUER}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{n}" SessionIndex="_session1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="uid"><saml:AttributeValue>alice</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"#,
-            n = ts(now),
-            until = ts(now + 300),
-            before = ts(now - 60),
-        );
-        let response = format!(
-            r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r1" Version="2.0" IssueInstant="{n}" Destination="{ACS}" InResponseTo="{id}"><saml:Issuer>{IDP_ENTITY}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{SUCCESS}"/></samlp:Status>{signed}</samlp:Response>"#,
-            n = ts(now),
-            signed = sign(&assertion, "_a1"),
-        );
-        let posted = post(world, "SAMLResponse", &response, Some(&relay));
-        if posted.status() == 303 {
-            browser.get(world, &location(&posted));
-        }
-        assert_eq!(browser.get(world, "/account").status(), 200, "alice is signed in");
-        browser
-    }
-
-    /// A `LogoutRequest` for alice (no `SessionIndex`: all her sessions) issued at `issued`.
-    fn logout_request(id: &str, issued: i64) -> String {
-        let xml = format!(
-            r#"<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{i}" Destination="{ACS}"><saml:Issuer>{IDP_ENTITY}</saml:Issuer><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">{ALICE}</saml:NameID></samlp:LogoutRequest>"#,
-            i = ts(issued),
-        );
-        sign(&xml, id)
-    }
-
-    /// The control: the IdP's clock agrees with keyedge's, and its request ends the session.
-    #[test]
-    fn a_logout_request_ends_the_session() {
-        let world = saml_world();
-        let mut alice = signed_in(&world);
-        world.clock.advance(5);
-        let res = post(&world, "SAMLRequest", &logout_request("_lo1", world.clock.now()), Some("r"));
-        assert!(res.status().as_u16() < 400, "{} {}", res.status(), body(&res));
-        assert_eq!(alice.get(&world, "/account").status(), 302, "alice's session lives on");
-    }
-
-    /// The IdP's clock is 20 s behind keyedge's (the SAML skew allowance covers it); alice
-    /// signs in and, 5 s later, logs out at the IdP, whose `LogoutRequest` reaches keyedge at
-    /// once. Its `IssueInstant` is before keyedge's record of her login: keyedge answers the
-    /// IdP with a `LogoutResponse` and ends nothing.
-    #[test]
-    fn a_logout_request_from_an_idp_whose_clock_is_a_little_behind_ends_the_session() {
-        let world = saml_world();
-        let mut alice = signed_in(&world);
-        world.clock.advance(5);
-        let res = post(&world, "SAMLRequest", &logout_request("_lo1", world.clock.now() - 20), Some("r"));
-        assert!(res.status().as_u16() < 400, "the request is accepted: {} {}", res.status(), body(&res));
-        assert_eq!(alice.get(&world, "/account").status(), 302, "the IdP logged alice out; her session lives on");
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // 3. Link claims: a claim whose account's record does not list the identity is "stale"
 
 mod stale_claims {
     use super::*;
-
-    const IDP3: &str = "https://idp3.test";
-
-    fn three_idps() -> (World, Rc<FakeIdp>, Rc<FakeIdp>) {
-        let third = format!(
-            "\n[[identity_providers]]\nalias = \"third\"\ndisplay_name = \"Third IdP\"\nkind = \"oidc\"\nissuer = \"{IDP3}\"\nclient_id = \"keyedge-at-idp3\"\nclient_secret_env = \"IDP2_SECRET\"\n"
-        );
-        let world = World::with("", "", &format!("{}{third}", second_idp("")));
-        let idp2 = world.mount_second_idp();
-        let idp3 = FakeIdp::mount_at(&world.http, world.clock.clone(), IDP3, "keyedge-at-idp3", IDP2_SECRET);
-        (world, idp2, idp3)
-    }
 
     fn signed_in(world: &World, user: &str) -> Browser {
         let mut browser = Browser::default();
@@ -389,7 +194,7 @@ mod stale_claims {
     fn link_callback(world: &World, browser: &mut Browser, idp2: &FakeIdp) -> http::Request<Vec<u8>> {
         let at_idp = location(&browser.post(world, "/broker/second/link"));
         let back = idp2.authorize(&at_idp, "carol");
-        http::Request::get(back).header("cookie", cookie_header(browser)).body(Vec::new()).unwrap()
+        http::Request::get(back).header("cookie", browser.cookie_header()).body(Vec::new()).unwrap()
     }
 
     /// The callback of a first login with carol's identity at `second` in a new browser.
@@ -397,7 +202,7 @@ mod stale_claims {
         let mut other = Browser::default();
         let at_idp = location(&other.get(world, "/broker/second/login?return_to=%2Faccount"));
         let back = idp2.authorize(&at_idp, "carol");
-        http::Request::get(back).header("cookie", cookie_header(&other)).body(Vec::new()).unwrap()
+        http::Request::get(back).header("cookie", other.cookie_header()).body(Vec::new()).unwrap()
     }
 
     /// alice links carol's identity at `second` from her account page while the same identity
@@ -419,7 +224,7 @@ mod stale_claims {
                 let first = first_login_callback(&world, &idp2);
                 let reqs =
                     if link_first { vec![(0, linking), (delay, first)] } else { vec![(0, first), (delay, linking)] };
-                let answers = send_staggered(&world, reqs);
+                let answers = world.send_staggered(reqs);
                 let statuses: Vec<_> = answers.iter().map(|r| (r.status().as_u16(), location(r))).collect();
                 let listing = accounts_listing(&world, "second", "sub-carol");
                 let holder = claim_holder(&world, "second", "sub-carol");
@@ -444,7 +249,7 @@ mod stale_claims {
             let (world, idp2, _) = three_idps();
             let a = first_login_callback(&world, &idp2);
             let b = first_login_callback(&world, &idp2);
-            let answers = send_staggered(&world, vec![(0, a), (delay, b)]);
+            let answers = world.send_staggered(vec![(0, a), (delay, b)]);
             let statuses: Vec<_> = answers.iter().map(|r| (r.status().as_u16(), location(r))).collect();
             let listing = accounts_listing(&world, "second", "sub-carol");
             assert_eq!(listing.len(), 1, "delay {delay}: {listing:?} {statuses:?}");
@@ -473,13 +278,13 @@ mod stale_claims {
                     let mut b = Browser::default();
                     let at_idp = location(&b.get(&world, &format!("/broker/{alias}/login?return_to=%2Faccount")));
                     let back = idp.authorize(&at_idp, "carol");
-                    let req = http::Request::get(back).header("cookie", cookie_header(&b)).body(Vec::new()).unwrap();
+                    let req = http::Request::get(back).header("cookie", b.cookie_header()).body(Vec::new()).unwrap();
                     (b, req)
                 };
                 let (mut b1, r1) = start("second", &idp2);
                 let (mut b2, r2) = start("second", &idp2);
                 let (mut b3, r3) = start("third", &idp3);
-                let answers = send_staggered(&world, vec![(d3, r1), (d3 + d2, r2), (0, r3)]);
+                let answers = world.send_staggered(vec![(d3, r1), (d3 + d2, r2), (0, r3)]);
                 for (browser, answer) in [&mut b1, &mut b2, &mut b3].into_iter().zip(&answers) {
                     browser.remember(answer);
                 }
@@ -516,7 +321,7 @@ mod stale_claims {
             let mut bob = signed_in(&world, "bob");
             let a = link_callback(&world, &mut alice, &idp2);
             let b = link_callback(&world, &mut bob, &idp2);
-            let answers = send_staggered(&world, vec![(0, a), (delay, b)]);
+            let answers = world.send_staggered(vec![(0, a), (delay, b)]);
             let statuses: Vec<_> = answers.iter().map(|r| (r.status().as_u16(), location(r))).collect();
             let listing = accounts_listing(&world, "second", "sub-carol");
             if listing.len() > 1 {
@@ -605,11 +410,11 @@ mod stale_claims {
                 let start = |alias: &str, idp: &FakeIdp, alice: &mut Browser| {
                     let at_idp = location(&alice.post(&world, &format!("/broker/{alias}/link")));
                     let back = idp.authorize(&at_idp, &format!("alice-{alias}"));
-                    http::Request::get(back).header("cookie", cookie_header(alice)).body(Vec::new()).unwrap()
+                    http::Request::get(back).header("cookie", alice.cookie_header()).body(Vec::new()).unwrap()
                 };
                 let a = start("second", &idp2, &mut alice);
                 let b = start("third", &idp3, &mut alice);
-                let Some(answers) = with_once_fault(&world, n, || send_staggered(&world, vec![(0, a), (delay, b)]))
+                let Some(answers) = with_once_fault(&world, n, || world.send_staggered(vec![(0, a), (delay, b)]))
                 else {
                     break;
                 };

@@ -1255,6 +1255,21 @@ fn a_logout_request_sent_again_after_a_failure_ends_the_sessions_it_names() {
     }
 }
 
+/// The IdP's clock 20 s behind keyedge's (within the allowed skew): alice signs in, and 5 s
+/// later the IdP's `LogoutRequest`, issued by its clock, ends her session. A filter by issue
+/// time, tried on 2026-12-08, skipped her session (outside review 20d).
+#[test]
+fn a_logout_request_from_an_idp_whose_clock_is_a_little_behind_ends_the_session() {
+    let world = saml_world(&slo_options());
+    let (mut alice, _) = signed_in_as(&world, ALICE);
+    world.clock.advance(5);
+    let issued = world.clock.now() - 20;
+    let xml = sign(&logout_request_at(&world, "_behind", ALICE, None, issued, Some(ACS)), "_behind", IDP_KEY);
+    let res = post_message_to(&world, ACS, "SAMLRequest", &xml, Some("r"));
+    assert!(location(&res).starts_with(SLO), "{}", body(&res));
+    assert!(!alive(&world, &mut alice), "the IdP logged alice out; her session lives on");
+}
+
 #[test]
 fn attack_stale_or_future_logout_request() {
     let world = saml_world(&slo_options());

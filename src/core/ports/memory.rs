@@ -14,7 +14,7 @@ use std::rc::Rc;
 /// the harness can count how many round trips a request waits for one after another (the
 /// pending polls of the request's future) and tests can see which calls are sent together.
 #[derive(Default)]
-pub(super) struct RoundTrip(bool);
+pub struct RoundTrip(bool);
 
 impl std::future::Future for RoundTrip {
     type Output = ();

@@ -359,12 +359,24 @@ impl World {
     /// Several requests at once, as several isolates would serve them: each storage call
     /// yields, so their steps interleave (jobs are not run).
     pub fn send_all(&self, reqs: Vec<http::Request<Vec<u8>>>) -> Vec<Response<Vec<u8>>> {
+        self.send_staggered(reqs.into_iter().map(|req| (0, req)).collect())
+    }
+
+    /// [`World::send_all`] with each request started `delay` storage round trips after the
+    /// first: every interleaving of two requests' calls can be tried.
+    pub fn send_staggered(&self, reqs: Vec<(usize, http::Request<Vec<u8>>)>) -> Vec<Response<Vec<u8>>> {
         // At once: their KV writes count together against KV's one write per second to a key.
         self.store.next_request();
         let log = |line: &str| self.log.borrow_mut().push(line.to_owned());
         let jobs = Jobs::default();
         let ports = self.ports(&log, &jobs);
-        let answers = reqs.iter().map(|req| self.app.handle(req.clone(), &ports));
+        let ports = &ports;
+        let answers = reqs.into_iter().map(|(delay, req)| async move {
+            for _ in 0..delay {
+                keyedge::core::ports::memory::RoundTrip::default().await;
+            }
+            self.app.handle(req, ports).await
+        });
         futures::executor::block_on(futures::future::join_all(answers))
     }
 
@@ -625,6 +637,20 @@ fn planned<T>(
     let met = !pending();
     clear();
     met.then_some(answer)
+}
+
+/// The issuer of the third IdP of [`three_idps`].
+pub const IDP3: &str = "https://idp3.test";
+
+/// A world with the `up`, `second` and `third` IdPs: the second's and third's fakes.
+pub fn three_idps() -> (World, Rc<fake_idp::FakeIdp>, Rc<fake_idp::FakeIdp>) {
+    let third = format!(
+        "\n[[identity_providers]]\nalias = \"third\"\ndisplay_name = \"Third IdP\"\nkind = \"oidc\"\nissuer = \"{IDP3}\"\nclient_id = \"keyedge-at-idp3\"\nclient_secret_env = \"IDP2_SECRET\"\n"
+    );
+    let world = World::with("", "", &format!("{}{third}", second_idp("")));
+    let idp2 = world.mount_second_idp();
+    let idp3 = fake_idp::FakeIdp::mount_at(&world.http, world.clock.clone(), IDP3, "keyedge-at-idp3", IDP2_SECRET);
+    (world, idp2, idp3)
 }
 
 /// An upstream login of alice through `app` completed by `browser`, which redeemed its code
