@@ -586,18 +586,10 @@ deny_message = "Only staff may sign in here."
 mod account_page {
     use super::*;
 
-    fn signed_in(world: &World, user: &str) -> Browser {
-        let mut browser = Browser::default();
-        let at_idp = location(&browser.get(world, "/broker/up/login?return_to=%2Faccount"));
-        let done = browser.get(world, &world.idp.authorize(&at_idp, user));
-        assert_eq!(location(&done), "/account", "{}", body(&done));
-        browser
-    }
-
     #[test]
     fn the_last_identity_cannot_be_unlinked() {
         let world = World::new();
-        let mut browser = signed_in(&world, "alice");
+        let mut browser = on_the_account_page_as(&world, "alice");
         let page = body(&browser.get(&world, "/account"));
         assert!(!page.contains("/account/unlink/up"), "{page}");
         let res = browser.post(&world, "/account/unlink/up");
@@ -609,7 +601,7 @@ mod account_page {
     fn unlinking_removes_the_identity_and_its_claim() {
         let a = accounts("", "", "");
         let world = &a.world;
-        let mut browser = signed_in(world, "alice");
+        let mut browser = on_the_account_page_as(world, "alice");
         let at_idp = location(&browser.post(world, "/broker/second/link"));
         browser.get(world, &a.idp2.authorize(&at_idp, "alice-two"));
         let page = body(&browser.get(world, "/account"));
@@ -627,8 +619,8 @@ mod account_page {
     #[test]
     fn sessions_are_listed_and_can_be_ended() {
         let world = World::new();
-        let mut laptop = signed_in(&world, "alice");
-        let mut phone = signed_in(&world, "alice");
+        let mut laptop = on_the_account_page_as(&world, "alice");
+        let mut phone = on_the_account_page_as(&world, "alice");
         let page = body(&laptop.get(&world, "/account"));
         let ends: Vec<&str> = page.match_indices("/account/sessions/").map(|(i, _)| &page[i..i + 60]).collect();
         assert_eq!(ends.len(), 2, "{page}");

@@ -6,15 +6,6 @@ use crate::common::fake_idp::FakeIdp;
 use crate::common::*;
 use serde_json::Value;
 
-/// alice signed in to the account page through `up`.
-fn signed_in(world: &World) -> Browser {
-    let mut browser = Browser::default();
-    let at_idp = location(&browser.get(world, "/broker/up/login?return_to=%2Faccount"));
-    let done = browser.get(world, &world.idp.authorize(&at_idp, "alice"));
-    assert_eq!(location(&done), "/account", "{}", body(&done));
-    browser
-}
-
 /// Links alice's identity at `alias` (whose IdP is `idp`) from the account page.
 fn link(world: &World, browser: &mut Browser, alias: &str, idp: &FakeIdp) {
     let at_idp = location(&browser.post(world, &format!("/broker/{alias}/link")));
@@ -49,7 +40,7 @@ fn aliases(user: &Value) -> Vec<String> {
 #[test]
 fn two_unlinks_at_once_both_take_effect() {
     let (world, idp2, idp3) = three_idps();
-    let mut browser = signed_in(&world);
+    let mut browser = on_the_account_page_as(&world, "alice");
     link(&world, &mut browser, "second", &idp2);
     link(&world, &mut browser, "third", &idp3);
     assert_eq!(aliases(&alice(&world)), ["second", "third", "up"]);
@@ -67,7 +58,7 @@ fn two_unlinks_at_once_both_take_effect() {
 #[test]
 fn unlinking_both_identities_at_once_keeps_one_to_sign_in_with() {
     let (world, idp2, _) = three_idps();
-    let mut browser = signed_in(&world);
+    let mut browser = on_the_account_page_as(&world, "alice");
     link(&world, &mut browser, "second", &idp2);
 
     let answers = world.send_all(vec![unlink_request(&browser, "up"), unlink_request(&browser, "second")]);
@@ -88,7 +79,7 @@ fn unlinking_both_identities_at_once_keeps_one_to_sign_in_with() {
 #[test]
 fn a_link_and_an_unlink_at_once_both_take_effect() {
     let (world, idp2, idp3) = three_idps();
-    let mut browser = signed_in(&world);
+    let mut browser = on_the_account_page_as(&world, "alice");
     link(&world, &mut browser, "second", &idp2);
     // The third IdP's callback arrives while the second identity is being unlinked.
     let at_idp = location(&browser.post(&world, "/broker/third/link"));
@@ -124,7 +115,7 @@ fn records(world: &World) -> Vec<(String, Value)> {
 #[test]
 fn a_link_and_a_first_login_of_the_same_identity_at_once_leave_it_on_one_account() {
     let (world, idp2, _) = three_idps();
-    let mut browser = signed_in(&world);
+    let mut browser = on_the_account_page_as(&world, "alice");
     let at_idp = location(&browser.post(&world, "/broker/second/link"));
     let linking = idp2.authorize(&at_idp, "carol");
     let linking = http::Request::get(linking).header("cookie", browser.cookie_header()).body(Vec::new()).unwrap();

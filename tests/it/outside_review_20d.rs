@@ -181,14 +181,6 @@ mod idp_logout {
 mod stale_claims {
     use super::*;
 
-    fn signed_in(world: &World, user: &str) -> Browser {
-        let mut browser = Browser::default();
-        let at_idp = location(&browser.get(world, "/broker/up/login?return_to=%2Faccount"));
-        let done = browser.get(world, &world.idp.authorize(&at_idp, user));
-        assert_eq!(location(&done), "/account", "{}", body(&done));
-        browser
-    }
-
     /// The callback of a link of carol's identity at `second` from `browser`'s account page,
     /// ready to send.
     fn link_callback(world: &World, browser: &mut Browser, idp2: &FakeIdp) -> http::Request<Vec<u8>> {
@@ -219,7 +211,7 @@ mod stale_claims {
         for delay in 0..12 {
             for link_first in [true, false] {
                 let (world, idp2, _) = three_idps();
-                let mut alice = signed_in(&world, "alice");
+                let mut alice = on_the_account_page_as(&world, "alice");
                 let linking = link_callback(&world, &mut alice, &idp2);
                 let first = first_login_callback(&world, &idp2);
                 let reqs =
@@ -317,8 +309,8 @@ mod stale_claims {
             // clock stands still during `send_staggered`; with KV's one write per second to a
             // key, the later link fails on its KV write instead, before touching its record).
             world.store.set_write_limit(false);
-            let mut alice = signed_in(&world, "alice");
-            let mut bob = signed_in(&world, "bob");
+            let mut alice = on_the_account_page_as(&world, "alice");
+            let mut bob = on_the_account_page_as(&world, "bob");
             let a = link_callback(&world, &mut alice, &idp2);
             let b = link_callback(&world, &mut bob, &idp2);
             let answers = world.send_staggered(vec![(0, a), (delay, b)]);
@@ -345,7 +337,7 @@ mod stale_claims {
         use keyedge::core::ports::{Once, Store};
         // KV's copy of an account as a first login writes it, made record-less under a new id.
         let (model, _, _) = three_idps();
-        signed_in(&model, "alice");
+        on_the_account_page_as(&model, "alice");
         let made = model.kv(&keys::link("up", "sub-alice")).unwrap();
         let mut user: Value = serde_json::from_str(&model.kv(&keys::user(&made)).unwrap()).unwrap();
         user["id"] = json!("legacy-alice");
@@ -405,7 +397,7 @@ mod stale_claims {
             for n in 0.. {
                 let (world, idp2, idp3) = three_idps();
                 world.store.set_write_limit(false);
-                let mut alice = signed_in(&world, "alice");
+                let mut alice = on_the_account_page_as(&world, "alice");
                 let id = world.kv(&keys::link("up", "sub-alice")).unwrap();
                 let start = |alias: &str, idp: &FakeIdp, alice: &mut Browser| {
                     let at_idp = location(&alice.post(&world, &format!("/broker/{alias}/link")));

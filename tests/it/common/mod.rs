@@ -639,6 +639,15 @@ fn planned<T>(
     met.then_some(answer)
 }
 
+/// A browser signed in through `up` as `user`, on the account page.
+pub fn on_the_account_page_as(world: &World, user: &str) -> Browser {
+    let mut browser = Browser::default();
+    let at_idp = location(&browser.get(world, "/broker/up/login?return_to=%2Faccount"));
+    let done = browser.get(world, &world.idp.authorize(&at_idp, user));
+    assert_eq!(location(&done), "/account", "{}", body(&done));
+    browser
+}
+
 /// The issuer of the third IdP of [`three_idps`].
 pub const IDP3: &str = "https://idp3.test";
 
